@@ -1,0 +1,21 @@
+# The two commands in README.md: `make demo` (the main job) and `make test` (install + every test).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: deps test demo bench clean
+
+deps:
+	VENV=$(VENV) scripts/install-deps
+
+test: deps
+	$(VENV)/bin/pytest
+
+demo: deps
+	$(PY) lab/demo.py
+
+bench: deps
+	$(PY) bench/allocate_services.py
+	$(PY) bench/allocator_pool_size.py
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .hypothesis
