@@ -1,0 +1,5 @@
+import sys
+
+from speaker.cli import main
+
+sys.exit(main())

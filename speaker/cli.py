@@ -1,0 +1,174 @@
+"""``baremetal-lb``: ``speaker`` runs the daemon, ``status`` asks a running one, ``check-config`` validates."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Sequence
+
+import yaml
+
+from speaker import __version__
+from speaker.config import ConfigError, SpeakerConfig, build_speaker_config, load_speaker_config
+
+log = logging.getLogger("baremetal-lb")
+
+METALLB_KINDS = ("IPAddressPool", "L2Advertisement", "BGPAdvertisement", "BGPPeer", "Community")
+
+
+def _setup_logging(level: str) -> None:
+    # journald adds its own timestamps; keep lines short and greppable.
+    logging.basicConfig(level=level.upper(), stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
+    logging.getLogger("kubernetes").setLevel(logging.WARNING)
+
+
+def cmd_speaker(args: argparse.Namespace) -> int:
+    from speaker.daemon import Speaker
+    from speaker.kube.client import KubeAccessError, make_api_client
+
+    try:
+        cfg = load_speaker_config(args.config).with_overrides(
+            kubeconfig=args.kubeconfig, node_name=args.node_name, namespace=args.namespace, log_level=args.log_level,
+            metrics_listen=args.metrics_listen,
+        )
+    except ConfigError as exc:
+        print(f"baremetal-lb: config error: {exc}", file=sys.stderr)
+        return 2
+    _setup_logging(cfg.log_level)
+    try:
+        api = make_api_client(cfg.kubeconfig, pool_size=cfg.status_writers + 8)
+    except KubeAccessError as exc:
+        log.error("%s", exc)
+        return 2
+    log.info("baremetal-lb %s: node %s, namespace %s", __version__, cfg.node_name, cfg.namespace)
+    speaker = Speaker(cfg, api=api)
+    done = {"stop": False}
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        log.info("received %s", signal.Signals(signum).name)
+        done["stop"] = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    speaker.start()
+    try:
+        while not done["stop"]:
+            speaker.wait(0.2)
+    finally:
+        speaker.stop()
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    url = args.url.rstrip("/") + "/status"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            data = json.load(resp)
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"baremetal-lb: no speaker answering at {url} ({exc})", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    print(f"node {data['node']}  namespace {data['namespace']}  "
+          f"allocator: {'leader' if data['allocator_leader'] else 'standby'}  "
+          f"API: {'reachable' if data['api_reachable'] else 'UNREACHABLE (using last state)'}")
+    print("pools:")
+    for name, st in sorted(data["pools"].items()):
+        print(f"  {name:<20} IPv4 {st['assignedIPv4']} used / {st['availableIPv4']} free   "
+              f"IPv6 {st['assignedIPv6']} used / {st['availableIPv6']} free")
+    print("services:")
+    for s in data["services"]:
+        print(f"  {s['service']:<40} {', '.join(s['ips']):<30} pool {s['pool'] or '-'}")
+    for key in data.get("unallocated", []):
+        print(f"  {key:<40} (no address: see its Events)")
+    for err in data.get("config_errors", []):
+        print(f"config error: {err}")
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    """Validate a speaker config file, or a manifest of metallb.io objects (detected by content)."""
+    path = Path(args.file)
+    try:
+        docs = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+    except OSError as exc:
+        print(f"{path}: cannot read: {exc.strerror}", file=sys.stderr)
+        return 2
+    except yaml.YAMLError as exc:
+        print(f"{path}: not valid YAML: {exc}", file=sys.stderr)
+        return 1
+    if any(isinstance(d, dict) and d.get("kind") in METALLB_KINDS for d in docs):
+        return _check_manifest(path, docs)
+    if len(docs) > 1:
+        print(f"{path}: a speaker config is one YAML document, found {len(docs)}", file=sys.stderr)
+        return 1
+    try:
+        cfg: SpeakerConfig = build_speaker_config(docs[0] if docs else {}, str(path))
+    except ConfigError as exc:
+        print(f"{path}: {exc}", file=sys.stderr)
+        return 1
+    print(f"{path}: OK (node {cfg.node_name}, namespace {cfg.namespace})")
+    return 0
+
+
+def _check_manifest(path: Path, docs: list[Any]) -> int:
+    from speaker.clusterconfig import build_config
+
+    by_kind: dict[str, list[dict[str, Any]]] = {k: [] for k in METALLB_KINDS}
+    for i, d in enumerate(docs):
+        if not isinstance(d, dict) or d.get("kind") not in METALLB_KINDS:
+            print(f"{path}: document {i + 1}: kind {d.get('kind') if isinstance(d, dict) else d!r} "
+                  f"is not a metallb.io kind (ignored)", file=sys.stderr)
+            continue
+        by_kind[d["kind"]].append(d)
+    cfg = build_config(by_kind["IPAddressPool"], by_kind["L2Advertisement"], by_kind["BGPAdvertisement"],
+                       by_kind["BGPPeer"], by_kind["Community"])
+    for err in cfg.errors:
+        print(f"{path}: {err}", file=sys.stderr)
+    if cfg.errors:
+        return 1
+    print(f"{path}: OK ({len(cfg.pools)} pools)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="baremetal-lb", description=__doc__)
+    p.add_argument("--version", action="version", version=f"baremetal-lb {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sp = sub.add_parser("speaker", help="run the speaker daemon (foreground; logs to stderr)")
+    sp.add_argument("--config", help="speaker config file (default /etc/baremetal-lb/speaker.yaml if present)")
+    sp.add_argument("--kubeconfig", help="kubeconfig file (default: config file, $KUBECONFIG, in-cluster)")
+    sp.add_argument("--node-name", help="this node's name in the cluster (default: the hostname)")
+    sp.add_argument("--namespace", help="namespace of the metallb.io objects (default metallb-system)")
+    sp.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
+    sp.add_argument("--metrics-listen", help="address:port for /metrics and /status (default 127.0.0.1:7472)")
+    sp.set_defaults(func=cmd_speaker)
+
+    st = sub.add_parser("status", help="show what a running speaker allocates and announces")
+    st.add_argument("--url", default="http://127.0.0.1:7472", help="the speaker's metrics_listen address")
+    st.add_argument("--json", action="store_true", help="print the raw JSON")
+    st.set_defaults(func=cmd_status)
+
+    cc = sub.add_parser("check-config", help="validate a speaker config file or a metallb.io manifest")
+    cc.add_argument("file")
+    cc.set_defaults(func=cmd_check_config)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,303 @@
+"""The allocation controller: level-triggered, one deciding thread, effects applied elsewhere.
+
+Informers notify ``(kind, key)``; this thread drains the notifications in batches, decides with
+the pure allocator, and hands wishes to the appliers (status writes) and the event recorder.
+Only the holder of the allocator lease applies anything; on acquiring the lease the allocator is
+rebuilt from the Services' own status, Services that already hold addresses first, so a restart
+or a leader change never moves an address.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Protocol
+
+from speaker import metrics
+from speaker.clusterconfig import ClusterConfig, build_config
+from speaker.ipam.allocator import AllocationError, Allocator, order_for_restore
+from speaker.ipam.pool import Pool
+from speaker.kube.writer import Applier, Event, EventRecorder, ServiceStatus, live_status
+from speaker.service import deprecated_annotations, is_load_balancer, request_from_service
+
+log = logging.getLogger(__name__)
+
+CONFIG_KINDS = frozenset({"ipaddresspools", "l2advertisements", "bgpadvertisements", "bgppeers", "communities"})
+_LEADER = "__leader__"
+
+
+class Cache(Protocol):
+    def get(self, key: str) -> dict[str, Any] | None: ...
+    def items(self) -> list[dict[str, Any]]: ...
+
+
+@dataclass
+class _Pending:
+    services: set[str] = field(default_factory=set)
+    config: bool = False
+    namespaces: bool = False
+    leader: bool | None = None
+
+
+class AllocationController:
+    def __init__(
+        self,
+        *,
+        caches: Mapping[str, Cache],
+        synced: Callable[[], bool],
+        status: Applier,
+        pool_status: Applier,
+        events: EventRecorder,
+        namespace: str,
+        load_balancer_class: str | None,
+    ) -> None:
+        self._caches = caches
+        self._synced = synced
+        self._status = status
+        self._pool_status = pool_status
+        self._events = events
+        self._namespace = namespace
+        self._lb_class = load_balancer_class
+        self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._pending = _Pending()
+        self._stopped = threading.Event()
+        self._leader = False
+        self._allocator: Allocator | None = None
+        self._config: ClusterConfig | None = None
+        self._last_good_pools: dict[str, Pool] = {}
+        self._failed: set[str] = set()  # LB Services without an address, retried when capacity appears
+        self._capacity_freed = False
+        self._said: dict[str, dict[str, str]] = {}  # object key -> reason -> last message, to not repeat Events
+        self.generation = 0  # bumped after each handled batch (tests and `status` wait on it)
+
+    # --- inputs (any thread) -------------------------------------------------------------------------
+    def notify(self, kind: str, change: Any, key: str) -> None:
+        self._queue.put((kind, key))
+
+    def set_leader(self, leader: bool) -> None:
+        self._queue.put((_LEADER, leader))
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._queue.put(("__stop__", None))
+
+    # --- the loop ------------------------------------------------------------------------------------
+    def run(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                item = self._queue.get(timeout=1.0)
+            except queue.Empty:
+                continue
+            batch = [item]
+            while True:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self.handle(batch)
+            except Exception:  # noqa: BLE001 - a bug must not stop allocation for everyone
+                log.exception("allocation controller: unexpected error; full resync on next change")
+                self._allocator = None
+            self.generation += 1
+
+    def handle(self, batch: list[tuple[str, Any]]) -> None:
+        p = self._pending
+        for kind, key in batch:
+            if kind == _LEADER:
+                p.leader = key
+            elif kind in CONFIG_KINDS:
+                p.config = True
+            elif kind == "namespaces":
+                p.namespaces = True
+            elif kind == "services":
+                p.services.add(key)
+        if not self._synced():
+            return
+        if p.leader is not None and p.leader != self._leader:
+            self._leader = p.leader
+            metrics.LEADER.set(1 if p.leader else 0)
+            self._status.set_enabled(p.leader)
+            self._pool_status.set_enabled(p.leader)
+            self._allocator = None  # rebuilt from the Services' status on (re)acquiring
+        p.leader = None
+        if not self._leader:
+            return  # standby: keep the caches warm, decide nothing
+        if self._allocator is None:
+            self._pending = _Pending()
+            self._rebuild()
+        else:
+            self._pending = _Pending()
+            if p.config:
+                self._apply_config()
+            if p.namespaces:  # namespace labels feed serviceAllocation.namespaceSelectors
+                p.services.update(self._lb_service_keys())
+            for key in sorted(p.services):
+                self._reconcile(key)
+            if self._capacity_freed:
+                self._retry_failed()
+        self._publish_pool_stats()
+
+    # --- decisions -----------------------------------------------------------------------------------
+    def _load_config(self) -> ClusterConfig:
+        c = self._caches
+        cfg = build_config(
+            c["ipaddresspools"].items(), c["l2advertisements"].items(), c["bgpadvertisements"].items(),
+            c["bgppeers"].items(), c["communities"].items(),
+        )
+        pools = dict(cfg.pools)
+        present = {(o.get("metadata") or {}).get("name") for o in c["ipaddresspools"].items()}
+        for err in cfg.errors:
+            kind, name = err.kind, err.name
+            self._say(("IPAddressPool" if kind == "IPAddressPool" else kind), name, "Warning", "InvalidConfig", str(err))
+            if kind == "IPAddressPool" and name in present and name in self._last_good_pools and name not in pools:
+                # A bad edit must not take addresses away from running Services: keep the last good pool.
+                pools[name] = self._last_good_pools[name]
+                log.warning("IPAddressPool %s: keeping its previous valid definition until the error is fixed", name)
+        self._last_good_pools = {n: p for n, p in pools.items()}
+        metrics.CONFIG_LOADED.set(1)
+        self._pools = pools
+        return cfg
+
+    def _rebuild(self) -> None:
+        self._config = self._load_config()
+        self._allocator = Allocator(self._pools)
+        self._failed.clear()
+        services = self._caches["services"].items()
+        requests = []
+        for svc in services:
+            key = _key(svc)
+            if is_load_balancer(svc, self._lb_class):
+                requests.append(self._request(svc))
+            else:
+                self._reconcile(key)
+        log.info("allocator rebuilt: %d pools, %d LoadBalancer Services", len(self._pools), len(requests))
+        for req in order_for_restore(requests):
+            self._reconcile(req.key)
+
+    def _apply_config(self) -> None:
+        self._config = self._load_config()
+        assert self._allocator is not None
+        moved = self._allocator.set_pools(self._pools)
+        self._capacity_freed = True
+        for key in sorted(set(moved) | self._lb_service_keys()):
+            self._reconcile(key)
+
+    def _retry_failed(self) -> None:
+        self._capacity_freed = False
+        for key in sorted(self._failed, key=self._creation_order):
+            self._reconcile(key)
+
+    def _reconcile(self, key: str) -> None:
+        assert self._allocator is not None
+        svc = self._caches["services"].get(key)
+        if svc is None:
+            self._release(key)
+            self._status.forget(key)
+            self._failed.discard(key)
+            self._forget_said(key)
+            return
+        if not is_load_balancer(svc, self._lb_class):
+            self._release(key)
+            self._failed.discard(key)
+            live = live_status(svc)
+            if live.pool is not None:  # ours (we wrote the pool annotation): take our addresses back
+                self._status.desire(key, ServiceStatus())
+                self._say_service(svc, "Normal", "ClearAssignment", "not a LoadBalancer Service for this class any more; addresses released")
+            else:
+                self._status.forget(key)
+            return
+        for old in deprecated_annotations(svc):
+            self._say_service(svc, "Warning", "DeprecatedAnnotation",
+                              f"annotation {old} is deprecated; use {old.replace('metallb.universe.tf/', 'metallb.io/')}")
+        result = self._allocator.assign(self._request(svc))
+        live = live_status(svc)
+        if isinstance(result, AllocationError):
+            self._failed.add(key)
+            metrics.ALLOCATION_FAILURES.inc()
+            self._say_service(svc, "Warning", "AllocationFailed", f"Failed to allocate IP for \"{key}\": {result}")
+            if live.ips:
+                self._status.desire(key, ServiceStatus())
+                self._say_service(svc, "Warning", "ClearAssignment",
+                                  f"current IP(s) {', '.join(live.ips)} not allowed by the configuration, cleared")
+            return
+        self._failed.discard(key)
+        self._said.get(key, {}).pop("AllocationFailed", None)
+        want = ServiceStatus(tuple(str(ip) for ip in result.ips), result.pool)
+        self._status.desire(key, want)
+        if live.ips != want.ips:
+            self._say_service(svc, "Normal", "IPAllocated", f"Assigned IP {list(want.ips)}")
+
+    def _request(self, svc: Mapping[str, Any]):
+        ns = (svc.get("metadata") or {}).get("namespace", "")
+        ns_obj = self._caches["namespaces"].get(ns) or {}
+        return request_from_service(svc, (ns_obj.get("metadata") or {}).get("labels") or {})
+
+    def _lb_service_keys(self) -> set[str]:
+        return {_key(s) for s in self._caches["services"].items() if is_load_balancer(s, self._lb_class)}
+
+    def _creation_order(self, key: str) -> tuple[str, str]:
+        svc = self._caches["services"].get(key) or {}
+        return ((svc.get("metadata") or {}).get("creationTimestamp") or "", key)
+
+    def _publish_pool_stats(self) -> None:
+        assert self._allocator is not None
+        for name in self._pools:
+            a4, f4, a6, f6 = self._allocator.pool_stats(name)
+            metrics.ADDRESSES_IN_USE.labels(name).set(a4 + a6)
+            metrics.ADDRESSES_TOTAL.labels(name).set(a4 + f4 + a6 + f6)
+            self._pool_status.desire(f"{self._namespace}/{name}", {
+                "assignedIPv4": a4, "availableIPv4": f4, "assignedIPv6": a6, "availableIPv6": f6,
+            })
+
+    # --- events --------------------------------------------------------------------------------------
+    def _say_service(self, svc: Mapping[str, Any], etype: str, reason: str, message: str) -> None:
+        meta = svc.get("metadata") or {}
+        said = self._said.setdefault(_key(svc), {})
+        if said.get(reason) == message:
+            return
+        said[reason] = message
+        self._events.record(Event(("v1", "Service", meta.get("namespace", ""), meta.get("name", ""),
+                                   meta.get("uid", "")), etype, reason, message))
+
+    def _say(self, kind: str, name: str, etype: str, reason: str, message: str) -> None:
+        said = self._said.setdefault(f"{kind}:{name}", {})
+        if said.get(reason) == message:
+            return
+        said[reason] = message
+        plural = {"IPAddressPool": "ipaddresspools", "L2Advertisement": "l2advertisements",
+                  "BGPAdvertisement": "bgpadvertisements", "BGPPeer": "bgppeers", "Community": "communities"}.get(kind)
+        obj = (self._caches[plural].get(f"{self._namespace}/{name}") if plural else None) or {}
+        meta = obj.get("metadata") or {}
+        api_version = obj.get("apiVersion") or "metallb.io/v1beta1"
+        self._events.record(Event((api_version, kind, self._namespace, name, meta.get("uid", "")), etype, reason, message))
+
+    def _forget_said(self, key: str) -> None:
+        self._said.pop(key, None)
+
+    def _release(self, key: str) -> None:
+        assert self._allocator is not None
+        self._allocator.release(key)
+        self._capacity_freed = True
+
+    # --- introspection (``baremetal-lb status``) -----------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        alloc = self._allocator
+        pools = {}
+        if alloc is not None:
+            for name in self._pools:
+                a4, f4, a6, f6 = alloc.pool_stats(name)
+                pools[name] = {"assignedIPv4": a4, "availableIPv4": f4, "assignedIPv6": a6, "availableIPv6": f6}
+        return {
+            "leader": self._leader,
+            "pools": pools,
+            "config_errors": [str(e) for e in (self._config.errors if self._config else ())],
+            "unallocated": sorted(self._failed),
+        }
+
+
+def _key(obj: Mapping[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    return f"{meta.get('namespace')}/{meta.get('name')}"

@@ -1,0 +1,178 @@
+"""Wiring: builds the speaker's parts from its config and owns their threads.
+
+Nothing starts in a constructor: ``start()`` starts, ``stop()`` stops in the order that
+hands over cleanly (give up the lease first so a standby allocates at once, then stop writing,
+then stop watching).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from kubernetes import client
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from speaker import metrics, systemd
+from speaker.config import SpeakerConfig, parse_listen
+from speaker.controller import AllocationController
+from speaker.kube.informer import Informer
+from speaker.kube.kinds import speaker_kinds
+from speaker.kube.lease import LeaderElector
+from speaker.kube.writer import EventRecorder, pool_status_applier, service_status_applier
+
+log = logging.getLogger(__name__)
+
+COMPONENT = "baremetal-lb-controller"
+
+
+class Speaker:
+    def __init__(self, cfg: SpeakerConfig, *, api: client.ApiClient) -> None:
+        self.cfg = cfg
+        self._api = api
+        self._threads: list[threading.Thread] = []
+        self._stopped = threading.Event()
+        self.informers: dict[str, Informer] = {}
+        for kind in speaker_kinds(cfg.namespace):
+            self.informers[kind.name] = Informer(kind, api, sink=self._notify, on_synced=self._on_synced)
+        services = self.informers["services"]
+        pools = self.informers["ipaddresspools"]
+        self.status_applier = service_status_applier(api, services.get, workers=cfg.status_writers)
+        self.pool_status_applier = pool_status_applier(api, cfg.namespace, pools.get)
+        self.events = EventRecorder(api, component=COMPONENT, host=cfg.node_name)
+        self.controller = AllocationController(
+            caches=self.informers,
+            synced=self.synced,
+            status=self.status_applier,
+            pool_status=self.pool_status_applier,
+            events=self.events,
+            namespace=cfg.namespace,
+            load_balancer_class=cfg.load_balancer_class,
+        )
+        self.elector = LeaderElector(
+            api, namespace=cfg.namespace, identity=cfg.node_name, settings=cfg.lease,
+            on_change=self.controller.set_leader,
+        )
+        self._http: ThreadingHTTPServer | None = None
+
+    # --- lifecycle -----------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.status_applier.start()
+        self.pool_status_applier.start()
+        self.events.start()
+        self._spawn("controller", self.controller.run)
+        for name, inf in self.informers.items():
+            self._spawn(f"watch-{name}", inf.run)
+        self._spawn("lease", self.elector.run)
+        self._spawn("health", self._health_loop)
+        self._start_http()
+
+    def stop(self) -> None:
+        """SIGTERM path: release the lease (a standby takes over at its next retry), then wind down."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        systemd.notify("STOPPING=1")
+        log.info("stopping: releasing the allocator lease and closing watches")
+        self.elector.stop(release=True)
+        self.controller.stop()
+        self.status_applier.stop()
+        self.pool_status_applier.stop()
+        for inf in self.informers.values():
+            inf.stop()
+        self.events.stop()
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
+        for t in self._threads:
+            t.join(timeout=5)
+        log.info("stopped")
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._stopped.wait(timeout)
+
+    def synced(self) -> bool:
+        return all(inf.synced for inf in self.informers.values())
+
+    def _spawn(self, name: str, target: Any) -> None:
+        t = threading.Thread(target=target, name=name, daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def _notify(self, kind: str, change: Any, key: str) -> None:
+        self.controller.notify(kind, change, key)
+
+    def _on_synced(self, name: str) -> None:
+        if self.synced():
+            log.info("caches synced (%s)", ", ".join(sorted(self.informers)))
+            self.controller.notify("__synced__", None, "")
+            systemd.notify("READY=1\nSTATUS=caches synced")
+
+    def _health_loop(self) -> None:
+        """Feed the systemd watchdog only while the deciding thread is alive; report a stale API."""
+        interval = systemd.watchdog_interval() or 5.0
+        while not self._stopped.wait(interval):
+            metrics.CONFIG_STALE.set(0 if all(i.healthy for i in self.informers.values()) else 1)
+            if any(t.name == "controller" and t.is_alive() for t in self._threads):
+                systemd.notify("WATCHDOG=1")
+
+    # --- status and metrics endpoint -------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        snap = self.controller.snapshot()
+        services = []
+        for svc in self.informers["services"].items():
+            ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+            if ingress:
+                meta = svc["metadata"]
+                services.append({"service": f"{meta['namespace']}/{meta['name']}",
+                                 "ips": [i.get("ip") for i in ingress],
+                                 "pool": (meta.get("annotations") or {}).get("metallb.io/ip-allocated-from-pool")})
+        return {
+            "node": self.cfg.node_name,
+            "namespace": self.cfg.namespace,
+            "allocator_leader": snap["leader"],
+            "api_reachable": all(i.healthy for i in self.informers.values()),
+            "synced": self.synced(),
+            "pools": snap["pools"],
+            "config_errors": snap["config_errors"],
+            "unallocated": snap["unallocated"],
+            "services": sorted(services, key=lambda s: s["service"]),
+        }
+
+    def _start_http(self) -> None:
+        if not self.cfg.metrics_listen:
+            return
+        host, port = parse_listen(self.cfg.metrics_listen)
+        speaker = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                if self.path == "/metrics":
+                    body, ctype = generate_latest(), CONTENT_TYPE_LATEST
+                elif self.path == "/status":
+                    body, ctype = json.dumps(speaker.status(), indent=2).encode(), "application/json"
+                elif self.path in ("/healthz", "/readyz"):
+                    ok = speaker.synced() if self.path == "/readyz" else True
+                    self.send_response(200 if ok else 503)
+                    self.end_headers()
+                    return
+                else:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._http = ThreadingHTTPServer((host, port), Handler)
+        self._http.daemon_threads = True
+        self.http_port = self._http.server_address[1]
+        self._spawn("http", self._http.serve_forever)
+        log.info("metrics and status on http://%s:%d/ (/metrics, /status)", host, self.http_port)

@@ -1,0 +1,230 @@
+"""The one place that turns list/watch streams into cache events.
+
+Three layers, as kopf does it:
+
+* ``Informer.run`` — a forever loop: errors are logged, retried with capped, jittered
+  backoff, and the cache is kept (the speaker goes on with its last state while the API is away);
+* ``_list_then_watch`` — list, reconcile the cache against it (synthetic ADDED/MODIFIED/DELETED,
+  so a relist after a gap is just another diff), mark "synced", then watch from the list's
+  resourceVersion, following bookmarks; a 410 Gone ends it so the loop relists;
+* ``_stream`` — the raw chunked stream from the official client, decoded line by line.
+
+Consumers never see raw watch types: they get ``(kind, key)`` notifications and read objects
+from the cache (the client-go lister pattern), so a burst of changes to one object costs one
+reconcile.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Mapping
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from kubernetes.watch.watch import iter_resp_lines
+from urllib3.exceptions import HTTPError, ProtocolError, ReadTimeoutError
+
+from speaker.kube.client import REQUEST_TIMEOUT, read_json
+
+log = logging.getLogger(__name__)
+
+
+class Change(enum.Enum):
+    ADDED = "ADDED"
+    MODIFIED = "MODIFIED"
+    DELETED = "DELETED"
+
+
+@dataclass(frozen=True)
+class ResourceKind:
+    """How to list/watch one resource with the official client.
+
+    ``lister(api_client)`` returns a bound list function (``CoreV1Api(...).list_node``, or a
+    ``functools.partial`` over ``CustomObjectsApi.list_namespaced_custom_object``) that accepts
+    the standard ``watch``/``resource_version``/``timeout_seconds`` keywords.
+    """
+
+    name: str
+    lister: Callable[[client.ApiClient], Callable[..., Any]]
+
+
+def object_key(obj: Mapping[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    ns = meta.get("namespace")
+    return f"{ns}/{meta.get('name')}" if ns else str(meta.get("name"))
+
+
+class Expired(Exception):
+    """The server no longer has the history we asked to resume from (HTTP 410): relist."""
+
+
+Sink = Callable[[str, Change, str], None]
+
+
+class Informer:
+    """A cache of one resource kind kept current by list+watch; never starts threads by itself."""
+
+    def __init__(
+        self,
+        kind: ResourceKind,
+        api: client.ApiClient,
+        *,
+        sink: Sink,
+        on_synced: Callable[[str], None] = lambda name: None,
+        watch_timeout: tuple[int, int] = (240, 360),
+        backoff: tuple[float, float] = (0.2, 30.0),
+        sleep: Callable[[float], bool] | None = None,
+    ) -> None:
+        self.kind = kind
+        self._list = kind.lister(api)
+        self._sink = sink
+        self._on_synced = on_synced
+        self._watch_timeout = watch_timeout
+        self._backoff = backoff
+        self._lock = threading.Lock()
+        self._cache: dict[str, dict[str, Any]] = {}
+        self._stopped = threading.Event()
+        self._sleep = sleep or self._stopped.wait
+        self._response: Any = None
+        self.synced = False
+        self.resource_version: str | None = None
+        self.healthy = False  # False while the API cannot be reached (metrics: config stale)
+
+    # --- the cache, read by consumers from any thread -------------------------------------------------
+    def get(self, key: str) -> dict[str, Any] | None:
+        with self._lock:
+            return self._cache.get(key)
+
+    def items(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._cache.values())
+
+    def keys(self) -> list[str]:
+        with self._lock:
+            return list(self._cache)
+
+    # --- layer 1: forever ----------------------------------------------------------------------------
+    def run(self) -> None:
+        delay = self._backoff[0]
+        while not self._stopped.is_set():
+            try:
+                self._list_then_watch()
+                delay = self._backoff[0]
+            except Expired:
+                log.info("%s: watch history expired, relisting", self.kind.name)
+                delay = self._backoff[0]
+            except (ApiException, HTTPError, OSError, ValueError) as exc:
+                if self._stopped.is_set():
+                    break
+                self.healthy = False
+                log.warning("%s: API unavailable (%s); keeping last state, retrying in %.1fs",
+                            self.kind.name, _describe(exc), delay)
+                self._sleep(delay * random.uniform(0.8, 1.2))
+                delay = min(delay * 2, self._backoff[1])
+
+    def stop(self) -> None:
+        self._stopped.set()
+        resp = self._response
+        if resp is not None:
+            try:
+                resp.shutdown() if hasattr(resp, "shutdown") else resp.close()
+            except Exception:  # noqa: BLE001 - best effort wake-up of a blocked read
+                pass
+
+    # --- layer 2: list, then watch until the stream ends ---------------------------------------------
+    def _list_then_watch(self) -> None:
+        listing = read_json(self._list(_preload_content=False, _request_timeout=REQUEST_TIMEOUT))
+        self._replace(listing.get("items") or [], listing.get("kind", ""))
+        rv = (listing.get("metadata") or {}).get("resourceVersion")
+        self.resource_version = rv
+        self.healthy = True
+        if not self.synced:
+            self.synced = True
+            self._on_synced(self.kind.name)
+        while not self._stopped.is_set():
+            for event in self._stream(self.resource_version):
+                etype = event.get("type")
+                obj = event.get("object") or {}
+                rv = (obj.get("metadata") or {}).get("resourceVersion")
+                if etype == "BOOKMARK":
+                    self.resource_version = rv or self.resource_version
+                    continue
+                if etype == "ERROR":
+                    if obj.get("code") == 410:
+                        raise Expired()
+                    raise ApiException(status=obj.get("code"), reason=f"{obj.get('reason')}: {obj.get('message')}")
+                if etype not in ("ADDED", "MODIFIED", "DELETED"):
+                    log.warning("%s: ignoring watch event of type %r", self.kind.name, etype)
+                    continue
+                self._apply(Change(etype), obj)
+                self.resource_version = rv or self.resource_version
+
+    def _replace(self, items: list[dict[str, Any]], list_kind: str) -> None:
+        """Make the cache equal to a fresh listing, announcing only what differs."""
+        item_kind = list_kind[:-4] if list_kind.endswith("List") else ""
+        fresh = {}
+        for obj in items:
+            if item_kind and "kind" not in obj:
+                obj["kind"] = item_kind  # lists omit per-item kind; watches include it
+            fresh[object_key(obj)] = obj
+        with self._lock:
+            old = self._cache
+            self._cache = fresh
+        for key, obj in fresh.items():
+            before = old.get(key)
+            if before is None:
+                self._sink(self.kind.name, Change.ADDED, key)
+            elif _rv(before) != _rv(obj):
+                self._sink(self.kind.name, Change.MODIFIED, key)
+        for key in old.keys() - fresh.keys():
+            self._sink(self.kind.name, Change.DELETED, key)
+
+    def _apply(self, change: Change, obj: dict[str, Any]) -> None:
+        key = object_key(obj)
+        with self._lock:
+            if change is Change.DELETED:
+                self._cache.pop(key, None)
+            else:
+                self._cache[key] = obj
+        self._sink(self.kind.name, change, key)
+
+    # --- layer 3: the raw stream ---------------------------------------------------------------------
+    def _stream(self, resource_version: str | None) -> Iterator[dict[str, Any]]:
+        timeout = random.randint(*self._watch_timeout)
+        resp = self._list(
+            watch=True,
+            resource_version=resource_version,
+            allow_watch_bookmarks=True,
+            timeout_seconds=timeout,
+            _preload_content=False,
+            _request_timeout=(REQUEST_TIMEOUT[0], timeout + 30),
+        )
+        self._response = resp
+        try:
+            for line in iter_resp_lines(resp):
+                if self._stopped.is_set():
+                    return
+                if line:
+                    yield json.loads(line)
+        except (ProtocolError, ReadTimeoutError) as exc:
+            if not self._stopped.is_set():
+                log.info("%s: watch stream ended (%s); resuming", self.kind.name, _describe(exc))
+        finally:
+            self._response = None
+            resp.release_conn()
+
+
+def _rv(obj: Mapping[str, Any]) -> str | None:
+    return (obj.get("metadata") or {}).get("resourceVersion")
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ApiException):
+        return f"HTTP {exc.status} {exc.reason}"
+    return f"{type(exc).__name__}: {str(exc)[:160]}"

@@ -1,0 +1,314 @@
+"""Effects: the only module that writes Services' status, pool status and Events.
+
+The controller decides (``desire``) and returns at once; worker threads apply. Per key only the
+latest wish is ever written and a key is never written by two threads at once (client-go's
+workqueue rules), so a burst of changes to one Service costs at most one write in flight plus one.
+A write is skipped when the live object already shows the wish — which is what makes restarts and
+leader changes write nothing when nothing moved.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError
+
+from speaker import metrics
+from speaker.kube.client import REQUEST_TIMEOUT
+
+log = logging.getLogger(__name__)
+
+POOL_ANNOTATION = "metallb.io/ip-allocated-from-pool"
+MERGE_PATCH = "application/merge-patch+json"
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    """What a Service should show: its ingress IPs (in order) and the pool they came from; empty = none."""
+
+    ips: tuple[str, ...] = ()
+    pool: str | None = None
+
+
+def live_status(svc: Mapping[str, Any]) -> ServiceStatus:
+    ingress = (((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress")) or []
+    ips = tuple(i["ip"] for i in ingress if isinstance(i, Mapping) and i.get("ip"))
+    pool = ((svc.get("metadata") or {}).get("annotations") or {}).get(POOL_ANNOTATION)
+    return ServiceStatus(ips, pool)
+
+
+def status_patch(want: ServiceStatus) -> dict[str, Any]:
+    """One merge patch to ``services/status`` carries both the ingress and the pool annotation.
+
+    The API server's Service status strategy resets only ``spec`` on the status subresource, so
+    metadata sent there is kept: one write per Service instead of MetalLB's two.
+    """
+    return {
+        "metadata": {"annotations": {POOL_ANNOTATION: want.pool}},
+        "status": {"loadBalancer": {"ingress": [{"ip": ip} for ip in want.ips] or None}},
+    }
+
+
+class WorkQueue:
+    """Deduplicating queue: a key is queued once, handed to one worker at a time, re-queued if dirtied meanwhile."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._queue: deque[str] = deque()
+        self._dirty: set[str] = set()
+        self._processing: set[str] = set()
+        self._closed = False
+
+    def add(self, key: str) -> None:
+        with self._cond:
+            if key in self._dirty:
+                return
+            self._dirty.add(key)
+            if key not in self._processing:
+                self._queue.append(key)
+                self._cond.notify()
+
+    def get(self) -> str | None:
+        with self._cond:
+            while not self._queue and not self._closed:
+                self._cond.wait()
+            if self._closed:
+                return None
+            key = self._queue.popleft()
+            self._dirty.discard(key)
+            self._processing.add(key)
+            return key
+
+    def done(self, key: str) -> None:
+        with self._cond:
+            self._processing.discard(key)
+            if key in self._dirty:
+                self._queue.append(key)
+                self._cond.notify()
+
+    def idle(self) -> bool:
+        with self._cond:
+            return not self._queue and not self._processing
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+
+class Applier:
+    """Applies the latest wish per key with a few worker threads; ``apply(key, want)`` does one write.
+
+    ``apply`` returns normally when done (or nothing needed doing) and raises ``RetryLater``
+    when the write should be tried again; only the lease holder applies (``set_enabled``).
+    """
+
+    def __init__(self, name: str, apply: Callable[[str, Any], None], *, workers: int = 4, retry_delay: float = 1.0) -> None:
+        self._name = name
+        self._apply = apply
+        self._workers = workers
+        self._retry_delay = retry_delay
+        self._queue = WorkQueue()
+        self._lock = threading.Lock()
+        self._wanted: dict[str, Any] = {}
+        self._threads: list[threading.Thread] = []
+        self._enabled = threading.Event()
+
+    def start(self) -> None:
+        for i in range(self._workers):
+            t = threading.Thread(target=self._work, name=f"{self._name}-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self) -> None:
+        self._queue.close()
+        for t in self._threads:
+            t.join(timeout=5)
+
+    def set_enabled(self, enabled: bool) -> None:
+        if enabled:
+            self._enabled.set()
+        else:
+            self._enabled.clear()
+
+    def desire(self, key: str, want: Any) -> None:
+        with self._lock:
+            self._wanted[key] = want
+        self._queue.add(key)
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._wanted.pop(key, None)
+
+    def idle(self) -> bool:
+        return self._queue.idle()
+
+    def _work(self) -> None:
+        while (key := self._queue.get()) is not None:
+            try:
+                with self._lock:
+                    want = self._wanted.get(key, _MISSING)
+                if want is not _MISSING and self._enabled.is_set():
+                    self._apply(key, want)
+            except RetryLater as exc:
+                log.warning("%s %s: %s; retrying in %.0fs", self._name, key, exc, self._retry_delay)
+                timer = threading.Timer(self._retry_delay, self._queue.add, args=(key,))
+                timer.daemon = True
+                timer.start()
+            except Exception:  # noqa: BLE001 - a bug in one write must not kill the worker
+                log.exception("%s %s: unexpected error", self._name, key)
+            finally:
+                self._queue.done(key)
+
+
+_MISSING = object()
+
+
+class RetryLater(Exception):
+    """A write that failed in a way worth retrying; the message is logged."""
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, ApiException):
+        return f"HTTP {exc.status} {exc.reason}"
+    return type(exc).__name__
+
+
+def service_status_applier(
+    api: client.ApiClient, live: Callable[[str], Mapping[str, Any] | None], *, workers: int = 4
+) -> Applier:
+    """Writes ``services/status`` (ingress + pool annotation) when the live object differs from the wish."""
+    core = client.CoreV1Api(api)
+
+    def apply(key: str, want: ServiceStatus) -> None:
+        svc = live(key)
+        if svc is None or live_status(svc) == want:
+            return
+        ns, name = key.split("/", 1)
+        try:
+            core.patch_namespaced_service_status(
+                name, ns, status_patch(want), _content_type=MERGE_PATCH,
+                _preload_content=False, _request_timeout=REQUEST_TIMEOUT,
+            ).release_conn()
+            metrics.K8S_UPDATES.inc()
+        except ApiException as exc:
+            if exc.status == 404:
+                return  # deleted meanwhile; the watch tells the controller
+            metrics.K8S_UPDATE_ERRORS.inc()
+            raise RetryLater(f"status write failed: {_describe(exc)}") from None
+        except (HTTPError, OSError) as exc:
+            metrics.K8S_UPDATE_ERRORS.inc()
+            raise RetryLater(f"status write failed: {_describe(exc)}") from None
+
+    return Applier("service-status", apply, workers=workers)
+
+
+def pool_status_applier(
+    api: client.ApiClient, namespace: str, live: Callable[[str], Mapping[str, Any] | None]
+) -> Applier:
+    """Writes ``ipaddresspools/status`` (assigned/available per family) when it differs."""
+    custom = client.CustomObjectsApi(api)
+
+    def apply(key: str, want: Mapping[str, int]) -> None:
+        pool = live(key)
+        if pool is None or all((pool.get("status") or {}).get(k) == v for k, v in want.items()):
+            return
+        name = key.split("/", 1)[-1]
+        try:
+            custom.patch_namespaced_custom_object_status(
+                "metallb.io", "v1beta1", namespace, "ipaddresspools", name, {"status": dict(want)},
+                _content_type=MERGE_PATCH, _preload_content=False, _request_timeout=REQUEST_TIMEOUT,
+            ).release_conn()
+        except ApiException as exc:
+            if exc.status == 404:
+                return
+            raise RetryLater(f"pool status write failed: {_describe(exc)}") from None
+        except (HTTPError, OSError) as exc:
+            raise RetryLater(f"pool status write failed: {_describe(exc)}") from None
+
+    return Applier("pool-status", apply, workers=1)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Event:
+    """A Kubernetes Event about one object; ``involved`` is (apiVersion, kind, namespace, name, uid)."""
+
+    involved: tuple[str, str, str, str, str]
+    type: str  # Normal | Warning
+    reason: str
+    message: str
+
+
+class EventRecorder:
+    """Best-effort, non-blocking Events: a bounded queue drained by one thread; never delays allocation."""
+
+    def __init__(self, api: client.ApiClient, *, component: str, host: str, capacity: int = 10000) -> None:
+        self._core = client.CoreV1Api(api)
+        self._component = component
+        self._host = host
+        self._queue: queue.Queue[Event | None] = queue.Queue(maxsize=capacity)
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._work, name="events", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Flush what is queued (briefly), then stop."""
+        try:
+            self._queue.put(None, timeout=timeout)
+        except queue.Full:
+            pass
+        if self._thread:
+            self._thread.join(timeout=timeout)
+
+    def record(self, event: Event) -> None:
+        log_fn = log.warning if event.type == "Warning" else log.info
+        api_version, kind, ns, name, _ = event.involved
+        log_fn("%s %s/%s: %s: %s", kind, ns, name, event.reason, event.message)
+        try:
+            self._queue.put_nowait(event)
+        except queue.Full:
+            metrics.EVENTS_DROPPED.inc()
+
+    def _work(self) -> None:
+        while (event := self._queue.get()) is not None:
+            api_version, kind, ns, name, uid = event.involved
+            now = _now()
+            body = {
+                "apiVersion": "v1",
+                "kind": "Event",
+                "metadata": {"generateName": f"{name}.", "namespace": ns},
+                "involvedObject": {"apiVersion": api_version, "kind": kind, "namespace": ns, "name": name, "uid": uid},
+                "type": event.type,
+                "reason": event.reason,
+                "message": event.message,
+                "source": {"component": self._component, "host": self._host},
+                "reportingComponent": self._component,
+                "reportingInstance": self._host,
+                "firstTimestamp": now,
+                "lastTimestamp": now,
+                "count": 1,
+            }
+            for attempt in range(3):
+                try:
+                    self._core.create_namespaced_event(ns, body, _preload_content=False,
+                                                       _request_timeout=REQUEST_TIMEOUT).release_conn()
+                    break
+                except (ApiException, HTTPError, OSError) as exc:
+                    if isinstance(exc, ApiException) and exc.status in (403, 404, 422):
+                        break
+                    time.sleep(0.5 * (attempt + 1))
