@@ -17,10 +17,11 @@ from typing import Any, Callable, Mapping, Protocol
 
 from speaker import metrics
 from speaker.clusterconfig import ClusterConfig, build_config
-from speaker.ipam.allocator import AllocationError, Allocator, order_for_restore
+from speaker.ipam.allocator import Allocator, order_for_restore
+from speaker.ipam.request import AllocationError
 from speaker.ipam.pool import Pool
 from speaker.kube.writer import Applier, Event, EventRecorder, ServiceStatus, live_status
-from speaker.service import deprecated_annotations, is_load_balancer, request_from_service
+from speaker.service import Extraction, is_load_balancer, request_for
 
 log = logging.getLogger(__name__)
 
@@ -163,14 +164,14 @@ class AllocationController:
 
     def _rebuild(self) -> None:
         self._config = self._load_config()
-        self._allocator = Allocator(self._pools)
+        self._allocator = Allocator(self._pools.values())
         self._failed.clear()
         services = self._caches["services"].items()
         requests = []
         for svc in services:
             key = _key(svc)
             if is_load_balancer(svc, self._lb_class):
-                requests.append(self._request(svc))
+                requests.append(self._extract(svc).request)
             else:
                 self._reconcile(key)
         log.info("allocator rebuilt: %d pools, %d LoadBalancer Services", len(self._pools), len(requests))
@@ -180,7 +181,7 @@ class AllocationController:
     def _apply_config(self) -> None:
         self._config = self._load_config()
         assert self._allocator is not None
-        moved = self._allocator.set_pools(self._pools)
+        moved = self._allocator.set_pools(self._pools.values())
         self._capacity_freed = True
         for key in sorted(set(moved) | self._lb_service_keys()):
             self._reconcile(key)
@@ -209,31 +210,35 @@ class AllocationController:
             else:
                 self._status.forget(key)
             return
-        for old in deprecated_annotations(svc):
-            self._say_service(svc, "Warning", "DeprecatedAnnotation",
-                              f"annotation {old} is deprecated; use {old.replace('metallb.universe.tf/', 'metallb.io/')}")
-        result = self._allocator.assign(self._request(svc))
+        extraction = self._extract(svc)
+        for warning in extraction.warnings:
+            reason = "DeprecatedAnnotation" if "deprecated" in warning else "IgnoredField"
+            self._say_service(svc, "Warning", reason, warning)
+        result = self._allocator.assign(extraction.request)
         live = live_status(svc)
         if isinstance(result, AllocationError):
             self._failed.add(key)
             metrics.ALLOCATION_FAILURES.inc()
             self._say_service(svc, "Warning", "AllocationFailed", f"Failed to allocate IP for \"{key}\": {result}")
             if live.ips:
+                self._capacity_freed = True  # the allocator released them with the error
                 self._status.desire(key, ServiceStatus())
                 self._say_service(svc, "Warning", "ClearAssignment",
                                   f"current IP(s) {', '.join(live.ips)} not allowed by the configuration, cleared")
             return
         self._failed.discard(key)
         self._said.get(key, {}).pop("AllocationFailed", None)
-        want = ServiceStatus(tuple(str(ip) for ip in result.ips), result.pool)
+        for note in result.notes:
+            log.info("service %s: %s", key, note)
+        want = ServiceStatus(result.addresses, result.pool)
         self._status.desire(key, want)
         if live.ips != want.ips:
             self._say_service(svc, "Normal", "IPAllocated", f"Assigned IP {list(want.ips)}")
 
-    def _request(self, svc: Mapping[str, Any]):
+    def _extract(self, svc: Mapping[str, Any]) -> Extraction:
         ns = (svc.get("metadata") or {}).get("namespace", "")
         ns_obj = self._caches["namespaces"].get(ns) or {}
-        return request_from_service(svc, (ns_obj.get("metadata") or {}).get("labels") or {})
+        return request_for(svc, (ns_obj.get("metadata") or {}).get("labels") or {})
 
     def _lb_service_keys(self) -> set[str]:
         return {_key(s) for s in self._caches["services"].items() if is_load_balancer(s, self._lb_class)}
@@ -249,7 +254,8 @@ class AllocationController:
             metrics.ADDRESSES_IN_USE.labels(name).set(a4 + a6)
             metrics.ADDRESSES_TOTAL.labels(name).set(a4 + f4 + a6 + f6)
             self._pool_status.desire(f"{self._namespace}/{name}", {
-                "assignedIPv4": a4, "availableIPv4": f4, "assignedIPv6": a6, "availableIPv6": f6,
+                "assignedIPv4": _int64(a4), "availableIPv4": _int64(f4),
+                "assignedIPv6": _int64(a6), "availableIPv6": _int64(f6),
             })
 
     # --- events --------------------------------------------------------------------------------------
@@ -296,6 +302,11 @@ class AllocationController:
             "config_errors": [str(e) for e in (self._config.errors if self._config else ())],
             "unallocated": sorted(self._failed),
         }
+
+
+def _int64(n: int) -> int:
+    """Pool status fields are int64: a /64 has 2**64 addresses, so report the largest int64 instead."""
+    return min(n, 2**63 - 1)
 
 
 def _key(obj: Mapping[str, Any]) -> str:
