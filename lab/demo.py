@@ -36,7 +36,7 @@ def service(name: str, ns: str, ports: list[tuple[str, int]], annotations: dict[
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory(prefix="baremetal-lb-demo-") as tmp, ApiServer(port=0) as api:
+    with tempfile.TemporaryDirectory(prefix="baremetal-lb-demo-") as tmp, ApiServer(port=0, crd_dirs=[ROOT / "speaker" / "crds"]) as api:
         kubeconfig = Path(tmp) / "kubeconfig"
         write_kubeconfig(kubeconfig, api.url)
         kc = client.ApiClient(client.Configuration(host=api.url))

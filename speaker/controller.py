@@ -19,7 +19,6 @@ from speaker import metrics
 from speaker.clusterconfig import ClusterConfig, build_config
 from speaker.ipam.allocator import Allocator, order_for_restore
 from speaker.ipam.request import AllocationError
-from speaker.ipam.pool import Pool
 from speaker.kube.writer import Applier, Event, EventRecorder, ServiceStatus, live_status
 from speaker.service import Extraction, is_load_balancer, request_for
 
@@ -67,7 +66,7 @@ class AllocationController:
         self._leader = False
         self._allocator: Allocator | None = None
         self._config: ClusterConfig | None = None
-        self._last_good_pools: dict[str, Pool] = {}
+        self._pools: dict[str, Any] = {}
         self._failed: set[str] = set()  # LB Services without an address, retried when capacity appears
         self._capacity_freed = False
         self._said: dict[str, dict[str, str]] = {}  # object key -> reason -> last message, to not repeat Events
@@ -143,23 +142,17 @@ class AllocationController:
 
     # --- decisions -----------------------------------------------------------------------------------
     def _load_config(self) -> ClusterConfig:
+        """Build the config; a pool edited into an error keeps its last good definition (see clusterconfig)."""
         c = self._caches
         cfg = build_config(
             c["ipaddresspools"].items(), c["l2advertisements"].items(), c["bgpadvertisements"].items(),
             c["bgppeers"].items(), c["communities"].items(),
+            last_good_pools=self._config.pools if self._config else {},
         )
-        pools = dict(cfg.pools)
-        present = {(o.get("metadata") or {}).get("name") for o in c["ipaddresspools"].items()}
         for err in cfg.errors:
-            kind, name = err.kind, err.name
-            self._say(("IPAddressPool" if kind == "IPAddressPool" else kind), name, "Warning", "InvalidConfig", str(err))
-            if kind == "IPAddressPool" and name in present and name in self._last_good_pools and name not in pools:
-                # A bad edit must not take addresses away from running Services: keep the last good pool.
-                pools[name] = self._last_good_pools[name]
-                log.warning("IPAddressPool %s: keeping its previous valid definition until the error is fixed", name)
-        self._last_good_pools = {n: p for n, p in pools.items()}
+            self._say(err.kind, err.name, "Warning", "InvalidConfig", str(err))
         metrics.CONFIG_LOADED.set(1)
-        self._pools = pools
+        self._pools = dict(cfg.pools)
         return cfg
 
     def _rebuild(self) -> None:
