@@ -614,7 +614,9 @@ def _build_pools(
     pools: dict[str, Pool] = {}
     entries: dict[str, tuple[_PoolEntry, ...]] = {}
     labels: dict[str, Mapping[str, str]] = {}
-    for obj in c.objects(POOL, items):
+    # Pools already in use (accepted last time) come first: a newcomer never displaces them, even when
+    # creationTimestamps (one-second resolution) cannot tell which came first.
+    for obj in sorted(c.objects(POOL, items), key=lambda o: (o.name not in last_good, o.age_key)):
         parsed = c.parse(POOL, obj, _parse_pool)
         if parsed is not None:
             pool, mine = parsed
@@ -625,7 +627,7 @@ def _build_pools(
             entry, other, theirs = clash
             c.add(POOL, obj.name, entry.field,
                   f"{entry.text} overlaps {theirs.text} of IPAddressPool {other} ({theirs.field}) at "
-                  f"{_overlap(entry.range, theirs.range)}; {other} is older and keeps these addresses")
+                  f"{_overlap(entry.range, theirs.range)}; {other} came first and keeps these addresses")
         # The object is refused. If it was valid before, a bad edit must not take addresses away
         # from running Services: keep the previous definition (and let it keep blocking overlaps).
         previous = last_good.get(obj.name)

@@ -141,18 +141,18 @@ CASES: list[Case] = [
     Case("overlap between pools: the newer one is refused, even if its name sorts first",
          {"pools": [pool("zeta", "10.1.1.240-10.1.1.250", ts=T0), pool("alpha", "10.1.1.0/24", ts=T1)]},
          ["IPAddressPool alpha: spec.addresses[0]: 10.1.1.0/24 overlaps 10.1.1.240-10.1.1.250 of IPAddressPool zeta "
-          "(spec.addresses[0]) at 10.1.1.240-10.1.1.250; zeta is older and keeps these addresses"],
+          "(spec.addresses[0]) at 10.1.1.240-10.1.1.250; zeta came first and keeps these addresses"],
          {"pools": {"zeta"}},
          lambda cfg: assert_not_in(cfg.pools, "alpha")),
     Case("overlap between pools with equal timestamps: name decides",
          {"pools": [pool("b", "10.1.1.248/29", ts=T0), pool("a", "10.1.1.250", ts=T0)]},
          ["IPAddressPool b: spec.addresses[0]: 10.1.1.248/29 overlaps 10.1.1.250 of IPAddressPool a "
-          "(spec.addresses[0]) at 10.1.1.250; a is older and keeps these addresses"],
+          "(spec.addresses[0]) at 10.1.1.250; a came first and keeps these addresses"],
          {"pools": {"a"}}),
     Case("pool without creationTimestamp counts as newest",
          {"pools": [pool("new", "10.1.1.250"), pool("old", "10.1.1.0/24", ts=T1)]},
          ["IPAddressPool new: spec.addresses[0]: 10.1.1.250 overlaps 10.1.1.0/24 of IPAddressPool old "
-          "(spec.addresses[0]) at 10.1.1.250; old is older and keeps these addresses"],
+          "(spec.addresses[0]) at 10.1.1.250; old came first and keeps these addresses"],
          {"pools": {"old"}}),
     Case("a refused pool does not block a later one",
          {"pools": [pool("broken", "10.1.1.0/24", "nope", ts=T0), pool("fine", "10.1.1.0/25", ts=T1)]},
@@ -506,7 +506,7 @@ def test_bad_edit_keeps_the_last_good_pool() -> None:
         "IPAddressPool lan: spec.addresses[0]: '10.1.1.250-10.1.1.240' ends before it starts "
         "(its previous valid definition stays in use)",
         "IPAddressPool grab: spec.addresses[0]: 10.1.1.245 overlaps 10.1.1.240-10.1.1.250 of IPAddressPool lan "
-        "(previous spec.addresses[0]) at 10.1.1.245; lan is older and keeps these addresses",
+        "(previous spec.addresses[0]) at 10.1.1.245; lan came first and keeps these addresses",
     ]
     assert cfg.pools["lan"] == before.pools["lan"] and "grab" not in cfg.pools
     # Without the previous config, isolation alone: lan is out, grab gets in.
@@ -514,6 +514,15 @@ def test_bad_edit_keeps_the_last_good_pool() -> None:
     assert set(plain.pools) == {"grab"}
     # A pool deleted from the cluster is not resurrected.
     assert set(build_config([], last_good_pools=before.pools).pools) == set()
+
+
+def test_a_pool_in_use_wins_an_overlap_even_against_an_older_timestamp() -> None:
+    """creationTimestamps have one-second resolution: the pool accepted last time keeps its addresses."""
+    before = build_config([pool("lan", "10.1.1.240-10.1.1.250", ts=T1)])
+    newcomer = pool("clash", "10.1.1.0/24", ts=T0)  # same second or even "older": it still came second
+    cfg = build_config([pool("lan", "10.1.1.240-10.1.1.250", ts=T1), newcomer], last_good_pools=before.pools)
+    assert set(cfg.pools) == {"lan"}
+    assert [e.name for e in cfg.errors] == ["clash"]
 
 
 def test_the_seed_scenario_is_clean() -> None:
