@@ -1,0 +1,45 @@
+"""Shared fixtures: a Kubernetes API server emulator per test (see tests/kubeapi).
+
+``kube_api`` is a started :class:`tests.kubeapi.ApiServer` with the project's CRDs from
+``speaker/crds/`` registered; ``kubeconfig`` is a kubeconfig file for it and
+``kube_client`` an official-client ``ApiClient`` configured for it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.kubeapi import DEFAULT_TOKEN, ApiServer, api_client, write_kubeconfig
+
+REPO = Path(__file__).resolve().parent.parent
+PROJECT_CRDS = REPO / "speaker" / "crds"
+
+
+@pytest.fixture
+def kube_api() -> Iterator[ApiServer]:
+    """A fresh emulator on a free port, with the metallb.io CRDs served."""
+    crd_dirs = [PROJECT_CRDS] if any(PROJECT_CRDS.glob("*.yaml")) else []
+    server = ApiServer(port=0, crd_dirs=crd_dirs).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def kubeconfig(kube_api: ApiServer, tmp_path: Path) -> Path:
+    """Path to a kubeconfig (plain http server, bearer token) for ``kube_api``."""
+    return write_kubeconfig(tmp_path / "kubeconfig", kube_api.url, token=DEFAULT_TOKEN)
+
+
+@pytest.fixture
+def kube_client(kube_api: ApiServer) -> Iterator["object"]:
+    """A ``kubernetes.client.ApiClient`` talking to ``kube_api``."""
+    client = api_client(kube_api.url)
+    try:
+        yield client
+    finally:
+        client.close()
