@@ -58,7 +58,14 @@ def main() -> int:
             env=env, stderr=subprocess.PIPE, text=True,
         )
         try:
+            # Traefik first, as in the seed: it gets the pool's first address, 10.1.1.240.
             core.create_namespaced_service("traefik", service("traefik", "traefik", [("TCP", 80), ("TCP", 443)]))
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                lb = core.read_namespaced_service("traefik", "traefik").status.load_balancer
+                if lb and lb.ingress:
+                    break
+                time.sleep(0.1)
             core.create_namespaced_service("default", service("whoami", "default", [("TCP", 80)]))
             core.create_namespaced_service("default", service(
                 "dns-tcp", "default", [("TCP", 53)], {"metallb.io/allow-shared-ip": "dns"}))
