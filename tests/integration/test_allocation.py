@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 import sys
 
 from tests.integration.conftest import NS, Cluster, wait_for
@@ -154,3 +155,48 @@ def test_check_config_cli(tmp_path):
     assert r.returncode == 1 and "IPAddressPool lan: spec.addresses[0]" in r.stderr and "10.1.1.250-10.1.1.240" in r.stderr
     r = run(speaker_cfg)
     assert r.returncode == 1 and "lease: need duration > renew_deadline" in r.stderr
+
+
+def test_service_allocation_namespaces_selectors_and_priority(cluster: Cluster, speakers):
+    cluster.namespace("web", labels={"team": "web"})
+    cluster.namespace("lab")
+    cluster.pool("general", ["198.51.100.0/28"])
+    cluster.pool("web-first", ["198.51.100.32/28"], serviceAllocation={"priority": 10, "namespaces": ["web"]})
+    cluster.pool("web-second", ["198.51.100.48/28"],
+                 serviceAllocation={"priority": 20, "namespaceSelectors": [{"matchLabels": {"team": "web"}}]})
+    cluster.pool("gpu", ["198.51.100.64/28"],
+                 serviceAllocation={"serviceSelectors": [{"matchLabels": {"hw": "gpu"}}]})
+    speakers("node-1")
+    cluster.service("site", "web")
+    cluster.service("notebook", "lab", labels={"hw": "gpu"})
+    cluster.service("other", "lab")
+    assert cluster.wait_ips("site", "web") == ["198.51.100.32"]  # priority 10 beats 20 and the general pool
+    assert cluster.wait_ips("notebook", "lab") == ["198.51.100.64"]
+    assert cluster.wait_ips("other", "lab") == ["198.51.100.0"]  # reserved pools are not for it
+    # Asking for a reserved pool from the wrong namespace is refused, with the reason.
+    cluster.service("sneaky", "lab", annotations={"metallb.io/address-pool": "web-first"})
+    ev = cluster.wait_event("sneaky", "AllocationFailed", ns="lab")
+    assert "web-first" in ev["message"]
+
+
+def test_status_command_shows_pools_and_services(cluster: Cluster, speakers):
+    cluster.pool("lan", ["10.1.1.240-10.1.1.250"])
+    sp = speakers("node-1")
+    cluster.service("traefik")
+    cluster.wait_ips("traefik")
+    wait_for("pool stats in /status", lambda: (st := sp.status()) and st["pools"].get("lan", {}).get("assignedIPv4") == 1)
+    out = subprocess.run([sys.executable, "-m", "speaker", "status", "--url", f"http://127.0.0.1:{sp.port}"],
+                         capture_output=True, text=True, timeout=10)
+    assert out.returncode == 0, out.stderr
+    assert "allocator: leader" in out.stdout
+    assert "lan" in out.stdout and "IPv4 1 used / 10 free" in out.stdout
+    assert "default/traefik" in out.stdout and "10.1.1.240" in out.stdout
+    gone = subprocess.run([sys.executable, "-m", "speaker", "status", "--url", "http://127.0.0.1:9"],
+                          capture_output=True, text=True, timeout=10)
+    assert gone.returncode == 1 and "no speaker answering" in gone.stderr
+
+
+def test_installed_command_exists():
+    exe = Path(sys.executable).with_name("baremetal-lb")
+    out = subprocess.run([str(exe), "--version"], capture_output=True, text=True, timeout=10)
+    assert out.returncode == 0 and out.stdout.startswith("baremetal-lb ")
