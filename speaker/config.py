@@ -16,10 +16,11 @@ from typing import Any, Mapping
 
 import yaml
 
+from speaker import durations
+
 DEFAULT_PATH = "/etc/baremetal-lb/speaker.yaml"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+(?:\.\d+)?)ms)?$")
 
 
 class ConfigError(ValueError):
@@ -60,16 +61,13 @@ class SpeakerConfig:
 
 
 def parse_duration(value: Any, where: str) -> float:
-    """Accept seconds as a number or a Kubernetes-style duration string ("15s", "1m30s", "500ms")."""
-    if isinstance(value, bool):
-        raise ConfigError(f"{where}: {value!r} is not a duration (use e.g. 15s)")
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    elif isinstance(value, str) and value and (m := _DURATION.match(value.strip())) and any(m.groups()):
-        h, mi, s, ms = (float(g) if g else 0.0 for g in m.groups())
-        seconds = h * 3600 + mi * 60 + s + ms / 1000
-    else:
+    """Seconds as a number, or a Kubernetes-style duration string ("15s", "1m30s", "500ms")."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ConfigError(f"{where}: {value!r} is not a duration (use e.g. 15s, 1m30s, 500ms)")
+    try:
+        seconds = float(value) if not isinstance(value, str) else durations.parse_duration(value)
+    except ValueError:
+        raise ConfigError(f"{where}: {value!r} is not a duration (use e.g. 15s, 1m30s, 500ms)") from None
     if seconds <= 0:
         raise ConfigError(f"{where}: {value!r} must be positive")
     return seconds
