@@ -132,12 +132,18 @@ def assign(
     *,
     strategy: Strategy = "bounded",
     epsilon: float = DEFAULT_EPSILON,
+    seniority: Sequence[str] | None = None,
 ) -> dict[str, str]:
     """Choose the announcing node for every VIP. Pure and deterministic.
 
     ``alive``: live members (node names). ``eligible``: every VIP (an address, or any string key: all speakers
     must use the same keys) → the nodes allowed to announce it. Returns VIP → node for every VIP that has an
     eligible live node; VIPs with none are absent.
+
+    ``seniority`` (bounded only): VIPs oldest first (e.g. by their Services' creation). When given, VIPs are
+    placed in that order, each on its best node with room, so a new Service (placed last) can never push an
+    existing VIP off its node while the capacity stays the same: creating a Service does not move other
+    Services' traffic. VIPs not listed come after, in the global score order.
     """
     if epsilon < 0:
         raise ValueError(f"epsilon: {epsilon!r} must be >= 0")
@@ -150,19 +156,26 @@ def assign(
         return {vip: max(nodes, key=lambda n: (score(n, vip), n)) for vip, nodes in candidates.items()}
     if strategy != "bounded":
         raise ValueError(f"strategy: {strategy!r} is not one of bounded, hrw")
-    return _bounded(candidates, epsilon)
+    return _bounded(candidates, epsilon, seniority or ())
 
 
-def _bounded(candidates: Mapping[str, list[str]], epsilon: float) -> dict[str, str]:
+def _bounded(candidates: Mapping[str, list[str]], epsilon: float, seniority: Sequence[str] = ()) -> dict[str, str]:
     used = set().union(*candidates.values()) if candidates else set()
     cap = capacity(len(candidates), len(used), epsilon)
+    load: dict[str, int] = {}
+    out: dict[str, str] = {}
+    for vip in seniority:
+        if vip in candidates and vip not in out:
+            ranked_nodes = sorted(candidates[vip], key=lambda n: (score(n, vip), n), reverse=True)
+            node = next((n for n in ranked_nodes if load.get(n, 0) < cap), ranked_nodes[0])
+            out[vip] = node
+            load[node] = load.get(node, 0) + 1
+    candidates = {vip: nodes for vip, nodes in candidates.items() if vip not in out}
     # Each VIP's nodes, best first; the heap merges them into one global order of (score, vip, node), so the
     # highest-scoring pairs are served first whatever order the VIPs were given in.
     ranked = {vip: sorted(((score(n, vip), n) for n in nodes), reverse=True) for vip, nodes in candidates.items()}
     heap = [(-ranked[vip][0][0], vip, 0) for vip in ranked]
     heapq.heapify(heap)
-    load: dict[str, int] = {}
-    out: dict[str, str] = {}
     while heap:
         _, vip, i = heapq.heappop(heap)
         node = ranked[vip][i][1]

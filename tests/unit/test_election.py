@@ -256,3 +256,17 @@ def test_pure_modules_import_no_io(module):
             names.add(node.module)
     bad = {n for n in names if n in forbidden or n.split(".")[0] in forbidden}
     assert not bad, f"{module} imports {sorted(bad)}"
+
+
+def test_seniority_new_vip_never_displaces_older_ones_while_capacity_holds():
+    """A Service created later must not move older Services' traffic (unless the capacity bound grows)."""
+    nodes = frozenset({"n1", "n2", "n3"})
+    for trial in range(50):
+        vips = [f"198.51.{trial}.{i}" for i in range(11)]
+        for v in range(1, len(vips)):
+            old, new = vips[:v], vips[: v + 1]
+            if capacity(len(old), 3) != capacity(len(new), 3):
+                continue
+            before = assign(nodes, {x: nodes for x in old}, seniority=old)
+            after = assign(nodes, {x: nodes for x in new}, seniority=new)
+            assert {x: after[x] for x in old} == before

@@ -1,0 +1,854 @@
+# -*- coding: utf-8 -*-
+# Copyright: baremetal-lb developers
+# Apache License 2.0 (see galaxy.yml)
+"""The logic behind ``baremetal.lb.address_pool``: one MetalLB pool as IPAddressPool + its advertisement.
+
+The flow, each step a function that a unit test can call on its own:
+
+1. ``build_desired(params)`` -- pure: validate every option (field and value named in the error) and build the
+   IPAddressPool plus the L2Advertisement or BGPAdvertisement a person would write by hand.
+2. ``Cluster`` reads what exists (CRDs, namespace, the objects, the other pools of the namespace);
+   ``find_overlap`` refuses a pool that shares addresses with another one.
+3. ``plan(...)`` -- pure: compare only the fields this module manages (server defaults filled in from the CRD
+   schema, status and metadata ignored) and list the steps, each with a readable command line.
+4. ``apply(...)`` -- the one place that honours check mode: run the steps in order (CRDs, namespace, pool,
+   advertisement, stale advertisement); if a step fails, undo the object steps already done, newest first,
+   and say so in the error.
+
+Address parsing mirrors ``speaker/ipam/ranges.py`` (modules cannot import ``speaker``);
+tests/unit/plugins/test_address_pool_ranges.py checks both agree on a table of inputs.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import ipaddress
+import json
+import re
+import time
+from collections import namedtuple
+
+from ansible_collections.baremetal.lb.plugins.module_utils.crds.metallb import CRDS
+from ansible_collections.baremetal.lb.plugins.module_utils.k8s_auth import (
+    K8S_AUTH_ARG_SPEC,
+    K8sAuthError,
+    get_client,
+)
+
+GROUP = "metallb.io"
+VERSION = "v1beta1"
+API_VERSION = GROUP + "/" + VERSION
+POOL = "IPAddressPool"
+L2ADV = "L2Advertisement"
+BGPADV = "BGPAdvertisement"
+PLURALS = {POOL: "ipaddresspools", L2ADV: "l2advertisements", BGPADV: "bgpadvertisements"}
+ADV_KIND = {"layer2": L2ADV, "bgp": BGPADV}
+MANAGED_BY = ("app.kubernetes.io/managed-by", "baremetal-lb")
+
+#: The spec fields this module owns per kind: compared for idempotence, replaced on update. Other spec fields
+#: someone added by hand are kept; status and metadata are never compared.
+MANAGED_FIELDS = {
+    POOL: ("addresses", "autoAssign", "avoidBuggyIPs", "serviceAllocation"),
+    L2ADV: ("ipAddressPools", "ipAddressPoolSelectors", "interfaces", "nodeSelectors"),
+    BGPADV: ("ipAddressPools", "ipAddressPoolSelectors", "aggregationLength", "aggregationLengthV6", "localPref",
+             "communities", "peers", "nodeSelectors"),
+}
+
+CRD_WAIT_SECONDS = 30.0
+REQUEST_TIMEOUT = 30
+
+_SELECTOR_ARG = dict(type="list", elements="dict")
+
+ADDRESS_POOL_ARG_SPEC = copy.deepcopy(K8S_AUTH_ARG_SPEC)
+ADDRESS_POOL_ARG_SPEC.update(
+    name=dict(type="str", required=True),
+    namespace=dict(type="str", default="metallb-system"),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    addresses=dict(type="list", elements="str"),
+    mode=dict(type="str", default="layer2", choices=["layer2", "bgp"]),
+    auto_assign=dict(type="bool", default=True),
+    avoid_buggy_ips=dict(type="bool", default=False),
+    service_allocation=dict(type="dict", options=dict(
+        priority=dict(type="int"),
+        namespaces=dict(type="list", elements="str"),
+        namespace_selectors=copy.deepcopy(_SELECTOR_ARG),
+        service_selectors=copy.deepcopy(_SELECTOR_ARG),
+    )),
+    l2=dict(type="dict", options=dict(
+        interfaces=dict(type="list", elements="str"),
+        node_selectors=copy.deepcopy(_SELECTOR_ARG),
+    )),
+    bgp=dict(type="dict", options=dict(
+        aggregation_length=dict(type="int"),
+        aggregation_length_v6=dict(type="int"),
+        local_pref=dict(type="int"),
+        communities=dict(type="list", elements="str"),
+        peers=dict(type="list", elements="str"),
+        node_selectors=copy.deepcopy(_SELECTOR_ARG),
+    )),
+    install_crds=dict(type="bool", default=True),
+)
+
+
+class AddressPoolError(Exception):
+    """A refusal or failure with a message a person can act on (``main()`` turns it into ``fail_json``).
+
+    ``changed`` is true when something stayed changed in the cluster (CRDs or the namespace were created
+    before the failure, or a rollback could not finish).
+    """
+
+    def __init__(self, message, changed=False):
+        super(AddressPoolError, self).__init__(message)
+        self.changed = changed
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Address ranges (mirror of speaker/ipam/ranges.py: same accepted inputs, same refusals)
+
+
+class RangeError(ValueError):
+    """An address entry that cannot be used; the message names the bad value."""
+
+
+class PoolRange(namedtuple("PoolRange", "version first last")):
+    """An inclusive interval of addresses of one family (4 or 6)."""
+
+    __slots__ = ()
+
+    def _addr(self, value):
+        return ipaddress.IPv4Address(value) if self.version == 4 else ipaddress.IPv6Address(value)
+
+    def overlaps(self, other):
+        return self.version == other.version and self.first <= other.last and other.first <= self.last
+
+    def networks(self):
+        return ipaddress.summarize_address_range(self._addr(self.first), self._addr(self.last))
+
+    def intersection(self, other):
+        return PoolRange(self.version, max(self.first, other.first), min(self.last, other.last))
+
+    def __str__(self):
+        if self.first == self.last:
+            return str(self._addr(self.first))
+        nets = list(self.networks())
+        if len(nets) == 1:
+            return str(nets[0])
+        return "%s-%s" % (self._addr(self.first), self._addr(self.last))
+
+
+def _parse_ip(text):
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        raise RangeError("%r is not an IP address" % (text,))
+
+
+def parse_range(text):
+    """A MetalLB address entry -- ``CIDR``, ``first-last`` or one address -- as a :class:`PoolRange`.
+
+    A CIDR with host bits set is refused (``10.1.1.5/24``): widening it silently would hand out other hosts'
+    addresses.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise RangeError("%r is not an address range (expected CIDR or first-last)" % (text,))
+    raw = text.strip()
+    if "/" in raw:
+        try:
+            net = ipaddress.ip_network(raw, strict=True)
+        except ValueError as exc:
+            if "has host bits set" in str(exc):
+                raise RangeError("%r has host bits set (did you mean %s?)"
+                                 % (raw, ipaddress.ip_network(raw, strict=False)))
+            raise RangeError("%r is not a valid CIDR" % (raw,))
+        return PoolRange(net.version, int(net.network_address), int(net.broadcast_address))
+    if "-" in raw:
+        left, _sep, right = raw.partition("-")
+        if "-" in right:
+            raise RangeError("%r is not a valid range (more than one '-')" % (raw,))
+        a, b = _parse_ip(left), _parse_ip(right)
+        if a.version != b.version:
+            raise RangeError("%r mixes IPv%d and IPv%d" % (raw, a.version, b.version))
+        if int(a) > int(b):
+            raise RangeError("%r ends before it starts" % (raw,))
+        return PoolRange(a.version, int(a), int(b))
+    ip = _parse_ip(raw)
+    return PoolRange(ip.version, int(ip), int(ip))
+
+
+# Addresses no Service can use (the speaker refuses pools that include them: speaker/clusterconfig.py).
+_RESERVED = tuple((parse_range(net), what) for net, what in (
+    ("0.0.0.0/8", "'this network'"),
+    ("127.0.0.0/8", "loopback"),
+    ("224.0.0.0/4", "multicast"),
+    ("255.255.255.255", "broadcast"),
+    ("::/128", "unspecified"),
+    ("::1/128", "loopback"),
+    ("ff00::/8", "multicast"),
+))
+
+
+def parse_addresses(addresses, field="addresses"):
+    """Validate a pool's address list: ``[(field, text, PoolRange), ...]`` or :class:`AddressPoolError`."""
+    if not addresses:
+        raise AddressPoolError("%s: empty; a pool needs at least one address range "
+                               "(e.g. 10.1.1.240-10.1.1.250 or 10.1.1.240/29)" % field)
+    entries = []
+    for i, text in enumerate(addresses):
+        at = "%s[%d]" % (field, i)
+        if isinstance(text, str) and "%" in text:
+            raise AddressPoolError("%s: %r: zone ids (%%...) are not allowed in pool addresses" % (at, text))
+        try:
+            rng = parse_range(text)
+        except RangeError as exc:
+            raise AddressPoolError("%s: %s" % (at, exc))
+        shown = text.strip()
+        for reserved, what in _RESERVED:
+            if rng.overlaps(reserved):
+                raise AddressPoolError("%s: %s includes %s addresses (%s), which no Service can use"
+                                       % (at, shown, what, reserved))
+        for prev_at, prev_text, prev in entries:
+            if rng.overlaps(prev):
+                raise AddressPoolError("%s: %s overlaps %s (%s) at %s" % (at, shown, prev_at, prev_text,
+                                                                          rng.intersection(prev)))
+        entries.append((at, shown, rng))
+    return entries
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Options -> desired objects (pure)
+
+_IFNAME_BAD = re.compile(r"[\s/:]")
+_COMMUNITY_NUMBER = re.compile(r"^[0-9]+$")
+_DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_SELECTOR_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
+INT32_MAX = 2 ** 31 - 1
+UINT32_MAX = 2 ** 32 - 1
+
+
+def _fail(field, message):
+    raise AddressPoolError("%s: %s" % (field, message))
+
+
+def _check_name(field, value):
+    if not value or len(value) > 253 or not _DNS1123.match(value):
+        _fail(field, "%r is not a valid Kubernetes object name (lowercase letters, digits, '-' and '.')" % (value,))
+
+
+def _check_int(field, value, lo, hi):
+    if value is not None and not lo <= value <= hi:
+        _fail(field, "%r is out of range (%d to %d)" % (value, lo, hi))
+
+
+def _check_strings(field, values, what):
+    seen = {}
+    for i, item in enumerate(values or []):
+        if not isinstance(item, str) or not item.strip():
+            _fail("%s[%d]" % (field, i), "%r must be a non-empty string" % (item,))
+        if item in seen:
+            _fail("%s[%d]" % (field, i), "duplicate %s %r (also at [%d])" % (what, item, seen[item]))
+        seen[item] = i
+
+
+def _check_selectors(field, selectors):
+    """Label selectors as Kubernetes writes them: ``{matchLabels: {...}, matchExpressions: [...]}``."""
+    for i, sel in enumerate(selectors or []):
+        at = "%s[%d]" % (field, i)
+        if not isinstance(sel, dict):
+            _fail(at, "%r is not a label selector (matchLabels/matchExpressions)" % (sel,))
+        unknown = sorted(set(sel) - {"matchLabels", "matchExpressions"})
+        if unknown:
+            _fail(at, "unknown key %r (a label selector has matchLabels and matchExpressions)" % unknown[0])
+        labels = sel.get("matchLabels") or {}
+        if not isinstance(labels, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                   for k, v in labels.items()):
+            _fail(at + ".matchLabels", "%r must be a map of strings" % (labels,))
+        exprs = sel.get("matchExpressions") or []
+        if not isinstance(exprs, list):
+            _fail(at + ".matchExpressions", "%r must be a list" % (exprs,))
+        for j, expr in enumerate(exprs):
+            where = "%s.matchExpressions[%d]" % (at, j)
+            if not isinstance(expr, dict) or not isinstance(expr.get("key"), str):
+                _fail(where, "%r must be an object with key, operator and values" % (expr,))
+            if expr.get("operator") not in _SELECTOR_OPERATORS:
+                _fail(where + ".operator", "%r is not one of %s" % (expr.get("operator"), ", ".join(_SELECTOR_OPERATORS)))
+            values = expr.get("values") or []
+            if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+                _fail(where + ".values", "%r must be a list of strings" % (values,))
+            if expr["operator"] in ("In", "NotIn") and not values:
+                _fail(where + ".values", "must not be empty for operator %s" % expr["operator"])
+            if expr["operator"] in ("Exists", "DoesNotExist") and values:
+                _fail(where + ".values", "must be empty for operator %s" % expr["operator"])
+
+
+def _check_community(field, text):
+    """``AA:NN``, ``large:A:B:C`` or the name of an alias in a Community object (MetalLB's rules)."""
+    parts = text.split(":")
+    if len(parts) == 2:
+        bits, numbers = 16, parts
+    elif len(parts) == 4:
+        if parts[0] != "large":
+            _fail(field, "%r: a large community is written large:A:B:C" % text)
+        bits, numbers = 32, parts[1:]
+    else:
+        if ":" in text or not text.strip() or any(c.isspace() for c in text):
+            _fail(field, "%r is neither a community (AA:NN or large:A:B:C) nor a Community alias name" % text)
+        return  # an alias defined in a Community object
+    for part in numbers:
+        if not _COMMUNITY_NUMBER.match(part) or int(part) >= 2 ** bits:
+            _fail(field, "%r: %r is not a %d-bit number" % (text, part, bits))
+
+
+def _set(spec, key, value):
+    if value is not None and value != [] and value != {}:
+        spec[key] = value
+
+
+Desired = namedtuple("Desired", "pool advertisement entries")
+
+
+def build_desired(params):
+    """Validate the module options and build the objects (``Desired``); raises :class:`AddressPoolError`.
+
+    For ``state: absent`` only the name and namespace are checked; the objects are still built when the
+    addresses are given, but nothing else is required.
+    """
+    name, namespace = params["name"], params.get("namespace") or "metallb-system"
+    _check_name("name", name)
+    _check_name("namespace", namespace)
+    if params.get("state", "present") == "absent":
+        return Desired(None, None, ())
+    mode = params.get("mode") or "layer2"
+    entries = parse_addresses(params.get("addresses"))
+
+    spec = {"addresses": [text for _at, text, _rng in entries],
+            "autoAssign": bool(params.get("auto_assign", True)),
+            "avoidBuggyIPs": bool(params.get("avoid_buggy_ips", False))}
+    alloc = params.get("service_allocation")
+    if alloc:
+        _check_int("service_allocation.priority", alloc.get("priority"), 0, INT32_MAX)
+        _check_strings("service_allocation.namespaces", alloc.get("namespaces"), "namespace")
+        _check_selectors("service_allocation.namespace_selectors", alloc.get("namespace_selectors"))
+        _check_selectors("service_allocation.service_selectors", alloc.get("service_selectors"))
+        sa = {}
+        _set(sa, "priority", alloc.get("priority"))
+        _set(sa, "namespaces", alloc.get("namespaces"))
+        _set(sa, "namespaceSelectors", alloc.get("namespace_selectors"))
+        _set(sa, "serviceSelectors", alloc.get("service_selectors"))
+        _set(spec, "serviceAllocation", sa)
+    labels = {MANAGED_BY[0]: MANAGED_BY[1]}
+    pool = {"apiVersion": API_VERSION, "kind": POOL,
+            "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)}, "spec": spec}
+
+    l2, bgp = params.get("l2"), params.get("bgp")
+    adv_spec = {"ipAddressPools": [name]}
+    if mode == "layer2":
+        if bgp:
+            _fail("bgp", "%r is set but mode is layer2 (set mode: bgp, or remove bgp)" % (bgp,))
+        l2 = l2 or {}
+        _check_strings("l2.interfaces", l2.get("interfaces"), "interface")
+        for i, ifname in enumerate(l2.get("interfaces") or []):
+            if len(ifname.encode()) > 15 or _IFNAME_BAD.search(ifname) or ifname in (".", ".."):
+                _fail("l2.interfaces[%d]" % i, "%r is not a valid Linux interface name" % ifname)
+        _check_selectors("l2.node_selectors", l2.get("node_selectors"))
+        _set(adv_spec, "interfaces", l2.get("interfaces"))
+        _set(adv_spec, "nodeSelectors", l2.get("node_selectors"))
+    else:
+        if l2:
+            _fail("l2", "%r is set but mode is bgp (set mode: layer2, or remove l2)" % (l2,))
+        bgp = bgp or {}
+        _check_int("bgp.aggregation_length", bgp.get("aggregation_length"), 1, 32)
+        _check_int("bgp.aggregation_length_v6", bgp.get("aggregation_length_v6"), 1, 128)
+        _check_int("bgp.local_pref", bgp.get("local_pref"), 0, UINT32_MAX)
+        _check_strings("bgp.communities", bgp.get("communities"), "community")
+        for i, text in enumerate(bgp.get("communities") or []):
+            _check_community("bgp.communities[%d]" % i, text)
+        _check_strings("bgp.peers", bgp.get("peers"), "peer")
+        _check_selectors("bgp.node_selectors", bgp.get("node_selectors"))
+        # MetalLB's validateBGPAdvPerPool: the aggregate must not reach outside any of the pool's ranges.
+        for at, text, rng in entries:
+            v4 = rng.version == 4
+            key = "aggregation_length" if v4 else "aggregation_length_v6"
+            length = bgp.get(key)
+            length = (32 if v4 else 128) if length is None else length
+            shortest = min(net.prefixlen for net in rng.networks())
+            if length < shortest:
+                _fail("bgp." + key, "%d: a /%d aggregate reaches outside %s (%s), whose largest block is a /%d"
+                      % (length, length, at, text, shortest))
+        _set(adv_spec, "aggregationLength", bgp.get("aggregation_length"))
+        _set(adv_spec, "aggregationLengthV6", bgp.get("aggregation_length_v6"))
+        _set(adv_spec, "localPref", bgp.get("local_pref"))
+        _set(adv_spec, "communities", bgp.get("communities"))
+        _set(adv_spec, "peers", bgp.get("peers"))
+        _set(adv_spec, "nodeSelectors", bgp.get("node_selectors"))
+    adv = {"apiVersion": API_VERSION, "kind": ADV_KIND[mode],
+           "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)}, "spec": adv_spec}
+    return Desired(pool, adv, tuple(entries))
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Comparing and planning (pure)
+
+
+def _crd_for(kind):
+    for crd in CRDS:
+        if crd["spec"]["names"]["kind"] == kind:
+            return crd
+    raise KeyError(kind)
+
+
+def _schema_defaults(kind):
+    """Top-level ``spec`` defaults of ``kind`` from the CRD schema (what the API server fills in)."""
+    for version in _crd_for(kind)["spec"]["versions"]:
+        if version["name"] == VERSION:
+            props = version["schema"]["openAPIV3Schema"]["properties"]["spec"].get("properties", {})
+            return dict((k, v["default"]) for k, v in props.items() if "default" in v)
+    return {}
+
+
+def _prune(value):
+    """Drop ``None``, empty lists and empty maps, recursively: "unset" and "empty" mean the same here."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            v = _prune(v)
+            if v is not None:
+                out[k] = v
+        return out or None
+    if isinstance(value, list):
+        out = [_prune(v) for v in value]
+        return out or None
+    return value
+
+
+def managed_view(obj):
+    """The managed spec fields of ``obj`` with server defaults filled in: what idempotence compares."""
+    if not obj:
+        return None
+    kind = obj["kind"]
+    spec = obj.get("spec") or {}
+    defaults = _schema_defaults(kind)
+    out = {}
+    for key in MANAGED_FIELDS[kind]:
+        value = _prune(spec.get(key))
+        if value is None:
+            value = defaults.get(key)
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def display(obj):
+    """The spec a person would write (managed fields, no server defaults unless set): for diff/results."""
+    if not obj:
+        return None
+    spec = obj.get("spec") or {}
+    return dict((k, _prune(spec[k])) for k in MANAGED_FIELDS[obj["kind"]] if _prune(spec.get(k)) is not None)
+
+
+def ref(obj):
+    return "%s %s/%s" % (obj["kind"], obj["metadata"]["namespace"], obj["metadata"]["name"])
+
+
+def _short(value):
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ",".join(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "(unset)"
+    return json.dumps(value, sort_keys=True)
+
+
+def _summary(obj):
+    spec = obj["spec"]
+    if obj["kind"] == POOL:
+        text = " ".join(spec["addresses"])
+        if spec.get("autoAssign") is False:
+            text += " autoAssign=false"
+        if spec.get("avoidBuggyIPs"):
+            text += " avoidBuggyIPs=true"
+        return text
+    text = "for pool " + ",".join(spec["ipAddressPools"])
+    if spec.get("interfaces"):
+        text += " on " + ",".join(spec["interfaces"])
+    if spec.get("peers"):
+        text += " to peers " + ",".join(spec["peers"])
+    return text
+
+
+def _changes(current, desired):
+    before, after = managed_view(current), managed_view(desired)
+    return ["%s %s -> %s" % (k, _short(before.get(k)), _short(after.get(k)))
+            for k in MANAGED_FIELDS[desired["kind"]] if before.get(k) != after.get(k)]
+
+
+Step = namedtuple("Step", "verb obj previous command")
+# verb: install-crd | create-namespace | create | update | delete; obj: the object to write (or delete);
+# previous: the live object before the step (update/delete), for rollback.
+
+
+def _clean_for_create(obj):
+    """A live object turned back into something ``create`` accepts (for recreating on rollback)."""
+    meta = obj.get("metadata") or {}
+    keep = dict((k, meta[k]) for k in ("name", "namespace", "labels", "annotations") if k in meta)
+    return {"apiVersion": obj.get("apiVersion", API_VERSION), "kind": obj["kind"], "metadata": keep,
+            "spec": copy.deepcopy(obj.get("spec") or {})}
+
+
+def _merged_update(current, desired):
+    """``current`` with the managed spec fields replaced by ``desired``'s and our label added."""
+    obj = copy.deepcopy(current)
+    obj.pop("status", None)
+    spec = dict((k, v) for k, v in (obj.get("spec") or {}).items() if k not in MANAGED_FIELDS[desired["kind"]])
+    spec.update(copy.deepcopy(desired["spec"]))
+    obj["spec"] = spec
+    labels = obj.setdefault("metadata", {}).get("labels") or {}
+    labels.update(desired["metadata"].get("labels") or {})
+    obj["metadata"]["labels"] = labels
+    return obj
+
+
+def _selects_only(adv, pool_name):
+    spec = adv.get("spec") or {}
+    return (spec.get("ipAddressPools") or []) == [pool_name] and not spec.get("ipAddressPoolSelectors")
+
+
+def plan(desired, live, name, namespace, state):
+    """The steps from ``live`` to ``desired`` and the diff, pure.
+
+    ``live``: ``{"missing_crds": [crd, ...], "namespace_exists": bool, POOL: obj|None, L2ADV: obj|None,
+    BGPADV: obj|None}``. Returns ``(steps, diff, warnings)``.
+    """
+    steps, warnings = [], []
+    before, after = {}, {}
+    for kind in (POOL, L2ADV, BGPADV):
+        if live.get(kind):
+            before[ref(live[kind])] = display(live[kind])
+    if state == "absent":
+        for kind in (L2ADV, BGPADV):
+            adv = live.get(kind)
+            if not adv:
+                continue
+            if _selects_only(adv, name):
+                steps.append(Step("delete", adv, adv, "delete %s" % ref(adv)))
+            else:
+                warnings.append("%s is left in place: it also selects pools other than %s" % (ref(adv), name))
+                after[ref(adv)] = display(adv)
+        if live.get(POOL):
+            steps.append(Step("delete", live[POOL], live[POOL], "delete %s" % ref(live[POOL])))
+        return steps, {"before": before, "after": after}, warnings
+
+    for crd in live.get("missing_crds") or ():
+        steps.append(Step("install-crd", crd, None, "install CustomResourceDefinition %s" % crd["metadata"]["name"]))
+    if not live.get("namespace_exists"):
+        steps.append(Step("create-namespace", {"metadata": {"name": namespace}}, None,
+                          "create Namespace %s" % namespace))
+    for obj in (desired.pool, desired.advertisement):
+        current = live.get(obj["kind"])
+        after[ref(obj)] = display(obj)
+        if current is None:
+            steps.append(Step("create", obj, None, "create %s %s" % (ref(obj), _summary(obj))))
+        elif managed_view(current) != managed_view(obj):
+            steps.append(Step("update", _merged_update(current, obj), current,
+                              "update %s: %s" % (ref(obj), "; ".join(_changes(current, obj)))))
+    other = BGPADV if desired.advertisement["kind"] == L2ADV else L2ADV
+    stale = live.get(other)
+    if stale is not None:
+        if _selects_only(stale, name):
+            steps.append(Step("delete", stale, stale, "delete %s (pool %s is now announced by %s)"
+                              % (ref(stale), name, desired.advertisement["kind"])))
+        else:
+            after[ref(stale)] = display(stale)
+    return steps, {"before": before, "after": after}, warnings
+
+
+def find_overlap(entries, name, namespace, other_pools):
+    """The first clash of this pool's ranges with another IPAddressPool's, as an error message, or ``None``."""
+    for other in other_pools:
+        other_name = (other.get("metadata") or {}).get("name")
+        if other_name == name:
+            continue
+        for j, text in enumerate((other.get("spec") or {}).get("addresses") or []):
+            try:
+                theirs = parse_range(text)
+            except RangeError:
+                continue  # the speaker refuses that entry anyway; it holds no addresses
+            for at, mine_text, mine in entries:
+                if mine.overlaps(theirs):
+                    return ("%s %s of IPAddressPool %s/%s overlaps IPAddressPool %s/%s spec.addresses[%d] (%s) at %s: "
+                            "two pools must not share addresses; nothing was changed"
+                            % (at, mine_text, namespace, name, namespace, other_name, j, text.strip(),
+                               mine.intersection(theirs)))
+    return None
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The cluster (the only code that talks to the API)
+
+
+def api_error_text(exc):
+    """A short, secret-free description of a failed request: code, reason and the Status message."""
+    status = getattr(exc, "status", None)
+    body = getattr(exc, "body", None)
+    message = None
+    if body:
+        try:
+            doc = json.loads(body)
+            message = doc.get("message")
+        except (ValueError, TypeError, AttributeError):
+            message = None
+    if status:
+        return "%s %s%s" % (status, getattr(exc, "reason", "") or "", (": " + message) if message else "")
+    return "%s: %s" % (type(exc).__name__, exc)
+
+
+class Cluster:
+    """Thin wrapper over the official client: dicts in, dicts out, ``None`` for 404."""
+
+    def __init__(self, api_client):
+        from kubernetes import client as k8s_client
+
+        self.api_client = api_client
+        self.custom = k8s_client.CustomObjectsApi(api_client)
+        self.core = k8s_client.CoreV1Api(api_client)
+        self.ext = k8s_client.ApiextensionsV1Api(api_client)
+
+    @staticmethod
+    def _json(response):
+        return json.loads(response.data)
+
+    def _call(self, fn, *args, **kwargs):
+        from kubernetes.client.exceptions import ApiException
+
+        kwargs.setdefault("_request_timeout", REQUEST_TIMEOUT)
+        try:
+            return fn(*args, **kwargs)
+        except ApiException:
+            raise
+        except Exception as exc:  # urllib3 connection errors and the like
+            raise ApiUnreachable("cannot reach the API server at %s: %s"
+                                 % (self.api_client.configuration.host, exc))
+
+    def _maybe(self, fn, *args, **kwargs):
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            return self._call(fn, *args, **kwargs)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def crd(self, name):
+        response = self._maybe(self.ext.read_custom_resource_definition, name, _preload_content=False)
+        return None if response is None else self._json(response)
+
+    def create_crd(self, crd):
+        return self._json(self._call(self.ext.create_custom_resource_definition, crd, _preload_content=False))
+
+    def wait_established(self, name, timeout=CRD_WAIT_SECONDS):
+        deadline = time.monotonic() + timeout
+        while True:
+            crd = self.crd(name) or {}
+            conditions = (crd.get("status") or {}).get("conditions") or []
+            if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
+                return
+            if time.monotonic() > deadline:
+                raise AddressPoolError("CustomResourceDefinition %s was created but is not Established after %ds"
+                                       % (name, timeout))
+            time.sleep(0.2)
+
+    def namespace_exists(self, name):
+        return self._maybe(self.core.read_namespace, name, _preload_content=False) is not None
+
+    def create_namespace(self, name):
+        self._call(self.core.create_namespace, {"apiVersion": "v1", "kind": "Namespace",
+                                                "metadata": {"name": name}}, _preload_content=False)
+
+    def get(self, kind, namespace, name):
+        return self._maybe(self.custom.get_namespaced_custom_object, GROUP, VERSION, namespace, PLURALS[kind], name)
+
+    def list(self, kind, namespace):
+        result = self._maybe(self.custom.list_namespaced_custom_object, GROUP, VERSION, namespace, PLURALS[kind])
+        return [] if result is None else list(result.get("items") or [])
+
+    def create(self, obj, retry_not_found=0.0):
+        """Create ``obj``; with ``retry_not_found`` (seconds), a 404 is retried meanwhile: a real API server
+        may not serve a resource for a moment after its CRD became Established."""
+        from kubernetes.client.exceptions import ApiException
+
+        meta = obj["metadata"]
+        deadline = time.monotonic() + retry_not_found
+        while True:
+            try:
+                return self._call(self.custom.create_namespaced_custom_object, GROUP, VERSION, meta["namespace"],
+                                  PLURALS[obj["kind"]], obj)
+            except ApiException as exc:
+                if exc.status != 404 or time.monotonic() >= deadline:
+                    raise
+            time.sleep(0.25)
+
+    def replace(self, obj):
+        meta = obj["metadata"]
+        return self._call(self.custom.replace_namespaced_custom_object, GROUP, VERSION, meta["namespace"],
+                          PLURALS[obj["kind"]], meta["name"], obj)
+
+    def delete(self, obj):
+        meta = obj["metadata"]
+        return self._maybe(self.custom.delete_namespaced_custom_object, GROUP, VERSION, meta["namespace"],
+                           PLURALS[obj["kind"]], meta["name"])
+
+
+class ApiUnreachable(Exception):
+    """The API server did not answer (connection refused, timeout, TLS)."""
+
+
+def read_live(cluster, name, namespace, install_crds, state):
+    """What exists now: see :func:`plan` for the shape; plus ``"other_pools"``."""
+    missing = [crd for crd in CRDS if cluster.crd(crd["metadata"]["name"]) is None]
+    missing_names = set(crd["spec"]["names"]["kind"] for crd in missing)
+    if missing and state == "present" and not install_crds:
+        raise AddressPoolError("the metallb.io CRDs %s are not installed and install_crds is false: install them "
+                               "(set install_crds: true, or apply MetalLB's manifests) and run again"
+                               % ", ".join(crd["metadata"]["name"] for crd in missing))
+    live = {"missing_crds": missing, "namespace_exists": cluster.namespace_exists(namespace), "other_pools": []}
+    for kind in (POOL, L2ADV, BGPADV):
+        live[kind] = None if kind in missing_names or not live["namespace_exists"] else cluster.get(kind, namespace, name)
+    if POOL not in missing_names and live["namespace_exists"] and state == "present":
+        live["other_pools"] = cluster.list(POOL, namespace)
+    return live
+
+
+def apply(cluster, steps, check_mode):
+    """Run ``steps`` in order (the one place that honours check mode).
+
+    On a failed object step, undo the object steps done so far, newest first, and raise an error that says
+    what failed and what was rolled back (or what could not be). CRDs and the namespace created by this run
+    stay: they hold nothing and a re-run needs them.
+    """
+    if check_mode:
+        return {}
+    from kubernetes.client.exceptions import ApiException
+
+    done = []  # (step, result object)
+    results = {}
+    crds_installed = False
+    for step in steps:
+        try:
+            if step.verb == "install-crd":
+                cluster.create_crd(step.obj)
+                cluster.wait_established(step.obj["metadata"]["name"])
+                crds_installed = True
+                continue
+            if step.verb == "create-namespace":
+                cluster.create_namespace(step.obj["metadata"]["name"])
+                continue
+            if step.verb == "create":
+                result = cluster.create(step.obj, **({"retry_not_found": CRD_WAIT_SECONDS} if crds_installed else {}))
+            elif step.verb == "update":
+                result = cluster.replace(step.obj)
+            else:
+                result = cluster.delete(step.obj)
+        except (ApiException, ApiUnreachable, AddressPoolError) as exc:
+            reason = api_error_text(exc) if isinstance(exc, ApiException) else str(exc)
+            message = "%s failed: %s" % (step.command, reason)
+            rollback, incomplete = _rollback(cluster, done)
+            kept = [s.command for s in steps[:steps.index(step)] if s.verb in ("install-crd", "create-namespace")]
+            if kept:
+                rollback += "; kept (harmless, needed by a re-run): " + ", ".join(kept)
+            raise AddressPoolError(message + rollback, changed=bool(kept) or incomplete)
+        done.append((step, result))
+        if step.verb != "delete":
+            results[step.obj["kind"]] = result
+    return results
+
+
+def _rollback(cluster, done):
+    undo = [(s, r) for s, r in done if s.verb in ("create", "update", "delete")]
+    if not undo:
+        return "; no object had been written, so nothing was rolled back", False
+    rolled, failed = [], []
+    for step, result in reversed(undo):
+        obj = step.obj
+        try:
+            if step.verb == "create":
+                cluster.delete(obj)
+                rolled.append("deleted %s, which this run had created" % ref(obj))
+            elif step.verb == "update":
+                restore = _clean_for_create(step.previous)
+                restore["metadata"] = copy.deepcopy(result["metadata"])
+                restore["metadata"]["labels"] = copy.deepcopy((step.previous.get("metadata") or {}).get("labels"))
+                if restore["metadata"]["labels"] is None:
+                    restore["metadata"].pop("labels")
+                cluster.replace(restore)
+                rolled.append("restored the previous spec of %s" % ref(obj))
+            else:
+                cluster.create(_clean_for_create(step.previous))
+                rolled.append("recreated %s, which this run had deleted" % ref(obj))
+        except Exception as exc:  # report every rollback failure, keep undoing the rest
+            failed.append("could not undo '%s' (%s)" % (step.command, api_error_text(exc)))
+    text = "; rolled back: " + ", ".join(rolled) if rolled else ""
+    if failed:
+        text += "; ROLLBACK INCOMPLETE: " + "; ".join(failed) + " -- fix the cluster by hand or run again"
+    return text, bool(failed)
+
+
+def _public(obj):
+    if not obj:
+        return {}
+    meta = obj.get("metadata") or {}
+    return {"apiVersion": obj.get("apiVersion", API_VERSION), "kind": obj["kind"],
+            "metadata": dict((k, meta[k]) for k in ("name", "namespace", "labels") if k in meta),
+            "spec": copy.deepcopy(obj.get("spec") or {})}
+
+
+def run(params, cluster, check_mode=False):
+    """The whole module run on already-validated Ansible params: the result dict, or :class:`AddressPoolError`."""
+    name, namespace, state = params["name"], params.get("namespace") or "metallb-system", params.get("state", "present")
+    desired = build_desired(params)
+    live = read_live(cluster, name, namespace, params.get("install_crds", True), state)
+    if state == "present":
+        clash = find_overlap(desired.entries, name, namespace, live["other_pools"])
+        if clash:
+            raise AddressPoolError(clash)
+    steps, diff, warnings = plan(desired, live, name, namespace, state)
+    written = apply(cluster, steps, check_mode)
+    result = {"changed": bool(steps), "commands": [s.command for s in steps], "diff": diff, "warnings": warnings}
+    if state == "present":
+        adv_kind = desired.advertisement["kind"]
+        result["pool"] = _public(written.get(POOL) or (desired.pool if check_mode or live[POOL] is None
+                                                       else _merged_update(live[POOL], desired.pool)))
+        result["advertisement"] = _public(written.get(adv_kind) or (
+            desired.advertisement if check_mode or live[adv_kind] is None
+            else _merged_update(live[adv_kind], desired.advertisement)))
+    else:
+        result["pool"], result["advertisement"] = {}, {}
+    return result
+
+
+def run_module(module):
+    """Entry point for ``plugins/modules/address_pool.py``: run, then ``exit_json`` or ``fail_json``."""
+    try:
+        desired_ok = build_desired(module.params)  # refuse bad options before connecting at all
+        del desired_ok
+        api_client = get_client(module)
+    except (AddressPoolError, K8sAuthError) as exc:
+        module.fail_json(msg=str(exc), changed=False)
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        result = run(module.params, Cluster(api_client), check_mode=module.check_mode)
+    except AddressPoolError as exc:
+        module.fail_json(msg=str(exc), changed=exc.changed)
+    except ApiUnreachable as exc:
+        module.fail_json(msg="%s; nothing was changed" % exc, changed=False)
+    except ApiException as exc:  # apply() handles its own errors: this is a read
+        module.fail_json(msg="reading the cluster failed: %s; nothing was changed" % api_error_text(exc),
+                         changed=False)
+    finally:
+        api_client.close()
+    for warning in result.pop("warnings"):
+        module.warn(warning)
+    module.exit_json(**result)

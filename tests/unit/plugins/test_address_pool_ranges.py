@@ -1,0 +1,96 @@
+"""The module's address parsing (plugins/module_utils/metallb_pool.py) agrees with the speaker's.
+
+Modules run on remote hosts and cannot import ``speaker``, so the range parser exists twice. These tables
+keep them from drifting: every input is accepted by both with the same interval, or refused by both, and a
+pool the module accepts is one the speaker accepts (``speaker.clusterconfig.build_config``).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from speaker.clusterconfig import build_config
+from speaker.ipam import ranges as speaker_ranges
+from tests.collection import collection_path
+
+sys.path.insert(0, str(collection_path()))
+from ansible_collections.baremetal.lb.plugins.module_utils import metallb_pool as mp  # noqa: E402
+
+ENTRIES = [
+    # accepted
+    "10.1.1.240-10.1.1.250", "10.1.1.240/29", "10.1.1.240/32", "10.1.1.240", " 10.1.1.240-10.1.1.250 ",
+    "10.1.1.250-10.1.1.250", "192.168.0.0/16", "0.0.0.0/0", "2001:db8::/64", "2001:db8::1-2001:db8::ff",
+    "2001:db8::5", "fd00::/8", "10.0.0.0-10.255.255.255", "::/0", "203.0.113.0/24",
+    # refused
+    "10.1.1.250-10.1.1.240", "10.1.1.5/24", "10.1.1.0/33", "10.1.1.999", "10.1.1.1-2001:db8::1",
+    "10.1.1.1-10.1.1.2-10.1.1.3", "", "   ", "lan", "10.1.1.0/", "/24", "10.1.1.1-", "-10.1.1.1",
+    "2001:db8::1/64", "fe80::1%eth0", "10.1.1.1/24/1", "10.1.1", "2001:db8:::1", "1.2.3.4 - 1.2.3.5",
+]
+
+
+def _speaker(text):
+    try:
+        r = speaker_ranges.parse_range(text)
+    except speaker_ranges.RangeError as exc:
+        return ("error", str(exc))
+    return (r.version, r.first, r.last, str(r))
+
+
+def _module(text):
+    try:
+        r = mp.parse_range(text)
+    except mp.RangeError as exc:
+        return ("error", str(exc))
+    return (r.version, r.first, r.last, str(r))
+
+
+@pytest.mark.parametrize("text", ENTRIES)
+def test_parse_range_matches_the_speaker(text):
+    assert _module(text) == _speaker(text)
+
+
+def test_non_strings_refused_by_both():
+    for value in (None, 5, ["10.1.1.1"]):
+        assert _module(value)[0] == "error" and _speaker(value)[0] == "error"
+        assert _module(value) == _speaker(value)
+
+
+POOLS = [
+    ["10.1.1.240-10.1.1.250"],
+    ["10.1.1.240/29", "10.1.1.248/30"],            # overlap inside the pool
+    ["10.1.1.240-10.1.1.250", "2001:db8::/120"],
+    ["127.0.0.1/32"],                              # loopback
+    ["224.0.0.0/24"],                              # multicast
+    ["0.0.0.0/0"],                                 # includes 'this network'
+    ["::1"], ["ff02::1"], ["::/0"],
+    ["fe80::1%eth0"],
+    ["10.1.1.250-10.1.1.240"],
+    ["10.1.1.5/24"],
+    ["255.255.255.255"],
+    [],
+    ["10.1.1.1", "10.1.1.1"],
+]
+
+
+@pytest.mark.parametrize("addresses", POOLS, ids=lambda a: ",".join(a) or "empty")
+def test_pool_validation_matches_the_speaker(addresses):
+    """The module refuses exactly the pools the speaker would leave out, naming the same entry."""
+    obj = {"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
+           "metadata": {"name": "p", "namespace": "metallb-system", "uid": "u1", "creationTimestamp": "2024-01-01T00:00:00Z"},
+           "spec": {"addresses": addresses}}
+    errors = build_config(pools=[obj]).errors
+    try:
+        entries = mp.parse_addresses(addresses)
+        module_error = None
+    except mp.AddressPoolError as exc:
+        module_error = str(exc)
+    if errors:
+        assert module_error is not None, f"speaker refused {addresses}: {errors[0]}, module accepted"
+        speaker_field = errors[0].field.replace("spec.", "")
+        assert module_error.startswith(speaker_field), (module_error, str(errors[0]))
+    else:
+        assert module_error is None, module_error
+        assert [str(r) for _f, _t, r in entries] == [
+            str(speaker_ranges.parse_range(a)) for a in addresses]
