@@ -22,3 +22,12 @@ def test_lan_ping_arp_cable_and_cleanup():
         srv.close()
     left = leftover_namespaces(f"blb{lab.tag}")
     assert left == [], f"namespaces left behind: {left}"
+
+
+def test_api_emulator_reachable_inside_a_namespace(kube_api):
+    """Speakers in node namespaces reach the API at their own loopback; the root namespace is not touched."""
+    with Lab() as lab:
+        node = lab.host("node", "198.51.100.10/24")
+        url = kube_api.add_listener(node.listen("127.0.0.1", 0))
+        out = node.run(["curl", "-s", f"{url}/api/v1/namespaces/default"], timeout=10).stdout
+        assert '"name":"default"' in out.replace(" ", "")

@@ -116,9 +116,13 @@ class _HTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 256
 
-    def __init__(self, addr: tuple[str, int], owner: "ApiServer") -> None:
+    def __init__(self, addr: tuple[str, int], owner: "ApiServer", sock: socket.socket | None = None) -> None:
         self.owner = owner
-        super().__init__(addr, _Handler)
+        super().__init__(addr, _Handler, bind_and_activate=sock is None)
+        if sock is not None:  # an already listening socket, e.g. opened inside a network namespace
+            self.socket.close()
+            self.socket = sock
+            self.server_address = sock.getsockname()
 
 
 class _Headers(dict):  # type: ignore[type-arg]
@@ -620,6 +624,7 @@ class ApiServer:
         self._paused: str | None = None
         self._abrupt_close = False
         self._log_lock = threading.Lock()
+        self._extra: list[tuple[_HTTPServer, threading.Thread]] = []
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> "ApiServer":
@@ -639,12 +644,29 @@ class ApiServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    def add_listener(self, sock: socket.socket) -> str:
+        """Also serve on an already listening socket (``tests.netlab.Host.listen()`` opens one inside a
+        network namespace, so speakers in node namespaces reach the API at their own 127.0.0.1).
+        Returns the URL as seen from that namespace; closed by ``stop()``."""
+        httpd = _HTTPServer(sock.getsockname()[:2], self, sock=sock)
+        thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02},
+                                  name=f"kubeapi-extra:{httpd.server_address[1]}", daemon=True)
+        thread.start()
+        self._extra.append((httpd, thread))
+        host, port = httpd.server_address[:2]
+        return f"http://{host}:{port}" if ":" not in host else f"http://[{host}]:{port}"
+
     def stop(self) -> None:
         """Stop serving; open watch streams and keep-alive connections are cut at once."""
         with self.store.lock:
             self.store.closed = True
             self.store.cond.notify_all()
         self._shutdown_listener()
+        for httpd, thread in self._extra:
+            httpd.shutdown()
+            httpd.server_close()
+            thread.join(timeout=5)
+        self._extra.clear()
 
     def _shutdown_listener(self) -> None:
         if self._httpd is not None:
