@@ -24,10 +24,11 @@ from urllib3.exceptions import HTTPError
 
 from speaker import metrics
 from speaker.kube.client import REQUEST_TIMEOUT
+from speaker.service import IP_ALLOCATED_FROM_POOL
 
 log = logging.getLogger(__name__)
 
-POOL_ANNOTATION = "metallb.io/ip-allocated-from-pool"
+POOL_ANNOTATION = IP_ALLOCATED_FROM_POOL
 MERGE_PATCH = "application/merge-patch+json"
 
 

@@ -1,0 +1,114 @@
+"""What this node announces by Layer 2, decided from the caches — pure, no side effects.
+
+Every speaker runs the same computation on the same inputs (Service status written by the allocator,
+L2Advertisements, Nodes, EndpointSlices, and its membership view), so all agree on one announcer per
+address without talking to each other; ``speaker.election`` holds the rules that make that agreement
+stable and balanced.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+from speaker.clusterconfig import ClusterConfig
+from speaker.election import NodeInfo, assign, eligible_nodes, group_shared
+from speaker.service import IP_ALLOCATED_FROM_POOL, is_load_balancer
+
+
+@dataclass(frozen=True)
+class ServiceAddresses:
+    """A LoadBalancer Service that holds addresses (from its status), as announcement needs it."""
+
+    key: str
+    ips: tuple[str, ...]
+    pool: str | None
+    local: bool  # externalTrafficPolicy: Local
+    created: str
+
+
+def addressed_services(services: Iterable[Mapping[str, Any]], lb_class: str | None) -> list[ServiceAddresses]:
+    out = []
+    for svc in services:
+        if not is_load_balancer(svc, lb_class):
+            continue
+        ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+        ips = tuple(i["ip"] for i in ingress if isinstance(i, Mapping) and i.get("ip"))
+        if not ips:
+            continue
+        meta = svc.get("metadata") or {}
+        spec = svc.get("spec") or {}
+        out.append(ServiceAddresses(
+            key=f"{meta.get('namespace')}/{meta.get('name')}",
+            ips=ips,
+            pool=(meta.get("annotations") or {}).get(IP_ALLOCATED_FROM_POOL),
+            local=spec.get("externalTrafficPolicy") == "Local",
+            created=str(meta.get("creationTimestamp") or ""),
+        ))
+    return out
+
+
+def _pool_of(ip: str, svc: ServiceAddresses, config: ClusterConfig) -> str | None:
+    """The pool named by the allocator's annotation, else the pool whose ranges hold the address."""
+    if svc.pool and svc.pool in config.pools:
+        return svc.pool
+    addr = ipaddress.ip_address(ip)
+    for name, pool in config.pools.items():
+        if any(addr in r for r in pool.ranges):
+            return name
+    return None
+
+
+@dataclass(frozen=True)
+class L2Choice:
+    node: str
+    services: tuple[str, ...]
+    interfaces: frozenset[str] | None  # None: the interface whose subnet holds the address
+
+
+def l2_plan(
+    services: Iterable[ServiceAddresses],
+    config: ClusterConfig,
+    nodes: Mapping[str, NodeInfo],
+    ready: Mapping[str, frozenset[str]],
+    alive: frozenset[str],
+) -> dict[str, L2Choice]:
+    """Every Layer 2 address in the cluster → the node that announces it (all nodes, not only ours).
+
+    Addresses whose pool has no L2Advertisement, or with no eligible live node, are absent.
+    """
+    services = sorted(services, key=lambda s: (s.created, s.key))  # oldest first: seniority in the election
+    vip_of: dict[str, tuple[str, ...]] = {}
+    eligible_of: dict[str, frozenset[str]] = {}
+    interfaces_of: dict[str, set[str] | None] = {}
+    seniority: list[str] = []
+    for svc in services:
+        ips = []
+        for ip in svc.ips:
+            pool = _pool_of(ip, svc, config)
+            advs = config.l2_for_pool(pool) if pool else ()
+            if not advs:
+                continue
+            ips.append(ip)
+            if ip not in seniority:
+                seniority.append(ip)
+            named = set().union(*(a.interfaces for a in advs))
+            wildcard = any(not a.interfaces for a in advs)
+            prev = interfaces_of.get(ip, set())
+            interfaces_of[ip] = None if (wildcard or prev is None) else (prev | named)
+            eligible_of[svc.key] = eligible_nodes(
+                nodes, [a.node_selectors for a in advs], ready.get(svc.key, frozenset()) if svc.local else None)
+        if ips:
+            vip_of[svc.key] = tuple(ips)
+    per_ip = group_shared(vip_of, eligible_of)
+    chosen = assign(alive, per_ip, seniority=seniority)
+    holders: dict[str, list[str]] = {}
+    for key, ips in vip_of.items():
+        for ip in ips:
+            holders.setdefault(ip, []).append(key)
+    return {
+        ip: L2Choice(node, tuple(sorted(holders[ip])),
+                     None if interfaces_of.get(ip) is None else frozenset(interfaces_of[ip] or ()))
+        for ip, node in chosen.items()
+    }

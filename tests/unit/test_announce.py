@@ -1,0 +1,69 @@
+"""Who announces what by Layer 2, from the objects a user writes (pure)."""
+
+from speaker.announce import addressed_services, l2_plan
+from speaker.clusterconfig import build_config
+from speaker.election import EXCLUDE_LABEL, NodeInfo
+
+
+def obj(kind, name, spec, ts="2026-01-01T00:00:00Z"):
+    return {"apiVersion": "metallb.io/v1beta1", "kind": kind,
+            "metadata": {"name": name, "namespace": "metallb-system", "creationTimestamp": ts}, "spec": spec}
+
+
+def svc(name, ips, pool="lan", local=False, ts="2026-01-02T00:00:00Z", ns="default", **spec):
+    return {"metadata": {"name": name, "namespace": ns, "creationTimestamp": ts,
+                         "annotations": {"metallb.io/ip-allocated-from-pool": pool} if pool else {}},
+            "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local" if local else "Cluster", **spec},
+            "status": {"loadBalancer": {"ingress": [{"ip": ip} for ip in ips]}}}
+
+
+CFG = build_config(
+    [obj("IPAddressPool", "lan", {"addresses": ["198.51.100.240-198.51.100.250"]}),
+     obj("IPAddressPool", "bgp-only", {"addresses": ["192.0.2.0/28"]})],
+    [obj("L2Advertisement", "lan", {"ipAddressPools": ["lan"]}),
+     obj("L2Advertisement", "lan-eth1", {"ipAddressPools": ["lan"], "interfaces": ["eth1"],
+                                        "nodeSelectors": [{"matchLabels": {"rack": "a"}}]})],
+)
+NODES = {"n1": NodeInfo({"rack": "a"}), "n2": NodeInfo({"rack": "b"}), "n3": NodeInfo({EXCLUDE_LABEL: ""})}
+ALIVE = frozenset({"n1", "n2", "n3"})
+
+
+def plan(services, ready=None, alive=ALIVE, nodes=NODES, cfg=CFG):
+    return l2_plan(addressed_services(services, None), cfg, nodes, ready or {}, alive)
+
+
+def test_only_l2_pools_and_never_excluded_nodes():
+    p = plan([svc("web", ["198.51.100.240"]), svc("bgp", ["192.0.2.1"], pool="bgp-only")])
+    assert set(p) == {"198.51.100.240"}
+    assert p["198.51.100.240"].node in {"n1", "n2"}
+    assert p["198.51.100.240"].services == ("default/web",)
+
+
+def test_interfaces_wildcard_wins_over_named():
+    assert plan([svc("web", ["198.51.100.240"])])["198.51.100.240"].interfaces is None
+
+
+def test_local_traffic_policy_follows_ready_endpoints_and_nothing_without_them():
+    s = svc("web", ["198.51.100.241"], local=True)
+    assert plan([s], ready={"default/web": frozenset({"n2"})})["198.51.100.241"].node == "n2"
+    assert plan([s], ready={"default/web": frozenset({"n1"})})["198.51.100.241"].node == "n1"
+    assert plan([s], ready={}) == {}
+
+
+def test_dead_node_loses_its_addresses_to_a_live_one():
+    services = [svc(f"s{i}", [f"198.51.100.{240 + i}"]) for i in range(6)]
+    before = plan(services)
+    mine = {ip for ip, c in before.items() if c.node == "n1"}
+    after = plan(services, alive=frozenset({"n2", "n3"}))
+    assert all(c.node == "n2" for c in after.values())
+    assert {ip for ip, c in before.items() if c.node != after[ip].node} == mine  # only n1's addresses move
+
+
+def test_shared_address_has_one_announcer_listing_every_service():
+    p = plan([svc("dns-tcp", ["198.51.100.245"]), svc("dns-udp", ["198.51.100.245"])])
+    assert p["198.51.100.245"].services == ("default/dns-tcp", "default/dns-udp")
+
+
+def test_same_inputs_same_answer_whatever_the_order():
+    services = [svc(f"s{i}", [f"198.51.100.{240 + i}"], ts=f"2026-01-0{1 + i % 3}T00:00:00Z") for i in range(9)]
+    assert plan(services) == plan(list(reversed(services)))
