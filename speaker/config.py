@@ -42,6 +42,33 @@ class LeaseSettings:
 
 
 @dataclass(frozen=True)
+class MembershipConfig:
+    """``membership:`` — the speakers' UDP heartbeats (``speaker.membership``).
+
+    Without ``key_file`` there are no heartbeats and liveness falls back to the Nodes' Ready condition
+    (MetalLB-like, failover then takes the kubelet's ~40 s); with it, a dead node is noticed in ~0.2 s.
+    ``peers`` maps node name → address; empty means "the Nodes' InternalIP addresses".
+    """
+
+    key_file: str | None = None
+    port: int = 7947
+    interval: float = 0.05
+    dead_after: float = 0.2
+    fence_after: float = 3.0
+    peers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Layer2Config:
+    """``layer2:`` — ARP/NDP announcement (``speaker.layer2``)."""
+
+    enabled: bool = True
+    probe: bool = True  # RFC 5227 / DAD-style conflict probe before an address's first announcement
+    refresh_interval: float = 0.0  # re-announce every N s (switches with short FDB aging); 0: off
+    leave_grace: float = 0.5  # on SIGTERM keep answering this long after telling peers we leave
+
+
+@dataclass(frozen=True)
 class SpeakerConfig:
     node_name: str = field(default_factory=socket.gethostname)
     namespace: str = "metallb-system"
@@ -51,6 +78,8 @@ class SpeakerConfig:
     metrics_listen: str = "127.0.0.1:7472"
     lease: LeaseSettings = LeaseSettings()
     status_writers: int = 4
+    layer2: Layer2Config = Layer2Config()
+    membership: MembershipConfig = MembershipConfig()
 
     def with_overrides(self, **overrides: Any) -> "SpeakerConfig":
         """Command-line values win over the file; ``None`` means "not given"."""
@@ -75,9 +104,71 @@ def parse_duration(value: Any, where: str) -> float:
 
 _TOP_KEYS = {
     "node_name", "namespace", "kubeconfig", "load_balancer_class", "log_level", "metrics_listen", "lease",
-    "status_writers",
+    "status_writers", "layer2", "membership",
 }
 _LEASE_KEYS = {"name", "duration", "renew_deadline", "retry_period"}
+_LAYER2_KEYS = {"enabled", "probe", "refresh_interval", "leave_grace"}
+_MEMBERSHIP_KEYS = {"key_file", "port", "interval", "dead_after", "fence_after", "peers"}
+
+
+def _section(raw: Mapping[str, Any], name: str, known: set[str]) -> Mapping[str, Any]:
+    sec = raw.get(name) or {}
+    if not isinstance(sec, Mapping):
+        raise ConfigError(f"{name}: must be a mapping, got {sec!r}")
+    unknown = sorted(set(map(str, sec)) - known)
+    if unknown:
+        raise ConfigError(f"{name}.{unknown[0]}: unknown setting (known: {', '.join(sorted(known))})")
+    return sec
+
+
+def _bool(sec: Mapping[str, Any], key: str, where: str) -> dict[str, bool]:
+    if key not in sec:
+        return {}
+    if not isinstance(sec[key], bool):
+        raise ConfigError(f"{where}.{key}: {sec[key]!r} must be true or false")
+    return {key: sec[key]}
+
+
+def _layer2(raw: Mapping[str, Any]) -> Layer2Config:
+    sec = _section(raw, "layer2", _LAYER2_KEYS)
+    values: dict[str, Any] = {**_bool(sec, "enabled", "layer2"), **_bool(sec, "probe", "layer2")}
+    if "refresh_interval" in sec:
+        values["refresh_interval"] = 0.0 if sec["refresh_interval"] in (0, "0") else parse_duration(
+            sec["refresh_interval"], "layer2.refresh_interval")
+    if "leave_grace" in sec:
+        values["leave_grace"] = parse_duration(sec["leave_grace"], "layer2.leave_grace")
+    return Layer2Config(**values)
+
+
+def _membership(raw: Mapping[str, Any]) -> MembershipConfig:
+    sec = _section(raw, "membership", _MEMBERSHIP_KEYS)
+    values: dict[str, Any] = {}
+    if (key_file := _expect_str(sec, "key_file", "membership.")) is not None:
+        values["key_file"] = key_file
+    if "port" in sec:
+        port = sec["port"]
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ConfigError(f"membership.port: {port!r} is not a UDP port")
+        values["port"] = port
+    for key in ("interval", "dead_after", "fence_after"):
+        if key in sec:
+            values[key] = parse_duration(sec[key], f"membership.{key}")
+    peers = sec.get("peers") or {}
+    if not isinstance(peers, Mapping):
+        raise ConfigError(f"membership.peers: must map node names to addresses, got {peers!r}")
+    from speaker.membership import parse_address  # the one parser of peer addresses
+
+    for name, addr in peers.items():
+        try:
+            parse_address(str(addr))
+        except ValueError:
+            raise ConfigError(f"membership.peers.{name}: {addr!r} is not an IP address (ip, ip:port, [ip6]:port)") from None
+    values["peers"] = tuple(sorted((str(k), str(v)) for k, v in peers.items()))
+    cfg = MembershipConfig(**values)
+    if cfg.dead_after <= cfg.interval:
+        raise ConfigError(f"membership.dead_after: {cfg.dead_after:g}s must be longer than membership.interval "
+                          f"({cfg.interval:g}s); use at least 3 intervals")
+    return cfg
 
 
 def _expect_str(raw: Mapping[str, Any], key: str, where: str) -> str | None:
@@ -121,6 +212,8 @@ def build_speaker_config(raw: Any, source: str = "config") -> SpeakerConfig:
         if key in lease_raw:
             lease_values[key] = parse_duration(lease_raw[key], f"lease.{key}")
     values["lease"] = LeaseSettings(**lease_values)
+    values["layer2"] = _layer2(raw)
+    values["membership"] = _membership(raw)
     cfg = SpeakerConfig(**values)
     _validate(cfg)
     return cfg

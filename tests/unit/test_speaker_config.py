@@ -62,3 +62,25 @@ def test_missing_explicit_file_is_an_error(tmp_path):
 @pytest.mark.parametrize("text, seconds", [("15s", 15), ("1m30s", 90), ("500ms", 0.5), ("1h", 3600), (2, 2.0)])
 def test_durations(text, seconds):
     assert parse_duration(text, "x") == seconds
+
+
+def test_layer2_and_membership_sections():
+    cfg = build_speaker_config({"layer2": {"probe": False, "refresh_interval": "30s"},
+                                "membership": {"key_file": "/etc/baremetal-lb/membership.key", "interval": "100ms",
+                                               "dead_after": "400ms", "peers": {"n2": "198.51.100.12"}}})
+    assert cfg.layer2.probe is False and cfg.layer2.refresh_interval == 30
+    assert cfg.membership.interval == 0.1 and cfg.membership.peers == (("n2", "198.51.100.12"),)
+    assert build_speaker_config({}).membership.key_file is None
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"layer2": {"probe": "yes"}}, "layer2.probe: 'yes' must be true or false"),
+    ({"layer2": {"arp": 1}}, "layer2.arp: unknown setting"),
+    ({"membership": {"interval": "1s", "dead_after": "500ms"}}, "membership.dead_after: 0.5s must be longer"),
+    ({"membership": {"peers": {"n2": "node-two"}}}, "membership.peers.n2: 'node-two' is not an IP address"),
+    ({"membership": {"port": 70000}}, "membership.port: 70000 is not a UDP port"),
+])
+def test_layer2_and_membership_errors(raw, message):
+    with pytest.raises(ConfigError) as exc:
+        build_speaker_config(raw)
+    assert message in str(exc.value)
