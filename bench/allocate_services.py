@@ -119,7 +119,8 @@ def main() -> int:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
         cfg.write_text(f"node_name: bench-node\nnamespace: {NS}\nlog_level: warning\nmetrics_listen: 127.0.0.1:{port}\n"
-                       f"status_writers: {args.writers}\nlease: {{duration: 4s, renew_deadline: 3s, retry_period: 0.5s}}\n")
+                       f"status_writers: {args.writers}\nlease: {{duration: 4s, renew_deadline: 3s, retry_period: 0.5s}}\n"
+                       "layer2: {enabled: false}\n")  # root namespace: never answer ARP on real interfaces
         log = Path(tmp) / "speaker.log"
         kc = client.ApiClient(client.Configuration(host=api.url))
         kc.configuration.connection_pool_maxsize = 8

@@ -52,9 +52,13 @@ def main() -> int:
         print(f"API emulator at {api.url}; pool 'lan' = 10.1.1.240-10.1.1.250 in {NS}")
 
         env = dict(os.environ, PYTHONUNBUFFERED="1")
+        config = Path(tmp) / "speaker.yaml"
+        # Allocation only: this demo runs in the machine's own network namespace, where answering ARP for
+        # 10.1.1.240 could disturb a real LAN. The Layer 2 lab runs speakers in namespaces of their own.
+        config.write_text("layer2: {enabled: false}\n")
         speaker = subprocess.Popen(
-            [sys.executable, "-m", "speaker", "speaker", "--kubeconfig", str(kubeconfig), "--node-name", "node-1",
-             "--namespace", NS, "--metrics-listen", "127.0.0.1:0"],
+            [sys.executable, "-m", "speaker", "speaker", "--config", str(config), "--kubeconfig", str(kubeconfig),
+             "--node-name", "node-1", "--namespace", NS, "--metrics-listen", "127.0.0.1:0"],
             env=env, stderr=subprocess.PIPE, text=True,
         )
         try:

@@ -49,7 +49,11 @@ def cmd_speaker(args: argparse.Namespace) -> int:
         log.error("%s", exc)
         return 2
     log.info("baremetal-lb %s: node %s, namespace %s", __version__, cfg.node_name, cfg.namespace)
-    speaker = Speaker(cfg, api=api)
+    try:
+        speaker = Speaker(cfg, api=api)
+    except ConfigError as exc:
+        log.error("config error: %s", exc)
+        return 2
     done = {"stop": False}
 
     def on_signal(signum: int, _frame: Any) -> None:

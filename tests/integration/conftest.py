@@ -49,7 +49,9 @@ class SpeakerProcess:
         duration, renew, retry = lease
         text = (f"node_name: {node}\nnamespace: {NS}\nlog_level: debug\nmetrics_listen: 127.0.0.1:{self.port}\n"
                 f"lease: {{duration: {duration}, renew_deadline: {renew}, retry_period: {retry}}}\n")
-        for k, v in (extra or {}).items():
+        # In the root namespace: allocation only. Layer 2 would answer ARP on this machine's real interfaces.
+        extra = {"layer2": {"enabled": False}, **(extra or {})}
+        for k, v in extra.items():
             text += f"{k}: {json.dumps(v)}\n"
         self.config.write_text(text)
         self.kubeconfig = kubeconfig
