@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -17,12 +19,13 @@ from kubernetes import client
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from speaker import metrics, systemd
-from speaker.config import SpeakerConfig, parse_listen
+from speaker.config import ConfigError, SpeakerConfig, parse_listen
 from speaker.controller import AllocationController
 from speaker.kube.informer import Informer
 from speaker.kube.kinds import speaker_kinds
 from speaker.kube.lease import LeaderElector
 from speaker.kube.writer import EventRecorder, pool_status_applier, service_status_applier
+from speaker.l2controller import Layer2Controller, internal_ip
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +59,50 @@ class Speaker:
             api, namespace=cfg.namespace, identity=cfg.node_name, settings=cfg.lease,
             on_change=self.controller.set_leader,
         )
+        self.membership: Any = None
+        self.announcer: Any = None
+        self.layer2: Layer2Controller | None = None
+        if cfg.layer2.enabled:
+            self._build_layer2()
         self._http: ThreadingHTTPServer | None = None
+
+    def _build_layer2(self) -> None:
+        # Imported here: raw sockets and netlink are only needed (and only allowed) where Layer 2 runs.
+        from speaker.layer2.announcer import Announcer, Layer2Settings
+        from speaker.membership import Membership, Settings
+        from speaker.membership_wire import parse_keys
+
+        cfg = self.cfg
+        if cfg.membership.key_file:
+            try:
+                keys = parse_keys(Path(cfg.membership.key_file).read_bytes())
+            except OSError as exc:
+                raise ConfigError(f"membership.key_file: {cfg.membership.key_file}: cannot read: {exc.strerror}") from None
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+            m = cfg.membership
+            self.membership = Membership(
+                cfg.node_name, keys,
+                Settings(port=m.port, interval=m.interval, dead_after=m.dead_after, fence_after=m.fence_after),
+                on_change=lambda alive: self.layer2.members_changed() if self.layer2 else None,
+                on_fence=lambda fenced: self.layer2.members_changed() if self.layer2 else None,
+            )
+        self.announcer = Announcer(
+            cfg.node_name,
+            settings=Layer2Settings(probe=cfg.layer2.probe, refresh_interval=cfg.layer2.refresh_interval),
+            on_conflict=lambda ip, mac: self.layer2.on_conflict(ip, mac) if self.layer2 else None,
+        )
+        membership = self.membership
+        self.layer2 = Layer2Controller(
+            node=cfg.node_name,
+            caches=self.informers,
+            synced=self.synced,
+            announcer=self.announcer,
+            events=self.events,
+            load_balancer_class=cfg.load_balancer_class,
+            alive=membership.alive if membership is not None else None,
+            fenced=(lambda: membership.fenced) if membership is not None else (lambda: False),
+        )
 
     # --- lifecycle -----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -64,6 +110,12 @@ class Speaker:
         self.pool_status_applier.start()
         self.events.start()
         self._spawn("controller", self.controller.run)
+        if self.layer2 is not None:
+            self.announcer.start()
+            if self.membership is not None:
+                self._update_peers()
+                self.membership.start()
+            self._spawn("layer2", self.layer2.run)
         for name, inf in self.informers.items():
             self._spawn(f"watch-{name}", inf.run)
         self._spawn("lease", self.elector.run)
@@ -76,6 +128,18 @@ class Speaker:
             return
         self._stopped.set()
         systemd.notify("STOPPING=1")
+        if self.layer2 is not None:
+            # Planned maintenance loses nothing: tell the peers first (they take our addresses over and
+            # send gratuitous ARP/NA at once), keep answering through the grace period, then go quiet.
+            self.layer2.freeze()
+            if self.membership is not None:
+                self.membership.leave()
+                log.info("told peers we are leaving; answering for %.1fs more", self.cfg.layer2.leave_grace)
+                time.sleep(self.cfg.layer2.leave_grace)
+            self.layer2.stop()
+            self.announcer.stop()
+            if self.membership is not None:
+                self.membership.stop()
         log.info("stopping: releasing the allocator lease and closing watches")
         self.elector.stop(release=True)
         self.controller.stop()
@@ -104,18 +168,40 @@ class Speaker:
 
     def _notify(self, kind: str, change: Any, key: str) -> None:
         self.controller.notify(kind, change, key)
+        if self.layer2 is not None:
+            self.layer2.notify(kind, change, key)
+            if kind == "nodes" and self.membership is not None:
+                self._update_peers()
+
+    def _update_peers(self) -> None:
+        """Heartbeat peers: the configured ones, else every other Node's InternalIP."""
+        from speaker.membership import parse_address
+
+        port = self.cfg.membership.port
+        if self.cfg.membership.peers:
+            peers = {name: parse_address(addr, default_port=port) for name, addr in self.cfg.membership.peers}
+        else:
+            peers = {n["metadata"]["name"]: (ip, port) for n in self.informers["nodes"].items()
+                     if (ip := internal_ip(n))}
+        peers.pop(self.cfg.node_name, None)
+        self.membership.set_peers(peers)
 
     def _on_synced(self, name: str) -> None:
         if self.synced():
             log.info("caches synced (%s)", ", ".join(sorted(self.informers)))
             self.controller.notify("__synced__", None, "")
+            if self.layer2 is not None:
+                self.layer2.notify("__synced__", None, "")
             systemd.notify("READY=1\nSTATUS=caches synced")
 
     def _health_loop(self) -> None:
         """Feed the systemd watchdog only while the deciding thread is alive; report a stale API."""
         interval = systemd.watchdog_interval() or 5.0
         while not self._stopped.wait(interval):
-            metrics.CONFIG_STALE.set(0 if all(i.healthy for i in self.informers.values()) else 1)
+            healthy = all(i.healthy for i in self.informers.values())
+            metrics.CONFIG_STALE.set(0 if healthy else 1)
+            if self.membership is not None:
+                self.membership.set_api_reachable(healthy)
             if any(t.name == "controller" and t.is_alive() for t in self._threads):
                 systemd.notify("WATCHDOG=1")
 
@@ -140,6 +226,7 @@ class Speaker:
             "config_errors": snap["config_errors"],
             "unallocated": snap["unallocated"],
             "services": sorted(services, key=lambda s: s["service"]),
+            "layer2": self.layer2.snapshot() if self.layer2 is not None else None,
         }
 
     def _start_http(self) -> None:

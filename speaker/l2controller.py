@@ -1,0 +1,166 @@
+"""The Layer 2 side of the speaker: turns the pure plan into what this node answers for.
+
+Runs on every speaker (not only the allocator): recompute ``announce.l2_plan`` when anything it reads
+changes (Services, EndpointSlices, Nodes, pools/advertisements, the membership view), hand this node's
+share to the ARP/NDP ``Announcer``, and tell the user (a ``nodeAssigned`` Event per Service when this
+node takes an address over). A fenced speaker (no peers, no API) announces nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Callable, Mapping
+
+from speaker.announce import L2Choice, addressed_services, l2_plan
+from speaker.clusterconfig import build_config
+from speaker.election import node_info
+from speaker.endpoints import ready_nodes_by_service
+from speaker.kube.writer import Event, EventRecorder
+from speaker.layer2.announcer import Announcement, Announcer
+
+log = logging.getLogger(__name__)
+
+RELEVANT = frozenset({"services", "endpointslices", "nodes", "ipaddresspools", "l2advertisements", "__synced__",
+                      "__members__"})
+
+
+def _node_ready(node: Mapping[str, Any]) -> bool:
+    for cond in (node.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready":
+            return cond.get("status") == "True"
+    return False
+
+
+def internal_ip(node: Mapping[str, Any]) -> str | None:
+    for addr in (node.get("status") or {}).get("addresses") or []:
+        if addr.get("type") == "InternalIP":
+            return addr.get("address")
+    return None
+
+
+class Layer2Controller:
+    def __init__(
+        self,
+        *,
+        node: str,
+        caches: Mapping[str, Any],
+        synced: Callable[[], bool],
+        announcer: Announcer,
+        events: EventRecorder,
+        load_balancer_class: str | None,
+        alive: Callable[[], frozenset[str]] | None,
+        fenced: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self._node = node
+        self._caches = caches
+        self._synced = synced
+        self._announcer = announcer
+        self._events = events
+        self._lb_class = load_balancer_class
+        self._alive = alive
+        self._fenced = fenced
+        self._dirty = threading.Event()
+        self._stopped = threading.Event()
+        self._frozen = False
+        self._plan: dict[str, L2Choice] = {}
+        self._known_at_sync: set[str] | None = None
+        self._ever_mine: set[str] = set()
+        self._last_good_pools: Mapping[str, Any] = {}
+        self.generation = 0
+
+    def notify(self, kind: str, change: Any, key: str) -> None:
+        if kind in RELEVANT:
+            self._dirty.set()
+
+    def members_changed(self, *_: Any) -> None:
+        self._dirty.set()
+
+    def freeze(self) -> None:
+        """Stop changing what we answer for (shutdown: keep answering through the leave grace period)."""
+        self._frozen = True
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._dirty.set()
+
+    def run(self) -> None:
+        while not self._stopped.is_set():
+            self._dirty.wait(1.0)
+            if self._stopped.is_set():
+                break
+            if not self._dirty.is_set():
+                continue
+            self._dirty.clear()
+            if not self._synced() or self._frozen:
+                continue
+            try:
+                self._recompute()
+            except Exception:  # noqa: BLE001 - keep announcing what we had; try again on the next change
+                log.exception("layer2: could not recompute the plan; keeping the current announcements")
+            self.generation += 1
+
+    def alive_nodes(self) -> frozenset[str]:
+        if self._alive is not None:
+            return self._alive()
+        return frozenset(n["metadata"]["name"] for n in self._caches["nodes"].items() if _node_ready(n))
+
+    def _recompute(self) -> None:
+        c = self._caches
+        cfg = build_config(c["ipaddresspools"].items(), c["l2advertisements"].items(),
+                           last_good_pools=self._last_good_pools)
+        self._last_good_pools = cfg.pools
+        services = addressed_services(c["services"].items(), self._lb_class)
+        if self._known_at_sync is None:
+            self._known_at_sync = {ip for s in services for ip in s.ips}
+        nodes = {n["metadata"]["name"]: node_info(n) for n in c["nodes"].items()}
+        if any(s.local for s in services):
+            ready = ready_nodes_by_service(c["endpointslices"].items())
+        else:
+            ready = {}
+        previous = self._plan
+        plan = l2_plan(services, cfg, nodes, ready, self.alive_nodes())
+        self._plan = plan
+        if self._fenced():
+            log.warning("layer2: fenced (no peer and no API reachable): announcing nothing")
+            self._announcer.set_desired({})
+            return
+        desired: dict[str, Announcement] = {}
+        for ip, choice in plan.items():
+            if choice.node != self._node:
+                continue
+            prev = previous.get(ip)
+            # Probe only an address nobody has announced yet: one allocated after we started and never
+            # planned on another node. A takeover must not wait for (or be confused by) the old owner.
+            fresh = ip not in (self._known_at_sync or set()) and prev is None and ip not in self._ever_mine
+            desired[ip] = Announcement(service=choice.services[0], interfaces=choice.interfaces, probe=fresh)
+            if prev is None or prev.node != self._node:
+                for key in choice.services:
+                    self._say(key, f"announcing from node \"{self._node}\" with protocol \"layer2\"")
+        self._ever_mine.update(desired)
+        self._announcer.set_desired(desired)
+
+    def _say(self, key: str, message: str) -> None:
+        svc = self._caches["services"].get(key) or {}
+        meta = svc.get("metadata") or {}
+        self._events.record(Event(("v1", "Service", meta.get("namespace", ""), meta.get("name", ""),
+                                   meta.get("uid", "")), "Normal", "nodeAssigned", message))
+
+    def on_conflict(self, ip: str, mac: str) -> None:
+        """From the announcer's probe: another host already answers for ``ip``."""
+        choice = self._plan.get(ip)
+        for key in (choice.services if choice else ()):
+            svc = self._caches["services"].get(key) or {}
+            meta = svc.get("metadata") or {}
+            self._events.record(Event(("v1", "Service", meta.get("namespace", ""), meta.get("name", ""),
+                                       meta.get("uid", "")), "Warning", "AddressConflict",
+                                      f"{ip} is already in use on the LAN by {mac}; not announcing it"))
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "alive": sorted(self.alive_nodes()),
+            "fenced": self._fenced(),
+            "elected": sorted(ip for ip, c in self._plan.items() if c.node == self._node),
+            "plan": {ip: c.node for ip, c in sorted(self._plan.items())},
+            **self._announcer.snapshot(),
+        }

@@ -1,0 +1,187 @@
+"""Which interfaces can announce an address, and watching them change (pyroute2).
+
+``select_interfaces`` is pure: given the links (a snapshot), the VIP and the L2Advertisement's
+``interfaces`` list (or None), it returns the interface names to answer on. ``read_links`` dumps links and
+addresses with pyroute2. ``LinkWatcher`` is a thread that re-reads them whenever the kernel reports a link
+or address change (RTM_NEWLINK/DELLINK/NEWADDR/DELADDR) and hands the new snapshot to a callback.
+
+The watcher listens on a plain NETLINK_ROUTE socket used only as a change *notifier*, then dumps state
+with pyroute2 (level-triggered, like the rest of the speaker): pyroute2 0.9's ``IPRoute.get()`` buffers
+messages internally, so ``select()`` on its descriptor misses events that were already read.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import select
+import socket
+import threading
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Mapping
+
+log = logging.getLogger(__name__)
+
+IFF_UP = 0x1
+IFF_LOOPBACK = 0x8
+IFF_RUNNING = 0x40
+IFF_NOARP = 0x80
+RTMGRP_LINK = 0x1
+RTMGRP_IPV4_IFADDR = 0x10
+RTMGRP_IPV6_IFADDR = 0x100
+NETLINK_ROUTE = 0
+
+IPNetwork = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@dataclass(frozen=True)
+class Link:
+    index: int
+    name: str
+    mac: str
+    flags: int
+    master: int | None = None          # IFLA_MASTER: a bridge port or bond slave
+    kind: str | None = None            # IFLA_INFO_KIND (veth, bridge, bond, vlan, dummy...)
+    addresses: tuple[IPNetwork, ...] = field(default_factory=tuple)
+
+    def unusable(self) -> str | None:
+        """Why this link cannot announce anything, or None."""
+        if self.flags & IFF_LOOPBACK:
+            return "loopback"
+        if self.master is not None:
+            return "member of a bridge/bond"
+        if self.flags & IFF_NOARP:
+            return "NOARP"
+        if not self.flags & IFF_UP:
+            return "administratively down"
+        if not self.flags & IFF_RUNNING:
+            return "no carrier"
+        if not self.mac or self.mac == "00:00:00:00:00:00" or len(self.mac) != 17:
+            return "no Ethernet address"
+        return None
+
+
+def select_interfaces(ip: IPAddress | str, links: Mapping[str, Link],
+                      names: Iterable[str] | None = None) -> frozenset[str]:
+    """The interfaces to answer for ``ip`` on. Pure.
+
+    With ``names`` (an L2Advertisement's ``interfaces``): those of them that are usable. Without: the usable
+    interfaces with an address whose subnet contains ``ip`` (of the same family).
+    """
+    addr = ipaddress.ip_address(ip)
+    if names is not None:
+        return frozenset(n for n in names if n in links and links[n].unusable() is None)
+    out = set()
+    for name, link in links.items():
+        if link.unusable() is not None:
+            continue
+        for net in link.addresses:
+            if net.version == addr.version and addr in net.network:
+                out.add(name)
+                break
+    return frozenset(out)
+
+
+def read_links(ipr: object) -> dict[str, Link]:
+    """Links and their addresses from a pyroute2 ``IPRoute``."""
+    addrs: dict[int, list[IPNetwork]] = {}
+    for msg in ipr.get_addr():  # type: ignore[attr-defined]
+        raw = msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")
+        if not raw:
+            continue
+        try:
+            addrs.setdefault(msg["index"], []).append(ipaddress.ip_interface(f"{raw}/{msg['prefixlen']}"))
+        except ValueError:
+            continue
+    links: dict[str, Link] = {}
+    for msg in ipr.get_links():  # type: ignore[attr-defined]
+        name = msg.get_attr("IFLA_IFNAME")
+        info = msg.get_attr("IFLA_LINKINFO")
+        kind = info.get_attr("IFLA_INFO_KIND") if info is not None else None
+        links[name] = Link(index=msg["index"], name=name, mac=(msg.get_attr("IFLA_ADDRESS") or "").lower(),
+                           flags=msg["flags"], master=msg.get_attr("IFLA_MASTER"), kind=kind,
+                           addresses=tuple(addrs.get(msg["index"], ())))
+    return links
+
+
+def dump_links() -> dict[str, Link]:
+    from pyroute2 import IPRoute
+
+    with IPRoute() as ipr:
+        return read_links(ipr)
+
+
+class LinkWatcher:
+    """Calls ``on_change(links)`` after every burst of link/address events. Nothing starts in __init__."""
+
+    def __init__(self, on_change: Callable[[dict[str, Link]], None], *,
+                 dump: Callable[[], dict[str, Link]] = dump_links) -> None:
+        self._on_change = on_change
+        self._dump = dump
+        self._thread: threading.Thread | None = None
+        self._nl: socket.socket | None = None
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._stopping = False
+        self.links: dict[str, Link] = {}
+
+    def start(self) -> dict[str, Link]:
+        """Subscribe, dump once (returned, and passed to ``on_change``), then watch in a thread."""
+        self._nl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
+        self._nl.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        self._nl.bind((0, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR))
+        self._nl.setblocking(False)
+        self.links = self._dump()
+        self._on_change(self.links)
+        self._thread = threading.Thread(target=self._run, name="layer2-links", daemon=True)
+        self._thread.start()
+        return self.links
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stopping = True
+        try:
+            self._wake_w.send(b"x")
+        except OSError:
+            pass
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self._nl is not None:
+            self._nl.close()
+        self._wake_r.close()
+        self._wake_w.close()
+
+    def _run(self) -> None:
+        assert self._nl is not None
+        while not self._stopping:
+            try:
+                ready, _, _ = select.select([self._nl, self._wake_r], [], [], 30.0)
+            except (OSError, ValueError):
+                return
+            if self._stopping:
+                return
+            if self._nl not in ready:
+                continue
+            self._drain()
+            try:
+                links = self._dump()
+            except Exception:  # noqa: BLE001 - keep watching; next event re-dumps
+                log.exception("reading interfaces failed")
+                continue
+            if links != self.links:
+                self.links = links
+                try:
+                    self._on_change(links)
+                except Exception:  # noqa: BLE001
+                    log.exception("interface change handler failed")
+
+    def _drain(self) -> None:
+        assert self._nl is not None
+        while True:
+            try:
+                if not self._nl.recv(65536):
+                    return
+            except BlockingIOError:
+                return
+            except OSError as exc:  # ENOBUFS: events were lost; the dump that follows catches up anyway
+                log.debug("netlink: %s", exc)
+                return

@@ -1,0 +1,356 @@
+"""The layer 2 responder on a namespace LAN, checked with real clients (arping, ping + ip neigh, ndisc6, curl).
+
+The Announcer runs in this process, started on a thread inside the node's namespace (its threads and
+sockets stay there); clients are other namespaces on the same bridge.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+from typing import Iterator
+
+import pytest
+
+from speaker.layer2 import Announcement, Announcer, Layer2Settings, ProbeSettings
+from speaker.layer2 import bpf
+from speaker.layer2.frames import arp_request, ip_bytes, mac_bytes, neighbor_solicit
+from speaker.layer2.metrics import Layer2Metrics
+from tests.integration.conftest import wait_for
+from tests.netlab import Host, Lab, require_root
+
+VIP4 = "198.51.100.240"
+VIP6 = "2001:db8:100::240"
+NODE1 = ("198.51.100.10/24", "2001:db8:100::10/64")
+NODE2 = ("198.51.100.11/24", "2001:db8:100::11/64")
+CLIENT = ("198.51.100.20/24", "2001:db8:100::20/64")
+FAST_PROBE = ProbeSettings(count=2, interval=0.05, timeout=0.1, retry=60.0)
+
+
+@pytest.fixture
+def lab() -> Iterator[Lab]:
+    require_root()
+    with Lab() as lab:
+        yield lab
+
+
+class Node:
+    """An Announcer running inside a host's namespace, stopped at teardown."""
+
+    def __init__(self, host: Host, *, probe: bool = False, refresh: float = 0.0) -> None:
+        self.host = host
+        self.conflicts: list[tuple[str, str]] = []
+        self.metrics = Layer2Metrics()
+        self.ann = Announcer(host.name, settings=Layer2Settings(probe=probe, probing=FAST_PROBE,
+                                                                refresh_interval=refresh),
+                             on_conflict=lambda ip, mac: self.conflicts.append((ip, mac)), metrics=self.metrics)
+        host.call(self.ann.start)
+
+    def state(self, ip: str) -> str | None:
+        for row in self.ann.snapshot()["addresses"]:
+            if row["ip"] == ip:
+                return row["state"]
+        return None
+
+    def wait_state(self, ip: str, state: str, timeout: float = 5.0) -> None:
+        wait_for(f"{ip} to be {state} on {self.host.name}", lambda: self.state(ip) == state, timeout)
+
+
+@pytest.fixture
+def nodes() -> Iterator[list[Node]]:
+    started: list[Node] = []
+    yield started
+    for n in started:
+        n.ann.stop()
+
+
+def start(nodes: list[Node], host: Host, **kw) -> Node:
+    n = Node(host, **kw)
+    nodes.append(n)
+    return n
+
+
+def arping(client: Host, ip: str, timeout: int = 1) -> str | None:
+    """The MAC that answers ``arping`` for ip, or None."""
+    out = client.run(f"arping -c1 -w{timeout} -I eth0 {ip}", check=False).stdout
+    m = re.search(r"bytes from ([0-9a-f:]{17})", out)
+    return m.group(1) if m else None
+
+
+def ndisc(client: Host, ip: str) -> str | None:
+    out = client.run(f"ndisc6 -1 -r1 -w500 {ip} eth0", check=False).stdout
+    m = re.search(r"Target link-layer address: ([0-9A-Fa-f:]{17})", out)
+    return m.group(1).lower() if m else None
+
+
+def neigh(client: Host, ip: str) -> str | None:
+    """The MAC in the client's kernel neighbour table for ip (any state but FAILED/INCOMPLETE)."""
+    out = client.run(f"ip neigh show {ip} dev eth0", check=False).stdout
+    m = re.search(r"lladdr ([0-9a-f:]{17})", out)
+    return m.group(1) if m else None
+
+
+def kernel_lookup(client: Host, ip: str) -> None:
+    """Make the client's kernel resolve ip (what any application does on first contact)."""
+    flag = "-6 " if ":" in ip else ""
+    client.run(f"ping {flag}-c1 -W1 {ip}", check=False)
+
+
+# --- answering -------------------------------------------------------------------------------------------
+def test_arp_and_ndp_answered_with_the_node_mac(lab, nodes):
+    node = lab.host("node", *NODE1)
+    client = lab.host("client", *CLIENT)
+    n = start(nodes, node)
+    n.ann.set_desired({VIP4: Announcement("default/web"), VIP6: Announcement("default/web")})
+    n.wait_state(VIP4, "announced")
+    n.wait_state(VIP6, "announced")
+
+    assert arping(client, VIP4) == node.mac
+    assert ndisc(client, VIP6) == node.mac
+    kernel_lookup(client, VIP4)
+    kernel_lookup(client, VIP6)
+    assert neigh(client, VIP4) == node.mac
+    assert neigh(client, VIP6) == node.mac
+    # nobody else answers: the client's own address is not ours, neither is an unallocated one
+    assert arping(client, "198.51.100.241") is None
+    assert n.metrics.requests[VIP4] >= 2 and n.metrics.responses[VIP4] >= 2
+    assert n.metrics.responses[VIP6] >= 1
+    assert n.metrics.gratuitous[VIP4] >= 2  # the burst on announcing
+    # the node joined the VIP's solicited-node multicast group on eth0
+    assert "33:33:ff:00:02:40" in node.run("ip maddr show dev eth0").stdout
+    snap = n.ann.snapshot()
+    assert snap["answering_on"] == ["eth0"]
+    assert {r["ip"]: r["interfaces"] for r in snap["addresses"]} == {VIP4: ["eth0"], VIP6: ["eth0"]}
+
+
+def test_curl_reaches_a_backend_on_the_node_through_the_vip(lab, nodes):
+    node = lab.host("node", *NODE1)
+    client = lab.host("client", *CLIENT)
+    # kube-proxy stand-in: the VIP is DNATed to the node's own address, where the "backend" listens
+    node.run(f"iptables -t nat -A PREROUTING -d {VIP4} -j DNAT --to-destination 198.51.100.10")
+    node.run(f"ip6tables -t nat -A PREROUTING -d {VIP6} -j DNAT --to-destination 2001:db8:100::10")
+    srv = node.popen(["python3", "-c", (
+        "import http.server, socket\n"
+        "class S(http.server.ThreadingHTTPServer): address_family = socket.AF_INET6\n"
+        "class H(http.server.BaseHTTPRequestHandler):\n"
+        "    def do_GET(self):\n"
+        "        body = b'hello from node\\n'\n"
+        "        self.send_response(200); self.send_header('Content-Length', str(len(body))); self.end_headers()\n"
+        "        self.wfile.write(body)\n"
+        "    def log_message(self, *a): pass\n"
+        "S(('::', 80), H).serve_forever()\n")])
+    try:
+        n = start(nodes, node)
+        n.ann.set_desired({VIP4: Announcement("default/web"), VIP6: Announcement("default/web")})
+        n.wait_state(VIP4, "announced")
+        n.wait_state(VIP6, "announced")
+        wait_for("the backend to listen", lambda: node.run("curl -s -m1 http://198.51.100.10/", check=False).returncode == 0)
+        out = client.run(f"curl -s -m3 http://{VIP4}/").stdout
+        assert out == "hello from node\n"
+        out6 = client.run(f"curl -s -m3 http://[{VIP6}]/").stdout
+        assert out6 == "hello from node\n"
+        assert neigh(client, VIP4) == node.mac
+    finally:
+        srv.kill()
+        srv.wait(5)
+
+
+def test_answers_only_on_the_interfaces_chosen_for_the_vip(lab, nodes):
+    node = lab.host("node", *NODE1)
+    client = lab.host("client", *CLIENT)
+    node.run("ip link add vx0 type veth peer name vx1")
+    node.run("ip link set vx0 up")
+    node.run("ip link set vx1 up")
+    n = start(nodes, node)
+    # an L2Advertisement naming vx0 only: eth0 must stay silent even though the subnet matches
+    n.ann.set_desired({VIP4: Announcement("default/web", frozenset({"vx0"}))})
+    n.wait_state(VIP4, "announced")
+    assert n.ann.snapshot()["answering_on"] == ["vx0"]
+    assert arping(client, VIP4) is None
+    assert n.metrics.dropped.get("not-match-interface", 0) == 0  # the eth0 socket does not even exist
+    n.ann.set_desired({VIP4: Announcement("default/web", frozenset({"vx0", "eth0"}))})
+    wait_for("eth0 to answer", lambda: arping(client, VIP4) == node.mac, timeout=5)
+
+
+def test_withdraw_stops_answering_and_sends_nothing(lab, nodes):
+    node = lab.host("node", *NODE1)
+    client = lab.host("client", *CLIENT)
+    n = start(nodes, node)
+    n.ann.announce(VIP4, "default/web")
+    n.ann.announce(VIP6, "default/web")
+    n.wait_state(VIP4, "announced")
+    assert arping(client, VIP4) == node.mac
+    assert ndisc(client, VIP6) == node.mac
+    time.sleep(1.1)  # let the gratuitous burst finish
+    garps = dict(n.metrics.gratuitous)
+    # anything that could move or confirm a client's entry: ARP, or a Neighbor Advertisement (the node's
+    # kernel sends unrelated router solicitations meanwhile)
+    cap = client.popen(["tcpdump", "-nli", "eth0", "-c", "1", "--immediate-mode", "-w", "/dev/null",
+                        f"ether src {node.mac} and (arp or (icmp6 and ip6[40] == 136))"])
+    try:
+        n.ann.withdraw(VIP4)
+        n.ann.withdraw(VIP6)
+        wait_for("withdrawal", lambda: n.state(VIP4) is None and n.state(VIP6) is None)
+        assert arping(client, VIP4) is None
+        assert ndisc(client, VIP6) is None
+        assert "33:33:ff:00:02:40" not in node.run("ip maddr show dev eth0").stdout
+        assert n.metrics.gratuitous == garps
+        assert n.ann.snapshot()["answering_on"] == []
+        time.sleep(0.3)
+        assert cap.poll() is None, "the node sent ARP/NA after the withdrawal"
+    finally:
+        cap.kill()
+        cap.wait(5)
+
+
+# --- takeover ----------------------------------------------------------------------------------------------
+def test_takeover_moves_client_neighbour_entries_at_once(lab, nodes):
+    h1 = lab.host("node1", *NODE1)
+    h2 = lab.host("node2", *NODE2)
+    client = lab.host("client", *CLIENT)
+    n1, n2 = start(nodes, h1), start(nodes, h2)
+    n1.ann.set_desired({VIP4: Announcement("default/web"), VIP6: Announcement("default/web")})
+    n1.wait_state(VIP4, "announced")
+    n1.wait_state(VIP6, "announced")
+    kernel_lookup(client, VIP4)
+    kernel_lookup(client, VIP6)
+    assert neigh(client, VIP4) == h1.mac and neigh(client, VIP6) == h1.mac
+
+    # handover as the daemon does it: the new owner announces (no probe: the old one still answers), then
+    # the old one withdraws
+    t0 = time.monotonic()
+    n2.ann.set_desired({VIP4: Announcement("default/web", probe=False), VIP6: Announcement("default/web", probe=False)})
+    n1.ann.set_desired({})
+    wait_for("the client's IPv4 entry to move", lambda: neigh(client, VIP4) == h2.mac, timeout=2, interval=0.005)
+    moved4 = time.monotonic() - t0
+    wait_for("the client's IPv6 entry to move", lambda: neigh(client, VIP6) == h2.mac, timeout=2, interval=0.005)
+    moved6 = time.monotonic() - t0
+    print(f"neighbour entries moved after {moved4 * 1000:.1f} ms (IPv4) / {moved6 * 1000:.1f} ms (IPv6)")
+    # well before any cache expiry (base_reachable_time 30 s): the entries moved because of the announcements
+    assert moved4 < 1.5 and moved6 < 1.5
+    assert arping(client, VIP4) == h2.mac
+
+
+def test_node_death_the_survivor_takes_over(lab, nodes):
+    h1 = lab.host("node1", *NODE1)
+    h2 = lab.host("node2", *NODE2)
+    client = lab.host("client", *CLIENT)
+    n1, n2 = start(nodes, h1), start(nodes, h2)
+    n1.ann.announce(VIP4, "default/web")
+    n1.wait_state(VIP4, "announced")
+    kernel_lookup(client, VIP4)
+    assert neigh(client, VIP4) == h1.mac
+    h1.link_down()  # node 1 is gone; membership (not part of this test) tells node 2
+    n2.ann.announce(VIP4, "default/web", probe=False)
+    wait_for("the client to follow node 2", lambda: neigh(client, VIP4) == h2.mac, timeout=2, interval=0.005)
+
+
+# --- interfaces and link events ---------------------------------------------------------------------------
+def test_link_down_stops_answering_there_and_link_up_resumes(lab, nodes):
+    node = lab.host("node", *NODE1)
+    client = lab.host("client", *CLIENT)
+    n = start(nodes, node)
+    n.ann.announce(VIP4, "default/web")
+    n.wait_state(VIP4, "announced")
+    assert arping(client, VIP4) == node.mac
+    time.sleep(1.1)
+    before = n.metrics.gratuitous[VIP4]
+    node.link_down()
+    n.wait_state(VIP4, "pending")
+    assert n.ann.snapshot()["answering_on"] == []
+    assert n.ann.snapshot()["interfaces"]["eth0"]["reason"] == "no carrier"
+    node.link_up()
+    n.wait_state(VIP4, "announced")
+    wait_for("an answer after the link came back", lambda: arping(client, VIP4) == node.mac, timeout=5)
+    # coming back, the node announced itself again (clients may have moved elsewhere meanwhile)
+    wait_for("the gratuitous burst", lambda: n.metrics.gratuitous[VIP4] > before)
+
+
+def test_address_added_to_an_interface_makes_the_vip_announceable_there(lab, nodes):
+    node = lab.host("node", *NODE1)
+    client = lab.host("client", *CLIENT)
+    vip = "192.0.2.240"
+    client.add_address("192.0.2.20/24")
+    n = start(nodes, node)
+    n.ann.announce(vip, "default/other")
+    n.wait_state(vip, "pending")  # no interface has 192.0.2.0/24 yet
+    assert arping(client, vip) is None
+    node.add_address("192.0.2.10/24")  # no restart: the link watcher sees RTM_NEWADDR
+    n.wait_state(vip, "announced")
+    assert arping(client, vip) == node.mac
+    node.run("ip addr del 192.0.2.10/24 dev eth0")
+    n.wait_state(vip, "pending")
+    assert arping(client, vip) is None
+
+
+# --- conflicts ----------------------------------------------------------------------------------------------
+def test_conflicting_host_is_detected_and_the_vip_not_announced(lab, nodes):
+    node = lab.host("node", *NODE1)
+    rogue = lab.host("rogue", "198.51.100.30/24", "2001:db8:100::30/64")
+    client = lab.host("client", *CLIENT)
+    rogue.add_address(f"{VIP4}/24")
+    rogue.add_address(f"{VIP6}/64")
+    n = start(nodes, node, probe=True)
+    n.ann.set_desired({VIP4: Announcement("default/web"), VIP6: Announcement("default/web"),
+                       "198.51.100.241": Announcement("default/free")})
+    n.wait_state(VIP4, "conflict")
+    n.wait_state(VIP6, "conflict")
+    n.wait_state("198.51.100.241", "announced")  # a free address passes its probe
+    assert sorted(n.conflicts) == sorted([(VIP4, rogue.mac), (VIP6, rogue.mac)])
+    snap = {r["ip"]: r for r in n.ann.snapshot()["addresses"]}
+    assert snap[VIP4]["conflict_mac"] == rogue.mac
+    assert n.metrics.conflicts == {VIP4: 1, VIP6: 1}
+    # only the rogue answers for the VIP; the node never announced it
+    out = client.run(f"arping -c2 -w2 -I eth0 {VIP4}", check=False).stdout
+    assert rogue.mac in out and node.mac not in out
+    assert n.metrics.gratuitous.get(VIP4, 0) == 0
+    assert arping(client, "198.51.100.241") == node.mac
+
+
+# --- the kernel runs our filters ------------------------------------------------------------------------------
+def test_bpf_filters_in_the_kernel(lab):
+    rx = lab.host("rx", *NODE1)
+    tx = lab.host("tx", *CLIENT)
+    from speaker.layer2.responder import packet_socket
+
+    def open_socks():
+        arp_s = packet_socket("eth0", 0x0806, bpf.arp_program([ip_bytes(VIP4)]))
+        ndp_s = packet_socket("eth0", 0x86DD, bpf.ndp_program([ip_bytes(VIP6)]))
+        arp_s.settimeout(0.3)
+        ndp_s.settimeout(0.3)
+        return arp_s, ndp_s
+    arp_s, ndp_s = rx.call(open_socks)
+    cm = mac_bytes(tx.mac)
+
+    def send(frames):
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+        s.bind(("eth0", 0))
+        for f in frames:
+            s.send(f)
+        s.close()
+
+    def received(sock):
+        got = []
+        try:
+            while True:
+                got.append(sock.recv(2048))
+        except (socket.timeout, BlockingIOError):
+            return got
+
+    req_vip = arp_request(cm, ip_bytes("198.51.100.20"), ip_bytes(VIP4))
+    req_other = arp_request(cm, ip_bytes("198.51.100.20"), ip_bytes("198.51.100.7"))
+    ns_vip = neighbor_solicit(cm, ip_bytes("2001:db8:100::20"), ip_bytes(VIP6))
+    ns_other = neighbor_solicit(cm, ip_bytes("2001:db8:100::20"), ip_bytes("2001:db8:100::7"))
+    ns_hlim = bytearray(ns_vip)
+    ns_hlim[21] = 64
+    tx.call(lambda: send([req_other, req_vip, ns_other, bytes(ns_hlim), ns_vip]))
+    got_arp = rx.call(lambda: received(arp_s))
+    got_ndp = rx.call(lambda: received(ndp_s))
+    assert got_arp == [req_vip]
+    assert got_ndp == [ns_vip]
+    # our own outgoing frames never reach the responder
+    rx.call(lambda: send([req_vip, ns_vip]))
+    assert rx.call(lambda: received(arp_s)) == [] and rx.call(lambda: received(ndp_s)) == []
+    arp_s.close()
+    ndp_s.close()
