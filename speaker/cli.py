@@ -94,6 +94,13 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"  {s['service']:<40} {', '.join(s['ips']):<30} pool {s['pool'] or '-'}")
     for key in data.get("unallocated", []):
         print(f"  {key:<40} (no address: see its Events)")
+    l2 = data.get("layer2")
+    if l2:
+        print(f"layer2: members alive {', '.join(l2.get('alive', [])) or '-'}"
+              f"{'  FENCED (no peer and no API): announcing nothing' if l2.get('fenced') else ''}")
+        for a in l2.get("addresses", []):
+            extra = f" conflict with {a['conflict_mac']}" if a.get("conflict_mac") else ""
+            print(f"  {a['ip']:<40} {a['state']:<10} on {', '.join(a['interfaces']) or '-'}  ({a['service']}){extra}")
     for err in data.get("config_errors", []):
         print(f"config error: {err}")
     return 0
