@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-probe", action="store_true")
     p.add_argument("--probe-timeout", type=float, default=ProbeSettings.timeout)
     p.add_argument("--refresh", type=float, default=0.0, help="re-announce every N seconds (0: off)")
+    p.add_argument("--rt-priority", type=int, default=0, help="SCHED_FIFO priority of the responder thread (0: off)")
     p.add_argument("--log-level", default="info")
     args = p.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -47,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
             specs += [line.strip() for line in f if line.strip()]
     desired = dict(parse_spec(s) for s in specs)
     settings = Layer2Settings(probe=not args.no_probe, refresh_interval=args.refresh,
+                              realtime_priority=args.rt_priority,
                               probing=ProbeSettings(timeout=args.probe_timeout, interval=args.probe_timeout / 2))
 
     def conflict(ip: str, mac: str) -> None:
@@ -59,9 +61,6 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGUSR1, lambda *_: print(json.dumps(ann.snapshot()), flush=True))
     ann.set_desired(desired)
     ann.start()
-    import os, gc, time as _t
-    if os.environ.get("BLB_FREEZE"):
-        _t.sleep(1.0); gc.collect(); gc.freeze()
     print("ready", flush=True)
     while not stop.wait(0.5):
         pass

@@ -57,6 +57,7 @@ class Layer2Settings:
     probe: bool = True                            # conflict detection before the first announcement
     probing: ProbeSettings = field(default_factory=ProbeSettings)
     pace: int = 128                               # gratuitous (ip, interface) pairs sent per loop turn
+    realtime_priority: int = 0                    # SCHED_FIFO priority of the responder thread (0: normal)
 
 
 def _ignore_conflict(ip: str, mac: str) -> None:
@@ -103,7 +104,7 @@ class Announcer:
         self.clock = clock
         self.metrics = metrics
         self._on_conflict = on_conflict
-        self._responder = Responder(metrics=metrics, clock=clock)
+        self._responder = Responder(metrics=metrics, clock=clock, realtime_priority=settings.realtime_priority)
         self._watcher = LinkWatcher(self._on_links, dump=dump)
         self._lock = threading.Lock()
         self._desired: dict[str, Announcement] = {}
