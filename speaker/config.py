@@ -66,6 +66,7 @@ class Layer2Config:
     probe: bool = True  # RFC 5227 / DAD-style conflict probe before an address's first announcement
     refresh_interval: float = 0.0  # re-announce every N s (switches with short FDB aging); 0: off
     leave_grace: float = 0.5  # on SIGTERM keep answering this long after telling peers we leave
+    realtime_priority: int = 0  # SCHED_FIFO priority for the responder thread (needs CAP_SYS_NICE); 0: off
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ _TOP_KEYS = {
     "status_writers", "layer2", "membership",
 }
 _LEASE_KEYS = {"name", "duration", "renew_deadline", "retry_period"}
-_LAYER2_KEYS = {"enabled", "probe", "refresh_interval", "leave_grace"}
+_LAYER2_KEYS = {"enabled", "probe", "refresh_interval", "leave_grace", "realtime_priority"}
 _MEMBERSHIP_KEYS = {"key_file", "port", "interval", "dead_after", "fence_after", "peers"}
 
 
@@ -137,6 +138,11 @@ def _layer2(raw: Mapping[str, Any]) -> Layer2Config:
             sec["refresh_interval"], "layer2.refresh_interval")
     if "leave_grace" in sec:
         values["leave_grace"] = parse_duration(sec["leave_grace"], "layer2.leave_grace")
+    if "realtime_priority" in sec:
+        prio = sec["realtime_priority"]
+        if isinstance(prio, bool) or not isinstance(prio, int) or not 0 <= prio <= 99:
+            raise ConfigError(f"layer2.realtime_priority: {prio!r} must be an integer from 0 (off) to 99")
+        values["realtime_priority"] = prio
     return Layer2Config(**values)
 
 

@@ -89,7 +89,8 @@ class Speaker:
             )
         self.announcer = Announcer(
             cfg.node_name,
-            settings=Layer2Settings(probe=cfg.layer2.probe, refresh_interval=cfg.layer2.refresh_interval),
+            settings=Layer2Settings(probe=cfg.layer2.probe, refresh_interval=cfg.layer2.refresh_interval,
+                                    realtime_priority=cfg.layer2.realtime_priority),
             on_conflict=lambda ip, mac: self.layer2.on_conflict(ip, mac) if self.layer2 else None,
         )
         membership = self.membership
