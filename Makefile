@@ -16,6 +16,9 @@ demo: deps
 bench: deps
 	$(PY) bench/allocate_services.py
 	$(PY) bench/allocator_pool_size.py
+	$(PY) bench/failover.py
+	$(PY) bench/layer2_arp.py
+	$(PY) bench/membership.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .hypothesis
