@@ -1,0 +1,47 @@
+# -*- coding: utf-8 -*-
+# Copyright: baremetal-lb developers
+# Apache License 2.0 (see galaxy.yml)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+    DOCUMENTATION = r"""
+options:
+  api_url:
+    description:
+      - Base URL of the router's API, for example C(https://10.1.1.1) (pfSense, OPNsense) or
+        C(http://127.0.0.1:8000/) (the Kea Control Agent).
+      - Not used by the V(dnsmasq) and V(openwrt) backends, which run on the router host itself.
+      - If not set, the environment variable E(BAREMETAL_LB_ROUTER_API_URL) is used.
+    type: str
+  api_key:
+    description:
+      - pfSense REST API key (sent as the C(X-API-Key) header), OPNsense API key (basic-auth user), or the Kea
+        Control Agent basic-auth user.
+      - Never shown in results, diffs or error messages.
+      - If not set, the environment variable E(BAREMETAL_LB_ROUTER_API_KEY) is used.
+    type: str
+  api_secret:
+    description:
+      - OPNsense API secret (basic-auth password) or the Kea Control Agent basic-auth password.
+      - Never shown in results, diffs or error messages.
+      - If not set, the environment variable E(BAREMETAL_LB_ROUTER_API_SECRET) is used.
+    type: str
+  validate_certs:
+    description:
+      - Whether to check the router's TLS certificate. Set to V(false) only for a router with a self-signed
+        certificate on a network you trust.
+      - If not set, the environment variable E(BAREMETAL_LB_ROUTER_VALIDATE_CERTS) is used.
+    type: bool
+    default: true
+    aliases: [verify_ssl]
+  timeout:
+    description:
+      - Seconds to wait for each API call (and for each command the local backends run).
+      - If not set, the environment variable E(BAREMETAL_LB_ROUTER_TIMEOUT) is used.
+    type: int
+    default: 30
+"""

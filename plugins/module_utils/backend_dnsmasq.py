@@ -1,0 +1,513 @@
+# -*- coding: utf-8 -*-
+# Copyright: baremetal-lb developers
+# Apache License 2.0 (see galaxy.yml)
+"""dnsmasq on a Linux router: the module runs on the router host and edits the ``dhcp-range`` lines in place.
+
+Reads ``conf_file`` and everything it pulls in (``conf-file=``, ``conf-dir=``, plus ``config_dir``). Each
+``dhcp-range`` it changes is replaced, in the file where a person wrote it, by a marker comment that keeps the
+original line, followed by the remaining pieces::
+
+    # baremetal-lb: reserved 198.51.100.240-198.51.100.250 (baremetal.lb.dhcp_reservation); was: dhcp-range=set:lan,198.51.100.100,198.51.100.250,12h
+    dhcp-range=set:lan,198.51.100.100,198.51.100.239,12h
+
+``absent`` puts the original line back only where such a marker is found (and only if the pieces below it are
+still what the module wrote). Validation is ``dnsmasq --test`` on the whole configuration with the new files
+in place (flattened into one temporary file); apply writes each file atomically (temp file + rename in the same
+directory) and restarts dnsmasq (SIGHUP does not re-read ``dhcp-range``); on any failure the old files are put
+back and dnsmasq restarted again.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import fnmatch
+import ipaddress
+import json
+import os
+import re
+import shutil
+import stat
+import tempfile
+import time
+
+from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_backend import (
+    ApplyError, ReservationError, ScopeState,
+)
+from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import (
+    IPRange, Occupant, RangeError, Scope,
+)
+
+MARKER_RE = re.compile(r"^#\s*baremetal-lb: reserved (?P<range>\S+) \(baremetal\.lb\.dhcp_reservation\); "
+                       r"was: dhcp-range=(?P<orig>.*)$")
+V6_MODES = ("ra-only", "slaac", "ra-names", "ra-stateless", "ra-advrouter", "off-link")
+V4_NOT_DYNAMIC = ("static", "proxy")
+DEFAULT_LEASE_FILE = "/var/lib/misc/dnsmasq.leases"
+
+
+def _is_ip(text):
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+        return True
+    except ValueError:
+        return False
+
+
+class DhcpRangeLine:
+    """One ``dhcp-range=`` value split into what comes before the addresses, the addresses, and after."""
+
+    def __init__(self, value, path=None, index=None):
+        self.value = value
+        self.path = path
+        self.index = index
+        fields = [f.strip() for f in value.split(",")]
+        i = 0
+        self.prefix = []
+        while i < len(fields) and not _is_ip(fields[i]):
+            self.prefix.append(fields[i])
+            i += 1
+        if i >= len(fields):
+            raise RangeError("dhcp-range=%s: no start address" % value)
+        start = fields[i]
+        i += 1
+        if i < len(fields) and _is_ip(fields[i]):
+            end = fields[i]
+            i += 1
+        else:
+            end = start
+        self.suffix = fields[i:]
+        self.range = IPRange.make(start, end, "dhcp-range=%s" % value)
+        self.tags = [p.split(":", 1)[1] for p in self.prefix if p.startswith(("set:", "net:"))]
+        self.interface = None
+        self.netmask = None
+        self.prefixlen = None
+        self.dynamic = True
+        for f in self.suffix:
+            if f in V4_NOT_DYNAMIC or f.startswith("constructor:"):
+                self.dynamic = False
+            if self.range.version == 4 and _is_ip(f) and self.netmask is None:
+                self.netmask = f
+            if self.range.version == 6 and f.isdigit() and self.prefixlen is None:
+                self.prefixlen = int(f)
+        for p in self.prefix:
+            if p.startswith("interface:"):
+                self.interface = p.split(":", 1)[1]
+
+    def with_range(self, rng):
+        parts = self.prefix + [str(rng.first), str(rng.last)] + self.suffix
+        return ",".join(parts)
+
+
+def _subnet_of(line, iface_addrs):
+    """The subnet of a dhcp-range line: its netmask/prefix-len, else the interface address that holds it."""
+    first = line.range.first
+    if line.range.version == 4 and line.netmask:
+        return ipaddress.ip_network("%s/%s" % (first, line.netmask), strict=False), None
+    if line.range.version == 6 and line.prefixlen:
+        return ipaddress.ip_network("%s/%d" % (first, line.prefixlen), strict=False), None
+    for ifname, iface in iface_addrs:
+        if first in iface.network:
+            return iface.network, ifname
+    if line.range.version == 6:
+        return ipaddress.ip_network("%s/64" % first, strict=False), None
+    return None, None
+
+
+class DnsmasqBackend:
+    name = "dnsmasq"
+    max_ranges = None
+
+    def __init__(self, conf_file, run_command, config_dir=None, lease_file=None, restart_command=None,
+                 dnsmasq_binary="dnsmasq", timeout=30, now=None):
+        self.conf_file = conf_file
+        self.config_dir = config_dir
+        self.lease_file = lease_file
+        self.restart_command = restart_command
+        self.dnsmasq_binary = dnsmasq_binary
+        self.run_command = run_command
+        self.timeout = timeout
+        self.now = now or time.time
+        self.leases_unknown = None
+
+    @classmethod
+    def from_params(cls, params, run_command):
+        restart = params.get("restart_command") or ["systemctl", "restart", params.get("service") or "dnsmasq"]
+        return cls(params.get("conf_file") or "/etc/dnsmasq.conf", run_command, config_dir=params.get("config_dir"),
+                   lease_file=params.get("lease_file"), restart_command=restart,
+                   dnsmasq_binary=params.get("dnsmasq_binary") or "dnsmasq", timeout=params.get("timeout") or 30)
+
+    # -- reading the configuration -------------------------------------------------------------------
+
+    def _load(self):
+        """``[(path, [lines])]`` in the order dnsmasq reads them."""
+        files = []
+        seen = set()
+        dirs = []
+
+        def read(path):
+            real = os.path.realpath(path)
+            if real in seen:
+                return
+            seen.add(real)
+            try:
+                with open(path) as fh:
+                    lines = fh.read().split("\n")
+            except (IOError, OSError) as exc:
+                raise ReservationError("cannot read dnsmasq configuration %s: %s" % (path, exc))
+            files.append((path, lines))
+            for line in lines:
+                key, value = _kv(line)
+                if key == "conf-file" and value:
+                    read(value)
+                elif key == "conf-dir" and value:
+                    dirs.append(value)
+
+        if not os.path.exists(self.conf_file):
+            raise ReservationError("dnsmasq configuration %s does not exist (set conf_file)" % self.conf_file)
+        read(self.conf_file)
+        if self.config_dir:
+            dirs.append(self.config_dir + ",*.conf")
+        for spec in dirs:
+            for path in _conf_dir_files(spec):
+                read(path)
+        return files
+
+    def _interfaces(self):
+        rc, out, err = self.run_command(["ip", "-j", "addr", "show"])
+        if rc != 0:
+            return []
+        try:
+            data = json.loads(out)
+        except ValueError:
+            return []
+        found = []
+        for link in data:
+            for a in link.get("addr_info", []):
+                if a.get("family") in ("inet", "inet6") and a.get("scope") != "host":
+                    try:
+                        found.append((link.get("ifname"), ipaddress.ip_interface("%s/%s" % (a["local"], a["prefixlen"]))))
+                    except (KeyError, ValueError):
+                        continue
+        return found
+
+    def read(self, request, scope_hint):
+        files = self._load()
+        ifaces = self._interfaces()
+        ranges = []
+        statics = []
+        routers = []
+        markers = []
+        lease_file = self.lease_file
+        for path, lines in files:
+            for index, line in enumerate(lines):
+                m = MARKER_RE.match(line.strip())
+                if m:
+                    markers.append((path, index, m.group("range"), m.group("orig")))
+                    continue
+                key, value = _kv(line)
+                if key == "dhcp-range":
+                    try:
+                        ranges.append(DhcpRangeLine(value, path, index))
+                    except RangeError as exc:
+                        raise ReservationError("%s line %d: %s" % (path, index + 1, exc))
+                elif key == "dhcp-host":
+                    fields = [f.strip() for f in value.split(",")]
+                    label = ",".join(f for f in fields if not _is_ip(f))
+                    for f in fields:
+                        if _is_ip(f):
+                            statics.append(Occupant(ipaddress.ip_address(f.strip("[]")), "static mapping",
+                                                    "dhcp-host=%s (%s line %d)" % (label, path, index + 1)))
+                elif key == "dhcp-option":
+                    fields = [f.strip() for f in value.split(",")]
+                    names = [f for f in fields if not _is_ip(f)]
+                    if names and names[-1] in ("3", "option:router"):
+                        for f in fields:
+                            if _is_ip(f):
+                                routers.append(Occupant(ipaddress.ip_address(f), "gateway",
+                                                        "(dhcp-option=%s)" % value))
+                elif key in ("dhcp-leasefile", "dhcp-lease-file") and not self.lease_file:
+                    lease_file = value
+        dynamic = [r for r in ranges if r.dynamic]
+        # group by subnet
+        groups = {}
+        for line in dynamic:
+            subnet, ifname = _subnet_of(line, ifaces)
+            if subnet is None:
+                raise ReservationError("cannot tell the subnet of dhcp-range=%s (%s line %d): no interface address "
+                                       "holds %s; add a netmask to the line or run the task on the router"
+                                       % (line.value, line.path, line.index + 1, line.range.first))
+            group = groups.setdefault(subnet, {"lines": [], "names": set(), "iface": None})
+            group["lines"].append(line)
+            group["names"].update(line.tags)
+            if line.interface:
+                group["names"].add(line.interface)
+            if ifname:
+                group["iface"] = ifname
+                group["names"].add(ifname)
+        subnet = self._choose(groups, request, scope_hint)
+        group = groups[subnet]
+        name = sorted(group["names"])[0] if group["names"] else str(subnet)
+        occupants = [o for o in statics + routers if o.address in subnet]
+        for ifname, iface in ifaces:
+            if iface.ip in subnet:
+                occupants.append(Occupant(iface.ip, "router address", "(dnsmasq's own address on %s)" % ifname))
+        occupants += self._leases(lease_file or DEFAULT_LEASE_FILE, subnet)
+        entries = _entries_from_markers(markers)
+        scope = Scope(name, subnet, tuple(line.range for line in group["lines"]), tuple(occupants))
+        raw = {"files": files, "lines": group["lines"], "markers": markers}
+        return ScopeState(scope, entries, raw)
+
+    def _choose(self, groups, request, hint):
+        if not groups:
+            raise ReservationError("dnsmasq configuration %s has no dynamic dhcp-range" % self.conf_file)
+        described = ", ".join("%s (%s)" % (s, "/".join(sorted(g["names"])) or "-") for s, g in groups.items())
+        if hint:
+            picked = [s for s, g in groups.items() if hint in g["names"] or hint == str(s)]
+            if len(picked) != 1:
+                raise ReservationError("scope %r: %s dnsmasq scope matches (by tag, interface or subnet); scopes: %s"
+                                       % (hint, "no" if not picked else "more than one", described))
+            return picked[0]
+        holding = [s for s in groups if request.first in s]
+        if len(holding) != 1:
+            raise ReservationError("%s dnsmasq scope holds %s (scopes: %s); set scope"
+                                   % ("no" if not holding else "more than one", request.first, described))
+        return holding[0]
+
+    def _leases(self, path, subnet):
+        self.leases_unknown = None
+        if not os.path.exists(path):
+            return []  # dnsmasq has not handed out anything yet
+        try:
+            with open(path) as fh:
+                lines = fh.read().splitlines()
+        except (IOError, OSError) as exc:
+            self.leases_unknown = "cannot read the dnsmasq lease file %s (%s)" % (path, exc)
+            return []
+        now = self.now()
+        out = []
+        for line in lines:
+            fields = line.split()
+            if len(fields) < 4 or fields[0] == "duid":
+                continue
+            try:
+                expiry = int(fields[0])
+                addr = ipaddress.ip_address(fields[2])
+            except ValueError:
+                continue
+            if addr not in subnet or (expiry != 0 and expiry <= now):
+                continue
+            who = fields[3] if fields[3] != "*" else fields[1]
+            left = "no expiry" if expiry == 0 else "expires in %ds" % (expiry - now)
+            out.append(Occupant(addr, "active lease", "%s (%s, %s)" % (who, fields[1], left)))
+        return out
+
+    # -- writing -----------------------------------------------------------------------------------
+
+    def prepare(self, state, plan, entries_after, request, action):
+        files = dict((p, list(lines)) for p, lines in state.raw["files"])
+        if action == "present":
+            # every replacement's source is a live line of this scope: marker + the pieces in its place
+            for rep in plan.replacements:
+                line = _line_for(state.raw["lines"], rep.source)
+                new = ["# baremetal-lb: reserved %s (baremetal.lb.dhcp_reservation); was: dhcp-range=%s"
+                       % (request, line.value)]
+                new += ["dhcp-range=%s" % line.with_range(p) for p in rep.pieces]
+                files[line.path][line.index] = "\n".join(new)
+        else:
+            entry = [e for e in state.entries if e["range"] == str(request)][0]
+            for path, index, rng, orig in state.raw["markers"]:
+                if rng != str(request):
+                    continue
+                original = DhcpRangeLine(orig)
+                pieces = ["dhcp-range=%s" % original.with_range(p) for p in _pieces_of(entry, original.range)]
+                lines = files[path]
+                following = [_norm_line(x) for x in lines[index + 1:index + 1 + len(pieces)]]
+                if following != [_norm_line(p) for p in pieces]:
+                    raise ReservationError("cannot give back %s: the lines below its marker in %s line %d are not "
+                                           "the ones the module wrote (changed by hand?); the router was not changed"
+                                           % (request, path, index + 1))
+                lines[index] = "dhcp-range=%s" % orig
+                for k in range(len(pieces)):
+                    lines[index + 1 + k] = None
+        out = []
+        for path, lines in state.raw["files"]:
+            new_lines = []
+            for line in files[path]:
+                if line is None:
+                    continue
+                new_lines.extend(line.split("\n"))
+            if new_lines != lines:
+                out.append((path, "\n".join(lines), "\n".join(new_lines)))
+        return out
+
+    def validate(self, state, candidate):
+        changed = dict((path, new) for path, old, new in candidate)
+        flat = []
+        for path, lines in state.raw["files"]:
+            text = changed.get(path, "\n".join(lines))
+            flat.append("# from %s" % path)
+            for line in text.split("\n"):
+                key, dummy = _kv(line)
+                if key in ("conf-file", "conf-dir"):
+                    continue
+                flat.append(line)
+        tmpdir = tempfile.mkdtemp(prefix="baremetal-lb-dnsmasq-")
+        try:
+            test_file = os.path.join(tmpdir, "dnsmasq-candidate.conf")
+            with open(test_file, "w") as fh:
+                fh.write("\n".join(flat) + "\n")
+            rc, out, err = self.run_command([self.dnsmasq_binary, "--test", "--conf-file=%s" % test_file])
+        finally:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+        if rc != 0:
+            raise ReservationError("dnsmasq --test rejected the new configuration: %s; the router was not changed"
+                                   % (err or out).strip().replace(test_file, "<candidate>"))
+
+    def apply(self, state, candidate):
+        written = []
+        try:
+            for path, old, new in candidate:
+                _atomic_write(path, new)
+                written.append((path, old))
+        except (IOError, OSError) as exc:
+            restored = self._put_back(written)
+            raise ApplyError("could not write %s (%s); %s" % (
+                exc.filename or "the dnsmasq configuration", exc.strerror or exc,
+                "nothing was changed, the router is as it was" if restored else
+                "putting the files back failed: check the dnsmasq configuration by hand"), restored=restored)
+        rc, out, err = self._restart()
+        if rc != 0:
+            restored = self._put_back(written)
+            rc2, out2, err2 = self._restart()
+            ok = restored and rc2 == 0
+            raise ApplyError("restarting dnsmasq with the new configuration failed (%s: %s); %s" % (
+                " ".join(self.restart_command), (err or out).strip(),
+                "the previous files were put back and dnsmasq restarted with them: the router is as it was" if ok
+                else "putting the previous configuration back failed too (%s): check dnsmasq by hand"
+                % (err2 or out2).strip()), restored=ok)
+
+    def _restart(self):
+        return self.run_command(list(self.restart_command))
+
+    def _put_back(self, written):
+        ok = True
+        for path, old in reversed(written):
+            try:
+                _atomic_write(path, old)
+            except (IOError, OSError):
+                ok = False
+        return ok
+
+    def verify(self, state, plan):
+        try:
+            again = self.read(plan.ranges_after[0] if plan.ranges_after else plan.ranges_before[0], state.scope.name)
+        except ReservationError as exc:
+            raise ReservationError("reading the configuration back failed: %s" % exc)
+        if tuple(again.scope.ranges) != tuple(plan.ranges_after):
+            raise ReservationError("the configuration read back holds %s, expected %s"
+                                   % ([str(r) for r in again.scope.ranges], [str(r) for r in plan.ranges_after]))
+
+    def rollback(self, state):
+        written = [(path, "\n".join(lines)) for path, lines in state.raw["files"]]
+        if not self._put_back(written):
+            raise ReservationError("could not write the previous configuration back")
+        rc, out, err = self._restart()
+        if rc != 0:
+            raise ReservationError("restarting dnsmasq failed: %s" % (err or out).strip())
+
+    def ui_range(self, rng):
+        return "dhcp-range=%s,%s" % (rng.first, rng.last)
+
+
+def _kv(line):
+    line = line.strip()
+    if not line or line.startswith("#"):
+        return None, None
+    key, sep, value = line.partition("=")
+    return key.strip(), value.strip() if sep else ""
+
+
+def _norm_line(line):
+    key, value = _kv(line)
+    return (key, value.replace(" ", "") if value else value)
+
+
+def _conf_dir_files(spec):
+    parts = [p.strip() for p in spec.split(",")]
+    directory, rules = parts[0], parts[1:]
+    if not os.path.isdir(directory):
+        return []
+    wanted = [r for r in rules if r.startswith("*")]
+    excluded = [r for r in rules if not r.startswith("*")]
+    out = []
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name)
+        if not os.path.isfile(path) or name.startswith(".") or name.endswith("~") or (
+                name.startswith("#") and name.endswith("#")):
+            continue
+        if wanted and not any(fnmatch.fnmatch(name, w) for w in wanted):
+            continue
+        if any(name.endswith(e) for e in excluded):
+            continue
+        out.append(path)
+    return out
+
+
+def _entries_from_markers(markers):
+    entries = []
+    by_range = {}
+    for path, index, rng, orig in markers:
+        try:
+            original = DhcpRangeLine(orig)
+            request = IPRange.make(*_split_range(rng))
+        except (RangeError, ValueError):
+            continue
+        entry = by_range.get(rng)
+        if entry is None:
+            entry = {"range": rng, "replaced": []}
+            by_range[rng] = entry
+            entries.append(entry)
+        entry["replaced"].append({"from": str(original.range),
+                                  "to": [str(p) for p in original.range.subtract(request)]})
+    return entries
+
+
+def _split_range(text):
+    if "-" in text:
+        return text.split("-", 1)
+    return text, text
+
+
+def _pieces_of(entry, source):
+    for item in entry["replaced"]:
+        if item["from"] == str(source):
+            return [IPRange.make(*_split_range(p)) for p in item["to"]]
+    return []
+
+
+def _line_for(lines, rng):
+    for line in lines:
+        if line.range == rng:
+            return line
+    raise ReservationError("internal: no dhcp-range line holds %s" % (rng,))
+
+
+def _atomic_write(path, text):
+    directory = os.path.dirname(os.path.abspath(path))
+    st = os.stat(path)
+    fd, tmp = tempfile.mkstemp(prefix=".baremetal-lb-", dir=directory)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.chmod(tmp, stat.S_IMODE(st.st_mode))
+        try:
+            os.chown(tmp, st.st_uid, st.st_gid)
+        except OSError:
+            pass
+        os.rename(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

@@ -1,0 +1,346 @@
+# -*- coding: utf-8 -*-
+# Copyright: baremetal-lb developers
+# Apache License 2.0 (see galaxy.yml)
+"""ISC Kea through its Control Agent (``POST /`` with ``{"command", "service", "arguments"}``).
+
+Kea 2.2 (Debian 12) has no ``subnet_cmds`` hook, so the portable path is the whole configuration:
+``config-get`` -> edit ``subnet4[].pools`` -> ``config-test`` -> ``config-set`` -> ``config-write``.
+When the server lists ``subnet4-update``/``subnet6-update`` (``subnet_cmds``: open source since Kea 2.7.7/3.0)
+the edited subnet is applied with that command instead (no full reconfiguration), still validated first with
+``config-test`` and persisted with ``config-write``.
+
+Marker: the subnet's ``user-context`` gets ``{"baremetal-lb": {"reservations": [...]}}`` — Kea keeps
+user-context through config-get/set/write and shows it in every tool, so a person can see who shrank the pool.
+Leases come from ``lease_cmds`` (``lease4-get-all``); without that hook active leases cannot be checked and the
+module refuses unless ``accept_active_leases`` is set.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import ipaddress
+import time
+
+from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_backend import (
+    ApplyError, ReservationError, ScopeState,
+)
+from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import (
+    Occupant, RangeError, Scope, parse_range,
+)
+from ansible_collections.baremetal.lb.plugins.module_utils.router_api import ApiClient, ApiError
+
+MARKER_KEY = "baremetal-lb"
+
+# Kea result codes
+OK, ERROR, UNSUPPORTED, EMPTY = 0, 1, 2, 3
+
+
+def parse_pool(text):
+    """A Kea pool string (``a - b`` or a CIDR) -> IPRange."""
+    return parse_range(str(text).replace(" ", ""), "Kea pool")
+
+
+def format_pool(rng):
+    return "%s - %s" % (rng.first, rng.last)
+
+
+class KeaBackend:
+    name = "kea"
+    max_ranges = None
+
+    def __init__(self, client, subnet_cmds="auto", now=None):
+        self.client = client
+        self.leases_unknown = None
+        self.used_subnet_cmds = False
+        self.subnet_cmds = subnet_cmds
+        self.now = now or time.time
+        self.commands_sent = []
+
+    @classmethod
+    def from_params(cls, params, opener=None):
+        auth = None
+        if params.get("api_key") or params.get("api_secret"):
+            auth = ("basic", params.get("api_key") or "", params.get("api_secret") or "")
+        client = ApiClient(params.get("api_url"), "Kea Control Agent", auth=auth,
+                           validate_certs=params.get("validate_certs", True), timeout=params.get("timeout", 30),
+                           opener=opener)
+        return cls(client, subnet_cmds=params.get("subnet_cmds") or "auto")
+
+    # -- the Control Agent ---------------------------------------------------------------------------
+
+    def command(self, command, service, arguments=None, allowed=(OK,)):
+        body = {"command": command, "service": [service]}
+        if arguments is not None:
+            body["arguments"] = arguments
+        self.commands_sent.append(command)
+        try:
+            answer = self.client.request("POST", "/", body)
+        except ApiError as exc:
+            raise ReservationError(str(exc))
+        if isinstance(answer, list):
+            answer = answer[0] if answer else {}
+        if not isinstance(answer, dict):
+            raise ReservationError("Kea %s (%s): unexpected answer %r" % (command, service, answer))
+        if answer.get("result") not in allowed:
+            raise KeaCommandError(command, service, answer.get("result"), answer.get("text", ""))
+        return answer
+
+    # -- read ------------------------------------------------------------------------------------------
+
+    def read(self, request, scope_hint):
+        service = "dhcp4" if request.version == 4 else "dhcp6"
+        root_key = "Dhcp4" if request.version == 4 else "Dhcp6"
+        skey = "subnet4" if request.version == 4 else "subnet6"
+        answer = self._call("config-get", service)
+        args = answer.get("arguments") or {}
+        config = copy.deepcopy(args.get(root_key))
+        if not isinstance(config, dict):
+            raise ReservationError("Kea config-get (%s) returned no %s configuration" % (service, root_key))
+        located = list(_subnets(config, skey))
+        subnet, path = self._choose(located, request, scope_hint, service)
+        subnet_net = ipaddress.ip_network(subnet["subnet"], strict=False)
+        scope_name = "subnet %s" % subnet.get("id", subnet["subnet"])
+        ranges = []
+        for pool in subnet.get("pools", []):
+            try:
+                ranges.append(parse_pool(pool["pool"]))
+            except (KeyError, RangeError) as exc:
+                raise ReservationError("Kea %s has a pool I cannot read (%r): %s" % (scope_name, pool, exc))
+        occupants = []
+        for res in subnet.get("reservations", []) + list(config.get("reservations", [])):
+            addrs = [res["ip-address"]] if res.get("ip-address") else list(res.get("ip-addresses", []))
+            who = res.get("hostname") or res.get("hw-address") or res.get("duid") or res.get("client-id") or ""
+            for a in addrs:
+                addr = ipaddress.ip_address(a)
+                if addr in subnet_net:
+                    occupants.append(Occupant(addr, "reservation", who))
+        shared = config["shared-networks"][path[0]] if path[0] is not None else {}
+        for level in (subnet, shared, config):
+            for opt in level.get("option-data", []):
+                if opt.get("name") == "routers" or (opt.get("code") == 3 and opt.get("space", "dhcp4") == "dhcp4"):
+                    for a in str(opt.get("data", "")).split(","):
+                        a = a.strip()
+                        if a:
+                            occupants.append(Occupant(ipaddress.ip_address(a), "gateway", "(option routers)"))
+        occupants += self._leases(service, request.version, subnet)
+        entries = list(((subnet.get("user-context") or {}).get(MARKER_KEY) or {}).get("reservations", []))
+        scope = Scope(scope_name, subnet_net, tuple(ranges), tuple(occupants))
+        raw = {"service": service, "root_key": root_key, "skey": skey, "config": config, "path": path,
+               "subnet_id": subnet.get("id")}
+        return ScopeState(scope, entries, raw)
+
+    def _call(self, command, service, arguments=None):
+        try:
+            return self.command(command, service, arguments)
+        except KeaCommandError as exc:
+            raise ReservationError(str(exc))
+
+    def _choose(self, located, request, hint, service):
+        if not located:
+            raise ReservationError("Kea (%s) has no subnets configured" % service)
+        if hint:
+            hint = str(hint).strip()
+            try:
+                hint_net = ipaddress.ip_network(hint, strict=False) if "/" in hint else None
+            except ValueError:
+                hint_net = None
+            picked = [(s, p) for s, p in located
+                      if hint in (str(s.get("id")), str(s.get("interface", "")), str(s.get("subnet")))
+                      or (hint_net is not None and hint_net == ipaddress.ip_network(s["subnet"], strict=False))]
+            if len(picked) != 1:
+                raise ReservationError("scope %r: %s Kea subnet matches (by id, prefix or interface); subnets: %s"
+                                       % (hint, "no" if not picked else "more than one",
+                                          ", ".join("%s (id %s)" % (s["subnet"], s.get("id")) for s, dummy in located)))
+            return picked[0]
+        holding = [(s, p) for s, p in located
+                   if request.first in ipaddress.ip_network(s["subnet"], strict=False)]
+        if not holding:
+            raise ReservationError("no Kea subnet contains %s (subnets: %s); set scope"
+                                   % (request.first, ", ".join(s["subnet"] for s, dummy in located)))
+        if len(holding) > 1:
+            raise ReservationError("%d Kea subnets contain %s (%s); set scope to the subnet id"
+                                   % (len(holding), request.first,
+                                      ", ".join("%s id %s" % (s["subnet"], s.get("id")) for s, dummy in holding)))
+        return holding[0]
+
+    def _leases(self, service, version, subnet):
+        command = "lease4-get-all" if version == 4 else "lease6-get-all"
+        try:
+            answer = self.command(command, service, {"subnets": [subnet.get("id")]}, allowed=(OK, EMPTY))
+        except KeaCommandError as exc:
+            if exc.result == UNSUPPORTED:
+                self.leases_unknown = ("Kea has no lease_cmds hook loaded (%s is not supported), so active leases "
+                                       "cannot be checked" % command)
+                return []
+            raise ReservationError(str(exc))
+        self.leases_unknown = None
+        out = []
+        now = self.now()
+        for lease in (answer.get("arguments") or {}).get("leases", []):
+            if lease.get("type", "IA_NA") not in ("IA_NA", "IA_TA"):
+                continue
+            if lease.get("state", 0) != 0:
+                continue
+            expires = int(lease.get("cltt", 0)) + int(lease.get("valid-lft", 0))
+            if expires <= now:
+                continue
+            who = lease.get("hostname") or lease.get("hw-address") or lease.get("duid") or ""
+            out.append(Occupant(ipaddress.ip_address(lease["ip-address"]), "active lease",
+                                "%s (expires in %ds)" % (who, expires - now) if who else "(expires in %ds)" % (expires - now)))
+        return out
+
+    # -- write -----------------------------------------------------------------------------------------
+
+    def prepare(self, state, plan, entries_after, request, action):
+        raw = state.raw
+        config = copy.deepcopy(raw["config"])
+        subnet = _subnet_at(config, raw["skey"], raw["path"])
+        old_pools = {}
+        for pool in subnet.get("pools", []):
+            old_pools[parse_pool(pool["pool"])] = pool
+        extras_for = {}
+        for rep in plan.replacements:
+            src = old_pools.get(rep.source) or (old_pools.get(rep.pieces[0]) if rep.pieces else None) or {}
+            for piece in rep.pieces:
+                extras_for[piece] = src
+            extras_for[rep.source] = old_pools.get(rep.pieces[0]) if rep.pieces and rep.pieces[0] in old_pools else src
+        pools = []
+        for rng in plan.ranges_after:
+            if rng in old_pools and rng not in extras_for:
+                pools.append(old_pools[rng])
+                continue
+            pool = copy.deepcopy(extras_for.get(rng) or {})
+            pool["pool"] = format_pool(rng)
+            pools.append(pool)
+        subnet["pools"] = pools
+        ctx = dict(subnet.get("user-context") or {})
+        if entries_after:
+            ctx[MARKER_KEY] = {"reservations": entries_after, "by": "baremetal.lb.dhcp_reservation"}
+        else:
+            ctx.pop(MARKER_KEY, None)
+        if ctx:
+            subnet["user-context"] = ctx
+        else:
+            subnet.pop("user-context", None)
+        return config
+
+    def validate(self, state, candidate):
+        try:
+            self.command("config-test", state.raw["service"], {state.raw["root_key"]: candidate})
+        except KeaCommandError as exc:
+            raise ReservationError("Kea config-test rejected the new configuration (%s); the router was not changed"
+                                   % exc.text)
+
+    def _use_subnet_cmds(self, service):
+        if self.subnet_cmds == "never":
+            return False
+        wanted = "subnet4-update" if service == "dhcp4" else "subnet6-update"
+        try:
+            answer = self.command("list-commands", service)
+            available = wanted in (answer.get("arguments") or [])
+        except (KeaCommandError, ReservationError):
+            available = False
+        if self.subnet_cmds == "always" and not available:
+            raise ReservationError("subnet_cmds=always but Kea (%s) does not offer %s (the subnet_cmds hook is not "
+                                   "loaded); the router was not changed" % (service, wanted))
+        return available
+
+    def apply(self, state, candidate):
+        raw = state.raw
+        service, root_key = raw["service"], raw["root_key"]
+        self.used_subnet_cmds = self._use_subnet_cmds(service)
+        try:
+            if self.used_subnet_cmds:
+                subnet = _subnet_at(candidate, raw["skey"], raw["path"])
+                self.command(raw["skey"] + "-update", service, {raw["skey"]: [subnet]})
+            else:
+                self.command("config-set", service, {root_key: candidate})
+        except (KeaCommandError, ReservationError) as exc:
+            # config-set / subnet-update are all-or-nothing in Kea: a refusal leaves the running configuration as it
+            # was. Check that rather than trust it; set the old one back only if it did change.
+            if not self._live_is_original(state):
+                self._restore_or_raise(state, "Kea refused to apply the new configuration (%s)" % _text(exc),
+                                       write=False)
+            raise ApplyError("Kea refused to apply the new configuration (%s); the router was left as it was"
+                             % _text(exc), restored=True)
+        try:
+            self.command("config-write", service)
+        except (KeaCommandError, ReservationError) as exc:
+            # The file was not replaced; only the running configuration must go back.
+            self._restore_or_raise(state, "Kea applied the change but config-write failed (%s)" % _text(exc),
+                                   write=False)
+            raise ApplyError("Kea applied the change but config-write failed (%s); the previous configuration was "
+                             "set back, the router is as it was" % _text(exc), restored=True)
+
+    def _live_is_original(self, state):
+        raw = state.raw
+        try:
+            live = self.command("config-get", raw["service"])["arguments"][raw["root_key"]]
+        except Exception:
+            return False
+        return live == raw["config"]
+
+    def _restore_or_raise(self, state, what, write=True):
+        try:
+            self.rollback(state, write=write)
+        except Exception as exc:
+            raise ApplyError("%s, and restoring the previous configuration failed too (%s): check Kea by hand"
+                             % (what, _text(exc)), restored=False)
+
+    def rollback(self, state, write=True):
+        """Set the configuration ``read`` saw (and write it to the file when a new one was written)."""
+        raw = state.raw
+        self.command("config-set", raw["service"], {raw["root_key"]: raw["config"]})
+        if not self._live_is_original(state):
+            raise ReservationError("after config-set of the previous configuration Kea reports pools %s"
+                                   % _pools_of(self.command("config-get", raw["service"])["arguments"][raw["root_key"]],
+                                               raw))
+        if write:
+            self.command("config-write", raw["service"])
+
+    def verify(self, state, plan):
+        raw = state.raw
+        live = self._call("config-get", raw["service"])["arguments"][raw["root_key"]]
+        got = _pools_of(live, raw)
+        want = [str(r) for r in plan.ranges_after]
+        if got != want:
+            raise ReservationError("Kea reports pools %s after the change, expected %s" % (got, want))
+
+    def ui_range(self, rng):
+        return format_pool(rng)
+
+
+class KeaCommandError(Exception):
+    def __init__(self, command, service, result, text):
+        super(KeaCommandError, self).__init__("Kea %s (%s) failed: result %s: %s" % (command, service, result, text))
+        self.command = command
+        self.result = result
+        self.text = text
+
+
+def _text(exc):
+    return exc.text if isinstance(exc, KeaCommandError) else str(exc)
+
+
+def _subnets(config, skey):
+    for i, subnet in enumerate(config.get(skey, [])):
+        yield subnet, (None, i)
+    for j, shared in enumerate(config.get("shared-networks", [])):
+        for i, subnet in enumerate(shared.get(skey, [])):
+            yield subnet, (j, i)
+
+
+def _subnet_at(config, skey, path):
+    if path[0] is None:
+        return config[skey][path[1]]
+    return config["shared-networks"][path[0]][skey][path[1]]
+
+
+def _pools_of(config, raw):
+    for subnet, dummy in _subnets(config, raw["skey"]):
+        if subnet.get("id") == raw["subnet_id"]:
+            return [str(parse_pool(p["pool"])) for p in subnet.get("pools", [])]
+    return None
+

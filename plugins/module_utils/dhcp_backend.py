@@ -1,0 +1,148 @@
+# -*- coding: utf-8 -*-
+# Copyright: baremetal-lb developers
+# Apache License 2.0 (see galaxy.yml)
+"""The backend interface for DHCP reservations and the one driver every backend goes through.
+
+    read scope -> compute (pure, ``dhcp_ranges``) -> validate -> [check mode stops here] -> apply -> verify
+
+A backend implements:
+
+* ``read(request, scope_hint) -> ScopeState`` — the scope holding the request (or named by ``scope_hint``),
+  its dynamic ranges, its occupants (static mappings, active leases, gateways) and the module's marker
+  entries (``[{"range", "replaced": [{"from", "to"}]}]``);
+* ``prepare(state, plan, entries_after, request, action) -> candidate`` — the new configuration, built, nothing
+  written (``action``: ``present``/``absent``);
+* ``validate(state, candidate)`` — the router's own check (``config-test``, ``dnsmasq --test``, the API's
+  validation); must not change the router;
+* ``apply(state, candidate)`` — make it live; on failure put the router back as it was and raise
+  :class:`ApplyError` saying whether that worked;
+* ``verify(state, plan)`` — read back and raise if the live ranges are not ``plan.ranges_after`` (the driver
+  then calls ``rollback``);
+* ``rollback(state)`` — restore what ``read`` saw;
+* ``ui_range(rng)`` — a range the way the router's UI shows it (diff output);
+* attribute ``max_ranges`` — dynamic ranges one scope can hold (None: no limit);
+* attribute ``leases_unknown`` — set by ``read`` to a reason when active leases could not be read
+  (``present`` then refuses unless ``accept_active_leases``).
+
+Check mode is honoured here and only here.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from collections import namedtuple
+
+from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import (
+    Conflict, Plan, RangeError, check_request, drop_marker, find_marker, marker_replacements, merge_marker,
+    parse_range, plan_absent, plan_present,
+)
+
+
+class ReservationError(Exception):
+    """Anything the user must act on; the message says what happened to the router."""
+
+
+class ApplyError(ReservationError):
+    """Applying failed; ``restored`` says whether the router was put back as it was."""
+
+    def __init__(self, message, restored):
+        super(ApplyError, self).__init__(message)
+        self.restored = restored
+
+
+class ScopeState(namedtuple("ScopeState", ["scope", "entries", "raw"])):
+    """What ``read`` saw: a ``dhcp_ranges.Scope``, the marker entries, and backend data (opaque here)."""
+
+    __slots__ = ()
+
+
+def _ui(backend, state, ranges):
+    scope = state.scope
+    lines = ["scope %s (%s)" % (scope.name, scope.subnet)]
+    for rng in ranges:
+        lines.append("  dynamic range: %s" % backend.ui_range(rng))
+    if not ranges:
+        lines.append("  dynamic range: (none)")
+    return "\n".join(lines) + "\n"
+
+
+def run(backend, range_text, state="present", scope=None, accept_active_leases=False, check_mode=False):
+    """Run one reservation; returns the result dict (``changed``, ``diff``, ``commands``, ``scope``,
+    ``ranges_before``, ``ranges_after``, ``warnings``, ``msg``). Raises :class:`ReservationError`."""
+    try:
+        request = parse_range(range_text, "range")
+    except RangeError as exc:
+        raise ReservationError(str(exc))
+    st = backend.read(request, scope)
+    warnings = []
+    msg = ""
+    entries_after = st.entries
+    try:
+        if state == "present":
+            unknown = getattr(backend, "leases_unknown", None)
+            if unknown and not accept_active_leases:
+                raise ReservationError("%s; make them readable or set accept_active_leases: true; the router was "
+                                       "not changed" % unknown)
+            warnings = check_request(st.scope, request, accept_active_leases)
+            plan = plan_present(st.scope, request, getattr(backend, "max_ranges", None))
+            if plan.changed:
+                entries_after = merge_marker(st.entries, request, plan)
+                msg = "reserved %s: scope %s now hands out %s" % (
+                    request, st.scope.name, ", ".join(str(r) for r in plan.ranges_after))
+            else:
+                msg = "%s is already outside every dynamic range of scope %s" % (request, st.scope.name)
+        else:
+            entry = find_marker(st.entries, request)
+            if entry is None:
+                plan = Plan(tuple(st.scope.ranges), tuple(st.scope.ranges), (), [])
+                overlapping = [r for r in st.scope.ranges if r.overlaps(request)]
+                msg = ("%s was not reserved by this module in scope %s; nothing to give back"
+                       % (request, st.scope.name))
+                if not overlapping:
+                    msg += " (the addresses are outside the dynamic ranges; not widening what a person configured)"
+            else:
+                plan = plan_absent(st.scope, request, marker_replacements(entry))
+                entries_after = drop_marker(st.entries, request)
+                msg = "gave back %s: scope %s now hands out %s" % (
+                    request, st.scope.name, ", ".join(str(r) for r in plan.ranges_after))
+    except Conflict as exc:
+        raise ReservationError("%s; the router was not changed" % exc)
+
+    changed = plan.changed or entries_after != st.entries
+    result = {
+        "changed": changed,
+        "msg": msg,
+        "commands": list(plan.commands),
+        "scope": {"name": st.scope.name, "subnet": str(st.scope.subnet), "backend": backend.name},
+        "ranges_before": [str(r) for r in plan.ranges_before],
+        "ranges_after": [str(r) for r in plan.ranges_after],
+        "diff": {
+            "before": _ui(backend, st, plan.ranges_before),
+            "after": _ui(backend, st, plan.ranges_after),
+            "before_header": "%s scope %s (live)" % (backend.name, st.scope.name),
+            "after_header": "%s scope %s (%s %s)" % (backend.name, st.scope.name,
+                                                     "reserve" if state == "present" else "release", request),
+        },
+        "warnings": warnings,
+    }
+    if not changed:
+        return result
+
+    candidate = backend.prepare(st, plan, entries_after, request, state)
+    backend.validate(st, candidate)
+    if check_mode:
+        result["msg"] = "check mode: would have " + msg
+        return result
+
+    backend.apply(st, candidate)
+    try:
+        backend.verify(st, plan)
+    except ReservationError as exc:
+        try:
+            backend.rollback(st)
+        except Exception as rb_exc:  # report both; the router state is unknown
+            raise ApplyError("%s; rolling back failed too (%s): check scope %s by hand"
+                             % (exc, rb_exc, st.scope.name), restored=False)
+        raise ApplyError("%s; the router was put back as it was" % exc, restored=True)
+    return result

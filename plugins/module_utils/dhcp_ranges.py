@@ -1,0 +1,317 @@
+# -*- coding: utf-8 -*-
+# Copyright: baremetal-lb developers
+# Apache License 2.0 (see galaxy.yml)
+"""Range math for DHCP reservations: pure functions, no I/O (shared by every router backend).
+
+Vocabulary:
+
+* a **scope** is what a router calls a DHCP server on one subnet (pfSense "DHCP server on LAN", a Kea
+  ``subnet4`` entry, a group of dnsmasq ``dhcp-range`` lines on one subnet);
+* its **dynamic ranges** are the pools addresses are handed out from;
+* **occupants** are addresses something else already uses: static mappings/reservations, active leases,
+  the router/gateway addresses;
+* a **replacement** is what ``present`` did to one dynamic range: ``from`` one range ``to`` zero, one or
+  two pieces. The list of replacements is the module's *marker*: ``absent`` reverses exactly those, and
+  nothing else (never widen what a person configured).
+
+Errors: :class:`RangeError` for bad input, :class:`Conflict` when the request clashes with the scope; both
+messages name the address and the object.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+from collections import namedtuple
+
+MARKER_OWNER = "baremetal.lb.dhcp_reservation"
+
+
+class RangeError(ValueError):
+    """The input is not a range, or not a valid one."""
+
+
+class Conflict(Exception):
+    """The requested reservation clashes with the scope (message names the address and the object)."""
+
+
+def _addr(text, what):
+    try:
+        return ipaddress.ip_address(str(text).strip())
+    except ValueError:
+        raise RangeError("%s: %r is not an IPv4 or IPv6 address" % (what, text))
+
+
+class IPRange(namedtuple("IPRange", ["first", "last"])):
+    """An inclusive address range; ``str()`` gives ``a-b`` (or ``a`` for one address)."""
+
+    __slots__ = ()
+
+    @classmethod
+    def make(cls, first, last, what="range"):
+        first = _addr(first, what) if not isinstance(first, (ipaddress.IPv4Address, ipaddress.IPv6Address)) else first
+        last = _addr(last, what) if not isinstance(last, (ipaddress.IPv4Address, ipaddress.IPv6Address)) else last
+        if first.version != last.version:
+            raise RangeError("%s %s-%s mixes IPv4 and IPv6" % (what, first, last))
+        if int(last) < int(first):
+            raise RangeError("%s %s-%s ends before it starts" % (what, first, last))
+        return cls(first, last)
+
+    @property
+    def version(self):
+        return self.first.version
+
+    @property
+    def size(self):
+        return int(self.last) - int(self.first) + 1
+
+    def contains(self, address):
+        return address.version == self.version and int(self.first) <= int(address) <= int(self.last)
+
+    def overlaps(self, other):
+        return other.version == self.version and int(self.first) <= int(other.last) and int(other.first) <= int(self.last)
+
+    def covers(self, other):
+        return other.version == self.version and int(self.first) <= int(other.first) and int(other.last) <= int(self.last)
+
+    def subtract(self, other):
+        """The pieces of this range left after removing ``other`` (0, 1 or 2 ranges, in order)."""
+        if not self.overlaps(other):
+            return [self]
+        pieces = []
+        cls = type(self.first)
+        if int(other.first) > int(self.first):
+            pieces.append(IPRange(self.first, cls(int(other.first) - 1)))
+        if int(other.last) < int(self.last):
+            pieces.append(IPRange(cls(int(other.last) + 1), self.last))
+        return pieces
+
+    def __str__(self):
+        if self.first == self.last:
+            return str(self.first)
+        return "%s-%s" % (self.first, self.last)
+
+
+def parse_range(text, what="range"):
+    """``a-b`` (spaces allowed), a CIDR (every address in it) or one address -> :class:`IPRange`."""
+    if isinstance(text, IPRange):
+        return text
+    raw = str(text).strip()
+    if not raw:
+        raise RangeError("%s is empty" % what)
+    if "/" in raw:
+        try:
+            net = ipaddress.ip_network(raw, strict=False)
+        except ValueError as exc:
+            raise RangeError("%s %r is not a valid CIDR: %s" % (what, raw, exc))
+        return IPRange(net.network_address, net.broadcast_address)
+    if "-" in raw:
+        first, dummy, last = raw.partition("-")
+        return IPRange.make(first, last, what)
+    address = _addr(raw, what)
+    return IPRange(address, address)
+
+
+def sort_ranges(ranges):
+    return sorted(ranges, key=lambda r: (r.version, int(r.first), int(r.last)))
+
+
+class Occupant(namedtuple("Occupant", ["address", "kind", "label"])):
+    """An address something already uses: ``kind`` is e.g. ``static mapping``, ``active lease``, ``gateway``."""
+
+    __slots__ = ()
+
+    def describe(self):
+        return "%s %s" % (self.kind, self.label) if self.label else self.kind
+
+
+class Scope(namedtuple("Scope", ["name", "subnet", "ranges", "occupants"])):
+    """One DHCP scope as the range math sees it (ranges and occupants are tuples)."""
+
+    __slots__ = ()
+
+
+Replacement = namedtuple("Replacement", ["source", "pieces"])
+
+
+class Plan(namedtuple("Plan", ["ranges_before", "ranges_after", "replacements", "commands"])):
+    """What to do to a scope's dynamic ranges; ``replacements`` is empty when nothing changes."""
+
+    __slots__ = ()
+
+    @property
+    def changed(self):
+        return bool(self.replacements)
+
+
+def fmt_ranges(ranges):
+    return ", ".join(str(r) for r in ranges) if ranges else "(none)"
+
+
+def _special_addresses(subnet):
+    out = []
+    if subnet.version == 4:
+        if subnet.prefixlen <= 30:
+            out.append(Occupant(subnet.network_address, "network address", "of %s" % subnet))
+            out.append(Occupant(subnet.broadcast_address, "broadcast address", "of %s" % subnet))
+    elif subnet.prefixlen <= 126:
+        out.append(Occupant(subnet.network_address, "subnet-router anycast address", "of %s" % subnet))
+    return out
+
+
+# Occupants that *are* an address of the scope (message: "is the gateway ..."); the others *hold* one.
+_IS_KINDS = ("network address", "broadcast address", "subnet-router anycast address", "gateway", "router address")
+
+
+def check_request(scope, request, accept_active_leases=False):
+    """Raise :class:`Conflict` if ``request`` may not be reserved in ``scope``; return warnings (strings).
+
+    Refuses: a different family, addresses outside the subnet, the network/broadcast address, a
+    gateway/router address, a static mapping, an active lease (unless ``accept_active_leases``).
+    """
+    subnet = scope.subnet
+    if request.version != subnet.version:
+        raise Conflict("range %s is IPv%d but scope %s is IPv%d (%s)"
+                       % (request, request.version, scope.name, subnet.version, subnet))
+    for end in (request.first, request.last):
+        if end not in subnet:
+            raise Conflict("%s (in range %s) is outside scope %s's subnet %s" % (end, request, scope.name, subnet))
+    warnings = []
+    for occ in _special_addresses(subnet) + list(scope.occupants):
+        if not request.contains(occ.address):
+            continue
+        if occ.kind == "active lease" and accept_active_leases:
+            warnings.append("%s in range %s holds %s in scope %s; accepted (accept_active_leases), the client "
+                            "keeps it until the lease ends" % (occ.address, request, occ.describe(), scope.name))
+            continue
+        if occ.kind in _IS_KINDS:
+            raise Conflict("%s in range %s is the %s in scope %s" % (occ.address, request, occ.describe(), scope.name))
+        hint = ""
+        if occ.kind == "active lease":
+            hint = " (wait for it to end, release it, or set accept_active_leases: true)"
+        raise Conflict("%s in range %s holds %s in scope %s%s"
+                       % (occ.address, request, occ.describe(), scope.name, hint))
+    return warnings
+
+
+def plan_present(scope, request, max_ranges=None):
+    """Shrink/split the scope's dynamic ranges so none overlaps ``request``; everything else stays as is.
+
+    ``max_ranges``: how many dynamic ranges the backend can hold (OpenWrt: 1); a split beyond it is refused.
+    Refuses to leave the scope with no dynamic range at all.
+    """
+    before = tuple(scope.ranges)
+    after = []
+    replacements = []
+    commands = []
+    for rng in before:
+        if not rng.overlaps(request):
+            after.append(rng)
+            continue
+        pieces = rng.subtract(request)
+        after.extend(pieces)
+        replacements.append(Replacement(rng, tuple(pieces)))
+        if not pieces:
+            commands.append("remove DHCP range %s %s (inside the reservation %s)" % (scope.name, rng, request))
+        elif len(pieces) == 1:
+            commands.append("shrink DHCP range %s %s -> %s" % (scope.name, rng, pieces[0]))
+        else:
+            commands.append("split DHCP range %s %s -> %s" % (scope.name, rng, fmt_ranges(pieces)))
+    if replacements and not after:
+        raise Conflict("reserving %s would leave scope %s with no dynamic range (now %s); shrink it by hand or "
+                       "reserve less" % (request, scope.name, fmt_ranges(before)))
+    if max_ranges is not None and replacements and len(after) > max_ranges:
+        raise Conflict("reserving %s needs scope %s's range %s split in two (%s), but this router holds at most "
+                       "%d dynamic range(s) per scope; reserve a band at either end of the range instead"
+                       % (request, scope.name, fmt_ranges(before), fmt_ranges(after), max_ranges))
+    return Plan(before, tuple(after), tuple(replacements), commands)
+
+
+def plan_absent(scope, request, replacements):
+    """Undo ``replacements`` (the marker of ``request``): each piece set must still be there, exactly.
+
+    Returns a :class:`Plan` (unchanged when ``replacements`` is empty). Raises :class:`Conflict` when the
+    ranges were changed since the reservation (the module never guesses what to give back).
+    """
+    before = tuple(scope.ranges)
+    current = list(before)
+    commands = []
+    done = []
+    for rep in replacements:
+        missing = [p for p in rep.pieces if p not in current]
+        if missing:
+            raise Conflict("cannot give back %s in scope %s: range %s (left when %s was reserved from %s) is no longer "
+                           "a dynamic range (now %s); it was changed by hand or by a later reservation - release that "
+                           "first or fix the ranges by hand" % (request, scope.name, missing[0], request, rep.source,
+                                                                fmt_ranges(before)))
+        clash = [r for r in current if r not in rep.pieces and r.overlaps(rep.source)]
+        if clash:
+            raise Conflict("cannot give back %s in scope %s: restoring %s would overlap dynamic range %s"
+                           % (request, scope.name, rep.source, clash[0]))
+        if rep.pieces:
+            index = min(current.index(p) for p in rep.pieces)
+        else:  # the whole range was taken: put it back where it sat in address order
+            later = [i for i, r in enumerate(current) if r.version == rep.source.version
+                     and int(r.first) > int(rep.source.first)]
+            index = later[0] if later else len(current)
+        current = [r for r in current if r not in rep.pieces]
+        current.insert(min(index, len(current)), rep.source)
+        done.append(rep)
+        commands.append("restore DHCP range %s %s -> %s (reservation %s released)"
+                        % (scope.name, fmt_ranges(rep.pieces), rep.source, request))
+    return Plan(before, tuple(current), tuple(done), commands)
+
+
+# Marker encoding shared by the backends that store JSON (Kea user-context, pfSense/OPNsense descriptions).
+
+def marker_entry(request, plan):
+    return {"range": str(request),
+            "replaced": [{"from": str(r.source), "to": [str(p) for p in r.pieces]} for r in plan.replacements]}
+
+
+def marker_replacements(entry):
+    """The :class:`Replacement` list of one marker entry (as written by :func:`marker_entry`)."""
+    out = []
+    for item in entry.get("replaced", []):
+        out.append(Replacement(parse_range(item["from"], "marker"),
+                               tuple(parse_range(p, "marker") for p in item.get("to", []))))
+    return out
+
+
+def find_marker(entries, request):
+    for entry in entries or []:
+        try:
+            if parse_range(entry.get("range", ""), "marker") == request:
+                return entry
+        except RangeError:
+            continue
+    return None
+
+
+def merge_marker(entries, request, plan):
+    """Marker entries after ``present`` applied ``plan`` for ``request`` (appends to an existing entry)."""
+    entries = [dict(e) for e in (entries or [])]
+    new = marker_entry(request, plan)
+    for entry in entries:
+        try:
+            same = parse_range(entry.get("range", ""), "marker") == request
+        except RangeError:
+            same = False
+        if same:
+            entry["replaced"] = list(entry.get("replaced", [])) + new["replaced"]
+            return entries
+    entries.append(new)
+    return entries
+
+
+def drop_marker(entries, request):
+    out = []
+    for entry in entries or []:
+        try:
+            if parse_range(entry.get("range", ""), "marker") == request:
+                continue
+        except RangeError:
+            pass
+        out.append(entry)
+    return out

@@ -1,0 +1,135 @@
+# -*- coding: utf-8 -*-
+# Copyright: baremetal-lb developers
+# Apache License 2.0 (see galaxy.yml)
+"""Connection options shared by every router module (``ROUTER_API_ARG_SPEC``) and one small HTTP client.
+
+Each option falls back to an environment variable (named in ``doc_fragments/router_api.py``), so users set
+the router once with ``module_defaults: {group/baremetal.lb.router: ...}`` or the environment.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import json
+from copy import deepcopy
+
+from ansible.module_utils.basic import env_fallback
+
+ENV_PREFIX = "BAREMETAL_LB_ROUTER_"
+
+ROUTER_API_ARG_SPEC = {
+    "api_url": {"type": "str", "fallback": (env_fallback, [ENV_PREFIX + "API_URL"])},
+    "api_key": {"type": "str", "no_log": True, "fallback": (env_fallback, [ENV_PREFIX + "API_KEY"])},
+    "api_secret": {"type": "str", "no_log": True, "fallback": (env_fallback, [ENV_PREFIX + "API_SECRET"])},
+    "validate_certs": {"type": "bool", "default": True, "aliases": ["verify_ssl"],
+                       "fallback": (env_fallback, [ENV_PREFIX + "VALIDATE_CERTS"])},
+    "timeout": {"type": "int", "default": 30, "fallback": (env_fallback, [ENV_PREFIX + "TIMEOUT"])},
+}
+
+
+def router_api_arg_spec(**extra):
+    """``ROUTER_API_ARG_SPEC`` plus a module's own options (a fresh copy every call)."""
+    spec = deepcopy(ROUTER_API_ARG_SPEC)
+    spec.update(deepcopy(extra))
+    return spec
+
+
+class ApiError(Exception):
+    """An HTTP/API failure; ``status`` is the HTTP status (None when the router was not reached)."""
+
+    def __init__(self, message, status=None, body=None):
+        super(ApiError, self).__init__(message)
+        self.status = status
+        self.body = body
+
+
+def _default_opener(url, method, data, headers, validate_certs, timeout):
+    """``open_url`` from ansible-core: honours validate_certs, proxies and CA bundles like every module."""
+    from urllib.error import HTTPError
+
+    from ansible.module_utils.urls import open_url
+    try:
+        resp = open_url(url, method=method, data=data, headers=headers, validate_certs=validate_certs,
+                        timeout=timeout, follow_redirects="safe")
+        return resp.getcode(), resp.read()
+    except HTTPError as exc:
+        try:
+            body = exc.read()
+        except Exception:  # pragma: no cover - a dead socket
+            body = b""
+        return exc.code, body
+
+
+class ApiClient:
+    """JSON over HTTP(S) to a router API. Secrets go in headers only, never in URLs or messages.
+
+    ``auth``: ``("header", name, value)`` (pfSense's ``X-API-Key``), ``("basic", user, password)``
+    (OPNsense key/secret, Kea Control Agent basic auth) or None. ``opener`` is ansible-core's ``open_url``
+    unless a caller passes another (unit tests do).
+    """
+
+    def __init__(self, base_url, what, auth=None, validate_certs=True, timeout=30, opener=None):
+        if not base_url:
+            raise ApiError("%s: api_url is required (or set %sAPI_URL)" % (what, ENV_PREFIX))
+        self.base_url = base_url.rstrip("/")
+        self.what = what
+        self.headers = {"Accept": "application/json"}
+        self._secrets = []
+        if auth and auth[0] == "header":
+            self.headers[auth[1]] = auth[2]
+            self._secrets.append(auth[2])
+        elif auth and auth[0] == "basic":
+            token = base64.b64encode(("%s:%s" % (auth[1], auth[2])).encode("utf-8")).decode("ascii")
+            self.headers["Authorization"] = "Basic " + token
+            self._secrets += [auth[1], auth[2], token]
+        self.validate_certs = validate_certs
+        self.timeout = timeout
+        self.opener = opener or _default_opener
+        self.calls = []  # (method, path) for the result's commands/debugging
+
+    def scrub(self, text):
+        text = str(text)
+        for secret in self._secrets:
+            if secret:
+                text = text.replace(secret, "********")
+        return text
+
+    def request(self, method, path, body=None, ok=(200, 201)):
+        url = self.base_url + path
+        headers = dict(self.headers)
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        self.calls.append("%s %s" % (method, path))
+        try:
+            status, raw = self.opener(url, method, data, headers, self.validate_certs, self.timeout)
+        except Exception as exc:
+            raise ApiError("%s: %s %s failed: %s" % (self.what, method, url, self.scrub(exc)))
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else (raw or "")
+        try:
+            payload = json.loads(text) if text.strip() else None
+        except ValueError:
+            payload = None
+        if status not in ok:
+            detail = _error_detail(payload) or text.strip()[:300]
+            raise ApiError("%s: %s %s answered HTTP %s: %s" % (self.what, method, path, status, self.scrub(detail)),
+                           status=status, body=payload)
+        if payload is None and text.strip():
+            raise ApiError("%s: %s %s did not answer JSON: %s" % (self.what, method, path, self.scrub(text[:200])),
+                           status=status)
+        return payload
+
+
+def _error_detail(payload):
+    if isinstance(payload, dict):
+        for key in ("message", "msg", "error", "errorMessage", "text"):
+            if payload.get(key):
+                return "%s" % payload[key]
+        if payload.get("validations"):
+            return "validation failed: %s" % json.dumps(payload["validations"], sort_keys=True)
+    if isinstance(payload, list) and payload and isinstance(payload[0], dict) and payload[0].get("text"):
+        return payload[0]["text"]
+    return None

@@ -1,0 +1,249 @@
+"""dhcp_reservation's pfSense, OPNsense and OpenWrt backends against contract FAKES (tests/fakes/).
+
+pfSense and OPNsense cannot run on these machines; the fakes follow their documented APIs (docs/router.md says
+which versions). The driver (dhcp_backend.run) is called directly for most cases — the same code the module runs —
+and the module itself is run through ansible-playbook for the checks that need Ansible (no_log, check mode,
+ansible-doc).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.collection import ansible_doc, collection_path, run_module
+from tests.fakes.opnsense import FakeOpnsense
+from tests.fakes.pfsense import FakePfsense
+
+sys.path.insert(0, str(collection_path()))
+from ansible_collections.baremetal.lb.plugins.module_utils import dhcp_backend  # noqa: E402
+from ansible_collections.baremetal.lb.plugins.module_utils.backend_openwrt import OpenwrtBackend  # noqa: E402
+from ansible_collections.baremetal.lb.plugins.module_utils.backend_opnsense import make_opnsense_backend  # noqa: E402
+from ansible_collections.baremetal.lb.plugins.module_utils.backend_pfsense import PfsenseBackend  # noqa: E402
+
+UCI = Path(__file__).resolve().parents[2] / "fakes" / "uci.py"
+
+
+@pytest.fixture
+def pf():
+    with FakePfsense() as fake:
+        yield fake
+
+
+@pytest.fixture
+def opn():
+    with FakeOpnsense() as fake:
+        yield fake
+
+
+def pf_run(pf: FakePfsense, key: str = "pf-secret-key", **kw: Any) -> dict[str, Any]:
+    backend = PfsenseBackend.from_params({"api_url": pf.url, "api_key": key, "validate_certs": False, "timeout": 5})
+    return dhcp_backend.run(backend, kw.pop("range"), **kw)
+
+
+# -- pfSense ---------------------------------------------------------------------------------------------------
+
+
+def test_pfsense_seed_scenario_reserve_apply_alias_and_idempotence(pf):
+    res = pf_run(pf, range="10.1.1.240-10.1.1.250")
+    assert res["changed"] and res["ranges_after"] == ["10.1.1.100-10.1.1.239"]
+    assert res["diff"]["after"] == "scope lan (10.1.1.0/24)\n  dynamic range: 10.1.1.100 to 10.1.1.239\n"
+    assert pf.applied["lan"]["range_to"] == "10.1.1.239" and not pf.dirty  # applied, not just saved
+    alias = pf.aliases[0]
+    assert alias["name"] == "blb_dhcp_lan" and alias["type"] == "network"
+    assert alias["address"] == ["10.1.1.240/29", "10.1.1.248/31", "10.1.1.250/32"]
+    assert pf_run(pf, range="10.1.1.240-10.1.1.250")["changed"] is False
+    # the key only ever travels in the X-API-Key header
+    assert all("pf-secret-key" not in path for _, path, _ in pf.log)
+
+    res = pf_run(pf, range="10.1.1.240-10.1.1.250", state="absent")
+    assert res["changed"] and pf.applied["lan"]["range_to"] == "10.1.1.250" and pf.aliases == []
+    assert pf_run(pf, range="10.1.1.240-10.1.1.250", state="absent")["changed"] is False
+
+
+def test_pfsense_refusals(pf):
+    pf.leases.append({"ip": "10.1.1.241", "mac": "aa:bb:cc:00:00:01", "hostname": "laptop",
+                      "active_status": "active", "ends": "2026/11/24 10:00:00"})
+    for rng, text in [
+        ("10.1.1.15-10.1.1.25", "10.1.1.20 in range 10.1.1.15-10.1.1.25 holds static mapping nas (00:11:22:33:44:55)"),
+        ("10.1.1.1-10.1.1.9", "10.1.1.1 in range 10.1.1.1-10.1.1.9 is the router address"),
+        ("10.1.1.240-10.1.1.250", "10.1.1.241 in range 10.1.1.240-10.1.1.250 holds active lease laptop"),
+        ("10.1.1.150-10.1.1.160", "would split the primary range"),
+    ]:
+        with pytest.raises(dhcp_backend.ReservationError, match=text.replace("(", r"\(").replace(")", r"\)")):
+            pf_run(pf, range=rng)
+    assert pf.servers["lan"]["range_to"] == "10.1.1.250" and pf.aliases == []
+    with pytest.raises(dhcp_backend.ReservationError, match="HTTP 401: Authentication failed"):
+        pf_run(pf, key="wrong", range="10.1.1.240-10.1.1.250")
+
+
+def test_pfsense_apply_failure_puts_the_range_back(pf):
+    pf.fail("POST", "/api/v2/services/dhcp_server/apply", 500,
+            {"code": 500, "status": "server error", "response_id": "DHCP_SERVER_APPLY_FAILED",
+             "message": "dhcpd failed to start", "data": []})
+    with pytest.raises(dhcp_backend.ApplyError) as exc:
+        pf_run(pf, range="10.1.1.240-10.1.1.250")
+    assert "dhcpd failed to start" in str(exc.value) and "the router is as it was" in str(exc.value)
+    assert exc.value.restored
+    assert pf.servers["lan"]["range_to"] == "10.1.1.250" and pf.applied["lan"]["range_to"] == "10.1.1.250"
+    assert pf.aliases == []
+
+
+def test_pfsense_check_mode_writes_nothing(pf):
+    res = pf_run(pf, range="10.1.1.240-10.1.1.250", check_mode=True)
+    assert res["changed"] and res["msg"].startswith("check mode")
+    assert [m for m, _, _ in pf.log if m != "GET"] == []
+
+
+# -- OPNsense ----------------------------------------------------------------------------------------------------
+
+
+def opn_run(opn: FakeOpnsense, kind: str = "kea", **kw: Any) -> dict[str, Any]:
+    backend = make_opnsense_backend({"api_url": opn.url, "api_key": "opn-key", "api_secret": "opn-secret",
+                                     "opnsense_dhcp": kind, "validate_certs": False, "timeout": 5})
+    return dhcp_backend.run(backend, kw.pop("range"), **kw)
+
+
+def test_opnsense_kea_split_marker_reconfigure_and_release(opn):
+    res = opn_run(opn, range="10.1.1.150-10.1.1.160")
+    assert res["changed"] and res["scope"]["name"] == "LAN"
+    lan = opn.applied_kea["5a6b-kea-lan"]
+    assert lan["pools"] == "10.1.1.100-10.1.1.149\n10.1.1.161-10.1.1.250"
+    assert lan["description"].startswith("LAN [baremetal-lb:")
+    assert opn_run(opn, range="10.1.1.150-10.1.1.160")["changed"] is False
+    assert opn_run(opn, range="10.1.1.150-10.1.1.160", state="absent")["changed"] is True
+    assert opn.applied_kea["5a6b-kea-lan"]["pools"] == "10.1.1.100-10.1.1.250"
+    assert opn.applied_kea["5a6b-kea-lan"]["description"] == "LAN"
+
+
+def test_opnsense_kea_refusals_and_reconfigure_failure(opn):
+    with pytest.raises(dhcp_backend.ReservationError, match="10.1.1.20 in range .* holds reservation nas"):
+        opn_run(opn, range="10.1.1.10-10.1.1.30")
+    opn.fail("POST", "/api/kea/service/reconfigure", 200, {"status": "failed"})
+    with pytest.raises(dhcp_backend.ApplyError, match="previous pools were saved back"):
+        opn_run(opn, range="10.1.1.240-10.1.1.250")
+    assert opn.subnets["5a6b-kea-lan"]["pools"] == "10.1.1.100-10.1.1.250"
+    assert opn.applied_kea["5a6b-kea-lan"]["pools"] == "10.1.1.100-10.1.1.250"
+
+
+def test_opnsense_dnsmasq_split_adds_a_range_and_release_removes_it(opn):
+    res = opn_run(opn, "dnsmasq", range="10.1.1.150-10.1.1.160")
+    assert res["changed"] and res["scope"]["name"] == "lan"
+    ranges = sorted((r["start_addr"], r["end_addr"]) for r in opn.applied_dnsmasq.values())
+    assert ranges == [("10.1.1.100", "10.1.1.149"), ("10.1.1.161", "10.1.1.250")]
+    assert all("[baremetal-lb:" in r["description"] for r in opn.applied_dnsmasq.values())
+    assert opn_run(opn, "dnsmasq", range="10.1.1.150-10.1.1.160")["changed"] is False
+    assert opn_run(opn, "dnsmasq", range="10.1.1.150-10.1.1.160", state="absent")["changed"] is True
+    assert [(r["start_addr"], r["end_addr"], r["description"]) for r in opn.applied_dnsmasq.values()] == [
+        ("10.1.1.100", "10.1.1.250", "LAN pool")]
+
+
+def test_opnsense_isc_is_refused_with_the_reason(opn):
+    with pytest.raises(dhcp_backend.ReservationError, match="no API for the ISC DHCP"):
+        opn_run(opn, "isc", range="10.1.1.240-10.1.1.250")
+
+
+# -- OpenWrt (fake uci) ---------------------------------------------------------------------------------------------
+
+
+class Runner:
+    """module.run_command's shape over subprocess, with the fake uci's state file in the environment."""
+
+    def __init__(self, env: dict[str, str]):
+        self.env = env
+        self.commands: list[list[str]] = []
+
+    def __call__(self, args: list[str]) -> tuple[int, str, str]:
+        import os
+        import subprocess
+        self.commands.append(list(args))
+        proc = subprocess.run(args, capture_output=True, text=True, env={**os.environ, **self.env}, timeout=10)
+        return proc.returncode, proc.stdout, proc.stderr
+
+
+@pytest.fixture
+def openwrt(tmp_path):
+    state = tmp_path / "uci.json"
+    state.write_text(json.dumps({"committed": {
+        "dhcp": {"lan": {".type": "dhcp", "interface": "lan", "start": "100", "limit": "150", "leasetime": "12h"},
+                 "@host[0]": {".type": "host", "name": "nas", "mac": "00:11:22:33:44:55", "ip": "192.168.1.20"}},
+        "network": {"lan": {".type": "interface", "proto": "static", "ipaddr": "192.168.1.1",
+                            "netmask": "255.255.255.0"}}}, "staged": []}))
+    restart = tmp_path / "restart"
+    restart.write_text("#!/bin/sh\necho restarted >> %s\n" % (tmp_path / "restarts"))
+    restart.chmod(0o755)
+    runner = Runner({"FAKE_UCI_STATE": str(state)})
+    return runner, state, restart, tmp_path
+
+
+def wrt_run(openwrt, **kw: Any) -> dict[str, Any]:
+    runner, state, restart, tmp = openwrt
+    backend = OpenwrtBackend(runner, uci=str(UCI), restart_command=[str(restart)], lease_file=str(tmp / "leases"))
+    return dhcp_backend.run(backend, kw.pop("range"), **kw)
+
+
+def test_openwrt_start_limit_marker_and_release(openwrt):
+    runner, state, restart, tmp = openwrt
+    res = wrt_run(openwrt, range="192.168.1.240-192.168.1.250")
+    assert res["ranges_before"] == ["192.168.1.100-192.168.1.249"]
+    assert res["ranges_after"] == ["192.168.1.100-192.168.1.239"]
+    lan = json.loads(state.read_text())["committed"]["dhcp"]["lan"]
+    assert (lan["start"], lan["limit"]) == ("100", "140") and "baremetal_lb" in lan
+    assert (tmp / "restarts").read_text().count("restarted") == 1
+    assert wrt_run(openwrt, range="192.168.1.240-192.168.1.250")["changed"] is False
+    assert wrt_run(openwrt, range="192.168.1.240-192.168.1.250", state="absent")["changed"] is True
+    lan = json.loads(state.read_text())["committed"]["dhcp"]["lan"]
+    assert (lan["start"], lan["limit"]) == ("100", "150") and "baremetal_lb" not in lan
+
+
+def test_openwrt_refusals_and_failures_leave_uci_as_it_was(openwrt):
+    runner, state, restart, tmp = openwrt
+    before = state.read_text()
+    with pytest.raises(dhcp_backend.ReservationError, match="holds at most 1 dynamic range"):
+        wrt_run(openwrt, range="192.168.1.150-192.168.1.160")
+    with pytest.raises(dhcp_backend.ReservationError, match="192.168.1.20 in range .* holds static mapping nas"):
+        wrt_run(openwrt, range="192.168.1.10-192.168.1.30")
+    (tmp / "leases").write_text("0 aa:bb:cc:00:00:02 192.168.1.105 laptop *\n")
+    with pytest.raises(dhcp_backend.ReservationError, match="192.168.1.105 in range .* holds active lease laptop"):
+        wrt_run(openwrt, range="192.168.1.100-192.168.1.110")
+    assert state.read_text() == before
+    restart.write_text("#!/bin/sh\necho 'dnsmasq: bad config' >&2\nexit 1\n")
+    with pytest.raises(dhcp_backend.ApplyError) as exc:
+        wrt_run(openwrt, range="192.168.1.240-192.168.1.250")
+    assert "dnsmasq: bad config" in str(exc.value)
+    lan = json.loads(state.read_text())["committed"]["dhcp"]["lan"]
+    assert (lan["start"], lan["limit"]) == ("100", "150")
+    assert not exc.value.restored  # the restart after rolling back failed too: said so, not hidden
+    assert "check dhcp.lan by hand" in str(exc.value)
+
+
+# -- the module through Ansible -------------------------------------------------------------------------------------
+
+
+def test_module_secrets_never_leak_and_check_mode(opn):
+    args = {"backend": "opnsense", "api_url": opn.url, "api_key": "opn-key", "api_secret": "opn-secret",
+            "range": "10.1.1.240-10.1.1.250"}
+    rc, res = run_module("baremetal.lb.dhcp_reservation", args, check=True, diff=True)
+    assert rc == 0 and res["changed"] is True, res
+    assert opn.subnets["5a6b-kea-lan"]["pools"] == "10.1.1.100-10.1.1.250"
+    assert "opn-secret" not in json.dumps(res) and "opn-key" not in json.dumps(res)
+    rc, res = run_module("baremetal.lb.dhcp_reservation", {**args, "api_secret": "wrong-secret"})
+    assert rc != 0 and "HTTP 401" in res["msg"]
+    assert "wrong-secret" not in json.dumps(res)
+
+
+def test_module_docs_render():
+    text = ansible_doc("baremetal.lb.dhcp_reservation")
+    for word in ("backend", "accept_active_leases", "api_secret", "BAREMETAL_LB_ROUTER_API_KEY", "ranges_after"):
+        assert word in text
+    data = json.loads(ansible_doc("baremetal.lb.dhcp_reservation", json_output=True))
+    options = data["baremetal.lb.dhcp_reservation"]["doc"]["options"]
+    from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_module import ARG_SPEC
+    assert set(options) == set(ARG_SPEC)
+    for name, spec in ARG_SPEC.items():
+        assert options[name].get("type", "str") == spec.get("type", "str"), name
+        assert options[name].get("default") == spec.get("default"), name

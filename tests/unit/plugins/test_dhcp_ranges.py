@@ -1,0 +1,150 @@
+"""The pure range math of dhcp_reservation (plugins/module_utils/dhcp_ranges.py): tables and properties."""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.collection import collection_path
+
+sys.path.insert(0, str(collection_path()))
+from ansible_collections.baremetal.lb.plugins.module_utils import dhcp_ranges as dr  # noqa: E402
+
+NET = ipaddress.ip_network("10.1.1.0/24")
+
+
+def R(text: str) -> dr.IPRange:
+    return dr.parse_range(text)
+
+
+def scope(*ranges: str, occupants=()) -> dr.Scope:
+    return dr.Scope("lan", NET, tuple(R(r) for r in ranges), tuple(occupants))
+
+
+@pytest.mark.parametrize("text, first, last", [
+    ("10.1.1.240-10.1.1.250", "10.1.1.240", "10.1.1.250"),
+    ("10.1.1.240 - 10.1.1.250", "10.1.1.240", "10.1.1.250"),
+    ("10.1.1.240/29", "10.1.1.240", "10.1.1.247"),
+    ("10.1.1.7", "10.1.1.7", "10.1.1.7"),
+    ("2001:db8::10-2001:db8::1f", "2001:db8::10", "2001:db8::1f"),
+])
+def test_parse(text, first, last):
+    r = R(text)
+    assert (str(r.first), str(r.last)) == (first, last)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("10.1.1.250-10.1.1.240", "ends before it starts"),
+    ("10.1.1.1-2001:db8::1", "mixes IPv4 and IPv6"),
+    ("10.1.1.300", "not an IPv4 or IPv6 address"),
+    ("", "empty"),
+    ("10.1.1.0/33", "not a valid CIDR"),
+])
+def test_parse_errors_name_the_value(text, message):
+    with pytest.raises(dr.RangeError, match=message):
+        R(text)
+
+
+@pytest.mark.parametrize("ranges, request_, after, command", [
+    (["10.1.1.100-10.1.1.250"], "10.1.1.240-10.1.1.250", ["10.1.1.100-10.1.1.239"],
+     "shrink DHCP range lan 10.1.1.100-10.1.1.250 -> 10.1.1.100-10.1.1.239"),
+    (["10.1.1.100-10.1.1.250"], "10.1.1.90-10.1.1.110", ["10.1.1.111-10.1.1.250"],
+     "shrink DHCP range lan 10.1.1.100-10.1.1.250 -> 10.1.1.111-10.1.1.250"),
+    (["10.1.1.100-10.1.1.250"], "10.1.1.150-10.1.1.160", ["10.1.1.100-10.1.1.149", "10.1.1.161-10.1.1.250"],
+     "split DHCP range lan 10.1.1.100-10.1.1.250 -> 10.1.1.100-10.1.1.149, 10.1.1.161-10.1.1.250"),
+    (["10.1.1.100-10.1.1.150", "10.1.1.200-10.1.1.210"], "10.1.1.195-10.1.1.215", ["10.1.1.100-10.1.1.150"],
+     "remove DHCP range lan 10.1.1.200-10.1.1.210 (inside the reservation 10.1.1.195-10.1.1.215)"),
+])
+def test_plan_present(ranges, request_, after, command):
+    plan = dr.plan_present(scope(*ranges), R(request_))
+    assert [str(r) for r in plan.ranges_after] == after
+    assert command in plan.commands
+
+
+def test_already_outside_is_no_change():
+    plan = dr.plan_present(scope("10.1.1.100-10.1.1.239"), R("10.1.1.240-10.1.1.250"))
+    assert not plan.changed and plan.commands == []
+
+
+def test_refuses_to_empty_the_scope_and_splits_beyond_max_ranges():
+    with pytest.raises(dr.Conflict, match="no dynamic range"):
+        dr.plan_present(scope("10.1.1.240-10.1.1.245"), R("10.1.1.240-10.1.1.250"))
+    with pytest.raises(dr.Conflict, match="at most 1 dynamic range"):
+        dr.plan_present(scope("10.1.1.100-10.1.1.250"), R("10.1.1.150-10.1.1.160"), max_ranges=1)
+
+
+@pytest.mark.parametrize("request_, occupant, accept, message", [
+    ("10.1.1.0-10.1.1.5", None, False, "10.1.1.0 in range 10.1.1.0-10.1.1.5 is the network address"),
+    ("10.1.1.250-10.1.1.255", None, False, "10.1.1.255 in range 10.1.1.250-10.1.1.255 is the broadcast address"),
+    ("10.1.1.250-10.1.2.5", None, False, "10.1.2.5 (in range 10.1.1.250-10.1.2.5) is outside scope lan's subnet"),
+    ("2001:db8::1-2001:db8::5", None, False, "is IPv6 but scope lan is IPv4"),
+    ("10.1.1.240-10.1.1.250", dr.Occupant(ipaddress.ip_address("10.1.1.245"), "static mapping", "nas (aa:bb)"),
+     False, "10.1.1.245 in range 10.1.1.240-10.1.1.250 holds static mapping nas (aa:bb) in scope lan"),
+    ("10.1.1.1-10.1.1.9", dr.Occupant(ipaddress.ip_address("10.1.1.1"), "gateway", "(option routers)"),
+     False, "10.1.1.1 in range 10.1.1.1-10.1.1.9 is the gateway (option routers) in scope lan"),
+    ("10.1.1.240-10.1.1.250", dr.Occupant(ipaddress.ip_address("10.1.1.241"), "active lease", "laptop"),
+     False, "10.1.1.241 in range 10.1.1.240-10.1.1.250 holds active lease laptop in scope lan (wait for it"),
+])
+def test_refusals_name_address_and_object(request_, occupant, accept, message):
+    s = scope("10.1.1.100-10.1.1.250", occupants=[occupant] if occupant else [])
+    with pytest.raises(dr.Conflict) as exc:
+        dr.check_request(s, R(request_), accept)
+    assert message in str(exc.value)
+
+
+def test_active_lease_accepted_on_request_warns():
+    lease = dr.Occupant(ipaddress.ip_address("10.1.1.241"), "active lease", "laptop")
+    warnings = dr.check_request(scope("10.1.1.100-10.1.1.250", occupants=[lease]), R("10.1.1.240-10.1.1.250"), True)
+    assert len(warnings) == 1 and "10.1.1.241" in warnings[0]
+
+
+def test_absent_reverses_exactly_the_marker_and_refuses_when_changed_by_hand():
+    s = scope("10.1.1.100-10.1.1.250")
+    req = R("10.1.1.150-10.1.1.160")
+    plan = dr.plan_present(s, req)
+    entries = dr.merge_marker([], req, plan)
+    after = dr.Scope("lan", NET, plan.ranges_after, ())
+    back = dr.plan_absent(after, req, dr.marker_replacements(dr.find_marker(entries, req)))
+    assert back.ranges_after == s.ranges
+    hand = dr.Scope("lan", NET, (R("10.1.1.100-10.1.1.140"), R("10.1.1.161-10.1.1.250")), ())
+    with pytest.raises(dr.Conflict, match="10.1.1.100-10.1.1.149 .* is no longer a dynamic range"):
+        dr.plan_absent(hand, req, dr.marker_replacements(entries[0]))
+
+
+addr = st.integers(min_value=1, max_value=254)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(addr, addr), min_size=1, max_size=4), addr, addr)
+def test_present_then_absent_round_trips_and_never_touches_outside(pairs, a, b):
+    """Property: after present no dynamic address is in the request, every other address is unchanged, and absent
+    with the marker restores the ranges exactly."""
+    ranges, used = [], set()
+    for x, y in pairs:
+        lo, hi = min(x, y), max(x, y)
+        if used & set(range(lo, hi + 1)):
+            continue
+        used |= set(range(lo, hi + 1))
+        ranges.append(f"10.1.1.{lo}-10.1.1.{hi}")
+    ranges.sort(key=lambda t: int(t.split("-")[0].rsplit(".", 1)[1]))
+    s = scope(*ranges)
+    req = R(f"10.1.1.{min(a, b)}-10.1.1.{max(a, b)}")
+    try:
+        plan = dr.plan_present(s, req)
+    except dr.Conflict:
+        assert all(req.covers(r) for r in s.ranges)  # only refused when nothing would be left
+        return
+
+    def addrs(rs):
+        return {int(x) for r in rs for x in range(int(r.first), int(r.last) + 1)}
+    before, after = addrs(s.ranges), addrs(plan.ranges_after)
+    req_set = set(range(int(req.first), int(req.last) + 1))
+    assert after == before - req_set
+    entries = dr.merge_marker([], req, plan)
+    back = dr.plan_absent(dr.Scope("lan", NET, plan.ranges_after, ()), req,
+                          dr.marker_replacements(dr.find_marker(entries, req)) if entries else [])
+    assert tuple(back.ranges_after) == tuple(s.ranges)
