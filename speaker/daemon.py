@@ -24,7 +24,7 @@ from speaker.controller import AllocationController
 from speaker.kube.informer import Informer
 from speaker.kube.kinds import speaker_kinds
 from speaker.kube.lease import LeaderElector
-from speaker.kube.writer import EventRecorder, pool_status_applier, service_status_applier
+from speaker.kube.writer import EventRecorder, l2_status_applier, pool_status_applier, service_status_applier
 from speaker.l2controller import Layer2Controller, internal_ip
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,7 @@ class Speaker:
             on_conflict=lambda ip, mac: self.layer2.on_conflict(ip, mac) if self.layer2 else None,
         )
         membership = self.membership
+        self.l2_status_applier = l2_status_applier(self._api, cfg.namespace, self.informers["servicel2statuses"].get)
         self.layer2 = Layer2Controller(
             node=cfg.node_name,
             caches=self.informers,
@@ -103,6 +104,7 @@ class Speaker:
             load_balancer_class=cfg.load_balancer_class,
             alive=membership.alive if membership is not None else None,
             fenced=(lambda: membership.fenced) if membership is not None else (lambda: False),
+            l2_status=self.l2_status_applier,
         )
 
     # --- lifecycle -----------------------------------------------------------------------------------
@@ -112,6 +114,8 @@ class Speaker:
         self.events.start()
         self._spawn("controller", self.controller.run)
         if self.layer2 is not None:
+            self.l2_status_applier.set_enabled(True)  # every speaker publishes what it announces
+            self.l2_status_applier.start()
             self.announcer.start()
             if self.membership is not None:
                 self._update_peers()
@@ -139,6 +143,7 @@ class Speaker:
                 time.sleep(self.cfg.layer2.leave_grace)
             self.layer2.stop()
             self.announcer.stop()
+            self.l2_status_applier.stop()
             if self.membership is not None:
                 self.membership.stop()
         log.info("stopping: releasing the allocator lease and closing watches")

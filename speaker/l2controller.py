@@ -16,7 +16,7 @@ from speaker.announce import L2Choice, addressed_services, l2_plan
 from speaker.clusterconfig import build_config
 from speaker.election import node_info
 from speaker.endpoints import ready_nodes_by_service
-from speaker.kube.writer import Event, EventRecorder
+from speaker.kube.writer import Applier, Event, EventRecorder, l2_status_name
 from speaker.layer2.announcer import Announcement, Announcer
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ class Layer2Controller:
         load_balancer_class: str | None,
         alive: Callable[[], frozenset[str]] | None,
         fenced: Callable[[], bool] = lambda: False,
+        l2_status: Applier | None = None,
     ) -> None:
         self._node = node
         self._caches = caches
@@ -60,6 +61,7 @@ class Layer2Controller:
         self._lb_class = load_balancer_class
         self._alive = alive
         self._fenced = fenced
+        self._l2_status = l2_status
         self._dirty = threading.Event()
         self._stopped = threading.Event()
         self._frozen = False
@@ -124,6 +126,7 @@ class Layer2Controller:
         if self._fenced():
             log.warning("layer2: fenced (no peer and no API reachable): announcing nothing")
             self._announcer.set_desired({})
+            self._publish({})
             return
         desired: dict[str, Announcement] = {}
         for ip, choice in plan.items():
@@ -139,6 +142,26 @@ class Layer2Controller:
                     self._say(key, f"announcing from node \"{self._node}\" with protocol \"layer2\"")
         self._ever_mine.update(desired)
         self._announcer.set_desired(desired)
+        self._publish({ip: plan[ip] for ip in desired})
+
+    def _publish(self, mine: Mapping[str, L2Choice]) -> None:
+        """ServiceL2Status: one per Service this node announces. Ours that no longer apply are deleted, and so
+        are other nodes' for a Service we took over (a node killed with -9 cannot delete its own)."""
+        if self._l2_status is None:
+            return
+        wanted: dict[str, tuple[str, ...]] = {}
+        for choice in mine.values():
+            for key in choice.services:
+                wanted[key] = tuple(sorted(choice.interfaces)) if choice.interfaces else ()
+        for obj in self._caches["servicel2statuses"].items():
+            meta = obj.get("metadata") or {}
+            labels = meta.get("labels") or {}
+            key = f"{labels.get('metallb.io/service-namespace')}/{labels.get('metallb.io/service-name')}"
+            node = labels.get("metallb.io/node")
+            if (node == self._node and key not in wanted) or (node != self._node and key in wanted):
+                self._l2_status.desire(meta.get("name", ""), None)
+        for key, ifaces in wanted.items():
+            self._l2_status.desire(l2_status_name(self._node, key), (self._node, key, ifaces))
 
     def _say(self, key: str, message: str) -> None:
         svc = self._caches["services"].get(key) or {}

@@ -17,6 +17,7 @@ METALLB_KINDS = {
     "bgpadvertisements": "v1beta1",
     "bgppeers": "v1beta2",
     "communities": "v1beta1",
+    "servicel2statuses": "v1beta1",  # written by each speaker for what it announces
 }
 
 SERVICES = ResourceKind("services", lambda api: client.CoreV1Api(api).list_service_for_all_namespaces)

@@ -313,3 +313,53 @@ class EventRecorder:
                     if isinstance(exc, ApiException) and exc.status in (403, 404, 422):
                         break
                     time.sleep(0.5 * (attempt + 1))
+
+
+def l2_status_name(node: str, service_key: str) -> str:
+    """One ServiceL2Status per (node, Service), with a stable name of bounded length."""
+    import hashlib
+
+    return "l2-" + hashlib.sha256(f"{node}/{service_key}".encode()).hexdigest()[:16]
+
+
+def l2_status_applier(api: client.ApiClient, namespace: str, live: Callable[[str], Mapping[str, Any] | None]) -> Applier:
+    """Keeps the ``ServiceL2Status`` objects (MetalLB's status kind): one per (node, Service) announced.
+
+    Keyed by object name; the wish is ``(node, "ns/name", interfaces)`` or ``None`` to delete. Status is a
+    subresource, so a new object costs two writes (create, then status); an unchanged one costs none.
+    """
+    custom = client.CustomObjectsApi(api)
+    group, version, plural = "metallb.io", "v1beta1", "servicel2statuses"
+
+    def apply(name: str, want: tuple[str, str, tuple[str, ...]] | None) -> None:
+        current = live(f"{namespace}/{name}")
+        try:
+            if want is None:
+                if current is not None:
+                    custom.delete_namespaced_custom_object(group, version, namespace, plural, name,
+                                                           _preload_content=False,
+                                                           _request_timeout=REQUEST_TIMEOUT).release_conn()
+                return
+            node, key, interfaces = want
+            svc_ns, svc_name = key.split("/", 1)
+            if current is None:
+                custom.create_namespaced_custom_object(group, version, namespace, plural, {
+                    "apiVersion": f"{group}/{version}", "kind": "ServiceL2Status",
+                    "metadata": {"name": name, "labels": {"metallb.io/node": node,
+                                                          "metallb.io/service-name": svc_name,
+                                                          "metallb.io/service-namespace": svc_ns}},
+                }, _preload_content=False, _request_timeout=REQUEST_TIMEOUT).release_conn()
+            status = {"node": node, "serviceName": svc_name, "serviceNamespace": svc_ns,
+                      "interfaces": [{"name": i} for i in interfaces]}
+            if current is None or (current.get("status") or {}) != status:
+                custom.patch_namespaced_custom_object_status(
+                    group, version, namespace, plural, name, {"status": status}, _content_type=MERGE_PATCH,
+                    _preload_content=False, _request_timeout=REQUEST_TIMEOUT).release_conn()
+        except ApiException as exc:
+            if exc.status == 404 and want is None:
+                return
+            raise RetryLater(f"ServiceL2Status {name}: {_describe(exc)}") from None
+        except (HTTPError, OSError) as exc:
+            raise RetryLater(f"ServiceL2Status {name}: {_describe(exc)}") from None
+
+    return Applier("l2-status", apply, workers=1)

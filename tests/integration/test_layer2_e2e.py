@@ -10,7 +10,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.integration.conftest import Cluster, wait_for
+from tests.integration.conftest import NS, Cluster, wait_for
 from tests.l2world import L2Lab
 from tests.netlab import Lab
 
@@ -64,14 +64,23 @@ def test_node_link_down_moves_the_vip(l2lab: L2Lab):
              lambda: len(l2lab.announcer_of(ip)) == 1, timeout=10)
 
 
-def test_speaker_killed_vip_moves(l2lab: L2Lab):
+def _l2_statuses(l2lab: L2Lab, service: str) -> list[tuple[str, list[str]]]:
+    items = l2lab.cluster.custom.list_namespaced_custom_object("metallb.io", "v1beta1", NS, "servicel2statuses")
+    return sorted(((o.get("status") or {}).get("node"), [i["name"] for i in (o.get("status") or {}).get("interfaces", [])])
+                  for o in items["items"] if (o.get("status") or {}).get("serviceName") == service)
+
+
+def test_speaker_killed_vip_moves_and_status_follows(l2lab: L2Lab):
     l2lab.start()
     ip = _vip(l2lab)
     [owner] = l2lab.announcer_of(ip)
+    wait_for("a ServiceL2Status naming the announcer", lambda: _l2_statuses(l2lab, "traefik") == [(owner, [])])
     l2lab.nodes[owner].kill()
     new = wait_for("another node to answer", lambda: (who := l2lab.curl(ip, 0.3)) and who != owner and who, 10,
                    interval=0.02)
     assert new in l2lab.nodes and new != owner
+    wait_for("the ServiceL2Status to follow (the dead node's one removed)",
+             lambda: _l2_statuses(l2lab, "traefik") == [(new, [])])
 
 
 def test_sigterm_hands_over_without_losing_a_request(l2lab: L2Lab):
