@@ -1,4 +1,4 @@
-"""What this node announces by Layer 2, decided from the caches — pure, no side effects.
+"""What this node announces (Layer 2 and BGP), decided from the caches — pure, no side effects.
 
 Every speaker runs the same computation on the same inputs (Service status written by the allocator,
 L2Advertisements, Nodes, EndpointSlices, and its membership view), so all agree on one announcer per
@@ -12,8 +12,10 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from speaker.clusterconfig import ClusterConfig
+from speaker.bgp.rib import Route, routes_for
+from speaker.clusterconfig import BGPPeer, ClusterConfig
 from speaker.election import NodeInfo, assign, eligible_nodes, group_shared
+from speaker.labels import any_matches
 from speaker.service import IP_ALLOCATED_FROM_POOL, is_load_balancer
 
 
@@ -112,3 +114,38 @@ def l2_plan(
                      None if interfaces_of.get(ip) is None else frozenset(interfaces_of[ip] or ()))
         for ip, node in chosen.items()
     }
+
+
+def peers_for_node(peers: Iterable[BGPPeer], node_labels: Mapping[str, str]) -> list[BGPPeer]:
+    """The BGPPeers whose ``nodeSelectors`` select this node (none: every node)."""
+    return [p for p in peers if any_matches(p.node_selectors, node_labels)]
+
+
+def bgp_plan(
+    services: Iterable[ServiceAddresses],
+    config: ClusterConfig,
+    node: str,
+    node_labels: Mapping[str, str],
+    ready: Mapping[str, frozenset[str]],
+    peers: Iterable[BGPPeer],
+) -> dict[str, frozenset[Route]]:
+    """Peer name → the routes this node advertises to it.
+
+    Every node whose labels match a BGPAdvertisement's ``nodeSelectors`` advertises (the router balances across
+    them: ECMP); for ``externalTrafficPolicy: Local`` only nodes with a ready endpoint do, and with none ready
+    nobody advertises. An advertisement with ``peers`` goes to those peers only.
+    """
+    out: dict[str, set[Route]] = {p.name: set() for p in peers}
+    for svc in services:
+        if svc.local and node not in ready.get(svc.key, frozenset()):
+            continue
+        for ip in svc.ips:
+            pool = _pool_of(ip, svc, config)
+            if not pool:
+                continue
+            advs = [a for a in config.bgp_for_pool(pool) if any_matches(a.node_selectors, node_labels)]
+            for peer in out:
+                for_peer = [a for a in advs if not a.peers or peer in a.peers]
+                if for_peer:
+                    out[peer] |= routes_for(ip, for_peer)
+    return {name: frozenset(routes) for name, routes in out.items()}

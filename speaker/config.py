@@ -70,6 +70,13 @@ class Layer2Config:
 
 
 @dataclass(frozen=True)
+class BGPConfig:
+    """``bgp:`` — native BGP sessions from the cluster's BGPPeers (``speaker.bgp``)."""
+
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
 class SpeakerConfig:
     node_name: str = field(default_factory=socket.gethostname)
     namespace: str = "metallb-system"
@@ -81,6 +88,7 @@ class SpeakerConfig:
     status_writers: int = 4
     layer2: Layer2Config = Layer2Config()
     membership: MembershipConfig = MembershipConfig()
+    bgp: BGPConfig = BGPConfig()
 
     def with_overrides(self, **overrides: Any) -> "SpeakerConfig":
         """Command-line values win over the file; ``None`` means "not given"."""
@@ -105,7 +113,7 @@ def parse_duration(value: Any, where: str) -> float:
 
 _TOP_KEYS = {
     "node_name", "namespace", "kubeconfig", "load_balancer_class", "log_level", "metrics_listen", "lease",
-    "status_writers", "layer2", "membership",
+    "status_writers", "layer2", "membership", "bgp",
 }
 _LEASE_KEYS = {"name", "duration", "renew_deadline", "retry_period"}
 _LAYER2_KEYS = {"enabled", "probe", "refresh_interval", "leave_grace", "realtime_priority"}
@@ -220,6 +228,7 @@ def build_speaker_config(raw: Any, source: str = "config") -> SpeakerConfig:
     values["lease"] = LeaseSettings(**lease_values)
     values["layer2"] = _layer2(raw)
     values["membership"] = _membership(raw)
+    values["bgp"] = BGPConfig(**_bool(_section(raw, "bgp", {"enabled"}), "enabled", "bgp"))
     cfg = SpeakerConfig(**values)
     _validate(cfg)
     return cfg

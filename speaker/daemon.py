@@ -25,6 +25,7 @@ from speaker.kube.informer import Informer
 from speaker.kube.kinds import speaker_kinds
 from speaker.kube.lease import LeaderElector
 from speaker.kube.writer import EventRecorder, l2_status_applier, pool_status_applier, service_status_applier
+from speaker.bgpcontroller import BGPController
 from speaker.l2controller import Layer2Controller, internal_ip
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,14 @@ class Speaker:
         self.layer2: Layer2Controller | None = None
         if cfg.layer2.enabled:
             self._build_layer2()
+        self.bgp: Any = None
+        self.bgp_controller: BGPController | None = None
+        if cfg.bgp.enabled:
+            from speaker.bgp import BGPSpeaker
+
+            self.bgp = BGPSpeaker(cfg.node_name)
+            self.bgp_controller = BGPController(node=cfg.node_name, caches=self.informers, synced=self.synced,
+                                                bgp=self.bgp, load_balancer_class=cfg.load_balancer_class)
         self._http: ThreadingHTTPServer | None = None
 
     def _build_layer2(self) -> None:
@@ -84,8 +93,8 @@ class Speaker:
             self.membership = Membership(
                 cfg.node_name, keys,
                 Settings(port=m.port, interval=m.interval, dead_after=m.dead_after, fence_after=m.fence_after),
-                on_change=lambda alive: self.layer2.members_changed() if self.layer2 else None,
-                on_fence=lambda fenced: self.layer2.members_changed() if self.layer2 else None,
+                on_change=lambda alive: self.layer2.poke() if self.layer2 else None,
+                on_fence=lambda fenced: self.layer2.poke() if self.layer2 else None,
             )
         self.announcer = Announcer(
             cfg.node_name,
@@ -121,6 +130,9 @@ class Speaker:
                 self._update_peers()
                 self.membership.start()
             self._spawn("layer2", self.layer2.run)
+        if self.bgp_controller is not None:
+            self.bgp.start()
+            self._spawn("bgp", self.bgp_controller.run)
         for name, inf in self.informers.items():
             self._spawn(f"watch-{name}", inf.run)
         self._spawn("lease", self.elector.run)
@@ -146,6 +158,10 @@ class Speaker:
             self.l2_status_applier.stop()
             if self.membership is not None:
                 self.membership.stop()
+        if self.bgp_controller is not None:
+            self.bgp_controller.freeze()
+            self.bgp_controller.stop()
+            self.bgp.stop()  # withdraw everything, then Cease / Administrative Shutdown
         log.info("stopping: releasing the allocator lease and closing watches")
         self.elector.stop(release=True)
         self.controller.stop()
@@ -174,6 +190,8 @@ class Speaker:
 
     def _notify(self, kind: str, change: Any, key: str) -> None:
         self.controller.notify(kind, change, key)
+        if self.bgp_controller is not None:
+            self.bgp_controller.notify(kind, change, key)
         if self.layer2 is not None:
             self.layer2.notify(kind, change, key)
             if kind == "nodes" and self.membership is not None:
@@ -196,8 +214,9 @@ class Speaker:
         if self.synced():
             log.info("caches synced (%s)", ", ".join(sorted(self.informers)))
             self.controller.notify("__synced__", None, "")
-            if self.layer2 is not None:
-                self.layer2.notify("__synced__", None, "")
+            for reconciler in (self.layer2, self.bgp_controller):
+                if reconciler is not None:
+                    reconciler.notify("__synced__", None, "")
             systemd.notify("READY=1\nSTATUS=caches synced")
 
     def _health_loop(self) -> None:
@@ -233,6 +252,7 @@ class Speaker:
             "unallocated": snap["unallocated"],
             "services": sorted(services, key=lambda s: s["service"]),
             "layer2": self.layer2.snapshot() if self.layer2 is not None else None,
+            "bgp": self.bgp_controller.snapshot() if self.bgp_controller is not None else None,
         }
 
     def _start_http(self) -> None:

@@ -9,7 +9,6 @@ node takes an address over). A fenced speaker (no peers, no API) announces nothi
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any, Callable, Mapping
 
 from speaker.announce import L2Choice, addressed_services, l2_plan
@@ -18,11 +17,12 @@ from speaker.election import node_info
 from speaker.endpoints import ready_nodes_by_service
 from speaker.kube.writer import Applier, Event, EventRecorder, l2_status_name
 from speaker.layer2.announcer import Announcement, Announcer
+from speaker.reconciler import Reconciler
 
 log = logging.getLogger(__name__)
 
-RELEVANT = frozenset({"services", "endpointslices", "nodes", "ipaddresspools", "l2advertisements", "__synced__",
-                      "__members__"})
+RELEVANT = frozenset({"services", "endpointslices", "nodes", "ipaddresspools", "l2advertisements",
+                      "servicel2statuses"})
 
 
 def _node_ready(node: Mapping[str, Any]) -> bool:
@@ -39,7 +39,10 @@ def internal_ip(node: Mapping[str, Any]) -> str | None:
     return None
 
 
-class Layer2Controller:
+class Layer2Controller(Reconciler):
+    relevant = RELEVANT
+    name = "layer2"
+
     def __init__(
         self,
         *,
@@ -53,61 +56,26 @@ class Layer2Controller:
         fenced: Callable[[], bool] = lambda: False,
         l2_status: Applier | None = None,
     ) -> None:
+        super().__init__(synced=synced)
         self._node = node
         self._caches = caches
-        self._synced = synced
         self._announcer = announcer
         self._events = events
         self._lb_class = load_balancer_class
         self._alive = alive
         self._fenced = fenced
         self._l2_status = l2_status
-        self._dirty = threading.Event()
-        self._stopped = threading.Event()
-        self._frozen = False
         self._plan: dict[str, L2Choice] = {}
         self._known_at_sync: set[str] | None = None
         self._ever_mine: set[str] = set()
         self._last_good_pools: Mapping[str, Any] = {}
-        self.generation = 0
-
-    def notify(self, kind: str, change: Any, key: str) -> None:
-        if kind in RELEVANT:
-            self._dirty.set()
-
-    def members_changed(self, *_: Any) -> None:
-        self._dirty.set()
-
-    def freeze(self) -> None:
-        """Stop changing what we answer for (shutdown: keep answering through the leave grace period)."""
-        self._frozen = True
-
-    def stop(self) -> None:
-        self._stopped.set()
-        self._dirty.set()
-
-    def run(self) -> None:
-        while not self._stopped.is_set():
-            self._dirty.wait(1.0)
-            if self._stopped.is_set():
-                break
-            if not self._dirty.is_set():
-                continue
-            self._dirty.clear()
-            if not self._synced() or self._frozen:
-                continue
-            try:
-                self._recompute()
-            except Exception:  # noqa: BLE001 - keep announcing what we had; try again on the next change
-                log.exception("layer2: could not recompute the plan; keeping the current announcements")
-            self.generation += 1
 
     def alive_nodes(self) -> frozenset[str]:
         if self._alive is not None:
             return self._alive()
         return frozenset(n["metadata"]["name"] for n in self._caches["nodes"].items() if _node_ready(n))
 
-    def _recompute(self) -> None:
+    def recompute(self) -> None:
         c = self._caches
         cfg = build_config(c["ipaddresspools"].items(), c["l2advertisements"].items(),
                            last_good_pools=self._last_good_pools)

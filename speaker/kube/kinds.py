@@ -43,4 +43,5 @@ def secrets_kind(namespace: str) -> ResourceKind:
 
 
 def speaker_kinds(namespace: str) -> list[ResourceKind]:
-    return [SERVICES, ENDPOINT_SLICES, NODES, NAMESPACES] + [metallb_kind(p, namespace) for p in METALLB_KINDS]
+    return ([SERVICES, ENDPOINT_SLICES, NODES, NAMESPACES, secrets_kind(namespace)]
+            + [metallb_kind(p, namespace) for p in METALLB_KINDS])

@@ -16,7 +16,7 @@ import pytest
 from speaker.bgp.attribute import NextHop, Origin
 from speaker.bgp.context import Context
 from speaker.bgp.message import Keepalive, NotificationMessage, Open, Reader, pack_message, unpack_message
-from tests.integration.test_bgp_lab import Bird, Neighbor, Node, route, wait_for
+from tests.bgplab import Bird, Neighbor, Node, route, wait_for
 from tests.netlab import Lab, require_root
 
 pytestmark = pytest.mark.timeout(60)

@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.integration.test_bgp_lab import DAEMONS, Bird, Neighbor, Node, route, wait_for
+from tests.bgplab import DAEMONS, Bird, Neighbor, Node, route, wait_for
 from tests.netlab import Lab, require_root
 
 pytestmark = pytest.mark.timeout(60)

@@ -67,3 +67,33 @@ def test_shared_address_has_one_announcer_listing_every_service():
 def test_same_inputs_same_answer_whatever_the_order():
     services = [svc(f"s{i}", [f"198.51.100.{240 + i}"], ts=f"2026-01-0{1 + i % 3}T00:00:00Z") for i in range(9)]
     assert plan(services) == plan(list(reversed(services)))
+
+
+def test_bgp_plan_nodes_peers_local_and_aggregation():
+    from speaker.announce import bgp_plan, peers_for_node
+
+    cfg = build_config(
+        [obj("IPAddressPool", "pub", {"addresses": ["192.0.2.0/28"]})],
+        [],
+        [obj("BGPAdvertisement", "all", {"ipAddressPools": ["pub"], "communities": ["64512:100"]}),
+         obj("BGPAdvertisement", "agg", {"ipAddressPools": ["pub"], "aggregationLength": 28, "peers": ["edge"],
+                                         "nodeSelectors": [{"matchLabels": {"rack": "a"}}]})],
+        [obj("BGPPeer", "edge", {"myASN": 64512, "peerASN": 64513, "peerAddress": "198.51.100.1"}),
+         obj("BGPPeer", "tor-b", {"myASN": 64512, "peerASN": 64514, "peerAddress": "198.51.100.2",
+                                  "nodeSelectors": [{"matchLabels": {"rack": "b"}}]})],
+    )
+    assert not cfg.errors, cfg.errors
+    services = addressed_services([svc("web", ["192.0.2.1"], pool="pub"),
+                                   svc("db", ["192.0.2.2"], pool="pub", local=True)], None)
+    rack_a = {"rack": "a"}
+    peers = peers_for_node(cfg.peers.values(), rack_a)
+    assert [p.name for p in peers] == ["edge"]  # tor-b selects rack b only
+    plan_a = bgp_plan(services, cfg, "n1", rack_a, {"default/db": frozenset({"n2"})}, peers)
+    prefixes = sorted(str(r.prefix) for r in plan_a["edge"])
+    assert prefixes == ["192.0.2.0/28", "192.0.2.1/32"]  # db: no ready endpoint on n1; agg only to edge
+    web = next(r for r in plan_a["edge"] if str(r.prefix) == "192.0.2.1/32")
+    assert web.communities == ((64512 << 16) | 100,)
+    plan_b = bgp_plan(services, cfg, "n2", {"rack": "b"}, {"default/db": frozenset({"n2"})},
+                      peers_for_node(cfg.peers.values(), {"rack": "b"}))
+    assert sorted(str(r.prefix) for r in plan_b["edge"]) == ["192.0.2.1/32", "192.0.2.2/32"]
+    assert sorted(str(r.prefix) for r in plan_b["tor-b"]) == ["192.0.2.1/32", "192.0.2.2/32"]

@@ -1,0 +1,57 @@
+"""The BGP side of the speaker: sessions from BGPPeers, routes from the pure ``announce.bgp_plan``.
+
+Every node that an advertisement selects advertises (routers spread traffic over them: ECMP), so there is no
+election here; ``externalTrafficPolicy: Local`` narrows it to nodes with a ready endpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any, Callable, Mapping
+
+from speaker.announce import addressed_services, bgp_plan, peers_for_node
+from speaker.clusterconfig import build_config
+from speaker.endpoints import ready_nodes_by_service
+from speaker.reconciler import Reconciler
+
+log = logging.getLogger(__name__)
+
+
+class BGPController(Reconciler):
+    relevant = frozenset({"services", "endpointslices", "nodes", "ipaddresspools", "bgpadvertisements", "bgppeers",
+                          "communities", "secrets"})
+    name = "bgp"
+
+    def __init__(self, *, node: str, caches: Mapping[str, Any], synced: Callable[[], bool], bgp: Any,
+                 load_balancer_class: str | None) -> None:
+        super().__init__(synced=synced)
+        self._node = node
+        self._caches = caches
+        self._bgp = bgp
+        self._lb_class = load_balancer_class
+        self._last_good_pools: Mapping[str, Any] = {}
+        self._peer_names: list[str] = []
+
+    def recompute(self) -> None:
+        c = self._caches
+        secrets = {s["metadata"]["name"]: s for s in c["secrets"].items()}
+        cfg = build_config(c["ipaddresspools"].items(), (), c["bgpadvertisements"].items(), c["bgppeers"].items(),
+                           c["communities"].items(), secrets=secrets, last_good_pools=self._last_good_pools)
+        self._last_good_pools = cfg.pools
+        me = c["nodes"].get(self._node) or {}
+        labels = (me.get("metadata") or {}).get("labels") or {}
+        peers = peers_for_node(cfg.peers.values(), labels)
+        services = addressed_services(c["services"].items(), self._lb_class)
+        ready = ready_nodes_by_service(c["endpointslices"].items()) if any(s.local for s in services) else {}
+        routes = bgp_plan(services, cfg, self._node, labels, ready, peers)
+        names = sorted(p.name for p in peers)
+        if names != self._peer_names:
+            log.info("bgp: sessions for this node: %s", ", ".join(names) or "none")
+            self._peer_names = names
+        self._bgp.set_peers(peers)
+        self._bgp.set_routes(routes)
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        return [{k: (v if isinstance(v, (int, float, str, bool, type(None))) else str(v))
+                 for k, v in dataclasses.asdict(st).items()} for st in self._bgp.snapshot()]

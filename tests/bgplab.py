@@ -1,0 +1,319 @@
+"""BGP peers for the interop tests and the bench: BIRD 2, FRR bgpd (no zebra) and GoBGP in lab namespaces, and
+our speaker run in-process on a thread inside a node namespace (tests/integration/test_bgp_lab.py checks them).
+
+Every daemon writes its config, socket and log under a per-test directory; ``stop()`` kills it; ``Lab.close``
+kills whatever is left in the namespaces. Only documentation prefixes and private ASNs are used.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from prometheus_client import CollectorRegistry
+
+from speaker.bgp import BGPSpeaker, Route
+from speaker.clusterconfig import BGPPeer, Secret
+from tests.netlab import Host
+
+A = ipaddress.ip_address
+N = ipaddress.ip_network
+
+
+def wait_for(what: str, predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.02) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+@dataclass
+class Neighbor:
+    """One neighbor as the router (BIRD/FRR/GoBGP) sees it."""
+
+    name: str
+    address: str
+    asn: int
+    password: str | None = None
+    multihop: bool = False
+    hold: int = 9
+    passive: bool = False
+
+
+class Daemon:
+    kind = ""
+
+    def __init__(self, host: Host, workdir: Path, *, asn: int, router_id: str, neighbors: Iterable[Neighbor]) -> None:
+        self.host = host
+        self.dir = workdir / f"{self.kind}-{host.name}"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.asn = asn
+        self.router_id = router_id
+        self.neighbors = list(neighbors)
+        self.proc: subprocess.Popen[Any] | None = None
+        self.log = self.dir / "log"
+
+    def start(self) -> "Daemon":
+        self.write_config()
+        self._logf = open(self.log, "ab")
+        self.proc = self.host.popen(self.command(), stdout=self._logf, stderr=subprocess.STDOUT)
+        wait_for(f"{self.kind} in {self.host.name} to answer", self.ready, timeout=10, interval=0.05)
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(5)
+        self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def logs(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""
+
+    # per daemon
+    def write_config(self) -> None: raise NotImplementedError
+    def command(self) -> list[str]: raise NotImplementedError
+    def ready(self) -> bool: raise NotImplementedError
+    def established(self, address: str) -> bool: raise NotImplementedError
+    def routes(self, version: int = 4) -> dict[str, list[dict[str, Any]]]:
+        """prefix → paths, each {next_hop, as_path, local_pref, communities, large_communities, from}."""
+        raise NotImplementedError
+
+
+class Bird(Daemon):
+    kind = "bird"
+
+    def write_config(self) -> None:
+        parts = [f"log stderr all;\nrouter id {self.router_id};\nprotocol device {{}}\n",
+                 "protocol kernel k4 { ipv4 { export all; }; merge paths on; }\n",
+                 "protocol kernel k6 { ipv6 { export all; }; merge paths on; }\n"]
+        for n in self.neighbors:
+            ibgp = n.asn == self.asn
+            local = self.host.ipv4[0] if ":" not in n.address else self.host.ipv6[0]
+            channel = "import all; export none;"
+            extra = f'password "{n.password}";' if n.password else ""
+            extra += " direct;" if ibgp else ""  # iBGP is multihop by default in BIRD
+            extra += " multihop;" if n.multihop else ""
+            extra += " passive on;" if n.passive else ""
+            parts.append(f"protocol bgp {n.name} {{ local {local} as {self.asn}; neighbor {n.address} as {n.asn}; "
+                         f"hold time {n.hold}; connect delay time 1; connect retry time 1; error wait time 1, 2; {extra}\n"
+                         f"  ipv4 {{ {channel} }}; ipv6 {{ {channel} }}; }}\n")
+        (self.dir / "bird.conf").write_text("".join(parts))
+
+    def command(self) -> list[str]:
+        return ["bird", "-f", "-c", str(self.dir / "bird.conf"), "-s", str(self.dir / "bird.ctl"),
+                "-P", str(self.dir / "bird.pid")]
+
+    def birdc(self, *cmd: str) -> str:
+        return self.host.run(["birdc", "-s", str(self.dir / "bird.ctl"), *cmd], check=False).stdout
+
+    def ready(self) -> bool:
+        return "ready" in self.birdc("show", "status")
+
+    def established(self, address: str) -> bool:
+        name = next(n.name for n in self.neighbors if n.address == address)
+        return "Established" in self.birdc("show", "protocols", name)
+
+    def count(self, version: int = 4) -> int:
+        out = self.birdc("show", "route", "count", "table", f"master{version}")
+        m = re.search(r"(\d+) of \d+ routes", out)
+        return int(m.group(1)) if m else 0
+
+    def routes(self, version: int = 4) -> dict[str, list[dict[str, Any]]]:
+        out = self.birdc("show", "route", "all", "table", f"master{version}")
+        routes: dict[str, list[dict[str, Any]]] = {}
+        prefix = None
+        cur: dict[str, Any] | None = None
+        for line in out.splitlines():
+            m = re.match(r"^(\S+)?\s+unicast \[(\S+) .*?\] (\*?)", line)
+            if m and (m.group(1) or prefix):
+                prefix = m.group(1) or prefix
+                cur = {"from": m.group(2), "best": m.group(3) == "*", "communities": [], "large_communities": []}
+                routes.setdefault(prefix, []).append(cur)
+                continue
+            if cur is None:
+                continue
+            line = line.strip()
+            if line.startswith("BGP.next_hop:"):
+                cur["next_hop"] = line.split(": ", 1)[1].split()
+            elif line.startswith("BGP.as_path:"):
+                cur["as_path"] = [int(a) for a in line.split(":", 1)[1].split()]
+            elif line.startswith("BGP.local_pref:"):
+                cur["local_pref"] = int(line.split(": ")[1])
+            elif line.startswith("BGP.community:"):
+                cur["communities"] = [f"{a}:{b}" for a, b in re.findall(r"\((\d+),(\d+)\)", line)]
+            elif line.startswith("BGP.large_community:"):
+                cur["large_communities"] = [f"{a}:{b}:{c}" for a, b, c in re.findall(r"\((\d+), (\d+), (\d+)\)", line)]
+        return routes
+
+    def kernel_nexthops(self, prefix: str) -> list[str]:
+        """The next hops the kernel of BIRD's namespace got for ``prefix`` (ECMP shows several)."""
+        out = self.host.run(["ip", "-j", "-6" if ":" in prefix else "-4", "route", "show", prefix], check=False).stdout
+        hops: list[str] = []
+        for r in json.loads(out or "[]"):
+            if "gateway" in r:
+                hops.append(r["gateway"])
+            hops += [h["gateway"] for h in r.get("nexthops", [])]
+        return sorted(hops)
+
+
+class Frr(Daemon):
+    kind = "frr"
+
+    def write_config(self) -> None:
+        lines = ["frr defaults traditional", f"hostname {self.host.name}", "log stdout informational", "!",
+                 f"router bgp {self.asn}", f" bgp router-id {self.router_id}", " no bgp ebgp-requires-policy",
+                 " no bgp network import-check", " no bgp default ipv4-unicast"]
+        for n in self.neighbors:
+            lines += [f" neighbor {n.address} remote-as {n.asn}", f" neighbor {n.address} timers {max(1, n.hold // 3)} {n.hold}",
+                      f" neighbor {n.address} timers connect 1", f" neighbor {n.address} disable-connected-check"]
+            if n.password:
+                lines.append(f" neighbor {n.address} password {n.password}")
+            if n.multihop:
+                lines.append(f" neighbor {n.address} ebgp-multihop 255")
+        for af in ("ipv4", "ipv6"):
+            lines.append(f" address-family {af} unicast")
+            lines += [" maximum-paths 8", " maximum-paths ibgp 8"]
+            lines += [f"  neighbor {n.address} activate" for n in self.neighbors]
+            lines.append(" exit-address-family")
+        (self.dir / "bgpd.conf").write_text("\n".join(lines) + "\n")
+
+    def command(self) -> list[str]:
+        return ["/usr/lib/frr/bgpd", "-Z", "-S", "-f", str(self.dir / "bgpd.conf"), "-i", str(self.dir / "bgpd.pid"),
+                "--vty_socket", str(self.dir), "-u", "root", "-g", "root", "--log", "stdout"]
+
+    def vtysh(self, cmd: str) -> str:
+        return self.host.run(["vtysh", "--vty_socket", str(self.dir), "-c", cmd], check=False).stdout
+
+    def ready(self) -> bool:
+        return "BGP" in self.vtysh("show bgp summary")
+
+    def established(self, address: str) -> bool:
+        data = json.loads(self.vtysh("show bgp neighbors json") or "{}")
+        return data.get(address, {}).get("bgpState") == "Established"
+
+    def routes(self, version: int = 4) -> dict[str, list[dict[str, Any]]]:
+        listing = json.loads(self.vtysh(f"show bgp ipv{version} unicast json") or "{}").get("routes", {})
+        out: dict[str, list[dict[str, Any]]] = {}
+        for prefix, brief in listing.items():
+            detail = json.loads(self.vtysh(f"show bgp ipv{version} unicast {prefix} json") or "{}").get("paths", [])
+            for b, p in zip(brief, detail):
+                out.setdefault(prefix, []).append({
+                    "from": b.get("peerId"),
+                    "next_hop": [h.get("ip") for h in p.get("nexthops", [])],
+                    "as_path": [int(a) for a in str(p.get("aspath", {}).get("string", "")).split() if a.isdigit()],
+                    "local_pref": p.get("locPrf", p.get("localpref")),
+                    "communities": (p.get("community") or {}).get("list", []),
+                    "large_communities": (p.get("largeCommunity") or {}).get("list", []),
+                    "multipath": bool(b.get("multipath")), "best": bool(b.get("bestpath")),
+                })
+        return out
+
+
+class Gobgp(Daemon):
+    kind = "gobgp"
+
+    def write_config(self) -> None:
+        text = f'[global.config]\n  as = {self.asn}\n  router-id = "{self.router_id}"\n'
+        for n in self.neighbors:
+            text += (f'[[neighbors]]\n  [neighbors.config]\n    neighbor-address = "{n.address}"\n    peer-as = {n.asn}\n')
+            if n.password:
+                text += f'    auth-password = "{n.password}"\n'
+            text += (f'  [neighbors.timers.config]\n    hold-time = {n.hold}\n    keepalive-interval = {max(1, n.hold // 3)}\n'
+                     f'    connect-retry = 1\n')
+            if n.passive:
+                text += '  [neighbors.transport.config]\n    passive-mode = true\n'
+            if n.multihop:
+                text += '  [neighbors.ebgp-multihop.config]\n    enabled = true\n    multihop-ttl = 255\n'
+            for af in ("ipv4-unicast", "ipv6-unicast"):
+                text += f'  [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = "{af}"\n'
+        (self.dir / "gobgpd.toml").write_text(text)
+
+    def command(self) -> list[str]:
+        return ["gobgpd", "-f", str(self.dir / "gobgpd.toml"), "-t", "toml", "--api-hosts", "127.0.0.1:50051"]
+
+    def gobgp(self, *args: str, check: bool = False) -> str:
+        return self.host.run(["gobgp", "-u", "127.0.0.1", "-p", "50051", *args], check=check).stdout
+
+    def ready(self) -> bool:
+        return self.host.run(["gobgp", "-u", "127.0.0.1", "-p", "50051", "global"], check=False).returncode == 0
+
+    def established(self, address: str) -> bool:
+        data = json.loads(self.gobgp("neighbor", address, "-j") or "{}")
+        return data.get("state", {}).get("session_state") in (6, "established", "ESTABLISHED")
+
+    def routes(self, version: int = 4) -> dict[str, list[dict[str, Any]]]:
+        data = json.loads(self.gobgp("global", "rib", "-a", f"ipv{version}", "-j") or "{}")
+        out: dict[str, list[dict[str, Any]]] = {}
+        for prefix, paths in data.items():
+            for p in paths:
+                r: dict[str, Any] = {"from": p.get("neighbor-ip"), "communities": [], "large_communities": [],
+                                     "best": p.get("best", False)}
+                for a in p.get("attrs", []):
+                    t = a.get("type")
+                    if t == 2:
+                        r["as_path"] = [x for s in a.get("as_paths", []) for x in s.get("asns", [])]
+                    elif t == 3:
+                        r["next_hop"] = [a["nexthop"]]
+                    elif t == 5:
+                        r["local_pref"] = a.get("value")
+                    elif t == 8:
+                        r["communities"] = [f"{c >> 16}:{c & 0xFFFF}" for c in a.get("communities", [])]
+                    elif t == 14:
+                        r["next_hop"] = [a["nexthop"]] + ([a["linklocal_nexthop"]] if a.get("linklocal_nexthop") else [])
+                    elif t == 32:
+                        r["large_communities"] = [f"{c['ASN']}:{c['LocalData1']}:{c['LocalData2']}" for c in a.get("value", [])]
+                out.setdefault(prefix, []).append(r)
+        return out
+
+
+DAEMONS = {"bird": Bird, "frr": Frr, "gobgp": Gobgp}
+
+
+class Node:
+    """Our speaker, in-process, its loop thread inside the node's namespace."""
+
+    def __init__(self, host: Host, *, asn: int = 64512, router_id: str | None = None, listen: tuple[str, int] | None = None,
+                 link_local: bool = False):
+        self.host = host
+        self.asn = asn
+        self.speaker = BGPSpeaker(host.name, router_id=router_id, registry=CollectorRegistry(), listen=listen,
+                                  ipv6_link_local_next_hop=link_local)
+        self.registry = self.speaker.metrics  # per-node metrics for assertions
+        host.call(self.speaker.start)
+
+    def peer(self, name: str, address: str, peer_asn: int, **kw: Any) -> BGPPeer:
+        kw.setdefault("hold_time", 9)
+        kw.setdefault("keepalive_time", 3)
+        kw.setdefault("connect_time", 2)
+        if isinstance(kw.get("password"), str):
+            kw["password"] = Secret(kw["password"])
+        return BGPPeer(name=name, my_asn=self.asn, peer_asn=peer_asn, address=A(address), **kw)
+
+    def status(self, name: str) -> Any:
+        return next((s for s in self.speaker.snapshot() if s.peer == name), None)
+
+    def wait_established(self, name: str, timeout: float = 15) -> Any:
+        return wait_for(f"{self.host.name} → {name} Established",
+                        lambda: (s := self.status(name)) and s.state == "Established" and s, timeout)
+
+    def stop(self) -> None:
+        self.speaker.stop(5)
+
+
+def route(prefix: str, **kw: Any) -> Route:
+    return Route(N(prefix), **kw)

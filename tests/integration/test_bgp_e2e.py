@@ -1,0 +1,107 @@
+"""BGP end to end: real speaker processes in node namespaces, objects through the API, a BIRD router.
+
+What a user of the BGP mode sees: a Service gets an address, every selected node advertises it to the router
+(ECMP), ``externalTrafficPolicy: Local`` narrows it to nodes with a ready endpoint, deleting the Service
+withdraws it, and a planned stop withdraws before closing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from kubernetes import client
+
+from tests.bgplab import Bird, Neighbor
+from tests.integration.conftest import NS, Cluster, wait_for
+from tests.l2world import Node
+from tests.netlab import Lab
+
+PREFIX = "192.0.2.0/28"
+
+
+class BGPWorld:
+    def __init__(self, lab: Lab, kube_api: Any, cluster: Cluster, tmp: Path) -> None:
+        self.cluster = cluster
+        router = lab.host("router", "198.51.100.1/24")
+        self.nodes: dict[str, Node] = {}
+        for i in (1, 2):
+            host = lab.host(f"node{i}", f"198.51.100.{10 + i}/24")
+            self.nodes[host.name] = Node(host, tmp, kube_api.add_listener(host.listen("127.0.0.1", 0)))
+            cluster.core.create_node({"metadata": {"name": host.name, "labels": {"bgp": "yes"}},
+                                      "status": {"addresses": [{"type": "InternalIP", "address": host.ipv4[0]}],
+                                                 "conditions": [{"type": "Ready", "status": "True"}]}})
+        self.bird = Bird(router, tmp, asn=64513, router_id="198.51.100.1",
+                         neighbors=[Neighbor(n, node.ip, 64512, hold=9) for n, node in self.nodes.items()]).start()
+        cluster.pool("public", [PREFIX])
+        cluster.custom.create_namespaced_custom_object("metallb.io", "v1beta1", NS, "bgpadvertisements", {
+            "apiVersion": "metallb.io/v1beta1", "kind": "BGPAdvertisement", "metadata": {"name": "public"},
+            "spec": {"ipAddressPools": ["public"], "communities": ["64512:100"]}})
+        cluster.custom.create_namespaced_custom_object("metallb.io", "v1beta2", NS, "bgppeers", {
+            "apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer", "metadata": {"name": "router"},
+            "spec": {"myASN": 64512, "peerASN": 64513, "peerAddress": "198.51.100.1", "holdTime": "9s",
+                     "nodeSelectors": [{"matchLabels": {"bgp": "yes"}}]}})
+
+    def next_hops(self, prefix: str) -> list[str]:
+        return sorted(r["next_hop"][0] for r in self.bird.routes(4).get(prefix, []))
+
+
+@pytest.fixture
+def bgp(kube_api, cluster: Cluster, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[BGPWorld]:
+    with Lab() as lab:
+        world = BGPWorld(lab, kube_api, cluster, tmp_path)
+        try:
+            yield world
+        finally:
+            for n in world.nodes.values():
+                n.kill()
+            world.bird.stop()
+            rep = getattr(request.node, "rep_call", None)
+            if rep is not None and rep.failed:
+                for n in world.nodes.values():
+                    print(f"----- {n.name} -----\n{n.log.read_text(errors='replace')[-4000:]}")
+                print(f"----- bird -----\n{world.bird.logs()[-3000:]}")
+
+
+def test_service_advertised_by_every_node_then_withdrawn(bgp: BGPWorld):
+    for n in bgp.nodes.values():
+        n.start()
+    wait_for("both sessions Established", lambda: all(bgp.bird.established(n.ip) for n in bgp.nodes.values()), 30)
+    bgp.cluster.service("web")
+    ip = bgp.cluster.wait_ips("web")[0]
+    assert ip == "192.0.2.0"
+    hops = wait_for("ECMP: a route from each node", lambda: (h := bgp.next_hops(f"{ip}/32")) and len(h) == 2 and h)
+    assert hops == ["198.51.100.11", "198.51.100.12"]
+    assert bgp.bird.routes(4)[f"{ip}/32"][0]["communities"] == ["64512:100"]
+    status = bgp.nodes["node1"].status()
+    assert any(s["peer"] == "router" and s["state"] == "Established" for s in status["bgp"])
+    bgp.cluster.core.delete_namespaced_service("web", "default")
+    wait_for("the route withdrawn", lambda: bgp.next_hops(f"{ip}/32") == [])
+
+
+def test_local_policy_advertises_only_from_nodes_with_an_endpoint(bgp: BGPWorld):
+    for n in bgp.nodes.values():
+        n.start()
+    slices = client.DiscoveryV1Api(bgp.cluster.core.api_client)
+    slices.create_namespaced_endpoint_slice("default", {
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
+        "metadata": {"name": "db-1", "labels": {"kubernetes.io/service-name": "db"}},
+        "endpoints": [{"addresses": ["10.244.1.7"], "nodeName": "node2", "conditions": {"ready": True}}],
+        "ports": [{"port": 5432, "protocol": "TCP"}]})
+    bgp.cluster.service("db", ports=[("TCP", 5432)], externalTrafficPolicy="Local")
+    ip = bgp.cluster.wait_ips("db")[0]
+    assert wait_for("only node2 advertises", lambda: bgp.next_hops(f"{ip}/32") == ["198.51.100.12"], 30)
+    slices.patch_namespaced_endpoint_slice("db-1", "default", {"endpoints": [
+        {"addresses": ["10.244.1.7"], "nodeName": "node2", "conditions": {"ready": False}}]})
+    wait_for("no ready endpoint: nobody advertises", lambda: bgp.next_hops(f"{ip}/32") == [], 15)
+
+
+def test_planned_stop_withdraws_first(bgp: BGPWorld):
+    for n in bgp.nodes.values():
+        n.start()
+    bgp.cluster.service("web")
+    ip = bgp.cluster.wait_ips("web")[0]
+    wait_for("both nodes advertise", lambda: len(bgp.next_hops(f"{ip}/32")) == 2, 30)
+    assert bgp.nodes["node1"].terminate() == 0
+    wait_for("node1's route gone, node2's kept", lambda: bgp.next_hops(f"{ip}/32") == ["198.51.100.12"], 10)
