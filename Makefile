@@ -19,6 +19,7 @@ bench: deps
 	$(PY) bench/failover.py
 	$(PY) bench/layer2_arp.py
 	$(PY) bench/membership.py
+	$(PY) bench/bgp_advertise.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .hypothesis
