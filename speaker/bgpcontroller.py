@@ -7,12 +7,14 @@ election here; ``externalTrafficPolicy: Local`` narrows it to nodes with a ready
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import logging
 from typing import Any, Callable, Mapping
 
 from speaker.announce import addressed_services, bgp_plan, peers_for_node
 from speaker.clusterconfig import build_config
 from speaker.endpoints import ready_nodes_by_service
+from speaker.kube.writer import Applier, bgp_status_name, publish_announcements
 from speaker.reconciler import Reconciler
 
 log = logging.getLogger(__name__)
@@ -20,11 +22,11 @@ log = logging.getLogger(__name__)
 
 class BGPController(Reconciler):
     relevant = frozenset({"services", "endpointslices", "nodes", "ipaddresspools", "bgpadvertisements", "bgppeers",
-                          "communities", "secrets"})
+                          "communities", "secrets", "servicebgpstatuses"})
     name = "bgp"
 
     def __init__(self, *, node: str, caches: Mapping[str, Any], synced: Callable[[], bool], bgp: Any,
-                 load_balancer_class: str | None) -> None:
+                 load_balancer_class: str | None, status: Applier | None = None) -> None:
         super().__init__(synced=synced)
         self._node = node
         self._caches = caches
@@ -32,6 +34,7 @@ class BGPController(Reconciler):
         self._lb_class = load_balancer_class
         self._last_good_pools: Mapping[str, Any] = {}
         self._peer_names: list[str] = []
+        self._status = status
 
     def recompute(self) -> None:
         c = self._caches
@@ -51,6 +54,16 @@ class BGPController(Reconciler):
             self._peer_names = names
         self._bgp.set_peers(peers)
         self._bgp.set_routes(routes)
+        if self._status is not None:  # ServiceBGPStatus: which peers this node advertises each Service to
+            advertised: dict[str, set[str]] = {}
+            by_prefix = {peer: {r.prefix for r in rs} for peer, rs in routes.items()}
+            for svc in services:
+                for peer, prefixes in by_prefix.items():
+                    if any(ipaddress.ip_address(ip) in p for ip in svc.ips for p in prefixes):
+                        advertised.setdefault(svc.key, set()).add(peer)
+            publish_announcements(self._status, c["servicebgpstatuses"].items(), self._node,
+                                  {k: tuple(sorted(v)) for k, v in advertised.items()}, bgp_status_name,
+                                  exclusive=False)
 
     def snapshot(self) -> list[dict[str, Any]]:
         return [{k: (v if isinstance(v, (int, float, str, bool, type(None))) else str(v))

@@ -24,7 +24,8 @@ from speaker.controller import AllocationController
 from speaker.kube.informer import Informer
 from speaker.kube.kinds import speaker_kinds
 from speaker.kube.lease import LeaderElector
-from speaker.kube.writer import EventRecorder, l2_status_applier, pool_status_applier, service_status_applier
+from speaker.kube.writer import (EventRecorder, announcement_status_applier, pool_status_applier,
+                                 service_status_applier)
 from speaker.bgpcontroller import BGPController
 from speaker.l2controller import Layer2Controller, internal_ip
 
@@ -71,8 +72,12 @@ class Speaker:
             from speaker.bgp import BGPSpeaker
 
             self.bgp = BGPSpeaker(cfg.node_name)
+            self.bgp_status_applier = announcement_status_applier(
+                self._api, cfg.namespace, self.informers["servicebgpstatuses"].get,
+                kind="ServiceBGPStatus", plural="servicebgpstatuses", detail="peers")
             self.bgp_controller = BGPController(node=cfg.node_name, caches=self.informers, synced=self.synced,
-                                                bgp=self.bgp, load_balancer_class=cfg.load_balancer_class)
+                                                bgp=self.bgp, load_balancer_class=cfg.load_balancer_class,
+                                                status=self.bgp_status_applier)
         self._http: ThreadingHTTPServer | None = None
 
     def _build_layer2(self) -> None:
@@ -103,7 +108,9 @@ class Speaker:
             on_conflict=lambda ip, mac: self.layer2.on_conflict(ip, mac) if self.layer2 else None,
         )
         membership = self.membership
-        self.l2_status_applier = l2_status_applier(self._api, cfg.namespace, self.informers["servicel2statuses"].get)
+        self.l2_status_applier = announcement_status_applier(
+            self._api, cfg.namespace, self.informers["servicel2statuses"].get,
+            kind="ServiceL2Status", plural="servicel2statuses", detail="interfaces")
         self.layer2 = Layer2Controller(
             node=cfg.node_name,
             caches=self.informers,
@@ -131,6 +138,8 @@ class Speaker:
                 self.membership.start()
             self._spawn("layer2", self.layer2.run)
         if self.bgp_controller is not None:
+            self.bgp_status_applier.set_enabled(True)
+            self.bgp_status_applier.start()
             self.bgp.start()
             self._spawn("bgp", self.bgp_controller.run)
         for name, inf in self.informers.items():
@@ -162,6 +171,7 @@ class Speaker:
             self.bgp_controller.freeze()
             self.bgp_controller.stop()
             self.bgp.stop()  # withdraw everything, then Cease / Administrative Shutdown
+            self.bgp_status_applier.stop()
         log.info("stopping: releasing the allocator lease and closing watches")
         self.elector.stop(release=True)
         self.controller.stop()

@@ -15,7 +15,7 @@ from speaker.announce import L2Choice, addressed_services, l2_plan
 from speaker.clusterconfig import build_config
 from speaker.election import node_info
 from speaker.endpoints import ready_nodes_by_service
-from speaker.kube.writer import Applier, Event, EventRecorder, l2_status_name
+from speaker.kube.writer import Applier, Event, EventRecorder, l2_status_name, publish_announcements
 from speaker.layer2.announcer import Announcement, Announcer
 from speaker.reconciler import Reconciler
 
@@ -113,23 +113,15 @@ class Layer2Controller(Reconciler):
         self._publish({ip: plan[ip] for ip in desired})
 
     def _publish(self, mine: Mapping[str, L2Choice]) -> None:
-        """ServiceL2Status: one per Service this node announces. Ours that no longer apply are deleted, and so
-        are other nodes' for a Service we took over (a node killed with -9 cannot delete its own)."""
+        """ServiceL2Status: one per Service this node announces (see ``publish_announcements``)."""
         if self._l2_status is None:
             return
         wanted: dict[str, tuple[str, ...]] = {}
         for choice in mine.values():
             for key in choice.services:
                 wanted[key] = tuple(sorted(choice.interfaces)) if choice.interfaces else ()
-        for obj in self._caches["servicel2statuses"].items():
-            meta = obj.get("metadata") or {}
-            labels = meta.get("labels") or {}
-            key = f"{labels.get('metallb.io/service-namespace')}/{labels.get('metallb.io/service-name')}"
-            node = labels.get("metallb.io/node")
-            if (node == self._node and key not in wanted) or (node != self._node and key in wanted):
-                self._l2_status.desire(meta.get("name", ""), None)
-        for key, ifaces in wanted.items():
-            self._l2_status.desire(l2_status_name(self._node, key), (self._node, key, ifaces))
+        publish_announcements(self._l2_status, self._caches["servicel2statuses"].items(), self._node, wanted,
+                              l2_status_name, exclusive=True)
 
     def _say(self, key: str, message: str) -> None:
         svc = self._caches["services"].get(key) or {}

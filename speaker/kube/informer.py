@@ -21,7 +21,6 @@ import json
 import logging
 import random
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping
 

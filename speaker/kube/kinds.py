@@ -18,6 +18,7 @@ METALLB_KINDS = {
     "bgppeers": "v1beta2",
     "communities": "v1beta1",
     "servicel2statuses": "v1beta1",  # written by each speaker for what it announces
+    "servicebgpstatuses": "v1beta1",
 }
 
 SERVICES = ResourceKind("services", lambda api: client.CoreV1Api(api).list_service_for_all_namespaces)

@@ -16,7 +16,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -315,21 +315,34 @@ class EventRecorder:
                     time.sleep(0.5 * (attempt + 1))
 
 
-def l2_status_name(node: str, service_key: str) -> str:
-    """One ServiceL2Status per (node, Service), with a stable name of bounded length."""
+def status_object_name(prefix: str, node: str, service_key: str) -> str:
+    """One status object per (node, Service), with a stable name of bounded length."""
     import hashlib
 
-    return "l2-" + hashlib.sha256(f"{node}/{service_key}".encode()).hexdigest()[:16]
+    return f"{prefix}-" + hashlib.sha256(f"{node}/{service_key}".encode()).hexdigest()[:16]
 
 
-def l2_status_applier(api: client.ApiClient, namespace: str, live: Callable[[str], Mapping[str, Any] | None]) -> Applier:
-    """Keeps the ``ServiceL2Status`` objects (MetalLB's status kind): one per (node, Service) announced.
+def l2_status_name(node: str, service_key: str) -> str:
+    return status_object_name("l2", node, service_key)
 
-    Keyed by object name; the wish is ``(node, "ns/name", interfaces)`` or ``None`` to delete. Status is a
-    subresource, so a new object costs two writes (create, then status); an unchanged one costs none.
+
+def bgp_status_name(node: str, service_key: str) -> str:
+    return status_object_name("bgp", node, service_key)
+
+
+def announcement_status_applier(
+    api: client.ApiClient, namespace: str, live: Callable[[str], Mapping[str, Any] | None], *,
+    kind: str, plural: str, detail: str,
+) -> Applier:
+    """Keeps MetalLB's per-announcement status objects (ServiceL2Status, ServiceBGPStatus): one per
+    (node, Service) announced.
+
+    Keyed by object name; the wish is ``(node, "ns/name", details)`` or ``None`` to delete, where ``details``
+    fills ``status.<detail>`` (interfaces or peers). Status is a subresource, so a new object costs two writes
+    (create, then status); an unchanged one costs none.
     """
     custom = client.CustomObjectsApi(api)
-    group, version, plural = "metallb.io", "v1beta1", "servicel2statuses"
+    group, version = "metallb.io", "v1beta1"
 
     def apply(name: str, want: tuple[str, str, tuple[str, ...]] | None) -> None:
         current = live(f"{namespace}/{name}")
@@ -340,17 +353,17 @@ def l2_status_applier(api: client.ApiClient, namespace: str, live: Callable[[str
                                                            _preload_content=False,
                                                            _request_timeout=REQUEST_TIMEOUT).release_conn()
                 return
-            node, key, interfaces = want
+            node, key, details = want
             svc_ns, svc_name = key.split("/", 1)
             if current is None:
                 custom.create_namespaced_custom_object(group, version, namespace, plural, {
-                    "apiVersion": f"{group}/{version}", "kind": "ServiceL2Status",
+                    "apiVersion": f"{group}/{version}", "kind": kind,
                     "metadata": {"name": name, "labels": {"metallb.io/node": node,
                                                           "metallb.io/service-name": svc_name,
                                                           "metallb.io/service-namespace": svc_ns}},
                 }, _preload_content=False, _request_timeout=REQUEST_TIMEOUT).release_conn()
-            status = {"node": node, "serviceName": svc_name, "serviceNamespace": svc_ns,
-                      "interfaces": [{"name": i} for i in interfaces]}
+            values: list[Any] = [{"name": d} for d in details] if detail == "interfaces" else list(details)
+            status = {"node": node, "serviceName": svc_name, "serviceNamespace": svc_ns, detail: values}
             if current is None or (current.get("status") or {}) != status:
                 custom.patch_namespaced_custom_object_status(
                     group, version, namespace, plural, name, {"status": status}, _content_type=MERGE_PATCH,
@@ -358,8 +371,27 @@ def l2_status_applier(api: client.ApiClient, namespace: str, live: Callable[[str
         except ApiException as exc:
             if exc.status == 404 and want is None:
                 return
-            raise RetryLater(f"ServiceL2Status {name}: {_describe(exc)}") from None
+            raise RetryLater(f"{kind} {name}: {_describe(exc)}") from None
         except (HTTPError, OSError) as exc:
-            raise RetryLater(f"ServiceL2Status {name}: {_describe(exc)}") from None
+            raise RetryLater(f"{kind} {name}: {_describe(exc)}") from None
 
-    return Applier("l2-status", apply, workers=1)
+    return Applier(plural, apply, workers=1)
+
+
+def publish_announcements(applier: Applier, existing: Iterable[Mapping[str, Any]], node: str,
+                          wanted: Mapping[str, tuple[str, ...]], name_of: Callable[[str, str], str],
+                          *, exclusive: bool) -> None:
+    """Wish for one status object per Service in ``wanted``; ours that no longer apply are deleted.
+
+    ``exclusive`` (Layer 2: one announcer per address): other nodes' objects for a Service we announce are
+    deleted too — a node killed with -9 cannot delete its own.
+    """
+    for obj in existing:
+        meta = obj.get("metadata") or {}
+        labels = meta.get("labels") or {}
+        key = f"{labels.get('metallb.io/service-namespace')}/{labels.get('metallb.io/service-name')}"
+        owner = labels.get("metallb.io/node")
+        if (owner == node and key not in wanted) or (exclusive and owner != node and key in wanted):
+            applier.desire(meta.get("name", ""), None)
+    for key, details in wanted.items():
+        applier.desire(name_of(node, key), (node, key, details))

@@ -76,8 +76,17 @@ def test_service_advertised_by_every_node_then_withdrawn(bgp: BGPWorld):
     assert bgp.bird.routes(4)[f"{ip}/32"][0]["communities"] == ["64512:100"]
     status = bgp.nodes["node1"].status()
     assert any(s["peer"] == "router" and s["state"] == "Established" for s in status["bgp"])
+    wait_for("a ServiceBGPStatus per advertising node", lambda: bgp_statuses(bgp, "web") == [
+        ("node1", ["router"]), ("node2", ["router"])])
     bgp.cluster.core.delete_namespaced_service("web", "default")
     wait_for("the route withdrawn", lambda: bgp.next_hops(f"{ip}/32") == [])
+    wait_for("the status objects removed", lambda: bgp_statuses(bgp, "web") == [])
+
+
+def bgp_statuses(bgp: BGPWorld, service: str) -> list[tuple[str, list[str]]]:
+    items = bgp.cluster.custom.list_namespaced_custom_object("metallb.io", "v1beta1", NS, "servicebgpstatuses")
+    return sorted(((o.get("status") or {}).get("node"), (o.get("status") or {}).get("peers", []))
+                  for o in items["items"] if (o.get("status") or {}).get("serviceName") == service)
 
 
 def test_local_policy_advertises_only_from_nodes_with_an_endpoint(bgp: BGPWorld):
