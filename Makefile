@@ -20,6 +20,7 @@ bench: deps
 	$(PY) bench/layer2_arp.py
 	$(PY) bench/membership.py
 	$(PY) bench/bgp_advertise.py
+	$(PY) bench/bgp_service.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .hypothesis

@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry
 
 from speaker.bgp import BGPSpeaker, Route
 from speaker.clusterconfig import BGPPeer, Secret
-from tests.netlab import Host
+from tests.netlab import Host, Lab
 
 A = ipaddress.ip_address
 N = ipaddress.ip_network
@@ -317,3 +317,41 @@ class Node:
 
 def route(prefix: str, **kw: Any) -> Route:
     return Route(N(prefix), **kw)
+
+
+# ---- speaker processes against the API emulator, with a BIRD router (end-to-end tests and bench) ---------------
+
+PREFIX = "192.0.2.0/28"
+
+
+class BGPWorld:  # noqa: E302
+    """Two node namespaces running ``baremetal-lb speaker`` processes, a BIRD router, pool + advertisement + peer."""
+
+    def __init__(self, lab: Lab, kube_api: Any, cluster: Any, tmp: Path) -> None:
+        from tests.integration.conftest import NS
+        from tests.l2world import Node
+
+        self.cluster = cluster
+        router = lab.host("router", "198.51.100.1/24")
+        self.nodes: dict[str, Node] = {}
+        for i in (1, 2):
+            host = lab.host(f"node{i}", f"198.51.100.{10 + i}/24")
+            self.nodes[host.name] = Node(host, tmp, kube_api.add_listener(host.listen("127.0.0.1", 0)))
+            cluster.core.create_node({"metadata": {"name": host.name, "labels": {"bgp": "yes"}},
+                                      "status": {"addresses": [{"type": "InternalIP", "address": host.ipv4[0]}],
+                                                 "conditions": [{"type": "Ready", "status": "True"}]}})
+        self.bird = Bird(router, tmp, asn=64513, router_id="198.51.100.1",
+                         neighbors=[Neighbor(n, node.ip, 64512, hold=9) for n, node in self.nodes.items()]).start()
+        cluster.pool("public", [PREFIX])
+        cluster.custom.create_namespaced_custom_object("metallb.io", "v1beta1", NS, "bgpadvertisements", {
+            "apiVersion": "metallb.io/v1beta1", "kind": "BGPAdvertisement", "metadata": {"name": "public"},
+            "spec": {"ipAddressPools": ["public"], "communities": ["64512:100"]}})
+        cluster.custom.create_namespaced_custom_object("metallb.io", "v1beta2", NS, "bgppeers", {
+            "apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer", "metadata": {"name": "router"},
+            "spec": {"myASN": 64512, "peerASN": 64513, "peerAddress": "198.51.100.1", "holdTime": "9s",
+                     "nodeSelectors": [{"matchLabels": {"bgp": "yes"}}]}})
+
+    def next_hops(self, prefix: str) -> list[str]:
+        return sorted(r["next_hop"][0] for r in self.bird.routes(4).get(prefix, []))
+
+

@@ -8,44 +8,14 @@ withdraws it, and a planned stop withdraws before closing.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 from kubernetes import client
 
-from tests.bgplab import Bird, Neighbor
+from tests.bgplab import BGPWorld
 from tests.integration.conftest import NS, Cluster, wait_for
-from tests.l2world import Node
 from tests.netlab import Lab
-
-PREFIX = "192.0.2.0/28"
-
-
-class BGPWorld:
-    def __init__(self, lab: Lab, kube_api: Any, cluster: Cluster, tmp: Path) -> None:
-        self.cluster = cluster
-        router = lab.host("router", "198.51.100.1/24")
-        self.nodes: dict[str, Node] = {}
-        for i in (1, 2):
-            host = lab.host(f"node{i}", f"198.51.100.{10 + i}/24")
-            self.nodes[host.name] = Node(host, tmp, kube_api.add_listener(host.listen("127.0.0.1", 0)))
-            cluster.core.create_node({"metadata": {"name": host.name, "labels": {"bgp": "yes"}},
-                                      "status": {"addresses": [{"type": "InternalIP", "address": host.ipv4[0]}],
-                                                 "conditions": [{"type": "Ready", "status": "True"}]}})
-        self.bird = Bird(router, tmp, asn=64513, router_id="198.51.100.1",
-                         neighbors=[Neighbor(n, node.ip, 64512, hold=9) for n, node in self.nodes.items()]).start()
-        cluster.pool("public", [PREFIX])
-        cluster.custom.create_namespaced_custom_object("metallb.io", "v1beta1", NS, "bgpadvertisements", {
-            "apiVersion": "metallb.io/v1beta1", "kind": "BGPAdvertisement", "metadata": {"name": "public"},
-            "spec": {"ipAddressPools": ["public"], "communities": ["64512:100"]}})
-        cluster.custom.create_namespaced_custom_object("metallb.io", "v1beta2", NS, "bgppeers", {
-            "apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer", "metadata": {"name": "router"},
-            "spec": {"myASN": 64512, "peerASN": 64513, "peerAddress": "198.51.100.1", "holdTime": "9s",
-                     "nodeSelectors": [{"matchLabels": {"bgp": "yes"}}]}})
-
-    def next_hops(self, prefix: str) -> list[str]:
-        return sorted(r["next_hop"][0] for r in self.bird.routes(4).get(prefix, []))
-
 
 @pytest.fixture
 def bgp(kube_api, cluster: Cluster, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[BGPWorld]:
