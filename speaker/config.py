@@ -65,7 +65,7 @@ class Layer2Config:
     enabled: bool = True
     probe: bool = True  # RFC 5227 / DAD-style conflict probe before an address's first announcement
     refresh_interval: float = 0.0  # re-announce every N s (switches with short FDB aging); 0: off
-    leave_grace: float = 0.5  # on SIGTERM keep answering this long after telling peers we leave
+    leave_grace: float = 5.0  # on SIGTERM keep answering until peers took over, at most this long
     realtime_priority: int = 0  # SCHED_FIFO priority for the responder thread (needs CAP_SYS_NICE); 0: off
 
 

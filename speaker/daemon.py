@@ -160,8 +160,12 @@ class Speaker:
             self.layer2.freeze()
             if self.membership is not None:
                 self.membership.leave()
-                log.info("told peers we are leaving; answering for %.1fs more", self.cfg.layer2.leave_grace)
-                time.sleep(self.cfg.layer2.leave_grace)
+                deadline = time.monotonic() + self.cfg.layer2.leave_grace
+                time.sleep(min(0.2, self.cfg.layer2.leave_grace))  # the peers' gratuitous ARP/NA goes out first
+                while not self.layer2.handed_over() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                log.info("told peers we are leaving; %s", "they took over" if self.layer2.handed_over()
+                         else f"no takeover seen within {self.cfg.layer2.leave_grace:g}s")
             self.layer2.stop()
             self.announcer.stop()
             self.l2_status_applier.stop()

@@ -123,6 +123,19 @@ class Layer2Controller(Reconciler):
         publish_announcements(self._l2_status, self._caches["servicel2statuses"].items(), self._node, wanted,
                               l2_status_name, exclusive=True)
 
+    def handed_over(self) -> bool:
+        """True once every Service this node announced is announced by another node (its ServiceL2Status says
+        so): on a planned stop the speaker keeps answering until then, so clients are moved before it goes quiet."""
+        mine = {key for ip, c in self._plan.items() if c.node == self._node for key in c.services}
+        if not mine:
+            return True
+        others = set()
+        for obj in self._caches["servicel2statuses"].items():
+            labels = (obj.get("metadata") or {}).get("labels") or {}
+            if labels.get("metallb.io/node") not in (None, self._node) and (obj.get("status") or {}).get("node"):
+                others.add(f"{labels.get('metallb.io/service-namespace')}/{labels.get('metallb.io/service-name')}")
+        return mine <= others
+
     def _say(self, key: str, message: str) -> None:
         svc = self._caches["services"].get(key) or {}
         meta = svc.get("metadata") or {}

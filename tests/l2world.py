@@ -40,7 +40,7 @@ class Node:
             f"node_name: {self.name}\nnamespace: {NS}\nlog_level: debug\nmetrics_listen: 127.0.0.1:{self.port}\n"
             f"lease: {{duration: 3s, renew_deadline: 2s, retry_period: 0.3s}}\n"
             f"membership: {{key_file: {keyfile}}}\n"
-            f"layer2: {{leave_grace: 0.5s}}\n")
+            f"layer2: {{leave_grace: 5s}}\n")
         self.log = tmp / f"speaker-{self.name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.http: subprocess.Popen[bytes] | None = None

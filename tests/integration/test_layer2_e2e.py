@@ -100,6 +100,7 @@ def test_sigterm_hands_over_without_losing_a_request(l2lab: L2Lab):
     ok, bad = map(int, out.split())
     print(f"planned stop of {owner}: {ok} requests answered, {bad} lost")
     assert ok > 50 and bad == 0
+    assert "they took over" in l2lab.nodes[owner].log.read_text()  # it waited for the takeover, not a timer
     assert len(l2lab.announcer_of(ip)) == 1
 
 
