@@ -34,9 +34,8 @@ import time
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_backend import (
     ApplyError, ReservationError, ScopeState,
 )
-from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import (
-    IPRange, Occupant, RangeError, Scope,
-)
+from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import Occupant, Scope
+from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import IPRange, RangeError
 
 MARKER_RE = re.compile(r"^#\s*baremetal-lb: reserved (?P<range>\S+) \(baremetal\.lb\.dhcp_reservation\); "
                        r"was: dhcp-range=(?P<orig>.*)$")

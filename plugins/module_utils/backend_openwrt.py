@@ -26,7 +26,8 @@ import time
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_backend import (
     ApplyError, ReservationError, ScopeState,
 )
-from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import IPRange, Occupant, Scope
+from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import Occupant, Scope
+from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import IPRange
 
 MARKER_OPTION = "baremetal_lb"
 DEFAULT_LEASE_FILE = "/tmp/dhcp.leases"

@@ -30,9 +30,8 @@ import time
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_backend import (
     ApplyError, ReservationError, ScopeState,
 )
-from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import (
-    IPRange, Occupant, RangeError, Scope, parse_range,
-)
+from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import Occupant, Scope
+from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import IPRange, RangeError, parse_range
 from ansible_collections.baremetal.lb.plugins.module_utils.router_api import ApiClient, ApiError
 
 MARKER_RE = re.compile(r"\s*\[baremetal-lb:(?P<json>.*)\]\s*$")

@@ -26,7 +26,8 @@ import json
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_backend import (
     ApplyError, ReservationError, ScopeState,
 )
-from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import IPRange, Occupant, Scope
+from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import Occupant, Scope
+from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import IPRange
 from ansible_collections.baremetal.lb.plugins.module_utils.router_api import ApiClient, ApiError
 
 MARKER_PREFIX = "baremetal-lb dhcp_reservation "

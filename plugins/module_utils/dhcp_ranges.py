@@ -14,103 +14,25 @@ Vocabulary:
   two pieces. The list of replacements is the module's *marker*: ``absent`` reverses exactly those, and
   nothing else (never widen what a person configured).
 
-Errors: :class:`RangeError` for bad input, :class:`Conflict` when the request clashes with the scope; both
-messages name the address and the object.
+Errors: :class:`RangeError` for bad input (from ``ip_ranges``), :class:`Conflict` when the request clashes
+with the scope; both messages name the address and the object.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import ipaddress
 from collections import namedtuple
+
+# Ranges (IPRange) and their parsing live in ip_ranges, the collection's one parser. A CIDR counts as every
+# address in it (parse_range's default, strict=False): what dhcp_reservation documents for ``range``.
+from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import RangeError, parse_range
 
 MARKER_OWNER = "baremetal.lb.dhcp_reservation"
 
 
-class RangeError(ValueError):
-    """The input is not a range, or not a valid one."""
-
-
 class Conflict(Exception):
     """The requested reservation clashes with the scope (message names the address and the object)."""
-
-
-def _addr(text, what):
-    try:
-        return ipaddress.ip_address(str(text).strip())
-    except ValueError:
-        raise RangeError("%s: %r is not an IPv4 or IPv6 address" % (what, text))
-
-
-class IPRange(namedtuple("IPRange", ["first", "last"])):
-    """An inclusive address range; ``str()`` gives ``a-b`` (or ``a`` for one address)."""
-
-    __slots__ = ()
-
-    @classmethod
-    def make(cls, first, last, what="range"):
-        first = _addr(first, what) if not isinstance(first, (ipaddress.IPv4Address, ipaddress.IPv6Address)) else first
-        last = _addr(last, what) if not isinstance(last, (ipaddress.IPv4Address, ipaddress.IPv6Address)) else last
-        if first.version != last.version:
-            raise RangeError("%s %s-%s mixes IPv4 and IPv6" % (what, first, last))
-        if int(last) < int(first):
-            raise RangeError("%s %s-%s ends before it starts" % (what, first, last))
-        return cls(first, last)
-
-    @property
-    def version(self):
-        return self.first.version
-
-    @property
-    def size(self):
-        return int(self.last) - int(self.first) + 1
-
-    def contains(self, address):
-        return address.version == self.version and int(self.first) <= int(address) <= int(self.last)
-
-    def overlaps(self, other):
-        return other.version == self.version and int(self.first) <= int(other.last) and int(other.first) <= int(self.last)
-
-    def covers(self, other):
-        return other.version == self.version and int(self.first) <= int(other.first) and int(other.last) <= int(self.last)
-
-    def subtract(self, other):
-        """The pieces of this range left after removing ``other`` (0, 1 or 2 ranges, in order)."""
-        if not self.overlaps(other):
-            return [self]
-        pieces = []
-        cls = type(self.first)
-        if int(other.first) > int(self.first):
-            pieces.append(IPRange(self.first, cls(int(other.first) - 1)))
-        if int(other.last) < int(self.last):
-            pieces.append(IPRange(cls(int(other.last) + 1), self.last))
-        return pieces
-
-    def __str__(self):
-        if self.first == self.last:
-            return str(self.first)
-        return "%s-%s" % (self.first, self.last)
-
-
-def parse_range(text, what="range"):
-    """``a-b`` (spaces allowed), a CIDR (every address in it) or one address -> :class:`IPRange`."""
-    if isinstance(text, IPRange):
-        return text
-    raw = str(text).strip()
-    if not raw:
-        raise RangeError("%s is empty" % what)
-    if "/" in raw:
-        try:
-            net = ipaddress.ip_network(raw, strict=False)
-        except ValueError as exc:
-            raise RangeError("%s %r is not a valid CIDR: %s" % (what, raw, exc))
-        return IPRange(net.network_address, net.broadcast_address)
-    if "-" in raw:
-        first, dummy, last = raw.partition("-")
-        return IPRange.make(first, last, what)
-    address = _addr(raw, what)
-    return IPRange(address, address)
 
 
 def sort_ranges(ranges):

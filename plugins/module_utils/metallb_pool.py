@@ -15,8 +15,8 @@ The flow, each step a function that a unit test can call on its own:
    advertisement, stale advertisement); if a step fails, undo the object steps already done, newest first,
    and say so in the error.
 
-Address parsing mirrors ``speaker/ipam/ranges.py`` (modules cannot import ``speaker``);
-tests/unit/plugins/test_address_pool_ranges.py checks both agree on a table of inputs.
+Addresses are parsed by ``ip_ranges`` (the collection's one parser, strict like ``speaker/ipam/ranges.py``);
+tests/unit/plugins/test_address_pool_ranges.py checks the two agree on a table of inputs.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -24,13 +24,13 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
-import ipaddress
 import json
 import re
 import time
 from collections import namedtuple
 
 from ansible_collections.baremetal.lb.plugins.module_utils.crds.metallb import CRDS
+from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import RangeError, parse_range
 from ansible_collections.baremetal.lb.plugins.module_utils.k8s_auth import (
     K8S_AUTH_ARG_SPEC,
     K8sAuthError,
@@ -105,80 +105,11 @@ class AddressPoolError(Exception):
 
 
 # ------------------------------------------------------------------------------------------------------------
-# Address ranges (mirror of speaker/ipam/ranges.py: same accepted inputs, same refusals)
-
-
-class RangeError(ValueError):
-    """An address entry that cannot be used; the message names the bad value."""
-
-
-class PoolRange(namedtuple("PoolRange", "version first last")):
-    """An inclusive interval of addresses of one family (4 or 6)."""
-
-    __slots__ = ()
-
-    def _addr(self, value):
-        return ipaddress.IPv4Address(value) if self.version == 4 else ipaddress.IPv6Address(value)
-
-    def overlaps(self, other):
-        return self.version == other.version and self.first <= other.last and other.first <= self.last
-
-    def networks(self):
-        return ipaddress.summarize_address_range(self._addr(self.first), self._addr(self.last))
-
-    def intersection(self, other):
-        return PoolRange(self.version, max(self.first, other.first), min(self.last, other.last))
-
-    def __str__(self):
-        if self.first == self.last:
-            return str(self._addr(self.first))
-        nets = list(self.networks())
-        if len(nets) == 1:
-            return str(nets[0])
-        return "%s-%s" % (self._addr(self.first), self._addr(self.last))
-
-
-def _parse_ip(text):
-    try:
-        return ipaddress.ip_address(text.strip())
-    except ValueError:
-        raise RangeError("%r is not an IP address" % (text,))
-
-
-def parse_range(text):
-    """A MetalLB address entry -- ``CIDR``, ``first-last`` or one address -- as a :class:`PoolRange`.
-
-    A CIDR with host bits set is refused (``10.1.1.5/24``): widening it silently would hand out other hosts'
-    addresses.
-    """
-    if not isinstance(text, str) or not text.strip():
-        raise RangeError("%r is not an address range (expected CIDR or first-last)" % (text,))
-    raw = text.strip()
-    if "/" in raw:
-        try:
-            net = ipaddress.ip_network(raw, strict=True)
-        except ValueError as exc:
-            if "has host bits set" in str(exc):
-                raise RangeError("%r has host bits set (did you mean %s?)"
-                                 % (raw, ipaddress.ip_network(raw, strict=False)))
-            raise RangeError("%r is not a valid CIDR" % (raw,))
-        return PoolRange(net.version, int(net.network_address), int(net.broadcast_address))
-    if "-" in raw:
-        left, _sep, right = raw.partition("-")
-        if "-" in right:
-            raise RangeError("%r is not a valid range (more than one '-')" % (raw,))
-        a, b = _parse_ip(left), _parse_ip(right)
-        if a.version != b.version:
-            raise RangeError("%r mixes IPv%d and IPv%d" % (raw, a.version, b.version))
-        if int(a) > int(b):
-            raise RangeError("%r ends before it starts" % (raw,))
-        return PoolRange(a.version, int(a), int(b))
-    ip = _parse_ip(raw)
-    return PoolRange(ip.version, int(ip), int(ip))
-
+# Address ranges: parsed by ip_ranges with strict=True (a CIDR with host bits set is refused, as the speaker
+# does); what a pool may hold -- no zone ids, no reserved addresses, no overlaps -- is decided here.
 
 # Addresses no Service can use (the speaker refuses pools that include them: speaker/clusterconfig.py).
-_RESERVED = tuple((parse_range(net), what) for net, what in (
+_RESERVED = tuple((parse_range(net, strict=True), what) for net, what in (
     ("0.0.0.0/8", "'this network'"),
     ("127.0.0.0/8", "loopback"),
     ("224.0.0.0/4", "multicast"),
@@ -190,7 +121,7 @@ _RESERVED = tuple((parse_range(net), what) for net, what in (
 
 
 def parse_addresses(addresses, field="addresses"):
-    """Validate a pool's address list: ``[(field, text, PoolRange), ...]`` or :class:`AddressPoolError`."""
+    """Validate a pool's address list: ``[(field, text, IPRange), ...]`` or :class:`AddressPoolError`."""
     if not addresses:
         raise AddressPoolError("%s: empty; a pool needs at least one address range "
                                "(e.g. 10.1.1.240-10.1.1.250 or 10.1.1.240/29)" % field)
@@ -200,18 +131,18 @@ def parse_addresses(addresses, field="addresses"):
         if isinstance(text, str) and "%" in text:
             raise AddressPoolError("%s: %r: zone ids (%%...) are not allowed in pool addresses" % (at, text))
         try:
-            rng = parse_range(text)
+            rng = parse_range(text, strict=True)
         except RangeError as exc:
             raise AddressPoolError("%s: %s" % (at, exc))
         shown = text.strip()
         for reserved, what in _RESERVED:
             if rng.overlaps(reserved):
                 raise AddressPoolError("%s: %s includes %s addresses (%s), which no Service can use"
-                                       % (at, shown, what, reserved))
+                                       % (at, shown, what, reserved.compact()))
         for prev_at, prev_text, prev in entries:
             if rng.overlaps(prev):
                 raise AddressPoolError("%s: %s overlaps %s (%s) at %s" % (at, shown, prev_at, prev_text,
-                                                                          rng.intersection(prev)))
+                                                                          rng.intersection(prev).compact()))
         entries.append((at, shown, rng))
     return entries
 
@@ -572,7 +503,7 @@ def find_overlap(entries, name, namespace, other_pools):
             continue
         for j, text in enumerate((other.get("spec") or {}).get("addresses") or []):
             try:
-                theirs = parse_range(text)
+                theirs = parse_range(text, strict=True)
             except RangeError:
                 continue  # the speaker refuses that entry anyway; it holds no addresses
             for at, mine_text, mine in entries:
@@ -580,7 +511,7 @@ def find_overlap(entries, name, namespace, other_pools):
                     return ("%s %s of IPAddressPool %s/%s overlaps IPAddressPool %s/%s spec.addresses[%d] (%s) at %s: "
                             "two pools must not share addresses; nothing was changed"
                             % (at, mine_text, namespace, name, namespace, other_name, j, text.strip(),
-                               mine.intersection(theirs)))
+                               mine.intersection(theirs).compact()))
     return None
 
 

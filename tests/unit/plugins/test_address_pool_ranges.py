@@ -1,12 +1,15 @@
-"""The module's address parsing (plugins/module_utils/metallb_pool.py) agrees with the speaker's.
+"""The collection's address parsing (plugins/module_utils/ip_ranges.py) agrees with the speaker's.
 
-Modules run on remote hosts and cannot import ``speaker``, so the range parser exists twice. These tables
-keep them from drifting: every input is accepted by both with the same interval, or refused by both, and a
-pool the module accepts is one the speaker accepts (``speaker.clusterconfig.build_config``).
+Modules run on remote hosts and cannot import ``speaker``, so the range parser exists twice: once in the
+speaker, once in the collection (``ip_ranges``, used strictly by address_pool and leniently by
+dhcp_reservation). These tables keep them from drifting: every input is accepted by both with the same
+interval and spelling, or refused by both with the same message, and a pool the module accepts is one the
+speaker accepts (``speaker.clusterconfig.build_config``).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import sys
 
 import pytest
@@ -16,6 +19,7 @@ from speaker.ipam import ranges as speaker_ranges
 from tests.collection import collection_path
 
 sys.path.insert(0, str(collection_path()))
+from ansible_collections.baremetal.lb.plugins.module_utils import ip_ranges  # noqa: E402
 from ansible_collections.baremetal.lb.plugins.module_utils import metallb_pool as mp  # noqa: E402
 
 ENTRIES = [
@@ -40,16 +44,31 @@ def _speaker(text):
 
 def _module(text):
     try:
-        r = mp.parse_range(text)
-    except mp.RangeError as exc:
+        r = ip_ranges.parse_range(text, strict=True)  # strict: how address_pool parses
+    except ip_ranges.RangeError as exc:
         return ("error", str(exc))
-    return (r.version, r.first, r.last, str(r))
+    return (r.version, int(r.first), int(r.last), r.compact())
 
 
 @pytest.mark.parametrize("text", ENTRIES)
 def test_parse_range_matches_the_speaker(text):
     assert _module(text) == _speaker(text)
 
+
+@pytest.mark.parametrize("text", ENTRIES)
+def test_lenient_parse_differs_only_by_widening_host_bits(text):
+    """dhcp_reservation parses with ``strict=False``: the same answers, except that a CIDR with host bits set
+    means every address of its network instead of an error."""
+    try:
+        r = ip_ranges.parse_range(text)
+        lenient = (r.version, int(r.first), int(r.last), r.compact())
+    except ip_ranges.RangeError as exc:
+        lenient = ("error", str(exc))
+    strict = _module(text)
+    if strict[0] == "error" and "has host bits set" in strict[1]:
+        assert lenient == _speaker(str(ipaddress.ip_network(text.strip(), strict=False)))
+    else:
+        assert lenient == strict
 
 def test_non_strings_refused_by_both():
     for value in (None, 5, ["10.1.1.1"]):
@@ -92,5 +111,5 @@ def test_pool_validation_matches_the_speaker(addresses):
         assert module_error.startswith(speaker_field), (module_error, str(errors[0]))
     else:
         assert module_error is None, module_error
-        assert [str(r) for _f, _t, r in entries] == [
+        assert [r.compact() for _f, _t, r in entries] == [
             str(speaker_ranges.parse_range(a)) for a in addresses]

@@ -1,4 +1,5 @@
-"""The pure range math of dhcp_reservation (plugins/module_utils/dhcp_ranges.py): tables and properties."""
+"""The pure range math of dhcp_reservation (plugins/module_utils/dhcp_ranges.py, parsing from ip_ranges.py):
+tables and properties."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ from tests.collection import collection_path
 
 sys.path.insert(0, str(collection_path()))
 from ansible_collections.baremetal.lb.plugins.module_utils import dhcp_ranges as dr  # noqa: E402
+from ansible_collections.baremetal.lb.plugins.module_utils import ip_ranges  # noqa: E402
 
 NET = ipaddress.ip_network("10.1.1.0/24")
 
 
-def R(text: str) -> dr.IPRange:
+def R(text: str) -> ip_ranges.IPRange:
     return dr.parse_range(text)
 
 
@@ -29,6 +31,7 @@ def scope(*ranges: str, occupants=()) -> dr.Scope:
     ("10.1.1.240-10.1.1.250", "10.1.1.240", "10.1.1.250"),
     ("10.1.1.240 - 10.1.1.250", "10.1.1.240", "10.1.1.250"),
     ("10.1.1.240/29", "10.1.1.240", "10.1.1.247"),
+    ("10.1.1.245/29", "10.1.1.240", "10.1.1.247"),  # a CIDR is every address in it, host bits or not
     ("10.1.1.7", "10.1.1.7", "10.1.1.7"),
     ("2001:db8::10-2001:db8::1f", "2001:db8::10", "2001:db8::1f"),
 ])
@@ -40,8 +43,9 @@ def test_parse(text, first, last):
 @pytest.mark.parametrize("text, message", [
     ("10.1.1.250-10.1.1.240", "ends before it starts"),
     ("10.1.1.1-2001:db8::1", "mixes IPv4 and IPv6"),
-    ("10.1.1.300", "not an IPv4 or IPv6 address"),
-    ("", "empty"),
+    ("10.1.1.300", "'10.1.1.300' is not an IP address"),
+    ("", "'' is not an address range"),
+    ("10.1.1.1-10.1.1.2-10.1.1.3", "more than one '-'"),
     ("10.1.1.0/33", "not a valid CIDR"),
 ])
 def test_parse_errors_name_the_value(text, message):

@@ -1,0 +1,335 @@
+# -*- coding: utf-8 -*-
+# Copyright: baremetal-lb developers
+# Apache License 2.0 (see galaxy.yml)
+"""The speakers' identity in the cluster: a ServiceAccount, the RBAC the speaker needs, and a long-lived token.
+
+Speakers run under systemd on the nodes, outside pods, so nothing mounts a service-account token for them. This
+creates, in order:
+
+* ServiceAccount ``NAME`` in ``NAMESPACE``;
+* ClusterRole + ClusterRoleBinding ``NAME`` for what is cluster-wide (:data:`CLUSTER_RULES`);
+* Role + RoleBinding ``NAME`` in ``NAMESPACE`` for the rest (:func:`namespace_rules`);
+* Secret ``NAME-token`` of type ``kubernetes.io/service-account-token``: the token controller fills it with a
+  token that stays valid as long as the Secret and the ServiceAccount exist. Re-running reads the same token;
+  it is rotated only when it is no longer valid (the ServiceAccount was re-created: the Secret's
+  ``kubernetes.io/service-account.uid`` no longer matches) or when ``rotate_token`` asks.
+
+Every rule is one the speaker's code uses (speaker/kube/: kinds.py, informer.py, writer.py, lease.py); a test
+(tests/integration/test_rbac.py) runs a real speaker with exactly these rights and shows that dropping one breaks
+it. Check mode and diff are honoured in one place (:meth:`SpeakerIdentity.run`).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import copy
+import json
+import time
+
+from ansible_collections.baremetal.lb.plugins.module_utils.k8s_auth import (
+    K8S_AUTH_ARG_SPEC,
+    K8sAuthError,
+    get_client,
+)
+
+RBAC = "rbac.authorization.k8s.io"
+TOKEN_TYPE = "kubernetes.io/service-account-token"
+SA_NAME_ANNOTATION = "kubernetes.io/service-account.name"
+SA_UID_ANNOTATION = "kubernetes.io/service-account.uid"
+LABELS = {"app.kubernetes.io/name": "baremetal-lb-speaker", "app.kubernetes.io/managed-by": "baremetal-lb"}
+REQUEST_TIMEOUT = (5, 30)
+
+#: What the speaker does cluster-wide: watch Services, EndpointSlices, Nodes, Namespaces (informers), write a
+#: Service's status (ingress + pool annotation, one merge patch), and record Events next to the Services.
+CLUSTER_RULES = [
+    {"apiGroups": [""], "resources": ["services", "nodes", "namespaces"], "verbs": ["list", "watch"]},
+    {"apiGroups": [""], "resources": ["services/status"], "verbs": ["patch"]},
+    {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]},
+    {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
+]
+
+METALLB_CONFIG = ["ipaddresspools", "l2advertisements", "bgpadvertisements", "bgppeers", "communities"]
+METALLB_STATUS = ["servicel2statuses", "servicebgpstatuses"]
+
+
+def namespace_rules(lease_name):
+    """What the speaker does in its own namespace: read the metallb.io config, write pool status and the
+    per-node status objects, hold the allocator Lease (get/update only that one), read BGP passwords."""
+    return [
+        {"apiGroups": ["metallb.io"], "resources": METALLB_CONFIG + METALLB_STATUS, "verbs": ["list", "watch"]},
+        {"apiGroups": ["metallb.io"], "resources": ["ipaddresspools/status"], "verbs": ["patch"]},
+        {"apiGroups": ["metallb.io"], "resources": list(METALLB_STATUS), "verbs": ["create", "update", "delete"]},
+        {"apiGroups": ["metallb.io"], "resources": [p + "/status" for p in METALLB_STATUS],
+         "verbs": ["patch", "update"]},
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": [lease_name],
+         "verbs": ["get", "update"]},
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["list", "watch"]},
+    ]
+
+
+SPEAKER_IDENTITY_ARG_SPEC = copy.deepcopy(K8S_AUTH_ARG_SPEC)
+SPEAKER_IDENTITY_ARG_SPEC.update(
+    name=dict(type="str", default="baremetal-lb-speaker"),
+    namespace=dict(type="str", default="metallb-system"),
+    lease_name=dict(type="str", default="baremetal-lb-allocator"),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    create_namespace=dict(type="bool", default=True),
+    rotate_token=dict(type="bool", default=False),
+    token_timeout=dict(type="int", default=30),
+)
+
+
+class IdentityError(Exception):
+    """A failure a person can act on; ``changed`` says whether something was already written."""
+
+    def __init__(self, message, changed=False):
+        super(IdentityError, self).__init__(message)
+        self.changed = changed
+
+
+class Kube:
+    """Object reads and writes through the official client's generated methods (stable across its versions),
+    as plain JSON dicts: ``get(kind, ns, name)`` (None when missing), ``create``, ``replace``, ``delete``."""
+
+    _METHODS = {
+        # kind: (API class, method suffix, namespaced)
+        "Namespace": ("CoreV1Api", "namespace", False),
+        "ServiceAccount": ("CoreV1Api", "namespaced_service_account", True),
+        "Secret": ("CoreV1Api", "namespaced_secret", True),
+        "ClusterRole": ("RbacAuthorizationV1Api", "cluster_role", False),
+        "ClusterRoleBinding": ("RbacAuthorizationV1Api", "cluster_role_binding", False),
+        "Role": ("RbacAuthorizationV1Api", "namespaced_role", True),
+        "RoleBinding": ("RbacAuthorizationV1Api", "namespaced_role_binding", True),
+    }
+
+    def __init__(self, api):
+        self.api = api
+
+    def _call(self, verb, kind, namespace, name=None, body=None, missing_ok=False):
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+
+        cls, suffix, namespaced = self._METHODS[kind]
+        fn = getattr(getattr(client, cls)(self.api), "%s_%s" % (verb, suffix))
+        args = ([name] if name is not None else []) + ([namespace] if namespaced else [])
+        if body is not None:
+            args.append(body)
+        where = "%s %s" % (kind, "/".join(x for x in ((namespace if namespaced else None), name) if x))
+        try:
+            resp = fn(*args, _preload_content=False, _request_timeout=REQUEST_TIMEOUT)
+        except ApiException as exc:
+            if missing_ok and exc.status == 404:
+                return None
+            raise IdentityError("%s %s: HTTP %s %s%s" % (verb, where.strip(), exc.status, exc.reason, _api_message(exc)))
+        except Exception as exc:  # urllib3 / socket errors: say which server
+            raise IdentityError("%s %s: cannot reach the API server %s (%s)"
+                                % (verb, where.strip(), self.api.configuration.host, type(exc).__name__))
+        data = resp.data
+        return json.loads(data) if data else {}
+
+    def get(self, kind, namespace, name):
+        return self._call("read", kind, namespace, name, missing_ok=True)
+
+    def create(self, kind, namespace, body):
+        return self._call("create", kind, namespace, body=body)
+
+    def replace(self, kind, namespace, name, body):
+        return self._call("replace", kind, namespace, name, body=body)
+
+    def delete(self, kind, namespace, name):
+        return self._call("delete", kind, namespace, name, missing_ok=True)
+
+
+def _api_message(exc):
+    try:
+        return ": " + json.loads(exc.body)["message"]
+    except Exception:
+        return ""
+
+
+def desired_objects(name, namespace, lease_name):
+    """The objects this module keeps, in creation order (dependencies first); each is (kind, body)."""
+    meta = lambda ns=None, **extra: dict({"name": name, "labels": dict(LABELS)}, **dict(  # noqa: E731
+        ({"namespace": ns} if ns else {}), **extra))
+    subject = [{"kind": "ServiceAccount", "name": name, "namespace": namespace}]
+    return [
+        ("ServiceAccount", {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(namespace)}),
+        ("ClusterRole", {"apiVersion": RBAC + "/v1", "kind": "ClusterRole", "metadata": meta(),
+                         "rules": copy.deepcopy(CLUSTER_RULES)}),
+        ("ClusterRoleBinding", {"apiVersion": RBAC + "/v1", "kind": "ClusterRoleBinding", "metadata": meta(),
+                                "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": name},
+                                "subjects": subject}),
+        ("Role", {"apiVersion": RBAC + "/v1", "kind": "Role", "metadata": meta(namespace),
+                  "rules": namespace_rules(lease_name)}),
+        ("RoleBinding", {"apiVersion": RBAC + "/v1", "kind": "RoleBinding", "metadata": meta(namespace),
+                         "roleRef": {"apiGroup": RBAC, "kind": "Role", "name": name}, "subjects": subject}),
+    ]
+
+
+def _norm_rules(rules):
+    out = []
+    for r in rules or []:
+        out.append({k: sorted(r.get(k) or []) for k in ("apiGroups", "resources", "verbs", "resourceNames")})
+    return sorted(out, key=lambda r: json.dumps(r, sort_keys=True))
+
+
+def managed_view(kind, obj):
+    """The fields this module manages (what diff shows and what is compared)."""
+    if obj is None:
+        return None
+    view = {"labels": dict((k, v) for k, v in ((obj["metadata"].get("labels") or {}).items()) if k in LABELS)}
+    if kind in ("ClusterRole", "Role"):
+        view["rules"] = _norm_rules(obj.get("rules"))
+    if kind.endswith("Binding"):
+        view["roleRef"] = obj.get("roleRef")
+        view["subjects"] = sorted(obj.get("subjects") or [], key=lambda s: json.dumps(s, sort_keys=True))
+    if kind == "Secret":
+        view["type"] = obj.get("type")
+        view["annotations"] = dict((k, v) for k, v in (obj["metadata"].get("annotations") or {}).items()
+                                   if k == SA_NAME_ANNOTATION)
+    return view
+
+
+def _ref(kind, obj):
+    meta = obj["metadata"]
+    return "%s %s" % (kind, "%s/%s" % (meta["namespace"], meta["name"]) if meta.get("namespace") else meta["name"])
+
+
+class SpeakerIdentity:
+    def __init__(self, kube, params, check_mode):
+        self.kube = kube
+        self.p = params
+        self.check_mode = check_mode
+        self.commands = []
+        self.before = {}
+        self.after = {}
+        self.changed = False
+
+    # -- one place that writes (and honours check mode) ------------------------------------------------
+    def _do(self, command, verb, *args):
+        self.commands.append(command)
+        self.changed = True
+        if self.check_mode:
+            return None
+        try:
+            return getattr(self.kube, verb)(*args)
+        except IdentityError as exc:
+            raise IdentityError("%s: %s (done before it: %s)" % (command, exc, "; ".join(self.commands[:-1]) or "nothing"),
+                                changed=len(self.commands) > 1)
+
+    def run(self):
+        name, ns = self.p["name"], self.p["namespace"]
+        if self.p["state"] == "absent":
+            return self._absent(name, ns)
+        if self.kube.get("Namespace", None, ns) is None:
+            if not self.p["create_namespace"]:
+                raise IdentityError("namespace %s does not exist (create it, or set create_namespace: true)" % ns)
+            self._do("create Namespace %s" % ns, "create", "Namespace", None,
+                     {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        for kind, want in desired_objects(name, ns, self.p["lease_name"]):
+            self._ensure(kind, want)
+        token, ca = self._token(name, ns)
+        return dict(changed=self.changed, commands=self.commands, diff=dict(before=self.before, after=self.after),
+                    service_account="system:serviceaccount:%s:%s" % (ns, name), secret="%s-token" % name,
+                    token=token, ca_cert=ca, cluster_rules=CLUSTER_RULES, namespace_rules=namespace_rules(self.p["lease_name"]))
+
+    def _ensure(self, kind, want):
+        ns, name = want["metadata"].get("namespace"), want["metadata"]["name"]
+        live = self.kube.get(kind, ns, name)
+        key = _ref(kind, want)
+        self.before[key] = managed_view(kind, live)
+        self.after[key] = managed_view(kind, want)
+        if live is None:
+            self._do("create " + key, "create", kind, ns, want)
+            return
+        if self.before[key] == self.after[key]:
+            return
+        if kind.endswith("Binding") and live.get("roleRef") != want["roleRef"]:
+            # roleRef is immutable: replace the binding
+            self._do("delete %s (roleRef %s/%s cannot change)" % (key, live["roleRef"].get("kind"), live["roleRef"].get("name")),
+                     "delete", kind, ns, name)
+            self._do("create " + key, "create", kind, ns, want)
+            return
+        body = copy.deepcopy(live)
+        body["metadata"]["labels"] = dict(live["metadata"].get("labels") or {}, **LABELS)
+        for field in ("rules", "roleRef", "subjects"):
+            if field in want:
+                body[field] = want[field]
+        what = [f for f in ("labels", "rules", "subjects") if (self.before[key] or {}).get(f) != self.after[key].get(f)]
+        self._do("update %s (%s)" % (key, ", ".join(what)), "replace", kind, ns, name, body)
+
+    def _token(self, name, ns):
+        secret_name = "%s-token" % name
+        want = {"apiVersion": "v1", "kind": "Secret", "type": TOKEN_TYPE,
+                "metadata": {"name": secret_name, "namespace": ns, "labels": dict(LABELS),
+                             "annotations": {SA_NAME_ANNOTATION: name}}}
+        key = _ref("Secret", want)
+        live = self.kube.get("Secret", ns, secret_name)
+        sa = self.kube.get("ServiceAccount", ns, name)
+        self.before[key] = managed_view("Secret", live)
+        self.after[key] = managed_view("Secret", want)
+        reason = None
+        if live is not None:
+            bound_uid = (live["metadata"].get("annotations") or {}).get(SA_UID_ANNOTATION)
+            if self.p["rotate_token"]:
+                reason = "rotate_token was set"
+            elif live.get("type") != TOKEN_TYPE or self.before[key] != self.after[key]:
+                reason = "it is not a token Secret for ServiceAccount %s" % name
+            elif sa is not None and bound_uid and bound_uid != sa["metadata"].get("uid"):
+                reason = "its ServiceAccount was re-created, so the token is no longer valid"
+        if reason:
+            self._do("delete %s (%s)" % (key, reason), "delete", "Secret", ns, secret_name)
+            live = None
+        if live is None:
+            self._do("create %s (a long-lived token for ServiceAccount %s)" % (key, name), "create", "Secret", ns, want)
+            if self.check_mode:
+                return "", ""
+        return self._wait_for_token(ns, secret_name, live)
+
+    def _wait_for_token(self, ns, secret_name, live):
+        deadline = time.time() + self.p["token_timeout"]
+        secret = live
+        while True:
+            if secret is not None and (secret.get("data") or {}).get("token"):
+                data = secret["data"]
+                return (base64.b64decode(data["token"]).decode(),
+                        base64.b64decode(data.get("ca.crt") or "").decode())
+            if time.time() >= deadline:
+                raise IdentityError(
+                    "Secret %s/%s: no token after %ss: is the token controller (kube-controller-manager) running?"
+                    % (ns, secret_name, self.p["token_timeout"]), changed=self.changed)
+            time.sleep(0.5)
+            secret = self.kube.get("Secret", ns, secret_name)
+
+    def _absent(self, name, ns):
+        order = [("Secret", ns, "%s-token" % name), ("RoleBinding", ns, name), ("Role", ns, name),
+                 ("ClusterRoleBinding", None, name), ("ClusterRole", None, name), ("ServiceAccount", ns, name)]
+        for kind, namespace, obj_name in order:
+            live = self.kube.get(kind, namespace, obj_name)
+            key = "%s %s" % (kind, "%s/%s" % (namespace, obj_name) if namespace else obj_name)
+            self.before[key] = managed_view(kind, live)
+            self.after[key] = None
+            if live is not None:
+                self._do("delete " + key, "delete", kind, namespace, obj_name)
+        return dict(changed=self.changed, commands=self.commands, diff=dict(before=self.before, after=self.after),
+                    token="", ca_cert="")
+
+
+def run_module(module):
+    p = module.params
+    if p["token_timeout"] < 0:
+        module.fail_json(msg="token_timeout: %r must be 0 or more seconds" % p["token_timeout"])
+    try:
+        api = get_client(module)
+    except K8sAuthError as exc:
+        module.fail_json(msg=str(exc))
+    try:
+        result = SpeakerIdentity(Kube(api), p, module.check_mode).run()
+    except IdentityError as exc:
+        module.fail_json(msg=str(exc), changed=exc.changed)
+    if not module._diff:
+        result.pop("diff", None)
+    module.exit_json(**result)
