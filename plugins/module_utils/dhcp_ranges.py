@@ -35,10 +35,6 @@ class Conflict(Exception):
     """The requested reservation clashes with the scope (message names the address and the object)."""
 
 
-def sort_ranges(ranges):
-    return sorted(ranges, key=lambda r: (r.version, int(r.first), int(r.last)))
-
-
 class Occupant(namedtuple("Occupant", ["address", "kind", "label"])):
     """An address something already uses: ``kind`` is e.g. ``static mapping``, ``active lease``, ``gateway``."""
 
