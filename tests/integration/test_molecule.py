@@ -1,0 +1,102 @@
+"""``molecule test`` for each scenario in ``molecule/`` — systemd containers built locally, nothing pulled.
+
+Runs what a developer runs (docs/roles.md)::
+
+    MOLECULE_GLOB='molecule/*/molecule.yml' molecule -c molecule/config.yml test -s SCENARIO
+
+with podman's storage in a temp dir (``CONTAINERS_STORAGE_CONF``; the node image is imported there from the
+tarball cached by scripts/build-test-image) and this repo as the ``baremetal.lb`` collection
+(``ANSIBLE_COLLECTIONS_PATH``, tests/collection.py). Each scenario is bounded by a timeout and must leave no
+container and no network namespace behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.collection import collection_path
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = sorted(p.parent.name for p in (ROOT / "molecule").glob("*/molecule.yml"))
+VENV_BIN = Path(sys.executable).parent
+SCENARIO_TIMEOUT = 300  # seconds; each takes ~1.5 min with a cached image (~45 s more for the first build)
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(SCENARIO_TIMEOUT + 60)]
+
+
+def _missing() -> list[str]:
+    missing = [tool for tool in ("podman", "runc", "debootstrap") if shutil.which(tool) is None]
+    if not (VENV_BIN / "molecule").exists():
+        missing.append("molecule (pip: molecule>=26, molecule-plugins[podman], ansible for containers.podman)")
+    return missing
+
+
+def _netns() -> set[str]:
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    return {line.split()[0] for line in out.splitlines() if line.startswith("blb-mol-")}
+
+
+@pytest.fixture(scope="module")
+def molecule_env() -> Iterator[dict[str, str]]:
+    if os.geteuid() != 0:
+        pytest.fail("Molecule scenarios need root (podman with systemd, network namespaces); CI runs as root")
+    if missing := _missing():
+        pytest.fail("not installed (make deps installs them): " + ", ".join(missing))
+    tmp = Path(tempfile.mkdtemp(prefix="blb-molecule-"))
+    storage = tmp / "storage.conf"
+    storage.write_text(f'[storage]\ndriver = "overlay"\ngraphroot = "{tmp}/graph"\nrunroot = "{tmp}/run"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "MOLECULE_"))}
+    env.update({
+        "MOLECULE_GLOB": "molecule/*/molecule.yml",
+        "CONTAINERS_CONF": str(ROOT / "molecule" / "resources" / "containers.conf"),
+        "CONTAINERS_STORAGE_CONF": str(storage),
+        "ANSIBLE_COLLECTIONS_PATH": str(collection_path()),
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_NOCOLOR": "1",
+        "NO_COLOR": "1",
+        "PATH": f"{VENV_BIN}:{env.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}",
+    })
+    try:
+        yield env
+    finally:
+        subprocess.run(["podman", "rm", "-a", "-f", "-t", "0"], env=env, capture_output=True, timeout=60)
+        subprocess.run(["podman", "image", "rm", "-a", "-f"], env=env, capture_output=True, timeout=60)
+        subprocess.run(["podman", "system", "reset", "-f"], env=env, capture_output=True, timeout=60)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_scenarios_are_found() -> None:
+    assert {"speaker", "upgrade"} <= set(SCENARIOS), SCENARIOS
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_molecule_scenario(scenario: str, molecule_env: dict[str, str], tmp_path: Path) -> None:
+    before = _netns()
+    log = tmp_path / f"molecule-{scenario}.log"
+    with open(log, "w") as out:
+        try:
+            proc = subprocess.run([str(VENV_BIN / "molecule"), "-c", "molecule/config.yml", "test", "-s", scenario],
+                                  cwd=ROOT, env=molecule_env, stdout=out, stderr=subprocess.STDOUT,
+                                  timeout=SCENARIO_TIMEOUT)
+            rc = proc.returncode
+        except subprocess.TimeoutExpired:
+            rc = None
+    text = log.read_text(errors="replace")
+    if rc is None:
+        # molecule was killed mid-way: run its destroy so nothing is left running
+        subprocess.run([str(VENV_BIN / "molecule"), "-c", "molecule/config.yml", "destroy", "-s", scenario],
+                       cwd=ROOT, env=molecule_env, capture_output=True, timeout=120)
+    assert rc == 0, f"molecule test -s {scenario}: {'timed out' if rc is None else f'rc {rc}'}\n{text[-8000:]}"
+    left = _netns() - before
+    assert not left, f"network namespaces left behind: {left}"
+    containers = subprocess.run(["podman", "ps", "-a", "--format", "{{.Names}}"], env=molecule_env,
+                                capture_output=True, text=True).stdout.split()
+    assert not containers, f"containers left behind: {containers}"

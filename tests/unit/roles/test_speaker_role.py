@@ -1,0 +1,155 @@
+"""The speaker role's interface and templates, without a node: defaults vs argument_specs, house rules
+(STYLE.md "The roles"), and what the templates render (the config passes the speaker's own validation, the unit
+has what systemd needs to supervise and confine the speaker). Molecule covers a real node."""
+
+from __future__ import annotations
+
+import configparser
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from speaker.config import build_speaker_config
+from tests.collection import run_playbook, task_result
+
+ROLE = Path(__file__).resolve().parents[3] / "roles" / "speaker"
+
+
+def _yaml(rel: str) -> Any:
+    return yaml.safe_load((ROLE / rel).read_text())
+
+
+def test_defaults_are_mirrored_by_argument_specs() -> None:
+    defaults = _yaml("defaults/main.yml")
+    options = _yaml("meta/argument_specs.yml")["argument_specs"]["main"]["options"]
+    assert set(defaults) == set(options), (
+        f"only in defaults: {sorted(set(defaults) - set(options))}; only in specs: {sorted(set(options) - set(defaults))}")
+    for name, spec in options.items():
+        assert spec.get("default") == defaults[name], f"{name}: default differs between defaults/ and argument_specs"
+        assert spec.get("description"), f"{name}: no description"
+        assert name.startswith("baremetal_lb_speaker_")
+
+
+def test_vars_hold_only_internals() -> None:
+    assert all(k.startswith("__baremetal_lb_") for k in _yaml("vars/main.yml"))
+
+
+def test_tasks_run_in_tagged_phases() -> None:
+    tasks = _yaml("tasks/main.yml")
+    phases = [(t["ansible.builtin.include_tasks"]["file"], t["tags"]) for t in tasks]
+    assert [f for f, _ in phases] == ["preflight.yml", "install.yml", "identity.yml", "configure.yml", "run.yml",
+                                      "absent.yml"]
+    assert all(tags for _, tags in phases)
+
+
+def test_unit_template_and_handler_follow_house_rules() -> None:
+    unit = (ROLE / "templates" / "baremetal-lb-speaker.service.j2").read_text()
+    assert unit.startswith("{{ ansible_managed | comment }}")
+    (handler,) = _yaml("handlers/main.yml")
+    assert handler["listen"] == "baremetal-lb speaker changed"
+    assert handler["ansible.builtin.systemd_service"]["daemon_reload"] is True
+    assert handler["ansible.builtin.systemd_service"]["state"] == "restarted"
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    out = tmp_path_factory.mktemp("render")
+    play = f"""
+- hosts: localhost
+  gather_facts: false
+  vars_files:
+    - {ROLE}/defaults/main.yml
+    - {ROLE}/vars/main.yml
+  tasks:
+    - name: render
+      vars:  # task vars: above the role files loaded as vars_files
+        ansible_managed: managed by the test
+        baremetal_lb_speaker_node_name: worker-1
+        baremetal_lb_speaker_api_server: https://10.1.1.10:6443
+        __baremetal_lb_speaker_token: s3cr3t-token
+        __baremetal_lb_speaker_ca: "-----BEGIN CERTIFICATE-----\\nAAAA\\n-----END CERTIFICATE-----"
+        baremetal_lb_speaker_extra_config: {{lease: {{duration: 20s}}, status_writers: 8}}
+      ansible.builtin.template:
+        src: "{ROLE}/templates/{{{{ item }}}}.j2"
+        dest: "{out}/{{{{ item }}}}"
+        mode: "0600"
+      loop: [speaker.yaml, kubeconfig, baremetal-lb-speaker.service]
+"""
+    rc, res = run_playbook(play)
+    assert rc == 0, task_result(res, "render") if "plays" in res else res
+    return {p.name: p.read_text() for p in out.iterdir()}
+
+
+def test_config_is_what_the_speaker_accepts(rendered: dict[str, str]) -> None:
+    raw = yaml.safe_load(rendered["speaker.yaml"])
+    assert rendered["speaker.yaml"].startswith("#")
+    cfg = build_speaker_config(raw)
+    assert cfg.node_name == "worker-1"
+    assert cfg.kubeconfig == "/etc/baremetal-lb/kubeconfig"
+    assert cfg.lease.duration == 20 and cfg.lease.renew_deadline == 10  # extra_config merged, not replaced
+    assert cfg.status_writers == 8
+    assert cfg.load_balancer_class is None
+
+
+def test_kubeconfig_carries_the_token_and_ca(rendered: dict[str, str]) -> None:
+    kc = yaml.safe_load(rendered["kubeconfig"])
+    assert kc["users"][0]["user"]["token"] == "s3cr3t-token"
+    assert kc["clusters"][0]["cluster"]["server"] == "https://10.1.1.10:6443"
+    assert "certificate-authority-data" in kc["clusters"][0]["cluster"]
+    assert kc["contexts"][0]["context"]["namespace"] == "metallb-system"
+
+
+def test_unit_is_notify_watched_and_confined(rendered: dict[str, str]) -> None:
+    text = rendered["baremetal-lb-speaker.service"]
+    parser = configparser.ConfigParser(strict=False, interpolation=None, allow_no_value=True)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read_string(text)
+    svc = parser["Service"]
+    assert svc["Type"] == "notify"
+    assert svc["WatchdogSec"] == "30"
+    assert svc["Restart"] == "on-failure"
+    assert svc["ExecStart"] == "/opt/baremetal-lb/venv/bin/baremetal-lb speaker --config /etc/baremetal-lb/speaker.yaml"
+    caps = {"CAP_NET_RAW", "CAP_NET_ADMIN", "CAP_NET_BIND_SERVICE"}
+    assert set(svc["CapabilityBoundingSet"].split()) == caps == set(svc["AmbientCapabilities"].split())
+    assert set(svc["RestrictAddressFamilies"].split()) == {"AF_INET", "AF_INET6", "AF_NETLINK", "AF_PACKET", "AF_UNIX"}
+    for key, value in {"ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes",
+                       "NoNewPrivileges": "yes", "PrivateDevices": "yes"}.items():
+        assert svc[key] == value, key
+    assert re.search(r"^SystemCallFilter=@system-service$", text, re.M)
+    assert parser["Install"]["WantedBy"] == "multi-user.target"
+
+
+def test_preflight_refuses_an_unpinned_package_naming_the_variable() -> None:
+    play = """
+- hosts: localhost
+  gather_facts: false
+  roles:
+    - role: baremetal.lb.speaker
+      vars:
+        baremetal_lb_speaker_package: baremetal-lb
+        baremetal_lb_speaker_node_name: worker-1
+        baremetal_lb_speaker_api_server: http://127.0.0.1:6443
+        baremetal_lb_speaker_api_token: t
+"""
+    rc, res = run_playbook(play, tags="speaker_preflight")
+    assert rc != 0
+    failed = task_result(res, "The package is pinned")
+    assert failed["_status"] == "failed"
+    assert "baremetal_lb_speaker_package" in failed["msg"] and "pinned" in failed["msg"]
+
+
+def test_argument_specs_refuse_a_bad_state() -> None:
+    play = """
+- hosts: localhost
+  gather_facts: false
+  roles:
+    - role: baremetal.lb.speaker
+      vars:
+        baremetal_lb_speaker_state: removed
+"""
+    rc, res = run_playbook(play)
+    assert rc != 0
+    assert "baremetal_lb_speaker_state" in str(res)
