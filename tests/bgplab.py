@@ -12,30 +12,19 @@ import json
 import re
 import signal
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 from prometheus_client import CollectorRegistry
 
 from speaker.bgp import BGPSpeaker, Route
 from speaker.clusterconfig import BGPPeer, Secret
 from tests.netlab import Host, Lab
+from tests.waiting import wait_for
 
 A = ipaddress.ip_address
 N = ipaddress.ip_network
-
-
-def wait_for(what: str, predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.02) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
 @dataclass

@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -16,26 +14,10 @@ from typing import Any, Callable, Iterator
 import pytest
 from kubernetes import client
 
+from tests.waiting import free_port, wait_for  # noqa: F401 - re-exported for the tests
+
 NS = "metallb-system"
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(what: str, predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:
-    """Poll until ``predicate()`` is truthy; fail naming ``what`` (with the last value) otherwise."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
 class SpeakerProcess:
