@@ -1,8 +1,8 @@
-# The two commands in README.md: `make demo` (the main job) and `make test` (install + every test).
+# The two commands in README.md: `make lab` (the main job) and `make test` (install + every test).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: deps test demo bench clean
+.PHONY: deps test demo lab lab-failover bench clean
 
 deps:
 	VENV=$(VENV) scripts/install-deps
@@ -12,6 +12,15 @@ test: deps
 
 demo: deps
 	$(PY) lab/demo.py
+
+# The one-machine lab (root): router namespace with Kea, API emulator, three systemd-container nodes, a client;
+# runs playbooks/site.yml twice and shows the seed's Traefik VIP answering. `lab-failover` also kills the
+# announcing node and shows another take over. Both tear everything down.
+lab: deps
+	lab/run demo
+
+lab-failover: deps
+	lab/run failover
 
 bench: deps
 	$(PY) bench/allocate_services.py
