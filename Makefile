@@ -30,6 +30,7 @@ bench: deps
 	$(PY) bench/membership.py
 	$(PY) bench/bgp_advertise.py
 	$(PY) bench/bgp_service.py
+	$(PY) bench/site_time.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .hypothesis
