@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping
 from speaker.announce import addressed_services, bgp_plan, peers_for_node
 from speaker.clusterconfig import build_config
 from speaker.endpoints import ready_nodes_by_service
-from speaker.kube.writer import Applier, bgp_status_name, publish_announcements
+from speaker.kube.writer import Applier, Event, EventRecorder, bgp_status_name, publish_announcements
 from speaker.reconciler import Reconciler
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,8 @@ class BGPController(Reconciler):
     name = "bgp"
 
     def __init__(self, *, node: str, caches: Mapping[str, Any], synced: Callable[[], bool], bgp: Any,
-                 load_balancer_class: str | None, status: Applier | None = None) -> None:
+                 load_balancer_class: str | None, status: Applier | None = None,
+                 events: EventRecorder | None = None, namespace: str = "metallb-system") -> None:
         super().__init__(synced=synced)
         self._node = node
         self._caches = caches
@@ -35,6 +36,9 @@ class BGPController(Reconciler):
         self._last_good_pools: Mapping[str, Any] = {}
         self._peer_names: list[str] = []
         self._status = status
+        self._events = events
+        self._namespace = namespace
+        self._session_up: dict[str, bool] = {}
 
     def recompute(self) -> None:
         c = self._caches
@@ -64,6 +68,26 @@ class BGPController(Reconciler):
             publish_announcements(self._status, c["servicebgpstatuses"].items(), self._node,
                                   {k: tuple(sorted(v)) for k, v in advertised.items()}, bgp_status_name,
                                   exclusive=False)
+
+    def tick(self) -> None:
+        """Tell the user when a session comes up or goes down: an Event on the BGPPeer object."""
+        if self._events is None:
+            return
+        for st in self._bgp.snapshot():
+            up = st.state == "Established"
+            if self._session_up.get(st.peer, False) == up:
+                continue
+            was_known = st.peer in self._session_up
+            self._session_up[st.peer] = up
+            if not up and not was_known:
+                continue  # a session that never came up yet: nothing changed for the user
+            peer = self._caches["bgppeers"].get(f"{self._namespace}/{st.peer}") or {}
+            meta = peer.get("metadata") or {}
+            reason, etype = ("SessionEstablished", "Normal") if up else ("SessionDown", "Warning")
+            message = (f"node {self._node}: BGP session with {st.address} established" if up else
+                       f"node {self._node}: BGP session with {st.address} down ({st.last_error or st.state})")
+            self._events.record(Event((peer.get("apiVersion") or "metallb.io/v1beta2", "BGPPeer", self._namespace,
+                                       st.peer, meta.get("uid", "")), etype, reason, message))
 
     def snapshot(self) -> list[dict[str, Any]]:
         return [{k: (v if isinstance(v, (int, float, str, bool, type(None))) else str(v))

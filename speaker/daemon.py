@@ -77,7 +77,8 @@ class Speaker:
                 kind="ServiceBGPStatus", plural="servicebgpstatuses", detail="peers")
             self.bgp_controller = BGPController(node=cfg.node_name, caches=self.informers, synced=self.synced,
                                                 bgp=self.bgp, load_balancer_class=cfg.load_balancer_class,
-                                                status=self.bgp_status_applier)
+                                                status=self.bgp_status_applier, events=self.events,
+                                                namespace=cfg.namespace)
         self._http: ThreadingHTTPServer | None = None
 
     def _build_layer2(self) -> None:

@@ -42,16 +42,23 @@ class Reconciler:
 
     def run(self) -> None:
         while not self._stopped.is_set():
-            if not self._dirty.wait(1.0) or self._stopped.is_set():
-                continue
-            self._dirty.clear()
+            dirty = self._dirty.wait(1.0)
+            if self._stopped.is_set():
+                break
+            if dirty:
+                self._dirty.clear()  # before syncing completes this is dropped; "__synced__" marks dirty again
             if not self._synced() or self._frozen:
                 continue
             try:
-                self.recompute()
+                if dirty:
+                    self.recompute()
+                    self.generation += 1
+                self.tick()
             except Exception:  # noqa: BLE001 - keep announcing what we had; try again on the next change
                 log.exception("%s: could not recompute; keeping the current announcements", self.name)
-            self.generation += 1
 
     def recompute(self) -> None:
         raise NotImplementedError
+
+    def tick(self) -> None:
+        """After every pass and at least once a second (e.g. to notice state that changes outside the API)."""

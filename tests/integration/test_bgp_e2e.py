@@ -46,6 +46,8 @@ def test_service_advertised_by_every_node_then_withdrawn(bgp: BGPWorld):
     assert bgp.bird.routes(4)[f"{ip}/32"][0]["communities"] == ["64512:100"]
     status = bgp.nodes["node1"].status()
     assert any(s["peer"] == "router" and s["state"] == "Established" for s in status["bgp"])
+    ev = bgp.cluster.wait_event("router", "SessionEstablished", ns=NS)
+    assert "198.51.100.1" in ev["message"] and ev["involvedObject"]["kind"] == "BGPPeer"
     wait_for("a ServiceBGPStatus per advertising node", lambda: bgp_statuses(bgp, "web") == [
         ("node1", ["router"]), ("node2", ["router"])])
     bgp.cluster.core.delete_namespaced_service("web", "default")
@@ -84,3 +86,6 @@ def test_planned_stop_withdraws_first(bgp: BGPWorld):
     wait_for("both nodes advertise", lambda: len(bgp.next_hops(f"{ip}/32")) == 2, 30)
     assert bgp.nodes["node1"].terminate() == 0
     wait_for("node1's route gone, node2's kept", lambda: bgp.next_hops(f"{ip}/32") == ["198.51.100.12"], 10)
+    bgp.bird.stop()  # the router goes away: the remaining node tells the user
+    ev = bgp.cluster.wait_event("router", "SessionDown", ns=NS, timeout=30)
+    assert "node2" in ev["message"] and ev["type"] == "Warning"
