@@ -17,14 +17,13 @@ from typing import Any, Iterator
 import pytest
 
 from tests.collection import PYTHON, netns_inventory, run_playbook, task_result
+from tests.dhcpclient import dhcp_leases
 from tests.netlab import Lab, require_root
 
 pytestmark = pytest.mark.timeout(60)
 
 if not shutil.which("dnsmasq") or not shutil.which("udhcpc"):  # pragma: no cover
     pytest.skip("dnsmasq/udhcpc are not installed (scripts/install-deps installs them)", allow_module_level=True)
-
-CLIENT_SCRIPT = '#!/bin/sh\n[ "$1" = bound ] && echo "LEASE $ip"\nexit 0\n'
 
 
 class Dnsmasq:
@@ -78,20 +77,6 @@ def lan() -> Iterator[tuple[Any, Any, Path]]:
         finally:
             lab.close()
             shutil.rmtree(tmp, ignore_errors=True)
-
-
-def dhcp_leases(client: Any, tmp: Path, count: int, tag: int = 1) -> list[str | None]:
-    script = tmp / "udhcpc.script"
-    script.write_text(CLIENT_SCRIPT)
-    script.chmod(0o755)
-    got: list[str | None] = []
-    for i in range(count):
-        cid = "01%02x%010x" % (tag, i + 1)
-        proc = client.run(["udhcpc", "-n", "-q", "-f", "-i", "eth0", "-s", str(script), "-t", "2", "-T", "1",
-                           "-A", "1", "-x", f"0x3d:{cid}"], check=False, timeout=15)
-        lines = [ln.split()[1] for ln in proc.stdout.splitlines() if ln.startswith("LEASE ")]
-        got.append(lines[0] if lines else None)
-    return got
 
 
 def reserve(router: Any, d: Dnsmasq, check: bool = False, inventory: dict | None = None,
