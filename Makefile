@@ -16,11 +16,13 @@ demo: deps
 # The one-machine lab (root): router namespace with Kea, API emulator, three systemd-container nodes, a client;
 # runs playbooks/site.yml twice and shows the seed's Traefik VIP answering. `lab-failover` also kills the
 # announcing node and shows another take over. Both tear everything down.
+# LAB_ROUTER=dnsmasq uses dnsmasq as the router's DHCP server instead of Kea.
+LAB_ROUTER ?= kea
 lab: deps
-	lab/run demo
+	lab/run demo --router $(LAB_ROUTER)
 
 lab-failover: deps
-	lab/run failover
+	lab/run failover --router $(LAB_ROUTER)
 
 bench: deps
 	$(PY) bench/allocate_services.py

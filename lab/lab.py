@@ -1,13 +1,14 @@
 """The one-machine lab: the seed's network in namespaces, a real Kea as the router, systemd containers as nodes.
 
-    lab/run demo      [--json FILE] [--keep-logs DIR]
-    lab/run failover  [--json FILE] [--keep-logs DIR]
+    lab/run demo      [--router kea|dnsmasq] [--json FILE] [--keep-logs DIR]
+    lab/run failover  [--router kea|dnsmasq] [--json FILE] [--keep-logs DIR]
 
 What it builds (everything in namespaces with a per-run prefix ``blb<hex>``; the root namespace gets no address
 or route; only the documentation prefix 198.51.100.0/24, standing in for the seed's 10.1.1.0/24):
 
 * a LAN (``tests/netlab.py``: a bridge in a "switch" namespace);
 * ``router`` (198.51.100.1): real ``kea-dhcp4`` + ``kea-ctrl-agent`` (memfile, temp dir), DHCP scope .100-.250;
+  or, with ``--router dnsmasq``, a real ``dnsmasq`` with the same scope in a drop-in (``dhcp-range``);
 * the Kubernetes API emulator (``tests/kubeapi`` with the token controller and RBAC of
   ``molecule/resources/cluster.py``), served by this process: at a loopback port of the root namespace for the
   control node, and at 127.0.0.1:6443 inside every node namespace;
@@ -106,11 +107,56 @@ class LabError(RuntimeError):
     pass
 
 
+class KeaRouter:
+    """The router's DHCP server: Kea with its Control Agent (tests/integration/dhcpservers.py)."""
+
+    name = "kea"
+
+    def __init__(self, lab: Lab, host: Any, tmp: Path) -> None:
+        from tests.integration.dhcpservers import CA_PORT, Kea, kea4_config
+        self.api_url = f"http://127.0.0.1:{CA_PORT}/"
+        self.kea = Kea(lab, host, tmp, kea4_config(tmp, [DHCP_SCOPE]))
+        self.what = f"kea-dhcp4 + kea-ctrl-agent ({self.api_url} inside the namespace)"
+        self.how = "Kea DHCP pools (config-get)"
+
+    def ranges(self) -> list[str]:
+        return self.kea.pools()
+
+    def host_vars(self) -> dict[str, Any]:
+        return {"baremetal_lb_router_backend": "kea", "baremetal_lb_router_api_url": self.api_url}
+
+
+class DnsmasqRouter:
+    """The alternative: dnsmasq with the scope in a drop-in, restarted by a script (no systemd in the namespace)."""
+
+    name = "dnsmasq"
+
+    def __init__(self, lab: Lab, host: Any, tmp: Path) -> None:
+        from tests.integration.dhcpservers import Dnsmasq
+        first, last = (a.strip() for a in DHCP_SCOPE.split("-"))
+        self.dnsmasq = Dnsmasq(host, tmp, [f"{first},{last},255.255.255.0,10m"])
+        self.what = f"dnsmasq ({self.dnsmasq.dropin})"
+        self.how = "dnsmasq dhcp-range lines"
+
+    def ranges(self) -> list[str]:
+        lines = self.dnsmasq.dropin.read_text().splitlines()
+        return ["-".join(ln.split("=", 1)[1].split(",")[:2]) for ln in lines if ln.startswith("dhcp-range=")]
+
+    def host_vars(self) -> dict[str, Any]:
+        return {"baremetal_lb_router_backend": "dnsmasq",
+                "baremetal_lb_router_options": {"conf_file": str(self.dnsmasq.conf),
+                                                "restart_command": [str(self.dnsmasq.restart)]}}
+
+
+ROUTERS = {"kea": KeaRouter, "dnsmasq": DnsmasqRouter}
+
+
 class TheLab:
-    def __init__(self, keep_logs: Path | None = None) -> None:
+    def __init__(self, keep_logs: Path | None = None, router: str = "kea") -> None:
         self.keep_logs = keep_logs
+        self.router_kind = router
         self.tmp = Path(tempfile.mkdtemp(prefix="blblab"))  # short: Kea's unix socket paths are limited
-        self.results: dict[str, Any] = {"timings": {}, "tmp": str(self.tmp)}
+        self.results: dict[str, Any] = {"timings": {}, "tmp": str(self.tmp), "router_backend": router}
         self.lab: Lab | None = None
         self.api: Any = None
         self.stop = threading.Event()
@@ -163,16 +209,11 @@ class TheLab:
         self.nodes = {name: lab.host(name, f"198.51.100.{11 + i}/24") for i, name in enumerate(NODES)}
         say(f"LAN             {LAN} on bridge br0 in namespace {lab.switch_ns}")
 
-        # imported here: the module skips itself (pytest.skip) where Kea is missing, main() checks that first
-        from tests.integration.test_dhcp_kea import CA_PORT, Kea, kea4_config
-        self.ca_port = CA_PORT
-        self.kea = Kea(lab, self.router, self.tmp, kea4_config(self.tmp, [DHCP_SCOPE]))
-        say(f"router          {self.router.ns}: {ROUTER_IP}, kea-dhcp4 + kea-ctrl-agent "
-            f"(http://127.0.0.1:{self.ca_port}/ inside the namespace), DHCP scope {DHCP_SCOPE.replace(' ', '')}")
+        self.dhcp = ROUTERS[self.router_kind](lab, self.router, self.tmp)
+        say(f"router          {self.router.ns}: {ROUTER_IP}, {self.dhcp.what}, DHCP scope {DHCP_SCOPE.replace(' ', '')}")
 
         self._start_api()
         self._start_nodes()
-        self._client_dhcp("client (before)")
         self.timed("build", t_all)
 
     def _start_api(self) -> None:
@@ -219,9 +260,9 @@ class TheLab:
                                 "-A", "1", "-x", "0x3d:01" + self.client.mac.replace(":", "")], check=False, timeout=20)
         leases = [ln.split()[1] for ln in proc.stdout.splitlines() if ln.startswith("LEASE ")]
         if not leases:
-            raise LabError(f"the client got no DHCP lease from Kea: {proc.stdout} {proc.stderr}")
+            raise LabError(f"the client got no DHCP lease from {self.dhcp.name}: {proc.stdout} {proc.stderr}")
         self.client_ip = leases[0]
-        say(f"{label:<15} {self.client.ns}: {self.client_ip} by DHCP from Kea")
+        say(f"{label:<15} {self.client.ns}: {self.client_ip} by DHCP from {self.dhcp.name}")
         return self.client_ip
 
     # ---------------------------------------------------------------------------------------------- ansible
@@ -244,10 +285,7 @@ class TheLab:
             "baremetal_lb_pools": [{"name": "lan", "addresses": [POOL], "mode": "layer2", "router": {}}],
             "baremetal_lb_kubeconfig": str(self.admin_kubeconfig),
         }, sort_keys=False))
-        (inv / "host_vars" / "router.yml").write_text(yaml.safe_dump({
-            "baremetal_lb_router_backend": "kea",
-            "baremetal_lb_router_api_url": f"http://127.0.0.1:{self.ca_port}/",
-        }, sort_keys=False))
+        (inv / "host_vars" / "router.yml").write_text(yaml.safe_dump(self.dhcp.host_vars(), sort_keys=False))
         self.membership_key = secrets.token_hex(32)
         (inv / "group_vars" / "k8s_nodes.yml").write_text(yaml.safe_dump({
             # the nodes are podman containers here; with real machines this is ssh and ansible_host an address
@@ -303,9 +341,9 @@ class TheLab:
     def site(self) -> None:
         section("Inventory (like a user's) and playbooks/site.yml")
         inv = self.write_inventory()
-        say(f"inventory       {inv}/hosts.yml, group_vars/all.yml (the pool), host_vars/router.yml (kea), "
+        say(f"inventory       {inv}/hosts.yml, group_vars/all.yml (the pool), host_vars/router.yml ({self.dhcp.name}), "
             f"group_vars/k8s_nodes.yml")
-        self.kea_before = self.kea.pools()
+        self.ranges_before = self.dhcp.ranges()
         for run in ("first", "second"):
             res = self.ansible_playbook(ROOT / "playbooks" / "site.yml", f"site-{run}")
             self.results[f"site_{run}"] = {k: res[k] for k in ("seconds", "changed", "recap")}
@@ -313,7 +351,10 @@ class TheLab:
             say(f"site.yml {run} run: {res['seconds']} s, changed={res['changed']}")
             for line in res["recap_lines"]:
                 say(f"    {line.strip()}")
-        self.kea_after = self.kea.pools()
+        self.ranges_after = self.dhcp.ranges()
+        # Only now: a client that asked before could hold a lease in the band (dnsmasq picks a start address from
+        # a hash of the client's MAC), and the router role would rightly refuse to reserve over it.
+        self._client_dhcp("client")
 
     # ---------------------------------------------------------------------------------------------- the Service
     def service(self) -> None:
@@ -369,9 +410,8 @@ class TheLab:
 
     def show(self) -> None:
         section("What you would check")
-        say(f"router: Kea DHCP pools (config-get)   before: {', '.join(self.kea_before)}")
-        say(f"                                      after:  {', '.join(self.kea_after)}   "
-            f"-> {POOL} is never leased")
+        say(f"router: {self.dhcp.how:<30} before: {', '.join(self.ranges_before)}")
+        say(f"        {'':<30} after:  {', '.join(self.ranges_after)}   -> {POOL} is never leased")
         pool = self.custom.get_namespaced_custom_object("metallb.io", "v1beta1", NS, "ipaddresspools", "lan")
         l2ads = self.custom.list_namespaced_custom_object("metallb.io", "v1beta1", NS, "l2advertisements")["items"]
         say(f"cluster: IPAddressPool {NS}/lan  addresses={pool['spec']['addresses']}  "
@@ -396,7 +436,7 @@ class TheLab:
         say(f"  {self.answer}")
         self.results.update({
             "vip": self.vip, "announcer": self.announcer, "answer": self.answer, "client_ip": self.client_ip,
-            "kea_pools_before": self.kea_before, "kea_pools_after": self.kea_after,
+            "dhcp_ranges_before": self.ranges_before, "dhcp_ranges_after": self.ranges_after,
             "pool": {"spec": pool["spec"], "status": pool.get("status")},
             "client_ip_outside_pool": not (ipaddress.ip_address(POOL.split("-")[0]) <= ipaddress.ip_address(
                 self.client_ip) <= ipaddress.ip_address(POOL.split("-")[1])),
@@ -507,11 +547,14 @@ class TheLab:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lab/run", description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=["demo", "failover"])
+    parser.add_argument("--router", choices=sorted(ROUTERS), default="kea",
+                        help="the router's DHCP server: Kea with its Control Agent (default) or dnsmasq")
     parser.add_argument("--json", type=Path, help="write the results as JSON to this file")
     parser.add_argument("--keep-logs", type=Path, help="copy Kea/Ansible/speaker logs here before teardown")
     args = parser.parse_args(argv)
     require_root()
-    for tool in ("podman", "runc", "kea-dhcp4", "kea-ctrl-agent", "udhcpc", "iptables", "curl", "debootstrap"):
+    dhcp_tools = ("kea-dhcp4", "kea-ctrl-agent") if args.router == "kea" else ("dnsmasq",)
+    for tool in ("podman", "runc", *dhcp_tools, "udhcpc", "iptables", "curl", "debootstrap"):
         if not shutil.which(tool):
             print(f"lab/run: {tool} is not installed (scripts/install-deps installs what the lab needs)",
                   file=sys.stderr)
@@ -522,7 +565,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
 
     t0 = time.monotonic()
-    lab = TheLab(args.keep_logs)
+    lab = TheLab(args.keep_logs, router=args.router)
     rc = 0
     try:
         lab.build()

@@ -1,9 +1,10 @@
-"""The one-machine lab end to end (``lab/run failover``, docs/lab.md).
+"""The one-machine lab end to end (``lab/run failover`` and ``lab/run demo --router dnsmasq``, docs/lab.md).
 
 One run builds the lab (Kea router, API emulator, three systemd containers as nodes, a DHCP client), runs
 ``playbooks/site.yml`` twice, creates the Service ``traefik``, curls its address from the client, kills the
 announcing node's container and curls again, then tears everything down. The test asserts on the JSON the lab
-writes (``--json``) and on the machine afterwards: no namespace, container, process or temp dir left.
+writes (``--json``) and on the machine afterwards: no namespace, container, process or temp dir left. The
+dnsmasq variant (the alternative router) runs the demo without the failover.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ LAB_TIMEOUT = 360  # seconds; a run takes ~100 s with the image and the wheelhou
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(LAB_TIMEOUT + 90)]
 
-TOOLS = ("podman", "runc", "debootstrap", "kea-dhcp4", "kea-ctrl-agent", "udhcpc", "iptables", "curl")
+_COMMON = ("podman", "runc", "debootstrap", "udhcpc", "iptables", "curl")
+TOOLS = {"kea": (*_COMMON, "kea-dhcp4", "kea-ctrl-agent"), "dnsmasq": (*_COMMON, "dnsmasq")}
 
 
 def _run_lab(args: list[str], out: Path) -> tuple[int, str]:
@@ -42,22 +44,24 @@ def _run_lab(args: list[str], out: Path) -> tuple[int, str]:
     return rc, out.read_text()
 
 
-def test_lab_failover_end_to_end(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command,router", [("failover", "kea"), ("demo", "dnsmasq")])
+def test_lab_end_to_end(command: str, router: str, tmp_path: Path) -> None:
     if os.geteuid() != 0:
         pytest.fail("the lab needs root (namespaces, podman with systemd); CI runs as root")
-    missing = [t for t in TOOLS if shutil.which(t) is None]
+    missing = [t for t in TOOLS[router] if shutil.which(t) is None]
     if missing:
         pytest.fail(f"not installed: {', '.join(missing)} (scripts/install-deps)")
 
     result_file = tmp_path / "lab.json"
-    rc, output = _run_lab(["failover", "--json", str(result_file)], tmp_path / "lab.out")
+    rc, output = _run_lab([command, "--router", router, "--json", str(result_file)], tmp_path / "lab.out")
     assert result_file.exists(), output[-6000:]
     res = json.loads(result_file.read_text())
     assert rc == 0 and "error" not in res, output[-6000:]
 
-    # the router: Kea's scope shrunk so that the pool is never leased; the client's lease is outside it
-    assert res["kea_pools_before"] == ["198.51.100.100-198.51.100.250"]
-    assert res["kea_pools_after"] == ["198.51.100.100-198.51.100.239"]
+    # the router: the DHCP scope shrunk so that the pool is never leased; the client's lease is outside it
+    assert res["router_backend"] == router
+    assert res["dhcp_ranges_before"] == ["198.51.100.100-198.51.100.250"]
+    assert res["dhcp_ranges_after"] == ["198.51.100.100-198.51.100.239"]
     assert res["client_ip_outside_pool"] is True
     # the cluster: the pool and its status
     assert res["pool"]["spec"]["addresses"] == ["198.51.100.240-198.51.100.250"]
@@ -75,11 +79,20 @@ def test_lab_failover_end_to_end(tmp_path: Path) -> None:
     assert res["answer"] == res["announcer"]
     assert "curl http://198.51.100.240/" in output
     # failover: the announcing node is killed, another answers
+    if command == "failover":
+        _check_failover(res)
+    _check_nothing_left(res)
+
+
+def _check_failover(res: dict) -> None:
     fo = res["failover"]
     assert fo["killed"] == res["announcer"]
     assert fo["answer"] != fo["killed"] and fo["answer"] in ("node1", "node2", "node3")
     assert fo["announcer"] == fo["answer"]
-    # teardown: the lab's own check, and ours
+
+
+def _check_nothing_left(res: dict) -> None:
+    """Teardown: the lab's own check, and ours."""
     assert res["nothing_left"] is True, res["leftovers"]
     prefix = res["prefix"]
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
