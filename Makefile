@@ -2,13 +2,17 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: deps test demo lab lab-failover bench clean
+.PHONY: deps test sanity demo lab lab-failover bench clean
 
 deps:
 	VENV=$(VENV) scripts/install-deps
 
 test: deps
 	$(VENV)/bin/pytest
+
+# ansible-test sanity and units (the module unit tests) on a copy of the collection (scripts/ansible-test).
+sanity: deps
+	VENV=$(VENV) scripts/ansible-test
 
 demo: deps
 	$(PY) lab/demo.py

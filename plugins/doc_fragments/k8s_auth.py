@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
-# Copyright: baremetal-lb developers
-# Apache License 2.0 (see galaxy.yml)
+# Copyright: (c) 2026, baremetal-lb developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Documentation of ``K8S_AUTH_ARG_SPEC`` (plugins/module_utils/k8s_auth.py): ``extends_documentation_fragment:
-baremetal.lb.k8s_auth``. tests/unit/plugins/test_address_pool_docs.py keeps the two in step."""
+baremetal.lb.k8s_auth``. tests/unit/plugins/module_utils/test_k8s_auth.py keeps the two in step."""
 
 from __future__ import absolute_import, division, print_function
 

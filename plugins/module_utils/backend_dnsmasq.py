@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: baremetal-lb developers
-# Apache License 2.0 (see galaxy.yml)
+# Copyright: (c) 2026, baremetal-lb developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """dnsmasq on a Linux router: the module runs on the router host and edits the ``dhcp-range`` lines in place.
 
 Reads ``conf_file`` and everything it pulls in (``conf-file=``, ``conf-dir=``, plus ``config_dir``). Each
@@ -42,6 +42,13 @@ MARKER_RE = re.compile(r"^#\s*baremetal-lb: reserved (?P<range>\S+) \(baremetal\
 V6_MODES = ("ra-only", "slaac", "ra-names", "ra-stateless", "ra-advrouter", "off-link")
 V4_NOT_DYNAMIC = ("static", "proxy")
 DEFAULT_LEASE_FILE = "/var/lib/misc/dnsmasq.leases"
+# dhcp-host fields that are neither addresses nor names (for dhcp_scope_info's records)
+_MAC_RE = re.compile(r"^([0-9A-Fa-f*]{1,2}[:-]){5}[0-9A-Fa-f*]{1,2}$")
+_LEASE_TIME_RE = re.compile(r"^[0-9]+[smhdw]?$")
+DEFAULT_CONF_FILE = "/etc/dnsmasq.conf"
+# Debian's dnsmasq.service passes ``-7 $CONFIG_DIR`` from this file (default /etc/dnsmasq.d with the .dpkg-* files
+# left out), so that is where a Debian admin's dhcp-range lines live.
+DEBIAN_DEFAULTS = "/etc/default/dnsmasq"
 
 
 def _is_ip(text):
@@ -97,6 +104,26 @@ class DhcpRangeLine:
         return ",".join(parts)
 
 
+def _group_by_subnet(dynamic, ifaces):
+    """The dynamic dhcp-range lines grouped into scopes: ``{subnet: {"lines", "names", "iface"}}`` (file order)."""
+    groups = {}
+    for line in dynamic:
+        subnet, ifname = _subnet_of(line, ifaces)
+        if subnet is None:
+            raise ReservationError("cannot tell the subnet of dhcp-range=%s (%s line %d): no interface address "
+                                   "holds %s; add a netmask to the line or run the task on the router"
+                                   % (line.value, line.path, line.index + 1, line.range.first))
+        group = groups.setdefault(subnet, {"lines": [], "names": set(), "iface": None})
+        group["lines"].append(line)
+        group["names"].update(line.tags)
+        if line.interface:
+            group["names"].add(line.interface)
+        if ifname:
+            group["iface"] = ifname
+            group["names"].add(ifname)
+    return groups
+
+
 def _subnet_of(line, iface_addrs):
     """The subnet of a dhcp-range line: its netmask/prefix-len, else the interface address that holds it."""
     first = line.range.first
@@ -127,13 +154,20 @@ class DnsmasqBackend:
         self.timeout = timeout
         self.now = now or time.time
         self.leases_unknown = None
+        # a conf-dir spec the service adds on its command line (Debian's CONFIG_DIR), read after conf_file
+        self.service_conf_dir = None
 
     @classmethod
     def from_params(cls, params, run_command):
         restart = params.get("restart_command") or ["systemctl", "restart", params.get("service") or "dnsmasq"]
-        return cls(params.get("conf_file") or "/etc/dnsmasq.conf", run_command, config_dir=params.get("config_dir"),
-                   lease_file=params.get("lease_file"), restart_command=restart,
-                   dnsmasq_binary=params.get("dnsmasq_binary") or "dnsmasq", timeout=params.get("timeout") or 30)
+        backend = cls(params.get("conf_file") or DEFAULT_CONF_FILE, run_command, config_dir=params.get("config_dir"),
+                      lease_file=params.get("lease_file"), restart_command=restart,
+                      dnsmasq_binary=params.get("dnsmasq_binary") or "dnsmasq", timeout=params.get("timeout") or 30)
+        if not params.get("config_dir") and (params.get("conf_file") or DEFAULT_CONF_FILE) == DEFAULT_CONF_FILE \
+                and not params.get("restart_command") and (params.get("service") or "dnsmasq") == "dnsmasq":
+            # The packaged service on Debian/Ubuntu: read what its unit reads.
+            backend.service_conf_dir = _debian_conf_dir(DEBIAN_DEFAULTS)
+        return backend
 
     # -- reading the configuration -------------------------------------------------------------------
 
@@ -166,6 +200,8 @@ class DnsmasqBackend:
         read(self.conf_file)
         if self.config_dir:
             dirs.append(self.config_dir + ",*.conf")
+        elif self.service_conf_dir:
+            dirs.append(self.service_conf_dir)
         for spec in dirs:
             for path in _conf_dir_files(spec):
                 read(path)
@@ -226,23 +262,7 @@ class DnsmasqBackend:
                                                         "(dhcp-option=%s)" % value))
                 elif key in ("dhcp-leasefile", "dhcp-lease-file") and not self.lease_file:
                     lease_file = value
-        dynamic = [r for r in ranges if r.dynamic]
-        # group by subnet
-        groups = {}
-        for line in dynamic:
-            subnet, ifname = _subnet_of(line, ifaces)
-            if subnet is None:
-                raise ReservationError("cannot tell the subnet of dhcp-range=%s (%s line %d): no interface address "
-                                       "holds %s; add a netmask to the line or run the task on the router"
-                                       % (line.value, line.path, line.index + 1, line.range.first))
-            group = groups.setdefault(subnet, {"lines": [], "names": set(), "iface": None})
-            group["lines"].append(line)
-            group["names"].update(line.tags)
-            if line.interface:
-                group["names"].add(line.interface)
-            if ifname:
-                group["iface"] = ifname
-                group["names"].add(ifname)
+        groups = _group_by_subnet([r for r in ranges if r.dynamic], ifaces)
         subnet = self._choose(groups, request, scope_hint)
         group = groups[subnet]
         name = sorted(group["names"])[0] if group["names"] else str(subnet)
@@ -253,7 +273,8 @@ class DnsmasqBackend:
         occupants += self._leases(lease_file or DEFAULT_LEASE_FILE, subnet)
         entries = _entries_from_markers(markers)
         scope = Scope(name, subnet, tuple(line.range for line in group["lines"]), tuple(occupants))
-        raw = {"files": files, "lines": group["lines"], "markers": markers}
+        raw = {"files": files, "lines": group["lines"], "markers": markers,
+               "lease_file": lease_file or DEFAULT_LEASE_FILE, "iface": group["iface"]}
         return ScopeState(scope, entries, raw)
 
     def _choose(self, groups, request, hint):
@@ -273,6 +294,16 @@ class DnsmasqBackend:
         return holding[0]
 
     def _leases(self, path, subnet):
+        out = []
+        for addr, fields, expiry, now in self._lease_records(path, subnet) or []:
+            who = fields[3] if fields[3] != "*" else fields[1]
+            left = "no expiry" if expiry == 0 else "expires in %ds" % (expiry - now)
+            out.append(Occupant(addr, "active lease", "%s (%s, %s)" % (who, fields[1], left)))
+        return out
+
+    def _lease_records(self, path, subnet):
+        """The subnet's active leases in the lease file as ``(address, fields, expiry, now)`` (``expiry`` 0: never);
+        None, with ``leases_unknown`` set, when the file cannot be read."""
         self.leases_unknown = None
         if not os.path.exists(path):
             return []  # dnsmasq has not handed out anything yet
@@ -281,7 +312,7 @@ class DnsmasqBackend:
                 lines = fh.read().splitlines()
         except (IOError, OSError) as exc:
             self.leases_unknown = "cannot read the dnsmasq lease file %s (%s)" % (path, exc)
-            return []
+            return None
         now = self.now()
         out = []
         for line in lines:
@@ -295,10 +326,56 @@ class DnsmasqBackend:
                 continue
             if addr not in subnet or (expiry != 0 and expiry <= now):
                 continue
-            who = fields[3] if fields[3] != "*" else fields[1]
-            left = "no expiry" if expiry == 0 else "expires in %ds" % (expiry - now)
-            out.append(Occupant(addr, "active lease", "%s (%s, %s)" % (who, fields[1], left)))
+            out.append((addr, fields, expiry, now))
         return out
+
+    # -- read-only: every scope (baremetal.lb.dhcp_scope_info) ------------------------------------------
+
+    def scopes(self):
+        """Every scope (the dynamic dhcp-range lines grouped by subnet), in file order:
+        ``[{"request", "hint", "names"}]`` (``read(request, hint)`` reads that one scope)."""
+        ifaces = self._interfaces()
+        ranges = []
+        for path, lines in self._load():
+            for index, line in enumerate(lines):
+                key, value = _kv(line)
+                if key == "dhcp-range":
+                    try:
+                        ranges.append(DhcpRangeLine(value, path, index))
+                    except RangeError as exc:
+                        raise ReservationError("%s line %d: %s" % (path, index + 1, exc))
+        groups = _group_by_subnet([r for r in ranges if r.dynamic], ifaces)
+        return [{"request": IPRange(subnet.network_address, subnet.network_address), "hint": str(subnet),
+                 "names": sorted(group["names"]) + [str(subnet)]} for subnet, group in groups.items()]
+
+    def details(self, state):
+        """What ``read`` does not keep apart, for dhcp_scope_info: the interface, the dhcp-host lines and the
+        active leases as records (``leases`` None when the lease file cannot be read)."""
+        subnet = state.scope.subnet
+        statics = []
+        for path, lines in state.raw["files"]:
+            for line in lines:
+                key, value = _kv(line)
+                if key != "dhcp-host":
+                    continue
+                fields = [f.strip() for f in value.split(",")]
+                macs = [f for f in fields if _MAC_RE.match(f)]
+                names = [f for f in fields if f and not _is_ip(f) and not _MAC_RE.match(f) and ":" not in f
+                         and f not in ("ignore", "infinite") and not _LEASE_TIME_RE.match(f)]
+                for f in fields:
+                    if _is_ip(f) and ipaddress.ip_address(f.strip("[]")) in subnet:
+                        statics.append({"address": f.strip("[]"), "mac": macs[0] if macs else None,
+                                        "hostname": names[0] if names else None})
+        records = self._lease_records(state.raw["lease_file"], subnet)
+        leases = None
+        if records is not None:
+            leases = [{"address": str(addr), "mac": fields[1] if addr.version == 4 else None,
+                       "hostname": fields[3] if fields[3] != "*" else None, "expires": expiry or None}
+                      for addr, fields, expiry, now in records]
+        iface = state.raw.get("iface") or next((line.interface for line in state.raw["lines"] if line.interface), None)
+        if iface is None:  # a range with a netmask: dnsmasq serves it on the interface holding an address there
+            iface = next((name for name, addr in self._interfaces() if addr.ip in subnet), None)
+        return {"interface": iface, "enabled": True, "static_mappings": statics, "leases": leases}
 
     # -- writing -----------------------------------------------------------------------------------
 
@@ -429,6 +506,21 @@ def _kv(line):
 def _norm_line(line):
     key, value = _kv(line)
     return (key, value.replace(" ", "") if value else value)
+
+
+def _debian_conf_dir(path):
+    """The ``CONFIG_DIR`` of Debian's /etc/default/dnsmasq (a shell assignment), or None."""
+    try:
+        with open(path) as fh:
+            lines = fh.read().split("\n")
+    except (IOError, OSError):
+        return None
+    found = None
+    for line in lines:
+        line = line.strip()
+        if line.startswith("CONFIG_DIR="):
+            found = line[len("CONFIG_DIR="):].strip().strip("\"'") or None
+    return found
 
 
 def _conf_dir_files(spec):

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: baremetal-lb developers
-# Apache License 2.0 (see galaxy.yml)
+# Copyright: (c) 2026, baremetal-lb developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """ISC Kea through its Control Agent (``POST /`` with ``{"command", "service", "arguments"}``).
 
 Kea 2.2 (Debian 12) has no ``subnet_cmds`` hook, so the portable path is the whole configuration:
@@ -27,7 +27,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_backend import (
     ApplyError, ReservationError, ScopeState,
 )
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import Occupant, Scope
-from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import RangeError, parse_range
+from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import IPRange, RangeError, parse_range
 from ansible_collections.baremetal.lb.plugins.module_utils.router_api import ApiClient, ApiError
 
 MARKER_KEY = "baremetal-lb"
@@ -108,13 +108,9 @@ class KeaBackend:
             except (KeyError, RangeError) as exc:
                 raise ReservationError("Kea %s has a pool I cannot read (%r): %s" % (scope_name, pool, exc))
         occupants = []
-        for res in subnet.get("reservations", []) + list(config.get("reservations", [])):
-            addrs = [res["ip-address"]] if res.get("ip-address") else list(res.get("ip-addresses", []))
+        for addr, res in _reservations(subnet, config, subnet_net):
             who = res.get("hostname") or res.get("hw-address") or res.get("duid") or res.get("client-id") or ""
-            for a in addrs:
-                addr = ipaddress.ip_address(a)
-                if addr in subnet_net:
-                    occupants.append(Occupant(addr, "reservation", who))
+            occupants.append(Occupant(addr, "reservation", who))
         shared = config["shared-networks"][path[0]] if path[0] is not None else {}
         for level in (subnet, shared, config):
             for opt in level.get("option-data", []):
@@ -165,6 +161,15 @@ class KeaBackend:
         return holding[0]
 
     def _leases(self, service, version, subnet):
+        out = []
+        for addr, lease, expires, left in self._lease_records(service, version, subnet) or []:
+            who = lease.get("hostname") or lease.get("hw-address") or lease.get("duid") or ""
+            out.append(Occupant(addr, "active lease", "%s (expires in %ds)" % (who, left) if who else "(expires in %ds)" % left))
+        return out
+
+    def _lease_records(self, service, version, subnet):
+        """The subnet's active leases as ``(address, lease, expires, seconds left)`` (``lease``: Kea's dict,
+        ``expires``: seconds since the epoch); None, with ``leases_unknown`` set, without the lease_cmds hook."""
         command = "lease4-get-all" if version == 4 else "lease6-get-all"
         try:
             answer = self.command(command, service, {"subnets": [subnet.get("id")]}, allowed=(OK, EMPTY))
@@ -172,7 +177,7 @@ class KeaBackend:
             if exc.result == UNSUPPORTED:
                 self.leases_unknown = ("Kea has no lease_cmds hook loaded (%s is not supported), so active leases "
                                        "cannot be checked" % command)
-                return []
+                return None
             raise ReservationError(str(exc))
         self.leases_unknown = None
         out = []
@@ -185,10 +190,52 @@ class KeaBackend:
             expires = int(lease.get("cltt", 0)) + int(lease.get("valid-lft", 0))
             if expires <= now:
                 continue
-            who = lease.get("hostname") or lease.get("hw-address") or lease.get("duid") or ""
-            out.append(Occupant(ipaddress.ip_address(lease["ip-address"]), "active lease",
-                                "%s (expires in %ds)" % (who, expires - now) if who else "(expires in %ds)" % (expires - now)))
+            out.append((ipaddress.ip_address(lease["ip-address"]), lease, expires, expires - now))
         return out
+
+    # -- read-only: every scope (baremetal.lb.dhcp_scope_info) ------------------------------------------
+
+    def scopes(self):
+        """Every subnet of the dhcp4 and dhcp6 services the Control Agent forwards to, in configuration order:
+        ``[{"request", "hint", "names"}]`` (``read(request, hint)`` reads that one subnet)."""
+        found = []
+        served = []
+        for service, root_key, skey in (("dhcp4", "Dhcp4", "subnet4"), ("dhcp6", "Dhcp6", "subnet6")):
+            try:
+                answer = self.command("config-get", service)
+            except KeaCommandError as exc:
+                if "not configured" in exc.text:  # the Control Agent has no socket for this service
+                    continue
+                raise ReservationError(str(exc))
+            served.append(service)
+            config = (answer.get("arguments") or {}).get(root_key) or {}
+            for subnet, path in _subnets(config, skey):
+                net = ipaddress.ip_network(subnet["subnet"], strict=False)
+                shared = config["shared-networks"][path[0]] if path[0] is not None else {}
+                iface = subnet.get("interface") or shared.get("interface")
+                names = [str(subnet.get("id")), "subnet %s" % subnet.get("id"), str(net)] + ([iface] if iface else [])
+                found.append({"request": IPRange(net.network_address, net.network_address),
+                              "hint": str(subnet.get("id")), "names": names})
+        if not served:
+            raise ReservationError("the Kea Control Agent forwards commands to neither dhcp4 nor dhcp6 (no "
+                                   "control-sockets configured)")
+        return found
+
+    def details(self, state):
+        """What ``read`` does not keep apart, for dhcp_scope_info: the interface, the reservations and the active
+        leases as records (``leases`` None when Kea cannot list them)."""
+        raw = state.raw
+        subnet = _subnet_at(raw["config"], raw["skey"], raw["path"])
+        shared = raw["config"]["shared-networks"][raw["path"][0]] if raw["path"][0] is not None else {}
+        statics = [{"address": str(addr), "mac": res.get("hw-address"), "hostname": res.get("hostname")}
+                   for addr, res in _reservations(subnet, raw["config"], state.scope.subnet)]
+        records = self._lease_records(raw["service"], state.scope.subnet.version, subnet)
+        leases = None
+        if records is not None:
+            leases = [{"address": str(addr), "mac": lease.get("hw-address"), "hostname": lease.get("hostname") or None,
+                       "expires": expires} for addr, lease, expires, left in records]
+        return {"interface": subnet.get("interface") or shared.get("interface"), "enabled": True,
+                "static_mappings": statics, "leases": leases}
 
     # -- write -----------------------------------------------------------------------------------------
 
@@ -271,7 +318,8 @@ class KeaBackend:
             self._restore_or_raise(state, "Kea applied the change but config-write failed (%s)" % _text(exc),
                                    write=False)
             raise ApplyError("Kea applied the change but config-write failed (%s); the previous configuration was "
-                             "set back, the router is as it was" % _text(exc), restored=True)
+                             "set back, the router is as it was%s" % (_text(exc), _write_hint(exc, service)),
+                             restored=True)
 
     def _live_is_original(self, state):
         raw = state.raw
@@ -319,6 +367,17 @@ class KeaCommandError(Exception):
         self.text = text
 
 
+def _write_hint(exc, service):
+    """What to do when Kea cannot persist its configuration: Debian's packages make this the default."""
+    if "unable to open file" not in _text(exc).lower():
+        return ""
+    daemon = "kea-" + service
+    return (". Kea's %s cannot write its own configuration file, so a change would not survive a restart. Debian "
+            "and Ubuntu run %s as user _kea and ship /etc/kea/%s.conf owned by root: let the service write "
+            "it (chgrp _kea /etc/kea/%s.conf; chmod g+w /etc/kea/%s.conf; see docs/router.md)"
+            % (daemon, daemon, daemon, daemon, daemon))
+
+
 def _text(exc):
     return exc.text if isinstance(exc, KeaCommandError) else str(exc)
 
@@ -329,6 +388,16 @@ def _subnets(config, skey):
     for j, shared in enumerate(config.get("shared-networks", [])):
         for i, subnet in enumerate(shared.get(skey, [])):
             yield subnet, (j, i)
+
+
+def _reservations(subnet, config, subnet_net):
+    """``(address, reservation)`` for every host reservation (the subnet's and global ones) inside the subnet."""
+    for res in subnet.get("reservations", []) + list(config.get("reservations", [])):
+        addrs = [res["ip-address"]] if res.get("ip-address") else list(res.get("ip-addresses", []))
+        for a in addrs:
+            addr = ipaddress.ip_address(a)
+            if addr in subnet_net:
+                yield addr, res
 
 
 def _subnet_at(config, skey, path):
@@ -342,4 +411,3 @@ def _pools_of(config, raw):
         if subnet.get("id") == raw["subnet_id"]:
             return [str(parse_pool(p["pool"])) for p in subnet.get("pools", [])]
     return None
-

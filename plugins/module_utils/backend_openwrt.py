@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: baremetal-lb developers
-# Apache License 2.0 (see galaxy.yml)
+# Copyright: (c) 2026, baremetal-lb developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """OpenWrt: UCI ``dhcp.<section>.start/limit`` on the router itself (the task runs on the OpenWrt host).
 
 OpenWrt describes a scope's one dynamic range as ``start`` (offset from the network address of the interface
@@ -121,6 +121,11 @@ class OpenwrtBackend:
         return sections
 
     def _static_hosts(self, net):
+        return [Occupant(addr, "static mapping", "%s (%s, dhcp.%s)" % (host.get("name", ""), host.get("mac", ""), section))
+                for addr, section, host in self._host_records(net)]
+
+    def _host_records(self, net):
+        """``(address, section, options)`` of every ``dhcp.@host[]`` whose ``ip`` is inside ``net``."""
         rc, out = self.uci("show", "dhcp")
         types, options = {}, {}
         for line in out.splitlines():
@@ -140,11 +145,15 @@ class OpenwrtBackend:
             except ValueError:
                 continue
             if addr in net:
-                found.append(Occupant(addr, "static mapping", "%s (%s, dhcp.%s)" % (
-                    host.get("name", ""), host.get("mac", ""), section)))
+                found.append((addr, section, host))
         return found
 
     def _leases(self, net):
+        return [Occupant(addr, "active lease", "%s (%s)" % (fields[3], fields[1]))
+                for addr, fields, expiry in self._lease_records(net)]
+
+    def _lease_records(self, net):
+        """The active leases inside ``net`` from dnsmasq's lease file: ``(address, fields, expiry)`` (0: never)."""
         if not os.path.exists(self.lease_file):
             return []
         out = []
@@ -158,8 +167,34 @@ class OpenwrtBackend:
                 except ValueError:
                     continue
                 if addr in net and (expiry == 0 or expiry > self.now()):
-                    out.append(Occupant(addr, "active lease", "%s (%s)" % (fields[3], fields[1])))
+                    out.append((addr, fields, expiry))
         return out
+
+    # -- read-only: every scope (baremetal.lb.dhcp_scope_info) ------------------------------------------
+
+    def scopes(self):
+        """Every ``dhcp`` section whose interface has an IPv4 address: ``[{"request", "hint", "names"}]``
+        (``read(request, hint)`` reads that one section)."""
+        found = []
+        for name, iface in self._dhcp_sections().items():
+            if iface is None:
+                continue
+            net = iface.network
+            found.append({"request": IPRange(net.network_address, net.network_address), "hint": name,
+                          "names": [name, str(net)]})
+        return found
+
+    def details(self, state):
+        """For dhcp_scope_info: the interface, whether DHCP is served there (``ignore``), the static hosts and the
+        active leases as records."""
+        section, net = state.raw["section"], state.raw["network"]
+        statics = [{"address": str(addr), "mac": host.get("mac") or None, "hostname": host.get("name") or None}
+                   for addr, dummy, host in self._host_records(net)]
+        leases = [{"address": str(addr), "mac": fields[1], "hostname": fields[3] if fields[3] != "*" else None,
+                   "expires": expiry or None} for addr, fields, expiry in self._lease_records(net)]
+        return {"interface": self.get("dhcp.%s.interface" % section, section),
+                "enabled": self.get("dhcp.%s.ignore" % section, "0") not in ("1", "true", "on", "yes"),
+                "static_mappings": statics, "leases": leases}
 
     def prepare(self, state, plan, entries_after, request, action):
         net = state.raw["network"]

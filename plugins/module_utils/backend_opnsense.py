@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: baremetal-lb developers
-# Apache License 2.0 (see galaxy.yml)
+# Copyright: (c) 2026, baremetal-lb developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """OPNsense through its core API (key + secret as HTTP basic auth).
 
 * Kea (``opnsense_dhcp: kea``, the default): ``/api/kea/dhcpv4/searchSubnet``, ``getSubnet/{uuid}``,
@@ -100,11 +100,17 @@ class _Opnsense:
             raise ApiError("OPNsense %s answered %r" % (path, answer))
 
     def leases(self, path, subnet):
+        return [Occupant(addr, "active lease", "%s (%s)" % (row.get("hostname") or "", row.get("hwaddr", "")))
+                for addr, row in self.lease_records(path, subnet) or []]
+
+    def lease_records(self, path, subnet):
+        """The active leases inside ``subnet`` as ``(address, row)``; None, with ``leases_unknown`` set, when
+        OPNsense did not list them."""
         try:
             rows = (self.client.request("GET", path) or {}).get("rows", [])
         except ApiError as exc:
             self.leases_unknown = "OPNsense did not list the leases (%s)" % exc
-            return []
+            return None
         out = []
         now = self.now()
         for row in rows:
@@ -119,7 +125,23 @@ class _Opnsense:
             except (TypeError, ValueError):
                 pass
             if addr in subnet:
-                out.append(Occupant(addr, "active lease", "%s (%s)" % (row.get("hostname") or "", row.get("hwaddr", ""))))
+                out.append((addr, row))
+        return out
+
+    def lease_details(self, path, subnet):
+        """dhcp_scope_info's lease records (None when OPNsense did not list them)."""
+        records = self.lease_records(path, subnet)
+        if records is None:
+            return None
+        out = []
+        for addr, row in records:
+            expire = row.get("expire")
+            try:
+                expire = int(float(expire)) if expire not in (None, "", 0, "0") else None
+            except (TypeError, ValueError):
+                pass  # not a time stamp: kept as OPNsense wrote it
+            out.append({"address": str(addr), "mac": row.get("hwaddr") or None, "hostname": row.get("hostname") or None,
+                        "expires": expire})
         return out
 
     def ui_range(self, rng):
@@ -160,15 +182,38 @@ class OpnsenseKea(_Opnsense):
         for a in str(routers).split(","):
             if a.strip():
                 occupants.append(Occupant(ipaddress.ip_address(a.strip()), "gateway", "(option routers)"))
-        for res in (self.call("GET", self.BASE + "/searchReservation") or {}).get("rows", []):
-            if res.get("ip_address") and ipaddress.ip_address(res["ip_address"]) in net:
-                occupants.append(Occupant(ipaddress.ip_address(res["ip_address"]), "reservation", "%s (%s)" % (
-                    res.get("hostname") or res.get("description") or "", res.get("hw_address", ""))))
+        for res in self._reservations(net):
+            occupants.append(Occupant(ipaddress.ip_address(res["ip_address"]), "reservation", "%s (%s)" % (
+                res.get("hostname") or res.get("description") or "", res.get("hw_address", ""))))
         occupants += self.leases("/api/kea/leases4/search", net)
         desc, entries = split_marker(subnet.get("description"))
         name = desc.strip() or row["subnet"]
         scope = Scope(name, net, tuple(ranges), tuple(occupants))
         return ScopeState(scope, entries, {"uuid": row["uuid"], "subnet": subnet, "description": desc})
+
+    def _reservations(self, net):
+        return [res for res in (self.call("GET", self.BASE + "/searchReservation") or {}).get("rows", [])
+                if res.get("ip_address") and ipaddress.ip_address(res["ip_address"]) in net]
+
+    # -- read-only: every scope (baremetal.lb.dhcp_scope_info) ------------------------------------------
+
+    def scopes(self):
+        """Every Kea DHCPv4 subnet: ``[{"request", "hint", "names"}]`` (``read(request, hint)`` reads one)."""
+        found = []
+        for row in (self.call("GET", self.BASE + "/searchSubnet") or {}).get("rows", []):
+            net = ipaddress.ip_network(row["subnet"], strict=False)
+            desc, dummy = split_marker(row.get("description"))
+            found.append({"request": IPRange(net.network_address, net.network_address), "hint": row["uuid"],
+                          "names": [n for n in (desc.strip(), row["subnet"], str(net), row["uuid"]) if n]})
+        return found
+
+    def details(self, state):
+        """For dhcp_scope_info: the reservations and active leases as records (Kea subnets have no interface)."""
+        net = state.scope.subnet
+        statics = [{"address": res["ip_address"], "mac": res.get("hw_address") or None,
+                    "hostname": res.get("hostname") or None} for res in self._reservations(net)]
+        return {"interface": None, "enabled": True, "static_mappings": statics,
+                "leases": self.lease_details("/api/kea/leases4/search", net)}
 
     def prepare(self, state, plan, entries_after, request, action):
         return {"pools": "\n".join("%s-%s" % (r.first, r.last) for r in plan.ranges_after),
@@ -214,7 +259,8 @@ class OpnsenseKea(_Opnsense):
 class OpnsenseDnsmasq(_Opnsense):
     BASE = "/api/dnsmasq/settings"
 
-    def read(self, request, scope_hint):
+    def _groups(self):
+        """The dynamic ranges grouped into scopes: ``{(subnet, interface, tag): [(IPRange, row)]}``."""
         rows = (self.call("GET", self.BASE + "/search_range") or {}).get("rows", [])
         groups = {}
         for row in rows:
@@ -228,6 +274,10 @@ class OpnsenseDnsmasq(_Opnsense):
                 net = ipaddress.ip_network("%s/%s" % (rng.first, row.get("prefix_len") or 64), strict=False)
             key = (net, row.get("interface") or "", row.get("set_tag") or "")
             groups.setdefault(key, []).append((rng, row))
+        return groups
+
+    def read(self, request, scope_hint):
+        groups = self._groups()
         picked = []
         for key, members in groups.items():
             net, iface, tag = key
@@ -244,12 +294,9 @@ class OpnsenseDnsmasq(_Opnsense):
         net, iface, tag = key
         members = sorted(groups[key], key=lambda m: int(m[0].first))
         occupants = []
-        for host in (self.call("GET", self.BASE + "/search_host") or {}).get("rows", []):
-            for a in str(host.get("ip", "")).split(","):
-                a = a.strip()
-                if a and ipaddress.ip_address(a) in net:
-                    occupants.append(Occupant(ipaddress.ip_address(a), "static mapping", "%s (%s)" % (
-                        host.get("host") or host.get("descr") or "", host.get("hwaddr", ""))))
+        for addr, host in self._hosts(net):
+            occupants.append(Occupant(addr, "static mapping", "%s (%s)" % (
+                host.get("host") or host.get("descr") or "", host.get("hwaddr", ""))))
         occupants += self.leases("/api/dnsmasq/leases/search", net)
         entries = []
         for rng, row in members:
@@ -259,6 +306,42 @@ class OpnsenseDnsmasq(_Opnsense):
                     entries.append(entry)
         scope = Scope(iface or tag or str(net), net, tuple(r for r, dummy in members), tuple(occupants))
         return ScopeState(scope, entries, {"members": members})
+
+    def _hosts(self, net):
+        """``(address, host row)`` for every host entry address inside ``net``."""
+        out = []
+        for host in (self.call("GET", self.BASE + "/search_host") or {}).get("rows", []):
+            for a in str(host.get("ip", "")).split(","):
+                a = a.strip()
+                if a and ipaddress.ip_address(a) in net:
+                    out.append((ipaddress.ip_address(a), host))
+        return out
+
+    # -- read-only: every scope (baremetal.lb.dhcp_scope_info) ------------------------------------------
+
+    def scopes(self):
+        """Every scope (ranges grouped by subnet, interface and tag): ``[{"request", "hint", "names"}]``. The hint
+        is what ``read`` matches for exactly this scope: the interface, the tag or the subnet."""
+        groups = self._groups()
+        found = []
+        for net, iface, tag in groups:
+            names = [n for n in (iface, tag, str(net)) if n]
+            hint = next((n for n in names
+                         if len([k for k in groups if n in (k[1], k[2], str(k[0]))]) == 1), None)
+            if hint is None:
+                raise ReservationError("OPNsense dnsmasq scopes %s cannot be told apart by interface, tag or subnet"
+                                       % ", ".join("%s %s" % (k[0], k[1] or k[2]) for k in groups))
+            found.append({"request": IPRange(net.network_address, net.network_address), "hint": hint, "names": names})
+        return found
+
+    def details(self, state):
+        """For dhcp_scope_info: the interface, the host entries and the active leases as records."""
+        net = state.scope.subnet
+        statics = [{"address": str(addr), "mac": host.get("hwaddr") or None, "hostname": host.get("host") or None}
+                   for addr, host in self._hosts(net)]
+        iface = next((row.get("interface") for dummy, row in state.raw["members"] if row.get("interface")), None)
+        return {"interface": iface, "enabled": True, "static_mappings": statics,
+                "leases": self.lease_details("/api/dnsmasq/leases/search", net)}
 
     def prepare(self, state, plan, entries_after, request, action):
         """A list of operations: ("set", uuid, fields) / ("add", None, fields) / ("del", uuid, None)."""

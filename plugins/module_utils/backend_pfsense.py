@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: baremetal-lb developers
-# Apache License 2.0 (see galaxy.yml)
+# Copyright: (c) 2026, baremetal-lb developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """pfSense through the REST API package v2 (pfrest/pfSense-pkg-RESTAPI, ``/api/v2``, ``X-API-Key``).
 
 The scope is a DHCP server (``id`` = interface id, e.g. ``lan``). Its primary range is ``range_from``/``range_to``;
@@ -107,18 +107,9 @@ class PfsenseBackend:
             if sm.get("ipaddr"):
                 occupants.append(Occupant(ipaddress.ip_address(sm["ipaddr"]), "static mapping",
                                           "%s (%s)" % (sm.get("hostname") or sm.get("descr") or "", sm.get("mac", ""))))
-        try:
-            leases = _data(self.client.request("GET", API + "/status/dhcp_server/leases")) or []
-        except ApiError as exc:
-            leases = []
-            self.leases_unknown = "pfSense did not list the DHCP leases (%s)" % exc
-        for lease in leases:
-            if lease.get("active_status") != "active" or not lease.get("ip"):
-                continue
-            addr = ipaddress.ip_address(lease["ip"])
-            if addr in iface.network:
-                occupants.append(Occupant(addr, "active lease", "%s (%s, ends %s)" % (
-                    lease.get("hostname") or "", lease.get("mac", ""), lease.get("ends", "?"))))
+        for addr, lease in self._lease_records(iface.network) or []:
+            occupants.append(Occupant(addr, "active lease", "%s (%s, ends %s)" % (
+                lease.get("hostname") or "", lease.get("mac", ""), lease.get("ends", "?"))))
         alias = self._alias(scope_id)
         entries = []
         if alias and str(alias.get("descr", "")).startswith(MARKER_PREFIX):
@@ -129,6 +120,53 @@ class PfsenseBackend:
                                        % alias["name"])
         scope = Scope(scope_id, iface.network, tuple(ranges), tuple(occupants))
         return ScopeState(scope, entries, {"id": scope_id, "server": server, "alias": alias})
+
+    def _lease_records(self, network):
+        """The active leases inside ``network`` as ``(address, lease)``; None, with ``leases_unknown`` set, when
+        pfSense did not list them."""
+        try:
+            leases = _data(self.client.request("GET", API + "/status/dhcp_server/leases")) or []
+        except ApiError as exc:
+            self.leases_unknown = "pfSense did not list the DHCP leases (%s)" % exc
+            return None
+        out = []
+        for lease in leases:
+            if lease.get("active_status") != "active" or not lease.get("ip"):
+                continue
+            addr = ipaddress.ip_address(lease["ip"])
+            if addr in network:
+                out.append((addr, lease))
+        return out
+
+    # -- read-only: every scope (baremetal.lb.dhcp_scope_info) ------------------------------------------
+
+    def scopes(self):
+        """Every DHCP server on an interface with a static IPv4 address: ``[{"request", "hint", "names"}]``
+        (``read(request, hint)`` reads that one scope)."""
+        found = []
+        for server in self._get("/services/dhcp_servers") or []:
+            try:
+                net = self._subnet_of(server["id"]).network
+            except ReservationError:
+                continue  # no static IPv4 address on the interface: no DHCP scope there
+            found.append({"request": IPRange(net.network_address, net.network_address), "hint": server["id"],
+                          "names": [server["id"], str(net)]})
+        return found
+
+    def details(self, state):
+        """What ``read`` does not keep apart, for dhcp_scope_info: the interface, the static mappings and the
+        active leases as records (``leases`` None when pfSense did not list them)."""
+        server = state.raw["server"]
+        iface = self._get("/interface?id=%s" % state.raw["id"]) or {}
+        statics = [{"address": sm["ipaddr"], "mac": sm.get("mac") or None, "hostname": sm.get("hostname") or None}
+                   for sm in server.get("staticmap") or [] if sm.get("ipaddr")]
+        records = self._lease_records(state.scope.subnet)
+        leases = None
+        if records is not None:
+            leases = [{"address": str(addr), "mac": lease.get("mac") or None, "hostname": lease.get("hostname") or None,
+                       "expires": lease.get("ends") or None} for addr, lease in records]
+        return {"interface": iface.get("if") or state.raw["id"], "enabled": server.get("enable", True) is not False,
+                "static_mappings": statics, "leases": leases}
 
     def _alias(self, scope_id):
         name = alias_name(scope_id)

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: baremetal-lb developers
-# Apache License 2.0 (see galaxy.yml)
+# Copyright: (c) 2026, baremetal-lb developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What ``baremetal.lb.dhcp_reservation`` does between ``AnsibleModule`` and ``exit_json``: the argument spec,
 the choice of backend, and turning project exceptions into ``fail_json`` messages (secrets scrubbed)."""
 

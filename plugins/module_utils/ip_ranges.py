@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: baremetal-lb developers
-# Apache License 2.0 (see galaxy.yml)
+# Copyright: (c) 2026, baremetal-lb developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Address ranges for every module of the collection: the one range type and the one parser. Pure, no I/O.
 
 An entry is written ``first-last`` (spaces around the ``-`` allowed), as a CIDR or as one address; IPv4 or

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: baremetal-lb developers
-# Apache License 2.0 (see galaxy.yml)
+# Copyright: (c) 2026, baremetal-lb developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Connection options shared by every router module (``ROUTER_API_ARG_SPEC``) and one small HTTP client.
 
 Each option falls back to an environment variable (named in ``doc_fragments/router_api.py``), so users set

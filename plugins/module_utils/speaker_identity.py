@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-# Copyright: baremetal-lb developers
-# Apache License 2.0 (see galaxy.yml)
+# Copyright: (c) 2026, baremetal-lb developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The speakers' identity in the cluster: a ServiceAccount, the RBAC the speaker needs, and a long-lived token.
 
 Speakers run under systemd on the nodes, outside pods, so nothing mounts a service-account token for them. This
@@ -152,8 +152,9 @@ def _api_message(exc):
 
 def desired_objects(name, namespace, lease_name):
     """The objects this module keeps, in creation order (dependencies first); each is (kind, body)."""
-    meta = lambda ns=None, **extra: dict({"name": name, "labels": dict(LABELS)}, **dict(  # noqa: E731
-        ({"namespace": ns} if ns else {}), **extra))
+    def meta(ns=None, **extra):
+        return dict({"name": name, "labels": dict(LABELS)}, **dict(({"namespace": ns} if ns else {}), **extra))
+
     subject = [{"kind": "ServiceAccount", "name": name, "namespace": namespace}]
     return [
         ("ServiceAccount", {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(namespace)}),

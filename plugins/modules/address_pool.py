@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: baremetal-lb developers
-# Apache License 2.0 (see galaxy.yml)
+# Copyright: (c) 2026, baremetal-lb developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 
@@ -27,7 +27,7 @@ description:
   - Switching O(mode) replaces the advertisement of the other kind (created first, the old one deleted last).
   - O(state=absent) deletes the advertisements named O(name) that select only this pool, then the pool.
 author:
-  - baremetal-lb developers
+  - baremetal-lb developers (@baremetal-lb)
 extends_documentation_fragment:
   - baremetal.lb.k8s_auth
 attributes:

@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: baremetal-lb developers
-# Apache License 2.0 (see galaxy.yml)
+# Copyright: (c) 2026, baremetal-lb developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 
@@ -90,7 +90,11 @@ options:
     type: path
     default: /etc/dnsmasq.conf
   config_dir:
-    description: dnsmasq only. Another directory of C(*.conf) drop-ins to read, as with C(conf-dir).
+    description:
+      - dnsmasq only. Another directory of C(*.conf) drop-ins to read, as with C(conf-dir).
+      - When neither O(config_dir) nor O(conf_file) nor O(restart_command) is set and O(service) is C(dnsmasq) (the
+        packaged service), the C(CONFIG_DIR) of C(/etc/default/dnsmasq) is read as well, as Debian's
+        C(dnsmasq.service) does (by default C(/etc/dnsmasq.d) without its C(.dpkg-*) files).
     type: path
   lease_file:
     description:

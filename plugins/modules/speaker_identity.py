@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: baremetal-lb developers
-# Apache License 2.0 (see galaxy.yml)
+# Copyright: (c) 2026, baremetal-lb developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 
@@ -14,7 +14,7 @@ version_added: 0.1.0
 description:
   - The speakers run under systemd on the nodes, outside pods, so nothing gives them a service-account token.
     This module creates what they need and returns a token for their kubeconfig (the C(baremetal.lb.speaker)
-    role does that with O(baremetal_lb_speaker_identity=true)).
+    role does that with O(baremetal.lb.speaker#role:main:baremetal_lb_speaker_identity=true)).
   - Creates the ServiceAccount O(name) in O(namespace); a ClusterRole and ClusterRoleBinding O(name) that allow
     list/watch of Services, Nodes, Namespaces and EndpointSlices, patch of C(services/status) and create of
     Events; a Role and RoleBinding O(name) in O(namespace) that allow list/watch of the C(metallb.io) objects,
@@ -25,7 +25,7 @@ description:
     ServiceAccount was re-created) or when O(rotate_token=true).
   - Rules that drifted are put back; labels and fields the module does not manage are kept.
 author:
-  - baremetal-lb developers
+  - baremetal-lb developers (@baremetal-lb)
 extends_documentation_fragment:
   - baremetal.lb.k8s_auth
 attributes:

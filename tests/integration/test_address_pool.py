@@ -268,6 +268,27 @@ def test_pools_role_preflight_stops_before_any_write(kube_api, kubeconfig):
     assert writes(kube_api) == 0
 
 
+def test_pools_role_preflight_refuses_overlapping_pools_naming_both_before_any_write(kube_api, kubeconfig,
+                                                                                     kube_client):
+    # Each pool alone is valid and the cluster holds neither, so the module's check-mode preflight passes both;
+    # without the inventory-wide check "lan" would be written and "dmz" refused afterwards (half-applied).
+    pools = [{"name": "lan", "addresses": SEED},
+             {"name": "dmz", "addresses": ["192.0.2.0/28", "10.1.1.248/29"], "mode": "bgp"},
+             {"name": "v6", "addresses": ["2001:db8::/120"]},
+             {"name": "old", "addresses": ["10.1.1.250"], "state": "absent"}]  # being removed: no clash
+    kube_api.reset_counts()
+    rc, out = run_playbook(REPO.joinpath("playbooks", "pools.yml").read_text(),
+                           extra_vars={"baremetal_lb_kubeconfig": str(kubeconfig), "baremetal_lb_pools": pools})
+    assert rc != 0
+    failed = [r for r in task_results(out) if r.get("_status") == "failed"]
+    assert len(failed) == 1, failed
+    assert failed[0]["msg"] == ("baremetal_lb_pools: pool lan addresses[0] 10.1.1.240-10.1.1.250 and pool dmz "
+                                "addresses[1] 10.1.1.248/29 share 10.1.1.248-10.1.1.250; two pools must not share "
+                                "addresses; nothing was changed"), failed
+    assert writes(kube_api) == 0
+    assert get(kube_client, "ipaddresspools", "lan") is None and get(kube_client, "ipaddresspools", "dmz") is None
+
+
 def test_docs_render_with_ansible_doc():
     text = ansible_doc("baremetal.lb.address_pool")
     for word in ("addresses", "K8S_AUTH_KUBECONFIG", "install_crds", "EXAMPLES", "RETURN VALUES"):

@@ -10,7 +10,6 @@ busybox ``udhcpc`` in a client namespace with distinct client-ids, bounded in nu
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -18,7 +17,7 @@ import pytest
 
 from tests.collection import PYTHON, netns_inventory, run_playbook, task_result
 from tests.dhcpclient import dhcp_leases
-from tests.netlab import Lab, require_root
+from tests.integration.dhcpservers import Dnsmasq, dnsmasq_lan
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -26,57 +25,10 @@ if not shutil.which("dnsmasq") or not shutil.which("udhcpc"):  # pragma: no cove
     pytest.skip("dnsmasq/udhcpc are not installed (scripts/install-deps installs them)", allow_module_level=True)
 
 
-class Dnsmasq:
-    def __init__(self, router: Any, tmp: Path, ranges: list[str]):
-        self.router, self.tmp = router, tmp
-        self.conf = tmp / "dnsmasq.conf"
-        self.dropdir = tmp / "dnsmasq.d"
-        self.dropdir.mkdir()
-        self.dropin = self.dropdir / "lan.conf"
-        self.pidfile = tmp / "dnsmasq.pid"
-        self.leases = tmp / "dnsmasq.leases"
-        self.conf.write_text("\n".join([
-            "# the router's dnsmasq (test lab)",
-            "port=0", "interface=eth0", "bind-interfaces", "user=root", "no-ping", "dhcp-authoritative",
-            f"pid-file={self.pidfile}", f"dhcp-leasefile={self.leases}", f"log-facility={tmp / 'dnsmasq.log'}",
-            f"conf-dir={self.dropdir},*.conf",
-            "dhcp-host=02:00:5e:00:53:99,198.51.100.60,nas",
-            "",
-        ]))
-        self.dropin.write_text("# LAN scope\n" + "".join(f"dhcp-range={r}\n" for r in ranges)
-                               + "dhcp-option=option:router,198.51.100.1\n")
-        self.restart = tmp / "restart-dnsmasq"
-        self.restart.write_text(
-            "#!/bin/sh\n"
-            f"PID=$(cat {self.pidfile} 2>/dev/null)\n"
-            'if [ -n "$PID" ]; then kill "$PID" 2>/dev/null\n'
-            '  i=0; while kill -0 "$PID" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done\nfi\n'
-            f"exec dnsmasq --conf-file={self.conf}\n")
-        self.restart.chmod(0o755)
-        router.run([str(self.restart)])
-
-    def pid(self) -> str:
-        return self.pidfile.read_text().strip()
-
-    def snapshot(self) -> tuple[bytes, bytes]:
-        return self.conf.read_bytes(), self.dropin.read_bytes()
-
-    def running(self) -> bool:
-        return self.router.run(["kill", "-0", self.pid()], check=False).returncode == 0
-
-
 @pytest.fixture
 def lan() -> Iterator[tuple[Any, Any, Path]]:
-    require_root()
-    tmp = Path(tempfile.mkdtemp(prefix="blbdnsmasq"))
-    with Lab() as lab:
-        router = lab.host("router", "198.51.100.1/24", "2001:db8:100::1/64")
-        client = lab.host("client")
-        try:
-            yield router, client, tmp
-        finally:
-            lab.close()
-            shutil.rmtree(tmp, ignore_errors=True)
+    with dnsmasq_lan() as parts:
+        yield parts
 
 
 def reserve(router: Any, d: Dnsmasq, check: bool = False, inventory: dict | None = None,

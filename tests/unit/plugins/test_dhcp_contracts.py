@@ -236,14 +236,25 @@ def test_module_secrets_never_leak_and_check_mode(opn):
     assert "wrong-secret" not in json.dumps(res)
 
 
-def test_module_docs_render():
-    text = ansible_doc("baremetal.lb.dhcp_reservation")
-    for word in ("backend", "accept_active_leases", "api_secret", "BAREMETAL_LB_ROUTER_API_KEY", "ranges_after"):
+@pytest.mark.parametrize("module, spec_from, words", [
+    ("dhcp_reservation", "dhcp_module",
+     ("backend", "accept_active_leases", "api_secret", "BAREMETAL_LB_ROUTER_API_KEY", "ranges_after")),
+    ("dhcp_scope_info", "dhcp_scope_info",
+     ("backend", "scope", "api_secret", "BAREMETAL_LB_ROUTER_API_KEY", "static_mappings", "expires_in", "reserved")),
+])
+def test_module_docs_render(module, spec_from, words):
+    import importlib
+    text = ansible_doc("baremetal.lb." + module)
+    for word in words:
         assert word in text
-    data = json.loads(ansible_doc("baremetal.lb.dhcp_reservation", json_output=True))
-    options = data["baremetal.lb.dhcp_reservation"]["doc"]["options"]
-    from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_module import ARG_SPEC
+    data = json.loads(ansible_doc("baremetal.lb." + module, json_output=True))
+    doc = data["baremetal.lb." + module]
+    options = doc["doc"]["options"]
+    ARG_SPEC = importlib.import_module("ansible_collections.baremetal.lb.plugins.module_utils." + spec_from).ARG_SPEC
     assert set(options) == set(ARG_SPEC)
     for name, spec in ARG_SPEC.items():
         assert options[name].get("type", "str") == spec.get("type", "str"), name
         assert options[name].get("default") == spec.get("default"), name
+        assert options[name].get("choices") == spec.get("choices"), name
+        assert bool(options[name].get("required")) == bool(spec.get("required")), name
+    assert doc["examples"] and doc["return"]

@@ -1,29 +1,18 @@
-"""Pure parts of baremetal.lb.address_pool: options -> objects, compare/plan/diff, rollback, auth, docs, role.
+"""The pure parts of baremetal.lb.address_pool (plugins/module_utils/metallb_pool.py): options -> objects,
+compare/plan/diff, apply with rollback.
 
-The module's behaviour against an API server is in tests/integration/test_address_pool.py.
+Runs under both ``pytest`` and ``ansible-test units`` (see tests/unit/plugins/conftest.py). The module against an
+API server is tests/integration/test_address_pool.py; that the speaker accepts what the module builds is
+tests/unit/plugins/test_address_pool_speaker.py.
 """
 
 from __future__ import annotations
 
-import ast
 import copy
-import sys
-from pathlib import Path
 
 import pytest
-import yaml
 
-from speaker.clusterconfig import build_config
-from tests.collection import collection_path
-
-sys.path.insert(0, str(collection_path()))
-from ansible_collections.baremetal.lb.plugins.doc_fragments.k8s_auth import ModuleDocFragment  # noqa: E402
-from ansible_collections.baremetal.lb.plugins.module_utils import k8s_auth  # noqa: E402
-from ansible_collections.baremetal.lb.plugins.module_utils import metallb_pool as mp  # noqa: E402
-
-REPO = Path(__file__).resolve().parents[3]
-MODULE = REPO / "plugins" / "modules" / "address_pool.py"
-ROLE = REPO / "roles" / "pools"
+from ansible_collections.baremetal.lb.plugins.module_utils import metallb_pool as mp
 
 
 def params(**kw):
@@ -74,30 +63,6 @@ def test_bgp_pool_with_every_option():
         "ipAddressPools": ["public"], "aggregationLength": 28, "aggregationLengthV6": 124, "localPref": 100,
         "communities": ["64512:100", "large:64512:1:2", "no-advertise"], "peers": ["pfsense"],
         "nodeSelectors": [{"matchExpressions": [{"key": "role", "operator": "In", "values": ["edge"]}]}]}
-
-
-@pytest.mark.parametrize("kw", [
-    {},
-    {"l2": {"interfaces": ["eth0", "enp1s0.20"], "node_selectors": [{"matchLabels": {"lb": "true"}}]}},
-    {"mode": "bgp", "bgp": {"aggregation_length": 29, "communities": ["65000:1"], "peers": ["r1"]}},
-    {"addresses": ["10.1.1.240/29", "2001:db8::/120"], "avoid_buggy_ips": True,
-     "service_allocation": {"priority": 5, "namespaces": ["a", "b"]}},
-])
-def test_the_speaker_accepts_what_the_module_builds(kw):
-    d = mp.build_desired(params(**kw))
-    objs = []
-    for obj in (d.pool, d.advertisement):
-        o = live_copy(obj)
-        objs.append(o)
-    pools = [objs[0]]
-    l2 = [objs[1]] if objs[1]["kind"] == "L2Advertisement" else []
-    bgp = [objs[1]] if objs[1]["kind"] == "BGPAdvertisement" else []
-    peers = [{"apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer",
-              "metadata": {"name": "r1", "namespace": "metallb-system", "uid": "p", "creationTimestamp": "2024-01-01T00:00:00Z"},
-              "spec": {"myASN": 64512, "peerASN": 64513, "peerAddress": "10.1.1.1"}}]
-    config = build_config(pools=pools, l2_advertisements=l2, bgp_advertisements=bgp, bgp_peers=peers)
-    assert config.errors == ()
-    assert "lan" in config.pools
 
 
 @pytest.mark.parametrize("kw, field, value", [
@@ -169,8 +134,8 @@ def test_server_defaults_status_and_metadata_do_not_count_as_changes():
     pool["metadata"]["annotations"] = {"note": "hi"}
     adv = live_copy(d.advertisement, aggregationLength=32, aggregationLengthV6=128)  # CRD defaults
     adv["spec"]["ipAddressPoolSelectors"] = []
-    steps, diff, _ = mp.plan(d, _live(d, IPAddressPool=pool, BGPAdvertisement=adv), "lan", "metallb-system",
-                             "present")
+    steps, diff = mp.plan(d, _live(d, IPAddressPool=pool, BGPAdvertisement=adv), "lan", "metallb-system",
+                          "present")[:2]
     assert steps == []
     assert diff["before"]["IPAddressPool metallb-system/lan"] == diff["after"]["IPAddressPool metallb-system/lan"]
 
@@ -179,8 +144,8 @@ def test_omitted_optional_fields_on_the_pool_defaults_compare_equal():
     d = mp.build_desired(params())
     pool = live_copy(d.pool)
     del pool["spec"]["autoAssign"], pool["spec"]["avoidBuggyIPs"]  # a hand-written object, server defaults
-    steps, _, _ = mp.plan(d, _live(d, IPAddressPool=pool, L2Advertisement=live_copy(d.advertisement)), "lan",
-                          "metallb-system", "present")
+    steps = mp.plan(d, _live(d, IPAddressPool=pool, L2Advertisement=live_copy(d.advertisement)), "lan",
+                    "metallb-system", "present")[0]
     assert steps == []
 
 
@@ -190,8 +155,8 @@ def test_update_replaces_only_managed_fields_and_says_what_changed():
     pool = live_copy(old.pool)
     pool["spec"]["someFutureField"] = "kept"
     pool["metadata"]["labels"] = {"team": "net"}
-    steps, diff, _ = mp.plan(new, _live(new, IPAddressPool=pool, L2Advertisement=live_copy(new.advertisement)),
-                             "lan", "metallb-system", "present")
+    steps, diff = mp.plan(new, _live(new, IPAddressPool=pool, L2Advertisement=live_copy(new.advertisement)),
+                          "lan", "metallb-system", "present")[:2]
     assert [s.command for s in steps] == [
         "update IPAddressPool metallb-system/lan: addresses 10.1.1.240-10.1.1.245 -> 10.1.1.240-10.1.1.250; "
         "autoAssign false -> true"]
@@ -209,7 +174,7 @@ def test_mode_switch_creates_the_new_advertisement_before_deleting_the_old():
     l2 = mp.build_desired(params())
     bgp = mp.build_desired(params(mode="bgp"))
     live = _live(bgp, IPAddressPool=live_copy(l2.pool), L2Advertisement=live_copy(l2.advertisement))
-    steps, diff, _ = mp.plan(bgp, live, "lan", "metallb-system", "present")
+    steps, diff = mp.plan(bgp, live, "lan", "metallb-system", "present")[:2]
     assert [s.command for s in steps] == [
         "create BGPAdvertisement metallb-system/lan for pool lan",
         "delete L2Advertisement metallb-system/lan (pool lan is now announced by BGPAdvertisement)"]
@@ -241,7 +206,6 @@ def test_overlap_message_names_both_pools():
                        "IPAddressPool metallb-system/dmz spec.addresses[1] (10.1.1.248/29) at 10.1.1.248-10.1.1.250: "
                        "two pools must not share addresses; nothing was changed")
     assert mp.find_overlap(d.entries, "lan", "metallb-system", [me]) is None
-
 
 # ------------------------------------------------------------------------------------------------ apply / rollback
 
@@ -280,7 +244,7 @@ class FakeCluster:
 
 def test_check_mode_writes_nothing():
     d = mp.build_desired(params())
-    steps, _, _ = mp.plan(d, _live(d), "lan", "metallb-system", "present")
+    steps = mp.plan(d, _live(d), "lan", "metallb-system", "present")[0]
     cluster = FakeCluster()
     assert mp.apply(cluster, steps, check_mode=True) == {}
     assert cluster.calls == []
@@ -288,7 +252,7 @@ def test_check_mode_writes_nothing():
 
 def test_failed_advertisement_create_deletes_the_pool_it_created():
     d = mp.build_desired(params())
-    steps, _, _ = mp.plan(d, _live(d), "lan", "metallb-system", "present")
+    steps = mp.plan(d, _live(d), "lan", "metallb-system", "present")[0]
     cluster = FakeCluster(fail_on=("create", "L2Advertisement"))
     with pytest.raises(mp.AddressPoolError) as info:
         mp.apply(cluster, steps, check_mode=False)
@@ -302,7 +266,7 @@ def test_failed_advertisement_update_restores_the_previous_pool_spec():
     old = mp.build_desired(params(addresses=["10.1.1.240-10.1.1.245"]))
     new = mp.build_desired(params(l2={"interfaces": ["eth1"]}))
     live = _live(new, IPAddressPool=live_copy(old.pool), L2Advertisement=live_copy(old.advertisement))
-    steps, _, _ = mp.plan(new, live, "lan", "metallb-system", "present")
+    steps = mp.plan(new, live, "lan", "metallb-system", "present")[0]
     cluster = FakeCluster(fail_on=("replace", "L2Advertisement"))
     restored = []
     cluster.replace = lambda obj, _orig=cluster.replace: (restored.append(copy.deepcopy(obj)), _orig(obj))[1]
@@ -315,141 +279,14 @@ def test_failed_advertisement_update_restores_the_previous_pool_spec():
 
 def test_rollback_failure_is_reported():
     d = mp.build_desired(params())
-    steps, _, _ = mp.plan(d, _live(d), "lan", "metallb-system", "present")
+    steps = mp.plan(d, _live(d), "lan", "metallb-system", "present")[0]
     cluster = FakeCluster(fail_on=("create", "L2Advertisement"))
-    cluster.delete = lambda obj: (_ for _ in ()).throw(FakeApiException(503, "etcd is away"))
+
+    def etcd_is_away(_obj):
+        raise FakeApiException(503, "etcd is away")
+
+    cluster.delete = etcd_is_away
     with pytest.raises(mp.AddressPoolError) as info:
         mp.apply(cluster, steps, check_mode=False)
     assert "ROLLBACK INCOMPLETE" in str(info.value) and "etcd is away" in str(info.value)
     assert info.value.changed is True
-
-
-# ------------------------------------------------------------------------------------------------ auth options
-
-
-def test_auth_resolution_order_param_then_keyword_then_env():
-    class M:
-        params = {"kubeconfig": None, "context": "from-param", "host": None, "api_key": None,
-                  "validate_certs": None, "ca_cert": None, "client_cert": None, "client_key": None}
-
-    env = {"K8S_AUTH_CONTEXT": "from-env", "K8S_AUTH_HOST": "https://env:6443", "KUBECONFIG": "/a:/b",
-           "K8S_AUTH_VERIFY_SSL": "no", "K8S_AUTH_API_KEY": "tok"}
-    opts = k8s_auth.resolve_options(M(), environ=env, context="from-kw", host="https://kw:6443")
-    assert opts["context"] == ("from-param", "param")
-    assert opts["host"] == ("https://kw:6443", "keyword")
-    assert opts["kubeconfig"] == ("/a:/b", "env:KUBECONFIG")
-    assert opts["validate_certs"] == (False, "env:K8S_AUTH_VERIFY_SSL")
-    assert opts["api_key"] == ("tok", "env:K8S_AUTH_API_KEY")
-    env["K8S_AUTH_KUBECONFIG"] = "~/kc"
-    assert k8s_auth.resolve_options(None, environ=env)["kubeconfig"] == (str(Path("~/kc").expanduser()),
-                                                                          "env:K8S_AUTH_KUBECONFIG")
-
-
-def test_bad_env_bool_names_the_variable():
-    with pytest.raises(k8s_auth.K8sAuthError, match="K8S_AUTH_VERIFY_SSL='maybe'"):
-        k8s_auth.resolve_options(None, environ={"K8S_AUTH_VERIFY_SSL": "maybe"})
-
-
-def test_get_client_names_the_missing_kubeconfig_and_its_source(tmp_path):
-    with pytest.raises(k8s_auth.K8sAuthError) as info:
-        k8s_auth.get_client(environ={"K8S_AUTH_KUBECONFIG": str(tmp_path / "nope")})
-    assert str(info.value) == f"kubeconfig (from the environment variable K8S_AUTH_KUBECONFIG): {tmp_path / 'nope'} does not exist"
-
-
-def test_get_client_host_and_api_key_override(tmp_path):
-    client = k8s_auth.get_client(host="http://127.0.0.1:1/", api_key="s3cret", validate_certs=False, environ={})
-    try:
-        cfg = client.configuration
-        assert cfg.host == "http://127.0.0.1:1"
-        assert cfg.auth_settings()["BearerToken"]["value"] == "Bearer s3cret"
-        assert cfg.verify_ssl is False
-    finally:
-        client.close()
-
-
-# ------------------------------------------------------------------------------------------------ docs <-> spec
-
-
-def _module_doc():
-    tree = ast.parse(MODULE.read_text())
-    doc = next(n.value.value for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == "DOCUMENTATION")
-    doc = yaml.safe_load(doc)
-    fragment = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)
-    assert doc["extends_documentation_fragment"] == ["baremetal.lb.k8s_auth"]
-    options = dict(doc["options"])
-    assert not set(options) & set(fragment["options"])
-    options.update(fragment["options"])
-    return options
-
-
-def _compare(spec, docs, where):
-    assert sorted(spec) == sorted(docs), where
-    for name, s in spec.items():
-        d = docs[name]
-        at = f"{where}{name}"
-        assert d.get("type", "str") == s.get("type", "str"), at
-        assert d.get("required", False) == s.get("required", False), at
-        assert d.get("default") == s.get("default"), at
-        assert d.get("choices") == s.get("choices"), at
-        assert d.get("elements") == s.get("elements"), at
-        assert sorted(d.get("aliases", [])) == sorted(s.get("aliases", [])), at
-        assert d.get("description"), at
-        if "options" in s or "suboptions" in d:
-            _compare(s["options"], d["suboptions"], at + ".")
-
-
-def test_argument_spec_matches_documentation():
-    _compare(mp.ADDRESS_POOL_ARG_SPEC, _module_doc(), "")
-
-
-def test_every_auth_option_names_its_environment_variables():
-    options = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]
-    assert sorted(options) == sorted(k8s_auth.K8S_AUTH_ARG_SPEC) == sorted(k8s_auth.ENV_FALLBACKS)
-    for name, envs in k8s_auth.ENV_FALLBACKS.items():
-        text = " ".join(options[name]["description"])
-        for env in envs:
-            assert f"E({env})" in text, (name, env)
-
-
-def test_secrets_are_no_log():
-    assert k8s_auth.K8S_AUTH_ARG_SPEC["api_key"]["no_log"] is True
-    for name, spec in mp.ADDRESS_POOL_ARG_SPEC.items():
-        if any(word in name for word in ("key", "token", "password", "secret")):
-            assert "no_log" in spec, name
-
-
-def test_module_file_is_a_thin_shell():
-    tree = ast.parse(MODULE.read_text())
-    main = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "main")
-    assert main.end_lineno - main.lineno <= 12
-    assert [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))] == ["main"]
-
-
-# ------------------------------------------------------------------------------------------------ role interface
-
-
-def test_role_defaults_match_argument_specs():
-    defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
-    specs = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
-    assert sorted(defaults) == sorted(specs)
-    assert all(k.startswith("baremetal_lb_") for k in defaults)
-    for key, value in defaults.items():
-        assert specs[key].get("default") == value, key
-
-
-def test_role_pool_entries_cover_the_module_options():
-    """Every pool key the role documents is either passed to the module or is the router role's."""
-    specs = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
-    pool_keys = set(specs["baremetal_lb_pools"]["options"]) - {"router"}
-    tasks = yaml.safe_load((ROLE / "tasks" / "main.yml").read_text())
-    module_tasks = [t for t in tasks if "baremetal.lb.address_pool" in t]
-    assert len(module_tasks) == 2
-    for task in module_tasks:
-        args = task["baremetal.lb.address_pool"]
-        assert set(args) <= set(mp.ADDRESS_POOL_ARG_SPEC)
-        assert pool_keys <= set(args)
-        assert task["run_once"] is True
-    assert module_tasks[0]["check_mode"] is True and module_tasks[0]["changed_when"] is False
-    for task in tasks:
-        assert task["name"].split(" | ")[0] in ("Preflight", "Pools"), task["name"]
-        assert task["tags"]

@@ -4,17 +4,13 @@ tables and properties."""
 from __future__ import annotations
 
 import ipaddress
-import sys
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.collection import collection_path
-
-sys.path.insert(0, str(collection_path()))
-from ansible_collections.baremetal.lb.plugins.module_utils import dhcp_ranges as dr  # noqa: E402
-from ansible_collections.baremetal.lb.plugins.module_utils import ip_ranges  # noqa: E402
+from ansible_collections.baremetal.lb.plugins.module_utils import dhcp_ranges as dr
+from ansible_collections.baremetal.lb.plugins.module_utils import ip_ranges
 
 NET = ipaddress.ip_network("10.1.1.0/24")
 

@@ -1,0 +1,259 @@
+"""baremetal.lb.dhcp_scope_info against the pfSense, OPNsense (Kea and dnsmasq) and OpenWrt contract FAKES.
+
+Each backend: dhcp_reservation's driver reserves a band first (the code the module runs), then the scope-info
+collector (module_utils/dhcp_scope_info.collect, the code dhcp_scope_info runs) must show the shrunk ranges as the
+router's UI writes them, the static mappings, the active leases (not the expired ones) and the reservation marker,
+and send nothing but reads. The module itself runs through ansible-playbook for no_log and check mode; real Kea
+and dnsmasq are in tests/integration/test_dhcp_scope_info.py.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.collection import collection_path, run_module
+from tests.fakes.opnsense import FakeOpnsense
+from tests.fakes.pfsense import FakePfsense
+
+sys.path.insert(0, str(collection_path()))
+from ansible_collections.baremetal.lb.plugins.module_utils import dhcp_backend  # noqa: E402
+from ansible_collections.baremetal.lb.plugins.module_utils import dhcp_module  # noqa: E402
+from ansible_collections.baremetal.lb.plugins.module_utils import dhcp_scope_info  # noqa: E402
+from ansible_collections.baremetal.lb.plugins.module_utils.backend_openwrt import OpenwrtBackend  # noqa: E402
+from ansible_collections.baremetal.lb.plugins.module_utils.backend_opnsense import make_opnsense_backend  # noqa: E402
+from ansible_collections.baremetal.lb.plugins.module_utils.backend_pfsense import PfsenseBackend  # noqa: E402
+
+UCI = Path(__file__).resolve().parents[2] / "fakes" / "uci.py"
+NOW = 1_790_000_000  # a fixed "now" for expires_in
+
+
+def only_reads(log: list[tuple[str, str, Any]]) -> bool:
+    return all(method == "GET" for method, _, _ in log)
+
+
+def by_name(scopes: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {s["name"]: s for s in scopes}
+
+
+# -- pfSense ---------------------------------------------------------------------------------------------------
+
+
+def pf_backend(pf: FakePfsense, key: str = "pf-secret-key") -> PfsenseBackend:
+    return PfsenseBackend.from_params({"api_url": pf.url, "api_key": key, "validate_certs": False, "timeout": 5})
+
+
+def test_pfsense_seed_scope_after_a_reservation():
+    with FakePfsense() as pf:
+        pf.leases += [
+            {"ip": "10.1.1.105", "mac": "aa:bb:cc:00:00:01", "hostname": "laptop", "active_status": "active",
+             "ends": "2026/11/24 10:00:00"},
+            {"ip": "10.1.1.106", "mac": "aa:bb:cc:00:00:02", "hostname": "old", "active_status": "expired",
+             "ends": "2026/11/20 10:00:00"}]
+        # a disabled DHCP server on opt1, and opt2 without a static address (no scope there)
+        pf.interfaces["opt1"] = {"id": "opt1", "if": "em2", "descr": "IOT", "typev4": "static", "ipaddr": "10.1.2.1",
+                                 "subnet": 24}
+        pf.interfaces["opt2"] = {"id": "opt2", "if": "em3", "descr": "WAN2", "typev4": "dhcp", "ipaddr": "dhcp",
+                                 "subnet": ""}
+        pf.servers["opt1"] = {"id": "opt1", "enable": False, "range_from": "10.1.2.100", "range_to": "10.1.2.200",
+                              "gateway": "10.1.2.254", "pool": [], "staticmap": []}
+        pf.servers["opt2"] = {"id": "opt2", "enable": False, "pool": [], "staticmap": []}
+        assert dhcp_backend.run(pf_backend(pf), "10.1.1.240-10.1.1.250")["changed"]
+        pf.log.clear()
+
+        scopes, warnings = dhcp_scope_info.collect(pf_backend(pf), now=NOW)
+        assert warnings == [] and only_reads(pf.log)
+        assert [s["name"] for s in scopes] == ["lan", "opt1"]
+        lan, opt1 = scopes
+        assert lan == {
+            "name": "lan", "backend": "pfsense", "subnet": "10.1.1.0/24", "interface": "em1", "enabled": True,
+            "gateway": "10.1.1.1",  # no gateway set on the DHCP server: pfSense hands out its own address
+            "ranges": ["10.1.1.100-10.1.1.239"], "ranges_ui": ["10.1.1.100 to 10.1.1.239"],
+            "static_mappings": [{"address": "10.1.1.20", "mac": "00:11:22:33:44:55", "hostname": "nas"}],
+            "leases": [{"address": "10.1.1.105", "mac": "aa:bb:cc:00:00:01", "hostname": "laptop",
+                        "expires": "2026/11/24 10:00:00", "expires_in": None}],
+            "reserved": [{"range": "10.1.1.240-10.1.1.250",
+                          "replaced": [{"from": "10.1.1.100-10.1.1.250", "to": ["10.1.1.100-10.1.1.239"]}]}],
+        }
+        assert (opt1["enabled"], opt1["interface"], opt1["gateway"], opt1["reserved"]) == (False, "em2", "10.1.2.254", [])
+
+        (only,) = dhcp_scope_info.collect(pf_backend(pf), scope="opt1", now=NOW)[0]
+        assert only["subnet"] == "10.1.2.0/24"
+        with pytest.raises(dhcp_backend.ReservationError, match=r"scope 'wan': no pfsense scope has that name; "
+                                                                r"scopes: lan/10.1.1.0/24; opt1/10.1.2.0/24"):
+            dhcp_scope_info.collect(pf_backend(pf), scope="wan")
+
+
+def test_pfsense_leases_unknown_is_null_with_a_warning():
+    with FakePfsense() as pf:
+        pf.fail("GET", "/api/v2/status/dhcp_server/leases", 500,
+                {"code": 500, "status": "server error", "response_id": "X", "message": "dhcpd.leases unreadable",
+                 "data": []}, times=10)
+        (lan,), warnings = dhcp_scope_info.collect(pf_backend(pf), now=NOW)
+        assert lan["leases"] is None
+        assert warnings and "scope lan: pfSense did not list the DHCP leases" in warnings[0]
+        assert "dhcpd.leases unreadable" in warnings[0]
+
+
+# -- OPNsense ----------------------------------------------------------------------------------------------------
+
+
+def opn_backend(opn: FakeOpnsense, kind: str) -> Any:
+    return make_opnsense_backend({"api_url": opn.url, "api_key": "opn-key", "api_secret": "opn-secret",
+                                  "opnsense_dhcp": kind, "validate_certs": False, "timeout": 5})
+
+
+def test_opnsense_kea_split_pools_reservation_leases_and_marker():
+    with FakeOpnsense() as opn:
+        opn.kea_leases += [
+            {"address": "10.1.1.101", "hwaddr": "aa:bb:cc:00:00:03", "hostname": "phone", "expire": str(NOW + 300)},
+            {"address": "10.1.1.102", "hwaddr": "aa:bb:cc:00:00:04", "hostname": "gone", "expire": str(NOW - 5)}]
+        backend = opn_backend(opn, "kea")
+        backend.now = lambda: NOW
+        assert dhcp_backend.run(backend, "10.1.1.150-10.1.1.160")["changed"]
+        opn.log.clear()
+        backend = opn_backend(opn, "kea")
+        backend.now = lambda: NOW
+        (lan,), warnings = dhcp_scope_info.collect(backend, now=NOW)
+        assert warnings == [] and only_reads(opn.log)
+        assert lan["name"] == "LAN" and lan["interface"] is None and lan["gateway"] == "10.1.1.1"
+        assert lan["ranges"] == ["10.1.1.100-10.1.1.149", "10.1.1.161-10.1.1.250"]
+        assert lan["ranges_ui"] == ["10.1.1.100 - 10.1.1.149", "10.1.1.161 - 10.1.1.250"]
+        assert lan["static_mappings"] == [{"address": "10.1.1.20", "mac": "00:11:22:33:44:55", "hostname": "nas"}]
+        assert lan["leases"] == [{"address": "10.1.1.101", "mac": "aa:bb:cc:00:00:03", "hostname": "phone",
+                                  "expires": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(NOW + 300)),
+                                  "expires_in": 300}]
+        assert lan["reserved"] == [{"range": "10.1.1.150-10.1.1.160", "replaced": [
+            {"from": "10.1.1.100-10.1.1.250", "to": ["10.1.1.100-10.1.1.149", "10.1.1.161-10.1.1.250"]}]}]
+        for name in ("LAN", "10.1.1.0/24"):
+            assert dhcp_scope_info.collect(opn_backend(opn, "kea"), scope=name)[0][0]["name"] == "LAN"
+
+
+def test_opnsense_dnsmasq_ranges_hosts_leases_and_marker():
+    with FakeOpnsense() as opn:
+        opn.dnsmasq_leases.append({"address": "10.1.1.120", "hwaddr": "aa:bb:cc:00:00:05", "hostname": "",
+                                   "expire": ""})
+        assert dhcp_backend.run(opn_backend(opn, "dnsmasq"), "10.1.1.150-10.1.1.160")["changed"]
+        opn.log.clear()
+        (lan,), warnings = dhcp_scope_info.collect(opn_backend(opn, "dnsmasq"), now=NOW)
+        assert warnings == [] and only_reads(opn.log)
+        assert (lan["name"], lan["interface"], lan["subnet"]) == ("lan", "lan", "10.1.1.0/24")
+        assert lan["ranges"] == ["10.1.1.100-10.1.1.149", "10.1.1.161-10.1.1.250"]
+        assert lan["static_mappings"] == [{"address": "10.1.1.20", "mac": "00:11:22:33:44:55", "hostname": "nas"}]
+        assert lan["leases"] == [{"address": "10.1.1.120", "mac": "aa:bb:cc:00:00:05", "hostname": None,
+                                  "expires": None, "expires_in": None}]
+        assert [e["range"] for e in lan["reserved"]] == ["10.1.1.150-10.1.1.160"]
+
+
+def test_opnsense_isc_is_refused_with_the_reason():
+    with pytest.raises(dhcp_backend.ReservationError, match="no API for the ISC DHCP"):
+        make_opnsense_backend({"api_url": "http://127.0.0.1:9", "api_key": "k", "api_secret": "s",
+                               "opnsense_dhcp": "isc"})
+
+
+# -- OpenWrt (fake uci) ---------------------------------------------------------------------------------------------
+
+
+class Runner:
+    """module.run_command's shape over subprocess, with the fake uci's state file in the environment."""
+
+    def __init__(self, env: dict[str, str]):
+        self.env = env
+        self.commands: list[list[str]] = []
+
+    def __call__(self, args: list[str]) -> tuple[int, str, str]:
+        import os
+        import subprocess
+        self.commands.append(list(args))
+        proc = subprocess.run(args, capture_output=True, text=True, env={**os.environ, **self.env}, timeout=10)
+        return proc.returncode, proc.stdout, proc.stderr
+
+
+def test_openwrt_section_after_a_reservation(tmp_path):
+    state = tmp_path / "uci.json"
+    state.write_text(json.dumps({"committed": {
+        "dhcp": {"lan": {".type": "dhcp", "interface": "lan", "start": "100", "limit": "150", "leasetime": "12h"},
+                 "guest": {".type": "dhcp", "interface": "guest", "ignore": "1"},
+                 "@host[0]": {".type": "host", "name": "nas", "mac": "00:11:22:33:44:55", "ip": "192.168.1.20"}},
+        "network": {"lan": {".type": "interface", "proto": "static", "ipaddr": "192.168.1.1",
+                            "netmask": "255.255.255.0"},
+                    "guest": {".type": "interface", "proto": "static", "ipaddr": "192.168.2.1",
+                              "netmask": "255.255.255.0"}}}, "staged": []}))
+    restart = tmp_path / "restart"
+    restart.write_text("#!/bin/sh\nexit 0\n")
+    restart.chmod(0o755)
+    (tmp_path / "leases").write_text(f"0 aa:bb:cc:00:00:02 192.168.1.105 laptop *\n"
+                                     f"{NOW + 60} aa:bb:cc:00:00:03 192.168.1.106 * 01:aa:bb:cc:00:00:03\n"
+                                     f"{NOW - 60} aa:bb:cc:00:00:04 192.168.1.107 old *\n")
+    runner = Runner({"FAKE_UCI_STATE": str(state)})
+
+    def backend() -> OpenwrtBackend:
+        return OpenwrtBackend(runner, uci=str(UCI), restart_command=[str(restart)],
+                              lease_file=str(tmp_path / "leases"), now=lambda: NOW)
+
+    assert dhcp_backend.run(backend(), "192.168.1.240-192.168.1.250")["changed"]
+    committed = state.read_text()
+    runner.commands.clear()
+    scopes, warnings = dhcp_scope_info.collect(backend(), now=NOW)
+    assert warnings == [] and state.read_text() == committed
+    assert all(c[1] in ("get", "show", "-q") for c in runner.commands), runner.commands
+    assert not [c for c in runner.commands if "set" in c or "commit" in c or "delete" in c]
+    lan, guest = by_name(scopes)["lan"], by_name(scopes)["guest"]
+    assert lan == {
+        "name": "lan", "backend": "openwrt", "subnet": "192.168.1.0/24", "interface": "lan", "enabled": True,
+        "gateway": "192.168.1.1", "ranges": ["192.168.1.100-192.168.1.239"],
+        "ranges_ui": ["192.168.1.100 - 192.168.1.239"],
+        "static_mappings": [{"address": "192.168.1.20", "mac": "00:11:22:33:44:55", "hostname": "nas"}],
+        "leases": [{"address": "192.168.1.105", "mac": "aa:bb:cc:00:00:02", "hostname": "laptop", "expires": None,
+                    "expires_in": None},
+                   {"address": "192.168.1.106", "mac": "aa:bb:cc:00:00:03", "hostname": None,
+                    "expires": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(NOW + 60)), "expires_in": 60}],
+        "reserved": [{"range": "192.168.1.240-192.168.1.250",
+                      "replaced": [{"from": "192.168.1.100-192.168.1.249", "to": ["192.168.1.100-192.168.1.239"]}]}],
+    }
+    assert guest["enabled"] is False and guest["reserved"] == []
+
+
+# -- the module through Ansible -------------------------------------------------------------------------------------
+
+
+def test_module_reads_in_check_mode_and_never_shows_secrets():
+    with FakePfsense() as pf:
+        args = {"backend": "pfsense", "api_url": pf.url, "api_key": "pf-secret-key", "validate_certs": False}
+        rc, res = run_module("baremetal.lb.dhcp_scope_info", args, check=True)
+        assert rc == 0 and res["changed"] is False, res
+        assert [s["ranges_ui"] for s in res["scopes"]] == [["10.1.1.100 to 10.1.1.250"]]
+        assert "pf-secret-key" not in json.dumps(res)
+        assert only_reads(pf.log)
+        rc, res = run_module("baremetal.lb.dhcp_scope_info", {**args, "api_key": "wrong-secret"})
+        assert rc != 0 and "HTTP 401" in res["msg"], res
+        assert "wrong-secret" not in json.dumps(res)
+
+
+def test_argument_spec_is_dhcp_reservations_for_every_shared_option():
+    spec = dhcp_scope_info.ARG_SPEC
+    assert set(spec) - set(dhcp_module.ARG_SPEC) == set()
+    for name, option in spec.items():
+        assert option == dhcp_module.ARG_SPEC[name], name
+    assert "range" not in spec and "state" not in spec and spec["scope"] == {"type": "str"}
+
+
+def test_return_docs_describe_exactly_what_is_returned():
+    import yaml
+    from ansible_collections.baremetal.lb.plugins.modules import dhcp_scope_info as module
+    doc = yaml.safe_load(module.RETURN)["scopes"]["contains"]
+    with FakePfsense() as pf:
+        pf.leases.append({"ip": "10.1.1.105", "mac": "aa:bb:cc:00:00:01", "hostname": "laptop",
+                          "active_status": "active", "ends": "2026/11/24 10:00:00"})
+        dhcp_backend.run(pf_backend(pf), "10.1.1.240-10.1.1.250")
+        (lan,), _ = dhcp_scope_info.collect(pf_backend(pf), now=NOW)
+    assert set(lan) == set(doc)
+    for key in ("static_mappings", "leases", "reserved"):
+        assert set(lan[key][0]) == set(doc[key]["contains"]), key
+    assert set(lan["reserved"][0]["replaced"][0]) == {"from", "to"}
+    assert yaml.safe_load(module.DOCUMENTATION)["module"] == "dhcp_scope_info"
