@@ -9,9 +9,9 @@ or route; only the documentation prefix 198.51.100.0/24, standing in for the see
 * a LAN (``tests/netlab.py``: a bridge in a "switch" namespace);
 * ``router`` (198.51.100.1): real ``kea-dhcp4`` + ``kea-ctrl-agent`` (memfile, temp dir), DHCP scope .100-.250;
   or, with ``--router dnsmasq``, a real ``dnsmasq`` with the same scope in a drop-in (``dhcp-range``);
-* the Kubernetes API emulator (``tests/kubeapi`` with the token controller and RBAC of
-  ``molecule/resources/cluster.py``), served by this process: at a loopback port of the root namespace for the
-  control node, and at 127.0.0.1:6443 inside every node namespace;
+* the Kubernetes API emulator (``tests/kubeapi``, started as ``molecule/resources/cluster.py`` starts it: RBAC
+  enforced, the service-account token controller), served by this process: at a loopback port of the root
+  namespace for the control node, and at 127.0.0.1:6443 inside every node namespace;
 * ``node1..node3`` (198.51.100.11-13): systemd containers (``scripts/build-test-image``, podman + runc, storage in
   a temp dir) joined to their node namespace, so the speaker inside answers ARP on that namespace's eth0;
 * ``client``: gets its address from Kea by DHCP (busybox udhcpc), then ``curl http://198.51.100.240``.
@@ -37,7 +37,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -75,7 +74,7 @@ exit 0
 
 
 def _load_cluster_module() -> Any:
-    """molecule/resources/cluster.py: the emulator with the RBAC kinds, the token controller, RBAC enforcement."""
+    """molecule/resources/cluster.py: how Molecule starts the emulator (CRDs, metallb-system, admin token + RBAC)."""
     spec = importlib.util.spec_from_file_location("blb_cluster", ROOT / "molecule" / "resources" / "cluster.py")
     assert spec and spec.loader
     mod = importlib.util.module_from_spec(spec)
@@ -159,7 +158,6 @@ class TheLab:
         self.results: dict[str, Any] = {"timings": {}, "tmp": str(self.tmp), "router_backend": router}
         self.lab: Lab | None = None
         self.api: Any = None
-        self.stop = threading.Event()
         self.containers: list[str] = []
         storage = self.tmp / "storage.conf"
         storage.write_text(f'[storage]\ndriver = "overlay"\ngraphroot = "{self.tmp}/graph"\n'
@@ -218,10 +216,8 @@ class TheLab:
 
     def _start_api(self) -> None:
         cluster = self.cluster_mod = _load_cluster_module()
-        self.api = cluster.start(0, "127.0.0.1")  # root namespace loopback: the control node's view
-        self.api.set_authz({cluster.ADMIN_TOKEN: [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]})
-        threading.Thread(target=cluster.run_controllers, args=(self.api, self.stop), kwargs={"enforce_rbac": True},
-                         daemon=True, name="token-controller").start()
+        # root namespace loopback: the control node's view; the admin token, else RBAC from the stored objects
+        self.api = cluster.start(0, "127.0.0.1", enforce_rbac=True)
         self.admin_kubeconfig = write_kubeconfig(self.tmp / "admin-kubeconfig", self.api.url,
                                                  token=cluster.ADMIN_TOKEN)
         self.k8s = api_client(self.api.url, token=cluster.ADMIN_TOKEN)
@@ -510,7 +506,6 @@ class TheLab:
             self.podman("rm", "-f", "-t", "0", c, check=False)
         containers_left = self.podman("ps", "-a", "-q", "--filter", f"label=baremetal-lb-lab={self.lab.prefix}",
                                       check=False).stdout.split() if self.lab else []
-        self.stop.set()
         if self.api is not None:
             try:
                 self.api.stop()

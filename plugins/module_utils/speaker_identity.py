@@ -56,7 +56,9 @@ METALLB_STATUS = ["servicel2statuses", "servicebgpstatuses"]
 
 def namespace_rules(lease_name):
     """What the speaker does in its own namespace: read the metallb.io config, write pool status and the
-    per-node status objects, hold the allocator Lease (get/update only that one), read BGP passwords."""
+    per-node status objects, hold the allocator Lease (get/update only that one), renew its own liveness Lease
+    ``baremetal-lb-speaker-<node>`` and watch the others' (speaker/liveness.py: one per node, so the rule cannot
+    name them), read BGP passwords."""
     return [
         {"apiGroups": ["metallb.io"], "resources": METALLB_CONFIG + METALLB_STATUS, "verbs": ["list", "watch"]},
         {"apiGroups": ["metallb.io"], "resources": ["ipaddresspools/status"], "verbs": ["patch"]},
@@ -66,6 +68,7 @@ def namespace_rules(lease_name):
         {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
         {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": [lease_name],
          "verbs": ["get", "update"]},
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["list", "watch", "patch"]},
         {"apiGroups": [""], "resources": ["secrets"], "verbs": ["list", "watch"]},
     ]
 
@@ -141,6 +144,23 @@ class Kube:
 
     def delete(self, kind, namespace, name):
         return self._call("delete", kind, namespace, name, missing_ok=True)
+
+    def list(self, kind, namespace, label_selector):
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+
+        cls, suffix, namespaced = self._METHODS[kind]
+        fn = getattr(getattr(client, cls)(self.api), "list_%s" % suffix)
+        try:
+            resp = fn(*([namespace] if namespaced else []), label_selector=label_selector, _preload_content=False,
+                      _request_timeout=REQUEST_TIMEOUT)
+        except ApiException as exc:
+            raise IdentityError("list %s in %s: HTTP %s %s%s"
+                                % (kind, namespace, exc.status, exc.reason, _api_message(exc)))
+        except Exception as exc:
+            raise IdentityError("list %s in %s: cannot reach the API server %s (%s)"
+                                % (kind, namespace, self.api.configuration.host, type(exc).__name__))
+        return (json.loads(resp.data) if resp.data else {}).get("items") or []
 
 
 def _api_message(exc):
@@ -232,9 +252,9 @@ class SpeakerIdentity:
                      {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
         for kind, want in desired_objects(name, ns, self.p["lease_name"]):
             self._ensure(kind, want)
-        token, ca = self._token(name, ns)
+        secret, token, ca = self._token(name, ns)
         return dict(changed=self.changed, commands=self.commands, diff=dict(before=self.before, after=self.after),
-                    service_account="system:serviceaccount:%s:%s" % (ns, name), secret="%s-token" % name,
+                    service_account="system:serviceaccount:%s:%s" % (ns, name), secret=secret,
                     token=token, ca_cert=ca, cluster_rules=CLUSTER_RULES, namespace_rules=namespace_rules(self.p["lease_name"]))
 
     def _ensure(self, kind, want):
@@ -262,33 +282,78 @@ class SpeakerIdentity:
         what = [f for f in ("labels", "rules", "subjects") if (self.before[key] or {}).get(f) != self.after[key].get(f)]
         self._do("update %s (%s)" % (key, ", ".join(what)), "replace", kind, ns, name, body)
 
+    def _token_secrets(self, name, ns):
+        """This module's token Secrets for ServiceAccount ``name`` (``NAME-token``, ``NAME-token-xxxxx`` after a
+        rotation), newest first."""
+        base = "%s-token" % name
+        found = [sec for sec in self.kube.list("Secret", ns, ",".join("%s=%s" % kv for kv in sorted(LABELS.items())))
+                 if sec["metadata"]["name"] == base or sec["metadata"]["name"].startswith(base + "-")]
+        named = self.kube.get("Secret", ns, base)
+        if named is not None and not any(sec["metadata"]["name"] == base for sec in found):
+            found.append(named)  # NAME-token without our labels: checked (and replaced) below
+        return sorted(found, key=lambda sec: (sec["metadata"].get("creationTimestamp") or "", sec["metadata"]["name"]),
+                      reverse=True)
+
     def _token(self, name, ns):
-        secret_name = "%s-token" % name
+        """The token the speakers use: the newest valid token Secret, or a new one.
+
+        A token controller derives a Secret's token from the namespace, the ServiceAccount's name and uid, and the
+        Secret's name, so re-creating ``NAME-token`` would hand back the very same token: a rotation creates a
+        Secret under a new name (``generateName``), waits for its token, and only then deletes the old ones, so
+        there is no moment without a valid token for the play to write.
+        """
+        base = "%s-token" % name
         want = {"apiVersion": "v1", "kind": "Secret", "type": TOKEN_TYPE,
-                "metadata": {"name": secret_name, "namespace": ns, "labels": dict(LABELS),
+                "metadata": {"name": base, "namespace": ns, "labels": dict(LABELS),
                              "annotations": {SA_NAME_ANNOTATION: name}}}
-        key = _ref("Secret", want)
-        live = self.kube.get("Secret", ns, secret_name)
         sa = self.kube.get("ServiceAccount", ns, name)
-        self.before[key] = managed_view("Secret", live)
-        self.after[key] = managed_view("Secret", want)
+        secrets = self._token_secrets(name, ns)
+        current = secrets[0] if secrets else None
+        for sec in secrets:
+            self.before[_ref("Secret", sec)] = managed_view("Secret", sec)
         reason = None
-        if live is not None:
-            bound_uid = (live["metadata"].get("annotations") or {}).get(SA_UID_ANNOTATION)
-            if self.p["rotate_token"]:
-                reason = "rotate_token was set"
-            elif live.get("type") != TOKEN_TYPE or self.before[key] != self.after[key]:
+        if current is not None:
+            bound_uid = (current["metadata"].get("annotations") or {}).get(SA_UID_ANNOTATION)
+            if current.get("type") != TOKEN_TYPE or managed_view("Secret", current) != managed_view(
+                    "Secret", dict(want, metadata=dict(want["metadata"], name=current["metadata"]["name"]))):
                 reason = "it is not a token Secret for ServiceAccount %s" % name
             elif sa is not None and bound_uid and bound_uid != sa["metadata"].get("uid"):
                 reason = "its ServiceAccount was re-created, so the token is no longer valid"
-        if reason:
-            self._do("delete %s (%s)" % (key, reason), "delete", "Secret", ns, secret_name)
-            live = None
-        if live is None:
-            self._do("create %s (a long-lived token for ServiceAccount %s)" % (key, name), "create", "Secret", ns, want)
+            elif self.p["rotate_token"]:
+                reason = "rotate_token was set"
+        if current is not None and reason is None:
+            for sec in secrets:
+                self.after[_ref("Secret", sec)] = managed_view("Secret", sec) if sec is current else None
+            for old in secrets[1:]:  # left over from a rotation that stopped half-way
+                self._do("delete %s (an older token; %s is in use)" % (_ref("Secret", old), current["metadata"]["name"]),
+                         "delete", "Secret", ns, old["metadata"]["name"])
+            return (current["metadata"]["name"],) + self._wait_for_token(ns, current["metadata"]["name"], current)
+        if reason == "rotate_token was set":
+            # the old token stays valid until the new one exists
+            new = copy.deepcopy(want)
+            del new["metadata"]["name"]
+            new["metadata"]["generateName"] = base + "-"
+            created = self._do("create Secret %s/%s-xxxxx (a new token for ServiceAccount %s; rotate_token was set)"
+                               % (ns, base, name), "create", "Secret", ns, new)
             if self.check_mode:
-                return "", ""
-        return self._wait_for_token(ns, secret_name, live)
+                return base, "", ""
+            new_name = created["metadata"]["name"]
+            self.after[_ref("Secret", created)] = managed_view("Secret", created)
+            token = self._wait_for_token(ns, new_name, None)
+            for old in secrets:
+                self.after[_ref("Secret", old)] = None
+                self._do("delete %s (replaced by %s)" % (_ref("Secret", old), new_name),
+                         "delete", "Secret", ns, old["metadata"]["name"])
+            return (new_name,) + token
+        for old in secrets:  # none, or all invalid: replace them with NAME-token
+            self.after[_ref("Secret", old)] = None
+            self._do("delete %s (%s)" % (_ref("Secret", old), reason), "delete", "Secret", ns, old["metadata"]["name"])
+        self.after[_ref("Secret", want)] = managed_view("Secret", want)
+        self._do("create %s (a long-lived token for ServiceAccount %s)" % (_ref("Secret", want), name),
+                 "create", "Secret", ns, want)
+        if self.check_mode:
+            return base, "", ""
+        return (base,) + self._wait_for_token(ns, base, None)
 
     def _wait_for_token(self, ns, secret_name, live):
         deadline = time.time() + self.p["token_timeout"]
@@ -306,8 +371,9 @@ class SpeakerIdentity:
             secret = self.kube.get("Secret", ns, secret_name)
 
     def _absent(self, name, ns):
-        order = [("Secret", ns, "%s-token" % name), ("RoleBinding", ns, name), ("Role", ns, name),
-                 ("ClusterRoleBinding", None, name), ("ClusterRole", None, name), ("ServiceAccount", ns, name)]
+        order = [("Secret", ns, sec["metadata"]["name"]) for sec in self._token_secrets(name, ns)]
+        order += [("RoleBinding", ns, name), ("Role", ns, name),
+                  ("ClusterRoleBinding", None, name), ("ClusterRole", None, name), ("ServiceAccount", ns, name)]
         for kind, namespace, obj_name in order:
             live = self.kube.get(kind, namespace, obj_name)
             key = "%s %s" % (kind, "%s/%s" % (namespace, obj_name) if namespace else obj_name)

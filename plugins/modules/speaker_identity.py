@@ -23,6 +23,8 @@ description:
   - The token is a Secret C(NAME-token) of type C(kubernetes.io/service-account-token) - long-lived, revoked by
     deleting the Secret. Re-running returns the same token; it is replaced only when it is no longer valid (the
     ServiceAccount was re-created) or when O(rotate_token=true).
+  - A rotation creates a new Secret C(NAME-token-xxxxx) (a token controller would give a re-created C(NAME-token)
+    the same token), waits for its token, then deletes the old Secret, which revokes the old token.
   - Rules that drifted are put back; labels and fields the module does not manage are kept.
 author:
   - baremetal-lb developers (@baremetal-lb)
@@ -38,7 +40,8 @@ attributes:
     description: C(diff.before)/C(diff.after) hold the managed fields of each object, keyed C(Kind namespace/name).
 options:
   name:
-    description: Name of the ServiceAccount, the ClusterRole/Role and their bindings; the Secret is C(NAME-token).
+    description: Name of the ServiceAccount, the ClusterRole/Role and their bindings; the Secret is C(NAME-token)
+      (C(NAME-token-xxxxx) after a rotation).
     type: str
     default: baremetal-lb-speaker
   namespace:
@@ -102,6 +105,11 @@ service_account:
   type: str
   returned: state=present
   sample: system:serviceaccount:metallb-system:baremetal-lb-speaker
+secret:
+  description: The Secret that holds the token.
+  type: str
+  returned: state=present
+  sample: baremetal-lb-speaker-token
 token:
   description: The bearer token for the speakers' kubeconfig (empty in check mode before it exists).
   type: str

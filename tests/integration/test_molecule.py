@@ -8,6 +8,15 @@ with podman's storage in a temp dir (``CONTAINERS_STORAGE_CONF``; the node image
 tarball cached by scripts/build-test-image) and this repo as the ``baremetal.lb`` collection
 (``ANSIBLE_COLLECTIONS_PATH``, tests/collection.py). Each scenario is bounded by a timeout and must leave no
 container and no network namespace behind.
+
+Podman's engine runtime dir (``tmp_dir``: the "alive" marker, exit files, the events log; /run/libpod by default)
+is the run's own too, so a podman user beside it (the lab, another Molecule run, podman by hand) shares nothing
+with it — and ``podman system reset`` at the end, which deletes the tmp dir its database names, cannot take
+/run/libpod from under them. How, on podman 4.3 (no CONTAINERS_CONF_OVERRIDE): a copy of
+molecule/resources/containers.conf plus ``tmp_dir`` is CONTAINERS_CONF for this run, and the first podman
+command on the fresh storage (``podman info``) records that tmp dir in the storage's database; every later podman
+on that storage uses the recorded one ("Overriding tmp dir ... from database"), including Ansible's, which
+molecule/config.yml points at the shared containers.conf.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ from tests.collection import collection_path
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = sorted(p.parent.name for p in (ROOT / "molecule").glob("*/molecule.yml"))
 VENV_BIN = Path(sys.executable).parent
+CONTAINERS_CONF = ROOT / "molecule" / "resources" / "containers.conf"
 SCENARIO_TIMEOUT = 300  # seconds; each takes ~1.5 min with a cached image (~45 s more for the first build)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(SCENARIO_TIMEOUT + 60)]
@@ -53,10 +63,12 @@ def molecule_env() -> Iterator[dict[str, str]]:
     tmp = Path(tempfile.mkdtemp(prefix="blb-molecule-"))
     storage = tmp / "storage.conf"
     storage.write_text(f'[storage]\ndriver = "overlay"\ngraphroot = "{tmp}/graph"\nrunroot = "{tmp}/run"\n')
+    conf = tmp / "containers.conf"  # the shared settings ([engine] is their last table) + this run's tmp_dir
+    conf.write_text(CONTAINERS_CONF.read_text() + f'tmp_dir = "{tmp}/libpod"\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "MOLECULE_"))}
     env.update({
         "MOLECULE_GLOB": "molecule/*/molecule.yml",
-        "CONTAINERS_CONF": str(ROOT / "molecule" / "resources" / "containers.conf"),
+        "CONTAINERS_CONF": str(conf),
         "CONTAINERS_STORAGE_CONF": str(storage),
         "ANSIBLE_COLLECTIONS_PATH": str(collection_path()),
         "ANSIBLE_FORCE_COLOR": "0",
@@ -65,6 +77,10 @@ def molecule_env() -> Iterator[dict[str, str]]:
         "PATH": f"{VENV_BIN}:{env.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}",
     })
     try:
+        # the first podman command on the new storage: its database now names this run's tmp dir
+        info = subprocess.run(["podman", "info"], env=env, capture_output=True, text=True, timeout=60)
+        assert info.returncode == 0, f"podman info: {info.stderr}"
+        assert (tmp / "libpod" / "alive").exists(), "podman did not take this run's tmp_dir"
         yield env
     finally:
         subprocess.run(["podman", "rm", "-a", "-f", "-t", "0"], env=env, capture_output=True, timeout=60)
@@ -74,7 +90,7 @@ def molecule_env() -> Iterator[dict[str, str]]:
 
 
 def test_scenarios_are_found() -> None:
-    assert {"speaker", "upgrade"} <= set(SCENARIOS), SCENARIOS
+    assert {"speaker", "upgrade", "router"} <= set(SCENARIOS), SCENARIOS
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -100,3 +116,7 @@ def test_molecule_scenario(scenario: str, molecule_env: dict[str, str], tmp_path
     containers = subprocess.run(["podman", "ps", "-a", "--format", "{{.Names}}"], env=molecule_env,
                                 capture_output=True, text=True).stdout.split()
     assert not containers, f"containers left behind: {containers}"
+    # podman wrote this scenario's container events where this run's tmp_dir is, not in a shared /run/libpod
+    events = Path(molecule_env["CONTAINERS_STORAGE_CONF"]).parent / "libpod" / "events" / "events.log"
+    assert events.exists() and '"Type":"container"' in events.read_text(errors="replace"), \
+        f"no container events in {events}: podman used another tmp_dir"

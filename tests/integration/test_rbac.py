@@ -1,19 +1,20 @@
 """The speakers' identity: ``baremetal.lb.speaker_identity`` creates a ServiceAccount, RBAC and a token, and a
 real speaker works with exactly those rights — and visibly fails without one of them.
 
-The emulator stores the RBAC objects (molecule/resources/cluster.py adds the four kinds and the service-account
-token controller to tests/kubeapi) and enforces a rule list per bearer token. The speaker's token gets the rules
-*read back from the emulator* through its bindings (``rules_for_service_account``), so the test checks what the
-module wrote, not a copy of it. The emulator's rules have no namespace dimension: that the namespaced rights are
-in a Role in the speaker's namespace (and nothing namespaced is granted cluster-wide) is asserted separately.
+The emulator runs as a cluster with RBAC on (``ApiServer(rbac=True)``): its token controller fills the token
+Secret the module creates, the token authenticates as ``system:serviceaccount:metallb-system:baremetal-lb-speaker``,
+and every request of the speaker is authorized by the Roles, ClusterRoles and bindings *the module wrote* —
+namespaced rights only in the speakers' namespace, as on a real cluster. The test's own client (DEFAULT_TOKEN,
+the ``cluster`` fixture) is an admin.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import base64
 import json
 import sys
-import threading
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -25,37 +26,18 @@ from tests.integration.conftest import NS, wait_for
 from tests.kubeapi import DEFAULT_TOKEN, ApiServer, write_kubeconfig
 
 ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("blb_molecule_cluster", ROOT / "molecule" / "resources" / "cluster.py")
-cluster_mod = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(cluster_mod)  # type: ignore[union-attr]
-
 ADMIN = [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]
 SA = "baremetal-lb-speaker"
+RBAC = "rbac.authorization.k8s.io"
 
 
 @pytest.fixture
 def kube_api() -> Iterator[ApiServer]:
-    """The emulator with RBAC objects served, a token controller, and authorization on: the test's own client
-    (DEFAULT_TOKEN, the ``cluster`` fixture) is an admin; every other token needs rules."""
-    server = cluster_mod.start(0, namespaces=())  # the module creates metallb-system (or the cluster fixture)
-    server.set_authz({DEFAULT_TOKEN: ADMIN})
-    stop = threading.Event()
-    controller = cluster_mod.TokenController(server)
-
-    def loop() -> None:
-        while not stop.wait(0.1):
-            try:
-                controller.sync()
-            except Exception as exc:  # noqa: BLE001 - a racing delete; the next pass sees the new state
-                print(f"token controller: {exc!r}")
-
-    t = threading.Thread(target=loop, daemon=True)
-    t.start()
+    """The emulator with RBAC on: the test's admin token may do anything, every other token needs RBAC objects."""
+    server = ApiServer(0, crd_dirs=[ROOT / "speaker" / "crds"], authz={DEFAULT_TOKEN: ADMIN}, rbac=True).start()
     try:
         yield server
     finally:
-        stop.set()
-        t.join(2)
         server.stop()
 
 
@@ -65,21 +47,26 @@ def identity(server: ApiServer, *, check: bool = False, **args: Any) -> tuple[in
                       check=check, diff=True)
 
 
-def grant(server: ApiServer, token: str, drop: tuple[str, str, str] | None = None) -> list[dict[str, Any]]:
-    """Authorize ``token`` with the rules bound to the speakers' ServiceAccount, minus ``(group, resource, verb)``."""
-    rules = cluster_mod.rules_for_service_account(server, NS, SA)
-    if drop:
-        group, resource, verb = drop
-        kept = []
-        for r in rules:
-            if group in r.get("apiGroups", []) and resource in r.get("resources", []) and verb in r.get("verbs", []):
-                r = dict(r, verbs=[v for v in r["verbs"] if v != verb])
+def revoke(server: ApiServer, group: str, resource: str, verb: str) -> None:
+    """Take ``verb`` on ``resource`` out of the speakers' ClusterRole or Role, as an admin editing RBAC would."""
+    for plural, ns in (("clusterroles", ""), ("roles", NS)):
+        role = _obj(server, RBAC, plural, ns, SA)
+        assert role is not None, f"{plural} {SA} missing"
+        rules, hit = [], False
+        for r in role["rules"]:
+            if group in r.get("apiGroups", []) and resource in r.get("resources", []) and verb in r["verbs"]:
+                r, hit = dict(r, verbs=[v for v in r["verbs"] if v != verb]), True
             if r["verbs"]:
-                kept.append(r)
-        assert kept != rules, f"no rule grants {drop}"
-        rules = kept
-    server.set_authz({DEFAULT_TOKEN: ADMIN, token: {"user": f"system:serviceaccount:{NS}:{SA}", "rules": rules}})
-    return rules
+                rules.append(r)
+        if hit:
+            server.api.update(server.resource(RBAC, plural), ns, SA, dict(role, rules=rules))
+            return
+    raise AssertionError(f"no rule of {SA} grants {verb} {resource}.{group}")
+
+
+def _claims(token: str) -> dict[str, Any]:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
 @pytest.fixture
@@ -110,7 +97,13 @@ def test_module_creates_least_privilege_identity_idempotently(kube_api: ApiServe
     assert rc == 0 and first["changed"], first
     assert "create ServiceAccount metallb-system/baremetal-lb-speaker" in first["commands"]
     assert first["service_account"] == f"system:serviceaccount:{NS}:{SA}"
-    assert "token" in first and first["token"].startswith("sa.")
+    # what a cluster's token controller issues: a JWT naming the account (and its uid) and the Secret
+    claims = _claims(first["token"])
+    sa = _obj(kube_api, "", "serviceaccounts", NS, SA)
+    assert claims["sub"] == f"system:serviceaccount:{NS}:{SA}" and claims["iss"] == "kubernetes/serviceaccount"
+    assert claims["kubernetes.io/serviceaccount/service-account.uid"] == sa["metadata"]["uid"]
+    assert claims["kubernetes.io/serviceaccount/secret.name"] == f"{SA}-token"
+    assert first["ca_cert"].startswith("-----BEGIN CERTIFICATE-----"), "ca.crt of the token Secret"
     # the token is a credential: it is not in the module's invocation, and the role registers it with no_log
     assert first["token"] not in json.dumps(first.get("invocation", {}))
 
@@ -120,8 +113,8 @@ def test_module_creates_least_privilege_identity_idempotently(kube_api: ApiServe
 
     # Namespaced rights live in a Role of the speakers' namespace; the ClusterRole holds only cluster-wide reads,
     # services/status and events.
-    cr = _obj(kube_api, "rbac.authorization.k8s.io", "clusterroles", "", SA)
-    role = _obj(kube_api, "rbac.authorization.k8s.io", "roles", NS, SA)
+    cr = _obj(kube_api, RBAC, "clusterroles", "", SA)
+    role = _obj(kube_api, RBAC, "roles", NS, SA)
     assert cr and role
     cluster_resources = {res for r in cr["rules"] for res in r["resources"]}
     assert cluster_resources == {"services", "nodes", "namespaces", "services/status", "endpointslices", "events"}
@@ -132,15 +125,11 @@ def test_module_creates_least_privilege_identity_idempotently(kube_api: ApiServe
 
     # Drift is put back; the token survives.
     patched = dict(role, rules=role["rules"][:1])
-    kube_api.api.update(kube_api.resource("rbac.authorization.k8s.io", "roles"), NS, SA, patched)
+    kube_api.api.update(kube_api.resource(RBAC, "roles"), NS, SA, patched)
     rc, third = identity(kube_api)
     assert third["changed"] and third["commands"] == [f"update Role {NS}/{SA} (rules)"], third["commands"]
     assert third["diff"]["before"][f"Role {NS}/{SA}"]["rules"] != third["diff"]["after"][f"Role {NS}/{SA}"]["rules"]
     assert third["token"] == first["token"]
-
-    # An explicit rotation replaces the token.
-    rc, rotated = identity(kube_api, rotate_token=True)
-    assert rc == 0 and rotated["changed"] and rotated["token"] != first["token"]
 
     rc, gone = identity(kube_api, state="absent")
     assert rc == 0 and gone["changed"] and len(gone["commands"]) == 6
@@ -149,8 +138,38 @@ def test_module_creates_least_privilege_identity_idempotently(kube_api: ApiServe
     assert rc == 0 and not again["changed"]
 
 
+def test_rotate_token_replaces_the_token_and_revokes_the_old_one(kube_api: ApiServer) -> None:
+    # A token controller derives the token from (namespace, account name and uid, Secret name), so re-creating
+    # NAME-token would give the same token back: a rotation must use a new Secret name.
+    rc, first = identity(kube_api)
+    assert rc == 0 and first["secret"] == f"{SA}-token"
+    rc, rotated = identity(kube_api, rotate_token=True)
+    assert rc == 0 and rotated["changed"], rotated
+    assert rotated["token"] and rotated["token"] != first["token"], "rotate_token handed back the same token"
+    assert rotated["secret"].startswith(f"{SA}-token-"), rotated["secret"]
+    assert rotated["commands"][-1] == f"delete Secret {NS}/{SA}-token (replaced by {rotated['secret']})"
+    assert _obj(kube_api, "", "secrets", NS, f"{SA}-token") is None
+
+    def whoami(token: str) -> int:
+        req = urllib.request.Request(f"{kube_api.url}/api/v1/namespaces/{NS}/services",
+                                     headers={"Authorization": f"Bearer {token}"})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                return resp.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+    assert whoami(rotated["token"]) == 200
+    assert whoami(first["token"]) == 401, "the old token still authenticates"
+
+    # the new token is kept on the next run, and removal finds the rotated Secret too
+    rc, again = identity(kube_api)
+    assert rc == 0 and not again["changed"] and again["token"] == rotated["token"], again["commands"]
+    rc, gone = identity(kube_api, state="absent")
+    assert rc == 0 and f"delete Secret {NS}/{rotated['secret']}" in gone["commands"], gone["commands"]
+    assert whoami(rotated["token"]) == 401
+
+
 def test_speaker_works_with_exactly_the_granted_rights(kube_api: ApiServer, cluster, speaker_token: str, speakers) -> None:
-    grant(kube_api, speaker_token)
     cluster.pool("lan", ["198.51.100.240-198.51.100.250"])
     sp = speakers("node-1")
     wait_for("the speaker to hold the allocator lease", sp.is_leader, timeout=15)
@@ -167,7 +186,7 @@ def test_speaker_works_with_exactly_the_granted_rights(kube_api: ApiServer, clus
 
 def test_without_patch_services_status_the_service_gets_no_address(kube_api: ApiServer, cluster, speaker_token: str,
                                                                   speakers) -> None:
-    grant(kube_api, speaker_token, drop=("", "services/status", "patch"))
+    revoke(kube_api, "", "services/status", "patch")
     cluster.pool("lan", ["198.51.100.240-198.51.100.250"])
     sp = speakers("node-1")
     wait_for("the speaker to hold the allocator lease", sp.is_leader, timeout=15)
@@ -178,7 +197,7 @@ def test_without_patch_services_status_the_service_gets_no_address(kube_api: Api
 
 def test_without_the_lease_the_speaker_never_allocates(kube_api: ApiServer, cluster, speaker_token: str,
                                                        speakers) -> None:
-    grant(kube_api, speaker_token, drop=("coordination.k8s.io", "leases", "create"))
+    revoke(kube_api, "coordination.k8s.io", "leases", "create")
     cluster.pool("lan", ["198.51.100.240-198.51.100.250"])
     sp = speakers("node-1")
     cluster.service("traefik")

@@ -20,6 +20,7 @@ from .errors import cause
 from .patch import json_patch, merge_patch, strategic_merge_patch
 from .resources import Registry, ResourceType, types_from_crd
 from .selectors import FieldRequirement, Requirement, fields_match, labels_match
+from .serviceaccounts import TokenIssuer
 from .store import ADDED, DELETED, MODIFIED, Entry, Event, Store
 from .strategies import now_rfc3339, strategy_for
 
@@ -74,6 +75,7 @@ class Api:
     def __init__(self, store: Store, registry: Registry) -> None:
         self.store = store
         self.registry = registry
+        self.tokens = TokenIssuer()  # service-account token signing key and the CA token Secrets carry
         for rt in registry.all():
             rt.strategy = strategy_for(rt)
 

@@ -180,6 +180,34 @@ _BUILTIN_COLUMNS: dict[tuple[str, str], tuple[list[dict[str, Any]], Any]] = {
 }
 
 
+def _subjects(o: dict[str, Any], kind: str) -> str:
+    names = [(f"{s.get('namespace', '')}/{s.get('name', '')}" if kind == "ServiceAccount" else s.get("name", ""))
+             for s in o.get("subjects") or [] if s.get("kind") == kind]
+    return ", ".join(names)
+
+
+def _binding_row(o: dict[str, Any], now: float) -> list[Any]:
+    ref = o.get("roleRef") or {}
+    return [f"{ref.get('kind', '')}/{ref.get('name', '')}", human_age(o["metadata"].get("creationTimestamp"), now),
+            _subjects(o, "User"), _subjects(o, "Group"), _subjects(o, "ServiceAccount")]
+
+
+_AGE = _col("Age", description="CreationTimestamp")
+_ROLE_COLUMNS = ([_col("Created At", "date", "Time at which the object was created")],
+                 lambda o, now: [o["metadata"].get("creationTimestamp") or ""])
+_BINDING_COLUMNS = ([_col("Role", description="Role of the binding"), _AGE,
+                     _col("Users", description="Users in the binding", priority=1),
+                     _col("Groups", description="Groups in the binding", priority=1),
+                     _col("ServiceAccounts", description="ServiceAccounts in the binding", priority=1)], _binding_row)
+# printers that place (or leave out) Age themselves: the RBAC kinds (upstream's printers.go)
+_FULL_COLUMNS: dict[tuple[str, str], tuple[list[dict[str, Any]], Any]] = {
+    ("rbac.authorization.k8s.io", "roles"): _ROLE_COLUMNS,
+    ("rbac.authorization.k8s.io", "clusterroles"): _ROLE_COLUMNS,
+    ("rbac.authorization.k8s.io", "rolebindings"): _BINDING_COLUMNS,
+    ("rbac.authorization.k8s.io", "clusterrolebindings"): _BINDING_COLUMNS,
+}
+
+
 def table(rt: ResourceType, version: str, objs: list[dict[str, Any]], resource_version: str,
           include_object: str = "Metadata", continue_token: str | None = None) -> dict[str, Any]:
     """A ``meta.k8s.io/v1`` Table for ``objs`` as kubectl expects it."""
@@ -204,6 +232,12 @@ def table(rt: ResourceType, version: str, objs: list[dict[str, Any]], resource_v
             if len(columns) > len(out):
                 out.append(human_age(o["metadata"].get("creationTimestamp"), now))
             return out
+    elif rt.key in _FULL_COLUMNS:
+        full, full_fn = _FULL_COLUMNS[rt.key]
+        columns = [name_col] + full
+
+        def cells(o: dict[str, Any]) -> list[Any]:
+            return [o["metadata"]["name"], *full_fn(o, now)]
     else:
         extra, fn = _BUILTIN_COLUMNS.get(rt.key, ([], lambda o: []))
         columns = [name_col] + extra + [_col("Age", description="CreationTimestamp")]

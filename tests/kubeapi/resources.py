@@ -88,7 +88,7 @@ _POD_KEYS = {
 
 
 def builtin_types() -> list[ResourceType]:
-    """The built-in resources the speaker and its tests use."""
+    """The built-in resources the speaker, the collection's modules and their tests use."""
     g = path_getter
     core = [
         ResourceType("", "v1", "namespaces", "namespace", "Namespace", False,
@@ -139,6 +139,14 @@ def builtin_types() -> list[ResourceType]:
                      extra_fields={f"regarding.{f}": g("regarding", f) for f in (
                          "kind", "namespace", "name", "uid", "apiVersion")}
                      | {"reason": g("reason"), "type": g("type"), "reportingController": g("reportingController")}),
+        # rbac.authorization.k8s.io/v1: stored like any object; enforced when the server's rbac is on (rbac.py)
+        ResourceType("rbac.authorization.k8s.io", "v1", "clusterroles", "clusterrole", "ClusterRole", False,
+                     merge_keys=_keys()),
+        ResourceType("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "clusterrolebinding",
+                     "ClusterRoleBinding", False, merge_keys=_keys()),
+        ResourceType("rbac.authorization.k8s.io", "v1", "roles", "role", "Role", True, merge_keys=_keys()),
+        ResourceType("rbac.authorization.k8s.io", "v1", "rolebindings", "rolebinding", "RoleBinding", True,
+                     merge_keys=_keys()),
         ResourceType("apiextensions.k8s.io", "v1", "customresourcedefinitions", "customresourcedefinition",
                      "CustomResourceDefinition", False, subresources=frozenset({"status"}),
                      short_names=("crd", "crds"), categories=("api-extensions",), merge_keys=_keys(),

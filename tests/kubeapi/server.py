@@ -1,4 +1,4 @@
-"""HTTP front end: routing, watch streams, fault injection, authorization; :class:`ApiServer`.
+"""HTTP front end: routing, watch streams, fault injection, authentication and authorization; :class:`ApiServer`.
 
 A ``ThreadingHTTPServer`` speaking HTTP/1.1 with keep-alive: one thread per connection,
 Nagle off, and each response written with a single ``send`` so the official client's
@@ -22,9 +22,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from . import discovery, errors
+from . import discovery, errors, serviceaccounts
 from .api import Api, WatchFilter
 from .errors import ApiError
+from .rbac import AUTHENTICATED, Rule, UserInfo, forbidden_message, rbac_decision
 from .resources import Registry, ResourceType, builtin_types
 from .selectors import FieldRequirement, parse_field_selector, parse_label_selector, path_getter
 from .store import Store, dumps
@@ -85,29 +86,10 @@ class Fault:
 
 
 @dataclass
-class Rule:
-    api_groups: tuple[str, ...]
-    resources: tuple[str, ...]
-    verbs: tuple[str, ...]
-    resource_names: tuple[str, ...] = ()
-
-    @classmethod
-    def parse(cls, rule: Mapping[str, Any]) -> "Rule":
-        return cls(tuple(rule.get("apiGroups", ("",))), tuple(rule.get("resources", ())),
-                   tuple(rule.get("verbs", ())), tuple(rule.get("resourceNames", ())))
-
-    def allows(self, info: RequestInfo) -> bool:
-        res = f"{info.resource}/{info.subresource}" if info.subresource else info.resource
-        return (("*" in self.api_groups or info.group in self.api_groups)
-                and ("*" in self.resources or res in self.resources
-                     or (info.subresource and f"{info.resource}/*" in self.resources))
-                and ("*" in self.verbs or info.verb in self.verbs)
-                and (not self.resource_names or info.name in self.resource_names))
-
-
-@dataclass
 class Principal:
-    user: str
+    """A static token's user and its own rules (``authz=``), checked before RBAC."""
+
+    user: UserInfo
     rules: list[Rule] = field(default_factory=list)
 
 
@@ -378,7 +360,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise errors.method_not_allowed()
         if verb == "create" and info.subresource == "token":
             sa = api.get(rt, ns, info.name)
-            doc = rt.strategy.token(sa.obj, _json(body) or {})
+            doc = rt.strategy.token(sa.obj, _json(body) or {}, api)
             self._send(201, dumps(doc))
             return
         if verb == "get" or (verb == "watch" and info.name):
@@ -584,17 +566,28 @@ class ApiServer:
     """A Kubernetes API server emulator over real HTTP, for the official client and kubectl.
 
     ``ApiServer(port=0, crd_dirs=[...], history=100_000).start()`` serves on
-    ``server.url``; use it as a context manager or call :meth:`stop`. ``authz`` maps bearer
-    tokens to RBAC rules (``{token: [rule, ...]}`` or ``{token: {"user": ..., "rules": [...]}}``);
-    without it every request is allowed.
+    ``server.url``; use it as a context manager or call :meth:`stop`.
+
+    Authentication and authorization are off unless asked for (every request is then allowed):
+
+    * ``authz`` maps static bearer tokens to a user and rules of their own (``{token: [rule, ...]}``
+      or ``{token: {"user": ..., "groups": [...], "rules": [...]}}``);
+    * ``rbac=True`` also authorizes every user (static or service account) by the Roles, ClusterRoles
+      and bindings stored in the server, as ``--authorization-mode=RBAC`` does.
+
+    With either on, service-account tokens (from token Secrets or TokenRequests, see
+    :mod:`.serviceaccounts`) authenticate, other unknown tokens get 401, and a denied request gets
+    403 with upstream's message. ``ca_pem`` is the CA that token Secrets carry as ``ca.crt``.
     """
 
     def __init__(self, port: int = 0, crd_dirs: Iterable[str | Path] = (), history: int = 100_000, *,
                  host: str = "127.0.0.1", bookmark_interval: float = 1.0,
                  default_watch_timeout: float = 1800.0,
                  authz: Mapping[str, Any] | None = None,
+                 rbac: bool = False,
                  namespaces: Iterable[str] = DEFAULT_NAMESPACES,
-                 node_port_range: tuple[int, int] = (30000, 32767)) -> None:
+                 node_port_range: tuple[int, int] = (30000, 32767),
+                 ca_pem: bytes | None = None) -> None:
         self.host = host
         self.port = port
         self.bookmark_interval = bookmark_interval
@@ -604,11 +597,14 @@ class ApiServer:
         for rt in builtin_types():
             self.registry.add(rt)
         self.api = Api(self.store, self.registry)
+        if ca_pem is not None:
+            self.api.tokens.ca_pem = ca_pem
         self.resource("", "services").strategy.set_node_port_range(*node_port_range)
         self.api.ensure_namespaces(namespaces)
         for d in crd_dirs:
             self.load_crds(d)
         self.principals: dict[str, Principal] | None = None
+        self.rbac = rbac
         if authz is not None:
             self.set_authz(authz)
         self.request_counts: collections.Counter[tuple[str, str, str]] = collections.Counter()
@@ -817,32 +813,50 @@ class ApiServer:
         with self._watch_lock:
             self._watches.discard(handler)
 
-    # ---------------------------------------------------------------- authorization
-    def set_authz(self, authz: Mapping[str, Any] | None) -> None:
-        """Enable RBAC-like checks: ``{token: [rules]}`` or ``{token: {"user": name, "rules": [...]}}``."""
+    # ---------------------------------------------------------------- authentication, authorization
+    def set_authz(self, authz: Mapping[str, Any] | None, *, rbac: bool | None = None) -> None:
+        """Static tokens: ``{token: [rules]}`` or ``{token: {"user": name, "groups": [...], "rules": [...]}}``
+        (``None``: none). ``rbac``, when given, turns authorization from the stored RBAC objects on or off."""
+        if rbac is not None:
+            self.rbac = rbac
         if authz is None:
             self.principals = None
             return
         principals = {}
         for token, spec in authz.items():
             if isinstance(spec, Mapping):
-                user, rules = spec.get("user", f"token:{token[:6]}"), spec.get("rules", [])
+                name, rules = spec.get("user", f"token:{token[:6]}"), spec.get("rules", [])
+                groups = tuple(spec.get("groups", ())) + (AUTHENTICATED,)
             else:
-                user, rules = f"token:{token[:6]}", spec
-            principals[token] = Principal(user, [Rule.parse(r) for r in rules])
+                name, rules, groups = f"token:{token[:6]}", spec, (AUTHENTICATED,)
+            principals[token] = Principal(UserInfo(name, "", groups), [Rule.parse(r) for r in rules])
         self.principals = principals
 
+    def authenticate(self, token: str | None) -> tuple[UserInfo, list[Rule]] | None:
+        """The user behind a bearer token and its static rules, or None (401)."""
+        if not token:
+            return None
+        principal = (self.principals or {}).get(token)
+        if principal is not None:
+            return principal.user, principal.rules
+        user = serviceaccounts.authenticate(self.api, token)
+        return (user, []) if user is not None else None
+
     def _authorize(self, info: RequestInfo) -> None:
-        if self.principals is None:
+        if self.principals is None and not self.rbac:
             return
-        principal = self.principals.get(info.token or "")
-        if principal is None:
+        who = self.authenticate(info.token)
+        if who is None:
             raise errors.unauthorized()
+        user, rules = who
         if not info.is_resource or not info.resource:
             return  # discovery is open to authenticated users (system:discovery)
-        if any(rule.allows(info) for rule in principal.rules):
+        if any(rule.allows(info) for rule in rules):
             return
+        reason = ""
+        if self.rbac:
+            allowed, reason = rbac_decision(self.store, user, info)
+            if allowed:
+                return
         res = f"{info.resource}/{info.subresource}" if info.subresource else info.resource
-        where = f'in the namespace "{info.namespace}"' if info.namespace else "at the cluster scope"
-        msg = (f'User "{principal.user}" cannot {info.verb} resource "{res}" in API group "{info.group}" {where}')
-        raise errors.forbidden(res, info.group, info.name, msg)
+        raise errors.forbidden(res, info.group, info.name, forbidden_message(user, info, reason))

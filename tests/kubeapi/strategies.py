@@ -9,10 +9,10 @@ from __future__ import annotations
 import copy
 import ipaddress
 import re
-import secrets
 import time
 from typing import TYPE_CHECKING, Any
 
+from . import rbac, serviceaccounts
 from . import schema as schema_mod
 from .errors import ApiError, cause, invalid
 from .resources import ResourceType
@@ -184,6 +184,22 @@ class SecretStrategy(Strategy):
     def prepare_create(self, obj: dict[str, Any], api: "Api") -> None:
         obj.setdefault("type", "Opaque")
 
+    def validate(self, obj: dict[str, Any], old: dict[str, Any] | None, api: "Api") -> Causes:
+        """``ValidateSecret``: a service-account token names its account; ``ValidateSecretUpdate``: type is
+        immutable."""
+        errs: Causes = []
+        if obj.get("type") == serviceaccounts.TOKEN_TYPE and not (
+                (obj["metadata"].get("annotations") or {}).get(serviceaccounts.SA_NAME_ANNOTATION)):
+            errs.append(cause("FieldValueRequired",
+                              f"metadata.annotations[{serviceaccounts.SA_NAME_ANNOTATION}]", "Required value"))
+        if old is not None and obj.get("type") != old.get("type"):
+            errs.append(cause("FieldValueInvalid", "type", f'Invalid value: "{obj.get("type")}": field is immutable'))
+        return errs
+
+    def after_commit(self, type_: str, obj: dict[str, Any], old: dict[str, Any] | None, api: "Api") -> None:
+        if type_ != "DELETED":
+            serviceaccounts.sync_token_secret(api, obj)
+
 
 class EndpointSliceStrategy(Strategy):
     def validate(self, obj: dict[str, Any], old: dict[str, Any] | None, api: "Api") -> Causes:
@@ -203,19 +219,44 @@ class EndpointSliceStrategy(Strategy):
 
 
 class ServiceAccountStrategy(Strategy):
-    def token(self, sa: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
-        """``serviceaccounts/token``: a TokenRequest answered with an opaque token."""
-        spec = dict(request.get("spec") or {})
-        spec.setdefault("expirationSeconds", 3600)
-        spec.setdefault("audiences", ["https://kubernetes.default.svc.cluster.local"])
-        expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + spec["expirationSeconds"]))
-        return {
-            "kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
-            "metadata": {"name": sa["metadata"]["name"], "namespace": sa["metadata"]["namespace"],
-                         "creationTimestamp": None},
-            "spec": spec,
-            "status": {"token": "emulated." + secrets.token_urlsafe(24), "expirationTimestamp": expires},
-        }
+    def token(self, sa: dict[str, Any], request: dict[str, Any], api: "Api") -> dict[str, Any]:
+        """``serviceaccounts/token``: a TokenRequest answered with a bound token."""
+        return serviceaccounts.token_request(api, sa, request)
+
+    def after_commit(self, type_: str, obj: dict[str, Any], old: dict[str, Any] | None, api: "Api") -> None:
+        if type_ == "DELETED":
+            serviceaccounts.delete_account_tokens(api, obj)
+
+
+_ANY_NAME = re.compile(r"")
+
+
+class RoleStrategy(Strategy):
+    """Roles and ClusterRoles: path-segment names (``system:...``), ``ValidatePolicyRule`` per rule."""
+
+    name_rule = (_ANY_NAME, "", 1 << 20)
+
+    def validate(self, obj: dict[str, Any], old: dict[str, Any] | None, api: "Api") -> Causes:
+        name = obj["metadata"].get("name") or ""
+        errs = [cause("FieldValueInvalid", "metadata.name", f'Invalid value: "{name}": {msg}')
+                for msg in rbac.validate_path_segment_name(name)] if name else []
+        return errs + rbac.validate_rules(obj.get("rules"), self.rt.namespaced)
+
+
+class BindingStrategy(RoleStrategy):
+    """RoleBindings and ClusterRoleBindings: rbac/v1 defaults, subject and roleRef validation."""
+
+    def prepare_create(self, obj: dict[str, Any], api: "Api") -> None:
+        rbac.default_binding(obj)
+
+    def prepare_update(self, new: dict[str, Any], old: dict[str, Any], api: "Api") -> None:
+        rbac.default_binding(new)
+
+    def validate(self, obj: dict[str, Any], old: dict[str, Any] | None, api: "Api") -> Causes:
+        name = obj["metadata"].get("name") or ""
+        errs = [cause("FieldValueInvalid", "metadata.name", f'Invalid value: "{name}": {msg}')
+                for msg in rbac.validate_path_segment_name(name)] if name else []
+        return errs + rbac.validate_binding(obj, old, self.rt.namespaced)
 
 
 class CustomResourceStrategy(Strategy):
@@ -701,6 +742,10 @@ def strategy_for(rt: ResourceType) -> Strategy:
         ("", "nodes"): NodeStrategy,
         ("", "secrets"): SecretStrategy,
         ("", "serviceaccounts"): ServiceAccountStrategy,
+        (rbac.GROUP, "roles"): RoleStrategy,
+        (rbac.GROUP, "clusterroles"): RoleStrategy,
+        (rbac.GROUP, "rolebindings"): BindingStrategy,
+        (rbac.GROUP, "clusterrolebindings"): BindingStrategy,
         ("discovery.k8s.io", "endpointslices"): EndpointSliceStrategy,
         ("coordination.k8s.io", "leases"): LeaseStrategy,
         ("", "events"): CoreEventStrategy,
