@@ -63,7 +63,8 @@ class OpenwrtBackend:
 
     def read(self, request, scope_hint):
         if request.version != 4:
-            raise ReservationError("openwrt backend: only the IPv4 range (start/limit) is managed (got %s)" % request)
+            raise ReservationError("range: %s is IPv6; the openwrt backend manages the IPv4 range (start/limit) only "
+                                   "(odhcpd's DHCPv6 is not supported yet); the router was not changed" % (request,))
         sections = self._dhcp_sections()
         if scope_hint:
             if scope_hint not in sections:

@@ -153,7 +153,8 @@ class OpnsenseKea(_Opnsense):
 
     def read(self, request, scope_hint):
         if request.version != 4:
-            raise ReservationError("opnsense backend: only Kea DHCPv4 subnets are supported (got %s)" % request)
+            raise ReservationError("range: %s is IPv6; the opnsense backend manages Kea DHCPv4 subnets only (DHCPv6 is "
+                                   "not supported yet); the router was not changed" % (request,))
         rows = (self.call("GET", self.BASE + "/searchSubnet") or {}).get("rows", [])
         picked = []
         for row in rows:

@@ -75,7 +75,8 @@ class PfsenseBackend:
 
     def read(self, request, scope_hint):
         if request.version != 4:
-            raise ReservationError("pfsense backend: only IPv4 DHCP ranges are supported (got %s)" % request)
+            raise ReservationError("range: %s is IPv6; the pfsense backend manages the IPv4 DHCP server only (its DHCPv6 "
+                                   "server is not supported yet); the router was not changed" % (request,))
         scope_id = scope_hint
         if not scope_id:
             servers = self._get("/services/dhcp_servers") or []

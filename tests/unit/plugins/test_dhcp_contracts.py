@@ -221,6 +221,23 @@ def test_openwrt_refusals_and_failures_leave_uci_as_it_was(openwrt):
     assert "check dhcp.lan by hand" in str(exc.value)
 
 
+def test_ipv6_ranges_are_refused_clearly_by_the_ipv4_only_backends(pf, opn, openwrt):
+    # pfSense's DHCPv6 server, OPNsense's Kea DHCPv6 and OpenWrt's odhcpd are not managed (yet): say so, name the
+    # field and the value, change nothing (this used to end in a TypeError from the message formatting).
+    before = (json.dumps(pf.servers, sort_keys=True), json.dumps(opn.subnets, sort_keys=True),
+              openwrt[1].read_text())
+    rng = "2001:db8:1::f0-2001:db8:1::ff"
+    for name, run in (("pfsense", lambda: pf_run(pf, range=rng)), ("opnsense", lambda: opn_run(opn, range=rng)),
+                      ("openwrt", lambda: wrt_run(openwrt, range=rng))):
+        with pytest.raises(dhcp_backend.ReservationError) as exc:
+            run()
+        text = str(exc.value)
+        assert text.startswith(f"range: {rng} is IPv6; the {name} backend manages"), text
+        assert text.endswith("the router was not changed"), text
+    assert before == (json.dumps(pf.servers, sort_keys=True), json.dumps(opn.subnets, sort_keys=True),
+                      openwrt[1].read_text())
+
+
 # -- the module through Ansible -------------------------------------------------------------------------------------
 
 
