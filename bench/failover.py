@@ -35,8 +35,8 @@ from tests.netlab import Lab  # noqa: E402
 VIP = "198.51.100.240"
 
 
-def first_answer_from_other(world: L2Lab, owner: str, budget: float = 30.0) -> float:
-    t0 = time.monotonic()
+def first_answer_from_other(world: L2Lab, owner: str, t0: float, budget: float = 30.0) -> float:
+    """Seconds from ``t0`` (taken just before the failure was caused) to the first answer from another node."""
     while time.monotonic() - t0 < budget:
         who = world.curl(VIP, 0.2)
         if who and who != owner:
@@ -51,11 +51,12 @@ def baremetal_trials(world: L2Lab, how: str, n: int) -> list[float]:
         [owner] = world.announcer_of(VIP)
         wait_for("the VIP answers", lambda: world.curl(VIP) == owner, 10)
         node = world.nodes[owner]
+        t0 = time.monotonic()  # before the failure: the killed process's own exit time counts too
         if how == "link":
             node.host.link_down()
         else:
             node.kill()
-        out.append(first_answer_from_other(world, owner))
+        out.append(first_answer_from_other(world, owner, t0))
         if how == "link":
             node.host.link_up()
         else:
@@ -110,6 +111,7 @@ def keepalived_trials(world: L2Lab, tmp: Path, tuned: bool, how: str, n: int) ->
             owner = wait_for("a keepalived master", lambda: keepalived_master(world), 30)
             wait_for("the VIP answers", lambda: world.curl(VIP) == owner, 30)
             node = world.nodes[owner]
+            t0 = time.monotonic()
             if how == "link":
                 node.host.link_down()
             else:
@@ -117,7 +119,7 @@ def keepalived_trials(world: L2Lab, tmp: Path, tuned: bool, how: str, n: int) ->
                 # gracefully (priority 0), which is a clean stop, not a crash.
                 node.host.run(["pkill", "-9", "-f", f"keepalived-{owner}-"], check=False)
                 procs[owner].wait()
-            out.append(first_answer_from_other(world, owner))
+            out.append(first_answer_from_other(world, owner, t0))
             if how == "link":
                 node.host.link_up()
             else:

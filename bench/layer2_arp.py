@@ -1,16 +1,22 @@
-"""ARP/NDP reply latency on the wire and requests/s without loss: the kernel vs the baremetal-lb responder.
+"""ARP/NDP reply latency on the wire and requests/s without loss: the kernel vs the baremetal-lb responder,
+answering in a thread of the speaker or in its own process, with the speaker idle or busy.
 
-Run (root): ``.venv/bin/python bench/layer2_arp.py [--samples N] [--quick]``. Prints tables; no thresholds.
-Goals (issue 3): ARP reply p99 <= 0.3 ms, >= 5,000 requests/s answered without loss on one core, flat up
-to 10,000 VIPs.
+Run (root): ``.venv/bin/python bench/layer2_arp.py [--samples N] [--quick] [--repeat N]``. Prints tables; no
+thresholds. Goals (issue 3): ARP reply p99 <= 0.3 ms, >= 5,000 requests/s answered without loss on one core,
+flat up to 10,000 VIPs.
 
 Topology: a namespace LAN (tests/netlab.py): ``client`` and ``node`` on a bridge. Timing is taken *on the
 wire*: an AF_PACKET socket with kernel timestamps (SO_TIMESTAMPNS) on the node's switch port sees each
 request leave the switch towards the node and the reply come back; latency = reply - request, so client
 and capture scheduling do not count. The request generator runs in its own process in the client
-namespace (CPU 0); the responder runs as ``python -m speaker.layer2`` in the node namespace pinned to CPU 1
-(one core). Each request carries its own sender MAC so its reply (sent back to that MAC) is matched
-exactly.
+namespace (CPU 0); on the node, this file's ``--serve`` mode runs an ``Announcer`` as the speaker does —
+``responder: thread`` (the answering thread shares the speaker's interpreter) or ``responder: process``
+(a child process answers; docs/design/0011) — pinned to CPU 1 (one core, the child inherits it), with or
+without "API load": a thread that keeps parsing and indexing a Service list, as a speaker busy with watch
+events does ("both CPUs": not pinned, the kernel may run the responder on CPU 0 while the load runs on CPU 1;
+the generator sleeps between requests in latency runs). Each request carries its own sender MAC so its reply
+(sent back to that MAC) is matched exactly. The latency runs go at 1,000 requests/s, and once more at 100/s
+(closer to a LAN's pace; the scheduler treats a task that sleeps longer differently).
 
 Cases: the kernel answering for an address configured on the node's interface; the responder with 1 VIP;
 the responder with 10,000 VIPs. Only documentation prefixes may be used here, and IPv4 has just
@@ -50,6 +56,7 @@ SOL_PACKET = 263
 PACKET_STATISTICS = 6
 PACKET_OUTGOING = 4
 RT_PRIORITY = 10
+SLOW_RATE = 100.0
 KERNEL4, KERNEL6 = "198.51.100.50", "2001:db8:100::50"
 VIP4, VIP6 = "198.51.100.240", "2001:db8:100::240"
 
@@ -79,7 +86,11 @@ def generate(kind: str, targets: list[str], count: int, rate: float, our_ip: str
                 s.send(f)
         sent = min(count, sent + per_ms)
         k += 1
-        while time.perf_counter() - start < k * tick:
+        if rate <= 1000:  # latency runs: sleep between requests (the CPU stays free for an unpinned speaker)
+            left = start + k * tick - time.perf_counter()
+            if left > 0:
+                time.sleep(left)
+        while time.perf_counter() - start < k * tick:  # rate runs: exact pacing
             pass
     print(f"sent {sent} in {time.perf_counter() - start:.3f}s", flush=True)
 
@@ -178,10 +189,10 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
-def measure_latency(lab, node, client, kind: str, targets: list[str], samples: int) -> dict:
+def measure_latency(lab, node, client, kind: str, targets: list[str], samples: int, rate: float = 1000.0) -> dict:
     proto = 0x0806 if kind == "arp" else 0x86DD
     cap = Capture(lab.switch_ns, node.port, proto)
-    run_generator(client, kind, targets, samples, 1000.0, seq_macs=True)
+    run_generator(client, kind, targets, samples, rate, seq_macs=True)
     frames, drops = cap.stop()
     lat, unanswered = latencies(frames, kind)
     us = [x / 1000 for x in lat]
@@ -211,26 +222,91 @@ def measure_rate(lab, node, client, kind: str, targets: list[str], rate: int, se
     return {"rate": rate, "sent": count, "seen": reqs, "answered": replies, "capture_drops": drops}
 
 
-class ResponderProc:
-    def __init__(self, node, specs: list[str], rt_priority: int = 0) -> None:
+class Serve:
+    """The speaker's Layer 2 side as the bench runs it: this file with ``--serve`` in the node namespace, pinned
+    to CPU 1 (its responder process inherits the pin): an ``Announcer`` in ``process`` or ``thread`` mode,
+    optionally with an API-load thread next to it."""
+
+    def __init__(self, node, specs: list[str], *, mode: str, load: bool, rt_priority: int = 0,
+                 pin: bool = True) -> None:
         fd, self.path = tempfile.mkstemp(suffix=".vips")
         with os.fdopen(fd, "w") as f:
             f.write("\n".join(specs))
-        self.proc = node.popen(["taskset", "-c", "1", PY, "-m", "speaker.layer2", "--node", "bench", "--no-probe",
-                                "--log-level", "warning", "--vips-file", self.path, "--rt-priority", str(rt_priority)],
+        cmd = [PY, __file__, "--serve", "--vips-file", self.path, "--mode", mode, "--rt-priority", str(rt_priority)]
+        self.proc = node.popen((["taskset", "-c", "1"] if pin else []) + cmd + (["--load"] if load else []),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(ROOT))
         line = self.proc.stdout.readline()
         if line.strip() != "ready":
             raise RuntimeError(f"responder did not start: {line!r} {self.proc.stderr.read()}")
-        time.sleep(1.5 + len(specs) / 20000)  # let the gratuitous burst finish
+        time.sleep(1.0)  # the load (started after the announcements' burst) settles
 
     def stop(self) -> None:
         self.proc.terminate()
         try:
-            self.proc.wait(5)
+            self.proc.wait(10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
         os.unlink(self.path)
+
+
+# --- the node side (``--serve``) ---------------------------------------------------------------------------------
+def _service(i: int) -> dict:
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": f"svc-{i}", "namespace": "default", "uid": f"{i:08x}-0000-4000-8000-000000000000",
+                         "resourceVersion": str(1000 + i), "labels": {"app": f"app-{i}", "tier": "web"},
+                         "annotations": {"metallb.io/address-pool": "lan", "metallb.io/ip-allocated-from-pool": "lan"}},
+            "spec": {"type": "LoadBalancer", "ports": [{"name": "http", "port": 80, "protocol": "TCP",
+                                                       "targetPort": 8080, "nodePort": 30000 + i}],
+                     "selector": {"app": f"app-{i}"}, "externalTrafficPolicy": "Cluster",
+                     "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack"},
+            "status": {"loadBalancer": {"ingress": [{"ip": f"198.51.100.{i % 250}", "ipMode": "VIP"}]}}}
+
+
+LOAD = "a thread parsing a 200-Service list (~130 KB of JSON, ~1 ms per parse) and indexing it, in a loop"
+
+
+def api_load(stop: threading.Event) -> None:
+    """What a busy speaker does between watch events: JSON → dicts (C code, holding the GIL for the whole
+    document, ~1 ms here) and Python over the result. One thread, never sleeping."""
+    import json
+
+    payload = json.dumps({"kind": "ServiceList", "items": [_service(i) for i in range(200)]})
+    while not stop.is_set():
+        doc = json.loads(payload)
+        index = {f"{i['metadata']['namespace']}/{i['metadata']['name']}": i for i in doc["items"]}
+        for svc in index.values():
+            _ = [p["port"] for p in svc["spec"]["ports"]] + [i["ip"] for i in svc["status"]["loadBalancer"]["ingress"]]
+
+
+def serve(vips_file: str, mode: str, rt_priority: int, load: bool) -> int:
+    import logging
+    import signal
+
+    from speaker.layer2.announcer import Announcement, Announcer, Layer2Settings
+
+    logging.basicConfig(level="WARNING", format="%(levelname)s %(name)s: %(message)s")
+    desired = {}
+    for spec in Path(vips_file).read_text().split():
+        ip, _, ifaces = spec.partition("@")
+        desired[ip] = Announcement("bench/vip", frozenset(ifaces.split(",")) if ifaces else None, probe=False)
+    ann = Announcer("bench", settings=Layer2Settings(probe=False, responder=mode, realtime_priority=rt_priority))
+    ann.set_desired(desired)
+    ann.start()
+    deadline = time.monotonic() + 60  # steady state: everything announced, and the gratuitous burst over
+    while time.monotonic() < deadline:  # (+1 s, paced), before the load starts
+        states = {r["state"] for r in ann.snapshot(timeout=10)["addresses"]}
+        if states == {"announced"}:
+            break
+        time.sleep(0.1)
+    time.sleep(1.2 + len(desired) / 20000)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if load:
+        threading.Thread(target=api_load, args=(stop,), name="api-load", daemon=True).start()
+    print("ready", flush=True)
+    stop.wait()
+    ann.stop()
+    return 0
 
 
 def many_vips() -> tuple[list[str], list[str]]:
@@ -240,10 +316,19 @@ def many_vips() -> tuple[list[str], list[str]]:
     return v4, v6
 
 
+def print_latencies(rows: list[tuple[str, str, dict]]) -> None:
+    print(f"{'proto':5} {'who answers':44} {'answered':>9} {'p50 µs':>8} {'p99 µs':>8} {'max µs':>8} "
+          f"{'cap.drop':>8}")
+    for proto, who, d in rows:
+        print(f"{proto:5} {who:44} {d['n']:>5}/{d['n'] + d['unanswered']:<4}{d['p50']:>7.1f} {d['p99']:>8.1f} "
+              f"{d['max']:>8.1f} {d['capture_drops']:>8}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--samples", type=int, default=2000)
     ap.add_argument("--quick", action="store_true", help="fewer samples and rates")
+    ap.add_argument("--repeat", type=int, default=1, help="run every latency case this many times (interleaved)")
     ap.add_argument("--generate", choices=["arp", "ndp"])
     ap.add_argument("--targets")
     ap.add_argument("--count", type=int)
@@ -251,11 +336,18 @@ def main() -> int:
     ap.add_argument("--our-ip")
     ap.add_argument("--our-mac")
     ap.add_argument("--seq-macs", action="store_true")
+    ap.add_argument("--serve", action="store_true")
+    ap.add_argument("--vips-file")
+    ap.add_argument("--mode", choices=["process", "thread"], default="process")
+    ap.add_argument("--rt-priority", type=int, default=0)
+    ap.add_argument("--load", action="store_true")
     args = ap.parse_args()
     if args.generate:
         targets = Path(args.targets).read_text().split()
         generate(args.generate, targets, args.count, args.rate, args.our_ip, args.our_mac, args.seq_macs)
         return 0
+    if args.serve:
+        return serve(args.vips_file, args.mode, args.rt_priority, args.load)
 
     require_root()
     os.sched_setaffinity(0, {0})  # this process (capture) and the generator on CPU 0; the responder gets CPU 1
@@ -263,6 +355,27 @@ def main() -> int:
     rates = [5_000, 10_000] if args.quick else [5_000, 10_000, 20_000, 40_000]
     lat_rows: list[tuple[str, str, dict]] = []
     rate_rows: list[tuple[str, str, dict]] = []
+    v4, v6 = many_vips()
+    rnd = random.Random(1)
+    t4 = [rnd.choice(v4) for _ in range(samples)]
+    t6 = [rnd.choice(v6) for _ in range(samples)]
+    one = [f"{VIP4}@eth0", f"{VIP6}@eth0"]
+    many = [f"{ip}@eth0" for ip in v4 + v6]
+    # (label, specs, mode, load, SCHED_FIFO priority, targets v4, targets v6, rates measured[, pinned])
+    cases: list[tuple] = [
+        ("thread,  1 VIP,  idle", one, "thread", False, 0, [VIP4], [VIP6], True),
+        ("thread,  1 VIP,  API load", one, "thread", True, 0, [VIP4], [VIP6], False),
+        ("process, 1 VIP,  idle", one, "process", False, 0, [VIP4], [VIP6], True),
+        ("process, 1 VIP,  API load", one, "process", True, 0, [VIP4], [VIP6], True),
+        ("process, 10k VIPs, idle", many, "process", False, 0, t4, t6, True),
+        ("process, 10k VIPs, API load", many, "process", True, 0, t4, t6, False),
+        ("process, 1 VIP,  API load, SCHED_FIFO", one, "process", True, RT_PRIORITY, [VIP4], [VIP6], False),
+        ("thread,  1 VIP,  API load, SCHED_FIFO", one, "thread", True, RT_PRIORITY, [VIP4], [VIP6], False),
+        ("thread,  1 VIP,  API load, both CPUs", one, "thread", True, 0, [VIP4], [VIP6], False, False),
+        ("process, 1 VIP,  API load, both CPUs", one, "process", True, 0, [VIP4], [VIP6], False, False),
+    ]
+    slow_rows: list[tuple[str, str, dict]] = []
+    slow_samples = max(200, samples // 2)
     with Lab() as lab:
         node = lab.host("node", "198.51.100.10/24", "2001:db8:100::10/64")
         client = lab.host("client", "198.51.100.20/24", "2001:db8:100::20/64")
@@ -271,48 +384,46 @@ def main() -> int:
         client.add_address("192.0.2.20/24")
         node.add_address("192.0.2.10/24")
 
-        lat_rows.append(("ARP", "kernel (address on eth0)", measure_latency(lab, node, client, "arp", [KERNEL4], samples)))
-        lat_rows.append(("NDP", "kernel (address on eth0)", measure_latency(lab, node, client, "ndp", [KERNEL6], samples)))
-        for r in rates:
-            rate_rows.append(("ARP", "kernel", measure_rate(lab, node, client, "arp", [KERNEL4], r, 1.0)))
-
-        v4, v6 = many_vips()
-        rnd = random.Random(1)
-        t4 = [rnd.choice(v4) for _ in range(samples)]
-        t6 = [rnd.choice(v6) for _ in range(samples)]
-        for prio, how in ((0, "normal"), (RT_PRIORITY, "SCHED_FIFO")):
-            resp = ResponderProc(node, [f"{VIP4}@eth0", f"{VIP6}@eth0"], prio)
-            try:
-                lat_rows.append(("ARP", f"responder 1 VIP, {how}", measure_latency(lab, node, client, "arp", [VIP4], samples)))
-                lat_rows.append(("NDP", f"responder 1 VIP, {how}", measure_latency(lab, node, client, "ndp", [VIP6], samples)))
+        for run in range(args.repeat):
+            tag = f" #{run + 1}" if args.repeat > 1 else ""
+            lat_rows.append(("ARP", f"kernel{tag}", measure_latency(lab, node, client, "arp", [KERNEL4], samples)))
+            lat_rows.append(("NDP", f"kernel{tag}", measure_latency(lab, node, client, "ndp", [KERNEL6], samples)))
+            if run == 0:
                 for r in rates:
-                    rate_rows.append(("ARP", f"responder 1 VIP, {how}", measure_rate(lab, node, client, "arp", [VIP4], r, 1.0)))
-            finally:
-                resp.stop()
-            resp = ResponderProc(node, [f"{ip}@eth0" for ip in v4 + v6], prio)
-            try:
-                lat_rows.append(("ARP", f"responder 10k VIPs ({len(v4)} v4), {how}",
-                                 measure_latency(lab, node, client, "arp", t4, samples)))
-                lat_rows.append(("NDP", f"responder 10k VIPs ({len(v6)} v6), {how}",
-                                 measure_latency(lab, node, client, "ndp", t6, samples)))
-                for r in rates:
-                    rate_rows.append(("ARP", f"responder 10k VIPs, {how}", measure_rate(lab, node, client, "arp", t4, r, 1.0)))
-                rate_rows.append(("NDP", f"responder 10k VIPs, {how}", measure_rate(lab, node, client, "ndp", t6, rates[0], 1.0)))
-            finally:
-                resp.stop()
+                    rate_rows.append(("ARP", "kernel", measure_rate(lab, node, client, "arp", [KERNEL4], r, 1.0)))
+            if not args.quick:
+                slow_rows.append(("ARP", f"kernel{tag}",
+                                  measure_latency(lab, node, client, "arp", [KERNEL4], slow_samples, SLOW_RATE)))
+            for label, specs, mode, load, prio, tv4, tv6, with_rates, *pinned in cases:
+                pin = pinned[0] if pinned else True
+                srv = Serve(node, specs, mode=mode, load=load, rt_priority=prio, pin=pin)
+                try:
+                    lat_rows.append(("ARP", label + tag, measure_latency(lab, node, client, "arp", tv4, samples)))
+                    lat_rows.append(("NDP", label + tag, measure_latency(lab, node, client, "ndp", tv6, samples)))
+                    if with_rates and run == 0:
+                        for r in rates:
+                            rate_rows.append(("ARP", label, measure_rate(lab, node, client, "arp", tv4, r, 1.0)))
+                    if len(specs) == 2 and prio == 0 and pin and not args.quick:
+                        slow_rows.append(("ARP", label + tag, measure_latency(lab, node, client, "arp", tv4,
+                                                                              slow_samples, SLOW_RATE)))
+                finally:
+                    srv.stop()
 
     load = os.getloadavg()
     print(f"\nLoad average during the run: {load[0]:.2f} (2 CPUs; other jobs share this machine)")
+    print(f"API load: {LOAD}, in the speaker process (thread mode: the responder shares its GIL; process mode:"
+          f" the responder process does not, but shares CPU 1 with it)")
     print(f"\nReply latency on the wire (node's switch port, kernel timestamps), {samples} requests at 1,000/s each")
-    print(f"{'proto':5} {'who answers':40} {'answered':>9} {'p50 µs':>8} {'p99 µs':>8} {'max µs':>8} {'cap.drop':>8}")
-    for proto, who, d in lat_rows:
-        print(f"{proto:5} {who:40} {d['n']:>5}/{d['n'] + d['unanswered']:<4}{d['p50']:>7.1f} {d['p99']:>8.1f} "
-              f"{d['max']:>8.1f} {d['capture_drops']:>8}")
-    print("\nRequests/s answered (1 s bursts at each rate; responder pinned to one core)")
-    print(f"{'proto':5} {'who answers':40} {'rate/s':>7} {'sent':>7} {'answered':>9} {'loss':>7} {'cap.drop':>8}")
+    print_latencies([r for proto in ("ARP", "NDP") for r in lat_rows if r[0] == proto])
+    if slow_rows:
+        print(f"\nThe same at a LAN's pace: {slow_samples} requests at {SLOW_RATE:g}/s")
+        print_latencies(slow_rows)
+    print("\nRequests/s answered (1 s bursts at each rate; the speaker pinned to one core)")
+    print(f"{'proto':5} {'who answers':44} {'rate/s':>7} {'sent':>7} {'answered':>9} {'loss':>7} {'cap.drop':>8}")
     for proto, who, d in rate_rows:
         loss = 1 - d["answered"] / d["sent"] if d["sent"] else float("nan")
-        print(f"{proto:5} {who:40} {d['rate']:>7} {d['sent']:>7} {d['answered']:>9} {loss:>7.2%} {d['capture_drops']:>8}")
+        print(f"{proto:5} {who:44} {d['rate']:>7} {d['sent']:>7} {d['answered']:>9} {loss:>7.2%} "
+              f"{d['capture_drops']:>8}")
     print("\nGoals: ARP p99 <= 300 µs; >= 5,000 req/s with 0 loss; 10,000 VIPs like 1 VIP.")
     return 0
 

@@ -94,6 +94,15 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"  {s['service']:<40} {', '.join(s['ips']):<30} pool {s['pool'] or '-'}")
     for key in data.get("unallocated", []):
         print(f"  {key:<40} (no address: see its Events)")
+    live = data.get("liveness")
+    if live:
+        speakers = live.get("speakers") or {}
+        alive = [n for n, st in speakers.items() if st.get("alive")]
+        gone = [n for n, st in speakers.items() if not st.get("alive")]
+        print(f"speakers (Leases {live.get('duration', 0):g}s): alive {', '.join(alive) or '-'}"
+              f"{'  gone ' + ', '.join(gone) if gone else ''}"
+              f"  layer2 uses {live.get('layer2_source', '?')}"
+              f"{'  BLIND (cannot read or renew Leases): nobody is declared dead' if live.get('blind') else ''}")
     l2 = data.get("layer2")
     if l2:
         print(f"layer2: members alive {', '.join(l2.get('alive', [])) or '-'}"

@@ -45,8 +45,10 @@ class LeaseSettings:
 class MembershipConfig:
     """``membership:`` — the speakers' UDP heartbeats (``speaker.membership``).
 
-    Without ``key_file`` there are no heartbeats and liveness falls back to the Nodes' Ready condition
-    (MetalLB-like, failover then takes the kubelet's ~40 s); with it, a dead node is noticed in ~0.2 s.
+    With ``key_file`` a dead node is noticed in ~0.2 s. Without it there are no heartbeats and Layer 2 liveness
+    falls back to the speakers' Leases (``speaker.liveness``): every speaker renews its own Lease every
+    ``lease_renew_interval`` and a node whose Lease was not renewed for ``lease_duration`` is dead (4-6 s at the
+    defaults). The Leases run in both modes: they also tell the allocator leader whose status objects to delete.
     ``peers`` maps node name → address; empty means "the Nodes' InternalIP addresses".
     """
 
@@ -56,6 +58,8 @@ class MembershipConfig:
     dead_after: float = 0.2
     fence_after: float = 3.0
     peers: tuple[tuple[str, str], ...] = ()
+    lease_duration: float = 6.0
+    lease_renew_interval: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,8 @@ class Layer2Config:
     probe: bool = True  # RFC 5227 / DAD-style conflict probe before an address's first announcement
     refresh_interval: float = 0.0  # re-announce every N s (switches with short FDB aging); 0: off
     leave_grace: float = 5.0  # on SIGTERM keep answering until peers took over, at most this long
-    realtime_priority: int = 0  # SCHED_FIFO priority for the responder thread (needs CAP_SYS_NICE); 0: off
+    realtime_priority: int = 0  # SCHED_FIFO priority for the ARP/NDP responder (needs CAP_SYS_NICE); 0: off
+    responder: str = "process"  # who answers ARP/NDP: a child process (default) or a thread of the speaker
 
 
 @dataclass(frozen=True)
@@ -116,8 +121,10 @@ _TOP_KEYS = {
     "status_writers", "layer2", "membership", "bgp",
 }
 _LEASE_KEYS = {"name", "duration", "renew_deadline", "retry_period"}
-_LAYER2_KEYS = {"enabled", "probe", "refresh_interval", "leave_grace", "realtime_priority"}
-_MEMBERSHIP_KEYS = {"key_file", "port", "interval", "dead_after", "fence_after", "peers"}
+_LAYER2_KEYS = {"enabled", "probe", "refresh_interval", "leave_grace", "realtime_priority", "responder"}
+LAYER2_RESPONDERS = ("process", "thread")
+_MEMBERSHIP_KEYS = {"key_file", "port", "interval", "dead_after", "fence_after", "peers", "lease_duration",
+                    "lease_renew_interval"}
 
 
 def _section(raw: Mapping[str, Any], name: str, known: set[str]) -> Mapping[str, Any]:
@@ -151,6 +158,11 @@ def _layer2(raw: Mapping[str, Any]) -> Layer2Config:
         if isinstance(prio, bool) or not isinstance(prio, int) or not 0 <= prio <= 99:
             raise ConfigError(f"layer2.realtime_priority: {prio!r} must be an integer from 0 (off) to 99")
         values["realtime_priority"] = prio
+    if "responder" in sec:
+        mode = sec["responder"]
+        if mode not in LAYER2_RESPONDERS:
+            raise ConfigError(f"layer2.responder: {mode!r} must be one of {', '.join(LAYER2_RESPONDERS)}")
+        values["responder"] = mode
     return Layer2Config(**values)
 
 
@@ -164,7 +176,7 @@ def _membership(raw: Mapping[str, Any]) -> MembershipConfig:
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise ConfigError(f"membership.port: {port!r} is not a UDP port")
         values["port"] = port
-    for key in ("interval", "dead_after", "fence_after"):
+    for key in ("interval", "dead_after", "fence_after", "lease_duration", "lease_renew_interval"):
         if key in sec:
             values[key] = parse_duration(sec[key], f"membership.{key}")
     peers = sec.get("peers") or {}
@@ -182,6 +194,13 @@ def _membership(raw: Mapping[str, Any]) -> MembershipConfig:
     if cfg.dead_after <= cfg.interval:
         raise ConfigError(f"membership.dead_after: {cfg.dead_after:g}s must be longer than membership.interval "
                           f"({cfg.interval:g}s); use at least 3 intervals")
+    if cfg.lease_duration < 1 or cfg.lease_duration != int(cfg.lease_duration):
+        raise ConfigError(f"membership.lease_duration: {sec['lease_duration']!r} must be whole seconds, at least 1s "
+                          f"(a Lease counts in seconds)")
+    if cfg.lease_renew_interval * 3 > cfg.lease_duration:
+        raise ConfigError(f"membership.lease_renew_interval: {cfg.lease_renew_interval:g}s must be at most a third of "
+                          f"membership.lease_duration ({cfg.lease_duration:g}s), so that two failed renewals are "
+                          f"not taken for a death")
     return cfg
 
 

@@ -28,6 +28,8 @@ from speaker.kube.writer import (EventRecorder, announcement_status_applier, poo
                                  service_status_applier)
 from speaker.bgpcontroller import BGPController
 from speaker.l2controller import Layer2Controller, internal_ip
+from speaker.liveness import SpeakerLease, leases_kind
+from speaker.statusgc import StatusCollector
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,8 @@ class Speaker:
         self.informers: dict[str, Informer] = {}
         for kind in speaker_kinds(cfg.namespace):
             self.informers[kind.name] = Informer(kind, api, sink=self._notify, on_synced=self._on_synced)
+        self.informers["leases"] = Informer(leases_kind(cfg.namespace), api, sink=self._notify,
+                                            on_synced=self._on_synced)
         services = self.informers["services"]
         pools = self.informers["ipaddresspools"]
         self.status_applier = service_status_applier(api, services.get, workers=cfg.status_writers)
@@ -61,6 +65,21 @@ class Speaker:
             api, namespace=cfg.namespace, identity=cfg.node_name, settings=cfg.lease,
             on_change=self.controller.set_leader,
         )
+        # Every speaker renews its own Lease: Layer 2 liveness when there are no heartbeats (no key file), and
+        # in every mode what tells the allocator leader whose status objects to delete (speaker.statusgc).
+        self.liveness = SpeakerLease(
+            api, namespace=cfg.namespace, node=cfg.node_name, leases=self.informers["leases"],
+            layer2=cfg.layer2.enabled, duration=cfg.membership.lease_duration,
+            renew_interval=cfg.membership.lease_renew_interval,
+            on_change=lambda alive: self.layer2.poke() if self.layer2 and self.membership is None else None,
+        )
+        self.status_gc_appliers = {plural: announcement_status_applier(
+            api, cfg.namespace, self.informers[plural].get, kind=kind, plural=plural, detail=detail)
+            for plural, kind, detail in (("servicel2statuses", "ServiceL2Status", "interfaces"),
+                                         ("servicebgpstatuses", "ServiceBGPStatus", "peers"))}
+        self.status_gc = StatusCollector(caches=self.informers, synced=self.synced,
+                                         is_leader=lambda: self.elector.is_leader, gone=self.liveness.gone,
+                                         appliers=self.status_gc_appliers)
         self.membership: Any = None
         self.announcer: Any = None
         self.layer2: Layer2Controller | None = None
@@ -105,21 +124,23 @@ class Speaker:
         self.announcer = Announcer(
             cfg.node_name,
             settings=Layer2Settings(probe=cfg.layer2.probe, refresh_interval=cfg.layer2.refresh_interval,
-                                    realtime_priority=cfg.layer2.realtime_priority),
+                                    realtime_priority=cfg.layer2.realtime_priority,
+                                    responder=cfg.layer2.responder),
             on_conflict=lambda ip, mac: self.layer2.on_conflict(ip, mac) if self.layer2 else None,
         )
-        membership = self.membership
+        membership, liveness = self.membership, self.liveness
         self.l2_status_applier = announcement_status_applier(
             self._api, cfg.namespace, self.informers["servicel2statuses"].get,
             kind="ServiceL2Status", plural="servicel2statuses", detail="interfaces")
         self.layer2 = Layer2Controller(
             node=cfg.node_name,
             caches=self.informers,
-            synced=self.synced,
+            # With Leases, wait for the first view of them too (before it the view knows only this node).
+            synced=self.synced if membership is not None else (lambda: self.synced() and liveness.ready),
             announcer=self.announcer,
             events=self.events,
             load_balancer_class=cfg.load_balancer_class,
-            alive=membership.alive if membership is not None else None,
+            alive=membership.alive if membership is not None else liveness.alive,
             fenced=(lambda: membership.fenced) if membership is not None else (lambda: False),
             l2_status=self.l2_status_applier,
         )
@@ -130,6 +151,11 @@ class Speaker:
         self.pool_status_applier.start()
         self.events.start()
         self._spawn("controller", self.controller.run)
+        self._spawn("liveness", self.liveness.run)
+        for applier in self.status_gc_appliers.values():
+            applier.set_enabled(True)  # the collector itself acts only while this speaker leads
+            applier.start()
+        self._spawn("status-gc", self.status_gc.run)
         if self.layer2 is not None:
             self.l2_status_applier.set_enabled(True)  # every speaker publishes what it announces
             self.l2_status_applier.start()
@@ -161,12 +187,13 @@ class Speaker:
             self.layer2.freeze()
             if self.membership is not None:
                 self.membership.leave()
-                deadline = time.monotonic() + self.cfg.layer2.leave_grace
-                time.sleep(min(0.2, self.cfg.layer2.leave_grace))  # the peers' gratuitous ARP/NA goes out first
-                while not self.layer2.handed_over() and time.monotonic() < deadline:
-                    time.sleep(0.05)
-                log.info("told peers we are leaving; %s", "they took over" if self.layer2.handed_over()
-                         else f"no takeover seen within {self.cfg.layer2.leave_grace:g}s")
+            self.liveness.leave()  # released Lease: without heartbeats, this is how the peers learn it
+            deadline = time.monotonic() + self.cfg.layer2.leave_grace
+            time.sleep(min(0.2, self.cfg.layer2.leave_grace))  # the peers' gratuitous ARP/NA goes out first
+            while not self.layer2.handed_over() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            log.info("told peers we are leaving; %s", "they took over" if self.layer2.handed_over()
+                     else f"no takeover seen within {self.cfg.layer2.leave_grace:g}s")
             self.layer2.stop()
             self.announcer.stop()
             self.l2_status_applier.stop()
@@ -177,6 +204,11 @@ class Speaker:
             self.bgp_controller.stop()
             self.bgp.stop()  # withdraw everything, then Cease / Administrative Shutdown
             self.bgp_status_applier.stop()
+        self.liveness.leave()
+        self.liveness.stop()
+        self.status_gc.stop()
+        for applier in self.status_gc_appliers.values():
+            applier.stop()
         log.info("stopping: releasing the allocator lease and closing watches")
         self.elector.stop(release=True)
         self.controller.stop()
@@ -205,6 +237,9 @@ class Speaker:
 
     def _notify(self, kind: str, change: Any, key: str) -> None:
         self.controller.notify(kind, change, key)
+        self.status_gc.notify(kind, change, key)
+        if kind == "leases":
+            self.liveness.poke()
         if self.bgp_controller is not None:
             self.bgp_controller.notify(kind, change, key)
         if self.layer2 is not None:
@@ -229,19 +264,24 @@ class Speaker:
         if self.synced():
             log.info("caches synced (%s)", ", ".join(sorted(self.informers)))
             self.controller.notify("__synced__", None, "")
-            for reconciler in (self.layer2, self.bgp_controller):
+            for reconciler in (self.layer2, self.bgp_controller, self.status_gc):
                 if reconciler is not None:
                     reconciler.notify("__synced__", None, "")
             systemd.notify("READY=1\nSTATUS=caches synced")
 
     def _health_loop(self) -> None:
-        """Feed the systemd watchdog only while the deciding thread is alive; report a stale API."""
+        """Feed the systemd watchdog only while the deciding thread is alive and, with Layer 2, the ARP/NDP
+        responder answers (or has been down for less than its bound: a dead responder process is restarted
+        within a second; one that keeps failing gets the whole speaker restarted); report a stale API."""
         interval = systemd.watchdog_interval() or 5.0
         while not self._stopped.wait(interval):
             healthy = all(i.healthy for i in self.informers.values())
             metrics.CONFIG_STALE.set(0 if healthy else 1)
             if self.membership is not None:
                 self.membership.set_api_reachable(healthy)
+            if self.announcer is not None and not self.announcer.healthy():
+                log.error("layer2: the ARP/NDP responder is not answering; not feeding the systemd watchdog")
+                continue
             if any(t.name == "controller" and t.is_alive() for t in self._threads):
                 systemd.notify("WATCHDOG=1")
 
@@ -268,6 +308,9 @@ class Speaker:
             "services": sorted(services, key=lambda s: s["service"]),
             "layer2": self.layer2.snapshot() if self.layer2 is not None else None,
             "bgp": self.bgp_controller.snapshot() if self.bgp_controller is not None else None,
+            # Who is alive by the speakers' Leases; "layer2_source" says what the Layer 2 election uses.
+            "liveness": {"layer2_source": "heartbeats" if self.membership is not None else "leases",
+                         **self.liveness.snapshot()},
         }
 
     def _start_http(self) -> None:

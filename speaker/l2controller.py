@@ -3,7 +3,8 @@
 Runs on every speaker (not only the allocator): recompute ``announce.l2_plan`` when anything it reads
 changes (Services, EndpointSlices, Nodes, pools/advertisements, the membership view), hand this node's
 share to the ARP/NDP ``Announcer``, and tell the user (a ``nodeAssigned`` Event per Service when this
-node takes an address over). A fenced speaker (no peers, no API) announces nothing.
+node takes an address over, a ServiceL2Status per Service it announces, naming the interfaces the announcer
+really answers on). A fenced speaker (no peers, no API) announces nothing.
 """
 
 from __future__ import annotations
@@ -23,13 +24,6 @@ log = logging.getLogger(__name__)
 
 RELEVANT = frozenset({"services", "endpointslices", "nodes", "ipaddresspools", "l2advertisements",
                       "servicel2statuses"})
-
-
-def _node_ready(node: Mapping[str, Any]) -> bool:
-    for cond in (node.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "Ready":
-            return cond.get("status") == "True"
-    return False
 
 
 def internal_ip(node: Mapping[str, Any]) -> str | None:
@@ -52,7 +46,7 @@ class Layer2Controller(Reconciler):
         announcer: Announcer,
         events: EventRecorder,
         load_balancer_class: str | None,
-        alive: Callable[[], frozenset[str]] | None,
+        alive: Callable[[], frozenset[str]],
         fenced: Callable[[], bool] = lambda: False,
         l2_status: Applier | None = None,
     ) -> None:
@@ -66,14 +60,17 @@ class Layer2Controller(Reconciler):
         self._fenced = fenced
         self._l2_status = l2_status
         self._plan: dict[str, L2Choice] = {}
+        self._mine: dict[str, L2Choice] = {}
+        self._in_use: dict[str, tuple[str, ...]] = {}
+        self._published: dict[str, tuple[str, ...]] | None = None
         self._known_at_sync: set[str] | None = None
         self._ever_mine: set[str] = set()
         self._last_good_pools: Mapping[str, Any] = {}
 
     def alive_nodes(self) -> frozenset[str]:
-        if self._alive is not None:
-            return self._alive()
-        return frozenset(n["metadata"]["name"] for n in self._caches["nodes"].items() if _node_ready(n))
+        """The live speakers that answer ARP/NDP: heartbeats (``speaker.membership``) or Leases
+        (``speaker.liveness``), as the daemon chose."""
+        return self._alive()
 
     def recompute(self) -> None:
         c = self._caches
@@ -94,7 +91,8 @@ class Layer2Controller(Reconciler):
         if self._fenced():
             log.warning("layer2: fenced (no peer and no API reachable): announcing nothing")
             self._announcer.set_desired({})
-            self._publish({})
+            self._mine = {}
+            self._publish(force=True)
             return
         desired: dict[str, Announcement] = {}
         for ip, choice in plan.items():
@@ -110,17 +108,41 @@ class Layer2Controller(Reconciler):
                     self._say(key, f"announcing from node \"{self._node}\" with protocol \"layer2\"")
         self._ever_mine.update(desired)
         self._announcer.set_desired(desired)
-        self._publish({ip: plan[ip] for ip in desired})
+        self._mine = {ip: plan[ip] for ip in desired}
+        self._publish(force=True)
 
-    def _publish(self, mine: Mapping[str, L2Choice]) -> None:
-        """ServiceL2Status: one per Service this node announces (see ``publish_announcements``)."""
+    def tick(self) -> None:
+        """Links come and go without any API event: publish again when the interfaces in use changed."""
+        if self._published is not None:  # not before the first recompute: an empty plan would delete ours
+            self._publish(force=False)
+
+    def _interfaces_in_use(self) -> dict[str, tuple[str, ...]]:
+        """Address → the interfaces the announcer answers on (probing: is about to), from its snapshot — what
+        ``/status`` shows. If the responder does not answer in time, the last known answer stands."""
+        try:
+            snap = self._announcer.snapshot()
+        except TimeoutError:
+            return self._in_use
+        self._in_use = {row["ip"]: tuple(row.get("interfaces") or ()) for row in snap.get("addresses", ())
+                        if row.get("state") in ("announced", "probing")}
+        return self._in_use
+
+    def _publish(self, *, force: bool) -> None:
+        """ServiceL2Status: one per Service this node announces, with the interfaces it answers on (see
+        ``publish_announcements``). ``force``: after a recompute (objects or the plan changed); otherwise only
+        when the interfaces changed, so a steady state costs no request."""
         if self._l2_status is None:
             return
-        wanted: dict[str, tuple[str, ...]] = {}
-        for choice in mine.values():
+        in_use = self._interfaces_in_use() if self._mine else {}
+        wanted: dict[str, set[str]] = {}
+        for ip, choice in self._mine.items():
             for key in choice.services:
-                wanted[key] = tuple(sorted(choice.interfaces)) if choice.interfaces else ()
-        publish_announcements(self._l2_status, self._caches["servicel2statuses"].items(), self._node, wanted,
+                wanted.setdefault(key, set()).update(in_use.get(ip, ()))
+        details = {key: tuple(sorted(ifaces)) for key, ifaces in wanted.items()}
+        if not force and details == self._published:
+            return
+        self._published = details
+        publish_announcements(self._l2_status, self._caches["servicel2statuses"].items(), self._node, details,
                               l2_status_name, exclusive=True)
 
     def handed_over(self) -> bool:

@@ -45,7 +45,7 @@ def may_acquire(obs: Observation | None, identity: str, now: float, duration: fl
     return now - obs.seen_at >= duration
 
 
-def _micro_time() -> str:
+def micro_time() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -106,7 +106,7 @@ class LeaderElector:
             self._on_change(leader)
 
     def _body(self, existing: dict[str, Any] | None, *, release: bool = False) -> dict[str, Any]:
-        now = _micro_time()
+        now = micro_time()
         spec_old = (existing or {}).get("spec") or {}
         ours = spec_old.get("holderIdentity") == self._identity
         transitions = int(spec_old.get("leaseTransitions") or 0)

@@ -23,7 +23,7 @@ from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from speaker import metrics
-from speaker.kube.client import REQUEST_TIMEOUT
+from speaker.kube.client import REQUEST_TIMEOUT, read_json
 from speaker.service import IP_ALLOCATED_FROM_POOL
 
 log = logging.getLogger(__name__)
@@ -339,13 +339,22 @@ def announcement_status_applier(
 
     Keyed by object name; the wish is ``(node, "ns/name", details)`` or ``None`` to delete, where ``details``
     fills ``status.<detail>`` (interfaces or peers). Status is a subresource, so a new object costs two writes
-    (create, then status); an unchanged one costs none.
+    (create, then status); an unchanged one costs none — also when the same wish comes again before the watch
+    cache has caught up with our own write (the versions we wrote, or saw just before, count as done).
     """
     custom = client.CustomObjectsApi(api)
     group, version = "metallb.io", "v1beta1"
+    done: dict[str, tuple[Any, frozenset[str]]] = {}  # live objects: name → (wish, versions showing it)
+
+    def rv(obj: Mapping[str, Any] | None) -> str | None:
+        return ((obj or {}).get("metadata") or {}).get("resourceVersion")
 
     def apply(name: str, want: tuple[str, str, tuple[str, ...]] | None) -> None:
         current = live(f"{namespace}/{name}")
+        last = done.pop(name, None)
+        if want is not None and last is not None and last[0] == want and rv(current) in last[1]:
+            done[name] = last
+            return
         try:
             if want is None:
                 if current is not None:
@@ -355,19 +364,23 @@ def announcement_status_applier(
                 return
             node, key, details = want
             svc_ns, svc_name = key.split("/", 1)
+            seen = {rv(current) or ""} if current is not None else set()
             if current is None:
-                custom.create_namespaced_custom_object(group, version, namespace, plural, {
+                created = read_json(custom.create_namespaced_custom_object(group, version, namespace, plural, {
                     "apiVersion": f"{group}/{version}", "kind": kind,
                     "metadata": {"name": name, "labels": {"metallb.io/node": node,
                                                           "metallb.io/service-name": svc_name,
                                                           "metallb.io/service-namespace": svc_ns}},
-                }, _preload_content=False, _request_timeout=REQUEST_TIMEOUT).release_conn()
+                }, _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
+                seen.add(rv(created) or "")
             values: list[Any] = [{"name": d} for d in details] if detail == "interfaces" else list(details)
             status = {"node": node, "serviceName": svc_name, "serviceNamespace": svc_ns, detail: values}
             if current is None or (current.get("status") or {}) != status:
-                custom.patch_namespaced_custom_object_status(
+                patched = read_json(custom.patch_namespaced_custom_object_status(
                     group, version, namespace, plural, name, {"status": status}, _content_type=MERGE_PATCH,
-                    _preload_content=False, _request_timeout=REQUEST_TIMEOUT).release_conn()
+                    _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
+                seen.add(rv(patched) or "")
+            done[name] = (want, frozenset(seen))
         except ApiException as exc:
             if exc.status == 404 and want is None:
                 return

@@ -1,7 +1,7 @@
 """``Announcer``: what the daemon drives. Declarative desired set in, ARP/NDP answers and announcements out.
 
     announcer = Announcer("node-1", on_conflict=warn)
-    announcer.start()                                   # link watcher + responder thread
+    announcer.start()                                   # link watcher, loop thread, responder process
     announcer.set_desired({"198.51.100.240": Announcement("default/web")})
     announcer.snapshot()                                # for `baremetal-lb status`
     announcer.stop()                                    # prompt; sends nothing
@@ -14,14 +14,23 @@ Per address, the state machine (all on the responder's loop thread, so the table
     (removed from the desired set, from any state) ──► forgotten: stop answering, send nothing
 
 Entering ``announced`` on an interface sends the gratuitous burst there (``gratuitous.py``); so does an
-interface that becomes usable again, or changes its MAC. Probing happens only the first time this
-Announcer announces an address, only if both the settings and the Announcement ask for it.
+interface that becomes usable again, or changes its MAC, or a restart of the responder process. Probing
+happens only the first time this Announcer announces an address, only if both the settings and the
+Announcement ask for it.
+
+Who answers (``Layer2Settings.responder``, docs/design/0011): ``"process"`` (default) — a child process
+(``child.py``, driven by ``supervisor.ResponderProcess``) holds the packet sockets and answers; this
+object's loop thread keeps the state machine, link events, probes and the burst schedule, and sends the
+child table changes and "announce now" orders. ``"thread"`` — the loop thread answers itself (the speaker's
+GIL then delays replies under load). Either way the Announcer calls the same port methods
+(``sync_port``/``remove_port``/``forget_interface``/``announce``/``commit``) on ``self._answer``.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -30,15 +39,18 @@ from typing import Any, Callable, Mapping
 
 from speaker.layer2 import bpf
 from speaker.layer2.frames import ETH_P_ARP, ETH_P_IPV6, mac_bytes, mac_str
-from speaker.layer2.gratuitous import DEFAULT_BURST, announcement_frames
+from speaker.layer2.gratuitous import DEFAULT_BURST
 from speaker.layer2.interfaces import Link, LinkWatcher, dump_links, select_interfaces
 from speaker.layer2.metrics import METRICS, Layer2Metrics
 from speaker.layer2.probe import ProbeSettings, conflicting_mac, probe_frames
 from speaker.layer2.responder import Responder, Timer
+from speaker.layer2.supervisor import ResponderProcess
 
 log = logging.getLogger(__name__)
 
 PENDING, PROBING, ANNOUNCED, CONFLICT = "pending", "probing", "announced", "conflict"
+RESPONDER_MODES = ("process", "thread")
+START_TIMEOUT = 15.0  # start(): the responder process must be answering within this (it is retried meanwhile)
 
 
 @dataclass(frozen=True)
@@ -57,7 +69,8 @@ class Layer2Settings:
     probe: bool = True                            # conflict detection before the first announcement
     probing: ProbeSettings = field(default_factory=ProbeSettings)
     pace: int = 128                               # gratuitous (ip, interface) pairs sent per loop turn
-    realtime_priority: int = 0                    # SCHED_FIFO priority of the responder thread (0: normal)
+    realtime_priority: int = 0                    # SCHED_FIFO priority of whatever answers (0: normal)
+    responder: str = "process"                    # "process": a child answers; "thread": the loop thread does
 
 
 def _ignore_conflict(ip: str, mac: str) -> None:
@@ -90,8 +103,8 @@ def _canonical(ip: str) -> str:
 class Announcer:
     """Answers ARP/NDP for the desired addresses on their interfaces. Constructing it starts nothing.
 
-    Thread-safe entry points: ``announce``, ``withdraw``, ``set_desired``, ``snapshot``, ``start``,
-    ``stop``. ``on_conflict(ip, mac)`` runs on the responder thread: keep it short (queue an Event).
+    Thread-safe entry points: ``announce``, ``withdraw``, ``set_desired``, ``snapshot``, ``healthy``,
+    ``start``, ``stop``. ``on_conflict(ip, mac)`` runs on the loop thread: keep it short (queue an Event).
     """
 
     def __init__(self, node_name: str, *, clock: Callable[[], float] = time.monotonic,
@@ -104,7 +117,17 @@ class Announcer:
         self.clock = clock
         self.metrics = metrics
         self._on_conflict = on_conflict
-        self._responder = Responder(metrics=metrics, clock=clock, realtime_priority=settings.realtime_priority)
+        if settings.responder not in RESPONDER_MODES:
+            raise ValueError(f"layer2: responder {settings.responder!r} must be one of {', '.join(RESPONDER_MODES)}")
+        in_thread = settings.responder == "thread"
+        # the loop: timers, probes, link changes, the channel to the responder process (and, in thread mode,
+        # the answering itself — then it gets the real-time priority)
+        self._responder = Responder(metrics=metrics, clock=clock,
+                                    realtime_priority=settings.realtime_priority if in_thread else 0)
+        self._child: ResponderProcess | None = None if in_thread else ResponderProcess(
+            self._responder, metrics=metrics, realtime_priority=settings.realtime_priority,
+            on_ready=self._on_responder_ready, clock=clock)
+        self._answer: Responder | ResponderProcess = self._child or self._responder
         self._watcher = LinkWatcher(self._on_links, dump=dump)
         self._lock = threading.Lock()
         self._desired: dict[str, Announcement] = {}
@@ -129,26 +152,49 @@ class Announcer:
 
     # --- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
-        """Read the interfaces, start watching them, start answering (on threads)."""
+        """Start answering (the responder process, or the loop thread), then read the interfaces and watch
+        them. In process mode, returns once the child answers; raises RuntimeError (having stopped
+        everything) if it does not within START_TIMEOUT."""
         self._responder.open()
+        if self._child is None:
+            self._watcher.start()
+            self._started = True
+            self._responder.start()
+            self._schedule_refresh()
+            return
+        self._responder.call_soon(self._child.spawn)  # from the loop thread, which outlives it
+        self._responder.start()
+        if not self._child.wait_ready(START_TIMEOUT):
+            self._responder.stop()
+            self._child.close()
+            raise RuntimeError(f"layer2: the ARP/NDP responder process did not start answering within "
+                               f"{START_TIMEOUT:g}s (its messages are above)")
         self._watcher.start()
         self._started = True
-        self._responder.start()
         self._schedule_refresh()
 
     def run(self) -> None:
-        """Like ``start`` but serves on the calling thread until ``stop()``."""
+        """Like ``start`` but the loop runs on the calling thread until ``stop()``."""
         self._responder.open()
+        if self._child is not None:
+            self._responder.call_soon(self._child.spawn)
         self._watcher.start()
         self._started = True
         self._schedule_refresh()
-        self._responder.run()
+        try:
+            self._responder.run()
+        finally:
+            if self._child is not None:
+                self._child.close()
 
     def stop(self, timeout: float = 2.0) -> None:
-        """Stop answering at once and close every socket. Sends nothing (no "goodbye" frames: clients keep
-        the MAC they have until the new owner's gratuitous ARP moves them)."""
+        """Stop answering at once and close every socket; the responder process exits (and is reaped).
+        Sends nothing (no "goodbye" frames: clients keep the MAC they have until the new owner's gratuitous
+        ARP moves them)."""
         self._watcher.stop(timeout)
         self._responder.stop(timeout)
+        if self._child is not None:
+            self._child.close(timeout)
         for a in list(self._addrs.values()):
             if a.phase == ANNOUNCED:
                 self.metrics.set_announced(a.ip, self.node_name, a.ann.service, False)
@@ -183,6 +229,24 @@ class Announcer:
             self._links = links
             self._links_changed = True
         self._kick()
+
+    def healthy(self) -> bool:
+        """False if the loop thread died, or the responder process has not been answering for longer than
+        ``supervisor.DOWN_LIMIT`` (its restarts keep failing): the daemon then stops feeding the watchdog."""
+        if not self._responder.alive():
+            return False
+        return self._child is None or self._child.healthy()
+
+    def _on_responder_ready(self, restarted: bool) -> None:
+        """The responder process answers (again) and has the full table: re-announce everything announced
+        (loop thread). While it was down, clients' entries for our addresses may have failed; gratuitous
+        ARP/NA repairs every entry that still exists."""
+        items = [(a, n) for a in self._addrs.values() if a.phase == ANNOUNCED for n in sorted(a.ifaces)]
+        if items:
+            log.log(logging.WARNING if restarted else logging.INFO,
+                    "layer2: re-announcing %d addresses after the responder %s", len({a.ip for a, _ in items}),
+                    "restart" if restarted else "start")
+            self._burst(items)
 
     def _kick(self) -> None:
         with self._lock:
@@ -219,8 +283,13 @@ class Announcer:
             addrs.append(row)
         links = {n: {"mac": l.mac, "usable": l.unusable() is None, **({"reason": l.unusable()} if l.unusable() else {})}
                  for n, l in sorted(self._applied_links.items())}
+        if self._child is not None:
+            responder = self._child.info()
+        else:
+            responder = {"mode": "thread", "up": self._responder.alive(), "pid": os.getpid(),
+                         "realtime": self._responder.realtime}
         return {"node": self.node_name, "addresses": addrs, "interfaces": links,
-                "answering_on": sorted(self._tables)}
+                "answering_on": sorted(self._tables), "responder": responder}
 
     # --- reconcile (loop thread) -----------------------------------------------------------------------
     def _reconcile(self) -> None:
@@ -261,7 +330,7 @@ class Announcer:
                                     if a.phase == ANNOUNCED and name in a.ifaces)
                     dirty.add(name)
             self._port_macs = {n: mac_bytes(l.mac) for n, l in links.items() if len(l.mac) == 17}
-            for name in list(self._responder.ports):
+            for name in self._answer.port_names():
                 if name not in links:
                     dirty.add(name)
         self._apply_tables(dirty, links)
@@ -345,16 +414,16 @@ class Announcer:
             link = links.get(name)
             if not t or (not t[0] and not t[1]) or link is None or link.unusable() is not None:
                 self._tables.pop(name, None)
-                self._responder.remove_port(name)
+                self._answer.remove_port(name)
                 if link is None:
-                    self._responder.forget_interface(name)
+                    self._answer.forget_interface(name)
                 continue
             try:
-                self._responder.sync_port(name, link.index, mac_bytes(link.mac), t[0], t[1], elsewhere)
+                self._answer.sync_port(name, link.index, mac_bytes(link.mac), t[0], t[1], elsewhere)
             except OSError as exc:  # the interface vanished between the dump and now: next event retries
                 log.warning("layer2: cannot answer on %s: %s", name, exc)
-        for port in self._responder.ports.values():
-            port.table.elsewhere = elsewhere
+        self._answer.set_elsewhere(elsewhere)
+        self._answer.commit()  # one transaction for the responder process
 
     # --- gratuitous announcements (loop thread) --------------------------------------------------------
     def _burst(self, items: list[tuple[_Addr, str]]) -> None:
@@ -375,6 +444,7 @@ class Announcer:
 
     def _pump(self) -> None:
         q = self._queue
+        batch: list[tuple[str, bytes, bytes, str]] = []
         for _ in range(self.settings.pace):
             if not q:
                 break
@@ -384,9 +454,9 @@ class Announcer:
             mac = self._port_macs.get(ifname)
             if mac is None:
                 continue
-            sent = self._responder.send(ifname, announcement_frames(mac, a.packed))
-            if sent:
-                self.metrics.inc(self.metrics.gratuitous, a.ip, sent)
+            batch.append((ifname, mac, a.packed, a.ip))
+        if batch:
+            self._answer.announce(batch)  # sends and counts (in the responder process: after its table)
         if q:
             self._responder.call_later(0.001, self._pump)
         else:

@@ -5,6 +5,12 @@ suffix. prometheus_client always writes a counter family as ``NAME_total`` in th
 are served as *untyped* families with MetalLB's exact sample names (queries and dashboards match; only the
 ``# TYPE`` line says untyped). Our own counters are proper counters with ``_total``. The hot path increments plain dicts owned by the responder thread
 (no lock per packet); a scrape copies them (a dict copy is atomic under the GIL).
+
+With the responder in its own process (the default, docs/design/0011) the requests/responses/gratuitous/
+dropped counts are made there and added here by the Announcer's loop thread from the child's reports (at
+most 0.2 s late; a crash loses at most that much). ``baremetal_lb_layer2_responder_up`` and
+``baremetal_lb_layer2_responder_restarts_total`` say whether that process answers and how often it had to be
+restarted (both absent with ``responder: thread``).
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ class Layer2Metrics:
         self.gratuitous: dict[str, int] = {}    # ip -> gratuitous ARP / unsolicited NA frames sent
         self.conflicts: dict[str, int] = {}     # ip -> probes that found another host using the address
         self.dropped: dict[str, int] = {}       # drop reason -> frames that reached Python and got no answer
+        self.responder_up: int | None = None    # the responder process answers (1) or not (0); None: thread mode
+        self.responder_restarts = 0             # times the responder process died and was restarted
         self._lock = threading.Lock()
         self._announced: dict[tuple[str, str, str], int] = {}  # (ip, node, service) -> 1
 
@@ -61,6 +69,12 @@ class Layer2Metrics:
                        ["ip"], {(k,): v for k, v in dict(self.conflicts).items()}, typed=True)
         yield _counter("baremetal_lb_layer2_dropped", "Frames that reached the responder and were not answered",
                        ["reason"], {(k,): v for k, v in dict(self.dropped).items()}, typed=True)
+        if self.responder_up is not None:
+            yield GaugeMetricFamily("baremetal_lb_layer2_responder_up",
+                                    "The ARP/NDP responder process is running and answering", value=self.responder_up)
+            yield _counter("baremetal_lb_layer2_responder_restarts",
+                           "Times the ARP/NDP responder process died and was restarted", [],
+                           {(): self.responder_restarts}, typed=True)
         g = GaugeMetricFamily("metallb_speaker_announced", "The node is announcing the service IP",
                               labels=["ip", "node", "protocol", "service"])
         with self._lock:

@@ -11,6 +11,12 @@ The loop reads, calls the pure ``handle``, writes: ``recv → arp.handle / ndp.h
 else (table changes, timers, probes) runs in the same thread between packets, so the tables need no lock.
 Sockets are created with protocol 0 (receiving nothing), get their filter, and only then are bound — no
 unfiltered frame is ever queued.
+
+The same class serves twice (docs/design/0011): in the responder *process* (``child.py``: ports and the
+hot path, counting into ``protocol.Counters``), and in the speaker as the Announcer's loop (timers, probes,
+the channel to that process; with ``responder: thread`` it also holds the ports, as before). Its port
+methods — ``sync_port``, ``remove_port``, ``forget_interface``, ``port_names``, ``set_elsewhere``,
+``announce``, ``commit`` — are what the Announcer calls, on this object or on ``supervisor.ResponderProcess``.
 """
 
 from __future__ import annotations
@@ -25,12 +31,18 @@ import struct
 import threading
 import time
 from collections import deque
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence, Union
 
 from speaker.layer2 import arp, bpf, ndp
 from speaker.layer2.decision import PortTable, Reply
 from speaker.layer2.frames import ETH_P_ARP, ETH_P_IPV6, solicited_node_mac
-from speaker.layer2.metrics import Layer2Metrics
+from speaker.layer2.gratuitous import announcement_frames
+
+if TYPE_CHECKING:  # the responder process imports neither prometheus_client nor the metrics registry
+    from speaker.layer2.metrics import Layer2Metrics
+    from speaker.layer2.protocol import Counters
+
+    CounterSink = Union[Layer2Metrics, Counters]
 
 log = logging.getLogger(__name__)
 
@@ -95,11 +107,12 @@ class Responder:
     Other threads only use ``call_soon``; every other method runs on the loop thread.
     """
 
-    def __init__(self, *, metrics: Layer2Metrics, clock: Callable[[], float] = time.monotonic,
+    def __init__(self, *, metrics: "CounterSink", clock: Callable[[], float] = time.monotonic,
                  realtime_priority: int = 0) -> None:
         self.metrics = metrics
         self.clock = clock
         self.realtime_priority = realtime_priority
+        self.realtime = False  # SCHED_FIFO actually granted
         self.ports: dict[str, Port] = {}
         self._ep: select.epoll | None = None
         self._wake_r: int | None = None
@@ -132,6 +145,10 @@ class Responder:
         self._wake()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
+
+    def alive(self) -> bool:
+        """False once the loop thread (started with ``start()``) has ended."""
+        return self._thread is None or self._thread.is_alive()
 
     def call_soon(self, fn: Callable[[], None]) -> None:
         self._calls.append(fn)
@@ -180,7 +197,9 @@ class Responder:
         throttling (95%) still bounds it under a flood."""
         try:
             os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(self.realtime_priority))
-            log.info("layer2: responder thread runs SCHED_FIFO priority %d", self.realtime_priority)
+            self.realtime = True
+            log.info("layer2: the ARP/NDP responder (pid %d, thread %d) runs SCHED_FIFO priority %d",
+                     os.getpid(), threading.get_native_id(), self.realtime_priority)
         except (PermissionError, OSError) as exc:
             log.warning("layer2: cannot use real-time priority %d (%s); answering at normal priority",
                         self.realtime_priority, exc)
@@ -269,7 +288,34 @@ class Responder:
                 pass
         sock.close()
 
+    def add_reader(self, sock: socket.socket, handler: Callable[[], None]) -> None:
+        """Call ``handler`` on the loop thread whenever ``sock`` is readable (closed with the loop)."""
+        self._register(sock, handler)
+
+    def remove_reader(self, sock: socket.socket) -> None:
+        """Stop watching ``sock`` and close it."""
+        self._unregister(sock)
+
     # --- ports (loop thread) -----------------------------------------------------------------------------
+    def port_names(self) -> list[str]:
+        return list(self.ports)
+
+    def set_elsewhere(self, elsewhere: frozenset[bytes]) -> None:
+        """Every address answered on some interface (for the NOT_MATCH_INTERFACE drop reason)."""
+        for port in self.ports.values():
+            port.table.elsewhere = elsewhere
+
+    def commit(self) -> None:
+        """End of a batch of port changes (they are already live here; the process proxy sends them)."""
+
+    def announce(self, items: Sequence[tuple[str, bytes, bytes, str]]) -> None:
+        """Gratuitous ARP / unsolicited NA for each (ifname, our MAC there, packed ip, text ip), counted."""
+        g = self.metrics.gratuitous
+        for ifname, mac, packed, ip in items:
+            sent = self.send(ifname, announcement_frames(mac, packed))
+            if sent:
+                g[ip] = g.get(ip, 0) + sent
+
     def sync_port(self, name: str, index: int, mac: bytes, v4: dict[bytes, str], v6: dict[bytes, str],
                   elsewhere: frozenset[bytes]) -> None:
         """Make interface ``name`` answer for exactly ``v4`` / ``v6``. Order: a removed address leaves the

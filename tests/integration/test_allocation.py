@@ -191,6 +191,10 @@ def test_status_command_shows_pools_and_services(cluster: Cluster, speakers):
     assert "allocator: leader" in out.stdout
     assert "lan" in out.stdout and "IPv4 1 used / 10 free" in out.stdout
     assert "default/traefik" in out.stdout and "10.1.1.240" in out.stdout
+    wait_for("its own Lease in /status", lambda: (sp.status().get("liveness") or {}).get("speakers", {}).get("node-1"))
+    out = subprocess.run([sys.executable, "-m", "speaker", "status", "--url", f"http://127.0.0.1:{sp.port}"],
+                         capture_output=True, text=True, timeout=10)
+    assert "speakers (Leases 6s): alive node-1" in out.stdout, out.stdout
     gone = subprocess.run([sys.executable, "-m", "speaker", "status", "--url", "http://127.0.0.1:9"],
                           capture_output=True, text=True, timeout=10)
     assert gone.returncode == 1 and "no speaker answering" in gone.stderr

@@ -74,13 +74,14 @@ def test_speaker_killed_vip_moves_and_status_follows(l2lab: L2Lab):
     l2lab.start()
     ip = _vip(l2lab)
     [owner] = l2lab.announcer_of(ip)
-    wait_for("a ServiceL2Status naming the announcer", lambda: _l2_statuses(l2lab, "traefik") == [(owner, [])])
+    # the advertisement names no interface: the status shows the one the node answers on
+    wait_for("a ServiceL2Status naming the announcer", lambda: _l2_statuses(l2lab, "traefik") == [(owner, ["eth0"])])
     l2lab.nodes[owner].kill()
     new = wait_for("another node to answer", lambda: (who := l2lab.curl(ip, 0.3)) and who != owner and who, 10,
                    interval=0.02)
     assert new in l2lab.nodes and new != owner
     wait_for("the ServiceL2Status to follow (the dead node's one removed)",
-             lambda: _l2_statuses(l2lab, "traefik") == [(new, [])])
+             lambda: _l2_statuses(l2lab, "traefik") == [(new, ["eth0"])])
 
 
 def test_sigterm_hands_over_without_losing_a_request(l2lab: L2Lab):

@@ -1,7 +1,10 @@
 """The layer 2 responder on a namespace LAN, checked with real clients (arping, ping + ip neigh, ndisc6, curl).
 
-The Announcer runs in this process, started on a thread inside the node's namespace (its threads and
-sockets stay there); clients are other namespaces on the same bridge.
+The Announcer runs in this process, started on a thread inside the node's namespace (its threads, and the
+responder process it starts from them, stay there); clients are other namespaces on the same bridge. By
+default the answering is done by that child process (``responder: process``); the tests marked with both
+modes also run with ``responder: thread``. The child's counts reach ``metrics`` in reports (every 0.2 s),
+hence the ``wait_for`` around counters. tests/integration/test_layer2_process.py covers the child's lifecycle.
 """
 
 from __future__ import annotations
@@ -38,12 +41,12 @@ def lab() -> Iterator[Lab]:
 class Node:
     """An Announcer running inside a host's namespace, stopped at teardown."""
 
-    def __init__(self, host: Host, *, probe: bool = False, refresh: float = 0.0) -> None:
+    def __init__(self, host: Host, *, probe: bool = False, refresh: float = 0.0, mode: str = "process") -> None:
         self.host = host
         self.conflicts: list[tuple[str, str]] = []
         self.metrics = Layer2Metrics()
         self.ann = Announcer(host.name, settings=Layer2Settings(probe=probe, probing=FAST_PROBE,
-                                                                refresh_interval=refresh),
+                                                                refresh_interval=refresh, responder=mode),
                              on_conflict=lambda ip, mac: self.conflicts.append((ip, mac)), metrics=self.metrics)
         host.call(self.ann.start)
 
@@ -97,11 +100,19 @@ def kernel_lookup(client: Host, ip: str) -> None:
     client.run(f"ping {flag}-c1 -W1 {ip}", check=False)
 
 
+def counted(counter: dict[str, int], key: str, at_least: int) -> bool:
+    return counter.get(key, 0) >= at_least
+
+
+MODES = pytest.mark.parametrize("mode", ["process", "thread"])
+
+
 # --- answering -------------------------------------------------------------------------------------------
-def test_arp_and_ndp_answered_with_the_node_mac(lab, nodes):
+@MODES
+def test_arp_and_ndp_answered_with_the_node_mac(lab, nodes, mode):
     node = lab.host("node", *NODE1)
     client = lab.host("client", *CLIENT)
-    n = start(nodes, node)
+    n = start(nodes, node, mode=mode)
     n.ann.set_desired({VIP4: Announcement("default/web"), VIP6: Announcement("default/web")})
     n.wait_state(VIP4, "announced")
     n.wait_state(VIP6, "announced")
@@ -114,14 +125,15 @@ def test_arp_and_ndp_answered_with_the_node_mac(lab, nodes):
     assert neigh(client, VIP6) == node.mac
     # nobody else answers: the client's own address is not ours, neither is an unallocated one
     assert arping(client, "198.51.100.241") is None
-    assert n.metrics.requests[VIP4] >= 2 and n.metrics.responses[VIP4] >= 2
-    assert n.metrics.responses[VIP6] >= 1
-    assert n.metrics.gratuitous[VIP4] >= 2  # the burst on announcing
+    wait_for("requests and responses counted", lambda: counted(n.metrics.requests, VIP4, 2)
+             and counted(n.metrics.responses, VIP4, 2) and counted(n.metrics.responses, VIP6, 1))
+    wait_for("the burst on announcing counted", lambda: counted(n.metrics.gratuitous, VIP4, 2))
     # the node joined the VIP's solicited-node multicast group on eth0
     assert "33:33:ff:00:02:40" in node.run("ip maddr show dev eth0").stdout
     snap = n.ann.snapshot()
     assert snap["answering_on"] == ["eth0"]
     assert {r["ip"]: r["interfaces"] for r in snap["addresses"]} == {VIP4: ["eth0"], VIP6: ["eth0"]}
+    assert snap["responder"]["mode"] == mode and snap["responder"]["up"] is True
 
 
 def test_curl_reaches_a_backend_on_the_node_through_the_vip(lab, nodes):
@@ -182,7 +194,7 @@ def test_withdraw_stops_answering_and_sends_nothing(lab, nodes):
     n.wait_state(VIP4, "announced")
     assert arping(client, VIP4) == node.mac
     assert ndisc(client, VIP6) == node.mac
-    time.sleep(1.1)  # let the gratuitous burst finish
+    time.sleep(1.5)  # let the gratuitous burst finish (+1 s) and its count arrive (reports every 0.2 s)
     garps = dict(n.metrics.gratuitous)
     # anything that could move or confirm a client's entry: ARP, or a Neighbor Advertisement (the node's
     # kernel sends unrelated router solicitations meanwhile)
@@ -195,6 +207,7 @@ def test_withdraw_stops_answering_and_sends_nothing(lab, nodes):
         assert arping(client, VIP4) is None
         assert ndisc(client, VIP6) is None
         assert "33:33:ff:00:02:40" not in node.run("ip maddr show dev eth0").stdout
+        time.sleep(0.3)  # a report's time
         assert n.metrics.gratuitous == garps
         assert n.ann.snapshot()["answering_on"] == []
         time.sleep(0.3)
@@ -205,11 +218,12 @@ def test_withdraw_stops_answering_and_sends_nothing(lab, nodes):
 
 
 # --- takeover ----------------------------------------------------------------------------------------------
-def test_takeover_moves_client_neighbour_entries_at_once(lab, nodes):
+@MODES
+def test_takeover_moves_client_neighbour_entries_at_once(lab, nodes, mode):
     h1 = lab.host("node1", *NODE1)
     h2 = lab.host("node2", *NODE2)
     client = lab.host("client", *CLIENT)
-    n1, n2 = start(nodes, h1), start(nodes, h2)
+    n1, n2 = start(nodes, h1, mode=mode), start(nodes, h2, mode=mode)
     n1.ann.set_desired({VIP4: Announcement("default/web"), VIP6: Announcement("default/web")})
     n1.wait_state(VIP4, "announced")
     n1.wait_state(VIP6, "announced")
@@ -254,7 +268,7 @@ def test_link_down_stops_answering_there_and_link_up_resumes(lab, nodes):
     n.ann.announce(VIP4, "default/web")
     n.wait_state(VIP4, "announced")
     assert arping(client, VIP4) == node.mac
-    time.sleep(1.1)
+    time.sleep(1.5)  # the burst (+1 s) and its count (reports every 0.2 s)
     before = n.metrics.gratuitous[VIP4]
     node.link_down()
     n.wait_state(VIP4, "pending")

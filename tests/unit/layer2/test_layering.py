@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
-PURE = ["frames.py", "decision.py", "arp.py", "ndp.py", "probe.py", "gratuitous.py"]
+PURE = ["frames.py", "decision.py", "arp.py", "ndp.py", "probe.py", "gratuitous.py", "protocol.py"]
 FORBIDDEN = {"socket", "threading", "select", "subprocess", "pyroute2", "scapy", "kubernetes", "prometheus_client",
              "speaker.layer2.responder", "speaker.layer2.announcer", "speaker.layer2.interfaces", "speaker.kube"}
 

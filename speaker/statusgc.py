@@ -1,0 +1,76 @@
+"""Status objects of dead nodes: the allocator leader deletes them.
+
+A speaker deletes its own ServiceL2Status / ServiceBGPStatus objects when it stops announcing a Service (a deleted
+Service included), and a Layer 2 takeover deletes the previous announcer's one. A node that dies (kill -9, power
+loss) or is removed can delete nothing, and for BGP nobody takes over — its objects would stay forever and
+``kubectl get servicebgpstatuses`` would lie. So one speaker sweeps: the **allocator leader**, already the single
+writer of cluster-wide state (Services' status, pools' status), so no second election and no two speakers racing
+to delete. It deletes every status object whose node's speaker is gone by its Lease (``speaker.liveness``: the
+Lease is released, expired or missing for a Lease duration, or at once when the Node is deleted as well). A speaker
+that restarts within the Lease duration renews its Lease in time: nothing of its is deleted, nothing flaps.
+
+The emulator and a real cluster behave alike here: ownerReferences would not do this job (the GC deletes a
+dependent whose owner is in another namespace, and Services live outside the speaker namespace; a speaker has no
+Pod to own its objects).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Mapping
+
+from speaker.kube.writer import Applier
+from speaker.reconciler import Reconciler
+
+log = logging.getLogger(__name__)
+
+NODE_LABEL = "metallb.io/node"
+
+
+class StatusCollector(Reconciler):
+    """Sweeps after every change of its inputs and once a second (a Lease runs out without any event)."""
+
+    relevant = frozenset({"servicel2statuses", "servicebgpstatuses", "nodes", "leases"})
+    name = "status-gc"
+
+    def __init__(self, *, caches: Mapping[str, Any], synced: Callable[[], bool], is_leader: Callable[[], bool],
+                 gone: Callable[[str, bool], bool], appliers: Mapping[str, Applier]) -> None:
+        super().__init__(synced=synced)
+        self._caches = caches
+        self._is_leader = is_leader
+        self._gone = gone
+        self._appliers = appliers  # plural → the applier that deletes (wish None) objects of that kind
+        self._asked: dict[str, str] = {}  # "plural/name" → resourceVersion we asked to delete
+        self._reported: frozenset[str] = frozenset()
+
+    def recompute(self) -> None:
+        """Nothing to precompute: :meth:`tick` runs right after every pass."""
+
+    def tick(self) -> None:
+        if not self._is_leader():
+            self._asked, self._reported = {}, frozenset()
+            return
+        nodes = set(self._caches["nodes"].keys())
+        verdicts: dict[str, bool] = {}
+        asked: dict[str, str] = {}
+        counts: dict[str, int] = {}
+        for plural, applier in self._appliers.items():
+            for obj in self._caches[plural].items():
+                meta = obj.get("metadata") or {}
+                owner = (meta.get("labels") or {}).get(NODE_LABEL)
+                if not owner:
+                    continue
+                if owner not in verdicts:
+                    verdicts[owner] = self._gone(owner, owner in nodes)
+                if not verdicts[owner]:
+                    continue
+                key, rv = f"{plural}/{meta.get('name')}", str(meta.get("resourceVersion") or "")
+                asked[key] = rv
+                counts[owner] = counts.get(owner, 0) + 1
+                if self._asked.get(key) != rv:  # once per version: the cache may lag behind our delete
+                    applier.desire(meta.get("name", ""), None)
+        gone = frozenset(counts)
+        for owner in sorted(gone - self._reported):
+            log.info("status-gc: the speaker on node %s is gone (%s); deleting its %d status object(s)", owner,
+                     "its Node is deleted" if owner not in nodes else "its Lease ran out", counts[owner])
+        self._asked, self._reported = asked, gone
