@@ -122,6 +122,50 @@ def test_unit_is_notify_watched_and_confined(rendered: dict[str, str]) -> None:
     assert parser["Install"]["WantedBy"] == "multi-user.target"
 
 
+def test_realtime_priority_opens_exactly_what_sched_fifo_needs(tmp_path) -> None:
+    """With a priority the unit gets CAP_SYS_NICE, RestrictRealtime=no and sched_setscheduler back; the config
+    carries layer2.realtime_priority; without one (the rendered fixture) none of that is there."""
+    play = f"""
+- hosts: localhost
+  gather_facts: false
+  vars_files:
+    - {ROLE}/defaults/main.yml
+    - {ROLE}/vars/main.yml
+  tasks:
+    - name: render
+      vars:
+        ansible_managed: managed by the test
+        baremetal_lb_speaker_node_name: worker-1
+        baremetal_lb_speaker_api_server: https://10.1.1.10:6443
+        __baremetal_lb_speaker_token: t
+        __baremetal_lb_speaker_ca: ""
+        baremetal_lb_speaker_realtime_priority: 50
+      ansible.builtin.template:
+        src: "{ROLE}/templates/{{{{ item }}}}.j2"
+        dest: "{tmp_path}/{{{{ item }}}}"
+        mode: "0600"
+      loop: [speaker.yaml, baremetal-lb-speaker.service]
+"""
+    rc, res = run_playbook(play)
+    assert rc == 0, task_result(res, "render") if "plays" in res else res
+    unit = (tmp_path / "baremetal-lb-speaker.service").read_text()
+    caps = {"CAP_NET_RAW", "CAP_NET_ADMIN", "CAP_NET_BIND_SERVICE", "CAP_SYS_NICE"}
+    assert set(re.search(r"^CapabilityBoundingSet=(.*)$", unit, re.M).group(1).split()) == caps
+    assert set(re.search(r"^AmbientCapabilities=(.*)$", unit, re.M).group(1).split()) == caps
+    assert re.search(r"^RestrictRealtime=no$", unit, re.M) and not re.search(r"^RestrictRealtime=yes$", unit, re.M)
+    filters = re.findall(r"^SystemCallFilter=(.*)$", unit, re.M)
+    assert filters == ["@system-service", "~@privileged @resources", "sched_setscheduler sched_setattr"]
+    cfg = build_speaker_config(yaml.safe_load((tmp_path / "speaker.yaml").read_text()))
+    assert cfg.layer2.realtime_priority == 50
+
+
+def test_without_realtime_priority_the_unit_stays_confined(rendered: dict[str, str]) -> None:
+    unit = rendered["baremetal-lb-speaker.service"]
+    assert re.search(r"^RestrictRealtime=yes$", unit, re.M)
+    assert "CAP_SYS_NICE" not in unit and "sched_setscheduler" not in unit
+    assert build_speaker_config(yaml.safe_load(rendered["speaker.yaml"])).layer2.realtime_priority == 0
+
+
 def test_preflight_refuses_an_unpinned_package_naming_the_variable() -> None:
     play = """
 - hosts: localhost
