@@ -8,6 +8,10 @@ Repo pytest only (it reads speaker/ and pyproject.toml, which are not part of th
 from __future__ import annotations
 
 import ast
+import json
+import subprocess
+import sys
+import tarfile
 import tomllib
 from pathlib import Path
 
@@ -46,3 +50,21 @@ def test_the_apache_daemon_imports_nothing_from_the_gpl_collection(path):
             names.add(node.module)
     bad = sorted(n for n in names if n.split(".")[0] in ("ansible", "ansible_collections", "plugins"))
     assert not bad, f"{path} imports {bad}: GPL code cannot go into the Apache-2.0 speaker"
+
+
+def test_the_galaxy_artifact_is_the_collection_alone(tmp_path):
+    """What `ansible-galaxy collection build` publishes: the GPL collection with COPYING, not the Apache daemon's
+    source (the role installs the speaker from a wheel or a pinned requirement) and not the test tree."""
+    galaxy = Path(sys.executable).with_name("ansible-galaxy")
+    proc = subprocess.run([str(galaxy), "collection", "build", "--output-path", str(tmp_path), str(REPO)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    [artifact] = tmp_path.glob("baremetal-lb-*.tar.gz")
+    with tarfile.open(artifact) as tar:
+        names = tar.getnames()
+        manifest = json.load(tar.extractfile("MANIFEST.json"))
+    top = {n.split("/", 1)[0] for n in names}
+    assert {"COPYING", "plugins", "roles", "playbooks", "meta", "README.md"} <= top, sorted(top)
+    assert not top & {"speaker", "tests", ".venv", "bench", "lab", "pyproject.toml"}, sorted(top)
+    assert "plugins/modules/dhcp_reservation.py" in names and "roles/speaker/tasks/main.yml" in names
+    assert manifest["collection_info"]["license"] == ["GPL-3.0-or-later"]
