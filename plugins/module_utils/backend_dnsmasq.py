@@ -241,10 +241,7 @@ class DnsmasqBackend:
                     continue
                 key, value = _kv(line)
                 if key == "dhcp-range":
-                    try:
-                        ranges.append(DhcpRangeLine(value, path, index))
-                    except RangeError as exc:
-                        raise ReservationError("%s line %d: %s" % (path, index + 1, exc))
+                    ranges.append(_range_line(value, path, index))
                 elif key == "dhcp-host":
                     fields = [f.strip() for f in value.split(",")]
                     label = ",".join(f for f in fields if not _is_ip(f))
@@ -340,10 +337,7 @@ class DnsmasqBackend:
             for index, line in enumerate(lines):
                 key, value = _kv(line)
                 if key == "dhcp-range":
-                    try:
-                        ranges.append(DhcpRangeLine(value, path, index))
-                    except RangeError as exc:
-                        raise ReservationError("%s line %d: %s" % (path, index + 1, exc))
+                    ranges.append(_range_line(value, path, index))
         groups = _group_by_subnet([r for r in ranges if r.dynamic], ifaces)
         return [{"request": IPRange(subnet.network_address, subnet.network_address), "hint": str(subnet),
                  "names": sorted(group["names"]) + [str(subnet)]} for subnet, group in groups.items()]
@@ -506,6 +500,14 @@ def _kv(line):
 def _norm_line(line):
     key, value = _kv(line)
     return (key, value.replace(" ", "") if value else value)
+
+
+def _range_line(value, path, index):
+    """One ``dhcp-range`` line, or an error naming the file and line a person has to fix."""
+    try:
+        return DhcpRangeLine(value, path, index)
+    except RangeError as exc:
+        raise ReservationError("%s line %d: %s" % (path, index + 1, exc))
 
 
 def _debian_conf_dir(path):

@@ -31,6 +31,7 @@ author:
   - baremetal-lb developers (@baremetal-lb)
 extends_documentation_fragment:
   - baremetal.lb.router_api
+  - baremetal.lb.dhcp_backend
 attributes:
   check_mode:
     support: full
@@ -78,29 +79,6 @@ options:
     type: str
     choices: [auto, always, never]
     default: auto
-  opnsense_dhcp:
-    description:
-      - OPNsense only. Which DHCP server the OPNsense box runs. V(isc) is refused with an explanation, because
-        OPNsense offers no API for ISC DHCP ranges.
-    type: str
-    choices: [kea, dnsmasq, isc]
-    default: kea
-  conf_file:
-    description: dnsmasq only. The main configuration file (its C(conf-dir) and C(conf-file) lines are followed).
-    type: path
-    default: /etc/dnsmasq.conf
-  config_dir:
-    description:
-      - dnsmasq only. Another directory of C(*.conf) drop-ins to read, as with C(conf-dir).
-      - When neither O(config_dir) nor O(conf_file) nor O(restart_command) is set and O(service) is C(dnsmasq) (the
-        packaged service), the C(CONFIG_DIR) of C(/etc/default/dnsmasq) is read as well, as Debian's
-        C(dnsmasq.service) does (by default C(/etc/dnsmasq.d) without its C(.dpkg-*) files).
-    type: path
-  lease_file:
-    description:
-      - dnsmasq only. The lease database; default the C(dhcp-leasefile) of the configuration, else
-        C(/var/lib/misc/dnsmasq.leases).
-    type: path
   service:
     description:
       - dnsmasq and OpenWrt. The service to restart after a change (C(systemctl restart SERVICE), on OpenWrt
@@ -116,10 +94,6 @@ options:
     description: dnsmasq only. The C(dnsmasq) executable used for C(dnsmasq --test).
     type: path
     default: dnsmasq
-  uci_command:
-    description: OpenWrt only. The C(uci) executable.
-    type: path
-    default: uci
 notes:
   - Secrets (O(api_key), O(api_secret)) never appear in results, diffs or messages.
   - Kea needs the C(lease_cmds) hook to check active leases; without it the module refuses unless

@@ -23,6 +23,7 @@ author:
   - baremetal-lb developers (@baremetal-lb)
 extends_documentation_fragment:
   - baremetal.lb.router_api
+  - baremetal.lb.dhcp_backend
 attributes:
   check_mode:
     support: full
@@ -45,29 +46,6 @@ options:
         the UCI section of C(/etc/config/dhcp) (V(lan))."
       - An error, listing the scopes there are, when no scope has that name.
     type: str
-  opnsense_dhcp:
-    description:
-      - OPNsense only. Which DHCP server the OPNsense box runs. V(isc) is refused with an explanation, because
-        OPNsense offers no API for ISC DHCP ranges.
-    type: str
-    choices: [kea, dnsmasq, isc]
-    default: kea
-  conf_file:
-    description: dnsmasq only. The main configuration file (its C(conf-dir) and C(conf-file) lines are followed).
-    type: path
-    default: /etc/dnsmasq.conf
-  config_dir:
-    description: dnsmasq only. Another directory of C(*.conf) drop-ins to read, as with C(conf-dir).
-    type: path
-  lease_file:
-    description:
-      - dnsmasq and OpenWrt. The lease database; dnsmasq default the C(dhcp-leasefile) of the configuration,
-        else C(/var/lib/misc/dnsmasq.leases); OpenWrt default C(/tmp/dhcp.leases).
-    type: path
-  uci_command:
-    description: OpenWrt only. The C(uci) executable.
-    type: path
-    default: uci
 notes:
   - Secrets (O(api_key), O(api_secret)) never appear in results or messages.
   - Kea lists leases only with the C(lease_cmds) hook loaded; without it (or when the router does not answer the

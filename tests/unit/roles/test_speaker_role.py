@@ -54,9 +54,9 @@ def test_unit_template_and_handler_follow_house_rules() -> None:
     assert handler["ansible.builtin.systemd_service"]["state"] == "restarted"
 
 
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    out = tmp_path_factory.mktemp("render")
+def render(out: Path, task_vars: str, templates: str = "speaker.yaml, kubeconfig, baremetal-lb-speaker.service") -> dict[str, str]:
+    """The role's templates rendered as the role renders them (defaults and vars as files, inventory as task
+    vars above them); ``task_vars`` is YAML lines at the task's vars indentation."""
     play = f"""
 - hosts: localhost
   gather_facts: false
@@ -69,18 +69,24 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         ansible_managed: managed by the test
         baremetal_lb_speaker_node_name: worker-1
         baremetal_lb_speaker_api_server: https://10.1.1.10:6443
-        __baremetal_lb_speaker_token: s3cr3t-token
-        __baremetal_lb_speaker_ca: "-----BEGIN CERTIFICATE-----\\nAAAA\\n-----END CERTIFICATE-----"
-        baremetal_lb_speaker_extra_config: {{lease: {{duration: 20s}}, status_writers: 8}}
+{task_vars}
       ansible.builtin.template:
         src: "{ROLE}/templates/{{{{ item }}}}.j2"
         dest: "{out}/{{{{ item }}}}"
         mode: "0600"
-      loop: [speaker.yaml, kubeconfig, baremetal-lb-speaker.service]
+      loop: [{templates}]
 """
     rc, res = run_playbook(play)
     assert rc == 0, task_result(res, "render") if "plays" in res else res
     return {p.name: p.read_text() for p in out.iterdir()}
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return render(tmp_path_factory.mktemp("render"), """\
+        __baremetal_lb_speaker_token: s3cr3t-token
+        __baremetal_lb_speaker_ca: "-----BEGIN CERTIFICATE-----\\nAAAA\\n-----END CERTIFICATE-----"
+        baremetal_lb_speaker_extra_config: {lease: {duration: 20s}, status_writers: 8}""")
 
 
 def test_config_is_what_the_speaker_accepts(rendered: dict[str, str]) -> None:
@@ -125,37 +131,18 @@ def test_unit_is_notify_watched_and_confined(rendered: dict[str, str]) -> None:
 def test_realtime_priority_opens_exactly_what_sched_fifo_needs(tmp_path) -> None:
     """With a priority the unit gets CAP_SYS_NICE, RestrictRealtime=no and sched_setscheduler back; the config
     carries layer2.realtime_priority; without one (the rendered fixture) none of that is there."""
-    play = f"""
-- hosts: localhost
-  gather_facts: false
-  vars_files:
-    - {ROLE}/defaults/main.yml
-    - {ROLE}/vars/main.yml
-  tasks:
-    - name: render
-      vars:
-        ansible_managed: managed by the test
-        baremetal_lb_speaker_node_name: worker-1
-        baremetal_lb_speaker_api_server: https://10.1.1.10:6443
+    out = render(tmp_path, """\
         __baremetal_lb_speaker_token: t
         __baremetal_lb_speaker_ca: ""
-        baremetal_lb_speaker_realtime_priority: 50
-      ansible.builtin.template:
-        src: "{ROLE}/templates/{{{{ item }}}}.j2"
-        dest: "{tmp_path}/{{{{ item }}}}"
-        mode: "0600"
-      loop: [speaker.yaml, baremetal-lb-speaker.service]
-"""
-    rc, res = run_playbook(play)
-    assert rc == 0, task_result(res, "render") if "plays" in res else res
-    unit = (tmp_path / "baremetal-lb-speaker.service").read_text()
+        baremetal_lb_speaker_realtime_priority: 50""", templates="speaker.yaml, baremetal-lb-speaker.service")
+    unit = out["baremetal-lb-speaker.service"]
     caps = {"CAP_NET_RAW", "CAP_NET_ADMIN", "CAP_NET_BIND_SERVICE", "CAP_SYS_NICE"}
     assert set(re.search(r"^CapabilityBoundingSet=(.*)$", unit, re.M).group(1).split()) == caps
     assert set(re.search(r"^AmbientCapabilities=(.*)$", unit, re.M).group(1).split()) == caps
     assert re.search(r"^RestrictRealtime=no$", unit, re.M) and not re.search(r"^RestrictRealtime=yes$", unit, re.M)
     filters = re.findall(r"^SystemCallFilter=(.*)$", unit, re.M)
     assert filters == ["@system-service", "~@privileged @resources", "sched_setscheduler sched_setattr"]
-    cfg = build_speaker_config(yaml.safe_load((tmp_path / "speaker.yaml").read_text()))
+    cfg = build_speaker_config(yaml.safe_load(out["speaker.yaml"]))
     assert cfg.layer2.realtime_priority == 50
 
 

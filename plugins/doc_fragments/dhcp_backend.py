@@ -1,0 +1,43 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, baremetal-lb developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+    # The backend options that read a router (dhcp_reservation and dhcp_scope_info); the write-side ones
+    # (service, restart_command, dnsmasq_binary, subnet_cmds) stay in dhcp_reservation.
+    DOCUMENTATION = r"""
+options:
+  opnsense_dhcp:
+    description:
+      - OPNsense only. Which DHCP server the OPNsense box runs. V(isc) is refused with an explanation, because
+        OPNsense offers no API for ISC DHCP ranges.
+    type: str
+    choices: [kea, dnsmasq, isc]
+    default: kea
+  conf_file:
+    description: dnsmasq only. The main configuration file (its C(conf-dir) and C(conf-file) lines are followed).
+    type: path
+    default: /etc/dnsmasq.conf
+  config_dir:
+    description:
+      - dnsmasq only. Another directory of C(*.conf) drop-ins to read, as with C(conf-dir).
+      - When neither O(config_dir) nor O(conf_file) is set and the packaged C(dnsmasq) service is what runs (no
+        other C(service) or C(restart_command) given to M(baremetal.lb.dhcp_reservation)), the C(CONFIG_DIR) of
+        C(/etc/default/dnsmasq) is read as well, as Debian's C(dnsmasq.service) does (by default C(/etc/dnsmasq.d)
+        without its C(.dpkg-*) files).
+    type: path
+  lease_file:
+    description:
+      - dnsmasq and OpenWrt. The lease database; dnsmasq default the C(dhcp-leasefile) of the configuration,
+        else C(/var/lib/misc/dnsmasq.leases); OpenWrt default C(/tmp/dhcp.leases).
+    type: path
+  uci_command:
+    description: OpenWrt only. The C(uci) executable.
+    type: path
+    default: uci
+"""
