@@ -9,6 +9,7 @@ makes that command fail, for fault injection. Not OpenWrt: the state file is {"c
 
 import json
 import os
+import subprocess
 import sys
 
 
@@ -83,6 +84,21 @@ def main(argv):
         print(f"uci: unknown command {cmd}", file=sys.stderr)
         return 1
     return 0
+
+
+class Runner:
+    """For tests that drive a backend against this fake: ``module.run_command``'s shape over subprocess, with the
+    fake's state file in the environment; ``commands`` records every call."""
+
+
+    def __init__(self, env):
+        self.env = env
+        self.commands = []
+
+    def __call__(self, args):
+        self.commands.append(list(args))
+        proc = subprocess.run(args, capture_output=True, text=True, env=dict(os.environ, **self.env), timeout=10)
+        return proc.returncode, proc.stdout, proc.stderr
 
 
 if __name__ == "__main__":

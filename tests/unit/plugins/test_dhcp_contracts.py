@@ -18,6 +18,7 @@ import pytest
 from tests.collection import ansible_doc, collection_path, run_module
 from tests.fakes.opnsense import FakeOpnsense
 from tests.fakes.pfsense import FakePfsense
+from tests.fakes.uci import Runner
 
 sys.path.insert(0, str(collection_path()))
 from ansible_collections.baremetal.lb.plugins.module_utils import dhcp_backend  # noqa: E402
@@ -148,21 +149,6 @@ def test_opnsense_isc_is_refused_with_the_reason(opn):
 
 
 # -- OpenWrt (fake uci) ---------------------------------------------------------------------------------------------
-
-
-class Runner:
-    """module.run_command's shape over subprocess, with the fake uci's state file in the environment."""
-
-    def __init__(self, env: dict[str, str]):
-        self.env = env
-        self.commands: list[list[str]] = []
-
-    def __call__(self, args: list[str]) -> tuple[int, str, str]:
-        import os
-        import subprocess
-        self.commands.append(list(args))
-        proc = subprocess.run(args, capture_output=True, text=True, env={**os.environ, **self.env}, timeout=10)
-        return proc.returncode, proc.stdout, proc.stderr
 
 
 @pytest.fixture
