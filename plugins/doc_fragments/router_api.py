@@ -30,6 +30,24 @@ options:
       - Never shown in results, diffs or error messages.
       - If not set, the environment variable E(BAREMETAL_LB_ROUTER_API_SECRET) is used.
     type: str
+  api_username:
+    description:
+      - User name for routers that authenticate with a login rather than a key pair (pfSense REST API basic
+        auth, OpenWrt rpcd/ubus).
+      - If not set, the environment variable E(BAREMETAL_LB_ROUTER_API_USERNAME) is used.
+    type: str
+  api_password:
+    description:
+      - Password for O(api_username).
+      - Never shown in results, diffs or error messages.
+      - If not set, the environment variable E(BAREMETAL_LB_ROUTER_API_PASSWORD) is used.
+    type: str
+  ca_path:
+    description:
+      - PEM file with the CA certificate (or the router's own self-signed certificate) to trust for the router's
+        TLS, so that O(validate_certs) can stay V(true) with a self-signed router certificate.
+      - If not set, the environment variable E(BAREMETAL_LB_ROUTER_CA_PATH) is used.
+    type: path
   validate_certs:
     description:
       - Whether to check the router's TLS certificate. Set to V(false) only for a router with a self-signed

@@ -56,7 +56,7 @@ def make_backend(module, params):
 
 def _scrub(text, params):
     text = str(text)
-    for key in ("api_key", "api_secret"):
+    for key in ("api_key", "api_secret", "api_password"):
         if params.get(key):
             text = text.replace(params[key], "********")
     return text

@@ -23,6 +23,9 @@ ROUTER_API_ARG_SPEC = {
     "api_url": {"type": "str", "fallback": (env_fallback, [ENV_PREFIX + "API_URL"])},
     "api_key": {"type": "str", "no_log": True, "fallback": (env_fallback, [ENV_PREFIX + "API_KEY"])},
     "api_secret": {"type": "str", "no_log": True, "fallback": (env_fallback, [ENV_PREFIX + "API_SECRET"])},
+    "api_username": {"type": "str", "fallback": (env_fallback, [ENV_PREFIX + "API_USERNAME"])},
+    "api_password": {"type": "str", "no_log": True, "fallback": (env_fallback, [ENV_PREFIX + "API_PASSWORD"])},
+    "ca_path": {"type": "path", "fallback": (env_fallback, [ENV_PREFIX + "CA_PATH"])},
     "validate_certs": {"type": "bool", "default": True, "aliases": ["verify_ssl"],
                        "fallback": (env_fallback, [ENV_PREFIX + "VALIDATE_CERTS"])},
     "timeout": {"type": "int", "default": 30, "fallback": (env_fallback, [ENV_PREFIX + "TIMEOUT"])},
@@ -45,14 +48,18 @@ class ApiError(Exception):
         self.body = body
 
 
-def _default_opener(url, method, data, headers, validate_certs, timeout):
-    """``open_url`` from ansible-core: honours validate_certs, proxies and CA bundles like every module."""
+def _default_opener(url, method, data, headers, validate_certs, timeout, ca_path=None):
+    """``open_url`` from ansible-core: honours validate_certs, proxies and CA bundles like every module.
+
+    ``ca_path`` is a PEM file of the CA (or the router's self-signed certificate) to trust, so a router with its own
+    certificate is checked rather than not checked at all.
+    """
     from urllib.error import HTTPError
 
     from ansible.module_utils.urls import open_url
     try:
         resp = open_url(url, method=method, data=data, headers=headers, validate_certs=validate_certs,
-                        timeout=timeout, follow_redirects="safe")
+                        timeout=timeout, follow_redirects="safe", ca_path=ca_path)
         return resp.getcode(), resp.read()
     except HTTPError as exc:
         try:
@@ -70,7 +77,7 @@ class ApiClient:
     unless a caller passes another (unit tests do).
     """
 
-    def __init__(self, base_url, what, auth=None, validate_certs=True, timeout=30, opener=None):
+    def __init__(self, base_url, what, auth=None, validate_certs=True, timeout=30, opener=None, ca_path=None):
         if not base_url:
             raise ApiError("%s: api_url is required (or set %sAPI_URL)" % (what, ENV_PREFIX))
         self.base_url = base_url.rstrip("/")
@@ -86,6 +93,7 @@ class ApiClient:
             self._secrets += [auth[1], auth[2], token]
         self.validate_certs = validate_certs
         self.timeout = timeout
+        self.ca_path = ca_path
         self.opener = opener or _default_opener
         self.calls = []  # (method, path) for the result's commands/debugging
 
@@ -105,7 +113,11 @@ class ApiClient:
             headers["Content-Type"] = "application/json"
         self.calls.append("%s %s" % (method, path))
         try:
-            status, raw = self.opener(url, method, data, headers, self.validate_certs, self.timeout)
+            if self.ca_path:
+                status, raw = self.opener(url, method, data, headers, self.validate_certs, self.timeout,
+                                          ca_path=self.ca_path)
+            else:
+                status, raw = self.opener(url, method, data, headers, self.validate_certs, self.timeout)
         except Exception as exc:
             raise ApiError("%s: %s %s failed: %s" % (self.what, method, url, self.scrub(exc)))
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else (raw or "")
