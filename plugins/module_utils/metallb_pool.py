@@ -598,6 +598,23 @@ class Cluster:
         self._call(self.core.create_namespace, {"apiVersion": "v1", "kind": "Namespace",
                                                 "metadata": {"name": name}}, _preload_content=False)
 
+    def nodes(self):
+        return list(self._json(self._call(self.core.list_node, _preload_content=False)).get("items") or [])
+
+    def pods(self, label_selector):
+        """Pods in every namespace matching ``label_selector``."""
+        return list(self._json(self._call(self.core.list_pod_for_all_namespaces, label_selector=label_selector,
+                                          _preload_content=False)).get("items") or [])
+
+    def config_map(self, namespace, name):
+        response = self._maybe(self.core.read_namespaced_config_map, name, namespace, _preload_content=False)
+        return None if response is None else self._json(response)
+
+    def replace_config_map(self, obj):
+        meta = obj["metadata"]
+        return self._json(self._call(self.core.replace_namespaced_config_map, meta["name"], meta["namespace"], obj,
+                                     _preload_content=False))
+
     def get(self, kind, namespace, name):
         return self._maybe(self.custom.get_namespaced_custom_object, GROUP, VERSION, namespace, PLURALS[kind], name)
 
