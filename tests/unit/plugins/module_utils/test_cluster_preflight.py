@@ -162,9 +162,10 @@ class FakeCluster:
         return self.snap["nodes"]
 
     def pods(self, selector):
-        key, _, value = selector.partition("=")
+        key, value = (selector.split("=", 1) + [""])[:2]
         pods = self.snap["servicelb_pods"] + self.snap["metallb_pods"]
-        return [p for p in pods if key in p["metadata"]["labels"] and (not value or p["metadata"]["labels"][key] == value)]
+        return [p for p in pods
+                if key in p["metadata"]["labels"] and (not value or p["metadata"]["labels"][key] == value)]
 
     def config_map(self, namespace, name):
         return self.snap["kube_proxy_config_map"]
