@@ -291,9 +291,8 @@ class TheLab:
             "ansible_remote_tmp": "/root/.ansible/tmp",  # /tmp is a tmpfs in a systemd container
             "baremetal_lb_speaker_package": self.wheels["wheel"],
             "baremetal_lb_speaker_wheelhouse": self.wheels["wheelhouse"],
+            # the nodes reach the API at another address than the control node's kubeconfig names
             "baremetal_lb_speaker_api_server": f"http://127.0.0.1:{NODE_API_PORT}",
-            "baremetal_lb_speaker_identity": True,
-            "baremetal_lb_speaker_identity_auth": {"kubeconfig": str(self.admin_kubeconfig)},
             "baremetal_lb_speaker_lease_duration": "3s",
             "baremetal_lb_speaker_lease_renew_deadline": "2s",
             "baremetal_lb_speaker_lease_retry_period": "500ms",

@@ -385,6 +385,19 @@ class SpeakerIdentity:
                     token="", ca_cert="")
 
 
+def cluster_endpoint(configuration):
+    """The API server URL and CA (PEM) this module reached the cluster with: what the nodes' kubeconfigs need, so
+    that the cluster is described once (the admin kubeconfig) and not again for the speakers.
+
+    The kubeconfig loader writes ``certificate-authority-data`` to a file and sets ``ssl_ca_cert`` to its path.
+    """
+    ca = ""
+    if configuration.ssl_ca_cert:
+        with open(configuration.ssl_ca_cert) as f:
+            ca = f.read()
+    return dict(api_server=configuration.host, api_ca_cert=ca)
+
+
 def run_module(module):
     p = module.params
     if p["token_timeout"] < 0:
@@ -397,6 +410,7 @@ def run_module(module):
         result = SpeakerIdentity(Kube(api), p, module.check_mode).run()
     except IdentityError as exc:
         module.fail_json(msg=str(exc), changed=exc.changed)
+    result.update(cluster_endpoint(api.configuration))
     if not module._diff:
         result.pop("diff", None)
     module.exit_json(**result)

@@ -118,6 +118,17 @@ ca_cert:
   description: The cluster CA (PEM) the token controller put next to the token, if any.
   type: str
   returned: always
+api_server:
+  description:
+    - The API server URL this module reached the cluster at (from the kubeconfig or O(host)); the speaker role
+      writes it into the nodes' kubeconfigs unless told another address.
+  type: str
+  returned: always
+  sample: https://10.1.1.11:6443
+api_ca_cert:
+  description: The CA (PEM) this module trusted for that server (from the kubeconfig or O(ca_cert)); empty if none.
+  type: str
+  returned: always
 cluster_rules:
   description: The ClusterRole's rules.
   type: list

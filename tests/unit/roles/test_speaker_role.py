@@ -4,6 +4,7 @@ has what systemd needs to supervise and confine the speaker). Molecule covers a 
 
 from __future__ import annotations
 
+import base64
 import configparser
 import re
 from pathlib import Path
@@ -16,6 +17,8 @@ from speaker.config import build_speaker_config
 from tests.collection import run_playbook, task_result
 
 ROLE = Path(__file__).resolve().parents[3] / "roles" / "speaker"
+# The one description of the cluster: the same variables in every role that reaches it (docs/roles.md).
+SHARED = {"baremetal_lb_kubeconfig", "baremetal_lb_kube_context", "baremetal_lb_namespace"}
 
 
 def _yaml(rel: str) -> Any:
@@ -30,7 +33,18 @@ def test_defaults_are_mirrored_by_argument_specs() -> None:
     for name, spec in options.items():
         assert spec.get("default") == defaults[name], f"{name}: default differs between defaults/ and argument_specs"
         assert spec.get("description"), f"{name}: no description"
-        assert name.startswith("baremetal_lb_speaker_")
+        assert name.startswith("baremetal_lb_speaker_") or name in SHARED, name
+
+
+def test_shared_cluster_variables_mean_the_same_in_every_role() -> None:
+    roles = ROLE.parent
+    seen: dict[str, dict[str, Any]] = {}
+    for role in ("pools", "speaker"):
+        defaults = yaml.safe_load((roles / role / "defaults" / "main.yml").read_text())
+        assert SHARED <= set(defaults), (role, SHARED - set(defaults))
+        for name in SHARED:
+            seen.setdefault(name, {})[role] = defaults[name]
+    assert all(len(set(map(str, by_role.values()))) == 1 for by_role in seen.values()), seen
 
 
 def test_vars_hold_only_internals() -> None:
@@ -68,7 +82,6 @@ def render(out: Path, task_vars: str, templates: str = "speaker.yaml, kubeconfig
       vars:  # task vars: above the role files loaded as vars_files
         ansible_managed: managed by the test
         baremetal_lb_speaker_node_name: worker-1
-        baremetal_lb_speaker_api_server: https://10.1.1.10:6443
 {task_vars}
       ansible.builtin.template:
         src: "{ROLE}/templates/{{{{ item }}}}.j2"
@@ -83,10 +96,21 @@ def render(out: Path, task_vars: str, templates: str = "speaker.yaml, kubeconfig
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    return render(tmp_path_factory.mktemp("render"), """\
-        __baremetal_lb_speaker_token: s3cr3t-token
-        __baremetal_lb_speaker_ca: "-----BEGIN CERTIFICATE-----\\nAAAA\\n-----END CERTIFICATE-----"
+    return render(tmp_path_factory.mktemp("render"), IDENTITY + """
         baremetal_lb_speaker_extra_config: {lease: {duration: 20s}, status_writers: 8}""")
+
+
+# What baremetal.lb.speaker_identity returns (the token, and the server and CA of the admin kubeconfig it used).
+IDENTITY = """\
+        __baremetal_lb_speaker_identity_result:
+          token: s3cr3t-token
+          api_server: https://10.1.1.10:6443
+          api_ca_cert: "-----BEGIN CERTIFICATE-----\\nADMIN\\n-----END CERTIFICATE-----"
+          ca_cert: "-----BEGIN CERTIFICATE-----\\nSECRET\\n-----END CERTIFICATE-----\""""
+
+
+def kubeconfig_cluster(text: str) -> dict[str, Any]:
+    return yaml.safe_load(text)["clusters"][0]["cluster"]
 
 
 def test_config_is_what_the_speaker_accepts(rendered: dict[str, str]) -> None:
@@ -104,8 +128,33 @@ def test_kubeconfig_carries_the_token_and_ca(rendered: dict[str, str]) -> None:
     kc = yaml.safe_load(rendered["kubeconfig"])
     assert kc["users"][0]["user"]["token"] == "s3cr3t-token"
     assert kc["clusters"][0]["cluster"]["server"] == "https://10.1.1.10:6443"
-    assert "certificate-authority-data" in kc["clusters"][0]["cluster"]
+    ca = base64.b64decode(kc["clusters"][0]["cluster"]["certificate-authority-data"]).decode()
+    assert "ADMIN" in ca  # the admin kubeconfig's CA: the one the control node trusts for that server
     assert kc["contexts"][0]["context"]["namespace"] == "metallb-system"
+
+
+def test_kubeconfig_overrides_win_over_the_identity(tmp_path: Path) -> None:
+    out = render(tmp_path, IDENTITY + """
+        baremetal_lb_namespace: lb
+        baremetal_lb_speaker_api_server: https://10.1.1.11:6443
+        baremetal_lb_speaker_api_ca_cert: "-----BEGIN CERTIFICATE-----\\nMINE\\n-----END CERTIFICATE-----\"""",
+                 templates="kubeconfig")
+    kc = yaml.safe_load(out["kubeconfig"])
+    cluster = kc["clusters"][0]["cluster"]
+    assert cluster["server"] == "https://10.1.1.11:6443"
+    assert "MINE" in base64.b64decode(cluster["certificate-authority-data"]).decode()
+    assert kc["users"][0]["user"]["token"] == "s3cr3t-token"
+    assert kc["contexts"][0]["context"]["namespace"] == "lb"
+
+
+def test_kubeconfig_without_the_identity_uses_the_given_token(tmp_path: Path) -> None:
+    out = render(tmp_path, """\
+        baremetal_lb_speaker_identity: false
+        baremetal_lb_speaker_api_server: http://10.1.1.11:8080
+        baremetal_lb_speaker_api_token: byo-token""", templates="kubeconfig")
+    kc = yaml.safe_load(out["kubeconfig"])
+    assert kc["users"][0]["user"]["token"] == "byo-token"
+    assert kc["clusters"][0]["cluster"] == {"server": "http://10.1.1.11:8080"}
 
 
 def test_unit_is_notify_watched_and_confined(rendered: dict[str, str]) -> None:
