@@ -1,19 +1,41 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, baremetal-lb developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""pfSense through the REST API package v2 (pfrest/pfSense-pkg-RESTAPI, ``/api/v2``, ``X-API-Key``).
+"""pfSense through the REST API package v2 (pfrest/pfSense-pkg-RESTAPI, ``/api/v2``).
 
 The scope is a DHCP server (``id`` = interface id, e.g. ``lan``). Its primary range is ``range_from``/``range_to``;
 additional address pools (``pool``) are read so the request is checked against them but are never edited. The
-primary range is one range, so a reservation that would split it is refused (reserve at either end).
+primary range is one range, so a reservation that would split it is refused (reserve at either end). Virtual IPs
+in the subnet count as occupied (pfSense itself refuses a range holding one, ``Models/DHCPServer.inc``).
 
-Marker and the optional extra in one: a firewall alias ``blb_dhcp_<scope>`` (type ``network``) holding the reserved
-addresses as CIDRs — usable in rules — with the module's record in its description. ``absent`` gives back only
-what that record says, and deletes the alias when nothing is left in it.
+**Authentication.** Key auth (``api_key``, the ``X-API-Key`` header) or Basic auth (``api_username`` +
+``api_password``, the local user database), chosen from which credentials are given. The package enables only
+Basic auth on a fresh install (``auth_methods`` defaults to ``['BasicAuth']``, ``Models/RESTAPISettings.inc``), so a
+key gets 401 until Key auth is enabled; the 401/403 messages say what to change.
 
-Transaction: the range PATCH is validated by pfSense itself (a 4xx leaves the config untouched); then the alias is
-written; then ``POST /api/v2/services/dhcp_server/apply``. A failure after the PATCH sets the old range back (and
-applies again); the message says whether that worked.
+**Marker storage.** One firewall alias ``blb_dhcp_<scope>`` (type ``network``) holds the reserved addresses as CIDRs
+(usable in rules). The module's record of each reservation (``{"range", "replaced"}``) is the alias *detail* of
+each of that reservation's CIDRs, not the alias description. Why: every string field of the package is capped at
+1024 bytes (``Fields/StringField.inc``), and v1 kept every record in the one ``descr``, which overflowed after about
+nine reservations. A detail is one per address, so the storage grows with the address list (``many_maximum: 0``,
+no cap, ``Models/FirewallAlias.inc``) and one record (~100 bytes) never comes near its own 1024-byte cap. One alias
+per reservation would also fit, but then a rule would need one alias per band. Addresses whose detail is not the
+module's (added by a person) are kept as they are; the alias is deleted only when nothing is left in it and nothing
+references it (firewall/NAT rules, other aliases, static routes, OpenVPN - the places pfSense's own GUI checks
+before deleting an alias; the REST API does not check, ``Models/FirewallAlias.inc``). A v1 alias (records in
+``descr``) is read and rewritten in this form on the next change.
+
+**Aliases by name.** Alias ids are array positions that shift when an earlier alias is deleted
+(docs/WORKING_WITH_OBJECT_IDS.md of the package). The id is looked up by name right before each write; a PATCH
+also carries the name, which pfSense refuses to change (``editable: false``), so a shifted id fails instead of
+overwriting another alias; a delete goes to ``DELETE /firewall/aliases?name=...``.
+
+**Transaction.** The range PATCH is validated by pfSense itself (a 4xx leaves the config untouched); then the alias
+is written; then ``POST .../dhcp_server/apply`` with ``"async": false`` (the package runs applies in the background
+unless told otherwise, so an answer would otherwise come before dhcpd/Kea restarted) and ``/firewall/apply``
+likewise. ``verify`` reads the range back and checks that pfSense's service status shows the DHCP service
+(``dhcpd`` or ``kea-dhcp4``) running: pfSense's own apply ignores a failed restart. Any failure after the PATCH
+puts the old range and alias back and applies again; the message says whether that worked.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -22,6 +44,7 @@ __metaclass__ = type
 
 import ipaddress
 import json
+import time
 
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_backend import (
     ApplyError, ReservationError, ScopeState,
@@ -30,8 +53,27 @@ from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import Oc
 from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import IPRange
 from ansible_collections.baremetal.lb.plugins.module_utils.router_api import ApiClient, ApiError
 
-MARKER_PREFIX = "baremetal-lb dhcp_reservation "
 API = "/api/v2"
+FIELD_MAX = 1024  # bytes: default maximum_length of the package's StringField (LengthValidator counts strlen)
+ALIAS_DESCR = "baremetal-lb dhcp_reservation: load-balancer addresses kept out of DHCP server %s"
+DETAIL_PREFIX = "baremetal-lb "  # + compact JSON of the reservation record, in each of its CIDRs' details
+LEGACY_PREFIX = "baremetal-lb dhcp_reservation "  # v1: "<prefix>[records...]" in descr
+DHCP_SERVICES = ("dhcpd", "kea-dhcp4")  # pfSense's service names for the ISC and Kea DHCPv4 servers
+SERVICE_CHECKS = 5  # reads of the service status after an apply, one second apart, before calling it stopped
+SETTINGS = "System > REST API > Settings > Authentication Methods"
+
+# Where pfSense can refer to an alias by name: (endpoint, fields, what it is). The same places pfSense's GUI
+# checks before deleting an alias (deleteAlias in alias-utils.inc), as the REST API exposes them.
+REFERENCES = (
+    ("/firewall/rules", ("source", "destination"), "firewall rule"),
+    ("/firewall/nat/port_forwards", ("source", "destination", "target"), "NAT port forward"),
+    ("/firewall/nat/outbound/mappings", ("source", "destination", "target"), "outbound NAT mapping"),
+    ("/firewall/nat/one_to_one/mappings", ("source", "destination"), "1:1 NAT mapping"),
+    ("/firewall/aliases", ("address",), "firewall alias"),
+    ("/routing/static_routes", ("network",), "static route"),
+    ("/vpn/openvpn/servers", ("local_network", "remote_network"), "OpenVPN server"),
+    ("/vpn/openvpn/csos", ("local_network", "remote_network"), "OpenVPN client specific override"),
+)
 
 
 def alias_name(scope):
@@ -42,26 +84,165 @@ def _data(answer):
     return answer.get("data") if isinstance(answer, dict) else None
 
 
+def privilege(method, path):
+    """The pfSense privilege the package requires for ``method path`` besides ``page-all``
+    (``Endpoint::get_method_priv_name``: the URL with ``/`` and ``_`` as ``-``, then the method)."""
+    url = path.split("?", 1)[0].strip("/")
+    return url.replace("/", "-").replace("_", "-") + "-" + method.lower()
+
+
+def choose_auth(params):
+    """``(mode, auth)`` for ApiClient from the given credentials: ``key`` with ``api_key``, ``basic`` with
+    ``api_username`` + ``api_password``. Refuses none, half of the pair, or both kinds at once."""
+    key = params.get("api_key")
+    user, password = params.get("api_username"), params.get("api_password")
+    if key and (user or password):
+        raise ReservationError("pfsense: set either api_key (Key authentication) or api_username and api_password "
+                               "(Basic authentication), not both")
+    if key:
+        return "key", ("header", "X-API-Key", key)
+    if user and password:
+        return "basic", ("basic", user, password)
+    if user or password:
+        raise ReservationError("pfsense: api_%s is set but api_%s is not; Basic authentication needs both"
+                               % (("username", "password") if user else ("password", "username")))
+    raise ReservationError("pfsense: no credentials; set api_username and api_password (Basic authentication, the "
+                           "REST API package's default) or api_key (Key authentication, once enabled under %s)"
+                           % SETTINGS)
+
+
+def auth_advice(mode, user=None):
+    """What to check when pfSense answers 401 to ``mode``."""
+    if mode == "key":
+        return ("pfSense did not accept the API key: either the key is wrong or revoked (System > REST API > Keys), "
+                "or Key authentication is not enabled - the REST API package allows only Basic (Local database) "
+                "authentication after install. Enable it under %s: select 'Key' (setting auth_methods, KeyAuth) and "
+                "Save; or give api_username and api_password instead" % SETTINGS)
+    return ("pfSense did not accept user %r: either the user name or password is wrong (a local user; LDAP/RADIUS "
+            "users cannot use the REST API), the user is disabled, or Basic authentication was turned off - "
+            "enable it under %s: select 'Local database' (setting auth_methods, BasicAuth) and Save. Repeated "
+            "failures get this address blocked by pfSense's login protection" % (user, SETTINGS))
+
+
+def entry_cidrs(entry):
+    first, _, last = entry["range"].partition("-")
+    rng = IPRange.make(first, last or first)
+    return [str(n) for n in ipaddress.summarize_address_range(rng.first, rng.last)]
+
+
+def encode_detail(entry):
+    """A reservation record as an alias detail (``||`` separates details in pfSense's config: no ``|`` inside)."""
+    text = DETAIL_PREFIX + json.dumps(entry, separators=(",", ":"), sort_keys=True).replace("|", "\\u007c")
+    if len(text.encode("utf-8")) > FIELD_MAX:
+        raise ReservationError("the record of reservation %s is %d bytes, more than the %d bytes pfSense keeps in an "
+                               "alias detail; release it and reserve it again; the router was not changed"
+                               % (entry.get("range"), len(text.encode("utf-8")), FIELD_MAX))
+    return text
+
+
+def decode_alias(alias):
+    """``(entries, foreign)`` of an alias: the module's reservation records (one per range, in order) and the
+    ``(address, detail)`` pairs a person added. Raises ReservationError for a record it cannot read."""
+    descr = str(alias.get("descr") or "")
+    addresses = list(alias.get("address") or [])
+    details = list(alias.get("detail") or [])
+    if descr.startswith(LEGACY_PREFIX) and descr[len(LEGACY_PREFIX):].startswith("["):
+        try:
+            entries = json.loads(descr[len(LEGACY_PREFIX):])
+        except ValueError:
+            raise ReservationError("firewall alias %s has a description the module cannot read; fix or delete it"
+                                   % alias.get("name"))
+        return entries, []
+    entries, seen, foreign = [], set(), []
+    for i, address in enumerate(addresses):
+        detail = details[i] if i < len(details) else ""
+        if not str(detail).startswith(DETAIL_PREFIX):
+            foreign.append((address, detail))
+            continue
+        try:
+            entry = json.loads(detail[len(DETAIL_PREFIX):])
+            rng = entry["range"]
+        except (ValueError, KeyError, TypeError):
+            raise ReservationError("firewall alias %s: the detail of %s is not a record the module can read (%r); "
+                                   "fix or delete that entry" % (alias.get("name"), address, detail))
+        if rng not in seen:
+            seen.add(rng)
+            entries.append(entry)
+    return entries, foreign
+
+
+def build_alias(scope_id, entries, foreign):
+    """The alias body holding ``foreign`` addresses as they were, then every CIDR of every record; None when
+    there is nothing to hold."""
+    addresses = [a for a, _ in foreign]
+    details = [d for _, d in foreign]
+    for entry in entries:
+        detail = encode_detail(entry)
+        for cidr in entry_cidrs(entry):
+            addresses.append(cidr)
+            details.append(detail)
+    if not addresses:
+        return None
+    return {"name": alias_name(scope_id), "type": "network", "descr": ALIAS_DESCR % scope_id,
+            "address": addresses, "detail": details}
+
+
+def references(name, listings):
+    """Where ``name`` is used: ``listings`` is ``[(what, fields, objects)]`` as read from REFERENCES."""
+    found = []
+    for what, fields, objects in listings:
+        for obj in objects or []:
+            if what == "firewall alias" and obj.get("name") == name:
+                continue
+            for field in fields:
+                value = obj.get(field)
+                values = value if isinstance(value, list) else [value]
+                if any(isinstance(v, str) and v.lstrip("!") == name for v in values):
+                    label = obj.get("descr") or obj.get("name") or ""
+                    found.append("%s %s%s (%s)" % (what, obj.get("id", "?"), " %r" % label if label else "", field))
+                    break
+    return found
+
+
 class PfsenseBackend:
     name = "pfsense"
     max_ranges = None  # the primary range is checked in prepare (pools are not edited)
 
-    def __init__(self, client):
+    def __init__(self, client, auth_mode="key", user=None, sleep=time.sleep):
         self.client = client
+        self.auth_mode = auth_mode
+        self.user = user
+        self.sleep = sleep
         self.leases_unknown = None
 
     @classmethod
-    def from_params(cls, params, opener=None):
-        if not params.get("api_key"):
-            raise ReservationError("pfsense: api_key is required (the REST API key, sent as X-API-Key)")
-        client = ApiClient(params.get("api_url"), "pfSense REST API", auth=("header", "X-API-Key", params["api_key"]),
+    def from_params(cls, params, opener=None, sleep=time.sleep):
+        mode, auth = choose_auth(params)
+        client = ApiClient(params.get("api_url"), "pfSense REST API", auth=auth,
                            validate_certs=params.get("validate_certs", True), timeout=params.get("timeout", 30),
-                           opener=opener)
-        return cls(client)
+                           opener=opener, ca_path=params.get("ca_path"))
+        return cls(client, mode, params.get("api_username"), sleep=sleep)
+
+    # -- HTTP ------------------------------------------------------------------------------------------------
+
+    def _call(self, method, path, body=None):
+        """One API call; a 401/403 becomes an ApiError saying what to change on pfSense."""
+        try:
+            return self.client.request(method, API + path, body)
+        except ApiError as exc:
+            if exc.status == 401:
+                raise ApiError("%s; %s" % (exc, auth_advice(self.auth_mode, self.user)), status=401, body=exc.body)
+            if exc.status == 403 and isinstance(exc.body, dict) and exc.body.get("response_id") == \
+                    "AUTH_AUTHORIZATION_FAILED":
+                raise ApiError("%s; the pfSense user%s needs the privilege 'WebCfg - All pages' (page-all) or %r "
+                               "(System > User Manager > the user > Effective Privileges)"
+                               % (exc, " behind the API key" if self.auth_mode == "key" else " %r" % self.user,
+                                  privilege(method, path)), status=403, body=exc.body)
+            raise
 
     def _get(self, path):
         try:
-            return _data(self.client.request("GET", API + path))
+            return _data(self._call("GET", path))
         except ApiError as exc:
             raise ReservationError("%s; the router was not changed" % exc)
 
@@ -72,6 +253,8 @@ class PfsenseBackend:
         except (KeyError, ValueError):
             raise ReservationError("pfSense interface %s has no static IPv4 address (ipaddr %r, subnet %r)"
                                    % (iface_id, iface.get("ipaddr"), iface.get("subnet")))
+
+    # -- read ------------------------------------------------------------------------------------------------
 
     def read(self, request, scope_hint):
         if request.version != 4:
@@ -108,25 +291,38 @@ class PfsenseBackend:
             if sm.get("ipaddr"):
                 occupants.append(Occupant(ipaddress.ip_address(sm["ipaddr"]), "static mapping",
                                           "%s (%s)" % (sm.get("hostname") or sm.get("descr") or "", sm.get("mac", ""))))
+        occupants += self._virtual_ips(iface.network)
         for addr, lease in self._lease_records(iface.network) or []:
             occupants.append(Occupant(addr, "active lease", "%s (%s, ends %s)" % (
                 lease.get("hostname") or "", lease.get("mac", ""), lease.get("ends", "?"))))
         alias = self._alias(scope_id)
-        entries = []
-        if alias and str(alias.get("descr", "")).startswith(MARKER_PREFIX):
-            try:
-                entries = json.loads(alias["descr"][len(MARKER_PREFIX):])
-            except ValueError:
-                raise ReservationError("firewall alias %s has a description the module cannot read; fix or delete it"
-                                       % alias["name"])
+        entries, foreign = decode_alias(alias) if alias else ([], [])
         scope = Scope(scope_id, iface.network, tuple(ranges), tuple(occupants))
-        return ScopeState(scope, entries, {"id": scope_id, "server": server, "alias": alias})
+        return ScopeState(scope, entries, {"id": scope_id, "server": server, "alias": alias, "foreign": foreign})
+
+    def _virtual_ips(self, network):
+        """Virtual IPs (CARP, IP alias, proxy ARP) inside ``network``: addresses the router answers for."""
+        out = []
+        for vip in self._get("/firewall/virtual_ips") or []:
+            try:
+                bits = vip.get("subnet_bits") if vip.get("type") == "network" else 32
+                block = ipaddress.ip_network("%s/%s" % (vip["subnet"], bits), strict=False)
+            except (KeyError, ValueError, TypeError):
+                continue
+            if block.version != 4 or not block.overlaps(network):
+                continue
+            inner = block if block.prefixlen >= network.prefixlen else network
+            addrs = [block.network_address] if vip.get("type") != "network" else list(inner)
+            for addr in addrs:
+                if addr in network and addr in block:
+                    out.append(Occupant(addr, "virtual IP", "%s (%s)" % (vip.get("descr") or "", vip.get("mode", "?"))))
+        return out
 
     def _lease_records(self, network):
         """The active leases inside ``network`` as ``(address, lease)``; None, with ``leases_unknown`` set, when
         pfSense did not list them."""
         try:
-            leases = _data(self.client.request("GET", API + "/status/dhcp_server/leases")) or []
+            leases = _data(self._call("GET", "/status/dhcp_server/leases")) or []
         except ApiError as exc:
             self.leases_unknown = "pfSense did not list the DHCP leases (%s)" % exc
             return None
@@ -170,10 +366,12 @@ class PfsenseBackend:
                 "static_mappings": statics, "leases": leases}
 
     def _alias(self, scope_id):
+        """The module's alias for ``scope_id``, found by name (never by a remembered id), or None."""
         name = alias_name(scope_id)
-        found = self._get("/firewall/aliases?name=%s" % name) or []
-        found = [a for a in found if a.get("name") == name]
+        found = [a for a in self._get("/firewall/aliases?name=%s" % name) or [] if a.get("name") == name]
         return found[0] if found else None
+
+    # -- change ----------------------------------------------------------------------------------------------
 
     def prepare(self, state, plan, entries_after, request, action):
         server = state.raw["server"]
@@ -189,40 +387,99 @@ class PfsenseBackend:
                 raise ReservationError("%s overlaps the additional address pool %s of pfSense DHCP server %s; this "
                                        "module only edits the primary range - change the pool by hand; the router "
                                        "was not changed" % (request, live, state.raw["id"]))
+        old = state.raw["alias"]
+        if old is not None:
+            mine = bool(state.entries) or str(old.get("descr") or "") == ALIAS_DESCR % state.raw["id"]
+            if old.get("type") != "network" or not mine:
+                raise ReservationError("firewall alias %s exists (type %s, description %r) but was not written by this "
+                                       "module; rename or delete it; the router was not changed"
+                                       % (old.get("name"), old.get("type"), old.get("descr")))
         new_primary = plan.ranges_after[0]  # the primary range comes first, pools after it
-        alias = None
-        if entries_after:
-            cidrs = []
-            for entry in entries_after:
-                rng = IPRange.make(*entry["range"].split("-")) if "-" in entry["range"] else IPRange.make(
-                    entry["range"], entry["range"])
-                cidrs += [str(n) for n in ipaddress.summarize_address_range(rng.first, rng.last)]
-            alias = {"name": alias_name(state.raw["id"]), "type": "network",
-                     "descr": MARKER_PREFIX + json.dumps(entries_after, separators=(",", ":")),
-                     "address": cidrs,
-                     "detail": ["load-balancer addresses (baremetal.lb.dhcp_reservation)"] * len(cidrs)}
+        alias = build_alias(state.raw["id"], entries_after, state.raw["foreign"])
+        if alias is None and old is not None:
+            self._refuse_if_referenced(old["name"], request)
         return {"range_from": str(new_primary.first), "range_to": str(new_primary.last), "alias": alias}
 
+    def _refuse_if_referenced(self, name, request):
+        """Deleting an alias a rule uses would make pfSense's rule set fail to load: refuse, like pfSense's GUI
+        ("Cannot delete alias. Currently in use by ...")."""
+        listings = []
+        for path, fields, what in REFERENCES:
+            try:
+                listings.append((what, fields, _data(self._call("GET", path))))
+            except ApiError as exc:
+                raise ReservationError("releasing %s would empty firewall alias %s, and the module deletes it only "
+                                       "after checking that nothing uses it, but reading the %ss failed (%s); the "
+                                       "router was not changed" % (request, name, what, exc))
+        used = references(name, listings)
+        if used:
+            raise ReservationError("releasing %s would empty firewall alias %s, which is in use by %s; pfSense cannot "
+                                   "load rules naming a deleted alias, so the module does not delete it: remove those "
+                                   "references first (or add an address of your own to the alias - the module then "
+                                   "keeps it); the router was not changed" % (request, name, "; ".join(used)))
+
     def validate(self, state, candidate):
-        # pfSense validates the PATCH itself and rejects it without changing anything; nothing to dry-run here.
-        return None
+        # pfSense validates the PATCH itself and rejects it without changing anything. What is checked here is
+        # that the DHCP service runs now: afterwards it must still run, and a service already stopped would make
+        # that check meaningless.
+        if self._service_expected(state):
+            service = self._dhcp_service()
+            if not service.get("status"):
+                raise ReservationError("pfSense's DHCP service %s (%s) is not running before any change (Status > "
+                                       "Services); start it or fix its configuration first - the module checks that "
+                                       "it runs after the change; the router was not changed"
+                                       % (service.get("name"), service.get("description")))
+
+    @staticmethod
+    def _service_expected(state):
+        return state.raw["server"].get("enable", True) is not False
+
+    def _dhcp_service(self):
+        """pfSense's DHCPv4 service entry (``dhcpd`` with ISC, ``kea-dhcp4`` with Kea)."""
+        services = self._get("/status/services") or []
+        found = [s for s in services if s.get("name") in DHCP_SERVICES]
+        if not found:
+            raise ReservationError("pfSense lists no DHCPv4 service (%s) although the DHCP server is enabled; the "
+                                   "module cannot tell whether a change works; the router was not changed"
+                                   % " or ".join(DHCP_SERVICES))
+        return found[0]
+
+    def _wait_running(self):
+        """The DHCP service entry once it runs, or the last one read after SERVICE_CHECKS reads."""
+        service = {}
+        for attempt in range(SERVICE_CHECKS):
+            service = self._dhcp_service()
+            if service.get("status"):
+                return service
+            if attempt + 1 < SERVICE_CHECKS:
+                self.sleep(1)
+        return service
 
     def _patch_range(self, scope_id, first, last):
-        self.client.request("PATCH", API + "/services/dhcp_server",
-                            {"id": scope_id, "range_from": first, "range_to": last})
+        self._call("PATCH", "/services/dhcp_server", {"id": scope_id, "range_from": first, "range_to": last})
 
-    def _write_alias(self, state, alias):
-        old = state.raw["alias"]
-        if alias is None:
-            if old is not None:
-                self.client.request("DELETE", API + "/firewall/alias?id=%s" % old["id"])
-        elif old is None:
-            self.client.request("POST", API + "/firewall/alias", alias)
+    def _alias_id(self, name):
+        found = [a for a in _data(self._call("GET", "/firewall/aliases?name=%s" % name)) or []
+                 if a.get("name") == name]
+        return found[0]["id"] if found else None
+
+    def _put_alias(self, want, name):
+        """Make the alias ``name`` be ``want`` (None: deleted), addressing it by name."""
+        current = self._alias_id(name)
+        if want is None:
+            if current is not None:
+                self._call("DELETE", "/firewall/aliases?name=%s" % name)
+        elif current is None:
+            self._call("POST", "/firewall/alias", want)
         else:
-            body = dict(alias)
-            body.pop("name")
-            body["id"] = old["id"]
-            self.client.request("PATCH", API + "/firewall/alias", body)
+            body = dict(want)
+            body["id"] = current  # with the name: pfSense refuses to rename, so a shifted id cannot hit another alias
+            self._call("PATCH", "/firewall/alias", body)
+
+    def _apply(self, alias_touched):
+        self._call("POST", "/services/dhcp_server/apply", {"async": False})
+        if alias_touched:
+            self._call("POST", "/firewall/apply", {"async": False})
 
     def apply(self, state, candidate):
         scope_id = state.raw["id"]
@@ -232,10 +489,10 @@ class PfsenseBackend:
         except ApiError as exc:
             raise ApplyError("pfSense refused the new range (%s); the router was left as it was" % exc, restored=True)
         try:
-            self._write_alias(state, candidate["alias"])
-            self.client.request("POST", API + "/services/dhcp_server/apply", {})
-            if candidate["alias"] is not None or state.raw["alias"] is not None:
-                self.client.request("POST", API + "/firewall/apply", {})
+            old = state.raw["alias"]
+            if candidate["alias"] != _comparable(old):
+                self._put_alias(candidate["alias"], alias_name(scope_id))
+            self._apply(candidate["alias"] is not None or old is not None)
         except ApiError as exc:
             try:
                 self.rollback(state)
@@ -247,18 +504,18 @@ class PfsenseBackend:
 
     def rollback(self, state):
         server = state.raw["server"]
+        name = alias_name(state.raw["id"])
         self._patch_range(state.raw["id"], server["range_from"], server["range_to"])
-        old = state.raw["alias"]
+        old = _comparable(state.raw["alias"])
         now = self._alias(state.raw["id"])
-        if old is None and now is not None:
-            self.client.request("DELETE", API + "/firewall/alias?id=%s" % now["id"])
-        elif old is not None and now != old:
-            if now is None:
-                self.client.request("POST", API + "/firewall/alias", {k: old[k] for k in old if k != "id"})
-            else:
-                body = {k: old[k] for k in old if k != "name"}
-                self.client.request("PATCH", API + "/firewall/alias", body)
-        self.client.request("POST", API + "/services/dhcp_server/apply", {})
+        if _comparable(now) != old:
+            self._put_alias(old, name)
+        self._apply(old is not None or now is not None)
+        if self._service_expected(state):
+            service = self._wait_running()
+            if not service.get("status"):
+                raise ReservationError("the old range is set back but pfSense's DHCP service %s is still not running "
+                                       "(Status > Services, Status > System Logs > DHCP)" % service.get("name"))
 
     def verify(self, state, plan):
         server = self._get("/services/dhcp_server?id=%s" % state.raw["id"])
@@ -267,6 +524,22 @@ class PfsenseBackend:
         if tuple(got) != tuple(plan.ranges_after):
             raise ReservationError("pfSense reports ranges %s after the change, expected %s"
                                    % ([str(r) for r in got], [str(r) for r in plan.ranges_after]))
+        pending = self._get("/services/dhcp_server/apply") or {}
+        if pending.get("applied") is False:
+            raise ReservationError("pfSense still has DHCP server changes pending after the apply")
+        if self._service_expected(state):
+            service = self._wait_running()
+            if not service.get("status"):
+                raise ReservationError("pfSense's DHCP service %s is not running after the change (it did not start "
+                                       "with the new range; see Status > System Logs > DHCP)" % service.get("name"))
 
     def ui_range(self, rng):
         return "%s to %s" % (rng.first, rng.last)
+
+
+def _comparable(alias):
+    """An alias as read, in the shape the module writes (for comparing and for writing it back)."""
+    if alias is None:
+        return None
+    return {"name": alias.get("name"), "type": alias.get("type"), "descr": alias.get("descr", ""),
+            "address": list(alias.get("address") or []), "detail": list(alias.get("detail") or [])}

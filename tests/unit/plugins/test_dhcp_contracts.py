@@ -31,7 +31,7 @@ UCI = Path(__file__).resolve().parents[2] / "fakes" / "uci.py"
 
 @pytest.fixture
 def pf():
-    with FakePfsense() as fake:
+    with FakePfsense(auth_methods=("BasicAuth", "KeyAuth")) as fake:
         yield fake
 
 

@@ -35,7 +35,7 @@ PLAYBOOK = (Path(__file__).resolve().parents[3] / "playbooks" / "router.yml").re
 def test_role_reserves_the_seed_pool_on_pfsense_idempotently_and_releases():
     pools = [{"name": "lan", "addresses": ["10.1.1.240-10.1.1.250"], "mode": "layer2", "router": {"scope": "lan"}},
              {"name": "bgp-only", "addresses": ["192.0.2.0/28"], "mode": "bgp"}]  # no router key: untouched
-    with FakePfsense() as pf:
+    with FakePfsense(auth_methods=("BasicAuth", "KeyAuth")) as pf:
         rc, out = run_playbook(PLAYBOOK, inventory=inventory(pf.url), extra_vars={"baremetal_lb_pools": pools})
         assert rc == 0, out
         res = task_result(out, "Reserve | keep")

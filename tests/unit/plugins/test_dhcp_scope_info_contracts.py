@@ -50,7 +50,7 @@ def pf_backend(pf: FakePfsense, key: str = "pf-secret-key") -> PfsenseBackend:
 
 
 def test_pfsense_seed_scope_after_a_reservation():
-    with FakePfsense() as pf:
+    with FakePfsense(auth_methods=("BasicAuth", "KeyAuth")) as pf:
         pf.leases += [
             {"ip": "10.1.1.105", "mac": "aa:bb:cc:00:00:01", "hostname": "laptop", "active_status": "active",
              "ends": "2026/11/24 10:00:00"},
@@ -91,7 +91,7 @@ def test_pfsense_seed_scope_after_a_reservation():
 
 
 def test_pfsense_leases_unknown_is_null_with_a_warning():
-    with FakePfsense() as pf:
+    with FakePfsense(auth_methods=("BasicAuth", "KeyAuth")) as pf:
         pf.fail("GET", "/api/v2/status/dhcp_server/leases", 500,
                 {"code": 500, "status": "server error", "response_id": "X", "message": "dhcpd.leases unreadable",
                  "data": []}, times=10)
@@ -209,7 +209,7 @@ def test_openwrt_section_after_a_reservation(tmp_path):
 
 
 def test_module_reads_in_check_mode_and_never_shows_secrets():
-    with FakePfsense() as pf:
+    with FakePfsense(auth_methods=("BasicAuth", "KeyAuth")) as pf:
         args = {"backend": "pfsense", "api_url": pf.url, "api_key": "pf-secret-key", "validate_certs": False}
         rc, res = run_module("baremetal.lb.dhcp_scope_info", args, check=True)
         assert rc == 0 and res["changed"] is False, res
@@ -233,7 +233,7 @@ def test_return_docs_describe_exactly_what_is_returned():
     import yaml
     from ansible_collections.baremetal.lb.plugins.modules import dhcp_scope_info as module
     doc = yaml.safe_load(module.RETURN)["scopes"]["contains"]
-    with FakePfsense() as pf:
+    with FakePfsense(auth_methods=("BasicAuth", "KeyAuth")) as pf:
         pf.leases.append({"ip": "10.1.1.105", "mac": "aa:bb:cc:00:00:01", "hostname": "laptop",
                           "active_status": "active", "ends": "2026/11/24 10:00:00"})
         dhcp_backend.run(pf_backend(pf), "10.1.1.240-10.1.1.250")

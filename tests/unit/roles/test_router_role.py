@@ -45,7 +45,7 @@ def run_as_a_person_sees_it(inv: dict[str, Any], extra_vars: dict[str, Any]) -> 
 
 
 def test_role_run_prints_no_unsafe_template_warning():
-    with FakePfsense() as pf:
+    with FakePfsense(auth_methods=("BasicAuth", "KeyAuth")) as pf:
         rc, text = run_as_a_person_sees_it(
             inventory(pf.url, baremetal_lb_router_options={"subnet_cmds": "never"}), {"baremetal_lb_pools": POOLS})
         assert rc == 0, text
@@ -87,7 +87,7 @@ def test_the_task_passes_every_module_option_and_the_specs_match_the_module():
 def test_module_gets_what_the_combine_form_gave_it():
     """The arguments the module receives, for the cases the old ``args | combine(options)`` handled."""
     pools = POOLS + [{"name": "dmz", "addresses": ["10.1.1.230"], "router": {}, "state": "absent"}]
-    with FakePfsense() as pf:
+    with FakePfsense(auth_methods=("BasicAuth", "KeyAuth")) as pf:
         inv = inventory(pf.url, baremetal_lb_router_options={"conf_file": "/etc/dnsmasq.d/lan.conf",
                                                              "restart_command": ["rc-service", "dnsmasq", "restart"],
                                                              "opnsense_dhcp": "dnsmasq"},
@@ -110,7 +110,7 @@ def test_module_gets_what_the_combine_form_gave_it():
 
 
 def test_an_unknown_option_key_is_refused_before_any_task():
-    with FakePfsense() as pf:
+    with FakePfsense(auth_methods=("BasicAuth", "KeyAuth")) as pf:
         rc, out = run_playbook(PLAYBOOK.read_text(),
                                inventory=inventory(pf.url, baremetal_lb_router_options={"validate_certs": False}),
                                extra_vars={"baremetal_lb_pools": POOLS})
