@@ -75,6 +75,16 @@ REFERENCES = (
     ("/vpn/openvpn/csos", ("local_network", "remote_network"), "OpenVPN client specific override"),
 )
 
+# Every call the module makes (dhcp_reservation and dhcp_scope_info): a pfSense user with 'WebCfg - All pages' may
+# make them all; a least-privilege user needs privilege(method, path) of each (docs/router.md lists them).
+CALLS = (
+    ("GET", "/services/dhcp_servers"), ("GET", "/services/dhcp_server"), ("PATCH", "/services/dhcp_server"),
+    ("POST", "/services/dhcp_server/apply"), ("GET", "/services/dhcp_server/apply"), ("GET", "/interface"),
+    ("GET", "/status/dhcp_server/leases"), ("GET", "/status/services"), ("GET", "/firewall/virtual_ips"),
+    ("DELETE", "/firewall/aliases"), ("POST", "/firewall/alias"), ("PATCH", "/firewall/alias"),
+    ("POST", "/firewall/apply"),
+) + tuple(("GET", path) for path, _, _ in REFERENCES)
+
 
 def alias_name(scope):
     return ("blb_dhcp_" + "".join(c if c.isalnum() else "_" for c in scope))[:31]
@@ -87,7 +97,7 @@ def _data(answer):
 def privilege(method, path):
     """The pfSense privilege the package requires for ``method path`` besides ``page-all``
     (``Endpoint::get_method_priv_name``: the URL with ``/`` and ``_`` as ``-``, then the method)."""
-    url = path.split("?", 1)[0].strip("/")
+    url = (API + path.split("?", 1)[0]).strip("/")
     return url.replace("/", "-").replace("_", "-") + "-" + method.lower()
 
 

@@ -138,6 +138,7 @@ class FakePfsense(FakeServer):
     def __init__(self, *, auth_methods: tuple[str, ...] = ("BasicAuth",), read_only: bool = False,
                  dhcp_backend: str = "isc") -> None:
         super().__init__()
+        self.httpd.RequestHandlerClass.disable_nagle_algorithm = True  # else ~40 ms per answer (LAB-NOTES.md)
         self.auth_methods = list(auth_methods)
         self.read_only = read_only
         self.dhcp_backend = dhcp_backend
@@ -160,6 +161,7 @@ class FakePfsense(FakeServer):
         self.dhcpd_starts: Callable[[dict[str, Any]], bool] = lambda servers: True
         self.dhcpd_running = True
         self.filter_reloads = 0
+        self.hooks: list[list[Any]] = []  # [method, path, fn]: fn() runs once, before that request is handled
         self._headers: dict[str, str] = {}
 
     # -- the transport: authentication happens in route(), where the method and path are known --------------
@@ -201,6 +203,10 @@ class FakePfsense(FakeServer):
                 return user if not self.users[user]["disabled"] else None
         return None
 
+    def before(self, method: str, path: str, fn: Callable[[], None]) -> None:
+        """Run ``fn`` once, just before the next ``method path`` request is handled."""
+        self.hooks.append([method, path, fn])
+
     def finish_background(self) -> None:
         """Let the applies started in the background finish (on pfSense: a few seconds after the answer)."""
         jobs, self.background = self.background, []
@@ -215,6 +221,10 @@ class FakePfsense(FakeServer):
 
     def route(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
         p = path.rstrip("/")
+        for hook in list(self.hooks):
+            if hook[0] == method and hook[1] == p:
+                self.hooks.remove(hook)
+                hook[2]()  # someone else changed pfSense just before this request (the GUI, another run)
         if p not in ENDPOINTS:
             return 404, "<html><head><title>404 Not Found</title></head><body>404 Not Found</body></html>"
         user = self._user()
@@ -389,12 +399,12 @@ class FakePfsense(FakeServer):
         name = new.get("name")
         if not name:
             raise PfError("FIELD_IS_REQUIRED", field="name")
+        if index is not None and name != self.aliases[index]["name"]:  # editable: false (Core/Field.inc:516-527),
+            raise PfError("FIELD_VALUE_CHANGED_WHEN_NOT_EDITABLE", field="name", value=name,  # checked before unique
+                          current=self.aliases[index]["name"])  # (Core/Field.inc:405-456)
         for i, other in enumerate(self.aliases):
             if other["name"] == name and i != index:
                 raise PfError("FIELD_MUST_BE_UNIQUE", field="name", id=i)
-        if index is not None and name != self.aliases[index]["name"]:  # editable: false (Core/Field.inc:516-527)
-            raise PfError("FIELD_VALUE_CHANGED_WHEN_NOT_EDITABLE", field="name", value=name,
-                          current=self.aliases[index]["name"])
         if len(name.encode()) > 31:
             raise PfError("LENGTH_VALIDATOR_MAXIMUM_CONSTRAINT", field="name", maximum=31)
         if name.startswith("pkg_"):
@@ -428,6 +438,21 @@ class FakePfsense(FakeServer):
                 raise PfError("TOO_MANY_ALIAS_DETAILS")
             while len(new["detail"]) < len(new["address"]):
                 new["detail"].append("Entry added " + time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime()))
+
+
+def plain_http(url: str, method: str, data: bytes | None, headers: dict[str, str], validate_certs: bool,
+               timeout: int) -> tuple[int, bytes]:
+    """An ``opener`` for router_api.ApiClient: urllib over plain HTTP. ansible-core's open_url (the modules'
+    transport, which the tests running a module through Ansible use) builds a new TLS context per call, ~0.16 s each
+    here; the contract tests make hundreds of calls."""
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers, method=method),
+                                    timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
 
 
 def _is_subnet(value: str) -> bool:
