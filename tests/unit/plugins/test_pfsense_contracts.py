@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.collection import collection_path
-from tests.fakes.pfsense import ERRORS, FakePfsense, plain_http, privilege
+from tests.fakes.pfsense import ENDPOINTS, ERRORS, FakePfsense, plain_http, privilege
 
 sys.path.insert(0, str(collection_path()))
 from ansible_collections.baremetal.lb.plugins.module_utils import dhcp_backend  # noqa: E402
@@ -162,8 +162,8 @@ def test_wrong_password_and_missing_privilege_say_what_to_fix(pf):
         in str(exc.value)
     assert "wrong" not in str(exc.value).replace("is wrong", "")
     pf.users["ansible"] = {"password": "s3cret", "disabled": False,
-                           "privileges": [privilege(m, "/api/v2" + p) for m, p in backend_pfsense.CALLS
-                                          if (m, p) != ("PATCH", "/services/dhcp_server")]}
+                           "privileges": [privilege(m, p) for p, methods in ENDPOINTS.items() for m in methods
+                                          if (m, p) != ("PATCH", "/api/v2/services/dhcp_server")]}
     with pytest.raises(dhcp_backend.ReservationError) as exc:
         run(pf, "10.1.1.240-10.1.1.250", {"api_username": "ansible", "api_password": "s3cret"})
     assert "HTTP 403" in str(exc.value) and "'api-v2-services-dhcp-server-patch'" in str(exc.value), str(exc.value)
@@ -229,7 +229,7 @@ def test_ten_reservations_in_one_scope_then_released_in_turn(pf):
     for i, band in enumerate(bands):
         res = run(pf, band)
         assert res["changed"], band
-        assert pf.applied["lan"]["range_to"] == "10.1.1.%d" % (248 - 2 * i)
+        assert pf.servers["lan"]["range_to"] == "10.1.1.%d" % (248 - 2 * i)
     assert [run(pf, band)["changed"] for band in bands] == [False] * 10  # second run: no change
     (alias,) = pf.aliases
     assert len(alias["address"]) == 20 and len(alias["detail"]) == 20
@@ -242,7 +242,7 @@ def test_ten_reservations_in_one_scope_then_released_in_turn(pf):
     assert [r["range"] for r in lan["reserved"]] == bands
     for band in reversed(bands):
         assert run(pf, band, state="absent")["changed"], band
-    assert pf.aliases == [] and pf.applied["lan"]["range_to"] == "10.1.1.250"
+    assert pf.aliases == [] and pf.servers["lan"]["range_to"] == pf.applied["lan"]["range_to"] == "10.1.1.250"
 
 
 def test_a_v1_alias_is_read_and_rewritten(pf):
@@ -298,8 +298,8 @@ def test_an_alias_a_rule_uses_is_never_deleted(pf):
 
 def test_an_unreadable_reference_list_means_no_delete(pf):
     run(pf, "10.1.1.240-10.1.1.250")
-    pf.users["admin"]["privileges"] = [privilege(m, "/api/v2" + p) for m, p in backend_pfsense.CALLS
-                                       if p != "/routing/static_routes"]
+    pf.users["admin"]["privileges"] = [privilege(m, p) for p, methods in ENDPOINTS.items() for m in methods
+                                       if p != "/api/v2/routing/static_routes"]
     with pytest.raises(dhcp_backend.ReservationError, match="reading the static routes failed .*HTTP 403.*"
                                                             "'api-v2-routing-static-routes-get'"):
         run(pf, "10.1.1.240-10.1.1.250", state="absent")

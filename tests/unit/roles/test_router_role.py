@@ -80,7 +80,7 @@ def test_the_task_passes_every_module_option_and_the_specs_match_the_module():
         assert args[name] == "{{ baremetal_lb_router_options.%s | default(omit) }}" % name
     # every module option is either a role variable of its own or a backend option
     own = {"backend", "range", "state", "scope", "accept_active_leases", "api_url", "api_key", "api_secret",
-           "validate_certs", "timeout"}
+           "api_username", "api_password", "ca_path", "validate_certs", "timeout"}
     assert own | set(backend_options) == set(ARG_SPEC) and not own & set(backend_options)
 
 
@@ -98,7 +98,8 @@ def test_module_gets_what_the_combine_form_gave_it():
     assert lan == {
         "backend": "pfsense", "range": "10.1.1.240-10.1.1.250", "state": "present", "scope": "lan",
         "accept_active_leases": True, "api_url": pf.url, "api_key": "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER",
-        "api_secret": None, "validate_certs": True, "timeout": 7,
+        "api_secret": None, "api_username": None, "api_password": None, "ca_path": None, "validate_certs": True,
+        "timeout": 7,
         # given in baremetal_lb_router_options, passed as they are
         "conf_file": "/etc/dnsmasq.d/lan.conf", "restart_command": ["rc-service", "dnsmasq", "restart"],
         "opnsense_dhcp": "dnsmasq",
