@@ -499,10 +499,10 @@ class PfsenseBackend:
         except ApiError as exc:
             raise ApplyError("pfSense refused the new range (%s); the router was left as it was" % exc, restored=True)
         try:
-            old = state.raw["alias"]
-            if candidate["alias"] != _comparable(old):
+            alias_changed = candidate["alias"] != _comparable(state.raw["alias"])
+            if alias_changed:
                 self._put_alias(candidate["alias"], alias_name(scope_id))
-            self._apply(candidate["alias"] is not None or old is not None)
+            self._apply(alias_changed)
         except ApiError as exc:
             try:
                 self.rollback(state)
@@ -518,9 +518,10 @@ class PfsenseBackend:
         self._patch_range(state.raw["id"], server["range_from"], server["range_to"])
         old = _comparable(state.raw["alias"])
         now = self._alias(state.raw["id"])
-        if _comparable(now) != old:
+        alias_changed = _comparable(now) != old
+        if alias_changed:
             self._put_alias(old, name)
-        self._apply(old is not None or now is not None)
+        self._apply(alias_changed)
         if self._service_expected(state):
             service = self._wait_running()
             if not service.get("status"):
