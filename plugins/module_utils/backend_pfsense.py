@@ -83,7 +83,7 @@ CALLS = (
     ("GET", "/status/dhcp_server/leases"), ("GET", "/status/services"), ("GET", "/firewall/virtual_ips"),
     ("DELETE", "/firewall/aliases"), ("POST", "/firewall/alias"), ("PATCH", "/firewall/alias"),
     ("POST", "/firewall/apply"),
-) + tuple(("GET", path) for path, _, _ in REFERENCES)
+) + tuple(("GET", ref[0]) for ref in REFERENCES)
 
 
 def alias_name(scope):
@@ -135,8 +135,8 @@ def auth_advice(mode, user=None):
 
 
 def entry_cidrs(entry):
-    first, _, last = entry["range"].partition("-")
-    rng = IPRange.make(first, last or first)
+    first, dash, last = entry["range"].partition("-")
+    rng = IPRange.make(first, last if dash else first)
     return [str(n) for n in ipaddress.summarize_address_range(rng.first, rng.last)]
 
 
@@ -184,8 +184,8 @@ def decode_alias(alias):
 def build_alias(scope_id, entries, foreign):
     """The alias body holding ``foreign`` addresses as they were, then every CIDR of every record; None when
     there is nothing to hold."""
-    addresses = [a for a, _ in foreign]
-    details = [d for _, d in foreign]
+    addresses = [pair[0] for pair in foreign]
+    details = [pair[1] for pair in foreign]
     for entry in entries:
         detail = encode_detail(entry)
         for cidr in entry_cidrs(entry):
