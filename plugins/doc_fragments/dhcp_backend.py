@@ -34,10 +34,22 @@ options:
   lease_file:
     description:
       - dnsmasq and OpenWrt. The lease database; dnsmasq default the C(dhcp-leasefile) of the configuration,
-        else C(/var/lib/misc/dnsmasq.leases); OpenWrt default C(/tmp/dhcp.leases).
+        else C(/var/lib/misc/dnsmasq.leases); OpenWrt default the C(leasefile) of the C(dnsmasq) section, else
+        C(/tmp/dhcp.leases) (read through rpcd with O(openwrt_transport=rpcd); with C(dhcp.odhcpd.maindhcp) the
+        leases come from odhcpd's C(ubus call dhcp ipv4leases)).
     type: path
   uci_command:
-    description: OpenWrt only. The C(uci) executable.
+    description: OpenWrt only, O(openwrt_transport=uci). The C(uci) executable.
     type: path
     default: uci
+  openwrt_transport:
+    description:
+      - OpenWrt only. How the module reaches the router.
+      - V(rpcd) runs on the controller and calls rpcd's JSON-RPC at O(api_url)C(/ubus) (present wherever LuCI is),
+        logged in with O(api_username)/O(api_password); the router needs no Python. See the docs' "OpenWrt: prepare
+        your router" for the rpcd login and its ACL.
+      - V(uci) runs the task on the router itself (an OpenWrt with Python) and calls C(uci).
+      - Default V(rpcd) when O(api_url) is set, else V(uci).
+    type: str
+    choices: [rpcd, uci]
 """

@@ -14,7 +14,8 @@ options:
     description:
       - Base URL of the router's API, for example C(https://10.1.1.1) (pfSense, OPNsense) or
         C(http://127.0.0.1:8000/) (the Kea Control Agent).
-      - Not used by the V(dnsmasq) and V(openwrt) backends, which run on the router host itself.
+      - Not used by the V(dnsmasq) backend, which runs on the router host itself. V(openwrt) uses it for rpcd
+        (C(https://192.168.1.1); C(/ubus) is appended).
       - If not set, the environment variable E(BAREMETAL_LB_ROUTER_API_URL) is used.
     type: str
   api_key:

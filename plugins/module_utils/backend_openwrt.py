@@ -1,17 +1,26 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, baremetal-lb developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""OpenWrt: UCI ``dhcp.<section>.start/limit`` on the router itself (the task runs on the OpenWrt host).
+"""OpenWrt: the DHCPv4 range of a ``dhcp`` section of ``/etc/config/dhcp`` (``start``/``limit``).
 
-OpenWrt describes a scope's one dynamic range as ``start`` (offset from the network address of the interface
-``dhcp.<section>.interface`` → ``network.<if>.ipaddr``/``netmask``) and ``limit`` (how many addresses), so a
-reservation in the middle of the range is refused (reserve at either end). Static leases are ``dhcp.@host[]``
-(``ip``), active leases are read from dnsmasq's lease file (default ``/tmp/dhcp.leases``).
+Two ways to reach the router (``openwrt_transport``):
 
-Marker: the option ``dhcp.<section>.baremetal_lb`` (JSON). Transaction: refuse if ``uci changes dhcp`` already holds
-someone else's uncommitted edits; stage with ``uci set``, ``uci commit dhcp``, restart dnsmasq
-(``/etc/init.d/dnsmasq restart``); on a failure before the commit ``uci revert dhcp``, after it the old values are
-committed back and dnsmasq restarted again.
+* ``rpcd`` (default when ``api_url`` is set): from the controller over rpcd's JSON-RPC at ``<api_url>/ubus`` (present
+  wherever LuCI is), logged in as an rpcd user whose ACL grants exactly what this needs (docs/router.md). Stock
+  OpenWrt has no Python, so this is the normal way.
+* ``uci``: the task runs on the router (an OpenWrt with Python) and calls the ``uci`` command.
+
+The range is never ``network + start``: OpenWrt computes it at every service start, so ``openwrt_range`` computes it
+the same way (dnsmasq.init + ipcalc.sh of 23.05 and 24.10, or odhcpd when ``dhcp.odhcpd.maindhcp`` is set). A
+section whose range the two releases compute differently (e.g. the router's address inside the range: 23.05 warns,
+24.10 writes a broken line) is refused with both results named; a written ``start``/``limit`` is checked the same
+way before anything is staged.
+
+Marker: the list ``dhcp.<section>.baremetal_lb``, one compact JSON entry per reservation, so no single value grows
+with the number of reservations. Transaction: stage with ``uci set``, ``commit``, restart the DHCP server (``dnsmasq``,
+or ``odhcpd`` with maindhcp) and check its exit code; a failure before the commit reverts, after it the previous
+values are committed back and the server restarted again. With ``uci`` the module refuses while the ``dhcp`` package
+holds someone else's uncommitted changes (a commit would publish them); rpcd keeps each session's changes apart.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -20,7 +29,6 @@ __metaclass__ = type
 
 import ipaddress
 import json
-import os
 import time
 
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_backend import (
@@ -28,233 +36,554 @@ from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_backend import (
 )
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import Occupant, Scope
 from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import IPRange
+from ansible_collections.baremetal.lb.plugins.module_utils.openwrt_range import (
+    RELEASES, dnsmasq_ranges, first_value, get_bool, netifd_subnet, odhcpd_range,
+)
+from ansible_collections.baremetal.lb.plugins.module_utils.router_api import ApiError
 
 MARKER_OPTION = "baremetal_lb"
-DEFAULT_LEASE_FILE = "/tmp/dhcp.leases"
+DEFAULT_LEASE_FILE = "/tmp/dhcp.leases"  # dnsmasq.init's default for dhcp.@dnsmasq[].leasefile
+TRANSPORTS = ("rpcd", "uci")
+
+
+class UciError(Exception):
+    pass
+
+
+# -- transports: the same small surface over the uci CLI and over rpcd ------------------------------------------
+
+
+class UciCliTransport:
+    """The ``uci`` command on the router itself (module ``run_command``)."""
+
+    where = "uci"
+
+    def __init__(self, run_command, uci="uci", restart_command=None):
+        self.run_command = run_command
+        self.uci_bin = uci
+        self.restart_command = restart_command
+
+    def _uci(self, *args, **kw):
+        rc, out, err = self.run_command([self.uci_bin] + list(args))
+        if rc != 0 and not kw.get("allow_fail"):
+            raise UciError("uci %s failed: %s" % (" ".join(args), (err or out).strip()))
+        return rc, out
+
+    def package(self, config):
+        """``[(name, type, options)]`` in file order, from ``uci -X show`` (internal names of unnamed sections)."""
+        rc, out = self._uci("-X", "show", config, allow_fail=True)
+        if rc != 0:
+            return None
+        sections, index = [], {}
+        for line in out.splitlines():
+            key, dummy, value = line.partition("=")
+            parts = key.split(".")
+            if len(parts) == 2:
+                opts = {}
+                sections.append((parts[1], value, opts))
+                index[parts[1]] = opts
+            elif len(parts) == 3 and parts[1] in index:
+                index[parts[1]][parts[2]] = _show_value(value)
+        return sections
+
+    def changes(self, config):
+        rc, out = self._uci("changes", config)
+        return [line for line in out.splitlines() if line.strip()]
+
+    def stage(self, config, section, values):
+        for key, value in values.items():
+            target = "%s.%s.%s" % (config, section, key)
+            if value is None:
+                self._uci("-q", "delete", target, allow_fail=True)
+            elif isinstance(value, list):
+                self._uci("-q", "delete", target, allow_fail=True)
+                for item in value:
+                    self._uci("add_list", "%s=%s" % (target, item))
+            else:
+                self._uci("set", "%s=%s" % (target, value))
+
+    def commit(self, config):
+        self._uci("commit", config)
+
+    def revert(self, config):
+        self._uci("revert", config, allow_fail=True)
+
+    def read_file(self, path):
+        """``(text, None)``, ``(None, None)`` when missing, ``(None, reason)`` when unreadable."""
+        try:
+            with open(path) as fh:
+                return fh.read(), None
+        except (IOError, OSError) as exc:
+            if getattr(exc, "errno", None) == 2:
+                return None, None
+            return None, "cannot read %s: %s" % (path, exc)
+
+    def restart(self, service):
+        cmd = list(self.restart_command or ["/etc/init.d/%s" % service, "restart"])
+        rc, out, err = self.run_command(cmd)
+        return rc, (err or out or "").strip()
+
+    def odhcpd_leases(self):
+        rc, out, err = self.run_command(["ubus", "call", "dhcp", "ipv4leases"])
+        if rc != 0:
+            return None, "ubus call dhcp ipv4leases failed: %s" % (err or out).strip()
+        try:
+            return json.loads(out), None
+        except ValueError:
+            return None, "ubus call dhcp ipv4leases did not answer JSON"
+
+
+class RpcdTransport:
+    """rpcd over ``/ubus`` (``openwrt_ubus.UbusClient``): ``uci``, ``file`` and odhcpd's ``dhcp`` objects."""
+
+    where = "rpcd"
+
+    def __init__(self, client):
+        self.client = client
+
+    def package(self, config):
+        data = self.client.call("uci", "get", {"config": config}, missing_ok=True)
+        if data is None:
+            return None
+        values = data.get("values") or {}
+        rows = sorted(values.values(), key=lambda s: s.get(".index", 0))
+        return [(s[".name"], s[".type"], dict((k, v) for k, v in s.items() if not k.startswith(".")))
+                for s in rows]
+
+    def changes(self, config):
+        data = self.client.call("uci", "changes", {"config": config})
+        return ["%s" % (item,) for item in data.get("changes") or []]
+
+    def stage(self, config, section, values):
+        drop = [k for k, v in values.items() if v is None]
+        keep = dict((k, v) for k, v in values.items() if v is not None)
+        if keep:
+            self.client.call("uci", "set", {"config": config, "section": section, "values": keep})
+        if drop:
+            current = dict((name, opts) for name, dummy, opts in self.package(config) or [])
+            drop = [k for k in drop if k in current.get(section, {})]
+            if drop:
+                self.client.call("uci", "delete", {"config": config, "section": section, "options": drop})
+
+    def commit(self, config):
+        self.client.call("uci", "commit", {"config": config})
+
+    def revert(self, config):
+        self.client.call("uci", "revert", {"config": config})
+
+    def read_file(self, path):
+        try:
+            data = self.client.call("file", "read", {"path": path}, missing_ok=True)
+        except ApiError as exc:
+            if getattr(exc, "status", None) == 8:
+                return None, "rpcd does not read %s: it is 256 KiB or larger (rpcd file.c RPC_FILE_MAX_SIZE)" % path
+            return None, str(exc)
+        if data is None:
+            return None, None
+        return data.get("data", ""), None
+
+    def restart(self, service):
+        data = self.client.call("file", "exec", {"command": "/etc/init.d/%s" % service, "params": ["restart"]})
+        return int(data.get("code", 0)), (data.get("stderr") or data.get("stdout") or "").strip()
+
+    def odhcpd_leases(self):
+        try:
+            return self.client.call("dhcp", "ipv4leases", {}), None
+        except ApiError as exc:
+            return None, str(exc)
+
+
+def _show_value(text):
+    """``uci show`` quoting → str, or a list when several quoted items follow each other."""
+    items, cur, i, inq = [], "", 0, False
+    while i < len(text):
+        if text.startswith("'\\''", i):
+            cur += "'"
+            i += 4
+            continue
+        ch = text[i]
+        if ch == "'":
+            if inq:
+                items.append(cur)
+                cur = ""
+            inq = not inq
+        elif inq:
+            cur += ch
+        i += 1
+    return items if len(items) > 1 else (items[0] if items else "")
+
+
+# -- the backend -----------------------------------------------------------------------------------------------
 
 
 class OpenwrtBackend:
     name = "openwrt"
     max_ranges = 1
 
-    def __init__(self, run_command, uci="uci", restart_command=None, lease_file=None, now=None):
-        self.run_command = run_command
-        self.uci_bin = uci
-        self.restart_command = restart_command or ["/etc/init.d/dnsmasq", "restart"]
-        self.lease_file = lease_file or DEFAULT_LEASE_FILE
+    def __init__(self, transport, lease_file=None, now=None):
+        self.t = transport
+        self.lease_file = lease_file
         self.now = now or time.time
         self.leases_unknown = None
+        self._listing = False
 
     @classmethod
     def from_params(cls, params, run_command):
-        restart = params.get("restart_command") or ["/etc/init.d/%s" % (params.get("service") or "dnsmasq"), "restart"]
-        return cls(run_command, uci=params.get("uci_command") or "uci", restart_command=restart,
+        transport = params.get("openwrt_transport") or ("rpcd" if params.get("api_url") else "uci")
+        if transport == "rpcd":
+            from ansible_collections.baremetal.lb.plugins.module_utils.openwrt_ubus import UbusClient
+            client = UbusClient(params.get("api_url"), params.get("api_username"), params.get("api_password"),
+                                validate_certs=params.get("validate_certs", True),
+                                timeout=params.get("timeout") or 30, ca_path=params.get("ca_path"))
+            return cls(RpcdTransport(client), lease_file=params.get("lease_file"))
+        restart = params.get("restart_command")
+        if not restart and params.get("service"):
+            restart = ["/etc/init.d/%s" % params["service"], "restart"]
+        return cls(UciCliTransport(run_command, uci=params.get("uci_command") or "uci", restart_command=restart),
                    lease_file=params.get("lease_file"))
 
-    def uci(self, *args, **kw):
-        rc, out, err = self.run_command([self.uci_bin] + list(args))
-        if rc != 0 and not kw.get("allow_fail"):
-            raise UciError("uci %s failed: %s" % (" ".join(args), (err or out).strip()))
-        return rc, out.strip()
+    # -- reading -----------------------------------------------------------------------------------------------
+    def _snapshot(self):
+        """Everything the range depends on: ``{"dhcp", "network", "maindhcp", "netifd"}``."""
+        try:
+            dhcp = self.t.package("dhcp")
+            network = self.t.package("network")
+        except (ApiError, UciError) as exc:
+            raise ReservationError("%s; the router was not changed" % exc)
+        if dhcp is None or network is None:
+            raise ReservationError("the router has no UCI package %s; the router was not changed"
+                                   % ("dhcp" if dhcp is None else "network"))
+        maindhcp = False
+        for name, kind, opts in dhcp:
+            if name == "odhcpd" and kind == "odhcpd":
+                try:
+                    maindhcp = int(first_value(opts.get("maindhcp", "0"))) > 0  # dnsmasq.init: [ "$x" -gt 0 ]
+                except ValueError:
+                    maindhcp = False
+        netifd = {}
+        for name, kind, opts in network:
+            if kind == "interface":
+                device, proto, subnet = netifd_subnet(opts)
+                netifd[name] = {"device": device or name, "proto": proto, "subnet": subnet, "options": opts}
+        return {"dhcp": dhcp, "network": network, "maindhcp": maindhcp, "netifd": netifd}
 
-    def get(self, key, default=None):
-        rc, out = self.uci("-q", "get", key, allow_fail=True)
-        return out if rc == 0 else default
+    def _computed(self, snap):
+        """``{section: (Range per release, or the odhcpd Range)}`` for every ``dhcp`` section."""
+        sections = [(name, opts) for name, kind, opts in snap["dhcp"] if kind == "dhcp"]
+        out = {}
+        if snap["maindhcp"]:
+            for name, opts in sections:
+                state = snap["netifd"].get(first_value(opts.get("interface")) or "")
+                rng = odhcpd_range(name, opts, state and state["subnet"])
+                out[name] = {"odhcpd": rng}
+            return out
+        per_release = dict((rel, dnsmasq_ranges(rel, sections, snap["netifd"])) for rel in RELEASES)
+        for i, (name, dummy) in enumerate(sections):
+            out[name] = dict((rel, per_release[rel][i]) for rel in RELEASES)
+        return out
+
+    @staticmethod
+    def _effective(results):
+        """One answer from the per-release results, or a ReservationError-worthy text when they disagree."""
+        values = list(results.values())
+        first = values[0]
+        for other in values[1:]:
+            if (other.kind, other.start, other.end, other.netmask) != (first.kind, first.start, first.end,
+                                                                       first.netmask):
+                return None, "; ".join("OpenWrt %s: %s" % (rel, _describe(r)) for rel, r in sorted(results.items()))
+        return first, None
+
+    def _section_subnet(self, snap, name, opts, netmask):
+        iface = first_value(opts.get("interface"))
+        state = snap["netifd"].get(iface or "")
+        if not iface or not state or not state["subnet"]:
+            return None, None
+        addr = state["subnet"].split("/")[0]
+        mask = netmask or first_value(opts.get("netmask")) or state["subnet"].split("/")[1]
+        return ipaddress.ip_interface("%s/%s" % (addr, mask)), state
 
     def read(self, request, scope_hint):
         if request.version != 4:
             raise ReservationError("range: %s is IPv6; the openwrt backend manages the IPv4 range (start/limit) only "
                                    "(odhcpd's DHCPv6 is not supported yet); the router was not changed" % (request,))
-        sections = self._dhcp_sections()
+        snap = self._snapshot()
+        computed = self._computed(snap)
+        dhcp_sections = [(name, opts) for name, kind, opts in snap["dhcp"] if kind == "dhcp"]
+        subnets = {}
+        for name, opts in dhcp_sections:
+            results = computed[name]
+            eff, dummy = self._effective(results)
+            subnet, state = self._section_subnet(snap, name, opts, eff.netmask if eff else None)
+            subnets[name] = subnet
         if scope_hint:
-            if scope_hint not in sections:
-                raise ReservationError("no UCI section dhcp.%s (sections: %s)" % (scope_hint, ", ".join(sorted(sections))))
+            if scope_hint not in subnets:
+                raise ReservationError("scope: no dhcp section %r in /etc/config/dhcp (dhcp sections: %s); the router "
+                                       "was not changed" % (scope_hint, ", ".join(sorted(subnets)) or "none"))
             name = scope_hint
         else:
-            holding = [s for s, iface in sections.items() if iface and request.first in iface.network]
+            holding = [n for n, net in subnets.items() if net is not None and request.first in net.network]
             if len(holding) != 1:
-                raise ReservationError("%s dhcp section's interface holds %s (sections: %s); set scope"
-                                       % ("no" if not holding else "more than one", request.first,
-                                          ", ".join(sorted(sections))))
+                raise ReservationError("%s dhcp section's interface holds %s (sections: %s); set scope; the router was "
+                                       "not changed" % ("no" if not holding else "more than one", request.first,
+                                                        ", ".join(sorted(subnets))))
             name = holding[0]
-        iface = sections[name]
-        if iface is None:
-            raise ReservationError("dhcp.%s: cannot find the interface address (network.%s.ipaddr)"
-                                   % (name, self.get("dhcp.%s.interface" % name, name)))
-        net = iface.network
-        start = int(self.get("dhcp.%s.start" % name, "100"))
-        limit = int(self.get("dhcp.%s.limit" % name, "150"))
-        first = net.network_address + start
-        last = first + limit - 1
-        ranges = [IPRange(first, last)] if limit > 0 else []
-        occupants = [Occupant(iface.ip, "router address", "(network.%s.ipaddr)" % name)]
-        occupants += self._static_hosts(net)
-        occupants += self._leases(net)
-        raw_marker = self.get("dhcp.%s.%s" % (name, MARKER_OPTION))
+        opts = dict(dhcp_sections)[name]
+        results = computed[name]
+        eff, disagreement = self._effective(results)
+        server = "odhcpd" if snap["maindhcp"] else "dnsmasq"
+        subnet = subnets[name]
+        if subnet is None:
+            iface = first_value(opts.get("interface"))
+            why = ("has no 'interface' option, so %s serves no DHCP for it" % server if not iface else
+                   "uses interface %r, which has no static IPv4 address in /etc/config/network" % iface)
+            raise ReservationError("scope %s: dhcp.%s %s; nothing to reserve there; the router was not changed"
+                                   % (name, name, why))
+        if disagreement and not self._listing:
+            raise ReservationError("scope %s: OpenWrt releases compute this section's range differently (%s); set "
+                                   "start/limit so that the router's address is outside the range; the router was "
+                                   "not changed" % (name, disagreement))
+        if eff is None:
+            eff = results["24.10"]
+        if eff.kind == "broken" and not self._listing:
+            raise ReservationError("scope %s: %s; fix start/limit first; the router was not changed"
+                                   % (name, eff.detail))
+        ranges = (IPRange(eff.first, eff.last),) if eff.kind == "dynamic" else ()
+        occupants = []
+        for addr in self._router_addresses(snap, opts, subnet):
+            occupants.append(Occupant(addr, "router address", "(network.%s.ipaddr)" % first_value(opts["interface"])))
+        occupants += [Occupant(addr, "static mapping", "%s (%s, dhcp.%s)" % (host.get("name", ""), host.get("mac", ""),
+                                                                             sec))
+                      for addr, sec, host in self._host_records(snap, subnet.network)]
+        leases = self._lease_records(snap, subnet.network)
+        occupants += [Occupant(rec["address"], "active lease", "%s (%s)" % (rec["hostname"] or "*", rec["mac"]))
+                      for rec in leases or []]
+        marker_raw = opts.get(MARKER_OPTION)
+        entries = self._parse_marker(name, marker_raw)
+        scope = Scope(name, subnet.network, ranges, tuple(occupants))
+        return ScopeState(scope, entries, {
+            "section": name, "server": server, "snapshot": snap, "range": eff, "disagreement": disagreement,
+            "leases": leases, "start": opts.get("start"), "limit": opts.get("limit"), "marker": marker_raw,
+            "subnet": subnet, "options": opts})
+
+    @staticmethod
+    def _parse_marker(name, raw):
+        if raw is None:
+            return []
+        items = raw if isinstance(raw, list) else [raw]
         entries = []
-        if raw_marker:
+        for item in items:
             try:
-                entries = json.loads(raw_marker)
+                value = json.loads(item)
             except ValueError:
-                raise ReservationError("dhcp.%s.%s holds a marker the module cannot read; fix it by hand"
-                                       % (name, MARKER_OPTION))
-        scope = Scope(name, net, tuple(ranges), tuple(occupants))
-        return ScopeState(scope, entries, {"section": name, "start": start, "limit": limit, "marker": raw_marker,
-                                           "network": net})
+                raise ReservationError("dhcp.%s.%s holds a marker the module cannot read (%r); fix it by hand; the "
+                                       "router was not changed" % (name, MARKER_OPTION, item[:80]))
+            entries.extend(value if isinstance(value, list) else [value])  # a plain option of older versions
+        return entries
 
-    def _dhcp_sections(self):
-        rc, out = self.uci("show", "dhcp")
-        sections = {}
-        for line in out.splitlines():
-            key, dummy, value = line.partition("=")
-            parts = key.split(".")
-            if len(parts) == 2 and value.strip("'") == "dhcp":
-                sections[parts[1]] = None
-        for name in list(sections):
-            ifname = self.get("dhcp.%s.interface" % name, name)
-            addr = self.get("network.%s.ipaddr" % ifname)
-            mask = self.get("network.%s.netmask" % ifname)
-            if addr:
-                try:
-                    sections[name] = ipaddress.ip_interface(addr if "/" in addr else "%s/%s" % (addr, mask or "24"))
-                except ValueError:
-                    sections[name] = None
-        return sections
+    @staticmethod
+    def _router_addresses(snap, opts, subnet):
+        state = snap["netifd"].get(first_value(opts.get("interface")) or "")
+        raw = state["options"].get("ipaddr") if state else None
+        items = raw if isinstance(raw, list) else ([raw] if raw else [])
+        out = []
+        for item in items:
+            try:
+                addr = ipaddress.ip_interface(item.split("/")[0]).ip
+            except ValueError:
+                continue
+            if addr in subnet.network:
+                out.append(addr)
+        return out
 
-    def _static_hosts(self, net):
-        return [Occupant(addr, "static mapping", "%s (%s, dhcp.%s)" % (host.get("name", ""), host.get("mac", ""), section))
-                for addr, section, host in self._host_records(net)]
-
-    def _host_records(self, net):
-        """``(address, section, options)`` of every ``dhcp.@host[]`` whose ``ip`` is inside ``net``."""
-        rc, out = self.uci("show", "dhcp")
-        types, options = {}, {}
-        for line in out.splitlines():
-            key, dummy, value = line.partition("=")
-            parts = key.split(".")
-            if len(parts) == 2:
-                types[parts[1]] = value.strip("'")
-            elif len(parts) == 3:
-                options.setdefault(parts[1], {})[parts[2]] = value.strip("'")
+    @staticmethod
+    def _host_records(snap, net):
+        """``(address, section, options)`` of every ``host`` section whose ``ip`` is inside ``net``."""
         found = []
-        for section, kind in types.items():
-            host = options.get(section, {})
-            if kind != "host" or not host.get("ip"):
+        for name, kind, opts in snap["dhcp"]:
+            if kind != "host" or not opts.get("ip"):
                 continue
             try:
-                addr = ipaddress.ip_address(host["ip"])
+                addr = ipaddress.ip_address(first_value(opts["ip"]))
             except ValueError:
                 continue
             if addr in net:
-                found.append((addr, section, host))
+                host = dict((k, first_value(v)) for k, v in opts.items())
+                found.append((addr, name, host))
         return found
 
-    def _leases(self, net):
-        return [Occupant(addr, "active lease", "%s (%s)" % (fields[3], fields[1]))
-                for addr, fields, expiry in self._lease_records(net)]
-
-    def _lease_records(self, net):
-        """The active leases inside ``net`` from dnsmasq's lease file: ``(address, fields, expiry)`` (0: never)."""
-        if not os.path.exists(self.lease_file):
-            return []
+    def _lease_records(self, snap, net):
+        """Active leases in ``net`` as ``{"address", "mac", "hostname", "expires"}``; None (and ``leases_unknown``
+        set) when they cannot be read."""
+        if snap["maindhcp"]:
+            data, reason = self.t.odhcpd_leases()
+            if data is None:
+                self.leases_unknown = "the active leases of odhcpd could not be read (%s)" % reason
+                return None
+            out = []
+            for dev in (data.get("device") or {}).values():
+                for lease in dev.get("leases") or []:
+                    try:
+                        addr = ipaddress.ip_address(lease.get("address", ""))
+                    except ValueError:
+                        continue
+                    if addr in net:
+                        valid = lease.get("valid")
+                        expires = None if valid in (None, 4294967295, -1) else int(self.now()) + int(valid)
+                        out.append({"address": addr, "mac": _mac(lease.get("mac", "")),
+                                    "hostname": lease.get("hostname") or None, "expires": expires})
+            return out
+        path = self.lease_file
+        if not path:
+            for name, kind, opts in snap["dhcp"]:
+                if kind == "dnsmasq" and opts.get("leasefile"):
+                    path = first_value(opts["leasefile"])
+                    break
+        path = path or DEFAULT_LEASE_FILE
+        text, reason = self.t.read_file(path)
+        if reason:
+            self.leases_unknown = "the active leases could not be read (%s)" % reason
+            return None
         out = []
-        with open(self.lease_file) as fh:
-            for line in fh:
-                fields = line.split()
-                if len(fields) < 4:
-                    continue
-                try:
-                    expiry, addr = int(fields[0]), ipaddress.ip_address(fields[2])
-                except ValueError:
-                    continue
-                if addr in net and (expiry == 0 or expiry > self.now()):
-                    out.append((addr, fields, expiry))
+        for line in (text or "").splitlines():
+            fields = line.split()
+            if len(fields) < 4:
+                continue
+            try:
+                expiry, addr = int(fields[0]), ipaddress.ip_address(fields[2])
+            except ValueError:
+                continue
+            if addr in net and (expiry == 0 or expiry > self.now()):
+                out.append({"address": addr, "mac": fields[1], "hostname": fields[3] if fields[3] != "*" else None,
+                            "expires": expiry or None})
         return out
 
     # -- read-only: every scope (baremetal.lb.dhcp_scope_info) ------------------------------------------
-
     def scopes(self):
-        """Every ``dhcp`` section whose interface has an IPv4 address: ``[{"request", "hint", "names"}]``
-        (``read(request, hint)`` reads that one section)."""
+        """Every ``dhcp`` section with an interface address: ``[{"request", "hint", "names"}]``."""
+        self._listing = True
+        snap = self._snapshot()
+        computed = self._computed(snap)
         found = []
-        for name, iface in self._dhcp_sections().items():
-            if iface is None:
+        for name, kind, opts in snap["dhcp"]:
+            if kind != "dhcp":
                 continue
-            net = iface.network
+            eff, dummy = self._effective(computed[name])
+            subnet, state = self._section_subnet(snap, name, opts, eff.netmask if eff else None)
+            if subnet is None:
+                continue
+            net = subnet.network
             found.append({"request": IPRange(net.network_address, net.network_address), "hint": name,
                           "names": [name, str(net)]})
         return found
 
     def details(self, state):
-        """For dhcp_scope_info: the interface, whether DHCP is served there (``ignore``), the static hosts and the
-        active leases as records."""
-        section, net = state.raw["section"], state.raw["network"]
+        raw = state.raw
+        net = raw["subnet"].network
         statics = [{"address": str(addr), "mac": host.get("mac") or None, "hostname": host.get("name") or None}
-                   for addr, dummy, host in self._host_records(net)]
-        leases = [{"address": str(addr), "mac": fields[1], "hostname": fields[3] if fields[3] != "*" else None,
-                   "expires": expiry or None} for addr, fields, expiry in self._lease_records(net)]
-        return {"interface": self.get("dhcp.%s.interface" % section, section),
-                "enabled": self.get("dhcp.%s.ignore" % section, "0") not in ("1", "true", "on", "yes"),
+                   for addr, dummy, host in self._host_records(raw["snapshot"], net)]
+        leases = None if raw["leases"] is None else [
+            dict(rec, address=str(rec["address"])) for rec in raw["leases"]]
+        eff = raw["range"]
+        return {"interface": first_value(raw["options"].get("interface")),
+                "enabled": eff.kind in ("dynamic", "static") and not raw["disagreement"],
                 "static_mappings": statics, "leases": leases}
 
+    # -- writing ---------------------------------------------------------------------------------------------
     def prepare(self, state, plan, entries_after, request, action):
-        net = state.raw["network"]
+        raw = state.raw
         rng = plan.ranges_after[0]
+        net = raw["subnet"].network
         start = int(rng.first) - int(net.network_address)
-        return {"start": str(start), "limit": str(rng.size),
-                "marker": json.dumps(entries_after, separators=(",", ":")) if entries_after else None}
+        limit = rng.size
+        opts = dict(raw["options"], start=str(start), limit=str(limit))
+        snap = raw["snapshot"]
+        if raw["server"] == "odhcpd":
+            state_if = snap["netifd"].get(first_value(opts.get("interface")))
+            results = {"odhcpd": odhcpd_range(raw["section"], opts, state_if and state_if["subnet"])}
+        else:
+            sections = [(n, opts if n == raw["section"] else o) for n, k, o in snap["dhcp"] if k == "dhcp"]
+            results = {}
+            for rel in RELEASES:
+                results[rel] = [r for r in dnsmasq_ranges(rel, sections, snap["netifd"]) if r.section == raw["section"]][0]
+        for rel, res in sorted(results.items()):
+            if res.kind != "dynamic" or (res.first, res.last) != (rng.first, rng.last):
+                raise ReservationError("scope %s: start=%s limit=%s would give %s on %s, not %s; the router was not "
+                                       "changed" % (raw["section"], start, limit, _describe(res),
+                                                    "OpenWrt " + rel if rel in RELEASES else rel, rng))
+        marker = [json.dumps(e, separators=(",", ":"), sort_keys=True) for e in entries_after] or None
+        return {"start": str(start), "limit": str(limit), MARKER_OPTION: marker}
 
     def validate(self, state, candidate):
-        rc, out = self.uci("changes", "dhcp")
-        if out.strip():
-            raise ReservationError("UCI package dhcp has uncommitted changes made by someone else (%s); commit or "
-                                   "revert them first; the router was not changed" % out.strip().replace("\n", "; "))
-
-    def _stage(self, section, start, limit, marker):
-        self.uci("set", "dhcp.%s.start=%s" % (section, start))
-        self.uci("set", "dhcp.%s.limit=%s" % (section, limit))
-        if marker:
-            self.uci("set", "dhcp.%s.%s=%s" % (section, MARKER_OPTION, marker))
-        else:
-            self.uci("-q", "delete", "dhcp.%s.%s" % (section, MARKER_OPTION), allow_fail=True)
+        try:
+            pending = self.t.changes("dhcp")
+        except (ApiError, UciError) as exc:
+            raise ReservationError("%s; the router was not changed" % exc)
+        if pending:
+            raise ReservationError("UCI package dhcp has uncommitted changes (%s); commit or revert them first; the "
+                                   "router was not changed" % "; ".join(pending))
 
     def apply(self, state, candidate):
         section = state.raw["section"]
         try:
-            self._stage(section, candidate["start"], candidate["limit"], candidate["marker"])
-            self.uci("commit", "dhcp")
-        except UciError as exc:
-            self.uci("revert", "dhcp", allow_fail=True)
+            self.t.stage("dhcp", section, candidate)
+            self.t.commit("dhcp")
+        except (ApiError, UciError) as exc:
+            try:
+                self.t.revert("dhcp")
+            except (ApiError, UciError) as rb:
+                raise ApplyError("%s; reverting the staged changes failed too (%s): check dhcp.%s by hand"
+                                 % (exc, rb, section), restored=False)
             raise ApplyError("%s; the staged changes were reverted, the router is as it was" % exc, restored=True)
-        rc, out, err = self.run_command(list(self.restart_command))
+        rc, detail = self._restart(state)
         if rc != 0:
             try:
                 self.rollback(state)
             except Exception as rb:
-                raise ApplyError("restarting dnsmasq failed (%s), and restoring the previous values failed too (%s): "
-                                 "check dhcp.%s by hand" % ((err or out).strip(), rb, section), restored=False)
-            raise ApplyError("restarting dnsmasq failed (%s); the previous start/limit were committed back and "
-                             "dnsmasq restarted, the router is as it was" % (err or out).strip(), restored=True)
+                raise ApplyError("restarting %s failed (%s), and restoring the previous values failed too (%s): "
+                                 "check dhcp.%s by hand" % (state.raw["server"], detail, rb, section), restored=False)
+            raise ApplyError("restarting %s failed (exit %s: %s); the previous start/limit were committed back and %s "
+                             "restarted, the router is as it was" % (state.raw["server"], rc, detail,
+                                                                       state.raw["server"]), restored=True)
+
+    def _restart(self, state):
+        try:
+            return self.t.restart(state.raw["server"])
+        except (ApiError, UciError) as exc:
+            return 1, str(exc)
 
     def rollback(self, state):
         raw = state.raw
-        self._stage(raw["section"], raw["start"], raw["limit"], raw["marker"])
-        self.uci("commit", "dhcp")
-        rc, out, err = self.run_command(list(self.restart_command))
+        self.t.stage("dhcp", raw["section"], {"start": raw["start"], "limit": raw["limit"],
+                                              MARKER_OPTION: raw["marker"]})
+        self.t.commit("dhcp")
+        rc, detail = self._restart(state)
         if rc != 0:
-            raise ReservationError("restarting dnsmasq failed: %s" % (err or out).strip())
+            raise ReservationError("restarting %s failed: %s" % (raw["server"], detail))
 
     def verify(self, state, plan):
         section = state.raw["section"]
-        start, limit = int(self.get("dhcp.%s.start" % section, "-1")), int(self.get("dhcp.%s.limit" % section, "-1"))
-        want = self.prepare(state, plan, [], None, None)
-        if (str(start), str(limit)) != (want["start"], want["limit"]):
-            raise ReservationError("UCI reads back start=%s limit=%s, expected start=%s limit=%s"
-                                   % (start, limit, want["start"], want["limit"]))
+        computed = self._computed(self._snapshot())
+        if section not in computed:
+            raise ReservationError("dhcp.%s is gone after the commit" % section)
+        eff, disagreement = self._effective(computed[section])
+        want = plan.ranges_after[0] if plan.ranges_after else None
+        got = (eff.first, eff.last) if eff is not None and eff.kind == "dynamic" else None
+        if disagreement or want is None or got != (want.first, want.last):
+            raise ReservationError("dhcp.%s reads back as %s, expected %s" % (
+                section, disagreement or _describe(eff), want))
 
     def ui_range(self, rng):
         return "%s - %s" % (rng.first, rng.last)
 
 
-class UciError(Exception):
-    pass
+def _describe(rng):
+    if rng.kind == "dynamic":
+        return "%s-%s" % (rng.start, rng.end)
+    return "%s (%s)" % (rng.kind, rng.detail)
+
+
+def _mac(text):
+    text = text.lower()
+    if len(text) == 12 and ":" not in text:
+        return ":".join(text[i:i + 2] for i in range(0, 12, 2))
+    return text

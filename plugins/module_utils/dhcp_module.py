@@ -32,6 +32,7 @@ ARG_SPEC = router_api_arg_spec(
     dnsmasq_binary={"type": "path", "default": "dnsmasq"},
     # openwrt
     uci_command={"type": "path", "default": "uci"},
+    openwrt_transport={"type": "str", "choices": ["rpcd", "uci"]},
 )
 
 

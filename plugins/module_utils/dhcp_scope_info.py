@@ -30,7 +30,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_module import ma
 from ansible_collections.baremetal.lb.plugins.module_utils.router_api import ApiError, router_api_arg_spec
 
 # The options of dhcp_reservation that reading a scope uses (the same spec, so the two modules never drift).
-READ_OPTIONS = ("backend", "opnsense_dhcp", "conf_file", "config_dir", "lease_file", "uci_command")
+READ_OPTIONS = ("backend", "opnsense_dhcp", "conf_file", "config_dir", "lease_file", "uci_command", "openwrt_transport")
 
 ARG_SPEC = router_api_arg_spec(
     scope={"type": "str"},

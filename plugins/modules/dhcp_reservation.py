@@ -25,8 +25,9 @@ description:
     dnsmasq C(dhcp-range), a pfSense firewall alias, the OPNsense range/subnet description, a UCI option on
     OpenWrt). O(state=absent) gives back exactly what that marker says and never widens a range a person
     configured.
-  - "Backends: V(kea) (the Kea Control Agent; run anywhere that reaches it), V(dnsmasq) and V(openwrt) (run the
-    task on the router host itself), V(pfsense) (REST API package v2), V(opnsense) (core API, Kea or dnsmasq)."
+  - "Backends: V(kea) (the Kea Control Agent; run anywhere that reaches it), V(dnsmasq) (run the task on the router
+    host itself), V(openwrt) (rpcd's JSON-RPC from the controller, or C(uci) on the router), V(pfsense) (REST API
+    package v2), V(opnsense) (core API, Kea or dnsmasq)."
 author:
   - baremetal-lb developers (@baremetal-lb)
 extends_documentation_fragment:
@@ -83,11 +84,13 @@ options:
     description:
       - dnsmasq and OpenWrt. The service to restart after a change (C(systemctl restart SERVICE), on OpenWrt
         C(/etc/init.d/SERVICE restart)). dnsmasq needs a restart to read C(dhcp-range); SIGHUP does not.
-      - Default V(dnsmasq).
+      - Default V(dnsmasq); on OpenWrt V(odhcpd) when C(dhcp.odhcpd.maindhcp) makes odhcpd the DHCPv4 server.
+        With O(openwrt_transport=rpcd) only that default is restarted (the rpcd ACL grants exactly that).
     type: str
   restart_command:
     description:
-      - dnsmasq and OpenWrt. The command (argv list) to restart the DHCP server instead of O(service).
+      - dnsmasq and OpenWrt with O(openwrt_transport=uci). The command (argv list) to restart the DHCP server
+        instead of O(service).
     type: list
     elements: str
   dnsmasq_binary:
@@ -128,6 +131,17 @@ EXAMPLES = r"""
     conf_file: /etc/dnsmasq.conf
     range: 10.1.1.240-10.1.1.250
   become: true
+
+- name: An OpenWrt router, over rpcd from the controller (no Python on the router)
+  baremetal.lb.dhcp_reservation:
+    backend: openwrt
+    api_url: https://192.168.1.1
+    api_username: baremetal-lb
+    api_password: "{{ vault_openwrt_rpcd_password }}"
+    ca_path: files/openwrt-uhttpd.crt
+    scope: lan
+    range: 192.168.1.240-192.168.1.250
+  delegate_to: localhost
 
 - name: Give the band back to DHCP (only what this module took)
   baremetal.lb.dhcp_reservation:

@@ -50,8 +50,8 @@ notes:
   - Secrets (O(api_key), O(api_secret)) never appear in results or messages.
   - Kea lists leases only with the C(lease_cmds) hook loaded; without it (or when the router does not answer the
     lease query) a scope's RV(scopes[].leases) is V(null) and a warning says why.
-  - The V(dnsmasq) and V(openwrt) backends read files and run C(ip)/C(uci) on the router, so run the task there;
-    the API backends run anywhere that reaches the router.
+  - The V(dnsmasq) backend (and V(openwrt) with O(openwrt_transport=uci)) reads files and runs C(ip)/C(uci) on the
+    router, so run the task there; the API backends (and V(openwrt) over rpcd) run anywhere that reaches the router.
   - Set the router connection once for all tasks with C(module_defaults) and the action group
     C(group/baremetal.lb.router).
 seealso:

@@ -1,0 +1,141 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, baremetal-lb developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A small client for OpenWrt's ``/ubus`` JSON-RPC endpoint (uhttpd-mod-ubus in front of rpcd), so the module runs
+on the controller and the router needs no Python.
+
+The shapes it relies on (uhttpd ``ubus.c``, rpcd ``session.c``): a ``call`` is
+``{"jsonrpc": "2.0", "id": n, "method": "call", "params": [session, object, function, {args}]}``; the answer is
+``{"result": [status, {data}]}`` (status 0 = ok, 2 invalid argument, 4 not found, 6 permission denied, 8 not
+supported) or, when uhttpd refused the call itself, ``{"error": {"code", "message"}}`` (-32002 "Access denied" both
+for a missing ACL grant and for an expired session). Sessions come from ``session login`` with the null session
+``000...0`` and expire after 300 s of inactivity by default, so on "Access denied" the client logs in once more and
+retries before it reports the ACL as the cause.
+
+The password and the session id are secrets: they never appear in messages (``scrub``).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+from ansible_collections.baremetal.lb.plugins.module_utils.router_api import ApiError, _default_opener
+
+NULL_SESSION = "0" * 32
+UBUS_STATUS = {0: "OK", 1: "INVALID_COMMAND", 2: "INVALID_ARGUMENT", 3: "METHOD_NOT_FOUND", 4: "NOT_FOUND",
+               5: "NO_DATA", 6: "PERMISSION_DENIED", 7: "TIMEOUT", 8: "NOT_SUPPORTED", 9: "UNKNOWN_ERROR",
+               10: "CONNECTION_FAILED"}
+ACCESS_DENIED = -32002
+
+
+class UbusError(ApiError):
+    """A refused or failed ubus call: ``status`` is the ubus status (0-10) or the JSON-RPC error code."""
+
+
+class UbusClient:
+    def __init__(self, url, username, password, validate_certs=True, timeout=30, ca_path=None, opener=None):
+        if not url:
+            raise ApiError("openwrt: api_url is required for transport rpcd (the router's LuCI address, e.g. "
+                           "https://192.168.1.1)")
+        if not username or not password:
+            raise ApiError("openwrt: transport rpcd logs in to rpcd: set api_username and api_password (an rpcd "
+                           "login, see docs/router.md 'OpenWrt: prepare your router')")
+        base = url.rstrip("/")
+        self.url = base if base.endswith("/ubus") else base + "/ubus"
+        self.username = username
+        self._password = password
+        self.validate_certs = validate_certs
+        self.timeout = timeout
+        self.ca_path = ca_path
+        self.opener = opener or _default_opener
+        self.session = None
+        self._id = 0
+        self.calls = []  # "object.function" of every call, for messages and tests
+
+    def scrub(self, text):
+        text = str(text)
+        for secret in (self._password, self.session):
+            if secret:
+                text = text.replace(secret, "********")
+        return text
+
+    def _post(self, payload):
+        data = json.dumps(payload).encode("utf-8")
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        try:
+            if self.ca_path:
+                status, raw = self.opener(self.url, "POST", data, headers, self.validate_certs, self.timeout,
+                                          ca_path=self.ca_path)
+            else:
+                status, raw = self.opener(self.url, "POST", data, headers, self.validate_certs, self.timeout)
+        except Exception as exc:
+            raise UbusError("openwrt: POST %s failed: %s" % (self.url, self.scrub(exc)))
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else (raw or "")
+        if status != 200:
+            raise UbusError("openwrt: POST %s answered HTTP %s (is uhttpd-mod-ubus installed? LuCI brings it): %s"
+                            % (self.url, status, self.scrub(text.strip()[:200])), status=status)
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise UbusError("openwrt: %s did not answer JSON-RPC: %s" % (self.url, self.scrub(text[:200])))
+
+    def _raw_call(self, session, obj, method, args):
+        self._id += 1
+        self.calls.append("%s.%s" % (obj, method))
+        answer = self._post({"jsonrpc": "2.0", "id": self._id, "method": "call",
+                             "params": [session, obj, method, args]})
+        if not isinstance(answer, dict):
+            raise UbusError("openwrt: %s.%s: unexpected answer %s" % (obj, method, self.scrub(answer)))
+        if "error" in answer:
+            err = answer["error"] if isinstance(answer["error"], dict) else {}
+            return ("error", err.get("code"), err.get("message"))
+        result = answer.get("result")
+        if not isinstance(result, list) or not result or not isinstance(result[0], int):
+            raise UbusError("openwrt: %s.%s: unexpected answer %s" % (obj, method, self.scrub(answer)))
+        return ("result", result[0], result[1] if len(result) > 1 else None)
+
+    def login(self):
+        kind, status, data = self._raw_call(NULL_SESSION, "session", "login",
+                                            {"username": self.username, "password": self._password})
+        if kind == "error":
+            raise UbusError("openwrt: session login refused by uhttpd (%s %s); is rpcd running?"
+                            % (status, data), status=status)
+        if status == 6:
+            raise UbusError("openwrt: rpcd refused the login of %r (wrong api_username/api_password, or no "
+                            "'config login' section for it in /etc/config/rpcd)" % self.username, status=status)
+        if status != 0 or not isinstance(data, dict) or not data.get("ubus_rpc_session"):
+            raise UbusError("openwrt: session login failed (ubus status %s)" % UBUS_STATUS.get(status, status),
+                            status=status)
+        self.session = data["ubus_rpc_session"]
+        return data
+
+    def call(self, obj, method, args=None, missing_ok=False):
+        """``object.method(args)`` → the reply table (``{}`` when the call replied nothing).
+
+        ``missing_ok``: status 4 NOT_FOUND returns None instead of raising.
+        """
+        if self.session is None:
+            self.login()
+        args = dict(args or {})
+        kind, status, data = self._raw_call(self.session, obj, method, args)
+        if kind == "error" and status == ACCESS_DENIED:
+            self.login()  # the session may have expired (timeout 300 s); a fresh one tells ACL from expiry
+            kind, status, data = self._raw_call(self.session, obj, method, args)
+        if kind == "error":
+            hint = ""
+            if status == ACCESS_DENIED:
+                hint = ("; the rpcd login %r lacks the ACL grant ubus %s: [%s] (install the ACL file from "
+                        "docs/router.md 'OpenWrt: prepare your router')" % (self.username, obj, method))
+            raise UbusError("openwrt: %s.%s refused: %s (%s)%s" % (obj, method, data, status, hint), status=status)
+        if status == 4 and missing_ok:
+            return None
+        if status != 0:
+            what = UBUS_STATUS.get(status, str(status))
+            hint = ""
+            if status == 6:
+                hint = " (the rpcd login %r lacks an ACL grant for this; see docs/router.md)" % self.username
+            raise UbusError("openwrt: %s.%s %s answered %s%s" % (obj, method, self.scrub(json.dumps(args,
+                            sort_keys=True)), what, hint), status=status)
+        return data if isinstance(data, dict) else {}
