@@ -45,9 +45,9 @@ options:
   openwrt_transport:
     description:
       - OpenWrt only. How the module reaches the router.
-      - V(rpcd) runs on the controller and calls rpcd's JSON-RPC at O(api_url)C(/ubus) (present wherever LuCI is),
-        logged in with O(api_username)/O(api_password); the router needs no Python. See the docs' "OpenWrt: prepare
-        your router" for the rpcd login and its ACL.
+      - "V(rpcd) runs on the controller and calls rpcd's JSON-RPC at O(api_url)C(/ubus) (present wherever LuCI is),
+        logged in with O(api_username)/O(api_password); the router needs no Python. The section 'OpenWrt: prepare
+        your router' of the collection's C(docs/router.md) says how to create the rpcd login and its ACL."
       - V(uci) runs the task on the router itself (an OpenWrt with Python) and calls C(uci).
       - Default V(rpcd) when O(api_url) is set, else V(uci).
     type: str

@@ -186,6 +186,22 @@ class RpcdTransport:
         data = self.client.call("file", "exec", {"command": "/etc/init.d/%s" % service, "params": ["restart"]})
         return int(data.get("code", 0)), (data.get("stderr") or data.get("stdout") or "").strip()
 
+    def missing_grants(self, server, lease_path):
+        """The ACL grants this change needs that the rpcd login lacks (checked before anything is staged)."""
+        need = [("ubus", "uci", f) for f in ("get", "changes", "set", "delete", "commit", "revert")]
+        need += [("uci", "dhcp", "read"), ("uci", "dhcp", "write"), ("uci", "network", "read"),
+                 ("ubus", "file", "exec")]
+        if server == "odhcpd":
+            need.append(("ubus", "dhcp", "ipv4leases"))
+        else:
+            need += [("ubus", "file", "read"), ("file", lease_path, "read")]
+        missing = [(scope, obj, func) for scope, obj, func in need if not self.client.granted(scope, obj, func)]
+        restart = "/etc/init.d/%s" % server
+        if not (self.client.granted("file", restart, "exec") or self.client.granted("file", restart + " restart",
+                                                                                     "exec")):
+            missing.append(("file", restart + " restart", "exec"))
+        return ["%s %s: %s" % m for m in missing]
+
     def odhcpd_leases(self):
         try:
             return self.client.call("dhcp", "ipv4leases", {}), None
@@ -363,7 +379,7 @@ class OpenwrtBackend:
         return ScopeState(scope, entries, {
             "section": name, "server": server, "snapshot": snap, "range": eff, "disagreement": disagreement,
             "leases": leases, "start": opts.get("start"), "limit": opts.get("limit"), "marker": marker_raw,
-            "subnet": subnet, "options": opts})
+            "subnet": subnet, "options": opts, "lease_path": self._lease_path(snap)})
 
     @staticmethod
     def _parse_marker(name, raw):
@@ -432,13 +448,7 @@ class OpenwrtBackend:
                         out.append({"address": addr, "mac": _mac(lease.get("mac", "")),
                                     "hostname": lease.get("hostname") or None, "expires": expires})
             return out
-        path = self.lease_file
-        if not path:
-            for name, kind, opts in snap["dhcp"]:
-                if kind == "dnsmasq" and opts.get("leasefile"):
-                    path = first_value(opts["leasefile"])
-                    break
-        path = path or DEFAULT_LEASE_FILE
+        path = self._lease_path(snap)
         text, reason = self.t.read_file(path)
         if reason:
             self.leases_unknown = "the active leases could not be read (%s)" % reason
@@ -456,6 +466,14 @@ class OpenwrtBackend:
                 out.append({"address": addr, "mac": fields[1], "hostname": fields[3] if fields[3] != "*" else None,
                             "expires": expiry or None})
         return out
+
+    def _lease_path(self, snap):
+        if self.lease_file:
+            return self.lease_file
+        for name, kind, opts in snap["dhcp"]:
+            if kind == "dnsmasq" and opts.get("leasefile"):
+                return first_value(opts["leasefile"])
+        return DEFAULT_LEASE_FILE
 
     # -- read-only: every scope (baremetal.lb.dhcp_scope_info) ------------------------------------------
     def scopes(self):
@@ -515,6 +533,12 @@ class OpenwrtBackend:
 
     def validate(self, state, candidate):
         try:
+            if hasattr(self.t, "missing_grants"):
+                missing = self.t.missing_grants(state.raw["server"], state.raw["lease_path"])
+                if missing:
+                    raise ReservationError("the rpcd login %r lacks these ACL grants: %s; install the ACL file of "
+                                           "docs/router.md 'OpenWrt: prepare your router'; the router was not changed"
+                                           % (self.t.client.username, "; ".join(missing)))
             pending = self.t.changes("dhcp")
         except (ApiError, UciError) as exc:
             raise ReservationError("%s; the router was not changed" % exc)

@@ -19,6 +19,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import fnmatch
 import json
 
 from ansible_collections.baremetal.lb.plugins.module_utils.router_api import ApiError, _default_opener
@@ -51,6 +52,7 @@ class UbusClient:
         self.ca_path = ca_path
         self.opener = opener or _default_opener
         self.session = None
+        self.acls = {}
         self._id = 0
         self.calls = []  # "object.function" of every call, for messages and tests
 
@@ -109,7 +111,18 @@ class UbusClient:
             raise UbusError("openwrt: session login failed (ubus status %s)" % UBUS_STATUS.get(status, status),
                             status=status)
         self.session = data["ubus_rpc_session"]
+        self.acls = data.get("acls") if isinstance(data.get("acls"), dict) else {}
         return data
+
+    def granted(self, scope, obj, func):
+        """Whether the login's ACLs (``session login``'s ``acls``) allow ``obj``/``func`` in ``scope``: rpcd matches
+        the granted object and function as fnmatch patterns (rpcd session.c 140-150)."""
+        if self.session is None:
+            self.login()
+        for pattern, funcs in (self.acls.get(scope) or {}).items():
+            if fnmatch.fnmatchcase(obj, pattern) and any(fnmatch.fnmatchcase(func, f) for f in funcs or []):
+                return True
+        return False
 
     def call(self, obj, method, args=None, missing_ok=False):
         """``object.method(args)`` → the reply table (``{}`` when the call replied nothing).

@@ -35,7 +35,8 @@ Modelled from the sources (file:line):
   "flags", "address", "valid"}]}}}`` (22-88).
 
 Test hooks (not OpenWrt): ``passwords`` (user → password, standing in for ``/etc/shadow``), ``expire(sid)``,
-``exec_results`` (command line → (code, stdout, stderr), default success), ``odhcpd_leases``, ``calls`` log.
+``exec_results`` (command line → (code, stdout, stderr) every time, or a list used up one per run; default
+success), ``odhcpd_leases``, ``calls`` log.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ class FakeRpcd(FakeServer):
         self.root = Path(root)
         self.passwords = dict(passwords or {})
         self.sessions: dict[str, dict[str, Any]] = {NULL_SID: {"acls": self._acls(None), "username": None}}
-        self.exec_results: dict[str, tuple[int, str, str]] = {}
+        self.exec_results: dict[str, Any] = {}
         self.odhcpd_leases: dict[str, list[dict[str, Any]]] = {}
         self.calls: list[tuple[str, str, dict[str, Any]]] = []
         self.events: list[dict[str, Any]] = []
@@ -404,7 +405,10 @@ class FakeRpcd(FakeServer):
         if not (self.access(sid, "file", command, "exec") or self.access(sid, "file", line, "exec")):
             return UBUS_PERMISSION_DENIED, None
         self.executed.append(line)
-        code, out, err = self.exec_results.get(line, (0, "", ""))
+        planned = self.exec_results.get(line, (0, "", ""))
+        if isinstance(planned, list):  # one result per run, then success
+            planned = planned.pop(0) if planned else (0, "", "")
+        code, out, err = planned
         data: dict[str, Any] = {"code": code}
         if out:
             data["stdout"] = out

@@ -938,8 +938,9 @@ def main(argv: list[str]) -> int:
 
 
 class Runner:
-    """For tests that drive a backend against this fake: ``module.run_command``'s shape over subprocess, with the
-    fake's root in the environment; ``commands`` records every call."""
+    """For tests that drive a backend against this fake: ``module.run_command``'s shape, with the fake's root in the
+    environment; ``commands`` records every call. This file itself runs in-process (the same ``main`` as the
+    subprocess would, without a Python start per ``uci`` call); anything else runs as a subprocess."""
 
     def __init__(self, env: dict[str, str]):
         self.env = env
@@ -947,6 +948,8 @@ class Runner:
 
     def __call__(self, args: list[str], data: Optional[str] = None) -> tuple[int, str, str]:
         self.commands.append(list(args))
+        if args and os.path.abspath(args[0]) == os.path.abspath(__file__) and "FAKE_UCI_FAIL" not in self.env:
+            return run(self.env["FAKE_UCI_ROOT"], list(args[1:]), data or "")
         proc = subprocess.run(args, capture_output=True, text=True, env=dict(os.environ, **self.env), timeout=10,
                               input=data)
         return proc.returncode, proc.stdout, proc.stderr

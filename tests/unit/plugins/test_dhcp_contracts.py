@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,15 +17,13 @@ import pytest
 from tests.collection import ansible_doc, collection_path, run_module
 from tests.fakes.opnsense import FakeOpnsense
 from tests.fakes.pfsense import FakePfsense
-from tests.fakes.uci import Runner
+from tests.fakes.openwrt_router import FakeOpenwrt
 
 sys.path.insert(0, str(collection_path()))
 from ansible_collections.baremetal.lb.plugins.module_utils import dhcp_backend  # noqa: E402
-from ansible_collections.baremetal.lb.plugins.module_utils.backend_openwrt import OpenwrtBackend  # noqa: E402
 from ansible_collections.baremetal.lb.plugins.module_utils.backend_opnsense import make_opnsense_backend  # noqa: E402
 from ansible_collections.baremetal.lb.plugins.module_utils.backend_pfsense import PfsenseBackend  # noqa: E402
 
-UCI = Path(__file__).resolve().parents[2] / "fakes" / "uci.py"
 
 
 @pytest.fixture
@@ -148,70 +145,24 @@ def test_opnsense_isc_is_refused_with_the_reason(opn):
         opn_run(opn, "isc", range="10.1.1.240-10.1.1.250")
 
 
-# -- OpenWrt (fake uci) ---------------------------------------------------------------------------------------------
+# -- OpenWrt (the fake router of tests/fakes/openwrt_router.py; its own tests: tests/unit/plugins/openwrt/) -----------
 
 
 @pytest.fixture
 def openwrt(tmp_path):
-    state = tmp_path / "uci.json"
-    state.write_text(json.dumps({"committed": {
-        "dhcp": {"lan": {".type": "dhcp", "interface": "lan", "start": "100", "limit": "150", "leasetime": "12h"},
-                 "@host[0]": {".type": "host", "name": "nas", "mac": "00:11:22:33:44:55", "ip": "192.168.1.20"}},
-        "network": {"lan": {".type": "interface", "proto": "static", "ipaddr": "192.168.1.1",
-                            "netmask": "255.255.255.0"}}}, "staged": []}))
-    restart = tmp_path / "restart"
-    restart.write_text("#!/bin/sh\necho restarted >> %s\n" % (tmp_path / "restarts"))
-    restart.chmod(0o755)
-    runner = Runner({"FAKE_UCI_STATE": str(state)})
-    return runner, state, restart, tmp_path
+    with FakeOpenwrt(tmp_path) as router:
+        yield router
 
 
-def wrt_run(openwrt, **kw: Any) -> dict[str, Any]:
-    runner, state, restart, tmp = openwrt
-    backend = OpenwrtBackend(runner, uci=str(UCI), restart_command=[str(restart)], lease_file=str(tmp / "leases"))
-    return dhcp_backend.run(backend, kw.pop("range"), **kw)
-
-
-def test_openwrt_start_limit_marker_and_release(openwrt):
-    runner, state, restart, tmp = openwrt
-    res = wrt_run(openwrt, range="192.168.1.240-192.168.1.250")
-    assert res["ranges_before"] == ["192.168.1.100-192.168.1.249"]
-    assert res["ranges_after"] == ["192.168.1.100-192.168.1.239"]
-    lan = json.loads(state.read_text())["committed"]["dhcp"]["lan"]
-    assert (lan["start"], lan["limit"]) == ("100", "140") and "baremetal_lb" in lan
-    assert (tmp / "restarts").read_text().count("restarted") == 1
-    assert wrt_run(openwrt, range="192.168.1.240-192.168.1.250")["changed"] is False
-    assert wrt_run(openwrt, range="192.168.1.240-192.168.1.250", state="absent")["changed"] is True
-    lan = json.loads(state.read_text())["committed"]["dhcp"]["lan"]
-    assert (lan["start"], lan["limit"]) == ("100", "150") and "baremetal_lb" not in lan
-
-
-def test_openwrt_refusals_and_failures_leave_uci_as_it_was(openwrt):
-    runner, state, restart, tmp = openwrt
-    before = state.read_text()
-    with pytest.raises(dhcp_backend.ReservationError, match="holds at most 1 dynamic range"):
-        wrt_run(openwrt, range="192.168.1.150-192.168.1.160")
-    with pytest.raises(dhcp_backend.ReservationError, match="192.168.1.20 in range .* holds static mapping nas"):
-        wrt_run(openwrt, range="192.168.1.10-192.168.1.30")
-    (tmp / "leases").write_text("0 aa:bb:cc:00:00:02 192.168.1.105 laptop *\n")
-    with pytest.raises(dhcp_backend.ReservationError, match="192.168.1.105 in range .* holds active lease laptop"):
-        wrt_run(openwrt, range="192.168.1.100-192.168.1.110")
-    assert state.read_text() == before
-    restart.write_text("#!/bin/sh\necho 'dnsmasq: bad config' >&2\nexit 1\n")
-    with pytest.raises(dhcp_backend.ApplyError) as exc:
-        wrt_run(openwrt, range="192.168.1.240-192.168.1.250")
-    assert "dnsmasq: bad config" in str(exc.value)
-    lan = json.loads(state.read_text())["committed"]["dhcp"]["lan"]
-    assert (lan["start"], lan["limit"]) == ("100", "150")
-    assert not exc.value.restored  # the restart after rolling back failed too: said so, not hidden
-    assert "check dhcp.lan by hand" in str(exc.value)
+def wrt_run(openwrt: FakeOpenwrt, **kw: Any) -> dict[str, Any]:
+    return dhcp_backend.run(openwrt.backend(), kw.pop("range"), **kw)
 
 
 def test_ipv6_ranges_are_refused_clearly_by_the_ipv4_only_backends(pf, opn, openwrt):
     # pfSense's DHCPv6 server, OPNsense's Kea DHCPv6 and OpenWrt's odhcpd are not managed (yet): say so, name the
     # field and the value, change nothing (this used to end in a TypeError from the message formatting).
     before = (json.dumps(pf.servers, sort_keys=True), json.dumps(opn.subnets, sort_keys=True),
-              openwrt[1].read_text())
+              openwrt.dhcp_file())
     rng = "2001:db8:1::f0-2001:db8:1::ff"
     for name, run in (("pfsense", lambda: pf_run(pf, range=rng)), ("opnsense", lambda: opn_run(opn, range=rng)),
                       ("openwrt", lambda: wrt_run(openwrt, range=rng))):
@@ -221,7 +172,7 @@ def test_ipv6_ranges_are_refused_clearly_by_the_ipv4_only_backends(pf, opn, open
         assert text.startswith(f"range: {rng} is IPv6; the {name} backend manages"), text
         assert text.endswith("the router was not changed"), text
     assert before == (json.dumps(pf.servers, sort_keys=True), json.dumps(opn.subnets, sort_keys=True),
-                      openwrt[1].read_text())
+                      openwrt.dhcp_file())
 
 
 # -- the module through Ansible -------------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,17 +19,14 @@ import pytest
 from tests.collection import collection_path, run_module
 from tests.fakes.opnsense import FakeOpnsense
 from tests.fakes.pfsense import FakePfsense
-from tests.fakes.uci import Runner
 
 sys.path.insert(0, str(collection_path()))
 from ansible_collections.baremetal.lb.plugins.module_utils import dhcp_backend  # noqa: E402
 from ansible_collections.baremetal.lb.plugins.module_utils import dhcp_module  # noqa: E402
 from ansible_collections.baremetal.lb.plugins.module_utils import dhcp_scope_info  # noqa: E402
-from ansible_collections.baremetal.lb.plugins.module_utils.backend_openwrt import OpenwrtBackend  # noqa: E402
 from ansible_collections.baremetal.lb.plugins.module_utils.backend_opnsense import make_opnsense_backend  # noqa: E402
 from ansible_collections.baremetal.lb.plugins.module_utils.backend_pfsense import PfsenseBackend  # noqa: E402
 
-UCI = Path(__file__).resolve().parents[2] / "fakes" / "uci.py"
 NOW = 1_790_000_000  # a fixed "now" for expires_in
 
 
@@ -155,54 +151,6 @@ def test_opnsense_isc_is_refused_with_the_reason():
     with pytest.raises(dhcp_backend.ReservationError, match="no API for the ISC DHCP"):
         make_opnsense_backend({"api_url": "http://127.0.0.1:9", "api_key": "k", "api_secret": "s",
                                "opnsense_dhcp": "isc"})
-
-
-# -- OpenWrt (fake uci) ---------------------------------------------------------------------------------------------
-
-
-def test_openwrt_section_after_a_reservation(tmp_path):
-    state = tmp_path / "uci.json"
-    state.write_text(json.dumps({"committed": {
-        "dhcp": {"lan": {".type": "dhcp", "interface": "lan", "start": "100", "limit": "150", "leasetime": "12h"},
-                 "guest": {".type": "dhcp", "interface": "guest", "ignore": "1"},
-                 "@host[0]": {".type": "host", "name": "nas", "mac": "00:11:22:33:44:55", "ip": "192.168.1.20"}},
-        "network": {"lan": {".type": "interface", "proto": "static", "ipaddr": "192.168.1.1",
-                            "netmask": "255.255.255.0"},
-                    "guest": {".type": "interface", "proto": "static", "ipaddr": "192.168.2.1",
-                              "netmask": "255.255.255.0"}}}, "staged": []}))
-    restart = tmp_path / "restart"
-    restart.write_text("#!/bin/sh\nexit 0\n")
-    restart.chmod(0o755)
-    (tmp_path / "leases").write_text(f"0 aa:bb:cc:00:00:02 192.168.1.105 laptop *\n"
-                                     f"{NOW + 60} aa:bb:cc:00:00:03 192.168.1.106 * 01:aa:bb:cc:00:00:03\n"
-                                     f"{NOW - 60} aa:bb:cc:00:00:04 192.168.1.107 old *\n")
-    runner = Runner({"FAKE_UCI_STATE": str(state)})
-
-    def backend() -> OpenwrtBackend:
-        return OpenwrtBackend(runner, uci=str(UCI), restart_command=[str(restart)],
-                              lease_file=str(tmp_path / "leases"), now=lambda: NOW)
-
-    assert dhcp_backend.run(backend(), "192.168.1.240-192.168.1.250")["changed"]
-    committed = state.read_text()
-    runner.commands.clear()
-    scopes, warnings = dhcp_scope_info.collect(backend(), now=NOW)
-    assert warnings == [] and state.read_text() == committed
-    assert all(c[1] in ("get", "show", "-q") for c in runner.commands), runner.commands
-    assert not [c for c in runner.commands if "set" in c or "commit" in c or "delete" in c]
-    lan, guest = by_name(scopes)["lan"], by_name(scopes)["guest"]
-    assert lan == {
-        "name": "lan", "backend": "openwrt", "subnet": "192.168.1.0/24", "interface": "lan", "enabled": True,
-        "gateway": "192.168.1.1", "ranges": ["192.168.1.100-192.168.1.239"],
-        "ranges_ui": ["192.168.1.100 - 192.168.1.239"],
-        "static_mappings": [{"address": "192.168.1.20", "mac": "00:11:22:33:44:55", "hostname": "nas"}],
-        "leases": [{"address": "192.168.1.105", "mac": "aa:bb:cc:00:00:02", "hostname": "laptop", "expires": None,
-                    "expires_in": None},
-                   {"address": "192.168.1.106", "mac": "aa:bb:cc:00:00:03", "hostname": None,
-                    "expires": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(NOW + 60)), "expires_in": 60}],
-        "reserved": [{"range": "192.168.1.240-192.168.1.250",
-                      "replaced": [{"from": "192.168.1.100-192.168.1.249", "to": ["192.168.1.100-192.168.1.239"]}]}],
-    }
-    assert guest["enabled"] is False and guest["reserved"] == []
 
 
 # -- the module through Ansible -------------------------------------------------------------------------------------
