@@ -57,8 +57,10 @@ def test_uci_and_file_answers(router):
     assert values["cfg01411c"][".anonymous"] is True
     assert call(router, sid, "uci", "get", {"config": "dhcp", "section": "lan", "option": "nope"})["result"] == [0]
     assert call(router, sid, "uci", "get", {"config": "nope"})["result"] == [6]  # the ACL is checked first
-    root = call(router, NULL, "session", "login", {"username": "root", "password": "root-password"})["result"][1]
-    assert call(router, root["ubus_rpc_session"], "uci", "get", {"config": "nope"})["result"] == [4]
+    network = (router.root / "etc/config/network").read_text()
+    (router.root / "etc/config/network").unlink()
+    assert call(router, sid, "uci", "get", {"config": "network"})["result"] == [4]  # granted but missing
+    (router.root / "etc/config/network").write_text(network)
     assert call(router, sid, "uci", "get", {"config": "rpcd"})["result"] == [6]  # not granted
     assert call(router, sid, "uci", "set", {"config": "network", "section": "lan",
                                             "values": {"ipaddr": "10.0.0.1"}})["result"] == [6]  # read only
