@@ -37,7 +37,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_backend import (
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import Occupant, Scope
 from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import IPRange
 from ansible_collections.baremetal.lb.plugins.module_utils.openwrt_range import (
-    RELEASES, dnsmasq_ranges, first_value, get_bool, netifd_subnet, odhcpd_range,
+    RELEASES, dnsmasq_ranges, first_value, netifd_subnet, odhcpd_range,
 )
 from ansible_collections.baremetal.lb.plugins.module_utils.router_api import ApiError
 
@@ -197,8 +197,8 @@ class RpcdTransport:
             need += [("ubus", "file", "read"), ("file", lease_path, "read")]
         missing = [(scope, obj, func) for scope, obj, func in need if not self.client.granted(scope, obj, func)]
         restart = "/etc/init.d/%s" % server
-        if not (self.client.granted("file", restart, "exec") or self.client.granted("file", restart + " restart",
-                                                                                     "exec")):
+        command = restart + " restart"
+        if not (self.client.granted("file", restart, "exec") or self.client.granted("file", command, "exec")):
             missing.append(("file", restart + " restart", "exec"))
         return ["%s %s: %s" % m for m in missing]
 
@@ -565,9 +565,9 @@ class OpenwrtBackend:
             except Exception as rb:
                 raise ApplyError("restarting %s failed (%s), and restoring the previous values failed too (%s): "
                                  "check dhcp.%s by hand" % (state.raw["server"], detail, rb, section), restored=False)
+            server = state.raw["server"]
             raise ApplyError("restarting %s failed (exit %s: %s); the previous start/limit were committed back and %s "
-                             "restarted, the router is as it was" % (state.raw["server"], rc, detail,
-                                                                       state.raw["server"]), restored=True)
+                             "restarted, the router is as it was" % (server, rc, detail, server), restored=True)
 
     def _restart(self, state):
         try:

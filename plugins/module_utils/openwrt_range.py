@@ -90,6 +90,13 @@ def first_value(value):
     return value
 
 
+def _getter(options):
+    """``get(key, default)`` over one section's options, as ``config_get`` sees them (lists joined)."""
+    def get(key, default=None):
+        return first_value(options.get(key, default))
+    return get
+
+
 def dhcp_calc(start):
     """``dhcp_calc`` (dnsmasq.init line 95): ``'10.1.1.100'`` → 167838052; a plain number passes through.
 
@@ -256,7 +263,7 @@ def dnsmasq_ranges(release, sections, netifd, maindhcp=False):
     out = []
     shell = {"START": BOOT_ORDER_START, "END": "", "NETMASK": ""}
     for name, opts in sections:
-        get = lambda key, default=None: first_value(opts.get(key, default))  # noqa: E731
+        get = _getter(opts)
         if maindhcp:
             out.append(Range(name, "skipped", None, None, None, None, "odhcpd serves DHCPv4 (dhcp.odhcpd.maindhcp)"))
             continue
@@ -322,9 +329,9 @@ def odhcpd_range(section, options, interface_subnet):
 
     ``start`` is a plain offset here (odhcpd parses it as an integer; a dotted address is not understood), the pool
     is start..start+limit-1 and must lie inside the host part without touching the broadcast address, else odhcpd
-    falls back to its per-prefix default pool.
+    finds no suitable network and hands out nothing; without ``start``/``limit`` it uses its per-prefix default.
     """
-    get = lambda key, default=None: first_value(options.get(key, default))  # noqa: E731
+    get = _getter(options)
     if get_bool(get("ignore"), False) or get("dhcpv4") != "server":
         return Range(section, "odhcpd-off", None, None, None, None,
                      "odhcpd serves DHCPv4 only with dhcpv4=server and without ignore=1")

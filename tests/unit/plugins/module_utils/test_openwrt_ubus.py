@@ -27,9 +27,9 @@ class Opener:
 
 
 def login_answer(sid: str = SID) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": 1, "result": [0, {"ubus_rpc_session": sid, "timeout": 300, "expires": 300,
-                                                       "acls": {"uci": {"dhcp": ["read", "write"]}},
-                                                       "data": {"username": "blb"}}]}
+    session = {"ubus_rpc_session": sid, "timeout": 300, "expires": 300,
+               "acls": {"uci": {"dhcp": ["read", "write"]}}, "data": {"username": "blb"}}
+    return {"jsonrpc": "2.0", "id": 1, "result": [0, session]}
 
 
 def client(opener: Opener) -> UbusClient:
