@@ -13,16 +13,16 @@ The model, with the upstream lines it follows (file:line at 16ff0bad):
   a blank line before every section, one tab before each option).
 * unnamed sections are named ``cfg`` + the 2-hex-digit section counter + 4 hex digits of a djb hash of the type
   (list.c:128-176, fixed up when created, so before any option exists); ``show`` calls them ``@type[n]`` except when
-  the section itself is addressed or with ``-X`` (cli.c:87-137, 346-368).
+  the section itself is addressed or with ``-X`` (cli.c:87-137, 270-281, 351-364).
 * changes are not applied to the file: each command appends delta lines to ``/tmp/.uci/<package>`` (prefixes
-  ``+ - @ ^ | ~``, delta.c:68-96, 143-151) and every load replays them (delta.c:195-259); ``commit`` re-reads the file,
+  ``+ - @ ^ | ~``, delta.c:69-97, 149-157) and every load replays them (delta.c:214-352); ``commit`` re-reads the file,
   replays and truncates the deltas, and rewrites the file only if there were any (file.c:736-840);
-  ``revert`` filters them (delta.c:330-430).
+  ``revert`` filters them (delta.c:355-462).
 * ``set`` of an unchanged value records nothing; an empty value deletes; ``add_list`` on a plain option turns it
-  into a list; ``del_list`` of a missing value is still recorded (list.c:600-728).
+  into a list; ``del_list`` of a missing value is still recorded (list.c:595-760).
 * errors: ``uci: Entry not found`` / ``Invalid argument`` / ``Parse error`` (libuci.c:29-38), exit 1; ``batch`` always
-  exits 0 (cli.c:560-585); ``-P DIR`` moves the delta directory and makes ``commit`` a no-op, ``-t DIR`` only moves
-  it (cli.c:734-746, 406-411).
+  exits 0 (cli.c:588-610); ``-P DIR`` moves the delta directory and makes ``commit`` a no-op, ``-t DIR`` only moves
+  it (cli.c:734-746, 331-336).
 
 Not modelled: ``import``, ``-f``, ``-m``, ``-n/-N``, ``-S``, conf2dir (``-C``), file locking, ``/etc/config`` outside
 the root. The root comes from $FAKE_UCI_ROOT (the router's ``/``); every path, including ``-c/-t/-P`` arguments, is
@@ -51,7 +51,7 @@ class UciError(Exception):
 
 
 def _validate_str(text: str, name: bool, package: bool) -> bool:
-    """util.c:61-80: names are [A-Za-z0-9_]; types and packages any printable ASCII (packages also '-')."""
+    """util.c:71-90: names are [A-Za-z0-9_]; types and packages any printable ASCII (packages also '-')."""
     if not text:
         return False
     for ch in text:
@@ -142,7 +142,7 @@ class Ptr:
 
 
 def parse_ptr(text: str) -> Ptr:
-    """util.c:92-143 (``uci_parse_ptr``)."""
+    """util.c:109-160 (``uci_parse_ptr``)."""
     ptr = Ptr()
     head, eq, value = text.partition("=")
     if eq:
@@ -235,7 +235,7 @@ class Tokenizer:
 
 
 class Context:
-    """A ``uci_context``: confdir, savedir, delta path, the CLI's flags (libuci.c:45-67)."""
+    """A ``uci_context``: confdir, savedir, delta path (libuci.c:47-67)."""
 
     def __init__(self, root: str):
         self.root = root
@@ -248,7 +248,7 @@ class Context:
         return os.path.join(self.root, path.lstrip("/"))
 
     def set_savedir(self, path: str) -> None:
-        """delta.c:98-123: the directory moves to the end of the delta path and becomes the save directory."""
+        """delta.c:99-123: the directory moves to the end of the delta path and becomes the save directory."""
         if path in self.delta_path:
             self.delta_path.remove(path)
         self.delta_path.append(path)
@@ -256,7 +256,7 @@ class Context:
 
     # -- load / parse ------------------------------------------------------------------------------------------
     def load(self, name: str) -> Package:
-        """file.c:909-965 + delta.c:262-303."""
+        """file.c:909-965 + delta.c:319-352."""
         path = self.real("%s/%s" % (self.confdir, name))
         if not os.path.isfile(path):
             raise UciError(NOTFOUND)
@@ -338,7 +338,7 @@ class Context:
                         apply_delta(p, cmd, ptr)
                         changes += 1
                     except UciError:
-                        continue  # delta.c:220-226: a bad line is skipped, the rest kept
+                        continue  # delta.c:262-286: a bad line is skipped, the rest kept
         if flush and changes > 0:
             path = self.real("%s/%s" % (self.savedir, p.name))
             if os.path.isfile(path):
@@ -347,7 +347,7 @@ class Context:
 
     # -- lookup ------------------------------------------------------------------------------------------------
     def lookup(self, ptr: Ptr, extended: bool = True) -> Ptr:
-        """list.c:330-398 (``uci_lookup_ptr``): COMPLETE only when every named part exists."""
+        """list.c:386-455 (``uci_lookup_ptr``): COMPLETE only when every named part exists."""
         ptr.done = True
         if ptr.p is None:
             ptr.p = self.load(ptr.package)
@@ -372,7 +372,7 @@ class Context:
 
     # -- save / commit / revert ----------------------------------------------------------------------------
     def save(self, p: Package) -> None:
-        """delta.c:433-482: append this command's changes to the save directory's file."""
+        """delta.c:464-519: append this command's changes to the save directory's file."""
         if not p.delta:
             return
         d = self.real(self.savedir)
@@ -396,7 +396,7 @@ class Context:
         return fresh
 
     def revert(self, ptr: Ptr) -> None:
-        """delta.c:330-430 (``uci_filter_delta`` + reload)."""
+        """delta.c:355-462 (``uci_filter_delta`` + reload)."""
         assert ptr.p is not None
         self.save(ptr.p)
         path = self.real("%s/%s" % (self.savedir, ptr.p.name))
@@ -425,7 +425,7 @@ class Context:
 
 
 def lookup_ext_section(ptr: Ptr) -> Optional[Section]:
-    """list.c:278-328: ``@type[n]``, negative n counts from the end; anything else is INVAL."""
+    """list.c:298-384: ``@type[n]``, negative n counts from the end; anything else is INVAL."""
     assert ptr.p is not None and ptr.section is not None
     sec = ptr.section
     if not sec.startswith("@") or "[" not in sec or not sec.endswith("]"):
@@ -447,7 +447,7 @@ def lookup_ext_section(ptr: Ptr) -> Optional[Section]:
 
 
 def _set_option(s: Section, name: str, value: str) -> None:
-    """A new or replaced plain option keeps its position (list.c:709-726)."""
+    """A new or replaced plain option keeps its position (list.c:708-727)."""
     s.options[name] = value
 
 
@@ -462,7 +462,7 @@ def _add_list(s: Section, name: str, value: str) -> None:
 
 
 def delta_line(pkg: str, cmd: int, section: str, option: Optional[str], value: Optional[str]) -> str:
-    """delta.c:68-96: ``<prefix>pkg.section[.option][='value']``, quotes escaped as ``'\\''``."""
+    """delta.c:69-97: ``<prefix>pkg.section[.option][='value']``, quotes escaped as ``'\\''``."""
     out = "%s%s.%s" % (CMD_CHAR[cmd], pkg, section)
     if option is not None:
         out += "." + option
@@ -472,7 +472,7 @@ def delta_line(pkg: str, cmd: int, section: str, option: Optional[str], value: O
 
 
 def parse_delta_tuple(line: str) -> tuple[int, Ptr]:
-    """delta.c:153-193."""
+    """delta.c:159-212."""
     words = Tokenizer([]).words(line)
     if len(words) != 1 or words[0] is None:
         raise UciError(INVAL)
@@ -495,7 +495,7 @@ def parse_delta_tuple(line: str) -> tuple[int, Ptr]:
 
 
 def apply_delta(p: Package, cmd: int, ptr: Ptr) -> None:
-    """delta.c:195-259: replay one change without recording it."""
+    """delta.c:214-259: replay one change without recording it."""
     ptr.p = p
     ctx = _Internal()
     if cmd == REORDER:
@@ -527,7 +527,7 @@ class _Internal(Context):
 
 
 def _expand(ctx: Context, ptr: Ptr, complete: bool) -> None:
-    """list.c:400-430 (``uci_expand_ptr``)."""
+    """list.c:457-484 (``uci_expand_ptr``)."""
     if not ptr.done:
         ctx.lookup(ptr, True)
     if complete and not ptr.complete:
@@ -541,7 +541,7 @@ def _record(ptr: Ptr, cmd: int, value: Optional[str], record: bool) -> None:
 
 
 def set_(ctx: Context, ptr: Ptr, record: bool = True) -> None:
-    """list.c:670-733 (``uci_set``)."""
+    """list.c:681-750 (``uci_set``)."""
     _expand(ctx, ptr, False)
     if ptr.value is None:
         raise UciError(INVAL)
@@ -570,14 +570,14 @@ def set_(ctx: Context, ptr: Ptr, record: bool = True) -> None:
     elif ptr.s is not None and ptr.section is not None:
         if ptr.s.type == ptr.value:
             return
-        ptr.s.type = ptr.value  # list.c:725-740: re-allocated in place, the section counter unchanged
+        ptr.s.type = ptr.value  # list.c:733-745: re-allocated in place, the section counter unchanged
     else:
         raise UciError(INVAL)
     _record(ptr, CHANGE, ptr.value, record)
 
 
 def delete(ctx: Context, ptr: Ptr, record: bool = True) -> None:
-    """list.c:548-593 (``uci_delete``); ``value`` as a list index is not modelled beyond the CLI check."""
+    """list.c:550-593 (``uci_delete``); ``value`` as a list index is not modelled beyond the CLI check."""
     _expand(ctx, ptr, True)
     assert ptr.s is not None and ptr.p is not None
     if ptr.o is not None and isinstance(ptr.s.options[ptr.o], list) and ptr.value:
@@ -597,7 +597,7 @@ def delete(ctx: Context, ptr: Ptr, record: bool = True) -> None:
 
 
 def add_list(ctx: Context, ptr: Ptr, record: bool = True) -> None:
-    """list.c:595-646."""
+    """list.c:595-647."""
     _expand(ctx, ptr, False)
     if ptr.s is None or ptr.value is None:
         raise UciError(INVAL)
@@ -608,7 +608,7 @@ def add_list(ctx: Context, ptr: Ptr, record: bool = True) -> None:
 
 
 def del_list(ctx: Context, ptr: Ptr, record: bool = True) -> None:
-    """list.c:648-677: recorded even when the value is absent; a plain option is left alone."""
+    """list.c:649-679: recorded even when the value is absent; a plain option is left alone."""
     _expand(ctx, ptr, False)
     if ptr.s is None or ptr.value is None:
         raise UciError(INVAL)
@@ -622,7 +622,7 @@ def del_list(ctx: Context, ptr: Ptr, record: bool = True) -> None:
 
 
 def rename(ctx: Context, ptr: Ptr, record: bool = True) -> None:
-    """list.c:432-460: a renamed section is no longer anonymous."""
+    """list.c:486-513: a renamed section is no longer anonymous."""
     _expand(ctx, ptr, True)
     if ptr.s is None or ptr.value is None:
         raise UciError(INVAL)
@@ -636,7 +636,7 @@ def rename(ctx: Context, ptr: Ptr, record: bool = True) -> None:
 
 
 def reorder(p: Package, s: Section, pos: int, record: bool = True) -> None:
-    """list.c:15-31, 462-479: only a real move is recorded."""
+    """list.c:15-31, 515-531: only a real move is recorded."""
     old = p.sections.index(s)
     p.sections.remove(s)
     p.sections.insert(min(pos, len(p.sections)), s)
@@ -690,7 +690,7 @@ class Cli:
         return "'" + value.replace("'", "'\\''") + "'"
 
     def show_value(self, value: Any, quote: bool) -> str:
-        """cli.c:206-240."""
+        """cli.c:215-251."""
         if isinstance(value, str):
             return (self.quote(value) if quote else value) + "\n"
         parts = []
@@ -705,7 +705,7 @@ class Cli:
             self.out.write("%s.%s.%s=%s" % (s.package.name, name, key, self.show_value(value, True)))
 
     def show_package(self, p: Package) -> None:
-        """cli.c:87-137, 270-282: ``@type[n]`` for unnamed sections (n counts every section of that type)."""
+        """cli.c:87-137, 270-281: ``@type[n]`` for unnamed sections (n counts every section of that type)."""
         seen: dict[str, int] = {}
         for s in p.sections:
             idx = seen.get(s.type, 0)
@@ -714,7 +714,7 @@ class Cli:
             self.show_section(s, ref)
 
     def show_changes(self, p: Package) -> None:
-        """cli.c:284-315."""
+        """cli.c:283-314."""
         for cmd, section, option, value in p.saved_delta:
             prefix = "-" if cmd == REMOVE else ""
             op = {LIST_ADD: "+=", LIST_DEL: "-="}.get(cmd, "=")
@@ -726,7 +726,7 @@ class Cli:
             self.out.write(line + "\n")
 
     def package_cmd(self, cmd: str, tuple_: str) -> int:
-        """cli.c:317-372."""
+        """cli.c:316-372."""
         try:
             ptr = self.ctx.lookup(parse_ptr(tuple_), True)
         except UciError as exc:
@@ -774,7 +774,7 @@ class Cli:
         return 0
 
     def do_add(self, args: list[str]) -> int:
-        """cli.c:425-449."""
+        """cli.c:441-467."""
         if len(args) != 2:
             return 255
         try:
@@ -792,7 +792,7 @@ class Cli:
         return 0
 
     def do_section_cmd(self, cmd: str, args: list[str]) -> int:
-        """cli.c:451-534."""
+        """cli.c:469-551."""
         if len(args) != 1:
             return 255
         try:
@@ -846,7 +846,7 @@ class Cli:
         return 0
 
     def do_batch(self) -> int:
-        """cli.c:536-585: one command per line (quotes as in config files), packages reloaded for each."""
+        """cli.c:553-610: one command per line (quotes as in config files), packages reloaded for each."""
         self.batch = True
         tok = Tokenizer(self.stdin.splitlines(keepends=True))
         while tok.i < len(tok.lines):
@@ -869,7 +869,7 @@ class Cli:
         return 0
 
     def cmd(self, argv: list[str]) -> int:
-        """cli.c:587-650."""
+        """cli.c:612-678."""
         name = argv[0].lower()
         if os.environ.get("FAKE_UCI_FAIL") == name:
             self.err.write("uci: I/O error\n")
@@ -887,7 +887,7 @@ class Cli:
         return 255
 
     def main(self, argv: list[str]) -> int:
-        """cli.c:652-775 (getopt ``c:C:d:f:LmnNp:P:qsSt:X``)."""
+        """cli.c:680-775 (getopt ``c:C:d:f:LmnNp:P:qsSt:X``)."""
         args = list(argv)
         while args and args[0].startswith("-") and len(args[0]) > 1:
             flag = args.pop(0)[1:]
