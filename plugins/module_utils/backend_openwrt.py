@@ -555,6 +555,14 @@ class OpenwrtBackend:
             try:
                 self.t.revert("dhcp")
             except (ApiError, UciError) as rb:
+                if self.t.where == "rpcd" and getattr(exc, "status", None) == 6:
+                    # rpcd refused the commit itself (uci.c 1330: a LuCI "apply with rollback" is pending), so
+                    # /etc/config/dhcp was not written; the staged values live only in this login's session
+                    # directory, which rpcd deletes with the session (uci.c 1730-1740).
+                    raise ApplyError("%s: rpcd refuses commits while a LuCI change is waiting to be applied or rolled "
+                                     "back; /etc/config/dhcp was not written (the staged values stay in this rpcd "
+                                     "session only and expire with it); finish the LuCI apply and run again"
+                                     % exc, restored=True)
                 raise ApplyError("%s; reverting the staged changes failed too (%s): check dhcp.%s by hand"
                                  % (exc, rb, section), restored=False)
             raise ApplyError("%s; the staged changes were reverted, the router is as it was" % exc, restored=True)

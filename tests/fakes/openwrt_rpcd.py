@@ -24,7 +24,11 @@ Modelled from the sources (file:line):
   nothing with status 0 (628-661), a missing config is status 4 NOT_FOUND (241-257); ``set`` replaces a list by an
   array value and writes only changed values (810-879); ``delete`` with ``option``/``options`` (980-1077);
   ``changes`` ``{"changes": [["set", section, option, value], ...]}`` (1188-1256); ``commit``/``revert`` (1318-1362),
-  commit sends the ``config.change`` event (recorded in ``events``).
+  commit sends the ``config.change`` event (recorded in ``events``); both are refused with status 6 while a LuCI
+  "apply with rollback" is pending (1330, test hook ``pending_apply``); a session's delta directory goes away with
+  the session (1730-1740). The ACL file format is LuCI's own (openwrt/luci
+  ``modules/luci-base/root/usr/share/rpcd/acl.d/luci-base.json``: ``"file": {"/etc/init.d/firewall restart":
+  ["exec"]}``, ``"uci": ["*"]``).
 * rpcd ``file.c``: ``read`` needs scope ``file`` object = the path, function ``read`` (179-186, 260-275); a missing
   file is status 4, one of 256 KiB or more status 8 NOT_SUPPORTED (46, 318-319); reply ``{"data": text}``.
   ``exec`` needs ``exec`` on the command or on ``"command arg ..."`` (918-958) and replies ``{"code", "stdout",
@@ -74,6 +78,7 @@ class FakeRpcd(FakeServer):
         self.calls: list[tuple[str, str, dict[str, Any]]] = []
         self.events: list[dict[str, Any]] = []
         self.executed: list[str] = []
+        self.pending_apply = False
 
     # -- FakeServer hooks --------------------------------------------------------------------------------------
     def authorized(self, headers: dict[str, str]) -> bool:
@@ -118,6 +123,11 @@ class FakeRpcd(FakeServer):
     # -- sessions and ACLs -------------------------------------------------------------------------------------
     def expire(self, sid: str) -> None:
         self.sessions.pop(sid, None)
+        savedir = self.root / ("var/run/rpcd/uci-%s" % sid)
+        if savedir.is_dir():
+            for f in savedir.iterdir():
+                f.unlink()
+            savedir.rmdir()
 
     def access(self, sid: str, scope: str, obj: str, func: str) -> bool:
         ses = self.sessions.get(sid)
@@ -360,6 +370,8 @@ class FakeRpcd(FakeServer):
         return self._revert_commit(sid, args, False)
 
     def _revert_commit(self, sid: str, args: dict[str, Any], commit: bool) -> tuple[int, Any]:
+        if self.pending_apply:
+            return UBUS_PERMISSION_DENIED, None
         config = args.get("config")
         if not isinstance(config, str):
             return UBUS_INVALID_ARGUMENT, None

@@ -252,3 +252,17 @@ def test_check_mode_changes_nothing(router):
     assert res["changed"] and res["msg"].startswith("check mode")
     assert router.dhcp_file() == before and router.restarts() == []
     assert not [c for c in router.rpcd.calls if c[1] in ("set", "delete", "commit", "exec")]
+
+
+def test_a_pending_luci_apply_blocks_the_commit_and_is_named(router):
+    router.rpcd.pending_apply = True  # rpcd uci.c 1330: commit and revert refused until the apply is confirmed
+    before = router.dhcp_file()
+    with pytest.raises(dhcp_backend.ApplyError) as exc:
+        run(router, "192.168.1.240-192.168.1.250")
+    assert "rpcd refuses commits while a LuCI change is waiting" in str(exc.value) and exc.value.restored is True
+    assert router.dhcp_file() == before and router.restarts() == []
+    router.rpcd.pending_apply = False
+    for sid in [s for s in router.rpcd.sessions if s != "0" * 32]:
+        router.rpcd.expire(sid)  # the staged values go away with their session
+    assert not list((router.root / "var/run/rpcd").iterdir())
+    assert run(router, "192.168.1.240-192.168.1.250")["changed"] is True
