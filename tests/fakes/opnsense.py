@@ -190,8 +190,8 @@ class FakeOpnsense(FakeServer):
     (one without a subnet mask) and two dnsmasq hosts (one DHCP, one DNS-only).
 
     Test knobs: ``kea_leases`` / ``dnsmasq_leases`` (lease records as Kea's ``lease4-get-all`` and the dnsmasq lease
-    file give them), ``interfaces``, ``fail_start`` (``{"kea"|"dnsmasq": True}``: the daemon does not come up after
-    a reconfigure), ``applied`` (what the daemons run with after the last effective reconfigure)."""
+    file give them), ``interfaces``, ``fail_start`` (``{"kea"|"dnsmasq": n}``: the daemon does not come up after
+    the next n reconfigures), ``applied`` (what the daemons run with after the last effective reconfigure)."""
 
     def __init__(self, key: str = "opn-key", secret: str = "opn-secret", setup: bool = True) -> None:
         super().__init__()
@@ -207,7 +207,7 @@ class FakeOpnsense(FakeServer):
         self.dnsmasq = {"general": blank_item(DNSMASQ_GENERAL), "dhcp_ranges": {}, "hosts": {}, "dhcp_tags": {}}
         self.kea_leases: list[dict[str, Any]] = []
         self.dnsmasq_leases: list[dict[str, Any]] = []
-        self.fail_start: dict[str, bool] = {}
+        self.fail_start: dict[str, int] = {}
         self.running = {"kea": True, "dnsmasq": True}
         self.applied: dict[str, Any] = {}
         if setup:
@@ -539,7 +539,9 @@ class FakeOpnsense(FakeServer):
             if not post:
                 return {"status": "failed"}
             self.apply(svc)
-            self.running[svc] = enabled and not self.fail_start.get(svc, False)
+            fails = self.fail_start.get(svc, 0) > 0
+            self.fail_start[svc] = max(0, self.fail_start.get(svc, 0) - 1)
+            self.running[svc] = enabled and not fails
             return {"status": "ok"}  # ApiMutableServiceControllerBase.php:223 - whatever happened
         if action == "status":
             status = "running" if self.running[svc] and enabled else ("stopped" if enabled else "disabled")
@@ -547,7 +549,7 @@ class FakeOpnsense(FakeServer):
                                                   "caption_stop": "Stop"}}
         if action in ("start", "stop", "restart"):
             if post:
-                self.running[svc] = action != "stop" and enabled and not self.fail_start.get(svc, False)
+                self.running[svc] = action != "stop" and enabled
             return {"response": "OK" if post else []}
         return None
 
