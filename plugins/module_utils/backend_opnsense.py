@@ -39,16 +39,19 @@ reconfigured, and the error says so. With Kea's "manual config" on, OPNsense nev
 saved and verified but never served, so the module refuses.
 
 The marker (what ``absent`` gives back) lives in the ``description`` of the Kea subnet / the dnsmasq ranges, after
-the person's text: ``LAN [baremetal-lb 10.1.1.0 240-250<100-250 230-239<100-239]``. A description is a
-``DescriptionField``: at most 255 **bytes** (``preg_match('/^(.){1,255}$/')`` without ``/u``). The marker is compact
-so that many reservations fit: a base address, then per reservation ``band<source[,source]`` as offsets from the
-base (the pieces the source was cut into are ``source - band``, so they are not stored). Ten reservations in a /24
-take ~170 bytes. Dnsmasq spreads the entries over the scope's range objects (each has its own 255 bytes). The
-marker is built before anything is written; if it cannot fit, the module refuses with the byte counts and changes
-nothing. The JSON marker of earlier releases (``[baremetal-lb:[...]]``) is still read. Why a description and not
-another store: it is the only free-text field on these objects, it travels with them (backups, HA sync, config
-history), and a person sees it next to the pools in the UI; a separate object (a firewall alias, a Kea option)
-would need more API privileges and could be deleted apart from the scope (docs/design/0012-opnsense-marker.md).
+the person's text: ``LAN [baremetal-lb 10.1.1.0 240-250 230-239]``. A description is a ``DescriptionField``: at most
+255 **bytes** (``preg_match('/^(.){1,255}$/')`` without ``/u``), and the marker of 0.x (JSON, ~130 bytes per
+reservation) overflowed it at the third reservation. The marker is now compact: a base address, then per reservation
+the band as offsets from the base (in a /24 the offsets are the last octet), and only when the reservation took less
+than the whole band out of the dynamic ranges, ``:`` and what it took. The ranges it was cut from are not stored:
+giving back re-joins the taken addresses with the dynamic ranges that touch them, which restores exactly what was
+cut when nothing else changed, and never adds an address the reservation did not take. Ten reservations in a /24
+take ~90 bytes, in a /16 ~140. Dnsmasq spreads the entries over the scope's range objects (each has its own 255
+bytes). The description is built before anything is written; if it cannot fit, the module refuses with the byte
+counts and changes nothing. The JSON marker of earlier releases (``[baremetal-lb:[...]]``) is still read. Why a
+description and not another store: it is the only free-text field of these objects, it travels with them (backups,
+HA sync, config history), and a person sees it next to the pools in the UI; a separate object (a firewall alias, a
+Kea option) needs more API privileges and can be deleted apart from the scope (docs/design/0012-opnsense-marker.md).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -97,41 +100,70 @@ def _offsets(rng, base):
 
 def _from_offsets(text, base):
     first, _, last = text.partition("-")
+    if not first.isdigit() or not (last or first).isdigit():
+        raise ValueError("%r is not an offset or a pair of offsets" % text)
     cls = type(base)
-    return IPRange(cls(int(base) + int(first)), cls(int(base) + int(last or first)))
+    rng = IPRange(cls(int(base) + int(first)), cls(int(base) + int(last or first)))
+    if int(rng.last) < int(rng.first):
+        raise ValueError("%r ends before it starts" % text)
+    return rng
+
+
+def _merged(ranges):
+    """Ranges sorted and joined where they touch or overlap."""
+    out = []
+    for rng in sorted(ranges, key=lambda r: int(r.first)):
+        if out and int(rng.first) <= int(out[-1].last) + 1:
+            if int(rng.last) > int(out[-1].last):
+                out[-1] = IPRange(out[-1].first, rng.last)
+        else:
+            out.append(rng)
+    return out
+
+
+def taken(entry):
+    """``(band, [taken ranges])`` of a marker entry: the addresses the reservation took out of dynamic ranges
+    (``source - pieces`` of each replacement, which is ``source`` inside the band)."""
+    try:
+        band = parse_range(entry.get("range", ""), "marker")
+        took = []
+        for item in entry.get("replaced", []):
+            source = parse_range(item.get("from", ""), "marker")
+            inside = source.intersection(band)
+            if inside is not None:
+                took.append(inside)
+    except (RangeError, AttributeError, TypeError) as exc:
+        raise ReservationError("the baremetal-lb marker entry %s cannot be read (%s); fix the description by hand"
+                               % (json.dumps(entry), exc))
+    return band, _merged(took)
 
 
 def encode_marker(entries, base):
-    """``[baremetal-lb BASE band<source,...]`` for marker entries (``dhcp_ranges.marker_entry`` dicts); '' if none.
+    """``[baremetal-lb BASE word word ...]`` for marker entries; '' when there are none.
 
-    ``base`` is lowered to the smallest address the entries mention, so every offset is >= 0 (a Kea pool may lie
-    outside its subnet: OPNsense does not check it)."""
+    A word is one reservation as offsets from BASE: the band (``240-250``), and only when the reservation did not
+    take the whole band out of the dynamic ranges (it reached past a range's end, or over a gap), ``:`` and the
+    ranges it did take (``240-260:240-250``). The ranges it was cut from are not stored: giving back re-joins the
+    taken addresses with the dynamic ranges that touch them (:func:`entries_for`). ``base`` is lowered to the
+    smallest address mentioned, so every offset is >= 0 (OPNsense does not check that a Kea pool lies inside its
+    subnet)."""
     if not entries:
         return ""
-    parsed = []
-    for entry in entries:
-        try:
-            band = parse_range(entry.get("range", ""), "marker")
-            replaced = [(parse_range(item.get("from", ""), "marker"),
-                         [parse_range(p, "marker") for p in item.get("to", [])]) for item in entry.get("replaced", [])]
-        except (RangeError, AttributeError, TypeError) as exc:
-            raise ReservationError("the baremetal-lb marker entry %s cannot be read (%s); fix the description by hand"
-                                   % (json.dumps(entry), exc))
-        sources = []
-        for source, pieces in replaced:
-            if pieces != source.subtract(band):  # never: plan_present cuts exactly source - band
-                raise ReservationError("marker entry %s: %s -> %s is not %s minus the band; fix the description by "
-                                       "hand" % (band, source, pieces, source))
-            sources.append(source)
-        parsed.append((band, sources))
-    low = min([int(base)] + [int(r.first) for band, sources in parsed for r in [band] + sources])
+    parsed = [taken(entry) for entry in entries]
+    low = min([int(base)] + [int(r.first) for band, took in parsed for r in [band] + took])
     base = type(base)(low)
-    words = ["%s<%s" % (_offsets(band, base), ",".join(_offsets(s, base) for s in sources)) for band, sources in parsed]
+    words = []
+    for band, took in parsed:
+        word = _offsets(band, base)
+        if took != [band]:
+            word += ":" + ",".join(_offsets(t, base) for t in took)
+        words.append(word)
     return "[baremetal-lb %s %s]" % (base, " ".join(words))
 
 
 def decode_marker(sep, body, where):
-    """Marker entries from the text inside ``[baremetal-lb...]`` (this format or the JSON one of earlier releases)."""
+    """The marker's reservations: full entries (the JSON marker of earlier releases, ``[baremetal-lb:[...]]``) or
+    ``{"range", "taken"}`` (this format; :func:`entries_for` turns them into entries)."""
     try:
         if sep == ":":
             entries = json.loads(body)
@@ -140,23 +172,40 @@ def decode_marker(sep, body, where):
             return entries
         words = body.split()
         base = ipaddress.ip_address(words[0])
-        entries = []
+        out = []
         for word in words[1:]:
-            band_text, _, sources_text = word.partition("<")
+            band_text, colon, took_text = word.partition(":")
             band = _from_offsets(band_text, base)
-            replaced = []
-            for text in sources_text.split(",") if sources_text else []:
-                source = _from_offsets(text, base)
-                replaced.append({"from": str(source), "to": [str(p) for p in source.subtract(band)]})
-            entries.append({"range": str(band), "replaced": replaced})
-        return entries
+            took = [_from_offsets(t, base) for t in took_text.split(",") if t] if colon else [band]
+            out.append({"range": str(band), "taken": [str(t) for t in took]})
+        return out
     except (ValueError, IndexError) as exc:
         raise ReservationError("%s holds a baremetal-lb marker the module cannot read (%s); fix it by hand"
                                % (where, exc))
 
 
+def entries_for(marks, ranges):
+    """Marker entries (``dhcp_ranges`` shape: ``{"range", "replaced": [{"from", "to"}]}``) for the scope's current
+    dynamic ``ranges``: each taken range goes back joined with the ranges that touch it. Full entries (earlier
+    releases) are returned as they are."""
+    out = []
+    for mark in marks:
+        if "taken" not in mark:
+            out.append(mark)
+            continue
+        replaced = []
+        for text in mark["taken"]:
+            took = parse_range(text, "marker")
+            left = [r for r in ranges if r.version == took.version and int(r.last) + 1 == int(took.first)]
+            right = [r for r in ranges if r.version == took.version and int(r.first) == int(took.last) + 1]
+            source = IPRange(left[0].first if left else took.first, right[0].last if right else took.last)
+            replaced.append({"from": str(source), "to": [str(r) for r in left[:1] + right[:1]]})
+        out.append({"range": mark["range"], "replaced": replaced})
+    return out
+
+
 def split_marker(description, where="the description"):
-    """``(person's description, marker entries)``."""
+    """``(person's description, marks)`` (see :func:`decode_marker`)."""
     description = description or ""
     m = MARKER_RE.search(description)
     if not m:
@@ -362,7 +411,8 @@ class OpnsenseKea(_Opnsense):
                 res.get("hostname") or res.get("description") or "", res.get("hw_address") or res.get("client_id")
                 or "")))
         occupants += self.leases(net)
-        desc, entries = split_marker(subnet.get("description"), "Kea subnet %s's description" % row["subnet"])
+        desc, marks = split_marker(subnet.get("description"), "Kea subnet %s's description" % row["subnet"])
+        entries = entries_for(marks, ranges)
         name = desc.strip() or row["subnet"]
         scope = Scope(name, net, tuple(ranges), tuple(occupants))
         return ScopeState(scope, entries, {"uuid": row["uuid"], "subnet": subnet, "description": desc,
@@ -564,12 +614,12 @@ class OpnsenseDnsmasq(_Opnsense):
             occupants.append(Occupant(addr, "static mapping", "%s (%s)" % (
                 host.get("host") or host.get("descr") or "", host.get("hwaddr") or host.get("client_id") or "")))
         occupants += self.leases(net)
-        entries = []
+        marks = []
         for rng, row in members:
-            dummy, marks = split_marker(row.get("description"), "dnsmasq range %s's description" % (rng,))
-            for entry in marks:
-                if entry not in entries:
-                    entries.append(entry)
+            for mark in split_marker(row.get("description"), "dnsmasq range %s's description" % (rng,))[1]:
+                if mark not in marks:
+                    marks.append(mark)
+        entries = entries_for(marks, [r for r, dummy in members])
         names = self._names(key)
         scope = Scope(names[0], net, tuple(r for r, dummy in members), tuple(occupants))
         return ScopeState(scope, entries, {"members": members, "interface": iface or None, "key": key})

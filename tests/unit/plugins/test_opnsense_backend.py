@@ -20,9 +20,7 @@ import yaml
 from tests.fakes.opnsense import HOST, RANGE, TAG, FakeOpnsense
 
 from ansible_collections.baremetal.lb.plugins.module_utils import dhcp_backend, dhcp_scope_info
-from ansible_collections.baremetal.lb.plugins.module_utils.backend_opnsense import (
-    decode_marker, encode_marker, make_opnsense_backend, split_marker,
-)
+from ansible_collections.baremetal.lb.plugins.module_utils.backend_opnsense import make_opnsense_backend
 
 LAN = "5a6b0c1d-0000-4000-8000-00000000c0a1"  # the recorded Kea subnet 10.1.1.0/24
 D001, D002 = "5a6b0c1d-0000-4000-8000-00000000d001", "5a6b0c1d-0000-4000-8000-00000000d002"
@@ -71,7 +69,7 @@ def test_kea_seed_reservation_on_the_real_subnet_shape_then_release(opn):
     assert res["changed"] and res["scope"]["name"] == "LAN"
     assert res["ranges_after"] == ["10.1.1.100-10.1.1.239"]
     assert opn.applied_kea[LAN]["pools"] == "10.1.1.100-10.1.1.239"  # reconfigured, not just saved
-    assert opn.kea["subnet4"][LAN]["description"] == "LAN [baremetal-lb 10.1.1.0 240-250<100-250]"
+    assert opn.kea["subnet4"][LAN]["description"] == "LAN [baremetal-lb 10.1.1.0 240-250]"
     assert run(opn, "10.1.1.240-10.1.1.250")["changed"] is False
     assert run(opn, "10.1.1.240-10.1.1.250", state="absent")["changed"] is True
     assert opn.applied_kea[LAN]["pools"] == "10.1.1.100-10.1.1.250"
@@ -111,7 +109,7 @@ def test_ten_successive_reservations_in_one_kea_subnet_fit_the_255_byte_descript
 
 
 def test_a_marker_that_cannot_fit_is_refused_before_anything_is_written(opn):
-    opn.kea["subnet4"][LAN]["description"] = "é" * 110  # 220 bytes, 110 characters
+    opn.kea["subnet4"][LAN]["description"] = "é" * 115  # 230 bytes, 115 characters: the marker needs 32 more
     with pytest.raises(dhcp_backend.ReservationError, match=r"would be \d+ bytes, OPNsense allows 255") as exc:
         run(opn, "10.1.1.240-10.1.1.250")
     assert "the router was not changed" in str(exc.value)
@@ -194,19 +192,14 @@ def test_kea_refused_change_leaves_nothing_saved(opn):
 # -- the marker ----------------------------------------------------------------------------------------------------
 
 
-def test_marker_round_trip_and_the_json_marker_of_earlier_releases():
-    import ipaddress
-    entries = [{"range": "10.1.1.240-10.1.1.250", "replaced": [{"from": "10.1.1.100-10.1.1.250",
-                                                               "to": ["10.1.1.100-10.1.1.239"]}]},
-               {"range": "10.1.1.150", "replaced": [{"from": "10.1.1.100-10.1.1.239",
-                                                    "to": ["10.1.1.100-10.1.1.149", "10.1.1.151-10.1.1.239"]}]}]
-    text = encode_marker(entries, ipaddress.ip_address("10.1.1.0"))
-    assert text == "[baremetal-lb 10.1.1.0 240-250<100-250 150<100-239]"
-    assert split_marker("LAN " + text) == ("LAN", entries)
-    old = 'LAN [baremetal-lb:[{"range":"10.1.1.240-10.1.1.250","replaced":[]}]]'
-    assert split_marker(old) == ("LAN", [{"range": "10.1.1.240-10.1.1.250", "replaced": []}])
-    with pytest.raises(dhcp_backend.ReservationError, match="cannot read"):
-        decode_marker(" ", "10.1.1.0 240-x<1", "here")
+def test_the_json_marker_of_0x_is_read_and_given_back(opn):
+    # a dnsmasq range marked by the JSON marker of earlier releases (it worked on dnsmasq's flat search rows)
+    opn.dnsmasq["dhcp_ranges"][D001].update(end_addr="10.1.1.239", description='LAN pool [baremetal-lb:[{"range":'
+                                            '"10.1.1.240-10.1.1.250","replaced":[{"from":"10.1.1.100-10.1.1.250",'
+                                            '"to":["10.1.1.100-10.1.1.239"]}]}]]')
+    assert run(opn, "10.1.1.240-10.1.1.250", "dnsmasq", state="absent")["changed"]
+    assert ranges(opn) == [("10.1.1.10", "10.1.1.19"), ("10.1.1.100", "10.1.1.250")]
+    assert opn.dnsmasq["dhcp_ranges"][D001]["description"] == "LAN pool"
 
 
 # -- Dnsmasq -------------------------------------------------------------------------------------------------------
