@@ -234,6 +234,19 @@ def _list_values(field):
     return [v.strip() for v in str(field or "").split(",") if v.strip()]
 
 
+# The privilege (System > Access > Users) that opens each API path (models/OPNsense/*/ACL/ACL.xml)
+PRIVILEGES = (("/api/kea/", "Services: DHCP: Kea(v4)"), ("/api/dnsmasq/", "Services: Dnsmasq DNS/DHCP: Settings"),
+              ("/api/interfaces/overview/", "Status: Interfaces"))
+
+
+def _forbidden_hint(exc, path):
+    if getattr(exc, "status", None) == 403:
+        for prefix, privilege in PRIVILEGES:
+            if path.startswith(prefix):
+                return "%s (give the API key's user the privilege '%s')" % (exc, privilege)
+    return str(exc)
+
+
 class _Opnsense:
     name = "opnsense"
     max_ranges = None
@@ -249,7 +262,7 @@ class _Opnsense:
         try:
             return self.client.request(method, path, body)
         except ApiError as exc:
-            raise ReservationError(str(exc))
+            raise ReservationError(_forbidden_hint(exc, path))
 
     def rows(self, path):
         answer = self.call("GET", path)

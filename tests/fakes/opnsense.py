@@ -31,6 +31,8 @@ How the real stack answers, and where this fake takes it from:
   (``NetworkField.php:142-218``); the dnsmasq range rules (``models/OPNsense/Dnsmasq/Dnsmasq.php:174-339``); Kea
   reservations (``models/OPNsense/Kea/KeaDhcpv4.php:77-96``). Dnsmasq ``end_addr`` before ``start_addr`` is accepted
   (golden ``dnsmasq_set_range_end_before_start.json``).
+* **Privileges**: a path the user's ACL does not open is HTTP 403 ``{"status": 403, "message": "Forbidden"}``
+  (``controllers/OPNsense/Base/ApiControllerBase.php:306-315``; the patterns are the models' ``ACL/ACL.xml``).
 * **Errors**: an unknown action is HTTP 404 ``{"errorMessage": "Endpoint not found"}`` (golden
   ``unknown_endpoint.json``); a bad key/secret is HTTP 401 ``{"status": 401, "message": "Authentication Failed"}``
   (golden ``auth_failed.json``).
@@ -210,6 +212,9 @@ class FakeOpnsense(FakeServer):
         self.fail_start: dict[str, int] = {}
         self.running = {"kea": True, "dnsmasq": True}
         self.applied: dict[str, Any] = {}
+        # the API user's privileges as ACL patterns (None: all, like root); ApiControllerBase.php:306-315 answers a
+        # path no pattern opens with HTTP 403 {"status": 403, "message": "Forbidden"}
+        self.privileges: list[str] | None = None
         if setup:
             self.setup()
         self.apply("kea")
@@ -291,6 +296,9 @@ class FakeOpnsense(FakeServer):
         return _php_json(body)
 
     def route(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
+        if self.privileges is not None and not any(re.fullmatch(p.replace("*", ".*"), path.lstrip("/"))
+                                                   for p in self.privileges):
+            return 403, {"status": 403, "message": "Forbidden"}
         parts = path.strip("/").split("/")
         post = method == "POST"
         body = body if isinstance(body, dict) else {}

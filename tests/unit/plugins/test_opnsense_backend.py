@@ -259,6 +259,20 @@ def test_dnsmasq_dns_only_host_does_not_block_but_a_dhcp_host_does(opn):
         run(opn, "10.1.1.230-10.1.1.239", "dnsmasq")
 
 
+def test_missing_privileges_are_named(opn):
+    # ACL.xml of Kea / Dnsmasq / Core: what a user given only the documented privileges may call
+    opn.privileges = ["api/dnsmasq/*"]
+    with pytest.raises(dhcp_backend.ReservationError, match=r"HTTP 403: Forbidden \(give the API key's user the "
+                                                            r"privilege 'Services: DHCP: Kea\(v4\)'\)"):
+        run(opn, "10.1.1.240-10.1.1.250")
+    # range d002 has no subnet mask: its network comes from the interface addresses
+    with pytest.raises(dhcp_backend.ReservationError, match="privilege 'Status: Interfaces'"):
+        run(opn, "10.1.1.240-10.1.1.250", "dnsmasq")
+    opn.privileges.append("api/interfaces/overview/*")
+    assert run(opn, "10.1.1.240-10.1.1.250", "dnsmasq")["changed"]
+    assert writes(opn) and all(p.startswith("/api/dnsmasq/") for p in writes(opn))
+
+
 def test_dnsmasq_set_tag_is_a_uuid_and_the_scope_is_named_by_the_tag(opn):
     tag = "5a6b0c1d-0000-4000-8000-0000000071a9"
     opn.upsert("dnsmasq", "dhcp_tags", tag, TAG, {"tag": "iot"})
