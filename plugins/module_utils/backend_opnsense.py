@@ -297,8 +297,9 @@ class _Opnsense:
         raise NotImplementedError
 
     def leases(self, subnet):
-        return [Occupant(addr, "active lease", "%s (%s)" % (row.get("hostname") or "", row.get("hwaddr", "")))
-                for addr, row in self.lease_records(subnet) or []]
+        return [Occupant(addr, "active lease", "%s (%s)" % (
+            row.get("hostname") if row.get("hostname") not in (None, "*") else "", row.get("hwaddr", "")))
+            for addr, row in self.lease_records(subnet) or []]
 
     def live(self, row, now):
         """Whether a lease row is a client holding its address now (see the module docstring)."""
@@ -345,7 +346,9 @@ class _Opnsense:
                 expire = int(float(expire)) if expire not in (None, "", 0, "0") else None
             except (TypeError, ValueError):
                 pass  # not a time stamp: kept as OPNsense wrote it
-            out.append({"address": str(addr), "mac": row.get("hwaddr") or None, "hostname": row.get("hostname") or None,
+            hostname = row.get("hostname")
+            out.append({"address": str(addr), "mac": row.get("hwaddr") or None,
+                        "hostname": hostname if hostname not in (None, "", "*") else None,  # dnsmasq writes * for none
                         "expires": expire})
         return out
 
@@ -533,19 +536,31 @@ class OpnsenseDnsmasq(_Opnsense):
                                    % (self.BASE, json.dumps(answer)[:200]))
         return str(settings.get("enable", "0")) == "1"
 
-    def _interface_networks(self):
-        """``[(interface key, IPv4/IPv6 network)]`` of the router's interface addresses."""
-        if getattr(self, "_ifnets", None) is None:
+    def _interface_addresses(self):
+        """``[(interface key, ip_interface)]``: the router's own addresses (``interfacesInfo``)."""
+        if getattr(self, "_ifaddrs", None) is None:
             out = []
             for row in self.rows("/api/interfaces/overview/interfacesInfo"):
                 for proto in ("ipv4", "ipv6"):
                     for addr in row.get(proto) or []:
                         try:
-                            out.append((row.get("identifier") or "", ipaddress.ip_interface(addr["ipaddr"]).network))
+                            out.append((row.get("identifier") or "", ipaddress.ip_interface(addr["ipaddr"])))
                         except (ValueError, KeyError, TypeError):
                             continue
-            self._ifnets = out
-        return self._ifnets
+            self._ifaddrs = out
+        return self._ifaddrs
+
+    def _interface_networks(self):
+        return [(key, addr.network) for key, addr in self._interface_addresses()]
+
+    def _router_addresses(self, net):
+        """The router's own addresses in ``net`` (dnsmasq hands them out as the gateway and never leases them);
+        none when the API user may not read the interfaces (docs: the 'Status: Interfaces' privilege)."""
+        try:
+            found = self._interface_addresses()
+        except ReservationError:
+            return []
+        return [Occupant(addr.ip, "router address", "(interface %s)" % key) for key, addr in found if addr.ip in net]
 
     def _subnet(self, row, rng):
         """The range's network as dnsmasq works it out: ``subnet_mask`` if set (IPv4), ``prefix_len`` (IPv6,
@@ -626,6 +641,7 @@ class OpnsenseDnsmasq(_Opnsense):
         for addr, host in self._hosts(net):
             occupants.append(Occupant(addr, "static mapping", "%s (%s)" % (
                 host.get("host") or host.get("descr") or "", host.get("hwaddr") or host.get("client_id") or "")))
+        occupants += self._router_addresses(net)
         occupants += self.leases(net)
         marks = []
         for rng, row in members:

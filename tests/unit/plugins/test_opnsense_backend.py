@@ -294,6 +294,13 @@ def test_dnsmasq_that_does_not_come_back_is_rolled_back_with_the_same_uuids(opn)
     assert json.dumps(opn.dnsmasq["dhcp_ranges"], sort_keys=True) == before
 
 
+def test_dnsmasq_refuses_the_routers_own_address(opn):
+    opn.dnsmasq["dhcp_ranges"][D002].update(start_addr="10.1.1.1", end_addr="10.1.1.19")
+    with pytest.raises(dhcp_backend.ReservationError, match=r"10.1.1.1 in range .* is the router address "
+                                                            r"\(interface lan\)"):
+        run(opn, "10.1.1.1-10.1.1.5", "dnsmasq")
+
+
 def test_dnsmasq_lease_expiry_decides_which_leases_are_live(opn):
     opn.dnsmasq_leases += [{"expire": NOW - 60, "hwaddr": "aa:bb:cc:00:00:02", "address": "10.1.1.241",
                             "hostname": "gone"},
@@ -340,7 +347,8 @@ def test_dry_run_of_dhcp_scope_info(opn):
     assert dns["ranges"] == ["10.1.1.10-10.1.1.19", "10.1.1.100-10.1.1.149", "10.1.1.161-10.1.1.250"]
     # the DNS-only printer.internal (10.1.1.30) is not a static mapping
     assert dns["static_mappings"] == [{"address": "10.1.1.20", "mac": "00:11:22:33:44:55", "hostname": "nas"}]
-    assert [(x["address"], x["hostname"], x["expires_in"]) for x in dns["leases"]] == [("10.1.1.120", "*", 120)]
+    assert dns["gateway"] == "10.1.1.1"  # the router's own address on the interface: dnsmasq's default gateway
+    assert [(x["address"], x["hostname"], x["expires_in"]) for x in dns["leases"]] == [("10.1.1.120", None, 120)]
     assert [e["range"] for e in dns["reserved"]] == ["10.1.1.150-10.1.1.160"]
     for name in ("LAN", "10.1.1.0/24", LAN):
         assert dhcp_scope_info.collect(backend(opn), scope=name)[0][0]["name"] == "LAN"
