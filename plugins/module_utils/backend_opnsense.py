@@ -99,7 +99,7 @@ def _offsets(rng, base):
 
 
 def _from_offsets(text, base):
-    first, _, last = text.partition("-")
+    first, dummy, last = text.partition("-")
     if not first.isdigit() or not (last or first).isdigit():
         raise ValueError("%r is not an offset or a pair of offsets" % text)
     cls = type(base)
