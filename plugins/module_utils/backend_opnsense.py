@@ -373,6 +373,20 @@ class OpnsenseKea(_Opnsense):
         except (TypeError, ValueError):
             return True  # an expiry the module cannot read: assume the client still holds it
 
+    def lease_records(self, subnet):
+        """Kea's leases come from its control socket through configd; when Kea is not running OPNsense answers an
+        empty list (``Kea/Api/LeasesController.php``: ``json_decode(...) ?? []``), which must not read as "no
+        client holds an address"."""
+        try:
+            status = self.service_status()
+        except ApiError as exc:
+            status = "unknown (%s)" % exc
+        if status != "running":
+            self.leases_unknown = ("OPNsense cannot list Kea's leases while Kea DHCP is %s"
+                                   % (status or "in an unknown state"))
+            return None
+        return super(OpnsenseKea, self).lease_records(subnet)
+
     def general(self):
         answer = self.call("GET", self.BASE + "/get")
         general = ((answer or {}).get("dhcpv4") or {}).get("general") if isinstance(answer, dict) else None

@@ -189,7 +189,8 @@ def _php_json(body: Any) -> bytes:
 class FakeOpnsense(FakeServer):
     """The seed's OPNsense: LAN 10.1.1.0/24 on vtnet1, gateway 10.1.1.1, and the recorded setup state
     (tests/data/opnsense/README.md "The scenario"): a Kea subnet with one reservation, two dnsmasq ranges on lan
-    (one without a subnet mask) and two dnsmasq hosts (one DHCP, one DNS-only).
+    (one without a subnet mask) and two dnsmasq hosts (one DHCP, one DNS-only); Kea and Dnsmasq enabled on lan and
+    running. ``setup=False``: an empty config with both services off, as the recording started.
 
     Test knobs: ``kea_leases`` / ``dnsmasq_leases`` (lease records as Kea's ``lease4-get-all`` and the dnsmasq lease
     file give them), ``interfaces``, ``fail_start`` (``{"kea"|"dnsmasq": n}``: the daemon does not come up after
@@ -217,6 +218,7 @@ class FakeOpnsense(FakeServer):
         self.privileges: list[str] | None = None
         if setup:
             self.setup()
+            self.enable()  # a router that serves DHCP (the recording left both off: no configd, see its README)
         self.apply("kea")
         self.apply("dnsmasq")
 
@@ -305,7 +307,10 @@ class FakeOpnsense(FakeServer):
         if len(parts) >= 4 and parts[:3] == ["api", "kea", "dhcpv4"]:
             answer = self.kea_action(post, parts[3], parts[4] if len(parts) > 4 else None, body)
         elif path == "/api/kea/leases4/search":
-            answer = self.lease_search(self.kea_lease_records(), kea=True)
+            # configd's `kea list leases4` asks Kea's socket; with Kea down it prints nothing and the controller
+            # answers no records (Kea/Api/LeasesController.php:49-50, `?? []`)
+            up = self.running["kea"] and self.kea["general"]["enabled"] == "1"
+            answer = self.lease_search(self.kea_lease_records() if up else [], kea=True)
         elif len(parts) == 4 and parts[:3] == ["api", "kea", "service"]:
             answer = self.service("kea", parts[3], post)
         elif len(parts) >= 4 and parts[:3] == ["api", "dnsmasq", "settings"]:

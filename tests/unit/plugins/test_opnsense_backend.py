@@ -29,8 +29,7 @@ NOW = 1_790_000_000
 
 @pytest.fixture
 def opn():
-    with FakeOpnsense() as fake:
-        fake.enable()  # Kea and dnsmasq running, as on a router that serves DHCP
+    with FakeOpnsense() as fake:  # Kea and dnsmasq enabled and running, as on a router that serves DHCP
         yield fake
 
 
@@ -141,10 +140,23 @@ def test_kea_that_does_not_come_back_after_reconfigure_is_rolled_back(opn):
     assert not exc.value.restored and "check it by hand" in str(exc.value)
 
 
-def test_kea_disabled_is_not_a_failed_start(opn):
+def test_kea_disabled_is_not_a_failed_start_but_its_leases_are_unknown(opn):
     opn.enable(kea=False)
-    assert run(opn, "10.1.1.240-10.1.1.250")["changed"]
-    assert pools(opn) == "10.1.1.100-10.1.1.239"
+    with pytest.raises(dhcp_backend.ReservationError, match="cannot list Kea's leases while Kea DHCP is disabled"):
+        run(opn, "10.1.1.240-10.1.1.250")
+    assert writes(opn) == []
+    res = run(opn, "10.1.1.240-10.1.1.250", accept_active_leases=True)
+    assert res["changed"] and pools(opn) == "10.1.1.100-10.1.1.239"
+
+
+def test_kea_not_running_is_not_read_as_no_leases(opn):
+    # OPNsense answers an empty lease list when Kea's socket does not answer
+    opn.running["kea"] = False
+    opn.kea_leases.append({"ip-address": "10.1.1.245", "hw-address": "aa:bb:cc:00:00:01", "cltt": NOW,
+                           "valid-lft": 3600, "state": 0})
+    with pytest.raises(dhcp_backend.ReservationError, match="while Kea DHCP is stopped; make them readable or set "
+                                                            "accept_active_leases"):
+        run(opn, "10.1.1.240-10.1.1.250")
 
 
 @pytest.mark.parametrize("state, expire, blocks", [
