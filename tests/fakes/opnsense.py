@@ -12,13 +12,13 @@ How the real stack answers, and where this fake takes it from:
   (``models/OPNsense/Base/FieldTypes/BaseField.php:731-748``): plain fields are strings; AsList fields are
   ``{value: {"value", "selected": 1}}`` dicts, ``{"": ...}`` when empty (``BaseSetField.php:82-93``); option and
   relation fields are ``{key: {"value": label, "selected": 0|1}}`` with a blank entry unless the field is required or
-  multiple (``BaseListField.php:135-168``), ``[]`` when there is nothing to list (a PHP empty array). Golden:
+  multiple (``BaseListField.php:134-168``), ``[]`` when there is nothing to list (a PHP empty array). Golden:
   ``kea_getSubnet.json``, ``dnsmasq_get_range_with_mask.json``, ``dnsmasq_get_host_dns_only.json``.
 * **Unknown uuid**: ``getBase`` returns ``[]`` with HTTP 200 (``controllers/OPNsense/Base/
-  ApiMutableModelControllerBase.php:454-470``; golden ``kea_getSubnet_unknown_uuid.json``).
+  ApiMutableModelControllerBase.php:453-470``; golden ``kea_getSubnet_unknown_uuid.json``).
 * **search*** is ``UIModelGrid::fetch`` (``library/OPNsense/Base/UIModelGrid.php:120-181``): ``uuid`` first, every
   field flattened with dotted names, values as stored (lists comma-joined, ``pools`` with its newlines), and
-  ``%field`` right after a field whose description differs from its value (``:147-150``: ``%interface``,
+  ``%field`` right after a field whose description differs from its value (``:134-141``: ``%interface``,
   ``%domain_type``, ``%subnet``). Keys ``rows, rowCount, total, current``; ``rowCount`` -1 = all (``:69``).
 * **set*/{uuid}** (``ApiMutableModelControllerBase.php:569-607``): a valid but unknown uuid *creates* the item
   (upsert, ``:575-588``); a non-uuid gives ``{"result": "failed"}`` (``:576-578``); validation messages are keyed
@@ -71,7 +71,7 @@ from tests.fakes.http import FakeServer
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)  # Core\Type::isUUID
 
 NET_MSG = "Please specify a valid network segment or IP address."  # NetworkField.php:133-136
-DESC_MSG = "Description should be a string between 1 and 255 characters."  # DescriptionField.php:50-53
+DESC_MSG = "Description should be a string between 1 and 255 characters."  # DescriptionField.php:51-54
 
 
 class F:
@@ -595,7 +595,7 @@ class FakeOpnsense(FakeServer):
             elif f.kind in ("option", "relation"):
                 picked = value.split(",")
                 node: dict[str, Any] = {}
-                if not f.opts.get("required") and not f.opts.get("multiple"):  # BaseListField.php:142-147
+                if not f.opts.get("required") and not f.opts.get("multiple"):  # BaseListField.php:141-146
                     blank = f.opts.get("blank", "None")
                     node[""] = {"value": blank, "selected": 0 if value else 1}
                 for k, label in self._choices(f):
@@ -622,7 +622,7 @@ class FakeOpnsense(FakeServer):
                 row[prefix + f.name] = node[f.name]
                 descr = self._description(f, node[f.name])
                 if descr != node[f.name]:
-                    row["%" + prefix + f.name] = descr  # UIModelGrid.php:147-150
+                    row["%" + prefix + f.name] = descr  # UIModelGrid.php:136-141
         walk(item, schema, "")
         return row
 
@@ -677,7 +677,7 @@ class FakeOpnsense(FakeServer):
                 known = dict(self._choices(f))
                 for v in value.split(","):
                     if v not in known:
-                        out.append((key, "Option [%s] not in list." % v))  # BaseListField.php:105, :190-200
+                        out.append((key, "Option [%s] not in list." % v))  # BaseListField.php:105, :195-203
             elif f.kind == "relation" and f.opts.get("required"):
                 if value not in dict(self._choices(f)):
                     out.append((key, "Related subnet not found."))  # KeaDhcpv4.xml:282
