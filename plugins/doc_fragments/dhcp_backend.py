@@ -16,6 +16,9 @@ options:
     description:
       - OPNsense only. Which DHCP server the OPNsense box runs. V(isc) is refused with an explanation, because
         OPNsense offers no API for ISC DHCP ranges.
+      - V(kea) needs Kea's C(Manual config) off (OPNsense never writes C(kea-dhcp4.conf) with it on; the module
+        refuses). V(dnsmasq) scopes are named by interface, DHCP tag or prefix. The API user's privileges are
+        listed in the collection's C(docs/router.md), section C(OPNsense - prepare your router).
     type: str
     choices: [kea, dnsmasq, isc]
     default: kea

@@ -1,21 +1,57 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, baremetal-lb developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""OPNsense through its core API (key + secret as HTTP basic auth).
+"""OPNsense through its core API (key + secret as HTTP basic auth), Kea DHCPv4 or Dnsmasq.
 
-* Kea (``opnsense_dhcp: kea``, the default): ``/api/kea/dhcpv4/searchSubnet``, ``getSubnet/{uuid}``,
-  ``setSubnet/{uuid}`` (``{"subnet4": {...}}``), ``searchReservation``, ``/api/kea/leases4/search``, then
-  ``/api/kea/service/reconfigure``. A subnet's ``pools`` field is text, one pool per line, so splits are fine.
-  Marker: a ``[baremetal-lb:...]`` suffix on the subnet's ``description`` (the rest of the description is kept).
-* dnsmasq (``opnsense_dhcp: dnsmasq``): ``/api/dnsmasq/settings/search_range``, ``get_range/{uuid}``,
-  ``set_range/{uuid}``, ``add_range``, ``del_range/{uuid}``, ``search_host``, ``/api/dnsmasq/leases/search``, then
-  ``/api/dnsmasq/service/reconfigure``. Each range is its own object; a shrink edits it, a split adds one.
-  Marker: the ``description`` of the range objects the module touched.
-* ISC DHCP (``opnsense_dhcp: isc``): OPNsense has **no API** for the ISC DHCP server's ranges (its pages are legacy
-  PHP forms), so the module refuses and says so.
+What the real API answers (opnsense/core, checked against recorded answers in tests/data/opnsense/):
 
-The API validates every ``set*`` call itself (``{"result": "failed", "validations": {...}}`` and nothing saved).
-Saved changes go live with ``reconfigure``; if that fails the previous values are saved back and reconfigured.
+* **Kea** (``opnsense_dhcp: kea``, the default): ``/api/kea/dhcpv4/searchSubnet``, ``getSubnet/{uuid}``,
+  ``setSubnet/{uuid}`` (``{"subnet4": {...}}``), ``searchReservation``, ``get`` (general settings),
+  ``/api/kea/leases4/search``, ``/api/kea/service/reconfigure`` and ``status``. ``pools`` is text, one pool per line;
+  ``option_data.routers`` is a list-style dict (``{"10.1.1.1": {"value": ..., "selected": 1}}``, ``{"": ...}`` when
+  empty); a reservation's ``subnet`` is the subnet's uuid (``%subnet`` the CIDR). An unknown uuid reads as ``[]``.
+* **Dnsmasq** (``opnsense_dhcp: dnsmasq``): ``/api/dnsmasq/settings/search_range``, ``set_range/{uuid}``,
+  ``add_range``, ``del_range/{uuid}``, ``search_host``, ``search_tag``, ``get``, ``/api/dnsmasq/leases/search``,
+  ``/api/dnsmasq/service/reconfigure`` and ``status``. Each range is its own object; a shrink edits it, a split adds
+  one. A range's ``subnet_mask`` is optional: dnsmasq then takes the mask of the interface address on the range's
+  network (dnsmasq(8) ``--dhcp-range``: "for directly connected networks ... the netmask is optional: dnsmasq will
+  determine it from the interface configuration"; ``complete_context()`` in dnsmasq's ``src/dhcp.c`` matches the
+  range's start or end against each interface address), so the module reads the interface addresses
+  (``/api/interfaces/overview/interfacesInfo``) and does the same; it never assumes /24. ``set_tag`` is the uuid
+  of a DHCP tag; the scope is named by the tag's name. A host entry is a DHCP reservation only with a MAC or a
+  client id (OPNsense's own rule, ``models/OPNsense/Dnsmasq/Dnsmasq.php`` lines 63 and 95); without, it is a DNS
+  override and does not occupy a DHCP address.
+* **ISC DHCP** (``opnsense_dhcp: isc``): OPNsense has **no API** for the ISC DHCP server's ranges (its pages are
+  legacy PHP forms), so the module refuses and says so.
+
+Live leases: Kea keeps a ``state`` per lease - 0 default (assigned), 1 declined, 2 expired-reclaimed, 3 released
+(Kea's ``src/lib/dhcpsrv/lease.cc``; ARM "lease_cmds": "0 for default, 1 for declined, 2 for expired-reclaimed, and
+3 for the released state"). Only state 0 with an ``expire`` (cltt + valid-lft) in the future is a client holding
+the address - the same rule OPNsense's lease page uses for "active" (``Kea/Api/LeasesController.php`` line 74). A
+dnsmasq lease is live until its ``expire`` time; 0 means "never expires".
+
+Applying: the API validates every ``set*`` itself (``{"result": "failed", "validations": {...}}``, nothing saved).
+Saved changes go live with ``service/reconfigure``, which always answers ``{"status": "ok"}`` whether the daemon
+came up or not (``ApiMutableServiceControllerBase::reconfigureAction``), so the module then asks
+``service/status``: when the service is enabled and not ``running``, the previous values are saved back and
+reconfigured, and the error says so. With Kea's "manual config" on, OPNsense never regenerates
+``kea-dhcp4.conf`` from the model (``src/etc/inc/plugins.inc.d/kea.inc``, ``kea_configure_do``): a change would be
+saved and verified but never served, so the module refuses.
+
+The marker (what ``absent`` gives back) lives in the ``description`` of the Kea subnet / the dnsmasq ranges, after
+the person's text: ``LAN [baremetal-lb 10.1.1.0 240-250 230-239]``. A description is a ``DescriptionField``: at most
+255 **bytes** (``preg_match('/^(.){1,255}$/')`` without ``/u``), and the marker of 0.x (JSON, ~130 bytes per
+reservation) overflowed it at the third reservation. The marker is now compact: a base address, then per reservation
+the band as offsets from the base (in a /24 the offsets are the last octet), and only when the reservation took less
+than the whole band out of the dynamic ranges, ``:`` and what it took. The ranges it was cut from are not stored:
+giving back re-joins the taken addresses with the dynamic ranges that touch them, which restores exactly what was
+cut when nothing else changed, and never adds an address the reservation did not take. Ten reservations in a /24
+take ~90 bytes, in a /16 ~140. Dnsmasq spreads the entries over the scope's range objects (each has its own 255
+bytes). The description is built before anything is written; if it cannot fit, the module refuses with the byte
+counts and changes nothing. The JSON marker of earlier releases (``[baremetal-lb:[...]]``) is still read. Why a
+description and not another store: it is the only free-text field of these objects, it travels with them (backups,
+HA sync, config history), and a person sees it next to the pools in the UI; a separate object (a firewall alias, a
+Kea option) needs more API privileges and can be deleted apart from the scope (docs/design/0012-opnsense-marker.md).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -34,7 +70,8 @@ from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import Oc
 from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import IPRange, RangeError, parse_range
 from ansible_collections.baremetal.lb.plugins.module_utils.router_api import ApiClient, ApiError
 
-MARKER_RE = re.compile(r"\s*\[baremetal-lb:(?P<json>.*)\]\s*$")
+MARKER_RE = re.compile(r"\s*\[baremetal-lb(?P<sep>[: ])(?P<body>[^\n]*)\]\s*$")
+DESCRIPTION_BYTES = 255  # DescriptionField: preg_match('/^(.){1,255}$/') without /u - bytes
 
 ISC_MESSAGE = ("OPNsense offers no API for the ISC DHCP server's ranges (they are legacy PHP pages), so the module "
                "cannot change them safely. Move the scope to Kea or dnsmasq (Services > Kea DHCP / Dnsmasq) and use "
@@ -46,36 +83,175 @@ def make_opnsense_backend(params, opener=None):
     if kind == "isc":
         raise ReservationError(ISC_MESSAGE + "; the router was not changed")
     if not params.get("api_key") or not params.get("api_secret"):
-        raise ReservationError("opnsense: api_key and api_secret are required (an OPNsense API key pair)")
+        raise ReservationError("opnsense: api_key and api_secret are required (an OPNsense API key pair: System > "
+                               "Access > Users > the user > API keys)")
     client = ApiClient(params.get("api_url"), "OPNsense API", auth=("basic", params["api_key"], params["api_secret"]),
                        validate_certs=params.get("validate_certs", True), timeout=params.get("timeout", 30),
-                       opener=opener)
+                       opener=opener, ca_path=params.get("ca_path"))
     return OpnsenseKea(client) if kind == "kea" else OpnsenseDnsmasq(client)
 
 
-def split_marker(description):
-    """``(person's description, marker entries)``."""
+# -- the marker ---------------------------------------------------------------------------------------------------
+
+def _offsets(rng, base):
+    a, b = int(rng.first) - int(base), int(rng.last) - int(base)
+    return "%d" % a if a == b else "%d-%d" % (a, b)
+
+
+def _from_offsets(text, base):
+    first, dummy, last = text.partition("-")
+    if not first.isdigit() or not (last or first).isdigit():
+        raise ValueError("%r is not an offset or a pair of offsets" % text)
+    cls = type(base)
+    rng = IPRange(cls(int(base) + int(first)), cls(int(base) + int(last or first)))
+    if int(rng.last) < int(rng.first):
+        raise ValueError("%r ends before it starts" % text)
+    return rng
+
+
+def _merged(ranges):
+    """Ranges sorted and joined where they touch or overlap."""
+    out = []
+    for rng in sorted(ranges, key=lambda r: int(r.first)):
+        if out and int(rng.first) <= int(out[-1].last) + 1:
+            if int(rng.last) > int(out[-1].last):
+                out[-1] = IPRange(out[-1].first, rng.last)
+        else:
+            out.append(rng)
+    return out
+
+
+def taken(entry):
+    """``(band, [taken ranges])`` of a marker entry: the addresses the reservation took out of dynamic ranges
+    (``source - pieces`` of each replacement, which is ``source`` inside the band)."""
+    try:
+        band = parse_range(entry.get("range", ""), "marker")
+        took = []
+        for item in entry.get("replaced", []):
+            source = parse_range(item.get("from", ""), "marker")
+            inside = source.intersection(band)
+            if inside is not None:
+                took.append(inside)
+    except (RangeError, AttributeError, TypeError) as exc:
+        raise ReservationError("the baremetal-lb marker entry %s cannot be read (%s); fix the description by hand"
+                               % (json.dumps(entry), exc))
+    return band, _merged(took)
+
+
+def encode_marker(entries, base):
+    """``[baremetal-lb BASE word word ...]`` for marker entries; '' when there are none.
+
+    A word is one reservation as offsets from BASE: the band (``240-250``), and only when the reservation did not
+    take the whole band out of the dynamic ranges (it reached past a range's end, or over a gap), ``:`` and the
+    ranges it did take (``240-260:240-250``). The ranges it was cut from are not stored: giving back re-joins the
+    taken addresses with the dynamic ranges that touch them (:func:`entries_for`). ``base`` is lowered to the
+    smallest address mentioned, so every offset is >= 0 (OPNsense does not check that a Kea pool lies inside its
+    subnet)."""
+    if not entries:
+        return ""
+    parsed = [taken(entry) for entry in entries]
+    low = min([int(base)] + [int(r.first) for band, took in parsed for r in [band] + took])
+    base = type(base)(low)
+    words = []
+    for band, took in parsed:
+        word = _offsets(band, base)
+        if took != [band]:
+            word += ":" + ",".join(_offsets(t, base) for t in took)
+        words.append(word)
+    return "[baremetal-lb %s %s]" % (base, " ".join(words))
+
+
+def decode_marker(sep, body, where):
+    """The marker's reservations: full entries (the JSON marker of earlier releases, ``[baremetal-lb:[...]]``) or
+    ``{"range", "taken"}`` (this format; :func:`entries_for` turns them into entries)."""
+    try:
+        if sep == ":":
+            entries = json.loads(body)
+            if not isinstance(entries, list):
+                raise ValueError("not a list")
+            return entries
+        words = body.split()
+        base = ipaddress.ip_address(words[0])
+        out = []
+        for word in words[1:]:
+            band_text, colon, took_text = word.partition(":")
+            band = _from_offsets(band_text, base)
+            took = [_from_offsets(t, base) for t in took_text.split(",") if t] if colon else [band]
+            out.append({"range": str(band), "taken": [str(t) for t in took]})
+        return out
+    except (ValueError, IndexError) as exc:
+        raise ReservationError("%s holds a baremetal-lb marker the module cannot read (%s); fix it by hand"
+                               % (where, exc))
+
+
+def entries_for(marks, ranges):
+    """Marker entries (``dhcp_ranges`` shape: ``{"range", "replaced": [{"from", "to"}]}``) for the scope's current
+    dynamic ``ranges``: each taken range goes back joined with the ranges that touch it. Full entries (earlier
+    releases) are returned as they are."""
+    out = []
+    for mark in marks:
+        if "taken" not in mark:
+            out.append(mark)
+            continue
+        replaced = []
+        for text in mark["taken"]:
+            took = parse_range(text, "marker")
+            left = [r for r in ranges if r.version == took.version and int(r.last) + 1 == int(took.first)]
+            right = [r for r in ranges if r.version == took.version and int(r.first) == int(took.last) + 1]
+            source = IPRange(left[0].first if left else took.first, right[0].last if right else took.last)
+            replaced.append({"from": str(source), "to": [str(r) for r in left[:1] + right[:1]]})
+        out.append({"range": mark["range"], "replaced": replaced})
+    return out
+
+
+def split_marker(description, where="the description"):
+    """``(person's description, marks)`` (see :func:`decode_marker`)."""
     description = description or ""
     m = MARKER_RE.search(description)
     if not m:
         return description, []
-    try:
-        entries = json.loads(m.group("json"))
-    except ValueError:
-        raise ReservationError("the description %r holds a baremetal-lb marker the module cannot read; fix it by "
-                               "hand" % description)
-    return description[:m.start()], entries
+    return description[:m.start()], decode_marker(m.group("sep"), m.group("body"), "%s %r" % (where, description))
 
 
-def join_marker(text, entries):
-    if not entries:
+def join_marker(text, entries, base):
+    marker = encode_marker(entries, base)
+    if not marker:
         return text
-    return "%s [baremetal-lb:%s]" % (text, json.dumps(entries, separators=(",", ":")))
+    return "%s %s" % (text, marker) if text else marker
+
+
+def description_bytes(text):
+    return len(text.encode("utf-8"))
+
+
+def _list_values(field):
+    """A list field as ``get*`` gives it (``{"a": {"value", "selected"}}``, ``{"": ...}`` when empty) or as
+    ``search*`` gives it (``"a,b"``) -> ``["a", "b"]``."""
+    if isinstance(field, dict):
+        return [k for k, v in field.items() if k and (not isinstance(v, dict) or v.get("selected", 1))]
+    if isinstance(field, list):
+        return [str(v) for v in field if v]
+    return [v.strip() for v in str(field or "").split(",") if v.strip()]
+
+
+# The privilege (System > Access > Users) that opens each API path (models/OPNsense/*/ACL/ACL.xml)
+PRIVILEGES = (("/api/kea/", "Services: DHCP: Kea(v4)"), ("/api/dnsmasq/", "Services: Dnsmasq DNS/DHCP: Settings"),
+              ("/api/interfaces/overview/", "Status: Interfaces"))
+
+
+def _forbidden_hint(exc, path):
+    if getattr(exc, "status", None) == 403:
+        for prefix, privilege in PRIVILEGES:
+            if path.startswith(prefix):
+                return "%s (give the API key's user the privilege '%s')" % (exc, privilege)
+    return str(exc)
 
 
 class _Opnsense:
     name = "opnsense"
     max_ranges = None
+    SERVICE = None
+    LEASES = None
 
     def __init__(self, client, now=None):
         self.client = client
@@ -86,29 +262,65 @@ class _Opnsense:
         try:
             return self.client.request(method, path, body)
         except ApiError as exc:
-            raise ReservationError(str(exc))
+            raise ReservationError(_forbidden_hint(exc, path))
+
+    def rows(self, path):
+        answer = self.call("GET", path)
+        if not isinstance(answer, dict) or not isinstance(answer.get("rows"), list):
+            raise ReservationError("OPNsense %s answered %s, not a list of rows" % (path, json.dumps(answer)[:200]))
+        return answer["rows"]
 
     def saved(self, answer, what):
         if not isinstance(answer, dict) or answer.get("result") not in ("saved", "deleted"):
-            detail = answer.get("validations") if isinstance(answer, dict) else answer
+            detail = answer.get("validations") or answer if isinstance(answer, dict) else answer
             raise ApiError("OPNsense refused %s: %s" % (what, json.dumps(detail, sort_keys=True)))
         return answer
 
-    def reconfigure(self, path):
+    def service_status(self):
+        answer = self.client.request("GET", "/api/%s/service/status" % self.SERVICE)
+        return (answer or {}).get("status") if isinstance(answer, dict) else None
+
+    def reconfigure(self):
+        """``service/reconfigure``, then ``service/status``: reconfigure says ok whatever happened."""
+        path = "/api/%s/service/reconfigure" % self.SERVICE
         answer = self.client.request("POST", path, {})
-        if not isinstance(answer, dict) or answer.get("status", "").lower() != "ok":
-            raise ApiError("OPNsense %s answered %r" % (path, answer))
+        if not isinstance(answer, dict) or str(answer.get("status", "")).lower() != "ok":
+            raise ApiError("OPNsense %s answered %s" % (path, json.dumps(answer)))
+        if self.service_enabled():
+            status = self.service_status()
+            if status != "running":
+                raise ApiError("OPNsense reconfigured %s but the service is %s, not running (see Services > %s > "
+                               "Log File)" % (self.SERVICE, status or "in an unknown state",
+                                              "Kea DHCP" if self.SERVICE == "kea" else "Dnsmasq DNS & DHCP"))
 
-    def leases(self, path, subnet):
-        return [Occupant(addr, "active lease", "%s (%s)" % (row.get("hostname") or "", row.get("hwaddr", "")))
-                for addr, row in self.lease_records(path, subnet) or []]
+    def service_enabled(self):  # pragma: no cover - abstract
+        raise NotImplementedError
 
-    def lease_records(self, path, subnet):
-        """The active leases inside ``subnet`` as ``(address, row)``; None, with ``leases_unknown`` set, when
-        OPNsense did not list them."""
+    def leases(self, subnet):
+        return [Occupant(addr, "active lease", "%s (%s)" % (
+            row.get("hostname") if row.get("hostname") not in (None, "*") else "", row.get("hwaddr", "")))
+            for addr, row in self.lease_records(subnet) or []]
+
+    def live(self, row, now):
+        """Whether a lease row is a client holding its address now (see the module docstring)."""
+        expire = row.get("expire")
         try:
-            rows = (self.client.request("GET", path) or {}).get("rows", [])
-        except ApiError as exc:
+            expire = float(expire) if expire not in (None, "") else 0
+        except (TypeError, ValueError):
+            expire = 0
+        return expire == 0 or expire > now
+
+    def lease_records(self, subnet):
+        """The live leases inside ``subnet`` as ``(address, row)``; None, with ``leases_unknown`` set, when OPNsense
+        did not list them (all of them)."""
+        try:
+            answer = self.client.request("GET", self.LEASES) or {}
+            rows = answer.get("rows")
+            if not isinstance(rows, list):
+                raise ApiError("answered %s" % json.dumps(answer)[:200])
+            if int(answer.get("total", len(rows))) > len(rows):
+                raise ApiError("listed %d of %s leases" % (len(rows), answer.get("total")))
+        except (ApiError, TypeError, ValueError) as exc:
             self.leases_unknown = "OPNsense did not list the leases (%s)" % exc
             return None
         out = []
@@ -118,19 +330,13 @@ class _Opnsense:
                 addr = ipaddress.ip_address(row.get("address", ""))
             except ValueError:
                 continue
-            expire = row.get("expire")
-            try:
-                if expire not in (None, "", 0, "0") and float(expire) <= now:
-                    continue
-            except (TypeError, ValueError):
-                pass
-            if addr in subnet:
+            if addr in subnet and self.live(row, now):
                 out.append((addr, row))
         return out
 
-    def lease_details(self, path, subnet):
+    def lease_details(self, subnet):
         """dhcp_scope_info's lease records (None when OPNsense did not list them)."""
-        records = self.lease_records(path, subnet)
+        records = self.lease_records(subnet)
         if records is None:
             return None
         out = []
@@ -140,7 +346,9 @@ class _Opnsense:
                 expire = int(float(expire)) if expire not in (None, "", 0, "0") else None
             except (TypeError, ValueError):
                 pass  # not a time stamp: kept as OPNsense wrote it
-            out.append({"address": str(addr), "mac": row.get("hwaddr") or None, "hostname": row.get("hostname") or None,
+            hostname = row.get("hostname")
+            out.append({"address": str(addr), "mac": row.get("hwaddr") or None,
+                        "hostname": hostname if hostname not in (None, "", "*") else None,  # dnsmasq writes * for none
                         "expires": expire})
         return out
 
@@ -150,16 +358,55 @@ class _Opnsense:
 
 class OpnsenseKea(_Opnsense):
     BASE = "/api/kea/dhcpv4"
+    SERVICE = "kea"
+    LEASES = "/api/kea/leases4/search"
+
+    def live(self, row, now):
+        try:
+            state = int(row.get("state", 0))
+        except (TypeError, ValueError):
+            state = -1
+        if state != 0:  # declined, expired-reclaimed, released (or unknown): nobody holds the address
+            return False
+        try:
+            return float(row.get("expire") or 0) > now
+        except (TypeError, ValueError):
+            return True  # an expiry the module cannot read: assume the client still holds it
+
+    def lease_records(self, subnet):
+        """Kea's leases come from its control socket through configd; when Kea is not running OPNsense answers an
+        empty list (``Kea/Api/LeasesController.php``: ``json_decode(...) ?? []``), which must not read as "no
+        client holds an address"."""
+        try:
+            status = self.service_status()
+        except ApiError as exc:
+            status = "unknown (%s)" % exc
+        if status != "running":
+            self.leases_unknown = ("OPNsense cannot list Kea's leases while Kea DHCP is %s"
+                                   % (status or "in an unknown state"))
+            return None
+        return super(OpnsenseKea, self).lease_records(subnet)
+
+    def general(self):
+        answer = self.call("GET", self.BASE + "/get")
+        general = ((answer or {}).get("dhcpv4") or {}).get("general") if isinstance(answer, dict) else None
+        if not isinstance(general, dict):
+            raise ReservationError("OPNsense %s/get answered %s, not the Kea DHCPv4 settings"
+                                   % (self.BASE, json.dumps(answer)[:200]))
+        return general
+
+    def service_enabled(self):
+        return str(self.general().get("enabled", "0")) == "1"
 
     def read(self, request, scope_hint):
         if request.version != 4:
             raise ReservationError("range: %s is IPv6; the opnsense backend manages Kea DHCPv4 subnets only (DHCPv6 is "
                                    "not supported yet); the router was not changed" % (request,))
-        rows = (self.call("GET", self.BASE + "/searchSubnet") or {}).get("rows", [])
+        rows = self.rows(self.BASE + "/searchSubnet")
         picked = []
         for row in rows:
             net = ipaddress.ip_network(row["subnet"], strict=False)
-            desc, dummy = split_marker(row.get("description"))
+            desc, dummy = split_marker(row.get("description"), "Kea subnet %s's description" % row["subnet"])
             if scope_hint:
                 if scope_hint in (row["uuid"], row["subnet"], desc.strip()) or scope_hint == str(net):
                     picked.append((row, net))
@@ -168,60 +415,92 @@ class OpnsenseKea(_Opnsense):
         if len(picked) != 1:
             raise ReservationError("%s OPNsense Kea subnet matches %s (subnets: %s)%s" % (
                 "no" if not picked else "more than one", scope_hint or request.first,
-                ", ".join(r["subnet"] for r in rows), "" if scope_hint else "; set scope"))
+                ", ".join(r["subnet"] for r in rows) or "(none)", "" if scope_hint else "; set scope"))
         row, net = picked[0]
-        subnet = (self.call("GET", "%s/getSubnet/%s" % (self.BASE, row["uuid"])) or {}).get("subnet4") or {}
+        subnet = self.call("GET", "%s/getSubnet/%s" % (self.BASE, row["uuid"]))
+        subnet = subnet.get("subnet4") if isinstance(subnet, dict) else None
+        if not isinstance(subnet, dict):  # [] for an unknown uuid: deleted between the two calls
+            raise ReservationError("OPNsense Kea subnet %s (%s) vanished while reading it; run again"
+                                   % (row["subnet"], row["uuid"]))
+        lines = [line for line in str(subnet.get("pools", "")).split("\n") if line.strip()]
         ranges = []
-        for line in str(subnet.get("pools", "")).splitlines():
-            if line.strip():
-                try:
-                    ranges.append(parse_range(line.replace(" ", ""), "OPNsense Kea pool"))
-                except RangeError as exc:
-                    raise ReservationError(str(exc))
+        for line in lines:
+            try:
+                ranges.append(parse_range(line.replace(" ", ""), "OPNsense Kea subnet %s pool" % row["subnet"]))
+            except RangeError as exc:
+                raise ReservationError(str(exc))
         occupants = []
-        routers = (subnet.get("option_data") or {}).get("routers", "")
-        for a in str(routers).split(","):
-            if a.strip():
-                occupants.append(Occupant(ipaddress.ip_address(a.strip()), "gateway", "(option routers)"))
-        for res in self._reservations(net):
+        for a in _list_values((subnet.get("option_data") or {}).get("routers")):
+            try:
+                occupants.append(Occupant(ipaddress.ip_address(a), "gateway", "(option routers)"))
+            except ValueError:
+                raise ReservationError("OPNsense Kea subnet %s: option routers holds %r, not an address"
+                                       % (row["subnet"], a))
+        for res in self._reservations(row["uuid"], net):
             occupants.append(Occupant(ipaddress.ip_address(res["ip_address"]), "reservation", "%s (%s)" % (
-                res.get("hostname") or res.get("description") or "", res.get("hw_address", ""))))
-        occupants += self.leases("/api/kea/leases4/search", net)
-        desc, entries = split_marker(subnet.get("description"))
+                res.get("hostname") or res.get("description") or "", res.get("hw_address") or res.get("client_id")
+                or "")))
+        occupants += self.leases(net)
+        desc, marks = split_marker(subnet.get("description"), "Kea subnet %s's description" % row["subnet"])
+        entries = entries_for(marks, ranges)
         name = desc.strip() or row["subnet"]
         scope = Scope(name, net, tuple(ranges), tuple(occupants))
-        return ScopeState(scope, entries, {"uuid": row["uuid"], "subnet": subnet, "description": desc})
+        return ScopeState(scope, entries, {"uuid": row["uuid"], "subnet": subnet, "description": desc,
+                                           "lines": dict((r, line) for r, line in zip(ranges, lines))})
 
-    def _reservations(self, net):
-        return [res for res in (self.call("GET", self.BASE + "/searchReservation") or {}).get("rows", [])
-                if res.get("ip_address") and ipaddress.ip_address(res["ip_address"]) in net]
+    def _reservations(self, uuid, net):
+        """The reservations of subnet ``uuid`` (a reservation's ``subnet`` is the subnet's uuid; ``%subnet`` is its
+        CIDR) with an address; any reservation whose address is inside ``net`` counts too."""
+        out = []
+        for res in self.rows(self.BASE + "/searchReservation"):
+            try:
+                addr = ipaddress.ip_address(res.get("ip_address") or "")
+            except ValueError:
+                continue
+            if res.get("subnet") == uuid or addr in net:
+                out.append(res)
+        return out
 
     # -- read-only: every scope (baremetal.lb.dhcp_scope_info) ------------------------------------------
 
     def scopes(self):
         """Every Kea DHCPv4 subnet: ``[{"request", "hint", "names"}]`` (``read(request, hint)`` reads one)."""
         found = []
-        for row in (self.call("GET", self.BASE + "/searchSubnet") or {}).get("rows", []):
+        for row in self.rows(self.BASE + "/searchSubnet"):
             net = ipaddress.ip_network(row["subnet"], strict=False)
-            desc, dummy = split_marker(row.get("description"))
+            desc, dummy = split_marker(row.get("description"), "Kea subnet %s's description" % row["subnet"])
             found.append({"request": IPRange(net.network_address, net.network_address), "hint": row["uuid"],
                           "names": [n for n in (desc.strip(), row["subnet"], str(net), row["uuid"]) if n]})
         return found
 
     def details(self, state):
-        """For dhcp_scope_info: the reservations and active leases as records (Kea subnets have no interface)."""
+        """For dhcp_scope_info: the reservations and live leases as records (Kea subnets have no interface)."""
         net = state.scope.subnet
         statics = [{"address": res["ip_address"], "mac": res.get("hw_address") or None,
-                    "hostname": res.get("hostname") or None} for res in self._reservations(net)]
-        return {"interface": None, "enabled": True, "static_mappings": statics,
-                "leases": self.lease_details("/api/kea/leases4/search", net)}
+                    "hostname": res.get("hostname") or None} for res in self._reservations(state.raw["uuid"], net)]
+        return {"interface": None, "enabled": self.service_enabled(), "static_mappings": statics,
+                "leases": self.lease_details(net)}
 
     def prepare(self, state, plan, entries_after, request, action):
-        return {"pools": "\n".join("%s-%s" % (r.first, r.last) for r in plan.ranges_after),
-                "description": join_marker(state.raw["description"], entries_after)}
+        lines = state.raw["lines"]
+        description = join_marker(state.raw["description"], entries_after, state.scope.subnet.network_address)
+        size = description_bytes(description)
+        if size > DESCRIPTION_BYTES:
+            raise ReservationError(
+                "scope %s: the subnet description with the reservation marker would be %d bytes, OPNsense allows %d "
+                "(%r); shorten the subnet's description or release a reservation first; the router was not changed"
+                % (state.scope.name, size, DESCRIPTION_BYTES, description))
+        return {"pools": "\n".join(lines.get(r) or "%s-%s" % (r.first, r.last) for r in plan.ranges_after),
+                "description": description}
 
     def validate(self, state, candidate):
-        return None  # setSubnet validates and refuses without saving
+        """setSubnet validates and refuses without saving; what it cannot see is Kea's manual config."""
+        if str(self.general().get("manual_config", "0")) == "1":
+            raise ReservationError(
+                "OPNsense Kea DHCPv4 has 'Manual config' on (Services > Kea DHCP > Kea DHCPv4 > Settings): OPNsense "
+                "then never writes kea-dhcp4.conf from its subnets, so a changed pool would be saved but never served. "
+                "Change the pools in your kea-dhcp4.conf by hand, or turn manual config off; the router was not "
+                "changed")
 
     def _set(self, uuid, values):
         self.saved(self.client.request("POST", "%s/setSubnet/%s" % (self.BASE, uuid), {"subnet4": values}),
@@ -234,8 +513,8 @@ class OpnsenseKea(_Opnsense):
         except ApiError as exc:
             raise ApplyError("%s; nothing was saved, the router is as it was" % exc, restored=True)
         try:
-            self.reconfigure("/api/kea/service/reconfigure")
-        except ApiError as exc:
+            self.reconfigure()
+        except (ApiError, ReservationError) as exc:
             try:
                 self.rollback(state)
             except Exception as rb:
@@ -247,11 +526,12 @@ class OpnsenseKea(_Opnsense):
     def rollback(self, state):
         old = state.raw["subnet"]
         self._set(state.raw["uuid"], {"pools": old.get("pools", ""), "description": old.get("description", "")})
-        self.reconfigure("/api/kea/service/reconfigure")
+        self.reconfigure()
 
     def verify(self, state, plan):
-        subnet = (self.call("GET", "%s/getSubnet/%s" % (self.BASE, state.raw["uuid"])) or {}).get("subnet4") or {}
-        got = [parse_range(x.replace(" ", "")) for x in str(subnet.get("pools", "")).splitlines() if x.strip()]
+        subnet = self.call("GET", "%s/getSubnet/%s" % (self.BASE, state.raw["uuid"]))
+        subnet = subnet.get("subnet4") if isinstance(subnet, dict) else {}
+        got = [parse_range(x.replace(" ", "")) for x in str((subnet or {}).get("pools", "")).split("\n") if x.strip()]
         if tuple(got) != tuple(plan.ranges_after):
             raise ReservationError("OPNsense reports pools %s after the change, expected %s"
                                    % ([str(r) for r in got], [str(r) for r in plan.ranges_after]))
@@ -259,63 +539,148 @@ class OpnsenseKea(_Opnsense):
 
 class OpnsenseDnsmasq(_Opnsense):
     BASE = "/api/dnsmasq/settings"
+    SERVICE = "dnsmasq"
+    LEASES = "/api/dnsmasq/leases/search"
+
+    def service_enabled(self):
+        answer = self.call("GET", self.BASE + "/get")
+        settings = (answer or {}).get("dnsmasq") if isinstance(answer, dict) else None
+        if not isinstance(settings, dict):
+            raise ReservationError("OPNsense %s/get answered %s, not the Dnsmasq settings"
+                                   % (self.BASE, json.dumps(answer)[:200]))
+        return str(settings.get("enable", "0")) == "1"
+
+    def _interface_addresses(self):
+        """``[(interface key, ip_interface)]``: the router's own addresses (``interfacesInfo``)."""
+        if getattr(self, "_ifaddrs", None) is None:
+            out = []
+            for row in self.rows("/api/interfaces/overview/interfacesInfo"):
+                for proto in ("ipv4", "ipv6"):
+                    for addr in row.get(proto) or []:
+                        try:
+                            out.append((row.get("identifier") or "", ipaddress.ip_interface(addr["ipaddr"])))
+                        except (ValueError, KeyError, TypeError):
+                            continue
+            self._ifaddrs = out
+        return self._ifaddrs
+
+    def _interface_networks(self):
+        return [(key, addr.network) for key, addr in self._interface_addresses()]
+
+    def _router_addresses(self, net):
+        """The router's own addresses in ``net`` (dnsmasq hands them out as the gateway and never leases them);
+        none when the API user may not read the interfaces (docs: the 'Status: Interfaces' privilege)."""
+        try:
+            found = self._interface_addresses()
+        except ReservationError:
+            return []
+        return [Occupant(addr.ip, "router address", "(interface %s)" % key) for key, addr in found if addr.ip in net]
+
+    def _subnet(self, row, rng):
+        """The range's network as dnsmasq works it out: ``subnet_mask`` if set (IPv4), ``prefix_len`` (IPv6,
+        default 64 as OPNsense's template writes it), else the mask of the interface address whose network holds the
+        range's start or end (dnsmasq ``complete_context()``), the range's own interface first."""
+        if rng.version == 6:
+            return ipaddress.ip_network("%s/%s" % (rng.first, row.get("prefix_len") or 64), strict=False)
+        if row.get("subnet_mask"):
+            try:
+                return ipaddress.ip_network("%s/%s" % (rng.first, row["subnet_mask"]), strict=False)
+            except ValueError:
+                raise ReservationError("OPNsense dnsmasq range %s (%s): subnet_mask %r is not a netmask"
+                                       % (rng, row.get("uuid"), row["subnet_mask"]))
+        try:
+            nets = self._interface_networks()
+        except ReservationError as exc:
+            raise ReservationError("OPNsense dnsmasq range %s has no subnet_mask, and the interface addresses that "
+                                   "would tell its network could not be read (%s); give the API user the 'Status: "
+                                   "Interfaces' privilege or set the range's subnet mask" % (rng, exc))
+        iface = row.get("interface") or ""
+        for want_iface in ([iface] if iface else []) + [None]:
+            for key, net in nets:
+                if net.version == 4 and (want_iface is None or key == want_iface) and (
+                        rng.first in net or rng.last in net):
+                    return net
+        raise ReservationError("OPNsense dnsmasq range %s (%s) has no subnet_mask and no interface address is on its "
+                               "network, so dnsmasq would have to guess the mask; set the range's subnet mask"
+                               % (rng, row.get("description") or row.get("uuid")))
+
+    def _tags(self):
+        if getattr(self, "_tag_names", None) is None:
+            try:
+                self._tag_names = dict((t["uuid"], t.get("tag") or t["uuid"])
+                                       for t in self.rows(self.BASE + "/search_tag"))
+            except ReservationError:
+                self._tag_names = {}
+        return self._tag_names
 
     def _groups(self):
-        """The dynamic ranges grouped into scopes: ``{(subnet, interface, tag): [(IPRange, row)]}``."""
-        rows = (self.call("GET", self.BASE + "/search_range") or {}).get("rows", [])
+        """The dynamic ranges grouped into scopes: ``{(subnet, interface, tag uuid): [(IPRange, row)]}``. Static
+        (``mode: static``) and constructor (IPv6 template) ranges hand out nothing dynamically and are skipped."""
         groups = {}
-        for row in rows:
-            if not row.get("start_addr") or row.get("constructor") or row.get("mode") in ("static",):
+        for row in self.rows(self.BASE + "/search_range"):
+            modes = [m for m in str(row.get("mode") or "").split(",") if m]
+            if not row.get("start_addr") or not row.get("end_addr") or row.get("constructor") or "static" in modes:
                 continue
-            rng = IPRange.make(row["start_addr"], row.get("end_addr") or row["start_addr"], "dnsmasq range")
-            if rng.version == 4:
-                mask = row.get("subnet_mask") or "255.255.255.0"
-                net = ipaddress.ip_network("%s/%s" % (rng.first, mask), strict=False)
-            else:
-                net = ipaddress.ip_network("%s/%s" % (rng.first, row.get("prefix_len") or 64), strict=False)
+            try:
+                rng = IPRange.make(row["start_addr"], row["end_addr"], "OPNsense dnsmasq range %s" % row.get("uuid"))
+            except RangeError as exc:
+                raise ReservationError(str(exc))
+            net = self._subnet(row, rng)
             key = (net, row.get("interface") or "", row.get("set_tag") or "")
             groups.setdefault(key, []).append((rng, row))
         return groups
 
+    def _names(self, key):
+        net, iface, tag = key
+        tag_name = self._tags().get(tag, tag) if tag else ""
+        return [n for n in (iface, tag_name, tag, str(net)) if n]
+
     def read(self, request, scope_hint):
         groups = self._groups()
         picked = []
-        for key, members in groups.items():
-            net, iface, tag = key
+        for key in groups:
             if scope_hint:
-                if scope_hint in (iface, tag, str(net)):
+                if scope_hint in self._names(key):
                     picked.append(key)
-            elif request.first in net:
+            elif request.first in key[0]:
                 picked.append(key)
         if len(picked) != 1:
             raise ReservationError("%s OPNsense dnsmasq scope matches %s (scopes: %s)" % (
                 "no" if not picked else "more than one", scope_hint or request.first,
-                ", ".join("%s %s" % (k[0], k[1] or k[2]) for k in groups)))
+                ", ".join("/".join(self._names(k)) for k in groups) or "(none)"))
         key = picked[0]
         net, iface, tag = key
         members = sorted(groups[key], key=lambda m: int(m[0].first))
         occupants = []
         for addr, host in self._hosts(net):
             occupants.append(Occupant(addr, "static mapping", "%s (%s)" % (
-                host.get("host") or host.get("descr") or "", host.get("hwaddr", ""))))
-        occupants += self.leases("/api/dnsmasq/leases/search", net)
-        entries = []
+                host.get("host") or host.get("descr") or "", host.get("hwaddr") or host.get("client_id") or "")))
+        occupants += self._router_addresses(net)
+        occupants += self.leases(net)
+        marks = []
         for rng, row in members:
-            dummy, marks = split_marker(row.get("description"))
-            for entry in marks:
-                if entry not in entries:
-                    entries.append(entry)
-        scope = Scope(iface or tag or str(net), net, tuple(r for r, dummy in members), tuple(occupants))
-        return ScopeState(scope, entries, {"members": members})
+            for mark in split_marker(row.get("description"), "dnsmasq range %s's description" % (rng,))[1]:
+                if mark not in marks:
+                    marks.append(mark)
+        entries = entries_for(marks, [r for r, dummy in members])
+        names = self._names(key)
+        scope = Scope(names[0], net, tuple(r for r, dummy in members), tuple(occupants))
+        return ScopeState(scope, entries, {"members": members, "interface": iface or None, "key": key})
 
     def _hosts(self, net):
-        """``(address, host row)`` for every host entry address inside ``net``."""
+        """``(address, host row)`` for every DHCP host entry (one with a MAC or a client id) inside ``net``; host
+        entries without either are DNS overrides (Dnsmasq.php lines 63, 95) and hold no DHCP address."""
         out = []
-        for host in (self.call("GET", self.BASE + "/search_host") or {}).get("rows", []):
-            for a in str(host.get("ip", "")).split(","):
-                a = a.strip()
-                if a and ipaddress.ip_address(a) in net:
-                    out.append((ipaddress.ip_address(a), host))
+        for host in self.rows(self.BASE + "/search_host"):
+            if not _list_values(host.get("hwaddr")) and not str(host.get("client_id") or "").strip():
+                continue
+            for a in _list_values(host.get("ip")):
+                try:
+                    addr = ipaddress.ip_address(a)
+                except ValueError:
+                    continue  # a partial IPv6 address ("::5") of a constructor range
+                if addr in net:
+                    out.append((addr, host))
         return out
 
     # -- read-only: every scope (baremetal.lb.dhcp_scope_info) ------------------------------------------
@@ -325,53 +690,82 @@ class OpnsenseDnsmasq(_Opnsense):
         is what ``read`` matches for exactly this scope: the interface, the tag or the subnet."""
         groups = self._groups()
         found = []
-        for net, iface, tag in groups:
-            names = [n for n in (iface, tag, str(net)) if n]
-            hint = next((n for n in names
-                         if len([k for k in groups if n in (k[1], k[2], str(k[0]))]) == 1), None)
+        for key in groups:
+            net = key[0]
+            names = self._names(key)
+            hint = next((n for n in names if len([k for k in groups if n in self._names(k)]) == 1), None)
             if hint is None:
                 raise ReservationError("OPNsense dnsmasq scopes %s cannot be told apart by interface, tag or subnet"
-                                       % ", ".join("%s %s" % (k[0], k[1] or k[2]) for k in groups))
+                                       % ", ".join("/".join(self._names(k)) for k in groups))
             found.append({"request": IPRange(net.network_address, net.network_address), "hint": hint, "names": names})
         return found
 
     def details(self, state):
-        """For dhcp_scope_info: the interface, the host entries and the active leases as records."""
+        """For dhcp_scope_info: the interface, the DHCP host entries and the live leases as records."""
         net = state.scope.subnet
-        statics = [{"address": str(addr), "mac": host.get("hwaddr") or None, "hostname": host.get("host") or None}
-                   for addr, host in self._hosts(net)]
-        iface = next((row.get("interface") for dummy, row in state.raw["members"] if row.get("interface")), None)
-        return {"interface": iface, "enabled": True, "static_mappings": statics,
-                "leases": self.lease_details("/api/dnsmasq/leases/search", net)}
+        statics = [{"address": str(addr), "mac": ",".join(_list_values(host.get("hwaddr"))) or None,
+                    "hostname": host.get("host") or None} for addr, host in self._hosts(net)]
+        return {"interface": state.raw["interface"], "enabled": self.service_enabled(), "static_mappings": statics,
+                "leases": self.lease_details(net)}
 
     def prepare(self, state, plan, entries_after, request, action):
-        """A list of operations: ("set", uuid, fields) / ("add", None, fields) / ("del", uuid, None)."""
+        """A list of operations: ("set", uuid, fields) / ("add", None, fields) / ("del", uuid, None).
+
+        Ranges are cut and restored as the plan says (a split edits the range and adds one for the second piece; a
+        give-back edits the first piece back and deletes the others); then the marker entries are spread over the
+        scope's ranges in address order, each range's description holding as many as fit in 255 bytes."""
+        base = state.scope.subnet.network_address
         by_range = dict((rng, row) for rng, row in state.raw["members"])
-        ops = []
+        final = dict((row["uuid"], [rng, row, row]) for rng, row in state.raw["members"])  # uuid -> [range, row, template]
+        added = []
+        deleted = []
         for rep in plan.replacements:
             olds = [rep.source] if action == "present" else list(rep.pieces)
             news = list(rep.pieces) if action == "present" else [rep.source]
-            template = by_range[olds[0]] if olds else None
+            template = by_range[olds[0]]
             for i, old in enumerate(olds):
-                row = by_range[old]
+                uuid = by_range[old]["uuid"]
                 if i < len(news):
-                    desc, dummy = split_marker(row.get("description"))
-                    ops.append(("set", row["uuid"], {"start_addr": str(news[i].first), "end_addr": str(news[i].last),
-                                                     "description": join_marker(desc, entries_after)}))
+                    final[uuid][0] = news[i]
                 else:
-                    ops.append(("del", row["uuid"], None))
+                    deleted.append(uuid)
+                    del final[uuid]
             for new in news[len(olds):]:
-                fields = dict((k, v) for k, v in template.items() if k not in ("uuid", "%interface"))
-                desc, dummy = split_marker(template.get("description"))
-                fields.update({"start_addr": str(new.first), "end_addr": str(new.last),
-                               "description": join_marker(desc, entries_after)})
+                added.append([new, None, template])
+        slots = sorted([(rng, uuid) for uuid, (rng, row, t) in final.items()] +
+                       [(new, "+%d" % i) for i, (new, row, t) in enumerate(added)], key=lambda s: int(s[0].first))
+        texts = {}
+        for rng, slot in slots:
+            template = final[slot][2] if slot in final else added[int(slot[1:])][2]
+            texts[slot] = split_marker(template.get("description"), "dnsmasq range %s's description" % (rng,))[0]
+        shares = dict((slot, []) for rng, slot in slots)
+        pending = list(entries_after)
+        for rng, slot in slots:
+            while pending:
+                trial = join_marker(texts[slot], shares[slot] + [pending[0]], base)
+                if description_bytes(trial) > DESCRIPTION_BYTES:
+                    break
+                shares[slot].append(pending.pop(0))
+        if pending:
+            raise ReservationError(
+                "scope %s: the reservation marker (%d entries) does not fit in the %d-byte descriptions of its %d "
+                "dnsmasq range(s); shorten their descriptions or release a reservation first; the router was not "
+                "changed" % (state.scope.name, len(entries_after), DESCRIPTION_BYTES, len(slots)))
+        ops = []
+        for rng, slot in slots:
+            description = join_marker(texts[slot], shares[slot], base)
+            if slot in final:
+                old = final[slot][1]
+                if (str(rng.first), str(rng.last), description) != (old["start_addr"], old["end_addr"],
+                                                                    old.get("description", "")):
+                    ops.append(("set", slot, {"start_addr": str(rng.first), "end_addr": str(rng.last),
+                                              "description": description}))
+            else:
+                template = added[int(slot[1:])][2]
+                fields = dict((k, v) for k, v in template.items() if k != "uuid" and not k.startswith("%"))
+                fields.update({"start_addr": str(rng.first), "end_addr": str(rng.last), "description": description})
                 ops.append(("add", None, fields))
-        touched = set(op[1] for op in ops if op[1])
-        for rng, row in state.raw["members"]:
-            desc, marks = split_marker(row.get("description"))
-            if row["uuid"] not in touched and marks and marks != entries_after:
-                ops.append(("set", row["uuid"], {"start_addr": row["start_addr"], "end_addr": row.get("end_addr", ""),
-                                                 "description": join_marker(desc, entries_after)}))
+        ops += [("del", uuid, None) for uuid in deleted]
         return ops
 
     def validate(self, state, candidate):
@@ -394,8 +788,8 @@ class OpnsenseDnsmasq(_Opnsense):
             for op in candidate:
                 answer = self._do(op)
                 self.done.append((op, answer))
-            self.reconfigure("/api/dnsmasq/service/reconfigure")
-        except ApiError as exc:
+            self.reconfigure()
+        except (ApiError, ReservationError) as exc:
             try:
                 self.rollback(state)
             except Exception as rb:
@@ -404,21 +798,20 @@ class OpnsenseDnsmasq(_Opnsense):
             raise ApplyError("%s; the previous ranges were restored, the router is as it was" % exc, restored=True)
 
     def rollback(self, state):
+        """Undo what ``apply`` did, newest first. A deleted range comes back under its own uuid (``set_range`` on an
+        unknown uuid creates the item)."""
         originals = dict((row["uuid"], row) for dummy, row in state.raw["members"])
         for (kind, uuid, fields), answer in reversed(getattr(self, "done", [])):
             if kind == "add":
                 self._do(("del", answer.get("uuid"), None))
-            elif kind == "set":
-                row = originals[uuid]
-                self._do(("set", uuid, {"start_addr": row["start_addr"], "end_addr": row.get("end_addr", ""),
-                                        "description": row.get("description", "")}))
             else:
-                self._do(("add", None, dict((k, v) for k, v in originals[uuid].items() if k != "uuid")))
+                row = originals[uuid]
+                self._do(("set", uuid, dict((k, v) for k, v in row.items() if k != "uuid" and not k.startswith("%"))))
         self.done = []
-        self.reconfigure("/api/dnsmasq/service/reconfigure")
+        self.reconfigure()
 
     def verify(self, state, plan):
-        again = self.read(plan.ranges_after[0] if plan.ranges_after else plan.ranges_before[0], state.scope.name)
-        if tuple(again.scope.ranges) != tuple(plan.ranges_after):
+        got = sorted((rng for rng, row in self._groups().get(state.raw["key"], [])), key=lambda r: int(r.first))
+        if tuple(got) != tuple(plan.ranges_after):
             raise ReservationError("OPNsense reports ranges %s after the change, expected %s"
-                                   % ([str(r) for r in again.scope.ranges], [str(r) for r in plan.ranges_after]))
+                                   % ([str(r) for r in got], [str(r) for r in plan.ranges_after]))

@@ -25,6 +25,7 @@ class FakeServer:
 
         class H(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else ~40 ms per answer on keep-alive connections (LAB-NOTES)
 
             def log_message(self, *a: Any) -> None:
                 pass
@@ -47,7 +48,7 @@ class FakeServer:
                             except ValueError:
                                 payload = None
                             status, body = fake.route(self.command, url.path, query, payload)
-                out = json.dumps(body).encode()
+                out = fake.encode(body)
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(out)))
@@ -84,6 +85,10 @@ class FakeServer:
                 fault[4] -= 1
                 return fault[2], fault[3]
         return None, None
+
+    def encode(self, body: Any) -> bytes:
+        """The response body's bytes (a fake whose real server encodes differently overrides this)."""
+        return json.dumps(body).encode()
 
     # subclasses
     def authorized(self, headers: dict[str, str]) -> bool:  # pragma: no cover - abstract

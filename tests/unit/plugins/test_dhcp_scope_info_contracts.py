@@ -17,14 +17,12 @@ from typing import Any
 import pytest
 
 from tests.collection import collection_path, run_module
-from tests.fakes.opnsense import FakeOpnsense
 from tests.fakes.pfsense import FakePfsense
 
 sys.path.insert(0, str(collection_path()))
 from ansible_collections.baremetal.lb.plugins.module_utils import dhcp_backend  # noqa: E402
 from ansible_collections.baremetal.lb.plugins.module_utils import dhcp_module  # noqa: E402
 from ansible_collections.baremetal.lb.plugins.module_utils import dhcp_scope_info  # noqa: E402
-from ansible_collections.baremetal.lb.plugins.module_utils.backend_opnsense import make_opnsense_backend  # noqa: E402
 from ansible_collections.baremetal.lb.plugins.module_utils.backend_pfsense import PfsenseBackend  # noqa: E402
 
 NOW = 1_790_000_000  # a fixed "now" for expires_in
@@ -100,57 +98,7 @@ def test_pfsense_leases_unknown_is_null_with_a_warning():
 # -- OPNsense ----------------------------------------------------------------------------------------------------
 
 
-def opn_backend(opn: FakeOpnsense, kind: str) -> Any:
-    return make_opnsense_backend({"api_url": opn.url, "api_key": "opn-key", "api_secret": "opn-secret",
-                                  "opnsense_dhcp": kind, "validate_certs": False, "timeout": 5})
-
-
-def test_opnsense_kea_split_pools_reservation_leases_and_marker():
-    with FakeOpnsense() as opn:
-        opn.kea_leases += [
-            {"address": "10.1.1.101", "hwaddr": "aa:bb:cc:00:00:03", "hostname": "phone", "expire": str(NOW + 300)},
-            {"address": "10.1.1.102", "hwaddr": "aa:bb:cc:00:00:04", "hostname": "gone", "expire": str(NOW - 5)}]
-        backend = opn_backend(opn, "kea")
-        backend.now = lambda: NOW
-        assert dhcp_backend.run(backend, "10.1.1.150-10.1.1.160")["changed"]
-        opn.log.clear()
-        backend = opn_backend(opn, "kea")
-        backend.now = lambda: NOW
-        (lan,), warnings = dhcp_scope_info.collect(backend, now=NOW)
-        assert warnings == [] and only_reads(opn.log)
-        assert lan["name"] == "LAN" and lan["interface"] is None and lan["gateway"] == "10.1.1.1"
-        assert lan["ranges"] == ["10.1.1.100-10.1.1.149", "10.1.1.161-10.1.1.250"]
-        assert lan["ranges_ui"] == ["10.1.1.100 - 10.1.1.149", "10.1.1.161 - 10.1.1.250"]
-        assert lan["static_mappings"] == [{"address": "10.1.1.20", "mac": "00:11:22:33:44:55", "hostname": "nas"}]
-        assert lan["leases"] == [{"address": "10.1.1.101", "mac": "aa:bb:cc:00:00:03", "hostname": "phone",
-                                  "expires": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(NOW + 300)),
-                                  "expires_in": 300}]
-        assert lan["reserved"] == [{"range": "10.1.1.150-10.1.1.160", "replaced": [
-            {"from": "10.1.1.100-10.1.1.250", "to": ["10.1.1.100-10.1.1.149", "10.1.1.161-10.1.1.250"]}]}]
-        for name in ("LAN", "10.1.1.0/24"):
-            assert dhcp_scope_info.collect(opn_backend(opn, "kea"), scope=name)[0][0]["name"] == "LAN"
-
-
-def test_opnsense_dnsmasq_ranges_hosts_leases_and_marker():
-    with FakeOpnsense() as opn:
-        opn.dnsmasq_leases.append({"address": "10.1.1.120", "hwaddr": "aa:bb:cc:00:00:05", "hostname": "",
-                                   "expire": ""})
-        assert dhcp_backend.run(opn_backend(opn, "dnsmasq"), "10.1.1.150-10.1.1.160")["changed"]
-        opn.log.clear()
-        (lan,), warnings = dhcp_scope_info.collect(opn_backend(opn, "dnsmasq"), now=NOW)
-        assert warnings == [] and only_reads(opn.log)
-        assert (lan["name"], lan["interface"], lan["subnet"]) == ("lan", "lan", "10.1.1.0/24")
-        assert lan["ranges"] == ["10.1.1.100-10.1.1.149", "10.1.1.161-10.1.1.250"]
-        assert lan["static_mappings"] == [{"address": "10.1.1.20", "mac": "00:11:22:33:44:55", "hostname": "nas"}]
-        assert lan["leases"] == [{"address": "10.1.1.120", "mac": "aa:bb:cc:00:00:05", "hostname": None,
-                                  "expires": None, "expires_in": None}]
-        assert [e["range"] for e in lan["reserved"]] == ["10.1.1.150-10.1.1.160"]
-
-
-def test_opnsense_isc_is_refused_with_the_reason():
-    with pytest.raises(dhcp_backend.ReservationError, match="no API for the ISC DHCP"):
-        make_opnsense_backend({"api_url": "http://127.0.0.1:9", "api_key": "k", "api_secret": "s",
-                               "opnsense_dhcp": "isc"})
+# The OPNsense cases (Kea and dnsmasq against the recorded-answer fake) are in test_opnsense_backend.py.
 
 
 # -- the module through Ansible -------------------------------------------------------------------------------------
