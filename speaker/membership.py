@@ -59,7 +59,8 @@ class Settings:
     """Membership timers and addresses (the speaker config's ``membership:`` section).
 
     ``dead_after`` must exceed ``interval``; detection takes ``dead_after - U(0, interval)`` after the last
-    heartbeat, i.e. 150-200 ms at the defaults. ``fence_after``: see :meth:`Core.fenced`.
+    heartbeat, i.e. 150-200 ms at the defaults. ``fence_after``: see :meth:`Core.fenced`. ``key_overlap``: how
+    long a replaced key keeps signing and verifying after :meth:`Core.set_key` (see there).
     """
 
     listen: str = "::"
@@ -70,9 +71,10 @@ class Settings:
     max_clock_skew: float = 10.0
     forget_after: float = 60.0
     leave_repeats: int = 3
+    key_overlap: float = 120.0
 
     def __post_init__(self) -> None:
-        for name in ("interval", "dead_after", "fence_after", "max_clock_skew", "forget_after"):
+        for name in ("interval", "dead_after", "fence_after", "max_clock_skew", "forget_after", "key_overlap"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"membership.{name}: {getattr(self, name)!r} must be positive")
         if self.dead_after <= self.interval:
@@ -176,7 +178,9 @@ class Core:
         if not keys:
             raise ValueError("membership: no key")
         self.name = name
-        self.keys = tuple(keys)
+        # (key, signs, retire_at): a key file's first key signs and all verify, forever; a key replaced by
+        # set_key() keeps signing and verifying until retire_at.
+        self._keys: list[tuple[bytes, bool, float | None]] = [(k, i == 0, None) for i, k in enumerate(keys)]
         self.settings = settings
         self.incarnation = incarnation
         self._seq = 0
@@ -187,6 +191,36 @@ class Core:
         self._left = False
         self._next_send = now
         self._view = self._compute_alive()
+
+    @property
+    def keys(self) -> tuple[bytes, ...]:
+        """Every key a heartbeat may be signed with (the one in force first)."""
+        return tuple(k for k, _, _ in self._keys)
+
+    @property
+    def signing_keys(self) -> tuple[bytes, ...]:
+        return tuple(k for k, signs, _ in self._keys if signs)
+
+    def set_key(self, key: bytes, now: float) -> bool:
+        """A new shared key (the memberlist Secret was created or rotated); returns whether anything changed.
+
+        Why both keys for a while: the speakers learn the new key from their own watches, a few milliseconds to
+        seconds apart. A speaker that signed only with the new key at once would be dropped (bad MAC) by every
+        peer that has not seen it yet, and after ``dead_after`` those peers would take its addresses over — a
+        rotation must not look like a failure. So for ``key_overlap`` every heartbeat is sent twice, once signed
+        with each key, and both verify: a peer that knows either key hears us, whichever it learnt first. After
+        the overlap the old key is dropped; a speaker that still has not seen the new key by then (its API watch
+        down for minutes) loses its peers and, with the API away too, fences itself.
+        """
+        if self._keys and self._keys[0] == (key, True, None):
+            return False
+        retire = now + self.settings.key_overlap
+        kept = [(k, signs, at if at is not None else retire) for k, signs, at in self._keys if k != key]
+        self._keys = [(key, True, None)] + kept
+        return True
+
+    def _retire_keys(self, now: float) -> None:
+        self._keys = [e for e in self._keys if e[2] is None or now < e[2]]
 
     # --- views
     def _compute_alive(self) -> frozenset[str]:
@@ -309,6 +343,7 @@ class Core:
 
     def tick(self, now: float, wall: float) -> list[Action]:
         """Expire silent peers, forget long-dead learned ones, send a heartbeat when due, re-check the fence."""
+        self._retire_keys(now)
         actions: list[Action] = []
         for p in list(self._peers.values()):
             if p.alive and p.last_seen is not None and now - p.last_seen > self.settings.dead_after:
@@ -326,11 +361,16 @@ class Core:
         return actions
 
     def _broadcast(self, kind: Kind, wall: float) -> list[Action]:
-        self._seq += 1
-        msg = Message(kind, self.name, self.incarnation, self._seq, int(wall * 1000), view_digest(self._view))
-        payload = encode(msg, self.keys[0])
-        return [Send(p.address, payload, kind) for p in sorted(self._peers.values(), key=lambda p: p.name)
-                if p.address is not None]
+        """One message to every peer per signing key (two during a key rotation), each with its own sequence
+        number so that a peer that knows both keys accepts both copies instead of counting one as a replay."""
+        out: list[Action] = []
+        peers = [p for p in sorted(self._peers.values(), key=lambda p: p.name) if p.address is not None]
+        for key in self.signing_keys:
+            self._seq += 1
+            msg = Message(kind, self.name, self.incarnation, self._seq, int(wall * 1000), view_digest(self._view))
+            payload = encode(msg, key)
+            out.extend(Send(p.address, payload, kind) for p in peers)  # type: ignore[arg-type]
+        return out
 
     def leave(self, now: float, wall: float) -> list[Action]:
         """Say goodbye (``leave_repeats`` copies, each newer than the last); stop heartbeats; drop ourselves from
@@ -346,6 +386,9 @@ class Core:
     def next_wakeup(self, now: float) -> float:
         """The monotonic time at which :meth:`tick` next has something to do."""
         t = self._next_send if not self._left else now + self.settings.interval
+        for _, _, at in self._keys:
+            if at is not None:
+                t = min(t, at)
         for p in self._peers.values():
             if p.alive and p.last_seen is not None:
                 t = min(t, p.last_seen + self.settings.dead_after + 1e-4)
@@ -425,6 +468,15 @@ class Membership:
 
     def set_api_reachable(self, reachable: bool) -> None:
         self._run(lambda core: core.set_api_reachable(reachable, self._clock()))
+
+    def set_key(self, key: bytes) -> bool:
+        """Sign with ``key`` from now on, and with the previous key too for ``key_overlap`` (:meth:`Core.set_key`)."""
+        with self._lock:
+            changed = self._core.set_key(key, self._clock())
+        if changed:
+            log.info("membership: new heartbeat key in force; the previous one stays valid for %.0f s",
+                     self.settings.key_overlap)
+        return changed
 
     def leave(self) -> None:
         """Tell every peer we are leaving (they drop us at once) and stop heartbeats. Call before stopping the

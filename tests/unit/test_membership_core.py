@@ -354,3 +354,78 @@ def test_parse_address(text, expected):
 def test_parse_address_errors(bad):
     with pytest.raises(ValueError, match="peer address"):
         parse_address(bad)
+
+
+# ------------------------------------------------------------------------------------------ key rotation
+
+NEW_KEY = b"rotated-key-0123456789abcdef"
+
+
+def _three(settings=S):
+    names = ["n1", "n2", "n3"]
+    addr = {n: (f"198.51.100.{11 + i}", 7947) for i, n in enumerate(names)}
+    cores = {n: Core(n, (KEY,), settings, incarnation=1000 + i, now=0.0) for i, n in enumerate(names)}
+    for n, c in cores.items():
+        c.set_peers({m: a for m, a in addr.items() if m != n}, 0.0)
+    return names, cores, Net(cores, addr)
+
+
+def _run(net, t, until, check=None):
+    while t < until:
+        net.step(t)
+        if check is not None:
+            check()
+        t = round(t + 0.01, 3)
+    return t
+
+
+def test_rotation_learnt_seconds_apart_never_looks_like_a_death():
+    """n1 learns the new key first, n3 five seconds later: at no step does any speaker lose any peer."""
+    names, cores, net = _three(Settings(key_overlap=30.0))
+    everyone = {n: frozenset(names) for n in names}
+    t = _run(net, 0.0, 0.3)
+    assert net.views() == everyone
+
+    def all_alive():
+        assert net.views() == everyone, f"t={t}: a rotation made a peer look dead"
+
+    assert cores["n1"].set_key(NEW_KEY, t)
+    assert cores["n1"].set_key(NEW_KEY, t) is False  # the same key again changes nothing
+    t = _run(net, t, t + 2.0, all_alive)
+    cores["n2"].set_key(NEW_KEY, t)
+    t = _run(net, t, t + 3.0, all_alive)
+    cores["n3"].set_key(NEW_KEY, t)
+    t = _run(net, t, 40.0, all_alive)  # past the overlap: the old key is gone everywhere
+    assert all(c.keys == (NEW_KEY,) for c in cores.values())
+    assert all(c.converged() for c in cores.values())
+
+
+def test_rotation_sends_one_copy_per_key_only_during_the_overlap():
+    c = core(settings=Settings(key_overlap=10.0))
+    c.set_key(NEW_KEY, 1.0)
+    sends = [a for a in c.tick(1.0, WALL + 1.0) if isinstance(a, Send)]
+    assert len(sends) == 4  # two peers x two keys
+    by_key = {}
+    for s in sends:
+        for k in (KEY, NEW_KEY):
+            try:
+                by_key.setdefault(k, []).append(decode(s.payload, (k,)).seq)
+            except ValueError:
+                pass
+    assert sorted(by_key) == sorted((KEY, NEW_KEY)) and by_key[KEY][0] != by_key[NEW_KEY][0]
+    assert c.next_wakeup(1.0) <= 11.0
+    sends = [a for a in c.tick(11.0, WALL + 11.0) if isinstance(a, Send)]
+    assert len(sends) == 2 and c.keys == (NEW_KEY,)
+    assert drops(recv(c, Peer("n2").msg(11.0), 11.0)) == ["bad_mac"]  # the old key no longer verifies
+    assert not drops(recv(c, Peer("n2", key=NEW_KEY).msg(11.0), 11.0))
+
+
+def test_a_speaker_that_never_learns_the_new_key_loses_its_peers_after_the_overlap():
+    names, cores, net = _three(Settings(key_overlap=5.0))
+    t = _run(net, 0.0, 0.3)
+    cores["n1"].set_key(NEW_KEY, t)
+    cores["n2"].set_key(NEW_KEY, t)
+    t = _run(net, t, t + 4.0)
+    assert net.views()["n3"] == frozenset(names)
+    t = _run(net, t, t + 2.0)
+    assert net.views() == {"n1": {"n1", "n2"}, "n2": {"n1", "n2"}, "n3": {"n3"}}
