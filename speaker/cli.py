@@ -37,7 +37,7 @@ def cmd_speaker(args: argparse.Namespace) -> int:
     try:
         cfg = load_speaker_config(args.config).with_overrides(
             kubeconfig=args.kubeconfig, node_name=args.node_name, namespace=args.namespace, log_level=args.log_level,
-            metrics_listen=args.metrics_listen,
+            metrics_listen=args.metrics_listen, ignore_exclude_lb=True if args.ignore_exclude_lb else None,
         )
     except ConfigError as exc:
         print(f"baremetal-lb: config error: {exc}", file=sys.stderr)
@@ -103,6 +103,13 @@ def cmd_status(args: argparse.Namespace) -> int:
               f"{'  gone ' + ', '.join(gone) if gone else ''}"
               f"  layer2 uses {live.get('layer2_source', '?')}"
               f"{'  BLIND (cannot read or renew Leases): nobody is declared dead' if live.get('blind') else ''}")
+    mem = data.get("membership")
+    if mem:
+        if mem.get("mode") == "heartbeats":
+            print(f"membership: heartbeats (UDP port {mem.get('port')}, key from {mem.get('key_source')})")
+        else:
+            print(f"membership: LEASES, not heartbeats: {mem.get('reason')} — a dead node is noticed after seconds, "
+                  f"not 0.2 s (key from {mem.get('key_source')}; see docs/speaker.md)")
     l2 = data.get("layer2")
     if l2:
         print(f"layer2: members alive {', '.join(l2.get('alive', [])) or '-'}"
@@ -176,6 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--namespace", help="namespace of the metallb.io objects (default metallb-system)")
     sp.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
     sp.add_argument("--metrics-listen", help="address:port for /metrics and /status (default 127.0.0.1:7472)")
+    sp.add_argument("--ignore-exclude-lb", action="store_true",
+                    help="announce from nodes labelled node.kubernetes.io/exclude-from-external-load-balancers too "
+                         "(MetalLB's flag of the same name; config: ignore_exclude_lb)")
     sp.set_defaults(func=cmd_speaker)
 
     st = sub.add_parser("status", help="show what a running speaker allocates and announces")

@@ -45,14 +45,21 @@ class LeaseSettings:
 class MembershipConfig:
     """``membership:`` — the speakers' UDP heartbeats (``speaker.membership``).
 
-    With ``key_file`` a dead node is noticed in ~0.2 s. Without it there are no heartbeats and Layer 2 liveness
-    falls back to the speakers' Leases (``speaker.liveness``): every speaker renews its own Lease every
-    ``lease_renew_interval`` and a node whose Lease was not renewed for ``lease_duration`` is dead (4-6 s at the
-    defaults). The Leases run in both modes: they also tell the allocator leader whose status objects to delete.
-    ``peers`` maps node name → address; empty means "the Nodes' InternalIP addresses".
+    Heartbeats notice a dead node in ~0.2 s. Their key comes from ``key_file`` when set, else from MetalLB's
+    ``memberlist`` Secret (``secret_name``) in the speakers' namespace, which the allocator leader creates when it
+    is missing (``create_secret``) and every speaker watches, following a rotation (the old key stays valid for
+    ``key_overlap``; ``speaker.memberkey``). Until a key is known — the Secret cannot be read (RBAC, the API down at
+    start) or does not exist yet — Layer 2 liveness falls back to the speakers' Leases (``speaker.liveness``):
+    every speaker renews its own Lease every ``lease_renew_interval`` and a node whose Lease was not renewed for
+    ``lease_duration`` is dead (4-6 s at the defaults). The Leases run in every mode: they also tell the allocator
+    leader whose status objects to delete. ``peers`` maps node name → address; empty means "the Nodes'
+    InternalIP addresses".
     """
 
     key_file: str | None = None
+    secret_name: str = "memberlist"
+    create_secret: bool = True
+    key_overlap: float = 120.0
     port: int = 7947
     interval: float = 0.05
     dead_after: float = 0.2
@@ -89,6 +96,8 @@ class SpeakerConfig:
     load_balancer_class: str | None = None
     log_level: str = "info"
     metrics_listen: str = "127.0.0.1:7472"
+    # MetalLB's --ignore-exclude-lb: announce from nodes labelled node.kubernetes.io/exclude-from-external-load-balancers
+    ignore_exclude_lb: bool = False
     lease: LeaseSettings = LeaseSettings()
     status_writers: int = 4
     layer2: Layer2Config = Layer2Config()
@@ -118,13 +127,13 @@ def parse_duration(value: Any, where: str) -> float:
 
 _TOP_KEYS = {
     "node_name", "namespace", "kubeconfig", "load_balancer_class", "log_level", "metrics_listen", "lease",
-    "status_writers", "layer2", "membership", "bgp",
+    "status_writers", "layer2", "membership", "bgp", "ignore_exclude_lb",
 }
 _LEASE_KEYS = {"name", "duration", "renew_deadline", "retry_period"}
 _LAYER2_KEYS = {"enabled", "probe", "refresh_interval", "leave_grace", "realtime_priority", "responder"}
 LAYER2_RESPONDERS = ("process", "thread")
 _MEMBERSHIP_KEYS = {"key_file", "port", "interval", "dead_after", "fence_after", "peers", "lease_duration",
-                    "lease_renew_interval"}
+                    "lease_renew_interval", "secret_name", "create_secret", "key_overlap"}
 
 
 def _section(raw: Mapping[str, Any], name: str, known: set[str]) -> Mapping[str, Any]:
@@ -141,7 +150,7 @@ def _bool(sec: Mapping[str, Any], key: str, where: str) -> dict[str, bool]:
     if key not in sec:
         return {}
     if not isinstance(sec[key], bool):
-        raise ConfigError(f"{where}.{key}: {sec[key]!r} must be true or false")
+        raise ConfigError(f"{where + '.' if where else ''}{key}: {sec[key]!r} must be true or false")
     return {key: sec[key]}
 
 
@@ -171,12 +180,17 @@ def _membership(raw: Mapping[str, Any]) -> MembershipConfig:
     values: dict[str, Any] = {}
     if (key_file := _expect_str(sec, "key_file", "membership.")) is not None:
         values["key_file"] = key_file
+    if (secret_name := _expect_str(sec, "secret_name", "membership.")) is not None:
+        if not _DNS1123.match(secret_name) or len(secret_name) > 253:
+            raise ConfigError(f"membership.secret_name: {secret_name!r} is not a valid Secret name")
+        values["secret_name"] = secret_name
+    values.update(_bool(sec, "create_secret", "membership"))
     if "port" in sec:
         port = sec["port"]
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise ConfigError(f"membership.port: {port!r} is not a UDP port")
         values["port"] = port
-    for key in ("interval", "dead_after", "fence_after", "lease_duration", "lease_renew_interval"):
+    for key in ("interval", "dead_after", "fence_after", "lease_duration", "lease_renew_interval", "key_overlap"):
         if key in sec:
             values[key] = parse_duration(sec[key], f"membership.{key}")
     peers = sec.get("peers") or {}
@@ -232,6 +246,7 @@ def build_speaker_config(raw: Any, source: str = "config") -> SpeakerConfig:
         if isinstance(sw, bool) or not isinstance(sw, int) or not 1 <= sw <= 64:
             raise ConfigError(f"status_writers: {sw!r} must be an integer from 1 to 64")
         values["status_writers"] = sw
+    values.update(_bool(raw, "ignore_exclude_lb", ""))
     lease_raw = raw.get("lease") or {}
     if not isinstance(lease_raw, Mapping):
         raise ConfigError(f"lease: must be a mapping, got {lease_raw!r}")

@@ -29,11 +29,14 @@ from speaker.kube.writer import (EventRecorder, announcement_status_applier, poo
 from speaker.bgpcontroller import BGPController
 from speaker.l2controller import Layer2Controller, internal_ip
 from speaker.liveness import SpeakerLease, leases_kind
+from speaker.memberkey import HEARTBEATS, LEASES, SecretKeyError, Source, key_from_secret, liveness_source
 from speaker.statusgc import StatusCollector
 
 log = logging.getLogger(__name__)
 
 COMPONENT = "baremetal-lb-controller"
+#: After a key arrives, how long the Leases stay in force at most while the heartbeats find the other speakers.
+HEARTBEAT_CATCH_UP = 2.0
 
 
 class Speaker:
@@ -63,7 +66,7 @@ class Speaker:
         )
         self.elector = LeaderElector(
             api, namespace=cfg.namespace, identity=cfg.node_name, settings=cfg.lease,
-            on_change=self.controller.set_leader,
+            on_change=self._on_leader_change,
         )
         # Every speaker renews its own Lease: Layer 2 liveness when there are no heartbeats (no key file), and
         # in every mode what tells the allocator leader whose status objects to delete (speaker.statusgc).
@@ -71,7 +74,7 @@ class Speaker:
             api, namespace=cfg.namespace, node=cfg.node_name, leases=self.informers["leases"],
             layer2=cfg.layer2.enabled, duration=cfg.membership.lease_duration,
             renew_interval=cfg.membership.lease_renew_interval,
-            on_change=lambda alive: self.layer2.poke() if self.layer2 and self.membership is None else None,
+            on_change=lambda alive: self.layer2.poke() if self.layer2 and not self._switched else None,
         )
         self.status_gc_appliers = {plural: announcement_status_applier(
             api, cfg.namespace, self.informers[plural].get, kind=kind, plural=plural, detail=detail)
@@ -81,6 +84,25 @@ class Speaker:
                                          is_leader=lambda: self.elector.is_leader, gone=self.liveness.gone,
                                          appliers=self.status_gc_appliers)
         self.membership: Any = None
+        # The heartbeat key: a key file, else MetalLB's memberlist Secret (speaker.memberkey). Until a key is known
+        # and the heartbeats have caught up, Layer 2 liveness comes from the Leases; _switched makes it final.
+        self._switched = False
+        self._membership_lock = threading.Lock()
+        self._key_informer: Informer | None = None
+        self._key_since: float | None = None
+        self._key_reason: str | None = None
+        self._key_logged: str | None = None
+        self._create_error: str | None = None
+        self._key_wake = threading.Event()
+        if not cfg.membership.key_file:
+            # Watched (and, by the allocator leader, created) on every speaker, Layer 2 or not: the leader may be
+            # a BGP-only node while the others answer ARP/NDP.
+            from speaker.kube.memberlist import memberlist_kind
+
+            self._key_reason = f"waiting for Secret {self._secret_where()}"
+            self._key_informer = Informer(memberlist_kind(cfg.namespace, cfg.membership.secret_name), api,
+                                          sink=self._on_key_change, on_synced=lambda _: self._on_key_change(),
+                                          on_error=self._on_key_error)
         self.announcer: Any = None
         self.layer2: Layer2Controller | None = None
         if cfg.layer2.enabled:
@@ -103,7 +125,6 @@ class Speaker:
     def _build_layer2(self) -> None:
         # Imported here: raw sockets and netlink are only needed (and only allowed) where Layer 2 runs.
         from speaker.layer2.announcer import Announcer, Layer2Settings
-        from speaker.membership import Membership, Settings
         from speaker.membership_wire import parse_keys
 
         cfg = self.cfg
@@ -114,13 +135,8 @@ class Speaker:
                 raise ConfigError(f"membership.key_file: {cfg.membership.key_file}: cannot read: {exc.strerror}") from None
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None
-            m = cfg.membership
-            self.membership = Membership(
-                cfg.node_name, keys,
-                Settings(port=m.port, interval=m.interval, dead_after=m.dead_after, fence_after=m.fence_after),
-                on_change=lambda alive: self.layer2.poke() if self.layer2 else None,
-                on_fence=lambda fenced: self.layer2.poke() if self.layer2 else None,
-            )
+            self.membership = self._new_membership(keys)
+            self._switched = True  # a key from the start: heartbeats from the first reconcile, as always
         self.announcer = Announcer(
             cfg.node_name,
             settings=Layer2Settings(probe=cfg.layer2.probe, refresh_interval=cfg.layer2.refresh_interval,
@@ -128,7 +144,7 @@ class Speaker:
                                     responder=cfg.layer2.responder),
             on_conflict=lambda ip, mac: self.layer2.on_conflict(ip, mac) if self.layer2 else None,
         )
-        membership, liveness = self.membership, self.liveness
+        liveness = self.liveness
         self.l2_status_applier = announcement_status_applier(
             self._api, cfg.namespace, self.informers["servicel2statuses"].get,
             kind="ServiceL2Status", plural="servicel2statuses", detail="interfaces")
@@ -136,14 +152,141 @@ class Speaker:
             node=cfg.node_name,
             caches=self.informers,
             # With Leases, wait for the first view of them too (before it the view knows only this node).
-            synced=self.synced if membership is not None else (lambda: self.synced() and liveness.ready),
+            synced=lambda: self.synced() and (self._switched or liveness.ready),
             announcer=self.announcer,
             events=self.events,
             load_balancer_class=cfg.load_balancer_class,
-            alive=membership.alive if membership is not None else liveness.alive,
-            fenced=(lambda: membership.fenced) if membership is not None else (lambda: False),
+            alive=self._layer2_alive,
+            fenced=lambda: self._switched and self.membership is not None and self.membership.fenced,
             l2_status=self.l2_status_applier,
         )
+
+    # --- the heartbeat key and which liveness Layer 2 uses -------------------------------------------------
+    def _new_membership(self, keys: Any) -> Any:
+        from speaker.membership import Membership, Settings
+
+        m = self.cfg.membership
+        return Membership(
+            self.cfg.node_name, keys,
+            Settings(port=m.port, interval=m.interval, dead_after=m.dead_after, fence_after=m.fence_after,
+                     key_overlap=m.key_overlap),
+            on_change=lambda alive: self.layer2.poke() if self.layer2 else None,
+            on_fence=lambda fenced: self.layer2.poke() if self.layer2 else None,
+        )
+
+    def _secret_where(self) -> str:
+        return f"{self.cfg.namespace}/{self.cfg.membership.secret_name}"
+
+    def _on_key_change(self, *_: Any) -> None:
+        """The memberlist Secret was listed, added, changed or deleted (informer thread)."""
+        assert self._key_informer is not None
+        self._key_wake.set()  # the leader may have to create it
+        items = self._key_informer.items()
+        if not items:
+            self._no_key(f"Secret {self._secret_where()} does not exist"
+                         + (" yet (the allocator leader creates it)" if self.cfg.membership.create_secret else
+                            " and membership.create_secret is off"), quiet=True)
+            return
+        try:
+            key = key_from_secret(items[0], f"Secret {self._secret_where()}")
+        except SecretKeyError as exc:
+            self._no_key(str(exc))
+            return
+        self._use_key(key)
+
+    def _on_key_error(self, error: str) -> None:
+        self._no_key(f"cannot read Secret {self._secret_where()} ({error})")
+
+    def _no_key(self, reason: str, *, quiet: bool = False) -> None:
+        """No usable key: say so once per reason. Before the first key the Leases stay in force; after it, the
+        last key does (a deleted or unreadable Secret must not make the speakers lose each other)."""
+        self._key_reason = reason
+        if reason == self._key_logged:
+            return
+        self._key_logged = reason
+        if self.membership is not None:
+            log.warning("membership: %s; keeping the heartbeat key in force", reason)
+        else:
+            log.log(logging.INFO if quiet else logging.WARNING,
+                    "membership: %s; until there is a key, Layer 2 tells who is alive from the speakers' Leases "
+                    "(a dead node is noticed after up to %gs instead of %gs)", reason,
+                    self.cfg.membership.lease_duration, self.cfg.membership.dead_after)
+
+    def _use_key(self, key: bytes) -> None:
+        with self._membership_lock:
+            self._key_reason = self._key_logged = None
+            if not self.cfg.layer2.enabled:
+                return  # nothing here answers ARP/NDP: no heartbeats to send
+            if self.membership is not None:
+                self.membership.set_key(key)
+                return
+            self.membership = self._new_membership((key,))
+            self._key_since = time.monotonic()
+            self._update_peers()
+            if not self._stopped.is_set():
+                self.membership.start()
+        log.info("membership: heartbeat key from Secret %s; switching Layer 2 liveness to heartbeats",
+                 self._secret_where())
+        self._key_wake.set()
+        if self.layer2 is not None:
+            self.layer2.poke()
+
+    def liveness_source(self) -> Source:
+        """Heartbeats or Leases for Layer 2 now (``speaker.memberkey.liveness_source``); makes the switch final."""
+        m = self.membership
+        if m is None or self._key_since is None and not self._switched:
+            return liveness_source(key_known=False, no_key_reason=self._key_reason, switched=False,
+                                   heartbeat_alive=frozenset(), lease_alive=frozenset(), since_key=0.0, catch_up=1.0)
+        src = liveness_source(key_known=True, no_key_reason=None, switched=self._switched,
+                              heartbeat_alive=m.alive(), lease_alive=self.liveness.alive(),
+                              since_key=time.monotonic() - (self._key_since or 0.0), catch_up=HEARTBEAT_CATCH_UP)
+        if src.mode == HEARTBEATS and not self._switched:
+            self._switched = True
+            log.info("membership: Layer 2 liveness now from heartbeats (alive: %s)", ", ".join(sorted(m.alive())))
+        return src
+
+    def _layer2_alive(self) -> frozenset[str]:
+        if self.liveness_source().mode == HEARTBEATS:
+            return self.membership.alive()  # type: ignore[no-any-return]
+        return self.liveness.alive()
+
+    def _on_leader_change(self, leader: bool) -> None:
+        self.controller.set_leader(leader)
+        self._key_wake.set()
+
+    def _key_loop(self) -> None:
+        """The allocator leader creates the memberlist Secret when it is missing (as MetalLB's controller does);
+        every speaker finishes its switch to heartbeats here if no membership change does it first."""
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+
+        from speaker.kube.memberlist import create_memberlist_secret
+
+        retry_at = 0.0
+        while not self._stopped.is_set():
+            self._key_wake.wait(0.5 if not self._switched else 5.0)
+            self._key_wake.clear()
+            if self._stopped.is_set():
+                return
+            inf = self._key_informer
+            if (inf is not None and inf.synced and inf.healthy and not inf.items() and self.cfg.membership.create_secret
+                    and self.elector.is_leader and time.monotonic() >= retry_at):
+                try:
+                    if create_memberlist_secret(self._api, self.cfg.namespace, self.cfg.membership.secret_name):
+                        log.info("membership: created Secret %s with a new heartbeat key (MetalLB's format)",
+                                 self._secret_where())
+                    self._create_error = None
+                except (ApiException, HTTPError, OSError) as exc:
+                    why = f"HTTP {exc.status} {exc.reason}" if isinstance(exc, ApiException) else type(exc).__name__
+                    if why != self._create_error:
+                        log.warning("membership: cannot create Secret %s (%s); Layer 2 stays on Leases",
+                                    self._secret_where(), why)
+                    self._create_error = why
+                    self._key_reason = f"Secret {self._secret_where()} does not exist and creating it failed ({why})"
+                    retry_at = time.monotonic() + 30.0
+            if self.membership is not None and not self._switched:
+                if self.liveness_source().mode == HEARTBEATS and self.layer2 is not None:
+                    self.layer2.poke()
 
     # --- lifecycle -----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -164,6 +307,9 @@ class Speaker:
                 self._update_peers()
                 self.membership.start()
             self._spawn("layer2", self.layer2.run)
+        if self._key_informer is not None:
+            self._spawn("watch-memberlist", self._key_informer.run)
+            self._spawn("membership-key", self._key_loop)
         if self.bgp_controller is not None:
             self.bgp_status_applier.set_enabled(True)
             self.bgp_status_applier.start()
@@ -180,6 +326,7 @@ class Speaker:
         if self._stopped.is_set():
             return
         self._stopped.set()
+        self._key_wake.set()
         systemd.notify("STOPPING=1")
         if self.layer2 is not None:
             # Planned maintenance loses nothing: tell the peers first (they take our addresses over and
@@ -216,6 +363,8 @@ class Speaker:
         self.pool_status_applier.stop()
         for inf in self.informers.values():
             inf.stop()
+        if self._key_informer is not None:
+            self._key_informer.stop()
         self.events.stop()
         if self._http is not None:
             self._http.shutdown()
@@ -288,6 +437,7 @@ class Speaker:
     # --- status and metrics endpoint -------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         snap = self.controller.snapshot()
+        source = self.liveness_source() if self.layer2 is not None else None
         services = []
         for svc in self.informers["services"].items():
             ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
@@ -309,8 +459,21 @@ class Speaker:
             "layer2": self.layer2.snapshot() if self.layer2 is not None else None,
             "bgp": self.bgp_controller.snapshot() if self.bgp_controller is not None else None,
             # Who is alive by the speakers' Leases; "layer2_source" says what the Layer 2 election uses.
-            "liveness": {"layer2_source": "heartbeats" if self.membership is not None else "leases",
-                         **self.liveness.snapshot()},
+            "liveness": {"layer2_source": source.mode if source else LEASES, **self.liveness.snapshot()},
+            "membership": self._membership_status(source),
+        }
+
+    def _membership_status(self, source: Source | None) -> dict[str, Any] | None:
+        """How this speaker tells who is alive for Layer 2, and why Leases when it is not heartbeats."""
+        if source is None:
+            return None
+        m = self.cfg.membership
+        return {
+            "mode": source.mode,
+            "reason": source.reason if source.mode == LEASES else None,
+            "key_source": f"file {m.key_file}" if m.key_file else f"Secret {self._secret_where()}",
+            "port": m.port,
+            "members": self.membership.members() if self.membership is not None else [],
         }
 
     def _start_http(self) -> None:

@@ -27,11 +27,15 @@ KEY = "bench-and-test-membership-key-0123456789abcdef"
 
 
 class Node:
-    def __init__(self, host: Host, tmp: Path, api_url: str) -> None:
+    """One node's speaker. ``zero_config``: started with nothing but ``--kubeconfig``, ``--node-name`` and
+    ``--namespace`` (every other setting at its default: /status on 127.0.0.1:7472, which is per namespace)."""
+
+    def __init__(self, host: Host, tmp: Path, api_url: str, *, zero_config: bool = False) -> None:
         self.host = host
         self.name = host.name
         self.ip = host.ipv4[0]
-        self.port = free_port()
+        self.zero_config = zero_config
+        self.port = 7472 if zero_config else free_port()
         self.kubeconfig = write_kubeconfig(tmp / f"kubeconfig-{self.name}", api_url)
         self.config = tmp / f"speaker-{self.name}.yaml"
         keyfile = tmp / "membership.key"
@@ -47,7 +51,8 @@ class Node:
 
     def start(self) -> "Node":
         env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self.proc = self.host.popen([sys.executable, "-m", "speaker", "speaker", "--config", str(self.config),
+        args = (["--node-name", self.name, "--namespace", NS] if self.zero_config else ["--config", str(self.config)])
+        self.proc = self.host.popen([sys.executable, "-m", "speaker", "speaker", *args,
                                      "--kubeconfig", str(self.kubeconfig)], cwd=ROOT, env=env,
                                     stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
         wait_for(f"speaker {self.name} up", lambda: self.status() is not None, timeout=20)
@@ -90,7 +95,8 @@ class Node:
 
 
 class L2Lab:
-    def __init__(self, lab: Lab, kube_api: Any, cluster: Cluster, tmp: Path, nodes: int = 3) -> None:
+    def __init__(self, lab: Lab, kube_api: Any, cluster: Cluster, tmp: Path, nodes: int = 3, *,
+                 zero_config: bool = False) -> None:
         self.lab = lab
         self.cluster = cluster
         self.client = lab.host("client", "198.51.100.100/24")
@@ -98,7 +104,7 @@ class L2Lab:
         for i in range(1, nodes + 1):
             host = lab.host(f"node{i}", f"198.51.100.{10 + i}/24")
             url = kube_api.add_listener(host.listen("127.0.0.1", 0))
-            self.nodes[host.name] = Node(host, tmp, url)
+            self.nodes[host.name] = Node(host, tmp, url, zero_config=zero_config)
             cluster.core.create_node({"metadata": {"name": host.name, "labels": {"kubernetes.io/hostname": host.name}},
                                       "status": {"addresses": [{"type": "InternalIP", "address": f"198.51.100.{10 + i}"}],
                                                  "conditions": [{"type": "Ready", "status": "True"}]}})

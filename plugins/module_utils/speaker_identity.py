@@ -54,11 +54,19 @@ METALLB_CONFIG = ["ipaddresspools", "l2advertisements", "bgpadvertisements", "bg
 METALLB_STATUS = ["servicel2statuses", "servicebgpstatuses"]
 
 
-def namespace_rules(lease_name):
+def namespace_rules(lease_name, memberlist_secret="memberlist"):
     """What the speaker does in its own namespace: read the metallb.io config, write pool status and the
     per-node status objects, hold the allocator Lease (get/update only that one), renew its own liveness Lease
     ``baremetal-lb-speaker-<node>`` and watch the others' (speaker/liveness.py: one per node, so the rule cannot
-    name them), read BGP passwords."""
+    name them), read BGP passwords, and read (get/list/watch, that name only) and create the heartbeat key's
+    Secret (speaker/kube/memberlist.py).
+
+    The key's Secret is watched with ``fieldSelector=metadata.name=NAME``, which the API server authorizes as a
+    request for that name, so ``resourceNames`` covers the list and the watch too
+    (``k8s.io/apiserver/pkg/endpoints/request/requestinfo.go``). ``create`` cannot be limited to a name (the name
+    is in the body, not the URL; Kubernetes' RBAC documentation, "Referring to resources"), so every speaker of
+    this ServiceAccount may create Secrets in its namespace; only the allocator leader does, and only that one.
+    """
     return [
         {"apiGroups": ["metallb.io"], "resources": METALLB_CONFIG + METALLB_STATUS, "verbs": ["list", "watch"]},
         {"apiGroups": ["metallb.io"], "resources": ["ipaddresspools/status"], "verbs": ["patch"]},
@@ -70,6 +78,9 @@ def namespace_rules(lease_name):
          "verbs": ["get", "update"]},
         {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["list", "watch", "patch"]},
         {"apiGroups": [""], "resources": ["secrets"], "verbs": ["list", "watch"]},
+        {"apiGroups": [""], "resources": ["secrets"], "resourceNames": [memberlist_secret],
+         "verbs": ["get", "list", "watch"]},
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
     ]
 
 
@@ -78,6 +89,7 @@ SPEAKER_IDENTITY_ARG_SPEC.update(
     name=dict(type="str", default="baremetal-lb-speaker"),
     namespace=dict(type="str", default="metallb-system"),
     lease_name=dict(type="str", default="baremetal-lb-allocator"),
+    memberlist_secret=dict(type="str", default="memberlist"),
     state=dict(type="str", choices=["present", "absent"], default="present"),
     create_namespace=dict(type="bool", default=True),
     rotate_token=dict(type="bool", default=False),
@@ -170,7 +182,7 @@ def _api_message(exc):
         return ""
 
 
-def desired_objects(name, namespace, lease_name):
+def desired_objects(name, namespace, lease_name, memberlist_secret="memberlist"):
     """The objects this module keeps, in creation order (dependencies first); each is (kind, body)."""
     def meta(ns=None, **extra):
         return dict({"name": name, "labels": dict(LABELS)}, **dict(({"namespace": ns} if ns else {}), **extra))
@@ -184,7 +196,7 @@ def desired_objects(name, namespace, lease_name):
                                 "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": name},
                                 "subjects": subject}),
         ("Role", {"apiVersion": RBAC + "/v1", "kind": "Role", "metadata": meta(namespace),
-                  "rules": namespace_rules(lease_name)}),
+                  "rules": namespace_rules(lease_name, memberlist_secret)}),
         ("RoleBinding", {"apiVersion": RBAC + "/v1", "kind": "RoleBinding", "metadata": meta(namespace),
                          "roleRef": {"apiGroup": RBAC, "kind": "Role", "name": name}, "subjects": subject}),
     ]
@@ -250,12 +262,12 @@ class SpeakerIdentity:
                 raise IdentityError("namespace %s does not exist (create it, or set create_namespace: true)" % ns)
             self._do("create Namespace %s" % ns, "create", "Namespace", None,
                      {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-        for kind, want in desired_objects(name, ns, self.p["lease_name"]):
+        for kind, want in desired_objects(name, ns, self.p["lease_name"], self.p["memberlist_secret"]):
             self._ensure(kind, want)
         secret, token, ca = self._token(name, ns)
         return dict(changed=self.changed, commands=self.commands, diff=dict(before=self.before, after=self.after),
                     service_account="system:serviceaccount:%s:%s" % (ns, name), secret=secret,
-                    token=token, ca_cert=ca, cluster_rules=CLUSTER_RULES, namespace_rules=namespace_rules(self.p["lease_name"]))
+                    token=token, ca_cert=ca, cluster_rules=CLUSTER_RULES, namespace_rules=namespace_rules(self.p["lease_name"], self.p["memberlist_secret"]))
 
     def _ensure(self, kind, want):
         ns, name = want["metadata"].get("namespace"), want["metadata"]["name"]

@@ -19,7 +19,9 @@ description:
     list/watch of Services, Nodes, Namespaces and EndpointSlices, patch of C(services/status) and create of
     Events; a Role and RoleBinding O(name) in O(namespace) that allow list/watch of the C(metallb.io) objects,
     patch of C(ipaddresspools/status), writes to C(servicel2statuses)/C(servicebgpstatuses), create of Leases
-    and get/update of the Lease O(lease_name) only, and list/watch of Secrets (BGP passwords).
+    and get/update of the Lease O(lease_name) only, list/watch of Secrets (BGP passwords), get/list/watch of the
+    Secret O(memberlist_secret) only and create of Secrets (the heartbeat key: the allocator leader creates
+    that Secret when it is missing; C(create) cannot be limited to one name in RBAC).
   - The token is a Secret C(NAME-token) of type C(kubernetes.io/service-account-token) - long-lived, revoked by
     deleting the Secret. Re-running returns the same token; it is replaced only when it is no longer valid (the
     ServiceAccount was re-created) or when O(rotate_token=true).
@@ -52,6 +54,11 @@ options:
     description: The allocator Lease the speakers may read and update (the speaker's C(lease.name)).
     type: str
     default: baremetal-lb-allocator
+  memberlist_secret:
+    description: The Secret holding the speakers' heartbeat key (the speaker's C(membership.secret_name)); MetalLB's
+      C(memberlist) Secret by default, so an existing one is reused.
+    type: str
+    default: memberlist
   state:
     description: C(absent) deletes the Secret, the bindings, the roles and the ServiceAccount (not the namespace).
     type: str

@@ -79,8 +79,10 @@ class Informer:
         watch_timeout: tuple[int, int] = (240, 360),
         backoff: tuple[float, float] = (0.2, 30.0),
         sleep: Callable[[float], bool] | None = None,
+        on_error: Callable[[str], None] | None = None,
     ) -> None:
         self.kind = kind
+        self._on_error = on_error
         self._list = kind.lister(api)
         self._sink = sink
         self._on_synced = on_synced
@@ -94,6 +96,7 @@ class Informer:
         self.synced = False
         self.resource_version: str | None = None
         self.healthy = False  # False while the API cannot be reached (metrics: config stale)
+        self.last_error: str | None = None  # why the last list/watch failed ("HTTP 403 Forbidden"); None once it works
 
     # --- the cache, read by consumers from any thread -------------------------------------------------
     def get(self, key: str) -> dict[str, Any] | None:
@@ -122,8 +125,12 @@ class Informer:
                 if self._stopped.is_set():
                     break
                 self.healthy = False
-                log.warning("%s: API unavailable (%s); keeping last state, retrying in %.1fs",
-                            self.kind.name, _describe(exc), delay)
+                self.last_error = _describe(exc)
+                if self._on_error is not None:  # the owner reports it (e.g. once, not every retry)
+                    self._on_error(self.last_error)
+                else:
+                    log.warning("%s: API unavailable (%s); keeping last state, retrying in %.1fs",
+                                self.kind.name, self.last_error, delay)
                 self._sleep(delay * random.uniform(0.8, 1.2))
                 delay = min(delay * 2, self._backoff[1])
 
@@ -143,6 +150,7 @@ class Informer:
         rv = (listing.get("metadata") or {}).get("resourceVersion")
         self.resource_version = rv
         self.healthy = True
+        self.last_error = None
         if not self.synced:
             self.synced = True
             self._on_synced(self.kind.name)

@@ -1,7 +1,7 @@
 """Layer 2 without a membership key: liveness from the speakers' Leases, end to end (tests/l2world.py).
 
 The same world as test_layer2_e2e.py — real speakers in node namespaces, a client on the LAN — but the speakers
-have no ``membership.key_file``, so no heartbeats: a node is alive while its Lease (``baremetal-lb-speaker-<node>``)
+have no ``membership.key_file`` and no memberlist Secret (``create_secret: false``), so no heartbeats: a node is alive while its Lease (``baremetal-lb-speaker-<node>``)
 is renewed, at the default timers (renewed every 2 s, expires after 6 s). The figure printed here is the one
 docs/speaker.md quotes.
 """
@@ -28,8 +28,9 @@ from tests.netlab import Lab
 def l2lab(kube_api, cluster: Cluster, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[L2Lab]:
     with Lab() as lab:
         world = L2Lab(lab, kube_api, cluster, tmp_path)
-        for n in world.nodes.values():  # no key: Leases decide who is alive
-            n.config.write_text(re.sub(r"^membership: .*\n", "", n.config.read_text(), flags=re.M))
+        for n in world.nodes.values():  # no key (no file, no memberlist Secret): Leases decide who is alive
+            n.config.write_text(re.sub(r"^membership: .*\n", "membership: {create_secret: false}\n",
+                                       n.config.read_text(), flags=re.M))
         try:
             yield world
         finally:

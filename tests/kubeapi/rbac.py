@@ -10,7 +10,8 @@ One rule matcher serves both sources. The RBAC side follows upstream's authorize
   (``system:serviceaccount:NS:NAME``; a RoleBinding's subject without a namespace means the binding's
   namespace, a ClusterRoleBinding's needs one);
 * a rule allows a request when verb, API group, resource (``*``, ``resource/subresource`` or
-  ``*/subresource``) and, when the rule names any, the object name match;
+  ``*/subresource``) and, when the rule names any, the object name match (for a list or watch, the name an
+  exact ``metadata.name`` field selector asks for: ``RequestInfo.selector_name``);
 * a binding whose role does not exist grants nothing, and a denial then carries upstream's reason
   (``RBAC: role.rbac.authorization.k8s.io "x" not found``).
 
@@ -81,7 +82,7 @@ class Rule:
         if not any(r == "*" or r == combined or (info.subresource and r == f"*/{info.subresource}")
                    for r in self.resources):
             return False
-        return not self.resource_names or info.name in self.resource_names
+        return not self.resource_names or (info.name or info.selector_name) in self.resource_names
 
 
 # ---------------------------------------------------------------------------------------- the RBAC authorizer

@@ -55,6 +55,10 @@ class RequestInfo:
     token: str | None = None
     user_agent: str = ""
     is_resource: bool = False
+    # A list/watch with an exact ``metadata.name`` field selector is, for authorization, a request for that name
+    # (requestinfo.go: ``opts.FieldSelector.RequiresExactMatch("metadata.name")`` sets ``requestInfo.Name`` when it
+    # is a valid path segment), so ``resourceNames`` rules match it. Kept apart from ``name``, which routes.
+    selector_name: str = ""
 
 
 @dataclass
@@ -286,8 +290,14 @@ class _Handler(BaseHTTPRequestHandler):
                 verb = "deletecollection"
         elif watch and method == "GET":
             verb = "watch"
+        selector_name = ""
+        if verb in ("list", "watch"):
+            for term in (params.get("fieldSelector") or "").split(","):
+                field, op, value = term.partition("==") if "==" in term else term.partition("=")
+                if field.strip() == "metadata.name" and op and not field.endswith("!") and value:
+                    selector_name = value if value not in (".", "..") and not any(c in value for c in "/%") else ""
         return RequestInfo(verb=verb, group=group, version=version, resource=resource, subresource=sub,
-                           namespace=namespace, name=name, is_resource=True, **base)
+                           namespace=namespace, name=name, is_resource=True, selector_name=selector_name, **base)
 
     def _route(self, info: RequestInfo, params: Mapping[str, str], body: bytes) -> None:
         owner = self.server.owner

@@ -329,6 +329,27 @@ def test_rule_matching_like_upstream(rbac_api):
     assert api_error(mine.patch_namespaced_service_status, "x", "a", status)[0] == 403
 
 
+def test_resource_names_cover_a_list_and_watch_by_exact_name(rbac_api):
+    """requestinfo.go: a list/watch with fieldSelector metadata.name=X is authorized as a request for X, so a rule
+    with resourceNames [X] and list/watch allows it; another name, no selector, or a != selector stays 403."""
+    token = _account_token(rbac_api, "a", "robot")
+    core = _core(rbac_api)
+    for name in ("x", "y"):
+        core.create_namespaced_service("a", lb_service(name))
+    admin, mine = _rbac(rbac_api), _core(rbac_api, token)
+    admin.create_namespaced_role("a", _role("r", {"apiGroups": [""], "resources": ["services"],
+                                                  "verbs": ["get", "list", "watch"], "resourceNames": ["x"]}))
+    admin.create_namespaced_role_binding("a", _binding("r", "Role", "r", _sa("robot")))
+    assert [s.metadata.name for s in mine.list_namespaced_service("a", field_selector="metadata.name=x").items] == ["x"]
+    assert [s.metadata.name for s in mine.list_namespaced_service("a", field_selector="metadata.name==x").items] == ["x"]
+    for selector in ("metadata.name=y", "metadata.name!=y", None):
+        assert api_error(mine.list_namespaced_service, "a", field_selector=selector)[0] == 403, selector
+    resp = mine.list_namespaced_service("a", field_selector="metadata.name=x", watch=True, timeout_seconds=1,
+                                        _preload_content=False)
+    assert resp.status == 200
+    resp.release_conn()
+
+
 def test_static_tokens_and_rbac_together(rbac_api):
     """Static rules sit in front of RBAC (like --authorization-mode=ABAC,RBAC): a static user is also authorized by
     bindings naming it (User subject); an unknown opaque token is 401."""

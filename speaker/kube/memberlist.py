@@ -1,0 +1,44 @@
+"""The memberlist Secret through the API: watch that one Secret, create it when missing (allocator leader only).
+
+Watched with ``fieldSelector=metadata.name=<name>`` so that RBAC can limit the speaker to that Secret: the API
+server treats a list or watch with an exact ``metadata.name`` field selector as a request for that name, which a
+rule's ``resourceNames`` matches (``staging/src/k8s.io/apiserver/pkg/endpoints/request/requestinfo.go``,
+``RequiresExactMatch("metadata.name")``). Creating cannot be limited that way: on ``create`` the name is in the
+body, not the URL, so a ``resourceNames`` rule never matches a create (Kubernetes' RBAC documentation says so).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import partial
+from typing import Callable
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from speaker.kube.client import REQUEST_TIMEOUT
+from speaker.kube.informer import ResourceKind
+from speaker.memberkey import new_secret
+
+
+def memberlist_kind(namespace: str, name: str) -> ResourceKind:
+    """The one Secret, for an ``Informer`` (its cache holds it, or nothing)."""
+    return ResourceKind("memberlist", lambda api: partial(client.CoreV1Api(api).list_namespaced_secret, namespace,
+                                                          field_selector=f"metadata.name={name}"))
+
+
+def create_memberlist_secret(api: client.ApiClient, namespace: str, name: str, *,
+                             random_bytes: Callable[[int], bytes] = os.urandom) -> bool:
+    """Create the Secret with a fresh key; False when it already exists (another speaker, or MetalLB, was first).
+
+    Raises ``ApiException`` for anything else (403 without the ``create`` right). The key is never logged.
+    """
+    try:
+        client.CoreV1Api(api).create_namespaced_secret(
+            namespace, new_secret(name, namespace, random_bytes), _preload_content=False,
+            _request_timeout=REQUEST_TIMEOUT).release_conn()
+    except ApiException as exc:
+        if exc.status == 409:
+            return False
+        raise
+    return True
