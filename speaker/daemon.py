@@ -463,15 +463,16 @@ class Speaker:
             "membership": self._membership_status(source),
         }
 
-    def _membership_status(self, source: Source | None) -> dict[str, Any] | None:
-        """How this speaker tells who is alive for Layer 2, and why Leases when it is not heartbeats."""
-        if source is None:
-            return None
+    def _membership_status(self, source: Source | None) -> dict[str, Any]:
+        """How this speaker tells who is alive for Layer 2 (``mode``: None without Layer 2), why Leases when it is
+        not heartbeats, and why there is no key (``key_error``: also shown by speakers without Layer 2, e.g. the
+        allocator leader that could not create the Secret)."""
         m = self.cfg.membership
         return {
-            "mode": source.mode,
-            "reason": source.reason if source.mode == LEASES else None,
+            "mode": source.mode if source else None,
+            "reason": source.reason if source and source.mode == LEASES else None,
             "key_source": f"file {m.key_file}" if m.key_file else f"Secret {self._secret_where()}",
+            "key_error": self._key_reason,
             "port": m.port,
             "members": self.membership.members() if self.membership is not None else [],
         }

@@ -215,3 +215,71 @@ def test_module_documentation_matches_its_options() -> None:
     finally:
         sys.path.remove(str(collection_path()))
     assert options == set(SPEAKER_IDENTITY_ARG_SPEC)
+
+
+# --- the heartbeat key: MetalLB's memberlist Secret, read by name, created by the allocator leader ---------------
+
+def _memberlist(kube_api: ApiServer) -> dict[str, Any] | None:
+    return _obj(kube_api, "", "secrets", NS, "memberlist")
+
+
+def _key_error(sp) -> str | None:
+    return ((sp.status() or {}).get("membership") or {}).get("key_error")
+
+
+def _denied(kube_api: ApiServer, verb: str, resource: str) -> int:
+    return sum(1 for r in list(kube_api.request_log) if r[0] == verb and r[2] == resource and r[-1] == 403)
+
+
+def test_the_leader_creates_the_memberlist_secret_in_metallbs_format(kube_api: ApiServer, speaker_token: str,
+                                                                    speakers) -> None:
+    sp = speakers("node-1")
+    wait_for("the speaker to hold the allocator lease", sp.is_leader, timeout=15)
+    secret = wait_for("the memberlist Secret", lambda: _memberlist(kube_api), timeout=15)
+    value = base64.b64decode(secret["data"]["secretkey"])
+    # MetalLB's CreateMlSecret: 16 random bytes in base64.RawStdEncoding (22 characters, no padding)
+    assert len(value) == 22 and b"=" not in value and len(base64.b64decode(value + b"==")) == 16
+    wait_for("the speaker to use the key", lambda: _key_error(sp) is None, timeout=10)
+    assert not [r for r in kube_api.request_log if r[-1] == 403], "the speaker was refused something"
+    assert value.decode() not in sp.logs(), "the key was logged"
+
+
+def test_the_name_scoped_rule_alone_reads_the_key(kube_api: ApiServer, cluster, speaker_token: str, speakers) -> None:
+    """Without the namespace-wide list/watch of Secrets (BGP passwords), the speaker still reads the memberlist
+    Secret: get/list/watch with resourceNames [memberlist] covers its by-name watch."""
+    role = _obj(kube_api, RBAC, "roles", NS, SA)
+    role["rules"] = [r for r in role["rules"] if not ("secrets" in r["resources"] and "list" in r["verbs"]
+                                                      and not r.get("resourceNames"))]
+    kube_api.api.update(kube_api.resource(RBAC, "roles"), NS, SA, role)
+    role = _obj(kube_api, RBAC, "roles", NS, SA)
+    secret_rules = [r for r in role["rules"] if "secrets" in r["resources"] and {"list", "watch"} & set(r["verbs"])]
+    assert [r.get("resourceNames") for r in secret_rules] == [["memberlist"]]
+    sp = speakers("node-1")
+    wait_for("the BGP passwords' namespace-wide list to be refused", lambda: _denied(kube_api, "list", "secrets") > 0,
+             timeout=15)
+    # (it never syncs its caches without the BGP passwords' Secrets, but it leads and reads the key)
+    wait_for("the memberlist Secret", lambda: _memberlist(kube_api), timeout=15)
+    wait_for("the speaker to use the key", lambda: _key_error(sp) is None, timeout=10)
+
+
+def test_without_rights_to_the_secret_the_speaker_says_why_once(kube_api: ApiServer, speaker_token: str,
+                                                                speakers) -> None:
+    for verb in ("list", "watch"):
+        revoke(kube_api, "", "secrets", verb)  # from every rule: namespace-wide and by name
+    sp = speakers("node-1")
+    err = wait_for("the reason in /status", lambda: _key_error(sp), timeout=15)
+    assert "cannot read Secret metallb-system/memberlist (HTTP 403" in err
+    wait_for("several refused reads (the watch retries)", lambda: _denied(kube_api, "list", "secrets") >= 4,
+             timeout=30)
+    assert sp.logs().count("cannot read Secret metallb-system/memberlist") == 1, "not said once"
+
+
+def test_without_create_the_leader_says_it_cannot_create_the_secret(kube_api: ApiServer, speaker_token: str,
+                                                                     speakers) -> None:
+    revoke(kube_api, "", "secrets", "create")
+    sp = speakers("node-1")
+    wait_for("the speaker to hold the allocator lease", sp.is_leader, timeout=15)
+    err = wait_for("the reason in /status", lambda: (e := _key_error(sp)) and "creating it failed" in e and e,
+                   timeout=15)
+    assert "(HTTP 403 Forbidden)" in err
+    assert _memberlist(kube_api) is None
