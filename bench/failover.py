@@ -6,6 +6,9 @@ dying, N trials of: the VIP's owner dies → the client retries ``curl http://VI
 time until a *different* node answers. Then the owner comes back and the system settles before the next trial.
 
 * baremetal-lb: the announcing node's cable is pulled / its speaker gets SIGKILL; defaults (50 ms heartbeats).
+  Twice: keyed (``membership.key_file``, what the role writes from ``baremetal_lb_speaker_membership_key``), and
+  with zero configuration (``--kubeconfig --node-name --namespace`` only: the key comes from MetalLB's
+  ``memberlist`` Secret, which the allocator leader creates).
 * keepalived (Debian package): VRRPv2 at its defaults (advert_int 1 s), and tuned (VRRPv3, advert_int 0.1 s).
 
 Also: Service created → the address answered by ARP on the wire (arping from the client).
@@ -159,6 +162,17 @@ def fmt(xs: list[float]) -> str:
     return f"p50 {statistics.median(xs):6.3f} s   p95 {p95:6.3f} s   max {xs[-1]:6.3f} s   (n={len(xs)})"
 
 
+def restart_zero_config(world: L2Lab) -> None:
+    """The same nodes, their speakers restarted with nothing but --kubeconfig, --node-name and --namespace."""
+    for node in world.nodes.values():
+        node.terminate()
+    for node in world.nodes.values():
+        node.zero_config, node.port = True, 7472
+        node.start()
+    wait_for("every speaker on heartbeats (key from the memberlist Secret)", lambda: all(
+        ((n.status() or {}).get("membership") or {}).get("mode") == "heartbeats" for n in world.nodes.values()), 30)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--trials", type=int, default=5)
@@ -173,10 +187,14 @@ def main() -> int:
             world.start()
             cluster.service("traefik", ports=[("TCP", 80)])
             assert cluster.wait_ips("traefik") == [VIP]
-            rows.append(("baremetal-lb, cable pulled", fmt(baremetal_trials(world, "link", args.trials))))
-            rows.append(("baremetal-lb, speaker kill -9", fmt(baremetal_trials(world, "kill", args.trials))))
+            rows.append(("baremetal-lb keyed, cable pulled", fmt(baremetal_trials(world, "link", args.trials))))
+            rows.append(("baremetal-lb keyed, speaker kill -9", fmt(baremetal_trials(world, "kill", args.trials))))
             rows.append(("baremetal-lb, Service created → ARP answered",
                          fmt(service_to_wire(world, args.trials))))
+            restart_zero_config(world)
+            rows.append(("baremetal-lb zero config, cable pulled", fmt(baremetal_trials(world, "link", args.trials))))
+            rows.append(("baremetal-lb zero config, speaker kill -9",
+                         fmt(baremetal_trials(world, "kill", args.trials))))
             for n in world.nodes.values():
                 n.terminate()
             for tuned in (False, True):

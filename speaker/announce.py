@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping
 
 from speaker.bgp.rib import Route, routes_for
 from speaker.clusterconfig import BGPPeer, ClusterConfig
-from speaker.election import NodeInfo, assign, eligible_nodes, group_shared
+from speaker.election import NodeInfo, assign, eligible_nodes, group_shared, ineligible
 from speaker.labels import any_matches
 from speaker.service import IP_ALLOCATED_FROM_POOL, is_load_balancer
 
@@ -114,6 +114,69 @@ def l2_plan(
                      None if interfaces_of.get(ip) is None else frozenset(interfaces_of[ip] or ()))
         for ip, node in chosen.items()
     }
+
+
+NO_ELIGIBLE_NODE = "NoEligibleNode"  # the Warning Event's reason
+NO_LIVE_SPEAKER = "NoLiveSpeaker"  # /status only: liveness changes by the second, Events are for what a user fixes
+
+
+@dataclass(frozen=True)
+class L2Gap:
+    """A Layer 2 Service whose address(es) no node announces, and why."""
+
+    service: str
+    ips: tuple[str, ...]
+    reason: str  # NO_ELIGIBLE_NODE | NO_LIVE_SPEAKER
+    message: str
+
+
+def _names(nodes: Iterable[str], limit: int = 5) -> str:
+    names = sorted(nodes)
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+def l2_unannounced(
+    services: Iterable[ServiceAddresses],
+    config: ClusterConfig,
+    nodes: Mapping[str, NodeInfo],
+    ready: Mapping[str, frozenset[str]],
+    alive: frozenset[str],
+    plan: Mapping[str, L2Choice],
+) -> dict[str, L2Gap]:
+    """Service key → why its Layer 2 address(es) are announced by nobody (absent when all are announced). Pure.
+
+    ``NoEligibleNode`` when the Service's eligibility filters leave no node — every node excluded by the
+    ``node.kubernetes.io/exclude-from-external-load-balancers`` label or NetworkUnavailable, the L2Advertisements'
+    nodeSelectors select none, no ready endpoint for eTP=Local — with every node's reason, grouped (what the user
+    must change). ``NoLiveSpeaker`` when nodes are eligible but no speaker on them is alive.
+    An address shared with a Service that does have a node is announced (see ``group_shared``): no gap.
+    """
+    out: dict[str, L2Gap] = {}
+    for svc in sorted(services, key=lambda s: s.key):
+        missing: list[str] = []
+        selectors: list[Any] = []
+        for ip in svc.ips:
+            pool = _pool_of(ip, svc, config)
+            advs = config.l2_for_pool(pool) if pool else ()
+            if advs and ip not in plan:
+                missing.append(ip)
+                selectors.extend(a.node_selectors for a in advs)
+        if not missing:
+            continue
+        endpoints = ready.get(svc.key, frozenset()) if svc.local else None
+        eligible = eligible_nodes(nodes, selectors, endpoints)
+        where = ", ".join(missing)
+        if eligible:
+            out[svc.key] = L2Gap(svc.key, tuple(missing), NO_LIVE_SPEAKER,
+                                 f"{where}: no speaker is alive on the eligible nodes ({_names(eligible)})")
+            continue
+        by_reason: dict[str, list[str]] = {}
+        for node, why in ineligible(nodes, selectors, endpoints).items():
+            by_reason.setdefault(why, []).append(node)
+        detail = "; ".join(f"{_names(names)}: {why}" for why, names in sorted(by_reason.items())) or "there are no Nodes"
+        out[svc.key] = L2Gap(svc.key, tuple(missing), NO_ELIGIBLE_NODE, f"{where}: no node may announce it: {detail}")
+    return out
 
 
 def peers_for_node(peers: Iterable[BGPPeer], node_labels: Mapping[str, str]) -> list[BGPPeer]:

@@ -220,13 +220,14 @@ class Speaker:
             if self.membership is not None:
                 self.membership.set_key(key)
                 return
-            self.membership = self._new_membership((key,))
+            log.info("membership: heartbeat key from Secret %s; switching Layer 2 liveness to heartbeats",
+                     self._secret_where())
+            membership = self._new_membership((key,))
             self._key_since = time.monotonic()
+            self.membership = membership
             self._update_peers()
             if not self._stopped.is_set():
-                self.membership.start()
-        log.info("membership: heartbeat key from Secret %s; switching Layer 2 liveness to heartbeats",
-                 self._secret_where())
+                membership.start()
         self._key_wake.set()
         if self.layer2 is not None:
             self.layer2.poke()
@@ -236,9 +237,11 @@ class Speaker:
         m = self.membership
         if m is None or self._key_since is None and not self._switched:
             return liveness_source(key_known=False, no_key_reason=self._key_reason, switched=False,
-                                   heartbeat_alive=frozenset(), lease_alive=frozenset(), since_key=0.0, catch_up=1.0)
+                                   heartbeat_alive=frozenset(), lease_alive=frozenset(), lease_ready=False,
+                                   since_key=0.0, catch_up=1.0)
         src = liveness_source(key_known=True, no_key_reason=None, switched=self._switched,
                               heartbeat_alive=m.alive(), lease_alive=self.liveness.alive(),
+                              lease_ready=self.liveness.ready,
                               since_key=time.monotonic() - (self._key_since or 0.0), catch_up=HEARTBEAT_CATCH_UP)
         if src.mode == HEARTBEATS and not self._switched:
             self._switched = True

@@ -39,25 +39,47 @@ Strategy = Literal["bounded", "hrw"]
 # --------------------------------------------------------------------------------------------- eligibility
 
 
+# Why a node may not announce an address (``ineligible``), worded for the user: Events, logs, ``/status``.
+WHY_LABEL = f"labelled {EXCLUDE_LABEL} (set ignore_exclude_lb to announce from them)"
+WHY_NETWORK = "NetworkUnavailable"
+WHY_SELECTOR = "not selected by the L2Advertisement nodeSelectors"
+WHY_ENDPOINT = "no ready endpoint of the Service (externalTrafficPolicy: Local)"
+
+
 @dataclass(frozen=True)
 class NodeInfo:
-    """What election needs to know about a Node object."""
+    """What election needs to know about a Node object.
+
+    ``honour_exclude_label``: False when the speakers run with ``ignore_exclude_lb`` (MetalLB's
+    ``--ignore-exclude-lb``, ``speaker/main.go``: its Layer 2 and BGP controllers then skip
+    ``IsNodeExcludedFromBalancers``, ``internal/k8s/nodes/nodes.go``); NetworkUnavailable still excludes.
+    """
 
     labels: Mapping[str, str] = field(default_factory=dict)
     network_unavailable: bool = False
+    honour_exclude_label: bool = True
+
+    @property
+    def excluded_by_label(self) -> bool:
+        return self.honour_exclude_label and EXCLUDE_LABEL in self.labels
 
     @property
     def excluded(self) -> bool:
         """Never announce from this node (Kubernetes' label, any value; or its network is not set up)."""
-        return EXCLUDE_LABEL in self.labels or self.network_unavailable
+        return self.excluded_by_label or self.network_unavailable
+
+    @property
+    def why_excluded(self) -> str | None:
+        return WHY_NETWORK if self.network_unavailable else WHY_LABEL if self.excluded_by_label else None
 
 
-def node_info(node: Mapping[str, Any]) -> NodeInfo:
+def node_info(node: Mapping[str, Any], *, ignore_exclude_lb: bool = False) -> NodeInfo:
     """A Node as the API returns it (a plain dict) → :class:`NodeInfo`."""
     meta = node.get("metadata") or {}
     conditions = (node.get("status") or {}).get("conditions") or []
     unavailable = any(c.get("type") == "NetworkUnavailable" and c.get("status") == "True" for c in conditions)
-    return NodeInfo(labels=dict(meta.get("labels") or {}), network_unavailable=unavailable)
+    return NodeInfo(labels=dict(meta.get("labels") or {}), network_unavailable=unavailable,
+                    honour_exclude_label=not ignore_exclude_lb)
 
 
 def eligible_nodes(
@@ -82,6 +104,28 @@ def eligible_nodes(
         if any(any_matches(sel, info.labels) for sel in ads):
             out.add(name)
     return frozenset(out)
+
+
+def ineligible(
+    nodes: Mapping[str, NodeInfo],
+    advertisements: Iterable[Sequence[Selector]],
+    ready_endpoint_nodes: AbstractSet[str] | None,
+) -> dict[str, str]:
+    """Node → why it may not announce one Service's address (the nodes :func:`eligible_nodes` leaves out), with
+    the first reason that applies in the order the filters run: exclusion, endpoints, selectors."""
+    ads = [tuple(a) for a in advertisements]
+    eligible = eligible_nodes(nodes, ads, ready_endpoint_nodes)
+    out = {}
+    for name, info in nodes.items():
+        if name in eligible:
+            continue
+        if info.why_excluded:
+            out[name] = info.why_excluded
+        elif ready_endpoint_nodes is not None and name not in ready_endpoint_nodes:
+            out[name] = WHY_ENDPOINT
+        else:
+            out[name] = WHY_SELECTOR
+    return out
 
 
 def group_shared(

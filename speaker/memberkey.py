@@ -80,6 +80,7 @@ def liveness_source(
     switched: bool,
     heartbeat_alive: AbstractSet[str],
     lease_alive: AbstractSet[str],
+    lease_ready: bool,
     since_key: float,
     catch_up: float,
 ) -> Source:
@@ -87,7 +88,8 @@ def liveness_source(
 
     Why not switch the moment a key arrives: a speaker's heartbeat view starts with itself alone and fills in over
     the next interval or two; electing from it at once would make this node take every address for a moment. So
-    the Leases stay in force until the heartbeats have found every speaker the Leases know (or ``catch_up``
+    the Leases stay in force until the heartbeats have found every speaker the Leases know (once the Leases have
+    been read at all: ``lease_ready``), or ``catch_up``
     seconds have passed since the key arrived: a peer without the key, or behind a firewall, must not keep this
     node on Leases forever — it then looks dead, as it would with a key file). ``switched`` makes the switch
     sticky: once on heartbeats, losing sight of the Secret later changes nothing (the last key stays in force).
@@ -96,7 +98,9 @@ def liveness_source(
         return Source(HEARTBEATS)
     if not key_known:
         return Source(LEASES, no_key_reason or "no heartbeat key yet")
-    if lease_alive <= heartbeat_alive or since_key >= catch_up:
+    if since_key >= catch_up or (lease_ready and lease_alive <= heartbeat_alive):
         return Source(HEARTBEATS)
+    if not lease_ready:  # the Leases' view still knows only this node: comparing with it proves nothing
+        return Source(LEASES, "switching to heartbeats: waiting for the first view of the speakers' Leases")
     missing = ", ".join(sorted(lease_alive - heartbeat_alive))
     return Source(LEASES, f"switching to heartbeats: waiting to hear from {missing}")
