@@ -117,6 +117,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         for a in l2.get("addresses", []):
             extra = f" conflict with {a['conflict_mac']}" if a.get("conflict_mac") else ""
             print(f"  {a['ip']:<40} {a['state']:<10} on {', '.join(a['interfaces']) or '-'}  ({a['service']}){extra}")
+        if l2.get("excluded"):
+            print(f"  this node announces nothing: {l2['excluded']}")
+        for gap in l2.get("unannounced", []):
+            print(f"  NOT ANNOUNCED {gap['service']}: {gap['message']} ({gap['reason']})")
     for sess in data.get("bgp") or []:
         print(f"bgp: {sess.get('peer')} {sess.get('address')} {sess.get('state')}  "
               f"sent {sess.get('prefixes_sent', 0)} prefixes, pending {sess.get('prefixes_pending', 0)}"

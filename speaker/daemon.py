@@ -159,6 +159,8 @@ class Speaker:
             alive=self._layer2_alive,
             fenced=lambda: self._switched and self.membership is not None and self.membership.fenced,
             l2_status=self.l2_status_applier,
+            ignore_exclude_lb=cfg.ignore_exclude_lb,
+            is_leader=lambda: self.elector.is_leader,
         )
 
     # --- the heartbeat key and which liveness Layer 2 uses -------------------------------------------------
@@ -256,6 +258,8 @@ class Speaker:
     def _on_leader_change(self, leader: bool) -> None:
         self.controller.set_leader(leader)
         self._key_wake.set()
+        if self.layer2 is not None:
+            self.layer2.poke()  # a new leader reports the addresses nobody may announce
 
     def _key_loop(self) -> None:
         """The allocator leader creates the memberlist Secret when it is missing (as MetalLB's controller does);

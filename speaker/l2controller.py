@@ -4,7 +4,9 @@ Runs on every speaker (not only the allocator): recompute ``announce.l2_plan`` w
 changes (Services, EndpointSlices, Nodes, pools/advertisements, the membership view), hand this node's
 share to the ARP/NDP ``Announcer``, and tell the user (a ``nodeAssigned`` Event per Service when this
 node takes an address over, a ServiceL2Status per Service it announces, naming the interfaces the announcer
-really answers on). A fenced speaker (no peers, no API) announces nothing.
+really answers on, and — from the allocator leader only, once per change — a ``NoEligibleNode`` Warning on a
+Service whose address no node may announce, with every node's reason). A fenced speaker (no peers, no API)
+announces nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Mapping
 
-from speaker.announce import L2Choice, addressed_services, l2_plan
+from speaker.announce import NO_ELIGIBLE_NODE, L2Choice, L2Gap, addressed_services, l2_plan, l2_unannounced
 from speaker.clusterconfig import build_config
 from speaker.election import node_info
 from speaker.endpoints import ready_nodes_by_service
@@ -49,6 +51,8 @@ class Layer2Controller(Reconciler):
         alive: Callable[[], frozenset[str]],
         fenced: Callable[[], bool] = lambda: False,
         l2_status: Applier | None = None,
+        ignore_exclude_lb: bool = False,
+        is_leader: Callable[[], bool] = lambda: False,
     ) -> None:
         super().__init__(synced=synced)
         self._node = node
@@ -66,6 +70,11 @@ class Layer2Controller(Reconciler):
         self._known_at_sync: set[str] | None = None
         self._ever_mine: set[str] = set()
         self._last_good_pools: Mapping[str, Any] = {}
+        self._ignore_exclude_lb = ignore_exclude_lb
+        self._is_leader = is_leader
+        self._gaps: dict[str, L2Gap] = {}
+        self._warned: dict[str, str] = {}  # service → the NoEligibleNode message last emitted
+        self._why_not_me: str | None = None
 
     def alive_nodes(self) -> frozenset[str]:
         """The live speakers that answer ARP/NDP: heartbeats (``speaker.membership``) or Leases
@@ -80,14 +89,19 @@ class Layer2Controller(Reconciler):
         services = addressed_services(c["services"].items(), self._lb_class)
         if self._known_at_sync is None:
             self._known_at_sync = {ip for s in services for ip in s.ips}
-        nodes = {n["metadata"]["name"]: node_info(n) for n in c["nodes"].items()}
+        nodes = {n["metadata"]["name"]: node_info(n, ignore_exclude_lb=self._ignore_exclude_lb)
+                 for n in c["nodes"].items()}
         if any(s.local for s in services):
             ready = ready_nodes_by_service(c["endpointslices"].items())
         else:
             ready = {}
         previous = self._plan
-        plan = l2_plan(services, cfg, nodes, ready, self.alive_nodes())
+        alive = self.alive_nodes()
+        plan = l2_plan(services, cfg, nodes, ready, alive)
         self._plan = plan
+        me = nodes.get(self._node)
+        self._why_not_me = me.why_excluded if me is not None else None
+        self._report_gaps(l2_unannounced(services, cfg, nodes, ready, alive, plan))
         if self._fenced():
             log.warning("layer2: fenced (no peer and no API reachable): announcing nothing")
             self._announcer.set_desired({})
@@ -110,6 +124,24 @@ class Layer2Controller(Reconciler):
         self._announcer.set_desired(desired)
         self._mine = {ip: plan[ip] for ip in desired}
         self._publish(force=True)
+
+    def _report_gaps(self, gaps: dict[str, L2Gap]) -> None:
+        """A Warning Event per Service whose address no node may announce — once per change of the reason, not per
+        reconcile, and from the allocator leader only (every speaker computes the same gaps; one Event, not one
+        per node). Liveness gaps (``NoLiveSpeaker``) only go to ``/status``: they change by the second."""
+        self._gaps = gaps
+        for key in list(self._warned):
+            if key not in gaps or gaps[key].reason != NO_ELIGIBLE_NODE:
+                del self._warned[key]  # resolved: a later recurrence is a change again
+        if not self._is_leader():
+            return
+        for key, gap in gaps.items():
+            if gap.reason == NO_ELIGIBLE_NODE and self._warned.get(key) != gap.message:
+                self._warned[key] = gap.message
+                svc = self._caches["services"].get(key) or {}
+                meta = svc.get("metadata") or {}
+                self._events.record(Event(("v1", "Service", meta.get("namespace", ""), meta.get("name", ""),
+                                           meta.get("uid", "")), "Warning", NO_ELIGIBLE_NODE, gap.message))
 
     def tick(self) -> None:
         """Links come and go without any API event: publish again when the interfaces in use changed."""
@@ -180,5 +212,11 @@ class Layer2Controller(Reconciler):
             "fenced": self._fenced(),
             "elected": sorted(ip for ip, c in self._plan.items() if c.node == self._node),
             "plan": {ip: c.node for ip, c in sorted(self._plan.items())},
+            # Why this node may announce nothing (the exclude label, NetworkUnavailable), and the addresses that
+            # nobody announces, with the reason: what the role's preflight and a person troubleshooting read.
+            "excluded": self._why_not_me,
+            "ignore_exclude_lb": self._ignore_exclude_lb,
+            "unannounced": [{"service": g.service, "ips": list(g.ips), "reason": g.reason, "message": g.message}
+                            for g in sorted(self._gaps.values(), key=lambda g: g.service)],
             **self._announcer.snapshot(),
         }

@@ -55,7 +55,7 @@ class Node:
         self.proc = self.host.popen([sys.executable, "-m", "speaker", "speaker", *args,
                                      "--kubeconfig", str(self.kubeconfig)], cwd=ROOT, env=env,
                                     stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
-        wait_for(f"speaker {self.name} up", lambda: self.status() is not None, timeout=20)
+        wait_for(f"speaker {self.name} up", lambda: self.status() is not None, timeout=60)
         return self
 
     def status(self) -> dict[str, Any] | None:

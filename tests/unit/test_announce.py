@@ -97,3 +97,71 @@ def test_bgp_plan_nodes_peers_local_and_aggregation():
                       peers_for_node(cfg.peers.values(), {"rack": "b"}))
     assert sorted(str(r.prefix) for r in plan_b["edge"]) == ["192.0.2.1/32", "192.0.2.2/32"]
     assert sorted(str(r.prefix) for r in plan_b["tor-b"]) == ["192.0.2.1/32", "192.0.2.2/32"]
+
+
+# ----------------------------------------------------------------- addresses nobody may announce, and why
+
+from speaker.announce import NO_ELIGIBLE_NODE, NO_LIVE_SPEAKER, l2_unannounced  # noqa: E402
+from speaker.election import node_info  # noqa: E402
+
+KUBEADM = {f"cp{i}": {"metadata": {"name": f"cp{i}", "labels": {"node-role.kubernetes.io/control-plane": "",
+                                                                 EXCLUDE_LABEL: ""}}} for i in (1, 2, 3)}
+
+
+def gaps(services, nodes=NODES, ready=None, alive=ALIVE, cfg=CFG):
+    addressed = addressed_services(services, None)
+    p = l2_plan(addressed, cfg, nodes, ready or {}, alive)
+    return l2_unannounced(addressed, cfg, nodes, ready or {}, alive, p)
+
+
+def test_all_control_plane_homelab_has_no_eligible_node_and_says_which_label():
+    nodes = {n: node_info(o) for n, o in KUBEADM.items()}
+    g = gaps([svc("traefik", ["198.51.100.240"], ts="2026-01-03T00:00:00Z")], nodes=nodes,
+             alive=frozenset(nodes))
+    assert list(g) == ["default/traefik"]
+    assert g["default/traefik"].reason == NO_ELIGIBLE_NODE
+    assert g["default/traefik"].message == (
+        "198.51.100.240: no node may announce it: cp1, cp2, cp3: labelled "
+        "node.kubernetes.io/exclude-from-external-load-balancers (set ignore_exclude_lb to announce from them)")
+
+
+def test_ignore_exclude_lb_makes_the_same_nodes_eligible():
+    nodes = {n: node_info(o, ignore_exclude_lb=True) for n, o in KUBEADM.items()}
+    services = [svc("traefik", ["198.51.100.240"])]
+    assert gaps(services, nodes=nodes, alive=frozenset(nodes)) == {}
+    p = plan(services, nodes=nodes, alive=frozenset(nodes))
+    assert p["198.51.100.240"].node in nodes
+    # NetworkUnavailable still excludes, as in MetalLB (nodes.go IsNetworkUnavailable is not behind the flag)
+    down = dict(KUBEADM["cp1"], status={"conditions": [{"type": "NetworkUnavailable", "status": "True"}]})
+    assert node_info(down, ignore_exclude_lb=True).excluded
+
+
+def test_each_reason_is_named_per_node():
+    nodes = {"n1": NodeInfo({"rack": "b"}, network_unavailable=True), "n2": NodeInfo({EXCLUDE_LABEL: "true"}),
+             "n3": NodeInfo({"rack": "b"})}
+    cfg = build_config([obj("IPAddressPool", "lan", {"addresses": ["198.51.100.240-198.51.100.250"]})],
+                       [obj("L2Advertisement", "a", {"ipAddressPools": ["lan"],
+                                                     "nodeSelectors": [{"matchLabels": {"rack": "a"}}]})])
+    [gap] = gaps([svc("web", ["198.51.100.241"])], nodes=nodes, cfg=cfg).values()
+    assert gap.message == ("198.51.100.241: no node may announce it: n1: NetworkUnavailable; n2: labelled "
+                           "node.kubernetes.io/exclude-from-external-load-balancers (set ignore_exclude_lb to announce "
+                           "from them); n3: not selected by the L2Advertisement nodeSelectors")
+
+
+def test_local_policy_without_ready_endpoints_is_a_gap_and_one_endpoint_ends_it():
+    s = svc("web", ["198.51.100.241"], local=True)
+    [gap] = gaps([s]).values()
+    assert gap.reason == NO_ELIGIBLE_NODE and "n1, n2: no ready endpoint of the Service" in gap.message
+    assert gaps([s], ready={"default/web": frozenset({"n2"})}) == {}
+
+
+def test_eligible_but_dead_is_a_liveness_gap_not_an_eligibility_one():
+    [gap] = gaps([svc("web", ["198.51.100.240"])], alive=frozenset({"n3"})).values()
+    assert gap.reason == NO_LIVE_SPEAKER and gap.message.endswith("eligible nodes (n1, n2)")
+
+
+def test_no_gap_for_bgp_only_pools_or_an_address_shared_with_an_announced_service():
+    assert gaps([svc("bgp", ["192.0.2.1"], pool="bgp-only")]) == {}
+    shared = [svc("a", ["198.51.100.242"], local=True, ts="2026-01-02T00:00:00Z"),
+              svc("b", ["198.51.100.242"], ts="2026-01-03T00:00:00Z")]
+    assert gaps(shared) == {}  # b's nodes announce it (group_shared's union)

@@ -1,0 +1,57 @@
+"""The NoEligibleNode Warning: once per change of its reason, from the allocator leader only (no API, no sockets)."""
+
+from __future__ import annotations
+
+from speaker.announce import NO_ELIGIBLE_NODE, NO_LIVE_SPEAKER, L2Gap
+from speaker.l2controller import Layer2Controller
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events = []
+
+    def record(self, event) -> None:
+        self.events.append(event)
+
+
+class Cache:
+    def __init__(self, objs) -> None:
+        self._objs = objs
+
+    def get(self, key):
+        return self._objs.get(key)
+
+    def items(self):
+        return list(self._objs.values())
+
+
+def controller(leader):
+    rec = Recorder()
+    svc = {"metadata": {"namespace": "default", "name": "web", "uid": "u1"}}
+    c = Layer2Controller(node="n1", caches={"services": Cache({"default/web": svc})}, synced=lambda: True,
+                         announcer=None, events=rec, load_balancer_class=None, alive=frozenset,
+                         is_leader=lambda: leader["now"])
+    return c, rec
+
+
+def gap(message, reason=NO_ELIGIBLE_NODE):
+    return {"default/web": L2Gap("default/web", ("198.51.100.240",), reason, message)}
+
+
+def test_once_per_change_from_the_leader_only():
+    leader = {"now": False}
+    c, rec = controller(leader)
+    c._report_gaps(gap("all excluded"))
+    assert rec.events == []  # a standby computes the same gap: no second Event
+    leader["now"] = True
+    for _ in range(3):  # every reconcile sees it again: one Event
+        c._report_gaps(gap("all excluded"))
+    assert [(e.type, e.reason, e.message, e.involved[3]) for e in rec.events] == [
+        ("Warning", "NoEligibleNode", "all excluded", "web")]
+    c._report_gaps(gap("all excluded, and a new node too"))  # the reason changed: one more
+    assert len(rec.events) == 2
+    c._report_gaps(gap("x", reason=NO_LIVE_SPEAKER))  # liveness gaps are for /status only
+    c._report_gaps({})  # resolved
+    assert len(rec.events) == 2
+    c._report_gaps(gap("all excluded"))  # it came back: a change again
+    assert len(rec.events) == 3
