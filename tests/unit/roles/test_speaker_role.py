@@ -54,8 +54,8 @@ def test_vars_hold_only_internals() -> None:
 def test_tasks_run_in_tagged_phases() -> None:
     tasks = _yaml("tasks/main.yml")
     phases = [(t["ansible.builtin.include_tasks"]["file"], t["tags"]) for t in tasks]
-    assert [f for f, _ in phases] == ["preflight.yml", "install.yml", "identity.yml", "configure.yml", "run.yml",
-                                      "absent.yml"]
+    assert [f for f, _ in phases] == ["preflight.yml", "install.yml", "identity.yml", "configure.yml",
+                                      "firewall.yml", "run.yml", "absent.yml"]
     assert all(tags for _, tags in phases)
 
 
@@ -233,3 +233,78 @@ def test_argument_specs_refuse_a_bad_state() -> None:
     rc, res = run_playbook(play)
     assert rc != 0
     assert "baremetal_lb_speaker_state" in str(res)
+
+
+FIREWALL_CASES = {
+    "defaults": ("", [{"port": 7947, "proto": "udp", "what": "heartbeats between the speakers"}]),
+    "metrics on the LAN, another heartbeat port": (
+        """\
+        baremetal_lb_speaker_metrics_listen: 0.0.0.0:9472
+        baremetal_lb_speaker_extra_config: {membership: {port: 7000}}""",
+        [{"port": 7000, "proto": "udp", "what": "heartbeats between the speakers"},
+         {"port": 9472, "proto": "tcp", "what": "metrics and status"}]),
+    "BGP only, metrics on loopback": (
+        """\
+        baremetal_lb_speaker_extra_config: {layer2: {enabled: false}}""", []),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FIREWALL_CASES))
+def test_firewall_opens_what_the_config_makes_the_speaker_receive(tmp_path, case) -> None:
+    task_vars, want = FIREWALL_CASES[case]
+    play = f"""
+- hosts: localhost
+  gather_facts: false
+  vars_files:
+    - {ROLE}/defaults/main.yml
+    - {ROLE}/vars/main.yml
+  tasks:
+    - name: ports
+      vars:
+        baremetal_lb_speaker_node_name: worker-1
+{task_vars}
+      ansible.builtin.debug:
+        var: __baremetal_lb_speaker_firewall_ports
+"""
+    rc, res = run_playbook(play)
+    assert rc == 0, res
+    assert task_result(res, "ports")["__baremetal_lb_speaker_firewall_ports"] == want
+
+
+@pytest.mark.parametrize("firewall, module", [("ufw", "community.general.ufw"), ("firewalld", "ansible.posix.firewalld")])
+def test_firewall_tasks_hand_those_ports_to_the_firewall_module(firewall, module) -> None:
+    """The tasks as the role runs them, in check mode. Whether the module then finds ufw/firewalld on this machine
+    does not matter here: what it was asked to do (its module_args) is what is checked; the other firewall's task
+    is skipped. Off by default: with `none` the role does not include the file at all."""
+    play = f"""
+- hosts: localhost
+  gather_facts: false
+  vars_files:
+    - {ROLE}/defaults/main.yml
+    - {ROLE}/vars/main.yml
+  tasks:
+    - name: firewall
+      ansible.builtin.include_tasks:
+        file: {ROLE}/tasks/firewall.yml
+        apply: {{ignore_errors: true}}  # no ufw/firewalld here: the module's arguments are what is checked
+      vars:  # task vars: above the role files loaded as vars_files
+        baremetal_lb_speaker_node_name: worker-1
+        baremetal_lb_speaker_firewall: {firewall}
+"""
+    # the firewall modules come from the `ansible` package's collections (a test dependency)
+    rc, res = run_playbook(play, check=True, env={"ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "true"})
+    tasks = [t for p in res["plays"] for t in p["tasks"]]
+    ran = [t for t in tasks if t["task"]["name"].startswith("Open the speaker's ports with")]
+    assert len(ran) == 2, res
+    used = [t for t in ran if t["hosts"]["localhost"]["_status"] != "skipped"]
+    assert [t["task"]["name"] for t in used] == [f"Open the speaker's ports with {firewall}"]
+    [item] = used[0]["hosts"]["localhost"]["results"]
+    args = item["invocation"]["module_args"]
+    if firewall == "ufw":
+        assert (args["rule"], args["port"], args["proto"]) == ("allow", "7947", "udp")
+    else:
+        assert (args["port"], args["permanent"], args["immediate"], args["state"]) == ("7947/udp", True, True, "enabled")
+    main = _yaml("tasks/main.yml")
+    [include] = [t for t in main if t["ansible.builtin.include_tasks"]["file"] == "firewall.yml"]
+    assert "baremetal_lb_speaker_firewall != 'none'" in include["when"]
+    assert _yaml("defaults/main.yml")["baremetal_lb_speaker_firewall"] == "none"
