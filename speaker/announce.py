@@ -191,15 +191,22 @@ def bgp_plan(
     node_labels: Mapping[str, str],
     ready: Mapping[str, frozenset[str]],
     peers: Iterable[BGPPeer],
+    *,
+    node_excluded: str | None = None,
 ) -> dict[str, frozenset[Route]]:
     """Peer name → the routes this node advertises to it.
+
+    ``node_excluded`` (``NodeInfo.why_excluded``): this node carries the exclude-from-external-load-balancers label
+    (and ``ignore_exclude_lb`` is off) or is NetworkUnavailable — it advertises nothing, its sessions stay up
+    (MetalLB's ``speaker/bgp_controller.go`` ``shouldAnnounce``: ``nodeLabeledExcludeBalancers``,
+    ``nodeNetworkUnavailable``).
 
     Every node whose labels match a BGPAdvertisement's ``nodeSelectors`` advertises (the router balances across
     them: ECMP); for ``externalTrafficPolicy: Local`` only nodes with a ready endpoint do, and with none ready
     nobody advertises. An advertisement with ``peers`` goes to those peers only.
     """
     out: dict[str, set[Route]] = {p.name: set() for p in peers}
-    for svc in services:
+    for svc in services if node_excluded is None else ():
         if svc.local and node not in ready.get(svc.key, frozenset()):
             continue
         for ip in svc.ips:

@@ -13,6 +13,7 @@ from typing import Any, Callable, Mapping
 
 from speaker.announce import addressed_services, bgp_plan, peers_for_node
 from speaker.clusterconfig import build_config
+from speaker.election import node_info
 from speaker.endpoints import ready_nodes_by_service
 from speaker.kube.writer import Applier, Event, EventRecorder, bgp_status_name, publish_announcements
 from speaker.reconciler import Reconciler
@@ -27,8 +28,11 @@ class BGPController(Reconciler):
 
     def __init__(self, *, node: str, caches: Mapping[str, Any], synced: Callable[[], bool], bgp: Any,
                  load_balancer_class: str | None, status: Applier | None = None,
-                 events: EventRecorder | None = None, namespace: str = "metallb-system") -> None:
+                 events: EventRecorder | None = None, namespace: str = "metallb-system",
+                 ignore_exclude_lb: bool = False) -> None:
         super().__init__(synced=synced)
+        self._ignore_exclude_lb = ignore_exclude_lb
+        self._excluded: str | None = None
         self._node = node
         self._caches = caches
         self._bgp = bgp
@@ -51,7 +55,12 @@ class BGPController(Reconciler):
         peers = peers_for_node(cfg.peers.values(), labels)
         services = addressed_services(c["services"].items(), self._lb_class)
         ready = ready_nodes_by_service(c["endpointslices"].items()) if any(s.local for s in services) else {}
-        routes = bgp_plan(services, cfg, self._node, labels, ready, peers)
+        excluded = node_info(me, ignore_exclude_lb=self._ignore_exclude_lb).why_excluded if me else None
+        if excluded != self._excluded:
+            self._excluded = excluded
+            if excluded:
+                log.warning("bgp: this node advertises nothing: %s", excluded)
+        routes = bgp_plan(services, cfg, self._node, labels, ready, peers, node_excluded=excluded)
         names = sorted(p.name for p in peers)
         if names != self._peer_names:
             log.info("bgp: sessions for this node: %s", ", ".join(names) or "none")

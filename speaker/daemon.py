@@ -119,7 +119,7 @@ class Speaker:
             self.bgp_controller = BGPController(node=cfg.node_name, caches=self.informers, synced=self.synced,
                                                 bgp=self.bgp, load_balancer_class=cfg.load_balancer_class,
                                                 status=self.bgp_status_applier, events=self.events,
-                                                namespace=cfg.namespace)
+                                                namespace=cfg.namespace, ignore_exclude_lb=cfg.ignore_exclude_lb)
         self._http: ThreadingHTTPServer | None = None
 
     def _build_layer2(self) -> None:

@@ -2,7 +2,7 @@
 
 from speaker.announce import addressed_services, l2_plan
 from speaker.clusterconfig import build_config
-from speaker.election import EXCLUDE_LABEL, NodeInfo
+from speaker.election import EXCLUDE_LABEL, NodeInfo, node_info
 
 
 def obj(kind, name, spec, ts="2026-01-01T00:00:00Z"):
@@ -97,12 +97,16 @@ def test_bgp_plan_nodes_peers_local_and_aggregation():
                       peers_for_node(cfg.peers.values(), {"rack": "b"}))
     assert sorted(str(r.prefix) for r in plan_b["edge"]) == ["192.0.2.1/32", "192.0.2.2/32"]
     assert sorted(str(r.prefix) for r in plan_b["tor-b"]) == ["192.0.2.1/32", "192.0.2.2/32"]
+    # an excluded node (kubeadm's label, ignore_exclude_lb off) keeps its sessions and advertises nothing
+    excluded = node_info({"metadata": {"labels": {"rack": "b", EXCLUDE_LABEL: ""}}}).why_excluded
+    plan_x = bgp_plan(services, cfg, "n2", {"rack": "b"}, {"default/db": frozenset({"n2"})},
+                      peers_for_node(cfg.peers.values(), {"rack": "b"}), node_excluded=excluded)
+    assert plan_x == {"edge": frozenset(), "tor-b": frozenset()}
 
 
 # ----------------------------------------------------------------- addresses nobody may announce, and why
 
 from speaker.announce import NO_ELIGIBLE_NODE, NO_LIVE_SPEAKER, l2_unannounced  # noqa: E402
-from speaker.election import node_info  # noqa: E402
 
 KUBEADM = {f"cp{i}": {"metadata": {"name": f"cp{i}", "labels": {"node-role.kubernetes.io/control-plane": "",
                                                                  EXCLUDE_LABEL: ""}}} for i in (1, 2, 3)}
