@@ -225,11 +225,16 @@ class Speaker:
             log.info("membership: heartbeat key from Secret %s; switching Layer 2 liveness to heartbeats",
                      self._secret_where())
             membership = self._new_membership((key,))
+            if self._stopped.is_set():
+                return
+            try:
+                membership.start()
+            except OSError as exc:  # e.g. the UDP port is taken: stay on Leases, try again on the next Secret event
+                self._no_key(str(exc))
+                return
             self._key_since = time.monotonic()
             self.membership = membership
             self._update_peers()
-            if not self._stopped.is_set():
-                membership.start()
         self._key_wake.set()
         if self.layer2 is not None:
             self.layer2.poke()

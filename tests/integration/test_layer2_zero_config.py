@@ -105,3 +105,21 @@ def test_metallbs_secret_is_reused_and_a_rotation_is_followed_without_restart(l2
         assert (n.status() or {})["layer2"]["alive"] == names
     ip = _vip(l2lab)
     _pull_cable_and_see_heartbeats_decide(l2lab, ip)
+
+
+def test_secret_unreadable_at_start_means_leases_with_the_reason_then_heartbeats(l2lab: L2Lab, kube_api):
+    """The API refuses Secrets when the speakers start (an apiserver or etcd in trouble): Layer 2 runs on the
+    Leases and every speaker says why, in /status and once in its log; when the API answers again they switch."""
+    fault = kube_api.fail(503, resource="secrets", verb="list")
+    l2lab.start()
+    for n in l2lab.nodes.values():
+        mem = wait_for(f"{n.name} to report the fallback", lambda: (m := _membership(n)).get("reason") and m,
+                       timeout=20)
+        assert mem["mode"] == "leases"
+        assert mem["reason"].startswith("cannot read Secret metallb-system/memberlist (HTTP 503")
+    wait_for("the watch to retry a few times", lambda: kube_api.count_requests("list", "secrets") >= 12, timeout=30)
+    for n in l2lab.nodes.values():
+        assert n.log.read_text().count("cannot read Secret metallb-system/memberlist") == 1, n.name
+    kube_api.remove_fault(fault)
+    wait_for("every speaker to use heartbeats", lambda: _all_on_heartbeats(l2lab), timeout=60)
+    assert _secret(l2lab.cluster) is not None
