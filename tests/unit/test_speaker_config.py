@@ -84,3 +84,28 @@ def test_layer2_and_membership_errors(raw, message):
     with pytest.raises(ConfigError) as exc:
         build_speaker_config(raw)
     assert message in str(exc.value)
+
+
+def test_heartbeat_key_from_the_memberlist_secret_by_default():
+    m = build_speaker_config({}).membership
+    assert (m.key_file, m.secret_name, m.create_secret, m.key_overlap) == (None, "memberlist", True, 120.0)
+    m = build_speaker_config({"membership": {"secret_name": "metallb-memberlist", "create_secret": False,
+                                             "key_overlap": "5m"}}).membership
+    assert (m.secret_name, m.create_secret, m.key_overlap) == ("metallb-memberlist", False, 300.0)
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"membership": {"secret_name": "Not_A_Name"}}, "membership.secret_name: 'Not_A_Name' is not a valid Secret name"),
+    ({"membership": {"create_secret": "yes"}}, "membership.create_secret: 'yes' must be true or false"),
+    ({"membership": {"key_overlap": "0s"}}, "membership.key_overlap: '0s' must be positive"),
+    ({"ignore_exclude_lb": "true"}, "ignore_exclude_lb: 'true' must be true or false"),
+])
+def test_new_settings_name_field_and_value(raw, message):
+    with pytest.raises(ConfigError, match="^" + message.replace("(", r"\(").replace(")", r"\)")):
+        build_speaker_config(raw)
+
+
+def test_ignore_exclude_lb_from_file_and_command_line():
+    assert build_speaker_config({"ignore_exclude_lb": True}).ignore_exclude_lb is True
+    assert build_speaker_config({}).with_overrides(ignore_exclude_lb=True).ignore_exclude_lb is True
+    assert build_speaker_config({}).ignore_exclude_lb is False
