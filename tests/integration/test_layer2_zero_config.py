@@ -102,7 +102,7 @@ def test_metallbs_secret_is_reused_and_a_rotation_is_followed_without_restart(l2
         "new heartbeat key in force" in n.log.read_text() for n in l2lab.nodes.values()), timeout=15)
     # (That a rotation learnt seconds apart never makes a peer look dead is shown with a simulated LAN in
     # tests/unit/test_membership_core.py; here the machine's load alone can delay a heartbeat past 200 ms.)
-    wait_for("every speaker to hear every other on the new key", lambda: all(
+    wait_for("every speaker to hear every other after the rotation", lambda: all(
         (n.status() or {}).get("layer2", {}).get("alive") == names for n in l2lab.nodes.values()), timeout=10)
     ip = _vip(l2lab)
     _pull_cable_and_see_heartbeats_decide(l2lab, ip)
