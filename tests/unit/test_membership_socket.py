@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import time
-
 from prometheus_client import REGISTRY
 
 from speaker.membership import Membership, Settings
+from tests.waiting import wait_for
 
 KEY = b"loopback-key-0123456789abcdef"
+# A peer is declared dead only after a minute of silence here: within this test, only a LEAVE can drop it.
+SLOW_DETECTOR = Settings(listen="127.0.0.1", port=0, dead_after=60.0, fence_after=120.0)
 
 
-def _wait(pred, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.01)
-    return False
+def _wait(pred, timeout=15.0):
+    return wait_for("membership", pred, timeout=timeout, interval=0.01)
 
 
 def _metric(name, **labels):
@@ -31,9 +27,9 @@ def test_two_members_join_leave_and_a_wrong_key_is_counted():
 
     members = []
     try:
-        a = Membership("a", [KEY], Settings(listen="127.0.0.1", port=0), on_change=on_change)
-        b = Membership("b", [KEY], Settings(listen="127.0.0.1", port=0))
-        x = Membership("x", [b"some-other-key-0123456789"], Settings(listen="127.0.0.1", port=0))
+        a = Membership("a", [KEY], SLOW_DETECTOR, on_change=on_change)
+        b = Membership("b", [KEY], SLOW_DETECTOR)
+        x = Membership("x", [b"some-other-key-0123456789"], SLOW_DETECTOR)
         members = [a, b, x]
         assert a.address is None  # the constructor starts nothing
         for m in members:
@@ -48,8 +44,10 @@ def test_two_members_join_leave_and_a_wrong_key_is_counted():
         assert x.alive() == {"x"}
         b.leave()
         assert b.alive() == {"a"}
-        assert _wait(lambda: a.alive() == {"a"}, timeout=1.0)
+        # dead_after is a minute: a dropped within the wait below can only be b's LEAVE.
+        assert _wait(lambda: a.alive() == {"a"}, timeout=15.0)
         assert changes[-1] == {"a"}
+        assert [m["left"] for m in a.members() if m["name"] == "b"] == [True]
         assert not a.fenced
     finally:
         for m in members:
