@@ -12,13 +12,15 @@ import json
 import re
 import signal
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 from prometheus_client import CollectorRegistry
 
 from speaker.bgp import BGPSpeaker, Route
+from speaker.bgp.context import Context
+from speaker.bgp.message import NotificationMessage, Open, Reader, Update, unpack_message
 from speaker.clusterconfig import BGPPeer, Secret
 from tests.netlab import Host, Lab
 from tests.waiting import wait_for
@@ -40,7 +42,14 @@ class Neighbor:
     passive: bool = False
 
 
+class QueryFailed(RuntimeError):
+    """A daemon's CLI did not answer: never read as "no routes" or "not established"."""
+
+
 class Daemon:
+    """A router daemon. Every query raises :class:`QueryFailed` when the daemon's CLI fails, so a negative check
+    ("no route", "not established") can only pass on an answer; ``ready()`` alone turns a failure into False."""
+
     kind = ""
 
     def __init__(self, host: Host, workdir: Path, *, asn: int, router_id: str, neighbors: Iterable[Neighbor]) -> None:
@@ -72,6 +81,27 @@ class Daemon:
 
     def logs(self) -> str:
         return self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""
+
+    def query(self, cmd: list[str]) -> str:
+        """Run a CLI command in the daemon's namespace; its output, or :class:`QueryFailed` naming the failure."""
+        r = self.host.run(cmd, check=False)
+        if r.returncode != 0:
+            raise QueryFailed(f"{self.kind} in {self.host.name}: {' '.join(cmd)} exited {r.returncode}: "
+                              f"{(r.stderr or r.stdout).strip()[-500:]}")
+        return r.stdout
+
+    def json_query(self, cmd: list[str]) -> Any:
+        out = self.query(cmd)
+        try:
+            return json.loads(out)
+        except ValueError as exc:
+            raise QueryFailed(f"{self.kind} in {self.host.name}: {' '.join(cmd)} gave no JSON: {out[-300:]!r}") from exc
+
+    def _ready(self, probe: Any) -> bool:
+        try:
+            return bool(probe())
+        except QueryFailed:
+            return False
 
     # per daemon
     def write_config(self) -> None: raise NotImplementedError
@@ -108,19 +138,29 @@ class Bird(Daemon):
                 "-P", str(self.dir / "bird.pid")]
 
     def birdc(self, *cmd: str) -> str:
-        return self.host.run(["birdc", "-s", str(self.dir / "bird.ctl"), *cmd], check=False).stdout
+        """birdc's answer; birdc exits 0 even when it cannot reach BIRD, so its own errors are caught here too."""
+        out = self.query(["birdc", "-s", str(self.dir / "bird.ctl"), *cmd])
+        # birdc's reply codes (BIRD's doc/reply_codes): 8xxx/9xxx are errors; "Unable to connect" is its client's.
+        if re.search(r"^(Unable to connect|[89]\d{3}[ -])", out, re.M):
+            raise QueryFailed(f"bird in {self.host.name}: birdc {' '.join(cmd)}: {out.strip()[-300:]}")
+        return out
 
     def ready(self) -> bool:
-        return "ready" in self.birdc("show", "status")
+        return self._ready(lambda: "ready" in self.birdc("show", "status"))
 
     def established(self, address: str) -> bool:
         name = next(n.name for n in self.neighbors if n.address == address)
-        return "Established" in self.birdc("show", "protocols", name)
+        out = self.birdc("show", "protocols", name)
+        if name not in out:
+            raise QueryFailed(f"bird in {self.host.name}: no protocol {name} in {out.strip()[-300:]!r}")
+        return "Established" in out
 
     def count(self, version: int = 4) -> int:
         out = self.birdc("show", "route", "count", "table", f"master{version}")
         m = re.search(r"(\d+) of \d+ routes", out)
-        return int(m.group(1)) if m else 0
+        if not m:
+            raise QueryFailed(f"bird in {self.host.name}: no route count in {out.strip()[-300:]!r}")
+        return int(m.group(1))
 
     def routes(self, version: int = 4) -> dict[str, list[dict[str, Any]]]:
         out = self.birdc("show", "route", "all", "table", f"master{version}")
@@ -151,9 +191,8 @@ class Bird(Daemon):
 
     def kernel_nexthops(self, prefix: str) -> list[str]:
         """The next hops the kernel of BIRD's namespace got for ``prefix`` (ECMP shows several)."""
-        out = self.host.run(["ip", "-j", "-6" if ":" in prefix else "-4", "route", "show", prefix], check=False).stdout
         hops: list[str] = []
-        for r in json.loads(out or "[]"):
+        for r in self.json_query(["ip", "-j", "-6" if ":" in prefix else "-4", "route", "show", prefix]):
             if "gateway" in r:
                 hops.append(r["gateway"])
             hops += [h["gateway"] for h in r.get("nexthops", [])]
@@ -186,20 +225,27 @@ class Frr(Daemon):
                 "--vty_socket", str(self.dir), "-u", "root", "-g", "root", "--log", "stdout"]
 
     def vtysh(self, cmd: str) -> str:
-        return self.host.run(["vtysh", "--vty_socket", str(self.dir), "-c", cmd], check=False).stdout
+        return self.query(["vtysh", "--vty_socket", str(self.dir), "-c", cmd])
+
+    def vtysh_json(self, cmd: str) -> Any:
+        return self.json_query(["vtysh", "--vty_socket", str(self.dir), "-c", cmd])
 
     def ready(self) -> bool:
-        return "BGP" in self.vtysh("show bgp summary")
+        return self._ready(lambda: self.vtysh_json("show bgp summary json") is not None)
 
     def established(self, address: str) -> bool:
-        data = json.loads(self.vtysh("show bgp neighbors json") or "{}")
-        return data.get(address, {}).get("bgpState") == "Established"
+        data = self.vtysh_json("show bgp neighbors json")
+        if address not in data:
+            raise QueryFailed(f"frr in {self.host.name}: no neighbor {address} in {sorted(data)}")
+        return data[address].get("bgpState") == "Established"
 
     def routes(self, version: int = 4) -> dict[str, list[dict[str, Any]]]:
-        listing = json.loads(self.vtysh(f"show bgp ipv{version} unicast json") or "{}").get("routes", {})
+        listing = self.vtysh_json(f"show bgp ipv{version} unicast json")
+        if "routes" not in listing:
+            raise QueryFailed(f"frr in {self.host.name}: no routes table in {str(listing)[:300]}")
         out: dict[str, list[dict[str, Any]]] = {}
-        for prefix, brief in listing.items():
-            detail = json.loads(self.vtysh(f"show bgp ipv{version} unicast {prefix} json") or "{}").get("paths", [])
+        for prefix, brief in listing["routes"].items():
+            detail = self.vtysh_json(f"show bgp ipv{version} unicast {prefix} json").get("paths", [])
             for b, p in zip(brief, detail):
                 out.setdefault(prefix, []).append({
                     "from": b.get("peerId"),
@@ -235,18 +281,23 @@ class Gobgp(Daemon):
     def command(self) -> list[str]:
         return ["gobgpd", "-f", str(self.dir / "gobgpd.toml"), "-t", "toml", "--api-hosts", "127.0.0.1:50051"]
 
-    def gobgp(self, *args: str, check: bool = False) -> str:
-        return self.host.run(["gobgp", "-u", "127.0.0.1", "-p", "50051", *args], check=check).stdout
+    def gobgp(self, *args: str) -> str:
+        return self.query(["gobgp", "-u", "127.0.0.1", "-p", "50051", *args])
+
+    def gobgp_json(self, *args: str) -> Any:
+        return self.json_query(["gobgp", "-u", "127.0.0.1", "-p", "50051", *args, "-j"])
 
     def ready(self) -> bool:
-        return self.host.run(["gobgp", "-u", "127.0.0.1", "-p", "50051", "global"], check=False).returncode == 0
+        return self._ready(lambda: self.gobgp("global") is not None)
 
     def established(self, address: str) -> bool:
-        data = json.loads(self.gobgp("neighbor", address, "-j") or "{}")
-        return data.get("state", {}).get("session_state") in (6, "established", "ESTABLISHED")
+        data = self.gobgp_json("neighbor", address)
+        if "state" not in data:
+            raise QueryFailed(f"gobgp in {self.host.name}: no state for {address} in {str(data)[:300]}")
+        return data["state"].get("session_state") in (6, "established", "ESTABLISHED")
 
     def routes(self, version: int = 4) -> dict[str, list[dict[str, Any]]]:
-        data = json.loads(self.gobgp("global", "rib", "-a", f"ipv{version}", "-j") or "{}")
+        data = self.gobgp_json("global", "rib", "-a", f"ipv{version}") or {}
         out: dict[str, list[dict[str, Any]]] = {}
         for prefix, paths in data.items():
             for p in paths:
@@ -344,3 +395,129 @@ class BGPWorld:  # noqa: E302
         return sorted(r["next_hop"][0] for r in self.bird.routes(4).get(prefix, []))
 
 
+
+
+# ---- what went over the wire -------------------------------------------------------------------------------------
+
+
+class BGPCapture:
+    """tcpdump on one lab host's BGP traffic; afterwards, the messages one side sent, in the order it sent them.
+
+    The router daemons show the *result* of a session (a route present or gone) but not the order of messages:
+    BIRD, FRR and GoBGP all drop a peer's routes on a Cease NOTIFICATION, so "the route is gone after a stop"
+    passes whether or not the speaker withdrew first. The capture shows the order itself. TCP streams are
+    reassembled by sequence number (a gap fails loudly) and decoded with our codec (whose decoding is checked
+    against real peers' captures in tests/unit/bgp/).
+    """
+
+    def __init__(self, host: Host, workdir: Path) -> None:
+        self.host = host
+        self.file = workdir / f"bgp-{host.name}.pcap"
+        self.err = workdir / f"tcpdump-{host.name}.log"
+        self.proc: subprocess.Popen[Any] | None = None
+
+    def __enter__(self) -> "BGPCapture":
+        self._errf = open(self.err, "wb")
+        # --immediate-mode + -U: every packet reaches the file as it arrives (no ring-buffer block held back).
+        self.proc = self.host.popen(["tcpdump", "-i", "any", "--immediate-mode", "-U", "-Z", "root", "-n", "-s", "0",
+                                     "-w", str(self.file), "tcp port 179"],
+                                    stdout=subprocess.DEVNULL, stderr=self._errf)
+        wait_for(f"tcpdump in {self.host.name} to listen",
+                 lambda: self.proc.poll() is None and "listening on" in self.err.read_text(errors="replace"),
+                 timeout=10)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)  # tcpdump flushes and closes the file
+            self.proc.wait(10)
+        self.proc = None
+        if not self._errf.closed:
+            self._errf.close()
+
+    def until_notification(self, src: str, timeout: float = 15) -> list[Any]:
+        """Wait until ``src``'s NOTIFICATION is in the capture; then stop and return what ``src`` sent."""
+        def seen() -> bool:
+            try:
+                return any(isinstance(m, NotificationMessage) for m in self.sent_by(src))
+            except Exception:  # noqa: BLE001 - a record being written, or a segment not yet captured: poll again
+                return False
+        wait_for(f"a NOTIFICATION from {src} in the capture", seen, timeout=timeout, interval=0.2)
+        self.stop()
+        return self.sent_by(src)
+
+    def sent_by(self, src: str) -> list[Any]:
+        """Every BGP message ``src`` sent, decoded, connection after connection (by first packet)."""
+        from scapy.layers.inet import IP, TCP
+        from scapy.layers.inet6 import IPv6
+        from scapy.utils import rdpcap
+
+        streams: list[tuple[tuple[Any, ...], _Stream]] = []
+        current: dict[tuple[Any, ...], _Stream] = {}
+        for pkt in rdpcap(str(self.file)):
+            ip = pkt.getlayer(IP) or pkt.getlayer(IPv6)
+            if ip is None or TCP not in pkt or ip.src != src:
+                continue
+            tcp = pkt[TCP]
+            key = (ip.src, tcp.sport, ip.dst, tcp.dport)
+            stream = current.get(key)
+            syn = bool(tcp.flags & 0x02)
+            if stream is None or (syn and stream.base != (tcp.seq + 1) & 0xFFFFFFFF and stream.segments):
+                # a new connection (the same ports can come back after the old one closed)
+                stream = current[key] = _Stream(float(pkt.time))
+                streams.append((key, stream))
+            if syn:  # data starts at seq + 1
+                stream.base = (tcp.seq + 1) & 0xFFFFFFFF
+            if bytes(tcp.payload):
+                stream.segments[tcp.seq] = bytes(tcp.payload)
+        out: list[Any] = []
+        for key, stream in sorted(streams, key=lambda kv: kv[1].first):
+            reader = Reader()
+            reader.feed(stream.data(key))
+            while (raw := reader.next_raw()) is not None:
+                out.append(unpack_message(raw, Context()))
+        return out
+
+
+@dataclass
+class _Stream:
+    first: float
+    base: int | None = None
+    segments: dict[int, bytes] = field(default_factory=dict)
+
+    def data(self, key: tuple[Any, ...]) -> bytes:
+        if not self.segments:
+            return b""
+        base = self.base if self.base is not None else min(self.segments)
+        pos, out = 0, bytearray()
+        for offset, payload in sorted((((seq - base) & 0xFFFFFFFF), p) for seq, p in self.segments.items()):
+            if offset > pos:
+                raise AssertionError(f"capture of {key} lost bytes {pos}..{offset}: cannot tell the message order")
+            out += payload[pos - offset:]
+            pos = max(pos, offset + len(payload))
+        return bytes(out)
+
+
+def withdrawn(msg: Any) -> set[str]:
+    """The prefixes an UPDATE withdraws (IPv4 withdrawn routes and MP_UNREACH_NLRI), as strings."""
+    if not isinstance(msg, Update):
+        return set()
+    from speaker.bgp.attribute.mp import MpUnreach
+    unreach = msg.get(MpUnreach)
+    return {str(p) for p in msg.withdrawn} | {str(p) for p in (unreach.withdrawn if unreach else ())}
+
+
+def withdrawn_before_notification(messages: list[Any]) -> tuple[set[str], Any]:
+    """(prefixes withdrawn on the last connection before its NOTIFICATION, that NOTIFICATION); raises if none."""
+    opens = [i for i, m in enumerate(messages) if isinstance(m, Open)]
+    last = messages[opens[-1]:] if opens else messages
+    notes = [i for i, m in enumerate(last) if isinstance(m, NotificationMessage)]
+    if not notes:
+        raise AssertionError(f"no NOTIFICATION among {[type(m).__name__ for m in last]}")
+    out: set[str] = set()
+    for m in last[:notes[0]]:
+        out |= withdrawn(m)
+    return out, last[notes[0]]

@@ -198,3 +198,12 @@ def leftover_namespaces(prefix: str = "blb") -> list[str]:
 def require_root() -> None:
     if os.geteuid() != 0 or not Path("/run").exists():
         raise RuntimeError("network namespace tests need root (CI runs as root)")
+
+
+def require_binaries(*names: str) -> None:
+    """Fail (never skip) when a program a test needs is missing: CI installs everything, so a missing program is
+    a missing install step in scripts/install-deps, and a skipped test would read as green."""
+    import shutil
+    missing = [n for n in names if shutil.which(n) is None]
+    if missing:
+        raise RuntimeError(f"not installed: {', '.join(missing)} (scripts/install-deps installs every test's programs)")

@@ -6,13 +6,12 @@ LAN 198.51.100.0/24 + 2001:db8:100::/64; routers at .2, nodes at .10/.11; privat
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
-from tests.bgplab import DAEMONS, Bird, Neighbor, Node, route, wait_for
+from tests.bgplab import DAEMONS, BGPCapture, Bird, Neighbor, Node, route, wait_for, withdrawn_before_notification
 from tests.netlab import Lab, require_root
 
 pytestmark = pytest.mark.timeout(60)
@@ -60,32 +59,37 @@ def gone(d: Any, prefix: str) -> None:
 def test_ebgp_ipv4_session_routes_withdraw_and_graceful_stop(lab: Lab, tmp_path: Path, kind: str) -> None:
     r, (n,) = hosts(lab)
     d = start(kind, r, tmp_path, [Neighbor("n1", NODE4, 64512)])
-    node = Node(n)
-    node.speaker.set_routes({"r": [route(VIP, communities=(C100,), large_communities=((64512, 7, 8),), local_pref=300),
-                                   route(VIP6), route("198.51.100.128/25")]})
-    node.speaker.set_peers([node.peer("r", ROUTER4, 64513)])
-    st = node.wait_established("r")
-    assert (st.peer_asn, st.hold_time, st.keepalive) == (64513, 9, 3.0)
-    paths = visible(d, VIP, next_hop=[NODE4], as_path=[64512], communities=["64512:100"],
-                    large_communities=["64512:7:8"])
-    assert paths[0].get("local_pref") in (None, 100)  # LOCAL_PREF is not sent over eBGP (BIRD shows its default)
-    visible(d, "198.51.100.128/25", next_hop=[NODE4])
-    # IPv6 over the IPv4 session (MP-BGP), next hop = the node's global address on that interface
-    visible(d, VIP6, as_path=[64512])
-    assert visible(d, VIP6)[0]["next_hop"][0] == NODE6
+    with BGPCapture(r, tmp_path) as capture:
+        node = Node(n)
+        node.speaker.set_routes({"r": [route(VIP, communities=(C100,), large_communities=((64512, 7, 8),), local_pref=300),
+                                       route(VIP6), route("198.51.100.128/25")]})
+        node.speaker.set_peers([node.peer("r", ROUTER4, 64513)])
+        st = node.wait_established("r")
+        assert (st.peer_asn, st.hold_time, st.keepalive) == (64513, 9, 3.0)
+        paths = visible(d, VIP, next_hop=[NODE4], as_path=[64512], communities=["64512:100"],
+                        large_communities=["64512:7:8"])
+        assert paths[0].get("local_pref") in (None, 100)  # LOCAL_PREF is not sent over eBGP (BIRD shows its default)
+        visible(d, "198.51.100.128/25", next_hop=[NODE4])
+        # IPv6 over the IPv4 session (MP-BGP), next hop = the node's global address on that interface
+        visible(d, VIP6, as_path=[64512])
+        assert visible(d, VIP6)[0]["next_hop"][0] == NODE6
 
-    wait_for("snapshot counts", lambda: node.status("r").prefixes_sent == 3)
-    m = node.speaker.metrics
-    assert m.session_up.labels(ROUTER4)._value.get() == 1
-    assert m.announced.labels(ROUTER4)._value.get() == 3
+        wait_for("snapshot counts", lambda: node.status("r").prefixes_sent == 3)
+        m = node.speaker.metrics
+        assert m.session_up.labels(ROUTER4)._value.get() == 1
+        assert m.announced.labels(ROUTER4)._value.get() == 3
 
-    node.speaker.set_routes({"r": [route(VIP6), route("198.51.100.128/25")]})
-    gone(d, VIP)
-    node.stop()  # withdraw, then Cease/Administrative Shutdown
-    gone(d, "198.51.100.128/25")
-    wait_for("the peer to see the session end", lambda: not d.established(NODE4), timeout=5)
-    if isinstance(d, Bird):
-        assert "baremetal-lb speaker shutting down" in d.birdc("show", "protocols", "all", "n1")
+        node.speaker.set_routes({"r": [route(VIP6), route("198.51.100.128/25")]})
+        gone(d, VIP)
+        node.stop()  # withdraw, then Cease/Administrative Shutdown
+        gone(d, "198.51.100.128/25")
+        wait_for("the peer to see the session end", lambda: not d.established(NODE4), timeout=15)
+        if isinstance(d, Bird):
+            assert "baremetal-lb speaker shutting down" in d.birdc("show", "protocols", "all", "n1")
+    # Every peer drops a closed session's routes anyway; on the wire, the withdrawal comes first.
+    withdrawn, note = withdrawn_before_notification(capture.sent_by(NODE4))
+    assert (note.code, note.subcode) == (6, 2)  # Cease / Administrative Shutdown
+    assert {"198.51.100.128/25", VIP6} <= withdrawn, f"withdrawn before the NOTIFICATION: {sorted(withdrawn)}"
 
 
 @pytest.mark.parametrize("kind", sorted(DAEMONS))
@@ -135,13 +139,31 @@ def test_md5_password(lab: Lab, tmp_path: Path, kind: str) -> None:
     assert "s3cret" not in repr(node.speaker.snapshot())
 
 
+def md5_failures(host: Any) -> int:
+    """TCP segments the host's kernel dropped for a wrong MD5 signature (TcpExt TCPMD5Failure, Linux ≥ 4.x)."""
+    lines = [line.split() for line in host.run(["cat", "/proc/net/netstat"]).stdout.splitlines()]
+    for names, values in zip(lines, lines[1:]):
+        if names[0] == "TcpExt:" and values[0] == "TcpExt:" and "TCPMD5Failure" in names:
+            return int(values[names.index("TCPMD5Failure")])
+    raise AssertionError("no TcpExt TCPMD5Failure counter in /proc/net/netstat")
+
+
 def test_md5_wrong_password_never_establishes(lab: Lab, tmp_path: Path) -> None:
     r, (n,) = hosts(lab)
     d = start("bird", r, tmp_path, [Neighbor("n1", NODE4, 64512, password="right")])
     node = Node(n)
-    node.speaker.set_peers([node.peer("r", ROUTER4, 64513, password="wrong")])
-    time.sleep(3)
-    assert node.status("r").state != "Established" and not d.established(NODE4)
+    before = md5_failures(r)
+    node.speaker.set_peers([node.peer("r", ROUTER4, 64513, password="wrong", connect_time=1)])
+    # The speaker does try: the router's kernel drops its wrongly signed SYNs — again and again (SYN
+    # retransmissions and the connect retries), and through all of them neither side is Established.
+    def refused_again(seen: list[int]) -> bool:
+        assert node.status("r").state != "Established" and not d.established(NODE4)
+        seen.append(md5_failures(r) - before)
+        return seen[-1] >= 3
+    seen: list[int] = []
+    wait_for("the router to drop 3 wrongly signed segments from the speaker", lambda: refused_again(seen), timeout=30)
+    assert node.status("r").state in ("Connect", "Active", "Idle")
+    assert not d.established(NODE4)
 
 
 def test_four_octet_asn_with_bird(lab: Lab, tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ busybox ``udhcpc`` in a client namespace with distinct client-ids, bounded in nu
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -18,11 +17,15 @@ import pytest
 from tests.collection import PYTHON, netns_inventory, run_playbook, task_result
 from tests.dhcpclient import dhcp_leases
 from tests.integration.dhcpservers import Dnsmasq, dnsmasq_lan
+from tests.netlab import require_binaries
 
 pytestmark = pytest.mark.timeout(60)
 
-if not shutil.which("dnsmasq") or not shutil.which("udhcpc"):  # pragma: no cover
-    pytest.skip("dnsmasq/udhcpc are not installed (scripts/install-deps installs them)", allow_module_level=True)
+
+
+@pytest.fixture(autouse=True)
+def _dnsmasq_installed() -> None:
+    require_binaries("dnsmasq", "udhcpc")
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import shutil
 import threading
 import time
 import urllib.request
@@ -23,12 +22,15 @@ from tests.collection import netns_inventory, run_playbook, task_result
 from tests.dhcpclient import dhcp_leases
 from tests.integration.dhcpservers import CA_PORT, Kea, kea4_config, kea6_config, kea_lan
 from tests.integration.dhcpservers import norm_pool as _norm
-from tests.netlab import Lab
+from tests.netlab import Lab, require_binaries
 
 pytestmark = pytest.mark.timeout(60)
 
-if not shutil.which("kea-dhcp4") or not shutil.which("kea-ctrl-agent"):  # pragma: no cover
-    pytest.skip("Kea is not installed (scripts/install-deps installs it)", allow_module_level=True)
+
+
+@pytest.fixture(autouse=True)
+def _kea_installed() -> None:
+    require_binaries("kea-dhcp4", "kea-dhcp6", "kea-ctrl-agent")
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ ansible-playbook inside the router namespace, the connection set once with ``mod
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -19,6 +18,7 @@ from tests.dhcpclient import dhcp_leases
 from tests.integration.dhcpservers import (
     CA_PORT, RESERVED_MAC, Dnsmasq, Kea, dnsmasq_lan, kea4_config, kea6_config, kea_lan,
 )
+from tests.netlab import require_binaries
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -45,16 +45,14 @@ def assert_expiry(lease: dict[str, Any], lifetime: int) -> None:
 
 @pytest.fixture
 def kea_net() -> Iterator[tuple[Any, Any, Any, Path]]:
-    if not shutil.which("kea-dhcp4") or not shutil.which("kea-ctrl-agent"):  # pragma: no cover
-        pytest.skip("Kea is not installed")
+    require_binaries("kea-dhcp4", "kea-dhcp6", "kea-ctrl-agent", "udhcpc")
     with kea_lan() as parts:
         yield parts
 
 
 @pytest.fixture
 def dnsmasq_net() -> Iterator[tuple[Any, Any, Path]]:
-    if not shutil.which("dnsmasq") or not shutil.which("udhcpc"):  # pragma: no cover
-        pytest.skip("dnsmasq/udhcpc are not installed")
+    require_binaries("dnsmasq", "udhcpc")
     with dnsmasq_lan() as parts:
         yield parts
 

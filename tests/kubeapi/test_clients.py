@@ -4,7 +4,6 @@ plus the fault-injection hooks and RBAC the speaker's tests rely on."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from kubernetes.leaderelection import electionconfig, leaderelection
 from kubernetes.leaderelection.resourcelock.leaselock import LeaseLock
 
 from tests.kubeapi import ApiServer, api_client
+from tests.netlab import require_binaries
 
 from .conftest import api_error, lb_service
 
@@ -72,9 +72,6 @@ def test_leader_election_with_lease_lock(kube_api, kube_client):
     b.join(2)
 
 
-needs_kubectl = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
-
-
 def _kubectl(kubeconfig: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, HOME=str(kubeconfig.parent))
     return subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), "--cache-dir",
@@ -82,10 +79,10 @@ def _kubectl(kubeconfig: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=60, env=env)
 
 
-@needs_kubectl
 def test_kubectl_discovery_get_tables_and_delete(kubeconfig, core, custom):
     """kubectl resolves services and a CRD kind via discovery and prints server-side Tables
     (built-in columns; the CRD's additionalPrinterColumns); -o yaml; delete."""
+    require_binaries("kubectl")  # a missing kubectl fails: CI installs it (scripts/install-deps)
     core.create_namespaced_service("default", lb_service("web"))
     core.patch_namespaced_service_status("web", "default",
                                          {"status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.7"}]}}})
