@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import socket
+import subprocess
 import time
 from typing import Iterator
 
@@ -18,12 +19,14 @@ import pytest
 
 from speaker.layer2 import Announcement, Announcer, Layer2Settings, ProbeSettings
 from speaker.layer2 import bpf
+from speaker.layer2.gratuitous import DEFAULT_BURST
 from speaker.layer2.frames import arp_request, ip_bytes, mac_bytes, neighbor_solicit
 from speaker.layer2.metrics import Layer2Metrics
 from tests.integration.conftest import wait_for
 from tests.netlab import Host, Lab, require_root
 
 VIP4 = "198.51.100.240"
+OBSERVE = 1.0  # seconds to watch for frames a node must not send
 VIP6 = "2001:db8:100::240"
 NODE1 = ("198.51.100.10/24", "2001:db8:100::10/64")
 NODE2 = ("198.51.100.11/24", "2001:db8:100::11/64")
@@ -194,7 +197,9 @@ def test_withdraw_stops_answering_and_sends_nothing(lab, nodes):
     n.wait_state(VIP4, "announced")
     assert arping(client, VIP4) == node.mac
     assert ndisc(client, VIP6) == node.mac
-    time.sleep(1.5)  # let the gratuitous burst finish (+1 s) and its count arrive (reports every 0.2 s)
+    # the whole gratuitous burst sent and counted: per round two ARP frames for IPv4, one NA for IPv6
+    wait_for("the gratuitous burst to finish", lambda: counted(n.metrics.gratuitous, VIP4, 2 * len(DEFAULT_BURST))
+             and counted(n.metrics.gratuitous, VIP6, len(DEFAULT_BURST)), timeout=15)
     garps = dict(n.metrics.gratuitous)
     # anything that could move or confirm a client's entry: ARP, or a Neighbor Advertisement (the node's
     # kernel sends unrelated router solicitations meanwhile)
@@ -207,11 +212,12 @@ def test_withdraw_stops_answering_and_sends_nothing(lab, nodes):
         assert arping(client, VIP4) is None
         assert ndisc(client, VIP6) is None
         assert "33:33:ff:00:02:40" not in node.run("ip maddr show dev eth0").stdout
-        time.sleep(0.3)  # a report's time
-        assert n.metrics.gratuitous == garps
         assert n.ann.snapshot()["answering_on"] == []
-        time.sleep(0.3)
-        assert cap.poll() is None, "the node sent ARP/NA after the withdrawal"
+        # "sends nothing" needs a window to watch: tcpdump exits on the first ARP/NA from the node, so it is still
+        # running after OBSERVE seconds only if the node stayed silent (and the burst counters did not move).
+        with pytest.raises(subprocess.TimeoutExpired):
+            cap.wait(timeout=OBSERVE)
+        assert n.metrics.gratuitous == garps
     finally:
         cap.kill()
         cap.wait(5)
@@ -236,13 +242,13 @@ def test_takeover_moves_client_neighbour_entries_at_once(lab, nodes, mode):
     t0 = time.monotonic()
     n2.ann.set_desired({VIP4: Announcement("default/web", probe=False), VIP6: Announcement("default/web", probe=False)})
     n1.ann.set_desired({})
-    wait_for("the client's IPv4 entry to move", lambda: neigh(client, VIP4) == h2.mac, timeout=2, interval=0.005)
+    # The client sends nothing meanwhile and its entries stay valid for base_reachable_time (30 s, so at least
+    # 15 s): an entry that moves within the wait moved because of the announcements (figures: bench/failover.py).
+    wait_for("the client's IPv4 entry to move", lambda: neigh(client, VIP4) == h2.mac, timeout=10, interval=0.005)
     moved4 = time.monotonic() - t0
-    wait_for("the client's IPv6 entry to move", lambda: neigh(client, VIP6) == h2.mac, timeout=2, interval=0.005)
+    wait_for("the client's IPv6 entry to move", lambda: neigh(client, VIP6) == h2.mac, timeout=10, interval=0.005)
     moved6 = time.monotonic() - t0
     print(f"neighbour entries moved after {moved4 * 1000:.1f} ms (IPv4) / {moved6 * 1000:.1f} ms (IPv6)")
-    # well before any cache expiry (base_reachable_time 30 s): the entries moved because of the announcements
-    assert moved4 < 1.5 and moved6 < 1.5
     assert arping(client, VIP4) == h2.mac
 
 
