@@ -2,13 +2,22 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: deps test sanity demo lab lab-failover bench clean
+.PHONY: deps test sanity coverage mutation-check demo lab lab-failover bench clean
 
 deps:
 	VENV=$(VENV) scripts/install-deps
 
 test: deps
 	$(VENV)/bin/pytest
+
+# Coverage of the suite including the speaker processes it starts (report: coverage/report.txt); informational,
+# not part of `make test`. TESTS=... narrows it (default: every test, 15+ minutes).
+coverage: deps
+	VENV=$(VENV) scripts/coverage $(TESTS)
+
+# Deliberate breaks of the properties that matter most; each must be killed by its tests (3-5 minutes, root).
+mutation-check: deps
+	scripts/mutation-check --python $(PY)
 
 # ansible-test sanity and units (the module unit tests) on a copy of the collection (scripts/ansible-test).
 sanity: deps
