@@ -21,6 +21,7 @@ from typing import Iterator
 
 import pytest
 
+from speaker.layer2.gratuitous import DEFAULT_BURST
 from speaker.layer2 import Announcement, Announcer, Layer2Settings
 from speaker.layer2.metrics import Layer2Metrics
 from tests.integration.conftest import wait_for
@@ -154,7 +155,10 @@ def test_a_killed_child_is_noticed_restarted_and_the_addresses_reasserted(lab, a
     ann, metrics = start_announcer(announcers, node)
     old = child_pid(ann)
     assert old is not None and arping(client, VIP4) == node.mac
-    time.sleep(1.5)  # the announcement burst is over: a gratuitous ARP from now on is the re-assertion
+    # the announcement burst is over (every round sent and counted: two ARP frames each): a gratuitous ARP from
+    # now on is the re-assertion
+    wait_for("the announcement burst to finish",
+             lambda: metrics.gratuitous.get(VIP4, 0) >= 2 * len(DEFAULT_BURST), timeout=15)
     watch = GarpWatch(client, node.mac)
     with caplog.at_level(logging.INFO, logger="speaker.layer2"):
         t0 = time.monotonic()

@@ -274,7 +274,8 @@ def test_link_down_stops_answering_there_and_link_up_resumes(lab, nodes):
     n.ann.announce(VIP4, "default/web")
     n.wait_state(VIP4, "announced")
     assert arping(client, VIP4) == node.mac
-    time.sleep(1.5)  # the burst (+1 s) and its count (reports every 0.2 s)
+    wait_for("the gratuitous burst to finish", lambda: counted(n.metrics.gratuitous, VIP4, 2 * len(DEFAULT_BURST)),
+             timeout=15)
     before = n.metrics.gratuitous[VIP4]
     node.link_down()
     n.wait_state(VIP4, "pending")
