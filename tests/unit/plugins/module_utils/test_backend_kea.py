@@ -80,7 +80,7 @@ class FakeControlAgent:
             if self.leases is None:
                 return recorded("lease4-get-all-no-hook")
             reply = recorded("lease4-get-all" if self.leases else "lease4-get-all-empty")
-            reply["arguments"]["leases"] = [l for l in self.leases if l["subnet-id"] in args["subnets"]]
+            reply["arguments"]["leases"] = [lease for lease in self.leases if lease["subnet-id"] in args["subnets"]]
             return reply
         if command == "config-test":
             assert "hash" not in args["Dhcp4"]
@@ -116,7 +116,7 @@ class FakeControlAgent:
         return [p["pool"] for p in self.config["subnet4"][0]["pools"]]
 
     def commands(self):
-        return [c for c, _ in self.sent]
+        return [command for command, dummy in self.sent]
 
 
 def backend(kea: FakeControlAgent, **params) -> KeaBackend:
