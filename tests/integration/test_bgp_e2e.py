@@ -30,7 +30,8 @@ def bgp(kube_api, cluster: Cluster, tmp_path: Path, request: pytest.FixtureReque
             rep = getattr(request.node, "rep_call", None)
             if rep is not None and rep.failed:
                 for n in world.nodes.values():
-                    print(f"----- {n.name} -----\n{n.log.read_text(errors='replace')[-4000:]}")
+                    if n.log.exists():  # a node that never started has no log
+                        print(f"----- {n.name} -----\n{n.log.read_text(errors='replace')[-4000:]}")
                 print(f"----- bird -----\n{world.bird.logs()[-3000:]}")
 
 
