@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: deps test sanity coverage mutation-check demo lab lab-failover bench clean
+.PHONY: deps test sanity coverage mutation-check dist demo lab lab-failover bench clean
 
 deps:
 	VENV=$(VENV) scripts/install-deps
@@ -22,6 +22,17 @@ mutation-check: deps
 # ansible-test sanity and units (the module unit tests) on a copy of the collection (scripts/ansible-test).
 sanity: deps
 	VENV=$(VENV) scripts/ansible-test
+
+# The release (docs/releasing.md): dist/ gets the speaker's wheel and sdist, dist/wheelhouse/ (its dependencies for
+# CPython 3.11/3.12 on x86_64/aarch64) and the collection tarball baremetal-lb-V.tar.gz carrying both.
+# DIST_ARGS=--slim: a collection with the wheel only (Galaxy's upload limit is 20 MB).
+DIST_ARGS ?=
+dist: $(VENV)/bin/ansible-galaxy
+	$(PY) scripts/dist.py --out dist $(DIST_ARGS)
+
+$(VENV)/bin/ansible-galaxy:
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[test]'
 
 demo: deps
 	$(PY) lab/demo.py

@@ -146,7 +146,7 @@ notes:
 seealso:
   - name: docs/pools.md
     description: Defining pools in the inventory.
-    link: https://example.invalid/baremetal-lb/docs/pools.md
+    link: https://github.com/baremetal-lb/baremetal-lb/blob/main/docs/pools.md
 """
 
 EXAMPLES = r"""
