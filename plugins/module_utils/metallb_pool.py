@@ -24,6 +24,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import hashlib
 import json
 import re
 import time
@@ -416,8 +417,84 @@ def _changes(current, desired):
 
 
 Step = namedtuple("Step", "verb obj previous command")
-# verb: install-crd | create-namespace | create | update | delete; obj: the object to write (or delete);
-# previous: the live object before the step (update/delete), for rollback.
+# verb: install-crd | update-crd | create-namespace | create | update | delete; obj: the object to write (or
+# delete); previous: the live object before the step (update/delete), for rollback.
+
+# ------------------------------------------------------------------------------------------------------------
+# CRD upgrades. Each shipped CRD carries the release whose schema it is (annotation SCHEMA_VERSION, set in
+# speaker/crds/*.yaml); on create and update the module adds SCHEMA_HASH, a digest of the spec it wrote. A CRD in
+# the cluster is updated when it is ours (label part-of=baremetal-lb), its hash differs from the shipped spec's
+# (an older schema, or one written before hashes existed), and its schema version is not newer than ours (an older
+# collection never downgrades what a newer one wrote). CRDs are never deleted; CRDs of another installer (MetalLB's
+# own, without our label) are never touched.
+
+PART_OF = ("app.kubernetes.io/part-of", "baremetal-lb")
+SCHEMA_VERSION = "baremetal-lb/schema-version"
+SCHEMA_HASH = "baremetal-lb/schema-hash"
+
+
+def schema_hash(crd):
+    """A short digest of a CRD's ``spec`` as shipped (key order and whitespace do not matter)."""
+    text = json.dumps(crd["spec"], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def version_key(text):
+    """``"0.10.1"`` -> ``(0, 10, 1)``; a non-numeric part (``post1``, ``rc2``) counts by its leading digits."""
+    parts = []
+    for piece in re.split(r"[.+-]", str(text or "")):
+        digits = re.match(r"\d*", piece).group(0)
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
+
+
+def shipped_crd(crd):
+    """The CRD as the module writes it: the shipped object plus the hash of its spec."""
+    obj = copy.deepcopy(crd)
+    obj["metadata"].setdefault("annotations", {})[SCHEMA_HASH] = schema_hash(crd)
+    return obj
+
+
+def _contains(live, shipped):
+    """Whether every field of ``shipped`` is in ``live`` with the same value (``live`` may hold more: what the API
+    server filled in as defaults)."""
+    if isinstance(shipped, dict):
+        return isinstance(live, dict) and all(k in live and _contains(live[k], v) for k, v in shipped.items())
+    if isinstance(shipped, list):
+        return isinstance(live, list) and len(live) == len(shipped) and all(
+            _contains(a, b) for a, b in zip(live, shipped))
+    return live == shipped
+
+
+def crd_upgrade(shipped, live):
+    """Compare a CRD in the cluster with the shipped one, pure: ``("update", obj, command)`` with the object to PUT,
+    ``("newer", None, warning)`` when the cluster's is newer, or ``None`` (current, or not ours).
+
+    Current means: the same schema version and, when the module wrote it, the same hash; a CRD of the same version
+    applied by other means (``kubectl apply -f speaker/crds/``) is current when its spec holds the shipped spec."""
+    meta = live.get("metadata") or {}
+    if (meta.get("labels") or {}).get(PART_OF[0]) != PART_OF[1]:
+        return None
+    annotations = meta.get("annotations") or {}
+    ours = shipped["metadata"]["annotations"][SCHEMA_VERSION]
+    theirs = annotations.get(SCHEMA_VERSION)
+    name = shipped["metadata"]["name"]
+    if annotations.get(SCHEMA_HASH) == schema_hash(shipped):
+        return None
+    if theirs is not None and version_key(theirs) > version_key(ours):
+        return ("newer", None, "CustomResourceDefinition %s has schema %s, newer than this collection's %s: left as it "
+                "is (upgrade the collection)" % (name, theirs, ours))
+    if (theirs is not None and version_key(theirs) == version_key(ours) and SCHEMA_HASH not in annotations
+            and _contains(live.get("spec") or {}, shipped["spec"])):
+        return None
+    obj = shipped_crd(shipped)
+    new_meta = copy.deepcopy(meta)
+    new_meta.pop("managedFields", None)
+    new_meta["labels"] = dict(meta.get("labels") or {}, **(obj["metadata"].get("labels") or {}))
+    new_meta["annotations"] = dict(annotations, **obj["metadata"]["annotations"])
+    obj["metadata"] = new_meta
+    return ("update", obj, "update CustomResourceDefinition %s: schema %s -> %s"
+            % (name, theirs or "unversioned", ours))
 
 
 def _clean_for_create(obj):
@@ -449,10 +526,11 @@ def _selects_only(adv, pool_name):
 def plan(desired, live, name, namespace, state):
     """The steps from ``live`` to ``desired`` and the diff, pure.
 
-    ``live``: ``{"missing_crds": [crd, ...], "namespace_exists": bool, POOL: obj|None, L2ADV: obj|None,
-    BGPADV: obj|None}``. Returns ``(steps, diff, warnings)``.
+    ``live``: ``{"missing_crds": [crd, ...], "outdated_crds": [(obj, live crd, command), ...],
+    "crd_warnings": [text, ...], "namespace_exists": bool, POOL: obj|None, L2ADV: obj|None, BGPADV: obj|None}``.
+    Returns ``(steps, diff, warnings)``.
     """
-    steps, warnings = [], []
+    steps, warnings = [], list(live.get("crd_warnings") or ())
     before, after = {}, {}
     for kind in (POOL, L2ADV, BGPADV):
         if live.get(kind):
@@ -472,7 +550,10 @@ def plan(desired, live, name, namespace, state):
         return steps, {"before": before, "after": after}, warnings
 
     for crd in live.get("missing_crds") or ():
-        steps.append(Step("install-crd", crd, None, "install CustomResourceDefinition %s" % crd["metadata"]["name"]))
+        steps.append(Step("install-crd", shipped_crd(crd), None,
+                          "install CustomResourceDefinition %s" % crd["metadata"]["name"]))
+    for obj, previous, command in live.get("outdated_crds") or ():
+        steps.append(Step("update-crd", obj, previous, command))
     if not live.get("namespace_exists"):
         steps.append(Step("create-namespace", {"metadata": {"name": namespace}}, None,
                           "create Namespace %s" % namespace))
@@ -579,6 +660,11 @@ class Cluster:
     def create_crd(self, crd):
         return self._json(self._call(self.ext.create_custom_resource_definition, crd, _preload_content=False))
 
+    def replace_crd(self, crd):
+        """PUT with the live resourceVersion in ``crd``: a concurrent change fails with 409, nothing is overwritten."""
+        return self._json(self._call(self.ext.replace_custom_resource_definition, crd["metadata"]["name"], crd,
+                                     _preload_content=False))
+
     def wait_established(self, name, timeout=CRD_WAIT_SECONDS):
         deadline = time.monotonic() + timeout
         while True:
@@ -655,13 +741,24 @@ class ApiUnreachable(Exception):
 
 def read_live(cluster, name, namespace, install_crds, state):
     """What exists now: see :func:`plan` for the shape; plus ``"other_pools"``."""
-    missing = [crd for crd in CRDS if cluster.crd(crd["metadata"]["name"]) is None]
+    missing, outdated, crd_warnings = [], [], []
+    for crd in CRDS:
+        current = cluster.crd(crd["metadata"]["name"])
+        if current is None:
+            missing.append(crd)
+            continue
+        upgrade = crd_upgrade(crd, current) if install_crds and state == "present" else None
+        if upgrade and upgrade[0] == "update":
+            outdated.append((upgrade[1], current, upgrade[2]))
+        elif upgrade:
+            crd_warnings.append(upgrade[2])
     missing_names = set(crd["spec"]["names"]["kind"] for crd in missing)
     if missing and state == "present" and not install_crds:
         raise AddressPoolError("the metallb.io CRDs %s are not installed and install_crds is false: install them "
                                "(set install_crds: true, or apply MetalLB's manifests) and run again"
                                % ", ".join(crd["metadata"]["name"] for crd in missing))
-    live = {"missing_crds": missing, "namespace_exists": cluster.namespace_exists(namespace), "other_pools": []}
+    live = {"missing_crds": missing, "outdated_crds": outdated, "crd_warnings": crd_warnings,
+            "namespace_exists": cluster.namespace_exists(namespace), "other_pools": []}
     for kind in (POOL, L2ADV, BGPADV):
         live[kind] = None if kind in missing_names or not live["namespace_exists"] else cluster.get(kind, namespace, name)
     if POOL not in missing_names and live["namespace_exists"] and state == "present":
@@ -673,8 +770,8 @@ def apply(cluster, steps, check_mode):
     """Run ``steps`` in order (the one place that honours check mode).
 
     On a failed object step, undo the object steps done so far, newest first, and raise an error that says
-    what failed and what was rolled back (or what could not be). CRDs and the namespace created by this run
-    stay: they hold nothing and a re-run needs them.
+    what failed and what was rolled back (or what could not be). CRDs and the namespace created (or CRDs updated)
+    by this run stay: they hold nothing and a re-run needs them.
     """
     if check_mode:
         return {}
@@ -685,8 +782,8 @@ def apply(cluster, steps, check_mode):
     crds_installed = False
     for step in steps:
         try:
-            if step.verb == "install-crd":
-                cluster.create_crd(step.obj)
+            if step.verb in ("install-crd", "update-crd"):
+                (cluster.create_crd if step.verb == "install-crd" else cluster.replace_crd)(step.obj)
                 cluster.wait_established(step.obj["metadata"]["name"])
                 crds_installed = True
                 continue
@@ -703,7 +800,8 @@ def apply(cluster, steps, check_mode):
             reason = api_error_text(exc) if isinstance(exc, ApiException) else str(exc)
             message = "%s failed: %s" % (step.command, reason)
             rollback, incomplete = _rollback(cluster, done)
-            kept = [s.command for s in steps[:steps.index(step)] if s.verb in ("install-crd", "create-namespace")]
+            kept = [s.command for s in steps[:steps.index(step)]
+                    if s.verb in ("install-crd", "update-crd", "create-namespace")]
             if kept:
                 rollback += "; kept (harmless, needed by a re-run): " + ", ".join(kept)
             raise AddressPoolError(message + rollback, changed=bool(kept) or incomplete)

@@ -17,6 +17,9 @@ description:
     (and MetalLB itself) hand out addresses from it to C(type=LoadBalancer) Services.
   - Installs the C(metallb.io) CustomResourceDefinitions when they are missing (O(install_crds)) and creates
     O(namespace) when it is missing.
+  - Updates the CRDs it installed (label C(app.kubernetes.io/part-of=baremetal-lb)) when this collection ships a
+    newer schema (annotation C(baremetal-lb/schema-version)); never one written by a newer collection, never one
+    of another installer, and it never deletes a CRD.
   - Refuses a pool that shares an address with another C(IPAddressPool) of the namespace, naming both pools.
   - Validates every option first (bad ranges, CIDRs with host bits, reversed ranges, overlaps inside the list,
     aggregation lengths that reach outside the pool), naming the option and the value, before changing anything.
@@ -135,8 +138,9 @@ options:
         elements: dict
   install_crds:
     description:
-      - Create the C(metallb.io) CustomResourceDefinitions that are missing (existing ones, for example
-        MetalLB's, are left as they are). With C(false) a missing CRD is an error.
+      - Create the C(metallb.io) CustomResourceDefinitions that are missing and update the ones this collection
+        installed when it ships a newer schema (others, for example MetalLB's, are left as they are). With
+        C(false) no CRD is written and a missing CRD is an error.
     type: bool
     default: true
 notes:

@@ -295,3 +295,83 @@ def test_docs_render_with_ansible_doc():
         assert word in text, word
     doc = json.loads(ansible_doc("baremetal.lb.address_pool", json_output=True))["baremetal.lb.address_pool"]
     assert doc["doc"]["options"]["api_key"]["type"] == "str"
+
+
+def _crd_files(directory: Path, edit) -> Path:
+    """speaker/crds/ copied to ``directory``, each CRD passed through ``edit(crd) -> crd`` (as kubectl would apply)."""
+    from speaker.crds import load_crds
+
+    directory.mkdir()
+    for crd in load_crds():
+        (directory / f"{crd['metadata']['name']}.yaml").write_text(yaml.safe_dump(edit(crd)))
+    return directory
+
+
+def test_crds_of_an_older_release_are_updated_never_deleted_and_others_left_alone(tmp_path):
+    """The cluster holds: our IPAddressPool CRD from an older release (schema 0.0.9, without serviceAllocation),
+    MetalLB's own L2Advertisement CRD (no part-of label, a field of its own), and a BGPPeer CRD written by a newer
+    collection. Check mode reports the one update and writes nothing; the run updates only that CRD; the second
+    run changes nothing; no CRD is ever deleted."""
+    def edit(crd):
+        name = crd["metadata"]["name"]
+        if name == "ipaddresspools.metallb.io":
+            crd["metadata"]["annotations"]["baremetal-lb/schema-version"] = "0.0.9"
+            props = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+            del props["serviceAllocation"]
+        elif name == "l2advertisements.metallb.io":
+            del crd["metadata"]["labels"]
+            crd["metadata"]["annotations"] = {"from": "metallb"}
+            crd["spec"]["versions"][0]["additionalPrinterColumns"] = [{"name": "Pools", "type": "string",
+                                                                       "jsonPath": ".spec.ipAddressPools"}]
+        elif name == "bgppeers.metallb.io":
+            crd["metadata"]["annotations"]["baremetal-lb/schema-version"] = "9.9.9"
+            crd["spec"]["versions"][0]["additionalPrinterColumns"] = []
+        return crd
+
+    crds = _crd_files(tmp_path / "crds", edit)
+    with ApiServer(port=0, crd_dirs=[crds]) as server:
+        server.start()
+        kc = write_kubeconfig(tmp_path / "kubeconfig", server.url)
+        ext = client.ApiextensionsV1Api(api_client_for(server))
+        before = {c.metadata.name: c for c in ext.list_custom_resource_definition().items}
+        args = pool_args(kc, service_allocation={"priority": 5})
+
+        server.reset_counts()
+        rc, res = run_module("baremetal.lb.address_pool", args, check=True)
+        assert rc == 0 and res["changed"] is True, res
+        assert "update CustomResourceDefinition ipaddresspools.metallb.io: schema 0.0.9 -> 0.1.0" in res["commands"]
+        assert not [c for c in res["commands"] if "l2advertisements.metallb.io" in c or "bgppeers" in c]
+        assert any("bgppeers.metallb.io has schema 9.9.9, newer than this collection's 0.1.0" in w
+                   for w in res.get("warnings", [])), res
+        assert writes(server) == 0
+
+        rc, res = run_module("baremetal.lb.address_pool", args)
+        assert rc == 0 and res["changed"] is True, res
+        after = {c.metadata.name: c for c in ext.list_custom_resource_definition().items}
+        pools_crd = after["ipaddresspools.metallb.io"]
+        assert pools_crd.metadata.annotations["baremetal-lb/schema-version"] == "0.1.0"
+        assert "serviceAllocation" in pools_crd.spec.versions[0].schema.open_apiv3_schema.properties["spec"].properties
+        for name in ("l2advertisements.metallb.io", "bgppeers.metallb.io"):
+            assert after[name].metadata.resource_version == before[name].metadata.resource_version, name
+        assert get_with(server, "ipaddresspools", "lan")["spec"]["serviceAllocation"] == {"priority": 5}
+
+        server.reset_counts()
+        rc, res = run_module("baremetal.lb.address_pool", args)
+        assert rc == 0 and res["changed"] is False and res["commands"] == [], res
+        assert writes(server) == 0
+        assert server.count_requests(verb="delete", resource="customresourcedefinitions") == 0
+        assert set(after) == set(before)
+
+
+def api_client_for(server: ApiServer):
+    from tests.kubeapi import api_client
+
+    return api_client(server.url)
+
+
+def get_with(server: ApiServer, plural: str, name: str) -> dict[str, Any] | None:
+    kc = api_client_for(server)
+    try:
+        return get(kc, plural, name)
+    finally:
+        kc.close()

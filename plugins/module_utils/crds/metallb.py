@@ -32,6 +32,9 @@ CRDS = json.loads(r'''[
    "name": "ipaddresspools.metallb.io",
    "labels": {
     "app.kubernetes.io/part-of": "baremetal-lb"
+   },
+   "annotations": {
+    "baremetal-lb/schema-version": "0.1.0"
    }
   },
   "spec": {
@@ -257,6 +260,9 @@ CRDS = json.loads(r'''[
    "name": "l2advertisements.metallb.io",
    "labels": {
     "app.kubernetes.io/part-of": "baremetal-lb"
+   },
+   "annotations": {
+    "baremetal-lb/schema-version": "0.1.0"
    }
   },
   "spec": {
@@ -437,6 +443,9 @@ CRDS = json.loads(r'''[
    "name": "bgpadvertisements.metallb.io",
    "labels": {
     "app.kubernetes.io/part-of": "baremetal-lb"
+   },
+   "annotations": {
+    "baremetal-lb/schema-version": "0.1.0"
    }
   },
   "spec": {
@@ -644,6 +653,9 @@ CRDS = json.loads(r'''[
    "name": "communities.metallb.io",
    "labels": {
     "app.kubernetes.io/part-of": "baremetal-lb"
+   },
+   "annotations": {
+    "baremetal-lb/schema-version": "0.1.0"
    }
   },
   "spec": {
@@ -715,6 +727,9 @@ CRDS = json.loads(r'''[
    "name": "bgppeers.metallb.io",
    "labels": {
     "app.kubernetes.io/part-of": "baremetal-lb"
+   },
+   "annotations": {
+    "baremetal-lb/schema-version": "0.1.0"
    }
   },
   "spec": {
@@ -1099,6 +1114,9 @@ CRDS = json.loads(r'''[
    "name": "servicel2statuses.metallb.io",
    "labels": {
     "app.kubernetes.io/part-of": "baremetal-lb"
+   },
+   "annotations": {
+    "baremetal-lb/schema-version": "0.1.0"
    }
   },
   "spec": {
@@ -1211,6 +1229,9 @@ CRDS = json.loads(r'''[
    "name": "servicebgpstatuses.metallb.io",
    "labels": {
     "app.kubernetes.io/part-of": "baremetal-lb"
+   },
+   "annotations": {
+    "baremetal-lb/schema-version": "0.1.0"
    }
   },
   "spec": {
