@@ -197,7 +197,7 @@ class AllocationController:
             self._release(key)
             self._failed.discard(key)
             live = live_status(svc)
-            if live.pool is not None:  # ours (we wrote the pool annotation): take our addresses back
+            if self._wrote(live):  # ours (we wrote the pool annotation): take our addresses back
                 self._status.desire(key, ServiceStatus())
                 self._say_service(svc, "Normal", "ClearAssignment", "not a LoadBalancer Service for this class any more; addresses released")
             else:
@@ -227,6 +227,14 @@ class AllocationController:
         self._status.desire(key, want)
         if live.ips != want.ips:
             self._say_service(svc, "Normal", "IPAllocated", f"Assigned IP {list(want.ips)}")
+
+    def _wrote(self, live: ServiceStatus) -> bool:
+        """Whether a Service's addresses were allocated by us: the pool annotation names one of *our* pools and every
+        address is in it. MetalLB writes the same annotation, so while both run (each with its own namespace and
+        class, docs/migrating-from-metallb.md) a class-less Service that MetalLB allocated is not ours to clear."""
+        assert self._allocator is not None
+        return (live.pool is not None and live.pool in self._pools
+                and all(self._allocator.pool_for_ip(ip) == live.pool for ip in live.ips))
 
     def _extract(self, svc: Mapping[str, Any]) -> Extraction:
         ns = (svc.get("metadata") or {}).get("namespace", "")
