@@ -27,8 +27,7 @@ WRITES = ("create", "update", "patch", "delete")
 def inventory(pf_url: str, kubeconfig: Path) -> dict:
     local = {"ansible_connection": "local", "ansible_python_interpreter": PYTHON}
     return {"all": {
-        "vars": {"baremetal_lb_pools": POOLS, "baremetal_lb_kubeconfig": str(kubeconfig),
-                 "baremetal_lb_speaker_identity_auth": {"kubeconfig": str(kubeconfig)}},
+        "vars": {"baremetal_lb_pools": POOLS, "baremetal_lb_kubeconfig": str(kubeconfig)},
         "hosts": {"localhost": local},
         "children": {
             "k8s_nodes": {"hosts": {}},  # the node side: Molecule
