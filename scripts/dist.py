@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import email.parser
+import fnmatch
 import hashlib
 import json
 import os
@@ -212,13 +213,15 @@ def build_collection(out: Path, wheel: Path, house: Path | None) -> Path:
     galaxy = Path(sys.executable).with_name("ansible-galaxy")
     if not galaxy.exists():
         galaxy = Path(shutil.which("ansible-galaxy") or "ansible-galaxy")
-    skip = _build_ignore(ROOT) | {".git", "dist", ".venv"}
+    skip = _build_ignore(ROOT) | {".git", "dist", ".venv*"}
     with tempfile.TemporaryDirectory(prefix="blb-collection-") as tmp:
         stage = Path(tmp) / "lb"
         stage.mkdir()
         for entry in ROOT.iterdir():
-            if entry.name in skip:
+            if any(fnmatch.fnmatch(entry.name, pattern) for pattern in skip):
                 continue
+            if entry.is_symlink() and not entry.resolve().is_relative_to(ROOT):
+                continue  # a link out of the tree (a developer's venv) is nobody's release
             if entry.is_dir():
                 shutil.copytree(entry, stage / entry.name, symlinks=True,
                                 ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
