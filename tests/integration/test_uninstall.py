@@ -56,7 +56,9 @@ def exists(fn, *args) -> bool:
 
 def test_uninstall_checks_removes_and_then_changes_nothing(tmp_path: Path) -> None:
     everything = {"baremetal_lb_uninstall_pools": True, "baremetal_lb_uninstall_router_reservations": True}
-    with ApiServer(port=0, crd_dirs=[REPO / "speaker" / "crds"]) as server, FakePfsense() as pf:
+    # an API key needs KeyAuth enabled on the router (the fake starts as pfSense does: BasicAuth only)
+    with ApiServer(port=0, crd_dirs=[REPO / "speaker" / "crds"]) as server, \
+            FakePfsense(auth_methods=("BasicAuth", "KeyAuth")) as pf:
         server.start()
         kc = write_kubeconfig(tmp_path / "kubeconfig", server.url, token=DEFAULT_TOKEN)
         inv = inventory(pf.url, kc)
