@@ -145,6 +145,9 @@ class Speaker:
             on_conflict=lambda ip, mac: self.layer2.on_conflict(ip, mac) if self.layer2 else None,
         )
         liveness = self.liveness
+        from speaker.layer2.handover import HandoverForwarder
+
+        self.handover = HandoverForwarder()
         self.l2_status_applier = announcement_status_applier(
             self._api, cfg.namespace, self.informers["servicel2statuses"].get,
             kind="ServiceL2Status", plural="servicel2statuses", detail="interfaces")
@@ -161,6 +164,9 @@ class Speaker:
             l2_status=self.l2_status_applier,
             ignore_exclude_lb=cfg.ignore_exclude_lb,
             is_leader=lambda: self.elector.is_leader,
+            # a peer that stopped cleanly still holds its connections: a takeover forwards them to it
+            departed=self._layer2_departed,
+            handover=self.handover,
         )
 
     # --- the heartbeat key and which liveness Layer 2 uses -------------------------------------------------
@@ -260,6 +266,13 @@ class Speaker:
             return self.membership.alive()  # type: ignore[no-any-return]
         return self.liveness.alive()
 
+    def _layer2_departed(self) -> frozenset[str]:
+        """The peers that stopped cleanly (heartbeat LEAVE, or their Lease released): still up, still holding
+        their connections, which a takeover forwards to them (speaker/layer2/handover.py)."""
+        if self.liveness_source().mode == HEARTBEATS:
+            return frozenset(m["name"] for m in self.membership.members() if m["left"])  # type: ignore[union-attr]
+        return self.liveness.released()
+
     def _on_leader_change(self, leader: bool) -> None:
         self.controller.set_leader(leader)
         self._key_wake.set()
@@ -314,6 +327,7 @@ class Speaker:
         if self.layer2 is not None:
             self.l2_status_applier.set_enabled(True)  # every speaker publishes what it announces
             self.l2_status_applier.start()
+            self.handover.start()
             self.announcer.start()
             if self.membership is not None:
                 self._update_peers()
@@ -354,6 +368,7 @@ class Speaker:
             log.info("told peers we are leaving; %s", "they took over" if self.layer2.handed_over()
                      else f"no takeover seen within {self.cfg.layer2.leave_grace:g}s")
             self.layer2.stop()
+            self.handover.stop()
             self.announcer.stop()
             self.l2_status_applier.stop()
             if self.membership is not None:

@@ -12,6 +12,7 @@ announces nothing.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Callable, Mapping
 
 from speaker.announce import NO_ELIGIBLE_NODE, L2Choice, L2Gap, addressed_services, l2_plan, l2_unannounced
@@ -20,6 +21,7 @@ from speaker.election import node_info
 from speaker.endpoints import ready_nodes_by_service
 from speaker.kube.writer import Applier, Event, EventRecorder, l2_status_name, publish_announcements
 from speaker.layer2.announcer import Announcement, Announcer
+from speaker.layer2.handover import CONFIRM, DRAIN, HandoverForwarder
 from speaker.reconciler import Reconciler
 
 log = logging.getLogger(__name__)
@@ -29,10 +31,14 @@ RELEVANT = frozenset({"services", "endpointslices", "nodes", "ipaddresspools", "
 
 
 def internal_ip(node: Mapping[str, Any]) -> str | None:
-    for addr in (node.get("status") or {}).get("addresses") or []:
-        if addr.get("type") == "InternalIP":
-            return addr.get("address")
-    return None
+    ips = internal_ips(node)
+    return ips[0] if ips else None
+
+
+def internal_ips(node: Mapping[str, Any]) -> list[str]:
+    """Every InternalIP of a Node (a dual-stack node has one per family)."""
+    return [str(addr["address"]) for addr in (node.get("status") or {}).get("addresses") or []
+            if addr.get("type") == "InternalIP" and addr.get("address")]
 
 
 class Layer2Controller(Reconciler):
@@ -53,6 +59,8 @@ class Layer2Controller(Reconciler):
         l2_status: Applier | None = None,
         ignore_exclude_lb: bool = False,
         is_leader: Callable[[], bool] = lambda: False,
+        departed: Callable[[], frozenset[str]] = frozenset,
+        handover: HandoverForwarder | None = None,
     ) -> None:
         super().__init__(synced=synced)
         self._node = node
@@ -63,6 +71,9 @@ class Layer2Controller(Reconciler):
         self._alive = alive
         self._fenced = fenced
         self._l2_status = l2_status
+        self._departed = departed
+        self._handover = handover
+        self._unconfirmed: dict[str, tuple[str, float]] = {}  # VIP → (old owner declared dead, when taken over)
         self._plan: dict[str, L2Choice] = {}
         self._mine: dict[str, L2Choice] = {}
         self._in_use: dict[str, tuple[str, ...]] = {}
@@ -109,10 +120,13 @@ class Layer2Controller(Reconciler):
             self._publish(force=True)
             return
         desired: dict[str, Announcement] = {}
+        handed: dict[str, str] = {}  # VIP → the node that announced it until now
         for ip, choice in plan.items():
             if choice.node != self._node:
                 continue
             prev = previous.get(ip)
+            if prev is not None and prev.node != self._node:
+                handed[ip] = prev.node
             # Probe only an address nobody has announced yet: one allocated after we started and never
             # planned on another node. A takeover must not wait for (or be confused by) the old owner.
             fresh = ip not in (self._known_at_sync or set()) and prev is None and ip not in self._ever_mine
@@ -121,6 +135,9 @@ class Layer2Controller(Reconciler):
                 for key in choice.services:
                     self._say(key, f"announcing from node \"{self._node}\" with protocol \"layer2\"")
         self._ever_mine.update(desired)
+        if self._handover is not None:
+            # Forwards outlive our own claim: clients keep sending to us until someone announces again.
+            self._forward_handed_over(handed)
         self._announcer.set_desired(desired)
         self._mine = {ip: plan[ip] for ip in desired}
         self._publish(force=True)
@@ -142,9 +159,52 @@ class Layer2Controller(Reconciler):
                 meta = svc.get("metadata") or {}
                 self._events.record(Event(("v1", "Service", meta.get("namespace", ""), meta.get("name", ""),
                                            meta.get("uid", "")), "Warning", NO_ELIGIBLE_NODE, gap.message))
+    def _forward_handed_over(self, handed: Mapping[str, str]) -> None:
+        """Before announcing addresses taken over from another node: its connections in flight keep going to it
+        (``speaker.layer2.handover``), so the announcement resets none of them — for the drain period if it left
+        cleanly, else for a short while, extended if its LEAVE follows (``_confirm_departures``)."""
+        if not handed:
+            return
+        assert self._handover is not None
+        departed = self._departed()
+        ips = {n["metadata"]["name"]: internal_ips(n) for n in self._caches["nodes"].items()}
+        for left in (True, False):
+            group = {ip: ips.get(node, []) for ip, node in handed.items() if (node in departed) == left}
+            if not group:
+                continue
+            now = time.monotonic()
+            for f in self._handover.begin(group, hold=None if left else CONFIRM):
+                node = handed[f.ip]
+                if left:
+                    log.info("layer2: %s taken over from %s, which left: its connections in flight go on to %s via "
+                             "%s for %gs", f.ip, node, f.via, f.device, DRAIN)
+                else:  # declared dead, or still alive (a rebalance): it may yet say it left
+                    self._unconfirmed[f.ip] = (node, now)
+                    log.info("layer2: %s taken over from %s: its connections in flight go on to %s via %s for %gs "
+                             "(%gs if it left)", f.ip, node, f.via, f.device, CONFIRM, DRAIN)
+
+    def _confirm_departures(self) -> None:
+        """A node declared dead whose LEAVE (or released Lease) came after our takeover was stopping: its
+        connections get the whole drain period."""
+        if not self._unconfirmed or self._handover is None:
+            return
+        now = time.monotonic()
+        self._unconfirmed = {ip: v for ip, v in self._unconfirmed.items() if now - v[1] < CONFIRM}
+        departed = self._departed()
+        late = [ip for ip, (node, _) in self._unconfirmed.items() if node in departed]
+        if not late:
+            return
+        for f in self._handover.confirm(late):
+            log.info("layer2: %s: %s left after all: its connections in flight go on to %s for %gs", f.ip,
+                     self._unconfirmed[f.ip][0], f.via, DRAIN)
+        for ip in late:
+            self._unconfirmed.pop(ip, None)
 
     def tick(self) -> None:
         """Links come and go without any API event: publish again when the interfaces in use changed."""
+        if self._handover is not None:
+            self._confirm_departures()
+            self._handover.tick()
         if self._published is not None:  # not before the first recompute: an empty plan would delete ours
             self._publish(force=False)
 

@@ -157,6 +157,10 @@ class LeaseView:
         live.discard(self.me)
         return frozenset(live if self._left else live | {self.me})
 
+    def released(self) -> frozenset[str]:
+        """The peers whose speaker stopped cleanly: their Lease is released (empty holder), not merely expired."""
+        return frozenset(n for n, r in self._records.items() if not r.holder and n != self.me)
+
     def gone(self, node: str, now: float, *, node_exists: bool, grace: float) -> bool:
         """``node``'s speaker stopped for good, so its status objects may go: its Lease is released, expired or
         missing, and either its Node is deleted too or that has lasted a Lease duration (``grace`` when there is
@@ -234,6 +238,10 @@ class SpeakerLease:
     @property
     def fenced(self) -> bool:
         return False  # see the module docstring: a Lease cannot tell who is cut off
+
+    def released(self) -> frozenset[str]:
+        with self._lock:
+            return self._view.released()
 
     def gone(self, node: str, node_exists: bool) -> bool:
         with self._lock:

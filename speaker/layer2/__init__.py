@@ -7,7 +7,8 @@
 - ``responder``: the event loop and the AF_PACKET sockets. ``announcer``: ``Announcer``, what the daemon drives.
 - ``child``: the responder process (``python -m speaker.layer2.child``, started by the Announcer);
   ``supervisor``: the speaker's side of it (start, restart, table updates); ``protocol``: the pure channel.
-- ``metrics``: MetalLB's layer2 metric names.
+- ``metrics``: MetalLB's layer2 metric names. ``handover``: on a planned hand-over, the new owner forwards the
+  connections the old one still holds (nftables), so the announcement resets none of them.
 
 The names below are imported on first use, so that the responder process (which imports this package on
 its way to ``child``) starts without the Announcer, pyroute2 or prometheus_client.

@@ -153,6 +153,29 @@ class Cluster:
         return wait_for(f"{ns}/{name} to get {count} address(es)",
                         lambda: (ips := self.ips(name, ns)) and len(ips) >= count and ips, timeout)
 
+    def announcements(self, plural: str, service: str | None = None) -> list[tuple[str, str, list[str] | None]]:
+        """ServiceL2Status (``servicel2statuses``) / ServiceBGPStatus (``servicebgpstatuses``) objects as they
+        are: ``(node, Service name, interface or peer names)``, sorted; the names are ``None`` while the status is
+        not written yet. A real API server drops ``status`` on create when the CRD has a status subresource, so
+        the speaker creates first and writes status second, and a listing can fall between the two: node and
+        Service come from the labels, set at create. A status that contradicts its labels fails the test."""
+        items = self.custom.list_namespaced_custom_object("metallb.io", "v1beta1", NS, plural)["items"]
+        out = []
+        for o in items:
+            labels = (o.get("metadata") or {}).get("labels") or {}
+            node, name = labels.get("metallb.io/node", ""), labels.get("metallb.io/service-name", "")
+            if service is not None and name != service:
+                continue
+            status = o.get("status")
+            names = None
+            if status is not None:
+                assert (status.get("node"), status.get("serviceName"), status.get("serviceNamespace")) == (
+                    node, name, labels.get("metallb.io/service-namespace")), f"status contradicts labels: {o}"
+                names = [i["name"] if isinstance(i, dict) else i
+                         for i in status.get("interfaces" if plural == "servicel2statuses" else "peers") or []]
+            out.append((node, name, names))
+        return sorted(out, key=lambda t: (t[0], t[1]))
+
     def events(self, name: str, ns: str = "default", reason: str | None = None) -> list[dict[str, Any]]:
         data = json.loads(self.core.list_namespaced_event(ns, _preload_content=False).data)
         return [e for e in data["items"] if e["involvedObject"].get("name") == name

@@ -56,10 +56,8 @@ def test_service_advertised_by_every_node_then_withdrawn(bgp: BGPWorld):
     wait_for("the status objects removed", lambda: bgp_statuses(bgp, "web") == [])
 
 
-def bgp_statuses(bgp: BGPWorld, service: str) -> list[tuple[str, list[str]]]:
-    items = bgp.cluster.custom.list_namespaced_custom_object("metallb.io", "v1beta1", NS, "servicebgpstatuses")
-    return sorted(((o.get("status") or {}).get("node"), (o.get("status") or {}).get("peers", []))
-                  for o in items["items"] if (o.get("status") or {}).get("serviceName") == service)
+def bgp_statuses(bgp: BGPWorld, service: str) -> list[tuple[str, list[str] | None]]:
+    return [(node, peers) for node, _, peers in bgp.cluster.announcements("servicebgpstatuses", service)]
 
 
 def test_local_policy_advertises_only_from_nodes_with_an_endpoint(bgp: BGPWorld):

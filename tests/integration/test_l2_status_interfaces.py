@@ -95,8 +95,8 @@ def objects(cluster: Cluster) -> list[dict[str, Any]]:
     return cluster.custom.list_namespaced_custom_object("metallb.io", "v1beta1", NS, "servicel2statuses")["items"]
 
 
-def interfaces(cluster: Cluster) -> list[list[str]]:
-    return [[i["name"] for i in (o.get("status") or {}).get("interfaces", [])] for o in objects(cluster)]
+def interfaces(cluster: Cluster) -> list[list[str] | None]:
+    return [names for _, _, names in cluster.announcements("servicel2statuses")]
 
 
 def writes(kube_api) -> int:

@@ -19,7 +19,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.integration.conftest import NS, Cluster, wait_for
+from tests.integration.conftest import Cluster, wait_for
 from tests.l2world import L2Lab
 from tests.netlab import Lab
 
@@ -49,10 +49,8 @@ def _vip(l2lab: L2Lab) -> str:
     return ip
 
 
-def _l2_statuses(l2lab: L2Lab) -> list[tuple[str, list[str]]]:
-    items = l2lab.cluster.custom.list_namespaced_custom_object("metallb.io", "v1beta1", NS, "servicel2statuses")
-    return sorted(((o.get("status") or {}).get("node"), [i["name"] for i in (o.get("status") or {}).get("interfaces", [])])
-                  for o in items["items"])
+def _l2_statuses(l2lab: L2Lab) -> list[tuple[str, list[str] | None]]:
+    return [(node, names) for node, _, names in l2lab.cluster.announcements("servicel2statuses")]
 
 
 def _sees_everyone(l2lab: L2Lab) -> bool:
