@@ -429,8 +429,9 @@ def main() -> int:
     if slow_rows:
         print(f"\nThe same at a LAN's pace: {slow_samples} requests at {SLOW_RATE:g}/s")
         print_latencies(slow_rows)
-    print("\nRequests/s answered (1 s bursts at each rate; the speaker pinned to one core)")
-    print(f"{'proto':5} {'who answers':44} {'rate/s':>7} {'sent':>7} {'answered':>9} {'loss':>7} {'cap.drop':>8}")
+    if rate_rows:
+        print("\nRequests/s answered (1 s bursts at each rate; the speaker pinned to one core)")
+        print(f"{'proto':5} {'who answers':44} {'rate/s':>7} {'sent':>7} {'answered':>9} {'loss':>7} {'cap.drop':>8}")
     for proto, who, d in rate_rows:
         loss = 1 - d["answered"] / d["sent"] if d["sent"] else float("nan")
         print(f"{proto:5} {who:44} {d['rate']:>7} {d['sent']:>7} {d['answered']:>9} {loss:>7.2%} "
