@@ -279,14 +279,25 @@ def advertised_peers(services: Iterable[ServiceAddresses], routes: Mapping[str, 
     the address's network up at each prefix length in use (a few), not by testing every route (that was
     Services × routes per recompute).
     """
-    index: dict[str, tuple[set[Any], set[tuple[int, int]]]] = {}
+    # A prefix as (version, length, its network bits): an address is in it when its top ``length`` bits match.
+    index: dict[str, tuple[set[tuple[int, int, int]], set[tuple[int, int]]]] = {}
     for peer, rs in routes.items():
-        prefixes = {r.prefix for r in rs}
+        prefixes = {(r.prefix.version, r.prefix.prefixlen,
+                     int(r.prefix.network_address) >> (r.prefix.max_prefixlen - r.prefix.prefixlen)) for r in rs}
         if prefixes:
-            index[peer] = (prefixes, {(p.version, p.prefixlen) for p in prefixes})
+            index[peer] = (prefixes, {(v, length) for v, length, _ in prefixes})
     out: dict[str, tuple[str, ...]] = {}
     if not index:
         return out
+    for svc in services:
+        addrs = [ipaddress.ip_address(ip) for ip in svc.ips]
+        keys = [(a.version, int(a), a.max_prefixlen) for a in addrs]
+        peers = tuple(sorted(peer for peer, (prefixes, lengths) in index.items()
+                             if any((v, length, n >> (bits - length)) in prefixes
+                                    for v, n, bits in keys for version, length in lengths if version == v)))
+        if peers:
+            out[svc.key] = peers
+    return out
     for svc in services:
         addrs = [ipaddress.ip_address(ip) for ip in svc.ips]
         peers = tuple(sorted(peer for peer, (prefixes, lengths) in index.items()
