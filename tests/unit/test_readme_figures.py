@@ -38,8 +38,10 @@ def test_readme_names_the_commit_of_every_figure():
     block = readme[readme.index(rf.BEGIN):readme.index(rf.END)]
     for group in rf.GROUPS:
         line = rf.newest(lines, group)
-        assert line is not None, f"bench/results.jsonl has no run with {group} figures"
-        assert f"commit {line['commit']}" in block
+        if line is None:  # a bench that failed in every recorded run says so instead of showing an old number
+            assert f"- {group}: not measured yet" in block
+        else:
+            assert f"commit {line['commit']}" in block
 
 
 def _line(commit: str, cold: float) -> dict:
