@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: deps test sanity coverage mutation-check dist demo lab lab-failover bench clean
+.PHONY: deps test sanity coverage mutation-check dist demo lab lab-failover bench bench-quick clean
 
 deps:
 	VENV=$(VENV) scripts/install-deps
@@ -57,6 +57,12 @@ bench: deps
 	$(PY) bench/bgp_advertise.py
 	$(PY) bench/bgp_service.py
 	$(PY) bench/site_time.py
+
+# The headline figures in a few minutes (root): allocation cold start/burst, failover, ARP p99, BGP advertise. Appends
+# one JSON line to bench/results.jsonl (commit, date, cores, load, figures), then regenerates README's figures from it.
+bench-quick: deps
+	$(PY) bench/quick.py
+	$(PY) scripts/readme-figures
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .hypothesis

@@ -8,12 +8,13 @@ Lab: namespaces from tests/netlab.py, sessions on 198.51.100.0/24; the announced
 is installed anywhere. Each sender is started with its routes already loaded; the receiver is passive. Times
 are measured at the receiver by polling ``birdc`` (≈ 2–5 ms per poll, which bounds the resolution).
 
-Usage: python bench/bgp_advertise.py [--prefixes 10000] [--runs 3]
+Usage: python bench/bgp_advertise.py [--prefixes 10000] [--runs 3] [--skip-gobgp] [--json FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import ipaddress
 import logging
 import statistics
@@ -167,6 +168,7 @@ def main() -> None:
     ap.add_argument("--prefixes", type=int, default=10000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--skip-gobgp", action="store_true", help="the rib-add loop takes ~1 minute")
+    ap.add_argument("--json", type=Path, help="also write the medians to this file as JSON")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     results: dict[str, list[dict[str, float]]] = {"ours": [], "bird": [], "gobgp": []}
@@ -185,11 +187,15 @@ def main() -> None:
         rx.proc.kill()
     print(f"{args.prefixes} /32s, Established → visible at a BIRD receiver (median of runs; ms)")
     print(f"{'sender':8} {'runs':>4} {'all':>10} {'all-16':>10} {'withdraw 1':>11}")
+    figures: dict[str, object] = {"prefixes": args.prefixes, "runs": args.runs}
     for name, rows in results.items():
         if rows:
             med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
+            figures[name] = {k: round(v, 1) for k, v in med.items()}
             print(f"{name:8} {len(rows):>4} {med['all_ms']:>10.1f} {med['n_minus_16_ms']:>10.1f} {med['withdraw_ms']:>11.1f}")
     print("goals for ours: all ≤ 100 ms, withdraw ≤ 50 ms")
+    if args.json:
+        args.json.write_text(json.dumps(figures))
 
 
 if __name__ == "__main__":

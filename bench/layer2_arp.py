@@ -1,9 +1,11 @@
 """ARP/NDP reply latency on the wire and requests/s without loss: the kernel vs the baremetal-lb responder,
 answering in a thread of the speaker or in its own process, with the speaker idle or busy.
 
-Run (root): ``.venv/bin/python bench/layer2_arp.py [--samples N] [--quick] [--repeat N]``. Prints tables; no
-thresholds. Goals (issue 3): ARP reply p99 <= 0.3 ms, >= 5,000 requests/s answered without loss on one core,
-flat up to 10,000 VIPs.
+Run (root): ``.venv/bin/python bench/layer2_arp.py [--samples N] [--quick] [--repeat N] [--headline] [--json F]``.
+Prints tables; no thresholds. ``--headline``: only the kernel and the default responder (its own process) with the
+speaker busy, latency only (README's figure, for bench/quick.py); ``--json``: the latency rows as JSON too.
+Goals (issue 3): ARP reply p99 <= 0.3 ms, >= 5,000 requests/s answered without loss on one core, flat up to
+10,000 VIPs.
 
 Topology: a namespace LAN (tests/netlab.py): ``client`` and ``node`` on a bridge. Timing is taken *on the
 wire*: an AF_PACKET socket with kernel timestamps (SO_TIMESTAMPNS) on the node's switch port sees each
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import json
 import os
 import random
 import socket
@@ -57,6 +60,7 @@ PACKET_STATISTICS = 6
 PACKET_OUTGOING = 4
 RT_PRIORITY = 10
 SLOW_RATE = 100.0
+HEADLINE = "process, 1 VIP,  API load"  # the default responder, speaker busy: README's figure
 KERNEL4, KERNEL6 = "198.51.100.50", "2001:db8:100::50"
 VIP4, VIP6 = "198.51.100.240", "2001:db8:100::240"
 
@@ -328,6 +332,9 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--samples", type=int, default=2000)
     ap.add_argument("--quick", action="store_true", help="fewer samples and rates")
+    ap.add_argument("--headline", action="store_true",
+                    help="only the kernel and 'process, 1 VIP, API load', latency only (implies --quick)")
+    ap.add_argument("--json", type=Path, help="also write the latency rows to this file as JSON")
     ap.add_argument("--repeat", type=int, default=1, help="run every latency case this many times (interleaved)")
     ap.add_argument("--generate", choices=["arp", "ndp"])
     ap.add_argument("--targets")
@@ -350,6 +357,8 @@ def main() -> int:
         return serve(args.vips_file, args.mode, args.rt_priority, args.load)
 
     require_root()
+    if args.headline:
+        args.quick = True
     os.sched_setaffinity(0, {0})  # this process (capture) and the generator on CPU 0; the responder gets CPU 1
     samples = 500 if args.quick else args.samples
     rates = [5_000, 10_000] if args.quick else [5_000, 10_000, 20_000, 40_000]
@@ -374,6 +383,8 @@ def main() -> int:
         ("thread,  1 VIP,  API load, both CPUs", one, "thread", True, 0, [VIP4], [VIP6], False, False),
         ("process, 1 VIP,  API load, both CPUs", one, "process", True, 0, [VIP4], [VIP6], False, False),
     ]
+    if args.headline:
+        cases = [c for c in cases if c[0] == HEADLINE]
     slow_rows: list[tuple[str, str, dict]] = []
     slow_samples = max(200, samples // 2)
     with Lab() as lab:
@@ -388,7 +399,7 @@ def main() -> int:
             tag = f" #{run + 1}" if args.repeat > 1 else ""
             lat_rows.append(("ARP", f"kernel{tag}", measure_latency(lab, node, client, "arp", [KERNEL4], samples)))
             lat_rows.append(("NDP", f"kernel{tag}", measure_latency(lab, node, client, "ndp", [KERNEL6], samples)))
-            if run == 0:
+            if run == 0 and not args.headline:
                 for r in rates:
                     rate_rows.append(("ARP", "kernel", measure_rate(lab, node, client, "arp", [KERNEL4], r, 1.0)))
             if not args.quick:
@@ -400,7 +411,7 @@ def main() -> int:
                 try:
                     lat_rows.append(("ARP", label + tag, measure_latency(lab, node, client, "arp", tv4, samples)))
                     lat_rows.append(("NDP", label + tag, measure_latency(lab, node, client, "ndp", tv6, samples)))
-                    if with_rates and run == 0:
+                    if with_rates and run == 0 and not args.headline:
                         for r in rates:
                             rate_rows.append(("ARP", label, measure_rate(lab, node, client, "arp", tv4, r, 1.0)))
                     if len(specs) == 2 and prio == 0 and pin and not args.quick:
@@ -418,13 +429,19 @@ def main() -> int:
     if slow_rows:
         print(f"\nThe same at a LAN's pace: {slow_samples} requests at {SLOW_RATE:g}/s")
         print_latencies(slow_rows)
-    print("\nRequests/s answered (1 s bursts at each rate; the speaker pinned to one core)")
-    print(f"{'proto':5} {'who answers':44} {'rate/s':>7} {'sent':>7} {'answered':>9} {'loss':>7} {'cap.drop':>8}")
+    if rate_rows:
+        print("\nRequests/s answered (1 s bursts at each rate; the speaker pinned to one core)")
+        print(f"{'proto':5} {'who answers':44} {'rate/s':>7} {'sent':>7} {'answered':>9} {'loss':>7} {'cap.drop':>8}")
     for proto, who, d in rate_rows:
         loss = 1 - d["answered"] / d["sent"] if d["sent"] else float("nan")
         print(f"{proto:5} {who:44} {d['rate']:>7} {d['sent']:>7} {d['answered']:>9} {loss:>7.2%} "
               f"{d['capture_drops']:>8}")
     print("\nGoals: ARP p99 <= 300 µs; >= 5,000 req/s with 0 loss; 10,000 VIPs like 1 VIP.")
+    if args.json:
+        args.json.write_text(json.dumps({
+            "samples": samples,
+            "latency_us": [{"proto": proto, "who": who.strip(), "p50": round(d["p50"], 1), "p99": round(d["p99"], 1),
+                            "answered": d["n"], "sent": d["n"] + d["unanswered"]} for proto, who, d in lat_rows]}))
     return 0
 
 

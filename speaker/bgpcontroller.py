@@ -7,11 +7,10 @@ election here; ``externalTrafficPolicy: Local`` narrows it to nodes with a ready
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import logging
 from typing import Any, Callable, Mapping
 
-from speaker.announce import addressed_services, bgp_plan, peers_for_node
+from speaker.announce import AddressedServices, RoutesMemo, advertised_peers, bgp_plan, peers_for_node
 from speaker.clusterconfig import build_config
 from speaker.election import node_info
 from speaker.endpoints import ready_nodes_by_service
@@ -37,6 +36,8 @@ class BGPController(Reconciler):
         self._caches = caches
         self._bgp = bgp
         self._lb_class = load_balancer_class
+        self._addressed = AddressedServices(load_balancer_class)
+        self._routes_memo: RoutesMemo = {}
         self._last_good_pools: Mapping[str, Any] = {}
         self._peer_names: list[str] = []
         self._status = status
@@ -53,14 +54,20 @@ class BGPController(Reconciler):
         me = c["nodes"].get(self._node) or {}
         labels = (me.get("metadata") or {}).get("labels") or {}
         peers = peers_for_node(cfg.peers.values(), labels)
-        services = addressed_services(c["services"].items(), self._lb_class)
-        ready = ready_nodes_by_service(c["endpointslices"].items()) if any(s.local for s in services) else {}
         excluded = node_info(me, ignore_exclude_lb=self._ignore_exclude_lb).why_excluded if me else None
         if excluded != self._excluded:
             self._excluded = excluded
             if excluded:
                 log.warning("bgp: this node advertises nothing: %s", excluded)
-        routes = bgp_plan(services, cfg, self._node, labels, ready, peers, node_excluded=excluded)
+        if peers and excluded is None:
+            services = self._addressed(c["services"].items())
+            ready = ready_nodes_by_service(c["endpointslices"].items()) if any(s.local for s in services) else {}
+            memo: RoutesMemo = {}
+            routes = bgp_plan(services, cfg, self._node, labels, ready, peers, previous=self._routes_memo, memo=memo)
+            self._routes_memo = memo
+        else:  # no session, or nothing to advertise on it: no Service needs reading (issue 10)
+            services, self._routes_memo = [], {}
+            routes = bgp_plan(services, cfg, self._node, labels, {}, peers, node_excluded=excluded)
         names = sorted(p.name for p in peers)
         if names != self._peer_names:
             log.info("bgp: sessions for this node: %s", ", ".join(names) or "none")
@@ -68,15 +75,8 @@ class BGPController(Reconciler):
         self._bgp.set_peers(peers)
         self._bgp.set_routes(routes)
         if self._status is not None:  # ServiceBGPStatus: which peers this node advertises each Service to
-            advertised: dict[str, set[str]] = {}
-            by_prefix = {peer: {r.prefix for r in rs} for peer, rs in routes.items()}
-            for svc in services:
-                for peer, prefixes in by_prefix.items():
-                    if any(ipaddress.ip_address(ip) in p for ip in svc.ips for p in prefixes):
-                        advertised.setdefault(svc.key, set()).add(peer)
             publish_announcements(self._status, c["servicebgpstatuses"].items(), self._node,
-                                  {k: tuple(sorted(v)) for k, v in advertised.items()}, bgp_status_name,
-                                  exclusive=False)
+                                  advertised_peers(services, routes), bgp_status_name, exclusive=False)
 
     def tick(self) -> None:
         """Tell the user when a session comes up or goes down: an Event on the BGPPeer object."""

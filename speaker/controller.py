@@ -172,7 +172,12 @@ class AllocationController:
             self._reconcile(req.key)
 
     def _apply_config(self) -> None:
+        previous = self._config
         self._config = self._load_config()
+        if self._config == previous:
+            # Nothing we act on changed: typically our own write of a pool's status (after every batch) coming
+            # back as a MODIFIED IPAddressPool. Re-checking every Service for it made each batch cost O(Services).
+            return
         assert self._allocator is not None
         moved = self._allocator.set_pools(self._pools.values())
         self._capacity_freed = True

@@ -15,7 +15,7 @@ import logging
 import time
 from typing import Any, Callable, Mapping
 
-from speaker.announce import NO_ELIGIBLE_NODE, L2Choice, L2Gap, addressed_services, l2_plan, l2_unannounced
+from speaker.announce import NO_ELIGIBLE_NODE, AddressedServices, L2Choice, L2Gap, l2_plan, l2_unannounced
 from speaker.clusterconfig import build_config
 from speaker.election import node_info
 from speaker.endpoints import ready_nodes_by_service
@@ -68,6 +68,7 @@ class Layer2Controller(Reconciler):
         self._announcer = announcer
         self._events = events
         self._lb_class = load_balancer_class
+        self._addressed = AddressedServices(load_balancer_class)
         self._alive = alive
         self._fenced = fenced
         self._l2_status = l2_status
@@ -97,7 +98,7 @@ class Layer2Controller(Reconciler):
         cfg = build_config(c["ipaddresspools"].items(), c["l2advertisements"].items(),
                            last_good_pools=self._last_good_pools)
         self._last_good_pools = cfg.pools
-        services = addressed_services(c["services"].items(), self._lb_class)
+        services = self._addressed(c["services"].items())
         if self._known_at_sync is None:
             self._known_at_sync = {ip for s in services for ip in s.ips}
         nodes = {n["metadata"]["name"]: node_info(n, ignore_exclude_lb=self._ignore_exclude_lb)

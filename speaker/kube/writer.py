@@ -42,7 +42,7 @@ class ServiceStatus:
 
 def live_status(svc: Mapping[str, Any]) -> ServiceStatus:
     ingress = (((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress")) or []
-    ips = tuple(i["ip"] for i in ingress if isinstance(i, Mapping) and i.get("ip"))
+    ips = tuple(i["ip"] for i in ingress if isinstance(i, dict) and i.get("ip"))  # dict: see announce.service_addresses
     pool = ((svc.get("metadata") or {}).get("annotations") or {}).get(POOL_ANNOTATION)
     return ServiceStatus(ips, pool)
 

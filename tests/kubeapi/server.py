@@ -485,6 +485,7 @@ class _Handler(BaseHTTPRequestHandler):
         owner = self.server.owner
         store = owner.store
         interval = owner.bookmark_interval
+        cond = store.cond_for(rt.key)
         next_bookmark = time.monotonic() + interval
         next_check = time.monotonic() + 1.0
         while True:
@@ -507,7 +508,7 @@ class _Handler(BaseHTTPRequestHandler):
                     wait = min(deadline - now, (next_bookmark - now) if bookmarks else 1.0, next_check - now)
                     if wait <= 0:
                         break
-                    store.cond.wait(wait)
+                    cond.wait(wait)
             if events is None:
                 status = errors.gone(f"too old resource version: {cursor} ({store.oldest})").status()
                 self._chunk(b'{"type":"ERROR","object":' + dumps(status) + b"}\n")
@@ -666,7 +667,7 @@ class ApiServer:
         """Stop serving; open watch streams and keep-alive connections are cut at once."""
         with self.store.lock:
             self.store.closed = True
-            self.store.cond.notify_all()
+            self.store.wake_all()
         self._shutdown_listener()
         for httpd, thread in self._extra:
             httpd.shutdown()
@@ -723,7 +724,7 @@ class ApiServer:
             raise ValueError(f"unknown pause mode {mode!r}")
         with self.store.lock:
             self._paused = mode
-            self.store.cond.notify_all()
+            self.store.wake_all()
         if mode == "refuse":
             self._shutdown_listener()
 
@@ -742,7 +743,7 @@ class ApiServer:
         with self.store.lock:
             self._abrupt_close = abrupt
             self.store.watch_epoch += 1
-            self.store.cond.notify_all()
+            self.store.wake_all()
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
             with self._watch_lock:
