@@ -13,9 +13,10 @@ import pytest
 from kubernetes import client
 
 from tests.kubeapi import ApiServer, api_client
+from tests.netlab import require_binaries
 
 from .conftest import api_error, lb_service
-from .test_clients import _kubectl, needs_kubectl
+from .test_clients import _kubectl
 
 ADMIN = "admin-token"
 RBAC = "rbac.authorization.k8s.io"
@@ -366,11 +367,11 @@ def test_static_tokens_and_rbac_together(rbac_api):
     assert api_error(_core(rbac_api, "who-knows").list_namespaced_config_map, "b")[0] == 401
 
 
-@needs_kubectl
 def test_kubectl_creates_and_lists_rbac_objects(kubeconfig, kube_client):
     """kubectl finds the RBAC kinds by discovery (api-resources), creates a ClusterRole and a RoleBinding for a
     ServiceAccount from a manifest, and prints them (-o wide shows the ServiceAccounts column). (Imperative
     ``kubectl create clusterrole`` sends protobuf, which the emulator does not speak.)"""
+    require_binaries("kubectl")  # a missing kubectl fails: CI installs it (scripts/install-deps)
     out = _kubectl(kubeconfig, "api-resources", f"--api-group={RBAC}", "-o", "name")
     assert sorted(out.stdout.split()) == [f"{p}.{RBAC}" for p in
                                           ("clusterrolebindings", "clusterroles", "rolebindings", "roles")], out.stderr
