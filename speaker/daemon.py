@@ -107,6 +107,8 @@ class Speaker:
         self.layer2: Layer2Controller | None = None
         if cfg.layer2.enabled:
             self._build_layer2()
+            # Layer 2 liveness from Leases (no heartbeat key): slower failover, no fencing (BaremetalLBLeaseFallback).
+            metrics.LEASE_FALLBACK.set(0 if self.membership is not None else 1)
         self.bgp: Any = None
         self.bgp_controller: BGPController | None = None
         if cfg.bgp.enabled:

@@ -13,3 +13,5 @@ ADDRESSES_TOTAL = Gauge("metallb_allocator_addresses_total", "Usable addresses i
 LEADER = Gauge("baremetal_lb_allocator_leader", "1 while this speaker holds the allocator lease")
 EVENTS_DROPPED = Counter("baremetal_lb_events_dropped_total", "Events not sent because the event queue was full")
 ALLOCATION_FAILURES = Counter("baremetal_lb_allocation_failures_total", "Services that could not get an address")
+LEASE_FALLBACK = Gauge("baremetal_lb_membership_lease_fallback",
+                       "1 while Layer 2 liveness comes from Leases because no heartbeat key is configured")
