@@ -49,13 +49,13 @@ class Node:
         self.proc: subprocess.Popen[bytes] | None = None
         self.http: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> "Node":
+    def start(self, timeout: float = 60) -> "Node":
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         args = (["--node-name", self.name, "--namespace", NS] if self.zero_config else ["--config", str(self.config)])
         self.proc = self.host.popen([sys.executable, "-m", "speaker", "speaker", *args,
                                      "--kubeconfig", str(self.kubeconfig)], cwd=ROOT, env=env,
                                     stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
-        wait_for(f"speaker {self.name} up", lambda: self.status() is not None, timeout=60)
+        wait_for(f"speaker {self.name} up", lambda: self.status() is not None, timeout=timeout)
         return self
 
     def status(self) -> dict[str, Any] | None:
