@@ -98,6 +98,7 @@ class SpeakerConfig:
     metrics_listen: str = "127.0.0.1:7472"
     # MetalLB's --ignore-exclude-lb: announce from nodes labelled node.kubernetes.io/exclude-from-external-load-balancers
     ignore_exclude_lb: bool = False
+    metrics_bearer_token_file: str | None = None  # /metrics wants "Authorization: Bearer <the file's content>"
     lease: LeaseSettings = LeaseSettings()
     status_writers: int = 4
     layer2: Layer2Config = Layer2Config()
@@ -128,6 +129,7 @@ def parse_duration(value: Any, where: str) -> float:
 _TOP_KEYS = {
     "node_name", "namespace", "kubeconfig", "load_balancer_class", "log_level", "metrics_listen", "lease",
     "status_writers", "layer2", "membership", "bgp", "ignore_exclude_lb",
+    "metrics_bearer_token_file",
 }
 _LEASE_KEYS = {"name", "duration", "renew_deadline", "retry_period"}
 _LAYER2_KEYS = {"enabled", "probe", "refresh_interval", "leave_grace", "realtime_priority", "responder"}
@@ -237,7 +239,8 @@ def build_speaker_config(raw: Any, source: str = "config") -> SpeakerConfig:
     if unknown:
         raise ConfigError(f"{unknown[0]}: unknown setting (known: {', '.join(sorted(_TOP_KEYS))})")
     values: dict[str, Any] = {}
-    for key in ("node_name", "namespace", "kubeconfig", "load_balancer_class", "log_level", "metrics_listen"):
+    for key in ("node_name", "namespace", "kubeconfig", "load_balancer_class", "log_level", "metrics_listen",
+                "metrics_bearer_token_file"):
         value = _expect_str(raw, key, "")
         if value is not None:
             values[key] = value

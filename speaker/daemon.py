@@ -7,16 +7,13 @@ then stop watching).
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from pathlib import Path
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from kubernetes import client
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from speaker import metrics, systemd
 from speaker.config import ConfigError, SpeakerConfig, parse_listen
@@ -107,8 +104,6 @@ class Speaker:
         self.layer2: Layer2Controller | None = None
         if cfg.layer2.enabled:
             self._build_layer2()
-            # Layer 2 liveness from Leases (no heartbeat key): slower failover, no fencing (BaremetalLBLeaseFallback).
-            metrics.LEASE_FALLBACK.set(0 if self.membership is not None else 1)
         self.bgp: Any = None
         self.bgp_controller: BGPController | None = None
         if cfg.bgp.enabled:
@@ -122,7 +117,8 @@ class Speaker:
                                                 bgp=self.bgp, load_balancer_class=cfg.load_balancer_class,
                                                 status=self.bgp_status_applier, events=self.events,
                                                 namespace=cfg.namespace, ignore_exclude_lb=cfg.ignore_exclude_lb)
-        self._http: ThreadingHTTPServer | None = None
+        self._http: metrics.MetricsEndpoint | None = None
+        self._metrics_token = _read_token(cfg.metrics_bearer_token_file)
 
     def _build_layer2(self) -> None:
         # Imported here: raw sockets and netlink are only needed (and only allowed) where Layer 2 runs.
@@ -396,8 +392,7 @@ class Speaker:
             self._key_informer.stop()
         self.events.stop()
         if self._http is not None:
-            self._http.shutdown()
-            self._http.server_close()
+            self._http.close()
         for t in self._threads:
             t.join(timeout=5)
         log.info("stopped")
@@ -455,6 +450,8 @@ class Speaker:
         while not self._stopped.wait(interval):
             healthy = all(i.healthy for i in self.informers.values())
             metrics.CONFIG_STALE.set(0 if healthy else 1)
+            # Layer 2 liveness still from Leases (no heartbeat key, or not switched yet): BaremetalLBLeaseFallback.
+            metrics.LEASE_FALLBACK.set(1 if self.layer2 is not None and self.liveness_source().mode == LEASES else 0)
             if self.membership is not None:
                 self.membership.set_api_reachable(healthy)
             if self.announcer is not None and not self.announcer.healthy():
@@ -509,34 +506,24 @@ class Speaker:
     def _start_http(self) -> None:
         if not self.cfg.metrics_listen:
             return
-        host, port = parse_listen(self.cfg.metrics_listen)
-        speaker = self
+        token = self._metrics_token
+        self._http = metrics.MetricsEndpoint(parse_listen(self.cfg.metrics_listen), status=self.status,
+                                             ready=self.synced, bearer_token=token)
+        self.http_port = self._http.port
+        for i, server in enumerate(self._http.servers):
+            self._spawn(f"http-{i}", server.serve_forever)
+        log.info("metrics on %s (/metrics%s); /status on loopback only", ", ".join(self._http.urls),
+                 ", bearer token required" if token else "")
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                if self.path == "/metrics":
-                    body, ctype = generate_latest(), CONTENT_TYPE_LATEST
-                elif self.path == "/status":
-                    body, ctype = json.dumps(speaker.status(), indent=2).encode(), "application/json"
-                elif self.path in ("/healthz", "/readyz"):
-                    ok = speaker.synced() if self.path == "/readyz" else True
-                    self.send_response(200 if ok else 503)
-                    self.end_headers()
-                    return
-                else:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._http = ThreadingHTTPServer((host, port), Handler)
-        self._http.daemon_threads = True
-        self.http_port = self._http.server_address[1]
-        self._spawn("http", self._http.serve_forever)
-        log.info("metrics and status on http://%s:%d/ (/metrics, /status)", host, self.http_port)
+def _read_token(path: str | None) -> str | None:
+    """The bearer token ``/metrics`` asks for (``metrics_bearer_token_file``), read once at start-up."""
+    if not path:
+        return None
+    try:
+        token = Path(path).read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"metrics_bearer_token_file: {path}: cannot read: {exc.strerror}") from None
+    if not token:
+        raise ConfigError(f"metrics_bearer_token_file: {path}: the file is empty")
+    return token

@@ -1,8 +1,22 @@
-"""Prometheus metrics, under MetalLB's names where MetalLB has one (dashboards keep working)."""
+"""Prometheus metrics, under MetalLB's names where MetalLB has one (dashboards keep working), and the HTTP
+endpoint that serves them (with ``/status``, ``/healthz``, ``/readyz``). docs/metrics.md lists every metric."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+import hmac
+import ipaddress
+import json
+import logging
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import disable_created_metrics
+
+log = logging.getLogger(__name__)
+
+# No `X_created` gauge beside every counter: MetalLB's Go client has none, and they double the series count.
+disable_created_metrics()
 
 K8S_UPDATES = Counter("metallb_k8s_client_updates_total", "Kubernetes object updates written (status writes)")
 K8S_UPDATE_ERRORS = Counter("metallb_k8s_client_update_errors_total", "Kubernetes object update failures")
@@ -14,4 +28,102 @@ LEADER = Gauge("baremetal_lb_allocator_leader", "1 while this speaker holds the 
 EVENTS_DROPPED = Counter("baremetal_lb_events_dropped_total", "Events not sent because the event queue was full")
 ALLOCATION_FAILURES = Counter("baremetal_lb_allocation_failures_total", "Services that could not get an address")
 LEASE_FALLBACK = Gauge("baremetal_lb_membership_lease_fallback",
-                       "1 while Layer 2 liveness comes from Leases because no heartbeat key is configured")
+                       "1 while Layer 2 liveness comes from Leases (no heartbeat key known yet)")
+
+# MetalLB's Go client serves these Layer 2 counters without the `_total` suffix (metallb internal/layer2
+# metrics.go). prometheus_client's text exposition appends `_total` to the `# HELP`/`# TYPE` name of every counter
+# family (exposition.py generate_latest: "if mtype == 'counter': mname = mname + '_total'"), so
+# speaker.layer2.metrics yields them as *unknown* families with MetalLB's sample names, which the text format
+# writes as `untyped`. `exposition()` restores the `counter` type line, so Prometheus types them as MetalLB's do.
+UNSUFFIXED_COUNTERS = ("metallb_layer2_requests_received", "metallb_layer2_responses_sent",
+                       "metallb_layer2_gratuitous_sent")
+
+
+def exposition(registry: CollectorRegistry = REGISTRY) -> bytes:
+    """The Prometheus text format (0.0.4) of ``registry``, every family typed (see UNSUFFIXED_COUNTERS)."""
+    text = generate_latest(registry)
+    for name in UNSUFFIXED_COUNTERS:
+        text = text.replace(f"# TYPE {name} untyped\n".encode(), f"# TYPE {name} counter\n".encode())
+    return text
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+class MetricsEndpoint:
+    """The speaker's HTTP endpoint: ``/metrics`` for Prometheus, ``/status`` for ``baremetal-lb status``.
+
+    ``listen`` (``metrics_listen``) may be a node address or ``0.0.0.0`` so a Prometheus off the node can scrape;
+    ``/status`` (every Service, pool and peer this speaker knows) is answered only to clients on loopback, so
+    opening ``/metrics`` to the LAN does not open the status API. When ``listen`` is a specific non-loopback
+    address a second listener on ``127.0.0.1`` (same port) serves ``/status`` there, so ``baremetal-lb status``
+    keeps working at its default URL. ``bearer_token``: ``/metrics`` then wants ``Authorization: Bearer <token>``
+    (Prometheus's ``authorization: {credentials_file: …}``); the health probes and loopback ``/status`` do not.
+    Constructing it binds the sockets (errors surface at start-up); ``servers`` are served by the owner's threads.
+    """
+
+    def __init__(self, listen: tuple[str, int], *, status: Callable[[], dict[str, Any]], ready: Callable[[], bool],
+                 bearer_token: str | None = None, registry: CollectorRegistry = REGISTRY) -> None:
+        host, port = listen
+        handler = self._handler(status=status, ready=ready, token=bearer_token, registry=registry)
+        main = ThreadingHTTPServer((host, port), handler)
+        main.daemon_threads = True
+        self.port: int = main.server_address[1]
+        self.servers = [main]
+        if not _is_loopback(host) and not ipaddress.ip_address(host).is_unspecified:
+            local = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
+            local.daemon_threads = True
+            self.servers.append(local)
+        self.urls = [f"http://{h if ':' not in h else f'[{h}]'}:{s.server_address[1]}/"
+                     for s in self.servers for h in [s.server_address[0]]]
+
+    def close(self) -> None:
+        for s in self.servers:
+            s.shutdown()
+            s.server_close()
+
+    @staticmethod
+    def _handler(*, status: Callable[[], dict[str, Any]], ready: Callable[[], bool], token: str | None,
+                 registry: CollectorRegistry) -> type[BaseHTTPRequestHandler]:
+        expected = f"Bearer {token}".encode() if token else None
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                path = self.path.split("?", 1)[0]
+                if path == "/metrics":
+                    got = (self.headers.get("Authorization") or "").encode()
+                    if expected is not None and not hmac.compare_digest(got, expected):
+                        self.send_response(401)
+                        self.send_header("WWW-Authenticate", 'Bearer realm="baremetal-lb metrics"')
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return
+                    body, ctype = exposition(registry), CONTENT_TYPE_LATEST
+                elif path == "/status":
+                    if not _is_loopback(self.client_address[0]):
+                        self.send_error(403, "/status is served on loopback only (baremetal-lb status on the node)")
+                        return
+                    body, ctype = json.dumps(status(), indent=2).encode(), "application/json"
+                elif path in ("/healthz", "/readyz"):
+                    ok = ready() if path == "/readyz" else True
+                    self.send_response(200 if ok else 503)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                else:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        return Handler

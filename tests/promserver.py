@@ -23,7 +23,8 @@ JOB = "baremetal-lb-speaker"  # the job name monitoring/alerts.yaml and docs/mon
 
 
 class Prometheus:
-    def __init__(self, host: Host, tmp: Path, targets: list[str], rule_files: list[Path] | None = None) -> None:
+    def __init__(self, host: Host, tmp: Path, targets: list[str], rule_files: list[Path] | None = None,
+                 bearer_token_file: Path | None = None) -> None:
         binary = shutil.which("prometheus")
         assert binary, "prometheus not found: install Debian's prometheus package (scripts/install-deps does)"
         self.binary = binary
@@ -35,7 +36,9 @@ class Prometheus:
         self.config.write_text(yaml.safe_dump({
             "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
             "rule_files": [str(p) for p in rule_files or []],
-            "scrape_configs": [{"job_name": JOB, "static_configs": [{"targets": targets}]}],
+            "scrape_configs": [{"job_name": JOB, "static_configs": [{"targets": targets}],
+                                **({"authorization": {"credentials_file": str(bearer_token_file)}}
+                                   if bearer_token_file else {})}],
         }, sort_keys=False))
         self.log = self.dir / "prometheus.log"
         self.proc: subprocess.Popen[bytes] | None = None

@@ -2,8 +2,8 @@
 
 MetalLB (Go client) exposes the counters ``metallb_layer2_requests_received{ip}`` etc. without a ``_total``
 suffix. prometheus_client always writes a counter family as ``NAME_total`` in the text format, so these three
-are served as *untyped* families with MetalLB's exact sample names (queries and dashboards match; only the
-``# TYPE`` line says untyped). Our own counters are proper counters with ``_total``. The hot path increments plain dicts owned by the responder thread
+are built as *unknown* families with MetalLB's exact sample names, and ``speaker.metrics.exposition`` writes
+their ``# TYPE`` line as ``counter`` (Prometheus types them as MetalLB's). Our own counters are proper counters with ``_total``. The hot path increments plain dicts owned by the responder thread
 (no lock per packet); a scrape copies them (a dict copy is atomic under the GIL).
 
 With the responder in its own process (the default, docs/design/0011) the requests/responses/gratuitous/

@@ -8,6 +8,7 @@ takes seconds — the expressions are the shipped ones.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -22,6 +23,7 @@ from tests.netlab import Lab
 from tests.promserver import Prometheus
 
 REPO = Path(__file__).resolve().parents[2]
+TOKEN = "prometheus-scrape-token-for-tests-0123456789"
 
 
 def _rules_copy(tmp: Path, for_: str = "2s") -> Path:
@@ -45,11 +47,14 @@ class World:
 def world(kube_api, cluster: Cluster, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[World]:
     with Lab() as lab:
         l2 = L2Lab(lab, kube_api, cluster, tmp_path, nodes=2)
+        token = tmp_path / "metrics.token"
+        token.write_text(TOKEN + "\n")
         for n in l2.nodes.values():  # reachable from the LAN, as `metrics_listen: 0.0.0.0:7472` on a node
-            n.config.write_text(re.sub(r"^metrics_listen: 127\.0\.0\.1:", "metrics_listen: 0.0.0.0:",
-                                       n.config.read_text(), flags=re.M))
+            text = re.sub(r"^metrics_listen: 127\.0\.0\.1:", "metrics_listen: 0.0.0.0:", n.config.read_text(), flags=re.M)
+            # BGP on (no peers): its metric families are served too, for the documented-vs-scraped check
+            n.config.write_text(text + f"metrics_bearer_token_file: {token}\nbgp: {{enabled: true}}\n")
         prom = Prometheus(l2.client, tmp_path, [f"{n.ip}:{n.port}" for n in l2.nodes.values()],
-                          rule_files=[_rules_copy(tmp_path)])
+                          rule_files=[_rules_copy(tmp_path)], bearer_token_file=token)
         started = False
         try:
             for n in l2.nodes.values():  # generous: a loaded CI machine starts a speaker slowly
@@ -105,3 +110,48 @@ def test_speaker_down_alert_fires_when_a_node_dies_and_resolves_when_it_returns(
           f"{t_down:.1f} s; BaremetalLBSpeakerDown firing at {t_firing:.1f} s; node2 restarted at "
           f"{t1 - t0:.1f} s, serving again {t_back:.1f} s later; alert resolved {t_resolved:.1f} s after the restart "
           f"({t_resolved - t_back:.1f} s after it served again)")
+
+
+def _client_get(world: World, url: str, token: str | None = None) -> tuple[int, str]:
+    """GET from the client namespace (a host on the LAN, not the node)."""
+    cmd = ["curl", "-s", "--max-time", "5", "-o", "-", "-w", "\n%{http_code}", url]
+    if token is not None:
+        cmd[1:1] = ["-H", f"Authorization: Bearer {token}"]
+    out = world.l2.client.run(cmd, check=False, timeout=15).stdout
+    body, _, code = out.rpartition("\n")
+    return int(code or 0), body
+
+
+def test_metrics_open_to_the_lan_with_a_token_status_only_on_the_node(world: World) -> None:
+    node1 = world.l2.nodes["node1"]
+    base = f"http://{node1.ip}:{node1.port}"
+    assert _client_get(world, f"{base}/metrics")[0] == 401
+    assert _client_get(world, f"{base}/metrics", token="not-the-token")[0] == 401
+    code, body = _client_get(world, f"{base}/metrics", token=TOKEN)
+    assert code == 200
+    # MetalLB's Layer 2 counters keep their names and are typed counters (they were served untyped)
+    assert "# TYPE metallb_layer2_requests_received counter" in body
+    assert "_created" not in body
+    assert _client_get(world, f"{base}/status")[0] == 403
+    assert _client_get(world, f"{base}/status", token=TOKEN)[0] == 403
+    st = node1.status()  # from the node itself (loopback): no token needed
+    assert st is not None and st["node"] == "node1"
+    assert _client_get(world, f"{base}/healthz")[0] == 200
+
+
+def _documented(path: Path) -> dict[str, str]:
+    """docs/metrics.md's tables: | `name` | type | labels | meaning |."""
+    rows = re.findall(r"^\|\s*`([a-z_:][a-z0-9_:]*)`\s*\|\s*(\w+)\s*\|", path.read_text(), flags=re.M)
+    return dict(rows)
+
+
+def test_documented_metrics_are_what_prometheus_scrapes(world: World) -> None:
+    """docs/metrics.md names every metric family a speaker serves, with the type Prometheus sees, and no others."""
+    prom = world.prom
+    wait_for("Prometheus to scrape both speakers", lambda: list(prom.targets_up().values()) == [True, True], timeout=30)
+    scraped = wait_for("metadata of the scraped families",
+                       lambda: (md := prom.metadata()) and "metallb_bgp_session_up" in md and md, timeout=30)
+    documented = _documented(REPO / "docs" / "metrics.md")
+    print("\nscraped:", json.dumps(scraped, indent=1, sort_keys=True))
+    assert {n: t for n, t in scraped.items() if t == "unknown"} == {}, "every family typed"
+    assert documented == scraped

@@ -308,3 +308,18 @@ def test_firewall_tasks_hand_those_ports_to_the_firewall_module(firewall, module
     [include] = [t for t in main if t["ansible.builtin.include_tasks"]["file"] == "firewall.yml"]
     assert "baremetal_lb_speaker_firewall != 'none'" in include["when"]
     assert _yaml("defaults/main.yml")["baremetal_lb_speaker_firewall"] == "none"
+def test_metrics_token_and_listen_reach_the_config(tmp_path: Path) -> None:
+    """A token makes the config name the token file (the role writes the secret there, not into the config)."""
+    out = render(tmp_path, """\
+        __baremetal_lb_speaker_token: t
+        __baremetal_lb_speaker_ca: ""
+        baremetal_lb_speaker_metrics_listen: 0.0.0.0:7472
+        baremetal_lb_speaker_metrics_bearer_token: scrape-s3cr3t""", templates="speaker.yaml")
+    assert "scrape-s3cr3t" not in out["speaker.yaml"]
+    cfg = build_speaker_config(yaml.safe_load(out["speaker.yaml"]))
+    assert cfg.metrics_listen == "0.0.0.0:7472"
+    assert cfg.metrics_bearer_token_file == "/etc/baremetal-lb/metrics.token"
+
+
+def test_without_a_metrics_token_the_config_names_none(rendered: dict[str, str]) -> None:
+    assert build_speaker_config(yaml.safe_load(rendered["speaker.yaml"])).metrics_bearer_token_file is None
