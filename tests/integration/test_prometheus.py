@@ -155,3 +155,52 @@ def test_documented_metrics_are_what_prometheus_scrapes(world: World) -> None:
     print("\nscraped:", json.dumps(scraped, indent=1, sort_keys=True))
     assert {n: t for n, t in scraped.items() if t == "unknown"} == {}, "every family typed"
     assert documented == scraped
+
+
+_PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "bool",
+                 "offset", "inf", "nan"}
+
+
+def _metric_names(expr: str) -> set[str]:
+    """The metric names an expression reads: identifiers that are not functions, keywords, or label lists."""
+    e = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)             # strings
+    e = re.sub(r"\{[^}]*\}", "", e)                          # label matchers
+    e = re.sub(r"\[[^\]]*\]", "", e)                         # range selectors
+    e = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", e)
+    names = set()
+    for m in re.finditer(r"[a-zA-Z_:][a-zA-Z0-9_:]*", e):
+        rest = e[m.end():].lstrip()
+        if rest.startswith("(") or m.group(0).lower() in _PROMQL_WORDS:
+            continue
+        names.add(m.group(0))
+    return names
+
+
+def test_dashboard_and_alert_queries_read_metrics_the_speakers_export(world: World) -> None:
+    """Every expression of monitoring/dashboard.json and monitoring/alerts.yaml runs on the real Prometheus and
+    names only metrics the speakers exported."""
+    prom = world.prom
+    wait_for("Prometheus to scrape both speakers", lambda: list(prom.targets_up().values()) == [True, True], timeout=30)
+    # Families the speakers serve (their # TYPE lines, also those with no series yet, e.g. BGP without peers),
+    # and the series Prometheus stored (`up` included).
+    families = wait_for("metadata of the scraped families",
+                        lambda: (md := prom.metadata()) and "metallb_bgp_session_up" in md and md, timeout=30)
+    scraped = set(families) | prom.metric_names()
+    doc = json.loads((REPO / "monitoring" / "dashboard.json").read_text())
+    exprs = [t["expr"] for p in doc["panels"] for t in p.get("targets", []) if t.get("expr")]
+    exprs += [v["query"] for v in doc["templating"]["list"] if v["type"] == "query"]
+    assert len(exprs) > 15
+    rules = yaml.safe_load((REPO / "monitoring" / "alerts.yaml").read_text())
+    exprs += [r["expr"] for g in rules["groups"] for r in g["rules"]]
+    unknown: dict[str, set[str]] = {}
+    for expr in exprs:
+        runnable = expr.replace("$__rate_interval", "1m").replace('"$job"', '"baremetal-lb-speaker"')
+        m = re.fullmatch(r"label_values\((\w+), *\w+\)", runnable)
+        if m:
+            runnable = m.group(1)  # a variable query: Grafana's function around a metric
+        prom.query(runnable)  # asserts Prometheus parsed and evaluated it
+        if missing := _metric_names(runnable) - scraped:
+            unknown[expr] = missing
+    assert unknown == {}
+    assert _metric_names('sum by (ip) (rate(metallb_layer2_requests_received{job=~"x"}[1m])) or vector(0)') == {
+        "metallb_layer2_requests_received"}
