@@ -50,7 +50,8 @@ def world(kube_api, cluster: Cluster, tmp_path: Path, request: pytest.FixtureReq
         token = tmp_path / "metrics.token"
         token.write_text(TOKEN + "\n")
         for n in l2.nodes.values():  # reachable from the LAN, as `metrics_listen: 0.0.0.0:7472` on a node
-            text = re.sub(r"^metrics_listen: 127\.0\.0\.1:", "metrics_listen: 0.0.0.0:", n.config.read_text(), flags=re.M)
+            text = re.sub(r"^metrics_listen: 127\.0\.0\.1:", "metrics_listen: 0.0.0.0:", n.config.read_text(),
+                          flags=re.M)
             # BGP on (no peers): its metric families are served too, for the documented-vs-scraped check
             n.config.write_text(text + f"metrics_bearer_token_file: {token}\nbgp: {{enabled: true}}\n")
         prom = Prometheus(l2.client, tmp_path, [f"{n.ip}:{n.port}" for n in l2.nodes.values()],
@@ -68,13 +69,18 @@ def world(kube_api, cluster: Cluster, tmp_path: Path, request: pytest.FixtureReq
                 n.kill()
             rep = getattr(request.node, "rep_call", None)
             if not started or (rep is not None and rep.failed):
-                print(f"----- prometheus -----\n{prom.log.read_text(errors='replace')[-4000:] if prom.log.exists() else ''}")
+                print("----- prometheus -----\n" + _tail(prom.log))
                 for n in l2.nodes.values():
-                    print(f"----- {n.name} -----\n{n.log.read_text(errors='replace')[-4000:] if n.log.exists() else ''}")
+                    print(f"----- {n.name} -----\n" + _tail(n.log))
+
+
+def _tail(path: Path) -> str:
+    return path.read_text(errors="replace")[-4000:] if path.exists() else ""
 
 
 def _firing(prom: Prometheus, name: str) -> list[str]:
-    return [a["labels"]["instance"] for a in prom.alerts() if a["labels"]["alertname"] == name and a["state"] == "firing"]
+    return [a["labels"]["instance"] for a in prom.alerts()
+            if a["labels"]["alertname"] == name and a["state"] == "firing"]
 
 
 def test_speaker_down_alert_fires_when_a_node_dies_and_resolves_when_it_returns(world: World) -> None:
@@ -95,7 +101,8 @@ def test_speaker_down_alert_fires_when_a_node_dies_and_resolves_when_it_returns(
     t_firing = time.monotonic() - t0
     # node1 noticed too: its view shrank to itself
     wait_for("node1 to see only itself alive",
-             lambda: [r["value"][1] for r in prom.query(f'baremetal_lb_members_alive{{instance="{node1.ip}:{node1.port}"}}')] == ["1"],
+             lambda: [r["value"][1] for r in prom.query(
+                 f'baremetal_lb_members_alive{{instance="{node1.ip}:{node1.port}"}}')] == ["1"],
              timeout=30)
 
     t1 = time.monotonic()
