@@ -242,7 +242,7 @@ FIREWALL_CASES = {
         baremetal_lb_speaker_metrics_listen: 0.0.0.0:9472
         baremetal_lb_speaker_extra_config: {membership: {port: 7000}}""",
         [{"port": 7000, "proto": "udp", "what": "heartbeats between the speakers"},
-         {"port": 9472, "proto": "tcp", "what": "metrics and status"}]),
+         {"port": 9472, "proto": "tcp", "what": "Prometheus metrics"}]),
     "BGP only, metrics on loopback": (
         """\
         baremetal_lb_speaker_extra_config: {layer2: {enabled: false}}""", []),
