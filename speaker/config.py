@@ -99,6 +99,8 @@ class SpeakerConfig:
     # MetalLB's --ignore-exclude-lb: announce from nodes labelled node.kubernetes.io/exclude-from-external-load-balancers
     ignore_exclude_lb: bool = False
     metrics_bearer_token_file: str | None = None  # /metrics wants "Authorization: Bearer <the file's content>"
+    metrics_tls_cert_file: str | None = None  # with metrics_tls_key_file: HTTPS on metrics_listen
+    metrics_tls_key_file: str | None = None
     lease: LeaseSettings = LeaseSettings()
     status_writers: int = 4
     layer2: Layer2Config = Layer2Config()
@@ -129,7 +131,7 @@ def parse_duration(value: Any, where: str) -> float:
 _TOP_KEYS = {
     "node_name", "namespace", "kubeconfig", "load_balancer_class", "log_level", "metrics_listen", "lease",
     "status_writers", "layer2", "membership", "bgp", "ignore_exclude_lb",
-    "metrics_bearer_token_file",
+    "metrics_bearer_token_file", "metrics_tls_cert_file", "metrics_tls_key_file",
 }
 _LEASE_KEYS = {"name", "duration", "renew_deadline", "retry_period"}
 _LAYER2_KEYS = {"enabled", "probe", "refresh_interval", "leave_grace", "realtime_priority", "responder"}
@@ -240,7 +242,7 @@ def build_speaker_config(raw: Any, source: str = "config") -> SpeakerConfig:
         raise ConfigError(f"{unknown[0]}: unknown setting (known: {', '.join(sorted(_TOP_KEYS))})")
     values: dict[str, Any] = {}
     for key in ("node_name", "namespace", "kubeconfig", "load_balancer_class", "log_level", "metrics_listen",
-                "metrics_bearer_token_file"):
+                "metrics_bearer_token_file", "metrics_tls_cert_file", "metrics_tls_key_file"):
         value = _expect_str(raw, key, "")
         if value is not None:
             values[key] = value
@@ -279,6 +281,10 @@ def _validate(cfg: SpeakerConfig) -> None:
     if cfg.log_level not in LOG_LEVELS:
         raise ConfigError(f"log_level: {cfg.log_level!r} is not one of {', '.join(LOG_LEVELS)}")
     parse_listen(cfg.metrics_listen)
+    if bool(cfg.metrics_tls_cert_file) != bool(cfg.metrics_tls_key_file):
+        given, missing = (("metrics_tls_cert_file", "metrics_tls_key_file") if cfg.metrics_tls_cert_file
+                          else ("metrics_tls_key_file", "metrics_tls_cert_file"))
+        raise ConfigError(f"{missing}: needed with {given} (HTTPS wants the certificate and its key)")
     lease = cfg.lease
     if not _DNS1123.match(lease.name):
         raise ConfigError(f"lease.name: {lease.name!r} is not a valid object name")

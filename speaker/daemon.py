@@ -119,6 +119,8 @@ class Speaker:
                                                 namespace=cfg.namespace, ignore_exclude_lb=cfg.ignore_exclude_lb)
         self._http: metrics.MetricsEndpoint | None = None
         self._metrics_token = _read_token(cfg.metrics_bearer_token_file)
+        self._metrics_tls = (metrics.tls_context(cfg.metrics_tls_cert_file, cfg.metrics_tls_key_file)
+                             if cfg.metrics_tls_cert_file and cfg.metrics_tls_key_file else None)
 
     def _build_layer2(self) -> None:
         # Imported here: raw sockets and netlink are only needed (and only allowed) where Layer 2 runs.
@@ -508,7 +510,7 @@ class Speaker:
             return
         token = self._metrics_token
         self._http = metrics.MetricsEndpoint(parse_listen(self.cfg.metrics_listen), status=self.status,
-                                             ready=self.synced, bearer_token=token)
+                                             ready=self.synced, bearer_token=token, tls=self._metrics_tls)
         self.http_port = self._http.port
         for i, server in enumerate(self._http.servers):
             self._spawn(f"http-{i}", server.serve_forever)

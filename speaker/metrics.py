@@ -7,11 +7,14 @@ import hmac
 import ipaddress
 import json
 import logging
+import ssl
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client import disable_created_metrics
+
+from speaker.config import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +66,16 @@ class MetricsEndpoint:
     address a second listener on ``127.0.0.1`` (same port) serves ``/status`` there, so ``baremetal-lb status``
     keeps working at its default URL. ``bearer_token``: ``/metrics`` then wants ``Authorization: Bearer <token>``
     (Prometheus's ``authorization: {credentials_file: …}``); the health probes and loopback ``/status`` do not.
+    ``tls``: an ``ssl.SSLContext`` for the ``listen`` socket (HTTPS); the loopback listener stays plain HTTP.
     Constructing it binds the sockets (errors surface at start-up); ``servers`` are served by the owner's threads.
     """
 
     def __init__(self, listen: tuple[str, int], *, status: Callable[[], dict[str, Any]], ready: Callable[[], bool],
-                 bearer_token: str | None = None, registry: CollectorRegistry = REGISTRY) -> None:
+                 bearer_token: str | None = None, tls: ssl.SSLContext | None = None,
+                 registry: CollectorRegistry = REGISTRY) -> None:
         host, port = listen
         handler = self._handler(status=status, ready=ready, token=bearer_token, registry=registry)
-        main = ThreadingHTTPServer((host, port), handler)
+        main = _TLSServer((host, port), handler, tls) if tls is not None else ThreadingHTTPServer((host, port), handler)
         main.daemon_threads = True
         self.port: int = main.server_address[1]
         self.servers = [main]
@@ -78,8 +83,8 @@ class MetricsEndpoint:
             local = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
             local.daemon_threads = True
             self.servers.append(local)
-        self.urls = [f"http://{h if ':' not in h else f'[{h}]'}:{s.server_address[1]}/"
-                     for s in self.servers for h in [s.server_address[0]]]
+        self.urls = [f"{'https' if isinstance(s, _TLSServer) else 'http'}://{h if ':' not in h else f'[{h}]'}:"
+                     f"{s.server_address[1]}/" for s in self.servers for h in [s.server_address[0]]]
 
     def close(self) -> None:
         for s in self.servers:
@@ -92,6 +97,13 @@ class MetricsEndpoint:
         expected = f"Bearer {token}".encode() if token else None
 
         class Handler(BaseHTTPRequestHandler):
+            timeout = 10  # a client that stalls (or never finishes a TLS handshake) frees its thread
+
+            def setup(self) -> None:
+                super().setup()
+                if isinstance(self.request, ssl.SSLSocket):
+                    self.request.do_handshake()  # here, in the request's thread, not in the accepting one
+
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 path = self.path.split("?", 1)[0]
                 if path == "/metrics":
@@ -127,3 +139,35 @@ class MetricsEndpoint:
                 pass
 
         return Handler
+
+
+def tls_context(cert_file: str, key_file: str) -> ssl.SSLContext:
+    """A server context for ``metrics_tls_cert_file`` / ``metrics_tls_key_file`` (TLS 1.2 or later); a file that
+    cannot be read or a key that does not match its certificate is a ConfigError naming the setting."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        ctx.load_cert_chain(cert_file, key_file)
+    except ssl.SSLError as exc:  # before OSError: SSLError is one
+        raise ConfigError(f"metrics_tls_cert_file/metrics_tls_key_file: {cert_file}, {key_file}: not a certificate "
+                          f"and its key ({exc.reason})") from None
+    except OSError as exc:
+        raise ConfigError(f"metrics_tls_cert_file/metrics_tls_key_file: {cert_file}, {key_file}: cannot read: "
+                          f"{exc.strerror or exc}") from None
+    return ctx
+
+
+class _TLSServer(ThreadingHTTPServer):
+    """HTTPS: the accepted socket is wrapped without a handshake; the request thread does it (Handler.setup), so a
+    client that connects and stays silent cannot hold up the accepting thread."""
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], ctx: ssl.SSLContext) -> None:
+        self._ctx = ctx
+        super().__init__(address, handler)
+
+    def get_request(self) -> tuple[Any, Any]:
+        sock, addr = self.socket.accept()
+        return self._ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("metrics endpoint: request from %s failed", client_address, exc_info=True)

@@ -24,7 +24,7 @@ JOB = "baremetal-lb-speaker"  # the job name monitoring/alerts.yaml and docs/mon
 
 class Prometheus:
     def __init__(self, host: Host, tmp: Path, targets: list[str], rule_files: list[Path] | None = None,
-                 bearer_token_file: Path | None = None) -> None:
+                 bearer_token_file: Path | None = None, ca_file: Path | None = None) -> None:
         binary = shutil.which("prometheus")
         assert binary, "prometheus not found: install Debian's prometheus package (scripts/install-deps does)"
         self.binary = binary
@@ -38,7 +38,8 @@ class Prometheus:
             "rule_files": [str(p) for p in rule_files or []],
             "scrape_configs": [{"job_name": JOB, "static_configs": [{"targets": targets}],
                                 **({"authorization": {"credentials_file": str(bearer_token_file)}}
-                                   if bearer_token_file else {})}],
+                                   if bearer_token_file else {}),
+                                **({"scheme": "https", "tls_config": {"ca_file": str(ca_file)}} if ca_file else {})}],
         }, sort_keys=False))
         self.log = self.dir / "prometheus.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -95,3 +96,15 @@ class Prometheus:
         data = self._get("/api/v1/metadata")
         assert data and data["status"] == "success", data
         return {name: entries[0]["type"] for name, entries in data["data"].items()}
+
+
+def self_signed(directory: Path, ips: list[str]) -> tuple[Path, Path]:
+    """A self-signed certificate (its own CA) for ``ips`` and its key, made by openssl: (cert, key)."""
+    openssl = shutil.which("openssl")
+    assert openssl, "openssl not found (scripts/install-deps installs it)"
+    cert, key = directory / "metrics.crt", directory / "metrics.key"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=baremetal-lb test",
+                    "-addext", "subjectAltName=" + ",".join(f"IP:{ip}" for ip in ips)],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key

@@ -1,9 +1,9 @@
 """A real Prometheus scrapes two real speakers and evaluates monitoring/alerts.yaml (tests/promserver.py).
 
-The world of tests/l2world.py with two nodes (heartbeats on), the speakers' metrics listening on every address
-of their node, and Prometheus in the client namespace scraping them over the LAN as a Prometheus off the nodes
-would. The shipped rules wait minutes (`for: 1m`); the test loads a copy with every `for:` set to 2s so a run
-takes seconds — the expressions are the shipped ones.
+The world of tests/l2world.py with two nodes (heartbeats on), the speakers' metrics on HTTPS at their node's
+address with a bearer token, and Prometheus in the client namespace scraping them over the LAN as a Prometheus off
+the nodes would. The shipped rules wait minutes (`for: 1m`); the test loads a copy with every `for:` set to 2s so a
+run takes seconds — the expressions are the shipped ones.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import yaml
 from tests.integration.conftest import Cluster, wait_for
 from tests.l2world import L2Lab
 from tests.netlab import Lab
-from tests.promserver import Prometheus
+from tests.promserver import Prometheus, self_signed
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "prometheus-scrape-token-for-tests-0123456789"
@@ -49,13 +49,15 @@ def world(kube_api, cluster: Cluster, tmp_path: Path, request: pytest.FixtureReq
         l2 = L2Lab(lab, kube_api, cluster, tmp_path, nodes=2)
         token = tmp_path / "metrics.token"
         token.write_text(TOKEN + "\n")
-        for n in l2.nodes.values():  # reachable from the LAN, as `metrics_listen: 0.0.0.0:7472` on a node
-            text = re.sub(r"^metrics_listen: 127\.0\.0\.1:", "metrics_listen: 0.0.0.0:", n.config.read_text(),
+        cert, key = self_signed(tmp_path, [n.ip for n in l2.nodes.values()])
+        for n in l2.nodes.values():  # HTTPS on the node's address, reachable from the LAN; /status on loopback
+            text = re.sub(r"^metrics_listen: 127\.0\.0\.1:", f"metrics_listen: {n.ip}:", n.config.read_text(),
                           flags=re.M)
             # BGP on (no peers): its metric families are served too, for the documented-vs-scraped check
-            n.config.write_text(text + f"metrics_bearer_token_file: {token}\nbgp: {{enabled: true}}\n")
+            n.config.write_text(text + f"metrics_bearer_token_file: {token}\nmetrics_tls_cert_file: {cert}\n"
+                                f"metrics_tls_key_file: {key}\nbgp: {{enabled: true}}\n")
         prom = Prometheus(l2.client, tmp_path, [f"{n.ip}:{n.port}" for n in l2.nodes.values()],
-                          rule_files=[_rules_copy(tmp_path)], bearer_token_file=token)
+                          rule_files=[_rules_copy(tmp_path)], bearer_token_file=token, ca_file=cert)
         started = False
         try:
             for n in l2.nodes.values():  # generous: a loaded CI machine starts a speaker slowly
@@ -120,8 +122,9 @@ def test_speaker_down_alert_fires_when_a_node_dies_and_resolves_when_it_returns(
 
 
 def _client_get(world: World, url: str, token: str | None = None) -> tuple[int, str]:
-    """GET from the client namespace (a host on the LAN, not the node)."""
-    cmd = ["curl", "-s", "--max-time", "5", "-o", "-", "-w", "\n%{http_code}", url]
+    """GET from the client namespace (a host on the LAN, not the node), trusting the test certificate."""
+    cmd = ["curl", "-s", "--max-time", "5", "--cacert", str(world.prom.dir.parent / "metrics.crt"), "-o", "-",
+           "-w", "\n%{http_code}", url]
     if token is not None:
         cmd[1:1] = ["-H", f"Authorization: Bearer {token}"]
     out = world.l2.client.run(cmd, check=False, timeout=15).stdout
@@ -131,7 +134,8 @@ def _client_get(world: World, url: str, token: str | None = None) -> tuple[int, 
 
 def test_metrics_open_to_the_lan_with_a_token_status_only_on_the_node(world: World) -> None:
     node1 = world.l2.nodes["node1"]
-    base = f"http://{node1.ip}:{node1.port}"
+    assert _client_get(world, f"http://{node1.ip}:{node1.port}/metrics", token=TOKEN)[0] != 200  # HTTPS only
+    base = f"https://{node1.ip}:{node1.port}"
     assert _client_get(world, f"{base}/metrics")[0] == 401
     assert _client_get(world, f"{base}/metrics", token="not-the-token")[0] == 401
     code, body = _client_get(world, f"{base}/metrics", token=TOKEN)

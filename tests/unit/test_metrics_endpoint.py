@@ -1,7 +1,8 @@
-"""speaker.metrics: the exposition types every family; the endpoint's token check; a bad token file is named."""
+"""speaker.metrics: the exposition types every family; the endpoint's token check and HTTPS; bad files are named."""
 
 from __future__ import annotations
 
+import ssl
 import threading
 import urllib.error
 import urllib.request
@@ -11,10 +12,11 @@ from typing import Iterator
 import pytest
 from prometheus_client import CollectorRegistry
 
-from speaker.config import ConfigError
+from speaker.config import ConfigError, build_speaker_config
 from speaker.daemon import _read_token
 from speaker.layer2.metrics import Layer2Metrics
-from speaker.metrics import MetricsEndpoint, exposition
+from speaker.metrics import MetricsEndpoint, exposition, tls_context
+from tests.promserver import self_signed
 
 
 def test_metallb_layer2_counters_are_typed_counters_under_metallb_names() -> None:
@@ -66,3 +68,37 @@ def test_a_bad_token_file_is_named(tmp_path: Path) -> None:
         _read_token(str(tmp_path / "empty"))
     (tmp_path / "t").write_text("tok\n")
     assert _read_token(str(tmp_path / "t")) == "tok"
+
+
+def test_https_with_the_token(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path, ["127.0.0.1"])
+    ep = MetricsEndpoint(("127.0.0.1", 0), status=lambda: {}, ready=lambda: True, bearer_token="s3cr3t",
+                         tls=tls_context(str(cert), str(key)), registry=CollectorRegistry())
+    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in ep.servers]
+    for t in threads:
+        t.start()
+    try:
+        trust = ssl.create_default_context(cafile=str(cert))
+        req = urllib.request.Request(f"https://127.0.0.1:{ep.port}/metrics", headers={"Authorization": "Bearer s3cr3t"})
+        with urllib.request.urlopen(req, timeout=5, context=trust) as r:
+            assert r.status == 200
+        with pytest.raises(urllib.error.URLError):  # a client that does not trust the certificate
+            urllib.request.urlopen(req, timeout=5, context=ssl.create_default_context())
+        with pytest.raises((urllib.error.URLError, ConnectionError)):  # plain HTTP is not served there
+            urllib.request.urlopen(f"http://127.0.0.1:{ep.port}/healthz", timeout=5)
+        assert ep.urls == [f"https://127.0.0.1:{ep.port}/"]
+    finally:
+        ep.close()
+
+
+def test_tls_settings_errors_name_the_fields(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"metrics_tls_key_file: needed with metrics_tls_cert_file"):
+        build_speaker_config({"metrics_tls_cert_file": "/etc/baremetal-lb/metrics.crt"})
+    cert, _ = self_signed(tmp_path, ["127.0.0.1"])
+    other = tmp_path / "other"
+    other.mkdir()
+    _, wrong_key = self_signed(other, ["127.0.0.1"])
+    with pytest.raises(ConfigError, match=r"metrics_tls_cert_file/metrics_tls_key_file: .*not a certificate and its"):
+        tls_context(str(cert), str(wrong_key))
+    with pytest.raises(ConfigError, match=r"metrics_tls_cert_file/metrics_tls_key_file: .*cannot read"):
+        tls_context(str(tmp_path / "missing.crt"), str(wrong_key))

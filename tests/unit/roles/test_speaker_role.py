@@ -314,12 +314,18 @@ def test_metrics_token_and_listen_reach_the_config(tmp_path: Path) -> None:
         __baremetal_lb_speaker_token: t
         __baremetal_lb_speaker_ca: ""
         baremetal_lb_speaker_metrics_listen: 0.0.0.0:7472
-        baremetal_lb_speaker_metrics_bearer_token: scrape-s3cr3t""", templates="speaker.yaml")
-    assert "scrape-s3cr3t" not in out["speaker.yaml"]
+        baremetal_lb_speaker_metrics_bearer_token: scrape-s3cr3t
+        baremetal_lb_speaker_metrics_tls_cert: "-----BEGIN CERTIFICATE-----\\nC\\n-----END CERTIFICATE-----"
+        baremetal_lb_speaker_metrics_tls_key: "-----BEGIN PRIVATE KEY-----\\nK3Y\\n-----END PRIVATE KEY-----\"""",
+                 templates="speaker.yaml")
+    assert "scrape-s3cr3t" not in out["speaker.yaml"] and "K3Y" not in out["speaker.yaml"]
     cfg = build_speaker_config(yaml.safe_load(out["speaker.yaml"]))
     assert cfg.metrics_listen == "0.0.0.0:7472"
     assert cfg.metrics_bearer_token_file == "/etc/baremetal-lb/metrics.token"
+    assert (cfg.metrics_tls_cert_file, cfg.metrics_tls_key_file) == ("/etc/baremetal-lb/metrics.crt",
+                                                                     "/etc/baremetal-lb/metrics.key")
 
 
 def test_without_a_metrics_token_the_config_names_none(rendered: dict[str, str]) -> None:
-    assert build_speaker_config(yaml.safe_load(rendered["speaker.yaml"])).metrics_bearer_token_file is None
+    cfg = build_speaker_config(yaml.safe_load(rendered["speaker.yaml"]))
+    assert cfg.metrics_bearer_token_file is None and cfg.metrics_tls_cert_file is None
