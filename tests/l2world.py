@@ -21,7 +21,7 @@ from tests.integration.conftest import NS, Cluster, free_port, wait_for
 from tests.kubeapi import write_kubeconfig
 from tests.netlab import Host, Lab
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 POOL = "198.51.100.240-198.51.100.250"
 KEY = "bench-and-test-membership-key-0123456789abcdef"
 
