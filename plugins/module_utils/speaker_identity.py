@@ -89,7 +89,7 @@ SPEAKER_IDENTITY_ARG_SPEC.update(
     name=dict(type="str", default="baremetal-lb-speaker"),
     namespace=dict(type="str", default="metallb-system"),
     lease_name=dict(type="str", default="baremetal-lb-allocator"),
-    memberlist_secret=dict(type="str", default="memberlist"),
+    memberlist_secret=dict(type="str", default="memberlist", no_log=False),  # a Secret's name, not a secret
     state=dict(type="str", choices=["present", "absent"], default="present"),
     create_namespace=dict(type="bool", default=True),
     rotate_token=dict(type="bool", default=False),
