@@ -1,0 +1,67 @@
+"""Taking over from MetalLB, end to end: MetalLB's objects and Services that MetalLB addressed (status and pool
+annotation already written) are handed to a real speaker process. Nothing moves and nothing is rewritten.
+
+The objects are shaped as MetalLB accepts them and this speaker used to refuse: a pool CIDR with host bits (MetalLB's
+own BGP docs), a pool written as two entries, a BGPPeer with a passwordSecret, a Service with both
+``spec.loadBalancerIP`` and the ``loadBalancerIPs`` annotation (an error in MetalLB, which leaves its address alone).
+"""
+
+from __future__ import annotations
+
+import base64
+
+from tests.integration.conftest import NS, Cluster, wait_for
+
+POOL_ANNOTATION = "metallb.io/ip-allocated-from-pool"
+
+
+def _status_writes(kube_api) -> int:
+    return kube_api.count_requests(verb="patch", resource="services", subresource="status")
+
+
+def _addressed_by_metallb(cluster: Cluster, name: str, ip: str, pool: str, **kw) -> None:
+    cluster.service(name, **kw)
+    cluster.core.patch_namespaced_service_status(
+        name, "default", {"metadata": {"annotations": {POOL_ANNOTATION: pool}},
+                          "status": {"loadBalancer": {"ingress": [{"ip": ip}]}}},
+        _content_type="application/merge-patch+json")
+
+
+def test_metallb_objects_and_addressed_services_taken_over_with_nothing_moved(cluster: Cluster, speakers, kube_api):
+    cluster.pool("first-pool", ["198.51.100.10/24"])  # host bits, as in MetalLB's BGP docs: used as .0/24
+    cluster.pool("split", ["192.0.2.16/29", "192.0.2.24-192.0.2.31"])
+    cluster.core.create_namespaced_secret(NS, {
+        "metadata": {"name": "bgp-password"}, "type": "kubernetes.io/basic-auth",
+        "data": {"password": base64.b64encode(b"migration-test-password").decode()}})
+    cluster.custom.create_namespaced_custom_object("metallb.io", "v1beta2", NS, "bgppeers", {
+        "apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer", "metadata": {"name": "router"},
+        "spec": {"myASN": 64512, "peerASN": 64513, "peerAddress": "192.0.2.1",
+                 "passwordSecret": {"name": "bgp-password", "namespace": NS}}})
+    held = {"web": ("198.51.100.10", "first-pool"), "dns": ("198.51.100.0", "first-pool"),
+            "edge": ("192.0.2.23", "split"), "edge2": ("192.0.2.24", "split")}
+    for name, (ip, pool) in held.items():
+        _addressed_by_metallb(cluster, name, ip, pool)
+    _addressed_by_metallb(cluster, "both", "198.51.100.77", "first-pool", loadBalancerIP="198.51.100.78",
+                          annotations={"metallb.io/loadBalancerIPs": "198.51.100.79"})
+    before = {name: cluster.svc(name)["metadata"]["resourceVersion"] for name in [*held, "both"]}
+    writes = _status_writes(kube_api)
+
+    sp = speakers("node-1")
+    wait_for("the speaker to lead", sp.is_leader, timeout=15)
+    cluster.service("newcomer")  # processed after the rebuild from status: its address proves the take-over done
+    newcomer = cluster.wait_ips("newcomer")
+    assert newcomer[0] not in {ip for ip, _ in held.values()} | {"198.51.100.77"}
+
+    warning = cluster.wait_event("first-pool", "ConfigWarning", ns=NS)
+    assert "spec.addresses[0]" in warning["message"] and "198.51.100.0/24" in warning["message"]
+    refused = cluster.wait_event("both", "LoadBalancerFailed")
+    assert "spec.loadBalancerIP" in refused["message"]
+
+    for name, (ip, _) in held.items():
+        assert cluster.ips(name) == [ip], f"{name} moved"
+    assert cluster.ips("both") == ["198.51.100.77"]
+    after = {name: cluster.svc(name)["metadata"]["resourceVersion"] for name in before}
+    assert after == before, "a Service that MetalLB addressed was rewritten"
+    assert _status_writes(kube_api) == writes + 1, "only the newcomer's status may be written"
+    # The allocator builds its config with the Secrets: no spurious "Secret not found" on the peer.
+    assert cluster.events("router", NS, "InvalidConfig") == []
