@@ -28,6 +28,7 @@ class ServiceAddresses:
     pool: str | None
     local: bool  # externalTrafficPolicy: Local
     created: str
+    labels: tuple[tuple[str, str], ...] = ()  # sorted; for advertisements' serviceSelectors (MetalLB 0.16)
 
 
 def service_addresses(svc: Mapping[str, Any], lb_class: str | None) -> ServiceAddresses | None:
@@ -48,6 +49,7 @@ def service_addresses(svc: Mapping[str, Any], lb_class: str | None) -> ServiceAd
         pool=(meta.get("annotations") or {}).get(IP_ALLOCATED_FROM_POOL),
         local=spec.get("externalTrafficPolicy") == "Local",
         created=str(meta.get("creationTimestamp") or ""),
+        labels=tuple(sorted((str(k), str(v)) for k, v in (meta.get("labels") or {}).items())),
     )
 
 
@@ -121,7 +123,7 @@ def l2_plan(
         ips = []
         for ip in svc.ips:
             pool = _pool_of(ip, svc, config)
-            advs = config.l2_for_pool(pool) if pool else ()
+            advs = [a for a in config.l2_for_pool(pool) if a.selects_service(dict(svc.labels))] if pool else []
             if not advs:
                 continue
             ips.append(ip)
@@ -190,7 +192,7 @@ def l2_unannounced(
         selectors: list[Any] = []
         for ip in svc.ips:
             pool = _pool_of(ip, svc, config)
-            advs = config.l2_for_pool(pool) if pool else ()
+            advs = [a for a in config.l2_for_pool(pool) if a.selects_service(dict(svc.labels))] if pool else []
             if advs and ip not in plan:
                 missing.append(ip)
                 selectors.extend(a.node_selectors for a in advs)
@@ -258,7 +260,8 @@ def bgp_plan(
             pool = _pool_of(ip, svc, config)
             if not pool:
                 continue
-            advs = tuple(a for a in config.bgp_for_pool(pool) if any_matches(a.node_selectors, node_labels))
+            advs = tuple(a for a in config.bgp_for_pool(pool)
+                         if any_matches(a.node_selectors, node_labels) and a.selects_service(dict(svc.labels)))
             for peer in out:
                 for_peer = tuple(a for a in advs if not a.peers or peer in a.peers)
                 if for_peer:
