@@ -109,12 +109,17 @@ def l2_plan(
     nodes: Mapping[str, NodeInfo],
     ready: Mapping[str, frozenset[str]],
     alive: frozenset[str],
+    serving: frozenset[str] | None = None,
 ) -> dict[str, L2Choice]:
     """Every Layer 2 address in the cluster → the node that announces it (all nodes, not only ours).
 
-    Addresses whose pool has no L2Advertisement, or with no eligible live node, are absent.
+    Addresses whose pool has no L2Advertisement, or with no eligible live node, are absent. ``serving``: the
+    Services with a serving endpoint anywhere (``speaker.endpoints.serving_services``); a Service outside it is
+    not announced, as in MetalLB (None: not known, nothing is withdrawn for it).
     """
     services = sorted(services, key=lambda s: (s.created, s.key))  # oldest first: seniority in the election
+    if serving is not None:
+        services = [s for s in services if s.key in serving]
     vip_of: dict[str, tuple[str, ...]] = {}
     eligible_of: dict[str, frozenset[str]] = {}
     interfaces_of: dict[str, set[str] | None] = {}
@@ -232,6 +237,7 @@ def bgp_plan(
     node_excluded: str | None = None,
     previous: RoutesMemo | None = None,
     memo: RoutesMemo | None = None,
+    serving: frozenset[str] | None = None,
 ) -> dict[str, frozenset[Route]]:
     """Peer name → the routes this node advertises to it.
 
@@ -247,6 +253,9 @@ def bgp_plan(
     ``previous``/``memo``: the routes of one address under the same advertisements are the same, and building
     them costs ~10 µs an address; the controller recomputes the whole plan after every batch of changes, so it
     passes the last pass's memo as ``previous`` and a fresh dict as ``memo`` (which keeps only what is in use).
+
+    As MetalLB's BGP ``ShouldAnnounce``: a ``Cluster`` Service outside ``serving`` (no serving endpoint anywhere;
+    None: not known) is withdrawn.
     """
     out: dict[str, set[Route]] = {p.name: set() for p in peers}
     if not out:
@@ -255,6 +264,8 @@ def bgp_plan(
     memo = memo if memo is not None else {}
     for svc in services if node_excluded is None else ():
         if svc.local and node not in ready.get(svc.key, frozenset()):
+            continue
+        if not svc.local and serving is not None and svc.key not in serving:
             continue
         for ip in svc.ips:
             pool = _pool_of(ip, svc, config)
