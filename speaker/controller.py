@@ -272,10 +272,18 @@ class AllocationController:
 
     def _publish_pool_stats(self) -> None:
         assert self._allocator is not None
+        services: dict[str, int] = {}
+        for assignment in self._allocator.assignments().values():
+            services[assignment.pool] = services.get(assignment.pool, 0) + 1
         for name in self._pools:
             a4, f4, a6, f6 = self._allocator.pool_stats(name)
             metrics.ADDRESSES_IN_USE.labels(name).set(a4 + a6)
             metrics.ADDRESSES_TOTAL.labels(name).set(a4 + f4 + a6 + f6)
+            metrics.IPV4_ADDRESSES_IN_USE.labels(name).set(a4)
+            metrics.IPV4_ADDRESSES_TOTAL.labels(name).set(a4 + f4)
+            metrics.IPV6_ADDRESSES_IN_USE.labels(name).set(a6)
+            metrics.IPV6_ADDRESSES_TOTAL.labels(name).set(a6 + f6)
+            metrics.SERVICES_ALLOCATED.labels(name).set(services.get(name, 0))
             self._pool_status.desire(f"{self._namespace}/{name}", {
                 "assignedIPv4": _int64(a4), "availableIPv4": _int64(f4),
                 "assignedIPv6": _int64(a6), "availableIPv6": _int64(f6),

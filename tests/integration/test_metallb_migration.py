@@ -9,6 +9,8 @@ own BGP docs), a pool written as two entries, a BGPPeer with a passwordSecret, a
 from __future__ import annotations
 
 import base64
+import re
+import urllib.request
 
 from tests.integration.conftest import NS, Cluster, wait_for
 
@@ -65,3 +67,18 @@ def test_metallb_objects_and_addressed_services_taken_over_with_nothing_moved(cl
     assert _status_writes(kube_api) == writes + 1, "only the newcomer's status may be written"
     # The allocator builds its config with the Secrets: no spurious "Secret not found" on the peer.
     assert cluster.events("router", NS, "InvalidConfig") == []
+
+    # MetalLB's allocator series, per family and per pool, as its dashboards read them.
+    def metric(name: str, pool: str) -> float | None:
+        with urllib.request.urlopen(f"http://127.0.0.1:{sp.port}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+        m = re.search(rf'^{name}{{pool="{pool}"}} (\S+)$', text, re.M)
+        return float(m.group(1)) if m else None
+
+    expected = {("metallb_allocator_ipv4_addresses_in_use_total", "first-pool"): 4.0,  # web, dns, both, newcomer
+                ("metallb_allocator_ipv4_addresses_total", "first-pool"): 256.0,
+                ("metallb_allocator_ipv6_addresses_total", "first-pool"): 0.0,
+                ("metallb_allocator_services_allocated_total", "first-pool"): 4.0,
+                ("metallb_allocator_services_allocated_total", "split"): 2.0,
+                ("metallb_allocator_ipv4_addresses_total", "split"): 16.0}
+    wait_for("MetalLB's allocator metrics", lambda: all(metric(n, p) == v for (n, p), v in expected.items()))
