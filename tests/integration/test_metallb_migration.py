@@ -11,6 +11,9 @@ from __future__ import annotations
 import base64
 import re
 import urllib.request
+from pathlib import Path
+
+from speaker.cli import load_manifest
 
 from tests.integration.conftest import NS, Cluster, wait_for
 
@@ -85,3 +88,20 @@ def test_metallb_objects_and_addressed_services_taken_over_with_nothing_moved(cl
                 ("metallb_allocator_services_allocated_total", "split"): 2.0,
                 ("metallb_allocator_ipv4_addresses_total", "split"): 16.0}
     wait_for("MetalLB's allocator metrics", lambda: all(metric(n, p) == v for (n, p), v in expected.items()))
+
+
+def test_metallb_bfd_sample_applies_and_its_use_is_refused_by_name(cluster: Cluster, speakers):
+    """configsamples/bgppeer_with_bfdprofile.yaml, as `kubectl apply` sends it: the BFDProfile CRD is installed, so
+    both objects are created; the speaker refuses the peer by name and keeps serving the pools."""
+    root = Path(__file__).resolve().parents[1] / "data" / "metallb" / "samples"
+    for doc in load_manifest((root / "configsamples_bgppeer_with_bfdprofile.yaml").read_text()):
+        group, version = doc["apiVersion"].split("/")
+        plural = {"BFDProfile": "bfdprofiles", "BGPPeer": "bgppeers"}[doc["kind"]]
+        cluster.custom.create_namespaced_custom_object(group, version, NS, plural, doc)
+    cluster.pool("lan", ["198.51.100.0/28"])
+    speakers("node-1")
+    cluster.service("web")
+    assert cluster.wait_ips("web") == ["198.51.100.0"]
+    peer = load_manifest((root / "configsamples_bgppeer_with_bfdprofile.yaml").read_text())[-1]["metadata"]["name"]
+    ev = cluster.wait_event(peer, "InvalidConfig", ns=NS)
+    assert "spec.bfdProfile" in ev["message"] and "not supported by the native BGP speaker" in ev["message"]
