@@ -380,6 +380,18 @@ CASES: list[Case] = [
     Case("unnumbered peer on an interface: refused by name",
          {"bgp_peers": [peer("un", peerAddress=None, interface="eth1", peerASN=None, dynamicASN="external")]},
          ["BGPPeer un: spec.interface: 'eth1': BGP unnumbered (interface) is not supported by the native BGP speaker"]),
+    Case("duplicate values in a matchExpression, and duplicate matchExpressions (values as a set), as MetalLB",
+         {"bgp_peers": [
+             peer("vals", nodeSelectors=[{"matchExpressions": [{"key": "rack", "operator": "In", "values": ["a", "a"]}]}]),
+             peer("exprs", peerAddress="10.1.1.2", nodeSelectors=[{"matchExpressions": [
+                 {"key": "rack", "operator": "In", "values": ["a", "b"]},
+                 {"key": "rack", "operator": "In", "values": ["b", "a"]}]}]),
+             peer("fine", peerAddress="10.1.1.3", nodeSelectors=[{"matchExpressions": [
+                 {"key": "rack", "operator": "In", "values": ["a"]},
+                 {"key": "rack", "operator": "NotIn", "values": ["a"]}]}])]},
+         ["BGPPeer exprs: spec.nodeSelectors[0].matchExpressions[1]: duplicate of spec.nodeSelectors[0].matchExpressions[0]",
+          "BGPPeer vals: spec.nodeSelectors[0].matchExpressions[0].values[1]: duplicate value 'a' (also at [0])"],
+         {"peers": {"fine"}}),
     Case("bfdProfile, vrf, localASN: refused by name",
          {"bgp_peers": [peer("b", bfdProfile="fast"), peer("v", vrf="red", peerAddress="10.1.1.2"),
                         peer("l", localASN=65001, peerAddress="10.1.1.3")]},
