@@ -272,9 +272,7 @@ class AllocationController:
 
     def _publish_pool_stats(self) -> None:
         assert self._allocator is not None
-        services: dict[str, int] = {}
-        for assignment in self._allocator.assignments().values():
-            services[assignment.pool] = services.get(assignment.pool, 0) + 1
+        services = self._allocator.services_per_pool()
         for name in self._pools:
             a4, f4, a6, f6 = self._allocator.pool_stats(name)
             metrics.ADDRESSES_IN_USE.labels(name).set(a4 + a6)
