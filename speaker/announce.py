@@ -28,6 +28,7 @@ class ServiceAddresses:
     pool: str | None
     local: bool  # externalTrafficPolicy: Local
     created: str
+    labels: tuple[tuple[str, str], ...] = ()  # sorted; for advertisements' serviceSelectors (MetalLB 0.16)
 
 
 def service_addresses(svc: Mapping[str, Any], lb_class: str | None) -> ServiceAddresses | None:
@@ -48,6 +49,7 @@ def service_addresses(svc: Mapping[str, Any], lb_class: str | None) -> ServiceAd
         pool=(meta.get("annotations") or {}).get(IP_ALLOCATED_FROM_POOL),
         local=spec.get("externalTrafficPolicy") == "Local",
         created=str(meta.get("creationTimestamp") or ""),
+        labels=tuple(sorted((str(k), str(v)) for k, v in (meta.get("labels") or {}).items())),
     )
 
 
@@ -107,12 +109,17 @@ def l2_plan(
     nodes: Mapping[str, NodeInfo],
     ready: Mapping[str, frozenset[str]],
     alive: frozenset[str],
+    serving: frozenset[str] | None = None,
 ) -> dict[str, L2Choice]:
     """Every Layer 2 address in the cluster → the node that announces it (all nodes, not only ours).
 
-    Addresses whose pool has no L2Advertisement, or with no eligible live node, are absent.
+    Addresses whose pool has no L2Advertisement, or with no eligible live node, are absent. ``serving``: the
+    Services with a serving endpoint anywhere (``speaker.endpoints.serving_services``); a Service outside it is
+    not announced, as in MetalLB (None: not known, nothing is withdrawn for it).
     """
     services = sorted(services, key=lambda s: (s.created, s.key))  # oldest first: seniority in the election
+    if serving is not None:
+        services = [s for s in services if s.key in serving]
     vip_of: dict[str, tuple[str, ...]] = {}
     eligible_of: dict[str, frozenset[str]] = {}
     interfaces_of: dict[str, set[str] | None] = {}
@@ -121,7 +128,7 @@ def l2_plan(
         ips = []
         for ip in svc.ips:
             pool = _pool_of(ip, svc, config)
-            advs = config.l2_for_pool(pool) if pool else ()
+            advs = [a for a in config.l2_for_pool(pool) if a.selects_service(dict(svc.labels))] if pool else []
             if not advs:
                 continue
             ips.append(ip)
@@ -190,7 +197,7 @@ def l2_unannounced(
         selectors: list[Any] = []
         for ip in svc.ips:
             pool = _pool_of(ip, svc, config)
-            advs = config.l2_for_pool(pool) if pool else ()
+            advs = [a for a in config.l2_for_pool(pool) if a.selects_service(dict(svc.labels))] if pool else []
             if advs and ip not in plan:
                 missing.append(ip)
                 selectors.extend(a.node_selectors for a in advs)
@@ -230,6 +237,7 @@ def bgp_plan(
     node_excluded: str | None = None,
     previous: RoutesMemo | None = None,
     memo: RoutesMemo | None = None,
+    serving: frozenset[str] | None = None,
 ) -> dict[str, frozenset[Route]]:
     """Peer name → the routes this node advertises to it.
 
@@ -245,6 +253,9 @@ def bgp_plan(
     ``previous``/``memo``: the routes of one address under the same advertisements are the same, and building
     them costs ~10 µs an address; the controller recomputes the whole plan after every batch of changes, so it
     passes the last pass's memo as ``previous`` and a fresh dict as ``memo`` (which keeps only what is in use).
+
+    As MetalLB's BGP ``ShouldAnnounce``: a ``Cluster`` Service outside ``serving`` (no serving endpoint anywhere;
+    None: not known) is withdrawn.
     """
     out: dict[str, set[Route]] = {p.name: set() for p in peers}
     if not out:
@@ -254,11 +265,14 @@ def bgp_plan(
     for svc in services if node_excluded is None else ():
         if svc.local and node not in ready.get(svc.key, frozenset()):
             continue
+        if not svc.local and serving is not None and svc.key not in serving:
+            continue
         for ip in svc.ips:
             pool = _pool_of(ip, svc, config)
             if not pool:
                 continue
-            advs = tuple(a for a in config.bgp_for_pool(pool) if any_matches(a.node_selectors, node_labels))
+            advs = tuple(a for a in config.bgp_for_pool(pool)
+                         if any_matches(a.node_selectors, node_labels) and a.selects_service(dict(svc.labels)))
             for peer in out:
                 for_peer = tuple(a for a in advs if not a.peers or peer in a.peers)
                 if for_peer:

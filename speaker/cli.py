@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import signal
 import sys
 import urllib.error
@@ -19,7 +20,41 @@ from speaker.config import ConfigError, SpeakerConfig, build_speaker_config, loa
 
 log = logging.getLogger("baremetal-lb")
 
-METALLB_KINDS = ("IPAddressPool", "L2Advertisement", "BGPAdvertisement", "BGPPeer", "Community")
+METALLB_KINDS = ("IPAddressPool", "L2Advertisement", "BGPAdvertisement", "BGPPeer", "Community", "BFDProfile")
+#: Kinds of MetalLB's FRR-K8s mode: configuration for an FRR daemon the native speaker does not have.
+FRR_K8S_GROUP = "frrk8s.metallb.io"
+
+
+class KubectlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without YAML 1.1's base-60 numbers, so it reads manifests as kubectl does.
+
+    kubectl decodes YAML with sigs.k8s.io/yaml (go-yaml), which has no sexagesimal numbers: ``value: 1234:1``
+    (a BGP community in MetalLB's docs) is the string ``"1234:1"`` for the API server, where PyYAML's YAML 1.1
+    rules make it the integer 74041. Everything else (booleans, octal, ``1_000``) is left as PyYAML and go-yaml
+    both read it; only the base-60 forms, which go-yaml never produces, are removed.
+    """
+
+
+def _without_sexagesimal() -> None:
+    resolvers: dict[Any, list[tuple[str, Any]]] = {}
+    for first, entries in yaml.SafeLoader.yaml_implicit_resolvers.items():
+        kept = []
+        for tag, regexp in entries:
+            if tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float"):
+                # Drop the alternatives containing ':' (base 60); keep the rest of the pattern as it is.
+                alternatives = [a for a in regexp.pattern[len("^(?:"):-len(")$")].split("|") if ":[0-5]" not in a]
+                regexp = re.compile("^(?:" + "|".join(alternatives) + ")$", re.X)
+            kept.append((tag, regexp))
+        resolvers[first] = kept
+    KubectlLoader.yaml_implicit_resolvers = resolvers
+
+
+_without_sexagesimal()
+
+
+def load_manifest(text: str) -> list[Any]:
+    """The non-empty YAML documents of ``text``, read as kubectl reads them (see :class:`KubectlLoader`)."""
+    return [d for d in yaml.load_all(text, Loader=KubectlLoader) if d is not None]  # noqa: S506 (a SafeLoader)
 
 
 def _setup_logging(level: str) -> None:
@@ -134,14 +169,14 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     """Validate a speaker config file, or a manifest of metallb.io objects (detected by content)."""
     path = Path(args.file)
     try:
-        docs = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+        docs = load_manifest(path.read_text())
     except OSError as exc:
         print(f"{path}: cannot read: {exc.strerror}", file=sys.stderr)
         return 2
     except yaml.YAMLError as exc:
         print(f"{path}: not valid YAML: {exc}", file=sys.stderr)
         return 1
-    if any(isinstance(d, dict) and d.get("kind") in METALLB_KINDS for d in docs):
+    if any(isinstance(d, dict) and (d.get("kind") in METALLB_KINDS or "apiVersion" in d) for d in docs):
         return _check_manifest(path, docs)
     if len(docs) > 1:
         print(f"{path}: a speaker config is one YAML document, found {len(docs)}", file=sys.stderr)
@@ -155,18 +190,43 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_manifest(path: Path, docs: list[Any]) -> int:
-    from speaker.clusterconfig import build_config
+def manifest_config(docs: list[Any]) -> tuple[Any, list[str]]:
+    """The speaker's :class:`~speaker.clusterconfig.ClusterConfig` for the objects of a manifest, and notes on
+    the documents it does not use. Secrets in the manifest resolve ``BGPPeer.spec.passwordSecret``, as they
+    would once applied; FRR-K8s objects are errors (the native speaker has no FRR to give them to)."""
+    from speaker.clusterconfig import NATIVE_UNSUPPORTED, ConfigError, build_config
 
     by_kind: dict[str, list[dict[str, Any]]] = {k: [] for k in METALLB_KINDS}
+    secrets: dict[str, Any] = {}
+    notes: list[str] = []
+    frr_errors: list[ConfigError] = []
     for i, d in enumerate(docs):
-        if not isinstance(d, dict) or d.get("kind") not in METALLB_KINDS:
-            print(f"{path}: document {i + 1}: kind {d.get('kind') if isinstance(d, dict) else d!r} "
-                  f"is not a metallb.io kind (ignored)", file=sys.stderr)
-            continue
-        by_kind[d["kind"]].append(d)
+        kind = d.get("kind") if isinstance(d, dict) else None
+        if kind == "Secret" and isinstance(d.get("metadata"), dict):
+            secrets[str(d["metadata"].get("name"))] = d
+        elif kind in METALLB_KINDS:
+            by_kind[kind].append(d)
+        elif isinstance(d, dict) and str(d.get("apiVersion", "")).startswith(FRR_K8S_GROUP + "/"):
+            name = (d.get("metadata") or {}).get("name", f"#{i + 1}")
+            frr_errors.append(ConfigError(str(kind), str(name), "apiVersion",
+                                          f"{d.get('apiVersion')}: FRR-K8s is {NATIVE_UNSUPPORTED}"))
+        else:
+            notes.append(f"document {i + 1}: kind {kind if kind else d!r} is not a metallb.io kind (ignored)")
     cfg = build_config(by_kind["IPAddressPool"], by_kind["L2Advertisement"], by_kind["BGPAdvertisement"],
-                       by_kind["BGPPeer"], by_kind["Community"])
+                       by_kind["BGPPeer"], by_kind["Community"], bfd_profiles=by_kind["BFDProfile"], secrets=secrets)
+    if frr_errors:
+        from dataclasses import replace
+
+        cfg = replace(cfg, errors=cfg.errors + tuple(frr_errors))
+    return cfg, notes
+
+
+def _check_manifest(path: Path, docs: list[Any]) -> int:
+    cfg, notes = manifest_config(docs)
+    for note in notes:
+        print(f"{path}: {note}", file=sys.stderr)
+    for warning in cfg.warnings:
+        print(f"{path}: warning: {warning}", file=sys.stderr)
     for err in cfg.errors:
         print(f"{path}: {err}", file=sys.stderr)
     if cfg.errors:

@@ -34,6 +34,11 @@ L2ADV = "L2Advertisement"
 BGPADV = "BGPAdvertisement"
 PEER = "BGPPeer"
 COMMUNITY = "Community"
+BFD_PROFILE = "BFDProfile"
+
+#: What a refused FRR-only feature says: MetalLB's native BGP mode refuses the same fields
+#: (internal/config/validation.go ``DiscardFRROnly``); here they are refused one by one, by name.
+NATIVE_UNSUPPORTED = "not supported by the native BGP speaker"
 
 ASN_MAX = 2**32 - 1
 DEFAULT_PEER_PORT = 179
@@ -125,9 +130,14 @@ class L2Advertisement:
     node_selectors: tuple[Selector, ...] = ()
     interfaces: tuple[str, ...] = ()  # empty: every interface
     selected_pools: frozenset[str] = frozenset()
+    service_selectors: tuple[Selector, ...] = ()  # empty: every Service (MetalLB 0.16)
 
     def applies_to(self, pool: str) -> bool:
         return pool in self.selected_pools
+
+    def selects_service(self, labels: Mapping[str, str] | None) -> bool:
+        """MetalLB 0.16 ``serviceSelectors``: none means every Service, else any one must match."""
+        return not self.service_selectors or any(s.matches(labels) for s in self.service_selectors)
 
 
 @dataclass(frozen=True)
@@ -148,9 +158,14 @@ class BGPAdvertisement:
     node_selectors: tuple[Selector, ...] = ()
     peers: tuple[str, ...] = ()
     selected_pools: frozenset[str] = frozenset()
+    service_selectors: tuple[Selector, ...] = ()  # empty: every Service (MetalLB 0.16)
 
     def applies_to(self, pool: str) -> bool:
         return pool in self.selected_pools
+
+    def selects_service(self, labels: Mapping[str, str] | None) -> bool:
+        """MetalLB 0.16 ``serviceSelectors``: none means every Service, else any one must match."""
+        return not self.service_selectors or any(s.matches(labels) for s in self.service_selectors)
 
 
 @dataclass(frozen=True)
@@ -199,6 +214,8 @@ class ClusterConfig:
     peers: Mapping[str, BGPPeer]
     communities: Mapping[str, BGPCommunity]
     errors: tuple[ConfigError, ...]
+    #: Accepted as MetalLB accepts it, but worth telling the user (a pool CIDR with host bits, masked).
+    warnings: tuple[ConfigError, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -344,9 +361,17 @@ def _selector(raw: Any, where: str) -> Selector:
             if values is not None:
                 if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
                     raise _Invalid(f"{at}.values", f"must be a list of strings, got {_show(values)}")
-                for v in values:
+                for j, v in enumerate(values):
                     if not _label_value_ok(v):
                         raise _Invalid(f"{at}.values", f"{v!r} is not a valid label value")
+                    if v in values[:j]:  # MetalLB's validateLabelSelectorMatchExpressions
+                        raise _Invalid(f"{at}.values[{j}]", f"duplicate value {v!r} (also at [{values.index(v)}])")
+            # Two identical expressions (values compared as sets, as MetalLB sorts them first) are refused too.
+            shape = (key, expr.get("operator"), tuple(sorted(values or ())))
+            for k, earlier in enumerate(exprs[:i]):
+                if isinstance(earlier, Mapping) and (earlier.get("key"), earlier.get("operator"),
+                                                     tuple(sorted(earlier.get("values") or ()))) == shape:
+                    raise _Invalid(at, f"duplicate of {where}.matchExpressions[{k}]")
     try:
         return Selector.from_dict(raw, where)
     except SelectorError as exc:
@@ -450,6 +475,10 @@ class _Collector:
 
     def __init__(self) -> None:
         self.errors: list[ConfigError] = []
+        self.warnings: list[ConfigError] = []
+
+    def warn(self, kind: str, name: str, field: str, message: str) -> None:
+        self.warnings.append(ConfigError(kind, name, field, message))
 
     def add(self, kind: str, name: str, field: str, message: str) -> None:
         self.errors.append(ConfigError(kind, name, field, message))
@@ -531,8 +560,30 @@ def _overlap(a: IPRange, b: IPRange) -> IPRange:
     return IPRange(a.version, max(a.first, b.first), min(a.last, b.last))
 
 
-def _parse_pool(obj: _Obj) -> tuple[Pool, tuple[_PoolEntry, ...]]:
+def _masked_cidr(text: Any) -> str | None:
+    """The network of a CIDR written with host bits (``198.51.100.10/24`` → ``198.51.100.0/24``), else None.
+
+    MetalLB parses pool CIDRs with Go's ``net.ParseCIDR``, which returns the masked network
+    (internal/config/config.go ``ParseCIDR``), and its own BGP docs write ``198.51.100.10/24``. Refusing
+    it would drop a pool MetalLB uses, and re-address its Services on migration.
+    """
+    if not isinstance(text, str) or "/" not in text or "-" in text:
+        return None
+    try:
+        strict = ipaddress.ip_network(text.strip(), strict=True)
+        del strict
+        return None
+    except ValueError:
+        pass
+    try:
+        return str(ipaddress.ip_network(text.strip(), strict=False))
+    except ValueError:
+        return None
+
+
+def _parse_pool(obj: _Obj) -> tuple[Pool, tuple[_PoolEntry, ...], tuple[tuple[str, str], ...]]:
     spec = _object(obj.spec, "spec")
+    warnings: list[tuple[str, str]] = []
     addresses = spec.get("addresses")
     if addresses is None or addresses == []:
         raise _Invalid("spec.addresses", "empty; a pool needs at least one address range")
@@ -543,6 +594,10 @@ def _parse_pool(obj: _Obj) -> tuple[Pool, tuple[_PoolEntry, ...]]:
         field = f"spec.addresses[{i}]"
         if isinstance(text, str) and "%" in text:
             raise _Invalid(field, f"{text!r}: zone ids (%...) are not allowed in pool addresses")
+        masked = _masked_cidr(text)
+        if masked is not None:
+            warnings.append((field, f"{text.strip()!r} has host bits set; used as {masked}, as MetalLB does"))
+            text = masked
         try:
             rng = parse_range(text)
         except RangeError as exc:
@@ -575,7 +630,7 @@ def _parse_pool(obj: _Obj) -> tuple[Pool, tuple[_PoolEntry, ...]]:
         avoid_buggy_ips=_bool(spec, "avoidBuggyIPs", False),
         allocation=allocation,
     )
-    return pool, tuple(entries)
+    return pool, tuple(entries), tuple(warnings)
 
 
 def _build_pools(
@@ -589,10 +644,12 @@ def _build_pools(
     for obj in sorted(c.objects(POOL, items), key=lambda o: (o.name not in last_good, o.age_key)):
         parsed = c.parse(POOL, obj, _parse_pool)
         if parsed is not None:
-            pool, mine = parsed
+            pool, mine, warnings = parsed
             clash = _first_clash(mine, entries)
             if clash is None:
                 pools[obj.name], entries[obj.name], labels[obj.name] = pool, mine, obj.labels
+                for field, message in warnings:
+                    c.warn(POOL, obj.name, field, message)
                 continue
             entry, other, theirs = clash
             c.add(POOL, obj.name, entry.field,
@@ -705,6 +762,7 @@ def _parse_l2(obj: _Obj, pool_labels: Mapping[str, Mapping[str, str]]) -> L2Adve
         node_selectors=_selectors(spec, "nodeSelectors"),
         interfaces=interfaces,
         selected_pools=_select_pools(names, selectors, pool_labels),
+        service_selectors=_selectors(spec, "serviceSelectors"),
     )
 
 
@@ -713,6 +771,13 @@ def _parse_bgp_adv(obj: _Obj, pool_labels: Mapping[str, Mapping[str, str]], alia
     names, selectors = _pool_selection(spec)
     agg4 = _int(spec, "aggregationLength", 1, 32)
     agg6 = _int(spec, "aggregationLengthV6", 1, 128)
+    service_selectors = _selectors(spec, "serviceSelectors")
+    # MetalLB 0.16: an advertisement that picks Services announces each one on its own; an aggregate
+    # would announce other Services' addresses too (internal/config/config.go, bgpAdvertisementFromCR).
+    if service_selectors and agg4 not in (None, 32):
+        raise _Invalid("spec.aggregationLength", f"{agg4}: serviceSelectors and aggregationLength are mutually exclusive")
+    if service_selectors and agg6 not in (None, 128):
+        raise _Invalid("spec.aggregationLengthV6", f"{agg6}: serviceSelectors and aggregationLengthV6 are mutually exclusive")
     communities: list[BGPCommunity] = []
     for i, text in enumerate(_str_list(spec, "communities", "community")):
         value = aliases.get(text)
@@ -739,6 +804,7 @@ def _parse_bgp_adv(obj: _Obj, pool_labels: Mapping[str, Mapping[str, str]], alia
         node_selectors=_selectors(spec, "nodeSelectors"),
         peers=_str_list(spec, "peers", "peer"),
         selected_pools=_select_pools(names, selectors, pool_labels),
+        service_selectors=service_selectors,
     )
 
 
@@ -760,12 +826,19 @@ def _aggregation_problem(adv: BGPAdvertisement, pool: str, entries: tuple[_PoolE
     return None
 
 
-def _same_update(a: BGPAdvertisement, b: BGPAdvertisement) -> bool:
+def _same_update(a: BGPAdvertisement, b: BGPAdvertisement, families: frozenset[int]) -> bool:
     """Whether two advertisements of one pool can produce the same BGP update (MetalLB's
-    ``advertisementsAreCompatible``, inverted). Node sets are not known here, so two different
+    ``BGPAdvertisementsHaveCompatibleLocalPref``, inverted). Node sets are not known here, so two different
     non-empty node-selector lists are assumed disjoint; an empty list means every node.
+
+    Aggregation lengths are compared for the families the pool has (MetalLB's ``isAggrLengthDifferent``):
+    a /32 and a /24 advertisement of an IPv4-only pool never send the same prefix, whatever their V6 length.
+    An advertisement with ``serviceSelectors`` is never in conflict: which Services it carries is not known here.
     """
-    if a.aggregation_length != b.aggregation_length and a.aggregation_length_v6 != b.aggregation_length_v6:
+    if a.service_selectors or b.service_selectors:
+        return False
+    differ = {4: a.aggregation_length != b.aggregation_length, 6: a.aggregation_length_v6 != b.aggregation_length_v6}
+    if families and all(differ[f] for f in families):
         return False
     if a.peers and b.peers and not set(a.peers) & set(b.peers):
         return False
@@ -795,8 +868,10 @@ def _build_bgp_advs(
                 c.add(BGPADV, obj.name, *problem)
                 keep.discard(pool)
                 continue
+            families = frozenset(e.range.version for e in pool_entries[pool])
             for older in out:
-                if pool in older.selected_pools and (older.local_pref or 0) != (adv.local_pref or 0) and _same_update(adv, older):
+                if (pool in older.selected_pools and (older.local_pref or 0) != (adv.local_pref or 0)
+                        and _same_update(adv, older, families)):
                     c.add(BGPADV, obj.name, "spec.localPref",
                           f"{adv.local_pref or 0} conflicts with localPref {older.local_pref or 0} of older BGPAdvertisement "
                           f"{older.name} for the same announcements of IPAddressPool {pool}; pool {pool} is not advertised by it")
@@ -862,6 +937,24 @@ def _timers(spec: Mapping[str, Any]) -> tuple[int, int]:
     return int(hold_s), int(keep_s)
 
 
+#: BGPPeer fields that need FRR: (field, what it is). MetalLB in native mode refuses each of them
+#: (internal/config/validation.go ``DiscardFRROnly``); the native speaker here cannot do them either, and a
+#: session silently without BFD, outside its VRF or with the wrong AS is worse than no session.
+_FRR_ONLY: tuple[tuple[str, str], ...] = (
+    ("bfdProfile", "BFD"),
+    ("vrf", "VRFs"),
+    ("interface", "BGP unnumbered (interface)"),
+    ("localASN", "a per-peer local AS (localASN)"),
+)
+
+
+def _refuse_frr_only(spec: Mapping[str, Any]) -> None:
+    for key, what in _FRR_ONLY:
+        value = spec.get(key)
+        if value not in (None, "", 0):
+            raise _Invalid(f"spec.{key}", f"{_show(value)}: {what} is {NATIVE_UNSUPPORTED}")
+
+
 def _parse_peer(obj: _Obj, secrets: Mapping[str, Any]) -> BGPPeer:
     spec = _object(obj.spec, "spec")
     my_asn = _int(spec, "myASN", 0, ASN_MAX)
@@ -885,8 +978,10 @@ def _parse_peer(obj: _Obj, secrets: Mapping[str, Any]) -> BGPPeer:
         raise _Invalid("spec.peerAddress", "missing: set peerAddress or interface")
     if address is not None and interface is not None:
         raise _Invalid("spec.interface", f"{interface!r} and peerAddress ({address}) are mutually exclusive")
+    _refuse_frr_only(spec)
 
-    port = _int(spec, "peerPort", 0, 65535) or DEFAULT_PEER_PORT  # 0 (a v1beta1 zero value) → default
+    # 16384 is the maximum of MetalLB's own CRD schema (config/crd/bases/metallb.io_bgppeers.yaml, peerPort).
+    port = _int(spec, "peerPort", 0, 16384) or DEFAULT_PEER_PORT  # 0 (a v1beta1 zero value) → default
     router_id = _ip(spec, "routerID")
     if router_id is not None and router_id.version != 4:
         raise _Invalid("spec.routerID", f"{router_id} is not an IPv4 address (a BGP identifier is 32 bits)")
@@ -938,12 +1033,8 @@ def _build_peers(c: _Collector, items: Iterable[Any], secrets: Mapping[str, Any]
         peer = c.parse(PEER, obj, lambda o: _parse_peer(o, secrets))
         if peer is None:
             continue
-        # MetalLB refuses a peer identical to another but for its name: it would be a second
-        # session to the same router with the same settings.
-        twin = next((p for p in peers.values() if replace(p, name="") == replace(peer, name="")), None)
-        if twin is not None:
-            c.add(PEER, obj.name, "spec", f"same settings as BGPPeer {twin.name}, which is older")
-            continue
+        # Two peers identical but for their name are allowed, as in MetalLB: its duplicate check compares
+        # whole parsed peers, name included (internal/config/config.go, peersFor), and names are unique.
         peers[obj.name] = peer
     return peers
 
@@ -960,12 +1051,14 @@ def build_config(
     bgp_peers: Iterable[Any] = (),
     communities: Iterable[Any] = (),
     *,
+    bfd_profiles: Iterable[Any] = (),
     secrets: Mapping[str, Any] = _EMPTY,
     last_good_pools: Mapping[str, Pool] = _EMPTY,
 ) -> ClusterConfig:
     """Turn the listed ``metallb.io`` objects into a :class:`ClusterConfig`. No side effects.
 
-    ``secrets`` maps Secret name → Secret object (as the API returns it, ``data`` base64) for
+    ``bfd_profiles`` are ``BFDProfile`` objects: each is reported as not supported (the native speaker has no
+    BFD). ``secrets`` maps Secret name → Secret object (as the API returns it, ``data`` base64) for
     ``BGPPeer.spec.passwordSecret``. ``last_good_pools`` is the previous config's ``pools``: a pool
     whose object is now refused but that was valid before keeps its previous definition (the error
     says so), so a typo in an edit never moves an address; pass nothing to get plain isolation.
@@ -983,6 +1076,9 @@ def build_config(
     ]
     bgp = _build_bgp_advs(c, bgp_advertisements, pool_labels, pool_entries, aliases)
     peers = _build_peers(c, bgp_peers, secrets if isinstance(secrets, Mapping) else _EMPTY)
+    for obj in c.objects(BFD_PROFILE, bfd_profiles):
+        # The CRD is installed so MetalLB's manifests apply; using it is refused, by name.
+        c.add(BFD_PROFILE, obj.name, "", f"BFD is {NATIVE_UNSUPPORTED}; BGPPeers naming this profile are refused")
     return ClusterConfig(
         pools=MappingProxyType(pool_map),
         l2_advertisements=tuple(l2),
@@ -990,6 +1086,7 @@ def build_config(
         peers=MappingProxyType(peers),
         communities=MappingProxyType(aliases),
         errors=tuple(c.errors),
+        warnings=tuple(c.warnings),
     )
 
 

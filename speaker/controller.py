@@ -144,13 +144,25 @@ class AllocationController:
     def _load_config(self) -> ClusterConfig:
         """Build the config; a pool edited into an error keeps its last good definition (see clusterconfig)."""
         c = self._caches
+        # With the Secrets, as the BGP side builds it: without them every passwordSecret peer got a
+        # spurious "Secret not found" InvalidConfig Event from the allocator.
+        secrets = {s["metadata"]["name"]: s for s in c["secrets"].items()} if "secrets" in c else {}
         cfg = build_config(
             c["ipaddresspools"].items(), c["l2advertisements"].items(), c["bgpadvertisements"].items(),
             c["bgppeers"].items(), c["communities"].items(),
+            bfd_profiles=c["bfdprofiles"].items() if "bfdprofiles" in c else (),
+            secrets=secrets,
             last_good_pools=self._config.pools if self._config else {},
         )
         for err in cfg.errors:
             self._say(err.kind, err.name, "Warning", "InvalidConfig", str(err))
+        # Accepted as MetalLB accepts it, but worth saying (a CIDR's host bits): one Event per object, all its
+        # warnings in it (the Event dedup is per object and reason).
+        warned: dict[tuple[str, str], list[str]] = {}
+        for warning in cfg.warnings:
+            warned.setdefault((warning.kind, warning.name), []).append(str(warning))
+        for (kind, name), lines in warned.items():
+            self._say(kind, name, "Warning", "ConfigWarning", "; ".join(lines))
         metrics.CONFIG_LOADED.set(1)
         self._pools = dict(cfg.pools)
         return cfg
@@ -212,6 +224,11 @@ class AllocationController:
         for warning in extraction.warnings:
             reason = "DeprecatedAnnotation" if "deprecated" in warning else "IgnoredField"
             self._say_service(svc, "Warning", reason, warning)
+        if extraction.error is not None:  # as MetalLB: nothing new for it, and what it holds stays
+            self._say_service(svc, "Warning", "LoadBalancerFailed", extraction.error)
+            if not extraction.request.current_ips:
+                self._failed.add(key)
+                return
         result = self._allocator.assign(extraction.request)
         live = live_status(svc)
         if isinstance(result, AllocationError):
@@ -255,10 +272,16 @@ class AllocationController:
 
     def _publish_pool_stats(self) -> None:
         assert self._allocator is not None
+        services = self._allocator.services_per_pool()
         for name in self._pools:
             a4, f4, a6, f6 = self._allocator.pool_stats(name)
             metrics.ADDRESSES_IN_USE.labels(name).set(a4 + a6)
             metrics.ADDRESSES_TOTAL.labels(name).set(a4 + f4 + a6 + f6)
+            metrics.IPV4_ADDRESSES_IN_USE.labels(name).set(a4)
+            metrics.IPV4_ADDRESSES_TOTAL.labels(name).set(a4 + f4)
+            metrics.IPV6_ADDRESSES_IN_USE.labels(name).set(a6)
+            metrics.IPV6_ADDRESSES_TOTAL.labels(name).set(a6 + f6)
+            metrics.SERVICES_ALLOCATED.labels(name).set(services.get(name, 0))
             self._pool_status.desire(f"{self._namespace}/{name}", {
                 "assignedIPv4": _int64(a4), "availableIPv4": _int64(f4),
                 "assignedIPv6": _int64(a6), "availableIPv6": _int64(f6),

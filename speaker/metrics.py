@@ -27,6 +27,17 @@ CONFIG_LOADED = Gauge("metallb_k8s_client_config_loaded_bool", "1 if the pool co
 CONFIG_STALE = Gauge("metallb_k8s_client_config_stale_bool", "1 while the API is unreachable and the last state is used")
 ADDRESSES_IN_USE = Gauge("metallb_allocator_addresses_in_use_total", "Addresses assigned from the pool", ["pool"])
 ADDRESSES_TOTAL = Gauge("metallb_allocator_addresses_total", "Usable addresses in the pool", ["pool"])
+# MetalLB's per-family and per-Service series (internal/allocator/stats.go), same names, help and labels.
+IPV4_ADDRESSES_IN_USE = Gauge("metallb_allocator_ipv4_addresses_in_use_total", "Number of IPV4 addresses in use, per pool",
+                              ["pool"])
+IPV4_ADDRESSES_TOTAL = Gauge("metallb_allocator_ipv4_addresses_total", "Number of usable IPV4 addresses, per pool",
+                             ["pool"])
+IPV6_ADDRESSES_IN_USE = Gauge("metallb_allocator_ipv6_addresses_in_use_total", "Number of IPV6 addresses in use, per pool",
+                              ["pool"])
+IPV6_ADDRESSES_TOTAL = Gauge("metallb_allocator_ipv6_addresses_total", "Number of usable IPV6 addresses, per pool",
+                             ["pool"])
+SERVICES_ALLOCATED = Gauge("metallb_allocator_services_allocated_total", "Number of services allocated, per pool",
+                           ["pool"])
 LEADER = Gauge("baremetal_lb_allocator_leader", "1 while this speaker holds the allocator lease")
 EVENTS_DROPPED = Counter("baremetal_lb_events_dropped_total", "Events not sent because the event queue was full")
 ALLOCATION_FAILURES = Counter("baremetal_lb_allocation_failures_total", "Services that could not get an address")

@@ -117,6 +117,8 @@ class Extraction:
     request: ServiceRequest
     deprecated: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    #: Why the Service's request is refused (MetalLB's ``LoadBalancerFailed``); its current addresses stay.
+    error: str | None = None
 
 
 def request_for(svc: Mapping[str, Any], namespace_labels: Mapping[str, str] | None = None) -> Extraction:
@@ -124,11 +126,14 @@ def request_for(svc: Mapping[str, Any], namespace_labels: Mapping[str, str] | No
     meta = svc.get("metadata") or {}
     spec = _spec(svc)
     warnings = []
+    error = None
+    wanted = requested_ips(svc)
     if _annotation(svc, LOADBALANCER_IPS).strip() and str(spec.get("loadBalancerIP") or "").strip():
-        warnings.append(
-            f"both {LOADBALANCER_IPS} and spec.loadBalancerIP are set; using the annotation "
-            f"({_annotation(svc, LOADBALANCER_IPS)}) and ignoring spec.loadBalancerIP ({spec['loadBalancerIP']})"
-        )
+        # An error in MetalLB (controller/service.go, getDesiredLbIPs): the Service gets nothing new and keeps
+        # what it holds, until one of the two is removed.
+        error = (f"invalid requested loadbalancer IPs: a Service cannot have both {LOADBALANCER_IPS} "
+                 f"({_annotation(svc, LOADBALANCER_IPS)}) and spec.loadBalancerIP ({spec['loadBalancerIP']})")
+        wanted = ()
     for stable, old in DEPRECATED.items():
         if old in _annotations(svc):
             if stable in _annotations(svc):
@@ -143,11 +148,11 @@ def request_for(svc: Mapping[str, Any], namespace_labels: Mapping[str, str] | No
         families=families_of(svc),
         family_policy=str(spec.get("ipFamilyPolicy") or SINGLE_STACK),
         pool=requested_pool(svc),
-        requested_ips=requested_ips(svc),
+        requested_ips=wanted,
         sharing_key=sharing_key(svc),
         ports=ports_of(svc),
         backend_key=backend_key(svc),
         current_ips=current_ips(svc),
         created=str(meta.get("creationTimestamp") or ""),
     )
-    return Extraction(request, deprecated_annotations(svc), tuple(warnings))
+    return Extraction(request, deprecated_annotations(svc), tuple(warnings), error)

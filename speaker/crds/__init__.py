@@ -20,6 +20,7 @@ CRD_FILES: tuple[str, ...] = (
     "metallb.io_l2advertisements.yaml",
     "metallb.io_bgpadvertisements.yaml",
     "metallb.io_communities.yaml",
+    "metallb.io_bfdprofiles.yaml",
     "metallb.io_bgppeers.yaml",
     "metallb.io_servicel2statuses.yaml",
     "metallb.io_servicebgpstatuses.yaml",

@@ -242,6 +242,16 @@ class Allocator:
         hold = self._holds.get(ipaddress.ip_address(ip))
         return tuple(sorted(hold.users)) if hold else ()
 
+    def services_per_pool(self) -> dict[str, int]:
+        """How many Services hold addresses from each pool (MetalLB's ``services_allocated_total``).
+
+        A plain count over the assignments, without building :class:`Assignment` snapshots: it runs after every
+        batch of changes."""
+        counts: dict[str, int] = {}
+        for alloc in self._allocs.values():
+            counts[alloc.pool] = counts.get(alloc.pool, 0) + 1
+        return counts
+
     def assignments(self) -> dict[str, Assignment]:
         """Every current assignment, by Service key (a snapshot)."""
         return {k: Assignment(k, a.pool, a.ips) for k, a in sorted(self._allocs.items())}

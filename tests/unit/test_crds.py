@@ -22,6 +22,7 @@ EXPECTED = {
     "L2Advertisement": ("l2advertisements", {"v1beta1"}, "v1beta1"),
     "BGPAdvertisement": ("bgpadvertisements", {"v1beta1"}, "v1beta1"),
     "Community": ("communities", {"v1beta1"}, "v1beta1"),
+    "BFDProfile": ("bfdprofiles", {"v1beta1"}, "v1beta1"),  # installed so MetalLB BFD manifests apply; refused in use
     "BGPPeer": ("bgppeers", {"v1beta1", "v1beta2"}, "v1beta2"),
     "ServiceL2Status": ("servicel2statuses", {"v1beta1"}, "v1beta1"),
     "ServiceBGPStatus": ("servicebgpstatuses", {"v1beta1"}, "v1beta1"),

@@ -80,10 +80,12 @@ def test_spec_load_balancer_ip() -> None:
     assert service.requested_ips(svc(loadBalancerIP="10.1.1.242")) == ("10.1.1.242",)
 
 
-def test_annotation_wins_over_spec_load_balancer_ip_with_a_warning() -> None:
+def test_annotation_and_spec_load_balancer_ip_together_is_an_error_as_in_metallb() -> None:
+    # MetalLB controller/service.go getDesiredLbIPs: "service can not have both ..." → LoadBalancerFailed.
     got = service.request_for(svc({"metallb.io/loadBalancerIPs": "10.1.1.243"}, loadBalancerIP="10.1.1.242"))
-    assert got.request.requested_ips == ("10.1.1.243",)
-    assert any("spec.loadBalancerIP" in w for w in got.warnings)
+    assert got.request.requested_ips == ()
+    assert got.error is not None
+    assert "metallb.io/loadBalancerIPs (10.1.1.243)" in got.error and "spec.loadBalancerIP (10.1.1.242)" in got.error
 
 
 def test_deprecated_spellings_are_honoured_and_reported() -> None:

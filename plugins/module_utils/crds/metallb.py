@@ -19,6 +19,7 @@ SOURCE_FILES = (
     'metallb.io_l2advertisements.yaml',
     'metallb.io_bgpadvertisements.yaml',
     'metallb.io_communities.yaml',
+    'metallb.io_bfdprofiles.yaml',
     'metallb.io_bgppeers.yaml',
     'metallb.io_servicel2statuses.yaml',
     'metallb.io_servicebgpstatuses.yaml',
@@ -373,6 +374,50 @@ CRDS = json.loads(r'''[
             }
            }
           },
+          "serviceSelectors": {
+           "description": "Announce only Services whose labels match one of these (MetalLB 0.16). Empty means every Service.",
+           "type": "array",
+           "items": {
+            "description": "A label selector; requirements are ANDed, the empty selector matches everything.",
+            "type": "object",
+            "x-kubernetes-map-type": "atomic",
+            "properties": {
+             "matchLabels": {
+              "type": "object",
+              "additionalProperties": {
+               "type": "string"
+              }
+             },
+             "matchExpressions": {
+              "type": "array",
+              "x-kubernetes-list-type": "atomic",
+              "items": {
+               "type": "object",
+               "required": [
+                "key",
+                "operator"
+               ],
+               "properties": {
+                "key": {
+                 "type": "string"
+                },
+                "operator": {
+                 "description": "In, NotIn, Exists or DoesNotExist.",
+                 "type": "string"
+                },
+                "values": {
+                 "type": "array",
+                 "x-kubernetes-list-type": "atomic",
+                 "items": {
+                  "type": "string"
+                 }
+                }
+               }
+              }
+             }
+            }
+           }
+          },
           "nodeSelectors": {
            "description": "Only nodes matching one of these selectors may announce. Empty means all nodes.",
            "type": "array",
@@ -583,6 +628,50 @@ CRDS = json.loads(r'''[
             }
            }
           },
+          "serviceSelectors": {
+           "description": "Announce only Services whose labels match one of these (MetalLB 0.16). Empty means every Service.",
+           "type": "array",
+           "items": {
+            "description": "A label selector; requirements are ANDed, the empty selector matches everything.",
+            "type": "object",
+            "x-kubernetes-map-type": "atomic",
+            "properties": {
+             "matchLabels": {
+              "type": "object",
+              "additionalProperties": {
+               "type": "string"
+              }
+             },
+             "matchExpressions": {
+              "type": "array",
+              "x-kubernetes-list-type": "atomic",
+              "items": {
+               "type": "object",
+               "required": [
+                "key",
+                "operator"
+               ],
+               "properties": {
+                "key": {
+                 "type": "string"
+                },
+                "operator": {
+                 "description": "In, NotIn, Exists or DoesNotExist.",
+                 "type": "string"
+                },
+                "values": {
+                 "type": "array",
+                 "x-kubernetes-list-type": "atomic",
+                 "items": {
+                  "type": "string"
+                 }
+                }
+               }
+              }
+             }
+            }
+           }
+          },
           "nodeSelectors": {
            "description": "Only nodes matching one of these selectors are announced as next hops. Empty means all nodes.",
            "type": "array",
@@ -707,6 +796,126 @@ CRDS = json.loads(r'''[
              }
             }
            }
+          }
+         }
+        },
+        "status": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   ]
+  }
+ },
+ {
+  "apiVersion": "apiextensions.k8s.io/v1",
+  "kind": "CustomResourceDefinition",
+  "metadata": {
+   "name": "bfdprofiles.metallb.io",
+   "labels": {
+    "app.kubernetes.io/part-of": "baremetal-lb"
+   }
+  },
+  "spec": {
+   "group": "metallb.io",
+   "names": {
+    "kind": "BFDProfile",
+    "listKind": "BFDProfileList",
+    "plural": "bfdprofiles",
+    "singular": "bfdprofile"
+   },
+   "scope": "Namespaced",
+   "versions": [
+    {
+     "name": "v1beta1",
+     "served": true,
+     "storage": true,
+     "subresources": {
+      "status": {}
+     },
+     "additionalPrinterColumns": [
+      {
+       "name": "Passive Mode",
+       "type": "boolean",
+       "jsonPath": ".spec.passiveMode"
+      },
+      {
+       "name": "Transmit Interval",
+       "type": "integer",
+       "jsonPath": ".spec.transmitInterval"
+      },
+      {
+       "name": "Receive Interval",
+       "type": "integer",
+       "jsonPath": ".spec.receiveInterval"
+      },
+      {
+       "name": "Multiplier",
+       "type": "integer",
+       "jsonPath": ".spec.detectMultiplier"
+      }
+     ],
+     "schema": {
+      "openAPIV3Schema": {
+       "description": "BFD session settings (MetalLB with FRR). Not supported by the native BGP speaker.",
+       "type": "object",
+       "properties": {
+        "apiVersion": {
+         "type": "string"
+        },
+        "kind": {
+         "type": "string"
+        },
+        "metadata": {
+         "type": "object"
+        },
+        "spec": {
+         "type": "object",
+         "properties": {
+          "detectMultiplier": {
+           "description": "Missed packets before the session is declared down.",
+           "type": "integer",
+           "format": "int32",
+           "minimum": 2,
+           "maximum": 255
+          },
+          "echoInterval": {
+           "description": "Echo packet interval, milliseconds.",
+           "type": "integer",
+           "format": "int32",
+           "minimum": 10,
+           "maximum": 60000
+          },
+          "echoMode": {
+           "description": "Use echo packets.",
+           "type": "boolean"
+          },
+          "minimumTtl": {
+           "description": "Multi-hop sessions only, the lowest TTL accepted.",
+           "type": "integer",
+           "format": "int32",
+           "minimum": 1,
+           "maximum": 254
+          },
+          "passiveMode": {
+           "description": "Wait for the peer to start the session.",
+           "type": "boolean"
+          },
+          "receiveInterval": {
+           "description": "Lowest receive interval this side supports, milliseconds.",
+           "type": "integer",
+           "format": "int32",
+           "minimum": 10,
+           "maximum": 60000
+          },
+          "transmitInterval": {
+           "description": "Lowest transmit interval this side wants, milliseconds.",
+           "type": "integer",
+           "format": "int32",
+           "minimum": 10,
+           "maximum": 60000
           }
          }
         },
