@@ -105,7 +105,7 @@ def test_module_gets_what_the_combine_form_gave_it():
         "opnsense_dhcp": "dnsmasq",
         # not given: omitted, so the module's own defaults
         "subnet_cmds": "auto", "config_dir": None, "lease_file": None, "service": None, "dnsmasq_binary": "dnsmasq",
-        "uci_command": "uci"}
+        "uci_command": "uci", "openwrt_transport": None}
     # router: {} and no baremetal_lb_router_scope: scope omitted (the module finds it); state from the pool
     assert (dmz["range"], dmz["state"], dmz["scope"]) == ("10.1.1.230", "absent", None)
 
