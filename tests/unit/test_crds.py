@@ -72,6 +72,8 @@ def test_file_is_one_crd_document(filename: str) -> None:
     assert doc["apiVersion"] == "apiextensions.k8s.io/v1"
     assert doc["kind"] == "CustomResourceDefinition"
     assert filename == f'{GROUP}_{doc["spec"]["names"]["plural"]}.yaml'
+    # what the address_pool module compares to decide whether a cluster's copy is older (docs/upgrade.md)
+    assert doc["metadata"]["annotations"]["baremetal-lb/schema-version"], filename
 
 
 @pytest.mark.parametrize("crd", CRDS, ids=_crd_ids())

@@ -816,6 +816,9 @@ CRDS = json.loads(r'''[
    "name": "bfdprofiles.metallb.io",
    "labels": {
     "app.kubernetes.io/part-of": "baremetal-lb"
+   },
+   "annotations": {
+    "baremetal-lb/schema-version": "0.1.0"
    }
   },
   "spec": {
