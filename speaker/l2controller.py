@@ -81,6 +81,7 @@ class Layer2Controller(Reconciler):
         self._published: dict[str, tuple[str, ...]] | None = None
         self._known_at_sync: set[str] | None = None
         self._ever_mine: set[str] = set()
+        self._ever_planned: set[str] = set()  # VIPs some plan since our start gave to a node (any node)
         self._last_good_pools: Mapping[str, Any] = {}
         self._ignore_exclude_lb = ignore_exclude_lb
         self._is_leader = is_leader
@@ -111,6 +112,11 @@ class Layer2Controller(Reconciler):
         alive = self.alive_nodes()
         plan = l2_plan(services, cfg, nodes, ready, alive)
         self._plan = plan
+        # Remembered across plans that leave an address unassigned for a moment (its only endpoint moving, a
+        # Node update): the node that announced it before the gap may still be answering, and a probe would
+        # take its answer for a conflict and keep the address dark for the probe retry (30 s).
+        planned_before = self._ever_planned
+        self._ever_planned = (planned_before | plan.keys()) & {ip for s in services for ip in s.ips}
         me = nodes.get(self._node)
         self._why_not_me = me.why_excluded if me is not None else None
         self._report_gaps(l2_unannounced(services, cfg, nodes, ready, alive, plan))
@@ -129,8 +135,9 @@ class Layer2Controller(Reconciler):
             if prev is not None and prev.node != self._node:
                 handed[ip] = prev.node
             # Probe only an address nobody has announced yet: one allocated after we started and never
-            # planned on another node. A takeover must not wait for (or be confused by) the old owner.
-            fresh = ip not in (self._known_at_sync or set()) and prev is None and ip not in self._ever_mine
+            # planned on any node. A takeover must not wait for (or be confused by) the old owner.
+            fresh = (ip not in (self._known_at_sync or set()) and ip not in planned_before
+                     and ip not in self._ever_mine)
             desired[ip] = Announcement(service=choice.services[0], interfaces=choice.interfaces, probe=fresh)
             if prev is None or prev.node != self._node:
                 for key in choice.services:
