@@ -15,6 +15,7 @@ from speaker.clusterconfig import build_config
 from speaker.election import node_info
 from speaker.endpoints import ready_nodes_by_service
 from speaker.kube.writer import Applier, Event, EventRecorder, bgp_status_name, publish_announcements
+from speaker.kube.kinds import Caches
 from speaker.reconciler import Reconciler
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ class BGPController(Reconciler):
                           "communities", "secrets", "servicebgpstatuses"})
     name = "bgp"
 
-    def __init__(self, *, node: str, caches: Mapping[str, Any], synced: Callable[[], bool], bgp: Any,
+    def __init__(self, *, node: str, caches: Caches, synced: Callable[[], bool], bgp: Any,
                  load_balancer_class: str | None, status: Applier | None = None,
                  events: EventRecorder | None = None, namespace: str = "metallb-system",
                  ignore_exclude_lb: bool = False) -> None:
@@ -47,11 +48,11 @@ class BGPController(Reconciler):
 
     def recompute(self) -> None:
         c = self._caches
-        secrets = {s["metadata"]["name"]: s for s in c["secrets"].items()}
-        cfg = build_config(c["ipaddresspools"].items(), (), c["bgpadvertisements"].items(), c["bgppeers"].items(),
-                           c["communities"].items(), secrets=secrets, last_good_pools=self._last_good_pools)
+        secrets = {s["metadata"]["name"]: s for s in c.secrets.items()}
+        cfg = build_config(c.ipaddresspools.items(), (), c.bgpadvertisements.items(), c.bgppeers.items(),
+                           c.communities.items(), secrets=secrets, last_good_pools=self._last_good_pools)
         self._last_good_pools = cfg.pools
-        me = c["nodes"].get(self._node) or {}
+        me = c.nodes.get(self._node) or {}
         labels = (me.get("metadata") or {}).get("labels") or {}
         peers = peers_for_node(cfg.peers.values(), labels)
         excluded = node_info(me, ignore_exclude_lb=self._ignore_exclude_lb).why_excluded if me else None
@@ -60,8 +61,8 @@ class BGPController(Reconciler):
             if excluded:
                 log.warning("bgp: this node advertises nothing: %s", excluded)
         if peers and excluded is None:
-            services = self._addressed(c["services"].items())
-            ready = ready_nodes_by_service(c["endpointslices"].items()) if any(s.local for s in services) else {}
+            services = self._addressed(c.services.items())
+            ready = ready_nodes_by_service(c.endpointslices.items()) if any(s.local for s in services) else {}
             memo: RoutesMemo = {}
             routes = bgp_plan(services, cfg, self._node, labels, ready, peers, previous=self._routes_memo, memo=memo)
             self._routes_memo = memo
@@ -75,7 +76,7 @@ class BGPController(Reconciler):
         self._bgp.set_peers(peers)
         self._bgp.set_routes(routes)
         if self._status is not None:  # ServiceBGPStatus: which peers this node advertises each Service to
-            publish_announcements(self._status, c["servicebgpstatuses"].items(), self._node,
+            publish_announcements(self._status, c.servicebgpstatuses.items(), self._node,
                                   advertised_peers(services, routes), bgp_status_name, exclusive=False)
 
     def tick(self) -> None:
@@ -90,7 +91,7 @@ class BGPController(Reconciler):
             self._session_up[st.peer] = up
             if not up and not was_known:
                 continue  # a session that never came up yet: nothing changed for the user
-            peer = self._caches["bgppeers"].get(f"{self._namespace}/{st.peer}") or {}
+            peer = self._caches.bgppeers.get(f"{self._namespace}/{st.peer}") or {}
             meta = peer.get("metadata") or {}
             reason, etype = ("SessionEstablished", "Normal") if up else ("SessionDown", "Warning")
             message = (f"node {self._node}: BGP session with {st.address} established" if up else

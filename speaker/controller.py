@@ -13,25 +13,20 @@ import logging
 import queue
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Callable, Mapping
 
 from speaker import metrics
 from speaker.clusterconfig import ClusterConfig, build_config
 from speaker.ipam.allocator import Allocator, order_for_restore
 from speaker.ipam.request import AllocationError
+from speaker.kube.kinds import Caches
 from speaker.kube.writer import Applier, Event, EventRecorder, ServiceStatus, live_status
+from speaker.reconciler import Signal
 from speaker.service import Extraction, is_load_balancer, request_for
 
 log = logging.getLogger(__name__)
 
 CONFIG_KINDS = frozenset({"ipaddresspools", "l2advertisements", "bgpadvertisements", "bgppeers", "communities"})
-_LEADER = "__leader__"
-
-
-class Cache(Protocol):
-    def get(self, key: str) -> dict[str, Any] | None: ...
-    def items(self) -> list[dict[str, Any]]: ...
-
 
 @dataclass
 class _Pending:
@@ -45,7 +40,7 @@ class AllocationController:
     def __init__(
         self,
         *,
-        caches: Mapping[str, Cache],
+        caches: Caches,
         synced: Callable[[], bool],
         status: Applier,
         pool_status: Applier,
@@ -60,7 +55,7 @@ class AllocationController:
         self._events = events
         self._namespace = namespace
         self._lb_class = load_balancer_class
-        self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[str | Signal, Any]] = queue.SimpleQueue()
         self._pending = _Pending()
         self._stopped = threading.Event()
         self._leader = False
@@ -76,12 +71,16 @@ class AllocationController:
     def notify(self, kind: str, change: Any, key: str) -> None:
         self._queue.put((kind, key))
 
+    def signal(self, signal: Signal) -> None:
+        """``Signal.SYNCED``: decide now (a batch before it was not acted on)."""
+        self._queue.put((signal, None))
+
     def set_leader(self, leader: bool) -> None:
-        self._queue.put((_LEADER, leader))
+        self._queue.put((Signal.LEADER, leader))
 
     def stop(self) -> None:
         self._stopped.set()
-        self._queue.put(("__stop__", None))
+        self._queue.put((Signal.STOP, None))
 
     # --- the loop ------------------------------------------------------------------------------------
     def run(self) -> None:
@@ -103,10 +102,10 @@ class AllocationController:
                 self._allocator = None
             self.generation += 1
 
-    def handle(self, batch: list[tuple[str, Any]]) -> None:
+    def handle(self, batch: list[tuple[str | Signal, Any]]) -> None:
         p = self._pending
         for kind, key in batch:
-            if kind == _LEADER:
+            if kind is Signal.LEADER:
                 p.leader = key
             elif kind in CONFIG_KINDS:
                 p.config = True
@@ -146,11 +145,10 @@ class AllocationController:
         c = self._caches
         # With the Secrets, as the BGP side builds it: without them every passwordSecret peer got a
         # spurious "Secret not found" InvalidConfig Event from the allocator.
-        secrets = {s["metadata"]["name"]: s for s in c["secrets"].items()} if "secrets" in c else {}
+        secrets = {s["metadata"]["name"]: s for s in c.secrets.items()}
         cfg = build_config(
-            c["ipaddresspools"].items(), c["l2advertisements"].items(), c["bgpadvertisements"].items(),
-            c["bgppeers"].items(), c["communities"].items(),
-            bfd_profiles=c["bfdprofiles"].items() if "bfdprofiles" in c else (),
+            c.ipaddresspools.items(), c.l2advertisements.items(), c.bgpadvertisements.items(),
+            c.bgppeers.items(), c.communities.items(),
             secrets=secrets,
             last_good_pools=self._config.pools if self._config else {},
         )
@@ -171,7 +169,7 @@ class AllocationController:
         self._config = self._load_config()
         self._allocator = Allocator(self._pools.values())
         self._failed.clear()
-        services = self._caches["services"].items()
+        services = self._caches.services.items()
         requests = []
         for svc in services:
             key = _key(svc)
@@ -203,7 +201,7 @@ class AllocationController:
 
     def _reconcile(self, key: str) -> None:
         assert self._allocator is not None
-        svc = self._caches["services"].get(key)
+        svc = self._caches.services.get(key)
         if svc is None:
             self._release(key)
             self._status.forget(key)
@@ -260,14 +258,14 @@ class AllocationController:
 
     def _extract(self, svc: Mapping[str, Any]) -> Extraction:
         ns = (svc.get("metadata") or {}).get("namespace", "")
-        ns_obj = self._caches["namespaces"].get(ns) or {}
+        ns_obj = self._caches.namespaces.get(ns) or {}
         return request_for(svc, (ns_obj.get("metadata") or {}).get("labels") or {})
 
     def _lb_service_keys(self) -> set[str]:
-        return {_key(s) for s in self._caches["services"].items() if is_load_balancer(s, self._lb_class)}
+        return {_key(s) for s in self._caches.services.items() if is_load_balancer(s, self._lb_class)}
 
     def _creation_order(self, key: str) -> tuple[str, str]:
-        svc = self._caches["services"].get(key) or {}
+        svc = self._caches.services.get(key) or {}
         return ((svc.get("metadata") or {}).get("creationTimestamp") or "", key)
 
     def _publish_pool_stats(self) -> None:
@@ -302,9 +300,10 @@ class AllocationController:
         if said.get(reason) == message:
             return
         said[reason] = message
-        plural = {"IPAddressPool": "ipaddresspools", "L2Advertisement": "l2advertisements",
-                  "BGPAdvertisement": "bgpadvertisements", "BGPPeer": "bgppeers", "Community": "communities"}.get(kind)
-        obj = (self._caches[plural].get(f"{self._namespace}/{name}") if plural else None) or {}
+        cache = {"IPAddressPool": self._caches.ipaddresspools, "L2Advertisement": self._caches.l2advertisements,
+                 "BGPAdvertisement": self._caches.bgpadvertisements, "BGPPeer": self._caches.bgppeers,
+                 "Community": self._caches.communities}.get(kind)
+        obj = (cache.get(f"{self._namespace}/{name}") if cache is not None else None) or {}
         meta = obj.get("metadata") or {}
         api_version = obj.get("apiVersion") or "metallb.io/v1beta1"
         self._events.record(Event((api_version, kind, self._namespace, name, meta.get("uid", "")), etype, reason, message))

@@ -12,6 +12,7 @@ announces nothing.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any, Callable, Mapping
 
@@ -22,6 +23,7 @@ from speaker.endpoints import ready_nodes_by_service
 from speaker.kube.writer import Applier, Event, EventRecorder, l2_status_name, publish_announcements
 from speaker.layer2.announcer import Announcement, Announcer
 from speaker.layer2.handover import CONFIRM, DRAIN, HandoverForwarder
+from speaker.kube.kinds import Cache, Caches
 from speaker.reconciler import Reconciler
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,32 @@ def internal_ips(node: Mapping[str, Any]) -> list[str]:
             if addr.get("type") == "InternalIP" and addr.get("address")]
 
 
+class ConflictReporter:
+    """Tells the user when the announcer's probe finds another host answering for an address.
+
+    Built before the announcer (which calls :meth:`report` from its loop thread) and before the controller (which
+    hands it each new plan), so the wiring needs no reference back to a part that does not exist yet.
+    """
+
+    def __init__(self, *, services: Cache, events: EventRecorder) -> None:
+        self._services = services
+        self._events = events
+        self._plan: Mapping[str, L2Choice] = {}
+
+    def set_plan(self, plan: Mapping[str, L2Choice]) -> None:
+        self._plan = plan
+
+    def report(self, ip: str, mac: str) -> None:
+        """From the announcer's probe: another host already answers for ``ip``."""
+        choice = self._plan.get(ip)
+        for key in (choice.services if choice else ()):
+            svc = self._services.get(key) or {}
+            meta = svc.get("metadata") or {}
+            self._events.record(Event(("v1", "Service", meta.get("namespace", ""), meta.get("name", ""),
+                                       meta.get("uid", "")), "Warning", "AddressConflict",
+                                      f"{ip} is already in use on the LAN by {mac}; not announcing it"))
+
+
 class Layer2Controller(Reconciler):
     relevant = RELEVANT
     name = "layer2"
@@ -49,7 +77,7 @@ class Layer2Controller(Reconciler):
         self,
         *,
         node: str,
-        caches: Mapping[str, Any],
+        caches: Caches,
         synced: Callable[[], bool],
         announcer: Announcer,
         events: EventRecorder,
@@ -61,8 +89,11 @@ class Layer2Controller(Reconciler):
         is_leader: Callable[[], bool] = lambda: False,
         departed: Callable[[], frozenset[str]] = frozenset,
         handover: HandoverForwarder | None = None,
+        conflicts: ConflictReporter | None = None,
+        wake: threading.Event | None = None,
     ) -> None:
-        super().__init__(synced=synced)
+        super().__init__(synced=synced, wake=wake)
+        self._conflicts = conflicts
         self._node = node
         self._caches = caches
         self._announcer = announcer
@@ -96,22 +127,24 @@ class Layer2Controller(Reconciler):
 
     def recompute(self) -> None:
         c = self._caches
-        cfg = build_config(c["ipaddresspools"].items(), c["l2advertisements"].items(),
+        cfg = build_config(c.ipaddresspools.items(), c.l2advertisements.items(),
                            last_good_pools=self._last_good_pools)
         self._last_good_pools = cfg.pools
-        services = self._addressed(c["services"].items())
+        services = self._addressed(c.services.items())
         if self._known_at_sync is None:
             self._known_at_sync = {ip for s in services for ip in s.ips}
         nodes = {n["metadata"]["name"]: node_info(n, ignore_exclude_lb=self._ignore_exclude_lb)
-                 for n in c["nodes"].items()}
+                 for n in c.nodes.items()}
         if any(s.local for s in services):
-            ready = ready_nodes_by_service(c["endpointslices"].items())
+            ready = ready_nodes_by_service(c.endpointslices.items())
         else:
             ready = {}
         previous = self._plan
         alive = self.alive_nodes()
         plan = l2_plan(services, cfg, nodes, ready, alive)
         self._plan = plan
+        if self._conflicts is not None:
+            self._conflicts.set_plan(plan)
         # Remembered across plans that leave an address unassigned for a moment (its only endpoint moving, a
         # Node update): the node that announced it before the gap may still be answering, and a probe would
         # take its answer for a conflict and keep the address dark for the probe retry (30 s).
@@ -163,7 +196,7 @@ class Layer2Controller(Reconciler):
         for key, gap in gaps.items():
             if gap.reason == NO_ELIGIBLE_NODE and self._warned.get(key) != gap.message:
                 self._warned[key] = gap.message
-                svc = self._caches["services"].get(key) or {}
+                svc = self._caches.services.get(key) or {}
                 meta = svc.get("metadata") or {}
                 self._events.record(Event(("v1", "Service", meta.get("namespace", ""), meta.get("name", ""),
                                            meta.get("uid", "")), "Warning", NO_ELIGIBLE_NODE, gap.message))
@@ -175,7 +208,7 @@ class Layer2Controller(Reconciler):
             return
         assert self._handover is not None
         departed = self._departed()
-        ips = {n["metadata"]["name"]: internal_ips(n) for n in self._caches["nodes"].items()}
+        ips = {n["metadata"]["name"]: internal_ips(n) for n in self._caches.nodes.items()}
         for left in (True, False):
             group = {ip: ips.get(node, []) for ip, node in handed.items() if (node in departed) == left}
             if not group:
@@ -242,7 +275,7 @@ class Layer2Controller(Reconciler):
         if not force and details == self._published:
             return
         self._published = details
-        publish_announcements(self._l2_status, self._caches["servicel2statuses"].items(), self._node, details,
+        publish_announcements(self._l2_status, self._caches.servicel2statuses.items(), self._node, details,
                               l2_status_name, exclusive=True)
 
     def handed_over(self) -> bool:
@@ -252,27 +285,17 @@ class Layer2Controller(Reconciler):
         if not mine:
             return True
         others = set()
-        for obj in self._caches["servicel2statuses"].items():
+        for obj in self._caches.servicel2statuses.items():
             labels = (obj.get("metadata") or {}).get("labels") or {}
             if labels.get("metallb.io/node") not in (None, self._node) and (obj.get("status") or {}).get("node"):
                 others.add(f"{labels.get('metallb.io/service-namespace')}/{labels.get('metallb.io/service-name')}")
         return mine <= others
 
     def _say(self, key: str, message: str) -> None:
-        svc = self._caches["services"].get(key) or {}
+        svc = self._caches.services.get(key) or {}
         meta = svc.get("metadata") or {}
         self._events.record(Event(("v1", "Service", meta.get("namespace", ""), meta.get("name", ""),
                                    meta.get("uid", "")), "Normal", "nodeAssigned", message))
-
-    def on_conflict(self, ip: str, mac: str) -> None:
-        """From the announcer's probe: another host already answers for ``ip``."""
-        choice = self._plan.get(ip)
-        for key in (choice.services if choice else ()):
-            svc = self._caches["services"].get(key) or {}
-            meta = svc.get("metadata") or {}
-            self._events.record(Event(("v1", "Service", meta.get("namespace", ""), meta.get("name", ""),
-                                       meta.get("uid", "")), "Warning", "AddressConflict",
-                                      f"{ip} is already in use on the LAN by {mac}; not announcing it"))
 
     def snapshot(self) -> dict[str, Any]:
         return {

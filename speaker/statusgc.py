@@ -20,6 +20,7 @@ import logging
 from typing import Any, Callable, Mapping
 
 from speaker.kube.writer import Applier
+from speaker.kube.kinds import Caches
 from speaker.reconciler import Reconciler
 
 log = logging.getLogger(__name__)
@@ -33,13 +34,17 @@ class StatusCollector(Reconciler):
     relevant = frozenset({"servicel2statuses", "servicebgpstatuses", "nodes", "leases"})
     name = "status-gc"
 
-    def __init__(self, *, caches: Mapping[str, Any], synced: Callable[[], bool], is_leader: Callable[[], bool],
+    def __init__(self, *, caches: Caches, synced: Callable[[], bool], is_leader: Callable[[], bool],
                  gone: Callable[[str, bool], bool], appliers: Mapping[str, Applier]) -> None:
         super().__init__(synced=synced)
         self._caches = caches
         self._is_leader = is_leader
         self._gone = gone
-        self._appliers = appliers  # plural → the applier that deletes (wish None) objects of that kind
+        unknown = set(appliers) - {"servicel2statuses", "servicebgpstatuses"}
+        if unknown:
+            raise ValueError(f"not a status kind: {', '.join(sorted(unknown))}")
+        # plural → (its cache, the kind's one applier — shared with the publisher — that deletes with a wish None)
+        self._kinds = {plural: (getattr(caches, plural), applier) for plural, applier in appliers.items()}
         self._asked: dict[str, str] = {}  # "plural/name" → resourceVersion we asked to delete
         self._reported: frozenset[str] = frozenset()
 
@@ -50,12 +55,12 @@ class StatusCollector(Reconciler):
         if not self._is_leader():
             self._asked, self._reported = {}, frozenset()
             return
-        nodes = set(self._caches["nodes"].keys())
+        nodes = set(self._caches.nodes.keys())
         verdicts: dict[str, bool] = {}
         asked: dict[str, str] = {}
         counts: dict[str, int] = {}
-        for plural, applier in self._appliers.items():
-            for obj in self._caches[plural].items():
+        for plural, (cache, applier) in self._kinds.items():
+            for obj in cache.items():
                 meta = obj.get("metadata") or {}
                 owner = (meta.get("labels") or {}).get(NODE_LABEL)
                 if not owner:

@@ -13,6 +13,8 @@ from speaker.announce import AddressedServices, addressed_services, advertised_p
 from speaker.bgp.rib import Route
 from speaker.clusterconfig import build_config
 from speaker.controller import AllocationController
+from speaker.kube.kinds import Caches
+from speaker.reconciler import Signal
 
 NS = "metallb-system"
 
@@ -87,9 +89,9 @@ class Recorder:
 
 def controller(caches):
     status, pool_status, events = Recorder(), Recorder(), Recorder()
-    ctl = AllocationController(caches=caches, synced=lambda: True, status=status, pool_status=pool_status,
+    ctl = AllocationController(caches=Caches(**caches), synced=lambda: True, status=status, pool_status=pool_status,
                                events=events, namespace=NS, load_balancer_class=None)
-    ctl.handle([("__leader__", True)])
+    ctl.handle([(Signal.LEADER, True)])
     return ctl, status
 
 

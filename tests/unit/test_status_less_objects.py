@@ -15,6 +15,7 @@ import pytest
 
 from speaker.announce import L2Choice
 from speaker.kube import writer
+from speaker.kube.kinds import Caches
 from speaker.kube.writer import announcement_status_applier, l2_status_name, publish_announcements
 from speaker.l2controller import Layer2Controller
 from speaker.statusgc import StatusCollector
@@ -53,7 +54,7 @@ class RecordingApplier:
 def test_status_gc_sweeps_a_gone_nodes_object_that_has_no_status_yet():
     objs = Cache(status_less("l2-b", "node-b", "default/web"), status_less("l2-a", "node-a", "default/web"))
     applier = RecordingApplier()
-    gc = StatusCollector(caches={"servicel2statuses": objs, "nodes": Cache()}, synced=lambda: True,
+    gc = StatusCollector(caches=Caches(servicel2statuses=objs, nodes=Cache()), synced=lambda: True,
                          is_leader=lambda: True, gone=lambda node, exists: node == "node-b",
                          appliers={"servicel2statuses": applier})  # type: ignore[dict-item]
     gc.tick()
@@ -76,7 +77,7 @@ class NoAnnouncer:
 
 
 def controller(objs: Cache) -> Layer2Controller:
-    ctl = Layer2Controller(node="node1", caches={"servicel2statuses": objs}, synced=lambda: True,
+    ctl = Layer2Controller(node="node1", caches=Caches(servicel2statuses=objs), synced=lambda: True,
                            announcer=NoAnnouncer(), events=None, load_balancer_class=None,  # type: ignore[arg-type]
                            alive=lambda: frozenset({"node1", "node2"}))
     ctl._plan = {"198.51.100.240": L2Choice(node="node1", services=("default/web",), interfaces=None)}
