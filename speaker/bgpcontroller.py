@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
-from speaker.announce import AddressedServices, RoutesMemo, advertised_peers, bgp_plan, peers_for_node
-from speaker.clusterconfig import build_config
-from speaker.election import node_info
-from speaker.endpoints import ready_nodes_by_service
-from speaker.kube.writer import Applier, Event, EventRecorder, bgp_status_name, publish_announcements
+from speaker.announce import RoutesMemo, advertised_peers, bgp_plan, peers_for_node
+from speaker.clusterview import ViewSource
+from speaker.events import NORMAL, WARNING, event_about
+from speaker.kube.writer import Applier, EventRecorder, bgp_status_name, publish_announcements
 from speaker.kube.kinds import Caches
 from speaker.reconciler import Reconciler
 
@@ -26,20 +25,16 @@ class BGPController(Reconciler):
                           "communities", "secrets", "servicebgpstatuses"})
     name = "bgp"
 
-    def __init__(self, *, node: str, caches: Caches, synced: Callable[[], bool], bgp: Any,
-                 load_balancer_class: str | None, status: Applier | None = None,
-                 events: EventRecorder | None = None, namespace: str = "metallb-system",
-                 ignore_exclude_lb: bool = False) -> None:
+    def __init__(self, *, node: str, caches: Caches, views: ViewSource, synced: Callable[[], bool], bgp: Any,
+                 status: Applier | None = None, events: EventRecorder | None = None,
+                 namespace: str = "metallb-system") -> None:
         super().__init__(synced=synced)
-        self._ignore_exclude_lb = ignore_exclude_lb
+        self._views = views
         self._excluded: str | None = None
         self._node = node
         self._caches = caches
         self._bgp = bgp
-        self._lb_class = load_balancer_class
-        self._addressed = AddressedServices(load_balancer_class)
         self._routes_memo: RoutesMemo = {}
-        self._last_good_pools: Mapping[str, Any] = {}
         self._peer_names: list[str] = []
         self._status = status
         self._events = events
@@ -47,22 +42,18 @@ class BGPController(Reconciler):
         self._session_up: dict[str, bool] = {}
 
     def recompute(self) -> None:
-        c = self._caches
-        secrets = {s["metadata"]["name"]: s for s in c.secrets.items()}
-        cfg = build_config(c.ipaddresspools.items(), (), c.bgpadvertisements.items(), c.bgppeers.items(),
-                           c.communities.items(), secrets=secrets, last_good_pools=self._last_good_pools)
-        self._last_good_pools = cfg.pools
-        me = c.nodes.get(self._node) or {}
-        labels = (me.get("metadata") or {}).get("labels") or {}
+        view = self._views.view()
+        cfg = view.config
+        me = view.nodes.get(self._node)
+        labels = me.labels if me is not None else {}
         peers = peers_for_node(cfg.peers.values(), labels)
-        excluded = node_info(me, ignore_exclude_lb=self._ignore_exclude_lb).why_excluded if me else None
+        excluded = me.why_excluded if me is not None else None
         if excluded != self._excluded:
             self._excluded = excluded
             if excluded:
                 log.warning("bgp: this node advertises nothing: %s", excluded)
         if peers and excluded is None:
-            services = self._addressed(c.services.items())
-            ready = ready_nodes_by_service(c.endpointslices.items()) if any(s.local for s in services) else {}
+            services, ready = view.addressed, view.ready
             memo: RoutesMemo = {}
             routes = bgp_plan(services, cfg, self._node, labels, ready, peers, previous=self._routes_memo, memo=memo)
             self._routes_memo = memo
@@ -76,7 +67,7 @@ class BGPController(Reconciler):
         self._bgp.set_peers(peers)
         self._bgp.set_routes(routes)
         if self._status is not None:  # ServiceBGPStatus: which peers this node advertises each Service to
-            publish_announcements(self._status, c.servicebgpstatuses.items(), self._node,
+            publish_announcements(self._status, self._caches.servicebgpstatuses.items(), self._node,
                                   advertised_peers(services, routes), bgp_status_name, exclusive=False)
 
     def tick(self) -> None:
@@ -91,13 +82,13 @@ class BGPController(Reconciler):
             self._session_up[st.peer] = up
             if not up and not was_known:
                 continue  # a session that never came up yet: nothing changed for the user
-            peer = self._caches.bgppeers.get(f"{self._namespace}/{st.peer}") or {}
-            meta = peer.get("metadata") or {}
-            reason, etype = ("SessionEstablished", "Normal") if up else ("SessionDown", "Warning")
+            peer = self._caches.bgppeers.get(f"{self._namespace}/{st.peer}")
+            reason, etype = ("SessionEstablished", NORMAL) if up else ("SessionDown", WARNING)
             message = (f"node {self._node}: BGP session with {st.address} established" if up else
                        f"node {self._node}: BGP session with {st.address} down ({st.last_error or st.state})")
-            self._events.record(Event((peer.get("apiVersion") or "metallb.io/v1beta2", "BGPPeer", self._namespace,
-                                       st.peer, meta.get("uid", "")), etype, reason, message))
+            self._events.record(event_about(peer, kind="BGPPeer", api_version="metallb.io/v1beta2",
+                                            namespace=self._namespace, name=st.peer, type=etype, reason=reason,
+                                            message=message))
 
     def snapshot(self) -> list[dict[str, Any]]:
         return [{k: (v if isinstance(v, (int, float, str, bool, type(None))) else str(v))

@@ -13,16 +13,18 @@ import logging
 import queue
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 from speaker import metrics
-from speaker.clusterconfig import ClusterConfig, build_config
+from speaker.clusterconfig import ClusterConfig
+from speaker.clusterview import ServiceView, ViewSource
+from speaker.events import event_about, service_event
 from speaker.ipam.allocator import Allocator, order_for_restore
 from speaker.ipam.request import AllocationError
 from speaker.kube.kinds import Caches
-from speaker.kube.writer import Applier, Event, EventRecorder, ServiceStatus, live_status
+from speaker.kube.writer import Applier, EventRecorder, ServiceStatus
 from speaker.reconciler import Signal
-from speaker.service import Extraction, is_load_balancer, request_for
+from speaker.service import Extraction, request_for
 
 log = logging.getLogger(__name__)
 
@@ -41,20 +43,20 @@ class AllocationController:
         self,
         *,
         caches: Caches,
+        views: ViewSource,
         synced: Callable[[], bool],
         status: Applier,
         pool_status: Applier,
         events: EventRecorder,
         namespace: str,
-        load_balancer_class: str | None,
     ) -> None:
         self._caches = caches
+        self._views = views
         self._synced = synced
         self._status = status
         self._pool_status = pool_status
         self._events = events
         self._namespace = namespace
-        self._lb_class = load_balancer_class
         self._queue: queue.SimpleQueue[tuple[str | Signal, Any]] = queue.SimpleQueue()
         self._pending = _Pending()
         self._stopped = threading.Event()
@@ -141,17 +143,9 @@ class AllocationController:
 
     # --- decisions -----------------------------------------------------------------------------------
     def _load_config(self) -> ClusterConfig:
-        """Build the config; a pool edited into an error keeps its last good definition (see clusterconfig)."""
-        c = self._caches
-        # With the Secrets, as the BGP side builds it: without them every passwordSecret peer got a
-        # spurious "Secret not found" InvalidConfig Event from the allocator.
-        secrets = {s["metadata"]["name"]: s for s in c.secrets.items()}
-        cfg = build_config(
-            c.ipaddresspools.items(), c.l2advertisements.items(), c.bgpadvertisements.items(),
-            c.bgppeers.items(), c.communities.items(),
-            secrets=secrets,
-            last_good_pools=self._config.pools if self._config else {},
-        )
+        """The config every controller sees (``ViewSource.config``); its errors and warnings become Events here only:
+        the allocator leader is the one speaker that tells the user."""
+        cfg = self._views.config()
         for err in cfg.errors:
             self._say(err.kind, err.name, "Warning", "InvalidConfig", str(err))
         # Accepted as MetalLB accepts it, but worth saying (a CIDR's host bits): one Event per object, all its
@@ -169,12 +163,10 @@ class AllocationController:
         self._config = self._load_config()
         self._allocator = Allocator(self._pools.values())
         self._failed.clear()
-        services = self._caches.services.items()
         requests = []
-        for svc in services:
-            key = _key(svc)
-            if is_load_balancer(svc, self._lb_class):
-                requests.append(self._extract(svc).request)
+        for key, sv in self._views.view().services.items():
+            if sv.ours:
+                requests.append(self._extract(sv).request)
             else:
                 self._reconcile(key)
         log.info("allocator rebuilt: %d pools, %d LoadBalancer Services", len(self._pools), len(requests))
@@ -201,18 +193,17 @@ class AllocationController:
 
     def _reconcile(self, key: str) -> None:
         assert self._allocator is not None
-        svc = self._caches.services.get(key)
+        svc = self._views.service(key)
         if svc is None:
             self._release(key)
             self._status.forget(key)
             self._failed.discard(key)
             self._forget_said(key)
             return
-        if not is_load_balancer(svc, self._lb_class):
+        if not svc.ours:
             self._release(key)
             self._failed.discard(key)
-            live = live_status(svc)
-            if self._wrote(live):  # ours (we wrote the pool annotation): take our addresses back
+            if self._wrote(svc.live):  # ours (we wrote the pool annotation): take our addresses back
                 self._status.desire(key, ServiceStatus())
                 self._say_service(svc, "Normal", "ClearAssignment", "not a LoadBalancer Service for this class any more; addresses released")
             else:
@@ -228,7 +219,7 @@ class AllocationController:
                 self._failed.add(key)
                 return
         result = self._allocator.assign(extraction.request)
-        live = live_status(svc)
+        live = svc.live
         if isinstance(result, AllocationError):
             self._failed.add(key)
             metrics.ALLOCATION_FAILURES.inc()
@@ -256,17 +247,17 @@ class AllocationController:
         return (live.pool is not None and live.pool in self._pools
                 and all(self._allocator.pool_for_ip(ip) == live.pool for ip in live.ips))
 
-    def _extract(self, svc: Mapping[str, Any]) -> Extraction:
-        ns = (svc.get("metadata") or {}).get("namespace", "")
+    def _extract(self, svc: ServiceView) -> Extraction:
+        ns = (svc.obj.get("metadata") or {}).get("namespace", "")
         ns_obj = self._caches.namespaces.get(ns) or {}
-        return request_for(svc, (ns_obj.get("metadata") or {}).get("labels") or {})
+        return request_for(svc.obj, (ns_obj.get("metadata") or {}).get("labels") or {})
 
     def _lb_service_keys(self) -> set[str]:
-        return {_key(s) for s in self._caches.services.items() if is_load_balancer(s, self._lb_class)}
+        return {key for key, sv in self._views.view().services.items() if sv.ours}
 
     def _creation_order(self, key: str) -> tuple[str, str]:
-        svc = self._caches.services.get(key) or {}
-        return ((svc.get("metadata") or {}).get("creationTimestamp") or "", key)
+        svc = self._views.service(key)
+        return (svc.created if svc is not None else "", key)
 
     def _publish_pool_stats(self) -> None:
         assert self._allocator is not None
@@ -286,14 +277,12 @@ class AllocationController:
             })
 
     # --- events --------------------------------------------------------------------------------------
-    def _say_service(self, svc: Mapping[str, Any], etype: str, reason: str, message: str) -> None:
-        meta = svc.get("metadata") or {}
-        said = self._said.setdefault(_key(svc), {})
+    def _say_service(self, svc: ServiceView, etype: str, reason: str, message: str) -> None:
+        said = self._said.setdefault(svc.key, {})
         if said.get(reason) == message:
             return
         said[reason] = message
-        self._events.record(Event(("v1", "Service", meta.get("namespace", ""), meta.get("name", ""),
-                                   meta.get("uid", "")), etype, reason, message))
+        self._events.record(service_event(svc.obj, svc.key, etype, reason, message))
 
     def _say(self, kind: str, name: str, etype: str, reason: str, message: str) -> None:
         said = self._said.setdefault(f"{kind}:{name}", {})
@@ -303,10 +292,9 @@ class AllocationController:
         cache = {"IPAddressPool": self._caches.ipaddresspools, "L2Advertisement": self._caches.l2advertisements,
                  "BGPAdvertisement": self._caches.bgpadvertisements, "BGPPeer": self._caches.bgppeers,
                  "Community": self._caches.communities}.get(kind)
-        obj = (cache.get(f"{self._namespace}/{name}") if cache is not None else None) or {}
-        meta = obj.get("metadata") or {}
-        api_version = obj.get("apiVersion") or "metallb.io/v1beta1"
-        self._events.record(Event((api_version, kind, self._namespace, name, meta.get("uid", "")), etype, reason, message))
+        obj = cache.get(f"{self._namespace}/{name}") if cache is not None else None
+        self._events.record(event_about(obj, kind=kind, api_version="metallb.io/v1beta1", namespace=self._namespace,
+                                        name=name, type=etype, reason=reason, message=message))
 
     def _forget_said(self, key: str) -> None:
         self._said.pop(key, None)
@@ -336,7 +324,3 @@ def _int64(n: int) -> int:
     """Pool status fields are int64: a /64 has 2**64 addresses, so report the largest int64 instead."""
     return min(n, 2**63 - 1)
 
-
-def _key(obj: Mapping[str, Any]) -> str:
-    meta = obj.get("metadata") or {}
-    return f"{meta.get('namespace')}/{meta.get('name')}"

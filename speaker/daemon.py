@@ -16,6 +16,7 @@ from typing import Any
 from kubernetes import client
 
 from speaker import metrics, systemd
+from speaker.clusterview import ViewSource
 from speaker.config import ConfigError, SpeakerConfig, parse_listen
 from speaker.controller import AllocationController
 from speaker.kube.informer import Informer
@@ -66,14 +67,17 @@ class Speaker:
         self.status_appliers = {"servicel2statuses": self.l2_status_applier,
                                 "servicebgpstatuses": self.bgp_status_applier}
         self.events = EventRecorder(api, component=COMPONENT, host=cfg.node_name)
+        # The one reading of the caches every controller shares: the config (one last-good memory), parsed Services.
+        self.views = ViewSource(caches, load_balancer_class=cfg.load_balancer_class,
+                                ignore_exclude_lb=cfg.ignore_exclude_lb)
         self.controller = AllocationController(
             caches=caches,
+            views=self.views,
             synced=self.synced,
             status=self.status_applier,
             pool_status=self.pool_status_applier,
             events=self.events,
             namespace=cfg.namespace,
-            load_balancer_class=cfg.load_balancer_class,
         )
         self.elector = LeaderElector(
             api, namespace=cfg.namespace, identity=cfg.node_name, settings=cfg.lease,
@@ -120,10 +124,9 @@ class Speaker:
             from speaker.bgp import BGPSpeaker
 
             self.bgp = BGPSpeaker(cfg.node_name)
-            self.bgp_controller = BGPController(node=cfg.node_name, caches=caches, synced=self.synced,
-                                                bgp=self.bgp, load_balancer_class=cfg.load_balancer_class,
-                                                status=self.bgp_status_applier, events=self.events,
-                                                namespace=cfg.namespace, ignore_exclude_lb=cfg.ignore_exclude_lb)
+            self.bgp_controller = BGPController(node=cfg.node_name, caches=caches, views=self.views,
+                                                synced=self.synced, bgp=self.bgp, status=self.bgp_status_applier,
+                                                events=self.events, namespace=cfg.namespace)
         self._http: metrics.MetricsEndpoint | None = None
         self._metrics_token = _read_token(cfg.metrics_bearer_token_file)
         self._metrics_tls = (metrics.tls_context(cfg.metrics_tls_cert_file, cfg.metrics_tls_key_file)
@@ -158,14 +161,13 @@ class Speaker:
         self.layer2 = Layer2Controller(
             node=cfg.node_name,
             caches=self.caches,
+            views=self.views,
             synced=self._layer2_synced,
             announcer=self.announcer,
             events=self.events,
-            load_balancer_class=cfg.load_balancer_class,
             alive=self._layer2_alive,
             fenced=self._layer2_fenced,
             l2_status=self.l2_status_applier,
-            ignore_exclude_lb=cfg.ignore_exclude_lb,
             is_leader=self._is_leader,
             # a peer that stopped cleanly still holds its connections: a takeover forwards them to it
             departed=self._layer2_departed,
@@ -484,14 +486,8 @@ class Speaker:
     def status(self) -> dict[str, Any]:
         snap = self.controller.snapshot()
         source = self.liveness_source() if self.layer2 is not None else None
-        services = []
-        for svc in self.caches.services.items():
-            ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-            if ingress:
-                meta = svc["metadata"]
-                services.append({"service": f"{meta['namespace']}/{meta['name']}",
-                                 "ips": [i.get("ip") for i in ingress],
-                                 "pool": (meta.get("annotations") or {}).get("metallb.io/ip-allocated-from-pool")})
+        services = [{"service": key, "ips": list(sv.live.ips), "pool": sv.live.pool}
+                    for key, sv in self.views.view().services.items() if sv.live.ips]
         return {
             "node": self.cfg.node_name,
             "namespace": self.cfg.namespace,

@@ -16,11 +16,10 @@ import threading
 import time
 from typing import Any, Callable, Mapping
 
-from speaker.announce import NO_ELIGIBLE_NODE, AddressedServices, L2Choice, L2Gap, l2_plan, l2_unannounced
-from speaker.clusterconfig import build_config
-from speaker.election import node_info
-from speaker.endpoints import ready_nodes_by_service
-from speaker.kube.writer import Applier, Event, EventRecorder, l2_status_name, publish_announcements
+from speaker.announce import NO_ELIGIBLE_NODE, L2Choice, L2Gap, l2_plan, l2_unannounced
+from speaker.clusterview import ViewSource
+from speaker.events import NORMAL, WARNING, service_event
+from speaker.kube.writer import Applier, EventRecorder, announced_service, l2_status_name, publish_announcements
 from speaker.layer2.announcer import Announcement, Announcer
 from speaker.layer2.handover import CONFIRM, DRAIN, HandoverForwarder
 from speaker.kube.kinds import Cache, Caches
@@ -62,11 +61,8 @@ class ConflictReporter:
         """From the announcer's probe: another host already answers for ``ip``."""
         choice = self._plan.get(ip)
         for key in (choice.services if choice else ()):
-            svc = self._services.get(key) or {}
-            meta = svc.get("metadata") or {}
-            self._events.record(Event(("v1", "Service", meta.get("namespace", ""), meta.get("name", ""),
-                                       meta.get("uid", "")), "Warning", "AddressConflict",
-                                      f"{ip} is already in use on the LAN by {mac}; not announcing it"))
+            self._events.record(service_event(self._services.get(key), key, WARNING, "AddressConflict",
+                                              f"{ip} is already in use on the LAN by {mac}; not announcing it"))
 
 
 class Layer2Controller(Reconciler):
@@ -78,14 +74,13 @@ class Layer2Controller(Reconciler):
         *,
         node: str,
         caches: Caches,
+        views: ViewSource,
         synced: Callable[[], bool],
         announcer: Announcer,
         events: EventRecorder,
-        load_balancer_class: str | None,
         alive: Callable[[], frozenset[str]],
         fenced: Callable[[], bool] = lambda: False,
         l2_status: Applier | None = None,
-        ignore_exclude_lb: bool = False,
         is_leader: Callable[[], bool] = lambda: False,
         departed: Callable[[], frozenset[str]] = frozenset,
         handover: HandoverForwarder | None = None,
@@ -96,10 +91,9 @@ class Layer2Controller(Reconciler):
         self._conflicts = conflicts
         self._node = node
         self._caches = caches
+        self._views = views
         self._announcer = announcer
         self._events = events
-        self._lb_class = load_balancer_class
-        self._addressed = AddressedServices(load_balancer_class)
         self._alive = alive
         self._fenced = fenced
         self._l2_status = l2_status
@@ -113,8 +107,6 @@ class Layer2Controller(Reconciler):
         self._known_at_sync: set[str] | None = None
         self._ever_mine: set[str] = set()
         self._ever_planned: set[str] = set()  # VIPs some plan since our start gave to a node (any node)
-        self._last_good_pools: Mapping[str, Any] = {}
-        self._ignore_exclude_lb = ignore_exclude_lb
         self._is_leader = is_leader
         self._gaps: dict[str, L2Gap] = {}
         self._warned: dict[str, str] = {}  # service → the NoEligibleNode message last emitted
@@ -126,19 +118,10 @@ class Layer2Controller(Reconciler):
         return self._alive()
 
     def recompute(self) -> None:
-        c = self._caches
-        cfg = build_config(c.ipaddresspools.items(), c.l2advertisements.items(),
-                           last_good_pools=self._last_good_pools)
-        self._last_good_pools = cfg.pools
-        services = self._addressed(c.services.items())
+        view = self._views.view()
+        cfg, services, nodes, ready = view.config, view.addressed, view.nodes, view.ready
         if self._known_at_sync is None:
             self._known_at_sync = {ip for s in services for ip in s.ips}
-        nodes = {n["metadata"]["name"]: node_info(n, ignore_exclude_lb=self._ignore_exclude_lb)
-                 for n in c.nodes.items()}
-        if any(s.local for s in services):
-            ready = ready_nodes_by_service(c.endpointslices.items())
-        else:
-            ready = {}
         previous = self._plan
         alive = self.alive_nodes()
         plan = l2_plan(services, cfg, nodes, ready, alive)
@@ -178,7 +161,7 @@ class Layer2Controller(Reconciler):
         self._ever_mine.update(desired)
         if self._handover is not None:
             # Forwards outlive our own claim: clients keep sending to us until someone announces again.
-            self._forward_handed_over(handed)
+            self._forward_handed_over(handed, view.node_by_name)
         self._announcer.set_desired(desired)
         self._mine = {ip: plan[ip] for ip in desired}
         self._publish(force=True)
@@ -196,11 +179,10 @@ class Layer2Controller(Reconciler):
         for key, gap in gaps.items():
             if gap.reason == NO_ELIGIBLE_NODE and self._warned.get(key) != gap.message:
                 self._warned[key] = gap.message
-                svc = self._caches.services.get(key) or {}
-                meta = svc.get("metadata") or {}
-                self._events.record(Event(("v1", "Service", meta.get("namespace", ""), meta.get("name", ""),
-                                           meta.get("uid", "")), "Warning", NO_ELIGIBLE_NODE, gap.message))
-    def _forward_handed_over(self, handed: Mapping[str, str]) -> None:
+                self._events.record(service_event(self._caches.services.get(key), key, WARNING, NO_ELIGIBLE_NODE,
+                                                  gap.message))
+
+    def _forward_handed_over(self, handed: Mapping[str, str], nodes: Mapping[str, Mapping[str, Any]]) -> None:
         """Before announcing addresses taken over from another node: its connections in flight keep going to it
         (``speaker.layer2.handover``), so the announcement resets none of them — for the drain period if it left
         cleanly, else for a short while, extended if its LEAVE follows (``_confirm_departures``)."""
@@ -208,7 +190,7 @@ class Layer2Controller(Reconciler):
             return
         assert self._handover is not None
         departed = self._departed()
-        ips = {n["metadata"]["name"]: internal_ips(n) for n in self._caches.nodes.items()}
+        ips = {name: internal_ips(n) for name, n in nodes.items()}
         for left in (True, False):
             group = {ip: ips.get(node, []) for ip, node in handed.items() if (node in departed) == left}
             if not group:
@@ -288,14 +270,11 @@ class Layer2Controller(Reconciler):
         for obj in self._caches.servicel2statuses.items():
             labels = (obj.get("metadata") or {}).get("labels") or {}
             if labels.get("metallb.io/node") not in (None, self._node) and (obj.get("status") or {}).get("node"):
-                others.add(f"{labels.get('metallb.io/service-namespace')}/{labels.get('metallb.io/service-name')}")
+                others.add(announced_service(labels))
         return mine <= others
 
     def _say(self, key: str, message: str) -> None:
-        svc = self._caches.services.get(key) or {}
-        meta = svc.get("metadata") or {}
-        self._events.record(Event(("v1", "Service", meta.get("namespace", ""), meta.get("name", ""),
-                                   meta.get("uid", "")), "Normal", "nodeAssigned", message))
+        self._events.record(service_event(self._caches.services.get(key), key, NORMAL, "nodeAssigned", message))
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -306,7 +285,7 @@ class Layer2Controller(Reconciler):
             # Why this node may announce nothing (the exclude label, NetworkUnavailable), and the addresses that
             # nobody announces, with the reason: what the role's preflight and a person troubleshooting read.
             "excluded": self._why_not_me,
-            "ignore_exclude_lb": self._ignore_exclude_lb,
+            "ignore_exclude_lb": self._views.ignore_exclude_lb,
             "unannounced": [{"service": g.service, "ips": list(g.ips), "reason": g.reason, "message": g.message}
                             for g in sorted(self._gaps.values(), key=lambda g: g.service)],
             **self._announcer.snapshot(),

@@ -20,6 +20,7 @@ from speaker.kube.kinds import Caches, speaker_kinds
 from speaker.kube.writer import announcement_status_applier
 from speaker.l2controller import Layer2Controller
 from speaker.reconciler import Signal
+from speaker.clusterview import ViewSource
 from tests.integration.conftest import NS, Cluster, wait_for
 from tests.kubeapi import api_client
 
@@ -74,8 +75,9 @@ def world(kube_api, kube_client) -> Iterator[dict[str, Any]]:
                                           plural="servicel2statuses", detail="interfaces")
     announcer = FakeAnnouncer()
     ctl = box["ctl"] = Layer2Controller(
-        node="node-1", caches=Caches(**informers), synced=lambda: all(i.synced for i in informers.values()),
-        announcer=announcer, events=NoEvents(), load_balancer_class=None, alive=lambda: frozenset({"node-1"}),
+        node="node-1", caches=Caches(**informers),
+        views=ViewSource(Caches(**informers), load_balancer_class=None), synced=lambda: all(i.synced for i in informers.values()),
+        announcer=announcer, events=NoEvents(), alive=lambda: frozenset({"node-1"}),
         l2_status=applier)
     applier.set_enabled(True)
     applier.start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from speaker.announce import NO_ELIGIBLE_NODE, NO_LIVE_SPEAKER, L2Gap
 from speaker.l2controller import Layer2Controller
+from speaker.clusterview import ViewSource
 from speaker.kube.kinds import Caches
 
 
@@ -30,7 +31,8 @@ def controller(leader):
     rec = Recorder()
     svc = {"metadata": {"namespace": "default", "name": "web", "uid": "u1"}}
     c = Layer2Controller(node="n1", caches=Caches(services=Cache({"default/web": svc})), synced=lambda: True,
-                         announcer=None, events=rec, load_balancer_class=None, alive=frozenset,
+                         views=ViewSource(Caches(), load_balancer_class=None),
+                         announcer=None, events=rec, alive=frozenset,
                          is_leader=lambda: leader["now"])
     return c, rec
 

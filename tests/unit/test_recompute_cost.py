@@ -15,6 +15,7 @@ from speaker.clusterconfig import build_config
 from speaker.controller import AllocationController
 from speaker.kube.kinds import Caches
 from speaker.reconciler import Signal
+from speaker.clusterview import ViewSource
 
 NS = "metallb-system"
 
@@ -89,8 +90,8 @@ class Recorder:
 
 def controller(caches):
     status, pool_status, events = Recorder(), Recorder(), Recorder()
-    ctl = AllocationController(caches=Caches(**caches), synced=lambda: True, status=status, pool_status=pool_status,
-                               events=events, namespace=NS, load_balancer_class=None)
+    ctl = AllocationController(caches=Caches(**caches), views=ViewSource(Caches(**caches), load_balancer_class=None), synced=lambda: True, status=status, pool_status=pool_status,
+                               events=events, namespace=NS)
     ctl.handle([(Signal.LEADER, True)])
     return ctl, status
 

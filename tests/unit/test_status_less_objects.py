@@ -16,6 +16,7 @@ import pytest
 from speaker.announce import L2Choice
 from speaker.kube import writer
 from speaker.kube.kinds import Caches
+from speaker.clusterview import ViewSource
 from speaker.kube.writer import announcement_status_applier, l2_status_name, publish_announcements
 from speaker.l2controller import Layer2Controller
 from speaker.statusgc import StatusCollector
@@ -78,7 +79,8 @@ class NoAnnouncer:
 
 def controller(objs: Cache) -> Layer2Controller:
     ctl = Layer2Controller(node="node1", caches=Caches(servicel2statuses=objs), synced=lambda: True,
-                           announcer=NoAnnouncer(), events=None, load_balancer_class=None,  # type: ignore[arg-type]
+                           views=ViewSource(Caches(servicel2statuses=objs), load_balancer_class=None),
+                           announcer=NoAnnouncer(), events=None,  # type: ignore[arg-type]
                            alive=lambda: frozenset({"node1", "node2"}))
     ctl._plan = {"198.51.100.240": L2Choice(node="node1", services=("default/web",), interfaces=None)}
     return ctl
