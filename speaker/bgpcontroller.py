@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from speaker.announce import RoutesMemo, advertised_peers, bgp_plan, peers_for_node
+from speaker.announce import RoutesMemo, bgp_node_decision
 from speaker.clusterview import ViewSource
 from speaker.events import NORMAL, WARNING, event_about
-from speaker.kube.writer import Applier, EventRecorder, bgp_status_name, publish_announcements
 from speaker.kube.kinds import Caches
+from speaker.kube.writer import Applier, EventRecorder, bgp_status_name, publish_announcements
 from speaker.reconciler import Reconciler
 
 log = logging.getLogger(__name__)
@@ -43,32 +44,21 @@ class BGPController(Reconciler):
 
     def recompute(self) -> None:
         view = self._views.view()
-        cfg = view.config
-        me = view.nodes.get(self._node)
-        labels = me.labels if me is not None else {}
-        peers = peers_for_node(cfg.peers.values(), labels)
-        excluded = me.why_excluded if me is not None else None
-        if excluded != self._excluded:
-            self._excluded = excluded
-            if excluded:
-                log.warning("bgp: this node advertises nothing: %s", excluded)
-        if peers and excluded is None:
-            services, ready = view.addressed, view.ready
-            memo: RoutesMemo = {}
-            routes = bgp_plan(services, cfg, self._node, labels, ready, peers, previous=self._routes_memo, memo=memo)
-            self._routes_memo = memo
-        else:  # no session, or nothing to advertise on it: no Service needs reading (issue 10)
-            services, self._routes_memo = [], {}
-            routes = bgp_plan(services, cfg, self._node, labels, {}, peers, node_excluded=excluded)
-        names = sorted(p.name for p in peers)
+        d = bgp_node_decision(view.config, self._node, view.nodes.get(self._node), view, self._routes_memo)
+        self._routes_memo = d.memo
+        if d.excluded != self._excluded:
+            self._excluded = d.excluded
+            if d.excluded:
+                log.warning("bgp: this node advertises nothing: %s", d.excluded)
+        names = sorted(p.name for p in d.peers)
         if names != self._peer_names:
             log.info("bgp: sessions for this node: %s", ", ".join(names) or "none")
             self._peer_names = names
-        self._bgp.set_peers(peers)
-        self._bgp.set_routes(routes)
+        self._bgp.set_peers(list(d.peers))
+        self._bgp.set_routes(d.routes)
         if self._status is not None:  # ServiceBGPStatus: which peers this node advertises each Service to
             publish_announcements(self._status, self._caches.servicebgpstatuses.items(), self._node,
-                                  advertised_peers(services, routes), bgp_status_name, exclusive=False)
+                                  d.advertised, bgp_status_name, exclusive=False)
 
     def tick(self) -> None:
         """Tell the user when a session comes up or goes down: an Event on the BGPPeer object."""

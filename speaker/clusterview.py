@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import operator
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from speaker.announce import ServiceAddresses, addresses_of
 from speaker.clusterconfig import ClusterConfig, build_config
@@ -122,7 +123,7 @@ class ViewSource:
         self._lb_class = load_balancer_class
         self._ignore_exclude_lb = ignore_exclude_lb
         self._lock = threading.Lock()
-        self._config_inputs: tuple[list[Obj], ...] | None = None
+        self._config_inputs: tuple[Sequence[Obj], ...] | None = None
         self._config: ClusterConfig | None = None
         self._view: ClusterView | None = None
 

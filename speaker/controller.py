@@ -12,17 +12,18 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from speaker import metrics
+from speaker.actions import Action, CountFailure, ForgetStatus, Say, Unsay, WriteStatus
+from speaker.allocation import CONFIG_OBJECTS, config_actions, decide
 from speaker.clusterconfig import ClusterConfig
 from speaker.clusterview import ServiceView, ViewSource
-from speaker.events import event_about, service_event
 from speaker.ipam.allocator import Allocator, order_for_restore
-from speaker.ipam.request import AllocationError
 from speaker.kube.kinds import Caches
-from speaker.kube.writer import Applier, EventRecorder, ServiceStatus
+from speaker.kube.writer import Applier, EventRecorder
 from speaker.reconciler import Signal
 from speaker.service import Extraction, request_for
 
@@ -68,6 +69,9 @@ class AllocationController:
         self._capacity_freed = False
         self._said: dict[str, dict[str, str]] = {}  # object key -> reason -> last message, to not repeat Events
         self.generation = 0  # bumped after each handled batch (tests and `status` wait on it)
+        self._executors: dict[type, Callable[[Any], None]] = {
+            WriteStatus: self._write_status, ForgetStatus: self._forget_status, Say: self._say, Unsay: self._unsay,
+            CountFailure: self._count_failure}
 
     # --- inputs (any thread) -------------------------------------------------------------------------
     def notify(self, kind: str, change: Any, key: str) -> None:
@@ -146,15 +150,7 @@ class AllocationController:
         """The config every controller sees (``ViewSource.config``); its errors and warnings become Events here only:
         the allocator leader is the one speaker that tells the user."""
         cfg = self._views.config()
-        for err in cfg.errors:
-            self._say(err.kind, err.name, "Warning", "InvalidConfig", str(err))
-        # Accepted as MetalLB accepts it, but worth saying (a CIDR's host bits): one Event per object, all its
-        # warnings in it (the Event dedup is per object and reason).
-        warned: dict[tuple[str, str], list[str]] = {}
-        for warning in cfg.warnings:
-            warned.setdefault((warning.kind, warning.name), []).append(str(warning))
-        for (kind, name), lines in warned.items():
-            self._say(kind, name, "Warning", "ConfigWarning", "; ".join(lines))
+        self._execute(config_actions(cfg, self._namespace, self._config_object))
         metrics.CONFIG_LOADED.set(1)
         self._pools = dict(cfg.pools)
         return cfg
@@ -194,58 +190,49 @@ class AllocationController:
     def _reconcile(self, key: str) -> None:
         assert self._allocator is not None
         svc = self._views.service(key)
-        if svc is None:
-            self._release(key)
-            self._status.forget(key)
-            self._failed.discard(key)
-            self._forget_said(key)
-            return
-        if not svc.ours:
-            self._release(key)
-            self._failed.discard(key)
-            if self._wrote(svc.live):  # ours (we wrote the pool annotation): take our addresses back
-                self._status.desire(key, ServiceStatus())
-                self._say_service(svc, "Normal", "ClearAssignment", "not a LoadBalancer Service for this class any more; addresses released")
-            else:
-                self._status.forget(key)
-            return
-        extraction = self._extract(svc)
-        for warning in extraction.warnings:
-            reason = "DeprecatedAnnotation" if "deprecated" in warning else "IgnoredField"
-            self._say_service(svc, "Warning", reason, warning)
-        if extraction.error is not None:  # as MetalLB: nothing new for it, and what it holds stays
-            self._say_service(svc, "Warning", "LoadBalancerFailed", extraction.error)
-            if not extraction.request.current_ips:
-                self._failed.add(key)
-                return
-        result = self._allocator.assign(extraction.request)
-        live = svc.live
-        if isinstance(result, AllocationError):
+        extraction = self._extract(svc) if svc is not None and svc.ours else None
+        decision = decide(key, svc, extraction, self._allocator, self._pools)
+        if decision.failed:
             self._failed.add(key)
-            metrics.ALLOCATION_FAILURES.inc()
-            self._say_service(svc, "Warning", "AllocationFailed", f"Failed to allocate IP for \"{key}\": {result}")
-            if live.ips:
-                self._capacity_freed = True  # the allocator released them with the error
-                self._status.desire(key, ServiceStatus())
-                self._say_service(svc, "Warning", "ClearAssignment",
-                                  f"current IP(s) {', '.join(live.ips)} not allowed by the configuration, cleared")
-            return
-        self._failed.discard(key)
-        self._said.get(key, {}).pop("AllocationFailed", None)
-        for note in result.notes:
+        else:
+            self._failed.discard(key)
+        if decision.freed:
+            self._capacity_freed = True
+        for note in decision.notes:
             log.info("service %s: %s", key, note)
-        want = ServiceStatus(result.addresses, result.pool)
-        self._status.desire(key, want)
-        if live.ips != want.ips:
-            self._say_service(svc, "Normal", "IPAllocated", f"Assigned IP {list(want.ips)}")
+        self._execute(decision.actions)
 
-    def _wrote(self, live: ServiceStatus) -> bool:
-        """Whether a Service's addresses were allocated by us: the pool annotation names one of *our* pools and every
-        address is in it. MetalLB writes the same annotation, so while both run (each with its own namespace and
-        class, docs/migrating-from-metallb.md) a class-less Service that MetalLB allocated is not ours to clear."""
-        assert self._allocator is not None
-        return (live.pool is not None and live.pool in self._pools
-                and all(self._allocator.pool_for_ip(ip) == live.pool for ip in live.ips))
+    # --- effects: one small executor per kind of action ----------------------------------------------------
+    def _execute(self, actions: Iterable[Action]) -> None:
+        for action in actions:
+            self._executors[type(action)](action)
+
+    def _write_status(self, action: WriteStatus) -> None:
+        self._status.desire(action.key, action.status)
+
+    def _forget_status(self, action: ForgetStatus) -> None:
+        self._status.forget(action.key)
+
+    def _say(self, action: Say) -> None:
+        said = self._said.setdefault(action.subject, {})
+        event = action.event
+        if said.get(event.reason) == event.message:
+            return
+        said[event.reason] = event.message
+        self._events.record(event)
+
+    def _unsay(self, action: Unsay) -> None:
+        if action.reason is None:
+            self._said.pop(action.subject, None)
+        else:
+            self._said.get(action.subject, {}).pop(action.reason, None)
+
+    def _count_failure(self, action: CountFailure) -> None:
+        metrics.ALLOCATION_FAILURES.inc()
+
+    def _config_object(self, kind: str, name: str) -> Mapping[str, Any] | None:
+        plural = CONFIG_OBJECTS.get(kind, ("", ""))[0]
+        return getattr(self._caches, plural).get(f"{self._namespace}/{name}") if plural else None
 
     def _extract(self, svc: ServiceView) -> Extraction:
         ns = (svc.obj.get("metadata") or {}).get("namespace", "")
@@ -275,34 +262,6 @@ class AllocationController:
                 "assignedIPv4": _int64(a4), "availableIPv4": _int64(f4),
                 "assignedIPv6": _int64(a6), "availableIPv6": _int64(f6),
             })
-
-    # --- events --------------------------------------------------------------------------------------
-    def _say_service(self, svc: ServiceView, etype: str, reason: str, message: str) -> None:
-        said = self._said.setdefault(svc.key, {})
-        if said.get(reason) == message:
-            return
-        said[reason] = message
-        self._events.record(service_event(svc.obj, svc.key, etype, reason, message))
-
-    def _say(self, kind: str, name: str, etype: str, reason: str, message: str) -> None:
-        said = self._said.setdefault(f"{kind}:{name}", {})
-        if said.get(reason) == message:
-            return
-        said[reason] = message
-        cache = {"IPAddressPool": self._caches.ipaddresspools, "L2Advertisement": self._caches.l2advertisements,
-                 "BGPAdvertisement": self._caches.bgpadvertisements, "BGPPeer": self._caches.bgppeers,
-                 "Community": self._caches.communities}.get(kind)
-        obj = cache.get(f"{self._namespace}/{name}") if cache is not None else None
-        self._events.record(event_about(obj, kind=kind, api_version="metallb.io/v1beta1", namespace=self._namespace,
-                                        name=name, type=etype, reason=reason, message=message))
-
-    def _forget_said(self, key: str) -> None:
-        self._said.pop(key, None)
-
-    def _release(self, key: str) -> None:
-        assert self._allocator is not None
-        self._allocator.release(key)
-        self._capacity_freed = True
 
     # --- introspection (``baremetal-lb status``) -----------------------------------------------------
     def snapshot(self) -> dict[str, Any]:

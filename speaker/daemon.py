@@ -16,15 +16,14 @@ from typing import Any
 from kubernetes import client
 
 from speaker import metrics, systemd
+from speaker.bgpcontroller import BGPController
 from speaker.clusterview import ViewSource
 from speaker.config import ConfigError, SpeakerConfig, parse_listen
 from speaker.controller import AllocationController
 from speaker.kube.informer import Informer
 from speaker.kube.kinds import Caches, speaker_kinds
 from speaker.kube.lease import LeaderElector
-from speaker.kube.writer import (EventRecorder, announcement_status_applier, pool_status_applier,
-                                 service_status_applier)
-from speaker.bgpcontroller import BGPController
+from speaker.kube.writer import EventRecorder, announcement_status_applier, pool_status_applier, service_status_applier
 from speaker.l2controller import ConflictReporter, Layer2Controller, internal_ip
 from speaker.liveness import SpeakerLease, leases_kind
 from speaker.memberkey import HEARTBEATS, LEASES, SecretKeyError, Source, key_from_secret, liveness_source
@@ -142,7 +141,8 @@ class Speaker:
             try:
                 keys = parse_keys(Path(cfg.membership.key_file).read_bytes())
             except OSError as exc:
-                raise ConfigError(f"membership.key_file: {cfg.membership.key_file}: cannot read: {exc.strerror}") from None
+                raise ConfigError(
+                    f"membership.key_file: {cfg.membership.key_file}: cannot read: {exc.strerror}") from None
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None
             self.membership = self._new_membership(keys)
@@ -334,9 +334,9 @@ class Speaker:
                     self._create_error = why
                     self._key_reason = f"Secret {self._secret_where()} does not exist and creating it failed ({why})"
                     retry_at = time.monotonic() + 30.0
-            if self.membership is not None and not self._switched:
-                if self.liveness_source().mode == HEARTBEATS:
-                    self._layer2_wake.set()
+            if (self.membership is not None and not self._switched
+                    and self.liveness_source().mode == HEARTBEATS):
+                self._layer2_wake.set()
 
     # --- lifecycle -----------------------------------------------------------------------------------
     def start(self) -> None:

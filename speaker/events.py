@@ -6,8 +6,9 @@ Controllers decide Events; ``speaker.kube.writer.EventRecorder`` sends them. Bui
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 NORMAL = "Normal"
 WARNING = "Warning"

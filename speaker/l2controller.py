@@ -14,15 +14,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
-from speaker.announce import NO_ELIGIBLE_NODE, L2Choice, L2Gap, l2_plan, l2_unannounced
+from speaker.actions import Action, Announce, Emit, HandOver
+from speaker.announce import L2Choice, L2Gap, L2Memory, l2_gap_actions, l2_node_decision, l2_plan, l2_unannounced
 from speaker.clusterview import ViewSource
-from speaker.events import NORMAL, WARNING, service_event
+from speaker.events import WARNING, service_event
+from speaker.kube.kinds import Cache, Caches
 from speaker.kube.writer import Applier, EventRecorder, announced_service, l2_status_name, publish_announcements
 from speaker.layer2.announcer import Announcement, Announcer
 from speaker.layer2.handover import CONFIRM, DRAIN, HandoverForwarder
-from speaker.kube.kinds import Cache, Caches
 from speaker.reconciler import Reconciler
 
 log = logging.getLogger(__name__)
@@ -104,9 +106,8 @@ class Layer2Controller(Reconciler):
         self._mine: dict[str, L2Choice] = {}
         self._in_use: dict[str, tuple[str, ...]] = {}
         self._published: dict[str, tuple[str, ...]] | None = None
-        self._known_at_sync: set[str] | None = None
-        self._ever_mine: set[str] = set()
-        self._ever_planned: set[str] = set()  # VIPs some plan since our start gave to a node (any node)
+        self._memory = L2Memory()  # what the decisions remember between plans (announce.l2_node_decision)
+        self._nodes: Mapping[str, Mapping[str, Any]] = {}
         self._is_leader = is_leader
         self._gaps: dict[str, L2Gap] = {}
         self._warned: dict[str, str] = {}  # service → the NoEligibleNode message last emitted
@@ -120,67 +121,48 @@ class Layer2Controller(Reconciler):
     def recompute(self) -> None:
         view = self._views.view()
         cfg, services, nodes, ready = view.config, view.addressed, view.nodes, view.ready
-        if self._known_at_sync is None:
-            self._known_at_sync = {ip for s in services for ip in s.ips}
-        previous = self._plan
         alive = self.alive_nodes()
         plan = l2_plan(services, cfg, nodes, ready, alive)
         self._plan = plan
         if self._conflicts is not None:
             self._conflicts.set_plan(plan)
-        # Remembered across plans that leave an address unassigned for a moment (its only endpoint moving, a
-        # Node update): the node that announced it before the gap may still be answering, and a probe would
-        # take its answer for a conflict and keep the address dark for the probe retry (30 s).
-        planned_before = self._ever_planned
-        self._ever_planned = (planned_before | plan.keys()) & {ip for s in services for ip in s.ips}
         me = nodes.get(self._node)
         self._why_not_me = me.why_excluded if me is not None else None
-        self._report_gaps(l2_unannounced(services, cfg, nodes, ready, alive, plan))
-        if self._fenced():
+        self._gaps = l2_unannounced(services, cfg, nodes, ready, alive, plan)
+        self._warned, said = l2_gap_actions(self._gaps, self._warned, leader=self._is_leader(),
+                                            service_obj=self._caches.services.get)
+        self._execute(said)
+        fenced = self._fenced()
+        if fenced:
             log.warning("layer2: fenced (no peer and no API reachable): announcing nothing")
-            self._announcer.set_desired({})
-            self._mine = {}
-            self._publish(force=True)
-            return
-        desired: dict[str, Announcement] = {}
-        handed: dict[str, str] = {}  # VIP → the node that announced it until now
-        for ip, choice in plan.items():
-            if choice.node != self._node:
-                continue
-            prev = previous.get(ip)
-            if prev is not None and prev.node != self._node:
-                handed[ip] = prev.node
-            # Probe only an address nobody has announced yet: one allocated after we started and never
-            # planned on any node. A takeover must not wait for (or be confused by) the old owner.
-            fresh = (ip not in (self._known_at_sync or set()) and ip not in planned_before
-                     and ip not in self._ever_mine)
-            desired[ip] = Announcement(service=choice.services[0], interfaces=choice.interfaces, probe=fresh)
-            if prev is None or prev.node != self._node:
-                for key in choice.services:
-                    self._say(key, f"announcing from node \"{self._node}\" with protocol \"layer2\"")
-        self._ever_mine.update(desired)
-        if self._handover is not None:
-            # Forwards outlive our own claim: clients keep sending to us until someone announces again.
-            self._forward_handed_over(handed, view.node_by_name)
-        self._announcer.set_desired(desired)
-        self._mine = {ip: plan[ip] for ip in desired}
+        decision = l2_node_decision(self._node, services, plan, self._memory, fenced=fenced,
+                                    service_obj=self._caches.services.get)
+        self._memory = decision.memory
+        self._nodes = view.node_by_name
+        self._execute(decision.actions)
+        self._mine = dict(decision.mine)
         self._publish(force=True)
 
+    # --- effects: one small executor per kind of action ----------------------------------------------------
+    def _execute(self, actions: Iterable[Action]) -> None:
+        for action in actions:
+            if isinstance(action, Emit):
+                self._events.record(action.event)
+            elif isinstance(action, HandOver):
+                if self._handover is not None:
+                    self._forward_handed_over(action.taken, self._nodes)
+            elif isinstance(action, Announce):
+                self._announcer.set_desired({ip: Announcement(service=a.service, interfaces=a.interfaces,
+                                                              probe=a.probe) for ip, a in action.addresses.items()})
+            else:
+                raise TypeError(f"layer2: no executor for {action!r}")
+
     def _report_gaps(self, gaps: dict[str, L2Gap]) -> None:
-        """A Warning Event per Service whose address no node may announce — once per change of the reason, not per
-        reconcile, and from the allocator leader only (every speaker computes the same gaps; one Event, not one
-        per node). Liveness gaps (``NoLiveSpeaker``) only go to ``/status``: they change by the second."""
+        """``announce.l2_gap_actions`` performed (kept for tests that drive it alone)."""
         self._gaps = gaps
-        for key in list(self._warned):
-            if key not in gaps or gaps[key].reason != NO_ELIGIBLE_NODE:
-                del self._warned[key]  # resolved: a later recurrence is a change again
-        if not self._is_leader():
-            return
-        for key, gap in gaps.items():
-            if gap.reason == NO_ELIGIBLE_NODE and self._warned.get(key) != gap.message:
-                self._warned[key] = gap.message
-                self._events.record(service_event(self._caches.services.get(key), key, WARNING, NO_ELIGIBLE_NODE,
-                                                  gap.message))
+        self._warned, said = l2_gap_actions(gaps, self._warned, leader=self._is_leader(),
+                                            service_obj=self._caches.services.get)
+        self._execute(said)
 
     def _forward_handed_over(self, handed: Mapping[str, str], nodes: Mapping[str, Mapping[str, Any]]) -> None:
         """Before announcing addresses taken over from another node: its connections in flight keep going to it
@@ -272,9 +254,6 @@ class Layer2Controller(Reconciler):
             if labels.get("metallb.io/node") not in (None, self._node) and (obj.get("status") or {}).get("node"):
                 others.add(announced_service(labels))
         return mine <= others
-
-    def _say(self, key: str, message: str) -> None:
-        self._events.record(service_event(self._caches.services.get(key), key, NORMAL, "nodeAssigned", message))
 
     def snapshot(self) -> dict[str, Any]:
         return {

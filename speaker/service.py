@@ -7,8 +7,9 @@ values out, so the allocator never sees a Kubernetes type.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from speaker.ipam.request import SINGLE_STACK, ServiceRequest
 
@@ -77,7 +78,8 @@ def is_load_balancer(svc: Mapping[str, Any], lb_class: str | None = None) -> boo
 def ports_of(svc: Mapping[str, Any]) -> frozenset[tuple[str, int]]:
     """``{(protocol, port)}`` of ``spec.ports``; protocol defaults to TCP as in the API."""
     return frozenset(
-        (str(p.get("protocol") or "TCP"), int(p["port"])) for p in _spec(svc).get("ports") or () if p.get("port") is not None
+        (str(p.get("protocol") or "TCP"), int(p["port"]))
+        for p in _spec(svc).get("ports") or () if p.get("port") is not None
     )
 
 

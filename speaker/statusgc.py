@@ -17,10 +17,12 @@ Pod to own its objects).
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from speaker.kube.writer import Applier
 from speaker.kube.kinds import Caches
+from speaker.kube.writer import Applier
 from speaker.reconciler import Reconciler
 
 log = logging.getLogger(__name__)
@@ -55,27 +57,49 @@ class StatusCollector(Reconciler):
         if not self._is_leader():
             self._asked, self._reported = {}, frozenset()
             return
-        nodes = set(self._caches.nodes.keys())
-        verdicts: dict[str, bool] = {}
-        asked: dict[str, str] = {}
-        counts: dict[str, int] = {}
-        for plural, (cache, applier) in self._kinds.items():
-            for obj in cache.items():
-                meta = obj.get("metadata") or {}
-                owner = (meta.get("labels") or {}).get(NODE_LABEL)
-                if not owner:
-                    continue
-                if owner not in verdicts:
-                    verdicts[owner] = self._gone(owner, owner in nodes)
-                if not verdicts[owner]:
-                    continue
-                key, rv = f"{plural}/{meta.get('name')}", str(meta.get("resourceVersion") or "")
-                asked[key] = rv
-                counts[owner] = counts.get(owner, 0) + 1
-                if self._asked.get(key) != rv:  # once per version: the cache may lag behind our delete
-                    applier.desire(meta.get("name", ""), None)
-        gone = frozenset(counts)
-        for owner in sorted(gone - self._reported):
+        nodes = frozenset(self._caches.nodes.keys())
+        found = sweep({plural: cache.items() for plural, (cache, _) in self._kinds.items()}, nodes, self._gone,
+                      self._asked)
+        for plural, name in found.deletes:
+            self._kinds[plural][1].desire(name, None)
+        for owner in sorted(found.gone - self._reported):
             log.info("status-gc: the speaker on node %s is gone (%s); deleting its %d status object(s)", owner,
-                     "its Node is deleted" if owner not in nodes else "its Lease ran out", counts[owner])
-        self._asked, self._reported = asked, gone
+                     "its Node is deleted" if owner not in nodes else "its Lease ran out", found.counts[owner])
+        self._asked, self._reported = found.asked, found.gone
+
+
+@dataclass(frozen=True)
+class Sweep:
+    deletes: tuple[tuple[str, str], ...]  # (plural, object name) to delete now
+    asked: dict[str, str]  # "plural/name" → the resourceVersion a delete was asked for
+    counts: dict[str, int]  # gone node → how many of its objects are still there
+
+    @property
+    def gone(self) -> frozenset[str]:
+        return frozenset(self.counts)
+
+
+def sweep(objects: Mapping[str, Iterable[Mapping[str, Any]]], nodes: frozenset[str],
+          gone: Callable[[str, bool], bool], asked: Mapping[str, str]) -> Sweep:
+    """The status objects of gone speakers (``gone(node, node_exists)``: by its Lease), each asked for deletion once
+    per resourceVersion — the cache may lag behind our delete. No side effects."""
+    verdicts: dict[str, bool] = {}
+    now_asked: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    deletes: list[tuple[str, str]] = []
+    for plural, objs in objects.items():
+        for obj in objs:
+            meta = obj.get("metadata") or {}
+            owner = (meta.get("labels") or {}).get(NODE_LABEL)
+            if not owner:
+                continue
+            if owner not in verdicts:
+                verdicts[owner] = gone(owner, owner in nodes)
+            if not verdicts[owner]:
+                continue
+            key, rv = f"{plural}/{meta.get('name')}", str(meta.get("resourceVersion") or "")
+            now_asked[key] = rv
+            counts[owner] = counts.get(owner, 0) + 1
+            if asked.get(key) != rv:
+                deletes.append((plural, str(meta.get("name", ""))))
+    return Sweep(tuple(deletes), now_asked, counts)

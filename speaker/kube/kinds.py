@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from functools import partial
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 from kubernetes import client
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from speaker.clusterview import ViewSource
 from speaker.controller import AllocationController
 from speaker.reconciler import Signal
-
 from tests.unit.controllers.world import NS, Cache, Recorder, peer, pool, secret, service, world
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from speaker import clusterview
 from speaker.clusterview import ViewSource
 from speaker.service import ServiceStatus
-
 from tests.unit.controllers.world import Cache, node, peer, pool, secret, service, world
 
 
