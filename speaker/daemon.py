@@ -16,19 +16,19 @@ from typing import Any
 from kubernetes import client
 
 from speaker import metrics, systemd
-from speaker.bgpcontroller import BGPController
 from speaker.clusterview import ViewSource
 from speaker.config import ConfigError, SpeakerConfig, parse_listen
-from speaker.controller import AllocationController
+from speaker.controllers.allocation import AllocationController
+from speaker.controllers.bgp import BGPController
+from speaker.controllers.layer2 import ConflictReporter, Layer2Controller, internal_ip
+from speaker.controllers.reconciler import Signal
+from speaker.controllers.statusgc import StatusCollector
 from speaker.kube.informer import Informer
 from speaker.kube.kinds import Caches, speaker_kinds
 from speaker.kube.lease import LeaderElector
 from speaker.kube.writer import EventRecorder, announcement_status_applier, pool_status_applier, service_status_applier
-from speaker.l2controller import ConflictReporter, Layer2Controller, internal_ip
 from speaker.liveness import SpeakerLease, leases_kind
 from speaker.memberkey import HEARTBEATS, LEASES, SecretKeyError, Source, key_from_secret, liveness_source
-from speaker.reconciler import Signal
-from speaker.statusgc import StatusCollector
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class Speaker:
             on_change=self._on_leader_change,
         )
         # Every speaker renews its own Lease: Layer 2 liveness when there are no heartbeats (no key file), and
-        # in every mode what tells the allocator leader whose status objects to delete (speaker.statusgc).
+        # in every mode what tells the allocator leader whose status objects to delete (speaker.controllers.statusgc).
         self._layer2_wake = threading.Event()  # the Layer 2 controller's "recompute" flag (Reconciler.poke)
         self.liveness = SpeakerLease(
             api, namespace=cfg.namespace, node=cfg.node_name, leases=caches.leases,

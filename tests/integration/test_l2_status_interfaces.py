@@ -18,8 +18,8 @@ import pytest
 from speaker.kube.informer import Informer
 from speaker.kube.kinds import Caches, speaker_kinds
 from speaker.kube.writer import announcement_status_applier
-from speaker.l2controller import Layer2Controller
-from speaker.reconciler import Signal
+from speaker.controllers.layer2 import Layer2Controller
+from speaker.controllers.reconciler import Signal
 from speaker.clusterview import ViewSource
 from tests.integration.conftest import NS, Cluster, wait_for
 from tests.kubeapi import api_client

@@ -12,9 +12,9 @@ from speaker import announce
 from speaker.announce import AddressedServices, addressed_services, advertised_peers, bgp_plan
 from speaker.bgp.rib import Route
 from speaker.clusterconfig import build_config
-from speaker.controller import AllocationController
+from speaker.controllers.allocation import AllocationController
 from speaker.kube.kinds import Caches
-from speaker.reconciler import Signal
+from speaker.controllers.reconciler import Signal
 from speaker.clusterview import ViewSource
 
 NS = "metallb-system"

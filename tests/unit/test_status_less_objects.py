@@ -18,8 +18,8 @@ from speaker.kube import writer
 from speaker.kube.kinds import Caches
 from speaker.clusterview import ViewSource
 from speaker.kube.writer import announcement_status_applier, l2_status_name, publish_announcements
-from speaker.l2controller import Layer2Controller
-from speaker.statusgc import StatusCollector
+from speaker.controllers.layer2 import Layer2Controller
+from speaker.controllers.statusgc import StatusCollector
 
 
 def status_less(name: str, node: str, service: str, rv: str = "7") -> dict[str, Any]:

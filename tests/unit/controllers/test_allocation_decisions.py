@@ -1,4 +1,4 @@
-"""The allocation decision (``speaker.allocation.decide``) as scenario tables, in the allocator's style.
+"""The allocation decision (``speaker.allocation_decision.decide``) as scenario tables, in the allocator's style.
 
 Each scenario is an ordered list of ``(description, change, expected)`` rows run against the state left by earlier
 rows (the allocator is the decision's model of who holds what); every row checks the actions the decision returns,
@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from speaker.actions import CountFailure, ForgetStatus, Say, Unsay, WriteStatus
-from speaker.allocation import config_actions, decide
+from speaker.allocation_decision import config_actions, decide
 from speaker.clusterconfig import build_config
 from speaker.clusterview import service_view
 from speaker.ipam.allocator import Allocator

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from speaker.clusterview import ViewSource
-from speaker.controller import AllocationController
-from speaker.reconciler import Signal
+from speaker.controllers.allocation import AllocationController
+from speaker.controllers.reconciler import Signal
 from tests.unit.controllers.world import NS, Cache, Recorder, peer, pool, secret, service, world
 
 

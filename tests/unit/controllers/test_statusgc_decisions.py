@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from speaker.statusgc import sweep
+from speaker.controllers.statusgc import sweep
 
 
 def status(name: str, node: str | None, rv: str = "1", kind: str = "ServiceL2Status") -> dict[str, Any]:

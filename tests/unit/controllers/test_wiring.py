@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from speaker.bgpcontroller import BGPController
-from speaker.controller import CONFIG_KINDS
+from speaker.controllers.allocation import CONFIG_KINDS
+from speaker.controllers.bgp import BGPController
+from speaker.controllers.layer2 import Layer2Controller
+from speaker.controllers.reconciler import Reconciler, Signal
+from speaker.controllers.statusgc import StatusCollector
 from speaker.kube.kinds import KIND_NAMES, METALLB_KINDS, Caches, speaker_kinds
-from speaker.l2controller import Layer2Controller
-from speaker.reconciler import Reconciler, Signal
-from speaker.statusgc import StatusCollector
 
 
 @pytest.mark.parametrize("controller", [Layer2Controller, BGPController, StatusCollector])

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from speaker.l2controller import Layer2Controller
+from speaker.controllers.layer2 import Layer2Controller
 from speaker.clusterview import ViewSource
 from speaker.kube.kinds import Caches
 from speaker.layer2.handover import CONFIRM, DRAIN, TABLE, Forward, HandoverForwarder, Plan, ruleset

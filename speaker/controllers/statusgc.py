@@ -21,9 +21,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from speaker.controllers.reconciler import Reconciler
 from speaker.kube.kinds import Caches
 from speaker.kube.writer import Applier
-from speaker.reconciler import Reconciler
 
 log = logging.getLogger(__name__)
 

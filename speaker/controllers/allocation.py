@@ -18,13 +18,13 @@ from typing import Any
 
 from speaker import metrics
 from speaker.actions import Action, CountFailure, ForgetStatus, Say, Unsay, WriteStatus
-from speaker.allocation import CONFIG_OBJECTS, config_actions, decide
+from speaker.allocation_decision import CONFIG_OBJECTS, config_actions, decide
 from speaker.clusterconfig import ClusterConfig
 from speaker.clusterview import ServiceView, ViewSource
+from speaker.controllers.reconciler import Signal
 from speaker.ipam.allocator import Allocator, order_for_restore
 from speaker.kube.kinds import Caches
 from speaker.kube.writer import Applier, EventRecorder
-from speaker.reconciler import Signal
 from speaker.service import Extraction, request_for
 
 log = logging.getLogger(__name__)
