@@ -128,10 +128,7 @@ class Layer2Controller(Reconciler):
             self._conflicts.set_plan(plan)
         me = nodes.get(self._node)
         self._why_not_me = me.why_excluded if me is not None else None
-        self._gaps = l2_unannounced(services, cfg, nodes, ready, alive, plan)
-        self._warned, said = l2_gap_actions(self._gaps, self._warned, leader=self._is_leader(),
-                                            service_obj=self._caches.services.get)
-        self._execute(said)
+        self._report_gaps(l2_unannounced(services, cfg, nodes, ready, alive, plan))
         fenced = self._fenced()
         if fenced:
             log.warning("layer2: fenced (no peer and no API reachable): announcing nothing")
@@ -158,7 +155,7 @@ class Layer2Controller(Reconciler):
                 raise TypeError(f"layer2: no executor for {action!r}")
 
     def _report_gaps(self, gaps: dict[str, L2Gap]) -> None:
-        """``announce.l2_gap_actions`` performed (kept for tests that drive it alone)."""
+        """What nobody announces, for ``/status``; the NoEligibleNode Warnings ``announce.l2_gap_actions`` decides."""
         self._gaps = gaps
         self._warned, said = l2_gap_actions(gaps, self._warned, leader=self._is_leader(),
                                             service_obj=self._caches.services.get)

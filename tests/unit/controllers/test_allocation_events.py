@@ -35,3 +35,19 @@ def test_a_peer_whose_secret_is_missing_gets_one_invalid_config_warning_naming_i
     assert [(e.type, e.reason, e.involved[:4], e.message) for e in rec.events] == [
         ("Warning", "InvalidConfig", ("metallb.io/v1beta2", "BGPPeer", NS, "r1"),
          "BGPPeer r1: spec.passwordSecret.name: Secret 'bgp-auth' not found")]
+
+
+def test_allocation_failed_is_said_once_while_it_lasts_and_again_after_a_success() -> None:
+    services = Cache(service("web", loadBalancerIP="192.0.2.9"))  # outside every pool
+    caches = world(ipaddresspools=Cache(pool("lan", "198.51.100.240/29")), services=services)
+    ctl, rec = leader(caches)
+    services.put(service("web", loadBalancerIP="192.0.2.9"))  # any change: decided again, same failure
+    ctl.handle([("services", "default/web")])
+    assert [e.reason for e in rec.events] == ["AllocationFailed"]
+    services.put(service("web"))  # fixed: allocated
+    ctl.handle([("services", "default/web")])
+    services.put(service("web", "198.51.100.240", pool_name="lan", loadBalancerIP="192.0.2.9"))  # broken again
+    ctl.handle([("services", "default/web")])
+    assert [e.reason for e in rec.events] == ["AllocationFailed", "IPAllocated", "AllocationFailed",
+                                              "ClearAssignment"]
+    assert ctl.snapshot()["unallocated"] == ["default/web"]
