@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import operator
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -79,13 +79,8 @@ class ClusterView:
     @cached_property
     def services(self) -> Mapping[str, ServiceView]:
         """Every Service by key."""
-        memo = self._memo
-        out: dict[str, ServiceView] = {}
-        for svc in self.service_objects:
-            meta = svc.get("metadata") or {}
-            key = key_of(meta.get("namespace"), meta.get("name"))
-            hit = memo.get(key)
-            out[key] = hit if hit is not None and hit.obj is svc else service_view(svc, self.load_balancer_class)
+        out = parse_services(self.service_objects, self._memo, self.load_balancer_class)
+        self._memo.clear()  # a private copy: holding the last generation's objects any longer only costs memory
         return out
 
     @cached_property
@@ -109,6 +104,18 @@ class ClusterView:
         if not any(s.local for s in self.addressed):
             return {}
         return ready_nodes_by_service(self.endpoint_slices)
+
+
+def parse_services(objs: Iterable[Obj], memo: Mapping[str, ServiceView], lb_class: str | None
+                   ) -> dict[str, ServiceView]:
+    """Every Service by key; one whose cached object is the very one ``memo`` parsed is not parsed again."""
+    out: dict[str, ServiceView] = {}
+    for svc in objs:
+        meta = svc.get("metadata") or {}
+        key = key_of(meta.get("namespace"), meta.get("name"))
+        hit = memo.get(key)
+        out[key] = hit if hit is not None and hit.obj is svc else service_view(svc, lb_class)
+    return out
 
 
 def _same(a: Sequence[Obj], b: Sequence[Obj]) -> bool:
@@ -166,6 +173,14 @@ class ViewSource:
             memo = dict(last.services) if last is not None and "services" in last.__dict__ else {}
             self._view = ClusterView(config, services, nodes, slices, self._lb_class, self._ignore_exclude_lb, memo)
             return self._view
+
+    def services(self) -> dict[str, ServiceView]:
+        """Every Service now, for a reader that needs them once (the allocator's rebuild, ``/status``): parsed
+        reusing the last view's work, and kept nowhere — on a speaker without Layer 2 and BGP nothing else reads
+        them all, and a view kept alive would hold a stale copy of every Service."""
+        last = self._view
+        memo = last.services if last is not None and "services" in last.__dict__ else {}
+        return parse_services(self._caches.services.items(), memo, self._lb_class)
 
     def service(self, key: str) -> ServiceView | None:
         """One Service now (None: not in the cache), parsed again only if it changed since the last view parsed it."""

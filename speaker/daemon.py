@@ -487,7 +487,7 @@ class Speaker:
         snap = self.controller.snapshot()
         source = self.liveness_source() if self.layer2 is not None else None
         services = [{"service": key, "ips": list(sv.live.ips), "pool": sv.live.pool}
-                    for key, sv in self.views.view().services.items() if sv.live.ips]
+                    for key, sv in self.views.services().items() if sv.live.ips]
         return {
             "node": self.cfg.node_name,
             "namespace": self.cfg.namespace,

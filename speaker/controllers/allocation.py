@@ -160,7 +160,7 @@ class AllocationController:
         self._allocator = Allocator(self._pools.values())
         self._failed.clear()
         requests = []
-        for key, sv in self._views.view().services.items():
+        for key, sv in self._views.services().items():
             if sv.ours:
                 requests.append(self._extract(sv).request)
             else:
@@ -240,7 +240,7 @@ class AllocationController:
         return request_for(svc.obj, (ns_obj.get("metadata") or {}).get("labels") or {})
 
     def _lb_service_keys(self) -> set[str]:
-        return {key for key, sv in self._views.view().services.items() if sv.ours}
+        return {key for key, sv in self._views.services().items() if sv.ours}
 
     def _creation_order(self, key: str) -> tuple[str, str]:
         svc = self._views.service(key)
