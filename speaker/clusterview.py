@@ -37,16 +37,23 @@ if TYPE_CHECKING:  # the type only: this module stays free of the Kubernetes cli
 Obj = Mapping[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ServiceView:
     """One Service as every controller reads it: its key, whether it is ours, its live status and, when it is ours
-    and holds addresses, what announcing needs."""
+    and holds addresses, what announcing needs. The last two are read on first use: a reader that needs only the
+    key and the class (the allocator's scan for its Services) pays for nothing more."""
 
     key: str
     obj: Obj  # the cached dict, never modified
     ours: bool  # type LoadBalancer with our loadBalancerClass
-    live: ServiceStatus
-    addresses: ServiceAddresses | None
+
+    @cached_property
+    def live(self) -> ServiceStatus:
+        return live_status(self.obj)
+
+    @cached_property
+    def addresses(self) -> ServiceAddresses | None:
+        return addresses_of(self.obj, self.live) if self.ours else None
 
     @property
     def created(self) -> str:
@@ -54,13 +61,9 @@ class ServiceView:
 
 
 def service_view(svc: Obj, lb_class: str | None) -> ServiceView:
-    """Parse one Service (no side effects; ``svc`` is not modified)."""
+    """One Service (no side effects; ``svc`` is not modified)."""
     meta = svc.get("metadata") or {}
-    key = key_of(meta.get("namespace"), meta.get("name"))
-    ours = is_load_balancer(svc, lb_class)
-    live = live_status(svc)
-    addresses = addresses_of(svc, live) if ours else None
-    return ServiceView(key, svc, ours, live, addresses)
+    return ServiceView(key_of(meta.get("namespace"), meta.get("name")), svc, is_load_balancer(svc, lb_class))
 
 
 @dataclass(frozen=True, eq=False)
@@ -175,9 +178,9 @@ class ViewSource:
             return self._view
 
     def services(self) -> dict[str, ServiceView]:
-        """Every Service now, for a reader that needs them once (the allocator's rebuild, ``/status``): parsed
-        reusing the last view's work, and kept nowhere — on a speaker without Layer 2 and BGP nothing else reads
-        them all, and a view kept alive would hold a stale copy of every Service."""
+        """Every Service now, for a reader that needs them once (the allocator's rebuild and its scans for its own
+        Services): reusing the last view's work, and kept nowhere — on a speaker without Layer 2 and BGP nothing else
+        reads them all, and a view kept alive would hold a stale copy of every Service."""
         last = self._view
         memo = last.services if last is not None and "services" in last.__dict__ else {}
         return parse_services(self._caches.services.items(), memo, self._lb_class)

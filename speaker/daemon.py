@@ -29,6 +29,7 @@ from speaker.kube.lease import LeaderElector
 from speaker.kube.writer import EventRecorder, announcement_status_applier, pool_status_applier, service_status_applier
 from speaker.liveness import SpeakerLease, leases_kind
 from speaker.memberkey import HEARTBEATS, LEASES, SecretKeyError, Source, key_from_secret, liveness_source
+from speaker.service import live_status, service_key
 
 log = logging.getLogger(__name__)
 
@@ -486,8 +487,8 @@ class Speaker:
     def status(self) -> dict[str, Any]:
         snap = self.controller.snapshot()
         source = self.liveness_source() if self.layer2 is not None else None
-        services = [{"service": key, "ips": list(sv.live.ips), "pool": sv.live.pool}
-                    for key, sv in self.views.services().items() if sv.live.ips]
+        services = [{"service": service_key(svc), "ips": list(live.ips), "pool": live.pool}
+                    for svc in self.caches.services.items() if (live := live_status(svc)).ips]
         return {
             "node": self.cfg.node_name,
             "namespace": self.cfg.namespace,
