@@ -43,8 +43,8 @@ class BGPController(Reconciler):
         self._session_up: dict[str, bool] = {}
 
     def recompute(self) -> None:
-        view = self._views.view()
-        d = bgp_node_decision(view.config, self._node, view.nodes.get(self._node), view, self._routes_memo)
+        views = self._views
+        d = bgp_node_decision(views.config(), self._node, views.node(self._node), views.lazy(), self._routes_memo)
         self._routes_memo = d.memo
         if d.excluded != self._excluded:
             self._excluded = d.excluded
