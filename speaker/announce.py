@@ -9,14 +9,17 @@ stable and balanced.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
+from speaker.actions import Action, Announce, Emit, HandOver, L2Announce
 from speaker.bgp.rib import Route, routes_for
 from speaker.clusterconfig import BGPAdvertisement, BGPPeer, ClusterConfig
 from speaker.election import NodeInfo, assign, eligible_nodes, group_shared, ineligible
+from speaker.events import NORMAL, WARNING, service_event
 from speaker.labels import any_matches
-from speaker.service import IP_ALLOCATED_FROM_POOL, is_load_balancer
+from speaker.service import ServiceStatus, is_load_balancer, live_status, service_key
 
 
 @dataclass(frozen=True)
@@ -35,18 +38,19 @@ def service_addresses(svc: Mapping[str, Any], lb_class: str | None) -> ServiceAd
     """One Service as announcement needs it; ``None`` when it is not ours or holds no address."""
     if not is_load_balancer(svc, lb_class):
         return None
-    ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-    # ``dict``, not ``typing.Mapping``: objects come from JSON, and isinstance against a typing alias costs
-    # microseconds per call (it was a tenth of the speaker's CPU at 10,000 Services).
-    ips = tuple(i["ip"] for i in ingress if isinstance(i, dict) and i.get("ip"))
-    if not ips:
+    return addresses_of(svc, live_status(svc))
+
+
+def addresses_of(svc: Mapping[str, Any], live: ServiceStatus) -> ServiceAddresses | None:
+    """``service_addresses`` of a Service known to be ours, whose live status is already read."""
+    if not live.ips:
         return None
     meta = svc.get("metadata") or {}
     spec = svc.get("spec") or {}
     return ServiceAddresses(
-        key=f"{meta.get('namespace')}/{meta.get('name')}",
-        ips=ips,
-        pool=(meta.get("annotations") or {}).get(IP_ALLOCATED_FROM_POOL),
+        key=service_key(svc),
+        ips=live.ips,
+        pool=live.pool,
         local=spec.get("externalTrafficPolicy") == "Local",
         created=str(meta.get("creationTimestamp") or ""),
         labels=tuple(sorted((str(k), str(v)) for k, v in (meta.get("labels") or {}).items())),
@@ -213,7 +217,8 @@ def l2_unannounced(
         by_reason: dict[str, list[str]] = {}
         for node, why in ineligible(nodes, selectors, endpoints).items():
             by_reason.setdefault(why, []).append(node)
-        detail = "; ".join(f"{_names(names)}: {why}" for why, names in sorted(by_reason.items())) or "there are no Nodes"
+        detail = ("; ".join(f"{_names(names)}: {why}" for why, names in sorted(by_reason.items()))
+                  or "there are no Nodes")
         out[svc.key] = L2Gap(svc.key, tuple(missing), NO_ELIGIBLE_NODE, f"{where}: no node may announce it: {detail}")
     return out
 
@@ -320,3 +325,120 @@ def advertised_peers(services: Iterable[ServiceAddresses], routes: Mapping[str, 
         if peers:
             out[svc.key] = peers
     return out
+
+
+@dataclass(frozen=True)
+class L2Memory:
+    """What one node's Layer 2 decisions remember from one plan to the next."""
+
+    plan: Mapping[str, L2Choice] = field(default_factory=dict)  # the last plan (every node's addresses)
+    known_at_sync: frozenset[str] | None = None  # the addresses Services held at our first plan
+    ever_planned: frozenset[str] = frozenset()  # addresses some plan since our start gave to a node (any node)
+    ever_mine: frozenset[str] = frozenset()  # addresses this node has announced since its start
+
+
+@dataclass(frozen=True)
+class L2NodeDecision:
+    memory: L2Memory
+    actions: tuple[Action, ...]
+    mine: Mapping[str, L2Choice]  # this node's share of the plan
+
+
+def l2_node_decision(node: str, services: Iterable[ServiceAddresses], plan: Mapping[str, L2Choice],
+                     memory: L2Memory, *, fenced: bool,
+                     service_obj: Callable[[str], Mapping[str, Any] | None]) -> L2NodeDecision:
+    """This node's share of a Layer 2 plan → what it announces and says. Pure (``service_obj(key)``: the cached
+    Service an Event names, or None).
+
+    Probe only an address nobody can be announcing yet: one allocated after we started, never planned on any node
+    (also not before a moment in which no node was eligible — the endpoint of an eTP=Local Service moving), and
+    never announced here. A takeover must not wait for, or be confused by, the old owner still answering. A
+    ``nodeAssigned`` Event per Service whose address this node takes; a fenced node (no peer, no API) announces
+    nothing.
+    """
+    all_ips = {ip for s in services for ip in s.ips}
+    known = memory.known_at_sync if memory.known_at_sync is not None else frozenset(all_ips)
+    planned_before = memory.ever_planned
+    # Remembered across plans that leave an address unassigned for a moment (its only endpoint moving, a Node
+    # update): the node that announced it before the gap may still be answering, and a probe would take its answer
+    # for a conflict and keep the address dark for the probe retry (30 s).
+    ever_planned = frozenset((planned_before | plan.keys()) & all_ips)
+    if fenced:
+        return L2NodeDecision(replace(memory, plan=plan, known_at_sync=known, ever_planned=ever_planned),
+                              (Announce({}),), {})
+    previous = memory.plan
+    desired: dict[str, L2Announce] = {}
+    taken: dict[str, str] = {}
+    said: list[Action] = []
+    for ip, choice in plan.items():
+        if choice.node != node:
+            continue
+        prev = previous.get(ip)
+        if prev is not None and prev.node != node:
+            taken[ip] = prev.node
+        fresh = ip not in known and ip not in planned_before and ip not in memory.ever_mine
+        desired[ip] = L2Announce(choice.services[0], choice.interfaces, fresh)
+        if prev is None or prev.node != node:
+            said += [Emit(service_event(service_obj(key), key, NORMAL, "nodeAssigned",
+                                        f"announcing from node \"{node}\" with protocol \"layer2\""))
+                     for key in choice.services]
+    actions: list[Action] = [*said, HandOver(taken)] if taken else said
+    actions.append(Announce(desired))
+    return L2NodeDecision(L2Memory(plan, known, ever_planned, memory.ever_mine | desired.keys()), tuple(actions),
+                          {ip: plan[ip] for ip in desired})
+
+
+def l2_gap_actions(gaps: Mapping[str, L2Gap], warned: Mapping[str, str], *, leader: bool,
+                   service_obj: Callable[[str], Mapping[str, Any] | None]) -> tuple[dict[str, str], tuple[Action, ...]]:
+    """A Warning Event per Service whose address no node may announce — once per change of the reason, not per
+    reconcile, and from the allocator leader only (every speaker computes the same gaps; one Event, not one per
+    node). Liveness gaps (``NoLiveSpeaker``) only go to ``/status``: they change by the second. ``warned``: Service
+    → the message last emitted; returns it updated, with the Events. Pure."""
+    still = {key: message for key, message in warned.items()
+             if key in gaps and gaps[key].reason == NO_ELIGIBLE_NODE}  # resolved: a recurrence is a change again
+    if not leader:
+        return still, ()
+    actions: list[Action] = []
+    for key, gap in gaps.items():
+        if gap.reason == NO_ELIGIBLE_NODE and still.get(key) != gap.message:
+            still[key] = gap.message
+            actions.append(Emit(service_event(service_obj(key), key, WARNING, NO_ELIGIBLE_NODE, gap.message)))
+    return still, tuple(actions)
+
+
+class _Lazy(Protocol):
+    """What the BGP decision reads from a ``ClusterView``: properties computed on first use."""
+
+    @property
+    def addressed(self) -> list[ServiceAddresses]: ...
+
+    @property
+    def ready(self) -> Mapping[str, frozenset[str]]: ...
+
+
+@dataclass(frozen=True)
+class BGPNodeDecision:
+    """This node's BGP: its sessions, the routes each carries, and which Services they advertise."""
+
+    peers: tuple[BGPPeer, ...]
+    routes: Mapping[str, frozenset[Route]]
+    advertised: Mapping[str, tuple[str, ...]]  # Service key → the peers (ServiceBGPStatus)
+    excluded: str | None  # why this node advertises nothing (its sessions stay up)
+    memo: RoutesMemo  # pass as ``previous`` next time
+
+
+def bgp_node_decision(config: ClusterConfig, node: str, me: NodeInfo | None, view: _Lazy,
+                      previous: RoutesMemo) -> BGPNodeDecision:
+    """The BGPPeers that select this node, and what it advertises to each (``bgp_plan``). Pure.
+
+    With no session, or nothing to advertise on it (the node excluded), no Service is read at all: ``view``'s
+    properties are computed on first use (issue 10)."""
+    labels = me.labels if me is not None else {}
+    peers = tuple(peers_for_node(config.peers.values(), labels))
+    excluded = me.why_excluded if me is not None else None
+    if peers and excluded is None:
+        services, memo = view.addressed, RoutesMemo()
+        routes = bgp_plan(services, config, node, labels, view.ready, peers, previous=previous, memo=memo)
+        return BGPNodeDecision(peers, routes, advertised_peers(services, routes), excluded, memo)
+    routes = bgp_plan((), config, node, labels, {}, peers, node_excluded=excluded)
+    return BGPNodeDecision(peers, routes, {}, excluded, {})

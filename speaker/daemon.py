@@ -16,18 +16,20 @@ from typing import Any
 from kubernetes import client
 
 from speaker import metrics, systemd
+from speaker.clusterview import ViewSource
 from speaker.config import ConfigError, SpeakerConfig, parse_listen
-from speaker.controller import AllocationController
+from speaker.controllers.allocation import AllocationController
+from speaker.controllers.bgp import BGPController
+from speaker.controllers.layer2 import ConflictReporter, Layer2Controller, internal_ip
+from speaker.controllers.reconciler import Signal
+from speaker.controllers.statusgc import StatusCollector
 from speaker.kube.informer import Informer
-from speaker.kube.kinds import speaker_kinds
+from speaker.kube.kinds import Caches, speaker_kinds
 from speaker.kube.lease import LeaderElector
-from speaker.kube.writer import (EventRecorder, announcement_status_applier, pool_status_applier,
-                                 service_status_applier)
-from speaker.bgpcontroller import BGPController
-from speaker.l2controller import Layer2Controller, internal_ip
+from speaker.kube.writer import EventRecorder, announcement_status_applier, pool_status_applier, service_status_applier
 from speaker.liveness import SpeakerLease, leases_kind
 from speaker.memberkey import HEARTBEATS, LEASES, SecretKeyError, Source, key_from_secret, liveness_source
-from speaker.statusgc import StatusCollector
+from speaker.service import live_status, service_key
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,10 @@ HEARTBEAT_CATCH_UP = 2.0
 
 
 class Speaker:
+    """One speaker process. Parts are built in dependency order and handed bound methods: what must wake the
+    Layer 2 controller before it exists (the membership and Lease views) is handed ``_layer2_wake``, the event the
+    controller is then built around."""
+
     def __init__(self, cfg: SpeakerConfig, *, api: client.ApiClient) -> None:
         self.cfg = cfg
         self._api = api
@@ -47,39 +53,47 @@ class Speaker:
             self.informers[kind.name] = Informer(kind, api, sink=self._notify, on_synced=self._on_synced)
         self.informers["leases"] = Informer(leases_kind(cfg.namespace), api, sink=self._notify,
                                             on_synced=self._on_synced)
-        services = self.informers["services"]
-        pools = self.informers["ipaddresspools"]
-        self.status_applier = service_status_applier(api, services.get, workers=cfg.status_writers)
-        self.pool_status_applier = pool_status_applier(api, cfg.namespace, pools.get)
+        self.caches = caches = Caches.of(self.informers)
+        self.status_applier = service_status_applier(api, caches.services.get, workers=cfg.status_writers)
+        self.pool_status_applier = pool_status_applier(api, cfg.namespace, caches.ipaddresspools.get)
+        # One applier per announcement status kind, shared by its publisher (this node's Layer 2 or BGP side) and
+        # the garbage collector, so one object is never written by two queues at once.
+        self.l2_status_applier = announcement_status_applier(
+            api, cfg.namespace, caches.servicel2statuses.get, kind="ServiceL2Status", plural="servicel2statuses",
+            detail="interfaces")
+        self.bgp_status_applier = announcement_status_applier(
+            api, cfg.namespace, caches.servicebgpstatuses.get, kind="ServiceBGPStatus", plural="servicebgpstatuses",
+            detail="peers")
+        self.status_appliers = {"servicel2statuses": self.l2_status_applier,
+                                "servicebgpstatuses": self.bgp_status_applier}
         self.events = EventRecorder(api, component=COMPONENT, host=cfg.node_name)
+        # The one reading of the caches every controller shares: the config (one last-good memory), parsed Services.
+        self.views = ViewSource(caches, load_balancer_class=cfg.load_balancer_class,
+                                ignore_exclude_lb=cfg.ignore_exclude_lb)
         self.controller = AllocationController(
-            caches=self.informers,
+            caches=caches,
+            views=self.views,
             synced=self.synced,
             status=self.status_applier,
             pool_status=self.pool_status_applier,
             events=self.events,
             namespace=cfg.namespace,
-            load_balancer_class=cfg.load_balancer_class,
         )
         self.elector = LeaderElector(
             api, namespace=cfg.namespace, identity=cfg.node_name, settings=cfg.lease,
             on_change=self._on_leader_change,
         )
         # Every speaker renews its own Lease: Layer 2 liveness when there are no heartbeats (no key file), and
-        # in every mode what tells the allocator leader whose status objects to delete (speaker.statusgc).
+        # in every mode what tells the allocator leader whose status objects to delete (speaker.controllers.statusgc).
+        self._layer2_wake = threading.Event()  # the Layer 2 controller's "recompute" flag (Reconciler.poke)
         self.liveness = SpeakerLease(
-            api, namespace=cfg.namespace, node=cfg.node_name, leases=self.informers["leases"],
+            api, namespace=cfg.namespace, node=cfg.node_name, leases=caches.leases,
             layer2=cfg.layer2.enabled, duration=cfg.membership.lease_duration,
             renew_interval=cfg.membership.lease_renew_interval,
-            on_change=lambda alive: self.layer2.poke() if self.layer2 and not self._switched else None,
+            on_change=self._on_lease_view,
         )
-        self.status_gc_appliers = {plural: announcement_status_applier(
-            api, cfg.namespace, self.informers[plural].get, kind=kind, plural=plural, detail=detail)
-            for plural, kind, detail in (("servicel2statuses", "ServiceL2Status", "interfaces"),
-                                         ("servicebgpstatuses", "ServiceBGPStatus", "peers"))}
-        self.status_gc = StatusCollector(caches=self.informers, synced=self.synced,
-                                         is_leader=lambda: self.elector.is_leader, gone=self.liveness.gone,
-                                         appliers=self.status_gc_appliers)
+        self.status_gc = StatusCollector(caches=caches, synced=self.synced, is_leader=self._is_leader,
+                                         gone=self.liveness.gone, appliers=self.status_appliers)
         self.membership: Any = None
         # The heartbeat key: a key file, else MetalLB's memberlist Secret (speaker.memberkey). Until a key is known
         # and the heartbeats have caught up, Layer 2 liveness comes from the Leases; _switched makes it final.
@@ -98,7 +112,7 @@ class Speaker:
 
             self._key_reason = f"waiting for Secret {self._secret_where()}"
             self._key_informer = Informer(memberlist_kind(cfg.namespace, cfg.membership.secret_name), api,
-                                          sink=self._on_key_change, on_synced=lambda _: self._on_key_change(),
+                                          sink=self._on_key_change, on_synced=self._on_key_change,
                                           on_error=self._on_key_error)
         self.announcer: Any = None
         self.layer2: Layer2Controller | None = None
@@ -110,13 +124,9 @@ class Speaker:
             from speaker.bgp import BGPSpeaker
 
             self.bgp = BGPSpeaker(cfg.node_name)
-            self.bgp_status_applier = announcement_status_applier(
-                self._api, cfg.namespace, self.informers["servicebgpstatuses"].get,
-                kind="ServiceBGPStatus", plural="servicebgpstatuses", detail="peers")
-            self.bgp_controller = BGPController(node=cfg.node_name, caches=self.informers, synced=self.synced,
-                                                bgp=self.bgp, load_balancer_class=cfg.load_balancer_class,
-                                                status=self.bgp_status_applier, events=self.events,
-                                                namespace=cfg.namespace, ignore_exclude_lb=cfg.ignore_exclude_lb)
+            self.bgp_controller = BGPController(node=cfg.node_name, caches=caches, views=self.views,
+                                                synced=self.synced, bgp=self.bgp, status=self.bgp_status_applier,
+                                                events=self.events, namespace=cfg.namespace)
         self._http: metrics.MetricsEndpoint | None = None
         self._metrics_token = _read_token(cfg.metrics_bearer_token_file)
         self._metrics_tls = (metrics.tls_context(cfg.metrics_tls_cert_file, cfg.metrics_tls_key_file)
@@ -132,42 +142,60 @@ class Speaker:
             try:
                 keys = parse_keys(Path(cfg.membership.key_file).read_bytes())
             except OSError as exc:
-                raise ConfigError(f"membership.key_file: {cfg.membership.key_file}: cannot read: {exc.strerror}") from None
+                raise ConfigError(
+                    f"membership.key_file: {cfg.membership.key_file}: cannot read: {exc.strerror}") from None
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None
             self.membership = self._new_membership(keys)
             self._switched = True  # a key from the start: heartbeats from the first reconcile, as always
+        conflicts = ConflictReporter(services=self.caches.services, events=self.events)
         self.announcer = Announcer(
             cfg.node_name,
             settings=Layer2Settings(probe=cfg.layer2.probe, refresh_interval=cfg.layer2.refresh_interval,
                                     realtime_priority=cfg.layer2.realtime_priority,
                                     responder=cfg.layer2.responder),
-            on_conflict=lambda ip, mac: self.layer2.on_conflict(ip, mac) if self.layer2 else None,
+            on_conflict=conflicts.report,
         )
-        liveness = self.liveness
         from speaker.layer2.handover import HandoverForwarder
 
         self.handover = HandoverForwarder()
-        self.l2_status_applier = announcement_status_applier(
-            self._api, cfg.namespace, self.informers["servicel2statuses"].get,
-            kind="ServiceL2Status", plural="servicel2statuses", detail="interfaces")
         self.layer2 = Layer2Controller(
             node=cfg.node_name,
-            caches=self.informers,
-            # With Leases, wait for the first view of them too (before it the view knows only this node).
-            synced=lambda: self.synced() and (self._switched or liveness.ready),
+            caches=self.caches,
+            views=self.views,
+            synced=self._layer2_synced,
             announcer=self.announcer,
             events=self.events,
-            load_balancer_class=cfg.load_balancer_class,
             alive=self._layer2_alive,
-            fenced=lambda: self._switched and self.membership is not None and self.membership.fenced,
+            fenced=self._layer2_fenced,
             l2_status=self.l2_status_applier,
-            ignore_exclude_lb=cfg.ignore_exclude_lb,
-            is_leader=lambda: self.elector.is_leader,
+            is_leader=self._is_leader,
             # a peer that stopped cleanly still holds its connections: a takeover forwards them to it
             departed=self._layer2_departed,
             handover=self.handover,
+            conflicts=conflicts,
+            wake=self._layer2_wake,
         )
+
+    # --- what the parts built before the Layer 2 controller call (bound methods, not closures) ------------
+    def _is_leader(self) -> bool:
+        return self.elector.is_leader
+
+    def _layer2_synced(self) -> bool:
+        """With Leases, wait for the first view of them too (before it the view knows only this node)."""
+        return self.synced() and (self._switched or self.liveness.ready)
+
+    def _layer2_fenced(self) -> bool:
+        return self._switched and self.membership is not None and self.membership.fenced
+
+    def _wake_layer2(self, *_: Any) -> None:
+        """The membership view changed (who is alive, or fencing): Layer 2 recomputes."""
+        self._layer2_wake.set()
+
+    def _on_lease_view(self, alive: frozenset[str]) -> None:
+        """The Lease view changed: it matters to Layer 2 until heartbeats are in force."""
+        if not self._switched:
+            self._layer2_wake.set()
 
     # --- the heartbeat key and which liveness Layer 2 uses -------------------------------------------------
     def _new_membership(self, keys: Any) -> Any:
@@ -178,8 +206,8 @@ class Speaker:
             self.cfg.node_name, keys,
             Settings(port=m.port, interval=m.interval, dead_after=m.dead_after, fence_after=m.fence_after,
                      key_overlap=m.key_overlap),
-            on_change=lambda alive: self.layer2.poke() if self.layer2 else None,
-            on_fence=lambda fenced: self.layer2.poke() if self.layer2 else None,
+            on_change=self._wake_layer2,
+            on_fence=self._wake_layer2,
         )
 
     def _secret_where(self) -> str:
@@ -242,8 +270,7 @@ class Speaker:
             self.membership = membership
             self._update_peers()
         self._key_wake.set()
-        if self.layer2 is not None:
-            self.layer2.poke()
+        self._layer2_wake.set()
 
     def liveness_source(self) -> Source:
         """Heartbeats or Leases for Layer 2 now (``speaker.memberkey.liveness_source``); makes the switch final."""
@@ -276,8 +303,7 @@ class Speaker:
     def _on_leader_change(self, leader: bool) -> None:
         self.controller.set_leader(leader)
         self._key_wake.set()
-        if self.layer2 is not None:
-            self.layer2.poke()  # a new leader reports the addresses nobody may announce
+        self._layer2_wake.set()  # a new leader reports the addresses nobody may announce
 
     def _key_loop(self) -> None:
         """The allocator leader creates the memberlist Secret when it is missing (as MetalLB's controller does);
@@ -309,9 +335,9 @@ class Speaker:
                     self._create_error = why
                     self._key_reason = f"Secret {self._secret_where()} does not exist and creating it failed ({why})"
                     retry_at = time.monotonic() + 30.0
-            if self.membership is not None and not self._switched:
-                if self.liveness_source().mode == HEARTBEATS and self.layer2 is not None:
-                    self.layer2.poke()
+            if (self.membership is not None and not self._switched
+                    and self.liveness_source().mode == HEARTBEATS):
+                self._layer2_wake.set()
 
     # --- lifecycle -----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -320,13 +346,12 @@ class Speaker:
         self.events.start()
         self._spawn("controller", self.controller.run)
         self._spawn("liveness", self.liveness.run)
-        for applier in self.status_gc_appliers.values():
-            applier.set_enabled(True)  # the collector itself acts only while this speaker leads
+        for applier in self.status_appliers.values():
+            # Every speaker publishes what it announces; the collector deletes only while this speaker leads.
+            applier.set_enabled(True)
             applier.start()
         self._spawn("status-gc", self.status_gc.run)
         if self.layer2 is not None:
-            self.l2_status_applier.set_enabled(True)  # every speaker publishes what it announces
-            self.l2_status_applier.start()
             self.handover.start()
             self.announcer.start()
             if self.membership is not None:
@@ -337,8 +362,6 @@ class Speaker:
             self._spawn("watch-memberlist", self._key_informer.run)
             self._spawn("membership-key", self._key_loop)
         if self.bgp_controller is not None:
-            self.bgp_status_applier.set_enabled(True)
-            self.bgp_status_applier.start()
             self.bgp.start()
             self._spawn("bgp", self.bgp_controller.run)
         for name, inf in self.informers.items():
@@ -370,18 +393,16 @@ class Speaker:
             self.layer2.stop()
             self.handover.stop()
             self.announcer.stop()
-            self.l2_status_applier.stop()
             if self.membership is not None:
                 self.membership.stop()
         if self.bgp_controller is not None:
             self.bgp_controller.freeze()
             self.bgp_controller.stop()
             self.bgp.stop()  # withdraw everything, then Cease / Administrative Shutdown
-            self.bgp_status_applier.stop()
         self.liveness.leave()
         self.liveness.stop()
         self.status_gc.stop()
-        for applier in self.status_gc_appliers.values():
+        for applier in self.status_appliers.values():
             applier.stop()
         log.info("stopping: releasing the allocator lease and closing watches")
         self.elector.stop(release=True)
@@ -430,7 +451,7 @@ class Speaker:
         if self.cfg.membership.peers:
             peers = {name: parse_address(addr, default_port=port) for name, addr in self.cfg.membership.peers}
         else:
-            peers = {n["metadata"]["name"]: (ip, port) for n in self.informers["nodes"].items()
+            peers = {n["metadata"]["name"]: (ip, port) for n in self.caches.nodes.items()
                      if (ip := internal_ip(n))}
         peers.pop(self.cfg.node_name, None)
         self.membership.set_peers(peers)
@@ -438,10 +459,10 @@ class Speaker:
     def _on_synced(self, name: str) -> None:
         if self.synced():
             log.info("caches synced (%s)", ", ".join(sorted(self.informers)))
-            self.controller.notify("__synced__", None, "")
+            self.controller.signal(Signal.SYNCED)
             for reconciler in (self.layer2, self.bgp_controller, self.status_gc):
                 if reconciler is not None:
-                    reconciler.notify("__synced__", None, "")
+                    reconciler.signal(Signal.SYNCED)
             systemd.notify("READY=1\nSTATUS=caches synced")
 
     def _health_loop(self) -> None:
@@ -466,14 +487,8 @@ class Speaker:
     def status(self) -> dict[str, Any]:
         snap = self.controller.snapshot()
         source = self.liveness_source() if self.layer2 is not None else None
-        services = []
-        for svc in self.informers["services"].items():
-            ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-            if ingress:
-                meta = svc["metadata"]
-                services.append({"service": f"{meta['namespace']}/{meta['name']}",
-                                 "ips": [i.get("ip") for i in ingress],
-                                 "pool": (meta.get("annotations") or {}).get("metallb.io/ip-allocated-from-pool")})
+        services = [{"service": service_key(svc), "ips": list(live.ips), "pool": live.pool}
+                    for svc in self.caches.services.items() if (live := live_status(svc)).ips]
         return {
             "node": self.cfg.node_name,
             "namespace": self.cfg.namespace,

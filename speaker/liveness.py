@@ -9,7 +9,7 @@ Every speaker keeps a ``coordination.k8s.io/v1`` Lease ``baremetal-lb-speaker-<n
   ``lease_duration`` after its last renewal (4-6 s at the defaults); one that stops cleanly releases its Lease
   (empty holder) and drops out at once, as a heartbeat LEAVE does.
 - **Status objects of dead nodes** (every mode): :meth:`LeaseView.gone` tells the allocator leader when a node's
-  speaker has stopped for good (``speaker.statusgc``); a restart within the Lease duration is not a death.
+  speaker has stopped for good (``speaker.controllers.statusgc``); a restart within the Lease duration is not a death.
 
 The rules are client-go's leader-election rules applied to many Leases: a Lease is judged by *our* clock, counted
 from when we last saw its record change (never by comparing ``renewTime``, written by another machine's clock).

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from functools import partial
+from typing import Any, Protocol
 
 from kubernetes import client
 
@@ -46,3 +49,63 @@ def secrets_kind(namespace: str) -> ResourceKind:
 def speaker_kinds(namespace: str) -> list[ResourceKind]:
     return ([SERVICES, ENDPOINT_SLICES, NODES, NAMESPACES, secrets_kind(namespace)]
             + [metallb_kind(p, namespace) for p in METALLB_KINDS])
+
+
+class Cache(Protocol):
+    """What a controller reads from an informer: the lister half of client-go's informer (no writes)."""
+
+    def get(self, key: str) -> dict[str, Any] | None: ...
+    def items(self) -> list[dict[str, Any]]: ...
+    def keys(self) -> list[str]: ...
+
+
+class _Empty:
+    """A kind nobody watches here (a unit test's world): holds nothing."""
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return None
+
+    def items(self) -> list[dict[str, Any]]:
+        return []
+
+    def keys(self) -> list[str]:
+        return []
+
+
+EMPTY: Cache = _Empty()
+
+
+@dataclass(frozen=True)
+class Caches:
+    """Every cache the controllers read, one typed field per watched kind (the field is the kind's plural).
+
+    Replaces a ``Mapping[str, Any]`` keyed by plural strings: a typo is an AttributeError at the first read, not a
+    KeyError deep in a reconcile, and a reader sees which kinds exist. The daemon builds it from its informers with
+    :meth:`of`; a test names only the kinds its world has (the others hold nothing).
+    """
+
+    services: Cache = EMPTY
+    endpointslices: Cache = EMPTY
+    nodes: Cache = EMPTY
+    namespaces: Cache = EMPTY
+    secrets: Cache = EMPTY
+    ipaddresspools: Cache = EMPTY
+    l2advertisements: Cache = EMPTY
+    bgpadvertisements: Cache = EMPTY
+    bgppeers: Cache = EMPTY
+    communities: Cache = EMPTY
+    servicel2statuses: Cache = EMPTY
+    servicebgpstatuses: Cache = EMPTY
+    leases: Cache = EMPTY
+
+    @classmethod
+    def of(cls, informers: Mapping[str, Cache]) -> Caches:
+        """From the daemon's informers by kind name; every field must have its informer (a missing watch would
+        otherwise read as "nothing there" and, e.g., release every address)."""
+        missing = sorted(KIND_NAMES - informers.keys())
+        if missing:
+            raise ValueError(f"no informer for {', '.join(missing)}")
+        return cls(**{name: informers[name] for name in KIND_NAMES})
+
+
+KIND_NAMES = frozenset(f.name for f in fields(Caches))

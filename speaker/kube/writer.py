@@ -15,7 +15,6 @@ import queue
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 from kubernetes import client
@@ -24,27 +23,13 @@ from urllib3.exceptions import HTTPError
 
 from speaker import metrics
 from speaker.kube.client import REQUEST_TIMEOUT, read_json
-from speaker.service import IP_ALLOCATED_FROM_POOL
+from speaker.events import Event
+from speaker.service import IP_ALLOCATED_FROM_POOL, ServiceStatus, key_of, live_status
 
 log = logging.getLogger(__name__)
 
 POOL_ANNOTATION = IP_ALLOCATED_FROM_POOL
 MERGE_PATCH = "application/merge-patch+json"
-
-
-@dataclass(frozen=True)
-class ServiceStatus:
-    """What a Service should show: its ingress IPs (in order) and the pool they came from; empty = none."""
-
-    ips: tuple[str, ...] = ()
-    pool: str | None = None
-
-
-def live_status(svc: Mapping[str, Any]) -> ServiceStatus:
-    ingress = (((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress")) or []
-    ips = tuple(i["ip"] for i in ingress if isinstance(i, dict) and i.get("ip"))  # dict: see announce.service_addresses
-    pool = ((svc.get("metadata") or {}).get("annotations") or {}).get(POOL_ANNOTATION)
-    return ServiceStatus(ips, pool)
 
 
 def status_patch(want: ServiceStatus) -> dict[str, Any]:
@@ -243,16 +228,6 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@dataclass(frozen=True)
-class Event:
-    """A Kubernetes Event about one object; ``involved`` is (apiVersion, kind, namespace, name, uid)."""
-
-    involved: tuple[str, str, str, str, str]
-    type: str  # Normal | Warning
-    reason: str
-    message: str
-
-
 class EventRecorder:
     """Best-effort, non-blocking Events: a bounded queue drained by one thread; never delays allocation."""
 
@@ -391,6 +366,12 @@ def announcement_status_applier(
     return Applier(plural, apply, workers=1)
 
 
+def announced_service(labels: Mapping[str, str]) -> str:
+    """The Service a status object (ServiceL2Status / ServiceBGPStatus) is about, from the labels set at its create
+    (its ``status`` may not be written yet)."""
+    return key_of(labels.get("metallb.io/service-namespace"), labels.get("metallb.io/service-name"))
+
+
 def publish_announcements(applier: Applier, existing: Iterable[Mapping[str, Any]], node: str,
                           wanted: Mapping[str, tuple[str, ...]], name_of: Callable[[str, str], str],
                           *, exclusive: bool) -> None:
@@ -402,7 +383,7 @@ def publish_announcements(applier: Applier, existing: Iterable[Mapping[str, Any]
     for obj in existing:
         meta = obj.get("metadata") or {}
         labels = meta.get("labels") or {}
-        key = f"{labels.get('metallb.io/service-namespace')}/{labels.get('metallb.io/service-name')}"
+        key = announced_service(labels)
         owner = labels.get("metallb.io/node")
         if (owner == node and key not in wanted) or (exclusive and owner != node and key in wanted):
             applier.desire(meta.get("name", ""), None)

@@ -16,9 +16,11 @@ from typing import Any, Iterator, Mapping
 import pytest
 
 from speaker.kube.informer import Informer
-from speaker.kube.kinds import speaker_kinds
+from speaker.kube.kinds import Caches, speaker_kinds
 from speaker.kube.writer import announcement_status_applier
-from speaker.l2controller import Layer2Controller
+from speaker.controllers.layer2 import Layer2Controller
+from speaker.controllers.reconciler import Signal
+from speaker.clusterview import ViewSource
 from tests.integration.conftest import NS, Cluster, wait_for
 from tests.kubeapi import api_client
 
@@ -62,9 +64,9 @@ def world(kube_api, kube_client) -> Iterator[dict[str, Any]]:
     box: dict[str, Layer2Controller] = {}
     informers: dict[str, Informer] = {}
 
-    def on_synced(_: str) -> None:  # as the daemon does: one "__synced__" once every cache is
+    def on_synced(_: str) -> None:  # as the daemon does: one Signal.SYNCED once every cache is
         if all(i.synced for i in informers.values()):
-            box["ctl"].notify("__synced__", None, "")
+            box["ctl"].signal(Signal.SYNCED)
 
     for k in speaker_kinds(NS):
         informers[k.name] = Informer(k, api, sink=lambda kind, change, key: box["ctl"].notify(kind, change, key),
@@ -73,8 +75,9 @@ def world(kube_api, kube_client) -> Iterator[dict[str, Any]]:
                                           plural="servicel2statuses", detail="interfaces")
     announcer = FakeAnnouncer()
     ctl = box["ctl"] = Layer2Controller(
-        node="node-1", caches=informers, synced=lambda: all(i.synced for i in informers.values()),
-        announcer=announcer, events=NoEvents(), load_balancer_class=None, alive=lambda: frozenset({"node-1"}),
+        node="node-1", caches=Caches(**informers),
+        views=ViewSource(Caches(**informers), load_balancer_class=None), synced=lambda: all(i.synced for i in informers.values()),
+        announcer=announcer, events=NoEvents(), alive=lambda: frozenset({"node-1"}),
         l2_status=applier)
     applier.set_enabled(True)
     applier.start()

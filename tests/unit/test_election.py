@@ -308,7 +308,7 @@ def test_group_shared_addresses_elect_one_node():
 @pytest.mark.parametrize("module", ["speaker/election.py", "speaker/membership_wire.py"])
 def test_pure_modules_import_no_io(module):
     forbidden = {"socket", "threading", "subprocess", "select", "kubernetes", "urllib3", "requests", "http",
-                 "pyroute2", "scapy", "time", "asyncio", "speaker.kube", "speaker.daemon", "speaker.controller"}
+                 "pyroute2", "scapy", "time", "asyncio", "speaker.kube", "speaker.daemon", "speaker.controllers"}
     names = set()
     for node in ast.walk(ast.parse((ROOT / module).read_text())):
         if isinstance(node, ast.Import):

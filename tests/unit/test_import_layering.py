@@ -10,7 +10,7 @@ PURE = ["speaker/labels.py", "speaker/clusterconfig.py", "speaker/service.py", "
         "speaker/election.py", "speaker/membership_wire.py", "speaker/announce.py",
         "speaker/memberkey.py"]
 FORBIDDEN = {"kubernetes", "urllib3", "socket", "threading", "subprocess", "requests", "http", "pyroute2", "scapy",
-             "speaker.kube", "speaker.daemon", "speaker.controller"}
+             "speaker.kube", "speaker.daemon", "speaker.controllers"}
 
 
 def _imports(path: Path) -> set[str]:

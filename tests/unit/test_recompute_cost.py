@@ -12,7 +12,10 @@ from speaker import announce
 from speaker.announce import AddressedServices, addressed_services, advertised_peers, bgp_plan
 from speaker.bgp.rib import Route
 from speaker.clusterconfig import build_config
-from speaker.controller import AllocationController
+from speaker.controllers.allocation import AllocationController
+from speaker.kube.kinds import Caches
+from speaker.controllers.reconciler import Signal
+from speaker.clusterview import ViewSource
 
 NS = "metallb-system"
 
@@ -87,9 +90,9 @@ class Recorder:
 
 def controller(caches):
     status, pool_status, events = Recorder(), Recorder(), Recorder()
-    ctl = AllocationController(caches=caches, synced=lambda: True, status=status, pool_status=pool_status,
-                               events=events, namespace=NS, load_balancer_class=None)
-    ctl.handle([("__leader__", True)])
+    ctl = AllocationController(caches=Caches(**caches), views=ViewSource(Caches(**caches), load_balancer_class=None), synced=lambda: True, status=status, pool_status=pool_status,
+                               events=events, namespace=NS)
+    ctl.handle([(Signal.LEADER, True)])
     return ctl, status
 
 

@@ -15,9 +15,11 @@ import pytest
 
 from speaker.announce import L2Choice
 from speaker.kube import writer
+from speaker.kube.kinds import Caches
+from speaker.clusterview import ViewSource
 from speaker.kube.writer import announcement_status_applier, l2_status_name, publish_announcements
-from speaker.l2controller import Layer2Controller
-from speaker.statusgc import StatusCollector
+from speaker.controllers.layer2 import Layer2Controller
+from speaker.controllers.statusgc import StatusCollector
 
 
 def status_less(name: str, node: str, service: str, rv: str = "7") -> dict[str, Any]:
@@ -53,7 +55,7 @@ class RecordingApplier:
 def test_status_gc_sweeps_a_gone_nodes_object_that_has_no_status_yet():
     objs = Cache(status_less("l2-b", "node-b", "default/web"), status_less("l2-a", "node-a", "default/web"))
     applier = RecordingApplier()
-    gc = StatusCollector(caches={"servicel2statuses": objs, "nodes": Cache()}, synced=lambda: True,
+    gc = StatusCollector(caches=Caches(servicel2statuses=objs, nodes=Cache()), synced=lambda: True,
                          is_leader=lambda: True, gone=lambda node, exists: node == "node-b",
                          appliers={"servicel2statuses": applier})  # type: ignore[dict-item]
     gc.tick()
@@ -76,8 +78,9 @@ class NoAnnouncer:
 
 
 def controller(objs: Cache) -> Layer2Controller:
-    ctl = Layer2Controller(node="node1", caches={"servicel2statuses": objs}, synced=lambda: True,
-                           announcer=NoAnnouncer(), events=None, load_balancer_class=None,  # type: ignore[arg-type]
+    ctl = Layer2Controller(node="node1", caches=Caches(servicel2statuses=objs), synced=lambda: True,
+                           views=ViewSource(Caches(servicel2statuses=objs), load_balancer_class=None),
+                           announcer=NoAnnouncer(), events=None,  # type: ignore[arg-type]
                            alive=lambda: frozenset({"node1", "node2"}))
     ctl._plan = {"198.51.100.240": L2Choice(node="node1", services=("default/web",), interfaces=None)}
     return ctl

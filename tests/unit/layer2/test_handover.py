@@ -7,7 +7,9 @@ import logging
 
 import pytest
 
-from speaker.l2controller import Layer2Controller
+from speaker.controllers.layer2 import Layer2Controller
+from speaker.clusterview import ViewSource
+from speaker.kube.kinds import Caches
 from speaker.layer2.handover import CONFIRM, DRAIN, TABLE, Forward, HandoverForwarder, Plan, ruleset
 from speaker.service import IP_ALLOCATED_FROM_POOL
 
@@ -155,8 +157,10 @@ def world() -> dict:
 
 
 def controller(rec: Recorder, alive: dict, departed: dict) -> Layer2Controller:
-    return Layer2Controller(node="node1", caches=world(), synced=lambda: True, announcer=rec,  # type: ignore[arg-type]
-                            events=NoEvents(), load_balancer_class=None,  # type: ignore[arg-type]
+    caches = Caches(**world())
+    return Layer2Controller(node="node1", caches=caches, views=ViewSource(caches, load_balancer_class=None),
+                            synced=lambda: True, announcer=rec,  # type: ignore[arg-type]
+                            events=NoEvents(),  # type: ignore[arg-type]
                             alive=lambda: alive["now"], handover=rec,  # type: ignore[arg-type]
                             departed=lambda: departed["now"])
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from speaker.l2controller import Layer2Controller
+from speaker.clusterview import ViewSource
+from speaker.controllers.layer2 import Layer2Controller
+from speaker.kube.kinds import Caches
 
 VIP = "198.51.100.240"
 
@@ -67,8 +69,10 @@ def world() -> tuple[Layer2Controller, Announcer, dict[str, Cache]]:
         "servicel2statuses": Cache([]),
     }
     announcer = Announcer()
-    c = Layer2Controller(node="node3", caches=caches, synced=lambda: True, announcer=announcer,  # type: ignore[arg-type]
-                         events=Events(), load_balancer_class=None,  # type: ignore[arg-type]
+    c = Layer2Controller(node="node3", caches=Caches(**caches),  # type: ignore[arg-type]
+                         views=ViewSource(Caches(**caches), load_balancer_class=None),  # type: ignore[arg-type]
+                         synced=lambda: True, announcer=announcer,  # type: ignore[arg-type]
+                         events=Events(),  # type: ignore[arg-type]
                          alive=lambda: frozenset({"node2", "node3"}))
     c.recompute()  # synced before the Service exists: its address is new to this speaker
     caches["services"].objs.append(svc)

@@ -12,17 +12,20 @@ announces nothing.
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
-from speaker.announce import NO_ELIGIBLE_NODE, AddressedServices, L2Choice, L2Gap, l2_plan, l2_unannounced
-from speaker.clusterconfig import build_config
-from speaker.election import node_info
-from speaker.endpoints import ready_nodes_by_service
-from speaker.kube.writer import Applier, Event, EventRecorder, l2_status_name, publish_announcements
+from speaker.actions import Action, Announce, Emit, HandOver
+from speaker.announce import L2Choice, L2Gap, L2Memory, l2_gap_actions, l2_node_decision, l2_plan, l2_unannounced
+from speaker.clusterview import ViewSource
+from speaker.controllers.reconciler import Reconciler
+from speaker.events import WARNING, service_event
+from speaker.kube.kinds import Cache, Caches
+from speaker.kube.writer import Applier, EventRecorder, announced_service, l2_status_name, publish_announcements
 from speaker.layer2.announcer import Announcement, Announcer
 from speaker.layer2.handover import CONFIRM, DRAIN, HandoverForwarder
-from speaker.reconciler import Reconciler
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,29 @@ def internal_ips(node: Mapping[str, Any]) -> list[str]:
             if addr.get("type") == "InternalIP" and addr.get("address")]
 
 
+class ConflictReporter:
+    """Tells the user when the announcer's probe finds another host answering for an address.
+
+    Built before the announcer (which calls :meth:`report` from its loop thread) and before the controller (which
+    hands it each new plan), so the wiring needs no reference back to a part that does not exist yet.
+    """
+
+    def __init__(self, *, services: Cache, events: EventRecorder) -> None:
+        self._services = services
+        self._events = events
+        self._plan: Mapping[str, L2Choice] = {}
+
+    def set_plan(self, plan: Mapping[str, L2Choice]) -> None:
+        self._plan = plan
+
+    def report(self, ip: str, mac: str) -> None:
+        """From the announcer's probe: another host already answers for ``ip``."""
+        choice = self._plan.get(ip)
+        for key in (choice.services if choice else ()):
+            self._events.record(service_event(self._services.get(key), key, WARNING, "AddressConflict",
+                                              f"{ip} is already in use on the LAN by {mac}; not announcing it"))
+
+
 class Layer2Controller(Reconciler):
     relevant = RELEVANT
     name = "layer2"
@@ -49,26 +75,27 @@ class Layer2Controller(Reconciler):
         self,
         *,
         node: str,
-        caches: Mapping[str, Any],
+        caches: Caches,
+        views: ViewSource,
         synced: Callable[[], bool],
         announcer: Announcer,
         events: EventRecorder,
-        load_balancer_class: str | None,
         alive: Callable[[], frozenset[str]],
         fenced: Callable[[], bool] = lambda: False,
         l2_status: Applier | None = None,
-        ignore_exclude_lb: bool = False,
         is_leader: Callable[[], bool] = lambda: False,
         departed: Callable[[], frozenset[str]] = frozenset,
         handover: HandoverForwarder | None = None,
+        conflicts: ConflictReporter | None = None,
+        wake: threading.Event | None = None,
     ) -> None:
-        super().__init__(synced=synced)
+        super().__init__(synced=synced, wake=wake)
+        self._conflicts = conflicts
         self._node = node
         self._caches = caches
+        self._views = views
         self._announcer = announcer
         self._events = events
-        self._lb_class = load_balancer_class
-        self._addressed = AddressedServices(load_balancer_class)
         self._alive = alive
         self._fenced = fenced
         self._l2_status = l2_status
@@ -79,11 +106,8 @@ class Layer2Controller(Reconciler):
         self._mine: dict[str, L2Choice] = {}
         self._in_use: dict[str, tuple[str, ...]] = {}
         self._published: dict[str, tuple[str, ...]] | None = None
-        self._known_at_sync: set[str] | None = None
-        self._ever_mine: set[str] = set()
-        self._ever_planned: set[str] = set()  # VIPs some plan since our start gave to a node (any node)
-        self._last_good_pools: Mapping[str, Any] = {}
-        self._ignore_exclude_lb = ignore_exclude_lb
+        self._memory = L2Memory()  # what the decisions remember between plans (announce.l2_node_decision)
+        self._nodes: Mapping[str, Mapping[str, Any]] = {}
         self._is_leader = is_leader
         self._gaps: dict[str, L2Gap] = {}
         self._warned: dict[str, str] = {}  # service → the NoEligibleNode message last emitted
@@ -95,79 +119,49 @@ class Layer2Controller(Reconciler):
         return self._alive()
 
     def recompute(self) -> None:
-        c = self._caches
-        cfg = build_config(c["ipaddresspools"].items(), c["l2advertisements"].items(),
-                           last_good_pools=self._last_good_pools)
-        self._last_good_pools = cfg.pools
-        services = self._addressed(c["services"].items())
-        if self._known_at_sync is None:
-            self._known_at_sync = {ip for s in services for ip in s.ips}
-        nodes = {n["metadata"]["name"]: node_info(n, ignore_exclude_lb=self._ignore_exclude_lb)
-                 for n in c["nodes"].items()}
-        if any(s.local for s in services):
-            ready = ready_nodes_by_service(c["endpointslices"].items())
-        else:
-            ready = {}
-        previous = self._plan
+        view = self._views.view()
+        cfg, services, nodes, ready = view.config, view.addressed, view.nodes, view.ready
         alive = self.alive_nodes()
         plan = l2_plan(services, cfg, nodes, ready, alive)
         self._plan = plan
-        # Remembered across plans that leave an address unassigned for a moment (its only endpoint moving, a
-        # Node update): the node that announced it before the gap may still be answering, and a probe would
-        # take its answer for a conflict and keep the address dark for the probe retry (30 s).
-        planned_before = self._ever_planned
-        self._ever_planned = (planned_before | plan.keys()) & {ip for s in services for ip in s.ips}
+        if self._conflicts is not None:
+            self._conflicts.set_plan(plan)
         me = nodes.get(self._node)
         self._why_not_me = me.why_excluded if me is not None else None
         self._report_gaps(l2_unannounced(services, cfg, nodes, ready, alive, plan))
-        if self._fenced():
+        fenced = self._fenced()
+        if fenced:
             log.warning("layer2: fenced (no peer and no API reachable): announcing nothing")
-            self._announcer.set_desired({})
-            self._mine = {}
-            self._publish(force=True)
-            return
-        desired: dict[str, Announcement] = {}
-        handed: dict[str, str] = {}  # VIP → the node that announced it until now
-        for ip, choice in plan.items():
-            if choice.node != self._node:
-                continue
-            prev = previous.get(ip)
-            if prev is not None and prev.node != self._node:
-                handed[ip] = prev.node
-            # Probe only an address nobody has announced yet: one allocated after we started and never
-            # planned on any node. A takeover must not wait for (or be confused by) the old owner.
-            fresh = (ip not in (self._known_at_sync or set()) and ip not in planned_before
-                     and ip not in self._ever_mine)
-            desired[ip] = Announcement(service=choice.services[0], interfaces=choice.interfaces, probe=fresh)
-            if prev is None or prev.node != self._node:
-                for key in choice.services:
-                    self._say(key, f"announcing from node \"{self._node}\" with protocol \"layer2\"")
-        self._ever_mine.update(desired)
-        if self._handover is not None:
-            # Forwards outlive our own claim: clients keep sending to us until someone announces again.
-            self._forward_handed_over(handed)
-        self._announcer.set_desired(desired)
-        self._mine = {ip: plan[ip] for ip in desired}
+        decision = l2_node_decision(self._node, services, plan, self._memory, fenced=fenced,
+                                    service_obj=self._caches.services.get)
+        self._memory = decision.memory
+        self._nodes = view.node_by_name
+        self._execute(decision.actions)
+        self._mine = dict(decision.mine)
         self._publish(force=True)
 
+    # --- effects: one small executor per kind of action ----------------------------------------------------
+    def _execute(self, actions: Iterable[Action]) -> None:
+        for action in actions:
+            if isinstance(action, Emit):
+                self._events.record(action.event)
+            elif isinstance(action, HandOver):
+                if self._handover is not None:
+                    self._forward_handed_over(action.taken, self._nodes)
+            elif isinstance(action, Announce):
+                self._announcer.set_desired({ip: Announcement(service=a.service, interfaces=a.interfaces,
+                                                              probe=a.probe) for ip, a in action.addresses.items()})
+            else:
+                raise TypeError(f"layer2: no executor for {action!r}")
+
     def _report_gaps(self, gaps: dict[str, L2Gap]) -> None:
-        """A Warning Event per Service whose address no node may announce — once per change of the reason, not per
-        reconcile, and from the allocator leader only (every speaker computes the same gaps; one Event, not one
-        per node). Liveness gaps (``NoLiveSpeaker``) only go to ``/status``: they change by the second."""
+        """What nobody announces, for ``/status``; the NoEligibleNode Warnings ``announce.l2_gap_actions`` decides."""
         self._gaps = gaps
-        for key in list(self._warned):
-            if key not in gaps or gaps[key].reason != NO_ELIGIBLE_NODE:
-                del self._warned[key]  # resolved: a later recurrence is a change again
-        if not self._is_leader():
-            return
-        for key, gap in gaps.items():
-            if gap.reason == NO_ELIGIBLE_NODE and self._warned.get(key) != gap.message:
-                self._warned[key] = gap.message
-                svc = self._caches["services"].get(key) or {}
-                meta = svc.get("metadata") or {}
-                self._events.record(Event(("v1", "Service", meta.get("namespace", ""), meta.get("name", ""),
-                                           meta.get("uid", "")), "Warning", NO_ELIGIBLE_NODE, gap.message))
-    def _forward_handed_over(self, handed: Mapping[str, str]) -> None:
+        self._warned, said = l2_gap_actions(gaps, self._warned, leader=self._is_leader(),
+                                            service_obj=self._caches.services.get)
+        self._execute(said)
+
+    def _forward_handed_over(self, handed: Mapping[str, str], nodes: Mapping[str, Mapping[str, Any]]) -> None:
         """Before announcing addresses taken over from another node: its connections in flight keep going to it
         (``speaker.layer2.handover``), so the announcement resets none of them — for the drain period if it left
         cleanly, else for a short while, extended if its LEAVE follows (``_confirm_departures``)."""
@@ -175,7 +169,7 @@ class Layer2Controller(Reconciler):
             return
         assert self._handover is not None
         departed = self._departed()
-        ips = {n["metadata"]["name"]: internal_ips(n) for n in self._caches["nodes"].items()}
+        ips = {name: internal_ips(n) for name, n in nodes.items()}
         for left in (True, False):
             group = {ip: ips.get(node, []) for ip, node in handed.items() if (node in departed) == left}
             if not group:
@@ -242,7 +236,7 @@ class Layer2Controller(Reconciler):
         if not force and details == self._published:
             return
         self._published = details
-        publish_announcements(self._l2_status, self._caches["servicel2statuses"].items(), self._node, details,
+        publish_announcements(self._l2_status, self._caches.servicel2statuses.items(), self._node, details,
                               l2_status_name, exclusive=True)
 
     def handed_over(self) -> bool:
@@ -252,27 +246,11 @@ class Layer2Controller(Reconciler):
         if not mine:
             return True
         others = set()
-        for obj in self._caches["servicel2statuses"].items():
+        for obj in self._caches.servicel2statuses.items():
             labels = (obj.get("metadata") or {}).get("labels") or {}
             if labels.get("metallb.io/node") not in (None, self._node) and (obj.get("status") or {}).get("node"):
-                others.add(f"{labels.get('metallb.io/service-namespace')}/{labels.get('metallb.io/service-name')}")
+                others.add(announced_service(labels))
         return mine <= others
-
-    def _say(self, key: str, message: str) -> None:
-        svc = self._caches["services"].get(key) or {}
-        meta = svc.get("metadata") or {}
-        self._events.record(Event(("v1", "Service", meta.get("namespace", ""), meta.get("name", ""),
-                                   meta.get("uid", "")), "Normal", "nodeAssigned", message))
-
-    def on_conflict(self, ip: str, mac: str) -> None:
-        """From the announcer's probe: another host already answers for ``ip``."""
-        choice = self._plan.get(ip)
-        for key in (choice.services if choice else ()):
-            svc = self._caches["services"].get(key) or {}
-            meta = svc.get("metadata") or {}
-            self._events.record(Event(("v1", "Service", meta.get("namespace", ""), meta.get("name", ""),
-                                       meta.get("uid", "")), "Warning", "AddressConflict",
-                                      f"{ip} is already in use on the LAN by {mac}; not announcing it"))
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -283,7 +261,7 @@ class Layer2Controller(Reconciler):
             # Why this node may announce nothing (the exclude label, NetworkUnavailable), and the addresses that
             # nobody announces, with the reason: what the role's preflight and a person troubleshooting read.
             "excluded": self._why_not_me,
-            "ignore_exclude_lb": self._ignore_exclude_lb,
+            "ignore_exclude_lb": self._views.ignore_exclude_lb,
             "unannounced": [{"service": g.service, "ips": list(g.ips), "reason": g.reason, "message": g.message}
                             for g in sorted(self._gaps.values(), key=lambda g: g.service)],
             **self._announcer.snapshot(),

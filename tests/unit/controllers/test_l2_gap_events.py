@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from speaker.announce import NO_ELIGIBLE_NODE, NO_LIVE_SPEAKER, L2Gap
-from speaker.l2controller import Layer2Controller
+from speaker.clusterview import ViewSource
+from speaker.controllers.layer2 import Layer2Controller
+from speaker.kube.kinds import Caches
 
 
 class Recorder:
@@ -28,8 +30,9 @@ class Cache:
 def controller(leader):
     rec = Recorder()
     svc = {"metadata": {"namespace": "default", "name": "web", "uid": "u1"}}
-    c = Layer2Controller(node="n1", caches={"services": Cache({"default/web": svc})}, synced=lambda: True,
-                         announcer=None, events=rec, load_balancer_class=None, alive=frozenset,
+    c = Layer2Controller(node="n1", caches=Caches(services=Cache({"default/web": svc})), synced=lambda: True,
+                         views=ViewSource(Caches(), load_balancer_class=None),
+                         announcer=None, events=rec, alive=frozenset,
                          is_leader=lambda: leader["now"])
     return c, rec
 

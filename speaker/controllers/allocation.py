@@ -12,26 +12,24 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any
 
 from speaker import metrics
-from speaker.clusterconfig import ClusterConfig, build_config
+from speaker.actions import Action, CountFailure, ForgetStatus, Say, Unsay, WriteStatus
+from speaker.allocation_decision import CONFIG_OBJECTS, config_actions, decide
+from speaker.clusterconfig import ClusterConfig
+from speaker.clusterview import ServiceView, ViewSource
+from speaker.controllers.reconciler import Signal
 from speaker.ipam.allocator import Allocator, order_for_restore
-from speaker.ipam.request import AllocationError
-from speaker.kube.writer import Applier, Event, EventRecorder, ServiceStatus, live_status
-from speaker.service import Extraction, is_load_balancer, request_for
+from speaker.kube.kinds import Caches
+from speaker.kube.writer import Applier, EventRecorder
+from speaker.service import Extraction, request_for
 
 log = logging.getLogger(__name__)
 
 CONFIG_KINDS = frozenset({"ipaddresspools", "l2advertisements", "bgpadvertisements", "bgppeers", "communities"})
-_LEADER = "__leader__"
-
-
-class Cache(Protocol):
-    def get(self, key: str) -> dict[str, Any] | None: ...
-    def items(self) -> list[dict[str, Any]]: ...
-
 
 @dataclass
 class _Pending:
@@ -45,22 +43,22 @@ class AllocationController:
     def __init__(
         self,
         *,
-        caches: Mapping[str, Cache],
+        caches: Caches,
+        views: ViewSource,
         synced: Callable[[], bool],
         status: Applier,
         pool_status: Applier,
         events: EventRecorder,
         namespace: str,
-        load_balancer_class: str | None,
     ) -> None:
         self._caches = caches
+        self._views = views
         self._synced = synced
         self._status = status
         self._pool_status = pool_status
         self._events = events
         self._namespace = namespace
-        self._lb_class = load_balancer_class
-        self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[str | Signal, Any]] = queue.SimpleQueue()
         self._pending = _Pending()
         self._stopped = threading.Event()
         self._leader = False
@@ -71,17 +69,24 @@ class AllocationController:
         self._capacity_freed = False
         self._said: dict[str, dict[str, str]] = {}  # object key -> reason -> last message, to not repeat Events
         self.generation = 0  # bumped after each handled batch (tests and `status` wait on it)
+        self._executors: dict[type, Callable[[Any], None]] = {
+            WriteStatus: self._write_status, ForgetStatus: self._forget_status, Say: self._say, Unsay: self._unsay,
+            CountFailure: self._count_failure}
 
     # --- inputs (any thread) -------------------------------------------------------------------------
     def notify(self, kind: str, change: Any, key: str) -> None:
         self._queue.put((kind, key))
 
+    def signal(self, signal: Signal) -> None:
+        """``Signal.SYNCED``: decide now (a batch before it was not acted on)."""
+        self._queue.put((signal, None))
+
     def set_leader(self, leader: bool) -> None:
-        self._queue.put((_LEADER, leader))
+        self._queue.put((Signal.LEADER, leader))
 
     def stop(self) -> None:
         self._stopped.set()
-        self._queue.put(("__stop__", None))
+        self._queue.put((Signal.STOP, None))
 
     # --- the loop ------------------------------------------------------------------------------------
     def run(self) -> None:
@@ -103,10 +108,10 @@ class AllocationController:
                 self._allocator = None
             self.generation += 1
 
-    def handle(self, batch: list[tuple[str, Any]]) -> None:
+    def handle(self, batch: list[tuple[str | Signal, Any]]) -> None:
         p = self._pending
         for kind, key in batch:
-            if kind == _LEADER:
+            if kind is Signal.LEADER:
                 p.leader = key
             elif kind in CONFIG_KINDS:
                 p.config = True
@@ -142,27 +147,10 @@ class AllocationController:
 
     # --- decisions -----------------------------------------------------------------------------------
     def _load_config(self) -> ClusterConfig:
-        """Build the config; a pool edited into an error keeps its last good definition (see clusterconfig)."""
-        c = self._caches
-        # With the Secrets, as the BGP side builds it: without them every passwordSecret peer got a
-        # spurious "Secret not found" InvalidConfig Event from the allocator.
-        secrets = {s["metadata"]["name"]: s for s in c["secrets"].items()} if "secrets" in c else {}
-        cfg = build_config(
-            c["ipaddresspools"].items(), c["l2advertisements"].items(), c["bgpadvertisements"].items(),
-            c["bgppeers"].items(), c["communities"].items(),
-            bfd_profiles=c["bfdprofiles"].items() if "bfdprofiles" in c else (),
-            secrets=secrets,
-            last_good_pools=self._config.pools if self._config else {},
-        )
-        for err in cfg.errors:
-            self._say(err.kind, err.name, "Warning", "InvalidConfig", str(err))
-        # Accepted as MetalLB accepts it, but worth saying (a CIDR's host bits): one Event per object, all its
-        # warnings in it (the Event dedup is per object and reason).
-        warned: dict[tuple[str, str], list[str]] = {}
-        for warning in cfg.warnings:
-            warned.setdefault((warning.kind, warning.name), []).append(str(warning))
-        for (kind, name), lines in warned.items():
-            self._say(kind, name, "Warning", "ConfigWarning", "; ".join(lines))
+        """The config every controller sees (``ViewSource.config``); its errors and warnings become Events here only:
+        the allocator leader is the one speaker that tells the user."""
+        cfg = self._views.config()
+        self._execute(config_actions(cfg, self._namespace, self._config_object))
         metrics.CONFIG_LOADED.set(1)
         self._pools = dict(cfg.pools)
         return cfg
@@ -171,12 +159,10 @@ class AllocationController:
         self._config = self._load_config()
         self._allocator = Allocator(self._pools.values())
         self._failed.clear()
-        services = self._caches["services"].items()
         requests = []
-        for svc in services:
-            key = _key(svc)
-            if is_load_balancer(svc, self._lb_class):
-                requests.append(self._extract(svc).request)
+        for key, sv in self._views.services().items():
+            if sv.ours:
+                requests.append(self._extract(sv).request)
             else:
                 self._reconcile(key)
         log.info("allocator rebuilt: %d pools, %d LoadBalancer Services", len(self._pools), len(requests))
@@ -203,72 +189,62 @@ class AllocationController:
 
     def _reconcile(self, key: str) -> None:
         assert self._allocator is not None
-        svc = self._caches["services"].get(key)
-        if svc is None:
-            self._release(key)
-            self._status.forget(key)
-            self._failed.discard(key)
-            self._forget_said(key)
-            return
-        if not is_load_balancer(svc, self._lb_class):
-            self._release(key)
-            self._failed.discard(key)
-            live = live_status(svc)
-            if self._wrote(live):  # ours (we wrote the pool annotation): take our addresses back
-                self._status.desire(key, ServiceStatus())
-                self._say_service(svc, "Normal", "ClearAssignment", "not a LoadBalancer Service for this class any more; addresses released")
-            else:
-                self._status.forget(key)
-            return
-        extraction = self._extract(svc)
-        for warning in extraction.warnings:
-            reason = "DeprecatedAnnotation" if "deprecated" in warning else "IgnoredField"
-            self._say_service(svc, "Warning", reason, warning)
-        if extraction.error is not None:  # as MetalLB: nothing new for it, and what it holds stays
-            self._say_service(svc, "Warning", "LoadBalancerFailed", extraction.error)
-            if not extraction.request.current_ips:
-                self._failed.add(key)
-                return
-        result = self._allocator.assign(extraction.request)
-        live = live_status(svc)
-        if isinstance(result, AllocationError):
+        svc = self._views.service(key)
+        extraction = self._extract(svc) if svc is not None and svc.ours else None
+        decision = decide(key, svc, extraction, self._allocator, self._pools)
+        if decision.failed:
             self._failed.add(key)
-            metrics.ALLOCATION_FAILURES.inc()
-            self._say_service(svc, "Warning", "AllocationFailed", f"Failed to allocate IP for \"{key}\": {result}")
-            if live.ips:
-                self._capacity_freed = True  # the allocator released them with the error
-                self._status.desire(key, ServiceStatus())
-                self._say_service(svc, "Warning", "ClearAssignment",
-                                  f"current IP(s) {', '.join(live.ips)} not allowed by the configuration, cleared")
-            return
-        self._failed.discard(key)
-        self._said.get(key, {}).pop("AllocationFailed", None)
-        for note in result.notes:
+        else:
+            self._failed.discard(key)
+        if decision.freed:
+            self._capacity_freed = True
+        for note in decision.notes:
             log.info("service %s: %s", key, note)
-        want = ServiceStatus(result.addresses, result.pool)
-        self._status.desire(key, want)
-        if live.ips != want.ips:
-            self._say_service(svc, "Normal", "IPAllocated", f"Assigned IP {list(want.ips)}")
+        self._execute(decision.actions)
 
-    def _wrote(self, live: ServiceStatus) -> bool:
-        """Whether a Service's addresses were allocated by us: the pool annotation names one of *our* pools and every
-        address is in it. MetalLB writes the same annotation, so while both run (each with its own namespace and
-        class, docs/migrating-from-metallb.md) a class-less Service that MetalLB allocated is not ours to clear."""
-        assert self._allocator is not None
-        return (live.pool is not None and live.pool in self._pools
-                and all(self._allocator.pool_for_ip(ip) == live.pool for ip in live.ips))
+    # --- effects: one small executor per kind of action ----------------------------------------------------
+    def _execute(self, actions: Iterable[Action]) -> None:
+        for action in actions:
+            self._executors[type(action)](action)
 
-    def _extract(self, svc: Mapping[str, Any]) -> Extraction:
-        ns = (svc.get("metadata") or {}).get("namespace", "")
-        ns_obj = self._caches["namespaces"].get(ns) or {}
-        return request_for(svc, (ns_obj.get("metadata") or {}).get("labels") or {})
+    def _write_status(self, action: WriteStatus) -> None:
+        self._status.desire(action.key, action.status)
+
+    def _forget_status(self, action: ForgetStatus) -> None:
+        self._status.forget(action.key)
+
+    def _say(self, action: Say) -> None:
+        said = self._said.setdefault(action.subject, {})
+        event = action.event
+        if said.get(event.reason) == event.message:
+            return
+        said[event.reason] = event.message
+        self._events.record(event)
+
+    def _unsay(self, action: Unsay) -> None:
+        if action.reason is None:
+            self._said.pop(action.subject, None)
+        else:
+            self._said.get(action.subject, {}).pop(action.reason, None)
+
+    def _count_failure(self, action: CountFailure) -> None:
+        metrics.ALLOCATION_FAILURES.inc()
+
+    def _config_object(self, kind: str, name: str) -> Mapping[str, Any] | None:
+        plural = CONFIG_OBJECTS.get(kind, ("", ""))[0]
+        return getattr(self._caches, plural).get(f"{self._namespace}/{name}") if plural else None
+
+    def _extract(self, svc: ServiceView) -> Extraction:
+        ns = (svc.obj.get("metadata") or {}).get("namespace", "")
+        ns_obj = self._caches.namespaces.get(ns) or {}
+        return request_for(svc.obj, (ns_obj.get("metadata") or {}).get("labels") or {})
 
     def _lb_service_keys(self) -> set[str]:
-        return {_key(s) for s in self._caches["services"].items() if is_load_balancer(s, self._lb_class)}
+        return {key for key, sv in self._views.services().items() if sv.ours}
 
     def _creation_order(self, key: str) -> tuple[str, str]:
-        svc = self._caches["services"].get(key) or {}
-        return ((svc.get("metadata") or {}).get("creationTimestamp") or "", key)
+        svc = self._views.service(key)
+        return (svc.created if svc is not None else "", key)
 
     def _publish_pool_stats(self) -> None:
         assert self._allocator is not None
@@ -286,36 +262,6 @@ class AllocationController:
                 "assignedIPv4": _int64(a4), "availableIPv4": _int64(f4),
                 "assignedIPv6": _int64(a6), "availableIPv6": _int64(f6),
             })
-
-    # --- events --------------------------------------------------------------------------------------
-    def _say_service(self, svc: Mapping[str, Any], etype: str, reason: str, message: str) -> None:
-        meta = svc.get("metadata") or {}
-        said = self._said.setdefault(_key(svc), {})
-        if said.get(reason) == message:
-            return
-        said[reason] = message
-        self._events.record(Event(("v1", "Service", meta.get("namespace", ""), meta.get("name", ""),
-                                   meta.get("uid", "")), etype, reason, message))
-
-    def _say(self, kind: str, name: str, etype: str, reason: str, message: str) -> None:
-        said = self._said.setdefault(f"{kind}:{name}", {})
-        if said.get(reason) == message:
-            return
-        said[reason] = message
-        plural = {"IPAddressPool": "ipaddresspools", "L2Advertisement": "l2advertisements",
-                  "BGPAdvertisement": "bgpadvertisements", "BGPPeer": "bgppeers", "Community": "communities"}.get(kind)
-        obj = (self._caches[plural].get(f"{self._namespace}/{name}") if plural else None) or {}
-        meta = obj.get("metadata") or {}
-        api_version = obj.get("apiVersion") or "metallb.io/v1beta1"
-        self._events.record(Event((api_version, kind, self._namespace, name, meta.get("uid", "")), etype, reason, message))
-
-    def _forget_said(self, key: str) -> None:
-        self._said.pop(key, None)
-
-    def _release(self, key: str) -> None:
-        assert self._allocator is not None
-        self._allocator.release(key)
-        self._capacity_freed = True
 
     # --- introspection (``baremetal-lb status``) -----------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
@@ -337,7 +283,3 @@ def _int64(n: int) -> int:
     """Pool status fields are int64: a /64 has 2**64 addresses, so report the largest int64 instead."""
     return min(n, 2**63 - 1)
 
-
-def _key(obj: Mapping[str, Any]) -> str:
-    meta = obj.get("metadata") or {}
-    return f"{meta.get('namespace')}/{meta.get('name')}"

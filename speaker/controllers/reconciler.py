@@ -6,26 +6,43 @@ and tries again on the next change.
 
 from __future__ import annotations
 
+import enum
 import logging
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 log = logging.getLogger(__name__)
+
+
+class Signal(enum.Enum):
+    """What the daemon tells a controller besides "this object changed": kept off the kind channel, so no
+    kind name can ever be mistaken for one (they were the strings "__synced__", "__leader__", "__stop__")."""
+
+    SYNCED = "synced"  # every cache has listed once: decisions may start
+    LEADER = "leader"  # this speaker took or lost the allocator lease (the allocation controller only)
+    STOP = "stop"  # wake the loop so it sees it is stopped
 
 
 class Reconciler:
     relevant: frozenset[str] = frozenset()
     name = "reconciler"
 
-    def __init__(self, *, synced: Callable[[], bool]) -> None:
+    def __init__(self, *, synced: Callable[[], bool], wake: threading.Event | None = None) -> None:
         self._synced = synced
-        self._dirty = threading.Event()
+        # ``wake``: given when a part built before this controller must poke it (the membership view, the Lease
+        # view); it sets the event, which is all :meth:`poke` does.
+        self._dirty = wake if wake is not None else threading.Event()
         self._stopped = threading.Event()
         self._frozen = False
         self.generation = 0
 
     def notify(self, kind: str, change: Any, key: str) -> None:
-        if kind in self.relevant or kind == "__synced__":
+        if kind in self.relevant:
+            self._dirty.set()
+
+    def signal(self, signal: Signal) -> None:
+        if signal is Signal.SYNCED:  # passes before it were dropped: recompute now
             self._dirty.set()
 
     def poke(self, *_: Any) -> None:
@@ -46,7 +63,7 @@ class Reconciler:
             if self._stopped.is_set():
                 break
             if dirty:
-                self._dirty.clear()  # before syncing completes this is dropped; "__synced__" marks dirty again
+                self._dirty.clear()  # before syncing completes this is dropped; Signal.SYNCED marks dirty again
             if not self._synced() or self._frozen:
                 continue
             try:

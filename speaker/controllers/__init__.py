@@ -1,0 +1,8 @@
+"""The controllers: each turns the cluster, as one ``ClusterView`` shows it, into effects, on its own thread.
+
+``allocation`` (the allocator leader's: Services' addresses and status), ``layer2`` (every speaker: ARP/NDP
+answers and ServiceL2Status), ``bgp`` (every speaker: sessions, routes and ServiceBGPStatus), ``statusgc`` (the
+allocator leader's: status objects of dead speakers) and ``reconciler`` (the dirty-flag loop three of them share).
+Each decides with a pure function (``speaker.allocation_decision``, ``speaker.announce``, ``statusgc.sweep``) that
+returns actions (``speaker.actions``), and performs them in small executors.
+"""

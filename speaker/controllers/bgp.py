@@ -1,0 +1,85 @@
+"""The BGP side of the speaker: sessions from BGPPeers, routes from the pure ``announce.bgp_plan``.
+
+Every node that an advertisement selects advertises (routers spread traffic over them: ECMP), so there is no
+election here; ``externalTrafficPolicy: Local`` narrows it to nodes with a ready endpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from speaker.announce import RoutesMemo, bgp_node_decision
+from speaker.clusterview import ViewSource
+from speaker.controllers.reconciler import Reconciler
+from speaker.events import NORMAL, WARNING, event_about
+from speaker.kube.kinds import Caches
+from speaker.kube.writer import Applier, EventRecorder, bgp_status_name, publish_announcements
+
+log = logging.getLogger(__name__)
+
+
+class BGPController(Reconciler):
+    relevant = frozenset({"services", "endpointslices", "nodes", "ipaddresspools", "bgpadvertisements", "bgppeers",
+                          "communities", "secrets", "servicebgpstatuses"})
+    name = "bgp"
+
+    def __init__(self, *, node: str, caches: Caches, views: ViewSource, synced: Callable[[], bool], bgp: Any,
+                 status: Applier | None = None, events: EventRecorder | None = None,
+                 namespace: str = "metallb-system") -> None:
+        super().__init__(synced=synced)
+        self._views = views
+        self._excluded: str | None = None
+        self._node = node
+        self._caches = caches
+        self._bgp = bgp
+        self._routes_memo: RoutesMemo = {}
+        self._peer_names: list[str] = []
+        self._status = status
+        self._events = events
+        self._namespace = namespace
+        self._session_up: dict[str, bool] = {}
+
+    def recompute(self) -> None:
+        views = self._views
+        d = bgp_node_decision(views.config(), self._node, views.node(self._node), views.lazy(), self._routes_memo)
+        self._routes_memo = d.memo
+        if d.excluded != self._excluded:
+            self._excluded = d.excluded
+            if d.excluded:
+                log.warning("bgp: this node advertises nothing: %s", d.excluded)
+        names = sorted(p.name for p in d.peers)
+        if names != self._peer_names:
+            log.info("bgp: sessions for this node: %s", ", ".join(names) or "none")
+            self._peer_names = names
+        self._bgp.set_peers(list(d.peers))
+        self._bgp.set_routes(d.routes)
+        if self._status is not None:  # ServiceBGPStatus: which peers this node advertises each Service to
+            publish_announcements(self._status, self._caches.servicebgpstatuses.items(), self._node,
+                                  d.advertised, bgp_status_name, exclusive=False)
+
+    def tick(self) -> None:
+        """Tell the user when a session comes up or goes down: an Event on the BGPPeer object."""
+        if self._events is None:
+            return
+        for st in self._bgp.snapshot():
+            up = st.state == "Established"
+            if self._session_up.get(st.peer, False) == up:
+                continue
+            was_known = st.peer in self._session_up
+            self._session_up[st.peer] = up
+            if not up and not was_known:
+                continue  # a session that never came up yet: nothing changed for the user
+            peer = self._caches.bgppeers.get(f"{self._namespace}/{st.peer}")
+            reason, etype = ("SessionEstablished", NORMAL) if up else ("SessionDown", WARNING)
+            message = (f"node {self._node}: BGP session with {st.address} established" if up else
+                       f"node {self._node}: BGP session with {st.address} down ({st.last_error or st.state})")
+            self._events.record(event_about(peer, kind="BGPPeer", api_version="metallb.io/v1beta2",
+                                            namespace=self._namespace, name=st.peer, type=etype, reason=reason,
+                                            message=message))
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        return [{k: (v if isinstance(v, (int, float, str, bool, type(None))) else str(v))
+                 for k, v in dataclasses.asdict(st).items()} for st in self._bgp.snapshot()]
