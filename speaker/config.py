@@ -10,9 +10,10 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -96,7 +97,8 @@ class SpeakerConfig:
     load_balancer_class: str | None = None
     log_level: str = "info"
     metrics_listen: str = "127.0.0.1:7472"
-    # MetalLB's --ignore-exclude-lb: announce from nodes labelled node.kubernetes.io/exclude-from-external-load-balancers
+    # MetalLB's --ignore-exclude-lb: announce from nodes labelled
+    # node.kubernetes.io/exclude-from-external-load-balancers
     ignore_exclude_lb: bool = False
     metrics_bearer_token_file: str | None = None  # /metrics wants "Authorization: Bearer <the file's content>"
     metrics_tls_cert_file: str | None = None  # with metrics_tls_key_file: HTTPS on metrics_listen
@@ -107,7 +109,7 @@ class SpeakerConfig:
     membership: MembershipConfig = MembershipConfig()
     bgp: BGPConfig = BGPConfig()
 
-    def with_overrides(self, **overrides: Any) -> "SpeakerConfig":
+    def with_overrides(self, **overrides: Any) -> SpeakerConfig:
         """Command-line values win over the file; ``None`` means "not given"."""
         given = {k: v for k, v in overrides.items() if v is not None}
         new = replace(self, **given)
@@ -206,7 +208,9 @@ def _membership(raw: Mapping[str, Any]) -> MembershipConfig:
         try:
             parse_address(str(addr))
         except ValueError:
-            raise ConfigError(f"membership.peers.{name}: {addr!r} is not an IP address (ip, ip:port, [ip6]:port)") from None
+            raise ConfigError(
+                f"membership.peers.{name}: {addr!r} is not an IP address (ip, ip:port, [ip6]:port)"
+            ) from None
     values["peers"] = tuple(sorted((str(k), str(v)) for k, v in peers.items()))
     cfg = MembershipConfig(**values)
     if cfg.dead_after <= cfg.interval:

@@ -12,19 +12,38 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence, Union
 
-from speaker.bgp.attribute import (AsPath, Communities, INCOMPLETE, LargeCommunities, LocalPref, MpReach, MpUnreach,
-                                   NextHop, Origin, pack_attribute)
+from speaker.bgp.attribute import (
+    INCOMPLETE,
+    AsPath,
+    Communities,
+    LargeCommunities,
+    LocalPref,
+    MpReach,
+    MpUnreach,
+    NextHop,
+    Origin,
+    pack_attribute,
+)
 from speaker.bgp.attribute.aspath import as4_path_for
-from speaker.bgp.context import AFI_IPV4, AFI_IPV6, IPV4_UNICAST, IPV6_UNICAST, MAX_MESSAGE, SAFI_UNICAST, Context, Family
+from speaker.bgp.context import (
+    AFI_IPV4,
+    AFI_IPV6,
+    IPV4_UNICAST,
+    IPV6_UNICAST,
+    MAX_MESSAGE,
+    SAFI_UNICAST,
+    Context,
+    Family,
+)
 from speaker.bgp.message import Update, pack_message
 from speaker.bgp.message.base import HEADER
 from speaker.clusterconfig import BGPAdvertisement, BGPCommunity
 
-IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
-Prefix = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Prefix = ipaddress.IPv4Network | ipaddress.IPv6Network
 DEFAULT_LOCAL_PREF = 100  # what iBGP peers assume when none is configured (RFC 4271 §5.1.5 needs one)
 
 
@@ -192,7 +211,11 @@ def build_updates(announce: Iterable[Route], withdraw: Iterable[Prefix], out: Ou
         if r.prefix.version == 4:
             nh: tuple = (r.next_hop or out.next_hops.ipv4,)
         else:
-            nh = (r.next_hop,) if r.next_hop else tuple(a for a in (out.next_hops.ipv6, out.next_hops.ipv6_link_local) if a)
+            nh = (
+                (r.next_hop,)
+                if r.next_hop
+                else tuple(a for a in (out.next_hops.ipv6, out.next_hops.ipv6_link_local) if a)
+            )
         key = (r.prefix.version, nh, r.communities, r.large_communities, r.local_pref if out.ibgp else None)
         groups.setdefault(key, []).append(r.prefix)
     for (version, nh, comms, large, pref), prefixes in groups.items():

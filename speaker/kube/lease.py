@@ -16,8 +16,9 @@ import datetime as dt
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -46,7 +47,7 @@ def may_acquire(obs: Observation | None, identity: str, now: float, duration: fl
 
 
 def micro_time() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class LeaderElector:
@@ -85,7 +86,9 @@ class LeaderElector:
                 log.warning("the allocator lease %s/%s is held by %s; standing by",
                             self._ns, self._settings.name, self._obs.holder if self._obs else "?")
                 self._set_leader(False)
-            elif self.is_leader and (self._last_renew is None or now - self._last_renew >= self._settings.renew_deadline):
+            elif self.is_leader and (
+                self._last_renew is None or now - self._last_renew >= self._settings.renew_deadline
+            ):
                 log.warning("lost the allocator lease %s/%s (could not renew within %.0fs)",
                             self._ns, self._settings.name, self._settings.renew_deadline)
                 self._set_leader(False)

@@ -10,8 +10,8 @@ body, not the URL, so a ``resourceNames`` rule never matches a create (Kubernete
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from functools import partial
-from typing import Callable
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException

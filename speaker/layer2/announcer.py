@@ -34,8 +34,9 @@ import os
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from speaker.layer2 import bpf
 from speaker.layer2.frames import ETH_P_ARP, ETH_P_IPV6, mac_bytes, mac_str
@@ -268,7 +269,7 @@ class Announcer:
             done.set()
         self._responder.call_soon(build)
         if not done.wait(timeout):
-            raise TimeoutError("layer2 responder did not answer within %ss" % timeout)
+            raise TimeoutError(f"layer2 responder did not answer within {timeout}s")
         return box["v"]
 
     def _build_snapshot(self) -> dict[str, Any]:
@@ -281,8 +282,9 @@ class Announcer:
             if a.conflict_mac:
                 row["conflict_mac"] = a.conflict_mac
             addrs.append(row)
-        links = {n: {"mac": l.mac, "usable": l.unusable() is None, **({"reason": l.unusable()} if l.unusable() else {})}
-                 for n, l in sorted(self._applied_links.items())}
+        links = {n: {"mac": link.mac, "usable": link.unusable() is None,
+                     **({"reason": link.unusable()} if link.unusable() else {})}
+                 for n, link in sorted(self._applied_links.items())}
         if self._child is not None:
             responder = self._child.info()
         else:
@@ -302,7 +304,7 @@ class Announcer:
         now = self.clock()
         if links_changed:
             self._applied_links = links
-            self._our_macs = frozenset(mac_bytes(l.mac) for l in links.values() if len(l.mac) == 17)
+            self._our_macs = frozenset(mac_bytes(link.mac) for link in links.values() if len(link.mac) == 17)
         for ip in [ip for ip in self._addrs if ip not in desired]:
             self._forget(self._addrs.pop(ip))
         dirty: set[str] = set()
@@ -329,7 +331,7 @@ class Announcer:
                     announce.extend((a, name) for a in self._addrs.values()
                                     if a.phase == ANNOUNCED and name in a.ifaces)
                     dirty.add(name)
-            self._port_macs = {n: mac_bytes(l.mac) for n, l in links.items() if len(l.mac) == 17}
+            self._port_macs = {n: mac_bytes(link.mac) for n, link in links.items() if len(link.mac) == 17}
             for name in self._answer.port_names():
                 if name not in links:
                     dirty.add(name)
@@ -512,10 +514,7 @@ class Announcer:
         table = self._probing.get(key)
         if not table:
             return
-        if key[1] == 0:
-            candidates = (frame[28:32], frame[38:42])
-        else:
-            candidates = (frame[62:78],)
+        candidates = (frame[28:32], frame[38:42]) if key[1] == 0 else (frame[62:78],)
         for c in candidates:
             a = table.get(c)
             if a is None:
@@ -536,7 +535,7 @@ class Announcer:
         a.timer = self._responder.call_later(self.settings.probing.retry, lambda: self._retry(a, gen))
         try:
             self._on_conflict(a.ip, mac)
-        except Exception:  # noqa: BLE001
+        except Exception:  # a bug in the handler must not stop the responder loop
             log.exception("layer2: conflict handler failed")
 
     def _retry(self, a: _Addr, gen: int) -> None:

@@ -27,11 +27,21 @@ import signal
 import socket
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from speaker.layer2.protocol import (
-    HEARTBEAT, REPORT_INTERVAL, Counters, Decoder, PortState, ProtocolError, all_addresses, apply_ops, encode,
-    parse_announce, report_msg,
+    HEARTBEAT,
+    REPORT_INTERVAL,
+    Counters,
+    Decoder,
+    PortState,
+    ProtocolError,
+    all_addresses,
+    apply_ops,
+    encode,
+    parse_announce,
+    report_msg,
 )
 from speaker.layer2.responder import Responder
 

@@ -7,7 +7,8 @@ pure: no sockets, no clock, no metrics. The responder loop reads a frame, calls 
 from __future__ import annotations
 
 import enum
-from typing import Container, NamedTuple
+from collections.abc import Container
+from typing import NamedTuple
 
 
 class DropReason(enum.Enum):

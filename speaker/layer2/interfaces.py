@@ -12,13 +12,14 @@ messages internally, so ``select()`` on its descriptor misses events that were a
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import select
 import socket
 import threading
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping
 
 log = logging.getLogger(__name__)
 
@@ -139,10 +140,8 @@ class LinkWatcher:
 
     def stop(self, timeout: float = 2.0) -> None:
         self._stopping = True
-        try:
+        with contextlib.suppress(OSError):
             self._wake_w.send(b"x")
-        except OSError:
-            pass
         if self._thread is not None:
             self._thread.join(timeout)
         if self._nl is not None:
@@ -164,14 +163,14 @@ class LinkWatcher:
             self._drain()
             try:
                 links = self._dump()
-            except Exception:  # noqa: BLE001 - keep watching; next event re-dumps
+            except Exception:  # keep watching; next event re-dumps
                 log.exception("reading interfaces failed")
                 continue
             if links != self.links:
                 self.links = links
                 try:
                     self._on_change(links)
-                except Exception:  # noqa: BLE001
+                except Exception:  # a bug in the handler must not stop the watch
                     log.exception("interface change handler failed")
 
     def _drain(self) -> None:

@@ -34,8 +34,9 @@ from __future__ import annotations
 import ipaddress
 import json
 import struct
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from speaker.layer2.frames import mac_str
 

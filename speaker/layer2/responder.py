@@ -21,6 +21,7 @@ methods — ``sync_port``, ``remove_port``, ``forget_interface``, ``port_names``
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import logging
@@ -31,7 +32,8 @@ import struct
 import threading
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Callable, Iterable, Sequence, Union
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from speaker.layer2 import arp, bpf, ndp
 from speaker.layer2.decision import PortTable, Reply
@@ -42,7 +44,7 @@ if TYPE_CHECKING:  # the responder process imports neither prometheus_client nor
     from speaker.layer2.metrics import Layer2Metrics
     from speaker.layer2.protocol import Counters
 
-    CounterSink = Union[Layer2Metrics, Counters]
+    CounterSink = Layer2Metrics | Counters
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +109,7 @@ class Responder:
     Other threads only use ``call_soon``; every other method runs on the loop thread.
     """
 
-    def __init__(self, *, metrics: "CounterSink", clock: Callable[[], float] = time.monotonic,
+    def __init__(self, *, metrics: CounterSink, clock: Callable[[], float] = time.monotonic,
                  realtime_priority: int = 0) -> None:
         self.metrics = metrics
         self.clock = clock
@@ -159,10 +161,8 @@ class Responder:
 
     def _wake(self) -> None:
         if self._wake_w is not None:
-            try:
+            with contextlib.suppress(BlockingIOError, OSError):
                 os.write(self._wake_w, b"x")
-            except (BlockingIOError, OSError):
-                pass
 
     # --- the loop --------------------------------------------------------------------------------------
     def run(self) -> None:
@@ -209,7 +209,7 @@ class Responder:
             fn = self._calls.popleft()
             try:
                 fn()
-            except Exception:  # noqa: BLE001 - one bad callback must not stop the responder
+            except Exception:  # one bad callback must not stop the responder
                 log.exception("layer2: callback failed")
 
     def _run_timers(self) -> None:
@@ -220,7 +220,7 @@ class Responder:
                 continue
             try:
                 t.fn()
-            except Exception:  # noqa: BLE001
+            except Exception:  # one bad timer must not stop the responder
                 log.exception("layer2: timer failed")
 
     def _drain_wake(self) -> None:
@@ -240,7 +240,9 @@ class Responder:
         return self.call_at(self.clock() + delay, fn)
 
     # --- serving -----------------------------------------------------------------------------------------
-    def _serve(self, sock: socket.socket, port: Port, decide: Callable[[bytes, PortTable], object]) -> Callable[[], None]:
+    def _serve(
+        self, sock: socket.socket, port: Port, decide: Callable[[bytes, PortTable], object]
+    ) -> Callable[[], None]:
         recv = sock.recv
         send = sock.send
         m = self.metrics
@@ -366,10 +368,8 @@ class Responder:
         for g in groups - port.groups:
             port.ndp_sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, _mreq(port.index, g))
         for g in port.groups - groups:
-            try:
+            with contextlib.suppress(OSError):
                 port.ndp_sock.setsockopt(SOL_PACKET, PACKET_DROP_MEMBERSHIP, _mreq(port.index, g))
-            except OSError:
-                pass
         port.groups = groups
 
     def remove_port(self, name: str) -> None:
@@ -440,8 +440,6 @@ class Responder:
             self._ep = None
         for fd in (self._wake_r, self._wake_w):
             if fd is not None:
-                try:
+                with contextlib.suppress(OSError):
                     os.close(fd)
-                except OSError:
-                    pass
         self._wake_r = self._wake_w = None

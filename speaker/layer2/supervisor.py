@@ -30,11 +30,19 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from speaker.layer2.protocol import (
-    Decoder, PortState, ProtocolError, announce_msg, encode, full_table, merge_report, port_op,
+    Decoder,
+    PortState,
+    ProtocolError,
+    announce_msg,
+    encode,
+    full_table,
+    merge_report,
+    port_op,
 )
 from speaker.layer2.responder import Responder, Timer
 

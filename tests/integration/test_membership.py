@@ -17,8 +17,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -134,7 +135,7 @@ class MemberSet:
 
 
 @pytest.fixture
-def members(lan: tuple[Lab, dict[str, Host], Path], tmp_path: Path) -> Iterator["MemberSet"]:
+def members(lan: tuple[Lab, dict[str, Host], Path], tmp_path: Path) -> Iterator[MemberSet]:
     _, hosts, key_file = lan
     c = MemberSet(hosts, key_file, tmp_path)
     try:

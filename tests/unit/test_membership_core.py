@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 import pytest
@@ -408,10 +409,8 @@ def test_rotation_sends_one_copy_per_key_only_during_the_overlap():
     by_key = {}
     for s in sends:
         for k in (KEY, NEW_KEY):
-            try:
+            with contextlib.suppress(ValueError):
                 by_key.setdefault(k, []).append(decode(s.payload, (k,)).seq)
-            except ValueError:
-                pass
     assert sorted(by_key) == sorted((KEY, NEW_KEY)) and by_key[KEY][0] != by_key[NEW_KEY][0]
     assert c.next_wakeup(1.0) <= 11.0
     sends = [a for a in c.tick(11.0, WALL + 11.0) if isinstance(a, Send)]

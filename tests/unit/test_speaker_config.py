@@ -21,7 +21,12 @@ def test_full_file(tmp_path):
     )
     cfg = load_speaker_config(f)
     assert (cfg.node_name, cfg.namespace, cfg.load_balancer_class) == ("worker-2", "lb", "baremetal-lb.io/lb")
-    assert (cfg.lease.name, cfg.lease.duration, cfg.lease.renew_deadline, cfg.lease.retry_period) == ("alloc", 60, 40, 1.5)
+    assert (cfg.lease.name, cfg.lease.duration, cfg.lease.renew_deadline, cfg.lease.retry_period) == (
+        "alloc",
+        60,
+        40,
+        1.5,
+    )
 
 
 @pytest.mark.parametrize(

@@ -40,11 +40,18 @@ def _unpack_segments(cls: type, data: bytes, four: bool, flags: int, subcode: in
     i = 0
     while i < len(data):
         if i + 2 > len(data):
-            raise attribute_error(subcode, flags, cls.TYPE, data, f"{cls.__name__}: truncated segment header (RFC 4271 §6.3)")  # type: ignore[attr-defined]
+            raise attribute_error(
+                subcode, flags, cls.TYPE, data, f"{cls.__name__}: truncated segment header (RFC 4271 §6.3)"
+            )  # type: ignore[attr-defined]
         kind, count = data[i], data[i + 1]
         if kind not in (AS_SET, AS_SEQUENCE, AS_CONFED_SEQUENCE, AS_CONFED_SET) or count == 0:
-            raise attribute_error(subcode, flags, cls.TYPE, data,  # type: ignore[attr-defined]
-                                  f"{cls.__name__}: segment type {kind} with {count} ASNs (RFC 4271 §6.3, RFC 7606 §7.2)")
+            raise attribute_error(
+                subcode,
+                flags,
+                cls.TYPE,
+                data,  # type: ignore[attr-defined]
+                f"{cls.__name__}: segment type {kind} with {count} ASNs (RFC 4271 §6.3, RFC 7606 §7.2)",
+            )
         end = i + 2 + count * size
         if end > len(data):
             raise attribute_error(subcode, flags, cls.TYPE, data,  # type: ignore[attr-defined]
@@ -67,7 +74,7 @@ class AsPath:
     segments: tuple[Segment, ...] = ()
 
     @classmethod
-    def sequence(cls, *asns: int) -> "AsPath":
+    def sequence(cls, *asns: int) -> AsPath:
         return cls(((AS_SEQUENCE, tuple(asns)),) if asns else ())
 
     @property
@@ -78,7 +85,7 @@ class AsPath:
         return _pack_segments(self.segments, ctx.asn4)
 
     @classmethod
-    def unpack(cls, data: bytes, ctx: Context, flags: int = FLAGS) -> "AsPath":
+    def unpack(cls, data: bytes, ctx: Context, flags: int = FLAGS) -> AsPath:
         return cls(_unpack_segments(cls, data, ctx.asn4, flags, MALFORMED_AS_PATH))
 
 
@@ -94,7 +101,7 @@ class As4Path:
         return _pack_segments(self.segments, True)
 
     @classmethod
-    def unpack(cls, data: bytes, ctx: Context, flags: int = FLAGS) -> "As4Path":
+    def unpack(cls, data: bytes, ctx: Context, flags: int = FLAGS) -> As4Path:
         return cls(_unpack_segments(cls, data, True, flags, OPTIONAL_ATTRIBUTE_ERROR))
 
 

@@ -13,8 +13,14 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from speaker.bgp.context import Context
-from speaker.bgp.errors import (ATTRIBUTE_FLAGS_ERROR, ATTRIBUTE_LENGTH_ERROR, MALFORMED_ATTRIBUTE_LIST,
-                                UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE, UPDATE_MESSAGE_ERROR, Notification)
+from speaker.bgp.errors import (
+    ATTRIBUTE_FLAGS_ERROR,
+    ATTRIBUTE_LENGTH_ERROR,
+    MALFORMED_ATTRIBUTE_LIST,
+    UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE,
+    UPDATE_MESSAGE_ERROR,
+    Notification,
+)
 
 OPTIONAL = 0x80
 TRANSITIVE = 0x40

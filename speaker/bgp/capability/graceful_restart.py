@@ -27,7 +27,7 @@ class GracefulRestart:
         return head + b"".join(struct.pack("!HBB", afi, safi, fl) for afi, safi, fl in self.families)
 
     @classmethod
-    def unpack(cls, data: bytes) -> "GracefulRestart":
+    def unpack(cls, data: bytes) -> GracefulRestart:
         if len(data) < 2 or (len(data) - 2) % 4:
             raise malformed("Graceful Restart", data, "length must be 2 + 4n")
         (word,) = struct.unpack_from("!H", data)
