@@ -1037,7 +1037,7 @@ def _parse_peer(obj: _Obj, secrets: Mapping[str, Any]) -> BGPPeer:
         interface=interface,
         port=port,
         source_address=_ip(spec, "sourceAddress"),
-        router_id=router_id,  # type: ignore[arg-type]  # checked IPv4 above
+        router_id=router_id,
         hold_time=hold,
         keepalive_time=keepalive,
         connect_time=connect,

@@ -203,7 +203,8 @@ class SpeakerLease:
                  duration: float, renew_interval: float,
                  on_change: Callable[[frozenset[str]], None] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self._api = client.CoordinationV1Api(api)
+        # Called raw (dict bodies; _preload_content=False returns urllib3 responses): the client's types model neither.
+        self._api: Any = client.CoordinationV1Api(api)
         self._ns = namespace
         self.node = node
         self.name = lease_name(node)

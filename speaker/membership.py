@@ -217,7 +217,7 @@ class Core:
             return False
         retire = now + self.settings.key_overlap
         kept = [(k, signs, at if at is not None else retire) for k, signs, at in self._keys if k != key]
-        self._keys = [(key, True, None)] + kept
+        self._keys = [(key, True, None), *kept]
         return True
 
     def _retire_keys(self, now: float) -> None:
@@ -267,7 +267,8 @@ class Core:
             self._isolated_since = None
         elif self._isolated_since is None:
             self._isolated_since = now
-        fenced = isolated and now - self._isolated_since >= self.settings.fence_after  # type: ignore[operator]
+        since = self._isolated_since  # set exactly while isolated
+        fenced = since is not None and now - since >= self.settings.fence_after
         if fenced != self._fenced:
             self._fenced = fenced
             actions.append(FenceChanged(fenced))
@@ -365,12 +366,12 @@ class Core:
         """One message to every peer per signing key (two during a key rotation), each with its own sequence
         number so that a peer that knows both keys accepts both copies instead of counting one as a replay."""
         out: list[Action] = []
-        peers = [p for p in sorted(self._peers.values(), key=lambda p: p.name) if p.address is not None]
+        addresses = [p.address for p in sorted(self._peers.values(), key=lambda p: p.name) if p.address is not None]
         for key in self.signing_keys:
             self._seq += 1
             msg = Message(kind, self.name, self.incarnation, self._seq, int(wall * 1000), view_digest(self._view))
             payload = encode(msg, key)
-            out.extend(Send(p.address, payload, kind) for p in peers)  # type: ignore[arg-type]
+            out.extend(Send(address, payload, kind) for address in addresses)
         return out
 
     def leave(self, now: float, wall: float) -> list[Action]:

@@ -42,9 +42,10 @@ def main() -> None:
         Route(
             ipaddress.ip_network(r, strict=False),
             communities=tuple((c.values[0] << 16) | c.values[1] for c in comms if not c.large),
-            large_communities=tuple(c.values for c in comms if c.large),
+            # misc: BGPCommunity.values is a tuple[int, ...]; a large one has exactly three (its parser)
+            large_communities=tuple(c.values for c in comms if c.large),  # type: ignore[misc]
             local_pref=args.local_pref,
-        )  # type: ignore[misc]
+        )
         for r in args.route
     ]
     sp = BGPSpeaker("debug", router_id=args.router_id)

@@ -137,7 +137,7 @@ def negotiate(cfg: SessionConfig, peer: Open) -> Negotiated:
 
 def retry_delay(failures: int, cap: float) -> float:
     """Automatic restart backoff: 1, 2, 4 … seconds, at most ``cap`` (and at least 1 s)."""
-    return max(1.0, min(cap, INITIAL_RETRY * 2 ** min(failures, 16)))
+    return max(1.0, min(cap, INITIAL_RETRY * 2.0 ** min(failures, 16)))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -233,7 +233,7 @@ class RouteRefreshReceived:
 Event = (ManualStart | ManualStop | IdleHoldTimerExpires | ConnectRetryTimerExpires | HoldTimerExpires
          | KeepaliveTimerExpires | TcpConnected | TcpConnectionFails | OpenReceived | MessageError
          | NotificationReceived | KeepaliveReceived | UpdateReceived | RouteRefreshReceived)
-EVENTS: tuple[type, ...] = Event.__args__  # type: ignore[attr-defined]
+EVENTS: tuple[type, ...] = Event.__args__
 
 # ---------------------------------------------------------------------------------------------------------
 # Actions
@@ -444,9 +444,10 @@ def _restart_hold(f: Fsm) -> list[Action]:
 
 
 def _established(f: Fsm, ev: KeepaliveReceived) -> Result:
-    assert f.negotiated is not None
+    negotiated = f.negotiated
+    assert negotiated is not None
     f = replace(f, state=State.ESTABLISHED, failures=0, last_error="")
-    return f, _restart_hold(f) + [SessionUp(f.negotiated)]
+    return f, _restart_hold(f) + [SessionUp(negotiated)]
 
 
 def _keepalive(f: Fsm, ev: KeepaliveReceived) -> Result:

@@ -53,4 +53,4 @@ def choose_next_hops(
         and any(peer in i.network for i in same if i.version == 6 and i.network.prefixlen < 128)
     )
     ll = next((i.ip for i in same if i.version == 6 and i.ip.is_link_local), None) if on_link else None
-    return NextHops(v4, v6, ll)  # type: ignore[arg-type]
+    return NextHops(v4, v6, ll)

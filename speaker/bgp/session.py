@@ -301,7 +301,7 @@ class Session:
         if gen != self._gen:
             transport.close()
             return
-        self._adopt(transport, protocol)  # type: ignore[arg-type]
+        self._adopt(transport, protocol)
 
     async def accept(self, sock: socket.socket) -> bool:
         """A connection the peer opened to our listener (passive side). Taken only while we have none that got
@@ -317,7 +317,7 @@ class Session:
         if gen != self._gen or self.fsm.state not in (F.State.CONNECT, F.State.ACTIVE):
             transport.close()
             return False
-        self._adopt(transport, protocol)  # type: ignore[arg-type]
+        self._adopt(transport, protocol)
         return True
 
     def _adopt(self, transport: asyncio.Transport, protocol: _Protocol) -> None:

@@ -124,8 +124,10 @@ class BGPSpeaker:
                 loop.close()
                 return
             ready.set()
+            closed = self._closed
+            assert closed is not None  # made by _open()
             try:
-                loop.run_until_complete(self._closed.wait())  # type: ignore[union-attr]
+                loop.run_until_complete(closed.wait())
                 pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
                 for t in pending:
                     t.cancel()

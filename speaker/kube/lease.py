@@ -63,7 +63,8 @@ class LeaderElector:
         on_change: Callable[[bool], None],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._api = client.CoordinationV1Api(api)
+        # Called raw (dict bodies; _preload_content=False returns urllib3 responses): the client's types model neither.
+        self._api: Any = client.CoordinationV1Api(api)
         self._ns = namespace
         self._identity = identity
         self._settings = settings
@@ -127,8 +128,9 @@ class LeaderElector:
 
     def _get(self) -> dict[str, Any] | None:
         try:
-            return read_json(self._api.read_namespaced_lease(
+            lease: dict[str, Any] = read_json(self._api.read_namespaced_lease(
                 self._settings.name, self._ns, _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
+            return lease
         except ApiException as exc:
             if exc.status == 404:
                 return None

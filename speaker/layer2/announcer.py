@@ -28,6 +28,7 @@ GIL then delays replies under load). Either way the Announcer calls the same por
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import os
@@ -261,7 +262,7 @@ class Announcer:
         """What this node announces, per address, and the interfaces it sees (JSON-ready)."""
         if not self._started or self._responder.in_loop():
             return self._build_snapshot()
-        box: dict[str, Any] = {}
+        box: dict[str, dict[str, Any]] = {}
         done = threading.Event()
 
         def build() -> None:
@@ -436,7 +437,7 @@ class Announcer:
             if delay <= 0:
                 self._enqueue(batch)
             else:
-                self._responder.call_later(delay, lambda b=batch: self._enqueue(b))
+                self._responder.call_later(delay, functools.partial(self._enqueue, batch))
 
     def _enqueue(self, batch: list[tuple[_Addr, int, str]]) -> None:
         self._queue.extend(batch)
@@ -488,7 +489,7 @@ class Announcer:
                     else:
                         prog, proto = bpf.ndp_program(None, types=(135, 136)), ETH_P_IPV6
                     self._listeners[key] = self._responder.open_listener(
-                        n, proto, prog, lambda f, k=key: self._on_probe_frame(k, f))
+                        n, proto, prog, functools.partial(self._on_probe_frame, key))
                 except OSError as exc:
                     log.warning("layer2: cannot probe %s on %s: %s", a.ip, n, exc)
                     continue

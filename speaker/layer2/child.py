@@ -112,7 +112,7 @@ class Child:
         for name in changes.synced:
             p = new[name]
             try:
-                r.sync_port(name, p.index, p.mac, p.v4, p.v6, elsewhere)  # type: ignore[arg-type]
+                r.sync_port(name, p.index, p.mac, p.v4, p.v6, elsewhere)
             except OSError as exc:  # the interface vanished meanwhile: the speaker's link watcher follows up
                 log.warning("layer2: cannot answer on %s: %s", name, exc)
         r.set_elsewhere(elsewhere)

@@ -20,6 +20,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +85,10 @@ def select_interfaces(ip: IPAddress | str, links: Mapping[str, Link],
     return frozenset(out)
 
 
-def read_links(ipr: object) -> dict[str, Link]:
+def read_links(ipr: Any) -> dict[str, Link]:
     """Links and their addresses from a pyroute2 ``IPRoute``."""
     addrs: dict[int, list[IPNetwork]] = {}
-    for msg in ipr.get_addr():  # type: ignore[attr-defined]
+    for msg in ipr.get_addr():
         raw = msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")
         if not raw:
             continue
@@ -96,7 +97,7 @@ def read_links(ipr: object) -> dict[str, Link]:
         except ValueError:
             continue
     links: dict[str, Link] = {}
-    for msg in ipr.get_links():  # type: ignore[attr-defined]
+    for msg in ipr.get_links():
         name = msg.get_attr("IFLA_IFNAME")
         info = msg.get_attr("IFLA_LINKINFO")
         kind = info.get_attr("IFLA_INFO_KIND") if info is not None else None

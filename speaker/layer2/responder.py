@@ -32,7 +32,7 @@ import struct
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from speaker.layer2 import arp, bpf, ndp
@@ -259,15 +259,17 @@ class Responder:
                     return
                 r = decide(frame, port.table)
                 if r.__class__ is Reply:
-                    ip = r.ip  # type: ignore[attr-defined]
+                    ip = r.ip
                     requests[ip] = requests.get(ip, 0) + 1
                     try:
-                        send(r.frame)  # type: ignore[attr-defined]
+                        send(r.frame)
                     except OSError as exc:
                         log.debug("layer2: send on %s: %s", port.name, exc)
                         continue
                     responses[ip] = responses.get(ip, 0) + 1
                 else:
+                    # attr-defined: `decide` returns Reply | DropReason; the class identity test above (the fast
+                    # path) narrows only the Reply side
                     key = r.value  # type: ignore[attr-defined]
                     dropped[key] = dropped.get(key, 0) + 1
         return on_ready
@@ -318,7 +320,7 @@ class Responder:
             if sent:
                 g[ip] = g.get(ip, 0) + sent
 
-    def sync_port(self, name: str, index: int, mac: bytes, v4: dict[bytes, str], v6: dict[bytes, str],
+    def sync_port(self, name: str, index: int, mac: bytes, v4: Mapping[bytes, str], v6: Mapping[bytes, str],
                   elsewhere: frozenset[bytes]) -> None:
         """Make interface ``name`` answer for exactly ``v4`` / ``v6``. Order: a removed address leaves the
         table before the filter; an added one enters the filter before the table (either way Python's
@@ -334,7 +336,7 @@ class Responder:
         self._sync_arp(port, v4)
         self._sync_ndp(port, v6)
 
-    def _sync_arp(self, port: Port, v4: dict[bytes, str]) -> None:
+    def _sync_arp(self, port: Port, v4: Mapping[bytes, str]) -> None:
         if not v4:
             if port.arp_sock is not None:
                 self._unregister(port.arp_sock)
@@ -349,7 +351,7 @@ class Responder:
             bpf.attach(port.arp_sock, bpf.arp_program(want))
         port.filter_v4 = want
 
-    def _sync_ndp(self, port: Port, v6: dict[bytes, str]) -> None:
+    def _sync_ndp(self, port: Port, v6: Mapping[bytes, str]) -> None:
         if not v6:
             if port.ndp_sock is not None:
                 self._unregister(port.ndp_sock)

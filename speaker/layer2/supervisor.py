@@ -62,7 +62,7 @@ def restart_delay(deaths_in_window: int) -> float:
     """At once after the first death; then 0.25 s, 0.5 s, 1 s, … up to MAX_BACKOFF while it keeps dying."""
     if deaths_in_window <= 1:
         return 0.0
-    return min(MAX_BACKOFF, 0.25 * 2 ** (deaths_in_window - 2))
+    return min(MAX_BACKOFF, 0.25 * 2.0 ** (deaths_in_window - 2))
 
 
 def describe_exit(returncode: int | None) -> str:

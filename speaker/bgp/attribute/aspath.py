@@ -11,7 +11,7 @@ import struct
 from dataclasses import dataclass
 from typing import ClassVar
 
-from speaker.bgp.attribute.base import OPTIONAL_TRANSITIVE, WELL_KNOWN, attribute_error, register
+from speaker.bgp.attribute.base import OPTIONAL_TRANSITIVE, WELL_KNOWN, Attribute, attribute_error, register
 from speaker.bgp.context import AS_TRANS, Context
 from speaker.bgp.errors import MALFORMED_AS_PATH, OPTIONAL_ATTRIBUTE_ERROR
 
@@ -34,7 +34,7 @@ def _pack_segments(segments: tuple[Segment, ...], four: bool) -> bytes:
     return bytes(out)
 
 
-def _unpack_segments(cls: type, data: bytes, four: bool, flags: int, subcode: int) -> tuple[Segment, ...]:
+def _unpack_segments(cls: type[Attribute], data: bytes, four: bool, flags: int, subcode: int) -> tuple[Segment, ...]:
     size = 4 if four else 2
     segs: list[Segment] = []
     i = 0
@@ -42,19 +42,19 @@ def _unpack_segments(cls: type, data: bytes, four: bool, flags: int, subcode: in
         if i + 2 > len(data):
             raise attribute_error(
                 subcode, flags, cls.TYPE, data, f"{cls.__name__}: truncated segment header (RFC 4271 §6.3)"
-            )  # type: ignore[attr-defined]
+            )
         kind, count = data[i], data[i + 1]
         if kind not in (AS_SET, AS_SEQUENCE, AS_CONFED_SEQUENCE, AS_CONFED_SET) or count == 0:
             raise attribute_error(
                 subcode,
                 flags,
                 cls.TYPE,
-                data,  # type: ignore[attr-defined]
+                data,
                 f"{cls.__name__}: segment type {kind} with {count} ASNs (RFC 4271 §6.3, RFC 7606 §7.2)",
             )
         end = i + 2 + count * size
         if end > len(data):
-            raise attribute_error(subcode, flags, cls.TYPE, data,  # type: ignore[attr-defined]
+            raise attribute_error(subcode, flags, cls.TYPE, data,
                                   f"{cls.__name__}: segment of {count} ASNs overruns the attribute (RFC 4271 §6.3)")
         asns = struct.unpack_from(f"!{count}{'I' if four else 'H'}", data, i + 2)
         if segs and segs[-1][0] == kind and kind in (AS_SEQUENCE, AS_CONFED_SEQUENCE):

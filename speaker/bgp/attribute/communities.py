@@ -47,4 +47,4 @@ class LargeCommunities:
     def unpack(cls, data: bytes, ctx: Context, flags: int = FLAGS) -> LargeCommunities:
         if not data or len(data) % 12:
             raise length_error(cls, data, flags, "a non-zero multiple of 12 (RFC 8092 §5)")
-        return cls(tuple(struct.unpack_from("!III", data, i) for i in range(0, len(data), 12)))  # type: ignore[misc]
+        return cls(tuple(struct.unpack_from("!III", data, i) for i in range(0, len(data), 12)))

@@ -11,7 +11,7 @@ import struct
 from dataclasses import dataclass
 from typing import ClassVar
 
-from speaker.bgp.attribute.base import OPTIONAL_NON_TRANSITIVE, attribute_error, register
+from speaker.bgp.attribute.base import OPTIONAL_NON_TRANSITIVE, Attribute, attribute_error, register
 from speaker.bgp.context import AFI_IPV4, AFI_IPV6, SAFI_UNICAST, Context
 from speaker.bgp.errors import OPTIONAL_ATTRIBUTE_ERROR
 from speaker.bgp.nlri import Prefix, pack_prefixes, unpack_prefixes
@@ -20,9 +20,9 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _BITS = {AFI_IPV4: 32, AFI_IPV6: 128}
 
 
-def _check_family(cls: type, afi: int, safi: int, data: bytes, flags: int, ctx: Context) -> None:
+def _check_family(cls: type[Attribute], afi: int, safi: int, data: bytes, flags: int, ctx: Context) -> None:
     if (afi, safi) not in ctx.families or afi not in _BITS or safi != SAFI_UNICAST:
-        raise attribute_error(OPTIONAL_ATTRIBUTE_ERROR, flags, cls.TYPE, data,  # type: ignore[attr-defined]
+        raise attribute_error(OPTIONAL_ATTRIBUTE_ERROR, flags, cls.TYPE, data,
                               f"{cls.__name__} for AFI {afi} SAFI {safi}, which was not negotiated (RFC 4760 §6-7)")
 
 

@@ -32,4 +32,4 @@ class GracefulRestart:
             raise malformed("Graceful Restart", data, "length must be 2 + 4n")
         (word,) = struct.unpack_from("!H", data)
         fams = tuple(struct.unpack_from("!HBB", data, i) for i in range(2, len(data), 4))
-        return cls(word >> 12, word & 0xFFF, fams)  # type: ignore[arg-type]
+        return cls(word >> 12, word & 0xFFF, fams)

@@ -36,14 +36,14 @@ class Message(Protocol):
     def unpack_body(cls, data: bytes, ctx: Context) -> Any: ...
 
 
-MESSAGES: dict[int, type] = {}
-M = TypeVar("M", bound=type)
+MESSAGES: dict[int, type[Message]] = {}
+M = TypeVar("M", bound=type[Message])
 
 
 def register(cls: M) -> M:
-    if cls.TYPE in MESSAGES:  # type: ignore[attr-defined]
-        raise ValueError(f"message type {cls.TYPE} registered twice")  # type: ignore[attr-defined]
-    MESSAGES[cls.TYPE] = cls  # type: ignore[attr-defined]
+    if cls.TYPE in MESSAGES:
+        raise ValueError(f"message type {cls.TYPE} registered twice")
+    MESSAGES[cls.TYPE] = cls
     return cls
 
 
@@ -51,7 +51,7 @@ def header(length: int, type_: int) -> bytes:
     return _HDR.pack(MARKER, length, type_)
 
 
-def pack_message(msg: Any, ctx: Context) -> bytes:
+def pack_message(msg: Message, ctx: Context) -> bytes:
     body = msg.pack_body(ctx)
     length = HEADER + len(body)
     if length > MAX_MESSAGE:

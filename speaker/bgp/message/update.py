@@ -114,4 +114,5 @@ class Update:
             if code not in attrs:
                 raise Notification(UPDATE_MESSAGE_ERROR, MISSING_WELL_KNOWN_ATTRIBUTE, bytes((code,)),
                                    f"missing well-known attribute {code} (RFC 4271 §6.3)")
+        # arg-type: unpack_prefixes(…, 32) returns IPv4 networks only, typed as either family
         return cls(tuple(withdrawn), tuple(attrs[k] for k in sorted(attrs)), tuple(nlri))  # type: ignore[arg-type]
