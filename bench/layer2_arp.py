@@ -286,7 +286,7 @@ def serve(vips_file: str, mode: str, rt_priority: int, load: bool) -> int:
     import logging
     import signal
 
-    from speaker.layer2.announcer import Announcement, Announcer, Layer2Settings
+    from speaker.layer2 import Announcement, Announcer, Layer2Settings
 
     logging.basicConfig(level="WARNING", format="%(levelname)s %(name)s: %(message)s")
     desired = {}

@@ -7,7 +7,7 @@ tested with plain dicts and fuzzed with hypothesis.
 It follows MetalLB's config parser (``internal/config/config.go``) and the validating webhooks that
 call it, with one deliberate difference: **isolation instead of all-or-nothing**. MetalLB rejects the
 whole configuration when one object is wrong, so a typo in a new pool stops every change until it is
-fixed. Here a bad object is left out, with a :class:`ConfigError` naming the object, the field and the
+fixed. Here a bad object is left out, with a :class:`ObjectError` naming the object, the field and the
 value, and everything else is used. Where two objects conflict, the older one (``creationTimestamp``,
 then name) wins: it may already have Services on it, and keeping it means no address moves.
 
@@ -56,8 +56,9 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class ConfigError:
-    """Why one object (or one object's use of another) was left out.
+class ObjectError:
+    """Why one object (or one object's use of another) was left out: a record, never raised (the speaker's own
+    config file has the exception, ``speaker.config.ConfigError``).
 
     ``str()`` is the line a person reads in ``journalctl`` or ``kubectl describe``:
     ``IPAddressPool lan: spec.addresses[1]: '10.1.1.250-10.1.1.240' ends before it starts``.
@@ -214,15 +215,15 @@ class ClusterConfig:
     bgp_advertisements: tuple[BGPAdvertisement, ...]
     peers: Mapping[str, BGPPeer]
     communities: Mapping[str, BGPCommunity]
-    errors: tuple[ConfigError, ...]
+    errors: tuple[ObjectError, ...]
     #: Accepted as MetalLB accepts it, but worth telling the user (a pool CIDR with host bits, masked).
-    warnings: tuple[ConfigError, ...] = ()
+    warnings: tuple[ObjectError, ...] = ()
 
     @property
     def ok(self) -> bool:
         return not self.errors
 
-    def errors_for(self, kind: str, name: str) -> tuple[ConfigError, ...]:
+    def errors_for(self, kind: str, name: str) -> tuple[ObjectError, ...]:
         return tuple(e for e in self.errors if e.kind == kind and e.name == name)
 
     def l2_for_pool(self, pool: str) -> tuple[L2Advertisement, ...]:
@@ -233,7 +234,7 @@ class ClusterConfig:
 
 
 # --------------------------------------------------------------------------------------------------
-# Field readers: each raises _Invalid(field, message); the per-object loop turns that into a ConfigError
+# Field readers: each raises _Invalid(field, message); the per-object loop turns that into a ObjectError
 # --------------------------------------------------------------------------------------------------
 
 
@@ -475,14 +476,14 @@ class _Collector:
     """The errors of one ``build_config`` call, in the order they were found."""
 
     def __init__(self) -> None:
-        self.errors: list[ConfigError] = []
-        self.warnings: list[ConfigError] = []
+        self.errors: list[ObjectError] = []
+        self.warnings: list[ObjectError] = []
 
     def warn(self, kind: str, name: str, field: str, message: str) -> None:
-        self.warnings.append(ConfigError(kind, name, field, message))
+        self.warnings.append(ObjectError(kind, name, field, message))
 
     def add(self, kind: str, name: str, field: str, message: str) -> None:
-        self.errors.append(ConfigError(kind, name, field, message))
+        self.errors.append(ObjectError(kind, name, field, message))
 
     def objects(self, kind: str, items: Iterable[Any]) -> list[_Obj]:
         """The items that have a usable identity, oldest first; the rest become errors.
@@ -1122,10 +1123,9 @@ __all__ = [
     "BGPPeer",
     "ClusterConfig",
     "CommunityError",
-    "ConfigError",
+    "ObjectError",
     "L2Advertisement",
     "Secret",
     "build_config",
     "parse_community",
-    "parse_duration",
 ]

@@ -36,22 +36,21 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from speaker.layer2 import bpf
 from speaker.layer2.frames import ETH_P_ARP, ETH_P_IPV6, mac_bytes, mac_str
-from speaker.layer2.gratuitous import DEFAULT_BURST
 from speaker.layer2.interfaces import Link, LinkWatcher, dump_links, select_interfaces
 from speaker.layer2.metrics import METRICS, Layer2Metrics
-from speaker.layer2.probe import ProbeSettings, conflicting_mac, probe_frames
+from speaker.layer2.probe import conflicting_mac, probe_frames
 from speaker.layer2.responder import Responder, Timer
+from speaker.layer2.settings import RESPONDERS, Layer2Settings
 from speaker.layer2.supervisor import ResponderProcess
 
 log = logging.getLogger(__name__)
 
 PENDING, PROBING, ANNOUNCED, CONFLICT = "pending", "probing", "announced", "conflict"
-RESPONDER_MODES = ("process", "thread")
 START_TIMEOUT = 15.0  # start(): the responder process must be answering within this (it is retried meanwhile)
 
 
@@ -62,17 +61,6 @@ class Announcement:
     service: str                                  # "namespace/name" (metrics label, status)
     interfaces: frozenset[str] | None = None      # L2Advertisement.interfaces; None: the VIP's subnet
     probe: bool = True                            # False for a takeover (the previous owner may still answer)
-
-
-@dataclass(frozen=True)
-class Layer2Settings:
-    burst: tuple[float, ...] = DEFAULT_BURST      # gratuitous announcements at these offsets (s)
-    refresh_interval: float = 0.0                 # re-announce everything every N s (0: off; switch FDB aging)
-    probe: bool = True                            # conflict detection before the first announcement
-    probing: ProbeSettings = field(default_factory=ProbeSettings)
-    pace: int = 128                               # gratuitous (ip, interface) pairs sent per loop turn
-    realtime_priority: int = 0                    # SCHED_FIFO priority of whatever answers (0: normal)
-    responder: str = "process"                    # "process": a child answers; "thread": the loop thread does
 
 
 def _ignore_conflict(ip: str, mac: str) -> None:
@@ -119,8 +107,8 @@ class Announcer:
         self.clock = clock
         self.metrics = metrics
         self._on_conflict = on_conflict
-        if settings.responder not in RESPONDER_MODES:
-            raise ValueError(f"layer2: responder {settings.responder!r} must be one of {', '.join(RESPONDER_MODES)}")
+        if settings.responder not in RESPONDERS:
+            raise ValueError(f"layer2: responder {settings.responder!r} must be one of {', '.join(RESPONDERS)}")
         in_thread = settings.responder == "thread"
         # the loop: timers, probes, link changes, the channel to the responder process (and, in thread mode,
         # the answering itself — then it gets the real-time priority)

@@ -21,12 +21,12 @@ from hypothesis import strategies as st
 from speaker.clusterconfig import (
     BGPCommunity,
     ClusterConfig,
-    ConfigError,
+    ObjectError,
     Secret,
     build_config,
     parse_community,
-    parse_duration,
 )
+from speaker.durations import parse_duration
 from speaker.ipam.ranges import parse_range
 
 T0 = "2024-01-01T00:00:00Z"
@@ -1002,10 +1002,10 @@ def test_the_seed_scenario_is_clean() -> None:
 
 def test_config_error_str() -> None:
     assert str(
-        ConfigError("IPAddressPool", "lan", "spec.addresses[1]", "10.1.1.250-10.1.1.240 ends before it starts")
+        ObjectError("IPAddressPool", "lan", "spec.addresses[1]", "10.1.1.250-10.1.1.240 ends before it starts")
     ) == ("IPAddressPool lan: spec.addresses[1]: 10.1.1.250-10.1.1.240 ends before it starts")
     assert (
-        str(ConfigError("IPAddressPool", "#3", "", "must be an object, got 1"))
+        str(ObjectError("IPAddressPool", "#3", "", "must be an object, got 1"))
         == "IPAddressPool #3: must be an object, got 1"
     )
 
@@ -1124,7 +1124,7 @@ def test_build_config_never_raises(
     assert (pools, l2, bgp, peers, communities, secrets) == before
     assert isinstance(cfg, ClusterConfig)
     for err in cfg.errors:
-        assert isinstance(err, ConfigError) and str(err)
+        assert isinstance(err, ObjectError) and str(err)
     # Whatever was accepted never overlaps, whatever the junk.
     ranges = [(name, r) for name, p in cfg.pools.items() for r in p.ranges]
     for i, (a_name, a) in enumerate(ranges):
