@@ -2,12 +2,19 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: deps test sanity coverage mutation-check dist demo lab lab-failover bench bench-quick clean
+.PHONY: deps lint test sanity coverage mutation-check dist demo lab lab-failover bench bench-quick clean
 
 deps:
 	VENV=$(VENV) scripts/install-deps
 
-test: deps
+# The checked habits: ruff (pyproject [tool.ruff]), mypy --strict on speaker/ ([tool.mypy]) and the import contracts
+# (.importlinter). .pre-commit-config.yaml runs the same before each commit.
+lint: deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+test: deps lint
 	$(VENV)/bin/pytest
 
 # Coverage of the suite including the speaker processes it starts (report: coverage/report.txt); informational,

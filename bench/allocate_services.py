@@ -128,9 +128,11 @@ def main() -> int:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
-        cfg.write_text(f"node_name: bench-node\nnamespace: {NS}\nlog_level: warning\nmetrics_listen: 127.0.0.1:{port}\n"
-                       f"status_writers: {args.writers}\nlease: {{duration: 4s, renew_deadline: 3s, retry_period: 0.5s}}\n"
-                       "layer2: {enabled: false}\n")  # root namespace: never answer ARP on real interfaces
+        cfg.write_text(
+            f"node_name: bench-node\nnamespace: {NS}\nlog_level: warning\nmetrics_listen: 127.0.0.1:{port}\n"
+            f"status_writers: {args.writers}\nlease: {{duration: 4s, renew_deadline: 3s, retry_period: 0.5s}}\n"
+            "layer2: {enabled: false}\n"
+        )  # root namespace: never answer ARP on real interfaces
         log = Path(tmp) / "speaker.log"
         kc = client.ApiClient(client.Configuration(host=api.url))
         kc.configuration.connection_pool_maxsize = 8
@@ -180,7 +182,9 @@ def main() -> int:
         figures["burst_p99_ms"] = round(lat[int(len(lat) * 0.99)] * 1000)
         rows.append(("  create → address seen, p50 / p99",
                      f"{lat[len(lat) // 2] * 1000:.0f} / {lat[int(len(lat) * 0.99)] * 1000:.0f} ms"))
-        rows.append(("  status writes per Service", f"{api.count_requests('patch', 'services', 'status') / len(names_b):.3f}"))
+        rows.append(
+            ("  status writes per Service", f"{api.count_requests('patch', 'services', 'status') / len(names_b):.3f}")
+        )
         figures["rss_mib"] = round(rss_mib(sp.pid))
         rows.append(("speaker RSS with all Services", f"{figures['rss_mib']} MiB"))
 
@@ -196,13 +200,18 @@ def main() -> int:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=10) as r:
                     status = json.load(r)
-                if status.get("allocator_leader") and status.get("pools", {}).get("bench", {}).get("assignedIPv4") == total:
+                if (
+                    status.get("allocator_leader")
+                    and status.get("pools", {}).get("bench", {}).get("assignedIPv4") == total
+                ):
                     break
             except OSError:
                 pass
             time.sleep(0.2)
         figures["restart_s"] = round(time.monotonic() - t0, 2)
-        rows.append((f"restart (kill -9, lease expired) → leader with {total} rebuilt", f"{figures['restart_s']:.2f} s"))
+        rows.append(
+            (f"restart (kill -9, lease expired) → leader with {total} rebuilt", f"{figures['restart_s']:.2f} s")
+        )
         time.sleep(1.0)
         figures["restart_writes"] = api.count_requests("patch", "services", "status")
         rows.append(("  status writes during restart", f"{figures['restart_writes']}"))

@@ -54,7 +54,13 @@ def measure(pool: Pool, families: tuple[int, ...], n: int, churn: int) -> tuple[
         assign_time += t2 - t1
     stats = allocator.pool_stats(pool.name)
     size = stats.assigned_v4 + stats.available_v4 + stats.assigned_v6 + stats.available_v6
-    return f"{size:,}" if size < 10**9 else f"2^{size.bit_length() - 1}", build, fill, assign_time / churn, release_time / churn
+    return (
+        f"{size:,}" if size < 10**9 else f"2^{size.bit_length() - 1}",
+        build,
+        fill,
+        assign_time / churn,
+        release_time / churn,
+    )
 
 
 def main() -> None:
@@ -66,7 +72,10 @@ def main() -> None:
     print("-" * len(header))
     for label, pool, families in CASES:
         size, build, fill, per_assign, per_release = measure(pool, families, n, churn)
-        print(f"{label:<24}{size:>14}{build * 1e3:>10.2f}{fill * 1e3:>11.1f}{per_assign * 1e6:>11.1f}{per_release * 1e6:>12.1f}")
+        print(
+            f"{label:<24}{size:>14}{build * 1e3:>10.2f}{fill * 1e3:>11.1f}{per_assign * 1e6:>11.1f}"
+            f"{per_release * 1e6:>12.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -14,16 +14,17 @@ Usage: python bench/bgp_advertise.py [--prefixes 10000] [--runs 3] [--skip-gobgp
 from __future__ import annotations
 
 import argparse
-import json
 import ipaddress
+import json
 import logging
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -46,8 +47,10 @@ class Receiver:
         self.host, self.dir = host, work
         conf = f"log stderr all;\nrouter id {RX};\nprotocol device {{}}\n"
         for name, (addr, asn) in SENDERS.items():
-            conf += (f"protocol bgp from_{name} {{ local {RX} as 64513; neighbor {addr} as {asn}; passive on; hold time 90;"
-                     f" ipv4 {{ import all; export none; }}; }}\n")
+            conf += (
+                f"protocol bgp from_{name} {{ local {RX} as 64513; neighbor {addr} as {asn}; passive on; hold time 90;"
+                f" ipv4 {{ import all; export none; }}; }}\n"
+            )
         (work / "rx.conf").write_text(conf)
         self.proc = host.popen(["bird", "-f", "-c", str(work / "rx.conf"), "-s", str(work / "rx.ctl"), "-P",
                                 str(work / "rx.pid")], stderr=subprocess.DEVNULL)
@@ -153,8 +156,10 @@ def run_gobgp(lab: Lab, rx: Receiver, n: int, work: Path) -> dict[str, float]:
     try:
         until(lambda: host.run(cli + ["global"], check=False).returncode == 0, 10)
         (work / "prefixes").write_text("\n".join(prefixes(n)) + "\n")
-        host.run(["sh", "-c", f"xargs -P 4 -I P gobgp -u 127.0.0.1 -p 50051 global rib add P -a ipv4 < {work / 'prefixes'}"],
-                 timeout=600)
+        host.run(
+            ["sh", "-c", f"xargs -P 4 -I P gobgp -u 127.0.0.1 -p 50051 global rib add P -a ipv4 < {work / 'prefixes'}"],
+            timeout=600,
+        )
         return measure(rx, "gobgp", n,
                        lambda: host.run(cli + ["neighbor", "add", RX, "as", "64513"]),
                        lambda: host.run(cli + ["global", "rib", "del", prefixes(n)[n // 2], "-a", "ipv4"]))
@@ -192,7 +197,10 @@ def main() -> None:
         if rows:
             med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
             figures[name] = {k: round(v, 1) for k, v in med.items()}
-            print(f"{name:8} {len(rows):>4} {med['all_ms']:>10.1f} {med['n_minus_16_ms']:>10.1f} {med['withdraw_ms']:>11.1f}")
+            print(
+                f"{name:8} {len(rows):>4} {med['all_ms']:>10.1f} {med['n_minus_16_ms']:>10.1f} "
+                f"{med['withdraw_ms']:>11.1f}"
+            )
     print("goals for ours: all ≤ 100 ms, withdraw ≤ 50 ms")
     if args.json:
         args.json.write_text(json.dumps(figures))

@@ -74,7 +74,7 @@ def main() -> int:
                           f"   (load {os.getloadavg()[0]:.1f})", flush=True)
                     results[rev].append(got)
         finally:
-            for rev, path in trees.items():
+            for path in trees.values():
                 if path != ROOT:
                     subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=ROOT, check=False)
     print(f"\nallocate_services.py {' '.join(extra)}: median of {args.rounds} interleaved rounds "

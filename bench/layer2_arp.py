@@ -24,8 +24,8 @@ Cases: the kernel answering for an address configured on the node's interface; t
 the responder with 10,000 VIPs. Only documentation prefixes may be used here, and IPv4 has just
 192.0.2.0/24 and 198.51.100.0/24 (203.0.113.0/24 resolves to a package mirror on these machines), so the
 10,000 are all the IPv4 addresses left there (~480) + the rest IPv6 (2001:db8::/32): the ARP path then has
-~480 addresses (all in the kernel filter), the NDP path ~9,500 (beyond the filter's limit: the filter checks the type, Python's dict the
-address) — both are measured.
+~480 addresses (all in the kernel filter), the NDP path ~9,500 (beyond the filter's limit: the filter checks the
+type, Python's dict the address) — both are measured.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ class Capture:
         while not self._stop:
             try:
                 data, anc, _flags, addr = self.sock.recvmsg(256, 64)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             ts = 0
             for level, typ, raw in anc:
@@ -286,7 +286,7 @@ def serve(vips_file: str, mode: str, rt_priority: int, load: bool) -> int:
     import logging
     import signal
 
-    from speaker.layer2.announcer import Announcement, Announcer, Layer2Settings
+    from speaker.layer2 import Announcement, Announcer, Layer2Settings
 
     logging.basicConfig(level="WARNING", format="%(levelname)s %(name)s: %(message)s")
     desired = {}

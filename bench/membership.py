@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from speaker.election import assign  # noqa: E402
-from speaker.membership import Membership, Settings  # noqa: E402
+from speaker.membership import Membership  # noqa: E402
+from speaker.membership_core import MembershipSettings  # noqa: E402
 
 STRATEGIES = [("hrw", dict(strategy="hrw")), ("bounded ε=0", dict(epsilon=0.0)), ("bounded ε=0.25", dict())]
 
@@ -87,7 +88,7 @@ def free_udp_port() -> int:
 
 class Proc:
     def __init__(self, name: str, port: int, peers: dict[str, int], key_file: str) -> None:
-        args = [sys.executable, "-m", "speaker.membership", "--name", name, "--listen", f"127.0.0.1:{port}",
+        args = [sys.executable, "-m", "speaker.membership_cli", "--name", name, "--listen", f"127.0.0.1:{port}",
                 "--key-file", key_file]
         for p, pp in peers.items():
             args += ["--peer", f"{p}=127.0.0.1:{pp}"]
@@ -176,7 +177,7 @@ def bench_gil(key_file: str, seconds: float) -> None:
     gaps: list[float] = []
     last = [time.monotonic()]
 
-    m = Membership("a", keys, Settings(listen="127.0.0.1", port=pa))
+    m = Membership("a", keys, MembershipSettings(listen="127.0.0.1", port=pa))
     m.set_peers({"b": f"127.0.0.1:{pb}"})
     m.start()
     try:

@@ -49,7 +49,7 @@ def main() -> int:
     line: dict[str, object] = {
         "commit": git("rev-parse", "--short=12", "HEAD"),
         "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "cores": os.cpu_count(),
         "params": {n: BENCHES[n][1] for n in names},
         "figures": {},

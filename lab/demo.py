@@ -36,7 +36,10 @@ def service(name: str, ns: str, ports: list[tuple[str, int]], annotations: dict[
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory(prefix="baremetal-lb-demo-") as tmp, ApiServer(port=0, crd_dirs=[ROOT / "speaker" / "crds"]) as api:
+    with (
+        tempfile.TemporaryDirectory(prefix="baremetal-lb-demo-") as tmp,
+        ApiServer(port=0, crd_dirs=[ROOT / "speaker" / "crds"]) as api,
+    ):
         kubeconfig = Path(tmp) / "kubeconfig"
         write_kubeconfig(kubeconfig, api.url)
         kc = client.ApiClient(client.Configuration(host=api.url))
@@ -96,7 +99,9 @@ def main() -> int:
             pool = custom.get_namespaced_custom_object_status("metallb.io", "v1beta1", NS, "ipaddresspools", "lan")
             st = pool.get("status") or {}
             print(f"\npool lan: {st.get('assignedIPv4', '?')} assigned, {st.get('availableIPv4', '?')} available")
-            print("\nhttp://10.1.1.240 is Traefik's address; with the Layer 2 announcer (next issue) the LAN reaches it.")
+            print(
+                "\nhttp://10.1.1.240 is Traefik's address; with the Layer 2 announcer (next issue) the LAN reaches it."
+            )
             return 0 if len(got) == len(wanted) else 1
         finally:
             speaker.send_signal(signal.SIGTERM)

@@ -39,8 +39,9 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -208,7 +209,9 @@ class TheLab:
         say(f"LAN             {LAN} on bridge br0 in namespace {lab.switch_ns}")
 
         self.dhcp = ROUTERS[self.router_kind](lab, self.router, self.tmp)
-        say(f"router          {self.router.ns}: {ROUTER_IP}, {self.dhcp.what}, DHCP scope {DHCP_SCOPE.replace(' ', '')}")
+        say(
+            f"router          {self.router.ns}: {ROUTER_IP}, {self.dhcp.what}, DHCP scope {DHCP_SCOPE.replace(' ', '')}"
+        )
 
         self._start_api()
         self._start_nodes()
@@ -223,7 +226,7 @@ class TheLab:
         self.k8s = api_client(self.api.url, token=cluster.ADMIN_TOKEN)
         self.core = client.CoreV1Api(self.k8s)
         self.custom = client.CustomObjectsApi(self.k8s)
-        for i, (name, host) in enumerate(self.nodes.items()):
+        for _i, (name, host) in enumerate(self.nodes.items()):
             self.api.add_listener(host.listen("127.0.0.1", NODE_API_PORT))
             self.core.create_node({"metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
                                    "status": {"addresses": [{"type": "InternalIP", "address": host.ipv4[0]},

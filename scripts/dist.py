@@ -110,8 +110,13 @@ def build_python_dists(out: Path, *, version_suffix: str = "", sdist: bool = Tru
         shutil.copytree(ROOT / "speaker", src / "speaker", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         if version_suffix:
             init = src / "speaker" / "__init__.py"
-            init.write_text(re.sub(r'__version__ = "([^"]+)"', lambda m: f'__version__ = "{m.group(1)}{version_suffix}"',
-                                   init.read_text()))
+            init.write_text(
+                re.sub(
+                    r'__version__ = "([^"]+)"',
+                    lambda m: f'__version__ = "{m.group(1)}{version_suffix}"',
+                    init.read_text(),
+                )
+            )
         build = Path(tmp) / "out"
         build.mkdir()
         # The PEP 517 hooks called directly: what `python -m build --no-isolation` does, without the extra package.
@@ -171,7 +176,9 @@ def wheelhouse(wheel: Path, targets: list[Target], *, pip_index_args: list[str] 
     reqs = requirements(wheel)
     pins = tested_versions(reqs)
     index_args = list(pip_index_args or [])
-    key = hashlib.sha256(json.dumps([reqs, pins, [t.pip_args() for t in targets], index_args]).encode()).hexdigest()[:12]
+    key = hashlib.sha256(json.dumps([reqs, pins, [t.pip_args() for t in targets], index_args]).encode()).hexdigest()[
+        :12
+    ]
     cache = cache or Path(os.environ.get("BLB_WHEEL_CACHE") or Path.home() / ".cache" / "baremetal-lb" / "wheelhouse")
     target_dir = cache / key
     if (target_dir / ".complete").exists():

@@ -194,12 +194,12 @@ def manifest_config(docs: list[Any]) -> tuple[Any, list[str]]:
     """The speaker's :class:`~speaker.clusterconfig.ClusterConfig` for the objects of a manifest, and notes on
     the documents it does not use. Secrets in the manifest resolve ``BGPPeer.spec.passwordSecret``, as they
     would once applied; FRR-K8s objects are errors (the native speaker has no FRR to give them to)."""
-    from speaker.clusterconfig import NATIVE_UNSUPPORTED, ConfigError, build_config
+    from speaker.clusterconfig import NATIVE_UNSUPPORTED, ObjectError, build_config
 
     by_kind: dict[str, list[dict[str, Any]]] = {k: [] for k in METALLB_KINDS}
     secrets: dict[str, Any] = {}
     notes: list[str] = []
-    frr_errors: list[ConfigError] = []
+    frr_errors: list[ObjectError] = []
     for i, d in enumerate(docs):
         kind = d.get("kind") if isinstance(d, dict) else None
         if kind == "Secret" and isinstance(d.get("metadata"), dict):
@@ -208,7 +208,7 @@ def manifest_config(docs: list[Any]) -> tuple[Any, list[str]]:
             by_kind[kind].append(d)
         elif isinstance(d, dict) and str(d.get("apiVersion", "")).startswith(FRR_K8S_GROUP + "/"):
             name = (d.get("metadata") or {}).get("name", f"#{i + 1}")
-            frr_errors.append(ConfigError(str(kind), str(name), "apiVersion",
+            frr_errors.append(ObjectError(str(kind), str(name), "apiVersion",
                                           f"{d.get('apiVersion')}: FRR-K8s is {NATIVE_UNSUPPORTED}"))
         else:
             notes.append(f"document {i + 1}: kind {kind if kind else d!r} is not a metallb.io kind (ignored)")

@@ -7,7 +7,7 @@ tested with plain dicts and fuzzed with hypothesis.
 It follows MetalLB's config parser (``internal/config/config.go``) and the validating webhooks that
 call it, with one deliberate difference: **isolation instead of all-or-nothing**. MetalLB rejects the
 whole configuration when one object is wrong, so a typo in a new pool stops every change until it is
-fixed. Here a bad object is left out, with a :class:`ConfigError` naming the object, the field and the
+fixed. Here a bad object is left out, with a :class:`ObjectError` naming the object, the field and the
 value, and everything else is used. Where two objects conflict, the older one (``creationTimestamp``,
 then name) wins: it may already have Services on it, and keeping it means no address moves.
 
@@ -20,13 +20,14 @@ import base64
 import binascii
 import ipaddress
 import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
-from typing import Any, Callable, Iterable, Mapping, TypeVar
+from typing import Any, TypeVar
 
+from speaker.durations import parse_duration
 from speaker.ipam.pool import Pool, ServiceAllocation
 from speaker.ipam.ranges import IPAddress, IPRange, RangeError, parse_range
-from speaker.durations import parse_duration
 from speaker.labels import Selector, SelectorError
 
 POOL = "IPAddressPool"
@@ -55,8 +56,9 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class ConfigError:
-    """Why one object (or one object's use of another) was left out.
+class ObjectError:
+    """Why one object (or one object's use of another) was left out: a record, never raised (the speaker's own
+    config file has the exception, ``speaker.config.ConfigError``).
 
     ``str()`` is the line a person reads in ``journalctl`` or ``kubectl describe``:
     ``IPAddressPool lan: spec.addresses[1]: '10.1.1.250-10.1.1.240' ends before it starts``.
@@ -213,15 +215,15 @@ class ClusterConfig:
     bgp_advertisements: tuple[BGPAdvertisement, ...]
     peers: Mapping[str, BGPPeer]
     communities: Mapping[str, BGPCommunity]
-    errors: tuple[ConfigError, ...]
+    errors: tuple[ObjectError, ...]
     #: Accepted as MetalLB accepts it, but worth telling the user (a pool CIDR with host bits, masked).
-    warnings: tuple[ConfigError, ...] = ()
+    warnings: tuple[ObjectError, ...] = ()
 
     @property
     def ok(self) -> bool:
         return not self.errors
 
-    def errors_for(self, kind: str, name: str) -> tuple[ConfigError, ...]:
+    def errors_for(self, kind: str, name: str) -> tuple[ObjectError, ...]:
         return tuple(e for e in self.errors if e.kind == kind and e.name == name)
 
     def l2_for_pool(self, pool: str) -> tuple[L2Advertisement, ...]:
@@ -232,7 +234,7 @@ class ClusterConfig:
 
 
 # --------------------------------------------------------------------------------------------------
-# Field readers: each raises _Invalid(field, message); the per-object loop turns that into a ConfigError
+# Field readers: each raises _Invalid(field, message); the per-object loop turns that into a ObjectError
 # --------------------------------------------------------------------------------------------------
 
 
@@ -474,14 +476,14 @@ class _Collector:
     """The errors of one ``build_config`` call, in the order they were found."""
 
     def __init__(self) -> None:
-        self.errors: list[ConfigError] = []
-        self.warnings: list[ConfigError] = []
+        self.errors: list[ObjectError] = []
+        self.warnings: list[ObjectError] = []
 
     def warn(self, kind: str, name: str, field: str, message: str) -> None:
-        self.warnings.append(ConfigError(kind, name, field, message))
+        self.warnings.append(ObjectError(kind, name, field, message))
 
     def add(self, kind: str, name: str, field: str, message: str) -> None:
-        self.errors.append(ConfigError(kind, name, field, message))
+        self.errors.append(ObjectError(kind, name, field, message))
 
     def objects(self, kind: str, items: Iterable[Any]) -> list[_Obj]:
         """The items that have a usable identity, oldest first; the rest become errors.
@@ -667,7 +669,9 @@ def _build_pools(
     return pools, entries, labels
 
 
-def _first_clash(mine: tuple[_PoolEntry, ...], accepted: Mapping[str, tuple[_PoolEntry, ...]]) -> tuple[_PoolEntry, str, _PoolEntry] | None:
+def _first_clash(
+    mine: tuple[_PoolEntry, ...], accepted: Mapping[str, tuple[_PoolEntry, ...]]
+) -> tuple[_PoolEntry, str, _PoolEntry] | None:
     for entry in mine:
         for other, theirs in accepted.items():
             for their in theirs:
@@ -717,7 +721,12 @@ def _build_communities(c: _Collector, items: Iterable[Any]) -> dict[str, BGPComm
         taken = [(field, name) for name, (field, _) in parsed.items() if name in aliases]
         if taken:
             field, name = taken[0]
-            c.add(COMMUNITY, obj.name, field, f"alias {name!r} is already defined by Community {owner[name]}, which is older")
+            c.add(
+                COMMUNITY,
+                obj.name,
+                field,
+                f"alias {name!r} is already defined by Community {owner[name]}, which is older",
+            )
             continue
         for name, (_, value) in parsed.items():
             aliases[name] = value
@@ -734,7 +743,9 @@ def _pool_selection(spec: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[Sel
     return _str_list(spec, "ipAddressPools", "pool"), _selectors(spec, "ipAddressPoolSelectors")
 
 
-def _select_pools(names: tuple[str, ...], selectors: tuple[Selector, ...], pool_labels: Mapping[str, Mapping[str, str]]) -> frozenset[str]:
+def _select_pools(
+    names: tuple[str, ...], selectors: tuple[Selector, ...], pool_labels: Mapping[str, Mapping[str, str]]
+) -> frozenset[str]:
     """MetalLB's rule: no names and no selectors → every pool; otherwise named ∪ selected."""
     if not names and not selectors:
         return frozenset(pool_labels)
@@ -766,7 +777,9 @@ def _parse_l2(obj: _Obj, pool_labels: Mapping[str, Mapping[str, str]]) -> L2Adve
     )
 
 
-def _parse_bgp_adv(obj: _Obj, pool_labels: Mapping[str, Mapping[str, str]], aliases: Mapping[str, BGPCommunity]) -> BGPAdvertisement:
+def _parse_bgp_adv(
+    obj: _Obj, pool_labels: Mapping[str, Mapping[str, str]], aliases: Mapping[str, BGPCommunity]
+) -> BGPAdvertisement:
     spec = _object(obj.spec, "spec")
     names, selectors = _pool_selection(spec)
     agg4 = _int(spec, "aggregationLength", 1, 32)
@@ -775,9 +788,13 @@ def _parse_bgp_adv(obj: _Obj, pool_labels: Mapping[str, Mapping[str, str]], alia
     # MetalLB 0.16: an advertisement that picks Services announces each one on its own; an aggregate
     # would announce other Services' addresses too (internal/config/config.go, bgpAdvertisementFromCR).
     if service_selectors and agg4 not in (None, 32):
-        raise _Invalid("spec.aggregationLength", f"{agg4}: serviceSelectors and aggregationLength are mutually exclusive")
+        raise _Invalid(
+            "spec.aggregationLength", f"{agg4}: serviceSelectors and aggregationLength are mutually exclusive"
+        )
     if service_selectors and agg6 not in (None, 128):
-        raise _Invalid("spec.aggregationLengthV6", f"{agg6}: serviceSelectors and aggregationLengthV6 are mutually exclusive")
+        raise _Invalid(
+            "spec.aggregationLengthV6", f"{agg6}: serviceSelectors and aggregationLengthV6 are mutually exclusive"
+        )
     communities: list[BGPCommunity] = []
     for i, text in enumerate(_str_list(spec, "communities", "community")):
         value = aliases.get(text)
@@ -789,7 +806,8 @@ def _parse_bgp_adv(obj: _Obj, pool_labels: Mapping[str, Mapping[str, str]], alia
                     raise _Invalid(f"spec.communities[{i}]", str(exc)) from None
                 raise _Invalid(
                     f"spec.communities[{i}]",
-                    f"{text!r} is neither a community (AA:NN or large:A:B:C) nor an alias defined in a Community object",
+                    f"{text!r} is neither a community (AA:NN or large:A:B:C) nor an alias defined in a Community "
+                    "object",
                 ) from None
         if value not in communities:
             communities.append(value)
@@ -842,9 +860,7 @@ def _same_update(a: BGPAdvertisement, b: BGPAdvertisement, families: frozenset[i
         return False
     if a.peers and b.peers and not set(a.peers) & set(b.peers):
         return False
-    if a.node_selectors and b.node_selectors and a.node_selectors != b.node_selectors:
-        return False
-    return True
+    return not (a.node_selectors and b.node_selectors and a.node_selectors != b.node_selectors)
 
 
 def _build_bgp_advs(
@@ -872,9 +888,14 @@ def _build_bgp_advs(
             for older in out:
                 if (pool in older.selected_pools and (older.local_pref or 0) != (adv.local_pref or 0)
                         and _same_update(adv, older, families)):
-                    c.add(BGPADV, obj.name, "spec.localPref",
-                          f"{adv.local_pref or 0} conflicts with localPref {older.local_pref or 0} of older BGPAdvertisement "
-                          f"{older.name} for the same announcements of IPAddressPool {pool}; pool {pool} is not advertised by it")
+                    c.add(
+                        BGPADV,
+                        obj.name,
+                        "spec.localPref",
+                        f"{adv.local_pref or 0} conflicts with localPref {older.local_pref or 0} of older "
+                        f"BGPAdvertisement {older.name} for the same announcements of IPAddressPool {pool}; "
+                        f"pool {pool} is not advertised by it",
+                    )
                     keep.discard(pool)
                     break
         out.append(replace(adv, selected_pools=frozenset(keep)))
@@ -933,7 +954,9 @@ def _timers(spec: Mapping[str, Any]) -> tuple[int, int]:
     if hold_s > 65535:
         raise _Invalid(hold_field, f"{shown} gives a hold time of {hold_s:g}s; the most BGP allows is 65535s")
     if keep_s > hold_s:
-        raise _Invalid("spec.keepaliveTime", f"{_show(spec.get('keepaliveTime'))} is longer than holdTime ({hold_s:g}s)")
+        raise _Invalid(
+            "spec.keepaliveTime", f"{_show(spec.get('keepaliveTime'))} is longer than holdTime ({hold_s:g}s)"
+        )
     return int(hold_s), int(keep_s)
 
 
@@ -970,7 +993,9 @@ def _parse_peer(obj: _Obj, secrets: Mapping[str, Any]) -> BGPPeer:
         raise _Invalid("spec.dynamicASN", f"{dynamic!r} and peerASN ({peer_asn}) are mutually exclusive")
     multihop = _bool(spec, "ebgpMultiHop", False)
     if multihop and (peer_asn == my_asn or dynamic == "internal"):
-        raise _Invalid("spec.ebgpMultiHop", f"is for eBGP peers, but this is an iBGP session (AS {my_asn} on both ends)")
+        raise _Invalid(
+            "spec.ebgpMultiHop", f"is for eBGP peers, but this is an iBGP session (AS {my_asn} on both ends)"
+        )
 
     address = _ip(spec, "peerAddress")
     interface = _str(spec, "interface")
@@ -990,7 +1015,9 @@ def _parse_peer(obj: _Obj, secrets: Mapping[str, Any]) -> BGPPeer:
     connect_s = _duration(spec, "connectTime")
     if connect_s is not None:
         if connect_s != int(connect_s) or not 1 <= connect_s <= 65535:
-            raise _Invalid("spec.connectTime", f"{_show(spec.get('connectTime'))} must be whole seconds from 1s to 65535s")
+            raise _Invalid(
+                "spec.connectTime", f"{_show(spec.get('connectTime'))} must be whole seconds from 1s to 65535s"
+            )
         connect = int(connect_s)
 
     password = _str(spec, "password", secret=True)
@@ -1011,7 +1038,7 @@ def _parse_peer(obj: _Obj, secrets: Mapping[str, Any]) -> BGPPeer:
         interface=interface,
         port=port,
         source_address=_ip(spec, "sourceAddress"),
-        router_id=router_id,  # type: ignore[arg-type]  # checked IPv4 above
+        router_id=router_id,
         hold_time=hold,
         keepalive_time=keepalive,
         connect_time=connect,
@@ -1096,10 +1123,9 @@ __all__ = [
     "BGPPeer",
     "ClusterConfig",
     "CommunityError",
-    "ConfigError",
+    "ObjectError",
     "L2Advertisement",
     "Secret",
     "build_config",
     "parse_community",
-    "parse_duration",
 ]

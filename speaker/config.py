@@ -10,13 +10,16 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
 from speaker import durations
+from speaker.layer2.settings import RESPONDERS, Layer2Settings
+from speaker.membership_core import MembershipSettings
 
 DEFAULT_PATH = "/etc/baremetal-lb/speaker.yaml"
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -42,46 +45,6 @@ class LeaseSettings:
 
 
 @dataclass(frozen=True)
-class MembershipConfig:
-    """``membership:`` — the speakers' UDP heartbeats (``speaker.membership``).
-
-    Heartbeats notice a dead node in ~0.2 s. Their key comes from ``key_file`` when set, else from MetalLB's
-    ``memberlist`` Secret (``secret_name``) in the speakers' namespace, which the allocator leader creates when it
-    is missing (``create_secret``) and every speaker watches, following a rotation (the old key stays valid for
-    ``key_overlap``; ``speaker.memberkey``). Until a key is known — the Secret cannot be read (RBAC, the API down at
-    start) or does not exist yet — Layer 2 liveness falls back to the speakers' Leases (``speaker.liveness``):
-    every speaker renews its own Lease every ``lease_renew_interval`` and a node whose Lease was not renewed for
-    ``lease_duration`` is dead (4-6 s at the defaults). The Leases run in every mode: they also tell the allocator
-    leader whose status objects to delete. ``peers`` maps node name → address; empty means "the Nodes'
-    InternalIP addresses".
-    """
-
-    key_file: str | None = None
-    secret_name: str = "memberlist"
-    create_secret: bool = True
-    key_overlap: float = 120.0
-    port: int = 7947
-    interval: float = 0.05
-    dead_after: float = 0.2
-    fence_after: float = 3.0
-    peers: tuple[tuple[str, str], ...] = ()
-    lease_duration: float = 6.0
-    lease_renew_interval: float = 2.0
-
-
-@dataclass(frozen=True)
-class Layer2Config:
-    """``layer2:`` — ARP/NDP announcement (``speaker.layer2``)."""
-
-    enabled: bool = True
-    probe: bool = True  # RFC 5227 / DAD-style conflict probe before an address's first announcement
-    refresh_interval: float = 0.0  # re-announce every N s (switches with short FDB aging); 0: off
-    leave_grace: float = 5.0  # on SIGTERM keep answering until peers took over, at most this long
-    realtime_priority: int = 0  # SCHED_FIFO priority for the ARP/NDP responder (needs CAP_SYS_NICE); 0: off
-    responder: str = "process"  # who answers ARP/NDP: a child process (default) or a thread of the speaker
-
-
-@dataclass(frozen=True)
 class BGPConfig:
     """``bgp:`` — native BGP sessions from the cluster's BGPPeers (``speaker.bgp``)."""
 
@@ -96,18 +59,19 @@ class SpeakerConfig:
     load_balancer_class: str | None = None
     log_level: str = "info"
     metrics_listen: str = "127.0.0.1:7472"
-    # MetalLB's --ignore-exclude-lb: announce from nodes labelled node.kubernetes.io/exclude-from-external-load-balancers
+    # MetalLB's --ignore-exclude-lb: announce from nodes labelled
+    # node.kubernetes.io/exclude-from-external-load-balancers
     ignore_exclude_lb: bool = False
     metrics_bearer_token_file: str | None = None  # /metrics wants "Authorization: Bearer <the file's content>"
     metrics_tls_cert_file: str | None = None  # with metrics_tls_key_file: HTTPS on metrics_listen
     metrics_tls_key_file: str | None = None
     lease: LeaseSettings = LeaseSettings()
     status_writers: int = 4
-    layer2: Layer2Config = Layer2Config()
-    membership: MembershipConfig = MembershipConfig()
+    layer2: Layer2Settings = Layer2Settings()
+    membership: MembershipSettings = MembershipSettings()
     bgp: BGPConfig = BGPConfig()
 
-    def with_overrides(self, **overrides: Any) -> "SpeakerConfig":
+    def with_overrides(self, **overrides: Any) -> SpeakerConfig:
         """Command-line values win over the file; ``None`` means "not given"."""
         given = {k: v for k, v in overrides.items() if v is not None}
         new = replace(self, **given)
@@ -115,8 +79,9 @@ class SpeakerConfig:
         return new
 
 
-def parse_duration(value: Any, where: str) -> float:
-    """Seconds as a number, or a Kubernetes-style duration string ("15s", "1m30s", "500ms")."""
+def duration_setting(value: Any, where: str) -> float:
+    """A timer of this file: seconds as a number, or a duration string ("15s", "1m30s", "500ms") read by the one
+    parser, :func:`speaker.durations.parse_duration`; positive. Errors are ``ConfigError`` naming ``where``."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ConfigError(f"{where}: {value!r} is not a duration (use e.g. 15s, 1m30s, 500ms)")
     try:
@@ -135,7 +100,6 @@ _TOP_KEYS = {
 }
 _LEASE_KEYS = {"name", "duration", "renew_deadline", "retry_period"}
 _LAYER2_KEYS = {"enabled", "probe", "refresh_interval", "leave_grace", "realtime_priority", "responder"}
-LAYER2_RESPONDERS = ("process", "thread")
 _MEMBERSHIP_KEYS = {"key_file", "port", "interval", "dead_after", "fence_after", "peers", "lease_duration",
                     "lease_renew_interval", "secret_name", "create_secret", "key_overlap"}
 
@@ -158,28 +122,31 @@ def _bool(sec: Mapping[str, Any], key: str, where: str) -> dict[str, bool]:
     return {key: sec[key]}
 
 
-def _layer2(raw: Mapping[str, Any]) -> Layer2Config:
+def _layer2(raw: Mapping[str, Any]) -> Layer2Settings:
     sec = _section(raw, "layer2", _LAYER2_KEYS)
     values: dict[str, Any] = {**_bool(sec, "enabled", "layer2"), **_bool(sec, "probe", "layer2")}
     if "refresh_interval" in sec:
-        values["refresh_interval"] = 0.0 if sec["refresh_interval"] in (0, "0") else parse_duration(
+        values["refresh_interval"] = 0.0 if sec["refresh_interval"] in (0, "0") else duration_setting(
             sec["refresh_interval"], "layer2.refresh_interval")
     if "leave_grace" in sec:
-        values["leave_grace"] = parse_duration(sec["leave_grace"], "layer2.leave_grace")
+        values["leave_grace"] = duration_setting(sec["leave_grace"], "layer2.leave_grace")
     if "realtime_priority" in sec:
         prio = sec["realtime_priority"]
-        if isinstance(prio, bool) or not isinstance(prio, int) or not 0 <= prio <= 99:
+        if isinstance(prio, bool) or not isinstance(prio, int):
             raise ConfigError(f"layer2.realtime_priority: {prio!r} must be an integer from 0 (off) to 99")
         values["realtime_priority"] = prio
     if "responder" in sec:
         mode = sec["responder"]
-        if mode not in LAYER2_RESPONDERS:
-            raise ConfigError(f"layer2.responder: {mode!r} must be one of {', '.join(LAYER2_RESPONDERS)}")
+        if mode not in RESPONDERS:
+            raise ConfigError(f"layer2.responder: {mode!r} must be one of {', '.join(RESPONDERS)}")
         values["responder"] = mode
-    return Layer2Config(**values)
+    try:
+        return Layer2Settings(**values)
+    except ValueError as exc:  # the values' own checks (Layer2Settings.__post_init__), once
+        raise ConfigError(str(exc)) from None
 
 
-def _membership(raw: Mapping[str, Any]) -> MembershipConfig:
+def _membership(raw: Mapping[str, Any]) -> MembershipSettings:
     sec = _section(raw, "membership", _MEMBERSHIP_KEYS)
     values: dict[str, Any] = {}
     if (key_file := _expect_str(sec, "key_file", "membership.")) is not None:
@@ -191,35 +158,24 @@ def _membership(raw: Mapping[str, Any]) -> MembershipConfig:
     values.update(_bool(sec, "create_secret", "membership"))
     if "port" in sec:
         port = sec["port"]
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        if isinstance(port, bool) or not isinstance(port, int):  # its range: MembershipSettings
             raise ConfigError(f"membership.port: {port!r} is not a UDP port")
         values["port"] = port
     for key in ("interval", "dead_after", "fence_after", "lease_duration", "lease_renew_interval", "key_overlap"):
         if key in sec:
-            values[key] = parse_duration(sec[key], f"membership.{key}")
+            values[key] = duration_setting(sec[key], f"membership.{key}")
     peers = sec.get("peers") or {}
     if not isinstance(peers, Mapping):
         raise ConfigError(f"membership.peers: must map node names to addresses, got {peers!r}")
-    from speaker.membership import parse_address  # the one parser of peer addresses
-
-    for name, addr in peers.items():
-        try:
-            parse_address(str(addr))
-        except ValueError:
-            raise ConfigError(f"membership.peers.{name}: {addr!r} is not an IP address (ip, ip:port, [ip6]:port)") from None
     values["peers"] = tuple(sorted((str(k), str(v)) for k, v in peers.items()))
-    cfg = MembershipConfig(**values)
-    if cfg.dead_after <= cfg.interval:
-        raise ConfigError(f"membership.dead_after: {cfg.dead_after:g}s must be longer than membership.interval "
-                          f"({cfg.interval:g}s); use at least 3 intervals")
-    if cfg.lease_duration < 1 or cfg.lease_duration != int(cfg.lease_duration):
+    lease = values.get("lease_duration")
+    if lease is not None and (lease < 1 or lease != int(lease)):  # named as written: "2500ms", not 2.5s
         raise ConfigError(f"membership.lease_duration: {sec['lease_duration']!r} must be whole seconds, at least 1s "
                           f"(a Lease counts in seconds)")
-    if cfg.lease_renew_interval * 3 > cfg.lease_duration:
-        raise ConfigError(f"membership.lease_renew_interval: {cfg.lease_renew_interval:g}s must be at most a third of "
-                          f"membership.lease_duration ({cfg.lease_duration:g}s), so that two failed renewals are "
-                          f"not taken for a death")
-    return cfg
+    try:
+        return MembershipSettings(**values)
+    except ValueError as exc:  # the values' own checks (MembershipSettings.__post_init__), once
+        raise ConfigError(str(exc)) from None
 
 
 def _expect_str(raw: Mapping[str, Any], key: str, where: str) -> str | None:
@@ -263,7 +219,7 @@ def build_speaker_config(raw: Any, source: str = "config") -> SpeakerConfig:
         lease_values["name"] = name
     for key in ("duration", "renew_deadline", "retry_period"):
         if key in lease_raw:
-            lease_values[key] = parse_duration(lease_raw[key], f"lease.{key}")
+            lease_values[key] = duration_setting(lease_raw[key], f"lease.{key}")
     values["lease"] = LeaseSettings(**lease_values)
     values["layer2"] = _layer2(raw)
     values["membership"] = _membership(raw)

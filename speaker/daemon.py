@@ -134,7 +134,7 @@ class Speaker:
 
     def _build_layer2(self) -> None:
         # Imported here: raw sockets and netlink are only needed (and only allowed) where Layer 2 runs.
-        from speaker.layer2.announcer import Announcer, Layer2Settings
+        from speaker.layer2.announcer import Announcer
         from speaker.membership_wire import parse_keys
 
         cfg = self.cfg
@@ -151,9 +151,7 @@ class Speaker:
         conflicts = ConflictReporter(services=self.caches.services, events=self.events)
         self.announcer = Announcer(
             cfg.node_name,
-            settings=Layer2Settings(probe=cfg.layer2.probe, refresh_interval=cfg.layer2.refresh_interval,
-                                    realtime_priority=cfg.layer2.realtime_priority,
-                                    responder=cfg.layer2.responder),
+            settings=cfg.layer2,
             on_conflict=conflicts.report,
         )
         from speaker.layer2.handover import HandoverForwarder
@@ -199,13 +197,12 @@ class Speaker:
 
     # --- the heartbeat key and which liveness Layer 2 uses -------------------------------------------------
     def _new_membership(self, keys: Any) -> Any:
-        from speaker.membership import Membership, Settings
+        from speaker.membership import Membership
 
         m = self.cfg.membership
         return Membership(
             self.cfg.node_name, keys,
-            Settings(port=m.port, interval=m.interval, dead_after=m.dead_after, fence_after=m.fence_after,
-                     key_overlap=m.key_overlap),
+            m,
             on_change=self._wake_layer2,
             on_fence=self._wake_layer2,
         )
@@ -445,7 +442,7 @@ class Speaker:
 
     def _update_peers(self) -> None:
         """Heartbeat peers: the configured ones, else every other Node's InternalIP."""
-        from speaker.membership import parse_address
+        from speaker.membership_core import parse_address
 
         port = self.cfg.membership.port
         if self.cfg.membership.peers:

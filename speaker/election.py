@@ -26,8 +26,10 @@ from __future__ import annotations
 import hashlib
 import heapq
 import math
+from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from typing import AbstractSet, Any, Iterable, Literal, Mapping, Sequence
+from typing import Any, Literal
 
 from speaker.labels import Selector, any_matches
 
@@ -91,8 +93,9 @@ def eligible_nodes(
 
     ``advertisements``: the ``nodeSelectors`` of each L2Advertisement that advertises the address's pool — a node
     qualifies if any advertisement selects it (an advertisement without selectors selects every node); no
-    advertisement at all means no node. ``ready_endpoint_nodes`` (``speaker.endpoints``): for ``externalTrafficPolicy: Local`` the nodes
-    with a ready endpoint (only they qualify), ``None`` for ``Cluster``. Excluded nodes never qualify.
+    advertisement at all means no node. ``ready_endpoint_nodes`` (``speaker.endpoints``): for
+    ``externalTrafficPolicy: Local`` the nodes with a ready endpoint (only they qualify), ``None`` for ``Cluster``.
+    Excluded nodes never qualify.
     """
     ads = [tuple(a) for a in advertisements]
     out = set()

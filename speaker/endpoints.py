@@ -14,7 +14,8 @@ Service announced while connections drain (graceful shutdown); one that stopped 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 

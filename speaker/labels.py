@@ -6,8 +6,9 @@ The speaker needs them for pool ``serviceAllocation`` selectors and advertisemen
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 
 class SelectorError(ValueError):
@@ -44,7 +45,7 @@ class Selector:
         return all(r.matches(labels) for r in self.requirements)
 
     @classmethod
-    def from_dict(cls, raw: Any, where: str = "selector") -> "Selector":
+    def from_dict(cls, raw: Any, where: str = "selector") -> Selector:
         """Build from the API's ``{matchLabels, matchExpressions}``; ``where`` prefixes error messages."""
         if raw is None:
             return cls()

@@ -31,9 +31,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -202,7 +203,8 @@ class SpeakerLease:
                  duration: float, renew_interval: float,
                  on_change: Callable[[frozenset[str]], None] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self._api = client.CoordinationV1Api(api)
+        # Called raw (dict bodies; _preload_content=False returns urllib3 responses): the client's types model neither.
+        self._api: Any = client.CoordinationV1Api(api)
         self._ns = namespace
         self.node = node
         self.name = lease_name(node)

@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from typing import AbstractSet, Any, Callable, Mapping
+from typing import Any
 
 from speaker.membership_wire import MIN_KEY_BYTES
 

@@ -12,9 +12,10 @@ import json
 import re
 import signal
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -62,7 +63,7 @@ class Daemon:
         self.proc: subprocess.Popen[Any] | None = None
         self.log = self.dir / "log"
 
-    def start(self) -> "Daemon":
+    def start(self) -> Daemon:
         self.write_config()
         self._logf = open(self.log, "ab")
         self.proc = self.host.popen(self.command(), stdout=self._logf, stderr=subprocess.STDOUT)
@@ -128,9 +129,11 @@ class Bird(Daemon):
             extra += " direct;" if ibgp else ""  # iBGP is multihop by default in BIRD
             extra += " multihop;" if n.multihop else ""
             extra += " passive on;" if n.passive else ""
-            parts.append(f"protocol bgp {n.name} {{ local {local} as {self.asn}; neighbor {n.address} as {n.asn}; "
-                         f"hold time {n.hold}; connect delay time 1; connect retry time 1; error wait time 1, 2; {extra}\n"
-                         f"  ipv4 {{ {channel} }}; ipv6 {{ {channel} }}; }}\n")
+            parts.append(
+                f"protocol bgp {n.name} {{ local {local} as {self.asn}; neighbor {n.address} as {n.asn}; "
+                f"hold time {n.hold}; connect delay time 1; connect retry time 1; error wait time 1, 2; {extra}\n"
+                f"  ipv4 {{ {channel} }}; ipv6 {{ {channel} }}; }}\n"
+            )
         (self.dir / "bird.conf").write_text("".join(parts))
 
     def command(self) -> list[str]:
@@ -207,8 +210,12 @@ class Frr(Daemon):
                  f"router bgp {self.asn}", f" bgp router-id {self.router_id}", " no bgp ebgp-requires-policy",
                  " no bgp network import-check", " no bgp default ipv4-unicast"]
         for n in self.neighbors:
-            lines += [f" neighbor {n.address} remote-as {n.asn}", f" neighbor {n.address} timers {max(1, n.hold // 3)} {n.hold}",
-                      f" neighbor {n.address} timers connect 1", f" neighbor {n.address} disable-connected-check"]
+            lines += [
+                f" neighbor {n.address} remote-as {n.asn}",
+                f" neighbor {n.address} timers {max(1, n.hold // 3)} {n.hold}",
+                f" neighbor {n.address} timers connect 1",
+                f" neighbor {n.address} disable-connected-check",
+            ]
             if n.password:
                 lines.append(f" neighbor {n.address} password {n.password}")
             if n.multihop:
@@ -246,7 +253,7 @@ class Frr(Daemon):
         out: dict[str, list[dict[str, Any]]] = {}
         for prefix, brief in listing["routes"].items():
             detail = self.vtysh_json(f"show bgp ipv{version} unicast {prefix} json").get("paths", [])
-            for b, p in zip(brief, detail):
+            for b, p in zip(brief, detail, strict=False):
                 out.setdefault(prefix, []).append({
                     "from": b.get("peerId"),
                     "next_hop": [h.get("ip") for h in p.get("nexthops", [])],
@@ -265,11 +272,16 @@ class Gobgp(Daemon):
     def write_config(self) -> None:
         text = f'[global.config]\n  as = {self.asn}\n  router-id = "{self.router_id}"\n'
         for n in self.neighbors:
-            text += (f'[[neighbors]]\n  [neighbors.config]\n    neighbor-address = "{n.address}"\n    peer-as = {n.asn}\n')
+            text += (
+                f'[[neighbors]]\n  [neighbors.config]\n    neighbor-address = "{n.address}"\n    peer-as = {n.asn}\n'
+            )
             if n.password:
                 text += f'    auth-password = "{n.password}"\n'
-            text += (f'  [neighbors.timers.config]\n    hold-time = {n.hold}\n    keepalive-interval = {max(1, n.hold // 3)}\n'
-                     f'    connect-retry = 1\n')
+            text += (
+                f"  [neighbors.timers.config]\n    hold-time = {n.hold}\n"
+                f"    keepalive-interval = {max(1, n.hold // 3)}\n"
+                f"    connect-retry = 1\n"
+            )
             if n.passive:
                 text += '  [neighbors.transport.config]\n    passive-mode = true\n'
             if n.multihop:
@@ -314,9 +326,13 @@ class Gobgp(Daemon):
                     elif t == 8:
                         r["communities"] = [f"{c >> 16}:{c & 0xFFFF}" for c in a.get("communities", [])]
                     elif t == 14:
-                        r["next_hop"] = [a["nexthop"]] + ([a["linklocal_nexthop"]] if a.get("linklocal_nexthop") else [])
+                        r["next_hop"] = [a["nexthop"]] + (
+                            [a["linklocal_nexthop"]] if a.get("linklocal_nexthop") else []
+                        )
                     elif t == 32:
-                        r["large_communities"] = [f"{c['ASN']}:{c['LocalData1']}:{c['LocalData2']}" for c in a.get("value", [])]
+                        r["large_communities"] = [
+                            f"{c['ASN']}:{c['LocalData1']}:{c['LocalData2']}" for c in a.get("value", [])
+                        ]
                 out.setdefault(prefix, []).append(r)
         return out
 
@@ -327,8 +343,15 @@ DAEMONS = {"bird": Bird, "frr": Frr, "gobgp": Gobgp}
 class Node:
     """Our speaker, in-process, its loop thread inside the node's namespace."""
 
-    def __init__(self, host: Host, *, asn: int = 64512, router_id: str | None = None, listen: tuple[str, int] | None = None,
-                 link_local: bool = False):
+    def __init__(
+        self,
+        host: Host,
+        *,
+        asn: int = 64512,
+        router_id: str | None = None,
+        listen: tuple[str, int] | None = None,
+        link_local: bool = False,
+    ):
         self.host = host
         self.asn = asn
         self.speaker = BGPSpeaker(host.name, router_id=router_id, registry=CollectorRegistry(), listen=listen,
@@ -364,7 +387,7 @@ def route(prefix: str, **kw: Any) -> Route:
 PREFIX = "192.0.2.0/28"
 
 
-class BGPWorld:  # noqa: E302
+class BGPWorld:
     """Two node namespaces running ``baremetal-lb speaker`` processes, a BIRD router, pool + advertisement + peer."""
 
     def __init__(self, lab: Lab, kube_api: Any, cluster: Any, tmp: Path) -> None:
@@ -416,7 +439,7 @@ class BGPCapture:
         self.err = workdir / f"tcpdump-{host.name}.log"
         self.proc: subprocess.Popen[Any] | None = None
 
-    def __enter__(self) -> "BGPCapture":
+    def __enter__(self) -> BGPCapture:
         self._errf = open(self.err, "wb")
         # --immediate-mode + -U: every packet reaches the file as it arrives (no ring-buffer block held back).
         self.proc = self.host.popen(["tcpdump", "-i", "any", "--immediate-mode", "-U", "-Z", "root", "-n", "-s", "0",

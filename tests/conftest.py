@@ -7,8 +7,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from hypothesis import settings
@@ -44,7 +44,7 @@ def kubeconfig(kube_api: ApiServer, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def kube_client(kube_api: ApiServer) -> Iterator["object"]:
+def kube_client(kube_api: ApiServer) -> Iterator[object]:
     """A ``kubernetes.client.ApiClient`` talking to ``kube_api``."""
     client = api_client(kube_api.url)
     try:

@@ -2,7 +2,8 @@
 
 Also a command for playbooks (the router Molecule scenario)::
 
-    python -m tests.dhcpclient NETNS COUNT [--tag N] [--tries 2 --wait 1]   # prints a JSON list: the address each client got, or null
+    # prints a JSON list: the address each client got, or null
+    python -m tests.dhcpclient NETNS COUNT [--tag N] [--tries 2 --wait 1]
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def dhcp_leases(client: Any, tmp: Path, count: int, tag: int = 1, tries: int = 2
     script.chmod(0o755)
     got: list[str | None] = []
     for i in range(count):
-        cid = "01%02x%010x" % (tag, i + 1)
+        cid = f"01{tag:02x}{i + 1:010x}"
         proc = client.run(["udhcpc", "-n", "-q", "-f", "-i", "eth0", "-s", str(script), "-t", str(tries),
                            "-T", str(wait), "-A", "1", "-x", f"0x3d:{cid}"], check=False,
                           timeout=tries * wait + 10)
@@ -46,7 +47,9 @@ class _Netns:
     def __init__(self, ns: str) -> None:
         self.ns = ns
 
-    def run(self, args: list[str], check: bool = True, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, args: list[str], check: bool = True, timeout: float | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["ip", "netns", "exec", self.ns, *args], capture_output=True, text=True, check=check,
                               timeout=timeout)
 

@@ -49,7 +49,7 @@ class Node:
         self.proc: subprocess.Popen[bytes] | None = None
         self.http: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 60) -> "Node":
+    def start(self, timeout: float = 60) -> Node:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         args = (["--node-name", self.name, "--namespace", NS] if self.zero_config else ["--config", str(self.config)])
         self.proc = self.host.popen([sys.executable, "-m", "speaker", "speaker", *args,
@@ -105,9 +105,15 @@ class L2Lab:
             host = lab.host(f"node{i}", f"198.51.100.{10 + i}/24")
             url = kube_api.add_listener(host.listen("127.0.0.1", 0))
             self.nodes[host.name] = Node(host, tmp, url, zero_config=zero_config)
-            cluster.core.create_node({"metadata": {"name": host.name, "labels": {"kubernetes.io/hostname": host.name}},
-                                      "status": {"addresses": [{"type": "InternalIP", "address": f"198.51.100.{10 + i}"}],
-                                                 "conditions": [{"type": "Ready", "status": "True"}]}})
+            cluster.core.create_node(
+                {
+                    "metadata": {"name": host.name, "labels": {"kubernetes.io/hostname": host.name}},
+                    "status": {
+                        "addresses": [{"type": "InternalIP", "address": f"198.51.100.{10 + i}"}],
+                        "conditions": [{"type": "Ready", "status": "True"}],
+                    },
+                }
+            )
         cluster.pool("lan", [POOL])
         cluster.custom.create_namespaced_custom_object("metallb.io", "v1beta1", NS, "l2advertisements", {
             "apiVersion": "metallb.io/v1beta1", "kind": "L2Advertisement", "metadata": {"name": "lan"},
@@ -123,7 +129,9 @@ class L2Lab:
         return [n.name for n in self.nodes.values() if n.proc and n.proc.poll() is None and ip in n.announcing()]
 
     def curl(self, ip: str, timeout: float = 1.0) -> str | None:
-        r = self.client.run(["curl", "-s", "--max-time", str(timeout), f"http://{ip}/"], check=False, timeout=timeout + 5)
+        r = self.client.run(
+            ["curl", "-s", "--max-time", str(timeout), f"http://{ip}/"], check=False, timeout=timeout + 5
+        )
         return r.stdout.strip() if r.returncode == 0 else None
 
     def neigh_mac(self, ip: str) -> str | None:

@@ -16,6 +16,7 @@ emulator becomes reachable at ``127.0.0.1`` inside node namespaces.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import secrets
@@ -23,8 +24,9 @@ import shlex
 import socket
 import subprocess
 import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 CLONE_NEWNET = 0x40000000
@@ -62,7 +64,9 @@ def run_in_netns(ns: str, fn: Callable[[], T], timeout: float | None = 60) -> T:
     return box["value"]
 
 
-def sh(cmd: str | Sequence[str], *, check: bool = True, timeout: float = 30, **kw: Any) -> subprocess.CompletedProcess[str]:
+def sh(
+    cmd: str | Sequence[str], *, check: bool = True, timeout: float = 30, **kw: Any
+) -> subprocess.CompletedProcess[str]:
     args = shlex.split(cmd) if isinstance(cmd, str) else list(cmd)
     return subprocess.run(args, check=check, capture_output=True, text=True, timeout=timeout, **kw)
 
@@ -70,7 +74,7 @@ def sh(cmd: str | Sequence[str], *, check: bool = True, timeout: float = 30, **k
 class Host:
     """One namespace on the LAN, with ``eth0`` plugged into the lab's bridge."""
 
-    def __init__(self, lab: "Lab", name: str, ns: str, port: str, mac: str) -> None:
+    def __init__(self, lab: Lab, name: str, ns: str, port: str, mac: str) -> None:
         self.lab = lab
         self.name = name
         self.ns = ns
@@ -151,8 +155,8 @@ class Lab:
         self._count += 1
         ns = f"{self.prefix}-{name}"
         port = f"{self.prefix[:9]}p{self._count}"  # interface names are at most 15 characters
-        mac = mac or "02:%02x:%02x:%02x:%02x:%02x" % (
-            int(self.tag[0:2], 16), int(self.tag[2:4], 16), int(self.tag[4:6], 16), self._count >> 8, self._count & 0xFF)
+        tag = f"{int(self.tag[0:2], 16):02x}:{int(self.tag[2:4], 16):02x}:{int(self.tag[4:6], 16):02x}"
+        mac = mac or f"02:{tag}:{self._count >> 8:02x}:{self._count & 0xFF:02x}"
         sh(f"ip netns add {ns}")
         host = Host(self, name, ns, port, mac)
         self.hosts[name] = host
@@ -175,14 +179,12 @@ class Lab:
         for ns in [h.ns for h in self.hosts.values()] + [self.switch_ns]:
             pids = sh(["ip", "netns", "pids", ns], check=False).stdout.split()
             for pid in pids:
-                try:
+                with contextlib.suppress(ProcessLookupError, ValueError):
                     os.kill(int(pid), 9)
-                except (ProcessLookupError, ValueError):
-                    pass
         for ns in [h.ns for h in self.hosts.values()] + [self.switch_ns]:
             sh(["ip", "netns", "del", ns], check=False)
 
-    def __enter__(self) -> "Lab":
+    def __enter__(self) -> Lab:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -44,7 +44,7 @@ class Prometheus:
         self.log = self.dir / "prometheus.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> "Prometheus":
+    def start(self) -> Prometheus:
         self.proc = self.host.popen([
             self.binary, f"--config.file={self.config}", f"--storage.tsdb.path={self.dir / 'data'}",
             f"--web.listen-address=127.0.0.1:{self.port}", "--storage.tsdb.retention.time=1h"],

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import socket
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def wait_for(what: str, predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:

@@ -38,9 +38,16 @@ def main() -> None:
                    port=args.port, source_address=ipaddress.ip_address(args.source) if args.source else None,
                    hold_time=args.hold, keepalive_time=args.hold // 3,
                    password=Secret(args.password_file.read_text().strip()) if args.password_file else None)
-    routes = [Route(ipaddress.ip_network(r, strict=False), communities=tuple((c.values[0] << 16) | c.values[1] for c in comms if not c.large),
-                    large_communities=tuple(c.values for c in comms if c.large), local_pref=args.local_pref)  # type: ignore[misc]
-              for r in args.route]
+    routes = [
+        Route(
+            ipaddress.ip_network(r, strict=False),
+            communities=tuple((c.values[0] << 16) | c.values[1] for c in comms if not c.large),
+            # misc: BGPCommunity.values is a tuple[int, ...]; a large one has exactly three (its parser)
+            large_communities=tuple(c.values for c in comms if c.large),  # type: ignore[misc]
+            local_pref=args.local_pref,
+        )
+        for r in args.route
+    ]
     sp = BGPSpeaker("debug", router_id=args.router_id)
     sp.start()
     sp.set_routes({"peer": routes})

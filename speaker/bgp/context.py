@@ -30,5 +30,5 @@ class Context:
 
     # Used before the OPENs are exchanged: OPEN, NOTIFICATION and KEEPALIVE do not depend on it.
     @classmethod
-    def initial(cls) -> "Context":
+    def initial(cls) -> Context:
         return cls(asn4=False, families=frozenset({IPV4_UNICAST}))

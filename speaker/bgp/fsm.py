@@ -16,16 +16,27 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Union
+from typing import Any
 
-from speaker.bgp.capability import (FourOctetAs, GracefulRestart, Multiprotocol, RouteRefreshCapability,
-                                    pack_capability)
+from speaker.bgp.capability import FourOctetAs, GracefulRestart, Multiprotocol, RouteRefreshCapability, pack_capability
 from speaker.bgp.context import FAMILY_NAMES, IPV4_UNICAST, Context, Family
-from speaker.bgp.errors import (BAD_BGP_IDENTIFIER, BAD_PEER_AS, CEASE, CEASE_ADMINISTRATIVE_SHUTDOWN, FSM_ERROR,
-                                FSM_UNEXPECTED_IN_ESTABLISHED, FSM_UNEXPECTED_IN_OPENCONFIRM,
-                                FSM_UNEXPECTED_IN_OPENSENT, FSM_UNSPECIFIED, HOLD_TIMER_EXPIRED, OPEN_MESSAGE_ERROR,
-                                UNSUPPORTED_CAPABILITY, Notification)
+from speaker.bgp.errors import (
+    BAD_BGP_IDENTIFIER,
+    BAD_PEER_AS,
+    CEASE,
+    CEASE_ADMINISTRATIVE_SHUTDOWN,
+    FSM_ERROR,
+    FSM_UNEXPECTED_IN_ESTABLISHED,
+    FSM_UNEXPECTED_IN_OPENCONFIRM,
+    FSM_UNEXPECTED_IN_OPENSENT,
+    FSM_UNSPECIFIED,
+    HOLD_TIMER_EXPIRED,
+    OPEN_MESSAGE_ERROR,
+    UNSUPPORTED_CAPABILITY,
+    Notification,
+)
 from speaker.bgp.message import Keepalive, NotificationMessage, Open, RouteRefresh, Update
 
 OPEN_HOLD_TIME = 240.0  # RFC 4271 §8.2.2: "a large value", 4 minutes suggested
@@ -126,7 +137,7 @@ def negotiate(cfg: SessionConfig, peer: Open) -> Negotiated:
 
 def retry_delay(failures: int, cap: float) -> float:
     """Automatic restart backoff: 1, 2, 4 … seconds, at most ``cap`` (and at least 1 s)."""
-    return max(1.0, min(cap, INITIAL_RETRY * 2 ** min(failures, 16)))
+    return max(1.0, min(cap, INITIAL_RETRY * 2.0 ** min(failures, 16)))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -219,10 +230,10 @@ class RouteRefreshReceived:
     message: RouteRefresh
 
 
-Event = Union[ManualStart, ManualStop, IdleHoldTimerExpires, ConnectRetryTimerExpires, HoldTimerExpires,
-              KeepaliveTimerExpires, TcpConnected, TcpConnectionFails, OpenReceived, MessageError,
-              NotificationReceived, KeepaliveReceived, UpdateReceived, RouteRefreshReceived]
-EVENTS: tuple[type, ...] = Event.__args__  # type: ignore[attr-defined]
+Event = (ManualStart | ManualStop | IdleHoldTimerExpires | ConnectRetryTimerExpires | HoldTimerExpires
+         | KeepaliveTimerExpires | TcpConnected | TcpConnectionFails | OpenReceived | MessageError
+         | NotificationReceived | KeepaliveReceived | UpdateReceived | RouteRefreshReceived)
+EVENTS: tuple[type, ...] = Event.__args__
 
 # ---------------------------------------------------------------------------------------------------------
 # Actions
@@ -285,7 +296,7 @@ class ResendRoutes:
     safi: int
 
 
-Action = Union[Connect, Disconnect, Send, StartTimer, StopTimer, SessionUp, SessionDown, ReceivedUpdate, ResendRoutes]
+Action = Connect | Disconnect | Send | StartTimer | StopTimer | SessionUp | SessionDown | ReceivedUpdate | ResendRoutes
 
 # ---------------------------------------------------------------------------------------------------------
 # The machine
@@ -318,7 +329,9 @@ def _to_idle(f: Fsm, reason: str, *, notify: NotificationMessage | None = None, 
     failures = f.failures + 1 if restart else 0
     if restart:
         actions.append(StartTimer(IDLE_HOLD, retry_delay(failures - 1, f.config.retry_cap)))
-    return replace(f, state=State.IDLE, failures=failures, negotiated=None, last_error=reason, stopped=not restart), actions
+    return replace(
+        f, state=State.IDLE, failures=failures, negotiated=None, last_error=reason, stopped=not restart
+    ), actions
 
 
 def _error(f: Fsm, err: Notification) -> Result:
@@ -329,7 +342,10 @@ def _start(f: Fsm, ev: Any) -> Result:
     f = replace(f, stopped=False)
     if f.config.passive:
         return replace(f, state=State.ACTIVE), [StartTimer(CONNECT_RETRY, retry_delay(f.failures, f.config.retry_cap))]
-    return replace(f, state=State.CONNECT), [StartTimer(CONNECT_RETRY, retry_delay(f.failures, f.config.retry_cap)), Connect()]
+    return replace(f, state=State.CONNECT), [
+        StartTimer(CONNECT_RETRY, retry_delay(f.failures, f.config.retry_cap)),
+        Connect(),
+    ]
 
 
 def _auto_start(f: Fsm, ev: Any) -> Result:
@@ -386,9 +402,15 @@ def _tcp_fails_opensent(f: Fsm, ev: TcpConnectionFails) -> Result:
 
 
 def _hold_expired(f: Fsm, ev: Any) -> Result:
-    return _error(f, Notification(HOLD_TIMER_EXPIRED, 0, b"",
-                                  f"nothing received for {f.negotiated.hold_time if f.negotiated else OPEN_HOLD_TIME:g}s"
-                                  " (RFC 4271 §6.5)"))
+    return _error(
+        f,
+        Notification(
+            HOLD_TIMER_EXPIRED,
+            0,
+            b"",
+            f"nothing received for {f.negotiated.hold_time if f.negotiated else OPEN_HOLD_TIME:g}s (RFC 4271 §6.5)",
+        ),
+    )
 
 
 def _open_received(f: Fsm, ev: OpenReceived) -> Result:
@@ -422,9 +444,10 @@ def _restart_hold(f: Fsm) -> list[Action]:
 
 
 def _established(f: Fsm, ev: KeepaliveReceived) -> Result:
-    assert f.negotiated is not None
+    negotiated = f.negotiated
+    assert negotiated is not None
     f = replace(f, state=State.ESTABLISHED, failures=0, last_error="")
-    return f, _restart_hold(f) + [SessionUp(f.negotiated)]
+    return f, _restart_hold(f) + [SessionUp(negotiated)]
 
 
 def _keepalive(f: Fsm, ev: KeepaliveReceived) -> Result:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 
 
@@ -19,10 +21,8 @@ class BGPMetrics:
 
     def forget(self, peer: str) -> None:
         for m in (self.session_up, self.updates, self.announced, self.pending):
-            try:
+            with contextlib.suppress(KeyError):
                 m.remove(peer)
-            except KeyError:
-                pass
 
 
 _default: BGPMetrics | None = None

@@ -7,12 +7,12 @@ pyroute2 in the calling thread's network namespace.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, Union
 
 from speaker.bgp.rib import NextHops
 
-IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,9 @@ def interface_addresses() -> list[IfAddr]:
     return out
 
 
-def choose_next_hops(local: IPAddress, peer: IPAddress, table: Iterable[IfAddr], *, link_local: bool = True) -> NextHops:
+def choose_next_hops(
+    local: IPAddress, peer: IPAddress, table: Iterable[IfAddr], *, link_local: bool = True
+) -> NextHops:
     """The local address of the session for its family; for the other family the first usable address on the same
     interface; the IPv6 link-local only on an IPv6 session to a peer on one of that interface's subnets."""
     table = list(table)
@@ -45,6 +47,10 @@ def choose_next_hops(local: IPAddress, peer: IPAddress, table: Iterable[IfAddr],
     v6 = local if local.version == 6 and not local.is_link_local else (globals6[0] if globals6 else None)
     # RFC 2545 §3: the link-local next hop is for a peer on the same link — and only over an IPv6 session:
     # FRR without interface information for an IPv4 session treats such a route as an error (seen with bgpd -Z).
-    on_link = link_local and peer.version == 6 and any(peer in i.network for i in same if i.version == 6 and i.network.prefixlen < 128)
+    on_link = (
+        link_local
+        and peer.version == 6
+        and any(peer in i.network for i in same if i.version == 6 and i.network.prefixlen < 128)
+    )
     ll = next((i.ip for i in same if i.version == 6 and i.ip.is_link_local), None) if on_link else None
-    return NextHops(v4, v6, ll)  # type: ignore[arg-type]
+    return NextHops(v4, v6, ll)

@@ -8,11 +8,11 @@ passes (MP_REACH/MP_UNREACH errors are 3/9 Optional Attribute Error, RFC 4760 §
 from __future__ import annotations
 
 import ipaddress
-from typing import Iterable, Union
+from collections.abc import Iterable
 
 from speaker.bgp.errors import INVALID_NETWORK_FIELD, UPDATE_MESSAGE_ERROR, Notification
 
-Prefix = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+Prefix = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _V4 = ipaddress.IPv4Network
 _V6 = ipaddress.IPv6Network
@@ -27,7 +27,9 @@ def pack_prefixes(prefixes: Iterable[Prefix]) -> bytes:
     return b"".join(pack_prefix(p) for p in prefixes)
 
 
-def unpack_prefixes(data: bytes, afi_bits: int, *, subcode: int = INVALID_NETWORK_FIELD, where: str = "NLRI") -> list[Prefix]:
+def unpack_prefixes(
+    data: bytes, afi_bits: int, *, subcode: int = INVALID_NETWORK_FIELD, where: str = "NLRI"
+) -> list[Prefix]:
     """Decode a run of prefixes of one family (``afi_bits`` 32 or 128)."""
     out: list[Prefix] = []
     size = afi_bits >> 3

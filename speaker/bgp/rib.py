@@ -12,19 +12,40 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence, Union
+from typing import Any, TypeVar
 
-from speaker.bgp.attribute import (AsPath, Communities, INCOMPLETE, LargeCommunities, LocalPref, MpReach, MpUnreach,
-                                   NextHop, Origin, pack_attribute)
+from speaker.bgp.attribute import (
+    INCOMPLETE,
+    AsPath,
+    Communities,
+    LargeCommunities,
+    LocalPref,
+    MpReach,
+    MpUnreach,
+    NextHop,
+    Origin,
+    pack_attribute,
+)
 from speaker.bgp.attribute.aspath import as4_path_for
-from speaker.bgp.context import AFI_IPV4, AFI_IPV6, IPV4_UNICAST, IPV6_UNICAST, MAX_MESSAGE, SAFI_UNICAST, Context, Family
+from speaker.bgp.attribute.base import Attribute
+from speaker.bgp.context import (
+    AFI_IPV4,
+    AFI_IPV6,
+    IPV4_UNICAST,
+    IPV6_UNICAST,
+    MAX_MESSAGE,
+    SAFI_UNICAST,
+    Context,
+    Family,
+)
 from speaker.bgp.message import Update, pack_message
 from speaker.bgp.message.base import HEADER
 from speaker.clusterconfig import BGPAdvertisement, BGPCommunity
 
-IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
-Prefix = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Prefix = ipaddress.IPv4Network | ipaddress.IPv6Network
 DEFAULT_LOCAL_PREF = 100  # what iBGP peers assume when none is configured (RFC 4271 §5.1.5 needs one)
 
 
@@ -61,6 +82,7 @@ def routes_for(address: IPAddress | str, advertisements: Iterable[BGPAdvertiseme
         prefix = ipaddress.ip_network((ip, length), strict=False)
         route = Route(prefix,
                       communities=tuple(community_value(c) for c in adv.communities if not c.large),
+                      # misc: BGPCommunity.values is a tuple[int, ...]; a large one has exactly three (its parser)
                       large_communities=tuple(c.values for c in adv.communities if c.large),  # type: ignore[misc]
                       local_pref=adv.local_pref)
         by_prefix[prefix] = merge(by_prefix[prefix], route) if prefix in by_prefix else route
@@ -135,8 +157,8 @@ class AdjRibOut:
         return len(self.sent)
 
 
-def _path_attributes(route: Route, out: Outbound) -> list:
-    attrs: list = [Origin(INCOMPLETE), AsPath() if out.ibgp else AsPath.sequence(out.local_asn)]
+def _path_attributes(route: Route, out: Outbound) -> list[Attribute]:
+    attrs: list[Attribute] = [Origin(INCOMPLETE), AsPath() if out.ibgp else AsPath.sequence(out.local_asn)]
     if out.ibgp:  # LOCAL_PREF only inside the AS (RFC 4271 §5.1.5)
         attrs.append(LocalPref(DEFAULT_LOCAL_PREF if route.local_pref is None else route.local_pref))
     if route.communities:
@@ -150,8 +172,11 @@ def _prefix_size(p: Prefix) -> int:
     return 1 + ((p.prefixlen + 7) >> 3)
 
 
-def _chunks(prefixes: Sequence[Prefix], budget: int) -> Iterable[list[Prefix]]:
-    chunk: list[Prefix] = []
+_P = TypeVar("_P", bound=ipaddress.IPv4Network | ipaddress.IPv6Network)
+
+
+def _chunks(prefixes: Sequence[_P], budget: int) -> Iterable[list[_P]]:
+    chunk: list[_P] = []
     used = 0
     for p in prefixes:
         n = _prefix_size(p)
@@ -164,7 +189,7 @@ def _chunks(prefixes: Sequence[Prefix], budget: int) -> Iterable[list[Prefix]]:
         yield chunk
 
 
-def _attrs_size(attrs: list, ctx: Context) -> int:
+def _attrs_size(attrs: list[Attribute], ctx: Context) -> int:
     size = sum(len(pack_attribute(a, ctx)) for a in attrs)
     if not ctx.asn4:
         path = next((a for a in attrs if isinstance(a, AsPath)), None)
@@ -180,19 +205,25 @@ def build_updates(announce: Iterable[Route], withdraw: Iterable[Prefix], out: Ou
     ctx = out.ctx
     msgs: list[bytes] = []
     room = MAX_MESSAGE - HEADER - 4  # withdrawn-routes length + total-attribute length
-    w4 = [p for p in withdraw if p.version == 4]
-    w6 = [p for p in withdraw if p.version == 6]
-    for chunk in _chunks(w4, room):
-        msgs.append(pack_message(Update(withdrawn=tuple(chunk)), ctx))  # type: ignore[arg-type]
-    for chunk in _chunks(w6, room - 4 - 3):  # extended attribute header + AFI/SAFI
-        msgs.append(pack_message(Update(attributes=(MpUnreach(AFI_IPV6, SAFI_UNICAST, tuple(chunk)),)), ctx))
+    withdraw = list(withdraw)
+    w4 = [p for p in withdraw if isinstance(p, ipaddress.IPv4Network)]
+    w6 = [p for p in withdraw if isinstance(p, ipaddress.IPv6Network)]
+    for chunk4 in _chunks(w4, room):
+        msgs.append(pack_message(Update(withdrawn=tuple(chunk4)), ctx))
+    for chunk6 in _chunks(w6, room - 4 - 3):  # extended attribute header + AFI/SAFI
+        msgs.append(pack_message(Update(attributes=(MpUnreach(AFI_IPV6, SAFI_UNICAST, tuple(chunk6)),)), ctx))
 
-    groups: dict[tuple, list[Prefix]] = {}
+    groups: dict[tuple[Any, ...], list[Prefix]] = {}
     for r in announce:
         if r.prefix.version == 4:
-            nh: tuple = (r.next_hop or out.next_hops.ipv4,)
+            # Any: the address for the route's family, which sendable() made sure there is
+            nh: tuple[Any, ...] = (r.next_hop or out.next_hops.ipv4,)
         else:
-            nh = (r.next_hop,) if r.next_hop else tuple(a for a in (out.next_hops.ipv6, out.next_hops.ipv6_link_local) if a)
+            nh = (
+                (r.next_hop,)
+                if r.next_hop
+                else tuple(a for a in (out.next_hops.ipv6, out.next_hops.ipv6_link_local) if a)
+            )
         key = (r.prefix.version, nh, r.communities, r.large_communities, r.local_pref if out.ibgp else None)
         groups.setdefault(key, []).append(r.prefix)
     for (version, nh, comms, large, pref), prefixes in groups.items():
@@ -201,8 +232,9 @@ def build_updates(announce: Iterable[Route], withdraw: Iterable[Prefix], out: Ou
         if version == 4:
             attrs.append(NextHop(nh[0]))
             budget = room - _attrs_size(attrs, ctx)
-            for chunk in _chunks(prefixes, budget):
-                msgs.append(pack_message(Update.of(attributes=attrs, nlri=chunk), ctx))
+            v4 = [p for p in prefixes if isinstance(p, ipaddress.IPv4Network)]  # all of them: the key has version 4
+            for chunk4 in _chunks(v4, budget):
+                msgs.append(pack_message(Update.of(attributes=attrs, nlri=chunk4), ctx))
         else:
             empty = MpReach(AFI_IPV6, SAFI_UNICAST, nh, ())
             budget = room - _attrs_size(attrs, ctx) - len(pack_attribute(empty, ctx)) - 2  # may need extended length

@@ -15,19 +15,37 @@ import random
 import socket
 import time
 import zlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from speaker.bgp import fsm as F
 from speaker.bgp.context import FAMILY_NAMES, IPV4_UNICAST, IPV6_UNICAST, Context
 from speaker.bgp.errors import CEASE_ADMINISTRATIVE_SHUTDOWN, MESSAGE_HEADER_ERROR, Notification
-from speaker.bgp.message import (Keepalive, NotificationMessage, Open, Reader, RouteRefresh, Update, pack_message,
-                                 unpack_message)
+from speaker.bgp.message import (
+    Keepalive,
+    NotificationMessage,
+    Open,
+    Reader,
+    RouteRefresh,
+    Update,
+    pack_message,
+    unpack_message,
+)
 from speaker.bgp.message.base import HEADER
 from speaker.bgp.metrics import BGPMetrics
 from speaker.bgp.netinfo import choose_next_hops, interface_addresses
-from speaker.bgp.rib import (AdjRibOut, NextHops, Outbound, Prefix, Route, build_updates, count_prefixes,
-                             end_of_rib, sendable)
+from speaker.bgp.rib import (
+    AdjRibOut,
+    NextHops,
+    Outbound,
+    Prefix,
+    Route,
+    build_updates,
+    count_prefixes,
+    end_of_rib,
+    sendable,
+)
 from speaker.bgp.sockopt import ebgp_ttl, set_md5, set_ttl
 from speaker.clusterconfig import BGPPeer
 
@@ -84,7 +102,7 @@ class SessionStatus:
 
 
 class _Protocol(asyncio.Protocol):
-    def __init__(self, session: "Session", gen: int) -> None:
+    def __init__(self, session: Session, gen: int) -> None:
         self.session = session
         self.gen = gen
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -283,7 +301,7 @@ class Session:
         if gen != self._gen:
             transport.close()
             return
-        self._adopt(transport, protocol)  # type: ignore[arg-type]
+        self._adopt(transport, protocol)
 
     async def accept(self, sock: socket.socket) -> bool:
         """A connection the peer opened to our listener (passive side). Taken only while we have none that got
@@ -299,7 +317,7 @@ class Session:
         if gen != self._gen or self.fsm.state not in (F.State.CONNECT, F.State.ACTIVE):
             transport.close()
             return False
-        self._adopt(transport, protocol)  # type: ignore[arg-type]
+        self._adopt(transport, protocol)
         return True
 
     def _adopt(self, transport: asyncio.Transport, protocol: _Protocol) -> None:
@@ -384,7 +402,9 @@ class Session:
 
     async def _send_initial(self, gen: int, neg: F.Negotiated, local: Any, peer: Any) -> None:
         try:
-            table = await (self._table if self._table is not None else self._loop.run_in_executor(None, self._addresses))
+            table = await (
+                self._table if self._table is not None else self._loop.run_in_executor(None, self._addresses)
+            )
             hops = choose_next_hops(local, peer, table, link_local=self._link_local)
         except Exception as exc:  # noqa: BLE001 - netlink trouble must not take the session down
             log.warning("BGPPeer %s: cannot read interface addresses (%s); next hop %s only", self.name, exc, local)

@@ -8,9 +8,8 @@ from __future__ import annotations
 import ipaddress
 import socket
 import struct
-from typing import Union
 
-IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 TCP_MD5SIG = 14  # linux/tcp.h
 TCP_MD5SIG_MAXKEYLEN = 80
@@ -25,7 +24,11 @@ def md5sig(peer: IPAddress, key: bytes) -> bytes:
         addr = struct.pack("=H", socket.AF_INET) + struct.pack("!H", 0) + peer.packed
     else:
         addr = struct.pack("=H", socket.AF_INET6) + struct.pack("!HI", 0, 0) + peer.packed + struct.pack("=I", 0)
-    return addr.ljust(_SOCKADDR_STORAGE, b"\0") + struct.pack("=BBHI", 0, 0, len(key), 0) + key.ljust(TCP_MD5SIG_MAXKEYLEN, b"\0")
+    return (
+        addr.ljust(_SOCKADDR_STORAGE, b"\0")
+        + struct.pack("=BBHI", 0, 0, len(key), 0)
+        + key.ljust(TCP_MD5SIG_MAXKEYLEN, b"\0")
+    )
 
 
 def set_md5(sock: socket.socket, peer: IPAddress, password: str | None) -> None:

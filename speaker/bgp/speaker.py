@@ -8,13 +8,15 @@ they hand the work to the loop. Nothing starts in the constructor: ``start()`` (
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import random
 import socket
 import threading
 import time
-from typing import Any, Callable, Iterable, Mapping, TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry
 
@@ -122,8 +124,10 @@ class BGPSpeaker:
                 loop.close()
                 return
             ready.set()
+            closed = self._closed
+            assert closed is not None  # made by _open()
             try:
-                loop.run_until_complete(self._closed.wait())  # type: ignore[union-attr]
+                loop.run_until_complete(closed.wait())
                 pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
                 for t in pending:
                     t.cancel()
@@ -245,9 +249,9 @@ class BGPSpeaker:
         return sock
 
     def _set_listener_key(self, peer: BGPPeer) -> None:
-        if self._listener is not None and peer.password is not None and peer.address is not None:
-            if (self._listener.family == socket.AF_INET) == (peer.address.version == 4):
-                set_md5(self._listener, peer.address, peer.password.reveal())
+        if (self._listener is not None and peer.password is not None and peer.address is not None
+                and (self._listener.family == socket.AF_INET) == (peer.address.version == 4)):
+            set_md5(self._listener, peer.address, peer.password.reveal())
 
     async def _accept_loop(self) -> None:
         assert self._listener is not None and self._loop is not None
@@ -267,10 +271,8 @@ class BGPSpeaker:
 
 def _warm_up() -> None:
     """Import pyroute2 ahead of the first session (it takes a few hundred milliseconds)."""
-    try:
+    with contextlib.suppress(ImportError):  # pragma: no cover
         __import__("pyroute2")
-    except ImportError:  # pragma: no cover
-        pass
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

@@ -103,7 +103,7 @@ class AllocationController:
                     break
             try:
                 self.handle(batch)
-            except Exception:  # noqa: BLE001 - a bug must not stop allocation for everyone
+            except Exception:
                 log.exception("allocation controller: unexpected error; full resync on next change")
                 self._allocator = None
             self.generation += 1

@@ -71,7 +71,7 @@ class Reconciler:
                     self.recompute()
                     self.generation += 1
                 self.tick()
-            except Exception:  # noqa: BLE001 - keep announcing what we had; try again on the next change
+            except Exception:
                 log.exception("%s: could not recompute; keeping the current announcements", self.name)
 
     def recompute(self) -> None:

@@ -16,8 +16,9 @@ import datetime as dt
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -46,7 +47,7 @@ def may_acquire(obs: Observation | None, identity: str, now: float, duration: fl
 
 
 def micro_time() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class LeaderElector:
@@ -62,7 +63,8 @@ class LeaderElector:
         on_change: Callable[[bool], None],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._api = client.CoordinationV1Api(api)
+        # Called raw (dict bodies; _preload_content=False returns urllib3 responses): the client's types model neither.
+        self._api: Any = client.CoordinationV1Api(api)
         self._ns = namespace
         self._identity = identity
         self._settings = settings
@@ -85,7 +87,9 @@ class LeaderElector:
                 log.warning("the allocator lease %s/%s is held by %s; standing by",
                             self._ns, self._settings.name, self._obs.holder if self._obs else "?")
                 self._set_leader(False)
-            elif self.is_leader and (self._last_renew is None or now - self._last_renew >= self._settings.renew_deadline):
+            elif self.is_leader and (
+                self._last_renew is None or now - self._last_renew >= self._settings.renew_deadline
+            ):
                 log.warning("lost the allocator lease %s/%s (could not renew within %.0fs)",
                             self._ns, self._settings.name, self._settings.renew_deadline)
                 self._set_leader(False)
@@ -124,8 +128,9 @@ class LeaderElector:
 
     def _get(self) -> dict[str, Any] | None:
         try:
-            return read_json(self._api.read_namespaced_lease(
+            lease: dict[str, Any] = read_json(self._api.read_namespaced_lease(
                 self._settings.name, self._ns, _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
+            return lease
         except ApiException as exc:
             if exc.status == 404:
                 return None

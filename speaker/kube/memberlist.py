@@ -10,8 +10,9 @@ body, not the URL, so a ``resourceNames`` rule never matches a create (Kubernete
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from functools import partial
-from typing import Callable
+from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -34,7 +35,8 @@ def create_memberlist_secret(api: client.ApiClient, namespace: str, name: str, *
     Raises ``ApiException`` for anything else (403 without the ``create`` right). The key is never logged.
     """
     try:
-        client.CoreV1Api(api).create_namespaced_secret(
+        core: Any = client.CoreV1Api(api)  # called raw: a dict body, an urllib3 response the types do not model
+        core.create_namespaced_secret(
             namespace, new_secret(name, namespace, random_bytes), _preload_content=False,
             _request_timeout=REQUEST_TIMEOUT).release_conn()
     except ApiException as exc:

@@ -22,8 +22,8 @@ from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from speaker import metrics
-from speaker.kube.client import REQUEST_TIMEOUT, read_json
 from speaker.events import Event
+from speaker.kube.client import REQUEST_TIMEOUT, read_json
 from speaker.service import IP_ALLOCATED_FROM_POOL, ServiceStatus, key_of, live_status
 
 log = logging.getLogger(__name__)

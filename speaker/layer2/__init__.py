@@ -20,13 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 __all__ = ["Announcement", "Announcer", "DropReason", "Layer2Settings", "ProbeSettings"]
 
-_WHERE = {"Announcement": "announcer", "Announcer": "announcer", "Layer2Settings": "announcer",
+_WHERE = {"Announcement": "announcer", "Announcer": "announcer", "Layer2Settings": "settings",
           "DropReason": "decision", "ProbeSettings": "probe"}
 
 if TYPE_CHECKING:
-    from speaker.layer2.announcer import Announcement, Announcer, Layer2Settings
+    from speaker.layer2.announcer import Announcement, Announcer
     from speaker.layer2.decision import DropReason
     from speaker.layer2.probe import ProbeSettings
+    from speaker.layer2.settings import Layer2Settings
 
 
 def __getattr__(name: str) -> Any:

@@ -18,8 +18,9 @@ import sys
 import threading
 import time
 
-from speaker.layer2.announcer import Announcement, Announcer, Layer2Settings
+from speaker.layer2.announcer import Announcement, Announcer
 from speaker.layer2.probe import ProbeSettings
+from speaker.layer2.settings import Layer2Settings
 
 
 def parse_spec(spec: str) -> tuple[str, Announcement]:

@@ -28,28 +28,29 @@ GIL then delays replies under load). Either way the Announcer calls the same por
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import os
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from speaker.layer2 import bpf
 from speaker.layer2.frames import ETH_P_ARP, ETH_P_IPV6, mac_bytes, mac_str
-from speaker.layer2.gratuitous import DEFAULT_BURST
 from speaker.layer2.interfaces import Link, LinkWatcher, dump_links, select_interfaces
 from speaker.layer2.metrics import METRICS, Layer2Metrics
-from speaker.layer2.probe import ProbeSettings, conflicting_mac, probe_frames
+from speaker.layer2.probe import conflicting_mac, probe_frames
 from speaker.layer2.responder import Responder, Timer
+from speaker.layer2.settings import RESPONDERS, Layer2Settings
 from speaker.layer2.supervisor import ResponderProcess
 
 log = logging.getLogger(__name__)
 
 PENDING, PROBING, ANNOUNCED, CONFLICT = "pending", "probing", "announced", "conflict"
-RESPONDER_MODES = ("process", "thread")
 START_TIMEOUT = 15.0  # start(): the responder process must be answering within this (it is retried meanwhile)
 
 
@@ -60,17 +61,6 @@ class Announcement:
     service: str                                  # "namespace/name" (metrics label, status)
     interfaces: frozenset[str] | None = None      # L2Advertisement.interfaces; None: the VIP's subnet
     probe: bool = True                            # False for a takeover (the previous owner may still answer)
-
-
-@dataclass(frozen=True)
-class Layer2Settings:
-    burst: tuple[float, ...] = DEFAULT_BURST      # gratuitous announcements at these offsets (s)
-    refresh_interval: float = 0.0                 # re-announce everything every N s (0: off; switch FDB aging)
-    probe: bool = True                            # conflict detection before the first announcement
-    probing: ProbeSettings = field(default_factory=ProbeSettings)
-    pace: int = 128                               # gratuitous (ip, interface) pairs sent per loop turn
-    realtime_priority: int = 0                    # SCHED_FIFO priority of whatever answers (0: normal)
-    responder: str = "process"                    # "process": a child answers; "thread": the loop thread does
 
 
 def _ignore_conflict(ip: str, mac: str) -> None:
@@ -117,8 +107,8 @@ class Announcer:
         self.clock = clock
         self.metrics = metrics
         self._on_conflict = on_conflict
-        if settings.responder not in RESPONDER_MODES:
-            raise ValueError(f"layer2: responder {settings.responder!r} must be one of {', '.join(RESPONDER_MODES)}")
+        if settings.responder not in RESPONDERS:
+            raise ValueError(f"layer2: responder {settings.responder!r} must be one of {', '.join(RESPONDERS)}")
         in_thread = settings.responder == "thread"
         # the loop: timers, probes, link changes, the channel to the responder process (and, in thread mode,
         # the answering itself — then it gets the real-time priority)
@@ -260,7 +250,7 @@ class Announcer:
         """What this node announces, per address, and the interfaces it sees (JSON-ready)."""
         if not self._started or self._responder.in_loop():
             return self._build_snapshot()
-        box: dict[str, Any] = {}
+        box: dict[str, dict[str, Any]] = {}
         done = threading.Event()
 
         def build() -> None:
@@ -268,7 +258,7 @@ class Announcer:
             done.set()
         self._responder.call_soon(build)
         if not done.wait(timeout):
-            raise TimeoutError("layer2 responder did not answer within %ss" % timeout)
+            raise TimeoutError(f"layer2 responder did not answer within {timeout}s")
         return box["v"]
 
     def _build_snapshot(self) -> dict[str, Any]:
@@ -281,8 +271,9 @@ class Announcer:
             if a.conflict_mac:
                 row["conflict_mac"] = a.conflict_mac
             addrs.append(row)
-        links = {n: {"mac": l.mac, "usable": l.unusable() is None, **({"reason": l.unusable()} if l.unusable() else {})}
-                 for n, l in sorted(self._applied_links.items())}
+        links = {n: {"mac": link.mac, "usable": link.unusable() is None,
+                     **({"reason": link.unusable()} if link.unusable() else {})}
+                 for n, link in sorted(self._applied_links.items())}
         if self._child is not None:
             responder = self._child.info()
         else:
@@ -302,7 +293,7 @@ class Announcer:
         now = self.clock()
         if links_changed:
             self._applied_links = links
-            self._our_macs = frozenset(mac_bytes(l.mac) for l in links.values() if len(l.mac) == 17)
+            self._our_macs = frozenset(mac_bytes(link.mac) for link in links.values() if len(link.mac) == 17)
         for ip in [ip for ip in self._addrs if ip not in desired]:
             self._forget(self._addrs.pop(ip))
         dirty: set[str] = set()
@@ -329,7 +320,7 @@ class Announcer:
                     announce.extend((a, name) for a in self._addrs.values()
                                     if a.phase == ANNOUNCED and name in a.ifaces)
                     dirty.add(name)
-            self._port_macs = {n: mac_bytes(l.mac) for n, l in links.items() if len(l.mac) == 17}
+            self._port_macs = {n: mac_bytes(link.mac) for n, link in links.items() if len(link.mac) == 17}
             for name in self._answer.port_names():
                 if name not in links:
                     dirty.add(name)
@@ -434,7 +425,7 @@ class Announcer:
             if delay <= 0:
                 self._enqueue(batch)
             else:
-                self._responder.call_later(delay, lambda b=batch: self._enqueue(b))
+                self._responder.call_later(delay, functools.partial(self._enqueue, batch))
 
     def _enqueue(self, batch: list[tuple[_Addr, int, str]]) -> None:
         self._queue.extend(batch)
@@ -486,7 +477,7 @@ class Announcer:
                     else:
                         prog, proto = bpf.ndp_program(None, types=(135, 136)), ETH_P_IPV6
                     self._listeners[key] = self._responder.open_listener(
-                        n, proto, prog, lambda f, k=key: self._on_probe_frame(k, f))
+                        n, proto, prog, functools.partial(self._on_probe_frame, key))
                 except OSError as exc:
                     log.warning("layer2: cannot probe %s on %s: %s", a.ip, n, exc)
                     continue
@@ -512,10 +503,7 @@ class Announcer:
         table = self._probing.get(key)
         if not table:
             return
-        if key[1] == 0:
-            candidates = (frame[28:32], frame[38:42])
-        else:
-            candidates = (frame[62:78],)
+        candidates = (frame[28:32], frame[38:42]) if key[1] == 0 else (frame[62:78],)
         for c in candidates:
             a = table.get(c)
             if a is None:
@@ -536,7 +524,7 @@ class Announcer:
         a.timer = self._responder.call_later(self.settings.probing.retry, lambda: self._retry(a, gen))
         try:
             self._on_conflict(a.ip, mac)
-        except Exception:  # noqa: BLE001
+        except Exception:  # a bug in the handler must not stop the responder loop
             log.exception("layer2: conflict handler failed")
 
     def _retry(self, a: _Addr, gen: int) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import ctypes
 import socket
 import struct
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 SO_ATTACH_FILTER = 26
 SO_LOCK_FILTER = 44
@@ -74,7 +74,7 @@ class _Asm:
     def assemble(self) -> list[Insn]:
         out: list[Insn] = []
         for i, (code, jt, jf, k) in enumerate(self.insns):
-            def rel(t: int | str) -> int:
+            def rel(t: int | str, i: int = i) -> int:  # bound now: called within this iteration only
                 return t if isinstance(t, int) else self.labels[t] - i - 1
             if isinstance(k, str):
                 out.append((code, 0, 0, rel(k)))

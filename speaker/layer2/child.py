@@ -27,11 +27,21 @@ import signal
 import socket
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from speaker.layer2.protocol import (
-    HEARTBEAT, REPORT_INTERVAL, Counters, Decoder, PortState, ProtocolError, all_addresses, apply_ops, encode,
-    parse_announce, report_msg,
+    HEARTBEAT,
+    REPORT_INTERVAL,
+    Counters,
+    Decoder,
+    PortState,
+    ProtocolError,
+    all_addresses,
+    apply_ops,
+    encode,
+    parse_announce,
+    report_msg,
 )
 from speaker.layer2.responder import Responder
 
@@ -102,7 +112,7 @@ class Child:
         for name in changes.synced:
             p = new[name]
             try:
-                r.sync_port(name, p.index, p.mac, p.v4, p.v6, elsewhere)  # type: ignore[arg-type]
+                r.sync_port(name, p.index, p.mac, p.v4, p.v6, elsewhere)
             except OSError as exc:  # the interface vanished meanwhile: the speaker's link watcher follows up
                 log.warning("layer2: cannot answer on %s: %s", name, exc)
         r.set_elsewhere(elsewhere)

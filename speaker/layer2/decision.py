@@ -7,7 +7,8 @@ pure: no sockets, no clock, no metrics. The responder loop reads a frame, calls 
 from __future__ import annotations
 
 import enum
-from typing import Container, NamedTuple
+from collections.abc import Container, Mapping
+from typing import NamedTuple
 
 
 class DropReason(enum.Enum):
@@ -43,12 +44,12 @@ class PortTable:
 
     __slots__ = ("name", "mac", "v4", "v6", "elsewhere")
 
-    def __init__(self, name: str, mac: bytes, v4: dict[bytes, str] | None = None,
-                 v6: dict[bytes, str] | None = None, elsewhere: Container[bytes] = frozenset()) -> None:
+    def __init__(self, name: str, mac: bytes, v4: Mapping[bytes, str] | None = None,
+                 v6: Mapping[bytes, str] | None = None, elsewhere: Container[bytes] = frozenset()) -> None:
         self.name = name
         self.mac = mac
-        self.v4: dict[bytes, str] = v4 or {}
-        self.v6: dict[bytes, str] = v6 or {}
+        self.v4: Mapping[bytes, str] = v4 or {}
+        self.v6: Mapping[bytes, str] = v6 or {}
         self.elsewhere: Container[bytes] = elsewhere
 
     def __repr__(self) -> str:

@@ -90,7 +90,7 @@ def icmp6_checksum(src: bytes, dst: bytes, payload: bytes) -> int:
     data = src + dst + payload
     if len(data) & 1:
         data += b"\x00"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data)) + len(payload) + 58
+    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data)) + len(payload) + 58
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
     return ~total & 0xFFFF

@@ -44,8 +44,8 @@ import re
 import subprocess
 import threading
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping
 
 log = logging.getLogger(__name__)
 

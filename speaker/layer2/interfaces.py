@@ -12,13 +12,15 @@ messages internally, so ``select()`` on its descriptor misses events that were a
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import select
 import socket
 import threading
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +85,10 @@ def select_interfaces(ip: IPAddress | str, links: Mapping[str, Link],
     return frozenset(out)
 
 
-def read_links(ipr: object) -> dict[str, Link]:
+def read_links(ipr: Any) -> dict[str, Link]:
     """Links and their addresses from a pyroute2 ``IPRoute``."""
     addrs: dict[int, list[IPNetwork]] = {}
-    for msg in ipr.get_addr():  # type: ignore[attr-defined]
+    for msg in ipr.get_addr():
         raw = msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")
         if not raw:
             continue
@@ -95,7 +97,7 @@ def read_links(ipr: object) -> dict[str, Link]:
         except ValueError:
             continue
     links: dict[str, Link] = {}
-    for msg in ipr.get_links():  # type: ignore[attr-defined]
+    for msg in ipr.get_links():
         name = msg.get_attr("IFLA_IFNAME")
         info = msg.get_attr("IFLA_LINKINFO")
         kind = info.get_attr("IFLA_INFO_KIND") if info is not None else None
@@ -139,10 +141,8 @@ class LinkWatcher:
 
     def stop(self, timeout: float = 2.0) -> None:
         self._stopping = True
-        try:
+        with contextlib.suppress(OSError):
             self._wake_w.send(b"x")
-        except OSError:
-            pass
         if self._thread is not None:
             self._thread.join(timeout)
         if self._nl is not None:
@@ -164,14 +164,14 @@ class LinkWatcher:
             self._drain()
             try:
                 links = self._dump()
-            except Exception:  # noqa: BLE001 - keep watching; next event re-dumps
+            except Exception:  # keep watching; next event re-dumps
                 log.exception("reading interfaces failed")
                 continue
             if links != self.links:
                 self.links = links
                 try:
                     self._on_change(links)
-                except Exception:  # noqa: BLE001
+                except Exception:  # a bug in the handler must not stop the watch
                     log.exception("interface change handler failed")
 
     def _drain(self) -> None:

@@ -3,8 +3,9 @@
 MetalLB (Go client) exposes the counters ``metallb_layer2_requests_received{ip}`` etc. without a ``_total``
 suffix. prometheus_client always writes a counter family as ``NAME_total`` in the text format, so these three
 are built as *unknown* families with MetalLB's exact sample names, and ``speaker.metrics.exposition`` writes
-their ``# TYPE`` line as ``counter`` (Prometheus types them as MetalLB's). Our own counters are proper counters with ``_total``. The hot path increments plain dicts owned by the responder thread
-(no lock per packet); a scrape copies them (a dict copy is atomic under the GIL).
+their ``# TYPE`` line as ``counter`` (Prometheus types them as MetalLB's). Our own counters are proper counters
+with ``_total``. The hot path increments plain dicts owned by the responder thread (no lock per packet); a scrape
+copies them (a dict copy is atomic under the GIL).
 
 With the responder in its own process (the default, docs/design/0011) the requests/responses/gratuitous/
 dropped counts are made there and added here by the Announcer's loop thread from the child's reports (at
@@ -16,7 +17,7 @@ restarted (both absent with ``responder: thread``).
 from __future__ import annotations
 
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 from prometheus_client.core import REGISTRY, GaugeMetricFamily, Metric
 
@@ -27,7 +28,7 @@ def _counter(name: str, doc: str, labels: list[str], values: dict[tuple[str, ...
     m = Metric(name, doc, "counter" if typed else "unknown")
     sample = f"{name}_total" if typed else name
     for key, v in values.items():
-        m.add_sample(sample, dict(zip(labels, key)), float(v))
+        m.add_sample(sample, dict(zip(labels, key, strict=False)), float(v))
     return m
 
 

@@ -10,8 +10,17 @@ import struct
 
 from speaker.layer2.decision import DropReason, PortTable, Reply
 from speaker.layer2.frames import (
-    ALL_NODES_MAC, ALL_NODES_V6, NA_FLAG_OVERRIDE, NA_FLAG_SOLICITED, NDP_OPT_SLLA, UNSPECIFIED_V6,
-    icmp6_checksum, multicast_mac, ndp_options, neighbor_advert, solicited_node,
+    ALL_NODES_MAC,
+    ALL_NODES_V6,
+    NA_FLAG_OVERRIDE,
+    NA_FLAG_SOLICITED,
+    NDP_OPT_SLLA,
+    UNSPECIFIED_V6,
+    icmp6_checksum,
+    multicast_mac,
+    ndp_options,
+    neighbor_advert,
+    solicited_node,
 )
 
 _ETYPE_IPV6 = b"\x86\xdd"

@@ -34,8 +34,9 @@ from __future__ import annotations
 import ipaddress
 import json
 import struct
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from speaker.layer2.frames import mac_str
 
@@ -250,7 +251,8 @@ def port_op(name: str, prev: PortState | None, index: int, mac: bytes, v4: Mappi
 
 def full_table(ports: Mapping[str, PortState]) -> list[dict[str, Any]]:
     """Reset ops for every port: what a freshly started child needs."""
-    return [port_op(name, None, p.index, p.mac, p.v4, p.v6) for name, p in sorted(ports.items())]  # type: ignore[misc]
+    ops = (port_op(name, None, p.index, p.mac, p.v4, p.v6) for name, p in sorted(ports.items()))
+    return [op for op in ops if op is not None]  # all of them: against no previous state every port is a reset
 
 
 def announce_msg(items: Iterable[tuple[str, bytes, str]]) -> dict[str, Any]:

@@ -30,11 +30,19 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from speaker.layer2.protocol import (
-    Decoder, PortState, ProtocolError, announce_msg, encode, full_table, merge_report, port_op,
+    Decoder,
+    PortState,
+    ProtocolError,
+    announce_msg,
+    encode,
+    full_table,
+    merge_report,
+    port_op,
 )
 from speaker.layer2.responder import Responder, Timer
 
@@ -54,7 +62,7 @@ def restart_delay(deaths_in_window: int) -> float:
     """At once after the first death; then 0.25 s, 0.5 s, 1 s, … up to MAX_BACKOFF while it keeps dying."""
     if deaths_in_window <= 1:
         return 0.0
-    return min(MAX_BACKOFF, 0.25 * 2 ** (deaths_in_window - 2))
+    return min(MAX_BACKOFF, 0.25 * 2.0 ** (deaths_in_window - 2))
 
 
 def describe_exit(returncode: int | None) -> str:

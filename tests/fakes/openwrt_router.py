@@ -20,7 +20,7 @@ CONFIGS = REPO / "tests" / "data" / "openwrt" / "configs"
 ACL_FILE = REPO / "docs" / "openwrt" / "baremetal-lb.json"
 UCI = Path(__file__).resolve().parent / "uci.py"
 USER, PASSWORD = "baremetal-lb", "rpcd-Secret-4711"
-RPCD_CONFIG = """
+RPCD_CONFIG = f"""
 config rpcd
 \toption socket '/var/run/ubus/ubus.sock'
 \toption timeout '30'
@@ -32,11 +32,11 @@ config login
 \tlist write '*'
 
 config login
-\toption username '%s'
-\toption password '$p$%s'
+\toption username '{USER}'
+\toption password '$p${USER}'
 \tlist read 'baremetal-lb'
 \tlist write 'baremetal-lb'
-""" % (USER, USER)
+"""
 
 
 class FakeOpenwrt:
@@ -52,13 +52,12 @@ class FakeOpenwrt:
         self.restart_log = tmp_path / "restarts"
         for service in ("dnsmasq", "odhcpd"):
             script = self.root / "etc/init.d" / service
-            script.write_text("#!/bin/sh\necho \"%s $1\" >> %s\nexit ${FAKE_RESTART_RC:-0}\n"
-                              % (service, self.restart_log))
+            script.write_text(f"#!/bin/sh\necho \"{service} $1\" >> {self.restart_log}\nexit ${{FAKE_RESTART_RC:-0}}\n")
             script.chmod(0o755)
         self.rpcd = FakeRpcd(self.root, passwords={"root": "root-password", USER: PASSWORD})
         self.runner = uci.Runner({"FAKE_UCI_ROOT": str(self.root)})
 
-    def __enter__(self) -> "FakeOpenwrt":
+    def __enter__(self) -> FakeOpenwrt:
         self.rpcd.start()
         return self
 

@@ -51,7 +51,7 @@ import json
 import os
 import secrets
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from tests.fakes import uci
 from tests.fakes.http import FakeServer
@@ -68,7 +68,7 @@ UNAUTHENTICATED_ACL = {"unauthenticated": {"read": {"ubus": {"session": ["access
 
 
 class FakeRpcd(FakeServer):
-    def __init__(self, root: Path, passwords: Optional[dict[str, str]] = None) -> None:
+    def __init__(self, root: Path, passwords: dict[str, str] | None = None) -> None:
         super().__init__()
         self.root = Path(root)
         self.passwords = dict(passwords or {})
@@ -109,7 +109,7 @@ class FakeRpcd(FakeServer):
         self.calls.append((obj, func, {k: ("********" if k == "password" else v) for k, v in args.items()}))
         if func not in OBJECTS[obj]:
             return 200, {"jsonrpc": "2.0", "id": req_id, "result": [3]}  # UBUS_STATUS_METHOD_NOT_FOUND
-        status, data = getattr(self, "_%s_%s" % (obj, func))(sid, args)
+        status, data = getattr(self, f"_{obj}_{func}")(sid, args)
         result: list[Any] = [status]
         if data is not None:
             result.append(data)
@@ -123,7 +123,7 @@ class FakeRpcd(FakeServer):
     # -- sessions and ACLs -------------------------------------------------------------------------------------
     def expire(self, sid: str) -> None:
         self.sessions.pop(sid, None)
-        savedir = self.root / ("var/run/rpcd/uci-%s" % sid)
+        savedir = self.root / (f"var/run/rpcd/uci-{sid}")
         if savedir.is_dir():
             for f in savedir.iterdir():
                 f.unlink()
@@ -136,7 +136,7 @@ class FakeRpcd(FakeServer):
         return any(fnmatch.fnmatchcase(obj, o) and fnmatch.fnmatchcase(func, f)
                    for o, f in ses["acls"].get(scope, []))
 
-    def _login_section(self, username: str, password: str) -> Optional[dict[str, Any]]:
+    def _login_section(self, username: str, password: str) -> dict[str, Any] | None:
         try:
             p = uci.Context(str(self.root)).load("rpcd")
         except uci.UciError:
@@ -147,16 +147,14 @@ class FakeRpcd(FakeServer):
             stored = s.options.get("password")
             if not isinstance(stored, str):
                 continue
-            if stored.startswith("$p$"):
-                ok = self.passwords.get(stored[3:]) == password
-            else:
-                ok = stored == password  # rpcd compares crypt(3) hashes; the fake keeps plain text
+            # rpcd compares crypt(3) hashes; the fake keeps plain text
+            ok = self.passwords.get(stored[3:]) == password if stored.startswith("$p$") else stored == password
             if ok:
                 return s.options
         return None
 
     @staticmethod
-    def _permitted(login: Optional[dict[str, Any]], perm: str, group: str) -> bool:
+    def _permitted(login: dict[str, Any] | None, perm: str, group: str) -> bool:
         if login is None:
             return group == "unauthenticated"
         items = login.get(perm)
@@ -168,7 +166,7 @@ class FakeRpcd(FakeServer):
             return True
         return perm == "read" and FakeRpcd._permitted(login, "write", group)
 
-    def _acls(self, login: Optional[dict[str, Any]]) -> dict[str, list[tuple[str, str]]]:
+    def _acls(self, login: dict[str, Any] | None) -> dict[str, list[tuple[str, str]]]:
         files = [UNAUTHENTICATED_ACL]
         for path in sorted(glob.glob(str(self.root / "usr/share/rpcd/acl.d/*.json"))):
             with open(path) as fh:
@@ -217,7 +215,7 @@ class FakeRpcd(FakeServer):
     def _ctx(self, sid: str) -> uci.Context:
         ctx = uci.Context(str(self.root))
         ctx.delta_path = []
-        ctx.set_savedir("/var/run/rpcd/uci-%s" % sid)
+        ctx.set_savedir(f"/var/run/rpcd/uci-{sid}")
         return ctx
 
     def _uci_get(self, sid: str, args: dict[str, Any]) -> tuple[int, Any]:
@@ -307,7 +305,7 @@ class FakeRpcd(FakeServer):
         return err, None
 
     @staticmethod
-    def _ptr(p: uci.Package, s: uci.Section, option: Optional[str]) -> uci.Ptr:
+    def _ptr(p: uci.Package, s: uci.Section, option: str | None) -> uci.Ptr:
         ptr = uci.Ptr()
         ptr.package, ptr.section, ptr.option, ptr.p, ptr.s = p.name, s.name, option, p, s
         ptr.done = True
@@ -436,7 +434,7 @@ class FakeRpcd(FakeServer):
             return UBUS_NOT_FOUND, None
         if action not in ("disable", "enable", "stop", "start", "restart", "reload"):
             return UBUS_INVALID_ARGUMENT, None
-        self.executed.append("/etc/init.d/%s %s" % (name, action))
+        self.executed.append(f"/etc/init.d/{name} {action}")
         return UBUS_OK, None  # rc.c:301-306: whatever the script's exit code
 
     def _dhcp_ipv4leases(self, sid: str, args: dict[str, Any]) -> tuple[int, Any]:

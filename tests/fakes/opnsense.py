@@ -64,7 +64,8 @@ import ipaddress
 import json
 import re
 import uuid as uuidlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from tests.fakes.http import FakeServer
 
@@ -152,8 +153,17 @@ KEA_GENERAL = [
     F("compatibility", "option", options=_opts("exclude-first-last-24", "ignore-dhcp-server-identifier",
                                                "ignore-rai-link-selection", "lenient-option-parsing"), multiple=True),
 ]
-KEA_LEXPIRE = [F(n, "int") for n in ("hold_reclaimed_time", "reclaim_timer_wait_time", "flush_reclaimed_timer_wait_time",
-                                     "max_reclaim_time", "max_reclaim_leases", "unwarned_reclaim_cycles")]
+KEA_LEXPIRE = [
+    F(n, "int")
+    for n in (
+        "hold_reclaimed_time",
+        "reclaim_timer_wait_time",
+        "flush_reclaimed_timer_wait_time",
+        "max_reclaim_time",
+        "max_reclaim_leases",
+        "unwarned_reclaim_cycles",
+    )
+]
 KEA_HA = [F("enabled", "bool", "0"), F("this_server_name"), F("max_unacked_clients", "int", "2")]
 # Dnsmasq.xml:6-104 (the scalars and the dhcp group) - what /api/dnsmasq/settings/get shows here
 DNSMASQ_GENERAL = [F(n, "bool") for n in (
@@ -669,7 +679,7 @@ class FakeOpnsense(FakeServer):
                         continue
                     if len(parts) == 1 and _is_subnet(parts[0]):
                         continue
-                    out.append((key, 'Entry "%s" is not a valid range or subnet.' % line))
+                    out.append((key, f'Entry "{line}" is not a valid range or subnet.'))
             elif f.kind in ("net", "list") and (f.kind == "net" or f.opts.get("check")):
                 if not _valid_network(value, f):
                     out.append((key, f.opts.get("message", NET_MSG)))
@@ -677,7 +687,7 @@ class FakeOpnsense(FakeServer):
                 known = dict(self._choices(f))
                 for v in value.split(","):
                     if v not in known:
-                        out.append((key, "Option [%s] not in list." % v))  # BaseListField.php:105, :195-203
+                        out.append((key, f"Option [{v}] not in list."))  # BaseListField.php:105, :195-203
             elif f.kind == "relation" and f.opts.get("required"):
                 if value not in dict(self._choices(f)):
                     out.append((key, "Related subnet not found."))  # KeaDhcpv4.xml:282

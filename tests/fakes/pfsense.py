@@ -55,8 +55,9 @@ import json
 import re
 import time
 from base64 import b64decode
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from tests.fakes.http import FakeServer
 

@@ -35,7 +35,7 @@ import io
 import os
 import subprocess
 import sys
-from typing import Any, Optional
+from typing import Any
 
 OK, INVAL, NOTFOUND, IO, PARSE, DUPLICATE = 0, 2, 3, 4, 5, 6
 ERRSTR = {INVAL: "Invalid argument", NOTFOUND: "Entry not found", IO: "I/O error", PARSE: "Parse error",
@@ -86,7 +86,7 @@ def djbhash(hash_: int, text: str) -> int:
 
 
 class Section:
-    def __init__(self, package: "Package", type_: str, name: Optional[str]):
+    def __init__(self, package: Package, type_: str, name: str | None):
         self.package = package
         self.type = type_
         self.name = name
@@ -102,12 +102,12 @@ class Package:
         self.delta: list[tuple] = []
         self.saved_delta: list[tuple] = []
         self.has_delta = True
-        self.path: Optional[str] = None
+        self.path: str | None = None
 
-    def section(self, name: str) -> Optional[Section]:
+    def section(self, name: str) -> Section | None:
         return next((s for s in self.sections if s.name == name), None)
 
-    def alloc_section(self, type_: str, name: Optional[str], after: Optional[Section] = None) -> Section:
+    def alloc_section(self, type_: str, name: str | None, after: Section | None = None) -> Section:
         """list.c:197-216."""
         s = Section(self, type_, name or None)
         self.n_section += 1
@@ -124,21 +124,21 @@ class Package:
             h = djbhash(h, key)
             if isinstance(value, str):
                 h = djbhash(h, value)
-        s.name = "cfg%02x%04x" % (self.n_section, h % (1 << 16))
+        s.name = f"cfg{self.n_section:02x}{h % (1 << 16):04x}"
 
 
 class Ptr:
     def __init__(self) -> None:
-        self.package: Optional[str] = None
-        self.section: Optional[str] = None
-        self.option: Optional[str] = None
-        self.value: Optional[str] = None
+        self.package: str | None = None
+        self.section: str | None = None
+        self.option: str | None = None
+        self.value: str | None = None
         self.extended = False
         self.done = False
         self.complete = False
-        self.p: Optional[Package] = None
-        self.s: Optional[Section] = None
-        self.o: Optional[str] = None  # the option's name when it exists
+        self.p: Package | None = None
+        self.s: Section | None = None
+        self.o: str | None = None  # the option's name when it exists
 
 
 def parse_ptr(text: str) -> Ptr:
@@ -173,9 +173,9 @@ class Tokenizer:
         self.lines = lines
         self.i = 0
 
-    def words(self, line: str) -> list[Optional[str]]:
+    def words(self, line: str) -> list[str | None]:
         """Arguments of one line; None marks a ``;`` command separator."""
-        out: list[Optional[str]] = []
+        out: list[str | None] = []
         pos, n = 0, len(line)
         while True:
             while pos < n and line[pos].isspace():
@@ -257,7 +257,7 @@ class Context:
     # -- load / parse ------------------------------------------------------------------------------------------
     def load(self, name: str) -> Package:
         """file.c:909-965 + delta.c:319-352."""
-        path = self.real("%s/%s" % (self.confdir, name))
+        path = self.real(f"{self.confdir}/{name}")
         if not os.path.isfile(path):
             raise UciError(NOTFOUND)
         with open(path) as fh:
@@ -270,7 +270,7 @@ class Context:
         p = Package(name)
         lines = text.splitlines(keepends=True)
         tok = Tokenizer(lines)
-        current: Optional[Section] = None
+        current: Section | None = None
         while tok.i < len(lines):
             line = lines[tok.i]
             tok.i += 1
@@ -323,7 +323,7 @@ class Context:
         """Replay every delta file on the delta path; ``flush`` truncates the save directory's file."""
         changes = 0
         for d in self.delta_path:
-            path = self.real("%s/%s" % (d, p.name))
+            path = self.real(f"{d}/{p.name}")
             if not os.path.isfile(path):
                 continue
             with open(path) as fh:
@@ -340,7 +340,7 @@ class Context:
                     except UciError:
                         continue  # delta.c:262-286: a bad line is skipped, the rest kept
         if flush and changes > 0:
-            path = self.real("%s/%s" % (self.savedir, p.name))
+            path = self.real(f"{self.savedir}/{p.name}")
             if os.path.isfile(path):
                 open(path, "w").close()
         return changes
@@ -399,7 +399,7 @@ class Context:
         """delta.c:355-462 (``uci_filter_delta`` + reload)."""
         assert ptr.p is not None
         self.save(ptr.p)
-        path = self.real("%s/%s" % (self.savedir, ptr.p.name))
+        path = self.real(f"{self.savedir}/{ptr.p.name}")
         kept = []
         if os.path.isfile(path):
             with open(path) as fh:
@@ -424,7 +424,7 @@ class Context:
         return sorted(n for n in os.listdir(d) if os.path.isfile(os.path.join(d, n)) and valid_package(n))
 
 
-def lookup_ext_section(ptr: Ptr) -> Optional[Section]:
+def lookup_ext_section(ptr: Ptr) -> Section | None:
     """list.c:298-384: ``@type[n]``, negative n counts from the end; anything else is INVAL."""
     assert ptr.p is not None and ptr.section is not None
     sec = ptr.section
@@ -434,7 +434,7 @@ def lookup_ext_section(ptr: Ptr) -> Optional[Section]:
     try:
         idx = int(idx_text)
     except ValueError:
-        raise UciError(INVAL)
+        raise UciError(INVAL) from None
     if type_ and not valid_type(type_):
         raise UciError(INVAL)
     matching = [s for s in ptr.p.sections if not type_ or s.type == type_]
@@ -461,9 +461,9 @@ def _add_list(s: Section, name: str, value: str) -> None:
         old.append(value)
 
 
-def delta_line(pkg: str, cmd: int, section: str, option: Optional[str], value: Optional[str]) -> str:
+def delta_line(pkg: str, cmd: int, section: str, option: str | None, value: str | None) -> str:
     """delta.c:69-97: ``<prefix>pkg.section[.option][='value']``, quotes escaped as ``'\\''``."""
-    out = "%s%s.%s" % (CMD_CHAR[cmd], pkg, section)
+    out = f"{CMD_CHAR[cmd]}{pkg}.{section}"
     if option is not None:
         out += "." + option
     if cmd == REMOVE and value is None:
@@ -522,7 +522,7 @@ def apply_delta(p: Package, cmd: int, ptr: Ptr) -> None:
 class _Internal(Context):
     """Lookups during delta replay need no file access: the package is already in the pointer."""
 
-    def __init__(self) -> None:  # noqa: D107 - no root
+    def __init__(self) -> None:  # no root
         pass
 
 
@@ -534,7 +534,7 @@ def _expand(ctx: Context, ptr: Ptr, complete: bool) -> None:
         raise UciError(NOTFOUND)
 
 
-def _record(ptr: Ptr, cmd: int, value: Optional[str], record: bool) -> None:
+def _record(ptr: Ptr, cmd: int, value: str | None, record: bool) -> None:
     assert ptr.p is not None
     if record and ptr.p.has_delta:
         ptr.p.delta.append((cmd, ptr.section, ptr.option, value))
@@ -650,18 +650,18 @@ def export(p: Package, header: bool) -> str:
         return text.replace("'", "'\\''")
     out = io.StringIO()
     if header:
-        out.write("package %s\n" % esc(p.name))
+        out.write(f"package {esc(p.name)}\n")
     for s in p.sections:
-        out.write("\nconfig %s" % esc(s.type))
+        out.write(f"\nconfig {esc(s.type)}")
         if not s.anonymous:
-            out.write(" '%s'" % esc(s.name or ""))
+            out.write(" '{}'".format(esc(s.name or "")))
         out.write("\n")
         for key, value in s.options.items():
             if isinstance(value, list):
                 for item in value:
-                    out.write("\tlist %s '%s'\n" % (esc(key), esc(item)))
+                    out.write(f"\tlist {esc(key)} '{esc(item)}'\n")
             else:
-                out.write("\toption %s '%s'\n" % (esc(key), esc(value)))
+                out.write(f"\toption {esc(key)} '{esc(value)}'\n")
     out.write("\n")
     return out.getvalue()
 
@@ -683,7 +683,7 @@ class Cli:
 
     def perror(self, code: int) -> None:
         if not self.quiet:
-            self.err.write("uci: %s\n" % ERRSTR.get(code, "Unknown error"))
+            self.err.write("uci: {}\n".format(ERRSTR.get(code, "Unknown error")))
 
     @staticmethod
     def quote(value: str) -> str:
@@ -698,11 +698,11 @@ class Cli:
             parts.append(self.quote(item) if (quote or any(c in item for c in " \t\r\n")) else item)
         return self.delimiter.join(parts) + "\n"
 
-    def show_section(self, s: Section, ref: Optional[str]) -> None:
+    def show_section(self, s: Section, ref: str | None) -> None:
         name = ref or s.name
-        self.out.write("%s.%s=%s\n" % (s.package.name, name, s.type))
+        self.out.write(f"{s.package.name}.{name}={s.type}\n")
         for key, value in s.options.items():
-            self.out.write("%s.%s.%s=%s" % (s.package.name, name, key, self.show_value(value, True)))
+            self.out.write(f"{s.package.name}.{name}.{key}={self.show_value(value, True)}")
 
     def show_package(self, p: Package) -> None:
         """cli.c:87-137, 270-281: ``@type[n]`` for unnamed sections (n counts every section of that type)."""
@@ -710,7 +710,7 @@ class Cli:
         for s in p.sections:
             idx = seen.get(s.type, 0)
             seen[s.type] = idx + 1
-            ref = "@%s[%d]" % (s.type, idx) if (self.show_ext and s.anonymous) else None
+            ref = f"@{s.type}[{idx}]" if (self.show_ext and s.anonymous) else None
             self.show_section(s, ref)
 
     def show_changes(self, p: Package) -> None:
@@ -718,7 +718,7 @@ class Cli:
         for cmd, section, option, value in p.saved_delta:
             prefix = "-" if cmd == REMOVE else ""
             op = {LIST_ADD: "+=", LIST_DEL: "-="}.get(cmd, "=")
-            line = "%s%s.%s" % (prefix, p.name, section)
+            line = f"{prefix}{p.name}.{section}"
             if option is not None:
                 line += "." + option
             if cmd != REMOVE:
@@ -751,8 +751,7 @@ class Cli:
                 return 1
             if ptr.o is not None:
                 assert ptr.s is not None
-                self.out.write("%s.%s.%s=%s" % (ptr.p.name, ptr.s.name, ptr.o,
-                                                self.show_value(ptr.s.options[ptr.o], True)))
+                self.out.write(f"{ptr.p.name}.{ptr.s.name}.{ptr.o}={self.show_value(ptr.s.options[ptr.o], True)}")
             elif ptr.s is not None:
                 self.show_section(ptr.s, None)
             else:
@@ -788,7 +787,7 @@ class Cli:
         except UciError as exc:
             self.perror(exc.code)
             return exc.code
-        self.out.write("%s\n" % s.name)
+        self.out.write(f"{s.name}\n")
         return 0
 
     def do_section_cmd(self, cmd: str, args: list[str]) -> int:
@@ -862,9 +861,8 @@ class Cli:
             if words[0].lower() == "exit":
                 return 0
             ret = self.cmd(words)
-            if ret == 255:
-                if not self.quiet:
-                    self.err.write("Unknown command\n")
+            if ret == 255 and not self.quiet:
+                self.err.write("Unknown command\n")
         self.batch = False
         return 0
 
@@ -946,7 +944,7 @@ class Runner:
         self.env = env
         self.commands: list[list[str]] = []
 
-    def __call__(self, args: list[str], data: Optional[str] = None) -> tuple[int, str, str]:
+    def __call__(self, args: list[str], data: str | None = None) -> tuple[int, str, str]:
         self.commands.append(list(args))
         if args and os.path.abspath(args[0]) == os.path.abspath(__file__) and "FAKE_UCI_FAIL" not in self.env:
             return run(self.env["FAKE_UCI_ROOT"], list(args[1:]), data or "")

@@ -8,13 +8,14 @@ import signal
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 from kubernetes import client
 
-from tests.waiting import free_port, wait_for  # noqa: F401 - re-exported for the tests
+from tests.waiting import free_port, wait_for  # re-exported for the tests
 
 NS = "metallb-system"
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,7 +41,7 @@ class SpeakerProcess:
         self.log = tmp / f"speaker-{node}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> "SpeakerProcess":
+    def start(self) -> SpeakerProcess:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         env.pop("KUBECONFIG", None)
         self._logf = open(self.log, "ab")
@@ -80,7 +81,9 @@ class SpeakerProcess:
 
 
 @pytest.fixture
-def speakers(kubeconfig: Path, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..., SpeakerProcess]]:
+def speakers(
+    kubeconfig: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., SpeakerProcess]]:
     """Factory: ``speakers("node-1")`` starts a speaker; all are killed at teardown, logs shown on failure."""
     started: list[SpeakerProcess] = []
 

@@ -16,9 +16,10 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from tests.netlab import Lab, require_root
 
@@ -90,10 +91,10 @@ class Kea:
                 for name in self.files:
                     assert self.cmd("config-get", name)["result"] == 0
                 break
-            except Exception:
+            except Exception:  # noqa: BLE001 - any failure means "not up yet" until the deadline
                 if time.monotonic() > deadline:
                     raise RuntimeError("Kea did not come up: " + "".join(
-                        p.read_text() for p in tmp.glob("*.stderr")))
+                        p.read_text() for p in tmp.glob("*.stderr"))) from None
                 time.sleep(0.1)
 
     def cmd(self, command: str, service: str = "dhcp4", arguments: dict | None = None, port: int = CA_PORT) -> dict:

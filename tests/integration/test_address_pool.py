@@ -172,7 +172,9 @@ def test_crds_are_installed_when_missing(tmp_path):
         from tests.kubeapi import api_client
         kc_client = api_client(server.url)
         try:
-            names = {c.metadata.name for c in client.ApiextensionsV1Api(kc_client).list_custom_resource_definition().items}
+            names = {
+                c.metadata.name for c in client.ApiextensionsV1Api(kc_client).list_custom_resource_definition().items
+            }
             assert {"ipaddresspools.metallb.io", "l2advertisements.metallb.io", "bgpadvertisements.metallb.io",
                     "bgppeers.metallb.io", "communities.metallb.io", "bfdprofiles.metallb.io"} <= names
             assert get(kc_client, "ipaddresspools", "lan")["spec"]["addresses"] == SEED

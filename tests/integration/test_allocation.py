@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 import sys
+from pathlib import Path
 
 from tests.integration.conftest import NS, Cluster, wait_for
 
@@ -73,8 +73,12 @@ def test_release_on_delete_and_type_change_then_reuse(cluster: Cluster, speakers
     assert cluster.wait_ips("c") == freed  # the waiting Service gets the freed address
     freed_b = cluster.ips("b")
     cluster.core.patch_namespaced_service("b", "default", {"spec": {"type": "ClusterIP"}})
-    wait_for("b's address and pool annotation to be cleared",
-             lambda: cluster.ips("b") == [] and POOL_ANNOTATION not in (cluster.svc("b")["metadata"].get("annotations") or {}))
+    wait_for(
+        "b's address and pool annotation to be cleared",
+        lambda: (
+            cluster.ips("b") == [] and POOL_ANNOTATION not in (cluster.svc("b")["metadata"].get("annotations") or {})
+        ),
+    )
     cluster.wait_event("b", "ClearAssignment")
     cluster.service("d")
     assert cluster.wait_ips("d") == freed_b
@@ -152,7 +156,9 @@ def test_check_config_cli(tmp_path):
 
     assert run(good).returncode == 0
     r = run(bad)
-    assert r.returncode == 1 and "IPAddressPool lan: spec.addresses[0]" in r.stderr and "10.1.1.250-10.1.1.240" in r.stderr
+    assert (
+        r.returncode == 1 and "IPAddressPool lan: spec.addresses[0]" in r.stderr and "10.1.1.250-10.1.1.240" in r.stderr
+    )
     r = run(speaker_cfg)
     assert r.returncode == 1 and "lease: need duration > renew_deadline" in r.stderr
 
@@ -184,7 +190,9 @@ def test_status_command_shows_pools_and_services(cluster: Cluster, speakers):
     sp = speakers("node-1")
     cluster.service("traefik")
     cluster.wait_ips("traefik")
-    wait_for("pool stats in /status", lambda: (st := sp.status()) and st["pools"].get("lan", {}).get("assignedIPv4") == 1)
+    wait_for(
+        "pool stats in /status", lambda: (st := sp.status()) and st["pools"].get("lan", {}).get("assignedIPv4") == 1
+    )
     out = subprocess.run([sys.executable, "-m", "speaker", "status", "--url", f"http://127.0.0.1:{sp.port}"],
                          capture_output=True, text=True, timeout=10)
     assert out.returncode == 0, out.stderr

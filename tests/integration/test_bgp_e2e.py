@@ -7,8 +7,8 @@ withdraws it, and a planned stop withdraws before closing.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from kubernetes import client
@@ -16,6 +16,7 @@ from kubernetes import client
 from tests.bgplab import BGPCapture, BGPWorld, withdrawn_before_notification
 from tests.integration.conftest import NS, Cluster, wait_for
 from tests.netlab import Lab
+
 
 @pytest.fixture
 def bgp(kube_api, cluster: Cluster, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[BGPWorld]:

@@ -8,8 +8,9 @@ import os
 import socket
 import struct
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -71,7 +72,7 @@ def _read_all(conn: socket.socket, timeout: float = 5) -> list[Any]:
     while True:
         try:
             chunk = conn.recv(65536)
-        except (socket.timeout, ConnectionResetError):
+        except (TimeoutError, ConnectionResetError):
             break
         if not chunk:
             break
@@ -91,7 +92,11 @@ GARBAGE = [
     ("bad length", lambda: b"\xff" * 16 + struct.pack("!HB", 5000, 2), (1, 2)),
     ("OPEN version 3", lambda: _open_bytes()[:19] + b"\x03" + _open_bytes()[20:], (2, 1)),
     ("OPEN from the wrong AS", lambda: _open_bytes(asn=64999), (2, 2)),
-    ("UPDATE before OPEN", lambda: pack_message(Keepalive(), Context())[:16] + struct.pack("!HB", 23, 2) + b"\0\0\0\0", (5, 1)),
+    (
+        "UPDATE before OPEN",
+        lambda: pack_message(Keepalive(), Context())[:16] + struct.pack("!HB", 23, 2) + b"\0\0\0\0",
+        (5, 1),
+    ),
 ]
 
 

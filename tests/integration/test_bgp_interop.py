@@ -6,8 +6,9 @@ LAN 198.51.100.0/24 + 2001:db8:100::/64; routers at .2, nodes at .10/.11; privat
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -61,8 +62,15 @@ def test_ebgp_ipv4_session_routes_withdraw_and_graceful_stop(lab: Lab, tmp_path:
     d = start(kind, r, tmp_path, [Neighbor("n1", NODE4, 64512)])
     with BGPCapture(r, tmp_path) as capture:
         node = Node(n)
-        node.speaker.set_routes({"r": [route(VIP, communities=(C100,), large_communities=((64512, 7, 8),), local_pref=300),
-                                       route(VIP6), route("198.51.100.128/25")]})
+        node.speaker.set_routes(
+            {
+                "r": [
+                    route(VIP, communities=(C100,), large_communities=((64512, 7, 8),), local_pref=300),
+                    route(VIP6),
+                    route("198.51.100.128/25"),
+                ]
+            }
+        )
         node.speaker.set_peers([node.peer("r", ROUTER4, 64513)])
         st = node.wait_established("r")
         assert (st.peer_asn, st.hold_time, st.keepalive) == (64513, 9, 3.0)
@@ -142,7 +150,7 @@ def test_md5_password(lab: Lab, tmp_path: Path, kind: str) -> None:
 def md5_failures(host: Any) -> int:
     """TCP segments the host's kernel dropped for a wrong MD5 signature (TcpExt TCPMD5Failure, Linux ≥ 4.x)."""
     lines = [line.split() for line in host.run(["cat", "/proc/net/netstat"]).stdout.splitlines()]
-    for names, values in zip(lines, lines[1:]):
+    for names, values in zip(lines, lines[1:], strict=False):
         if names[0] == "TcpExt:" and values[0] == "TcpExt:" and "TCPMD5Failure" in names:
             return int(values[names.index("TCPMD5Failure")])
     raise AssertionError("no TcpExt TCPMD5Failure counter in /proc/net/netstat")
@@ -181,7 +189,7 @@ def test_two_nodes_give_ecmp_at_the_peer(lab: Lab, tmp_path: Path, kind: str) ->
     r, (n1, n2) = hosts(lab, 2)
     d = start(kind, r, tmp_path, [Neighbor("n1", NODE4, 64512), Neighbor("n2", NODE4B, 64512)])
     nodes = [Node(n1), Node(n2)]
-    for node, addr in zip(nodes, (NODE4, NODE4B)):
+    for node, _addr in zip(nodes, (NODE4, NODE4B), strict=False):
         node.speaker.set_routes({"r": [route(VIP)]})
         node.speaker.set_peers([node.peer("r", ROUTER4, 64513)])
     for node in nodes:
@@ -219,7 +227,9 @@ def test_reconfigured_peer_gets_a_new_session(lab: Lab, tmp_path: Path) -> None:
     node.speaker.set_peers([node.peer("r", ROUTER4, 64513, hold_time=9)])
     node.wait_established("r")
     node.speaker.set_peers([node.peer("r", ROUTER4, 64513, hold_time=6, keepalive_time=2)])
-    wait_for("hold time 6", lambda: (s := node.status("r")) and s.state == "Established" and s.hold_time == 6, timeout=10)
+    wait_for(
+        "hold time 6", lambda: (s := node.status("r")) and s.state == "Established" and s.hold_time == 6, timeout=10
+    )
     visible(d, VIP)
     node.speaker.set_peers([])
     gone(d, VIP)

@@ -9,8 +9,9 @@ busybox ``udhcpc`` in a client namespace with distinct client-ids, bounded in nu
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 

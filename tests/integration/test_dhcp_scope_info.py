@@ -1,4 +1,5 @@
-"""baremetal.lb.dhcp_scope_info against a real Kea 2.2 and a real dnsmasq in namespaces (tests/integration/dhcpservers.py).
+"""baremetal.lb.dhcp_scope_info against a real Kea 2.2 and a real dnsmasq in namespaces
+(tests/integration/dhcpservers.py).
 
 Each test: a udhcpc client takes a lease, dhcp_reservation reserves a band, and dhcp_scope_info -- run by
 ansible-playbook inside the router namespace, the connection set once with ``module_defaults`` for the action group
@@ -8,15 +9,23 @@ ansible-playbook inside the router namespace, the connection set once with ``mod
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 from tests.collection import netns_inventory, run_playbook, task_result, task_results
 from tests.dhcpclient import dhcp_leases
 from tests.integration.dhcpservers import (
-    CA_PORT, RESERVED_MAC, Dnsmasq, Kea, dnsmasq_lan, kea4_config, kea6_config, kea_lan,
+    CA_PORT,
+    RESERVED_MAC,
+    Dnsmasq,
+    Kea,
+    dnsmasq_lan,
+    kea4_config,
+    kea6_config,
+    kea_lan,
 )
 from tests.netlab import require_binaries
 

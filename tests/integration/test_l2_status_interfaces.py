@@ -15,12 +15,12 @@ from typing import Any, Iterator, Mapping
 
 import pytest
 
+from speaker.clusterview import ViewSource
+from speaker.controllers.layer2 import Layer2Controller
+from speaker.controllers.reconciler import Signal
 from speaker.kube.informer import Informer
 from speaker.kube.kinds import Caches, speaker_kinds
 from speaker.kube.writer import announcement_status_applier
-from speaker.controllers.layer2 import Layer2Controller
-from speaker.controllers.reconciler import Signal
-from speaker.clusterview import ViewSource
 from tests.integration.conftest import NS, Cluster, wait_for
 from tests.kubeapi import api_client
 

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 from tests.integration.conftest import Cluster, wait_for
 from tests.l2world import L2Lab
 from tests.netlab import Lab
+
 
 @pytest.fixture
 def l2lab(kube_api, cluster: Cluster, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[L2Lab]:
@@ -27,7 +30,9 @@ def l2lab(kube_api, cluster: Cluster, tmp_path: Path, request: pytest.FixtureReq
             rep = getattr(request.node, "rep_call", None)
             if rep is not None and rep.failed:
                 for n in world.nodes.values():
-                    print(f"----- {n.name} -----\n{n.log.read_text(errors='replace')[-5000:] if n.log.exists() else ''}")
+                    print(
+                        f"----- {n.name} -----\n{n.log.read_text(errors='replace')[-5000:] if n.log.exists() else ''}"
+                    )
 
 
 def _vip(l2lab: L2Lab, name: str = "traefik", **kw: Any) -> str:
@@ -159,10 +164,8 @@ def test_local_traffic_policy_follows_the_endpoint(l2lab: L2Lab):
                 "ports": [{"port": 80, "protocol": "TCP"}]}
         from kubernetes import client
         api = client.DiscoveryV1Api(core.api_client)
-        try:
+        with contextlib.suppress(client.exceptions.ApiException):
             api.delete_namespaced_endpoint_slice("web-1", "default")
-        except client.exceptions.ApiException:
-            pass
         api.create_namespaced_endpoint_slice("default", body)
 
     endpoint_on("node2")

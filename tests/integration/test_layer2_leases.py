@@ -1,8 +1,9 @@
 """Layer 2 without a membership key: liveness from the speakers' Leases, end to end (tests/l2world.py).
 
 The same world as test_layer2_e2e.py — real speakers in node namespaces, a client on the LAN — but the speakers
-have no ``membership.key_file`` and no memberlist Secret (``create_secret: false``), so no heartbeats: a node is alive while its Lease (``baremetal-lb-speaker-<node>``)
-is renewed, at the default timers (renewed every 2 s, expires after 6 s). The figure printed here is the one
+have no ``membership.key_file`` and no memberlist Secret (``create_secret: false``), so no heartbeats: a node is
+alive while its Lease (``baremetal-lb-speaker-<node>``) is renewed, at the default timers (renewed every 2 s,
+expires after 6 s). The figure printed here is the one
 docs/speaker.md quotes.
 """
 
@@ -14,8 +15,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -39,7 +40,9 @@ def l2lab(kube_api, cluster: Cluster, tmp_path: Path, request: pytest.FixtureReq
             rep = getattr(request.node, "rep_call", None)
             if rep is not None and rep.failed:
                 for n in world.nodes.values():
-                    print(f"----- {n.name} -----\n{n.log.read_text(errors='replace')[-5000:] if n.log.exists() else ''}")
+                    print(
+                        f"----- {n.name} -----\n{n.log.read_text(errors='replace')[-5000:] if n.log.exists() else ''}"
+                    )
 
 
 def _vip(l2lab: L2Lab) -> str:

@@ -16,13 +16,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from speaker.layer2.gratuitous import DEFAULT_BURST
 from speaker.layer2 import Announcement, Announcer, Layer2Settings
+from speaker.layer2.gratuitous import DEFAULT_BURST
 from speaker.layer2.metrics import Layer2Metrics
 from tests.integration.conftest import wait_for
 from tests.integration.test_layer2_responder import arping, ndisc

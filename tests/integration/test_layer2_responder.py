@@ -13,14 +13,13 @@ import re
 import socket
 import subprocess
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
-from speaker.layer2 import Announcement, Announcer, Layer2Settings, ProbeSettings
-from speaker.layer2 import bpf
-from speaker.layer2.gratuitous import DEFAULT_BURST
+from speaker.layer2 import Announcement, Announcer, Layer2Settings, ProbeSettings, bpf
 from speaker.layer2.frames import arp_request, ip_bytes, mac_bytes, neighbor_solicit
+from speaker.layer2.gratuitous import DEFAULT_BURST
 from speaker.layer2.metrics import Layer2Metrics
 from tests.integration.conftest import wait_for
 from tests.netlab import Host, Lab, require_root
@@ -160,7 +159,9 @@ def test_curl_reaches_a_backend_on_the_node_through_the_vip(lab, nodes):
         n.ann.set_desired({VIP4: Announcement("default/web"), VIP6: Announcement("default/web")})
         n.wait_state(VIP4, "announced")
         n.wait_state(VIP6, "announced")
-        wait_for("the backend to listen", lambda: node.run("curl -s -m1 http://198.51.100.10/", check=False).returncode == 0)
+        wait_for(
+            "the backend to listen", lambda: node.run("curl -s -m1 http://198.51.100.10/", check=False).returncode == 0
+        )
         out = client.run(f"curl -s -m3 http://{VIP4}/").stdout
         assert out == "hello from node\n"
         out6 = client.run(f"curl -s -m3 http://[{VIP6}]/").stdout
@@ -356,7 +357,7 @@ def test_bpf_filters_in_the_kernel(lab):
         try:
             while True:
                 got.append(sock.recv(2048))
-        except (socket.timeout, BlockingIOError):
+        except (TimeoutError, BlockingIOError):
             return got
 
     req_vip = arp_request(cm, ip_bytes("198.51.100.20"), ip_bytes(VIP4))

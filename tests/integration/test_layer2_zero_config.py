@@ -7,8 +7,8 @@ followed when it is rotated. bench/failover.py measures the failover time; here:
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -29,7 +29,9 @@ def l2lab(kube_api, cluster: Cluster, tmp_path: Path, request: pytest.FixtureReq
             rep = getattr(request.node, "rep_call", None)
             if rep is not None and rep.failed:
                 for n in world.nodes.values():
-                    print(f"----- {n.name} -----\n{n.log.read_text(errors='replace')[-5000:] if n.log.exists() else ''}")
+                    print(
+                        f"----- {n.name} -----\n{n.log.read_text(errors='replace')[-5000:] if n.log.exists() else ''}"
+                    )
 
 
 def _secret(cluster: Cluster):

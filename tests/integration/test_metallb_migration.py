@@ -14,7 +14,6 @@ import urllib.request
 from pathlib import Path
 
 from speaker.cli import load_manifest
-
 from tests.integration.conftest import NS, Cluster, wait_for
 
 POOL_ANNOTATION = "metallb.io/ip-allocated-from-pool"

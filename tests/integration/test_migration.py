@@ -11,7 +11,6 @@ address is ever on two Services.
 
 from __future__ import annotations
 
-
 from tests.integration.conftest import NS, Cluster
 
 OURS = "baremetal-lb-system"
@@ -21,7 +20,9 @@ POOL_ANNOTATION = "metallb.io/ip-allocated-from-pool"
 
 def metallb_service(cluster: Cluster, name: str, ip: str) -> None:
     cluster.service(name, annotations={POOL_ANNOTATION: "metallb-lan"})
-    cluster.core.patch_namespaced_service_status(name, "default", {"status": {"loadBalancer": {"ingress": [{"ip": ip}]}}})
+    cluster.core.patch_namespaced_service_status(
+        name, "default", {"status": {"loadBalancer": {"ingress": [{"ip": ip}]}}}
+    )
 
 
 def test_nothing_is_double_allocated_while_both_run(cluster: Cluster, speakers) -> None:

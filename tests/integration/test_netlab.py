@@ -18,7 +18,10 @@ def test_lan_ping_arp_cable_and_cleanup():
         # a socket opened "inside" a namespace from this process serves that namespace's loopback
         srv = a.listen("127.0.0.1", 0)
         port = srv.getsockname()[1]
-        assert a.run(["python3", "-c", f"import socket; socket.create_connection(('127.0.0.1', {port}), 2)"]).returncode == 0
+        assert (
+            a.run(["python3", "-c", f"import socket; socket.create_connection(('127.0.0.1', {port}), 2)"]).returncode
+            == 0
+        )
         srv.close()
     left = leftover_namespaces(f"blb{lab.tag}")
     assert left == [], f"namespaces left behind: {left}"

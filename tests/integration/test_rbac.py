@@ -15,8 +15,9 @@ import json
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from kubernetes import client
@@ -169,7 +170,9 @@ def test_rotate_token_replaces_the_token_and_revokes_the_old_one(kube_api: ApiSe
     assert whoami(rotated["token"]) == 401
 
 
-def test_speaker_works_with_exactly_the_granted_rights(kube_api: ApiServer, cluster, speaker_token: str, speakers) -> None:
+def test_speaker_works_with_exactly_the_granted_rights(
+    kube_api: ApiServer, cluster, speaker_token: str, speakers
+) -> None:
     cluster.pool("lan", ["198.51.100.240-198.51.100.250"])
     sp = speakers("node-1")
     wait_for("the speaker to hold the allocator lease", sp.is_leader, timeout=15)

@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from tests.collection import PYTHON, VENV_BIN, run_playbook, task_result
+from tests.collection import VENV_BIN, run_playbook, task_result
 
 REPO = Path(__file__).resolve().parents[2]
 

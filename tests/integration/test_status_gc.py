@@ -102,10 +102,24 @@ def released_control(cluster: Cluster, watcher: Any, node: str, duration: int) -
     # The object only once the collector has seen the Lease: before, "no Lease" would count from its own start.
     wait_for(f"{watcher.node} to see {node}'s Lease", lambda: node in watcher.status()["liveness"]["speakers"],
              timeout=15)
-    cluster.custom.create_namespaced_custom_object("metallb.io", "v1beta1", NS, "servicebgpstatuses", {
-        "apiVersion": "metallb.io/v1beta1", "kind": "ServiceBGPStatus",
-        "metadata": {"name": f"bgp-control-{node}", "labels": {"metallb.io/node": node, "metallb.io/service-name": "control",
-                                              "metallb.io/service-namespace": "default"}}})
+    cluster.custom.create_namespaced_custom_object(
+        "metallb.io",
+        "v1beta1",
+        NS,
+        "servicebgpstatuses",
+        {
+            "apiVersion": "metallb.io/v1beta1",
+            "kind": "ServiceBGPStatus",
+            "metadata": {
+                "name": f"bgp-control-{node}",
+                "labels": {
+                    "metallb.io/node": node,
+                    "metallb.io/service-name": "control",
+                    "metallb.io/service-namespace": "default",
+                },
+            },
+        },
+    )
 
 
 def test_restart_within_the_lease_keeps_the_objects(cluster: Cluster, speakers, kube_api):

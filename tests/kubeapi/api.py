@@ -12,8 +12,9 @@ import json
 import random
 import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from . import errors
 from .errors import cause
@@ -227,7 +228,9 @@ class Api:
         ns = namespace if rt.namespaced else ""
         meta = self._check_body(rt, namespace, obj, version)
         if meta.get("name") and meta["name"] != name:
-            raise errors.bad_request(f"the name of the object ({meta['name']}) does not match the name on the URL ({name})")
+            raise errors.bad_request(
+                f"the name of the object ({meta['name']}) does not match the name on the URL ({name})"
+            )
         meta["name"] = name
         with self.store.lock:
             cur = self.store.get(rt.key, ns, name)

@@ -10,7 +10,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import jsonpatch
 
@@ -43,9 +44,13 @@ def json_patch(target: Any, ops: Any) -> Any:
     try:
         return jsonpatch.apply_patch(target, ops, in_place=True)
     except jsonpatch.JsonPatchConflict as exc:
-        raise ApiError(422, "Invalid", f"the server rejected our request due to an error in our request: {exc}") from exc
+        raise ApiError(
+            422, "Invalid", f"the server rejected our request due to an error in our request: {exc}"
+        ) from exc
     except jsonpatch.JsonPatchTestFailed as exc:
-        raise ApiError(422, "Invalid", f"the server rejected our request due to an error in our request: {exc}") from exc
+        raise ApiError(
+            422, "Invalid", f"the server rejected our request due to an error in our request: {exc}"
+        ) from exc
     except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError, IndexError) as exc:
         raise ApiError(500, "InternalError", f"Internal error occurred: {exc}") from exc
 
@@ -104,7 +109,7 @@ def _smp_list(current: Any, patch: list[Any], path: str, keys: MergeKeys) -> lis
     if not key:  # primitive list with merge strategy: union, keeping order
         for value in patch:
             if value not in current:
-                current.append((value))
+                current.append(value)
         return current
     if any(isinstance(p, dict) and p.get("$patch") == "replace" for p in patch):
         return [(p) for p in patch if not (isinstance(p, dict) and "$patch" in p)]

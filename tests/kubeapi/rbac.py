@@ -21,8 +21,9 @@ Static rules (``ApiServer(authz={token: rules})``) are a second authorizer in fr
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .errors import cause
 from .store import Store
@@ -65,12 +66,12 @@ class Rule:
     non_resource_urls: tuple[str, ...] = ()
 
     @classmethod
-    def parse(cls, rule: Mapping[str, Any], *, default_groups: tuple[str, ...] = ("",)) -> "Rule":
+    def parse(cls, rule: Mapping[str, Any], *, default_groups: tuple[str, ...] = ("",)) -> Rule:
         return cls(tuple(rule.get("apiGroups", default_groups)), tuple(rule.get("resources") or ()),
                    tuple(rule.get("verbs") or ()), tuple(rule.get("resourceNames") or ()),
                    tuple(rule.get("nonResourceURLs") or ()))
 
-    def allows(self, info: "RequestInfo") -> bool:
+    def allows(self, info: RequestInfo) -> bool:
         if not ("*" in self.verbs or info.verb in self.verbs):
             return False
         if not info.is_resource:
@@ -115,7 +116,7 @@ def _role_rules(store: Store, ref: Mapping[str, Any], binding_namespace: str) ->
     return [Rule.parse(r, default_groups=()) for r in entry.obj.get("rules") or []], None
 
 
-def rbac_decision(store: Store, user: UserInfo, info: "RequestInfo") -> tuple[bool, str]:
+def rbac_decision(store: Store, user: UserInfo, info: RequestInfo) -> tuple[bool, str]:
     """Whether the stored RBAC objects allow the request; when not, upstream's reason (or "")."""
     errors: list[str] = []
     visits: list[tuple[tuple[str, str], str | None]] = [(CLUSTER_ROLE_BINDINGS, None)]
@@ -137,7 +138,7 @@ def rbac_decision(store: Store, user: UserInfo, info: "RequestInfo") -> tuple[bo
     return False, "RBAC: " + (errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]")
 
 
-def forbidden_message(user: UserInfo, info: "RequestInfo", reason: str = "") -> str:
+def forbidden_message(user: UserInfo, info: RequestInfo, reason: str = "") -> str:
     """``responsewriters.forbiddenMessage`` (+ ": reason"), the text after "... is forbidden: "."""
     if not info.is_resource:
         msg = f'User "{user.name}" cannot {info.verb} path "{info.path}"'

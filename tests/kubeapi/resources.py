@@ -9,8 +9,9 @@ types are declared in :func:`builtin_types`; custom resources come from CRD obje
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from .patch import MergeKeys
 from .selectors import FieldGetter, path_getter
@@ -208,7 +209,7 @@ class Registry:
             for v in sorted(rt.versions, key=_version_priority):
                 if v not in versions:
                     versions.append(v)
-        for g, vs in out.items():
+        for _g, vs in out.items():
             vs.sort(key=_version_priority)
         return out
 

@@ -44,9 +44,14 @@ def prune(value: Any, schema: dict[str, Any] | None, root: bool = False) -> Any:
                 prune(value[key], props[key])
             elif isinstance(addl, dict):
                 prune(value[key], addl)
-            elif addl is True or keep_unknown or schema.get("x-kubernetes-int-or-string"):
-                continue
-            elif props is None and addl is None and schema.get("type") != "object":
+            elif (
+                addl is True
+                or keep_unknown
+                or schema.get("x-kubernetes-int-or-string")
+                or props is None
+                and addl is None
+                and schema.get("type") != "object"
+            ):
                 continue
             else:
                 del value[key]
@@ -145,10 +150,18 @@ def _validate(value: Any, schema: dict[str, Any], path: str, errs: list[dict[str
             errs.append(cause("FieldValueInvalid", where,
                               f"Invalid value: {_show(value)}: {where} in body should match '{schema['pattern']}'"))
         if "maxLength" in schema and len(value) > schema["maxLength"]:
-            errs.append(cause("FieldValueTooLong", where, f"Too long: may not be more than {schema['maxLength']} bytes"))
+            errs.append(
+                cause("FieldValueTooLong", where, f"Too long: may not be more than {schema['maxLength']} bytes")
+            )
         if "minLength" in schema and len(value) < schema["minLength"]:
-            errs.append(cause("FieldValueInvalid", where,
-                              f"Invalid value: {_show(value)}: {where} in body should be at least {schema['minLength']} chars long"))
+            errs.append(
+                cause(
+                    "FieldValueInvalid",
+                    where,
+                    f"Invalid value: {_show(value)}: {where} in body should be at least {schema['minLength']} chars "
+                    "long",
+                )
+            )
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         if "minimum" in schema:
             lo = schema["minimum"]
@@ -165,8 +178,13 @@ def _validate(value: Any, schema: dict[str, Any], path: str, errs: list[dict[str
             errs.append(cause("FieldValueTooMany", where,
                               f"Too many: {len(value)}: must have at most {schema['maxItems']} items"))
         if "minItems" in schema and len(value) < schema["minItems"]:
-            errs.append(cause("FieldValueInvalid", where,
-                              f"Invalid value: {len(value)}: {where} in body should have at least {schema['minItems']} items"))
+            errs.append(
+                cause(
+                    "FieldValueInvalid",
+                    where,
+                    f"Invalid value: {len(value)}: {where} in body should have at least {schema['minItems']} items",
+                )
+            )
         items = schema.get("items")
         if isinstance(items, dict):
             for i, item in enumerate(value):

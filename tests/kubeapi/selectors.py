@@ -9,8 +9,9 @@ supports; anything else is a 400 like the real server's.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .errors import bad_request
 

@@ -9,15 +9,17 @@ newline-delimited JSON fed from the store's event log.
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import select
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import yaml
@@ -102,7 +104,7 @@ class _HTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 256
 
-    def __init__(self, addr: tuple[str, int], owner: "ApiServer", sock: socket.socket | None = None) -> None:
+    def __init__(self, addr: tuple[str, int], owner: ApiServer, sock: socket.socket | None = None) -> None:
         self.owner = owner
         super().__init__(addr, _Handler, bind_and_activate=sock is None)
         if sock is not None:  # an already listening socket, e.g. opened inside a network namespace
@@ -123,7 +125,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: _HTTPServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:  # `format`: the stdlib's signature
         pass
 
     def handle_one_request(self) -> None:
@@ -169,10 +171,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def finish(self) -> None:
         self.server.owner._connections.discard(self.connection)
-        try:
+        with contextlib.suppress(OSError):
             super().finish()
-        except OSError:
-            pass
 
     def do_GET(self) -> None:
         self._dispatch("GET")
@@ -230,10 +230,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_body()
         if owner._paused == "refuse":
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return
         url = urlsplit(self.path)
         params = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
@@ -248,7 +246,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(exc)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
-        except Exception as exc:  # a bug in the emulator: answer like the real server would
+        except Exception as exc:  # noqa: BLE001 - a bug in the emulator: answer like the real server would
             import traceback
 
             traceback.print_exc()
@@ -634,7 +632,7 @@ class ApiServer:
         self._extra: list[tuple[_HTTPServer, threading.Thread]] = []
 
     # ---------------------------------------------------------------- lifecycle
-    def start(self) -> "ApiServer":
+    def start(self) -> ApiServer:
         """Start serving in a daemon thread (idempotent); returns ``self``."""
         if self._httpd is None:
             self._serve()
@@ -681,15 +679,13 @@ class ApiServer:
             self._httpd.server_close()
             self._httpd = None
         for conn in list(self._connections):
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def __enter__(self) -> "ApiServer":
+    def __enter__(self) -> ApiServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -804,7 +800,9 @@ class ApiServer:
             self.request_log.append((info.verb, info.group, info.resource, info.subresource, info.namespace,
                                      info.name, code))
 
-    def count_requests(self, verb: str | None = None, resource: str | None = None, subresource: str | None = None) -> int:
+    def count_requests(
+        self, verb: str | None = None, resource: str | None = None, subresource: str | None = None
+    ) -> int:
         """Requests seen so far matching the given verb/resource/subresource ("" = none)."""
         with self._log_lock:
             return sum(n for (v, r, s), n in self.request_counts.items()

@@ -24,6 +24,7 @@ tokens_controller.go``, kube-apiserver's ``pkg/serviceaccount/{legacy,claims}.go
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -105,14 +106,14 @@ class TokenIssuer:
                           "nbf": now, "sub": f"system:serviceaccount:{namespace}:{account}"})
 
 
-def _live(api: "Api", key: tuple[str, str], namespace: str, name: str) -> dict[str, Any] | None:
+def _live(api: Api, key: tuple[str, str], namespace: str, name: str) -> dict[str, Any] | None:
     entry = api.store.get(key, namespace, name)
     if entry is None or entry.obj["metadata"].get("deletionTimestamp"):
         return None
     return entry.obj
 
 
-def _account(api: "Api", namespace: str, name: str, uid: str | None) -> dict[str, Any] | None:
+def _account(api: Api, namespace: str, name: str, uid: str | None) -> dict[str, Any] | None:
     """``TokensController.getServiceAccount``: the account, if it exists and (when given) has ``uid``."""
     sa = _live(api, SERVICE_ACCOUNTS, namespace, name)
     if sa is None or (uid and sa["metadata"].get("uid") != uid):
@@ -129,7 +130,7 @@ def _b64decode(value: Any) -> bytes:
 
 # ------------------------------------------------------------------------------------------ token controller
 
-def sync_token_secret(api: "Api", secret: dict[str, Any]) -> None:
+def sync_token_secret(api: Api, secret: dict[str, Any]) -> None:
     """``TokensController.syncSecret`` for one Secret (store lock held; called after every write of one)."""
     meta = secret["metadata"]
     annotations = meta.get("annotations") or {}
@@ -172,7 +173,7 @@ def sync_token_secret(api: "Api", secret: dict[str, Any]) -> None:
     api.update(rt, ns, name, body)
 
 
-def delete_account_tokens(api: "Api", sa: dict[str, Any]) -> None:
+def delete_account_tokens(api: Api, sa: dict[str, Any]) -> None:
     """``TokensController.syncServiceAccount`` for a deleted account: its token Secrets go too."""
     meta = sa["metadata"]
     rt = api.registry.by_key(SECRETS)
@@ -192,7 +193,7 @@ def delete_account_tokens(api: "Api", sa: dict[str, Any]) -> None:
 
 # ------------------------------------------------------------------------------------------ TokenRequest
 
-def token_request(api: "Api", sa: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+def token_request(api: Api, sa: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
     """``serviceaccounts/token``: validate (``ValidateTokenRequest``), default and answer a bound token."""
     spec = dict(request.get("spec") or {})
     spec.setdefault("expirationSeconds", 3600)
@@ -221,7 +222,7 @@ def token_request(api: "Api", sa: dict[str, Any], request: dict[str, Any]) -> di
 
 # ------------------------------------------------------------------------------------------ authentication
 
-def authenticate(api: "Api", token: str) -> UserInfo | None:
+def authenticate(api: Api, token: str) -> UserInfo | None:
     """The user a service-account token stands for, or None (the request is then 401)."""
     claims = api.tokens.verify(token)
     if claims is None:
@@ -233,7 +234,7 @@ def authenticate(api: "Api", token: str) -> UserInfo | None:
     return None
 
 
-def _legacy(api: "Api", token: str, claims: dict[str, Any]) -> UserInfo | None:
+def _legacy(api: Api, token: str, claims: dict[str, Any]) -> UserInfo | None:
     """``legacyValidator.Validate`` with lookup (the apiserver default)."""
     ns, secret_name = claims.get(_LEGACY + "namespace"), claims.get(_LEGACY + "secret.name")
     account, uid = claims.get(_LEGACY + "service-account.name"), claims.get(_LEGACY + "service-account.uid")
@@ -250,14 +251,12 @@ def _legacy(api: "Api", token: str, claims: dict[str, Any]) -> UserInfo | None:
         rt = api.registry.by_key(SECRETS)
         assert rt is not None
         patch = {"metadata": {"uid": secret["metadata"]["uid"], "labels": {LAST_USED_LABEL: today}}}
-        try:
+        with contextlib.suppress(ApiError):  # upstream logs and goes on
             api.patch(rt, ns, secret_name, json.dumps(patch).encode(), "application/merge-patch+json")
-        except ApiError:
-            pass  # upstream logs and goes on
     return service_account_user(ns, account, uid)
 
 
-def _bound(api: "Api", claims: dict[str, Any]) -> UserInfo | None:
+def _bound(api: Api, claims: dict[str, Any]) -> UserInfo | None:
     """``validator.Validate`` for a bound token: time window, audience, the account (name and uid)."""
     now = time.time()
     aud = claims.get("aud") or []

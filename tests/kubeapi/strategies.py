@@ -6,6 +6,7 @@ defaulting functions of each API group. Only what the speaker can observe is mod
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import ipaddress
 import re
@@ -54,25 +55,25 @@ class Strategy:
     def __init__(self, rt: ResourceType) -> None:
         self.rt = rt
 
-    def prepare_create(self, obj: dict[str, Any], api: "Api") -> None:
+    def prepare_create(self, obj: dict[str, Any], api: Api) -> None:
         """Defaults and resets before validation on create."""
 
-    def prepare_update(self, new: dict[str, Any], old: dict[str, Any], api: "Api") -> None:
+    def prepare_update(self, new: dict[str, Any], old: dict[str, Any], api: Api) -> None:
         """Defaults and resets before validation on update of the main resource."""
 
-    def prepare_status_update(self, new: dict[str, Any], old: dict[str, Any], api: "Api") -> None:
+    def prepare_status_update(self, new: dict[str, Any], old: dict[str, Any], api: Api) -> None:
         """Defaults before validation on an update through ``/status``."""
 
-    def validate(self, obj: dict[str, Any], old: dict[str, Any] | None, api: "Api") -> Causes:
+    def validate(self, obj: dict[str, Any], old: dict[str, Any] | None, api: Api) -> Causes:
         return []
 
-    def allocate(self, obj: dict[str, Any], old: dict[str, Any] | None, api: "Api") -> None:
+    def allocate(self, obj: dict[str, Any], old: dict[str, Any] | None, api: Api) -> None:
         """Claim server-side resources (cluster IPs, node ports) once validation passed."""
 
-    def release(self, obj: dict[str, Any], api: "Api") -> None:
+    def release(self, obj: dict[str, Any], api: Api) -> None:
         """Give back what :meth:`allocate` claimed, after a delete."""
 
-    def after_commit(self, type_: str, obj: dict[str, Any], old: dict[str, Any] | None, api: "Api") -> None:
+    def after_commit(self, type_: str, obj: dict[str, Any], old: dict[str, Any] | None, api: Api) -> None:
         """Side effects after a write is stored (CRD registration, namespace cleanup)."""
 
 
@@ -90,7 +91,7 @@ def _format_time(value: Any, field: str, micro: bool) -> str | None:
     if parsed is None or parsed.tzinfo is None:
         raise ApiError(400, "BadRequest",
                        f'{field}: parsing time "{value}" as "{layout}": cannot parse as RFC 3339 with a zone')
-    parsed = parsed.astimezone(dt.timezone.utc)
+    parsed = parsed.astimezone(dt.UTC)
     return parsed.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if micro else "%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -111,10 +112,10 @@ class TimeFieldsStrategy(Strategy):
                 else:
                     parent[path[-1]] = formatted
 
-    def prepare_create(self, obj: dict[str, Any], api: "Api") -> None:
+    def prepare_create(self, obj: dict[str, Any], api: Api) -> None:
         self._times(obj)
 
-    def prepare_update(self, new: dict[str, Any], old: dict[str, Any], api: "Api") -> None:
+    def prepare_update(self, new: dict[str, Any], old: dict[str, Any], api: Api) -> None:
         self._times(new)
 
 
@@ -131,7 +132,7 @@ class EventsV1Strategy(TimeFieldsStrategy):
     time_fields = ((("eventTime",), True), (("deprecatedFirstTimestamp",), False),
                    (("deprecatedLastTimestamp",), False), (("series", "lastObservedTime"), True))
 
-    def validate(self, obj: dict[str, Any], old: dict[str, Any] | None, api: "Api") -> Causes:
+    def validate(self, obj: dict[str, Any], old: dict[str, Any] | None, api: Api) -> Causes:
         errs: Causes = []
         for f in ("eventTime", "reportingController", "reportingInstance", "action", "reason"):
             if not obj.get(f):
@@ -145,12 +146,12 @@ class EventsV1Strategy(TimeFieldsStrategy):
 class NamespaceStrategy(Strategy):
     name_rule = (DNS1123_LABEL, LABEL_MSG, 63)
 
-    def prepare_create(self, obj: dict[str, Any], api: "Api") -> None:
+    def prepare_create(self, obj: dict[str, Any], api: Api) -> None:
         obj["spec"] = {"finalizers": ["kubernetes"]}
         obj["status"] = {"phase": "Active"}
         self._label(obj)
 
-    def prepare_update(self, new: dict[str, Any], old: dict[str, Any], api: "Api") -> None:
+    def prepare_update(self, new: dict[str, Any], old: dict[str, Any], api: Api) -> None:
         new["spec"] = copy.deepcopy(old.get("spec", {}))
         self._label(new)
 
@@ -159,13 +160,13 @@ class NamespaceStrategy(Strategy):
         meta = obj["metadata"]
         meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = meta["name"]
 
-    def after_commit(self, type_: str, obj: dict[str, Any], old: dict[str, Any] | None, api: "Api") -> None:
+    def after_commit(self, type_: str, obj: dict[str, Any], old: dict[str, Any] | None, api: Api) -> None:
         if type_ == "DELETED":
             api.delete_namespace_contents(obj["metadata"]["name"])
 
 
 class PodStrategy(Strategy):
-    def prepare_create(self, obj: dict[str, Any], api: "Api") -> None:
+    def prepare_create(self, obj: dict[str, Any], api: Api) -> None:
         obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
         spec = obj.setdefault("spec", {})
         spec.setdefault("restartPolicy", "Always")
@@ -174,17 +175,17 @@ class PodStrategy(Strategy):
         spec.setdefault("terminationGracePeriodSeconds", 30)
         spec.setdefault("serviceAccountName", "default")
 
-    def validate(self, obj: dict[str, Any], old: dict[str, Any] | None, api: "Api") -> Causes:
+    def validate(self, obj: dict[str, Any], old: dict[str, Any] | None, api: Api) -> Causes:
         if not (obj.get("spec") or {}).get("containers"):
             return [cause("FieldValueRequired", "spec.containers", "Required value")]
         return []
 
 
 class SecretStrategy(Strategy):
-    def prepare_create(self, obj: dict[str, Any], api: "Api") -> None:
+    def prepare_create(self, obj: dict[str, Any], api: Api) -> None:
         obj.setdefault("type", "Opaque")
 
-    def validate(self, obj: dict[str, Any], old: dict[str, Any] | None, api: "Api") -> Causes:
+    def validate(self, obj: dict[str, Any], old: dict[str, Any] | None, api: Api) -> Causes:
         """``ValidateSecret``: a service-account token names its account; ``ValidateSecretUpdate``: type is
         immutable."""
         errs: Causes = []
@@ -196,13 +197,13 @@ class SecretStrategy(Strategy):
             errs.append(cause("FieldValueInvalid", "type", f'Invalid value: "{obj.get("type")}": field is immutable'))
         return errs
 
-    def after_commit(self, type_: str, obj: dict[str, Any], old: dict[str, Any] | None, api: "Api") -> None:
+    def after_commit(self, type_: str, obj: dict[str, Any], old: dict[str, Any] | None, api: Api) -> None:
         if type_ != "DELETED":
             serviceaccounts.sync_token_secret(api, obj)
 
 
 class EndpointSliceStrategy(Strategy):
-    def validate(self, obj: dict[str, Any], old: dict[str, Any] | None, api: "Api") -> Causes:
+    def validate(self, obj: dict[str, Any], old: dict[str, Any] | None, api: Api) -> Causes:
         errs: Causes = []
         at = obj.get("addressType")
         if not at:
@@ -219,11 +220,11 @@ class EndpointSliceStrategy(Strategy):
 
 
 class ServiceAccountStrategy(Strategy):
-    def token(self, sa: dict[str, Any], request: dict[str, Any], api: "Api") -> dict[str, Any]:
+    def token(self, sa: dict[str, Any], request: dict[str, Any], api: Api) -> dict[str, Any]:
         """``serviceaccounts/token``: a TokenRequest answered with a bound token."""
         return serviceaccounts.token_request(api, sa, request)
 
-    def after_commit(self, type_: str, obj: dict[str, Any], old: dict[str, Any] | None, api: "Api") -> None:
+    def after_commit(self, type_: str, obj: dict[str, Any], old: dict[str, Any] | None, api: Api) -> None:
         if type_ == "DELETED":
             serviceaccounts.delete_account_tokens(api, obj)
 
@@ -236,7 +237,7 @@ class RoleStrategy(Strategy):
 
     name_rule = (_ANY_NAME, "", 1 << 20)
 
-    def validate(self, obj: dict[str, Any], old: dict[str, Any] | None, api: "Api") -> Causes:
+    def validate(self, obj: dict[str, Any], old: dict[str, Any] | None, api: Api) -> Causes:
         name = obj["metadata"].get("name") or ""
         errs = [cause("FieldValueInvalid", "metadata.name", f'Invalid value: "{name}": {msg}')
                 for msg in rbac.validate_path_segment_name(name)] if name else []
@@ -246,13 +247,13 @@ class RoleStrategy(Strategy):
 class BindingStrategy(RoleStrategy):
     """RoleBindings and ClusterRoleBindings: rbac/v1 defaults, subject and roleRef validation."""
 
-    def prepare_create(self, obj: dict[str, Any], api: "Api") -> None:
+    def prepare_create(self, obj: dict[str, Any], api: Api) -> None:
         rbac.default_binding(obj)
 
-    def prepare_update(self, new: dict[str, Any], old: dict[str, Any], api: "Api") -> None:
+    def prepare_update(self, new: dict[str, Any], old: dict[str, Any], api: Api) -> None:
         rbac.default_binding(new)
 
-    def validate(self, obj: dict[str, Any], old: dict[str, Any] | None, api: "Api") -> Causes:
+    def validate(self, obj: dict[str, Any], old: dict[str, Any] | None, api: Api) -> Causes:
         name = obj["metadata"].get("name") or ""
         errs = [cause("FieldValueInvalid", "metadata.name", f'Invalid value: "{name}": {msg}')
                 for msg in rbac.validate_path_segment_name(name)] if name else []
@@ -272,28 +273,28 @@ class CustomResourceStrategy(Strategy):
             schema_mod.prune(obj, sch, root=True)
             schema_mod.apply_defaults(obj, sch)
 
-    def prepare_create(self, obj: dict[str, Any], api: "Api") -> None:
+    def prepare_create(self, obj: dict[str, Any], api: Api) -> None:
         if "status" in self.rt.subresources:
             obj.pop("status", None)
         self._shape(obj)
 
-    def prepare_update(self, new: dict[str, Any], old: dict[str, Any], api: "Api") -> None:
+    def prepare_update(self, new: dict[str, Any], old: dict[str, Any], api: Api) -> None:
         self._shape(new)
 
-    def prepare_status_update(self, new: dict[str, Any], old: dict[str, Any], api: "Api") -> None:
+    def prepare_status_update(self, new: dict[str, Any], old: dict[str, Any], api: Api) -> None:
         self._shape(new)
 
-    def validate(self, obj: dict[str, Any], old: dict[str, Any] | None, api: "Api") -> Causes:
+    def validate(self, obj: dict[str, Any], old: dict[str, Any] | None, api: Api) -> Causes:
         return schema_mod.validate(obj, self._schema(obj), root=True)
 
 
 class CRDStrategy(Strategy):
     """CustomResourceDefinitions: name must be ``<plural>.<group>``; creating one serves it."""
 
-    def prepare_create(self, obj: dict[str, Any], api: "Api") -> None:
+    def prepare_create(self, obj: dict[str, Any], api: Api) -> None:
         self._status(obj)
 
-    def prepare_update(self, new: dict[str, Any], old: dict[str, Any], api: "Api") -> None:
+    def prepare_update(self, new: dict[str, Any], old: dict[str, Any], api: Api) -> None:
         self._status(new)
 
     @staticmethod
@@ -317,7 +318,7 @@ class CRDStrategy(Strategy):
             "storedVersions": stored,
         }
 
-    def validate(self, obj: dict[str, Any], old: dict[str, Any] | None, api: "Api") -> Causes:
+    def validate(self, obj: dict[str, Any], old: dict[str, Any] | None, api: Api) -> Causes:
         spec = obj.get("spec") or {}
         names = spec.get("names") or {}
         errs: Causes = []
@@ -339,14 +340,19 @@ class CRDStrategy(Strategy):
         if not errs:
             expected = f"{names['plural']}.{spec['group']}"
             if obj["metadata"]["name"] != expected:
-                errs.append(cause("FieldValueInvalid", "metadata.name",
-                                  f'Invalid value: "{obj["metadata"]["name"]}": must be spec.names.plural+"."+spec.group'))
+                errs.append(
+                    cause(
+                        "FieldValueInvalid",
+                        "metadata.name",
+                        f'Invalid value: "{obj["metadata"]["name"]}": must be spec.names.plural+"."+spec.group',
+                    )
+                )
             if old is not None and (old["spec"].get("group") != spec["group"]
                                     or old["spec"]["names"].get("plural") != names["plural"]):
                 errs.append(cause("FieldValueInvalid", "spec.group", "Invalid value: field is immutable"))
         return errs
 
-    def after_commit(self, type_: str, obj: dict[str, Any], old: dict[str, Any] | None, api: "Api") -> None:
+    def after_commit(self, type_: str, obj: dict[str, Any], old: dict[str, Any] | None, api: Api) -> None:
         if type_ == "DELETED":
             api.unregister_crd(obj)
         elif not obj["metadata"].get("deletionTimestamp"):
@@ -450,10 +456,8 @@ class ServiceStrategy(Strategy):
                      if ip and ip != "None"]
             families = []
             for ip in given:
-                try:
+                with contextlib.suppress(ValueError):
                     families.append("IPv6" if ipaddress.ip_address(ip).version == 6 else "IPv4")
-                except ValueError:
-                    pass
             if not families:
                 families = ["IPv4"]
             if policy in ("PreferDualStack", "RequireDualStack") and len(families) == 1:
@@ -462,22 +466,22 @@ class ServiceStrategy(Strategy):
         if not policy:
             spec["ipFamilyPolicy"] = "SingleStack" if len(spec["ipFamilies"]) < 2 else "RequireDualStack"
 
-    def prepare_create(self, obj: dict[str, Any], api: "Api") -> None:
+    def prepare_create(self, obj: dict[str, Any], api: Api) -> None:
         obj["status"] = {"loadBalancer": {}}
         self._defaults(obj.setdefault("spec", {}))
 
-    def prepare_update(self, new: dict[str, Any], old: dict[str, Any], api: "Api") -> None:
+    def prepare_update(self, new: dict[str, Any], old: dict[str, Any], api: Api) -> None:
         spec, ospec = new.setdefault("spec", {}), old.get("spec", {})
         spec.setdefault("type", "ClusterIP")
         # patchAllocatedValues: a PUT that omits allocated values keeps them.
-        if _needs_cluster_ip(spec) and _needs_cluster_ip(ospec):
-            if not spec.get("clusterIP") and not spec.get("clusterIPs"):
-                for f in ("clusterIP", "clusterIPs"):
-                    if f in ospec:
-                        spec[f] = copy.deepcopy(ospec[f])
-                for f in ("ipFamilies", "ipFamilyPolicy"):
-                    if f not in spec and f in ospec:
-                        spec[f] = copy.deepcopy(ospec[f])
+        if (_needs_cluster_ip(spec) and _needs_cluster_ip(ospec)
+                and not spec.get("clusterIP") and not spec.get("clusterIPs")):
+            for f in ("clusterIP", "clusterIPs"):
+                if f in ospec:
+                    spec[f] = copy.deepcopy(ospec[f])
+            for f in ("ipFamilies", "ipFamilyPolicy"):
+                if f not in spec and f in ospec:
+                    spec[f] = copy.deepcopy(ospec[f])
         if _needs_node_ports(spec):
             old_ports = {(p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
                          for p in ospec.get("ports") or [] if isinstance(p, dict)}
@@ -509,13 +513,13 @@ class ServiceStrategy(Strategy):
             spec.pop("externalTrafficPolicy", None)
         self._defaults(spec)
 
-    def prepare_status_update(self, new: dict[str, Any], old: dict[str, Any], api: "Api") -> None:
+    def prepare_status_update(self, new: dict[str, Any], old: dict[str, Any], api: Api) -> None:
         for ing in ((new.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []:
             if isinstance(ing, dict) and ing.get("ip") and "ipMode" not in ing:
                 ing["ipMode"] = "VIP"  # LoadBalancerIPMode (GA in 1.32) defaults this
 
     # -- validation --
-    def validate(self, obj: dict[str, Any], old: dict[str, Any] | None, api: "Api") -> Causes:
+    def validate(self, obj: dict[str, Any], old: dict[str, Any] | None, api: Api) -> Causes:
         spec = obj.get("spec") or {}
         errs: Causes = []
         t = spec.get("type")
@@ -634,7 +638,7 @@ class ServiceStrategy(Strategy):
         return errs
 
     # -- allocation --
-    def allocate(self, obj: dict[str, Any], old: dict[str, Any] | None, api: "Api") -> None:
+    def allocate(self, obj: dict[str, Any], old: dict[str, Any] | None, api: Api) -> None:
         spec = obj["spec"]
         ospec = (old or {}).get("spec") or {}
         claimed_ips: list[tuple[str, int]] = []
@@ -659,12 +663,15 @@ class ServiceStrategy(Strategy):
                     if i < len(wanted) and wanted[i]:
                         value = int(ipaddress.ip_address(wanted[i]))
                         if not self.ips[fam].claim(value):
-                            fail(f"spec.clusterIPs[{i}]",
-                                 f'Invalid value: ["{wanted[i]}"]: failed to allocate IP {wanted[i]}: '
-                                 f'provided IP is already allocated' if self.ips[fam].first <= value <= self.ips[fam].last
-                                 else f'Invalid value: ["{wanted[i]}"]: failed to allocate IP {wanted[i]}: the '
-                                      f'provided IP ({wanted[i]}) is not in the valid range. The range of valid IPs '
-                                      f'is {SERVICE_CIDRS[fam]}')
+                            fail(
+                                f"spec.clusterIPs[{i}]",
+                                f'Invalid value: ["{wanted[i]}"]: failed to allocate IP {wanted[i]}: '
+                                f"provided IP is already allocated"
+                                if self.ips[fam].first <= value <= self.ips[fam].last
+                                else f'Invalid value: ["{wanted[i]}"]: failed to allocate IP {wanted[i]}: the '
+                                f"provided IP ({wanted[i]}) is not in the valid range. The range of valid IPs "
+                                f"is {SERVICE_CIDRS[fam]}",
+                            )
                     else:
                         value = self.ips[fam].allocate()
                     claimed_ips.append((fam, value))
@@ -724,7 +731,7 @@ class ServiceStrategy(Strategy):
                 addr = ipaddress.ip_address(ip)
                 self.ips["IPv6" if addr.version == 6 else "IPv4"].release(int(addr))
 
-    def release(self, obj: dict[str, Any], api: "Api") -> None:
+    def release(self, obj: dict[str, Any], api: Api) -> None:
         self._release_unused(obj, {"spec": {}})
 
 

@@ -7,7 +7,8 @@ import base64
 import json
 import time
 import urllib.request
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from kubernetes import client
@@ -126,7 +127,9 @@ def test_rbac_names_and_rules_are_validated(kube_client):
     assert code == 422 and body["message"] == (
         'ClusterRole.rbac.authorization.k8s.io "a/b" is invalid: metadata.name: Invalid value: "a/b": may not '
         "contain '/'")
-    code, body = api_error(rbac.create_cluster_role, _role("x", {"apiGroups": [""], "resources": ["pods"], "verbs": []}))
+    code, body = api_error(
+        rbac.create_cluster_role, _role("x", {"apiGroups": [""], "resources": ["pods"], "verbs": []})
+    )
     assert code == 422 and body["message"] == (
         'ClusterRole.rbac.authorization.k8s.io "x" is invalid: rules[0].verbs: Required value: verbs must contain '
         "at least one value")
@@ -342,7 +345,9 @@ def test_resource_names_cover_a_list_and_watch_by_exact_name(rbac_api):
                                                   "verbs": ["get", "list", "watch"], "resourceNames": ["x"]}))
     admin.create_namespaced_role_binding("a", _binding("r", "Role", "r", _sa("robot")))
     assert [s.metadata.name for s in mine.list_namespaced_service("a", field_selector="metadata.name=x").items] == ["x"]
-    assert [s.metadata.name for s in mine.list_namespaced_service("a", field_selector="metadata.name==x").items] == ["x"]
+    assert [s.metadata.name for s in mine.list_namespaced_service("a", field_selector="metadata.name==x").items] == [
+        "x"
+    ]
     for selector in ("metadata.name=y", "metadata.name!=y", None):
         assert api_error(mine.list_namespaced_service, "a", field_selector=selector)[0] == 403, selector
     resp = mine.list_namespaced_service("a", field_selector="metadata.name=x", watch=True, timeout_seconds=1,

@@ -19,7 +19,11 @@ def owned_intervals(draw: st.DrawFn) -> list[tuple[int, int]]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(owned=owned_intervals(), avoid=st.booleans(), ops=st.lists(st.tuples(st.booleans(), st.integers(0, 10**6)), max_size=60))
+@given(
+    owned=owned_intervals(),
+    avoid=st.booleans(),
+    ops=st.lists(st.tuples(st.booleans(), st.integers(0, 10**6)), max_size=60),
+)
 def test_freelist_matches_a_set_model(owned: list[tuple[int, int]], avoid: bool, ops: list[tuple[bool, int]]) -> None:
     usable = sorted(v for a, b in owned for v in range(a, b + 1) if not (avoid and is_buggy_ip(v, 4)))
     free = FreeList(4, owned, avoid)
@@ -40,7 +44,9 @@ def test_freelist_matches_a_set_model(owned: list[tuple[int, int]], avoid: bool,
             else:
                 free.give(value)
                 model.add(value)
-        assert [v for a, b in free.intervals() for v in range(a, b + 1) if not (avoid and is_buggy_ip(v, 4))] == sorted(model)
+        assert [v for a, b in free.intervals() for v in range(a, b + 1) if not (avoid and is_buggy_ip(v, 4))] == sorted(
+            model
+        )
         for a, b in free.intervals():  # the invariant that keeps lowest() O(1)
             assert any(not (avoid and is_buggy_ip(v, 4)) for v in range(a, b + 1))
 

@@ -24,9 +24,10 @@ def svc(name, ip, local=False):
 
 
 def slice_(service, *endpoints):
-    return {"metadata": {"name": f"{service}-x", "namespace": "default",
-                         "labels": {"kubernetes.io/service-name": service}},
-            "endpoints": [{"addresses": ["10.244.0.5"], "nodeName": node, "conditions": cond} for node, cond in endpoints]}
+    return {
+        "metadata": {"name": f"{service}-x", "namespace": "default", "labels": {"kubernetes.io/service-name": service}},
+        "endpoints": [{"addresses": ["10.244.0.5"], "nodeName": node, "conditions": cond} for node, cond in endpoints],
+    }
 
 
 CFG = build_config([obj("IPAddressPool", "lan", {"addresses": ["198.51.100.0/24"]})],

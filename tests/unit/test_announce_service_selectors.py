@@ -26,7 +26,9 @@ NODES = {"n1": NodeInfo({}), "n2": NodeInfo({})}
 
 
 def test_l2_announces_only_selected_services():
-    cfg = build_config([POOL], [obj("L2Advertisement", "web-only", {"serviceSelectors": [{"matchLabels": {"app": "web"}}]})])
+    cfg = build_config(
+        [POOL], [obj("L2Advertisement", "web-only", {"serviceSelectors": [{"matchLabels": {"app": "web"}}]})]
+    )
     assert cfg.errors == ()
     plan = l2_plan(addressed_services(SERVICES, None), cfg, NODES, {}, frozenset(NODES))
     assert set(plan) == {"198.51.100.1"}
@@ -44,10 +46,23 @@ def test_l2_two_advertisements_union_and_no_selector_means_every_service():
 
 
 def test_bgp_routes_per_peer_follow_service_selectors():
-    cfg = build_config([POOL], (), [
-        obj("BGPAdvertisement", "web-to-edge", {"peers": ["edge"], "serviceSelectors": [{"matchLabels": {"app": "web"}}]}),
-        obj("BGPAdvertisement", "db-everywhere", {"localPref": 200, "serviceSelectors": [{"matchLabels": {"app": "db"}}]}),
-    ], PEERS)
+    cfg = build_config(
+        [POOL],
+        (),
+        [
+            obj(
+                "BGPAdvertisement",
+                "web-to-edge",
+                {"peers": ["edge"], "serviceSelectors": [{"matchLabels": {"app": "web"}}]},
+            ),
+            obj(
+                "BGPAdvertisement",
+                "db-everywhere",
+                {"localPref": 200, "serviceSelectors": [{"matchLabels": {"app": "db"}}]},
+            ),
+        ],
+        PEERS,
+    )
     # Different localPref for the same pool: no conflict when serviceSelectors are set (MetalLB skips the check).
     assert cfg.errors == ()
     peers = peers_for_node(cfg.peers.values(), {})

@@ -6,8 +6,9 @@ checks are what keep "existing MetalLB manifests apply unchanged" true without a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import yaml
@@ -122,7 +123,9 @@ def test_schema_is_structural(where: str, version: dict[str, Any]) -> None:
             assert req in node.get("properties", {}), f"{where} {path}: required {req!r} is not a property"
         for key in ("enum", "minimum", "maximum", "minItems"):
             if key in node:
-                assert node["type"] in (("string",) if key == "enum" else ("array",) if key == "minItems" else ("integer", "number"))
+                assert node["type"] in (
+                    ("string",) if key == "enum" else ("array",) if key == "minItems" else ("integer", "number")
+                )
 
 
 def _value_fits(value: Any, node: dict[str, Any]) -> bool:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 import pytest
 
-from speaker.membership import (
+from speaker.membership_core import (
     Core,
     Dropped,
     FenceChanged,
+    MembershipSettings,
     PeerEvent,
     Send,
-    Settings,
     ViewChanged,
     parse_address,
 )
@@ -20,7 +21,7 @@ from speaker.membership_wire import Kind, Message, decode, encode, view_digest
 
 KEY = b"shared-key-0123456789abcdef"
 WALL = 1_800_000_000.0  # wall clock at t=0 (seconds); only the replay window uses it
-S = Settings()
+S = MembershipSettings()
 A2, A3 = ("198.51.100.12", 7947), ("198.51.100.13", 7947)
 
 
@@ -332,11 +333,11 @@ def test_partition_and_heal_converge_within_an_interval_or_two():
 
 def test_settings_validation():
     with pytest.raises(ValueError, match="dead_after"):
-        Settings(interval=0.1, dead_after=0.1)
+        MembershipSettings(interval=0.1, dead_after=0.1)
     with pytest.raises(ValueError, match="membership.port"):
-        Settings(port=70000)
+        MembershipSettings(port=70000)
     with pytest.raises(ValueError, match="membership.interval"):
-        Settings(interval=0)
+        MembershipSettings(interval=0)
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -381,7 +382,7 @@ def _run(net, t, until, check=None):
 
 def test_rotation_learnt_seconds_apart_never_looks_like_a_death():
     """n1 learns the new key first, n3 five seconds later: at no step does any speaker lose any peer."""
-    names, cores, net = _three(Settings(key_overlap=30.0))
+    names, cores, net = _three(MembershipSettings(key_overlap=30.0))
     everyone = {n: frozenset(names) for n in names}
     t = _run(net, 0.0, 0.3)
     assert net.views() == everyone
@@ -401,17 +402,15 @@ def test_rotation_learnt_seconds_apart_never_looks_like_a_death():
 
 
 def test_rotation_sends_one_copy_per_key_only_during_the_overlap():
-    c = core(settings=Settings(key_overlap=10.0))
+    c = core(settings=MembershipSettings(key_overlap=10.0))
     c.set_key(NEW_KEY, 1.0)
     sends = [a for a in c.tick(1.0, WALL + 1.0) if isinstance(a, Send)]
     assert len(sends) == 4  # two peers x two keys
     by_key = {}
     for s in sends:
         for k in (KEY, NEW_KEY):
-            try:
+            with contextlib.suppress(ValueError):
                 by_key.setdefault(k, []).append(decode(s.payload, (k,)).seq)
-            except ValueError:
-                pass
     assert sorted(by_key) == sorted((KEY, NEW_KEY)) and by_key[KEY][0] != by_key[NEW_KEY][0]
     assert c.next_wakeup(1.0) <= 11.0
     sends = [a for a in c.tick(11.0, WALL + 11.0) if isinstance(a, Send)]
@@ -421,7 +420,7 @@ def test_rotation_sends_one_copy_per_key_only_during_the_overlap():
 
 
 def test_a_speaker_that_never_learns_the_new_key_loses_its_peers_after_the_overlap():
-    names, cores, net = _three(Settings(key_overlap=5.0))
+    names, cores, net = _three(MembershipSettings(key_overlap=5.0))
     t = _run(net, 0.0, 0.3)
     cores["n1"].set_key(NEW_KEY, t)
     cores["n2"].set_key(NEW_KEY, t)

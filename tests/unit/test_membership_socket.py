@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from prometheus_client import REGISTRY
 
-from speaker.membership import Membership, Settings
+from speaker.membership import Membership
+from speaker.membership_core import MembershipSettings
 from tests.waiting import wait_for
 
 KEY = b"loopback-key-0123456789abcdef"
 # A peer is declared dead only after a minute of silence here: within this test, only a LEAVE can drop it.
-SLOW_DETECTOR = Settings(listen="127.0.0.1", port=0, dead_after=60.0, fence_after=120.0)
+SLOW_DETECTOR = MembershipSettings(listen="127.0.0.1", port=0, dead_after=60.0, fence_after=120.0)
 
 
 def _wait(pred, timeout=15.0):

@@ -91,7 +91,9 @@ def test_every_difference_is_documented_and_counted(capsys: pytest.CaptureFixtur
     different = [c for c in CASES if "difference" in c]
     for c in different:
         assert c.get("ours") and c["ours"] != c["metallb"], c["id"]
-        assert re.search(rf"`{re.escape(c['difference'])}`", body), f"difference {c['difference']} is not in docs/speaker.md"
+        assert re.search(rf"`{re.escape(c['difference'])}`", body), (
+            f"difference {c['difference']} is not in docs/speaker.md"
+        )
     assert accepted + rejected + len(different) == len(CASES)
     with capsys.disabled():
         print(f"\nMetalLB corpus: {accepted} MetalLB manifests accepted, {rejected} MetalLB-rejected configs rejected, "
@@ -123,4 +125,8 @@ def test_host_bits_warning_names_the_field(tmp_path: Path, capsys: pytest.Captur
     manifest.write_text((DATA / "samples/website_configuration_advanced_bgp_configuration_L32.yaml").read_text())
     assert main(["check-config", str(manifest)]) == 0
     err = capsys.readouterr().err
-    assert "warning: IPAddressPool first-pool: spec.addresses[0]: '198.51.100.10/24' has host bits set; used as 198.51.100.0/24" in err
+    assert (
+        "warning: IPAddressPool first-pool: spec.addresses[0]: '198.51.100.10/24' has host bits set; used as "
+        "198.51.100.0/24"
+        in err
+    )

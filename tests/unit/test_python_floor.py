@@ -67,7 +67,10 @@ def test_every_supported_os_gets_a_python_at_the_floor() -> None:
         "__baremetal_lb_speaker_node_pythons"]
     assert {"Debian-12", "Ubuntu-22", "Ubuntu-24", "RedHat-9"} <= set(pythons)
     # the two systems whose own python3 is below the floor get the distribution's python3.11
-    assert pythons["Ubuntu-22"]["python"] == "/usr/bin/python3.11" and "python3.11-venv" in pythons["Ubuntu-22"]["packages"]
+    assert (
+        pythons["Ubuntu-22"]["python"] == "/usr/bin/python3.11"
+        and "python3.11-venv" in pythons["Ubuntu-22"]["packages"]
+    )
     assert pythons["RedHat-9"]["python"] == "/usr/bin/python3.11" and "python3.11" in pythons["RedHat-9"]["packages"]
     for key, entry in pythons.items():
         assert entry["packages"], f"{key}: no package gives the interpreter its venv module"

@@ -12,10 +12,10 @@ from speaker import announce
 from speaker.announce import AddressedServices, addressed_services, advertised_peers, bgp_plan
 from speaker.bgp.rib import Route
 from speaker.clusterconfig import build_config
-from speaker.controllers.allocation import AllocationController
-from speaker.kube.kinds import Caches
-from speaker.controllers.reconciler import Signal
 from speaker.clusterview import ViewSource
+from speaker.controllers.allocation import AllocationController
+from speaker.controllers.reconciler import Signal
+from speaker.kube.kinds import Caches
 
 NS = "metallb-system"
 

@@ -70,7 +70,11 @@ def test_realistic_traefik_service() -> None:
 
 
 def test_load_balancer_ips_annotation_comma_separated() -> None:
-    raw = svc({"metallb.io/loadBalancerIPs": " 10.1.1.241 , fd00::241 "}, ipFamilies=["IPv4", "IPv6"], ipFamilyPolicy="RequireDualStack")
+    raw = svc(
+        {"metallb.io/loadBalancerIPs": " 10.1.1.241 , fd00::241 "},
+        ipFamilies=["IPv4", "IPv6"],
+        ipFamilyPolicy="RequireDualStack",
+    )
     r = service.request_for(raw).request
     assert r.requested_ips == ("10.1.1.241", "fd00::241")
     assert r.families == (4, 6) and r.family_policy == "RequireDualStack"
@@ -95,7 +99,11 @@ def test_deprecated_spellings_are_honoured_and_reported() -> None:
         "metallb.universe.tf/allow-shared-ip": "old-key",
     })
     got = service.request_for(raw)
-    assert (got.request.pool, got.request.requested_ips, got.request.sharing_key) == ("old-pool", ("10.1.1.244",), "old-key")
+    assert (got.request.pool, got.request.requested_ips, got.request.sharing_key) == (
+        "old-pool",
+        ("10.1.1.244",),
+        "old-key",
+    )
     assert got.deprecated == (
         "metallb.universe.tf/address-pool",
         "metallb.universe.tf/loadBalancerIPs",
@@ -166,8 +174,12 @@ def test_end_to_end_two_services_share_one_address() -> None:
     """TCP and UDP DNS on one address, the use case the sharing key exists for."""
     allocator = Allocator([Pool("lan", (parse_range("10.1.1.240-10.1.1.250"),))])
     common = {"metallb.io/allow-shared-ip": "dns", "metallb.io/loadBalancerIPs": "10.1.1.250"}
-    tcp = svc(common, externalTrafficPolicy="Local", selector={"k8s-app": "kube-dns"}, ports=[{"port": 53, "protocol": "TCP"}])
-    udp = svc(common, externalTrafficPolicy="Local", selector={"k8s-app": "kube-dns"}, ports=[{"port": 53, "protocol": "UDP"}])
+    tcp = svc(
+        common, externalTrafficPolicy="Local", selector={"k8s-app": "kube-dns"}, ports=[{"port": 53, "protocol": "TCP"}]
+    )
+    udp = svc(
+        common, externalTrafficPolicy="Local", selector={"k8s-app": "kube-dns"}, ports=[{"port": 53, "protocol": "UDP"}]
+    )
     udp["metadata"]["name"] = "dns-udp"
     a = allocator.assign(service.request_for(tcp).request)
     b = allocator.assign(service.request_for(udp).request)

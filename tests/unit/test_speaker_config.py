@@ -2,7 +2,7 @@
 
 import pytest
 
-from speaker.config import ConfigError, build_speaker_config, load_speaker_config, parse_duration
+from speaker.config import ConfigError, build_speaker_config, duration_setting, load_speaker_config
 
 
 def test_defaults_are_usable():
@@ -21,7 +21,12 @@ def test_full_file(tmp_path):
     )
     cfg = load_speaker_config(f)
     assert (cfg.node_name, cfg.namespace, cfg.load_balancer_class) == ("worker-2", "lb", "baremetal-lb.io/lb")
-    assert (cfg.lease.name, cfg.lease.duration, cfg.lease.renew_deadline, cfg.lease.retry_period) == ("alloc", 60, 40, 1.5)
+    assert (cfg.lease.name, cfg.lease.duration, cfg.lease.renew_deadline, cfg.lease.retry_period) == (
+        "alloc",
+        60,
+        40,
+        1.5,
+    )
 
 
 @pytest.mark.parametrize(
@@ -61,7 +66,7 @@ def test_missing_explicit_file_is_an_error(tmp_path):
 
 @pytest.mark.parametrize("text, seconds", [("15s", 15), ("1m30s", 90), ("500ms", 0.5), ("1h", 3600), (2, 2.0)])
 def test_durations(text, seconds):
-    assert parse_duration(text, "x") == seconds
+    assert duration_setting(text, "x") == seconds
 
 
 def test_layer2_and_membership_sections():

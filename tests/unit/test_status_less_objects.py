@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 
 from speaker.announce import L2Choice
-from speaker.kube import writer
-from speaker.kube.kinds import Caches
 from speaker.clusterview import ViewSource
-from speaker.kube.writer import announcement_status_applier, l2_status_name, publish_announcements
 from speaker.controllers.layer2 import Layer2Controller
 from speaker.controllers.statusgc import StatusCollector
+from speaker.kube import writer
+from speaker.kube.kinds import Caches
+from speaker.kube.writer import announcement_status_applier, l2_status_name, publish_announcements
 
 
 def status_less(name: str, node: str, service: str, rv: str = "7") -> dict[str, Any]:

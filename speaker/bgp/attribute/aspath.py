@@ -11,7 +11,7 @@ import struct
 from dataclasses import dataclass
 from typing import ClassVar
 
-from speaker.bgp.attribute.base import OPTIONAL_TRANSITIVE, WELL_KNOWN, attribute_error, register
+from speaker.bgp.attribute.base import OPTIONAL_TRANSITIVE, WELL_KNOWN, Attribute, attribute_error, register
 from speaker.bgp.context import AS_TRANS, Context
 from speaker.bgp.errors import MALFORMED_AS_PATH, OPTIONAL_ATTRIBUTE_ERROR
 
@@ -34,20 +34,27 @@ def _pack_segments(segments: tuple[Segment, ...], four: bool) -> bytes:
     return bytes(out)
 
 
-def _unpack_segments(cls: type, data: bytes, four: bool, flags: int, subcode: int) -> tuple[Segment, ...]:
+def _unpack_segments(cls: type[Attribute], data: bytes, four: bool, flags: int, subcode: int) -> tuple[Segment, ...]:
     size = 4 if four else 2
     segs: list[Segment] = []
     i = 0
     while i < len(data):
         if i + 2 > len(data):
-            raise attribute_error(subcode, flags, cls.TYPE, data, f"{cls.__name__}: truncated segment header (RFC 4271 §6.3)")  # type: ignore[attr-defined]
+            raise attribute_error(
+                subcode, flags, cls.TYPE, data, f"{cls.__name__}: truncated segment header (RFC 4271 §6.3)"
+            )
         kind, count = data[i], data[i + 1]
         if kind not in (AS_SET, AS_SEQUENCE, AS_CONFED_SEQUENCE, AS_CONFED_SET) or count == 0:
-            raise attribute_error(subcode, flags, cls.TYPE, data,  # type: ignore[attr-defined]
-                                  f"{cls.__name__}: segment type {kind} with {count} ASNs (RFC 4271 §6.3, RFC 7606 §7.2)")
+            raise attribute_error(
+                subcode,
+                flags,
+                cls.TYPE,
+                data,
+                f"{cls.__name__}: segment type {kind} with {count} ASNs (RFC 4271 §6.3, RFC 7606 §7.2)",
+            )
         end = i + 2 + count * size
         if end > len(data):
-            raise attribute_error(subcode, flags, cls.TYPE, data,  # type: ignore[attr-defined]
+            raise attribute_error(subcode, flags, cls.TYPE, data,
                                   f"{cls.__name__}: segment of {count} ASNs overruns the attribute (RFC 4271 §6.3)")
         asns = struct.unpack_from(f"!{count}{'I' if four else 'H'}", data, i + 2)
         if segs and segs[-1][0] == kind and kind in (AS_SEQUENCE, AS_CONFED_SEQUENCE):
@@ -67,7 +74,7 @@ class AsPath:
     segments: tuple[Segment, ...] = ()
 
     @classmethod
-    def sequence(cls, *asns: int) -> "AsPath":
+    def sequence(cls, *asns: int) -> AsPath:
         return cls(((AS_SEQUENCE, tuple(asns)),) if asns else ())
 
     @property
@@ -78,7 +85,7 @@ class AsPath:
         return _pack_segments(self.segments, ctx.asn4)
 
     @classmethod
-    def unpack(cls, data: bytes, ctx: Context, flags: int = FLAGS) -> "AsPath":
+    def unpack(cls, data: bytes, ctx: Context, flags: int = FLAGS) -> AsPath:
         return cls(_unpack_segments(cls, data, ctx.asn4, flags, MALFORMED_AS_PATH))
 
 
@@ -94,7 +101,7 @@ class As4Path:
         return _pack_segments(self.segments, True)
 
     @classmethod
-    def unpack(cls, data: bytes, ctx: Context, flags: int = FLAGS) -> "As4Path":
+    def unpack(cls, data: bytes, ctx: Context, flags: int = FLAGS) -> As4Path:
         return cls(_unpack_segments(cls, data, True, flags, OPTIONAL_ATTRIBUTE_ERROR))
 
 

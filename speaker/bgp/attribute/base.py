@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from speaker.bgp.context import Context
-from speaker.bgp.errors import (ATTRIBUTE_FLAGS_ERROR, ATTRIBUTE_LENGTH_ERROR, MALFORMED_ATTRIBUTE_LIST,
-                                UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE, UPDATE_MESSAGE_ERROR, Notification)
+from speaker.bgp.errors import (
+    ATTRIBUTE_FLAGS_ERROR,
+    ATTRIBUTE_LENGTH_ERROR,
+    MALFORMED_ATTRIBUTE_LIST,
+    UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE,
+    UPDATE_MESSAGE_ERROR,
+    Notification,
+)
 
 OPTIONAL = 0x80
 TRANSITIVE = 0x40
@@ -25,14 +31,26 @@ WELL_KNOWN = TRANSITIVE  # flags of a well-known attribute
 OPTIONAL_TRANSITIVE = OPTIONAL | TRANSITIVE
 OPTIONAL_NON_TRANSITIVE = OPTIONAL
 
-ATTRIBUTES: dict[int, type] = {}
-A = TypeVar("A", bound=type)
+
+
+class Attribute(Protocol):
+    TYPE: ClassVar[int]
+    FLAGS: ClassVar[int]
+
+    def pack(self, ctx: Context) -> bytes: ...
+
+    @classmethod
+    def unpack(cls, data: bytes, ctx: Context, flags: int) -> Any: ...
+
+
+ATTRIBUTES: dict[int, type[Attribute]] = {}
+A = TypeVar("A", bound=type[Attribute])
 
 
 def register(cls: A) -> A:
-    if cls.TYPE in ATTRIBUTES:  # type: ignore[attr-defined]
-        raise ValueError(f"attribute type {cls.TYPE} registered twice")  # type: ignore[attr-defined]
-    ATTRIBUTES[cls.TYPE] = cls  # type: ignore[attr-defined]
+    if cls.TYPE in ATTRIBUTES:
+        raise ValueError(f"attribute type {cls.TYPE} registered twice")
+    ATTRIBUTES[cls.TYPE] = cls
     return cls
 
 
@@ -68,7 +86,7 @@ def length_error(cls: Any, value: bytes, flags: int, expected: str) -> Notificat
                            f"{cls.__name__} of {len(value)} octets, expected {expected} (RFC 4271 §6.3)")
 
 
-def pack_attribute(attr: Any, ctx: Context) -> bytes:
+def pack_attribute(attr: Attribute | UnknownAttribute, ctx: Context) -> bytes:
     value = attr.pack(ctx)
     if isinstance(attr, UnknownAttribute):
         flags, code = attr.flags & (OPTIONAL | TRANSITIVE | PARTIAL), attr.type_code

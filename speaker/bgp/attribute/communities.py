@@ -26,7 +26,7 @@ class Communities:
         return struct.pack(f"!{len(self.values)}I", *self.values)
 
     @classmethod
-    def unpack(cls, data: bytes, ctx: Context, flags: int = FLAGS) -> "Communities":
+    def unpack(cls, data: bytes, ctx: Context, flags: int = FLAGS) -> Communities:
         if not data or len(data) % 4:
             raise length_error(cls, data, flags, "a non-zero multiple of 4 (RFC 7606 §7.8)")
         return cls(struct.unpack(f"!{len(data) // 4}I", data))
@@ -44,7 +44,7 @@ class LargeCommunities:
         return b"".join(struct.pack("!III", *v) for v in self.values)
 
     @classmethod
-    def unpack(cls, data: bytes, ctx: Context, flags: int = FLAGS) -> "LargeCommunities":
+    def unpack(cls, data: bytes, ctx: Context, flags: int = FLAGS) -> LargeCommunities:
         if not data or len(data) % 12:
             raise length_error(cls, data, flags, "a non-zero multiple of 12 (RFC 8092 §5)")
-        return cls(tuple(struct.unpack_from("!III", data, i) for i in range(0, len(data), 12)))  # type: ignore[misc]
+        return cls(tuple(struct.unpack_from("!III", data, i) for i in range(0, len(data), 12)))

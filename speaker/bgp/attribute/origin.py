@@ -24,7 +24,7 @@ class Origin:
         return bytes((self.value,))
 
     @classmethod
-    def unpack(cls, data: bytes, ctx: Context, flags: int = FLAGS) -> "Origin":
+    def unpack(cls, data: bytes, ctx: Context, flags: int = FLAGS) -> Origin:
         if len(data) != 1:
             raise length_error(cls, data, flags, "1")
         if data[0] > INCOMPLETE:

@@ -25,7 +25,7 @@ class NextHop:
         return self.address.packed
 
     @classmethod
-    def unpack(cls, data: bytes, ctx: Context, flags: int = FLAGS) -> "NextHop":
+    def unpack(cls, data: bytes, ctx: Context, flags: int = FLAGS) -> NextHop:
         if len(data) != 4:
             raise length_error(cls, data, flags, "4")
         return cls(ipaddress.IPv4Address(data))
@@ -45,7 +45,7 @@ class Med:
         return struct.pack("!I", self.value)
 
     @classmethod
-    def unpack(cls, data: bytes, ctx: Context, flags: int = FLAGS) -> "Med":
+    def unpack(cls, data: bytes, ctx: Context, flags: int = FLAGS) -> Med:
         if len(data) != 4:
             raise length_error(cls, data, flags, "4")
         return cls(struct.unpack("!I", data)[0])
@@ -65,7 +65,7 @@ class LocalPref:
         return struct.pack("!I", self.value)
 
     @classmethod
-    def unpack(cls, data: bytes, ctx: Context, flags: int = FLAGS) -> "LocalPref":
+    def unpack(cls, data: bytes, ctx: Context, flags: int = FLAGS) -> LocalPref:
         if len(data) != 4:
             raise length_error(cls, data, flags, "4")
         return cls(struct.unpack("!I", data)[0])
@@ -83,7 +83,7 @@ class AtomicAggregate:
         return b""
 
     @classmethod
-    def unpack(cls, data: bytes, ctx: Context, flags: int = FLAGS) -> "AtomicAggregate":
+    def unpack(cls, data: bytes, ctx: Context, flags: int = FLAGS) -> AtomicAggregate:
         if data:
             raise length_error(cls, data, flags, "0")
         return cls()

@@ -20,7 +20,7 @@ class FourOctetAs:
         return struct.pack("!I", self.asn)
 
     @classmethod
-    def unpack(cls, data: bytes) -> "FourOctetAs":
+    def unpack(cls, data: bytes) -> FourOctetAs:
         if len(data) != 4:
             raise malformed("4-octet AS", data, "length must be 4")
         return cls(struct.unpack("!I", data)[0])

@@ -7,16 +7,26 @@ A capability kind has ``CODE``, ``pack() -> bytes`` (value only) and ``unpack(da
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from speaker.bgp.errors import OPEN_MESSAGE_ERROR, Notification
 
-CAPABILITIES: dict[int, type] = {}
-C = TypeVar("C", bound=type)
+
+class Capability(Protocol):
+    CODE: ClassVar[int]
+
+    def pack(self) -> bytes: ...
+
+    @classmethod
+    def unpack(cls, data: bytes) -> Any: ...
+
+
+CAPABILITIES: dict[int, type[Capability]] = {}
+C = TypeVar("C", bound=type[Capability])
 
 
 def register(cls: C) -> C:
-    CAPABILITIES[cls.CODE] = cls  # type: ignore[attr-defined]
+    CAPABILITIES[cls.CODE] = cls
     return cls
 
 
@@ -35,7 +45,7 @@ class UnknownCapability:
         return self.data
 
 
-def pack_capability(cap: Any) -> bytes:
+def pack_capability(cap: Capability | UnknownCapability) -> bytes:
     value = cap.pack()
     code = cap.code if isinstance(cap, UnknownCapability) else cap.CODE
     return bytes((code, len(value))) + value

@@ -27,9 +27,9 @@ class GracefulRestart:
         return head + b"".join(struct.pack("!HBB", afi, safi, fl) for afi, safi, fl in self.families)
 
     @classmethod
-    def unpack(cls, data: bytes) -> "GracefulRestart":
+    def unpack(cls, data: bytes) -> GracefulRestart:
         if len(data) < 2 or (len(data) - 2) % 4:
             raise malformed("Graceful Restart", data, "length must be 2 + 4n")
         (word,) = struct.unpack_from("!H", data)
         fams = tuple(struct.unpack_from("!HBB", data, i) for i in range(2, len(data), 4))
-        return cls(word >> 12, word & 0xFFF, fams)  # type: ignore[arg-type]
+        return cls(word >> 12, word & 0xFFF, fams)

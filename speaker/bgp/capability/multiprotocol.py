@@ -21,7 +21,7 @@ class Multiprotocol:
         return struct.pack("!HBB", self.afi, 0, self.safi)
 
     @classmethod
-    def unpack(cls, data: bytes) -> "Multiprotocol":
+    def unpack(cls, data: bytes) -> Multiprotocol:
         if len(data) != 4:
             raise malformed("Multiprotocol", data, "length must be 4")
         afi, _, safi = struct.unpack("!HBB", data)

@@ -17,7 +17,7 @@ class RouteRefreshCapability:
         return b""
 
     @classmethod
-    def unpack(cls, data: bytes) -> "RouteRefreshCapability":
+    def unpack(cls, data: bytes) -> RouteRefreshCapability:
         if data:
             raise malformed("Route Refresh", data, "must be empty")
         return cls()

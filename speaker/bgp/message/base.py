@@ -8,11 +8,17 @@ with :func:`register`; :func:`unpack_message` checks the header (§6.1) and disp
 from __future__ import annotations
 
 import struct
-from typing import Any, Callable, ClassVar, Protocol, TypeVar
+from collections.abc import Callable
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from speaker.bgp.context import MAX_MESSAGE, Context
-from speaker.bgp.errors import (BAD_MESSAGE_LENGTH, BAD_MESSAGE_TYPE, CONNECTION_NOT_SYNCHRONIZED,
-                                MESSAGE_HEADER_ERROR, Notification)
+from speaker.bgp.errors import (
+    BAD_MESSAGE_LENGTH,
+    BAD_MESSAGE_TYPE,
+    CONNECTION_NOT_SYNCHRONIZED,
+    MESSAGE_HEADER_ERROR,
+    Notification,
+)
 
 MARKER = b"\xff" * 16
 HEADER = 19
@@ -30,14 +36,14 @@ class Message(Protocol):
     def unpack_body(cls, data: bytes, ctx: Context) -> Any: ...
 
 
-MESSAGES: dict[int, type] = {}
-M = TypeVar("M", bound=type)
+MESSAGES: dict[int, type[Message]] = {}
+M = TypeVar("M", bound=type[Message])
 
 
 def register(cls: M) -> M:
-    if cls.TYPE in MESSAGES:  # type: ignore[attr-defined]
-        raise ValueError(f"message type {cls.TYPE} registered twice")  # type: ignore[attr-defined]
-    MESSAGES[cls.TYPE] = cls  # type: ignore[attr-defined]
+    if cls.TYPE in MESSAGES:
+        raise ValueError(f"message type {cls.TYPE} registered twice")
+    MESSAGES[cls.TYPE] = cls
     return cls
 
 
@@ -45,7 +51,7 @@ def header(length: int, type_: int) -> bytes:
     return _HDR.pack(MARKER, length, type_)
 
 
-def pack_message(msg: Any, ctx: Context) -> bytes:
+def pack_message(msg: Message, ctx: Context) -> bytes:
     body = msg.pack_body(ctx)
     length = HEADER + len(body)
     if length > MAX_MESSAGE:
@@ -64,9 +70,13 @@ def check_header(data: bytes) -> tuple[int, int]:
         raise Notification(MESSAGE_HEADER_ERROR, BAD_MESSAGE_TYPE, bytes((type_,)),
                            f"unknown message type {type_} (RFC 4271 §6.1)")
     if not (max(HEADER, cls.MIN_LENGTH) <= length <= min(MAX_MESSAGE, cls.MAX_LENGTH)):
-        raise Notification(MESSAGE_HEADER_ERROR, BAD_MESSAGE_LENGTH, struct.pack("!H", length),
-                           f"{cls.__name__} length {length} outside {cls.MIN_LENGTH}..{min(MAX_MESSAGE, cls.MAX_LENGTH)}"
-                           " (RFC 4271 §6.1)")
+        raise Notification(
+            MESSAGE_HEADER_ERROR,
+            BAD_MESSAGE_LENGTH,
+            struct.pack("!H", length),
+            f"{cls.__name__} length {length} outside {cls.MIN_LENGTH}..{min(MAX_MESSAGE, cls.MAX_LENGTH)}"
+            " (RFC 4271 §6.1)",
+        )
     return length, type_
 
 

@@ -20,5 +20,5 @@ class Keepalive:
         return b""
 
     @classmethod
-    def unpack_body(cls, data: bytes, ctx: Context) -> "Keepalive":
+    def unpack_body(cls, data: bytes, ctx: Context) -> Keepalive:
         return cls()

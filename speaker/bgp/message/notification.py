@@ -22,11 +22,11 @@ class NotificationMessage:
     data: bytes = b""
 
     @classmethod
-    def from_error(cls, err: Notification) -> "NotificationMessage":
+    def from_error(cls, err: Notification) -> NotificationMessage:
         return cls(err.code, err.subcode, err.data)
 
     @classmethod
-    def shutdown(cls, subcode: int, text: str) -> "NotificationMessage":
+    def shutdown(cls, subcode: int, text: str) -> NotificationMessage:
         """Cease with an RFC 9003 shutdown communication (a length octet, then at most 255 octets of UTF-8)."""
         raw = text.encode("utf-8")[:255]
         while True:  # do not cut a UTF-8 sequence in half
@@ -40,7 +40,11 @@ class NotificationMessage:
     @property
     def communication(self) -> str | None:
         """The RFC 9003 shutdown text, if this is a Cease 2/4 that carries one."""
-        if self.code == CEASE and self.subcode in (CEASE_ADMINISTRATIVE_SHUTDOWN, CEASE_ADMINISTRATIVE_RESET) and self.data:
+        if (
+            self.code == CEASE
+            and self.subcode in (CEASE_ADMINISTRATIVE_SHUTDOWN, CEASE_ADMINISTRATIVE_RESET)
+            and self.data
+        ):
             n = self.data[0]
             if n == len(self.data) - 1:
                 return self.data[1:].decode("utf-8", "replace")
@@ -57,5 +61,5 @@ class NotificationMessage:
         return bytes((self.code, self.subcode)) + self.data
 
     @classmethod
-    def unpack_body(cls, data: bytes, ctx: Context) -> "NotificationMessage":
+    def unpack_body(cls, data: bytes, ctx: Context) -> NotificationMessage:
         return cls(data[0], data[1], bytes(data[2:]))

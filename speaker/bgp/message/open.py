@@ -15,8 +15,14 @@ from typing import Any, ClassVar
 
 from speaker.bgp.capability import FourOctetAs, pack_capability, unpack_capability
 from speaker.bgp.context import AS_TRANS, Context
-from speaker.bgp.errors import (BAD_BGP_IDENTIFIER, OPEN_MESSAGE_ERROR, UNACCEPTABLE_HOLD_TIME,
-                                UNSUPPORTED_OPTIONAL_PARAMETER, UNSUPPORTED_VERSION_NUMBER, Notification)
+from speaker.bgp.errors import (
+    BAD_BGP_IDENTIFIER,
+    OPEN_MESSAGE_ERROR,
+    UNACCEPTABLE_HOLD_TIME,
+    UNSUPPORTED_OPTIONAL_PARAMETER,
+    UNSUPPORTED_VERSION_NUMBER,
+    Notification,
+)
 from speaker.bgp.message.base import register
 
 VERSION = 4
@@ -38,7 +44,9 @@ class Open:
     version: int = VERSION
 
     @classmethod
-    def build(cls, asn: int, hold_time: int, router_id: ipaddress.IPv4Address, capabilities: tuple[Any, ...] = ()) -> "Open":
+    def build(
+        cls, asn: int, hold_time: int, router_id: ipaddress.IPv4Address, capabilities: tuple[Any, ...] = ()
+    ) -> Open:
         """An OPEN for ``asn`` (any 32-bit value): AS_TRANS in the header and the 4-octet AS capability first."""
         caps = tuple(c for c in capabilities if not isinstance(c, FourOctetAs))
         return cls(asn if asn <= 0xFFFF else AS_TRANS, hold_time, router_id, (FourOctetAs(asn),) + caps)
@@ -69,7 +77,7 @@ class Open:
         return _FIXED.pack(self.version, self.my_as, self.hold_time, int(self.router_id), len(params)) + params
 
     @classmethod
-    def unpack_body(cls, data: bytes, ctx: Context) -> "Open":
+    def unpack_body(cls, data: bytes, ctx: Context) -> Open:
         version, my_as, hold, rid, plen = _FIXED.unpack_from(data)
         if version != VERSION:
             raise Notification(OPEN_MESSAGE_ERROR, UNSUPPORTED_VERSION_NUMBER, struct.pack("!H", VERSION),

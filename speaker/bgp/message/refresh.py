@@ -25,6 +25,6 @@ class RouteRefresh:
         return struct.pack("!HBB", self.afi, self.subtype, self.safi)
 
     @classmethod
-    def unpack_body(cls, data: bytes, ctx: Context) -> "RouteRefresh":
+    def unpack_body(cls, data: bytes, ctx: Context) -> RouteRefresh:
         afi, subtype, safi = struct.unpack("!HBB", data)
         return cls(afi, safi, subtype)

@@ -9,13 +9,28 @@ from __future__ import annotations
 
 import ipaddress
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Iterable, TypeVar
+from typing import Any, ClassVar, TypeVar
 
-from speaker.bgp.attribute import (As4Path, AsPath, MpReach, NextHop, Origin, as4_path_for, merge_as4_path,
-                                   pack_attribute, unpack_attributes)
+from speaker.bgp.attribute import (
+    As4Path,
+    AsPath,
+    MpReach,
+    NextHop,
+    Origin,
+    as4_path_for,
+    merge_as4_path,
+    pack_attribute,
+    unpack_attributes,
+)
 from speaker.bgp.context import Context
-from speaker.bgp.errors import MALFORMED_ATTRIBUTE_LIST, MISSING_WELL_KNOWN_ATTRIBUTE, UPDATE_MESSAGE_ERROR, Notification
+from speaker.bgp.errors import (
+    MALFORMED_ATTRIBUTE_LIST,
+    MISSING_WELL_KNOWN_ATTRIBUTE,
+    UPDATE_MESSAGE_ERROR,
+    Notification,
+)
 from speaker.bgp.message.base import register
 from speaker.bgp.nlri import pack_prefixes, unpack_prefixes
 
@@ -35,7 +50,7 @@ class Update:
 
     @classmethod
     def of(cls, withdrawn: Iterable[ipaddress.IPv4Network] = (), attributes: Iterable[Any] = (),
-           nlri: Iterable[ipaddress.IPv4Network] = ()) -> "Update":
+           nlri: Iterable[ipaddress.IPv4Network] = ()) -> Update:
         attrs = sorted(attributes, key=lambda a: a.TYPE)
         codes = [a.TYPE for a in attrs]
         if len(set(codes)) != len(codes):
@@ -56,7 +71,10 @@ class Update:
         if not self.attributes:
             return True
         from speaker.bgp.attribute import MpUnreach
-        return len(self.attributes) == 1 and isinstance(self.attributes[0], MpUnreach) and not self.attributes[0].withdrawn
+
+        return (
+            len(self.attributes) == 1 and isinstance(self.attributes[0], MpUnreach) and not self.attributes[0].withdrawn
+        )
 
     def pack_body(self, ctx: Context) -> bytes:
         attrs = list(self.attributes)
@@ -70,7 +88,7 @@ class Update:
         return struct.pack("!H", len(wd)) + wd + struct.pack("!H", len(pa)) + pa + pack_prefixes(self.nlri)
 
     @classmethod
-    def unpack_body(cls, data: bytes, ctx: Context) -> "Update":
+    def unpack_body(cls, data: bytes, ctx: Context) -> Update:
         (wlen,) = struct.unpack_from("!H", data)
         if 2 + wlen + 2 > len(data):
             raise Notification(UPDATE_MESSAGE_ERROR, MALFORMED_ATTRIBUTE_LIST, b"",
@@ -96,4 +114,5 @@ class Update:
             if code not in attrs:
                 raise Notification(UPDATE_MESSAGE_ERROR, MISSING_WELL_KNOWN_ATTRIBUTE, bytes((code,)),
                                    f"missing well-known attribute {code} (RFC 4271 §6.3)")
+        # arg-type: unpack_prefixes(…, 32) returns IPv4 networks only, typed as either family
         return cls(tuple(withdrawn), tuple(attrs[k] for k in sorted(attrs)), tuple(nlri))  # type: ignore[arg-type]

@@ -19,9 +19,9 @@ sys.path.insert(0, str(ROOT))
 
 from scapy.all import IP, TCP, rdpcap  # noqa: E402
 
+from speaker.bgp.attribute import MpReach  # noqa: E402
 from speaker.bgp.context import Context  # noqa: E402
 from speaker.bgp.message import Open, Reader, Update, unpack_message  # noqa: E402
-from speaker.bgp.attribute import MpReach  # noqa: E402
 from tests.bgplab import Bird, Frr, Gobgp, Neighbor, Node, wait_for  # noqa: E402
 from tests.netlab import Lab  # noqa: E402
 

@@ -6,10 +6,22 @@ import ipaddress
 
 from hypothesis import strategies as st
 
-from speaker.bgp.attribute import (AS_SEQUENCE, AS_SET, AsPath, AtomicAggregate, Communities, LargeCommunities,
-                                   LocalPref, Med, MpReach, MpUnreach, NextHop, Origin, UnknownAttribute)
-from speaker.bgp.capability import (GracefulRestart, Multiprotocol, RouteRefreshCapability,
-                                    UnknownCapability)
+from speaker.bgp.attribute import (
+    AS_SEQUENCE,
+    AS_SET,
+    AsPath,
+    AtomicAggregate,
+    Communities,
+    LargeCommunities,
+    LocalPref,
+    Med,
+    MpReach,
+    MpUnreach,
+    NextHop,
+    Origin,
+    UnknownAttribute,
+)
+from speaker.bgp.capability import GracefulRestart, Multiprotocol, RouteRefreshCapability, UnknownCapability
 from speaker.bgp.context import AFI_IPV4, AFI_IPV6, IPV4_UNICAST, IPV6_UNICAST, SAFI_UNICAST, Context
 from speaker.bgp.message import Keepalive, NotificationMessage, Open, RouteRefresh, Update
 
@@ -68,7 +80,9 @@ def updates(draw: st.DrawFn) -> Update:
     if nlri:
         attrs.append(NextHop(draw(v4)))
     if mp == "reach6":
-        attrs.append(MpReach(AFI_IPV6, SAFI_UNICAST, tuple(draw(st.lists(v6, min_size=1, max_size=2))), draw(prefixes6(10))))
+        attrs.append(
+            MpReach(AFI_IPV6, SAFI_UNICAST, tuple(draw(st.lists(v6, min_size=1, max_size=2))), draw(prefixes6(10)))
+        )
     elif mp == "reach4":
         attrs.append(MpReach(AFI_IPV4, SAFI_UNICAST, (draw(v4),), draw(prefixes4(10))))
     elif mp == "unreach6":
@@ -86,9 +100,13 @@ capabilities = st.one_of(
     st.builds(UnknownCapability, st.sampled_from([5, 6, 69, 70, 71, 73, 128]), st.binary(max_size=20)),
 )
 
-opens = st.builds(lambda a, hold, rid, caps: Open.build(a, hold, rid, tuple(caps)), asn,
-                  st.one_of(st.just(0), st.integers(3, 0xFFFF)), st.builds(ipaddress.IPv4Address, st.integers(1, 2**32 - 1)),
-                  st.lists(capabilities, max_size=6))
+opens = st.builds(
+    lambda a, hold, rid, caps: Open.build(a, hold, rid, tuple(caps)),
+    asn,
+    st.one_of(st.just(0), st.integers(3, 0xFFFF)),
+    st.builds(ipaddress.IPv4Address, st.integers(1, 2**32 - 1)),
+    st.lists(capabilities, max_size=6),
+)
 
 messages = st.one_of(
     opens,

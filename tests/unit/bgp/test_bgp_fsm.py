@@ -10,11 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from speaker.bgp import fsm as F
+from speaker.bgp.capability import Multiprotocol
 from speaker.bgp.context import IPV4_UNICAST, IPV6_UNICAST
 from speaker.bgp.errors import Notification
 from speaker.bgp.fsm import State as S
 from speaker.bgp.message import Keepalive, NotificationMessage, Open, RouteRefresh, Update
-from speaker.bgp.capability import Multiprotocol
 
 ME = ipaddress.IPv4Address("198.51.100.10")
 THEM = ipaddress.IPv4Address("198.51.100.2")
@@ -46,7 +46,9 @@ def run(f, *events):
 
 
 def established(cfg=CFG, peer=None):
-    return run(F.Fsm(cfg), F.ManualStart(), F.TcpConnected(), F.OpenReceived(peer or peer_open()), F.KeepaliveReceived())
+    return run(
+        F.Fsm(cfg), F.ManualStart(), F.TcpConnected(), F.OpenReceived(peer or peer_open()), F.KeepaliveReceived()
+    )
 
 
 def at(state):

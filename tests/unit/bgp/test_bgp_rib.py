@@ -1,4 +1,5 @@
-"""What to advertise: routes from BGPAdvertisements, the Adj-RIB-Out diff, UPDATE batching, next hops, socket options."""
+"""What to advertise: routes from BGPAdvertisements, the Adj-RIB-Out diff, UPDATE batching, next hops, socket
+options."""
 
 from __future__ import annotations
 
@@ -13,7 +14,17 @@ from speaker.bgp.attribute import AsPath, Communities, LargeCommunities, LocalPr
 from speaker.bgp.context import IPV4_UNICAST, IPV6_UNICAST, Context
 from speaker.bgp.message import unpack_message
 from speaker.bgp.netinfo import IfAddr, choose_next_hops
-from speaker.bgp.rib import AdjRibOut, NextHops, Outbound, Route, build_updates, by_prefix, end_of_rib, routes_for, sendable
+from speaker.bgp.rib import (
+    AdjRibOut,
+    NextHops,
+    Outbound,
+    Route,
+    build_updates,
+    by_prefix,
+    end_of_rib,
+    routes_for,
+    sendable,
+)
 from speaker.bgp.session import fallback_router_id, session_config
 from speaker.bgp.sockopt import ebgp_ttl, md5sig
 from speaker.clusterconfig import BGPAdvertisement, BGPCommunity, BGPPeer, Secret
@@ -25,7 +36,8 @@ EBGP = Outbound(Context(), 64512, False, HOPS)
 IBGP = Outbound(Context(), 64512, True, HOPS)
 
 
-def decode_all(msgs, ctx=Context()):
+def decode_all(msgs, ctx=None):
+    ctx = ctx if ctx is not None else Context()
     return [unpack_message(m, ctx) for m in msgs]
 
 
@@ -158,7 +170,9 @@ def test_batching_never_exceeds_4096_and_loses_nothing(v4, v6, ibgp, asn4):
     assert all(len(m) <= 4096 for m in msgs)
     ups = decode_all(msgs, ctx)
     assert sorted(map(str, announced(ups))) == sorted(map(str, routes))
-    wd = [p for u in ups for p in u.withdrawn] + [p for u in ups if u.get(MpUnreach) for p in u.get(MpUnreach).withdrawn]
+    wd = [p for u in ups for p in u.withdrawn] + [
+        p for u in ups if u.get(MpUnreach) for p in u.get(MpUnreach).withdrawn
+    ]
     assert sorted(map(str, wd)) == sorted(map(str, routes))
     if not ibgp and ups and announced(ups):
         assert all(u.get(AsPath) == AsPath.sequence(4200000001) for u in ups if u.get(AsPath))

@@ -8,7 +8,7 @@ from speaker.controllers.reconciler import Signal
 from tests.unit.controllers.world import NS, Cache, Recorder, peer, pool, secret, service, world
 
 
-def leader(caches) -> tuple[AllocationController, Recorder]:  # noqa: ANN001
+def leader(caches) -> tuple[AllocationController, Recorder]:
     rec = Recorder()
     ctl = AllocationController(caches=caches, views=ViewSource(caches, load_balancer_class=None),
                                synced=lambda: True, status=rec, pool_status=Recorder(), events=rec,  # type: ignore[arg-type]

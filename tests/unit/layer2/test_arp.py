@@ -4,7 +4,6 @@ from scapy.layers.l2 import ARP, Ether
 
 from speaker.layer2 import arp
 from speaker.layer2.decision import DropReason, Reply
-
 from tests.unit.layer2.crafted import CLIENT4, CLIENT_MAC, OTHER_MAC, OUR_MAC, VIP4, arp_req
 
 

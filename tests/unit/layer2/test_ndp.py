@@ -5,7 +5,6 @@ from scapy.layers.l2 import Ether
 
 from speaker.layer2 import ndp
 from speaker.layer2.decision import DropReason, Reply
-
 from tests.unit.layer2.crafted import CLIENT6, CLIENT_MAC, OTHER_MAC, OUR_MAC, VIP6, ns
 
 

@@ -13,7 +13,9 @@ V4, V6 = ip_bytes(VIP4), ip_bytes(VIP6)
 
 
 def test_arp_reply_from_the_owner_is_a_conflict():
-    assert conflicting_mac(arp_req("198.51.100.20", src_mac=OTHER_MAC, sender=VIP4, op=2), V4, US) == mac_bytes(OTHER_MAC)
+    assert conflicting_mac(arp_req("198.51.100.20", src_mac=OTHER_MAC, sender=VIP4, op=2), V4, US) == mac_bytes(
+        OTHER_MAC
+    )
 
 
 def test_any_arp_with_the_address_as_sender_is_a_conflict():

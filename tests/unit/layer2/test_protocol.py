@@ -15,8 +15,20 @@ import pytest
 from speaker.layer2.frames import ip_bytes, mac_bytes
 from speaker.layer2.metrics import Layer2Metrics
 from speaker.layer2.protocol import (
-    MAX_MESSAGE, Changes, Counters, Decoder, PortState, ProtocolError, all_addresses, announce_msg, apply_ops,
-    encode, full_table, merge_report, parse_announce, port_op,
+    MAX_MESSAGE,
+    Changes,
+    Counters,
+    Decoder,
+    PortState,
+    ProtocolError,
+    all_addresses,
+    announce_msg,
+    apply_ops,
+    encode,
+    full_table,
+    merge_report,
+    parse_announce,
+    port_op,
 )
 
 MAC = "02:00:00:00:00:01"

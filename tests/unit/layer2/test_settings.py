@@ -3,7 +3,7 @@
 import pytest
 
 from speaker.config import ConfigError, build_speaker_config
-from speaker.layer2.announcer import Announcer, Layer2Settings
+from speaker.layer2 import Announcer, Layer2Settings
 
 
 def test_the_responder_runs_in_its_own_process_by_default():

@@ -77,7 +77,7 @@ def test_the_task_passes_every_module_option_and_the_specs_match_the_module():
         assert (spec["type"], spec.get("choices"), spec.get("elements")) == (
             module["type"], module.get("choices"), module.get("elements")), name
         assert "default" not in spec and "required" not in spec, name  # the module's defaults apply
-        assert args[name] == "{{ baremetal_lb_router_options.%s | default(omit) }}" % name
+        assert args[name] == f"{{{{ baremetal_lb_router_options.{name} | default(omit) }}}}"
     # every module option is either a role variable of its own or a backend option
     own = {"backend", "range", "state", "scope", "accept_active_leases", "api_url", "api_key", "api_secret",
            "api_username", "api_password", "ca_path", "validate_certs", "timeout"}

@@ -29,7 +29,9 @@ def test_defaults_are_mirrored_by_argument_specs() -> None:
     defaults = _yaml("defaults/main.yml")
     options = _yaml("meta/argument_specs.yml")["argument_specs"]["main"]["options"]
     assert set(defaults) == set(options), (
-        f"only in defaults: {sorted(set(defaults) - set(options))}; only in specs: {sorted(set(options) - set(defaults))}")
+        f"only in defaults: {sorted(set(defaults) - set(options))}; "
+        f"only in specs: {sorted(set(options) - set(defaults))}"
+    )
     for name, spec in options.items():
         assert spec.get("default") == defaults[name], f"{name}: default differs between defaults/ and argument_specs"
         assert spec.get("description"), f"{name}: no description"
@@ -41,7 +43,7 @@ def test_shared_cluster_variables_mean_the_same_in_every_role() -> None:
     seen: dict[str, dict[str, Any]] = {}
     for role in ("pools", "speaker"):
         defaults = yaml.safe_load((roles / role / "defaults" / "main.yml").read_text())
-        assert SHARED <= set(defaults), (role, SHARED - set(defaults))
+        assert set(defaults) >= SHARED, (role, SHARED - set(defaults))
         for name in SHARED:
             seen.setdefault(name, {})[role] = defaults[name]
     assert all(len(set(map(str, by_role.values()))) == 1 for by_role in seen.values()), seen
@@ -68,7 +70,9 @@ def test_unit_template_and_handler_follow_house_rules() -> None:
     assert handler["ansible.builtin.systemd_service"]["state"] == "restarted"
 
 
-def render(out: Path, task_vars: str, templates: str = "speaker.yaml, kubeconfig, baremetal-lb-speaker.service") -> dict[str, str]:
+def render(
+    out: Path, task_vars: str, templates: str = "speaker.yaml, kubeconfig, baremetal-lb-speaker.service"
+) -> dict[str, str]:
     """The role's templates rendered as the role renders them (defaults and vars as files, inventory as task
     vars above them); ``task_vars`` is YAML lines at the task's vars indentation."""
     play = f"""
@@ -271,7 +275,9 @@ def test_firewall_opens_what_the_config_makes_the_speaker_receive(tmp_path, case
     assert task_result(res, "ports")["__baremetal_lb_speaker_firewall_ports"] == want
 
 
-@pytest.mark.parametrize("firewall, module", [("ufw", "community.general.ufw"), ("firewalld", "ansible.posix.firewalld")])
+@pytest.mark.parametrize(
+    "firewall, module", [("ufw", "community.general.ufw"), ("firewalld", "ansible.posix.firewalld")]
+)
 def test_firewall_tasks_hand_those_ports_to_the_firewall_module(firewall, module) -> None:
     """The tasks as the role runs them, in check mode. Whether the module then finds ufw/firewalld on this machine
     does not matter here: what it was asked to do (its module_args) is what is checked; the other firewall's task
@@ -303,7 +309,12 @@ def test_firewall_tasks_hand_those_ports_to_the_firewall_module(firewall, module
     if firewall == "ufw":
         assert (args["rule"], args["port"], args["proto"]) == ("allow", "7947", "udp")
     else:
-        assert (args["port"], args["permanent"], args["immediate"], args["state"]) == ("7947/udp", True, True, "enabled")
+        assert (args["port"], args["permanent"], args["immediate"], args["state"]) == (
+            "7947/udp",
+            True,
+            True,
+            "enabled",
+        )
     main = _yaml("tasks/main.yml")
     [include] = [t for t in main if t["ansible.builtin.include_tasks"]["file"] == "firewall.yml"]
     assert "baremetal_lb_speaker_firewall != 'none'" in include["when"]
