@@ -379,26 +379,11 @@ class DnsmasqBackend:
             # every replacement's source is a live line of this scope: marker + the pieces in its place
             for rep in plan.replacements:
                 line = _line_for(state.raw["lines"], rep.source)
-                new = ["# baremetal-lb: reserved %s (baremetal.lb.dhcp_reservation); was: dhcp-range=%s"
-                       % (request, line.value)]
+                new = [_marker_line(request, line.value)]
                 new += ["dhcp-range=%s" % line.with_range(p) for p in rep.pieces]
                 files[line.path][line.index] = "\n".join(new)
         else:
-            entry = [e for e in state.entries if e["range"] == str(request)][0]
-            for path, index, rng, orig in state.raw["markers"]:
-                if rng != str(request):
-                    continue
-                original = DhcpRangeLine(orig)
-                pieces = ["dhcp-range=%s" % original.with_range(p) for p in _pieces_of(entry, original.range)]
-                lines = files[path]
-                following = [_norm_line(x) for x in lines[index + 1:index + 1 + len(pieces)]]
-                if following != [_norm_line(p) for p in pieces]:
-                    raise ReservationError("cannot give back %s: the lines below its marker in %s line %d are not "
-                                           "the ones the module wrote (changed by hand?); the router was not changed"
-                                           % (request, path, index + 1))
-                lines[index] = "dhcp-range=%s" % orig
-                for k in range(len(pieces)):
-                    lines[index + 1 + k] = None
+            self._release(state, files, request)
         out = []
         for path, lines in state.raw["files"]:
             new_lines = []
@@ -409,6 +394,23 @@ class DnsmasqBackend:
             if new_lines != lines:
                 out.append((path, "\n".join(lines), "\n".join(new_lines)))
         return out
+
+    def _release(self, state, files, request):
+        """Rewrite, in ``files``, every block of marker lines that holds ``request``: the person's line, cut again by
+        the other reservations of the block in the order they were made (none left: the line as it was written)."""
+        band = str(request)
+        found = False
+        for path, lines in state.raw["files"]:
+            blocks = [b for b in _marker_blocks(lines) if band in b[2]]
+            for start, end, bands in reversed(blocks):
+                found = True
+                orig = MARKER_RE.match(lines[start].strip()).group("orig")
+                rendered = _render_block(orig, [b for b in bands if b != band])
+                files[path][start:end] = ["\n".join(rendered)] + [None] * (end - start - 1)
+        if not found:
+            where = ["%s line %d" % (path, index + 1) for path, index, rng, orig in state.raw["markers"] if rng == band]
+            raise ReservationError("cannot give back %s: the lines below its marker in %s are not the ones the module "
+                                   "wrote (changed by hand?); the router was not changed" % (request, ", ".join(where)))
 
     def validate(self, state, candidate):
         changed = dict((path, new) for path, old, new in candidate)
@@ -546,6 +548,72 @@ def _conf_dir_files(spec):
     return out
 
 
+def _marker_line(band, value):
+    return "# baremetal-lb: reserved %s (baremetal.lb.dhcp_reservation); was: dhcp-range=%s" % (band, value)
+
+
+def _marker_blocks(lines):
+    """``(start, end, bands)`` of each intact block of marker lines: a marker, then in its place the pieces of the
+    line it replaced, each either that ``dhcp-range`` line or (cut again by a later reservation) a block of its own.
+    ``bands`` in the order they were reserved. A marker whose lines below were changed starts no block."""
+    blocks = []
+    i = 0
+    while i < len(lines):
+        found = _parse_block(lines, i) if MARKER_RE.match(lines[i].strip()) else None
+        if found is None:
+            i += 1
+            continue
+        end, bands = found
+        blocks.append((i, end, bands))
+        i = end
+    return blocks
+
+
+def _parse_block(lines, start):
+    m = MARKER_RE.match(lines[start].strip())
+    try:
+        orig = DhcpRangeLine(m.group("orig"))
+        band = IPRange.make(*_split_range(m.group("range")))
+    except (RangeError, ValueError):
+        return None
+    bands = [m.group("range")]
+    pos = start + 1
+    for piece in orig.range.subtract(band):
+        expected = _norm_line("dhcp-range=%s" % orig.with_range(piece))
+        if pos >= len(lines):
+            return None
+        sub = MARKER_RE.match(lines[pos].strip())
+        if sub and _norm_line("dhcp-range=%s" % sub.group("orig")) == expected:
+            found = _parse_block(lines, pos)
+            if found is None:
+                return None
+            pos, more = found
+            bands += [b for b in more if b not in bands]
+        elif _norm_line(lines[pos]) == expected:
+            pos += 1
+        else:
+            return None
+    return pos, bands
+
+
+def _render_block(orig, bands):
+    """The lines for the person's ``dhcp-range=orig`` cut by ``bands`` in order, as ``prepare`` writes them."""
+    lines = ["dhcp-range=%s" % orig]
+    for band in bands:
+        rng = IPRange.make(*_split_range(band))
+        out = []
+        for line in lines:
+            key, value = _kv(line)
+            if key == "dhcp-range" and DhcpRangeLine(value).range.overlaps(rng):
+                current = DhcpRangeLine(value)
+                out.append(_marker_line(band, value))
+                out += ["dhcp-range=%s" % current.with_range(p) for p in current.range.subtract(rng)]
+            else:
+                out.append(line)
+        lines = out
+    return lines
+
+
 def _entries_from_markers(markers):
     entries = []
     by_range = {}
@@ -569,13 +637,6 @@ def _split_range(text):
     if "-" in text:
         return text.split("-", 1)
     return text, text
-
-
-def _pieces_of(entry, source):
-    for item in entry["replaced"]:
-        if item["from"] == str(source):
-            return [IPRange.make(*_split_range(p)) for p in item["to"]]
-    return []
 
 
 def _line_for(lines, rng):

@@ -34,8 +34,7 @@ __metaclass__ = type
 from collections import namedtuple
 
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import (
-    Conflict, Plan, RangeError, check_request, drop_marker, find_marker, marker_replacements, merge_marker,
-    parse_range, plan_absent, plan_present,
+    Conflict, Plan, RangeError, check_request, find_marker, merge_marker, parse_range, plan_present, plan_release,
 )
 
 
@@ -102,8 +101,8 @@ def run(backend, range_text, state="present", scope=None, accept_active_leases=F
                 if not overlapping:
                     msg += " (the addresses are outside the dynamic ranges; not widening what a person configured)"
             else:
-                plan = plan_absent(st.scope, request, marker_replacements(entry))
-                entries_after = drop_marker(st.entries, request)
+                plan, entries_after = plan_release(st.scope, request, st.entries,
+                                                   getattr(backend, "max_ranges", None))
                 msg = "gave back %s: scope %s now hands out %s" % (
                     request, st.scope.name, ", ".join(str(r) for r in plan.ranges_after))
     except Conflict as exc:

@@ -12,7 +12,8 @@ Vocabulary:
   the router/gateway addresses;
 * a **replacement** is what ``present`` did to one dynamic range: ``from`` one range ``to`` zero, one or
   two pieces. The list of replacements is the module's *marker*: ``absent`` reverses exactly those, and
-  nothing else (never widen what a person configured).
+  nothing else (never widen what a person configured); bands can be given back in any order
+  (:func:`plan_release`).
 
 Errors: :class:`RangeError` for bad input (from ``ip_ranges``), :class:`Conflict` when the request clashes
 with the scope; both messages name the address and the object.
@@ -181,6 +182,63 @@ def plan_absent(scope, request, replacements):
     return Plan(before, tuple(current), tuple(done), commands)
 
 
+def plan_release(scope, request, entries, max_ranges=None):
+    """Give back ``request`` in any order: ``(Plan, marker entries after)``.
+
+    The scope's ranges become what they would be had ``request`` never been reserved: the reservations made after
+    it (later in ``entries``) are undone newest first -- each must still be as it left the ranges, else
+    :class:`Conflict` -- then ``request``'s own, then the later ones are made again on what they find, so an
+    address a later band holds stays out of DHCP and everything else ``request`` took comes back. The later
+    entries are rewritten for the ranges they now cut. The result is one plan from the live ranges, in the shape
+    :func:`plan_absent` gives (each restored range from the live pieces inside it), so every backend applies it
+    as it applies a last-in first-out release. ``max_ranges`` as in :func:`plan_present`: a release that would need
+    more ranges than the router holds is refused. Pure; ``entries`` is not changed.
+    """
+    entries = list(entries or [])
+    index = next((i for i, e in enumerate(entries) if _marker_range(e) == request), None)
+    if index is None:
+        return Plan(tuple(scope.ranges), tuple(scope.ranges), (), []), entries
+    ranges = tuple(scope.ranges)
+    for entry in reversed(entries[index:]):
+        band = _marker_range(entry)
+        try:
+            ranges = plan_absent(scope._replace(ranges=ranges), band, marker_replacements(entry)).ranges_after
+        except Conflict as exc:
+            if band == request:
+                raise
+            raise Conflict("cannot give back %s in scope %s: the reservations made after it are taken out and made "
+                           "again, and %s" % (request, scope.name, exc))
+    entries_after = entries[:index]
+    for entry in entries[index + 1:]:
+        band = _marker_range(entry)
+        step = plan_present(scope._replace(ranges=ranges), band)
+        ranges = step.ranges_after
+        entries_after = merge_marker(entries_after, band, step)
+    live = tuple(scope.ranges)
+    net = [Replacement(rng, tuple(r for r in live if rng.covers(r))) for rng in ranges if rng not in live]
+    plan = plan_absent(scope, request, net)
+    if sorted(plan.ranges_after, key=_order) != sorted(ranges, key=_order):  # pragma: no cover - a bug here
+        raise Conflict("internal: giving back %s in scope %s gives %s, expected %s"
+                       % (request, scope.name, fmt_ranges(plan.ranges_after), fmt_ranges(ranges)))
+    if max_ranges is not None and len(plan.ranges_after) > max_ranges:
+        raise Conflict("giving back %s needs scope %s's ranges to become %s, but this router holds at most %d dynamic "
+                       "range(s) per scope; give back the reservations made after it first (%s)"
+                       % (request, scope.name, fmt_ranges(plan.ranges_after), max_ranges,
+                          ", ".join(str(_marker_range(e)) for e in entries[index + 1:])))
+    return plan, entries_after
+
+
+def _order(rng):
+    return (rng.version, int(rng.first))
+
+
+def _marker_range(entry):
+    try:
+        return parse_range(entry.get("range", ""), "marker")
+    except RangeError:
+        return None
+
+
 # Marker encoding shared by the backends that store JSON (Kea user-context, pfSense/OPNsense descriptions).
 
 def marker_entry(request, plan):
@@ -221,15 +279,3 @@ def merge_marker(entries, request, plan):
             return entries
     entries.append(new)
     return entries
-
-
-def drop_marker(entries, request):
-    out = []
-    for entry in entries or []:
-        try:
-            if parse_range(entry.get("range", ""), "marker") == request:
-                continue
-        except RangeError:
-            pass
-        out.append(entry)
-    return out
