@@ -22,7 +22,7 @@ __metaclass__ = type
 import fnmatch
 import json
 
-from ansible_collections.baremetal.lb.plugins.module_utils.router_api import ApiError, _default_opener
+from ansible_collections.baremetal.lb.plugins.module_utils.router_api import ApiError, UrlOpener
 
 NULL_SESSION = "0" * 32
 UBUS_STATUS = {0: "OK", 1: "INVALID_COMMAND", 2: "INVALID_ARGUMENT", 3: "METHOD_NOT_FOUND", 4: "NOT_FOUND",
@@ -50,7 +50,7 @@ class UbusClient:
         self.validate_certs = validate_certs
         self.timeout = timeout
         self.ca_path = ca_path
-        self.opener = opener or _default_opener
+        self.opener = opener or UrlOpener()
         self.session = None
         self.acls = {}
         self._id = 0
