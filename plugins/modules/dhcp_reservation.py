@@ -98,7 +98,7 @@ options:
     type: path
     default: dnsmasq
 notes:
-  - Secrets (O(api_key), O(api_secret)) never appear in results, diffs or messages.
+  - Secrets (O(api_key), O(api_secret), O(api_password)) never appear in results, diffs or messages.
   - Kea needs the C(lease_cmds) hook to check active leases; without it the module refuses unless
     O(accept_active_leases=true).
   - OpenWrt and the pfSense primary range hold one dynamic range per scope, so a reservation in the middle of

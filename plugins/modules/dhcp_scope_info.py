@@ -47,7 +47,7 @@ options:
       - An error, listing the scopes there are, when no scope has that name.
     type: str
 notes:
-  - Secrets (O(api_key), O(api_secret)) never appear in results or messages.
+  - Secrets (O(api_key), O(api_secret), O(api_password)) never appear in results or messages.
   - Kea lists leases only with the C(lease_cmds) hook loaded; without it (or when the router does not answer the
     lease query) a scope's RV(scopes[].leases) is V(null) and a warning says why.
   - The V(dnsmasq) backend (and V(openwrt) with O(openwrt_transport=uci)) reads files and runs C(ip)/C(uci) on the
