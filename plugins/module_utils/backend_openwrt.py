@@ -74,17 +74,7 @@ class UciCliTransport:
         rc, out = self._uci("-X", "show", config, allow_fail=True)
         if rc != 0:
             return None
-        sections, index = [], {}
-        for line in out.splitlines():
-            key, dummy, value = line.partition("=")
-            parts = key.split(".")
-            if len(parts) == 2:
-                opts = {}
-                sections.append((parts[1], value, opts))
-                index[parts[1]] = opts
-            elif len(parts) == 3 and parts[1] in index:
-                index[parts[1]][parts[2]] = _show_value(value)
-        return sections
+        return parse_uci_show(out.splitlines())
 
     def changes(self, config):
         rc, out = self._uci("changes", config)
@@ -207,6 +197,27 @@ class RpcdTransport:
             return self.client.call("dhcp", "ipv4leases", {}), None
         except ApiError as exc:
             return None, str(exc)
+
+
+def parse_uci_show(lines):
+    """``uci show`` lines (``dhcp.lan=dhcp``, ``dhcp.lan.start='100'``) -> ``[(name, type, options)]`` in order.
+
+    Pure, the one parser of that output: the backend reads the router with it, and the tests feed it the recorded
+    output of the real ``uci`` (tests/data/openwrt/)."""
+    sections, index = [], {}
+    for line in lines:
+        key, dummy, value = line.partition("=")
+        parts = key.split(".")
+        if len(parts) == 2:
+            opts = {}
+            sections.append((parts[1], value, opts))
+            index[parts[1]] = opts
+        elif len(parts) == 3:
+            if parts[1] not in index:  # ``uci show pkg.section.option`` prints the option alone
+                index[parts[1]] = {}
+                sections.append((parts[1], None, index[parts[1]]))
+            index[parts[1]][parts[2]] = _show_value(value)
+    return sections
 
 
 def _show_value(text):
