@@ -19,15 +19,21 @@ Errors: :class:`RangeError` for bad input (from ``ip_ranges``), :class:`Conflict
 with the scope; both messages name the address and the object.
 """
 
-from __future__ import absolute_import, division, print_function
+from __future__ import annotations
 
-__metaclass__ = type
-
-from collections import namedtuple
+import ipaddress
+import typing as t
 
 # Ranges (IPRange) and their parsing live in ip_ranges, the collection's one parser. A CIDR counts as every
 # address in it (parse_range's default, strict=False): what dhcp_reservation documents for ``range``.
-from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import RangeError, parse_range
+from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import IPRange, RangeError, parse_range
+
+if t.TYPE_CHECKING:
+    from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import IPAddress
+
+    IPNetwork = t.Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+    # One marker entry as stored: {"range": "first-last", "replaced": [{"from": "...", "to": ["...", ...]}]}
+    MarkerEntry = t.Dict[str, t.Any]
 
 MARKER_OWNER = "baremetal.lb.dhcp_reservation"
 
@@ -36,40 +42,52 @@ class Conflict(Exception):
     """The requested reservation clashes with the scope (message names the address and the object)."""
 
 
-class Occupant(namedtuple("Occupant", ["address", "kind", "label"])):
+class Occupant(t.NamedTuple):
     """An address something already uses: ``kind`` is e.g. ``static mapping``, ``active lease``, ``gateway``."""
 
-    __slots__ = ()
+    address: IPAddress
+    kind: str
+    label: str
 
-    def describe(self):
+    def describe(self) -> str:
         return "%s %s" % (self.kind, self.label) if self.label else self.kind
 
 
-class Scope(namedtuple("Scope", ["name", "subnet", "ranges", "occupants"])):
+class Scope(t.NamedTuple):
     """One DHCP scope as the range math sees it (ranges and occupants are tuples)."""
 
-    __slots__ = ()
+    name: str
+    subnet: IPNetwork
+    ranges: tuple[IPRange, ...]
+    occupants: tuple[Occupant, ...]
 
 
-Replacement = namedtuple("Replacement", ["source", "pieces"])
+class Replacement(t.NamedTuple):
+    """What ``present`` did to one dynamic range: ``source`` became ``pieces`` (0, 1 or 2 ranges)."""
+
+    source: IPRange
+    pieces: tuple[IPRange, ...]
 
 
-class Plan(namedtuple("Plan", ["ranges_before", "ranges_after", "replacements", "commands"])):
+class Plan(t.NamedTuple):
     """What to do to a scope's dynamic ranges; ``replacements`` is empty when nothing changes."""
 
-    __slots__ = ()
+    ranges_before: tuple[IPRange, ...]
+    ranges_after: tuple[IPRange, ...]
+    replacements: tuple[Replacement, ...]
+    commands: list[str]
 
     @property
-    def changed(self):
+    def changed(self) -> bool:
         return bool(self.replacements)
 
 
-def fmt_ranges(ranges):
+def fmt_ranges(ranges: t.Sequence[IPRange]) -> str:
     return ", ".join(str(r) for r in ranges) if ranges else "(none)"
 
 
-def _special_addresses(subnet):
-    out = []
+def _special_addresses(subnet: IPNetwork) -> list[Occupant]:
+    out: list[Occupant] = []
     if subnet.version == 4:
         if subnet.prefixlen <= 30:
             out.append(Occupant(subnet.network_address, "network address", "of %s" % subnet))
@@ -83,7 +101,7 @@ def _special_addresses(subnet):
 _IS_KINDS = ("network address", "broadcast address", "subnet-router anycast address", "gateway", "router address")
 
 
-def check_request(scope, request, accept_active_leases=False):
+def check_request(scope: Scope, request: IPRange, accept_active_leases: bool = False) -> list[str]:
     """Raise :class:`Conflict` if ``request`` may not be reserved in ``scope``; return warnings (strings).
 
     Refuses: a different family, addresses outside the subnet, the network/broadcast address, a
@@ -114,16 +132,16 @@ def check_request(scope, request, accept_active_leases=False):
     return warnings
 
 
-def plan_present(scope, request, max_ranges=None):
+def plan_present(scope: Scope, request: IPRange, max_ranges: int | None = None) -> Plan:
     """Shrink/split the scope's dynamic ranges so none overlaps ``request``; everything else stays as is.
 
     ``max_ranges``: how many dynamic ranges the backend can hold (OpenWrt: 1); a split beyond it is refused.
     Refuses to leave the scope with no dynamic range at all.
     """
     before = tuple(scope.ranges)
-    after = []
-    replacements = []
-    commands = []
+    after: list[IPRange] = []
+    replacements: list[Replacement] = []
+    commands: list[str] = []
     for rng in before:
         if not rng.overlaps(request):
             after.append(rng)
@@ -147,7 +165,7 @@ def plan_present(scope, request, max_ranges=None):
     return Plan(before, tuple(after), tuple(replacements), commands)
 
 
-def plan_absent(scope, request, replacements):
+def plan_absent(scope: Scope, request: IPRange, replacements: t.Sequence[Replacement]) -> Plan:
     """Undo ``replacements`` (the marker of ``request``): each piece set must still be there, exactly.
 
     Returns a :class:`Plan` (unchanged when ``replacements`` is empty). Raises :class:`Conflict` when the
@@ -155,8 +173,8 @@ def plan_absent(scope, request, replacements):
     """
     before = tuple(scope.ranges)
     current = list(before)
-    commands = []
-    done = []
+    commands: list[str] = []
+    done: list[Replacement] = []
     for rep in replacements:
         missing = [p for p in rep.pieces if p not in current]
         if missing:
@@ -182,7 +200,8 @@ def plan_absent(scope, request, replacements):
     return Plan(before, tuple(current), tuple(done), commands)
 
 
-def plan_release(scope, request, entries, max_ranges=None):
+def plan_release(scope: Scope, request: IPRange, entries: t.Sequence[MarkerEntry] | None,
+                 max_ranges: int | None = None) -> tuple[Plan, list[MarkerEntry]]:
     """Give back ``request`` in any order: ``(Plan, marker entries after)``.
 
     The scope's ranges become what they would be had ``request`` never been reserved: the reservations made after
@@ -200,7 +219,7 @@ def plan_release(scope, request, entries, max_ranges=None):
         return Plan(tuple(scope.ranges), tuple(scope.ranges), (), []), entries
     ranges = tuple(scope.ranges)
     for entry in reversed(entries[index:]):
-        band = _marker_range(entry)
+        band = _band(entry, scope)
         try:
             ranges = plan_absent(scope._replace(ranges=ranges), band, marker_replacements(entry)).ranges_after
         except Conflict as exc:
@@ -210,7 +229,7 @@ def plan_release(scope, request, entries, max_ranges=None):
                            "again, and %s" % (request, scope.name, exc))
     entries_after = entries[:index]
     for entry in entries[index + 1:]:
-        band = _marker_range(entry)
+        band = _band(entry, scope)
         step = plan_present(scope._replace(ranges=ranges), band)
         ranges = step.ranges_after
         entries_after = merge_marker(entries_after, band, step)
@@ -228,34 +247,41 @@ def plan_release(scope, request, entries, max_ranges=None):
     return plan, entries_after
 
 
-def _order(rng):
+def _order(rng: IPRange) -> tuple[int, int]:
     return (rng.version, int(rng.first))
 
 
-def _marker_range(entry):
+def _marker_range(entry: MarkerEntry) -> IPRange | None:
     try:
         return parse_range(entry.get("range", ""), "marker")
     except RangeError:
         return None
 
 
+def _band(entry: MarkerEntry, scope: Scope) -> IPRange:
+    band = _marker_range(entry)
+    if band is None:
+        raise Conflict("scope %s holds a marker entry the module cannot read (%r); fix it by hand" % (scope.name, entry))
+    return band
+
+
 # Marker encoding shared by the backends that store JSON (Kea user-context, pfSense/OPNsense descriptions).
 
-def marker_entry(request, plan):
+def marker_entry(request: IPRange, plan: Plan) -> MarkerEntry:
     return {"range": str(request),
             "replaced": [{"from": str(r.source), "to": [str(p) for p in r.pieces]} for r in plan.replacements]}
 
 
-def marker_replacements(entry):
+def marker_replacements(entry: MarkerEntry) -> list[Replacement]:
     """The :class:`Replacement` list of one marker entry (as written by :func:`marker_entry`)."""
-    out = []
+    out: list[Replacement] = []
     for item in entry.get("replaced", []):
         out.append(Replacement(parse_range(item["from"], "marker"),
                                tuple(parse_range(p, "marker") for p in item.get("to", []))))
     return out
 
 
-def find_marker(entries, request):
+def find_marker(entries: t.Sequence[MarkerEntry] | None, request: IPRange) -> MarkerEntry | None:
     for entry in entries or []:
         try:
             if parse_range(entry.get("range", ""), "marker") == request:
@@ -265,17 +291,17 @@ def find_marker(entries, request):
     return None
 
 
-def merge_marker(entries, request, plan):
+def merge_marker(entries: t.Sequence[MarkerEntry] | None, request: IPRange, plan: Plan) -> list[MarkerEntry]:
     """Marker entries after ``present`` applied ``plan`` for ``request`` (appends to an existing entry)."""
-    entries = [dict(e) for e in (entries or [])]
+    merged = [dict(e) for e in (entries or [])]
     new = marker_entry(request, plan)
-    for entry in entries:
+    for entry in merged:
         try:
             same = parse_range(entry.get("range", ""), "marker") == request
         except RangeError:
             same = False
         if same:
             entry["replaced"] = list(entry.get("replaced", [])) + new["replaced"]
-            return entries
-    entries.append(new)
-    return entries
+            return merged
+    merged.append(new)
+    return merged
