@@ -130,8 +130,8 @@ class UbusClient:
         return False
 
     def call(self, obj: str, method: str, args: dict[str, t.Any] | None = None,
-             missing_ok: bool = False) -> dict[str, t.Any] | None:
-        """``object.method(args)`` → the reply table (``{}`` when the call replied nothing).
+             missing_ok: bool = False) -> t.Any:
+        """``object.method(args)`` → the reply table, a dict (``{}`` when the call replied nothing).
 
         ``missing_ok``: status 4 NOT_FOUND returns None instead of raising.
         """
