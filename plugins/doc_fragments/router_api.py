@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-
 class ModuleDocFragment(object):
     DOCUMENTATION = r"""
 options:

@@ -25,7 +25,6 @@ holds someone else's uncommitted changes (a commit would publish them); rpcd kee
 
 from __future__ import annotations
 
-
 import ipaddress
 import json
 import time

@@ -54,9 +54,7 @@ HA sync, config history), and a person sees it next to the pools in the UI; a se
 Kea option) needs more API privileges and can be deleted apart from the scope (docs/design/0012-opnsense-marker.md).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import ipaddress
 import json

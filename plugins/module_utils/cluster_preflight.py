@@ -15,9 +15,7 @@ play's intent in, :class:`Finding` s out; :func:`strict_arp_fix` is the one writ
 new ConfigMap plus a readable diff. The module fails when any finding is an error, before writing anything.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import copy
 import json

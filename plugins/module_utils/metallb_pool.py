@@ -19,9 +19,7 @@ Addresses are parsed by ``ip_ranges`` (the collection's one parser, strict like 
 tests/unit/plugins/test_address_pool_ranges.py checks the two agree on a table of inputs.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import copy
 import hashlib

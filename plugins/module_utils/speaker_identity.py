@@ -19,9 +19,7 @@ Every rule is one the speaker's code uses (speaker/kube/: kinds.py, informer.py,
 it. Check mode and diff are honoured in one place (:meth:`SpeakerIdentity.run`).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import base64
 import copy
