@@ -154,7 +154,8 @@ class DnsmasqBackend:
 
     def __init__(self, conf_file: str, run_command: RunCommand, config_dir: str | None = None,
                  lease_file: str | None = None, restart_command: list[str] | None = None,
-                 dnsmasq_binary: str = "dnsmasq", timeout: float = 30, now: t.Callable[[], float] | None = None) -> None:
+                 dnsmasq_binary: str = "dnsmasq", timeout: float = 30,
+                 now: t.Callable[[], float] | None = None) -> None:
         self.conf_file = conf_file
         self.config_dir = config_dir
         self.lease_file = lease_file

@@ -41,7 +41,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.openwrt_range import 
 from ansible_collections.baremetal.lb.plugins.module_utils.router_api import ApiError
 
 if t.TYPE_CHECKING:
-    from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+    from ipaddress import IPv4Interface, IPv4Network
 
     from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import MarkerEntry, Plan
     from ansible_collections.baremetal.lb.plugins.module_utils.openwrt_ubus import UbusClient
@@ -260,7 +260,8 @@ class OpenwrtBackend:
     name = "openwrt"
     max_ranges = 1
 
-    def __init__(self, transport: RpcdTransport | UciCliTransport, lease_file: str | None = None, now: t.Callable[[], float] | None = None) -> None:
+    def __init__(self, transport: RpcdTransport | UciCliTransport, lease_file: str | None = None,
+                 now: t.Callable[[], float] | None = None) -> None:
         self.t = transport
         self.lease_file = lease_file
         self.now = now or time.time
@@ -531,7 +532,7 @@ class OpenwrtBackend:
                 "static_mappings": statics, "leases": leases}
 
     # -- writing ---------------------------------------------------------------------------------------------
-    def prepare(self, state: ScopeState, plan: Plan, entries_after: list[t.Any], request: IPRange, action: str) -> Json:
+    def prepare(self, state: ScopeState, plan: Plan, entries_after: list[MarkerEntry], request: IPRange, action: str) -> Json:
         raw = state.raw
         rng = plan.ranges_after[0]
         net = raw["subnet"].network

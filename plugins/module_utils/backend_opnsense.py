@@ -718,7 +718,8 @@ class OpnsenseDnsmasq(_Opnsense):
         return {"interface": state.raw["interface"], "enabled": self.service_enabled(), "static_mappings": statics,
                 "leases": self.lease_details(net)}
 
-    def prepare(self, state: ScopeState, plan: Plan, entries_after: list[t.Any], request: IPRange, action: str) -> list[t.Any]:
+    def prepare(self, state: ScopeState, plan: Plan, entries_after: list[MarkerEntry], request: IPRange,
+                action: str) -> list[t.Any]:
         """A list of operations: ("set", uuid, fields) / ("add", None, fields) / ("del", uuid, None).
 
         Ranges are cut and restored as the plan says (a split edits the range and adds one for the second piece; a

@@ -227,7 +227,8 @@ class PfsenseBackend:
     name = "pfsense"
     max_ranges = None  # the primary range is checked in prepare (pools are not edited)
 
-    def __init__(self, client: ApiClient, auth_mode: str = 'key', user: str | None = None, sleep: t.Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, client: ApiClient, auth_mode: str = 'key', user: str | None = None,
+                 sleep: t.Callable[[float], None] = time.sleep) -> None:
         self.client = client
         self.auth_mode = auth_mode
         self.user = user
@@ -235,7 +236,8 @@ class PfsenseBackend:
         self.leases_unknown: str | None = None
 
     @classmethod
-    def from_params(cls, params: Json, opener: Opener | None = None, sleep: t.Callable[[float], None] = time.sleep) -> PfsenseBackend:
+    def from_params(cls, params: Json, opener: Opener | None = None,
+                    sleep: t.Callable[[float], None] = time.sleep) -> PfsenseBackend:
         mode, auth = choose_auth(params)
         client = ApiClient(params.get("api_url"), "pfSense REST API", auth=auth,
                            validate_certs=params.get("validate_certs", True), timeout=params.get("timeout", 30),
@@ -393,7 +395,7 @@ class PfsenseBackend:
 
     # -- change ----------------------------------------------------------------------------------------------
 
-    def prepare(self, state: ScopeState, plan: Plan, entries_after: list[t.Any], request: IPRange, action: str) -> Json:
+    def prepare(self, state: ScopeState, plan: Plan, entries_after: list[MarkerEntry], request: IPRange, action: str) -> Json:
         server = state.raw["server"]
         primary = IPRange.make(server["range_from"], server["range_to"]) if server.get("range_from") else None
         for rep in plan.replacements:

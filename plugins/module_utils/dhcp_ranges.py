@@ -261,7 +261,8 @@ def _marker_range(entry: MarkerEntry) -> IPRange | None:
 def _band(entry: MarkerEntry, scope: Scope) -> IPRange:
     band = _marker_range(entry)
     if band is None:
-        raise Conflict("scope %s holds a marker entry the module cannot read (%r); fix it by hand" % (scope.name, entry))
+        raise Conflict("scope %s holds a marker entry the module cannot read (%r); fix it by hand"
+                       % (scope.name, entry))
     return band
 
 

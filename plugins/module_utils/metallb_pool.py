@@ -583,7 +583,8 @@ def plan(desired: Desired, live: Json, name: str, namespace: str, state: str) ->
     return steps, {"before": before, "after": after}, warnings
 
 
-def find_overlap(entries: t.Sequence[tuple[str, str, IPRange]], name: str, namespace: str, other_pools: list[t.Any]) -> str | None:
+def find_overlap(entries: t.Sequence[tuple[str, str, IPRange]], name: str, namespace: str,
+                 other_pools: list[t.Any]) -> str | None:
     """The first clash of this pool's ranges with another IPAddressPool's, as an error message, or ``None``."""
     for other in other_pools:
         other_name = (other.get("metadata") or {}).get("name")
