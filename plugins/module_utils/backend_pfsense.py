@@ -399,6 +399,11 @@ class PfsenseBackend:
         server = state.raw["server"]
         primary = IPRange.make(server["range_from"], server["range_to"]) if server.get("range_from") else None
         for rep in plan.replacements:
+            if len(rep.pieces) != 1 and action == "absent":
+                raise ReservationError("giving back %s would leave pfSense DHCP server %s with the ranges %s, but its "
+                                       "primary range is one range; give back the reservations made after it first; "
+                                       "the router was not changed"
+                                       % (request, state.raw["id"], ", ".join(str(r) for r in plan.ranges_after)))
             if len(rep.pieces) != 1:
                 raise ReservationError("reserving %s would %s the primary range %s of pfSense DHCP server %s, which "
                                        "holds one range; reserve a band at either end; the router was not changed"
