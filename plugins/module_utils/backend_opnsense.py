@@ -65,7 +65,7 @@ import typing as t
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_backend import (
     ApplyError, ReservationError, ScopeState,
 )
-from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import Occupant, Scope
+from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import Occupant, Scope, rejoin
 from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import IPRange, RangeError, parse_range
 from ansible_collections.baremetal.lb.plugins.module_utils.router_api import ApiClient, ApiError
 
@@ -191,23 +191,18 @@ def decode_marker(sep: str, body: str, where: str) -> list[t.Any]:
                                % (where, exc))
 
 
-def entries_for(marks: list[t.Any], ranges: t.Any) -> list[t.Any]:
+def entries_for(marks: list[Json], ranges: t.Sequence[IPRange]) -> list[MarkerEntry]:
     """Marker entries (``dhcp_ranges`` shape: ``{"range", "replaced": [{"from", "to"}]}``) for the scope's current
-    dynamic ``ranges``: each taken range goes back joined with the ranges that touch it. Full entries (earlier
-    releases) are returned as they are."""
-    out = []
+    dynamic ``ranges``: each taken range goes back joined with the ranges that touch it (``dhcp_ranges.rejoin``).
+    Full entries (earlier releases) are returned as they are."""
+    out: list[MarkerEntry] = []
     for mark in marks:
         if "taken" not in mark:
             out.append(mark)
             continue
-        replaced = []
-        for text in mark["taken"]:
-            took = parse_range(text, "marker")
-            left = [r for r in ranges if r.version == took.version and int(r.last) + 1 == int(took.first)]
-            right = [r for r in ranges if r.version == took.version and int(r.first) == int(took.last) + 1]
-            source = IPRange(left[0].first if left else took.first, right[0].last if right else took.last)
-            replaced.append({"from": str(source), "to": [str(r) for r in left[:1] + right[:1]]})
-        out.append({"range": mark["range"], "replaced": replaced})
+        reps = rejoin([parse_range(text, "marker") for text in mark["taken"]], ranges)
+        out.append({"range": mark["range"],
+                    "replaced": [{"from": str(r.source), "to": [str(p) for p in r.pieces]} for r in reps]})
     return out
 
 
@@ -257,6 +252,7 @@ def _forbidden_hint(exc: ApiError, path: str) -> str:
 class _Opnsense:
     name = "opnsense"
     max_ranges = None
+    marker_keeps_taken_only = True  # entries_for derives ``replaced`` from the live ranges
     SERVICE: str = ""
     LEASES: str = ""
 
@@ -733,7 +729,8 @@ class OpnsenseDnsmasq(_Opnsense):
         for rep in plan.replacements:
             olds = [rep.source] if action == "present" else list(rep.pieces)
             news = list(rep.pieces) if action == "present" else [rep.source]
-            template = by_range[olds[0]]
+            # a range taken whole comes back as a new range of the scope, shaped like its first one
+            template = by_range[olds[0]] if olds else state.raw["members"][0][1]
             for i, old in enumerate(olds):
                 uuid = by_range[old]["uuid"]
                 if i < len(news):

@@ -21,6 +21,9 @@ A backend implements:
 * ``rollback(state)`` — restore what ``read`` saw;
 * ``ui_range(rng)`` — a range the way the router's UI shows it (diff output);
 * attribute ``max_ranges`` — dynamic ranges one scope can hold (None: no limit);
+* attribute ``marker_keeps_taken_only`` (optional, default False) — the marker keeps only what each reservation
+  took, and ``read`` derives ``replaced`` from the live ranges (OPNsense): a release undoes newer bands by
+  :func:`dhcp_ranges.rejoin`;
 * attribute ``leases_unknown`` — set by ``read`` to a reason when active leases could not be read
   (``present`` then refuses unless ``accept_active_leases``).
 
@@ -134,7 +137,8 @@ def run(backend: Backend, range_text: str, state: str = "present", scope: str | 
                     msg += " (the addresses are outside the dynamic ranges; not widening what a person configured)"
             else:
                 plan, entries_after = plan_release(st.scope, request, st.entries,
-                                                   getattr(backend, "max_ranges", None))
+                                                   getattr(backend, "max_ranges", None),
+                                                   by_rejoin=getattr(backend, "marker_keeps_taken_only", False))
                 msg = "gave back %s: scope %s now hands out %s" % (
                     request, st.scope.name, ", ".join(str(r) for r in plan.ranges_after))
     except Conflict as exc:

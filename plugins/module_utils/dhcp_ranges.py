@@ -200,8 +200,39 @@ def plan_absent(scope: Scope, request: IPRange, replacements: t.Sequence[Replace
     return Plan(before, tuple(current), tuple(done), commands)
 
 
+def rejoin(taken: t.Sequence[IPRange], ranges: t.Sequence[IPRange]) -> list[Replacement]:
+    """Replacements that give ``taken`` back to ``ranges``: each taken range joined with a range ending right
+    before it and one starting right after it. When nothing changed since the cut this is exactly the range it was
+    cut from; it never adds an address that was not taken (for markers that keep only what was taken: OPNsense)."""
+    out: list[Replacement] = []
+    for took in taken:
+        left = [r for r in ranges if r.version == took.version and int(r.last) + 1 == int(took.first)]
+        right = [r for r in ranges if r.version == took.version and int(r.first) == int(took.last) + 1]
+        source = IPRange(left[0].first if left else took.first, right[0].last if right else took.last)
+        out.append(Replacement(source, tuple(left[:1] + right[:1])))
+    return out
+
+
+def taken_by(entry: MarkerEntry) -> list[IPRange]:
+    """The addresses a marker entry's reservation took out of dynamic ranges (``from`` inside the band, merged)."""
+    band = parse_range(entry.get("range", ""), "marker")
+    took = []
+    for item in entry.get("replaced", []):
+        inside = parse_range(item.get("from", ""), "marker").intersection(band)
+        if inside is not None:
+            took.append(inside)
+    merged: list[IPRange] = []
+    for rng in sorted(took, key=_order):
+        if merged and rng.version == merged[-1].version and int(rng.first) <= int(merged[-1].last) + 1:
+            if int(rng.last) > int(merged[-1].last):
+                merged[-1] = IPRange(merged[-1].first, rng.last)
+        else:
+            merged.append(rng)
+    return merged
+
+
 def plan_release(scope: Scope, request: IPRange, entries: t.Sequence[MarkerEntry] | None,
-                 max_ranges: int | None = None) -> tuple[Plan, list[MarkerEntry]]:
+                 max_ranges: int | None = None, by_rejoin: bool = False) -> tuple[Plan, list[MarkerEntry]]:
     """Give back ``request`` in any order: ``(Plan, marker entries after)``.
 
     The scope's ranges become what they would be had ``request`` never been reserved: the reservations made after
@@ -211,7 +242,9 @@ def plan_release(scope: Scope, request: IPRange, entries: t.Sequence[MarkerEntry
     entries are rewritten for the ranges they now cut. The result is one plan from the live ranges, in the shape
     :func:`plan_absent` gives (each restored range from the live pieces inside it), so every backend applies it
     as it applies a last-in first-out release. ``max_ranges`` as in :func:`plan_present`: a release that would need
-    more ranges than the router holds is refused. Pure; ``entries`` is not changed.
+    more ranges than the router holds is refused. ``by_rejoin``: the entries' ``replaced`` were derived from the live
+    ranges, not kept from each cut (OPNsense keeps only what was taken), so each is undone by :func:`rejoin` of what
+    it took against the ranges at that point. Pure; ``entries`` is not changed.
     """
     entries = list(entries or [])
     index = next((i for i, e in enumerate(entries) if _marker_range(e) == request), None)
@@ -221,7 +254,8 @@ def plan_release(scope: Scope, request: IPRange, entries: t.Sequence[MarkerEntry
     for entry in reversed(entries[index:]):
         band = _band(entry, scope)
         try:
-            ranges = plan_absent(scope._replace(ranges=ranges), band, marker_replacements(entry)).ranges_after
+            undo = rejoin(taken_by(entry), ranges) if by_rejoin else marker_replacements(entry)
+            ranges = plan_absent(scope._replace(ranges=ranges), band, undo).ranges_after
         except Conflict as exc:
             if band == request:
                 raise
