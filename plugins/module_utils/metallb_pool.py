@@ -716,7 +716,7 @@ class Cluster:
         result = self._maybe(self.custom.list_namespaced_custom_object, GROUP, VERSION, namespace, PLURALS[kind])
         return [] if result is None else list(result.get("items") or [])
 
-    def create(self, obj: t.Any, retry_not_found: t.Any = 0.0) -> t.Any:
+    def create(self, obj: t.Any, retry_not_found: float = 0.0) -> t.Any:
         """Create ``obj``; with ``retry_not_found`` (seconds), a 404 is retried meanwhile: a real API server
         may not serve a resource for a moment after its CRD became Established."""
         from kubernetes.client.exceptions import ApiException
@@ -858,7 +858,7 @@ def _public(obj: t.Any) -> t.Any:
             "spec": copy.deepcopy(obj.get("spec") or {})}
 
 
-def run(params: t.Any, cluster: t.Any, check_mode: t.Any = False) -> t.Any:
+def run(params: t.Any, cluster: t.Any, check_mode: bool = False) -> t.Any:
     """The whole module run on already-validated Ansible params: the result dict, or :class:`AddressPoolError`."""
     name, namespace, state = params["name"], params.get("namespace") or "metallb-system", params.get("state", "present")
     desired = build_desired(params)

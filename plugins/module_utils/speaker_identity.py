@@ -58,7 +58,7 @@ METALLB_CONFIG = ["ipaddresspools", "l2advertisements", "bgpadvertisements", "bg
 METALLB_STATUS = ["servicel2statuses", "servicebgpstatuses"]
 
 
-def namespace_rules(lease_name: t.Any, memberlist_secret: t.Any = 'memberlist') -> t.Any:
+def namespace_rules(lease_name: str, memberlist_secret: str = 'memberlist') -> t.Any:
     """What the speaker does in its own namespace: read the metallb.io config, write pool status and the
     per-node status objects, hold the allocator Lease (get/update only that one), renew its own liveness Lease
     ``baremetal-lb-speaker-<node>`` and watch the others' (speaker/liveness.py: one per node, so the rule cannot
@@ -104,7 +104,7 @@ SPEAKER_IDENTITY_ARG_SPEC.update(
 class IdentityError(Exception):
     """A failure a person can act on; ``changed`` says whether something was already written."""
 
-    def __init__(self, message: t.Any, changed: t.Any = False) -> None:
+    def __init__(self, message: str, changed: bool = False) -> None:
         super(IdentityError, self).__init__(message)
         self.changed = changed
 
@@ -127,14 +127,14 @@ class Kube:
     def __init__(self, api: t.Any) -> None:
         self.api = api
 
-    def _call(self, verb: t.Any, kind: str, namespace: t.Any, name: str | None = None, body: t.Any = None,
-              missing_ok: t.Any = False) -> t.Any:
+    def _call(self, verb: str, kind: str, namespace: str | None, name: str | None = None, body: Json | None = None,
+              missing_ok: bool = False) -> t.Any:
         from kubernetes import client
         from kubernetes.client.exceptions import ApiException
 
         cls, suffix, namespaced = self._METHODS[kind]
         fn = getattr(getattr(client, cls)(self.api), "%s_%s" % (verb, suffix))
-        args = ([name] if name is not None else []) + ([namespace] if namespaced else [])
+        args: list[t.Any] = ([name] if name is not None else []) + ([namespace] if namespaced else [])
         if body is not None:
             args.append(body)
         where = "%s %s" % (kind, "/".join(x for x in ((namespace if namespaced else None), name) if x))
@@ -150,19 +150,19 @@ class Kube:
         data = resp.data
         return json.loads(data) if data else {}
 
-    def get(self, kind: str, namespace: t.Any, name: str) -> t.Any:
+    def get(self, kind: str, namespace: str | None, name: str) -> t.Any:
         return self._call("read", kind, namespace, name, missing_ok=True)
 
-    def create(self, kind: str, namespace: t.Any, body: t.Any) -> t.Any:
+    def create(self, kind: str, namespace: str | None, body: Json) -> t.Any:
         return self._call("create", kind, namespace, body=body)
 
-    def replace(self, kind: str, namespace: t.Any, name: str, body: t.Any) -> t.Any:
+    def replace(self, kind: str, namespace: str | None, name: str, body: Json) -> t.Any:
         return self._call("replace", kind, namespace, name, body=body)
 
-    def delete(self, kind: str, namespace: t.Any, name: str) -> t.Any:
+    def delete(self, kind: str, namespace: str | None, name: str) -> t.Any:
         return self._call("delete", kind, namespace, name, missing_ok=True)
 
-    def list(self, kind: str, namespace: t.Any, label_selector: t.Any) -> t.Any:
+    def list(self, kind: str, namespace: str | None, label_selector: str) -> t.Any:
         from kubernetes import client
         from kubernetes.client.exceptions import ApiException
 
@@ -180,14 +180,14 @@ class Kube:
         return (json.loads(resp.data) if resp.data else {}).get("items") or []
 
 
-def _api_message(exc: t.Any) -> t.Any:
+def _api_message(exc: Exception) -> str:
     try:
-        return ": " + json.loads(exc.body)["message"]
+        return ": " + str(json.loads(getattr(exc, "body"))["message"])
     except Exception:
         return ""
 
 
-def desired_objects(name: str, namespace: t.Any, lease_name: t.Any, memberlist_secret: t.Any = 'memberlist') -> t.Any:
+def desired_objects(name: str, namespace: str | None, lease_name: str, memberlist_secret: str = 'memberlist') -> t.Any:
     """The objects this module keeps, in creation order (dependencies first); each is (kind, body)."""
     def meta(ns: str | None = None, **extra: t.Any) -> t.Any:
         return dict({"name": name, "labels": dict(LABELS)}, **dict(({"namespace": ns} if ns else {}), **extra))
@@ -214,7 +214,7 @@ def _norm_rules(rules: t.Any) -> t.Any:
     return sorted(out, key=lambda r: json.dumps(r, sort_keys=True))
 
 
-def managed_view(kind: str, obj: t.Any) -> t.Any:
+def managed_view(kind: str, obj: Json | None) -> Json | None:
     """The fields this module manages (what diff shows and what is compared)."""
     if obj is None:
         return None
@@ -231,13 +231,13 @@ def managed_view(kind: str, obj: t.Any) -> t.Any:
     return view
 
 
-def _ref(kind: str, obj: t.Any) -> t.Any:
+def _ref(kind: str, obj: Json) -> str:
     meta = obj["metadata"]
     return "%s %s" % (kind, "%s/%s" % (meta["namespace"], meta["name"]) if meta.get("namespace") else meta["name"])
 
 
 class SpeakerIdentity:
-    def __init__(self, kube: t.Any, params: t.Any, check_mode: t.Any) -> None:
+    def __init__(self, kube: t.Any, params: Json, check_mode: bool) -> None:
         self.kube = kube
         self.p = params
         self.check_mode = check_mode
@@ -247,7 +247,7 @@ class SpeakerIdentity:
         self.changed = False
 
     # -- one place that writes (and honours check mode) ------------------------------------------------
-    def _do(self, command: t.Any, verb: t.Any, *args: t.Any) -> t.Any:
+    def _do(self, command: str, verb: str, *args: t.Any) -> t.Any:
         self.commands.append(command)
         self.changed = True
         if self.check_mode:
@@ -274,7 +274,7 @@ class SpeakerIdentity:
                     service_account="system:serviceaccount:%s:%s" % (ns, name), secret=secret,
                     token=token, ca_cert=ca, cluster_rules=CLUSTER_RULES, namespace_rules=namespace_rules(self.p["lease_name"], self.p["memberlist_secret"]))
 
-    def _ensure(self, kind: str, want: t.Any) -> t.Any:
+    def _ensure(self, kind: str, want: Json) -> t.Any:
         ns, name = want["metadata"].get("namespace"), want["metadata"]["name"]
         live = self.kube.get(kind, ns, name)
         key = _ref(kind, want)
@@ -300,7 +300,7 @@ class SpeakerIdentity:
         what = [f for f in ("labels", "rules", "subjects") if before.get(f) != after.get(f)]
         self._do("update %s (%s)" % (key, ", ".join(what)), "replace", kind, ns, name, body)
 
-    def _token_secrets(self, name: str, ns: str) -> t.Any:
+    def _token_secrets(self, name: str, ns: str) -> list[Json]:
         """This module's token Secrets for ServiceAccount ``name`` (``NAME-token``, ``NAME-token-xxxxx`` after a
         rotation), newest first."""
         base = "%s-token" % name
@@ -373,7 +373,7 @@ class SpeakerIdentity:
             return base, "", ""
         return (base,) + self._wait_for_token(ns, base, None)
 
-    def _wait_for_token(self, ns: str, secret_name: t.Any, live: t.Any) -> t.Any:
+    def _wait_for_token(self, ns: str, secret_name: str, live: Json | None) -> t.Any:
         deadline = time.time() + self.p["token_timeout"]
         secret = live
         while True:
@@ -417,7 +417,7 @@ def cluster_endpoint(configuration: t.Any) -> t.Any:
     return dict(api_server=configuration.host, api_ca_cert=ca)
 
 
-def run_module(module: AnsibleModule) -> t.Any:
+def run_module(module: AnsibleModule) -> None:
     p = module.params
     if p["token_timeout"] < 0:
         module.fail_json(msg="token_timeout: %r must be 0 or more seconds" % p["token_timeout"])
