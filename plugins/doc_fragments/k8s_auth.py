@@ -6,6 +6,7 @@ baremetal.lb.k8s_auth``. tests/unit/plugins/module_utils/test_k8s_auth.py keeps 
 
 from __future__ import annotations
 
+
 class ModuleDocFragment(object):
 
     DOCUMENTATION = r"""

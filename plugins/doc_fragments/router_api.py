@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+
 class ModuleDocFragment(object):
     DOCUMENTATION = r"""
 options:

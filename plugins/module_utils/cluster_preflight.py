@@ -325,7 +325,7 @@ def run(params: Json, cluster: Cluster, check_mode: bool = False) -> Json:
                      ignore_exclude_lb=params.get("ignore_exclude_lb", False),
                      load_balancer_class=params.get("load_balancer_class") or None)
     result: Json = {"changed": False, "commands": [], "diff": {"before": {}, "after": {}},
-              "findings": [f.as_dict() for f in findings]}
+                    "findings": [f.as_dict() for f in findings]}
     fixable = [f for f in findings if f.check == "kube_proxy_strict_arp" and f.object.startswith("ConfigMap")]
     others = [f for f in findings if f.severity == ERROR and f not in fixable]
     if params.get("fix_strict_arp") and fixable and not others:

@@ -322,8 +322,8 @@ class SpeakerIdentity:
         """
         base = "%s-token" % name
         want: Json = {"apiVersion": "v1", "kind": "Secret", "type": TOKEN_TYPE,
-                "metadata": {"name": base, "namespace": ns, "labels": dict(LABELS),
-                             "annotations": {SA_NAME_ANNOTATION: name}}}
+                      "metadata": {"name": base, "namespace": ns, "labels": dict(LABELS),
+                                   "annotations": {SA_NAME_ANNOTATION: name}}}
         sa = self.kube.get("ServiceAccount", ns, name)
         secrets = self._token_secrets(name, ns)
         current = secrets[0] if secrets else None
@@ -390,7 +390,7 @@ class SpeakerIdentity:
 
     def _absent(self, name: str, ns: str) -> t.Any:
         order: list[tuple[str, str | None, str]] = [("Secret", ns, sec["metadata"]["name"])
-                                                     for sec in self._token_secrets(name, ns)]
+                                                    for sec in self._token_secrets(name, ns)]
         order += [("RoleBinding", ns, name), ("Role", ns, name),
                   ("ClusterRoleBinding", None, name), ("ClusterRole", None, name), ("ServiceAccount", ns, name)]
         for kind, namespace, obj_name in order:

@@ -4,4 +4,3 @@
 """The metallb.io CRDs the address_pool module installs when missing (generated data in ``metallb.py``)."""
 
 from __future__ import annotations
-
