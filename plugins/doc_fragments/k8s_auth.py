@@ -4,9 +4,7 @@
 """Documentation of ``K8S_AUTH_ARG_SPEC`` (plugins/module_utils/k8s_auth.py): ``extends_documentation_fragment:
 baremetal.lb.k8s_auth``. tests/unit/plugins/module_utils/test_k8s_auth.py keeps the two in step."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 
 class ModuleDocFragment(object):

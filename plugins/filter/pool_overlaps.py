@@ -2,9 +2,7 @@
 # Copyright: (c) 2026, baremetal-lb developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: pool_overlaps
@@ -48,17 +46,19 @@ _value:
       share 10.1.1.248-10.1.1.250
 """
 
+import typing as t
+
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.collections import is_sequence
 
-from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import RangeError, parse_range
+from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import IPRange, RangeError, parse_range
 
 
-def _entries(pool):
-    addresses = pool.get("addresses")
+def _entries(pool: dict[str, t.Any]) -> list[tuple[int, str, IPRange]]:
+    addresses: t.Any = pool.get("addresses")
     if isinstance(addresses, str) or not is_sequence(addresses):
         return []
-    out = []
+    out: list[tuple[int, str, IPRange]] = []
     for index, text in enumerate(addresses):
         try:
             out.append((index, str(text).strip(), parse_range(text, strict=True)))
@@ -67,15 +67,15 @@ def _entries(pool):
     return out
 
 
-def pool_overlaps(pools):
+def pool_overlaps(pools: t.Any) -> list[str]:
     """``["baremetal_lb_pools: pool A addresses[i] X and pool B addresses[j] Y share Z", ...]`` (list order)."""
     if not is_sequence(pools) or isinstance(pools, str):
         raise AnsibleFilterError("pool_overlaps: expected the list baremetal_lb_pools, got %s" % type(pools).__name__)
-    present = []
+    present: list[tuple[str, list[tuple[int, str, IPRange]]]] = []
     for pool in pools:
         if isinstance(pool, dict) and pool.get("state", "present") != "absent":
             present.append((str(pool.get("name", "?")), _entries(pool)))
-    found = []
+    found: list[str] = []
     for i, (name, entries) in enumerate(present):
         for other_name, other_entries in present[i + 1:]:
             for index, text, rng in entries:
@@ -88,5 +88,5 @@ def pool_overlaps(pools):
 
 
 class FilterModule(object):
-    def filters(self):
+    def filters(self) -> dict[str, t.Callable[..., t.Any]]:
         return {"pool_overlaps": pool_overlaps}

@@ -17,9 +17,7 @@ directory) and restarts dnsmasq (SIGHUP does not re-read ``dhcp-range``); on any
 back and dnsmasq restarted again.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import fnmatch
 import ipaddress
@@ -30,12 +28,22 @@ import shutil
 import stat
 import tempfile
 import time
+import typing as t
 
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_backend import (
     ApplyError, ReservationError, ScopeState,
 )
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import Occupant, Scope
 from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import IPRange, RangeError
+
+if t.TYPE_CHECKING:
+    from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import IPNetwork, MarkerEntry, Plan
+    from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import IPAddress
+
+    Json = t.Dict[str, t.Any]
+    IPInterface = t.Union[ipaddress.IPv4Interface, ipaddress.IPv6Interface]
+    RunCommand = t.Callable[[t.List[str]], t.Tuple[int, str, str]]  # AnsibleModule.run_command's shape
+    Group = t.Dict[str, t.Any]  # {"lines": [DhcpRangeLine], "names": {str}, "iface": str | None}
 
 MARKER_RE = re.compile(r"^#\s*baremetal-lb: reserved (?P<range>\S+) \(baremetal\.lb\.dhcp_reservation\); "
                        r"was: dhcp-range=(?P<orig>.*)$")
@@ -51,7 +59,7 @@ DEFAULT_CONF_FILE = "/etc/dnsmasq.conf"
 DEBIAN_DEFAULTS = "/etc/default/dnsmasq"
 
 
-def _is_ip(text):
+def _is_ip(text: str) -> bool:
     try:
         ipaddress.ip_address(text.strip("[]"))
         return True
@@ -62,7 +70,7 @@ def _is_ip(text):
 class DhcpRangeLine:
     """One ``dhcp-range=`` value split into what comes before the addresses, the addresses, and after."""
 
-    def __init__(self, value, path=None, index=None):
+    def __init__(self, value: str, path: str | None = None, index: int | None = None) -> None:
         self.value = value
         self.path = path
         self.index = index
@@ -99,20 +107,20 @@ class DhcpRangeLine:
             if p.startswith("interface:"):
                 self.interface = p.split(":", 1)[1]
 
-    def with_range(self, rng):
+    def with_range(self, rng: IPRange) -> str:
         parts = self.prefix + [str(rng.first), str(rng.last)] + self.suffix
         return ",".join(parts)
 
 
-def _group_by_subnet(dynamic, ifaces):
+def _group_by_subnet(dynamic: list[DhcpRangeLine], ifaces: list[tuple[str, IPInterface]]) -> dict[IPNetwork, Group]:
     """The dynamic dhcp-range lines grouped into scopes: ``{subnet: {"lines", "names", "iface"}}`` (file order)."""
-    groups = {}
+    groups: dict[IPNetwork, Group] = {}
     for line in dynamic:
         subnet, ifname = _subnet_of(line, ifaces)
         if subnet is None:
             raise ReservationError("cannot tell the subnet of dhcp-range=%s (%s line %d): no interface address "
                                    "holds %s; add a netmask to the line or run the task on the router"
-                                   % (line.value, line.path, line.index + 1, line.range.first))
+                                   % (line.value, line.path, (line.index or 0) + 1, line.range.first))
         group = groups.setdefault(subnet, {"lines": [], "names": set(), "iface": None})
         group["lines"].append(line)
         group["names"].update(line.tags)
@@ -124,7 +132,8 @@ def _group_by_subnet(dynamic, ifaces):
     return groups
 
 
-def _subnet_of(line, iface_addrs):
+def _subnet_of(line: DhcpRangeLine,
+               iface_addrs: list[tuple[str, IPInterface]]) -> tuple[IPNetwork | None, str | None]:
     """The subnet of a dhcp-range line: its netmask/prefix-len, else the interface address that holds it."""
     first = line.range.first
     if line.range.version == 4 and line.netmask:
@@ -143,22 +152,24 @@ class DnsmasqBackend:
     name = "dnsmasq"
     max_ranges = None
 
-    def __init__(self, conf_file, run_command, config_dir=None, lease_file=None, restart_command=None,
-                 dnsmasq_binary="dnsmasq", timeout=30, now=None):
+    def __init__(self, conf_file: str, run_command: RunCommand, config_dir: str | None = None,
+                 lease_file: str | None = None, restart_command: list[str] | None = None,
+                 dnsmasq_binary: str = "dnsmasq", timeout: float = 30,
+                 now: t.Callable[[], float] | None = None) -> None:
         self.conf_file = conf_file
         self.config_dir = config_dir
         self.lease_file = lease_file
-        self.restart_command = restart_command
+        self.restart_command = list(restart_command or ["systemctl", "restart", "dnsmasq"])
         self.dnsmasq_binary = dnsmasq_binary
         self.run_command = run_command
         self.timeout = timeout
         self.now = now or time.time
-        self.leases_unknown = None
+        self.leases_unknown: str | None = None
         # a conf-dir spec the service adds on its command line (Debian's CONFIG_DIR), read after conf_file
-        self.service_conf_dir = None
+        self.service_conf_dir: str | None = None
 
     @classmethod
-    def from_params(cls, params, run_command):
+    def from_params(cls, params: Json, run_command: RunCommand) -> DnsmasqBackend:
         restart = params.get("restart_command") or ["systemctl", "restart", params.get("service") or "dnsmasq"]
         backend = cls(params.get("conf_file") or DEFAULT_CONF_FILE, run_command, config_dir=params.get("config_dir"),
                       lease_file=params.get("lease_file"), restart_command=restart,
@@ -171,13 +182,13 @@ class DnsmasqBackend:
 
     # -- reading the configuration -------------------------------------------------------------------
 
-    def _load(self):
+    def _load(self) -> list[tuple[str, list[str]]]:
         """``[(path, [lines])]`` in the order dnsmasq reads them."""
         files = []
         seen = set()
         dirs = []
 
-        def read(path):
+        def read(path: str) -> None:
             real = os.path.realpath(path)
             if real in seen:
                 return
@@ -207,7 +218,7 @@ class DnsmasqBackend:
                 read(path)
         return files
 
-    def _interfaces(self):
+    def _interfaces(self) -> list[tuple[str, IPInterface]]:
         rc, out, err = self.run_command(["ip", "-j", "addr", "show"])
         if rc != 0:
             return []
@@ -225,7 +236,7 @@ class DnsmasqBackend:
                         continue
         return found
 
-    def read(self, request, scope_hint):
+    def read(self, request: IPRange, scope_hint: str | None) -> ScopeState:
         files = self._load()
         ifaces = self._interfaces()
         ranges = []
@@ -274,7 +285,7 @@ class DnsmasqBackend:
                "lease_file": lease_file or DEFAULT_LEASE_FILE, "iface": group["iface"]}
         return ScopeState(scope, entries, raw)
 
-    def _choose(self, groups, request, hint):
+    def _choose(self, groups: dict[IPNetwork, Group], request: IPRange, hint: str | None) -> IPNetwork:
         if not groups:
             raise ReservationError("dnsmasq configuration %s has no dynamic dhcp-range" % self.conf_file)
         described = ", ".join("%s (%s)" % (s, "/".join(sorted(g["names"])) or "-") for s, g in groups.items())
@@ -290,7 +301,7 @@ class DnsmasqBackend:
                                    % ("no" if not holding else "more than one", request.first, described))
         return holding[0]
 
-    def _leases(self, path, subnet):
+    def _leases(self, path: str, subnet: IPNetwork) -> list[Occupant]:
         out = []
         for addr, fields, expiry, now in self._lease_records(path, subnet) or []:
             who = fields[3] if fields[3] != "*" else fields[1]
@@ -298,7 +309,7 @@ class DnsmasqBackend:
             out.append(Occupant(addr, "active lease", "%s (%s, %s)" % (who, fields[1], left)))
         return out
 
-    def _lease_records(self, path, subnet):
+    def _lease_records(self, path: str, subnet: IPNetwork) -> list[tuple[IPAddress, list[str], int, float]] | None:
         """The subnet's active leases in the lease file as ``(address, fields, expiry, now)`` (``expiry`` 0: never);
         None, with ``leases_unknown`` set, when the file cannot be read."""
         self.leases_unknown = None
@@ -328,7 +339,7 @@ class DnsmasqBackend:
 
     # -- read-only: every scope (baremetal.lb.dhcp_scope_info) ------------------------------------------
 
-    def scopes(self):
+    def scopes(self) -> list[Json]:
         """Every scope (the dynamic dhcp-range lines grouped by subnet), in file order:
         ``[{"request", "hint", "names"}]`` (``read(request, hint)`` reads that one scope)."""
         ifaces = self._interfaces()
@@ -342,7 +353,7 @@ class DnsmasqBackend:
         return [{"request": IPRange(subnet.network_address, subnet.network_address), "hint": str(subnet),
                  "names": sorted(group["names"]) + [str(subnet)]} for subnet, group in groups.items()]
 
-    def details(self, state):
+    def details(self, state: ScopeState) -> Json:
         """What ``read`` does not keep apart, for dhcp_scope_info: the interface, the dhcp-host lines and the
         active leases as records (``leases`` None when the lease file cannot be read)."""
         subnet = state.scope.subnet
@@ -373,32 +384,18 @@ class DnsmasqBackend:
 
     # -- writing -----------------------------------------------------------------------------------
 
-    def prepare(self, state, plan, entries_after, request, action):
+    def prepare(self, state: ScopeState, plan: Plan, entries_after: list[MarkerEntry], request: IPRange,
+                action: str) -> list[tuple[str, str, str]]:
         files = dict((p, list(lines)) for p, lines in state.raw["files"])
         if action == "present":
             # every replacement's source is a live line of this scope: marker + the pieces in its place
             for rep in plan.replacements:
                 line = _line_for(state.raw["lines"], rep.source)
-                new = ["# baremetal-lb: reserved %s (baremetal.lb.dhcp_reservation); was: dhcp-range=%s"
-                       % (request, line.value)]
+                new = [_marker_line(request, line.value)]
                 new += ["dhcp-range=%s" % line.with_range(p) for p in rep.pieces]
                 files[line.path][line.index] = "\n".join(new)
         else:
-            entry = [e for e in state.entries if e["range"] == str(request)][0]
-            for path, index, rng, orig in state.raw["markers"]:
-                if rng != str(request):
-                    continue
-                original = DhcpRangeLine(orig)
-                pieces = ["dhcp-range=%s" % original.with_range(p) for p in _pieces_of(entry, original.range)]
-                lines = files[path]
-                following = [_norm_line(x) for x in lines[index + 1:index + 1 + len(pieces)]]
-                if following != [_norm_line(p) for p in pieces]:
-                    raise ReservationError("cannot give back %s: the lines below its marker in %s line %d are not "
-                                           "the ones the module wrote (changed by hand?); the router was not changed"
-                                           % (request, path, index + 1))
-                lines[index] = "dhcp-range=%s" % orig
-                for k in range(len(pieces)):
-                    lines[index + 1 + k] = None
+            self._release(state, files, request)
         out = []
         for path, lines in state.raw["files"]:
             new_lines = []
@@ -410,7 +407,27 @@ class DnsmasqBackend:
                 out.append((path, "\n".join(lines), "\n".join(new_lines)))
         return out
 
-    def validate(self, state, candidate):
+    def _release(self, state: ScopeState, files: dict[str, list[str | None]], request: IPRange) -> None:
+        """Rewrite, in ``files``, every block of marker lines that holds ``request``: the person's line, cut again by
+        the other reservations of the block in the order they were made (none left: the line as it was written)."""
+        band = str(request)
+        found = False
+        for path, lines in state.raw["files"]:
+            blocks = [b for b in _marker_blocks(lines) if band in b[2]]
+            for start, end, bands in reversed(blocks):
+                found = True
+                m = MARKER_RE.match(lines[start].strip())
+                if m is None:  # pragma: no cover - a block starts at a marker
+                    continue
+                orig = m.group("orig")
+                rendered = _render_block(orig, [b for b in bands if b != band])
+                files[path][start:end] = ["\n".join(rendered)] + [None] * (end - start - 1)
+        if not found:
+            where = ["%s line %d" % (path, index + 1) for path, index, rng, orig in state.raw["markers"] if rng == band]
+            raise ReservationError("cannot give back %s: the lines below its marker in %s are not the ones the module "
+                                   "wrote (changed by hand?); the router was not changed" % (request, ", ".join(where)))
+
+    def validate(self, state: ScopeState, candidate: list[tuple[str, str, str]]) -> None:
         changed = dict((path, new) for path, old, new in candidate)
         flat = []
         for path, lines in state.raw["files"]:
@@ -433,7 +450,7 @@ class DnsmasqBackend:
             raise ReservationError("dnsmasq --test rejected the new configuration: %s; the router was not changed"
                                    % (err or out).strip().replace(test_file, "<candidate>"))
 
-    def apply(self, state, candidate):
+    def apply(self, state: ScopeState, candidate: list[tuple[str, str, str]]) -> None:
         written = []
         try:
             for path, old, new in candidate:
@@ -456,10 +473,10 @@ class DnsmasqBackend:
                 else "putting the previous configuration back failed too (%s): check dnsmasq by hand"
                 % (err2 or out2).strip()), restored=ok)
 
-    def _restart(self):
+    def _restart(self) -> tuple[int, str, str]:
         return self.run_command(list(self.restart_command))
 
-    def _put_back(self, written):
+    def _put_back(self, written: list[tuple[str, str]]) -> bool:
         ok = True
         for path, old in reversed(written):
             try:
@@ -468,7 +485,7 @@ class DnsmasqBackend:
                 ok = False
         return ok
 
-    def verify(self, state, plan):
+    def verify(self, state: ScopeState, plan: Plan) -> None:
         try:
             again = self.read(plan.ranges_after[0] if plan.ranges_after else plan.ranges_before[0], state.scope.name)
         except ReservationError as exc:
@@ -477,7 +494,7 @@ class DnsmasqBackend:
             raise ReservationError("the configuration read back holds %s, expected %s"
                                    % ([str(r) for r in again.scope.ranges], [str(r) for r in plan.ranges_after]))
 
-    def rollback(self, state):
+    def rollback(self, state: ScopeState) -> None:
         written = [(path, "\n".join(lines)) for path, lines in state.raw["files"]]
         if not self._put_back(written):
             raise ReservationError("could not write the previous configuration back")
@@ -485,24 +502,25 @@ class DnsmasqBackend:
         if rc != 0:
             raise ReservationError("restarting dnsmasq failed: %s" % (err or out).strip())
 
-    def ui_range(self, rng):
+    def ui_range(self, rng: IPRange) -> str:
         return "dhcp-range=%s,%s" % (rng.first, rng.last)
 
 
-def _kv(line):
+def _kv(line: str) -> tuple[str | None, str]:
+    """``(key, value)`` of a configuration line; ``(None, "")`` for a comment or a blank line."""
     line = line.strip()
     if not line or line.startswith("#"):
-        return None, None
+        return None, ""
     key, sep, value = line.partition("=")
     return key.strip(), value.strip() if sep else ""
 
 
-def _norm_line(line):
+def _norm_line(line: str) -> tuple[str | None, str]:
     key, value = _kv(line)
     return (key, value.replace(" ", "") if value else value)
 
 
-def _range_line(value, path, index):
+def _range_line(value: str, path: str, index: int) -> DhcpRangeLine:
     """One ``dhcp-range`` line, or an error naming the file and line a person has to fix."""
     try:
         return DhcpRangeLine(value, path, index)
@@ -510,7 +528,7 @@ def _range_line(value, path, index):
         raise ReservationError("%s line %d: %s" % (path, index + 1, exc))
 
 
-def _debian_conf_dir(path):
+def _debian_conf_dir(path: str) -> str | None:
     """The ``CONFIG_DIR`` of Debian's /etc/default/dnsmasq (a shell assignment), or None."""
     try:
         with open(path) as fh:
@@ -525,7 +543,7 @@ def _debian_conf_dir(path):
     return found
 
 
-def _conf_dir_files(spec):
+def _conf_dir_files(spec: str) -> list[str]:
     parts = [p.strip() for p in spec.split(",")]
     directory, rules = parts[0], parts[1:]
     if not os.path.isdir(directory):
@@ -546,9 +564,77 @@ def _conf_dir_files(spec):
     return out
 
 
-def _entries_from_markers(markers):
-    entries = []
-    by_range = {}
+def _marker_line(band: object, value: str) -> str:
+    return "# baremetal-lb: reserved %s (baremetal.lb.dhcp_reservation); was: dhcp-range=%s" % (band, value)
+
+
+def _marker_blocks(lines: list[str]) -> list[tuple[int, int, list[str]]]:
+    """``(start, end, bands)`` of each intact block of marker lines: a marker, then in its place the pieces of the
+    line it replaced, each either that ``dhcp-range`` line or (cut again by a later reservation) a block of its own.
+    ``bands`` in the order they were reserved. A marker whose lines below were changed starts no block."""
+    blocks: list[tuple[int, int, list[str]]] = []
+    i = 0
+    while i < len(lines):
+        found = _parse_block(lines, i) if MARKER_RE.match(lines[i].strip()) else None
+        if found is None:
+            i += 1
+            continue
+        end, bands = found
+        blocks.append((i, end, bands))
+        i = end
+    return blocks
+
+
+def _parse_block(lines: list[str], start: int) -> tuple[int, list[str]] | None:
+    m = MARKER_RE.match(lines[start].strip())
+    if m is None:
+        return None
+    try:
+        orig = DhcpRangeLine(m.group("orig"))
+        band = IPRange.make(*_split_range(m.group("range")))
+    except (RangeError, ValueError):
+        return None
+    bands = [m.group("range")]
+    pos = start + 1
+    for piece in orig.range.subtract(band):
+        expected = _norm_line("dhcp-range=%s" % orig.with_range(piece))
+        if pos >= len(lines):
+            return None
+        sub = MARKER_RE.match(lines[pos].strip())
+        if sub and _norm_line("dhcp-range=%s" % sub.group("orig")) == expected:
+            found = _parse_block(lines, pos)
+            if found is None:
+                return None
+            pos, more = found
+            bands += [b for b in more if b not in bands]
+        elif _norm_line(lines[pos]) == expected:
+            pos += 1
+        else:
+            return None
+    return pos, bands
+
+
+def _render_block(orig: str, bands: list[str]) -> list[str]:
+    """The lines for the person's ``dhcp-range=orig`` cut by ``bands`` in order, as ``prepare`` writes them."""
+    lines = ["dhcp-range=%s" % orig]
+    for band in bands:
+        rng = IPRange.make(*_split_range(band))
+        out = []
+        for line in lines:
+            key, value = _kv(line)
+            if key == "dhcp-range" and DhcpRangeLine(value).range.overlaps(rng):
+                current = DhcpRangeLine(value)
+                out.append(_marker_line(band, value))
+                out += ["dhcp-range=%s" % current.with_range(p) for p in current.range.subtract(rng)]
+            else:
+                out.append(line)
+        lines = out
+    return lines
+
+
+def _entries_from_markers(markers: list[tuple[str, int, str, str]]) -> list[MarkerEntry]:
+    entries: list[MarkerEntry] = []
+    by_range: dict[str, MarkerEntry] = {}
     for path, index, rng, orig in markers:
         try:
             original = DhcpRangeLine(orig)
@@ -565,27 +651,19 @@ def _entries_from_markers(markers):
     return entries
 
 
-def _split_range(text):
-    if "-" in text:
-        return text.split("-", 1)
-    return text, text
+def _split_range(text: str) -> tuple[str, str]:
+    first, sep, last = text.partition("-")
+    return (first, last) if sep else (text, text)
 
 
-def _pieces_of(entry, source):
-    for item in entry["replaced"]:
-        if item["from"] == str(source):
-            return [IPRange.make(*_split_range(p)) for p in item["to"]]
-    return []
-
-
-def _line_for(lines, rng):
+def _line_for(lines: list[DhcpRangeLine], rng: IPRange) -> DhcpRangeLine:
     for line in lines:
         if line.range == rng:
             return line
     raise ReservationError("internal: no dhcp-range line holds %s" % (rng,))
 
 
-def _atomic_write(path, text):
+def _atomic_write(path: str, text: str) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     st = os.stat(path)
     fd, tmp = tempfile.mkstemp(prefix=".baremetal-lb-", dir=directory)

@@ -15,13 +15,12 @@ Leases come from ``lease_cmds`` (``lease4-get-all``); without that hook active l
 module refuses unless ``accept_active_leases`` is set.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import copy
 import ipaddress
 import time
+import typing as t
 
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_backend import (
     ApplyError, ReservationError, ScopeState,
@@ -30,18 +29,27 @@ from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import Oc
 from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import IPRange, RangeError, parse_range
 from ansible_collections.baremetal.lb.plugins.module_utils.router_api import ApiClient, ApiError
 
+if t.TYPE_CHECKING:
+    from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import IPNetwork, MarkerEntry, Plan
+    from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import IPAddress
+    from ansible_collections.baremetal.lb.plugins.module_utils.router_api import Opener
+
+    Json = t.Dict[str, t.Any]
+    SubnetPath = t.Tuple[t.Optional[int], int]  # (shared-network index or None, subnet index)
+    LeaseRecord = t.Tuple[IPAddress, Json, int, float]  # (address, Kea's lease, expires, seconds left)
+
 MARKER_KEY = "baremetal-lb"
 
 # Kea result codes
 OK, ERROR, UNSUPPORTED, EMPTY = 0, 1, 2, 3
 
 
-def parse_pool(text):
+def parse_pool(text: object) -> IPRange:
     """A Kea pool string (``a - b`` or a CIDR) -> IPRange."""
     return parse_range(str(text).replace(" ", ""), "Kea pool")
 
 
-def format_pool(rng):
+def format_pool(rng: IPRange) -> str:
     return "%s - %s" % (rng.first, rng.last)
 
 
@@ -49,16 +57,16 @@ class KeaBackend:
     name = "kea"
     max_ranges = None
 
-    def __init__(self, client, subnet_cmds="auto", now=None):
+    def __init__(self, client: ApiClient, subnet_cmds: str = "auto", now: t.Callable[[], float] | None = None) -> None:
         self.client = client
-        self.leases_unknown = None
+        self.leases_unknown: str | None = None
         self.used_subnet_cmds = False
         self.subnet_cmds = subnet_cmds
         self.now = now or time.time
-        self.commands_sent = []
+        self.commands_sent: list[str] = []
 
     @classmethod
-    def from_params(cls, params, opener=None):
+    def from_params(cls, params: Json, opener: Opener | None = None) -> KeaBackend:
         auth = None
         if params.get("api_key") or params.get("api_secret"):
             auth = ("basic", params.get("api_key") or "", params.get("api_secret") or "")
@@ -69,8 +77,9 @@ class KeaBackend:
 
     # -- the Control Agent ---------------------------------------------------------------------------
 
-    def command(self, command, service, arguments=None, allowed=(OK,)):
-        body = {"command": command, "service": [service]}
+    def command(self, command: str, service: str, arguments: Json | None = None,
+                allowed: t.Container[int] = (OK,)) -> Json:
+        body: Json = {"command": command, "service": [service]}
         if arguments is not None:
             body["arguments"] = arguments
         self.commands_sent.append(command)
@@ -88,7 +97,7 @@ class KeaBackend:
 
     # -- read ------------------------------------------------------------------------------------------
 
-    def read(self, request, scope_hint):
+    def read(self, request: IPRange, scope_hint: str | None) -> ScopeState:
         service = "dhcp4" if request.version == 4 else "dhcp6"
         root_key = "Dhcp4" if request.version == 4 else "Dhcp6"
         skey = "subnet4" if request.version == 4 else "subnet6"
@@ -126,13 +135,14 @@ class KeaBackend:
                "subnet_id": subnet.get("id")}
         return ScopeState(scope, entries, raw)
 
-    def _call(self, command, service, arguments=None):
+    def _call(self, command: str, service: str, arguments: Json | None = None) -> Json:
         try:
             return self.command(command, service, arguments)
         except KeaCommandError as exc:
             raise ReservationError(str(exc))
 
-    def _choose(self, located, request, hint, service):
+    def _choose(self, located: list[tuple[Json, SubnetPath]], request: IPRange, hint: str | None,
+                service: str) -> tuple[Json, SubnetPath]:
         if not located:
             raise ReservationError("Kea (%s) has no subnets configured" % service)
         if hint:
@@ -160,14 +170,14 @@ class KeaBackend:
                                       ", ".join("%s id %s" % (s["subnet"], s.get("id")) for s, dummy in holding)))
         return holding[0]
 
-    def _leases(self, service, version, subnet):
-        out = []
+    def _leases(self, service: str, version: int, subnet: Json) -> list[Occupant]:
+        out: list[Occupant] = []
         for addr, lease, expires, left in self._lease_records(service, version, subnet) or []:
             who = lease.get("hostname") or lease.get("hw-address") or lease.get("duid") or ""
             out.append(Occupant(addr, "active lease", "%s (expires in %ds)" % (who, left) if who else "(expires in %ds)" % left))
         return out
 
-    def _lease_records(self, service, version, subnet):
+    def _lease_records(self, service: str, version: int, subnet: Json) -> list[LeaseRecord] | None:
         """The subnet's active leases as ``(address, lease, expires, seconds left)`` (``lease``: Kea's dict,
         ``expires``: seconds since the epoch); None, with ``leases_unknown`` set, without the lease_cmds hook."""
         command = "lease4-get-all" if version == 4 else "lease6-get-all"
@@ -180,7 +190,7 @@ class KeaBackend:
                 return None
             raise ReservationError(str(exc))
         self.leases_unknown = None
-        out = []
+        out: list[LeaseRecord] = []
         now = self.now()
         for lease in (answer.get("arguments") or {}).get("leases", []):
             if lease.get("type", "IA_NA") not in ("IA_NA", "IA_TA"):
@@ -195,11 +205,11 @@ class KeaBackend:
 
     # -- read-only: every scope (baremetal.lb.dhcp_scope_info) ------------------------------------------
 
-    def scopes(self):
+    def scopes(self) -> list[Json]:
         """Every subnet of the dhcp4 and dhcp6 services the Control Agent forwards to, in configuration order:
         ``[{"request", "hint", "names"}]`` (``read(request, hint)`` reads that one subnet)."""
-        found = []
-        served = []
+        found: list[Json] = []
+        served: list[str] = []
         for service, root_key, skey in (("dhcp4", "Dhcp4", "subnet4"), ("dhcp6", "Dhcp6", "subnet6")):
             try:
                 answer = self.command("config-get", service)
@@ -221,7 +231,7 @@ class KeaBackend:
                                    "control-sockets configured)")
         return found
 
-    def details(self, state):
+    def details(self, state: ScopeState) -> Json:
         """What ``read`` does not keep apart, for dhcp_scope_info: the interface, the reservations and the active
         leases as records (``leases`` None when Kea cannot list them)."""
         raw = state.raw
@@ -239,20 +249,21 @@ class KeaBackend:
 
     # -- write -----------------------------------------------------------------------------------------
 
-    def prepare(self, state, plan, entries_after, request, action):
+    def prepare(self, state: ScopeState, plan: Plan, entries_after: list[MarkerEntry], request: IPRange,
+                action: str) -> Json:
         raw = state.raw
-        config = copy.deepcopy(raw["config"])
+        config: Json = copy.deepcopy(raw["config"])
         subnet = _subnet_at(config, raw["skey"], raw["path"])
-        old_pools = {}
+        old_pools: dict[IPRange, Json] = {}
         for pool in subnet.get("pools", []):
             old_pools[parse_pool(pool["pool"])] = pool
-        extras_for = {}
+        extras_for: dict[IPRange, Json] = {}
         for rep in plan.replacements:
             src = old_pools.get(rep.source) or (old_pools.get(rep.pieces[0]) if rep.pieces else None) or {}
             for piece in rep.pieces:
                 extras_for[piece] = src
-            extras_for[rep.source] = old_pools.get(rep.pieces[0]) if rep.pieces and rep.pieces[0] in old_pools else src
-        pools = []
+            extras_for[rep.source] = old_pools[rep.pieces[0]] if rep.pieces and rep.pieces[0] in old_pools else src
+        pools: list[Json] = []
         for rng in plan.ranges_after:
             if rng in old_pools and rng not in extras_for:
                 pools.append(old_pools[rng])
@@ -272,14 +283,14 @@ class KeaBackend:
             subnet.pop("user-context", None)
         return config
 
-    def validate(self, state, candidate):
+    def validate(self, state: ScopeState, candidate: Json) -> None:
         try:
             self.command("config-test", state.raw["service"], {state.raw["root_key"]: candidate})
         except KeaCommandError as exc:
             raise ReservationError("Kea config-test rejected the new configuration (%s); the router was not changed"
                                    % exc.text)
 
-    def _use_subnet_cmds(self, service):
+    def _use_subnet_cmds(self, service: str) -> bool:
         if self.subnet_cmds == "never":
             return False
         wanted = "subnet4-update" if service == "dhcp4" else "subnet6-update"
@@ -293,7 +304,7 @@ class KeaBackend:
                                    "loaded); the router was not changed" % (service, wanted))
         return available
 
-    def apply(self, state, candidate):
+    def apply(self, state: ScopeState, candidate: Json) -> None:
         raw = state.raw
         service, root_key = raw["service"], raw["root_key"]
         self.used_subnet_cmds = self._use_subnet_cmds(service)
@@ -321,22 +332,22 @@ class KeaBackend:
                              "set back, the router is as it was%s" % (_text(exc), _write_hint(exc, service)),
                              restored=True)
 
-    def _live_is_original(self, state):
+    def _live_is_original(self, state: ScopeState) -> bool:
         raw = state.raw
         try:
             live = self.command("config-get", raw["service"])["arguments"][raw["root_key"]]
         except Exception:
             return False
-        return live == raw["config"]
+        return bool(live == raw["config"])
 
-    def _restore_or_raise(self, state, what, write=True):
+    def _restore_or_raise(self, state: ScopeState, what: str, write: bool = True) -> None:
         try:
             self.rollback(state, write=write)
         except Exception as exc:
             raise ApplyError("%s, and restoring the previous configuration failed too (%s): check Kea by hand"
                              % (what, _text(exc)), restored=False)
 
-    def rollback(self, state, write=True):
+    def rollback(self, state: ScopeState, write: bool = True) -> None:
         """Set the configuration ``read`` saw (and write it to the file when a new one was written)."""
         raw = state.raw
         self.command("config-set", raw["service"], {raw["root_key"]: raw["config"]})
@@ -347,7 +358,7 @@ class KeaBackend:
         if write:
             self.command("config-write", raw["service"])
 
-    def verify(self, state, plan):
+    def verify(self, state: ScopeState, plan: Plan) -> None:
         raw = state.raw
         live = self._call("config-get", raw["service"])["arguments"][raw["root_key"]]
         got = _pools_of(live, raw)
@@ -355,19 +366,19 @@ class KeaBackend:
         if got != want:
             raise ReservationError("Kea reports pools %s after the change, expected %s" % (got, want))
 
-    def ui_range(self, rng):
+    def ui_range(self, rng: IPRange) -> str:
         return format_pool(rng)
 
 
 class KeaCommandError(Exception):
-    def __init__(self, command, service, result, text):
+    def __init__(self, command: str, service: str, result: object, text: str) -> None:
         super(KeaCommandError, self).__init__("Kea %s (%s) failed: result %s: %s" % (command, service, result, text))
         self.command = command
         self.result = result
         self.text = text
 
 
-def _write_hint(exc, service):
+def _write_hint(exc: Exception, service: str) -> str:
     """What to do when Kea cannot persist its configuration: Debian's packages make this the default."""
     if "unable to open file" not in _text(exc).lower():
         return ""
@@ -378,11 +389,11 @@ def _write_hint(exc, service):
             % (daemon, daemon, daemon, daemon, daemon))
 
 
-def _text(exc):
+def _text(exc: Exception) -> str:
     return exc.text if isinstance(exc, KeaCommandError) else str(exc)
 
 
-def _subnets(config, skey):
+def _subnets(config: Json, skey: str) -> t.Iterator[tuple[Json, SubnetPath]]:
     for i, subnet in enumerate(config.get(skey, [])):
         yield subnet, (None, i)
     for j, shared in enumerate(config.get("shared-networks", [])):
@@ -390,7 +401,7 @@ def _subnets(config, skey):
             yield subnet, (j, i)
 
 
-def _reservations(subnet, config, subnet_net):
+def _reservations(subnet: Json, config: Json, subnet_net: IPNetwork) -> t.Iterator[tuple[IPAddress, Json]]:
     """``(address, reservation)`` for every host reservation (the subnet's and global ones) inside the subnet."""
     for res in subnet.get("reservations", []) + list(config.get("reservations", [])):
         addrs = [res["ip-address"]] if res.get("ip-address") else list(res.get("ip-addresses", []))
@@ -400,13 +411,12 @@ def _reservations(subnet, config, subnet_net):
                 yield addr, res
 
 
-def _subnet_at(config, skey, path):
-    if path[0] is None:
-        return config[skey][path[1]]
-    return config["shared-networks"][path[0]][skey][path[1]]
+def _subnet_at(config: Json, skey: str, path: SubnetPath) -> Json:
+    subnet: Json = config[skey][path[1]] if path[0] is None else config["shared-networks"][path[0]][skey][path[1]]
+    return subnet
 
 
-def _pools_of(config, raw):
+def _pools_of(config: Json, raw: Json) -> list[str] | None:
     for subnet, dummy in _subnets(config, raw["skey"]):
         if subnet.get("id") == raw["subnet_id"]:
             return [str(parse_pool(p["pool"])) for p in subnet.get("pools", [])]

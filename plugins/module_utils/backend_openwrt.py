@@ -23,13 +23,12 @@ values are committed back and the server restarted again. With ``uci`` the modul
 holds someone else's uncommitted changes (a commit would publish them); rpcd keeps each session's changes apart.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import ipaddress
 import json
 import time
+import typing as t
 
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_backend import (
     ApplyError, ReservationError, ScopeState,
@@ -40,6 +39,19 @@ from ansible_collections.baremetal.lb.plugins.module_utils.openwrt_range import 
     RELEASES, dnsmasq_ranges, first_value, netifd_subnet, odhcpd_range,
 )
 from ansible_collections.baremetal.lb.plugins.module_utils.router_api import ApiError
+
+if t.TYPE_CHECKING:
+    from ipaddress import IPv4Interface, IPv4Network
+
+    from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import MarkerEntry, Plan
+    from ansible_collections.baremetal.lb.plugins.module_utils.openwrt_ubus import UbusClient
+
+    from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import IPAddress
+    from ansible_collections.baremetal.lb.plugins.module_utils.openwrt_range import Range
+
+    Json = t.Dict[str, t.Any]
+    Section = t.Tuple[str, t.Optional[str], t.Dict[str, t.Any]]  # (name, type, options) of a uci section
+    RunCommand = t.Callable[[t.List[str]], t.Tuple[int, str, str]]  # AnsibleModule.run_command's shape
 
 MARKER_OPTION = "baremetal_lb"
 DEFAULT_LEASE_FILE = "/tmp/dhcp.leases"  # dnsmasq.init's default for dhcp.@dnsmasq[].leasefile
@@ -58,39 +70,29 @@ class UciCliTransport:
 
     where = "uci"
 
-    def __init__(self, run_command, uci="uci", restart_command=None):
+    def __init__(self, run_command: RunCommand, uci: str = 'uci', restart_command: list[str] | None = None) -> None:
         self.run_command = run_command
         self.uci_bin = uci
         self.restart_command = restart_command
 
-    def _uci(self, *args, **kw):
+    def _uci(self, *args: t.Any, **kw: t.Any) -> tuple[int, str]:
         rc, out, err = self.run_command([self.uci_bin] + list(args))
         if rc != 0 and not kw.get("allow_fail"):
             raise UciError("uci %s failed: %s" % (" ".join(args), (err or out).strip()))
         return rc, out
 
-    def package(self, config):
+    def package(self, config: str) -> list[Section] | None:
         """``[(name, type, options)]`` in file order, from ``uci -X show`` (internal names of unnamed sections)."""
         rc, out = self._uci("-X", "show", config, allow_fail=True)
         if rc != 0:
             return None
-        sections, index = [], {}
-        for line in out.splitlines():
-            key, dummy, value = line.partition("=")
-            parts = key.split(".")
-            if len(parts) == 2:
-                opts = {}
-                sections.append((parts[1], value, opts))
-                index[parts[1]] = opts
-            elif len(parts) == 3 and parts[1] in index:
-                index[parts[1]][parts[2]] = _show_value(value)
-        return sections
+        return parse_uci_show(out.splitlines())
 
-    def changes(self, config):
+    def changes(self, config: str) -> list[t.Any]:
         rc, out = self._uci("changes", config)
         return [line for line in out.splitlines() if line.strip()]
 
-    def stage(self, config, section, values):
+    def stage(self, config: str, section: str, values: Json) -> None:
         for key, value in values.items():
             target = "%s.%s.%s" % (config, section, key)
             if value is None:
@@ -102,13 +104,13 @@ class UciCliTransport:
             else:
                 self._uci("set", "%s=%s" % (target, value))
 
-    def commit(self, config):
+    def commit(self, config: str) -> None:
         self._uci("commit", config)
 
-    def revert(self, config):
+    def revert(self, config: str) -> t.Any:
         self._uci("revert", config, allow_fail=True)
 
-    def read_file(self, path):
+    def read_file(self, path: str) -> t.Any:
         """``(text, None)``, ``(None, None)`` when missing, ``(None, reason)`` when unreadable."""
         try:
             with open(path) as fh:
@@ -118,12 +120,12 @@ class UciCliTransport:
                 return None, None
             return None, "cannot read %s: %s" % (path, exc)
 
-    def restart(self, service):
+    def restart(self, service: str) -> tuple[int, str]:
         cmd = list(self.restart_command or ["/etc/init.d/%s" % service, "restart"])
         rc, out, err = self.run_command(cmd)
         return rc, (err or out or "").strip()
 
-    def odhcpd_leases(self):
+    def odhcpd_leases(self) -> tuple[t.Any, ...]:
         rc, out, err = self.run_command(["ubus", "call", "dhcp", "ipv4leases"])
         if rc != 0:
             return None, "ubus call dhcp ipv4leases failed: %s" % (err or out).strip()
@@ -138,10 +140,10 @@ class RpcdTransport:
 
     where = "rpcd"
 
-    def __init__(self, client):
+    def __init__(self, client: UbusClient) -> None:
         self.client = client
 
-    def package(self, config):
+    def package(self, config: str) -> list[Section] | None:
         data = self.client.call("uci", "get", {"config": config}, missing_ok=True)
         if data is None:
             return None
@@ -150,11 +152,11 @@ class RpcdTransport:
         return [(s[".name"], s[".type"], dict((k, v) for k, v in s.items() if not k.startswith(".")))
                 for s in rows]
 
-    def changes(self, config):
+    def changes(self, config: str) -> list[t.Any]:
         data = self.client.call("uci", "changes", {"config": config})
         return ["%s" % (item,) for item in data.get("changes") or []]
 
-    def stage(self, config, section, values):
+    def stage(self, config: str, section: str, values: Json) -> None:
         drop = [k for k, v in values.items() if v is None]
         keep = dict((k, v) for k, v in values.items() if v is not None)
         if keep:
@@ -165,13 +167,13 @@ class RpcdTransport:
             if drop:
                 self.client.call("uci", "delete", {"config": config, "section": section, "options": drop})
 
-    def commit(self, config):
+    def commit(self, config: str) -> None:
         self.client.call("uci", "commit", {"config": config})
 
-    def revert(self, config):
+    def revert(self, config: str) -> t.Any:
         self.client.call("uci", "revert", {"config": config})
 
-    def read_file(self, path):
+    def read_file(self, path: str) -> t.Any:
         try:
             data = self.client.call("file", "read", {"path": path}, missing_ok=True)
         except ApiError as exc:
@@ -182,11 +184,11 @@ class RpcdTransport:
             return None, None
         return data.get("data", ""), None
 
-    def restart(self, service):
+    def restart(self, service: str) -> tuple[int, str]:
         data = self.client.call("file", "exec", {"command": "/etc/init.d/%s" % service, "params": ["restart"]})
         return int(data.get("code", 0)), (data.get("stderr") or data.get("stdout") or "").strip()
 
-    def missing_grants(self, server, lease_path):
+    def missing_grants(self, server: str, lease_path: str) -> t.Any:
         """The ACL grants this change needs that the rpcd login lacks (checked before anything is staged)."""
         need = [("ubus", "uci", f) for f in ("get", "changes", "set", "delete", "commit", "revert")]
         need += [("uci", "dhcp", "read"), ("uci", "dhcp", "write"), ("uci", "network", "read"),
@@ -202,14 +204,36 @@ class RpcdTransport:
             missing.append(("file", restart + " restart", "exec"))
         return ["%s %s: %s" % m for m in missing]
 
-    def odhcpd_leases(self):
+    def odhcpd_leases(self) -> tuple[t.Any, ...]:
         try:
             return self.client.call("dhcp", "ipv4leases", {}), None
         except ApiError as exc:
             return None, str(exc)
 
 
-def _show_value(text):
+def parse_uci_show(lines: list[str]) -> list[Section]:
+    """``uci show`` lines (``dhcp.lan=dhcp``, ``dhcp.lan.start='100'``) -> ``[(name, type, options)]`` in order.
+
+    Pure, the one parser of that output: the backend reads the router with it, and the tests feed it the recorded
+    output of the real ``uci`` (tests/data/openwrt/)."""
+    sections: list[Section] = []
+    index: dict[str, dict[str, t.Any]] = {}
+    for line in lines:
+        key, dummy, value = line.partition("=")
+        parts = key.split(".")
+        if len(parts) == 2:
+            opts: dict[str, t.Any] = {}
+            sections.append((parts[1], value, opts))
+            index[parts[1]] = opts
+        elif len(parts) == 3:
+            if parts[1] not in index:  # ``uci show pkg.section.option`` prints the option alone
+                index[parts[1]] = {}
+                sections.append((parts[1], None, index[parts[1]]))
+            index[parts[1]][parts[2]] = _show_value(value)
+    return sections
+
+
+def _show_value(text: str) -> t.Any:
     """``uci show`` quoting → str, or a list when several quoted items follow each other."""
     items, cur, i, inq = [], "", 0, False
     while i < len(text):
@@ -236,15 +260,16 @@ class OpenwrtBackend:
     name = "openwrt"
     max_ranges = 1
 
-    def __init__(self, transport, lease_file=None, now=None):
+    def __init__(self, transport: RpcdTransport | UciCliTransport, lease_file: str | None = None,
+                 now: t.Callable[[], float] | None = None) -> None:
         self.t = transport
         self.lease_file = lease_file
         self.now = now or time.time
-        self.leases_unknown = None
+        self.leases_unknown: str | None = None
         self._listing = False
 
     @classmethod
-    def from_params(cls, params, run_command):
+    def from_params(cls, params: Json, run_command: RunCommand) -> OpenwrtBackend:
         transport = params.get("openwrt_transport") or ("rpcd" if params.get("api_url") else "uci")
         if transport == "rpcd":
             from ansible_collections.baremetal.lb.plugins.module_utils.openwrt_ubus import UbusClient
@@ -259,7 +284,7 @@ class OpenwrtBackend:
                    lease_file=params.get("lease_file"))
 
     # -- reading -----------------------------------------------------------------------------------------------
-    def _snapshot(self):
+    def _snapshot(self) -> Json:
         """Everything the range depends on: ``{"dhcp", "network", "maindhcp", "netifd"}``."""
         try:
             dhcp = self.t.package("dhcp")
@@ -283,7 +308,7 @@ class OpenwrtBackend:
                 netifd[name] = {"device": device or name, "proto": proto, "subnet": subnet, "options": opts}
         return {"dhcp": dhcp, "network": network, "maindhcp": maindhcp, "netifd": netifd}
 
-    def _computed(self, snap):
+    def _computed(self, snap: Json) -> Json:
         """``{section: (Range per release, or the odhcpd Range)}`` for every ``dhcp`` section."""
         sections = [(name, opts) for name, kind, opts in snap["dhcp"] if kind == "dhcp"]
         out = {}
@@ -299,7 +324,7 @@ class OpenwrtBackend:
         return out
 
     @staticmethod
-    def _effective(results):
+    def _effective(results: Json) -> t.Any:
         """One answer from the per-release results, or a ReservationError-worthy text when they disagree."""
         values = list(results.values())
         first = values[0]
@@ -309,7 +334,7 @@ class OpenwrtBackend:
                 return None, "; ".join("OpenWrt %s: %s" % (rel, _describe(r)) for rel, r in sorted(results.items()))
         return first, None
 
-    def _section_subnet(self, snap, name, opts, netmask):
+    def _section_subnet(self, snap: Json, name: str, opts: Json, netmask: str | None) -> t.Any:
         iface = first_value(opts.get("interface"))
         state = snap["netifd"].get(iface or "")
         if not iface or not state or not state["subnet"]:
@@ -318,7 +343,7 @@ class OpenwrtBackend:
         mask = netmask or first_value(opts.get("netmask")) or state["subnet"].split("/")[1]
         return ipaddress.ip_interface("%s/%s" % (addr, mask)), state
 
-    def read(self, request, scope_hint):
+    def read(self, request: IPRange, scope_hint: str | None) -> ScopeState:
         if request.version != 4:
             raise ReservationError("range: %s is IPv6; the openwrt backend manages the IPv4 range (start/limit) only "
                                    "(odhcpd's DHCPv6 is not supported yet); the router was not changed" % (request,))
@@ -382,7 +407,7 @@ class OpenwrtBackend:
             "subnet": subnet, "options": opts, "lease_path": self._lease_path(snap)})
 
     @staticmethod
-    def _parse_marker(name, raw):
+    def _parse_marker(name: str, raw: t.Any) -> list[t.Any]:
         if raw is None:
             return []
         items = raw if isinstance(raw, list) else [raw]
@@ -397,7 +422,7 @@ class OpenwrtBackend:
         return entries
 
     @staticmethod
-    def _router_addresses(snap, opts, subnet):
+    def _router_addresses(snap: Json, opts: Json, subnet: IPv4Interface) -> list[IPAddress]:
         state = snap["netifd"].get(first_value(opts.get("interface")) or "")
         raw = state["options"].get("ipaddr") if state else None
         items = raw if isinstance(raw, list) else ([raw] if raw else [])
@@ -412,7 +437,7 @@ class OpenwrtBackend:
         return out
 
     @staticmethod
-    def _host_records(snap, net):
+    def _host_records(snap: Json, net: IPv4Network) -> list[t.Any]:
         """``(address, section, options)`` of every ``host`` section whose ``ip`` is inside ``net``."""
         found = []
         for name, kind, opts in snap["dhcp"]:
@@ -427,7 +452,7 @@ class OpenwrtBackend:
                 found.append((addr, name, host))
         return found
 
-    def _lease_records(self, snap, net):
+    def _lease_records(self, snap: Json, net: IPv4Network) -> t.Any:
         """Active leases in ``net`` as ``{"address", "mac", "hostname", "expires"}``; None (and ``leases_unknown``
         set) when they cannot be read."""
         if snap["maindhcp"]:
@@ -467,16 +492,16 @@ class OpenwrtBackend:
                             "expires": expiry or None})
         return out
 
-    def _lease_path(self, snap):
+    def _lease_path(self, snap: Json) -> str:
         if self.lease_file:
             return self.lease_file
         for name, kind, opts in snap["dhcp"]:
             if kind == "dnsmasq" and opts.get("leasefile"):
-                return first_value(opts["leasefile"])
+                return str(first_value(opts["leasefile"]))
         return DEFAULT_LEASE_FILE
 
     # -- read-only: every scope (baremetal.lb.dhcp_scope_info) ------------------------------------------
-    def scopes(self):
+    def scopes(self) -> list[t.Any]:
         """Every ``dhcp`` section with an interface address: ``[{"request", "hint", "names"}]``."""
         self._listing = True
         snap = self._snapshot()
@@ -494,7 +519,7 @@ class OpenwrtBackend:
                           "names": [name, str(net)]})
         return found
 
-    def details(self, state):
+    def details(self, state: ScopeState) -> Json:
         raw = state.raw
         net = raw["subnet"].network
         statics = [{"address": str(addr), "mac": host.get("mac") or None, "hostname": host.get("name") or None}
@@ -507,7 +532,7 @@ class OpenwrtBackend:
                 "static_mappings": statics, "leases": leases}
 
     # -- writing ---------------------------------------------------------------------------------------------
-    def prepare(self, state, plan, entries_after, request, action):
+    def prepare(self, state: ScopeState, plan: Plan, entries_after: list[MarkerEntry], request: IPRange, action: str) -> Json:
         raw = state.raw
         rng = plan.ranges_after[0]
         net = raw["subnet"].network
@@ -531,9 +556,9 @@ class OpenwrtBackend:
         marker = [json.dumps(e, separators=(",", ":"), sort_keys=True) for e in entries_after] or None
         return {"start": str(start), "limit": str(limit), MARKER_OPTION: marker}
 
-    def validate(self, state, candidate):
+    def validate(self, state: ScopeState, candidate: Json) -> None:
         try:
-            if hasattr(self.t, "missing_grants"):
+            if isinstance(self.t, RpcdTransport):
                 missing = self.t.missing_grants(state.raw["server"], state.raw["lease_path"])
                 if missing:
                     raise ReservationError("the rpcd login %r lacks these ACL grants: %s; install the ACL file of "
@@ -546,7 +571,7 @@ class OpenwrtBackend:
             raise ReservationError("UCI package dhcp has uncommitted changes (%s); commit or revert them first; the "
                                    "router was not changed" % "; ".join(pending))
 
-    def apply(self, state, candidate):
+    def apply(self, state: ScopeState, candidate: Json) -> None:
         section = state.raw["section"]
         try:
             self.t.stage("dhcp", section, candidate)
@@ -577,13 +602,13 @@ class OpenwrtBackend:
             raise ApplyError("restarting %s failed (exit %s: %s); the previous start/limit were committed back and %s "
                              "restarted, the router is as it was" % (server, rc, detail, server), restored=True)
 
-    def _restart(self, state):
+    def _restart(self, state: ScopeState) -> tuple[int, str]:
         try:
             return self.t.restart(state.raw["server"])
         except (ApiError, UciError) as exc:
             return 1, str(exc)
 
-    def rollback(self, state):
+    def rollback(self, state: ScopeState) -> None:
         raw = state.raw
         self.t.stage("dhcp", raw["section"], {"start": raw["start"], "limit": raw["limit"],
                                               MARKER_OPTION: raw["marker"]})
@@ -592,7 +617,7 @@ class OpenwrtBackend:
         if rc != 0:
             raise ReservationError("restarting %s failed: %s" % (raw["server"], detail))
 
-    def verify(self, state, plan):
+    def verify(self, state: ScopeState, plan: Plan) -> None:
         section = state.raw["section"]
         computed = self._computed(self._snapshot())
         if section not in computed:
@@ -604,17 +629,17 @@ class OpenwrtBackend:
             raise ReservationError("dhcp.%s reads back as %s, expected %s" % (
                 section, disagreement or _describe(eff), want))
 
-    def ui_range(self, rng):
+    def ui_range(self, rng: IPRange) -> str:
         return "%s - %s" % (rng.first, rng.last)
 
 
-def _describe(rng):
+def _describe(rng: Range) -> str:
     if rng.kind == "dynamic":
         return "%s-%s" % (rng.start, rng.end)
     return "%s (%s)" % (rng.kind, rng.detail)
 
 
-def _mac(text):
+def _mac(text: str) -> str:
     text = text.lower()
     if len(text) == 12 and ":" not in text:
         return ":".join(text[i:i + 2] for i in range(0, 12, 2))

@@ -54,21 +54,28 @@ HA sync, config history), and a person sees it next to the pools in the UI; a se
 Kea option) needs more API privileges and can be deleted apart from the scope (docs/design/0012-opnsense-marker.md).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import ipaddress
 import json
 import re
 import time
+import typing as t
 
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_backend import (
     ApplyError, ReservationError, ScopeState,
 )
-from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import Occupant, Scope
+from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import Occupant, Scope, rejoin
 from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import IPRange, RangeError, parse_range
 from ansible_collections.baremetal.lb.plugins.module_utils.router_api import ApiClient, ApiError
+
+if t.TYPE_CHECKING:
+    from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import IPNetwork, MarkerEntry, Plan
+    from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import IPAddress
+    from ansible_collections.baremetal.lb.plugins.module_utils.router_api import Opener
+
+    Json = t.Dict[str, t.Any]
+    IPInterface = t.Union[ipaddress.IPv4Interface, ipaddress.IPv6Interface]
 
 MARKER_RE = re.compile(r"\s*\[baremetal-lb(?P<sep>[: ])(?P<body>[^\n]*)\]\s*$")
 DESCRIPTION_BYTES = 255  # DescriptionField: preg_match('/^(.){1,255}$/') without /u - bytes
@@ -78,7 +85,7 @@ ISC_MESSAGE = ("OPNsense offers no API for the ISC DHCP server's ranges (they ar
                "opnsense_dhcp: kea or dnsmasq, or shrink the ISC range by hand")
 
 
-def make_opnsense_backend(params, opener=None):
+def make_opnsense_backend(params: Json, opener: Opener | None = None) -> OpnsenseKea | OpnsenseDnsmasq:
     kind = params.get("opnsense_dhcp") or "kea"
     if kind == "isc":
         raise ReservationError(ISC_MESSAGE + "; the router was not changed")
@@ -93,12 +100,12 @@ def make_opnsense_backend(params, opener=None):
 
 # -- the marker ---------------------------------------------------------------------------------------------------
 
-def _offsets(rng, base):
+def _offsets(rng: IPRange, base: IPAddress) -> str:
     a, b = int(rng.first) - int(base), int(rng.last) - int(base)
     return "%d" % a if a == b else "%d-%d" % (a, b)
 
 
-def _from_offsets(text, base):
+def _from_offsets(text: str, base: IPAddress) -> IPRange:
     first, dummy, last = text.partition("-")
     if not first.isdigit() or not (last or first).isdigit():
         raise ValueError("%r is not an offset or a pair of offsets" % text)
@@ -109,9 +116,9 @@ def _from_offsets(text, base):
     return rng
 
 
-def _merged(ranges):
+def _merged(ranges: list[IPRange]) -> list[IPRange]:
     """Ranges sorted and joined where they touch or overlap."""
-    out = []
+    out: list[IPRange] = []
     for rng in sorted(ranges, key=lambda r: int(r.first)):
         if out and int(rng.first) <= int(out[-1].last) + 1:
             if int(rng.last) > int(out[-1].last):
@@ -121,7 +128,7 @@ def _merged(ranges):
     return out
 
 
-def taken(entry):
+def taken(entry: Json) -> tuple[IPRange, list[IPRange]]:
     """``(band, [taken ranges])`` of a marker entry: the addresses the reservation took out of dynamic ranges
     (``source - pieces`` of each replacement, which is ``source`` inside the band)."""
     try:
@@ -138,7 +145,7 @@ def taken(entry):
     return band, _merged(took)
 
 
-def encode_marker(entries, base):
+def encode_marker(entries: list[t.Any], base: IPAddress) -> str:
     """``[baremetal-lb BASE word word ...]`` for marker entries; '' when there are none.
 
     A word is one reservation as offsets from BASE: the band (``240-250``), and only when the reservation did not
@@ -161,7 +168,7 @@ def encode_marker(entries, base):
     return "[baremetal-lb %s %s]" % (base, " ".join(words))
 
 
-def decode_marker(sep, body, where):
+def decode_marker(sep: str, body: str, where: str) -> list[t.Any]:
     """The marker's reservations: full entries (the JSON marker of earlier releases, ``[baremetal-lb:[...]]``) or
     ``{"range", "taken"}`` (this format; :func:`entries_for` turns them into entries)."""
     try:
@@ -184,27 +191,22 @@ def decode_marker(sep, body, where):
                                % (where, exc))
 
 
-def entries_for(marks, ranges):
+def entries_for(marks: list[Json], ranges: t.Sequence[IPRange]) -> list[MarkerEntry]:
     """Marker entries (``dhcp_ranges`` shape: ``{"range", "replaced": [{"from", "to"}]}``) for the scope's current
-    dynamic ``ranges``: each taken range goes back joined with the ranges that touch it. Full entries (earlier
-    releases) are returned as they are."""
-    out = []
+    dynamic ``ranges``: each taken range goes back joined with the ranges that touch it (``dhcp_ranges.rejoin``).
+    Full entries (earlier releases) are returned as they are."""
+    out: list[MarkerEntry] = []
     for mark in marks:
         if "taken" not in mark:
             out.append(mark)
             continue
-        replaced = []
-        for text in mark["taken"]:
-            took = parse_range(text, "marker")
-            left = [r for r in ranges if r.version == took.version and int(r.last) + 1 == int(took.first)]
-            right = [r for r in ranges if r.version == took.version and int(r.first) == int(took.last) + 1]
-            source = IPRange(left[0].first if left else took.first, right[0].last if right else took.last)
-            replaced.append({"from": str(source), "to": [str(r) for r in left[:1] + right[:1]]})
-        out.append({"range": mark["range"], "replaced": replaced})
+        reps = rejoin([parse_range(text, "marker") for text in mark["taken"]], ranges)
+        out.append({"range": mark["range"],
+                    "replaced": [{"from": str(r.source), "to": [str(p) for p in r.pieces]} for r in reps]})
     return out
 
 
-def split_marker(description, where="the description"):
+def split_marker(description: str | None, where: str = 'the description') -> tuple[str, list[Json]]:
     """``(person's description, marks)`` (see :func:`decode_marker`)."""
     description = description or ""
     m = MARKER_RE.search(description)
@@ -213,18 +215,18 @@ def split_marker(description, where="the description"):
     return description[:m.start()], decode_marker(m.group("sep"), m.group("body"), "%s %r" % (where, description))
 
 
-def join_marker(text, entries, base):
+def join_marker(text: str, entries: list[t.Any], base: IPAddress) -> str:
     marker = encode_marker(entries, base)
     if not marker:
         return text
     return "%s %s" % (text, marker) if text else marker
 
 
-def description_bytes(text):
+def description_bytes(text: str) -> int:
     return len(text.encode("utf-8"))
 
 
-def _list_values(field):
+def _list_values(field: t.Any) -> t.Any:
     """A list field as ``get*`` gives it (``{"a": {"value", "selected"}}``, ``{"": ...}`` when empty) or as
     ``search*`` gives it (``"a,b"``) -> ``["a", "b"]``."""
     if isinstance(field, dict):
@@ -239,7 +241,7 @@ PRIVILEGES = (("/api/kea/", "Services: DHCP: Kea(v4)"), ("/api/dnsmasq/", "Servi
               ("/api/interfaces/overview/", "Status: Interfaces"))
 
 
-def _forbidden_hint(exc, path):
+def _forbidden_hint(exc: ApiError, path: str) -> str:
     if getattr(exc, "status", None) == 403:
         for prefix, privilege in PRIVILEGES:
             if path.startswith(prefix):
@@ -250,37 +252,40 @@ def _forbidden_hint(exc, path):
 class _Opnsense:
     name = "opnsense"
     max_ranges = None
-    SERVICE = None
-    LEASES = None
+    marker_keeps_taken_only = True  # entries_for derives ``replaced`` from the live ranges
+    SERVICE: str = ""
+    LEASES: str = ""
 
-    def __init__(self, client, now=None):
+    def __init__(self, client: ApiClient, now: t.Callable[[], float] | None = None) -> None:
         self.client = client
         self.now = now or time.time
-        self.leases_unknown = None
+        self.leases_unknown: str | None = None
 
-    def call(self, method, path, body=None):
+    def call(self, method: str, path: str, body: t.Any = None) -> t.Any:
         try:
             return self.client.request(method, path, body)
         except ApiError as exc:
             raise ReservationError(_forbidden_hint(exc, path))
 
-    def rows(self, path):
+    def rows(self, path: str) -> list[Json]:
         answer = self.call("GET", path)
         if not isinstance(answer, dict) or not isinstance(answer.get("rows"), list):
             raise ReservationError("OPNsense %s answered %s, not a list of rows" % (path, json.dumps(answer)[:200]))
-        return answer["rows"]
+        rows: list[Json] = answer["rows"]
+        return rows
 
-    def saved(self, answer, what):
+    def saved(self, answer: Json, what: str) -> Json:
         if not isinstance(answer, dict) or answer.get("result") not in ("saved", "deleted"):
             detail = answer.get("validations") or answer if isinstance(answer, dict) else answer
             raise ApiError("OPNsense refused %s: %s" % (what, json.dumps(detail, sort_keys=True)))
         return answer
 
-    def service_status(self):
+    def service_status(self) -> str | None:
         answer = self.client.request("GET", "/api/%s/service/status" % self.SERVICE)
-        return (answer or {}).get("status") if isinstance(answer, dict) else None
+        status = answer.get("status") if isinstance(answer, dict) else None
+        return None if status is None else str(status)
 
-    def reconfigure(self):
+    def reconfigure(self) -> None:
         """``service/reconfigure``, then ``service/status``: reconfigure says ok whatever happened."""
         path = "/api/%s/service/reconfigure" % self.SERVICE
         answer = self.client.request("POST", path, {})
@@ -293,15 +298,15 @@ class _Opnsense:
                                "Log File)" % (self.SERVICE, status or "in an unknown state",
                                               "Kea DHCP" if self.SERVICE == "kea" else "Dnsmasq DNS & DHCP"))
 
-    def service_enabled(self):  # pragma: no cover - abstract
+    def service_enabled(self) -> bool:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def leases(self, subnet):
+    def leases(self, subnet: IPNetwork) -> t.Any:
         return [Occupant(addr, "active lease", "%s (%s)" % (
             row.get("hostname") if row.get("hostname") not in (None, "*") else "", row.get("hwaddr", "")))
             for addr, row in self.lease_records(subnet) or []]
 
-    def live(self, row, now):
+    def live(self, row: Json, now: float) -> bool:
         """Whether a lease row is a client holding its address now (see the module docstring)."""
         expire = row.get("expire")
         try:
@@ -310,7 +315,7 @@ class _Opnsense:
             expire = 0
         return expire == 0 or expire > now
 
-    def lease_records(self, subnet):
+    def lease_records(self, subnet: IPNetwork) -> t.Any:
         """The live leases inside ``subnet`` as ``(address, row)``; None, with ``leases_unknown`` set, when OPNsense
         did not list them (all of them)."""
         try:
@@ -334,7 +339,7 @@ class _Opnsense:
                 out.append((addr, row))
         return out
 
-    def lease_details(self, subnet):
+    def lease_details(self, subnet: IPNetwork) -> list[Json] | None:
         """dhcp_scope_info's lease records (None when OPNsense did not list them)."""
         records = self.lease_records(subnet)
         if records is None:
@@ -352,7 +357,7 @@ class _Opnsense:
                         "expires": expire})
         return out
 
-    def ui_range(self, rng):
+    def ui_range(self, rng: IPRange) -> str:
         return "%s - %s" % (rng.first, rng.last)
 
 
@@ -361,7 +366,7 @@ class OpnsenseKea(_Opnsense):
     SERVICE = "kea"
     LEASES = "/api/kea/leases4/search"
 
-    def live(self, row, now):
+    def live(self, row: Json, now: float) -> bool:
         try:
             state = int(row.get("state", 0))
         except (TypeError, ValueError):
@@ -373,7 +378,7 @@ class OpnsenseKea(_Opnsense):
         except (TypeError, ValueError):
             return True  # an expiry the module cannot read: assume the client still holds it
 
-    def lease_records(self, subnet):
+    def lease_records(self, subnet: IPNetwork) -> t.Any:
         """Kea's leases come from its control socket through configd; when Kea is not running OPNsense answers an
         empty list (``Kea/Api/LeasesController.php``: ``json_decode(...) ?? []``), which must not read as "no
         client holds an address"."""
@@ -387,7 +392,7 @@ class OpnsenseKea(_Opnsense):
             return None
         return super(OpnsenseKea, self).lease_records(subnet)
 
-    def general(self):
+    def general(self) -> Json:
         answer = self.call("GET", self.BASE + "/get")
         general = ((answer or {}).get("dhcpv4") or {}).get("general") if isinstance(answer, dict) else None
         if not isinstance(general, dict):
@@ -395,10 +400,10 @@ class OpnsenseKea(_Opnsense):
                                    % (self.BASE, json.dumps(answer)[:200]))
         return general
 
-    def service_enabled(self):
+    def service_enabled(self) -> bool:
         return str(self.general().get("enabled", "0")) == "1"
 
-    def read(self, request, scope_hint):
+    def read(self, request: IPRange, scope_hint: str | None) -> ScopeState:
         if request.version != 4:
             raise ReservationError("range: %s is IPv6; the opnsense backend manages Kea DHCPv4 subnets only (DHCPv6 is "
                                    "not supported yet); the router was not changed" % (request,))
@@ -448,7 +453,7 @@ class OpnsenseKea(_Opnsense):
         return ScopeState(scope, entries, {"uuid": row["uuid"], "subnet": subnet, "description": desc,
                                            "lines": dict((r, line) for r, line in zip(ranges, lines))})
 
-    def _reservations(self, uuid, net):
+    def _reservations(self, uuid: str, net: IPNetwork) -> list[t.Any]:
         """The reservations of subnet ``uuid`` (a reservation's ``subnet`` is the subnet's uuid; ``%subnet`` is its
         CIDR) with an address; any reservation whose address is inside ``net`` counts too."""
         out = []
@@ -463,7 +468,7 @@ class OpnsenseKea(_Opnsense):
 
     # -- read-only: every scope (baremetal.lb.dhcp_scope_info) ------------------------------------------
 
-    def scopes(self):
+    def scopes(self) -> list[t.Any]:
         """Every Kea DHCPv4 subnet: ``[{"request", "hint", "names"}]`` (``read(request, hint)`` reads one)."""
         found = []
         for row in self.rows(self.BASE + "/searchSubnet"):
@@ -473,7 +478,7 @@ class OpnsenseKea(_Opnsense):
                           "names": [n for n in (desc.strip(), row["subnet"], str(net), row["uuid"]) if n]})
         return found
 
-    def details(self, state):
+    def details(self, state: ScopeState) -> Json:
         """For dhcp_scope_info: the reservations and live leases as records (Kea subnets have no interface)."""
         net = state.scope.subnet
         statics = [{"address": res["ip_address"], "mac": res.get("hw_address") or None,
@@ -481,7 +486,8 @@ class OpnsenseKea(_Opnsense):
         return {"interface": None, "enabled": self.service_enabled(), "static_mappings": statics,
                 "leases": self.lease_details(net)}
 
-    def prepare(self, state, plan, entries_after, request, action):
+    def prepare(self, state: ScopeState, plan: Plan, entries_after: list[MarkerEntry], request: IPRange,
+                action: str) -> Json:
         lines = state.raw["lines"]
         description = join_marker(state.raw["description"], entries_after, state.scope.subnet.network_address)
         size = description_bytes(description)
@@ -493,7 +499,7 @@ class OpnsenseKea(_Opnsense):
         return {"pools": "\n".join(lines.get(r) or "%s-%s" % (r.first, r.last) for r in plan.ranges_after),
                 "description": description}
 
-    def validate(self, state, candidate):
+    def validate(self, state: ScopeState, candidate: Json) -> None:
         """setSubnet validates and refuses without saving; what it cannot see is Kea's manual config."""
         if str(self.general().get("manual_config", "0")) == "1":
             raise ReservationError(
@@ -502,11 +508,11 @@ class OpnsenseKea(_Opnsense):
                 "Change the pools in your kea-dhcp4.conf by hand, or turn manual config off; the router was not "
                 "changed")
 
-    def _set(self, uuid, values):
+    def _set(self, uuid: str, values: Json) -> None:
         self.saved(self.client.request("POST", "%s/setSubnet/%s" % (self.BASE, uuid), {"subnet4": values}),
                    "the subnet change")
 
-    def apply(self, state, candidate):
+    def apply(self, state: ScopeState, candidate: Json) -> None:
         uuid = state.raw["uuid"]
         try:
             self._set(uuid, candidate)
@@ -523,12 +529,12 @@ class OpnsenseKea(_Opnsense):
             raise ApplyError("%s; the previous pools were saved back and applied, the router is as it was" % exc,
                              restored=True)
 
-    def rollback(self, state):
+    def rollback(self, state: ScopeState) -> None:
         old = state.raw["subnet"]
         self._set(state.raw["uuid"], {"pools": old.get("pools", ""), "description": old.get("description", "")})
         self.reconfigure()
 
-    def verify(self, state, plan):
+    def verify(self, state: ScopeState, plan: Plan) -> None:
         subnet = self.call("GET", "%s/getSubnet/%s" % (self.BASE, state.raw["uuid"]))
         subnet = subnet.get("subnet4") if isinstance(subnet, dict) else {}
         got = [parse_range(x.replace(" ", "")) for x in str((subnet or {}).get("pools", "")).split("\n") if x.strip()]
@@ -542,7 +548,7 @@ class OpnsenseDnsmasq(_Opnsense):
     SERVICE = "dnsmasq"
     LEASES = "/api/dnsmasq/leases/search"
 
-    def service_enabled(self):
+    def service_enabled(self) -> bool:
         answer = self.call("GET", self.BASE + "/get")
         settings = (answer or {}).get("dnsmasq") if isinstance(answer, dict) else None
         if not isinstance(settings, dict):
@@ -550,7 +556,7 @@ class OpnsenseDnsmasq(_Opnsense):
                                    % (self.BASE, json.dumps(answer)[:200]))
         return str(settings.get("enable", "0")) == "1"
 
-    def _interface_addresses(self):
+    def _interface_addresses(self) -> list[t.Any]:
         """``[(interface key, ip_interface)]``: the router's own addresses (``interfacesInfo``)."""
         if getattr(self, "_ifaddrs", None) is None:
             out = []
@@ -564,10 +570,10 @@ class OpnsenseDnsmasq(_Opnsense):
             self._ifaddrs = out
         return self._ifaddrs
 
-    def _interface_networks(self):
+    def _interface_networks(self) -> list[t.Any]:
         return [(key, addr.network) for key, addr in self._interface_addresses()]
 
-    def _router_addresses(self, net):
+    def _router_addresses(self, net: IPNetwork) -> list[Occupant]:
         """The router's own addresses in ``net`` (dnsmasq hands them out as the gateway and never leases them);
         none when the API user may not read the interfaces (docs: the 'Status: Interfaces' privilege)."""
         try:
@@ -576,7 +582,7 @@ class OpnsenseDnsmasq(_Opnsense):
             return []
         return [Occupant(addr.ip, "router address", "(interface %s)" % key) for key, addr in found if addr.ip in net]
 
-    def _subnet(self, row, rng):
+    def _subnet(self, row: Json, rng: IPRange) -> IPNetwork:
         """The range's network as dnsmasq works it out: ``subnet_mask`` if set (IPv4), ``prefix_len`` (IPv6,
         default 64 as OPNsense's template writes it), else the mask of the interface address whose network holds the
         range's start or end (dnsmasq ``complete_context()``), the range's own interface first."""
@@ -599,12 +605,12 @@ class OpnsenseDnsmasq(_Opnsense):
             for key, net in nets:
                 if net.version == 4 and (want_iface is None or key == want_iface) and (
                         rng.first in net or rng.last in net):
-                    return net
+                    return t.cast("IPNetwork", net)
         raise ReservationError("OPNsense dnsmasq range %s (%s) has no subnet_mask and no interface address is on its "
                                "network, so dnsmasq would have to guess the mask; set the range's subnet mask"
                                % (rng, row.get("description") or row.get("uuid")))
 
-    def _tags(self):
+    def _tags(self) -> Json:
         if getattr(self, "_tag_names", None) is None:
             try:
                 self._tag_names = dict((t["uuid"], t.get("tag") or t["uuid"])
@@ -613,10 +619,10 @@ class OpnsenseDnsmasq(_Opnsense):
                 self._tag_names = {}
         return self._tag_names
 
-    def _groups(self):
+    def _groups(self) -> dict[tuple[IPNetwork, str, str], list[tuple[IPRange, Json]]]:
         """The dynamic ranges grouped into scopes: ``{(subnet, interface, tag uuid): [(IPRange, row)]}``. Static
         (``mode: static``) and constructor (IPv6 template) ranges hand out nothing dynamically and are skipped."""
-        groups = {}
+        groups: dict[tuple[IPNetwork, str, str], list[tuple[IPRange, Json]]] = {}
         for row in self.rows(self.BASE + "/search_range"):
             modes = [m for m in str(row.get("mode") or "").split(",") if m]
             if not row.get("start_addr") or not row.get("end_addr") or row.get("constructor") or "static" in modes:
@@ -630,12 +636,12 @@ class OpnsenseDnsmasq(_Opnsense):
             groups.setdefault(key, []).append((rng, row))
         return groups
 
-    def _names(self, key):
+    def _names(self, key: tuple[IPNetwork, str, str]) -> list[str]:
         net, iface, tag = key
         tag_name = self._tags().get(tag, tag) if tag else ""
         return [n for n in (iface, tag_name, tag, str(net)) if n]
 
-    def read(self, request, scope_hint):
+    def read(self, request: IPRange, scope_hint: str | None) -> ScopeState:
         groups = self._groups()
         picked = []
         for key in groups:
@@ -667,7 +673,7 @@ class OpnsenseDnsmasq(_Opnsense):
         scope = Scope(names[0], net, tuple(r for r, dummy in members), tuple(occupants))
         return ScopeState(scope, entries, {"members": members, "interface": iface or None, "key": key})
 
-    def _hosts(self, net):
+    def _hosts(self, net: IPNetwork) -> list[t.Any]:
         """``(address, host row)`` for every DHCP host entry (one with a MAC or a client id) inside ``net``; host
         entries without either are DNS overrides (Dnsmasq.php lines 63, 95) and hold no DHCP address."""
         out = []
@@ -685,7 +691,7 @@ class OpnsenseDnsmasq(_Opnsense):
 
     # -- read-only: every scope (baremetal.lb.dhcp_scope_info) ------------------------------------------
 
-    def scopes(self):
+    def scopes(self) -> list[t.Any]:
         """Every scope (ranges grouped by subnet, interface and tag): ``[{"request", "hint", "names"}]``. The hint
         is what ``read`` matches for exactly this scope: the interface, the tag or the subnet."""
         groups = self._groups()
@@ -700,7 +706,7 @@ class OpnsenseDnsmasq(_Opnsense):
             found.append({"request": IPRange(net.network_address, net.network_address), "hint": hint, "names": names})
         return found
 
-    def details(self, state):
+    def details(self, state: ScopeState) -> Json:
         """For dhcp_scope_info: the interface, the DHCP host entries and the live leases as records."""
         net = state.scope.subnet
         statics = [{"address": str(addr), "mac": ",".join(_list_values(host.get("hwaddr"))) or None,
@@ -708,7 +714,8 @@ class OpnsenseDnsmasq(_Opnsense):
         return {"interface": state.raw["interface"], "enabled": self.service_enabled(), "static_mappings": statics,
                 "leases": self.lease_details(net)}
 
-    def prepare(self, state, plan, entries_after, request, action):
+    def prepare(self, state: ScopeState, plan: Plan, entries_after: list[MarkerEntry], request: IPRange,
+                action: str) -> list[t.Any]:
         """A list of operations: ("set", uuid, fields) / ("add", None, fields) / ("del", uuid, None).
 
         Ranges are cut and restored as the plan says (a split edits the range and adds one for the second piece; a
@@ -722,7 +729,8 @@ class OpnsenseDnsmasq(_Opnsense):
         for rep in plan.replacements:
             olds = [rep.source] if action == "present" else list(rep.pieces)
             news = list(rep.pieces) if action == "present" else [rep.source]
-            template = by_range[olds[0]]
+            # a range taken whole comes back as a new range of the scope, shaped like its first one
+            template = by_range[olds[0]] if olds else state.raw["members"][0][1]
             for i, old in enumerate(olds):
                 uuid = by_range[old]["uuid"]
                 if i < len(news):
@@ -751,7 +759,7 @@ class OpnsenseDnsmasq(_Opnsense):
                 "scope %s: the reservation marker (%d entries) does not fit in the %d-byte descriptions of its %d "
                 "dnsmasq range(s); shorten their descriptions or release a reservation first; the router was not "
                 "changed" % (state.scope.name, len(entries_after), DESCRIPTION_BYTES, len(slots)))
-        ops = []
+        ops: list[tuple[str, str | None, Json | None]] = []
         for rng, slot in slots:
             description = join_marker(texts[slot], shares[slot], base)
             if slot in final:
@@ -768,10 +776,10 @@ class OpnsenseDnsmasq(_Opnsense):
         ops += [("del", uuid, None) for uuid in deleted]
         return ops
 
-    def validate(self, state, candidate):
+    def validate(self, state: ScopeState, candidate: list[t.Any]) -> None:
         return None
 
-    def _do(self, op):
+    def _do(self, op: t.Any) -> Json:
         kind, uuid, fields = op
         if kind == "set":
             return self.saved(self.client.request("POST", "%s/set_range/%s" % (self.BASE, uuid), {"range": fields}),
@@ -782,7 +790,7 @@ class OpnsenseDnsmasq(_Opnsense):
         return self.saved(self.client.request("POST", "%s/del_range/%s" % (self.BASE, uuid), {}),
                           "deleting the range")
 
-    def apply(self, state, candidate):
+    def apply(self, state: ScopeState, candidate: list[t.Any]) -> None:
         self.done = []
         try:
             for op in candidate:
@@ -797,7 +805,7 @@ class OpnsenseDnsmasq(_Opnsense):
                                  % (exc, rb), restored=False)
             raise ApplyError("%s; the previous ranges were restored, the router is as it was" % exc, restored=True)
 
-    def rollback(self, state):
+    def rollback(self, state: ScopeState) -> None:
         """Undo what ``apply`` did, newest first. A deleted range comes back under its own uuid (``set_range`` on an
         unknown uuid creates the item)."""
         originals = dict((row["uuid"], row) for dummy, row in state.raw["members"])
@@ -810,7 +818,7 @@ class OpnsenseDnsmasq(_Opnsense):
         self.done = []
         self.reconfigure()
 
-    def verify(self, state, plan):
+    def verify(self, state: ScopeState, plan: Plan) -> None:
         got = sorted((rng for rng, row in self._groups().get(state.raw["key"], [])), key=lambda r: int(r.first))
         if tuple(got) != tuple(plan.ranges_after):
             raise ReservationError("OPNsense reports ranges %s after the change, expected %s"

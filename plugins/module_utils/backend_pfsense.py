@@ -38,13 +38,12 @@ likewise. ``verify`` reads the range back and checks that pfSense's service stat
 puts the old range and alias back and applies again; the message says whether that worked.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import ipaddress
 import json
 import time
+import typing as t
 
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_backend import (
     ApplyError, ReservationError, ScopeState,
@@ -52,6 +51,16 @@ from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_backend import (
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import Occupant, Scope
 from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import IPRange
 from ansible_collections.baremetal.lb.plugins.module_utils.router_api import ApiClient, ApiError
+
+if t.TYPE_CHECKING:
+    from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import MarkerEntry, Plan
+    from ansible_collections.baremetal.lb.plugins.module_utils.router_api import Opener
+
+    from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import IPNetwork
+
+    IPInterface = t.Union[ipaddress.IPv4Interface, ipaddress.IPv6Interface]
+
+    Json = t.Dict[str, t.Any]
 
 API = "/api/v2"
 FIELD_MAX = 1024  # bytes: default maximum_length of the package's StringField (LengthValidator counts strlen)
@@ -86,22 +95,22 @@ CALLS = (
 ) + tuple(("GET", ref[0]) for ref in REFERENCES)
 
 
-def alias_name(scope):
+def alias_name(scope: str) -> str:
     return ("blb_dhcp_" + "".join(c if c.isalnum() else "_" for c in scope))[:31]
 
 
-def _data(answer):
+def _data(answer: Json) -> t.Any:
     return answer.get("data") if isinstance(answer, dict) else None
 
 
-def privilege(method, path):
+def privilege(method: str, path: str) -> str:
     """The pfSense privilege the package requires for ``method path`` besides ``page-all``
     (``Endpoint::get_method_priv_name``: the URL with ``/`` and ``_`` as ``-``, then the method)."""
     url = (API + path.split("?", 1)[0]).strip("/")
     return url.replace("/", "-").replace("_", "-") + "-" + method.lower()
 
 
-def choose_auth(params):
+def choose_auth(params: Json) -> tuple[str, tuple[str, str, str]]:
     """``(mode, auth)`` for ApiClient from the given credentials: ``key`` with ``api_key``, ``basic`` with
     ``api_username`` + ``api_password``. Refuses none, half of the pair, or both kinds at once."""
     key = params.get("api_key")
@@ -121,7 +130,7 @@ def choose_auth(params):
                            % SETTINGS)
 
 
-def auth_advice(mode, user=None):
+def auth_advice(mode: str, user: str | None = None) -> str:
     """What to check when pfSense answers 401 to ``mode``."""
     if mode == "key":
         return ("pfSense did not accept the API key: either the key is wrong or revoked (System > REST API > Keys), "
@@ -134,13 +143,13 @@ def auth_advice(mode, user=None):
             "failures get this address blocked by pfSense's login protection" % (user, SETTINGS))
 
 
-def entry_cidrs(entry):
+def entry_cidrs(entry: Json) -> list[str]:
     first, dash, last = entry["range"].partition("-")
     rng = IPRange.make(first, last if dash else first)
     return [str(n) for n in ipaddress.summarize_address_range(rng.first, rng.last)]
 
 
-def encode_detail(entry):
+def encode_detail(entry: Json) -> str:
     """A reservation record as an alias detail (``||`` separates details in pfSense's config: no ``|`` inside)."""
     text = DETAIL_PREFIX + json.dumps(entry, separators=(",", ":"), sort_keys=True).replace("|", "\\u007c")
     if len(text.encode("utf-8")) > FIELD_MAX:
@@ -150,7 +159,7 @@ def encode_detail(entry):
     return text
 
 
-def decode_alias(alias):
+def decode_alias(alias: Json) -> t.Any:
     """``(entries, foreign)`` of an alias: the module's reservation records (one per range, in order) and the
     ``(address, detail)`` pairs a person added. Raises ReservationError for a record it cannot read."""
     descr = str(alias.get("descr") or "")
@@ -181,7 +190,7 @@ def decode_alias(alias):
     return entries, foreign
 
 
-def build_alias(scope_id, entries, foreign):
+def build_alias(scope_id: str, entries: list[t.Any], foreign: t.Any) -> Json | None:
     """The alias body holding ``foreign`` addresses as they were, then every CIDR of every record; None when
     there is nothing to hold."""
     addresses = [pair[0] for pair in foreign]
@@ -197,7 +206,7 @@ def build_alias(scope_id, entries, foreign):
             "address": addresses, "detail": details}
 
 
-def references(name, listings):
+def references(name: str, listings: list[t.Any]) -> t.Any:
     """Where ``name`` is used: ``listings`` is ``[(what, fields, objects)]`` as read from REFERENCES."""
     found = []
     for what, fields, objects in listings:
@@ -218,15 +227,17 @@ class PfsenseBackend:
     name = "pfsense"
     max_ranges = None  # the primary range is checked in prepare (pools are not edited)
 
-    def __init__(self, client, auth_mode="key", user=None, sleep=time.sleep):
+    def __init__(self, client: ApiClient, auth_mode: str = 'key', user: str | None = None,
+                 sleep: t.Callable[[float], None] = time.sleep) -> None:
         self.client = client
         self.auth_mode = auth_mode
         self.user = user
         self.sleep = sleep
-        self.leases_unknown = None
+        self.leases_unknown: str | None = None
 
     @classmethod
-    def from_params(cls, params, opener=None, sleep=time.sleep):
+    def from_params(cls, params: Json, opener: Opener | None = None,
+                    sleep: t.Callable[[float], None] = time.sleep) -> PfsenseBackend:
         mode, auth = choose_auth(params)
         client = ApiClient(params.get("api_url"), "pfSense REST API", auth=auth,
                            validate_certs=params.get("validate_certs", True), timeout=params.get("timeout", 30),
@@ -235,7 +246,7 @@ class PfsenseBackend:
 
     # -- HTTP ------------------------------------------------------------------------------------------------
 
-    def _call(self, method, path, body=None):
+    def _call(self, method: str, path: str, body: t.Any = None) -> t.Any:
         """One API call; a 401/403 becomes an ApiError saying what to change on pfSense."""
         try:
             return self.client.request(method, API + path, body)
@@ -250,13 +261,13 @@ class PfsenseBackend:
                                   privilege(method, path)), status=403, body=exc.body)
             raise
 
-    def _get(self, path):
+    def _get(self, path: str) -> t.Any:
         try:
             return _data(self._call("GET", path))
         except ApiError as exc:
             raise ReservationError("%s; the router was not changed" % exc)
 
-    def _subnet_of(self, iface_id):
+    def _subnet_of(self, iface_id: str) -> IPInterface:
         iface = self._get("/interface?id=%s" % iface_id) or {}
         try:
             return ipaddress.ip_interface("%s/%s" % (iface["ipaddr"], iface["subnet"]))
@@ -266,7 +277,7 @@ class PfsenseBackend:
 
     # -- read ------------------------------------------------------------------------------------------------
 
-    def read(self, request, scope_hint):
+    def read(self, request: IPRange, scope_hint: str | None) -> ScopeState:
         if request.version != 4:
             raise ReservationError("range: %s is IPv6; the pfsense backend manages the IPv4 DHCP server only (its DHCPv6 "
                                    "server is not supported yet); the router was not changed" % (request,))
@@ -310,7 +321,7 @@ class PfsenseBackend:
         scope = Scope(scope_id, iface.network, tuple(ranges), tuple(occupants))
         return ScopeState(scope, entries, {"id": scope_id, "server": server, "alias": alias, "foreign": foreign})
 
-    def _virtual_ips(self, network):
+    def _virtual_ips(self, network: IPNetwork) -> t.Any:
         """Virtual IPs (CARP, IP alias, proxy ARP) inside ``network``: addresses the router answers for."""
         out = []
         for vip in self._get("/firewall/virtual_ips") or []:
@@ -322,13 +333,14 @@ class PfsenseBackend:
             if block.version != 4 or not block.overlaps(network):
                 continue
             inner = block if block.prefixlen >= network.prefixlen else network
-            addrs = [block.network_address] if vip.get("type") != "network" else list(inner)
+            # (typeshed iterates either network type as _BaseAddress)
+            addrs: list[t.Any] = [block.network_address] if vip.get("type") != "network" else list(inner)
             for addr in addrs:
                 if addr in network and addr in block:
                     out.append(Occupant(addr, "virtual IP", "%s (%s)" % (vip.get("descr") or "", vip.get("mode", "?"))))
         return out
 
-    def _lease_records(self, network):
+    def _lease_records(self, network: IPNetwork) -> t.Any:
         """The active leases inside ``network`` as ``(address, lease)``; None, with ``leases_unknown`` set, when
         pfSense did not list them."""
         try:
@@ -347,7 +359,7 @@ class PfsenseBackend:
 
     # -- read-only: every scope (baremetal.lb.dhcp_scope_info) ------------------------------------------
 
-    def scopes(self):
+    def scopes(self) -> list[t.Any]:
         """Every DHCP server on an interface with a static IPv4 address: ``[{"request", "hint", "names"}]``
         (``read(request, hint)`` reads that one scope)."""
         found = []
@@ -360,7 +372,7 @@ class PfsenseBackend:
                           "names": [server["id"], str(net)]})
         return found
 
-    def details(self, state):
+    def details(self, state: ScopeState) -> Json:
         """What ``read`` does not keep apart, for dhcp_scope_info: the interface, the static mappings and the
         active leases as records (``leases`` None when pfSense did not list them)."""
         server = state.raw["server"]
@@ -375,7 +387,7 @@ class PfsenseBackend:
         return {"interface": iface.get("if") or state.raw["id"], "enabled": server.get("enable", True) is not False,
                 "static_mappings": statics, "leases": leases}
 
-    def _alias(self, scope_id):
+    def _alias(self, scope_id: str) -> Json | None:
         """The module's alias for ``scope_id``, found by name (never by a remembered id), or None."""
         name = alias_name(scope_id)
         found = [a for a in self._get("/firewall/aliases?name=%s" % name) or [] if a.get("name") == name]
@@ -383,10 +395,15 @@ class PfsenseBackend:
 
     # -- change ----------------------------------------------------------------------------------------------
 
-    def prepare(self, state, plan, entries_after, request, action):
+    def prepare(self, state: ScopeState, plan: Plan, entries_after: list[MarkerEntry], request: IPRange, action: str) -> Json:
         server = state.raw["server"]
         primary = IPRange.make(server["range_from"], server["range_to"]) if server.get("range_from") else None
         for rep in plan.replacements:
+            if len(rep.pieces) != 1 and action == "absent":
+                raise ReservationError("giving back %s would leave pfSense DHCP server %s with the ranges %s, but its "
+                                       "primary range is one range; give back the reservations made after it first; "
+                                       "the router was not changed"
+                                       % (request, state.raw["id"], ", ".join(str(r) for r in plan.ranges_after)))
             if len(rep.pieces) != 1:
                 raise ReservationError("reserving %s would %s the primary range %s of pfSense DHCP server %s, which "
                                        "holds one range; reserve a band at either end; the router was not changed"
@@ -410,7 +427,7 @@ class PfsenseBackend:
             self._refuse_if_referenced(old["name"], request)
         return {"range_from": str(new_primary.first), "range_to": str(new_primary.last), "alias": alias}
 
-    def _refuse_if_referenced(self, name, request):
+    def _refuse_if_referenced(self, name: str, request: IPRange) -> None:
         """Deleting an alias a rule uses would make pfSense's rule set fail to load: refuse, like pfSense's GUI
         ("Cannot delete alias. Currently in use by ...")."""
         listings = []
@@ -428,7 +445,7 @@ class PfsenseBackend:
                                    "references first (or add an address of your own to the alias - the module then "
                                    "keeps it); the router was not changed" % (request, name, "; ".join(used)))
 
-    def validate(self, state, candidate):
+    def validate(self, state: ScopeState, candidate: Json) -> None:
         # pfSense validates the PATCH itself and rejects it without changing anything. What is checked here is
         # that the DHCP service runs now: afterwards it must still run, and a service already stopped would make
         # that check meaningless.
@@ -441,10 +458,10 @@ class PfsenseBackend:
                                        % (service.get("name"), service.get("description")))
 
     @staticmethod
-    def _service_expected(state):
+    def _service_expected(state: ScopeState) -> bool:
         return state.raw["server"].get("enable", True) is not False
 
-    def _dhcp_service(self):
+    def _dhcp_service(self) -> Json:
         """pfSense's DHCPv4 service entry (``dhcpd`` with ISC, ``kea-dhcp4`` with Kea)."""
         services = self._get("/status/services") or []
         found = [s for s in services if s.get("name") in DHCP_SERVICES]
@@ -452,9 +469,10 @@ class PfsenseBackend:
             raise ReservationError("pfSense lists no DHCPv4 service (%s) although the DHCP server is enabled; the "
                                    "module cannot tell whether a change works; the router was not changed"
                                    % " or ".join(DHCP_SERVICES))
-        return found[0]
+        service: Json = found[0]
+        return service
 
-    def _wait_running(self):
+    def _wait_running(self) -> Json:
         """The DHCP service entry once it runs, or the last one read after SERVICE_CHECKS reads."""
         service = {}
         for attempt in range(SERVICE_CHECKS):
@@ -465,15 +483,15 @@ class PfsenseBackend:
                 self.sleep(1)
         return service
 
-    def _patch_range(self, scope_id, first, last):
+    def _patch_range(self, scope_id: str, first: str, last: str) -> None:
         self._call("PATCH", "/services/dhcp_server", {"id": scope_id, "range_from": first, "range_to": last})
 
-    def _alias_id(self, name):
+    def _alias_id(self, name: str) -> int | None:
         found = [a for a in _data(self._call("GET", "/firewall/aliases?name=%s" % name)) or []
                  if a.get("name") == name]
         return found[0]["id"] if found else None
 
-    def _put_alias(self, want, name):
+    def _put_alias(self, want: Json | None, name: str) -> None:
         """Make the alias ``name`` be ``want`` (None: deleted), addressing it by name."""
         current = self._alias_id(name)
         if want is None:
@@ -486,12 +504,12 @@ class PfsenseBackend:
             body["id"] = current  # with the name: pfSense refuses to rename, so a shifted id cannot hit another alias
             self._call("PATCH", "/firewall/alias", body)
 
-    def _apply(self, alias_touched):
+    def _apply(self, alias_touched: bool) -> None:
         self._call("POST", "/services/dhcp_server/apply", {"async": False})
         if alias_touched:
             self._call("POST", "/firewall/apply", {"async": False})
 
-    def apply(self, state, candidate):
+    def apply(self, state: ScopeState, candidate: Json) -> None:
         scope_id = state.raw["id"]
         server = state.raw["server"]
         try:
@@ -512,7 +530,7 @@ class PfsenseBackend:
             raise ApplyError("%s after the range was changed; the old range %s-%s was set back, the router is as it "
                              "was" % (exc, server["range_from"], server["range_to"]), restored=True)
 
-    def rollback(self, state):
+    def rollback(self, state: ScopeState) -> None:
         server = state.raw["server"]
         name = alias_name(state.raw["id"])
         self._patch_range(state.raw["id"], server["range_from"], server["range_to"])
@@ -528,7 +546,7 @@ class PfsenseBackend:
                 raise ReservationError("the old range is set back but pfSense's DHCP service %s is still not running "
                                        "(Status > Services, Status > System Logs > DHCP)" % service.get("name"))
 
-    def verify(self, state, plan):
+    def verify(self, state: ScopeState, plan: Plan) -> None:
         server = self._get("/services/dhcp_server?id=%s" % state.raw["id"])
         got = [IPRange.make(server["range_from"], server["range_to"])]
         got += [IPRange.make(p["range_from"], p["range_to"]) for p in server.get("pool") or []]
@@ -544,11 +562,11 @@ class PfsenseBackend:
                 raise ReservationError("pfSense's DHCP service %s is not running after the change (it did not start "
                                        "with the new range; see Status > System Logs > DHCP)" % service.get("name"))
 
-    def ui_range(self, rng):
+    def ui_range(self, rng: IPRange) -> str:
         return "%s to %s" % (rng.first, rng.last)
 
 
-def _comparable(alias):
+def _comparable(alias: Json | None) -> Json | None:
     """An alias as read, in the shape the module writes (for comparing and for writing it back)."""
     if alias is None:
         return None

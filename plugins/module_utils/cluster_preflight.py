@@ -15,15 +15,21 @@ play's intent in, :class:`Finding` s out; :func:`strict_arp_fix` is the one writ
 new ConfigMap plus a readable diff. The module fails when any finding is an error, before writing anything.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import copy
 import json
 import re
+import typing as t
 
 from ansible_collections.baremetal.lb.plugins.module_utils.k8s_auth import K8S_AUTH_ARG_SPEC, K8sAuthError, get_client
+
+if t.TYPE_CHECKING:
+    from ansible.module_utils.basic import AnsibleModule
+
+    from ansible_collections.baremetal.lb.plugins.module_utils.metallb_pool import Cluster
+
+    Json = t.Dict[str, t.Any]
 
 EXCLUDE_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
 
@@ -60,16 +66,16 @@ class Finding:
 
     __slots__ = ("check", "severity", "object", "message")
 
-    def __init__(self, check, severity, obj, message):
+    def __init__(self, check: str, severity: str, obj: str, message: str) -> None:
         self.check = check
         self.severity = severity
         self.object = obj
         self.message = message
 
-    def as_dict(self):
+    def as_dict(self) -> Json:
         return {"check": self.check, "severity": self.severity, "object": self.object, "message": self.message}
 
-    def __repr__(self):  # pragma: no cover - debugging aid
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
         return "Finding(%r, %r, %r)" % (self.check, self.severity, self.message)
 
 
@@ -81,18 +87,18 @@ class PreflightError(Exception):
 # pure helpers over API dicts
 
 
-def _meta(obj):
+def _meta(obj: Json) -> Json:
     return obj.get("metadata") or {}
 
 
-def _name(obj):
+def _name(obj: Json) -> str:
     meta = _meta(obj)
     if meta.get("namespace"):
         return "%s/%s" % (meta["namespace"], meta.get("name"))
     return meta.get("name") or "?"
 
 
-def k3s_args(node):
+def k3s_args(node: Json) -> list[str] | None:
     """The k3s/RKE2 arguments recorded on ``node`` (a list), or None when the node is not k3s/RKE2's."""
     annotations = _meta(node).get("annotations") or {}
     for key in K3S_NODE_ARGS:
@@ -105,9 +111,9 @@ def k3s_args(node):
     return None
 
 
-def _flag_values(args, *flags):
+def _flag_values(args: list[str], *flags: str) -> list[str]:
     """Values given to any of ``flags`` in a k3s argument list: ``--f v``, ``--f=v``; comma lists split."""
-    values = []
+    values: list[str] = []
     i = 0
     while i < len(args):
         arg = args[i]
@@ -123,7 +129,7 @@ def _flag_values(args, *flags):
     return values
 
 
-def servicelb_enabled(args):
+def servicelb_enabled(args: list[str] | None) -> bool:
     """Whether a k3s *server* with these arguments runs ServiceLB.
 
     k3s starts ServiceLB inside its cloud controller unless ``--disable servicelb`` (older: ``--no-deploy``) is
@@ -136,11 +142,15 @@ def servicelb_enabled(args):
     return "servicelb" not in _flag_values(args, "--disable", "--no-deploy")
 
 
-def _kube_proxy_args(args):
-    return dict(v.split("=", 1) if "=" in v else (v, "true") for v in _flag_values(args, "--kube-proxy-arg"))
+def _kube_proxy_args(args: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for value in _flag_values(args, "--kube-proxy-arg"):
+        key, sep, text = value.partition("=")
+        out[key] = text if sep else "true"
+    return out
 
 
-def _parse_kube_proxy_config(text):
+def _parse_kube_proxy_config(text: str) -> tuple[str, bool]:
     """``mode`` and ``ipvs.strictARP`` from kube-proxy's KubeProxyConfiguration (YAML) — read with PyYAML."""
     import yaml
 
@@ -154,11 +164,11 @@ def _parse_kube_proxy_config(text):
     return (doc.get("mode") or ""), bool(ipvs.get("strictARP"))
 
 
-def _running(pod):
+def _running(pod: Json) -> bool:
     return ((pod.get("status") or {}).get("phase") or "Pending") not in ("Succeeded", "Failed")
 
 
-def _component(pod):
+def _component(pod: Json) -> str:
     labels = _meta(pod).get("labels") or {}
     return labels.get("app.kubernetes.io/component") or labels.get("component") or "pod"
 
@@ -167,15 +177,16 @@ def _component(pod):
 # the checks (pure)
 
 
-def check(snapshot, node_names, layer2=True, ignore_exclude_lb=False, load_balancer_class=None):
+def check(snapshot: Json, node_names: list[str], layer2: bool = True, ignore_exclude_lb: bool = False,
+          load_balancer_class: str | None = None) -> list[Finding]:
     """Findings for ``snapshot`` (see :func:`read_snapshot`) and the play's intent. No side effects.
 
     ``node_names``: the Nodes the inventory's speaker hosts will run as; ``layer2``: whether any pool is announced
     by ARP/NDP (kube-proxy's ARP answers matter only then); ``load_balancer_class``: the class the speakers will
     serve (a running MetalLB is then a coexistence, not a clash).
     """
-    findings = []
-    nodes = dict((_meta(n).get("name"), n) for n in snapshot["nodes"])
+    findings: list[Finding] = []
+    nodes: dict[str, Json] = dict((str(_meta(n).get("name")), n) for n in snapshot["nodes"])
 
     # inventory hosts that are not Nodes
     for name in node_names:
@@ -263,7 +274,7 @@ def check(snapshot, node_names, layer2=True, ignore_exclude_lb=False, load_balan
 _STRICT_ARP_FALSE = re.compile(r"^(?P<indent>[ \t]+)strictARP:[ \t]*false[ \t]*$", re.MULTILINE)
 
 
-def strict_arp_fix(config_map):
+def strict_arp_fix(config_map: Json) -> Json | None:
     """The kube-proxy ConfigMap with ``ipvs.strictARP: true`` — changed as text, one line, so the admin's comments
     and layout are kept (what MetalLB's installation guide does with sed) — or None when nothing needs changing.
 
@@ -283,7 +294,7 @@ def strict_arp_fix(config_map):
     if _parse_kube_proxy_config(new_text) != ("ipvs", True):
         raise PreflightError("ConfigMap kube-system/kube-proxy: changing the strictARP line did not set "
                              "ipvs.strictARP; set it by hand")
-    fixed = json.loads(json.dumps(config_map))
+    fixed: Json = json.loads(json.dumps(config_map))
     fixed["data"]["config.conf"] = new_text
     return fixed
 
@@ -292,10 +303,10 @@ def strict_arp_fix(config_map):
 # reading the cluster
 
 
-def read_snapshot(cluster):
+def read_snapshot(cluster: Cluster) -> Json:
     """What :func:`check` needs, read through ``cluster`` (:class:`metallb_pool.Cluster`): Nodes, ServiceLB and
     MetalLB pods in every namespace, and kube-proxy's ConfigMap (None when there is none: k3s, or no kube-proxy)."""
-    metallb = {}
+    metallb: dict[str, Json] = {}
     for selector in METALLB_POD_SELECTORS:
         for pod in cluster.pods(selector):
             metallb[_name(pod)] = pod
@@ -307,14 +318,14 @@ def read_snapshot(cluster):
     }
 
 
-def run(params, cluster, check_mode=False):
+def run(params: Json, cluster: Cluster, check_mode: bool = False) -> Json:
     """The whole module: findings, and the strictARP fix when asked for and nothing else stands in the way."""
     snapshot = read_snapshot(cluster)
     findings = check(snapshot, params.get("nodes") or [], layer2=params.get("layer2", True),
                      ignore_exclude_lb=params.get("ignore_exclude_lb", False),
                      load_balancer_class=params.get("load_balancer_class") or None)
-    result = {"changed": False, "commands": [], "diff": {"before": {}, "after": {}},
-              "findings": [f.as_dict() for f in findings]}
+    result: Json = {"changed": False, "commands": [], "diff": {"before": {}, "after": {}},
+                    "findings": [f.as_dict() for f in findings]}
     fixable = [f for f in findings if f.check == "kube_proxy_strict_arp" and f.object.startswith("ConfigMap")]
     others = [f for f in findings if f.severity == ERROR and f not in fixable]
     if params.get("fix_strict_arp") and fixable and not others:
@@ -337,7 +348,7 @@ def run(params, cluster, check_mode=False):
     return result
 
 
-def run_module(module):
+def run_module(module: AnsibleModule) -> None:
     """Entry point for ``plugins/modules/cluster_preflight.py``: read, check, maybe fix; ``exit_json`` or
     ``fail_json`` (which lists every error at once, so one run shows the whole list of things to fix)."""
     from ansible_collections.baremetal.lb.plugins.module_utils.metallb_pool import (

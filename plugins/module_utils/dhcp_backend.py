@@ -21,22 +21,26 @@ A backend implements:
 * ``rollback(state)`` — restore what ``read`` saw;
 * ``ui_range(rng)`` — a range the way the router's UI shows it (diff output);
 * attribute ``max_ranges`` — dynamic ranges one scope can hold (None: no limit);
+* attribute ``marker_keeps_taken_only`` (optional, default False) — the marker keeps only what each reservation
+  took, and ``read`` derives ``replaced`` from the live ranges (OPNsense): a release undoes newer bands by
+  :func:`dhcp_ranges.rejoin`;
 * attribute ``leases_unknown`` — set by ``read`` to a reason when active leases could not be read
   (``present`` then refuses unless ``accept_active_leases``).
 
 Check mode is honoured here and only here.
 """
 
-from __future__ import absolute_import, division, print_function
+from __future__ import annotations
 
-__metaclass__ = type
-
-from collections import namedtuple
+import typing as t
 
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import (
-    Conflict, Plan, RangeError, check_request, drop_marker, find_marker, marker_replacements, merge_marker,
-    parse_range, plan_absent, plan_present,
+    Conflict, Plan, Scope, check_request, find_marker, merge_marker, plan_present, plan_release,
 )
+from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import IPRange, RangeError, parse_range
+
+if t.TYPE_CHECKING:
+    from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import MarkerEntry
 
 
 class ReservationError(Exception):
@@ -46,18 +50,47 @@ class ReservationError(Exception):
 class ApplyError(ReservationError):
     """Applying failed; ``restored`` says whether the router was put back as it was."""
 
-    def __init__(self, message, restored):
+    def __init__(self, message: str, restored: bool) -> None:
         super(ApplyError, self).__init__(message)
         self.restored = restored
 
 
-class ScopeState(namedtuple("ScopeState", ["scope", "entries", "raw"])):
+class ScopeState(t.NamedTuple):
     """What ``read`` saw: a ``dhcp_ranges.Scope``, the marker entries, and backend data (opaque here)."""
 
-    __slots__ = ()
+    scope: Scope
+    entries: list[MarkerEntry]
+    raw: t.Any  # the backend's own: only that backend reads it
 
 
-def _ui(backend, state, ranges):
+class Backend(t.Protocol):
+    """What :func:`run` needs of a backend (the module docstring says what each method does). Optional
+    attributes, read with ``getattr``: ``max_ranges`` (int or None) and ``leases_unknown`` (a reason or None)."""
+
+    name: str
+
+    def read(self, request: IPRange, scope_hint: str | None) -> ScopeState: ...
+
+    def prepare(self, state: ScopeState, plan: Plan, entries_after: list[MarkerEntry], request: IPRange,
+                action: str) -> t.Any: ...
+
+    def validate(self, state: ScopeState, candidate: t.Any) -> None: ...
+
+    def apply(self, state: ScopeState, candidate: t.Any) -> None: ...
+
+    def verify(self, state: ScopeState, plan: Plan) -> None: ...
+
+    def rollback(self, state: ScopeState) -> None: ...
+
+    def ui_range(self, rng: IPRange) -> str: ...
+
+    # dhcp_scope_info's two read-only methods (module_utils/dhcp_scope_info.py says what they return)
+    def scopes(self) -> list[dict[str, t.Any]]: ...
+
+    def details(self, state: ScopeState) -> dict[str, t.Any]: ...
+
+
+def _ui(backend: Backend, state: ScopeState, ranges: t.Sequence[IPRange]) -> str:
     scope = state.scope
     lines = ["scope %s (%s)" % (scope.name, scope.subnet)]
     for rng in ranges:
@@ -67,7 +100,8 @@ def _ui(backend, state, ranges):
     return "\n".join(lines) + "\n"
 
 
-def run(backend, range_text, state="present", scope=None, accept_active_leases=False, check_mode=False):
+def run(backend: Backend, range_text: str, state: str = "present", scope: str | None = None,
+        accept_active_leases: bool = False, check_mode: bool = False) -> dict[str, t.Any]:
     """Run one reservation; returns the result dict (``changed``, ``diff``, ``commands``, ``scope``,
     ``ranges_before``, ``ranges_after``, ``warnings``, ``msg``). Raises :class:`ReservationError`."""
     try:
@@ -75,7 +109,7 @@ def run(backend, range_text, state="present", scope=None, accept_active_leases=F
     except RangeError as exc:
         raise ReservationError(str(exc))
     st = backend.read(request, scope)
-    warnings = []
+    warnings: list[str] = []
     msg = ""
     entries_after = st.entries
     try:
@@ -102,15 +136,16 @@ def run(backend, range_text, state="present", scope=None, accept_active_leases=F
                 if not overlapping:
                     msg += " (the addresses are outside the dynamic ranges; not widening what a person configured)"
             else:
-                plan = plan_absent(st.scope, request, marker_replacements(entry))
-                entries_after = drop_marker(st.entries, request)
+                plan, entries_after = plan_release(st.scope, request, st.entries,
+                                                   getattr(backend, "max_ranges", None),
+                                                   by_rejoin=getattr(backend, "marker_keeps_taken_only", False))
                 msg = "gave back %s: scope %s now hands out %s" % (
                     request, st.scope.name, ", ".join(str(r) for r in plan.ranges_after))
     except Conflict as exc:
         raise ReservationError("%s; the router was not changed" % exc)
 
     changed = plan.changed or entries_after != st.entries
-    result = {
+    result: dict[str, t.Any] = {
         "changed": changed,
         "msg": msg,
         "commands": list(plan.commands),

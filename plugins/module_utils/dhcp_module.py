@@ -4,12 +4,17 @@
 """What ``baremetal.lb.dhcp_reservation`` does between ``AnsibleModule`` and ``exit_json``: the argument spec,
 the choice of backend, and turning project exceptions into ``fail_json`` messages (secrets scrubbed)."""
 
-from __future__ import absolute_import, division, print_function
+from __future__ import annotations
 
-__metaclass__ = type
+import typing as t
 
 from ansible_collections.baremetal.lb.plugins.module_utils import dhcp_backend
 from ansible_collections.baremetal.lb.plugins.module_utils.router_api import router_api_arg_spec
+
+if t.TYPE_CHECKING:
+    from ansible.module_utils.basic import AnsibleModule
+
+    from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_backend import Backend
 
 BACKENDS = ("kea", "dnsmasq", "pfsense", "opnsense", "openwrt")
 
@@ -36,7 +41,7 @@ ARG_SPEC = router_api_arg_spec(
 )
 
 
-def make_backend(module, params):
+def make_backend(module: AnsibleModule, params: dict[str, t.Any]) -> Backend:
     """The backend object for ``params['backend']`` (imports only the one needed)."""
     name = params["backend"]
     if name == "kea":
@@ -55,7 +60,7 @@ def make_backend(module, params):
     return OpenwrtBackend.from_params(params, module.run_command)
 
 
-def _scrub(text, params):
+def _scrub(text: object, params: dict[str, t.Any]) -> str:
     text = str(text)
     for key in ("api_key", "api_secret", "api_password"):
         if params.get(key):
@@ -63,7 +68,7 @@ def _scrub(text, params):
     return text
 
 
-def main_for(module):
+def main_for(module: AnsibleModule) -> None:
     """Run the module; always ends with ``exit_json`` or ``fail_json``."""
     params = module.params
     try:

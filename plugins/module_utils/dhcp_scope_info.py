@@ -15,12 +15,11 @@ Per backend this needs two read-only methods besides ``read``:
 Nothing here writes to the router; check mode changes nothing.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import ipaddress
 import time
+import typing as t
 from copy import deepcopy
 
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_backend import ReservationError
@@ -28,6 +27,14 @@ from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_module import AR
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_module import _scrub as scrub
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_module import make_backend
 from ansible_collections.baremetal.lb.plugins.module_utils.router_api import ApiError, router_api_arg_spec
+
+if t.TYPE_CHECKING:
+    from ansible.module_utils.basic import AnsibleModule
+
+    from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_backend import Backend, ScopeState
+    from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import MarkerEntry, Occupant
+
+    Record = t.Dict[str, t.Any]
 
 # The options of dhcp_reservation that reading a scope uses (the same spec, so the two modules never drift).
 READ_OPTIONS = ("backend", "opnsense_dhcp", "conf_file", "config_dir", "lease_file", "uci_command", "openwrt_transport")
@@ -38,11 +45,11 @@ ARG_SPEC = router_api_arg_spec(
 )
 
 
-def _iso(stamp):
+def _iso(stamp: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp))
 
 
-def _lease(record, now):
+def _lease(record: Record, now: float) -> Record:
     """A lease record as returned: ``expires`` ISO 8601 UTC (or the router's text), ``expires_in`` seconds."""
     expires = record.get("expires")
     out = {"address": record["address"], "mac": record.get("mac"), "hostname": record.get("hostname"),
@@ -55,12 +62,12 @@ def _lease(record, now):
     return out
 
 
-def _address_key(item):
+def _address_key(item: Record) -> tuple[int, int]:
     addr = ipaddress.ip_address(item["address"])
     return (addr.version, int(addr))
 
 
-def _gateway(occupants):
+def _gateway(occupants: t.Sequence[Occupant]) -> str | None:
     for kind in ("gateway", "router address"):
         for occ in occupants:
             if occ.kind == kind:
@@ -68,8 +75,8 @@ def _gateway(occupants):
     return None
 
 
-def _marker(entries):
-    out = []
+def _marker(entries: t.Sequence[MarkerEntry] | None) -> list[Record]:
+    out: list[Record] = []
     for entry in entries or []:
         out.append({"range": str(entry.get("range", "")),
                     "replaced": [{"from": str(item.get("from", "")), "to": [str(p) for p in item.get("to", [])]}
@@ -77,7 +84,7 @@ def _marker(entries):
     return out
 
 
-def describe(backend, state, details, now):
+def describe(backend: Backend, state: ScopeState, details: Record, now: float) -> Record:
     """One scope as the module returns it (see the module's RETURN)."""
     scope = state.scope
     return {
@@ -96,7 +103,7 @@ def describe(backend, state, details, now):
     }
 
 
-def collect(backend, scope=None, now=None):
+def collect(backend: Backend, scope: str | None = None, now: float | None = None) -> tuple[list[Record], list[str]]:
     """``(scopes, warnings)``: every scope of the router (or those named ``scope``). Raises ReservationError."""
     listed = backend.scopes()
     picked = listed
@@ -105,7 +112,8 @@ def collect(backend, scope=None, now=None):
         if not picked:
             raise ReservationError("scope %r: no %s scope has that name; scopes: %s" % (
                 scope, backend.name, "; ".join("/".join(item["names"]) for item in listed) or "(none)"))
-    scopes, warnings = [], []
+    scopes: list[Record] = []
+    warnings: list[str] = []
     for item in picked:
         state = backend.read(item["request"], item["hint"])
         details = backend.details(state)
@@ -117,7 +125,7 @@ def collect(backend, scope=None, now=None):
     return scopes, warnings
 
 
-def main_for(module):
+def main_for(module: AnsibleModule) -> None:
     """Run the module; always ends with ``exit_json`` or ``fail_json``; never changes the router."""
     params = module.params
     try:

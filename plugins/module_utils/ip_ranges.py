@@ -13,12 +13,13 @@ checks both agree on a table of inputs. What a range may be used for -- inside a
 a MetalLB pool, ... -- is the business of the module that uses it (``dhcp_ranges``, ``metallb_pool``).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import ipaddress
-from collections import namedtuple
+import typing as t
+
+if t.TYPE_CHECKING:
+    IPAddress = t.Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 
 _ADDRESS_TYPES = (ipaddress.IPv4Address, ipaddress.IPv6Address)
 
@@ -27,11 +28,11 @@ class RangeError(ValueError):
     """The input is not an address range, or not a valid one; the message names the bad value."""
 
 
-def _named(what, message):
+def _named(what: str | None, message: str) -> str:
     return "%s: %s" % (what, message) if what else message
 
 
-def parse_ip(text, what=None):
+def parse_ip(text: object, what: str | None = None) -> IPAddress:
     """One address (an ``ipaddress`` object is returned as is) -> ``IPv4Address`` or ``IPv6Address``."""
     if isinstance(text, _ADDRESS_TYPES):
         return text
@@ -44,7 +45,7 @@ def parse_ip(text, what=None):
     return address
 
 
-class IPRange(namedtuple("IPRange", ["first", "last"])):
+class IPRange(t.NamedTuple):
     """An inclusive range of addresses of one family; ``first`` and ``last`` are ``ipaddress`` objects.
 
     ``str()`` is always ``first-last`` (or the one address): the stable spelling the DHCP backends store in
@@ -52,41 +53,42 @@ class IPRange(namedtuple("IPRange", ["first", "last"])):
     exactly one network), as the speaker and MetalLB print a pool's addresses.
     """
 
-    __slots__ = ()
+    first: IPAddress
+    last: IPAddress
 
     @classmethod
-    def make(cls, first, last, what=None):
+    def make(cls, first: object, last: object, what: str | None = None) -> IPRange:
         """A checked range from two ends (text or ``ipaddress`` objects); :class:`RangeError` if invalid."""
         return _from_ends(parse_ip(first, what), parse_ip(last, what), "%s-%s" % (first, last), what)
 
     @property
-    def version(self):
+    def version(self) -> int:
         return self.first.version
 
     @property
-    def size(self):
+    def size(self) -> int:
         return int(self.last) - int(self.first) + 1
 
-    def contains(self, address):
+    def contains(self, address: IPAddress) -> bool:
         return address.version == self.version and int(self.first) <= int(address) <= int(self.last)
 
-    def overlaps(self, other):
+    def overlaps(self, other: IPRange) -> bool:
         return other.version == self.version and int(self.first) <= int(other.last) and int(other.first) <= int(self.last)
 
-    def covers(self, other):
+    def covers(self, other: IPRange) -> bool:
         return other.version == self.version and int(self.first) <= int(other.first) and int(other.last) <= int(self.last)
 
-    def intersection(self, other):
+    def intersection(self, other: IPRange) -> IPRange | None:
         """The addresses both ranges hold, as a range, or ``None`` when they do not overlap."""
         if not self.overlaps(other):
             return None
         return IPRange(max(self.first, other.first), min(self.last, other.last))
 
-    def subtract(self, other):
+    def subtract(self, other: IPRange) -> list[IPRange]:
         """The pieces of this range left after removing ``other`` (0, 1 or 2 ranges, in order)."""
         if not self.overlaps(other):
             return [self]
-        pieces = []
+        pieces: list[IPRange] = []
         cls = type(self.first)
         if int(other.first) > int(self.first):
             pieces.append(IPRange(self.first, cls(int(other.first) - 1)))
@@ -94,11 +96,11 @@ class IPRange(namedtuple("IPRange", ["first", "last"])):
             pieces.append(IPRange(cls(int(other.last) + 1), self.last))
         return pieces
 
-    def networks(self):
+    def networks(self) -> t.Iterator[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         """The smallest list of CIDRs covering exactly this range (an iterator)."""
         return ipaddress.summarize_address_range(self.first, self.last)
 
-    def compact(self):
+    def compact(self) -> str:
         """One address, else a CIDR when the range is exactly one network, else ``first-last``."""
         if self.first == self.last:
             return str(self.first)
@@ -107,13 +109,13 @@ class IPRange(namedtuple("IPRange", ["first", "last"])):
             return str(nets[0])
         return "%s-%s" % (self.first, self.last)
 
-    def __str__(self):
+    def __str__(self) -> str:
         if self.first == self.last:
             return str(self.first)
         return "%s-%s" % (self.first, self.last)
 
 
-def _from_ends(first, last, raw, what):
+def _from_ends(first: IPAddress, last: IPAddress, raw: str, what: str | None) -> IPRange:
     if first.version != last.version:
         raise RangeError(_named(what, "%r mixes IPv%d and IPv%d" % (raw, first.version, last.version)))
     if int(first) > int(last):
@@ -121,7 +123,7 @@ def _from_ends(first, last, raw, what):
     return IPRange(first, last)
 
 
-def parse_range(text, what=None, strict=False):
+def parse_range(text: object, what: str | None = None, strict: bool = False) -> IPRange:
     """``first-last``, a CIDR or one address -> :class:`IPRange` (an :class:`IPRange` is returned as is).
 
     ``what`` names the value in errors (``"range"``, ``"Kea pool"``). A CIDR with host bits set

@@ -11,14 +11,16 @@ built for this call only (the client's global default configuration is never tou
 Nothing here runs at import time; the ``kubernetes`` package is imported when a client is built.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import os
+import typing as t
+
+if t.TYPE_CHECKING:
+    from ansible.module_utils.basic import AnsibleModule
 
 #: Option name -> environment variables consulted, in order, when neither the param nor a keyword sets it.
-ENV_FALLBACKS = {
+ENV_FALLBACKS: dict[str, tuple[str, ...]] = {
     "kubeconfig": ("K8S_AUTH_KUBECONFIG", "KUBECONFIG"),
     "context": ("K8S_AUTH_CONTEXT",),
     "host": ("K8S_AUTH_HOST",),
@@ -29,7 +31,7 @@ ENV_FALLBACKS = {
     "client_key": ("K8S_AUTH_KEY_FILE",),
 }
 
-K8S_AUTH_ARG_SPEC = dict(
+K8S_AUTH_ARG_SPEC: dict[str, dict[str, t.Any]] = dict(
     kubeconfig=dict(type="path"),
     context=dict(type="str"),
     host=dict(type="str"),
@@ -48,7 +50,7 @@ class K8sAuthError(Exception):
     """The cluster cannot be reached with the given options; the message says which option to fix."""
 
 
-def _env_bool(name, text):
+def _env_bool(name: str, text: str) -> bool:
     value = text.strip().lower()
     if value in _TRUE:
         return True
@@ -57,17 +59,19 @@ def _env_bool(name, text):
     raise K8sAuthError("environment variable %s=%r is not a boolean (use true or false)" % (name, text))
 
 
-def resolve_options(module=None, environ=None, **kw):
+def resolve_options(module: AnsibleModule | None = None, environ: t.Mapping[str, str] | None = None,
+                    **kw: t.Any) -> dict[str, tuple[t.Any, str | None]]:
     """Each auth option's value and where it came from: ``{option: (value, source)}``.
 
     Order: the module's param, then the keyword argument, then the environment variables of
     :data:`ENV_FALLBACKS`. ``source`` is ``"param"``, ``"keyword"``, ``"env:NAME"`` or ``None`` (unset).
     """
     environ = os.environ if environ is None else environ
-    params = module.params if module is not None else {}
-    out = {}
+    params: dict[str, t.Any] = module.params if module is not None else {}
+    out: dict[str, tuple[t.Any, str | None]] = {}
     for option in K8S_AUTH_ARG_SPEC:
-        value, source = params.get(option), "param"
+        value: t.Any = params.get(option)
+        source: str | None = "param"
         if value is None:
             value, source = kw.get(option), "keyword"
         if value is None:
@@ -85,13 +89,13 @@ def resolve_options(module=None, environ=None, **kw):
     return out
 
 
-def _describe(option, source):
+def _describe(option: str, source: str | None) -> str:
     if source and source.startswith("env:"):
         return "%s (from the environment variable %s)" % (option, source[4:])
     return option
 
 
-def get_client(module=None, **kw):
+def get_client(module: AnsibleModule | None = None, **kw: t.Any) -> t.Any:
     """An ``kubernetes.client.ApiClient`` for the options of ``module`` / ``kw`` / the environment.
 
     Without ``kubeconfig`` and ``host``: in-cluster service-account credentials when running in a pod,

@@ -19,9 +19,7 @@ Addresses are parsed by ``ip_ranges`` (the collection's one parser, strict like 
 tests/unit/plugins/test_address_pool_ranges.py checks the two agree on a table of inputs.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import copy
 import hashlib
@@ -29,6 +27,7 @@ import json
 import re
 import time
 from collections import namedtuple
+import typing as t
 
 from ansible_collections.baremetal.lb.plugins.module_utils.crds.metallb import CRDS
 from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import RangeError, parse_range
@@ -37,6 +36,13 @@ from ansible_collections.baremetal.lb.plugins.module_utils.k8s_auth import (
     K8sAuthError,
     get_client,
 )
+
+if t.TYPE_CHECKING:
+    from ansible.module_utils.basic import AnsibleModule
+
+    from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import IPRange
+
+    Json = t.Dict[str, t.Any]
 
 GROUP = "metallb.io"
 VERSION = "v1beta1"
@@ -100,7 +106,7 @@ class AddressPoolError(Exception):
     before the failure, or a rollback could not finish).
     """
 
-    def __init__(self, message, changed=False):
+    def __init__(self, message: str, changed: bool = False) -> None:
         super(AddressPoolError, self).__init__(message)
         self.changed = changed
 
@@ -121,12 +127,12 @@ _RESERVED = tuple((parse_range(net, strict=True), what) for net, what in (
 ))
 
 
-def parse_addresses(addresses, field="addresses"):
+def parse_addresses(addresses: t.Any, field: str = 'addresses') -> list[tuple[str, str, IPRange]]:
     """Validate a pool's address list: ``[(field, text, IPRange), ...]`` or :class:`AddressPoolError`."""
     if not addresses:
         raise AddressPoolError("%s: empty; a pool needs at least one address range "
                                "(e.g. 10.1.1.240-10.1.1.250 or 10.1.1.240/29)" % field)
-    entries = []
+    entries: list[tuple[str, str, IPRange]] = []
     for i, text in enumerate(addresses):
         at = "%s[%d]" % (field, i)
         if isinstance(text, str) and "%" in text:
@@ -143,7 +149,7 @@ def parse_addresses(addresses, field="addresses"):
         for prev_at, prev_text, prev in entries:
             if rng.overlaps(prev):
                 raise AddressPoolError("%s: %s overlaps %s (%s) at %s" % (at, shown, prev_at, prev_text,
-                                                                          rng.intersection(prev).compact()))
+                                                                          (rng.intersection(prev) or rng).compact()))
         entries.append((at, shown, rng))
     return entries
 
@@ -159,22 +165,22 @@ INT32_MAX = 2 ** 31 - 1
 UINT32_MAX = 2 ** 32 - 1
 
 
-def _fail(field, message):
+def _fail(field: str, message: str) -> t.Any:
     raise AddressPoolError("%s: %s" % (field, message))
 
 
-def _check_name(field, value):
+def _check_name(field: str, value: str) -> None:
     if not value or len(value) > 253 or not _DNS1123.match(value):
         _fail(field, "%r is not a valid Kubernetes object name (lowercase letters, digits, '-' and '.')" % (value,))
 
 
-def _check_int(field, value, lo, hi):
+def _check_int(field: str, value: int | None, lo: int, hi: int) -> None:
     if value is not None and not lo <= value <= hi:
         _fail(field, "%r is out of range (%d to %d)" % (value, lo, hi))
 
 
-def _check_strings(field, values, what):
-    seen = {}
+def _check_strings(field: str, values: list[str] | None, what: str) -> None:
+    seen: dict[str, int] = {}
     for i, item in enumerate(values or []):
         if not isinstance(item, str) or not item.strip():
             _fail("%s[%d]" % (field, i), "%r must be a non-empty string" % (item,))
@@ -183,7 +189,7 @@ def _check_strings(field, values, what):
         seen[item] = i
 
 
-def _check_selectors(field, selectors):
+def _check_selectors(field: str, selectors: t.Any) -> None:
     """Label selectors as Kubernetes writes them: ``{matchLabels: {...}, matchExpressions: [...]}``."""
     for i, sel in enumerate(selectors or []):
         at = "%s[%d]" % (field, i)
@@ -214,7 +220,7 @@ def _check_selectors(field, selectors):
                 _fail(where + ".values", "must be empty for operator %s" % expr["operator"])
 
 
-def _check_community(field, text):
+def _check_community(field: str, text: str) -> None:
     """``AA:NN``, ``large:A:B:C`` or the name of an alias in a Community object (MetalLB's rules)."""
     parts = text.split(":")
     if len(parts) == 2:
@@ -232,7 +238,7 @@ def _check_community(field, text):
             _fail(field, "%r: %r is not a %d-bit number" % (text, part, bits))
 
 
-def _set(spec, key, value):
+def _set(spec: Json, key: str, value: t.Any) -> None:
     if value is not None and value != [] and value != {}:
         spec[key] = value
 
@@ -240,7 +246,7 @@ def _set(spec, key, value):
 Desired = namedtuple("Desired", "pool advertisement entries")
 
 
-def build_desired(params):
+def build_desired(params: Json) -> Desired:
     """Validate the module options and build the objects (``Desired``); raises :class:`AddressPoolError`.
 
     For ``state: absent`` only the name and namespace are checked; the objects are still built when the
@@ -263,7 +269,7 @@ def build_desired(params):
         _check_strings("service_allocation.namespaces", alloc.get("namespaces"), "namespace")
         _check_selectors("service_allocation.namespace_selectors", alloc.get("namespace_selectors"))
         _check_selectors("service_allocation.service_selectors", alloc.get("service_selectors"))
-        sa = {}
+        sa: Json = {}
         _set(sa, "priority", alloc.get("priority"))
         _set(sa, "namespaces", alloc.get("namespaces"))
         _set(sa, "namespaceSelectors", alloc.get("namespace_selectors"))
@@ -323,14 +329,15 @@ def build_desired(params):
 # Comparing and planning (pure)
 
 
-def _crd_for(kind):
+def _crd_for(kind: str) -> Json:
     for crd in CRDS:
         if crd["spec"]["names"]["kind"] == kind:
-            return crd
+            found: Json = crd
+            return found
     raise KeyError(kind)
 
 
-def _schema_defaults(kind):
+def _schema_defaults(kind: str) -> Json:
     """Top-level ``spec`` defaults of ``kind`` from the CRD schema (what the API server fills in)."""
     for version in _crd_for(kind)["spec"]["versions"]:
         if version["name"] == VERSION:
@@ -339,22 +346,22 @@ def _schema_defaults(kind):
     return {}
 
 
-def _prune(value):
+def _prune(value: t.Any) -> t.Any:
     """Drop ``None``, empty lists and empty maps, recursively: "unset" and "empty" mean the same here."""
     if isinstance(value, dict):
-        out = {}
+        pruned = {}
         for k, v in value.items():
             v = _prune(v)
             if v is not None:
-                out[k] = v
-        return out or None
+                pruned[k] = v
+        return pruned or None
     if isinstance(value, list):
-        out = [_prune(v) for v in value]
-        return out or None
+        items = [_prune(v) for v in value]
+        return items or None
     return value
 
 
-def managed_view(obj):
+def managed_view(obj: Json | None) -> Json | None:
     """The managed spec fields of ``obj`` with server defaults filled in: what idempotence compares."""
     if not obj:
         return None
@@ -371,7 +378,7 @@ def managed_view(obj):
     return out
 
 
-def display(obj):
+def display(obj: Json | None) -> Json | None:
     """The spec a person would write (managed fields, no server defaults unless set): for diff/results."""
     if not obj:
         return None
@@ -379,11 +386,11 @@ def display(obj):
     return dict((k, _prune(spec[k])) for k in MANAGED_FIELDS[obj["kind"]] if _prune(spec.get(k)) is not None)
 
 
-def ref(obj):
+def ref(obj: Json) -> str:
     return "%s %s/%s" % (obj["kind"], obj["metadata"]["namespace"], obj["metadata"]["name"])
 
 
-def _short(value):
+def _short(value: t.Any) -> str:
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return ",".join(value)
     if isinstance(value, bool):
@@ -393,7 +400,7 @@ def _short(value):
     return json.dumps(value, sort_keys=True)
 
 
-def _summary(obj):
+def _summary(obj: Json) -> str:
     spec = obj["spec"]
     if obj["kind"] == POOL:
         text = " ".join(spec["addresses"])
@@ -410,8 +417,8 @@ def _summary(obj):
     return text
 
 
-def _changes(current, desired):
-    before, after = managed_view(current), managed_view(desired)
+def _changes(current: Json, desired: Json) -> list[str]:
+    before, after = managed_view(current) or {}, managed_view(desired) or {}
     return ["%s %s -> %s" % (k, _short(before.get(k)), _short(after.get(k)))
             for k in MANAGED_FIELDS[desired["kind"]] if before.get(k) != after.get(k)]
 
@@ -433,29 +440,29 @@ SCHEMA_VERSION = "baremetal-lb/schema-version"
 SCHEMA_HASH = "baremetal-lb/schema-hash"
 
 
-def schema_hash(crd):
+def schema_hash(crd: Json) -> str:
     """A short digest of a CRD's ``spec`` as shipped (key order and whitespace do not matter)."""
     text = json.dumps(crd["spec"], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def version_key(text):
+def version_key(text: t.Any) -> t.Any:
     """``"0.10.1"`` -> ``(0, 10, 1)``; a non-numeric part (``post1``, ``rc2``) counts by its leading digits."""
     parts = []
     for piece in re.split(r"[.+-]", str(text or "")):
-        digits = re.match(r"\d*", piece).group(0)
+        digits = re.match(r"\d*", piece).group(0)  # type: ignore[union-attr]  # \d* always matches
         parts.append(int(digits) if digits else 0)
     return tuple(parts)
 
 
-def shipped_crd(crd):
+def shipped_crd(crd: Json) -> Json:
     """The CRD as the module writes it: the shipped object plus the hash of its spec."""
     obj = copy.deepcopy(crd)
     obj["metadata"].setdefault("annotations", {})[SCHEMA_HASH] = schema_hash(crd)
     return obj
 
 
-def _contains(live, shipped):
+def _contains(live: t.Any, shipped: t.Any) -> t.Any:
     """Whether every field of ``shipped`` is in ``live`` with the same value (``live`` may hold more: what the API
     server filled in as defaults)."""
     if isinstance(shipped, dict):
@@ -466,7 +473,7 @@ def _contains(live, shipped):
     return live == shipped
 
 
-def crd_upgrade(shipped, live):
+def crd_upgrade(shipped: t.Any, live: t.Any) -> t.Any:
     """Compare a CRD in the cluster with the shipped one, pure: ``("update", obj, command)`` with the object to PUT,
     ``("newer", None, warning)`` when the cluster's is newer, or ``None`` (current, or not ours).
 
@@ -497,7 +504,7 @@ def crd_upgrade(shipped, live):
             % (name, theirs or "unversioned", ours))
 
 
-def _clean_for_create(obj):
+def _clean_for_create(obj: Json) -> Json:
     """A live object turned back into something ``create`` accepts (for recreating on rollback)."""
     meta = obj.get("metadata") or {}
     keep = dict((k, meta[k]) for k in ("name", "namespace", "labels", "annotations") if k in meta)
@@ -505,7 +512,7 @@ def _clean_for_create(obj):
             "spec": copy.deepcopy(obj.get("spec") or {})}
 
 
-def _merged_update(current, desired):
+def _merged_update(current: Json, desired: Json) -> Json:
     """``current`` with the managed spec fields replaced by ``desired``'s and our label added."""
     obj = copy.deepcopy(current)
     obj.pop("status", None)
@@ -518,12 +525,12 @@ def _merged_update(current, desired):
     return obj
 
 
-def _selects_only(adv, pool_name):
+def _selects_only(adv: Json, pool_name: str) -> bool:
     spec = adv.get("spec") or {}
     return (spec.get("ipAddressPools") or []) == [pool_name] and not spec.get("ipAddressPoolSelectors")
 
 
-def plan(desired, live, name, namespace, state):
+def plan(desired: Desired, live: Json, name: str, namespace: str, state: str) -> t.Any:
     """The steps from ``live`` to ``desired`` and the diff, pure.
 
     ``live``: ``{"missing_crds": [crd, ...], "outdated_crds": [(obj, live crd, command), ...],
@@ -576,7 +583,8 @@ def plan(desired, live, name, namespace, state):
     return steps, {"before": before, "after": after}, warnings
 
 
-def find_overlap(entries, name, namespace, other_pools):
+def find_overlap(entries: t.Sequence[tuple[str, str, IPRange]], name: str, namespace: str,
+                 other_pools: list[t.Any]) -> str | None:
     """The first clash of this pool's ranges with another IPAddressPool's, as an error message, or ``None``."""
     for other in other_pools:
         other_name = (other.get("metadata") or {}).get("name")
@@ -592,7 +600,7 @@ def find_overlap(entries, name, namespace, other_pools):
                     return ("%s %s of IPAddressPool %s/%s overlaps IPAddressPool %s/%s spec.addresses[%d] (%s) at %s: "
                             "two pools must not share addresses; nothing was changed"
                             % (at, mine_text, namespace, name, namespace, other_name, j, text.strip(),
-                               mine.intersection(theirs).compact()))
+                               (mine.intersection(theirs) or mine).compact()))
     return None
 
 
@@ -600,7 +608,7 @@ def find_overlap(entries, name, namespace, other_pools):
 # The cluster (the only code that talks to the API)
 
 
-def api_error_text(exc):
+def api_error_text(exc: Exception) -> str:
     """A short, secret-free description of a failed request: code, reason and the Status message."""
     status = getattr(exc, "status", None)
     body = getattr(exc, "body", None)
@@ -619,7 +627,7 @@ def api_error_text(exc):
 class Cluster:
     """Thin wrapper over the official client: dicts in, dicts out, ``None`` for 404."""
 
-    def __init__(self, api_client):
+    def __init__(self, api_client: t.Any) -> None:
         from kubernetes import client as k8s_client
 
         self.api_client = api_client
@@ -628,10 +636,10 @@ class Cluster:
         self.ext = k8s_client.ApiextensionsV1Api(api_client)
 
     @staticmethod
-    def _json(response):
+    def _json(response: t.Any) -> t.Any:
         return json.loads(response.data)
 
-    def _call(self, fn, *args, **kwargs):
+    def _call(self, fn: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
         from kubernetes.client.exceptions import ApiException
 
         kwargs.setdefault("_request_timeout", REQUEST_TIMEOUT)
@@ -643,7 +651,7 @@ class Cluster:
             raise ApiUnreachable("cannot reach the API server at %s: %s"
                                  % (self.api_client.configuration.host, exc))
 
-    def _maybe(self, fn, *args, **kwargs):
+    def _maybe(self, fn: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
         from kubernetes.client.exceptions import ApiException
 
         try:
@@ -653,19 +661,19 @@ class Cluster:
                 return None
             raise
 
-    def crd(self, name):
+    def crd(self, name: t.Any) -> t.Any:
         response = self._maybe(self.ext.read_custom_resource_definition, name, _preload_content=False)
         return None if response is None else self._json(response)
 
-    def create_crd(self, crd):
+    def create_crd(self, crd: t.Any) -> t.Any:
         return self._json(self._call(self.ext.create_custom_resource_definition, crd, _preload_content=False))
 
-    def replace_crd(self, crd):
+    def replace_crd(self, crd: t.Any) -> t.Any:
         """PUT with the live resourceVersion in ``crd``: a concurrent change fails with 409, nothing is overwritten."""
         return self._json(self._call(self.ext.replace_custom_resource_definition, crd["metadata"]["name"], crd,
                                      _preload_content=False))
 
-    def wait_established(self, name, timeout=CRD_WAIT_SECONDS):
+    def wait_established(self, name: t.Any, timeout: t.Any = CRD_WAIT_SECONDS) -> t.Any:
         deadline = time.monotonic() + timeout
         while True:
             crd = self.crd(name) or {}
@@ -677,38 +685,38 @@ class Cluster:
                                        % (name, timeout))
             time.sleep(0.2)
 
-    def namespace_exists(self, name):
+    def namespace_exists(self, name: t.Any) -> t.Any:
         return self._maybe(self.core.read_namespace, name, _preload_content=False) is not None
 
-    def create_namespace(self, name):
+    def create_namespace(self, name: t.Any) -> t.Any:
         self._call(self.core.create_namespace, {"apiVersion": "v1", "kind": "Namespace",
                                                 "metadata": {"name": name}}, _preload_content=False)
 
-    def nodes(self):
+    def nodes(self) -> t.Any:
         return list(self._json(self._call(self.core.list_node, _preload_content=False)).get("items") or [])
 
-    def pods(self, label_selector):
+    def pods(self, label_selector: t.Any) -> t.Any:
         """Pods in every namespace matching ``label_selector``."""
         return list(self._json(self._call(self.core.list_pod_for_all_namespaces, label_selector=label_selector,
                                           _preload_content=False)).get("items") or [])
 
-    def config_map(self, namespace, name):
+    def config_map(self, namespace: t.Any, name: t.Any) -> t.Any:
         response = self._maybe(self.core.read_namespaced_config_map, name, namespace, _preload_content=False)
         return None if response is None else self._json(response)
 
-    def replace_config_map(self, obj):
+    def replace_config_map(self, obj: t.Any) -> t.Any:
         meta = obj["metadata"]
         return self._json(self._call(self.core.replace_namespaced_config_map, meta["name"], meta["namespace"], obj,
                                      _preload_content=False))
 
-    def get(self, kind, namespace, name):
+    def get(self, kind: t.Any, namespace: t.Any, name: t.Any) -> t.Any:
         return self._maybe(self.custom.get_namespaced_custom_object, GROUP, VERSION, namespace, PLURALS[kind], name)
 
-    def list(self, kind, namespace):
+    def list(self, kind: t.Any, namespace: t.Any) -> t.Any:
         result = self._maybe(self.custom.list_namespaced_custom_object, GROUP, VERSION, namespace, PLURALS[kind])
         return [] if result is None else list(result.get("items") or [])
 
-    def create(self, obj, retry_not_found=0.0):
+    def create(self, obj: t.Any, retry_not_found: float = 0.0) -> t.Any:
         """Create ``obj``; with ``retry_not_found`` (seconds), a 404 is retried meanwhile: a real API server
         may not serve a resource for a moment after its CRD became Established."""
         from kubernetes.client.exceptions import ApiException
@@ -724,12 +732,12 @@ class Cluster:
                     raise
             time.sleep(0.25)
 
-    def replace(self, obj):
+    def replace(self, obj: t.Any) -> t.Any:
         meta = obj["metadata"]
         return self._call(self.custom.replace_namespaced_custom_object, GROUP, VERSION, meta["namespace"],
                           PLURALS[obj["kind"]], meta["name"], obj)
 
-    def delete(self, obj):
+    def delete(self, obj: t.Any) -> t.Any:
         meta = obj["metadata"]
         return self._maybe(self.custom.delete_namespaced_custom_object, GROUP, VERSION, meta["namespace"],
                            PLURALS[obj["kind"]], meta["name"])
@@ -739,7 +747,7 @@ class ApiUnreachable(Exception):
     """The API server did not answer (connection refused, timeout, TLS)."""
 
 
-def read_live(cluster, name, namespace, install_crds, state):
+def read_live(cluster: t.Any, name: t.Any, namespace: t.Any, install_crds: t.Any, state: t.Any) -> t.Any:
     """What exists now: see :func:`plan` for the shape; plus ``"other_pools"``."""
     missing, outdated, crd_warnings = [], [], []
     for crd in CRDS:
@@ -766,7 +774,7 @@ def read_live(cluster, name, namespace, install_crds, state):
     return live
 
 
-def apply(cluster, steps, check_mode):
+def apply(cluster: t.Any, steps: t.Any, check_mode: t.Any) -> t.Any:
     """Run ``steps`` in order (the one place that honours check mode).
 
     On a failed object step, undo the object steps done so far, newest first, and raise an error that says
@@ -777,7 +785,7 @@ def apply(cluster, steps, check_mode):
         return {}
     from kubernetes.client.exceptions import ApiException
 
-    done = []  # (step, result object)
+    done: list[tuple[Step, t.Any]] = []  # (step, result object)
     results = {}
     crds_installed = False
     for step in steps:
@@ -811,7 +819,7 @@ def apply(cluster, steps, check_mode):
     return results
 
 
-def _rollback(cluster, done):
+def _rollback(cluster: t.Any, done: t.Any) -> t.Any:
     undo = [(s, r) for s, r in done if s.verb in ("create", "update", "delete")]
     if not undo:
         return "; no object had been written, so nothing was rolled back", False
@@ -841,7 +849,7 @@ def _rollback(cluster, done):
     return text, bool(failed)
 
 
-def _public(obj):
+def _public(obj: t.Any) -> t.Any:
     if not obj:
         return {}
     meta = obj.get("metadata") or {}
@@ -850,7 +858,7 @@ def _public(obj):
             "spec": copy.deepcopy(obj.get("spec") or {})}
 
 
-def run(params, cluster, check_mode=False):
+def run(params: t.Any, cluster: t.Any, check_mode: bool = False) -> t.Any:
     """The whole module run on already-validated Ansible params: the result dict, or :class:`AddressPoolError`."""
     name, namespace, state = params["name"], params.get("namespace") or "metallb-system", params.get("state", "present")
     desired = build_desired(params)
@@ -874,7 +882,7 @@ def run(params, cluster, check_mode=False):
     return result
 
 
-def run_module(module):
+def run_module(module: AnsibleModule) -> t.Any:
     """Entry point for ``plugins/modules/address_pool.py``: run, then ``exit_json`` or ``fail_json``."""
     try:
         desired_ok = build_desired(module.params)  # refuse bad options before connecting at all

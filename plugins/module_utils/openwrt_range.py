@@ -25,12 +25,15 @@ all their quirks, so the module computes it the same way instead of ``network + 
 replay every record through :func:`dnsmasq_ranges`.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import ipaddress
-from collections import namedtuple
+import typing as t
+
+if t.TYPE_CHECKING:
+    # A UCI option as read: a string, or a list for ``list`` options (None when unset).
+    UciValue = t.Union[str, t.List[str], t.Tuple[str, ...], None]
+    UciOptions = t.Mapping[str, t.Any]
 
 RELEASES = ("23.05", "24.10")
 UINT32_MAX = 0xFFFFFFFF
@@ -42,17 +45,20 @@ _STDOUT_ORDER = {"24.10": ("IP", "NETMASK", "BROADCAST", "NETWORK", "PREFIX", "C
                  "23.05": ("IP", "NETMASK", "BROADCAST", "NETWORK", "PREFIX", "START", "END")}
 
 
-class IpcalcResult(namedtuple("IpcalcResult", ["rc", "values", "stderr", "release"])):
+class IpcalcResult(t.NamedTuple):
     """One ``ipcalc.sh`` run: exit status, the ``NAME=value`` lines it printed (as a dict) and its stderr."""
 
-    __slots__ = ()
+    rc: int
+    values: dict[str, str]
+    stderr: str
+    release: str
 
     @property
-    def stdout(self):
+    def stdout(self) -> str:
         return "".join("%s=%s\n" % (k, self.values[k]) for k in _STDOUT_ORDER[self.release] if k in self.values)
 
 
-class Range(namedtuple("Range", ["section", "kind", "start", "end", "netmask", "line", "detail"])):
+class Range(t.NamedTuple):
     """What one ``dhcp`` section gives, as OpenWrt computes it.
 
     ``kind``: ``dynamic`` (``start``-``end`` handed out), ``static`` (``dynamicdhcp 0``: only static hosts),
@@ -63,18 +69,24 @@ class Range(namedtuple("Range", ["section", "kind", "start", "end", "netmask", "
     ``detail`` says why, in words.
     """
 
-    __slots__ = ()
+    section: str
+    kind: str
+    start: str | None
+    end: str | None
+    netmask: str | None
+    line: str | None
+    detail: str | None
 
     @property
-    def first(self):
+    def first(self) -> ipaddress.IPv4Address | None:
         return ipaddress.IPv4Address(self.start) if self.kind == "dynamic" else None
 
     @property
-    def last(self):
+    def last(self) -> ipaddress.IPv4Address | None:
         return ipaddress.IPv4Address(self.end) if self.kind == "dynamic" else None
 
 
-def get_bool(value, default):
+def get_bool(value: object, default: bool) -> bool:
     """``lib/functions.sh`` ``get_bool``: the words OpenWrt accepts, anything else is the default."""
     if value in _TRUE:
         return True
@@ -83,21 +95,21 @@ def get_bool(value, default):
     return default
 
 
-def first_value(value):
+def first_value(value: t.Any) -> t.Any:
     """A UCI option that may be a list: scripts that ``config_get`` a list see its items joined by spaces."""
     if isinstance(value, (list, tuple)):
         return " ".join(value)
     return value
 
 
-def _getter(options):
+def _getter(options: UciOptions) -> t.Callable[..., t.Any]:
     """``get(key, default)`` over one section's options, as ``config_get`` sees them (lists joined)."""
-    def get(key, default=None):
+    def get(key: str, default: t.Any = None) -> t.Any:
         return first_value(options.get(key, default))
     return get
 
 
-def dhcp_calc(start):
+def dhcp_calc(start: object) -> int:
     """``dhcp_calc`` (dnsmasq.init line 95): ``'10.1.1.100'`` → 167838052; a plain number passes through.
 
     Raises ValueError for text the shell arithmetic would reject (the init script would then stop with an error).
@@ -113,15 +125,15 @@ def dhcp_calc(start):
     return res
 
 
-def _ip2int(text):
+def _ip2int(text: str) -> int:
     return int(ipaddress.IPv4Address(text))
 
 
-def _int2ip(value):
+def _int2ip(value: int) -> str:
     return str(ipaddress.IPv4Address(value & UINT32_MAX))
 
 
-def _mask_from(prefix_or_netmask):
+def _mask_from(prefix_or_netmask: object) -> tuple[int, int]:
     text = str(prefix_or_netmask)
     if "." in text:
         mask = _ip2int(text)
@@ -134,14 +146,14 @@ def _mask_from(prefix_or_netmask):
     return mask, prefix
 
 
-def _uint32(text):
+def _uint32(text: object) -> int | None:
     text = str(text)
     if not text.isdigit() or int(text) > UINT32_MAX or str(int(text)) != text:
         return None
     return int(text)
 
 
-def ipcalc_2410(ip, prefix_or_netmask, start, limit):
+def ipcalc_2410(ip: str, prefix_or_netmask: object, start: object, limit: object) -> IpcalcResult:
     """``ipcalc.sh IP/MASK START LIMIT`` of 24.10 (pure shell over ``lib/functions/ipv4.sh``)."""
     ipaddr = _ip2int(ip)
     netmask, prefix = _mask_from(prefix_or_netmask)
@@ -152,10 +164,10 @@ def ipcalc_2410(ip, prefix_or_netmask, start, limit):
     if prefix <= 30:
         values["BROADCAST"] = _int2ip(network | hostmask)
     lower = network + 1 if prefix <= 30 else network
-    first = _uint32(start)
-    if first is None:
+    offset = _uint32(start)
+    if offset is None:
         return IpcalcResult(1, values, "Not a decimal integer (%s)\n" % start, "24.10")
-    first = network | (first & hostmask)
+    first = network | (offset & hostmask)
     if first < lower:
         first = lower
     if first == ipaddr:
@@ -183,7 +195,7 @@ def ipcalc_2410(ip, prefix_or_netmask, start, limit):
     return IpcalcResult(0, values, "", "24.10")
 
 
-def ipcalc_2305(ip, prefix_or_netmask, start, count_minus_one):
+def ipcalc_2305(ip: str, prefix_or_netmask: object, start: object, count_minus_one: object) -> IpcalcResult:
     """``ipcalc.sh IP MASK START LIMIT-1`` of 23.05 (awk; ``end = start + LIMIT-1``, no inside-range error)."""
     ipaddr = _ip2int(ip)
     netmask, prefix = _mask_from(prefix_or_netmask)
@@ -191,12 +203,12 @@ def ipcalc_2305(ip, prefix_or_netmask, start, count_minus_one):
     network = ipaddr & netmask
     values = {"IP": _int2ip(ipaddr), "NETMASK": _int2ip(netmask), "BROADCAST": _int2ip(network | hostmask),
               "NETWORK": _int2ip(network), "PREFIX": str(prefix)}
-    first = network | (int(start) & hostmask)
+    first = network | (int(str(start)) & hostmask)
     if first < network + 1:
         first = network + 1
     if first == ipaddr:
         first = ipaddr + 1
-    last = first + int(count_minus_one)
+    last = first + int(str(count_minus_one))
     if last > (network | hostmask) - 1:
         last = (network | hostmask) - 1
     if last == ipaddr:
@@ -210,15 +222,15 @@ def ipcalc_2305(ip, prefix_or_netmask, start, count_minus_one):
     return IpcalcResult(0, values, stderr, "23.05")
 
 
-def ipcalc_argv(release, ipaddr, prefix_or_netmask, start, limit):
+def ipcalc_argv(release: str, ipaddr: str, prefix_or_netmask: object, start: object, limit: object) -> list[str]:
     """The exact ``ipcalc.sh`` arguments dnsmasq.init passes (for the golden replay and for messages)."""
     if release == "23.05":
-        count = int(limit)
+        count = int(str(limit))
         return ["ipcalc.sh", ipaddr, str(prefix_or_netmask), str(start), str(count - 1 if count > 0 else count)]
     return ["ipcalc.sh", "%s/%s" % (ipaddr, prefix_or_netmask), str(start), str(limit)]
 
 
-def run_ipcalc(argv):
+def run_ipcalc(argv: t.Sequence[str]) -> IpcalcResult:
     """Run the ``ipcalc.sh`` of the release whose argument shape ``argv`` has (4 args: 24.10, 5: 23.05)."""
     if len(argv) == 4:
         ip, dummy, mask = argv[1].partition("/")
@@ -226,7 +238,7 @@ def run_ipcalc(argv):
     return ipcalc_2305(argv[1], argv[2], argv[3], argv[4])
 
 
-def netifd_subnet(interface):
+def netifd_subnet(interface: UciOptions) -> tuple[str | None, str | None, str | None]:
     """What netifd reports for a ``network`` interface section (dict of options): ``(device, proto, "ip/prefix")``.
 
     Only static interfaces carry an address the scripts use; the first ``ipaddr`` counts, a prefix in it wins over
@@ -248,7 +260,8 @@ def netifd_subnet(interface):
     return device, proto, "%s/%s" % (addr, plen)
 
 
-def dnsmasq_ranges(release, sections, netifd, maindhcp=False):
+def dnsmasq_ranges(release: str, sections: t.Sequence[tuple[str, UciOptions]], netifd: t.Mapping[str, t.Any],
+                   maindhcp: bool = False) -> list[Range]:
     """Every ``dhcp`` section in configuration order → :class:`Range`, as dnsmasq.init computes them.
 
     ``sections``: ``[(name, options)]`` of the ``dhcp`` sections in file order (options: str or list);
@@ -260,7 +273,7 @@ def dnsmasq_ranges(release, sections, netifd, maindhcp=False):
     """
     if release not in RELEASES:
         raise ValueError("release must be one of %s" % ", ".join(RELEASES))
-    out = []
+    out: list[Range] = []
     shell = {"START": BOOT_ORDER_START, "END": "", "NETMASK": ""}
     for name, opts in sections:
         get = _getter(opts)
@@ -306,8 +319,9 @@ def dnsmasq_ranges(release, sections, netifd, maindhcp=False):
         # Both releases export what ipcalc.sh printed even when it failed (see the module docstring).
         own = res.rc == 0
         shell.update(dict((k, v) for k, v in res.values.items() if k in ("START", "END", "NETMASK")))
-        tags = "".join("tag:%s," % t for t in (opts.get("tag") if isinstance(opts.get("tag"), list)
-                                               else ([opts["tag"]] if opts.get("tag") else [])))
+        tag = opts.get("tag")
+        tag_list = tag if isinstance(tag, list) else ([tag] if tag else [])
+        tags = "".join("tag:%s," % item for item in tag_list)
         nettag = "set:%s," % (get("networkid") or net)
         end = "static" if not dynamic else shell["END"]
         line = "dhcp-range=%s%s%s,%s,%s,%s%s" % (tags, nettag, shell["START"], end, shell["NETMASK"], leasetime,
@@ -324,7 +338,7 @@ def dnsmasq_ranges(release, sections, netifd, maindhcp=False):
     return out
 
 
-def odhcpd_range(section, options, interface_subnet):
+def odhcpd_range(section: str, options: UciOptions, interface_subnet: str | None) -> Range:
     """odhcpd's pool for one section when it serves DHCPv4 (``maindhcp``): :class:`Range`.
 
     ``start`` is a plain offset here (odhcpd parses it as an integer; a dotted address is not understood), the pool

@@ -15,14 +15,16 @@ retries before it reports the ACL as the cause.
 The password and the session id are secrets: they never appear in messages (``scrub``).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import fnmatch
 import json
+import typing as t
 
-from ansible_collections.baremetal.lb.plugins.module_utils.router_api import ApiError, _default_opener
+from ansible_collections.baremetal.lb.plugins.module_utils.router_api import ApiError, UrlOpener
+
+if t.TYPE_CHECKING:
+    from ansible_collections.baremetal.lb.plugins.module_utils.router_api import Opener
 
 NULL_SESSION = "0" * 32
 UBUS_STATUS = {0: "OK", 1: "INVALID_COMMAND", 2: "INVALID_ARGUMENT", 3: "METHOD_NOT_FOUND", 4: "NOT_FOUND",
@@ -36,7 +38,8 @@ class UbusError(ApiError):
 
 
 class UbusClient:
-    def __init__(self, url, username, password, validate_certs=True, timeout=30, ca_path=None, opener=None):
+    def __init__(self, url: str | None, username: str | None, password: str | None, validate_certs: bool = True,
+                 timeout: float = 30, ca_path: str | None = None, opener: Opener | None = None) -> None:
         if not url:
             raise ApiError("openwrt: api_url is required for transport rpcd (the router's LuCI address, e.g. "
                            "https://192.168.1.1)")
@@ -50,20 +53,20 @@ class UbusClient:
         self.validate_certs = validate_certs
         self.timeout = timeout
         self.ca_path = ca_path
-        self.opener = opener or _default_opener
-        self.session = None
-        self.acls = {}
+        self.opener: Opener = opener or UrlOpener()
+        self.session: str | None = None
+        self.acls: dict[str, t.Any] = {}
         self._id = 0
-        self.calls = []  # "object.function" of every call, for messages and tests
+        self.calls: list[str] = []  # "object.function" of every call, for messages and tests
 
-    def scrub(self, text):
+    def scrub(self, text: object) -> str:
         text = str(text)
         for secret in (self._password, self.session):
             if secret:
                 text = text.replace(secret, "********")
         return text
 
-    def _post(self, payload):
+    def _post(self, payload: dict[str, t.Any]) -> t.Any:
         data = json.dumps(payload).encode("utf-8")
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         try:
@@ -83,7 +86,8 @@ class UbusClient:
         except ValueError:
             raise UbusError("openwrt: %s did not answer JSON-RPC: %s" % (self.url, self.scrub(text[:200])))
 
-    def _raw_call(self, session, obj, method, args):
+    def _raw_call(self, session: str | None, obj: str, method: str,
+                  args: dict[str, t.Any]) -> tuple[str, t.Any, t.Any]:
         self._id += 1
         self.calls.append("%s.%s" % (obj, method))
         answer = self._post({"jsonrpc": "2.0", "id": self._id, "method": "call",
@@ -98,7 +102,7 @@ class UbusClient:
             raise UbusError("openwrt: %s.%s: unexpected answer %s" % (obj, method, self.scrub(answer)))
         return ("result", result[0], result[1] if len(result) > 1 else None)
 
-    def login(self):
+    def login(self) -> dict[str, t.Any]:
         kind, status, data = self._raw_call(NULL_SESSION, "session", "login",
                                             {"username": self.username, "password": self._password})
         if kind == "error":
@@ -110,11 +114,12 @@ class UbusClient:
         if status != 0 or not isinstance(data, dict) or not data.get("ubus_rpc_session"):
             raise UbusError("openwrt: session login failed (ubus status %s)" % UBUS_STATUS.get(status, status),
                             status=status)
-        self.session = data["ubus_rpc_session"]
-        self.acls = data.get("acls") if isinstance(data.get("acls"), dict) else {}
+        self.session = str(data["ubus_rpc_session"])
+        acls = data.get("acls")
+        self.acls = acls if isinstance(acls, dict) else {}
         return data
 
-    def granted(self, scope, obj, func):
+    def granted(self, scope: str, obj: str, func: str) -> bool:
         """Whether the login's ACLs (``session login``'s ``acls``) allow ``obj``/``func`` in ``scope``: rpcd matches
         the granted object and function as fnmatch patterns (rpcd session.c 140-150)."""
         if self.session is None:
@@ -124,8 +129,9 @@ class UbusClient:
                 return True
         return False
 
-    def call(self, obj, method, args=None, missing_ok=False):
-        """``object.method(args)`` → the reply table (``{}`` when the call replied nothing).
+    def call(self, obj: str, method: str, args: dict[str, t.Any] | None = None,
+             missing_ok: bool = False) -> t.Any:
+        """``object.method(args)`` → the reply table, a dict (``{}`` when the call replied nothing).
 
         ``missing_ok``: status 4 NOT_FOUND returns None instead of raising.
         """

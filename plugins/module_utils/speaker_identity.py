@@ -19,20 +19,24 @@ Every rule is one the speaker's code uses (speaker/kube/: kinds.py, informer.py,
 it. Check mode and diff are honoured in one place (:meth:`SpeakerIdentity.run`).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import base64
 import copy
 import json
 import time
+import typing as t
 
 from ansible_collections.baremetal.lb.plugins.module_utils.k8s_auth import (
     K8S_AUTH_ARG_SPEC,
     K8sAuthError,
     get_client,
 )
+
+if t.TYPE_CHECKING:
+    from ansible.module_utils.basic import AnsibleModule
+
+    Json = t.Dict[str, t.Any]
 
 RBAC = "rbac.authorization.k8s.io"
 TOKEN_TYPE = "kubernetes.io/service-account-token"
@@ -54,7 +58,7 @@ METALLB_CONFIG = ["ipaddresspools", "l2advertisements", "bgpadvertisements", "bg
 METALLB_STATUS = ["servicel2statuses", "servicebgpstatuses"]
 
 
-def namespace_rules(lease_name, memberlist_secret="memberlist"):
+def namespace_rules(lease_name: str, memberlist_secret: str = 'memberlist') -> t.Any:
     """What the speaker does in its own namespace: read the metallb.io config, write pool status and the
     per-node status objects, hold the allocator Lease (get/update only that one), renew its own liveness Lease
     ``baremetal-lb-speaker-<node>`` and watch the others' (speaker/liveness.py: one per node, so the rule cannot
@@ -100,7 +104,7 @@ SPEAKER_IDENTITY_ARG_SPEC.update(
 class IdentityError(Exception):
     """A failure a person can act on; ``changed`` says whether something was already written."""
 
-    def __init__(self, message, changed=False):
+    def __init__(self, message: str, changed: bool = False) -> None:
         super(IdentityError, self).__init__(message)
         self.changed = changed
 
@@ -120,16 +124,17 @@ class Kube:
         "RoleBinding": ("RbacAuthorizationV1Api", "namespaced_role_binding", True),
     }
 
-    def __init__(self, api):
+    def __init__(self, api: t.Any) -> None:
         self.api = api
 
-    def _call(self, verb, kind, namespace, name=None, body=None, missing_ok=False):
+    def _call(self, verb: str, kind: str, namespace: str | None, name: str | None = None, body: Json | None = None,
+              missing_ok: bool = False) -> t.Any:
         from kubernetes import client
         from kubernetes.client.exceptions import ApiException
 
         cls, suffix, namespaced = self._METHODS[kind]
         fn = getattr(getattr(client, cls)(self.api), "%s_%s" % (verb, suffix))
-        args = ([name] if name is not None else []) + ([namespace] if namespaced else [])
+        args: list[t.Any] = ([name] if name is not None else []) + ([namespace] if namespaced else [])
         if body is not None:
             args.append(body)
         where = "%s %s" % (kind, "/".join(x for x in ((namespace if namespaced else None), name) if x))
@@ -145,19 +150,19 @@ class Kube:
         data = resp.data
         return json.loads(data) if data else {}
 
-    def get(self, kind, namespace, name):
+    def get(self, kind: str, namespace: str | None, name: str) -> t.Any:
         return self._call("read", kind, namespace, name, missing_ok=True)
 
-    def create(self, kind, namespace, body):
+    def create(self, kind: str, namespace: str | None, body: Json) -> t.Any:
         return self._call("create", kind, namespace, body=body)
 
-    def replace(self, kind, namespace, name, body):
+    def replace(self, kind: str, namespace: str | None, name: str, body: Json) -> t.Any:
         return self._call("replace", kind, namespace, name, body=body)
 
-    def delete(self, kind, namespace, name):
+    def delete(self, kind: str, namespace: str | None, name: str) -> t.Any:
         return self._call("delete", kind, namespace, name, missing_ok=True)
 
-    def list(self, kind, namespace, label_selector):
+    def list(self, kind: str, namespace: str | None, label_selector: str) -> t.Any:
         from kubernetes import client
         from kubernetes.client.exceptions import ApiException
 
@@ -175,16 +180,16 @@ class Kube:
         return (json.loads(resp.data) if resp.data else {}).get("items") or []
 
 
-def _api_message(exc):
+def _api_message(exc: Exception) -> str:
     try:
-        return ": " + json.loads(exc.body)["message"]
+        return ": " + str(json.loads(getattr(exc, "body"))["message"])
     except Exception:
         return ""
 
 
-def desired_objects(name, namespace, lease_name, memberlist_secret="memberlist"):
+def desired_objects(name: str, namespace: str | None, lease_name: str, memberlist_secret: str = 'memberlist') -> t.Any:
     """The objects this module keeps, in creation order (dependencies first); each is (kind, body)."""
-    def meta(ns=None, **extra):
+    def meta(ns: str | None = None, **extra: t.Any) -> t.Any:
         return dict({"name": name, "labels": dict(LABELS)}, **dict(({"namespace": ns} if ns else {}), **extra))
 
     subject = [{"kind": "ServiceAccount", "name": name, "namespace": namespace}]
@@ -202,18 +207,18 @@ def desired_objects(name, namespace, lease_name, memberlist_secret="memberlist")
     ]
 
 
-def _norm_rules(rules):
+def _norm_rules(rules: t.Any) -> t.Any:
     out = []
     for r in rules or []:
         out.append({k: sorted(r.get(k) or []) for k in ("apiGroups", "resources", "verbs", "resourceNames")})
     return sorted(out, key=lambda r: json.dumps(r, sort_keys=True))
 
 
-def managed_view(kind, obj):
+def managed_view(kind: str, obj: Json | None) -> Json | None:
     """The fields this module manages (what diff shows and what is compared)."""
     if obj is None:
         return None
-    view = {"labels": dict((k, v) for k, v in ((obj["metadata"].get("labels") or {}).items()) if k in LABELS)}
+    view: Json = {"labels": dict((k, v) for k, v in ((obj["metadata"].get("labels") or {}).items()) if k in LABELS)}
     if kind in ("ClusterRole", "Role"):
         view["rules"] = _norm_rules(obj.get("rules"))
     if kind.endswith("Binding"):
@@ -226,23 +231,23 @@ def managed_view(kind, obj):
     return view
 
 
-def _ref(kind, obj):
+def _ref(kind: str, obj: Json) -> str:
     meta = obj["metadata"]
     return "%s %s" % (kind, "%s/%s" % (meta["namespace"], meta["name"]) if meta.get("namespace") else meta["name"])
 
 
 class SpeakerIdentity:
-    def __init__(self, kube, params, check_mode):
+    def __init__(self, kube: t.Any, params: Json, check_mode: bool) -> None:
         self.kube = kube
         self.p = params
         self.check_mode = check_mode
-        self.commands = []
-        self.before = {}
-        self.after = {}
+        self.commands: list[str] = []
+        self.before: dict[str, Json | None] = {}
+        self.after: dict[str, Json | None] = {}
         self.changed = False
 
     # -- one place that writes (and honours check mode) ------------------------------------------------
-    def _do(self, command, verb, *args):
+    def _do(self, command: str, verb: str, *args: t.Any) -> t.Any:
         self.commands.append(command)
         self.changed = True
         if self.check_mode:
@@ -253,7 +258,7 @@ class SpeakerIdentity:
             raise IdentityError("%s: %s (done before it: %s)" % (command, exc, "; ".join(self.commands[:-1]) or "nothing"),
                                 changed=len(self.commands) > 1)
 
-    def run(self):
+    def run(self) -> t.Any:
         name, ns = self.p["name"], self.p["namespace"]
         if self.p["state"] == "absent":
             return self._absent(name, ns)
@@ -269,7 +274,7 @@ class SpeakerIdentity:
                     service_account="system:serviceaccount:%s:%s" % (ns, name), secret=secret,
                     token=token, ca_cert=ca, cluster_rules=CLUSTER_RULES, namespace_rules=namespace_rules(self.p["lease_name"], self.p["memberlist_secret"]))
 
-    def _ensure(self, kind, want):
+    def _ensure(self, kind: str, want: Json) -> t.Any:
         ns, name = want["metadata"].get("namespace"), want["metadata"]["name"]
         live = self.kube.get(kind, ns, name)
         key = _ref(kind, want)
@@ -291,10 +296,11 @@ class SpeakerIdentity:
         for field in ("rules", "roleRef", "subjects"):
             if field in want:
                 body[field] = want[field]
-        what = [f for f in ("labels", "rules", "subjects") if (self.before[key] or {}).get(f) != self.after[key].get(f)]
+        before, after = self.before[key] or {}, self.after[key] or {}
+        what = [f for f in ("labels", "rules", "subjects") if before.get(f) != after.get(f)]
         self._do("update %s (%s)" % (key, ", ".join(what)), "replace", kind, ns, name, body)
 
-    def _token_secrets(self, name, ns):
+    def _token_secrets(self, name: str, ns: str) -> list[Json]:
         """This module's token Secrets for ServiceAccount ``name`` (``NAME-token``, ``NAME-token-xxxxx`` after a
         rotation), newest first."""
         base = "%s-token" % name
@@ -306,7 +312,7 @@ class SpeakerIdentity:
         return sorted(found, key=lambda sec: (sec["metadata"].get("creationTimestamp") or "", sec["metadata"]["name"]),
                       reverse=True)
 
-    def _token(self, name, ns):
+    def _token(self, name: str, ns: str) -> t.Any:
         """The token the speakers use: the newest valid token Secret, or a new one.
 
         A token controller derives a Secret's token from the namespace, the ServiceAccount's name and uid, and the
@@ -315,9 +321,9 @@ class SpeakerIdentity:
         there is no moment without a valid token for the play to write.
         """
         base = "%s-token" % name
-        want = {"apiVersion": "v1", "kind": "Secret", "type": TOKEN_TYPE,
-                "metadata": {"name": base, "namespace": ns, "labels": dict(LABELS),
-                             "annotations": {SA_NAME_ANNOTATION: name}}}
+        want: Json = {"apiVersion": "v1", "kind": "Secret", "type": TOKEN_TYPE,
+                      "metadata": {"name": base, "namespace": ns, "labels": dict(LABELS),
+                                   "annotations": {SA_NAME_ANNOTATION: name}}}
         sa = self.kube.get("ServiceAccount", ns, name)
         secrets = self._token_secrets(name, ns)
         current = secrets[0] if secrets else None
@@ -367,7 +373,7 @@ class SpeakerIdentity:
             return base, "", ""
         return (base,) + self._wait_for_token(ns, base, None)
 
-    def _wait_for_token(self, ns, secret_name, live):
+    def _wait_for_token(self, ns: str, secret_name: str, live: Json | None) -> t.Any:
         deadline = time.time() + self.p["token_timeout"]
         secret = live
         while True:
@@ -382,8 +388,9 @@ class SpeakerIdentity:
             time.sleep(0.5)
             secret = self.kube.get("Secret", ns, secret_name)
 
-    def _absent(self, name, ns):
-        order = [("Secret", ns, sec["metadata"]["name"]) for sec in self._token_secrets(name, ns)]
+    def _absent(self, name: str, ns: str) -> t.Any:
+        order: list[tuple[str, str | None, str]] = [("Secret", ns, sec["metadata"]["name"])
+                                                    for sec in self._token_secrets(name, ns)]
         order += [("RoleBinding", ns, name), ("Role", ns, name),
                   ("ClusterRoleBinding", None, name), ("ClusterRole", None, name), ("ServiceAccount", ns, name)]
         for kind, namespace, obj_name in order:
@@ -397,7 +404,7 @@ class SpeakerIdentity:
                     token="", ca_cert="")
 
 
-def cluster_endpoint(configuration):
+def cluster_endpoint(configuration: t.Any) -> t.Any:
     """The API server URL and CA (PEM) this module reached the cluster with: what the nodes' kubeconfigs need, so
     that the cluster is described once (the admin kubeconfig) and not again for the speakers.
 
@@ -410,7 +417,7 @@ def cluster_endpoint(configuration):
     return dict(api_server=configuration.host, api_ca_cert=ca)
 
 
-def run_module(module):
+def run_module(module: AnsibleModule) -> None:
     p = module.params
     if p["token_timeout"] < 0:
         module.fail_json(msg="token_timeout: %r must be 0 or more seconds" % p["token_timeout"])

@@ -3,9 +3,7 @@
 # Copyright: (c) 2026, baremetal-lb developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: address_pool
@@ -235,7 +233,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.baremetal.lb.plugins.module_utils.metallb_pool import ADDRESS_POOL_ARG_SPEC, run_module
 
 
-def main():
+def main() -> None:
     module = AnsibleModule(
         argument_spec=ADDRESS_POOL_ARG_SPEC,
         required_if=[("state", "present", ["addresses"])],

@@ -3,9 +3,7 @@
 # Copyright: (c) 2026, baremetal-lb developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: cluster_preflight
@@ -110,7 +108,7 @@ from ansible_collections.baremetal.lb.plugins.module_utils.cluster_preflight imp
     CLUSTER_PREFLIGHT_ARG_SPEC, run_module)
 
 
-def main():
+def main() -> None:
     run_module(AnsibleModule(argument_spec=CLUSTER_PREFLIGHT_ARG_SPEC, supports_check_mode=True))
 
 

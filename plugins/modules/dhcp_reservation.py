@@ -3,9 +3,7 @@
 # Copyright: (c) 2026, baremetal-lb developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: dhcp_reservation
@@ -98,7 +96,7 @@ options:
     type: path
     default: dnsmasq
 notes:
-  - Secrets (O(api_key), O(api_secret)) never appear in results, diffs or messages.
+  - Secrets (O(api_key), O(api_secret), O(api_password)) never appear in results, diffs or messages.
   - Kea needs the C(lease_cmds) hook to check active leases; without it the module refuses unless
     O(accept_active_leases=true).
   - OpenWrt and the pfSense primary range hold one dynamic range per scope, so a reservation in the middle of
@@ -213,7 +211,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_module import ARG_SPEC, main_for
 
 
-def main():
+def main() -> None:
     module = AnsibleModule(argument_spec=ARG_SPEC, supports_check_mode=True)
     main_for(module)
 

@@ -3,9 +3,7 @@
 # Copyright: (c) 2026, baremetal-lb developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: dhcp_scope_info
@@ -47,7 +45,7 @@ options:
       - An error, listing the scopes there are, when no scope has that name.
     type: str
 notes:
-  - Secrets (O(api_key), O(api_secret)) never appear in results or messages.
+  - Secrets (O(api_key), O(api_secret), O(api_password)) never appear in results or messages.
   - Kea lists leases only with the C(lease_cmds) hook loaded; without it (or when the router does not answer the
     lease query) a scope's RV(scopes[].leases) is V(null) and a warning says why.
   - The V(dnsmasq) backend (and V(openwrt) with O(openwrt_transport=uci)) reads files and runs C(ip)/C(uci) on the
@@ -206,7 +204,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_scope_info import ARG_SPEC, main_for
 
 
-def main():
+def main() -> None:
     module = AnsibleModule(argument_spec=ARG_SPEC, supports_check_mode=True)
     main_for(module)
 

@@ -8,9 +8,7 @@
 fails when this file differs from what ``scripts/gen-module-crds`` would write.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import json
 

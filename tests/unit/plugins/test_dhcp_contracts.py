@@ -80,6 +80,19 @@ def test_pfsense_refusals(pf):
         pf_run(pf, key="wrong", range="10.1.1.240-10.1.1.250")
 
 
+def test_pfsense_bands_given_back_out_of_order(pf):
+    """The primary range is one range: a band at the other end goes back in any order; a band that would leave the
+    range in two pieces (a newer band was cut next to it) is refused, naming what to do, and nothing changes."""
+    for band in ("10.1.1.240-10.1.1.250", "10.1.1.100-10.1.1.109", "10.1.1.230-10.1.1.239"):
+        pf_run(pf, range=band)
+    assert pf_run(pf, range="10.1.1.100-10.1.1.109", state="absent")["ranges_after"] == ["10.1.1.100-10.1.1.229"]
+    with pytest.raises(dhcp_backend.ReservationError, match="give back the reservations made after it first"):
+        pf_run(pf, range="10.1.1.240-10.1.1.250", state="absent")
+    assert (pf.servers["lan"]["range_from"], pf.servers["lan"]["range_to"]) == ("10.1.1.100", "10.1.1.229")
+    pf_run(pf, range="10.1.1.230-10.1.1.239", state="absent")
+    assert pf_run(pf, range="10.1.1.240-10.1.1.250", state="absent")["ranges_after"] == ["10.1.1.100-10.1.1.250"]
+
+
 def test_pfsense_apply_failure_puts_the_range_back(pf):
     pf.fail("POST", "/api/v2/services/dhcp_server/apply", 500,
             {"code": 500, "status": "server error", "response_id": "DHCP_SERVER_APPLY_FAILED",

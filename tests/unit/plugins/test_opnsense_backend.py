@@ -228,6 +228,28 @@ def test_dnsmasq_split_adds_a_range_and_release_removes_it(opn):
         ("10.1.1.10", "10.1.1.19", "LAN pool 2"), ("10.1.1.100", "10.1.1.250", "LAN pool")]
 
 
+def test_kea_bands_given_back_in_any_order(opn):
+    """The marker keeps only what each band took: the oldest band goes back first while a newer one was cut right
+    next to it and another split the range; each release leaves the ranges as if that band had never been
+    reserved, and the last one the admin's pool."""
+    for band in ("10.1.1.240-10.1.1.250", "10.1.1.230-10.1.1.239", "10.1.1.140-10.1.1.145"):
+        run(opn, band)
+    assert run(opn, "10.1.1.240-10.1.1.250", state="absent")["ranges_after"] == [
+        "10.1.1.100-10.1.1.139", "10.1.1.146-10.1.1.229", "10.1.1.240-10.1.1.250"]
+    assert run(opn, "10.1.1.140-10.1.1.145", state="absent")["ranges_after"] == [
+        "10.1.1.100-10.1.1.229", "10.1.1.240-10.1.1.250"]
+    run(opn, "10.1.1.230-10.1.1.239", state="absent")
+    assert pools(opn) == "10.1.1.100-10.1.1.250"
+
+
+def test_dnsmasq_a_range_taken_whole_comes_back(opn):
+    """A band covering all of the 10-19 range deletes it; giving the band back adds the range again."""
+    run(opn, "10.1.1.9-10.1.1.19", "dnsmasq")
+    assert ranges(opn, applied=True) == [("10.1.1.100", "10.1.1.250")]
+    assert run(opn, "10.1.1.9-10.1.1.19", "dnsmasq", state="absent")["changed"] is True
+    assert ranges(opn, applied=True) == [("10.1.1.10", "10.1.1.19"), ("10.1.1.100", "10.1.1.250")]
+
+
 def test_ten_successive_reservations_in_one_dnsmasq_scope(opn):
     bands = ["10.1.1.%d-10.1.1.%d" % (250 - 5 * i - 4, 250 - 5 * i) for i in range(5)]
     bands += ["10.1.1.%d-10.1.1.%d" % (110 + 10 * i, 114 + 10 * i) for i in range(5)]

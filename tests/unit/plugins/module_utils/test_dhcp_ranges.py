@@ -148,3 +148,83 @@ def test_present_then_absent_round_trips_and_never_touches_outside(pairs, a, b):
     back = dr.plan_absent(dr.Scope("lan", NET, plan.ranges_after, ()), req,
                           dr.marker_replacements(dr.find_marker(entries, req)) if entries else [])
     assert tuple(back.ranges_after) == tuple(s.ranges)
+
+
+def reserve_all(s: dr.Scope, bands: list[str]) -> tuple[dr.Scope, list[dict]]:
+    entries: list[dict] = []
+    for band in bands:
+        plan = dr.plan_present(s, R(band))
+        if plan.changed:
+            entries = dr.merge_marker(entries, R(band), plan)
+        s = s._replace(ranges=plan.ranges_after)
+    return s, entries
+
+
+def release(s: dr.Scope, entries: list[dict], band: str, max_ranges: int | None = None) -> tuple[dr.Scope, list]:
+    plan, entries = dr.plan_release(s, R(band), entries, max_ranges)
+    return s._replace(ranges=plan.ranges_after), entries
+
+
+def test_the_oldest_band_is_given_back_while_a_newer_adjacent_one_stays():
+    """240-250, then 230-239 (cut from what 240-250 left); giving back 240-250 first: its addresses come back as
+    their own range, 230-239 stays out of DHCP, and giving that back too restores the admin's one range."""
+    s, entries = reserve_all(scope("10.1.1.100-10.1.1.250"), ["10.1.1.240-10.1.1.250", "10.1.1.230-10.1.1.239"])
+    assert [str(r) for r in s.ranges] == ["10.1.1.100-10.1.1.229"]
+    s, entries = release(s, entries, "10.1.1.240-10.1.1.250")
+    assert [str(r) for r in s.ranges] == ["10.1.1.100-10.1.1.229", "10.1.1.240-10.1.1.250"]
+    assert [e["range"] for e in entries] == ["10.1.1.230-10.1.1.239"]
+    s, entries = release(s, entries, "10.1.1.230-10.1.1.239")
+    assert [str(r) for r in s.ranges] == ["10.1.1.100-10.1.1.250"] and entries == []
+
+
+def test_an_address_two_bands_hold_stays_reserved_while_one_of_them_does():
+    s, entries = reserve_all(scope("10.1.1.100-10.1.1.250"), ["10.1.1.200-10.1.1.210", "10.1.1.205-10.1.1.220"])
+    s, entries = release(s, entries, "10.1.1.200-10.1.1.210")
+    assert [str(r) for r in s.ranges] == ["10.1.1.100-10.1.1.204", "10.1.1.221-10.1.1.250"]
+
+
+def test_a_release_the_router_cannot_hold_is_refused_naming_the_newer_band():
+    """OpenWrt holds one range: giving back the end band while a newer one is cut below it would need two."""
+    s, entries = reserve_all(scope("10.1.1.100-10.1.1.250"), ["10.1.1.240-10.1.1.250", "10.1.1.230-10.1.1.239"])
+    with pytest.raises(dr.Conflict, match=r"at most 1 dynamic range.*made after it first \(10.1.1.230-10.1.1.239\)"):
+        dr.plan_release(s, R("10.1.1.240-10.1.1.250"), entries, 1)
+
+
+def test_a_newer_band_changed_by_hand_is_refused_naming_both():
+    s, entries = reserve_all(scope("10.1.1.100-10.1.1.250"), ["10.1.1.240-10.1.1.250", "10.1.1.230-10.1.1.239"])
+    hand = s._replace(ranges=(R("10.1.1.100-10.1.1.199"),))
+    with pytest.raises(dr.Conflict, match="cannot give back 10.1.1.240-10.1.1.250 .* cannot give back 10.1.1.230"):
+        dr.plan_release(hand, R("10.1.1.240-10.1.1.250"), entries)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(addr, st.integers(min_value=0, max_value=12)), min_size=1, max_size=6, unique=True),
+       st.randoms(use_true_random=False))
+def test_bands_given_back_in_any_order(bands, rnd):
+    """Property: reserve bands one after another, give them back in a random order: after every release the
+    dynamic addresses are the admin's less the bands still reserved, and at the end the ranges are exactly the
+    admin's."""
+    original = scope("10.1.1.20-10.1.1.80", "10.1.1.100-10.1.1.250")
+    texts = []
+    s, entries = original, []
+    for lo, width in bands:
+        band = f"10.1.1.{lo}-10.1.1.{min(lo + width, 254)}"
+        try:
+            plan = dr.plan_present(s, R(band))
+        except dr.Conflict:
+            continue
+        if plan.changed:
+            entries = dr.merge_marker(entries, R(band), plan)
+            texts.append(str(R(band)))
+        s = s._replace(ranges=plan.ranges_after)
+
+    def addrs(rs):
+        return {int(x) for r in rs for x in range(int(r.first), int(r.last) + 1)}
+    order = texts[:]
+    rnd.shuffle(order)
+    for i, band in enumerate(order):
+        s, entries = release(s, entries, band)
+        held = [R(b) for b in order[i + 1:]]
+        assert addrs(s.ranges) == addrs(original.ranges) - addrs(held)
+        assert sorted(e["range"] for e in entries) == sorted(order[i + 1:])
+    assert s.ranges == original.ranges

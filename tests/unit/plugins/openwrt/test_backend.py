@@ -52,6 +52,24 @@ def test_reserve_release_marker_list_and_second_run(router, transport):
     assert router.uci("changes") == ""  # everything committed, nothing left staged
 
 
+def test_bands_given_back_out_of_order_while_one_range_can_hold_them(router):
+    """One range per section: a band that is not the newest (100-109, with 230-239 reserved after it) goes back; a
+    band whose release would split the range (240-249: 230-239 was cut right below it since) is refused, naming the
+    newer band, and nothing changes."""
+    for band in ("192.168.1.240-192.168.1.249", "192.168.1.100-192.168.1.109", "192.168.1.230-192.168.1.239"):
+        run(router, band)
+    assert run(router, "192.168.1.100-192.168.1.109", state="absent")["ranges_after"] == [
+        "192.168.1.100-192.168.1.229"]
+    before = router.dhcp_file()
+    with pytest.raises(dhcp_backend.ReservationError, match=r"at most 1 dynamic range.*\(192.168.1.230-192.168.1.239\)"):
+        run(router, "192.168.1.240-192.168.1.249", state="absent")
+    assert router.dhcp_file() == before
+    run(router, "192.168.1.230-192.168.1.239", state="absent")
+    assert run(router, "192.168.1.240-192.168.1.249", state="absent")["ranges_after"] == [
+        "192.168.1.100-192.168.1.249"]
+    assert "dhcp.lan.start='100'\n" in lan(router) and "dhcp.lan.limit='150'\n" in lan(router)
+
+
 @BOTH
 def test_ten_reservations_in_one_scope_each_idempotent_and_no_field_grows(router, transport):
     for last in range(249, 239, -1):

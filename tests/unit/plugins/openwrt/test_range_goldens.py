@@ -2,7 +2,8 @@
 
 tests/data/openwrt/ipcalc.jsonl holds 58 runs of OpenWrt's own dnsmasq.init + ipcalc.sh (23.05.4 and 24.10.4, run
 under busybox, see tests/data/openwrt/README.md). Every record is replayed: each ipcalc.sh call (argv → rc, stdout,
-stderr) and the dhcp-range lines the init script wrote for the recorded uci config and netifd state.
+stderr) and the dhcp-range lines the init script wrote for the recorded uci config and netifd state. The recorded
+config is ``uci show`` output, read with the backend's own parser (``backend_openwrt.parse_uci_show``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from typing import Any
 import pytest
 
 from ansible_collections.baremetal.lb.plugins.module_utils import openwrt_range
-from tests.unit.plugins.openwrt.goldens import records, sections_from_show
+from ansible_collections.baremetal.lb.plugins.module_utils.backend_openwrt import parse_uci_show
+from tests.unit.plugins.openwrt.goldens import records
 
 IPCALC = records("ipcalc.jsonl")
 
@@ -35,7 +37,7 @@ def test_ipcalc_calls_reproduced(rec):
 @pytest.mark.parametrize("rec", IPCALC, ids=_id)
 def test_dhcp_range_lines_reproduced(rec):
     release = rec["release"][:5]
-    sections = sections_from_show(rec["inputs"]["uci_dhcp"])
+    sections = parse_uci_show(rec["inputs"]["uci_dhcp"])
     dhcp = [(name, opts) for name, kind, opts in sections if kind == "dhcp"]
     maindhcp = any(name == "odhcpd" and int(opts.get("maindhcp", "0")) > 0 for name, kind, opts in sections)
     ranges = openwrt_range.dnsmasq_ranges(release, dhcp, rec["inputs"]["netifd"], maindhcp=maindhcp)
@@ -59,7 +61,7 @@ def test_the_documented_failure_modes_are_kinds_a_caller_can_refuse():
 
     def kinds(release: str, case: str) -> list[str]:
         rec = by_case[(release, case)]
-        secs = [(n, o) for n, k, o in sections_from_show(rec["inputs"]["uci_dhcp"]) if k == "dhcp"]
+        secs = [(n, o) for n, k, o in parse_uci_show(rec["inputs"]["uci_dhcp"]) if k == "dhcp"]
         return [r.kind for r in openwrt_range.dnsmasq_ranges(release, secs, rec["inputs"]["netifd"])]
 
     assert kinds("24.10", "24_router_inside_range") == ["broken"]

@@ -76,3 +76,49 @@ def test_transcript(tmp_path, key, steps):
         if "savedir_after" in step:
             deltas = {k: v for k, v in after.items() if k.startswith("/tmp/.uci/")}
             assert deltas == step["savedir_after"], where
+
+
+def _split_argv(argv: list[str]) -> tuple[tuple[str, ...], list[str]]:
+    """``(the options that choose the config store (-c DIR, -P DIR), the command and its arguments)``."""
+    store, rest, args = [], [], iter(argv[1:])
+    for arg in args:
+        if arg in ("-c", "-P", "-t"):
+            store += [arg, next(args)]
+        elif arg.startswith("-") and not rest:
+            continue  # -q, -X, -N, ...: output format and quietness
+        else:
+            rest.append(arg)
+    return tuple(store), rest
+
+
+def test_the_backends_uci_show_parser_agrees_with_the_real_uci_get():
+    """backend_openwrt.parse_uci_show (how the module reads a router) on each recorded ``uci show``, compared with
+    what the real ``uci get`` printed for the same key before anything was written: a list's items joined by
+    spaces, a value with ``'\\''`` escapes unquoted, a section's type."""
+    from ansible_collections.baremetal.lb.plugins.module_utils.backend_openwrt import parse_uci_show
+
+    compared = 0
+    for _key, steps in GROUPS:
+        shown: dict[tuple[str, ...], dict[str, Any]] = {}
+        for step in steps:
+            store, cmd = _split_argv(step["argv"])
+            if not cmd or step["rc"] != 0:
+                continue
+            if cmd[0] == "show":
+                package = cmd[1].split(".")[0] if len(cmd) > 1 else None
+                values: dict[str, Any] = {}
+                for name, kind, opts in parse_uci_show(step["stdout"].splitlines()):
+                    for line in step["stdout"].splitlines()[:1]:
+                        package = package or line.split(".")[0]
+                    if kind is not None:
+                        values["%s.%s" % (package, name)] = kind
+                    values.update({"%s.%s.%s" % (package, name, k): v for k, v in opts.items()})
+                shown[store] = {**shown.get(store, {}), **values}
+            elif cmd[0] == "get" and cmd[1] in shown.get(store, {}):
+                value = shown[store][cmd[1]]
+                assert (" ".join(value) if isinstance(value, list) else value) == step["stdout"].rstrip("\n"), \
+                    (step["config"], step["scenario"], step["step"], cmd)
+                compared += 1
+            elif cmd[0] not in ("get", "show", "changes", "export"):
+                shown.pop(store, None)  # a write: what was shown may be stale
+    assert compared >= 40, compared
