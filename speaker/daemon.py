@@ -119,7 +119,8 @@ class Speaker:
                                                 namespace=cfg.namespace, ignore_exclude_lb=cfg.ignore_exclude_lb)
         self._http: metrics.MetricsEndpoint | None = None
         self._metrics_token = _read_token(cfg.metrics_bearer_token_file)
-        self._metrics_tls = (metrics.tls_context(cfg.metrics_tls_cert_file, cfg.metrics_tls_key_file)
+        self._metrics_tls = (metrics.tls_context(cfg.metrics_tls_cert_file, cfg.metrics_tls_key_file,
+                                                 client_ca_file=cfg.metrics_tls_client_ca_file)
                              if cfg.metrics_tls_cert_file and cfg.metrics_tls_key_file else None)
 
     def _build_layer2(self) -> None:
