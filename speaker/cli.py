@@ -19,6 +19,8 @@ import yaml
 
 from speaker import __version__
 from speaker.config import DEFAULT_PATH, ConfigError, SpeakerConfig, build_speaker_config, load_speaker_config
+from speaker.logformat import FORMATS as LOG_FORMATS
+from speaker.logformat import setup_logging
 
 log = logging.getLogger("baremetal-lb")
 
@@ -59,14 +61,6 @@ def load_manifest(text: str) -> list[Any]:
     return [d for d in yaml.load_all(text, Loader=KubectlLoader) if d is not None]  # noqa: S506 (a SafeLoader)
 
 
-def _setup_logging(level: str) -> None:
-    # journald adds its own timestamps; keep lines short and greppable.
-    logging.basicConfig(level=level.upper(), stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("urllib3").setLevel(logging.ERROR)
-    logging.getLogger("kubernetes").setLevel(logging.WARNING)
-
-
 def cmd_speaker(args: argparse.Namespace) -> int:
     from speaker.daemon import Speaker
     from speaker.kube.client import KubeAccessError, make_api_client
@@ -75,11 +69,12 @@ def cmd_speaker(args: argparse.Namespace) -> int:
         cfg = load_speaker_config(args.config).with_overrides(
             kubeconfig=args.kubeconfig, node_name=args.node_name, namespace=args.namespace, log_level=args.log_level,
             metrics_listen=args.metrics_listen, ignore_exclude_lb=True if args.ignore_exclude_lb else None,
+            log_format=args.log_format,
         )
     except ConfigError as exc:
         print(f"baremetal-lb: config error: {exc}", file=sys.stderr)
         return 2
-    _setup_logging(cfg.log_level)
+    setup_logging(cfg.log_level, cfg.log_format, node=cfg.node_name)
     try:
         api = make_api_client(cfg.kubeconfig, pool_size=cfg.status_writers + 8)
     except KubeAccessError as exc:
@@ -295,6 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--node-name", help="this node's name in the cluster (default: the hostname)")
     sp.add_argument("--namespace", help="namespace of the metallb.io objects (default metallb-system)")
     sp.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
+    sp.add_argument("--log-format", choices=LOG_FORMATS,
+                    help="text (default): a line per record; json: JSON lines on stderr; journal: journald fields "
+                         "(SERVICE=, ADDRESS=, NODE=) over journald's socket (config: log_format; docs/speaker.md)")
     sp.add_argument("--metrics-listen", help="address:port for /metrics and /status (default 127.0.0.1:7472)")
     sp.add_argument("--ignore-exclude-lb", action="store_true",
                     help="announce from nodes labelled node.kubernetes.io/exclude-from-external-load-balancers too "

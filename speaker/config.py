@@ -17,6 +17,7 @@ from typing import Any, Mapping
 import yaml
 
 from speaker import durations
+from speaker.logformat import FORMATS as LOG_FORMATS  # the one list of formats
 
 DEFAULT_PATH = "/etc/baremetal-lb/speaker.yaml"
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -103,6 +104,7 @@ class SpeakerConfig:
     metrics_tls_key_file: str | None = None
     # with TLS: a client must present a certificate signed by a CA in this PEM file (mutual TLS), else no handshake
     metrics_tls_client_ca_file: str | None = None
+    log_format: str = "text"  # text | json (JSON lines on stderr) | journal (journald fields): speaker/logformat.py
     lease: LeaseSettings = LeaseSettings()
     status_writers: int = 4
     layer2: Layer2Config = Layer2Config()
@@ -134,6 +136,7 @@ _TOP_KEYS = {
     "node_name", "namespace", "kubeconfig", "load_balancer_class", "log_level", "metrics_listen", "lease",
     "status_writers", "layer2", "membership", "bgp", "ignore_exclude_lb",
     "metrics_bearer_token_file", "metrics_tls_cert_file", "metrics_tls_key_file", "metrics_tls_client_ca_file",
+    "log_format",
 }
 _LEASE_KEYS = {"name", "duration", "renew_deadline", "retry_period"}
 _LAYER2_KEYS = {"enabled", "probe", "refresh_interval", "leave_grace", "realtime_priority", "responder"}
@@ -245,7 +248,7 @@ def build_speaker_config(raw: Any, source: str = "config") -> SpeakerConfig:
     values: dict[str, Any] = {}
     for key in ("node_name", "namespace", "kubeconfig", "load_balancer_class", "log_level", "metrics_listen",
                 "metrics_bearer_token_file", "metrics_tls_cert_file", "metrics_tls_key_file",
-                "metrics_tls_client_ca_file"):
+                "metrics_tls_client_ca_file", "log_format"):
         value = _expect_str(raw, key, "")
         if value is not None:
             values[key] = value
@@ -291,6 +294,8 @@ def _validate(cfg: SpeakerConfig) -> None:
     if cfg.metrics_tls_client_ca_file and not cfg.metrics_tls_cert_file:
         raise ConfigError(f"metrics_tls_client_ca_file: {cfg.metrics_tls_client_ca_file!r} needs metrics_tls_cert_file "
                           "and metrics_tls_key_file (client certificates are checked in the TLS handshake)")
+    if cfg.log_format not in LOG_FORMATS:
+        raise ConfigError(f"log_format: {cfg.log_format!r} is not one of {', '.join(LOG_FORMATS)}")
     lease = cfg.lease
     if not _DNS1123.match(lease.name):
         raise ConfigError(f"lease.name: {lease.name!r} is not a valid object name")
