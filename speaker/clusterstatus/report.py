@@ -9,8 +9,10 @@ What it says and where each part comes from:
   duration. Judged against ``now`` of the machine running the command, so a clock far off the nodes' skews it
   (the speakers themselves use their own clocks and never compare ``renewTime``; this is a view, not a decision).
 - **allocator**: the holder of the allocator Lease, alive by the same rule.
-- **layer2 liveness**: heartbeats need a key; with no key file on this node and no key in the ``memberlist``
-  Secret, speakers fall back to Leases (a dead node noticed in seconds, not 0.2 s).
+- **layer2 liveness**: each Layer 2 speaker labels its Lease with what it uses to tell who is alive
+  (heartbeats, or the Lease fallback: a dead node noticed in seconds, not 0.2 s). Speakers that say nothing (older
+  versions, the first seconds after a start) leave it to the heartbeat Secret: a key there means heartbeats are
+  expected, no key is "unknown" (a key file on the nodes is not visible from the API).
 - **pools**: ``status`` written by the allocator (assigned/available per family), the protocols their
   advertisements give them, and the config errors the speakers see (the same :func:`build_config`).
 - **services**: every LoadBalancer Service of this class, its addresses and pool, and who announces it
@@ -33,6 +35,7 @@ ERROR, WARNING = "error", "warning"
 
 LIVENESS_PREFIX = "baremetal-lb-speaker-"  # speaker.liveness.PREFIX (kept equal by a test: this module is pure)
 LAYER2_LABEL = "baremetal-lb/layer2"  # speaker.liveness.LAYER2_LABEL
+LIVENESS_LABEL = "baremetal-lb/layer2-liveness"  # speaker.liveness.LIVENESS_LABEL: "heartbeats" | "leases"
 
 
 @dataclass(frozen=True)
@@ -139,7 +142,9 @@ def _speakers(objs: ClusterObjects) -> list[dict[str, Any]]:
             continue
         _, alive, age = _lease_state(lease, objs.now)
         labels = (lease.get("metadata") or {}).get("labels") or {}
-        out.append({"node": name[len(LIVENESS_PREFIX):], "alive": alive, "layer2": labels.get(LAYER2_LABEL) == "true",
+        layer2 = labels.get(LAYER2_LABEL) == "true"
+        out.append({"node": name[len(LIVENESS_PREFIX):], "alive": alive, "layer2": layer2,
+                    "liveness": (labels.get(LIVENESS_LABEL) or None) if layer2 else None,
                     "renewed_seconds_ago": round(age, 1) if age is not None else None})
     return sorted(out, key=lambda s: s["node"])
 
@@ -153,18 +158,30 @@ def _allocator(objs: ClusterObjects) -> dict[str, Any]:
             "renewed_seconds_ago": round(age, 1) if age is not None else None}
 
 
-def _layer2_liveness(objs: ClusterObjects) -> dict[str, Any]:
+def _layer2_liveness(objs: ClusterObjects, speakers: list[dict[str, Any]]) -> dict[str, Any]:
+    """heartbeats / leases / unknown, from what the live Layer 2 speakers publish; the Secret only explains."""
     where = f"Secret {objs.namespace}/{objs.memberlist_secret}"
-    if objs.key_file:
-        return {"mode": "heartbeats", "key_source": f"file {objs.key_file} (this node's config)", "reason": None}
+    key_source = f"file {objs.key_file} (this node's config)" if objs.key_file else where
     if "secrets" in objs.unreadable:
-        return {"mode": "unknown", "key_source": where, "reason": f"cannot read Secrets: {objs.unreadable['secrets']}"}
-    secret = objs.secrets.get(objs.memberlist_secret)
-    if secret is None:
-        return {"mode": "leases", "key_source": where, "reason": f"{where} does not exist"}
-    if not (secret.get("data") or {}).get("secretkey"):
-        return {"mode": "leases", "key_source": where, "reason": f"{where} has no data.secretkey"}
-    return {"mode": "heartbeats", "key_source": where, "reason": None}
+        secret_says = f"cannot read Secrets: {objs.unreadable['secrets']}"
+    elif objs.memberlist_secret not in objs.secrets:
+        secret_says = f"{where} does not exist"
+    elif not (objs.secrets[objs.memberlist_secret].get("data") or {}).get("secretkey"):
+        secret_says = f"{where} has no data.secretkey"
+    else:
+        secret_says = ""
+    said = {s["node"]: s["liveness"] for s in speakers if s["alive"] and s["layer2"] and s["liveness"]}
+    on_leases = sorted(n for n, m in said.items() if m == "leases")
+    if on_leases:
+        return {"mode": "leases", "key_source": key_source, "nodes": on_leases,
+                "reason": f"{', '.join(on_leases)} use{'s' if len(on_leases) == 1 else ''} Leases"
+                          + (f" ({secret_says})" if secret_says else "")}
+    if said:
+        return {"mode": "heartbeats", "key_source": key_source, "nodes": [], "reason": None}
+    if objs.key_file or not secret_says:
+        return {"mode": "heartbeats", "key_source": key_source, "nodes": [], "reason": None}
+    return {"mode": "unknown", "key_source": key_source, "nodes": [],
+            "reason": f"no speaker says ({secret_says}; a key file on the nodes is not visible from the API)"}
 
 
 def _usage(status: Mapping[str, Any]) -> float | None:
@@ -193,8 +210,8 @@ def build_report(objs: ClusterObjects) -> dict[str, Any]:
             if not s["alive"]:
                 problems.append(_problem(WARNING, "SpeakerDown", f"Node {s['node']}",
                                          "its speaker's Lease is released or expired: it announces nothing"))
-    liveness = _layer2_liveness(objs)
-    if liveness["mode"] == "leases" and any(s["layer2"] for s in speakers):
+    liveness = _layer2_liveness(objs, speakers)
+    if liveness["mode"] == "leases":
         problems.append(_problem(WARNING, "LeaseFallback", liveness["key_source"],
                                  f"Layer 2 failover uses Leases, not heartbeats ({liveness['reason']}): a dead node is "
                                  "noticed after seconds, not 0.2 s"))
@@ -224,7 +241,7 @@ def build_report(objs: ClusterObjects) -> dict[str, Any]:
                                      f"every {fam} address is assigned: the next Service asking for one stays pending"))
         if name in cfg.pools and not protocols[name]:
             problems.append(_problem(WARNING, "NoAdvertisement", f"IPAddressPool {name}",
-                                     "no L2Advertisement or BGPAdvertisement selects it: its addresses are assigned "
+                                     "no L2Advertisement or BGPAdvertisement selects it: Services get its addresses "
                                      "but nobody announces them"))
 
     l2_by_service: dict[str, list[Mapping[str, Any]]] = {}

@@ -50,8 +50,9 @@ def summary(report: Mapping[str, Any]) -> str:
 def sections(report: Mapping[str, Any]) -> list[Section]:
     """The report's tables, in reading order; the problems last (and only when there are any)."""
     out = [
-        Section("SPEAKERS", ("NODE", "ALIVE", "LAYER2", "ALLOCATOR", "RENEWED"), tuple(
+        Section("SPEAKERS", ("NODE", "ALIVE", "LAYER2", "LIVENESS", "ALLOCATOR", "RENEWED"), tuple(
             (s["node"], "yes" if s["alive"] else "NO", "yes" if s["layer2"] else "no",
+             {"leases": "LEASES"}.get(s.get("liveness") or "", s.get("liveness") or "-"),
              "leader" if s.get("leader") else "", _ago(s["renewed_seconds_ago"]))
             for s in report["speakers"])),
         Section("POOLS", ("POOL", "ADDRESSES", "PROTOCOL", "IPV4 USED/ALL", "IPV6 USED/ALL", "USAGE"), tuple(

@@ -80,9 +80,12 @@ def test_cluster_status_shows_announcers_gaps_and_a_dead_speaker(world: L2Lab, k
         r = report(admin)
         pools = {p["name"]: p for p in r["pools"]}
         return r if pools.get("dmz", {}).get("assigned_ipv4") == 1 and pools["lan"].get("assigned_ipv4") == 1 \
-            and all(s["alive"] for s in r["speakers"]) and len(r["speakers"]) == 2 else None
+            and [(s["alive"], s["liveness"]) for s in r["speakers"]] == [(True, "heartbeats")] * 2 else None
 
-    r = wait_for("the pools' status written and both speakers' Leases", settled, timeout=30)
+    # the speakers have heartbeat key files (no memberlist Secret): each says "heartbeats" on its Lease, so no
+    # Lease fallback is claimed from the missing Secret
+    r = wait_for("the pools' status written and both speakers' Leases saying heartbeats", settled, timeout=30)
+    assert r["layer2_liveness"]["mode"] == "heartbeats"
     assert r["allocator"]["alive"] and r["allocator"]["leader"] in world.nodes
     assert [(s["node"], s["alive"], s["layer2"]) for s in r["speakers"]] == [("node1", True, True),
                                                                            ("node2", True, True)]
@@ -95,9 +98,8 @@ def test_cluster_status_shows_announcers_gaps_and_a_dead_speaker(world: L2Lab, k
     assert svcs["default/late"]["last_warning"]["reason"] == "AllocationFailed"
     pools = {p["name"]: p for p in r["pools"]}
     assert pools["dmz"]["exhausted"] == ["IPv4"] and pools["dmz"]["usage_percent"] == 100.0
-    assert problems(r) == [("LeaseFallback", f"Secret {NS}/memberlist")] * (r["layer2_liveness"]["mode"] == "leases") + [
-        ("PoolExhausted", "IPAddressPool dmz"), ("NoAdvertisement", "IPAddressPool dmz"),
-        ("NoAddress", "Service default/late")]
+    assert problems(r) == [("PoolExhausted", "IPAddressPool dmz"), ("NoAdvertisement", "IPAddressPool dmz"),
+                           ("NoAddress", "Service default/late")]
 
     table = cluster_status(admin)
     assert table.returncode == 0, table.stderr

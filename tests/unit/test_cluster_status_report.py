@@ -22,13 +22,18 @@ def ts(seconds_ago: float) -> str:
     return (NOW - dt.timedelta(seconds=seconds_ago)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def lease(name: str, holder: str, ago: float, duration: int = 6, layer2: bool = True) -> dict[str, Any]:
-    return {"metadata": {"name": name, "labels": {"baremetal-lb/layer2": "true" if layer2 else "false"}},
+def lease(name: str, holder: str, ago: float, duration: int = 6, layer2: bool = True,
+          liveness: str | None = None) -> dict[str, Any]:
+    labels = {"baremetal-lb/layer2": "true" if layer2 else "false"}
+    if liveness:
+        labels["baremetal-lb/layer2-liveness"] = liveness
+    return {"metadata": {"name": name, "labels": labels},
             "spec": {"holderIdentity": holder, "renewTime": ts(ago), "leaseDurationSeconds": duration}}
 
 
-def speaker(node: str, ago: float = 1, **kw: Any) -> dict[str, Any]:
-    return lease(f"baremetal-lb-speaker-{node}", node, ago, **kw)
+def speaker(node: str, ago: float = 1, liveness: str | None = "heartbeats", **kw: Any) -> dict[str, Any]:
+    """A speaker's own Lease, labelled with its Layer 2 liveness source as speaker.liveness writes it."""
+    return lease(f"baremetal-lb-speaker-{node}", node, ago, liveness=liveness, **kw)
 
 
 def allocator(holder: str, ago: float = 1) -> dict[str, Any]:
@@ -91,7 +96,8 @@ def kinds(report: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def test_the_pure_module_agrees_with_the_speakers_lease_names() -> None:
-    assert (rep.LIVENESS_PREFIX, rep.LAYER2_LABEL) == (liveness.PREFIX, liveness.LAYER2_LABEL)
+    assert (rep.LIVENESS_PREFIX, rep.LAYER2_LABEL, rep.LIVENESS_LABEL) == (
+        liveness.PREFIX, liveness.LAYER2_LABEL, liveness.LIVENESS_LABEL)
 
 
 def test_a_healthy_cluster_has_no_problem_and_names_the_announcer() -> None:
@@ -122,12 +128,18 @@ GAPS = [
     ("pool full",
      dict(pools=(pool("lan", ["10.1.1.240/32"], assignedIPv4=1, availableIPv4=0, assignedIPv6=0, availableIPv6=0),)),
      [("PoolExhausted", "IPAddressPool lan")]),
-    ("no heartbeat key: Lease fallback",
-     dict(secrets={}),
+    ("no heartbeat key: a speaker says it uses the Lease fallback",
+     dict(secrets={}, leases=(allocator("node1"), speaker("node1", liveness="leases"), speaker("node2"))),
      [("LeaseFallback", "Secret metallb-system/memberlist")]),
-    ("a key file on this node: heartbeats, whatever the Secret",
-     dict(secrets={}, key_file="/etc/baremetal-lb/membership.key"),
+    ("key files on the nodes: the speakers say heartbeats, whatever the Secret",
+     dict(secrets={}),
      []),
+    ("speakers that say nothing (older) and no key in the Secret: unknown, no fallback claimed",
+     dict(secrets={}, leases=(allocator("node1"), speaker("node1", liveness=None), speaker("node2", liveness=None))),
+     []),
+    ("a dead speaker's last word does not count",
+     dict(leases=(allocator("node2"), speaker("node1", ago=60, liveness="leases"), speaker("node2"))),
+     [("SpeakerDown", "Node node1"), ("AnnouncerDown", "Service default/traefik")]),
     ("no Layer 2 speaker: no fallback to speak of",
      dict(secrets={}, leases=(allocator("node1"), speaker("node1", layer2=False))),
      []),
@@ -187,8 +199,20 @@ def test_bgp_announcers_name_their_peers() -> None:
     assert report["services"][0]["bgp"] == [{"node": "node2", "peers": ["gw-a", "gw-b"]}]
 
 
+def test_the_liveness_mode_comes_from_the_speakers_and_the_secret_only_explains() -> None:
+    said = build_report(healthy(secrets={}, leases=(allocator("node1"), speaker("node1", liveness="leases"),
+                                                    speaker("node2", liveness="leases"))))["layer2_liveness"]
+    assert said == {"mode": "leases", "key_source": "Secret metallb-system/memberlist", "nodes": ["node1", "node2"],
+                    "reason": "node1, node2 use Leases (Secret metallb-system/memberlist does not exist)"}
+    silent = build_report(healthy(leases=(allocator("node1"), speaker("node1", liveness=None))))["layer2_liveness"]
+    assert silent["mode"] == "heartbeats"  # a key in the Secret: heartbeats are what the speakers use once up
+    silent = build_report(healthy(secrets={}, leases=(allocator("node1"), speaker("node1", liveness=None))))
+    assert silent["layer2_liveness"]["mode"] == "unknown"
+
+
 def test_an_unreadable_list_is_said_not_guessed() -> None:
-    report = build_report(healthy(secrets={}, unreadable={"secrets": "403 Forbidden", "events": "403 Forbidden"}))
+    report = build_report(healthy(secrets={}, leases=(allocator("node1"), speaker("node1", liveness=None)),
+                                  unreadable={"secrets": "403 Forbidden", "events": "403 Forbidden"}))
     assert report["layer2_liveness"]["mode"] == "unknown"
     assert kinds(report) == []  # no LeaseFallback claimed from a Secret list it could not read
     assert report["unreadable"] == {"events": "403 Forbidden", "secrets": "403 Forbidden"}
@@ -215,7 +239,8 @@ def table(report: dict[str, Any]) -> dict[str, list[tuple[str, ...]]]:
 
 ROWS = [
     ("healthy", healthy(), {
-        "SPEAKERS": [("node1", "yes", "yes", "leader", "1s ago"), ("node2", "yes", "yes", "", "1s ago")],
+        "SPEAKERS": [("node1", "yes", "yes", "heartbeats", "leader", "1s ago"),
+                     ("node2", "yes", "yes", "heartbeats", "", "1s ago")],
         "POOLS": [("lan", "10.1.1.240-10.1.1.250", "layer2", "1/11", "0/0", "9.1%")],
         "SERVICES": [("default/traefik", "10.1.1.240", "lan", "layer2", "80/TCP", "node1 (eth0)")],
     }),
@@ -223,27 +248,32 @@ ROWS = [
         services=(service("traefik", [], None),), l2_statuses=(),
         pools=(pool("lan", ["10.1.1.240/32"], assignedIPv4=1, availableIPv4=0),
                pool("new", ["10.1.2.0/28"]))), {
-        "SPEAKERS": [("node1", "yes", "yes", "leader", "1s ago"), ("node2", "yes", "yes", "", "1s ago")],
+        "SPEAKERS": [("node1", "yes", "yes", "heartbeats", "leader", "1s ago"),
+                     ("node2", "yes", "yes", "heartbeats", "", "1s ago")],
         "POOLS": [("lan", "10.1.1.240/32", "layer2", "1/1", "-", "100% FULL"),
                   ("new", "10.1.2.0/28", "none", "-", "-", "-")],
         "SERVICES": [("default/traefik", "<pending>", "-", "-", "80/TCP", "-")],
         "PROBLEMS": [("WARNING", "PoolExhausted", "IPAddressPool lan",
                       "every IPv4 address is assigned: the next Service asking for one stays pending"),
                      ("WARNING", "NoAdvertisement", "IPAddressPool new",
-                      "no L2Advertisement or BGPAdvertisement selects it: its addresses are assigned but nobody "
+                      "no L2Advertisement or BGPAdvertisement selects it: Services get its addresses but nobody "
                       "announces them"),
                      ("ERROR", "NoAddress", "Service default/traefik", "no address assigned")],
     }),
     ("dead speaker and dual announcers, BGP", healthy(
-        leases=(allocator("node2"), speaker("node1", ago=7200), speaker("node2")),
+        leases=(allocator("node2"), speaker("node1", ago=7200), speaker("node2", liveness="leases")),
         bgp_advertisements=({"metadata": {"name": "b"}, "spec": {}},),
         bgp_statuses=(bgpstatus("node2", "traefik", ["gw"]),),
         unreadable={"events": "403 Forbidden"}), {
-        "SPEAKERS": [("node1", "NO", "yes", "", "2h ago"), ("node2", "yes", "yes", "leader", "1s ago")],
+        "SPEAKERS": [("node1", "NO", "yes", "heartbeats", "", "2h ago"),
+                     ("node2", "yes", "yes", "LEASES", "leader", "1s ago")],
         "POOLS": [("lan", "10.1.1.240-10.1.1.250", "layer2+bgp", "1/11", "0/0", "9.1%")],
         "SERVICES": [("default/traefik", "10.1.1.240", "lan", "layer2+bgp", "80/TCP", "node1 (eth0); node2 bgp→gw")],
         "PROBLEMS": [("WARNING", "SpeakerDown", "Node node1",
                       "its speaker's Lease is released or expired: it announces nothing"),
+                     ("WARNING", "LeaseFallback", "Secret metallb-system/memberlist",
+                      "Layer 2 failover uses Leases, not heartbeats (node2 uses Leases): a dead node is noticed after "
+                      "seconds, not 0.2 s"),
                      ("WARNING", "AnnouncerDown", "Service default/traefik",
                       "announced by node1, whose speaker's Lease expired: the status is stale until the allocator "
                       "removes it"),
@@ -269,6 +299,7 @@ def test_render_aligns_columns_and_says_when_all_is_well() -> None:
 
 
 def test_summary_says_when_there_is_no_allocator_and_the_fallback() -> None:
-    text = render(build_report(healthy(secrets={}, leases=(allocator("node1", ago=99), speaker("node1")))))
+    text = render(build_report(healthy(secrets={}, leases=(allocator("node1", ago=99),
+                                                           speaker("node1", liveness="leases")))))
     assert text.splitlines()[0] == ("namespace metallb-system   allocator NONE (last node1)   layer2 liveness "
                                     "LEASES (fallback) (key: Secret metallb-system/memberlist)")
