@@ -176,8 +176,9 @@ def _layer2_liveness(objs: ClusterObjects, speakers: list[dict[str, Any]]) -> di
         return {"mode": "leases", "key_source": key_source, "nodes": on_leases,
                 "reason": f"{', '.join(on_leases)} use{'s' if len(on_leases) == 1 else ''} Leases"
                           + (f" ({secret_says})" if secret_says else "")}
-    if said:
-        return {"mode": "heartbeats", "key_source": key_source, "nodes": [], "reason": None}
+    if said:  # heartbeats without a key in the Secret: each node has a key file (membership.key_file)
+        source = key_source if objs.key_file or not secret_says else f"the nodes' key files ({secret_says})"
+        return {"mode": "heartbeats", "key_source": source, "nodes": [], "reason": None}
     if objs.key_file or not secret_says:
         return {"mode": "heartbeats", "key_source": key_source, "nodes": [], "reason": None}
     return {"mode": "unknown", "key_source": key_source, "nodes": [],

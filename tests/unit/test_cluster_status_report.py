@@ -204,6 +204,9 @@ def test_the_liveness_mode_comes_from_the_speakers_and_the_secret_only_explains(
                                                     speaker("node2", liveness="leases"))))["layer2_liveness"]
     assert said == {"mode": "leases", "key_source": "Secret metallb-system/memberlist", "nodes": ["node1", "node2"],
                     "reason": "node1, node2 use Leases (Secret metallb-system/memberlist does not exist)"}
+    files = build_report(healthy(secrets={}))["layer2_liveness"]
+    assert (files["mode"], files["key_source"]) == (
+        "heartbeats", "the nodes' key files (Secret metallb-system/memberlist does not exist)")
     silent = build_report(healthy(leases=(allocator("node1"), speaker("node1", liveness=None))))["layer2_liveness"]
     assert silent["mode"] == "heartbeats"  # a key in the Secret: heartbeats are what the speakers use once up
     silent = build_report(healthy(secrets={}, leases=(allocator("node1"), speaker("node1", liveness=None))))
