@@ -1,10 +1,12 @@
-"""``baremetal-lb``: ``speaker`` runs the daemon, ``status`` asks a running one, ``check-config`` validates."""
+"""``baremetal-lb``: ``speaker`` runs the daemon, ``status`` asks a running one (``--cluster``: the API),
+``check-config`` validates."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
 import re
 import signal
 import sys
@@ -16,7 +18,9 @@ from typing import Any, Sequence
 import yaml
 
 from speaker import __version__
-from speaker.config import ConfigError, SpeakerConfig, build_speaker_config, load_speaker_config
+from speaker.config import DEFAULT_PATH, ConfigError, SpeakerConfig, build_speaker_config, load_speaker_config
+from speaker.logformat import FORMATS as LOG_FORMATS
+from speaker.logformat import setup_logging
 
 log = logging.getLogger("baremetal-lb")
 
@@ -57,14 +61,6 @@ def load_manifest(text: str) -> list[Any]:
     return [d for d in yaml.load_all(text, Loader=KubectlLoader) if d is not None]  # noqa: S506 (a SafeLoader)
 
 
-def _setup_logging(level: str) -> None:
-    # journald adds its own timestamps; keep lines short and greppable.
-    logging.basicConfig(level=level.upper(), stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("urllib3").setLevel(logging.ERROR)
-    logging.getLogger("kubernetes").setLevel(logging.WARNING)
-
-
 def cmd_speaker(args: argparse.Namespace) -> int:
     from speaker.daemon import Speaker
     from speaker.kube.client import KubeAccessError, make_api_client
@@ -73,11 +69,12 @@ def cmd_speaker(args: argparse.Namespace) -> int:
         cfg = load_speaker_config(args.config).with_overrides(
             kubeconfig=args.kubeconfig, node_name=args.node_name, namespace=args.namespace, log_level=args.log_level,
             metrics_listen=args.metrics_listen, ignore_exclude_lb=True if args.ignore_exclude_lb else None,
+            log_format=args.log_format,
         )
     except ConfigError as exc:
         print(f"baremetal-lb: config error: {exc}", file=sys.stderr)
         return 2
-    _setup_logging(cfg.log_level)
+    setup_logging(cfg.log_level, cfg.log_format, node=cfg.node_name)
     try:
         api = make_api_client(cfg.kubeconfig, pool_size=cfg.status_writers + 8)
     except KubeAccessError as exc:
@@ -106,7 +103,54 @@ def cmd_speaker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cluster_status(args: argparse.Namespace) -> int:
+    """``status --cluster``: every speaker, pool and LoadBalancer Service, from the API (speaker.clusterstatus).
+
+    Reaches the cluster as the speaker does (``speaker.kube.client``): ``--kubeconfig``, else ``kubeconfig:`` of
+    the speaker config when one is present (on a node: the speaker's own ServiceAccount), else ``$KUBECONFIG``,
+    in-cluster, ``~/.kube/config``.
+    """
+    from speaker.clusterstatus.read import ClusterUnreachable, read_cluster
+    from speaker.clusterstatus.report import build_report
+    from speaker.clusterstatus.table import render
+    from speaker.kube.client import KubeAccessError, make_api_client
+
+    path = args.config
+    if path is None and Path(DEFAULT_PATH).exists() and not os.access(DEFAULT_PATH, os.R_OK):
+        # Not root on a node (the file is root's): the defaults, so --kubeconfig and --namespace still work.
+        print(f"baremetal-lb: {DEFAULT_PATH} is not readable; using the defaults (--config to name one)",
+              file=sys.stderr)
+        path = os.devnull
+    try:
+        cfg = load_speaker_config(path).with_overrides(kubeconfig=args.kubeconfig, namespace=args.namespace)
+    except ConfigError as exc:
+        print(f"baremetal-lb: config error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        api = make_api_client(cfg.kubeconfig, context=args.context)
+    except KubeAccessError as exc:
+        print(f"baremetal-lb: {exc}", file=sys.stderr)
+        return 2
+    try:
+        objs = read_cluster(api, namespace=cfg.namespace, allocator_lease=cfg.lease.name,
+                            memberlist_secret=cfg.membership.secret_name, key_file=cfg.membership.key_file,
+                            load_balancer_class=cfg.load_balancer_class)
+    except ClusterUnreachable as exc:
+        print(f"baremetal-lb: cannot reach the cluster: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        api.close()
+    report = build_report(objs)
+    if args.output == "json":
+        print(json.dumps(report, indent=2))
+    else:
+        sys.stdout.write(render(report))
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
+    if args.cluster:
+        return cmd_cluster_status(args)
     url = args.url.rstrip("/") + "/status"
     try:
         with urllib.request.urlopen(url, timeout=5) as resp:
@@ -114,7 +158,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     except (urllib.error.URLError, OSError) as exc:
         print(f"baremetal-lb: no speaker answering at {url} ({exc})", file=sys.stderr)
         return 1
-    if args.json:
+    if args.json or args.output == "json":
         print(json.dumps(data, indent=2))
         return 0
     print(f"node {data['node']}  namespace {data['namespace']}  "
@@ -246,15 +290,32 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--node-name", help="this node's name in the cluster (default: the hostname)")
     sp.add_argument("--namespace", help="namespace of the metallb.io objects (default metallb-system)")
     sp.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
+    sp.add_argument("--log-format", choices=LOG_FORMATS,
+                    help="text (default): a line per record; json: JSON lines on stderr; journal: journald fields "
+                         "(SERVICE=, ADDRESS=, NODE=) over journald's socket (config: log_format; docs/speaker.md)")
     sp.add_argument("--metrics-listen", help="address:port for /metrics and /status (default 127.0.0.1:7472)")
     sp.add_argument("--ignore-exclude-lb", action="store_true",
                     help="announce from nodes labelled node.kubernetes.io/exclude-from-external-load-balancers too "
                          "(MetalLB's flag of the same name; config: ignore_exclude_lb)")
     sp.set_defaults(func=cmd_speaker)
 
-    st = sub.add_parser("status", help="show what a running speaker allocates and announces")
+    st = sub.add_parser("status", help="show what a running speaker allocates and announces (--cluster: every "
+                                       "speaker, pool and Service, from the API)")
     st.add_argument("--url", default="http://127.0.0.1:7472", help="the speaker's metrics_listen address")
-    st.add_argument("--json", action="store_true", help="print the raw JSON")
+    st.add_argument("--json", action="store_true", help="print the raw JSON (same as --output json)")
+    st.add_argument("--output", "-o", choices=("table", "json"), default="table",
+                    help="table for people; json for scripts (--cluster: schema baremetal-lb/cluster-status/v1, "
+                         "docs/troubleshooting.md)")
+    st.add_argument("--cluster", action="store_true",
+                    help="the whole cluster through the API (no ssh): speakers, allocator, pools and usage, every "
+                         "LoadBalancer Service and who announces it, and the gaps")
+    st.add_argument("--config", help="--cluster: speaker config to take kubeconfig, namespace, lease and Secret names "
+                                     "from (default /etc/baremetal-lb/speaker.yaml if present)")
+    st.add_argument("--kubeconfig", help="--cluster: kubeconfig file (default: the config's, $KUBECONFIG, in-cluster, "
+                                         "~/.kube/config)")
+    st.add_argument("--context", help="--cluster: kubeconfig context")
+    st.add_argument("--namespace", help="--cluster: namespace of the metallb.io objects (default: the config's, "
+                                        "metallb-system)")
     st.set_defaults(func=cmd_status)
 
     cc = sub.add_parser("check-config", help="validate a speaker config file or a metallb.io manifest")

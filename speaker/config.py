@@ -19,6 +19,7 @@ import yaml
 
 from speaker import durations
 from speaker.layer2.settings import RESPONDERS, Layer2Settings
+from speaker.logformat import FORMATS as LOG_FORMATS  # the one list of formats
 from speaker.membership_core import MembershipSettings
 
 DEFAULT_PATH = "/etc/baremetal-lb/speaker.yaml"
@@ -65,6 +66,9 @@ class SpeakerConfig:
     metrics_bearer_token_file: str | None = None  # /metrics wants "Authorization: Bearer <the file's content>"
     metrics_tls_cert_file: str | None = None  # with metrics_tls_key_file: HTTPS on metrics_listen
     metrics_tls_key_file: str | None = None
+    # with TLS: a client must present a certificate signed by a CA in this PEM file (mutual TLS), else no handshake
+    metrics_tls_client_ca_file: str | None = None
+    log_format: str = "text"  # text | json (JSON lines on stderr) | journal (journald fields): speaker/logformat.py
     lease: LeaseSettings = LeaseSettings()
     status_writers: int = 4
     layer2: Layer2Settings = Layer2Settings()
@@ -96,7 +100,8 @@ def duration_setting(value: Any, where: str) -> float:
 _TOP_KEYS = {
     "node_name", "namespace", "kubeconfig", "load_balancer_class", "log_level", "metrics_listen", "lease",
     "status_writers", "layer2", "membership", "bgp", "ignore_exclude_lb",
-    "metrics_bearer_token_file", "metrics_tls_cert_file", "metrics_tls_key_file",
+    "metrics_bearer_token_file", "metrics_tls_cert_file", "metrics_tls_key_file", "metrics_tls_client_ca_file",
+    "log_format",
 }
 _LEASE_KEYS = {"name", "duration", "renew_deadline", "retry_period"}
 _LAYER2_KEYS = {"enabled", "probe", "refresh_interval", "leave_grace", "realtime_priority", "responder"}
@@ -198,7 +203,8 @@ def build_speaker_config(raw: Any, source: str = "config") -> SpeakerConfig:
         raise ConfigError(f"{unknown[0]}: unknown setting (known: {', '.join(sorted(_TOP_KEYS))})")
     values: dict[str, Any] = {}
     for key in ("node_name", "namespace", "kubeconfig", "load_balancer_class", "log_level", "metrics_listen",
-                "metrics_bearer_token_file", "metrics_tls_cert_file", "metrics_tls_key_file"):
+                "metrics_bearer_token_file", "metrics_tls_cert_file", "metrics_tls_key_file",
+                "metrics_tls_client_ca_file", "log_format"):
         value = _expect_str(raw, key, "")
         if value is not None:
             values[key] = value
@@ -241,6 +247,11 @@ def _validate(cfg: SpeakerConfig) -> None:
         given, missing = (("metrics_tls_cert_file", "metrics_tls_key_file") if cfg.metrics_tls_cert_file
                           else ("metrics_tls_key_file", "metrics_tls_cert_file"))
         raise ConfigError(f"{missing}: needed with {given} (HTTPS wants the certificate and its key)")
+    if cfg.metrics_tls_client_ca_file and not cfg.metrics_tls_cert_file:
+        raise ConfigError(f"metrics_tls_client_ca_file: {cfg.metrics_tls_client_ca_file!r} needs metrics_tls_cert_file "
+                          "and metrics_tls_key_file (client certificates are checked in the TLS handshake)")
+    if cfg.log_format not in LOG_FORMATS:
+        raise ConfigError(f"log_format: {cfg.log_format!r} is not one of {', '.join(LOG_FORMATS)}")
     lease = cfg.lease
     if not _DNS1123.match(lease.name):
         raise ConfigError(f"lease.name: {lease.name!r} is not a valid object name")

@@ -129,7 +129,8 @@ class Speaker:
                                                 events=self.events, namespace=cfg.namespace)
         self._http: metrics.MetricsEndpoint | None = None
         self._metrics_token = _read_token(cfg.metrics_bearer_token_file)
-        self._metrics_tls = (metrics.tls_context(cfg.metrics_tls_cert_file, cfg.metrics_tls_key_file)
+        self._metrics_tls = (metrics.tls_context(cfg.metrics_tls_cert_file, cfg.metrics_tls_key_file,
+                                                 client_ca_file=cfg.metrics_tls_client_ca_file)
                              if cfg.metrics_tls_cert_file and cfg.metrics_tls_key_file else None)
 
     def _build_layer2(self) -> None:
@@ -471,7 +472,10 @@ class Speaker:
             healthy = all(i.healthy for i in self.informers.values())
             metrics.CONFIG_STALE.set(0 if healthy else 1)
             # Layer 2 liveness still from Leases (no heartbeat key, or not switched yet): BaremetalLBLeaseFallback.
-            metrics.LEASE_FALLBACK.set(1 if self.layer2 is not None and self.liveness_source().mode == LEASES else 0)
+            mode = self.liveness_source().mode if self.layer2 is not None else None
+            metrics.LEASE_FALLBACK.set(1 if mode == LEASES else 0)
+            if mode is not None:  # the same fact on our Lease, for `baremetal-lb status --cluster`
+                self.liveness.set_liveness_mode(mode)
             if self.membership is not None:
                 self.membership.set_api_reachable(healthy)
             if self.announcer is not None and not self.announcer.healthy():

@@ -49,6 +49,9 @@ PREFIX = "baremetal-lb-speaker-"
 NAME_LABEL = "app.kubernetes.io/name"
 COMPONENT_LABEL = "app.kubernetes.io/component"
 LAYER2_LABEL = "baremetal-lb/layer2"  # "true" when the speaker answers ARP/NDP: only those count for Layer 2
+# How that speaker's Layer 2 tells who is alive now: "heartbeats" or "leases" (the fallback), so a cluster-wide view
+# (``baremetal-lb status --cluster``) reads each node's mode from the API instead of guessing it from the Secret.
+LIVENESS_LABEL = "baremetal-lb/layer2-liveness"
 SELECTOR = f"{NAME_LABEL}=baremetal-lb-speaker,{COMPONENT_LABEL}=liveness"
 MERGE_PATCH = "application/merge-patch+json"
 
@@ -210,6 +213,7 @@ class SpeakerLease:
         self.name = lease_name(node)
         self._leases = leases
         self._layer2 = layer2
+        self._liveness_mode: str | None = None  # set_liveness_mode(); published with the next renewal
         self._duration = duration
         self._renew_interval = renew_interval
         self._on_change = on_change
@@ -226,6 +230,11 @@ class SpeakerLease:
         self._last_alive: frozenset[str] | None = None
 
     # --- queries (any thread)
+    def set_liveness_mode(self, mode: str) -> None:
+        """What this speaker's Layer 2 uses to tell who is alive ("heartbeats" / "leases"): a label of our Lease
+        from the next renewal on (no extra write; the renewal patches the labels anyway)."""
+        self._liveness_mode = mode
+
     def alive(self) -> frozenset[str]:
         """The speakers that answer ARP/NDP and are alive by their Leases (ourselves included unless we left)."""
         with self._lock:
@@ -331,7 +340,9 @@ class SpeakerLease:
         body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                 "metadata": {"name": self.name, "namespace": self._ns,
                              "labels": {NAME_LABEL: "baremetal-lb-speaker", COMPONENT_LABEL: "liveness",
-                                        LAYER2_LABEL: "true" if self._layer2 else "false"}},
+                                        LAYER2_LABEL: "true" if self._layer2 else "false",
+                                        **({LIVENESS_LABEL: self._liveness_mode}
+                                           if self._layer2 and self._liveness_mode else {})}},
                 "spec": spec}
         timeout = (2.0, max(2.0, self._renew_interval))
         try:

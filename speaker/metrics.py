@@ -77,7 +77,8 @@ class MetricsEndpoint:
     address a second listener on ``127.0.0.1`` (same port) serves ``/status`` there, so ``baremetal-lb status``
     keeps working at its default URL. ``bearer_token``: ``/metrics`` then wants ``Authorization: Bearer <token>``
     (Prometheus's ``authorization: {credentials_file: …}``); the health probes and loopback ``/status`` do not.
-    ``tls``: an ``ssl.SSLContext`` for the ``listen`` socket (HTTPS); the loopback listener stays plain HTTP.
+    ``tls``: an ``ssl.SSLContext`` for the ``listen`` socket (HTTPS, optionally wanting a client certificate:
+    :func:`tls_context`); the loopback listener stays plain HTTP.
     Constructing it binds the sockets (errors surface at start-up); ``servers`` are served by the owner's threads.
     """
 
@@ -152,11 +153,26 @@ class MetricsEndpoint:
         return Handler
 
 
-def tls_context(cert_file: str, key_file: str) -> ssl.SSLContext:
+def tls_context(cert_file: str, key_file: str, *, client_ca_file: str | None = None) -> ssl.SSLContext:
     """A server context for ``metrics_tls_cert_file`` / ``metrics_tls_key_file`` (TLS 1.2 or later); a file that
-    cannot be read or a key that does not match its certificate is a ConfigError naming the setting."""
+    cannot be read or a key that does not match its certificate is a ConfigError naming the setting.
+
+    ``client_ca_file`` (``metrics_tls_client_ca_file``): mutual TLS, as Prometheus's ``tls_config: {cert_file,
+    key_file}`` scrapes. A client without a certificate signed by one of these CAs fails the handshake, before any
+    HTTP is read — every path of this listener then wants one (``/healthz`` too; the loopback listener stays
+    plain HTTP, so ``baremetal-lb status`` and the role's readiness probe do not)."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    if client_ca_file:
+        try:
+            ctx.load_verify_locations(cafile=client_ca_file)
+        except ssl.SSLError as exc:
+            raise ConfigError(f"metrics_tls_client_ca_file: {client_ca_file}: no CA certificate in it "
+                              f"({exc.reason})") from None
+        except OSError as exc:
+            raise ConfigError(f"metrics_tls_client_ca_file: {client_ca_file}: cannot read: "
+                              f"{exc.strerror or exc}") from None
+        ctx.verify_mode = ssl.CERT_REQUIRED
     try:
         ctx.load_cert_chain(cert_file, key_file)
     except ssl.SSLError as exc:  # before OSError: SSLError is one
@@ -181,4 +197,5 @@ class _TLSServer(ThreadingHTTPServer):
         return self._ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
 
     def handle_error(self, request: Any, client_address: Any) -> None:
+        # a scrape refused in the handshake (no client certificate, or one no configured CA signed) lands here
         log.debug("metrics endpoint: request from %s failed", client_address, exc_info=True)

@@ -24,6 +24,7 @@ from urllib3.exceptions import HTTPError
 from speaker import metrics
 from speaker.events import Event
 from speaker.kube.client import REQUEST_TIMEOUT, read_json
+from speaker.logformat import log_fields
 from speaker.service import IP_ALLOCATED_FROM_POOL, ServiceStatus, key_of, live_status
 
 log = logging.getLogger(__name__)
@@ -254,7 +255,8 @@ class EventRecorder:
     def record(self, event: Event) -> None:
         log_fn = log.warning if event.type == "Warning" else log.info
         api_version, kind, ns, name, _ = event.involved
-        log_fn("%s %s/%s: %s: %s", kind, ns, name, event.reason, event.message)
+        log_fn("%s %s/%s: %s: %s", kind, ns, name, event.reason, event.message,
+               extra=log_fields(service=f"{ns}/{name}" if kind == "Service" else None))
         try:
             self._queue.put_nowait(event)
         except queue.Full:

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from speaker.layer2 import bpf
+from speaker.logformat import log_fields
 from speaker.layer2.frames import ETH_P_ARP, ETH_P_IPV6, mac_bytes, mac_str
 from speaker.layer2.interfaces import Link, LinkWatcher, dump_links, select_interfaces
 from speaker.layer2.metrics import METRICS, Layer2Metrics
@@ -365,7 +366,8 @@ class Announcer:
             self.metrics.set_announced(a.ip, self.node_name, a.ann.service, False)
         elif phase == ANNOUNCED and a.phase != ANNOUNCED:
             self.metrics.set_announced(a.ip, self.node_name, a.ann.service, True)
-            log.info("layer2: announcing %s (%s) on %s", a.ip, a.ann.service, ",".join(sorted(a.ifaces)))
+            log.info("layer2: announcing %s (%s) on %s", a.ip, a.ann.service, ",".join(sorted(a.ifaces)),
+                     extra=log_fields(service=a.ann.service, ip=a.ip))
         a.phase = phase
         a.since = now
         a.gen += 1
@@ -395,7 +397,8 @@ class Announcer:
         if a.phase == ANNOUNCED:
             self._unindex(a, a.ifaces)
             self._apply_tables(set(a.ifaces), self._applied_links)
-            log.info("layer2: no longer announcing %s (%s)", a.ip, a.ann.service)
+            log.info("layer2: no longer announcing %s (%s)", a.ip, a.ann.service,
+                     extra=log_fields(service=a.ann.service, ip=a.ip))
         self._set_phase(a, PENDING, self.clock())
 
     def _apply_tables(self, dirty: set[str], links: Mapping[str, Link]) -> None:
@@ -519,7 +522,8 @@ class Announcer:
         a.conflict_mac = mac
         self.metrics.inc(self.metrics.conflicts, a.ip)
         log.warning("layer2: %s (%s) is already in use by %s: not announcing it (probing again in %ss)",
-                    a.ip, a.ann.service, mac, self.settings.probing.retry)
+                    a.ip, a.ann.service, mac, self.settings.probing.retry,
+                    extra=log_fields(service=a.ann.service, ip=a.ip))
         gen = a.gen
         a.timer = self._responder.call_later(self.settings.probing.retry, lambda: self._retry(a, gen))
         try:
