@@ -139,7 +139,7 @@ def cmd_cluster_status(args: argparse.Namespace) -> int:
         print(f"baremetal-lb: cannot reach the cluster: {exc}", file=sys.stderr)
         return 1
     finally:
-        api.close()
+        api.close()  # type: ignore[no-untyped-call]  # kubernetes' ApiClient is untyped
     report = build_report(objs)
     if args.output == "json":
         print(json.dumps(report, indent=2))

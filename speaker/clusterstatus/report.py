@@ -264,32 +264,32 @@ def build_report(objs: ClusterObjects) -> dict[str, Any]:
         labels = (svc.get("metadata") or {}).get("labels") or {}
         want = ((["layer2"] if any(a.selects_service(labels) for a in cfg.l2_for_pool(pool)) else [])
                 + (["bgp"] if any(a.selects_service(labels) for a in cfg.bgp_for_pool(pool)) else [])) if pool else []
-        l2 = [{"node": _status_node(st),
+        l2: list[dict[str, Any]] = [{"node": _status_node(st),
                "interfaces": sorted(str(i.get("name", "")) for i in (st.get("status") or {}).get("interfaces") or ())}
               for st in l2_by_service.get(key, [])]
-        bgp = [{"node": _status_node(st), "peers": sorted(str(p) for p in (st.get("status") or {}).get("peers") or ())}
+        bgp: list[dict[str, Any]] = [{"node": _status_node(st), "peers": sorted(str(p) for p in (st.get("status") or {}).get("peers") or ())}
                for st in bgp_by_service.get(key, [])]
         l2.sort(key=lambda a: a["node"])
         bgp.sort(key=lambda a: a["node"])
         last = _warning(warnings.get(("Service", ns, name)), objs.now)
         because = f" (newest Warning: {last['reason']}: {last['message']})" if last else ""
-        obj = f"Service {key}"
+        subject = f"Service {key}"
         if not ips:
-            problems.append(_problem(ERROR, "NoAddress", obj, f"no address assigned{because}"))
+            problems.append(_problem(ERROR, "NoAddress", subject, f"no address assigned{because}"))
         else:
             if "layer2" in want and not l2:
-                problems.append(_problem(ERROR, "NotAnnounced", obj,
+                problems.append(_problem(ERROR, "NotAnnounced", subject,
                                          f"{', '.join(ips)}: no node announces it on Layer 2{because}"))
             if "bgp" in want and not bgp:
-                problems.append(_problem(ERROR, "NotAdvertised", obj,
+                problems.append(_problem(ERROR, "NotAdvertised", subject,
                                          f"{', '.join(ips)}: no node advertises it over BGP{because}"))
             if len(l2) > 1:
-                problems.append(_problem(WARNING, "SeveralAnnouncers", obj,
+                problems.append(_problem(WARNING, "SeveralAnnouncers", subject,
                                          f"{len(l2)} nodes hold a ServiceL2Status ({', '.join(a['node'] for a in l2)}); "
                                          "one answers ARP/NDP, the others' objects are stale or a takeover is under way"))
             stale = sorted(a["node"] for a in l2 + bgp if a["node"] in known_nodes and a["node"] not in alive_nodes)
             if stale:
-                problems.append(_problem(WARNING, "AnnouncerDown", obj,
+                problems.append(_problem(WARNING, "AnnouncerDown", subject,
                                          f"announced by {', '.join(stale)}, whose speaker's Lease expired: the status "
                                          "is stale until the allocator removes it"))
         services.append({"service": key, "addresses": ips, "pool": pool, "protocols": want,
