@@ -36,7 +36,7 @@ from test_router_api_tls import Handler, self_signed  # noqa: E402
 def old_way(url: str, n: int, **tls: object) -> float:
     start = time.perf_counter()
     for i in range(n):
-        open_url(url + "/api/%d" % i, method="GET", headers={"Accept": "application/json"}, timeout=10,
+        open_url(f"{url}/api/{i}", method="GET", headers={"Accept": "application/json"}, timeout=10,
                  follow_redirects="safe", **tls).read()
     return time.perf_counter() - start
 
@@ -45,7 +45,7 @@ def new_way(url: str, n: int, **tls: object) -> float:
     client = ApiClient(url, "bench", **tls)
     start = time.perf_counter()
     for i in range(n):
-        client.request("GET", "/api/%d" % i)
+        client.request("GET", f"/api/{i}")
     return time.perf_counter() - start
 
 
@@ -61,7 +61,7 @@ def main() -> int:
         ctx.load_cert_chain(str(cert), str(key))
         server.socket = ctx.wrap_socket(server.socket, server_side=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()
-        url = "https://127.0.0.1:%d" % server.server_address[1]
+        url = f"https://127.0.0.1:{server.server_address[1]}"
         cases = [("ca_path (self-signed router)", {"ca_path": str(cert)}),
                  ("validate_certs: false", {"validate_certs": False})]
         print(f"{args.requests} GETs per round, {args.rounds} rounds interleaved; ms per request, median of rounds")

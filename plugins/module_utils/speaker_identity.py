@@ -182,7 +182,7 @@ class Kube:
 
 def _api_message(exc: Exception) -> str:
     try:
-        return ": " + str(json.loads(getattr(exc, "body"))["message"])
+        return ": " + str(json.loads(getattr(exc, "body"))["message"])  # noqa: B009 (exc is typed Exception)
     except Exception:
         return ""
 

@@ -9,8 +9,9 @@ ServiceAccount may not list Events; a CRD not installed) leaves its section empt
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -74,7 +75,7 @@ def read_cluster(api: client.ApiClient, *, namespace: str, allocator_lease: str 
         raise ClusterUnreachable(unreachable[0])
     secrets = {str((s.get("metadata") or {}).get("name")): s for s in items.pop("secrets", ())}
     return ClusterObjects(
-        namespace=namespace, now=now or dt.datetime.now(dt.timezone.utc), secrets=secrets,
+        namespace=namespace, now=now or dt.datetime.now(dt.UTC), secrets=secrets,
         allocator_lease=allocator_lease, memberlist_secret=memberlist_secret, key_file=key_file,
         load_balancer_class=load_balancer_class, unreadable=unreadable, **items,
     )

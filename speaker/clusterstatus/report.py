@@ -24,8 +24,9 @@ What it says and where each part comes from:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from speaker.clusterconfig import build_config
 from speaker.service import IP_ALLOCATED_FROM_POOL, current_ips, is_load_balancer, ports_of, service_key
@@ -75,7 +76,7 @@ def parse_time(text: Any) -> dt.datetime | None:
         value = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
     except ValueError:
         return None
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def _lease_state(lease: Mapping[str, Any], now: dt.datetime) -> tuple[str, bool, float | None]:
@@ -109,7 +110,7 @@ def _status_node(obj: Mapping[str, Any]) -> str:
 def _newest_warnings(events: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, str], Mapping[str, Any]]:
     """The newest Warning Event per involved object (kind, namespace, name)."""
     newest: dict[tuple[str, str, str], tuple[dt.datetime, Mapping[str, Any]]] = {}
-    epoch = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+    epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
     for ev in events:
         if ev.get("type") != "Warning":
             continue
@@ -267,8 +268,10 @@ def build_report(objs: ClusterObjects) -> dict[str, Any]:
         l2: list[dict[str, Any]] = [{"node": _status_node(st),
                "interfaces": sorted(str(i.get("name", "")) for i in (st.get("status") or {}).get("interfaces") or ())}
               for st in l2_by_service.get(key, [])]
-        bgp: list[dict[str, Any]] = [{"node": _status_node(st), "peers": sorted(str(p) for p in (st.get("status") or {}).get("peers") or ())}
-               for st in bgp_by_service.get(key, [])]
+        bgp: list[dict[str, Any]] = [
+            {"node": _status_node(st), "peers": sorted(str(p) for p in (st.get("status") or {}).get("peers") or ())}
+            for st in bgp_by_service.get(key, [])
+        ]
         l2.sort(key=lambda a: a["node"])
         bgp.sort(key=lambda a: a["node"])
         last = _warning(warnings.get(("Service", ns, name)), objs.now)
@@ -284,16 +287,24 @@ def build_report(objs: ClusterObjects) -> dict[str, Any]:
                 problems.append(_problem(ERROR, "NotAdvertised", subject,
                                          f"{', '.join(ips)}: no node advertises it over BGP{because}"))
             if len(l2) > 1:
+                holders = ", ".join(a["node"] for a in l2)
                 problems.append(_problem(WARNING, "SeveralAnnouncers", subject,
-                                         f"{len(l2)} nodes hold a ServiceL2Status ({', '.join(a['node'] for a in l2)}); "
-                                         "one answers ARP/NDP, the others' objects are stale or a takeover is under way"))
+                                         f"{len(l2)} nodes hold a ServiceL2Status ({holders}); one answers ARP/NDP, "
+                                         "the others' objects are stale or a takeover is under way"))
             stale = sorted(a["node"] for a in l2 + bgp if a["node"] in known_nodes and a["node"] not in alive_nodes)
             if stale:
-                problems.append(_problem(WARNING, "AnnouncerDown", subject,
-                                         f"announced by {', '.join(stale)}, whose speaker's Lease expired: the status "
-                                         "is stale until the allocator removes it"))
+                problems.append(
+                    _problem(
+                        WARNING,
+                        "AnnouncerDown",
+                        subject,
+                        f"announced by {', '.join(stale)}, whose speaker's Lease expired: the status "
+                        "is stale until the allocator removes it",
+                    )
+                )
         services.append({"service": key, "addresses": ips, "pool": pool, "protocols": want,
-                         "ports": [f"{port}/{proto}" for proto, port in sorted(ports_of(svc), key=lambda p: (p[1], p[0]))],
+                         "ports": [f"{port}/{proto}"
+                                   for proto, port in sorted(ports_of(svc), key=lambda p: (p[1], p[0]))],
                          "layer2": l2, "bgp": bgp, "last_warning": last})
 
     return {

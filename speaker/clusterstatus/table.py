@@ -6,8 +6,9 @@ holds a newline, so every line greps on its own (``baremetal-lb status --cluster
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def sections(report: Mapping[str, Any]) -> list[Section]:
 
 def _align(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     widths = [max(len(str(r[i])) for r in (header, *rows)) for i in range(len(header))]
-    return ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in (header, *rows)]
+    return ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)).rstrip() for r in (header, *rows)]
 
 
 def render(report: Mapping[str, Any]) -> str:

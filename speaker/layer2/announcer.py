@@ -40,7 +40,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from speaker.layer2 import bpf
-from speaker.logformat import log_fields
 from speaker.layer2.frames import ETH_P_ARP, ETH_P_IPV6, mac_bytes, mac_str
 from speaker.layer2.interfaces import Link, LinkWatcher, dump_links, select_interfaces
 from speaker.layer2.metrics import METRICS, Layer2Metrics
@@ -48,6 +47,7 @@ from speaker.layer2.probe import conflicting_mac, probe_frames
 from speaker.layer2.responder import Responder, Timer
 from speaker.layer2.settings import RESPONDERS, Layer2Settings
 from speaker.layer2.supervisor import ResponderProcess
+from speaker.logformat import log_fields
 
 log = logging.getLogger(__name__)
 

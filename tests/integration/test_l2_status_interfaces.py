@@ -75,10 +75,15 @@ def world(kube_api, kube_client) -> Iterator[dict[str, Any]]:
                                           plural="servicel2statuses", detail="interfaces")
     announcer = FakeAnnouncer()
     ctl = box["ctl"] = Layer2Controller(
-        node="node-1", caches=Caches(**informers),
-        views=ViewSource(Caches(**informers), load_balancer_class=None), synced=lambda: all(i.synced for i in informers.values()),
-        announcer=announcer, events=NoEvents(), alive=lambda: frozenset({"node-1"}),
-        l2_status=applier)
+        node="node-1",
+        caches=Caches(**informers),
+        views=ViewSource(Caches(**informers), load_balancer_class=None),
+        synced=lambda: all(i.synced for i in informers.values()),
+        announcer=announcer,
+        events=NoEvents(),
+        alive=lambda: frozenset({"node-1"}),
+        l2_status=applier,
+    )
     applier.set_enabled(True)
     applier.start()
     threads = [threading.Thread(target=t, daemon=True) for t in [i.run for i in informers.values()] + [ctl.run]]

@@ -61,7 +61,9 @@ def test_ten_bands_in_one_kea_subnet():
         assert all(r["changed"] for r in run_bands(router, tmp, params, "absent", FIRST_HALF))
         assert kea.pools() == HALFWAY
         saved = json.loads(kea.files["dhcp4"].read_text())["Dhcp4"]["subnet4"][0]
-        assert [r["range"] for r in saved["user-context"]["baremetal-lb"]["reservations"]] == [b for b in BANDS if b in SECOND_HALF]
+        assert [r["range"] for r in saved["user-context"]["baremetal-lb"]["reservations"]] == [
+            b for b in BANDS if b in SECOND_HALF
+        ]
 
         assert all(r["changed"] for r in run_bands(router, tmp, params, "absent", SECOND_HALF))
         assert kea.pools() == ["198.51.100.100-198.51.100.250"]

@@ -15,7 +15,7 @@ from speaker.clusterstatus.report import SCHEMA, ClusterObjects, build_report
 from speaker.clusterstatus.table import render, sections
 
 NS = "metallb-system"
-NOW = dt.datetime(2026, 12, 6, 23, 0, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 12, 6, 23, 0, 0, tzinfo=dt.UTC)
 
 
 def ts(seconds_ago: float) -> str:

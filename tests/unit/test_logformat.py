@@ -7,8 +7,8 @@ import json
 import logging
 import socket
 import struct
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -59,7 +59,9 @@ def test_json_carries_a_traceback_on_one_line() -> None:
         import sys
         rec = logging.LogRecord("x", logging.ERROR, "f", 1, "failed", (), sys.exc_info())
     obj = json.loads(JsonLines("n").format(rec))
-    assert obj["level"] == "error" and obj["exception"].startswith("Traceback") and "ValueError: boom" in obj["exception"]
+    assert (
+        obj["level"] == "error" and obj["exception"].startswith("Traceback") and "ValueError: boom" in obj["exception"]
+    )
 
 
 def test_journal_serialization_follows_the_native_protocol() -> None:

@@ -90,8 +90,15 @@ class Recorder:
 
 def controller(caches):
     status, pool_status, events = Recorder(), Recorder(), Recorder()
-    ctl = AllocationController(caches=Caches(**caches), views=ViewSource(Caches(**caches), load_balancer_class=None), synced=lambda: True, status=status, pool_status=pool_status,
-                               events=events, namespace=NS)
+    ctl = AllocationController(
+        caches=Caches(**caches),
+        views=ViewSource(Caches(**caches), load_balancer_class=None),
+        synced=lambda: True,
+        status=status,
+        pool_status=pool_status,
+        events=events,
+        namespace=NS,
+    )
     ctl.handle([(Signal.LEADER, True)])
     return ctl, status
 

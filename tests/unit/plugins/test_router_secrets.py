@@ -13,7 +13,8 @@ import base64
 import importlib
 import json
 import sys
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import pytest
 import yaml
@@ -140,7 +141,7 @@ def test_every_secret_option_is_named_in_the_docs(module):
 
 def test_dhcp_reservation_output_holds_no_secret(routers):
     seen = {"failed": 0, "changed": 0, "warnings": 0}
-    for label, params, secrets in cases(routers):
+    for _label, params, secrets in cases(routers):
         for accept in (False, True):
             rec = run("dhcp_reservation", dict({"range": BAND}, **params, accept_active_leases=accept))
             assert_clean(rec, secrets)
@@ -152,7 +153,7 @@ def test_dhcp_reservation_output_holds_no_secret(routers):
 
 def test_dhcp_scope_info_output_holds_no_secret(routers):
     seen = {"failed": 0, "scopes": 0}
-    for label, params, secrets in cases(routers):
+    for _label, params, secrets in cases(routers):
         rec = run("dhcp_scope_info", {k: v for k, v in params.items() if k != "range"})
         assert_clean(rec, secrets)
         seen["failed"] += bool(rec.output.get("failed"))
