@@ -97,7 +97,8 @@ def request(api: client.ApiClient, method: str, path: str, *, query: Mapping[str
     """One API request; returns the unread ``urllib3`` response (``read_json`` it, or ``release_conn``).
 
     Raises ``ApiException`` (``.status``, ``.reason``, ``.body``) for a non-2xx answer, like the generated
-    client with ``_preload_content=False``; transport errors are urllib3's, as there.
+    client with ``_preload_content=False``; transport errors are urllib3's, as there. Uses only what every
+    client version in ``pyproject.toml``'s range has: ``rest_client.pool_manager``, ``auth_settings()``.
     """
     cfg = api.configuration
     headers = dict(api.default_headers)
@@ -118,10 +119,13 @@ def request(api: client.ApiClient, method: str, path: str, *, query: Mapping[str
     )
     if not 200 <= resp.status <= 299:
         try:
-            resp.read(cache_content=True)  # the Status body, for the exception's .body
+            body = resp.read()  # the Status object: why
         finally:
             resp.release_conn()
-        raise ApiException.from_response(http_resp=resp, body=None, data=None)  # NotFoundException for a 404, ...
+        # Built field by field: ApiException(http_resp=...) differs across the client versions we accept (30-37).
+        error = ApiException(status=resp.status, reason=resp.reason)
+        error.body, error.headers = body.decode("utf-8", "replace"), resp.headers
+        raise error
     return resp
 
 

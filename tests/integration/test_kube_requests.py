@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 import pytest
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException, NotFoundException
+from kubernetes.client.exceptions import ApiException
 
 from speaker.kube.client import api_path, lister, read_json, request
 from speaker.kube.informer import Change, Informer
@@ -63,7 +63,7 @@ def test_a_rotated_token_is_fetched_for_every_request(server: ApiServer) -> None
 
 def test_a_failed_write_raises_with_the_status_and_the_servers_reason(server: ApiServer) -> None:
     api = api_client(server.url, "good")
-    with pytest.raises(NotFoundException) as missing:
+    with pytest.raises(ApiException) as missing:
         request(api, "PATCH", api_path("api/v1/namespaces", "default", "services", "nope", "status"),
                 body={"status": {}}, content_type="application/merge-patch+json")
     assert missing.value.status == 404
