@@ -1,8 +1,15 @@
-"""Reaching the cluster: the standard ways, in the standard order.
+"""Reaching the cluster: the standard ways, in the standard order; and the lean request path.
 
 ``--kubeconfig`` / ``kubeconfig:`` in the speaker config, then ``$KUBECONFIG``, then in-cluster
 service-account credentials, then ``~/.kube/config``. Each speaker gets its own
 ``ApiClient`` (never the library's global default), so tests can run several in one process.
+
+The speaker works on plain API dicts, so for the requests it makes by the thousand (lists and watches, a
+Service's status, Events) it does not go through the client's generated API classes: :func:`request` sends
+JSON over the ``ApiClient``'s own connection pool with its credentials (TLS, token, refresh hook, proxy)
+and raises the client's ``ApiException`` as they do. Importing ``CoreV1Api`` alone built ~240 pydantic
+models (1-3 s of a cold start, 20 MiB of RSS), and each call through it cost more CPU than the HTTP
+exchange itself (docs/design/XXXX-speaker-cpu-and-memory.md).
 """
 
 from __future__ import annotations
@@ -10,10 +17,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode
 
+import urllib3
 from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 log = logging.getLogger(__name__)
@@ -76,3 +87,76 @@ def read_json(response: Any) -> Any:
         return json.loads(response.data)
     finally:
         response.release_conn()
+
+
+Timeout = tuple[float, float]
+
+
+def request(api: client.ApiClient, method: str, path: str, *, query: Mapping[str, str] | None = None,
+            body: Any = None, content_type: str = "application/json",
+            timeout: Timeout = REQUEST_TIMEOUT) -> Any:
+    """One API request; returns the unread ``urllib3`` response (``read_json`` it, or ``release_conn``).
+
+    Raises ``ApiException`` (``.status``, ``.reason``, ``.body``) for a non-2xx answer, like the generated
+    client with ``_preload_content=False``; transport errors are urllib3's, as there. Uses only what every
+    client version in ``pyproject.toml``'s range has: ``rest_client.pool_manager``, ``auth_settings()``.
+    """
+    cfg = api.configuration
+    headers = dict(api.default_headers)
+    headers["Accept"] = "application/json"
+    for auth in cfg.auth_settings().values():  # runs the refresh hook of exec / OIDC credentials
+        if auth["in"] == "header" and auth["value"]:
+            headers[auth["key"]] = auth["value"]
+    if api.cookie:
+        headers["Cookie"] = api.cookie
+    data = None
+    if body is not None:
+        headers["Content-Type"] = content_type
+        data = json.dumps(body, separators=(",", ":")).encode()
+    url = cfg.host + path + ("?" + urlencode(query) if query else "")
+    resp = api.rest_client.pool_manager.request(
+        method, url, body=data, headers=headers, preload_content=False,
+        timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
+    )
+    if not 200 <= resp.status <= 299:
+        try:
+            body = resp.read()  # the Status object: why
+        finally:
+            resp.release_conn()
+        # Built field by field: ApiException(http_resp=...) differs across the client versions we accept (30-37).
+        error = ApiException(status=resp.status, reason=resp.reason)
+        error.body, error.headers = body.decode("utf-8", "replace"), resp.headers
+        raise error
+    return resp
+
+
+def api_path(*segments: str) -> str:
+    """``api_path("api/v1/namespaces", ns, "services", name, "status")``, each segment after the first quoted."""
+    return "/" + "/".join(quote(s, safe="/" if i == 0 else "") for i, s in enumerate(segments))
+
+
+def lister(resource_path: str, **fixed: str) -> Callable[[client.ApiClient], Callable[..., Any]]:
+    """A ``ResourceKind.lister`` for a collection path (``/api/v1/services``); ``fixed``: e.g. ``fieldSelector``.
+
+    The bound function takes the generated client's list keywords, which is what the informer passes."""
+
+    def bind(api: client.ApiClient) -> Callable[..., Any]:
+        def list_or_watch(*, watch: bool = False, resource_version: str | None = None,
+                          allow_watch_bookmarks: bool = False, timeout_seconds: int | None = None,
+                          _preload_content: bool = False, _request_timeout: Timeout = REQUEST_TIMEOUT) -> Any:
+            if _preload_content:
+                raise ValueError("lister: responses are returned unread (_preload_content=False)")
+            query = dict(fixed)
+            if watch:
+                query["watch"] = "true"
+            if resource_version is not None:
+                query["resourceVersion"] = resource_version
+            if allow_watch_bookmarks:
+                query["allowWatchBookmarks"] = "true"
+            if timeout_seconds is not None:
+                query["timeoutSeconds"] = str(timeout_seconds)
+            return request(api, "GET", resource_path, query=query, timeout=_request_timeout)
+
+        return list_or_watch
+
+    return bind

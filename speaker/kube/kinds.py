@@ -1,14 +1,12 @@
-"""What the speaker watches, and how the official client lists each kind."""
+"""What the speaker watches, and the API path each kind is listed and watched at."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from functools import partial
 from typing import Any, Protocol
 
-from kubernetes import client
-
+from speaker.kube.client import api_path, lister
 from speaker.kube.informer import ResourceKind
 
 METALLB_GROUP = "metallb.io"
@@ -24,26 +22,20 @@ METALLB_KINDS = {
     "servicebgpstatuses": "v1beta1",
 }
 
-SERVICES = ResourceKind("services", lambda api: client.CoreV1Api(api).list_service_for_all_namespaces)
-ENDPOINT_SLICES = ResourceKind(
-    "endpointslices", lambda api: client.DiscoveryV1Api(api).list_endpoint_slice_for_all_namespaces
-)
-NODES = ResourceKind("nodes", lambda api: client.CoreV1Api(api).list_node)
-NAMESPACES = ResourceKind("namespaces", lambda api: client.CoreV1Api(api).list_namespace)
+# Listed and watched by path (speaker.kube.client.lister), not through the client's generated API classes.
+SERVICES = ResourceKind("services", lister("/api/v1/services"))
+ENDPOINT_SLICES = ResourceKind("endpointslices", lister("/apis/discovery.k8s.io/v1/endpointslices"))
+NODES = ResourceKind("nodes", lister("/api/v1/nodes"))
+NAMESPACES = ResourceKind("namespaces", lister("/api/v1/namespaces"))
 
 
 def metallb_kind(plural: str, namespace: str) -> ResourceKind:
     version = METALLB_KINDS[plural]
-    return ResourceKind(
-        plural,
-        lambda api: partial(
-            client.CustomObjectsApi(api).list_namespaced_custom_object, METALLB_GROUP, version, namespace, plural
-        ),
-    )
+    return ResourceKind(plural, lister(api_path(f"apis/{METALLB_GROUP}/{version}/namespaces", namespace, plural)))
 
 
 def secrets_kind(namespace: str) -> ResourceKind:
-    return ResourceKind("secrets", lambda api: partial(client.CoreV1Api(api).list_namespaced_secret, namespace))
+    return ResourceKind("secrets", lister(api_path("api/v1/namespaces", namespace, "secrets")))
 
 
 def speaker_kinds(namespace: str) -> list[ResourceKind]:

@@ -11,21 +11,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from functools import partial
-from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from speaker.kube.client import REQUEST_TIMEOUT
+from speaker.kube.client import api_path, lister, request
 from speaker.kube.informer import ResourceKind
 from speaker.memberkey import new_secret
 
 
 def memberlist_kind(namespace: str, name: str) -> ResourceKind:
     """The one Secret, for an ``Informer`` (its cache holds it, or nothing)."""
-    return ResourceKind("memberlist", lambda api: partial(client.CoreV1Api(api).list_namespaced_secret, namespace,
-                                                          field_selector=f"metadata.name={name}"))
+    return ResourceKind("memberlist", lister(api_path("api/v1/namespaces", namespace, "secrets"),
+                                             fieldSelector=f"metadata.name={name}"))
 
 
 def create_memberlist_secret(api: client.ApiClient, namespace: str, name: str, *,
@@ -35,10 +33,8 @@ def create_memberlist_secret(api: client.ApiClient, namespace: str, name: str, *
     Raises ``ApiException`` for anything else (403 without the ``create`` right). The key is never logged.
     """
     try:
-        core: Any = client.CoreV1Api(api)  # called raw: a dict body, an urllib3 response the types do not model
-        core.create_namespaced_secret(
-            namespace, new_secret(name, namespace, random_bytes), _preload_content=False,
-            _request_timeout=REQUEST_TIMEOUT).release_conn()
+        request(api, "POST", api_path("api/v1/namespaces", namespace, "secrets"),
+                body=new_secret(name, namespace, random_bytes)).release_conn()
     except ApiException as exc:
         if exc.status == 409:
             return False

@@ -23,7 +23,7 @@ from urllib3.exceptions import HTTPError
 
 from speaker import metrics
 from speaker.events import Event
-from speaker.kube.client import REQUEST_TIMEOUT, read_json
+from speaker.kube.client import REQUEST_TIMEOUT, api_path, read_json, request
 from speaker.logformat import log_fields
 from speaker.service import IP_ALLOCATED_FROM_POOL, ServiceStatus, key_of, live_status
 
@@ -174,7 +174,6 @@ def service_status_applier(
     api: client.ApiClient, live: Callable[[str], Mapping[str, Any] | None], *, workers: int = 4
 ) -> Applier:
     """Writes ``services/status`` (ingress + pool annotation) when the live object differs from the wish."""
-    core = client.CoreV1Api(api)
 
     def apply(key: str, want: ServiceStatus) -> None:
         svc = live(key)
@@ -182,10 +181,7 @@ def service_status_applier(
             return
         ns, name = key.split("/", 1)
         try:
-            core.patch_namespaced_service_status(
-                name, ns, status_patch(want), _content_type=MERGE_PATCH,
-                _preload_content=False, _request_timeout=REQUEST_TIMEOUT,
-            ).release_conn()
+            _patch_service_status(api, ns, name, status_patch(want))
             metrics.K8S_UPDATES.inc()
         except ApiException as exc:
             if exc.status == 404:
@@ -233,7 +229,7 @@ class EventRecorder:
     """Best-effort, non-blocking Events: a bounded queue drained by one thread; never delays allocation."""
 
     def __init__(self, api: client.ApiClient, *, component: str, host: str, capacity: int = 10000) -> None:
-        self._core = client.CoreV1Api(api)
+        self._api = api
         self._component = component
         self._host = host
         self._queue: queue.Queue[Event | None] = queue.Queue(maxsize=capacity)
@@ -283,13 +279,22 @@ class EventRecorder:
             }
             for attempt in range(3):
                 try:
-                    self._core.create_namespaced_event(ns, body, _preload_content=False,
-                                                       _request_timeout=REQUEST_TIMEOUT).release_conn()
+                    _create_event(self._api, ns, body)
                     break
                 except (ApiException, HTTPError, OSError) as exc:
                     if isinstance(exc, ApiException) and exc.status in (403, 404, 422):
                         break
                     time.sleep(0.5 * (attempt + 1))
+
+
+# --- how the two writes made by the thousand are sent: by path, without the generated API classes (kube/client.py)
+def _patch_service_status(api: client.ApiClient, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
+    request(api, "PATCH", api_path("api/v1/namespaces", namespace, "services", name, "status"),
+            body=patch, content_type=MERGE_PATCH).release_conn()
+
+
+def _create_event(api: client.ApiClient, namespace: str, body: Mapping[str, Any]) -> None:
+    request(api, "POST", api_path("api/v1/namespaces", namespace, "events"), body=body).release_conn()
 
 
 def status_object_name(prefix: str, node: str, service_key: str) -> str:

@@ -169,6 +169,10 @@ def check_invariants(a: Allocator) -> None:
     for k, ips in a._by_sharing_key.items():
         for ip in ips:
             assert a._holds[ip].sharing_key == k
+    per_pool: dict[str, int] = {}
+    for alloc in a._allocs.values():
+        per_pool[alloc.pool] = per_pool.get(alloc.pool, 0) + 1
+    assert a.services_per_pool() == per_pool
 
 
 # =============================================================================
@@ -900,6 +904,11 @@ def test_stats_match_a_brute_force_count(ops: list[tuple[str, Any]]) -> None:
         for ip_text in {str(ip) for k in live.assignments() for ip in live.ips_of(k) if live.pool_of(k) == name}:
             held[ipaddress.ip_address(ip_text).version] += 1
         assert tuple(live.pool_stats(name)) == (held[4], usable[4] - held[4], held[6], usable[6] - held[6])
+    # services_allocated_total: how many Services hold addresses from each pool (kept as they come and go)
+    counted: dict[str, int] = {}
+    for assignment in live.assignments().values():
+        counted[assignment.pool] = counted.get(assignment.pool, 0) + 1
+    assert live.services_per_pool() == counted
 
 
 @settings(max_examples=100, deadline=None)
