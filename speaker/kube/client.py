@@ -9,7 +9,7 @@ Service's status, Events) it does not go through the client's generated API clas
 JSON over the ``ApiClient``'s own connection pool with its credentials (TLS, token, refresh hook, proxy)
 and raises the client's ``ApiException`` as they do. Importing ``CoreV1Api`` alone built ~240 pydantic
 models (1-3 s of a cold start, 20 MiB of RSS), and each call through it cost more CPU than the HTTP
-exchange itself (docs/design/XXXX-speaker-cpu-and-memory.md).
+exchange itself (docs/design/0019-speaker-cpu-and-memory.md).
 """
 
 from __future__ import annotations
