@@ -485,9 +485,6 @@ class TheLab:
             # connection plugin (containers.podman) comes from the venv's ansible package (sys.path, the default)
             "ANSIBLE_COLLECTIONS_PATH": str(self.tmp / "collections"),
             "ANSIBLE_HOME": str(self.tmp / "ansible-home"),
-            # Ansible's pipelining (one podman exec per task instead of four: put, chmod, run, remove): how modules
-            # reach a node, not what they do; without it the three site.yml runs took 292 s here (docs/lab.md)
-            "ANSIBLE_PIPELINING": "true",
             # the podman connection plugin runs podman: this run's own storage and containers.conf
             "CONTAINERS_CONF": self.env["CONTAINERS_CONF"],
             "CONTAINERS_STORAGE_CONF": self.env["CONTAINERS_STORAGE_CONF"],

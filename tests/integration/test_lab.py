@@ -32,8 +32,8 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-#: seconds for one lab run: three site.yml runs with 34 MB of wheelhouse staged on each node; 316 s measured without
-#: pipelining at load 4 (docs/lab.md), so twice what a run takes now, for a loaded CI machine
+#: seconds for one lab run: three site.yml runs with 34 MB of wheelhouse staged on each node; 231-316 s measured at
+#: load ~4 (docs/lab.md), so half as much again for a loaded CI machine
 LAB_TIMEOUT = 480
 #: the release build with the wheelhouse download cached takes ~20 s; a first build on a machine reaches PyPI (~2 min)
 RELEASE_TIMEOUT = 600
