@@ -398,6 +398,7 @@ class TheLab:
         for i, (name, host) in enumerate(self.nodes.items()):
             self.api.add_listener(host.listen("127.0.0.1", NODE_API_PORT))
             self.core.create_node(kubeadm_node(name, host.ipv4[0], control_plane=name in CONTROL_PLANE_NODES))
+        self.results["node_labels"] = {n.metadata.name: n.metadata.labels for n in self.core.list_node().items}
         say(f"API emulator    {self.api.url} (control node); http://127.0.0.1:{NODE_API_PORT} in every node "
             f"namespace; RBAC enforced; Nodes {', '.join(self.nodes)} Ready")
         say(f"                kubeadm's labels: every node is control plane ({EXCLUDE_LB_LABEL})")

@@ -38,6 +38,7 @@ LAB_TIMEOUT = 480
 #: the release build with the wheelhouse download cached takes ~20 s; a first build on a machine reaches PyPI (~2 min)
 RELEASE_TIMEOUT = 600
 
+EXCLUDE_LB = "node.kubernetes.io/exclude-from-external-load-balancers"
 _COMMON = ("podman", "runc", "debootstrap", "udhcpc", "iptables", "curl")
 TOOLS = {"kea": (*_COMMON, "kea-dhcp4", "kea-ctrl-agent"), "dnsmasq": (*_COMMON, "dnsmasq")}
 
@@ -135,6 +136,10 @@ def test_lab_end_to_end(command: str, router: str, release: Path, tmp_path: Path
     assert res["pool"]["status"]["assignedIPv4"] == 1
     # site.yml: the check run and the real run change things once, the run after that nothing
     _check_runs(res, output)
+    # kubeadm's labels, every node control plane; the quick start's answer followed, so the preflight did not warn
+    assert {n: lab_labels.get(EXCLUDE_LB) for n, lab_labels in res["node_labels"].items()} == {
+        "node1": "", "node2": "", "node3": ""}
+    assert not [w for w in res["site_check"]["warnings"] if EXCLUDE_LB in w], res["site_check"]["warnings"]
     # the Service: the first address, answered by the node that announces it, though every node is control plane
     assert res["vip"] == "198.51.100.240"
     assert res["announcer"] in ("node1", "node2", "node3")
