@@ -46,8 +46,9 @@ demo: deps
 	$(PY) lab/demo.py
 
 # The one-machine lab (root): router namespace with Kea, API emulator, three systemd-container nodes, a client;
-# runs playbooks/site.yml twice and shows the seed's Traefik VIP answering. `lab-failover` also kills the
-# announcing node and shows another take over. Both tear everything down.
+# builds the release (scripts/dist.py, as `make dist`), installs it with ansible-galaxy, follows README's quick start
+# verbatim (site.yml --check, site.yml, then once more: changed=0) and shows the seed's Traefik VIP answering.
+# `lab-failover` also kills the announcing node and shows another take over. Both tear everything down.
 # LAB_ROUTER=dnsmasq uses dnsmasq as the router's DHCP server instead of Kea.
 LAB_ROUTER ?= kea
 lab: deps

@@ -1,7 +1,7 @@
 """The one-machine lab: the seed's network in namespaces, a real Kea as the router, systemd containers as nodes.
 
-    lab/run demo      [--router kea|dnsmasq] [--json FILE] [--keep-logs DIR]
-    lab/run failover  [--router kea|dnsmasq] [--json FILE] [--keep-logs DIR]
+    lab/run demo      [--router kea|dnsmasq] [--collection TARBALL] [--json FILE] [--keep-logs DIR]
+    lab/run failover  [--router kea|dnsmasq] [--collection TARBALL] [--json FILE] [--keep-logs DIR]
 
 What it builds (everything in namespaces with a per-run prefix ``blb<hex>``; the root namespace gets no address
 or route; only the documentation prefix 198.51.100.0/24, standing in for the seed's 10.1.1.0/24):
@@ -16,11 +16,22 @@ or route; only the documentation prefix 198.51.100.0/24, standing in for the see
   a temp dir) joined to their node namespace, so the speaker inside answers ARP on that namespace's eth0;
 * ``client``: gets its address from Kea by DHCP (busybox udhcpc), then ``curl http://198.51.100.240``.
 
-Then ``playbooks/site.yml`` (router -> pools -> speakers) runs twice with an inventory written like a user's,
-a LoadBalancer Service ``traefik`` is created (backend: a tiny HTTP server on each node naming it, plus a DNAT rule
-VIP:80 -> node:8080 as the kube-proxy stand-in) and the lab prints what a person wants to see. ``failover`` then
-``podman kill``s the announcing node and times how long until the VIP answers from another node. Teardown
-(always, also on failure or Ctrl-C) removes the containers, the podman storage, the namespaces and the temp dir.
+Then the lab is a user of the release (README.md, "Quick start on your cluster"): it builds the release as
+``make dist`` does (``scripts/dist.py``; or takes one with ``--collection``), installs the collection tarball with
+``ansible-galaxy collection install`` into a fresh path, copies the *installed* collection's ``inventory/example``,
+makes only the edits the quick start's step 3 lists (:func:`quick_start_edits`), and runs step 4's two commands as
+written (``--check --diff``, then the real run), then the real run once more, which must change nothing. The
+cluster's Nodes carry the labels kubeadm gives them; all three are control-plane nodes, as in a three-node
+homelab, so they carry ``node.kubernetes.io/exclude-from-external-load-balancers`` and the quick start's answer for
+that case is what makes them announce. A LoadBalancer Service ``traefik`` is created (backend: a tiny HTTP server
+on each node naming it, plus a DNAT rule VIP:80 -> node:8080 as the kube-proxy stand-in) and the lab prints what a
+person wants to see. ``failover`` then ``podman kill``s the announcing node and times how long until the VIP
+answers from another node. Teardown (always, also on failure or Ctrl-C) removes the containers, the podman
+storage, the namespaces and the temp dir.
+
+What only the lab does (a user's site has none of it) is kept apart and says why: the namespaces and the
+containers, how Ansible reaches them (``LabSite``: the "how Ansible logs in" part of step 3), the collections path
+of the fresh install (:meth:`TheLab.ansible_env`), and the API emulator's address inside the node namespaces.
 """
 
 from __future__ import annotations
@@ -32,6 +43,7 @@ import json
 import os
 import re
 import secrets
+import shlex
 import shutil
 import signal
 import subprocess
@@ -40,6 +52,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +62,7 @@ sys.path.insert(0, str(ROOT))
 import yaml  # noqa: E402
 from kubernetes import client  # noqa: E402
 
-from tests.collection import PYTHON, VENV_BIN, ansible_env, netns_inventory  # noqa: E402
+from tests.collection import PYTHON, VENV_BIN, netns_inventory  # noqa: E402
 from tests.kubeapi import api_client, write_kubeconfig  # noqa: E402
 from tests.netlab import Lab, leftover_namespaces, require_root  # noqa: E402
 
@@ -63,6 +76,14 @@ BACKEND_PORT = 8080
 NODES = ("node1", "node2", "node3")
 CONTAINERS_CONF = ROOT / "molecule" / "resources" / "containers.conf"
 IMAGE_CACHE = "${BLB_IMAGE_CACHE:-~/.cache/baremetal-lb/images}"
+#: README's quick start, step 4: the playbook a user runs, from the installed collection.
+SITE_PLAYBOOK = "baremetal.lb.site"
+#: kubeadm's labels on a control-plane node (``kubeadm init``/``join --control-plane``, on top of the kubelet's).
+EXCLUDE_LB_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
+KUBEADM_CONTROL_PLANE_LABELS = {"node-role.kubernetes.io/control-plane": "", EXCLUDE_LB_LABEL: ""}
+KUBEADM_CONTROL_PLANE_TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
+#: The lab's cluster: a three-node kubeadm homelab, every node a control-plane node (stacked etcd).
+CONTROL_PLANE_NODES = NODES
 UDHCPC_SCRIPT = """#!/bin/sh
 case "$1" in
   bound|renew)
@@ -107,6 +128,132 @@ class LabError(RuntimeError):
     pass
 
 
+def kubeadm_node(name: str, address: str, *, control_plane: bool) -> dict[str, Any]:
+    """A Node as a kubeadm cluster registers it: the kubelet's well-known labels, and on a control-plane node
+    kubeadm's role label, the exclude-from-external-load-balancers label and the NoSchedule taint."""
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
+    labels = {"beta.kubernetes.io/arch": arch, "beta.kubernetes.io/os": "linux", "kubernetes.io/arch": arch,
+              "kubernetes.io/hostname": name, "kubernetes.io/os": "linux"}
+    spec: dict[str, Any] = {}
+    if control_plane:
+        labels.update(KUBEADM_CONTROL_PLANE_LABELS)
+        spec["taints"] = [KUBEADM_CONTROL_PLANE_TAINT]
+    return {"metadata": {"name": name, "labels": labels}, "spec": spec,
+            "status": {"addresses": [{"type": "InternalIP", "address": address}, {"type": "Hostname", "address": name}],
+                       "conditions": [{"type": "Ready", "status": "True"}]}}
+
+
+# ---------------------------------------------------------------------------------------------- the user's path
+@dataclass(frozen=True)
+class Edit:
+    """One change to a file of the copied example inventory; ``keys`` is the path inside that YAML document."""
+
+    file: str
+    keys: tuple[str | int, ...]
+    value: Any
+
+
+@dataclass(frozen=True)
+class LabSite:
+    """What a user types into step 3, as this lab's network gives it.
+
+    ``router_host`` and the values of ``nodes`` are hosts.yml's "how Ansible logs in": on a real site ssh and an
+    address, here a local connection into the router's namespace and podman into the node containers (lab-only, so
+    they live here and not in the edits' logic). ``api_server`` is the other lab-only value: the API emulator is
+    served at 127.0.0.1:6443 inside every node namespace, not at the control node's kubeconfig address, which is
+    the case the quick start's ``baremetal_lb_speaker_api_server`` is for."""
+
+    router_host: dict[str, Any]
+    router_vars: dict[str, Any]
+    nodes: dict[str, dict[str, Any]]
+    pool: str
+    kubeconfig: str
+    api_server: str
+    offline: bool
+    every_node_control_plane: bool
+
+
+def quick_start_edits(site: LabSite) -> list[Edit]:
+    """README's quick start, step 3, and nothing else (pure): the edits in the order the README lists them.
+
+    A variable set here that the README's quick start does not name is a bug in the README (tests/integration/
+    test_lab.py checks every ``baremetal_lb_*`` name set here against the README's text)."""
+    edits = [
+        # inventory/hosts.yml: your router and your nodes (name = Kubernetes Node name, how Ansible logs in)
+        Edit("hosts.yml", ("all", "children", "routers", "hosts"), {"router": site.router_host}),
+        Edit("hosts.yml", ("all", "children", "k8s_nodes", "hosts"), site.nodes),
+    ]
+    # inventory/group_vars/routers.yml: the backend, its API URL (or, on the router itself, its options), credential
+    edits += [Edit("group_vars/routers.yml", (key,), value) for key, value in site.router_vars.items()]
+    edits += [
+        # inventory/group_vars/all.yml: the pool's addresses and the admin kubeconfig
+        Edit("group_vars/all.yml", ("baremetal_lb_pools", 0, "addresses"), [site.pool]),
+        Edit("group_vars/all.yml", ("baremetal_lb_kubeconfig",), site.kubeconfig),
+        # ... and the ones that apply here: the nodes reach the API at another address, they have no package index
+        Edit("group_vars/all.yml", ("baremetal_lb_speaker_api_server",), site.api_server),
+        Edit("group_vars/all.yml", ("baremetal_lb_speaker_offline",), site.offline),
+    ]
+    if site.every_node_control_plane:  # kubeadm, every node control plane: the quick start's answer (docs/kubeadm.md)
+        edits.append(Edit("group_vars/all.yml", ("baremetal_lb_speaker_ignore_exclude_lb",), True))
+    return edits
+
+
+def apply_edits(inventory: Path, edits: list[Edit]) -> None:
+    """Make ``edits`` to the YAML files under ``inventory`` (what a person does in an editor; comments are lost)."""
+    docs: dict[str, Any] = {}
+    pasted: dict[str, list[str]] = {}
+    for edit in edits:
+        doc = docs.setdefault(edit.file, yaml.safe_load((inventory / edit.file).read_text()))
+        if isinstance(edit.value, Vaulted):  # the printed block replaces the key (routers.yml says so)
+            doc.pop(edit.keys[0], None)
+            pasted.setdefault(edit.file, []).append(edit.value.block)
+            continue
+        node = doc
+        try:
+            for key in edit.keys[:-1]:
+                node = node[key]
+        except (KeyError, IndexError, TypeError) as exc:
+            raise LabError(f"inventory/example/{edit.file} has no {'.'.join(map(str, edit.keys[:-1]))} "
+                           f"(README's quick start step 3 edits it): {exc!r}") from exc
+        node[edit.keys[-1]] = edit.value
+    for name, doc in docs.items():
+        (inventory / name).write_text("# inventory/example as shipped, with README's quick start step 3 edits\n"
+                                      + yaml.safe_dump(doc, sort_keys=False)
+                                      + "".join(block.rstrip("\n") + "\n" for block in pasted.get(name, [])))
+
+
+def readme_commands(readme: Path, program: str) -> list[list[str]]:
+    """The ``program`` command lines of the README's quick start section, as written there (``shlex`` split)."""
+    text = readme.read_text()
+    start = text.index("## Quick start on your cluster")
+    end = text.find("\n## ", start + 1)
+    section = text[start:end if end > 0 else None]
+    return [shlex.split(line.split("#", 1)[0]) for line in (ln.strip() for ln in section.splitlines())
+            if line.startswith(program + " ")]
+
+
+@dataclass(frozen=True)
+class Vaulted:
+    """A value as ``ansible-vault encrypt_string --name NAME`` prints it (``NAME: !vault |`` and the block), which
+    the user pastes into the file."""
+
+    block: str
+
+
+def kea_router_vars(api_url: str, user: str, password: Vaulted) -> dict[str, Any]:
+    """group_vars/routers.yml for Kea: the backend, the Control Agent's URL (as the router sees it: the module runs
+    on the router host for kea), and its basic-auth login, the password from the vault (README, step 3)."""
+    return {"baremetal_lb_router_backend": "kea", "baremetal_lb_router_api_url": api_url,
+            "baremetal_lb_router_api_key": user, "baremetal_lb_router_api_secret": password}
+
+
+def dnsmasq_router_vars(conf_file: Path, restart: Path) -> dict[str, Any]:
+    """group_vars/routers.yml for dnsmasq: no API; where its configuration is and how it restarts (this one is not
+    Debian's packaged dnsmasq under systemd, so the defaults do not fit: baremetal_lb_router_options)."""
+    return {"baremetal_lb_router_backend": "dnsmasq", "baremetal_lb_router_api_url": "",
+            "baremetal_lb_router_options": {"conf_file": str(conf_file), "restart_command": [str(restart)]}}
+
+
 class KeaRouter:
     """The router's DHCP server: Kea with its Control Agent (tests/integration/dhcpservers.py)."""
 
@@ -115,15 +262,16 @@ class KeaRouter:
     def __init__(self, lab: Lab, host: Any, tmp: Path) -> None:
         from tests.integration.dhcpservers import CA_PORT, Kea, kea4_config
         self.api_url = f"http://127.0.0.1:{CA_PORT}/"
-        self.kea = Kea(lab, host, tmp, kea4_config(tmp, [DHCP_SCOPE]))
-        self.what = f"kea-dhcp4 + kea-ctrl-agent ({self.api_url} inside the namespace)"
+        self.login = ("baremetal-lb", secrets.token_urlsafe(18))
+        self.kea = Kea(lab, host, tmp, kea4_config(tmp, [DHCP_SCOPE]), ca_login=self.login)
+        self.what = f"kea-dhcp4 + kea-ctrl-agent ({self.api_url} inside the namespace, basic auth)"
         self.how = "Kea DHCP pools (config-get)"
 
     def ranges(self) -> list[str]:
         return self.kea.pools()
 
-    def host_vars(self) -> dict[str, Any]:
-        return {"baremetal_lb_router_backend": "kea", "baremetal_lb_router_api_url": self.api_url}
+    def router_vars(self, vault: Callable[[str, str], Vaulted]) -> dict[str, Any]:
+        return kea_router_vars(self.api_url, self.login[0], vault("baremetal_lb_router_api_secret", self.login[1]))
 
 
 class DnsmasqRouter:
@@ -142,18 +290,18 @@ class DnsmasqRouter:
         lines = self.dnsmasq.dropin.read_text().splitlines()
         return ["-".join(ln.split("=", 1)[1].split(",")[:2]) for ln in lines if ln.startswith("dhcp-range=")]
 
-    def host_vars(self) -> dict[str, Any]:
-        return {"baremetal_lb_router_backend": "dnsmasq",
-                "baremetal_lb_router_options": {"conf_file": str(self.dnsmasq.conf),
-                                                "restart_command": [str(self.dnsmasq.restart)]}}
+    def router_vars(self, vault: Callable[[str, str], Vaulted]) -> dict[str, Any]:
+        return dnsmasq_router_vars(self.dnsmasq.conf, self.dnsmasq.restart)
 
 
 ROUTERS = {"kea": KeaRouter, "dnsmasq": DnsmasqRouter}
 
 
 class TheLab:
-    def __init__(self, keep_logs: Path | None = None, router: str = "kea") -> None:
+    def __init__(self, keep_logs: Path | None = None, router: str = "kea", collection: Path | None = None) -> None:
         self.keep_logs = keep_logs
+        self.collection_tarball = collection
+        self.vault_password = secrets.token_urlsafe(16)  # what the user types at --ask-vault-pass
         self.router_kind = router
         self.tmp = Path(tempfile.mkdtemp(prefix="blblab"))  # short: Kea's unix socket paths are limited
         self.results: dict[str, Any] = {"timings": {}, "tmp": str(self.tmp), "router_backend": router}
@@ -194,12 +342,8 @@ class TheLab:
         self.image = proc.stdout.strip().splitlines()[-1]
         say(f"node image      {self.image}  ({self.timed('image', t0)} s; rootfs cached in {IMAGE_CACHE})")
 
-        t0 = time.monotonic()
-        out = subprocess.run([PYTHON, str(ROOT / "molecule" / "resources" / "wheels.py"), str(self.tmp / "wheels")],
-                             capture_output=True, text=True, timeout=600, check=True).stdout
-        self.wheels = json.loads(out.strip().splitlines()[-1])
-        say(f"speaker wheel   {Path(self.wheels['wheel']).name} + wheelhouse {self.wheels['wheelhouse']} "
-            f"({self.timed('wheels', t0)} s)")
+        self._release()
+        self._install()
 
         self.lab = lab = Lab()
         self.results["prefix"] = lab.prefix
@@ -217,6 +361,34 @@ class TheLab:
         self._start_nodes()
         self.timed("build", t_all)
 
+    def _release(self) -> None:
+        """The release a user downloads: ``make dist`` (scripts/dist.py), unless one was given (--collection)."""
+        t0 = time.monotonic()
+        if self.collection_tarball is None:
+            proc = subprocess.run([PYTHON, str(ROOT / "scripts" / "dist.py"), "--out", str(self.tmp / "dist")],
+                                  capture_output=True, text=True, timeout=900)
+            if proc.returncode != 0:
+                raise LabError(f"scripts/dist.py (make dist) failed: {proc.stderr.strip()[-3000:]}")
+            self.collection_tarball = Path(json.loads(proc.stdout.strip().splitlines()[-1])["collection"])
+            how = "built by scripts/dist.py (make dist)"
+        else:
+            how = "given with --collection"
+        size = self.collection_tarball.stat().st_size / 1e6
+        say(f"release         {self.collection_tarball.name} ({size:.1f} MB, {how}; {self.timed('release', t0)} s)")
+
+    def _install(self) -> None:
+        """Quick start step 1, into a fresh path of this run's own (-p) instead of ~/.ansible/collections."""
+        t0 = time.monotonic()
+        self.collections = self.tmp / "collections"
+        proc = subprocess.run([str(VENV_BIN / "ansible-galaxy"), "collection", "install",
+                               str(self.collection_tarball), "-p", str(self.collections)],
+                              capture_output=True, text=True, timeout=300, env=self.ansible_env())
+        if proc.returncode != 0:
+            raise LabError(f"ansible-galaxy collection install failed: {proc.stdout}{proc.stderr}")
+        self.installed = self.collections / "ansible_collections" / "baremetal" / "lb"
+        say(f"installed       ansible-galaxy collection install {self.collection_tarball.name} -p {self.collections} "
+            f"({self.timed('install', t0)} s)")
+
     def _start_api(self) -> None:
         cluster = self.cluster_mod = _load_cluster_module()
         # root namespace loopback: the control node's view; the admin token, else RBAC from the stored objects
@@ -228,12 +400,11 @@ class TheLab:
         self.custom = client.CustomObjectsApi(self.k8s)
         for _i, (name, host) in enumerate(self.nodes.items()):
             self.api.add_listener(host.listen("127.0.0.1", NODE_API_PORT))
-            self.core.create_node({"metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
-                                   "status": {"addresses": [{"type": "InternalIP", "address": host.ipv4[0]},
-                                                            {"type": "Hostname", "address": name}],
-                                              "conditions": [{"type": "Ready", "status": "True"}]}})
+            self.core.create_node(kubeadm_node(name, host.ipv4[0], control_plane=name in CONTROL_PLANE_NODES))
+        self.results["node_labels"] = {n.metadata.name: n.metadata.labels for n in self.core.list_node().items}
         say(f"API emulator    {self.api.url} (control node); http://127.0.0.1:{NODE_API_PORT} in every node "
             f"namespace; RBAC enforced; Nodes {', '.join(self.nodes)} Ready")
+        say(f"                kubeadm's labels: every node is control plane ({EXCLUDE_LB_LABEL})")
 
     def _start_nodes(self) -> None:
         for name, host in self.nodes.items():
@@ -265,57 +436,80 @@ class TheLab:
         return self.client_ip
 
     # ---------------------------------------------------------------------------------------------- ansible
-    def write_inventory(self) -> Path:
-        inv = self.tmp / "inventory"
-        (inv / "group_vars").mkdir(parents=True)
-        (inv / "host_vars").mkdir()
-        router_host = netns_inventory(self.router.ns, self.tmp)["all"]["hosts"]["router"]
-        hosts = {"all": {
-            "hosts": {"localhost": {"ansible_connection": "local", "ansible_python_interpreter": PYTHON}},
-            "children": {
-                "routers": {"hosts": {"router": router_host}},
-                "k8s_nodes": {"hosts": {name: {"ansible_host": f"{self.lab.prefix}-{name}"} for name in self.nodes}},
-            }}}
-        (inv / "hosts.yml").write_text(
-            "# The lab's network, written as a user would write theirs (compare inventory/example/).\n"
-            + yaml.safe_dump(hosts, sort_keys=False))
-        (inv / "group_vars" / "all.yml").write_text(yaml.safe_dump({
-            "baremetal_lb_namespace": NS,
-            "baremetal_lb_pools": [{"name": "lan", "addresses": [POOL], "mode": "layer2", "router": {}}],
-            "baremetal_lb_kubeconfig": str(self.admin_kubeconfig),
-        }, sort_keys=False))
-        (inv / "host_vars" / "router.yml").write_text(yaml.safe_dump(self.dhcp.host_vars(), sort_keys=False))
-        self.membership_key = secrets.token_hex(32)
-        (inv / "group_vars" / "k8s_nodes.yml").write_text(yaml.safe_dump({
-            # the nodes are podman containers here; with real machines this is ssh and ansible_host an address
+    def lab_site(self) -> LabSite:
+        """This lab's answers to step 3 (see :class:`LabSite` for the lab-only ones)."""
+        router = netns_inventory(self.router.ns, self.tmp)["all"]["hosts"]["router"]
+        nodes = {name: {
+            "ansible_host": f"{self.lab.prefix}-{name}",
+            # lab-only: the nodes are podman containers reached with podman exec (a real node: ssh + ansible_user).
+            # podman exec is root already and the image has no sudo; /tmp is a tmpfs the plugin's copy cannot see.
             "ansible_connection": "containers.podman.podman",
-            "ansible_python_interpreter": "/usr/bin/python3",
-            "ansible_become": False,  # podman exec is root already, and the node image has no sudo
-            "ansible_remote_tmp": "/root/.ansible/tmp",  # /tmp is a tmpfs in a systemd container
-            "baremetal_lb_speaker_package": self.wheels["wheel"],
-            "baremetal_lb_speaker_wheelhouse": self.wheels["wheelhouse"],
-            # the nodes reach the API at another address than the control node's kubeconfig names
-            "baremetal_lb_speaker_api_server": f"http://127.0.0.1:{NODE_API_PORT}",
-            "baremetal_lb_speaker_lease_duration": "3s",
-            "baremetal_lb_speaker_lease_renew_deadline": "2s",
-            "baremetal_lb_speaker_lease_retry_period": "500ms",
-            # in a real inventory: from a vault (it authenticates the speakers' heartbeats)
-            "baremetal_lb_speaker_membership_key": self.membership_key,
-        }, sort_keys=False))
-        self.inventory = inv
+            "ansible_become": False,
+            "ansible_remote_tmp": "/root/.ansible/tmp",
+        } for name in self.nodes}
+        return LabSite(router_host=router, router_vars=self.dhcp.router_vars(self.vault), nodes=nodes, pool=POOL,
+                       kubeconfig=str(self.admin_kubeconfig),
+                       # lab-only value: the emulator as every node namespace sees it (see LabSite)
+                       api_server=f"http://127.0.0.1:{NODE_API_PORT}",
+                       # the node namespaces have no route to a package index: the bundled wheelhouse
+                       offline=True,
+                       every_node_control_plane=set(CONTROL_PLANE_NODES) == set(self.nodes))
+
+    def vault(self, name: str, value: str) -> Vaulted:
+        """README step 3: ``ansible-vault encrypt_string --name NAME 'VALUE'``, the vault password typed twice."""
+        proc = subprocess.run([str(VENV_BIN / "ansible-vault"), "encrypt_string", "--name", name, value],
+                              input=f"{self.vault_password}\n{self.vault_password}\n", capture_output=True, text=True,
+                              env=self.ansible_env(), cwd=self.tmp, timeout=60, start_new_session=True)
+        block = proc.stdout[proc.stdout.find(f"{name}: !vault |"):] if f"{name}: !vault |" in proc.stdout else ""
+        if proc.returncode != 0 or not block:
+            raise LabError(f"ansible-vault encrypt_string --name {name} failed ({proc.returncode}): {proc.stderr}")
+        return Vaulted(block)
+
+    def prepare_inventory(self) -> Path:
+        """Quick start steps 2 and 3: copy the installed collection's inventory/example, make step 3's edits."""
+        self.site_dir = self.tmp / "site"  # the user's working directory
+        self.site_dir.mkdir()
+        inv = self.site_dir / "inventory"
+        shutil.copytree(self.installed / "inventory" / "example", inv)
+        self.edits = quick_start_edits(self.lab_site())
+        apply_edits(inv, self.edits)
+        self.results["edits"] = [{"file": e.file, "keys": list(e.keys)} for e in self.edits]
+        self.results["inventory_files"] = {
+            "example": sorted(str(f.relative_to(self.installed / "inventory" / "example"))
+                              for f in (self.installed / "inventory" / "example").rglob("*")),
+            "used": sorted(str(f.relative_to(inv)) for f in inv.rglob("*"))}
         return inv
 
-    def ansible_playbook(self, playbook: Path, label: str, timeout: float = 300) -> dict[str, Any]:
-        env = ansible_env({"ANSIBLE_STDOUT_CALLBACK": "default", "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "true",
-                           "ANSIBLE_PIPELINING": "true", "ANSIBLE_FORKS": "10",
-                           "CONTAINERS_CONF": self.env["CONTAINERS_CONF"],
-                           "CONTAINERS_STORAGE_CONF": self.env["CONTAINERS_STORAGE_CONF"]})
+    def ansible_env(self) -> dict[str, str]:
+        """The environment Ansible runs in: the user's, with only these lab-only differences (each says why)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}  # no setting of the caller's
+        env.update({
+            # the collection was installed with -p into this run's own path, not ~/.ansible/collections (which
+            # Ansible searches by default, and which may hold another version on this machine); the nodes'
+            # connection plugin (containers.podman) comes from the venv's ansible package (sys.path, the default)
+            "ANSIBLE_COLLECTIONS_PATH": str(self.tmp / "collections"),
+            "ANSIBLE_HOME": str(self.tmp / "ansible-home"),
+            # the podman connection plugin runs podman: this run's own storage and containers.conf
+            "CONTAINERS_CONF": self.env["CONTAINERS_CONF"],
+            "CONTAINERS_STORAGE_CONF": self.env["CONTAINERS_STORAGE_CONF"],
+            # the control node's Ansible and Python `kubernetes` (quick start: "what you need") are the repo's venv
+            "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}",
+        })
+        return env
+
+    def ansible_playbook(self, argv: list[str], label: str, timeout: float = 300) -> dict[str, Any]:
+        """Run one of the README's command lines in the user's directory; ``--ask-vault-pass`` is answered on
+        stdin (Ansible reads it there when there is no terminal)."""
         log = self.tmp / f"ansible-{label}.log"
         t0 = time.monotonic()
         with open(log, "w") as fh:
-            proc = subprocess.Popen([str(VENV_BIN / "ansible-playbook"), "-i", str(self.inventory), str(playbook)],
-                                    env=env, cwd=self.tmp, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen([str(VENV_BIN / argv[0]), *argv[1:]], env=self.ansible_env(), cwd=self.site_dir,
+                                    stdin=subprocess.PIPE, stdout=fh, stderr=subprocess.STDOUT, text=True,
+                                    start_new_session=True)
             try:
+                if "--ask-vault-pass" in argv:
+                    proc.stdin.write(self.vault_password + "\n")
+                proc.stdin.close()
                 proc.wait(timeout)
             except BaseException:  # a timeout, Ctrl-C or SIGTERM: stop Ansible and its workers (its own group)
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -331,22 +525,33 @@ class TheLab:
                 if m:
                     recap[m.group(1)] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2))}
         if proc.returncode != 0:
-            raise LabError(f"ansible-playbook {playbook.name} ({label}) failed, rc {proc.returncode}:\n"
-                           + "\n".join(lines[-60:]))
+            raise LabError(f"{' '.join(argv)} ({label}) failed, rc {proc.returncode}:\n" + "\n".join(lines[-60:]))
         return {"seconds": seconds, "recap": recap, "changed": sum(r.get("changed", 0) for r in recap.values()),
+                "warnings": [ln for ln in lines if ln.startswith("[WARNING]")],
                 "recap_lines": [ln for ln in lines if re.match(r"^\S+\s+:\s+ok=", ln)]}
 
     def site(self) -> None:
-        section("Inventory (like a user's) and playbooks/site.yml")
-        inv = self.write_inventory()
-        say(f"inventory       {inv}/hosts.yml, group_vars/all.yml (the pool), host_vars/router.yml ({self.dhcp.name}), "
-            f"group_vars/k8s_nodes.yml")
+        section("README's quick start: the example inventory, step 3's edits, step 4's commands")
+        inv = self.prepare_inventory()
+        say(f"inventory       cp -r {self.installed}/inventory/example {inv}")
+        for edit in self.edits:
+            say(f"  edit          {edit.file}: {'.'.join(map(str, edit.keys))}")
+        commands = readme_commands(self.installed / "README.md", "ansible-playbook")
+        if [c for c in commands if SITE_PLAYBOOK not in c]:
+            raise LabError(f"the quick start's ansible-playbook lines are not all {SITE_PLAYBOOK}: {commands}")
+        if not [c for c in commands if "--check" in c] or not [c for c in commands if "--check" not in c]:
+            raise LabError(f"the quick start should show a --check run and a real run: {commands}")
         self.ranges_before = self.dhcp.ranges()
-        for run in ("first", "second"):
-            res = self.ansible_playbook(ROOT / "playbooks" / "site.yml", f"site-{run}")
-            self.results[f"site_{run}"] = {k: res[k] for k in ("seconds", "changed", "recap")}
-            self.results["timings"][f"site_{run}"] = res["seconds"]
-            say(f"site.yml {run} run: {res['seconds']} s, changed={res['changed']}")
+        apply = [c for c in commands if "--check" not in c][-1]
+        runs = [(f"step4-{i + 1}", c) for i, c in enumerate(commands)] + [("again", apply)]
+        for label, argv in runs:
+            res = self.ansible_playbook(argv, label)
+            key = {"again": "site_second"}.get(label, "site_first" if argv is apply else "site_check")
+            self.results[key] = {k: res[k] for k in ("seconds", "changed", "recap", "warnings")}
+            self.results["timings"][key] = res["seconds"]
+            if key == "site_check":
+                self.results["dhcp_ranges_after_check"] = self.dhcp.ranges()
+            say(f"$ {' '.join(argv)}   ({label}): {res['seconds']} s, changed={res['changed']}")
             for line in res["recap_lines"]:
                 say(f"    {line.strip()}")
         self.ranges_after = self.dhcp.ranges()
@@ -375,11 +580,20 @@ class TheLab:
             svc = self.core.read_namespaced_service("traefik", "default")
             ingress = (svc.status.load_balancer.ingress or []) if svc.status and svc.status.load_balancer else []
             return ingress[0].ip if ingress else None
-        self.vip = wait_for("the Service traefik to get an address", vip, timeout=30)
-        self.announcer = wait_for(f"one node announcing {self.vip}",
-                                  lambda: (lambda a: a[0] if len(a) == 1 else None)(self.announcers(self.vip)),
-                                  timeout=30)
+        try:
+            self.vip = wait_for("the Service traefik to get an address", vip, timeout=30)
+            self.announcer = wait_for(f"one node announcing {self.vip}",
+                                      lambda: (lambda a: a[0] if len(a) == 1 else None)(self.announcers(self.vip)),
+                                      timeout=30)
+        except TimeoutError as exc:  # what docs/troubleshooting.md says to look at first: the Service's Events
+            raise LabError(f"{exc}; the Service's Events: {self.service_events('traefik')}") from exc
         self.results["timings"]["service_announced"] = round(time.monotonic() - t0, 2)
+
+    def service_events(self, name: str) -> list[str]:
+        """``kubectl describe service NAME``'s Events: type, reason, message."""
+        events = self.core.list_namespaced_event("default").items
+        return [f"{e.type} {e.reason}: {e.message}" for e in events
+                if e.involved_object and e.involved_object.name == name]
 
     def speaker_status(self, name: str) -> dict[str, Any] | None:
         def get() -> dict[str, Any] | None:
@@ -538,7 +752,8 @@ class TheLab:
         self.results["nothing_left"] = not (any(left.values()) or errors)
         say(f"containers removed, podman storage reset, namespaces {prefix}-* deleted, {self.tmp} removed: "
             + ("nothing left behind" if self.results["nothing_left"] else f"LEFT BEHIND: {left} {errors}"))
-        say(f"(kept for fast reruns: the node rootfs in {IMAGE_CACHE}, wheels in ~/.cache/baremetal-lb/wheelhouse)")
+        say(f"(kept for fast reruns: the node rootfs in {IMAGE_CACHE}, the release's wheelhouse download in "
+            "~/.cache/baremetal-lb/wheelhouse)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -546,6 +761,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["demo", "failover"])
     parser.add_argument("--router", choices=sorted(ROUTERS), default="kea",
                         help="the router's DHCP server: Kea with its Control Agent (default) or dnsmasq")
+    parser.add_argument("--collection", type=Path,
+                        help="a release's collection tarball (default: build one with scripts/dist.py, as make dist)")
     parser.add_argument("--json", type=Path, help="write the results as JSON to this file")
     parser.add_argument("--keep-logs", type=Path, help="copy Kea/Ansible/speaker logs here before teardown")
     args = parser.parse_args(argv)
@@ -562,7 +779,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
 
     t0 = time.monotonic()
-    lab = TheLab(args.keep_logs, router=args.router)
+    lab = TheLab(args.keep_logs, router=args.router,
+                 collection=args.collection.resolve() if args.collection else None)
     rc = 0
     try:
         lab.build()

@@ -8,6 +8,7 @@ server's files; everything is deleted on exit, also on failure.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import json
 import os
@@ -62,8 +63,12 @@ def kea6_config(tmp: Path, pools: list[str]) -> dict[str, Any]:
 class Kea:
     """kea-dhcp4 (and optionally kea-dhcp6) + kea-ctrl-agent in the router namespace."""
 
-    def __init__(self, lab: Lab, router: Any, tmp: Path, config4: dict | None, config6: dict | None = None):
+    def __init__(self, lab: Lab, router: Any, tmp: Path, config4: dict | None, config6: dict | None = None, *,
+                 ca_login: tuple[str, str] | None = None):
+        """``ca_login``: (user, password) the Control Agent requires as HTTP basic auth (Kea's ``authentication``
+        of type ``basic``, docs/router.md); None: no authentication, as Debian ships it."""
         self.router, self.tmp = router, tmp
+        self.ca_login = ca_login
         self.env = {**os.environ, "KEA_PIDFILE_DIR": str(tmp), "KEA_LOCKFILE_DIR": str(tmp)}
         self.files: dict[str, Path] = {}
         sockets = {}
@@ -82,7 +87,11 @@ class Kea:
                                 "loggers": [{"name": "kea-ctrl-agent",
                                              "output_options": [{"output": str(tmp / "ca.log")}],
                                              "severity": "WARN"}]}}
+        if ca_login:
+            ca["Control-agent"]["authentication"] = {"type": "basic", "realm": "kea-control-agent",
+                                                     "clients": [{"user": ca_login[0], "password": ca_login[1]}]}
         (tmp / "ca.json").write_text(json.dumps(ca))
+        (tmp / "ca.json").chmod(0o600)
         router.popen(["kea-ctrl-agent", "-c", str(tmp / "ca.json")], env=self.env, stdout=subprocess.DEVNULL,
                      stderr=open(tmp / "ca.stderr", "w"))
         deadline = time.monotonic() + 10
@@ -103,8 +112,11 @@ class Kea:
             body["arguments"] = arguments
 
         def call() -> dict:
-            req = urllib.request.Request(f"http://127.0.0.1:{port}/", data=json.dumps(body).encode(),
-                                         headers={"Content-Type": "application/json"})
+            headers = {"Content-Type": "application/json"}
+            if self.ca_login:
+                token = base64.b64encode(":".join(self.ca_login).encode()).decode()
+                headers["Authorization"] = f"Basic {token}"
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/", data=json.dumps(body).encode(), headers=headers)
             with urllib.request.urlopen(req, timeout=5) as resp:
                 return json.loads(resp.read())[0]
         return self.router.call(call, timeout=10)
