@@ -51,3 +51,22 @@ def kube_client(kube_api: ApiServer) -> Iterator[object]:
         yield client
     finally:
         client.close()
+
+
+# Where CI's time goes, per test file (setup + call + teardown of every test in it, module fixtures included), in
+# every run's log beside --durations (pyproject): the long poles are seen in each CI log, not guessed.
+_FILE_SECONDS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    path = report.nodeid.split("::", 1)[0]
+    _FILE_SECONDS[path] = _FILE_SECONDS.get(path, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter: "pytest.TerminalReporter") -> None:
+    if not _FILE_SECONDS:
+        return
+    total = sum(_FILE_SECONDS.values())
+    terminalreporter.write_sep("=", f"time per test file (top 25 of {len(_FILE_SECONDS)}, {total:.0f} s in all)")
+    for path, seconds in sorted(_FILE_SECONDS.items(), key=lambda kv: -kv[1])[:25]:
+        terminalreporter.write_line(f"{seconds:8.1f}s {100 * seconds / total:5.1f}%  {path}")

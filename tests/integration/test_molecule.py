@@ -22,6 +22,7 @@ molecule/config.yml points at the shared containers.conf.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -37,7 +38,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = sorted(p.parent.name for p in (ROOT / "molecule").glob("*/molecule.yml"))
 VENV_BIN = Path(sys.executable).parent
 CONTAINERS_CONF = ROOT / "molecule" / "resources" / "containers.conf"
-SCENARIO_TIMEOUT = 300  # seconds; each takes ~1.5 min with a cached image (~45 s more for the first build)
+SCENARIO_TIMEOUT = 600  # seconds; measured with a cached image on a loaded 2-core machine: 142-317 s
+# (speaker 218-317, upgrade 207-228, router 142-252), ~45 s more for the first image build
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(SCENARIO_TIMEOUT + 60)]
 
@@ -49,9 +51,11 @@ def _missing() -> list[str]:
     return missing
 
 
-def _netns() -> set[str]:
+def _netns(run: str) -> set[str]:
+    """This run's network namespaces: the scenarios name theirs ``blb-mol-<BLB_MOLECULE_RUN>-…`` (create.yml), so a
+    Molecule run beside this one (the lab, a developer's) is not taken for a leftover of ours."""
     out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    return {line.split()[0] for line in out.splitlines() if line.startswith("blb-mol-")}
+    return {line.split()[0] for line in out.splitlines() if line.startswith(f"blb-mol-{run}-")}
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +72,7 @@ def molecule_env() -> Iterator[dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "MOLECULE_"))}
     env.update({
         "MOLECULE_GLOB": "molecule/*/molecule.yml",
+        "BLB_MOLECULE_RUN": secrets.token_hex(3),
         "CONTAINERS_CONF": str(conf),
         "CONTAINERS_STORAGE_CONF": str(storage),
         "ANSIBLE_COLLECTIONS_PATH": str(collection_path()),
@@ -95,7 +100,7 @@ def test_scenarios_are_found() -> None:
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_molecule_scenario(scenario: str, molecule_env: dict[str, str], tmp_path: Path) -> None:
-    before = _netns()
+    before = _netns(molecule_env["BLB_MOLECULE_RUN"])
     log = tmp_path / f"molecule-{scenario}.log"
     with open(log, "w") as out:
         try:
@@ -111,7 +116,7 @@ def test_molecule_scenario(scenario: str, molecule_env: dict[str, str], tmp_path
         subprocess.run([str(VENV_BIN / "molecule"), "-c", "molecule/config.yml", "destroy", "-s", scenario],
                        cwd=ROOT, env=molecule_env, capture_output=True, timeout=120)
     assert rc == 0, f"molecule test -s {scenario}: {'timed out' if rc is None else f'rc {rc}'}\n{text[-8000:]}"
-    left = _netns() - before
+    left = _netns(molecule_env["BLB_MOLECULE_RUN"]) - before
     assert not left, f"network namespaces left behind: {left}"
     containers = subprocess.run(["podman", "ps", "-a", "--format", "{{.Names}}"], env=molecule_env,
                                 capture_output=True, text=True).stdout.split()
