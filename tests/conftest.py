@@ -63,7 +63,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     _FILE_SECONDS[path] = _FILE_SECONDS.get(path, 0.0) + report.duration
 
 
-def pytest_terminal_summary(terminalreporter: "pytest.TerminalReporter") -> None:
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not _FILE_SECONDS:
         return
     total = sum(_FILE_SECONDS.values())
