@@ -441,9 +441,11 @@ class TheLab:
         router = netns_inventory(self.router.ns, self.tmp)["all"]["hosts"]["router"]
         nodes = {name: {
             "ansible_host": f"{self.lab.prefix}-{name}",
-            # lab-only: the nodes are podman containers reached with podman exec (a real node: ssh + ansible_user).
+            # lab-only: the nodes are podman containers reached with podman exec (a real node: ssh + ansible_user),
+            # through Molecule's pipelining variant of containers.podman.podman (one `podman exec -i` per task
+            # instead of about five podman commands: molecule/resources/connection_plugins/blb_podman.py).
             # podman exec is root already and the image has no sudo; /tmp is a tmpfs the plugin's copy cannot see.
-            "ansible_connection": "containers.podman.podman",
+            "ansible_connection": "blb_podman",
             "ansible_become": False,
             "ansible_remote_tmp": "/root/.ansible/tmp",
         } for name in self.nodes}
@@ -492,6 +494,9 @@ class TheLab:
             # the podman connection plugin runs podman: this run's own storage and containers.conf
             "CONTAINERS_CONF": self.env["CONTAINERS_CONF"],
             "CONTAINERS_STORAGE_CONF": self.env["CONTAINERS_STORAGE_CONF"],
+            # the pipelining podman connection (see lab_site) is the test tree's, not the collection's
+            "ANSIBLE_CONNECTION_PLUGINS": str(ROOT / "molecule" / "resources" / "connection_plugins"),
+            "ANSIBLE_PIPELINING": "true",
             # the control node's Ansible and Python `kubernetes` (quick start: "what you need") are the repo's venv
             "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}",
         })
