@@ -16,7 +16,7 @@ from typing import Any
 from kubernetes import client
 
 from speaker import metrics, systemd
-from speaker.clusterview import ViewSource
+from speaker.controllers.views import ViewSource
 from speaker.config import ConfigError, SpeakerConfig, parse_listen
 from speaker.controllers.allocation import AllocationController
 from speaker.controllers.bgp import BGPController

@@ -20,8 +20,9 @@ from speaker import metrics
 from speaker.actions import Action, CountFailure, ForgetStatus, Say, Unsay, WriteStatus
 from speaker.allocation_decision import CONFIG_OBJECTS, config_actions, decide
 from speaker.clusterconfig import ClusterConfig
-from speaker.clusterview import ServiceView, ViewSource
+from speaker.clusterview import ServiceView
 from speaker.controllers.reconciler import Signal
+from speaker.controllers.views import ViewSource
 from speaker.ipam.allocator import Allocator, order_for_restore
 from speaker.kube.kinds import Caches
 from speaker.kube.writer import Applier, EventRecorder

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from speaker.announce import RoutesMemo, bgp_node_decision
-from speaker.clusterview import ViewSource
 from speaker.controllers.reconciler import Reconciler
+from speaker.controllers.views import ViewSource
 from speaker.events import NORMAL, WARNING, event_about
 from speaker.kube.kinds import Caches
 from speaker.kube.writer import Applier, EventRecorder, bgp_status_name, publish_announcements

@@ -19,8 +19,8 @@ from typing import Any
 
 from speaker.actions import Action, Announce, Emit, HandOver
 from speaker.announce import L2Choice, L2Gap, L2Memory, l2_gap_actions, l2_node_decision, l2_plan, l2_unannounced
-from speaker.clusterview import ViewSource
 from speaker.controllers.reconciler import Reconciler
+from speaker.controllers.views import ViewSource
 from speaker.events import WARNING, service_event
 from speaker.kube.kinds import Cache, Caches
 from speaker.kube.writer import Applier, EventRecorder, announced_service, l2_status_name, publish_announcements

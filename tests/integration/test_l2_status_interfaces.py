@@ -15,9 +15,9 @@ from typing import Any, Iterator, Mapping
 
 import pytest
 
-from speaker.clusterview import ViewSource
 from speaker.controllers.layer2 import Layer2Controller
 from speaker.controllers.reconciler import Signal
+from speaker.controllers.views import ViewSource
 from speaker.kube.informer import Informer
 from speaker.kube.kinds import Caches, speaker_kinds
 from speaker.kube.writer import announcement_status_applier

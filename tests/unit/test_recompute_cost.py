@@ -12,9 +12,9 @@ from speaker import announce
 from speaker.announce import AddressedServices, addressed_services, advertised_peers, bgp_plan
 from speaker.bgp.rib import Route
 from speaker.clusterconfig import build_config
-from speaker.clusterview import ViewSource
 from speaker.controllers.allocation import AllocationController
 from speaker.controllers.reconciler import Signal
+from speaker.controllers.views import ViewSource
 from speaker.kube.kinds import Caches
 
 NS = "metallb-system"

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from speaker.announce import L2Choice
-from speaker.clusterview import ViewSource
 from speaker.controllers.layer2 import Layer2Controller
 from speaker.controllers.statusgc import StatusCollector
+from speaker.controllers.views import ViewSource
 from speaker.kube import writer
 from speaker.kube.kinds import Caches
 from speaker.kube.writer import announcement_status_applier, l2_status_name, publish_announcements

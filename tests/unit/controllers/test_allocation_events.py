@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from speaker.clusterview import ViewSource
 from speaker.controllers.allocation import AllocationController
 from speaker.controllers.reconciler import Signal
+from speaker.controllers.views import ViewSource
 from tests.unit.controllers.world import NS, Cache, Recorder, peer, pool, secret, service, world
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from speaker.clusterview import ViewSource
 from speaker.controllers.bgp import BGPController
+from speaker.controllers.views import ViewSource
 from tests.unit.controllers.world import Cache, Recorder, meta, node, peer, pool, service, world
 
 

@@ -4,7 +4,8 @@ Service parsed once and shared, the view handed out again while nothing changed.
 from __future__ import annotations
 
 from speaker import clusterview
-from speaker.clusterview import ViewSource
+from speaker.controllers import views as view_source
+from speaker.controllers.views import ViewSource
 from speaker.service import ServiceStatus
 from tests.unit.controllers.world import Cache, node, peer, pool, secret, service, world
 
@@ -20,8 +21,8 @@ def test_a_password_secret_peer_is_accepted_when_its_secret_exists() -> None:
 
 def test_the_config_is_built_again_only_when_an_input_changed(monkeypatch) -> None:
     built = []
-    real = clusterview.build_config
-    monkeypatch.setattr(clusterview, "build_config", lambda *a, **kw: built.append(1) or real(*a, **kw))
+    real = view_source.build_config
+    monkeypatch.setattr(view_source, "build_config", lambda *a, **kw: built.append(1) or real(*a, **kw))
     pools = Cache(pool("lan", "198.51.100.240/29"))
     views = ViewSource(world(ipaddresspools=pools), load_balancer_class=None)
     first = views.config()
@@ -44,7 +45,9 @@ def test_a_pool_edited_into_an_error_keeps_its_last_good_definition_for_everyone
 def test_the_same_view_while_nothing_changed_and_each_service_parsed_once(monkeypatch) -> None:
     parsed = []
     real = clusterview.service_view
-    monkeypatch.setattr(clusterview, "service_view", lambda svc, lb: parsed.append(svc) or real(svc, lb))
+    counting = lambda svc, lb: parsed.append(svc) or real(svc, lb)  # noqa: E731
+    monkeypatch.setattr(clusterview, "service_view", counting)  # a view's parse
+    monkeypatch.setattr(view_source, "service_view", counting)  # ViewSource.service's own
     services = Cache(*(service(f"s{i}", f"198.51.100.{240 + i}", pool_name="lan") for i in range(3)))
     views = ViewSource(world(services=services, nodes=Cache(node("n1", "192.0.2.11"))), load_balancer_class=None)
     v1 = views.view()

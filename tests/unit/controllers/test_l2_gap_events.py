@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from speaker.announce import NO_ELIGIBLE_NODE, NO_LIVE_SPEAKER, L2Gap
-from speaker.clusterview import ViewSource
 from speaker.controllers.layer2 import Layer2Controller
+from speaker.controllers.views import ViewSource
 from speaker.kube.kinds import Caches
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from speaker.clusterview import ViewSource
 from speaker.controllers.layer2 import Layer2Controller
+from speaker.controllers.views import ViewSource
 from speaker.kube.kinds import Caches
 
 VIP = "198.51.100.240"

@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from speaker.clusterview import ViewSource
 from speaker.controllers.layer2 import Layer2Controller
+from speaker.controllers.views import ViewSource
 from speaker.kube.kinds import Caches
 from speaker.layer2.handover import CONFIRM, DRAIN, TABLE, Forward, HandoverForwarder, Plan, ruleset
 from speaker.service import IP_ALLOCATED_FROM_POOL
