@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from tests.kubeapi import DEFAULT_TOKEN, ApiServer
 from tests.waiting import free_port, wait_for  # re-exported for the tests
 
 NS = "metallb-system"
@@ -78,6 +79,20 @@ class SpeakerProcess:
 
     def logs(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+ADMIN_RULES = [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]
+
+
+@pytest.fixture
+def rbac_kube_api() -> Iterator[ApiServer]:
+    """The emulator with RBAC on: the test's admin token may do anything, every other token needs RBAC objects.
+    A test module that checks real credentials makes it its ``kube_api`` (so the shared fixtures use it)."""
+    server = ApiServer(0, crd_dirs=[ROOT / "speaker" / "crds"], authz={DEFAULT_TOKEN: ADMIN_RULES}, rbac=True).start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

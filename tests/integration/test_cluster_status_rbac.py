@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,18 +21,14 @@ from tests.integration.conftest import NS, wait_for
 from tests.kubeapi import DEFAULT_TOKEN, ApiServer, write_kubeconfig
 
 ROOT = Path(__file__).resolve().parents[2]
-ADMIN = [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]
 
 pytestmark = pytest.mark.timeout(180)
 
 
 @pytest.fixture
-def kube_api() -> Iterator[ApiServer]:
-    server = ApiServer(0, crd_dirs=[ROOT / "speaker" / "crds"], authz={DEFAULT_TOKEN: ADMIN}, rbac=True).start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def kube_api(rbac_kube_api: ApiServer) -> ApiServer:
+    """The emulator with RBAC on (tests/integration/conftest.py)."""
+    return rbac_kube_api
 
 
 @pytest.fixture

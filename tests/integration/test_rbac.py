@@ -15,7 +15,6 @@ import json
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,19 +26,14 @@ from tests.integration.conftest import NS, wait_for
 from tests.kubeapi import DEFAULT_TOKEN, ApiServer, write_kubeconfig
 
 ROOT = Path(__file__).resolve().parents[2]
-ADMIN = [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]
 SA = "baremetal-lb-speaker"
 RBAC = "rbac.authorization.k8s.io"
 
 
 @pytest.fixture
-def kube_api() -> Iterator[ApiServer]:
-    """The emulator with RBAC on: the test's admin token may do anything, every other token needs RBAC objects."""
-    server = ApiServer(0, crd_dirs=[ROOT / "speaker" / "crds"], authz={DEFAULT_TOKEN: ADMIN}, rbac=True).start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def kube_api(rbac_kube_api: ApiServer) -> ApiServer:
+    """The emulator with RBAC on (tests/integration/conftest.py)."""
+    return rbac_kube_api
 
 
 def identity(server: ApiServer, *, check: bool = False, **args: Any) -> tuple[int, dict[str, Any]]:
