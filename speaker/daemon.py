@@ -149,11 +149,13 @@ class Speaker:
                 raise ConfigError(str(exc)) from None
             self.membership = self._new_membership(keys)
             self._switched = True  # a key from the start: heartbeats from the first reconcile, as always
-        conflicts = ConflictReporter(services=self.caches.services, events=self.events)
+        conflicts = ConflictReporter(services=self.caches.services, events=self.events, nodes=self.caches.nodes,
+                                     node=cfg.node_name)
         self.announcer = Announcer(
             cfg.node_name,
             settings=cfg.layer2,
             on_conflict=conflicts.report,
+            peer_of=conflicts.peer_of,
         )
         from speaker.layer2.handover import HandoverForwarder
 

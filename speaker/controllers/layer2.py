@@ -26,6 +26,7 @@ from speaker.kube.kinds import Cache, Caches
 from speaker.kube.writer import Applier, EventRecorder, announced_service, l2_status_name, publish_announcements
 from speaker.layer2.announcer import Announcement, Announcer
 from speaker.layer2.handover import CONFIRM, DRAIN, HandoverForwarder
+from speaker.layer2.interfaces import dump_neighbours
 
 log = logging.getLogger(__name__)
 
@@ -45,16 +46,34 @@ def internal_ips(node: Mapping[str, Any]) -> list[str]:
 
 
 class ConflictReporter:
-    """Tells the user when the announcer's probe finds another host answering for an address.
+    """Tells the user when the announcer's probe finds another host answering for an address, and tells the
+    announcer when that "host" is one of our own speakers (not a conflict: a handover still under way).
 
     Built before the announcer (which calls :meth:`report` from its loop thread) and before the controller (which
     hands it each new plan), so the wiring needs no reference back to a part that does not exist yet.
     """
 
-    def __init__(self, *, services: Cache, events: EventRecorder) -> None:
+    def __init__(self, *, services: Cache, events: EventRecorder, nodes: Cache, node: str,
+                 neighbours: Callable[[], Iterable[tuple[str, str]]] = dump_neighbours) -> None:
         self._services = services
         self._events = events
+        self._nodes = nodes
+        self._node = node
+        self._neighbours = neighbours
         self._plan: Mapping[str, L2Choice] = {}
+
+    def peer_of(self, mac: str) -> str | None:
+        """The node whose speaker answered with ``mac``: the kernel's neighbour table maps its InternalIP to that
+        MAC (heartbeats to every peer keep those entries fresh). Only a peer that answers on the interface of its
+        InternalIP is recognised; any other answer counts as a conflict, as before."""
+        ips = {ip for ip, m in self._neighbours() if m == mac.lower()}
+        if not ips:
+            return None
+        for obj in self._nodes.items():
+            name = str((obj.get("metadata") or {}).get("name") or "")
+            if name != self._node and ips.intersection(internal_ips(obj)):
+                return name
+        return None
 
     def set_plan(self, plan: Mapping[str, L2Choice]) -> None:
         self._plan = plan

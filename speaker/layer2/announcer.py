@@ -9,14 +9,18 @@
 Per address, the state machine (all on the responder's loop thread, so the tables need no lock):
 
     pending ──(a usable interface appears)──► probing ──(no answer in the window)──► announced
-       ▲                │                        └──(another host answers)──► conflict ──(retry)──┘
+       ▲                │                        ├──(another host answers)──► conflict ──(retry)──┤
+       │                │                        └──(another speaker answers)──► peer-answering ──(retry)──┘
        └──(interfaces vanish)◄──────────────────────────────────── announced
     (removed from the desired set, from any state) ──► forgotten: stop answering, send nothing
 
 Entering ``announced`` on an interface sends the gratuitous burst there (``gratuitous.py``); so does an
 interface that becomes usable again, or changes its MAC, or a restart of the responder process. Probing
 happens only the first time this Announcer announces an address, only if both the settings and the
-Announcement ask for it.
+Announcement ask for it. An answer whose MAC ``peer_of`` names as another node's speaker is not a conflict: that
+node still answers under its own plan (for an interval after a node starts, it hears its peers before they hear
+it, so their plans differ). No Warning then, and the probe is repeated after ``peer_retry`` (1 s) instead of
+``retry`` (30 s), so the address is not left dark for half a minute once that node hands it over.
 
 Who answers (``Layer2Settings.responder``, docs/design/0011): ``"process"`` (default) — a child process
 (``child.py``, driven by ``supervisor.ResponderProcess``) holds the packet sockets and answers; this
@@ -32,6 +36,7 @@ import functools
 import ipaddress
 import logging
 import os
+import random
 import threading
 import time
 from collections import deque
@@ -52,6 +57,7 @@ from speaker.logformat import log_fields
 log = logging.getLogger(__name__)
 
 PENDING, PROBING, ANNOUNCED, CONFLICT = "pending", "probing", "announced", "conflict"
+PEER_ANSWERING = "peer-answering"
 START_TIMEOUT = 15.0  # start(): the responder process must be answering within this (it is retried meanwhile)
 
 
@@ -66,6 +72,10 @@ class Announcement:
 
 def _ignore_conflict(ip: str, mac: str) -> None:
     pass
+
+
+def _no_peer(mac: str) -> str | None:
+    return None
 
 
 class _Addr:
@@ -96,11 +106,14 @@ class Announcer:
 
     Thread-safe entry points: ``announce``, ``withdraw``, ``set_desired``, ``snapshot``, ``healthy``,
     ``start``, ``stop``. ``on_conflict(ip, mac)`` runs on the loop thread: keep it short (queue an Event).
+    ``peer_of(mac)``: the node whose speaker uses ``mac``, or None; asked on the loop thread when a probe is
+    answered, before ``on_conflict``.
     """
 
     def __init__(self, node_name: str, *, clock: Callable[[], float] = time.monotonic,
                  settings: Layer2Settings = Layer2Settings(),
                  on_conflict: Callable[[str, str], None] = _ignore_conflict,
+                 peer_of: Callable[[str], str | None] = _no_peer,
                  metrics: Layer2Metrics = METRICS,
                  dump: Callable[[], dict[str, Link]] = dump_links) -> None:
         self.node_name = node_name
@@ -108,6 +121,7 @@ class Announcer:
         self.clock = clock
         self.metrics = metrics
         self._on_conflict = on_conflict
+        self._peer_of = peer_of
         if settings.responder not in RESPONDERS:
             raise ValueError(f"layer2: responder {settings.responder!r} must be one of {', '.join(RESPONDERS)}")
         in_thread = settings.responder == "thread"
@@ -332,7 +346,7 @@ class Announcer:
               announce: list[tuple[_Addr, str]]) -> None:
         """Move one address towards what the links allow (loop thread)."""
         wanted = select_interfaces(a.ip, links, a.ann.interfaces)
-        if a.phase == CONFLICT:
+        if a.phase in (CONFLICT, PEER_ANSWERING):
             return
         if a.phase == PROBING:
             if not wanted:
@@ -518,6 +532,22 @@ class Announcer:
 
     def _conflict(self, a: _Addr, mac: str) -> None:
         self._end_probe(a)
+        try:
+            peer = self._peer_of(mac)
+        except Exception:  # a bug in the lookup must not stop the responder loop: count it a conflict
+            log.exception("layer2: looking up %s among the speakers failed", mac)
+            peer = None
+        if peer is not None:
+            self._set_phase(a, PEER_ANSWERING, self.clock())
+            a.conflict_mac = mac
+            log.info("layer2: %s (%s) is still answered by the speaker on %s (%s): probing again in about %gs",
+                     a.ip, a.ann.service, peer, mac, self.settings.probing.peer_retry,
+                     extra=log_fields(service=a.ann.service, ip=a.ip))
+            gen = a.gen
+            # jittered: two nodes whose probes crossed (each took the other's for an answer) must not cross again
+            delay = self.settings.probing.peer_retry * random.uniform(0.5, 1.5)
+            a.timer = self._responder.call_later(delay, lambda: self._retry(a, gen))
+            return
         self._set_phase(a, CONFLICT, self.clock())
         a.conflict_mac = mac
         self.metrics.inc(self.metrics.conflicts, a.ip)

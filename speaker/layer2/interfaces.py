@@ -114,6 +114,16 @@ def dump_links() -> dict[str, Link]:
         return read_links(ipr)
 
 
+def dump_neighbours() -> list[tuple[str, str]]:
+    """The kernel's neighbour table (IPv4 and IPv6) as (address, MAC) pairs, MACs lower case; entries without a
+    link-layer address (INCOMPLETE, FAILED) left out."""
+    from pyroute2 import IPRoute
+
+    with IPRoute() as ipr:
+        pairs = [(msg.get_attr("NDA_DST"), msg.get_attr("NDA_LLADDR")) for msg in ipr.get_neighbours()]
+    return [(str(ip), str(mac).lower()) for ip, mac in pairs if ip and mac]
+
+
 class LinkWatcher:
     """Calls ``on_change(links)`` after every burst of link/address events. Nothing starts in __init__."""
 

@@ -25,6 +25,11 @@ class ProbeSettings:
     interval: float = 0.1     # seconds between probes
     timeout: float = 0.2      # window (from the first probe) in which an answer counts as a conflict
     retry: float = 30.0       # after a conflict, probe again this much later (the other host may leave)
+    # After an answer from another of our own speakers (the announcer's ``peer_of``): not a conflict but a handover
+    # still under way — the nodes' views of who is alive differ for an interval after one starts — so probe again
+    # soon (0.5-1.5 times this, at random: two nodes whose probes crossed must not cross again); the address is free
+    # the moment that speaker's own plan gives it to us.
+    peer_retry: float = 1.0
 
 
 def probe_frames(mac: bytes, ip: bytes) -> bytes:

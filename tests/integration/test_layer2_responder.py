@@ -30,7 +30,7 @@ VIP6 = "2001:db8:100::240"
 NODE1 = ("198.51.100.10/24", "2001:db8:100::10/64")
 NODE2 = ("198.51.100.11/24", "2001:db8:100::11/64")
 CLIENT = ("198.51.100.20/24", "2001:db8:100::20/64")
-FAST_PROBE = ProbeSettings(count=2, interval=0.05, timeout=0.1, retry=60.0)
+FAST_PROBE = ProbeSettings(count=2, interval=0.05, timeout=0.1, retry=60.0, peer_retry=0.3)
 
 
 @pytest.fixture
@@ -43,13 +43,15 @@ def lab() -> Iterator[Lab]:
 class Node:
     """An Announcer running inside a host's namespace, stopped at teardown."""
 
-    def __init__(self, host: Host, *, probe: bool = False, refresh: float = 0.0, mode: str = "process") -> None:
+    def __init__(self, host: Host, *, probe: bool = False, refresh: float = 0.0, mode: str = "process",
+                 peers: dict[str, str] | None = None) -> None:
         self.host = host
         self.conflicts: list[tuple[str, str]] = []
         self.metrics = Layer2Metrics()
         self.ann = Announcer(host.name, settings=Layer2Settings(probe=probe, probing=FAST_PROBE,
                                                                 refresh_interval=refresh, responder=mode),
-                             on_conflict=lambda ip, mac: self.conflicts.append((ip, mac)), metrics=self.metrics)
+                             on_conflict=lambda ip, mac: self.conflicts.append((ip, mac)), metrics=self.metrics,
+                             peer_of=(peers or {}).get)
         host.call(self.ann.start)
 
     def state(self, ip: str) -> str | None:
@@ -328,6 +330,24 @@ def test_conflicting_host_is_detected_and_the_vip_not_announced(lab, nodes):
     assert rogue.mac in out and node.mac not in out
     assert n.metrics.gratuitous.get(VIP4, 0) == 0
     assert arping(client, "198.51.100.241") == node.mac
+
+
+def test_an_answer_from_another_speaker_is_a_handover_not_a_conflict(lab, nodes):
+    """node2 still answers for an address node1 is told to take (their views of who is alive differed for a
+    moment): node1's probe is answered by node2's MAC, which ``peer_of`` knows. No conflict, no Warning; node1
+    probes again after ``peer_retry`` and announces as soon as node2 lets the address go."""
+    h1, h2, client = lab.host("node1", *NODE1), lab.host("node2", *NODE2), lab.host("client", *CLIENT)
+    n2 = start(nodes, h2)
+    n2.ann.set_desired({VIP4: Announcement("default/web")})
+    n2.wait_state(VIP4, "announced")
+    n1 = start(nodes, h1, probe=True, peers={h2.mac: "node2"})
+    n1.ann.set_desired({VIP4: Announcement("default/web")})
+    n1.wait_state(VIP4, "peer-answering")
+    assert arping(client, VIP4) == h2.mac
+    n2.ann.set_desired({})
+    n1.wait_state(VIP4, "announced", timeout=3)
+    assert arping(client, VIP4) == h1.mac
+    assert n1.conflicts == [] and n1.metrics.conflicts == {}
 
 
 # --- the kernel runs our filters ------------------------------------------------------------------------------
