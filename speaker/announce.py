@@ -118,12 +118,12 @@ def l2_plan(
     """Every Layer 2 address in the cluster → the node that announces it (all nodes, not only ours).
 
     Addresses whose pool has no L2Advertisement, or with no eligible live node, are absent. ``serving``: the
-    Services with a serving endpoint anywhere (``speaker.endpoints.serving_services``); a Service outside it is
-    not announced, as in MetalLB (None: not known, nothing is withdrawn for it).
+    Services with a serving endpoint anywhere (``speaker.endpoints.serving_services``); an externalTrafficPolicy
+    Cluster Service outside it is not announced, as in MetalLB (None: not known, nothing is withdrawn for it).
     """
     services = sorted(services, key=lambda s: (s.created, s.key))  # oldest first: seniority in the election
-    if serving is not None:
-        services = [s for s in services if s.key in serving]
+    if serving is not None:  # eTP=Local: the endpoints' nodes decide (``ready``), as in ``bgp_plan``
+        services = [s for s in services if s.local or s.key in serving]
     vip_of: dict[str, tuple[str, ...]] = {}
     eligible_of: dict[str, frozenset[str]] = {}
     interfaces_of: dict[str, set[str] | None] = {}
@@ -161,6 +161,9 @@ def l2_plan(
 
 NO_ELIGIBLE_NODE = "NoEligibleNode"  # the Warning Event's reason
 NO_LIVE_SPEAKER = "NoLiveSpeaker"  # /status only: liveness changes by the second, Events are for what a user fixes
+# Why an externalTrafficPolicy Cluster Service is withdrawn (MetalLB's "noEndpoints"): its Pods are all gone or not
+# serving, so every node would drop its traffic.
+WHY_NOT_SERVING = "no serving endpoint (externalTrafficPolicy: Cluster)"
 
 
 @dataclass(frozen=True)
@@ -186,13 +189,15 @@ def l2_unannounced(
     ready: Mapping[str, frozenset[str]],
     alive: frozenset[str],
     plan: Mapping[str, L2Choice],
+    serving: frozenset[str] | None = None,
 ) -> dict[str, L2Gap]:
     """Service key → why its Layer 2 address(es) are announced by nobody (absent when all are announced). Pure.
 
     ``NoEligibleNode`` when the Service's eligibility filters leave no node — every node excluded by the
     ``node.kubernetes.io/exclude-from-external-load-balancers`` label or NetworkUnavailable, the L2Advertisements'
     nodeSelectors select none, no ready endpoint for eTP=Local — with every node's reason, grouped (what the user
-    must change). ``NoLiveSpeaker`` when nodes are eligible but no speaker on them is alive.
+    must change), or — an externalTrafficPolicy Cluster Service outside ``serving`` (as ``l2_plan``) — because no
+    endpoint of it serves anywhere. ``NoLiveSpeaker`` when nodes are eligible but no speaker on them is alive.
     An address shared with a Service that does have a node is announced (see ``group_shared``): no gap.
     """
     out: dict[str, L2Gap] = {}
@@ -207,9 +212,13 @@ def l2_unannounced(
                 selectors.extend(a.node_selectors for a in advs)
         if not missing:
             continue
+        where = ", ".join(missing)
+        if not svc.local and serving is not None and svc.key not in serving:
+            out[svc.key] = L2Gap(svc.key, tuple(missing), NO_ELIGIBLE_NODE,
+                                 f"{where}: no node may announce it: {WHY_NOT_SERVING}")
+            continue
         endpoints = ready.get(svc.key, frozenset()) if svc.local else None
         eligible = eligible_nodes(nodes, selectors, endpoints)
-        where = ", ".join(missing)
         if eligible:
             out[svc.key] = L2Gap(svc.key, tuple(missing), NO_LIVE_SPEAKER,
                                  f"{where}: no speaker is alive on the eligible nodes ({_names(eligible)})")
@@ -415,6 +424,26 @@ class _Lazy(Protocol):
     @property
     def ready(self) -> Mapping[str, frozenset[str]]: ...
 
+    @property
+    def serving(self) -> frozenset[str]: ...
+
+
+def bgp_withdrawn(services: Iterable[ServiceAddresses], config: ClusterConfig, node_labels: Mapping[str, str],
+                  serving: frozenset[str]) -> dict[str, tuple[str, ...]]:
+    """Service key → its addresses that a BGPAdvertisement would have this node advertise, withdrawn because the
+    Service (externalTrafficPolicy Cluster) has no serving endpoint anywhere (``bgp_plan``'s ``serving``): what the
+    speaker tells the user, so a Service that went dark because its Pods did says why. Pure."""
+    out: dict[str, tuple[str, ...]] = {}
+    for svc in services:
+        if svc.local or svc.key in serving:
+            continue
+        ips = tuple(ip for ip in svc.ips if (pool := _pool_of(ip, svc, config)) and any(
+            any_matches(a.node_selectors, node_labels) and a.selects_service(dict(svc.labels))
+            for a in config.bgp_for_pool(pool)))
+        if ips:
+            out[svc.key] = ips
+    return out
+
 
 @dataclass(frozen=True)
 class BGPNodeDecision:
@@ -425,6 +454,8 @@ class BGPNodeDecision:
     advertised: Mapping[str, tuple[str, ...]]  # Service key → the peers (ServiceBGPStatus)
     excluded: str | None  # why this node advertises nothing (its sessions stay up)
     memo: RoutesMemo  # pass as ``previous`` next time
+    withdrawn: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # ``bgp_withdrawn``: no serving endpoint
+    announced: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # Service key → its addresses advertised
 
 
 def bgp_node_decision(config: ClusterConfig, node: str, me: NodeInfo | None, view: _Lazy,
@@ -437,8 +468,12 @@ def bgp_node_decision(config: ClusterConfig, node: str, me: NodeInfo | None, vie
     peers = tuple(peers_for_node(config.peers.values(), labels))
     excluded = me.why_excluded if me is not None else None
     if peers and excluded is None:
-        services, memo = view.addressed, RoutesMemo()
-        routes = bgp_plan(services, config, node, labels, view.ready, peers, previous=previous, memo=memo)
-        return BGPNodeDecision(peers, routes, advertised_peers(services, routes), excluded, memo)
+        services, memo, serving = view.addressed, RoutesMemo(), view.serving
+        routes = bgp_plan(services, config, node, labels, view.ready, peers, previous=previous, memo=memo,
+                          serving=serving)
+        advertised = advertised_peers(services, routes)
+        return BGPNodeDecision(peers, routes, advertised, excluded, memo,
+                               bgp_withdrawn(services, config, labels, serving),
+                               {s.key: s.ips for s in services if s.key in advertised})
     routes = bgp_plan((), config, node, labels, {}, peers, node_excluded=excluded)
     return BGPNodeDecision(peers, routes, {}, excluded, {})

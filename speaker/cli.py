@@ -204,6 +204,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"bgp: {sess.get('peer')} {sess.get('address')} {sess.get('state')}  "
               f"sent {sess.get('prefixes_sent', 0)} prefixes, pending {sess.get('prefixes_pending', 0)}"
               f"{'  last error: ' + str(sess['last_error']) if sess.get('last_error') else ''}")
+    for w in data.get("bgp_withdrawn") or []:
+        print(f"bgp: NOT ADVERTISED {w['service']}: {', '.join(w['ips'])}: {w['reason']}")
     for err in data.get("config_errors", []):
         print(f"config error: {err}")
     return 0

@@ -9,9 +9,9 @@ read in four places. Now:
   cached object's identity (the informer stores a new dict per change and never mutates a stored one, so "the same
   dict" means "unchanged": parsing 10,000 Services on every pass was what made allocation 3.7x slower, issue 10).
 * ``ViewSource.view()`` returns a :class:`ClusterView`: the caches' contents at that moment (list copies, cheap)
-  plus the config. What is costly — every Service parsed, Nodes, ready endpoints — is computed on first use and kept
-  on that view; the same view is handed out again until a cache holds something else, so the Layer 2 and BGP
-  controllers share one parse per generation.
+  plus the config. What is costly — every Service parsed, Nodes, ready and serving endpoints — is computed on
+  first use and kept on that view; the same view is handed out again until a cache holds something else, so the
+  Layer 2 and BGP controllers share one parse per generation.
 * The allocation controller works per changed Service, so it asks ``ViewSource.service()`` for one key (never a
   scan of all of them) and ``ViewSource.config()`` for the config.
 """
@@ -26,7 +26,7 @@ from typing import Any
 from speaker.announce import ServiceAddresses, addresses_of
 from speaker.clusterconfig import ClusterConfig
 from speaker.election import NodeInfo, node_info
-from speaker.endpoints import ready_nodes_by_service
+from speaker.endpoints import ready_nodes_by_service, serving_services
 from speaker.service import ServiceStatus, is_load_balancer, key_of, live_status
 
 Obj = Mapping[str, Any]
@@ -102,6 +102,16 @@ class ClusterView:
         if not any(s.local for s in self.addressed):
             return {}
         return ready_nodes_by_service(self.endpoint_slices)
+
+    @cached_property
+    def serving(self) -> frozenset[str]:
+        """Service keys with a serving endpoint on any node. An ``externalTrafficPolicy: Cluster`` Service outside
+        it is withdrawn (Layer 2 and BGP), as MetalLB withdraws it ("noEndpoints"): announcing an address whose
+        traffic every node would drop makes clients wait on timeouts instead of failing fast. Read only when some
+        addressed Service has Cluster: it answers for Cluster Services only (eTP=Local uses :attr:`ready`)."""
+        if all(s.local for s in self.addressed):
+            return frozenset()
+        return serving_services(self.endpoint_slices)
 
 
 def parse_services(objs: Iterable[Obj], memo: Mapping[str, ServiceView], lb_class: str | None

@@ -127,6 +127,7 @@ class Speaker:
             self.bgp_controller = BGPController(node=cfg.node_name, caches=caches, views=self.views,
                                                 synced=self.synced, bgp=self.bgp, status=self.bgp_status_applier,
                                                 events=self.events, namespace=cfg.namespace)
+            metrics.ANNOUNCED.set_source("bgp", self.bgp_controller.announced)
         self._http: metrics.MetricsEndpoint | None = None
         self._metrics_token = _read_token(cfg.metrics_bearer_token_file)
         self._metrics_tls = (metrics.tls_context(cfg.metrics_tls_cert_file, cfg.metrics_tls_key_file,
@@ -157,6 +158,7 @@ class Speaker:
             on_conflict=conflicts.report,
             peer_of=conflicts.peer_of,
         )
+        metrics.ANNOUNCED.set_source("layer2", self.announcer.metrics.announced)
         from speaker.layer2.handover import HandoverForwarder
 
         self.handover = HandoverForwarder()
@@ -504,6 +506,8 @@ class Speaker:
             "services": sorted(services, key=lambda s: s["service"]),
             "layer2": self.layer2.snapshot() if self.layer2 is not None else None,
             "bgp": self.bgp_controller.snapshot() if self.bgp_controller is not None else None,
+            # Services BGP would advertise from this node but withdrew: no endpoint of theirs serves.
+            "bgp_withdrawn": self.bgp_controller.withdrawn() if self.bgp_controller is not None else None,
             # Who is alive by the speakers' Leases; "layer2_source" says what the Layer 2 election uses.
             "liveness": {"layer2_source": source.mode if source else LEASES, **self.liveness.snapshot()},
             "membership": self._membership_status(source),

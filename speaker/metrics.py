@@ -9,10 +9,12 @@ import json
 import logging
 import ssl
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterable, Iterator
 from typing import Any, Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client import disable_created_metrics
+from prometheus_client.core import GaugeMetricFamily, Metric
 
 from speaker.config import ConfigError
 
@@ -41,6 +43,44 @@ SERVICES_ALLOCATED = Gauge("metallb_allocator_services_allocated_total", "Number
 LEADER = Gauge("baremetal_lb_allocator_leader", "1 while this speaker holds the allocator lease")
 EVENTS_DROPPED = Counter("baremetal_lb_events_dropped_total", "Events not sent because the event queue was full")
 ALLOCATION_FAILURES = Counter("baremetal_lb_allocation_failures_total", "Services that could not get an address")
+
+
+class Announced:
+    """``metallb_speaker_announced{ip,node,protocol,service}``: 1 per address this node announces, per protocol —
+    MetalLB's gauge (speaker/main.go ``announcing``), same name and labels, for Layer 2 and BGP.
+
+    One family must carry both protocols (two collectors yielding the same name would write it twice, and
+    Prometheus refuses a second ``# TYPE`` line), so the rows are read at scrape time from whoever knows them: the
+    Layer 2 announcer (``Layer2Metrics.announced``), the BGP controller (``BGPController.announced``). The daemon
+    connects them with :meth:`set_source`; a protocol that is off has no source and no series.
+    """
+
+    NAME = "metallb_speaker_announced"
+    HELP = ("Services being announced from this node. This is desired state, it does not guarantee that the routing "
+            "protocols have converged.")
+    LABELS = ("ip", "node", "protocol", "service")
+
+    def __init__(self) -> None:
+        self._sources: dict[str, Callable[[], Iterable[tuple[str, str, str]]]] = {}
+
+    def set_source(self, protocol: str, rows: Callable[[], Iterable[tuple[str, str, str]]]) -> None:
+        """``rows()``: (ip, node, service) of every address announced over ``protocol`` now."""
+        self._sources[protocol] = rows
+
+    def collect(self) -> Iterator[Metric]:
+        g = GaugeMetricFamily(self.NAME, self.HELP, labels=list(self.LABELS))
+        for protocol, rows in sorted(self._sources.items()):
+            for ip, node, service in sorted(rows()):
+                g.add_metric([ip, node, protocol, service], 1)
+        yield g
+
+    def describe(self) -> list[Metric]:
+        return [GaugeMetricFamily(self.NAME, self.HELP, labels=list(self.LABELS))]
+
+
+ANNOUNCED = Announced()
+REGISTRY.register(ANNOUNCED)
+
 LEASE_FALLBACK = Gauge("baremetal_lb_membership_lease_fallback",
                        "1 while Layer 2 liveness comes from Leases (no heartbeat key known yet)")
 

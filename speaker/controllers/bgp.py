@@ -1,22 +1,26 @@
 """The BGP side of the speaker: sessions from BGPPeers, routes from the pure ``announce.bgp_plan``.
 
 Every node that an advertisement selects advertises (routers spread traffic over them: ECMP), so there is no
-election here; ``externalTrafficPolicy: Local`` narrows it to nodes with a ready endpoint.
+election here; ``externalTrafficPolicy: Local`` narrows it to nodes with a ready endpoint, and an
+``externalTrafficPolicy: Cluster`` Service with no serving endpoint anywhere is withdrawn, as MetalLB does (logged
+once, and listed in ``/status`` with the reason). What it advertises is also ``metallb_speaker_announced``'s BGP
+series (:meth:`BGPController.announced`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from speaker.announce import RoutesMemo, bgp_node_decision
+from speaker.announce import WHY_NOT_SERVING, RoutesMemo, bgp_node_decision
 from speaker.controllers.reconciler import Reconciler
 from speaker.controllers.views import ViewSource
 from speaker.events import NORMAL, WARNING, event_about
 from speaker.kube.kinds import Caches
 from speaker.kube.writer import Applier, EventRecorder, bgp_status_name, publish_announcements
+from speaker.logformat import log_fields
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +45,8 @@ class BGPController(Reconciler):
         self._events = events
         self._namespace = namespace
         self._session_up: dict[str, bool] = {}
+        self._withdrawn: Mapping[str, tuple[str, ...]] = {}  # Service → addresses withdrawn: no serving endpoint
+        self._announced: tuple[tuple[str, str, str], ...] = ()  # (ip, node, service) advertised to some peer
 
     def recompute(self) -> None:
         views = self._views
@@ -56,6 +62,12 @@ class BGPController(Reconciler):
             self._peer_names = names
         self._bgp.set_peers(list(d.peers))
         self._bgp.set_routes(d.routes)
+        self._announced = tuple((ip, self._node, key) for key, ips in d.announced.items() for ip in ips)
+        for key in sorted(d.withdrawn.keys() - self._withdrawn.keys()):
+            ips = ", ".join(d.withdrawn[key])
+            log.info("bgp: not advertising %s (%s): %s", ips, key, WHY_NOT_SERVING,
+                     extra=log_fields(service=key, ip=d.withdrawn[key][0]))
+        self._withdrawn = d.withdrawn
         if self._status is not None:  # ServiceBGPStatus: which peers this node advertises each Service to
             publish_announcements(self._status, self._caches.servicebgpstatuses.items(), self._node,
                                   d.advertised, bgp_status_name, exclusive=False)
@@ -79,6 +91,17 @@ class BGPController(Reconciler):
             self._events.record(event_about(peer, kind="BGPPeer", api_version="metallb.io/v1beta2",
                                             namespace=self._namespace, name=st.peer, type=etype, reason=reason,
                                             message=message))
+
+    def announced(self) -> tuple[tuple[str, str, str], ...]:
+        """(ip, node, service) of every address this node advertises to at least one peer (the routes it wants
+        on its sessions, up or not: desired state, as MetalLB's gauge): ``metallb_speaker_announced``'s BGP rows."""
+        return self._announced
+
+    def withdrawn(self) -> list[dict[str, Any]]:
+        """Services an advertisement would have this node advertise, withdrawn because no endpoint of theirs
+        serves (``/status``: ``bgp_withdrawn``)."""
+        return [{"service": key, "ips": list(ips), "reason": WHY_NOT_SERVING}
+                for key, ips in sorted(self._withdrawn.items())]
 
     def snapshot(self) -> list[dict[str, Any]]:
         return [{k: (v if isinstance(v, (int, float, str, bool, type(None))) else str(v))

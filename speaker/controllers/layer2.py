@@ -139,15 +139,15 @@ class Layer2Controller(Reconciler):
 
     def recompute(self) -> None:
         view = self._views.view()
-        cfg, services, nodes, ready = view.config, view.addressed, view.nodes, view.ready
+        cfg, services, nodes, ready, serving = view.config, view.addressed, view.nodes, view.ready, view.serving
         alive = self.alive_nodes()
-        plan = l2_plan(services, cfg, nodes, ready, alive)
+        plan = l2_plan(services, cfg, nodes, ready, alive, serving)
         self._plan = plan
         if self._conflicts is not None:
             self._conflicts.set_plan(plan)
         me = nodes.get(self._node)
         self._why_not_me = me.why_excluded if me is not None else None
-        self._report_gaps(l2_unannounced(services, cfg, nodes, ready, alive, plan))
+        self._report_gaps(l2_unannounced(services, cfg, nodes, ready, alive, plan, serving))
         fenced = self._fenced()
         if fenced:
             log.warning("layer2: fenced (no peer and no API reachable): announcing nothing")

@@ -123,3 +123,7 @@ class LazyView:
     @property
     def ready(self) -> Mapping[str, frozenset[str]]:
         return self._get().ready
+
+    @property
+    def serving(self) -> frozenset[str]:
+        return self._get().serving

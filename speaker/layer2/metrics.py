@@ -12,6 +12,9 @@ dropped counts are made there and added here by the Announcer's loop thread from
 most 0.2 s late; a crash loses at most that much). ``baremetal_lb_layer2_responder_up`` and
 ``baremetal_lb_layer2_responder_restarts_total`` say whether that process answers and how often it had to be
 restarted (both absent with ``responder: thread``).
+
+``metallb_speaker_announced`` is one family for both protocols, so it is served by ``speaker.metrics.ANNOUNCED``;
+the Layer 2 rows come from :meth:`Layer2Metrics.announced` (the daemon connects the two).
 """
 
 from __future__ import annotations
@@ -58,6 +61,12 @@ class Layer2Metrics:
                 for key in [k for k in self._announced if k[0] == ip and k[1] == node]:
                     del self._announced[key]
 
+    def announced(self) -> list[tuple[str, str, str]]:
+        """(ip, node, service) of every address the announcer answers for: the Layer 2 rows of
+        ``metallb_speaker_announced``."""
+        with self._lock:
+            return list(self._announced)
+
     def collect(self) -> Iterator[Metric]:
         yield _counter("metallb_layer2_requests_received", "Number of layer2 requests received for owned IPs",
                        ["ip"], {(k,): v for k, v in dict(self.requests).items()})
@@ -76,13 +85,6 @@ class Layer2Metrics:
             yield _counter("baremetal_lb_layer2_responder_restarts",
                            "Times the ARP/NDP responder process died and was restarted", [],
                            {(): self.responder_restarts}, typed=True)
-        g = GaugeMetricFamily("metallb_speaker_announced", "The node is announcing the service IP",
-                              labels=["ip", "node", "protocol", "service"])
-        with self._lock:
-            items = list(self._announced.items())
-        for (ip, node, service), v in items:
-            g.add_metric([ip, node, "layer2", service], v)
-        yield g
 
     def describe(self) -> list[Metric]:
         return []  # collected lazily; names are fixed above

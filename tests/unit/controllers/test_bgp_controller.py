@@ -7,7 +7,7 @@ from typing import Any
 
 from speaker.controllers.bgp import BGPController
 from speaker.controllers.views import ViewSource
-from tests.unit.controllers.world import Cache, Recorder, meta, node, peer, pool, service, world
+from tests.unit.controllers.world import Cache, Recorder, endpoints_on, meta, node, peer, pool, service, world
 
 
 class FakeBGP:
@@ -26,7 +26,8 @@ def controller(**kinds: Cache) -> tuple[BGPController, FakeBGP, Recorder, ViewSo
     caches = world(ipaddresspools=Cache(pool("lan", "198.51.100.240/29")), nodes=Cache(node("node1", "192.0.2.11")),
                    bgpadvertisements=Cache({"apiVersion": "metallb.io/v1beta1", "kind": "BGPAdvertisement",
                                             "metadata": meta("all"), "spec": {}}),
-                   services=Cache(service("web", "198.51.100.240", pool_name="lan")), **kinds)
+                   services=Cache(service("web", "198.51.100.240", pool_name="lan")),
+                   endpointslices=Cache(endpoints_on("web", "node1")), **kinds)
     views, bgp, status = ViewSource(caches, load_balancer_class=None), FakeBGP(), Recorder()
     ctl = BGPController(node="node1", caches=caches, views=views, synced=lambda: True, bgp=bgp, status=status)  # type: ignore[arg-type]
     return ctl, bgp, status, views

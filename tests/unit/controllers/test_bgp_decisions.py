@@ -34,6 +34,7 @@ class View:
     services: list[ServiceAddresses] = field(default_factory=list)
     endpoints: dict[str, frozenset[str]] = field(default_factory=dict)
     forbid_reading: bool = False
+    not_serving: frozenset[str] = frozenset()  # Services with no serving endpoint anywhere (the others have one)
 
     @property
     def addressed(self) -> list[ServiceAddresses]:
@@ -44,6 +45,11 @@ class View:
     def ready(self) -> dict[str, frozenset[str]]:
         assert not self.forbid_reading, "endpoints were read although nothing can be advertised"
         return self.endpoints
+
+    @property
+    def serving(self) -> frozenset[str]:
+        assert not self.forbid_reading, "endpoints were read although nothing can be advertised"
+        return frozenset(s.key for s in self.services) - self.not_serving
 
 
 POOL = pool("lan", "198.51.100.240/29")
@@ -60,6 +66,7 @@ class Case:
     routes: dict[str, list[str]]
     advertised: dict[str, tuple[str, ...]]
     excluded: bool = False
+    withdrawn: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 CASES = [
@@ -86,6 +93,21 @@ CASES = [
          {"bgp_peers": [R1, peer("r3", "192.0.2.3")], "bgp_advertisements": [adv("only-r3", peers=["r3"])]}, {},
          View([svc("a", "198.51.100.240")]), ["r1", "r3"], {"r1": [], "r3": ["198.51.100.240/32"]},
          {"default/a": ("r3",)}),
+    # MetalLB's BGP ShouldAnnounce: "noEndpoints" (issue 14)
+    Case("externalTrafficPolicy Cluster with no serving endpoint anywhere: withdrawn, and said why",
+         {"bgp_peers": [R1], "bgp_advertisements": [adv("all")]}, {},
+         View([svc("up", "198.51.100.240"), svc("down", "198.51.100.241")], not_serving=frozenset({"default/down"})),
+         ["r1"], {"r1": ["198.51.100.240/32"]}, {"default/up": ("r1",)},
+         withdrawn={"default/down": ("198.51.100.241",)}),
+    Case("a Local Service goes by its ready nodes, not by the Cluster rule",
+         {"bgp_peers": [R1], "bgp_advertisements": [adv("all")]}, {},
+         View([svc("here", "198.51.100.240", local=True)], {"default/here": frozenset({ME})},
+              not_serving=frozenset({"default/here"})),
+         ["r1"], {"r1": ["198.51.100.240/32"]}, {"default/here": ("r1",)}),
+    Case("withdrawn only where an advertisement would advertise it from this node",
+         {"bgp_peers": [R1], "bgp_advertisements": [adv("rack-b", nodeSelectors=[{"matchLabels": {"rack": "b"}}])]},
+         {"rack": "a"}, View([svc("down", "198.51.100.241")], not_serving=frozenset({"default/down"})),
+         ["r1"], {"r1": []}, {}),
 ]
 
 
@@ -98,6 +120,9 @@ def test_bgp_decision(case: Case) -> None:
     assert {peer: sorted(str(r.prefix) for r in rs) for peer, rs in d.routes.items()} == case.routes
     assert dict(d.advertised) == case.advertised
     assert (d.excluded is not None) == case.excluded
+    assert dict(d.withdrawn) == case.withdrawn
+    # metallb_speaker_announced's BGP rows: every address of a Service advertised to some peer
+    assert dict(d.announced) == {s.key: s.ips for s in case.view.services if s.key in case.advertised}
 
 
 def test_the_routes_memo_carries_over_and_keeps_only_what_is_in_use() -> None:

@@ -148,7 +148,9 @@ def world() -> dict:
     svc = {"metadata": {"name": "web", "namespace": "default", "annotations": {IP_ALLOCATED_FROM_POOL: "lan"}},
            "spec": {"type": "LoadBalancer"},
            "status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.240"}]}}}
-    return {"services": Items(svc), "endpointslices": Items(), "servicel2statuses": Items(),
+    serving = {"metadata": {"name": "web-1", "namespace": "default", "labels": {"kubernetes.io/service-name": "web"}},
+               "endpoints": [{"addresses": ["10.244.0.5"], "conditions": {"ready": True}}]}  # eTP=Cluster needs one
+    return {"services": Items(svc), "endpointslices": Items(serving), "servicel2statuses": Items(),
             "nodes": Items(node("node1", "198.51.100.11"), node("node2", "198.51.100.12")),
             "ipaddresspools": Items({"metadata": {"name": "lan", "namespace": "metallb-system"},
                                      "spec": {"addresses": ["198.51.100.240/29"]}}),
