@@ -63,6 +63,7 @@ import yaml  # noqa: E402
 from kubernetes import client  # noqa: E402
 
 from tests.collection import PYTHON, VENV_BIN, netns_inventory  # noqa: E402
+from tests.endpointslices import put_endpoints  # noqa: E402
 from tests.kubeapi import api_client, write_kubeconfig  # noqa: E402
 from tests.netlab import Lab, leftover_namespaces, require_root  # noqa: E402
 
@@ -574,11 +575,14 @@ class TheLab:
                         "--directory", "/srv/www")
             host.run(f"iptables -t nat -A PREROUTING -d {POOL.split('-')[0]}/28 -p tcp --dport 80 "
                      f"-j DNAT --to-destination {host.ipv4[0]}:{BACKEND_PORT}")
+        ports = [{"name": "web", "protocol": "TCP", "port": 80, "targetPort": BACKEND_PORT}]
+        # What the EndpointSlice controller of a real cluster writes for Traefik's Pods, one ready on every node (the
+        # emulator runs no controllers): without it the speakers rightly announce nothing, as MetalLB would not.
+        put_endpoints(self.core.api_client, "traefik", "default", list(self.nodes), ports=ports)
         self.core.create_namespaced_service("default", {
             "apiVersion": "v1", "kind": "Service",
             "metadata": {"name": "traefik", "namespace": "default"},
-            "spec": {"type": "LoadBalancer", "selector": {"app": "traefik"},
-                     "ports": [{"name": "web", "protocol": "TCP", "port": 80, "targetPort": BACKEND_PORT}]}})
+            "spec": {"type": "LoadBalancer", "selector": {"app": "traefik"}, "ports": ports}})
         t0 = time.monotonic()
 
         def vip() -> str | None:

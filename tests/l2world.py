@@ -67,6 +67,13 @@ class Node:
                 return None
         return self.host.call(get)
 
+    def metrics(self) -> str:
+        """This speaker's ``/metrics`` (text format)."""
+        def get() -> str:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=2) as r:
+                return str(r.read().decode())
+        return str(self.host.call(get))
+
     def announcing(self) -> list[str]:
         """Addresses this node's responder is actually answering for (not just elected to)."""
         st = self.status()

@@ -8,13 +8,14 @@ import signal
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 from kubernetes import client
 
+from tests.endpointslices import READY, families_of, put_endpoints
 from tests.kubeapi import DEFAULT_TOKEN, ApiServer
 from tests.waiting import free_port, wait_for  # re-exported for the tests
 
@@ -148,7 +149,11 @@ class Cluster:
 
     def service(self, name: str, ns: str = "default", *, ports: list[tuple[str, int]] | None = None,
                 annotations: dict[str, str] | None = None, labels: dict[str, str] | None = None,
-                **spec: Any) -> dict[str, Any]:
+                endpoints: Sequence[str | None] | None = (None,), **spec: Any) -> dict[str, Any]:
+        """A LoadBalancer Service, and — as a real cluster's EndpointSlice controller would once its Pods are up —
+        its EndpointSlice (tests/endpointslices.py): ``endpoints`` names the node of each ready endpoint (None: one
+        whose node is not named, the default: enough for ``externalTrafficPolicy: Cluster``); ``endpoints=None``:
+        no slice (Pods that never came up)."""
         body = {
             "apiVersion": "v1", "kind": "Service",
             "metadata": {"name": name, "namespace": ns, "annotations": annotations or {}, "labels": labels or {}},
@@ -156,8 +161,19 @@ class Cluster:
                      "ports": [{"name": f"{p.lower()}{n}", "protocol": p, "port": n}
                                for p, n in (ports or [("TCP", 80)])], **spec},
         }
+        if endpoints is not None:  # first, as Pods usually are: the speaker sees the Service with its endpoints
+            self.endpoints(name, endpoints, ns=ns, service=body)
         self.core.create_namespaced_service(ns, body)
         return body
+
+    def endpoints(self, name: str, nodes: Sequence[str | None] = (None,), *, ns: str = "default",
+                  conditions: Mapping[str, bool] = READY, service: Mapping[str, Any] | None = None) -> None:
+        """Set the Service's endpoints (create or replace its EndpointSlices): one per entry of ``nodes``, each with
+        ``conditions`` (``tests.endpointslices.READY``, ``NOT_READY``, ``DRAINING``); ``nodes=()``: none (scaled
+        to zero)."""
+        spec = (service if service is not None else self.svc(name, ns))["spec"]
+        put_endpoints(self.core.api_client, name, ns, nodes, families=families_of(spec), ports=spec["ports"],
+                      conditions=conditions)
 
     def svc(self, name: str, ns: str = "default") -> dict[str, Any]:
         resp = self.core.read_namespaced_service(name, ns, _preload_content=False)

@@ -11,10 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kubernetes import client
 
 from tests.bgplab import BGPCapture, BGPWorld, withdrawn_before_notification
+from tests.endpointslices import DRAINING, NOT_READY
 from tests.integration.conftest import NS, Cluster, wait_for
+from tests.l2world import Node
 from tests.netlab import Lab
 
 
@@ -64,18 +65,44 @@ def bgp_statuses(bgp: BGPWorld, service: str) -> list[tuple[str, list[str] | Non
 def test_local_policy_advertises_only_from_nodes_with_an_endpoint(bgp: BGPWorld):
     for n in bgp.nodes.values():
         n.start()
-    slices = client.DiscoveryV1Api(bgp.cluster.core.api_client)
-    slices.create_namespaced_endpoint_slice("default", {
-        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
-        "metadata": {"name": "db-1", "labels": {"kubernetes.io/service-name": "db"}},
-        "endpoints": [{"addresses": ["10.244.1.7"], "nodeName": "node2", "conditions": {"ready": True}}],
-        "ports": [{"port": 5432, "protocol": "TCP"}]})
-    bgp.cluster.service("db", ports=[("TCP", 5432)], externalTrafficPolicy="Local")
+    bgp.cluster.service("db", ports=[("TCP", 5432)], externalTrafficPolicy="Local", endpoints=["node2"])
     ip = bgp.cluster.wait_ips("db")[0]
     assert wait_for("only node2 advertises", lambda: bgp.next_hops(f"{ip}/32") == ["198.51.100.12"], 30)
-    slices.patch_namespaced_endpoint_slice("db-1", "default", {"endpoints": [
-        {"addresses": ["10.244.1.7"], "nodeName": "node2", "conditions": {"ready": False}}]})
+    bgp.cluster.endpoints("db", ["node2"], conditions=NOT_READY)
     wait_for("no ready endpoint: nobody advertises", lambda: bgp.next_hops(f"{ip}/32") == [], 15)
+
+
+def _announced(node: Node) -> list[str]:
+    """The BGP series of ``metallb_speaker_announced`` this node serves."""
+    return sorted(line.rsplit(" ", 1)[0] for line in node.metrics().splitlines()
+                  if line.startswith("metallb_speaker_announced{") and 'protocol="bgp"' in line)
+
+
+def test_cluster_service_with_no_serving_endpoint_is_withdrawn_and_comes_back(bgp: BGPWorld):
+    """externalTrafficPolicy Cluster, as MetalLB's BGP ShouldAnnounce ("noEndpoints", issue 14): with no serving
+    endpoint anywhere both nodes withdraw the route (the router stops sending traffic every node would drop), say
+    so in ``/status`` and the log, and drop their ``metallb_speaker_announced{protocol="bgp"}`` series; both
+    advertise it again when an endpoint serves."""
+    for n in bgp.nodes.values():
+        n.start()
+    bgp.cluster.service("web", endpoints=["node1"])
+    ip = bgp.cluster.wait_ips("web")[0]
+    both = ["198.51.100.11", "198.51.100.12"]
+    wait_for("both nodes advertise", lambda: bgp.next_hops(f"{ip}/32") == both, 30)
+    for name, n in bgp.nodes.items():
+        assert wait_for(f"{name}'s BGP series", lambda n=n: _announced(n), timeout=10) == [
+            f'metallb_speaker_announced{{ip="{ip}",node="{name}",protocol="bgp",service="default/web"}}']
+    bgp.cluster.endpoints("web", ["node1"], conditions=NOT_READY)
+    wait_for("the route withdrawn by both nodes", lambda: bgp.next_hops(f"{ip}/32") == [], 15)
+    why = {"service": "default/web", "ips": [ip], "reason": "no serving endpoint (externalTrafficPolicy: Cluster)"}
+    for name, n in bgp.nodes.items():
+        assert (n.status() or {}).get("bgp_withdrawn") == [why], name
+        assert _announced(n) == [], name
+        assert f"bgp: not advertising {ip} (default/web): no serving endpoint" in n.log.read_text(), name
+    bgp.cluster.endpoints("web", ["node1"], conditions=DRAINING)  # terminating but still serving: counts
+    wait_for("advertised again by both nodes", lambda: bgp.next_hops(f"{ip}/32") == both, 15)
+    assert all((n.status() or {}).get("bgp_withdrawn") == [] for n in bgp.nodes.values())
+    assert all(_announced(n) for n in bgp.nodes.values())
 
 
 def test_planned_stop_withdraws_first(bgp: BGPWorld):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import subprocess
 import sys
 import threading
@@ -14,7 +13,9 @@ from typing import Any
 import pytest
 
 from speaker.election import score
+from tests.endpointslices import NOT_READY
 from tests.integration.conftest import Cluster, wait_for
+from tests.integration.test_layer2_responder import arping
 from tests.l2world import L2Lab
 from tests.netlab import Lab
 
@@ -193,26 +194,44 @@ def test_partition_then_heal_leaves_one_announcer(l2lab: L2Lab):
 
 def test_local_traffic_policy_follows_the_endpoint(l2lab: L2Lab):
     l2lab.start(backends=False)
-    core = l2lab.cluster.core
-
-    def endpoint_on(node: str) -> None:
-        body = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
-                "metadata": {"name": "web-1", "namespace": "default", "labels": {"kubernetes.io/service-name": "web"}},
-                "endpoints": [{"addresses": ["10.244.0.5"], "nodeName": node, "conditions": {"ready": True}}],
-                "ports": [{"port": 80, "protocol": "TCP"}]}
-        from kubernetes import client
-        api = client.DiscoveryV1Api(core.api_client)
-        with contextlib.suppress(client.exceptions.ApiException):
-            api.delete_namespaced_endpoint_slice("web-1", "default")
-        api.create_namespaced_endpoint_slice("default", body)
-
-    endpoint_on("node2")
-    l2lab.cluster.service("web", externalTrafficPolicy="Local")
+    l2lab.cluster.service("web", externalTrafficPolicy="Local", endpoints=["node2"])
     ip = l2lab.cluster.wait_ips("web")[0]
     wait_for("node2 to announce", lambda: l2lab.announcer_of(ip) == ["node2"], timeout=15)
-    endpoint_on("node3")
+    l2lab.cluster.endpoints("web", ["node3"])  # the Pod rescheduled
     wait_for("the VIP to follow the endpoint to node3", lambda: l2lab.announcer_of(ip) == ["node3"], timeout=15)
     assert l2lab.neigh_mac(ip) == l2lab.nodes["node3"].host.mac
+
+
+def _unannounced(l2lab: L2Lab, name: str) -> list[list[dict[str, Any]]]:
+    """Each node's ``/status`` gaps (``layer2.unannounced``) for one Service."""
+    return [[g for g in ((n.status() or {}).get("layer2") or {}).get("unannounced") or []
+             if g["service"] == f"default/{name}"] for n in l2lab.nodes.values()]
+
+
+def test_cluster_service_whose_only_endpoint_stops_serving_is_withdrawn_and_comes_back(l2lab: L2Lab):
+    """externalTrafficPolicy Cluster, as MetalLB (issue 14): with no serving endpoint anywhere every node would drop
+    the traffic, so the address is withdrawn — the client's ARP goes unanswered, which fails its connection at once
+    instead of after a timeout — and the Service and ``baremetal-lb status`` say why. It is answered again, by the
+    same node, when an endpoint serves again."""
+    l2lab.start(backends=False)
+    ip = _vip(l2lab, "web")
+    [owner] = l2lab.announcer_of(ip)
+    mac = l2lab.nodes[owner].host.mac
+    assert wait_for("the client's arping answered", lambda: arping(l2lab.client, ip) == mac, timeout=10) == mac
+    l2lab.cluster.endpoints("web", ["node1"], conditions=NOT_READY)  # the only Pod's readiness probe fails
+    wait_for("no speaker answering", lambda: l2lab.announcer_of(ip) == [], timeout=15)
+    why = f"{ip}: no node may announce it: no serving endpoint (externalTrafficPolicy: Cluster)"
+    ev = l2lab.cluster.wait_event("web", "NoEligibleNode")
+    assert (ev["type"], ev["message"]) == ("Warning", why)
+    assert wait_for("every node's /status to say why", lambda: (gaps := _unannounced(l2lab, "web")) and all(
+        gaps) and gaps) == [[{"service": "default/web", "ips": [ip], "reason": "NoEligibleNode", "message": why}]] * 3
+    # A negative claim: three ARP requests sent from the client, each watched for its whole second, none answered.
+    assert [arping(l2lab.client, ip) for _ in range(3)] == [None] * 3
+    l2lab.cluster.endpoints("web", ["node2"])  # a new Pod, ready
+    answered = wait_for("the client's arping answered again", lambda: arping(l2lab.client, ip), timeout=15)
+    assert l2lab.announcer_of(ip) == [owner] and answered == mac
+    wait_for("the gap gone from /status", lambda: _unannounced(l2lab, "web") == [[]] * 3, timeout=10)
+    assert len(l2lab.cluster.events("web", reason="NoEligibleNode")) == 1  # once per change, from the leader only
 
 
 def test_address_already_used_on_the_lan_is_not_announced(l2lab: L2Lab):
