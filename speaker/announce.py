@@ -19,7 +19,7 @@ from speaker.clusterconfig import BGPAdvertisement, BGPPeer, ClusterConfig
 from speaker.election import NodeInfo, assign, eligible_nodes, group_shared, ineligible
 from speaker.events import NORMAL, WARNING, service_event
 from speaker.labels import any_matches
-from speaker.service import ServiceStatus, is_load_balancer, live_status, service_key
+from speaker.service import ServiceStatus, is_load_balancer, live_status, service_key, wants_shared_ip
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class ServiceAddresses:
     local: bool  # externalTrafficPolicy: Local
     created: str
     labels: tuple[tuple[str, str], ...] = ()  # sorted; for advertisements' serviceSelectors (MetalLB 0.16)
+    shared: bool = False  # carries the allow-shared-ip annotation (either spelling, any value)
 
 
 def service_addresses(svc: Mapping[str, Any], lb_class: str | None) -> ServiceAddresses | None:
@@ -54,6 +55,7 @@ def addresses_of(svc: Mapping[str, Any], live: ServiceStatus) -> ServiceAddresse
         local=spec.get("externalTrafficPolicy") == "Local",
         created=str(meta.get("creationTimestamp") or ""),
         labels=tuple(sorted((str(k), str(v)) for k, v in (meta.get("labels") or {}).items())),
+        shared=wants_shared_ip(svc),
     )
 
 
@@ -100,6 +102,14 @@ def _pool_of(ip: str, svc: ServiceAddresses, config: ClusterConfig) -> str | Non
     return None
 
 
+def _shared_with_selectors(svc: ServiceAddresses, advs: Iterable[Any]) -> bool:
+    """MetalLB's Layer 2 refuses a Service that carries ``allow-shared-ip`` when one of the L2Advertisements that
+    select it has ``serviceSelectors`` (``speaker/layer2_controller.go`` ``ShouldAnnounce``, reason
+    ``sharedIPWithServiceSelector``; tests in ``layer2_controller_test.go`` from line 1879): the Services sharing
+    the address might be selected by different advertisements, with different nodes or interfaces."""
+    return svc.shared and any(a.service_selectors for a in advs)
+
+
 @dataclass(frozen=True)
 class L2Choice:
     node: str
@@ -133,7 +143,7 @@ def l2_plan(
         for ip in svc.ips:
             pool = _pool_of(ip, svc, config)
             advs = [a for a in config.l2_for_pool(pool) if a.selects_service(dict(svc.labels))] if pool else []
-            if not advs:
+            if not advs or _shared_with_selectors(svc, advs):
                 continue
             ips.append(ip)
             if ip not in seniority:
@@ -161,6 +171,9 @@ def l2_plan(
 
 NO_ELIGIBLE_NODE = "NoEligibleNode"  # the Warning Event's reason
 NO_LIVE_SPEAKER = "NoLiveSpeaker"  # /status only: liveness changes by the second, Events are for what a user fixes
+SHARED_IP_WITH_SERVICE_SELECTOR = "SharedIPWithServiceSelector"  # the Warning Event's reason (MetalLB's verdict)
+#: The gaps a user fixes by editing objects: each gets a Warning Event (once per change of its message).
+USER_FIXES = frozenset({NO_ELIGIBLE_NODE, SHARED_IP_WITH_SERVICE_SELECTOR})
 
 
 @dataclass(frozen=True)
@@ -169,7 +182,7 @@ class L2Gap:
 
     service: str
     ips: tuple[str, ...]
-    reason: str  # NO_ELIGIBLE_NODE | NO_LIVE_SPEAKER
+    reason: str  # NO_ELIGIBLE_NODE | NO_LIVE_SPEAKER | SHARED_IP_WITH_SERVICE_SELECTOR
     message: str
 
 
@@ -193,18 +206,29 @@ def l2_unannounced(
     ``node.kubernetes.io/exclude-from-external-load-balancers`` label or NetworkUnavailable, the L2Advertisements'
     nodeSelectors select none, no ready endpoint for eTP=Local — with every node's reason, grouped (what the user
     must change). ``NoLiveSpeaker`` when nodes are eligible but no speaker on them is alive.
-    An address shared with a Service that does have a node is announced (see ``group_shared``): no gap.
+    ``SharedIPWithServiceSelector`` when MetalLB's rule refuses it (``_shared_with_selectors``), naming the
+    advertisements. An address shared with a Service that does have a node is announced (see ``group_shared``): no
+    gap.
     """
     out: dict[str, L2Gap] = {}
     for svc in sorted(services, key=lambda s: s.key):
         missing: list[str] = []
         selectors: list[Any] = []
+        refused: set[str] = set()
         for ip in svc.ips:
             pool = _pool_of(ip, svc, config)
             advs = [a for a in config.l2_for_pool(pool) if a.selects_service(dict(svc.labels))] if pool else []
-            if advs and ip not in plan:
+            if _shared_with_selectors(svc, advs):
+                refused.update(a.name for a in advs if a.service_selectors)
+            elif advs and ip not in plan:
                 missing.append(ip)
                 selectors.extend(a.node_selectors for a in advs)
+        if refused:
+            out[svc.key] = L2Gap(svc.key, svc.ips, SHARED_IP_WITH_SERVICE_SELECTOR,
+                                 f"{', '.join(svc.ips)}: not announced: the Service has the allow-shared-ip annotation "
+                                 f"and L2Advertisement {', '.join(sorted(refused))} selects it by serviceSelectors; "
+                                 "MetalLB refuses the two together (remove one)")
+            continue
         if not missing:
             continue
         endpoints = ready.get(svc.key, frozenset()) if svc.local else None
@@ -395,14 +419,14 @@ def l2_gap_actions(gaps: Mapping[str, L2Gap], warned: Mapping[str, str], *, lead
     node). Liveness gaps (``NoLiveSpeaker``) only go to ``/status``: they change by the second. ``warned``: Service
     → the message last emitted; returns it updated, with the Events. Pure."""
     still = {key: message for key, message in warned.items()
-             if key in gaps and gaps[key].reason == NO_ELIGIBLE_NODE}  # resolved: a recurrence is a change again
+             if key in gaps and gaps[key].reason in USER_FIXES}  # resolved: a recurrence is a change again
     if not leader:
         return still, ()
     actions: list[Action] = []
     for key, gap in gaps.items():
-        if gap.reason == NO_ELIGIBLE_NODE and still.get(key) != gap.message:
+        if gap.reason in USER_FIXES and still.get(key) != gap.message:
             still[key] = gap.message
-            actions.append(Emit(service_event(service_obj(key), key, WARNING, NO_ELIGIBLE_NODE, gap.message)))
+            actions.append(Emit(service_event(service_obj(key), key, WARNING, gap.reason, gap.message)))
     return still, tuple(actions)
 
 
