@@ -430,6 +430,35 @@ def l2_gap_actions(gaps: Mapping[str, L2Gap], warned: Mapping[str, str], *, lead
     return still, tuple(actions)
 
 
+ALL_INTERFACES = "AnnouncedOnAllInterfaces"  # the Normal Event's reason
+
+
+def all_interfaces_actions(rows: Iterable[Mapping[str, Any]], mine: Mapping[str, L2Choice],
+                           said: Mapping[str, tuple[str, ...]], *, node: str,
+                           service_obj: Callable[[str], Mapping[str, Any] | None]
+                           ) -> tuple[dict[str, tuple[str, ...]], tuple[Action, ...]]:
+    """A Normal Event per Service whose address this node answers on every interface, because none of them holds
+    the address's subnet (``speaker.layer2.interfaces.choose_interfaces``: MetalLB's behaviour, kept only as a
+    fallback). Once per change of the interfaces; an address that leaves the fallback is forgotten, so a return is
+    said again. ``rows``: the announcer's snapshot rows; ``said``: address → the interfaces last said. Pure."""
+    now: dict[str, tuple[str, ...]] = {}
+    actions: list[Action] = []
+    for row in rows:
+        ip = str(row.get("ip"))
+        if not row.get("all_interfaces") or row.get("state") != "announced" or ip not in mine:
+            continue
+        ifaces = tuple(sorted(row.get("interfaces") or ()))
+        now[ip] = ifaces
+        if said.get(ip) == ifaces:
+            continue
+        message = (f"{ip}: no interface of node \"{node}\" has an address in its subnet, so it is answered on every "
+                   f"interface that may announce ({', '.join(ifaces)}), as MetalLB does; list the right one in the "
+                   "L2Advertisement's interfaces, or exclude the others in the metallb-excludel2 ConfigMap")
+        actions += [Emit(service_event(service_obj(key), key, NORMAL, ALL_INTERFACES, message))
+                    for key in mine[ip].services]
+    return now, tuple(actions)
+
+
 class _Lazy(Protocol):
     """What the BGP decision reads from a ``ClusterView``: properties computed on first use."""
 
