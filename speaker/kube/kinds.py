@@ -38,6 +38,13 @@ def secrets_kind(namespace: str) -> ResourceKind:
     return ResourceKind("secrets", lister(api_path("api/v1/namespaces", namespace, "secrets")))
 
 
+def named_kind(name: str, namespace: str, plural: str, object_name: str) -> ResourceKind:
+    """One object of a core kind by name, for an ``Informer`` (its cache holds it, or nothing). Listed and watched
+    with ``fieldSelector=metadata.name=…``, which RBAC's ``resourceNames`` covers (see ``speaker.kube.memberlist``)."""
+    return ResourceKind(name, lister(api_path("api/v1/namespaces", namespace, plural),
+                                     fieldSelector=f"metadata.name={object_name}"))
+
+
 def speaker_kinds(namespace: str) -> list[ResourceKind]:
     return ([SERVICES, ENDPOINT_SLICES, NODES, NAMESPACES, secrets_kind(namespace)]
             + [metallb_kind(p, namespace) for p in METALLB_KINDS])
