@@ -54,7 +54,7 @@ CLUSTER_RULES = [
     {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
 ]
 
-METALLB_CONFIG = ["ipaddresspools", "l2advertisements", "bgpadvertisements", "bgppeers", "communities"]
+METALLB_CONFIG = ["ipaddresspools", "l2advertisements", "bgpadvertisements", "bgppeers", "communities", "bfdprofiles"]
 METALLB_STATUS = ["servicel2statuses", "servicebgpstatuses"]
 EXCLUDE_L2_CONFIGMAP = "metallb-excludel2"
 

@@ -18,6 +18,7 @@ METALLB_KINDS = {
     "bgpadvertisements": "v1beta1",
     "bgppeers": "v1beta2",
     "communities": "v1beta1",
+    "bfdprofiles": "v1beta1",  # installed so MetalLB's BFD samples apply; read to refuse their use by name
     "servicel2statuses": "v1beta1",  # written by each speaker for what it announces
     "servicebgpstatuses": "v1beta1",
 }
@@ -93,6 +94,7 @@ class Caches:
     bgpadvertisements: Cache = EMPTY
     bgppeers: Cache = EMPTY
     communities: Cache = EMPTY
+    bfdprofiles: Cache = EMPTY
     servicel2statuses: Cache = EMPTY
     servicebgpstatuses: Cache = EMPTY
     leases: Cache = EMPTY
