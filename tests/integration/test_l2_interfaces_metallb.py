@@ -17,8 +17,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import NS, Cluster, wait_for
-from tests.l2world import ROOT
-from tests.l2world import L2Lab
+from tests.l2world import ROOT, L2Lab
 from tests.netlab import Lab
 
 VLAN_POOL = "192.0.2.240-192.0.2.250"
