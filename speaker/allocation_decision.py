@@ -92,6 +92,7 @@ CONFIG_OBJECTS = {
     "BGPAdvertisement": ("bgpadvertisements", "metallb.io/v1beta1"),
     "BGPPeer": ("bgppeers", "metallb.io/v1beta1"),
     "Community": ("communities", "metallb.io/v1beta1"),
+    "BFDProfile": ("bfdprofiles", "metallb.io/v1beta1"),
 }
 
 

@@ -19,7 +19,7 @@ from speaker.clusterconfig import BGPAdvertisement, BGPPeer, ClusterConfig
 from speaker.election import NodeInfo, assign, eligible_nodes, group_shared, ineligible
 from speaker.events import NORMAL, WARNING, service_event
 from speaker.labels import any_matches
-from speaker.service import ServiceStatus, is_load_balancer, live_status, service_key
+from speaker.service import ServiceStatus, is_load_balancer, live_status, service_key, wants_shared_ip
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class ServiceAddresses:
     local: bool  # externalTrafficPolicy: Local
     created: str
     labels: tuple[tuple[str, str], ...] = ()  # sorted; for advertisements' serviceSelectors (MetalLB 0.16)
+    shared: bool = False  # carries the allow-shared-ip annotation (either spelling, any value)
 
 
 def service_addresses(svc: Mapping[str, Any], lb_class: str | None) -> ServiceAddresses | None:
@@ -54,6 +55,7 @@ def addresses_of(svc: Mapping[str, Any], live: ServiceStatus) -> ServiceAddresse
         local=spec.get("externalTrafficPolicy") == "Local",
         created=str(meta.get("creationTimestamp") or ""),
         labels=tuple(sorted((str(k), str(v)) for k, v in (meta.get("labels") or {}).items())),
+        shared=wants_shared_ip(svc),
     )
 
 
@@ -100,6 +102,14 @@ def _pool_of(ip: str, svc: ServiceAddresses, config: ClusterConfig) -> str | Non
     return None
 
 
+def _shared_with_selectors(svc: ServiceAddresses, advs: Iterable[Any]) -> bool:
+    """MetalLB's Layer 2 refuses a Service that carries ``allow-shared-ip`` when one of the L2Advertisements that
+    select it has ``serviceSelectors`` (``speaker/layer2_controller.go`` ``ShouldAnnounce``, reason
+    ``sharedIPWithServiceSelector``; tests in ``layer2_controller_test.go`` from line 1879): the Services sharing
+    the address might be selected by different advertisements, with different nodes or interfaces."""
+    return svc.shared and any(a.service_selectors for a in advs)
+
+
 @dataclass(frozen=True)
 class L2Choice:
     node: str
@@ -133,7 +143,7 @@ def l2_plan(
         for ip in svc.ips:
             pool = _pool_of(ip, svc, config)
             advs = [a for a in config.l2_for_pool(pool) if a.selects_service(dict(svc.labels))] if pool else []
-            if not advs:
+            if not advs or _shared_with_selectors(svc, advs):
                 continue
             ips.append(ip)
             if ip not in seniority:
@@ -164,6 +174,9 @@ NO_LIVE_SPEAKER = "NoLiveSpeaker"  # /status only: liveness changes by the secon
 # Why an externalTrafficPolicy Cluster Service is withdrawn (MetalLB's "noEndpoints"): its Pods are all gone or not
 # serving, so every node would drop its traffic.
 WHY_NOT_SERVING = "no serving endpoint (externalTrafficPolicy: Cluster)"
+SHARED_IP_WITH_SERVICE_SELECTOR = "SharedIPWithServiceSelector"  # the Warning Event's reason (MetalLB's verdict)
+#: The gaps a user fixes by editing objects: each gets a Warning Event (once per change of its message).
+USER_FIXES = frozenset({NO_ELIGIBLE_NODE, SHARED_IP_WITH_SERVICE_SELECTOR})
 
 
 @dataclass(frozen=True)
@@ -172,7 +185,7 @@ class L2Gap:
 
     service: str
     ips: tuple[str, ...]
-    reason: str  # NO_ELIGIBLE_NODE | NO_LIVE_SPEAKER
+    reason: str  # NO_ELIGIBLE_NODE | NO_LIVE_SPEAKER | SHARED_IP_WITH_SERVICE_SELECTOR
     message: str
 
 
@@ -198,18 +211,29 @@ def l2_unannounced(
     nodeSelectors select none, no ready endpoint for eTP=Local — with every node's reason, grouped (what the user
     must change), or — an externalTrafficPolicy Cluster Service outside ``serving`` (as ``l2_plan``) — because no
     endpoint of it serves anywhere. ``NoLiveSpeaker`` when nodes are eligible but no speaker on them is alive.
-    An address shared with a Service that does have a node is announced (see ``group_shared``): no gap.
+    ``SharedIPWithServiceSelector`` when MetalLB's rule refuses it (``_shared_with_selectors``), naming the
+    advertisements. An address shared with a Service that does have a node is announced (see ``group_shared``): no
+    gap.
     """
     out: dict[str, L2Gap] = {}
     for svc in sorted(services, key=lambda s: s.key):
         missing: list[str] = []
         selectors: list[Any] = []
+        refused: set[str] = set()
         for ip in svc.ips:
             pool = _pool_of(ip, svc, config)
             advs = [a for a in config.l2_for_pool(pool) if a.selects_service(dict(svc.labels))] if pool else []
-            if advs and ip not in plan:
+            if _shared_with_selectors(svc, advs):
+                refused.update(a.name for a in advs if a.service_selectors)
+            elif advs and ip not in plan:
                 missing.append(ip)
                 selectors.extend(a.node_selectors for a in advs)
+        if refused:
+            out[svc.key] = L2Gap(svc.key, svc.ips, SHARED_IP_WITH_SERVICE_SELECTOR,
+                                 f"{', '.join(svc.ips)}: not announced: the Service has the allow-shared-ip annotation "
+                                 f"and L2Advertisement {', '.join(sorted(refused))} selects it by serviceSelectors; "
+                                 "MetalLB refuses the two together (remove one)")
+            continue
         if not missing:
             continue
         where = ", ".join(missing)
@@ -404,15 +428,44 @@ def l2_gap_actions(gaps: Mapping[str, L2Gap], warned: Mapping[str, str], *, lead
     node). Liveness gaps (``NoLiveSpeaker``) only go to ``/status``: they change by the second. ``warned``: Service
     → the message last emitted; returns it updated, with the Events. Pure."""
     still = {key: message for key, message in warned.items()
-             if key in gaps and gaps[key].reason == NO_ELIGIBLE_NODE}  # resolved: a recurrence is a change again
+             if key in gaps and gaps[key].reason in USER_FIXES}  # resolved: a recurrence is a change again
     if not leader:
         return still, ()
     actions: list[Action] = []
     for key, gap in gaps.items():
-        if gap.reason == NO_ELIGIBLE_NODE and still.get(key) != gap.message:
+        if gap.reason in USER_FIXES and still.get(key) != gap.message:
             still[key] = gap.message
-            actions.append(Emit(service_event(service_obj(key), key, WARNING, NO_ELIGIBLE_NODE, gap.message)))
+            actions.append(Emit(service_event(service_obj(key), key, WARNING, gap.reason, gap.message)))
     return still, tuple(actions)
+
+
+ALL_INTERFACES = "AnnouncedOnAllInterfaces"  # the Normal Event's reason
+
+
+def all_interfaces_actions(rows: Iterable[Mapping[str, Any]], mine: Mapping[str, L2Choice],
+                           said: Mapping[str, tuple[str, ...]], *, node: str,
+                           service_obj: Callable[[str], Mapping[str, Any] | None]
+                           ) -> tuple[dict[str, tuple[str, ...]], tuple[Action, ...]]:
+    """A Normal Event per Service whose address this node answers on every interface, because none of them holds
+    the address's subnet (``speaker.layer2.interfaces.choose_interfaces``: MetalLB's behaviour, kept only as a
+    fallback). Once per change of the interfaces; an address that leaves the fallback is forgotten, so a return is
+    said again. ``rows``: the announcer's snapshot rows; ``said``: address → the interfaces last said. Pure."""
+    now: dict[str, tuple[str, ...]] = {}
+    actions: list[Action] = []
+    for row in rows:
+        ip = str(row.get("ip"))
+        if not row.get("all_interfaces") or row.get("state") != "announced" or ip not in mine:
+            continue
+        ifaces = tuple(sorted(row.get("interfaces") or ()))
+        now[ip] = ifaces
+        if said.get(ip) == ifaces:
+            continue
+        message = (f"{ip}: no interface of node \"{node}\" has an address in its subnet, so it is answered on every "
+                   f"interface that may announce ({', '.join(ifaces)}), as MetalLB does; list the right one in the "
+                   "L2Advertisement's interfaces, or exclude the others in the metallb-excludel2 ConfigMap")
+        actions += [Emit(service_event(service_obj(key), key, NORMAL, ALL_INTERFACES, message))
+                    for key in mine[ip].services]
+    return now, tuple(actions)
 
 
 class _Lazy(Protocol):

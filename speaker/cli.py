@@ -195,9 +195,15 @@ def cmd_status(args: argparse.Namespace) -> int:
               f"{'  FENCED (no peer and no API): announcing nothing' if l2.get('fenced') else ''}")
         for a in l2.get("addresses", []):
             extra = f" conflict with {a['conflict_mac']}" if a.get("conflict_mac") else ""
+            if a.get("all_interfaces"):
+                extra += "  (every interface: none holds its subnet)"
             print(f"  {a['ip']:<40} {a['state']:<10} on {', '.join(a['interfaces']) or '-'}  ({a['service']}){extra}")
         if l2.get("excluded"):
             print(f"  this node announces nothing: {l2['excluded']}")
+        ex = l2.get("excluded_interfaces") or {}
+        if ex:
+            print(f"  never on interfaces matching: {', '.join(ex.get('patterns') or []) or '(none)'} "
+                  f"({ex.get('source')}){'  ERROR: ' + str(ex['error']) if ex.get('error') else ''}")
         for gap in l2.get("unannounced", []):
             print(f"  NOT ANNOUNCED {gap['service']}: {gap['message']} ({gap['reason']})")
     for sess in data.get("bgp") or []:
@@ -239,31 +245,39 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def manifest_config(docs: list[Any]) -> tuple[Any, list[str]]:
     """The speaker's :class:`~speaker.clusterconfig.ClusterConfig` for the objects of a manifest, and notes on
     the documents it does not use. Secrets in the manifest resolve ``BGPPeer.spec.passwordSecret``, as they
-    would once applied; FRR-K8s objects are errors (the native speaker has no FRR to give them to)."""
+    would once applied; FRR-K8s objects are errors (the native speaker has no FRR to give them to); MetalLB's
+    ``metallb-excludel2`` ConfigMap is checked as the speaker reads it (speaker.layer2.exclude)."""
     from speaker.clusterconfig import NATIVE_UNSUPPORTED, ObjectError, build_config
+    from speaker.layer2.exclude import CONFIGMAP, DATA_KEY, ExclusionError, from_configmap
 
     by_kind: dict[str, list[dict[str, Any]]] = {k: [] for k in METALLB_KINDS}
     secrets: dict[str, Any] = {}
     notes: list[str] = []
-    frr_errors: list[ObjectError] = []
+    extra_errors: list[ObjectError] = []
     for i, d in enumerate(docs):
         kind = d.get("kind") if isinstance(d, dict) else None
         if kind == "Secret" and isinstance(d.get("metadata"), dict):
             secrets[str(d["metadata"].get("name"))] = d
+        elif kind == "ConfigMap" and isinstance(d.get("metadata"), dict) and d["metadata"].get("name") == CONFIGMAP:
+            try:  # MetalLB's speaker reads it and refuses to start with a bad one (speaker.layer2.exclude)
+                from_configmap(d, str(d["metadata"].get("namespace") or "metallb-system"))
+            except ExclusionError as exc:
+                extra_errors.append(ObjectError("ConfigMap", CONFIGMAP, f"data.{DATA_KEY}",
+                                              str(exc).split(f"data.{DATA_KEY}: ", 1)[-1]))
         elif kind in METALLB_KINDS:
             by_kind[kind].append(d)
         elif isinstance(d, dict) and str(d.get("apiVersion", "")).startswith(FRR_K8S_GROUP + "/"):
             name = (d.get("metadata") or {}).get("name", f"#{i + 1}")
-            frr_errors.append(ObjectError(str(kind), str(name), "apiVersion",
+            extra_errors.append(ObjectError(str(kind), str(name), "apiVersion",
                                           f"{d.get('apiVersion')}: FRR-K8s is {NATIVE_UNSUPPORTED}"))
         else:
             notes.append(f"document {i + 1}: kind {kind if kind else d!r} is not a metallb.io kind (ignored)")
     cfg = build_config(by_kind["IPAddressPool"], by_kind["L2Advertisement"], by_kind["BGPAdvertisement"],
                        by_kind["BGPPeer"], by_kind["Community"], bfd_profiles=by_kind["BFDProfile"], secrets=secrets)
-    if frr_errors:
+    if extra_errors:
         from dataclasses import replace
 
-        cfg = replace(cfg, errors=cfg.errors + tuple(frr_errors))
+        cfg = replace(cfg, errors=cfg.errors + tuple(extra_errors))
     return cfg, notes
 
 

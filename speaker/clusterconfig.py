@@ -971,14 +971,22 @@ _FRR_ONLY: tuple[tuple[str, str], ...] = (
 )
 
 
-def _refuse_frr_only(spec: Mapping[str, Any]) -> None:
+def _refuse_frr_only(spec: Mapping[str, Any], bfd_profiles: frozenset[str] | None) -> None:
+    """``bfd_profiles``: the BFDProfiles that exist (None: not known), so a ``bfdProfile`` naming one is told
+    apart from a typo — MetalLB with FRR refuses a missing profile (``internal/config/config.go`` line 307,
+    "referencing non existing bfd profile"), its native mode any profile at all (``internal/config/validation.go``
+    line 36)."""
     for key, what in _FRR_ONLY:
         value = spec.get(key)
         if value not in (None, "", 0):
-            raise _Invalid(f"spec.{key}", f"{_show(value)}: {what} is {NATIVE_UNSUPPORTED}")
+            why = f"{_show(value)}: {what} is {NATIVE_UNSUPPORTED}"
+            if key == "bfdProfile" and bfd_profiles is not None:
+                why += (f" (BFDProfile {value} exists, but nothing here can run it)" if value in bfd_profiles
+                        else f", and no BFDProfile {_show(value)} exists either")
+            raise _Invalid(f"spec.{key}", why)
 
 
-def _parse_peer(obj: _Obj, secrets: Mapping[str, Any]) -> BGPPeer:
+def _parse_peer(obj: _Obj, secrets: Mapping[str, Any], bfd_profiles: frozenset[str] | None = None) -> BGPPeer:
     spec = _object(obj.spec, "spec")
     my_asn = _int(spec, "myASN", 0, ASN_MAX)
     if not my_asn:
@@ -1003,7 +1011,7 @@ def _parse_peer(obj: _Obj, secrets: Mapping[str, Any]) -> BGPPeer:
         raise _Invalid("spec.peerAddress", "missing: set peerAddress or interface")
     if address is not None and interface is not None:
         raise _Invalid("spec.interface", f"{interface!r} and peerAddress ({address}) are mutually exclusive")
-    _refuse_frr_only(spec)
+    _refuse_frr_only(spec, bfd_profiles)
 
     # 16384 is the maximum of MetalLB's own CRD schema (config/crd/bases/metallb.io_bgppeers.yaml, peerPort).
     port = _int(spec, "peerPort", 0, 16384) or DEFAULT_PEER_PORT  # 0 (a v1beta1 zero value) → default
@@ -1054,10 +1062,11 @@ def _parse_peer(obj: _Obj, secrets: Mapping[str, Any]) -> BGPPeer:
     )
 
 
-def _build_peers(c: _Collector, items: Iterable[Any], secrets: Mapping[str, Any]) -> dict[str, BGPPeer]:
+def _build_peers(c: _Collector, items: Iterable[Any], secrets: Mapping[str, Any],
+                 bfd_profiles: frozenset[str]) -> dict[str, BGPPeer]:
     peers: dict[str, BGPPeer] = {}
     for obj in c.objects(PEER, items):
-        peer = c.parse(PEER, obj, lambda o: _parse_peer(o, secrets))
+        peer = c.parse(PEER, obj, lambda o: _parse_peer(o, secrets, bfd_profiles))
         if peer is None:
             continue
         # Two peers identical but for their name are allowed, as in MetalLB: its duplicate check compares
@@ -1102,8 +1111,10 @@ def build_config(
         if (adv := c.parse(L2ADV, obj, lambda o: _parse_l2(o, pool_labels))) is not None
     ]
     bgp = _build_bgp_advs(c, bgp_advertisements, pool_labels, pool_entries, aliases)
-    peers = _build_peers(c, bgp_peers, secrets if isinstance(secrets, Mapping) else _EMPTY)
-    for obj in c.objects(BFD_PROFILE, bfd_profiles):
+    profiles = c.objects(BFD_PROFILE, bfd_profiles)
+    peers = _build_peers(c, bgp_peers, secrets if isinstance(secrets, Mapping) else _EMPTY,
+                         frozenset(obj.name for obj in profiles))
+    for obj in profiles:
         # The CRD is installed so MetalLB's manifests apply; using it is refused, by name.
         c.add(BFD_PROFILE, obj.name, "", f"BFD is {NATIVE_UNSUPPORTED}; BGPPeers naming this profile are refused")
     return ClusterConfig(

@@ -116,6 +116,14 @@ class Speaker:
                                           on_error=self._on_key_error)
         self.announcer: Any = None
         self.layer2: Layer2Controller | None = None
+        # MetalLB's metallb-excludel2 ConfigMap (speaker.layer2.exclude), watched by name where Layer 2 runs; the
+        # Layer 2 plan waits for its first reading (or a failure to read it), so no address is answered on an
+        # interface the list excludes, not even for a moment after start.
+        self._exclusion_informer: Informer | None = None
+        self._exclusion_ready = threading.Event()
+        self._exclusion_error: str | None = None
+        self._exclusion_said: str | None = None
+        self._exclusion_source = "built-in default"  # where the list in force came from (for the log)
         if cfg.layer2.enabled:
             self._build_layer2()
         self.bgp: Any = None
@@ -152,13 +160,20 @@ class Speaker:
             self._switched = True  # a key from the start: heartbeats from the first reconcile, as always
         conflicts = ConflictReporter(services=self.caches.services, events=self.events, nodes=self.caches.nodes,
                                      node=cfg.node_name)
+        from speaker.kube.kinds import named_kind
+        from speaker.layer2.exclude import CONFIGMAP, DEFAULT
+
         self.announcer = Announcer(
             cfg.node_name,
             settings=cfg.layer2,
             on_conflict=conflicts.report,
             peer_of=conflicts.peer_of,
+            exclude=DEFAULT,
         )
         metrics.ANNOUNCED.set_source("layer2", self.announcer.metrics.announced)
+        self._exclusion_informer = Informer(named_kind("excludel2", cfg.namespace, "configmaps", CONFIGMAP),
+                                            self._api, sink=self._on_exclusion, on_synced=self._on_exclusion,
+                                            on_error=self._on_exclusion_error)
         from speaker.layer2.handover import HandoverForwarder
 
         self.handover = HandoverForwarder()
@@ -185,8 +200,47 @@ class Speaker:
         return self.elector.is_leader
 
     def _layer2_synced(self) -> bool:
-        """With Leases, wait for the first view of them too (before it the view knows only this node)."""
-        return self.synced() and (self._switched or self.liveness.ready)
+        """With Leases, wait for the first view of them too (before it the view knows only this node); and for
+        the first reading of the interfaces Layer 2 never answers on."""
+        return self.synced() and (self._switched or self.liveness.ready) and self._exclusion_ready.is_set()
+
+    # --- the interfaces Layer 2 never answers on (MetalLB's metallb-excludel2 ConfigMap) -------------------
+    def _on_exclusion(self, *_: Any) -> None:
+        """The ConfigMap was listed, added, changed or deleted (informer thread): parse it; a bad one is refused
+        whole, said once, and the list in force stays (the last good one, else MetalLB's default)."""
+        from speaker.layer2.exclude import ExclusionError, from_configmap
+
+        assert self._exclusion_informer is not None
+        items = self._exclusion_informer.items()
+        try:
+            exclude = from_configmap(items[0] if items else None, self.cfg.namespace)
+        except ExclusionError as exc:
+            self._exclusion_error = str(exc)
+            self._say_exclusion(logging.WARNING, f"layer2: {exc}; the list in force stays "
+                                f"({self._exclusion_source})")
+        else:
+            self._exclusion_error = None
+            self._say_exclusion(logging.INFO, f"layer2: never answering on interfaces matching "
+                                f"{', '.join(exclude.patterns) or '(none)'} ({exclude.source})")
+            self.announcer.set_exclusion(exclude)
+            self._exclusion_source = exclude.source
+        self._exclusion_ready.set()
+        self._layer2_wake.set()
+
+    def _on_exclusion_error(self, error: str) -> None:
+        """The ConfigMap cannot be read (e.g. no RBAC for it): Layer 2 goes on with the list in force."""
+        from speaker.layer2.exclude import CONFIGMAP
+
+        self._exclusion_error = f"cannot read ConfigMap {self.cfg.namespace}/{CONFIGMAP} ({error})"
+        self._say_exclusion(logging.WARNING, f"layer2: {self._exclusion_error}; using the list in force "
+                            f"({self._exclusion_source})")
+        self._exclusion_ready.set()
+        self._layer2_wake.set()
+
+    def _say_exclusion(self, level: int, message: str) -> None:
+        if message != self._exclusion_said:
+            self._exclusion_said = message
+            log.log(level, "%s", message)
 
     def _layer2_fenced(self) -> bool:
         return self._switched and self.membership is not None and self.membership.fenced
@@ -360,6 +414,8 @@ class Speaker:
                 self._update_peers()
                 self.membership.start()
             self._spawn("layer2", self.layer2.run)
+        if self._exclusion_informer is not None:
+            self._spawn("watch-excludel2", self._exclusion_informer.run)
         if self._key_informer is not None:
             self._spawn("watch-memberlist", self._key_informer.run)
             self._spawn("membership-key", self._key_loop)
@@ -415,6 +471,8 @@ class Speaker:
             inf.stop()
         if self._key_informer is not None:
             self._key_informer.stop()
+        if self._exclusion_informer is not None:
+            self._exclusion_informer.stop()
         self.events.stop()
         if self._http is not None:
             self._http.close()
@@ -504,7 +562,7 @@ class Speaker:
             "config_errors": snap["config_errors"],
             "unallocated": snap["unallocated"],
             "services": sorted(services, key=lambda s: s["service"]),
-            "layer2": self.layer2.snapshot() if self.layer2 is not None else None,
+            "layer2": self._layer2_status(),
             "bgp": self.bgp_controller.snapshot() if self.bgp_controller is not None else None,
             # Services BGP would advertise from this node but withdrew: no endpoint of theirs serves.
             "bgp_withdrawn": self.bgp_controller.withdrawn() if self.bgp_controller is not None else None,
@@ -512,6 +570,13 @@ class Speaker:
             "liveness": {"layer2_source": source.mode if source else LEASES, **self.liveness.snapshot()},
             "membership": self._membership_status(source),
         }
+
+    def _layer2_status(self) -> dict[str, Any] | None:
+        if self.layer2 is None:
+            return None
+        snap = self.layer2.snapshot()
+        snap["excluded_interfaces"] = {**snap.get("excluded_interfaces", {}), "error": self._exclusion_error}
+        return snap
 
     def _membership_status(self, source: Source | None) -> dict[str, Any]:
         """How this speaker tells who is alive for Layer 2 (``mode``: None without Layer 2), why Leases when it is

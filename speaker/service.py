@@ -100,6 +100,13 @@ def sharing_key(svc: Mapping[str, Any]) -> str:
     return _annotation(svc, ALLOW_SHARED_IP)
 
 
+def wants_shared_ip(svc: Mapping[str, Any]) -> bool:
+    """The allow-shared-ip annotation is present, in either spelling, whatever its value: MetalLB's Layer 2 asks only
+    that (``speaker/layer2_controller.go`` ``serviceHasSharedIP``)."""
+    annotations = _annotations(svc)
+    return ALLOW_SHARED_IP in annotations or DEPRECATED[ALLOW_SHARED_IP] in annotations
+
+
 def requested_pool(svc: Mapping[str, Any]) -> str:
     return _annotation(svc, ADDRESS_POOL).strip()
 

@@ -54,8 +54,9 @@ CLUSTER_RULES = [
     {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
 ]
 
-METALLB_CONFIG = ["ipaddresspools", "l2advertisements", "bgpadvertisements", "bgppeers", "communities"]
+METALLB_CONFIG = ["ipaddresspools", "l2advertisements", "bgpadvertisements", "bgppeers", "communities", "bfdprofiles"]
 METALLB_STATUS = ["servicel2statuses", "servicebgpstatuses"]
+EXCLUDE_L2_CONFIGMAP = "metallb-excludel2"
 
 
 def namespace_rules(lease_name: str, memberlist_secret: str = 'memberlist') -> t.Any:
@@ -63,7 +64,8 @@ def namespace_rules(lease_name: str, memberlist_secret: str = 'memberlist') -> t
     per-node status objects, hold the allocator Lease (get/update only that one), renew its own liveness Lease
     ``baremetal-lb-speaker-<node>`` and watch the others' (speaker/liveness.py: one per node, so the rule cannot
     name them), read BGP passwords, and read (get/list/watch, that name only) and create the heartbeat key's
-    Secret (speaker/kube/memberlist.py).
+    Secret (speaker/kube/memberlist.py), and read MetalLB's ``metallb-excludel2`` ConfigMap, the interfaces Layer 2
+    never answers on (speaker/layer2/exclude.py), the same way.
 
     The key's Secret is watched with ``fieldSelector=metadata.name=NAME``, which the API server authorizes as a
     request for that name, so ``resourceNames`` covers the list and the watch too
@@ -85,6 +87,8 @@ def namespace_rules(lease_name: str, memberlist_secret: str = 'memberlist') -> t
         {"apiGroups": [""], "resources": ["secrets"], "resourceNames": [memberlist_secret],
          "verbs": ["get", "list", "watch"]},
         {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
+        {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": [EXCLUDE_L2_CONFIGMAP],
+         "verbs": ["get", "list", "watch"]},
     ]
 
 

@@ -19,7 +19,8 @@ description:
     patch of C(ipaddresspools/status), writes to C(servicel2statuses)/C(servicebgpstatuses), create of Leases
     and get/update of the Lease O(lease_name) only, list/watch of Secrets (BGP passwords), get/list/watch of the
     Secret O(memberlist_secret) only and create of Secrets (the allocator leader creates the heartbeat key's
-    Secret when it is missing; RBAC cannot limit C(create) to one name).
+    Secret when it is missing; RBAC cannot limit C(create) to one name), and get/list/watch of MetalLB's
+    ConfigMap C(metallb-excludel2) only (the interfaces Layer 2 never answers on).
   - The token is a Secret C(NAME-token) of type C(kubernetes.io/service-account-token) - long-lived, revoked by
     deleting the Secret. Re-running returns the same token; it is replaced only when it is no longer valid (the
     ServiceAccount was re-created) or when O(rotate_token=true).

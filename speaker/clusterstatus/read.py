@@ -53,6 +53,7 @@ def read_cluster(api: client.ApiClient, *, namespace: str, allocator_lease: str 
         "bgp_advertisements": metallb("bgpadvertisements"),
         "bgp_peers": metallb("bgppeers"),
         "communities": metallb("communities"),
+        "bfd_profiles": metallb("bfdprofiles"),
         "l2_statuses": metallb("servicel2statuses"),
         "bgp_statuses": metallb("servicebgpstatuses"),
         "leases": partial(coordination.list_namespaced_lease, namespace),

@@ -30,7 +30,8 @@ from speaker.service import Extraction, request_for
 
 log = logging.getLogger(__name__)
 
-CONFIG_KINDS = frozenset({"ipaddresspools", "l2advertisements", "bgpadvertisements", "bgppeers", "communities"})
+CONFIG_KINDS = frozenset({"ipaddresspools", "l2advertisements", "bgpadvertisements", "bgppeers", "communities",
+                          "bfdprofiles"})
 
 @dataclass
 class _Pending:

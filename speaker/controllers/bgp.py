@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 class BGPController(Reconciler):
     relevant = frozenset({"services", "endpointslices", "nodes", "ipaddresspools", "bgpadvertisements", "bgppeers",
-                          "communities", "secrets", "servicebgpstatuses"})
+                          "communities", "secrets", "bfdprofiles", "servicebgpstatuses"})
     name = "bgp"
 
     def __init__(self, *, node: str, caches: Caches, views: ViewSource, synced: Callable[[], bool], bgp: Any,

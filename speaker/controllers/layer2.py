@@ -18,7 +18,16 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from speaker.actions import Action, Announce, Emit, HandOver
-from speaker.announce import L2Choice, L2Gap, L2Memory, l2_gap_actions, l2_node_decision, l2_plan, l2_unannounced
+from speaker.announce import (
+    L2Choice,
+    L2Gap,
+    L2Memory,
+    all_interfaces_actions,
+    l2_gap_actions,
+    l2_node_decision,
+    l2_plan,
+    l2_unannounced,
+)
 from speaker.controllers.reconciler import Reconciler
 from speaker.controllers.views import ViewSource
 from speaker.events import WARNING, service_event
@@ -124,6 +133,8 @@ class Layer2Controller(Reconciler):
         self._plan: dict[str, L2Choice] = {}
         self._mine: dict[str, L2Choice] = {}
         self._in_use: dict[str, tuple[str, ...]] = {}
+        self._rows: list[Mapping[str, Any]] = []  # the announcer's last snapshot rows
+        self._said_all: dict[str, tuple[str, ...]] = {}  # address → interfaces last said in AnnouncedOnAllInterfaces
         self._published: dict[str, tuple[str, ...]] | None = None
         self._memory = L2Memory()  # what the decisions remember between plans (announce.l2_node_decision)
         self._nodes: Mapping[str, Mapping[str, Any]] = {}
@@ -236,7 +247,8 @@ class Layer2Controller(Reconciler):
             snap = self._announcer.snapshot()
         except TimeoutError:
             return self._in_use
-        self._in_use = {row["ip"]: tuple(row.get("interfaces") or ()) for row in snap.get("addresses", ())
+        self._rows = list(snap.get("addresses", ()))
+        self._in_use = {row["ip"]: tuple(row.get("interfaces") or ()) for row in self._rows
                         if row.get("state") in ("announced", "probing")}
         return self._in_use
 
@@ -247,6 +259,9 @@ class Layer2Controller(Reconciler):
         if self._l2_status is None:
             return
         in_use = self._interfaces_in_use() if self._mine else {}
+        self._said_all, said = all_interfaces_actions(self._rows if self._mine else (), self._mine, self._said_all,
+                                                      node=self._node, service_obj=self._caches.services.get)
+        self._execute(said)
         wanted: dict[str, set[str]] = {}
         for ip, choice in self._mine.items():
             for key in choice.services:

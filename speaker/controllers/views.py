@@ -46,16 +46,17 @@ class ViewSource:
         for the whole speaker, so every controller sees the same pools."""
         c = self._caches
         inputs = (c.ipaddresspools.items(), c.l2advertisements.items(), c.bgpadvertisements.items(),
-                  c.bgppeers.items(), c.communities.items(), c.secrets.items())
+                  c.bgppeers.items(), c.communities.items(), c.secrets.items(), c.bfdprofiles.items())
         with self._lock:
             previous = self._config_inputs
             if self._config is not None and previous is not None and all(map(_same, inputs, previous)):
                 return self._config
-            pools, l2, bgp, peers, communities, secrets = inputs
+            pools, l2, bgp, peers, communities, secrets, bfd_profiles = inputs
             # With the Secrets: a passwordSecret peer built without them is refused ("Secret not found").
             self._config = build_config(
                 pools, l2, bgp, peers, communities,
                 secrets={str(s["metadata"]["name"]): s for s in secrets},
+                bfd_profiles=bfd_profiles,
                 last_good_pools=self._config.pools if self._config is not None else {},
             )
             self._config_inputs = inputs

@@ -18,6 +18,7 @@ METALLB_KINDS = {
     "bgpadvertisements": "v1beta1",
     "bgppeers": "v1beta2",
     "communities": "v1beta1",
+    "bfdprofiles": "v1beta1",  # installed so MetalLB's BFD samples apply; read to refuse their use by name
     "servicel2statuses": "v1beta1",  # written by each speaker for what it announces
     "servicebgpstatuses": "v1beta1",
 }
@@ -36,6 +37,13 @@ def metallb_kind(plural: str, namespace: str) -> ResourceKind:
 
 def secrets_kind(namespace: str) -> ResourceKind:
     return ResourceKind("secrets", lister(api_path("api/v1/namespaces", namespace, "secrets")))
+
+
+def named_kind(name: str, namespace: str, plural: str, object_name: str) -> ResourceKind:
+    """One object of a core kind by name, for an ``Informer`` (its cache holds it, or nothing). Listed and watched
+    with ``fieldSelector=metadata.name=…``, which RBAC's ``resourceNames`` covers (see ``speaker.kube.memberlist``)."""
+    return ResourceKind(name, lister(api_path("api/v1/namespaces", namespace, plural),
+                                     fieldSelector=f"metadata.name={object_name}"))
 
 
 def speaker_kinds(namespace: str) -> list[ResourceKind]:
@@ -86,6 +94,7 @@ class Caches:
     bgpadvertisements: Cache = EMPTY
     bgppeers: Cache = EMPTY
     communities: Cache = EMPTY
+    bfdprofiles: Cache = EMPTY
     servicel2statuses: Cache = EMPTY
     servicebgpstatuses: Cache = EMPTY
     leases: Cache = EMPTY

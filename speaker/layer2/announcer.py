@@ -45,8 +45,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from speaker.layer2 import bpf
+from speaker.layer2.exclude import NONE as NO_EXCLUSION
+from speaker.layer2.exclude import InterfaceExclusion
 from speaker.layer2.frames import ETH_P_ARP, ETH_P_IPV6, mac_bytes, mac_str
-from speaker.layer2.interfaces import Link, LinkWatcher, dump_links, select_interfaces
+from speaker.layer2.interfaces import Link, LinkWatcher, choose_interfaces, dump_links
 from speaker.layer2.metrics import METRICS, Layer2Metrics
 from speaker.layer2.probe import conflicting_mac, probe_frames
 from speaker.layer2.responder import Responder, Timer
@@ -79,7 +81,8 @@ def _no_peer(mac: str) -> str | None:
 
 
 class _Addr:
-    __slots__ = ("ip", "packed", "ann", "phase", "ifaces", "gen", "conflict_mac", "since", "timer", "probe_ifaces")
+    __slots__ = ("ip", "packed", "ann", "phase", "ifaces", "gen", "conflict_mac", "since", "timer", "probe_ifaces",
+                 "all_interfaces")
 
     def __init__(self, ip: str, ann: Announcement, now: float) -> None:
         self.ip = ip
@@ -92,6 +95,7 @@ class _Addr:
         self.since = now
         self.timer: Timer | None = None
         self.probe_ifaces: frozenset[str] = frozenset()
+        self.all_interfaces = False  # no interface holds the address's subnet: every usable one answers
 
 
 def _canonical(ip: str) -> str:
@@ -115,7 +119,8 @@ class Announcer:
                  on_conflict: Callable[[str, str], None] = _ignore_conflict,
                  peer_of: Callable[[str], str | None] = _no_peer,
                  metrics: Layer2Metrics = METRICS,
-                 dump: Callable[[], dict[str, Link]] = dump_links) -> None:
+                 dump: Callable[[], dict[str, Link]] = dump_links,
+                 exclude: InterfaceExclusion = NO_EXCLUSION) -> None:
         self.node_name = node_name
         self.settings = settings
         self.clock = clock
@@ -137,6 +142,7 @@ class Announcer:
         self._lock = threading.Lock()
         self._desired: dict[str, Announcement] = {}
         self._links: dict[str, Link] = {}
+        self._exclude = exclude  # the interfaces never answered on (metallb-excludel2): set_exclusion
         self._links_changed = True
         self._pending = False
         self._started = False
@@ -144,6 +150,7 @@ class Announcer:
         self._addrs: dict[str, _Addr] = {}
         self._applied: dict[str, Announcement] = {}
         self._applied_links: dict[str, Link] = {}
+        self._applied_exclude = exclude
         self._ever: set[str] = set()
         self._tables: dict[str, tuple[dict[bytes, str], dict[bytes, str]]] = {}
         self._all: set[bytes] = set()
@@ -229,6 +236,16 @@ class Announcer:
             self._desired = {k: v for k, v in self._desired.items() if k != ip}
         self._kick()
 
+    def set_exclusion(self, exclude: InterfaceExclusion) -> None:
+        """The interfaces never to answer on changed (MetalLB's ``metallb-excludel2``): every address's interfaces
+        are chosen again, as after a link change."""
+        with self._lock:
+            if exclude == self._exclude:
+                return
+            self._exclude = exclude
+            self._links_changed = True
+        self._kick()
+
     def _on_links(self, links: dict[str, Link]) -> None:
         with self._lock:
             self._links = links
@@ -285,9 +302,11 @@ class Announcer:
                                    "for_seconds": round(now - a.since, 3)}
             if a.conflict_mac:
                 row["conflict_mac"] = a.conflict_mac
+            if a.all_interfaces and a.phase in (ANNOUNCED, PROBING):
+                row["all_interfaces"] = True
             addrs.append(row)
-        links = {n: {"mac": link.mac, "usable": link.unusable() is None,
-                     **({"reason": link.unusable()} if link.unusable() else {})}
+        links = {n: {"mac": link.mac, "usable": (why := self._unusable(n, link)) is None,
+                     **({"reason": why} if why else {})}
                  for n, link in sorted(self._applied_links.items())}
         if self._child is not None:
             responder = self._child.info()
@@ -295,7 +314,15 @@ class Announcer:
             responder = {"mode": "thread", "up": self._responder.alive(), "pid": os.getpid(),
                          "realtime": self._responder.realtime}
         return {"node": self.node_name, "addresses": addrs, "interfaces": links,
+                "excluded_interfaces": self._applied_exclude.as_status(),
                 "answering_on": sorted(self._tables), "responder": responder}
+
+    def _unusable(self, name: str, link: Link) -> str | None:
+        """Why an interface answers for nothing (for ``/status``): the link's state, or the exclusion list."""
+        why = link.unusable()
+        if why is None and (pattern := self._applied_exclude.match(name)) is not None:
+            why = f"excluded by {pattern!r} ({self._applied_exclude.source})"
+        return why
 
     # --- reconcile (loop thread) -----------------------------------------------------------------------
     def _reconcile(self) -> None:
@@ -305,9 +332,11 @@ class Announcer:
             links = self._links
             links_changed = self._links_changed
             self._links_changed = False
+            exclude = self._exclude
         now = self.clock()
         if links_changed:
             self._applied_links = links
+            self._applied_exclude = exclude
             self._our_macs = frozenset(mac_bytes(link.mac) for link in links.values() if len(link.mac) == 17)
         for ip in [ip for ip in self._addrs if ip not in desired]:
             self._forget(self._addrs.pop(ip))
@@ -345,7 +374,9 @@ class Announcer:
     def _step(self, a: _Addr, links: Mapping[str, Link], now: float, dirty: set[str],
               announce: list[tuple[_Addr, str]]) -> None:
         """Move one address towards what the links allow (loop thread)."""
-        wanted = select_interfaces(a.ip, links, a.ann.interfaces)
+        choice = choose_interfaces(a.ip, links, a.ann.interfaces, self._applied_exclude)
+        wanted = choice.names
+        a.all_interfaces = choice.all_interfaces
         if a.phase in (CONFLICT, PEER_ANSWERING):
             return
         if a.phase == PROBING:

@@ -1,9 +1,9 @@
 """Which interfaces can announce an address, and watching them change (pyroute2).
 
-``select_interfaces`` is pure: given the links (a snapshot), the VIP and the L2Advertisement's
-``interfaces`` list (or None), it returns the interface names to answer on. ``read_links`` dumps links and
-addresses with pyroute2. ``LinkWatcher`` is a thread that re-reads them whenever the kernel reports a link
-or address change (RTM_NEWLINK/DELLINK/NEWADDR/DELADDR) and hands the new snapshot to a callback.
+``choose_interfaces`` is pure: given the links (a snapshot), the VIP, the L2Advertisement's ``interfaces`` list (or
+None) and the interfaces excluded (``exclude.py``), it returns the interface names to answer on. ``read_links``
+dumps links and addresses with pyroute2. ``LinkWatcher`` is a thread that re-reads them whenever the kernel reports
+a link or address change (RTM_NEWLINK/DELLINK/NEWADDR/DELADDR) and hands the new snapshot to a callback.
 
 The watcher listens on a plain NETLINK_ROUTE socket used only as a change *notifier*, then dumps state
 with pyroute2 (level-triggered, like the rest of the speaker): pyroute2 0.9's ``IPRoute.get()`` buffers
@@ -21,6 +21,9 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from speaker.layer2.exclude import NONE as NO_EXCLUSION
+from speaker.layer2.exclude import InterfaceExclusion
 
 log = logging.getLogger(__name__)
 
@@ -64,25 +67,50 @@ class Link:
         return None
 
 
-def select_interfaces(ip: IPAddress | str, links: Mapping[str, Link],
-                      names: Iterable[str] | None = None) -> frozenset[str]:
+@dataclass(frozen=True)
+class InterfaceChoice:
+    """The interfaces to answer for one address on, and whether they are the fallback (``all_interfaces``): no
+    usable interface holds the address's subnet, so every usable, non-excluded one answers, as MetalLB's do."""
+
+    names: frozenset[str]
+    all_interfaces: bool = False
+
+
+def select_interfaces(ip: IPAddress | str, links: Mapping[str, Link], names: Iterable[str] | None = None,
+                      exclude: InterfaceExclusion = NO_EXCLUSION) -> frozenset[str]:
+    """``choose_interfaces(...).names``."""
+    return choose_interfaces(ip, links, names, exclude).names
+
+
+def choose_interfaces(ip: IPAddress | str, links: Mapping[str, Link], names: Iterable[str] | None = None,
+                      exclude: InterfaceExclusion = NO_EXCLUSION) -> InterfaceChoice:
     """The interfaces to answer for ``ip`` on. Pure.
 
+    Never an interface ``exclude`` matches (MetalLB's ``metallb-excludel2``: no responder there, named or not).
     With ``names`` (an L2Advertisement's ``interfaces``): those of them that are usable. Without: the usable
-    interfaces with an address whose subnet contains ``ip`` (of the same family).
+    interfaces with an address whose subnet contains ``ip`` (of the same family) — stricter than MetalLB, which
+    answers on every interface, so the address is not offered on networks it does not belong to. When no interface
+    holds it (an address on a VLAN the node joins at Layer 2 only, with no address of its own there), every usable
+    interface answers, as in MetalLB (for IPv6 those with an IPv6 address, as MetalLB's NDP responders need one):
+    ``all_interfaces`` is then True, so the user can be told.
     """
     addr = ipaddress.ip_address(ip)
+
+    def ok(name: str, link: Link) -> bool:
+        return link.unusable() is None and exclude.match(name) is None
+
     if names is not None:
-        return frozenset(n for n in names if n in links and links[n].unusable() is None)
-    out = set()
-    for name, link in links.items():
-        if link.unusable() is not None:
-            continue
-        for net in link.addresses:
-            if net.version == addr.version and addr in net.network:
-                out.add(name)
-                break
-    return frozenset(out)
+        return InterfaceChoice(frozenset(n for n in names if n in links and ok(n, links[n])))
+    usable = {name: link for name, link in links.items() if ok(name, link)}
+    holding = frozenset(name for name, link in usable.items()
+                        if any(net.version == addr.version and addr in net.network for net in link.addresses))
+    if holding:
+        return InterfaceChoice(holding)
+    if addr.version == 6:
+        fallback = frozenset(name for name, link in usable.items() if any(n.version == 6 for n in link.addresses))
+    else:
+        fallback = frozenset(usable)
+    return InterfaceChoice(fallback, all_interfaces=bool(fallback))
 
 
 def read_links(ipr: Any) -> dict[str, Link]:

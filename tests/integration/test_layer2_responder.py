@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 from speaker.layer2 import Announcement, Announcer, Layer2Settings, ProbeSettings, bpf
+from speaker.layer2.exclude import exclusion
 from speaker.layer2.frames import arp_request, ip_bytes, mac_bytes, neighbor_solicit
 from speaker.layer2.gratuitous import DEFAULT_BURST
 from speaker.layer2.metrics import Layer2Metrics
@@ -291,21 +292,55 @@ def test_link_down_stops_answering_there_and_link_up_resumes(lab, nodes):
     wait_for("the gratuitous burst", lambda: n.metrics.gratuitous[VIP4] > before)
 
 
-def test_address_added_to_an_interface_makes_the_vip_announceable_there(lab, nodes):
+def row(n: Node, ip: str) -> dict:
+    return next(r for r in n.ann.snapshot()["addresses"] if r["ip"] == ip)
+
+
+def test_a_vip_no_interface_holds_is_answered_on_every_interface_until_one_holds_it(lab, nodes):
+    """MetalLB's behaviour as the fallback: with no interface in the VIP's subnet (a VLAN the node joins at Layer 2
+    only), every usable interface answers, flagged ``all_interfaces``; once an interface holds the subnet, only it."""
     node = lab.host("node", *NODE1)
     client = lab.host("client", *CLIENT)
     vip = "192.0.2.240"
     client.add_address("192.0.2.20/24")
+    node.run("ip link add vx0 type veth peer name vx1")
+    node.run("ip link set vx0 up")
+    node.run("ip link set vx1 up")
     n = start(nodes, node)
     n.ann.announce(vip, "default/other")
-    n.wait_state(vip, "pending")  # no interface has 192.0.2.0/24 yet
-    assert arping(client, vip) is None
+    n.wait_state(vip, "announced")  # no interface has 192.0.2.0/24: every usable one answers
+    assert row(n, vip)["interfaces"] == ["eth0", "vx0", "vx1"] and row(n, vip)["all_interfaces"] is True
+    assert arping(client, vip) == node.mac
     node.add_address("192.0.2.10/24")  # no restart: the link watcher sees RTM_NEWADDR
-    n.wait_state(vip, "announced")
+    wait_for("only eth0 to answer", lambda: row(n, vip)["interfaces"] == ["eth0"], timeout=5)
+    assert "all_interfaces" not in row(n, vip) and n.ann.snapshot()["answering_on"] == ["eth0"]
     assert arping(client, vip) == node.mac
     node.run("ip addr del 192.0.2.10/24 dev eth0")
-    n.wait_state(vip, "pending")
-    assert arping(client, vip) is None
+    wait_for("every interface again", lambda: row(n, vip)["interfaces"] == ["eth0", "vx0", "vx1"], timeout=5)
+
+
+def test_excluded_interfaces_are_never_answered_on(lab, nodes):
+    """MetalLB's metallb-excludel2 list, applied to a running announcer: an excluded interface stops answering at
+    once (even one that holds the subnet), and the others keep answering."""
+    node = lab.host("node", *NODE1)
+    client = lab.host("client", *CLIENT)
+    node.run("ip link add vx0 type veth peer name vx1")
+    node.run("ip link set vx0 up")
+    node.run("ip link set vx1 up")
+    n = start(nodes, node)
+    n.ann.announce(VIP4, "default/web", {"eth0", "vx0"})
+    n.wait_state(VIP4, "announced")
+    assert n.ann.snapshot()["answering_on"] == ["eth0", "vx0"]
+    assert arping(client, VIP4) == node.mac
+    n.ann.set_exclusion(exclusion(["^vx"], "test list"))
+    wait_for("vx0 to stop answering", lambda: n.ann.snapshot()["answering_on"] == ["eth0"], timeout=5)
+    assert n.ann.snapshot()["interfaces"]["vx0"] == {"mac": n.ann.snapshot()["interfaces"]["vx0"]["mac"],
+                                                     "usable": False, "reason": "excluded by '^vx' (test list)"}
+    assert arping(client, VIP4) == node.mac
+    n.ann.set_exclusion(exclusion(["^eth0$", "^vx"], "test list"))
+    wait_for("eth0 to stop answering", lambda: n.ann.snapshot()["answering_on"] == [], timeout=5)
+    n.wait_state(VIP4, "pending")
+    assert arping(client, VIP4) is None
 
 
 # --- conflicts ----------------------------------------------------------------------------------------------

@@ -181,6 +181,25 @@ def test_speaker_works_with_exactly_the_granted_rights(
     assert "403" not in sp.logs()
 
 
+def test_the_excludel2_configmap_and_no_other_is_readable(kube_api: ApiServer, speaker_token: str) -> None:
+    """The speaker's by-name watch of MetalLB's metallb-excludel2 ConfigMap (speaker/daemon.py, Layer 2 only, so no
+    speaker process here: it would answer ARP in the root namespace) is what the Role allows, and nothing more."""
+    def get(query: str) -> int:
+        req = urllib.request.Request(f"{kube_api.url}/api/v1/namespaces/{NS}/configmaps{query}",
+                                     headers={"Authorization": f"Bearer {speaker_token}"})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                return resp.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+    by_name = "?fieldSelector=metadata.name%3Dmetallb-excludel2"
+    assert get(by_name) == 200
+    assert get(by_name + "&watch=true&timeoutSeconds=1") == 200
+    assert get("/metallb-excludel2") == 404  # allowed, and not there
+    assert get("") == 403
+    assert get("?fieldSelector=metadata.name%3Dkube-root-ca.crt") == 403
+
+
 def test_without_patch_services_status_the_service_gets_no_address(kube_api: ApiServer, cluster, speaker_token: str,
                                                                   speakers) -> None:
     revoke(kube_api, "", "services/status", "patch")

@@ -751,7 +751,8 @@ CASES: list[Case] = [
             ]
         },
         [
-            "BGPPeer b: spec.bfdProfile: 'fast': BFD is not supported by the native BGP speaker",
+            "BGPPeer b: spec.bfdProfile: 'fast': BFD is not supported by the native BGP speaker, and no BFDProfile "
+            "'fast' exists either",
             "BGPPeer l: spec.localASN: 65001: a per-peer local AS (localASN) is not supported by the native BGP "
             "speaker",
             "BGPPeer v: spec.vrf: 'red': VRFs is not supported by the native BGP speaker",
