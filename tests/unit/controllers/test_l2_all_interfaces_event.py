@@ -10,6 +10,7 @@ from speaker.announce import ALL_INTERFACES, L2Choice, all_interfaces_actions
 from speaker.controllers.layer2 import Layer2Controller
 from speaker.controllers.views import ViewSource
 from speaker.kube.kinds import Caches
+from tests.unit.controllers.world import endpoints_on
 
 VIP = "192.0.2.50"
 MINE = {VIP: L2Choice("n1", ("default/web",), None)}
@@ -90,7 +91,8 @@ def test_the_controller_says_it_once_across_recomputes_and_ticks():
            "spec": {"type": "LoadBalancer"}, "status": {"loadBalancer": {"ingress": [{"ip": VIP}]}}}
     caches = Caches(services=Cache([svc]), nodes=Cache([{"metadata": {"name": "n1"}}]),
                     ipaddresspools=Cache([{"metadata": {"name": "vlan"}, "spec": {"addresses": ["192.0.2.0/24"]}}]),
-                    l2advertisements=Cache([{"metadata": {"name": "vlan"}, "spec": {}}]))
+                    l2advertisements=Cache([{"metadata": {"name": "vlan"}, "spec": {}}]),
+                    endpointslices=Cache([endpoints_on("web", "n1")]))  # a Cluster Service needs a serving endpoint
     rec = Recorder()
     c = Layer2Controller(node="n1", caches=caches, views=ViewSource(caches, load_balancer_class=None),
                          synced=lambda: True, announcer=Announcer(), events=rec,  # type: ignore[arg-type]
