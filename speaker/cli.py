@@ -152,8 +152,8 @@ def status_lines(data: dict[str, Any]) -> list[str]:
     """``baremetal-lb status``: a speaker's ``/status`` as lines for people. Pure (tests feed it a dict).
 
     Every silent failure has its line: a pool with no free address (``FULL``), an address nobody may announce
-    (``NOT ANNOUNCED``), Layer 2 liveness from the Lease fallback (``membership: LEASES``), heartbeats failing
-    authentication (``KEY MISMATCH``)."""
+    (``NOT ANNOUNCED``; BGP: ``NOT ADVERTISED``, on the allocator leader), Layer 2 liveness from the Lease
+    fallback (``membership: LEASES``), heartbeats failing authentication (``KEY MISMATCH``)."""
     out = [f"node {data['node']}  namespace {data['namespace']}  "
            f"allocator: {'leader' if data['allocator_leader'] else 'standby'}  "
            f"API: {'reachable' if data['api_reachable'] else 'UNREACHABLE (using last state)'}",
@@ -204,6 +204,8 @@ def status_lines(data: dict[str, Any]) -> list[str]:
         out.append(f"bgp: {sess.get('peer')} {sess.get('address')} {sess.get('state')}  "
                    f"sent {sess.get('prefixes_sent', 0)} prefixes, pending {sess.get('prefixes_pending', 0)}"
                    f"{'  last error: ' + str(sess['last_error']) if sess.get('last_error') else ''}")
+    for gap in data.get("bgp_unannounced") or []:
+        out.append(f"bgp: NOT ADVERTISED {gap['service']}: {gap['message']} ({gap['reason']})")
     for err in data.get("config_errors", []):
         out.append(f"config error: {err}")
     return out

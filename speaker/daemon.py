@@ -130,7 +130,8 @@ class Speaker:
             self.bgp = BGPSpeaker(cfg.node_name)
             self.bgp_controller = BGPController(node=cfg.node_name, caches=caches, views=self.views,
                                                 synced=self.synced, bgp=self.bgp, status=self.bgp_status_applier,
-                                                events=self.events, namespace=cfg.namespace)
+                                                events=self.events, namespace=cfg.namespace,
+                                                is_leader=self._is_leader)
         self._http: metrics.MetricsEndpoint | None = None
         self._metrics_token = _read_token(cfg.metrics_bearer_token_file)
         self._metrics_tls = (metrics.tls_context(cfg.metrics_tls_cert_file, cfg.metrics_tls_key_file,
@@ -308,6 +309,8 @@ class Speaker:
         self.controller.set_leader(leader)
         self._key_wake.set()
         self._layer2_wake.set()  # a new leader reports the addresses nobody may announce
+        if self.bgp_controller is not None:
+            self.bgp_controller.poke()  # the same for BGP
 
     def _key_loop(self) -> None:
         """The allocator leader creates the memberlist Secret when it is missing (as MetalLB's controller does);
@@ -523,6 +526,8 @@ class Speaker:
             "services": sorted(services, key=lambda s: s["service"]),
             "layer2": self.layer2.snapshot() if self.layer2 is not None else None,
             "bgp": self.bgp_controller.snapshot() if self.bgp_controller is not None else None,
+            # BGP addresses no node may advertise (computed by the allocator leader only)
+            "bgp_unannounced": self.bgp_controller.unannounced() if self.bgp_controller is not None else [],
             # Who is alive by the speakers' Leases; "layer2_source" says what the Layer 2 election uses.
             "liveness": {"layer2_source": source.mode if source else LEASES, **self.liveness.snapshot()},
             "membership": self._membership_status(source),

@@ -57,3 +57,11 @@ def test_an_address_nobody_may_announce_the_lease_fallback_and_a_key_mismatch_ha
     assert _flagged(lines) == [
         "membership: KEY MISMATCH: heartbeats from 198.51.100.12:7947 (node node2) fail authentication, none verify, "
         "for 42s: that speaker has another heartbeat key"]
+
+
+def test_a_bgp_address_nobody_may_advertise_has_its_line_on_the_leader() -> None:
+    gap = {"service": "default/web", "ips": ["198.51.100.240"], "reason": "NoEligibleNode",
+           "message": "198.51.100.240: no node may advertise it over BGP: node1, node2: no BGPPeer selects it "
+                      "(BGPPeer nodeSelectors)"}
+    assert [line for line in status_lines(_status(bgp_unannounced=[gap])) if "NOT ADVERTISED" in line] == [
+        f"bgp: NOT ADVERTISED default/web: {gap['message']} (NoEligibleNode)"]
