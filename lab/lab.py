@@ -655,6 +655,15 @@ class TheLab:
         self.answer = wait_for(f"curl http://{self.vip}/ from the client", self.curl, timeout=20, interval=0.2)
         say(f"client$ curl http://{self.vip}/")
         say(f"  {self.answer}")
+        # The cluster as an operator sees it (docs/troubleshooting.md shows this output): the release's command,
+        # on the PATH the speaker role gives it, run as root on a node (its speaker's own kubeconfig).
+        cluster = self.podman("exec", f"{self.lab.prefix}-{self.announcer}", "baremetal-lb", "status", "--cluster",
+                              check=False)
+        say(f"{self.announcer}$ baremetal-lb status --cluster   (exit {cluster.returncode})")
+        for line in (cluster.stdout + cluster.stderr).rstrip().splitlines():
+            say(f"  {line}")
+        self.results["cluster_status"] = {"exit": cluster.returncode, "stdout": cluster.stdout,
+                                          "stderr": cluster.stderr}
         self.results.update({
             "vip": self.vip, "announcer": self.announcer, "answer": self.answer, "client_ip": self.client_ip,
             "dhcp_ranges_before": self.ranges_before, "dhcp_ranges_after": self.ranges_after,

@@ -3,8 +3,9 @@
 ``decide`` is what the allocation controller does for one changed Service: given the Service as the view shows it
 (or None: deleted), how it was read, and the controller's ``Allocator`` — the model of who holds what, which the
 decision updates as MetalLB's does — it says what to write and what to tell the user. ``config_actions`` turns the
-config's errors and warnings into Events. The controller performs the actions; the scenario tables in
-``tests/unit/controllers/test_allocation_decisions.py`` run these functions with no controller at all.
+config's errors and warnings into Events, ``pool_actions`` says when a pool runs out. The controller performs the
+actions; the scenario tables in ``tests/unit/controllers/test_allocation_decisions.py`` run these functions with no
+controller at all.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from speaker.actions import Action, CountFailure, ForgetStatus, Say, Unsay, Writ
 from speaker.clusterconfig import ClusterConfig
 from speaker.clusterview import ServiceView
 from speaker.events import NORMAL, WARNING, event_about, service_event
-from speaker.ipam.allocator import Allocator
+from speaker.ipam.allocator import Allocator, PoolStats
 from speaker.ipam.request import AllocationError
 from speaker.service import Extraction, ServiceStatus
 
 ALLOCATION_FAILED = "AllocationFailed"
+POOL_EXHAUSTED = "PoolExhausted"
 
 
 @dataclass(frozen=True)
@@ -113,4 +115,31 @@ def config_actions(cfg: ClusterConfig, namespace: str,
     for warning in cfg.warnings:
         warned.setdefault((warning.kind, warning.name), []).append(str(warning))
     out += [say(kind, name, "ConfigWarning", "; ".join(lines)) for (kind, name), lines in warned.items()]
+    return tuple(out)
+
+
+def pool_actions(stats: Mapping[str, PoolStats], namespace: str,
+                 lookup: Callable[[str, str], Mapping[str, Any] | None]) -> tuple[Say | Unsay, ...]:
+    """``stats``: ``Allocator.pool_stats`` per pool. A Warning ``PoolExhausted`` on an IPAddressPool while every
+    address of a family it has is assigned, and an ``Unsay`` once it has a free one again (a later exhaustion is
+    news again). No side effects.
+
+    Why an Event on the pool and not only the ``AllocationFailed`` on a Service: a pool runs out silently — the
+    Service that took its last address succeeded, and nothing fails until the next Service stays pending, perhaps
+    weeks later. ``kubectl describe ipaddresspool`` and ``kubectl get events`` then say it when it happens. The
+    controller's ``Say`` makes it once per episode (same message: not said again); the message names the counts,
+    so a pool that grows and fills again is said again. ``lookup(kind, name)``: the cached object, or None."""
+    out: list[Say | Unsay] = []
+    for name, (a4, f4, a6, f6) in sorted(stats.items()):
+        subject = f"IPAddressPool:{name}"
+        full = [f"every IPv{version} address ({used} of {used})" for version, used, free in ((4, a4, f4), (6, a6, f6))
+                if used and not free]
+        if not full:
+            out.append(Unsay(subject, POOL_EXHAUSTED))
+            continue
+        message = (f"IPAddressPool {name}: {' and '.join(full)} is assigned: the next Service asking for one stays "
+                   "pending (add addresses to the pool, or free some)")
+        out.append(Say(subject, event_about(lookup("IPAddressPool", name), kind="IPAddressPool",
+                                            api_version=CONFIG_OBJECTS["IPAddressPool"][1], namespace=namespace,
+                                            name=name, type=WARNING, reason=POOL_EXHAUSTED, message=message)))
     return tuple(out)

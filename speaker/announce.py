@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from speaker.actions import Action, Announce, Emit, HandOver, L2Announce
 from speaker.bgp.rib import Route, routes_for
 from speaker.clusterconfig import BGPAdvertisement, BGPPeer, ClusterConfig
-from speaker.election import NodeInfo, assign, eligible_nodes, group_shared, ineligible
+from speaker.election import WHY_ENDPOINT, NodeInfo, assign, eligible_nodes, group_shared, ineligible
 from speaker.events import NORMAL, WARNING, service_event
 from speaker.labels import any_matches
 from speaker.service import ServiceStatus, is_load_balancer, live_status, service_key, wants_shared_ip
@@ -530,3 +530,63 @@ def bgp_node_decision(config: ClusterConfig, node: str, me: NodeInfo | None, vie
                                {s.key: s.ips for s in services if s.key in advertised})
     routes = bgp_plan((), config, node, labels, {}, peers, node_excluded=excluded)
     return BGPNodeDecision(peers, routes, {}, excluded, {})
+
+
+WHY_BGP_SELECTOR = "not selected by the BGPAdvertisement nodeSelectors"
+WHY_NO_PEER = "no BGPPeer selects it (BGPPeer nodeSelectors)"
+WHY_OTHER_PEERS = "its BGPPeers are not among the BGPAdvertisement's peers"
+
+
+def bgp_unannounced(services: Iterable[ServiceAddresses], config: ClusterConfig, nodes: Mapping[str, NodeInfo],
+                    ready: Mapping[str, frozenset[str]],
+                    serving: frozenset[str] | None = None) -> dict[str, L2Gap]:
+    """Service key → why no node advertises its BGP address(es) (``NoEligibleNode``, every node's reason). Pure.
+
+    The rules of :func:`bgp_plan`, applied to every node at once: a node advertises an address when it is not
+    excluded, has a ready endpoint (eTP=Local), a BGPAdvertisement of the address's pool selects it, and one of its
+    BGPPeers (their nodeSelectors) is one that advertisement sends to. Liveness is not judged here: a node whose
+    speaker is down loses its sessions and the routers withdraw its routes (``MetalLBBGPSessionDown``).
+    ``serving`` as for :func:`bgp_plan`: an externalTrafficPolicy Cluster Service outside it is withdrawn everywhere.
+    """
+    out: dict[str, L2Gap] = {}
+    peers_of = {name: {p.name for p in peers_for_node(config.peers.values(), info.labels)}
+                for name, info in nodes.items()}
+    for svc in sorted(services, key=lambda s: s.key):
+        endpoints = ready.get(svc.key, frozenset()) if svc.local else None
+        missing: list[str] = []
+        why: dict[str, str] = {}
+        for ip in svc.ips:
+            pool = _pool_of(ip, svc, config)
+            advs = [a for a in config.bgp_for_pool(pool) if a.selects_service(dict(svc.labels))] if pool else []
+            if not advs:
+                continue
+            reasons: dict[str, str] = {}
+            for name, info in nodes.items():
+                selecting = [a for a in advs if any_matches(a.node_selectors, info.labels)]
+                if info.why_excluded:
+                    reasons[name] = info.why_excluded
+                elif endpoints is None and serving is not None and svc.key not in serving:
+                    reasons[name] = WHY_NOT_SERVING
+                elif endpoints is not None and name not in endpoints:
+                    reasons[name] = WHY_ENDPOINT
+                elif not selecting:
+                    reasons[name] = WHY_BGP_SELECTOR
+                elif not peers_of[name]:
+                    reasons[name] = WHY_NO_PEER
+                elif not any(not a.peers or peers_of[name] & set(a.peers) for a in selecting):
+                    reasons[name] = WHY_OTHER_PEERS
+                else:
+                    break  # this node advertises it
+            else:
+                missing.append(ip)
+                why = reasons
+        if not missing:
+            continue
+        by_reason: dict[str, list[str]] = {}
+        for node, reason in why.items():
+            by_reason.setdefault(reason, []).append(node)
+        detail = ("; ".join(f"{_names(names)}: {reason}" for reason, names in sorted(by_reason.items()))
+                  or "there are no Nodes")
+        out[svc.key] = L2Gap(svc.key, tuple(missing), NO_ELIGIBLE_NODE,
+                             f"{', '.join(missing)}: no node may advertise it over BGP: {detail}")
+    return out

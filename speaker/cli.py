@@ -148,6 +148,77 @@ def cmd_cluster_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def status_lines(data: dict[str, Any]) -> list[str]:
+    """``baremetal-lb status``: a speaker's ``/status`` as lines for people. Pure (tests feed it a dict).
+
+    Every silent failure has its line: a pool with no free address (``FULL``), an address nobody may announce
+    (``NOT ANNOUNCED``; BGP: ``NOT ADVERTISED``, on the allocator leader), Layer 2 liveness from the Lease
+    fallback (``membership: LEASES``), heartbeats failing authentication (``KEY MISMATCH``)."""
+    out = [f"node {data['node']}  namespace {data['namespace']}  "
+           f"allocator: {'leader' if data['allocator_leader'] else 'standby'}  "
+           f"API: {'reachable' if data['api_reachable'] else 'UNREACHABLE (using last state)'}",
+           "pools:"]
+    for name, st in sorted(data["pools"].items()):
+        full = [fam for fam in ("IPv4", "IPv6") if st[f"assigned{fam}"] and not st[f"available{fam}"]]
+        out.append(f"  {name:<20} IPv4 {st['assignedIPv4']} used / {st['availableIPv4']} free   "
+                   f"IPv6 {st['assignedIPv6']} used / {st['availableIPv6']} free"
+                   + (f"   FULL ({', '.join(full)}): the next Service asking stays pending" if full else ""))
+    out.append("services:")
+    for s in data["services"]:
+        out.append(f"  {s['service']:<40} {', '.join(s['ips']):<30} pool {s['pool'] or '-'}")
+    for key in data.get("unallocated", []):
+        out.append(f"  {key:<40} (no address: see its Events)")
+    live = data.get("liveness")
+    if live:
+        speakers = live.get("speakers") or {}
+        alive = [n for n, st in speakers.items() if st.get("alive")]
+        gone = [n for n, st in speakers.items() if not st.get("alive")]
+        out.append(f"speakers (Leases {live.get('duration', 0):g}s): alive {', '.join(alive) or '-'}"
+                   f"{'  gone ' + ', '.join(gone) if gone else ''}"
+                   f"  layer2 uses {live.get('layer2_source', '?')}"
+                   f"{'  BLIND (cannot read or renew Leases): nobody is declared dead' if live.get('blind') else ''}")
+    mem = data.get("membership")
+    if mem:
+        if mem.get("mode") == "heartbeats":
+            out.append(f"membership: heartbeats (UDP port {mem.get('port')}, key from {mem.get('key_source')})")
+        else:
+            out.append(f"membership: LEASES, not heartbeats: {mem.get('reason')} — a dead node is noticed after "
+                       f"seconds, not 0.2 s (key from {mem.get('key_source')}; see docs/speaker.md)")
+        for bad in mem.get("key_mismatch") or []:
+            who = f" (node {bad['node']})" if bad.get("node") else ""
+            out.append(f"membership: KEY MISMATCH: heartbeats from {bad['address']}{who} fail authentication, none "
+                       f"verify, for {bad['for_seconds']:g}s: that speaker has another heartbeat key")
+    l2 = data.get("layer2")
+    if l2:
+        out.append(f"layer2: members alive {', '.join(l2.get('alive', [])) or '-'}"
+                   f"{'  FENCED (no peer and no API): announcing nothing' if l2.get('fenced') else ''}")
+        for a in l2.get("addresses", []):
+            extra = f" conflict with {a['conflict_mac']}" if a.get("conflict_mac") else ""
+            if a.get("all_interfaces"):
+                extra += "  (every interface: none holds its subnet)"
+            out.append(f"  {a['ip']:<40} {a['state']:<10} on {', '.join(a['interfaces']) or '-'}  "
+                       f"({a['service']}){extra}")
+        if l2.get("excluded"):
+            out.append(f"  this node announces nothing: {l2['excluded']}")
+        ex = l2.get("excluded_interfaces") or {}
+        if ex:
+            out.append(f"  never on interfaces matching: {', '.join(ex.get('patterns') or []) or '(none)'} "
+                       f"({ex.get('source')}){'  ERROR: ' + str(ex['error']) if ex.get('error') else ''}")
+        for gap in l2.get("unannounced", []):
+            out.append(f"  NOT ANNOUNCED {gap['service']}: {gap['message']} ({gap['reason']})")
+    for sess in data.get("bgp") or []:
+        out.append(f"bgp: {sess.get('peer')} {sess.get('address')} {sess.get('state')}  "
+                   f"sent {sess.get('prefixes_sent', 0)} prefixes, pending {sess.get('prefixes_pending', 0)}"
+                   f"{'  last error: ' + str(sess['last_error']) if sess.get('last_error') else ''}")
+    for gap in data.get("bgp_unannounced") or []:
+        out.append(f"bgp: NOT ADVERTISED {gap['service']}: {gap['message']} ({gap['reason']})")
+    for w in data.get("bgp_withdrawn") or []:
+        out.append(f"bgp: NOT ADVERTISED {w['service']}: {', '.join(w['ips'])}: {w['reason']}")
+    for err in data.get("config_errors", []):
+        out.append(f"config error: {err}")
+    return out
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     if args.cluster:
         return cmd_cluster_status(args)
@@ -161,59 +232,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json or args.output == "json":
         print(json.dumps(data, indent=2))
         return 0
-    print(f"node {data['node']}  namespace {data['namespace']}  "
-          f"allocator: {'leader' if data['allocator_leader'] else 'standby'}  "
-          f"API: {'reachable' if data['api_reachable'] else 'UNREACHABLE (using last state)'}")
-    print("pools:")
-    for name, st in sorted(data["pools"].items()):
-        print(f"  {name:<20} IPv4 {st['assignedIPv4']} used / {st['availableIPv4']} free   "
-              f"IPv6 {st['assignedIPv6']} used / {st['availableIPv6']} free")
-    print("services:")
-    for s in data["services"]:
-        print(f"  {s['service']:<40} {', '.join(s['ips']):<30} pool {s['pool'] or '-'}")
-    for key in data.get("unallocated", []):
-        print(f"  {key:<40} (no address: see its Events)")
-    live = data.get("liveness")
-    if live:
-        speakers = live.get("speakers") or {}
-        alive = [n for n, st in speakers.items() if st.get("alive")]
-        gone = [n for n, st in speakers.items() if not st.get("alive")]
-        print(f"speakers (Leases {live.get('duration', 0):g}s): alive {', '.join(alive) or '-'}"
-              f"{'  gone ' + ', '.join(gone) if gone else ''}"
-              f"  layer2 uses {live.get('layer2_source', '?')}"
-              f"{'  BLIND (cannot read or renew Leases): nobody is declared dead' if live.get('blind') else ''}")
-    mem = data.get("membership")
-    if mem:
-        if mem.get("mode") == "heartbeats":
-            print(f"membership: heartbeats (UDP port {mem.get('port')}, key from {mem.get('key_source')})")
-        else:
-            print(f"membership: LEASES, not heartbeats: {mem.get('reason')} — a dead node is noticed after seconds, "
-                  f"not 0.2 s (key from {mem.get('key_source')}; see docs/speaker.md)")
-    l2 = data.get("layer2")
-    if l2:
-        print(f"layer2: members alive {', '.join(l2.get('alive', [])) or '-'}"
-              f"{'  FENCED (no peer and no API): announcing nothing' if l2.get('fenced') else ''}")
-        for a in l2.get("addresses", []):
-            extra = f" conflict with {a['conflict_mac']}" if a.get("conflict_mac") else ""
-            if a.get("all_interfaces"):
-                extra += "  (every interface: none holds its subnet)"
-            print(f"  {a['ip']:<40} {a['state']:<10} on {', '.join(a['interfaces']) or '-'}  ({a['service']}){extra}")
-        if l2.get("excluded"):
-            print(f"  this node announces nothing: {l2['excluded']}")
-        ex = l2.get("excluded_interfaces") or {}
-        if ex:
-            print(f"  never on interfaces matching: {', '.join(ex.get('patterns') or []) or '(none)'} "
-                  f"({ex.get('source')}){'  ERROR: ' + str(ex['error']) if ex.get('error') else ''}")
-        for gap in l2.get("unannounced", []):
-            print(f"  NOT ANNOUNCED {gap['service']}: {gap['message']} ({gap['reason']})")
-    for sess in data.get("bgp") or []:
-        print(f"bgp: {sess.get('peer')} {sess.get('address')} {sess.get('state')}  "
-              f"sent {sess.get('prefixes_sent', 0)} prefixes, pending {sess.get('prefixes_pending', 0)}"
-              f"{'  last error: ' + str(sess['last_error']) if sess.get('last_error') else ''}")
-    for w in data.get("bgp_withdrawn") or []:
-        print(f"bgp: NOT ADVERTISED {w['service']}: {', '.join(w['ips'])}: {w['reason']}")
-    for err in data.get("config_errors", []):
-        print(f"config error: {err}")
+    sys.stdout.write("".join(line + "\n" for line in status_lines(data)))
     return 0
 
 

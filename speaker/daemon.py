@@ -29,6 +29,7 @@ from speaker.kube.lease import LeaderElector
 from speaker.kube.writer import EventRecorder, announcement_status_applier, pool_status_applier, service_status_applier
 from speaker.liveness import SpeakerLease, leases_kind
 from speaker.memberkey import HEARTBEATS, LEASES, SecretKeyError, Source, key_from_secret, liveness_source
+from speaker.nodeevents import FallbackMemory, key_mismatch_events, lease_fallback_events
 from speaker.service import live_status, service_key
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,9 @@ class Speaker:
         self._key_logged: str | None = None
         self._create_error: str | None = None
         self._key_wake = threading.Event()
+        # What the Node's Events last said (speaker.nodeevents): the Lease fallback, heartbeat key mismatches.
+        self._fallback_said = FallbackMemory()
+        self._mismatch_said: frozenset[str] = frozenset()
         if not cfg.membership.key_file:
             # Watched (and, by the allocator leader, created) on every speaker, Layer 2 or not: the leader may be
             # a BGP-only node while the others answer ARP/NDP.
@@ -134,7 +138,8 @@ class Speaker:
             self.bgp = BGPSpeaker(cfg.node_name)
             self.bgp_controller = BGPController(node=cfg.node_name, caches=caches, views=self.views,
                                                 synced=self.synced, bgp=self.bgp, status=self.bgp_status_applier,
-                                                events=self.events, namespace=cfg.namespace)
+                                                events=self.events, namespace=cfg.namespace,
+                                                is_leader=self._is_leader)
             metrics.ANNOUNCED.set_source("bgp", self.bgp_controller.announced)
         self._http: metrics.MetricsEndpoint | None = None
         self._metrics_token = _read_token(cfg.metrics_bearer_token_file)
@@ -360,6 +365,8 @@ class Speaker:
         self.controller.set_leader(leader)
         self._key_wake.set()
         self._layer2_wake.set()  # a new leader reports the addresses nobody may announce
+        if self.bgp_controller is not None:
+            self.bgp_controller.poke()  # the same for BGP
 
     def _key_loop(self) -> None:
         """The allocator leader creates the memberlist Secret when it is missing (as MetalLB's controller does);
@@ -534,10 +541,12 @@ class Speaker:
             healthy = all(i.healthy for i in self.informers.values())
             metrics.CONFIG_STALE.set(0 if healthy else 1)
             # Layer 2 liveness still from Leases (no heartbeat key, or not switched yet): BaremetalLBLeaseFallback.
-            mode = self.liveness_source().mode if self.layer2 is not None else None
+            source = self.liveness_source() if self.layer2 is not None else None
+            mode = source.mode if source is not None else None
             metrics.LEASE_FALLBACK.set(1 if mode == LEASES else 0)
             if mode is not None:  # the same fact on our Lease, for `baremetal-lb status --cluster`
                 self.liveness.set_liveness_mode(mode)
+            self._node_events(source)
             if self.membership is not None:
                 self.membership.set_api_reachable(healthy)
             if self.announcer is not None and not self.announcer.healthy():
@@ -545,6 +554,19 @@ class Speaker:
                 continue
             if any(t.name == "controller" and t.is_alive() for t in self._threads):
                 systemd.notify("WATCHDOG=1")
+
+    def _node_events(self, source: Source | None) -> None:
+        """The Node's Events (``speaker.nodeevents``): the Lease fallback lasting, heartbeats with another key."""
+        node = self.cfg.node_name
+        self._fallback_said, said = lease_fallback_events(
+            node, source.mode if source else None, source.reason if source else None, self._fallback_said,
+            now=time.monotonic(), key_known=self.membership is not None)
+        if self.membership is not None:
+            mismatched = {m["address"]: m["node"] for m in self.membership.key_mismatches()}
+            self._mismatch_said, more = key_mismatch_events(node, mismatched, self._mismatch_said)
+            said += more
+        for action in said:
+            self.events.record(action.event)
 
     # --- status and metrics endpoint -------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -566,6 +588,8 @@ class Speaker:
             "bgp": self.bgp_controller.snapshot() if self.bgp_controller is not None else None,
             # Services BGP would advertise from this node but withdrew: no endpoint of theirs serves.
             "bgp_withdrawn": self.bgp_controller.withdrawn() if self.bgp_controller is not None else None,
+            # BGP addresses no node may advertise (computed by the allocator leader only)
+            "bgp_unannounced": self.bgp_controller.unannounced() if self.bgp_controller is not None else [],
             # Who is alive by the speakers' Leases; "layer2_source" says what the Layer 2 election uses.
             "liveness": {"layer2_source": source.mode if source else LEASES, **self.liveness.snapshot()},
             "membership": self._membership_status(source),
@@ -590,6 +614,8 @@ class Speaker:
             "key_error": self._key_reason,
             "port": m.port,
             "members": self.membership.members() if self.membership is not None else [],
+            # Senders whose heartbeats fail authentication while none verify: a speaker with another key.
+            "key_mismatch": self.membership.key_mismatches() if self.membership is not None else [],
         }
 
     def _start_http(self) -> None:

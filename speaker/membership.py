@@ -37,6 +37,7 @@ from speaker.membership_core import (
     Core,
     Dropped,
     FenceChanged,
+    KeyMismatchTracker,
     MembershipSettings,
     PeerEvent,
     Send,
@@ -54,6 +55,8 @@ SENT = Counter("baremetal_lb_membership_sent_total", "Membership packets sent", 
 RECEIVED = Counter("baremetal_lb_membership_received_total", "Valid membership packets accepted")
 VIEW_CHANGES = Counter("baremetal_lb_membership_view_changes_total", "Changes of the alive set")
 FENCED = Gauge("baremetal_lb_membership_fenced", "1 while this speaker is fenced (reaches no peer and no API)")
+KEY_MISMATCH = Gauge("baremetal_lb_membership_key_mismatch",
+                     "Senders whose heartbeats fail authentication while none of theirs verify (another key)")
 
 
 
@@ -84,7 +87,9 @@ class Membership:
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._warned: dict[tuple[str, Address], float] = {}
+        self._mismatch = KeyMismatchTracker()
         MEMBERS_ALIVE.set(len(self._core.alive()))
+        KEY_MISMATCH.set(0)
 
     # --- queries
     @property
@@ -111,6 +116,17 @@ class Membership:
     def members(self) -> list[dict[str, Any]]:
         with self._lock:
             return self._core.members()
+
+    def key_mismatches(self) -> list[dict[str, Any]]:
+        """The senders whose heartbeats fail authentication while none of theirs verify
+        (:class:`~speaker.membership_core.KeyMismatchTracker`): ``address``, ``node`` (the peer at that address, if
+        known) and ``for_seconds``. For ``/status`` and the daemon's ``HeartbeatKeyMismatch`` Event."""
+        with self._lock:
+            now = self._clock()
+            since = self._mismatch.current(now)
+            names = {m["address"]: m["name"] for m in self._core.members() if m["address"]}
+        return [{"address": where, "node": names.get(where), "for_seconds": round(now - first, 1)}
+                for where, first in sorted((f"{ip}:{port}", first) for (ip, port), first in since.items())]
 
     @property
     def address(self) -> Address | None:
@@ -194,13 +210,26 @@ class Membership:
                         log.debug("membership: recvfrom: %s", exc)
                         break
                     with self._lock:
-                        got = self._core.receive(data, (_unmap(addr[0]), addr[1]), self._clock(), self._wall())
+                        now, sender = self._clock(), (_unmap(addr[0]), addr[1])
+                        got = self._core.receive(data, sender, now, self._wall())
+                        self._track_key(sender, got, now)
                     if not any(isinstance(a, Dropped) for a in got):
                         RECEIVED.inc()
                     actions.extend(got)
             with self._lock:
                 actions.extend(self._core.tick(self._clock(), self._wall()))
+                mismatched = len(self._mismatch.current(self._clock()))
+            KEY_MISMATCH.set(mismatched)
             self._execute(actions)
+
+    def _track_key(self, sender: Address, got: list[Action], now: float) -> None:
+        """Feed the key-mismatch tracker: a bad MAC, or a packet whose MAC verified (accepted, or dropped for
+        another reason after verifying: stale, replay, self, left). Malformed packets say nothing about the key."""
+        reasons = {a.reason for a in got if isinstance(a, Dropped)}
+        if "bad_mac" in reasons:
+            self._mismatch.bad(sender, now)
+        elif not reasons & {"malformed", "version"}:
+            self._mismatch.good(sender)
 
     def _execute(self, actions: list[Action]) -> None:
         for a in actions:

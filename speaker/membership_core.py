@@ -398,3 +398,40 @@ class Core:
         if self._isolated_since is not None and not self._fenced:
             t = min(t, self._isolated_since + self.settings.fence_after)
         return t
+
+
+# ------------------------------------------------------------------------------------------ heartbeat key mismatch
+
+
+class KeyMismatchTracker:
+    """Which senders' heartbeats fail authentication while none of theirs verify: a speaker with another key.
+
+    A bad MAC alone is not a mismatch. During a key rotation a speaker that has the new key signs every heartbeat
+    twice (old and new key, ``Core.set_key``), so a peer that has not seen the new key yet drops the new-key copies
+    as ``bad_mac`` — and accepts the old-key copies from the same sender. A mismatch is a sender from which only
+    bad MACs have come for ``settle`` seconds (20 heartbeat intervals at the defaults); any packet from it that
+    verifies clears it. A sender silent for ``forget`` seconds is forgotten (stopped, or fixed and restarted).
+    Memory is bounded (``limit`` senders: the oldest is dropped), since anyone on the LAN can send bad MACs.
+    Pure: the clock is an argument.
+    """
+
+    def __init__(self, *, settle: float = 1.0, forget: float = 5.0, limit: int = 256) -> None:
+        self.settle = settle
+        self.forget = forget
+        self.limit = limit
+        self._bad: dict[Address, tuple[float, float]] = {}  # sender → (first bad MAC since its last valid one, last)
+
+    def bad(self, sender: Address, now: float) -> None:
+        first = self._bad.pop(sender, (now, now))[0]
+        self._bad[sender] = (first, now)  # re-inserted: the dict stays ordered by last bad MAC
+        while len(self._bad) > self.limit:
+            del self._bad[next(iter(self._bad))]
+
+    def good(self, sender: Address) -> None:
+        self._bad.pop(sender, None)
+
+    def current(self, now: float) -> dict[Address, float]:
+        """Sender (ip, port) → since when (the clock's time) only bad MACs have come from it, for the mismatched."""
+        for sender in [sender for sender, (_, last) in self._bad.items() if now - last > self.forget]:
+            del self._bad[sender]
+        return {sender: first for sender, (first, _) in self._bad.items() if now - first >= self.settle}

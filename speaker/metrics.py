@@ -83,6 +83,21 @@ REGISTRY.register(ANNOUNCED)
 
 LEASE_FALLBACK = Gauge("baremetal_lb_membership_lease_fallback",
                        "1 while Layer 2 liveness comes from Leases (no heartbeat key known yet)")
+UNANNOUNCED = Gauge("baremetal_lb_address_unannounced",
+                    "1 for each Service address that no node announces (reason: NoEligibleNode, NoLiveSpeaker)",
+                    ["service", "ip", "protocol", "reason"])
+_unannounced: dict[str, set[tuple[str, str, str]]] = {}  # protocol → the (service, ip, reason) series served
+
+
+def set_unannounced(protocol: str, rows: Iterable[tuple[str, str, str]]) -> None:
+    """Serve exactly ``rows`` ((service, ip, reason)) for ``protocol``: a resolved gap's series goes away, so
+    ``BaremetalLBAddressNotAnnounced`` resolves. One caller per protocol (its controller's thread)."""
+    new = set(rows)
+    for service, ip, reason in _unannounced.get(protocol, set()) - new:
+        UNANNOUNCED.remove(service, ip, protocol, reason)
+    for service, ip, reason in new:
+        UNANNOUNCED.labels(service, ip, protocol, reason).set(1)
+    _unannounced[protocol] = new
 
 # MetalLB's Go client serves these Layer 2 counters without the `_total` suffix (metallb internal/layer2
 # metrics.go). prometheus_client's text exposition appends `_total` to the `# HELP`/`# TYPE` name of every counter

@@ -49,7 +49,7 @@ def summary(report: Mapping[str, Any]) -> str:
 
 
 def sections(report: Mapping[str, Any]) -> list[Section]:
-    """The report's tables, in reading order; the problems last (and only when there are any)."""
+    """The report's tables, in reading order; the problems, then notes, last (each only when there are any)."""
     out = [
         Section("SPEAKERS", ("NODE", "ALIVE", "LAYER2", "LIVENESS", "ALLOCATOR", "RENEWED"), tuple(
             (s["node"], "yes" if s["alive"] else "NO", "yes" if s["layer2"] else "no",
@@ -67,12 +67,14 @@ def sections(report: Mapping[str, Any]) -> list[Section]:
              ", ".join(s["ports"]) or "-", _announcers(s))
             for s in report["services"])),
     ]
-    notes = [("config warning", "", w) for w in report.get("config_warnings", [])]
-    notes += [("unreadable", what, why) for what, why in report.get("unreadable", {}).items()]
     rows = tuple((p["severity"].upper(), p["kind"], p["object"], p["message"]) for p in report["problems"])
-    rows += tuple(("NOTE", kind, obj, msg) for kind, obj, msg in notes)
     if rows:
         out.append(Section("PROBLEMS", ("SEVERITY", "KIND", "OBJECT", "MESSAGE"), rows))
+    # Not problems of the cluster: what the config accepts with a warning, what these credentials may not read.
+    notes = tuple(("config warning", "", w) for w in report.get("config_warnings", []))
+    notes += tuple(("unreadable", what, why) for what, why in report.get("unreadable", {}).items())
+    if notes:
+        out.append(Section("NOTES", ("KIND", "OBJECT", "MESSAGE"), notes))
     return out
 
 

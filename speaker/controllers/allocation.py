@@ -18,12 +18,12 @@ from typing import Any
 
 from speaker import metrics
 from speaker.actions import Action, CountFailure, ForgetStatus, Say, Unsay, WriteStatus
-from speaker.allocation_decision import CONFIG_OBJECTS, config_actions, decide
+from speaker.allocation_decision import CONFIG_OBJECTS, config_actions, decide, pool_actions
 from speaker.clusterconfig import ClusterConfig
 from speaker.clusterview import ServiceView
 from speaker.controllers.reconciler import Signal
 from speaker.controllers.views import ViewSource
-from speaker.ipam.allocator import Allocator, order_for_restore
+from speaker.ipam.allocator import Allocator, PoolStats, order_for_restore
 from speaker.kube.kinds import Caches
 from speaker.kube.writer import Applier, EventRecorder
 from speaker.service import Extraction, request_for
@@ -251,8 +251,9 @@ class AllocationController:
     def _publish_pool_stats(self) -> None:
         assert self._allocator is not None
         services = self._allocator.services_per_pool()
+        stats: dict[str, PoolStats] = {}
         for name in self._pools:
-            a4, f4, a6, f6 = self._allocator.pool_stats(name)
+            a4, f4, a6, f6 = stats[name] = self._allocator.pool_stats(name)
             metrics.ADDRESSES_IN_USE.labels(name).set(a4 + a6)
             metrics.ADDRESSES_TOTAL.labels(name).set(a4 + f4 + a6 + f6)
             metrics.IPV4_ADDRESSES_IN_USE.labels(name).set(a4)
@@ -264,6 +265,7 @@ class AllocationController:
                 "assignedIPv4": _int64(a4), "availableIPv4": _int64(f4),
                 "assignedIPv6": _int64(a6), "availableIPv6": _int64(f6),
             })
+        self._execute(pool_actions(stats, self._namespace, self._config_object))
 
     # --- introspection (``baremetal-lb status``) -----------------------------------------------------
     def snapshot(self) -> dict[str, Any]:

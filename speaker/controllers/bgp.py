@@ -4,7 +4,9 @@ Every node that an advertisement selects advertises (routers spread traffic over
 election here; ``externalTrafficPolicy: Local`` narrows it to nodes with a ready endpoint, and an
 ``externalTrafficPolicy: Cluster`` Service with no serving endpoint anywhere is withdrawn, as MetalLB does (logged
 once, and listed in ``/status`` with the reason). What it advertises is also ``metallb_speaker_announced``'s BGP
-series (:meth:`BGPController.announced`).
+series (:meth:`BGPController.announced`). The allocator leader also tells the user about a BGP address that no
+node may advertise (``announce.bgp_unannounced``): a ``NoEligibleNode`` Warning on the Service once per change,
+``baremetal_lb_address_unannounced{protocol="bgp"}``, and ``bgp_unannounced`` in ``/status``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,16 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from speaker.announce import WHY_NOT_SERVING, RoutesMemo, bgp_node_decision
+from speaker import metrics
+from speaker.actions import Emit
+from speaker.announce import (
+    WHY_NOT_SERVING,
+    L2Gap,
+    RoutesMemo,
+    bgp_node_decision,
+    bgp_unannounced,
+    l2_gap_actions,
+)
 from speaker.controllers.reconciler import Reconciler
 from speaker.controllers.views import ViewSource
 from speaker.events import NORMAL, WARNING, event_about
@@ -32,8 +43,11 @@ class BGPController(Reconciler):
 
     def __init__(self, *, node: str, caches: Caches, views: ViewSource, synced: Callable[[], bool], bgp: Any,
                  status: Applier | None = None, events: EventRecorder | None = None,
-                 namespace: str = "metallb-system") -> None:
+                 namespace: str = "metallb-system", is_leader: Callable[[], bool] = lambda: False) -> None:
         super().__init__(synced=synced)
+        self._is_leader = is_leader
+        self._gaps: dict[str, L2Gap] = {}
+        self._warned: dict[str, str] = {}  # service → the NoEligibleNode message last emitted
         self._views = views
         self._excluded: str | None = None
         self._node = node
@@ -68,9 +82,30 @@ class BGPController(Reconciler):
             log.info("bgp: not advertising %s (%s): %s", ips, key, WHY_NOT_SERVING,
                      extra=log_fields(service=key, ip=d.withdrawn[key][0]))
         self._withdrawn = d.withdrawn
+        self._report_gaps()
         if self._status is not None:  # ServiceBGPStatus: which peers this node advertises each Service to
             publish_announcements(self._status, self._caches.servicebgpstatuses.items(), self._node,
                                   d.advertised, bgp_status_name, exclusive=False)
+
+    def _report_gaps(self) -> None:
+        """The BGP addresses no node may advertise, from the allocator leader only: one Event, not one per node,
+        and the cluster-wide rule reads every Service, which a node with no session otherwise never does."""
+        cfg = self._views.config()
+        gaps: dict[str, L2Gap] = {}
+        if self._is_leader() and cfg.bgp_advertisements:
+            view = self._views.view()
+            gaps = bgp_unannounced(view.addressed, cfg, view.nodes, view.ready, view.serving)
+        self._gaps = gaps
+        metrics.set_unannounced("bgp", ((g.service, ip, g.reason) for g in gaps.values() for ip in g.ips))
+        self._warned, said = l2_gap_actions(gaps, self._warned, leader=True, service_obj=self._caches.services.get)
+        for action in said:
+            if isinstance(action, Emit) and self._events is not None:
+                self._events.record(action.event)
+
+    def unannounced(self) -> list[dict[str, Any]]:
+        """For ``/status`` (the allocator leader's; empty elsewhere)."""
+        return [{"service": g.service, "ips": list(g.ips), "reason": g.reason, "message": g.message}
+                for g in sorted(self._gaps.values(), key=lambda g: g.service)]
 
     def tick(self) -> None:
         """Tell the user when a session comes up or goes down: an Event on the BGPPeer object."""

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from speaker import metrics
 from speaker.actions import Action, Announce, Emit, HandOver
 from speaker.announce import (
     L2Choice,
@@ -185,8 +186,10 @@ class Layer2Controller(Reconciler):
                 raise TypeError(f"layer2: no executor for {action!r}")
 
     def _report_gaps(self, gaps: dict[str, L2Gap]) -> None:
-        """What nobody announces, for ``/status``; the NoEligibleNode Warnings ``announce.l2_gap_actions`` decides."""
+        """What nobody announces, for ``/status`` and ``baremetal_lb_address_unannounced``; the NoEligibleNode
+        Warnings ``announce.l2_gap_actions`` decides."""
         self._gaps = gaps
+        metrics.set_unannounced("layer2", ((g.service, ip, g.reason) for g in gaps.values() for ip in g.ips))
         self._warned, said = l2_gap_actions(gaps, self._warned, leader=self._is_leader(),
                                             service_obj=self._caches.services.get)
         self._execute(said)

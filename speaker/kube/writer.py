@@ -251,7 +251,7 @@ class EventRecorder:
     def record(self, event: Event) -> None:
         log_fn = log.warning if event.type == "Warning" else log.info
         api_version, kind, ns, name, _ = event.involved
-        log_fn("%s %s/%s: %s: %s", kind, ns, name, event.reason, event.message,
+        log_fn("%s %s: %s: %s", kind, f"{ns}/{name}" if ns else name, event.reason, event.message,
                extra=log_fields(service=f"{ns}/{name}" if kind == "Service" else None))
         try:
             self._queue.put_nowait(event)
@@ -261,11 +261,13 @@ class EventRecorder:
     def _work(self) -> None:
         while (event := self._queue.get()) is not None:
             api_version, kind, ns, name, uid = event.involved
+            # An Event about a cluster-scoped object (a Node) lives in "default", as client-go's recorder puts it.
+            where = ns or "default"
             now = _now()
             body = {
                 "apiVersion": "v1",
                 "kind": "Event",
-                "metadata": {"generateName": f"{name}.", "namespace": ns},
+                "metadata": {"generateName": f"{name}.", "namespace": where},
                 "involvedObject": {"apiVersion": api_version, "kind": kind, "namespace": ns, "name": name, "uid": uid},
                 "type": event.type,
                 "reason": event.reason,
@@ -279,7 +281,7 @@ class EventRecorder:
             }
             for attempt in range(3):
                 try:
-                    _create_event(self._api, ns, body)
+                    _create_event(self._api, where, body)
                     break
                 except (ApiException, HTTPError, OSError) as exc:
                     if isinstance(exc, ApiException) and exc.status in (403, 404, 422):

@@ -145,6 +145,12 @@ def test_lab_end_to_end(command: str, router: str, release: Path, tmp_path: Path
     assert res["announcer"] in ("node1", "node2", "node3")
     assert res["answer"] == res["announcer"]
     assert "curl http://198.51.100.240/" in output
+    # the operator's view from the node (docs/troubleshooting.md's sample): the release's command on the role's PATH
+    cluster = res["cluster_status"]
+    assert cluster["exit"] == 0, cluster["stderr"]
+    assert re.search(rf"^default/traefik +198\.51\.100\.240 +lan +layer2 +80/TCP +{res['announcer']} \(eth0\)$",
+                     cluster["stdout"], re.M), cluster["stdout"]
+    assert cluster["stdout"].endswith("no problems found\n")
     if command == "failover":
         _check_failover(res)
     _check_nothing_left(res)

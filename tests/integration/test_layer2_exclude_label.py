@@ -7,6 +7,7 @@ Real speakers in node namespaces against the API emulator (tests/l2world.py).
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,6 +43,14 @@ def _unannounced(node) -> list[dict]:
     return (((node.status() or {}).get("layer2")) or {}).get("unannounced") or []
 
 
+def _gauge(node) -> list[str]:
+    """The node's baremetal_lb_address_unannounced series, as served on /metrics."""
+    def get() -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{node.port}/metrics", timeout=2) as r:
+            return r.read().decode()
+    return [line for line in node.host.call(get).splitlines() if line.startswith("baremetal_lb_address_unannounced{")]
+
+
 def test_all_control_plane_nodes_no_announcer_one_warning_and_the_setting_fixes_it(l2lab: L2Lab):
     cluster = l2lab.cluster
     l2lab.start()
@@ -56,6 +65,9 @@ def test_all_control_plane_nodes_no_announcer_one_warning_and_the_setting_fixes_
         assert st["layer2"]["unannounced"] == [{"service": "default/traefik", "ips": [ip], "reason": "NoEligibleNode",
                                                 "message": event["message"]}]
         assert st["layer2"]["excluded"].startswith(f"labelled {EXCLUDE_LABEL}")
+        # and serves it as a metric (BaremetalLBAddressNotAnnounced)
+        assert _gauge(n) == [f'baremetal_lb_address_unannounced{{ip="{ip}",protocol="layer2",reason="NoEligibleNode",'
+                             f'service="default/traefik"}} 1.0']
     assert l2lab.announcer_of(ip) == [] and l2lab.curl(ip) is None
 
     # More reconciles (a second Service, Node changes that do not change the reason): no second Event for traefik.
@@ -76,3 +88,4 @@ def test_all_control_plane_nodes_no_announcer_one_warning_and_the_setting_fixes_
         st = wait_for(f"{n.name}: no gap", lambda: (s := n.status()) and not s["layer2"]["unannounced"] and s,
                       timeout=15)
         assert st["layer2"]["excluded"] is None and st["layer2"]["ignore_exclude_lb"] is True
+        assert _gauge(n) == []

@@ -123,6 +123,13 @@ def test_secret_unreadable_at_start_means_leases_with_the_reason_then_heartbeats
     wait_for("the watch to retry a few times", lambda: kube_api.count_requests("list", "secrets") >= 12, timeout=30)
     for n in l2lab.nodes.values():
         assert n.log.read_text().count("cannot read Secret metallb-system/memberlist") == 1, n.name
+    for n in l2lab.nodes.values():  # lasting: a Warning on each Node (in "default", as the kubelet's)
+        ev = l2lab.cluster.wait_event(n.name, "LeaseFallback", timeout=40)
+        assert (ev["type"], ev["involvedObject"]["kind"]) == ("Warning", "Node")
+        assert "cannot read Secret metallb-system/memberlist (HTTP 503" in ev["message"]
     kube_api.remove_fault(fault)
     wait_for("every speaker to use heartbeats", lambda: _all_on_heartbeats(l2lab), timeout=60)
     assert _secret(l2lab.cluster) is not None
+    for n in l2lab.nodes.values():
+        assert l2lab.cluster.wait_event(n.name, "LeaseFallbackEnded", timeout=20)["type"] == "Normal"
+        assert len(l2lab.cluster.events(n.name, reason="LeaseFallback")) == 1  # once, not once per check

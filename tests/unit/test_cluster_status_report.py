@@ -279,8 +279,8 @@ ROWS = [
                       "seconds, not 0.2 s"),
                      ("WARNING", "AnnouncerDown", "Service default/traefik",
                       "announced by node1, whose speaker's Lease expired: the status is stale until the allocator "
-                      "removes it"),
-                     ("NOTE", "unreadable", "events", "403 Forbidden")],
+                      "removes it")],
+        "NOTES": [("unreadable", "events", "403 Forbidden")],
     }),
 ]
 
@@ -306,3 +306,12 @@ def test_summary_says_when_there_is_no_allocator_and_the_fallback() -> None:
                                                            speaker("node1", liveness="leases")))))
     assert text.splitlines()[0] == ("namespace metallb-system   allocator NONE (last node1)   layer2 liveness "
                                     "LEASES (fallback) (key: Secret metallb-system/memberlist)")
+
+
+def test_what_these_credentials_cannot_read_is_a_note_not_a_problem() -> None:
+    """On a node the speaker's own ServiceAccount may not list Events: the report says so, and still says that
+    nothing is wrong (it said "PROBLEMS (1)" above "no problems found" before)."""
+    lines = render(build_report(healthy(unreadable={"events": "403 Forbidden"}))).splitlines()
+    assert not any(line.startswith("PROBLEMS") for line in lines)
+    assert lines[-5:] == ["NOTES (1)", "KIND        OBJECT  MESSAGE", "unreadable  events  403 Forbidden", "",
+                          "no problems found"]

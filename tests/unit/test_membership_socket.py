@@ -53,3 +53,36 @@ def test_two_members_join_leave_and_a_wrong_key_is_counted():
     finally:
         for m in members:
             m.stop()
+
+
+def test_a_speaker_with_another_key_is_reported_as_a_key_mismatch_a_rotating_one_is_not():
+    """x has another key: a sees only bad MACs from x's address (reported, with the node name a knows it by, and
+    the gauge counts it). b rotates to a new key a lacks: b signs with both, a accepts the old-key copies, so b
+    is never reported although a counts bad MACs from it."""
+    new_key = b"rotated-key-0123456789abcdef"
+    members = []
+    try:
+        a = Membership("a", [KEY], SLOW_DETECTOR)
+        b = Membership("b", [KEY], SLOW_DETECTOR)
+        x = Membership("x", [b"some-other-key-0123456789"], SLOW_DETECTOR)
+        members = [a, b, x]
+        for m in members:
+            m.start()
+        peers = {m.name: m.address for m in (a, b)}
+        for m in members:  # a and b send to each other only (the gauge is one per process: both must see 1)
+            m.set_peers(peers)
+        a.set_peers({**peers, "x": x.address})  # a knows x's address by name (a Node of the cluster)
+        assert _wait(lambda: a.alive() == {"a", "b"})
+        b.set_key(new_key)  # a does not have it: during the overlap b's new-key copies fail at a
+        bad_before = _metric("baremetal_lb_membership_bad_mac_total")
+        x_at = f"{x.address[0]}:{x.address[1]}"
+        got = _wait(lambda: a.key_mismatches() or None)
+        assert [(m["address"], m["node"]) for m in got] == [(x_at, "x")]
+        assert _wait(lambda: _metric("baremetal_lb_membership_key_mismatch") == 1.0)
+        # b's new-key copies were dropped all along (bad MACs counted) and b was never a mismatch
+        assert _metric("baremetal_lb_membership_bad_mac_total") > bad_before
+        assert a.alive() == {"a", "b"}
+        assert [m["address"] for m in a.key_mismatches()] == [x_at]
+    finally:
+        for m in members:
+            m.stop()

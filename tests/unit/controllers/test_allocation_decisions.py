@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from speaker.actions import CountFailure, ForgetStatus, Say, Unsay, WriteStatus
-from speaker.allocation_decision import config_actions, decide
+from speaker.allocation_decision import config_actions, decide, pool_actions
 from speaker.clusterconfig import build_config
 from speaker.clusterview import service_view
 from speaker.ipam.allocator import Allocator
@@ -183,3 +183,18 @@ def test_config_errors_and_warnings_become_one_event_per_object_and_reason() -> 
     ]
     assert "198.51.100.241/30" in next(a.event.message for a in config_actions(cfg, NS, lambda k, n: None)
                                        if a.event.reason == "ConfigWarning")
+
+
+@pytest.mark.parametrize(("stats", "expected"), [
+    ((0, 4, 0, 0), [("unsay", "IPAddressPool:p", "PoolExhausted")]),  # empty
+    ((3, 1, 0, 0), [("unsay", "IPAddressPool:p", "PoolExhausted")]),  # one left
+    ((4, 0, 0, 0), [("say", "Warning", "PoolExhausted")]),  # full; no IPv6 in the pool: not "IPv6 exhausted"
+    ((4, 0, 1, 2**64 - 1), [("say", "Warning", "PoolExhausted")]),  # IPv4 full, IPv6 has room: IPv4 Services pend
+    ((0, 0, 0, 0), [("unsay", "IPAddressPool:p", "PoolExhausted")]),  # no address at all: nothing to run out of
+])
+def test_pool_actions_say_a_pool_is_exhausted_while_a_family_it_has_is_full(stats: Any, expected: Any) -> None:
+    got = pool_actions({"p": stats}, NS, lambda kind, name: None)
+    assert [brief(a) for a in got] == expected
+    if expected[0][0] == "say":
+        assert got[0].event.involved[:4] == ("metallb.io/v1beta1", "IPAddressPool", NS, "p")  # type: ignore[union-attr]
+        assert "every IPv4 address" in got[0].event.message and "IPv6" not in got[0].event.message  # type: ignore[union-attr]

@@ -51,3 +51,26 @@ def test_allocation_failed_is_said_once_while_it_lasts_and_again_after_a_success
     assert [e.reason for e in rec.events] == ["AllocationFailed", "IPAllocated", "AllocationFailed",
                                               "ClearAssignment"]
     assert ctl.snapshot()["unallocated"] == ["default/web"]
+
+
+def test_a_pool_running_out_is_said_once_on_the_pool_and_again_after_it_had_room() -> None:
+    """The Service that takes a pool's last address succeeds: without the pool's own Event nothing says the pool
+    is full until a later Service stays pending."""
+    services = Cache(service("a"))
+    caches = world(ipaddresspools=Cache(pool("tiny", "198.51.100.240/31")), services=services)  # two addresses
+    ctl, rec = leader(caches)
+    assert [e.reason for e in rec.events] == ["IPAllocated"]
+    services.put(service("b"))
+    ctl.handle([("services", "default/b")])
+    services.put(service("a", "198.51.100.240", pool_name="tiny"))  # our own status write coming back
+    ctl.handle([("services", "default/a")])
+    full = [e for e in rec.events if e.reason == "PoolExhausted"]
+    assert [(e.type, e.involved[:4], e.message) for e in full] == [
+        ("Warning", ("metallb.io/v1beta1", "IPAddressPool", NS, "tiny"),
+         "IPAddressPool tiny: every IPv4 address (2 of 2) is assigned: the next Service asking for one stays pending "
+         "(add addresses to the pool, or free some)")]
+    services.delete("default/b")  # room again
+    ctl.handle([("services", "default/b")])
+    services.put(service("c"))  # full again: news again
+    ctl.handle([("services", "default/c")])
+    assert [e.reason for e in rec.events if e.reason == "PoolExhausted"] == ["PoolExhausted", "PoolExhausted"]

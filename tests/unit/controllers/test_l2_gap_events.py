@@ -58,3 +58,20 @@ def test_once_per_change_from_the_leader_only():
     assert len(rec.events) == 2
     c._report_gaps(gap("all excluded"))  # it came back: a change again
     assert len(rec.events) == 3
+
+
+def _unannounced():
+    from prometheus_client import REGISTRY
+
+    return {(s.labels["service"], s.labels["ip"], s.labels["protocol"], s.labels["reason"]): s.value
+            for m in REGISTRY.collect() if m.name == "baremetal_lb_address_unannounced" for s in m.samples}
+
+
+def test_every_speaker_serves_the_gaps_as_a_metric_until_they_are_resolved():
+    c, _ = controller({"now": False})  # a standby too: the alert takes the max over speakers
+    c._report_gaps(gap("all excluded"))
+    assert _unannounced() == {("default/web", "198.51.100.240", "layer2", "NoEligibleNode"): 1.0}
+    c._report_gaps(gap("no speaker alive", reason=NO_LIVE_SPEAKER))
+    assert _unannounced() == {("default/web", "198.51.100.240", "layer2", "NoLiveSpeaker"): 1.0}
+    c._report_gaps({})
+    assert _unannounced() == {}
