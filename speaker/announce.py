@@ -435,7 +435,10 @@ def l2_gap_actions(gaps: Mapping[str, L2Gap], warned: Mapping[str, str], *, lead
     for key, gap in gaps.items():
         if gap.reason in USER_FIXES and still.get(key) != gap.message:
             still[key] = gap.message
-            actions.append(Emit(service_event(service_obj(key), key, WARNING, gap.reason, gap.message)))
+            # spelled out (USER_FIXES holds exactly these two), so every reason the speaker emits is a constant
+            # that tests/unit/test_event_reasons_documented.py can find and check against docs/speaker.md
+            reason = NO_ELIGIBLE_NODE if gap.reason == NO_ELIGIBLE_NODE else SHARED_IP_WITH_SERVICE_SELECTOR
+            actions.append(Emit(service_event(service_obj(key), key, WARNING, reason, gap.message)))
     return still, tuple(actions)
 
 
