@@ -53,6 +53,9 @@ class ResourceKind:
 
     name: str
     lister: Callable[[client.ApiClient], Callable[..., Any]]
+    #: A kind whose CRD may not be installed (404): then an empty, synced cache, listed again every backoff
+    #: maximum, instead of a speaker that never syncs. For kinds read only to refuse their use (BFDProfile).
+    optional: bool = False
 
 
 #: Strings worth sharing between cached objects: field names and short values ("LoadBalancer", "TCP", a
@@ -170,18 +173,40 @@ class Informer:
             except Expired:
                 log.info("%s: watch history expired, relisting", self.kind.name)
                 delay = self._backoff[0]
-            except (ApiException, HTTPError, OSError, ValueError) as exc:
-                if self._stopped.is_set():
-                    break
-                self.healthy = False
-                self.last_error = _describe(exc)
-                if self._on_error is not None:  # the owner reports it (e.g. once, not every retry)
-                    self._on_error(self.last_error)
-                else:
-                    log.warning("%s: API unavailable (%s); keeping last state, retrying in %.1fs",
-                                self.kind.name, self.last_error, delay)
-                self._sleep(delay * random.uniform(0.8, 1.2))
-                delay = min(delay * 2, self._backoff[1])
+            except ApiException as exc:
+                if exc.status == 404 and self.kind.optional and not self._stopped.is_set():
+                    self._not_served()
+                    self._sleep(self._backoff[1])
+                    continue
+                delay = self._failed(exc, delay)
+            except (HTTPError, OSError, ValueError) as exc:
+                delay = self._failed(exc, delay)
+
+    def _not_served(self) -> None:
+        """An optional kind the API does not serve (its CRD is not installed): nothing of it exists."""
+        if not self.synced or self.last_error != "not served":
+            log.info("%s: not served by the API (no CRD?): taken as none, looked for again every %gs",
+                     self.kind.name, self._backoff[1])
+        self._replace([], "")
+        self.healthy = True
+        self.last_error = "not served"
+        if not self.synced:
+            self.synced = True
+            self._on_synced(self.kind.name)
+
+    def _failed(self, exc: BaseException, delay: float) -> float:
+        """Keep the last state, say why, wait (jittered), and return the next delay."""
+        if self._stopped.is_set():
+            return delay
+        self.healthy = False
+        self.last_error = _describe(exc)
+        if self._on_error is not None:  # the owner reports it (e.g. once, not every retry)
+            self._on_error(self.last_error)
+        else:
+            log.warning("%s: API unavailable (%s); keeping last state, retrying in %.1fs",
+                        self.kind.name, self.last_error, delay)
+        self._sleep(delay * random.uniform(0.8, 1.2))
+        return min(delay * 2, self._backoff[1])
 
     def stop(self) -> None:
         self._stopped.set()

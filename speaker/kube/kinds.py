@@ -30,9 +30,15 @@ NODES = ResourceKind("nodes", lister("/api/v1/nodes"))
 NAMESPACES = ResourceKind("namespaces", lister("/api/v1/namespaces"))
 
 
+#: Kinds the speaker reads only to refuse their use: a cluster without their CRD (installed before this collection
+#: shipped it, or with baremetal_lb_install_crds off) must not keep the speaker from syncing.
+OPTIONAL_KINDS = frozenset({"bfdprofiles"})
+
+
 def metallb_kind(plural: str, namespace: str) -> ResourceKind:
     version = METALLB_KINDS[plural]
-    return ResourceKind(plural, lister(api_path(f"apis/{METALLB_GROUP}/{version}/namespaces", namespace, plural)))
+    return ResourceKind(plural, lister(api_path(f"apis/{METALLB_GROUP}/{version}/namespaces", namespace, plural)),
+                        optional=plural in OPTIONAL_KINDS)
 
 
 def secrets_kind(namespace: str) -> ResourceKind:
