@@ -149,8 +149,8 @@ def l2_plan(
     per_ip = group_shared(vip_of, eligible_of)
     chosen = assign(alive, per_ip, seniority=seniority)
     holders: dict[str, list[str]] = {}
-    for key, ips in vip_of.items():
-        for ip in ips:
+    for key, vips in vip_of.items():
+        for ip in vips:
             holders.setdefault(ip, []).append(key)
     return {
         ip: L2Choice(node, tuple(sorted(holders[ip])),
@@ -301,7 +301,7 @@ def advertised_peers(services: Iterable[ServiceAddresses], routes: Mapping[str, 
     # A prefix as (version, length, its network bits): an address is in it when its top ``length`` bits match.
     index: dict[str, tuple[set[tuple[int, int, int]], set[tuple[int, int]]]] = {}
     for peer, rs in routes.items():
-        prefixes = {(r.prefix.version, r.prefix.prefixlen,
+        prefixes: set[tuple[int, int, int]] = {(r.prefix.version, r.prefix.prefixlen,
                      int(r.prefix.network_address) >> (r.prefix.max_prefixlen - r.prefix.prefixlen)) for r in rs}
         if prefixes:
             index[peer] = (prefixes, {(v, length) for v, length, _ in prefixes})

@@ -12,8 +12,9 @@ import signal
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import yaml
 
@@ -58,7 +59,7 @@ _without_sexagesimal()
 
 def load_manifest(text: str) -> list[Any]:
     """The non-empty YAML documents of ``text``, read as kubectl reads them (see :class:`KubectlLoader`)."""
-    return [d for d in yaml.load_all(text, Loader=KubectlLoader) if d is not None]  # noqa: S506 (a SafeLoader)
+    return [d for d in yaml.load_all(text, Loader=KubectlLoader) if d is not None]  # KubectlLoader is a SafeLoader
 
 
 def cmd_speaker(args: argparse.Namespace) -> int:
@@ -326,7 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    func: Callable[[argparse.Namespace], int] = args.func  # each subparser's set_defaults(func=cmd_...)
+    return func(args)
 
 
 if __name__ == "__main__":
