@@ -18,14 +18,13 @@ from typing import Any
 
 import yaml
 
-from speaker import __version__
+from speaker import __version__, clusterconfig
 from speaker.config import DEFAULT_PATH, ConfigError, SpeakerConfig, build_speaker_config, load_speaker_config
 from speaker.logformat import FORMATS as LOG_FORMATS
 from speaker.logformat import setup_logging
 
 log = logging.getLogger("baremetal-lb")
 
-METALLB_KINDS = ("IPAddressPool", "L2Advertisement", "BGPAdvertisement", "BGPPeer", "Community", "BFDProfile")
 #: Kinds of MetalLB's FRR-K8s mode: configuration for an FRR daemon the native speaker does not have.
 FRR_K8S_GROUP = "frrk8s.metallb.io"
 
@@ -221,7 +220,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     except yaml.YAMLError as exc:
         print(f"{path}: not valid YAML: {exc}", file=sys.stderr)
         return 1
-    if any(isinstance(d, dict) and (d.get("kind") in METALLB_KINDS or "apiVersion" in d) for d in docs):
+    if any(isinstance(d, dict) and (d.get("kind") in clusterconfig.KINDS or "apiVersion" in d) for d in docs):
         return _check_manifest(path, docs)
     if len(docs) > 1:
         print(f"{path}: a speaker config is one YAML document, found {len(docs)}", file=sys.stderr)
@@ -239,26 +238,27 @@ def manifest_config(docs: list[Any]) -> tuple[Any, list[str]]:
     """The speaker's :class:`~speaker.clusterconfig.ClusterConfig` for the objects of a manifest, and notes on
     the documents it does not use. Secrets in the manifest resolve ``BGPPeer.spec.passwordSecret``, as they
     would once applied; FRR-K8s objects are errors (the native speaker has no FRR to give them to)."""
-    from speaker.clusterconfig import NATIVE_UNSUPPORTED, ObjectError, build_config
-
-    by_kind: dict[str, list[dict[str, Any]]] = {k: [] for k in METALLB_KINDS}
+    by_kind: dict[str, list[dict[str, Any]]] = {k: [] for k in clusterconfig.KINDS}
     secrets: dict[str, Any] = {}
     notes: list[str] = []
-    frr_errors: list[ObjectError] = []
+    frr_errors: list[clusterconfig.ObjectError] = []
     for i, d in enumerate(docs):
         kind = d.get("kind") if isinstance(d, dict) else None
         if kind == "Secret" and isinstance(d.get("metadata"), dict):
             secrets[str(d["metadata"].get("name"))] = d
-        elif kind in METALLB_KINDS:
+        elif kind in clusterconfig.KINDS:
             by_kind[kind].append(d)
         elif isinstance(d, dict) and str(d.get("apiVersion", "")).startswith(FRR_K8S_GROUP + "/"):
             name = (d.get("metadata") or {}).get("name", f"#{i + 1}")
-            frr_errors.append(ObjectError(str(kind), str(name), "apiVersion",
-                                          f"{d.get('apiVersion')}: FRR-K8s is {NATIVE_UNSUPPORTED}"))
+            frr_errors.append(clusterconfig.ObjectError(str(kind), str(name), "apiVersion",
+                                                        f"{d.get('apiVersion')}: FRR-K8s is "
+                                                        f"{clusterconfig.NATIVE_UNSUPPORTED}"))
         else:
             notes.append(f"document {i + 1}: kind {kind if kind else d!r} is not a metallb.io kind (ignored)")
-    cfg = build_config(by_kind["IPAddressPool"], by_kind["L2Advertisement"], by_kind["BGPAdvertisement"],
-                       by_kind["BGPPeer"], by_kind["Community"], bfd_profiles=by_kind["BFDProfile"], secrets=secrets)
+    cfg = clusterconfig.build_config(
+        by_kind[clusterconfig.POOL], by_kind[clusterconfig.L2ADV], by_kind[clusterconfig.BGPADV],
+        by_kind[clusterconfig.PEER], by_kind[clusterconfig.COMMUNITY], bfd_profiles=by_kind[clusterconfig.BFD_PROFILE],
+        secrets=secrets)
     if frr_errors:
         from dataclasses import replace
 
