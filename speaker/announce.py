@@ -13,12 +13,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from speaker.actions import Action, Announce, Emit, HandOver, L2Announce
+from speaker.actions import Action, Announce, Emit, HandOver
 from speaker.bgp.rib import Route, routes_for
 from speaker.clusterconfig import BGPAdvertisement, BGPPeer, ClusterConfig
 from speaker.election import NodeInfo, assign, eligible_nodes, group_shared, ineligible
 from speaker.events import NORMAL, WARNING, service_event
 from speaker.labels import any_matches
+from speaker.layer2.announcement import Announcement
 from speaker.service import ServiceStatus, is_load_balancer, live_status, service_key
 
 
@@ -59,34 +60,6 @@ def addresses_of(svc: Mapping[str, Any], live: ServiceStatus) -> ServiceAddresse
 
 def addressed_services(services: Iterable[Mapping[str, Any]], lb_class: str | None) -> list[ServiceAddresses]:
     return [a for svc in services if (a := service_addresses(svc, lb_class)) is not None]
-
-
-class AddressedServices:
-    """``addressed_services`` for a controller that recomputes after every batch of changes: a Service whose
-    cached object is the very same dict as last time is not parsed again.
-
-    The informer stores a new dict per change and never mutates a stored one, so identity means "unchanged".
-    While the allocator writes 10,000 statuses, the controllers recompute again and again; parsing every
-    Service on every pass was what made allocation 3.7x slower (issue 10). Holds the objects of the last
-    call only (the informer holds them anyway).
-    """
-
-    def __init__(self, lb_class: str | None) -> None:
-        self._lb_class = lb_class
-        self._seen: dict[int, tuple[Mapping[str, Any], ServiceAddresses | None]] = {}
-
-    def __call__(self, services: Iterable[Mapping[str, Any]]) -> list[ServiceAddresses]:
-        seen: dict[int, tuple[Mapping[str, Any], ServiceAddresses | None]] = {}
-        out = []
-        previous = self._seen
-        for svc in services:
-            hit = previous.get(id(svc))
-            addresses = hit[1] if hit is not None and hit[0] is svc else service_addresses(svc, self._lb_class)
-            seen[id(svc)] = (svc, addresses)
-            if addresses is not None:
-                out.append(addresses)
-        self._seen = seen
-        return out
 
 
 def _pool_of(ip: str, svc: ServiceAddresses, config: ClusterConfig) -> str | None:
@@ -367,7 +340,7 @@ def l2_node_decision(node: str, services: Iterable[ServiceAddresses], plan: Mapp
         return L2NodeDecision(replace(memory, plan=plan, known_at_sync=known, ever_planned=ever_planned),
                               (Announce({}),), {})
     previous = memory.plan
-    desired: dict[str, L2Announce] = {}
+    desired: dict[str, Announcement] = {}
     taken: dict[str, str] = {}
     said: list[Action] = []
     for ip, choice in plan.items():
@@ -377,7 +350,7 @@ def l2_node_decision(node: str, services: Iterable[ServiceAddresses], plan: Mapp
         if prev is not None and prev.node != node:
             taken[ip] = prev.node
         fresh = ip not in known and ip not in planned_before and ip not in memory.ever_mine
-        desired[ip] = L2Announce(choice.services[0], choice.interfaces, fresh)
+        desired[ip] = Announcement(choice.services[0], choice.interfaces, fresh)
         if prev is None or prev.node != node:
             said += [Emit(service_event(service_obj(key), key, NORMAL, "nodeAssigned",
                                         f"announcing from node \"{node}\" with protocol \"layer2\""))

@@ -24,7 +24,7 @@ from speaker.controllers.views import ViewSource
 from speaker.events import WARNING, service_event
 from speaker.kube.kinds import Cache, Caches
 from speaker.kube.writer import Applier, EventRecorder, announced_service, l2_status_name, publish_announcements
-from speaker.layer2.announcer import Announcement, Announcer
+from speaker.layer2.announcer import Announcer
 from speaker.layer2.handover import CONFIRM, DRAIN, HandoverForwarder
 from speaker.layer2.interfaces import dump_neighbours
 
@@ -168,8 +168,7 @@ class Layer2Controller(Reconciler):
                 if self._handover is not None:
                     self._forward_handed_over(action.taken, self._nodes)
             elif isinstance(action, Announce):
-                self._announcer.set_desired({ip: Announcement(service=a.service, interfaces=a.interfaces,
-                                                              probe=a.probe) for ip, a in action.addresses.items()})
+                self._announcer.set_desired(action.addresses)
             else:
                 raise TypeError(f"layer2: no executor for {action!r}")
 
