@@ -75,4 +75,8 @@ class HandOver:
     taken: Mapping[str, str]
 
 
-Action = WriteStatus | ForgetStatus | Say | Unsay | CountFailure | Emit | Announce | HandOver
+#: What the allocation decisions ask for, and what the Layer 2 decisions ask for: each controller's executor
+#: matches its own union exhaustively (``assert_never``), so mypy names an action kind a controller cannot perform.
+AllocationAction = WriteStatus | ForgetStatus | Say | Unsay | CountFailure
+Layer2Action = Emit | Announce | HandOver
+Action = AllocationAction | Layer2Action

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from speaker.actions import Action, Announce, Emit, HandOver
+from speaker.actions import Announce, Emit, HandOver, Layer2Action
 from speaker.bgp.rib import Route, routes_for
 from speaker.clusterconfig import BGPAdvertisement, BGPPeer, ClusterConfig
 from speaker.election import NodeInfo, assign, eligible_nodes, group_shared, ineligible
@@ -313,7 +313,7 @@ class L2Memory:
 @dataclass(frozen=True)
 class L2NodeDecision:
     memory: L2Memory
-    actions: tuple[Action, ...]
+    actions: tuple[Layer2Action, ...]
     mine: Mapping[str, L2Choice]  # this node's share of the plan
 
 
@@ -342,7 +342,7 @@ def l2_node_decision(node: str, services: Iterable[ServiceAddresses], plan: Mapp
     previous = memory.plan
     desired: dict[str, Announcement] = {}
     taken: dict[str, str] = {}
-    said: list[Action] = []
+    said: list[Layer2Action] = []
     for ip, choice in plan.items():
         if choice.node != node:
             continue
@@ -355,14 +355,16 @@ def l2_node_decision(node: str, services: Iterable[ServiceAddresses], plan: Mapp
             said += [Emit(service_event(service_obj(key), key, NORMAL, "nodeAssigned",
                                         f"announcing from node \"{node}\" with protocol \"layer2\""))
                      for key in choice.services]
-    actions: list[Action] = [*said, HandOver(taken)] if taken else said
+    actions: list[Layer2Action] = [*said, HandOver(taken)] if taken else said
     actions.append(Announce(desired))
     return L2NodeDecision(L2Memory(plan, known, ever_planned, memory.ever_mine | desired.keys()), tuple(actions),
                           {ip: plan[ip] for ip in desired})
 
 
-def l2_gap_actions(gaps: Mapping[str, L2Gap], warned: Mapping[str, str], *, leader: bool,
-                   service_obj: Callable[[str], Mapping[str, Any] | None]) -> tuple[dict[str, str], tuple[Action, ...]]:
+def l2_gap_actions(
+    gaps: Mapping[str, L2Gap], warned: Mapping[str, str], *, leader: bool,
+    service_obj: Callable[[str], Mapping[str, Any] | None],
+) -> tuple[dict[str, str], tuple[Layer2Action, ...]]:
     """A Warning Event per Service whose address no node may announce — once per change of the reason, not per
     reconcile, and from the allocator leader only (every speaker computes the same gaps; one Event, not one per
     node). Liveness gaps (``NoLiveSpeaker``) only go to ``/status``: they change by the second. ``warned``: Service
@@ -371,7 +373,7 @@ def l2_gap_actions(gaps: Mapping[str, L2Gap], warned: Mapping[str, str], *, lead
              if key in gaps and gaps[key].reason == NO_ELIGIBLE_NODE}  # resolved: a recurrence is a change again
     if not leader:
         return still, ()
-    actions: list[Action] = []
+    actions: list[Layer2Action] = []
     for key, gap in gaps.items():
         if gap.reason == NO_ELIGIBLE_NODE and still.get(key) != gap.message:
             still[key] = gap.message

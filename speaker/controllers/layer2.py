@@ -15,9 +15,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, assert_never
 
-from speaker.actions import Action, Announce, Emit, HandOver
+from speaker.actions import Announce, Emit, HandOver, Layer2Action
 from speaker.announce import L2Choice, L2Gap, L2Memory, l2_gap_actions, l2_node_decision, l2_plan, l2_unannounced
 from speaker.controllers.reconciler import Reconciler
 from speaker.controllers.views import ViewSource
@@ -160,17 +160,18 @@ class Layer2Controller(Reconciler):
         self._publish(force=True)
 
     # --- effects: one small executor per kind of action ----------------------------------------------------
-    def _execute(self, actions: Iterable[Action]) -> None:
+    def _execute(self, actions: Iterable[Layer2Action]) -> None:
         for action in actions:
-            if isinstance(action, Emit):
-                self._events.record(action.event)
-            elif isinstance(action, HandOver):
-                if self._handover is not None:
-                    self._forward_handed_over(action.taken, self._nodes)
-            elif isinstance(action, Announce):
-                self._announcer.set_desired(action.addresses)
-            else:
-                raise TypeError(f"layer2: no executor for {action!r}")
+            match action:
+                case Emit():
+                    self._events.record(action.event)
+                case HandOver():
+                    if self._handover is not None:
+                        self._forward_handed_over(action.taken, self._nodes)
+                case Announce():
+                    self._announcer.set_desired(action.addresses)
+                case _:
+                    assert_never(action)
 
     def _report_gaps(self, gaps: dict[str, L2Gap]) -> None:
         """What nobody announces, for ``/status``; the NoEligibleNode Warnings ``announce.l2_gap_actions`` decides."""
