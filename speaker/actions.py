@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from speaker.events import Event
+from speaker.layer2.announcement import Announcement
 from speaker.service import ServiceStatus
 
 
@@ -60,19 +61,10 @@ class Emit:
 
 
 @dataclass(frozen=True)
-class L2Announce:
-    """One address this node answers ARP/NDP for."""
-
-    service: str  # "namespace/name"
-    interfaces: frozenset[str] | None  # L2Advertisement.interfaces; None: the interface whose subnet holds it
-    probe: bool  # look for another holder first: only for an address nobody can be announcing yet
-
-
-@dataclass(frozen=True)
 class Announce:
     """Answer for exactly these addresses (declarative: every other address is withdrawn)."""
 
-    addresses: Mapping[str, L2Announce]
+    addresses: Mapping[str, Announcement]  # the announcer's own value: handed over as it is
 
 
 @dataclass(frozen=True)
@@ -83,4 +75,8 @@ class HandOver:
     taken: Mapping[str, str]
 
 
-Action = WriteStatus | ForgetStatus | Say | Unsay | CountFailure | Emit | Announce | HandOver
+#: What the allocation decisions ask for, and what the Layer 2 decisions ask for: each controller's executor
+#: matches its own union exhaustively (``assert_never``), so mypy names an action kind a controller cannot perform.
+AllocationAction = WriteStatus | ForgetStatus | Say | Unsay | CountFailure
+Layer2Action = Emit | Announce | HandOver
+Action = AllocationAction | Layer2Action

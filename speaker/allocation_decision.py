@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from speaker.actions import Action, CountFailure, ForgetStatus, Say, Unsay, WriteStatus
+from speaker.actions import AllocationAction, CountFailure, ForgetStatus, Say, Unsay, WriteStatus
 from speaker.clusterconfig import ClusterConfig
 from speaker.clusterview import ServiceView
 from speaker.events import NORMAL, WARNING, event_about, service_event
@@ -28,7 +28,7 @@ POOL_EXHAUSTED = "PoolExhausted"
 
 @dataclass(frozen=True)
 class Decision:
-    actions: tuple[Action, ...] = ()
+    actions: tuple[AllocationAction, ...] = ()
     #: The Service is left without an address it asked for: retried when capacity is freed.
     failed: bool = False
     #: Addresses went back to the pools (a release): the failed Services are worth retrying.
@@ -63,7 +63,7 @@ def decide(key: str, svc: ServiceView | None, extraction: Extraction | None, all
                 NORMAL, "ClearAssignment", "not a LoadBalancer Service for this class any more; addresses released")),
                 freed=True)
         return Decision((ForgetStatus(key),), freed=True)
-    actions: list[Action] = []
+    actions: list[AllocationAction] = []
     for warning in extraction.warnings:
         actions.append(say(WARNING, "DeprecatedAnnotation" if "deprecated" in warning else "IgnoredField", warning))
     if extraction.error is not None:  # as MetalLB: nothing new for it, and what it holds stays

@@ -13,12 +13,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from speaker.actions import Action, Announce, Emit, HandOver, L2Announce
+from speaker.actions import Announce, Emit, HandOver, Layer2Action
 from speaker.bgp.rib import Route, routes_for
 from speaker.clusterconfig import BGPAdvertisement, BGPPeer, ClusterConfig
 from speaker.election import WHY_ENDPOINT, NodeInfo, assign, eligible_nodes, group_shared, ineligible
 from speaker.events import NORMAL, WARNING, service_event
 from speaker.labels import any_matches
+from speaker.layer2.announcement import Announcement
 from speaker.service import ServiceStatus, is_load_balancer, live_status, service_key, wants_shared_ip
 
 
@@ -61,34 +62,6 @@ def addresses_of(svc: Mapping[str, Any], live: ServiceStatus) -> ServiceAddresse
 
 def addressed_services(services: Iterable[Mapping[str, Any]], lb_class: str | None) -> list[ServiceAddresses]:
     return [a for svc in services if (a := service_addresses(svc, lb_class)) is not None]
-
-
-class AddressedServices:
-    """``addressed_services`` for a controller that recomputes after every batch of changes: a Service whose
-    cached object is the very same dict as last time is not parsed again.
-
-    The informer stores a new dict per change and never mutates a stored one, so identity means "unchanged".
-    While the allocator writes 10,000 statuses, the controllers recompute again and again; parsing every
-    Service on every pass was what made allocation 3.7x slower (issue 10). Holds the objects of the last
-    call only (the informer holds them anyway).
-    """
-
-    def __init__(self, lb_class: str | None) -> None:
-        self._lb_class = lb_class
-        self._seen: dict[int, tuple[Mapping[str, Any], ServiceAddresses | None]] = {}
-
-    def __call__(self, services: Iterable[Mapping[str, Any]]) -> list[ServiceAddresses]:
-        seen: dict[int, tuple[Mapping[str, Any], ServiceAddresses | None]] = {}
-        out = []
-        previous = self._seen
-        for svc in services:
-            hit = previous.get(id(svc))
-            addresses = hit[1] if hit is not None and hit[0] is svc else service_addresses(svc, self._lb_class)
-            seen[id(svc)] = (svc, addresses)
-            if addresses is not None:
-                out.append(addresses)
-        self._seen = seen
-        return out
 
 
 def _pool_of(ip: str, svc: ServiceAddresses, config: ClusterConfig) -> str | None:
@@ -159,8 +132,8 @@ def l2_plan(
     per_ip = group_shared(vip_of, eligible_of)
     chosen = assign(alive, per_ip, seniority=seniority)
     holders: dict[str, list[str]] = {}
-    for key, ips in vip_of.items():
-        for ip in ips:
+    for key, vips in vip_of.items():
+        for ip in vips:
             holders.setdefault(ip, []).append(key)
     return {
         ip: L2Choice(node, tuple(sorted(holders[ip])),
@@ -334,7 +307,7 @@ def advertised_peers(services: Iterable[ServiceAddresses], routes: Mapping[str, 
     # A prefix as (version, length, its network bits): an address is in it when its top ``length`` bits match.
     index: dict[str, tuple[set[tuple[int, int, int]], set[tuple[int, int]]]] = {}
     for peer, rs in routes.items():
-        prefixes = {(r.prefix.version, r.prefix.prefixlen,
+        prefixes: set[tuple[int, int, int]] = {(r.prefix.version, r.prefix.prefixlen,
                      int(r.prefix.network_address) >> (r.prefix.max_prefixlen - r.prefix.prefixlen)) for r in rs}
         if prefixes:
             index[peer] = (prefixes, {(v, length) for v, length, _ in prefixes})
@@ -373,7 +346,7 @@ class L2Memory:
 @dataclass(frozen=True)
 class L2NodeDecision:
     memory: L2Memory
-    actions: tuple[Action, ...]
+    actions: tuple[Layer2Action, ...]
     mine: Mapping[str, L2Choice]  # this node's share of the plan
 
 
@@ -400,9 +373,9 @@ def l2_node_decision(node: str, services: Iterable[ServiceAddresses], plan: Mapp
         return L2NodeDecision(replace(memory, plan=plan, known_at_sync=known, ever_planned=ever_planned),
                               (Announce({}),), {})
     previous = memory.plan
-    desired: dict[str, L2Announce] = {}
+    desired: dict[str, Announcement] = {}
     taken: dict[str, str] = {}
-    said: list[Action] = []
+    said: list[Layer2Action] = []
     for ip, choice in plan.items():
         if choice.node != node:
             continue
@@ -410,19 +383,21 @@ def l2_node_decision(node: str, services: Iterable[ServiceAddresses], plan: Mapp
         if prev is not None and prev.node != node:
             taken[ip] = prev.node
         fresh = ip not in known and ip not in planned_before and ip not in memory.ever_mine
-        desired[ip] = L2Announce(choice.services[0], choice.interfaces, fresh)
+        desired[ip] = Announcement(choice.services[0], choice.interfaces, fresh)
         if prev is None or prev.node != node:
             said += [Emit(service_event(service_obj(key), key, NORMAL, "nodeAssigned",
                                         f"announcing from node \"{node}\" with protocol \"layer2\""))
                      for key in choice.services]
-    actions: list[Action] = [*said, HandOver(taken)] if taken else said
+    actions: list[Layer2Action] = [*said, HandOver(taken)] if taken else said
     actions.append(Announce(desired))
     return L2NodeDecision(L2Memory(plan, known, ever_planned, memory.ever_mine | desired.keys()), tuple(actions),
                           {ip: plan[ip] for ip in desired})
 
 
-def l2_gap_actions(gaps: Mapping[str, L2Gap], warned: Mapping[str, str], *, leader: bool,
-                   service_obj: Callable[[str], Mapping[str, Any] | None]) -> tuple[dict[str, str], tuple[Action, ...]]:
+def l2_gap_actions(
+    gaps: Mapping[str, L2Gap], warned: Mapping[str, str], *, leader: bool,
+    service_obj: Callable[[str], Mapping[str, Any] | None],
+) -> tuple[dict[str, str], tuple[Layer2Action, ...]]:
     """A Warning Event per Service whose address no node may announce — once per change of the reason, not per
     reconcile, and from the allocator leader only (every speaker computes the same gaps; one Event, not one per
     node). Liveness gaps (``NoLiveSpeaker``) only go to ``/status``: they change by the second. ``warned``: Service
@@ -431,7 +406,7 @@ def l2_gap_actions(gaps: Mapping[str, L2Gap], warned: Mapping[str, str], *, lead
              if key in gaps and gaps[key].reason in USER_FIXES}  # resolved: a recurrence is a change again
     if not leader:
         return still, ()
-    actions: list[Action] = []
+    actions: list[Layer2Action] = []
     for key, gap in gaps.items():
         if gap.reason in USER_FIXES and still.get(key) != gap.message:
             still[key] = gap.message
@@ -448,13 +423,13 @@ ALL_INTERFACES = "AnnouncedOnAllInterfaces"  # the Normal Event's reason
 def all_interfaces_actions(rows: Iterable[Mapping[str, Any]], mine: Mapping[str, L2Choice],
                            said: Mapping[str, tuple[str, ...]], *, node: str,
                            service_obj: Callable[[str], Mapping[str, Any] | None]
-                           ) -> tuple[dict[str, tuple[str, ...]], tuple[Action, ...]]:
+                           ) -> tuple[dict[str, tuple[str, ...]], tuple[Layer2Action, ...]]:
     """A Normal Event per Service whose address this node answers on every interface, because none of them holds
     the address's subnet (``speaker.layer2.interfaces.choose_interfaces``: MetalLB's behaviour, kept only as a
     fallback). Once per change of the interfaces; an address that leaves the fallback is forgotten, so a return is
     said again. ``rows``: the announcer's snapshot rows; ``said``: address → the interfaces last said. Pure."""
     now: dict[str, tuple[str, ...]] = {}
-    actions: list[Action] = []
+    actions: list[Layer2Action] = []
     for row in rows:
         ip = str(row.get("ip"))
         if not row.get("all_interfaces") or row.get("state") != "announced" or ip not in mine:

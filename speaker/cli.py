@@ -12,19 +12,19 @@ import signal
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import yaml
 
-from speaker import __version__
+from speaker import __version__, clusterconfig
 from speaker.config import DEFAULT_PATH, ConfigError, SpeakerConfig, build_speaker_config, load_speaker_config
 from speaker.logformat import FORMATS as LOG_FORMATS
 from speaker.logformat import setup_logging
 
 log = logging.getLogger("baremetal-lb")
 
-METALLB_KINDS = ("IPAddressPool", "L2Advertisement", "BGPAdvertisement", "BGPPeer", "Community", "BFDProfile")
 #: Kinds of MetalLB's FRR-K8s mode: configuration for an FRR daemon the native speaker does not have.
 FRR_K8S_GROUP = "frrk8s.metallb.io"
 
@@ -58,7 +58,7 @@ _without_sexagesimal()
 
 def load_manifest(text: str) -> list[Any]:
     """The non-empty YAML documents of ``text``, read as kubectl reads them (see :class:`KubectlLoader`)."""
-    return [d for d in yaml.load_all(text, Loader=KubectlLoader) if d is not None]  # noqa: S506 (a SafeLoader)
+    return [d for d in yaml.load_all(text, Loader=KubectlLoader) if d is not None]  # KubectlLoader is a SafeLoader
 
 
 def cmd_speaker(args: argparse.Namespace) -> int:
@@ -247,7 +247,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     except yaml.YAMLError as exc:
         print(f"{path}: not valid YAML: {exc}", file=sys.stderr)
         return 1
-    if any(isinstance(d, dict) and (d.get("kind") in METALLB_KINDS or "apiVersion" in d) for d in docs):
+    if any(isinstance(d, dict) and (d.get("kind") in clusterconfig.KINDS or "apiVersion" in d) for d in docs):
         return _check_manifest(path, docs)
     if len(docs) > 1:
         print(f"{path}: a speaker config is one YAML document, found {len(docs)}", file=sys.stderr)
@@ -266,13 +266,12 @@ def manifest_config(docs: list[Any]) -> tuple[Any, list[str]]:
     the documents it does not use. Secrets in the manifest resolve ``BGPPeer.spec.passwordSecret``, as they
     would once applied; FRR-K8s objects are errors (the native speaker has no FRR to give them to); MetalLB's
     ``metallb-excludel2`` ConfigMap is checked as the speaker reads it (speaker.layer2.exclude)."""
-    from speaker.clusterconfig import NATIVE_UNSUPPORTED, ObjectError, build_config
     from speaker.layer2.exclude import CONFIGMAP, DATA_KEY, ExclusionError, from_configmap
 
-    by_kind: dict[str, list[dict[str, Any]]] = {k: [] for k in METALLB_KINDS}
+    by_kind: dict[str, list[dict[str, Any]]] = {k: [] for k in clusterconfig.KINDS}
     secrets: dict[str, Any] = {}
     notes: list[str] = []
-    extra_errors: list[ObjectError] = []
+    extra_errors: list[clusterconfig.ObjectError] = []
     for i, d in enumerate(docs):
         kind = d.get("kind") if isinstance(d, dict) else None
         if kind == "Secret" and isinstance(d.get("metadata"), dict):
@@ -281,18 +280,21 @@ def manifest_config(docs: list[Any]) -> tuple[Any, list[str]]:
             try:  # MetalLB's speaker reads it and refuses to start with a bad one (speaker.layer2.exclude)
                 from_configmap(d, str(d["metadata"].get("namespace") or "metallb-system"))
             except ExclusionError as exc:
-                extra_errors.append(ObjectError("ConfigMap", CONFIGMAP, f"data.{DATA_KEY}",
-                                              str(exc).split(f"data.{DATA_KEY}: ", 1)[-1]))
-        elif kind in METALLB_KINDS:
+                extra_errors.append(clusterconfig.ObjectError("ConfigMap", CONFIGMAP, f"data.{DATA_KEY}",
+                                                              str(exc).split(f"data.{DATA_KEY}: ", 1)[-1]))
+        elif kind in clusterconfig.KINDS:
             by_kind[kind].append(d)
         elif isinstance(d, dict) and str(d.get("apiVersion", "")).startswith(FRR_K8S_GROUP + "/"):
             name = (d.get("metadata") or {}).get("name", f"#{i + 1}")
-            extra_errors.append(ObjectError(str(kind), str(name), "apiVersion",
-                                          f"{d.get('apiVersion')}: FRR-K8s is {NATIVE_UNSUPPORTED}"))
+            extra_errors.append(clusterconfig.ObjectError(str(kind), str(name), "apiVersion",
+                                                          f"{d.get('apiVersion')}: FRR-K8s is "
+                                                          f"{clusterconfig.NATIVE_UNSUPPORTED}"))
         else:
             notes.append(f"document {i + 1}: kind {kind if kind else d!r} is not a metallb.io kind (ignored)")
-    cfg = build_config(by_kind["IPAddressPool"], by_kind["L2Advertisement"], by_kind["BGPAdvertisement"],
-                       by_kind["BGPPeer"], by_kind["Community"], bfd_profiles=by_kind["BFDProfile"], secrets=secrets)
+    cfg = clusterconfig.build_config(
+        by_kind[clusterconfig.POOL], by_kind[clusterconfig.L2ADV], by_kind[clusterconfig.BGPADV],
+        by_kind[clusterconfig.PEER], by_kind[clusterconfig.COMMUNITY], bfd_profiles=by_kind[clusterconfig.BFD_PROFILE],
+        secrets=secrets)
     if extra_errors:
         from dataclasses import replace
 
@@ -361,7 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    func: Callable[[argparse.Namespace], int] = args.func  # each subparser's set_defaults(func=cmd_...)
+    return func(args)
 
 
 if __name__ == "__main__":

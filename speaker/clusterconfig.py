@@ -36,6 +36,9 @@ BGPADV = "BGPAdvertisement"
 PEER = "BGPPeer"
 COMMUNITY = "Community"
 BFD_PROFILE = "BFDProfile"
+#: The metallb.io kinds ``build_config`` reads, by their ``kind`` (what a manifest's documents say; the watched
+#: resources and their versions are ``speaker.kube.kinds.METALLB_VERSIONS``).
+KINDS = (POOL, L2ADV, BGPADV, PEER, COMMUNITY, BFD_PROFILE)
 
 #: What a refused FRR-only feature says: MetalLB's native BGP mode refuses the same fields
 #: (internal/config/validation.go ``DiscardFRROnly``); here they are refused one by one, by name.

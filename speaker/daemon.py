@@ -10,19 +10,20 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubernetes import client
 
 from speaker import metrics, systemd
-from speaker.controllers.views import ViewSource
 from speaker.config import ConfigError, SpeakerConfig, parse_listen
 from speaker.controllers.allocation import AllocationController
 from speaker.controllers.bgp import BGPController
 from speaker.controllers.layer2 import ConflictReporter, Layer2Controller, internal_ip
 from speaker.controllers.reconciler import Signal
 from speaker.controllers.statusgc import StatusCollector
+from speaker.controllers.views import ViewSource
 from speaker.kube.informer import Informer
 from speaker.kube.kinds import Caches, speaker_kinds
 from speaker.kube.lease import LeaderElector
@@ -31,6 +32,9 @@ from speaker.liveness import SpeakerLease, leases_kind
 from speaker.memberkey import HEARTBEATS, LEASES, SecretKeyError, Source, key_from_secret, liveness_source
 from speaker.nodeevents import FallbackMemory, key_mismatch_events, lease_fallback_events
 from speaker.service import live_status, service_key
+
+if TYPE_CHECKING:
+    from speaker.membership import Membership
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +99,7 @@ class Speaker:
         )
         self.status_gc = StatusCollector(caches=caches, synced=self.synced, is_leader=self._is_leader,
                                          gone=self.liveness.gone, appliers=self.status_appliers)
-        self.membership: Any = None
+        self.membership: Membership | None = None
         # The heartbeat key: a key file, else MetalLB's memberlist Secret (speaker.memberkey). Until a key is known
         # and the heartbeats have caught up, Layer 2 liveness comes from the Leases; _switched makes it final.
         self._switched = False
@@ -260,7 +264,7 @@ class Speaker:
             self._layer2_wake.set()
 
     # --- the heartbeat key and which liveness Layer 2 uses -------------------------------------------------
-    def _new_membership(self, keys: Any) -> Any:
+    def _new_membership(self, keys: Sequence[bytes]) -> Membership:
         from speaker.membership import Membership
 
         m = self.cfg.membership
@@ -351,15 +355,23 @@ class Speaker:
 
     def _layer2_alive(self) -> frozenset[str]:
         if self.liveness_source().mode == HEARTBEATS:
-            return self.membership.alive()  # type: ignore[no-any-return]
+            return self._heartbeats().alive()
         return self.liveness.alive()
 
     def _layer2_departed(self) -> frozenset[str]:
         """The peers that stopped cleanly (heartbeat LEAVE, or their Lease released): still up, still holding
         their connections, which a takeover forwards to them (speaker/layer2/handover.py)."""
         if self.liveness_source().mode == HEARTBEATS:
-            return frozenset(m["name"] for m in self.membership.members() if m["left"])  # type: ignore[union-attr]
+            return frozenset(m["name"] for m in self._heartbeats().members() if m["left"])
         return self.liveness.released()
+
+    def _heartbeats(self) -> Membership:
+        """The heartbeat membership, once ``liveness_source`` has said HEARTBEATS: it does so only when a membership
+        exists, and ``self.membership`` is never reset to None."""
+        m = self.membership
+        if m is None:
+            raise RuntimeError("Layer 2 liveness is HEARTBEATS but no membership exists")
+        return m
 
     def _on_leader_change(self, leader: bool) -> None:
         self.controller.set_leader(leader)
@@ -511,8 +523,12 @@ class Speaker:
                 self._update_peers()
 
     def _update_peers(self) -> None:
-        """Heartbeat peers: the configured ones, else every other Node's InternalIP."""
+        """Heartbeat peers: the configured ones, else every other Node's InternalIP (nothing without heartbeats)."""
         from speaker.membership_core import parse_address
+
+        membership = self.membership
+        if membership is None:
+            return
 
         port = self.cfg.membership.port
         if self.cfg.membership.peers:
@@ -521,7 +537,7 @@ class Speaker:
             peers = {n["metadata"]["name"]: (ip, port) for n in self.caches.nodes.items()
                      if (ip := internal_ip(n))}
         peers.pop(self.cfg.node_name, None)
-        self.membership.set_peers(peers)
+        membership.set_peers(peers)
 
     def _on_synced(self, name: str) -> None:
         if self.synced():

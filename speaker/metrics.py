@@ -8,12 +8,19 @@ import ipaddress
 import json
 import logging
 import ssl
+from collections.abc import Callable, Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from collections.abc import Iterable, Iterator
-from typing import Any, Callable
+from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, generate_latest
-from prometheus_client import disable_created_metrics
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from speaker.config import ConfigError
@@ -21,23 +28,29 @@ from speaker.config import ConfigError
 log = logging.getLogger(__name__)
 
 # No `X_created` gauge beside every counter: MetalLB's Go client has none, and they double the series count.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]  # prometheus_client leaves it unannotated
 
 K8S_UPDATES = Counter("metallb_k8s_client_updates_total", "Kubernetes object updates written (status writes)")
 K8S_UPDATE_ERRORS = Counter("metallb_k8s_client_update_errors_total", "Kubernetes object update failures")
 CONFIG_LOADED = Gauge("metallb_k8s_client_config_loaded_bool", "1 if the pool configuration was loaded at least once")
-CONFIG_STALE = Gauge("metallb_k8s_client_config_stale_bool", "1 while the API is unreachable and the last state is used")
+CONFIG_STALE = Gauge(
+    "metallb_k8s_client_config_stale_bool", "1 while the API is unreachable and the last state is used"
+)
 ADDRESSES_IN_USE = Gauge("metallb_allocator_addresses_in_use_total", "Addresses assigned from the pool", ["pool"])
 ADDRESSES_TOTAL = Gauge("metallb_allocator_addresses_total", "Usable addresses in the pool", ["pool"])
 # MetalLB's per-family and per-Service series (internal/allocator/stats.go), same names, help and labels.
-IPV4_ADDRESSES_IN_USE = Gauge("metallb_allocator_ipv4_addresses_in_use_total", "Number of IPV4 addresses in use, per pool",
-                              ["pool"])
-IPV4_ADDRESSES_TOTAL = Gauge("metallb_allocator_ipv4_addresses_total", "Number of usable IPV4 addresses, per pool",
-                             ["pool"])
-IPV6_ADDRESSES_IN_USE = Gauge("metallb_allocator_ipv6_addresses_in_use_total", "Number of IPV6 addresses in use, per pool",
-                              ["pool"])
-IPV6_ADDRESSES_TOTAL = Gauge("metallb_allocator_ipv6_addresses_total", "Number of usable IPV6 addresses, per pool",
-                             ["pool"])
+IPV4_ADDRESSES_IN_USE = Gauge(
+    "metallb_allocator_ipv4_addresses_in_use_total", "Number of IPV4 addresses in use, per pool", ["pool"]
+)
+IPV4_ADDRESSES_TOTAL = Gauge(
+    "metallb_allocator_ipv4_addresses_total", "Number of usable IPV4 addresses, per pool", ["pool"]
+)
+IPV6_ADDRESSES_IN_USE = Gauge(
+    "metallb_allocator_ipv6_addresses_in_use_total", "Number of IPV6 addresses in use, per pool", ["pool"]
+)
+IPV6_ADDRESSES_TOTAL = Gauge(
+    "metallb_allocator_ipv6_addresses_total", "Number of usable IPV6 addresses, per pool", ["pool"]
+)
 SERVICES_ALLOCATED = Gauge("metallb_allocator_services_allocated_total", "Number of services allocated, per pool",
                            ["pool"])
 LEADER = Gauge("baremetal_lb_allocator_leader", "1 while this speaker holds the allocator lease")
@@ -123,6 +136,14 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _url(server: ThreadingHTTPServer) -> str:
+    """The base URL a server answers on (an IPv6 host in brackets)."""
+    host, port = server.server_address[:2]
+    host = host.decode() if isinstance(host, bytes) else host  # typeshed allows bytes for AF_UNIX; these are IP
+    scheme = "https" if isinstance(server, _TLSServer) else "http"
+    return f"{scheme}://{host if ':' not in host else f'[{host}]'}:{port}/"
+
+
 class MetricsEndpoint:
     """The speaker's HTTP endpoint: ``/metrics`` for Prometheus, ``/status`` for ``baremetal-lb status``.
 
@@ -150,8 +171,7 @@ class MetricsEndpoint:
             local = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
             local.daemon_threads = True
             self.servers.append(local)
-        self.urls = [f"{'https' if isinstance(s, _TLSServer) else 'http'}://{h if ':' not in h else f'[{h}]'}:"
-                     f"{s.server_address[1]}/" for s in self.servers for h in [s.server_address[0]]]
+        self.urls = [_url(s) for s in self.servers]
 
     def close(self) -> None:
         for s in self.servers:
@@ -171,7 +191,7 @@ class MetricsEndpoint:
                 if isinstance(self.request, ssl.SSLSocket):
                     self.request.do_handshake()  # here, in the request's thread, not in the accepting one
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 if path == "/metrics":
                     got = (self.headers.get("Authorization") or "").encode()

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from speaker.ipam.request import SINGLE_STACK, ServiceRequest
+from speaker.ipam.request import SINGLE_STACK, ServiceRequest, freeze_labels
 
 ADDRESS_POOL = "metallb.io/address-pool"
 LOADBALANCER_IPS = "metallb.io/loadBalancerIPs"
@@ -174,8 +174,8 @@ def request_for(svc: Mapping[str, Any], namespace_labels: Mapping[str, str] | No
     request = ServiceRequest(
         key=service_key(svc),
         namespace=str(meta.get("namespace", "")),
-        labels=dict(meta.get("labels") or {}),
-        namespace_labels=dict(namespace_labels or {}),
+        labels=freeze_labels(meta.get("labels")),
+        namespace_labels=freeze_labels(namespace_labels),
         families=families_of(svc),
         family_policy=str(spec.get("ipFamilyPolicy") or SINGLE_STACK),
         pool=requested_pool(svc),

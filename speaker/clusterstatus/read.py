@@ -19,7 +19,7 @@ from urllib3.exceptions import HTTPError
 
 from speaker.clusterstatus.report import ClusterObjects
 from speaker.kube.client import REQUEST_TIMEOUT, read_json
-from speaker.kube.kinds import METALLB_GROUP, METALLB_KINDS
+from speaker.kube.kinds import METALLB_GROUP, METALLB_VERSIONS
 
 #: Warning Events only: the report explains gaps with the newest one per Service (field selector, server side).
 WARNINGS = "type=Warning"
@@ -43,7 +43,7 @@ def read_cluster(api: client.ApiClient, *, namespace: str, allocator_lease: str 
     coordination = client.CoordinationV1Api(api)
 
     def metallb(plural: str) -> Callable[..., Any]:
-        return partial(custom.list_namespaced_custom_object, METALLB_GROUP, METALLB_KINDS.get(plural, "v1beta1"),
+        return partial(custom.list_namespaced_custom_object, METALLB_GROUP, METALLB_VERSIONS.get(plural, "v1beta1"),
                        namespace, plural)
 
     lists: dict[str, Callable[..., Any]] = {

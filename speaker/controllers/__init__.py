@@ -4,5 +4,6 @@
 answers and ServiceL2Status), ``bgp`` (every speaker: sessions, routes and ServiceBGPStatus), ``statusgc`` (the
 allocator leader's: status objects of dead speakers) and ``reconciler`` (the dirty-flag loop three of them share).
 Each decides with a pure function (``speaker.allocation_decision``, ``speaker.announce``, ``statusgc.sweep``) that
-returns actions (``speaker.actions``), and performs them in small executors.
+returns actions (``speaker.actions``), and performs them in small executors: ``_execute`` is a ``match`` over the
+controller's own union of actions ending in ``assert_never``, so mypy rejects an action kind it has no executor for.
 """

@@ -14,10 +14,10 @@ import queue
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, assert_never
 
 from speaker import metrics
-from speaker.actions import Action, CountFailure, ForgetStatus, Say, Unsay, WriteStatus
+from speaker.actions import AllocationAction, CountFailure, ForgetStatus, Say, Unsay, WriteStatus
 from speaker.allocation_decision import CONFIG_OBJECTS, config_actions, decide, pool_actions
 from speaker.clusterconfig import ClusterConfig
 from speaker.clusterview import ServiceView
@@ -71,9 +71,6 @@ class AllocationController:
         self._capacity_freed = False
         self._said: dict[str, dict[str, str]] = {}  # object key -> reason -> last message, to not repeat Events
         self.generation = 0  # bumped after each handled batch (tests and `status` wait on it)
-        self._executors: dict[type, Callable[[Any], None]] = {
-            WriteStatus: self._write_status, ForgetStatus: self._forget_status, Say: self._say, Unsay: self._unsay,
-            CountFailure: self._count_failure}
 
     # --- inputs (any thread) -------------------------------------------------------------------------
     def notify(self, kind: str, change: Any, key: str) -> None:
@@ -205,9 +202,21 @@ class AllocationController:
         self._execute(decision.actions)
 
     # --- effects: one small executor per kind of action ----------------------------------------------------
-    def _execute(self, actions: Iterable[Action]) -> None:
+    def _execute(self, actions: Iterable[AllocationAction]) -> None:
         for action in actions:
-            self._executors[type(action)](action)
+            match action:
+                case WriteStatus():
+                    self._write_status(action)
+                case ForgetStatus():
+                    self._forget_status(action)
+                case Say():
+                    self._say(action)
+                case Unsay():
+                    self._unsay(action)
+                case CountFailure():
+                    self._count_failure(action)
+                case _:
+                    assert_never(action)
 
     def _write_status(self, action: WriteStatus) -> None:
         self._status.desire(action.key, action.status)

@@ -15,10 +15,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, assert_never
 
 from speaker import metrics
-from speaker.actions import Action, Announce, Emit, HandOver
+from speaker.actions import Announce, Emit, HandOver, Layer2Action
 from speaker.announce import (
     L2Choice,
     L2Gap,
@@ -34,7 +34,7 @@ from speaker.controllers.views import ViewSource
 from speaker.events import WARNING, service_event
 from speaker.kube.kinds import Cache, Caches
 from speaker.kube.writer import Applier, EventRecorder, announced_service, l2_status_name, publish_announcements
-from speaker.layer2.announcer import Announcement, Announcer
+from speaker.layer2.announcer import Announcer
 from speaker.layer2.handover import CONFIRM, DRAIN, HandoverForwarder
 from speaker.layer2.interfaces import dump_neighbours
 
@@ -172,18 +172,18 @@ class Layer2Controller(Reconciler):
         self._publish(force=True)
 
     # --- effects: one small executor per kind of action ----------------------------------------------------
-    def _execute(self, actions: Iterable[Action]) -> None:
+    def _execute(self, actions: Iterable[Layer2Action]) -> None:
         for action in actions:
-            if isinstance(action, Emit):
-                self._events.record(action.event)
-            elif isinstance(action, HandOver):
-                if self._handover is not None:
-                    self._forward_handed_over(action.taken, self._nodes)
-            elif isinstance(action, Announce):
-                self._announcer.set_desired({ip: Announcement(service=a.service, interfaces=a.interfaces,
-                                                              probe=a.probe) for ip, a in action.addresses.items()})
-            else:
-                raise TypeError(f"layer2: no executor for {action!r}")
+            match action:
+                case Emit():
+                    self._events.record(action.event)
+                case HandOver():
+                    if self._handover is not None:
+                        self._forward_handed_over(action.taken, self._nodes)
+                case Announce():
+                    self._announcer.set_desired(action.addresses)
+                case _:
+                    assert_never(action)
 
     def _report_gaps(self, gaps: dict[str, L2Gap]) -> None:
         """What nobody announces, for ``/status`` and ``baremetal_lb_address_unannounced``; the NoEligibleNode

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import ipaddress
 from bisect import bisect_right
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 from speaker.ipam.freelist import FreeList
 from speaker.ipam.pool import Pool, ServiceAllocation
@@ -195,7 +195,7 @@ def _build(pools: Iterable[Pool]) -> tuple[dict[str, _PoolState], dict[int, _Own
             free[version] = FreeList(version, owned, pool.avoid_buggy_ips)
             if owned:
                 rows = sorted(
-                    list(zip(index.starts, index.ends, index.names)) + [(a, b, name) for a, b in owned]
+                    list(zip(index.starts, index.ends, index.names, strict=True)) + [(a, b, name) for a, b in owned]
                 )
                 index.starts = [r[0] for r in rows]
                 index.ends = [r[1] for r in rows]
@@ -438,12 +438,13 @@ class Allocator:
                 return f"{ip} ends in .0 or .255 and pool {owner} sets avoidBuggyIPs", "", notes
             owners.append(owner)
         if len(set(owners)) > 1:
-            pairs = ", ".join(f"{ip} in {o}" for ip, o in zip(ips, owners))
+            pairs = ", ".join(f"{ip} in {o}" for ip, o in zip(ips, owners, strict=True))
             return f"addresses of one Service must come from one pool ({pairs})", "", notes
         pool = owners[0]
         state = self._pools[pool]
         if not pool_matches_service(state.pool.allocation, r):
-            return f"pool {pool} is reserved by serviceAllocation for other Services ({_describe(state.pool.allocation)})", pool, notes
+            reserved_for = _describe(state.pool.allocation)
+            return f"pool {pool} is reserved by serviceAllocation for other Services ({reserved_for})", pool, notes
         if r.pool and r.pool != pool:
             if r.pool in self._pools:
                 return f"{_join(ips)} is in pool {pool}, not in the requested pool {r.pool}", pool, notes
@@ -537,14 +538,15 @@ class Allocator:
             return self._fail(r, reason)
         return self._commit(r, pool, requested, notes + more)
 
-    def _assign_from_pool(self, r: ServiceRequest, wanted: tuple[int, ...], notes: list[str]) -> Assignment | AllocationError:
+    def _assign_from_pool(
+        self, r: ServiceRequest, wanted: tuple[int, ...], notes: list[str]
+    ) -> Assignment | AllocationError:
         state = self._pools.get(r.pool)
         if state is None:
             return self._fail(r, f"the requested pool {r.pool} does not exist")
         if not pool_matches_service(state.pool.allocation, r):
-            return self._fail(
-                r, f"pool {r.pool} is reserved by serviceAllocation for other Services ({_describe(state.pool.allocation)})"
-            )
+            reserved_for = _describe(state.pool.allocation)
+            return self._fail(r, f"pool {r.pool} is reserved by serviceAllocation for other Services ({reserved_for})")
         families = state.pool.families
         if r.family_policy == REQUIRE_DUAL_STACK:
             for version in wanted:
@@ -559,7 +561,9 @@ class Allocator:
             return self._fail(r, _exhausted([state], wanted, r.family_policy))
         return self._commit(r, r.pool, picked[1], notes)
 
-    def _assign_automatic(self, r: ServiceRequest, wanted: tuple[int, ...], notes: list[str]) -> Assignment | AllocationError:
+    def _assign_automatic(
+        self, r: ServiceRequest, wanted: tuple[int, ...], notes: list[str]
+    ) -> Assignment | AllocationError:
         reserved, unreserved, skipped = [], [], []
         for name in sorted(self._pools):
             state = self._pools[name]

@@ -15,7 +15,7 @@ addresses are dropped as soon as they appear, which is what keeps "lowest free" 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from typing import Iterable
+from collections.abc import Iterable
 
 
 def buggy_count(first: int, last: int, version: int) -> int:
@@ -121,4 +121,4 @@ class FreeList:
 
     def intervals(self) -> list[tuple[int, int]]:
         """A copy of the free intervals (for tests and debugging)."""
-        return list(zip(self._starts, self._ends))
+        return list(zip(self._starts, self._ends, strict=True))

@@ -7,10 +7,10 @@ as a /24: nothing in the allocator ever walks a range address by address.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, Union
 
-IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class RangeError(ValueError):
@@ -41,7 +41,7 @@ class IPRange:
             return ip.version == self.version and self.first <= int(ip) <= self.last
         return False
 
-    def overlaps(self, other: "IPRange") -> bool:
+    def overlaps(self, other: IPRange) -> bool:
         return self.version == other.version and self.first <= other.last and other.first <= self.last
 
     def address(self, value: int) -> IPAddress:
@@ -88,7 +88,8 @@ def parse_range(text: str) -> IPRange:
             net = ipaddress.ip_network(raw, strict=True)
         except ValueError as exc:
             if "has host bits set" in str(exc):
-                raise RangeError(f"{raw!r} has host bits set (did you mean {ipaddress.ip_network(raw, strict=False)}?)") from None
+                meant = ipaddress.ip_network(raw, strict=False)
+                raise RangeError(f"{raw!r} has host bits set (did you mean {meant}?)") from None
             raise RangeError(f"{raw!r} is not a valid CIDR") from None
         return IPRange(net.version, int(net.network_address), int(net.broadcast_address))
     if "-" in raw:

@@ -9,10 +9,11 @@ request per Service to re-check held addresses when pools change.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping, NamedTuple, Union
+from typing import NamedTuple
 
-IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 SINGLE_STACK = "SingleStack"
 PREFER_DUAL_STACK = "PreferDualStack"
@@ -22,7 +23,8 @@ FAMILY_POLICIES = (SINGLE_STACK, PREFER_DUAL_STACK, REQUIRE_DUAL_STACK)
 Labels = tuple[tuple[str, str], ...]
 
 
-def _freeze_labels(value: Mapping[str, str] | Labels | None) -> Labels:
+def freeze_labels(value: Mapping[str, str] | Labels | None) -> Labels:
+    """Labels as sorted ``(key, value)`` pairs: hashable, and equal whatever order the API listed them in."""
     if not value:
         return ()
     items = value.items() if isinstance(value, Mapping) else value
@@ -67,8 +69,8 @@ class ServiceRequest:
     def __post_init__(self) -> None:
         if not self.namespace and "/" in self.key:
             object.__setattr__(self, "namespace", self.key.split("/", 1)[0])
-        object.__setattr__(self, "labels", _freeze_labels(self.labels))
-        object.__setattr__(self, "namespace_labels", _freeze_labels(self.namespace_labels))
+        object.__setattr__(self, "labels", freeze_labels(self.labels))
+        object.__setattr__(self, "namespace_labels", freeze_labels(self.namespace_labels))
         object.__setattr__(self, "families", tuple(int(f) for f in self.families) or (4,))
         object.__setattr__(self, "requested_ips", tuple(self.requested_ips))
         object.__setattr__(self, "current_ips", tuple(self.current_ips))

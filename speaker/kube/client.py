@@ -37,7 +37,9 @@ class KubeAccessError(RuntimeError):
     """No usable credentials; the message says which sources were tried (never their contents)."""
 
 
-def make_api_client(kubeconfig: str | None = None, *, context: str | None = None, pool_size: int = 8) -> client.ApiClient:
+def make_api_client(
+    kubeconfig: str | None = None, *, context: str | None = None, pool_size: int = 8
+) -> client.ApiClient:
     tried: list[str] = []
     candidates: list[str] = []
     if kubeconfig:
@@ -53,7 +55,7 @@ def make_api_client(kubeconfig: str | None = None, *, context: str | None = None
         return _from_kubeconfig(path, context, pool_size)
     cfg = client.Configuration()
     try:
-        config.load_incluster_config(client_configuration=cfg)
+        config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]  # untyped in kubernetes
         cfg.connection_pool_maxsize = pool_size
         return client.ApiClient(cfg)
     except ConfigException:
@@ -68,7 +70,9 @@ def make_api_client(kubeconfig: str | None = None, *, context: str | None = None
 def _from_kubeconfig(path: str, context: str | None, pool_size: int) -> client.ApiClient:
     cfg = client.Configuration()
     try:
-        config.load_kube_config(config_file=path, context=context, client_configuration=cfg, persist_config=False)
+        config.load_kube_config(  # type: ignore[no-untyped-call]  # untyped in kubernetes
+            config_file=path, context=context, client_configuration=cfg, persist_config=False
+        )
     except (ConfigException, OSError, ValueError, KeyError, TypeError) as exc:
         # The library's messages can quote file content; keep only the path and the exception type.
         raise KubeAccessError(f"kubeconfig: {path}: cannot be used ({type(exc).__name__}: {_safe(exc)})") from None

@@ -17,13 +17,15 @@ reconcile. Cached objects are plain API dicts, decoded compactly (:func:`decode`
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
 import logging
 import random
 import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -212,10 +214,8 @@ class Informer:
         self._stopped.set()
         resp = self._response
         if resp is not None:
-            try:
+            with contextlib.suppress(Exception):  # best effort wake-up of a blocked read
                 resp.shutdown() if hasattr(resp, "shutdown") else resp.close()
-            except Exception:  # noqa: BLE001 - best effort wake-up of a blocked read
-                pass
 
     # --- layer 2: list, then watch until the stream ends ---------------------------------------------
     def _list_then_watch(self) -> None:
@@ -293,7 +293,7 @@ class Informer:
         )
         self._response = resp
         try:
-            for line in iter_resp_lines(resp):
+            for line in iter_resp_lines(resp):  # type: ignore[no-untyped-call]  # untyped in kubernetes
                 if self._stopped.is_set():
                     return
                 if line:

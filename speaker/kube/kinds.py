@@ -11,8 +11,9 @@ from speaker.kube.informer import ResourceKind
 
 METALLB_GROUP = "metallb.io"
 
-# plural -> served version the speaker reads (BGPPeer's storage version is v1beta2).
-METALLB_KINDS = {
+# The metallb.io resources the speaker watches: plural -> the served version it reads (BGPPeer's storage version is
+# v1beta2). The kinds a manifest may hold, by their ``kind``, are ``speaker.clusterconfig.KINDS``.
+METALLB_VERSIONS = {
     "ipaddresspools": "v1beta1",
     "l2advertisements": "v1beta1",
     "bgpadvertisements": "v1beta1",
@@ -36,7 +37,7 @@ OPTIONAL_KINDS = frozenset({"bfdprofiles"})
 
 
 def metallb_kind(plural: str, namespace: str) -> ResourceKind:
-    version = METALLB_KINDS[plural]
+    version = METALLB_VERSIONS[plural]
     return ResourceKind(plural, lister(api_path(f"apis/{METALLB_GROUP}/{version}/namespaces", namespace, plural)),
                         optional=plural in OPTIONAL_KINDS)
 
@@ -54,7 +55,7 @@ def named_kind(name: str, namespace: str, plural: str, object_name: str) -> Reso
 
 def speaker_kinds(namespace: str) -> list[ResourceKind]:
     return ([SERVICES, ENDPOINT_SLICES, NODES, NAMESPACES, secrets_kind(namespace)]
-            + [metallb_kind(p, namespace) for p in METALLB_KINDS])
+            + [metallb_kind(p, namespace) for p in METALLB_VERSIONS])
 
 
 class Cache(Protocol):

@@ -9,17 +9,20 @@ leader changes write nothing when nothing moved.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import queue
 import threading
 import time
 from collections import deque
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, cast
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
+from urllib3.response import HTTPResponse
 
 from speaker import metrics
 from speaker.events import Event
@@ -31,6 +34,12 @@ log = logging.getLogger(__name__)
 
 POOL_ANNOTATION = IP_ALLOCATED_FROM_POOL
 MERGE_PATCH = "application/merge-patch+json"
+
+
+def _release(resp: object) -> None:
+    """Returns an unread response's connection to the pool. The custom-objects API is typed as returning
+    ``object``; with ``_preload_content=False`` it is the urllib3 response."""
+    cast(HTTPResponse, resp).release_conn()
 
 
 def status_patch(want: ServiceStatus) -> dict[str, Any]:
@@ -99,7 +108,9 @@ class Applier:
     when the write should be tried again; only the lease holder applies (``set_enabled``).
     """
 
-    def __init__(self, name: str, apply: Callable[[str, Any], None], *, workers: int = 4, retry_delay: float = 1.0) -> None:
+    def __init__(
+        self, name: str, apply: Callable[[str, Any], None], *, workers: int = 4, retry_delay: float = 1.0
+    ) -> None:
         self._name = name
         self._apply = apply
         self._workers = workers
@@ -151,7 +162,7 @@ class Applier:
                 timer = threading.Timer(self._retry_delay, self._queue.add, args=(key,))
                 timer.daemon = True
                 timer.start()
-            except Exception:  # noqa: BLE001 - a bug in one write must not kill the worker
+            except Exception:
                 log.exception("%s %s: unexpected error", self._name, key)
             finally:
                 self._queue.done(key)
@@ -207,10 +218,11 @@ def pool_status_applier(
             return
         name = key.split("/", 1)[-1]
         try:
-            custom.patch_namespaced_custom_object_status(
+            resp = custom.patch_namespaced_custom_object_status(
                 "metallb.io", "v1beta1", namespace, "ipaddresspools", name, {"status": dict(want)},
                 _content_type=MERGE_PATCH, _preload_content=False, _request_timeout=REQUEST_TIMEOUT,
-            ).release_conn()
+            )
+            _release(resp)
         except ApiException as exc:
             if exc.status == 404:
                 return
@@ -222,7 +234,7 @@ def pool_status_applier(
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class EventRecorder:
@@ -241,10 +253,8 @@ class EventRecorder:
 
     def stop(self, timeout: float = 2.0) -> None:
         """Flush what is queued (briefly), then stop."""
-        try:
+        with contextlib.suppress(queue.Full):
             self._queue.put(None, timeout=timeout)
-        except queue.Full:
-            pass
         if self._thread:
             self._thread.join(timeout=timeout)
 
@@ -342,9 +352,9 @@ def announcement_status_applier(
         try:
             if want is None:
                 if current is not None:
-                    custom.delete_namespaced_custom_object(group, version, namespace, plural, name,
-                                                           _preload_content=False,
-                                                           _request_timeout=REQUEST_TIMEOUT).release_conn()
+                    _release(custom.delete_namespaced_custom_object(group, version, namespace, plural, name,
+                                                                    _preload_content=False,
+                                                                    _request_timeout=REQUEST_TIMEOUT))
                 return
             node, key, details = want
             svc_ns, svc_name = key.split("/", 1)

@@ -18,7 +18,8 @@ import sys
 import threading
 import time
 
-from speaker.layer2.announcer import Announcement, Announcer
+from speaker.layer2.announcement import Announcement
+from speaker.layer2.announcer import Announcer
 from speaker.layer2.probe import ProbeSettings
 from speaker.layer2.settings import Layer2Settings
 

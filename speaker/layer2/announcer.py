@@ -41,10 +41,10 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from speaker.layer2 import bpf
+from speaker.layer2.announcement import Announcement
 from speaker.layer2.exclude import NONE as NO_EXCLUSION
 from speaker.layer2.exclude import InterfaceExclusion
 from speaker.layer2.frames import ETH_P_ARP, ETH_P_IPV6, mac_bytes, mac_str
@@ -61,15 +61,6 @@ log = logging.getLogger(__name__)
 PENDING, PROBING, ANNOUNCED, CONFLICT = "pending", "probing", "announced", "conflict"
 PEER_ANSWERING = "peer-answering"
 START_TIMEOUT = 15.0  # start(): the responder process must be answering within this (it is retried meanwhile)
-
-
-@dataclass(frozen=True)
-class Announcement:
-    """One address this node should announce."""
-
-    service: str                                  # "namespace/name" (metrics label, status)
-    interfaces: frozenset[str] | None = None      # L2Advertisement.interfaces; None: the VIP's subnet
-    probe: bool = True                            # False for a takeover (the previous owner may still answer)
 
 
 def _ignore_conflict(ip: str, mac: str) -> None:

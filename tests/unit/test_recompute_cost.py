@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from speaker import announce
-from speaker.announce import AddressedServices, addressed_services, advertised_peers, bgp_plan
+from speaker.announce import addressed_services, advertised_peers, bgp_plan
 from speaker.bgp.rib import Route
 from speaker.clusterconfig import build_config
 from speaker.controllers.allocation import AllocationController
@@ -132,23 +131,6 @@ def test_a_real_pool_change_still_rechecks_every_service():
     moved = {key: want.ips for key, want in status.wishes}
     assert len(moved) == 20
     assert all(ipaddress.ip_address(ips[0]) in ipaddress.ip_network("198.18.1.0/24") for ips in moved.values())
-
-
-def test_unchanged_services_are_not_parsed_again(monkeypatch):
-    services = [service(f"s{i}", [f"198.18.0.{i}"]) for i in range(10)]
-    parsed = []
-    real = announce.service_addresses
-    monkeypatch.setattr(announce, "service_addresses", lambda svc, lb: parsed.append(svc) or real(svc, lb))
-    index = AddressedServices(None)
-    first = index(services)
-    assert len(parsed) == 10 and first == addressed_services(services, None)
-    parsed.clear()
-    changed = service("s3", ["198.18.0.99"])  # the informer stores a new dict per change
-    services[3] = changed
-    second = index(services)
-    assert parsed == [changed]
-    assert second == addressed_services(services, None)
-    assert [s.ips for s in second if s.key == "default/s3"] == [("198.18.0.99",)]
 
 
 def _brute_force_advertised(services, routes):

@@ -91,7 +91,9 @@ def test_a_planned_stop_does_not_count_a_takeover_whose_status_is_not_written_ye
     objs = Cache(obj)
     ctl = controller(objs)
     assert not ctl.handed_over()  # the peer created its object; it says nothing yet
-    obj["status"] = {"node": "node2", "serviceName": "web", "serviceNamespace": "default", "interfaces": [{"name": "eth0"}]}
+    obj["status"] = {
+        "node": "node2", "serviceName": "web", "serviceNamespace": "default", "interfaces": [{"name": "eth0"}]
+    }
     assert ctl.handed_over()
 
 
@@ -110,11 +112,11 @@ class FakeCustom:
         def release_conn(self) -> None:
             pass
 
-    def create_namespaced_custom_object(self, group, version, ns, plural, body, **kw):  # noqa: ANN001
+    def create_namespaced_custom_object(self, group, version, ns, plural, body, **kw):
         FakeCustom.calls.append(("create", body["metadata"]["name"], body))
         return self._Resp({**body, "metadata": {**body["metadata"], "resourceVersion": "8"}})
 
-    def patch_namespaced_custom_object_status(self, group, version, ns, plural, name, body, **kw):  # noqa: ANN001
+    def patch_namespaced_custom_object_status(self, group, version, ns, plural, name, body, **kw):
         FakeCustom.calls.append(("patch-status", name, body))
         return self._Resp({"metadata": {"name": name, "resourceVersion": "9"}, **body})
 

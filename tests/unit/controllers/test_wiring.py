@@ -9,7 +9,7 @@ from speaker.controllers.bgp import BGPController
 from speaker.controllers.layer2 import Layer2Controller
 from speaker.controllers.reconciler import Reconciler, Signal
 from speaker.controllers.statusgc import StatusCollector
-from speaker.kube.kinds import KIND_NAMES, METALLB_KINDS, Caches, speaker_kinds
+from speaker.kube.kinds import KIND_NAMES, METALLB_VERSIONS, Caches, speaker_kinds
 
 
 @pytest.mark.parametrize("controller", [Layer2Controller, BGPController, StatusCollector])
@@ -24,7 +24,7 @@ def test_the_allocation_controllers_config_kinds_are_caches() -> None:
 def test_every_watched_kind_has_a_field_and_every_field_a_watch() -> None:
     watched = {k.name for k in speaker_kinds("metallb-system")} | {"leases"}
     assert watched == KIND_NAMES
-    assert set(METALLB_KINDS) <= KIND_NAMES
+    assert set(METALLB_VERSIONS) <= KIND_NAMES
 
 
 def test_a_missing_informer_is_refused_by_name() -> None:
