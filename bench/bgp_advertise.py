@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from speaker.bgp import BGPSpeaker, Route  # noqa: E402
-from speaker.clusterconfig import BGPPeer  # noqa: E402
+from speaker.config.cluster import BGPPeer  # noqa: E402
 from tests.netlab import Lab  # noqa: E402
 
 RX = "198.51.100.2"

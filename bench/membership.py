@@ -28,9 +28,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from speaker.election import assign  # noqa: E402
-from speaker.membership import Membership  # noqa: E402
-from speaker.membership_core import MembershipSettings  # noqa: E402
+from speaker.liveness.core import MembershipSettings  # noqa: E402
+from speaker.liveness.heartbeats import Membership  # noqa: E402
+from speaker.plan.election import assign  # noqa: E402
 
 STRATEGIES = [("hrw", dict(strategy="hrw")), ("bounded ε=0", dict(epsilon=0.0)), ("bounded ε=0.25", dict())]
 
@@ -88,7 +88,7 @@ def free_udp_port() -> int:
 
 class Proc:
     def __init__(self, name: str, port: int, peers: dict[str, int], key_file: str) -> None:
-        args = [sys.executable, "-m", "speaker.membership_cli", "--name", name, "--listen", f"127.0.0.1:{port}",
+        args = [sys.executable, "-m", "speaker.liveness", "--name", name, "--listen", f"127.0.0.1:{port}",
                 "--key-file", key_file]
         for p, pp in peers.items():
             args += ["--peer", f"{p}=127.0.0.1:{pp}"]

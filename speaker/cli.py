@@ -18,8 +18,9 @@ from typing import Any
 
 import yaml
 
-from speaker import __version__, clusterconfig
-from speaker.config import DEFAULT_PATH, ConfigError, SpeakerConfig, build_speaker_config, load_speaker_config
+from speaker import __version__
+from speaker.config import cluster as clusterconfig
+from speaker.config.node import DEFAULT_PATH, ConfigError, SpeakerConfig, build_speaker_config, load_speaker_config
 from speaker.logformat import FORMATS as LOG_FORMATS
 from speaker.logformat import setup_logging
 
@@ -262,7 +263,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def manifest_config(docs: list[Any]) -> tuple[Any, list[str]]:
-    """The speaker's :class:`~speaker.clusterconfig.ClusterConfig` for the objects of a manifest, and notes on
+    """The speaker's :class:`~speaker.config.cluster.ClusterConfig` for the objects of a manifest, and notes on
     the documents it does not use. Secrets in the manifest resolve ``BGPPeer.spec.passwordSecret``, as they
     would once applied; FRR-K8s objects are errors (the native speaker has no FRR to give them to); MetalLB's
     ``metallb-excludel2`` ConfigMap is checked as the speaker reads it (speaker.layer2.exclude)."""

@@ -17,24 +17,24 @@ from typing import TYPE_CHECKING, Any
 from kubernetes import client
 
 from speaker import metrics, systemd
-from speaker.config import ConfigError, SpeakerConfig, parse_listen
+from speaker.config.node import ConfigError, SpeakerConfig, parse_listen
 from speaker.controllers.allocation import AllocationController
 from speaker.controllers.bgp import BGPController
 from speaker.controllers.layer2 import ConflictReporter, Layer2Controller, internal_ip
 from speaker.controllers.reconciler import Signal
 from speaker.controllers.statusgc import StatusCollector
 from speaker.controllers.views import ViewSource
+from speaker.ipam.service import live_status, service_key
 from speaker.kube.informer import Informer
 from speaker.kube.kinds import Caches, speaker_kinds
 from speaker.kube.lease import LeaderElector
+from speaker.kube.speakerlease import SpeakerLease, leases_kind
 from speaker.kube.writer import EventRecorder, announcement_status_applier, pool_status_applier, service_status_applier
-from speaker.liveness import SpeakerLease, leases_kind
-from speaker.memberkey import HEARTBEATS, LEASES, SecretKeyError, Source, key_from_secret, liveness_source
+from speaker.liveness.memberkey import HEARTBEATS, LEASES, SecretKeyError, Source, key_from_secret, liveness_source
 from speaker.nodeevents import FallbackMemory, key_mismatch_events, lease_fallback_events
-from speaker.service import live_status, service_key
 
 if TYPE_CHECKING:
-    from speaker.membership import Membership
+    from speaker.liveness.heartbeats import Membership
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +100,8 @@ class Speaker:
         self.status_gc = StatusCollector(caches=caches, synced=self.synced, is_leader=self._is_leader,
                                          gone=self.liveness.gone, appliers=self.status_appliers)
         self.membership: Membership | None = None
-        # The heartbeat key: a key file, else MetalLB's memberlist Secret (speaker.memberkey). Until a key is known
-        # and the heartbeats have caught up, Layer 2 liveness comes from the Leases; _switched makes it final.
+        # The heartbeat key: a key file, else MetalLB's memberlist Secret (speaker.liveness.memberkey). Until a key is
+        # known and the heartbeats have caught up, Layer 2 liveness comes from the Leases; _switched makes it final.
         self._switched = False
         self._membership_lock = threading.Lock()
         self._key_informer: Informer | None = None
@@ -154,7 +154,7 @@ class Speaker:
     def _build_layer2(self) -> None:
         # Imported here: raw sockets and netlink are only needed (and only allowed) where Layer 2 runs.
         from speaker.layer2.announcer import Announcer
-        from speaker.membership_wire import parse_keys
+        from speaker.liveness.wire import parse_keys
 
         cfg = self.cfg
         if cfg.membership.key_file:
@@ -265,7 +265,7 @@ class Speaker:
 
     # --- the heartbeat key and which liveness Layer 2 uses -------------------------------------------------
     def _new_membership(self, keys: Sequence[bytes]) -> Membership:
-        from speaker.membership import Membership
+        from speaker.liveness.heartbeats import Membership
 
         m = self.cfg.membership
         return Membership(
@@ -338,7 +338,8 @@ class Speaker:
         self._layer2_wake.set()
 
     def liveness_source(self) -> Source:
-        """Heartbeats or Leases for Layer 2 now (``speaker.memberkey.liveness_source``); makes the switch final."""
+        """Heartbeats or Leases for Layer 2 now (``speaker.liveness.memberkey.liveness_source``); makes the switch
+        final."""
         m = self.membership
         if m is None or self._key_since is None and not self._switched:
             return liveness_source(key_known=False, no_key_reason=self._key_reason, switched=False,
@@ -524,7 +525,7 @@ class Speaker:
 
     def _update_peers(self) -> None:
         """Heartbeat peers: the configured ones, else every other Node's InternalIP (nothing without heartbeats)."""
-        from speaker.membership_core import parse_address
+        from speaker.liveness.core import parse_address
 
         membership = self.membership
         if membership is None:

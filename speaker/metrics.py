@@ -23,7 +23,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from speaker.config import ConfigError
+from speaker.config.node import ConfigError
 
 log = logging.getLogger(__name__)
 

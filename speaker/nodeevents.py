@@ -9,7 +9,7 @@ runs on (``kubectl describe node NODE``, ``kubectl get events -A --field-selecto
   allocator leader creates the key's Secret: not worth an Event), and again when the reason changes;
   ``LeaseFallbackEnded`` (Normal) when heartbeats take over after a Warning was said.
 - ``HeartbeatKeyMismatch`` (Warning): heartbeats from a sender fail authentication and none of its verify
-  (``speaker.membership_core.KeyMismatchTracker``): that speaker has another key, and the two nodes each think
+  (``speaker.liveness.core.KeyMismatchTracker``): that speaker has another key, and the two nodes each think
   the other dead. Once per sender while it lasts.
 
 As the kubelet does for its own Node Events, the Event names the Node with its name as uid and lives in the
@@ -21,9 +21,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from speaker.actions import Emit
 from speaker.events import NORMAL, WARNING, Event
-from speaker.memberkey import LEASES
+from speaker.liveness.memberkey import LEASES
+from speaker.plan.actions import Emit
 
 LEASE_FALLBACK = "LeaseFallback"
 LEASE_FALLBACK_ENDED = "LeaseFallbackEnded"

@@ -23,7 +23,7 @@ from speaker.bgp import BGPSpeaker, Route
 from speaker.bgp.context import Context
 from speaker.bgp.message import NotificationMessage, Open, Reader, Update, unpack_message
 from speaker.bgp.message.base import MARKER
-from speaker.clusterconfig import BGPPeer, Secret
+from speaker.config.cluster import BGPPeer, Secret
 from tests.netlab import Host, Lab
 from tests.waiting import wait_for
 

@@ -3,7 +3,7 @@ in a real cluster, and the API emulator (tests/kubeapi) does not.
 
 In a real cluster every Service with a selector gets EndpointSlices listing its Pods, with their readiness. The
 speaker reads them as MetalLB does: an ``externalTrafficPolicy: Cluster`` Service with no serving endpoint is
-withdrawn, an ``externalTrafficPolicy: Local`` one is announced only from nodes with one (``speaker.endpoints``).
+withdrawn, an ``externalTrafficPolicy: Local`` one is announced only from nodes with one (``speaker.plan.endpoints``).
 A world that creates a Service without a slice is therefore a cluster whose Pods never came up, and nothing is
 announced for it. So every place that creates a Service for a speaker to announce (``Cluster.service`` in
 tests/integration/conftest.py, which tests/l2world.py, tests/bgplab.py and the benches use; lab/lab.py) makes its

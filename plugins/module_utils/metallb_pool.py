@@ -115,7 +115,7 @@ class AddressPoolError(Exception):
 # Address ranges: parsed by ip_ranges with strict=True (a CIDR with host bits set is refused, as the speaker
 # does); what a pool may hold -- no zone ids, no reserved addresses, no overlaps -- is decided here.
 
-# Addresses no Service can use (the speaker refuses pools that include them: speaker/clusterconfig.py).
+# Addresses no Service can use (the speaker refuses pools that include them: speaker/config/cluster.py).
 _RESERVED = tuple((parse_range(net, strict=True), what) for net, what in (
     ("0.0.0.0/8", "'this network'"),
     ("127.0.0.0/8", "loopback"),

@@ -62,8 +62,8 @@ EXCLUDE_L2_CONFIGMAP = "metallb-excludel2"
 def namespace_rules(lease_name: str, memberlist_secret: str = 'memberlist') -> t.Any:
     """What the speaker does in its own namespace: read the metallb.io config, write pool status and the
     per-node status objects, hold the allocator Lease (get/update only that one), renew its own liveness Lease
-    ``baremetal-lb-speaker-<node>`` and watch the others' (speaker/liveness.py: one per node, so the rule cannot
-    name them), read BGP passwords, and read (get/list/watch, that name only) and create the heartbeat key's
+    ``baremetal-lb-speaker-<node>`` and watch the others' (speaker/kube/speakerlease.py: one per node, so the rule
+    cannot name them), read BGP passwords, and read (get/list/watch, that name only) and create the heartbeat key's
     Secret (speaker/kube/memberlist.py), and read MetalLB's ``metallb-excludel2`` ConfigMap, the interfaces Layer 2
     never answers on (speaker/layer2/exclude.py), the same way.
 

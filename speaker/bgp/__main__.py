@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 
 from speaker.bgp import BGPSpeaker, Route
-from speaker.clusterconfig import BGPPeer, Secret, parse_community
+from speaker.config.cluster import BGPPeer, Secret, parse_community
 
 
 def main() -> None:

@@ -42,7 +42,7 @@ from speaker.bgp.context import (
 )
 from speaker.bgp.message import Update, pack_message
 from speaker.bgp.message.base import HEADER
-from speaker.clusterconfig import BGPAdvertisement, BGPCommunity
+from speaker.config.cluster import BGPAdvertisement, BGPCommunity
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Prefix = ipaddress.IPv4Network | ipaddress.IPv6Network

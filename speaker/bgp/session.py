@@ -47,7 +47,7 @@ from speaker.bgp.rib import (
     sendable,
 )
 from speaker.bgp.sockopt import ebgp_ttl, set_md5, set_ttl
-from speaker.clusterconfig import BGPPeer
+from speaker.config.cluster import BGPPeer
 
 log = logging.getLogger("speaker.bgp")
 

@@ -25,7 +25,7 @@ from speaker.bgp.metrics import BGPMetrics, default_metrics
 from speaker.bgp.rib import Route, by_prefix
 from speaker.bgp.session import Session, SessionStatus
 from speaker.bgp.sockopt import set_md5
-from speaker.clusterconfig import BGPPeer
+from speaker.config.cluster import BGPPeer
 
 log = logging.getLogger("speaker.bgp")
 T = TypeVar("T")

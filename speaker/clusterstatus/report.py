@@ -5,7 +5,7 @@ docs/troubleshooting.md): keys are only ever added within a schema version, neve
 
 What it says and where each part comes from:
 
-- **speakers**: every speaker's own Lease (``speaker.liveness``): alive while held and renewed within its
+- **speakers**: every speaker's own Lease (``speaker.kube.speakerlease``): alive while held and renewed within its
   duration. Judged against ``now`` of the machine running the command, so a clock far off the nodes' skews it
   (the speakers themselves use their own clocks and never compare ``renewTime``; this is a view, not a decision).
 - **allocator**: the holder of the allocator Lease, alive by the same rule.
@@ -28,15 +28,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from speaker.clusterconfig import build_config
-from speaker.service import IP_ALLOCATED_FROM_POOL, current_ips, is_load_balancer, ports_of, service_key
+from speaker.config.cluster import build_config
+from speaker.ipam.service import IP_ALLOCATED_FROM_POOL, current_ips, is_load_balancer, ports_of, service_key
 
 SCHEMA = "baremetal-lb/cluster-status/v1"
 ERROR, WARNING = "error", "warning"
 
-LIVENESS_PREFIX = "baremetal-lb-speaker-"  # speaker.liveness.PREFIX (kept equal by a test: this module is pure)
-LAYER2_LABEL = "baremetal-lb/layer2"  # speaker.liveness.LAYER2_LABEL
-LIVENESS_LABEL = "baremetal-lb/layer2-liveness"  # speaker.liveness.LIVENESS_LABEL: "heartbeats" | "leases"
+# speaker.kube.speakerlease.PREFIX (kept equal by a test: this module is pure)
+LIVENESS_PREFIX = "baremetal-lb-speaker-"
+LAYER2_LABEL = "baremetal-lb/layer2"  # speaker.kube.speakerlease.LAYER2_LABEL
+LIVENESS_LABEL = "baremetal-lb/layer2-liveness"  # speaker.kube.speakerlease.LIVENESS_LABEL: "heartbeats" | "leases"
 
 
 @dataclass(frozen=True)

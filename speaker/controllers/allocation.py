@@ -17,16 +17,16 @@ from dataclasses import dataclass, field
 from typing import Any, assert_never
 
 from speaker import metrics
-from speaker.actions import AllocationAction, CountFailure, ForgetStatus, Say, Unsay, WriteStatus
-from speaker.allocation_decision import CONFIG_OBJECTS, config_actions, decide, pool_actions
-from speaker.clusterconfig import ClusterConfig
-from speaker.clusterview import ServiceView
+from speaker.config.cluster import ClusterConfig
 from speaker.controllers.reconciler import Signal
 from speaker.controllers.views import ViewSource
 from speaker.ipam.allocator import Allocator, PoolStats, order_for_restore
+from speaker.ipam.service import Extraction, request_for
 from speaker.kube.kinds import Caches
 from speaker.kube.writer import Applier, EventRecorder
-from speaker.service import Extraction, request_for
+from speaker.plan.actions import AllocationAction, CountFailure, ForgetStatus, Say, Unsay, WriteStatus
+from speaker.plan.allocation import CONFIG_OBJECTS, config_actions, decide, pool_actions
+from speaker.plan.clusterview import ServiceView
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from speaker import metrics
-from speaker.actions import Emit
-from speaker.announce import (
+from speaker.controllers.reconciler import Reconciler
+from speaker.controllers.views import ViewSource
+from speaker.events import NORMAL, WARNING, event_about
+from speaker.kube.kinds import Caches
+from speaker.kube.writer import Applier, EventRecorder, bgp_status_name, publish_announcements
+from speaker.logformat import log_fields
+from speaker.plan.actions import Emit
+from speaker.plan.announce import (
     WHY_NOT_SERVING,
     L2Gap,
     RoutesMemo,
@@ -26,12 +32,6 @@ from speaker.announce import (
     bgp_unannounced,
     l2_gap_actions,
 )
-from speaker.controllers.reconciler import Reconciler
-from speaker.controllers.views import ViewSource
-from speaker.events import NORMAL, WARNING, event_about
-from speaker.kube.kinds import Caches
-from speaker.kube.writer import Applier, EventRecorder, bgp_status_name, publish_announcements
-from speaker.logformat import log_fields
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,16 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, assert_never
 
 from speaker import metrics
-from speaker.actions import Announce, Emit, HandOver, Layer2Action
-from speaker.announce import (
+from speaker.controllers.reconciler import Reconciler
+from speaker.controllers.views import ViewSource
+from speaker.events import WARNING, service_event
+from speaker.kube.kinds import Cache, Caches
+from speaker.kube.writer import Applier, EventRecorder, announced_service, l2_status_name, publish_announcements
+from speaker.layer2.announcer import Announcer
+from speaker.layer2.handover import CONFIRM, DRAIN, HandoverForwarder
+from speaker.layer2.interfaces import dump_neighbours
+from speaker.plan.actions import Announce, Emit, HandOver, Layer2Action
+from speaker.plan.announce import (
     L2Choice,
     L2Gap,
     L2Memory,
@@ -29,14 +37,6 @@ from speaker.announce import (
     l2_plan,
     l2_unannounced,
 )
-from speaker.controllers.reconciler import Reconciler
-from speaker.controllers.views import ViewSource
-from speaker.events import WARNING, service_event
-from speaker.kube.kinds import Cache, Caches
-from speaker.kube.writer import Applier, EventRecorder, announced_service, l2_status_name, publish_announcements
-from speaker.layer2.announcer import Announcer
-from speaker.layer2.handover import CONFIRM, DRAIN, HandoverForwarder
-from speaker.layer2.interfaces import dump_neighbours
 
 log = logging.getLogger(__name__)
 
@@ -145,8 +145,8 @@ class Layer2Controller(Reconciler):
         self._why_not_me: str | None = None
 
     def alive_nodes(self) -> frozenset[str]:
-        """The live speakers that answer ARP/NDP: heartbeats (``speaker.membership``) or Leases
-        (``speaker.liveness``), as the daemon chose."""
+        """The live speakers that answer ARP/NDP: heartbeats (``speaker.liveness.heartbeats``) or Leases
+        (``speaker.kube.speakerlease``), as the daemon chose."""
         return self._alive()
 
     def recompute(self) -> None:

@@ -5,7 +5,7 @@ Service included), and a Layer 2 takeover deletes the previous announcer's one. 
 loss) or is removed can delete nothing, and for BGP nobody takes over — its objects would stay forever and
 ``kubectl get servicebgpstatuses`` would lie. So one speaker sweeps: the **allocator leader**, already the single
 writer of cluster-wide state (Services' status, pools' status), so no second election and no two speakers racing
-to delete. It deletes every status object whose node's speaker is gone by its Lease (``speaker.liveness``: the
+to delete. It deletes every status object whose node's speaker is gone by its Lease (``speaker.kube.speakerlease``: the
 Lease is released, expired or missing for a Lease duration, or at once when the Node is deleted as well). A speaker
 that restarts within the Lease duration renews its Lease in time: nothing of its is deleted, nothing flaps.
 

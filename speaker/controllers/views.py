@@ -1,7 +1,7 @@
-"""Where the controllers get their :class:`~speaker.clusterview.ClusterView`: the one memory the views need across
+"""Where the controllers get their :class:`~speaker.plan.clusterview.ClusterView`: the one memory the views need across
 generations (the last good config, the last view's parsed Services), shared by every controller, any thread.
 
-Apart from ``speaker.clusterview`` because it holds state behind a lock: the view itself is pure (``.importlinter``
+Apart from ``speaker.plan.clusterview`` because it holds state behind a lock: the view itself is pure (``.importlinter``
 forbids threads there), this is the stateful source the controllers share.
 """
 
@@ -12,10 +12,10 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from speaker.announce import ServiceAddresses
-from speaker.clusterconfig import ClusterConfig, build_config
-from speaker.clusterview import ClusterView, Obj, ServiceView, parse_services, service_view
-from speaker.election import NodeInfo, node_info
+from speaker.config.cluster import ClusterConfig, build_config
+from speaker.plan.announce import ServiceAddresses
+from speaker.plan.clusterview import ClusterView, Obj, ServiceView, parse_services, service_view
+from speaker.plan.election import NodeInfo, node_info
 
 if TYPE_CHECKING:  # the type only
     from speaker.kube.kinds import Caches

@@ -1,6 +1,6 @@
 """What the allocator is asked and what it answers: frozen values, no Kubernetes types.
 
-``speaker/service.py`` turns a Service dict from the API server into a ``ServiceRequest``;
+``speaker/ipam/service.py`` turns a Service dict from the API server into a ``ServiceRequest``;
 the allocator never sees the dict. Keeping the request a plain frozen value is what lets the
 allocator be tested with tables and hypothesis, and lets the controller keep the last
 request per Service to re-check held addresses when pools change.

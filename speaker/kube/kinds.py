@@ -12,7 +12,7 @@ from speaker.kube.informer import ResourceKind
 METALLB_GROUP = "metallb.io"
 
 # The metallb.io resources the speaker watches: plural -> the served version it reads (BGPPeer's storage version is
-# v1beta2). The kinds a manifest may hold, by their ``kind``, are ``speaker.clusterconfig.KINDS``.
+# v1beta2). The kinds a manifest may hold, by their ``kind``, are ``speaker.config.cluster.KINDS``.
 METALLB_VERSIONS = {
     "ipaddresspools": "v1beta1",
     "l2advertisements": "v1beta1",

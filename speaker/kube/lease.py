@@ -24,7 +24,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-from speaker.config import LeaseSettings
+from speaker.config.node import LeaseSettings
 from speaker.kube.client import REQUEST_TIMEOUT, read_json
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from kubernetes.client.exceptions import ApiException
 
 from speaker.kube.client import api_path, lister, request
 from speaker.kube.informer import ResourceKind
-from speaker.memberkey import new_secret
+from speaker.liveness.memberkey import new_secret
 
 
 def memberlist_kind(namespace: str, name: str) -> ResourceKind:

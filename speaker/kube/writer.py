@@ -26,9 +26,9 @@ from urllib3.response import HTTPResponse
 
 from speaker import metrics
 from speaker.events import Event
+from speaker.ipam.service import IP_ALLOCATED_FROM_POOL, ServiceStatus, key_of, live_status
 from speaker.kube.client import REQUEST_TIMEOUT, api_path, read_json, request
 from speaker.logformat import log_fields
-from speaker.service import IP_ALLOCATED_FROM_POOL, ServiceStatus, key_of, live_status
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """``Announcement``: one address this node answers ARP/NDP for, as a value.
 
 It lives apart from the ``Announcer`` (threads, sockets, pyroute2) so the pure Layer 2 plan
-(``speaker.announce``) can return it in an ``Announce`` action and the announcer take it as it is: one type
+(``speaker.plan.announce``) can return it in an ``Announce`` action and the announcer take it as it is: one type
 from the decision to the loop, no conversion between a plan's copy and the I/O side's.
 """
 

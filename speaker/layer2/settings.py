@@ -1,8 +1,8 @@
 """``layer2:`` in the speaker config — ARP/NDP announcement; the one type for it, validated once (pure).
 
-``speaker.config`` reads the file's section into it, the daemon hands it to the :class:`Announcer` as it is, and
+``speaker.config.node`` reads the file's section into it, the daemon hands it to the :class:`Announcer` as it is, and
 ``python -m speaker.layer2`` and the tests build their own. A bad value raises ``ValueError`` naming the setting
-(``speaker.config`` turns it into its ``ConfigError``).
+(``speaker.config.node`` turns it into its ``ConfigError``).
 """
 
 from __future__ import annotations

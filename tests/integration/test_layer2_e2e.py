@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from speaker.election import score
+from speaker.plan.election import score
 from tests.endpointslices import NOT_READY
 from tests.integration.conftest import Cluster, wait_for
 from tests.integration.test_layer2_responder import arping

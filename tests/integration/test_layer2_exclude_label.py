@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from speaker.election import EXCLUDE_LABEL
+from speaker.plan.election import EXCLUDE_LABEL
 from tests.integration.conftest import Cluster, wait_for
 from tests.l2world import L2Lab
 from tests.netlab import Lab

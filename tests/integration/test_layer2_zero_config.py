@@ -103,7 +103,7 @@ def test_metallbs_secret_is_reused_and_a_rotation_is_followed_without_restart(l2
     wait_for("every speaker to take the new key without a restart", lambda: all(
         "new heartbeat key in force" in n.log.read_text() for n in l2lab.nodes.values()), timeout=15)
     # (That a rotation learnt seconds apart never makes a peer look dead is shown with a simulated LAN in
-    # tests/unit/test_membership_core.py; here the machine's load alone can delay a heartbeat past 200 ms.)
+    # tests/unit/liveness/test_core.py; here the machine's load alone can delay a heartbeat past 200 ms.)
     wait_for("every speaker to hear every other after the rotation", lambda: all(
         (n.status() or {}).get("layer2", {}).get("alive") == names for n in l2lab.nodes.values()), timeout=10)
     ip = _vip(l2lab)

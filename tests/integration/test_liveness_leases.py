@@ -1,4 +1,4 @@
-"""Liveness from the speakers' Leases (speaker/liveness.py) against the API emulator: several ``SpeakerLease``
+"""Liveness from the speakers' Leases (speaker/kube/speakerlease.py) against the API emulator: several ``SpeakerLease``
 runners in this process, each with its own client and Lease watch, as speakers on different nodes would have.
 
 A "kill -9" is a runner stopped without releasing its Lease; the others must drop it once the Lease runs out (not
@@ -14,9 +14,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from speaker.election import assign
 from speaker.kube.informer import Informer
-from speaker.liveness import SpeakerLease, leases_kind
+from speaker.kube.speakerlease import SpeakerLease, leases_kind
+from speaker.plan.election import assign
 from tests.integration.conftest import NS, Cluster, wait_for
 from tests.kubeapi import api_client
 

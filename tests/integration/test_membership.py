@@ -1,6 +1,6 @@
 """Membership between real processes on a namespace LAN: join, kill -9, SIGTERM, partition/heal, wrong key, fencing.
 
-Each member is ``python -m speaker.membership_cli`` in its own namespace, printing view changes as JSON lines with
+Each member is ``python -m speaker.liveness`` in its own namespace, printing view changes as JSON lines with
 its monotonic clock (the same clock as this process: namespaces do not change it), so detection times are
 measured from the moment the test acts to the moment the member noticed. Times are printed (``-s`` shows them),
 never asserted against a performance goal (that is bench/'s job); the bounds asserted here are generous
@@ -31,14 +31,14 @@ KEY = "membership-test-key-0123456789abcdef\n"
 
 
 class Member:
-    """One ``python -m speaker.membership_cli`` process inside a lab host."""
+    """One ``python -m speaker.liveness`` process inside a lab host."""
 
     def __init__(self, host: Host, name: str, peers: dict[str, str], key_file: Path, log: Path, *extra: str) -> None:
         self.name = name
         self.host = host
         self.events: list[dict[str, Any]] = []
         self._cond = threading.Condition()
-        args = [sys.executable, "-m", "speaker.membership_cli", "--name", name, "--listen", f"{host.ipv4[0]}:{PORT}",
+        args = [sys.executable, "-m", "speaker.liveness", "--name", name, "--listen", f"{host.ipv4[0]}:{PORT}",
                 "--key-file", str(key_file), "--log-level", "info", *extra]
         for peer, addr in peers.items():
             args += ["--peer", f"{peer}={addr}"]

@@ -1,4 +1,4 @@
-"""A dead node's status objects go; a restarting one's stay (speaker/statusgc.py, speaker/liveness.py).
+"""A dead node's status objects go; a restarting one's stay (speaker/statusgc.py, speaker/kube/speakerlease.py).
 
 Real speaker processes in the root namespace with ``layer2: {enabled: false}``: each advertises its Services by
 BGP to a BGPPeer on 127.0.0.1 where nothing listens (no session ever comes up, no traffic leaves loopback) and
@@ -15,7 +15,7 @@ from typing import Any
 
 from kubernetes import client
 
-from speaker.liveness import COMPONENT_LABEL, LAYER2_LABEL, NAME_LABEL, lease_name
+from speaker.kube.speakerlease import COMPONENT_LABEL, LAYER2_LABEL, NAME_LABEL, lease_name
 from tests.integration.conftest import NS, Cluster, wait_for
 
 LEASES = {"membership": {"lease_duration": "3s", "lease_renew_interval": "1s"}}

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from speaker.allocation_decision import config_actions
 from speaker.cli import main
-from speaker.clusterconfig import build_config
+from speaker.config.cluster import build_config
 from speaker.controllers.views import ViewSource
 from speaker.kube.kinds import Caches
+from speaker.plan.allocation import config_actions
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "tests/data/metallb/samples/configsamples_bgppeer_with_bfdprofile.yaml"

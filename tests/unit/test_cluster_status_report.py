@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from speaker import liveness
 from speaker.clusterstatus import report as rep
 from speaker.clusterstatus.report import SCHEMA, ClusterObjects, build_report
 from speaker.clusterstatus.table import render, sections
+from speaker.kube import speakerlease as liveness
 
 NS = "metallb-system"
 NOW = dt.datetime(2026, 12, 6, 23, 0, 0, tzinfo=dt.UTC)
@@ -32,7 +32,7 @@ def lease(name: str, holder: str, ago: float, duration: int = 6, layer2: bool = 
 
 
 def speaker(node: str, ago: float = 1, liveness: str | None = "heartbeats", **kw: Any) -> dict[str, Any]:
-    """A speaker's own Lease, labelled with its Layer 2 liveness source as speaker.liveness writes it."""
+    """A speaker's own Lease, labelled with its Layer 2 liveness source as speaker.kube.speakerlease writes it."""
     return lease(f"baremetal-lb-speaker-{node}", node, ago, liveness=liveness, **kw)
 
 

@@ -40,15 +40,15 @@ def test_the_tree_keeps_its_contracts(tmp_path: Path) -> None:
 
 
 BAD_IMPORTS = {
-    "direct": ("speaker/election.py", "import socket\n", "speaker.election is not allowed to import socket"),
-    "indirect": ("speaker/labels.py", "import speaker.membership\n",
+    "direct": ("speaker/plan/election.py", "import socket\n", "speaker.plan.election is not allowed to import socket"),
+    "indirect": ("speaker/labels.py", "import speaker.liveness.heartbeats\n",
                  "speaker.labels is not allowed to import prometheus_client"),
     "package init": ("speaker/bgp/__init__.py", "from speaker.bgp.speaker import BGPSpeaker as _eager\n",
                      "speaker.bgp is not allowed to import asyncio"),
     "upward": ("speaker/kube/lease.py", "import speaker.daemon\n",
                "speaker.kube is not allowed to import speaker.daemon"),
-    "config": ("speaker/config.py", "import speaker.membership\n",
-               "speaker.config is not allowed to import prometheus_client"),
+    "config": ("speaker/config/node.py", "import speaker.liveness.heartbeats\n",
+               "speaker.config.node is not allowed to import prometheus_client"),
 }
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from speaker.config import ConfigError, build_speaker_config
+from speaker.config.node import ConfigError, build_speaker_config
 from speaker.logformat import JournalHandler, JsonLines, journal_datagram, log_fields, setup_logging
 
 

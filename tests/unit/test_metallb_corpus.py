@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from speaker.cli import load_manifest, main
-from speaker.clusterconfig import ClusterConfig, build_config
+from speaker.config.cluster import ClusterConfig, build_config
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "metallb"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from speaker.config import ConfigError, build_speaker_config
+from speaker.config.node import ConfigError, build_speaker_config
 from speaker.daemon import _read_token
 from speaker.layer2.metrics import Layer2Metrics
 from speaker.metrics import MetricsEndpoint, exposition, tls_context

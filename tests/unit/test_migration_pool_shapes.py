@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from speaker.clusterconfig import build_config
+from speaker.config.cluster import build_config
 from speaker.ipam.allocator import Allocator, Assignment, ServiceRequest
 
 

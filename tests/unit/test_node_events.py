@@ -1,10 +1,10 @@
 """The speaker's own silent failures as Events on its Node (speaker.nodeevents), and the tracker that tells a
-heartbeat key mismatch from a key rotation (speaker.membership_core.KeyMismatchTracker). Pure: clocks passed in."""
+heartbeat key mismatch from a key rotation (speaker.liveness.core.KeyMismatchTracker). Pure: clocks passed in."""
 
 from __future__ import annotations
 
-from speaker.memberkey import HEARTBEATS, LEASES
-from speaker.membership_core import KeyMismatchTracker
+from speaker.liveness.core import KeyMismatchTracker
+from speaker.liveness.memberkey import HEARTBEATS, LEASES
 from speaker.nodeevents import (
     FALLBACK_GRACE,
     FallbackMemory,

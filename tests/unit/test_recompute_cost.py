@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import ipaddress
 
-from speaker.announce import addressed_services, advertised_peers, bgp_plan
 from speaker.bgp.rib import Route
-from speaker.clusterconfig import build_config
+from speaker.config.cluster import build_config
 from speaker.controllers.allocation import AllocationController
 from speaker.controllers.reconciler import Signal
 from speaker.controllers.views import ViewSource
 from speaker.kube.kinds import Caches
+from speaker.plan.announce import addressed_services, advertised_peers, bgp_plan
 
 NS = "metallb-system"
 

@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from speaker.announce import L2Choice
 from speaker.controllers.layer2 import Layer2Controller
 from speaker.controllers.statusgc import StatusCollector
 from speaker.controllers.views import ViewSource
 from speaker.kube import writer
 from speaker.kube.kinds import Caches
 from speaker.kube.writer import announcement_status_applier, l2_status_name, publish_announcements
+from speaker.plan.announce import L2Choice
 
 
 def status_less(name: str, node: str, service: str, rv: str = "7") -> dict[str, Any]:

@@ -27,7 +27,7 @@ from speaker.bgp.rib import (
 )
 from speaker.bgp.session import fallback_router_id, session_config
 from speaker.bgp.sockopt import ebgp_ttl, md5sig
-from speaker.clusterconfig import BGPAdvertisement, BGPCommunity, BGPPeer, Secret
+from speaker.config.cluster import BGPAdvertisement, BGPCommunity, BGPPeer, Secret
 
 N = ipaddress.ip_network
 A = ipaddress.ip_address

@@ -1,4 +1,4 @@
-"""The allocation decision (``speaker.allocation_decision.decide``) as scenario tables, in the allocator's style.
+"""The allocation decision (``speaker.plan.allocation.decide``) as scenario tables, in the allocator's style.
 
 Each scenario is an ordered list of ``(description, change, expected)`` rows run against the state left by earlier
 rows (the allocator is the decision's model of who holds what); every row checks the actions the decision returns,
@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from speaker.actions import CountFailure, ForgetStatus, Say, Unsay, WriteStatus
-from speaker.allocation_decision import config_actions, decide, pool_actions
-from speaker.clusterconfig import build_config
-from speaker.clusterview import service_view
+from speaker.config.cluster import build_config
 from speaker.ipam.allocator import Allocator
-from speaker.service import request_for
+from speaker.ipam.service import request_for
+from speaker.plan.actions import CountFailure, ForgetStatus, Say, Unsay, WriteStatus
+from speaker.plan.allocation import config_actions, decide, pool_actions
+from speaker.plan.clusterview import service_view
 from tests.unit.controllers.world import NS, peer, pool, service
 
 LAN = pool("lan", "198.51.100.240/30")  # four addresses: .240 to .243

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from speaker.announce import ServiceAddresses, bgp_node_decision
-from speaker.clusterconfig import build_config
-from speaker.election import EXCLUDE_LABEL, NodeInfo
+from speaker.config.cluster import build_config
+from speaker.plan.announce import ServiceAddresses, bgp_node_decision
+from speaker.plan.election import EXCLUDE_LABEL, NodeInfo
 from tests.unit.controllers.world import meta, peer, pool
 
 ME = "node1"

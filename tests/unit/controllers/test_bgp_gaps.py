@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from speaker.announce import bgp_unannounced
 from speaker.controllers.bgp import BGPController
 from speaker.controllers.views import ViewSource
+from speaker.plan.announce import bgp_unannounced
 from tests.unit.controllers.test_bgp_controller import FakeBGP
 from tests.unit.controllers.world import Cache, Recorder, endpoints_on, meta, node, peer, pool, service, world
 

@@ -3,10 +3,10 @@ Service parsed once and shared, the view handed out again while nothing changed.
 
 from __future__ import annotations
 
-from speaker import clusterview
 from speaker.controllers import views as view_source
 from speaker.controllers.views import ViewSource
-from speaker.service import ServiceStatus
+from speaker.ipam.service import ServiceStatus
+from speaker.plan import clusterview
 from tests.unit.controllers.world import Cache, node, peer, pool, secret, service, world
 
 

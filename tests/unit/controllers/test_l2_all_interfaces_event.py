@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from speaker.announce import ALL_INTERFACES, L2Choice, all_interfaces_actions
 from speaker.controllers.layer2 import Layer2Controller
 from speaker.controllers.views import ViewSource
 from speaker.kube.kinds import Caches
+from speaker.plan.announce import ALL_INTERFACES, L2Choice, all_interfaces_actions
 from tests.unit.controllers.world import endpoints_on
 
 VIP = "192.0.2.50"

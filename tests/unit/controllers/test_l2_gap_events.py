@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from speaker.announce import NO_ELIGIBLE_NODE, NO_LIVE_SPEAKER, L2Gap
 from speaker.controllers.layer2 import Layer2Controller
 from speaker.controllers.views import ViewSource
 from speaker.kube.kinds import Caches
+from speaker.plan.announce import NO_ELIGIBLE_NODE, NO_LIVE_SPEAKER, L2Gap
 
 
 class Recorder:

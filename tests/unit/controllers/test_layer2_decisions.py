@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from speaker.actions import Announce, Emit, HandOver
-from speaker.announce import (
+from speaker.plan.actions import Announce, Emit, HandOver
+from speaker.plan.announce import (
     NO_ELIGIBLE_NODE,
     NO_LIVE_SPEAKER,
     L2Choice,

@@ -9,9 +9,9 @@ import pytest
 
 from speaker.controllers.layer2 import Layer2Controller
 from speaker.controllers.views import ViewSource
+from speaker.ipam.service import IP_ALLOCATED_FROM_POOL
 from speaker.kube.kinds import Caches
 from speaker.layer2.handover import CONFIRM, DRAIN, TABLE, Forward, HandoverForwarder, Plan, ruleset
-from speaker.service import IP_ALLOCATED_FROM_POOL
 
 V4 = Forward("198.51.100.240", "eth0", "198.51.100.11")
 V6 = Forward("2001:db8::240", "eth0.5", "2001:db8::11")

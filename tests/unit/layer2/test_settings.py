@@ -2,7 +2,7 @@
 
 import pytest
 
-from speaker.config import ConfigError, build_speaker_config
+from speaker.config.node import ConfigError, build_speaker_config
 from speaker.layer2 import Announcer, Layer2Settings
 
 

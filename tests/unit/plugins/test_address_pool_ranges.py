@@ -4,7 +4,7 @@ Modules run on remote hosts and cannot import ``speaker``, so the range parser e
 speaker, once in the collection (``ip_ranges``, used strictly by address_pool and leniently by
 dhcp_reservation). These tables keep them from drifting: every input is accepted by both with the same
 interval and spelling, or refused by both with the same message, and a pool the module accepts is one the
-speaker accepts (``speaker.clusterconfig.build_config``).
+speaker accepts (``speaker.config.cluster.build_config``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from speaker.clusterconfig import build_config
+from speaker.config.cluster import build_config
 from speaker.ipam import ranges as speaker_ranges
 from tests.collection import collection_path
 

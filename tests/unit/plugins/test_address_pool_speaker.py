@@ -1,4 +1,4 @@
-"""The speaker accepts the objects baremetal.lb.address_pool builds (speaker.clusterconfig.build_config).
+"""The speaker accepts the objects baremetal.lb.address_pool builds (speaker.config.cluster.build_config).
 
 Repo pytest only: it imports the ``speaker`` package, which ``ansible-test units`` (a copy of the collection)
 does not have. The module's own unit tests are in modules/ and module_utils/.
@@ -11,7 +11,7 @@ import copy
 import pytest
 
 from ansible_collections.baremetal.lb.plugins.module_utils import metallb_pool as mp
-from speaker.clusterconfig import build_config
+from speaker.config.cluster import build_config
 
 
 def params(**kw):

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from speaker.config import build_speaker_config
+from speaker.config.node import build_speaker_config
 from tests.collection import run_playbook, task_result
 
 ROLE = Path(__file__).resolve().parents[3] / "roles" / "speaker"

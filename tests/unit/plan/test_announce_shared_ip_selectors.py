@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import pytest
 
-from speaker.announce import (
+from speaker.config.cluster import build_config
+from speaker.plan.announce import (
     SHARED_IP_WITH_SERVICE_SELECTOR,
     addressed_services,
     l2_gap_actions,
     l2_plan,
     l2_unannounced,
 )
-from speaker.clusterconfig import build_config
-from speaker.election import NodeInfo
+from speaker.plan.election import NodeInfo
 
 NODES = {"n1": NodeInfo({}), "n2": NodeInfo({})}
 VIP = "198.51.100.1"

@@ -2,7 +2,7 @@
 
 Every speaker runs the same computation on the same inputs (Service status written by the allocator,
 L2Advertisements, Nodes, EndpointSlices, and its membership view), so all agree on one announcer per
-address without talking to each other; ``speaker.election`` holds the rules that make that agreement
+address without talking to each other; ``speaker.plan.election`` holds the rules that make that agreement
 stable and balanced.
 """
 
@@ -13,14 +13,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from speaker.actions import Announce, Emit, HandOver, Layer2Action
 from speaker.bgp.rib import Route, routes_for
-from speaker.clusterconfig import BGPAdvertisement, BGPPeer, ClusterConfig
-from speaker.election import WHY_ENDPOINT, NodeInfo, assign, eligible_nodes, group_shared, ineligible
+from speaker.config.cluster import BGPAdvertisement, BGPPeer, ClusterConfig
 from speaker.events import NORMAL, WARNING, service_event
+from speaker.ipam.service import ServiceStatus, is_load_balancer, live_status, service_key, wants_shared_ip
 from speaker.labels import any_matches
 from speaker.layer2.announcement import Announcement
-from speaker.service import ServiceStatus, is_load_balancer, live_status, service_key, wants_shared_ip
+from speaker.plan.actions import Announce, Emit, HandOver, Layer2Action
+from speaker.plan.election import WHY_ENDPOINT, NodeInfo, assign, eligible_nodes, group_shared, ineligible
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ def l2_plan(
     """Every Layer 2 address in the cluster → the node that announces it (all nodes, not only ours).
 
     Addresses whose pool has no L2Advertisement, or with no eligible live node, are absent. ``serving``: the
-    Services with a serving endpoint anywhere (``speaker.endpoints.serving_services``); an externalTrafficPolicy
+    Services with a serving endpoint anywhere (``speaker.plan.endpoints.serving_services``); an externalTrafficPolicy
     Cluster Service outside it is not announced, as in MetalLB (None: not known, nothing is withdrawn for it).
     """
     services = sorted(services, key=lambda s: (s.created, s.key))  # oldest first: seniority in the election

@@ -2,7 +2,7 @@
 
 import pytest
 
-from speaker.config import ConfigError, build_speaker_config, duration_setting, load_speaker_config
+from speaker.config.node import ConfigError, build_speaker_config, duration_setting, load_speaker_config
 
 
 def test_defaults_are_usable():

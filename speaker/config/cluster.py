@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from speaker.durations import parse_duration
+from speaker.config.durations import parse_duration
 from speaker.ipam.pool import Pool, ServiceAllocation
 from speaker.ipam.ranges import IPAddress, IPRange, RangeError, parse_range
 from speaker.labels import Selector, SelectorError
@@ -61,7 +61,7 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class ObjectError:
     """Why one object (or one object's use of another) was left out: a record, never raised (the speaker's own
-    config file has the exception, ``speaker.config.ConfigError``).
+    config file has the exception, ``speaker.config.node.ConfigError``).
 
     ``str()`` is the line a person reads in ``journalctl`` or ``kubectl describe``:
     ``IPAddressPool lan: spec.addresses[1]: '10.1.1.250-10.1.1.240' ends before it starts``.

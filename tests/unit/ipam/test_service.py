@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from speaker import service
+from speaker.ipam import service
 from speaker.ipam.allocator import Allocator
 from speaker.ipam.pool import Pool
 from speaker.ipam.ranges import parse_range

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from speaker.membership_core import (
+from speaker.liveness.core import (
     Core,
     Dropped,
     FenceChanged,
@@ -17,7 +17,7 @@ from speaker.membership_core import (
     ViewChanged,
     parse_address,
 )
-from speaker.membership_wire import Kind, Message, decode, encode, view_digest
+from speaker.liveness.wire import Kind, Message, decode, encode, view_digest
 
 KEY = b"shared-key-0123456789abcdef"
 WALL = 1_800_000_000.0  # wall clock at t=0 (seconds); only the replay window uses it

@@ -1,6 +1,6 @@
 """Which speakers are alive, in well under a second: authenticated all-to-all UDP heartbeats.
 
-Every speaker sends a small HMAC-signed heartbeat (``speaker.membership_wire``) to every peer each
+Every speaker sends a small HMAC-signed heartbeat (``speaker.liveness.wire``) to every peer each
 ``interval`` (50 ms); a peer not heard from for ``dead_after`` (200 ms: three missed heartbeats plus one of
 slack) is dead; a speaker that stops cleanly sends "leaving" and its peers drop it at once. At rack scale
 (<= 50 nodes) this costs each node <= 1,000 small packets/s each way, and every node observes every other first
@@ -8,13 +8,13 @@ hand, so views agree again one interval after a partition heals. See docs/design
 
 Two layers, as everywhere in the speaker:
 
-- :class:`Core` (``speaker.membership_core``) decides: what to do on a received packet, on a tick, on
+- :class:`Core` (``speaker.liveness.core``) decides: what to do on a received packet, on a tick, on
   ``leave()``; it takes the clocks as arguments and returns actions (:class:`Send`, :class:`ViewChanged`,
   :class:`FenceChanged`, :class:`Dropped`, :class:`PeerEvent`). No sockets, no threads, no clock reads.
 - :class:`Membership` runs it: one UDP socket, one thread that only reads, calls the core and writes; metrics
   and logs. Its constructor starts nothing; ``start()`` / ``stop()``.
 
-``python -m speaker.membership_cli --name n1 --listen ADDR:PORT --peer n2=ADDR ... --key-file F`` runs one member
+``python -m speaker.liveness --name n1 --listen ADDR:PORT --peer n2=ADDR ... --key-file F`` runs one member
 alone and prints view changes as JSON lines (used by the integration tests; handy for checking a firewall).
 """
 
@@ -31,7 +31,7 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge
 
-from speaker.membership_core import (
+from speaker.liveness.core import (
     Action,
     Address,
     Core,
@@ -45,7 +45,7 @@ from speaker.membership_core import (
     parse_address,
 )
 
-log = logging.getLogger("speaker.membership")
+log = logging.getLogger("speaker.liveness.heartbeats")
 
 
 MEMBERS_ALIVE = Gauge("baremetal_lb_members_alive", "Speakers this node sees alive (itself included)")
@@ -119,7 +119,7 @@ class Membership:
 
     def key_mismatches(self) -> list[dict[str, Any]]:
         """The senders whose heartbeats fail authentication while none of theirs verify
-        (:class:`~speaker.membership_core.KeyMismatchTracker`): ``address``, ``node`` (the peer at that address, if
+        (:class:`~speaker.liveness.core.KeyMismatchTracker`): ``address``, ``node`` (the peer at that address, if
         known) and ``for_seconds``. For ``/status`` and the daemon's ``HeartbeatKeyMismatch`` Event."""
         with self._lock:
             now = self._clock()

@@ -1,8 +1,8 @@
 """Who announces what by Layer 2, from the objects a user writes (pure)."""
 
-from speaker.announce import addressed_services, l2_plan
-from speaker.clusterconfig import build_config
-from speaker.election import EXCLUDE_LABEL, NodeInfo, node_info
+from speaker.config.cluster import build_config
+from speaker.plan.announce import addressed_services, l2_plan
+from speaker.plan.election import EXCLUDE_LABEL, NodeInfo, node_info
 
 
 def obj(kind, name, spec, ts="2026-01-01T00:00:00Z"):
@@ -70,7 +70,7 @@ def test_same_inputs_same_answer_whatever_the_order():
 
 
 def test_bgp_plan_nodes_peers_local_and_aggregation():
-    from speaker.announce import bgp_plan, peers_for_node
+    from speaker.plan.announce import bgp_plan, peers_for_node
 
     cfg = build_config(
         [obj("IPAddressPool", "pub", {"addresses": ["192.0.2.0/28"]})],
@@ -106,7 +106,7 @@ def test_bgp_plan_nodes_peers_local_and_aggregation():
 
 # ----------------------------------------------------------------- addresses nobody may announce, and why
 
-from speaker.announce import NO_ELIGIBLE_NODE, NO_LIVE_SPEAKER, l2_unannounced  # noqa: E402
+from speaker.plan.announce import NO_ELIGIBLE_NODE, NO_LIVE_SPEAKER, l2_unannounced  # noqa: E402
 
 KUBEADM = {f"cp{i}": {"metadata": {"name": f"cp{i}", "labels": {"node-role.kubernetes.io/control-plane": "",
                                                                  EXCLUDE_LABEL: ""}}} for i in (1, 2, 3)}

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from speaker.memberkey import HEARTBEATS, LEASES, SecretKeyError, key_from_secret, liveness_source, new_secret
+from speaker.liveness.memberkey import HEARTBEATS, LEASES, SecretKeyError, key_from_secret, liveness_source, new_secret
 
 
 def _secret(value: bytes | None) -> dict:

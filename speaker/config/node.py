@@ -17,10 +17,10 @@ from typing import Any
 
 import yaml
 
-from speaker import durations
+from speaker.config import durations
 from speaker.layer2.settings import RESPONDERS, Layer2Settings
+from speaker.liveness.core import MembershipSettings
 from speaker.logformat import FORMATS as LOG_FORMATS  # the one list of formats
-from speaker.membership_core import MembershipSettings
 
 DEFAULT_PATH = "/etc/baremetal-lb/speaker.yaml"
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -85,7 +85,7 @@ class SpeakerConfig:
 
 def duration_setting(value: Any, where: str) -> float:
     """A timer of this file: seconds as a number, or a duration string ("15s", "1m30s", "500ms") read by the one
-    parser, :func:`speaker.durations.parse_duration`; positive. Errors are ``ConfigError`` naming ``where``."""
+    parser, :func:`speaker.config.durations.parse_duration`; positive. Errors are ``ConfigError`` naming ``where``."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ConfigError(f"{where}: {value!r} is not a duration (use e.g. 15s, 1m30s, 500ms)")
     try:

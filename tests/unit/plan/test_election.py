@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from speaker.election import (
+from speaker.labels import Selector
+from speaker.plan.election import (
     EXCLUDE_LABEL,
     NodeInfo,
     announced_by,
@@ -20,7 +21,6 @@ from speaker.election import (
     node_info,
     score,
 )
-from speaker.labels import Selector
 
 node_names = st.lists(st.from_regex(r"[a-z][a-z0-9-]{0,10}", fullmatch=True), min_size=1, max_size=8, unique=True)
 

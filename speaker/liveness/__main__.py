@@ -1,4 +1,4 @@
-"""``python -m speaker.membership_cli``: one heartbeat member alone, printing view changes as JSON lines.
+"""``python -m speaker.liveness``: one heartbeat member alone, printing view changes as JSON lines.
 
 Used by the integration tests and the membership bench; handy for checking a firewall.
 """
@@ -15,14 +15,14 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from speaker.membership import Membership
-from speaker.membership_core import DEFAULT_PORT, MembershipSettings, parse_address
-from speaker.membership_wire import parse_keys
+from speaker.liveness.core import DEFAULT_PORT, MembershipSettings, parse_address
+from speaker.liveness.heartbeats import Membership
+from speaker.liveness.wire import parse_keys
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one member and print JSON lines (``start``, ``view``, ``fenced``, ``left``) with monotonic times."""
-    ap = argparse.ArgumentParser(prog="python -m speaker.membership_cli", description=main.__doc__)
+    ap = argparse.ArgumentParser(prog="python -m speaker.liveness", description=main.__doc__)
     ap.add_argument("--name", required=True)
     ap.add_argument("--listen", default=f"[::]:{DEFAULT_PORT}", help="ADDR:PORT to bind")
     ap.add_argument("--peer", action="append", default=[], metavar="NAME=ADDR[:PORT]")

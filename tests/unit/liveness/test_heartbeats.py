@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import REGISTRY
 
-from speaker.membership import Membership
-from speaker.membership_core import MembershipSettings
+from speaker.liveness.core import MembershipSettings
+from speaker.liveness.heartbeats import Membership
 from tests.waiting import wait_for
 
 KEY = b"loopback-key-0123456789abcdef"

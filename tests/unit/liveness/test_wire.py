@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from speaker.membership_wire import (
+from speaker.liveness.wire import (
     MAX_NAME,
     Kind,
     Message,

@@ -93,7 +93,7 @@ def eligible_nodes(
 
     ``advertisements``: the ``nodeSelectors`` of each L2Advertisement that advertises the address's pool — a node
     qualifies if any advertisement selects it (an advertisement without selectors selects every node); no
-    advertisement at all means no node. ``ready_endpoint_nodes`` (``speaker.endpoints``): for
+    advertisement at all means no node. ``ready_endpoint_nodes`` (``speaker.plan.endpoints``): for
     ``externalTrafficPolicy: Local`` the nodes with a ready endpoint (only they qualify), ``None`` for ``Cluster``.
     Excluded nodes never qualify.
     """

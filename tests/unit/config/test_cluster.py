@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from speaker.clusterconfig import (
+from speaker.config.cluster import (
     BGPCommunity,
     ClusterConfig,
     ObjectError,
@@ -26,7 +26,7 @@ from speaker.clusterconfig import (
     build_config,
     parse_community,
 )
-from speaker.durations import parse_duration
+from speaker.config.durations import parse_duration
 from speaker.ipam.ranges import parse_range
 
 T0 = "2024-01-01T00:00:00Z"

@@ -3,7 +3,7 @@
 Counted as MetalLB counts (internal/k8s/epslices ``EndpointCanServe``, plus its non-empty addresses check).
 """
 
-from speaker.endpoints import ready_nodes_by_service, serving_services
+from speaker.plan.endpoints import ready_nodes_by_service, serving_services
 
 
 def slice_(svc, ns, *eps):

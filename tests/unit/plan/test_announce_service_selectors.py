@@ -1,8 +1,8 @@
 """MetalLB 0.16 ``serviceSelectors``: an advertisement announces only the Services it selects (pure planning)."""
 
-from speaker.announce import addressed_services, bgp_plan, l2_plan, peers_for_node
-from speaker.clusterconfig import build_config
-from speaker.election import NodeInfo
+from speaker.config.cluster import build_config
+from speaker.plan.announce import addressed_services, bgp_plan, l2_plan, peers_for_node
+from speaker.plan.election import NodeInfo
 
 
 def obj(kind, name, spec, ts="2026-01-01T00:00:00Z"):

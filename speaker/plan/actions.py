@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from speaker.events import Event
+from speaker.ipam.service import ServiceStatus
 from speaker.layer2.announcement import Announcement
-from speaker.service import ServiceStatus
 
 
 @dataclass(frozen=True)

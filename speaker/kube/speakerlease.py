@@ -21,7 +21,7 @@ the others take them over after ``lease_duration`` (heartbeats can fence such a 
 is away for me" from "the API is away for everyone", and going quiet in the second case would take every address
 off the LAN). So there is no fencing in this mode.
 
-Two layers, as in ``speaker.membership``: :class:`LeaseView` decides (pure: the Leases and the clock are
+Two layers, as in ``speaker.liveness.heartbeats``: :class:`LeaseView` decides (pure: the Leases and the clock are
 arguments); :class:`SpeakerLease` runs it (renews, reads the watch cache, reports changes). Nothing starts in a
 constructor.
 """

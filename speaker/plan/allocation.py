@@ -1,4 +1,4 @@
-"""The allocation decisions, as functions returning actions (``speaker.actions``). No I/O.
+"""The allocation decisions, as functions returning actions (``speaker.plan.actions``). No I/O.
 
 ``decide`` is what the allocation controller does for one changed Service: given the Service as the view shows it
 (or None: deleted), how it was read, and the controller's ``Allocator`` — the model of who holds what, which the
@@ -14,13 +14,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from speaker.actions import AllocationAction, CountFailure, ForgetStatus, Say, Unsay, WriteStatus
-from speaker.clusterconfig import ClusterConfig
-from speaker.clusterview import ServiceView
+from speaker.config.cluster import ClusterConfig
 from speaker.events import NORMAL, WARNING, event_about, service_event
 from speaker.ipam.allocator import Allocator, PoolStats
 from speaker.ipam.request import AllocationError
-from speaker.service import Extraction, ServiceStatus
+from speaker.ipam.service import Extraction, ServiceStatus
+from speaker.plan.actions import AllocationAction, CountFailure, ForgetStatus, Say, Unsay, WriteStatus
+from speaker.plan.clusterview import ServiceView
 
 ALLOCATION_FAILED = "AllocationFailed"
 POOL_EXHAUSTED = "PoolExhausted"

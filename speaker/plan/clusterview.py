@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from speaker.announce import ServiceAddresses, addresses_of
-from speaker.clusterconfig import ClusterConfig
-from speaker.election import NodeInfo, node_info
-from speaker.endpoints import ready_nodes_by_service, serving_services
-from speaker.service import ServiceStatus, is_load_balancer, key_of, live_status
+from speaker.config.cluster import ClusterConfig
+from speaker.ipam.service import ServiceStatus, is_load_balancer, key_of, live_status
+from speaker.plan.announce import ServiceAddresses, addresses_of
+from speaker.plan.election import NodeInfo, node_info
+from speaker.plan.endpoints import ready_nodes_by_service, serving_services
 
 Obj = Mapping[str, Any]
 
@@ -83,7 +83,7 @@ class ClusterView:
 
     @cached_property
     def addressed(self) -> list[ServiceAddresses]:
-        """Our Services that hold addresses, as announcing reads them (``speaker.announce``)."""
+        """Our Services that hold addresses, as announcing reads them (``speaker.plan.announce``)."""
         return [s.addresses for s in self.services.values() if s.addresses is not None]
 
     @cached_property

@@ -1,12 +1,12 @@
-"""The pure Lease view (speaker/liveness.py): who is alive, whose speaker is gone — with a fake clock — and the
+"""The pure Lease view (speaker/kube/speakerlease.py): who is alive, whose speaker is gone — with a fake clock — and the
 config knobs that set its timers."""
 
 from __future__ import annotations
 
 import pytest
 
-from speaker.config import ConfigError, build_speaker_config
-from speaker.liveness import LAYER2_LABEL, LeaseView, lease_name, node_of
+from speaker.config.node import ConfigError, build_speaker_config
+from speaker.kube.speakerlease import LAYER2_LABEL, LeaseView, lease_name, node_of
 
 
 def lease(node: str, rv: int, *, holder: str | None = None, duration: int = 6, layer2: bool = True) -> dict:

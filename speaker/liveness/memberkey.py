@@ -13,7 +13,7 @@ it the same way, so a speaker needs no key file and no Ansible variable to get s
   speaker reads the mounted file as a string (``speaker/main.go``). We do the same, so either side can create it
   and the other reads it. (MetalLB at 7938d3f8, July 2026.)
 
-Our heartbeats use the value's bytes as the HMAC key (``speaker.membership_wire``); MetalLB's memberlist derives an
+Our heartbeats use the value's bytes as the HMAC key (``speaker.liveness.wire``); MetalLB's memberlist derives an
 AES key from them. The two never talk to each other (different ports and protocols), they only share the secret.
 
 :func:`liveness_source` is the decision the daemon asks on every Layer 2 reconcile: heartbeats once a key is
@@ -29,7 +29,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
-from speaker.membership_wire import MIN_KEY_BYTES
+from speaker.liveness.wire import MIN_KEY_BYTES
 
 SECRET_NAME = "memberlist"
 SECRET_KEY = "secretkey"

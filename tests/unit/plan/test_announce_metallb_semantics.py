@@ -1,13 +1,13 @@
-"""Announcement rules aligned with MetalLB's speaker, as scenarios over the pure planning (speaker.announce).
+"""Announcement rules aligned with MetalLB's speaker, as scenarios over the pure planning (speaker.plan.announce).
 
 MetalLB: speaker/bgp_controller.go and speaker/layer2_controller.go ``ShouldAnnounce``;
 internal/k8s/epslices ``EndpointCanServe``.
 """
 
-from speaker.announce import addressed_services, bgp_plan, l2_plan, peers_for_node
-from speaker.clusterconfig import build_config
-from speaker.election import EXCLUDE_LABEL, NodeInfo, node_info
-from speaker.endpoints import ready_nodes_by_service, serving_services
+from speaker.config.cluster import build_config
+from speaker.plan.announce import addressed_services, bgp_plan, l2_plan, peers_for_node
+from speaker.plan.election import EXCLUDE_LABEL, NodeInfo, node_info
+from speaker.plan.endpoints import ready_nodes_by_service, serving_services
 
 
 def obj(kind, name, spec):

@@ -2,8 +2,8 @@
 
 :class:`Core` takes the clocks as arguments and returns actions (:class:`Send`, :class:`ViewChanged`,
 :class:`FenceChanged`, :class:`Dropped`, :class:`PeerEvent`). No sockets, no threads, no clock reads, no metrics:
-``speaker.membership`` runs it (one UDP socket, one thread), ``speaker.membership_cli`` is its debug entry point.
-See docs/design/0006.
+``speaker.liveness.heartbeats`` runs it (one UDP socket, one thread), ``speaker.liveness.__main__`` is its debug entry
+point. See docs/design/0006.
 
 :class:`MembershipSettings` is the speaker config's ``membership:`` section, validated once, here;
 :func:`parse_address` is the one parser of peer addresses (the config file's ``membership.peers`` and the
@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from speaker.membership_wire import Kind, Message, WireError, decode, encode, view_digest
+from speaker.liveness.wire import Kind, Message, WireError, decode, encode, view_digest
 
 DEFAULT_PORT = 7947  # not 7946: MetalLB's memberlist (and Docker Swarm/Serf) use 7946; both may run during a migration
 Address = tuple[str, int]
@@ -34,15 +34,15 @@ class MembershipSettings:
     :meth:`Core.fenced`. Their key comes from ``key_file`` when set, else from MetalLB's ``memberlist`` Secret
     (``secret_name``) in the speakers' namespace, which the allocator leader creates when it is missing
     (``create_secret``) and every speaker watches, following a rotation (a replaced key keeps signing and verifying
-    for ``key_overlap`` after :meth:`Core.set_key`; ``speaker.memberkey``). Until a key is known — the Secret cannot
-    be read (RBAC, the API down at start) or does not exist yet — Layer 2 liveness falls back to the speakers'
-    Leases (``speaker.liveness``): every speaker renews its own Lease every ``lease_renew_interval`` and a node whose
-    Lease was not renewed for ``lease_duration`` is dead (4-6 s at the defaults). The Leases run in every mode: they
-    also tell the allocator leader whose status objects to delete. ``peers`` maps node name → address; empty means
+    for ``key_overlap`` after :meth:`Core.set_key`; ``speaker.liveness.memberkey``). Until a key is known — the Secret
+    cannot be read (RBAC, the API down at start) or does not exist yet — Layer 2 liveness falls back to the speakers'
+    Leases (``speaker.kube.speakerlease``): every speaker renews its own Lease every ``lease_renew_interval`` and a node
+    whose Lease was not renewed for ``lease_duration`` is dead (4-6 s at the defaults). The Leases run in every mode:
+    they also tell the allocator leader whose status objects to delete. ``peers`` maps node name → address; empty means
     "the Nodes' InternalIP addresses".
 
     Validated here, once, whoever builds it (the config file, the debug CLI, tests): a bad value raises
-    ``ValueError`` naming the setting (``speaker.config`` turns it into its ``ConfigError``).
+    ``ValueError`` naming the setting (``speaker.config.node`` turns it into its ``ConfigError``).
     """
 
     listen: str = "::"
@@ -73,7 +73,7 @@ class MembershipSettings:
             raise ValueError(f"membership.port: {self.port!r} is not a UDP port")
         if self.leave_repeats < 1:
             raise ValueError(f"membership.leave_repeats: {self.leave_repeats!r} must be at least 1")
-        if self.lease_duration < 1:  # whole seconds too: speaker.config names the value as written
+        if self.lease_duration < 1:  # whole seconds too: speaker.config.node names the value as written
             raise ValueError(f"membership.lease_duration: {self.lease_duration:g}s must be at least 1s")
         if self.lease_renew_interval * 3 > self.lease_duration:
             raise ValueError(f"membership.lease_renew_interval: {self.lease_renew_interval:g}s must be at most a "
