@@ -1,7 +1,7 @@
 """The speaker's own configuration file (``/etc/baremetal-lb/speaker.yaml``).
 
 This is node-local settings only (how to reach the cluster, who this node is, timers);
-the address pools live in the cluster as ``metallb.io`` objects, read by ``clusterconfig``.
+the address pools live in the cluster as ``metallb.io`` objects, read by ``speaker/config/cluster.py``.
 Unknown keys are errors: a typo in a timer name must not silently fall back to a default.
 """
 
