@@ -1,4 +1,5 @@
-"""A dead node's status objects go; a restarting one's stay (speaker/statusgc.py, speaker/kube/speakerlease.py).
+"""A dead node's status objects go; a restarting one's stay (speaker/controllers/statusgc.py,
+speaker/kube/speakerlease.py).
 
 Real speaker processes in the root namespace with ``layer2: {enabled: false}``: each advertises its Services by
 BGP to a BGPPeer on 127.0.0.1 where nothing listens (no session ever comes up, no traffic leaves loopback) and
