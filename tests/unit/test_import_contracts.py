@@ -3,7 +3,8 @@
 Each case below edits a temporary copy of speaker/ the way a careless change would, and runs lint-imports on the
 copy: a direct import, an indirect one (two modules away), a package __init__ on the way to a pure module (the
 chain announce -> speaker.bgp.rib -> speaker/bgp/__init__.py -> the asyncio sessions, which the old AST tests
-missed), an upward import across the layers, and the config file pulling in the heartbeat runner's metrics.
+missed), an upward import across the layers (between packages, and inside one), and the config file pulling in the
+heartbeat runner's metrics.
 """
 
 from __future__ import annotations
@@ -49,6 +50,11 @@ BAD_IMPORTS = {
                "speaker.kube is not allowed to import speaker.daemon"),
     "config": ("speaker/config/node.py", "import speaker.liveness.heartbeats\n",
                "speaker.config.node is not allowed to import prometheus_client"),
+    # the packages of the layout: between them, and inside one
+    "package upward": ("speaker/ipam/pool.py", "import speaker.plan.election\n",
+                       "speaker.ipam is not allowed to import speaker.plan"),
+    "inside a package": ("speaker/liveness/wire.py", "import speaker.liveness.core\n",
+                         "speaker.liveness.wire is not allowed to import speaker.liveness.core"),
 }
 
 
