@@ -7,6 +7,7 @@ withdraws it, and a planned stop withdraws before closing.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 
 from tests.bgplab import BGPCapture, BGPWorld, withdrawn_before_notification
 from tests.endpointslices import DRAINING, NOT_READY
-from tests.integration.conftest import NS, Cluster, wait_for
+from tests.integration.conftest import NS, ROOT, Cluster, wait_for
 from tests.l2world import Node
 from tests.netlab import Lab
 
@@ -99,6 +100,9 @@ def test_cluster_service_with_no_serving_endpoint_is_withdrawn_and_comes_back(bg
         assert (n.status() or {}).get("bgp_withdrawn") == [why], name
         assert _announced(n) == [], name
         assert f"bgp: not advertising {ip} (default/web): no serving endpoint" in n.log.read_text(), name
+    shown = bgp.nodes["node1"].host.run([sys.executable, "-m", "speaker", "status", "--url",
+                                         f"http://127.0.0.1:{bgp.nodes['node1'].port}"], cwd=ROOT).stdout
+    assert f"bgp: NOT ADVERTISED default/web: {ip}: no serving endpoint (externalTrafficPolicy: Cluster)" in shown
     bgp.cluster.endpoints("web", ["node1"], conditions=DRAINING)  # terminating but still serving: counts
     wait_for("advertised again by both nodes", lambda: bgp.next_hops(f"{ip}/32") == both, 15)
     assert all((n.status() or {}).get("bgp_withdrawn") == [] for n in bgp.nodes.values())
