@@ -86,6 +86,11 @@ class WorkQueue:
         with self._cond:
             return not self._queue and not self._processing
 
+    def holds(self, key: str) -> bool:
+        """Whether ``key`` is queued or being processed (a worker will look at it again)."""
+        with self._cond:
+            return key in self._dirty or key in self._processing
+
     def close(self) -> None:
         with self._cond:
             self._closed = True
@@ -97,11 +102,18 @@ class Applier:
 
     ``apply`` returns normally when done (or nothing needed doing) and raises ``RetryLater``
     when the write should be tried again; only the lease holder applies (``set_enabled``).
+
+    ``satisfied(key, want)``: whether the live object already shows the wish (a cache read, no I/O). A wish that
+    is satisfied while no worker holds its key is recorded and not queued: the worker would only have read the
+    same cache and returned. The allocation controller repeats every wish when its own write comes back (and the
+    pool status after every batch), so this keeps thousands of no-op hand-overs to the workers out of a cold start.
     """
 
-    def __init__(self, name: str, apply: Callable[[str, Any], None], *, workers: int = 4, retry_delay: float = 1.0) -> None:
+    def __init__(self, name: str, apply: Callable[[str, Any], None], *, workers: int = 4, retry_delay: float = 1.0,
+                 satisfied: Callable[[str, Any], bool] | None = None) -> None:
         self._name = name
         self._apply = apply
+        self._satisfied = satisfied
         self._workers = workers
         self._retry_delay = retry_delay
         self._queue = WorkQueue()
@@ -130,6 +142,10 @@ class Applier:
     def desire(self, key: str, want: Any) -> None:
         with self._lock:
             self._wanted[key] = want
+        # Not queued when nothing is to be done, and only while no worker holds the key: one that does may be
+        # writing an older wish, and must look again once done.
+        if self._satisfied is not None and not self._queue.holds(key) and self._satisfied(key, want):
+            return
         self._queue.add(key)
 
     def forget(self, key: str) -> None:
@@ -175,9 +191,12 @@ def service_status_applier(
 ) -> Applier:
     """Writes ``services/status`` (ingress + pool annotation) when the live object differs from the wish."""
 
-    def apply(key: str, want: ServiceStatus) -> None:
+    def satisfied(key: str, want: ServiceStatus) -> bool:
         svc = live(key)
-        if svc is None or live_status(svc) == want:
+        return svc is None or live_status(svc) == want  # gone: the watch tells the controller
+
+    def apply(key: str, want: ServiceStatus) -> None:
+        if satisfied(key, want):
             return
         ns, name = key.split("/", 1)
         try:
@@ -192,7 +211,7 @@ def service_status_applier(
             metrics.K8S_UPDATE_ERRORS.inc()
             raise RetryLater(f"status write failed: {_describe(exc)}") from None
 
-    return Applier("service-status", apply, workers=workers)
+    return Applier("service-status", apply, workers=workers, satisfied=satisfied)
 
 
 def pool_status_applier(
@@ -201,9 +220,12 @@ def pool_status_applier(
     """Writes ``ipaddresspools/status`` (assigned/available per family) when it differs."""
     custom = client.CustomObjectsApi(api)
 
-    def apply(key: str, want: Mapping[str, int]) -> None:
+    def satisfied(key: str, want: Mapping[str, int]) -> bool:
         pool = live(key)
-        if pool is None or all((pool.get("status") or {}).get(k) == v for k, v in want.items()):
+        return pool is None or all((pool.get("status") or {}).get(k) == v for k, v in want.items())
+
+    def apply(key: str, want: Mapping[str, int]) -> None:
+        if satisfied(key, want):
             return
         name = key.split("/", 1)[-1]
         try:
@@ -218,7 +240,7 @@ def pool_status_applier(
         except (HTTPError, OSError) as exc:
             raise RetryLater(f"pool status write failed: {_describe(exc)}") from None
 
-    return Applier("pool-status", apply, workers=1)
+    return Applier("pool-status", apply, workers=1, satisfied=satisfied)
 
 
 def _now() -> str:
