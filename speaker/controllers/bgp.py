@@ -41,6 +41,10 @@ class BGPController(Reconciler):
         self._events = events
         self._namespace = namespace
         self._session_up: dict[str, bool] = {}
+        # What the BGP speaker was last handed: each hand-over crosses to its event loop's thread, and during a cold
+        # start this controller recomputes after every batch of status writes (None: nothing handed yet).
+        self._handed_peers: list[Any] | None = None
+        self._handed_routes: Any = None
 
     def recompute(self) -> None:
         views = self._views
@@ -54,16 +58,21 @@ class BGPController(Reconciler):
         if names != self._peer_names:
             log.info("bgp: sessions for this node: %s", ", ".join(names) or "none")
             self._peer_names = names
-        self._bgp.set_peers(list(d.peers))
-        self._bgp.set_routes(d.routes)
+        peers = list(d.peers)
+        if peers != self._handed_peers:
+            self._bgp.set_peers(peers)
+            self._handed_peers = peers
+        if d.routes != self._handed_routes:
+            self._bgp.set_routes(d.routes)
+            self._handed_routes = d.routes
         if self._status is not None:  # ServiceBGPStatus: which peers this node advertises each Service to
             publish_announcements(self._status, self._caches.servicebgpstatuses.items(), self._node,
                                   d.advertised, bgp_status_name, exclusive=False)
 
     def tick(self) -> None:
         """Tell the user when a session comes up or goes down: an Event on the BGPPeer object."""
-        if self._events is None:
-            return
+        if self._events is None or not self._handed_peers:
+            return  # no BGPPeer for this node, so no session to report on: no round trip to the BGP loop to learn it
         for st in self._bgp.snapshot():
             up = st.state == "Established"
             if self._session_up.get(st.peer, False) == up:

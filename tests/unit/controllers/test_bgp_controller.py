@@ -45,3 +45,65 @@ def test_a_session_gets_the_routes_and_the_service_its_status() -> None:
     assert [p.name for p in bgp.peers] == ["r1"]
     assert {str(r.prefix) for r in bgp.routes["r1"]} == {"198.51.100.240/32"}
     assert [want for _, want in status.wishes] == [("node1", "default/web", ("r1",))]
+
+
+class CountingBGP(FakeBGP):
+    """Counts what crosses to the BGP speaker's loop (each call is a hand-over to its thread)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def set_peers(self, peers: list[Any]) -> None:
+        self.calls.append("set_peers")
+        super().set_peers(peers)
+
+    def set_routes(self, routes: dict[str, Any]) -> None:
+        self.calls.append("set_routes")
+        super().set_routes(routes)
+
+    def snapshot(self) -> list[Any]:
+        self.calls.append("snapshot")
+        return []
+
+
+def counting(**kinds: Cache) -> tuple[BGPController, CountingBGP, Cache]:
+    services = Cache(service("web", "198.51.100.240", pool_name="lan"))
+    caches = world(ipaddresspools=Cache(pool("lan", "198.51.100.240/29")), nodes=Cache(node("node1", "192.0.2.11")),
+                   bgpadvertisements=Cache({"apiVersion": "metallb.io/v1beta1", "kind": "BGPAdvertisement",
+                                            "metadata": meta("all"), "spec": {}}), services=services, **kinds)
+    bgp = CountingBGP()
+    ctl = BGPController(node="node1", caches=caches, views=ViewSource(caches, load_balancer_class=None),
+                        synced=lambda: True, bgp=bgp, status=Recorder(), events=Recorder())  # type: ignore[arg-type]
+    return ctl, bgp, services
+
+
+def test_without_a_bgppeer_a_pass_hands_the_bgp_speaker_nothing_after_the_first() -> None:
+    """During a cold start the controller recomputes after every batch of status writes; with no BGPPeer none of
+    them may cross to the BGP loop (no sessions to set, no routes, no session states to read)."""
+    ctl, bgp, services = counting()
+    ctl.recompute()
+    ctl.tick()
+    assert bgp.peers == [] and bgp.routes == {}
+    bgp.calls.clear()
+    for i in range(3):
+        services.put(service(f"s{i}", f"198.51.100.24{i + 1}", pool_name="lan"))
+        ctl.recompute()
+        ctl.tick()
+    assert bgp.calls == []
+
+
+def test_with_a_bgppeer_only_what_changed_is_handed_over_and_sessions_are_still_watched() -> None:
+    ctl, bgp, services = counting(bgppeers=Cache(peer("r1", "192.0.2.1")))
+    ctl.recompute()
+    ctl.tick()
+    assert bgp.calls == ["set_peers", "set_routes", "snapshot"]
+    bgp.calls.clear()
+    ctl.recompute()  # nothing changed
+    ctl.tick()
+    assert bgp.calls == ["snapshot"]
+    bgp.calls.clear()
+    services.put(service("db", "198.51.100.241", pool_name="lan"))  # a new route, the same session
+    ctl.recompute()
+    assert bgp.calls == ["set_routes"]
+    assert {str(r.prefix) for r in bgp.routes["r1"]} == {"198.51.100.240/32", "198.51.100.241/32"}
