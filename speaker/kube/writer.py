@@ -243,26 +243,41 @@ def pool_status_applier(
     return Applier("pool-status", apply, workers=1, satisfied=satisfied)
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _timestamp(seconds: float) -> str:
+    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class EventRecorder:
-    """Best-effort, non-blocking Events: a bounded queue drained by one thread; never delays allocation."""
+    """Best-effort, non-blocking Events: a bounded queue drained by one thread; never delays allocation.
 
-    def __init__(self, api: client.ApiClient, *, component: str, host: str, capacity: int = 10000) -> None:
+    Status writes go first: while ``busy()`` (the Service status writes have work queued), an Event waits, at most
+    ``max_defer`` seconds after it was recorded, so a busy cluster still gets every Event. At a cold start with
+    10,000 Services the allocator says IPAllocated 10,000 times at once; sent beside the status writes they were a
+    fifth of the API requests and of the speaker's CPU before the last address was written. An Event carries the
+    time it was recorded (``firstTimestamp``), not the time it was sent.
+    """
+
+    def __init__(self, api: client.ApiClient, *, component: str, host: str, capacity: int = 10000,
+                 busy: Callable[[], bool] = lambda: False, max_defer: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic, wall_clock: Callable[[], float] = time.time) -> None:
         self._api = api
         self._component = component
         self._host = host
-        self._queue: queue.Queue[Event | None] = queue.Queue(maxsize=capacity)
+        self._queue: queue.Queue[tuple[Event, float, float] | None] = queue.Queue(maxsize=capacity)
         self._thread: threading.Thread | None = None
+        self._busy = busy
+        self._max_defer = max_defer
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._flushing = threading.Event()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._work, name="events", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 2.0) -> None:
-        """Flush what is queued (briefly), then stop."""
+        """Flush what is queued (briefly, without waiting for the status writes), then stop."""
+        self._flushing.set()
         try:
             self._queue.put(None, timeout=timeout)
         except queue.Full:
@@ -276,14 +291,25 @@ class EventRecorder:
         log_fn("%s %s/%s: %s: %s", kind, ns, name, event.reason, event.message,
                extra=log_fields(service=f"{ns}/{name}" if kind == "Service" else None))
         try:
-            self._queue.put_nowait(event)
+            self._queue.put_nowait((event, self._clock(), self._wall_clock()))
         except queue.Full:
             metrics.EVENTS_DROPPED.inc()
 
+    def _hold_back(self, recorded: float) -> None:
+        """Wait while the status writes are busy, until ``max_defer`` after ``recorded``; polled (20 a second)
+        only while they are."""
+        while self._busy() and not self._flushing.is_set():
+            left = recorded + self._max_defer - self._clock()
+            if left <= 0:
+                return
+            self._flushing.wait(min(left, 0.05))
+
     def _work(self) -> None:
-        while (event := self._queue.get()) is not None:
+        while (item := self._queue.get()) is not None:
+            event, recorded, recorded_at = item
+            self._hold_back(recorded)
             api_version, kind, ns, name, uid = event.involved
-            now = _now()
+            when = _timestamp(recorded_at)
             body = {
                 "apiVersion": "v1",
                 "kind": "Event",
@@ -295,8 +321,8 @@ class EventRecorder:
                 "source": {"component": self._component, "host": self._host},
                 "reportingComponent": self._component,
                 "reportingInstance": self._host,
-                "firstTimestamp": now,
-                "lastTimestamp": now,
+                "firstTimestamp": when,
+                "lastTimestamp": when,
                 "count": 1,
             }
             for attempt in range(3):
