@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,10 @@ from speaker.kube.kinds import Caches
 from speaker.kube.writer import Applier, EventRecorder, bgp_status_name, publish_announcements
 
 log = logging.getLogger(__name__)
+
+
+#: What a node with no BGPPeer never reads (``bgp_node_decision`` reads no Service without a session).
+SERVICE_SIDE = frozenset({"services", "endpointslices"})
 
 
 class BGPController(Reconciler):
@@ -45,8 +50,42 @@ class BGPController(Reconciler):
         # start this controller recomputes after every batch of status writes (None: nothing handed yet).
         self._handed_peers: list[Any] | None = None
         self._handed_routes: Any = None
+        # Set by a change of anything but Services (any thread): the next pass must decide again even with no
+        # BGPPeer. Only Services changed and no BGPPeer: the decision cannot change, and the pass is skipped.
+        self._beyond_services = True
+        # A Service change while no BGPPeer was handed over: not worth waking for (every status write of a cold
+        # start was a wake-up of this thread), but owed a pass if peers arrive from a pass that read Services
+        # before it. Under the lock with _handed_peers, so no change falls between the two.
+        self._lock = threading.Lock()
+        self._unseen_services = False
+
+    def notify(self, kind: str, change: Any, key: str) -> None:
+        if kind not in self.relevant:
+            return
+        if kind in SERVICE_SIDE:
+            with self._lock:
+                if self._handed_peers == []:
+                    self._unseen_services = True
+                    return
+        else:
+            self._beyond_services = True
+        self._dirty.set()
+
+    def poke(self, *args: Any) -> None:
+        self._beyond_services = True
+        super().poke(*args)
 
     def recompute(self) -> None:
+        if not self._beyond_services and self._handed_peers == []:
+            return  # a cold start's thousands of status writes, on a node with no BGPPeer
+        self._beyond_services = False  # before reading the caches: a change from now on is seen by the next pass
+        try:
+            self._decide_and_hand_over()
+        except Exception:
+            self._beyond_services = True  # not done: the next pass tries again, whatever changes next
+            raise
+
+    def _decide_and_hand_over(self) -> None:
         views = self._views
         d = bgp_node_decision(views.config(), self._node, views.node(self._node), views.lazy(), self._routes_memo)
         self._routes_memo = d.memo
@@ -61,7 +100,11 @@ class BGPController(Reconciler):
         peers = list(d.peers)
         if peers != self._handed_peers:
             self._bgp.set_peers(peers)
-            self._handed_peers = peers
+            with self._lock:
+                self._handed_peers = peers
+                unseen, self._unseen_services = self._unseen_services, False
+            if peers and unseen:
+                self._dirty.set()  # a Service changed after this pass may have read it: once more
         if d.routes != self._handed_routes:
             self._bgp.set_routes(d.routes)
             self._handed_routes = d.routes

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from speaker.controllers.bgp import BGPController
 from speaker.controllers.views import ViewSource
 from tests.unit.controllers.world import Cache, Recorder, meta, node, peer, pool, service, world
@@ -107,3 +109,76 @@ def test_with_a_bgppeer_only_what_changed_is_handed_over_and_sessions_are_still_
     ctl.recompute()
     assert bgp.calls == ["set_routes"]
     assert {str(r.prefix) for r in bgp.routes["r1"]} == {"198.51.100.240/32", "198.51.100.241/32"}
+
+
+def test_without_a_bgppeer_a_pass_after_services_only_changed_decides_nothing(monkeypatch: Any) -> None:
+    """With no session, no Service is read, so a change of Services alone cannot change the decision; any other
+    change (here a BGPPeer appearing) is decided at once."""
+    from speaker.controllers import bgp as bgp_module
+
+    decided = []
+    real = bgp_module.bgp_node_decision
+    monkeypatch.setattr(bgp_module, "bgp_node_decision", lambda *a: decided.append(1) or real(*a))
+    peers = Cache()
+    ctl, bgp, services = counting(bgppeers=peers)
+    ctl.recompute()
+    assert len(decided) == 1 and bgp.peers == []
+    for i in range(3):
+        services.put(service(f"s{i}", f"198.51.100.24{i + 1}", pool_name="lan"))
+        ctl.notify("services", None, f"default/s{i}")
+        ctl.recompute()
+    assert len(decided) == 1
+    peers.put(peer("r1", "192.0.2.1"))
+    ctl.notify("bgppeers", None, "metallb-system/r1")
+    ctl.recompute()
+    assert len(decided) == 2 and [p.name for p in bgp.peers] == ["r1"]
+    assert {str(r.prefix) for r in bgp.routes["r1"]} == {"198.51.100.240/32", "198.51.100.241/32",
+                                                         "198.51.100.242/32", "198.51.100.243/32"}
+    services.put(service("s9", "198.51.100.244", pool_name="lan"))  # with a session, Services count again
+    ctl.notify("services", None, "default/s9")
+    ctl.recompute()
+    assert len(decided) == 3
+
+
+def test_a_failed_pass_is_tried_again_on_the_next_change_whatever_it_is(monkeypatch: Any) -> None:
+    from speaker.controllers import bgp as bgp_module
+
+    ctl, bgp, services = counting()
+    ctl.recompute()
+    real = bgp_module.bgp_node_decision
+    monkeypatch.setattr(bgp_module, "bgp_node_decision", lambda *a: (_ for _ in ()).throw(RuntimeError("boom")))
+    ctl.notify("ipaddresspools", None, "metallb-system/lan")
+    with pytest.raises(RuntimeError):
+        ctl.recompute()
+    decided = []
+    monkeypatch.setattr(bgp_module, "bgp_node_decision", lambda *a: decided.append(1) or real(*a))
+    ctl.notify("services", None, "default/web")  # only a Service changed since: the failed pass is still owed
+    ctl.recompute()
+    assert decided == [1]
+
+
+def test_without_a_bgppeer_a_service_change_does_not_wake_the_controller() -> None:
+    ctl, bgp, services = counting()
+    ctl.recompute()  # no BGPPeer handed over
+    ctl._dirty.clear()
+    ctl.notify("services", None, "default/web")
+    assert not ctl._dirty.is_set()
+    ctl.notify("nodes", None, "node1")  # anything else still wakes it
+    assert ctl._dirty.is_set()
+
+
+def test_a_service_change_unseen_while_peerless_gets_one_more_pass_once_peers_are_handed() -> None:
+    """The pass that hands the first BGPPeer may have read the Services before that change: it asks for another."""
+    peers = Cache()
+    ctl, bgp, services = counting(bgppeers=peers)
+    ctl.recompute()
+    ctl.notify("services", None, "default/web")  # not woken for it
+    peers.put(peer("r1", "192.0.2.1"))
+    ctl.notify("bgppeers", None, "metallb-system/r1")
+    ctl._dirty.clear()  # the loop clears it before the pass
+    ctl.recompute()
+    assert [p.name for p in bgp.peers] == ["r1"]
+    assert ctl._dirty.is_set()
+    ctl._dirty.clear()
+    ctl.recompute()  # nothing unseen any more
+    assert not ctl._dirty.is_set()
