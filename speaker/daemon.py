@@ -71,7 +71,10 @@ class Speaker:
             detail="peers")
         self.status_appliers = {"servicel2statuses": self.l2_status_applier,
                                 "servicebgpstatuses": self.bgp_status_applier}
-        self.events = EventRecorder(api, component=COMPONENT, host=cfg.node_name)
+        # Events wait while Service status writes are queued (bounded): the address first, then the Event about it.
+        status_applier = self.status_applier
+        self.events = EventRecorder(api, component=COMPONENT, host=cfg.node_name,
+                                    busy=lambda: not status_applier.idle())
         # The one reading of the caches every controller shares: the config (one last-good memory), parsed Services.
         self.views = ViewSource(caches, load_balancer_class=cfg.load_balancer_class,
                                 ignore_exclude_lb=cfg.ignore_exclude_lb)

@@ -158,15 +158,17 @@ class AllocationController:
         self._config = self._load_config()
         self._allocator = Allocator(self._pools.values())
         self._failed.clear()
-        requests = []
+        # Each Service is read once: the order needs its request, and deciding uses the same reading (a Service that
+        # changed meanwhile is notified, so decided again in the next batch).
+        ours: dict[str, tuple[ServiceView, Extraction]] = {}
         for key, sv in self._views.services().items():
             if sv.ours:
-                requests.append(self._extract(sv).request)
+                ours[key] = (sv, self._extract(sv))
             else:
                 self._reconcile(key)
-        log.info("allocator rebuilt: %d pools, %d LoadBalancer Services", len(self._pools), len(requests))
-        for req in order_for_restore(requests):
-            self._reconcile(req.key)
+        log.info("allocator rebuilt: %d pools, %d LoadBalancer Services", len(self._pools), len(ours))
+        for req in order_for_restore([extraction.request for _, extraction in ours.values()]):
+            self._decide(req.key, *ours.pop(req.key))
 
     def _apply_config(self) -> None:
         previous = self._config
@@ -187,9 +189,11 @@ class AllocationController:
             self._reconcile(key)
 
     def _reconcile(self, key: str) -> None:
-        assert self._allocator is not None
         svc = self._views.service(key)
-        extraction = self._extract(svc) if svc is not None and svc.ours else None
+        self._decide(key, svc, self._extract(svc) if svc is not None and svc.ours else None)
+
+    def _decide(self, key: str, svc: ServiceView | None, extraction: Extraction | None) -> None:
+        assert self._allocator is not None
         decision = decide(key, svc, extraction, self._allocator, self._pools)
         if decision.failed:
             self._failed.add(key)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -34,6 +35,10 @@ from speaker.plan.announce import (
 )
 
 log = logging.getLogger(__name__)
+
+
+#: What a node with no BGPPeer never reads (``bgp_node_decision`` reads no Service without a session).
+SERVICE_SIDE = frozenset({"services", "endpointslices"})
 
 
 class BGPController(Reconciler):
@@ -61,8 +66,51 @@ class BGPController(Reconciler):
         self._session_up: dict[str, bool] = {}
         self._withdrawn: Mapping[str, tuple[str, ...]] = {}  # Service → addresses withdrawn: no serving endpoint
         self._announced: tuple[tuple[str, str, str], ...] = ()  # (ip, node, service) advertised to some peer
+        # What the BGP speaker was last handed: each hand-over crosses to its event loop's thread, and during a cold
+        # start this controller recomputes after every batch of status writes (None: nothing handed yet).
+        self._handed_peers: list[Any] | None = None
+        self._handed_routes: Any = None
+        # Set by a change of anything but Services (any thread): the next pass must decide again even with no
+        # BGPPeer. Only Services changed and no BGPPeer: the decision cannot change, and the pass is skipped.
+        self._beyond_services = True
+        # A Service change while no BGPPeer was handed over: not worth waking for (every status write of a cold
+        # start was a wake-up of this thread), but owed a pass if peers arrive from a pass that read Services
+        # before it. Under the lock with _handed_peers, so no change falls between the two.
+        self._lock = threading.Lock()
+        self._unseen_services = False
+
+    def notify(self, kind: str, change: Any, key: str) -> None:
+        if kind not in self.relevant:
+            return
+        if kind in SERVICE_SIDE and not self._reports_gaps():
+            with self._lock:
+                if self._handed_peers == []:
+                    self._unseen_services = True
+                    return
+        else:
+            self._beyond_services = True
+        self._dirty.set()
+
+    def _reports_gaps(self) -> bool:
+        """The allocator leader, with a BGPAdvertisement: a Service change may open or close a BGP gap
+        (``_report_gaps``) even with no BGPPeer, so it is never skipped. Two cache reads, no config build."""
+        return self._is_leader() and bool(self._caches.bgpadvertisements.keys())
+
+    def poke(self, *args: Any) -> None:
+        self._beyond_services = True
+        super().poke(*args)
 
     def recompute(self) -> None:
+        if not self._beyond_services and self._handed_peers == [] and not self._reports_gaps():
+            return  # a cold start's thousands of status writes, on a node with no BGPPeer
+        self._beyond_services = False  # before reading the caches: a change from now on is seen by the next pass
+        try:
+            self._decide_and_hand_over()
+        except Exception:
+            self._beyond_services = True  # not done: the next pass tries again, whatever changes next
+            raise
+
+    def _decide_and_hand_over(self) -> None:
         views = self._views
         d = bgp_node_decision(views.config(), self._node, views.node(self._node), views.lazy(), self._routes_memo)
         self._routes_memo = d.memo
@@ -74,8 +122,17 @@ class BGPController(Reconciler):
         if names != self._peer_names:
             log.info("bgp: sessions for this node: %s", ", ".join(names) or "none")
             self._peer_names = names
-        self._bgp.set_peers(list(d.peers))
-        self._bgp.set_routes(d.routes)
+        peers = list(d.peers)
+        if peers != self._handed_peers:
+            self._bgp.set_peers(peers)
+            with self._lock:
+                self._handed_peers = peers
+                unseen, self._unseen_services = self._unseen_services, False
+            if peers and unseen:
+                self._dirty.set()  # a Service changed after this pass may have read it: once more
+        if d.routes != self._handed_routes:
+            self._bgp.set_routes(d.routes)
+            self._handed_routes = d.routes
         self._announced = tuple((ip, self._node, key) for key, ips in d.announced.items() for ip in ips)
         for key in sorted(d.withdrawn.keys() - self._withdrawn.keys()):
             ips = ", ".join(d.withdrawn[key])
@@ -109,8 +166,8 @@ class BGPController(Reconciler):
 
     def tick(self) -> None:
         """Tell the user when a session comes up or goes down: an Event on the BGPPeer object."""
-        if self._events is None:
-            return
+        if self._events is None or not self._handed_peers:
+            return  # no BGPPeer for this node, so no session to report on: no round trip to the BGP loop to learn it
         for st in self._bgp.snapshot():
             up = st.state == "Established"
             if self._session_up.get(st.peer, False) == up:

@@ -19,9 +19,10 @@ User mistakes are answered with :class:`AllocationError` values, never exception
 from __future__ import annotations
 
 import ipaddress
+import operator
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from speaker.ipam.freelist import FreeList
 from speaker.ipam.pool import Pool, ServiceAllocation
@@ -130,6 +131,18 @@ class _Alloc:
     request: ServiceRequest
     pool: str
     ips: tuple[IPAddress, ...]
+    #: Given by :meth:`Allocator.assign` with no notes (not re-held by ``set_pools``): the same request again may
+    #: keep it without checking it again (``_unchanged``).
+    settled: bool = False
+
+
+#: What the allocator reads from a request, but for ``current_ips`` (what the Service shows).
+_ASKED = operator.attrgetter(*(f.name for f in fields(ServiceRequest) if f.name != "current_ips"))
+
+
+def _unchanged(held: ServiceRequest, asked: ServiceRequest) -> bool:
+    """Whether ``asked`` asks what ``held`` asked: only the Service's status may differ (our own write of it)."""
+    return held is asked or _ASKED(held) == _ASKED(asked)
 
 
 @dataclass
@@ -340,11 +353,22 @@ class Allocator:
 
         Idempotent. On :class:`AllocationError` the Service holds nothing afterwards (the
         controller clears its status), matching MetalLB's clearServiceState.
+
+        A request that asks what the one that got the held addresses asked (only ``current_ips`` differ: typically
+        the Service showing them now, after the status write) keeps them without checking them again: nothing it
+        is checked against changed (pools change only through :meth:`set_pools`, which checks every holder, and
+        another Service only takes an address compatibly with its holders). Not when a family it wants is
+        missing: a freed address of that family may complete it. During a cold start every Service is decided
+        once more when its own status write comes back; checking again cost a tenth of the controller's time.
         """
         r = request
         wanted, problem = _wanted_families(r)
         if problem is not None:
             return self._fail(r, problem)
+        held = self._allocs.get(r.key)
+        if (held is not None and held.settled and len(held.ips) == len(wanted) and _unchanged(held.request, r)):
+            self._allocs[r.key] = _Alloc(r, held.pool, held.ips, settled=True)
+            return Assignment(r.key, held.pool, held.ips)
         requested: list[IPAddress] = []
         for text in r.requested_ips:
             try:
@@ -508,11 +532,12 @@ class Allocator:
     def _commit(self, r: ServiceRequest, pool: str, ips: Sequence[IPAddress], notes: Iterable[str]) -> Assignment:
         order = {f: i for i, f in enumerate(r.families)}
         ordered = tuple(sorted(ips, key=lambda ip: order.get(ip.version, 9)))
+        noted = tuple(notes)
         self.release(r.key)
-        self._hold(r, pool, ordered)
-        return Assignment(r.key, pool, ordered, tuple(notes))
+        self._hold(r, pool, ordered, settled=not noted)
+        return Assignment(r.key, pool, ordered, noted)
 
-    def _hold(self, r: ServiceRequest, pool: str, ips: tuple[IPAddress, ...]) -> None:
+    def _hold(self, r: ServiceRequest, pool: str, ips: tuple[IPAddress, ...], *, settled: bool = False) -> None:
         state = self._pools[pool]
         for ip in ips:
             hold = self._holds.get(ip)
@@ -524,7 +549,7 @@ class Allocator:
                 if r.sharing_key:
                     self._by_sharing_key.setdefault(r.sharing_key, set()).add(ip)
             hold.users[r.key] = r.ports
-        self._allocs[r.key] = _Alloc(r, pool, ips)  # callers released r.key first (or start from empty)
+        self._allocs[r.key] = _Alloc(r, pool, ips, settled)  # callers released r.key first (or start from empty)
         self._services_per_pool[pool] = self._services_per_pool.get(pool, 0) + 1
 
     def _assign_requested(

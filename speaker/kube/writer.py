@@ -95,6 +95,11 @@ class WorkQueue:
         with self._cond:
             return not self._queue and not self._processing
 
+    def holds(self, key: str) -> bool:
+        """Whether ``key`` is queued or being processed (a worker will look at it again)."""
+        with self._cond:
+            return key in self._dirty or key in self._processing
+
     def close(self) -> None:
         with self._cond:
             self._closed = True
@@ -106,13 +111,20 @@ class Applier:
 
     ``apply`` returns normally when done (or nothing needed doing) and raises ``RetryLater``
     when the write should be tried again; only the lease holder applies (``set_enabled``).
+
+    ``satisfied(key, want)``: whether the live object already shows the wish (a cache read, no I/O). A wish that
+    is satisfied while no worker holds its key is recorded and not queued: the worker would only have read the
+    same cache and returned. The allocation controller repeats every wish when its own write comes back (and the
+    pool status after every batch), so this keeps thousands of no-op hand-overs to the workers out of a cold start.
     """
 
     def __init__(
-        self, name: str, apply: Callable[[str, Any], None], *, workers: int = 4, retry_delay: float = 1.0
+        self, name: str, apply: Callable[[str, Any], None], *, workers: int = 4, retry_delay: float = 1.0,
+        satisfied: Callable[[str, Any], bool] | None = None,
     ) -> None:
         self._name = name
         self._apply = apply
+        self._satisfied = satisfied
         self._workers = workers
         self._retry_delay = retry_delay
         self._queue = WorkQueue()
@@ -141,6 +153,10 @@ class Applier:
     def desire(self, key: str, want: Any) -> None:
         with self._lock:
             self._wanted[key] = want
+        # Not queued when nothing is to be done, and only while no worker holds the key: one that does may be
+        # writing an older wish, and must look again once done.
+        if self._satisfied is not None and not self._queue.holds(key) and self._satisfied(key, want):
+            return
         self._queue.add(key)
 
     def forget(self, key: str) -> None:
@@ -186,9 +202,12 @@ def service_status_applier(
 ) -> Applier:
     """Writes ``services/status`` (ingress + pool annotation) when the live object differs from the wish."""
 
-    def apply(key: str, want: ServiceStatus) -> None:
+    def satisfied(key: str, want: ServiceStatus) -> bool:
         svc = live(key)
-        if svc is None or live_status(svc) == want:
+        return svc is None or live_status(svc) == want  # gone: the watch tells the controller
+
+    def apply(key: str, want: ServiceStatus) -> None:
+        if satisfied(key, want):
             return
         ns, name = key.split("/", 1)
         try:
@@ -203,7 +222,7 @@ def service_status_applier(
             metrics.K8S_UPDATE_ERRORS.inc()
             raise RetryLater(f"status write failed: {_describe(exc)}") from None
 
-    return Applier("service-status", apply, workers=workers)
+    return Applier("service-status", apply, workers=workers, satisfied=satisfied)
 
 
 def pool_status_applier(
@@ -212,9 +231,12 @@ def pool_status_applier(
     """Writes ``ipaddresspools/status`` (assigned/available per family) when it differs."""
     custom = client.CustomObjectsApi(api)
 
-    def apply(key: str, want: Mapping[str, int]) -> None:
+    def satisfied(key: str, want: Mapping[str, int]) -> bool:
         pool = live(key)
-        if pool is None or all((pool.get("status") or {}).get(k) == v for k, v in want.items()):
+        return pool is None or all((pool.get("status") or {}).get(k) == v for k, v in want.items())
+
+    def apply(key: str, want: Mapping[str, int]) -> None:
+        if satisfied(key, want):
             return
         name = key.split("/", 1)[-1]
         try:
@@ -230,29 +252,44 @@ def pool_status_applier(
         except (HTTPError, OSError) as exc:
             raise RetryLater(f"pool status write failed: {_describe(exc)}") from None
 
-    return Applier("pool-status", apply, workers=1)
+    return Applier("pool-status", apply, workers=1, satisfied=satisfied)
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _timestamp(seconds: float) -> str:
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class EventRecorder:
-    """Best-effort, non-blocking Events: a bounded queue drained by one thread; never delays allocation."""
+    """Best-effort, non-blocking Events: a bounded queue drained by one thread; never delays allocation.
 
-    def __init__(self, api: client.ApiClient, *, component: str, host: str, capacity: int = 10000) -> None:
+    Status writes go first: while ``busy()`` (the Service status writes have work queued), an Event waits, at most
+    ``max_defer`` seconds after it was recorded, so a busy cluster still gets every Event. At a cold start with
+    10,000 Services the allocator says IPAllocated 10,000 times at once; sent beside the status writes they were a
+    fifth of the API requests and of the speaker's CPU before the last address was written. An Event carries the
+    time it was recorded (``firstTimestamp``), not the time it was sent.
+    """
+
+    def __init__(self, api: client.ApiClient, *, component: str, host: str, capacity: int = 10000,
+                 busy: Callable[[], bool] = lambda: False, max_defer: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic, wall_clock: Callable[[], float] = time.time) -> None:
         self._api = api
         self._component = component
         self._host = host
-        self._queue: queue.Queue[Event | None] = queue.Queue(maxsize=capacity)
+        self._queue: queue.Queue[tuple[Event, float, float] | None] = queue.Queue(maxsize=capacity)
         self._thread: threading.Thread | None = None
+        self._busy = busy
+        self._max_defer = max_defer
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._flushing = threading.Event()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._work, name="events", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 2.0) -> None:
-        """Flush what is queued (briefly), then stop."""
+        """Flush what is queued (briefly, without waiting for the status writes), then stop."""
+        self._flushing.set()
         with contextlib.suppress(queue.Full):
             self._queue.put(None, timeout=timeout)
         if self._thread:
@@ -264,16 +301,27 @@ class EventRecorder:
         log_fn("%s %s: %s: %s", kind, f"{ns}/{name}" if ns else name, event.reason, event.message,
                extra=log_fields(service=f"{ns}/{name}" if kind == "Service" else None))
         try:
-            self._queue.put_nowait(event)
+            self._queue.put_nowait((event, self._clock(), self._wall_clock()))
         except queue.Full:
             metrics.EVENTS_DROPPED.inc()
 
+    def _hold_back(self, recorded: float) -> None:
+        """Wait while the status writes are busy, until ``max_defer`` after ``recorded``; polled (20 a second)
+        only while they are."""
+        while self._busy() and not self._flushing.is_set():
+            left = recorded + self._max_defer - self._clock()
+            if left <= 0:
+                return
+            self._flushing.wait(min(left, 0.05))
+
     def _work(self) -> None:
-        while (event := self._queue.get()) is not None:
+        while (item := self._queue.get()) is not None:
+            event, recorded, recorded_at = item
+            self._hold_back(recorded)
             api_version, kind, ns, name, uid = event.involved
             # An Event about a cluster-scoped object (a Node) lives in "default", as client-go's recorder puts it.
             where = ns or "default"
-            now = _now()
+            when = _timestamp(recorded_at)
             body = {
                 "apiVersion": "v1",
                 "kind": "Event",
@@ -285,8 +333,8 @@ class EventRecorder:
                 "source": {"component": self._component, "host": self._host},
                 "reportingComponent": self._component,
                 "reportingInstance": self._host,
-                "firstTimestamp": now,
-                "lastTimestamp": now,
+                "firstTimestamp": when,
+                "lastTimestamp": when,
                 "count": 1,
             }
             for attempt in range(3):

@@ -7,6 +7,7 @@ rotated exec/OIDC token never picked up, a failed write that looks like success,
 
 from __future__ import annotations
 
+import http.server
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from speaker.kube import client as kube_client
 from speaker.kube.client import api_path, lister, read_json, request
 from speaker.kube.informer import Change, Informer
 from speaker.kube.kinds import SERVICES
@@ -48,7 +50,7 @@ def test_requests_carry_the_token_and_a_refused_one_raises(server: ApiServer) ->
     assert refused.value.status == 401
 
 
-def test_a_rotated_token_is_fetched_for_every_request(server: ApiServer) -> None:
+def test_a_rotated_token_is_fetched_through_the_refresh_hook(server: ApiServer) -> None:
     """exec / OIDC kubeconfigs refresh the token through the configuration's hook; the lean path must call it."""
     api = api_client(server.url, "stale")
     calls = []
@@ -60,6 +62,52 @@ def test_a_rotated_token_is_fetched_for_every_request(server: ApiServer) -> None
     api.configuration.refresh_api_key_hook = refresh
     assert read_json(request(api, "GET", "/api/v1/namespaces"))["kind"] == "NamespaceList"  # "stale" would be 401
     assert calls
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def rotating(api: client.ApiClient, tokens: list[str]) -> list[str]:
+    """Make the configuration's refresh hook hand out ``tokens`` one per call; returns the ones handed out."""
+    handed: list[str] = []
+
+    def refresh(cfg: client.Configuration) -> None:
+        handed.append(tokens[min(len(handed), len(tokens) - 1)])
+        cfg.api_key["authorization"] = handed[-1]
+
+    api.configuration.refresh_api_key_hook = refresh
+    return handed
+
+
+def test_the_credentials_are_asked_again_after_a_second(server: ApiServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reused for at most ``AUTH_MAX_AGE`` (1 s): a rotated token is in use a second later at the latest."""
+    clock = Clock()
+    monkeypatch.setattr(kube_client, "_clock", clock)
+    api = api_client(server.url, "unused")
+    handed = rotating(api, ["good", "bad"])
+    for _ in range(3):
+        read_json(request(api, "GET", "/api/v1/namespaces"))
+    assert handed == ["good"]
+    clock.now += kube_client.AUTH_MAX_AGE
+    with pytest.raises(ApiException) as refused:  # the hook's second token is the one sent now
+        request(api, "GET", "/api/v1/namespaces")
+    assert refused.value.status == 401 and handed == ["good", "bad"]
+
+
+def test_a_refused_token_is_not_reused(server: ApiServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 401 forgets the cached credentials: the next request asks the hook again, within the same second."""
+    monkeypatch.setattr(kube_client, "_clock", Clock())
+    api = api_client(server.url, "unused")
+    handed = rotating(api, ["revoked", "good"])
+    with pytest.raises(ApiException):
+        request(api, "GET", "/api/v1/namespaces")
+    assert read_json(request(api, "GET", "/api/v1/namespaces"))["kind"] == "NamespaceList"
+    assert handed == ["revoked", "good"]
 
 
 def test_a_failed_write_raises_with_the_status_and_the_servers_reason(server: ApiServer) -> None:
@@ -116,3 +164,70 @@ def test_the_informer_gets_the_same_objects_as_the_generated_client(server: ApiS
     request(api, "POST", api_path("api/v1/namespaces", "default", "services"), body=service("web")).release_conn()
     by_class = read_json(client.CoreV1Api(api).list_service_for_all_namespaces(_preload_content=False))
     assert read_json(SERVICES.lister(api)())["items"] == by_class["items"]
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """Answers every request with an empty ServiceList and records its request line."""
+
+    lines: list[str]
+
+    def do_GET(self) -> None:
+        self.lines.append(self.requestline)
+        body = b'{"kind":"ServiceList","items":[]}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def recorder() -> Iterator[tuple[str, list[str]]]:
+    """A plain HTTP server on loopback: its URL and the request lines it received."""
+    lines: list[str] = []
+    handler = type("Handler", (_Recorder,), {"lines": lines})
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{srv.server_address[1]}", lines
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(timeout=10)
+
+
+def test_a_server_url_with_a_path_keeps_its_path(recorder: tuple[str, list[str]]) -> None:
+    """A kubeconfig's server may be a path on a proxy in front of the API (Rancher: ``.../k8s/clusters/c-1``);
+    every request goes under it, the first and the ones after (the connection pool is chosen once)."""
+    url, lines = recorder
+    api = api_client(f"{url}/k8s/clusters/c-1", "good")
+    for _ in range(2):
+        read_json(request(api, "GET", "/api/v1/services", query={"limit": "1"}))
+    assert lines == ["GET /k8s/clusters/c-1/api/v1/services?limit=1 HTTP/1.1"] * 2
+
+
+def test_requests_go_through_the_configured_http_proxy(recorder: tuple[str, list[str]]) -> None:
+    """With ``proxy-url`` the request goes to the proxy, naming the API server (absolute form); the API server's
+    address (a documentation prefix) is never contacted directly."""
+    url, lines = recorder
+    api = api_client("http://192.0.2.1:6443", "good")
+    api.configuration.proxy = url
+    api = client.ApiClient(api.configuration)  # the REST client picks the proxy when it is built
+    assert read_json(request(api, "GET", "/api/v1/services"))["kind"] == "ServiceList"
+    assert lines == ["GET http://192.0.2.1:6443/api/v1/services HTTP/1.1"]
+
+
+def test_requests_still_work_after_the_clients_connections_are_closed(server: ApiServer) -> None:
+    """``ApiClient.close()`` empties the pool manager (``clear()``; urllib3 1.26 also closes each pool, as done
+    here by hand); the next request gets a new pool from the manager instead of failing on the closed one."""
+    api = api_client(server.url, "good")
+    assert read_json(request(api, "GET", "/api/v1/namespaces"))["kind"] == "NamespaceList"
+    manager = api.rest_client.pool_manager
+    used = manager.connection_from_url(server.url)
+    manager.clear()
+    used.close()
+    assert read_json(request(api, "GET", "/api/v1/namespaces"))["kind"] == "NamespaceList"

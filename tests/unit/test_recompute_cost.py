@@ -174,3 +174,21 @@ def test_no_bgp_peer_means_no_route_and_no_service_read():
     cfg = build_config([pool("p", ["198.18.0.0/24"])], (), [bgp_adv("host")])
     services = addressed_services([service("a", ["198.18.0.1"])], None)
     assert bgp_plan(services, cfg, "n1", {}, {}, []) == {}
+
+
+def test_the_rebuild_reads_each_service_once(monkeypatch):
+    """Ordering the replay needs each Service's request, and deciding uses that same reading: reading every
+    Service twice was a twentieth of a cold start at 10,000 Services."""
+    from speaker.controllers import allocation
+
+    read = []
+    real = allocation.request_for
+    monkeypatch.setattr(allocation, "request_for", lambda svc, labels: read.append(svc) or real(svc, labels))
+    held = [service(f"held{i}", [f"198.18.0.{i + 1}"]) for i in range(5)]
+    new = [service(f"new{i}") for i in range(5)]
+    c = caches_with(held + new, [pool("p", ["198.18.0.0/24"])])
+    ctl, status = controller(c)
+    assert sorted(s["metadata"]["name"] for s in read) == sorted(s["metadata"]["name"] for s in held + new)
+    wished = dict(status.wishes)
+    assert all(wished[f"default/held{i}"].ips == (f"198.18.0.{i + 1}",) for i in range(5))  # kept
+    assert len({w.ips for w in wished.values()}) == 10

@@ -2,7 +2,9 @@
 
 import threading
 
-from speaker.kube.writer import WorkQueue
+from speaker.kube.writer import Applier, WorkQueue, service_status_applier
+from speaker.service import ServiceStatus, live_status
+from tests.waiting import wait_for
 
 
 def test_dedup_and_order():
@@ -39,3 +41,55 @@ def test_close_wakes_workers():
     q.close()
     t.join(2)
     assert out == [None]
+
+
+# --- the Applier: a wish the live object already shows is not handed to a worker, unless a worker holds its key ---
+
+def test_a_wish_the_live_object_already_shows_is_not_queued():
+    live = {"default/web": "A"}
+    ap = Applier("test", lambda key, want: None, workers=1, satisfied=lambda key, want: live.get(key) == want)
+    ap.set_enabled(True)
+    ap.desire("default/web", "A")  # e.g. our own status write, come back as a MODIFIED Service
+    assert ap.idle()
+    ap.desire("default/web", "B")
+    assert not ap.idle()
+
+
+def test_a_satisfied_wish_for_a_key_being_written_is_looked_at_again():
+    """A worker holding the key may be writing an older wish: the newer one must still be applied after it."""
+    live = {"k": "A"}
+    applied = []
+    writing, release = threading.Event(), threading.Event()
+
+    def apply(key, want):
+        applied.append(want)
+        if want == "B":
+            writing.set()
+            release.wait(10)
+            live[key] = "B"
+
+    ap = Applier("test", apply, workers=1, satisfied=lambda key, want: live.get(key) == want)
+    ap.set_enabled(True)
+    ap.start()
+    try:
+        ap.desire("k", "B")
+        wait_for("the write of B under way", writing.is_set)
+        ap.desire("k", "A")  # the cache still shows A, but B is being written
+        release.set()
+        wait_for("A applied after B", lambda: applied == ["B", "A"])
+    finally:
+        release.set()
+        ap.stop()
+
+
+def test_the_service_status_applier_queues_nothing_for_a_status_the_service_shows():
+    """The allocation controller wishes a Service's status again when its own write comes back."""
+    svc = {"metadata": {"name": "web", "namespace": "default",
+                        "annotations": {"metallb.io/ip-allocated-from-pool": "lan"}},
+           "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.10"}]}}}
+    ap = service_status_applier(None, {"default/web": svc}.get)  # no worker started: nothing is written
+    ap.set_enabled(True)
+    ap.desire("default/web", live_status(svc))
+    assert ap.idle()
+    ap.desire("default/web", ServiceStatus(("192.0.2.11",), "lan"))
+    assert not ap.idle()
