@@ -2,8 +2,8 @@
 
 import threading
 
+from speaker.ipam.service import ServiceStatus, live_status
 from speaker.kube.writer import Applier, WorkQueue, service_status_applier
-from speaker.service import ServiceStatus, live_status
 from tests.waiting import wait_for
 
 
