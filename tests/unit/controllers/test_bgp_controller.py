@@ -72,9 +72,12 @@ class CountingBGP(FakeBGP):
 
 def counting(**kinds: Cache) -> tuple[BGPController, CountingBGP, Cache]:
     services = Cache(service("web", "198.51.100.240", pool_name="lan"))
+    # every Service these tests create has a serving Pod (an eTP=Cluster Service without one is withdrawn)
+    serving = Cache(*(endpoints_on(name, "node1") for name in ("web", "db", "s0", "s1", "s2", "s9")))
     caches = world(ipaddresspools=Cache(pool("lan", "198.51.100.240/29")), nodes=Cache(node("node1", "192.0.2.11")),
                    bgpadvertisements=Cache({"apiVersion": "metallb.io/v1beta1", "kind": "BGPAdvertisement",
-                                            "metadata": meta("all"), "spec": {}}), services=services, **kinds)
+                                            "metadata": meta("all"), "spec": {}}), services=services,
+                   **{"endpointslices": serving, **kinds})
     bgp = CountingBGP()
     ctl = BGPController(node="node1", caches=caches, views=ViewSource(caches, load_balancer_class=None),
                         synced=lambda: True, bgp=bgp, status=Recorder(), events=Recorder())  # type: ignore[arg-type]
