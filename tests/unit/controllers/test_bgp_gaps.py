@@ -101,3 +101,21 @@ def test_the_allocator_leader_says_it_once_serves_the_metric_and_clears_both_whe
     peers.put(peer("r1", "192.0.2.1"))  # fixed
     ctl.recompute()
     assert ctl.unannounced() == [] and _unannounced() == {} and len(rec.events) == 1
+
+
+def test_a_service_added_while_no_bgppeer_exists_still_gets_its_gap_from_the_leader() -> None:
+    """The BGP controller skips Services-only passes on a node with no BGPPeer (a cold start's status writes),
+    but not on the allocator leader with a BGPAdvertisement: a new Service may open a gap there."""
+    services = Cache(service("web", "198.51.100.240", pool_name="lan"))
+    caches = world(ipaddresspools=Cache(pool("lan", "198.51.100.240/29")), nodes=Cache(*NODES),
+                   bgpadvertisements=Cache(bgpadv()), services=services,
+                   endpointslices=Cache(endpoints_on("web", "node1"), endpoints_on("db", "node1")))
+    ctl = BGPController(node="node1", caches=caches, views=ViewSource(caches, load_balancer_class=None),  # type: ignore[arg-type]
+                        synced=lambda: True, bgp=FakeBGP(), status=Recorder(), events=Recorder(),  # type: ignore[arg-type]
+                        is_leader=lambda: True)
+    ctl.recompute()
+    assert [g["service"] for g in ctl.unannounced()] == ["default/web"]
+    services.put(service("db", "198.51.100.241", pool_name="lan"))
+    ctl.notify("services", None, "default/db")
+    ctl.recompute()
+    assert [g["service"] for g in ctl.unannounced()] == ["default/db", "default/web"]
