@@ -8,12 +8,14 @@ answered. The client uses its kernel (ping / ip neigh / curl), as a laptop on th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -145,3 +147,19 @@ class L2Lab:
         self.client.run(["ping", "-c1", "-W1", ip], check=False)
         out = self.client.run(["ip", "neigh", "show", ip], check=False).stdout.split()
         return out[out.index("lladdr") + 1] if "lladdr" in out else None
+
+
+@contextlib.contextmanager
+def speakers_stopped(world: L2Lab, request: Any) -> Iterator[L2Lab]:
+    """For a fixture: yield ``world``; afterwards kill every speaker and, when the test failed (``request``: the
+    fixture's ``pytest.FixtureRequest``; conftest records ``rep_call``), print each speaker's log tail."""
+    try:
+        yield world
+    finally:
+        for n in world.nodes.values():
+            n.kill()
+        rep = getattr(request.node, "rep_call", None)
+        if rep is not None and rep.failed:
+            for n in world.nodes.values():
+                tail = n.log.read_text(errors="replace")[-5000:] if n.log.exists() else ""  # never started: no log
+                print(f"----- {n.name} -----\n{tail}")

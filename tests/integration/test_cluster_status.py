@@ -18,7 +18,7 @@ import pytest
 
 from tests.integration.conftest import NS, Cluster, wait_for
 from tests.kubeapi import DEFAULT_TOKEN, write_kubeconfig
-from tests.l2world import L2Lab
+from tests.l2world import L2Lab, speakers_stopped
 from tests.netlab import Lab
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,16 +30,9 @@ pytestmark = pytest.mark.timeout(240)
 def world(kube_api, cluster: Cluster, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[L2Lab]:
     with Lab() as lab:
         l2 = L2Lab(lab, kube_api, cluster, tmp_path, nodes=2)
-        try:
+        with speakers_stopped(l2, request):
             l2.start(backends=False)
             yield l2
-        finally:
-            for n in l2.nodes.values():
-                n.kill()
-            rep = getattr(request.node, "rep_call", None)
-            if rep is not None and rep.failed:
-                for n in l2.nodes.values():
-                    print(f"----- {n.name} -----\n" + n.log.read_text(errors="replace")[-4000:])
 
 
 def cluster_status(kubeconfig: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -14,7 +14,7 @@ import pytest
 
 from speaker.cli import status_lines
 from tests.integration.conftest import Cluster, wait_for
-from tests.l2world import L2Lab, Node
+from tests.l2world import L2Lab, Node, speakers_stopped
 from tests.netlab import Lab
 
 
@@ -22,16 +22,8 @@ from tests.netlab import Lab
 def l2lab(kube_api, cluster: Cluster, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[L2Lab]:
     with Lab() as lab:
         world = L2Lab(lab, kube_api, cluster, tmp_path, nodes=2)
-        try:
+        with speakers_stopped(world, request):
             yield world
-        finally:
-            for n in world.nodes.values():
-                n.kill()
-            rep = getattr(request.node, "rep_call", None)
-            if rep is not None and rep.failed:
-                for n in world.nodes.values():
-                    tail = n.log.read_text(errors="replace")[-5000:] if n.log.exists() else ""
-                    print(f"----- {n.name} -----\n{tail}")
 
 
 def _metric(node: Node, name: str) -> float | None:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import NS, Cluster, wait_for
-from tests.l2world import ROOT, L2Lab
+from tests.l2world import ROOT, L2Lab, speakers_stopped
 from tests.netlab import Lab
 
 VLAN_POOL = "192.0.2.240-192.0.2.250"
@@ -27,15 +27,8 @@ VLAN_POOL = "192.0.2.240-192.0.2.250"
 def world(kube_api, cluster: Cluster, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[L2Lab]:
     with Lab() as lab:
         w = L2Lab(lab, kube_api, cluster, tmp_path, nodes=1)
-        try:
+        with speakers_stopped(w, request):
             yield w
-        finally:
-            for n in w.nodes.values():
-                n.kill()
-            rep = getattr(request.node, "rep_call", None)
-            if rep is not None and rep.failed:
-                for n in w.nodes.values():
-                    print(f"----- {n.name} -----\n{n.log.read_text(errors='replace')[-5000:]}")
 
 
 def excludel2(cluster: Cluster, text: str) -> None:

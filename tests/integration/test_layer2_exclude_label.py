@@ -15,7 +15,7 @@ import pytest
 
 from speaker.plan.election import EXCLUDE_LABEL
 from tests.integration.conftest import Cluster, wait_for
-from tests.l2world import L2Lab
+from tests.l2world import L2Lab, speakers_stopped
 from tests.netlab import Lab
 
 
@@ -26,17 +26,8 @@ def l2lab(kube_api, cluster: Cluster, tmp_path: Path, request: pytest.FixtureReq
         for name in world.nodes:  # kubeadm's control-plane labels
             cluster.core.patch_node(name, {"metadata": {"labels": {"node-role.kubernetes.io/control-plane": "",
                                                                     EXCLUDE_LABEL: ""}}})
-        try:
+        with speakers_stopped(world, request):
             yield world
-        finally:
-            for n in world.nodes.values():
-                n.kill()
-            rep = getattr(request.node, "rep_call", None)
-            if rep is not None and rep.failed:
-                for n in world.nodes.values():
-                    print(
-                        f"----- {n.name} -----\n{n.log.read_text(errors='replace')[-5000:] if n.log.exists() else ''}"
-                    )
 
 
 def _unannounced(node) -> list[dict]:

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import Cluster, wait_for
-from tests.l2world import L2Lab
+from tests.l2world import L2Lab, speakers_stopped
 from tests.netlab import Lab
 
 
@@ -32,17 +32,8 @@ def l2lab(kube_api, cluster: Cluster, tmp_path: Path, request: pytest.FixtureReq
         for n in world.nodes.values():  # no key (no file, no memberlist Secret): Leases decide who is alive
             n.config.write_text(re.sub(r"^membership: .*\n", "membership: {create_secret: false}\n",
                                        n.config.read_text(), flags=re.M))
-        try:
+        with speakers_stopped(world, request):
             yield world
-        finally:
-            for n in world.nodes.values():
-                n.kill()
-            rep = getattr(request.node, "rep_call", None)
-            if rep is not None and rep.failed:
-                for n in world.nodes.values():
-                    print(
-                        f"----- {n.name} -----\n{n.log.read_text(errors='replace')[-5000:] if n.log.exists() else ''}"
-                    )
 
 
 def _vip(l2lab: L2Lab) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import NS, Cluster, wait_for
-from tests.l2world import L2Lab
+from tests.l2world import L2Lab, speakers_stopped
 from tests.netlab import Lab
 
 
@@ -21,17 +21,8 @@ from tests.netlab import Lab
 def l2lab(kube_api, cluster: Cluster, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[L2Lab]:
     with Lab() as lab:
         world = L2Lab(lab, kube_api, cluster, tmp_path, zero_config=True)
-        try:
+        with speakers_stopped(world, request):
             yield world
-        finally:
-            for n in world.nodes.values():
-                n.kill()
-            rep = getattr(request.node, "rep_call", None)
-            if rep is not None and rep.failed:
-                for n in world.nodes.values():
-                    print(
-                        f"----- {n.name} -----\n{n.log.read_text(errors='replace')[-5000:] if n.log.exists() else ''}"
-                    )
 
 
 def _secret(cluster: Cluster):
