@@ -7,10 +7,11 @@ PY := $(VENV)/bin/python
 deps:
 	VENV=$(VENV) scripts/install-deps
 
-# The checked habits: ruff (pyproject [tool.ruff]), mypy --strict on speaker/ ([tool.mypy]) and on plugins/
+# The checked habits: ruff lint and format (pyproject [tool.ruff]), mypy --strict on speaker/ ([tool.mypy]) and on plugins/
 # (scripts/mypy-plugins, mypy-plugins.ini), and the import contracts (.importlinter). .pre-commit-config.yaml runs the same before each commit.
 lint: deps
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	VENV=$(VENV) scripts/mypy-plugins
 	$(VENV)/bin/lint-imports

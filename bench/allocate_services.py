@@ -75,10 +75,18 @@ class AddressedCounter:
 
 
 def service(name: str) -> dict:
-    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "bench"},
-            "spec": {"type": "LoadBalancer", "selector": {"app": name}, "ports": [{"port": 80, "protocol": "TCP"}],
-                     # 10,000 NodePorts do not exist (30000-32767), on a real cluster either
-                     "allocateLoadBalancerNodePorts": False}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": "bench"},
+        "spec": {
+            "type": "LoadBalancer",
+            "selector": {"app": name},
+            "ports": [{"port": 80, "protocol": "TCP"}],
+            # 10,000 NodePorts do not exist (30000-32767), on a real cluster either
+            "allocateLoadBalancerNodePorts": False,
+        },
+    }
 
 
 def create_many(core: client.CoreV1Api, names: list[str], threads: int = 4) -> dict[str, float]:
@@ -125,11 +133,17 @@ def start_speaker(kubeconfig: Path, cfg: Path, log: Path, *, tracemalloc_to: Pat
         hook = log.parent / "tracemalloc-hook"
         hook.mkdir(exist_ok=True)
         (hook / "sitecustomize.py").write_text(TRACEMALLOC_HOOK)
-        env.update(PYTHONPATH=os.pathsep.join(filter(None, [str(hook), env.get("PYTHONPATH")])),
-                   BENCH_TRACEMALLOC=str(tracemalloc_to.resolve()))
-    return subprocess.Popen([sys.executable, "-m", "speaker", "speaker", "--config", str(cfg),
-                             "--kubeconfig", str(kubeconfig)], env=env, cwd=ROOT,
-                            stdout=open(log, "ab"), stderr=subprocess.STDOUT)
+        env.update(
+            PYTHONPATH=os.pathsep.join(filter(None, [str(hook), env.get("PYTHONPATH")])),
+            BENCH_TRACEMALLOC=str(tracemalloc_to.resolve()),
+        )
+    return subprocess.Popen(
+        [sys.executable, "-m", "speaker", "speaker", "--config", str(cfg), "--kubeconfig", str(kubeconfig)],
+        env=env,
+        cwd=ROOT,
+        stdout=open(log, "ab"),
+        stderr=subprocess.STDOUT,
+    )
 
 
 def main() -> int:
@@ -145,8 +159,10 @@ def main() -> int:
     total = n + args.burst
     rows: list[tuple[str, str]] = []
     figures: dict[str, float | int] = {"services": n, "burst": args.burst}
-    with tempfile.TemporaryDirectory(prefix="bench-alloc-") as tmp, \
-            ApiServer(port=0, crd_dirs=[ROOT / "speaker" / "crds"], history=max(200_000, 8 * (n + args.burst))) as api:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-alloc-") as tmp,
+        ApiServer(port=0, crd_dirs=[ROOT / "speaker" / "crds"], history=max(200_000, 8 * (n + args.burst))) as api,
+    ):
         kubeconfig = Path(tmp) / "kubeconfig"
         write_kubeconfig(kubeconfig, api.url)
         cfg = Path(tmp) / "speaker.yaml"
@@ -164,9 +180,18 @@ def main() -> int:
         core, custom = client.CoreV1Api(kc), client.CustomObjectsApi(kc)
         for ns in (NS, "bench"):
             core.create_namespace({"metadata": {"name": ns}})
-        custom.create_namespaced_custom_object("metallb.io", "v1beta1", NS, "ipaddresspools", {
-            "apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool", "metadata": {"name": "bench"},
-            "spec": {"addresses": ["198.18.0.0/15"]}})
+        custom.create_namespaced_custom_object(
+            "metallb.io",
+            "v1beta1",
+            NS,
+            "ipaddresspools",
+            {
+                "apiVersion": "metallb.io/v1beta1",
+                "kind": "IPAddressPool",
+                "metadata": {"name": "bench"},
+                "spec": {"addresses": ["198.18.0.0/15"]},
+            },
+        )
         watcher = AddressedCounter(kc)
 
         # 1. cold start: N pending Services, then the speaker.
@@ -179,10 +204,28 @@ def main() -> int:
         t0 = time.monotonic()
         here0 = time.process_time()
         sp = start_speaker(kubeconfig, cfg, log, tracemalloc_to=args.tracemalloc)
-        spy = (subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(sp.pid),
-                                 "--format", "raw", "--threads", "--nonblocking", "--gil", "--rate", "200",
-                                 "--output", str(args.py_spy)], stdout=subprocess.DEVNULL)
-               if args.py_spy else None)
+        spy = (
+            subprocess.Popen(
+                [
+                    str(Path(sys.executable).parent / "py-spy"),
+                    "record",
+                    "--pid",
+                    str(sp.pid),
+                    "--format",
+                    "raw",
+                    "--threads",
+                    "--nonblocking",
+                    "--gil",
+                    "--rate",
+                    "200",
+                    "--output",
+                    str(args.py_spy),
+                ],
+                stdout=subprocess.DEVNULL,
+            )
+            if args.py_spy
+            else None
+        )
         done = watcher.wait({f"bench/{x}" for x in names_a}, timeout=300)
         speaker_cpu, here_cpu = cpu_s(sp.pid), time.process_time() - here0
         if spy is not None:
@@ -205,8 +248,12 @@ def main() -> int:
         figures["cold_start_s"] = round(done - t0, 2)
         figures["cold_speaker_cpu_s"] = round(speaker_cpu, 2)
         figures["cold_emulator_cpu_s"] = round(here_cpu, 2)
-        rows.append(("  CPU by then: speaker (its start included) / API emulator (+ this bench's watch)",
-                     f"{speaker_cpu:.2f} s / {here_cpu:.2f} s"))
+        rows.append(
+            (
+                "  CPU by then: speaker (its start included) / API emulator (+ this bench's watch)",
+                f"{speaker_cpu:.2f} s / {here_cpu:.2f} s",
+            )
+        )
         rows.append(("  status writes per Service", f"{api.count_requests('patch', 'services', 'status') / half:.3f}"))
         rows.append(("  Events written by then (best effort, async)", f"{api.count_requests('create', 'events')}"))
 
@@ -222,8 +269,12 @@ def main() -> int:
         rows.append((f"burst: speaker running, {len(names_b)} created → all addressed", f"{done - t0:.2f} s"))
         figures["burst_p50_ms"] = round(lat[len(lat) // 2] * 1000)
         figures["burst_p99_ms"] = round(lat[int(len(lat) * 0.99)] * 1000)
-        rows.append(("  create → address seen, p50 / p99",
-                     f"{lat[len(lat) // 2] * 1000:.0f} / {lat[int(len(lat) * 0.99)] * 1000:.0f} ms"))
+        rows.append(
+            (
+                "  create → address seen, p50 / p99",
+                f"{lat[len(lat) // 2] * 1000:.0f} / {lat[int(len(lat) * 0.99)] * 1000:.0f} ms",
+            )
+        )
         rows.append(
             ("  status writes per Service", f"{api.count_requests('patch', 'services', 'status') / len(names_b):.3f}")
         )
@@ -261,12 +312,13 @@ def main() -> int:
         sp.wait(30)
         watcher.informer.stop()
     width = max(len(r[0]) for r in rows)
-    print(f"\nbaremetal-lb allocation through the API emulator (pool 198.18.0.0/15, "
-          f"{os.cpu_count()} CPUs)")
+    print(f"\nbaremetal-lb allocation through the API emulator (pool 198.18.0.0/15, {os.cpu_count()} CPUs)")
     for k, v in rows:
         print(f"  {k:<{width}}  {v}")
-    print("  goal (issue 10): cold start ≤ 10 s for 10,000 on a 2-core machine, burst p50 ≤ 1 s; 1 status write per "
-          "Service; 0 writes on restart")
+    print(
+        "  goal (issue 10): cold start ≤ 10 s for 10,000 on a 2-core machine, burst p50 ≤ 1 s; 1 status write per "
+        "Service; 0 writes on restart"
+    )
     if args.json:
         args.json.write_text(json.dumps(figures))
     return 0

@@ -52,8 +52,10 @@ class Receiver:
                 f" ipv4 {{ import all; export none; }}; }}\n"
             )
         (work / "rx.conf").write_text(conf)
-        self.proc = host.popen(["bird", "-f", "-c", str(work / "rx.conf"), "-s", str(work / "rx.ctl"), "-P",
-                                str(work / "rx.pid")], stderr=subprocess.DEVNULL)
+        self.proc = host.popen(
+            ["bird", "-f", "-c", str(work / "rx.conf"), "-s", str(work / "rx.ctl"), "-P", str(work / "rx.pid")],
+            stderr=subprocess.DEVNULL,
+        )
         until(lambda: "ready" in self.birdc("show", "status"), 10)
 
     def birdc(self, *cmd: str) -> str:
@@ -82,8 +84,9 @@ def until(pred: Callable[[], Any], timeout: float) -> float:
     raise TimeoutError("bench step timed out")
 
 
-def measure(rx: Receiver, name: str, n: int, start: Callable[[], None], withdraw: Callable[[], None],
-            timeout: float = 60) -> dict[str, float]:
+def measure(
+    rx: Receiver, name: str, n: int, start: Callable[[], None], withdraw: Callable[[], None], timeout: float = 60
+) -> dict[str, float]:
     start()
     t_est = until(lambda: rx.established(name), timeout)
     counts: list[tuple[float, int]] = []
@@ -92,14 +95,18 @@ def measure(rx: Receiver, name: str, n: int, start: Callable[[], None], withdraw
         c = rx.count(name)
         counts.append((time.monotonic(), c))
         return c >= n
+
     t_all = until(full, timeout)
     first_big = next((t for t, c in counts if c >= n - 16), t_all)
     victim = prefixes(n)[n // 2]
     t_w0 = time.monotonic()
     withdraw()
     t_w1 = until(lambda: not rx.has(victim), 10)
-    return {"all_ms": (t_all - t_est) * 1000, "n_minus_16_ms": (first_big - t_est) * 1000,
-            "withdraw_ms": (t_w1 - t_w0) * 1000}
+    return {
+        "all_ms": (t_all - t_est) * 1000,
+        "n_minus_16_ms": (first_big - t_est) * 1000,
+        "withdraw_ms": (t_w1 - t_w0) * 1000,
+    }
 
 
 def run_ours(lab: Lab, rx: Receiver, n: int) -> dict[str, float]:
@@ -110,8 +117,13 @@ def run_ours(lab: Lab, rx: Receiver, n: int) -> dict[str, float]:
     sp.set_routes({"rx": routes})
     peer = BGPPeer(name="rx", my_asn=64512, peer_asn=64513, address=ipaddress.ip_address(RX), connect_time=1)
     try:
-        return measure(rx, "ours", n, lambda: sp.set_peers([peer]),
-                       lambda: sp.set_routes({"rx": routes[: n // 2] + routes[n // 2 + 1:]}))
+        return measure(
+            rx,
+            "ours",
+            n,
+            lambda: sp.set_peers([peer]),
+            lambda: sp.set_routes({"rx": routes[: n // 2] + routes[n // 2 + 1 :]}),
+        )
     finally:
         sp.stop()
 
@@ -122,21 +134,27 @@ def run_bird(lab: Lab, rx: Receiver, n: int, work: Path) -> dict[str, float]:
 
     def conf(skip: str | None) -> str:
         routes = "".join(f"  route {p} blackhole;\n" for p in prefixes(n) if p != skip)
-        return (f"log stderr all;\nrouter id {addr};\nprotocol device {{}}\n"
-                f"protocol static statics {{ ipv4;\n{routes}}}\n"
-                f"protocol bgp to_rx {{ local {addr} as {asn}; neighbor {RX} as 64513; connect delay time 1;"
-                f" ipv4 {{ import none; export all; }}; }}\n")
+        return (
+            f"log stderr all;\nrouter id {addr};\nprotocol device {{}}\n"
+            f"protocol static statics {{ ipv4;\n{routes}}}\n"
+            f"protocol bgp to_rx {{ local {addr} as {asn}; neighbor {RX} as 64513; connect delay time 1;"
+            f" ipv4 {{ import none; export all; }}; }}\n"
+        )
+
     (work / "tx.conf").write_text(conf(None))
     proc = None
 
     def start() -> None:
         nonlocal proc
-        proc = host.popen(["bird", "-f", "-c", str(work / "tx.conf"), "-s", str(work / "tx.ctl"), "-P",
-                           str(work / "tx.pid")], stderr=subprocess.DEVNULL)
+        proc = host.popen(
+            ["bird", "-f", "-c", str(work / "tx.conf"), "-s", str(work / "tx.ctl"), "-P", str(work / "tx.pid")],
+            stderr=subprocess.DEVNULL,
+        )
 
     def withdraw() -> None:
         (work / "tx.conf").write_text(conf(prefixes(n)[n // 2]))
         host.run(["birdc", "-s", str(work / "tx.ctl"), "configure"])
+
     try:
         return measure(rx, "bird", n, start, withdraw)
     finally:
@@ -150,8 +168,11 @@ def run_gobgp(lab: Lab, rx: Receiver, n: int, work: Path) -> dict[str, float]:
     host = lab.hosts["gobgp"]
     addr, asn = SENDERS["gobgp"]
     (work / "gobgpd.toml").write_text(f'[global.config]\n  as = {asn}\n  router-id = "{addr}"\n')
-    proc = host.popen(["gobgpd", "-f", str(work / "gobgpd.toml"), "-t", "toml", "--api-hosts", "127.0.0.1:50051"],
-                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = host.popen(
+        ["gobgpd", "-f", str(work / "gobgpd.toml"), "-t", "toml", "--api-hosts", "127.0.0.1:50051"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     cli = ["gobgp", "-u", "127.0.0.1", "-p", "50051"]
     try:
         until(lambda: host.run(cli + ["global"], check=False).returncode == 0, 10)
@@ -160,9 +181,13 @@ def run_gobgp(lab: Lab, rx: Receiver, n: int, work: Path) -> dict[str, float]:
             ["sh", "-c", f"xargs -P 4 -I P gobgp -u 127.0.0.1 -p 50051 global rib add P -a ipv4 < {work / 'prefixes'}"],
             timeout=600,
         )
-        return measure(rx, "gobgp", n,
-                       lambda: host.run(cli + ["neighbor", "add", RX, "as", "64513"]),
-                       lambda: host.run(cli + ["global", "rib", "del", prefixes(n)[n // 2], "-a", "ipv4"]))
+        return measure(
+            rx,
+            "gobgp",
+            n,
+            lambda: host.run(cli + ["neighbor", "add", RX, "as", "64513"]),
+            lambda: host.run(cli + ["global", "rib", "del", prefixes(n)[n // 2], "-a", "ipv4"]),
+        )
     finally:
         proc.kill()
         proc.wait()

@@ -38,8 +38,11 @@ def until(predicate, budget: float = 20.0) -> float:
 
 def fmt(xs: list[float]) -> str:
     xs = sorted(x for x in xs if x == x)
-    return (f"p50 {statistics.median(xs) * 1000:7.1f} ms   max {xs[-1] * 1000:7.1f} ms   (n={len(xs)})"
-            if xs else "no answer")
+    return (
+        f"p50 {statistics.median(xs) * 1000:7.1f} ms   max {xs[-1] * 1000:7.1f} ms   (n={len(xs)})"
+        if xs
+        else "no answer"
+    )
 
 
 def main() -> int:
@@ -47,8 +50,11 @@ def main() -> int:
     ap.add_argument("--trials", type=int, default=10)
     args = ap.parse_args()
     created, deleted = [], []
-    with tempfile.TemporaryDirectory(prefix="bench-bgp-svc-") as tmp, \
-            ApiServer(port=0, crd_dirs=[ROOT / "speaker" / "crds"]) as api, Lab() as lab:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-bgp-svc-") as tmp,
+        ApiServer(port=0, crd_dirs=[ROOT / "speaker" / "crds"]) as api,
+        Lab() as lab,
+    ):
         cluster = Cluster(client.ApiClient(client.Configuration(host=api.url)))
         world = BGPWorld(lab, api, cluster, Path(tmp))
         try:

@@ -43,7 +43,7 @@ def main() -> int:
     argv = sys.argv[1:]
     extra: list[str] = []
     if "--" in argv:
-        argv, extra = argv[:argv.index("--")], argv[argv.index("--") + 1:]
+        argv, extra = argv[: argv.index("--")], argv[argv.index("--") + 1 :]
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("revs", nargs="+", help=f"commits to compare ({WORKTREE}: the working tree as it is)")
@@ -63,29 +63,44 @@ def main() -> int:
             for rnd in range(args.rounds):
                 for rev in args.revs:
                     print(f"== round {rnd + 1}/{args.rounds}: {rev}", flush=True)
-                    proc = subprocess.run([sys.executable, "bench/allocate_services.py", *extra], cwd=trees[rev],
-                                          capture_output=True, text=True)
+                    proc = subprocess.run(
+                        [sys.executable, "bench/allocate_services.py", *extra],
+                        cwd=trees[rev],
+                        capture_output=True,
+                        text=True,
+                    )
                     got = figures(proc.stdout)
                     if proc.returncode != 0 or not got:
                         print(proc.stdout[-2000:], proc.stderr[-2000:], sep="\n")
                         print(f"   {rev}: failed (exit {proc.returncode})")
                         continue
-                    print("   " + ", ".join(f"{k} {v:g}" for k, v in got.items()) +
-                          f"   (load {os.getloadavg()[0]:.1f})", flush=True)
+                    print(
+                        "   " + ", ".join(f"{k} {v:g}" for k, v in got.items()) + f"   (load {os.getloadavg()[0]:.1f})",
+                        flush=True,
+                    )
                     results[rev].append(got)
         finally:
             for path in trees.values():
                 if path != ROOT:
                     subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=ROOT, check=False)
-    print(f"\nallocate_services.py {' '.join(extra)}: median of {args.rounds} interleaved rounds "
-          f"({os.cpu_count()} CPUs, shared)")
+    print(
+        f"\nallocate_services.py {' '.join(extra)}: median of {args.rounds} interleaved rounds "
+        f"({os.cpu_count()} CPUs, shared)"
+    )
     names = list(PATTERNS)
     print(f"  {'commit':<12}" + "".join(f"{n:>15}" for n in names))
     for rev, runs in results.items():
-        cells = [f"{statistics.median(r[n] for r in runs if n in r):>15g}" if any(n in r for r in runs) else
-                 f"{'-':>15}" for n in names]
-        label = rev if rev == WORKTREE else subprocess.run(["git", "rev-parse", "--short", rev], cwd=ROOT,
-                                                           capture_output=True, text=True).stdout.strip()
+        cells = [
+            f"{statistics.median(r[n] for r in runs if n in r):>15g}" if any(n in r for r in runs) else f"{'-':>15}"
+            for n in names
+        ]
+        label = (
+            rev
+            if rev == WORKTREE
+            else subprocess.run(
+                ["git", "rev-parse", "--short", rev], cwd=ROOT, capture_output=True, text=True
+            ).stdout.strip()
+        )
         print(f"  {label:<12}" + "".join(cells))
     return 0
 

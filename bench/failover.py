@@ -52,8 +52,11 @@ def baremetal_trials(world: L2Lab, how: str, n: int) -> list[float]:
     out = []
     for _ in range(n):
         # one announcer, and the client reaches it (asked together: on a loaded machine the owner can still move)
-        owner = wait_for("one announcer that answers", lambda: len(who := world.announcer_of(VIP)) == 1
-                         and world.curl(VIP) == who[0] and who[0], 60)
+        owner = wait_for(
+            "one announcer that answers",
+            lambda: len(who := world.announcer_of(VIP)) == 1 and world.curl(VIP) == who[0] and who[0],
+            60,
+        )
         node = world.nodes[owner]
         t0 = time.monotonic()  # before the failure: the killed process's own exit time counts too
         if how == "link":
@@ -90,13 +93,34 @@ def keepalived_start(world: L2Lab, tmp: Path, tuned: bool) -> dict[str, subproce
     procs = {}
     for i, node in enumerate(world.nodes.values()):
         conf = tmp / f"keepalived-{node.name}-{tuned}.conf"
-        conf.write_text(KEEPALIVED.format(name=node.name, prio=150 - 50 * i, vip=VIP,
-                                          advert="0.1" if tuned else "1",
-                                          version="vrrp_version 3" if tuned else ""))
+        conf.write_text(
+            KEEPALIVED.format(
+                name=node.name,
+                prio=150 - 50 * i,
+                vip=VIP,
+                advert="0.1" if tuned else "1",
+                version="vrrp_version 3" if tuned else "",
+            )
+        )
         pid = tmp / f"ka-{node.name}-{time.monotonic_ns()}"  # fresh pid files: a stale one can block a restart
         procs[node.name] = node.host.popen(
-            ["keepalived", "-n", "-l", "-D", "-f", str(conf), "-p", f"{pid}.pid", "-r", f"{pid}.vrrp.pid",
-             "-c", f"{pid}.chk.pid"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "keepalived",
+                "-n",
+                "-l",
+                "-D",
+                "-f",
+                str(conf),
+                "-p",
+                f"{pid}.pid",
+                "-r",
+                f"{pid}.vrrp.pid",
+                "-c",
+                f"{pid}.chk.pid",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     return procs
 
 
@@ -150,8 +174,14 @@ def service_to_wire(world: L2Lab, n: int) -> list[float]:
                 break
         out.append(time.monotonic() - t0)
         world.cluster.core.delete_namespaced_service(name, "default")
-        wait_for("withdrawn", lambda: world.client.run(["arping", "-c1", "-w", "0.2", "-I", "eth0",
-                                                        "198.51.100.250"], check=False).returncode != 0, 20)
+        wait_for(
+            "withdrawn",
+            lambda: (
+                world.client.run(["arping", "-c1", "-w", "0.2", "-I", "eth0", "198.51.100.250"], check=False).returncode
+                != 0
+            ),
+            20,
+        )
     return out
 
 
@@ -179,8 +209,13 @@ def restart_zero_config(world: L2Lab) -> None:
     for node in world.nodes.values():
         node.zero_config, node.port = True, 7472
         node.start()
-    wait_for("every speaker on heartbeats (key from the memberlist Secret)", lambda: all(
-        ((n.status() or {}).get("membership") or {}).get("mode") == "heartbeats" for n in world.nodes.values()), 30)
+    wait_for(
+        "every speaker on heartbeats (key from the memberlist Secret)",
+        lambda: all(
+            ((n.status() or {}).get("membership") or {}).get("mode") == "heartbeats" for n in world.nodes.values()
+        ),
+        30,
+    )
 
 
 def main() -> int:
@@ -195,8 +230,11 @@ def main() -> int:
         rows.append((label, fmt(xs)))
         figures[key] = quantiles(xs)
 
-    with tempfile.TemporaryDirectory(prefix="bench-failover-") as tmpdir, \
-            ApiServer(port=0, crd_dirs=[ROOT / "speaker" / "crds"]) as api, Lab() as lab:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-failover-") as tmpdir,
+        ApiServer(port=0, crd_dirs=[ROOT / "speaker" / "crds"]) as api,
+        Lab() as lab,
+    ):
         tmp = Path(tmpdir)
         cluster = Cluster(client.ApiClient(client.Configuration(host=api.url)))
         world = L2Lab(lab, api, cluster, tmp)
@@ -208,10 +246,16 @@ def main() -> int:
             row("baremetal-lb keyed, speaker kill -9", "baremetal_kill", baremetal_trials(world, "kill", args.trials))
             row("baremetal-lb, Service created → ARP answered", "service_to_arp", service_to_wire(world, args.trials))
             restart_zero_config(world)
-            row("baremetal-lb zero config, cable pulled", "zero_config_link",
-                baremetal_trials(world, "link", args.trials))
-            row("baremetal-lb zero config, speaker kill -9", "zero_config_kill",
-                baremetal_trials(world, "kill", args.trials))
+            row(
+                "baremetal-lb zero config, cable pulled",
+                "zero_config_link",
+                baremetal_trials(world, "link", args.trials),
+            )
+            row(
+                "baremetal-lb zero config, speaker kill -9",
+                "zero_config_kill",
+                baremetal_trials(world, "kill", args.trials),
+            )
             for n in world.nodes.values():
                 n.terminate()
             for tuned in (False, True):

@@ -82,7 +82,7 @@ def generate(kind: str, targets: list[str], count: int, rate: float, our_ip: str
     sent = 0
     k = 0
     while sent < count:
-        for f in frames[sent:sent + per_ms]:
+        for f in frames[sent : sent + per_ms]:
             try:
                 s.send(f)
             except BlockingIOError:
@@ -122,6 +122,7 @@ class Capture:
             s.bind((port, 0x0003))
             s.settimeout(0.2)
             return s
+
         self.sock = run_in_netns(switch_ns, make)
         self.frames: list[tuple[int, int, bytes]] = []  # (ns, pkttype, frame)
         self._stop = False
@@ -156,9 +157,29 @@ def run_generator(client, kind: str, targets: list[str], count: int, rate: float
         path = f.name
     try:
         our_ip = client.ipv4[0] if kind == "arp" else client.ipv6[0]
-        client.run(["taskset", "-c", "0", PY, __file__, "--generate", kind, "--targets", path, "--count", str(count),
-                    "--rate", str(rate), "--our-ip", our_ip, "--our-mac", client.mac]
-                   + (["--seq-macs"] if seq_macs else []), timeout=120)
+        client.run(
+            [
+                "taskset",
+                "-c",
+                "0",
+                PY,
+                __file__,
+                "--generate",
+                kind,
+                "--targets",
+                path,
+                "--count",
+                str(count),
+                "--rate",
+                str(rate),
+                "--our-ip",
+                our_ip,
+                "--our-mac",
+                client.mac,
+            ]
+            + (["--seq-macs"] if seq_macs else []),
+            timeout=120,
+        )
     finally:
         os.unlink(path)
 
@@ -200,8 +221,15 @@ def measure_latency(lab, node, client, kind: str, targets: list[str], samples: i
     frames, drops = cap.stop()
     lat, unanswered = latencies(frames, kind)
     us = [x / 1000 for x in lat]
-    return {"n": len(us), "unanswered": unanswered, "p50": pct(us, 50), "p99": pct(us, 99), "max": max(us or [0]),
-            "mean": statistics.fmean(us) if us else float("nan"), "capture_drops": drops}
+    return {
+        "n": len(us),
+        "unanswered": unanswered,
+        "p50": pct(us, 50),
+        "p99": pct(us, 99),
+        "max": max(us or [0]),
+        "mean": statistics.fmean(us) if us else float("nan"),
+        "capture_drops": drops,
+    }
 
 
 def measure_rate(lab, node, client, kind: str, targets: list[str], rate: int, seconds: float) -> dict:
@@ -231,14 +259,20 @@ class Serve:
     to CPU 1 (its responder process inherits the pin): an ``Announcer`` in ``process`` or ``thread`` mode,
     optionally with an API-load thread next to it."""
 
-    def __init__(self, node, specs: list[str], *, mode: str, load: bool, rt_priority: int = 0,
-                 pin: bool = True) -> None:
+    def __init__(
+        self, node, specs: list[str], *, mode: str, load: bool, rt_priority: int = 0, pin: bool = True
+    ) -> None:
         fd, self.path = tempfile.mkstemp(suffix=".vips")
         with os.fdopen(fd, "w") as f:
             f.write("\n".join(specs))
         cmd = [PY, __file__, "--serve", "--vips-file", self.path, "--mode", mode, "--rt-priority", str(rt_priority)]
-        self.proc = node.popen((["taskset", "-c", "1"] if pin else []) + cmd + (["--load"] if load else []),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(ROOT))
+        self.proc = node.popen(
+            (["taskset", "-c", "1"] if pin else []) + cmd + (["--load"] if load else []),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=str(ROOT),
+        )
         line = self.proc.stdout.readline()
         if line.strip() != "ready":
             raise RuntimeError(f"responder did not start: {line!r} {self.proc.stderr.read()}")
@@ -255,15 +289,27 @@ class Serve:
 
 # --- the node side (``--serve``) ---------------------------------------------------------------------------------
 def _service(i: int) -> dict:
-    return {"apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": f"svc-{i}", "namespace": "default", "uid": f"{i:08x}-0000-4000-8000-000000000000",
-                         "resourceVersion": str(1000 + i), "labels": {"app": f"app-{i}", "tier": "web"},
-                         "annotations": {"metallb.io/address-pool": "lan", "metallb.io/ip-allocated-from-pool": "lan"}},
-            "spec": {"type": "LoadBalancer", "ports": [{"name": "http", "port": 80, "protocol": "TCP",
-                                                       "targetPort": 8080, "nodePort": 30000 + i}],
-                     "selector": {"app": f"app-{i}"}, "externalTrafficPolicy": "Cluster",
-                     "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack"},
-            "status": {"loadBalancer": {"ingress": [{"ip": f"198.51.100.{i % 250}", "ipMode": "VIP"}]}}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": f"svc-{i}",
+            "namespace": "default",
+            "uid": f"{i:08x}-0000-4000-8000-000000000000",
+            "resourceVersion": str(1000 + i),
+            "labels": {"app": f"app-{i}", "tier": "web"},
+            "annotations": {"metallb.io/address-pool": "lan", "metallb.io/ip-allocated-from-pool": "lan"},
+        },
+        "spec": {
+            "type": "LoadBalancer",
+            "ports": [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080, "nodePort": 30000 + i}],
+            "selector": {"app": f"app-{i}"},
+            "externalTrafficPolicy": "Cluster",
+            "ipFamilies": ["IPv4"],
+            "ipFamilyPolicy": "SingleStack",
+        },
+        "status": {"loadBalancer": {"ingress": [{"ip": f"198.51.100.{i % 250}", "ipMode": "VIP"}]}},
+    }
 
 
 LOAD = "a thread parsing a 200-Service list (~130 KB of JSON, ~1 ms per parse) and indexing it, in a loop"
@@ -321,19 +367,23 @@ def many_vips() -> tuple[list[str], list[str]]:
 
 
 def print_latencies(rows: list[tuple[str, str, dict]]) -> None:
-    print(f"{'proto':5} {'who answers':44} {'answered':>9} {'p50 µs':>8} {'p99 µs':>8} {'max µs':>8} "
-          f"{'cap.drop':>8}")
+    print(f"{'proto':5} {'who answers':44} {'answered':>9} {'p50 µs':>8} {'p99 µs':>8} {'max µs':>8} {'cap.drop':>8}")
     for proto, who, d in rows:
-        print(f"{proto:5} {who:44} {d['n']:>5}/{d['n'] + d['unanswered']:<4}{d['p50']:>7.1f} {d['p99']:>8.1f} "
-              f"{d['max']:>8.1f} {d['capture_drops']:>8}")
+        print(
+            f"{proto:5} {who:44} {d['n']:>5}/{d['n'] + d['unanswered']:<4}{d['p50']:>7.1f} {d['p99']:>8.1f} "
+            f"{d['max']:>8.1f} {d['capture_drops']:>8}"
+        )
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--samples", type=int, default=2000)
     ap.add_argument("--quick", action="store_true", help="fewer samples and rates")
-    ap.add_argument("--headline", action="store_true",
-                    help="only the kernel and 'process, 1 VIP, API load', latency only (implies --quick)")
+    ap.add_argument(
+        "--headline",
+        action="store_true",
+        help="only the kernel and 'process, 1 VIP, API load', latency only (implies --quick)",
+    )
     ap.add_argument("--json", type=Path, help="also write the latency rows to this file as JSON")
     ap.add_argument("--repeat", type=int, default=1, help="run every latency case this many times (interleaved)")
     ap.add_argument("--generate", choices=["arp", "ndp"])
@@ -403,8 +453,13 @@ def main() -> int:
                 for r in rates:
                     rate_rows.append(("ARP", "kernel", measure_rate(lab, node, client, "arp", [KERNEL4], r, 1.0)))
             if not args.quick:
-                slow_rows.append(("ARP", f"kernel{tag}",
-                                  measure_latency(lab, node, client, "arp", [KERNEL4], slow_samples, SLOW_RATE)))
+                slow_rows.append(
+                    (
+                        "ARP",
+                        f"kernel{tag}",
+                        measure_latency(lab, node, client, "arp", [KERNEL4], slow_samples, SLOW_RATE),
+                    )
+                )
             for label, specs, mode, load, prio, tv4, tv6, with_rates, *pinned in cases:
                 pin = pinned[0] if pinned else True
                 srv = Serve(node, specs, mode=mode, load=load, rt_priority=prio, pin=pin)
@@ -415,15 +470,22 @@ def main() -> int:
                         for r in rates:
                             rate_rows.append(("ARP", label, measure_rate(lab, node, client, "arp", tv4, r, 1.0)))
                     if len(specs) == 2 and prio == 0 and pin and not args.quick:
-                        slow_rows.append(("ARP", label + tag, measure_latency(lab, node, client, "arp", tv4,
-                                                                              slow_samples, SLOW_RATE)))
+                        slow_rows.append(
+                            (
+                                "ARP",
+                                label + tag,
+                                measure_latency(lab, node, client, "arp", tv4, slow_samples, SLOW_RATE),
+                            )
+                        )
                 finally:
                     srv.stop()
 
     load = os.getloadavg()
     print(f"\nLoad average during the run: {load[0]:.2f} (2 CPUs; other jobs share this machine)")
-    print(f"API load: {LOAD}, in the speaker process (thread mode: the responder shares its GIL; process mode:"
-          f" the responder process does not, but shares CPU 1 with it)")
+    print(
+        f"API load: {LOAD}, in the speaker process (thread mode: the responder shares its GIL; process mode:"
+        f" the responder process does not, but shares CPU 1 with it)"
+    )
     print(f"\nReply latency on the wire (node's switch port, kernel timestamps), {samples} requests at 1,000/s each")
     print_latencies([r for proto in ("ARP", "NDP") for r in lat_rows if r[0] == proto])
     if slow_rows:
@@ -434,14 +496,29 @@ def main() -> int:
         print(f"{'proto':5} {'who answers':44} {'rate/s':>7} {'sent':>7} {'answered':>9} {'loss':>7} {'cap.drop':>8}")
     for proto, who, d in rate_rows:
         loss = 1 - d["answered"] / d["sent"] if d["sent"] else float("nan")
-        print(f"{proto:5} {who:44} {d['rate']:>7} {d['sent']:>7} {d['answered']:>9} {loss:>7.2%} "
-              f"{d['capture_drops']:>8}")
+        print(
+            f"{proto:5} {who:44} {d['rate']:>7} {d['sent']:>7} {d['answered']:>9} {loss:>7.2%} {d['capture_drops']:>8}"
+        )
     print("\nGoals: ARP p99 <= 300 µs; >= 5,000 req/s with 0 loss; 10,000 VIPs like 1 VIP.")
     if args.json:
-        args.json.write_text(json.dumps({
-            "samples": samples,
-            "latency_us": [{"proto": proto, "who": who.strip(), "p50": round(d["p50"], 1), "p99": round(d["p99"], 1),
-                            "answered": d["n"], "sent": d["n"] + d["unanswered"]} for proto, who, d in lat_rows]}))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "samples": samples,
+                    "latency_us": [
+                        {
+                            "proto": proto,
+                            "who": who.strip(),
+                            "p50": round(d["p50"], 1),
+                            "p99": round(d["p99"], 1),
+                            "answered": d["n"],
+                            "sent": d["n"] + d["unanswered"],
+                        }
+                        for proto, who, d in lat_rows
+                    ],
+                }
+            )
+        )
     return 0
 
 

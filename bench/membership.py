@@ -55,25 +55,37 @@ def election_row(n: int, v: int, kw: dict) -> dict[str, float]:
     joined = nodes + ["node-new"]
     j = assign(set(joined), {x: frozenset(joined) for x in vips}, **kw)
     add = assign(set(nodes), {**elig, "10.255.255.255": frozenset(nodes)}, **kw)
-    return {"max/mean": max(loads) / (v / n), "min": min(loads), "max": max(loads),
-            "leave": statistics.mean(moved_leave), "leave_own": statistics.mean(own), "leave_max": max(moved_leave),
-            "join": sum(1 for x in vips if a[x] != j[x]), "join_took": sum(1 for x in vips if j[x] == "node-new"),
-            "add": sum(1 for x in vips if a[x] != add[x]), "ms": took * 1000}
+    return {
+        "max/mean": max(loads) / (v / n),
+        "min": min(loads),
+        "max": max(loads),
+        "leave": statistics.mean(moved_leave),
+        "leave_own": statistics.mean(own),
+        "leave_max": max(moved_leave),
+        "join": sum(1 for x in vips if a[x] != j[x]),
+        "join_took": sum(1 for x in vips if j[x] == "node-new"),
+        "add": sum(1 for x in vips if a[x] != add[x]),
+        "ms": took * 1000,
+    }
 
 
 def bench_election(quick: bool) -> None:
     print("== election: balance and stability (all VIPs eligible on all nodes) ==")
-    print(f"{'nodes':>5} {'VIPs':>6} {'strategy':<15} {'max/mean':>8} {'min..max':>11} {'leave: moved (own) max':>24} "
-          f"{'join: moved (took)':>19} {'+1 VIP':>7} {'assign ms':>9}")
+    print(
+        f"{'nodes':>5} {'VIPs':>6} {'strategy':<15} {'max/mean':>8} {'min..max':>11} {'leave: moved (own) max':>24} "
+        f"{'join: moved (took)':>19} {'+1 VIP':>7} {'assign ms':>9}"
+    )
     for n in (3, 5, 10):
         for v in (10, 100, 10_000):
             if quick and v == 10_000:
                 continue
             for name, kw in STRATEGIES:
                 r = election_row(n, v, kw)
-                print(f"{n:>5} {v:>6} {name:<15} {r['max/mean']:>8.2f} {r['min']:>5}..{r['max']:<5} "
-                      f"{r['leave']:>10.1f} ({r['leave_own']:>7.1f}) {r['leave_max']:>4} "
-                      f"{r['join']:>8} ({r['join_took']:>7}) {r['add']:>7} {r['ms']:>9.1f}")
+                print(
+                    f"{n:>5} {v:>6} {name:<15} {r['max/mean']:>8.2f} {r['min']:>5}..{r['max']:<5} "
+                    f"{r['leave']:>10.1f} ({r['leave_own']:>7.1f}) {r['leave_max']:>4} "
+                    f"{r['join']:>8} ({r['join_took']:>7}) {r['add']:>7} {r['ms']:>9.1f}"
+                )
     print()
 
 
@@ -88,12 +100,27 @@ def free_udp_port() -> int:
 
 class Proc:
     def __init__(self, name: str, port: int, peers: dict[str, int], key_file: str) -> None:
-        args = [sys.executable, "-m", "speaker.liveness", "--name", name, "--listen", f"127.0.0.1:{port}",
-                "--key-file", key_file]
+        args = [
+            sys.executable,
+            "-m",
+            "speaker.liveness",
+            "--name",
+            name,
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--key-file",
+            key_file,
+        ]
         for p, pp in peers.items():
             args += ["--peer", f"{p}=127.0.0.1:{pp}"]
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT, text=True,
-                                     env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        self.proc = subprocess.Popen(
+            args,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+            text=True,
+            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        )
         self.events: list[dict] = []
         self.cond = threading.Condition()
         threading.Thread(target=self._read, daemon=True).start()
@@ -148,8 +175,10 @@ def bench_detection(rounds: int, key_file: str) -> None:
                 p.wait_view(set(ports), t)
         for label, xs in (("kill -9", kill), ("SIGTERM", term)):
             xs.sort()
-            print(f"{label:>8} → dropped from peers' view: p50 {statistics.median(xs) * 1000:6.1f} ms   "
-                  f"p95 {xs[int(0.95 * (len(xs) - 1))] * 1000:6.1f} ms   max {xs[-1] * 1000:6.1f} ms   (n={len(xs)})")
+            print(
+                f"{label:>8} → dropped from peers' view: p50 {statistics.median(xs) * 1000:6.1f} ms   "
+                f"p95 {xs[int(0.95 * (len(xs) - 1))] * 1000:6.1f} ms   max {xs[-1] * 1000:6.1f} ms   (n={len(xs)})"
+            )
     finally:
         for p in procs.values():
             p.stop()
@@ -157,11 +186,23 @@ def bench_detection(rounds: int, key_file: str) -> None:
 
 
 def _busy(stop: threading.Event, services: int) -> int:
-    doc = json.dumps({"items": [{"metadata": {"name": f"svc-{i}", "namespace": "default", "labels": {"a": "b"},
-                                              "annotations": {"metallb.io/address-pool": "lan"}},
-                                 "spec": {"type": "LoadBalancer", "ports": [{"port": 80, "protocol": "TCP"}]},
-                                 "status": {"loadBalancer": {"ingress": [{"ip": f"10.1.{i >> 8}.{i & 255}"}]}}}
-                                for i in range(services)]})
+    doc = json.dumps(
+        {
+            "items": [
+                {
+                    "metadata": {
+                        "name": f"svc-{i}",
+                        "namespace": "default",
+                        "labels": {"a": "b"},
+                        "annotations": {"metallb.io/address-pool": "lan"},
+                    },
+                    "spec": {"type": "LoadBalancer", "ports": [{"port": 80, "protocol": "TCP"}]},
+                    "status": {"loadBalancer": {"ingress": [{"ip": f"10.1.{i >> 8}.{i & 255}"}]}},
+                }
+                for i in range(services)
+            ]
+        }
+    )
     n = 0
     while not stop.is_set():
         json.loads(doc)
@@ -197,8 +238,10 @@ def bench_gil(key_file: str, seconds: float) -> None:
         busy.join()
         flaps = [e for e in peer.events if e["event"] == "view" and e["t"] >= t0 and "a" not in e["alive"]]
         gaps.sort()
-        print(f"sampling thread's wake-up gaps: p50 {statistics.median(gaps) * 1000:.1f} ms  "
-              f"p99 {gaps[int(0.99 * (len(gaps) - 1))] * 1000:.1f} ms  max {gaps[-1] * 1000:.1f} ms")
+        print(
+            f"sampling thread's wake-up gaps: p50 {statistics.median(gaps) * 1000:.1f} ms  "
+            f"p99 {gaps[int(0.99 * (len(gaps) - 1))] * 1000:.1f} ms  max {gaps[-1] * 1000:.1f} ms"
+        )
         print(f"peer declared us dead {len(flaps)} time(s) (false positives under GIL load)")
     finally:
         m.stop()

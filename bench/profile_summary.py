@@ -44,8 +44,11 @@ def cpu(path: Path, top: int, thread_filter: str | None = None) -> None:
             continue
         n = int(count)
         frames = stack.split(";")
-        thread = re.sub(r" \(0x[0-9a-f]+\)|\s*\(?[0-9]+\)?$", "", frames[0]).strip() if frames[0].startswith(
-            ("thread", "process")) else "?"
+        thread = (
+            re.sub(r" \(0x[0-9a-f]+\)|\s*\(?[0-9]+\)?$", "", frames[0]).strip()
+            if frames[0].startswith(("thread", "process"))
+            else "?"
+        )
         body = [f for f in frames if not f.startswith(("thread ", "process "))]
         if thread_filter and thread_filter not in thread:
             continue
@@ -69,8 +72,9 @@ def cpu(path: Path, top: int, thread_filter: str | None = None) -> None:
 
 def mem(path: Path, top: int) -> None:
     snap = tracemalloc.Snapshot.load(str(path))
-    snap = snap.filter_traces([tracemalloc.Filter(False, tracemalloc.__file__),
-                               tracemalloc.Filter(False, "<frozen importlib._bootstrap*>")])
+    snap = snap.filter_traces(
+        [tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, "<frozen importlib._bootstrap*>")]
+    )
     stats = snap.statistics("traceback")
     total = sum(s.size for s in stats)
     print(f"{total / 2**20:.1f} MiB traced (live Python allocations)")
@@ -85,7 +89,7 @@ def mem(path: Path, top: int) -> None:
     for s in snap.statistics("filename")[:top]:
         print(f"  {s.size / 2**20:7.1f} MiB  {_short('x (' + s.traceback[0].filename + ')')[3:-1]}")
     print("\nlargest tracebacks (outermost speaker frame first)")
-    for s in stats[:top // 2]:
+    for s in stats[: top // 2]:
         frames = [f"{_short(f'x ({f.filename}:{f.lineno})')[3:-1]}:{f.lineno}" for f in s.traceback]
         print(f"  {s.size / 2**20:7.1f} MiB  " + " <- ".join(frames[:6]))
 

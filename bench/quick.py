@@ -63,8 +63,9 @@ def main() -> int:
             out = Path(tmp) / f"{name}.json"
             print(f"== {name}: bench/{script} {' '.join(extra)}", flush=True)
             t0 = time.monotonic()
-            rc = subprocess.run([sys.executable, str(ROOT / "bench" / script), *extra, "--json", str(out)],
-                                cwd=ROOT).returncode
+            rc = subprocess.run(
+                [sys.executable, str(ROOT / "bench" / script), *extra, "--json", str(out)], cwd=ROOT
+            ).returncode
             loads.append(os.getloadavg()[0])
             if rc != 0 or not out.exists():
                 failed.append(name)

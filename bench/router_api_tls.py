@@ -36,8 +36,14 @@ from test_router_api_tls import Handler, self_signed  # noqa: E402
 def old_way(url: str, n: int, **tls: object) -> float:
     start = time.perf_counter()
     for i in range(n):
-        open_url(f"{url}/api/{i}", method="GET", headers={"Accept": "application/json"}, timeout=10,
-                 follow_redirects="safe", **tls).read()
+        open_url(
+            f"{url}/api/{i}",
+            method="GET",
+            headers={"Accept": "application/json"},
+            timeout=10,
+            follow_redirects="safe",
+            **tls,
+        ).read()
     return time.perf_counter() - start
 
 
@@ -62,8 +68,10 @@ def main() -> int:
         server.socket = ctx.wrap_socket(server.socket, server_side=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         url = f"https://127.0.0.1:{server.server_address[1]}"
-        cases = [("ca_path (self-signed router)", {"ca_path": str(cert)}),
-                 ("validate_certs: false", {"validate_certs": False})]
+        cases = [
+            ("ca_path (self-signed router)", {"ca_path": str(cert)}),
+            ("validate_certs: false", {"validate_certs": False}),
+        ]
         print(f"{args.requests} GETs per round, {args.rounds} rounds interleaved; ms per request, median of rounds")
         print(f"{'setting':32} {'open_url':>10} {'ApiClient':>10}")
         for label, tls in cases:
@@ -78,8 +86,10 @@ def main() -> int:
         start = time.perf_counter()
         make_context(validate_certs=True)
         times.append((time.perf_counter() - start) * 1000)
-    print(f"{'system CAs: one TLS context':32} {statistics.median(times):10.1f} ms (paid per request by open_url, "
-          f"once per run by ApiClient)")
+    print(
+        f"{'system CAs: one TLS context':32} {statistics.median(times):10.1f} ms (paid per request by open_url, "
+        f"once per run by ApiClient)"
+    )
     return 0
 
 

@@ -15,13 +15,15 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ROWS = [("site_first", "site.yml first run (everything changes)"),
-        ("site_second", "site.yml second run (changed=0)"),
-        ("service_announced", "Service created → VIP answered by a node"),
-        ("failover", "announcing node killed → VIP answered by another"),
-        ("build", "lab build (image cached, wheels, namespaces, Kea, containers)"),
-        ("teardown", "teardown"),
-        ("total", "whole run")]
+ROWS = [
+    ("site_first", "site.yml first run (everything changes)"),
+    ("site_second", "site.yml second run (changed=0)"),
+    ("service_announced", "Service created → VIP answered by a node"),
+    ("failover", "announcing node killed → VIP answered by another"),
+    ("build", "lab build (image cached, wheels, namespaces, Kea, containers)"),
+    ("teardown", "teardown"),
+    ("total", "whole run"),
+]
 
 
 def main() -> int:
@@ -32,8 +34,12 @@ def main() -> int:
     for _ in range(args.runs):
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "lab.json"
-            subprocess.run([str(ROOT / "lab" / "run"), "failover", "--json", str(out)], check=True,
-                           stdout=subprocess.DEVNULL, timeout=900)
+            subprocess.run(
+                [str(ROOT / "lab" / "run"), "failover", "--json", str(out)],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                timeout=900,
+            )
             runs.append(json.loads(out.read_text())["timings"])
     print(f"\nbaremetal-lb lab timings ({len(runs)} run(s); seconds, median)")
     for key, label in ROWS:

@@ -25,13 +25,19 @@ from tests.kubeapi import ApiServer, write_kubeconfig  # noqa: E402  (the emulat
 NS = "metallb-system"
 
 
-def service(name: str, ns: str, ports: list[tuple[str, int]], annotations: dict[str, str] | None = None,
-            **spec: object) -> dict:
+def service(
+    name: str, ns: str, ports: list[tuple[str, int]], annotations: dict[str, str] | None = None, **spec: object
+) -> dict:
     return {
-        "apiVersion": "v1", "kind": "Service",
+        "apiVersion": "v1",
+        "kind": "Service",
         "metadata": {"name": name, "namespace": ns, "annotations": annotations or {}},
-        "spec": {"type": "LoadBalancer", "selector": {"app": name},
-                 "ports": [{"name": f"{p.lower()}-{n}", "protocol": p, "port": n} for p, n in ports], **spec},
+        "spec": {
+            "type": "LoadBalancer",
+            "selector": {"app": name},
+            "ports": [{"name": f"{p.lower()}-{n}", "protocol": p, "port": n} for p, n in ports],
+            **spec,
+        },
     }
 
 
@@ -46,12 +52,30 @@ def main() -> int:
         core, custom = client.CoreV1Api(kc), client.CustomObjectsApi(kc)
         core.create_namespace({"metadata": {"name": NS}})
         core.create_namespace({"metadata": {"name": "traefik"}})
-        custom.create_namespaced_custom_object("metallb.io", "v1beta1", NS, "ipaddresspools", {
-            "apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool", "metadata": {"name": "lan"},
-            "spec": {"addresses": ["10.1.1.240-10.1.1.250"]}})
-        custom.create_namespaced_custom_object("metallb.io", "v1beta1", NS, "l2advertisements", {
-            "apiVersion": "metallb.io/v1beta1", "kind": "L2Advertisement", "metadata": {"name": "lan"},
-            "spec": {"ipAddressPools": ["lan"]}})
+        custom.create_namespaced_custom_object(
+            "metallb.io",
+            "v1beta1",
+            NS,
+            "ipaddresspools",
+            {
+                "apiVersion": "metallb.io/v1beta1",
+                "kind": "IPAddressPool",
+                "metadata": {"name": "lan"},
+                "spec": {"addresses": ["10.1.1.240-10.1.1.250"]},
+            },
+        )
+        custom.create_namespaced_custom_object(
+            "metallb.io",
+            "v1beta1",
+            NS,
+            "l2advertisements",
+            {
+                "apiVersion": "metallb.io/v1beta1",
+                "kind": "L2Advertisement",
+                "metadata": {"name": "lan"},
+                "spec": {"ipAddressPools": ["lan"]},
+            },
+        )
         print(f"API emulator at {api.url}; pool 'lan' = 10.1.1.240-10.1.1.250 in {NS}")
 
         env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -60,9 +84,25 @@ def main() -> int:
         # 10.1.1.240 could disturb a real LAN. The Layer 2 lab runs speakers in namespaces of their own.
         config.write_text("layer2: {enabled: false}\n")
         speaker = subprocess.Popen(
-            [sys.executable, "-m", "speaker", "speaker", "--config", str(config), "--kubeconfig", str(kubeconfig),
-             "--node-name", "node-1", "--namespace", NS, "--metrics-listen", "127.0.0.1:0"],
-            env=env, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "speaker",
+                "speaker",
+                "--config",
+                str(config),
+                "--kubeconfig",
+                str(kubeconfig),
+                "--node-name",
+                "node-1",
+                "--namespace",
+                NS,
+                "--metrics-listen",
+                "127.0.0.1:0",
+            ],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         try:
             # Traefik first, as in the seed: it gets the pool's first address, 10.1.1.240.
@@ -74,14 +114,22 @@ def main() -> int:
                     break
                 time.sleep(0.1)
             core.create_namespaced_service("default", service("whoami", "default", [("TCP", 80)]))
-            core.create_namespaced_service("default", service(
-                "dns-tcp", "default", [("TCP", 53)], {"metallb.io/allow-shared-ip": "dns"}))
-            core.create_namespaced_service("default", service(
-                "dns-udp", "default", [("UDP", 53)], {"metallb.io/allow-shared-ip": "dns"}))
-            core.create_namespaced_service("default", service(
-                "printer", "default", [("TCP", 631)], {"metallb.io/loadBalancerIPs": "10.1.1.250"}))
-            wanted = [("traefik", "traefik"), ("default", "whoami"), ("default", "dns-tcp"), ("default", "dns-udp"),
-                      ("default", "printer")]
+            core.create_namespaced_service(
+                "default", service("dns-tcp", "default", [("TCP", 53)], {"metallb.io/allow-shared-ip": "dns"})
+            )
+            core.create_namespaced_service(
+                "default", service("dns-udp", "default", [("UDP", 53)], {"metallb.io/allow-shared-ip": "dns"})
+            )
+            core.create_namespaced_service(
+                "default", service("printer", "default", [("TCP", 631)], {"metallb.io/loadBalancerIPs": "10.1.1.250"})
+            )
+            wanted = [
+                ("traefik", "traefik"),
+                ("default", "whoami"),
+                ("default", "dns-tcp"),
+                ("default", "dns-udp"),
+                ("default", "printer"),
+            ]
             deadline = time.monotonic() + 30
             got: dict[str, list[str]] = {}
             while time.monotonic() < deadline and len(got) < len(wanted):

@@ -133,15 +133,25 @@ def kubeadm_node(name: str, address: str, *, control_plane: bool) -> dict[str, A
     """A Node as a kubeadm cluster registers it: the kubelet's well-known labels, and on a control-plane node
     kubeadm's role label, the exclude-from-external-load-balancers label and the NoSchedule taint."""
     arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
-    labels = {"beta.kubernetes.io/arch": arch, "beta.kubernetes.io/os": "linux", "kubernetes.io/arch": arch,
-              "kubernetes.io/hostname": name, "kubernetes.io/os": "linux"}
+    labels = {
+        "beta.kubernetes.io/arch": arch,
+        "beta.kubernetes.io/os": "linux",
+        "kubernetes.io/arch": arch,
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": "linux",
+    }
     spec: dict[str, Any] = {}
     if control_plane:
         labels.update(KUBEADM_CONTROL_PLANE_LABELS)
         spec["taints"] = [KUBEADM_CONTROL_PLANE_TAINT]
-    return {"metadata": {"name": name, "labels": labels}, "spec": spec,
-            "status": {"addresses": [{"type": "InternalIP", "address": address}, {"type": "Hostname", "address": name}],
-                       "conditions": [{"type": "Ready", "status": "True"}]}}
+    return {
+        "metadata": {"name": name, "labels": labels},
+        "spec": spec,
+        "status": {
+            "addresses": [{"type": "InternalIP", "address": address}, {"type": "Hostname", "address": name}],
+            "conditions": [{"type": "Ready", "status": "True"}],
+        },
+    }
 
 
 # ---------------------------------------------------------------------------------------------- the user's path
@@ -214,13 +224,17 @@ def apply_edits(inventory: Path, edits: list[Edit]) -> None:
             for key in edit.keys[:-1]:
                 node = node[key]
         except (KeyError, IndexError, TypeError) as exc:
-            raise LabError(f"inventory/example/{edit.file} has no {'.'.join(map(str, edit.keys[:-1]))} "
-                           f"(README's quick start step 3 edits it): {exc!r}") from exc
+            raise LabError(
+                f"inventory/example/{edit.file} has no {'.'.join(map(str, edit.keys[:-1]))} "
+                f"(README's quick start step 3 edits it): {exc!r}"
+            ) from exc
         node[edit.keys[-1]] = edit.value
     for name, doc in docs.items():
-        (inventory / name).write_text("# inventory/example as shipped, with README's quick start step 3 edits\n"
-                                      + yaml.safe_dump(doc, sort_keys=False)
-                                      + "".join(block.rstrip("\n") + "\n" for block in pasted.get(name, [])))
+        (inventory / name).write_text(
+            "# inventory/example as shipped, with README's quick start step 3 edits\n"
+            + yaml.safe_dump(doc, sort_keys=False)
+            + "".join(block.rstrip("\n") + "\n" for block in pasted.get(name, []))
+        )
 
 
 def readme_commands(readme: Path, program: str) -> list[list[str]]:
@@ -228,9 +242,12 @@ def readme_commands(readme: Path, program: str) -> list[list[str]]:
     text = readme.read_text()
     start = text.index("## Quick start on your cluster")
     end = text.find("\n## ", start + 1)
-    section = text[start:end if end > 0 else None]
-    return [shlex.split(line.split("#", 1)[0]) for line in (ln.strip() for ln in section.splitlines())
-            if line.startswith(program + " ")]
+    section = text[start : end if end > 0 else None]
+    return [
+        shlex.split(line.split("#", 1)[0])
+        for line in (ln.strip() for ln in section.splitlines())
+        if line.startswith(program + " ")
+    ]
 
 
 @dataclass(frozen=True)
@@ -244,15 +261,22 @@ class Vaulted:
 def kea_router_vars(api_url: str, user: str, password: Vaulted) -> dict[str, Any]:
     """group_vars/routers.yml for Kea: the backend, the Control Agent's URL (as the router sees it: the module runs
     on the router host for kea), and its basic-auth login, the password from the vault (README, step 3)."""
-    return {"baremetal_lb_router_backend": "kea", "baremetal_lb_router_api_url": api_url,
-            "baremetal_lb_router_api_key": user, "baremetal_lb_router_api_secret": password}
+    return {
+        "baremetal_lb_router_backend": "kea",
+        "baremetal_lb_router_api_url": api_url,
+        "baremetal_lb_router_api_key": user,
+        "baremetal_lb_router_api_secret": password,
+    }
 
 
 def dnsmasq_router_vars(conf_file: Path, restart: Path) -> dict[str, Any]:
     """group_vars/routers.yml for dnsmasq: no API; where its configuration is and how it restarts (this one is not
     Debian's packaged dnsmasq under systemd, so the defaults do not fit: baremetal_lb_router_options)."""
-    return {"baremetal_lb_router_backend": "dnsmasq", "baremetal_lb_router_api_url": "",
-            "baremetal_lb_router_options": {"conf_file": str(conf_file), "restart_command": [str(restart)]}}
+    return {
+        "baremetal_lb_router_backend": "dnsmasq",
+        "baremetal_lb_router_api_url": "",
+        "baremetal_lb_router_options": {"conf_file": str(conf_file), "restart_command": [str(restart)]},
+    }
 
 
 class KeaRouter:
@@ -262,6 +286,7 @@ class KeaRouter:
 
     def __init__(self, lab: Lab, host: Any, tmp: Path) -> None:
         from tests.integration.dhcpservers import CA_PORT, Kea, kea4_config
+
         self.api_url = f"http://127.0.0.1:{CA_PORT}/"
         self.login = ("baremetal-lb", secrets.token_urlsafe(18))
         self.kea = Kea(lab, host, tmp, kea4_config(tmp, [DHCP_SCOPE]), ca_login=self.login)
@@ -282,6 +307,7 @@ class DnsmasqRouter:
 
     def __init__(self, lab: Lab, host: Any, tmp: Path) -> None:
         from tests.integration.dhcpservers import Dnsmasq
+
         first, last = (a.strip() for a in DHCP_SCOPE.split("-"))
         self.dnsmasq = Dnsmasq(host, tmp, [f"{first},{last},255.255.255.0,10m"])
         self.what = f"dnsmasq ({self.dnsmasq.dropin})"
@@ -310,13 +336,16 @@ class TheLab:
         self.api: Any = None
         self.containers: list[str] = []
         storage = self.tmp / "storage.conf"
-        storage.write_text(f'[storage]\ndriver = "overlay"\ngraphroot = "{self.tmp}/graph"\n'
-                           f'runroot = "{self.tmp}/run"\n')
+        storage.write_text(
+            f'[storage]\ndriver = "overlay"\ngraphroot = "{self.tmp}/graph"\nrunroot = "{self.tmp}/run"\n'
+        )
         # molecule/resources/containers.conf (runc, limits, no network) plus a libpod tmp dir of this run's own:
         # nothing podman keeps for the lab is shared with another podman user (a Molecule run, another lab).
         conf = self.tmp / "containers.conf"
-        conf.write_text(CONTAINERS_CONF.read_text() + f'tmp_dir = "{self.tmp}/libpod"\n'
-                        f'\n[network]\nnetwork_config_dir = "{self.tmp}/net"\n')
+        conf.write_text(
+            CONTAINERS_CONF.read_text() + f'tmp_dir = "{self.tmp}/libpod"\n'
+            f'\n[network]\nnetwork_config_dir = "{self.tmp}/net"\n'
+        )
         self.env = {**os.environ, "CONTAINERS_CONF": str(conf), "CONTAINERS_STORAGE_CONF": str(storage)}
 
     # ---------------------------------------------------------------------------------------------- helpers
@@ -336,8 +365,9 @@ class TheLab:
         t_all = time.monotonic()
         section("Building the lab")
         t0 = time.monotonic()
-        proc = subprocess.run([str(ROOT / "scripts" / "build-test-image")], env=self.env, capture_output=True,
-                              text=True, timeout=600)
+        proc = subprocess.run(
+            [str(ROOT / "scripts" / "build-test-image")], env=self.env, capture_output=True, text=True, timeout=600
+        )
         if proc.returncode != 0:
             raise LabError(f"scripts/build-test-image failed: {proc.stderr.strip()}")
         self.image = proc.stdout.strip().splitlines()[-1]
@@ -366,8 +396,12 @@ class TheLab:
         """The release a user downloads: ``make dist`` (scripts/dist.py), unless one was given (--collection)."""
         t0 = time.monotonic()
         if self.collection_tarball is None:
-            proc = subprocess.run([PYTHON, str(ROOT / "scripts" / "dist.py"), "--out", str(self.tmp / "dist")],
-                                  capture_output=True, text=True, timeout=900)
+            proc = subprocess.run(
+                [PYTHON, str(ROOT / "scripts" / "dist.py"), "--out", str(self.tmp / "dist")],
+                capture_output=True,
+                text=True,
+                timeout=900,
+            )
             if proc.returncode != 0:
                 raise LabError(f"scripts/dist.py (make dist) failed: {proc.stderr.strip()[-3000:]}")
             self.collection_tarball = Path(json.loads(proc.stdout.strip().splitlines()[-1])["collection"])
@@ -381,21 +415,33 @@ class TheLab:
         """Quick start step 1, into a fresh path of this run's own (-p) instead of ~/.ansible/collections."""
         t0 = time.monotonic()
         self.collections = self.tmp / "collections"
-        proc = subprocess.run([str(VENV_BIN / "ansible-galaxy"), "collection", "install",
-                               str(self.collection_tarball), "-p", str(self.collections)],
-                              capture_output=True, text=True, timeout=300, env=self.ansible_env())
+        proc = subprocess.run(
+            [
+                str(VENV_BIN / "ansible-galaxy"),
+                "collection",
+                "install",
+                str(self.collection_tarball),
+                "-p",
+                str(self.collections),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=self.ansible_env(),
+        )
         if proc.returncode != 0:
             raise LabError(f"ansible-galaxy collection install failed: {proc.stdout}{proc.stderr}")
         self.installed = self.collections / "ansible_collections" / "baremetal" / "lb"
-        say(f"installed       ansible-galaxy collection install {self.collection_tarball.name} -p {self.collections} "
-            f"({self.timed('install', t0)} s)")
+        say(
+            f"installed       ansible-galaxy collection install {self.collection_tarball.name} -p {self.collections} "
+            f"({self.timed('install', t0)} s)"
+        )
 
     def _start_api(self) -> None:
         cluster = self.cluster_mod = _load_cluster_module()
         # root namespace loopback: the control node's view; the admin token, else RBAC from the stored objects
         self.api = cluster.start(0, "127.0.0.1", enforce_rbac=True)
-        self.admin_kubeconfig = write_kubeconfig(self.tmp / "admin-kubeconfig", self.api.url,
-                                                 token=cluster.ADMIN_TOKEN)
+        self.admin_kubeconfig = write_kubeconfig(self.tmp / "admin-kubeconfig", self.api.url, token=cluster.ADMIN_TOKEN)
         self.k8s = api_client(self.api.url, token=cluster.ADMIN_TOKEN)
         self.core = client.CoreV1Api(self.k8s)
         self.custom = client.CustomObjectsApi(self.k8s)
@@ -403,21 +449,42 @@ class TheLab:
             self.api.add_listener(host.listen("127.0.0.1", NODE_API_PORT))
             self.core.create_node(kubeadm_node(name, host.ipv4[0], control_plane=name in CONTROL_PLANE_NODES))
         self.results["node_labels"] = {n.metadata.name: n.metadata.labels for n in self.core.list_node().items}
-        say(f"API emulator    {self.api.url} (control node); http://127.0.0.1:{NODE_API_PORT} in every node "
-            f"namespace; RBAC enforced; Nodes {', '.join(self.nodes)} Ready")
+        say(
+            f"API emulator    {self.api.url} (control node); http://127.0.0.1:{NODE_API_PORT} in every node "
+            f"namespace; RBAC enforced; Nodes {', '.join(self.nodes)} Ready"
+        )
         say(f"                kubeadm's labels: every node is control plane ({EXCLUDE_LB_LABEL})")
 
     def _start_nodes(self) -> None:
         for name, host in self.nodes.items():
             cname = f"{self.lab.prefix}-{name}"
-            self.podman("run", "-d", "--name", cname, "--hostname", name, "--network", f"ns:/run/netns/{host.ns}",
-                        "--systemd=always", "--pull=never", "--cap-add", "SYS_ADMIN,NET_ADMIN,NET_RAW,NET_BIND_SERVICE",
-                        "--ulimit", "nofile=16384:16384", "--ulimit", "nproc=16384:16384",
-                        "--label", f"baremetal-lb-lab={self.lab.prefix}", self.image, "/sbin/init")
+            self.podman(
+                "run",
+                "-d",
+                "--name",
+                cname,
+                "--hostname",
+                name,
+                "--network",
+                f"ns:/run/netns/{host.ns}",
+                "--systemd=always",
+                "--pull=never",
+                "--cap-add",
+                "SYS_ADMIN,NET_ADMIN,NET_RAW,NET_BIND_SERVICE",
+                "--ulimit",
+                "nofile=16384:16384",
+                "--ulimit",
+                "nproc=16384:16384",
+                "--label",
+                f"baremetal-lb-lab={self.lab.prefix}",
+                self.image,
+                "/sbin/init",
+            )
             self.containers.append(cname)
         for cname in self.containers:
-            state = self.podman("exec", cname, "systemctl", "is-system-running", "--wait", check=False,
-                                timeout=60).stdout.strip()
+            state = self.podman(
+                "exec", cname, "systemctl", "is-system-running", "--wait", check=False, timeout=60
+            ).stdout.strip()
             if state not in ("running", "degraded"):
                 raise LabError(f"systemd in {cname} is {state!r}")
         for name, host in self.nodes.items():
@@ -427,8 +494,28 @@ class TheLab:
         script = self.tmp / "udhcpc.script"
         script.write_text(UDHCPC_SCRIPT)
         script.chmod(0o755)
-        proc = self.client.run(["udhcpc", "-n", "-q", "-f", "-i", "eth0", "-s", str(script), "-t", "3", "-T", "1",
-                                "-A", "1", "-x", "0x3d:01" + self.client.mac.replace(":", "")], check=False, timeout=20)
+        proc = self.client.run(
+            [
+                "udhcpc",
+                "-n",
+                "-q",
+                "-f",
+                "-i",
+                "eth0",
+                "-s",
+                str(script),
+                "-t",
+                "3",
+                "-T",
+                "1",
+                "-A",
+                "1",
+                "-x",
+                "0x3d:01" + self.client.mac.replace(":", ""),
+            ],
+            check=False,
+            timeout=20,
+        )
         leases = [ln.split()[1] for ln in proc.stdout.splitlines() if ln.startswith("LEASE ")]
         if not leases:
             raise LabError(f"the client got no DHCP lease from {self.dhcp.name}: {proc.stdout} {proc.stderr}")
@@ -440,30 +527,45 @@ class TheLab:
     def lab_site(self) -> LabSite:
         """This lab's answers to step 3 (see :class:`LabSite` for the lab-only ones)."""
         router = netns_inventory(self.router.ns, self.tmp)["all"]["hosts"]["router"]
-        nodes = {name: {
-            "ansible_host": f"{self.lab.prefix}-{name}",
-            # lab-only: the nodes are podman containers reached with podman exec (a real node: ssh + ansible_user),
-            # through Molecule's pipelining variant of containers.podman.podman (one `podman exec -i` per task
-            # instead of about five podman commands: molecule/resources/connection_plugins/blb_podman.py).
-            # podman exec is root already and the image has no sudo; /tmp is a tmpfs the plugin's copy cannot see.
-            "ansible_connection": "blb_podman",
-            "ansible_become": False,
-            "ansible_remote_tmp": "/root/.ansible/tmp",
-        } for name in self.nodes}
-        return LabSite(router_host=router, router_vars=self.dhcp.router_vars(self.vault), nodes=nodes, pool=POOL,
-                       kubeconfig=str(self.admin_kubeconfig),
-                       # lab-only value: the emulator as every node namespace sees it (see LabSite)
-                       api_server=f"http://127.0.0.1:{NODE_API_PORT}",
-                       # the node namespaces have no route to a package index: the bundled wheelhouse
-                       offline=True,
-                       every_node_control_plane=set(CONTROL_PLANE_NODES) == set(self.nodes))
+        nodes = {
+            name: {
+                "ansible_host": f"{self.lab.prefix}-{name}",
+                # lab-only: the nodes are podman containers reached with podman exec (a real node: ssh + ansible_user),
+                # through Molecule's pipelining variant of containers.podman.podman (one `podman exec -i` per task
+                # instead of about five podman commands: molecule/resources/connection_plugins/blb_podman.py).
+                # podman exec is root already and the image has no sudo; /tmp is a tmpfs the plugin's copy cannot see.
+                "ansible_connection": "blb_podman",
+                "ansible_become": False,
+                "ansible_remote_tmp": "/root/.ansible/tmp",
+            }
+            for name in self.nodes
+        }
+        return LabSite(
+            router_host=router,
+            router_vars=self.dhcp.router_vars(self.vault),
+            nodes=nodes,
+            pool=POOL,
+            kubeconfig=str(self.admin_kubeconfig),
+            # lab-only value: the emulator as every node namespace sees it (see LabSite)
+            api_server=f"http://127.0.0.1:{NODE_API_PORT}",
+            # the node namespaces have no route to a package index: the bundled wheelhouse
+            offline=True,
+            every_node_control_plane=set(CONTROL_PLANE_NODES) == set(self.nodes),
+        )
 
     def vault(self, name: str, value: str) -> Vaulted:
         """README step 3: ``ansible-vault encrypt_string --name NAME 'VALUE'``, the vault password typed twice."""
-        proc = subprocess.run([str(VENV_BIN / "ansible-vault"), "encrypt_string", "--name", name, value],
-                              input=f"{self.vault_password}\n{self.vault_password}\n", capture_output=True, text=True,
-                              env=self.ansible_env(), cwd=self.tmp, timeout=60, start_new_session=True)
-        block = proc.stdout[proc.stdout.find(f"{name}: !vault |"):] if f"{name}: !vault |" in proc.stdout else ""
+        proc = subprocess.run(
+            [str(VENV_BIN / "ansible-vault"), "encrypt_string", "--name", name, value],
+            input=f"{self.vault_password}\n{self.vault_password}\n",
+            capture_output=True,
+            text=True,
+            env=self.ansible_env(),
+            cwd=self.tmp,
+            timeout=60,
+            start_new_session=True,
+        )
+        block = proc.stdout[proc.stdout.find(f"{name}: !vault |") :] if f"{name}: !vault |" in proc.stdout else ""
         if proc.returncode != 0 or not block:
             raise LabError(f"ansible-vault encrypt_string --name {name} failed ({proc.returncode}): {proc.stderr}")
         return Vaulted(block)
@@ -478,29 +580,34 @@ class TheLab:
         apply_edits(inv, self.edits)
         self.results["edits"] = [{"file": e.file, "keys": list(e.keys)} for e in self.edits]
         self.results["inventory_files"] = {
-            "example": sorted(str(f.relative_to(self.installed / "inventory" / "example"))
-                              for f in (self.installed / "inventory" / "example").rglob("*")),
-            "used": sorted(str(f.relative_to(inv)) for f in inv.rglob("*"))}
+            "example": sorted(
+                str(f.relative_to(self.installed / "inventory" / "example"))
+                for f in (self.installed / "inventory" / "example").rglob("*")
+            ),
+            "used": sorted(str(f.relative_to(inv)) for f in inv.rglob("*")),
+        }
         return inv
 
     def ansible_env(self) -> dict[str, str]:
         """The environment Ansible runs in: the user's, with only these lab-only differences (each says why)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}  # no setting of the caller's
-        env.update({
-            # the collection was installed with -p into this run's own path, not ~/.ansible/collections (which
-            # Ansible searches by default, and which may hold another version on this machine); the nodes'
-            # connection plugin (containers.podman) comes from the venv's ansible package (sys.path, the default)
-            "ANSIBLE_COLLECTIONS_PATH": str(self.tmp / "collections"),
-            "ANSIBLE_HOME": str(self.tmp / "ansible-home"),
-            # the podman connection plugin runs podman: this run's own storage and containers.conf
-            "CONTAINERS_CONF": self.env["CONTAINERS_CONF"],
-            "CONTAINERS_STORAGE_CONF": self.env["CONTAINERS_STORAGE_CONF"],
-            # the pipelining podman connection (see lab_site) is the test tree's, not the collection's
-            "ANSIBLE_CONNECTION_PLUGINS": str(ROOT / "molecule" / "resources" / "connection_plugins"),
-            "ANSIBLE_PIPELINING": "true",
-            # the control node's Ansible and Python `kubernetes` (quick start: "what you need") are the repo's venv
-            "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}",
-        })
+        env.update(
+            {
+                # the collection was installed with -p into this run's own path, not ~/.ansible/collections (which
+                # Ansible searches by default, and which may hold another version on this machine); the nodes'
+                # connection plugin (containers.podman) comes from the venv's ansible package (sys.path, the default)
+                "ANSIBLE_COLLECTIONS_PATH": str(self.tmp / "collections"),
+                "ANSIBLE_HOME": str(self.tmp / "ansible-home"),
+                # the podman connection plugin runs podman: this run's own storage and containers.conf
+                "CONTAINERS_CONF": self.env["CONTAINERS_CONF"],
+                "CONTAINERS_STORAGE_CONF": self.env["CONTAINERS_STORAGE_CONF"],
+                # the pipelining podman connection (see lab_site) is the test tree's, not the collection's
+                "ANSIBLE_CONNECTION_PLUGINS": str(ROOT / "molecule" / "resources" / "connection_plugins"),
+                "ANSIBLE_PIPELINING": "true",
+                # the control node's Ansible and Python `kubernetes` (quick start: "what you need") are the repo's venv
+                "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}",
+            }
+        )
         return env
 
     def ansible_playbook(self, argv: list[str], label: str, timeout: float = 300) -> dict[str, Any]:
@@ -509,9 +616,16 @@ class TheLab:
         log = self.tmp / f"ansible-{label}.log"
         t0 = time.monotonic()
         with open(log, "w") as fh:
-            proc = subprocess.Popen([str(VENV_BIN / argv[0]), *argv[1:]], env=self.ansible_env(), cwd=self.site_dir,
-                                    stdin=subprocess.PIPE, stdout=fh, stderr=subprocess.STDOUT, text=True,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                [str(VENV_BIN / argv[0]), *argv[1:]],
+                env=self.ansible_env(),
+                cwd=self.site_dir,
+                stdin=subprocess.PIPE,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,
+            )
             try:
                 if "--ask-vault-pass" in argv:
                     proc.stdin.write(self.vault_password + "\n")
@@ -526,15 +640,19 @@ class TheLab:
         recap: dict[str, dict[str, int]] = {}
         lines = text.splitlines()
         if "PLAY RECAP" in text:
-            for line in lines[[i for i, ln in enumerate(lines) if ln.startswith("PLAY RECAP")][-1] + 1:]:
+            for line in lines[[i for i, ln in enumerate(lines) if ln.startswith("PLAY RECAP")][-1] + 1 :]:
                 m = re.match(r"^(\S+)\s+:\s+(.*)$", line)
                 if m:
                     recap[m.group(1)] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2))}
         if proc.returncode != 0:
             raise LabError(f"{' '.join(argv)} ({label}) failed, rc {proc.returncode}:\n" + "\n".join(lines[-60:]))
-        return {"seconds": seconds, "recap": recap, "changed": sum(r.get("changed", 0) for r in recap.values()),
-                "warnings": [ln for ln in lines if ln.startswith("[WARNING]")],
-                "recap_lines": [ln for ln in lines if re.match(r"^\S+\s+:\s+ok=", ln)]}
+        return {
+            "seconds": seconds,
+            "recap": recap,
+            "changed": sum(r.get("changed", 0) for r in recap.values()),
+            "warnings": [ln for ln in lines if ln.startswith("[WARNING]")],
+            "recap_lines": [ln for ln in lines if re.match(r"^\S+\s+:\s+ok=", ln)],
+        }
 
     def site(self) -> None:
         section("README's quick start: the example inventory, step 3's edits, step 4's commands")
@@ -570,30 +688,54 @@ class TheLab:
         for name, host in self.nodes.items():
             cname = f"{self.lab.prefix}-{name}"
             self.podman("exec", cname, "sh", "-c", f"mkdir -p /srv/www && echo {name} > /srv/www/index.html")
-            self.podman("exec", cname, "systemd-run", "--unit", "lab-backend", "--property", "Restart=always",
-                        "python3", "-m", "http.server", str(BACKEND_PORT), "--bind", host.ipv4[0],
-                        "--directory", "/srv/www")
-            host.run(f"iptables -t nat -A PREROUTING -d {POOL.split('-')[0]}/28 -p tcp --dport 80 "
-                     f"-j DNAT --to-destination {host.ipv4[0]}:{BACKEND_PORT}")
+            self.podman(
+                "exec",
+                cname,
+                "systemd-run",
+                "--unit",
+                "lab-backend",
+                "--property",
+                "Restart=always",
+                "python3",
+                "-m",
+                "http.server",
+                str(BACKEND_PORT),
+                "--bind",
+                host.ipv4[0],
+                "--directory",
+                "/srv/www",
+            )
+            host.run(
+                f"iptables -t nat -A PREROUTING -d {POOL.split('-')[0]}/28 -p tcp --dport 80 "
+                f"-j DNAT --to-destination {host.ipv4[0]}:{BACKEND_PORT}"
+            )
         ports = [{"name": "web", "protocol": "TCP", "port": 80, "targetPort": BACKEND_PORT}]
         # What the EndpointSlice controller of a real cluster writes for Traefik's Pods, one ready on every node (the
         # emulator runs no controllers): without it the speakers rightly announce nothing, as MetalLB would not.
         put_endpoints(self.core.api_client, "traefik", "default", list(self.nodes), ports=ports)
-        self.core.create_namespaced_service("default", {
-            "apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": "traefik", "namespace": "default"},
-            "spec": {"type": "LoadBalancer", "selector": {"app": "traefik"}, "ports": ports}})
+        self.core.create_namespaced_service(
+            "default",
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": "traefik", "namespace": "default"},
+                "spec": {"type": "LoadBalancer", "selector": {"app": "traefik"}, "ports": ports},
+            },
+        )
         t0 = time.monotonic()
 
         def vip() -> str | None:
             svc = self.core.read_namespaced_service("traefik", "default")
             ingress = (svc.status.load_balancer.ingress or []) if svc.status and svc.status.load_balancer else []
             return ingress[0].ip if ingress else None
+
         try:
             self.vip = wait_for("the Service traefik to get an address", vip, timeout=30)
-            self.announcer = wait_for(f"one node announcing {self.vip}",
-                                      lambda: (lambda a: a[0] if len(a) == 1 else None)(self.announcers(self.vip)),
-                                      timeout=30)
+            self.announcer = wait_for(
+                f"one node announcing {self.vip}",
+                lambda: (lambda a: a[0] if len(a) == 1 else None)(self.announcers(self.vip)),
+                timeout=30,
+            )
         except TimeoutError as exc:  # what docs/troubleshooting.md says to look at first: the Service's Events
             raise LabError(f"{exc}; the Service's Events: {self.service_events('traefik')}") from exc
         self.results["timings"]["service_announced"] = round(time.monotonic() - t0, 2)
@@ -601,8 +743,9 @@ class TheLab:
     def service_events(self, name: str) -> list[str]:
         """``kubectl describe service NAME``'s Events: type, reason, message."""
         events = self.core.list_namespaced_event("default").items
-        return [f"{e.type} {e.reason}: {e.message}" for e in events
-                if e.involved_object and e.involved_object.name == name]
+        return [
+            f"{e.type} {e.reason}: {e.message}" for e in events if e.involved_object and e.involved_object.name == name
+        ]
 
     def speaker_status(self, name: str) -> dict[str, Any] | None:
         def get() -> dict[str, Any] | None:
@@ -611,6 +754,7 @@ class TheLab:
                     return json.load(r)
             except OSError:
                 return None
+
         return self.nodes[name].call(get, timeout=5)
 
     def announcers(self, ip: str) -> list[str]:
@@ -625,8 +769,9 @@ class TheLab:
         return found
 
     def curl(self, timeout: float = 1.0) -> str | None:
-        r = self.client.run(["curl", "-s", "--max-time", str(timeout), f"http://{self.vip}/"], check=False,
-                            timeout=timeout + 5)
+        r = self.client.run(
+            ["curl", "-s", "--max-time", str(timeout), f"http://{self.vip}/"], check=False, timeout=timeout + 5
+        )
         return r.stdout.strip() if r.returncode == 0 and r.stdout.strip() else None
 
     def show(self) -> None:
@@ -635,42 +780,67 @@ class TheLab:
         say(f"        {'':<30} after:  {', '.join(self.ranges_after)}   -> {POOL} is never leased")
         pool = self.custom.get_namespaced_custom_object("metallb.io", "v1beta1", NS, "ipaddresspools", "lan")
         l2ads = self.custom.list_namespaced_custom_object("metallb.io", "v1beta1", NS, "l2advertisements")["items"]
-        say(f"cluster: IPAddressPool {NS}/lan  addresses={pool['spec']['addresses']}  "
-            f"status={json.dumps(pool.get('status', {}), sort_keys=True)}")
+        say(
+            f"cluster: IPAddressPool {NS}/lan  addresses={pool['spec']['addresses']}  "
+            f"status={json.dumps(pool.get('status', {}), sort_keys=True)}"
+        )
         say(f"         L2Advertisement(s): {', '.join(a['metadata']['name'] for a in l2ads)}")
         svc = self.core.read_namespaced_service("traefik", "default")
-        say(f"Service default/traefik  type=LoadBalancer  EXTERNAL-IP={self.vip}  "
-            f"(pool: {(svc.metadata.annotations or {}).get('metallb.io/ip-allocated-from-pool')})")
+        say(
+            f"Service default/traefik  type=LoadBalancer  EXTERNAL-IP={self.vip}  "
+            f"(pool: {(svc.metadata.annotations or {}).get('metallb.io/ip-allocated-from-pool')})"
+        )
         st = self.speaker_status(self.announcer) or {}
         l2 = next((a for a in (st.get("layer2") or {}).get("addresses", []) if a.get("ip") == self.vip), {})
-        say(f"announcing node: {self.announcer} ({self.nodes[self.announcer].ipv4[0]}, "
-            f"MAC {self.nodes[self.announcer].mac})  speaker /status: {json.dumps(l2, sort_keys=True)}")
+        say(
+            f"announcing node: {self.announcer} ({self.nodes[self.announcer].ipv4[0]}, "
+            f"MAC {self.nodes[self.announcer].mac})  speaker /status: {json.dumps(l2, sort_keys=True)}"
+        )
         l2s = self.custom.list_namespaced_custom_object("metallb.io", "v1beta1", NS, "servicel2statuses")["items"]
         for obj in l2s:
             say(f"ServiceL2Status {obj['metadata']['name']}: {json.dumps(obj.get('status', {}), sort_keys=True)}")
         for name in self.nodes:
-            unit = self.podman("exec", f"{self.lab.prefix}-{name}", "systemctl", "is-active",
-                               "baremetal-lb-speaker.service", check=False).stdout.strip()
+            unit = self.podman(
+                "exec",
+                f"{self.lab.prefix}-{name}",
+                "systemctl",
+                "is-active",
+                "baremetal-lb-speaker.service",
+                check=False,
+            ).stdout.strip()
             say(f"  {name}: baremetal-lb-speaker.service {unit}")
         self.answer = wait_for(f"curl http://{self.vip}/ from the client", self.curl, timeout=20, interval=0.2)
         say(f"client$ curl http://{self.vip}/")
         say(f"  {self.answer}")
         # The cluster as an operator sees it (docs/troubleshooting.md shows this output): the release's command,
         # on the PATH the speaker role gives it, run as root on a node (its speaker's own kubeconfig).
-        cluster = self.podman("exec", f"{self.lab.prefix}-{self.announcer}", "baremetal-lb", "status", "--cluster",
-                              check=False)
+        cluster = self.podman(
+            "exec", f"{self.lab.prefix}-{self.announcer}", "baremetal-lb", "status", "--cluster", check=False
+        )
         say(f"{self.announcer}$ baremetal-lb status --cluster   (exit {cluster.returncode})")
         for line in (cluster.stdout + cluster.stderr).rstrip().splitlines():
             say(f"  {line}")
-        self.results["cluster_status"] = {"exit": cluster.returncode, "stdout": cluster.stdout,
-                                          "stderr": cluster.stderr}
-        self.results.update({
-            "vip": self.vip, "announcer": self.announcer, "answer": self.answer, "client_ip": self.client_ip,
-            "dhcp_ranges_before": self.ranges_before, "dhcp_ranges_after": self.ranges_after,
-            "pool": {"spec": pool["spec"], "status": pool.get("status")},
-            "client_ip_outside_pool": not (ipaddress.ip_address(POOL.split("-")[0]) <= ipaddress.ip_address(
-                self.client_ip) <= ipaddress.ip_address(POOL.split("-")[1])),
-        })
+        self.results["cluster_status"] = {
+            "exit": cluster.returncode,
+            "stdout": cluster.stdout,
+            "stderr": cluster.stderr,
+        }
+        self.results.update(
+            {
+                "vip": self.vip,
+                "announcer": self.announcer,
+                "answer": self.answer,
+                "client_ip": self.client_ip,
+                "dhcp_ranges_before": self.ranges_before,
+                "dhcp_ranges_after": self.ranges_after,
+                "pool": {"spec": pool["spec"], "status": pool.get("status")},
+                "client_ip_outside_pool": not (
+                    ipaddress.ip_address(POOL.split("-")[0])
+                    <= ipaddress.ip_address(self.client_ip)
+                    <= ipaddress.ip_address(POOL.split("-")[1])
+                ),
+            }
+        )
 
     def failover(self) -> None:
         section("Failover: the announcing node dies")
@@ -686,15 +856,22 @@ class TheLab:
             got = self.curl(timeout=0.5)
             answers.append((round(time.monotonic() - t0, 2), got))
             return got if got and got != victim else None
+
         new = wait_for(f"{self.vip} to answer from another node", other, timeout=30, interval=0.05)
         took = self.timed("failover", t0)
-        new_announcer = wait_for("the new announcer in /status",
-                                 lambda: (lambda a: a[0] if len(a) == 1 else None)(self.announcers(self.vip)),
-                                 timeout=10)
-        say(f"client$ curl http://{self.vip}/   -> {new}   ({took} s after the kill; "
-            f"{len(answers)} tries, each --max-time 0.5)")
-        say(f"announcing node now: {new_announcer}; Kubernetes still has Node {victim} Ready — the speakers' "
-            f"heartbeats noticed, not the kubelet")
+        new_announcer = wait_for(
+            "the new announcer in /status",
+            lambda: (lambda a: a[0] if len(a) == 1 else None)(self.announcers(self.vip)),
+            timeout=10,
+        )
+        say(
+            f"client$ curl http://{self.vip}/   -> {new}   ({took} s after the kill; "
+            f"{len(answers)} tries, each --max-time 0.5)"
+        )
+        say(
+            f"announcing node now: {new_announcer}; Kubernetes still has Node {victim} Ready — the speakers' "
+            f"heartbeats noticed, not the kubelet"
+        )
         self.results["failover"] = {"killed": victim, "answer": new, "announcer": new_announcer, "seconds": took}
 
     def _own_processes(self) -> list[int]:
@@ -738,8 +915,13 @@ class TheLab:
         t0 = time.monotonic()
         for c in self.containers:
             self.podman("rm", "-f", "-t", "0", c, check=False)
-        containers_left = self.podman("ps", "-a", "-q", "--filter", f"label=baremetal-lb-lab={self.lab.prefix}",
-                                      check=False).stdout.split() if self.lab else []
+        containers_left = (
+            self.podman(
+                "ps", "-a", "-q", "--filter", f"label=baremetal-lb-lab={self.lab.prefix}", check=False
+            ).stdout.split()
+            if self.lab
+            else []
+        )
         if self.api is not None:
             try:
                 self.api.stop()
@@ -761,26 +943,39 @@ class TheLab:
                 break
             self._wait_own_processes()
         self.timed("teardown", t0)
-        left = {"namespaces": leftover_namespaces(prefix) if prefix else [],
-                "tmp_exists": self.tmp.exists(),
-                "processes": self._own_processes(),
-                "mounts": self._own_mounts(),
-                "containers": containers_left}
+        left = {
+            "namespaces": leftover_namespaces(prefix) if prefix else [],
+            "tmp_exists": self.tmp.exists(),
+            "processes": self._own_processes(),
+            "mounts": self._own_mounts(),
+            "containers": containers_left,
+        }
         self.results["leftovers"] = left
         self.results["nothing_left"] = not (any(left.values()) or errors)
-        say(f"containers removed, podman storage reset, namespaces {prefix}-* deleted, {self.tmp} removed: "
-            + ("nothing left behind" if self.results["nothing_left"] else f"LEFT BEHIND: {left} {errors}"))
-        say(f"(kept for fast reruns: the node rootfs in {IMAGE_CACHE}, the release's wheelhouse download in "
-            "~/.cache/baremetal-lb/wheelhouse)")
+        say(
+            f"containers removed, podman storage reset, namespaces {prefix}-* deleted, {self.tmp} removed: "
+            + ("nothing left behind" if self.results["nothing_left"] else f"LEFT BEHIND: {left} {errors}")
+        )
+        say(
+            f"(kept for fast reruns: the node rootfs in {IMAGE_CACHE}, the release's wheelhouse download in "
+            "~/.cache/baremetal-lb/wheelhouse)"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lab/run", description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=["demo", "failover"])
-    parser.add_argument("--router", choices=sorted(ROUTERS), default="kea",
-                        help="the router's DHCP server: Kea with its Control Agent (default) or dnsmasq")
-    parser.add_argument("--collection", type=Path,
-                        help="a release's collection tarball (default: build one with scripts/dist.py, as make dist)")
+    parser.add_argument(
+        "--router",
+        choices=sorted(ROUTERS),
+        default="kea",
+        help="the router's DHCP server: Kea with its Control Agent (default) or dnsmasq",
+    )
+    parser.add_argument(
+        "--collection",
+        type=Path,
+        help="a release's collection tarball (default: build one with scripts/dist.py, as make dist)",
+    )
     parser.add_argument("--json", type=Path, help="write the results as JSON to this file")
     parser.add_argument("--keep-logs", type=Path, help="copy Kea/Ansible/speaker logs here before teardown")
     args = parser.parse_args(argv)
@@ -788,17 +983,18 @@ def main(argv: list[str] | None = None) -> int:
     dhcp_tools = ("kea-dhcp4", "kea-ctrl-agent") if args.router == "kea" else ("dnsmasq",)
     for tool in ("podman", "runc", *dhcp_tools, "udhcpc", "iptables", "curl", "debootstrap"):
         if not shutil.which(tool):
-            print(f"lab/run: {tool} is not installed (scripts/install-deps installs what the lab needs)",
-                  file=sys.stderr)
+            print(
+                f"lab/run: {tool} is not installed (scripts/install-deps installs what the lab needs)", file=sys.stderr
+            )
             return 2
 
     def on_signal(signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
+
     signal.signal(signal.SIGTERM, on_signal)
 
     t0 = time.monotonic()
-    lab = TheLab(args.keep_logs, router=args.router,
-                 collection=args.collection.resolve() if args.collection else None)
+    lab = TheLab(args.keep_logs, router=args.router, collection=args.collection.resolve() if args.collection else None)
     rc = 0
     try:
         lab.build()

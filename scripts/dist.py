@@ -66,8 +66,19 @@ class Target:
 
     def pip_args(self) -> list[str]:
         nodot = self.python.replace(".", "")
-        args = ["--only-binary=:all:", "--implementation", "cp", "--python-version", self.python,
-                "--abi", f"cp{nodot}", "--abi", "abi3", "--abi", "none"]
+        args = [
+            "--only-binary=:all:",
+            "--implementation",
+            "cp",
+            "--python-version",
+            self.python,
+            "--abi",
+            f"cp{nodot}",
+            "--abi",
+            "abi3",
+            "--abi",
+            "none",
+        ]
         args += ["--platform", f"manylinux2014_{self.machine}"]
         for minor in GLIBC_MINORS:
             args += ["--platform", f"manylinux_2_{minor}_{self.machine}"]
@@ -84,15 +95,17 @@ def read_versions(root: Path = ROOT) -> tuple[str, str]:
     init = (root / "speaker" / "__init__.py").read_text(encoding="utf-8")
     match = re.search(r'^__version__ = "([^"]+)"$', init, re.M)
     if not match:
-        raise ReleaseError("speaker/__init__.py: no line __version__ = \"...\"")
+        raise ReleaseError('speaker/__init__.py: no line __version__ = "..."')
     return str(galaxy), match.group(1)
 
 
 def release_version(root: Path = ROOT) -> str:
     galaxy, speaker = read_versions(root)
     if galaxy != speaker:
-        raise ReleaseError(f"galaxy.yml version {galaxy} differs from speaker/__init__.py __version__ {speaker}: "
-                           "the collection and the speaker it carries are released under one version number")
+        raise ReleaseError(
+            f"galaxy.yml version {galaxy} differs from speaker/__init__.py __version__ {speaker}: "
+            "the collection and the speaker it carries are released under one version number"
+        )
     return galaxy
 
 
@@ -120,10 +133,16 @@ def build_python_dists(out: Path, *, version_suffix: str = "", sdist: bool = Tru
         build = Path(tmp) / "out"
         build.mkdir()
         # The PEP 517 hooks called directly: what `python -m build --no-isolation` does, without the extra package.
-        code = ("import sys, setuptools.build_meta as b; d = sys.argv[1]; print(b.build_wheel(d))"
-                + ("; print(b.build_sdist(d))" if sdist else ""))
-        subprocess.run([sys.executable, "-c", code, str(build)], cwd=src, check=True, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.PIPE)
+        code = "import sys, setuptools.build_meta as b; d = sys.argv[1]; print(b.build_wheel(d))" + (
+            "; print(b.build_sdist(d))" if sdist else ""
+        )
+        subprocess.run(
+            [sys.executable, "-c", code, str(build)],
+            cwd=src,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         found = {"wheel": next(build.glob("baremetal_lb-*.whl"))}
         if sdist:
             found["sdist"] = next(build.glob("baremetal_lb-*.tar.gz"))
@@ -169,8 +188,9 @@ def tested_versions(reqs: list[str]) -> list[str]:
     return [f"{name}=={version}" for name, version in sorted(pins.items())]
 
 
-def wheelhouse(wheel: Path, targets: list[Target], *, pip_index_args: list[str] | None = None,
-               cache: Path | None = None) -> Path:
+def wheelhouse(
+    wheel: Path, targets: list[Target], *, pip_index_args: list[str] | None = None, cache: Path | None = None
+) -> Path:
     """A directory of binary wheels that satisfies ``wheel``'s requirements on every target (cached), in the
     versions this venv has (:func:`tested_versions`)."""
     reqs = requirements(wheel)
@@ -190,14 +210,33 @@ def wheelhouse(wheel: Path, targets: list[Target], *, pip_index_args: list[str] 
         constraints = tmp / ".constraints.txt"
         constraints.write_text("\n".join(pins) + "\n")
         for t in targets:
-            cmd = [sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "-d", str(tmp),
-                   "-c", str(constraints)]
+            cmd = [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--disable-pip-version-check",
+                "-d",
+                str(tmp),
+                "-c",
+                str(constraints),
+            ]
             proc = subprocess.run(cmd + t.pip_args() + index_args + reqs, capture_output=True, text=True)
             if proc.returncode != 0:
                 raise ReleaseError(f"pip download for CPython {t.python} {t.machine} failed:\n{proc.stderr[-3000:]}")
-        (tmp / WHEELHOUSE_TARGETS).write_text(json.dumps(
-            {"pythons": sorted({t.python for t in targets}), "machines": sorted({t.machine for t in targets}),
-             "requirements": reqs, "versions": pins}, indent=1) + "\n")
+        (tmp / WHEELHOUSE_TARGETS).write_text(
+            json.dumps(
+                {
+                    "pythons": sorted({t.python for t in targets}),
+                    "machines": sorted({t.machine for t in targets}),
+                    "requirements": reqs,
+                    "versions": pins,
+                },
+                indent=1,
+            )
+            + "\n"
+        )
         constraints.unlink()
         (tmp / ".complete").write_text("\n".join(reqs) + "\n")
         if target_dir.exists():
@@ -230,8 +269,9 @@ def build_collection(out: Path, wheel: Path, house: Path | None) -> Path:
             if entry.is_symlink() and not entry.resolve().is_relative_to(ROOT):
                 continue  # a link out of the tree (a developer's venv) is nobody's release
             if entry.is_dir():
-                shutil.copytree(entry, stage / entry.name, symlinks=True,
-                                ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+                shutil.copytree(
+                    entry, stage / entry.name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+                )
             else:
                 shutil.copy2(entry, stage / entry.name)
         bundle = stage / BUNDLE_DIR
@@ -239,16 +279,25 @@ def build_collection(out: Path, wheel: Path, house: Path | None) -> Path:
         shutil.copy2(wheel, bundle / wheel.name)
         if house is not None:
             shutil.copytree(house, bundle / "wheelhouse", ignore=shutil.ignore_patterns(".complete"))
-        proc = subprocess.run([str(galaxy), "collection", "build", "--force", "--output-path", str(out), str(stage)],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [str(galaxy), "collection", "build", "--force", "--output-path", str(out), str(stage)],
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode != 0:
             raise ReleaseError(f"ansible-galaxy collection build failed:\n{proc.stdout}{proc.stderr}")
     (artifact,) = out.glob(f"baremetal-lb-{release_version()}.tar.gz")
     return artifact
 
 
-def build_release(out: Path, *, targets: list[Target] | None = None, pip_index_args: list[str] | None = None,
-                  cache: Path | None = None, slim: bool = False) -> dict[str, str]:
+def build_release(
+    out: Path,
+    *,
+    targets: list[Target] | None = None,
+    pip_index_args: list[str] | None = None,
+    cache: Path | None = None,
+    slim: bool = False,
+) -> dict[str, str]:
     """Everything ``make dist`` writes (see the module's docstring); ``slim``: the collection carries the wheel but
     not the wheelhouse (~35 MB of wheels would exceed Galaxy's 20 MB upload limit), dist/wheelhouse/ is still
     built for offline installs with baremetal_lb_speaker_wheelhouse."""
@@ -265,8 +314,13 @@ def build_release(out: Path, *, targets: list[Target] | None = None, pip_index_a
         shutil.rmtree(out / "wheelhouse")
     shutil.copytree(house, out / "wheelhouse", ignore=shutil.ignore_patterns(".complete"))
     collection = build_collection(out, dists["wheel"], None if slim else house)
-    return {"version": version, "wheel": str(dists["wheel"]), "sdist": str(dists["sdist"]),
-            "wheelhouse": str(out / "wheelhouse"), "collection": str(collection)}
+    return {
+        "version": version,
+        "wheel": str(dists["wheel"]),
+        "sdist": str(dists["sdist"]),
+        "wheelhouse": str(out / "wheelhouse"),
+        "collection": str(collection),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -274,10 +328,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "dist")
     parser.add_argument("--index-url", help="pip's --index-url for the wheelhouse download (a mirror)")
     parser.add_argument("--find-links", action="append", default=[], help="pip's --find-links (repeatable)")
-    parser.add_argument("--slim", action="store_true",
-                        help="the collection carries the wheel only, not the wheelhouse (for Galaxy's 20 MB limit)")
+    parser.add_argument(
+        "--slim",
+        action="store_true",
+        help="the collection carries the wheel only, not the wheelhouse (for Galaxy's 20 MB limit)",
+    )
     args = parser.parse_args(argv)
-    index_args = (["--index-url", args.index_url] if args.index_url else [])
+    index_args = ["--index-url", args.index_url] if args.index_url else []
     for link in args.find_links:
         index_args += ["--find-links", link]
     try:

@@ -47,7 +47,7 @@ def _without_sexagesimal() -> None:
         for tag, regexp in entries:
             if tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float"):
                 # Drop the alternatives containing ':' (base 60); keep the rest of the pattern as it is.
-                alternatives = [a for a in regexp.pattern[len("^(?:"):-len(")$")].split("|") if ":[0-5]" not in a]
+                alternatives = [a for a in regexp.pattern[len("^(?:") : -len(")$")].split("|") if ":[0-5]" not in a]
                 regexp = re.compile("^(?:" + "|".join(alternatives) + ")$", re.X)
             kept.append((tag, regexp))
         resolvers[first] = kept
@@ -68,8 +68,12 @@ def cmd_speaker(args: argparse.Namespace) -> int:
 
     try:
         cfg = load_speaker_config(args.config).with_overrides(
-            kubeconfig=args.kubeconfig, node_name=args.node_name, namespace=args.namespace, log_level=args.log_level,
-            metrics_listen=args.metrics_listen, ignore_exclude_lb=True if args.ignore_exclude_lb else None,
+            kubeconfig=args.kubeconfig,
+            node_name=args.node_name,
+            namespace=args.namespace,
+            log_level=args.log_level,
+            metrics_listen=args.metrics_listen,
+            ignore_exclude_lb=True if args.ignore_exclude_lb else None,
             log_format=args.log_format,
         )
     except ConfigError as exc:
@@ -119,8 +123,9 @@ def cmd_cluster_status(args: argparse.Namespace) -> int:
     path = args.config
     if path is None and Path(DEFAULT_PATH).exists() and not os.access(DEFAULT_PATH, os.R_OK):
         # Not root on a node (the file is root's): the defaults, so --kubeconfig and --namespace still work.
-        print(f"baremetal-lb: {DEFAULT_PATH} is not readable; using the defaults (--config to name one)",
-              file=sys.stderr)
+        print(
+            f"baremetal-lb: {DEFAULT_PATH} is not readable; using the defaults (--config to name one)", file=sys.stderr
+        )
         path = os.devnull
     try:
         cfg = load_speaker_config(path).with_overrides(kubeconfig=args.kubeconfig, namespace=args.namespace)
@@ -133,9 +138,14 @@ def cmd_cluster_status(args: argparse.Namespace) -> int:
         print(f"baremetal-lb: {exc}", file=sys.stderr)
         return 2
     try:
-        objs = read_cluster(api, namespace=cfg.namespace, allocator_lease=cfg.lease.name,
-                            memberlist_secret=cfg.membership.secret_name, key_file=cfg.membership.key_file,
-                            load_balancer_class=cfg.load_balancer_class)
+        objs = read_cluster(
+            api,
+            namespace=cfg.namespace,
+            allocator_lease=cfg.lease.name,
+            memberlist_secret=cfg.membership.secret_name,
+            key_file=cfg.membership.key_file,
+            load_balancer_class=cfg.load_balancer_class,
+        )
     except ClusterUnreachable as exc:
         print(f"baremetal-lb: cannot reach the cluster: {exc}", file=sys.stderr)
         return 1
@@ -155,15 +165,19 @@ def status_lines(data: dict[str, Any]) -> list[str]:
     Every silent failure has its line: a pool with no free address (``FULL``), an address nobody may announce
     (``NOT ANNOUNCED``; BGP: ``NOT ADVERTISED``, on the allocator leader), Layer 2 liveness from the Lease
     fallback (``membership: LEASES``), heartbeats failing authentication (``KEY MISMATCH``)."""
-    out = [f"node {data['node']}  namespace {data['namespace']}  "
-           f"allocator: {'leader' if data['allocator_leader'] else 'standby'}  "
-           f"API: {'reachable' if data['api_reachable'] else 'UNREACHABLE (using last state)'}",
-           "pools:"]
+    out = [
+        f"node {data['node']}  namespace {data['namespace']}  "
+        f"allocator: {'leader' if data['allocator_leader'] else 'standby'}  "
+        f"API: {'reachable' if data['api_reachable'] else 'UNREACHABLE (using last state)'}",
+        "pools:",
+    ]
     for name, st in sorted(data["pools"].items()):
         full = [fam for fam in ("IPv4", "IPv6") if st[f"assigned{fam}"] and not st[f"available{fam}"]]
-        out.append(f"  {name:<20} IPv4 {st['assignedIPv4']} used / {st['availableIPv4']} free   "
-                   f"IPv6 {st['assignedIPv6']} used / {st['availableIPv6']} free"
-                   + (f"   FULL ({', '.join(full)}): the next Service asking stays pending" if full else ""))
+        out.append(
+            f"  {name:<20} IPv4 {st['assignedIPv4']} used / {st['availableIPv4']} free   "
+            f"IPv6 {st['assignedIPv6']} used / {st['availableIPv6']} free"
+            + (f"   FULL ({', '.join(full)}): the next Service asking stays pending" if full else "")
+        )
     out.append("services:")
     for s in data["services"]:
         out.append(f"  {s['service']:<40} {', '.join(s['ips']):<30} pool {s['pool'] or '-'}")
@@ -174,43 +188,56 @@ def status_lines(data: dict[str, Any]) -> list[str]:
         speakers = live.get("speakers") or {}
         alive = [n for n, st in speakers.items() if st.get("alive")]
         gone = [n for n, st in speakers.items() if not st.get("alive")]
-        out.append(f"speakers (Leases {live.get('duration', 0):g}s): alive {', '.join(alive) or '-'}"
-                   f"{'  gone ' + ', '.join(gone) if gone else ''}"
-                   f"  layer2 uses {live.get('layer2_source', '?')}"
-                   f"{'  BLIND (cannot read or renew Leases): nobody is declared dead' if live.get('blind') else ''}")
+        out.append(
+            f"speakers (Leases {live.get('duration', 0):g}s): alive {', '.join(alive) or '-'}"
+            f"{'  gone ' + ', '.join(gone) if gone else ''}"
+            f"  layer2 uses {live.get('layer2_source', '?')}"
+            f"{'  BLIND (cannot read or renew Leases): nobody is declared dead' if live.get('blind') else ''}"
+        )
     mem = data.get("membership")
     if mem:
         if mem.get("mode") == "heartbeats":
             out.append(f"membership: heartbeats (UDP port {mem.get('port')}, key from {mem.get('key_source')})")
         else:
-            out.append(f"membership: LEASES, not heartbeats: {mem.get('reason')} — a dead node is noticed after "
-                       f"seconds, not 0.2 s (key from {mem.get('key_source')}; see docs/speaker.md)")
+            out.append(
+                f"membership: LEASES, not heartbeats: {mem.get('reason')} — a dead node is noticed after "
+                f"seconds, not 0.2 s (key from {mem.get('key_source')}; see docs/speaker.md)"
+            )
         for bad in mem.get("key_mismatch") or []:
             who = f" (node {bad['node']})" if bad.get("node") else ""
-            out.append(f"membership: KEY MISMATCH: heartbeats from {bad['address']}{who} fail authentication, none "
-                       f"verify, for {bad['for_seconds']:g}s: that speaker has another heartbeat key")
+            out.append(
+                f"membership: KEY MISMATCH: heartbeats from {bad['address']}{who} fail authentication, none "
+                f"verify, for {bad['for_seconds']:g}s: that speaker has another heartbeat key"
+            )
     l2 = data.get("layer2")
     if l2:
-        out.append(f"layer2: members alive {', '.join(l2.get('alive', [])) or '-'}"
-                   f"{'  FENCED (no peer and no API): announcing nothing' if l2.get('fenced') else ''}")
+        out.append(
+            f"layer2: members alive {', '.join(l2.get('alive', [])) or '-'}"
+            f"{'  FENCED (no peer and no API): announcing nothing' if l2.get('fenced') else ''}"
+        )
         for a in l2.get("addresses", []):
             extra = f" conflict with {a['conflict_mac']}" if a.get("conflict_mac") else ""
             if a.get("all_interfaces"):
                 extra += "  (every interface: none holds its subnet)"
-            out.append(f"  {a['ip']:<40} {a['state']:<10} on {', '.join(a['interfaces']) or '-'}  "
-                       f"({a['service']}){extra}")
+            out.append(
+                f"  {a['ip']:<40} {a['state']:<10} on {', '.join(a['interfaces']) or '-'}  ({a['service']}){extra}"
+            )
         if l2.get("excluded"):
             out.append(f"  this node announces nothing: {l2['excluded']}")
         ex = l2.get("excluded_interfaces") or {}
         if ex:
-            out.append(f"  never on interfaces matching: {', '.join(ex.get('patterns') or []) or '(none)'} "
-                       f"({ex.get('source')}){'  ERROR: ' + str(ex['error']) if ex.get('error') else ''}")
+            out.append(
+                f"  never on interfaces matching: {', '.join(ex.get('patterns') or []) or '(none)'} "
+                f"({ex.get('source')}){'  ERROR: ' + str(ex['error']) if ex.get('error') else ''}"
+            )
         for gap in l2.get("unannounced", []):
             out.append(f"  NOT ANNOUNCED {gap['service']}: {gap['message']} ({gap['reason']})")
     for sess in data.get("bgp") or []:
-        out.append(f"bgp: {sess.get('peer')} {sess.get('address')} {sess.get('state')}  "
-                   f"sent {sess.get('prefixes_sent', 0)} prefixes, pending {sess.get('prefixes_pending', 0)}"
-                   f"{'  last error: ' + str(sess['last_error']) if sess.get('last_error') else ''}")
+        out.append(
+            f"bgp: {sess.get('peer')} {sess.get('address')} {sess.get('state')}  "
+            f"sent {sess.get('prefixes_sent', 0)} prefixes, pending {sess.get('prefixes_pending', 0)}"
+            f"{'  last error: ' + str(sess['last_error']) if sess.get('last_error') else ''}"
+        )
     for gap in data.get("bgp_unannounced") or []:
         out.append(f"bgp: NOT ADVERTISED {gap['service']}: {gap['message']} ({gap['reason']})")
     for w in data.get("bgp_withdrawn") or []:
@@ -281,21 +308,34 @@ def manifest_config(docs: list[Any]) -> tuple[Any, list[str]]:
             try:  # MetalLB's speaker reads it and refuses to start with a bad one (speaker.layer2.exclude)
                 from_configmap(d, str(d["metadata"].get("namespace") or "metallb-system"))
             except ExclusionError as exc:
-                extra_errors.append(clusterconfig.ObjectError("ConfigMap", CONFIGMAP, f"data.{DATA_KEY}",
-                                                              str(exc).split(f"data.{DATA_KEY}: ", 1)[-1]))
+                extra_errors.append(
+                    clusterconfig.ObjectError(
+                        "ConfigMap", CONFIGMAP, f"data.{DATA_KEY}", str(exc).split(f"data.{DATA_KEY}: ", 1)[-1]
+                    )
+                )
         elif kind in clusterconfig.KINDS:
             by_kind[kind].append(d)
         elif isinstance(d, dict) and str(d.get("apiVersion", "")).startswith(FRR_K8S_GROUP + "/"):
             name = (d.get("metadata") or {}).get("name", f"#{i + 1}")
-            extra_errors.append(clusterconfig.ObjectError(str(kind), str(name), "apiVersion",
-                                                          f"{d.get('apiVersion')}: FRR-K8s is "
-                                                          f"{clusterconfig.NATIVE_UNSUPPORTED}"))
+            extra_errors.append(
+                clusterconfig.ObjectError(
+                    str(kind),
+                    str(name),
+                    "apiVersion",
+                    f"{d.get('apiVersion')}: FRR-K8s is {clusterconfig.NATIVE_UNSUPPORTED}",
+                )
+            )
         else:
             notes.append(f"document {i + 1}: kind {kind if kind else d!r} is not a metallb.io kind (ignored)")
     cfg = clusterconfig.build_config(
-        by_kind[clusterconfig.POOL], by_kind[clusterconfig.L2ADV], by_kind[clusterconfig.BGPADV],
-        by_kind[clusterconfig.PEER], by_kind[clusterconfig.COMMUNITY], bfd_profiles=by_kind[clusterconfig.BFD_PROFILE],
-        secrets=secrets)
+        by_kind[clusterconfig.POOL],
+        by_kind[clusterconfig.L2ADV],
+        by_kind[clusterconfig.BGPADV],
+        by_kind[clusterconfig.PEER],
+        by_kind[clusterconfig.COMMUNITY],
+        bfd_profiles=by_kind[clusterconfig.BFD_PROFILE],
+        secrets=secrets,
+    )
     if extra_errors:
         from dataclasses import replace
 
@@ -328,32 +368,55 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--node-name", help="this node's name in the cluster (default: the hostname)")
     sp.add_argument("--namespace", help="namespace of the metallb.io objects (default metallb-system)")
     sp.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
-    sp.add_argument("--log-format", choices=LOG_FORMATS,
-                    help="text (default): a line per record; json: JSON lines on stderr; journal: journald fields "
-                         "(SERVICE=, ADDRESS=, NODE=) over journald's socket (config: log_format; docs/speaker.md)")
+    sp.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        help="text (default): a line per record; json: JSON lines on stderr; journal: journald fields "
+        "(SERVICE=, ADDRESS=, NODE=) over journald's socket (config: log_format; docs/speaker.md)",
+    )
     sp.add_argument("--metrics-listen", help="address:port for /metrics and /status (default 127.0.0.1:7472)")
-    sp.add_argument("--ignore-exclude-lb", action="store_true",
-                    help="announce from nodes labelled node.kubernetes.io/exclude-from-external-load-balancers too "
-                         "(MetalLB's flag of the same name; config: ignore_exclude_lb)")
+    sp.add_argument(
+        "--ignore-exclude-lb",
+        action="store_true",
+        help="announce from nodes labelled node.kubernetes.io/exclude-from-external-load-balancers too "
+        "(MetalLB's flag of the same name; config: ignore_exclude_lb)",
+    )
     sp.set_defaults(func=cmd_speaker)
 
-    st = sub.add_parser("status", help="show what a running speaker allocates and announces (--cluster: every "
-                                       "speaker, pool and Service, from the API)")
+    st = sub.add_parser(
+        "status",
+        help="show what a running speaker allocates and announces (--cluster: every "
+        "speaker, pool and Service, from the API)",
+    )
     st.add_argument("--url", default="http://127.0.0.1:7472", help="the speaker's metrics_listen address")
     st.add_argument("--json", action="store_true", help="print the raw JSON (same as --output json)")
-    st.add_argument("--output", "-o", choices=("table", "json"), default="table",
-                    help="table for people; json for scripts (--cluster: schema baremetal-lb/cluster-status/v1, "
-                         "docs/troubleshooting.md)")
-    st.add_argument("--cluster", action="store_true",
-                    help="the whole cluster through the API (no ssh): speakers, allocator, pools and usage, every "
-                         "LoadBalancer Service and who announces it, and the gaps")
-    st.add_argument("--config", help="--cluster: speaker config to take kubeconfig, namespace, lease and Secret names "
-                                     "from (default /etc/baremetal-lb/speaker.yaml if present)")
-    st.add_argument("--kubeconfig", help="--cluster: kubeconfig file (default: the config's, $KUBECONFIG, in-cluster, "
-                                         "~/.kube/config)")
+    st.add_argument(
+        "--output",
+        "-o",
+        choices=("table", "json"),
+        default="table",
+        help="table for people; json for scripts (--cluster: schema baremetal-lb/cluster-status/v1, "
+        "docs/troubleshooting.md)",
+    )
+    st.add_argument(
+        "--cluster",
+        action="store_true",
+        help="the whole cluster through the API (no ssh): speakers, allocator, pools and usage, every "
+        "LoadBalancer Service and who announces it, and the gaps",
+    )
+    st.add_argument(
+        "--config",
+        help="--cluster: speaker config to take kubeconfig, namespace, lease and Secret names "
+        "from (default /etc/baremetal-lb/speaker.yaml if present)",
+    )
+    st.add_argument(
+        "--kubeconfig",
+        help="--cluster: kubeconfig file (default: the config's, $KUBECONFIG, in-cluster, ~/.kube/config)",
+    )
     st.add_argument("--context", help="--cluster: kubeconfig context")
-    st.add_argument("--namespace", help="--cluster: namespace of the metallb.io objects (default: the config's, "
-                                        "metallb-system)")
+    st.add_argument(
+        "--namespace", help="--cluster: namespace of the metallb.io objects (default: the config's, metallb-system)"
+    )
     st.set_defaults(func=cmd_status)
 
     cc = sub.add_parser("check-config", help="validate a speaker config file or a metallb.io manifest")

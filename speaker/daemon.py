@@ -56,28 +56,43 @@ class Speaker:
         self.informers: dict[str, Informer] = {}
         for kind in speaker_kinds(cfg.namespace):
             self.informers[kind.name] = Informer(kind, api, sink=self._notify, on_synced=self._on_synced)
-        self.informers["leases"] = Informer(leases_kind(cfg.namespace), api, sink=self._notify,
-                                            on_synced=self._on_synced)
+        self.informers["leases"] = Informer(
+            leases_kind(cfg.namespace), api, sink=self._notify, on_synced=self._on_synced
+        )
         self.caches = caches = Caches.of(self.informers)
         self.status_applier = service_status_applier(api, caches.services.get, workers=cfg.status_writers)
         self.pool_status_applier = pool_status_applier(api, cfg.namespace, caches.ipaddresspools.get)
         # One applier per announcement status kind, shared by its publisher (this node's Layer 2 or BGP side) and
         # the garbage collector, so one object is never written by two queues at once.
         self.l2_status_applier = announcement_status_applier(
-            api, cfg.namespace, caches.servicel2statuses.get, kind="ServiceL2Status", plural="servicel2statuses",
-            detail="interfaces")
+            api,
+            cfg.namespace,
+            caches.servicel2statuses.get,
+            kind="ServiceL2Status",
+            plural="servicel2statuses",
+            detail="interfaces",
+        )
         self.bgp_status_applier = announcement_status_applier(
-            api, cfg.namespace, caches.servicebgpstatuses.get, kind="ServiceBGPStatus", plural="servicebgpstatuses",
-            detail="peers")
-        self.status_appliers = {"servicel2statuses": self.l2_status_applier,
-                                "servicebgpstatuses": self.bgp_status_applier}
+            api,
+            cfg.namespace,
+            caches.servicebgpstatuses.get,
+            kind="ServiceBGPStatus",
+            plural="servicebgpstatuses",
+            detail="peers",
+        )
+        self.status_appliers = {
+            "servicel2statuses": self.l2_status_applier,
+            "servicebgpstatuses": self.bgp_status_applier,
+        }
         # Events wait while Service status writes are queued (bounded): the address first, then the Event about it.
         status_applier = self.status_applier
-        self.events = EventRecorder(api, component=COMPONENT, host=cfg.node_name,
-                                    busy=lambda: not status_applier.idle())
+        self.events = EventRecorder(
+            api, component=COMPONENT, host=cfg.node_name, busy=lambda: not status_applier.idle()
+        )
         # The one reading of the caches every controller shares: the config (one last-good memory), parsed Services.
-        self.views = ViewSource(caches, load_balancer_class=cfg.load_balancer_class,
-                                ignore_exclude_lb=cfg.ignore_exclude_lb)
+        self.views = ViewSource(
+            caches, load_balancer_class=cfg.load_balancer_class, ignore_exclude_lb=cfg.ignore_exclude_lb
+        )
         self.controller = AllocationController(
             caches=caches,
             views=self.views,
@@ -88,20 +103,32 @@ class Speaker:
             namespace=cfg.namespace,
         )
         self.elector = LeaderElector(
-            api, namespace=cfg.namespace, identity=cfg.node_name, settings=cfg.lease,
+            api,
+            namespace=cfg.namespace,
+            identity=cfg.node_name,
+            settings=cfg.lease,
             on_change=self._on_leader_change,
         )
         # Every speaker renews its own Lease: Layer 2 liveness when there are no heartbeats (no key file), and
         # in every mode what tells the allocator leader whose status objects to delete (speaker.controllers.statusgc).
         self._layer2_wake = threading.Event()  # the Layer 2 controller's "recompute" flag (Reconciler.poke)
         self.liveness = SpeakerLease(
-            api, namespace=cfg.namespace, node=cfg.node_name, leases=caches.leases,
-            layer2=cfg.layer2.enabled, duration=cfg.membership.lease_duration,
+            api,
+            namespace=cfg.namespace,
+            node=cfg.node_name,
+            leases=caches.leases,
+            layer2=cfg.layer2.enabled,
+            duration=cfg.membership.lease_duration,
             renew_interval=cfg.membership.lease_renew_interval,
             on_change=self._on_lease_view,
         )
-        self.status_gc = StatusCollector(caches=caches, synced=self.synced, is_leader=self._is_leader,
-                                         gone=self.liveness.gone, appliers=self.status_appliers)
+        self.status_gc = StatusCollector(
+            caches=caches,
+            synced=self.synced,
+            is_leader=self._is_leader,
+            gone=self.liveness.gone,
+            appliers=self.status_appliers,
+        )
         self.membership: Membership | None = None
         # The heartbeat key: a key file, else MetalLB's memberlist Secret (speaker.liveness.memberkey). Until a key is
         # known and the heartbeats have caught up, Layer 2 liveness comes from the Leases; _switched makes it final.
@@ -122,9 +149,13 @@ class Speaker:
             from speaker.kube.memberlist import memberlist_kind
 
             self._key_reason = f"waiting for Secret {self._secret_where()}"
-            self._key_informer = Informer(memberlist_kind(cfg.namespace, cfg.membership.secret_name), api,
-                                          sink=self._on_key_change, on_synced=self._on_key_change,
-                                          on_error=self._on_key_error)
+            self._key_informer = Informer(
+                memberlist_kind(cfg.namespace, cfg.membership.secret_name),
+                api,
+                sink=self._on_key_change,
+                on_synced=self._on_key_change,
+                on_error=self._on_key_error,
+            )
         self.announcer: Any = None
         self.layer2: Layer2Controller | None = None
         # MetalLB's metallb-excludel2 ConfigMap (speaker.layer2.exclude), watched by name where Layer 2 runs; the
@@ -143,16 +174,27 @@ class Speaker:
             from speaker.bgp import BGPSpeaker
 
             self.bgp = BGPSpeaker(cfg.node_name)
-            self.bgp_controller = BGPController(node=cfg.node_name, caches=caches, views=self.views,
-                                                synced=self.synced, bgp=self.bgp, status=self.bgp_status_applier,
-                                                events=self.events, namespace=cfg.namespace,
-                                                is_leader=self._is_leader)
+            self.bgp_controller = BGPController(
+                node=cfg.node_name,
+                caches=caches,
+                views=self.views,
+                synced=self.synced,
+                bgp=self.bgp,
+                status=self.bgp_status_applier,
+                events=self.events,
+                namespace=cfg.namespace,
+                is_leader=self._is_leader,
+            )
             metrics.ANNOUNCED.set_source("bgp", self.bgp_controller.announced)
         self._http: metrics.MetricsEndpoint | None = None
         self._metrics_token = _read_token(cfg.metrics_bearer_token_file)
-        self._metrics_tls = (metrics.tls_context(cfg.metrics_tls_cert_file, cfg.metrics_tls_key_file,
-                                                 client_ca_file=cfg.metrics_tls_client_ca_file)
-                             if cfg.metrics_tls_cert_file and cfg.metrics_tls_key_file else None)
+        self._metrics_tls = (
+            metrics.tls_context(
+                cfg.metrics_tls_cert_file, cfg.metrics_tls_key_file, client_ca_file=cfg.metrics_tls_client_ca_file
+            )
+            if cfg.metrics_tls_cert_file and cfg.metrics_tls_key_file
+            else None
+        )
 
     def _build_layer2(self) -> None:
         # Imported here: raw sockets and netlink are only needed (and only allowed) where Layer 2 runs.
@@ -165,13 +207,15 @@ class Speaker:
                 keys = parse_keys(Path(cfg.membership.key_file).read_bytes())
             except OSError as exc:
                 raise ConfigError(
-                    f"membership.key_file: {cfg.membership.key_file}: cannot read: {exc.strerror}") from None
+                    f"membership.key_file: {cfg.membership.key_file}: cannot read: {exc.strerror}"
+                ) from None
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None
             self.membership = self._new_membership(keys)
             self._switched = True  # a key from the start: heartbeats from the first reconcile, as always
-        conflicts = ConflictReporter(services=self.caches.services, events=self.events, nodes=self.caches.nodes,
-                                     node=cfg.node_name)
+        conflicts = ConflictReporter(
+            services=self.caches.services, events=self.events, nodes=self.caches.nodes, node=cfg.node_name
+        )
         from speaker.kube.kinds import named_kind
         from speaker.layer2.exclude import CONFIGMAP, DEFAULT
 
@@ -183,9 +227,13 @@ class Speaker:
             exclude=DEFAULT,
         )
         metrics.ANNOUNCED.set_source("layer2", self.announcer.metrics.announced)
-        self._exclusion_informer = Informer(named_kind("excludel2", cfg.namespace, "configmaps", CONFIGMAP),
-                                            self._api, sink=self._on_exclusion, on_synced=self._on_exclusion,
-                                            on_error=self._on_exclusion_error)
+        self._exclusion_informer = Informer(
+            named_kind("excludel2", cfg.namespace, "configmaps", CONFIGMAP),
+            self._api,
+            sink=self._on_exclusion,
+            on_synced=self._on_exclusion,
+            on_error=self._on_exclusion_error,
+        )
         from speaker.layer2.handover import HandoverForwarder
 
         self.handover = HandoverForwarder()
@@ -228,12 +276,14 @@ class Speaker:
             exclude = from_configmap(items[0] if items else None, self.cfg.namespace)
         except ExclusionError as exc:
             self._exclusion_error = str(exc)
-            self._say_exclusion(logging.WARNING, f"layer2: {exc}; the list in force stays "
-                                f"({self._exclusion_source})")
+            self._say_exclusion(logging.WARNING, f"layer2: {exc}; the list in force stays ({self._exclusion_source})")
         else:
             self._exclusion_error = None
-            self._say_exclusion(logging.INFO, f"layer2: never answering on interfaces matching "
-                                f"{', '.join(exclude.patterns) or '(none)'} ({exclude.source})")
+            self._say_exclusion(
+                logging.INFO,
+                f"layer2: never answering on interfaces matching "
+                f"{', '.join(exclude.patterns) or '(none)'} ({exclude.source})",
+            )
             self.announcer.set_exclusion(exclude)
             self._exclusion_source = exclude.source
         self._exclusion_ready.set()
@@ -244,8 +294,9 @@ class Speaker:
         from speaker.layer2.exclude import CONFIGMAP
 
         self._exclusion_error = f"cannot read ConfigMap {self.cfg.namespace}/{CONFIGMAP} ({error})"
-        self._say_exclusion(logging.WARNING, f"layer2: {self._exclusion_error}; using the list in force "
-                            f"({self._exclusion_source})")
+        self._say_exclusion(
+            logging.WARNING, f"layer2: {self._exclusion_error}; using the list in force ({self._exclusion_source})"
+        )
         self._exclusion_ready.set()
         self._layer2_wake.set()
 
@@ -272,7 +323,8 @@ class Speaker:
 
         m = self.cfg.membership
         return Membership(
-            self.cfg.node_name, keys,
+            self.cfg.node_name,
+            keys,
             m,
             on_change=self._wake_layer2,
             on_fence=self._wake_layer2,
@@ -287,9 +339,15 @@ class Speaker:
         self._key_wake.set()  # the leader may have to create it
         items = self._key_informer.items()
         if not items:
-            self._no_key(f"Secret {self._secret_where()} does not exist"
-                         + (" yet (the allocator leader creates it)" if self.cfg.membership.create_secret else
-                            " and membership.create_secret is off"), quiet=True)
+            self._no_key(
+                f"Secret {self._secret_where()} does not exist"
+                + (
+                    " yet (the allocator leader creates it)"
+                    if self.cfg.membership.create_secret
+                    else " and membership.create_secret is off"
+                ),
+                quiet=True,
+            )
             return
         try:
             key = key_from_secret(items[0], f"Secret {self._secret_where()}")
@@ -311,10 +369,14 @@ class Speaker:
         if self.membership is not None:
             log.warning("membership: %s; keeping the heartbeat key in force", reason)
         else:
-            log.log(logging.INFO if quiet else logging.WARNING,
-                    "membership: %s; until there is a key, Layer 2 tells who is alive from the speakers' Leases "
-                    "(a dead node is noticed after up to %gs instead of %gs)", reason,
-                    self.cfg.membership.lease_duration, self.cfg.membership.dead_after)
+            log.log(
+                logging.INFO if quiet else logging.WARNING,
+                "membership: %s; until there is a key, Layer 2 tells who is alive from the speakers' Leases "
+                "(a dead node is noticed after up to %gs instead of %gs)",
+                reason,
+                self.cfg.membership.lease_duration,
+                self.cfg.membership.dead_after,
+            )
 
     def _use_key(self, key: bytes) -> None:
         with self._membership_lock:
@@ -324,8 +386,10 @@ class Speaker:
             if self.membership is not None:
                 self.membership.set_key(key)
                 return
-            log.info("membership: heartbeat key from Secret %s; switching Layer 2 liveness to heartbeats",
-                     self._secret_where())
+            log.info(
+                "membership: heartbeat key from Secret %s; switching Layer 2 liveness to heartbeats",
+                self._secret_where(),
+            )
             membership = self._new_membership((key,))
             if self._stopped.is_set():
                 return
@@ -345,13 +409,26 @@ class Speaker:
         final."""
         m = self.membership
         if m is None or self._key_since is None and not self._switched:
-            return liveness_source(key_known=False, no_key_reason=self._key_reason, switched=False,
-                                   heartbeat_alive=frozenset(), lease_alive=frozenset(), lease_ready=False,
-                                   since_key=0.0, catch_up=1.0)
-        src = liveness_source(key_known=True, no_key_reason=None, switched=self._switched,
-                              heartbeat_alive=m.alive(), lease_alive=self.liveness.alive(),
-                              lease_ready=self.liveness.ready,
-                              since_key=time.monotonic() - (self._key_since or 0.0), catch_up=HEARTBEAT_CATCH_UP)
+            return liveness_source(
+                key_known=False,
+                no_key_reason=self._key_reason,
+                switched=False,
+                heartbeat_alive=frozenset(),
+                lease_alive=frozenset(),
+                lease_ready=False,
+                since_key=0.0,
+                catch_up=1.0,
+            )
+        src = liveness_source(
+            key_known=True,
+            no_key_reason=None,
+            switched=self._switched,
+            heartbeat_alive=m.alive(),
+            lease_alive=self.liveness.alive(),
+            lease_ready=self.liveness.ready,
+            since_key=time.monotonic() - (self._key_since or 0.0),
+            catch_up=HEARTBEAT_CATCH_UP,
+        )
         if src.mode == HEARTBEATS and not self._switched:
             self._switched = True
             log.info("membership: Layer 2 liveness now from heartbeats (alive: %s)", ", ".join(sorted(m.alive())))
@@ -399,23 +476,34 @@ class Speaker:
             if self._stopped.is_set():
                 return
             inf = self._key_informer
-            if (inf is not None and inf.synced and inf.healthy and not inf.items() and self.cfg.membership.create_secret
-                    and self.elector.is_leader and time.monotonic() >= retry_at):
+            if (
+                inf is not None
+                and inf.synced
+                and inf.healthy
+                and not inf.items()
+                and self.cfg.membership.create_secret
+                and self.elector.is_leader
+                and time.monotonic() >= retry_at
+            ):
                 try:
                     if create_memberlist_secret(self._api, self.cfg.namespace, self.cfg.membership.secret_name):
-                        log.info("membership: created Secret %s with a new heartbeat key (MetalLB's format)",
-                                 self._secret_where())
+                        log.info(
+                            "membership: created Secret %s with a new heartbeat key (MetalLB's format)",
+                            self._secret_where(),
+                        )
                     self._create_error = None
                 except (ApiException, HTTPError, OSError) as exc:
                     why = f"HTTP {exc.status} {exc.reason}" if isinstance(exc, ApiException) else type(exc).__name__
                     if why != self._create_error:
-                        log.warning("membership: cannot create Secret %s (%s); Layer 2 stays on Leases",
-                                    self._secret_where(), why)
+                        log.warning(
+                            "membership: cannot create Secret %s (%s); Layer 2 stays on Leases",
+                            self._secret_where(),
+                            why,
+                        )
                     self._create_error = why
                     self._key_reason = f"Secret {self._secret_where()} does not exist and creating it failed ({why})"
                     retry_at = time.monotonic() + 30.0
-            if (self.membership is not None and not self._switched
-                    and self.liveness_source().mode == HEARTBEATS):
+            if self.membership is not None and not self._switched and self.liveness_source().mode == HEARTBEATS:
                 self._layer2_wake.set()
 
     # --- lifecycle -----------------------------------------------------------------------------------
@@ -469,8 +557,12 @@ class Speaker:
             time.sleep(min(0.2, self.cfg.layer2.leave_grace))  # the peers' gratuitous ARP/NA goes out first
             while not self.layer2.handed_over() and time.monotonic() < deadline:
                 time.sleep(0.05)
-            log.info("told peers we are leaving; %s", "they took over" if self.layer2.handed_over()
-                     else f"no takeover seen within {self.cfg.layer2.leave_grace:g}s")
+            log.info(
+                "told peers we are leaving; %s",
+                "they took over"
+                if self.layer2.handed_over()
+                else f"no takeover seen within {self.cfg.layer2.leave_grace:g}s",
+            )
             self.layer2.stop()
             self.handover.stop()
             self.announcer.stop()
@@ -538,8 +630,7 @@ class Speaker:
         if self.cfg.membership.peers:
             peers = {name: parse_address(addr, default_port=port) for name, addr in self.cfg.membership.peers}
         else:
-            peers = {n["metadata"]["name"]: (ip, port) for n in self.caches.nodes.items()
-                     if (ip := internal_ip(n))}
+            peers = {n["metadata"]["name"]: (ip, port) for n in self.caches.nodes.items() if (ip := internal_ip(n))}
         peers.pop(self.cfg.node_name, None)
         membership.set_peers(peers)
 
@@ -579,8 +670,13 @@ class Speaker:
         """The Node's Events (``speaker.nodeevents``): the Lease fallback lasting, heartbeats with another key."""
         node = self.cfg.node_name
         self._fallback_said, said = lease_fallback_events(
-            node, source.mode if source else None, source.reason if source else None, self._fallback_said,
-            now=time.monotonic(), key_known=self.membership is not None)
+            node,
+            source.mode if source else None,
+            source.reason if source else None,
+            self._fallback_said,
+            now=time.monotonic(),
+            key_known=self.membership is not None,
+        )
         if self.membership is not None:
             mismatched = {m["address"]: m["node"] for m in self.membership.key_mismatches()}
             self._mismatch_said, more = key_mismatch_events(node, mismatched, self._mismatch_said)
@@ -592,8 +688,11 @@ class Speaker:
     def status(self) -> dict[str, Any]:
         snap = self.controller.snapshot()
         source = self.liveness_source() if self.layer2 is not None else None
-        services = [{"service": service_key(svc), "ips": list(live.ips), "pool": live.pool}
-                    for svc in self.caches.services.items() if (live := live_status(svc)).ips]
+        services = [
+            {"service": service_key(svc), "ips": list(live.ips), "pool": live.pool}
+            for svc in self.caches.services.items()
+            if (live := live_status(svc)).ips
+        ]
         return {
             "node": self.cfg.node_name,
             "namespace": self.cfg.namespace,
@@ -642,13 +741,21 @@ class Speaker:
         if not self.cfg.metrics_listen:
             return
         token = self._metrics_token
-        self._http = metrics.MetricsEndpoint(parse_listen(self.cfg.metrics_listen), status=self.status,
-                                             ready=self.synced, bearer_token=token, tls=self._metrics_tls)
+        self._http = metrics.MetricsEndpoint(
+            parse_listen(self.cfg.metrics_listen),
+            status=self.status,
+            ready=self.synced,
+            bearer_token=token,
+            tls=self._metrics_tls,
+        )
         self.http_port = self._http.port
         for i, server in enumerate(self._http.servers):
             self._spawn(f"http-{i}", server.serve_forever)
-        log.info("metrics on %s (/metrics%s); /status on loopback only", ", ".join(self._http.urls),
-                 ", bearer token required" if token else "")
+        log.info(
+            "metrics on %s (/metrics%s); /status on loopback only",
+            ", ".join(self._http.urls),
+            ", bearer token required" if token else "",
+        )
 
 
 def _read_token(path: str | None) -> str | None:

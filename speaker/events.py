@@ -24,8 +24,17 @@ class Event:
     message: str
 
 
-def event_about(obj: Mapping[str, Any] | None, *, kind: str, api_version: str, namespace: str, name: str,
-                type: str, reason: str, message: str) -> Event:
+def event_about(
+    obj: Mapping[str, Any] | None,
+    *,
+    kind: str,
+    api_version: str,
+    namespace: str,
+    name: str,
+    type: str,
+    reason: str,
+    message: str,
+) -> Event:
     """An Event about ``obj`` as the cache holds it (None: not cached — gone, or not listed yet).
 
     The object's own apiVersion and uid win (a BGPPeer served as v1beta2, a uid that tells a re-created object
@@ -34,12 +43,23 @@ def event_about(obj: Mapping[str, Any] | None, *, kind: str, api_version: str, n
     """
     obj = obj or {}
     meta = obj.get("metadata") or {}
-    return Event((str(obj.get("apiVersion") or api_version), kind, str(meta.get("namespace") or namespace),
-                  str(meta.get("name") or name), str(meta.get("uid") or "")), type, reason, message)
+    return Event(
+        (
+            str(obj.get("apiVersion") or api_version),
+            kind,
+            str(meta.get("namespace") or namespace),
+            str(meta.get("name") or name),
+            str(meta.get("uid") or ""),
+        ),
+        type,
+        reason,
+        message,
+    )
 
 
 def service_event(svc: Mapping[str, Any] | None, key: str, type: str, reason: str, message: str) -> Event:
     """An Event about the Service ``key`` ("namespace/name")."""
     namespace, _, name = key.partition("/")
-    return event_about(svc, kind="Service", api_version="v1", namespace=namespace, name=name, type=type,
-                       reason=reason, message=message)
+    return event_about(
+        svc, kind="Service", api_version="v1", namespace=namespace, name=name, type=type, reason=reason, message=message
+    )

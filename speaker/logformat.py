@@ -56,9 +56,14 @@ class JsonLines(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         when = dt.datetime.fromtimestamp(record.created, dt.UTC)
-        out: dict[str, Any] = {"time": when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z",
-                               "level": record.levelname.lower(), "logger": record.name,
-                               "message": record.getMessage(), "node": self._node, **_fields_of(record)}
+        out: dict[str, Any] = {
+            "time": when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            "node": self._node,
+            **_fields_of(record),
+        }
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
         return json.dumps(out, ensure_ascii=False)
@@ -93,8 +98,13 @@ class JournalHandler(logging.Handler):
         if record.exc_info:
             message += "\n" + logging.Formatter().formatException(record.exc_info)
         extra = _fields_of(record)
-        fields = {"MESSAGE": message[:MAX_MESSAGE], "PRIORITY": str(_PRIORITY.get(record.levelno, 6)),
-                  "SYSLOG_IDENTIFIER": IDENTIFIER, "LOGGER": record.name, "NODE": self._node}
+        fields = {
+            "MESSAGE": message[:MAX_MESSAGE],
+            "PRIORITY": str(_PRIORITY.get(record.levelno, 6)),
+            "SYSLOG_IDENTIFIER": IDENTIFIER,
+            "LOGGER": record.name,
+            "NODE": self._node,
+        }
         if "service" in extra:
             fields["SERVICE"] = extra["service"]
         if "ip" in extra:
@@ -113,8 +123,9 @@ class JournalHandler(logging.Handler):
         super().close()
 
 
-def setup_logging(level: str, fmt: str = TEXT, *, node: str = "", stream: Any = None,
-                  journal_socket: str = JOURNAL_SOCKET) -> None:
+def setup_logging(
+    level: str, fmt: str = TEXT, *, node: str = "", stream: Any = None, journal_socket: str = JOURNAL_SOCKET
+) -> None:
     """Configure the root logger once, at start-up (``baremetal-lb speaker``). ``journal`` without a journald
     socket falls back to text on stderr and says so in its first line."""
     stream = stream if stream is not None else sys.stderr

@@ -51,8 +51,9 @@ IPV6_ADDRESSES_IN_USE = Gauge(
 IPV6_ADDRESSES_TOTAL = Gauge(
     "metallb_allocator_ipv6_addresses_total", "Number of usable IPV6 addresses, per pool", ["pool"]
 )
-SERVICES_ALLOCATED = Gauge("metallb_allocator_services_allocated_total", "Number of services allocated, per pool",
-                           ["pool"])
+SERVICES_ALLOCATED = Gauge(
+    "metallb_allocator_services_allocated_total", "Number of services allocated, per pool", ["pool"]
+)
 LEADER = Gauge("baremetal_lb_allocator_leader", "1 while this speaker holds the allocator lease")
 EVENTS_DROPPED = Counter("baremetal_lb_events_dropped_total", "Events not sent because the event queue was full")
 ALLOCATION_FAILURES = Counter("baremetal_lb_allocation_failures_total", "Services that could not get an address")
@@ -69,8 +70,10 @@ class Announced:
     """
 
     NAME = "metallb_speaker_announced"
-    HELP = ("Services being announced from this node. This is desired state, it does not guarantee that the routing "
-            "protocols have converged.")
+    HELP = (
+        "Services being announced from this node. This is desired state, it does not guarantee that the routing "
+        "protocols have converged."
+    )
     LABELS = ("ip", "node", "protocol", "service")
 
     def __init__(self) -> None:
@@ -94,11 +97,14 @@ class Announced:
 ANNOUNCED = Announced()
 REGISTRY.register(ANNOUNCED)
 
-LEASE_FALLBACK = Gauge("baremetal_lb_membership_lease_fallback",
-                       "1 while Layer 2 liveness comes from Leases (no heartbeat key known yet)")
-UNANNOUNCED = Gauge("baremetal_lb_address_unannounced",
-                    "1 for each Service address that no node announces (reason: NoEligibleNode, NoLiveSpeaker)",
-                    ["service", "ip", "protocol", "reason"])
+LEASE_FALLBACK = Gauge(
+    "baremetal_lb_membership_lease_fallback", "1 while Layer 2 liveness comes from Leases (no heartbeat key known yet)"
+)
+UNANNOUNCED = Gauge(
+    "baremetal_lb_address_unannounced",
+    "1 for each Service address that no node announces (reason: NoEligibleNode, NoLiveSpeaker)",
+    ["service", "ip", "protocol", "reason"],
+)
 _unannounced: dict[str, set[tuple[str, str, str]]] = {}  # protocol → the (service, ip, reason) series served
 
 
@@ -112,13 +118,17 @@ def set_unannounced(protocol: str, rows: Iterable[tuple[str, str, str]]) -> None
         UNANNOUNCED.labels(service, ip, protocol, reason).set(1)
     _unannounced[protocol] = new
 
+
 # MetalLB's Go client serves these Layer 2 counters without the `_total` suffix (metallb internal/layer2
 # metrics.go). prometheus_client's text exposition appends `_total` to the `# HELP`/`# TYPE` name of every counter
 # family (exposition.py generate_latest: "if mtype == 'counter': mname = mname + '_total'"), so
 # speaker.layer2.metrics yields them as *unknown* families with MetalLB's sample names, which the text format
 # writes as `untyped`. `exposition()` restores the `counter` type line, so Prometheus types them as MetalLB's do.
-UNSUFFIXED_COUNTERS = ("metallb_layer2_requests_received", "metallb_layer2_responses_sent",
-                       "metallb_layer2_gratuitous_sent")
+UNSUFFIXED_COUNTERS = (
+    "metallb_layer2_requests_received",
+    "metallb_layer2_responses_sent",
+    "metallb_layer2_gratuitous_sent",
+)
 
 
 def exposition(registry: CollectorRegistry = REGISTRY) -> bytes:
@@ -158,9 +168,16 @@ class MetricsEndpoint:
     Constructing it binds the sockets (errors surface at start-up); ``servers`` are served by the owner's threads.
     """
 
-    def __init__(self, listen: tuple[str, int], *, status: Callable[[], dict[str, Any]], ready: Callable[[], bool],
-                 bearer_token: str | None = None, tls: ssl.SSLContext | None = None,
-                 registry: CollectorRegistry = REGISTRY) -> None:
+    def __init__(
+        self,
+        listen: tuple[str, int],
+        *,
+        status: Callable[[], dict[str, Any]],
+        ready: Callable[[], bool],
+        bearer_token: str | None = None,
+        tls: ssl.SSLContext | None = None,
+        registry: CollectorRegistry = REGISTRY,
+    ) -> None:
         host, port = listen
         handler = self._handler(status=status, ready=ready, token=bearer_token, registry=registry)
         main = _TLSServer((host, port), handler, tls) if tls is not None else ThreadingHTTPServer((host, port), handler)
@@ -179,8 +196,13 @@ class MetricsEndpoint:
             s.server_close()
 
     @staticmethod
-    def _handler(*, status: Callable[[], dict[str, Any]], ready: Callable[[], bool], token: str | None,
-                 registry: CollectorRegistry) -> type[BaseHTTPRequestHandler]:
+    def _handler(
+        *,
+        status: Callable[[], dict[str, Any]],
+        ready: Callable[[], bool],
+        token: str | None,
+        registry: CollectorRegistry,
+    ) -> type[BaseHTTPRequestHandler]:
         expected = f"Bearer {token}".encode() if token else None
 
         class Handler(BaseHTTPRequestHandler):
@@ -242,20 +264,25 @@ def tls_context(cert_file: str, key_file: str, *, client_ca_file: str | None = N
         try:
             ctx.load_verify_locations(cafile=client_ca_file)
         except ssl.SSLError as exc:
-            raise ConfigError(f"metrics_tls_client_ca_file: {client_ca_file}: no CA certificate in it "
-                              f"({exc.reason})") from None
+            raise ConfigError(
+                f"metrics_tls_client_ca_file: {client_ca_file}: no CA certificate in it ({exc.reason})"
+            ) from None
         except OSError as exc:
-            raise ConfigError(f"metrics_tls_client_ca_file: {client_ca_file}: cannot read: "
-                              f"{exc.strerror or exc}") from None
+            raise ConfigError(
+                f"metrics_tls_client_ca_file: {client_ca_file}: cannot read: {exc.strerror or exc}"
+            ) from None
         ctx.verify_mode = ssl.CERT_REQUIRED
     try:
         ctx.load_cert_chain(cert_file, key_file)
     except ssl.SSLError as exc:  # before OSError: SSLError is one
-        raise ConfigError(f"metrics_tls_cert_file/metrics_tls_key_file: {cert_file}, {key_file}: not a certificate "
-                          f"and its key ({exc.reason})") from None
+        raise ConfigError(
+            f"metrics_tls_cert_file/metrics_tls_key_file: {cert_file}, {key_file}: not a certificate "
+            f"and its key ({exc.reason})"
+        ) from None
     except OSError as exc:
-        raise ConfigError(f"metrics_tls_cert_file/metrics_tls_key_file: {cert_file}, {key_file}: cannot read: "
-                          f"{exc.strerror or exc}") from None
+        raise ConfigError(
+            f"metrics_tls_cert_file/metrics_tls_key_file: {cert_file}, {key_file}: cannot read: {exc.strerror or exc}"
+        ) from None
     return ctx
 
 

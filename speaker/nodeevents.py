@@ -43,37 +43,64 @@ class FallbackMemory:
     said: str | None = None  # the reason of the last LeaseFallback Warning
 
 
-def lease_fallback_events(node: str, mode: str | None, reason: str | None, memory: FallbackMemory, *, now: float,
-                          key_known: bool) -> tuple[FallbackMemory, tuple[Emit, ...]]:
+def lease_fallback_events(
+    node: str, mode: str | None, reason: str | None, memory: FallbackMemory, *, now: float, key_known: bool
+) -> tuple[FallbackMemory, tuple[Emit, ...]]:
     """Whether the Lease fallback is worth an Event now. ``mode``: what Layer 2 liveness uses (None: no Layer 2);
     ``key_known``: a key has arrived and the switch to heartbeats is under way (at most ``HEARTBEAT_CATCH_UP``):
     the fallback is ending, no new Warning. No side effects."""
     if mode != LEASES:
         if memory.said is None or memory.since is None:
             return FallbackMemory(), ()
-        return FallbackMemory(), (Emit(node_event(
-            node, NORMAL, LEASE_FALLBACK_ENDED,
-            f"Layer 2 liveness from heartbeats again after {now - memory.since:.0f}s on the speakers' Leases")),)
+        return FallbackMemory(), (
+            Emit(
+                node_event(
+                    node,
+                    NORMAL,
+                    LEASE_FALLBACK_ENDED,
+                    f"Layer 2 liveness from heartbeats again after {now - memory.since:.0f}s on the speakers' Leases",
+                )
+            ),
+        )
     since = memory.since if memory.since is not None else now
     why = reason or "no heartbeat key"
     if key_known or now - since < FALLBACK_GRACE or why == memory.said:
         return FallbackMemory(since, memory.said), ()
-    return FallbackMemory(since, why), (Emit(node_event(
-        node, WARNING, LEASE_FALLBACK,
-        f"Layer 2 tells who is alive from the speakers' Leases, not heartbeats, for {now - since:.0f}s: {why}. A dead "
-        "node is noticed after seconds instead of 0.2 s, and a node cut off from the API is not fenced "
-        "(docs/speaker.md, \"The heartbeat key\")")),)
+    return FallbackMemory(since, why), (
+        Emit(
+            node_event(
+                node,
+                WARNING,
+                LEASE_FALLBACK,
+                f"Layer 2 tells who is alive from the speakers' Leases, not heartbeats, for {now - since:.0f}s: {why}. "
+                "A dead "
+                "node is noticed after seconds instead of 0.2 s, and a node cut off from the API is not fenced "
+                '(docs/speaker.md, "The heartbeat key")',
+            )
+        ),
+    )
 
 
-def key_mismatch_events(node: str, mismatched: Mapping[str, str | None], said: frozenset[str]
-                        ) -> tuple[frozenset[str], tuple[Emit, ...]]:
+def key_mismatch_events(
+    node: str, mismatched: Mapping[str, str | None], said: frozenset[str]
+) -> tuple[frozenset[str], tuple[Emit, ...]]:
     """``mismatched``: sender ("ip:port") → the peer at that address (None: not a known peer) for the senders whose
     heartbeats fail authentication while none verify. A Warning per sender when it starts; a sender that recovers
     is forgotten, so a recurrence is news again. Returns the senders said, and the Events. No side effects."""
-    events = tuple(Emit(node_event(
-        node, WARNING, KEY_MISMATCH,
-        f"heartbeats from {ip}{f' (node {peer})' if peer else ''} fail authentication and none of its verify: that "
-        "speaker has another heartbeat key (membership.key_file, or another memberlist Secret). The two nodes each "
-        "see the other as dead and may both answer for the same address"))
-        for ip, peer in sorted(mismatched.items()) if ip not in said)
+    events = tuple(
+        Emit(
+            node_event(
+                node,
+                WARNING,
+                KEY_MISMATCH,
+                f"heartbeats from {ip}{f' (node {peer})' if peer else ''} fail authentication and none of its verify: "
+                "that "
+                "speaker has another heartbeat key (membership.key_file, or another memberlist Secret). "
+                "The two nodes each "
+                "see the other as dead and may both answer for the same address",
+            )
+        )
+        for ip, peer in sorted(mismatched.items())
+        if ip not in said
+    )
     return frozenset(mismatched), events

@@ -88,8 +88,10 @@ class Daemon:
         """Run a CLI command in the daemon's namespace; its output, or :class:`QueryFailed` naming the failure."""
         r = self.host.run(cmd, check=False)
         if r.returncode != 0:
-            raise QueryFailed(f"{self.kind} in {self.host.name}: {' '.join(cmd)} exited {r.returncode}: "
-                              f"{(r.stderr or r.stdout).strip()[-500:]}")
+            raise QueryFailed(
+                f"{self.kind} in {self.host.name}: {' '.join(cmd)} exited {r.returncode}: "
+                f"{(r.stderr or r.stdout).strip()[-500:]}"
+            )
         return r.stdout
 
     def json_query(self, cmd: list[str]) -> Any:
@@ -106,10 +108,18 @@ class Daemon:
             return False
 
     # per daemon
-    def write_config(self) -> None: raise NotImplementedError
-    def command(self) -> list[str]: raise NotImplementedError
-    def ready(self) -> bool: raise NotImplementedError
-    def established(self, address: str) -> bool: raise NotImplementedError
+    def write_config(self) -> None:
+        raise NotImplementedError
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def ready(self) -> bool:
+        raise NotImplementedError
+
+    def established(self, address: str) -> bool:
+        raise NotImplementedError
+
     def routes(self, version: int = 4) -> dict[str, list[dict[str, Any]]]:
         """prefix → paths, each {next_hop, as_path, local_pref, communities, large_communities, from}."""
         raise NotImplementedError
@@ -119,9 +129,11 @@ class Bird(Daemon):
     kind = "bird"
 
     def write_config(self) -> None:
-        parts = [f"log stderr all;\nrouter id {self.router_id};\nprotocol device {{}}\n",
-                 "protocol kernel k4 { ipv4 { export all; }; merge paths on; }\n",
-                 "protocol kernel k6 { ipv6 { export all; }; merge paths on; }\n"]
+        parts = [
+            f"log stderr all;\nrouter id {self.router_id};\nprotocol device {{}}\n",
+            "protocol kernel k4 { ipv4 { export all; }; merge paths on; }\n",
+            "protocol kernel k6 { ipv6 { export all; }; merge paths on; }\n",
+        ]
         for n in self.neighbors:
             ibgp = n.asn == self.asn
             local = self.host.ipv4[0] if ":" not in n.address else self.host.ipv6[0]
@@ -138,8 +150,16 @@ class Bird(Daemon):
         (self.dir / "bird.conf").write_text("".join(parts))
 
     def command(self) -> list[str]:
-        return ["bird", "-f", "-c", str(self.dir / "bird.conf"), "-s", str(self.dir / "bird.ctl"),
-                "-P", str(self.dir / "bird.pid")]
+        return [
+            "bird",
+            "-f",
+            "-c",
+            str(self.dir / "bird.conf"),
+            "-s",
+            str(self.dir / "bird.ctl"),
+            "-P",
+            str(self.dir / "bird.pid"),
+        ]
 
     def birdc(self, *cmd: str) -> str:
         """birdc's answer; birdc exits 0 even when it cannot reach BIRD, so its own errors are caught here too."""
@@ -207,9 +227,17 @@ class Frr(Daemon):
     kind = "frr"
 
     def write_config(self) -> None:
-        lines = ["frr defaults traditional", f"hostname {self.host.name}", "log stdout informational", "!",
-                 f"router bgp {self.asn}", f" bgp router-id {self.router_id}", " no bgp ebgp-requires-policy",
-                 " no bgp network import-check", " no bgp default ipv4-unicast"]
+        lines = [
+            "frr defaults traditional",
+            f"hostname {self.host.name}",
+            "log stdout informational",
+            "!",
+            f"router bgp {self.asn}",
+            f" bgp router-id {self.router_id}",
+            " no bgp ebgp-requires-policy",
+            " no bgp network import-check",
+            " no bgp default ipv4-unicast",
+        ]
         for n in self.neighbors:
             lines += [
                 f" neighbor {n.address} remote-as {n.asn}",
@@ -229,8 +257,23 @@ class Frr(Daemon):
         (self.dir / "bgpd.conf").write_text("\n".join(lines) + "\n")
 
     def command(self) -> list[str]:
-        return ["/usr/lib/frr/bgpd", "-Z", "-S", "-f", str(self.dir / "bgpd.conf"), "-i", str(self.dir / "bgpd.pid"),
-                "--vty_socket", str(self.dir), "-u", "root", "-g", "root", "--log", "stdout"]
+        return [
+            "/usr/lib/frr/bgpd",
+            "-Z",
+            "-S",
+            "-f",
+            str(self.dir / "bgpd.conf"),
+            "-i",
+            str(self.dir / "bgpd.pid"),
+            "--vty_socket",
+            str(self.dir),
+            "-u",
+            "root",
+            "-g",
+            "root",
+            "--log",
+            "stdout",
+        ]
 
     def vtysh(self, cmd: str) -> str:
         return self.query(["vtysh", "--vty_socket", str(self.dir), "-c", cmd])
@@ -255,15 +298,18 @@ class Frr(Daemon):
         for prefix, brief in listing["routes"].items():
             detail = self.vtysh_json(f"show bgp ipv{version} unicast {prefix} json").get("paths", [])
             for b, p in zip(brief, detail, strict=False):
-                out.setdefault(prefix, []).append({
-                    "from": b.get("peerId"),
-                    "next_hop": [h.get("ip") for h in p.get("nexthops", [])],
-                    "as_path": [int(a) for a in str(p.get("aspath", {}).get("string", "")).split() if a.isdigit()],
-                    "local_pref": p.get("locPrf", p.get("localpref")),
-                    "communities": (p.get("community") or {}).get("list", []),
-                    "large_communities": (p.get("largeCommunity") or {}).get("list", []),
-                    "multipath": bool(b.get("multipath")), "best": bool(b.get("bestpath")),
-                })
+                out.setdefault(prefix, []).append(
+                    {
+                        "from": b.get("peerId"),
+                        "next_hop": [h.get("ip") for h in p.get("nexthops", [])],
+                        "as_path": [int(a) for a in str(p.get("aspath", {}).get("string", "")).split() if a.isdigit()],
+                        "local_pref": p.get("locPrf", p.get("localpref")),
+                        "communities": (p.get("community") or {}).get("list", []),
+                        "large_communities": (p.get("largeCommunity") or {}).get("list", []),
+                        "multipath": bool(b.get("multipath")),
+                        "best": bool(b.get("bestpath")),
+                    }
+                )
         return out
 
 
@@ -284,9 +330,9 @@ class Gobgp(Daemon):
                 f"    connect-retry = 1\n"
             )
             if n.passive:
-                text += '  [neighbors.transport.config]\n    passive-mode = true\n'
+                text += "  [neighbors.transport.config]\n    passive-mode = true\n"
             if n.multihop:
-                text += '  [neighbors.ebgp-multihop.config]\n    enabled = true\n    multihop-ttl = 255\n'
+                text += "  [neighbors.ebgp-multihop.config]\n    enabled = true\n    multihop-ttl = 255\n"
             for af in ("ipv4-unicast", "ipv6-unicast"):
                 text += f'  [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = "{af}"\n'
         (self.dir / "gobgpd.toml").write_text(text)
@@ -314,8 +360,12 @@ class Gobgp(Daemon):
         out: dict[str, list[dict[str, Any]]] = {}
         for prefix, paths in data.items():
             for p in paths:
-                r: dict[str, Any] = {"from": p.get("neighbor-ip"), "communities": [], "large_communities": [],
-                                     "best": p.get("best", False)}
+                r: dict[str, Any] = {
+                    "from": p.get("neighbor-ip"),
+                    "communities": [],
+                    "large_communities": [],
+                    "best": p.get("best", False),
+                }
                 for a in p.get("attrs", []):
                     t = a.get("type")
                     if t == 2:
@@ -355,8 +405,13 @@ class Node:
     ):
         self.host = host
         self.asn = asn
-        self.speaker = BGPSpeaker(host.name, router_id=router_id, registry=CollectorRegistry(), listen=listen,
-                                  ipv6_link_local_next_hop=link_local)
+        self.speaker = BGPSpeaker(
+            host.name,
+            router_id=router_id,
+            registry=CollectorRegistry(),
+            listen=listen,
+            ipv6_link_local_next_hop=link_local,
+        )
         self.registry = self.speaker.metrics  # per-node metrics for assertions
         host.call(self.speaker.start)
 
@@ -372,8 +427,11 @@ class Node:
         return next((s for s in self.speaker.snapshot() if s.peer == name), None)
 
     def wait_established(self, name: str, timeout: float = 15) -> Any:
-        return wait_for(f"{self.host.name} → {name} Established",
-                        lambda: (s := self.status(name)) and s.state == "Established" and s, timeout)
+        return wait_for(
+            f"{self.host.name} → {name} Established",
+            lambda: (s := self.status(name)) and s.state == "Established" and s,
+            timeout,
+        )
 
     def stop(self) -> None:
         self.speaker.stop(5)
@@ -401,24 +459,56 @@ class BGPWorld:
         for i in (1, 2):
             host = lab.host(f"node{i}", f"198.51.100.{10 + i}/24")
             self.nodes[host.name] = Node(host, tmp, kube_api.add_listener(host.listen("127.0.0.1", 0)))
-            cluster.core.create_node({"metadata": {"name": host.name, "labels": {"bgp": "yes"}},
-                                      "status": {"addresses": [{"type": "InternalIP", "address": host.ipv4[0]}],
-                                                 "conditions": [{"type": "Ready", "status": "True"}]}})
-        self.bird = Bird(router, tmp, asn=64513, router_id="198.51.100.1",
-                         neighbors=[Neighbor(n, node.ip, 64512, hold=9) for n, node in self.nodes.items()]).start()
+            cluster.core.create_node(
+                {
+                    "metadata": {"name": host.name, "labels": {"bgp": "yes"}},
+                    "status": {
+                        "addresses": [{"type": "InternalIP", "address": host.ipv4[0]}],
+                        "conditions": [{"type": "Ready", "status": "True"}],
+                    },
+                }
+            )
+        self.bird = Bird(
+            router,
+            tmp,
+            asn=64513,
+            router_id="198.51.100.1",
+            neighbors=[Neighbor(n, node.ip, 64512, hold=9) for n, node in self.nodes.items()],
+        ).start()
         cluster.pool("public", [PREFIX])
-        cluster.custom.create_namespaced_custom_object("metallb.io", "v1beta1", NS, "bgpadvertisements", {
-            "apiVersion": "metallb.io/v1beta1", "kind": "BGPAdvertisement", "metadata": {"name": "public"},
-            "spec": {"ipAddressPools": ["public"], "communities": ["64512:100"]}})
-        cluster.custom.create_namespaced_custom_object("metallb.io", "v1beta2", NS, "bgppeers", {
-            "apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer", "metadata": {"name": "router"},
-            "spec": {"myASN": 64512, "peerASN": 64513, "peerAddress": "198.51.100.1", "holdTime": "9s",
-                     "nodeSelectors": [{"matchLabels": {"bgp": "yes"}}]}})
+        cluster.custom.create_namespaced_custom_object(
+            "metallb.io",
+            "v1beta1",
+            NS,
+            "bgpadvertisements",
+            {
+                "apiVersion": "metallb.io/v1beta1",
+                "kind": "BGPAdvertisement",
+                "metadata": {"name": "public"},
+                "spec": {"ipAddressPools": ["public"], "communities": ["64512:100"]},
+            },
+        )
+        cluster.custom.create_namespaced_custom_object(
+            "metallb.io",
+            "v1beta2",
+            NS,
+            "bgppeers",
+            {
+                "apiVersion": "metallb.io/v1beta2",
+                "kind": "BGPPeer",
+                "metadata": {"name": "router"},
+                "spec": {
+                    "myASN": 64512,
+                    "peerASN": 64513,
+                    "peerAddress": "198.51.100.1",
+                    "holdTime": "9s",
+                    "nodeSelectors": [{"matchLabels": {"bgp": "yes"}}],
+                },
+            },
+        )
 
     def next_hops(self, prefix: str) -> list[str]:
         return sorted(r["next_hop"][0] for r in self.bird.routes(4).get(prefix, []))
-
-
 
 
 # ---- what went over the wire -------------------------------------------------------------------------------------
@@ -447,12 +537,30 @@ class BGPCapture:
     def __enter__(self) -> BGPCapture:
         self._errf = open(self.err, "wb")
         # --immediate-mode + -U: every packet reaches the file as it arrives (no ring-buffer block held back).
-        self.proc = self.host.popen(["tcpdump", "-i", "any", "--immediate-mode", "-U", "-Z", "root", "-n", "-s", "0",
-                                     "-w", str(self.file), "tcp port 179"],
-                                    stdout=subprocess.DEVNULL, stderr=self._errf)
-        wait_for(f"tcpdump in {self.host.name} to listen",
-                 lambda: self.proc.poll() is None and "listening on" in self.err.read_text(errors="replace"),
-                 timeout=10)
+        self.proc = self.host.popen(
+            [
+                "tcpdump",
+                "-i",
+                "any",
+                "--immediate-mode",
+                "-U",
+                "-Z",
+                "root",
+                "-n",
+                "-s",
+                "0",
+                "-w",
+                str(self.file),
+                "tcp port 179",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=self._errf,
+        )
+        wait_for(
+            f"tcpdump in {self.host.name} to listen",
+            lambda: self.proc.poll() is None and "listening on" in self.err.read_text(errors="replace"),
+            timeout=10,
+        )
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -468,11 +576,13 @@ class BGPCapture:
 
     def until_notification(self, src: str, timeout: float = 15) -> list[Any]:
         """Wait until ``src``'s NOTIFICATION is in the capture; then stop and return what ``src`` sent."""
+
         def seen() -> bool:
             try:
                 return any(isinstance(m, NotificationMessage) for m in self.sent_by(src))
             except Exception:  # noqa: BLE001 - a record being written, or a segment not yet captured: poll again
                 return False
+
         wait_for(f"a NOTIFICATION from {src} in the capture", seen, timeout=timeout, interval=0.2)
         self.stop()
         return self.sent_by(src)
@@ -527,11 +637,13 @@ class _Stream:
             if offset > pos:
                 if payload[:16] != MARKER:
                     tcpdump = log.read_text(errors="replace").strip() if log.exists() else ""
-                    raise AssertionError(f"capture of {key} lost bytes {pos}..{offset} and the next segment does not "
-                                         f"start a BGP message: cannot tell the message order (tcpdump: {tcpdump})")
+                    raise AssertionError(
+                        f"capture of {key} lost bytes {pos}..{offset} and the next segment does not "
+                        f"start a BGP message: cannot tell the message order (tcpdump: {tcpdump})"
+                    )
                 pieces.append(bytes(out))
                 out, pos = bytearray(), offset
-            out += payload[pos - offset:]
+            out += payload[pos - offset :]
             pos = max(pos, offset + len(payload))
         return [*pieces, bytes(out)]
 
@@ -541,6 +653,7 @@ def withdrawn(msg: Any) -> set[str]:
     if not isinstance(msg, Update):
         return set()
     from speaker.bgp.attribute.mp import MpUnreach
+
     unreach = msg.get(MpUnreach)
     return {str(p) for p in msg.withdrawn} | {str(p) for p in (unreach.withdrawn if unreach else ())}
 
@@ -548,11 +661,11 @@ def withdrawn(msg: Any) -> set[str]:
 def withdrawn_before_notification(messages: list[Any]) -> tuple[set[str], Any]:
     """(prefixes withdrawn on the last connection before its NOTIFICATION, that NOTIFICATION); raises if none."""
     opens = [i for i, m in enumerate(messages) if isinstance(m, Open)]
-    last = messages[opens[-1]:] if opens else messages
+    last = messages[opens[-1] :] if opens else messages
     notes = [i for i, m in enumerate(last) if isinstance(m, NotificationMessage)]
     if not notes:
         raise AssertionError(f"no NOTIFICATION among {[type(m).__name__ for m in last]}")
     out: set[str] = set()
-    for m in last[:notes[0]]:
+    for m in last[: notes[0]]:
         out |= withdrawn(m)
     return out, last[notes[0]]

@@ -157,25 +157,27 @@ def ansible_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for ``ansible-playbook``/``ansible-doc``: this collection, the JSON callback, no user config."""
     root = collection_path()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
-    env.update({
-        "ANSIBLE_COLLECTIONS_PATH": str(root),
-        "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
-        "ANSIBLE_CALLBACK_PLUGINS": str(root / "callback_plugins"),
-        "ANSIBLE_STDOUT_CALLBACK": "blb_json",
-        "ANSIBLE_LOAD_CALLBACK_PLUGINS": "true",
-        "ANSIBLE_CONFIG": str(root / "no-ansible.cfg"),  # ignore any ansible.cfg in cwd/home
-        "ANSIBLE_LOCAL_TEMP": str(root / "tmp"),
-        "ANSIBLE_REMOTE_TEMP": str(root / "tmp"),
-        "ANSIBLE_RETRY_FILES_ENABLED": "false",
-        "ANSIBLE_HOST_KEY_CHECKING": "false",
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_FORCE_COLOR": "0",
-        "ANSIBLE_DEPRECATION_WARNINGS": "false",
-        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
-        "ANSIBLE_LOCALHOST_WARNING": "false",
-        "ANSIBLE_PYTHON_INTERPRETER": PYTHON,
-        "PATH": f"{VENV_BIN}:{env.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}",
-    })
+    env.update(
+        {
+            "ANSIBLE_COLLECTIONS_PATH": str(root),
+            "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
+            "ANSIBLE_CALLBACK_PLUGINS": str(root / "callback_plugins"),
+            "ANSIBLE_STDOUT_CALLBACK": "blb_json",
+            "ANSIBLE_LOAD_CALLBACK_PLUGINS": "true",
+            "ANSIBLE_CONFIG": str(root / "no-ansible.cfg"),  # ignore any ansible.cfg in cwd/home
+            "ANSIBLE_LOCAL_TEMP": str(root / "tmp"),
+            "ANSIBLE_REMOTE_TEMP": str(root / "tmp"),
+            "ANSIBLE_RETRY_FILES_ENABLED": "false",
+            "ANSIBLE_HOST_KEY_CHECKING": "false",
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_FORCE_COLOR": "0",
+            "ANSIBLE_DEPRECATION_WARNINGS": "false",
+            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
+            "ANSIBLE_LOCALHOST_WARNING": "false",
+            "ANSIBLE_PYTHON_INTERPRETER": PYTHON,
+            "PATH": f"{VENV_BIN}:{env.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}",
+        }
+    )
     if extra:
         env.update(extra)
     return env
@@ -184,8 +186,9 @@ def ansible_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 def _write_inventory(workdir: Path, inventory: str | Mapping[str, Any] | None) -> Path:
     path = workdir / "inventory.yml"
     if inventory is None:
-        inventory = {"all": {"hosts": {"localhost": {"ansible_connection": "local",
-                                                     "ansible_python_interpreter": PYTHON}}}}
+        inventory = {
+            "all": {"hosts": {"localhost": {"ansible_connection": "local", "ansible_python_interpreter": PYTHON}}}
+        }
     if isinstance(inventory, str):
         path = workdir / ("inventory.yml" if inventory.lstrip().startswith(("all:", "---")) else "inventory.ini")
         path.write_text(inventory)
@@ -228,8 +231,7 @@ def run_playbook(
         if tags:
             cmd += ["--tags", tags]
         cmd += list(args or [])
-        proc = subprocess.run(cmd, cwd=workdir, env=ansible_env(env), capture_output=True, text=True,
-                              timeout=timeout)
+        proc = subprocess.run(cmd, cwd=workdir, env=ansible_env(env), capture_output=True, text=True, timeout=timeout)
         return proc.returncode, _parse(proc.stdout, proc.stderr)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -267,8 +269,10 @@ def task_result(out: Mapping[str, Any], name: str, host: str | None = None) -> d
     found = task_results(out, name, host)
     if len(found) != 1:
         names = [t["task"]["name"] for p in out.get("plays", []) for t in p["tasks"]]
-        raise LookupError(f"{len(found)} results for task {name!r} (host {host}); tasks: {names}; "
-                          f"error: {out.get('error', '')[:2000]}")
+        raise LookupError(
+            f"{len(found)} results for task {name!r} (host {host}); tasks: {names}; "
+            f"error: {out.get('error', '')[:2000]}"
+        )
     return found[0]
 
 
@@ -284,8 +288,14 @@ def run_module(
     timeout: float = 120,
 ) -> tuple[int, dict[str, Any]]:
     """Run one task ``module: module_args`` and return ``(rc, that task's result for the first host)``."""
-    play = [{"name": "one module", "hosts": hosts, "gather_facts": False,
-             "tasks": [{"name": "the module", module: dict(module_args)}]}]
+    play = [
+        {
+            "name": "one module",
+            "hosts": hosts,
+            "gather_facts": False,
+            "tasks": [{"name": "the module", module: dict(module_args)}],
+        }
+    ]
     rc, out = run_playbook(play, inventory=inventory, check=check, diff=diff, env=env, timeout=timeout)
     results = task_results(out, "the module")
     if not results:
@@ -296,8 +306,14 @@ def run_module(
 def ansible_doc(name: str, *, json_output: bool = False, timeout: float = 60) -> str:
     """``ansible-doc NAME`` (or ``--json``) against this collection; raises ``RuntimeError`` on any error."""
     cmd = [str(VENV_BIN / "ansible-doc")] + (["--json"] if json_output else []) + [name]
-    proc = subprocess.run(cmd, env=ansible_env({"ANSIBLE_STDOUT_CALLBACK": "default"}), capture_output=True,
-                          text=True, timeout=timeout, cwd=collection_path())
+    proc = subprocess.run(
+        cmd,
+        env=ansible_env({"ANSIBLE_STDOUT_CALLBACK": "default"}),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=collection_path(),
+    )
     if proc.returncode != 0 or "ERROR" in proc.stderr or "[WARNING]" in proc.stderr:
         raise RuntimeError(f"ansible-doc {name} failed (rc {proc.returncode}): {proc.stderr.strip()}")
     return proc.stdout
@@ -312,5 +328,8 @@ def netns_inventory(ns: str, workdir: Path, host: str = "router", **hostvars: An
     wrapper = Path(workdir) / f"python-in-{ns}"
     wrapper.write_text(f'#!/bin/sh\nexec ip netns exec {ns} {PYTHON} "$@"\n')
     wrapper.chmod(0o755)
-    return {"all": {"hosts": {host: {"ansible_connection": "local", "ansible_python_interpreter": str(wrapper),
-                                     **hostvars}}}}
+    return {
+        "all": {
+            "hosts": {host: {"ansible_connection": "local", "ansible_python_interpreter": str(wrapper), **hostvars}}
+        }
+    }

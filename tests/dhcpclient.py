@@ -20,8 +20,7 @@ from typing import Any
 CLIENT_SCRIPT = '#!/bin/sh\n[ "$1" = bound ] && echo "LEASE $ip"\nexit 0\n'
 
 
-def dhcp_leases(client: Any, tmp: Path, count: int, tag: int = 1, tries: int = 2,
-                wait: int = 1) -> list[str | None]:
+def dhcp_leases(client: Any, tmp: Path, count: int, tag: int = 1, tries: int = 2, wait: int = 1) -> list[str | None]:
     """``count`` DHCP clients (distinct client-ids) one after another; the address each got (None: none offered).
 
     Each client sends ``tries`` DISCOVERs ``wait`` seconds apart. The labs' servers answer at once; a packaged
@@ -33,9 +32,28 @@ def dhcp_leases(client: Any, tmp: Path, count: int, tag: int = 1, tries: int = 2
     got: list[str | None] = []
     for i in range(count):
         cid = f"01{tag:02x}{i + 1:010x}"
-        proc = client.run(["udhcpc", "-n", "-q", "-f", "-i", "eth0", "-s", str(script), "-t", str(tries),
-                           "-T", str(wait), "-A", "1", "-x", f"0x3d:{cid}"], check=False,
-                          timeout=tries * wait + 10)
+        proc = client.run(
+            [
+                "udhcpc",
+                "-n",
+                "-q",
+                "-f",
+                "-i",
+                "eth0",
+                "-s",
+                str(script),
+                "-t",
+                str(tries),
+                "-T",
+                str(wait),
+                "-A",
+                "1",
+                "-x",
+                f"0x3d:{cid}",
+            ],
+            check=False,
+            timeout=tries * wait + 10,
+        )
         lines = [ln.split()[1] for ln in proc.stdout.splitlines() if ln.startswith("LEASE ")]
         got.append(lines[0] if lines else None)
     return got
@@ -50,8 +68,9 @@ class _Netns:
     def run(
         self, args: list[str], check: bool = True, timeout: float | None = None
     ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["ip", "netns", "exec", self.ns, *args], capture_output=True, text=True, check=check,
-                              timeout=timeout)
+        return subprocess.run(
+            ["ip", "netns", "exec", self.ns, *args], capture_output=True, text=True, check=check, timeout=timeout
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,8 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wait", type=int, default=1, help="seconds between them")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="blb-dhcpclient-") as tmp:
-        print(json.dumps(dhcp_leases(_Netns(args.netns), Path(tmp), args.count, tag=args.tag, tries=args.tries,
-                                     wait=args.wait)))
+        print(
+            json.dumps(
+                dhcp_leases(_Netns(args.netns), Path(tmp), args.count, tag=args.tag, tries=args.tries, wait=args.wait)
+            )
+        )
     return 0
 
 

@@ -39,18 +39,31 @@ def _address(family: str, i: int) -> str:
     return f"10.244.0.{i + 5}" if family == "IPv4" else f"fd00:10:244::{i + 5:x}"
 
 
-def endpoint_slice(service: str, namespace: str = "default", nodes: Sequence[str | None] = (None,), *,
-                   family: str = "IPv4", ports: Sequence[Mapping[str, Any]] = (),
-                   conditions: Mapping[str, bool] = READY) -> dict[str, Any]:
+def endpoint_slice(
+    service: str,
+    namespace: str = "default",
+    nodes: Sequence[str | None] = (None,),
+    *,
+    family: str = "IPv4",
+    ports: Sequence[Mapping[str, Any]] = (),
+    conditions: Mapping[str, bool] = READY,
+) -> dict[str, Any]:
     """The slice of ``service`` for one address family: one endpoint per entry of ``nodes`` (a node name, or None
     for an endpoint whose node is not known), each with ``conditions``; ``ports`` as the Service's
     (``name``/``protocol``/``port``)."""
     return {
-        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": family,
-        "metadata": {"name": slice_name(service, family), "namespace": namespace,
-                     "labels": {SERVICE_NAME_LABEL: service, MANAGED_BY_LABEL: "endpointslice-controller.k8s.io"}},
-        "endpoints": [{"addresses": [_address(family, i)], "conditions": dict(conditions),
-                       **({"nodeName": node} if node else {})} for i, node in enumerate(nodes)],
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "addressType": family,
+        "metadata": {
+            "name": slice_name(service, family),
+            "namespace": namespace,
+            "labels": {SERVICE_NAME_LABEL: service, MANAGED_BY_LABEL: "endpointslice-controller.k8s.io"},
+        },
+        "endpoints": [
+            {"addresses": [_address(family, i)], "conditions": dict(conditions), **({"nodeName": node} if node else {})}
+            for i, node in enumerate(nodes)
+        ],
         "ports": [{k: p[k] for k in ("name", "protocol", "port") if k in p} for p in ports],
     }
 
@@ -60,9 +73,16 @@ def families_of(spec: Mapping[str, Any]) -> list[str]:
     return list(spec.get("ipFamilies") or ["IPv4"])
 
 
-def put_endpoints(api: client.ApiClient, service: str, namespace: str = "default",
-                  nodes: Sequence[str | None] = (None,), *, families: Sequence[str] = ("IPv4",),
-                  ports: Sequence[Mapping[str, Any]] = (), conditions: Mapping[str, bool] = READY) -> None:
+def put_endpoints(
+    api: client.ApiClient,
+    service: str,
+    namespace: str = "default",
+    nodes: Sequence[str | None] = (None,),
+    *,
+    families: Sequence[str] = ("IPv4",),
+    ports: Sequence[Mapping[str, Any]] = (),
+    conditions: Mapping[str, bool] = READY,
+) -> None:
     """Create the Service's slices, or replace their endpoints: Pods came up, moved, or changed readiness."""
     discovery = client.DiscoveryV1Api(api)
     for family in families:
@@ -77,8 +97,9 @@ def put_endpoints(api: client.ApiClient, service: str, namespace: str = "default
             discovery.replace_namespaced_endpoint_slice(body["metadata"]["name"], namespace, body)
 
 
-def delete_endpoints(api: client.ApiClient, service: str, namespace: str = "default", *,
-                     families: Sequence[str] = ("IPv4",)) -> None:
+def delete_endpoints(
+    api: client.ApiClient, service: str, namespace: str = "default", *, families: Sequence[str] = ("IPv4",)
+) -> None:
     """Delete the Service's slices (as for a Service whose endpoints are managed by hand and were removed; a
     Deployment scaled to zero keeps an empty slice: ``put_endpoints(..., nodes=())``). Already gone is fine."""
     discovery = client.DiscoveryV1Api(api)

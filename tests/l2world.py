@@ -46,17 +46,22 @@ class Node:
             f"node_name: {self.name}\nnamespace: {NS}\nlog_level: debug\nmetrics_listen: 127.0.0.1:{self.port}\n"
             f"lease: {{duration: 3s, renew_deadline: 2s, retry_period: 0.3s}}\n"
             f"membership: {{key_file: {keyfile}}}\n"
-            f"layer2: {{leave_grace: 5s}}\n")
+            f"layer2: {{leave_grace: 5s}}\n"
+        )
         self.log = tmp / f"speaker-{self.name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.http: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60) -> Node:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
-        args = (["--node-name", self.name, "--namespace", NS] if self.zero_config else ["--config", str(self.config)])
-        self.proc = self.host.popen([sys.executable, "-m", "speaker", "speaker", *args,
-                                     "--kubeconfig", str(self.kubeconfig)], cwd=ROOT, env=env,
-                                    stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
+        args = ["--node-name", self.name, "--namespace", NS] if self.zero_config else ["--config", str(self.config)]
+        self.proc = self.host.popen(
+            [sys.executable, "-m", "speaker", "speaker", *args, "--kubeconfig", str(self.kubeconfig)],
+            cwd=ROOT,
+            env=env,
+            stdout=open(self.log, "ab"),
+            stderr=subprocess.STDOUT,
+        )
         wait_for(f"speaker {self.name} up", lambda: self.status() is not None, timeout=timeout)
         return self
 
@@ -67,13 +72,16 @@ class Node:
                     return json.load(r)
             except OSError:
                 return None
+
         return self.host.call(get)
 
     def metrics(self) -> str:
         """This speaker's ``/metrics`` (text format)."""
+
         def get() -> str:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=2) as r:
                 return str(r.read().decode())
+
         return str(self.host.call(get))
 
     def announcing(self) -> list[str]:
@@ -87,10 +95,15 @@ class Node:
         www = self.log.parent / f"www-{self.name}"
         www.mkdir(exist_ok=True)
         (www / "index.html").write_text(self.name)
-        self.http = self.host.popen([sys.executable, "-m", "http.server", "8080", "--bind", self.ip,
-                                     "--directory", str(www)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.host.run(f"iptables -t nat -A PREROUTING -d 198.51.100.240/28 -p tcp --dport 80 "
-                      f"-j DNAT --to-destination {self.ip}:8080")
+        self.http = self.host.popen(
+            [sys.executable, "-m", "http.server", "8080", "--bind", self.ip, "--directory", str(www)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.host.run(
+            f"iptables -t nat -A PREROUTING -d 198.51.100.240/28 -p tcp --dport 80 "
+            f"-j DNAT --to-destination {self.ip}:8080"
+        )
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -104,8 +117,9 @@ class Node:
 
 
 class L2Lab:
-    def __init__(self, lab: Lab, kube_api: Any, cluster: Cluster, tmp: Path, nodes: int = 3, *,
-                 zero_config: bool = False) -> None:
+    def __init__(
+        self, lab: Lab, kube_api: Any, cluster: Cluster, tmp: Path, nodes: int = 3, *, zero_config: bool = False
+    ) -> None:
         self.lab = lab
         self.cluster = cluster
         self.client = lab.host("client", "198.51.100.100/24")
@@ -124,9 +138,18 @@ class L2Lab:
                 }
             )
         cluster.pool("lan", [POOL])
-        cluster.custom.create_namespaced_custom_object("metallb.io", "v1beta1", NS, "l2advertisements", {
-            "apiVersion": "metallb.io/v1beta1", "kind": "L2Advertisement", "metadata": {"name": "lan"},
-            "spec": {"ipAddressPools": ["lan"]}})
+        cluster.custom.create_namespaced_custom_object(
+            "metallb.io",
+            "v1beta1",
+            NS,
+            "l2advertisements",
+            {
+                "apiVersion": "metallb.io/v1beta1",
+                "kind": "L2Advertisement",
+                "metadata": {"name": "lan"},
+                "spec": {"ipAddressPools": ["lan"]},
+            },
+        )
 
     def start(self, backends: bool = True) -> None:
         for n in self.nodes.values():

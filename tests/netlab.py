@@ -99,12 +99,14 @@ class Host:
 
     def listen(self, address: str = "127.0.0.1", port: int = 0, family: int = socket.AF_INET) -> socket.socket:
         """A listening TCP socket bound inside this namespace (usable from any thread afterwards)."""
+
         def make() -> socket.socket:
             s = socket.socket(family, socket.SOCK_STREAM)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind((address, port))
             s.listen(128)
             return s
+
         return self.call(make)
 
     def add_address(self, cidr: str) -> None:
@@ -206,6 +208,7 @@ def require_binaries(*names: str) -> None:
     """Fail (never skip) when a program a test needs is missing: CI installs everything, so a missing program is
     a missing install step in scripts/install-deps, and a skipped test would read as green."""
     import shutil
+
     missing = [n for n in names if shutil.which(n) is None]
     if missing:
         raise RuntimeError(f"not installed: {', '.join(missing)} (scripts/install-deps installs every test's programs)")

@@ -23,8 +23,15 @@ JOB = "baremetal-lb-speaker"  # the job name monitoring/alerts.yaml and docs/mon
 
 
 class Prometheus:
-    def __init__(self, host: Host, tmp: Path, targets: list[str], rule_files: list[Path] | None = None,
-                 bearer_token_file: Path | None = None, ca_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        host: Host,
+        tmp: Path,
+        targets: list[str],
+        rule_files: list[Path] | None = None,
+        bearer_token_file: Path | None = None,
+        ca_file: Path | None = None,
+    ) -> None:
         binary = shutil.which("prometheus")
         assert binary, "prometheus not found: install Debian's prometheus package (scripts/install-deps does)"
         self.binary = binary
@@ -33,22 +40,42 @@ class Prometheus:
         self.dir.mkdir(exist_ok=True)
         self.port = free_port()
         self.config = self.dir / "prometheus.yml"
-        self.config.write_text(yaml.safe_dump({
-            "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
-            "rule_files": [str(p) for p in rule_files or []],
-            "scrape_configs": [{"job_name": JOB, "static_configs": [{"targets": targets}],
-                                **({"authorization": {"credentials_file": str(bearer_token_file)}}
-                                   if bearer_token_file else {}),
-                                **({"scheme": "https", "tls_config": {"ca_file": str(ca_file)}} if ca_file else {})}],
-        }, sort_keys=False))
+        self.config.write_text(
+            yaml.safe_dump(
+                {
+                    "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
+                    "rule_files": [str(p) for p in rule_files or []],
+                    "scrape_configs": [
+                        {
+                            "job_name": JOB,
+                            "static_configs": [{"targets": targets}],
+                            **(
+                                {"authorization": {"credentials_file": str(bearer_token_file)}}
+                                if bearer_token_file
+                                else {}
+                            ),
+                            **({"scheme": "https", "tls_config": {"ca_file": str(ca_file)}} if ca_file else {}),
+                        }
+                    ],
+                },
+                sort_keys=False,
+            )
+        )
         self.log = self.dir / "prometheus.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Prometheus:
-        self.proc = self.host.popen([
-            self.binary, f"--config.file={self.config}", f"--storage.tsdb.path={self.dir / 'data'}",
-            f"--web.listen-address=127.0.0.1:{self.port}", "--storage.tsdb.retention.time=1h"],
-            stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
+        self.proc = self.host.popen(
+            [
+                self.binary,
+                f"--config.file={self.config}",
+                f"--storage.tsdb.path={self.dir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--storage.tsdb.retention.time=1h",
+            ],
+            stdout=open(self.log, "ab"),
+            stderr=subprocess.STDOUT,
+        )
         wait_for("prometheus to be ready", lambda: self._get("/-/ready", raw=True) is not None, timeout=30)
         return self
 
@@ -69,6 +96,7 @@ class Prometheus:
                     return body if raw else json.loads(body)
             except OSError:
                 return None
+
         return self.host.call(get)
 
     def query(self, expr: str) -> list[dict[str, Any]]:
@@ -103,8 +131,29 @@ def self_signed(directory: Path, ips: list[str]) -> tuple[Path, Path]:
     openssl = shutil.which("openssl")
     assert openssl, "openssl not found (scripts/install-deps installs it)"
     cert, key = directory / "metrics.crt", directory / "metrics.key"
-    subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                    "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=baremetal-lb test",
-                    "-addext", "subjectAltName=" + ",".join(f"IP:{ip}" for ip in ips)],
-                   check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=baremetal-lb test",
+            "-addext",
+            "subjectAltName=" + ",".join(f"IP:{ip}" for ip in ips),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     return cert, key

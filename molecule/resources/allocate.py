@@ -34,19 +34,43 @@ def create(fn, *a):
             raise
 
 
-create(custom.create_namespaced_custom_object, "metallb.io", "v1beta1", args.namespace, "ipaddresspools", {
-    "apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool", "metadata": {"name": "molecule"},
-    "spec": {"addresses": ["192.0.2.240-192.0.2.250"]}})
-create(core.create_namespaced_service, "default", {
-    "apiVersion": "v1", "kind": "Service", "metadata": {"name": "traefik"},
-    "spec": {"type": "LoadBalancer", "selector": {"app": "traefik"}, "ports": [{"port": 80, "protocol": "TCP"}]}})
+create(
+    custom.create_namespaced_custom_object,
+    "metallb.io",
+    "v1beta1",
+    args.namespace,
+    "ipaddresspools",
+    {
+        "apiVersion": "metallb.io/v1beta1",
+        "kind": "IPAddressPool",
+        "metadata": {"name": "molecule"},
+        "spec": {"addresses": ["192.0.2.240-192.0.2.250"]},
+    },
+)
+create(
+    core.create_namespaced_service,
+    "default",
+    {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "traefik"},
+        "spec": {"type": "LoadBalancer", "selector": {"app": "traefik"}, "ports": [{"port": 80, "protocol": "TCP"}]},
+    },
+)
 deadline = time.monotonic() + args.timeout
 while time.monotonic() < deadline:
     svc = json.loads(core.read_namespaced_service("traefik", "default", _preload_content=False).data)
     ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
     if ingress:
-        print(json.dumps({"service": "default/traefik", "ips": [i["ip"] for i in ingress],
-                          "pool": svc["metadata"].get("annotations", {}).get("metallb.io/ip-allocated-from-pool")}))
+        print(
+            json.dumps(
+                {
+                    "service": "default/traefik",
+                    "ips": [i["ip"] for i in ingress],
+                    "pool": svc["metadata"].get("annotations", {}).get("metallb.io/ip-allocated-from-pool"),
+                }
+            )
+        )
         sys.exit(0)
     time.sleep(0.2)
 print(f"default/traefik got no address within {args.timeout}s", file=sys.stderr)

@@ -31,16 +31,29 @@ from tests.kubeapi import ApiServer  # noqa: E402
 from tests.kubeapi.server import DEFAULT_NAMESPACES  # noqa: E402
 
 ADMIN_TOKEN = "molecule-admin"
-ADMIN = {"user": "molecule-admin", "groups": ["system:masters"],
-         "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]}
+ADMIN = {
+    "user": "molecule-admin",
+    "groups": ["system:masters"],
+    "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}],
+}
 
 
-def start(port: int = 0, host: str = "127.0.0.1", *, enforce_rbac: bool = False,
-          namespaces: Iterable[str] = ("metallb-system",)) -> ApiServer:
+def start(
+    port: int = 0,
+    host: str = "127.0.0.1",
+    *,
+    enforce_rbac: bool = False,
+    namespaces: Iterable[str] = ("metallb-system",),
+) -> ApiServer:
     """A started emulator with the project's CRDs; with ``enforce_rbac``, ``ADMIN_TOKEN`` plus RBAC."""
-    return ApiServer(port, crd_dirs=[ROOT / "speaker" / "crds"], host=host,
-                     namespaces=(*DEFAULT_NAMESPACES, *namespaces),
-                     authz={ADMIN_TOKEN: ADMIN} if enforce_rbac else None, rbac=enforce_rbac).start()
+    return ApiServer(
+        port,
+        crd_dirs=[ROOT / "speaker" / "crds"],
+        host=host,
+        namespaces=(*DEFAULT_NAMESPACES, *namespaces),
+        authz={ADMIN_TOKEN: ADMIN} if enforce_rbac else None,
+        rbac=enforce_rbac,
+    ).start()
 
 
 def main(argv: list[str] | None = None) -> int:

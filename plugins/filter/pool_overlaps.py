@@ -77,13 +77,15 @@ def pool_overlaps(pools: t.Any) -> list[str]:
             present.append((str(pool.get("name", "?")), _entries(pool)))
     found: list[str] = []
     for i, (name, entries) in enumerate(present):
-        for other_name, other_entries in present[i + 1:]:
+        for other_name, other_entries in present[i + 1 :]:
             for index, text, rng in entries:
                 for other_index, other_text, other in other_entries:
                     shared = rng.intersection(other)
                     if shared is not None:
-                        found.append("baremetal_lb_pools: pool %s addresses[%d] %s and pool %s addresses[%d] %s share %s"
-                                     % (name, index, text, other_name, other_index, other_text, shared.compact()))
+                        found.append(
+                            "baremetal_lb_pools: pool %s addresses[%d] %s and pool %s addresses[%d] %s share %s"
+                            % (name, index, text, other_name, other_index, other_text, shared.compact())
+                        )
     return found
 
 

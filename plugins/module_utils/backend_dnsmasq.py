@@ -31,7 +31,9 @@ import time
 import typing as t
 
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_backend import (
-    ApplyError, ReservationError, ScopeState,
+    ApplyError,
+    ReservationError,
+    ScopeState,
 )
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import Occupant, Scope
 from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import IPRange, RangeError
@@ -45,8 +47,10 @@ if t.TYPE_CHECKING:
     RunCommand = t.Callable[[t.List[str]], t.Tuple[int, str, str]]  # AnsibleModule.run_command's shape
     Group = t.Dict[str, t.Any]  # {"lines": [DhcpRangeLine], "names": {str}, "iface": str | None}
 
-MARKER_RE = re.compile(r"^#\s*baremetal-lb: reserved (?P<range>\S+) \(baremetal\.lb\.dhcp_reservation\); "
-                       r"was: dhcp-range=(?P<orig>.*)$")
+MARKER_RE = re.compile(
+    r"^#\s*baremetal-lb: reserved (?P<range>\S+) \(baremetal\.lb\.dhcp_reservation\); "
+    r"was: dhcp-range=(?P<orig>.*)$"
+)
 V6_MODES = ("ra-only", "slaac", "ra-names", "ra-stateless", "ra-advrouter", "off-link")
 V4_NOT_DYNAMIC = ("static", "proxy")
 DEFAULT_LEASE_FILE = "/var/lib/misc/dnsmasq.leases"
@@ -118,9 +122,11 @@ def _group_by_subnet(dynamic: list[DhcpRangeLine], ifaces: list[tuple[str, IPInt
     for line in dynamic:
         subnet, ifname = _subnet_of(line, ifaces)
         if subnet is None:
-            raise ReservationError("cannot tell the subnet of dhcp-range=%s (%s line %d): no interface address "
-                                   "holds %s; add a netmask to the line or run the task on the router"
-                                   % (line.value, line.path, (line.index or 0) + 1, line.range.first))
+            raise ReservationError(
+                "cannot tell the subnet of dhcp-range=%s (%s line %d): no interface address "
+                "holds %s; add a netmask to the line or run the task on the router"
+                % (line.value, line.path, (line.index or 0) + 1, line.range.first)
+            )
         group = groups.setdefault(subnet, {"lines": [], "names": set(), "iface": None})
         group["lines"].append(line)
         group["names"].update(line.tags)
@@ -132,8 +138,7 @@ def _group_by_subnet(dynamic: list[DhcpRangeLine], ifaces: list[tuple[str, IPInt
     return groups
 
 
-def _subnet_of(line: DhcpRangeLine,
-               iface_addrs: list[tuple[str, IPInterface]]) -> tuple[IPNetwork | None, str | None]:
+def _subnet_of(line: DhcpRangeLine, iface_addrs: list[tuple[str, IPInterface]]) -> tuple[IPNetwork | None, str | None]:
     """The subnet of a dhcp-range line: its netmask/prefix-len, else the interface address that holds it."""
     first = line.range.first
     if line.range.version == 4 and line.netmask:
@@ -152,10 +157,17 @@ class DnsmasqBackend:
     name = "dnsmasq"
     max_ranges = None
 
-    def __init__(self, conf_file: str, run_command: RunCommand, config_dir: str | None = None,
-                 lease_file: str | None = None, restart_command: list[str] | None = None,
-                 dnsmasq_binary: str = "dnsmasq", timeout: float = 30,
-                 now: t.Callable[[], float] | None = None) -> None:
+    def __init__(
+        self,
+        conf_file: str,
+        run_command: RunCommand,
+        config_dir: str | None = None,
+        lease_file: str | None = None,
+        restart_command: list[str] | None = None,
+        dnsmasq_binary: str = "dnsmasq",
+        timeout: float = 30,
+        now: t.Callable[[], float] | None = None,
+    ) -> None:
         self.conf_file = conf_file
         self.config_dir = config_dir
         self.lease_file = lease_file
@@ -171,11 +183,21 @@ class DnsmasqBackend:
     @classmethod
     def from_params(cls, params: Json, run_command: RunCommand) -> DnsmasqBackend:
         restart = params.get("restart_command") or ["systemctl", "restart", params.get("service") or "dnsmasq"]
-        backend = cls(params.get("conf_file") or DEFAULT_CONF_FILE, run_command, config_dir=params.get("config_dir"),
-                      lease_file=params.get("lease_file"), restart_command=restart,
-                      dnsmasq_binary=params.get("dnsmasq_binary") or "dnsmasq", timeout=params.get("timeout") or 30)
-        if not params.get("config_dir") and (params.get("conf_file") or DEFAULT_CONF_FILE) == DEFAULT_CONF_FILE \
-                and not params.get("restart_command") and (params.get("service") or "dnsmasq") == "dnsmasq":
+        backend = cls(
+            params.get("conf_file") or DEFAULT_CONF_FILE,
+            run_command,
+            config_dir=params.get("config_dir"),
+            lease_file=params.get("lease_file"),
+            restart_command=restart,
+            dnsmasq_binary=params.get("dnsmasq_binary") or "dnsmasq",
+            timeout=params.get("timeout") or 30,
+        )
+        if (
+            not params.get("config_dir")
+            and (params.get("conf_file") or DEFAULT_CONF_FILE) == DEFAULT_CONF_FILE
+            and not params.get("restart_command")
+            and (params.get("service") or "dnsmasq") == "dnsmasq"
+        ):
             # The packaged service on Debian/Ubuntu: read what its unit reads.
             backend.service_conf_dir = _debian_conf_dir(DEBIAN_DEFAULTS)
         return backend
@@ -231,7 +253,9 @@ class DnsmasqBackend:
             for a in link.get("addr_info", []):
                 if a.get("family") in ("inet", "inet6") and a.get("scope") != "host":
                     try:
-                        found.append((link.get("ifname"), ipaddress.ip_interface("%s/%s" % (a["local"], a["prefixlen"]))))
+                        found.append(
+                            (link.get("ifname"), ipaddress.ip_interface("%s/%s" % (a["local"], a["prefixlen"])))
+                        )
                     except (KeyError, ValueError):
                         continue
         return found
@@ -258,16 +282,20 @@ class DnsmasqBackend:
                     label = ",".join(f for f in fields if not _is_ip(f))
                     for f in fields:
                         if _is_ip(f):
-                            statics.append(Occupant(ipaddress.ip_address(f.strip("[]")), "static mapping",
-                                                    "dhcp-host=%s (%s line %d)" % (label, path, index + 1)))
+                            statics.append(
+                                Occupant(
+                                    ipaddress.ip_address(f.strip("[]")),
+                                    "static mapping",
+                                    "dhcp-host=%s (%s line %d)" % (label, path, index + 1),
+                                )
+                            )
                 elif key == "dhcp-option":
                     fields = [f.strip() for f in value.split(",")]
                     names = [f for f in fields if not _is_ip(f)]
                     if names and names[-1] in ("3", "option:router"):
                         for f in fields:
                             if _is_ip(f):
-                                routers.append(Occupant(ipaddress.ip_address(f), "gateway",
-                                                        "(dhcp-option=%s)" % value))
+                                routers.append(Occupant(ipaddress.ip_address(f), "gateway", "(dhcp-option=%s)" % value))
                 elif key in ("dhcp-leasefile", "dhcp-lease-file") and not self.lease_file:
                     lease_file = value
         groups = _group_by_subnet([r for r in ranges if r.dynamic], ifaces)
@@ -281,8 +309,13 @@ class DnsmasqBackend:
         occupants += self._leases(lease_file or DEFAULT_LEASE_FILE, subnet)
         entries = _entries_from_markers(markers)
         scope = Scope(name, subnet, tuple(line.range for line in group["lines"]), tuple(occupants))
-        raw = {"files": files, "lines": group["lines"], "markers": markers,
-               "lease_file": lease_file or DEFAULT_LEASE_FILE, "iface": group["iface"]}
+        raw = {
+            "files": files,
+            "lines": group["lines"],
+            "markers": markers,
+            "lease_file": lease_file or DEFAULT_LEASE_FILE,
+            "iface": group["iface"],
+        }
         return ScopeState(scope, entries, raw)
 
     def _choose(self, groups: dict[IPNetwork, Group], request: IPRange, hint: str | None) -> IPNetwork:
@@ -292,13 +325,17 @@ class DnsmasqBackend:
         if hint:
             picked = [s for s, g in groups.items() if hint in g["names"] or hint == str(s)]
             if len(picked) != 1:
-                raise ReservationError("scope %r: %s dnsmasq scope matches (by tag, interface or subnet); scopes: %s"
-                                       % (hint, "no" if not picked else "more than one", described))
+                raise ReservationError(
+                    "scope %r: %s dnsmasq scope matches (by tag, interface or subnet); scopes: %s"
+                    % (hint, "no" if not picked else "more than one", described)
+                )
             return picked[0]
         holding = [s for s in groups if request.first in s]
         if len(holding) != 1:
-            raise ReservationError("%s dnsmasq scope holds %s (scopes: %s); set scope"
-                                   % ("no" if not holding else "more than one", request.first, described))
+            raise ReservationError(
+                "%s dnsmasq scope holds %s (scopes: %s); set scope"
+                % ("no" if not holding else "more than one", request.first, described)
+            )
         return holding[0]
 
     def _leases(self, path: str, subnet: IPNetwork) -> list[Occupant]:
@@ -350,8 +387,14 @@ class DnsmasqBackend:
                 if key == "dhcp-range":
                     ranges.append(_range_line(value, path, index))
         groups = _group_by_subnet([r for r in ranges if r.dynamic], ifaces)
-        return [{"request": IPRange(subnet.network_address, subnet.network_address), "hint": str(subnet),
-                 "names": sorted(group["names"]) + [str(subnet)]} for subnet, group in groups.items()]
+        return [
+            {
+                "request": IPRange(subnet.network_address, subnet.network_address),
+                "hint": str(subnet),
+                "names": sorted(group["names"]) + [str(subnet)],
+            }
+            for subnet, group in groups.items()
+        ]
 
     def details(self, state: ScopeState) -> Json:
         """What ``read`` does not keep apart, for dhcp_scope_info: the interface, the dhcp-host lines and the
@@ -365,18 +408,37 @@ class DnsmasqBackend:
                     continue
                 fields = [f.strip() for f in value.split(",")]
                 macs = [f for f in fields if _MAC_RE.match(f)]
-                names = [f for f in fields if f and not _is_ip(f) and not _MAC_RE.match(f) and ":" not in f
-                         and f not in ("ignore", "infinite") and not _LEASE_TIME_RE.match(f)]
+                names = [
+                    f
+                    for f in fields
+                    if f
+                    and not _is_ip(f)
+                    and not _MAC_RE.match(f)
+                    and ":" not in f
+                    and f not in ("ignore", "infinite")
+                    and not _LEASE_TIME_RE.match(f)
+                ]
                 for f in fields:
                     if _is_ip(f) and ipaddress.ip_address(f.strip("[]")) in subnet:
-                        statics.append({"address": f.strip("[]"), "mac": macs[0] if macs else None,
-                                        "hostname": names[0] if names else None})
+                        statics.append(
+                            {
+                                "address": f.strip("[]"),
+                                "mac": macs[0] if macs else None,
+                                "hostname": names[0] if names else None,
+                            }
+                        )
         records = self._lease_records(state.raw["lease_file"], subnet)
         leases = None
         if records is not None:
-            leases = [{"address": str(addr), "mac": fields[1] if addr.version == 4 else None,
-                       "hostname": fields[3] if fields[3] != "*" else None, "expires": expiry or None}
-                      for addr, fields, expiry, now in records]
+            leases = [
+                {
+                    "address": str(addr),
+                    "mac": fields[1] if addr.version == 4 else None,
+                    "hostname": fields[3] if fields[3] != "*" else None,
+                    "expires": expiry or None,
+                }
+                for addr, fields, expiry, now in records
+            ]
         iface = state.raw.get("iface") or next((line.interface for line in state.raw["lines"] if line.interface), None)
         if iface is None:  # a range with a netmask: dnsmasq serves it on the interface holding an address there
             iface = next((name for name, addr in self._interfaces() if addr.ip in subnet), None)
@@ -384,8 +446,9 @@ class DnsmasqBackend:
 
     # -- writing -----------------------------------------------------------------------------------
 
-    def prepare(self, state: ScopeState, plan: Plan, entries_after: list[MarkerEntry], request: IPRange,
-                action: str) -> list[tuple[str, str, str]]:
+    def prepare(
+        self, state: ScopeState, plan: Plan, entries_after: list[MarkerEntry], request: IPRange, action: str
+    ) -> list[tuple[str, str, str]]:
         files = dict((p, list(lines)) for p, lines in state.raw["files"])
         if action == "present":
             # every replacement's source is a live line of this scope: marker + the pieces in its place
@@ -424,8 +487,10 @@ class DnsmasqBackend:
                 files[path][start:end] = ["\n".join(rendered)] + [None] * (end - start - 1)
         if not found:
             where = ["%s line %d" % (path, index + 1) for path, index, rng, orig in state.raw["markers"] if rng == band]
-            raise ReservationError("cannot give back %s: the lines below its marker in %s are not the ones the module "
-                                   "wrote (changed by hand?); the router was not changed" % (request, ", ".join(where)))
+            raise ReservationError(
+                "cannot give back %s: the lines below its marker in %s are not the ones the module "
+                "wrote (changed by hand?); the router was not changed" % (request, ", ".join(where))
+            )
 
     def validate(self, state: ScopeState, candidate: list[tuple[str, str, str]]) -> None:
         changed = dict((path, new) for path, old, new in candidate)
@@ -447,8 +512,10 @@ class DnsmasqBackend:
         finally:
             shutil.rmtree(tmpdir, ignore_errors=True)
         if rc != 0:
-            raise ReservationError("dnsmasq --test rejected the new configuration: %s; the router was not changed"
-                                   % (err or out).strip().replace(test_file, "<candidate>"))
+            raise ReservationError(
+                "dnsmasq --test rejected the new configuration: %s; the router was not changed"
+                % (err or out).strip().replace(test_file, "<candidate>")
+            )
 
     def apply(self, state: ScopeState, candidate: list[tuple[str, str, str]]) -> None:
         written = []
@@ -458,20 +525,34 @@ class DnsmasqBackend:
                 written.append((path, old))
         except (IOError, OSError) as exc:
             restored = self._put_back(written)
-            raise ApplyError("could not write %s (%s); %s" % (
-                exc.filename or "the dnsmasq configuration", exc.strerror or exc,
-                "nothing was changed, the router is as it was" if restored else
-                "putting the files back failed: check the dnsmasq configuration by hand"), restored=restored)
+            raise ApplyError(
+                "could not write %s (%s); %s"
+                % (
+                    exc.filename or "the dnsmasq configuration",
+                    exc.strerror or exc,
+                    "nothing was changed, the router is as it was"
+                    if restored
+                    else "putting the files back failed: check the dnsmasq configuration by hand",
+                ),
+                restored=restored,
+            )
         rc, out, err = self._restart()
         if rc != 0:
             restored = self._put_back(written)
             rc2, out2, err2 = self._restart()
             ok = restored and rc2 == 0
-            raise ApplyError("restarting dnsmasq with the new configuration failed (%s: %s); %s" % (
-                " ".join(self.restart_command), (err or out).strip(),
-                "the previous files were put back and dnsmasq restarted with them: the router is as it was" if ok
-                else "putting the previous configuration back failed too (%s): check dnsmasq by hand"
-                % (err2 or out2).strip()), restored=ok)
+            raise ApplyError(
+                "restarting dnsmasq with the new configuration failed (%s: %s); %s"
+                % (
+                    " ".join(self.restart_command),
+                    (err or out).strip(),
+                    "the previous files were put back and dnsmasq restarted with them: the router is as it was"
+                    if ok
+                    else "putting the previous configuration back failed too (%s): check dnsmasq by hand"
+                    % (err2 or out2).strip(),
+                ),
+                restored=ok,
+            )
 
     def _restart(self) -> tuple[int, str, str]:
         return self.run_command(list(self.restart_command))
@@ -491,8 +572,10 @@ class DnsmasqBackend:
         except ReservationError as exc:
             raise ReservationError("reading the configuration back failed: %s" % exc)
         if tuple(again.scope.ranges) != tuple(plan.ranges_after):
-            raise ReservationError("the configuration read back holds %s, expected %s"
-                                   % ([str(r) for r in again.scope.ranges], [str(r) for r in plan.ranges_after]))
+            raise ReservationError(
+                "the configuration read back holds %s, expected %s"
+                % ([str(r) for r in again.scope.ranges], [str(r) for r in plan.ranges_after])
+            )
 
     def rollback(self, state: ScopeState) -> None:
         written = [(path, "\n".join(lines)) for path, lines in state.raw["files"]]
@@ -539,7 +622,7 @@ def _debian_conf_dir(path: str) -> str | None:
     for line in lines:
         line = line.strip()
         if line.startswith("CONFIG_DIR="):
-            found = line[len("CONFIG_DIR="):].strip().strip("\"'") or None
+            found = line[len("CONFIG_DIR=") :].strip().strip("\"'") or None
     return found
 
 
@@ -553,8 +636,12 @@ def _conf_dir_files(spec: str) -> list[str]:
     out = []
     for name in sorted(os.listdir(directory)):
         path = os.path.join(directory, name)
-        if not os.path.isfile(path) or name.startswith(".") or name.endswith("~") or (
-                name.startswith("#") and name.endswith("#")):
+        if (
+            not os.path.isfile(path)
+            or name.startswith(".")
+            or name.endswith("~")
+            or (name.startswith("#") and name.endswith("#"))
+        ):
             continue
         if wanted and not any(fnmatch.fnmatch(name, w) for w in wanted):
             continue
@@ -646,8 +733,9 @@ def _entries_from_markers(markers: list[tuple[str, int, str, str]]) -> list[Mark
             entry = {"range": rng, "replaced": []}
             by_range[rng] = entry
             entries.append(entry)
-        entry["replaced"].append({"from": str(original.range),
-                                  "to": [str(p) for p in original.range.subtract(request)]})
+        entry["replaced"].append(
+            {"from": str(original.range), "to": [str(p) for p in original.range.subtract(request)]}
+        )
     return entries
 
 

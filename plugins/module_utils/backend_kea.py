@@ -23,7 +23,9 @@ import time
 import typing as t
 
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_backend import (
-    ApplyError, ReservationError, ScopeState,
+    ApplyError,
+    ReservationError,
+    ScopeState,
 )
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import Occupant, Scope
 from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import IPRange, RangeError, parse_range
@@ -70,15 +72,21 @@ class KeaBackend:
         auth = None
         if params.get("api_key") or params.get("api_secret"):
             auth = ("basic", params.get("api_key") or "", params.get("api_secret") or "")
-        client = ApiClient(params.get("api_url"), "Kea Control Agent", auth=auth,
-                           validate_certs=params.get("validate_certs", True), timeout=params.get("timeout", 30),
-                           opener=opener)
+        client = ApiClient(
+            params.get("api_url"),
+            "Kea Control Agent",
+            auth=auth,
+            validate_certs=params.get("validate_certs", True),
+            timeout=params.get("timeout", 30),
+            opener=opener,
+        )
         return cls(client, subnet_cmds=params.get("subnet_cmds") or "auto")
 
     # -- the Control Agent ---------------------------------------------------------------------------
 
-    def command(self, command: str, service: str, arguments: Json | None = None,
-                allowed: t.Container[int] = (OK,)) -> Json:
+    def command(
+        self, command: str, service: str, arguments: Json | None = None, allowed: t.Container[int] = (OK,)
+    ) -> Json:
         body: Json = {"command": command, "service": [service]}
         if arguments is not None:
             body["arguments"] = arguments
@@ -131,8 +139,14 @@ class KeaBackend:
         occupants += self._leases(service, request.version, subnet)
         entries = list(((subnet.get("user-context") or {}).get(MARKER_KEY) or {}).get("reservations", []))
         scope = Scope(scope_name, subnet_net, tuple(ranges), tuple(occupants))
-        raw = {"service": service, "root_key": root_key, "skey": skey, "config": config, "path": path,
-               "subnet_id": subnet.get("id")}
+        raw = {
+            "service": service,
+            "root_key": root_key,
+            "skey": skey,
+            "config": config,
+            "path": path,
+            "subnet_id": subnet.get("id"),
+        }
         return ScopeState(scope, entries, raw)
 
     def _call(self, command: str, service: str, arguments: Json | None = None) -> Json:
@@ -141,8 +155,9 @@ class KeaBackend:
         except KeaCommandError as exc:
             raise ReservationError(str(exc))
 
-    def _choose(self, located: list[tuple[Json, SubnetPath]], request: IPRange, hint: str | None,
-                service: str) -> tuple[Json, SubnetPath]:
+    def _choose(
+        self, located: list[tuple[Json, SubnetPath]], request: IPRange, hint: str | None, service: str
+    ) -> tuple[Json, SubnetPath]:
         if not located:
             raise ReservationError("Kea (%s) has no subnets configured" % service)
         if hint:
@@ -151,30 +166,48 @@ class KeaBackend:
                 hint_net = ipaddress.ip_network(hint, strict=False) if "/" in hint else None
             except ValueError:
                 hint_net = None
-            picked = [(s, p) for s, p in located
-                      if hint in (str(s.get("id")), str(s.get("interface", "")), str(s.get("subnet")))
-                      or (hint_net is not None and hint_net == ipaddress.ip_network(s["subnet"], strict=False))]
+            picked = [
+                (s, p)
+                for s, p in located
+                if hint in (str(s.get("id")), str(s.get("interface", "")), str(s.get("subnet")))
+                or (hint_net is not None and hint_net == ipaddress.ip_network(s["subnet"], strict=False))
+            ]
             if len(picked) != 1:
-                raise ReservationError("scope %r: %s Kea subnet matches (by id, prefix or interface); subnets: %s"
-                                       % (hint, "no" if not picked else "more than one",
-                                          ", ".join("%s (id %s)" % (s["subnet"], s.get("id")) for s, dummy in located)))
+                raise ReservationError(
+                    "scope %r: %s Kea subnet matches (by id, prefix or interface); subnets: %s"
+                    % (
+                        hint,
+                        "no" if not picked else "more than one",
+                        ", ".join("%s (id %s)" % (s["subnet"], s.get("id")) for s, dummy in located),
+                    )
+                )
             return picked[0]
-        holding = [(s, p) for s, p in located
-                   if request.first in ipaddress.ip_network(s["subnet"], strict=False)]
+        holding = [(s, p) for s, p in located if request.first in ipaddress.ip_network(s["subnet"], strict=False)]
         if not holding:
-            raise ReservationError("no Kea subnet contains %s (subnets: %s); set scope"
-                                   % (request.first, ", ".join(s["subnet"] for s, dummy in located)))
+            raise ReservationError(
+                "no Kea subnet contains %s (subnets: %s); set scope"
+                % (request.first, ", ".join(s["subnet"] for s, dummy in located))
+            )
         if len(holding) > 1:
-            raise ReservationError("%d Kea subnets contain %s (%s); set scope to the subnet id"
-                                   % (len(holding), request.first,
-                                      ", ".join("%s id %s" % (s["subnet"], s.get("id")) for s, dummy in holding)))
+            raise ReservationError(
+                "%d Kea subnets contain %s (%s); set scope to the subnet id"
+                % (
+                    len(holding),
+                    request.first,
+                    ", ".join("%s id %s" % (s["subnet"], s.get("id")) for s, dummy in holding),
+                )
+            )
         return holding[0]
 
     def _leases(self, service: str, version: int, subnet: Json) -> list[Occupant]:
         out: list[Occupant] = []
         for addr, lease, expires, left in self._lease_records(service, version, subnet) or []:
             who = lease.get("hostname") or lease.get("hw-address") or lease.get("duid") or ""
-            out.append(Occupant(addr, "active lease", "%s (expires in %ds)" % (who, left) if who else "(expires in %ds)" % left))
+            out.append(
+                Occupant(
+                    addr, "active lease", "%s (expires in %ds)" % (who, left) if who else "(expires in %ds)" % left
+                )
+            )
         return out
 
     def _lease_records(self, service: str, version: int, subnet: Json) -> list[LeaseRecord] | None:
@@ -185,8 +218,10 @@ class KeaBackend:
             answer = self.command(command, service, {"subnets": [subnet.get("id")]}, allowed=(OK, EMPTY))
         except KeaCommandError as exc:
             if exc.result == UNSUPPORTED:
-                self.leases_unknown = ("Kea has no lease_cmds hook loaded (%s is not supported), so active leases "
-                                       "cannot be checked" % command)
+                self.leases_unknown = (
+                    "Kea has no lease_cmds hook loaded (%s is not supported), so active leases "
+                    "cannot be checked" % command
+                )
                 return None
             raise ReservationError(str(exc))
         self.leases_unknown = None
@@ -224,11 +259,17 @@ class KeaBackend:
                 shared = config["shared-networks"][path[0]] if path[0] is not None else {}
                 iface = subnet.get("interface") or shared.get("interface")
                 names = [str(subnet.get("id")), "subnet %s" % subnet.get("id"), str(net)] + ([iface] if iface else [])
-                found.append({"request": IPRange(net.network_address, net.network_address),
-                              "hint": str(subnet.get("id")), "names": names})
+                found.append(
+                    {
+                        "request": IPRange(net.network_address, net.network_address),
+                        "hint": str(subnet.get("id")),
+                        "names": names,
+                    }
+                )
         if not served:
-            raise ReservationError("the Kea Control Agent forwards commands to neither dhcp4 nor dhcp6 (no "
-                                   "control-sockets configured)")
+            raise ReservationError(
+                "the Kea Control Agent forwards commands to neither dhcp4 nor dhcp6 (no control-sockets configured)"
+            )
         return found
 
     def details(self, state: ScopeState) -> Json:
@@ -237,20 +278,34 @@ class KeaBackend:
         raw = state.raw
         subnet = _subnet_at(raw["config"], raw["skey"], raw["path"])
         shared = raw["config"]["shared-networks"][raw["path"][0]] if raw["path"][0] is not None else {}
-        statics = [{"address": str(addr), "mac": res.get("hw-address"), "hostname": res.get("hostname")}
-                   for addr, res in _reservations(subnet, raw["config"], state.scope.subnet)]
+        statics = [
+            {"address": str(addr), "mac": res.get("hw-address"), "hostname": res.get("hostname")}
+            for addr, res in _reservations(subnet, raw["config"], state.scope.subnet)
+        ]
         records = self._lease_records(raw["service"], state.scope.subnet.version, subnet)
         leases = None
         if records is not None:
-            leases = [{"address": str(addr), "mac": lease.get("hw-address"), "hostname": lease.get("hostname") or None,
-                       "expires": expires} for addr, lease, expires, left in records]
-        return {"interface": subnet.get("interface") or shared.get("interface"), "enabled": True,
-                "static_mappings": statics, "leases": leases}
+            leases = [
+                {
+                    "address": str(addr),
+                    "mac": lease.get("hw-address"),
+                    "hostname": lease.get("hostname") or None,
+                    "expires": expires,
+                }
+                for addr, lease, expires, left in records
+            ]
+        return {
+            "interface": subnet.get("interface") or shared.get("interface"),
+            "enabled": True,
+            "static_mappings": statics,
+            "leases": leases,
+        }
 
     # -- write -----------------------------------------------------------------------------------------
 
-    def prepare(self, state: ScopeState, plan: Plan, entries_after: list[MarkerEntry], request: IPRange,
-                action: str) -> Json:
+    def prepare(
+        self, state: ScopeState, plan: Plan, entries_after: list[MarkerEntry], request: IPRange, action: str
+    ) -> Json:
         raw = state.raw
         config: Json = copy.deepcopy(raw["config"])
         subnet = _subnet_at(config, raw["skey"], raw["path"])
@@ -287,8 +342,9 @@ class KeaBackend:
         try:
             self.command("config-test", state.raw["service"], {state.raw["root_key"]: candidate})
         except KeaCommandError as exc:
-            raise ReservationError("Kea config-test rejected the new configuration (%s); the router was not changed"
-                                   % exc.text)
+            raise ReservationError(
+                "Kea config-test rejected the new configuration (%s); the router was not changed" % exc.text
+            )
 
     def _use_subnet_cmds(self, service: str) -> bool:
         if self.subnet_cmds == "never":
@@ -300,8 +356,10 @@ class KeaBackend:
         except (KeaCommandError, ReservationError):
             available = False
         if self.subnet_cmds == "always" and not available:
-            raise ReservationError("subnet_cmds=always but Kea (%s) does not offer %s (the subnet_cmds hook is not "
-                                   "loaded); the router was not changed" % (service, wanted))
+            raise ReservationError(
+                "subnet_cmds=always but Kea (%s) does not offer %s (the subnet_cmds hook is not "
+                "loaded); the router was not changed" % (service, wanted)
+            )
         return available
 
     def apply(self, state: ScopeState, candidate: Json) -> None:
@@ -318,19 +376,25 @@ class KeaBackend:
             # config-set / subnet-update are all-or-nothing in Kea: a refusal leaves the running configuration as it
             # was. Check that rather than trust it; set the old one back only if it did change.
             if not self._live_is_original(state):
-                self._restore_or_raise(state, "Kea refused to apply the new configuration (%s)" % _text(exc),
-                                       write=False)
-            raise ApplyError("Kea refused to apply the new configuration (%s); the router was left as it was"
-                             % _text(exc), restored=True)
+                self._restore_or_raise(
+                    state, "Kea refused to apply the new configuration (%s)" % _text(exc), write=False
+                )
+            raise ApplyError(
+                "Kea refused to apply the new configuration (%s); the router was left as it was" % _text(exc),
+                restored=True,
+            )
         try:
             self.command("config-write", service)
         except (KeaCommandError, ReservationError) as exc:
             # The file was not replaced; only the running configuration must go back.
-            self._restore_or_raise(state, "Kea applied the change but config-write failed (%s)" % _text(exc),
-                                   write=False)
-            raise ApplyError("Kea applied the change but config-write failed (%s); the previous configuration was "
-                             "set back, the router is as it was%s" % (_text(exc), _write_hint(exc, service)),
-                             restored=True)
+            self._restore_or_raise(
+                state, "Kea applied the change but config-write failed (%s)" % _text(exc), write=False
+            )
+            raise ApplyError(
+                "Kea applied the change but config-write failed (%s); the previous configuration was "
+                "set back, the router is as it was%s" % (_text(exc), _write_hint(exc, service)),
+                restored=True,
+            )
 
     def _live_is_original(self, state: ScopeState) -> bool:
         raw = state.raw
@@ -344,17 +408,20 @@ class KeaBackend:
         try:
             self.rollback(state, write=write)
         except Exception as exc:
-            raise ApplyError("%s, and restoring the previous configuration failed too (%s): check Kea by hand"
-                             % (what, _text(exc)), restored=False)
+            raise ApplyError(
+                "%s, and restoring the previous configuration failed too (%s): check Kea by hand" % (what, _text(exc)),
+                restored=False,
+            )
 
     def rollback(self, state: ScopeState, write: bool = True) -> None:
         """Set the configuration ``read`` saw (and write it to the file when a new one was written)."""
         raw = state.raw
         self.command("config-set", raw["service"], {raw["root_key"]: raw["config"]})
         if not self._live_is_original(state):
-            raise ReservationError("after config-set of the previous configuration Kea reports pools %s"
-                                   % _pools_of(self.command("config-get", raw["service"])["arguments"][raw["root_key"]],
-                                               raw))
+            raise ReservationError(
+                "after config-set of the previous configuration Kea reports pools %s"
+                % _pools_of(self.command("config-get", raw["service"])["arguments"][raw["root_key"]], raw)
+            )
         if write:
             self.command("config-write", raw["service"])
 
@@ -383,10 +450,12 @@ def _write_hint(exc: Exception, service: str) -> str:
     if "unable to open file" not in _text(exc).lower():
         return ""
     daemon = "kea-" + service
-    return (". Kea's %s cannot write its own configuration file, so a change would not survive a restart. Debian "
-            "and Ubuntu run %s as user _kea and ship /etc/kea/%s.conf owned by root: let the service write "
-            "it (chgrp _kea /etc/kea/%s.conf; chmod g+w /etc/kea/%s.conf; see docs/router.md)"
-            % (daemon, daemon, daemon, daemon, daemon))
+    return (
+        ". Kea's %s cannot write its own configuration file, so a change would not survive a restart. Debian "
+        "and Ubuntu run %s as user _kea and ship /etc/kea/%s.conf owned by root: let the service write "
+        "it (chgrp _kea /etc/kea/%s.conf; chmod g+w /etc/kea/%s.conf; see docs/router.md)"
+        % (daemon, daemon, daemon, daemon, daemon)
+    )
 
 
 def _text(exc: Exception) -> str:

@@ -31,12 +31,18 @@ import time
 import typing as t
 
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_backend import (
-    ApplyError, ReservationError, ScopeState,
+    ApplyError,
+    ReservationError,
+    ScopeState,
 )
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import Occupant, Scope
 from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import IPRange
 from ansible_collections.baremetal.lb.plugins.module_utils.openwrt_range import (
-    RELEASES, dnsmasq_ranges, first_value, netifd_subnet, odhcpd_range,
+    RELEASES,
+    dnsmasq_ranges,
+    first_value,
+    netifd_subnet,
+    odhcpd_range,
 )
 from ansible_collections.baremetal.lb.plugins.module_utils.router_api import ApiError
 
@@ -70,7 +76,7 @@ class UciCliTransport:
 
     where = "uci"
 
-    def __init__(self, run_command: RunCommand, uci: str = 'uci', restart_command: list[str] | None = None) -> None:
+    def __init__(self, run_command: RunCommand, uci: str = "uci", restart_command: list[str] | None = None) -> None:
         self.run_command = run_command
         self.uci_bin = uci
         self.restart_command = restart_command
@@ -149,8 +155,7 @@ class RpcdTransport:
             return None
         values = data.get("values") or {}
         rows = sorted(values.values(), key=lambda s: s.get(".index", 0))
-        return [(s[".name"], s[".type"], dict((k, v) for k, v in s.items() if not k.startswith(".")))
-                for s in rows]
+        return [(s[".name"], s[".type"], dict((k, v) for k, v in s.items() if not k.startswith("."))) for s in rows]
 
     def changes(self, config: str) -> list[t.Any]:
         data = self.client.call("uci", "changes", {"config": config})
@@ -191,8 +196,12 @@ class RpcdTransport:
     def missing_grants(self, server: str, lease_path: str) -> t.Any:
         """The ACL grants this change needs that the rpcd login lacks (checked before anything is staged)."""
         need = [("ubus", "uci", f) for f in ("get", "changes", "set", "delete", "commit", "revert")]
-        need += [("uci", "dhcp", "read"), ("uci", "dhcp", "write"), ("uci", "network", "read"),
-                 ("ubus", "file", "exec")]
+        need += [
+            ("uci", "dhcp", "read"),
+            ("uci", "dhcp", "write"),
+            ("uci", "network", "read"),
+            ("ubus", "file", "exec"),
+        ]
         if server == "odhcpd":
             need.append(("ubus", "dhcp", "ipv4leases"))
         else:
@@ -260,8 +269,12 @@ class OpenwrtBackend:
     name = "openwrt"
     max_ranges = 1
 
-    def __init__(self, transport: RpcdTransport | UciCliTransport, lease_file: str | None = None,
-                 now: t.Callable[[], float] | None = None) -> None:
+    def __init__(
+        self,
+        transport: RpcdTransport | UciCliTransport,
+        lease_file: str | None = None,
+        now: t.Callable[[], float] | None = None,
+    ) -> None:
         self.t = transport
         self.lease_file = lease_file
         self.now = now or time.time
@@ -273,15 +286,23 @@ class OpenwrtBackend:
         transport = params.get("openwrt_transport") or ("rpcd" if params.get("api_url") else "uci")
         if transport == "rpcd":
             from ansible_collections.baremetal.lb.plugins.module_utils.openwrt_ubus import UbusClient
-            client = UbusClient(params.get("api_url"), params.get("api_username"), params.get("api_password"),
-                                validate_certs=params.get("validate_certs", True),
-                                timeout=params.get("timeout") or 30, ca_path=params.get("ca_path"))
+
+            client = UbusClient(
+                params.get("api_url"),
+                params.get("api_username"),
+                params.get("api_password"),
+                validate_certs=params.get("validate_certs", True),
+                timeout=params.get("timeout") or 30,
+                ca_path=params.get("ca_path"),
+            )
             return cls(RpcdTransport(client), lease_file=params.get("lease_file"))
         restart = params.get("restart_command")
         if not restart and params.get("service"):
             restart = ["/etc/init.d/%s" % params["service"], "restart"]
-        return cls(UciCliTransport(run_command, uci=params.get("uci_command") or "uci", restart_command=restart),
-                   lease_file=params.get("lease_file"))
+        return cls(
+            UciCliTransport(run_command, uci=params.get("uci_command") or "uci", restart_command=restart),
+            lease_file=params.get("lease_file"),
+        )
 
     # -- reading -----------------------------------------------------------------------------------------------
     def _snapshot(self) -> Json:
@@ -292,8 +313,9 @@ class OpenwrtBackend:
         except (ApiError, UciError) as exc:
             raise ReservationError("%s; the router was not changed" % exc)
         if dhcp is None or network is None:
-            raise ReservationError("the router has no UCI package %s; the router was not changed"
-                                   % ("dhcp" if dhcp is None else "network"))
+            raise ReservationError(
+                "the router has no UCI package %s; the router was not changed" % ("dhcp" if dhcp is None else "network")
+            )
         maindhcp = False
         for name, kind, opts in dhcp:
             if name == "odhcpd" and kind == "odhcpd":
@@ -329,8 +351,12 @@ class OpenwrtBackend:
         values = list(results.values())
         first = values[0]
         for other in values[1:]:
-            if (other.kind, other.start, other.end, other.netmask) != (first.kind, first.start, first.end,
-                                                                       first.netmask):
+            if (other.kind, other.start, other.end, other.netmask) != (
+                first.kind,
+                first.start,
+                first.end,
+                first.netmask,
+            ):
                 return None, "; ".join("OpenWrt %s: %s" % (rel, _describe(r)) for rel, r in sorted(results.items()))
         return first, None
 
@@ -345,8 +371,10 @@ class OpenwrtBackend:
 
     def read(self, request: IPRange, scope_hint: str | None) -> ScopeState:
         if request.version != 4:
-            raise ReservationError("range: %s is IPv6; the openwrt backend manages the IPv4 range (start/limit) only "
-                                   "(odhcpd's DHCPv6 is not supported yet); the router was not changed" % (request,))
+            raise ReservationError(
+                "range: %s is IPv6; the openwrt backend manages the IPv4 range (start/limit) only "
+                "(odhcpd's DHCPv6 is not supported yet); the router was not changed" % (request,)
+            )
         snap = self._snapshot()
         computed = self._computed(snap)
         dhcp_sections = [(name, opts) for name, kind, opts in snap["dhcp"] if kind == "dhcp"]
@@ -358,15 +386,19 @@ class OpenwrtBackend:
             subnets[name] = subnet
         if scope_hint:
             if scope_hint not in subnets:
-                raise ReservationError("scope: no dhcp section %r in /etc/config/dhcp (dhcp sections: %s); the router "
-                                       "was not changed" % (scope_hint, ", ".join(sorted(subnets)) or "none"))
+                raise ReservationError(
+                    "scope: no dhcp section %r in /etc/config/dhcp (dhcp sections: %s); the router "
+                    "was not changed" % (scope_hint, ", ".join(sorted(subnets)) or "none")
+                )
             name = scope_hint
         else:
             holding = [n for n, net in subnets.items() if net is not None and request.first in net.network]
             if len(holding) != 1:
-                raise ReservationError("%s dhcp section's interface holds %s (sections: %s); set scope; the router was "
-                                       "not changed" % ("no" if not holding else "more than one", request.first,
-                                                        ", ".join(sorted(subnets))))
+                raise ReservationError(
+                    "%s dhcp section's interface holds %s (sections: %s); set scope; the router was "
+                    "not changed"
+                    % ("no" if not holding else "more than one", request.first, ", ".join(sorted(subnets)))
+                )
             name = holding[0]
         opts = dict(dhcp_sections)[name]
         results = computed[name]
@@ -375,36 +407,60 @@ class OpenwrtBackend:
         subnet = subnets[name]
         if subnet is None:
             iface = first_value(opts.get("interface"))
-            why = ("has no 'interface' option, so %s serves no DHCP for it" % server if not iface else
-                   "uses interface %r, which has no static IPv4 address in /etc/config/network" % iface)
-            raise ReservationError("scope %s: dhcp.%s %s; nothing to reserve there; the router was not changed"
-                                   % (name, name, why))
+            why = (
+                "has no 'interface' option, so %s serves no DHCP for it" % server
+                if not iface
+                else "uses interface %r, which has no static IPv4 address in /etc/config/network" % iface
+            )
+            raise ReservationError(
+                "scope %s: dhcp.%s %s; nothing to reserve there; the router was not changed" % (name, name, why)
+            )
         if disagreement and not self._listing:
-            raise ReservationError("scope %s: OpenWrt releases compute this section's range differently (%s); set "
-                                   "start/limit so that the router's address is outside the range; the router was "
-                                   "not changed" % (name, disagreement))
+            raise ReservationError(
+                "scope %s: OpenWrt releases compute this section's range differently (%s); set "
+                "start/limit so that the router's address is outside the range; the router was "
+                "not changed" % (name, disagreement)
+            )
         if eff is None:
             eff = results["24.10"]
         if eff.kind == "broken" and not self._listing:
-            raise ReservationError("scope %s: %s; fix start/limit first; the router was not changed"
-                                   % (name, eff.detail))
+            raise ReservationError(
+                "scope %s: %s; fix start/limit first; the router was not changed" % (name, eff.detail)
+            )
         ranges = (IPRange(eff.first, eff.last),) if eff.kind == "dynamic" else ()
         occupants = []
         for addr in self._router_addresses(snap, opts, subnet):
             occupants.append(Occupant(addr, "router address", "(network.%s.ipaddr)" % first_value(opts["interface"])))
-        occupants += [Occupant(addr, "static mapping", "%s (%s, dhcp.%s)" % (host.get("name", ""), host.get("mac", ""),
-                                                                             sec))
-                      for addr, sec, host in self._host_records(snap, subnet.network)]
+        occupants += [
+            Occupant(addr, "static mapping", "%s (%s, dhcp.%s)" % (host.get("name", ""), host.get("mac", ""), sec))
+            for addr, sec, host in self._host_records(snap, subnet.network)
+        ]
         leases = self._lease_records(snap, subnet.network)
-        occupants += [Occupant(rec["address"], "active lease", "%s (%s)" % (rec["hostname"] or "*", rec["mac"]))
-                      for rec in leases or []]
+        occupants += [
+            Occupant(rec["address"], "active lease", "%s (%s)" % (rec["hostname"] or "*", rec["mac"]))
+            for rec in leases or []
+        ]
         marker_raw = opts.get(MARKER_OPTION)
         entries = self._parse_marker(name, marker_raw)
         scope = Scope(name, subnet.network, ranges, tuple(occupants))
-        return ScopeState(scope, entries, {
-            "section": name, "server": server, "snapshot": snap, "range": eff, "disagreement": disagreement,
-            "leases": leases, "start": opts.get("start"), "limit": opts.get("limit"), "marker": marker_raw,
-            "subnet": subnet, "options": opts, "lease_path": self._lease_path(snap)})
+        return ScopeState(
+            scope,
+            entries,
+            {
+                "section": name,
+                "server": server,
+                "snapshot": snap,
+                "range": eff,
+                "disagreement": disagreement,
+                "leases": leases,
+                "start": opts.get("start"),
+                "limit": opts.get("limit"),
+                "marker": marker_raw,
+                "subnet": subnet,
+                "options": opts,
+                "lease_path": self._lease_path(snap),
+            },
+        )
 
     @staticmethod
     def _parse_marker(name: str, raw: t.Any) -> list[t.Any]:
@@ -416,8 +472,10 @@ class OpenwrtBackend:
             try:
                 value = json.loads(item)
             except ValueError:
-                raise ReservationError("dhcp.%s.%s holds a marker the module cannot read (%r); fix it by hand; the "
-                                       "router was not changed" % (name, MARKER_OPTION, item[:80]))
+                raise ReservationError(
+                    "dhcp.%s.%s holds a marker the module cannot read (%r); fix it by hand; the "
+                    "router was not changed" % (name, MARKER_OPTION, item[:80])
+                )
             entries.extend(value if isinstance(value, list) else [value])  # a plain option of older versions
         return entries
 
@@ -470,8 +528,14 @@ class OpenwrtBackend:
                     if addr in net:
                         valid = lease.get("valid")
                         expires = None if valid in (None, 4294967295, -1) else int(self.now()) + int(valid)
-                        out.append({"address": addr, "mac": _mac(lease.get("mac", "")),
-                                    "hostname": lease.get("hostname") or None, "expires": expires})
+                        out.append(
+                            {
+                                "address": addr,
+                                "mac": _mac(lease.get("mac", "")),
+                                "hostname": lease.get("hostname") or None,
+                                "expires": expires,
+                            }
+                        )
             return out
         path = self._lease_path(snap)
         text, reason = self.t.read_file(path)
@@ -488,8 +552,14 @@ class OpenwrtBackend:
             except ValueError:
                 continue
             if addr in net and (expiry == 0 or expiry > self.now()):
-                out.append({"address": addr, "mac": fields[1], "hostname": fields[3] if fields[3] != "*" else None,
-                            "expires": expiry or None})
+                out.append(
+                    {
+                        "address": addr,
+                        "mac": fields[1],
+                        "hostname": fields[3] if fields[3] != "*" else None,
+                        "expires": expiry or None,
+                    }
+                )
         return out
 
     def _lease_path(self, snap: Json) -> str:
@@ -515,24 +585,31 @@ class OpenwrtBackend:
             if subnet is None:
                 continue
             net = subnet.network
-            found.append({"request": IPRange(net.network_address, net.network_address), "hint": name,
-                          "names": [name, str(net)]})
+            found.append(
+                {"request": IPRange(net.network_address, net.network_address), "hint": name, "names": [name, str(net)]}
+            )
         return found
 
     def details(self, state: ScopeState) -> Json:
         raw = state.raw
         net = raw["subnet"].network
-        statics = [{"address": str(addr), "mac": host.get("mac") or None, "hostname": host.get("name") or None}
-                   for addr, dummy, host in self._host_records(raw["snapshot"], net)]
-        leases = None if raw["leases"] is None else [
-            dict(rec, address=str(rec["address"])) for rec in raw["leases"]]
+        statics = [
+            {"address": str(addr), "mac": host.get("mac") or None, "hostname": host.get("name") or None}
+            for addr, dummy, host in self._host_records(raw["snapshot"], net)
+        ]
+        leases = None if raw["leases"] is None else [dict(rec, address=str(rec["address"])) for rec in raw["leases"]]
         eff = raw["range"]
-        return {"interface": first_value(raw["options"].get("interface")),
-                "enabled": eff.kind in ("dynamic", "static") and not raw["disagreement"],
-                "static_mappings": statics, "leases": leases}
+        return {
+            "interface": first_value(raw["options"].get("interface")),
+            "enabled": eff.kind in ("dynamic", "static") and not raw["disagreement"],
+            "static_mappings": statics,
+            "leases": leases,
+        }
 
     # -- writing ---------------------------------------------------------------------------------------------
-    def prepare(self, state: ScopeState, plan: Plan, entries_after: list[MarkerEntry], request: IPRange, action: str) -> Json:
+    def prepare(
+        self, state: ScopeState, plan: Plan, entries_after: list[MarkerEntry], request: IPRange, action: str
+    ) -> Json:
         raw = state.raw
         rng = plan.ranges_after[0]
         net = raw["subnet"].network
@@ -547,12 +624,16 @@ class OpenwrtBackend:
             sections = [(n, opts if n == raw["section"] else o) for n, k, o in snap["dhcp"] if k == "dhcp"]
             results = {}
             for rel in RELEASES:
-                results[rel] = [r for r in dnsmasq_ranges(rel, sections, snap["netifd"]) if r.section == raw["section"]][0]
+                results[rel] = [
+                    r for r in dnsmasq_ranges(rel, sections, snap["netifd"]) if r.section == raw["section"]
+                ][0]
         for rel, res in sorted(results.items()):
             if res.kind != "dynamic" or (res.first, res.last) != (rng.first, rng.last):
-                raise ReservationError("scope %s: start=%s limit=%s would give %s on %s, not %s; the router was not "
-                                       "changed" % (raw["section"], start, limit, _describe(res),
-                                                    "OpenWrt " + rel if rel in RELEASES else rel, rng))
+                raise ReservationError(
+                    "scope %s: start=%s limit=%s would give %s on %s, not %s; the router was not "
+                    "changed"
+                    % (raw["section"], start, limit, _describe(res), "OpenWrt " + rel if rel in RELEASES else rel, rng)
+                )
         marker = [json.dumps(e, separators=(",", ":"), sort_keys=True) for e in entries_after] or None
         return {"start": str(start), "limit": str(limit), MARKER_OPTION: marker}
 
@@ -561,15 +642,19 @@ class OpenwrtBackend:
             if isinstance(self.t, RpcdTransport):
                 missing = self.t.missing_grants(state.raw["server"], state.raw["lease_path"])
                 if missing:
-                    raise ReservationError("the rpcd login %r lacks these ACL grants: %s; install the ACL file of "
-                                           "docs/router.md 'OpenWrt: prepare your router'; the router was not changed"
-                                           % (self.t.client.username, "; ".join(missing)))
+                    raise ReservationError(
+                        "the rpcd login %r lacks these ACL grants: %s; install the ACL file of "
+                        "docs/router.md 'OpenWrt: prepare your router'; the router was not changed"
+                        % (self.t.client.username, "; ".join(missing))
+                    )
             pending = self.t.changes("dhcp")
         except (ApiError, UciError) as exc:
             raise ReservationError("%s; the router was not changed" % exc)
         if pending:
-            raise ReservationError("UCI package dhcp has uncommitted changes (%s); commit or revert them first; the "
-                                   "router was not changed" % "; ".join(pending))
+            raise ReservationError(
+                "UCI package dhcp has uncommitted changes (%s); commit or revert them first; the "
+                "router was not changed" % "; ".join(pending)
+            )
 
     def apply(self, state: ScopeState, candidate: Json) -> None:
         section = state.raw["section"]
@@ -584,23 +669,33 @@ class OpenwrtBackend:
                     # rpcd refused the commit itself (uci.c 1330: a LuCI "apply with rollback" is pending), so
                     # /etc/config/dhcp was not written; the staged values live only in this login's session
                     # directory, which rpcd deletes with the session (uci.c 1730-1740).
-                    raise ApplyError("%s: rpcd refuses commits while a LuCI change is waiting to be applied or rolled "
-                                     "back; /etc/config/dhcp was not written (the staged values stay in this rpcd "
-                                     "session only and expire with it); finish the LuCI apply and run again"
-                                     % exc, restored=True)
-                raise ApplyError("%s; reverting the staged changes failed too (%s): check dhcp.%s by hand"
-                                 % (exc, rb, section), restored=False)
+                    raise ApplyError(
+                        "%s: rpcd refuses commits while a LuCI change is waiting to be applied or rolled "
+                        "back; /etc/config/dhcp was not written (the staged values stay in this rpcd "
+                        "session only and expire with it); finish the LuCI apply and run again" % exc,
+                        restored=True,
+                    )
+                raise ApplyError(
+                    "%s; reverting the staged changes failed too (%s): check dhcp.%s by hand" % (exc, rb, section),
+                    restored=False,
+                )
             raise ApplyError("%s; the staged changes were reverted, the router is as it was" % exc, restored=True)
         rc, detail = self._restart(state)
         if rc != 0:
             try:
                 self.rollback(state)
             except Exception as rb:
-                raise ApplyError("restarting %s failed (%s), and restoring the previous values failed too (%s): "
-                                 "check dhcp.%s by hand" % (state.raw["server"], detail, rb, section), restored=False)
+                raise ApplyError(
+                    "restarting %s failed (%s), and restoring the previous values failed too (%s): "
+                    "check dhcp.%s by hand" % (state.raw["server"], detail, rb, section),
+                    restored=False,
+                )
             server = state.raw["server"]
-            raise ApplyError("restarting %s failed (exit %s: %s); the previous start/limit were committed back and %s "
-                             "restarted, the router is as it was" % (server, rc, detail, server), restored=True)
+            raise ApplyError(
+                "restarting %s failed (exit %s: %s); the previous start/limit were committed back and %s "
+                "restarted, the router is as it was" % (server, rc, detail, server),
+                restored=True,
+            )
 
     def _restart(self, state: ScopeState) -> tuple[int, str]:
         try:
@@ -610,8 +705,9 @@ class OpenwrtBackend:
 
     def rollback(self, state: ScopeState) -> None:
         raw = state.raw
-        self.t.stage("dhcp", raw["section"], {"start": raw["start"], "limit": raw["limit"],
-                                              MARKER_OPTION: raw["marker"]})
+        self.t.stage(
+            "dhcp", raw["section"], {"start": raw["start"], "limit": raw["limit"], MARKER_OPTION: raw["marker"]}
+        )
         self.t.commit("dhcp")
         rc, detail = self._restart(state)
         if rc != 0:
@@ -626,8 +722,9 @@ class OpenwrtBackend:
         want = plan.ranges_after[0] if plan.ranges_after else None
         got = (eff.first, eff.last) if eff is not None and eff.kind == "dynamic" else None
         if disagreement or want is None or got != (want.first, want.last):
-            raise ReservationError("dhcp.%s reads back as %s, expected %s" % (
-                section, disagreement or _describe(eff), want))
+            raise ReservationError(
+                "dhcp.%s reads back as %s, expected %s" % (section, disagreement or _describe(eff), want)
+            )
 
     def ui_range(self, rng: IPRange) -> str:
         return "%s - %s" % (rng.first, rng.last)
@@ -642,5 +739,5 @@ def _describe(rng: Range) -> str:
 def _mac(text: str) -> str:
     text = text.lower()
     if len(text) == 12 and ":" not in text:
-        return ":".join(text[i:i + 2] for i in range(0, 12, 2))
+        return ":".join(text[i : i + 2] for i in range(0, 12, 2))
     return text

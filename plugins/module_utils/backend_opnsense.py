@@ -63,7 +63,9 @@ import time
 import typing as t
 
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_backend import (
-    ApplyError, ReservationError, ScopeState,
+    ApplyError,
+    ReservationError,
+    ScopeState,
 )
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import Occupant, Scope, rejoin
 from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import IPRange, RangeError, parse_range
@@ -80,9 +82,11 @@ if t.TYPE_CHECKING:
 MARKER_RE = re.compile(r"\s*\[baremetal-lb(?P<sep>[: ])(?P<body>[^\n]*)\]\s*$")
 DESCRIPTION_BYTES = 255  # DescriptionField: preg_match('/^(.){1,255}$/') without /u - bytes
 
-ISC_MESSAGE = ("OPNsense offers no API for the ISC DHCP server's ranges (they are legacy PHP pages), so the module "
-               "cannot change them safely. Move the scope to Kea or dnsmasq (Services > Kea DHCP / Dnsmasq) and use "
-               "opnsense_dhcp: kea or dnsmasq, or shrink the ISC range by hand")
+ISC_MESSAGE = (
+    "OPNsense offers no API for the ISC DHCP server's ranges (they are legacy PHP pages), so the module "
+    "cannot change them safely. Move the scope to Kea or dnsmasq (Services > Kea DHCP / Dnsmasq) and use "
+    "opnsense_dhcp: kea or dnsmasq, or shrink the ISC range by hand"
+)
 
 
 def make_opnsense_backend(params: Json, opener: Opener | None = None) -> OpnsenseKea | OpnsenseDnsmasq:
@@ -90,15 +94,24 @@ def make_opnsense_backend(params: Json, opener: Opener | None = None) -> Opnsens
     if kind == "isc":
         raise ReservationError(ISC_MESSAGE + "; the router was not changed")
     if not params.get("api_key") or not params.get("api_secret"):
-        raise ReservationError("opnsense: api_key and api_secret are required (an OPNsense API key pair: System > "
-                               "Access > Users > the user > API keys)")
-    client = ApiClient(params.get("api_url"), "OPNsense API", auth=("basic", params["api_key"], params["api_secret"]),
-                       validate_certs=params.get("validate_certs", True), timeout=params.get("timeout", 30),
-                       opener=opener, ca_path=params.get("ca_path"))
+        raise ReservationError(
+            "opnsense: api_key and api_secret are required (an OPNsense API key pair: System > "
+            "Access > Users > the user > API keys)"
+        )
+    client = ApiClient(
+        params.get("api_url"),
+        "OPNsense API",
+        auth=("basic", params["api_key"], params["api_secret"]),
+        validate_certs=params.get("validate_certs", True),
+        timeout=params.get("timeout", 30),
+        opener=opener,
+        ca_path=params.get("ca_path"),
+    )
     return OpnsenseKea(client) if kind == "kea" else OpnsenseDnsmasq(client)
 
 
 # -- the marker ---------------------------------------------------------------------------------------------------
+
 
 def _offsets(rng: IPRange, base: IPAddress) -> str:
     a, b = int(rng.first) - int(base), int(rng.last) - int(base)
@@ -140,8 +153,10 @@ def taken(entry: Json) -> tuple[IPRange, list[IPRange]]:
             if inside is not None:
                 took.append(inside)
     except (RangeError, AttributeError, TypeError) as exc:
-        raise ReservationError("the baremetal-lb marker entry %s cannot be read (%s); fix the description by hand"
-                               % (json.dumps(entry), exc))
+        raise ReservationError(
+            "the baremetal-lb marker entry %s cannot be read (%s); fix the description by hand"
+            % (json.dumps(entry), exc)
+        )
     return band, _merged(took)
 
 
@@ -187,8 +202,9 @@ def decode_marker(sep: str, body: str, where: str) -> list[t.Any]:
             out.append({"range": str(band), "taken": [str(t) for t in took]})
         return out
     except (ValueError, IndexError) as exc:
-        raise ReservationError("%s holds a baremetal-lb marker the module cannot read (%s); fix it by hand"
-                               % (where, exc))
+        raise ReservationError(
+            "%s holds a baremetal-lb marker the module cannot read (%s); fix it by hand" % (where, exc)
+        )
 
 
 def entries_for(marks: list[Json], ranges: t.Sequence[IPRange]) -> list[MarkerEntry]:
@@ -201,18 +217,22 @@ def entries_for(marks: list[Json], ranges: t.Sequence[IPRange]) -> list[MarkerEn
             out.append(mark)
             continue
         reps = rejoin([parse_range(text, "marker") for text in mark["taken"]], ranges)
-        out.append({"range": mark["range"],
-                    "replaced": [{"from": str(r.source), "to": [str(p) for p in r.pieces]} for r in reps]})
+        out.append(
+            {
+                "range": mark["range"],
+                "replaced": [{"from": str(r.source), "to": [str(p) for p in r.pieces]} for r in reps],
+            }
+        )
     return out
 
 
-def split_marker(description: str | None, where: str = 'the description') -> tuple[str, list[Json]]:
+def split_marker(description: str | None, where: str = "the description") -> tuple[str, list[Json]]:
     """``(person's description, marks)`` (see :func:`decode_marker`)."""
     description = description or ""
     m = MARKER_RE.search(description)
     if not m:
         return description, []
-    return description[:m.start()], decode_marker(m.group("sep"), m.group("body"), "%s %r" % (where, description))
+    return description[: m.start()], decode_marker(m.group("sep"), m.group("body"), "%s %r" % (where, description))
 
 
 def join_marker(text: str, entries: list[t.Any], base: IPAddress) -> str:
@@ -237,8 +257,11 @@ def _list_values(field: t.Any) -> t.Any:
 
 
 # The privilege (System > Access > Users) that opens each API path (models/OPNsense/*/ACL/ACL.xml)
-PRIVILEGES = (("/api/kea/", "Services: DHCP: Kea(v4)"), ("/api/dnsmasq/", "Services: Dnsmasq DNS/DHCP: Settings"),
-              ("/api/interfaces/overview/", "Status: Interfaces"))
+PRIVILEGES = (
+    ("/api/kea/", "Services: DHCP: Kea(v4)"),
+    ("/api/dnsmasq/", "Services: Dnsmasq DNS/DHCP: Settings"),
+    ("/api/interfaces/overview/", "Status: Interfaces"),
+)
 
 
 def _forbidden_hint(exc: ApiError, path: str) -> str:
@@ -294,17 +317,29 @@ class _Opnsense:
         if self.service_enabled():
             status = self.service_status()
             if status != "running":
-                raise ApiError("OPNsense reconfigured %s but the service is %s, not running (see Services > %s > "
-                               "Log File)" % (self.SERVICE, status or "in an unknown state",
-                                              "Kea DHCP" if self.SERVICE == "kea" else "Dnsmasq DNS & DHCP"))
+                raise ApiError(
+                    "OPNsense reconfigured %s but the service is %s, not running (see Services > %s > "
+                    "Log File)"
+                    % (
+                        self.SERVICE,
+                        status or "in an unknown state",
+                        "Kea DHCP" if self.SERVICE == "kea" else "Dnsmasq DNS & DHCP",
+                    )
+                )
 
     def service_enabled(self) -> bool:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def leases(self, subnet: IPNetwork) -> t.Any:
-        return [Occupant(addr, "active lease", "%s (%s)" % (
-            row.get("hostname") if row.get("hostname") not in (None, "*") else "", row.get("hwaddr", "")))
-            for addr, row in self.lease_records(subnet) or []]
+        return [
+            Occupant(
+                addr,
+                "active lease",
+                "%s (%s)"
+                % (row.get("hostname") if row.get("hostname") not in (None, "*") else "", row.get("hwaddr", "")),
+            )
+            for addr, row in self.lease_records(subnet) or []
+        ]
 
     def live(self, row: Json, now: float) -> bool:
         """Whether a lease row is a client holding its address now (see the module docstring)."""
@@ -352,9 +387,14 @@ class _Opnsense:
             except (TypeError, ValueError):
                 pass  # not a time stamp: kept as OPNsense wrote it
             hostname = row.get("hostname")
-            out.append({"address": str(addr), "mac": row.get("hwaddr") or None,
-                        "hostname": hostname if hostname not in (None, "", "*") else None,  # dnsmasq writes * for none
-                        "expires": expire})
+            out.append(
+                {
+                    "address": str(addr),
+                    "mac": row.get("hwaddr") or None,
+                    "hostname": hostname if hostname not in (None, "", "*") else None,  # dnsmasq writes * for none
+                    "expires": expire,
+                }
+            )
         return out
 
     def ui_range(self, rng: IPRange) -> str:
@@ -387,8 +427,9 @@ class OpnsenseKea(_Opnsense):
         except ApiError as exc:
             status = "unknown (%s)" % exc
         if status != "running":
-            self.leases_unknown = ("OPNsense cannot list Kea's leases while Kea DHCP is %s"
-                                   % (status or "in an unknown state"))
+            self.leases_unknown = "OPNsense cannot list Kea's leases while Kea DHCP is %s" % (
+                status or "in an unknown state"
+            )
             return None
         return super(OpnsenseKea, self).lease_records(subnet)
 
@@ -396,8 +437,9 @@ class OpnsenseKea(_Opnsense):
         answer = self.call("GET", self.BASE + "/get")
         general = ((answer or {}).get("dhcpv4") or {}).get("general") if isinstance(answer, dict) else None
         if not isinstance(general, dict):
-            raise ReservationError("OPNsense %s/get answered %s, not the Kea DHCPv4 settings"
-                                   % (self.BASE, json.dumps(answer)[:200]))
+            raise ReservationError(
+                "OPNsense %s/get answered %s, not the Kea DHCPv4 settings" % (self.BASE, json.dumps(answer)[:200])
+            )
         return general
 
     def service_enabled(self) -> bool:
@@ -405,8 +447,10 @@ class OpnsenseKea(_Opnsense):
 
     def read(self, request: IPRange, scope_hint: str | None) -> ScopeState:
         if request.version != 4:
-            raise ReservationError("range: %s is IPv6; the opnsense backend manages Kea DHCPv4 subnets only (DHCPv6 is "
-                                   "not supported yet); the router was not changed" % (request,))
+            raise ReservationError(
+                "range: %s is IPv6; the opnsense backend manages Kea DHCPv4 subnets only (DHCPv6 is "
+                "not supported yet); the router was not changed" % (request,)
+            )
         rows = self.rows(self.BASE + "/searchSubnet")
         picked = []
         for row in rows:
@@ -418,15 +462,22 @@ class OpnsenseKea(_Opnsense):
             elif request.first in net:
                 picked.append((row, net))
         if len(picked) != 1:
-            raise ReservationError("%s OPNsense Kea subnet matches %s (subnets: %s)%s" % (
-                "no" if not picked else "more than one", scope_hint or request.first,
-                ", ".join(r["subnet"] for r in rows) or "(none)", "" if scope_hint else "; set scope"))
+            raise ReservationError(
+                "%s OPNsense Kea subnet matches %s (subnets: %s)%s"
+                % (
+                    "no" if not picked else "more than one",
+                    scope_hint or request.first,
+                    ", ".join(r["subnet"] for r in rows) or "(none)",
+                    "" if scope_hint else "; set scope",
+                )
+            )
         row, net = picked[0]
         subnet = self.call("GET", "%s/getSubnet/%s" % (self.BASE, row["uuid"]))
         subnet = subnet.get("subnet4") if isinstance(subnet, dict) else None
         if not isinstance(subnet, dict):  # [] for an unknown uuid: deleted between the two calls
-            raise ReservationError("OPNsense Kea subnet %s (%s) vanished while reading it; run again"
-                                   % (row["subnet"], row["uuid"]))
+            raise ReservationError(
+                "OPNsense Kea subnet %s (%s) vanished while reading it; run again" % (row["subnet"], row["uuid"])
+            )
         lines = [line for line in str(subnet.get("pools", "")).split("\n") if line.strip()]
         ranges = []
         for line in lines:
@@ -439,19 +490,36 @@ class OpnsenseKea(_Opnsense):
             try:
                 occupants.append(Occupant(ipaddress.ip_address(a), "gateway", "(option routers)"))
             except ValueError:
-                raise ReservationError("OPNsense Kea subnet %s: option routers holds %r, not an address"
-                                       % (row["subnet"], a))
+                raise ReservationError(
+                    "OPNsense Kea subnet %s: option routers holds %r, not an address" % (row["subnet"], a)
+                )
         for res in self._reservations(row["uuid"], net):
-            occupants.append(Occupant(ipaddress.ip_address(res["ip_address"]), "reservation", "%s (%s)" % (
-                res.get("hostname") or res.get("description") or "", res.get("hw_address") or res.get("client_id")
-                or "")))
+            occupants.append(
+                Occupant(
+                    ipaddress.ip_address(res["ip_address"]),
+                    "reservation",
+                    "%s (%s)"
+                    % (
+                        res.get("hostname") or res.get("description") or "",
+                        res.get("hw_address") or res.get("client_id") or "",
+                    ),
+                )
+            )
         occupants += self.leases(net)
         desc, marks = split_marker(subnet.get("description"), "Kea subnet %s's description" % row["subnet"])
         entries = entries_for(marks, ranges)
         name = desc.strip() or row["subnet"]
         scope = Scope(name, net, tuple(ranges), tuple(occupants))
-        return ScopeState(scope, entries, {"uuid": row["uuid"], "subnet": subnet, "description": desc,
-                                           "lines": dict((r, line) for r, line in zip(ranges, lines))})
+        return ScopeState(
+            scope,
+            entries,
+            {
+                "uuid": row["uuid"],
+                "subnet": subnet,
+                "description": desc,
+                "lines": dict((r, line) for r, line in zip(ranges, lines)),
+            },
+        )
 
     def _reservations(self, uuid: str, net: IPNetwork) -> list[t.Any]:
         """The reservations of subnet ``uuid`` (a reservation's ``subnet`` is the subnet's uuid; ``%subnet`` is its
@@ -474,20 +542,36 @@ class OpnsenseKea(_Opnsense):
         for row in self.rows(self.BASE + "/searchSubnet"):
             net = ipaddress.ip_network(row["subnet"], strict=False)
             desc, dummy = split_marker(row.get("description"), "Kea subnet %s's description" % row["subnet"])
-            found.append({"request": IPRange(net.network_address, net.network_address), "hint": row["uuid"],
-                          "names": [n for n in (desc.strip(), row["subnet"], str(net), row["uuid"]) if n]})
+            found.append(
+                {
+                    "request": IPRange(net.network_address, net.network_address),
+                    "hint": row["uuid"],
+                    "names": [n for n in (desc.strip(), row["subnet"], str(net), row["uuid"]) if n],
+                }
+            )
         return found
 
     def details(self, state: ScopeState) -> Json:
         """For dhcp_scope_info: the reservations and live leases as records (Kea subnets have no interface)."""
         net = state.scope.subnet
-        statics = [{"address": res["ip_address"], "mac": res.get("hw_address") or None,
-                    "hostname": res.get("hostname") or None} for res in self._reservations(state.raw["uuid"], net)]
-        return {"interface": None, "enabled": self.service_enabled(), "static_mappings": statics,
-                "leases": self.lease_details(net)}
+        statics = [
+            {
+                "address": res["ip_address"],
+                "mac": res.get("hw_address") or None,
+                "hostname": res.get("hostname") or None,
+            }
+            for res in self._reservations(state.raw["uuid"], net)
+        ]
+        return {
+            "interface": None,
+            "enabled": self.service_enabled(),
+            "static_mappings": statics,
+            "leases": self.lease_details(net),
+        }
 
-    def prepare(self, state: ScopeState, plan: Plan, entries_after: list[MarkerEntry], request: IPRange,
-                action: str) -> Json:
+    def prepare(
+        self, state: ScopeState, plan: Plan, entries_after: list[MarkerEntry], request: IPRange, action: str
+    ) -> Json:
         lines = state.raw["lines"]
         description = join_marker(state.raw["description"], entries_after, state.scope.subnet.network_address)
         size = description_bytes(description)
@@ -495,9 +579,12 @@ class OpnsenseKea(_Opnsense):
             raise ReservationError(
                 "scope %s: the subnet description with the reservation marker would be %d bytes, OPNsense allows %d "
                 "(%r); shorten the subnet's description or release a reservation first; the router was not changed"
-                % (state.scope.name, size, DESCRIPTION_BYTES, description))
-        return {"pools": "\n".join(lines.get(r) or "%s-%s" % (r.first, r.last) for r in plan.ranges_after),
-                "description": description}
+                % (state.scope.name, size, DESCRIPTION_BYTES, description)
+            )
+        return {
+            "pools": "\n".join(lines.get(r) or "%s-%s" % (r.first, r.last) for r in plan.ranges_after),
+            "description": description,
+        }
 
     def validate(self, state: ScopeState, candidate: Json) -> None:
         """setSubnet validates and refuses without saving; what it cannot see is Kea's manual config."""
@@ -506,11 +593,13 @@ class OpnsenseKea(_Opnsense):
                 "OPNsense Kea DHCPv4 has 'Manual config' on (Services > Kea DHCP > Kea DHCPv4 > Settings): OPNsense "
                 "then never writes kea-dhcp4.conf from its subnets, so a changed pool would be saved but never served. "
                 "Change the pools in your kea-dhcp4.conf by hand, or turn manual config off; the router was not "
-                "changed")
+                "changed"
+            )
 
     def _set(self, uuid: str, values: Json) -> None:
-        self.saved(self.client.request("POST", "%s/setSubnet/%s" % (self.BASE, uuid), {"subnet4": values}),
-                   "the subnet change")
+        self.saved(
+            self.client.request("POST", "%s/setSubnet/%s" % (self.BASE, uuid), {"subnet4": values}), "the subnet change"
+        )
 
     def apply(self, state: ScopeState, candidate: Json) -> None:
         uuid = state.raw["uuid"]
@@ -524,10 +613,13 @@ class OpnsenseKea(_Opnsense):
             try:
                 self.rollback(state)
             except Exception as rb:
-                raise ApplyError("%s, and restoring the previous subnet failed too (%s): check it by hand"
-                                 % (exc, rb), restored=False)
-            raise ApplyError("%s; the previous pools were saved back and applied, the router is as it was" % exc,
-                             restored=True)
+                raise ApplyError(
+                    "%s, and restoring the previous subnet failed too (%s): check it by hand" % (exc, rb),
+                    restored=False,
+                )
+            raise ApplyError(
+                "%s; the previous pools were saved back and applied, the router is as it was" % exc, restored=True
+            )
 
     def rollback(self, state: ScopeState) -> None:
         old = state.raw["subnet"]
@@ -539,8 +631,10 @@ class OpnsenseKea(_Opnsense):
         subnet = subnet.get("subnet4") if isinstance(subnet, dict) else {}
         got = [parse_range(x.replace(" ", "")) for x in str((subnet or {}).get("pools", "")).split("\n") if x.strip()]
         if tuple(got) != tuple(plan.ranges_after):
-            raise ReservationError("OPNsense reports pools %s after the change, expected %s"
-                                   % ([str(r) for r in got], [str(r) for r in plan.ranges_after]))
+            raise ReservationError(
+                "OPNsense reports pools %s after the change, expected %s"
+                % ([str(r) for r in got], [str(r) for r in plan.ranges_after])
+            )
 
 
 class OpnsenseDnsmasq(_Opnsense):
@@ -552,8 +646,9 @@ class OpnsenseDnsmasq(_Opnsense):
         answer = self.call("GET", self.BASE + "/get")
         settings = (answer or {}).get("dnsmasq") if isinstance(answer, dict) else None
         if not isinstance(settings, dict):
-            raise ReservationError("OPNsense %s/get answered %s, not the Dnsmasq settings"
-                                   % (self.BASE, json.dumps(answer)[:200]))
+            raise ReservationError(
+                "OPNsense %s/get answered %s, not the Dnsmasq settings" % (self.BASE, json.dumps(answer)[:200])
+            )
         return str(settings.get("enable", "0")) == "1"
 
     def _interface_addresses(self) -> list[t.Any]:
@@ -592,29 +687,39 @@ class OpnsenseDnsmasq(_Opnsense):
             try:
                 return ipaddress.ip_network("%s/%s" % (rng.first, row["subnet_mask"]), strict=False)
             except ValueError:
-                raise ReservationError("OPNsense dnsmasq range %s (%s): subnet_mask %r is not a netmask"
-                                       % (rng, row.get("uuid"), row["subnet_mask"]))
+                raise ReservationError(
+                    "OPNsense dnsmasq range %s (%s): subnet_mask %r is not a netmask"
+                    % (rng, row.get("uuid"), row["subnet_mask"])
+                )
         try:
             nets = self._interface_networks()
         except ReservationError as exc:
-            raise ReservationError("OPNsense dnsmasq range %s has no subnet_mask, and the interface addresses that "
-                                   "would tell its network could not be read (%s); give the API user the 'Status: "
-                                   "Interfaces' privilege or set the range's subnet mask" % (rng, exc))
+            raise ReservationError(
+                "OPNsense dnsmasq range %s has no subnet_mask, and the interface addresses that "
+                "would tell its network could not be read (%s); give the API user the 'Status: "
+                "Interfaces' privilege or set the range's subnet mask" % (rng, exc)
+            )
         iface = row.get("interface") or ""
         for want_iface in ([iface] if iface else []) + [None]:
             for key, net in nets:
-                if net.version == 4 and (want_iface is None or key == want_iface) and (
-                        rng.first in net or rng.last in net):
+                if (
+                    net.version == 4
+                    and (want_iface is None or key == want_iface)
+                    and (rng.first in net or rng.last in net)
+                ):
                     return t.cast("IPNetwork", net)
-        raise ReservationError("OPNsense dnsmasq range %s (%s) has no subnet_mask and no interface address is on its "
-                               "network, so dnsmasq would have to guess the mask; set the range's subnet mask"
-                               % (rng, row.get("description") or row.get("uuid")))
+        raise ReservationError(
+            "OPNsense dnsmasq range %s (%s) has no subnet_mask and no interface address is on its "
+            "network, so dnsmasq would have to guess the mask; set the range's subnet mask"
+            % (rng, row.get("description") or row.get("uuid"))
+        )
 
     def _tags(self) -> Json:
         if getattr(self, "_tag_names", None) is None:
             try:
-                self._tag_names = dict((t["uuid"], t.get("tag") or t["uuid"])
-                                       for t in self.rows(self.BASE + "/search_tag"))
+                self._tag_names = dict(
+                    (t["uuid"], t.get("tag") or t["uuid"]) for t in self.rows(self.BASE + "/search_tag")
+                )
             except ReservationError:
                 self._tag_names = {}
         return self._tag_names
@@ -651,16 +756,27 @@ class OpnsenseDnsmasq(_Opnsense):
             elif request.first in key[0]:
                 picked.append(key)
         if len(picked) != 1:
-            raise ReservationError("%s OPNsense dnsmasq scope matches %s (scopes: %s)" % (
-                "no" if not picked else "more than one", scope_hint or request.first,
-                ", ".join("/".join(self._names(k)) for k in groups) or "(none)"))
+            raise ReservationError(
+                "%s OPNsense dnsmasq scope matches %s (scopes: %s)"
+                % (
+                    "no" if not picked else "more than one",
+                    scope_hint or request.first,
+                    ", ".join("/".join(self._names(k)) for k in groups) or "(none)",
+                )
+            )
         key = picked[0]
         net, iface, tag = key
         members = sorted(groups[key], key=lambda m: int(m[0].first))
         occupants = []
         for addr, host in self._hosts(net):
-            occupants.append(Occupant(addr, "static mapping", "%s (%s)" % (
-                host.get("host") or host.get("descr") or "", host.get("hwaddr") or host.get("client_id") or "")))
+            occupants.append(
+                Occupant(
+                    addr,
+                    "static mapping",
+                    "%s (%s)"
+                    % (host.get("host") or host.get("descr") or "", host.get("hwaddr") or host.get("client_id") or ""),
+                )
+            )
         occupants += self._router_addresses(net)
         occupants += self.leases(net)
         marks = []
@@ -701,21 +817,34 @@ class OpnsenseDnsmasq(_Opnsense):
             names = self._names(key)
             hint = next((n for n in names if len([k for k in groups if n in self._names(k)]) == 1), None)
             if hint is None:
-                raise ReservationError("OPNsense dnsmasq scopes %s cannot be told apart by interface, tag or subnet"
-                                       % ", ".join("/".join(self._names(k)) for k in groups))
+                raise ReservationError(
+                    "OPNsense dnsmasq scopes %s cannot be told apart by interface, tag or subnet"
+                    % ", ".join("/".join(self._names(k)) for k in groups)
+                )
             found.append({"request": IPRange(net.network_address, net.network_address), "hint": hint, "names": names})
         return found
 
     def details(self, state: ScopeState) -> Json:
         """For dhcp_scope_info: the interface, the DHCP host entries and the live leases as records."""
         net = state.scope.subnet
-        statics = [{"address": str(addr), "mac": ",".join(_list_values(host.get("hwaddr"))) or None,
-                    "hostname": host.get("host") or None} for addr, host in self._hosts(net)]
-        return {"interface": state.raw["interface"], "enabled": self.service_enabled(), "static_mappings": statics,
-                "leases": self.lease_details(net)}
+        statics = [
+            {
+                "address": str(addr),
+                "mac": ",".join(_list_values(host.get("hwaddr"))) or None,
+                "hostname": host.get("host") or None,
+            }
+            for addr, host in self._hosts(net)
+        ]
+        return {
+            "interface": state.raw["interface"],
+            "enabled": self.service_enabled(),
+            "static_mappings": statics,
+            "leases": self.lease_details(net),
+        }
 
-    def prepare(self, state: ScopeState, plan: Plan, entries_after: list[MarkerEntry], request: IPRange,
-                action: str) -> list[t.Any]:
+    def prepare(
+        self, state: ScopeState, plan: Plan, entries_after: list[MarkerEntry], request: IPRange, action: str
+    ) -> list[t.Any]:
         """A list of operations: ("set", uuid, fields) / ("add", None, fields) / ("del", uuid, None).
 
         Ranges are cut and restored as the plan says (a split edits the range and adds one for the second piece; a
@@ -723,7 +852,9 @@ class OpnsenseDnsmasq(_Opnsense):
         scope's ranges in address order, each range's description holding as many as fit in 255 bytes."""
         base = state.scope.subnet.network_address
         by_range = dict((rng, row) for rng, row in state.raw["members"])
-        final = dict((row["uuid"], [rng, row, row]) for rng, row in state.raw["members"])  # uuid -> [range, row, template]
+        final = dict(
+            (row["uuid"], [rng, row, row]) for rng, row in state.raw["members"]
+        )  # uuid -> [range, row, template]
         added = []
         deleted = []
         for rep in plan.replacements:
@@ -738,10 +869,13 @@ class OpnsenseDnsmasq(_Opnsense):
                 else:
                     deleted.append(uuid)
                     del final[uuid]
-            for new in news[len(olds):]:
+            for new in news[len(olds) :]:
                 added.append([new, None, template])
-        slots = sorted([(rng, uuid) for uuid, (rng, row, t) in final.items()] +
-                       [(new, "+%d" % i) for i, (new, row, t) in enumerate(added)], key=lambda s: int(s[0].first))
+        slots = sorted(
+            [(rng, uuid) for uuid, (rng, row, t) in final.items()]
+            + [(new, "+%d" % i) for i, (new, row, t) in enumerate(added)],
+            key=lambda s: int(s[0].first),
+        )
         texts = {}
         for rng, slot in slots:
             template = final[slot][2] if slot in final else added[int(slot[1:])][2]
@@ -758,16 +892,25 @@ class OpnsenseDnsmasq(_Opnsense):
             raise ReservationError(
                 "scope %s: the reservation marker (%d entries) does not fit in the %d-byte descriptions of its %d "
                 "dnsmasq range(s); shorten their descriptions or release a reservation first; the router was not "
-                "changed" % (state.scope.name, len(entries_after), DESCRIPTION_BYTES, len(slots)))
+                "changed" % (state.scope.name, len(entries_after), DESCRIPTION_BYTES, len(slots))
+            )
         ops: list[tuple[str, str | None, Json | None]] = []
         for rng, slot in slots:
             description = join_marker(texts[slot], shares[slot], base)
             if slot in final:
                 old = final[slot][1]
-                if (str(rng.first), str(rng.last), description) != (old["start_addr"], old["end_addr"],
-                                                                    old.get("description", "")):
-                    ops.append(("set", slot, {"start_addr": str(rng.first), "end_addr": str(rng.last),
-                                              "description": description}))
+                if (str(rng.first), str(rng.last), description) != (
+                    old["start_addr"],
+                    old["end_addr"],
+                    old.get("description", ""),
+                ):
+                    ops.append(
+                        (
+                            "set",
+                            slot,
+                            {"start_addr": str(rng.first), "end_addr": str(rng.last), "description": description},
+                        )
+                    )
             else:
                 template = added[int(slot[1:])][2]
                 fields = dict((k, v) for k, v in template.items() if k != "uuid" and not k.startswith("%"))
@@ -782,13 +925,13 @@ class OpnsenseDnsmasq(_Opnsense):
     def _do(self, op: t.Any) -> Json:
         kind, uuid, fields = op
         if kind == "set":
-            return self.saved(self.client.request("POST", "%s/set_range/%s" % (self.BASE, uuid), {"range": fields}),
-                              "the range change")
+            return self.saved(
+                self.client.request("POST", "%s/set_range/%s" % (self.BASE, uuid), {"range": fields}),
+                "the range change",
+            )
         if kind == "add":
-            return self.saved(self.client.request("POST", self.BASE + "/add_range", {"range": fields}),
-                              "the new range")
-        return self.saved(self.client.request("POST", "%s/del_range/%s" % (self.BASE, uuid), {}),
-                          "deleting the range")
+            return self.saved(self.client.request("POST", self.BASE + "/add_range", {"range": fields}), "the new range")
+        return self.saved(self.client.request("POST", "%s/del_range/%s" % (self.BASE, uuid), {}), "deleting the range")
 
     def apply(self, state: ScopeState, candidate: list[t.Any]) -> None:
         self.done = []
@@ -801,8 +944,10 @@ class OpnsenseDnsmasq(_Opnsense):
             try:
                 self.rollback(state)
             except Exception as rb:
-                raise ApplyError("%s, and restoring the previous ranges failed too (%s): check them by hand"
-                                 % (exc, rb), restored=False)
+                raise ApplyError(
+                    "%s, and restoring the previous ranges failed too (%s): check them by hand" % (exc, rb),
+                    restored=False,
+                )
             raise ApplyError("%s; the previous ranges were restored, the router is as it was" % exc, restored=True)
 
     def rollback(self, state: ScopeState) -> None:
@@ -821,5 +966,7 @@ class OpnsenseDnsmasq(_Opnsense):
     def verify(self, state: ScopeState, plan: Plan) -> None:
         got = sorted((rng for rng, row in self._groups().get(state.raw["key"], [])), key=lambda r: int(r.first))
         if tuple(got) != tuple(plan.ranges_after):
-            raise ReservationError("OPNsense reports ranges %s after the change, expected %s"
-                                   % ([str(r) for r in got], [str(r) for r in plan.ranges_after]))
+            raise ReservationError(
+                "OPNsense reports ranges %s after the change, expected %s"
+                % ([str(r) for r in got], [str(r) for r in plan.ranges_after])
+            )

@@ -46,7 +46,9 @@ import time
 import typing as t
 
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_backend import (
-    ApplyError, ReservationError, ScopeState,
+    ApplyError,
+    ReservationError,
+    ScopeState,
 )
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import Occupant, Scope
 from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import IPRange
@@ -87,10 +89,18 @@ REFERENCES = (
 # Every call the module makes (dhcp_reservation and dhcp_scope_info): a pfSense user with 'WebCfg - All pages' may
 # make them all; a least-privilege user needs privilege(method, path) of each (docs/router.md lists them).
 CALLS = (
-    ("GET", "/services/dhcp_servers"), ("GET", "/services/dhcp_server"), ("PATCH", "/services/dhcp_server"),
-    ("POST", "/services/dhcp_server/apply"), ("GET", "/services/dhcp_server/apply"), ("GET", "/interface"),
-    ("GET", "/status/dhcp_server/leases"), ("GET", "/status/services"), ("GET", "/firewall/virtual_ips"),
-    ("DELETE", "/firewall/aliases"), ("POST", "/firewall/alias"), ("PATCH", "/firewall/alias"),
+    ("GET", "/services/dhcp_servers"),
+    ("GET", "/services/dhcp_server"),
+    ("PATCH", "/services/dhcp_server"),
+    ("POST", "/services/dhcp_server/apply"),
+    ("GET", "/services/dhcp_server/apply"),
+    ("GET", "/interface"),
+    ("GET", "/status/dhcp_server/leases"),
+    ("GET", "/status/services"),
+    ("GET", "/firewall/virtual_ips"),
+    ("DELETE", "/firewall/aliases"),
+    ("POST", "/firewall/alias"),
+    ("PATCH", "/firewall/alias"),
     ("POST", "/firewall/apply"),
 ) + tuple(("GET", ref[0]) for ref in REFERENCES)
 
@@ -116,31 +126,40 @@ def choose_auth(params: Json) -> tuple[str, tuple[str, str, str]]:
     key = params.get("api_key")
     user, password = params.get("api_username"), params.get("api_password")
     if key and (user or password):
-        raise ReservationError("pfsense: set either api_key (Key authentication) or api_username and api_password "
-                               "(Basic authentication), not both")
+        raise ReservationError(
+            "pfsense: set either api_key (Key authentication) or api_username and api_password "
+            "(Basic authentication), not both"
+        )
     if key:
         return "key", ("header", "X-API-Key", key)
     if user and password:
         return "basic", ("basic", user, password)
     if user or password:
-        raise ReservationError("pfsense: api_%s is set but api_%s is not; Basic authentication needs both"
-                               % (("username", "password") if user else ("password", "username")))
-    raise ReservationError("pfsense: no credentials; set api_username and api_password (Basic authentication, the "
-                           "REST API package's default) or api_key (Key authentication, once enabled under %s)"
-                           % SETTINGS)
+        raise ReservationError(
+            "pfsense: api_%s is set but api_%s is not; Basic authentication needs both"
+            % (("username", "password") if user else ("password", "username"))
+        )
+    raise ReservationError(
+        "pfsense: no credentials; set api_username and api_password (Basic authentication, the "
+        "REST API package's default) or api_key (Key authentication, once enabled under %s)" % SETTINGS
+    )
 
 
 def auth_advice(mode: str, user: str | None = None) -> str:
     """What to check when pfSense answers 401 to ``mode``."""
     if mode == "key":
-        return ("pfSense did not accept the API key: either the key is wrong or revoked (System > REST API > Keys), "
-                "or Key authentication is not enabled - the REST API package allows only Basic (Local database) "
-                "authentication after install. Enable it under %s: select 'Key' (setting auth_methods, KeyAuth) and "
-                "Save; or give api_username and api_password instead" % SETTINGS)
-    return ("pfSense did not accept user %r: either the user name or password is wrong (a local user; LDAP/RADIUS "
-            "users cannot use the REST API), the user is disabled, or Basic authentication was turned off - "
-            "enable it under %s: select 'Local database' (setting auth_methods, BasicAuth) and Save. Repeated "
-            "failures get this address blocked by pfSense's login protection" % (user, SETTINGS))
+        return (
+            "pfSense did not accept the API key: either the key is wrong or revoked (System > REST API > Keys), "
+            "or Key authentication is not enabled - the REST API package allows only Basic (Local database) "
+            "authentication after install. Enable it under %s: select 'Key' (setting auth_methods, KeyAuth) and "
+            "Save; or give api_username and api_password instead" % SETTINGS
+        )
+    return (
+        "pfSense did not accept user %r: either the user name or password is wrong (a local user; LDAP/RADIUS "
+        "users cannot use the REST API), the user is disabled, or Basic authentication was turned off - "
+        "enable it under %s: select 'Local database' (setting auth_methods, BasicAuth) and Save. Repeated "
+        "failures get this address blocked by pfSense's login protection" % (user, SETTINGS)
+    )
 
 
 def entry_cidrs(entry: Json) -> list[str]:
@@ -153,9 +172,11 @@ def encode_detail(entry: Json) -> str:
     """A reservation record as an alias detail (``||`` separates details in pfSense's config: no ``|`` inside)."""
     text = DETAIL_PREFIX + json.dumps(entry, separators=(",", ":"), sort_keys=True).replace("|", "\\u007c")
     if len(text.encode("utf-8")) > FIELD_MAX:
-        raise ReservationError("the record of reservation %s is %d bytes, more than the %d bytes pfSense keeps in an "
-                               "alias detail; release it and reserve it again; the router was not changed"
-                               % (entry.get("range"), len(text.encode("utf-8")), FIELD_MAX))
+        raise ReservationError(
+            "the record of reservation %s is %d bytes, more than the %d bytes pfSense keeps in an "
+            "alias detail; release it and reserve it again; the router was not changed"
+            % (entry.get("range"), len(text.encode("utf-8")), FIELD_MAX)
+        )
     return text
 
 
@@ -165,12 +186,13 @@ def decode_alias(alias: Json) -> t.Any:
     descr = str(alias.get("descr") or "")
     addresses = list(alias.get("address") or [])
     details = list(alias.get("detail") or [])
-    if descr.startswith(LEGACY_PREFIX) and descr[len(LEGACY_PREFIX):].startswith("["):
+    if descr.startswith(LEGACY_PREFIX) and descr[len(LEGACY_PREFIX) :].startswith("["):
         try:
-            entries = json.loads(descr[len(LEGACY_PREFIX):])
+            entries = json.loads(descr[len(LEGACY_PREFIX) :])
         except ValueError:
-            raise ReservationError("firewall alias %s has a description the module cannot read; fix or delete it"
-                                   % alias.get("name"))
+            raise ReservationError(
+                "firewall alias %s has a description the module cannot read; fix or delete it" % alias.get("name")
+            )
         return entries, []
     entries, seen, foreign = [], set(), []
     for i, address in enumerate(addresses):
@@ -179,11 +201,13 @@ def decode_alias(alias: Json) -> t.Any:
             foreign.append((address, detail))
             continue
         try:
-            entry = json.loads(detail[len(DETAIL_PREFIX):])
+            entry = json.loads(detail[len(DETAIL_PREFIX) :])
             rng = entry["range"]
         except (ValueError, KeyError, TypeError):
-            raise ReservationError("firewall alias %s: the detail of %s is not a record the module can read (%r); "
-                                   "fix or delete that entry" % (alias.get("name"), address, detail))
+            raise ReservationError(
+                "firewall alias %s: the detail of %s is not a record the module can read (%r); "
+                "fix or delete that entry" % (alias.get("name"), address, detail)
+            )
         if rng not in seen:
             seen.add(rng)
             entries.append(entry)
@@ -202,8 +226,13 @@ def build_alias(scope_id: str, entries: list[t.Any], foreign: t.Any) -> Json | N
             details.append(detail)
     if not addresses:
         return None
-    return {"name": alias_name(scope_id), "type": "network", "descr": ALIAS_DESCR % scope_id,
-            "address": addresses, "detail": details}
+    return {
+        "name": alias_name(scope_id),
+        "type": "network",
+        "descr": ALIAS_DESCR % scope_id,
+        "address": addresses,
+        "detail": details,
+    }
 
 
 def references(name: str, listings: list[t.Any]) -> t.Any:
@@ -227,8 +256,13 @@ class PfsenseBackend:
     name = "pfsense"
     max_ranges = None  # the primary range is checked in prepare (pools are not edited)
 
-    def __init__(self, client: ApiClient, auth_mode: str = 'key', user: str | None = None,
-                 sleep: t.Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        client: ApiClient,
+        auth_mode: str = "key",
+        user: str | None = None,
+        sleep: t.Callable[[float], None] = time.sleep,
+    ) -> None:
         self.client = client
         self.auth_mode = auth_mode
         self.user = user
@@ -236,12 +270,19 @@ class PfsenseBackend:
         self.leases_unknown: str | None = None
 
     @classmethod
-    def from_params(cls, params: Json, opener: Opener | None = None,
-                    sleep: t.Callable[[float], None] = time.sleep) -> PfsenseBackend:
+    def from_params(
+        cls, params: Json, opener: Opener | None = None, sleep: t.Callable[[float], None] = time.sleep
+    ) -> PfsenseBackend:
         mode, auth = choose_auth(params)
-        client = ApiClient(params.get("api_url"), "pfSense REST API", auth=auth,
-                           validate_certs=params.get("validate_certs", True), timeout=params.get("timeout", 30),
-                           opener=opener, ca_path=params.get("ca_path"))
+        client = ApiClient(
+            params.get("api_url"),
+            "pfSense REST API",
+            auth=auth,
+            validate_certs=params.get("validate_certs", True),
+            timeout=params.get("timeout", 30),
+            opener=opener,
+            ca_path=params.get("ca_path"),
+        )
         return cls(client, mode, params.get("api_username"), sleep=sleep)
 
     # -- HTTP ------------------------------------------------------------------------------------------------
@@ -253,12 +294,22 @@ class PfsenseBackend:
         except ApiError as exc:
             if exc.status == 401:
                 raise ApiError("%s; %s" % (exc, auth_advice(self.auth_mode, self.user)), status=401, body=exc.body)
-            if exc.status == 403 and isinstance(exc.body, dict) and exc.body.get("response_id") == \
-                    "AUTH_AUTHORIZATION_FAILED":
-                raise ApiError("%s; the pfSense user%s needs the privilege 'WebCfg - All pages' (page-all) or %r "
-                               "(System > User Manager > the user > Effective Privileges)"
-                               % (exc, " behind the API key" if self.auth_mode == "key" else " %r" % self.user,
-                                  privilege(method, path)), status=403, body=exc.body)
+            if (
+                exc.status == 403
+                and isinstance(exc.body, dict)
+                and exc.body.get("response_id") == "AUTH_AUTHORIZATION_FAILED"
+            ):
+                raise ApiError(
+                    "%s; the pfSense user%s needs the privilege 'WebCfg - All pages' (page-all) or %r "
+                    "(System > User Manager > the user > Effective Privileges)"
+                    % (
+                        exc,
+                        " behind the API key" if self.auth_mode == "key" else " %r" % self.user,
+                        privilege(method, path),
+                    ),
+                    status=403,
+                    body=exc.body,
+                )
             raise
 
     def _get(self, path: str) -> t.Any:
@@ -272,15 +323,19 @@ class PfsenseBackend:
         try:
             return ipaddress.ip_interface("%s/%s" % (iface["ipaddr"], iface["subnet"]))
         except (KeyError, ValueError):
-            raise ReservationError("pfSense interface %s has no static IPv4 address (ipaddr %r, subnet %r)"
-                                   % (iface_id, iface.get("ipaddr"), iface.get("subnet")))
+            raise ReservationError(
+                "pfSense interface %s has no static IPv4 address (ipaddr %r, subnet %r)"
+                % (iface_id, iface.get("ipaddr"), iface.get("subnet"))
+            )
 
     # -- read ------------------------------------------------------------------------------------------------
 
     def read(self, request: IPRange, scope_hint: str | None) -> ScopeState:
         if request.version != 4:
-            raise ReservationError("range: %s is IPv6; the pfsense backend manages the IPv4 DHCP server only (its DHCPv6 "
-                                   "server is not supported yet); the router was not changed" % (request,))
+            raise ReservationError(
+                "range: %s is IPv6; the pfsense backend manages the IPv4 DHCP server only (its DHCPv6 "
+                "server is not supported yet); the router was not changed" % (request,)
+            )
         scope_id = scope_hint
         if not scope_id:
             servers = self._get("/services/dhcp_servers") or []
@@ -292,9 +347,14 @@ class PfsenseBackend:
                 except ReservationError:
                     continue
             if len(holding) != 1:
-                raise ReservationError("%s pfSense DHCP server's interface subnet holds %s (servers: %s); set scope"
-                                       % ("no" if not holding else "more than one", request.first,
-                                          ", ".join(s.get("id", "?") for s in servers)))
+                raise ReservationError(
+                    "%s pfSense DHCP server's interface subnet holds %s (servers: %s); set scope"
+                    % (
+                        "no" if not holding else "more than one",
+                        request.first,
+                        ", ".join(s.get("id", "?") for s in servers),
+                    )
+                )
             scope_id = holding[0]
         server = self._get("/services/dhcp_server?id=%s" % scope_id)
         if not server:
@@ -310,12 +370,22 @@ class PfsenseBackend:
             occupants.append(Occupant(ipaddress.ip_address(server["gateway"]), "gateway", "(DHCP server gateway)"))
         for sm in server.get("staticmap") or []:
             if sm.get("ipaddr"):
-                occupants.append(Occupant(ipaddress.ip_address(sm["ipaddr"]), "static mapping",
-                                          "%s (%s)" % (sm.get("hostname") or sm.get("descr") or "", sm.get("mac", ""))))
+                occupants.append(
+                    Occupant(
+                        ipaddress.ip_address(sm["ipaddr"]),
+                        "static mapping",
+                        "%s (%s)" % (sm.get("hostname") or sm.get("descr") or "", sm.get("mac", "")),
+                    )
+                )
         occupants += self._virtual_ips(iface.network)
         for addr, lease in self._lease_records(iface.network) or []:
-            occupants.append(Occupant(addr, "active lease", "%s (%s, ends %s)" % (
-                lease.get("hostname") or "", lease.get("mac", ""), lease.get("ends", "?"))))
+            occupants.append(
+                Occupant(
+                    addr,
+                    "active lease",
+                    "%s (%s, ends %s)" % (lease.get("hostname") or "", lease.get("mac", ""), lease.get("ends", "?")),
+                )
+            )
         alias = self._alias(scope_id)
         entries, foreign = decode_alias(alias) if alias else ([], [])
         scope = Scope(scope_id, iface.network, tuple(ranges), tuple(occupants))
@@ -368,8 +438,13 @@ class PfsenseBackend:
                 net = self._subnet_of(server["id"]).network
             except ReservationError:
                 continue  # no static IPv4 address on the interface: no DHCP scope there
-            found.append({"request": IPRange(net.network_address, net.network_address), "hint": server["id"],
-                          "names": [server["id"], str(net)]})
+            found.append(
+                {
+                    "request": IPRange(net.network_address, net.network_address),
+                    "hint": server["id"],
+                    "names": [server["id"], str(net)],
+                }
+            )
         return found
 
     def details(self, state: ScopeState) -> Json:
@@ -377,15 +452,29 @@ class PfsenseBackend:
         active leases as records (``leases`` None when pfSense did not list them)."""
         server = state.raw["server"]
         iface = self._get("/interface?id=%s" % state.raw["id"]) or {}
-        statics = [{"address": sm["ipaddr"], "mac": sm.get("mac") or None, "hostname": sm.get("hostname") or None}
-                   for sm in server.get("staticmap") or [] if sm.get("ipaddr")]
+        statics = [
+            {"address": sm["ipaddr"], "mac": sm.get("mac") or None, "hostname": sm.get("hostname") or None}
+            for sm in server.get("staticmap") or []
+            if sm.get("ipaddr")
+        ]
         records = self._lease_records(state.scope.subnet)
         leases = None
         if records is not None:
-            leases = [{"address": str(addr), "mac": lease.get("mac") or None, "hostname": lease.get("hostname") or None,
-                       "expires": lease.get("ends") or None} for addr, lease in records]
-        return {"interface": iface.get("if") or state.raw["id"], "enabled": server.get("enable", True) is not False,
-                "static_mappings": statics, "leases": leases}
+            leases = [
+                {
+                    "address": str(addr),
+                    "mac": lease.get("mac") or None,
+                    "hostname": lease.get("hostname") or None,
+                    "expires": lease.get("ends") or None,
+                }
+                for addr, lease in records
+            ]
+        return {
+            "interface": iface.get("if") or state.raw["id"],
+            "enabled": server.get("enable", True) is not False,
+            "static_mappings": statics,
+            "leases": leases,
+        }
 
     def _alias(self, scope_id: str) -> Json | None:
         """The module's alias for ``scope_id``, found by name (never by a remembered id), or None."""
@@ -395,32 +484,41 @@ class PfsenseBackend:
 
     # -- change ----------------------------------------------------------------------------------------------
 
-    def prepare(self, state: ScopeState, plan: Plan, entries_after: list[MarkerEntry], request: IPRange, action: str) -> Json:
+    def prepare(
+        self, state: ScopeState, plan: Plan, entries_after: list[MarkerEntry], request: IPRange, action: str
+    ) -> Json:
         server = state.raw["server"]
         primary = IPRange.make(server["range_from"], server["range_to"]) if server.get("range_from") else None
         for rep in plan.replacements:
             if len(rep.pieces) != 1 and action == "absent":
-                raise ReservationError("giving back %s would leave pfSense DHCP server %s with the ranges %s, but its "
-                                       "primary range is one range; give back the reservations made after it first; "
-                                       "the router was not changed"
-                                       % (request, state.raw["id"], ", ".join(str(r) for r in plan.ranges_after)))
+                raise ReservationError(
+                    "giving back %s would leave pfSense DHCP server %s with the ranges %s, but its "
+                    "primary range is one range; give back the reservations made after it first; "
+                    "the router was not changed"
+                    % (request, state.raw["id"], ", ".join(str(r) for r in plan.ranges_after))
+                )
             if len(rep.pieces) != 1:
-                raise ReservationError("reserving %s would %s the primary range %s of pfSense DHCP server %s, which "
-                                       "holds one range; reserve a band at either end; the router was not changed"
-                                       % (request, "split" if rep.pieces else "remove all of", rep.source,
-                                          state.raw["id"]))
+                raise ReservationError(
+                    "reserving %s would %s the primary range %s of pfSense DHCP server %s, which "
+                    "holds one range; reserve a band at either end; the router was not changed"
+                    % (request, "split" if rep.pieces else "remove all of", rep.source, state.raw["id"])
+                )
             live = rep.source if action == "present" else rep.pieces[0]
             if live != primary:
-                raise ReservationError("%s overlaps the additional address pool %s of pfSense DHCP server %s; this "
-                                       "module only edits the primary range - change the pool by hand; the router "
-                                       "was not changed" % (request, live, state.raw["id"]))
+                raise ReservationError(
+                    "%s overlaps the additional address pool %s of pfSense DHCP server %s; this "
+                    "module only edits the primary range - change the pool by hand; the router "
+                    "was not changed" % (request, live, state.raw["id"])
+                )
         old = state.raw["alias"]
         if old is not None:
             mine = bool(state.entries) or str(old.get("descr") or "") == ALIAS_DESCR % state.raw["id"]
             if old.get("type") != "network" or not mine:
-                raise ReservationError("firewall alias %s exists (type %s, description %r) but was not written by this "
-                                       "module; rename or delete it; the router was not changed"
-                                       % (old.get("name"), old.get("type"), old.get("descr")))
+                raise ReservationError(
+                    "firewall alias %s exists (type %s, description %r) but was not written by this "
+                    "module; rename or delete it; the router was not changed"
+                    % (old.get("name"), old.get("type"), old.get("descr"))
+                )
         new_primary = plan.ranges_after[0]  # the primary range comes first, pools after it
         alias = build_alias(state.raw["id"], entries_after, state.raw["foreign"])
         if alias is None and old is not None:
@@ -435,15 +533,19 @@ class PfsenseBackend:
             try:
                 listings.append((what, fields, _data(self._call("GET", path))))
             except ApiError as exc:
-                raise ReservationError("releasing %s would empty firewall alias %s, and the module deletes it only "
-                                       "after checking that nothing uses it, but reading the %ss failed (%s); the "
-                                       "router was not changed" % (request, name, what, exc))
+                raise ReservationError(
+                    "releasing %s would empty firewall alias %s, and the module deletes it only "
+                    "after checking that nothing uses it, but reading the %ss failed (%s); the "
+                    "router was not changed" % (request, name, what, exc)
+                )
         used = references(name, listings)
         if used:
-            raise ReservationError("releasing %s would empty firewall alias %s, which is in use by %s; pfSense cannot "
-                                   "load rules naming a deleted alias, so the module does not delete it: remove those "
-                                   "references first (or add an address of your own to the alias - the module then "
-                                   "keeps it); the router was not changed" % (request, name, "; ".join(used)))
+            raise ReservationError(
+                "releasing %s would empty firewall alias %s, which is in use by %s; pfSense cannot "
+                "load rules naming a deleted alias, so the module does not delete it: remove those "
+                "references first (or add an address of your own to the alias - the module then "
+                "keeps it); the router was not changed" % (request, name, "; ".join(used))
+            )
 
     def validate(self, state: ScopeState, candidate: Json) -> None:
         # pfSense validates the PATCH itself and rejects it without changing anything. What is checked here is
@@ -452,10 +554,12 @@ class PfsenseBackend:
         if self._service_expected(state):
             service = self._dhcp_service()
             if not service.get("status"):
-                raise ReservationError("pfSense's DHCP service %s (%s) is not running before any change (Status > "
-                                       "Services); start it or fix its configuration first - the module checks that "
-                                       "it runs after the change; the router was not changed"
-                                       % (service.get("name"), service.get("description")))
+                raise ReservationError(
+                    "pfSense's DHCP service %s (%s) is not running before any change (Status > "
+                    "Services); start it or fix its configuration first - the module checks that "
+                    "it runs after the change; the router was not changed"
+                    % (service.get("name"), service.get("description"))
+                )
 
     @staticmethod
     def _service_expected(state: ScopeState) -> bool:
@@ -466,9 +570,10 @@ class PfsenseBackend:
         services = self._get("/status/services") or []
         found = [s for s in services if s.get("name") in DHCP_SERVICES]
         if not found:
-            raise ReservationError("pfSense lists no DHCPv4 service (%s) although the DHCP server is enabled; the "
-                                   "module cannot tell whether a change works; the router was not changed"
-                                   % " or ".join(DHCP_SERVICES))
+            raise ReservationError(
+                "pfSense lists no DHCPv4 service (%s) although the DHCP server is enabled; the "
+                "module cannot tell whether a change works; the router was not changed" % " or ".join(DHCP_SERVICES)
+            )
         service: Json = found[0]
         return service
 
@@ -487,8 +592,7 @@ class PfsenseBackend:
         self._call("PATCH", "/services/dhcp_server", {"id": scope_id, "range_from": first, "range_to": last})
 
     def _alias_id(self, name: str) -> int | None:
-        found = [a for a in _data(self._call("GET", "/firewall/aliases?name=%s" % name)) or []
-                 if a.get("name") == name]
+        found = [a for a in _data(self._call("GET", "/firewall/aliases?name=%s" % name)) or [] if a.get("name") == name]
         return found[0]["id"] if found else None
 
     def _put_alias(self, want: Json | None, name: str) -> None:
@@ -525,10 +629,16 @@ class PfsenseBackend:
             try:
                 self.rollback(state)
             except Exception as rb:
-                raise ApplyError("%s after the range was changed, and setting the range back failed too (%s): check "
-                                 "DHCP server %s by hand" % (exc, rb, scope_id), restored=False)
-            raise ApplyError("%s after the range was changed; the old range %s-%s was set back, the router is as it "
-                             "was" % (exc, server["range_from"], server["range_to"]), restored=True)
+                raise ApplyError(
+                    "%s after the range was changed, and setting the range back failed too (%s): check "
+                    "DHCP server %s by hand" % (exc, rb, scope_id),
+                    restored=False,
+                )
+            raise ApplyError(
+                "%s after the range was changed; the old range %s-%s was set back, the router is as it "
+                "was" % (exc, server["range_from"], server["range_to"]),
+                restored=True,
+            )
 
     def rollback(self, state: ScopeState) -> None:
         server = state.raw["server"]
@@ -543,24 +653,30 @@ class PfsenseBackend:
         if self._service_expected(state):
             service = self._wait_running()
             if not service.get("status"):
-                raise ReservationError("the old range is set back but pfSense's DHCP service %s is still not running "
-                                       "(Status > Services, Status > System Logs > DHCP)" % service.get("name"))
+                raise ReservationError(
+                    "the old range is set back but pfSense's DHCP service %s is still not running "
+                    "(Status > Services, Status > System Logs > DHCP)" % service.get("name")
+                )
 
     def verify(self, state: ScopeState, plan: Plan) -> None:
         server = self._get("/services/dhcp_server?id=%s" % state.raw["id"])
         got = [IPRange.make(server["range_from"], server["range_to"])]
         got += [IPRange.make(p["range_from"], p["range_to"]) for p in server.get("pool") or []]
         if tuple(got) != tuple(plan.ranges_after):
-            raise ReservationError("pfSense reports ranges %s after the change, expected %s"
-                                   % ([str(r) for r in got], [str(r) for r in plan.ranges_after]))
+            raise ReservationError(
+                "pfSense reports ranges %s after the change, expected %s"
+                % ([str(r) for r in got], [str(r) for r in plan.ranges_after])
+            )
         pending = self._get("/services/dhcp_server/apply") or {}
         if pending.get("applied") is False:
             raise ReservationError("pfSense still has DHCP server changes pending after the apply")
         if self._service_expected(state):
             service = self._wait_running()
             if not service.get("status"):
-                raise ReservationError("pfSense's DHCP service %s is not running after the change (it did not start "
-                                       "with the new range; see Status > System Logs > DHCP)" % service.get("name"))
+                raise ReservationError(
+                    "pfSense's DHCP service %s is not running after the change (it did not start "
+                    "with the new range; see Status > System Logs > DHCP)" % service.get("name")
+                )
 
     def ui_range(self, rng: IPRange) -> str:
         return "%s to %s" % (rng.first, rng.last)
@@ -570,5 +686,10 @@ def _comparable(alias: Json | None) -> Json | None:
     """An alias as read, in the shape the module writes (for comparing and for writing it back)."""
     if alias is None:
         return None
-    return {"name": alias.get("name"), "type": alias.get("type"), "descr": alias.get("descr", ""),
-            "address": list(alias.get("address") or []), "detail": list(alias.get("detail") or [])}
+    return {
+        "name": alias.get("name"),
+        "type": alias.get("type"),
+        "descr": alias.get("descr", ""),
+        "address": list(alias.get("address") or []),
+        "detail": list(alias.get("detail") or []),
+    }

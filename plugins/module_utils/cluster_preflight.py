@@ -123,7 +123,7 @@ def _flag_values(args: list[str], *flags: str) -> list[str]:
                 i += 1
                 break
             if arg.startswith(flag + "="):
-                values.extend(v.strip() for v in arg[len(flag) + 1:].split(","))
+                values.extend(v.strip() for v in arg[len(flag) + 1 :].split(","))
                 break
         i += 1
     return values
@@ -177,8 +177,13 @@ def _component(pod: Json) -> str:
 # the checks (pure)
 
 
-def check(snapshot: Json, node_names: list[str], layer2: bool = True, ignore_exclude_lb: bool = False,
-          load_balancer_class: str | None = None) -> list[Finding]:
+def check(
+    snapshot: Json,
+    node_names: list[str],
+    layer2: bool = True,
+    ignore_exclude_lb: bool = False,
+    load_balancer_class: str | None = None,
+) -> list[Finding]:
     """Findings for ``snapshot`` (see :func:`read_snapshot`) and the play's intent. No side effects.
 
     ``node_names``: the Nodes the inventory's speaker hosts will run as; ``layer2``: whether any pool is announced
@@ -191,11 +196,16 @@ def check(snapshot: Json, node_names: list[str], layer2: bool = True, ignore_exc
     # inventory hosts that are not Nodes
     for name in node_names:
         if name not in nodes:
-            findings.append(Finding(
-                "node_exists", ERROR, "Node %s" % name,
-                "inventory host's node name %r is not a Node of this cluster (Nodes: %s); set "
-                "baremetal_lb_speaker_node_name for that host to its Node's name, or remove it from the speakers' "
-                "group" % (name, ", ".join(sorted(nodes)) or "none")))
+            findings.append(
+                Finding(
+                    "node_exists",
+                    ERROR,
+                    "Node %s" % name,
+                    "inventory host's node name %r is not a Node of this cluster (Nodes: %s); set "
+                    "baremetal_lb_speaker_node_name for that host to its Node's name, or remove it from the speakers' "
+                    "group" % (name, ", ".join(sorted(nodes)) or "none"),
+                )
+            )
 
     # k3s ServiceLB
     svclb = [p for p in snapshot["servicelb_pods"] if _running(p)]
@@ -206,11 +216,16 @@ def check(snapshot: Json, node_names: list[str], layer2: bool = True, ignore_exc
             evidence.append("k3s server(s) %s run without --disable servicelb" % ", ".join(servers))
         if svclb:
             evidence.append("ServiceLB pods running: %s" % ", ".join(sorted(_name(p) for p in svclb)[:5]))
-        findings.append(Finding(
-            "k3s_servicelb", ERROR, "Node %s" % (servers[0] if servers else _name(svclb[0])),
-            "k3s's own ServiceLB is enabled (%s): it would answer for the same LoadBalancer Services. On every k3s "
-            "server add 'disable: [servicelb]' to /etc/rancher/k3s/config.yaml (or start it with --disable "
-            "servicelb) and restart k3s (docs/k3s.md)" % "; ".join(evidence)))
+        findings.append(
+            Finding(
+                "k3s_servicelb",
+                ERROR,
+                "Node %s" % (servers[0] if servers else _name(svclb[0])),
+                "k3s's own ServiceLB is enabled (%s): it would answer for the same LoadBalancer Services. On every k3s "
+                "server add 'disable: [servicelb]' to /etc/rancher/k3s/config.yaml (or start it with --disable "
+                "servicelb) and restart k3s (docs/k3s.md)" % "; ".join(evidence),
+            )
+        )
 
     # kube-proxy IPVS without strictARP (kubeadm: the kube-proxy ConfigMap; k3s: --kube-proxy-arg)
     if layer2:
@@ -220,50 +235,75 @@ def check(snapshot: Json, node_names: list[str], layer2: bool = True, ignore_exc
             if text:
                 mode, strict = _parse_kube_proxy_config(text)
                 if mode == "ipvs" and not strict:
-                    findings.append(Finding(
-                        "kube_proxy_strict_arp", ERROR, "ConfigMap kube-system/kube-proxy",
-                        "kube-proxy runs in IPVS mode without strictARP: every node would answer ARP for every "
-                        "load-balancer address. Set ipvs.strictARP: true in ConfigMap kube-system/kube-proxy "
-                        "(config.conf) and restart kube-proxy (kubectl -n kube-system rollout restart daemonset "
-                        "kube-proxy), or set fix_strict_arp (baremetal_lb_fix_strict_arp: true) to have it patched"))
+                    findings.append(
+                        Finding(
+                            "kube_proxy_strict_arp",
+                            ERROR,
+                            "ConfigMap kube-system/kube-proxy",
+                            "kube-proxy runs in IPVS mode without strictARP: every node would answer ARP for every "
+                            "load-balancer address. Set ipvs.strictARP: true in ConfigMap kube-system/kube-proxy "
+                            "(config.conf) and restart kube-proxy (kubectl -n kube-system rollout restart daemonset "
+                            "kube-proxy), or set fix_strict_arp (baremetal_lb_fix_strict_arp: true) to have it patched",
+                        )
+                    )
         for name, node in sorted(nodes.items()):
             args = k3s_args(node)
             if not args:
                 continue
             proxy = _kube_proxy_args(args)
             if proxy.get("proxy-mode") == "ipvs" and proxy.get("ipvs-strict-arp", "false") != "true":
-                findings.append(Finding(
-                    "kube_proxy_strict_arp", ERROR, "Node %s" % name,
-                    "k3s on %s runs kube-proxy in IPVS mode without strict ARP: every node would answer ARP for "
-                    "every load-balancer address. Add kube-proxy-arg: [ipvs-strict-arp=true] to "
-                    "/etc/rancher/k3s/config.yaml on that node and restart k3s (docs/k3s.md)" % name))
+                findings.append(
+                    Finding(
+                        "kube_proxy_strict_arp",
+                        ERROR,
+                        "Node %s" % name,
+                        "k3s on %s runs kube-proxy in IPVS mode without strict ARP: every node would answer ARP for "
+                        "every load-balancer address. Add kube-proxy-arg: [ipvs-strict-arp=true] to "
+                        "/etc/rancher/k3s/config.yaml on that node and restart k3s (docs/k3s.md)" % name,
+                    )
+                )
 
     # MetalLB still running
     metallb = sorted(set(_name(p) + " (" + _component(p) + ")" for p in snapshot["metallb_pods"] if _running(p)))
     if metallb:
         if load_balancer_class:
-            findings.append(Finding(
-                "metallb_running", WARNING, "Pod %s" % metallb[0].split(" ")[0],
-                "MetalLB is running (%s); the speakers serve only Services with loadBalancerClass %r, so both can "
-                "run side by side (docs/migrating-from-metallb.md)" % (", ".join(metallb[:5]), load_balancer_class)))
+            findings.append(
+                Finding(
+                    "metallb_running",
+                    WARNING,
+                    "Pod %s" % metallb[0].split(" ")[0],
+                    "MetalLB is running (%s); the speakers serve only Services with loadBalancerClass %r, so both can "
+                    "run side by side (docs/migrating-from-metallb.md)" % (", ".join(metallb[:5]), load_balancer_class),
+                )
+            )
         else:
-            findings.append(Finding(
-                "metallb_running", ERROR, "Pod %s" % metallb[0].split(" ")[0],
-                "MetalLB is still running (%s): two allocators would hand out the same addresses. Stop MetalLB's "
-                "controller, speaker and webhook first (keep its CRDs and objects), or give the speakers a "
-                "loadBalancerClass (baremetal_lb_speaker_load_balancer_class) to run side by side; see "
-                "docs/migrating-from-metallb.md" % ", ".join(metallb[:5])))
+            findings.append(
+                Finding(
+                    "metallb_running",
+                    ERROR,
+                    "Pod %s" % metallb[0].split(" ")[0],
+                    "MetalLB is still running (%s): two allocators would hand out the same addresses. Stop MetalLB's "
+                    "controller, speaker and webhook first (keep its CRDs and objects), or give the speakers a "
+                    "loadBalancerClass (baremetal_lb_speaker_load_balancer_class) to run side by side; see "
+                    "docs/migrating-from-metallb.md" % ", ".join(metallb[:5]),
+                )
+            )
 
     # the exclude label on every node that may announce
     if not ignore_exclude_lb:
         candidates = [n for n in node_names if n in nodes]
         excluded = [n for n in candidates if EXCLUDE_LABEL in (_meta(nodes[n]).get("labels") or {})]
         if candidates and len(excluded) == len(candidates):
-            findings.append(Finding(
-                "exclude_label", WARNING, "Node %s" % excluded[0],
-                "every speaker node carries the label %s (kubeadm puts it on control-plane nodes), so no node may "
-                "announce any address. Remove the label from the nodes that should announce (kubectl label node "
-                "NAME %s-), or set baremetal_lb_speaker_ignore_exclude_lb: true" % (EXCLUDE_LABEL, EXCLUDE_LABEL)))
+            findings.append(
+                Finding(
+                    "exclude_label",
+                    WARNING,
+                    "Node %s" % excluded[0],
+                    "every speaker node carries the label %s (kubeadm puts it on control-plane nodes), so no node may "
+                    "announce any address. Remove the label from the nodes that should announce (kubectl label node "
+                    "NAME %s-), or set baremetal_lb_speaker_ignore_exclude_lb: true" % (EXCLUDE_LABEL, EXCLUDE_LABEL),
+                )
+            )
     return findings
 
 
@@ -287,13 +327,16 @@ def strict_arp_fix(config_map: Json) -> Json | None:
         return None
     matches = _STRICT_ARP_FALSE.findall(text)
     if len(matches) != 1:
-        raise PreflightError("ConfigMap kube-system/kube-proxy: config.conf has %s 'strictARP: false' line(s) under "
-                             "ipvs; set ipvs.strictARP: true by hand (kubectl -n kube-system edit configmap "
-                             "kube-proxy)" % len(matches))
+        raise PreflightError(
+            "ConfigMap kube-system/kube-proxy: config.conf has %s 'strictARP: false' line(s) under "
+            "ipvs; set ipvs.strictARP: true by hand (kubectl -n kube-system edit configmap "
+            "kube-proxy)" % len(matches)
+        )
     new_text = _STRICT_ARP_FALSE.sub(lambda m: m.group("indent") + "strictARP: true", text, count=1)
     if _parse_kube_proxy_config(new_text) != ("ipvs", True):
-        raise PreflightError("ConfigMap kube-system/kube-proxy: changing the strictARP line did not set "
-                             "ipvs.strictARP; set it by hand")
+        raise PreflightError(
+            "ConfigMap kube-system/kube-proxy: changing the strictARP line did not set ipvs.strictARP; set it by hand"
+        )
     fixed: Json = json.loads(json.dumps(config_map))
     fixed["data"]["config.conf"] = new_text
     return fixed
@@ -321,11 +364,19 @@ def read_snapshot(cluster: Cluster) -> Json:
 def run(params: Json, cluster: Cluster, check_mode: bool = False) -> Json:
     """The whole module: findings, and the strictARP fix when asked for and nothing else stands in the way."""
     snapshot = read_snapshot(cluster)
-    findings = check(snapshot, params.get("nodes") or [], layer2=params.get("layer2", True),
-                     ignore_exclude_lb=params.get("ignore_exclude_lb", False),
-                     load_balancer_class=params.get("load_balancer_class") or None)
-    result: Json = {"changed": False, "commands": [], "diff": {"before": {}, "after": {}},
-                    "findings": [f.as_dict() for f in findings]}
+    findings = check(
+        snapshot,
+        params.get("nodes") or [],
+        layer2=params.get("layer2", True),
+        ignore_exclude_lb=params.get("ignore_exclude_lb", False),
+        load_balancer_class=params.get("load_balancer_class") or None,
+    )
+    result: Json = {
+        "changed": False,
+        "commands": [],
+        "diff": {"before": {}, "after": {}},
+        "findings": [f.as_dict() for f in findings],
+    }
     fixable = [f for f in findings if f.check == "kube_proxy_strict_arp" and f.object.startswith("ConfigMap")]
     others = [f for f in findings if f.severity == ERROR and f not in fixable]
     if params.get("fix_strict_arp") and fixable and not others:
@@ -333,11 +384,15 @@ def run(params: Json, cluster: Cluster, check_mode: bool = False) -> Json:
         fixed = strict_arp_fix(config_map)
         if fixed is not None:
             key = "ConfigMap kube-system/kube-proxy"
-            result["diff"] = {"before": {key: {"config.conf": config_map["data"]["config.conf"]}},
-                              "after": {key: {"config.conf": fixed["data"]["config.conf"]}}}
-            result["commands"].append("set ipvs.strictARP: true in ConfigMap kube-system/kube-proxy (config.conf); "
-                                      "then restart kube-proxy: kubectl -n kube-system rollout restart "
-                                      "daemonset kube-proxy")
+            result["diff"] = {
+                "before": {key: {"config.conf": config_map["data"]["config.conf"]}},
+                "after": {key: {"config.conf": fixed["data"]["config.conf"]}},
+            }
+            result["commands"].append(
+                "set ipvs.strictARP: true in ConfigMap kube-system/kube-proxy (config.conf); "
+                "then restart kube-proxy: kubectl -n kube-system rollout restart "
+                "daemonset kube-proxy"
+            )
             result["changed"] = True
             if not check_mode:
                 cluster.replace_config_map(fixed)
@@ -352,7 +407,10 @@ def run_module(module: AnsibleModule) -> None:
     """Entry point for ``plugins/modules/cluster_preflight.py``: read, check, maybe fix; ``exit_json`` or
     ``fail_json`` (which lists every error at once, so one run shows the whole list of things to fix)."""
     from ansible_collections.baremetal.lb.plugins.module_utils.metallb_pool import (
-        ApiUnreachable, Cluster, api_error_text)
+        ApiUnreachable,
+        Cluster,
+        api_error_text,
+    )
 
     try:
         api_client = get_client(module)
@@ -367,8 +425,7 @@ def run_module(module: AnsibleModule) -> None:
     except ApiUnreachable as exc:
         module.fail_json(msg="%s; nothing was changed" % exc, changed=False)
     except ApiException as exc:
-        module.fail_json(msg="reading the cluster failed: %s; nothing was changed" % api_error_text(exc),
-                         changed=False)
+        module.fail_json(msg="reading the cluster failed: %s; nothing was changed" % api_error_text(exc), changed=False)
     finally:
         api_client.close()
     for warning in result.pop("warnings"):

@@ -35,7 +35,14 @@ from __future__ import annotations
 import typing as t
 
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import (
-    Conflict, Plan, Scope, check_request, find_marker, merge_marker, plan_present, plan_release,
+    Conflict,
+    Plan,
+    Scope,
+    check_request,
+    find_marker,
+    merge_marker,
+    plan_present,
+    plan_release,
 )
 from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import IPRange, RangeError, parse_range
 
@@ -71,8 +78,9 @@ class Backend(t.Protocol):
 
     def read(self, request: IPRange, scope_hint: str | None) -> ScopeState: ...
 
-    def prepare(self, state: ScopeState, plan: Plan, entries_after: list[MarkerEntry], request: IPRange,
-                action: str) -> t.Any: ...
+    def prepare(
+        self, state: ScopeState, plan: Plan, entries_after: list[MarkerEntry], request: IPRange, action: str
+    ) -> t.Any: ...
 
     def validate(self, state: ScopeState, candidate: t.Any) -> None: ...
 
@@ -100,8 +108,14 @@ def _ui(backend: Backend, state: ScopeState, ranges: t.Sequence[IPRange]) -> str
     return "\n".join(lines) + "\n"
 
 
-def run(backend: Backend, range_text: str, state: str = "present", scope: str | None = None,
-        accept_active_leases: bool = False, check_mode: bool = False) -> dict[str, t.Any]:
+def run(
+    backend: Backend,
+    range_text: str,
+    state: str = "present",
+    scope: str | None = None,
+    accept_active_leases: bool = False,
+    check_mode: bool = False,
+) -> dict[str, t.Any]:
     """Run one reservation; returns the result dict (``changed``, ``diff``, ``commands``, ``scope``,
     ``ranges_before``, ``ranges_after``, ``warnings``, ``msg``). Raises :class:`ReservationError`."""
     try:
@@ -116,14 +130,18 @@ def run(backend: Backend, range_text: str, state: str = "present", scope: str | 
         if state == "present":
             unknown = getattr(backend, "leases_unknown", None)
             if unknown and not accept_active_leases:
-                raise ReservationError("%s; make them readable or set accept_active_leases: true; the router was "
-                                       "not changed" % unknown)
+                raise ReservationError(
+                    "%s; make them readable or set accept_active_leases: true; the router was not changed" % unknown
+                )
             warnings = check_request(st.scope, request, accept_active_leases)
             plan = plan_present(st.scope, request, getattr(backend, "max_ranges", None))
             if plan.changed:
                 entries_after = merge_marker(st.entries, request, plan)
                 msg = "reserved %s: scope %s now hands out %s" % (
-                    request, st.scope.name, ", ".join(str(r) for r in plan.ranges_after))
+                    request,
+                    st.scope.name,
+                    ", ".join(str(r) for r in plan.ranges_after),
+                )
             else:
                 msg = "%s is already outside every dynamic range of scope %s" % (request, st.scope.name)
         else:
@@ -131,16 +149,22 @@ def run(backend: Backend, range_text: str, state: str = "present", scope: str | 
             if entry is None:
                 plan = Plan(tuple(st.scope.ranges), tuple(st.scope.ranges), (), [])
                 overlapping = [r for r in st.scope.ranges if r.overlaps(request)]
-                msg = ("%s was not reserved by this module in scope %s; nothing to give back"
-                       % (request, st.scope.name))
+                msg = "%s was not reserved by this module in scope %s; nothing to give back" % (request, st.scope.name)
                 if not overlapping:
                     msg += " (the addresses are outside the dynamic ranges; not widening what a person configured)"
             else:
-                plan, entries_after = plan_release(st.scope, request, st.entries,
-                                                   getattr(backend, "max_ranges", None),
-                                                   by_rejoin=getattr(backend, "marker_keeps_taken_only", False))
+                plan, entries_after = plan_release(
+                    st.scope,
+                    request,
+                    st.entries,
+                    getattr(backend, "max_ranges", None),
+                    by_rejoin=getattr(backend, "marker_keeps_taken_only", False),
+                )
                 msg = "gave back %s: scope %s now hands out %s" % (
-                    request, st.scope.name, ", ".join(str(r) for r in plan.ranges_after))
+                    request,
+                    st.scope.name,
+                    ", ".join(str(r) for r in plan.ranges_after),
+                )
     except Conflict as exc:
         raise ReservationError("%s; the router was not changed" % exc)
 
@@ -156,8 +180,8 @@ def run(backend: Backend, range_text: str, state: str = "present", scope: str | 
             "before": _ui(backend, st, plan.ranges_before),
             "after": _ui(backend, st, plan.ranges_after),
             "before_header": "%s scope %s (live)" % (backend.name, st.scope.name),
-            "after_header": "%s scope %s (%s %s)" % (backend.name, st.scope.name,
-                                                     "reserve" if state == "present" else "release", request),
+            "after_header": "%s scope %s (%s %s)"
+            % (backend.name, st.scope.name, "reserve" if state == "present" else "release", request),
         },
         "warnings": warnings,
     }
@@ -177,7 +201,9 @@ def run(backend: Backend, range_text: str, state: str = "present", scope: str | 
         try:
             backend.rollback(st)
         except Exception as rb_exc:  # report both; the router state is unknown
-            raise ApplyError("%s; rolling back failed too (%s): check scope %s by hand"
-                             % (exc, rb_exc, st.scope.name), restored=False)
+            raise ApplyError(
+                "%s; rolling back failed too (%s): check scope %s by hand" % (exc, rb_exc, st.scope.name),
+                restored=False,
+            )
         raise ApplyError("%s; the router was put back as it was" % exc, restored=True)
     return result

@@ -46,17 +46,22 @@ def make_backend(module: AnsibleModule, params: dict[str, t.Any]) -> Backend:
     name = params["backend"]
     if name == "kea":
         from ansible_collections.baremetal.lb.plugins.module_utils.backend_kea import KeaBackend
+
         return KeaBackend.from_params(params)
     if name == "dnsmasq":
         from ansible_collections.baremetal.lb.plugins.module_utils.backend_dnsmasq import DnsmasqBackend
+
         return DnsmasqBackend.from_params(params, module.run_command)
     if name == "pfsense":
         from ansible_collections.baremetal.lb.plugins.module_utils.backend_pfsense import PfsenseBackend
+
         return PfsenseBackend.from_params(params)
     if name == "opnsense":
         from ansible_collections.baremetal.lb.plugins.module_utils.backend_opnsense import make_opnsense_backend
+
         return make_opnsense_backend(params)
     from ansible_collections.baremetal.lb.plugins.module_utils.backend_openwrt import OpenwrtBackend
+
     return OpenwrtBackend.from_params(params, module.run_command)
 
 
@@ -73,16 +78,26 @@ def main_for(module: AnsibleModule) -> None:
     params = module.params
     try:
         backend = make_backend(module, params)
-        result = dhcp_backend.run(backend, params["range"], state=params["state"], scope=params.get("scope"),
-                                  accept_active_leases=params["accept_active_leases"],
-                                  check_mode=module.check_mode)
+        result = dhcp_backend.run(
+            backend,
+            params["range"],
+            state=params["state"],
+            scope=params.get("scope"),
+            accept_active_leases=params["accept_active_leases"],
+            check_mode=module.check_mode,
+        )
     except dhcp_backend.ApplyError as exc:
         module.fail_json(msg=_scrub(exc, params), router_restored=exc.restored)
     except dhcp_backend.ReservationError as exc:
         module.fail_json(msg=_scrub(exc, params))
     except Exception as exc:  # a bug or a surprise from the router: still say what the router state is
-        module.fail_json(msg=_scrub("unexpected error before the change was complete (%s: %s); check the router's "
-                                    "DHCP scope" % (type(exc).__name__, exc), params))
+        module.fail_json(
+            msg=_scrub(
+                "unexpected error before the change was complete (%s: %s); check the router's "
+                "DHCP scope" % (type(exc).__name__, exc),
+                params,
+            )
+        )
     for warning in result.pop("warnings", []):
         module.warn(_scrub(warning, params))
     module.exit_json(**result)

@@ -109,8 +109,10 @@ def check_request(scope: Scope, request: IPRange, accept_active_leases: bool = F
     """
     subnet = scope.subnet
     if request.version != subnet.version:
-        raise Conflict("range %s is IPv%d but scope %s is IPv%d (%s)"
-                       % (request, request.version, scope.name, subnet.version, subnet))
+        raise Conflict(
+            "range %s is IPv%d but scope %s is IPv%d (%s)"
+            % (request, request.version, scope.name, subnet.version, subnet)
+        )
     for end in (request.first, request.last):
         if end not in subnet:
             raise Conflict("%s (in range %s) is outside scope %s's subnet %s" % (end, request, scope.name, subnet))
@@ -119,16 +121,19 @@ def check_request(scope: Scope, request: IPRange, accept_active_leases: bool = F
         if not request.contains(occ.address):
             continue
         if occ.kind == "active lease" and accept_active_leases:
-            warnings.append("%s in range %s holds %s in scope %s; accepted (accept_active_leases), the client "
-                            "keeps it until the lease ends" % (occ.address, request, occ.describe(), scope.name))
+            warnings.append(
+                "%s in range %s holds %s in scope %s; accepted (accept_active_leases), the client "
+                "keeps it until the lease ends" % (occ.address, request, occ.describe(), scope.name)
+            )
             continue
         if occ.kind in _IS_KINDS:
             raise Conflict("%s in range %s is the %s in scope %s" % (occ.address, request, occ.describe(), scope.name))
         hint = ""
         if occ.kind == "active lease":
             hint = " (wait for it to end, release it, or set accept_active_leases: true)"
-        raise Conflict("%s in range %s holds %s in scope %s%s"
-                       % (occ.address, request, occ.describe(), scope.name, hint))
+        raise Conflict(
+            "%s in range %s holds %s in scope %s%s" % (occ.address, request, occ.describe(), scope.name, hint)
+        )
     return warnings
 
 
@@ -156,12 +161,16 @@ def plan_present(scope: Scope, request: IPRange, max_ranges: int | None = None) 
         else:
             commands.append("split DHCP range %s %s -> %s" % (scope.name, rng, fmt_ranges(pieces)))
     if replacements and not after:
-        raise Conflict("reserving %s would leave scope %s with no dynamic range (now %s); shrink it by hand or "
-                       "reserve less" % (request, scope.name, fmt_ranges(before)))
+        raise Conflict(
+            "reserving %s would leave scope %s with no dynamic range (now %s); shrink it by hand or "
+            "reserve less" % (request, scope.name, fmt_ranges(before))
+        )
     if max_ranges is not None and replacements and len(after) > max_ranges:
-        raise Conflict("reserving %s needs scope %s's range %s split in two (%s), but this router holds at most "
-                       "%d dynamic range(s) per scope; reserve a band at either end of the range instead"
-                       % (request, scope.name, fmt_ranges(before), fmt_ranges(after), max_ranges))
+        raise Conflict(
+            "reserving %s needs scope %s's range %s split in two (%s), but this router holds at most "
+            "%d dynamic range(s) per scope; reserve a band at either end of the range instead"
+            % (request, scope.name, fmt_ranges(before), fmt_ranges(after), max_ranges)
+        )
     return Plan(before, tuple(after), tuple(replacements), commands)
 
 
@@ -178,25 +187,34 @@ def plan_absent(scope: Scope, request: IPRange, replacements: t.Sequence[Replace
     for rep in replacements:
         missing = [p for p in rep.pieces if p not in current]
         if missing:
-            raise Conflict("cannot give back %s in scope %s: range %s (left when %s was reserved from %s) is no longer "
-                           "a dynamic range (now %s); it was changed by hand or by a later reservation - release that "
-                           "first or fix the ranges by hand" % (request, scope.name, missing[0], request, rep.source,
-                                                                fmt_ranges(before)))
+            raise Conflict(
+                "cannot give back %s in scope %s: range %s (left when %s was reserved from %s) is no longer "
+                "a dynamic range (now %s); it was changed by hand or by a later reservation - release that "
+                "first or fix the ranges by hand"
+                % (request, scope.name, missing[0], request, rep.source, fmt_ranges(before))
+            )
         clash = [r for r in current if r not in rep.pieces and r.overlaps(rep.source)]
         if clash:
-            raise Conflict("cannot give back %s in scope %s: restoring %s would overlap dynamic range %s"
-                           % (request, scope.name, rep.source, clash[0]))
+            raise Conflict(
+                "cannot give back %s in scope %s: restoring %s would overlap dynamic range %s"
+                % (request, scope.name, rep.source, clash[0])
+            )
         if rep.pieces:
             index = min(current.index(p) for p in rep.pieces)
         else:  # the whole range was taken: put it back where it sat in address order
-            later = [i for i, r in enumerate(current) if r.version == rep.source.version
-                     and int(r.first) > int(rep.source.first)]
+            later = [
+                i
+                for i, r in enumerate(current)
+                if r.version == rep.source.version and int(r.first) > int(rep.source.first)
+            ]
             index = later[0] if later else len(current)
         current = [r for r in current if r not in rep.pieces]
         current.insert(min(index, len(current)), rep.source)
         done.append(rep)
-        commands.append("restore DHCP range %s %s -> %s (reservation %s released)"
-                        % (scope.name, fmt_ranges(rep.pieces), rep.source, request))
+        commands.append(
+            "restore DHCP range %s %s -> %s (reservation %s released)"
+            % (scope.name, fmt_ranges(rep.pieces), rep.source, request)
+        )
     return Plan(before, tuple(current), tuple(done), commands)
 
 
@@ -231,8 +249,13 @@ def taken_by(entry: MarkerEntry) -> list[IPRange]:
     return merged
 
 
-def plan_release(scope: Scope, request: IPRange, entries: t.Sequence[MarkerEntry] | None,
-                 max_ranges: int | None = None, by_rejoin: bool = False) -> tuple[Plan, list[MarkerEntry]]:
+def plan_release(
+    scope: Scope,
+    request: IPRange,
+    entries: t.Sequence[MarkerEntry] | None,
+    max_ranges: int | None = None,
+    by_rejoin: bool = False,
+) -> tuple[Plan, list[MarkerEntry]]:
     """Give back ``request`` in any order: ``(Plan, marker entries after)``.
 
     The scope's ranges become what they would be had ``request`` never been reserved: the reservations made after
@@ -259,10 +282,12 @@ def plan_release(scope: Scope, request: IPRange, entries: t.Sequence[MarkerEntry
         except Conflict as exc:
             if band == request:
                 raise
-            raise Conflict("cannot give back %s in scope %s: the reservations made after it are taken out and made "
-                           "again, and %s" % (request, scope.name, exc))
+            raise Conflict(
+                "cannot give back %s in scope %s: the reservations made after it are taken out and made "
+                "again, and %s" % (request, scope.name, exc)
+            )
     entries_after = entries[:index]
-    for entry in entries[index + 1:]:
+    for entry in entries[index + 1 :]:
         band = _band(entry, scope)
         step = plan_present(scope._replace(ranges=ranges), band)
         ranges = step.ranges_after
@@ -271,13 +296,22 @@ def plan_release(scope: Scope, request: IPRange, entries: t.Sequence[MarkerEntry
     net = [Replacement(rng, tuple(r for r in live if rng.covers(r))) for rng in ranges if rng not in live]
     plan = plan_absent(scope, request, net)
     if sorted(plan.ranges_after, key=_order) != sorted(ranges, key=_order):  # pragma: no cover - a bug here
-        raise Conflict("internal: giving back %s in scope %s gives %s, expected %s"
-                       % (request, scope.name, fmt_ranges(plan.ranges_after), fmt_ranges(ranges)))
+        raise Conflict(
+            "internal: giving back %s in scope %s gives %s, expected %s"
+            % (request, scope.name, fmt_ranges(plan.ranges_after), fmt_ranges(ranges))
+        )
     if max_ranges is not None and len(plan.ranges_after) > max_ranges:
-        raise Conflict("giving back %s needs scope %s's ranges to become %s, but this router holds at most %d dynamic "
-                       "range(s) per scope; give back the reservations made after it first (%s)"
-                       % (request, scope.name, fmt_ranges(plan.ranges_after), max_ranges,
-                          ", ".join(str(_marker_range(e)) for e in entries[index + 1:])))
+        raise Conflict(
+            "giving back %s needs scope %s's ranges to become %s, but this router holds at most %d dynamic "
+            "range(s) per scope; give back the reservations made after it first (%s)"
+            % (
+                request,
+                scope.name,
+                fmt_ranges(plan.ranges_after),
+                max_ranges,
+                ", ".join(str(_marker_range(e)) for e in entries[index + 1 :]),
+            )
+        )
     return plan, entries_after
 
 
@@ -295,24 +329,31 @@ def _marker_range(entry: MarkerEntry) -> IPRange | None:
 def _band(entry: MarkerEntry, scope: Scope) -> IPRange:
     band = _marker_range(entry)
     if band is None:
-        raise Conflict("scope %s holds a marker entry the module cannot read (%r); fix it by hand"
-                       % (scope.name, entry))
+        raise Conflict(
+            "scope %s holds a marker entry the module cannot read (%r); fix it by hand" % (scope.name, entry)
+        )
     return band
 
 
 # Marker encoding shared by the backends that store JSON (Kea user-context, pfSense/OPNsense descriptions).
 
+
 def marker_entry(request: IPRange, plan: Plan) -> MarkerEntry:
-    return {"range": str(request),
-            "replaced": [{"from": str(r.source), "to": [str(p) for p in r.pieces]} for r in plan.replacements]}
+    return {
+        "range": str(request),
+        "replaced": [{"from": str(r.source), "to": [str(p) for p in r.pieces]} for r in plan.replacements],
+    }
 
 
 def marker_replacements(entry: MarkerEntry) -> list[Replacement]:
     """The :class:`Replacement` list of one marker entry (as written by :func:`marker_entry`)."""
     out: list[Replacement] = []
     for item in entry.get("replaced", []):
-        out.append(Replacement(parse_range(item["from"], "marker"),
-                               tuple(parse_range(p, "marker") for p in item.get("to", []))))
+        out.append(
+            Replacement(
+                parse_range(item["from"], "marker"), tuple(parse_range(p, "marker") for p in item.get("to", []))
+            )
+        )
     return out
 
 

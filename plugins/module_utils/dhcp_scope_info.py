@@ -40,8 +40,7 @@ if t.TYPE_CHECKING:
 READ_OPTIONS = ("backend", "opnsense_dhcp", "conf_file", "config_dir", "lease_file", "uci_command", "openwrt_transport")
 
 ARG_SPEC = router_api_arg_spec(
-    scope={"type": "str"},
-    **dict((name, deepcopy(RESERVATION_ARG_SPEC[name])) for name in READ_OPTIONS)
+    scope={"type": "str"}, **dict((name, deepcopy(RESERVATION_ARG_SPEC[name])) for name in READ_OPTIONS)
 )
 
 
@@ -52,8 +51,13 @@ def _iso(stamp: float) -> str:
 def _lease(record: Record, now: float) -> Record:
     """A lease record as returned: ``expires`` ISO 8601 UTC (or the router's text), ``expires_in`` seconds."""
     expires = record.get("expires")
-    out = {"address": record["address"], "mac": record.get("mac"), "hostname": record.get("hostname"),
-           "expires": None, "expires_in": None}
+    out = {
+        "address": record["address"],
+        "mac": record.get("mac"),
+        "hostname": record.get("hostname"),
+        "expires": None,
+        "expires_in": None,
+    }
     if isinstance(expires, (int, float)) and not isinstance(expires, bool):
         out["expires"] = _iso(expires)
         out["expires_in"] = max(0, int(expires - now))
@@ -78,9 +82,15 @@ def _gateway(occupants: t.Sequence[Occupant]) -> str | None:
 def _marker(entries: t.Sequence[MarkerEntry] | None) -> list[Record]:
     out: list[Record] = []
     for entry in entries or []:
-        out.append({"range": str(entry.get("range", "")),
-                    "replaced": [{"from": str(item.get("from", "")), "to": [str(p) for p in item.get("to", [])]}
-                                 for item in entry.get("replaced", [])]})
+        out.append(
+            {
+                "range": str(entry.get("range", "")),
+                "replaced": [
+                    {"from": str(item.get("from", "")), "to": [str(p) for p in item.get("to", [])]}
+                    for item in entry.get("replaced", [])
+                ],
+            }
+        )
     return out
 
 
@@ -97,8 +107,9 @@ def describe(backend: Backend, state: ScopeState, details: Record, now: float) -
         "ranges": [str(r) for r in scope.ranges],
         "ranges_ui": [backend.ui_range(r) for r in scope.ranges],
         "static_mappings": sorted(details.get("static_mappings") or [], key=_address_key),
-        "leases": None if details.get("leases") is None else sorted(
-            [_lease(rec, now) for rec in details["leases"]], key=_address_key),
+        "leases": None
+        if details.get("leases") is None
+        else sorted([_lease(rec, now) for rec in details["leases"]], key=_address_key),
         "reserved": _marker(state.entries),
     }
 
@@ -110,8 +121,10 @@ def collect(backend: Backend, scope: str | None = None, now: float | None = None
     if scope:
         picked = [item for item in listed if scope in item["names"]]
         if not picked:
-            raise ReservationError("scope %r: no %s scope has that name; scopes: %s" % (
-                scope, backend.name, "; ".join("/".join(item["names"]) for item in listed) or "(none)"))
+            raise ReservationError(
+                "scope %r: no %s scope has that name; scopes: %s"
+                % (scope, backend.name, "; ".join("/".join(item["names"]) for item in listed) or "(none)")
+            )
     scopes: list[Record] = []
     warnings: list[str] = []
     for item in picked:
@@ -119,9 +132,13 @@ def collect(backend: Backend, scope: str | None = None, now: float | None = None
         details = backend.details(state)
         scopes.append(describe(backend, state, details, time.time() if now is None else now))
         if details.get("leases") is None:
-            warnings.append("scope %s: %s; its leases are not listed (leases: null)"
-                            % (state.scope.name, getattr(backend, "leases_unknown", None) or "the router did not "
-                               "list the active leases"))
+            warnings.append(
+                "scope %s: %s; its leases are not listed (leases: null)"
+                % (
+                    state.scope.name,
+                    getattr(backend, "leases_unknown", None) or "the router did not list the active leases",
+                )
+            )
     return scopes, warnings
 
 
@@ -134,8 +151,13 @@ def main_for(module: AnsibleModule) -> None:
     except (ReservationError, ApiError) as exc:
         module.fail_json(msg=scrub(exc, params))
     except Exception as exc:  # a bug or a surprise from the router: reading changes nothing
-        module.fail_json(msg=scrub("unexpected error while reading the DHCP scopes (%s: %s); nothing was changed"
-                                   % (type(exc).__name__, exc), params))
+        module.fail_json(
+            msg=scrub(
+                "unexpected error while reading the DHCP scopes (%s: %s); nothing was changed"
+                % (type(exc).__name__, exc),
+                params,
+            )
+        )
     for warning in warnings:
         module.warn(scrub(warning, params))
     module.exit_json(changed=False, scopes=scopes)

@@ -73,10 +73,14 @@ class IPRange(t.NamedTuple):
         return address.version == self.version and int(self.first) <= int(address) <= int(self.last)
 
     def overlaps(self, other: IPRange) -> bool:
-        return other.version == self.version and int(self.first) <= int(other.last) and int(other.first) <= int(self.last)
+        return (
+            other.version == self.version and int(self.first) <= int(other.last) and int(other.first) <= int(self.last)
+        )
 
     def covers(self, other: IPRange) -> bool:
-        return other.version == self.version and int(self.first) <= int(other.first) and int(other.last) <= int(self.last)
+        return (
+            other.version == self.version and int(self.first) <= int(other.first) and int(other.last) <= int(self.last)
+        )
 
     def intersection(self, other: IPRange) -> IPRange | None:
         """The addresses both ranges hold, as a range, or ``None`` when they do not overlap."""
@@ -142,8 +146,11 @@ def parse_range(text: object, what: str | None = None, strict: bool = False) -> 
             net = ipaddress.ip_network(raw, strict=strict)
         except ValueError as exc:
             if "has host bits set" in str(exc):
-                raise RangeError(_named(what, "%r has host bits set (did you mean %s?)"
-                                        % (raw, ipaddress.ip_network(raw, strict=False))))
+                raise RangeError(
+                    _named(
+                        what, "%r has host bits set (did you mean %s?)" % (raw, ipaddress.ip_network(raw, strict=False))
+                    )
+                )
             raise RangeError(_named(what, "%r is not a valid CIDR" % (raw,)))
         return IPRange(net.network_address, net.broadcast_address)
     if "-" in raw:

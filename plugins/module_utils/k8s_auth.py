@@ -59,8 +59,9 @@ def _env_bool(name: str, text: str) -> bool:
     raise K8sAuthError("environment variable %s=%r is not a boolean (use true or false)" % (name, text))
 
 
-def resolve_options(module: AnsibleModule | None = None, environ: t.Mapping[str, str] | None = None,
-                    **kw: t.Any) -> dict[str, tuple[t.Any, str | None]]:
+def resolve_options(
+    module: AnsibleModule | None = None, environ: t.Mapping[str, str] | None = None, **kw: t.Any
+) -> dict[str, tuple[t.Any, str | None]]:
     """Each auth option's value and where it came from: ``{option: (value, source)}``.
 
     Order: the module's param, then the keyword argument, then the environment variables of
@@ -110,8 +111,9 @@ def get_client(module: AnsibleModule | None = None, **kw: t.Any) -> t.Any:
         from kubernetes import config as k8s_config
         from kubernetes.config.config_exception import ConfigException
     except ImportError:
-        raise K8sAuthError("the Python package 'kubernetes' is required on the host that runs this module "
-                           "(pip install kubernetes)")
+        raise K8sAuthError(
+            "the Python package 'kubernetes' is required on the host that runs this module (pip install kubernetes)"
+        )
 
     kubeconfig, kc_source = opts["kubeconfig"]
     configuration = k8s_client.Configuration()
@@ -122,17 +124,23 @@ def get_client(module: AnsibleModule | None = None, **kw: t.Any) -> t.Any:
             missing = [p for p in paths if not os.path.exists(p)]
             if missing and len(missing) == len(paths):
                 raise K8sAuthError("%s: %s does not exist" % (_describe("kubeconfig", kc_source), missing[0]))
-            k8s_config.load_kube_config(config_file=kubeconfig, context=value["context"],
-                                        client_configuration=configuration, persist_config=False)
+            k8s_config.load_kube_config(
+                config_file=kubeconfig,
+                context=value["context"],
+                client_configuration=configuration,
+                persist_config=False,
+            )
             loaded = True
         elif not value["host"]:
             if os.environ.get("KUBERNETES_SERVICE_HOST") and os.path.exists(
-                    "/var/run/secrets/kubernetes.io/serviceaccount/token"):
+                "/var/run/secrets/kubernetes.io/serviceaccount/token"
+            ):
                 k8s_config.load_incluster_config(client_configuration=configuration)
                 loaded = True
             elif os.path.exists(os.path.expanduser("~/.kube/config")):
-                k8s_config.load_kube_config(context=value["context"], client_configuration=configuration,
-                                            persist_config=False)
+                k8s_config.load_kube_config(
+                    context=value["context"], client_configuration=configuration, persist_config=False
+                )
                 loaded = True
     except ConfigException as exc:
         where = _describe("kubeconfig", kc_source) if kubeconfig else "the default kubeconfig"
@@ -144,8 +152,10 @@ def get_client(module: AnsibleModule | None = None, **kw: t.Any) -> t.Any:
     if value["host"]:
         configuration.host = value["host"].rstrip("/")
     elif not loaded:
-        raise K8sAuthError("no cluster to talk to: set kubeconfig (or K8S_AUTH_KUBECONFIG / KUBECONFIG) "
-                           "or host (K8S_AUTH_HOST), or run inside a pod")
+        raise K8sAuthError(
+            "no cluster to talk to: set kubeconfig (or K8S_AUTH_KUBECONFIG / KUBECONFIG) "
+            "or host (K8S_AUTH_HOST), or run inside a pod"
+        )
     if value["api_key"]:
         # The client reads "BearerToken" first; the kubeconfig loader's refresh hook would put its own token back.
         configuration.api_key = {"BearerToken": value["api_key"]}

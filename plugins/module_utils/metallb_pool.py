@@ -59,8 +59,16 @@ MANAGED_BY = ("app.kubernetes.io/managed-by", "baremetal-lb")
 MANAGED_FIELDS = {
     POOL: ("addresses", "autoAssign", "avoidBuggyIPs", "serviceAllocation"),
     L2ADV: ("ipAddressPools", "ipAddressPoolSelectors", "interfaces", "nodeSelectors"),
-    BGPADV: ("ipAddressPools", "ipAddressPoolSelectors", "aggregationLength", "aggregationLengthV6", "localPref",
-             "communities", "peers", "nodeSelectors"),
+    BGPADV: (
+        "ipAddressPools",
+        "ipAddressPoolSelectors",
+        "aggregationLength",
+        "aggregationLengthV6",
+        "localPref",
+        "communities",
+        "peers",
+        "nodeSelectors",
+    ),
 }
 
 CRD_WAIT_SECONDS = 30.0
@@ -77,24 +85,33 @@ ADDRESS_POOL_ARG_SPEC.update(
     mode=dict(type="str", default="layer2", choices=["layer2", "bgp"]),
     auto_assign=dict(type="bool", default=True),
     avoid_buggy_ips=dict(type="bool", default=False),
-    service_allocation=dict(type="dict", options=dict(
-        priority=dict(type="int"),
-        namespaces=dict(type="list", elements="str"),
-        namespace_selectors=copy.deepcopy(_SELECTOR_ARG),
-        service_selectors=copy.deepcopy(_SELECTOR_ARG),
-    )),
-    l2=dict(type="dict", options=dict(
-        interfaces=dict(type="list", elements="str"),
-        node_selectors=copy.deepcopy(_SELECTOR_ARG),
-    )),
-    bgp=dict(type="dict", options=dict(
-        aggregation_length=dict(type="int"),
-        aggregation_length_v6=dict(type="int"),
-        local_pref=dict(type="int"),
-        communities=dict(type="list", elements="str"),
-        peers=dict(type="list", elements="str"),
-        node_selectors=copy.deepcopy(_SELECTOR_ARG),
-    )),
+    service_allocation=dict(
+        type="dict",
+        options=dict(
+            priority=dict(type="int"),
+            namespaces=dict(type="list", elements="str"),
+            namespace_selectors=copy.deepcopy(_SELECTOR_ARG),
+            service_selectors=copy.deepcopy(_SELECTOR_ARG),
+        ),
+    ),
+    l2=dict(
+        type="dict",
+        options=dict(
+            interfaces=dict(type="list", elements="str"),
+            node_selectors=copy.deepcopy(_SELECTOR_ARG),
+        ),
+    ),
+    bgp=dict(
+        type="dict",
+        options=dict(
+            aggregation_length=dict(type="int"),
+            aggregation_length_v6=dict(type="int"),
+            local_pref=dict(type="int"),
+            communities=dict(type="list", elements="str"),
+            peers=dict(type="list", elements="str"),
+            node_selectors=copy.deepcopy(_SELECTOR_ARG),
+        ),
+    ),
     install_crds=dict(type="bool", default=True),
 )
 
@@ -116,22 +133,26 @@ class AddressPoolError(Exception):
 # does); what a pool may hold -- no zone ids, no reserved addresses, no overlaps -- is decided here.
 
 # Addresses no Service can use (the speaker refuses pools that include them: speaker/config/cluster.py).
-_RESERVED = tuple((parse_range(net, strict=True), what) for net, what in (
-    ("0.0.0.0/8", "'this network'"),
-    ("127.0.0.0/8", "loopback"),
-    ("224.0.0.0/4", "multicast"),
-    ("255.255.255.255", "broadcast"),
-    ("::/128", "unspecified"),
-    ("::1/128", "loopback"),
-    ("ff00::/8", "multicast"),
-))
+_RESERVED = tuple(
+    (parse_range(net, strict=True), what)
+    for net, what in (
+        ("0.0.0.0/8", "'this network'"),
+        ("127.0.0.0/8", "loopback"),
+        ("224.0.0.0/4", "multicast"),
+        ("255.255.255.255", "broadcast"),
+        ("::/128", "unspecified"),
+        ("::1/128", "loopback"),
+        ("ff00::/8", "multicast"),
+    )
+)
 
 
-def parse_addresses(addresses: t.Any, field: str = 'addresses') -> list[tuple[str, str, IPRange]]:
+def parse_addresses(addresses: t.Any, field: str = "addresses") -> list[tuple[str, str, IPRange]]:
     """Validate a pool's address list: ``[(field, text, IPRange), ...]`` or :class:`AddressPoolError`."""
     if not addresses:
-        raise AddressPoolError("%s: empty; a pool needs at least one address range "
-                               "(e.g. 10.1.1.240-10.1.1.250 or 10.1.1.240/29)" % field)
+        raise AddressPoolError(
+            "%s: empty; a pool needs at least one address range (e.g. 10.1.1.240-10.1.1.250 or 10.1.1.240/29)" % field
+        )
     entries: list[tuple[str, str, IPRange]] = []
     for i, text in enumerate(addresses):
         at = "%s[%d]" % (field, i)
@@ -144,12 +165,16 @@ def parse_addresses(addresses: t.Any, field: str = 'addresses') -> list[tuple[st
         shown = text.strip()
         for reserved, what in _RESERVED:
             if rng.overlaps(reserved):
-                raise AddressPoolError("%s: %s includes %s addresses (%s), which no Service can use"
-                                       % (at, shown, what, reserved.compact()))
+                raise AddressPoolError(
+                    "%s: %s includes %s addresses (%s), which no Service can use"
+                    % (at, shown, what, reserved.compact())
+                )
         for prev_at, prev_text, prev in entries:
             if rng.overlaps(prev):
-                raise AddressPoolError("%s: %s overlaps %s (%s) at %s" % (at, shown, prev_at, prev_text,
-                                                                          (rng.intersection(prev) or rng).compact()))
+                raise AddressPoolError(
+                    "%s: %s overlaps %s (%s) at %s"
+                    % (at, shown, prev_at, prev_text, (rng.intersection(prev) or rng).compact())
+                )
         entries.append((at, shown, rng))
     return entries
 
@@ -161,8 +186,8 @@ _IFNAME_BAD = re.compile(r"[\s/:]")
 _COMMUNITY_NUMBER = re.compile(r"^[0-9]+$")
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _SELECTOR_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
-INT32_MAX = 2 ** 31 - 1
-UINT32_MAX = 2 ** 32 - 1
+INT32_MAX = 2**31 - 1
+UINT32_MAX = 2**32 - 1
 
 
 def _fail(field: str, message: str) -> t.Any:
@@ -199,8 +224,9 @@ def _check_selectors(field: str, selectors: t.Any) -> None:
         if unknown:
             _fail(at, "unknown key %r (a label selector has matchLabels and matchExpressions)" % unknown[0])
         labels = sel.get("matchLabels") or {}
-        if not isinstance(labels, dict) or not all(isinstance(k, str) and isinstance(v, str)
-                                                   for k, v in labels.items()):
+        if not isinstance(labels, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
+        ):
             _fail(at + ".matchLabels", "%r must be a map of strings" % (labels,))
         exprs = sel.get("matchExpressions") or []
         if not isinstance(exprs, list):
@@ -210,7 +236,9 @@ def _check_selectors(field: str, selectors: t.Any) -> None:
             if not isinstance(expr, dict) or not isinstance(expr.get("key"), str):
                 _fail(where, "%r must be an object with key, operator and values" % (expr,))
             if expr.get("operator") not in _SELECTOR_OPERATORS:
-                _fail(where + ".operator", "%r is not one of %s" % (expr.get("operator"), ", ".join(_SELECTOR_OPERATORS)))
+                _fail(
+                    where + ".operator", "%r is not one of %s" % (expr.get("operator"), ", ".join(_SELECTOR_OPERATORS))
+                )
             values = expr.get("values") or []
             if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
                 _fail(where + ".values", "%r must be a list of strings" % (values,))
@@ -234,7 +262,7 @@ def _check_community(field: str, text: str) -> None:
             _fail(field, "%r is neither a community (AA:NN or large:A:B:C) nor a Community alias name" % text)
         return  # an alias defined in a Community object
     for part in numbers:
-        if not _COMMUNITY_NUMBER.match(part) or int(part) >= 2 ** bits:
+        if not _COMMUNITY_NUMBER.match(part) or int(part) >= 2**bits:
             _fail(field, "%r: %r is not a %d-bit number" % (text, part, bits))
 
 
@@ -260,9 +288,11 @@ def build_desired(params: Json) -> Desired:
     mode = params.get("mode") or "layer2"
     entries = parse_addresses(params.get("addresses"))
 
-    spec = {"addresses": [text for _at, text, _rng in entries],
-            "autoAssign": bool(params.get("auto_assign", True)),
-            "avoidBuggyIPs": bool(params.get("avoid_buggy_ips", False))}
+    spec = {
+        "addresses": [text for _at, text, _rng in entries],
+        "autoAssign": bool(params.get("auto_assign", True)),
+        "avoidBuggyIPs": bool(params.get("avoid_buggy_ips", False)),
+    }
     alloc = params.get("service_allocation")
     if alloc:
         _check_int("service_allocation.priority", alloc.get("priority"), 0, INT32_MAX)
@@ -276,8 +306,12 @@ def build_desired(params: Json) -> Desired:
         _set(sa, "serviceSelectors", alloc.get("service_selectors"))
         _set(spec, "serviceAllocation", sa)
     labels = {MANAGED_BY[0]: MANAGED_BY[1]}
-    pool = {"apiVersion": API_VERSION, "kind": POOL,
-            "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)}, "spec": spec}
+    pool = {
+        "apiVersion": API_VERSION,
+        "kind": POOL,
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
+        "spec": spec,
+    }
 
     l2, bgp = params.get("l2"), params.get("bgp")
     adv_spec = {"ipAddressPools": [name]}
@@ -312,16 +346,23 @@ def build_desired(params: Json) -> Desired:
             length = (32 if v4 else 128) if length is None else length
             shortest = min(net.prefixlen for net in rng.networks())
             if length < shortest:
-                _fail("bgp." + key, "%d: a /%d aggregate reaches outside %s (%s), whose largest block is a /%d"
-                      % (length, length, at, text, shortest))
+                _fail(
+                    "bgp." + key,
+                    "%d: a /%d aggregate reaches outside %s (%s), whose largest block is a /%d"
+                    % (length, length, at, text, shortest),
+                )
         _set(adv_spec, "aggregationLength", bgp.get("aggregation_length"))
         _set(adv_spec, "aggregationLengthV6", bgp.get("aggregation_length_v6"))
         _set(adv_spec, "localPref", bgp.get("local_pref"))
         _set(adv_spec, "communities", bgp.get("communities"))
         _set(adv_spec, "peers", bgp.get("peers"))
         _set(adv_spec, "nodeSelectors", bgp.get("node_selectors"))
-    adv = {"apiVersion": API_VERSION, "kind": ADV_KIND[mode],
-           "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)}, "spec": adv_spec}
+    adv = {
+        "apiVersion": API_VERSION,
+        "kind": ADV_KIND[mode],
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
+        "spec": adv_spec,
+    }
     return Desired(pool, adv, tuple(entries))
 
 
@@ -419,8 +460,11 @@ def _summary(obj: Json) -> str:
 
 def _changes(current: Json, desired: Json) -> list[str]:
     before, after = managed_view(current) or {}, managed_view(desired) or {}
-    return ["%s %s -> %s" % (k, _short(before.get(k)), _short(after.get(k)))
-            for k in MANAGED_FIELDS[desired["kind"]] if before.get(k) != after.get(k)]
+    return [
+        "%s %s -> %s" % (k, _short(before.get(k)), _short(after.get(k)))
+        for k in MANAGED_FIELDS[desired["kind"]]
+        if before.get(k) != after.get(k)
+    ]
 
 
 Step = namedtuple("Step", "verb obj previous command")
@@ -468,8 +512,9 @@ def _contains(live: t.Any, shipped: t.Any) -> t.Any:
     if isinstance(shipped, dict):
         return isinstance(live, dict) and all(k in live and _contains(live[k], v) for k, v in shipped.items())
     if isinstance(shipped, list):
-        return isinstance(live, list) and len(live) == len(shipped) and all(
-            _contains(a, b) for a, b in zip(live, shipped))
+        return (
+            isinstance(live, list) and len(live) == len(shipped) and all(_contains(a, b) for a, b in zip(live, shipped))
+        )
     return live == shipped
 
 
@@ -489,10 +534,18 @@ def crd_upgrade(shipped: t.Any, live: t.Any) -> t.Any:
     if annotations.get(SCHEMA_HASH) == schema_hash(shipped):
         return None
     if theirs is not None and version_key(theirs) > version_key(ours):
-        return ("newer", None, "CustomResourceDefinition %s has schema %s, newer than this collection's %s: left as it "
-                "is (upgrade the collection)" % (name, theirs, ours))
-    if (theirs is not None and version_key(theirs) == version_key(ours) and SCHEMA_HASH not in annotations
-            and _contains(live.get("spec") or {}, shipped["spec"])):
+        return (
+            "newer",
+            None,
+            "CustomResourceDefinition %s has schema %s, newer than this collection's %s: left as it "
+            "is (upgrade the collection)" % (name, theirs, ours),
+        )
+    if (
+        theirs is not None
+        and version_key(theirs) == version_key(ours)
+        and SCHEMA_HASH not in annotations
+        and _contains(live.get("spec") or {}, shipped["spec"])
+    ):
         return None
     obj = shipped_crd(shipped)
     new_meta = copy.deepcopy(meta)
@@ -500,16 +553,23 @@ def crd_upgrade(shipped: t.Any, live: t.Any) -> t.Any:
     new_meta["labels"] = dict(meta.get("labels") or {}, **(obj["metadata"].get("labels") or {}))
     new_meta["annotations"] = dict(annotations, **obj["metadata"]["annotations"])
     obj["metadata"] = new_meta
-    return ("update", obj, "update CustomResourceDefinition %s: schema %s -> %s"
-            % (name, theirs or "unversioned", ours))
+    return (
+        "update",
+        obj,
+        "update CustomResourceDefinition %s: schema %s -> %s" % (name, theirs or "unversioned", ours),
+    )
 
 
 def _clean_for_create(obj: Json) -> Json:
     """A live object turned back into something ``create`` accepts (for recreating on rollback)."""
     meta = obj.get("metadata") or {}
     keep = dict((k, meta[k]) for k in ("name", "namespace", "labels", "annotations") if k in meta)
-    return {"apiVersion": obj.get("apiVersion", API_VERSION), "kind": obj["kind"], "metadata": keep,
-            "spec": copy.deepcopy(obj.get("spec") or {})}
+    return {
+        "apiVersion": obj.get("apiVersion", API_VERSION),
+        "kind": obj["kind"],
+        "metadata": keep,
+        "spec": copy.deepcopy(obj.get("spec") or {}),
+    }
 
 
 def _merged_update(current: Json, desired: Json) -> Json:
@@ -557,34 +617,49 @@ def plan(desired: Desired, live: Json, name: str, namespace: str, state: str) ->
         return steps, {"before": before, "after": after}, warnings
 
     for crd in live.get("missing_crds") or ():
-        steps.append(Step("install-crd", shipped_crd(crd), None,
-                          "install CustomResourceDefinition %s" % crd["metadata"]["name"]))
+        steps.append(
+            Step("install-crd", shipped_crd(crd), None, "install CustomResourceDefinition %s" % crd["metadata"]["name"])
+        )
     for obj, previous, command in live.get("outdated_crds") or ():
         steps.append(Step("update-crd", obj, previous, command))
     if not live.get("namespace_exists"):
-        steps.append(Step("create-namespace", {"metadata": {"name": namespace}}, None,
-                          "create Namespace %s" % namespace))
+        steps.append(
+            Step("create-namespace", {"metadata": {"name": namespace}}, None, "create Namespace %s" % namespace)
+        )
     for obj in (desired.pool, desired.advertisement):
         current = live.get(obj["kind"])
         after[ref(obj)] = display(obj)
         if current is None:
             steps.append(Step("create", obj, None, "create %s %s" % (ref(obj), _summary(obj))))
         elif managed_view(current) != managed_view(obj):
-            steps.append(Step("update", _merged_update(current, obj), current,
-                              "update %s: %s" % (ref(obj), "; ".join(_changes(current, obj)))))
+            steps.append(
+                Step(
+                    "update",
+                    _merged_update(current, obj),
+                    current,
+                    "update %s: %s" % (ref(obj), "; ".join(_changes(current, obj))),
+                )
+            )
     other = BGPADV if desired.advertisement["kind"] == L2ADV else L2ADV
     stale = live.get(other)
     if stale is not None:
         if _selects_only(stale, name):
-            steps.append(Step("delete", stale, stale, "delete %s (pool %s is now announced by %s)"
-                              % (ref(stale), name, desired.advertisement["kind"])))
+            steps.append(
+                Step(
+                    "delete",
+                    stale,
+                    stale,
+                    "delete %s (pool %s is now announced by %s)" % (ref(stale), name, desired.advertisement["kind"]),
+                )
+            )
         else:
             after[ref(stale)] = display(stale)
     return steps, {"before": before, "after": after}, warnings
 
 
-def find_overlap(entries: t.Sequence[tuple[str, str, IPRange]], name: str, namespace: str,
-                 other_pools: list[t.Any]) -> str | None:
+def find_overlap(
+    entries: t.Sequence[tuple[str, str, IPRange]], name: str, namespace: str, other_pools: list[t.Any]
+) -> str | None:
     """The first clash of this pool's ranges with another IPAddressPool's, as an error message, or ``None``."""
     for other in other_pools:
         other_name = (other.get("metadata") or {}).get("name")
@@ -597,10 +672,21 @@ def find_overlap(entries: t.Sequence[tuple[str, str, IPRange]], name: str, names
                 continue  # the speaker refuses that entry anyway; it holds no addresses
             for at, mine_text, mine in entries:
                 if mine.overlaps(theirs):
-                    return ("%s %s of IPAddressPool %s/%s overlaps IPAddressPool %s/%s spec.addresses[%d] (%s) at %s: "
-                            "two pools must not share addresses; nothing was changed"
-                            % (at, mine_text, namespace, name, namespace, other_name, j, text.strip(),
-                               (mine.intersection(theirs) or mine).compact()))
+                    return (
+                        "%s %s of IPAddressPool %s/%s overlaps IPAddressPool %s/%s spec.addresses[%d] (%s) at %s: "
+                        "two pools must not share addresses; nothing was changed"
+                        % (
+                            at,
+                            mine_text,
+                            namespace,
+                            name,
+                            namespace,
+                            other_name,
+                            j,
+                            text.strip(),
+                            (mine.intersection(theirs) or mine).compact(),
+                        )
+                    )
     return None
 
 
@@ -648,8 +734,7 @@ class Cluster:
         except ApiException:
             raise
         except Exception as exc:  # urllib3 connection errors and the like
-            raise ApiUnreachable("cannot reach the API server at %s: %s"
-                                 % (self.api_client.configuration.host, exc))
+            raise ApiUnreachable("cannot reach the API server at %s: %s" % (self.api_client.configuration.host, exc))
 
     def _maybe(self, fn: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
         from kubernetes.client.exceptions import ApiException
@@ -670,8 +755,11 @@ class Cluster:
 
     def replace_crd(self, crd: t.Any) -> t.Any:
         """PUT with the live resourceVersion in ``crd``: a concurrent change fails with 409, nothing is overwritten."""
-        return self._json(self._call(self.ext.replace_custom_resource_definition, crd["metadata"]["name"], crd,
-                                     _preload_content=False))
+        return self._json(
+            self._call(
+                self.ext.replace_custom_resource_definition, crd["metadata"]["name"], crd, _preload_content=False
+            )
+        )
 
     def wait_established(self, name: t.Any, timeout: t.Any = CRD_WAIT_SECONDS) -> t.Any:
         deadline = time.monotonic() + timeout
@@ -681,24 +769,32 @@ class Cluster:
             if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
                 return
             if time.monotonic() > deadline:
-                raise AddressPoolError("CustomResourceDefinition %s was created but is not Established after %ds"
-                                       % (name, timeout))
+                raise AddressPoolError(
+                    "CustomResourceDefinition %s was created but is not Established after %ds" % (name, timeout)
+                )
             time.sleep(0.2)
 
     def namespace_exists(self, name: t.Any) -> t.Any:
         return self._maybe(self.core.read_namespace, name, _preload_content=False) is not None
 
     def create_namespace(self, name: t.Any) -> t.Any:
-        self._call(self.core.create_namespace, {"apiVersion": "v1", "kind": "Namespace",
-                                                "metadata": {"name": name}}, _preload_content=False)
+        self._call(
+            self.core.create_namespace,
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
+            _preload_content=False,
+        )
 
     def nodes(self) -> t.Any:
         return list(self._json(self._call(self.core.list_node, _preload_content=False)).get("items") or [])
 
     def pods(self, label_selector: t.Any) -> t.Any:
         """Pods in every namespace matching ``label_selector``."""
-        return list(self._json(self._call(self.core.list_pod_for_all_namespaces, label_selector=label_selector,
-                                          _preload_content=False)).get("items") or [])
+        return list(
+            self._json(
+                self._call(self.core.list_pod_for_all_namespaces, label_selector=label_selector, _preload_content=False)
+            ).get("items")
+            or []
+        )
 
     def config_map(self, namespace: t.Any, name: t.Any) -> t.Any:
         response = self._maybe(self.core.read_namespaced_config_map, name, namespace, _preload_content=False)
@@ -706,8 +802,11 @@ class Cluster:
 
     def replace_config_map(self, obj: t.Any) -> t.Any:
         meta = obj["metadata"]
-        return self._json(self._call(self.core.replace_namespaced_config_map, meta["name"], meta["namespace"], obj,
-                                     _preload_content=False))
+        return self._json(
+            self._call(
+                self.core.replace_namespaced_config_map, meta["name"], meta["namespace"], obj, _preload_content=False
+            )
+        )
 
     def get(self, kind: t.Any, namespace: t.Any, name: t.Any) -> t.Any:
         return self._maybe(self.custom.get_namespaced_custom_object, GROUP, VERSION, namespace, PLURALS[kind], name)
@@ -725,8 +824,14 @@ class Cluster:
         deadline = time.monotonic() + retry_not_found
         while True:
             try:
-                return self._call(self.custom.create_namespaced_custom_object, GROUP, VERSION, meta["namespace"],
-                                  PLURALS[obj["kind"]], obj)
+                return self._call(
+                    self.custom.create_namespaced_custom_object,
+                    GROUP,
+                    VERSION,
+                    meta["namespace"],
+                    PLURALS[obj["kind"]],
+                    obj,
+                )
             except ApiException as exc:
                 if exc.status != 404 or time.monotonic() >= deadline:
                     raise
@@ -734,13 +839,26 @@ class Cluster:
 
     def replace(self, obj: t.Any) -> t.Any:
         meta = obj["metadata"]
-        return self._call(self.custom.replace_namespaced_custom_object, GROUP, VERSION, meta["namespace"],
-                          PLURALS[obj["kind"]], meta["name"], obj)
+        return self._call(
+            self.custom.replace_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            meta["namespace"],
+            PLURALS[obj["kind"]],
+            meta["name"],
+            obj,
+        )
 
     def delete(self, obj: t.Any) -> t.Any:
         meta = obj["metadata"]
-        return self._maybe(self.custom.delete_namespaced_custom_object, GROUP, VERSION, meta["namespace"],
-                           PLURALS[obj["kind"]], meta["name"])
+        return self._maybe(
+            self.custom.delete_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            meta["namespace"],
+            PLURALS[obj["kind"]],
+            meta["name"],
+        )
 
 
 class ApiUnreachable(Exception):
@@ -762,13 +880,22 @@ def read_live(cluster: t.Any, name: t.Any, namespace: t.Any, install_crds: t.Any
             crd_warnings.append(upgrade[2])
     missing_names = set(crd["spec"]["names"]["kind"] for crd in missing)
     if missing and state == "present" and not install_crds:
-        raise AddressPoolError("the metallb.io CRDs %s are not installed and install_crds is false: install them "
-                               "(set install_crds: true, or apply MetalLB's manifests) and run again"
-                               % ", ".join(crd["metadata"]["name"] for crd in missing))
-    live = {"missing_crds": missing, "outdated_crds": outdated, "crd_warnings": crd_warnings,
-            "namespace_exists": cluster.namespace_exists(namespace), "other_pools": []}
+        raise AddressPoolError(
+            "the metallb.io CRDs %s are not installed and install_crds is false: install them "
+            "(set install_crds: true, or apply MetalLB's manifests) and run again"
+            % ", ".join(crd["metadata"]["name"] for crd in missing)
+        )
+    live = {
+        "missing_crds": missing,
+        "outdated_crds": outdated,
+        "crd_warnings": crd_warnings,
+        "namespace_exists": cluster.namespace_exists(namespace),
+        "other_pools": [],
+    }
     for kind in (POOL, L2ADV, BGPADV):
-        live[kind] = None if kind in missing_names or not live["namespace_exists"] else cluster.get(kind, namespace, name)
+        live[kind] = (
+            None if kind in missing_names or not live["namespace_exists"] else cluster.get(kind, namespace, name)
+        )
     if POOL not in missing_names and live["namespace_exists"] and state == "present":
         live["other_pools"] = cluster.list(POOL, namespace)
     return live
@@ -808,8 +935,11 @@ def apply(cluster: t.Any, steps: t.Any, check_mode: t.Any) -> t.Any:
             reason = api_error_text(exc) if isinstance(exc, ApiException) else str(exc)
             message = "%s failed: %s" % (step.command, reason)
             rollback, incomplete = _rollback(cluster, done)
-            kept = [s.command for s in steps[:steps.index(step)]
-                    if s.verb in ("install-crd", "update-crd", "create-namespace")]
+            kept = [
+                s.command
+                for s in steps[: steps.index(step)]
+                if s.verb in ("install-crd", "update-crd", "create-namespace")
+            ]
             if kept:
                 rollback += "; kept (harmless, needed by a re-run): " + ", ".join(kept)
             raise AddressPoolError(message + rollback, changed=bool(kept) or incomplete)
@@ -853,9 +983,12 @@ def _public(obj: t.Any) -> t.Any:
     if not obj:
         return {}
     meta = obj.get("metadata") or {}
-    return {"apiVersion": obj.get("apiVersion", API_VERSION), "kind": obj["kind"],
-            "metadata": dict((k, meta[k]) for k in ("name", "namespace", "labels") if k in meta),
-            "spec": copy.deepcopy(obj.get("spec") or {})}
+    return {
+        "apiVersion": obj.get("apiVersion", API_VERSION),
+        "kind": obj["kind"],
+        "metadata": dict((k, meta[k]) for k in ("name", "namespace", "labels") if k in meta),
+        "spec": copy.deepcopy(obj.get("spec") or {}),
+    }
 
 
 def run(params: t.Any, cluster: t.Any, check_mode: bool = False) -> t.Any:
@@ -872,11 +1005,18 @@ def run(params: t.Any, cluster: t.Any, check_mode: bool = False) -> t.Any:
     result = {"changed": bool(steps), "commands": [s.command for s in steps], "diff": diff, "warnings": warnings}
     if state == "present":
         adv_kind = desired.advertisement["kind"]
-        result["pool"] = _public(written.get(POOL) or (desired.pool if check_mode or live[POOL] is None
-                                                       else _merged_update(live[POOL], desired.pool)))
-        result["advertisement"] = _public(written.get(adv_kind) or (
-            desired.advertisement if check_mode or live[adv_kind] is None
-            else _merged_update(live[adv_kind], desired.advertisement)))
+        result["pool"] = _public(
+            written.get(POOL)
+            or (desired.pool if check_mode or live[POOL] is None else _merged_update(live[POOL], desired.pool))
+        )
+        result["advertisement"] = _public(
+            written.get(adv_kind)
+            or (
+                desired.advertisement
+                if check_mode or live[adv_kind] is None
+                else _merged_update(live[adv_kind], desired.advertisement)
+            )
+        )
     else:
         result["pool"], result["advertisement"] = {}, {}
     return result
@@ -899,8 +1039,7 @@ def run_module(module: AnsibleModule) -> t.Any:
     except ApiUnreachable as exc:
         module.fail_json(msg="%s; nothing was changed" % exc, changed=False)
     except ApiException as exc:  # apply() handles its own errors: this is a read
-        module.fail_json(msg="reading the cluster failed: %s; nothing was changed" % api_error_text(exc),
-                         changed=False)
+        module.fail_json(msg="reading the cluster failed: %s; nothing was changed" % api_error_text(exc), changed=False)
     finally:
         api_client.close()
     for warning in result.pop("warnings"):

@@ -41,8 +41,10 @@ BOOT_ORDER_START = "19"  # dnsmasq.init line 4: `START=19`; a failed ipcalc leav
 _TRUE = ("1", "on", "true", "yes", "enabled")  # lib/functions.sh get_bool (line 153)
 _FALSE = ("0", "off", "false", "no", "disabled")
 
-_STDOUT_ORDER = {"24.10": ("IP", "NETMASK", "BROADCAST", "NETWORK", "PREFIX", "COUNT", "START", "END"),
-                 "23.05": ("IP", "NETMASK", "BROADCAST", "NETWORK", "PREFIX", "START", "END")}
+_STDOUT_ORDER = {
+    "24.10": ("IP", "NETMASK", "BROADCAST", "NETWORK", "PREFIX", "COUNT", "START", "END"),
+    "23.05": ("IP", "NETMASK", "BROADCAST", "NETWORK", "PREFIX", "START", "END"),
+}
 
 
 class IpcalcResult(t.NamedTuple):
@@ -104,8 +106,10 @@ def first_value(value: t.Any) -> t.Any:
 
 def _getter(options: UciOptions) -> t.Callable[..., t.Any]:
     """``get(key, default)`` over one section's options, as ``config_get`` sees them (lists joined)."""
+
     def get(key: str, default: t.Any = None) -> t.Any:
         return first_value(options.get(key, default))
+
     return get
 
 
@@ -159,8 +163,13 @@ def ipcalc_2410(ip: str, prefix_or_netmask: object, start: object, limit: object
     netmask, prefix = _mask_from(prefix_or_netmask)
     hostmask = netmask ^ UINT32_MAX
     network = ipaddr & netmask
-    values = {"IP": _int2ip(ipaddr), "NETMASK": _int2ip(netmask), "NETWORK": _int2ip(network),
-              "PREFIX": str(prefix), "COUNT": str(hostmask + 1)}
+    values = {
+        "IP": _int2ip(ipaddr),
+        "NETMASK": _int2ip(netmask),
+        "NETWORK": _int2ip(network),
+        "PREFIX": str(prefix),
+        "COUNT": str(hostmask + 1),
+    }
     if prefix <= 30:
         values["BROADCAST"] = _int2ip(network | hostmask)
     lower = network + 1 if prefix <= 30 else network
@@ -189,8 +198,12 @@ def ipcalc_2410(ip: str, prefix_or_netmask: object, start: object, limit: object
     if first > last:
         return IpcalcResult(1, values, "network (%s/%s) too small\n" % (values["NETWORK"], prefix), "24.10")
     if first <= ipaddr <= last:
-        return IpcalcResult(1, values, "error: address %s inside range %s..%s\n"
-                            % (values["IP"], _int2ip(first), _int2ip(last)), "24.10")
+        return IpcalcResult(
+            1,
+            values,
+            "error: address %s inside range %s..%s\n" % (values["IP"], _int2ip(first), _int2ip(last)),
+            "24.10",
+        )
     values.update(START=_int2ip(first), END=_int2ip(last))
     return IpcalcResult(0, values, "", "24.10")
 
@@ -201,8 +214,13 @@ def ipcalc_2305(ip: str, prefix_or_netmask: object, start: object, count_minus_o
     netmask, prefix = _mask_from(prefix_or_netmask)
     hostmask = netmask ^ UINT32_MAX
     network = ipaddr & netmask
-    values = {"IP": _int2ip(ipaddr), "NETMASK": _int2ip(netmask), "BROADCAST": _int2ip(network | hostmask),
-              "NETWORK": _int2ip(network), "PREFIX": str(prefix)}
+    values = {
+        "IP": _int2ip(ipaddr),
+        "NETMASK": _int2ip(netmask),
+        "BROADCAST": _int2ip(network | hostmask),
+        "NETWORK": _int2ip(network),
+        "PREFIX": str(prefix),
+    }
     first = network | (int(str(start)) & hostmask)
     if first < network + 1:
         first = network + 1
@@ -260,8 +278,9 @@ def netifd_subnet(interface: UciOptions) -> tuple[str | None, str | None, str | 
     return device, proto, "%s/%s" % (addr, plen)
 
 
-def dnsmasq_ranges(release: str, sections: t.Sequence[tuple[str, UciOptions]], netifd: t.Mapping[str, t.Any],
-                   maindhcp: bool = False) -> list[Range]:
+def dnsmasq_ranges(
+    release: str, sections: t.Sequence[tuple[str, UciOptions]], netifd: t.Mapping[str, t.Any], maindhcp: bool = False
+) -> list[Range]:
     """Every ``dhcp`` section in configuration order → :class:`Range`, as dnsmasq.init computes them.
 
     ``sections``: ``[(name, options)]`` of the ``dhcp`` sections in file order (options: str or list);
@@ -289,13 +308,17 @@ def dnsmasq_ranges(release: str, sections: t.Sequence[tuple[str, UciOptions]], n
             out.append(Range(name, "skipped", None, None, None, None, "interface %s is not up" % net))
             continue
         if get_bool(get("ignore"), False):
-            out.append(Range(name, "ignored", None, None, None, None,
-                             "ignore=1: dnsmasq answers no DHCP on %s" % state["device"]))
+            out.append(
+                Range(
+                    name, "ignored", None, None, None, None, "ignore=1: dnsmasq answers no DHCP on %s" % state["device"]
+                )
+            )
             continue
         subnet = state.get("subnet")
         if not subnet or state.get("proto") != "static":
-            out.append(Range(name, "skipped", None, None, None, None,
-                             "interface %s is not static with an IPv4 address" % net))
+            out.append(
+                Range(name, "skipped", None, None, None, None, "interface %s is not static with an IPv4 address" % net)
+            )
             continue
         ipaddr, dummy, plen = subnet.partition("/")
         netmask_opt = get("netmask")
@@ -313,8 +336,17 @@ def dnsmasq_ranges(release: str, sections: t.Sequence[tuple[str, UciOptions]], n
             argv = ipcalc_argv(release, ipaddr, prefix_or_netmask, start, limit)
             res = run_ipcalc(argv)
         except ValueError as exc:
-            out.append(Range(name, "broken", None, None, None, None,
-                             "start=%r limit=%r: the init script fails (%s)" % (start_raw, limit, exc)))
+            out.append(
+                Range(
+                    name,
+                    "broken",
+                    None,
+                    None,
+                    None,
+                    None,
+                    "start=%r limit=%r: the init script fails (%s)" % (start_raw, limit, exc),
+                )
+            )
             continue
         # Both releases export what ipcalc.sh printed even when it failed (see the module docstring).
         own = res.rc == 0
@@ -324,17 +356,34 @@ def dnsmasq_ranges(release: str, sections: t.Sequence[tuple[str, UciOptions]], n
         tags = "".join("tag:%s," % item for item in tag_list)
         nettag = "set:%s," % (get("networkid") or net)
         end = "static" if not dynamic else shell["END"]
-        line = "dhcp-range=%s%s%s,%s,%s,%s%s" % (tags, nettag, shell["START"], end, shell["NETMASK"], leasetime,
-                                                 " " + options if options else "")
+        line = "dhcp-range=%s%s%s,%s,%s,%s%s" % (
+            tags,
+            nettag,
+            shell["START"],
+            end,
+            shell["NETMASK"],
+            leasetime,
+            " " + options if options else "",
+        )
         if not own:
-            out.append(Range(name, "broken", None, None, shell["NETMASK"], line,
-                             "start=%s limit=%s on %s/%s: ipcalc.sh fails (%s), yet dnsmasq.init writes %r"
-                             % (start_raw, limit, ipaddr, prefix_or_netmask, res.stderr.strip(), line)))
+            out.append(
+                Range(
+                    name,
+                    "broken",
+                    None,
+                    None,
+                    shell["NETMASK"],
+                    line,
+                    "start=%s limit=%s on %s/%s: ipcalc.sh fails (%s), yet dnsmasq.init writes %r"
+                    % (start_raw, limit, ipaddr, prefix_or_netmask, res.stderr.strip(), line),
+                )
+            )
         elif not dynamic:
             out.append(Range(name, "static", None, None, shell["NETMASK"], line, "dynamicdhcp=0: static leases only"))
         else:
-            out.append(Range(name, "dynamic", shell["START"], shell["END"], shell["NETMASK"], line,
-                             res.stderr.strip() or None))
+            out.append(
+                Range(name, "dynamic", shell["START"], shell["END"], shell["NETMASK"], line, res.stderr.strip() or None)
+            )
     return out
 
 
@@ -347,8 +396,15 @@ def odhcpd_range(section: str, options: UciOptions, interface_subnet: str | None
     """
     get = _getter(options)
     if get_bool(get("ignore"), False) or get("dhcpv4") != "server":
-        return Range(section, "odhcpd-off", None, None, None, None,
-                     "odhcpd serves DHCPv4 only with dhcpv4=server and without ignore=1")
+        return Range(
+            section,
+            "odhcpd-off",
+            None,
+            None,
+            None,
+            None,
+            "odhcpd serves DHCPv4 only with dhcpv4=server and without ignore=1",
+        )
     if not interface_subnet:
         return Range(section, "skipped", None, None, None, None, "no static IPv4 address on the interface")
     iface = ipaddress.ip_interface(interface_subnet)
@@ -364,15 +420,29 @@ def odhcpd_range(section: str, options: UciOptions, interface_subnet: str | None
     except ValueError:
         start, end = 0, 0
     if start > 0xFFFF or end > 0xFFFF or start > end:
-        return Range(section, "static", None, None, str(iface.netmask), None,
-                     "start/limit out of range: odhcpd hands out static leases only")
+        return Range(
+            section,
+            "static",
+            None,
+            None,
+            str(iface.netmask),
+            None,
+            "start/limit out of range: odhcpd hands out static leases only",
+        )
     if not get_bool(get("dynamicdhcp"), True):
         return Range(section, "static", None, None, str(iface.netmask), None, "dynamicdhcp=0: static leases only")
     hostmask = int(iface.hostmask)
     if (start and (start & hostmask) != start) or (end and ((end & hostmask) != end or end == hostmask)):
-        return Range(section, "skipped", None, None, str(iface.netmask), None,
-                     "start=%s limit=%s do not fit %s: odhcpd finds no suitable network and hands out nothing"
-                     % (get("start"), get("limit"), iface.network))
+        return Range(
+            section,
+            "skipped",
+            None,
+            None,
+            str(iface.netmask),
+            None,
+            "start=%s limit=%s do not fit %s: odhcpd finds no suitable network and hands out nothing"
+            % (get("start"), get("limit"), iface.network),
+        )
     if not start or not end:
         start, end = {28: (3, 12), 27: (10, 29), 26: (10, 59), 25: (20, 119)}.get(iface.network.prefixlen, (100, 249))
     net = int(iface.network.network_address)

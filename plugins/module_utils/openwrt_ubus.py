@@ -27,9 +27,19 @@ if t.TYPE_CHECKING:
     from ansible_collections.baremetal.lb.plugins.module_utils.router_api import Opener
 
 NULL_SESSION = "0" * 32
-UBUS_STATUS = {0: "OK", 1: "INVALID_COMMAND", 2: "INVALID_ARGUMENT", 3: "METHOD_NOT_FOUND", 4: "NOT_FOUND",
-               5: "NO_DATA", 6: "PERMISSION_DENIED", 7: "TIMEOUT", 8: "NOT_SUPPORTED", 9: "UNKNOWN_ERROR",
-               10: "CONNECTION_FAILED"}
+UBUS_STATUS = {
+    0: "OK",
+    1: "INVALID_COMMAND",
+    2: "INVALID_ARGUMENT",
+    3: "METHOD_NOT_FOUND",
+    4: "NOT_FOUND",
+    5: "NO_DATA",
+    6: "PERMISSION_DENIED",
+    7: "TIMEOUT",
+    8: "NOT_SUPPORTED",
+    9: "UNKNOWN_ERROR",
+    10: "CONNECTION_FAILED",
+}
 ACCESS_DENIED = -32002
 
 
@@ -38,14 +48,25 @@ class UbusError(ApiError):
 
 
 class UbusClient:
-    def __init__(self, url: str | None, username: str | None, password: str | None, validate_certs: bool = True,
-                 timeout: float = 30, ca_path: str | None = None, opener: Opener | None = None) -> None:
+    def __init__(
+        self,
+        url: str | None,
+        username: str | None,
+        password: str | None,
+        validate_certs: bool = True,
+        timeout: float = 30,
+        ca_path: str | None = None,
+        opener: Opener | None = None,
+    ) -> None:
         if not url:
-            raise ApiError("openwrt: api_url is required for transport rpcd (the router's LuCI address, e.g. "
-                           "https://192.168.1.1)")
+            raise ApiError(
+                "openwrt: api_url is required for transport rpcd (the router's LuCI address, e.g. https://192.168.1.1)"
+            )
         if not username or not password:
-            raise ApiError("openwrt: transport rpcd logs in to rpcd: set api_username and api_password (an rpcd "
-                           "login, see docs/router.md 'OpenWrt: prepare your router')")
+            raise ApiError(
+                "openwrt: transport rpcd logs in to rpcd: set api_username and api_password (an rpcd "
+                "login, see docs/router.md 'OpenWrt: prepare your router')"
+            )
         base = url.rstrip("/")
         self.url = base if base.endswith("/ubus") else base + "/ubus"
         self.username = username
@@ -71,27 +92,31 @@ class UbusClient:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         try:
             if self.ca_path:
-                status, raw = self.opener(self.url, "POST", data, headers, self.validate_certs, self.timeout,
-                                          ca_path=self.ca_path)
+                status, raw = self.opener(
+                    self.url, "POST", data, headers, self.validate_certs, self.timeout, ca_path=self.ca_path
+                )
             else:
                 status, raw = self.opener(self.url, "POST", data, headers, self.validate_certs, self.timeout)
         except Exception as exc:
             raise UbusError("openwrt: POST %s failed: %s" % (self.url, self.scrub(exc)))
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else (raw or "")
         if status != 200:
-            raise UbusError("openwrt: POST %s answered HTTP %s (is uhttpd-mod-ubus installed? LuCI brings it): %s"
-                            % (self.url, status, self.scrub(text.strip()[:200])), status=status)
+            raise UbusError(
+                "openwrt: POST %s answered HTTP %s (is uhttpd-mod-ubus installed? LuCI brings it): %s"
+                % (self.url, status, self.scrub(text.strip()[:200])),
+                status=status,
+            )
         try:
             return json.loads(text)
         except ValueError:
             raise UbusError("openwrt: %s did not answer JSON-RPC: %s" % (self.url, self.scrub(text[:200])))
 
-    def _raw_call(self, session: str | None, obj: str, method: str,
-                  args: dict[str, t.Any]) -> tuple[str, t.Any, t.Any]:
+    def _raw_call(self, session: str | None, obj: str, method: str, args: dict[str, t.Any]) -> tuple[str, t.Any, t.Any]:
         self._id += 1
         self.calls.append("%s.%s" % (obj, method))
-        answer = self._post({"jsonrpc": "2.0", "id": self._id, "method": "call",
-                             "params": [session, obj, method, args]})
+        answer = self._post(
+            {"jsonrpc": "2.0", "id": self._id, "method": "call", "params": [session, obj, method, args]}
+        )
         if not isinstance(answer, dict):
             raise UbusError("openwrt: %s.%s: unexpected answer %s" % (obj, method, self.scrub(answer)))
         if "error" in answer:
@@ -103,17 +128,23 @@ class UbusClient:
         return ("result", result[0], result[1] if len(result) > 1 else None)
 
     def login(self) -> dict[str, t.Any]:
-        kind, status, data = self._raw_call(NULL_SESSION, "session", "login",
-                                            {"username": self.username, "password": self._password})
+        kind, status, data = self._raw_call(
+            NULL_SESSION, "session", "login", {"username": self.username, "password": self._password}
+        )
         if kind == "error":
-            raise UbusError("openwrt: session login refused by uhttpd (%s %s); is rpcd running?"
-                            % (status, data), status=status)
+            raise UbusError(
+                "openwrt: session login refused by uhttpd (%s %s); is rpcd running?" % (status, data), status=status
+            )
         if status == 6:
-            raise UbusError("openwrt: rpcd refused the login of %r (wrong api_username/api_password, or no "
-                            "'config login' section for it in /etc/config/rpcd)" % self.username, status=status)
+            raise UbusError(
+                "openwrt: rpcd refused the login of %r (wrong api_username/api_password, or no "
+                "'config login' section for it in /etc/config/rpcd)" % self.username,
+                status=status,
+            )
         if status != 0 or not isinstance(data, dict) or not data.get("ubus_rpc_session"):
-            raise UbusError("openwrt: session login failed (ubus status %s)" % UBUS_STATUS.get(status, status),
-                            status=status)
+            raise UbusError(
+                "openwrt: session login failed (ubus status %s)" % UBUS_STATUS.get(status, status), status=status
+            )
         self.session = str(data["ubus_rpc_session"])
         acls = data.get("acls")
         self.acls = acls if isinstance(acls, dict) else {}
@@ -129,8 +160,7 @@ class UbusClient:
                 return True
         return False
 
-    def call(self, obj: str, method: str, args: dict[str, t.Any] | None = None,
-             missing_ok: bool = False) -> t.Any:
+    def call(self, obj: str, method: str, args: dict[str, t.Any] | None = None, missing_ok: bool = False) -> t.Any:
         """``object.method(args)`` → the reply table, a dict (``{}`` when the call replied nothing).
 
         ``missing_ok``: status 4 NOT_FOUND returns None instead of raising.
@@ -145,8 +175,10 @@ class UbusClient:
         if kind == "error":
             hint = ""
             if status == ACCESS_DENIED:
-                hint = ("; the rpcd login %r lacks the ACL grant ubus %s: [%s] (install the ACL file from "
-                        "docs/router.md 'OpenWrt: prepare your router')" % (self.username, obj, method))
+                hint = (
+                    "; the rpcd login %r lacks the ACL grant ubus %s: [%s] (install the ACL file from "
+                    "docs/router.md 'OpenWrt: prepare your router')" % (self.username, obj, method)
+                )
             raise UbusError("openwrt: %s.%s refused: %s (%s)%s" % (obj, method, data, status, hint), status=status)
         if status == 4 and missing_ok:
             return None
@@ -155,6 +187,9 @@ class UbusClient:
             hint = ""
             if status == 6:
                 hint = " (the rpcd login %r lacks an ACL grant for this; see docs/router.md)" % self.username
-            raise UbusError("openwrt: %s.%s %s answered %s%s" % (obj, method, self.scrub(json.dumps(args,
-                            sort_keys=True)), what, hint), status=status)
+            raise UbusError(
+                "openwrt: %s.%s %s answered %s%s"
+                % (obj, method, self.scrub(json.dumps(args, sort_keys=True)), what, hint),
+                status=status,
+            )
         return data if isinstance(data, dict) else {}

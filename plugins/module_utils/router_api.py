@@ -31,8 +31,12 @@ ROUTER_API_ARG_SPEC: dict[str, dict[str, t.Any]] = {
     "api_username": {"type": "str", "fallback": (env_fallback, [ENV_PREFIX + "API_USERNAME"])},
     "api_password": {"type": "str", "no_log": True, "fallback": (env_fallback, [ENV_PREFIX + "API_PASSWORD"])},
     "ca_path": {"type": "path", "fallback": (env_fallback, [ENV_PREFIX + "CA_PATH"])},
-    "validate_certs": {"type": "bool", "default": True, "aliases": ["verify_ssl"],
-                       "fallback": (env_fallback, [ENV_PREFIX + "VALIDATE_CERTS"])},
+    "validate_certs": {
+        "type": "bool",
+        "default": True,
+        "aliases": ["verify_ssl"],
+        "fallback": (env_fallback, [ENV_PREFIX + "VALIDATE_CERTS"]),
+    },
     "timeout": {"type": "int", "default": 30, "fallback": (env_fallback, [ENV_PREFIX + "TIMEOUT"])},
 }
 
@@ -72,18 +76,37 @@ class UrlOpener:
         key = (bool(validate_certs), ca_path)
         if key not in self._contexts:
             from ansible.module_utils.urls import make_context
+
             self._contexts[key] = t.cast("ssl.SSLContext", make_context(cafile=ca_path, validate_certs=validate_certs))
         return self._contexts[key]
 
-    def __call__(self, url: str, method: str, data: bytes | None, headers: dict[str, str], validate_certs: bool,
-                 timeout: float, ca_path: str | None = None) -> tuple[int, bytes]:
+    def __call__(
+        self,
+        url: str,
+        method: str,
+        data: bytes | None,
+        headers: dict[str, str],
+        validate_certs: bool,
+        timeout: float,
+        ca_path: str | None = None,
+    ) -> tuple[int, bytes]:
         from urllib.error import HTTPError
 
         from ansible.module_utils.urls import Request
+
         context = self.context(validate_certs, ca_path) if url.lower().startswith("https:") else None
         try:
-            resp = Request().open(method, url, data=data, headers=headers, validate_certs=validate_certs,
-                                  timeout=timeout, follow_redirects="safe", ca_path=ca_path, context=context)
+            resp = Request().open(
+                method,
+                url,
+                data=data,
+                headers=headers,
+                validate_certs=validate_certs,
+                timeout=timeout,
+                follow_redirects="safe",
+                ca_path=ca_path,
+                context=context,
+            )
             return t.cast(int, resp.getcode()), t.cast(bytes, resp.read())
         except HTTPError as exc:
             try:
@@ -101,9 +124,16 @@ class ApiClient:
     context for this client's requests) unless a caller passes another (unit tests do).
     """
 
-    def __init__(self, base_url: str | None, what: str, auth: tuple[str, str, str] | None = None,
-                 validate_certs: bool = True, timeout: float = 30, opener: Opener | None = None,
-                 ca_path: str | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str | None,
+        what: str,
+        auth: tuple[str, str, str] | None = None,
+        validate_certs: bool = True,
+        timeout: float = 30,
+        opener: Opener | None = None,
+        ca_path: str | None = None,
+    ) -> None:
         if not base_url:
             raise ApiError("%s: api_url is required (or set %sAPI_URL)" % (what, ENV_PREFIX))
         self.base_url = base_url.rstrip("/")
@@ -140,8 +170,9 @@ class ApiClient:
         self.calls.append("%s %s" % (method, path))
         try:
             if self.ca_path:
-                status, raw = self.opener(url, method, data, headers, self.validate_certs, self.timeout,
-                                          ca_path=self.ca_path)
+                status, raw = self.opener(
+                    url, method, data, headers, self.validate_certs, self.timeout, ca_path=self.ca_path
+                )
             else:
                 status, raw = self.opener(url, method, data, headers, self.validate_certs, self.timeout)
         except Exception as exc:
@@ -153,11 +184,15 @@ class ApiClient:
             payload = None
         if status not in ok:
             detail = _error_detail(payload) or text.strip()[:300]
-            raise ApiError("%s: %s %s answered HTTP %s: %s" % (self.what, method, path, status, self.scrub(detail)),
-                           status=status, body=payload)
+            raise ApiError(
+                "%s: %s %s answered HTTP %s: %s" % (self.what, method, path, status, self.scrub(detail)),
+                status=status,
+                body=payload,
+            )
         if payload is None and text.strip():
-            raise ApiError("%s: %s %s did not answer JSON: %s" % (self.what, method, path, self.scrub(text[:200])),
-                           status=status)
+            raise ApiError(
+                "%s: %s %s did not answer JSON: %s" % (self.what, method, path, self.scrub(text[:200])), status=status
+            )
         return payload
 
 

@@ -59,7 +59,7 @@ METALLB_STATUS = ["servicel2statuses", "servicebgpstatuses"]
 EXCLUDE_L2_CONFIGMAP = "metallb-excludel2"
 
 
-def namespace_rules(lease_name: str, memberlist_secret: str = 'memberlist') -> t.Any:
+def namespace_rules(lease_name: str, memberlist_secret: str = "memberlist") -> t.Any:
     """What the speaker does in its own namespace: read the metallb.io config, write pool status and the
     per-node status objects, hold the allocator Lease (get/update only that one), renew its own liveness Lease
     ``baremetal-lb-speaker-<node>`` and watch the others' (speaker/kube/speakerlease.py: one per node, so the rule
@@ -77,18 +77,33 @@ def namespace_rules(lease_name: str, memberlist_secret: str = 'memberlist') -> t
         {"apiGroups": ["metallb.io"], "resources": METALLB_CONFIG + METALLB_STATUS, "verbs": ["list", "watch"]},
         {"apiGroups": ["metallb.io"], "resources": ["ipaddresspools/status"], "verbs": ["patch"]},
         {"apiGroups": ["metallb.io"], "resources": list(METALLB_STATUS), "verbs": ["create", "update", "delete"]},
-        {"apiGroups": ["metallb.io"], "resources": [p + "/status" for p in METALLB_STATUS],
-         "verbs": ["patch", "update"]},
+        {
+            "apiGroups": ["metallb.io"],
+            "resources": [p + "/status" for p in METALLB_STATUS],
+            "verbs": ["patch", "update"],
+        },
         {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
-        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": [lease_name],
-         "verbs": ["get", "update"]},
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "resourceNames": [lease_name],
+            "verbs": ["get", "update"],
+        },
         {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["list", "watch", "patch"]},
         {"apiGroups": [""], "resources": ["secrets"], "verbs": ["list", "watch"]},
-        {"apiGroups": [""], "resources": ["secrets"], "resourceNames": [memberlist_secret],
-         "verbs": ["get", "list", "watch"]},
+        {
+            "apiGroups": [""],
+            "resources": ["secrets"],
+            "resourceNames": [memberlist_secret],
+            "verbs": ["get", "list", "watch"],
+        },
         {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
-        {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": [EXCLUDE_L2_CONFIGMAP],
-         "verbs": ["get", "list", "watch"]},
+        {
+            "apiGroups": [""],
+            "resources": ["configmaps"],
+            "resourceNames": [EXCLUDE_L2_CONFIGMAP],
+            "verbs": ["get", "list", "watch"],
+        },
     ]
 
 
@@ -131,8 +146,15 @@ class Kube:
     def __init__(self, api: t.Any) -> None:
         self.api = api
 
-    def _call(self, verb: str, kind: str, namespace: str | None, name: str | None = None, body: Json | None = None,
-              missing_ok: bool = False) -> t.Any:
+    def _call(
+        self,
+        verb: str,
+        kind: str,
+        namespace: str | None,
+        name: str | None = None,
+        body: Json | None = None,
+        missing_ok: bool = False,
+    ) -> t.Any:
         from kubernetes import client
         from kubernetes.client.exceptions import ApiException
 
@@ -147,10 +169,14 @@ class Kube:
         except ApiException as exc:
             if missing_ok and exc.status == 404:
                 return None
-            raise IdentityError("%s %s: HTTP %s %s%s" % (verb, where.strip(), exc.status, exc.reason, _api_message(exc)))
+            raise IdentityError(
+                "%s %s: HTTP %s %s%s" % (verb, where.strip(), exc.status, exc.reason, _api_message(exc))
+            )
         except Exception as exc:  # urllib3 / socket errors: say which server
-            raise IdentityError("%s %s: cannot reach the API server %s (%s)"
-                                % (verb, where.strip(), self.api.configuration.host, type(exc).__name__))
+            raise IdentityError(
+                "%s %s: cannot reach the API server %s (%s)"
+                % (verb, where.strip(), self.api.configuration.host, type(exc).__name__)
+            )
         data = resp.data
         return json.loads(data) if data else {}
 
@@ -173,14 +199,21 @@ class Kube:
         cls, suffix, namespaced = self._METHODS[kind]
         fn = getattr(getattr(client, cls)(self.api), "list_%s" % suffix)
         try:
-            resp = fn(*([namespace] if namespaced else []), label_selector=label_selector, _preload_content=False,
-                      _request_timeout=REQUEST_TIMEOUT)
+            resp = fn(
+                *([namespace] if namespaced else []),
+                label_selector=label_selector,
+                _preload_content=False,
+                _request_timeout=REQUEST_TIMEOUT,
+            )
         except ApiException as exc:
-            raise IdentityError("list %s in %s: HTTP %s %s%s"
-                                % (kind, namespace, exc.status, exc.reason, _api_message(exc)))
+            raise IdentityError(
+                "list %s in %s: HTTP %s %s%s" % (kind, namespace, exc.status, exc.reason, _api_message(exc))
+            )
         except Exception as exc:
-            raise IdentityError("list %s in %s: cannot reach the API server %s (%s)"
-                                % (kind, namespace, self.api.configuration.host, type(exc).__name__))
+            raise IdentityError(
+                "list %s in %s: cannot reach the API server %s (%s)"
+                % (kind, namespace, self.api.configuration.host, type(exc).__name__)
+            )
         return (json.loads(resp.data) if resp.data else {}).get("items") or []
 
 
@@ -191,23 +224,53 @@ def _api_message(exc: Exception) -> str:
         return ""
 
 
-def desired_objects(name: str, namespace: str | None, lease_name: str, memberlist_secret: str = 'memberlist') -> t.Any:
+def desired_objects(name: str, namespace: str | None, lease_name: str, memberlist_secret: str = "memberlist") -> t.Any:
     """The objects this module keeps, in creation order (dependencies first); each is (kind, body)."""
+
     def meta(ns: str | None = None, **extra: t.Any) -> t.Any:
         return dict({"name": name, "labels": dict(LABELS)}, **dict(({"namespace": ns} if ns else {}), **extra))
 
     subject = [{"kind": "ServiceAccount", "name": name, "namespace": namespace}]
     return [
         ("ServiceAccount", {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(namespace)}),
-        ("ClusterRole", {"apiVersion": RBAC + "/v1", "kind": "ClusterRole", "metadata": meta(),
-                         "rules": copy.deepcopy(CLUSTER_RULES)}),
-        ("ClusterRoleBinding", {"apiVersion": RBAC + "/v1", "kind": "ClusterRoleBinding", "metadata": meta(),
-                                "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": name},
-                                "subjects": subject}),
-        ("Role", {"apiVersion": RBAC + "/v1", "kind": "Role", "metadata": meta(namespace),
-                  "rules": namespace_rules(lease_name, memberlist_secret)}),
-        ("RoleBinding", {"apiVersion": RBAC + "/v1", "kind": "RoleBinding", "metadata": meta(namespace),
-                         "roleRef": {"apiGroup": RBAC, "kind": "Role", "name": name}, "subjects": subject}),
+        (
+            "ClusterRole",
+            {
+                "apiVersion": RBAC + "/v1",
+                "kind": "ClusterRole",
+                "metadata": meta(),
+                "rules": copy.deepcopy(CLUSTER_RULES),
+            },
+        ),
+        (
+            "ClusterRoleBinding",
+            {
+                "apiVersion": RBAC + "/v1",
+                "kind": "ClusterRoleBinding",
+                "metadata": meta(),
+                "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": name},
+                "subjects": subject,
+            },
+        ),
+        (
+            "Role",
+            {
+                "apiVersion": RBAC + "/v1",
+                "kind": "Role",
+                "metadata": meta(namespace),
+                "rules": namespace_rules(lease_name, memberlist_secret),
+            },
+        ),
+        (
+            "RoleBinding",
+            {
+                "apiVersion": RBAC + "/v1",
+                "kind": "RoleBinding",
+                "metadata": meta(namespace),
+                "roleRef": {"apiGroup": RBAC, "kind": "Role", "name": name},
+                "subjects": subject,
+            },
+        ),
     ]
 
 
@@ -230,8 +293,9 @@ def managed_view(kind: str, obj: Json | None) -> Json | None:
         view["subjects"] = sorted(obj.get("subjects") or [], key=lambda s: json.dumps(s, sort_keys=True))
     if kind == "Secret":
         view["type"] = obj.get("type")
-        view["annotations"] = dict((k, v) for k, v in (obj["metadata"].get("annotations") or {}).items()
-                                   if k == SA_NAME_ANNOTATION)
+        view["annotations"] = dict(
+            (k, v) for k, v in (obj["metadata"].get("annotations") or {}).items() if k == SA_NAME_ANNOTATION
+        )
     return view
 
 
@@ -259,8 +323,10 @@ class SpeakerIdentity:
         try:
             return getattr(self.kube, verb)(*args)
         except IdentityError as exc:
-            raise IdentityError("%s: %s (done before it: %s)" % (command, exc, "; ".join(self.commands[:-1]) or "nothing"),
-                                changed=len(self.commands) > 1)
+            raise IdentityError(
+                "%s: %s (done before it: %s)" % (command, exc, "; ".join(self.commands[:-1]) or "nothing"),
+                changed=len(self.commands) > 1,
+            )
 
     def run(self) -> t.Any:
         name, ns = self.p["name"], self.p["namespace"]
@@ -269,14 +335,27 @@ class SpeakerIdentity:
         if self.kube.get("Namespace", None, ns) is None:
             if not self.p["create_namespace"]:
                 raise IdentityError("namespace %s does not exist (create it, or set create_namespace: true)" % ns)
-            self._do("create Namespace %s" % ns, "create", "Namespace", None,
-                     {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+            self._do(
+                "create Namespace %s" % ns,
+                "create",
+                "Namespace",
+                None,
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
+            )
         for kind, want in desired_objects(name, ns, self.p["lease_name"], self.p["memberlist_secret"]):
             self._ensure(kind, want)
         secret, token, ca = self._token(name, ns)
-        return dict(changed=self.changed, commands=self.commands, diff=dict(before=self.before, after=self.after),
-                    service_account="system:serviceaccount:%s:%s" % (ns, name), secret=secret,
-                    token=token, ca_cert=ca, cluster_rules=CLUSTER_RULES, namespace_rules=namespace_rules(self.p["lease_name"], self.p["memberlist_secret"]))
+        return dict(
+            changed=self.changed,
+            commands=self.commands,
+            diff=dict(before=self.before, after=self.after),
+            service_account="system:serviceaccount:%s:%s" % (ns, name),
+            secret=secret,
+            token=token,
+            ca_cert=ca,
+            cluster_rules=CLUSTER_RULES,
+            namespace_rules=namespace_rules(self.p["lease_name"], self.p["memberlist_secret"]),
+        )
 
     def _ensure(self, kind: str, want: Json) -> t.Any:
         ns, name = want["metadata"].get("namespace"), want["metadata"]["name"]
@@ -291,8 +370,14 @@ class SpeakerIdentity:
             return
         if kind.endswith("Binding") and live.get("roleRef") != want["roleRef"]:
             # roleRef is immutable: replace the binding
-            self._do("delete %s (roleRef %s/%s cannot change)" % (key, live["roleRef"].get("kind"), live["roleRef"].get("name")),
-                     "delete", kind, ns, name)
+            self._do(
+                "delete %s (roleRef %s/%s cannot change)"
+                % (key, live["roleRef"].get("kind"), live["roleRef"].get("name")),
+                "delete",
+                kind,
+                ns,
+                name,
+            )
             self._do("create " + key, "create", kind, ns, want)
             return
         body = copy.deepcopy(live)
@@ -308,13 +393,19 @@ class SpeakerIdentity:
         """This module's token Secrets for ServiceAccount ``name`` (``NAME-token``, ``NAME-token-xxxxx`` after a
         rotation), newest first."""
         base = "%s-token" % name
-        found = [sec for sec in self.kube.list("Secret", ns, ",".join("%s=%s" % kv for kv in sorted(LABELS.items())))
-                 if sec["metadata"]["name"] == base or sec["metadata"]["name"].startswith(base + "-")]
+        found = [
+            sec
+            for sec in self.kube.list("Secret", ns, ",".join("%s=%s" % kv for kv in sorted(LABELS.items())))
+            if sec["metadata"]["name"] == base or sec["metadata"]["name"].startswith(base + "-")
+        ]
         named = self.kube.get("Secret", ns, base)
         if named is not None and not any(sec["metadata"]["name"] == base for sec in found):
             found.append(named)  # NAME-token without our labels: checked (and replaced) below
-        return sorted(found, key=lambda sec: (sec["metadata"].get("creationTimestamp") or "", sec["metadata"]["name"]),
-                      reverse=True)
+        return sorted(
+            found,
+            key=lambda sec: (sec["metadata"].get("creationTimestamp") or "", sec["metadata"]["name"]),
+            reverse=True,
+        )
 
     def _token(self, name: str, ns: str) -> t.Any:
         """The token the speakers use: the newest valid token Secret, or a new one.
@@ -325,9 +416,17 @@ class SpeakerIdentity:
         there is no moment without a valid token for the play to write.
         """
         base = "%s-token" % name
-        want: Json = {"apiVersion": "v1", "kind": "Secret", "type": TOKEN_TYPE,
-                      "metadata": {"name": base, "namespace": ns, "labels": dict(LABELS),
-                                   "annotations": {SA_NAME_ANNOTATION: name}}}
+        want: Json = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": TOKEN_TYPE,
+            "metadata": {
+                "name": base,
+                "namespace": ns,
+                "labels": dict(LABELS),
+                "annotations": {SA_NAME_ANNOTATION: name},
+            },
+        }
         sa = self.kube.get("ServiceAccount", ns, name)
         secrets = self._token_secrets(name, ns)
         current = secrets[0] if secrets else None
@@ -337,7 +436,8 @@ class SpeakerIdentity:
         if current is not None:
             bound_uid = (current["metadata"].get("annotations") or {}).get(SA_UID_ANNOTATION)
             if current.get("type") != TOKEN_TYPE or managed_view("Secret", current) != managed_view(
-                    "Secret", dict(want, metadata=dict(want["metadata"], name=current["metadata"]["name"]))):
+                "Secret", dict(want, metadata=dict(want["metadata"], name=current["metadata"]["name"]))
+            ):
                 reason = "it is not a token Secret for ServiceAccount %s" % name
             elif sa is not None and bound_uid and bound_uid != sa["metadata"].get("uid"):
                 reason = "its ServiceAccount was re-created, so the token is no longer valid"
@@ -347,16 +447,27 @@ class SpeakerIdentity:
             for sec in secrets:
                 self.after[_ref("Secret", sec)] = managed_view("Secret", sec) if sec is current else None
             for old in secrets[1:]:  # left over from a rotation that stopped half-way
-                self._do("delete %s (an older token; %s is in use)" % (_ref("Secret", old), current["metadata"]["name"]),
-                         "delete", "Secret", ns, old["metadata"]["name"])
+                self._do(
+                    "delete %s (an older token; %s is in use)" % (_ref("Secret", old), current["metadata"]["name"]),
+                    "delete",
+                    "Secret",
+                    ns,
+                    old["metadata"]["name"],
+                )
             return (current["metadata"]["name"],) + self._wait_for_token(ns, current["metadata"]["name"], current)
         if reason == "rotate_token was set":
             # the old token stays valid until the new one exists
             new = copy.deepcopy(want)
             del new["metadata"]["name"]
             new["metadata"]["generateName"] = base + "-"
-            created = self._do("create Secret %s/%s-xxxxx (a new token for ServiceAccount %s; rotate_token was set)"
-                               % (ns, base, name), "create", "Secret", ns, new)
+            created = self._do(
+                "create Secret %s/%s-xxxxx (a new token for ServiceAccount %s; rotate_token was set)"
+                % (ns, base, name),
+                "create",
+                "Secret",
+                ns,
+                new,
+            )
             if self.check_mode:
                 return base, "", ""
             new_name = created["metadata"]["name"]
@@ -364,15 +475,25 @@ class SpeakerIdentity:
             token = self._wait_for_token(ns, new_name, None)
             for old in secrets:
                 self.after[_ref("Secret", old)] = None
-                self._do("delete %s (replaced by %s)" % (_ref("Secret", old), new_name),
-                         "delete", "Secret", ns, old["metadata"]["name"])
+                self._do(
+                    "delete %s (replaced by %s)" % (_ref("Secret", old), new_name),
+                    "delete",
+                    "Secret",
+                    ns,
+                    old["metadata"]["name"],
+                )
             return (new_name,) + token
         for old in secrets:  # none, or all invalid: replace them with NAME-token
             self.after[_ref("Secret", old)] = None
             self._do("delete %s (%s)" % (_ref("Secret", old), reason), "delete", "Secret", ns, old["metadata"]["name"])
         self.after[_ref("Secret", want)] = managed_view("Secret", want)
-        self._do("create %s (a long-lived token for ServiceAccount %s)" % (_ref("Secret", want), name),
-                 "create", "Secret", ns, want)
+        self._do(
+            "create %s (a long-lived token for ServiceAccount %s)" % (_ref("Secret", want), name),
+            "create",
+            "Secret",
+            ns,
+            want,
+        )
         if self.check_mode:
             return base, "", ""
         return (base,) + self._wait_for_token(ns, base, None)
@@ -383,20 +504,27 @@ class SpeakerIdentity:
         while True:
             if secret is not None and (secret.get("data") or {}).get("token"):
                 data = secret["data"]
-                return (base64.b64decode(data["token"]).decode(),
-                        base64.b64decode(data.get("ca.crt") or "").decode())
+                return (base64.b64decode(data["token"]).decode(), base64.b64decode(data.get("ca.crt") or "").decode())
             if time.time() >= deadline:
                 raise IdentityError(
                     "Secret %s/%s: no token after %ss: is the token controller (kube-controller-manager) running?"
-                    % (ns, secret_name, self.p["token_timeout"]), changed=self.changed)
+                    % (ns, secret_name, self.p["token_timeout"]),
+                    changed=self.changed,
+                )
             time.sleep(0.5)
             secret = self.kube.get("Secret", ns, secret_name)
 
     def _absent(self, name: str, ns: str) -> t.Any:
-        order: list[tuple[str, str | None, str]] = [("Secret", ns, sec["metadata"]["name"])
-                                                    for sec in self._token_secrets(name, ns)]
-        order += [("RoleBinding", ns, name), ("Role", ns, name),
-                  ("ClusterRoleBinding", None, name), ("ClusterRole", None, name), ("ServiceAccount", ns, name)]
+        order: list[tuple[str, str | None, str]] = [
+            ("Secret", ns, sec["metadata"]["name"]) for sec in self._token_secrets(name, ns)
+        ]
+        order += [
+            ("RoleBinding", ns, name),
+            ("Role", ns, name),
+            ("ClusterRoleBinding", None, name),
+            ("ClusterRole", None, name),
+            ("ServiceAccount", ns, name),
+        ]
         for kind, namespace, obj_name in order:
             live = self.kube.get(kind, namespace, obj_name)
             key = "%s %s" % (kind, "%s/%s" % (namespace, obj_name) if namespace else obj_name)
@@ -404,8 +532,13 @@ class SpeakerIdentity:
             self.after[key] = None
             if live is not None:
                 self._do("delete " + key, "delete", kind, namespace, obj_name)
-        return dict(changed=self.changed, commands=self.commands, diff=dict(before=self.before, after=self.after),
-                    token="", ca_cert="")
+        return dict(
+            changed=self.changed,
+            commands=self.commands,
+            diff=dict(before=self.before, after=self.after),
+            token="",
+            ca_cert="",
+        )
 
 
 def cluster_endpoint(configuration: t.Any) -> t.Any:

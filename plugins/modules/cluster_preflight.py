@@ -105,7 +105,9 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.baremetal.lb.plugins.module_utils.cluster_preflight import (
-    CLUSTER_PREFLIGHT_ARG_SPEC, run_module)
+    CLUSTER_PREFLIGHT_ARG_SPEC,
+    run_module,
+)
 
 
 def main() -> None:

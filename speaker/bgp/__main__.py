@@ -34,10 +34,17 @@ def main() -> None:
     args = ap.parse_args()
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(message)s")
     comms = [parse_community(c) for c in args.community]
-    peer = BGPPeer(name="peer", my_asn=args.my_asn, peer_asn=args.peer_asn, address=ipaddress.ip_address(args.peer),
-                   port=args.port, source_address=ipaddress.ip_address(args.source) if args.source else None,
-                   hold_time=args.hold, keepalive_time=args.hold // 3,
-                   password=Secret(args.password_file.read_text().strip()) if args.password_file else None)
+    peer = BGPPeer(
+        name="peer",
+        my_asn=args.my_asn,
+        peer_asn=args.peer_asn,
+        address=ipaddress.ip_address(args.peer),
+        port=args.port,
+        source_address=ipaddress.ip_address(args.source) if args.source else None,
+        hold_time=args.hold,
+        keepalive_time=args.hold // 3,
+        password=Secret(args.password_file.read_text().strip()) if args.password_file else None,
+    )
     routes = [
         Route(
             ipaddress.ip_network(r, strict=False),
@@ -57,8 +64,14 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     while not stop.wait(5):
         for st in sp.snapshot():
-            logging.info("%s %s sent=%d received=%d %s", st.address, st.state, st.prefixes_sent, st.prefixes_received,
-                         st.last_error)
+            logging.info(
+                "%s %s sent=%d received=%d %s",
+                st.address,
+                st.state,
+                st.prefixes_sent,
+                st.prefixes_received,
+                st.last_error,
+            )
     sp.stop()
 
 

@@ -58,22 +58,46 @@ CEASE_CONNECTION_COLLISION_RESOLUTION = 7
 CEASE_OUT_OF_RESOURCES = 8
 
 CODE_NAMES = {
-    1: "Message Header Error", 2: "OPEN Message Error", 3: "UPDATE Message Error", 4: "Hold Timer Expired",
-    5: "Finite State Machine Error", 6: "Cease", 7: "ROUTE-REFRESH Message Error",
+    1: "Message Header Error",
+    2: "OPEN Message Error",
+    3: "UPDATE Message Error",
+    4: "Hold Timer Expired",
+    5: "Finite State Machine Error",
+    6: "Cease",
+    7: "ROUTE-REFRESH Message Error",
 }
 SUBCODE_NAMES = {
-    (1, 1): "Connection Not Synchronized", (1, 2): "Bad Message Length", (1, 3): "Bad Message Type",
-    (2, 1): "Unsupported Version Number", (2, 2): "Bad Peer AS", (2, 3): "Bad BGP Identifier",
-    (2, 4): "Unsupported Optional Parameter", (2, 6): "Unacceptable Hold Time", (2, 7): "Unsupported Capability",
-    (3, 1): "Malformed Attribute List", (3, 2): "Unrecognized Well-known Attribute",
-    (3, 3): "Missing Well-known Attribute", (3, 4): "Attribute Flags Error", (3, 5): "Attribute Length Error",
-    (3, 6): "Invalid ORIGIN Attribute", (3, 8): "Invalid NEXT_HOP Attribute", (3, 9): "Optional Attribute Error",
-    (3, 10): "Invalid Network Field", (3, 11): "Malformed AS_PATH",
-    (5, 1): "Receive Unexpected Message in OpenSent State", (5, 2): "Receive Unexpected Message in OpenConfirm State",
+    (1, 1): "Connection Not Synchronized",
+    (1, 2): "Bad Message Length",
+    (1, 3): "Bad Message Type",
+    (2, 1): "Unsupported Version Number",
+    (2, 2): "Bad Peer AS",
+    (2, 3): "Bad BGP Identifier",
+    (2, 4): "Unsupported Optional Parameter",
+    (2, 6): "Unacceptable Hold Time",
+    (2, 7): "Unsupported Capability",
+    (3, 1): "Malformed Attribute List",
+    (3, 2): "Unrecognized Well-known Attribute",
+    (3, 3): "Missing Well-known Attribute",
+    (3, 4): "Attribute Flags Error",
+    (3, 5): "Attribute Length Error",
+    (3, 6): "Invalid ORIGIN Attribute",
+    (3, 8): "Invalid NEXT_HOP Attribute",
+    (3, 9): "Optional Attribute Error",
+    (3, 10): "Invalid Network Field",
+    (3, 11): "Malformed AS_PATH",
+    (5, 1): "Receive Unexpected Message in OpenSent State",
+    (5, 2): "Receive Unexpected Message in OpenConfirm State",
     (5, 3): "Receive Unexpected Message in Established State",
-    (6, 1): "Maximum Number of Prefixes Reached", (6, 2): "Administrative Shutdown", (6, 3): "Peer De-configured",
-    (6, 4): "Administrative Reset", (6, 5): "Connection Rejected", (6, 6): "Other Configuration Change",
-    (6, 7): "Connection Collision Resolution", (6, 8): "Out of Resources", (6, 9): "Hard Reset",
+    (6, 1): "Maximum Number of Prefixes Reached",
+    (6, 2): "Administrative Shutdown",
+    (6, 3): "Peer De-configured",
+    (6, 4): "Administrative Reset",
+    (6, 5): "Connection Rejected",
+    (6, 6): "Other Configuration Change",
+    (6, 7): "Connection Collision Resolution",
+    (6, 8): "Out of Resources",
+    (6, 9): "Hard Reset",
 }
 
 
@@ -106,8 +130,11 @@ class Notification(Exception):
         return f"Notification({self.code}, {self.subcode}, {self.data!r}, {self.reason!r})"
 
     def __eq__(self, other: object) -> bool:
-        return (isinstance(other, Notification)
-                and (self.code, self.subcode, self.data) == (other.code, other.subcode, other.data))
+        return isinstance(other, Notification) and (self.code, self.subcode, self.data) == (
+            other.code,
+            other.subcode,
+            other.data,
+        )
 
     def __hash__(self) -> int:
         return hash((self.code, self.subcode, self.data))

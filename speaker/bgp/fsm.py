@@ -103,27 +103,47 @@ def negotiate(cfg: SessionConfig, peer: Open) -> Negotiated:
     """Check a received OPEN against our configuration (RFC 4271 §6.2, RFC 5492, RFC 6793); raise Notification."""
     asn = peer.asn
     if cfg.peer_asn is not None and asn != cfg.peer_asn:
-        raise Notification(OPEN_MESSAGE_ERROR, BAD_PEER_AS, peer.my_as.to_bytes(2, "big"),
-                           f"peer says AS {asn}, BGPPeer expects {cfg.peer_asn} (RFC 4271 §6.2)")
+        raise Notification(
+            OPEN_MESSAGE_ERROR,
+            BAD_PEER_AS,
+            peer.my_as.to_bytes(2, "big"),
+            f"peer says AS {asn}, BGPPeer expects {cfg.peer_asn} (RFC 4271 §6.2)",
+        )
     if cfg.dynamic_asn == "internal" and asn != cfg.local_asn:
-        raise Notification(OPEN_MESSAGE_ERROR, BAD_PEER_AS, peer.my_as.to_bytes(2, "big"),
-                           f"peer says AS {asn}, dynamicASN internal expects {cfg.local_asn} (RFC 4271 §6.2)")
+        raise Notification(
+            OPEN_MESSAGE_ERROR,
+            BAD_PEER_AS,
+            peer.my_as.to_bytes(2, "big"),
+            f"peer says AS {asn}, dynamicASN internal expects {cfg.local_asn} (RFC 4271 §6.2)",
+        )
     if cfg.dynamic_asn == "external" and asn == cfg.local_asn:
-        raise Notification(OPEN_MESSAGE_ERROR, BAD_PEER_AS, peer.my_as.to_bytes(2, "big"),
-                           f"peer says AS {asn}, our own; dynamicASN external expects another (RFC 4271 §6.2)")
+        raise Notification(
+            OPEN_MESSAGE_ERROR,
+            BAD_PEER_AS,
+            peer.my_as.to_bytes(2, "big"),
+            f"peer says AS {asn}, our own; dynamicASN external expects another (RFC 4271 §6.2)",
+        )
     if peer.my_as == 0:
         raise Notification(OPEN_MESSAGE_ERROR, BAD_PEER_AS, b"\0\0", "My Autonomous System 0 (RFC 7607)")
     ibgp = asn == cfg.local_asn
     if ibgp and peer.router_id == cfg.router_id:
-        raise Notification(OPEN_MESSAGE_ERROR, BAD_BGP_IDENTIFIER, b"",
-                           f"peer uses our own BGP identifier {cfg.router_id} (RFC 6286 §2.2)")
+        raise Notification(
+            OPEN_MESSAGE_ERROR,
+            BAD_BGP_IDENTIFIER,
+            b"",
+            f"peer uses our own BGP identifier {cfg.router_id} (RFC 6286 §2.2)",
+        )
     theirs = {(c.afi, c.safi) for c in peer.capability(Multiprotocol)} or {IPV4_UNICAST}  # RFC 4760 §8 default
     common = frozenset(cfg.families & theirs)
     if not common:
         ours = b"".join(pack_capability(Multiprotocol(a, s)) for a, s in sorted(cfg.families))
         names = ", ".join(FAMILY_NAMES.get(f, str(f)) for f in sorted(cfg.families))
-        raise Notification(OPEN_MESSAGE_ERROR, UNSUPPORTED_CAPABILITY, ours,
-                           f"peer supports none of our address families ({names}) (RFC 5492 §3)")
+        raise Notification(
+            OPEN_MESSAGE_ERROR,
+            UNSUPPORTED_CAPABILITY,
+            ours,
+            f"peer supports none of our address families ({names}) (RFC 5492 §3)",
+        )
     hold = min(cfg.hold_time, peer.hold_time)
     if hold == 0:
         keepalive = 0.0
@@ -230,9 +250,22 @@ class RouteRefreshReceived:
     message: RouteRefresh
 
 
-Event = (ManualStart | ManualStop | IdleHoldTimerExpires | ConnectRetryTimerExpires | HoldTimerExpires
-         | KeepaliveTimerExpires | TcpConnected | TcpConnectionFails | OpenReceived | MessageError
-         | NotificationReceived | KeepaliveReceived | UpdateReceived | RouteRefreshReceived)
+Event = (
+    ManualStart
+    | ManualStop
+    | IdleHoldTimerExpires
+    | ConnectRetryTimerExpires
+    | HoldTimerExpires
+    | KeepaliveTimerExpires
+    | TcpConnected
+    | TcpConnectionFails
+    | OpenReceived
+    | MessageError
+    | NotificationReceived
+    | KeepaliveReceived
+    | UpdateReceived
+    | RouteRefreshReceived
+)
 EVENTS: tuple[type, ...] = Event.__args__
 
 # ---------------------------------------------------------------------------------------------------------
@@ -359,8 +392,9 @@ def _ignore(f: Fsm, ev: Any) -> Result:
 def _stop(f: Fsm, ev: ManualStop) -> Result:
     notify = None
     if f.state in (State.OPENSENT, State.OPENCONFIRM, State.ESTABLISHED):
-        notify = (NotificationMessage.shutdown(ev.subcode, ev.text) if ev.text
-                  else NotificationMessage(CEASE, ev.subcode))
+        notify = (
+            NotificationMessage.shutdown(ev.subcode, ev.text) if ev.text else NotificationMessage(CEASE, ev.subcode)
+        )
     return _to_idle(f, "stopped", notify=notify, restart=False)
 
 
@@ -379,7 +413,10 @@ def _retry_connect(f: Fsm, ev: Any) -> Result:
 
 def _tcp_up(f: Fsm, ev: TcpConnected) -> Result:
     return replace(f, state=State.OPENSENT), [
-        StopTimer(CONNECT_RETRY), Send(f.config.open_message()), StartTimer(HOLD, OPEN_HOLD_TIME)]
+        StopTimer(CONNECT_RETRY),
+        Send(f.config.open_message()),
+        StartTimer(HOLD, OPEN_HOLD_TIME),
+    ]
 
 
 def _tcp_fails_connect(f: Fsm, ev: TcpConnectionFails) -> Result:
@@ -387,7 +424,9 @@ def _tcp_fails_connect(f: Fsm, ev: TcpConnectionFails) -> Result:
     # when the timer fires, with a longer wait each time (the backoff).
     delay = retry_delay(f.failures, f.config.retry_cap)
     return replace(f, state=State.ACTIVE, failures=f.failures + 1, last_error=ev.reason), [
-        Disconnect(), StartTimer(CONNECT_RETRY, delay)]
+        Disconnect(),
+        StartTimer(CONNECT_RETRY, delay),
+    ]
 
 
 def _tcp_fails(f: Fsm, ev: TcpConnectionFails) -> Result:
@@ -398,7 +437,10 @@ def _tcp_fails_opensent(f: Fsm, ev: TcpConnectionFails) -> Result:
     # §8.2.2 OpenSent, event 18: close, restart the ConnectRetryTimer, continue in Active.
     delay = retry_delay(f.failures, f.config.retry_cap)
     return replace(f, state=State.ACTIVE, failures=f.failures + 1, last_error=f"connection lost: {ev.reason}"), [
-        Disconnect(), StopTimer(HOLD), StartTimer(CONNECT_RETRY, delay)]
+        Disconnect(),
+        StopTimer(HOLD),
+        StartTimer(CONNECT_RETRY, delay),
+    ]
 
 
 def _hold_expired(f: Fsm, ev: Any) -> Result:
@@ -467,19 +509,16 @@ TRANSITIONS: dict[tuple[State, type], Handler] = {
     (S.IDLE, ManualStart): _start,
     (S.IDLE, IdleHoldTimerExpires): _auto_start,
     (S.IDLE, ManualStop): _stop_in_idle,
-
     (S.CONNECT, ManualStart): _ignore,
     (S.CONNECT, ManualStop): _stop,
     (S.CONNECT, ConnectRetryTimerExpires): _retry_connect,
     (S.CONNECT, TcpConnected): _tcp_up,
     (S.CONNECT, TcpConnectionFails): _tcp_fails_connect,
-
     (S.ACTIVE, ManualStart): _ignore,
     (S.ACTIVE, ManualStop): _stop,
     (S.ACTIVE, ConnectRetryTimerExpires): _retry_connect,
     (S.ACTIVE, TcpConnected): _tcp_up,
     (S.ACTIVE, TcpConnectionFails): _tcp_fails,
-
     (S.OPENSENT, ManualStart): _ignore,
     (S.OPENSENT, ManualStop): _stop,
     (S.OPENSENT, HoldTimerExpires): _hold_expired,
@@ -487,7 +526,6 @@ TRANSITIONS: dict[tuple[State, type], Handler] = {
     (S.OPENSENT, OpenReceived): _open_received,
     (S.OPENSENT, MessageError): _message_error,
     (S.OPENSENT, NotificationReceived): _notification,
-
     (S.OPENCONFIRM, ManualStart): _ignore,
     (S.OPENCONFIRM, ManualStop): _stop,
     (S.OPENCONFIRM, HoldTimerExpires): _hold_expired,
@@ -496,7 +534,6 @@ TRANSITIONS: dict[tuple[State, type], Handler] = {
     (S.OPENCONFIRM, MessageError): _message_error,
     (S.OPENCONFIRM, NotificationReceived): _notification,
     (S.OPENCONFIRM, KeepaliveReceived): _established,
-
     (S.ESTABLISHED, ManualStart): _ignore,
     (S.ESTABLISHED, ManualStop): _stop,
     (S.ESTABLISHED, HoldTimerExpires): _hold_expired,
@@ -509,8 +546,11 @@ TRANSITIONS: dict[tuple[State, type], Handler] = {
     (S.ESTABLISHED, RouteRefreshReceived): _refresh,
 }
 
-_FSM_SUBCODE = {S.OPENSENT: FSM_UNEXPECTED_IN_OPENSENT, S.OPENCONFIRM: FSM_UNEXPECTED_IN_OPENCONFIRM,
-                S.ESTABLISHED: FSM_UNEXPECTED_IN_ESTABLISHED}
+_FSM_SUBCODE = {
+    S.OPENSENT: FSM_UNEXPECTED_IN_OPENSENT,
+    S.OPENCONFIRM: FSM_UNEXPECTED_IN_OPENCONFIRM,
+    S.ESTABLISHED: FSM_UNEXPECTED_IN_ESTABLISHED,
+}
 
 
 def _unexpected(f: Fsm, ev: Any) -> Result:
@@ -519,8 +559,12 @@ def _unexpected(f: Fsm, ev: Any) -> Result:
         return f, []
     if f.state in (S.CONNECT, S.ACTIVE):
         return _to_idle(f, f"unexpected {type(ev).__name__} in {f.state.value}")
-    err = Notification(FSM_ERROR, _FSM_SUBCODE.get(f.state, FSM_UNSPECIFIED), b"",
-                       f"unexpected {type(ev).__name__} in {f.state.value} (RFC 4271 §8.2.2, RFC 6608)")
+    err = Notification(
+        FSM_ERROR,
+        _FSM_SUBCODE.get(f.state, FSM_UNSPECIFIED),
+        b"",
+        f"unexpected {type(ev).__name__} in {f.state.value} (RFC 4271 §8.2.2, RFC 6608)",
+    )
     return _error(f, err)
 
 

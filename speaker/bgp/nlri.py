@@ -38,13 +38,18 @@ def unpack_prefixes(
     while i < end:
         plen = data[i]
         if plen > afi_bits:
-            raise Notification(UPDATE_MESSAGE_ERROR, subcode, b"",
-                               f"{where}: prefix length {plen} > {afi_bits} (RFC 4271 §6.3)")
+            raise Notification(
+                UPDATE_MESSAGE_ERROR, subcode, b"", f"{where}: prefix length {plen} > {afi_bits} (RFC 4271 §6.3)"
+            )
         n = (plen + 7) >> 3
         if i + 1 + n > end:
-            raise Notification(UPDATE_MESSAGE_ERROR, subcode, b"",
-                               f"{where}: prefix /{plen} needs {n} octets, {end - i - 1} left (RFC 4271 §6.3)")
-        raw = int.from_bytes(data[i + 1:i + 1 + n].ljust(size, b"\0"), "big")
+            raise Notification(
+                UPDATE_MESSAGE_ERROR,
+                subcode,
+                b"",
+                f"{where}: prefix /{plen} needs {n} octets, {end - i - 1} left (RFC 4271 §6.3)",
+            )
+        raw = int.from_bytes(data[i + 1 : i + 1 + n].ljust(size, b"\0"), "big")
         if plen < afi_bits:
             raw &= ~((1 << (afi_bits - plen)) - 1)
         out.append(cls((raw, plen)))

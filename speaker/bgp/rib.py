@@ -80,11 +80,13 @@ def routes_for(address: IPAddress | str, advertisements: Iterable[BGPAdvertiseme
     for adv in advertisements:
         length = adv.aggregation_length if ip.version == 4 else adv.aggregation_length_v6
         prefix = ipaddress.ip_network((ip, length), strict=False)
-        route = Route(prefix,
-                      communities=tuple(community_value(c) for c in adv.communities if not c.large),
-                      # misc: BGPCommunity.values is a tuple[int, ...]; a large one has exactly three (its parser)
-                      large_communities=tuple(c.values for c in adv.communities if c.large),  # type: ignore[misc]
-                      local_pref=adv.local_pref)
+        route = Route(
+            prefix,
+            communities=tuple(community_value(c) for c in adv.communities if not c.large),
+            # misc: BGPCommunity.values is a tuple[int, ...]; a large one has exactly three (its parser)
+            large_communities=tuple(c.values for c in adv.communities if c.large),  # type: ignore[misc]
+            local_pref=adv.local_pref,
+        )
         by_prefix[prefix] = merge(by_prefix[prefix], route) if prefix in by_prefix else route
     return frozenset(by_prefix.values())
 
@@ -92,8 +94,13 @@ def routes_for(address: IPAddress | str, advertisements: Iterable[BGPAdvertiseme
 def merge(a: Route, b: Route) -> Route:
     """One route from two for the same prefix: communities united, the higher LOCAL_PREF."""
     prefs = [p for p in (a.local_pref, b.local_pref) if p is not None]
-    return Route(a.prefix, a.next_hop or b.next_hop, a.communities + b.communities,
-                 a.large_communities + b.large_communities, max(prefs) if prefs else None)
+    return Route(
+        a.prefix,
+        a.next_hop or b.next_hop,
+        a.communities + b.communities,
+        a.large_communities + b.large_communities,
+        max(prefs) if prefs else None,
+    )
 
 
 def by_prefix(routes: Iterable[Route]) -> dict[Prefix, Route]:
@@ -264,5 +271,15 @@ def count_prefixes(update: Update) -> tuple[list[Prefix], list[Prefix]]:
     return reach, unreach
 
 
-__all__ = ["AFI_IPV4", "AdjRibOut", "NextHops", "Outbound", "Route", "build_updates", "by_prefix", "end_of_rib",
-           "routes_for", "sendable"]
+__all__ = [
+    "AFI_IPV4",
+    "AdjRibOut",
+    "NextHops",
+    "Outbound",
+    "Route",
+    "build_updates",
+    "by_prefix",
+    "end_of_rib",
+    "routes_for",
+    "sendable",
+]

@@ -117,10 +117,18 @@ class _Protocol(asyncio.Protocol):
 
 
 class Session:
-    def __init__(self, peer: BGPPeer, *, node_name: str, router_id: ipaddress.IPv4Address | None,
-                 metrics: BGPMetrics, clock: Callable[[], float] = time.monotonic,
-                 rng: random.Random | None = None,
-                 addresses: Callable[[], list[Any]] = interface_addresses, link_local_next_hop: bool = False) -> None:
+    def __init__(
+        self,
+        peer: BGPPeer,
+        *,
+        node_name: str,
+        router_id: ipaddress.IPv4Address | None,
+        metrics: BGPMetrics,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+        addresses: Callable[[], list[Any]] = interface_addresses,
+        link_local_next_hop: bool = False,
+    ) -> None:
         assert peer.address is not None
         self.peer = peer
         self.name = peer.name
@@ -162,8 +170,14 @@ class Session:
             self._sync_scheduled = True
             self._loop.call_soon(self._sync)
 
-    async def shutdown(self, subcode: int = CEASE_ADMINISTRATIVE_SHUTDOWN, text: str = "", timeout: float = 3.0,
-                       *, forget_metrics: bool = True) -> None:
+    async def shutdown(
+        self,
+        subcode: int = CEASE_ADMINISTRATIVE_SHUTDOWN,
+        text: str = "",
+        timeout: float = 3.0,
+        *,
+        forget_metrics: bool = True,
+    ) -> None:
         """Withdraw everything, send Cease, close; wait (bounded) until the connection has flushed."""
         if self.fsm.state is F.State.ESTABLISHED and self.rib.sent and self.out is not None:
             msgs = build_updates([], list(self.rib.sent), self.out)
@@ -180,13 +194,22 @@ class Session:
     def status(self) -> SessionStatus:
         neg = self.fsm.negotiated
         return SessionStatus(
-            peer=self.name, address=self.label, port=self.peer.port, state=self.fsm.state.value,
+            peer=self.name,
+            address=self.label,
+            port=self.peer.port,
+            state=self.fsm.state.value,
             uptime=(self._clock() - self.established_at) if self.established_at is not None else None,
-            peer_asn=neg.peer_asn if neg else None, peer_router_id=str(neg.peer_id) if neg else None,
-            hold_time=neg.hold_time if neg else None, keepalive=neg.keepalive if neg else None,
+            peer_asn=neg.peer_asn if neg else None,
+            peer_router_id=str(neg.peer_id) if neg else None,
+            hold_time=neg.hold_time if neg else None,
+            keepalive=neg.keepalive if neg else None,
             families=tuple(FAMILY_NAMES.get(f, str(f)) for f in sorted(neg.families)) if neg else (),
-            prefixes_sent=len(self.rib), prefixes_received=len(self.received), prefixes_pending=self.pending,
-            updates_sent=self.updates_sent, last_error=self.fsm.last_error)
+            prefixes_sent=len(self.rib),
+            prefixes_received=len(self.received),
+            prefixes_pending=self.pending,
+            updates_sent=self.updates_sent,
+            last_error=self.fsm.last_error,
+        )
 
     # ---- the state machine ------------------------------------------------------------------------------
 
@@ -194,8 +217,14 @@ class Session:
         before = self.fsm.state
         self.fsm, actions = F.step(self.fsm, event)
         if self.fsm.state is not before:
-            log.debug("BGPPeer %s (%s): %s -> %s on %s", self.name, self.label, before.value, self.fsm.state.value,
-                      type(event).__name__)
+            log.debug(
+                "BGPPeer %s (%s): %s -> %s on %s",
+                self.name,
+                self.label,
+                before.value,
+                self.fsm.state.value,
+                type(event).__name__,
+            )
         for action in actions:
             self._execute(action)
 
@@ -230,8 +259,12 @@ class Session:
         else:  # pragma: no cover - the FSM's action set is closed
             raise TypeError(f"unknown action {a!r}")
 
-    _TIMER_EVENTS = {F.CONNECT_RETRY: F.ConnectRetryTimerExpires, F.HOLD: F.HoldTimerExpires,
-                     F.KEEPALIVE: F.KeepaliveTimerExpires, F.IDLE_HOLD: F.IdleHoldTimerExpires}
+    _TIMER_EVENTS = {
+        F.CONNECT_RETRY: F.ConnectRetryTimerExpires,
+        F.HOLD: F.HoldTimerExpires,
+        F.KEEPALIVE: F.KeepaliveTimerExpires,
+        F.IDLE_HOLD: F.IdleHoldTimerExpires,
+    }
 
     def _start_timer(self, name: str, seconds: float) -> None:
         old = self._timers.pop(name, None)
@@ -394,9 +427,16 @@ class Session:
         local = ipaddress.ip_address(self._transport.get_extra_info("sockname")[0])
         self.established_at = self._clock()
         self.metrics.session_up.labels(self.label).set(1)
-        log.info("BGPPeer %s (%s): Established with AS %d (router ID %s, %s, hold %ds, %s)", self.name, self.label,
-                 neg.peer_asn, neg.peer_id, "iBGP" if neg.ibgp else "eBGP", neg.hold_time,
-                 ", ".join(FAMILY_NAMES.get(f, str(f)) for f in sorted(neg.families)))
+        log.info(
+            "BGPPeer %s (%s): Established with AS %d (router ID %s, %s, hold %ds, %s)",
+            self.name,
+            self.label,
+            neg.peer_asn,
+            neg.peer_id,
+            "iBGP" if neg.ibgp else "eBGP",
+            neg.hold_time,
+            ", ".join(FAMILY_NAMES.get(f, str(f)) for f in sorted(neg.families)),
+        )
         # The interface table is read off the loop (pyroute2 is blocking); routes go out once it is known.
         self._loop.create_task(self._send_initial(self._gen, neg, local, self.peer.address))
 
@@ -408,8 +448,10 @@ class Session:
             hops = choose_next_hops(local, peer, table, link_local=self._link_local)
         except Exception as exc:  # noqa: BLE001 - netlink trouble must not take the session down
             log.warning("BGPPeer %s: cannot read interface addresses (%s); next hop %s only", self.name, exc, local)
-            hops = NextHops(ipv4=local if local.version == 4 else None,
-                            ipv6=local if local.version == 6 and not local.is_link_local else None)
+            hops = NextHops(
+                ipv4=local if local.version == 4 else None,
+                ipv6=local if local.version == 6 and not local.is_link_local else None,
+            )
         if gen != self._gen or self.fsm.state is not F.State.ESTABLISHED:
             return
         self.out = Outbound(neg.ctx, self.peer.my_asn, neg.ibgp, hops)
@@ -417,8 +459,13 @@ class Session:
 
     def _session_down(self, a: F.SessionDown) -> None:
         if a.was_established:
-            log.log(logging.INFO if a.reason == "stopped" else logging.WARNING,
-                    "BGPPeer %s (%s): session down: %s", self.name, self.label, a.reason)
+            log.log(
+                logging.INFO if a.reason == "stopped" else logging.WARNING,
+                "BGPPeer %s (%s): session down: %s",
+                self.name,
+                self.label,
+                a.reason,
+            )
         elif a.reason != "stopped":
             log.info("BGPPeer %s (%s): %s", self.name, self.label, a.reason)
         self.rib.clear()
@@ -450,8 +497,13 @@ class Session:
         self.metrics.announced.labels(self.label).set(len(self.rib))
         self.metrics.pending.labels(self.label).set(self.pending)
         if announce or withdraw:
-            log.debug("BGPPeer %s: announced %d, withdrew %d prefixes in %d UPDATEs", self.name, len(announce),
-                      len(withdraw), n)
+            log.debug(
+                "BGPPeer %s: announced %d, withdrew %d prefixes in %d UPDATEs",
+                self.name,
+                len(announce),
+                len(withdraw),
+                n,
+            )
 
     def _resend(self, family: tuple[int, int]) -> None:
         if self.out is None or family not in self.out.ctx.families:

@@ -52,11 +52,19 @@ class BGPSpeaker:
     such an UPDATE as an error and resets the session; the global next hop alone works with BIRD, FRR, GoBGP.
     """
 
-    def __init__(self, node_name: str, *, router_id: ipaddress.IPv4Address | str | None = None,
-                 listen: tuple[str, int] | None = None, registry: CollectorRegistry | None = None,
-                 clock: Callable[[], float] = time.monotonic, rng: random.Random | None = None,
-                 shutdown_text: str = SHUTDOWN_TEXT,
-                 addresses: Callable[[], list[Any]] | None = None, ipv6_link_local_next_hop: bool = False) -> None:
+    def __init__(
+        self,
+        node_name: str,
+        *,
+        router_id: ipaddress.IPv4Address | str | None = None,
+        listen: tuple[str, int] | None = None,
+        registry: CollectorRegistry | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+        shutdown_text: str = SHUTDOWN_TEXT,
+        addresses: Callable[[], list[Any]] | None = None,
+        ipv6_link_local_next_hop: bool = False,
+    ) -> None:
         self.node_name = node_name
         self.router_id = ipaddress.IPv4Address(router_id) if router_id is not None else None
         self.listen = listen
@@ -103,8 +111,9 @@ class BGPSpeaker:
             self._listener = None
         sessions = list(self._sessions.values())
         self._sessions.clear()
-        await asyncio.gather(*(s.shutdown(CEASE_ADMINISTRATIVE_SHUTDOWN, self._shutdown_text) for s in sessions),
-                             return_exceptions=True)
+        await asyncio.gather(
+            *(s.shutdown(CEASE_ADMINISTRATIVE_SHUTDOWN, self._shutdown_text) for s in sessions), return_exceptions=True
+        )
         if self._closed:
             self._closed.set()
 
@@ -170,13 +179,32 @@ class BGPSpeaker:
 
     def snapshot(self) -> list[SessionStatus]:
         """Every configured peer, in name order: state, uptime, prefixes sent/received/pending."""
+
         def collect() -> list[SessionStatus]:
             rows = [s.status() for s in self._sessions.values()]
             for name, why in self._problems.items():
                 p = self._peers[name]
-                rows.append(SessionStatus(name, str(p.address or p.interface), p.port, "Unsupported", None, None, None,
-                                          None, None, (), 0, 0, 0, 0, why))
+                rows.append(
+                    SessionStatus(
+                        name,
+                        str(p.address or p.interface),
+                        p.port,
+                        "Unsupported",
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        (),
+                        0,
+                        0,
+                        0,
+                        0,
+                        why,
+                    )
+                )
             return sorted(rows, key=lambda r: r.peer)
+
         return self._run(collect)
 
     # ---- loop side --------------------------------------------------------------------------------------
@@ -206,8 +234,16 @@ class BGPSpeaker:
                 kw: dict[str, Any] = {}
                 if self._addresses is not None:
                     kw["addresses"] = self._addresses
-                s = Session(peer, node_name=self.node_name, router_id=self.router_id, metrics=self.metrics,
-                            clock=self._clock, rng=self._rng, link_local_next_hop=self._link_local, **kw)
+                s = Session(
+                    peer,
+                    node_name=self.node_name,
+                    router_id=self.router_id,
+                    metrics=self.metrics,
+                    clock=self._clock,
+                    rng=self._rng,
+                    link_local_next_hop=self._link_local,
+                    **kw,
+                )
                 self._sessions[name] = s
                 self._set_listener_key(peer)
                 s.set_routes(self._routes_for(name))
@@ -238,6 +274,7 @@ class BGPSpeaker:
 
         async def wrap() -> T:
             return fn()
+
         return asyncio.run_coroutine_threadsafe(wrap(), loop).result(timeout)
 
     # ---- passive side -----------------------------------------------------------------------------------
@@ -252,8 +289,12 @@ class BGPSpeaker:
         return sock
 
     def _set_listener_key(self, peer: BGPPeer) -> None:
-        if (self._listener is not None and peer.password is not None and peer.address is not None
-                and (self._listener.family == socket.AF_INET) == (peer.address.version == 4)):
+        if (
+            self._listener is not None
+            and peer.password is not None
+            and peer.address is not None
+            and (self._listener.family == socket.AF_INET) == (peer.address.version == 4)
+        ):
             set_md5(self._listener, peer.address, peer.password.reveal())
 
     async def _accept_loop(self) -> None:
@@ -267,8 +308,11 @@ class BGPSpeaker:
             except OSError:
                 taken = False
             if not taken:
-                log.info("BGP: refused a connection from %s (%s)", remote,
-                         "no BGPPeer with that address" if session is None else "session already connected")
+                log.info(
+                    "BGP: refused a connection from %s (%s)",
+                    remote,
+                    "no BGPPeer with that address" if session is None else "session already connected",
+                )
                 conn.close()
 
 
@@ -284,4 +328,3 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
-

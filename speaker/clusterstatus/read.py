@@ -35,16 +35,28 @@ def _reason(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def read_cluster(api: client.ApiClient, *, namespace: str, allocator_lease: str = "baremetal-lb-allocator",
-                 memberlist_secret: str = "memberlist", key_file: str | None = None,
-                 load_balancer_class: str | None = None, now: dt.datetime | None = None) -> ClusterObjects:
+def read_cluster(
+    api: client.ApiClient,
+    *,
+    namespace: str,
+    allocator_lease: str = "baremetal-lb-allocator",
+    memberlist_secret: str = "memberlist",
+    key_file: str | None = None,
+    load_balancer_class: str | None = None,
+    now: dt.datetime | None = None,
+) -> ClusterObjects:
     """List everything the report reads (a dozen GETs, no watch) into :class:`ClusterObjects`."""
     core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
     coordination = client.CoordinationV1Api(api)
 
     def metallb(plural: str) -> Callable[..., Any]:
-        return partial(custom.list_namespaced_custom_object, METALLB_GROUP, METALLB_VERSIONS.get(plural, "v1beta1"),
-                       namespace, plural)
+        return partial(
+            custom.list_namespaced_custom_object,
+            METALLB_GROUP,
+            METALLB_VERSIONS.get(plural, "v1beta1"),
+            namespace,
+            plural,
+        )
 
     lists: dict[str, Callable[..., Any]] = {
         "services": core.list_service_for_all_namespaces,
@@ -65,8 +77,9 @@ def read_cluster(api: client.ApiClient, *, namespace: str, allocator_lease: str 
     unreachable: list[str] = []
     for what, fn in lists.items():
         try:
-            items[what] = tuple(read_json(fn(_preload_content=False, _request_timeout=REQUEST_TIMEOUT))
-                                .get("items") or ())
+            items[what] = tuple(
+                read_json(fn(_preload_content=False, _request_timeout=REQUEST_TIMEOUT)).get("items") or ()
+            )
         except ApiException as exc:
             unreadable[what] = _reason(exc)
         except (HTTPError, OSError) as exc:
@@ -76,7 +89,13 @@ def read_cluster(api: client.ApiClient, *, namespace: str, allocator_lease: str 
         raise ClusterUnreachable(unreachable[0])
     secrets = {str((s.get("metadata") or {}).get("name")): s for s in items.pop("secrets", ())}
     return ClusterObjects(
-        namespace=namespace, now=now or dt.datetime.now(dt.UTC), secrets=secrets,
-        allocator_lease=allocator_lease, memberlist_secret=memberlist_secret, key_file=key_file,
-        load_balancer_class=load_balancer_class, unreadable=unreadable, **items,
+        namespace=namespace,
+        now=now or dt.datetime.now(dt.UTC),
+        secrets=secrets,
+        allocator_lease=allocator_lease,
+        memberlist_secret=memberlist_secret,
+        key_file=key_file,
+        load_balancer_class=load_balancer_class,
+        unreadable=unreadable,
+        **items,
     )

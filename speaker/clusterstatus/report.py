@@ -104,8 +104,11 @@ def _status_key(obj: Mapping[str, Any]) -> str:
 
 
 def _status_node(obj: Mapping[str, Any]) -> str:
-    return str((obj.get("status") or {}).get("node") or ((obj.get("metadata") or {}).get("labels") or {})
-               .get("metallb.io/node") or "")
+    return str(
+        (obj.get("status") or {}).get("node")
+        or ((obj.get("metadata") or {}).get("labels") or {}).get("metallb.io/node")
+        or ""
+    )
 
 
 def _newest_warnings(events: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, str], Mapping[str, Any]]:
@@ -117,8 +120,12 @@ def _newest_warnings(events: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str
             continue
         inv = ev.get("involvedObject") or {}
         key = (str(inv.get("kind", "")), str(inv.get("namespace", "")), str(inv.get("name", "")))
-        when = (parse_time(ev.get("lastTimestamp")) or parse_time(ev.get("eventTime"))
-                or parse_time((ev.get("metadata") or {}).get("creationTimestamp")) or epoch)
+        when = (
+            parse_time(ev.get("lastTimestamp"))
+            or parse_time(ev.get("eventTime"))
+            or parse_time((ev.get("metadata") or {}).get("creationTimestamp"))
+            or epoch
+        )
         if key not in newest or when >= newest[key][0]:
             newest[key] = (when, ev)
     return {k: v[1] for k, v in newest.items()}
@@ -128,8 +135,11 @@ def _warning(ev: Mapping[str, Any] | None, now: dt.datetime) -> dict[str, Any] |
     if ev is None:
         return None
     when = parse_time(ev.get("lastTimestamp")) or parse_time(ev.get("eventTime"))
-    return {"reason": str(ev.get("reason", "")), "message": str(ev.get("message", "")),
-            "age_seconds": round((now - when).total_seconds()) if when else None}
+    return {
+        "reason": str(ev.get("reason", "")),
+        "message": str(ev.get("message", "")),
+        "age_seconds": round((now - when).total_seconds()) if when else None,
+    }
 
 
 def _problem(severity: str, kind: str, obj: str, message: str) -> dict[str, str]:
@@ -145,9 +155,15 @@ def _speakers(objs: ClusterObjects) -> list[dict[str, Any]]:
         _, alive, age = _lease_state(lease, objs.now)
         labels = (lease.get("metadata") or {}).get("labels") or {}
         layer2 = labels.get(LAYER2_LABEL) == "true"
-        out.append({"node": name[len(LIVENESS_PREFIX):], "alive": alive, "layer2": layer2,
-                    "liveness": (labels.get(LIVENESS_LABEL) or None) if layer2 else None,
-                    "renewed_seconds_ago": round(age, 1) if age is not None else None})
+        out.append(
+            {
+                "node": name[len(LIVENESS_PREFIX) :],
+                "alive": alive,
+                "layer2": layer2,
+                "liveness": (labels.get(LIVENESS_LABEL) or None) if layer2 else None,
+                "renewed_seconds_ago": round(age, 1) if age is not None else None,
+            }
+        )
     return sorted(out, key=lambda s: s["node"])
 
 
@@ -156,8 +172,12 @@ def _allocator(objs: ClusterObjects) -> dict[str, Any]:
     if lease is None:
         return {"lease": objs.allocator_lease, "leader": None, "alive": False, "renewed_seconds_ago": None}
     holder, alive, age = _lease_state(lease, objs.now)
-    return {"lease": objs.allocator_lease, "leader": holder or None, "alive": alive,
-            "renewed_seconds_ago": round(age, 1) if age is not None else None}
+    return {
+        "lease": objs.allocator_lease,
+        "leader": holder or None,
+        "alive": alive,
+        "renewed_seconds_ago": round(age, 1) if age is not None else None,
+    }
 
 
 def _layer2_liveness(objs: ClusterObjects, speakers: list[dict[str, Any]]) -> dict[str, Any]:
@@ -175,16 +195,24 @@ def _layer2_liveness(objs: ClusterObjects, speakers: list[dict[str, Any]]) -> di
     said = {s["node"]: s["liveness"] for s in speakers if s["alive"] and s["layer2"] and s["liveness"]}
     on_leases = sorted(n for n, m in said.items() if m == "leases")
     if on_leases:
-        return {"mode": "leases", "key_source": key_source, "nodes": on_leases,
-                "reason": f"{', '.join(on_leases)} use{'s' if len(on_leases) == 1 else ''} Leases"
-                          + (f" ({secret_says})" if secret_says else "")}
+        return {
+            "mode": "leases",
+            "key_source": key_source,
+            "nodes": on_leases,
+            "reason": f"{', '.join(on_leases)} use{'s' if len(on_leases) == 1 else ''} Leases"
+            + (f" ({secret_says})" if secret_says else ""),
+        }
     if said:  # heartbeats without a key in the Secret: each node has a key file (membership.key_file)
         source = key_source if objs.key_file or not secret_says else f"the nodes' key files ({secret_says})"
         return {"mode": "heartbeats", "key_source": source, "nodes": [], "reason": None}
     if objs.key_file or not secret_says:
         return {"mode": "heartbeats", "key_source": key_source, "nodes": [], "reason": None}
-    return {"mode": "unknown", "key_source": key_source, "nodes": [],
-            "reason": f"no speaker says ({secret_says}; a key file on the nodes is not visible from the API)"}
+    return {
+        "mode": "unknown",
+        "key_source": key_source,
+        "nodes": [],
+        "reason": f"no speaker says ({secret_says}; a key file on the nodes is not visible from the API)",
+    }
 
 
 def _usage(status: Mapping[str, Any]) -> float | None:
@@ -195,8 +223,15 @@ def _usage(status: Mapping[str, Any]) -> float | None:
 
 def build_report(objs: ClusterObjects) -> dict[str, Any]:
     """The report (``SCHEMA``) for ``objs``. No side effects."""
-    cfg = build_config(objs.pools, objs.l2_advertisements, objs.bgp_advertisements, objs.bgp_peers,
-                       objs.communities, bfd_profiles=objs.bfd_profiles, secrets=objs.secrets)
+    cfg = build_config(
+        objs.pools,
+        objs.l2_advertisements,
+        objs.bgp_advertisements,
+        objs.bgp_peers,
+        objs.communities,
+        bfd_profiles=objs.bfd_profiles,
+        secrets=objs.secrets,
+    )
     problems: list[dict[str, str]] = []
 
     speakers = _speakers(objs)
@@ -205,19 +240,40 @@ def build_report(objs: ClusterObjects) -> dict[str, Any]:
         s["leader"] = s["node"] == allocator["leader"]
     if "leases" not in objs.unreadable:
         if not allocator["alive"]:
-            why = ("no speaker holds it" if not allocator["leader"] else
-                   f"{allocator['leader']} stopped renewing it {allocator['renewed_seconds_ago']}s ago")
-            problems.append(_problem(ERROR, "NoAllocator", f"Lease {objs.namespace}/{objs.allocator_lease}",
-                                     f"no allocator: {why}; new Services get no address"))
+            why = (
+                "no speaker holds it"
+                if not allocator["leader"]
+                else f"{allocator['leader']} stopped renewing it {allocator['renewed_seconds_ago']}s ago"
+            )
+            problems.append(
+                _problem(
+                    ERROR,
+                    "NoAllocator",
+                    f"Lease {objs.namespace}/{objs.allocator_lease}",
+                    f"no allocator: {why}; new Services get no address",
+                )
+            )
         for s in speakers:
             if not s["alive"]:
-                problems.append(_problem(WARNING, "SpeakerDown", f"Node {s['node']}",
-                                         "its speaker's Lease is released or expired: it announces nothing"))
+                problems.append(
+                    _problem(
+                        WARNING,
+                        "SpeakerDown",
+                        f"Node {s['node']}",
+                        "its speaker's Lease is released or expired: it announces nothing",
+                    )
+                )
     liveness = _layer2_liveness(objs, speakers)
     if liveness["mode"] == "leases":
-        problems.append(_problem(WARNING, "LeaseFallback", liveness["key_source"],
-                                 f"Layer 2 failover uses Leases, not heartbeats ({liveness['reason']}): a dead node is "
-                                 "noticed after seconds, not 0.2 s"))
+        problems.append(
+            _problem(
+                WARNING,
+                "LeaseFallback",
+                liveness["key_source"],
+                f"Layer 2 failover uses Leases, not heartbeats ({liveness['reason']}): a dead node is "
+                "noticed after seconds, not 0.2 s",
+            )
+        )
 
     for err in cfg.errors:
         problems.append(_problem(ERROR, "InvalidConfig", f"{err.kind} {err.name}", str(err)))
@@ -230,22 +286,44 @@ def build_report(objs: ClusterObjects) -> dict[str, Any]:
     for obj in sorted(objs.pools, key=_name):
         name = _name(obj)
         status = obj.get("status") or {}
-        counts = {k: int(status[k]) if k in status else None
-                  for k in ("assignedIPv4", "availableIPv4", "assignedIPv6", "availableIPv6")}
-        exhausted = [fam for fam in ("IPv4", "IPv6")
-                     if counts[f"assigned{fam}"] and counts[f"available{fam}"] == 0]
-        pools.append({"name": name, "addresses": list((obj.get("spec") or {}).get("addresses") or []),
-                      "protocols": protocols.get(name, []), "valid": name in cfg.pools,
-                      "assigned_ipv4": counts["assignedIPv4"], "available_ipv4": counts["availableIPv4"],
-                      "assigned_ipv6": counts["assignedIPv6"], "available_ipv6": counts["availableIPv6"],
-                      "usage_percent": _usage(status), "exhausted": exhausted})
+        counts = {
+            k: int(status[k]) if k in status else None
+            for k in ("assignedIPv4", "availableIPv4", "assignedIPv6", "availableIPv6")
+        }
+        exhausted = [fam for fam in ("IPv4", "IPv6") if counts[f"assigned{fam}"] and counts[f"available{fam}"] == 0]
+        pools.append(
+            {
+                "name": name,
+                "addresses": list((obj.get("spec") or {}).get("addresses") or []),
+                "protocols": protocols.get(name, []),
+                "valid": name in cfg.pools,
+                "assigned_ipv4": counts["assignedIPv4"],
+                "available_ipv4": counts["availableIPv4"],
+                "assigned_ipv6": counts["assignedIPv6"],
+                "available_ipv6": counts["availableIPv6"],
+                "usage_percent": _usage(status),
+                "exhausted": exhausted,
+            }
+        )
         for fam in exhausted:
-            problems.append(_problem(WARNING, "PoolExhausted", f"IPAddressPool {name}",
-                                     f"every {fam} address is assigned: the next Service asking for one stays pending"))
+            problems.append(
+                _problem(
+                    WARNING,
+                    "PoolExhausted",
+                    f"IPAddressPool {name}",
+                    f"every {fam} address is assigned: the next Service asking for one stays pending",
+                )
+            )
         if name in cfg.pools and not protocols[name]:
-            problems.append(_problem(WARNING, "NoAdvertisement", f"IPAddressPool {name}",
-                                     "no L2Advertisement or BGPAdvertisement selects it: Services get its addresses "
-                                     "but nobody announces them"))
+            problems.append(
+                _problem(
+                    WARNING,
+                    "NoAdvertisement",
+                    f"IPAddressPool {name}",
+                    "no L2Advertisement or BGPAdvertisement selects it: Services get its addresses "
+                    "but nobody announces them",
+                )
+            )
 
     l2_by_service: dict[str, list[Mapping[str, Any]]] = {}
     for st in objs.l2_statuses:
@@ -264,11 +342,21 @@ def build_report(objs: ClusterObjects) -> dict[str, Any]:
         ips = list(current_ips(svc))
         pool = str(((svc.get("metadata") or {}).get("annotations") or {}).get(IP_ALLOCATED_FROM_POOL, "")) or None
         labels = (svc.get("metadata") or {}).get("labels") or {}
-        want = ((["layer2"] if any(a.selects_service(labels) for a in cfg.l2_for_pool(pool)) else [])
-                + (["bgp"] if any(a.selects_service(labels) for a in cfg.bgp_for_pool(pool)) else [])) if pool else []
-        l2: list[dict[str, Any]] = [{"node": _status_node(st),
-               "interfaces": sorted(str(i.get("name", "")) for i in (st.get("status") or {}).get("interfaces") or ())}
-              for st in l2_by_service.get(key, [])]
+        want = (
+            (
+                (["layer2"] if any(a.selects_service(labels) for a in cfg.l2_for_pool(pool)) else [])
+                + (["bgp"] if any(a.selects_service(labels) for a in cfg.bgp_for_pool(pool)) else [])
+            )
+            if pool
+            else []
+        )
+        l2: list[dict[str, Any]] = [
+            {
+                "node": _status_node(st),
+                "interfaces": sorted(str(i.get("name", "")) for i in (st.get("status") or {}).get("interfaces") or ()),
+            }
+            for st in l2_by_service.get(key, [])
+        ]
         bgp: list[dict[str, Any]] = [
             {"node": _status_node(st), "peers": sorted(str(p) for p in (st.get("status") or {}).get("peers") or ())}
             for st in bgp_by_service.get(key, [])
@@ -282,16 +370,28 @@ def build_report(objs: ClusterObjects) -> dict[str, Any]:
             problems.append(_problem(ERROR, "NoAddress", subject, f"no address assigned{because}"))
         else:
             if "layer2" in want and not l2:
-                problems.append(_problem(ERROR, "NotAnnounced", subject,
-                                         f"{', '.join(ips)}: no node announces it on Layer 2{because}"))
+                problems.append(
+                    _problem(
+                        ERROR, "NotAnnounced", subject, f"{', '.join(ips)}: no node announces it on Layer 2{because}"
+                    )
+                )
             if "bgp" in want and not bgp:
-                problems.append(_problem(ERROR, "NotAdvertised", subject,
-                                         f"{', '.join(ips)}: no node advertises it over BGP{because}"))
+                problems.append(
+                    _problem(
+                        ERROR, "NotAdvertised", subject, f"{', '.join(ips)}: no node advertises it over BGP{because}"
+                    )
+                )
             if len(l2) > 1:
                 holders = ", ".join(a["node"] for a in l2)
-                problems.append(_problem(WARNING, "SeveralAnnouncers", subject,
-                                         f"{len(l2)} nodes hold a ServiceL2Status ({holders}); one answers ARP/NDP, "
-                                         "the others' objects are stale or a takeover is under way"))
+                problems.append(
+                    _problem(
+                        WARNING,
+                        "SeveralAnnouncers",
+                        subject,
+                        f"{len(l2)} nodes hold a ServiceL2Status ({holders}); one answers ARP/NDP, "
+                        "the others' objects are stale or a takeover is under way",
+                    )
+                )
             stale = sorted(a["node"] for a in l2 + bgp if a["node"] in known_nodes and a["node"] not in alive_nodes)
             if stale:
                 problems.append(
@@ -303,10 +403,18 @@ def build_report(objs: ClusterObjects) -> dict[str, Any]:
                         "is stale until the allocator removes it",
                     )
                 )
-        services.append({"service": key, "addresses": ips, "pool": pool, "protocols": want,
-                         "ports": [f"{port}/{proto}"
-                                   for proto, port in sorted(ports_of(svc), key=lambda p: (p[1], p[0]))],
-                         "layer2": l2, "bgp": bgp, "last_warning": last})
+        services.append(
+            {
+                "service": key,
+                "addresses": ips,
+                "pool": pool,
+                "protocols": want,
+                "ports": [f"{port}/{proto}" for proto, port in sorted(ports_of(svc), key=lambda p: (p[1], p[0]))],
+                "layer2": l2,
+                "bgp": bgp,
+                "last_warning": last,
+            }
+        )
 
     return {
         "schema": SCHEMA,

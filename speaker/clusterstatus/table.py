@@ -51,21 +51,53 @@ def summary(report: Mapping[str, Any]) -> str:
 def sections(report: Mapping[str, Any]) -> list[Section]:
     """The report's tables, in reading order; the problems, then notes, last (each only when there are any)."""
     out = [
-        Section("SPEAKERS", ("NODE", "ALIVE", "LAYER2", "LIVENESS", "ALLOCATOR", "RENEWED"), tuple(
-            (s["node"], "yes" if s["alive"] else "NO", "yes" if s["layer2"] else "no",
-             {"leases": "LEASES"}.get(s.get("liveness") or "", s.get("liveness") or "-"),
-             "leader" if s.get("leader") else "", _ago(s["renewed_seconds_ago"]))
-            for s in report["speakers"])),
-        Section("POOLS", ("POOL", "ADDRESSES", "PROTOCOL", "IPV4 USED/ALL", "IPV6 USED/ALL", "USAGE"), tuple(
-            (p["name"] + ("" if p["valid"] else " (invalid)"), ", ".join(p["addresses"]) or "-",
-             "+".join(p["protocols"]) or "none", _count(p["assigned_ipv4"], p["available_ipv4"]),
-             _count(p["assigned_ipv6"], p["available_ipv6"]),
-             "-" if p["usage_percent"] is None else f"{p['usage_percent']:g}%" + (" FULL" if p["exhausted"] else ""))
-            for p in report["pools"])),
-        Section("SERVICES", ("SERVICE", "ADDRESSES", "POOL", "PROTOCOL", "PORTS", "ANNOUNCED BY"), tuple(
-            (s["service"], ", ".join(s["addresses"]) or "<pending>", s["pool"] or "-", "+".join(s["protocols"]) or "-",
-             ", ".join(s["ports"]) or "-", _announcers(s))
-            for s in report["services"])),
+        Section(
+            "SPEAKERS",
+            ("NODE", "ALIVE", "LAYER2", "LIVENESS", "ALLOCATOR", "RENEWED"),
+            tuple(
+                (
+                    s["node"],
+                    "yes" if s["alive"] else "NO",
+                    "yes" if s["layer2"] else "no",
+                    {"leases": "LEASES"}.get(s.get("liveness") or "", s.get("liveness") or "-"),
+                    "leader" if s.get("leader") else "",
+                    _ago(s["renewed_seconds_ago"]),
+                )
+                for s in report["speakers"]
+            ),
+        ),
+        Section(
+            "POOLS",
+            ("POOL", "ADDRESSES", "PROTOCOL", "IPV4 USED/ALL", "IPV6 USED/ALL", "USAGE"),
+            tuple(
+                (
+                    p["name"] + ("" if p["valid"] else " (invalid)"),
+                    ", ".join(p["addresses"]) or "-",
+                    "+".join(p["protocols"]) or "none",
+                    _count(p["assigned_ipv4"], p["available_ipv4"]),
+                    _count(p["assigned_ipv6"], p["available_ipv6"]),
+                    "-"
+                    if p["usage_percent"] is None
+                    else f"{p['usage_percent']:g}%" + (" FULL" if p["exhausted"] else ""),
+                )
+                for p in report["pools"]
+            ),
+        ),
+        Section(
+            "SERVICES",
+            ("SERVICE", "ADDRESSES", "POOL", "PROTOCOL", "PORTS", "ANNOUNCED BY"),
+            tuple(
+                (
+                    s["service"],
+                    ", ".join(s["addresses"]) or "<pending>",
+                    s["pool"] or "-",
+                    "+".join(s["protocols"]) or "-",
+                    ", ".join(s["ports"]) or "-",
+                    _announcers(s),
+                )
+                for s in report["services"]
+            ),
+        ),
     ]
     rows = tuple((p["severity"].upper(), p["kind"], p["object"], p["message"]) for p in report["problems"])
     if rows:

@@ -374,8 +374,11 @@ def _selector(raw: Any, where: str) -> Selector:
             # Two identical expressions (values compared as sets, as MetalLB sorts them first) are refused too.
             shape = (key, expr.get("operator"), tuple(sorted(values or ())))
             for k, earlier in enumerate(exprs[:i]):
-                if isinstance(earlier, Mapping) and (earlier.get("key"), earlier.get("operator"),
-                                                     tuple(sorted(earlier.get("values") or ()))) == shape:
+                if (
+                    isinstance(earlier, Mapping)
+                    and (earlier.get("key"), earlier.get("operator"), tuple(sorted(earlier.get("values") or ())))
+                    == shape
+                ):
                     raise _Invalid(at, f"duplicate of {where}.matchExpressions[{k}]")
     try:
         return Selector.from_dict(raw, where)
@@ -657,9 +660,13 @@ def _build_pools(
                     c.warn(POOL, obj.name, field, message)
                 continue
             entry, other, theirs = clash
-            c.add(POOL, obj.name, entry.field,
-                  f"{entry.text} overlaps {theirs.text} of IPAddressPool {other} ({theirs.field}) at "
-                  f"{_overlap(entry.range, theirs.range)}; {other} came first and keeps these addresses")
+            c.add(
+                POOL,
+                obj.name,
+                entry.field,
+                f"{entry.text} overlaps {theirs.text} of IPAddressPool {other} ({theirs.field}) at "
+                f"{_overlap(entry.range, theirs.range)}; {other} came first and keeps these addresses",
+            )
         # The object is refused. If it was valid before, a bad edit must not take addresses away
         # from running Services: keep the previous definition (and let it keep blocking overlaps).
         previous = last_good.get(obj.name)
@@ -842,8 +849,10 @@ def _aggregation_problem(adv: BGPAdvertisement, pool: str, entries: tuple[_PoolE
         shortest = min(net.prefixlen for net in entry.range.networks())
         if length < shortest:
             field = "spec.aggregationLength" if v4 else "spec.aggregationLengthV6"
-            return field, (f"{length}: a /{length} aggregate reaches outside IPAddressPool {pool} {entry.field} "
-                           f"({entry.text}), whose largest block is a /{shortest}; pool {pool} is not advertised by it")
+            return field, (
+                f"{length}: a /{length} aggregate reaches outside IPAddressPool {pool} {entry.field} "
+                f"({entry.text}), whose largest block is a /{shortest}; pool {pool} is not advertised by it"
+            )
     return None
 
 
@@ -889,8 +898,11 @@ def _build_bgp_advs(
                 continue
             families = frozenset(e.range.version for e in pool_entries[pool])
             for older in out:
-                if (pool in older.selected_pools and (older.local_pref or 0) != (adv.local_pref or 0)
-                        and _same_update(adv, older, families)):
+                if (
+                    pool in older.selected_pools
+                    and (older.local_pref or 0) != (adv.local_pref or 0)
+                    and _same_update(adv, older, families)
+                ):
                     c.add(
                         BGPADV,
                         obj.name,
@@ -984,8 +996,11 @@ def _refuse_frr_only(spec: Mapping[str, Any], bfd_profiles: frozenset[str] | Non
         if value not in (None, "", 0):
             why = f"{_show(value)}: {what} is {NATIVE_UNSUPPORTED}"
             if key == "bfdProfile" and bfd_profiles is not None:
-                why += (f" (BFDProfile {value} exists, but nothing here can run it)" if value in bfd_profiles
-                        else f", and no BFDProfile {_show(value)} exists either")
+                why += (
+                    f" (BFDProfile {value} exists, but nothing here can run it)"
+                    if value in bfd_profiles
+                    else f", and no BFDProfile {_show(value)} exists either"
+                )
             raise _Invalid(f"spec.{key}", why)
 
 
@@ -1065,8 +1080,9 @@ def _parse_peer(obj: _Obj, secrets: Mapping[str, Any], bfd_profiles: frozenset[s
     )
 
 
-def _build_peers(c: _Collector, items: Iterable[Any], secrets: Mapping[str, Any],
-                 bfd_profiles: frozenset[str]) -> dict[str, BGPPeer]:
+def _build_peers(
+    c: _Collector, items: Iterable[Any], secrets: Mapping[str, Any], bfd_profiles: frozenset[str]
+) -> dict[str, BGPPeer]:
     peers: dict[str, BGPPeer] = {}
     for obj in c.objects(PEER, items):
         peer = c.parse(PEER, obj, lambda o: _parse_peer(o, secrets, bfd_profiles))
@@ -1115,8 +1131,9 @@ def build_config(
     ]
     bgp = _build_bgp_advs(c, bgp_advertisements, pool_labels, pool_entries, aliases)
     profiles = c.objects(BFD_PROFILE, bfd_profiles)
-    peers = _build_peers(c, bgp_peers, secrets if isinstance(secrets, Mapping) else _EMPTY,
-                         frozenset(obj.name for obj in profiles))
+    peers = _build_peers(
+        c, bgp_peers, secrets if isinstance(secrets, Mapping) else _EMPTY, frozenset(obj.name for obj in profiles)
+    )
     for obj in profiles:
         # The CRD is installed so MetalLB's manifests apply; using it is refused, by name.
         c.add(BFD_PROFILE, obj.name, "", f"BFD is {NATIVE_UNSUPPORTED}; BGPPeers naming this profile are refused")

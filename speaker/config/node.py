@@ -98,15 +98,39 @@ def duration_setting(value: Any, where: str) -> float:
 
 
 _TOP_KEYS = {
-    "node_name", "namespace", "kubeconfig", "load_balancer_class", "log_level", "metrics_listen", "lease",
-    "status_writers", "layer2", "membership", "bgp", "ignore_exclude_lb",
-    "metrics_bearer_token_file", "metrics_tls_cert_file", "metrics_tls_key_file", "metrics_tls_client_ca_file",
+    "node_name",
+    "namespace",
+    "kubeconfig",
+    "load_balancer_class",
+    "log_level",
+    "metrics_listen",
+    "lease",
+    "status_writers",
+    "layer2",
+    "membership",
+    "bgp",
+    "ignore_exclude_lb",
+    "metrics_bearer_token_file",
+    "metrics_tls_cert_file",
+    "metrics_tls_key_file",
+    "metrics_tls_client_ca_file",
     "log_format",
 }
 _LEASE_KEYS = {"name", "duration", "renew_deadline", "retry_period"}
 _LAYER2_KEYS = {"enabled", "probe", "refresh_interval", "leave_grace", "realtime_priority", "responder"}
-_MEMBERSHIP_KEYS = {"key_file", "port", "interval", "dead_after", "fence_after", "peers", "lease_duration",
-                    "lease_renew_interval", "secret_name", "create_secret", "key_overlap"}
+_MEMBERSHIP_KEYS = {
+    "key_file",
+    "port",
+    "interval",
+    "dead_after",
+    "fence_after",
+    "peers",
+    "lease_duration",
+    "lease_renew_interval",
+    "secret_name",
+    "create_secret",
+    "key_overlap",
+}
 
 
 def _section(raw: Mapping[str, Any], name: str, known: set[str]) -> Mapping[str, Any]:
@@ -131,8 +155,11 @@ def _layer2(raw: Mapping[str, Any]) -> Layer2Settings:
     sec = _section(raw, "layer2", _LAYER2_KEYS)
     values: dict[str, Any] = {**_bool(sec, "enabled", "layer2"), **_bool(sec, "probe", "layer2")}
     if "refresh_interval" in sec:
-        values["refresh_interval"] = 0.0 if sec["refresh_interval"] in (0, "0") else duration_setting(
-            sec["refresh_interval"], "layer2.refresh_interval")
+        values["refresh_interval"] = (
+            0.0
+            if sec["refresh_interval"] in (0, "0")
+            else duration_setting(sec["refresh_interval"], "layer2.refresh_interval")
+        )
     if "leave_grace" in sec:
         values["leave_grace"] = duration_setting(sec["leave_grace"], "layer2.leave_grace")
     if "realtime_priority" in sec:
@@ -175,8 +202,10 @@ def _membership(raw: Mapping[str, Any]) -> MembershipSettings:
     values["peers"] = tuple(sorted((str(k), str(v)) for k, v in peers.items()))
     lease = values.get("lease_duration")
     if lease is not None and (lease < 1 or lease != int(lease)):  # named as written: "2500ms", not 2.5s
-        raise ConfigError(f"membership.lease_duration: {sec['lease_duration']!r} must be whole seconds, at least 1s "
-                          f"(a Lease counts in seconds)")
+        raise ConfigError(
+            f"membership.lease_duration: {sec['lease_duration']!r} must be whole seconds, at least 1s "
+            f"(a Lease counts in seconds)"
+        )
     try:
         return MembershipSettings(**values)
     except ValueError as exc:  # the values' own checks (MembershipSettings.__post_init__), once
@@ -202,9 +231,19 @@ def build_speaker_config(raw: Any, source: str = "config") -> SpeakerConfig:
     if unknown:
         raise ConfigError(f"{unknown[0]}: unknown setting (known: {', '.join(sorted(_TOP_KEYS))})")
     values: dict[str, Any] = {}
-    for key in ("node_name", "namespace", "kubeconfig", "load_balancer_class", "log_level", "metrics_listen",
-                "metrics_bearer_token_file", "metrics_tls_cert_file", "metrics_tls_key_file",
-                "metrics_tls_client_ca_file", "log_format"):
+    for key in (
+        "node_name",
+        "namespace",
+        "kubeconfig",
+        "load_balancer_class",
+        "log_level",
+        "metrics_listen",
+        "metrics_bearer_token_file",
+        "metrics_tls_cert_file",
+        "metrics_tls_key_file",
+        "metrics_tls_client_ca_file",
+        "log_format",
+    ):
         value = _expect_str(raw, key, "")
         if value is not None:
             values[key] = value
@@ -244,12 +283,17 @@ def _validate(cfg: SpeakerConfig) -> None:
         raise ConfigError(f"log_level: {cfg.log_level!r} is not one of {', '.join(LOG_LEVELS)}")
     parse_listen(cfg.metrics_listen)
     if bool(cfg.metrics_tls_cert_file) != bool(cfg.metrics_tls_key_file):
-        given, missing = (("metrics_tls_cert_file", "metrics_tls_key_file") if cfg.metrics_tls_cert_file
-                          else ("metrics_tls_key_file", "metrics_tls_cert_file"))
+        given, missing = (
+            ("metrics_tls_cert_file", "metrics_tls_key_file")
+            if cfg.metrics_tls_cert_file
+            else ("metrics_tls_key_file", "metrics_tls_cert_file")
+        )
         raise ConfigError(f"{missing}: needed with {given} (HTTPS wants the certificate and its key)")
     if cfg.metrics_tls_client_ca_file and not cfg.metrics_tls_cert_file:
-        raise ConfigError(f"metrics_tls_client_ca_file: {cfg.metrics_tls_client_ca_file!r} needs metrics_tls_cert_file "
-                          "and metrics_tls_key_file (client certificates are checked in the TLS handshake)")
+        raise ConfigError(
+            f"metrics_tls_client_ca_file: {cfg.metrics_tls_client_ca_file!r} needs metrics_tls_cert_file "
+            "and metrics_tls_key_file (client certificates are checked in the TLS handshake)"
+        )
     if cfg.log_format not in LOG_FORMATS:
         raise ConfigError(f"log_format: {cfg.log_format!r} is not one of {', '.join(LOG_FORMATS)}")
     lease = cfg.lease

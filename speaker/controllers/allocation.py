@@ -30,8 +30,10 @@ from speaker.plan.clusterview import ServiceView
 
 log = logging.getLogger(__name__)
 
-CONFIG_KINDS = frozenset({"ipaddresspools", "l2advertisements", "bgpadvertisements", "bgppeers", "communities",
-                          "bfdprofiles"})
+CONFIG_KINDS = frozenset(
+    {"ipaddresspools", "l2advertisements", "bgpadvertisements", "bgppeers", "communities", "bfdprofiles"}
+)
+
 
 @dataclass
 class _Pending:
@@ -274,10 +276,15 @@ class AllocationController:
             metrics.IPV6_ADDRESSES_IN_USE.labels(name).set(a6)
             metrics.IPV6_ADDRESSES_TOTAL.labels(name).set(a6 + f6)
             metrics.SERVICES_ALLOCATED.labels(name).set(services.get(name, 0))
-            self._pool_status.desire(f"{self._namespace}/{name}", {
-                "assignedIPv4": _int64(a4), "availableIPv4": _int64(f4),
-                "assignedIPv6": _int64(a6), "availableIPv6": _int64(f6),
-            })
+            self._pool_status.desire(
+                f"{self._namespace}/{name}",
+                {
+                    "assignedIPv4": _int64(a4),
+                    "availableIPv4": _int64(f4),
+                    "assignedIPv6": _int64(a6),
+                    "availableIPv6": _int64(f6),
+                },
+            )
         self._execute(pool_actions(stats, self._namespace, self._config_object))
 
     # --- introspection (``baremetal-lb status``) -----------------------------------------------------
@@ -299,4 +306,3 @@ class AllocationController:
 def _int64(n: int) -> int:
     """Pool status fields are int64: a /64 has 2**64 addresses, so report the largest int64 instead."""
     return min(n, 2**63 - 1)
-

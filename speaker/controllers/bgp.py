@@ -42,13 +42,35 @@ SERVICE_SIDE = frozenset({"services", "endpointslices"})
 
 
 class BGPController(Reconciler):
-    relevant = frozenset({"services", "endpointslices", "nodes", "ipaddresspools", "bgpadvertisements", "bgppeers",
-                          "communities", "secrets", "bfdprofiles", "servicebgpstatuses"})
+    relevant = frozenset(
+        {
+            "services",
+            "endpointslices",
+            "nodes",
+            "ipaddresspools",
+            "bgpadvertisements",
+            "bgppeers",
+            "communities",
+            "secrets",
+            "bfdprofiles",
+            "servicebgpstatuses",
+        }
+    )
     name = "bgp"
 
-    def __init__(self, *, node: str, caches: Caches, views: ViewSource, synced: Callable[[], bool], bgp: Any,
-                 status: Applier | None = None, events: EventRecorder | None = None,
-                 namespace: str = "metallb-system", is_leader: Callable[[], bool] = lambda: False) -> None:
+    def __init__(
+        self,
+        *,
+        node: str,
+        caches: Caches,
+        views: ViewSource,
+        synced: Callable[[], bool],
+        bgp: Any,
+        status: Applier | None = None,
+        events: EventRecorder | None = None,
+        namespace: str = "metallb-system",
+        is_leader: Callable[[], bool] = lambda: False,
+    ) -> None:
         super().__init__(synced=synced)
         self._is_leader = is_leader
         self._gaps: dict[str, L2Gap] = {}
@@ -136,13 +158,24 @@ class BGPController(Reconciler):
         self._announced = tuple((ip, self._node, key) for key, ips in d.announced.items() for ip in ips)
         for key in sorted(d.withdrawn.keys() - self._withdrawn.keys()):
             ips = ", ".join(d.withdrawn[key])
-            log.info("bgp: not advertising %s (%s): %s", ips, key, WHY_NOT_SERVING,
-                     extra=log_fields(service=key, ip=d.withdrawn[key][0]))
+            log.info(
+                "bgp: not advertising %s (%s): %s",
+                ips,
+                key,
+                WHY_NOT_SERVING,
+                extra=log_fields(service=key, ip=d.withdrawn[key][0]),
+            )
         self._withdrawn = d.withdrawn
         self._report_gaps()
         if self._status is not None:  # ServiceBGPStatus: which peers this node advertises each Service to
-            publish_announcements(self._status, self._caches.servicebgpstatuses.items(), self._node,
-                                  d.advertised, bgp_status_name, exclusive=False)
+            publish_announcements(
+                self._status,
+                self._caches.servicebgpstatuses.items(),
+                self._node,
+                d.advertised,
+                bgp_status_name,
+                exclusive=False,
+            )
 
     def _report_gaps(self) -> None:
         """The BGP addresses no node may advertise, from the allocator leader only: one Event, not one per node,
@@ -161,8 +194,10 @@ class BGPController(Reconciler):
 
     def unannounced(self) -> list[dict[str, Any]]:
         """For ``/status`` (the allocator leader's; empty elsewhere)."""
-        return [{"service": g.service, "ips": list(g.ips), "reason": g.reason, "message": g.message}
-                for g in sorted(self._gaps.values(), key=lambda g: g.service)]
+        return [
+            {"service": g.service, "ips": list(g.ips), "reason": g.reason, "message": g.message}
+            for g in sorted(self._gaps.values(), key=lambda g: g.service)
+        ]
 
     def tick(self) -> None:
         """Tell the user when a session comes up or goes down: an Event on the BGPPeer object."""
@@ -178,11 +213,23 @@ class BGPController(Reconciler):
                 continue  # a session that never came up yet: nothing changed for the user
             peer = self._caches.bgppeers.get(f"{self._namespace}/{st.peer}")
             reason, etype = ("SessionEstablished", NORMAL) if up else ("SessionDown", WARNING)
-            message = (f"node {self._node}: BGP session with {st.address} established" if up else
-                       f"node {self._node}: BGP session with {st.address} down ({st.last_error or st.state})")
-            self._events.record(event_about(peer, kind="BGPPeer", api_version="metallb.io/v1beta2",
-                                            namespace=self._namespace, name=st.peer, type=etype, reason=reason,
-                                            message=message))
+            message = (
+                f"node {self._node}: BGP session with {st.address} established"
+                if up
+                else f"node {self._node}: BGP session with {st.address} down ({st.last_error or st.state})"
+            )
+            self._events.record(
+                event_about(
+                    peer,
+                    kind="BGPPeer",
+                    api_version="metallb.io/v1beta2",
+                    namespace=self._namespace,
+                    name=st.peer,
+                    type=etype,
+                    reason=reason,
+                    message=message,
+                )
+            )
 
     def announced(self) -> tuple[tuple[str, str, str], ...]:
         """(ip, node, service) of every address this node advertises to at least one peer (the routes it wants
@@ -192,9 +239,16 @@ class BGPController(Reconciler):
     def withdrawn(self) -> list[dict[str, Any]]:
         """Services an advertisement would have this node advertise, withdrawn because no endpoint of theirs
         serves (``/status``: ``bgp_withdrawn``)."""
-        return [{"service": key, "ips": list(ips), "reason": WHY_NOT_SERVING}
-                for key, ips in sorted(self._withdrawn.items())]
+        return [
+            {"service": key, "ips": list(ips), "reason": WHY_NOT_SERVING}
+            for key, ips in sorted(self._withdrawn.items())
+        ]
 
     def snapshot(self) -> list[dict[str, Any]]:
-        return [{k: (v if isinstance(v, (int, float, str, bool, type(None))) else str(v))
-                 for k, v in dataclasses.asdict(st).items()} for st in self._bgp.snapshot()]
+        return [
+            {
+                k: (v if isinstance(v, (int, float, str, bool, type(None))) else str(v))
+                for k, v in dataclasses.asdict(st).items()
+            }
+            for st in self._bgp.snapshot()
+        ]

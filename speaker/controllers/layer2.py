@@ -40,8 +40,7 @@ from speaker.plan.announce import (
 
 log = logging.getLogger(__name__)
 
-RELEVANT = frozenset({"services", "endpointslices", "nodes", "ipaddresspools", "l2advertisements",
-                      "servicel2statuses"})
+RELEVANT = frozenset({"services", "endpointslices", "nodes", "ipaddresspools", "l2advertisements", "servicel2statuses"})
 
 
 def internal_ip(node: Mapping[str, Any]) -> str | None:
@@ -51,8 +50,11 @@ def internal_ip(node: Mapping[str, Any]) -> str | None:
 
 def internal_ips(node: Mapping[str, Any]) -> list[str]:
     """Every InternalIP of a Node (a dual-stack node has one per family)."""
-    return [str(addr["address"]) for addr in (node.get("status") or {}).get("addresses") or []
-            if addr.get("type") == "InternalIP" and addr.get("address")]
+    return [
+        str(addr["address"])
+        for addr in (node.get("status") or {}).get("addresses") or []
+        if addr.get("type") == "InternalIP" and addr.get("address")
+    ]
 
 
 class ConflictReporter:
@@ -63,8 +65,15 @@ class ConflictReporter:
     hands it each new plan), so the wiring needs no reference back to a part that does not exist yet.
     """
 
-    def __init__(self, *, services: Cache, events: EventRecorder, nodes: Cache, node: str,
-                 neighbours: Callable[[], Iterable[tuple[str, str]]] = dump_neighbours) -> None:
+    def __init__(
+        self,
+        *,
+        services: Cache,
+        events: EventRecorder,
+        nodes: Cache,
+        node: str,
+        neighbours: Callable[[], Iterable[tuple[str, str]]] = dump_neighbours,
+    ) -> None:
         self._services = services
         self._events = events
         self._nodes = nodes
@@ -91,9 +100,16 @@ class ConflictReporter:
     def report(self, ip: str, mac: str) -> None:
         """From the announcer's probe: another host already answers for ``ip``."""
         choice = self._plan.get(ip)
-        for key in (choice.services if choice else ()):
-            self._events.record(service_event(self._services.get(key), key, WARNING, "AddressConflict",
-                                              f"{ip} is already in use on the LAN by {mac}; not announcing it"))
+        for key in choice.services if choice else ():
+            self._events.record(
+                service_event(
+                    self._services.get(key),
+                    key,
+                    WARNING,
+                    "AddressConflict",
+                    f"{ip} is already in use on the LAN by {mac}; not announcing it",
+                )
+            )
 
 
 class Layer2Controller(Reconciler):
@@ -163,8 +179,9 @@ class Layer2Controller(Reconciler):
         fenced = self._fenced()
         if fenced:
             log.warning("layer2: fenced (no peer and no API reachable): announcing nothing")
-        decision = l2_node_decision(self._node, services, plan, self._memory, fenced=fenced,
-                                    service_obj=self._caches.services.get)
+        decision = l2_node_decision(
+            self._node, services, plan, self._memory, fenced=fenced, service_obj=self._caches.services.get
+        )
         self._memory = decision.memory
         self._nodes = view.node_by_name
         self._execute(decision.actions)
@@ -190,8 +207,9 @@ class Layer2Controller(Reconciler):
         Warnings ``announce.l2_gap_actions`` decides."""
         self._gaps = gaps
         metrics.set_unannounced("layer2", ((g.service, ip, g.reason) for g in gaps.values() for ip in g.ips))
-        self._warned, said = l2_gap_actions(gaps, self._warned, leader=self._is_leader(),
-                                            service_obj=self._caches.services.get)
+        self._warned, said = l2_gap_actions(
+            gaps, self._warned, leader=self._is_leader(), service_obj=self._caches.services.get
+        )
         self._execute(said)
 
     def _forward_handed_over(self, handed: Mapping[str, str], nodes: Mapping[str, Mapping[str, Any]]) -> None:
@@ -211,12 +229,27 @@ class Layer2Controller(Reconciler):
             for f in self._handover.begin(group, hold=None if left else CONFIRM):
                 node = handed[f.ip]
                 if left:
-                    log.info("layer2: %s taken over from %s, which left: its connections in flight go on to %s via "
-                             "%s for %gs", f.ip, node, f.via, f.device, DRAIN)
+                    log.info(
+                        "layer2: %s taken over from %s, which left: its connections in flight go on to %s via "
+                        "%s for %gs",
+                        f.ip,
+                        node,
+                        f.via,
+                        f.device,
+                        DRAIN,
+                    )
                 else:  # declared dead, or still alive (a rebalance): it may yet say it left
                     self._unconfirmed[f.ip] = (node, now)
-                    log.info("layer2: %s taken over from %s: its connections in flight go on to %s via %s for %gs "
-                             "(%gs if it left)", f.ip, node, f.via, f.device, CONFIRM, DRAIN)
+                    log.info(
+                        "layer2: %s taken over from %s: its connections in flight go on to %s via %s for %gs "
+                        "(%gs if it left)",
+                        f.ip,
+                        node,
+                        f.via,
+                        f.device,
+                        CONFIRM,
+                        DRAIN,
+                    )
 
     def _confirm_departures(self) -> None:
         """A node declared dead whose LEAVE (or released Lease) came after our takeover was stopping: its
@@ -230,8 +263,13 @@ class Layer2Controller(Reconciler):
         if not late:
             return
         for f in self._handover.confirm(late):
-            log.info("layer2: %s: %s left after all: its connections in flight go on to %s for %gs", f.ip,
-                     self._unconfirmed[f.ip][0], f.via, DRAIN)
+            log.info(
+                "layer2: %s: %s left after all: its connections in flight go on to %s for %gs",
+                f.ip,
+                self._unconfirmed[f.ip][0],
+                f.via,
+                DRAIN,
+            )
         for ip in late:
             self._unconfirmed.pop(ip, None)
 
@@ -251,8 +289,11 @@ class Layer2Controller(Reconciler):
         except TimeoutError:
             return self._in_use
         self._rows = list(snap.get("addresses", ()))
-        self._in_use = {row["ip"]: tuple(row.get("interfaces") or ()) for row in self._rows
-                        if row.get("state") in ("announced", "probing")}
+        self._in_use = {
+            row["ip"]: tuple(row.get("interfaces") or ())
+            for row in self._rows
+            if row.get("state") in ("announced", "probing")
+        }
         return self._in_use
 
     def _publish(self, *, force: bool) -> None:
@@ -262,8 +303,13 @@ class Layer2Controller(Reconciler):
         if self._l2_status is None:
             return
         in_use = self._interfaces_in_use() if self._mine else {}
-        self._said_all, said = all_interfaces_actions(self._rows if self._mine else (), self._mine, self._said_all,
-                                                      node=self._node, service_obj=self._caches.services.get)
+        self._said_all, said = all_interfaces_actions(
+            self._rows if self._mine else (),
+            self._mine,
+            self._said_all,
+            node=self._node,
+            service_obj=self._caches.services.get,
+        )
         self._execute(said)
         wanted: dict[str, set[str]] = {}
         for ip, choice in self._mine.items():
@@ -273,8 +319,9 @@ class Layer2Controller(Reconciler):
         if not force and details == self._published:
             return
         self._published = details
-        publish_announcements(self._l2_status, self._caches.servicel2statuses.items(), self._node, details,
-                              l2_status_name, exclusive=True)
+        publish_announcements(
+            self._l2_status, self._caches.servicel2statuses.items(), self._node, details, l2_status_name, exclusive=True
+        )
 
     def handed_over(self) -> bool:
         """True once every Service this node announced is announced by another node (its ServiceL2Status says
@@ -299,7 +346,9 @@ class Layer2Controller(Reconciler):
             # nobody announces, with the reason: what the role's preflight and a person troubleshooting read.
             "excluded": self._why_not_me,
             "ignore_exclude_lb": self._views.ignore_exclude_lb,
-            "unannounced": [{"service": g.service, "ips": list(g.ips), "reason": g.reason, "message": g.message}
-                            for g in sorted(self._gaps.values(), key=lambda g: g.service)],
+            "unannounced": [
+                {"service": g.service, "ips": list(g.ips), "reason": g.reason, "message": g.message}
+                for g in sorted(self._gaps.values(), key=lambda g: g.service)
+            ],
             **self._announcer.snapshot(),
         }

@@ -36,8 +36,15 @@ class StatusCollector(Reconciler):
     relevant = frozenset({"servicel2statuses", "servicebgpstatuses", "nodes", "leases"})
     name = "status-gc"
 
-    def __init__(self, *, caches: Caches, synced: Callable[[], bool], is_leader: Callable[[], bool],
-                 gone: Callable[[str, bool], bool], appliers: Mapping[str, Applier]) -> None:
+    def __init__(
+        self,
+        *,
+        caches: Caches,
+        synced: Callable[[], bool],
+        is_leader: Callable[[], bool],
+        gone: Callable[[str, bool], bool],
+        appliers: Mapping[str, Applier],
+    ) -> None:
         super().__init__(synced=synced)
         self._caches = caches
         self._is_leader = is_leader
@@ -58,13 +65,18 @@ class StatusCollector(Reconciler):
             self._asked, self._reported = {}, frozenset()
             return
         nodes = frozenset(self._caches.nodes.keys())
-        found = sweep({plural: cache.items() for plural, (cache, _) in self._kinds.items()}, nodes, self._gone,
-                      self._asked)
+        found = sweep(
+            {plural: cache.items() for plural, (cache, _) in self._kinds.items()}, nodes, self._gone, self._asked
+        )
         for plural, name in found.deletes:
             self._kinds[plural][1].desire(name, None)
         for owner in sorted(found.gone - self._reported):
-            log.info("status-gc: the speaker on node %s is gone (%s); deleting its %d status object(s)", owner,
-                     "its Node is deleted" if owner not in nodes else "its Lease ran out", found.counts[owner])
+            log.info(
+                "status-gc: the speaker on node %s is gone (%s); deleting its %d status object(s)",
+                owner,
+                "its Node is deleted" if owner not in nodes else "its Lease ran out",
+                found.counts[owner],
+            )
         self._asked, self._reported = found.asked, found.gone
 
 
@@ -79,8 +91,12 @@ class Sweep:
         return frozenset(self.counts)
 
 
-def sweep(objects: Mapping[str, Iterable[Mapping[str, Any]]], nodes: frozenset[str],
-          gone: Callable[[str, bool], bool], asked: Mapping[str, str]) -> Sweep:
+def sweep(
+    objects: Mapping[str, Iterable[Mapping[str, Any]]],
+    nodes: frozenset[str],
+    gone: Callable[[str, bool], bool],
+    asked: Mapping[str, str],
+) -> Sweep:
     """The status objects of gone speakers (``gone(node, node_exists)``: by its Lease), each asked for deletion once
     per resourceVersion — the cache may lag behind our delete. No side effects."""
     verdicts: dict[str, bool] = {}

@@ -20,6 +20,7 @@ from speaker.plan.election import NodeInfo, node_info
 if TYPE_CHECKING:  # the type only
     from speaker.kube.kinds import Caches
 
+
 def _same(a: Sequence[Obj], b: Sequence[Obj]) -> bool:
     return len(a) == len(b) and all(map(operator.is_, a, b))
 
@@ -45,8 +46,15 @@ class ViewSource:
         edited into an error keeps its last good definition (``build_config``'s ``last_good_pools``): one memory
         for the whole speaker, so every controller sees the same pools."""
         c = self._caches
-        inputs = (c.ipaddresspools.items(), c.l2advertisements.items(), c.bgpadvertisements.items(),
-                  c.bgppeers.items(), c.communities.items(), c.secrets.items(), c.bfdprofiles.items())
+        inputs = (
+            c.ipaddresspools.items(),
+            c.l2advertisements.items(),
+            c.bgpadvertisements.items(),
+            c.bgppeers.items(),
+            c.communities.items(),
+            c.secrets.items(),
+            c.bfdprofiles.items(),
+        )
         with self._lock:
             previous = self._config_inputs
             if self._config is not None and previous is not None and all(map(_same, inputs, previous)):
@@ -54,7 +62,11 @@ class ViewSource:
             pools, l2, bgp, peers, communities, secrets, bfd_profiles = inputs
             # With the Secrets: a passwordSecret peer built without them is refused ("Secret not found").
             self._config = build_config(
-                pools, l2, bgp, peers, communities,
+                pools,
+                l2,
+                bgp,
+                peers,
+                communities,
                 secrets={str(s["metadata"]["name"]): s for s in secrets},
                 bfd_profiles=bfd_profiles,
                 last_good_pools=self._config.pools if self._config is not None else {},
@@ -70,8 +82,13 @@ class ViewSource:
         services, nodes, slices = c.services.items(), c.nodes.items(), c.endpointslices.items()
         with self._lock:
             last = self._view
-            if (last is not None and last.config is config and _same(services, last.service_objects)
-                    and _same(nodes, last.node_objects) and _same(slices, last.endpoint_slices)):
+            if (
+                last is not None
+                and last.config is config
+                and _same(services, last.service_objects)
+                and _same(nodes, last.node_objects)
+                and _same(slices, last.endpoint_slices)
+            ):
                 return last
             memo = dict(last.services) if last is not None and "services" in last.__dict__ else {}
             self._view = ClusterView(config, services, nodes, slices, self._lb_class, self._ignore_exclude_lb, memo)

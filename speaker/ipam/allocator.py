@@ -366,7 +366,7 @@ class Allocator:
         if problem is not None:
             return self._fail(r, problem)
         held = self._allocs.get(r.key)
-        if (held is not None and held.settled and len(held.ips) == len(wanted) and _unchanged(held.request, r)):
+        if held is not None and held.settled and len(held.ips) == len(wanted) and _unchanged(held.request, r):
             self._allocs[r.key] = _Alloc(r, held.pool, held.ips, settled=True)
             return Assignment(r.key, held.pool, held.ips)
         requested: list[IPAddress] = []

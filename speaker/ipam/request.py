@@ -127,4 +127,3 @@ class PoolStats(NamedTuple):
     available_v4: int
     assigned_v6: int
     available_v6: int
-

@@ -79,7 +79,8 @@ def ports_of(svc: Mapping[str, Any]) -> frozenset[tuple[str, int]]:
     """``{(protocol, port)}`` of ``spec.ports``; protocol defaults to TCP as in the API."""
     return frozenset(
         (str(p.get("protocol") or "TCP"), int(p["port"]))
-        for p in _spec(svc).get("ports") or () if p.get("port") is not None
+        for p in _spec(svc).get("ports") or ()
+        if p.get("port") is not None
     )
 
 
@@ -162,8 +163,10 @@ def request_for(svc: Mapping[str, Any], namespace_labels: Mapping[str, str] | No
     if _annotation(svc, LOADBALANCER_IPS).strip() and str(spec.get("loadBalancerIP") or "").strip():
         # An error in MetalLB (controller/service.go, getDesiredLbIPs): the Service gets nothing new and keeps
         # what it holds, until one of the two is removed.
-        error = (f"invalid requested loadbalancer IPs: a Service cannot have both {LOADBALANCER_IPS} "
-                 f"({_annotation(svc, LOADBALANCER_IPS)}) and spec.loadBalancerIP ({spec['loadBalancerIP']})")
+        error = (
+            f"invalid requested loadbalancer IPs: a Service cannot have both {LOADBALANCER_IPS} "
+            f"({_annotation(svc, LOADBALANCER_IPS)}) and spec.loadBalancerIP ({spec['loadBalancerIP']})"
+        )
         wanted = ()
     for stable, old in DEPRECATED.items():
         if old in _annotations(svc):

@@ -100,9 +100,16 @@ def read_json(response: Any) -> Any:
 Timeout = tuple[float, float]
 
 
-def request(api: client.ApiClient, method: str, path: str, *, query: Mapping[str, str] | None = None,
-            body: Any = None, content_type: str = "application/json",
-            timeout: Timeout = REQUEST_TIMEOUT) -> Any:
+def request(
+    api: client.ApiClient,
+    method: str,
+    path: str,
+    *,
+    query: Mapping[str, str] | None = None,
+    body: Any = None,
+    content_type: str = "application/json",
+    timeout: Timeout = REQUEST_TIMEOUT,
+) -> Any:
     """One API request; returns the unread ``urllib3`` response (``read_json`` it, or ``release_conn``).
 
     Raises ``ApiException`` (``.status``, ``.reason``, ``.body``) for a non-2xx answer, like the generated
@@ -125,11 +132,13 @@ def request(api: client.ApiClient, method: str, path: str, *, query: Mapping[str
     direct = _direct_pool(manager, cfg.host)
     if direct is not None:
         pool, prefix = direct
-        resp = pool.urlopen(method, prefix + target, body=data, headers=headers, preload_content=False,
-                            timeout=http_timeout)
+        resp = pool.urlopen(
+            method, prefix + target, body=data, headers=headers, preload_content=False, timeout=http_timeout
+        )
     else:  # through a proxy: the manager's own logic (absolute-form URLs, tunnels, SOCKS)
-        resp = manager.request(method, cfg.host + target, body=data, headers=headers, preload_content=False,
-                               timeout=http_timeout)
+        resp = manager.request(
+            method, cfg.host + target, body=data, headers=headers, preload_content=False, timeout=http_timeout
+        )
     if resp.status == 401:
         with _AUTH_LOCK:
             _AUTH.pop(cfg, None)  # refused: ask the credentials again on the next request, whatever their age
@@ -148,7 +157,8 @@ def request(api: client.ApiClient, method: str, path: str, *, query: Mapping[str
 #: PoolManager → (host URL, its connection pool, the host URL's path prefix). Choosing the pool for every request
 #: (parsing the URL, normalising a pool key) cost about a tenth of each status write; the host rarely changes.
 _POOLS: weakref.WeakKeyDictionary[urllib3.PoolManager, tuple[str, HTTPConnectionPool, str]] = (
-    weakref.WeakKeyDictionary())
+    weakref.WeakKeyDictionary()
+)
 _POOLS_LOCK = threading.Lock()
 
 
@@ -206,9 +216,15 @@ def lister(resource_path: str, **fixed: str) -> Callable[[client.ApiClient], Cal
     The bound function takes the generated client's list keywords, which is what the informer passes."""
 
     def bind(api: client.ApiClient) -> Callable[..., Any]:
-        def list_or_watch(*, watch: bool = False, resource_version: str | None = None,
-                          allow_watch_bookmarks: bool = False, timeout_seconds: int | None = None,
-                          _preload_content: bool = False, _request_timeout: Timeout = REQUEST_TIMEOUT) -> Any:
+        def list_or_watch(
+            *,
+            watch: bool = False,
+            resource_version: str | None = None,
+            allow_watch_bookmarks: bool = False,
+            timeout_seconds: int | None = None,
+            _preload_content: bool = False,
+            _request_timeout: Timeout = REQUEST_TIMEOUT,
+        ) -> Any:
             if _preload_content:
                 raise ValueError("lister: responses are returned unread (_preload_content=False)")
             query = dict(fixed)

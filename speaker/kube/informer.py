@@ -187,8 +187,11 @@ class Informer:
     def _not_served(self) -> None:
         """An optional kind the API does not serve (its CRD is not installed): nothing of it exists."""
         if not self.synced or self.last_error != "not served":
-            log.info("%s: not served by the API (no CRD?): taken as none, looked for again every %gs",
-                     self.kind.name, self._backoff[1])
+            log.info(
+                "%s: not served by the API (no CRD?): taken as none, looked for again every %gs",
+                self.kind.name,
+                self._backoff[1],
+            )
         self._replace([], "")
         self.healthy = True
         self.last_error = "not served"
@@ -205,8 +208,12 @@ class Informer:
         if self._on_error is not None:  # the owner reports it (e.g. once, not every retry)
             self._on_error(self.last_error)
         else:
-            log.warning("%s: API unavailable (%s); keeping last state, retrying in %.1fs",
-                        self.kind.name, self.last_error, delay)
+            log.warning(
+                "%s: API unavailable (%s); keeping last state, retrying in %.1fs",
+                self.kind.name,
+                self.last_error,
+                delay,
+            )
         self._sleep(delay * random.uniform(0.8, 1.2))
         return min(delay * 2, self._backoff[1])
 

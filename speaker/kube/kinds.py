@@ -38,8 +38,11 @@ OPTIONAL_KINDS = frozenset({"bfdprofiles"})
 
 def metallb_kind(plural: str, namespace: str) -> ResourceKind:
     version = METALLB_VERSIONS[plural]
-    return ResourceKind(plural, lister(api_path(f"apis/{METALLB_GROUP}/{version}/namespaces", namespace, plural)),
-                        optional=plural in OPTIONAL_KINDS)
+    return ResourceKind(
+        plural,
+        lister(api_path(f"apis/{METALLB_GROUP}/{version}/namespaces", namespace, plural)),
+        optional=plural in OPTIONAL_KINDS,
+    )
 
 
 def secrets_kind(namespace: str) -> ResourceKind:
@@ -49,13 +52,15 @@ def secrets_kind(namespace: str) -> ResourceKind:
 def named_kind(name: str, namespace: str, plural: str, object_name: str) -> ResourceKind:
     """One object of a core kind by name, for an ``Informer`` (its cache holds it, or nothing). Listed and watched
     with ``fieldSelector=metadata.name=…``, which RBAC's ``resourceNames`` covers (see ``speaker.kube.memberlist``)."""
-    return ResourceKind(name, lister(api_path("api/v1/namespaces", namespace, plural),
-                                     fieldSelector=f"metadata.name={object_name}"))
+    return ResourceKind(
+        name, lister(api_path("api/v1/namespaces", namespace, plural), fieldSelector=f"metadata.name={object_name}")
+    )
 
 
 def speaker_kinds(namespace: str) -> list[ResourceKind]:
-    return ([SERVICES, ENDPOINT_SLICES, NODES, NAMESPACES, secrets_kind(namespace)]
-            + [metallb_kind(p, namespace) for p in METALLB_VERSIONS])
+    return [SERVICES, ENDPOINT_SLICES, NODES, NAMESPACES, secrets_kind(namespace)] + [
+        metallb_kind(p, namespace) for p in METALLB_VERSIONS
+    ]
 
 
 class Cache(Protocol):

@@ -84,14 +84,22 @@ class LeaderElector:
                 self._last_renew = now
                 self._set_leader(True)
             elif self.is_leader and self._held_by_other:
-                log.warning("the allocator lease %s/%s is held by %s; standing by",
-                            self._ns, self._settings.name, self._obs.holder if self._obs else "?")
+                log.warning(
+                    "the allocator lease %s/%s is held by %s; standing by",
+                    self._ns,
+                    self._settings.name,
+                    self._obs.holder if self._obs else "?",
+                )
                 self._set_leader(False)
             elif self.is_leader and (
                 self._last_renew is None or now - self._last_renew >= self._settings.renew_deadline
             ):
-                log.warning("lost the allocator lease %s/%s (could not renew within %.0fs)",
-                            self._ns, self._settings.name, self._settings.renew_deadline)
+                log.warning(
+                    "lost the allocator lease %s/%s (could not renew within %.0fs)",
+                    self._ns,
+                    self._settings.name,
+                    self._settings.renew_deadline,
+                )
                 self._set_leader(False)
             self._stopped.wait(self._settings.retry_period)
 
@@ -105,8 +113,7 @@ class LeaderElector:
     def _set_leader(self, leader: bool) -> None:
         if leader != self.is_leader:
             self.is_leader = leader
-            log.info("%s the allocator lease %s/%s", "acquired" if leader else "gave up",
-                     self._ns, self._settings.name)
+            log.info("%s the allocator lease %s/%s", "acquired" if leader else "gave up", self._ns, self._settings.name)
             self._on_change(leader)
 
     def _body(self, existing: dict[str, Any] | None, *, release: bool = False) -> dict[str, Any]:
@@ -128,8 +135,11 @@ class LeaderElector:
 
     def _get(self) -> dict[str, Any] | None:
         try:
-            lease: dict[str, Any] = read_json(self._api.read_namespaced_lease(
-                self._settings.name, self._ns, _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
+            lease: dict[str, Any] = read_json(
+                self._api.read_namespaced_lease(
+                    self._settings.name, self._ns, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
+                )
+            )
             return lease
         except ApiException as exc:
             if exc.status == 404:
@@ -142,8 +152,9 @@ class LeaderElector:
             current = self._get()
             now = self._clock()
             if current is None:
-                self._api.create_namespaced_lease(self._ns, self._body(None), _preload_content=False,
-                                                  _request_timeout=REQUEST_TIMEOUT).release_conn()
+                self._api.create_namespaced_lease(
+                    self._ns, self._body(None), _preload_content=False, _request_timeout=REQUEST_TIMEOUT
+                ).release_conn()
                 return True
             spec = current.get("spec") or {}
             holder = spec.get("holderIdentity") or ""
@@ -156,9 +167,13 @@ class LeaderElector:
                 return False
             if holder and holder != self._identity:
                 log.info("lease %s/%s: %s stopped renewing; taking over", self._ns, self._settings.name, holder)
-            self._api.replace_namespaced_lease(self._settings.name, self._ns, self._body(current),
-                                               _preload_content=False,
-                                               _request_timeout=REQUEST_TIMEOUT).release_conn()
+            self._api.replace_namespaced_lease(
+                self._settings.name,
+                self._ns,
+                self._body(current),
+                _preload_content=False,
+                _request_timeout=REQUEST_TIMEOUT,
+            ).release_conn()
             return True
         except ApiException as exc:
             if exc.status != 409:  # 409: someone else wrote first; judged again next round
@@ -172,10 +187,17 @@ class LeaderElector:
         try:
             current = self._get()
             if current and (current.get("spec") or {}).get("holderIdentity") == self._identity:
-                self._api.replace_namespaced_lease(self._settings.name, self._ns, self._body(current, release=True),
-                                                   _preload_content=False,
-                                                   _request_timeout=REQUEST_TIMEOUT).release_conn()
+                self._api.replace_namespaced_lease(
+                    self._settings.name,
+                    self._ns,
+                    self._body(current, release=True),
+                    _preload_content=False,
+                    _request_timeout=REQUEST_TIMEOUT,
+                ).release_conn()
                 log.info("released the allocator lease %s/%s", self._ns, self._settings.name)
         except (ApiException, HTTPError, OSError) as exc:
-            log.warning("could not release the allocator lease (%s); standbys take over after %.0fs",
-                        type(exc).__name__, self._settings.duration)
+            log.warning(
+                "could not release the allocator lease (%s); standbys take over after %.0fs",
+                type(exc).__name__,
+                self._settings.duration,
+            )

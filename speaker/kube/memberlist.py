@@ -22,19 +22,25 @@ from speaker.liveness.memberkey import new_secret
 
 def memberlist_kind(namespace: str, name: str) -> ResourceKind:
     """The one Secret, for an ``Informer`` (its cache holds it, or nothing)."""
-    return ResourceKind("memberlist", lister(api_path("api/v1/namespaces", namespace, "secrets"),
-                                             fieldSelector=f"metadata.name={name}"))
+    return ResourceKind(
+        "memberlist", lister(api_path("api/v1/namespaces", namespace, "secrets"), fieldSelector=f"metadata.name={name}")
+    )
 
 
-def create_memberlist_secret(api: client.ApiClient, namespace: str, name: str, *,
-                             random_bytes: Callable[[int], bytes] = os.urandom) -> bool:
+def create_memberlist_secret(
+    api: client.ApiClient, namespace: str, name: str, *, random_bytes: Callable[[int], bytes] = os.urandom
+) -> bool:
     """Create the Secret with a fresh key; False when it already exists (another speaker, or MetalLB, was first).
 
     Raises ``ApiException`` for anything else (403 without the ``create`` right). The key is never logged.
     """
     try:
-        request(api, "POST", api_path("api/v1/namespaces", namespace, "secrets"),
-                body=new_secret(name, namespace, random_bytes)).release_conn()
+        request(
+            api,
+            "POST",
+            api_path("api/v1/namespaces", namespace, "secrets"),
+            body=new_secret(name, namespace, random_bytes),
+        ).release_conn()
     except ApiException as exc:
         if exc.status == 409:
             return False

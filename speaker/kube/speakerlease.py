@@ -62,13 +62,15 @@ def lease_name(node: str) -> str:
 
 def node_of(name: str) -> str | None:
     """The node a speaker Lease belongs to (its name without the prefix); None for any other Lease."""
-    return name[len(PREFIX):] if name.startswith(PREFIX) and len(name) > len(PREFIX) else None
+    return name[len(PREFIX) :] if name.startswith(PREFIX) and len(name) > len(PREFIX) else None
 
 
 def leases_kind(namespace: str) -> ResourceKind:
     """The speakers' Leases in ``namespace``, for an ``Informer`` (only ours, by label)."""
-    return ResourceKind("leases", lambda api: partial(client.CoordinationV1Api(api).list_namespaced_lease, namespace,
-                                                      label_selector=SELECTOR))
+    return ResourceKind(
+        "leases",
+        lambda api: partial(client.CoordinationV1Api(api).list_namespaced_lease, namespace, label_selector=SELECTOR),
+    )
 
 
 # ------------------------------------------------------------------------------------------------------ core
@@ -129,9 +131,12 @@ class LeaseView:
             except (TypeError, ValueError):
                 duration = 0.0
             fresh[node] = _Record(
-                holder=str(spec.get("holderIdentity") or ""), resource_version=rv, duration=duration,
+                holder=str(spec.get("holderIdentity") or ""),
+                resource_version=rv,
+                duration=duration,
                 layer2=(meta.get("labels") or {}).get(LAYER2_LABEL) == "true",
-                seen_at=old.seen_at if old is not None and old.resource_version == rv else now)
+                seen_at=old.seen_at if old is not None and old.resource_version == rv else now,
+            )
         for node in self._records.keys() - fresh.keys():
             self._vanished[node] = now
         for node in fresh:
@@ -184,10 +189,18 @@ class LeaseView:
         return min(times) if times else None
 
     def snapshot(self, now: float) -> dict[str, Any]:
-        return {"blind": self.blind, "speakers": {
-            n: {"alive": self.renewing(n, now) or (n == self.me and not self._left), "holder": r.holder,
-                "layer2": r.layer2, "changed_seconds_ago": round(now - r.seen_at, 3)}
-            for n, r in sorted(self._records.items())}}
+        return {
+            "blind": self.blind,
+            "speakers": {
+                n: {
+                    "alive": self.renewing(n, now) or (n == self.me and not self._left),
+                    "holder": r.holder,
+                    "layer2": r.layer2,
+                    "changed_seconds_ago": round(now - r.seen_at, 3),
+                }
+                for n, r in sorted(self._records.items())
+            },
+        }
 
 
 # ---------------------------------------------------------------------------------------------------- runner
@@ -202,10 +215,19 @@ class SpeakerLease:
     changes, on the runner's thread: it must only queue work.
     """
 
-    def __init__(self, api: client.ApiClient, *, namespace: str, node: str, leases: Any, layer2: bool,
-                 duration: float, renew_interval: float,
-                 on_change: Callable[[frozenset[str]], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        api: client.ApiClient,
+        *,
+        namespace: str,
+        node: str,
+        leases: Any,
+        layer2: bool,
+        duration: float,
+        renew_interval: float,
+        on_change: Callable[[frozenset[str]], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         # Called raw (dict bodies; _preload_content=False returns urllib3 responses): the client's types model neither.
         self._api: Any = client.CoordinationV1Api(api)
         self._ns = namespace
@@ -260,8 +282,12 @@ class SpeakerLease:
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            return {"lease": f"{self._ns}/{self.name}", "duration": self._duration,
-                    "renew_interval": self._renew_interval, **self._view.snapshot(self._clock())}
+            return {
+                "lease": f"{self._ns}/{self.name}",
+                "duration": self._duration,
+                "renew_interval": self._renew_interval,
+                **self._view.snapshot(self._clock()),
+            }
 
     # --- inputs
     def poke(self) -> None:
@@ -314,8 +340,10 @@ class SpeakerLease:
             blind_now = self._view.blind and self._view.observed
             alive = self._view.alive(now, layer2_only=True)
         if blind_now and not was_blind:
-            log.warning("liveness: cannot see the speakers' Leases (%s); nobody is declared dead until we can",
-                        "watch down" if not self._leases.healthy else "our own renewals fail")
+            log.warning(
+                "liveness: cannot see the speakers' Leases (%s); nobody is declared dead until we can",
+                "watch down" if not self._leases.healthy else "our own renewals fail",
+            )
         elif was_blind and not blind_now:
             log.info("liveness: the speakers' Leases are visible again; every Lease gets a fresh %gs", self._duration)
         if alive != self._last_alive:
@@ -333,35 +361,64 @@ class SpeakerLease:
     def _write(self, *, release: bool) -> bool:
         """One merge patch of our Lease (created if missing); called under ``_write_lock``."""
         now = micro_time()
-        spec: dict[str, Any] = {"holderIdentity": "" if release else self.node,
-                                "leaseDurationSeconds": max(1, round(self._duration)), "renewTime": now}
+        spec: dict[str, Any] = {
+            "holderIdentity": "" if release else self.node,
+            "leaseDurationSeconds": max(1, round(self._duration)),
+            "renewTime": now,
+        }
         if not self._acquired and not release:
             spec["acquireTime"] = now  # this process took it (again)
-        body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                "metadata": {"name": self.name, "namespace": self._ns,
-                             "labels": {NAME_LABEL: "baremetal-lb-speaker", COMPONENT_LABEL: "liveness",
-                                        LAYER2_LABEL: "true" if self._layer2 else "false",
-                                        **({LIVENESS_LABEL: self._liveness_mode}
-                                           if self._layer2 and self._liveness_mode else {})}},
-                "spec": spec}
+        body = {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {
+                "name": self.name,
+                "namespace": self._ns,
+                "labels": {
+                    NAME_LABEL: "baremetal-lb-speaker",
+                    COMPONENT_LABEL: "liveness",
+                    LAYER2_LABEL: "true" if self._layer2 else "false",
+                    **({LIVENESS_LABEL: self._liveness_mode} if self._layer2 and self._liveness_mode else {}),
+                },
+            },
+            "spec": spec,
+        }
         timeout = (2.0, max(2.0, self._renew_interval))
         try:
             try:
-                self._api.patch_namespaced_lease(self.name, self._ns, body, _content_type=MERGE_PATCH,
-                                                 _preload_content=False, _request_timeout=timeout).release_conn()
+                self._api.patch_namespaced_lease(
+                    self.name,
+                    self._ns,
+                    body,
+                    _content_type=MERGE_PATCH,
+                    _preload_content=False,
+                    _request_timeout=timeout,
+                ).release_conn()
             except ApiException as exc:
                 if exc.status != 404 or release:
                     raise
                 spec["acquireTime"] = now
-                self._api.create_namespaced_lease(self._ns, body, _preload_content=False,
-                                                  _request_timeout=timeout).release_conn()
-                log.info("liveness: created Lease %s/%s (renewed every %gs, expires after %gs)", self._ns,
-                         self.name, self._renew_interval, self._duration)
+                self._api.create_namespaced_lease(
+                    self._ns, body, _preload_content=False, _request_timeout=timeout
+                ).release_conn()
+                log.info(
+                    "liveness: created Lease %s/%s (renewed every %gs, expires after %gs)",
+                    self._ns,
+                    self.name,
+                    self._renew_interval,
+                    self._duration,
+                )
         except (ApiException, HTTPError, OSError) as exc:
             if not self._failing:
                 why = f"HTTP {exc.status} {exc.reason}" if isinstance(exc, ApiException) else type(exc).__name__
-                log.warning("liveness: cannot %s Lease %s/%s (%s); peers drop this node %gs after its last renewal",
-                            "release" if release else "renew", self._ns, self.name, why, self._duration)
+                log.warning(
+                    "liveness: cannot %s Lease %s/%s (%s); peers drop this node %gs after its last renewal",
+                    "release" if release else "renew",
+                    self._ns,
+                    self.name,
+                    why,
+                    self._duration,
+                )
             self._failing = True
             return False
         if self._failing:

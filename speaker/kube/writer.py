@@ -119,7 +119,12 @@ class Applier:
     """
 
     def __init__(
-        self, name: str, apply: Callable[[str, Any], None], *, workers: int = 4, retry_delay: float = 1.0,
+        self,
+        name: str,
+        apply: Callable[[str, Any], None],
+        *,
+        workers: int = 4,
+        retry_delay: float = 1.0,
         satisfied: Callable[[str, Any], bool] | None = None,
     ) -> None:
         self._name = name
@@ -241,8 +246,15 @@ def pool_status_applier(
         name = key.split("/", 1)[-1]
         try:
             resp = custom.patch_namespaced_custom_object_status(
-                "metallb.io", "v1beta1", namespace, "ipaddresspools", name, {"status": dict(want)},
-                _content_type=MERGE_PATCH, _preload_content=False, _request_timeout=REQUEST_TIMEOUT,
+                "metallb.io",
+                "v1beta1",
+                namespace,
+                "ipaddresspools",
+                name,
+                {"status": dict(want)},
+                _content_type=MERGE_PATCH,
+                _preload_content=False,
+                _request_timeout=REQUEST_TIMEOUT,
             )
             _release(resp)
         except ApiException as exc:
@@ -269,9 +281,18 @@ class EventRecorder:
     time it was recorded (``firstTimestamp``), not the time it was sent.
     """
 
-    def __init__(self, api: client.ApiClient, *, component: str, host: str, capacity: int = 10000,
-                 busy: Callable[[], bool] = lambda: False, max_defer: float = 10.0,
-                 clock: Callable[[], float] = time.monotonic, wall_clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        api: client.ApiClient,
+        *,
+        component: str,
+        host: str,
+        capacity: int = 10000,
+        busy: Callable[[], bool] = lambda: False,
+        max_defer: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
         self._api = api
         self._component = component
         self._host = host
@@ -298,8 +319,14 @@ class EventRecorder:
     def record(self, event: Event) -> None:
         log_fn = log.warning if event.type == "Warning" else log.info
         api_version, kind, ns, name, _ = event.involved
-        log_fn("%s %s: %s: %s", kind, f"{ns}/{name}" if ns else name, event.reason, event.message,
-               extra=log_fields(service=f"{ns}/{name}" if kind == "Service" else None))
+        log_fn(
+            "%s %s: %s: %s",
+            kind,
+            f"{ns}/{name}" if ns else name,
+            event.reason,
+            event.message,
+            extra=log_fields(service=f"{ns}/{name}" if kind == "Service" else None),
+        )
         try:
             self._queue.put_nowait((event, self._clock(), self._wall_clock()))
         except queue.Full:
@@ -349,8 +376,13 @@ class EventRecorder:
 
 # --- how the two writes made by the thousand are sent: by path, without the generated API classes (kube/client.py)
 def _patch_service_status(api: client.ApiClient, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
-    request(api, "PATCH", api_path("api/v1/namespaces", namespace, "services", name, "status"),
-            body=patch, content_type=MERGE_PATCH).release_conn()
+    request(
+        api,
+        "PATCH",
+        api_path("api/v1/namespaces", namespace, "services", name, "status"),
+        body=patch,
+        content_type=MERGE_PATCH,
+    ).release_conn()
 
 
 def _create_event(api: client.ApiClient, namespace: str, body: Mapping[str, Any]) -> None:
@@ -373,8 +405,13 @@ def bgp_status_name(node: str, service_key: str) -> str:
 
 
 def announcement_status_applier(
-    api: client.ApiClient, namespace: str, live: Callable[[str], Mapping[str, Any] | None], *,
-    kind: str, plural: str, detail: str,
+    api: client.ApiClient,
+    namespace: str,
+    live: Callable[[str], Mapping[str, Any] | None],
+    *,
+    kind: str,
+    plural: str,
+    detail: str,
 ) -> Applier:
     """Keeps MetalLB's per-announcement status objects (ServiceL2Status, ServiceBGPStatus): one per
     (node, Service) announced.
@@ -400,27 +437,61 @@ def announcement_status_applier(
         try:
             if want is None:
                 if current is not None:
-                    _release(custom.delete_namespaced_custom_object(group, version, namespace, plural, name,
-                                                                    _preload_content=False,
-                                                                    _request_timeout=REQUEST_TIMEOUT))
+                    _release(
+                        custom.delete_namespaced_custom_object(
+                            group,
+                            version,
+                            namespace,
+                            plural,
+                            name,
+                            _preload_content=False,
+                            _request_timeout=REQUEST_TIMEOUT,
+                        )
+                    )
                 return
             node, key, details = want
             svc_ns, svc_name = key.split("/", 1)
             seen = {rv(current) or ""} if current is not None else set()
             if current is None:
-                created = read_json(custom.create_namespaced_custom_object(group, version, namespace, plural, {
-                    "apiVersion": f"{group}/{version}", "kind": kind,
-                    "metadata": {"name": name, "labels": {"metallb.io/node": node,
-                                                          "metallb.io/service-name": svc_name,
-                                                          "metallb.io/service-namespace": svc_ns}},
-                }, _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
+                created = read_json(
+                    custom.create_namespaced_custom_object(
+                        group,
+                        version,
+                        namespace,
+                        plural,
+                        {
+                            "apiVersion": f"{group}/{version}",
+                            "kind": kind,
+                            "metadata": {
+                                "name": name,
+                                "labels": {
+                                    "metallb.io/node": node,
+                                    "metallb.io/service-name": svc_name,
+                                    "metallb.io/service-namespace": svc_ns,
+                                },
+                            },
+                        },
+                        _preload_content=False,
+                        _request_timeout=REQUEST_TIMEOUT,
+                    )
+                )
                 seen.add(rv(created) or "")
             values: list[Any] = [{"name": d} for d in details] if detail == "interfaces" else list(details)
             status = {"node": node, "serviceName": svc_name, "serviceNamespace": svc_ns, detail: values}
             if current is None or (current.get("status") or {}) != status:
-                patched = read_json(custom.patch_namespaced_custom_object_status(
-                    group, version, namespace, plural, name, {"status": status}, _content_type=MERGE_PATCH,
-                    _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
+                patched = read_json(
+                    custom.patch_namespaced_custom_object_status(
+                        group,
+                        version,
+                        namespace,
+                        plural,
+                        name,
+                        {"status": status},
+                        _content_type=MERGE_PATCH,
+                        _preload_content=False,
+                        _request_timeout=REQUEST_TIMEOUT,
+                    )
+                )
                 seen.add(rv(patched) or "")
             done[name] = (want, frozenset(seen))
         except ApiException as exc:
@@ -439,9 +510,15 @@ def announced_service(labels: Mapping[str, str]) -> str:
     return key_of(labels.get("metallb.io/service-namespace"), labels.get("metallb.io/service-name"))
 
 
-def publish_announcements(applier: Applier, existing: Iterable[Mapping[str, Any]], node: str,
-                          wanted: Mapping[str, tuple[str, ...]], name_of: Callable[[str, str], str],
-                          *, exclusive: bool) -> None:
+def publish_announcements(
+    applier: Applier,
+    existing: Iterable[Mapping[str, Any]],
+    node: str,
+    wanted: Mapping[str, tuple[str, ...]],
+    name_of: Callable[[str, str], str],
+    *,
+    exclusive: bool,
+) -> None:
     """Wish for one status object per Service in ``wanted``; ours that no longer apply are deleted.
 
     ``exclusive`` (Layer 2: one announcer per address): other nodes' objects for a Service we announce are

@@ -21,8 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 __all__ = ["Announcement", "Announcer", "DropReason", "Layer2Settings", "ProbeSettings"]
 
-_WHERE = {"Announcement": "announcement", "Announcer": "announcer", "Layer2Settings": "settings",
-          "DropReason": "decision", "ProbeSettings": "probe"}
+_WHERE = {
+    "Announcement": "announcement",
+    "Announcer": "announcer",
+    "Layer2Settings": "settings",
+    "DropReason": "decision",
+    "ProbeSettings": "probe",
+}
 
 if TYPE_CHECKING:
     from speaker.layer2.announcement import Announcement

@@ -44,10 +44,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--probe-timeout", type=float, default=ProbeSettings.timeout)
     p.add_argument("--refresh", type=float, default=0.0, help="re-announce every N seconds (0: off)")
     p.add_argument("--rt-priority", type=int, default=0, help="SCHED_FIFO priority of the responder (0: off)")
-    p.add_argument("--responder", choices=("process", "thread"), default="process",
-                   help="who answers: a child process (default) or a thread of this process")
-    p.add_argument("--linger", type=float, default=0.0,
-                   help="on SIGTERM/SIGINT keep answering this many seconds before stopping")
+    p.add_argument(
+        "--responder",
+        choices=("process", "thread"),
+        default="process",
+        help="who answers: a child process (default) or a thread of this process",
+    )
+    p.add_argument(
+        "--linger", type=float, default=0.0, help="on SIGTERM/SIGINT keep answering this many seconds before stopping"
+    )
     p.add_argument("--log-level", default="info")
     args = p.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -56,9 +61,13 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.vips_file) as f:
             specs += [line.strip() for line in f if line.strip()]
     desired = dict(parse_spec(s) for s in specs)
-    settings = Layer2Settings(probe=not args.no_probe, refresh_interval=args.refresh,
-                              realtime_priority=args.rt_priority, responder=args.responder,
-                              probing=ProbeSettings(timeout=args.probe_timeout, interval=args.probe_timeout / 2))
+    settings = Layer2Settings(
+        probe=not args.no_probe,
+        refresh_interval=args.refresh,
+        realtime_priority=args.rt_priority,
+        responder=args.responder,
+        probing=ProbeSettings(timeout=args.probe_timeout, interval=args.probe_timeout / 2),
+    )
 
     def conflict(ip: str, mac: str) -> None:
         print(json.dumps({"conflict": ip, "mac": mac}), flush=True)

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 class Announcement:
     """One address this node should announce."""
 
-    service: str                                  # "namespace/name" (metrics label, status)
-    interfaces: frozenset[str] | None = None      # L2Advertisement.interfaces; None: the VIP's subnet
-    probe: bool = True                            # look for another holder first: only for an address nobody can
-                                                  # be announcing yet (False for a takeover: the previous owner may
-                                                  # still answer)
+    service: str  # "namespace/name" (metrics label, status)
+    interfaces: frozenset[str] | None = None  # L2Advertisement.interfaces; None: the VIP's subnet
+    probe: bool = True  # look for another holder first: only for an address nobody can
+    # be announcing yet (False for a takeover: the previous owner may
+    # still answer)

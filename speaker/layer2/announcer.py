@@ -72,8 +72,19 @@ def _no_peer(mac: str) -> str | None:
 
 
 class _Addr:
-    __slots__ = ("ip", "packed", "ann", "phase", "ifaces", "gen", "conflict_mac", "since", "timer", "probe_ifaces",
-                 "all_interfaces")
+    __slots__ = (
+        "ip",
+        "packed",
+        "ann",
+        "phase",
+        "ifaces",
+        "gen",
+        "conflict_mac",
+        "since",
+        "timer",
+        "probe_ifaces",
+        "all_interfaces",
+    )
 
     def __init__(self, ip: str, ann: Announcement, now: float) -> None:
         self.ip = ip
@@ -105,13 +116,18 @@ class Announcer:
     answered, before ``on_conflict``.
     """
 
-    def __init__(self, node_name: str, *, clock: Callable[[], float] = time.monotonic,
-                 settings: Layer2Settings = Layer2Settings(),
-                 on_conflict: Callable[[str, str], None] = _ignore_conflict,
-                 peer_of: Callable[[str], str | None] = _no_peer,
-                 metrics: Layer2Metrics = METRICS,
-                 dump: Callable[[], dict[str, Link]] = dump_links,
-                 exclude: InterfaceExclusion = NO_EXCLUSION) -> None:
+    def __init__(
+        self,
+        node_name: str,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        settings: Layer2Settings = Layer2Settings(),
+        on_conflict: Callable[[str, str], None] = _ignore_conflict,
+        peer_of: Callable[[str], str | None] = _no_peer,
+        metrics: Layer2Metrics = METRICS,
+        dump: Callable[[], dict[str, Link]] = dump_links,
+        exclude: InterfaceExclusion = NO_EXCLUSION,
+    ) -> None:
         self.node_name = node_name
         self.settings = settings
         self.clock = clock
@@ -123,11 +139,20 @@ class Announcer:
         in_thread = settings.responder == "thread"
         # the loop: timers, probes, link changes, the channel to the responder process (and, in thread mode,
         # the answering itself — then it gets the real-time priority)
-        self._responder = Responder(metrics=metrics, clock=clock,
-                                    realtime_priority=settings.realtime_priority if in_thread else 0)
-        self._child: ResponderProcess | None = None if in_thread else ResponderProcess(
-            self._responder, metrics=metrics, realtime_priority=settings.realtime_priority,
-            on_ready=self._on_responder_ready, clock=clock)
+        self._responder = Responder(
+            metrics=metrics, clock=clock, realtime_priority=settings.realtime_priority if in_thread else 0
+        )
+        self._child: ResponderProcess | None = (
+            None
+            if in_thread
+            else ResponderProcess(
+                self._responder,
+                metrics=metrics,
+                realtime_priority=settings.realtime_priority,
+                on_ready=self._on_responder_ready,
+                clock=clock,
+            )
+        )
         self._answer: Responder | ResponderProcess = self._child or self._responder
         self._watcher = LinkWatcher(self._on_links, dump=dump)
         self._lock = threading.Lock()
@@ -170,8 +195,10 @@ class Announcer:
         if not self._child.wait_ready(START_TIMEOUT):
             self._responder.stop()
             self._child.close()
-            raise RuntimeError(f"layer2: the ARP/NDP responder process did not start answering within "
-                               f"{START_TIMEOUT:g}s (its messages are above)")
+            raise RuntimeError(
+                f"layer2: the ARP/NDP responder process did not start answering within "
+                f"{START_TIMEOUT:g}s (its messages are above)"
+            )
         self._watcher.start()
         self._started = True
         self._schedule_refresh()
@@ -211,8 +238,9 @@ class Announcer:
             self._desired = new
         self._kick()
 
-    def announce(self, ip: str, service: str, interfaces: set[str] | frozenset[str] | None = None, *,
-                 probe: bool = True) -> None:
+    def announce(
+        self, ip: str, service: str, interfaces: set[str] | frozenset[str] | None = None, *, probe: bool = True
+    ) -> None:
         ann = Announcement(service, frozenset(interfaces) if interfaces is not None else None, probe)
         ip = _canonical(ip)
         with self._lock:
@@ -256,9 +284,12 @@ class Announcer:
         ARP/NA repairs every entry that still exists."""
         items = [(a, n) for a in self._addrs.values() if a.phase == ANNOUNCED for n in sorted(a.ifaces)]
         if items:
-            log.log(logging.WARNING if restarted else logging.INFO,
-                    "layer2: re-announcing %d addresses after the responder %s", len({a.ip for a, _ in items}),
-                    "restart" if restarted else "start")
+            log.log(
+                logging.WARNING if restarted else logging.INFO,
+                "layer2: re-announcing %d addresses after the responder %s",
+                len({a.ip for a, _ in items}),
+                "restart" if restarted else "start",
+            )
             self._burst(items)
 
     def _kick(self) -> None:
@@ -279,6 +310,7 @@ class Announcer:
         def build() -> None:
             box["v"] = self._build_snapshot()
             done.set()
+
         self._responder.call_soon(build)
         if not done.wait(timeout):
             raise TimeoutError(f"layer2 responder did not answer within {timeout}s")
@@ -288,25 +320,39 @@ class Announcer:
         now = self.clock()
         addrs = []
         for a in sorted(self._addrs.values(), key=lambda a: (len(a.packed), a.packed)):
-            row: dict[str, Any] = {"ip": a.ip, "service": a.ann.service, "state": a.phase,
-                                   "interfaces": sorted(a.ifaces if a.phase == ANNOUNCED else a.probe_ifaces),
-                                   "for_seconds": round(now - a.since, 3)}
+            row: dict[str, Any] = {
+                "ip": a.ip,
+                "service": a.ann.service,
+                "state": a.phase,
+                "interfaces": sorted(a.ifaces if a.phase == ANNOUNCED else a.probe_ifaces),
+                "for_seconds": round(now - a.since, 3),
+            }
             if a.conflict_mac:
                 row["conflict_mac"] = a.conflict_mac
             if a.all_interfaces and a.phase in (ANNOUNCED, PROBING):
                 row["all_interfaces"] = True
             addrs.append(row)
-        links = {n: {"mac": link.mac, "usable": (why := self._unusable(n, link)) is None,
-                     **({"reason": why} if why else {})}
-                 for n, link in sorted(self._applied_links.items())}
+        links = {
+            n: {"mac": link.mac, "usable": (why := self._unusable(n, link)) is None, **({"reason": why} if why else {})}
+            for n, link in sorted(self._applied_links.items())
+        }
         if self._child is not None:
             responder = self._child.info()
         else:
-            responder = {"mode": "thread", "up": self._responder.alive(), "pid": os.getpid(),
-                         "realtime": self._responder.realtime}
-        return {"node": self.node_name, "addresses": addrs, "interfaces": links,
-                "excluded_interfaces": self._applied_exclude.as_status(),
-                "answering_on": sorted(self._tables), "responder": responder}
+            responder = {
+                "mode": "thread",
+                "up": self._responder.alive(),
+                "pid": os.getpid(),
+                "realtime": self._responder.realtime,
+            }
+        return {
+            "node": self.node_name,
+            "addresses": addrs,
+            "interfaces": links,
+            "excluded_interfaces": self._applied_exclude.as_status(),
+            "answering_on": sorted(self._tables),
+            "responder": responder,
+        }
 
     def _unusable(self, name: str, link: Link) -> str | None:
         """Why an interface answers for nothing (for ``/status``): the link's state, or the exclusion list."""
@@ -352,8 +398,9 @@ class Announcer:
                 old = self._port_macs.get(name)
                 if old is not None and old != mac_bytes(link.mac) and name in self._tables:
                     # same interface, new MAC: tell the LAN again
-                    announce.extend((a, name) for a in self._addrs.values()
-                                    if a.phase == ANNOUNCED and name in a.ifaces)
+                    announce.extend(
+                        (a, name) for a in self._addrs.values() if a.phase == ANNOUNCED and name in a.ifaces
+                    )
                     dirty.add(name)
             self._port_macs = {n: mac_bytes(link.mac) for n, link in links.items() if len(link.mac) == 17}
             for name in self._answer.port_names():
@@ -362,8 +409,9 @@ class Announcer:
         self._apply_tables(dirty, links)
         self._burst(announce)
 
-    def _step(self, a: _Addr, links: Mapping[str, Link], now: float, dirty: set[str],
-              announce: list[tuple[_Addr, str]]) -> None:
+    def _step(
+        self, a: _Addr, links: Mapping[str, Link], now: float, dirty: set[str], announce: list[tuple[_Addr, str]]
+    ) -> None:
         """Move one address towards what the links allow (loop thread)."""
         choice = choose_interfaces(a.ip, links, a.ann.interfaces, self._applied_exclude)
         wanted = choice.names
@@ -402,8 +450,13 @@ class Announcer:
             self.metrics.set_announced(a.ip, self.node_name, a.ann.service, False)
         elif phase == ANNOUNCED and a.phase != ANNOUNCED:
             self.metrics.set_announced(a.ip, self.node_name, a.ann.service, True)
-            log.info("layer2: announcing %s (%s) on %s", a.ip, a.ann.service, ",".join(sorted(a.ifaces)),
-                     extra=log_fields(service=a.ann.service, ip=a.ip))
+            log.info(
+                "layer2: announcing %s (%s) on %s",
+                a.ip,
+                a.ann.service,
+                ",".join(sorted(a.ifaces)),
+                extra=log_fields(service=a.ann.service, ip=a.ip),
+            )
         a.phase = phase
         a.since = now
         a.gen += 1
@@ -433,8 +486,12 @@ class Announcer:
         if a.phase == ANNOUNCED:
             self._unindex(a, a.ifaces)
             self._apply_tables(set(a.ifaces), self._applied_links)
-            log.info("layer2: no longer announcing %s (%s)", a.ip, a.ann.service,
-                     extra=log_fields(service=a.ann.service, ip=a.ip))
+            log.info(
+                "layer2: no longer announcing %s (%s)",
+                a.ip,
+                a.ann.service,
+                extra=log_fields(service=a.ann.service, ip=a.ip),
+            )
         self._set_phase(a, PENDING, self.clock())
 
     def _apply_tables(self, dirty: set[str], links: Mapping[str, Link]) -> None:
@@ -516,7 +573,8 @@ class Announcer:
                     else:
                         prog, proto = bpf.ndp_program(None, types=(135, 136)), ETH_P_IPV6
                     self._listeners[key] = self._responder.open_listener(
-                        n, proto, prog, functools.partial(self._on_probe_frame, key))
+                        n, proto, prog, functools.partial(self._on_probe_frame, key)
+                    )
                 except OSError as exc:
                     log.warning("layer2: cannot probe %s on %s: %s", a.ip, n, exc)
                     continue
@@ -562,9 +620,15 @@ class Announcer:
         if peer is not None:
             self._set_phase(a, PEER_ANSWERING, self.clock())
             a.conflict_mac = mac
-            log.info("layer2: %s (%s) is still answered by the speaker on %s (%s): probing again in about %gs",
-                     a.ip, a.ann.service, peer, mac, self.settings.probing.peer_retry,
-                     extra=log_fields(service=a.ann.service, ip=a.ip))
+            log.info(
+                "layer2: %s (%s) is still answered by the speaker on %s (%s): probing again in about %gs",
+                a.ip,
+                a.ann.service,
+                peer,
+                mac,
+                self.settings.probing.peer_retry,
+                extra=log_fields(service=a.ann.service, ip=a.ip),
+            )
             gen = a.gen
             # jittered: two nodes whose probes crossed (each took the other's for an answer) must not cross again
             delay = self.settings.probing.peer_retry * random.uniform(0.5, 1.5)
@@ -573,9 +637,14 @@ class Announcer:
         self._set_phase(a, CONFLICT, self.clock())
         a.conflict_mac = mac
         self.metrics.inc(self.metrics.conflicts, a.ip)
-        log.warning("layer2: %s (%s) is already in use by %s: not announcing it (probing again in %ss)",
-                    a.ip, a.ann.service, mac, self.settings.probing.retry,
-                    extra=log_fields(service=a.ann.service, ip=a.ip))
+        log.warning(
+            "layer2: %s (%s) is already in use by %s: not announcing it (probing again in %ss)",
+            a.ip,
+            a.ann.service,
+            mac,
+            self.settings.probing.retry,
+            extra=log_fields(service=a.ann.service, ip=a.ip),
+        )
         gen = a.gen
         a.timer = self._responder.call_later(self.settings.probing.retry, lambda: self._retry(a, gen))
         try:

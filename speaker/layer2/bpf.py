@@ -74,8 +74,10 @@ class _Asm:
     def assemble(self) -> list[Insn]:
         out: list[Insn] = []
         for i, (code, jt, jf, k) in enumerate(self.insns):
+
             def rel(t: int | str, i: int = i) -> int:  # bound now: called within this iteration only
                 return t if isinstance(t, int) else self.labels[t] - i - 1
+
             if isinstance(k, str):
                 out.append((code, 0, 0, rel(k)))
                 continue
@@ -187,13 +189,12 @@ def run(program: Sequence[Insn], frame: bytes, *, pkttype: int = 0, vlan_tag_pre
         if cls == BPF_LD:
             off = k - (1 << 32) if k & 0x80000000 else k
             if off < 0:
-                a = {SKF_AD_OFF + SKF_AD_PKTTYPE: pkttype,
-                     SKF_AD_OFF + SKF_AD_VLAN_TAG_PRESENT: vlan_tag_present}[off]
+                a = {SKF_AD_OFF + SKF_AD_PKTTYPE: pkttype, SKF_AD_OFF + SKF_AD_VLAN_TAG_PRESENT: vlan_tag_present}[off]
             else:
                 size = {BPF_W: 4, BPF_H: 2, BPF_B: 1}[code & 0x18]
                 if off + size > len(frame):
                     return 0
-                a = int.from_bytes(frame[off:off + size], "big")
+                a = int.from_bytes(frame[off : off + size], "big")
             pc += 1
         elif cls == BPF_JMP:
             op = code & 0xF0

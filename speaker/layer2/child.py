@@ -55,8 +55,14 @@ EXIT_NETNS = 3
 class Child:
     """The child's side of the channel, on the responder's loop (one thread: the whole process)."""
 
-    def __init__(self, responder: Responder, sock: socket.socket, counters: Counters, *,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        responder: Responder,
+        sock: socket.socket,
+        counters: Counters,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.responder = responder
         self.sock = sock
         self.counters = counters
@@ -159,30 +165,36 @@ def _die_with_parent(parent: int) -> bool:
     """SIGKILL when the speaker goes; False if it is already gone (it died before we got here)."""
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-        log.warning("layer2: prctl(PR_SET_PDEATHSIG): %s (relying on the channel's EOF)",
-                    os.strerror(ctypes.get_errno()))
+        log.warning(
+            "layer2: prctl(PR_SET_PDEATHSIG): %s (relying on the channel's EOF)", os.strerror(ctypes.get_errno())
+        )
     return os.getppid() == parent
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m speaker.layer2.child",
-                                 description="The ARP/NDP responder process (started by the speaker).")
+    ap = argparse.ArgumentParser(
+        prog="python -m speaker.layer2.child", description="The ARP/NDP responder process (started by the speaker)."
+    )
     ap.add_argument("--fd", type=int, required=True, help="the channel to the speaker (inherited)")
     ap.add_argument("--parent", type=int, required=True, help="the speaker's pid")
     ap.add_argument("--netns", type=int, required=True, help="inode of the speaker's network namespace")
     ap.add_argument("--rt-priority", type=int, default=0, help="SCHED_FIFO priority (0: normal)")
     ap.add_argument("--log-level", default="info")
     args = ap.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(levelname)s layer2-responder[%(process)d]: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        stream=sys.stderr,
+        format="%(levelname)s layer2-responder[%(process)d]: %(message)s",
+    )
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
     if not _die_with_parent(args.parent):
         return 0
     netns = os.stat("/proc/self/ns/net").st_ino
     if netns != args.netns:
-        log.error("layer2: started in network namespace %d, the speaker is in %d: refusing to answer here",
-                  netns, args.netns)
+        log.error(
+            "layer2: started in network namespace %d, the speaker is in %d: refusing to answer here", netns, args.netns
+        )
         return EXIT_NETNS
     sock = socket.socket(fileno=args.fd)
     sock.setblocking(False)

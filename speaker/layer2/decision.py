@@ -14,19 +14,19 @@ from typing import NamedTuple
 class DropReason(enum.Enum):
     """Why a frame got no answer (MetalLB's ``dropReason``, plus the RFC 4861 validity checks)."""
 
-    MALFORMED = "malformed"                        # too short, bad fixed fields, bad options (MetalLB: Error)
-    MESSAGE_TYPE = "message-type"                  # not an ARP request / not a Neighbor Solicitation
-    ARP_REPLY = "arp-reply"                        # an ARP reply: nothing to answer
-    VLAN_TAGGED = "vlan-tagged"                    # belongs to a VLAN interface, not this one
+    MALFORMED = "malformed"  # too short, bad fixed fields, bad options (MetalLB: Error)
+    MESSAGE_TYPE = "message-type"  # not an ARP request / not a Neighbor Solicitation
+    ARP_REPLY = "arp-reply"  # an ARP reply: nothing to answer
+    VLAN_TAGGED = "vlan-tagged"  # belongs to a VLAN interface, not this one
     ETHERNET_DESTINATION = "ethernet-destination"  # unicast to another MAC, or a multicast MAC not matching
-    IP_DESTINATION = "ip-destination"              # NS to neither the solicited-node group nor the target
-    FROM_US = "from-us"                            # our own frame (looped back)
-    ANNOUNCE_IP = "announce-ip"                    # target is not an address we announce at all
-    NOT_MATCH_INTERFACE = "not-match-interface"    # we announce it, but not on this interface
-    GRATUITOUS = "gratuitous"                      # someone else's gratuitous ARP for the address
-    HOP_LIMIT = "hop-limit"                        # NS with IPv6 hop limit != 255 (RFC 4861 7.1.1)
-    CHECKSUM = "checksum"                          # ICMPv6 checksum wrong
-    NO_SOURCE_LL = "no-source-ll"                  # multicast NS without a source link-layer option
+    IP_DESTINATION = "ip-destination"  # NS to neither the solicited-node group nor the target
+    FROM_US = "from-us"  # our own frame (looped back)
+    ANNOUNCE_IP = "announce-ip"  # target is not an address we announce at all
+    NOT_MATCH_INTERFACE = "not-match-interface"  # we announce it, but not on this interface
+    GRATUITOUS = "gratuitous"  # someone else's gratuitous ARP for the address
+    HOP_LIMIT = "hop-limit"  # NS with IPv6 hop limit != 255 (RFC 4861 7.1.1)
+    CHECKSUM = "checksum"  # ICMPv6 checksum wrong
+    NO_SOURCE_LL = "no-source-ll"  # multicast NS without a source link-layer option
 
 
 class Reply(NamedTuple):
@@ -44,8 +44,14 @@ class PortTable:
 
     __slots__ = ("name", "mac", "v4", "v6", "elsewhere")
 
-    def __init__(self, name: str, mac: bytes, v4: Mapping[bytes, str] | None = None,
-                 v6: Mapping[bytes, str] | None = None, elsewhere: Container[bytes] = frozenset()) -> None:
+    def __init__(
+        self,
+        name: str,
+        mac: bytes,
+        v4: Mapping[bytes, str] | None = None,
+        v6: Mapping[bytes, str] | None = None,
+        elsewhere: Container[bytes] = frozenset(),
+    ) -> None:
         self.name = name
         self.mac = mac
         self.v4: Mapping[bytes, str] = v4 or {}

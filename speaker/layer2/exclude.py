@@ -30,8 +30,20 @@ DATA_KEY = "excludel2.yaml"
 FIELD = "announcedInterfacesToExclude"
 #: MetalLB's shipped list (config/native/exclude-l2-config.yaml line 8, metallb/metallb@7938d3f).
 DEFAULT_PATTERNS: tuple[str, ...] = (
-    "^docker.*", "^cbr.*", "^dummy.*", "^virbr.*", "^lxcbr.*", "^veth.*", "^lo$", "^cali.*", "^tunl.*",
-    "^flannel.*", "^kube-ipvs.*", "^cni.*", "^nodelocaldns.*", "^lxc.*",
+    "^docker.*",
+    "^cbr.*",
+    "^dummy.*",
+    "^virbr.*",
+    "^lxcbr.*",
+    "^veth.*",
+    "^lo$",
+    "^cali.*",
+    "^tunl.*",
+    "^flannel.*",
+    "^kube-ipvs.*",
+    "^cni.*",
+    "^nodelocaldns.*",
+    "^lxc.*",
 )
 DEFAULT_SOURCE = f"built-in default (MetalLB's shipped list; no ConfigMap {CONFIGMAP})"
 

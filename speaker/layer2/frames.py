@@ -129,8 +129,7 @@ def neighbor_advert(our_mac: bytes, target: bytes, dst_mac: bytes, dst_ip: bytes
     target link-layer address option carrying ``our_mac``."""
     body = bytes((ICMP6_NA, 0, 0, 0, flags, 0, 0, 0)) + target + bytes((NDP_OPT_TLLA, 1)) + our_mac
     csum = icmp6_checksum(target, dst_ip, body)
-    return (dst_mac + our_mac + _ETYPE_IPV6 + _IP6_HDR_32 + target + dst_ip
-            + body[:2] + _U16.pack(csum) + body[4:])
+    return dst_mac + our_mac + _ETYPE_IPV6 + _IP6_HDR_32 + target + dst_ip + body[:2] + _U16.pack(csum) + body[4:]
 
 
 def unsolicited_na(our_mac: bytes, target: bytes) -> bytes:
@@ -143,8 +142,17 @@ def dad_probe(our_mac: bytes, target: bytes) -> bytes:
     dst = solicited_node(target)
     body = bytes((ICMP6_NS, 0, 0, 0, 0, 0, 0, 0)) + target
     csum = icmp6_checksum(UNSPECIFIED_V6, dst, body)
-    return (solicited_node_mac(target) + our_mac + _ETYPE_IPV6 + _IP6_HDR_24 + UNSPECIFIED_V6 + dst
-            + body[:2] + _U16.pack(csum) + body[4:])
+    return (
+        solicited_node_mac(target)
+        + our_mac
+        + _ETYPE_IPV6
+        + _IP6_HDR_24
+        + UNSPECIFIED_V6
+        + dst
+        + body[:2]
+        + _U16.pack(csum)
+        + body[4:]
+    )
 
 
 def neighbor_solicit(our_mac: bytes, our_ip: bytes, target: bytes) -> bytes:
@@ -152,8 +160,17 @@ def neighbor_solicit(our_mac: bytes, our_ip: bytes, target: bytes) -> bytes:
     dst = solicited_node(target)
     body = bytes((ICMP6_NS, 0, 0, 0, 0, 0, 0, 0)) + target + bytes((NDP_OPT_SLLA, 1)) + our_mac
     csum = icmp6_checksum(our_ip, dst, body)
-    return (solicited_node_mac(target) + our_mac + _ETYPE_IPV6 + _IP6_HDR_32 + our_ip + dst
-            + body[:2] + _U16.pack(csum) + body[4:])
+    return (
+        solicited_node_mac(target)
+        + our_mac
+        + _ETYPE_IPV6
+        + _IP6_HDR_32
+        + our_ip
+        + dst
+        + body[:2]
+        + _U16.pack(csum)
+        + body[4:]
+    )
 
 
 # --- decoders -------------------------------------------------------------------------------------------
@@ -167,6 +184,6 @@ def ndp_options(frame: bytes, start: int = 78) -> dict[int, bytes] | None:
         otype, olen = frame[i], frame[i + 1] * 8
         if olen == 0 or i + olen > end:
             return None
-        out.setdefault(otype, frame[i + 2:i + olen])
+        out.setdefault(otype, frame[i + 2 : i + olen])
         i += olen
     return out

@@ -79,17 +79,21 @@ def ruleset(forwards: Iterable[Forward], previous_devices: Iterable[str] = ()) -
     if not fw:
         return f"table netdev {TABLE}\ndelete table netdev {TABLE}\n"
     timeout = int(DRAIN * 2)  # outlives any forward, so a remembered connection is never forgotten early
-    lines = [f"table netdev {TABLE} {{",
-             f"  set own4 {{ type ipv4_addr . inet_service . ipv4_addr . inet_service; flags dynamic,timeout; "
-             f"timeout {timeout}s; size 65536; }}",
-             f"  set own6 {{ type ipv6_addr . inet_service . ipv6_addr . inet_service; flags dynamic,timeout; "
-             f"timeout {timeout}s; size 65536; }}",
-             "}"]
+    lines = [
+        f"table netdev {TABLE} {{",
+        f"  set own4 {{ type ipv4_addr . inet_service . ipv4_addr . inet_service; flags dynamic,timeout; "
+        f"timeout {timeout}s; size 65536; }}",
+        f"  set own6 {{ type ipv6_addr . inet_service . ipv6_addr . inet_service; flags dynamic,timeout; "
+        f"timeout {timeout}s; size 65536; }}",
+        "}",
+    ]
     devices = sorted({f.device for f in fw})
     for dev in devices:
         chain = _chain(dev)
-        lines.append(f'add chain netdev {TABLE} {chain} {{ type filter hook ingress device "{dev}" '
-                     f"priority {PRIORITY}; policy accept; }}")
+        lines.append(
+            f'add chain netdev {TABLE} {chain} {{ type filter hook ingress device "{dev}" '
+            f"priority {PRIORITY}; policy accept; }}"
+        )
         lines.append(f"flush chain netdev {TABLE} {chain}")
         for f in fw:
             if f.device != dev:
@@ -97,10 +101,14 @@ def ruleset(forwards: Iterable[Forward], previous_devices: Iterable[str] = ()) -
             v6 = ipaddress.ip_address(f.ip).version == 6
             fam, own, fwd = ("ip6", "own6", "ip6") if v6 else ("ip", "own4", "ip")
             key = f"{fam} saddr . tcp sport . {fam} daddr . tcp dport"
-            lines.append(f"add rule netdev {TABLE} {chain} {fam} daddr {f.ip} meta l4proto tcp "
-                         f"tcp flags & (syn | ack) == syn update @{own} {{ {key} }}")
-            lines.append(f"add rule netdev {TABLE} {chain} {fam} daddr {f.ip} meta l4proto tcp "
-                         f'{key} != @{own} counter fwd {fwd} to {f.via} device "{dev}"')
+            lines.append(
+                f"add rule netdev {TABLE} {chain} {fam} daddr {f.ip} meta l4proto tcp "
+                f"tcp flags & (syn | ack) == syn update @{own} {{ {key} }}"
+            )
+            lines.append(
+                f"add rule netdev {TABLE} {chain} {fam} daddr {f.ip} meta l4proto tcp "
+                f'{key} != @{own} counter fwd {fwd} to {f.via} device "{dev}"'
+            )
     for dev in sorted(set(previous_devices) - set(devices)):
         lines.append(f"delete chain netdev {TABLE} {_chain(dev)}")
     return "\n".join(lines) + "\n"
@@ -172,9 +180,14 @@ def _on_link_device(address: str) -> str | None:
 class HandoverForwarder:
     """Runs ``Plan`` against the kernel. Called from the Layer 2 controller's thread; ``tick`` expires."""
 
-    def __init__(self, *, run: Callable[[str], None] = _run_nft,
-                 device_for: Callable[[str], str | None] = _on_link_device,
-                 clock: Callable[[], float] = time.monotonic, drain: float = DRAIN) -> None:
+    def __init__(
+        self,
+        *,
+        run: Callable[[str], None] = _run_nft,
+        device_for: Callable[[str], str | None] = _on_link_device,
+        clock: Callable[[], float] = time.monotonic,
+        drain: float = DRAIN,
+    ) -> None:
         self._run = run
         self._device_for = device_for
         self._clock = clock
@@ -235,8 +248,11 @@ class HandoverForwarder:
             self._run(ruleset(want, previous))
         except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
             if not self._broken:
-                log.warning("layer2: cannot forward the old owner's connections on a planned hand-over (nft: %s); "
-                            "connections in flight then are reset", exc)
+                log.warning(
+                    "layer2: cannot forward the old owner's connections on a planned hand-over (nft: %s); "
+                    "connections in flight then are reset",
+                    exc,
+                )
             self._broken = True
             self._applied = want  # do not retry every second: the next change tries again
             return

@@ -46,8 +46,8 @@ class Link:
     name: str
     mac: str
     flags: int
-    master: int | None = None          # IFLA_MASTER: a bridge port or bond slave
-    kind: str | None = None            # IFLA_INFO_KIND (veth, bridge, bond, vlan, dummy...)
+    master: int | None = None  # IFLA_MASTER: a bridge port or bond slave
+    kind: str | None = None  # IFLA_INFO_KIND (veth, bridge, bond, vlan, dummy...)
     addresses: tuple[IPNetwork, ...] = field(default_factory=tuple)
 
     def unusable(self) -> str | None:
@@ -76,14 +76,22 @@ class InterfaceChoice:
     all_interfaces: bool = False
 
 
-def select_interfaces(ip: IPAddress | str, links: Mapping[str, Link], names: Iterable[str] | None = None,
-                      exclude: InterfaceExclusion = NO_EXCLUSION) -> frozenset[str]:
+def select_interfaces(
+    ip: IPAddress | str,
+    links: Mapping[str, Link],
+    names: Iterable[str] | None = None,
+    exclude: InterfaceExclusion = NO_EXCLUSION,
+) -> frozenset[str]:
     """``choose_interfaces(...).names``."""
     return choose_interfaces(ip, links, names, exclude).names
 
 
-def choose_interfaces(ip: IPAddress | str, links: Mapping[str, Link], names: Iterable[str] | None = None,
-                      exclude: InterfaceExclusion = NO_EXCLUSION) -> InterfaceChoice:
+def choose_interfaces(
+    ip: IPAddress | str,
+    links: Mapping[str, Link],
+    names: Iterable[str] | None = None,
+    exclude: InterfaceExclusion = NO_EXCLUSION,
+) -> InterfaceChoice:
     """The interfaces to answer for ``ip`` on. Pure.
 
     Never an interface ``exclude`` matches (MetalLB's ``metallb-excludel2``: no responder there, named or not).
@@ -102,8 +110,11 @@ def choose_interfaces(ip: IPAddress | str, links: Mapping[str, Link], names: Ite
     if names is not None:
         return InterfaceChoice(frozenset(n for n in names if n in links and ok(n, links[n])))
     usable = {name: link for name, link in links.items() if ok(name, link)}
-    holding = frozenset(name for name, link in usable.items()
-                        if any(net.version == addr.version and addr in net.network for net in link.addresses))
+    holding = frozenset(
+        name
+        for name, link in usable.items()
+        if any(net.version == addr.version and addr in net.network for net in link.addresses)
+    )
     if holding:
         return InterfaceChoice(holding)
     if addr.version == 6:
@@ -129,9 +140,15 @@ def read_links(ipr: Any) -> dict[str, Link]:
         name = msg.get_attr("IFLA_IFNAME")
         info = msg.get_attr("IFLA_LINKINFO")
         kind = info.get_attr("IFLA_INFO_KIND") if info is not None else None
-        links[name] = Link(index=msg["index"], name=name, mac=(msg.get_attr("IFLA_ADDRESS") or "").lower(),
-                           flags=msg["flags"], master=msg.get_attr("IFLA_MASTER"), kind=kind,
-                           addresses=tuple(addrs.get(msg["index"], ())))
+        links[name] = Link(
+            index=msg["index"],
+            name=name,
+            mac=(msg.get_attr("IFLA_ADDRESS") or "").lower(),
+            flags=msg["flags"],
+            master=msg.get_attr("IFLA_MASTER"),
+            kind=kind,
+            addresses=tuple(addrs.get(msg["index"], ())),
+        )
     return links
 
 
@@ -155,8 +172,9 @@ def dump_neighbours() -> list[tuple[str, str]]:
 class LinkWatcher:
     """Calls ``on_change(links)`` after every burst of link/address events. Nothing starts in __init__."""
 
-    def __init__(self, on_change: Callable[[dict[str, Link]], None], *,
-                 dump: Callable[[], dict[str, Link]] = dump_links) -> None:
+    def __init__(
+        self, on_change: Callable[[dict[str, Link]], None], *, dump: Callable[[], dict[str, Link]] = dump_links
+    ) -> None:
         self._on_change = on_change
         self._dump = dump
         self._thread: threading.Thread | None = None

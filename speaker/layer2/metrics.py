@@ -25,8 +25,9 @@ from collections.abc import Iterator
 from prometheus_client.core import REGISTRY, GaugeMetricFamily, Metric
 
 
-def _counter(name: str, doc: str, labels: list[str], values: dict[tuple[str, ...], int], *,
-             typed: bool = False) -> Metric:
+def _counter(
+    name: str, doc: str, labels: list[str], values: dict[tuple[str, ...], int], *, typed: bool = False
+) -> Metric:
     """``typed``: a counter family ``name`` with samples ``name_total``; else untyped samples named ``name``."""
     m = Metric(name, doc, "counter" if typed else "unknown")
     sample = f"{name}_total" if typed else name
@@ -39,13 +40,13 @@ class Layer2Metrics:
     """Counters written by the responder thread; the announced gauge written under a lock."""
 
     def __init__(self) -> None:
-        self.requests: dict[str, int] = {}      # ip -> requests received for an address we announce
-        self.responses: dict[str, int] = {}     # ip -> replies sent
-        self.gratuitous: dict[str, int] = {}    # ip -> gratuitous ARP / unsolicited NA frames sent
-        self.conflicts: dict[str, int] = {}     # ip -> probes that found another host using the address
-        self.dropped: dict[str, int] = {}       # drop reason -> frames that reached Python and got no answer
-        self.responder_up: int | None = None    # the responder process answers (1) or not (0); None: thread mode
-        self.responder_restarts = 0             # times the responder process died and was restarted
+        self.requests: dict[str, int] = {}  # ip -> requests received for an address we announce
+        self.responses: dict[str, int] = {}  # ip -> replies sent
+        self.gratuitous: dict[str, int] = {}  # ip -> gratuitous ARP / unsolicited NA frames sent
+        self.conflicts: dict[str, int] = {}  # ip -> probes that found another host using the address
+        self.dropped: dict[str, int] = {}  # drop reason -> frames that reached Python and got no answer
+        self.responder_up: int | None = None  # the responder process answers (1) or not (0); None: thread mode
+        self.responder_restarts = 0  # times the responder process died and was restarted
         self._lock = threading.Lock()
         self._announced: dict[tuple[str, str, str], int] = {}  # (ip, node, service) -> 1
 
@@ -68,23 +69,51 @@ class Layer2Metrics:
             return list(self._announced)
 
     def collect(self) -> Iterator[Metric]:
-        yield _counter("metallb_layer2_requests_received", "Number of layer2 requests received for owned IPs",
-                       ["ip"], {(k,): v for k, v in dict(self.requests).items()})
-        yield _counter("metallb_layer2_responses_sent", "Number of layer2 responses sent for owned IPs",
-                       ["ip"], {(k,): v for k, v in dict(self.responses).items()})
-        yield _counter("metallb_layer2_gratuitous_sent", "Number of gratuitous layer2 packets sent for owned IPs",
-                       ["ip"], {(k,): v for k, v in dict(self.gratuitous).items()})
-        yield _counter("baremetal_lb_layer2_conflicts",
-                       "Address probes answered by another host (address not announced)",
-                       ["ip"], {(k,): v for k, v in dict(self.conflicts).items()}, typed=True)
-        yield _counter("baremetal_lb_layer2_dropped", "Frames that reached the responder and were not answered",
-                       ["reason"], {(k,): v for k, v in dict(self.dropped).items()}, typed=True)
+        yield _counter(
+            "metallb_layer2_requests_received",
+            "Number of layer2 requests received for owned IPs",
+            ["ip"],
+            {(k,): v for k, v in dict(self.requests).items()},
+        )
+        yield _counter(
+            "metallb_layer2_responses_sent",
+            "Number of layer2 responses sent for owned IPs",
+            ["ip"],
+            {(k,): v for k, v in dict(self.responses).items()},
+        )
+        yield _counter(
+            "metallb_layer2_gratuitous_sent",
+            "Number of gratuitous layer2 packets sent for owned IPs",
+            ["ip"],
+            {(k,): v for k, v in dict(self.gratuitous).items()},
+        )
+        yield _counter(
+            "baremetal_lb_layer2_conflicts",
+            "Address probes answered by another host (address not announced)",
+            ["ip"],
+            {(k,): v for k, v in dict(self.conflicts).items()},
+            typed=True,
+        )
+        yield _counter(
+            "baremetal_lb_layer2_dropped",
+            "Frames that reached the responder and were not answered",
+            ["reason"],
+            {(k,): v for k, v in dict(self.dropped).items()},
+            typed=True,
+        )
         if self.responder_up is not None:
-            yield GaugeMetricFamily("baremetal_lb_layer2_responder_up",
-                                    "The ARP/NDP responder process is running and answering", value=self.responder_up)
-            yield _counter("baremetal_lb_layer2_responder_restarts",
-                           "Times the ARP/NDP responder process died and was restarted", [],
-                           {(): self.responder_restarts}, typed=True)
+            yield GaugeMetricFamily(
+                "baremetal_lb_layer2_responder_up",
+                "The ARP/NDP responder process is running and answering",
+                value=self.responder_up,
+            )
+            yield _counter(
+                "baremetal_lb_layer2_responder_restarts",
+                "Times the ARP/NDP responder process died and was restarted",
+                [],
+                {(): self.responder_restarts},
+                typed=True,
+            )
 
     def describe(self) -> list[Metric]:
         return []  # collected lazily; names are fixed above

@@ -70,7 +70,7 @@ def handle(frame: bytes, table: PortTable) -> Reply | DropReason:
         multicast = True
     else:
         return DropReason.IP_DESTINATION
-    if icmp6_checksum(src, dst, frame[54:54 + plen]) != 0:
+    if icmp6_checksum(src, dst, frame[54 : 54 + plen]) != 0:
         return DropReason.CHECKSUM
     opts = ndp_options(frame)
     if opts is None:

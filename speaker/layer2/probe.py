@@ -21,10 +21,10 @@ from speaker.layer2.frames import UNSPECIFIED_V6, arp_probe, dad_probe
 
 @dataclass(frozen=True)
 class ProbeSettings:
-    count: int = 2            # probes sent per interface
-    interval: float = 0.1     # seconds between probes
-    timeout: float = 0.2      # window (from the first probe) in which an answer counts as a conflict
-    retry: float = 30.0       # after a conflict, probe again this much later (the other host may leave)
+    count: int = 2  # probes sent per interface
+    interval: float = 0.1  # seconds between probes
+    timeout: float = 0.2  # window (from the first probe) in which an answer counts as a conflict
+    retry: float = 30.0  # after a conflict, probe again this much later (the other host may leave)
     # After an answer from another of our own speakers (the announcer's ``peer_of``): not a conflict but a handover
     # still under way — the nodes' views of who is alive differ for an interval after one starts — so probe again
     # soon (0.5-1.5 times this, at random: two nodes whose probes crossed must not cross again); the address is free
@@ -77,6 +77,6 @@ def _tlla(frame: bytes) -> bytes | None:
         if olen == 0:
             return None
         if otype == 2:
-            return frame[i + 2:i + 8]
+            return frame[i + 2 : i + 8]
         i += olen
     return None

@@ -40,9 +40,9 @@ from typing import Any
 
 from speaker.layer2.frames import mac_str
 
-MAX_MESSAGE = 32 << 20          # a full table of 10,000 addresses is ~0.4 MB
-REPORT_INTERVAL = 0.2           # child: counters go out at most this often while something was counted
-HEARTBEAT = 1.0                 # child: a report (possibly empty) at least this often
+MAX_MESSAGE = 32 << 20  # a full table of 10,000 addresses is ~0.4 MB
+REPORT_INTERVAL = 0.2  # child: counters go out at most this often while something was counted
+HEARTBEAT = 1.0  # child: a report (possibly empty) at least this often
 COUNTER_FAMILIES = ("requests", "responses", "gratuitous", "dropped")
 
 _LEN = struct.Struct("!I")
@@ -76,8 +76,8 @@ class Decoder:
                 raise ProtocolError(f"message of {n} bytes exceeds {MAX_MESSAGE}")
             if len(buf) < 4 + n:
                 break
-            body = bytes(buf[4:4 + n])
-            del buf[:4 + n]
+            body = bytes(buf[4 : 4 + n])
+            del buf[: 4 + n]
             try:
                 msg = json.loads(body)
             except ValueError as exc:
@@ -229,24 +229,37 @@ def parse_announce(msg: Mapping[str, Any]) -> list[tuple[str, bytes, bytes, str]
         if not isinstance(item, list) or len(item) != 3:
             raise ProtocolError(f"announce.items[{i}]: {item!r} is not [ifname, mac, ip]")
         name = _name({"name": item[0]}, f"announce.items[{i}]")
-        out.append((name, parse_mac(item[1], f"announce.items[{i}].mac"),
-                    parse_ip(item[2], f"announce.items[{i}].ip"), item[2]))
+        out.append(
+            (
+                name,
+                parse_mac(item[1], f"announce.items[{i}].mac"),
+                parse_ip(item[2], f"announce.items[{i}].ip"),
+                item[2],
+            )
+        )
     return out
 
 
 # --- the speaker's side: what it last told the child --------------------------------------------------------
-def port_op(name: str, prev: PortState | None, index: int, mac: bytes, v4: Mapping[bytes, str],
-            v6: Mapping[bytes, str]) -> dict[str, Any] | None:
+def port_op(
+    name: str, prev: PortState | None, index: int, mac: bytes, v4: Mapping[bytes, str], v6: Mapping[bytes, str]
+) -> dict[str, Any] | None:
     """The op that turns what the child has (``prev``) into the given table; None if nothing changed."""
     if prev is None or prev.index != index or prev.mac != mac:
-        return {"op": "port", "name": name, "index": index, "mac": mac_str(mac), "reset": True,
-                "add": [*v4.values(), *v6.values()], "del": []}
+        return {
+            "op": "port",
+            "name": name,
+            "index": index,
+            "mac": mac_str(mac),
+            "reset": True,
+            "add": [*v4.values(), *v6.values()],
+            "del": [],
+        }
     add = [ip for k, ip in v4.items() if k not in prev.v4] + [ip for k, ip in v6.items() if k not in prev.v6]
     dele = [ip for k, ip in prev.v4.items() if k not in v4] + [ip for k, ip in prev.v6.items() if k not in v6]
     if not add and not dele:
         return None
-    return {"op": "port", "name": name, "index": index, "mac": mac_str(mac), "reset": False,
-            "add": add, "del": dele}
+    return {"op": "port", "name": name, "index": index, "mac": mac_str(mac), "reset": False, "add": add, "del": dele}
 
 
 def full_table(ports: Mapping[str, PortState]) -> list[dict[str, Any]]:

@@ -109,8 +109,9 @@ class Responder:
     Other threads only use ``call_soon``; every other method runs on the loop thread.
     """
 
-    def __init__(self, *, metrics: CounterSink, clock: Callable[[], float] = time.monotonic,
-                 realtime_priority: int = 0) -> None:
+    def __init__(
+        self, *, metrics: CounterSink, clock: Callable[[], float] = time.monotonic, realtime_priority: int = 0
+    ) -> None:
         self.metrics = metrics
         self.clock = clock
         self.realtime_priority = realtime_priority
@@ -198,11 +199,18 @@ class Responder:
         try:
             os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(self.realtime_priority))
             self.realtime = True
-            log.info("layer2: the ARP/NDP responder (pid %d, thread %d) runs SCHED_FIFO priority %d",
-                     os.getpid(), threading.get_native_id(), self.realtime_priority)
+            log.info(
+                "layer2: the ARP/NDP responder (pid %d, thread %d) runs SCHED_FIFO priority %d",
+                os.getpid(),
+                threading.get_native_id(),
+                self.realtime_priority,
+            )
         except (PermissionError, OSError) as exc:
-            log.warning("layer2: cannot use real-time priority %d (%s); answering at normal priority",
-                        self.realtime_priority, exc)
+            log.warning(
+                "layer2: cannot use real-time priority %d (%s); answering at normal priority",
+                self.realtime_priority,
+                exc,
+            )
 
     def _run_calls(self) -> None:
         while self._calls:
@@ -272,6 +280,7 @@ class Responder:
                     # path) narrows only the Reply side
                     key = r.value  # type: ignore[attr-defined]
                     dropped[key] = dropped.get(key, 0) + 1
+
         return on_ready
 
     def _register(self, sock: socket.socket, handler: Callable[[], None]) -> None:
@@ -320,8 +329,15 @@ class Responder:
             if sent:
                 g[ip] = g.get(ip, 0) + sent
 
-    def sync_port(self, name: str, index: int, mac: bytes, v4: Mapping[bytes, str], v6: Mapping[bytes, str],
-                  elsewhere: frozenset[bytes]) -> None:
+    def sync_port(
+        self,
+        name: str,
+        index: int,
+        mac: bytes,
+        v4: Mapping[bytes, str],
+        v6: Mapping[bytes, str],
+        elsewhere: frozenset[bytes],
+    ) -> None:
         """Make interface ``name`` answer for exactly ``v4`` / ``v6``. Order: a removed address leaves the
         table before the filter; an added one enters the filter before the table (either way Python's
         table decides, the filter only saves work)."""
@@ -410,8 +426,9 @@ class Responder:
         if s is not None:
             s.close()
 
-    def open_listener(self, ifname: str, proto: int, program: list[bpf.Insn],
-                      on_frame: Callable[[bytes], None]) -> socket.socket:
+    def open_listener(
+        self, ifname: str, proto: int, program: list[bpf.Insn], on_frame: Callable[[bytes], None]
+    ) -> socket.socket:
         """A receive socket whose frames go to ``on_frame`` (probes). Close with ``close_listener``."""
         s = packet_socket(ifname, proto, program)
 
@@ -422,6 +439,7 @@ class Responder:
                 except (BlockingIOError, OSError):
                     return
                 on_frame(frame)
+
         self._register(s, on_ready)
         return s
 

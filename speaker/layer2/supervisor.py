@@ -48,10 +48,10 @@ from speaker.layer2.responder import Responder, Timer
 
 log = logging.getLogger(__name__)
 
-START_TIMEOUT = 10.0   # a new child must say "ready" within this (Python starts in ~0.1 s; a loaded box is slower)
-SILENT_LIMIT = 3.0     # no report for this long (it sends one every second): hung → SIGKILL → restart
-SEND_TIMEOUT = 2.0     # a message it does not take within this: hung → SIGKILL → restart
-DOWN_LIMIT = 10.0      # not answering for longer than this: healthy() is False (the watchdog stops being fed)
+START_TIMEOUT = 10.0  # a new child must say "ready" within this (Python starts in ~0.1 s; a loaded box is slower)
+SILENT_LIMIT = 3.0  # no report for this long (it sends one every second): hung → SIGKILL → restart
+SEND_TIMEOUT = 2.0  # a message it does not take within this: hung → SIGKILL → restart
+DOWN_LIMIT = 10.0  # not answering for longer than this: healthy() is False (the watchdog stops being fed)
 RESTART_WINDOW = 60.0  # deaths counted for the backoff
 MAX_BACKOFF = 5.0
 WATCH_EVERY = 0.5
@@ -100,21 +100,28 @@ class ResponderProcess:
     """The responder child as the Announcer sees it. Constructing it starts nothing; ``spawn()`` (on the
     loop thread) starts the child, ``close()`` (after the loop stopped) ends it."""
 
-    def __init__(self, loop: Responder, *, metrics: Any, realtime_priority: int = 0,
-                 on_ready: Callable[[bool], None], clock: Callable[[], float] = time.monotonic,
-                 python: str = sys.executable) -> None:
+    def __init__(
+        self,
+        loop: Responder,
+        *,
+        metrics: Any,
+        realtime_priority: int = 0,
+        on_ready: Callable[[bool], None],
+        clock: Callable[[], float] = time.monotonic,
+        python: str = sys.executable,
+    ) -> None:
         self.loop = loop
         self.metrics = metrics
         self.realtime_priority = realtime_priority
         self.clock = clock
         self.python = python
         self._on_ready = on_ready
-        self._ports: dict[str, PortState] = {}     # what the child should have
-        self._ops: list[dict[str, Any]] = []       # this batch, sent by commit()
+        self._ports: dict[str, PortState] = {}  # what the child should have
+        self._ops: list[dict[str, Any]] = []  # this batch, sent by commit()
         self._proc: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
         self._decoder = Decoder()
-        self._ready = False                        # the current child said ready and its channel works
+        self._ready = False  # the current child said ready and its channel works
         self._was_ready = threading.Event()
         self._readies = 0
         self._pid: int | None = None
@@ -135,8 +142,15 @@ class ResponderProcess:
     def set_elsewhere(self, elsewhere: frozenset[bytes]) -> None:
         """The child works this out from its own tables."""
 
-    def sync_port(self, name: str, index: int, mac: bytes, v4: Mapping[bytes, str], v6: Mapping[bytes, str],
-                  elsewhere: frozenset[bytes]) -> None:
+    def sync_port(
+        self,
+        name: str,
+        index: int,
+        mac: bytes,
+        v4: Mapping[bytes, str],
+        v6: Mapping[bytes, str],
+        elsewhere: frozenset[bytes],
+    ) -> None:
         op = port_op(name, self._ports.get(name), index, mac, v4, v6)
         if op is None:
             return
@@ -178,14 +192,31 @@ class ResponderProcess:
             ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
             netns = os.stat("/proc/thread-self/ns/net").st_ino
             level = logging.getLevelName(log.getEffectiveLevel())
-            cmd = [self.python, "-m", "speaker.layer2.child", "--fd", str(theirs.fileno()),
-                   "--parent", str(os.getpid()), "--netns", str(netns),
-                   "--rt-priority", str(self.realtime_priority),
-                   "--log-level", level.lower() if isinstance(level, str) and not level.startswith("Level") else "info"]
+            cmd = [
+                self.python,
+                "-m",
+                "speaker.layer2.child",
+                "--fd",
+                str(theirs.fileno()),
+                "--parent",
+                str(os.getpid()),
+                "--netns",
+                str(netns),
+                "--rt-priority",
+                str(self.realtime_priority),
+                "--log-level",
+                level.lower() if isinstance(level, str) and not level.startswith("Level") else "info",
+            ]
             env = dict(os.environ)
             env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
-            self._proc = subprocess.Popen(cmd, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
-                                          stdout=subprocess.DEVNULL, env=env, close_fds=True)
+            self._proc = subprocess.Popen(
+                cmd,
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                env=env,
+                close_fds=True,
+            )
         except OSError as exc:
             ours.close()
             log.error("layer2: cannot start the ARP/NDP responder process: %s", exc)
@@ -229,8 +260,13 @@ class ResponderProcess:
 
     def info(self) -> dict[str, Any]:
         now = self.clock()
-        out: dict[str, Any] = {"mode": "process", "up": self._ready, "pid": self._pid if self._ready else None,
-                               "restarts": self.restarts, "realtime": self._realtime and self._ready}
+        out: dict[str, Any] = {
+            "mode": "process",
+            "up": self._ready,
+            "pid": self._pid if self._ready else None,
+            "restarts": self.restarts,
+            "realtime": self._realtime and self._ready,
+        }
         if self._down_since is not None:
             out["down_for_seconds"] = round(now - self._down_since, 3)
         return out
@@ -241,8 +277,11 @@ class ResponderProcess:
         try:
             _send_all(self._sock, encode(msg), SEND_TIMEOUT)
         except (OSError, ProtocolError) as exc:
-            log.error("layer2: the ARP/NDP responder process (pid %s) does not take messages (%s); restarting it",
-                      self._pid, exc)
+            log.error(
+                "layer2: the ARP/NDP responder process (pid %s) does not take messages (%s); restarting it",
+                self._pid,
+                exc,
+            )
             self._ready = False
             self._kill()
 
@@ -284,11 +323,16 @@ class ResponderProcess:
             restarted = self._readies > 0
             self._readies += 1
             if self.realtime_priority and not self._realtime:
-                log.warning("layer2: the responder process could not get SCHED_FIFO priority %d (see its log)",
-                            self.realtime_priority)
-            log.log(logging.WARNING if restarted else logging.INFO,
-                    "layer2: the ARP/NDP responder process (pid %s) is answering%s", self._pid,
-                    f" again; re-sent {len(self._ports)} interface tables" if restarted else "")
+                log.warning(
+                    "layer2: the responder process could not get SCHED_FIFO priority %d (see its log)",
+                    self.realtime_priority,
+                )
+            log.log(
+                logging.WARNING if restarted else logging.INFO,
+                "layer2: the ARP/NDP responder process (pid %s) is answering%s",
+                self._pid,
+                f" again; re-sent {len(self._ports)} interface tables" if restarted else "",
+            )
             if self._ports:
                 self._send({"t": "apply", "ops": full_table(self._ports)})
             self._ops = []  # already in the full table
@@ -306,12 +350,18 @@ class ResponderProcess:
         now = self.clock()
         if self._proc is not None and self._sock is not None:
             if not self._ready and now - self._spawned_at > START_TIMEOUT:
-                log.error("layer2: the ARP/NDP responder process (pid %d) did not start answering within %gs; "
-                          "killing it", self._proc.pid, START_TIMEOUT)
+                log.error(
+                    "layer2: the ARP/NDP responder process (pid %d) did not start answering within %gs; killing it",
+                    self._proc.pid,
+                    START_TIMEOUT,
+                )
                 self._kill()
             elif self._ready and now - self._last_rx > SILENT_LIMIT:
-                log.error("layer2: the ARP/NDP responder process (pid %d) sent nothing for %gs; killing it",
-                          self._proc.pid, SILENT_LIMIT)
+                log.error(
+                    "layer2: the ARP/NDP responder process (pid %d) sent nothing for %gs; killing it",
+                    self._proc.pid,
+                    SILENT_LIMIT,
+                )
                 self._ready = False
                 self._kill()
         self._watch = self.loop.call_later(WATCH_EVERY, self._check)
@@ -357,6 +407,9 @@ class ResponderProcess:
         self.restarts += 1
         self.metrics.responder_restarts += 1
         what = f"(pid {proc.pid}) {describe_exit(returncode)}" if proc is not None else "did not start"
-        log.error("layer2: the ARP/NDP responder process %s; restarting it%s", what,
-                  f" in {delay:g}s ({len(self._deaths)} restarts in the last {RESTART_WINDOW:g}s)" if delay else "")
+        log.error(
+            "layer2: the ARP/NDP responder process %s; restarting it%s",
+            what,
+            f" in {delay:g}s ({len(self._deaths)} restarts in the last {RESTART_WINDOW:g}s)" if delay else "",
+        )
         self.loop.call_later(delay, self.spawn)

@@ -33,8 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--api-unreachable", action="store_true", help="pretend the API is unreachable (fencing)")
     ap.add_argument("--log-level", default="warning")
     args = ap.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
     host, port = parse_address(args.listen)
     with open(args.key_file, "rb") as f:
         keys = parse_keys(f.read())
@@ -51,10 +50,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.write(json.dumps({"t": time.monotonic(), **obj}) + "\n")
             sys.stdout.flush()
 
-    settings = MembershipSettings(listen=host, port=port, interval=args.interval, dead_after=args.dead_after,
-                        fence_after=args.fence_after)
-    m = Membership(args.name, keys, settings, on_change=lambda alive: emit(event="view", alive=sorted(alive)),
-                   on_fence=lambda fenced: emit(event="fenced", fenced=fenced))
+    settings = MembershipSettings(
+        listen=host, port=port, interval=args.interval, dead_after=args.dead_after, fence_after=args.fence_after
+    )
+    m = Membership(
+        args.name,
+        keys,
+        settings,
+        on_change=lambda alive: emit(event="view", alive=sorted(alive)),
+        on_fence=lambda fenced: emit(event="fenced", fenced=fenced),
+    )
     m.set_peers(peers)
     if args.api_unreachable:
         m.set_api_reachable(False)

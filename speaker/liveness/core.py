@@ -62,13 +62,23 @@ class MembershipSettings:
     lease_renew_interval: float = 2.0
 
     def __post_init__(self) -> None:
-        for name in ("interval", "dead_after", "fence_after", "max_clock_skew", "forget_after", "key_overlap",
-                     "lease_duration", "lease_renew_interval"):
+        for name in (
+            "interval",
+            "dead_after",
+            "fence_after",
+            "max_clock_skew",
+            "forget_after",
+            "key_overlap",
+            "lease_duration",
+            "lease_renew_interval",
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"membership.{name}: {getattr(self, name)!r} must be positive")
         if self.dead_after <= self.interval:
-            raise ValueError(f"membership.dead_after: {self.dead_after:g}s must be longer than membership.interval "
-                             f"({self.interval:g}s); use at least 3 intervals")
+            raise ValueError(
+                f"membership.dead_after: {self.dead_after:g}s must be longer than membership.interval "
+                f"({self.interval:g}s); use at least 3 intervals"
+            )
         if not 0 <= self.port < 65536:  # 0: any free port (tests)
             raise ValueError(f"membership.port: {self.port!r} is not a UDP port")
         if self.leave_repeats < 1:
@@ -76,15 +86,18 @@ class MembershipSettings:
         if self.lease_duration < 1:  # whole seconds too: speaker.config.node names the value as written
             raise ValueError(f"membership.lease_duration: {self.lease_duration:g}s must be at least 1s")
         if self.lease_renew_interval * 3 > self.lease_duration:
-            raise ValueError(f"membership.lease_renew_interval: {self.lease_renew_interval:g}s must be at most a "
-                             f"third of membership.lease_duration ({self.lease_duration:g}s), so that two failed "
-                             f"renewals are not taken for a death")
+            raise ValueError(
+                f"membership.lease_renew_interval: {self.lease_renew_interval:g}s must be at most a "
+                f"third of membership.lease_duration ({self.lease_duration:g}s), so that two failed "
+                f"renewals are not taken for a death"
+            )
         for name, addr in self.peers:
             try:
                 parse_address(addr, self.port)
             except ValueError:
-                raise ValueError(f"membership.peers.{name}: {addr!r} is not an IP address "
-                                 f"(ip, ip:port, [ip6]:port)") from None
+                raise ValueError(
+                    f"membership.peers.{name}: {addr!r} is not an IP address (ip, ip:port, [ip6]:port)"
+                ) from None
 
 
 def parse_address(text: str | Address, default_port: int = DEFAULT_PORT) -> Address:
@@ -175,8 +188,9 @@ class Core:
     the replay window). Not thread-safe; :class:`Membership` serialises calls.
     """
 
-    def __init__(self, name: str, keys: Sequence[bytes], settings: MembershipSettings, *, incarnation: int,
-                 now: float) -> None:
+    def __init__(
+        self, name: str, keys: Sequence[bytes], settings: MembershipSettings, *, incarnation: int, now: float
+    ) -> None:
         if not keys:
             raise ValueError("membership: no key")
         self.name = name
@@ -251,9 +265,18 @@ class Core:
 
     def members(self) -> list[dict[str, Any]]:
         """A snapshot for ``/status`` and logs."""
-        return [{"name": p.name, "address": f"{p.address[0]}:{p.address[1]}" if p.address else None,
-                 "alive": p.alive, "left": p.left, "configured": p.configured, "incarnation": p.incarnation,
-                 "last_seen": p.last_seen} for p in sorted(self._peers.values(), key=lambda p: p.name)]
+        return [
+            {
+                "name": p.name,
+                "address": f"{p.address[0]}:{p.address[1]}" if p.address else None,
+                "alive": p.alive,
+                "left": p.left,
+                "configured": p.configured,
+                "incarnation": p.incarnation,
+                "last_seen": p.last_seen,
+            }
+            for p in sorted(self._peers.values(), key=lambda p: p.name)
+        ]
 
     def _after(self, actions: list[Action], now: float) -> list[Action]:
         """Append ViewChanged / FenceChanged if the alive set or the fence changed."""
@@ -262,8 +285,7 @@ class Core:
             self._view = view
             actions.append(ViewChanged(view))
         others = [p for p in self._peers.values()]
-        isolated = (bool(others) and not any(p.alive for p in others) and not self._api_reachable
-                    and not self._left)
+        isolated = bool(others) and not any(p.alive for p in others) and not self._api_reachable and not self._left
         if not isolated:
             self._isolated_since = None
         elif self._isolated_since is None:
@@ -341,8 +363,7 @@ class Core:
             return True
         # Not newer. A restart whose clock went backwards has a lower incarnation: accept it once the peer has
         # been dead longer than the replay window (by then nothing captured from before is fresh any more).
-        return (not p.alive and msg.incarnation != p.incarnation
-                and now - p.changed_at >= self.settings.max_clock_skew)
+        return not p.alive and msg.incarnation != p.incarnation and now - p.changed_at >= self.settings.max_clock_skew
 
     def tick(self, now: float, wall: float) -> list[Action]:
         """Expire silent peers, forget long-dead learned ones, send a heartbeat when due, re-check the fence."""

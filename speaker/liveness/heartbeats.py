@@ -55,9 +55,10 @@ SENT = Counter("baremetal_lb_membership_sent_total", "Membership packets sent", 
 RECEIVED = Counter("baremetal_lb_membership_received_total", "Valid membership packets accepted")
 VIEW_CHANGES = Counter("baremetal_lb_membership_view_changes_total", "Changes of the alive set")
 FENCED = Gauge("baremetal_lb_membership_fenced", "1 while this speaker is fenced (reaches no peer and no API)")
-KEY_MISMATCH = Gauge("baremetal_lb_membership_key_mismatch",
-                     "Senders whose heartbeats fail authentication while none of theirs verify (another key)")
-
+KEY_MISMATCH = Gauge(
+    "baremetal_lb_membership_key_mismatch",
+    "Senders whose heartbeats fail authentication while none of theirs verify (another key)",
+)
 
 
 # ----------------------------------------------------------------------------------------------------- runner
@@ -71,11 +72,17 @@ class Membership:
     from inside. The key is never logged.
     """
 
-    def __init__(self, name: str, keys: Sequence[bytes], settings: MembershipSettings = MembershipSettings(), *,
-                 on_change: Callable[[frozenset[str]], None] | None = None,
-                 on_fence: Callable[[bool], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic,
-                 wall_clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        name: str,
+        keys: Sequence[bytes],
+        settings: MembershipSettings = MembershipSettings(),
+        *,
+        on_change: Callable[[frozenset[str]], None] | None = None,
+        on_fence: Callable[[bool], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
         self.settings = settings
         self._clock = clock
         self._wall = wall_clock
@@ -125,8 +132,10 @@ class Membership:
             now = self._clock()
             since = self._mismatch.current(now)
             names = {m["address"]: m["name"] for m in self._core.members() if m["address"]}
-        return [{"address": where, "node": names.get(where), "for_seconds": round(now - first, 1)}
-                for where, first in sorted((f"{ip}:{port}", first) for (ip, port), first in since.items())]
+        return [
+            {"address": where, "node": names.get(where), "for_seconds": round(now - first, 1)}
+            for where, first in sorted((f"{ip}:{port}", first) for (ip, port), first in since.items())
+        ]
 
     @property
     def address(self) -> Address | None:
@@ -150,8 +159,10 @@ class Membership:
         with self._lock:
             changed = self._core.set_key(key, self._clock())
         if changed:
-            log.info("membership: new heartbeat key in force; the previous one stays valid for %.0f s",
-                     self.settings.key_overlap)
+            log.info(
+                "membership: new heartbeat key in force; the previous one stays valid for %.0f s",
+                self.settings.key_overlap,
+            )
         return changed
 
     def leave(self) -> None:
@@ -168,9 +179,15 @@ class Membership:
         self._thread = threading.Thread(target=self._loop, name="membership", daemon=True)
         self._thread.start()
         host, port = self.address or ("?", 0)
-        log.info("membership: %s listening on %s port %d (incarnation %d, interval %.0f ms, dead after %.0f ms)",
-                 self.name, host, port, self.incarnation, self.settings.interval * 1000,
-                 self.settings.dead_after * 1000)
+        log.info(
+            "membership: %s listening on %s port %d (incarnation %d, interval %.0f ms, dead after %.0f ms)",
+            self.name,
+            host,
+            port,
+            self.incarnation,
+            self.settings.interval * 1000,
+            self.settings.dead_after * 1000,
+        )
 
     def stop(self, timeout: float = 2.0) -> None:
         """Stop the thread and close the socket (sends nothing: call :meth:`leave` first for a clean exit)."""
@@ -244,8 +261,10 @@ class Membership:
             elif isinstance(a, FenceChanged):
                 FENCED.set(1 if a.fenced else 0)
                 if a.fenced:
-                    log.error("membership: fenced: no peer and no API reachable for %.1f s; stop announcing",
-                              self.settings.fence_after)
+                    log.error(
+                        "membership: fenced: no peer and no API reachable for %.1f s; stop announcing",
+                        self.settings.fence_after,
+                    )
                 else:
                     log.warning("membership: no longer fenced")
                 if self._on_fence is not None:
@@ -282,10 +301,12 @@ class Membership:
         if now - self._warned.get(key, -every) < every:
             return
         self._warned[key] = now
-        why = {"bad_mac": "bad MAC (a different membership key?)",
-               "self": f"it uses our own name {a.sender!r} (two nodes with one name?)",
-               "stale": "its timestamp is outside max_clock_skew (clocks not in sync?)",
-               "version": "unknown protocol version"}[a.reason]
+        why = {
+            "bad_mac": "bad MAC (a different membership key?)",
+            "self": f"it uses our own name {a.sender!r} (two nodes with one name?)",
+            "stale": "its timestamp is outside max_clock_skew (clocks not in sync?)",
+            "version": "unknown protocol version",
+        }[a.reason]
         log.warning("membership: dropped packet from %s:%d: %s", a.address[0], a.address[1], why)
 
 

@@ -59,10 +59,14 @@ def new_secret(name: str, namespace: str, random_bytes: Callable[[int], bytes]) 
     """A memberlist Secret as MetalLB's controller would create it (see the module docstring)."""
     value = base64.b64encode(random_bytes(RANDOM_BYTES)).rstrip(b"=")  # Go's RawStdEncoding
     return {
-        "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-        "metadata": {"name": name, "namespace": namespace,
-                     "labels": {"app.kubernetes.io/managed-by": "baremetal-lb",
-                                "app.kubernetes.io/component": "membership"}},
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/managed-by": "baremetal-lb", "app.kubernetes.io/component": "membership"},
+        },
         "data": {SECRET_KEY: base64.b64encode(value).decode()},
     }
 

@@ -66,8 +66,12 @@ def encode(msg: Message, key: bytes) -> bytes:
     name = msg.name.encode()
     if not 1 <= len(name) <= MAX_NAME:
         raise ValueError(f"node name {msg.name!r}: must be 1..{MAX_NAME} bytes")
-    body = _HEADER.pack(MAGIC, VERSION, int(msg.kind), 0, msg.incarnation, msg.seq, msg.timestamp_ms, msg.digest,
-                        len(name)) + name
+    body = (
+        _HEADER.pack(
+            MAGIC, VERSION, int(msg.kind), 0, msg.incarnation, msg.seq, msg.timestamp_ms, msg.digest, len(name)
+        )
+        + name
+    )
     return body + hmac.new(key, body, hashlib.sha256).digest()
 
 
@@ -85,7 +89,7 @@ def decode(data: bytes, keys: Sequence[bytes]) -> Message:
     if len(body) != _HEADER.size + n or n == 0:
         raise WireError("malformed", "name length")
     try:
-        name = body[_HEADER.size:].decode()
+        name = body[_HEADER.size :].decode()
         kind = Kind(kind)
     except (UnicodeDecodeError, ValueError) as exc:
         raise WireError("malformed", str(exc)) from None
@@ -108,6 +112,8 @@ def parse_keys(text: bytes) -> tuple[bytes, ...]:
         raise ValueError("membership key file: no key found")
     for i, k in enumerate(keys, 1):
         if len(k) < MIN_KEY_BYTES:
-            raise ValueError(f"membership key file: key {i} is {len(k)} bytes; use at least {MIN_KEY_BYTES} "
-                             "(e.g. `openssl rand -hex 32`)")
+            raise ValueError(
+                f"membership key file: key {i} is {len(k)} bytes; use at least {MIN_KEY_BYTES} "
+                "(e.g. `openssl rand -hex 32`)"
+            )
     return keys

@@ -51,8 +51,6 @@ class CountFailure:
     """An allocation failed (the ``allocation_failures`` counter)."""
 
 
-
-
 @dataclass(frozen=True)
 class Emit:
     """Emit ``event`` (the decision has already made sure it is news)."""

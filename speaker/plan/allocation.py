@@ -41,12 +41,14 @@ def ours(live: ServiceStatus, allocator: Allocator, pools: Mapping[str, Any]) ->
     """Whether a Service's addresses were allocated by us: the pool annotation names one of *our* pools and every
     address is in it. MetalLB writes the same annotation, so while both run (each with its own namespace and class,
     docs/migrating-from-metallb.md) a class-less Service that MetalLB allocated is not ours to clear."""
-    return (live.pool is not None and live.pool in pools
-            and all(allocator.pool_for_ip(ip) == live.pool for ip in live.ips))
+    return (
+        live.pool is not None and live.pool in pools and all(allocator.pool_for_ip(ip) == live.pool for ip in live.ips)
+    )
 
 
-def decide(key: str, svc: ServiceView | None, extraction: Extraction | None, allocator: Allocator,
-           pools: Mapping[str, Any]) -> Decision:
+def decide(
+    key: str, svc: ServiceView | None, extraction: Extraction | None, allocator: Allocator, pools: Mapping[str, Any]
+) -> Decision:
     """One Service → what to write and say. ``extraction``: ``request_for`` of a Service that is ours (else None).
     Side effects: none but on ``allocator`` (assign / release)."""
     if svc is None:  # deleted: its addresses go back, nothing more to write or remember
@@ -59,9 +61,17 @@ def decide(key: str, svc: ServiceView | None, extraction: Extraction | None, all
     if not svc.ours or extraction is None:
         allocator.release(key)
         if ours(svc.live, allocator, pools):  # we wrote the pool annotation: take our addresses back
-            return Decision((WriteStatus(key, ServiceStatus()), say(
-                NORMAL, "ClearAssignment", "not a LoadBalancer Service for this class any more; addresses released")),
-                freed=True)
+            return Decision(
+                (
+                    WriteStatus(key, ServiceStatus()),
+                    say(
+                        NORMAL,
+                        "ClearAssignment",
+                        "not a LoadBalancer Service for this class any more; addresses released",
+                    ),
+                ),
+                freed=True,
+            )
         return Decision((ForgetStatus(key),), freed=True)
     actions: list[AllocationAction] = []
     for warning in extraction.warnings:
@@ -73,7 +83,7 @@ def decide(key: str, svc: ServiceView | None, extraction: Extraction | None, all
     result = allocator.assign(extraction.request)
     live = svc.live
     if isinstance(result, AllocationError):
-        actions += [CountFailure(), say(WARNING, ALLOCATION_FAILED, f"Failed to allocate IP for \"{key}\": {result}")]
+        actions += [CountFailure(), say(WARNING, ALLOCATION_FAILED, f'Failed to allocate IP for "{key}": {result}')]
         if not live.ips:
             return Decision(tuple(actions), failed=True)
         # The allocator released them with the error.
@@ -98,17 +108,28 @@ CONFIG_OBJECTS = {
 }
 
 
-def config_actions(cfg: ClusterConfig, namespace: str,
-                   lookup: Callable[[str, str], Mapping[str, Any] | None]) -> tuple[Say, ...]:
+def config_actions(
+    cfg: ClusterConfig, namespace: str, lookup: Callable[[str, str], Mapping[str, Any] | None]
+) -> tuple[Say, ...]:
     """The config's errors (``InvalidConfig``) and warnings (``ConfigWarning``: accepted as MetalLB accepts it, but
     worth saying — a CIDR's host bits; one Event per object with all its warnings) as Events on the objects.
     ``lookup(kind, name)``: the cached object (its uid and apiVersion), or None."""
 
     def say(kind: str, name: str, reason: str, message: str) -> Say:
         api_version = CONFIG_OBJECTS[kind][1] if kind in CONFIG_OBJECTS else "metallb.io/v1beta1"
-        return Say(f"{kind}:{name}", event_about(lookup(kind, name), kind=kind, api_version=api_version,
-                                                 namespace=namespace, name=name, type=WARNING, reason=reason,
-                                                 message=message))
+        return Say(
+            f"{kind}:{name}",
+            event_about(
+                lookup(kind, name),
+                kind=kind,
+                api_version=api_version,
+                namespace=namespace,
+                name=name,
+                type=WARNING,
+                reason=reason,
+                message=message,
+            ),
+        )
 
     out = [say(err.kind, err.name, "InvalidConfig", str(err)) for err in cfg.errors]
     warned: dict[tuple[str, str], list[str]] = {}
@@ -118,8 +139,9 @@ def config_actions(cfg: ClusterConfig, namespace: str,
     return tuple(out)
 
 
-def pool_actions(stats: Mapping[str, PoolStats], namespace: str,
-                 lookup: Callable[[str, str], Mapping[str, Any] | None]) -> tuple[Say | Unsay, ...]:
+def pool_actions(
+    stats: Mapping[str, PoolStats], namespace: str, lookup: Callable[[str, str], Mapping[str, Any] | None]
+) -> tuple[Say | Unsay, ...]:
     """``stats``: ``Allocator.pool_stats`` per pool. A Warning ``PoolExhausted`` on an IPAddressPool while every
     address of a family it has is assigned, and an ``Unsay`` once it has a free one again (a later exhaustion is
     news again). No side effects.
@@ -132,14 +154,31 @@ def pool_actions(stats: Mapping[str, PoolStats], namespace: str,
     out: list[Say | Unsay] = []
     for name, (a4, f4, a6, f6) in sorted(stats.items()):
         subject = f"IPAddressPool:{name}"
-        full = [f"every IPv{version} address ({used} of {used})" for version, used, free in ((4, a4, f4), (6, a6, f6))
-                if used and not free]
+        full = [
+            f"every IPv{version} address ({used} of {used})"
+            for version, used, free in ((4, a4, f4), (6, a6, f6))
+            if used and not free
+        ]
         if not full:
             out.append(Unsay(subject, POOL_EXHAUSTED))
             continue
-        message = (f"IPAddressPool {name}: {' and '.join(full)} is assigned: the next Service asking for one stays "
-                   "pending (add addresses to the pool, or free some)")
-        out.append(Say(subject, event_about(lookup("IPAddressPool", name), kind="IPAddressPool",
-                                            api_version=CONFIG_OBJECTS["IPAddressPool"][1], namespace=namespace,
-                                            name=name, type=WARNING, reason=POOL_EXHAUSTED, message=message)))
+        message = (
+            f"IPAddressPool {name}: {' and '.join(full)} is assigned: the next Service asking for one stays "
+            "pending (add addresses to the pool, or free some)"
+        )
+        out.append(
+            Say(
+                subject,
+                event_about(
+                    lookup("IPAddressPool", name),
+                    kind="IPAddressPool",
+                    api_version=CONFIG_OBJECTS["IPAddressPool"][1],
+                    namespace=namespace,
+                    name=name,
+                    type=WARNING,
+                    reason=POOL_EXHAUSTED,
+                    message=message,
+                ),
+            )
+        )
     return tuple(out)

@@ -126,7 +126,8 @@ def l2_plan(
             prev = interfaces_of.get(ip, set())
             interfaces_of[ip] = None if (wildcard or prev is None) else (prev | named)
             eligible_of[svc.key] = eligible_nodes(
-                nodes, [a.node_selectors for a in advs], ready.get(svc.key, frozenset()) if svc.local else None)
+                nodes, [a.node_selectors for a in advs], ready.get(svc.key, frozenset()) if svc.local else None
+            )
         if ips:
             vip_of[svc.key] = tuple(ips)
     per_ip = group_shared(vip_of, eligible_of)
@@ -136,8 +137,11 @@ def l2_plan(
         for ip in vips:
             holders.setdefault(ip, []).append(key)
     return {
-        ip: L2Choice(node, tuple(sorted(holders[ip])),
-                     None if interfaces_of.get(ip) is None else frozenset(interfaces_of[ip] or ()))
+        ip: L2Choice(
+            node,
+            tuple(sorted(holders[ip])),
+            None if interfaces_of.get(ip) is None else frozenset(interfaces_of[ip] or ()),
+        )
         for ip, node in chosen.items()
     }
 
@@ -202,29 +206,39 @@ def l2_unannounced(
                 missing.append(ip)
                 selectors.extend(a.node_selectors for a in advs)
         if refused:
-            out[svc.key] = L2Gap(svc.key, svc.ips, SHARED_IP_WITH_SERVICE_SELECTOR,
-                                 f"{', '.join(svc.ips)}: not announced: the Service has the allow-shared-ip annotation "
-                                 f"and L2Advertisement {', '.join(sorted(refused))} selects it by serviceSelectors; "
-                                 "MetalLB refuses the two together (remove one)")
+            out[svc.key] = L2Gap(
+                svc.key,
+                svc.ips,
+                SHARED_IP_WITH_SERVICE_SELECTOR,
+                f"{', '.join(svc.ips)}: not announced: the Service has the allow-shared-ip annotation "
+                f"and L2Advertisement {', '.join(sorted(refused))} selects it by serviceSelectors; "
+                "MetalLB refuses the two together (remove one)",
+            )
             continue
         if not missing:
             continue
         where = ", ".join(missing)
         if not svc.local and serving is not None and svc.key not in serving:
-            out[svc.key] = L2Gap(svc.key, tuple(missing), NO_ELIGIBLE_NODE,
-                                 f"{where}: no node may announce it: {WHY_NOT_SERVING}")
+            out[svc.key] = L2Gap(
+                svc.key, tuple(missing), NO_ELIGIBLE_NODE, f"{where}: no node may announce it: {WHY_NOT_SERVING}"
+            )
             continue
         endpoints = ready.get(svc.key, frozenset()) if svc.local else None
         eligible = eligible_nodes(nodes, selectors, endpoints)
         if eligible:
-            out[svc.key] = L2Gap(svc.key, tuple(missing), NO_LIVE_SPEAKER,
-                                 f"{where}: no speaker is alive on the eligible nodes ({_names(eligible)})")
+            out[svc.key] = L2Gap(
+                svc.key,
+                tuple(missing),
+                NO_LIVE_SPEAKER,
+                f"{where}: no speaker is alive on the eligible nodes ({_names(eligible)})",
+            )
             continue
         by_reason: dict[str, list[str]] = {}
         for node, why in ineligible(nodes, selectors, endpoints).items():
             by_reason.setdefault(why, []).append(node)
-        detail = ("; ".join(f"{_names(names)}: {why}" for why, names in sorted(by_reason.items()))
-                  or "there are no Nodes")
+        detail = (
+            "; ".join(f"{_names(names)}: {why}" for why, names in sorted(by_reason.items())) or "there are no Nodes"
+        )
         out[svc.key] = L2Gap(svc.key, tuple(missing), NO_ELIGIBLE_NODE, f"{where}: no node may announce it: {detail}")
     return out
 
@@ -282,8 +296,11 @@ def bgp_plan(
             pool = _pool_of(ip, svc, config)
             if not pool:
                 continue
-            advs = tuple(a for a in config.bgp_for_pool(pool)
-                         if any_matches(a.node_selectors, node_labels) and a.selects_service(dict(svc.labels)))
+            advs = tuple(
+                a
+                for a in config.bgp_for_pool(pool)
+                if any_matches(a.node_selectors, node_labels) and a.selects_service(dict(svc.labels))
+            )
             for peer in out:
                 for_peer = tuple(a for a in advs if not a.peers or peer in a.peers)
                 if for_peer:
@@ -296,8 +313,9 @@ def bgp_plan(
     return {name: frozenset(routes) for name, routes in out.items()}
 
 
-def advertised_peers(services: Iterable[ServiceAddresses], routes: Mapping[str, Iterable[Route]]
-                     ) -> dict[str, tuple[str, ...]]:
+def advertised_peers(
+    services: Iterable[ServiceAddresses], routes: Mapping[str, Iterable[Route]]
+) -> dict[str, tuple[str, ...]]:
     """Service key → the peers (sorted) that get a route covering one of its addresses (ServiceBGPStatus).
 
     A route may be an aggregate (``aggregationLength``), so "covering" is containment; it is checked by looking
@@ -307,8 +325,14 @@ def advertised_peers(services: Iterable[ServiceAddresses], routes: Mapping[str, 
     # A prefix as (version, length, its network bits): an address is in it when its top ``length`` bits match.
     index: dict[str, tuple[set[tuple[int, int, int]], set[tuple[int, int]]]] = {}
     for peer, rs in routes.items():
-        prefixes: set[tuple[int, int, int]] = {(r.prefix.version, r.prefix.prefixlen,
-                     int(r.prefix.network_address) >> (r.prefix.max_prefixlen - r.prefix.prefixlen)) for r in rs}
+        prefixes: set[tuple[int, int, int]] = {
+            (
+                r.prefix.version,
+                r.prefix.prefixlen,
+                int(r.prefix.network_address) >> (r.prefix.max_prefixlen - r.prefix.prefixlen),
+            )
+            for r in rs
+        }
         if prefixes:
             index[peer] = (prefixes, {(v, length) for v, length, _ in prefixes})
     out: dict[str, tuple[str, ...]] = {}
@@ -317,17 +341,35 @@ def advertised_peers(services: Iterable[ServiceAddresses], routes: Mapping[str, 
     for svc in services:
         addrs = [ipaddress.ip_address(ip) for ip in svc.ips]
         keys = [(a.version, int(a), a.max_prefixlen) for a in addrs]
-        peers = tuple(sorted(peer for peer, (prefixes, lengths) in index.items()
-                             if any((v, length, n >> (bits - length)) in prefixes
-                                    for v, n, bits in keys for version, length in lengths if version == v)))
+        peers = tuple(
+            sorted(
+                peer
+                for peer, (prefixes, lengths) in index.items()
+                if any(
+                    (v, length, n >> (bits - length)) in prefixes
+                    for v, n, bits in keys
+                    for version, length in lengths
+                    if version == v
+                )
+            )
+        )
         if peers:
             out[svc.key] = peers
     return out
     for svc in services:
         addrs = [ipaddress.ip_address(ip) for ip in svc.ips]
-        peers = tuple(sorted(peer for peer, (prefixes, lengths) in index.items()
-                             if any(ipaddress.ip_network((a, length), strict=False) in prefixes
-                                    for a in addrs for version, length in lengths if version == a.version)))
+        peers = tuple(
+            sorted(
+                peer
+                for peer, (prefixes, lengths) in index.items()
+                if any(
+                    ipaddress.ip_network((a, length), strict=False) in prefixes
+                    for a in addrs
+                    for version, length in lengths
+                    if version == a.version
+                )
+            )
+        )
         if peers:
             out[svc.key] = peers
     return out
@@ -350,9 +392,15 @@ class L2NodeDecision:
     mine: Mapping[str, L2Choice]  # this node's share of the plan
 
 
-def l2_node_decision(node: str, services: Iterable[ServiceAddresses], plan: Mapping[str, L2Choice],
-                     memory: L2Memory, *, fenced: bool,
-                     service_obj: Callable[[str], Mapping[str, Any] | None]) -> L2NodeDecision:
+def l2_node_decision(
+    node: str,
+    services: Iterable[ServiceAddresses],
+    plan: Mapping[str, L2Choice],
+    memory: L2Memory,
+    *,
+    fenced: bool,
+    service_obj: Callable[[str], Mapping[str, Any] | None],
+) -> L2NodeDecision:
     """This node's share of a Layer 2 plan → what it announces and says. Pure (``service_obj(key)``: the cached
     Service an Event names, or None).
 
@@ -370,8 +418,9 @@ def l2_node_decision(node: str, services: Iterable[ServiceAddresses], plan: Mapp
     # for a conflict and keep the address dark for the probe retry (30 s).
     ever_planned = frozenset((planned_before | plan.keys()) & all_ips)
     if fenced:
-        return L2NodeDecision(replace(memory, plan=plan, known_at_sync=known, ever_planned=ever_planned),
-                              (Announce({}),), {})
+        return L2NodeDecision(
+            replace(memory, plan=plan, known_at_sync=known, ever_planned=ever_planned), (Announce({}),), {}
+        )
     previous = memory.plan
     desired: dict[str, Announcement] = {}
     taken: dict[str, str] = {}
@@ -385,25 +434,41 @@ def l2_node_decision(node: str, services: Iterable[ServiceAddresses], plan: Mapp
         fresh = ip not in known and ip not in planned_before and ip not in memory.ever_mine
         desired[ip] = Announcement(choice.services[0], choice.interfaces, fresh)
         if prev is None or prev.node != node:
-            said += [Emit(service_event(service_obj(key), key, NORMAL, "nodeAssigned",
-                                        f"announcing from node \"{node}\" with protocol \"layer2\""))
-                     for key in choice.services]
+            said += [
+                Emit(
+                    service_event(
+                        service_obj(key),
+                        key,
+                        NORMAL,
+                        "nodeAssigned",
+                        f'announcing from node "{node}" with protocol "layer2"',
+                    )
+                )
+                for key in choice.services
+            ]
     actions: list[Layer2Action] = [*said, HandOver(taken)] if taken else said
     actions.append(Announce(desired))
-    return L2NodeDecision(L2Memory(plan, known, ever_planned, memory.ever_mine | desired.keys()), tuple(actions),
-                          {ip: plan[ip] for ip in desired})
+    return L2NodeDecision(
+        L2Memory(plan, known, ever_planned, memory.ever_mine | desired.keys()),
+        tuple(actions),
+        {ip: plan[ip] for ip in desired},
+    )
 
 
 def l2_gap_actions(
-    gaps: Mapping[str, L2Gap], warned: Mapping[str, str], *, leader: bool,
+    gaps: Mapping[str, L2Gap],
+    warned: Mapping[str, str],
+    *,
+    leader: bool,
     service_obj: Callable[[str], Mapping[str, Any] | None],
 ) -> tuple[dict[str, str], tuple[Layer2Action, ...]]:
     """A Warning Event per Service whose address no node may announce — once per change of the reason, not per
     reconcile, and from the allocator leader only (every speaker computes the same gaps; one Event, not one per
     node). Liveness gaps (``NoLiveSpeaker``) only go to ``/status``: they change by the second. ``warned``: Service
     → the message last emitted; returns it updated, with the Events. Pure."""
-    still = {key: message for key, message in warned.items()
-             if key in gaps and gaps[key].reason in USER_FIXES}  # resolved: a recurrence is a change again
+    still = {
+        key: message for key, message in warned.items() if key in gaps and gaps[key].reason in USER_FIXES
+    }  # resolved: a recurrence is a change again
     if not leader:
         return still, ()
     actions: list[Layer2Action] = []
@@ -420,10 +485,14 @@ def l2_gap_actions(
 ALL_INTERFACES = "AnnouncedOnAllInterfaces"  # the Normal Event's reason
 
 
-def all_interfaces_actions(rows: Iterable[Mapping[str, Any]], mine: Mapping[str, L2Choice],
-                           said: Mapping[str, tuple[str, ...]], *, node: str,
-                           service_obj: Callable[[str], Mapping[str, Any] | None]
-                           ) -> tuple[dict[str, tuple[str, ...]], tuple[Layer2Action, ...]]:
+def all_interfaces_actions(
+    rows: Iterable[Mapping[str, Any]],
+    mine: Mapping[str, L2Choice],
+    said: Mapping[str, tuple[str, ...]],
+    *,
+    node: str,
+    service_obj: Callable[[str], Mapping[str, Any] | None],
+) -> tuple[dict[str, tuple[str, ...]], tuple[Layer2Action, ...]]:
     """A Normal Event per Service whose address this node answers on every interface, because none of them holds
     the address's subnet (``speaker.layer2.interfaces.choose_interfaces``: MetalLB's behaviour, kept only as a
     fallback). Once per change of the interfaces; an address that leaves the fallback is forgotten, so a return is
@@ -438,11 +507,14 @@ def all_interfaces_actions(rows: Iterable[Mapping[str, Any]], mine: Mapping[str,
         now[ip] = ifaces
         if said.get(ip) == ifaces:
             continue
-        message = (f"{ip}: no interface of node \"{node}\" has an address in its subnet, so it is answered on every "
-                   f"interface that may announce ({', '.join(ifaces)}), as MetalLB does; list the right one in the "
-                   "L2Advertisement's interfaces, or exclude the others in the metallb-excludel2 ConfigMap")
-        actions += [Emit(service_event(service_obj(key), key, NORMAL, ALL_INTERFACES, message))
-                    for key in mine[ip].services]
+        message = (
+            f'{ip}: no interface of node "{node}" has an address in its subnet, so it is answered on every '
+            f"interface that may announce ({', '.join(ifaces)}), as MetalLB does; list the right one in the "
+            "L2Advertisement's interfaces, or exclude the others in the metallb-excludel2 ConfigMap"
+        )
+        actions += [
+            Emit(service_event(service_obj(key), key, NORMAL, ALL_INTERFACES, message)) for key in mine[ip].services
+        ]
     return now, tuple(actions)
 
 
@@ -459,8 +531,9 @@ class _Lazy(Protocol):
     def serving(self) -> frozenset[str]: ...
 
 
-def bgp_withdrawn(services: Iterable[ServiceAddresses], config: ClusterConfig, node_labels: Mapping[str, str],
-                  serving: frozenset[str]) -> dict[str, tuple[str, ...]]:
+def bgp_withdrawn(
+    services: Iterable[ServiceAddresses], config: ClusterConfig, node_labels: Mapping[str, str], serving: frozenset[str]
+) -> dict[str, tuple[str, ...]]:
     """Service key → its addresses that a BGPAdvertisement would have this node advertise, withdrawn because the
     Service (externalTrafficPolicy Cluster) has no serving endpoint anywhere (``bgp_plan``'s ``serving``): what the
     speaker tells the user, so a Service that went dark because its Pods did says why. Pure."""
@@ -468,9 +541,15 @@ def bgp_withdrawn(services: Iterable[ServiceAddresses], config: ClusterConfig, n
     for svc in services:
         if svc.local or svc.key in serving:
             continue
-        ips = tuple(ip for ip in svc.ips if (pool := _pool_of(ip, svc, config)) and any(
-            any_matches(a.node_selectors, node_labels) and a.selects_service(dict(svc.labels))
-            for a in config.bgp_for_pool(pool)))
+        ips = tuple(
+            ip
+            for ip in svc.ips
+            if (pool := _pool_of(ip, svc, config))
+            and any(
+                any_matches(a.node_selectors, node_labels) and a.selects_service(dict(svc.labels))
+                for a in config.bgp_for_pool(pool)
+            )
+        )
         if ips:
             out[svc.key] = ips
     return out
@@ -489,8 +568,9 @@ class BGPNodeDecision:
     announced: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # Service key → its addresses advertised
 
 
-def bgp_node_decision(config: ClusterConfig, node: str, me: NodeInfo | None, view: _Lazy,
-                      previous: RoutesMemo) -> BGPNodeDecision:
+def bgp_node_decision(
+    config: ClusterConfig, node: str, me: NodeInfo | None, view: _Lazy, previous: RoutesMemo
+) -> BGPNodeDecision:
     """The BGPPeers that select this node, and what it advertises to each (``bgp_plan``). Pure.
 
     With no session, or nothing to advertise on it (the node excluded), no Service is read at all: ``view``'s
@@ -500,12 +580,19 @@ def bgp_node_decision(config: ClusterConfig, node: str, me: NodeInfo | None, vie
     excluded = me.why_excluded if me is not None else None
     if peers and excluded is None:
         services, memo, serving = view.addressed, RoutesMemo(), view.serving
-        routes = bgp_plan(services, config, node, labels, view.ready, peers, previous=previous, memo=memo,
-                          serving=serving)
+        routes = bgp_plan(
+            services, config, node, labels, view.ready, peers, previous=previous, memo=memo, serving=serving
+        )
         advertised = advertised_peers(services, routes)
-        return BGPNodeDecision(peers, routes, advertised, excluded, memo,
-                               bgp_withdrawn(services, config, labels, serving),
-                               {s.key: s.ips for s in services if s.key in advertised})
+        return BGPNodeDecision(
+            peers,
+            routes,
+            advertised,
+            excluded,
+            memo,
+            bgp_withdrawn(services, config, labels, serving),
+            {s.key: s.ips for s in services if s.key in advertised},
+        )
     routes = bgp_plan((), config, node, labels, {}, peers, node_excluded=excluded)
     return BGPNodeDecision(peers, routes, {}, excluded, {})
 
@@ -515,9 +602,13 @@ WHY_NO_PEER = "no BGPPeer selects it (BGPPeer nodeSelectors)"
 WHY_OTHER_PEERS = "its BGPPeers are not among the BGPAdvertisement's peers"
 
 
-def bgp_unannounced(services: Iterable[ServiceAddresses], config: ClusterConfig, nodes: Mapping[str, NodeInfo],
-                    ready: Mapping[str, frozenset[str]],
-                    serving: frozenset[str] | None = None) -> dict[str, L2Gap]:
+def bgp_unannounced(
+    services: Iterable[ServiceAddresses],
+    config: ClusterConfig,
+    nodes: Mapping[str, NodeInfo],
+    ready: Mapping[str, frozenset[str]],
+    serving: frozenset[str] | None = None,
+) -> dict[str, L2Gap]:
     """Service key → why no node advertises its BGP address(es) (``NoEligibleNode``, every node's reason). Pure.
 
     The rules of :func:`bgp_plan`, applied to every node at once: a node advertises an address when it is not
@@ -527,8 +618,9 @@ def bgp_unannounced(services: Iterable[ServiceAddresses], config: ClusterConfig,
     ``serving`` as for :func:`bgp_plan`: an externalTrafficPolicy Cluster Service outside it is withdrawn everywhere.
     """
     out: dict[str, L2Gap] = {}
-    peers_of = {name: {p.name for p in peers_for_node(config.peers.values(), info.labels)}
-                for name, info in nodes.items()}
+    peers_of = {
+        name: {p.name for p in peers_for_node(config.peers.values(), info.labels)} for name, info in nodes.items()
+    }
     for svc in sorted(services, key=lambda s: s.key):
         endpoints = ready.get(svc.key, frozenset()) if svc.local else None
         missing: list[str] = []
@@ -563,8 +655,14 @@ def bgp_unannounced(services: Iterable[ServiceAddresses], config: ClusterConfig,
         by_reason: dict[str, list[str]] = {}
         for node, reason in why.items():
             by_reason.setdefault(reason, []).append(node)
-        detail = ("; ".join(f"{_names(names)}: {reason}" for reason, names in sorted(by_reason.items()))
-                  or "there are no Nodes")
-        out[svc.key] = L2Gap(svc.key, tuple(missing), NO_ELIGIBLE_NODE,
-                             f"{', '.join(missing)}: no node may advertise it over BGP: {detail}")
+        detail = (
+            "; ".join(f"{_names(names)}: {reason}" for reason, names in sorted(by_reason.items()))
+            or "there are no Nodes"
+        )
+        out[svc.key] = L2Gap(
+            svc.key,
+            tuple(missing),
+            NO_ELIGIBLE_NODE,
+            f"{', '.join(missing)}: no node may advertise it over BGP: {detail}",
+        )
     return out

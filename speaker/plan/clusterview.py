@@ -88,8 +88,10 @@ class ClusterView:
 
     @cached_property
     def nodes(self) -> Mapping[str, NodeInfo]:
-        return {str(n["metadata"]["name"]): node_info(n, ignore_exclude_lb=self.ignore_exclude_lb)
-                for n in self.node_objects}
+        return {
+            str(n["metadata"]["name"]): node_info(n, ignore_exclude_lb=self.ignore_exclude_lb)
+            for n in self.node_objects
+        }
 
     @cached_property
     def node_by_name(self) -> Mapping[str, Obj]:
@@ -114,8 +116,9 @@ class ClusterView:
         return serving_services(self.endpoint_slices)
 
 
-def parse_services(objs: Iterable[Obj], memo: Mapping[str, ServiceView], lb_class: str | None
-                   ) -> dict[str, ServiceView]:
+def parse_services(
+    objs: Iterable[Obj], memo: Mapping[str, ServiceView], lb_class: str | None
+) -> dict[str, ServiceView]:
     """Every Service by key; one whose cached object is the very one ``memo`` parsed is not parsed again."""
     out: dict[str, ServiceView] = {}
     for svc in objs:

@@ -80,8 +80,11 @@ def node_info(node: Mapping[str, Any], *, ignore_exclude_lb: bool = False) -> No
     meta = node.get("metadata") or {}
     conditions = (node.get("status") or {}).get("conditions") or []
     unavailable = any(c.get("type") == "NetworkUnavailable" and c.get("status") == "True" for c in conditions)
-    return NodeInfo(labels=dict(meta.get("labels") or {}), network_unavailable=unavailable,
-                    honour_exclude_label=not ignore_exclude_lb)
+    return NodeInfo(
+        labels=dict(meta.get("labels") or {}),
+        network_unavailable=unavailable,
+        honour_exclude_label=not ignore_exclude_lb,
+    )
 
 
 def eligible_nodes(

@@ -47,12 +47,13 @@ class FakeOpenwrt:
         for name in ("dhcp", "network"):
             shutil.copy(CONFIGS / config / name, self.root / "etc/config" / name)
         (self.root / "etc/config/rpcd").write_text(RPCD_CONFIG)
-        (self.root / "usr/share/rpcd/acl.d/baremetal-lb.json").write_text(acl if acl is not None
-                                                                           else ACL_FILE.read_text())
+        (self.root / "usr/share/rpcd/acl.d/baremetal-lb.json").write_text(
+            acl if acl is not None else ACL_FILE.read_text()
+        )
         self.restart_log = tmp_path / "restarts"
         for service in ("dnsmasq", "odhcpd"):
             script = self.root / "etc/init.d" / service
-            script.write_text(f"#!/bin/sh\necho \"{service} $1\" >> {self.restart_log}\nexit ${{FAKE_RESTART_RC:-0}}\n")
+            script.write_text(f'#!/bin/sh\necho "{service} $1" >> {self.restart_log}\nexit ${{FAKE_RESTART_RC:-0}}\n')
             script.chmod(0o755)
         self.rpcd = FakeRpcd(self.root, passwords={"root": "root-password", USER: PASSWORD})
         self.runner = uci.Runner({"FAKE_UCI_ROOT": str(self.root)})
@@ -89,12 +90,15 @@ class FakeOpenwrt:
         if transport == "rpcd":
             params.update(api_url=self.rpcd.url, api_username=USER, api_password=PASSWORD)
         else:
-            params.update(uci_command=str(UCI), lease_file=str(self.root / "tmp/dhcp.leases"),
-                          restart_command=[str(self.root / "etc/init.d/dnsmasq"), "restart"])
+            params.update(
+                uci_command=str(UCI),
+                lease_file=str(self.root / "tmp/dhcp.leases"),
+                restart_command=[str(self.root / "etc/init.d/dnsmasq"), "restart"],
+            )
         params.update(extra)
         return params
 
     def backend(self, transport: str = "rpcd", **extra: Any):
         from ansible_collections.baremetal.lb.plugins.module_utils.backend_openwrt import OpenwrtBackend
-        return OpenwrtBackend.from_params(self.params(transport, **extra), self.runner)
 
+        return OpenwrtBackend.from_params(self.params(transport, **extra), self.runner)

@@ -59,11 +59,20 @@ from tests.fakes.http import FakeServer
 NULL_SID = "0" * 32
 UBUS_OK, UBUS_INVALID_ARGUMENT, UBUS_NOT_FOUND, UBUS_PERMISSION_DENIED, UBUS_NOT_SUPPORTED = 0, 2, 4, 6, 8
 RPC_FILE_MAX_SIZE = 4096 * 64
-JSONRPC_ERRORS = {"parse": (-32700, "Parse error"), "method": (-32601, "Method not found"),
-                  "params": (-32602, "Invalid parameters"), "object": (-32000, "Object not found"),
-                  "access": (-32002, "Access denied")}
-OBJECTS = {"session": {"login", "access"}, "uci": {"get", "set", "delete", "changes", "commit", "revert"},
-           "file": {"read", "exec"}, "rc": {"init"}, "dhcp": {"ipv4leases"}}
+JSONRPC_ERRORS = {
+    "parse": (-32700, "Parse error"),
+    "method": (-32601, "Method not found"),
+    "params": (-32602, "Invalid parameters"),
+    "object": (-32000, "Object not found"),
+    "access": (-32002, "Access denied"),
+}
+OBJECTS = {
+    "session": {"login", "access"},
+    "uci": {"get", "set", "delete", "changes", "commit", "revert"},
+    "file": {"read", "exec"},
+    "rc": {"init"},
+    "dhcp": {"ipv4leases"},
+}
 UNAUTHENTICATED_ACL = {"unauthenticated": {"read": {"ubus": {"session": ["access", "login"]}}}}  # rpcd's own file
 
 
@@ -96,8 +105,13 @@ class FakeRpcd(FakeServer):
         if body["method"] != "call":
             return 200, self._error(req_id, "method")
         params = body.get("params")
-        if not (isinstance(params, list) and len(params) == 4 and all(isinstance(p, str) for p in params[:3])
-                and isinstance(params[3], dict) and params[0]):
+        if not (
+            isinstance(params, list)
+            and len(params) == 4
+            and all(isinstance(p, str) for p in params[:3])
+            and isinstance(params[3], dict)
+            and params[0]
+        ):
             return 200, self._error(req_id, "parse")
         sid, obj, func, args = params
         if obj not in OBJECTS:
@@ -133,8 +147,7 @@ class FakeRpcd(FakeServer):
         ses = self.sessions.get(sid)
         if ses is None:
             return False
-        return any(fnmatch.fnmatchcase(obj, o) and fnmatch.fnmatchcase(func, f)
-                   for o, f in ses["acls"].get(scope, []))
+        return any(fnmatch.fnmatchcase(obj, o) and fnmatch.fnmatchcase(func, f) for o, f in ses["acls"].get(scope, []))
 
     def _login_section(self, username: str, password: str) -> dict[str, Any] | None:
         try:
@@ -204,12 +217,23 @@ class FakeRpcd(FakeServer):
         for scope, pairs in acls.items():
             for obj, func in pairs:
                 table.setdefault(scope, {}).setdefault(obj, []).append(func)
-        return UBUS_OK, {"ubus_rpc_session": new, "timeout": 300, "expires": 300, "acls": table,
-                         "data": {"username": args["username"]}}
+        return UBUS_OK, {
+            "ubus_rpc_session": new,
+            "timeout": 300,
+            "expires": 300,
+            "acls": table,
+            "data": {"username": args["username"]},
+        }
 
     def _session_access(self, sid: str, args: dict[str, Any]) -> tuple[int, Any]:
-        return UBUS_OK, {"access": self.access(args.get("ubus_rpc_session", sid), args.get("scope", "ubus"),
-                                               args.get("object", ""), args.get("function", ""))}
+        return UBUS_OK, {
+            "access": self.access(
+                args.get("ubus_rpc_session", sid),
+                args.get("scope", "ubus"),
+                args.get("object", ""),
+                args.get("function", ""),
+            )
+        }
 
     # -- uci -----------------------------------------------------------------------------------------------------
     def _ctx(self, sid: str) -> uci.Context:
@@ -349,8 +373,15 @@ class FakeRpcd(FakeServer):
             p = self._ctx(sid).load(config)
         except uci.UciError:
             return UBUS_NOT_FOUND, None
-        names = {uci.ADD: "add", uci.REMOVE: "remove", uci.CHANGE: "set", uci.RENAME: "rename",
-                 uci.REORDER: "order", uci.LIST_ADD: "list-add", uci.LIST_DEL: "list-del"}
+        names = {
+            uci.ADD: "add",
+            uci.REMOVE: "remove",
+            uci.CHANGE: "set",
+            uci.RENAME: "rename",
+            uci.REORDER: "order",
+            uci.LIST_ADD: "list-add",
+            uci.LIST_DEL: "list-del",
+        }
         changes = []
         for cmd, section, option, value in p.saved_delta:
             item: list[Any] = [names[cmd], section]

@@ -91,67 +91,138 @@ def _opts(*keys: str) -> list[tuple[str, str]]:
 # KeaDhcpv4.xml:87-270 (subnet4), :272-384 (reservation); the option_data group is the same in both but v6_only
 # and v4_dnr (subnet only).
 def _option_data(subnet: bool) -> F:
-    kids = [F("domain_name_servers", "list", check="ip4"), F("domain_search", "list"),
-            F("routers", "list", check="ip4"), F("static_routes"), F("classless_static_route"), F("domain_name"),
-            F("ntp_servers", "list", check="ip4"), F("time_servers", "list", check="ip4"), F("tftp_server_name"),
-            F("boot_file_name")]
+    kids = [
+        F("domain_name_servers", "list", check="ip4"),
+        F("domain_search", "list"),
+        F("routers", "list", check="ip4"),
+        F("static_routes"),
+        F("classless_static_route"),
+        F("domain_name"),
+        F("ntp_servers", "list", check="ip4"),
+        F("time_servers", "list", check="ip4"),
+        F("tftp_server_name"),
+        F("boot_file_name"),
+    ]
     if subnet:
         kids += [F("v6_only_preferred", "int"), F("v4_dnr")]
     return F("option_data", "group", children=kids)
 
 
 SUBNET4 = [
-    F("subnet_id", "autonumber"), F("subnet", "net", required=True, mask_required=True, family=4),
-    F("valid_lifetime", "int"), F("next_server", "net", family=4), F("option_data_autocollect", "bool", "1"),
-    _option_data(True), F("option", "relation", multiple=True, source="kea_options"),
+    F("subnet_id", "autonumber"),
+    F("subnet", "net", required=True, mask_required=True, family=4),
+    F("valid_lifetime", "int"),
+    F("next_server", "net", family=4),
+    F("option_data_autocollect", "bool", "1"),
+    _option_data(True),
+    F("option", "relation", multiple=True, source="kea_options"),
     F("match-client-id", "bool", "1"),
-    F("allocator", "option", options=[("iterative", "Iterative"), ("random", "Random"), ("flq", "Free Lease Queue")],
-      blank="Default"),
-    F("pools", "pools"), F("ddns_forward_zone"), F("ddns_reverse_zone"), F("ddns_qualifying_suffix"),
-    F("ddns_dns_server", "net"), F("ddns_dns_port", "int"), F("ddns_domain_key_name"), F("ddns_domain_key_secret"),
-    F("ddns_domain_key_algorithm", "option",
-      options=_opts("hmac-md5", "hmac-sha1", "hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512")),
-    F("ddns_override_no_update", "bool"), F("ddns_override_client_update", "bool"), F("ddns_update_on_renew", "bool"),
-    F("ddns_conflict_resolution_mode", "option",
-      options=_opts("no-check-with-dhcid", "check-exists-with-dhcid", "no-check-without-dhcid"),
-      blank="check-with-dhcid (default)"),
+    F(
+        "allocator",
+        "option",
+        options=[("iterative", "Iterative"), ("random", "Random"), ("flq", "Free Lease Queue")],
+        blank="Default",
+    ),
+    F("pools", "pools"),
+    F("ddns_forward_zone"),
+    F("ddns_reverse_zone"),
+    F("ddns_qualifying_suffix"),
+    F("ddns_dns_server", "net"),
+    F("ddns_dns_port", "int"),
+    F("ddns_domain_key_name"),
+    F("ddns_domain_key_secret"),
+    F(
+        "ddns_domain_key_algorithm",
+        "option",
+        options=_opts("hmac-md5", "hmac-sha1", "hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512"),
+    ),
+    F("ddns_override_no_update", "bool"),
+    F("ddns_override_client_update", "bool"),
+    F("ddns_update_on_renew", "bool"),
+    F(
+        "ddns_conflict_resolution_mode",
+        "option",
+        options=_opts("no-check-with-dhcid", "check-exists-with-dhcid", "no-check-without-dhcid"),
+        blank="check-with-dhcid (default)",
+    ),
     F("description", "desc"),
 ]
 RESERVATION = [
-    F("subnet", "relation", required=True, source="kea_subnets"), F("ip_address", "net", family=4),
-    F("hw_address"), F("client_id"), F("hostname"), F("description", "desc"), F("next_server", "net", family=4),
-    _option_data(False), F("option", "relation", multiple=True, source="kea_options"),
+    F("subnet", "relation", required=True, source="kea_subnets"),
+    F("ip_address", "net", family=4),
+    F("hw_address"),
+    F("client_id"),
+    F("hostname"),
+    F("description", "desc"),
+    F("next_server", "net", family=4),
+    _option_data(False),
+    F("option", "relation", multiple=True, source="kea_options"),
 ]
 # Dnsmasq.xml:195-272
 RANGE = [
-    F("interface", "option", options="interfaces", blank="Any"), F("set_tag", "relation", source="dnsmasq_tags"),
-    F("start_addr", "net", required=True, range_addr=True), F("end_addr", "net", range_addr=True),
+    F("interface", "option", options="interfaces", blank="Any"),
+    F("set_tag", "relation", source="dnsmasq_tags"),
+    F("start_addr", "net", required=True, range_addr=True),
+    F("end_addr", "net", range_addr=True),
     F("subnet_mask", "net", family=4, message="Please enter a valid IPv4 subnet mask like 255.255.255.0."),
-    F("constructor", "option", options="interfaces"), F("mode", "option", options=_opts("static"), multiple=True),
-    F("prefix_len", "int"), F("lease_time", "int"),
+    F("constructor", "option", options="interfaces"),
+    F("mode", "option", options=_opts("static"), multiple=True),
+    F("prefix_len", "int"),
+    F("lease_time", "int"),
     F("domain_type", "option", "range", options=[("interface", "Interface"), ("range", "Range")], required=True),
-    F("domain"), F("nosync", "bool"),
-    F("ra_mode", "option", options=_opts("ra-only", "slaac", "ra-names", "ra-stateless", "ra-advrouter", "off-link"),
-      multiple=True),
+    F("domain"),
+    F("nosync", "bool"),
+    F(
+        "ra_mode",
+        "option",
+        options=_opts("ra-only", "slaac", "ra-names", "ra-stateless", "ra-advrouter", "off-link"),
+        multiple=True,
+    ),
     F("ra_priority", "option", options=[("high", "High"), ("low", "Low")], blank="Normal"),
-    F("ra_mtu", "int"), F("ra_interval", "int"), F("ra_router_lifetime", "int"), F("description", "desc"),
+    F("ra_mtu", "int"),
+    F("ra_interval", "int"),
+    F("ra_router_lifetime", "int"),
+    F("description", "desc"),
 ]
 # Dnsmasq.xml:105-147
 HOST = [
-    F("host"), F("domain"), F("local", "bool"), F("ip", "list"), F("cnames", "list"), F("client_id"),
-    F("hwaddr", "list"), F("lease_time", "int"), F("ignore", "bool"), F("set_tag", "relation", source="dnsmasq_tags"),
-    F("descr"), F("comments"), F("aliases", "list"),
+    F("host"),
+    F("domain"),
+    F("local", "bool"),
+    F("ip", "list"),
+    F("cnames", "list"),
+    F("client_id"),
+    F("hwaddr", "list"),
+    F("lease_time", "int"),
+    F("ignore", "bool"),
+    F("set_tag", "relation", source="dnsmasq_tags"),
+    F("descr"),
+    F("comments"),
+    F("aliases", "list"),
 ]
 TAG = [F("tag", "desc", required=True)]  # Dnsmasq.xml:184-194
 # KeaDhcpv4.xml:6-85 (general, lexpire, ha) - what /api/kea/dhcpv4/get shows
 KEA_GENERAL = [
-    F("enabled", "bool", "0"), F("manual_config", "bool"), F("interfaces", "option", options="interfaces",
-                                                               multiple=True),
-    F("service_sockets_max_retries", "int"), F("service_sockets_retry_wait_time", "int"),
-    F("valid_lifetime", "int", "4000"), F("decline_probation_period", "int"), F("fwrules", "bool", "1"),
+    F("enabled", "bool", "0"),
+    F("manual_config", "bool"),
+    F("interfaces", "option", options="interfaces", multiple=True),
+    F("service_sockets_max_retries", "int"),
+    F("service_sockets_retry_wait_time", "int"),
+    F("valid_lifetime", "int", "4000"),
+    F("decline_probation_period", "int"),
+    F("fwrules", "bool", "1"),
     F("dhcp_socket_type", "option", "raw", options=_opts("udp", "raw"), required=True),
-    F("compatibility", "option", options=_opts("exclude-first-last-24", "ignore-dhcp-server-identifier",
-                                               "ignore-rai-link-selection", "lenient-option-parsing"), multiple=True),
+    F(
+        "compatibility",
+        "option",
+        options=_opts(
+            "exclude-first-last-24",
+            "ignore-dhcp-server-identifier",
+            "ignore-rai-link-selection",
+            "lenient-option-parsing",
+        ),
+        multiple=True,
+    ),
 ]
 KEA_LEXPIRE = [
     F(n, "int")
@@ -166,18 +237,52 @@ KEA_LEXPIRE = [
 ]
 KEA_HA = [F("enabled", "bool", "0"), F("this_server_name"), F("max_unacked_clients", "int", "2")]
 # Dnsmasq.xml:6-104 (the scalars and the dhcp group) - what /api/dnsmasq/settings/get shows here
-DNSMASQ_GENERAL = [F(n, "bool") for n in (
-    "enable", "regdhcp", "regdhcpstatic", "dhcpfirst", "strict_order", "domain_needed", "no_private_reverse",
-    "no_resolv", "log_queries", "no_hosts", "expand_hosts", "strictbind", "dnssec")] + [
-    F("regdhcpdomain"), F("interface", "option", options="interfaces", multiple=True), F("port", "int"),
-    F("dns_forward_max", "int"), F("cache_size", "int"), F("local_ttl", "int"),
-    F("add_mac", "option", options=_opts("standard", "base64", "text")), F("add_subnet", "bool"),
+DNSMASQ_GENERAL = [
+    F(n, "bool")
+    for n in (
+        "enable",
+        "regdhcp",
+        "regdhcpstatic",
+        "dhcpfirst",
+        "strict_order",
+        "domain_needed",
+        "no_private_reverse",
+        "no_resolv",
+        "log_queries",
+        "no_hosts",
+        "expand_hosts",
+        "strictbind",
+        "dnssec",
+    )
+] + [
+    F("regdhcpdomain"),
+    F("interface", "option", options="interfaces", multiple=True),
+    F("port", "int"),
+    F("dns_forward_max", "int"),
+    F("cache_size", "int"),
+    F("local_ttl", "int"),
+    F("add_mac", "option", options=_opts("standard", "base64", "text")),
+    F("add_subnet", "bool"),
     F("strip_subnet", "bool"),
-    F("dhcp", "group", children=[
-        F("no_interface", "option", options="interfaces", multiple=True), F("fqdn", "bool", "1"), F("domain"),
-        F("local", "bool", "1"), F("lease_max", "int"), F("authoritative", "bool"),
-        F("default_fw_rules", "bool", "1"), F("reply_delay", "int"), F("enable_ra", "bool"),
-        F("host_ping", "bool", "1"), F("nosync", "bool"), F("log_dhcp", "bool"), F("log_quiet", "bool")]),
+    F(
+        "dhcp",
+        "group",
+        children=[
+            F("no_interface", "option", options="interfaces", multiple=True),
+            F("fqdn", "bool", "1"),
+            F("domain"),
+            F("local", "bool", "1"),
+            F("lease_max", "int"),
+            F("authoritative", "bool"),
+            F("default_fw_rules", "bool", "1"),
+            F("reply_delay", "int"),
+            F("enable_ra", "bool"),
+            F("host_ping", "bool", "1"),
+            F("nosync", "bool"),
+            F("log_dhcp", "bool"),
+            F("log_quiet", "bool"),
+        ],
+    ),
     F("no_ident", "bool", "1"),
 ]
 
@@ -215,8 +320,14 @@ class FakeOpnsense(FakeServer):
             "lan": {"descr": "LAN", "if": "vtnet1", "ipv4": ["10.1.1.1/24"]},
             "wan": {"descr": "WAN", "if": "vtnet0", "ipv4": []},
         }
-        self.kea = {"general": blank_item(KEA_GENERAL), "lexpire": blank_item(KEA_LEXPIRE), "ha": blank_item(KEA_HA),
-                    "subnet4": {}, "reservation": {}, "option": {}}
+        self.kea = {
+            "general": blank_item(KEA_GENERAL),
+            "lexpire": blank_item(KEA_LEXPIRE),
+            "ha": blank_item(KEA_HA),
+            "subnet4": {},
+            "reservation": {},
+            "option": {},
+        }
         self.dnsmasq = {"general": blank_item(DNSMASQ_GENERAL), "dhcp_ranges": {}, "hosts": {}, "dhcp_tags": {}}
         self.kea_leases: list[dict[str, Any]] = []
         self.dnsmasq_leases: list[dict[str, Any]] = []
@@ -235,23 +346,69 @@ class FakeOpnsense(FakeServer):
     # -- the recorded setup (requests.jsonl, steps 1-6), plus the services enabled as on a working router --------
     def setup(self) -> None:
         c0a1, f001 = "5a6b0c1d-0000-4000-8000-00000000c0a1", "5a6b0c1d-0000-4000-8000-00000000f001"
-        self.upsert("kea", "subnet4", c0a1, SUBNET4, {
-            "subnet": "10.1.1.0/24", "pools": "10.1.1.100-10.1.1.250", "description": "LAN",
-            "option_data_autocollect": "0", "option_data": {"routers": "10.1.1.1", "domain_name_servers": "10.1.1.1"}})
-        self.upsert("kea", "reservation", f001, RESERVATION, {
-            "subnet": c0a1, "ip_address": "10.1.1.20", "hw_address": "00:11:22:33:44:55", "hostname": "nas",
-            "description": "NAS"})
+        self.upsert(
+            "kea",
+            "subnet4",
+            c0a1,
+            SUBNET4,
+            {
+                "subnet": "10.1.1.0/24",
+                "pools": "10.1.1.100-10.1.1.250",
+                "description": "LAN",
+                "option_data_autocollect": "0",
+                "option_data": {"routers": "10.1.1.1", "domain_name_servers": "10.1.1.1"},
+            },
+        )
+        self.upsert(
+            "kea",
+            "reservation",
+            f001,
+            RESERVATION,
+            {
+                "subnet": c0a1,
+                "ip_address": "10.1.1.20",
+                "hw_address": "00:11:22:33:44:55",
+                "hostname": "nas",
+                "description": "NAS",
+            },
+        )
         d = "5a6b0c1d-0000-4000-8000-00000000d00"
-        self.upsert("dnsmasq", "dhcp_ranges", d + "1", RANGE, {
-            "interface": "lan", "start_addr": "10.1.1.100", "end_addr": "10.1.1.250", "subnet_mask": "255.255.255.0",
-            "lease_time": "86400", "description": "LAN pool"})
-        self.upsert("dnsmasq", "dhcp_ranges", d + "2", RANGE, {
-            "interface": "lan", "start_addr": "10.1.1.10", "end_addr": "10.1.1.19", "description": "LAN pool 2"})
+        self.upsert(
+            "dnsmasq",
+            "dhcp_ranges",
+            d + "1",
+            RANGE,
+            {
+                "interface": "lan",
+                "start_addr": "10.1.1.100",
+                "end_addr": "10.1.1.250",
+                "subnet_mask": "255.255.255.0",
+                "lease_time": "86400",
+                "description": "LAN pool",
+            },
+        )
+        self.upsert(
+            "dnsmasq",
+            "dhcp_ranges",
+            d + "2",
+            RANGE,
+            {"interface": "lan", "start_addr": "10.1.1.10", "end_addr": "10.1.1.19", "description": "LAN pool 2"},
+        )
         e = "5a6b0c1d-0000-4000-8000-00000000e00"
-        self.upsert("dnsmasq", "hosts", e + "1", HOST, {
-            "host": "nas", "ip": "10.1.1.20", "hwaddr": "00:11:22:33:44:55", "descr": "NAS"})
-        self.upsert("dnsmasq", "hosts", e + "2", HOST, {
-            "host": "printer", "domain": "internal", "ip": "10.1.1.30", "descr": "DNS only"})
+        self.upsert(
+            "dnsmasq",
+            "hosts",
+            e + "1",
+            HOST,
+            {"host": "nas", "ip": "10.1.1.20", "hwaddr": "00:11:22:33:44:55", "descr": "NAS"},
+        )
+        self.upsert(
+            "dnsmasq",
+            "hosts",
+            e + "2",
+            HOST,
+            {"host": "printer", "domain": "internal", "ip": "10.1.1.30", "descr": "DNS only"},
+        )
 
     def enable(self, kea: bool = True, dnsmasq: bool = True) -> None:
         """Turn the services on (the recording left them off, see the README), and apply."""
@@ -308,8 +465,9 @@ class FakeOpnsense(FakeServer):
         return _php_json(body)
 
     def route(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
-        if self.privileges is not None and not any(re.fullmatch(p.replace("*", ".*"), path.lstrip("/"))
-                                                   for p in self.privileges):
+        if self.privileges is not None and not any(
+            re.fullmatch(p.replace("*", ".*"), path.lstrip("/")) for p in self.privileges
+        ):
             return 403, {"status": 403, "message": "Forbidden"}
         parts = path.strip("/").split("/")
         post = method == "POST"
@@ -356,11 +514,20 @@ class FakeOpnsense(FakeServer):
         rows = [self.search_row(uid, item, schema) for uid, item in items]
         count = int(body.get("rowCount", -1) or -1)
         current = int(body.get("current", 1) or 1)
-        shown = rows if count == -1 else rows[count * (current - 1):count * current]
+        shown = rows if count == -1 else rows[count * (current - 1) : count * current]
         return {"rows": shown, "rowCount": len(shown), "total": len(rows), "current": current}
 
-    def set_base(self, post: bool, svc: str, key: str, kind: str, schema: list[F], uid: str | None,
-                 body: dict[str, Any], check: Callable[..., list[tuple[str, str]]]) -> Any:
+    def set_base(
+        self,
+        post: bool,
+        svc: str,
+        key: str,
+        kind: str,
+        schema: list[F],
+        uid: str | None,
+        body: dict[str, Any],
+        check: Callable[..., list[tuple[str, str]]],
+    ) -> Any:
         if not post or key not in body or not uid:
             return {"result": "failed"}  # :571, :606
         store = self._store(svc, kind)
@@ -374,8 +541,16 @@ class FakeOpnsense(FakeServer):
         store[uid] = item
         return {"result": "saved"}
 
-    def add_base(self, post: bool, svc: str, key: str, kind: str, schema: list[F], body: dict[str, Any],
-                 check: Callable[..., list[tuple[str, str]]]) -> Any:
+    def add_base(
+        self,
+        post: bool,
+        svc: str,
+        key: str,
+        kind: str,
+        schema: list[F],
+        body: dict[str, Any],
+        check: Callable[..., list[tuple[str, str]]],
+    ) -> Any:
         if not post or key not in body:
             return {"result": "failed"}  # :484-485
         item = self._new(self.kea if svc == "kea" else self.dnsmasq, kind, schema)
@@ -401,10 +576,17 @@ class FakeOpnsense(FakeServer):
         if action == "get":
             ha = self.get_nodes(self.kea["ha"], KEA_HA)
             ha["%this_server_name"] = self.hostname  # Dhcpv4Controller.php:47-48
-            return {"dhcpv4": {"general": self.get_nodes(self.kea["general"], KEA_GENERAL),
-                               "lexpire": self.get_nodes(self.kea["lexpire"], KEA_LEXPIRE), "ha": ha}}
-        table = {"Subnet": ("subnet4", "subnet4", SUBNET4, "subnet"),
-                 "Reservation": ("reservation", "reservation", RESERVATION, "hw_address")}
+            return {
+                "dhcpv4": {
+                    "general": self.get_nodes(self.kea["general"], KEA_GENERAL),
+                    "lexpire": self.get_nodes(self.kea["lexpire"], KEA_LEXPIRE),
+                    "ha": ha,
+                }
+            }
+        table = {
+            "Subnet": ("subnet4", "subnet4", SUBNET4, "subnet"),
+            "Reservation": ("reservation", "reservation", RESERVATION, "hw_address"),
+        }
         for noun, (key, kind, schema, sort) in table.items():
             check = self.kea_reservation_check if kind == "reservation" else (lambda item, key: [])
             if action == "search" + noun:
@@ -428,8 +610,11 @@ class FakeOpnsense(FakeServer):
             if item["option_data_autocollect"] != "1":
                 continue
             for iface in self.interfaces.values():
-                hit = [c.split("/")[0] for c in iface["ipv4"]
-                       if ipaddress.ip_address(c.split("/")[0]) in _network(item["subnet"])]
+                hit = [
+                    c.split("/")[0]
+                    for c in iface["ipv4"]
+                    if ipaddress.ip_address(c.split("/")[0]) in _network(item["subnet"])
+                ]
                 if hit:
                     for name in ("routers", "domain_name_servers", "ntp_servers"):
                         item["option_data"][name] = hit[0]
@@ -455,13 +640,24 @@ class FakeOpnsense(FakeServer):
         """get_kea_leases.py:145-160 over ``lease4-get-all`` leases (Kea's own keys)."""
         out = []
         for lease in self.kea_leases:
-            out.append({"address": lease.get("ip-address"), "prefix_len": lease.get("prefix-len", 128),
-                        "type": lease.get("type", ""), "hwaddr": lease.get("hw-address", ""),
-                        "duid": lease.get("duid", ""), "client_id": lease.get("client-id", ""),
-                        "iaid": lease.get("iaid", ""), "valid_lifetime": lease.get("valid-lft", 0),
-                        "expire": lease.get("cltt", 0) + lease.get("valid-lft", 0),
-                        "hostname": lease.get("hostname", ""), "state": lease.get("state", 0),
-                        "if": self._device_of(lease.get("ip-address")), "if_descr": "", "is_reserved": []})
+            out.append(
+                {
+                    "address": lease.get("ip-address"),
+                    "prefix_len": lease.get("prefix-len", 128),
+                    "type": lease.get("type", ""),
+                    "hwaddr": lease.get("hw-address", ""),
+                    "duid": lease.get("duid", ""),
+                    "client_id": lease.get("client-id", ""),
+                    "iaid": lease.get("iaid", ""),
+                    "valid_lifetime": lease.get("valid-lft", 0),
+                    "expire": lease.get("cltt", 0) + lease.get("valid-lft", 0),
+                    "hostname": lease.get("hostname", ""),
+                    "state": lease.get("state", 0),
+                    "if": self._device_of(lease.get("ip-address")),
+                    "if_descr": "",
+                    "is_reserved": [],
+                }
+            )
         return out
 
     # -- Dnsmasq ------------------------------------------------------------------------------------------------
@@ -472,9 +668,11 @@ class FakeOpnsense(FakeServer):
             return {"dnsmasq": general}
         # the router maps snake_case actions to the camelCase methods (golden dnsmasq_searchRange == search_range)
         action = re.sub(r"([a-z])([A-Z])", r"\1_\2", action).lower()
-        table = {"range": ("range", "dhcp_ranges", RANGE, None, self.dnsmasq_range_check),
-                 "host": ("host", "hosts", HOST, None, lambda item, key: []),
-                 "tag": ("tag", "dhcp_tags", TAG, None, lambda item, key: [])}
+        table = {
+            "range": ("range", "dhcp_ranges", RANGE, None, self.dnsmasq_range_check),
+            "host": ("host", "hosts", HOST, None, lambda item, key: []),
+            "tag": ("tag", "dhcp_tags", TAG, None, lambda item, key: []),
+        }
         verb, _, noun = action.partition("_")
         if noun not in table:
             return None
@@ -514,9 +712,14 @@ class FakeOpnsense(FakeServer):
         client_id)."""
         out = []
         for lease in self.dnsmasq_leases:
-            rec = {"expire": int(lease.get("expire", 0)), "hwaddr": lease.get("hwaddr", ""), "iaid": "",
-                   "address": lease["address"], "hostname": lease.get("hostname", "*"),
-                   "client_id": lease.get("client_id", "*")}
+            rec = {
+                "expire": int(lease.get("expire", 0)),
+                "hwaddr": lease.get("hwaddr", ""),
+                "iaid": "",
+                "address": lease["address"],
+                "hostname": lease.get("hostname", "*"),
+                "client_id": lease.get("client_id", "*"),
+            }
             device = self._device_of(lease["address"])
             if device:
                 rec["if"] = device
@@ -556,8 +759,7 @@ class FakeOpnsense(FakeServer):
         return out
 
     def service(self, svc: str, action: str, post: bool) -> Any:
-        enabled = (self.kea["general"]["enabled"] == "1" if svc == "kea" else
-                   self.dnsmasq["general"]["enable"] == "1")
+        enabled = self.kea["general"]["enabled"] == "1" if svc == "kea" else self.dnsmasq["general"]["enable"] == "1"
         if action == "reconfigure":
             if not post:
                 return {"status": "failed"}
@@ -568,8 +770,10 @@ class FakeOpnsense(FakeServer):
             return {"status": "ok"}  # ApiMutableServiceControllerBase.php:223 - whatever happened
         if action == "status":
             status = "running" if self.running[svc] and enabled else ("stopped" if enabled else "disabled")
-            return {"status": status, "widget": {"caption_restart": "Restart", "caption_start": "Start",
-                                                  "caption_stop": "Stop"}}
+            return {
+                "status": status,
+                "widget": {"caption_restart": "Restart", "caption_start": "Start", "caption_stop": "Stop"},
+            }
         if action in ("start", "stop", "restart"):
             if post:
                 self.running[svc] = action != "stop" and enabled
@@ -577,8 +781,16 @@ class FakeOpnsense(FakeServer):
         return None
 
     def interfaces_info(self) -> Any:
-        rows = [{"identifier": k, "description": i["descr"], "device": i["if"],
-                 "ipv4": [{"ipaddr": c} for c in i["ipv4"]], "ipv6": []} for k, i in self.interfaces.items()]
+        rows = [
+            {
+                "identifier": k,
+                "description": i["descr"],
+                "device": i["if"],
+                "ipv4": [{"ipaddr": c} for c in i["ipv4"]],
+                "ipv6": [],
+            }
+            for k, i in self.interfaces.items()
+        ]
         return {"total": len(rows), "rowCount": len(rows), "current": 1, "rows": rows}
 
     # -- field rendering, setting and validation ----------------------------------------------------------------
@@ -633,6 +845,7 @@ class FakeOpnsense(FakeServer):
                 descr = self._description(f, node[f.name])
                 if descr != node[f.name]:
                     row["%" + prefix + f.name] = descr  # UIModelGrid.php:136-141
+
         walk(item, schema, "")
         return row
 

@@ -62,9 +62,18 @@ from typing import Any
 from tests.fakes.http import FakeServer
 
 ERRORS: dict[str, Any] = json.loads(
-    (Path(__file__).resolve().parents[1] / "data" / "pfsense" / "errors.json").read_text())
-STATUS = {200: "ok", 400: "bad request", 401: "unauthorized", 403: "forbidden", 404: "not found",
-          405: "method not allowed", 409: "conflict", 500: "internal server error"}  # Core/Response.inc:23-80
+    (Path(__file__).resolve().parents[1] / "data" / "pfsense" / "errors.json").read_text()
+)
+STATUS = {
+    200: "ok",
+    400: "bad request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not found",
+    405: "method not allowed",
+    409: "conflict",
+    500: "internal server error",
+}  # Core/Response.inc:23-80
 FIELD_MAX = 1024  # Fields/StringField.inc:253
 
 
@@ -129,30 +138,56 @@ ENDPOINTS = {
     "/api/v2/vpn/openvpn/servers": ("GET", "DELETE"),
     "/api/v2/vpn/openvpn/csos": ("GET", "PUT", "DELETE"),
 }
-LISTS = {"/api/v2/firewall/virtual_ips": "vips", "/api/v2/firewall/rules": "rules",
-         "/api/v2/firewall/nat/port_forwards": "port_forwards", "/api/v2/firewall/nat/outbound/mappings": "outbound",
-         "/api/v2/firewall/nat/one_to_one/mappings": "one_to_one", "/api/v2/routing/static_routes": "static_routes",
-         "/api/v2/vpn/openvpn/servers": "openvpn_servers", "/api/v2/vpn/openvpn/csos": "openvpn_csos"}
+LISTS = {
+    "/api/v2/firewall/virtual_ips": "vips",
+    "/api/v2/firewall/rules": "rules",
+    "/api/v2/firewall/nat/port_forwards": "port_forwards",
+    "/api/v2/firewall/nat/outbound/mappings": "outbound",
+    "/api/v2/firewall/nat/one_to_one/mappings": "one_to_one",
+    "/api/v2/routing/static_routes": "static_routes",
+    "/api/v2/vpn/openvpn/servers": "openvpn_servers",
+    "/api/v2/vpn/openvpn/csos": "openvpn_csos",
+}
 
 
 class FakePfsense(FakeServer):
-    def __init__(self, *, auth_methods: tuple[str, ...] = ("BasicAuth",), read_only: bool = False,
-                 dhcp_backend: str = "isc") -> None:
+    def __init__(
+        self, *, auth_methods: tuple[str, ...] = ("BasicAuth",), read_only: bool = False, dhcp_backend: str = "isc"
+    ) -> None:
         super().__init__()
         self.httpd.RequestHandlerClass.disable_nagle_algorithm = True  # else ~40 ms per answer (LAB-NOTES.md)
         self.auth_methods = list(auth_methods)
         self.read_only = read_only
         self.dhcp_backend = dhcp_backend
         # pfSense's default login; an API key made under System > REST API > Keys belongs to a user.
-        self.users: dict[str, dict[str, Any]] = {"admin": {"password": "pfsense", "disabled": False,
-                                                          "privileges": ["page-all"]}}
+        self.users: dict[str, dict[str, Any]] = {
+            "admin": {"password": "pfsense", "disabled": False, "privileges": ["page-all"]}
+        }
         self.keys: dict[str, str] = {"pf-secret-key": "admin"}
-        self.interfaces = {"lan": {"id": "lan", "if": "em1", "descr": "LAN", "typev4": "static",
-                                   "ipaddr": "10.1.1.1", "subnet": 24}}
-        self.servers = {"lan": {"id": "lan", "enable": True, "range_from": "10.1.1.100", "range_to": "10.1.1.250",
-                                "gateway": "", "domain": "home.arpa", "pool": [],
-                                "staticmap": [{"id": 0, "parent_id": "lan", "mac": "00:11:22:33:44:55",
-                                               "ipaddr": "10.1.1.20", "hostname": "nas", "descr": "NAS"}]}}
+        self.interfaces = {
+            "lan": {"id": "lan", "if": "em1", "descr": "LAN", "typev4": "static", "ipaddr": "10.1.1.1", "subnet": 24}
+        }
+        self.servers = {
+            "lan": {
+                "id": "lan",
+                "enable": True,
+                "range_from": "10.1.1.100",
+                "range_to": "10.1.1.250",
+                "gateway": "",
+                "domain": "home.arpa",
+                "pool": [],
+                "staticmap": [
+                    {
+                        "id": 0,
+                        "parent_id": "lan",
+                        "mac": "00:11:22:33:44:55",
+                        "ipaddr": "10.1.1.20",
+                        "hostname": "nas",
+                        "descr": "NAS",
+                    }
+                ],
+            }
+        }
         self.leases: list[dict[str, Any]] = []
         self.aliases: list[dict[str, Any]] = []
         self.lists: dict[str, list[dict[str, Any]]] = {name: [] for name in LISTS.values()}
@@ -292,8 +327,9 @@ class FakePfsense(FakeServer):
     def services(self) -> list[dict[str, Any]]:
         out = [{"name": "unbound", "description": "DNS Resolver", "enabled": True, "status": True}]
         if any(s.get("enable") for s in self.servers.values()):  # service-utils.inc:407-423
-            name, descr = ("dhcpd", "ISC DHCP Server") if self.dhcp_backend == "isc" else \
-                ("kea-dhcp4", "Kea DHCP Server")
+            name, descr = (
+                ("dhcpd", "ISC DHCP Server") if self.dhcp_backend == "isc" else ("kea-dhcp4", "Kea DHCP Server")
+            )
             out.append({"name": name, "description": descr, "enabled": True, "status": self.dhcpd_running})
         out.append({"name": "ntpd", "description": "NTP clock sync", "enabled": True, "status": True})
         return [dict(s, id=i) for i, s in enumerate(out)]
@@ -334,17 +370,25 @@ class FakePfsense(FakeServer):
             if last not in net:
                 raise PfError("DHCP_SERVER_RANGE_TO_OUTSIDE_OF_SUBNET")
         if first is not None and last is not None:  # validate_extra -> get_range_overlap (461-490)
+
             def inside(value: Any) -> bool:
                 addr = _ip(value)
                 return addr is not None and first <= addr <= last
+
             for sm in new.get("staticmap") or []:
                 if inside(sm.get("ipaddr")):
-                    raise PfError("DHCP_SERVER_PRIMARY_POOL_OVERLAPS_EXISTING_OBJECT",
-                                  verbose_name="DHCP Server Static Mapping", id=sm["id"])
+                    raise PfError(
+                        "DHCP_SERVER_PRIMARY_POOL_OVERLAPS_EXISTING_OBJECT",
+                        verbose_name="DHCP Server Static Mapping",
+                        id=sm["id"],
+                    )
             for pool in new.get("pool") or []:
                 if inside(pool.get("range_from")) or inside(pool.get("range_to")):
-                    raise PfError("DHCP_SERVER_PRIMARY_POOL_OVERLAPS_EXISTING_OBJECT",
-                                  verbose_name="DHCP Server Address Pool", id=pool.get("id", 0))
+                    raise PfError(
+                        "DHCP_SERVER_PRIMARY_POOL_OVERLAPS_EXISTING_OBJECT",
+                        verbose_name="DHCP Server Address Pool",
+                        id=pool.get("id", 0),
+                    )
             for i, vip in enumerate(self.vips):
                 if inside(vip.get("subnet")):
                     raise PfError("DHCP_SERVER_PRIMARY_POOL_OVERLAPS_EXISTING_OBJECT", verbose_name="Virtual IP", id=i)
@@ -374,8 +418,13 @@ class FakePfsense(FakeServer):
 
     def alias(self, method: str, data: dict[str, Any]) -> tuple[int, Any]:
         if method == "POST":
-            new = {"name": data.get("name"), "type": data.get("type"), "descr": data.get("descr", ""),
-                   "address": data.get("address", []), "detail": data.get("detail", [])}
+            new = {
+                "name": data.get("name"),
+                "type": data.get("type"),
+                "descr": data.get("descr", ""),
+                "address": data.get("address", []),
+                "detail": data.get("detail", []),
+            }
             self.validate_alias(new, None)
             self.aliases.append(new)
             return ok(dict(new, id=len(self.aliases) - 1))
@@ -401,8 +450,12 @@ class FakePfsense(FakeServer):
         if not name:
             raise PfError("FIELD_IS_REQUIRED", field="name")
         if index is not None and name != self.aliases[index]["name"]:  # editable: false (Core/Field.inc:516-527),
-            raise PfError("FIELD_VALUE_CHANGED_WHEN_NOT_EDITABLE", field="name", value=name,  # checked before unique
-                          current=self.aliases[index]["name"])  # (Core/Field.inc:405-456)
+            raise PfError(
+                "FIELD_VALUE_CHANGED_WHEN_NOT_EDITABLE",
+                field="name",
+                value=name,  # checked before unique
+                current=self.aliases[index]["name"],
+            )  # (Core/Field.inc:405-456)
         for i, other in enumerate(self.aliases):
             if other["name"] == name and i != index:
                 raise PfError("FIELD_MUST_BE_UNIQUE", field="name", id=i)
@@ -431,8 +484,11 @@ class FakePfsense(FakeServer):
         if not valid_alias_name(name):
             raise PfError("INVALID_FIREWALL_ALIAS_NAME", name=name)
         for address in new["address"]:
-            if new["type"] == "network" and not _is_subnet(address) and \
-                    not any(a["name"] == address and a["type"] != "port" for a in self.aliases):
+            if (
+                new["type"] == "network"
+                and not _is_subnet(address)
+                and not any(a["name"] == address and a["type"] != "port" for a in self.aliases)
+            ):
                 raise PfError("INVALID_NETWORK_ALIAS_ADDRESS", address=address)
         if new["detail"]:  # validate_detail runs once per detail value: with none it never runs (no fill)
             if len(new["detail"]) > len(new["address"]):
@@ -441,16 +497,19 @@ class FakePfsense(FakeServer):
                 new["detail"].append("Entry added " + time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime()))
 
 
-def plain_http(url: str, method: str, data: bytes | None, headers: dict[str, str], validate_certs: bool,
-               timeout: int) -> tuple[int, bytes]:
+def plain_http(
+    url: str, method: str, data: bytes | None, headers: dict[str, str], validate_certs: bool, timeout: int
+) -> tuple[int, bytes]:
     """An ``opener`` for router_api.ApiClient: urllib over plain HTTP. ansible-core's open_url (the modules'
     transport, which the tests running a module through Ansible use) builds a new TLS context per call, ~0.16 s each
     here; the contract tests make hundreds of calls."""
     import urllib.error
     import urllib.request
+
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers, method=method),
-                                    timeout=timeout) as resp:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, data=data, headers=headers, method=method), timeout=timeout
+        ) as resp:
             return resp.status, resp.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()

@@ -38,8 +38,13 @@ import sys
 from typing import Any
 
 OK, INVAL, NOTFOUND, IO, PARSE, DUPLICATE = 0, 2, 3, 4, 5, 6
-ERRSTR = {INVAL: "Invalid argument", NOTFOUND: "Entry not found", IO: "I/O error", PARSE: "Parse error",
-          DUPLICATE: "Duplicate entry"}
+ERRSTR = {
+    INVAL: "Invalid argument",
+    NOTFOUND: "Entry not found",
+    IO: "I/O error",
+    PARSE: "Parse error",
+    DUPLICATE: "Duplicate entry",
+}
 ADD, REMOVE, CHANGE, RENAME, REORDER, LIST_ADD, LIST_DEL = range(7)
 CMD_CHAR = {ADD: "+", REMOVE: "-", CHANGE: "", RENAME: "@", REORDER: "^", LIST_ADD: "|", LIST_DEL: "~"}
 
@@ -198,7 +203,7 @@ class Tokenizer:
                         self.i += 1
                         n = len(line)
                         end = line.find("'", pos + 1)
-                    cur.append(line[pos + 1:end])
+                    cur.append(line[pos + 1 : end])
                     pos = end + 1
                 elif ch == '"':
                     pos += 1
@@ -646,8 +651,10 @@ def reorder(p: Package, s: Section, pos: int, record: bool = True) -> None:
 
 def export(p: Package, header: bool) -> str:
     """file.c:610-643."""
+
     def esc(text: str) -> str:
         return text.replace("'", "'\\''")
+
     out = io.StringIO()
     if header:
         out.write(f"package {esc(p.name)}\n")
@@ -948,8 +955,9 @@ class Runner:
         self.commands.append(list(args))
         if args and os.path.abspath(args[0]) == os.path.abspath(__file__) and "FAKE_UCI_FAIL" not in self.env:
             return run(self.env["FAKE_UCI_ROOT"], list(args[1:]), data or "")
-        proc = subprocess.run(args, capture_output=True, text=True, env=dict(os.environ, **self.env), timeout=10,
-                              input=data)
+        proc = subprocess.run(
+            args, capture_output=True, text=True, env=dict(os.environ, **self.env), timeout=10, input=data
+        )
         return proc.returncode, proc.stdout, proc.stderr
 
 

@@ -33,8 +33,9 @@ def pool_args(kubeconfig: Path, **kw: Any) -> dict[str, Any]:
 
 def get(kube_client, plural: str, name: str, namespace: str = NS) -> dict[str, Any] | None:
     try:
-        return client.CustomObjectsApi(kube_client).get_namespaced_custom_object(GROUP, VERSION, namespace, plural,
-                                                                                 name)
+        return client.CustomObjectsApi(kube_client).get_namespaced_custom_object(
+            GROUP, VERSION, namespace, plural, name
+        )
     except client.ApiException as exc:
         if exc.status == 404:
             return None
@@ -52,18 +53,28 @@ def make_pool(kube_client, name: str, addresses: list[str]) -> None:
     except client.ApiException as exc:
         assert exc.status == 409
     client.CustomObjectsApi(kube_client).create_namespaced_custom_object(
-        GROUP, VERSION, NS, "ipaddresspools",
-        {"apiVersion": f"{GROUP}/{VERSION}", "kind": "IPAddressPool", "metadata": {"name": name},
-         "spec": {"addresses": addresses}})
+        GROUP,
+        VERSION,
+        NS,
+        "ipaddresspools",
+        {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "IPAddressPool",
+            "metadata": {"name": name},
+            "spec": {"addresses": addresses},
+        },
+    )
 
 
 def test_create_then_second_run_changes_nothing(kube_api, kubeconfig, kube_client):
     rc, res = run_module("baremetal.lb.address_pool", pool_args(kubeconfig))
     assert rc == 0 and res["_status"] == "ok", res
     assert res["changed"] is True
-    assert res["commands"] == ["create Namespace metallb-system",
-                               "create IPAddressPool metallb-system/lan 10.1.1.240-10.1.1.250",
-                               "create L2Advertisement metallb-system/lan for pool lan"]
+    assert res["commands"] == [
+        "create Namespace metallb-system",
+        "create IPAddressPool metallb-system/lan 10.1.1.240-10.1.1.250",
+        "create L2Advertisement metallb-system/lan for pool lan",
+    ]
     pool = get(kube_client, "ipaddresspools", "lan")
     assert pool["spec"] == {"addresses": SEED, "autoAssign": True, "avoidBuggyIPs": False}
     assert pool["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "baremetal-lb"}
@@ -91,23 +102,35 @@ def test_check_mode_writes_nothing_and_reports_the_plan(kube_api, kubeconfig, ku
     kube_api.reset_counts()
     rc, res = run_module("baremetal.lb.address_pool", pool_args(kubeconfig, addresses=["10.1.1.240/29"]), check=True)
     assert rc == 0 and res["changed"] is True
-    assert res["commands"] == ["update IPAddressPool metallb-system/lan: addresses 10.1.1.240-10.1.1.250 -> "
-                               "10.1.1.240/29"]
+    assert res["commands"] == [
+        "update IPAddressPool metallb-system/lan: addresses 10.1.1.240-10.1.1.250 -> 10.1.1.240/29"
+    ]
     assert writes(kube_api) == 0
     assert get(kube_client, "ipaddresspools", "lan")["spec"]["addresses"] == SEED
 
 
 def test_diff_shows_before_and_after(kubeconfig, kube_client):
     run_module("baremetal.lb.address_pool", pool_args(kubeconfig))
-    rc, res = run_module("baremetal.lb.address_pool",
-                         pool_args(kubeconfig, addresses=["10.1.1.240/29"], l2={"interfaces": ["eth0"]}), diff=True)
+    rc, res = run_module(
+        "baremetal.lb.address_pool",
+        pool_args(kubeconfig, addresses=["10.1.1.240/29"], l2={"interfaces": ["eth0"]}),
+        diff=True,
+    )
     assert rc == 0 and res["changed"] is True, res
     assert res["diff"] == {
-        "before": {"IPAddressPool metallb-system/lan": {"addresses": SEED, "autoAssign": True, "avoidBuggyIPs": False},
-                   "L2Advertisement metallb-system/lan": {"ipAddressPools": ["lan"]}},
-        "after": {"IPAddressPool metallb-system/lan": {"addresses": ["10.1.1.240/29"], "autoAssign": True,
-                                                       "avoidBuggyIPs": False},
-                  "L2Advertisement metallb-system/lan": {"ipAddressPools": ["lan"], "interfaces": ["eth0"]}}}
+        "before": {
+            "IPAddressPool metallb-system/lan": {"addresses": SEED, "autoAssign": True, "avoidBuggyIPs": False},
+            "L2Advertisement metallb-system/lan": {"ipAddressPools": ["lan"]},
+        },
+        "after": {
+            "IPAddressPool metallb-system/lan": {
+                "addresses": ["10.1.1.240/29"],
+                "autoAssign": True,
+                "avoidBuggyIPs": False,
+            },
+            "L2Advertisement metallb-system/lan": {"ipAddressPools": ["lan"], "interfaces": ["eth0"]},
+        },
+    }
     assert get(kube_client, "l2advertisements", "lan")["spec"]["interfaces"] == ["eth0"]
 
 
@@ -122,11 +145,14 @@ def test_overlap_with_another_pool_is_refused_naming_both(kube_api, kubeconfig, 
     assert get(kube_client, "ipaddresspools", "lan") is None
 
 
-@pytest.mark.parametrize("addresses, field, value", [
-    (["10.1.1.250-10.1.1.240"], "addresses[0]", "10.1.1.250-10.1.1.240"),
-    (["10.1.1.240/24"], "addresses[0]", "10.1.1.240/24"),
-    (["10.1.1.240-10.1.1.250", "10.1.1.0/33"], "addresses[1]", "10.1.1.0/33"),
-])
+@pytest.mark.parametrize(
+    "addresses, field, value",
+    [
+        (["10.1.1.250-10.1.1.240"], "addresses[0]", "10.1.1.250-10.1.1.240"),
+        (["10.1.1.240/24"], "addresses[0]", "10.1.1.240/24"),
+        (["10.1.1.240-10.1.1.250", "10.1.1.0/33"], "addresses[1]", "10.1.1.0/33"),
+    ],
+)
 def test_bad_range_is_refused_before_anything_is_sent(kube_api, kubeconfig, addresses, field, value):
     kube_api.reset_counts()
     rc, res = run_module("baremetal.lb.address_pool", pool_args(kubeconfig, addresses=addresses))
@@ -137,28 +163,33 @@ def test_bad_range_is_refused_before_anything_is_sent(kube_api, kubeconfig, addr
 
 def test_absent_removes_pool_and_advertisement(kube_api, kubeconfig, kube_client):
     run_module("baremetal.lb.address_pool", pool_args(kubeconfig))
-    rc, res = run_module("baremetal.lb.address_pool", {"kubeconfig": str(kubeconfig), "name": "lan",
-                                                       "state": "absent"})
+    rc, res = run_module("baremetal.lb.address_pool", {"kubeconfig": str(kubeconfig), "name": "lan", "state": "absent"})
     assert rc == 0 and res["changed"] is True, res
     assert res["commands"] == ["delete L2Advertisement metallb-system/lan", "delete IPAddressPool metallb-system/lan"]
     assert get(kube_client, "ipaddresspools", "lan") is None
     assert get(kube_client, "l2advertisements", "lan") is None
     kube_api.reset_counts()
-    rc, res = run_module("baremetal.lb.address_pool", {"kubeconfig": str(kubeconfig), "name": "lan",
-                                                       "state": "absent"})
+    rc, res = run_module("baremetal.lb.address_pool", {"kubeconfig": str(kubeconfig), "name": "lan", "state": "absent"})
     assert rc == 0 and res["changed"] is False and writes(kube_api) == 0
 
 
 def test_mode_switch_replaces_the_advertisement(kubeconfig, kube_client):
     run_module("baremetal.lb.address_pool", pool_args(kubeconfig))
-    rc, res = run_module("baremetal.lb.address_pool",
-                         pool_args(kubeconfig, mode="bgp", bgp={"aggregation_length": 32, "local_pref": 100,
-                                                                "communities": ["64512:100"]}))
+    rc, res = run_module(
+        "baremetal.lb.address_pool",
+        pool_args(
+            kubeconfig, mode="bgp", bgp={"aggregation_length": 32, "local_pref": 100, "communities": ["64512:100"]}
+        ),
+    )
     assert rc == 0 and res["changed"] is True, res
     assert get(kube_client, "l2advertisements", "lan") is None
     assert get(kube_client, "bgpadvertisements", "lan")["spec"] == {
-        "ipAddressPools": ["lan"], "aggregationLength": 32, "aggregationLengthV6": 128, "localPref": 100,
-        "communities": ["64512:100"]}
+        "ipAddressPools": ["lan"],
+        "aggregationLength": 32,
+        "aggregationLengthV6": 128,
+        "localPref": 100,
+        "communities": ["64512:100"],
+    }
 
 
 def test_crds_are_installed_when_missing(tmp_path):
@@ -170,13 +201,20 @@ def test_crds_are_installed_when_missing(tmp_path):
         installs = [c for c in res["commands"] if c.startswith("install CustomResourceDefinition")]
         assert len(installs) == len(list((REPO / "speaker" / "crds").glob("*.yaml")))  # every CRD the speaker ships
         from tests.kubeapi import api_client
+
         kc_client = api_client(server.url)
         try:
             names = {
                 c.metadata.name for c in client.ApiextensionsV1Api(kc_client).list_custom_resource_definition().items
             }
-            assert {"ipaddresspools.metallb.io", "l2advertisements.metallb.io", "bgpadvertisements.metallb.io",
-                    "bgppeers.metallb.io", "communities.metallb.io", "bfdprofiles.metallb.io"} <= names
+            assert {
+                "ipaddresspools.metallb.io",
+                "l2advertisements.metallb.io",
+                "bgpadvertisements.metallb.io",
+                "bgppeers.metallb.io",
+                "communities.metallb.io",
+                "bfdprofiles.metallb.io",
+            } <= names
             assert get(kc_client, "ipaddresspools", "lan")["spec"]["addresses"] == SEED
         finally:
             kc_client.close()
@@ -214,10 +252,20 @@ def test_api_key_is_used_and_never_shown(tmp_path):
     with ApiServer(port=0, crd_dirs=[REPO / "speaker" / "crds"], authz=authz) as server:
         server.start()
         kc = write_kubeconfig(tmp_path / "kubeconfig", server.url, token="not-the-right-token")
-        play = [{"hosts": "all", "gather_facts": False, "tasks": [
-            {"name": "pool", "baremetal.lb.address_pool": pool_args(kc, api_key=token)},
-            {"name": "bad range", "baremetal.lb.address_pool": pool_args(kc, api_key=token, addresses=["x"]),
-             "ignore_errors": True}]}]
+        play = [
+            {
+                "hosts": "all",
+                "gather_facts": False,
+                "tasks": [
+                    {"name": "pool", "baremetal.lb.address_pool": pool_args(kc, api_key=token)},
+                    {
+                        "name": "bad range",
+                        "baremetal.lb.address_pool": pool_args(kc, api_key=token, addresses=["x"]),
+                        "ignore_errors": True,
+                    },
+                ],
+            }
+        ]
         rc, out = run_playbook(play, diff=True, args=["-vvv"])
         first = task_results(out, "pool")[0]
         assert first["_status"] == "ok" and first["changed"] is True, first
@@ -227,8 +275,9 @@ def test_api_key_is_used_and_never_shown(tmp_path):
 
 
 def test_env_fallback_kubeconfig(kubeconfig, kube_client):
-    rc, res = run_module("baremetal.lb.address_pool", {"name": "lan", "addresses": SEED},
-                         env={"K8S_AUTH_KUBECONFIG": str(kubeconfig)})
+    rc, res = run_module(
+        "baremetal.lb.address_pool", {"name": "lan", "addresses": SEED}, env={"K8S_AUTH_KUBECONFIG": str(kubeconfig)}
+    )
     assert rc == 0 and res["changed"] is True, res
     assert get(kube_client, "ipaddresspools", "lan") is not None
 
@@ -259,34 +308,43 @@ def test_pools_role_with_the_example_inventory_is_idempotent(kube_api, kubeconfi
 
 
 def test_pools_role_preflight_stops_before_any_write(kube_api, kubeconfig):
-    pools = [{"name": "lan", "addresses": SEED},
-             {"name": "bad", "addresses": ["10.1.2.250-10.1.2.240"], "router": {"scope": "lan"}}]
+    pools = [
+        {"name": "lan", "addresses": SEED},
+        {"name": "bad", "addresses": ["10.1.2.250-10.1.2.240"], "router": {"scope": "lan"}},
+    ]
     kube_api.reset_counts()
-    rc, out = run_playbook(REPO.joinpath("playbooks", "pools.yml").read_text(),
-                           extra_vars={"baremetal_lb_kubeconfig": str(kubeconfig), "baremetal_lb_pools": pools})
+    rc, out = run_playbook(
+        REPO.joinpath("playbooks", "pools.yml").read_text(),
+        extra_vars={"baremetal_lb_kubeconfig": str(kubeconfig), "baremetal_lb_pools": pools},
+    )
     assert rc != 0
     failed = [r for r in task_results(out) if r.get("_status") == "failed"]
     assert failed and "addresses[0]: '10.1.2.250-10.1.2.240' ends before it starts" in json.dumps(failed)
     assert writes(kube_api) == 0
 
 
-def test_pools_role_preflight_refuses_overlapping_pools_naming_both_before_any_write(kube_api, kubeconfig,
-                                                                                     kube_client):
+def test_pools_role_preflight_refuses_overlapping_pools_naming_both_before_any_write(kube_api, kubeconfig, kube_client):
     # Each pool alone is valid and the cluster holds neither, so the module's check-mode preflight passes both;
     # without the inventory-wide check "lan" would be written and "dmz" refused afterwards (half-applied).
-    pools = [{"name": "lan", "addresses": SEED},
-             {"name": "dmz", "addresses": ["192.0.2.0/28", "10.1.1.248/29"], "mode": "bgp"},
-             {"name": "v6", "addresses": ["2001:db8::/120"]},
-             {"name": "old", "addresses": ["10.1.1.250"], "state": "absent"}]  # being removed: no clash
+    pools = [
+        {"name": "lan", "addresses": SEED},
+        {"name": "dmz", "addresses": ["192.0.2.0/28", "10.1.1.248/29"], "mode": "bgp"},
+        {"name": "v6", "addresses": ["2001:db8::/120"]},
+        {"name": "old", "addresses": ["10.1.1.250"], "state": "absent"},
+    ]  # being removed: no clash
     kube_api.reset_counts()
-    rc, out = run_playbook(REPO.joinpath("playbooks", "pools.yml").read_text(),
-                           extra_vars={"baremetal_lb_kubeconfig": str(kubeconfig), "baremetal_lb_pools": pools})
+    rc, out = run_playbook(
+        REPO.joinpath("playbooks", "pools.yml").read_text(),
+        extra_vars={"baremetal_lb_kubeconfig": str(kubeconfig), "baremetal_lb_pools": pools},
+    )
     assert rc != 0
     failed = [r for r in task_results(out) if r.get("_status") == "failed"]
     assert len(failed) == 1, failed
-    assert failed[0]["msg"] == ("baremetal_lb_pools: pool lan addresses[0] 10.1.1.240-10.1.1.250 and pool dmz "
-                                "addresses[1] 10.1.1.248/29 share 10.1.1.248-10.1.1.250; two pools must not share "
-                                "addresses; nothing was changed"), failed
+    assert failed[0]["msg"] == (
+        "baremetal_lb_pools: pool lan addresses[0] 10.1.1.240-10.1.1.250 and pool dmz "
+        "addresses[1] 10.1.1.248/29 share 10.1.1.248-10.1.1.250; two pools must not share "
+        "addresses; nothing was changed"
+    ), failed
     assert writes(kube_api) == 0
     assert get(kube_client, "ipaddresspools", "lan") is None and get(kube_client, "ipaddresspools", "dmz") is None
 
@@ -314,6 +372,7 @@ def test_crds_of_an_older_release_are_updated_never_deleted_and_others_left_alon
     MetalLB's own L2Advertisement CRD (no part-of label, a field of its own), and a BGPPeer CRD written by a newer
     collection. Check mode reports the one update and writes nothing; the run updates only that CRD; the second
     run changes nothing; no CRD is ever deleted."""
+
     def edit(crd):
         name = crd["metadata"]["name"]
         if name == "ipaddresspools.metallb.io":
@@ -323,8 +382,9 @@ def test_crds_of_an_older_release_are_updated_never_deleted_and_others_left_alon
         elif name == "l2advertisements.metallb.io":
             del crd["metadata"]["labels"]
             crd["metadata"]["annotations"] = {"from": "metallb"}
-            crd["spec"]["versions"][0]["additionalPrinterColumns"] = [{"name": "Pools", "type": "string",
-                                                                       "jsonPath": ".spec.ipAddressPools"}]
+            crd["spec"]["versions"][0]["additionalPrinterColumns"] = [
+                {"name": "Pools", "type": "string", "jsonPath": ".spec.ipAddressPools"}
+            ]
         elif name == "bgppeers.metallb.io":
             crd["metadata"]["annotations"]["baremetal-lb/schema-version"] = "9.9.9"
             crd["spec"]["versions"][0]["additionalPrinterColumns"] = []
@@ -343,8 +403,10 @@ def test_crds_of_an_older_release_are_updated_never_deleted_and_others_left_alon
         assert rc == 0 and res["changed"] is True, res
         assert "update CustomResourceDefinition ipaddresspools.metallb.io: schema 0.0.9 -> 0.1.0" in res["commands"]
         assert not [c for c in res["commands"] if "l2advertisements.metallb.io" in c or "bgppeers" in c]
-        assert any("bgppeers.metallb.io has schema 9.9.9, newer than this collection's 0.1.0" in w
-                   for w in res.get("warnings", [])), res
+        assert any(
+            "bgppeers.metallb.io has schema 9.9.9, newer than this collection's 0.1.0" in w
+            for w in res.get("warnings", [])
+        ), res
         assert writes(server) == 0
 
         rc, res = run_module("baremetal.lb.address_pool", args)

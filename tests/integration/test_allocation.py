@@ -20,8 +20,9 @@ def test_service_gets_first_address_of_the_seed_pool(cluster: Cluster, speakers)
     assert svc["metadata"]["annotations"][POOL_ANNOTATION] == "lan"
     ev = cluster.wait_event("traefik", "IPAllocated")
     assert "10.1.1.240" in ev["message"] and ev["type"] == "Normal"
-    status = wait_for("pool status", lambda: (st := cluster.get_pool("lan").get("status")) and
-                      st.get("assignedIPv4") == 1 and st)
+    status = wait_for(
+        "pool status", lambda: (st := cluster.get_pool("lan").get("status")) and st.get("assignedIPv4") == 1 and st
+    )
     assert status["availableIPv4"] == 10
 
 
@@ -132,8 +133,10 @@ def test_pool_shrunk_releases_only_addresses_outside(cluster: Cluster, speakers)
     cluster.pool("lan", ["10.1.1.240-10.1.1.250"])
     speakers("node-1")
     for name in ("a", "b", "c"):
-        cluster.service(name, annotations={"metallb.io/loadBalancerIPs": {"a": "10.1.1.240", "b": "10.1.1.245",
-                                                                          "c": "10.1.1.250"}[name]})
+        cluster.service(
+            name,
+            annotations={"metallb.io/loadBalancerIPs": {"a": "10.1.1.240", "b": "10.1.1.245", "c": "10.1.1.250"}[name]},
+        )
         cluster.wait_ips(name)
     cluster.patch_pool("lan", {"addresses": ["10.1.1.240-10.1.1.246"]})
     wait_for("c to lose 10.1.1.250", lambda: cluster.ips("c") == [])
@@ -143,16 +146,19 @@ def test_pool_shrunk_releases_only_addresses_outside(cluster: Cluster, speakers)
 
 def test_check_config_cli(tmp_path):
     good = tmp_path / "pools.yaml"
-    good.write_text("apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {name: lan}\n"
-                    "spec: {addresses: [10.1.1.240-10.1.1.250]}\n")
+    good.write_text(
+        "apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {name: lan}\n"
+        "spec: {addresses: [10.1.1.240-10.1.1.250]}\n"
+    )
     bad = tmp_path / "bad.yaml"
     bad.write_text(good.read_text().replace("10.1.1.240-10.1.1.250", "10.1.1.250-10.1.1.240"))
     speaker_cfg = tmp_path / "speaker.yaml"
     speaker_cfg.write_text("node_name: node-1\nlease: {duration: 1s}\n")
 
     def run(path):
-        return subprocess.run([sys.executable, "-m", "speaker", "check-config", str(path)],
-                              capture_output=True, text=True)
+        return subprocess.run(
+            [sys.executable, "-m", "speaker", "check-config", str(path)], capture_output=True, text=True
+        )
 
     assert run(good).returncode == 0
     r = run(bad)
@@ -168,10 +174,12 @@ def test_service_allocation_namespaces_selectors_and_priority(cluster: Cluster, 
     cluster.namespace("lab")
     cluster.pool("general", ["198.51.100.0/28"])
     cluster.pool("web-first", ["198.51.100.32/28"], serviceAllocation={"priority": 10, "namespaces": ["web"]})
-    cluster.pool("web-second", ["198.51.100.48/28"],
-                 serviceAllocation={"priority": 20, "namespaceSelectors": [{"matchLabels": {"team": "web"}}]})
-    cluster.pool("gpu", ["198.51.100.64/28"],
-                 serviceAllocation={"serviceSelectors": [{"matchLabels": {"hw": "gpu"}}]})
+    cluster.pool(
+        "web-second",
+        ["198.51.100.48/28"],
+        serviceAllocation={"priority": 20, "namespaceSelectors": [{"matchLabels": {"team": "web"}}]},
+    )
+    cluster.pool("gpu", ["198.51.100.64/28"], serviceAllocation={"serviceSelectors": [{"matchLabels": {"hw": "gpu"}}]})
     speakers("node-1")
     cluster.service("site", "web")
     cluster.service("notebook", "lab", labels={"hw": "gpu"})
@@ -193,18 +201,30 @@ def test_status_command_shows_pools_and_services(cluster: Cluster, speakers):
     wait_for(
         "pool stats in /status", lambda: (st := sp.status()) and st["pools"].get("lan", {}).get("assignedIPv4") == 1
     )
-    out = subprocess.run([sys.executable, "-m", "speaker", "status", "--url", f"http://127.0.0.1:{sp.port}"],
-                         capture_output=True, text=True, timeout=10)
+    out = subprocess.run(
+        [sys.executable, "-m", "speaker", "status", "--url", f"http://127.0.0.1:{sp.port}"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
     assert out.returncode == 0, out.stderr
     assert "allocator: leader" in out.stdout
     assert "lan" in out.stdout and "IPv4 1 used / 10 free" in out.stdout
     assert "default/traefik" in out.stdout and "10.1.1.240" in out.stdout
     wait_for("its own Lease in /status", lambda: (sp.status().get("liveness") or {}).get("speakers", {}).get("node-1"))
-    out = subprocess.run([sys.executable, "-m", "speaker", "status", "--url", f"http://127.0.0.1:{sp.port}"],
-                         capture_output=True, text=True, timeout=10)
+    out = subprocess.run(
+        [sys.executable, "-m", "speaker", "status", "--url", f"http://127.0.0.1:{sp.port}"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
     assert "speakers (Leases 6s): alive node-1" in out.stdout, out.stdout
-    gone = subprocess.run([sys.executable, "-m", "speaker", "status", "--url", "http://127.0.0.1:9"],
-                          capture_output=True, text=True, timeout=10)
+    gone = subprocess.run(
+        [sys.executable, "-m", "speaker", "status", "--url", "http://127.0.0.1:9"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
     assert gone.returncode == 1 and "no speaker answering" in gone.stderr
 
 

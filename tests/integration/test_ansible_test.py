@@ -26,8 +26,15 @@ def test_ansible_test_sanity_and_units_pass() -> None:
     # ANSIBLE_* settings of the surrounding session (collections path, callbacks) are not ansible-test's.
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
     env["VENV"] = str(Path(sys.executable).parent.parent)  # the venv running these tests holds ansible-core
-    proc = subprocess.Popen([str(ROOT / "scripts" / "ansible-test")], cwd=ROOT, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(ROOT / "scripts" / "ansible-test")],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         out, _err = proc.communicate(timeout=TIMEOUT)
     except subprocess.TimeoutExpired:

@@ -52,8 +52,10 @@ def test_service_advertised_by_every_node_then_withdrawn(bgp: BGPWorld):
     assert any(s["peer"] == "router" and s["state"] == "Established" for s in status["bgp"])
     ev = bgp.cluster.wait_event("router", "SessionEstablished", ns=NS)
     assert "198.51.100.1" in ev["message"] and ev["involvedObject"]["kind"] == "BGPPeer"
-    wait_for("a ServiceBGPStatus per advertising node", lambda: bgp_statuses(bgp, "web") == [
-        ("node1", ["router"]), ("node2", ["router"])])
+    wait_for(
+        "a ServiceBGPStatus per advertising node",
+        lambda: bgp_statuses(bgp, "web") == [("node1", ["router"]), ("node2", ["router"])],
+    )
     bgp.cluster.core.delete_namespaced_service("web", "default")
     wait_for("the route withdrawn", lambda: bgp.next_hops(f"{ip}/32") == [])
     wait_for("the status objects removed", lambda: bgp_statuses(bgp, "web") == [])
@@ -75,8 +77,11 @@ def test_local_policy_advertises_only_from_nodes_with_an_endpoint(bgp: BGPWorld)
 
 def _announced(node: Node) -> list[str]:
     """The BGP series of ``metallb_speaker_announced`` this node serves."""
-    return sorted(line.rsplit(" ", 1)[0] for line in node.metrics().splitlines()
-                  if line.startswith("metallb_speaker_announced{") and 'protocol="bgp"' in line)
+    return sorted(
+        line.rsplit(" ", 1)[0]
+        for line in node.metrics().splitlines()
+        if line.startswith("metallb_speaker_announced{") and 'protocol="bgp"' in line
+    )
 
 
 def test_cluster_service_with_no_serving_endpoint_is_withdrawn_and_comes_back(bgp: BGPWorld):
@@ -92,7 +97,8 @@ def test_cluster_service_with_no_serving_endpoint_is_withdrawn_and_comes_back(bg
     wait_for("both nodes advertise", lambda: bgp.next_hops(f"{ip}/32") == both, 30)
     for name, n in bgp.nodes.items():
         assert wait_for(f"{name}'s BGP series", lambda n=n: _announced(n), timeout=10) == [
-            f'metallb_speaker_announced{{ip="{ip}",node="{name}",protocol="bgp",service="default/web"}}']
+            f'metallb_speaker_announced{{ip="{ip}",node="{name}",protocol="bgp",service="default/web"}}'
+        ]
     bgp.cluster.endpoints("web", ["node1"], conditions=NOT_READY)
     wait_for("the route withdrawn by both nodes", lambda: bgp.next_hops(f"{ip}/32") == [], 15)
     why = {"service": "default/web", "ips": [ip], "reason": "no serving endpoint (externalTrafficPolicy: Cluster)"}
@@ -100,8 +106,14 @@ def test_cluster_service_with_no_serving_endpoint_is_withdrawn_and_comes_back(bg
         assert (n.status() or {}).get("bgp_withdrawn") == [why], name
         assert _announced(n) == [], name
         assert f"bgp: not advertising {ip} (default/web): no serving endpoint" in n.log.read_text(), name
-    shown = bgp.nodes["node1"].host.run([sys.executable, "-m", "speaker", "status", "--url",
-                                         f"http://127.0.0.1:{bgp.nodes['node1'].port}"], cwd=ROOT).stdout
+    shown = (
+        bgp.nodes["node1"]
+        .host.run(
+            [sys.executable, "-m", "speaker", "status", "--url", f"http://127.0.0.1:{bgp.nodes['node1'].port}"],
+            cwd=ROOT,
+        )
+        .stdout
+    )
     assert f"bgp: NOT ADVERTISED default/web: {ip}: no serving endpoint (externalTrafficPolicy: Cluster)" in shown
     bgp.cluster.endpoints("web", ["node1"], conditions=DRAINING)  # terminating but still serving: counts
     wait_for("advertised again by both nodes", lambda: bgp.next_hops(f"{ip}/32") == both, 15)

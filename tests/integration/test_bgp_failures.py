@@ -39,17 +39,22 @@ def test_silent_peer_is_torn_down_at_hold_time_expiry(lab: Lab, tmp_path: Path) 
     node.speaker.set_routes({"r": [route("198.51.100.100/32")]})
     node.speaker.set_peers([node.peer("r", ROUTER4, 64513, hold_time=3, keepalive_time=1, connect_time=30)])
     node.wait_established("r")
+
     # Keepalives flow both ways: the session outlives a hold time (3 s), and both ends stay up all along.
     def up_past_hold_time() -> bool:
         st = node.status("r")
         assert st.state == "Established" and bird.established(NODE4), st
         return st.uptime is not None and st.uptime > 3 + 1
+
     wait_for("the session to outlive a hold time", up_past_hold_time, timeout=20)
     # The peer goes silent: its namespace drops every BGP packet (the process keeps running).
-    r.run(["nft", "-f", "-"], input="""table inet silent {
+    r.run(
+        ["nft", "-f", "-"],
+        input="""table inet silent {
       chain in { type filter hook input priority 0; policy accept; tcp sport 179 drop; tcp dport 179 drop; }
       chain out { type filter hook output priority 0; policy accept; tcp sport 179 drop; tcp dport 179 drop; }
-    }""")
+    }""",
+    )
     t0 = time.monotonic()
     wait_for("our session to go down", lambda: node.status("r").state != "Established", timeout=20)
     print(f"silent peer: torn down {time.monotonic() - t0:.1f}s after it went silent (hold time 3 s)")
@@ -110,7 +115,7 @@ def test_garbage_gets_a_clean_notification(lab: Lab, what: str, garbage: Any, co
     with conn:
         conn.settimeout(5)
         first = conn.recv(4096)
-        assert isinstance(unpack_message(first[:struct.unpack_from("!H", first, 16)[0]], Context()), Open)
+        assert isinstance(unpack_message(first[: struct.unpack_from("!H", first, 16)[0]], Context()), Open)
         conn.sendall(garbage())
         msgs = _read_all(conn)
     notes = [m for m in msgs if isinstance(m, NotificationMessage)]
@@ -145,6 +150,7 @@ def test_malformed_update_after_established_gets_3_x_and_the_session_recovers(la
     assert notes[-1].data == bytes((0x40, 1, 1, 9))
     # What it announced before the error arrived, the fake peer saw as an UPDATE with our next hop.
     from speaker.bgp.message import Update
+
     ups = [m for m in msgs if isinstance(m, Update) and m.nlri]
     assert ups and ups[0].get(NextHop).address == ipaddress.IPv4Address(NODE4) and ups[0].get(Origin).value == 2
     lst.close()

@@ -43,12 +43,14 @@ def start(kind: str, r: Any, tmp: Path, neighbors: list[Neighbor], asn: int = 64
 
 def visible(d: Any, prefix: str, **want: Any) -> Any:
     """The peer's paths for ``prefix`` once they show; ``want`` items must match the first path."""
+
     def check() -> Any:
         paths = d.routes(6 if ":" in prefix else 4).get(prefix)
         if not paths:
             return None
         p = paths[0]
         return paths if all(p.get(k) == v for k, v in want.items()) else None
+
     return wait_for(f"{prefix} at {d.kind} with {want}", check, timeout=10)
 
 
@@ -74,8 +76,9 @@ def test_ebgp_ipv4_session_routes_withdraw_and_graceful_stop(lab: Lab, tmp_path:
         node.speaker.set_peers([node.peer("r", ROUTER4, 64513)])
         st = node.wait_established("r")
         assert (st.peer_asn, st.hold_time, st.keepalive) == (64513, 9, 3.0)
-        paths = visible(d, VIP, next_hop=[NODE4], as_path=[64512], communities=["64512:100"],
-                        large_communities=["64512:7:8"])
+        paths = visible(
+            d, VIP, next_hop=[NODE4], as_path=[64512], communities=["64512:100"], large_communities=["64512:7:8"]
+        )
         assert paths[0].get("local_pref") in (None, 100)  # LOCAL_PREF is not sent over eBGP (BIRD shows its default)
         visible(d, "198.51.100.128/25", next_hop=[NODE4])
         # IPv6 over the IPv4 session (MP-BGP), next hop = the node's global address on that interface
@@ -162,12 +165,14 @@ def test_md5_wrong_password_never_establishes(lab: Lab, tmp_path: Path) -> None:
     node = Node(n)
     before = md5_failures(r)
     node.speaker.set_peers([node.peer("r", ROUTER4, 64513, password="wrong", connect_time=1)])
+
     # The speaker does try: the router's kernel drops its wrongly signed SYNs — again and again (SYN
     # retransmissions and the connect retries), and through all of them neither side is Established.
     def refused_again(seen: list[int]) -> bool:
         assert node.status("r").state != "Established" and not d.established(NODE4)
         seen.append(md5_failures(r) - before)
         return seen[-1] >= 3
+
     seen: list[int] = []
     wait_for("the router to drop 3 wrongly signed segments from the speaker", lambda: refused_again(seen), timeout=30)
     assert node.status("r").state in ("Connect", "Active", "Idle")

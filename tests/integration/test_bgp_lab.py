@@ -13,6 +13,7 @@ from tests.netlab import Lab
 
 # ---- the helpers' own checks ---------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def lab() -> Any:
     with Lab() as lab:
@@ -22,8 +23,9 @@ def lab() -> Any:
 @pytest.mark.parametrize("kind", sorted(DAEMONS))
 def test_peer_daemon_answers_and_a_dead_daemon_raises(lab: Lab, tmp_path: Path, kind: str) -> None:
     r = lab.host("r", "198.51.100.2/24", "2001:db8:100::2/64")
-    d = DAEMONS[kind](r, tmp_path, asn=64513, router_id="198.51.100.2",
-                      neighbors=[Neighbor("n1", "198.51.100.10", 64512)]).start()
+    d = DAEMONS[kind](
+        r, tmp_path, asn=64513, router_id="198.51.100.2", neighbors=[Neighbor("n1", "198.51.100.10", 64512)]
+    ).start()
     try:
         assert d.routes(4) == {}
         assert d.routes(6) == {}

@@ -39,8 +39,9 @@ def add_pod(kube_client, namespace: str, name: str, labels: dict[str, str]) -> N
         core.create_namespace({"metadata": {"name": namespace}})
     except client.ApiException as exc:
         assert exc.status == 409
-    core.create_namespaced_pod(namespace, {"metadata": {"name": name, "labels": labels},
-                                           "spec": {"containers": [{"name": "c", "image": "x"}]}})
+    core.create_namespaced_pod(
+        namespace, {"metadata": {"name": name, "labels": labels}, "spec": {"containers": [{"name": "c", "image": "x"}]}}
+    )
 
 
 def add_kube_proxy(kube_client, text: str) -> None:
@@ -49,8 +50,9 @@ def add_kube_proxy(kube_client, text: str) -> None:
         core.create_namespace({"metadata": {"name": "kube-system"}})
     except client.ApiException as exc:
         assert exc.status == 409
-    core.create_namespaced_config_map("kube-system", {"metadata": {"name": "kube-proxy"},
-                                                      "data": {"config.conf": text}})
+    core.create_namespaced_config_map(
+        "kube-system", {"metadata": {"name": "kube-proxy"}, "data": {"config.conf": text}}
+    )
 
 
 def kube_proxy_text(kube_client) -> str:
@@ -65,8 +67,9 @@ def nodes(kube_client):
 
 def test_a_ready_cluster_passes_and_writes_nothing(kube_api, kubeconfig, nodes):
     kube_api.reset_counts()
-    rc, res = run_module("baremetal.lb.cluster_preflight", {"kubeconfig": str(kubeconfig),
-                                                             "nodes": ["node1", "node2", "node3"]})
+    rc, res = run_module(
+        "baremetal.lb.cluster_preflight", {"kubeconfig": str(kubeconfig), "nodes": ["node1", "node2", "node3"]}
+    )
     assert rc == 0, res
     assert res["findings"] == [] and res["changed"] is False
     assert writes(kube_api) == 0
@@ -77,13 +80,19 @@ def test_every_refusal_is_listed_at_once_and_nothing_is_written(kube_api, kubeco
     add_pod(kube_client, "metallb-system", "controller-7d5c", {"app": "metallb", "component": "controller"})
     add_kube_proxy(kube_client, (FIXTURES / "kube-proxy-kubeadm.conf").read_text())
     kube_api.reset_counts()
-    rc, res = run_module("baremetal.lb.cluster_preflight", {"kubeconfig": str(kubeconfig), "nodes": ["k1", "k9"],
-                                                             "fix_strict_arp": True})
+    rc, res = run_module(
+        "baremetal.lb.cluster_preflight", {"kubeconfig": str(kubeconfig), "nodes": ["k1", "k9"], "fix_strict_arp": True}
+    )
     assert rc != 0
     checks = sorted(f["check"] for f in res["findings"] if f["severity"] == "error")
     assert checks == ["k3s_servicelb", "kube_proxy_strict_arp", "metallb_running", "node_exists"], res
-    for words in ("'k9' is not a Node", "k3s server(s) k1", "metallb-system/controller-7d5c (controller)",
-                  "IPVS mode without strictARP", "nothing was changed"):
+    for words in (
+        "'k9' is not a Node",
+        "k3s server(s) k1",
+        "metallb-system/controller-7d5c (controller)",
+        "IPVS mode without strictARP",
+        "nothing was changed",
+    ):
         assert words in res["msg"], (words, res["msg"])
     # fix_strict_arp was asked for, but other errors stand: the ConfigMap is left as it was
     assert writes(kube_api) == 0
@@ -116,32 +125,47 @@ def test_strict_arp_fix_check_mode_then_real_then_no_change(kube_api, kubeconfig
 def test_exclude_label_on_every_node_warns(kube_api, kubeconfig, kube_client):
     for n in ("cp1", "cp2", "cp3"):
         add_node(kube_client, n, {"node-role.kubernetes.io/control-plane": "", EXCLUDE: ""})
-    rc, res = run_module("baremetal.lb.cluster_preflight", {"kubeconfig": str(kubeconfig),
-                                                             "nodes": ["cp1", "cp2", "cp3"]})
+    rc, res = run_module(
+        "baremetal.lb.cluster_preflight", {"kubeconfig": str(kubeconfig), "nodes": ["cp1", "cp2", "cp3"]}
+    )
     assert rc == 0, res
     assert [f["check"] for f in res["findings"]] == ["exclude_label"]
     assert any(EXCLUDE in w for w in res.get("warnings", [])), res
-    rc, res = run_module("baremetal.lb.cluster_preflight", {"kubeconfig": str(kubeconfig),
-                                                             "nodes": ["cp1", "cp2", "cp3"],
-                                                             "ignore_exclude_lb": True})
+    rc, res = run_module(
+        "baremetal.lb.cluster_preflight",
+        {"kubeconfig": str(kubeconfig), "nodes": ["cp1", "cp2", "cp3"], "ignore_exclude_lb": True},
+    )
     assert rc == 0 and res["findings"] == [], res
 
 
 def test_site_yml_stops_before_the_router_is_touched(kube_api, kubeconfig, kube_client, tmp_path: Path):
     # k3s with ServiceLB: site.yml must fail in its first play, before the router or the cluster is written.
     add_node(kube_client, "node1", k3s=["server"])
-    inventory = {"all": {"vars": {"ansible_python_interpreter": PYTHON}, "children": {
-        "routers": {"hosts": {"router": {"ansible_connection": "local"}}},
-        "k8s_nodes": {"hosts": {"node1": {"ansible_connection": "local", "baremetal_lb_speaker_node_name": "node1"}}},
-    }}}
-    extra = {"baremetal_lb_kubeconfig": str(kubeconfig),
-             "baremetal_lb_pools": [{"name": "lan", "addresses": ["198.51.100.240-198.51.100.250"],
-                                     "router": {"scope": "lan"}}],
-             "baremetal_lb_router_backend": "dnsmasq",
-             "baremetal_lb_router_options": {"config_file": str(tmp_path / "never-read.conf")}}
+    inventory = {
+        "all": {
+            "vars": {"ansible_python_interpreter": PYTHON},
+            "children": {
+                "routers": {"hosts": {"router": {"ansible_connection": "local"}}},
+                "k8s_nodes": {
+                    "hosts": {"node1": {"ansible_connection": "local", "baremetal_lb_speaker_node_name": "node1"}}
+                },
+            },
+        }
+    }
+    extra = {
+        "baremetal_lb_kubeconfig": str(kubeconfig),
+        "baremetal_lb_pools": [
+            {"name": "lan", "addresses": ["198.51.100.240-198.51.100.250"], "router": {"scope": "lan"}}
+        ],
+        "baremetal_lb_router_backend": "dnsmasq",
+        "baremetal_lb_router_options": {"config_file": str(tmp_path / "never-read.conf")},
+    }
     kube_api.reset_counts()
-    rc, out = run_playbook([{"ansible.builtin.import_playbook": str(REPO / "playbooks" / "site.yml")}],
-                           inventory=inventory, extra_vars=extra)
+    rc, out = run_playbook(
+        [{"ansible.builtin.import_playbook": str(REPO / "playbooks" / "site.yml")}],
+        inventory=inventory,
+        extra_vars=extra,
+    )
     assert rc != 0
     failed = [r for r in task_results(out) if r.get("_status") == "failed"]
     assert len(failed) == 1 and "k3s's own ServiceLB is enabled" in failed[0]["msg"], failed

@@ -37,9 +37,27 @@ def world(kube_api, cluster: Cluster, tmp_path: Path, request: pytest.FixtureReq
 
 def cluster_status(kubeconfig: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
-    return subprocess.run([sys.executable, "-m", "speaker", "status", "--cluster", "--config", os.devnull,
-                           "--kubeconfig", str(kubeconfig), "--namespace", NS, *args],
-                          capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "speaker",
+            "status",
+            "--cluster",
+            "--config",
+            os.devnull,
+            "--kubeconfig",
+            str(kubeconfig),
+            "--namespace",
+            NS,
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env=env,
+    )
 
 
 def report(kubeconfig: Path) -> dict[str, Any]:
@@ -66,23 +84,34 @@ def test_cluster_status_shows_announcers_gaps_and_a_dead_speaker(world: L2Lab, k
     cluster.wait_event("late", "AllocationFailed")
     wait_for(f"{vip} announced by one node", lambda: len(world.announcer_of(vip)) == 1, timeout=30)
     [owner] = world.announcer_of(vip)
-    wait_for("traefik's ServiceL2Status", lambda: [(n, names) for n, _, names in
-                                                   cluster.announcements("servicel2statuses", "traefik")]
-             == [(owner, ["eth0"])], timeout=30)
+    wait_for(
+        "traefik's ServiceL2Status",
+        lambda: (
+            [(n, names) for n, _, names in cluster.announcements("servicel2statuses", "traefik")] == [(owner, ["eth0"])]
+        ),
+        timeout=30,
+    )
 
     def settled() -> dict[str, Any] | None:
         r = report(admin)
         pools = {p["name"]: p for p in r["pools"]}
-        return r if pools.get("dmz", {}).get("assigned_ipv4") == 1 and pools["lan"].get("assigned_ipv4") == 1 \
-            and [(s["alive"], s["liveness"]) for s in r["speakers"]] == [(True, "heartbeats")] * 2 else None
+        return (
+            r
+            if pools.get("dmz", {}).get("assigned_ipv4") == 1
+            and pools["lan"].get("assigned_ipv4") == 1
+            and [(s["alive"], s["liveness"]) for s in r["speakers"]] == [(True, "heartbeats")] * 2
+            else None
+        )
 
     # the speakers have heartbeat key files (no memberlist Secret): each says "heartbeats" on its Lease, so no
     # Lease fallback is claimed from the missing Secret
     r = wait_for("the pools' status written and both speakers' Leases saying heartbeats", settled, timeout=30)
     assert r["layer2_liveness"]["mode"] == "heartbeats"
     assert r["allocator"]["alive"] and r["allocator"]["leader"] in world.nodes
-    assert [(s["node"], s["alive"], s["layer2"]) for s in r["speakers"]] == [("node1", True, True),
-                                                                           ("node2", True, True)]
+    assert [(s["node"], s["alive"], s["layer2"]) for s in r["speakers"]] == [
+        ("node1", True, True),
+        ("node2", True, True),
+    ]
     svcs = {s["service"]: s for s in r["services"]}
     assert svcs["default/traefik"]["addresses"] == [vip] and svcs["default/traefik"]["pool"] == "lan"
     assert svcs["default/traefik"]["layer2"] == [{"node": owner, "interfaces": ["eth0"]}]
@@ -92,8 +121,11 @@ def test_cluster_status_shows_announcers_gaps_and_a_dead_speaker(world: L2Lab, k
     assert svcs["default/late"]["last_warning"]["reason"] == "AllocationFailed"
     pools = {p["name"]: p for p in r["pools"]}
     assert pools["dmz"]["exhausted"] == ["IPv4"] and pools["dmz"]["usage_percent"] == 100.0
-    assert problems(r) == [("PoolExhausted", "IPAddressPool dmz"), ("NoAdvertisement", "IPAddressPool dmz"),
-                           ("NoAddress", "Service default/late")]
+    assert problems(r) == [
+        ("PoolExhausted", "IPAddressPool dmz"),
+        ("NoAdvertisement", "IPAddressPool dmz"),
+        ("NoAddress", "Service default/late"),
+    ]
 
     table = cluster_status(admin)
     assert table.returncode == 0, table.stderr

@@ -41,21 +41,44 @@ def kubeconfig(kube_api: ApiServer, tmp_path: Path) -> Path:
 
 def report(kubeconfig: Path) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
-    out = subprocess.run([sys.executable, "-m", "speaker", "status", "--cluster", "--config", os.devnull,
-                          "--kubeconfig", str(kubeconfig), "--namespace", NS, "-o", "json"],
-                         capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "speaker",
+            "status",
+            "--cluster",
+            "--config",
+            os.devnull,
+            "--kubeconfig",
+            str(kubeconfig),
+            "--namespace",
+            NS,
+            "-o",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env=env,
+    )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 
 
-def test_the_speakers_own_credentials_show_all_but_events(kube_api: ApiServer, cluster, kubeconfig: Path,
-                                                         speakers) -> None:
+def test_the_speakers_own_credentials_show_all_but_events(
+    kube_api: ApiServer, cluster, kubeconfig: Path, speakers
+) -> None:
     cluster.pool("lan", ["198.51.100.240-198.51.100.250"])
     sp = speakers("node-1")
     cluster.service("traefik")
     [ip] = cluster.wait_ips("traefik")
-    r = wait_for("the allocator and the pool's status in the report", lambda: (
-        r := report(kubeconfig))["allocator"]["alive"] and r["pools"][0]["assigned_ipv4"] == 1 and r, timeout=30)
+    r = wait_for(
+        "the allocator and the pool's status in the report",
+        lambda: (r := report(kubeconfig))["allocator"]["alive"] and r["pools"][0]["assigned_ipv4"] == 1 and r,
+        timeout=30,
+    )
     assert r["unreadable"] == {"events": "403 Forbidden"}
     assert r["allocator"]["leader"] == sp.node
     assert [(s["node"], s["alive"]) for s in r["speakers"]] == [("node-1", True)]

@@ -23,7 +23,6 @@ from tests.netlab import require_binaries
 pytestmark = pytest.mark.timeout(60)
 
 
-
 @pytest.fixture(autouse=True)
 def _dnsmasq_installed() -> None:
     require_binaries("dnsmasq", "udhcpc")
@@ -35,11 +34,17 @@ def lan() -> Iterator[tuple[Any, Any, Path]]:
         yield parts
 
 
-def reserve(router: Any, d: Dnsmasq, check: bool = False, inventory: dict | None = None,
-            **args: Any) -> tuple[int, dict[str, Any]]:
+def reserve(
+    router: Any, d: Dnsmasq, check: bool = False, inventory: dict | None = None, **args: Any
+) -> tuple[int, dict[str, Any]]:
     params = {"backend": "dnsmasq", "conf_file": str(d.conf), "restart_command": [str(d.restart)], **args}
-    play = [{"hosts": "router", "gather_facts": False,
-             "tasks": [{"name": "reserve", "baremetal.lb.dhcp_reservation": params}]}]
+    play = [
+        {
+            "hosts": "router",
+            "gather_facts": False,
+            "tasks": [{"name": "reserve", "baremetal.lb.dhcp_reservation": params}],
+        }
+    ]
     rc, out = run_playbook(play, inventory=inventory or netns_inventory(router.ns, d.tmp), check=check, diff=True)
     return rc, task_result(out, "reserve")
 
@@ -58,8 +63,10 @@ def test_reserve_rewrites_the_dropin_clients_stay_outside_and_release_restores(l
     assert res["scope"] == {"name": "lan", "subnet": "198.51.100.0/24", "backend": "dnsmasq"}
     assert res["ranges_after"] == ["198.51.100.100-198.51.100.102", "198.51.100.107-198.51.100.109"]
     text = d.dropin.read_text()
-    assert ("# baremetal-lb: reserved 198.51.100.103-198.51.100.106 (baremetal.lb.dhcp_reservation); "
-            "was: dhcp-range=set:lan,198.51.100.100,198.51.100.109,255.255.255.0,10m") in text
+    assert (
+        "# baremetal-lb: reserved 198.51.100.103-198.51.100.106 (baremetal.lb.dhcp_reservation); "
+        "was: dhcp-range=set:lan,198.51.100.100,198.51.100.109,255.255.255.0,10m"
+    ) in text
     assert "dhcp-range=set:lan,198.51.100.100,198.51.100.102,255.255.255.0,10m\n" in text
     assert "dhcp-range=set:lan,198.51.100.107,198.51.100.109,255.255.255.0,10m\n" in text
     assert d.conf.read_bytes() == original[0]  # only the file holding the range is touched
@@ -130,10 +137,12 @@ def test_failure_between_validate_and_apply_leaves_dnsmasq_as_it_was(lan):
     wrapper.write_text(
         "#!/bin/sh\n"
         f"exec ip netns exec {router.ns} unshare -m --propagation private "
-        f"sh -c 'mount --bind -o ro \"$0\" \"$0\" && exec {PYTHON} \"$@\"' {d.dropdir} \"$@\"\n")
+        f'sh -c \'mount --bind -o ro "$0" "$0" && exec {PYTHON} "$@"\' {d.dropdir} "$@"\n'
+    )
     wrapper.chmod(0o755)
-    inventory = {"all": {"hosts": {"router": {"ansible_connection": "local",
-                                              "ansible_python_interpreter": str(wrapper)}}}}
+    inventory = {
+        "all": {"hosts": {"router": {"ansible_connection": "local", "ansible_python_interpreter": str(wrapper)}}}
+    }
     pid = d.pid()
     rc, res = reserve(router, d, inventory=inventory, range="198.51.100.190-198.51.100.199")
     assert rc != 0, res
@@ -145,8 +154,10 @@ def test_failure_between_validate_and_apply_leaves_dnsmasq_as_it_was(lan):
     flag = tmp / "fail-once"
     flag.write_text("")
     failing = tmp / "restart-fails-once"
-    failing.write_text(f"#!/bin/sh\nif [ -e {flag} ]; then rm -f {flag}; echo 'injected restart failure' >&2; "
-                       f"exit 1; fi\nexec {d.restart}\n")
+    failing.write_text(
+        f"#!/bin/sh\nif [ -e {flag} ]; then rm -f {flag}; echo 'injected restart failure' >&2; "
+        f"exit 1; fi\nexec {d.restart}\n"
+    )
     failing.chmod(0o755)
     rc, res = reserve(router, d, range="198.51.100.190-198.51.100.199", restart_command=[str(failing)])
     assert rc != 0, res
@@ -156,8 +167,14 @@ def test_failure_between_validate_and_apply_leaves_dnsmasq_as_it_was(lan):
 
 def test_ipv6_range_is_split_and_given_back(lan):
     router, client, tmp = lan
-    d = Dnsmasq(router, tmp, ["set:lan,198.51.100.100,198.51.100.199,255.255.255.0,10m",
-                              "set:lan6,2001:db8:100::1000,2001:db8:100::1fff,64,10m"])
+    d = Dnsmasq(
+        router,
+        tmp,
+        [
+            "set:lan,198.51.100.100,198.51.100.199,255.255.255.0,10m",
+            "set:lan6,2001:db8:100::1000,2001:db8:100::1fff,64,10m",
+        ],
+    )
     before = d.snapshot()
     rc, res = reserve(router, d, range="2001:db8:100::1800-2001:db8:100::18ff")
     assert rc == 0 and res["changed"] is True, res

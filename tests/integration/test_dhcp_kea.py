@@ -28,7 +28,6 @@ from tests.netlab import Lab, require_binaries
 pytestmark = pytest.mark.timeout(60)
 
 
-
 @pytest.fixture(autouse=True)
 def _kea_installed() -> None:
     require_binaries("kea-dhcp4", "kea-dhcp6", "kea-ctrl-agent")
@@ -42,8 +41,13 @@ def lan() -> Iterator[tuple[Lab, Any, Any, Path]]:
 
 def reserve(router: Any, tmp: Path, check: bool = False, **args: Any) -> tuple[int, dict[str, Any]]:
     params = {"backend": "kea", "api_url": f"http://127.0.0.1:{args.pop('port', CA_PORT)}/", **args}
-    play = [{"hosts": "router", "gather_facts": False,
-             "tasks": [{"name": "reserve", "baremetal.lb.dhcp_reservation": params}]}]
+    play = [
+        {
+            "hosts": "router",
+            "gather_facts": False,
+            "tasks": [{"name": "reserve", "baremetal.lb.dhcp_reservation": params}],
+        }
+    ]
     rc, out = run_playbook(play, inventory=netns_inventory(router.ns, tmp), check=check, diff=True)
     return rc, task_result(out, "reserve")
 
@@ -63,8 +67,10 @@ def test_reserve_shrinks_pools_clients_stay_outside_and_release_restores(lan):
     assert res["changed"] is True
     assert res["ranges_before"] == ["198.51.100.100-198.51.100.109"]
     assert res["ranges_after"] == ["198.51.100.100-198.51.100.102", "198.51.100.107-198.51.100.109"]
-    assert res["commands"] == ["split DHCP range subnet 1 198.51.100.100-198.51.100.109 -> "
-                               "198.51.100.100-198.51.100.102, 198.51.100.107-198.51.100.109"]
+    assert res["commands"] == [
+        "split DHCP range subnet 1 198.51.100.100-198.51.100.109 -> "
+        "198.51.100.100-198.51.100.102, 198.51.100.107-198.51.100.109"
+    ]
     assert "198.51.100.100 - 198.51.100.109" in res["diff"]["before"]
     assert "198.51.100.107 - 198.51.100.109" in res["diff"]["after"]
     assert kea.pools() == ["198.51.100.100-198.51.100.102", "198.51.100.107-198.51.100.109"]
@@ -172,11 +178,14 @@ class FaultyProxy:
                 if command == fail_command and proxy.seen.count(command) == 1:
                     out = json.dumps([{"result": 1, "text": f"injected failure of {command}"}]).encode()
                 else:
+
                     def forward() -> bytes:
-                        req = urllib.request.Request(f"http://127.0.0.1:{CA_PORT}/", data=body,
-                                                     headers={"Content-Type": "application/json"})
+                        req = urllib.request.Request(
+                            f"http://127.0.0.1:{CA_PORT}/", data=body, headers={"Content-Type": "application/json"}
+                        )
                         with urllib.request.urlopen(req, timeout=10) as resp:
                             return resp.read()
+
                     out = router.call(forward, timeout=15)
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")

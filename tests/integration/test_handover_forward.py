@@ -49,16 +49,20 @@ def test_a_connection_open_across_the_move_is_finished_by_the_old_owner(forward:
         for n in nodes:
             n.run(f"iptables -t nat -A PREROUTING -d {VIP} -p tcp --dport 80 -j DNAT --to-destination {n.ipv4[0]}:8080")
         node1, node2 = nodes
-        server = node1.popen([sys.executable, "-c", SERVER % (node1.ipv4[0], "node1")], stdout=subprocess.PIPE,
-                             text=True)
+        server = node1.popen(
+            [sys.executable, "-c", SERVER % (node1.ipv4[0], "node1")], stdout=subprocess.PIPE, text=True
+        )
         assert server.stdout.readline().strip() == "listening"
         client.run(f"ip neigh replace {VIP} lladdr {node1.mac} dev eth0")  # node1 announces the VIP
-        conn = client.popen([sys.executable, "-c", CLIENT % VIP], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            text=True)
+        conn = client.popen(
+            [sys.executable, "-c", CLIENT % VIP], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
         assert conn.stdout.readline().strip() == "connected"
 
-        forwarder = HandoverForwarder(run=lambda script: node2.run(["nft", "-f", "-"], input=script) and None,
-                                      device_for=lambda ip: node2.call(lambda: _on_link_device(ip)))
+        forwarder = HandoverForwarder(
+            run=lambda script: node2.run(["nft", "-f", "-"], input=script) and None,
+            device_for=lambda ip: node2.call(lambda: _on_link_device(ip)),
+        )
         if forward:  # node2 takes over from node1, which left cleanly: forwarding first, then the announcement
             assert [f.device for f in forwarder.begin({VIP: [node1.ipv4[0]]})] == ["eth0"]
         client.run(f"ip neigh replace {VIP} lladdr {node2.mac} dev eth0")  # the gratuitous ARP's effect

@@ -30,6 +30,7 @@ def _metric(node: Node, name: str) -> float | None:
     def get() -> str:
         with urllib.request.urlopen(f"http://127.0.0.1:{node.port}/metrics", timeout=2) as r:
             return r.read().decode()
+
     for line in node.host.call(get).splitlines():
         if line.startswith(name + " "):
             return float(line.split()[1])
@@ -51,7 +52,8 @@ def test_a_speaker_with_another_key_is_named_on_both_nodes(l2lab: L2Lab, tmp_pat
         assert [(m["address"], m["node"]) for m in mismatch] == [(f"{peer.ip}:7947", peer.name)]
         assert [line for line in status_lines(st) if "KEY MISMATCH" in line] == [
             f"membership: KEY MISMATCH: heartbeats from {peer.ip}:7947 (node {peer.name}) fail authentication, "
-            f"none verify, for {mismatch[0]['for_seconds']:g}s: that speaker has another heartbeat key"]
+            f"none verify, for {mismatch[0]['for_seconds']:g}s: that speaker has another heartbeat key"
+        ]
         assert wait_for("the gauge", lambda: _metric(me, "baremetal_lb_membership_key_mismatch") == 1.0, timeout=10)
         assert st["layer2"]["alive"] == [me.name]  # each sees only itself: why it matters
     assert len(l2lab.cluster.events("node1", reason="HeartbeatKeyMismatch")) == 1  # once while it lasts

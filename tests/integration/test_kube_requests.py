@@ -31,15 +31,23 @@ ADMIN = [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]
 @pytest.fixture
 def server() -> Iterator[ApiServer]:
     """Tokens matter here: "good" may do anything, any other token is refused (401)."""
-    with ApiServer(0, crd_dirs=[ROOT / "speaker" / "crds"], authz={"good": ADMIN},
-                   namespaces=("default", "metallb-system")) as api:
+    with ApiServer(
+        0, crd_dirs=[ROOT / "speaker" / "crds"], authz={"good": ADMIN}, namespaces=("default", "metallb-system")
+    ) as api:
         yield api
 
 
 def service(name: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "default"},
-            "spec": {"type": "LoadBalancer", "ports": [{"port": 80, "protocol": "TCP"}],
-                     "allocateLoadBalancerNodePorts": False}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "type": "LoadBalancer",
+            "ports": [{"port": 80, "protocol": "TCP"}],
+            "allocateLoadBalancerNodePorts": False,
+        },
+    }
 
 
 def test_requests_carry_the_token_and_a_refused_one_raises(server: ApiServer) -> None:
@@ -113,8 +121,13 @@ def test_a_refused_token_is_not_reused(server: ApiServer, monkeypatch: pytest.Mo
 def test_a_failed_write_raises_with_the_status_and_the_servers_reason(server: ApiServer) -> None:
     api = api_client(server.url, "good")
     with pytest.raises(ApiException) as missing:
-        request(api, "PATCH", api_path("api/v1/namespaces", "default", "services", "nope", "status"),
-                body={"status": {}}, content_type="application/merge-patch+json")
+        request(
+            api,
+            "PATCH",
+            api_path("api/v1/namespaces", "default", "services", "nope", "status"),
+            body={"status": {}},
+            content_type="application/merge-patch+json",
+        )
     assert missing.value.status == 404
     assert '"reason":"NotFound"' in missing.value.body.replace(" ", "")
 
@@ -122,9 +135,13 @@ def test_a_failed_write_raises_with_the_status_and_the_servers_reason(server: Ap
 def test_a_merge_patch_of_the_status_subresource_lands(server: ApiServer) -> None:
     api = api_client(server.url, "good")
     request(api, "POST", api_path("api/v1/namespaces", "default", "services"), body=service("web")).release_conn()
-    request(api, "PATCH", api_path("api/v1/namespaces", "default", "services", "web", "status"),
-            body={"status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.10"}]}}},
-            content_type="application/merge-patch+json").release_conn()
+    request(
+        api,
+        "PATCH",
+        api_path("api/v1/namespaces", "default", "services", "web", "status"),
+        body={"status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.10"}]}}},
+        content_type="application/merge-patch+json",
+    ).release_conn()
     got = read_json(request(api, "GET", api_path("api/v1/namespaces", "default", "services", "web")))
     assert [i["ip"] for i in got["status"]["loadBalancer"]["ingress"]] == ["192.0.2.10"]
 
@@ -133,10 +150,15 @@ def test_a_field_selector_lists_only_that_object(server: ApiServer) -> None:
     """The memberlist Secret is watched by name so RBAC can limit the speaker to it."""
     api = api_client(server.url, "good")
     for name in ("memberlist", "other"):
-        request(api, "POST", api_path("api/v1/namespaces", "metallb-system", "secrets"),
-                body={"metadata": {"name": name}, "data": {}}).release_conn()
-    list_secrets = lister(api_path("api/v1/namespaces", "metallb-system", "secrets"),
-                          fieldSelector="metadata.name=memberlist")(api)
+        request(
+            api,
+            "POST",
+            api_path("api/v1/namespaces", "metallb-system", "secrets"),
+            body={"metadata": {"name": name}, "data": {}},
+        ).release_conn()
+    list_secrets = lister(
+        api_path("api/v1/namespaces", "metallb-system", "secrets"), fieldSelector="metadata.name=memberlist"
+    )(api)
     assert [s["metadata"]["name"] for s in read_json(list_secrets())["items"]] == ["memberlist"]
 
 

@@ -32,8 +32,12 @@ def world(kube_api, cluster: Cluster, tmp_path: Path, request: pytest.FixtureReq
 
 
 def excludel2(cluster: Cluster, text: str) -> None:
-    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "metallb-excludel2", "namespace": NS},
-            "data": {"excludel2.yaml": text}}
+    body = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "metallb-excludel2", "namespace": NS},
+        "data": {"excludel2.yaml": text},
+    }
     try:
         cluster.core.replace_namespaced_config_map("metallb-excludel2", NS, body)
     except Exception:  # noqa: BLE001 - not there yet
@@ -62,9 +66,18 @@ def test_every_interface_when_none_holds_the_vip_and_the_excludel2_configmap(wor
     node.host.run("ip link set vx1 up")
     world.client.add_address("192.0.2.20/24")
     cluster.pool("vlan", [VLAN_POOL])
-    cluster.custom.create_namespaced_custom_object("metallb.io", "v1beta1", NS, "l2advertisements", {
-        "apiVersion": "metallb.io/v1beta1", "kind": "L2Advertisement", "metadata": {"name": "vlan"},
-        "spec": {"ipAddressPools": ["vlan"]}})
+    cluster.custom.create_namespaced_custom_object(
+        "metallb.io",
+        "v1beta1",
+        NS,
+        "l2advertisements",
+        {
+            "apiVersion": "metallb.io/v1beta1",
+            "kind": "L2Advertisement",
+            "metadata": {"name": "vlan"},
+            "spec": {"ipAddressPools": ["vlan"]},
+        },
+    )
     world.start(backends=False)
     ex = (node.status() or {})["layer2"]["excluded_interfaces"]
     assert ex["source"].startswith("built-in default") and "^veth.*" in ex["patterns"] and ex["error"] is None
@@ -78,18 +91,24 @@ def test_every_interface_when_none_holds_the_vip_and_the_excludel2_configmap(wor
     ev = cluster.wait_event("web", "AnnouncedOnAllInterfaces")
     assert ev["type"] == "Normal" and "(eth0, vx0, vx1)" in ev["message"] and 'node "node1"' in ev["message"]
     assert arping(world, vip) == node.host.mac
-    shown = node.host.run([sys.executable, "-m", "speaker", "status", "--url", f"http://127.0.0.1:{node.port}"],
-                          cwd=ROOT).stdout
+    shown = node.host.run(
+        [sys.executable, "-m", "speaker", "status", "--url", f"http://127.0.0.1:{node.port}"], cwd=ROOT
+    ).stdout
     assert "eth0, vx0, vx1  (default/web)  (every interface: none holds its subnet)" in shown, shown
     assert "never on interfaces matching: ^docker.*, ^cbr.*" in shown and "(built-in default" in shown, shown
-    wait_for("the ServiceL2Status to name them",
-             lambda: [n for _, _, n in cluster.announcements("servicel2statuses", "web")] == [["eth0", "vx0", "vx1"]])
+    wait_for(
+        "the ServiceL2Status to name them",
+        lambda: [n for _, _, n in cluster.announcements("servicel2statuses", "web")] == [["eth0", "vx0", "vx1"]],
+    )
 
     # MetalLB's ConfigMap, created: the listed interfaces stop answering, the Event says the new set once
     excludel2(cluster, 'announcedInterfacesToExclude: ["^vx"]\n')
     wait_for("vx0, vx1 excluded", lambda: interfaces(world, vip) == ["eth0"], timeout=10)
-    wait_for("a second Event naming eth0 alone", lambda: any(
-        "(eth0)" in e["message"] for e in cluster.events("web", reason="AnnouncedOnAllInterfaces")), timeout=10)
+    wait_for(
+        "a second Event naming eth0 alone",
+        lambda: any("(eth0)" in e["message"] for e in cluster.events("web", reason="AnnouncedOnAllInterfaces")),
+        timeout=10,
+    )
     assert len(cluster.events("web", reason="AnnouncedOnAllInterfaces")) == 2
     assert arping(world, vip) == node.host.mac
     ex = (node.status() or {})["layer2"]["excluded_interfaces"]
@@ -97,11 +116,14 @@ def test_every_interface_when_none_holds_the_vip_and_the_excludel2_configmap(wor
 
     # a pattern Go's regexp (and Python's) refuses: refused whole, said, the list in force stays
     excludel2(cluster, 'announcedInterfacesToExclude: ["^vx", "^eth0$", "eth[0"]\n')
-    wait_for("the error in /status", lambda: (node.status() or {})["layer2"]["excluded_interfaces"]["error"],
-             timeout=10)
+    wait_for(
+        "the error in /status", lambda: (node.status() or {})["layer2"]["excluded_interfaces"]["error"], timeout=10
+    )
     err = (node.status() or {})["layer2"]["excluded_interfaces"]["error"]
-    assert ("ConfigMap metallb-system/metallb-excludel2: data.excludel2.yaml: announcedInterfacesToExclude[2]: "
-            "'eth[0' is not a valid regular expression") in err
+    assert (
+        "ConfigMap metallb-system/metallb-excludel2: data.excludel2.yaml: announcedInterfacesToExclude[2]: "
+        "'eth[0' is not a valid regular expression"
+    ) in err
     assert interfaces(world, vip) == ["eth0"] and arping(world, vip) == node.host.mac
     assert node.log.read_text().count("'eth[0' is not a valid regular expression") == 1, "not said once"
 

@@ -38,8 +38,12 @@ class FakeAnnouncer:
         self.desired = dict(desired)
 
     def snapshot(self) -> dict[str, Any]:
-        return {"addresses": [{"ip": ip, "service": a.service, "state": "announced", "interfaces": sorted(self.links)}
-                              for ip, a in sorted(self.desired.items())]}
+        return {
+            "addresses": [
+                {"ip": ip, "service": a.service, "state": "announced", "interfaces": sorted(self.links)}
+                for ip, a in sorted(self.desired.items())
+            ]
+        }
 
 
 class NoEvents:
@@ -50,17 +54,32 @@ class NoEvents:
 @pytest.fixture
 def world(kube_api, kube_client) -> Iterator[dict[str, Any]]:
     cluster = Cluster(kube_client)
-    cluster.core.create_node({"metadata": {"name": "node-1"},
-                              "status": {"conditions": [{"type": "Ready", "status": "True"}]}})
+    cluster.core.create_node(
+        {"metadata": {"name": "node-1"}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+    )
     cluster.pool("lan", ["198.51.100.240-198.51.100.250"])
-    cluster.custom.create_namespaced_custom_object("metallb.io", "v1beta1", NS, "l2advertisements", {
-        "apiVersion": "metallb.io/v1beta1", "kind": "L2Advertisement", "metadata": {"name": "lan"},
-        "spec": {"ipAddressPools": ["lan"]}})  # no interfaces named
+    cluster.custom.create_namespaced_custom_object(
+        "metallb.io",
+        "v1beta1",
+        NS,
+        "l2advertisements",
+        {
+            "apiVersion": "metallb.io/v1beta1",
+            "kind": "L2Advertisement",
+            "metadata": {"name": "lan"},
+            "spec": {"ipAddressPools": ["lan"]},
+        },
+    )  # no interfaces named
     cluster.service("web")
     cluster.core.patch_namespaced_service_status(  # as the allocator leaves it
-        "web", "default", {"metadata": {"annotations": {"metallb.io/ip-allocated-from-pool": "lan"}},
-                           "status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.240"}]}}},
-        _content_type="application/merge-patch+json")
+        "web",
+        "default",
+        {
+            "metadata": {"annotations": {"metallb.io/ip-allocated-from-pool": "lan"}},
+            "status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.240"}]}},
+        },
+        _content_type="application/merge-patch+json",
+    )
     api = api_client(kube_api.url)  # the speaker's own client, as in the daemon
     box: dict[str, Layer2Controller] = {}
     informers: dict[str, Informer] = {}
@@ -70,10 +89,17 @@ def world(kube_api, kube_client) -> Iterator[dict[str, Any]]:
             box["ctl"].signal(Signal.SYNCED)
 
     for k in speaker_kinds(NS):
-        informers[k.name] = Informer(k, api, sink=lambda kind, change, key: box["ctl"].notify(kind, change, key),
-                                     on_synced=on_synced)
-    applier = announcement_status_applier(api, NS, informers["servicel2statuses"].get, kind="ServiceL2Status",
-                                          plural="servicel2statuses", detail="interfaces")
+        informers[k.name] = Informer(
+            k, api, sink=lambda kind, change, key: box["ctl"].notify(kind, change, key), on_synced=on_synced
+        )
+    applier = announcement_status_applier(
+        api,
+        NS,
+        informers["servicel2statuses"].get,
+        kind="ServiceL2Status",
+        plural="servicel2statuses",
+        detail="interfaces",
+    )
     announcer = FakeAnnouncer()
     ctl = box["ctl"] = Layer2Controller(
         node="node-1",
@@ -126,8 +152,12 @@ def test_interfaces_in_use_are_published_once_and_follow_link_changes(world, kub
     cluster, ctl, announcer = world["cluster"], world["ctl"], world["announcer"]
     wait_for("a ServiceL2Status naming eth0", lambda: interfaces(cluster) == [["eth0"]], timeout=10)
     [obj] = objects(cluster)
-    assert obj["status"] == {"node": "node-1", "serviceName": "web", "serviceNamespace": "default",
-                             "interfaces": [{"name": "eth0"}]}
+    assert obj["status"] == {
+        "node": "node-1",
+        "serviceName": "web",
+        "serviceNamespace": "default",
+        "interfaces": [{"name": "eth0"}],
+    }
     assert ctl.snapshot()["addresses"][0]["interfaces"] == ["eth0"]  # the same source as /status
     assert settled(world, kube_api) == 2, "create + status, nothing more"
 

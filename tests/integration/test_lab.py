@@ -55,22 +55,31 @@ def _lab_module() -> ModuleType:
 def _quick_start_section() -> str:
     text = (ROOT / "README.md").read_text()
     start = text.index("## Quick start on your cluster")
-    return text[start:text.index("\n## ", start + 1)]
+    return text[start : text.index("\n## ", start + 1)]
 
 
 def test_every_setting_the_lab_makes_is_in_the_quick_start() -> None:
     lab = _lab_module()
-    site = lab.LabSite(router_host={}, router_vars={}, nodes={}, pool="198.51.100.240-198.51.100.250",
-                       kubeconfig="/k", api_server="http://127.0.0.1:6443", offline=True,
-                       every_node_control_plane=True)
+    site = lab.LabSite(
+        router_host={},
+        router_vars={},
+        nodes={},
+        pool="198.51.100.240-198.51.100.250",
+        kubeconfig="/k",
+        api_server="http://127.0.0.1:6443",
+        offline=True,
+        every_node_control_plane=True,
+    )
     names = {e.keys[0] for e in lab.quick_start_edits(site) if e.file.startswith("group_vars/") and len(e.keys) == 1}
     names |= set(lab.kea_router_vars("http://127.0.0.1:8000/", "user", lab.Vaulted("block"))) | set(
-        lab.dnsmasq_router_vars(Path("/c"), Path("/r")))
+        lab.dnsmasq_router_vars(Path("/c"), Path("/r"))
+    )
     section = _quick_start_section()
     assert {n for n in names if f"`{n}" not in section} == set()
     # the pool's addresses: the one non-top-level edit, named by the README as "the pool's `addresses`"
     assert ("group_vars/all.yml", ("baremetal_lb_pools", 0, "addresses")) in {
-        (e.file, e.keys) for e in lab.quick_start_edits(site)} and "the pool's `addresses`" in section
+        (e.file, e.keys) for e in lab.quick_start_edits(site)
+    } and "the pool's `addresses`" in section
     # the playbook lines the lab runs are the README's, both naming the collection's playbook
     lines = lab.readme_commands(ROOT / "README.md", "ansible-playbook")
     assert len(lines) == 2 and all(lab.SITE_PLAYBOOK in line for line in lines), lines
@@ -80,16 +89,21 @@ def test_every_setting_the_lab_makes_is_in_the_quick_start() -> None:
 def release(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The release's collection tarball, built once for both lab runs (scripts/dist.py = make dist)."""
     out = tmp_path_factory.mktemp("dist")
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "dist.py"), "--out", str(out)],
-                          capture_output=True, text=True, timeout=RELEASE_TIMEOUT)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "dist.py"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=RELEASE_TIMEOUT,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     return Path(json.loads(proc.stdout.strip().splitlines()[-1])["collection"])
 
 
 def _run_lab(args: list[str], out: Path) -> tuple[int, str]:
     with open(out, "w") as fh:
-        proc = subprocess.Popen([str(ROOT / "lab" / "run"), *args], cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [str(ROOT / "lab" / "run"), *args], cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
             rc = proc.wait(LAB_TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -113,8 +127,9 @@ def test_lab_end_to_end(command: str, router: str, release: Path, tmp_path: Path
         pytest.fail(f"not installed: {', '.join(missing)} (scripts/install-deps)")
 
     result_file = tmp_path / "lab.json"
-    rc, output = _run_lab([command, "--router", router, "--collection", str(release), "--json", str(result_file)],
-                          tmp_path / "lab.out")
+    rc, output = _run_lab(
+        [command, "--router", router, "--collection", str(release), "--json", str(result_file)], tmp_path / "lab.out"
+    )
     assert result_file.exists(), output[-6000:]
     res = json.loads(result_file.read_text())
     assert rc == 0 and "error" not in res, output[-6000:]
@@ -138,7 +153,10 @@ def test_lab_end_to_end(command: str, router: str, release: Path, tmp_path: Path
     _check_runs(res, output)
     # kubeadm's labels, every node control plane; the quick start's answer followed, so the preflight did not warn
     assert {n: lab_labels.get(EXCLUDE_LB) for n, lab_labels in res["node_labels"].items()} == {
-        "node1": "", "node2": "", "node3": ""}
+        "node1": "",
+        "node2": "",
+        "node3": "",
+    }
     assert not [w for w in res["site_check"]["warnings"] if EXCLUDE_LB in w], res["site_check"]["warnings"]
     # the Service: the first address, answered by the node that announces it, though every node is control plane
     assert res["vip"] == "198.51.100.240"
@@ -148,8 +166,11 @@ def test_lab_end_to_end(command: str, router: str, release: Path, tmp_path: Path
     # the operator's view from the node (docs/troubleshooting.md's sample): the release's command on the role's PATH
     cluster = res["cluster_status"]
     assert cluster["exit"] == 0, cluster["stderr"]
-    assert re.search(rf"^default/traefik +198\.51\.100\.240 +lan +layer2 +80/TCP +{res['announcer']} \(eth0\)$",
-                     cluster["stdout"], re.M), cluster["stdout"]
+    assert re.search(
+        rf"^default/traefik +198\.51\.100\.240 +lan +layer2 +80/TCP +{res['announcer']} \(eth0\)$",
+        cluster["stdout"],
+        re.M,
+    ), cluster["stdout"]
     assert cluster["stdout"].endswith("no problems found\n")
     if command == "failover":
         _check_failover(res)
@@ -159,8 +180,11 @@ def test_lab_end_to_end(command: str, router: str, release: Path, tmp_path: Path
 def _check_runs(res: dict[str, Any], output: str) -> None:
     assert res["site_check"]["changed"] > 0 and res["site_first"]["changed"] > 0
     assert res["site_second"]["changed"] == 0, res["site_second"]["recap"]
-    assert all(r.get("failed", 0) == 0 and r.get("unreachable", 0) == 0
-               for run in ("site_check", "site_first", "site_second") for r in res[run]["recap"].values())
+    assert all(
+        r.get("failed", 0) == 0 and r.get("unreachable", 0) == 0
+        for run in ("site_check", "site_first", "site_second")
+        for r in res[run]["recap"].values()
+    )
     assert set(res["site_second"]["recap"]) == {"localhost", "router", "node1", "node2", "node3"}
     assert len(re.findall(r"^\s+\S+\s+: ok=\d+\s+changed=0 ", output, re.M)) >= 5  # the last PLAY RECAP printed
 

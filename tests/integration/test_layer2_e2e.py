@@ -45,8 +45,10 @@ def test_client_reaches_the_vip_through_the_announcing_node(l2lab: L2Lab):
     # The newest nodeAssigned names the node answering. While a just-started node and its peers do not yet hear
     # each other both ways, each may take a new address under its own view, and both say so; the Events are
     # recorded asynchronously, so wait for the one that matches what the client reached.
-    wait_for("the newest nodeAssigned Event to name the announcing node",
-             lambda: owner in l2lab.cluster.wait_event("traefik", "nodeAssigned")["message"])
+    wait_for(
+        "the newest nodeAssigned Event to name the announcing node",
+        lambda: owner in l2lab.cluster.wait_event("traefik", "nodeAssigned")["message"],
+    )
     assert l2lab.announcer_of(ip) == [owner]
 
 
@@ -69,17 +71,25 @@ def test_a_node_its_peers_do_not_hear_yet_takes_a_new_address_without_leaving_it
     rule = "OUTPUT -p udp --dport 7947 -j DROP"
     l2lab.nodes[late].host.run(f"iptables -I {rule}")
     try:
-        wait_for(f"the others to stop hearing {late}", lambda: not any(
-            _sees_alive(l2lab.nodes[o], late) for o in others) and all(
-            _sees_alive(l2lab.nodes[late], o) for o in others), timeout=10)
+        wait_for(
+            f"the others to stop hearing {late}",
+            lambda: (
+                not any(_sees_alive(l2lab.nodes[o], late) for o in others)
+                and all(_sees_alive(l2lab.nodes[late], o) for o in others)
+            ),
+            timeout=10,
+        )
         l2lab.cluster.service("traefik", ports=[("TCP", 80)])
         assert l2lab.cluster.wait_ips("traefik")[0] == ip
         # each side's plan holds the address; whoever probed last finds the other answering and waits
         wait_for(f"{ip} answered while the views differ", lambda: len(l2lab.announcer_of(ip)) == 1, timeout=10)
     finally:
         l2lab.nodes[late].host.run(f"iptables -D {rule}")
-    wait_for(f"{late} alone answering once every node hears every other",
-             lambda: l2lab.announcer_of(ip) == [late] and l2lab.curl(ip) == late, timeout=10)
+    wait_for(
+        f"{late} alone answering once every node hears every other",
+        lambda: l2lab.announcer_of(ip) == [late] and l2lab.curl(ip) == late,
+        timeout=10,
+    )
     assert l2lab.cluster.events("traefik", reason="AddressConflict") == []
 
 
@@ -90,14 +100,14 @@ def test_node_link_down_moves_the_vip(l2lab: L2Lab):
     assert wait_for("curl", lambda: l2lab.curl(ip)) == owner
     l2lab.nodes[owner].host.link_down()
     t0 = time.monotonic()
-    new = wait_for("another node to answer", lambda: (who := l2lab.curl(ip, 0.3)) and who != owner and who, 10,
-                   interval=0.02)
+    new = wait_for(
+        "another node to answer", lambda: (who := l2lab.curl(ip, 0.3)) and who != owner and who, 10, interval=0.02
+    )
     took = time.monotonic() - t0
     print(f"link down → answered by {new} after {took:.2f}s")
     assert l2lab.neigh_mac(ip) == l2lab.nodes[new].host.mac
     l2lab.nodes[owner].host.link_up()
-    wait_for("a single announcer after the node is back",
-             lambda: len(l2lab.announcer_of(ip)) == 1, timeout=10)
+    wait_for("a single announcer after the node is back", lambda: len(l2lab.announcer_of(ip)) == 1, timeout=10)
 
 
 def _l2_statuses(l2lab: L2Lab, service: str) -> list[tuple[str, list[str] | None]]:
@@ -112,11 +122,14 @@ def test_speaker_killed_vip_moves_and_status_follows(l2lab: L2Lab):
     # the advertisement names no interface: the status shows the one the node answers on
     wait_for("a ServiceL2Status naming the announcer", lambda: _l2_statuses(l2lab, "traefik") == [(owner, ["eth0"])])
     l2lab.nodes[owner].kill()
-    new = wait_for("another node to answer", lambda: (who := l2lab.curl(ip, 0.3)) and who != owner and who, 10,
-                   interval=0.02)
+    new = wait_for(
+        "another node to answer", lambda: (who := l2lab.curl(ip, 0.3)) and who != owner and who, 10, interval=0.02
+    )
     assert new in l2lab.nodes and new != owner
-    wait_for("the ServiceL2Status to follow (the dead node's one removed)",
-             lambda: _l2_statuses(l2lab, "traefik") == [(new, ["eth0"])])
+    wait_for(
+        "the ServiceL2Status to follow (the dead node's one removed)",
+        lambda: _l2_statuses(l2lab, "traefik") == [(new, ["eth0"])],
+    )
 
 
 # A steady client: one request every 20 ms, each with a 1 s budget (a lost SYN, retried after 1 s, fails it); one
@@ -138,8 +151,9 @@ def test_sigterm_hands_over_without_losing_a_request(l2lab: L2Lab):
     l2lab.start()
     ip = _vip(l2lab)
     [owner] = l2lab.announcer_of(ip)
-    client = l2lab.client.popen([sys.executable, "-c", STEADY_CLIENT % ip], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, text=True)
+    client = l2lab.client.popen(
+        [sys.executable, "-c", STEADY_CLIENT % ip], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     lines: list[str] = []
 
     def read() -> None:
@@ -153,8 +167,11 @@ def test_sigterm_hands_over_without_losing_a_request(l2lab: L2Lab):
         assert l2lab.nodes[owner].terminate() == 0
         before = len(lines)
         wait_for("a single new announcer", lambda: len(l2lab.announcer_of(ip)) == 1, timeout=10)
-        wait_for("the client to be answered by the other nodes",
-                 lambda: sum(line in l2lab.nodes and line != owner for line in lines[before:]) >= 10, timeout=30)
+        wait_for(
+            "the client to be answered by the other nodes",
+            lambda: sum(line in l2lab.nodes and line != owner for line in lines[before:]) >= 10,
+            timeout=30,
+        )
     finally:
         client.stdin.close()
         client.wait(timeout=20)
@@ -195,8 +212,14 @@ def test_local_traffic_policy_follows_the_endpoint(l2lab: L2Lab):
 
 def _unannounced(l2lab: L2Lab, name: str) -> list[list[dict[str, Any]]]:
     """Each node's ``/status`` gaps (``layer2.unannounced``) for one Service."""
-    return [[g for g in ((n.status() or {}).get("layer2") or {}).get("unannounced") or []
-             if g["service"] == f"default/{name}"] for n in l2lab.nodes.values()]
+    return [
+        [
+            g
+            for g in ((n.status() or {}).get("layer2") or {}).get("unannounced") or []
+            if g["service"] == f"default/{name}"
+        ]
+        for n in l2lab.nodes.values()
+    ]
 
 
 def test_cluster_service_whose_only_endpoint_stops_serving_is_withdrawn_and_comes_back(l2lab: L2Lab):
@@ -214,8 +237,10 @@ def test_cluster_service_whose_only_endpoint_stops_serving_is_withdrawn_and_come
     why = f"{ip}: no node may announce it: no serving endpoint (externalTrafficPolicy: Cluster)"
     ev = l2lab.cluster.wait_event("web", "NoEligibleNode")
     assert (ev["type"], ev["message"]) == ("Warning", why)
-    assert wait_for("every node's /status to say why", lambda: (gaps := _unannounced(l2lab, "web")) and all(
-        gaps) and gaps) == [[{"service": "default/web", "ips": [ip], "reason": "NoEligibleNode", "message": why}]] * 3
+    assert (
+        wait_for("every node's /status to say why", lambda: (gaps := _unannounced(l2lab, "web")) and all(gaps) and gaps)
+        == [[{"service": "default/web", "ips": [ip], "reason": "NoEligibleNode", "message": why}]] * 3
+    )
     # A negative claim: three ARP requests sent from the client, each watched for its whole second, none answered.
     assert [arping(l2lab.client, ip) for _ in range(3)] == [None] * 3
     l2lab.cluster.endpoints("web", ["node2"])  # a new Pod, ready

@@ -24,8 +24,9 @@ def l2lab(kube_api, cluster: Cluster, tmp_path: Path, request: pytest.FixtureReq
     with Lab() as lab:
         world = L2Lab(lab, kube_api, cluster, tmp_path)
         for name in world.nodes:  # kubeadm's control-plane labels
-            cluster.core.patch_node(name, {"metadata": {"labels": {"node-role.kubernetes.io/control-plane": "",
-                                                                    EXCLUDE_LABEL: ""}}})
+            cluster.core.patch_node(
+                name, {"metadata": {"labels": {"node-role.kubernetes.io/control-plane": "", EXCLUDE_LABEL: ""}}}
+            )
         with speakers_stopped(world, request):
             yield world
 
@@ -36,9 +37,11 @@ def _unannounced(node) -> list[dict]:
 
 def _gauge(node) -> list[str]:
     """The node's baremetal_lb_address_unannounced series, as served on /metrics."""
+
     def get() -> str:
         with urllib.request.urlopen(f"http://127.0.0.1:{node.port}/metrics", timeout=2) as r:
             return r.read().decode()
+
     return [line for line in node.host.call(get).splitlines() if line.startswith("baremetal_lb_address_unannounced{")]
 
 
@@ -49,16 +52,21 @@ def test_all_control_plane_nodes_no_announcer_one_warning_and_the_setting_fixes_
     [ip] = cluster.wait_ips("traefik")
     event = cluster.wait_event("traefik", "NoEligibleNode", timeout=20)
     assert event["type"] == "Warning"
-    assert event["message"] == (f"{ip}: no node may announce it: node1, node2, node3: labelled {EXCLUDE_LABEL} "
-                                f"(set ignore_exclude_lb to announce from them)")
+    assert event["message"] == (
+        f"{ip}: no node may announce it: node1, node2, node3: labelled {EXCLUDE_LABEL} "
+        f"(set ignore_exclude_lb to announce from them)"
+    )
     for n in l2lab.nodes.values():  # every speaker shows it, and why it announces nothing itself
         st = wait_for(f"{n.name}'s /status to show the gap", lambda: _unannounced(n) and n.status(), timeout=10)
-        assert st["layer2"]["unannounced"] == [{"service": "default/traefik", "ips": [ip], "reason": "NoEligibleNode",
-                                                "message": event["message"]}]
+        assert st["layer2"]["unannounced"] == [
+            {"service": "default/traefik", "ips": [ip], "reason": "NoEligibleNode", "message": event["message"]}
+        ]
         assert st["layer2"]["excluded"].startswith(f"labelled {EXCLUDE_LABEL}")
         # and serves it as a metric (BaremetalLBAddressNotAnnounced)
-        assert _gauge(n) == [f'baremetal_lb_address_unannounced{{ip="{ip}",protocol="layer2",reason="NoEligibleNode",'
-                             f'service="default/traefik"}} 1.0']
+        assert _gauge(n) == [
+            f'baremetal_lb_address_unannounced{{ip="{ip}",protocol="layer2",reason="NoEligibleNode",'
+            f'service="default/traefik"}} 1.0'
+        ]
     assert l2lab.announcer_of(ip) == [] and l2lab.curl(ip) is None
 
     # More reconciles (a second Service, Node changes that do not change the reason): no second Event for traefik.
@@ -76,7 +84,8 @@ def test_all_control_plane_nodes_no_announcer_one_warning_and_the_setting_fixes_
     wait_for(f"{ip} to be announced by one node", lambda: len(l2lab.announcer_of(ip)) == 1, timeout=30)
     assert wait_for("curl", lambda: l2lab.curl(ip)) in l2lab.nodes
     for n in l2lab.nodes.values():
-        st = wait_for(f"{n.name}: no gap", lambda: (s := n.status()) and not s["layer2"]["unannounced"] and s,
-                      timeout=15)
+        st = wait_for(
+            f"{n.name}: no gap", lambda: (s := n.status()) and not s["layer2"]["unannounced"] and s, timeout=15
+        )
         assert st["layer2"]["excluded"] is None and st["layer2"]["ignore_exclude_lb"] is True
         assert _gauge(n) == []

@@ -30,8 +30,9 @@ def l2lab(kube_api, cluster: Cluster, tmp_path: Path, request: pytest.FixtureReq
     with Lab() as lab:
         world = L2Lab(lab, kube_api, cluster, tmp_path)
         for n in world.nodes.values():  # no key (no file, no memberlist Secret): Leases decide who is alive
-            n.config.write_text(re.sub(r"^membership: .*\n", "membership: {create_secret: false}\n",
-                                       n.config.read_text(), flags=re.M))
+            n.config.write_text(
+                re.sub(r"^membership: .*\n", "membership: {create_secret: false}\n", n.config.read_text(), flags=re.M)
+            )
         with speakers_stopped(world, request):
             yield world
 
@@ -66,15 +67,19 @@ def test_kill9_vip_moves_after_the_lease_runs_out(l2lab: L2Lab):
         time.sleep(random.uniform(0, 2))  # anywhere in the owner's renewal cycle (waits end just after a renewal)
         l2lab.nodes[owner].kill()
         t0 = time.monotonic()
-        new = wait_for("another node to answer", lambda: (who := l2lab.curl(ip, 0.3)) and who != owner and who, 15,
-                       interval=0.02)
+        new = wait_for(
+            "another node to answer", lambda: (who := l2lab.curl(ip, 0.3)) and who != owner and who, 15, interval=0.02
+        )
         samples.append(time.monotonic() - t0)
         assert l2lab.neigh_mac(ip) == l2lab.nodes[new].host.mac
         wait_for("the ServiceL2Status to follow", lambda: _l2_statuses(l2lab) == [(new, ["eth0"])], timeout=10)
         l2lab.nodes[owner].start()
         wait_for("the killed node back in every view", lambda: _sees_everyone(l2lab), timeout=20)
-    print("kill -9 → answered by another node after " + ", ".join(f"{s:.2f}" for s in samples)
-          + f" s (median {statistics.median(samples):.2f} s; Lease 6 s, renewed every 2 s)")
+    print(
+        "kill -9 → answered by another node after "
+        + ", ".join(f"{s:.2f}" for s in samples)
+        + f" s (median {statistics.median(samples):.2f} s; Lease 6 s, renewed every 2 s)"
+    )
     # not before the Lease can have run out (its last renewal was at most 2 s before the kill), and soon after
     assert all(3.5 <= s <= 8.5 for s in samples), samples
 
@@ -84,11 +89,13 @@ def test_sigterm_hands_over_at_once_without_losing_a_request(l2lab: L2Lab):
     ip = _vip(l2lab)
     wait_for("every speaker to see every other", lambda: _sees_everyone(l2lab), timeout=20)
     [owner] = l2lab.announcer_of(ip)
-    script = (f"import urllib.request,time\nok=bad=0\nend=time.time()+3\n"
-              f"while time.time()<end:\n"
-              f"  try:\n    urllib.request.urlopen('http://{ip}/',timeout=1).read(); ok+=1\n"
-              f"  except Exception: bad+=1\n"
-              f"  time.sleep(0.02)\nprint(ok,bad)\n")
+    script = (
+        f"import urllib.request,time\nok=bad=0\nend=time.time()+3\n"
+        f"while time.time()<end:\n"
+        f"  try:\n    urllib.request.urlopen('http://{ip}/',timeout=1).read(); ok+=1\n"
+        f"  except Exception: bad+=1\n"
+        f"  time.sleep(0.02)\nprint(ok,bad)\n"
+    )
     client = l2lab.client.popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     time.sleep(0.5)
     t0 = time.monotonic()

@@ -57,8 +57,9 @@ def start_announcer(announcers: list[Announcer], host: Host, **settings) -> tupl
     host.call(ann.start)
     announcers.append(ann)
     ann.set_desired({VIP4: Announcement("default/web"), VIP6: Announcement("default/web")})
-    wait_for("the addresses to be announced",
-             lambda: {r["state"] for r in ann.snapshot()["addresses"]} == {"announced"})
+    wait_for(
+        "the addresses to be announced", lambda: {r["state"] for r in ann.snapshot()["addresses"]} == {"announced"}
+    )
     return ann, metrics
 
 
@@ -90,9 +91,11 @@ def socket_inodes(pid: int) -> set[int]:
 
 def packet_sockets(host: Host) -> dict[int, str]:
     """The namespace's AF_PACKET sockets: inode → bound protocol (hex, e.g. 0806)."""
+
     def read() -> str:
         with open("/proc/thread-self/net/packet") as f:
             return f.read()
+
     out = {}
     for line in host.call(read).splitlines()[1:]:
         f = line.split()
@@ -104,9 +107,20 @@ class GarpWatch:
     """tcpdump on the client for gratuitous ARP from the node (sender IP = target IP = the VIP)."""
 
     def __init__(self, client: Host, node_mac: str) -> None:
-        self.proc = client.popen(["tcpdump", "-nli", "eth0", "-c", "1", "--immediate-mode",
-                                  f"arp and ether src {node_mac} and arp[14:4] == arp[24:4]"],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.proc = client.popen(
+            [
+                "tcpdump",
+                "-nli",
+                "eth0",
+                "-c",
+                "1",
+                "--immediate-mode",
+                f"arp and ether src {node_mac} and arp[14:4] == arp[24:4]",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(5):  # "listening on eth0 ..." once the capture runs
             line = self.proc.stderr.readline()
             if "listening" in line or not line:
@@ -157,23 +171,33 @@ def test_a_killed_child_is_noticed_restarted_and_the_addresses_reasserted(lab, a
     assert old is not None and arping(client, VIP4) == node.mac
     # the announcement burst is over (every round sent and counted: two ARP frames each): a gratuitous ARP from
     # now on is the re-assertion
-    wait_for("the announcement burst to finish",
-             lambda: metrics.gratuitous.get(VIP4, 0) >= 2 * len(DEFAULT_BURST), timeout=15)
+    wait_for(
+        "the announcement burst to finish",
+        lambda: metrics.gratuitous.get(VIP4, 0) >= 2 * len(DEFAULT_BURST),
+        timeout=15,
+    )
     watch = GarpWatch(client, node.mac)
     with caplog.at_level(logging.INFO, logger="speaker.layer2"):
         t0 = time.monotonic()
         os.kill(old, signal.SIGKILL)
-        new = wait_for("a new responder process", lambda: (p := child_pid(ann)) not in (None, old) and p,
-                       timeout=RECOVERY_BOUND, interval=0.005)
+        new = wait_for(
+            "a new responder process",
+            lambda: (p := child_pid(ann)) not in (None, old) and p,
+            timeout=RECOVERY_BOUND,
+            interval=0.005,
+        )
         restarted = time.monotonic() - t0
         asked: list[float] = []
 
         def answered() -> bool:
             asked.append(time.monotonic() - t0)
             return arping(client, VIP4) == node.mac  # (arping itself takes its whole -w1 second)
+
         wait_for("ARP answered again", answered, timeout=RECOVERY_BOUND)
-    print(f"kill -9 of the responder: a new one answering after {restarted * 1000:.0f} ms; the ARP request "
-          f"sent {asked[-1] * 1000:.0f} ms after the kill was answered ({len(asked)} tries)")
+    print(
+        f"kill -9 of the responder: a new one answering after {restarted * 1000:.0f} ms; the ARP request "
+        f"sent {asked[-1] * 1000:.0f} ms after the kill was answered ({len(asked)} tries)"
+    )
     garp = watch.seen(RECOVERY_BOUND)
     assert VIP4 in garp, "no gratuitous ARP re-asserted the address after the restart"
     assert ndisc(client, VIP6) == node.mac
@@ -217,9 +241,24 @@ def test_realtime_priority_applies_to_the_child_only(lab, announcers):
 # --- the owner as its own process ------------------------------------------------------------------------------------
 def debug_speaker(host: Host, *extra: str, **popen) -> tuple[subprocess.Popen[str], int]:
     """``python -m speaker.layer2`` answering for VIP4; returns it and its responder child's pid."""
-    proc = host.popen([sys.executable, "-m", "speaker.layer2", "--node", host.name, "--no-probe",
-                       "--log-level", "warning", *extra, f"{VIP4}@eth0"],
-                      stdout=subprocess.PIPE, text=True, cwd=ROOT, **popen)
+    proc = host.popen(
+        [
+            sys.executable,
+            "-m",
+            "speaker.layer2",
+            "--node",
+            host.name,
+            "--no-probe",
+            "--log-level",
+            "warning",
+            *extra,
+            f"{VIP4}@eth0",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        **popen,
+    )
     assert proc.stdout.readline().strip() == "ready"
     proc.send_signal(signal.SIGUSR1)
     snap = json.loads(proc.stdout.readline())
@@ -271,9 +310,23 @@ def test_a_child_started_in_another_namespace_refuses_to_answer(lab):
     node = lab.host("node", *NODE)
     ours, theirs = __import__("socket").socketpair()
     try:
-        proc = node.popen([sys.executable, "-m", "speaker.layer2.child", "--fd", str(theirs.fileno()),
-                           "--parent", str(os.getpid()), "--netns", "1"],
-                          pass_fds=(theirs.fileno(),), cwd=ROOT, stderr=subprocess.PIPE, text=True)
+        proc = node.popen(
+            [
+                sys.executable,
+                "-m",
+                "speaker.layer2.child",
+                "--fd",
+                str(theirs.fileno()),
+                "--parent",
+                str(os.getpid()),
+                "--netns",
+                "1",
+            ],
+            pass_fds=(theirs.fileno(),),
+            cwd=ROOT,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         _, err = proc.communicate(timeout=20)
         assert proc.returncode == 3
         assert "refusing to answer here" in err

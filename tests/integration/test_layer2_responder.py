@@ -44,15 +44,25 @@ def lab() -> Iterator[Lab]:
 class Node:
     """An Announcer running inside a host's namespace, stopped at teardown."""
 
-    def __init__(self, host: Host, *, probe: bool = False, refresh: float = 0.0, mode: str = "process",
-                 peers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        host: Host,
+        *,
+        probe: bool = False,
+        refresh: float = 0.0,
+        mode: str = "process",
+        peers: dict[str, str] | None = None,
+    ) -> None:
         self.host = host
         self.conflicts: list[tuple[str, str]] = []
         self.metrics = Layer2Metrics()
-        self.ann = Announcer(host.name, settings=Layer2Settings(probe=probe, probing=FAST_PROBE,
-                                                                refresh_interval=refresh, responder=mode),
-                             on_conflict=lambda ip, mac: self.conflicts.append((ip, mac)), metrics=self.metrics,
-                             peer_of=(peers or {}).get)
+        self.ann = Announcer(
+            host.name,
+            settings=Layer2Settings(probe=probe, probing=FAST_PROBE, refresh_interval=refresh, responder=mode),
+            on_conflict=lambda ip, mac: self.conflicts.append((ip, mac)),
+            metrics=self.metrics,
+            peer_of=(peers or {}).get,
+        )
         host.call(self.ann.start)
 
     def state(self, ip: str) -> str | None:
@@ -130,8 +140,14 @@ def test_arp_and_ndp_answered_with_the_node_mac(lab, nodes, mode):
     assert neigh(client, VIP6) == node.mac
     # nobody else answers: the client's own address is not ours, neither is an unallocated one
     assert arping(client, "198.51.100.241") is None
-    wait_for("requests and responses counted", lambda: counted(n.metrics.requests, VIP4, 2)
-             and counted(n.metrics.responses, VIP4, 2) and counted(n.metrics.responses, VIP6, 1))
+    wait_for(
+        "requests and responses counted",
+        lambda: (
+            counted(n.metrics.requests, VIP4, 2)
+            and counted(n.metrics.responses, VIP4, 2)
+            and counted(n.metrics.responses, VIP6, 1)
+        ),
+    )
     wait_for("the burst on announcing counted", lambda: counted(n.metrics.gratuitous, VIP4, 2))
     # the node joined the VIP's solicited-node multicast group on eth0
     assert "33:33:ff:00:02:40" in node.run("ip maddr show dev eth0").stdout
@@ -147,16 +163,24 @@ def test_curl_reaches_a_backend_on_the_node_through_the_vip(lab, nodes):
     # kube-proxy stand-in: the VIP is DNATed to the node's own address, where the "backend" listens
     node.run(f"iptables -t nat -A PREROUTING -d {VIP4} -j DNAT --to-destination 198.51.100.10")
     node.run(f"ip6tables -t nat -A PREROUTING -d {VIP6} -j DNAT --to-destination 2001:db8:100::10")
-    srv = node.popen(["python3", "-c", (
-        "import http.server, socket\n"
-        "class S(http.server.ThreadingHTTPServer): address_family = socket.AF_INET6\n"
-        "class H(http.server.BaseHTTPRequestHandler):\n"
-        "    def do_GET(self):\n"
-        "        body = b'hello from node\\n'\n"
-        "        self.send_response(200); self.send_header('Content-Length', str(len(body))); self.end_headers()\n"
-        "        self.wfile.write(body)\n"
-        "    def log_message(self, *a): pass\n"
-        "S(('::', 80), H).serve_forever()\n")])
+    srv = node.popen(
+        [
+            "python3",
+            "-c",
+            (
+                "import http.server, socket\n"
+                "class S(http.server.ThreadingHTTPServer): address_family = socket.AF_INET6\n"
+                "class H(http.server.BaseHTTPRequestHandler):\n"
+                "    def do_GET(self):\n"
+                "        body = b'hello from node\\n'\n"
+                "        self.send_response(200); self.send_header('Content-Length', str(len(body)))\n"
+                "        self.end_headers()\n"
+                "        self.wfile.write(body)\n"
+                "    def log_message(self, *a): pass\n"
+                "S(('::', 80), H).serve_forever()\n"
+            ),
+        ]
+    )
     try:
         n = start(nodes, node)
         n.ann.set_desired({VIP4: Announcement("default/web"), VIP6: Announcement("default/web")})
@@ -202,13 +226,30 @@ def test_withdraw_stops_answering_and_sends_nothing(lab, nodes):
     assert arping(client, VIP4) == node.mac
     assert ndisc(client, VIP6) == node.mac
     # the whole gratuitous burst sent and counted: per round two ARP frames for IPv4, one NA for IPv6
-    wait_for("the gratuitous burst to finish", lambda: counted(n.metrics.gratuitous, VIP4, 2 * len(DEFAULT_BURST))
-             and counted(n.metrics.gratuitous, VIP6, len(DEFAULT_BURST)), timeout=15)
+    wait_for(
+        "the gratuitous burst to finish",
+        lambda: (
+            counted(n.metrics.gratuitous, VIP4, 2 * len(DEFAULT_BURST))
+            and counted(n.metrics.gratuitous, VIP6, len(DEFAULT_BURST))
+        ),
+        timeout=15,
+    )
     garps = dict(n.metrics.gratuitous)
     # anything that could move or confirm a client's entry: ARP, or a Neighbor Advertisement (the node's
     # kernel sends unrelated router solicitations meanwhile)
-    cap = client.popen(["tcpdump", "-nli", "eth0", "-c", "1", "--immediate-mode", "-w", "/dev/null",
-                        f"ether src {node.mac} and (arp or (icmp6 and ip6[40] == 136))"])
+    cap = client.popen(
+        [
+            "tcpdump",
+            "-nli",
+            "eth0",
+            "-c",
+            "1",
+            "--immediate-mode",
+            "-w",
+            "/dev/null",
+            f"ether src {node.mac} and (arp or (icmp6 and ip6[40] == 136))",
+        ]
+    )
     try:
         n.ann.withdraw(VIP4)
         n.ann.withdraw(VIP6)
@@ -278,8 +319,11 @@ def test_link_down_stops_answering_there_and_link_up_resumes(lab, nodes):
     n.ann.announce(VIP4, "default/web")
     n.wait_state(VIP4, "announced")
     assert arping(client, VIP4) == node.mac
-    wait_for("the gratuitous burst to finish", lambda: counted(n.metrics.gratuitous, VIP4, 2 * len(DEFAULT_BURST)),
-             timeout=15)
+    wait_for(
+        "the gratuitous burst to finish",
+        lambda: counted(n.metrics.gratuitous, VIP4, 2 * len(DEFAULT_BURST)),
+        timeout=15,
+    )
     before = n.metrics.gratuitous[VIP4]
     node.link_down()
     n.wait_state(VIP4, "pending")
@@ -334,8 +378,11 @@ def test_excluded_interfaces_are_never_answered_on(lab, nodes):
     assert arping(client, VIP4) == node.mac
     n.ann.set_exclusion(exclusion(["^vx"], "test list"))
     wait_for("vx0 to stop answering", lambda: n.ann.snapshot()["answering_on"] == ["eth0"], timeout=5)
-    assert n.ann.snapshot()["interfaces"]["vx0"] == {"mac": n.ann.snapshot()["interfaces"]["vx0"]["mac"],
-                                                     "usable": False, "reason": "excluded by '^vx' (test list)"}
+    assert n.ann.snapshot()["interfaces"]["vx0"] == {
+        "mac": n.ann.snapshot()["interfaces"]["vx0"]["mac"],
+        "usable": False,
+        "reason": "excluded by '^vx' (test list)",
+    }
     assert arping(client, VIP4) == node.mac
     n.ann.set_exclusion(exclusion(["^eth0$", "^vx"], "test list"))
     wait_for("eth0 to stop answering", lambda: n.ann.snapshot()["answering_on"] == [], timeout=5)
@@ -351,8 +398,13 @@ def test_conflicting_host_is_detected_and_the_vip_not_announced(lab, nodes):
     rogue.add_address(f"{VIP4}/24")
     rogue.add_address(f"{VIP6}/64")
     n = start(nodes, node, probe=True)
-    n.ann.set_desired({VIP4: Announcement("default/web"), VIP6: Announcement("default/web"),
-                       "198.51.100.241": Announcement("default/free")})
+    n.ann.set_desired(
+        {
+            VIP4: Announcement("default/web"),
+            VIP6: Announcement("default/web"),
+            "198.51.100.241": Announcement("default/free"),
+        }
+    )
     n.wait_state(VIP4, "conflict")
     n.wait_state(VIP6, "conflict")
     n.wait_state("198.51.100.241", "announced")  # a free address passes its probe
@@ -397,6 +449,7 @@ def test_bpf_filters_in_the_kernel(lab):
         arp_s.settimeout(0.3)
         ndp_s.settimeout(0.3)
         return arp_s, ndp_s
+
     arp_s, ndp_s = rx.call(open_socks)
     cm = mac_bytes(tx.mac)
 

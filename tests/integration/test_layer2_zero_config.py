@@ -51,8 +51,12 @@ def _pull_cable_and_see_heartbeats_decide(world: L2Lab, ip: str) -> None:
     assert wait_for("curl", lambda: world.curl(ip)) == owner
     world.nodes[owner].host.link_down()
     try:
-        new = wait_for("another node to answer", lambda: (who := world.curl(ip, 0.3)) and who != owner and who,
-                       timeout=15, interval=0.02)
+        new = wait_for(
+            "another node to answer",
+            lambda: (who := world.curl(ip, 0.3)) and who != owner and who,
+            timeout=15,
+            interval=0.02,
+        )
         mem = _membership(world.nodes[new])
         assert mem["mode"] == "heartbeats"
         assert {m["name"]: m["alive"] for m in mem["members"]}[owner] is False
@@ -64,8 +68,9 @@ def _pull_cable_and_see_heartbeats_decide(world: L2Lab, ip: str) -> None:
 def test_zero_config_speakers_create_the_key_and_fail_over_on_heartbeats(l2lab: L2Lab):
     assert _secret(l2lab.cluster) is None
     l2lab.start()
-    secret = wait_for("the allocator leader to create the memberlist Secret", lambda: _secret(l2lab.cluster),
-                      timeout=20)
+    secret = wait_for(
+        "the allocator leader to create the memberlist Secret", lambda: _secret(l2lab.cluster), timeout=20
+    )
     assert set(secret.data) == {"secretkey"}
     wait_for("every speaker to use heartbeats", lambda: _all_on_heartbeats(l2lab), timeout=20)
     ip = _vip(l2lab)
@@ -78,25 +83,36 @@ def test_zero_config_speakers_create_the_key_and_fail_over_on_heartbeats(l2lab: 
 def test_metallbs_secret_is_reused_and_a_rotation_is_followed_without_restart(l2lab: L2Lab):
     # As MetalLB's controller writes it (internal/k8s/k8s.go CreateMlSecret): base64.RawStdEncoding of 16 bytes.
     metallb_value = base64.b64encode(b"metallb-made-key").rstrip(b"=")
-    l2lab.cluster.core.create_namespaced_secret(NS, {"metadata": {"name": "memberlist"},
-                                                     "data": {"secretkey": base64.b64encode(metallb_value).decode()}})
+    l2lab.cluster.core.create_namespaced_secret(
+        NS, {"metadata": {"name": "memberlist"}, "data": {"secretkey": base64.b64encode(metallb_value).decode()}}
+    )
     rv = _secret(l2lab.cluster).metadata.resource_version
     l2lab.start()
     wait_for("every speaker to use heartbeats", lambda: _all_on_heartbeats(l2lab), timeout=20)
     assert _secret(l2lab.cluster).metadata.resource_version == rv, "MetalLB's Secret was replaced"
     names = sorted(l2lab.nodes)
-    wait_for("every speaker to hear every other", lambda: all(
-        (n.status() or {}).get("layer2", {}).get("alive") == names for n in l2lab.nodes.values()), timeout=10)
+    wait_for(
+        "every speaker to hear every other",
+        lambda: all((n.status() or {}).get("layer2", {}).get("alive") == names for n in l2lab.nodes.values()),
+        timeout=10,
+    )
 
     rotated = base64.b64encode(b"a rotated key!!!").rstrip(b"=")
-    l2lab.cluster.core.patch_namespaced_secret("memberlist", NS, {"data": {
-        "secretkey": base64.b64encode(rotated).decode()}})
-    wait_for("every speaker to take the new key without a restart", lambda: all(
-        "new heartbeat key in force" in n.log.read_text() for n in l2lab.nodes.values()), timeout=15)
+    l2lab.cluster.core.patch_namespaced_secret(
+        "memberlist", NS, {"data": {"secretkey": base64.b64encode(rotated).decode()}}
+    )
+    wait_for(
+        "every speaker to take the new key without a restart",
+        lambda: all("new heartbeat key in force" in n.log.read_text() for n in l2lab.nodes.values()),
+        timeout=15,
+    )
     # (That a rotation learnt seconds apart never makes a peer look dead is shown with a simulated LAN in
     # tests/unit/liveness/test_core.py; here the machine's load alone can delay a heartbeat past 200 ms.)
-    wait_for("every speaker to hear every other after the rotation", lambda: all(
-        (n.status() or {}).get("layer2", {}).get("alive") == names for n in l2lab.nodes.values()), timeout=10)
+    wait_for(
+        "every speaker to hear every other after the rotation",
+        lambda: all((n.status() or {}).get("layer2", {}).get("alive") == names for n in l2lab.nodes.values()),
+        timeout=10,
+    )
     ip = _vip(l2lab)
     _pull_cable_and_see_heartbeats_decide(l2lab, ip)
 
@@ -107,8 +123,9 @@ def test_secret_unreadable_at_start_means_leases_with_the_reason_then_heartbeats
     fault = kube_api.fail(503, resource="secrets", verb="list")
     l2lab.start()
     for n in l2lab.nodes.values():
-        mem = wait_for(f"{n.name} to report the fallback", lambda: (m := _membership(n)).get("reason") and m,
-                       timeout=20)
+        mem = wait_for(
+            f"{n.name} to report the fallback", lambda: (m := _membership(n)).get("reason") and m, timeout=20
+        )
         assert mem["mode"] == "leases"
         assert mem["reason"].startswith("cannot read Secret metallb-system/memberlist (HTTP 503")
     wait_for("the watch to retry a few times", lambda: kube_api.count_requests("list", "secrets") >= 12, timeout=30)

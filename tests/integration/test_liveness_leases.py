@@ -28,9 +28,16 @@ class Member:
         self.api = api_client(url)
         self.changes: list[tuple[float, frozenset[str]]] = []
         self.informer = Informer(leases_kind(NS), self.api, sink=lambda *_: self.lease.poke())
-        self.lease = SpeakerLease(self.api, namespace=NS, node=node, leases=self.informer, layer2=layer2,
-                                  duration=duration, renew_interval=RENEW,
-                                  on_change=lambda alive: self.changes.append((time.monotonic(), alive)))
+        self.lease = SpeakerLease(
+            self.api,
+            namespace=NS,
+            node=node,
+            leases=self.informer,
+            layer2=layer2,
+            duration=duration,
+            renew_interval=RENEW,
+            on_change=lambda alive: self.changes.append((time.monotonic(), alive)),
+        )
         self.threads = [threading.Thread(target=t, daemon=True) for t in (self.informer.run, self.lease.run)]
         for t in self.threads:
             t.start()
@@ -76,8 +83,12 @@ def test_killed_speaker_is_dead_once_its_lease_runs_out_and_its_addresses_move(m
     assert before == election(ms["b"]) and set(before.values()) == set("abc")
     t0 = time.monotonic()  # before the kill: a slow kill can only make `took` longer, never shorter
     ms["c"].kill()
-    wait_for("a and b to drop c", lambda: ms["a"].lease.alive() == ms["b"].lease.alive() == frozenset("ab"),
-             timeout=DURATION + 15, interval=0.02)
+    wait_for(
+        "a and b to drop c",
+        lambda: ms["a"].lease.alive() == ms["b"].lease.alive() == frozenset("ab"),
+        timeout=DURATION + 15,
+        interval=0.02,
+    )
     took = time.monotonic() - t0
     print(f"kill -9 → dropped after {took:.2f}s (lease {DURATION:g}s, renewed every {RENEW:g}s)")
     # Not declared dead while its Lease still runs: the last renewal was at most RENEW before the kill (0.3 s for
@@ -111,11 +122,13 @@ def test_api_outage_is_not_taken_for_deaths(members, kube_api):
             time.sleep(0.1)
     finally:
         kube_api.resume()
+
     # The Lease watches come back on the informer's backoff (up to several seconds after a long outage); until
     # then each member stays blind and declares nobody dead. Once they see again, everyone renews before anyone's
     # fresh duration runs out.
     def blind() -> bool:
         return any(m.lease.snapshot()["blind"] for m in ms.values())
+
     while blind():
         assert all(m.lease.alive() == frozenset("ab") for m in ms.values()), "a death while regaining sight"
         assert time.monotonic() < end + 30, "the Lease watches did not come back within 30 s of the API"

@@ -35,14 +35,32 @@ def journal() -> Iterator[int]:
     missing = [p for p in ("unshare", "nsenter", "journalctl") if shutil.which(p) is None]
     if missing or not Path(JOURNALD).exists():
         pytest.fail(f"not installed: {missing or JOURNALD} (systemd, util-linux)")
-    proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-ec",
-                             "for d in /run/systemd /run/log /var/log/journal; do mkdir -p $d; "
-                             "mount -t tmpfs tmpfs $d; done; mkdir -p /run/systemd/journal; exec " + JOURNALD],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
+            "sh",
+            "-ec",
+            "for d in /run/systemd /run/log /var/log/journal; do mkdir -p $d; "
+            "mount -t tmpfs tmpfs $d; done; mkdir -p /run/systemd/journal; exec " + JOURNALD,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
-        wait_for("journald's socket", lambda: subprocess.run(
-            ["nsenter", "-t", str(proc.pid), "-m", "test", "-S", "/run/systemd/journal/socket"]).returncode == 0
-            or proc.poll() is not None, timeout=20)
+        wait_for(
+            "journald's socket",
+            lambda: (
+                subprocess.run(
+                    ["nsenter", "-t", str(proc.pid), "-m", "test", "-S", "/run/systemd/journal/socket"]
+                ).returncode
+                == 0
+                or proc.poll() is not None
+            ),
+            timeout=20,
+        )
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
         yield proc.pid
     finally:
@@ -51,34 +69,64 @@ def journal() -> Iterator[int]:
 
 
 def journalctl(pid: int, *match: str) -> list[dict[str, Any]]:
-    out = subprocess.run(["nsenter", "-t", str(pid), "-m", "journalctl", "--no-pager", "-o", "json", *match],
-                         capture_output=True, text=True, timeout=30)
+    out = subprocess.run(
+        ["nsenter", "-t", str(pid), "-m", "journalctl", "--no-pager", "-o", "json", *match],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
 
 
-def test_journal_fields_select_a_services_lines(journal: int, kube_api, kubeconfig: Path, cluster: Cluster,
-                                                tmp_path: Path) -> None:
+def test_journal_fields_select_a_services_lines(
+    journal: int, kube_api, kubeconfig: Path, cluster: Cluster, tmp_path: Path
+) -> None:
     cluster.pool("lan", ["198.51.100.240-198.51.100.250"])
     sp = SpeakerProcess(kubeconfig, "node-1", tmp_path, extra={"log_format": "journal"})
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env.pop("KUBECONFIG", None)
     with open(sp.log, "ab") as logf:
-        proc = subprocess.Popen(["nsenter", "-t", str(journal), "-m", sys.executable, "-m", "speaker", "speaker",
-                                 "--config", str(sp.config), "--kubeconfig", str(kubeconfig)],
-                                env=env, stdout=logf, stderr=subprocess.STDOUT, cwd=ROOT)
+        proc = subprocess.Popen(
+            [
+                "nsenter",
+                "-t",
+                str(journal),
+                "-m",
+                sys.executable,
+                "-m",
+                "speaker",
+                "speaker",
+                "--config",
+                str(sp.config),
+                "--kubeconfig",
+                str(kubeconfig),
+            ],
+            env=env,
+            stdout=logf,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
     try:
         cluster.service("traefik")
         [ip] = cluster.wait_ips("traefik", timeout=30)
-        lines = wait_for("the IPAllocated line in the journal under SERVICE=default/traefik",
-                         lambda: [e for e in journalctl(journal, "SERVICE=default/traefik")
-                                  if "IPAllocated" in e.get("MESSAGE", "")], timeout=20)
+        lines = wait_for(
+            "the IPAllocated line in the journal under SERVICE=default/traefik",
+            lambda: [
+                e for e in journalctl(journal, "SERVICE=default/traefik") if "IPAllocated" in e.get("MESSAGE", "")
+            ],
+            timeout=20,
+        )
     finally:
         proc.kill()
         proc.wait(5)
     entry = lines[0]
     assert entry["MESSAGE"] == f"Service default/traefik: IPAllocated: Assigned IP ['{ip}']"
     assert (entry["NODE"], entry["SYSLOG_IDENTIFIER"], entry["PRIORITY"], entry["_TRANSPORT"]) == (
-        "node-1", "baremetal-lb", "6", "journal")
+        "node-1",
+        "baremetal-lb",
+        "6",
+        "journal",
+    )
     everything = journalctl(journal, "SYSLOG_IDENTIFIER=baremetal-lb")
     assert any(e["MESSAGE"].startswith("baremetal-lb ") and "node node-1" in e["MESSAGE"] for e in everything)
     assert all("SERVICE" not in e or e["SERVICE"] == "default/traefik" for e in everything)
@@ -90,16 +138,43 @@ def test_json_logs_keep_every_secret_out(kube_api, kubeconfig: Path, cluster: Cl
     key, token, password = "membership-key-never-logged-0123456789", "metrics-token-never-logged", "bgp-pw-never-logged"
     (tmp_path / "membership.key").write_text(key + "\n")
     (tmp_path / "metrics.token").write_text(token + "\n")
-    cluster.core.create_namespaced_secret(NS, {"metadata": {"name": "peer-pw"}, "type": "kubernetes.io/basic-auth",
-                                               "data": {"password": base64.b64encode(password.encode()).decode()}})
-    cluster.custom.create_namespaced_custom_object("metallb.io", "v1beta2", NS, "bgppeers", {
-        "apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer", "metadata": {"name": "gw"},
-        "spec": {"myASN": 64512, "peerASN": 64513, "peerAddress": "192.0.2.1", "passwordSecret": {"name": "peer-pw"}}})
+    cluster.core.create_namespaced_secret(
+        NS,
+        {
+            "metadata": {"name": "peer-pw"},
+            "type": "kubernetes.io/basic-auth",
+            "data": {"password": base64.b64encode(password.encode()).decode()},
+        },
+    )
+    cluster.custom.create_namespaced_custom_object(
+        "metallb.io",
+        "v1beta2",
+        NS,
+        "bgppeers",
+        {
+            "apiVersion": "metallb.io/v1beta2",
+            "kind": "BGPPeer",
+            "metadata": {"name": "gw"},
+            "spec": {
+                "myASN": 64512,
+                "peerASN": 64513,
+                "peerAddress": "192.0.2.1",
+                "passwordSecret": {"name": "peer-pw"},
+            },
+        },
+    )
     cluster.pool("lan", ["198.51.100.240-198.51.100.250"])
-    sp = SpeakerProcess(kubeconfig, "node-1", tmp_path, extra={
-        "log_format": "json", "metrics_bearer_token_file": str(tmp_path / "metrics.token"),
-        "membership": {"key_file": str(tmp_path / "membership.key")},
-        "bgp": {"enabled": False}})  # no session from the root namespace: the password is still read (config)
+    sp = SpeakerProcess(
+        kubeconfig,
+        "node-1",
+        tmp_path,
+        extra={
+            "log_format": "json",
+            "metrics_bearer_token_file": str(tmp_path / "metrics.token"),
+            "membership": {"key_file": str(tmp_path / "membership.key")},
+            "bgp": {"enabled": False},
+        },
+    )  # no session from the root namespace: the password is still read (config)
     try:
         sp.start()
         cluster.service("traefik")

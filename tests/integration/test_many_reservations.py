@@ -23,23 +23,37 @@ pytestmark = pytest.mark.timeout(300)
 
 # .110-.113, .120-.123, ... .200-.203: ten bands inside the scope .100-.250, with free addresses between them
 BANDS = [f"198.51.100.{base}-198.51.100.{base + 3}" for base in range(110, 210, 10)]
-REMAINING = (["198.51.100.100-198.51.100.109"]
-             + [f"198.51.100.{base + 4}-198.51.100.{base + 9}" for base in range(110, 200, 10)]
-             + ["198.51.100.204-198.51.100.250"])
+REMAINING = (
+    ["198.51.100.100-198.51.100.109"]
+    + [f"198.51.100.{base + 4}-198.51.100.{base + 9}" for base in range(110, 200, 10)]
+    + ["198.51.100.204-198.51.100.250"]
+)
 # Released in two halves, neither last-in first-out: the oldest band first, then bands from the middle.
 FIRST_HALF = [BANDS[i] for i in (0, 4, 9, 2, 7)]
 SECOND_HALF = [BANDS[i] for i in (5, 1, 8, 3, 6)]
 # Halfway, the admin's range less the bands still reserved (.120-.123, .160-.163, .190-.193, .140-.143, .170-.173).
-HALFWAY = ["198.51.100.100-198.51.100.119", "198.51.100.124-198.51.100.139", "198.51.100.144-198.51.100.159",
-           "198.51.100.164-198.51.100.169", "198.51.100.174-198.51.100.189", "198.51.100.194-198.51.100.250"]
+HALFWAY = [
+    "198.51.100.100-198.51.100.119",
+    "198.51.100.124-198.51.100.139",
+    "198.51.100.144-198.51.100.159",
+    "198.51.100.164-198.51.100.169",
+    "198.51.100.174-198.51.100.189",
+    "198.51.100.194-198.51.100.250",
+]
 
 
-def run_bands(router: Any, tmp: Path, params: dict[str, Any], state: str = "present",
-              bands: list[str] = BANDS) -> list[dict[str, Any]]:
-    tasks = [{"name": f"band {i}", "baremetal.lb.dhcp_reservation": {**params, "range": band, "state": state}}
-             for i, band in enumerate(bands)]
-    rc, out = run_playbook([{"hosts": "router", "gather_facts": False, "tasks": tasks}],
-                           inventory=netns_inventory(router.ns, tmp), timeout=240)
+def run_bands(
+    router: Any, tmp: Path, params: dict[str, Any], state: str = "present", bands: list[str] = BANDS
+) -> list[dict[str, Any]]:
+    tasks = [
+        {"name": f"band {i}", "baremetal.lb.dhcp_reservation": {**params, "range": band, "state": state}}
+        for i, band in enumerate(bands)
+    ]
+    rc, out = run_playbook(
+        [{"hosts": "router", "gather_facts": False, "tasks": tasks}],
+        inventory=netns_inventory(router.ns, tmp),
+        timeout=240,
+    )
     results = [r for r in task_results(out) if "changed" in r]
     assert rc == 0 and len(results) == len(bands), (rc, out.get("error", ""), [r.get("msg") for r in results])
     return results

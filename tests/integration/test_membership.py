@@ -38,8 +38,20 @@ class Member:
         self.host = host
         self.events: list[dict[str, Any]] = []
         self._cond = threading.Condition()
-        args = [sys.executable, "-m", "speaker.liveness", "--name", name, "--listen", f"{host.ipv4[0]}:{PORT}",
-                "--key-file", str(key_file), "--log-level", "info", *extra]
+        args = [
+            sys.executable,
+            "-m",
+            "speaker.liveness",
+            "--name",
+            name,
+            "--listen",
+            f"{host.ipv4[0]}:{PORT}",
+            "--key-file",
+            str(key_file),
+            "--log-level",
+            "info",
+            *extra,
+        ]
         for peer, addr in peers.items():
             args += ["--peer", f"{peer}={addr}"]
         self.log = log
@@ -77,14 +89,19 @@ class Member:
                         return ev
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise AssertionError(f"{self.name}: timed out after {timeout}s waiting for {what}; "
-                                         f"events: {self.events[-8:]}; log: {self.logs()[-1500:]}")
+                    raise AssertionError(
+                        f"{self.name}: timed out after {timeout}s waiting for {what}; "
+                        f"events: {self.events[-8:]}; log: {self.logs()[-1500:]}"
+                    )
                 self._cond.wait(left)
 
     def wait_view(self, alive: set[str], after: float, timeout: float = 5.0) -> float:
         """Time (monotonic) of the first view change to ``alive`` reported after ``after``."""
-        ev = self.wait(f"view {sorted(alive)}", lambda e: e["event"] in ("view", "start") and e["t"] >= after
-                       and set(e["alive"]) == alive, timeout)
+        ev = self.wait(
+            f"view {sorted(alive)}",
+            lambda e: e["event"] in ("view", "start") and e["t"] >= after and set(e["alive"]) == alive,
+            timeout,
+        )
         return ev["t"]
 
     def logs(self) -> str:
@@ -172,8 +189,10 @@ def test_join_kill9_detection_and_sigterm_leave(members: MemberSet) -> None:
         _all_see(members, ALL, ALL, restarted, timeout=10)
     # The figures are for people (bench/membership.py keeps them side by side with a reference); the test's claim
     # is that every kill -9 was noticed by both peers.
-    print(f"\nkill -9 → peers' view drops it: {', '.join(f'{d * 1000:.0f}' for d in sorted(detections))} ms "
-          f"(median {statistics.median(detections) * 1000:.0f} ms, max {max(detections) * 1000:.0f} ms)")
+    print(
+        f"\nkill -9 → peers' view drops it: {', '.join(f'{d * 1000:.0f}' for d in sorted(detections))} ms "
+        f"(median {statistics.median(detections) * 1000:.0f} ms, max {max(detections) * 1000:.0f} ms)"
+    )
     assert len(detections) == 10
 
     # SIGTERM: the member says LEAVE. With every member declaring a peer dead only after 30 s of silence, a peer
@@ -249,8 +268,10 @@ def test_isolated_without_api_fences_then_recovers(members: MemberSet) -> None:
     pulled = time.monotonic()
     members.hosts["n1"].link_down()
     ev = lonely.wait("fenced", lambda e: e["event"] == "fenced" and e["fenced"] and e["t"] >= pulled, 5.0)
-    print(f"\ncable pulled → isolated speaker (API unreachable) fenced after {(ev['t'] - pulled) * 1000:.0f} ms "
-          "(dead_after 200 ms + fence_after 500 ms)")
+    print(
+        f"\ncable pulled → isolated speaker (API unreachable) fenced after {(ev['t'] - pulled) * 1000:.0f} ms "
+        "(dead_after 200 ms + fence_after 500 ms)"
+    )
     # the other side reaches its API: it carries on alone, unfenced
     members.members["n2"].wait_view({"n2"}, pulled, 3.0)
     assert not any(e["event"] == "fenced" for e in members.members["n2"].events)

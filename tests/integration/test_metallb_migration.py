@@ -22,34 +22,67 @@ POOL_ANNOTATION = "metallb.io/ip-allocated-from-pool"
 def _status_writes(kube_api, since: int = 0) -> list[str]:
     """Names of the Services whose status was patched, in order, from request number ``since`` on."""
     log = list(kube_api.request_log)[since:]
-    return [name for verb, _, resource, sub, _, name, _ in log
-            if verb == "patch" and resource == "services" and sub == "status"]
+    return [
+        name
+        for verb, _, resource, sub, _, name, _ in log
+        if verb == "patch" and resource == "services" and sub == "status"
+    ]
 
 
 def _addressed_by_metallb(cluster: Cluster, name: str, ip: str, pool: str, **kw) -> None:
     cluster.service(name, **kw)
     cluster.core.patch_namespaced_service_status(
-        name, "default", {"metadata": {"annotations": {POOL_ANNOTATION: pool}},
-                          "status": {"loadBalancer": {"ingress": [{"ip": ip}]}}},
-        _content_type="application/merge-patch+json")
+        name,
+        "default",
+        {"metadata": {"annotations": {POOL_ANNOTATION: pool}}, "status": {"loadBalancer": {"ingress": [{"ip": ip}]}}},
+        _content_type="application/merge-patch+json",
+    )
 
 
 def test_metallb_objects_and_addressed_services_taken_over_with_nothing_moved(cluster: Cluster, speakers, kube_api):
     cluster.pool("first-pool", ["198.51.100.10/24"])  # host bits, as in MetalLB's BGP docs: used as .0/24
     cluster.pool("split", ["192.0.2.16/29", "192.0.2.24-192.0.2.31"])
-    cluster.core.create_namespaced_secret(NS, {
-        "metadata": {"name": "bgp-password"}, "type": "kubernetes.io/basic-auth",
-        "data": {"password": base64.b64encode(b"migration-test-password").decode()}})
-    cluster.custom.create_namespaced_custom_object("metallb.io", "v1beta2", NS, "bgppeers", {
-        "apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer", "metadata": {"name": "router"},
-        "spec": {"myASN": 64512, "peerASN": 64513, "peerAddress": "192.0.2.1",
-                 "passwordSecret": {"name": "bgp-password", "namespace": NS}}})
-    held = {"web": ("198.51.100.10", "first-pool"), "dns": ("198.51.100.0", "first-pool"),
-            "edge": ("192.0.2.23", "split"), "edge2": ("192.0.2.24", "split")}
+    cluster.core.create_namespaced_secret(
+        NS,
+        {
+            "metadata": {"name": "bgp-password"},
+            "type": "kubernetes.io/basic-auth",
+            "data": {"password": base64.b64encode(b"migration-test-password").decode()},
+        },
+    )
+    cluster.custom.create_namespaced_custom_object(
+        "metallb.io",
+        "v1beta2",
+        NS,
+        "bgppeers",
+        {
+            "apiVersion": "metallb.io/v1beta2",
+            "kind": "BGPPeer",
+            "metadata": {"name": "router"},
+            "spec": {
+                "myASN": 64512,
+                "peerASN": 64513,
+                "peerAddress": "192.0.2.1",
+                "passwordSecret": {"name": "bgp-password", "namespace": NS},
+            },
+        },
+    )
+    held = {
+        "web": ("198.51.100.10", "first-pool"),
+        "dns": ("198.51.100.0", "first-pool"),
+        "edge": ("192.0.2.23", "split"),
+        "edge2": ("192.0.2.24", "split"),
+    }
     for name, (ip, pool) in held.items():
         _addressed_by_metallb(cluster, name, ip, pool)
-    _addressed_by_metallb(cluster, "both", "198.51.100.77", "first-pool", loadBalancerIP="198.51.100.78",
-                          annotations={"metallb.io/loadBalancerIPs": "198.51.100.79"})
+    _addressed_by_metallb(
+        cluster,
+        "both",
+        "198.51.100.77",
+        "first-pool",
+        loadBalancerIP="198.51.100.78",
+        annotations={"metallb.io/loadBalancerIPs": "198.51.100.79"},
+    )
     before = {name: cluster.svc(name)["metadata"]["resourceVersion"] for name in [*held, "both"]}
     mark = len(kube_api.request_log)
 
@@ -80,12 +113,14 @@ def test_metallb_objects_and_addressed_services_taken_over_with_nothing_moved(cl
         m = re.search(rf'^{name}{{pool="{pool}"}} (\S+)$', text, re.M)
         return float(m.group(1)) if m else None
 
-    expected = {("metallb_allocator_ipv4_addresses_in_use_total", "first-pool"): 4.0,  # web, dns, both, newcomer
-                ("metallb_allocator_ipv4_addresses_total", "first-pool"): 256.0,
-                ("metallb_allocator_ipv6_addresses_total", "first-pool"): 0.0,
-                ("metallb_allocator_services_allocated_total", "first-pool"): 4.0,
-                ("metallb_allocator_services_allocated_total", "split"): 2.0,
-                ("metallb_allocator_ipv4_addresses_total", "split"): 16.0}
+    expected = {
+        ("metallb_allocator_ipv4_addresses_in_use_total", "first-pool"): 4.0,  # web, dns, both, newcomer
+        ("metallb_allocator_ipv4_addresses_total", "first-pool"): 256.0,
+        ("metallb_allocator_ipv6_addresses_total", "first-pool"): 0.0,
+        ("metallb_allocator_services_allocated_total", "first-pool"): 4.0,
+        ("metallb_allocator_services_allocated_total", "split"): 2.0,
+        ("metallb_allocator_ipv4_addresses_total", "split"): 16.0,
+    }
     wait_for("MetalLB's allocator metrics", lambda: all(metric(n, p) == v for (n, p), v in expected.items()))
 
 

@@ -30,9 +30,18 @@ def test_nothing_is_double_allocated_while_both_run(cluster: Cluster, speakers) 
     metallb_service(cluster, "old-a", "10.1.1.240")
     metallb_service(cluster, "old-b", "10.1.1.241")
     cluster.namespace(OURS)
-    cluster.custom.create_namespaced_custom_object("metallb.io", "v1beta1", OURS, "ipaddresspools", {
-        "apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool", "metadata": {"name": "trial"},
-        "spec": {"addresses": ["10.1.1.246-10.1.1.250"]}})
+    cluster.custom.create_namespaced_custom_object(
+        "metallb.io",
+        "v1beta1",
+        OURS,
+        "ipaddresspools",
+        {
+            "apiVersion": "metallb.io/v1beta1",
+            "kind": "IPAddressPool",
+            "metadata": {"name": "trial"},
+            "spec": {"addresses": ["10.1.1.246-10.1.1.250"]},
+        },
+    )
 
     speakers("node-1", extra={"namespace": OURS, "load_balancer_class": CLASS})
     for i in range(3):
@@ -44,8 +53,7 @@ def test_nothing_is_double_allocated_while_both_run(cluster: Cluster, speakers) 
     cluster.service("new-3", loadBalancerClass=CLASS)
     new["new-3"] = cluster.wait_ips("new-3")
 
-    assert sorted(ip for ips in new.values() for ip in ips) == [
-        "10.1.1.246", "10.1.1.247", "10.1.1.248", "10.1.1.249"]
+    assert sorted(ip for ips in new.values() for ip in ips) == ["10.1.1.246", "10.1.1.247", "10.1.1.248", "10.1.1.249"]
     assert cluster.ips("old-a") == ["10.1.1.240"] and cluster.ips("old-b") == ["10.1.1.241"]
     assert cluster.ips("old-c") == []
     for name in ("old-a", "old-b"):
@@ -53,7 +61,6 @@ def test_nothing_is_double_allocated_while_both_run(cluster: Cluster, speakers) 
     every = [ip for name in ("old-a", "old-b", "old-c", *new) for ip in cluster.ips(name)]
     assert len(every) == len(set(every)), every
     # MetalLB's pool is not ours to count: baremetal-lb reads its own namespace only
-    pools = cluster.custom.list_namespaced_custom_object(
-        "metallb.io", "v1beta1", NS, "ipaddresspools")["items"]
+    pools = cluster.custom.list_namespaced_custom_object("metallb.io", "v1beta1", NS, "ipaddresspools")["items"]
     assert [p["metadata"]["name"] for p in pools] == ["metallb-lan"]
     assert not (pools[0].get("status") or {}).get("assignedIPv4")

@@ -70,17 +70,19 @@ def molecule_env() -> Iterator[dict[str, str]]:
     conf = tmp / "containers.conf"  # the shared settings ([engine] is their last table) + this run's tmp_dir
     conf.write_text(CONTAINERS_CONF.read_text() + f'tmp_dir = "{tmp}/libpod"\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "MOLECULE_"))}
-    env.update({
-        "MOLECULE_GLOB": "molecule/*/molecule.yml",
-        "BLB_MOLECULE_RUN": secrets.token_hex(3),
-        "CONTAINERS_CONF": str(conf),
-        "CONTAINERS_STORAGE_CONF": str(storage),
-        "ANSIBLE_COLLECTIONS_PATH": str(collection_path()),
-        "ANSIBLE_FORCE_COLOR": "0",
-        "ANSIBLE_NOCOLOR": "1",
-        "NO_COLOR": "1",
-        "PATH": f"{VENV_BIN}:{env.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}",
-    })
+    env.update(
+        {
+            "MOLECULE_GLOB": "molecule/*/molecule.yml",
+            "BLB_MOLECULE_RUN": secrets.token_hex(3),
+            "CONTAINERS_CONF": str(conf),
+            "CONTAINERS_STORAGE_CONF": str(storage),
+            "ANSIBLE_COLLECTIONS_PATH": str(collection_path()),
+            "ANSIBLE_FORCE_COLOR": "0",
+            "ANSIBLE_NOCOLOR": "1",
+            "NO_COLOR": "1",
+            "PATH": f"{VENV_BIN}:{env.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}",
+        }
+    )
     try:
         # the first podman command on the new storage: its database now names this run's tmp dir
         info = subprocess.run(["podman", "info"], env=env, capture_output=True, text=True, timeout=60)
@@ -104,24 +106,36 @@ def test_molecule_scenario(scenario: str, molecule_env: dict[str, str], tmp_path
     log = tmp_path / f"molecule-{scenario}.log"
     with open(log, "w") as out:
         try:
-            proc = subprocess.run([str(VENV_BIN / "molecule"), "-c", "molecule/config.yml", "test", "-s", scenario],
-                                  cwd=ROOT, env=molecule_env, stdout=out, stderr=subprocess.STDOUT,
-                                  timeout=SCENARIO_TIMEOUT)
+            proc = subprocess.run(
+                [str(VENV_BIN / "molecule"), "-c", "molecule/config.yml", "test", "-s", scenario],
+                cwd=ROOT,
+                env=molecule_env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=SCENARIO_TIMEOUT,
+            )
             rc = proc.returncode
         except subprocess.TimeoutExpired:
             rc = None
     text = log.read_text(errors="replace")
     if rc is None:
         # molecule was killed mid-way: run its destroy so nothing is left running
-        subprocess.run([str(VENV_BIN / "molecule"), "-c", "molecule/config.yml", "destroy", "-s", scenario],
-                       cwd=ROOT, env=molecule_env, capture_output=True, timeout=120)
+        subprocess.run(
+            [str(VENV_BIN / "molecule"), "-c", "molecule/config.yml", "destroy", "-s", scenario],
+            cwd=ROOT,
+            env=molecule_env,
+            capture_output=True,
+            timeout=120,
+        )
     assert rc == 0, f"molecule test -s {scenario}: {'timed out' if rc is None else f'rc {rc}'}\n{text[-8000:]}"
     left = _netns(molecule_env["BLB_MOLECULE_RUN"]) - before
     assert not left, f"network namespaces left behind: {left}"
-    containers = subprocess.run(["podman", "ps", "-a", "--format", "{{.Names}}"], env=molecule_env,
-                                capture_output=True, text=True).stdout.split()
+    containers = subprocess.run(
+        ["podman", "ps", "-a", "--format", "{{.Names}}"], env=molecule_env, capture_output=True, text=True
+    ).stdout.split()
     assert not containers, f"containers left behind: {containers}"
     # podman wrote this scenario's container events where this run's tmp_dir is, not in a shared /run/libpod
     events = Path(molecule_env["CONTAINERS_STORAGE_CONF"]).parent / "libpod" / "events" / "events.log"
-    assert events.exists() and '"Type":"container"' in events.read_text(errors="replace"), \
+    assert events.exists() and '"Type":"container"' in events.read_text(errors="replace"), (
         f"no container events in {events}: podman used another tmp_dir"
+    )

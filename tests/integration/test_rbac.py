@@ -38,8 +38,9 @@ def kube_api(rbac_kube_api: ApiServer) -> ApiServer:
 
 def identity(server: ApiServer, *, check: bool = False, **args: Any) -> tuple[int, dict[str, Any]]:
     """Run the module as an admin would (the emulator's admin token)."""
-    return run_module("baremetal.lb.speaker_identity", {"host": server.url, "api_key": DEFAULT_TOKEN, **args},
-                      check=check, diff=True)
+    return run_module(
+        "baremetal.lb.speaker_identity", {"host": server.url, "api_key": DEFAULT_TOKEN, **args}, check=check, diff=True
+    )
 
 
 def revoke(server: ApiServer, group: str, resource: str, verb: str) -> None:
@@ -115,8 +116,9 @@ def test_module_creates_least_privilege_identity_idempotently(kube_api: ApiServe
     assert cluster_resources == {"services", "nodes", "namespaces", "services/status", "endpointslices", "events"}
     assert all("*" not in r["verbs"] and "*" not in r["resources"] for r in cr["rules"] + role["rules"])
     lease_rules = [r for r in role["rules"] if "leases" in r["resources"]]
-    assert {"get", "update"} <= {v for r in lease_rules if r.get("resourceNames") == ["baremetal-lb-allocator"]
-                                 for v in r["verbs"]}
+    assert {"get", "update"} <= {
+        v for r in lease_rules if r.get("resourceNames") == ["baremetal-lb-allocator"] for v in r["verbs"]
+    }
 
     # Drift is put back; the token survives.
     patched = dict(role, rules=role["rules"][:1])
@@ -146,13 +148,15 @@ def test_rotate_token_replaces_the_token_and_revokes_the_old_one(kube_api: ApiSe
     assert _obj(kube_api, "", "secrets", NS, f"{SA}-token") is None
 
     def whoami(token: str) -> int:
-        req = urllib.request.Request(f"{kube_api.url}/api/v1/namespaces/{NS}/services",
-                                     headers={"Authorization": f"Bearer {token}"})
+        req = urllib.request.Request(
+            f"{kube_api.url}/api/v1/namespaces/{NS}/services", headers={"Authorization": f"Bearer {token}"}
+        )
         try:
             with urllib.request.urlopen(req, timeout=5) as resp:
                 return resp.status
         except urllib.error.HTTPError as exc:
             return exc.code
+
     assert whoami(rotated["token"]) == 200
     assert whoami(first["token"]) == 401, "the old token still authenticates"
 
@@ -184,14 +188,18 @@ def test_speaker_works_with_exactly_the_granted_rights(
 def test_the_excludel2_configmap_and_no_other_is_readable(kube_api: ApiServer, speaker_token: str) -> None:
     """The speaker's by-name watch of MetalLB's metallb-excludel2 ConfigMap (speaker/daemon.py, Layer 2 only, so no
     speaker process here: it would answer ARP in the root namespace) is what the Role allows, and nothing more."""
+
     def get(query: str) -> int:
-        req = urllib.request.Request(f"{kube_api.url}/api/v1/namespaces/{NS}/configmaps{query}",
-                                     headers={"Authorization": f"Bearer {speaker_token}"})
+        req = urllib.request.Request(
+            f"{kube_api.url}/api/v1/namespaces/{NS}/configmaps{query}",
+            headers={"Authorization": f"Bearer {speaker_token}"},
+        )
         try:
             with urllib.request.urlopen(req, timeout=5) as resp:
                 return resp.status
         except urllib.error.HTTPError as exc:
             return exc.code
+
     by_name = "?fieldSelector=metadata.name%3Dmetallb-excludel2"
     assert get(by_name) == 200
     assert get(by_name + "&watch=true&timeoutSeconds=1") == 200
@@ -200,8 +208,9 @@ def test_the_excludel2_configmap_and_no_other_is_readable(kube_api: ApiServer, s
     assert get("?fieldSelector=metadata.name%3Dkube-root-ca.crt") == 403
 
 
-def test_without_patch_services_status_the_service_gets_no_address(kube_api: ApiServer, cluster, speaker_token: str,
-                                                                  speakers) -> None:
+def test_without_patch_services_status_the_service_gets_no_address(
+    kube_api: ApiServer, cluster, speaker_token: str, speakers
+) -> None:
     revoke(kube_api, "", "services/status", "patch")
     cluster.pool("lan", ["198.51.100.240-198.51.100.250"])
     sp = speakers("node-1")
@@ -211,8 +220,9 @@ def test_without_patch_services_status_the_service_gets_no_address(kube_api: Api
     assert cluster.ips("traefik") == []
 
 
-def test_without_the_lease_the_speaker_never_allocates(kube_api: ApiServer, cluster, speaker_token: str,
-                                                       speakers) -> None:
+def test_without_the_lease_the_speaker_never_allocates(
+    kube_api: ApiServer, cluster, speaker_token: str, speakers
+) -> None:
     revoke(kube_api, "coordination.k8s.io", "leases", "create")
     cluster.pool("lan", ["198.51.100.240-198.51.100.250"])
     sp = speakers("node-1")
@@ -235,6 +245,7 @@ def test_module_documentation_matches_its_options() -> None:
 
 # --- the heartbeat key: MetalLB's memberlist Secret, read by name, created by the allocator leader ---------------
 
+
 def _memberlist(kube_api: ApiServer) -> dict[str, Any] | None:
     return _obj(kube_api, "", "secrets", NS, "memberlist")
 
@@ -247,8 +258,9 @@ def _denied(kube_api: ApiServer, verb: str, resource: str) -> int:
     return sum(1 for r in list(kube_api.request_log) if r[0] == verb and r[2] == resource and r[-1] == 403)
 
 
-def test_the_leader_creates_the_memberlist_secret_in_metallbs_format(kube_api: ApiServer, speaker_token: str,
-                                                                    speakers) -> None:
+def test_the_leader_creates_the_memberlist_secret_in_metallbs_format(
+    kube_api: ApiServer, speaker_token: str, speakers
+) -> None:
     sp = speakers("node-1")
     wait_for("the speaker to hold the allocator lease", sp.is_leader, timeout=15)
     secret = wait_for("the memberlist Secret", lambda: _memberlist(kube_api), timeout=15)
@@ -264,38 +276,46 @@ def test_the_name_scoped_rule_alone_reads_the_key(kube_api: ApiServer, cluster, 
     """Without the namespace-wide list/watch of Secrets (BGP passwords), the speaker still reads the memberlist
     Secret: get/list/watch with resourceNames [memberlist] covers its by-name watch."""
     role = _obj(kube_api, RBAC, "roles", NS, SA)
-    role["rules"] = [r for r in role["rules"] if not ("secrets" in r["resources"] and "list" in r["verbs"]
-                                                      and not r.get("resourceNames"))]
+    role["rules"] = [
+        r
+        for r in role["rules"]
+        if not ("secrets" in r["resources"] and "list" in r["verbs"] and not r.get("resourceNames"))
+    ]
     kube_api.api.update(kube_api.resource(RBAC, "roles"), NS, SA, role)
     role = _obj(kube_api, RBAC, "roles", NS, SA)
     secret_rules = [r for r in role["rules"] if "secrets" in r["resources"] and {"list", "watch"} & set(r["verbs"])]
     assert [r.get("resourceNames") for r in secret_rules] == [["memberlist"]]
     sp = speakers("node-1")
-    wait_for("the BGP passwords' namespace-wide list to be refused", lambda: _denied(kube_api, "list", "secrets") > 0,
-             timeout=15)
+    wait_for(
+        "the BGP passwords' namespace-wide list to be refused",
+        lambda: _denied(kube_api, "list", "secrets") > 0,
+        timeout=15,
+    )
     # (it never syncs its caches without the BGP passwords' Secrets, but it leads and reads the key)
     wait_for("the memberlist Secret", lambda: _memberlist(kube_api), timeout=15)
     wait_for("the speaker to use the key", lambda: _key_error(sp) is None, timeout=10)
 
 
-def test_without_rights_to_the_secret_the_speaker_says_why_once(kube_api: ApiServer, speaker_token: str,
-                                                                speakers) -> None:
+def test_without_rights_to_the_secret_the_speaker_says_why_once(
+    kube_api: ApiServer, speaker_token: str, speakers
+) -> None:
     for verb in ("list", "watch"):
         revoke(kube_api, "", "secrets", verb)  # from every rule: namespace-wide and by name
     sp = speakers("node-1")
     err = wait_for("the reason in /status", lambda: _key_error(sp), timeout=15)
     assert "cannot read Secret metallb-system/memberlist (HTTP 403" in err
-    wait_for("several refused reads (the watch retries)", lambda: _denied(kube_api, "list", "secrets") >= 4,
-             timeout=30)
+    wait_for("several refused reads (the watch retries)", lambda: _denied(kube_api, "list", "secrets") >= 4, timeout=30)
     assert sp.logs().count("cannot read Secret metallb-system/memberlist") == 1, "not said once"
 
 
-def test_without_create_the_leader_says_it_cannot_create_the_secret(kube_api: ApiServer, speaker_token: str,
-                                                                     speakers) -> None:
+def test_without_create_the_leader_says_it_cannot_create_the_secret(
+    kube_api: ApiServer, speaker_token: str, speakers
+) -> None:
     revoke(kube_api, "", "secrets", "create")
     sp = speakers("node-1")
     wait_for("the speaker to hold the allocator lease", sp.is_leader, timeout=15)
-    err = wait_for("the reason in /status", lambda: (e := _key_error(sp)) and "creating it failed" in e and e,
-                   timeout=15)
+    err = wait_for(
+        "the reason in /status", lambda: (e := _key_error(sp)) and "creating it failed" in e and e, timeout=15
+    )
     assert "(HTTP 403 Forbidden)" in err
     assert _memberlist(kube_api) is None

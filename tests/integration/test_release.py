@@ -31,8 +31,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 @pytest.fixture(scope="module")
 def release(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("dist")
-    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "dist.py"), "--out", str(out)],
-                          capture_output=True, text=True, timeout=840)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "dist.py"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=840,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     built = json.loads(proc.stdout.strip().splitlines()[-1])
     built["out"] = out
@@ -43,8 +47,20 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def installed(release: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The collection as a user installs it: from the tarball, offline, into a fresh path."""
     path = tmp_path_factory.mktemp("collections")
-    proc = subprocess.run([str(VENV_BIN / "ansible-galaxy"), "collection", "install", "--offline", "-p", str(path),
-                           release["collection"]], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            str(VENV_BIN / "ansible-galaxy"),
+            "collection",
+            "install",
+            "--offline",
+            "-p",
+            str(path),
+            release["collection"],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return path
 
@@ -91,7 +107,10 @@ def test_the_wheelhouse_serves_every_supported_node_python(release: dict[str, An
     for py in ("cp311", "cp312"):
         for machine in ("x86_64", "aarch64"):
             assert [w for w in wheels if w.lower().startswith("pyyaml-") and f"-{py}-" in w and machine in w], (
-                py, machine, wheels)
+                py,
+                machine,
+                wheels,
+            )
     assert not [w for w in wheels if w.startswith("scapy")], wheels
     assert [w for w in wheels if w.startswith("kubernetes-")] and [w for w in wheels if w.startswith("pyroute2-")]
 
@@ -103,8 +122,9 @@ def test_the_collection_carries_the_wheel_and_the_wheelhouse_but_no_sources(rele
         bundled = tar.extractfile(f"roles/speaker/files/baremetal_lb-{version}-py3-none-any.whl").read()
         members = {m.name: m for m in tar.getmembers()}
     assert sha256(bundled) == sha256(Path(release["wheel"]).read_bytes())
-    house = sorted(n.rsplit("/", 1)[1] for n in names if n.startswith("roles/speaker/files/wheelhouse/")
-                   and n.endswith(".whl"))
+    house = sorted(
+        n.rsplit("/", 1)[1] for n in names if n.startswith("roles/speaker/files/wheelhouse/") and n.endswith(".whl")
+    )
     assert house == sorted(p.name for p in Path(release["wheelhouse"]).glob("*.whl"))
     assert "roles/speaker/files/wheelhouse/targets.json" in names
     assert members["roles/speaker/files/wheelhouse"].mode & 0o055 == 0o055  # readable by the user who installs it
@@ -114,32 +134,49 @@ def test_the_collection_carries_the_wheel_and_the_wheelhouse_but_no_sources(rele
     assert not [n for n in names if "/tests/" in n or n.endswith((".pyc", "/__pycache__"))]
 
 
-def test_site_yml_of_the_installed_collection_parses_with_the_example_inventory(installed: Path,
-                                                                               tmp_path: Path) -> None:
+def test_site_yml_of_the_installed_collection_parses_with_the_example_inventory(
+    installed: Path, tmp_path: Path
+) -> None:
     # README's quick start, steps 2 and 4: the example inventory copied out of the installed collection, and the
     # playbook named as the collection's (baremetal.lb.site), not by a path into a clone.
     inventory = tmp_path / "inventory"
     shutil.copytree(installed / "ansible_collections" / "baremetal" / "lb" / "inventory" / "example", inventory)
-    env = {"ANSIBLE_COLLECTIONS_PATH": str(installed), "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
-           "PATH": f"{VENV_BIN}:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": str(installed)}
-    proc = subprocess.run([str(VENV_BIN / "ansible-playbook"), "--syntax-check", "-i", str(inventory),
-                           "baremetal.lb.site"], capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    env = {
+        "ANSIBLE_COLLECTIONS_PATH": str(installed),
+        "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
+        "PATH": f"{VENV_BIN}:/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME": str(installed),
+    }
+    proc = subprocess.run(
+        [str(VENV_BIN / "ansible-playbook"), "--syntax-check", "-i", str(inventory), "baremetal.lb.site"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_the_installed_role_installs_the_bundled_wheel_offline(installed: Path, release: dict[str, Any],
-                                                                tmp_path: Path) -> None:
+def test_the_installed_role_installs_the_bundled_wheel_offline(
+    installed: Path, release: dict[str, Any], tmp_path: Path
+) -> None:
     """No package variable, offline: the role finds the wheel and the wheelhouse inside the installed collection.
     Check mode on this machine, preflight and install phases only, the virtualenv path in a temp dir: nothing is
     written; the "would install" report names the version, the staged wheel is the bundled one."""
     venv = tmp_path / "opt" / "venv"
     rc, out = run_playbook(
-        [{"hosts": "all", "gather_facts": True, "gather_subset": ["min"],
-          "roles": [{"role": "baremetal.lb.speaker"}]}],
-        extra_vars={"baremetal_lb_speaker_offline": True, "baremetal_lb_speaker_venv": str(venv),
-                    "baremetal_lb_speaker_api_server": "http://127.0.0.1:1", "baremetal_lb_speaker_api_token": "t"},
-        check=True, tags="speaker_preflight,speaker_install",
-        env={"ANSIBLE_COLLECTIONS_PATH": f"{installed}:{_callback_root()}"})
+        [{"hosts": "all", "gather_facts": True, "gather_subset": ["min"], "roles": [{"role": "baremetal.lb.speaker"}]}],
+        extra_vars={
+            "baremetal_lb_speaker_offline": True,
+            "baremetal_lb_speaker_venv": str(venv),
+            "baremetal_lb_speaker_api_server": "http://127.0.0.1:1",
+            "baremetal_lb_speaker_api_token": "t",
+        },
+        check=True,
+        tags="speaker_preflight,speaker_install",
+        env={"ANSIBLE_COLLECTIONS_PATH": f"{installed}:{_callback_root()}"},
+    )
     assert rc == 0, json.dumps(out)[-4000:]
     staged = task_result(out, "Stage the wheel on the node", host="localhost")
     bundled = installed / "ansible_collections/baremetal/lb/roles/speaker/files" / Path(release["wheel"]).name
@@ -153,9 +190,13 @@ def test_a_source_checkout_without_a_package_is_refused_with_the_fix(tmp_path: P
     """The repo itself carries no wheel: the default install must say how to get one, and change nothing."""
     rc, out = run_playbook(
         [{"hosts": "all", "gather_facts": False, "roles": [{"role": "baremetal.lb.speaker"}]}],
-        extra_vars={"baremetal_lb_speaker_api_server": "http://127.0.0.1:1", "baremetal_lb_speaker_api_token": "t",
-                    "baremetal_lb_speaker_venv": str(tmp_path / "opt" / "venv")},
-        tags="speaker_preflight")
+        extra_vars={
+            "baremetal_lb_speaker_api_server": "http://127.0.0.1:1",
+            "baremetal_lb_speaker_api_token": "t",
+            "baremetal_lb_speaker_venv": str(tmp_path / "opt" / "venv"),
+        },
+        tags="speaker_preflight",
+    )
     assert rc != 0
     failed = task_result(out, "There is a speaker to install", host="localhost")
     assert "make dist" in failed["msg"] and "baremetal_lb_speaker_package" in failed["msg"], failed["msg"]

@@ -18,9 +18,14 @@ def test_restart_rebuilds_from_status_holders_first_and_writes_nothing(cluster: 
     cluster.service("new")
     cluster.service("old")
     cluster.core.patch_namespaced_service_status(
-        "old", "default", {"metadata": {"annotations": {"metallb.io/ip-allocated-from-pool": "lan"}},
-                           "status": {"loadBalancer": {"ingress": [{"ip": "10.1.1.240"}]}}},
-        _content_type="application/merge-patch+json")
+        "old",
+        "default",
+        {
+            "metadata": {"annotations": {"metallb.io/ip-allocated-from-pool": "lan"}},
+            "status": {"loadBalancer": {"ingress": [{"ip": "10.1.1.240"}]}},
+        },
+        _content_type="application/merge-patch+json",
+    )
     first = speakers("node-1")
     assert cluster.wait_ips("new") == ["10.1.1.241"]  # 'old' kept .240 although 'new' is older
     assert cluster.ips("old") == ["10.1.1.240"]
@@ -97,8 +102,9 @@ def test_api_away_keeps_state_and_recovers(cluster: Cluster, speakers, kube_api)
     cluster.wait_ips("one")
     kube_api.pause()
     try:
-        wait_for("the speaker to notice the outage", lambda: (st := sp.status()) and not st["api_reachable"],
-                 timeout=20)
+        wait_for(
+            "the speaker to notice the outage", lambda: (st := sp.status()) and not st["api_reachable"], timeout=20
+        )
         assert sp.status()["services"][0]["ips"] == ["10.1.1.240"]  # last state kept
     finally:
         kube_api.resume()

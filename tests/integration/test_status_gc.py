@@ -37,15 +37,37 @@ def closed_port() -> int:
 
 def bgp_setup(cluster: Cluster, nodes: list[str]) -> None:
     for n in nodes:
-        cluster.core.create_node({"metadata": {"name": n, "labels": {"kubernetes.io/hostname": n}},
-                                  "status": {"conditions": [{"type": "Ready", "status": "True"}]}})
+        cluster.core.create_node(
+            {
+                "metadata": {"name": n, "labels": {"kubernetes.io/hostname": n}},
+                "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+            }
+        )
     cluster.pool("public", ["192.0.2.0/28"])
-    cluster.custom.create_namespaced_custom_object("metallb.io", "v1beta1", NS, "bgpadvertisements", {
-        "apiVersion": "metallb.io/v1beta1", "kind": "BGPAdvertisement", "metadata": {"name": "public"},
-        "spec": {"ipAddressPools": ["public"]}})
-    cluster.custom.create_namespaced_custom_object("metallb.io", "v1beta2", NS, "bgppeers", {
-        "apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer", "metadata": {"name": "router"},
-        "spec": {"myASN": 64512, "peerASN": 64513, "peerAddress": "127.0.0.1", "peerPort": closed_port()}})
+    cluster.custom.create_namespaced_custom_object(
+        "metallb.io",
+        "v1beta1",
+        NS,
+        "bgpadvertisements",
+        {
+            "apiVersion": "metallb.io/v1beta1",
+            "kind": "BGPAdvertisement",
+            "metadata": {"name": "public"},
+            "spec": {"ipAddressPools": ["public"]},
+        },
+    )
+    cluster.custom.create_namespaced_custom_object(
+        "metallb.io",
+        "v1beta2",
+        NS,
+        "bgppeers",
+        {
+            "apiVersion": "metallb.io/v1beta2",
+            "kind": "BGPPeer",
+            "metadata": {"name": "router"},
+            "spec": {"myASN": 64512, "peerASN": 64513, "peerAddress": "127.0.0.1", "peerPort": closed_port()},
+        },
+    )
 
 
 def bgp_statuses(cluster: Cluster) -> list[tuple[str, str, list[str] | None]]:
@@ -94,15 +116,26 @@ def released_control(cluster: Cluster, watcher: Any, node: str, duration: int) -
     """A node whose speaker stopped cleanly *now* (a Node, a released Lease) and owns one ServiceBGPStatus: the
     collector sweeps it one Lease duration from now, so once it is gone, a sweep of any Lease released before
     now would have come too."""
-    cluster.core.create_node({"metadata": {"name": node, "labels": {"kubernetes.io/hostname": node}},
-                              "status": {"conditions": [{"type": "Ready", "status": "True"}]}})
-    client.CoordinationV1Api(cluster.core.api_client).create_namespaced_lease(NS, {
-        "metadata": {"name": lease_name(node), "labels": {NAME_LABEL: "baremetal-lb-speaker",
-                                                          COMPONENT_LABEL: "liveness", LAYER2_LABEL: "false"}},
-        "spec": {"holderIdentity": "", "leaseDurationSeconds": duration}})
+    cluster.core.create_node(
+        {
+            "metadata": {"name": node, "labels": {"kubernetes.io/hostname": node}},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+        }
+    )
+    client.CoordinationV1Api(cluster.core.api_client).create_namespaced_lease(
+        NS,
+        {
+            "metadata": {
+                "name": lease_name(node),
+                "labels": {NAME_LABEL: "baremetal-lb-speaker", COMPONENT_LABEL: "liveness", LAYER2_LABEL: "false"},
+            },
+            "spec": {"holderIdentity": "", "leaseDurationSeconds": duration},
+        },
+    )
     # The object only once the collector has seen the Lease: before, "no Lease" would count from its own start.
-    wait_for(f"{watcher.node} to see {node}'s Lease", lambda: node in watcher.status()["liveness"]["speakers"],
-             timeout=15)
+    wait_for(
+        f"{watcher.node} to see {node}'s Lease", lambda: node in watcher.status()["liveness"]["speakers"], timeout=15
+    )
     cluster.custom.create_namespaced_custom_object(
         "metallb.io",
         "v1beta1",
@@ -136,8 +169,11 @@ def test_restart_within_the_lease_keeps_the_objects(cluster: Cluster, speakers, 
     released_control(cluster, a, "node-x", 10)
     b = speakers("node-b", extra=leases)  # ...and taken again before it would count
     wait_for("node-b synced again", lambda: (st := b.status()) and st["synced"], timeout=15)
-    wait_for("the control's object to be swept (a late sweep of node-b's would have come by now)",
-             lambda: all(n != "node-x" for n, _, _ in bgp_statuses(cluster)), timeout=60)
+    wait_for(
+        "the control's object to be swept (a late sweep of node-b's would have come by now)",
+        lambda: all(n != "node-x" for n, _, _ in bgp_statuses(cluster)),
+        timeout=60,
+    )
     assert bgp_statuses(cluster) == before
     after = {v: kube_api.count_requests(verb=v, resource="servicebgpstatuses") for v in ("create", "delete")}
     assert after == {v: n + 1 for v, n in writes.items()}, "a restart made the status objects flap"  # + the control
@@ -148,16 +184,23 @@ def test_stopped_node_deleted_from_the_cluster_loses_its_objects_at_once(cluster
     a, b = start_pair(cluster, speakers, {"membership": {"lease_duration": "120s", "lease_renew_interval": "1s"}})
     assert b.terminate() == 0  # decommissioning: stop the speaker (Lease released)...
     cluster.core.delete_node("node-b")  # ...and remove the node
-    wait_for("node-b's objects to go", lambda: [n for n, _, _ in bgp_statuses(cluster)] == ["node-a", "node-a"],
-             timeout=60, interval=0.05)
+    wait_for(
+        "node-b's objects to go",
+        lambda: [n for n, _, _ in bgp_statuses(cluster)] == ["node-a", "node-a"],
+        timeout=60,
+        interval=0.05,
+    )
     assert "status-gc: the speaker on node node-b is gone (its Node is deleted)" in a.logs()
 
 
 def test_deleted_service_loses_its_status_objects(cluster: Cluster, speakers):
     start_pair(cluster, speakers)
     cluster.core.delete_namespaced_service("web", "default")
-    wait_for("web's ServiceBGPStatus objects to go", lambda: bgp_statuses(cluster) == [
-        ("node-a", "db", ["router"]), ("node-b", "db", ["router"])], timeout=10)
+    wait_for(
+        "web's ServiceBGPStatus objects to go",
+        lambda: bgp_statuses(cluster) == [("node-a", "db", ["router"]), ("node-b", "db", ["router"])],
+        timeout=10,
+    )
 
 
 def test_leader_killed_the_standby_sweeps(cluster: Cluster, speakers):
@@ -165,5 +208,6 @@ def test_leader_killed_the_standby_sweeps(cluster: Cluster, speakers):
     a, b = start_pair(cluster, speakers)
     a.kill()
     wait_for("node-b to lead", b.is_leader, timeout=15)
-    wait_for("node-a's objects to go", lambda: [n for n, _, _ in bgp_statuses(cluster)] == ["node-b", "node-b"],
-             timeout=15)
+    wait_for(
+        "node-a's objects to go", lambda: [n for n, _, _ in bgp_statuses(cluster)] == ["node-b", "node-b"], timeout=15
+    )

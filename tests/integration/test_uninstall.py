@@ -26,14 +26,25 @@ WRITES = ("create", "update", "patch", "delete")
 
 def inventory(pf_url: str, kubeconfig: Path) -> dict:
     local = {"ansible_connection": "local", "ansible_python_interpreter": PYTHON}
-    return {"all": {
-        "vars": {"baremetal_lb_pools": POOLS, "baremetal_lb_kubeconfig": str(kubeconfig)},
-        "hosts": {"localhost": local},
-        "children": {
-            "k8s_nodes": {"hosts": {}},  # the node side: Molecule
-            "routers": {"hosts": {"gw": {**local, "baremetal_lb_router_backend": "pfsense",
-                                         "baremetal_lb_router_api_url": pf_url,
-                                         "baremetal_lb_router_api_key": "pf-secret-key"}}}}}}
+    return {
+        "all": {
+            "vars": {"baremetal_lb_pools": POOLS, "baremetal_lb_kubeconfig": str(kubeconfig)},
+            "hosts": {"localhost": local},
+            "children": {
+                "k8s_nodes": {"hosts": {}},  # the node side: Molecule
+                "routers": {
+                    "hosts": {
+                        "gw": {
+                            **local,
+                            "baremetal_lb_router_backend": "pfsense",
+                            "baremetal_lb_router_api_url": pf_url,
+                            "baremetal_lb_router_api_key": "pf-secret-key",
+                        }
+                    }
+                },
+            },
+        }
+    }
 
 
 def play(name: str) -> str:
@@ -57,23 +68,40 @@ def exists(fn, *args) -> bool:
 def test_uninstall_checks_removes_and_then_changes_nothing(tmp_path: Path) -> None:
     everything = {"baremetal_lb_uninstall_pools": True, "baremetal_lb_uninstall_router_reservations": True}
     # an API key needs KeyAuth enabled on the router (the fake starts as pfSense does: BasicAuth only)
-    with ApiServer(port=0, crd_dirs=[REPO / "speaker" / "crds"]) as server, \
-            FakePfsense(auth_methods=("BasicAuth", "KeyAuth")) as pf:
+    with (
+        ApiServer(port=0, crd_dirs=[REPO / "speaker" / "crds"]) as server,
+        FakePfsense(auth_methods=("BasicAuth", "KeyAuth")) as pf,
+    ):
         server.start()
         kc = write_kubeconfig(tmp_path / "kubeconfig", server.url, token=DEFAULT_TOKEN)
         inv = inventory(pf.url, kc)
         api = api_client(server.url)
         core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
         sa = lambda: exists(core.read_namespaced_service_account, "baremetal-lb-speaker", NS)  # noqa: E731
-        pool = lambda: exists(custom.get_namespaced_custom_object, "metallb.io", "v1beta1", NS,  # noqa: E731
-                              "ipaddresspools", "lan")
+        pool = lambda: exists(  # noqa: E731
+            custom.get_namespaced_custom_object,
+            "metallb.io",
+            "v1beta1",
+            NS,
+            "ipaddresspools",
+            "lan",
+        )
         # installed: router reservation, pool, identity
         for name in ("router.yml", "pools.yml"):
             rc, out = run_playbook(play(name), inventory=inv)
             assert rc == 0, out
-        rc, out = run_playbook([{"hosts": "localhost", "gather_facts": False, "tasks": [
-            {"name": "identity", "baremetal.lb.speaker_identity": {"kubeconfig": str(kc)}, "no_log": True}]}],
-            inventory=inv)
+        rc, out = run_playbook(
+            [
+                {
+                    "hosts": "localhost",
+                    "gather_facts": False,
+                    "tasks": [
+                        {"name": "identity", "baremetal.lb.speaker_identity": {"kubeconfig": str(kc)}, "no_log": True}
+                    ],
+                }
+            ],
+            inventory=inv,
+        )
         assert rc == 0, out
         assert sa() and pool() and pf.applied["lan"]["range_to"] == "10.1.1.239"
 

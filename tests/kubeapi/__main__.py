@@ -25,8 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
-    server = ApiServer(args.port, crd_dirs=args.crds, history=args.history, host=args.host,
-                       bookmark_interval=args.bookmark_interval).start()
+    server = ApiServer(
+        args.port, crd_dirs=args.crds, history=args.history, host=args.host, bookmark_interval=args.bookmark_interval
+    ).start()
     print(server.url, flush=True)
     try:
         done.wait()

@@ -25,8 +25,15 @@ from .serviceaccounts import TokenIssuer
 from .store import ADDED, DELETED, MODIFIED, Entry, Event, Store
 from .strategies import now_rfc3339, strategy_for
 
-SYSTEM_META = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation",
-               "selfLink", "managedFields")
+SYSTEM_META = (
+    "uid",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "generation",
+    "selfLink",
+    "managedFields",
+)
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # apimachinery's utilrand alphabet
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
@@ -87,9 +94,15 @@ class Api:
             raise errors.not_found(rt.plural, rt.group, name)
         return entry
 
-    def list(self, rt: ResourceType, namespace: str | None, labels: tuple[Requirement, ...] = (),
-             fields: tuple[FieldRequirement, ...] = (), limit: int = 0,
-             continue_token: str | None = None) -> tuple[list[Entry], int, str | None, int | None]:
+    def list(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        labels: tuple[Requirement, ...] = (),
+        fields: tuple[FieldRequirement, ...] = (),
+        limit: int = 0,
+        continue_token: str | None = None,
+    ) -> tuple[list[Entry], int, str | None, int | None]:
         """Matching entries sorted by namespace/name, the list's resourceVersion, continue, remaining."""
         with self.store.lock:
             rv = self.store.rv
@@ -115,8 +128,7 @@ class Api:
             last = sort_key(entries[limit - 1])
             remaining = len(entries) - limit
             entries = entries[:limit]
-            next_token = base64.urlsafe_b64encode(
-                json.dumps({"rv": rv, "start": list(last)}).encode()).decode()
+            next_token = base64.urlsafe_b64encode(json.dumps({"rv": rv, "start": list(last)}).encode()).decode()
         return entries, rv, next_token, remaining
 
     # ------------------------------------------------------------------ create
@@ -151,11 +163,13 @@ class Api:
         api_version = rt.api_version(version)
         if obj.get("kind") and obj["kind"] != rt.kind:
             raise errors.bad_request(
-                f"the kind in the data ({obj['kind']}) does not match the expected kind ({rt.kind})")
+                f"the kind in the data ({obj['kind']}) does not match the expected kind ({rt.kind})"
+            )
         if obj.get("apiVersion") and obj["apiVersion"] != api_version:
             raise errors.bad_request(
                 f"the API version in the data ({obj['apiVersion']}) does not match the expected API version "
-                f"({api_version})")
+                f"({api_version})"
+            )
         obj["apiVersion"] = api_version
         obj["kind"] = rt.kind
         meta = obj.get("metadata")
@@ -166,7 +180,8 @@ class Api:
         if rt.namespaced:
             if meta.get("namespace") and meta["namespace"] != namespace:
                 raise errors.bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request")
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
             meta["namespace"] = namespace
         else:
             meta.pop("namespace", None)
@@ -176,11 +191,14 @@ class Api:
                 meta.pop(field, None)
             elif not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
                 raise errors.bad_request(
-                    f"json: cannot unmarshal into Go struct field ObjectMeta.metadata.{field} of type string")
-        if "finalizers" in meta and not (isinstance(meta["finalizers"], list)
-                                         and all(isinstance(f, str) for f in meta["finalizers"])):
+                    f"json: cannot unmarshal into Go struct field ObjectMeta.metadata.{field} of type string"
+                )
+        if "finalizers" in meta and not (
+            isinstance(meta["finalizers"], list) and all(isinstance(f, str) for f in meta["finalizers"])
+        ):
             raise errors.bad_request(
-                "json: cannot unmarshal into Go struct field ObjectMeta.metadata.finalizers of type string")
+                "json: cannot unmarshal into Go struct field ObjectMeta.metadata.finalizers of type string"
+            )
         return meta
 
     def _validate_meta(self, rt: ResourceType, obj: dict[str, Any]) -> list[dict[str, str]]:
@@ -188,32 +206,53 @@ class Api:
         errs: list[dict[str, str]] = []
         name = meta.get("name")
         if not name:
-            errs.append(cause("FieldValueRequired", "metadata.name",
-                              "Required value: name or generateName is required"))
+            errs.append(
+                cause("FieldValueRequired", "metadata.name", "Required value: name or generateName is required")
+            )
         else:
             pattern, message, maxlen = rt.strategy.name_rule
             if rt.is_custom:
                 pattern, message, maxlen = _SUBDOMAIN, message, 253
             if len(name) > maxlen:
-                errs.append(cause("FieldValueInvalid", "metadata.name",
-                                  f'Invalid value: "{name}": must be no more than {maxlen} characters'))
+                errs.append(
+                    cause(
+                        "FieldValueInvalid",
+                        "metadata.name",
+                        f'Invalid value: "{name}": must be no more than {maxlen} characters',
+                    )
+                )
             elif not pattern.match(name):
                 errs.append(cause("FieldValueInvalid", "metadata.name", f'Invalid value: "{name}": {message}'))
         for key, value in (meta.get("labels") or {}).items():
             if not _valid_qualified_key(key):
-                errs.append(cause("FieldValueInvalid", "metadata.labels",
-                                  f'Invalid value: "{key}": name part must consist of alphanumeric characters, '
-                                  f"'-', '_' or '.', and must start and end with an alphanumeric character"))
+                errs.append(
+                    cause(
+                        "FieldValueInvalid",
+                        "metadata.labels",
+                        f'Invalid value: "{key}": name part must consist of alphanumeric characters, '
+                        f"'-', '_' or '.', and must start and end with an alphanumeric character",
+                    )
+                )
             if len(value) > 63 or not _LABEL_VALUE.match(value):
-                errs.append(cause("FieldValueInvalid", "metadata.labels",
-                                  f'Invalid value: "{value}": a valid label must be an empty string or consist of '
-                                  f"alphanumeric characters, '-', '_' or '.', and must start and end with an "
-                                  f"alphanumeric character"))
+                errs.append(
+                    cause(
+                        "FieldValueInvalid",
+                        "metadata.labels",
+                        f'Invalid value: "{value}": a valid label must be an empty string or consist of '
+                        f"alphanumeric characters, '-', '_' or '.', and must start and end with an "
+                        f"alphanumeric character",
+                    )
+                )
         for key in meta.get("annotations") or {}:
             if not _valid_qualified_key(key):
-                errs.append(cause("FieldValueInvalid", "metadata.annotations",
-                                  f'Invalid value: "{key}": name part must consist of alphanumeric characters, '
-                                  f"'-', '_' or '.', and must start and end with an alphanumeric character"))
+                errs.append(
+                    cause(
+                        "FieldValueInvalid",
+                        "metadata.annotations",
+                        f'Invalid value: "{key}": name part must consist of alphanumeric characters, '
+                        f"'-', '_' or '.', and must start and end with an alphanumeric character",
+                    )
+                )
         return errs
 
     @staticmethod
@@ -222,8 +261,15 @@ class Api:
             raise errors.invalid(rt.kind, rt.group, obj["metadata"].get("name", ""), causes)
 
     # ------------------------------------------------------------------ update / patch
-    def update(self, rt: ResourceType, namespace: str, name: str, obj: Any, subresource: str | None = None,
-               version: str | None = None) -> tuple[Entry, bool]:
+    def update(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        obj: Any,
+        subresource: str | None = None,
+        version: str | None = None,
+    ) -> tuple[Entry, bool]:
         """PUT. Returns the entry and whether it was created (AllowCreateOnUpdate)."""
         ns = namespace if rt.namespaced else ""
         meta = self._check_body(rt, namespace, obj, version)
@@ -241,15 +287,32 @@ class Api:
                 raise errors.not_found(rt.plural, rt.group, name)
             if not rv:
                 if not rt.unconditional_update:
-                    raise errors.invalid(rt.kind, rt.group, name, [cause(
-                        "FieldValueInvalid", "metadata.resourceVersion",
-                        "Invalid value: 0x0: must be specified for an update")])
+                    raise errors.invalid(
+                        rt.kind,
+                        rt.group,
+                        name,
+                        [
+                            cause(
+                                "FieldValueInvalid",
+                                "metadata.resourceVersion",
+                                "Invalid value: 0x0: must be specified for an update",
+                            )
+                        ],
+                    )
             elif rv != cur.obj["metadata"]["resourceVersion"]:
                 raise errors.conflict(rt.plural, rt.group, name)
             return self._apply_update(rt, cur, obj, subresource), False
 
-    def patch(self, rt: ResourceType, namespace: str, name: str, body: bytes, content_type: str,
-              subresource: str | None = None, version: str | None = None) -> Entry:
+    def patch(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        body: bytes,
+        content_type: str,
+        subresource: str | None = None,
+        version: str | None = None,
+    ) -> Entry:
         ns = namespace if rt.namespaced else ""
         ctype = content_type.split(";")[0].strip().lower()
         accepted = [JSON_PATCH, MERGE_PATCH, APPLY_PATCH]
@@ -328,9 +391,14 @@ class Api:
         if ometa.get("deletionTimestamp"):
             added = set(meta.get("finalizers") or []) - set(ometa.get("finalizers") or [])
             if added:
-                causes.append(cause("FieldValueForbidden", "metadata.finalizers",
-                                    f"Forbidden: no new finalizers can be added if the object is being deleted, "
-                                    f"found new finalizers {sorted(added)!r}"))
+                causes.append(
+                    cause(
+                        "FieldValueForbidden",
+                        "metadata.finalizers",
+                        f"Forbidden: no new finalizers can be added if the object is being deleted, "
+                        f"found new finalizers {sorted(added)!r}",
+                    )
+                )
         self._raise_invalid(rt, new, causes)
         if "generation" in ometa and _spec_changed(old, new):
             meta["generation"] = ometa["generation"] + 1
@@ -350,8 +418,9 @@ class Api:
         return entry
 
     # ------------------------------------------------------------------ delete
-    def delete(self, rt: ResourceType, namespace: str, name: str,
-               options: dict[str, Any] | None = None) -> tuple[Entry, bool]:
+    def delete(
+        self, rt: ResourceType, namespace: str, name: str, options: dict[str, Any] | None = None
+    ) -> tuple[Entry, bool]:
         """Returns the final (or deletion-pending) entry and whether it is gone."""
         ns = namespace if rt.namespaced else ""
         pre = (options or {}).get("preconditions") or {}
@@ -361,14 +430,21 @@ class Api:
                 raise errors.not_found(rt.plural, rt.group, name)
             meta = cur.obj["metadata"]
             if pre.get("uid") and pre["uid"] != meta["uid"]:
-                raise errors.conflict(rt.plural, rt.group, name,
-                                      f"Precondition failed: UID in precondition: {pre['uid']}, "
-                                      f"UID in object meta: {meta['uid']}")
+                raise errors.conflict(
+                    rt.plural,
+                    rt.group,
+                    name,
+                    f"Precondition failed: UID in precondition: {pre['uid']}, UID in object meta: {meta['uid']}",
+                )
             if pre.get("resourceVersion") and pre["resourceVersion"] != meta["resourceVersion"]:
-                raise errors.conflict(rt.plural, rt.group, name,
-                                      f"Precondition failed: ResourceVersion in precondition: "
-                                      f"{pre['resourceVersion']}, ResourceVersion in object meta: "
-                                      f"{meta['resourceVersion']}")
+                raise errors.conflict(
+                    rt.plural,
+                    rt.group,
+                    name,
+                    f"Precondition failed: ResourceVersion in precondition: "
+                    f"{pre['resourceVersion']}, ResourceVersion in object meta: "
+                    f"{meta['resourceVersion']}",
+                )
             new = dict(cur.obj)
             new["metadata"] = nmeta = dict(meta)
             if meta.get("finalizers"):
@@ -412,8 +488,9 @@ class Api:
         for entry in list(self.store.iter(key, None)):
             obj = dict(entry.obj)
             obj["metadata"] = dict(entry.obj["metadata"])
-            self.store.commit(key, obj["metadata"].get("namespace", ""), obj["metadata"]["name"], DELETED, obj,
-                              entry.obj)
+            self.store.commit(
+                key, obj["metadata"].get("namespace", ""), obj["metadata"]["name"], DELETED, obj, entry.obj
+            )
         self.registry.remove(key)
         self.store.drop_resource(key)
 

@@ -15,15 +15,24 @@ from typing import Any
 from .resources import Registry, ResourceType
 
 SERVER_VERSION = {
-    "major": "1", "minor": "32", "gitVersion": "v1.32.0-baremetal-lb-emulator", "gitCommit": "0" * 40,
-    "gitTreeState": "clean", "buildDate": "2026-11-24T00:00:00Z", "goVersion": "go1.23.0",
-    "compiler": "gc", "platform": "linux/amd64",
+    "major": "1",
+    "minor": "32",
+    "gitVersion": "v1.32.0-baremetal-lb-emulator",
+    "gitCommit": "0" * 40,
+    "gitTreeState": "clean",
+    "buildDate": "2026-11-24T00:00:00Z",
+    "goVersion": "go1.23.0",
+    "compiler": "gc",
+    "platform": "linux/amd64",
 }
 
 
 def api_versions(host: str) -> dict[str, Any]:
-    return {"kind": "APIVersions", "versions": ["v1"],
-            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": host}]}
+    return {
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": host}],
+    }
 
 
 def _group_doc(group: str, versions: list[str]) -> dict[str, Any]:
@@ -51,16 +60,26 @@ def api_resource_list(registry: Registry, group: str, version: str) -> dict[str,
     for rt in sorted(registry.all(), key=lambda r: r.plural):
         if rt.group != group or version not in rt.versions:
             continue
-        main: dict[str, Any] = {"name": rt.plural, "singularName": rt.singular, "namespaced": rt.namespaced,
-                                "kind": rt.kind, "verbs": MAIN_VERBS}
+        main: dict[str, Any] = {
+            "name": rt.plural,
+            "singularName": rt.singular,
+            "namespaced": rt.namespaced,
+            "kind": rt.kind,
+            "verbs": MAIN_VERBS,
+        }
         if rt.short_names:
             main["shortNames"] = list(rt.short_names)
         if rt.categories:
             main["categories"] = list(rt.categories)
         resources.append(main)
         for sub in sorted(rt.subresources):
-            doc: dict[str, Any] = {"name": f"{rt.plural}/{sub}", "singularName": "", "namespaced": rt.namespaced,
-                                   "kind": rt.kind, "verbs": ["get", "patch", "update"]}
+            doc: dict[str, Any] = {
+                "name": f"{rt.plural}/{sub}",
+                "singularName": "",
+                "namespaced": rt.namespaced,
+                "kind": rt.kind,
+                "verbs": ["get", "patch", "update"],
+            }
             if sub == "token":
                 doc.update(group="authentication.k8s.io", version="v1", kind="TokenRequest", verbs=["create"])
             elif sub == "finalize":
@@ -73,6 +92,7 @@ def api_resource_list(registry: Registry, group: str, version: str) -> dict[str,
 
 
 # ---------------------------------------------------------------------------------- tables
+
 
 def human_age(timestamp: str | None, now: float | None = None) -> str:
     """``duration.HumanDuration`` for a RFC 3339 timestamp ("5s", "3m", "2d4h"...)."""
@@ -108,8 +128,9 @@ def human_age(timestamp: str | None, now: float | None = None) -> str:
     return f"{days // 365}y"
 
 
-def _col(name: str, type_: str = "string", description: str = "", priority: int = 0,
-         format_: str = "") -> dict[str, Any]:
+def _col(
+    name: str, type_: str = "string", description: str = "", priority: int = 0, format_: str = ""
+) -> dict[str, Any]:
     return {"name": name, "type": type_, "format": format_, "description": description, "priority": priority}
 
 
@@ -155,50 +176,79 @@ def _service_row(obj: dict[str, Any]) -> list[Any]:
 
 
 _BUILTIN_COLUMNS: dict[tuple[str, str], tuple[list[dict[str, Any]], Any]] = {
-    ("", "services"): (
-        [_col("Type"), _col("Cluster-IP"), _col("External-IP"), _col("Port(s)")], _service_row),
+    ("", "services"): ([_col("Type"), _col("Cluster-IP"), _col("External-IP"), _col("Port(s)")], _service_row),
     ("", "nodes"): (
         [_col("Status"), _col("Roles")],
-        lambda o: [next((("Ready" if c.get("status") == "True" else "NotReady")
-                         for c in (o.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"),
-                        "Unknown"), "<none>"]),
+        lambda o: [
+            next(
+                (
+                    ("Ready" if c.get("status") == "True" else "NotReady")
+                    for c in (o.get("status") or {}).get("conditions") or []
+                    if c.get("type") == "Ready"
+                ),
+                "Unknown",
+            ),
+            "<none>",
+        ],
+    ),
     ("", "pods"): (
         [_col("Ready"), _col("Status"), _col("Restarts", "integer")],
-        lambda o: [f"0/{len((o.get('spec') or {}).get('containers') or [])}",
-                   (o.get("status") or {}).get("phase", ""), 0]),
+        lambda o: [
+            f"0/{len((o.get('spec') or {}).get('containers') or [])}",
+            (o.get("status") or {}).get("phase", ""),
+            0,
+        ],
+    ),
     ("", "namespaces"): ([_col("Status")], lambda o: [(o.get("status") or {}).get("phase", "")]),
-    ("coordination.k8s.io", "leases"): (
-        [_col("Holder")], lambda o: [(o.get("spec") or {}).get("holderIdentity", "")]),
+    ("coordination.k8s.io", "leases"): ([_col("Holder")], lambda o: [(o.get("spec") or {}).get("holderIdentity", "")]),
     ("", "configmaps"): ([_col("Data", "integer")], lambda o: [len(o.get("data") or {})]),
-    ("", "secrets"): ([_col("Type"), _col("Data", "integer")],
-                      lambda o: [o.get("type", ""), len(o.get("data") or {})]),
+    ("", "secrets"): ([_col("Type"), _col("Data", "integer")], lambda o: [o.get("type", ""), len(o.get("data") or {})]),
     ("discovery.k8s.io", "endpointslices"): (
         [_col("AddressType"), _col("Ports"), _col("Endpoints")],
-        lambda o: [o.get("addressType", ""),
-                   ",".join(str(p.get("port")) for p in o.get("ports") or []) or "<unset>",
-                   ",".join(a for e in o.get("endpoints") or [] for a in e.get("addresses") or []) or "<unset>"]),
+        lambda o: [
+            o.get("addressType", ""),
+            ",".join(str(p.get("port")) for p in o.get("ports") or []) or "<unset>",
+            ",".join(a for e in o.get("endpoints") or [] for a in e.get("addresses") or []) or "<unset>",
+        ],
+    ),
 }
 
 
 def _subjects(o: dict[str, Any], kind: str) -> str:
-    names = [(f"{s.get('namespace', '')}/{s.get('name', '')}" if kind == "ServiceAccount" else s.get("name", ""))
-             for s in o.get("subjects") or [] if s.get("kind") == kind]
+    names = [
+        (f"{s.get('namespace', '')}/{s.get('name', '')}" if kind == "ServiceAccount" else s.get("name", ""))
+        for s in o.get("subjects") or []
+        if s.get("kind") == kind
+    ]
     return ", ".join(names)
 
 
 def _binding_row(o: dict[str, Any], now: float) -> list[Any]:
     ref = o.get("roleRef") or {}
-    return [f"{ref.get('kind', '')}/{ref.get('name', '')}", human_age(o["metadata"].get("creationTimestamp"), now),
-            _subjects(o, "User"), _subjects(o, "Group"), _subjects(o, "ServiceAccount")]
+    return [
+        f"{ref.get('kind', '')}/{ref.get('name', '')}",
+        human_age(o["metadata"].get("creationTimestamp"), now),
+        _subjects(o, "User"),
+        _subjects(o, "Group"),
+        _subjects(o, "ServiceAccount"),
+    ]
 
 
 _AGE = _col("Age", description="CreationTimestamp")
-_ROLE_COLUMNS = ([_col("Created At", "date", "Time at which the object was created")],
-                 lambda o, now: [o["metadata"].get("creationTimestamp") or ""])
-_BINDING_COLUMNS = ([_col("Role", description="Role of the binding"), _AGE,
-                     _col("Users", description="Users in the binding", priority=1),
-                     _col("Groups", description="Groups in the binding", priority=1),
-                     _col("ServiceAccounts", description="ServiceAccounts in the binding", priority=1)], _binding_row)
+_ROLE_COLUMNS = (
+    [_col("Created At", "date", "Time at which the object was created")],
+    lambda o, now: [o["metadata"].get("creationTimestamp") or ""],
+)
+_BINDING_COLUMNS = (
+    [
+        _col("Role", description="Role of the binding"),
+        _AGE,
+        _col("Users", description="Users in the binding", priority=1),
+        _col("Groups", description="Groups in the binding", priority=1),
+        _col("ServiceAccounts", description="ServiceAccounts in the binding", priority=1),
+    ],
+    _binding_row,
+)
 # printers that place (or leave out) Age themselves: the RBAC kinds (upstream's printers.go)
 _FULL_COLUMNS: dict[tuple[str, str], tuple[list[dict[str, Any]], Any]] = {
     ("rbac.authorization.k8s.io", "roles"): _ROLE_COLUMNS,
@@ -208,8 +258,14 @@ _FULL_COLUMNS: dict[tuple[str, str], tuple[list[dict[str, Any]], Any]] = {
 }
 
 
-def table(rt: ResourceType, version: str, objs: list[dict[str, Any]], resource_version: str,
-          include_object: str = "Metadata", continue_token: str | None = None) -> dict[str, Any]:
+def table(
+    rt: ResourceType,
+    version: str,
+    objs: list[dict[str, Any]],
+    resource_version: str,
+    include_object: str = "Metadata",
+    continue_token: str | None = None,
+) -> dict[str, Any]:
     """A ``meta.k8s.io/v1`` Table for ``objs`` as kubectl expects it."""
     name_col = _col("Name", format_="name", description="Name must be unique within a namespace.")
     now = time.time()
@@ -217,8 +273,16 @@ def table(rt: ResourceType, version: str, objs: list[dict[str, Any]], resource_v
         specs = rt.printer_columns.get(version) or []
         columns = [name_col]
         if specs:
-            columns += [_col(c["name"], c.get("type", "string"), c.get("description", ""),
-                             c.get("priority", 0), c.get("format", "")) for c in specs]
+            columns += [
+                _col(
+                    c["name"],
+                    c.get("type", "string"),
+                    c.get("description", ""),
+                    c.get("priority", 0),
+                    c.get("format", ""),
+                )
+                for c in specs
+            ]
         if not any(c["jsonPath"].strip() == ".metadata.creationTimestamp" for c in specs):
             columns.append(_col("Age", "date", "CreationTimestamp is a timestamp representing the server time"))
 
@@ -251,11 +315,15 @@ def table(rt: ResourceType, version: str, objs: list[dict[str, Any]], resource_v
         if include_object == "Object":
             row["object"] = o
         elif include_object != "None":
-            row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                             "metadata": o["metadata"]}
+            row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"]}
         rows.append(row)
     meta: dict[str, Any] = {"resourceVersion": resource_version}
     if continue_token:
         meta["continue"] = continue_token
-    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta,
-            "columnDefinitions": columns, "rows": rows}
+    return {
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": meta,
+        "columnDefinitions": columns,
+        "rows": rows,
+    }

@@ -60,26 +60,29 @@ def _details(name: str, resource: str, group: str, **extra: Any) -> dict[str, An
 
 def not_found(resource: str, group: str, name: str) -> ApiError:
     return ApiError(
-        404, "NotFound", f'{_qualified(resource, group)} "{name}" not found',
+        404,
+        "NotFound",
+        f'{_qualified(resource, group)} "{name}" not found',
         _details(name, resource, group),
     )
 
 
 def already_exists(resource: str, group: str, name: str) -> ApiError:
     return ApiError(
-        409, "AlreadyExists", f'{_qualified(resource, group)} "{name}" already exists',
+        409,
+        "AlreadyExists",
+        f'{_qualified(resource, group)} "{name}" already exists',
         _details(name, resource, group),
     )
 
 
-CONFLICT_MODIFIED = (
-    "the object has been modified; please apply your changes to the latest version and try again"
-)
+CONFLICT_MODIFIED = "the object has been modified; please apply your changes to the latest version and try again"
 
 
 def conflict(resource: str, group: str, name: str, why: str = CONFLICT_MODIFIED) -> ApiError:
     return ApiError(
-        409, "Conflict",
+        409,
+        "Conflict",
         f'Operation cannot be fulfilled on {_qualified(resource, group)} "{name}": {why}',
         _details(name, resource, group),
     )
@@ -92,7 +95,9 @@ def invalid(kind: str, group: str, name: str, causes: list[dict[str, str]]) -> A
         listed = f"[{listed}]"
     qualified = f"{kind}.{group}" if group else kind
     return ApiError(
-        422, "Invalid", f'{qualified} "{name}" is invalid: {listed}',
+        422,
+        "Invalid",
+        f'{qualified} "{name}" is invalid: {listed}',
         _details(name, kind, group, causes=causes),
     )
 
@@ -111,9 +116,9 @@ def method_not_allowed(message: str = "the server does not allow this method on 
 
 def unsupported_media_type(accepted: list[str]) -> ApiError:
     return ApiError(
-        415, "UnsupportedMediaType",
-        "the body of the request was in an unknown format - accepted media types include: "
-        + ", ".join(accepted),
+        415,
+        "UnsupportedMediaType",
+        "the body of the request was in an unknown format - accepted media types include: " + ", ".join(accepted),
     )
 
 
@@ -125,7 +130,9 @@ def forbidden(resource: str, group: str, name: str, message: str) -> ApiError:
     what = _qualified(resource.split("/")[0], group)
     subject = f'{what} "{name}"' if name else what
     return ApiError(
-        403, "Forbidden", f"{subject} is forbidden: {message}",
+        403,
+        "Forbidden",
+        f"{subject} is forbidden: {message}",
         _details(name, resource.split("/")[0], group),
     )
 
@@ -143,9 +150,18 @@ def internal(message: str) -> ApiError:
 
 
 REASONS = {
-    400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
-    405: "MethodNotAllowed", 409: "Conflict", 410: "Expired", 415: "UnsupportedMediaType",
-    422: "Invalid", 429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable",
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    409: "Conflict",
+    410: "Expired",
+    415: "UnsupportedMediaType",
+    422: "Invalid",
+    429: "TooManyRequests",
+    500: "InternalError",
+    503: "ServiceUnavailable",
     504: "Timeout",
 }
 

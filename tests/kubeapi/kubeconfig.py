@@ -9,8 +9,9 @@ import yaml
 DEFAULT_TOKEN = "emulator-admin-token"
 
 
-def write_kubeconfig(path: str | Path, url: str, token: str = DEFAULT_TOKEN, namespace: str | None = None,
-                     name: str = "emulator") -> Path:
+def write_kubeconfig(
+    path: str | Path, url: str, token: str = DEFAULT_TOKEN, namespace: str | None = None, name: str = "emulator"
+) -> Path:
     """Write a kubeconfig with one cluster/user/context for ``url`` (plain http) and a bearer token."""
     context: dict[str, str] = {"cluster": name, "user": name}
     if namespace:

@@ -95,7 +95,7 @@ def _smp_map(target: dict[str, Any], patch: dict[str, Any], path: str, keys: Mer
         elif isinstance(value, list) and child in keys:
             target[key] = _smp_list(target.get(key), value, child, keys)
         else:
-            target[key] = (value)
+            target[key] = value
     if isinstance(retain, list):
         for key in list(target):
             if key not in retain:

@@ -51,8 +51,11 @@ class UserInfo:
 
 def service_account_user(namespace: str, name: str, uid: str = "") -> UserInfo:
     """``serviceaccount.UserInfo``: the user and groups a service-account token authenticates as."""
-    return UserInfo(f"{SA_PREFIX}{namespace}:{name}", uid,
-                    ("system:serviceaccounts", f"system:serviceaccounts:{namespace}", AUTHENTICATED))
+    return UserInfo(
+        f"{SA_PREFIX}{namespace}:{name}",
+        uid,
+        ("system:serviceaccounts", f"system:serviceaccounts:{namespace}", AUTHENTICATED),
+    )
 
 
 @dataclass(frozen=True)
@@ -67,26 +70,34 @@ class Rule:
 
     @classmethod
     def parse(cls, rule: Mapping[str, Any], *, default_groups: tuple[str, ...] = ("",)) -> Rule:
-        return cls(tuple(rule.get("apiGroups", default_groups)), tuple(rule.get("resources") or ()),
-                   tuple(rule.get("verbs") or ()), tuple(rule.get("resourceNames") or ()),
-                   tuple(rule.get("nonResourceURLs") or ()))
+        return cls(
+            tuple(rule.get("apiGroups", default_groups)),
+            tuple(rule.get("resources") or ()),
+            tuple(rule.get("verbs") or ()),
+            tuple(rule.get("resourceNames") or ()),
+            tuple(rule.get("nonResourceURLs") or ()),
+        )
 
     def allows(self, info: RequestInfo) -> bool:
         if not ("*" in self.verbs or info.verb in self.verbs):
             return False
         if not info.is_resource:
-            return any(u == "*" or u == info.path or (u.endswith("*") and info.path.startswith(u[:-1]))
-                       for u in self.non_resource_urls)
+            return any(
+                u == "*" or u == info.path or (u.endswith("*") and info.path.startswith(u[:-1]))
+                for u in self.non_resource_urls
+            )
         if not ("*" in self.api_groups or info.group in self.api_groups):
             return False
         combined = f"{info.resource}/{info.subresource}" if info.subresource else info.resource
-        if not any(r == "*" or r == combined or (info.subresource and r == f"*/{info.subresource}")
-                   for r in self.resources):
+        if not any(
+            r == "*" or r == combined or (info.subresource and r == f"*/{info.subresource}") for r in self.resources
+        ):
             return False
         return not self.resource_names or (info.name or info.selector_name) in self.resource_names
 
 
 # ---------------------------------------------------------------------------------------- the RBAC authorizer
+
 
 def _applies(subjects: Iterable[Mapping[str, Any]], user: UserInfo, binding_namespace: str) -> bool:
     for s in subjects:
@@ -151,6 +162,7 @@ def forbidden_message(user: UserInfo, info: RequestInfo, reason: str = "") -> st
 
 # ---------------------------------------------------------------------------------------- validation
 
+
 def validate_path_segment_name(name: str) -> list[str]:
     """``path.ValidatePathSegmentName``, the name rule of every RBAC kind (``system:...`` names are fine)."""
     if name in (".", ".."):
@@ -164,25 +176,45 @@ def validate_rules(rules: Any, namespaced: bool) -> Causes:
     for i, rule in enumerate(rules or []):
         path = f"rules[{i}]"
         if not rule.get("verbs"):
-            errs.append(cause("FieldValueRequired", f"{path}.verbs",
-                              "Required value: verbs must contain at least one value"))
+            errs.append(
+                cause("FieldValueRequired", f"{path}.verbs", "Required value: verbs must contain at least one value")
+            )
         urls = rule.get("nonResourceURLs") or []
         if urls:
             shown = "[]string{" + ", ".join(f'"{u}"' for u in urls) + "}"
             if namespaced:
-                errs.append(cause("FieldValueInvalid", f"{path}.nonResourceURLs",
-                                  f"Invalid value: {shown}: namespaced rules cannot apply to non-resource URLs"))
+                errs.append(
+                    cause(
+                        "FieldValueInvalid",
+                        f"{path}.nonResourceURLs",
+                        f"Invalid value: {shown}: namespaced rules cannot apply to non-resource URLs",
+                    )
+                )
             if rule.get("apiGroups") or rule.get("resources") or rule.get("resourceNames"):
-                errs.append(cause("FieldValueInvalid", f"{path}.nonResourceURLs",
-                                  f"Invalid value: {shown}: rules cannot apply to both regular resources and "
-                                  f"non-resource URLs"))
+                errs.append(
+                    cause(
+                        "FieldValueInvalid",
+                        f"{path}.nonResourceURLs",
+                        f"Invalid value: {shown}: rules cannot apply to both regular resources and non-resource URLs",
+                    )
+                )
             continue
         if not rule.get("apiGroups"):
-            errs.append(cause("FieldValueRequired", f"{path}.apiGroups",
-                              "Required value: resource rules must supply at least one api group"))
+            errs.append(
+                cause(
+                    "FieldValueRequired",
+                    f"{path}.apiGroups",
+                    "Required value: resource rules must supply at least one api group",
+                )
+            )
         if not rule.get("resources"):
-            errs.append(cause("FieldValueRequired", f"{path}.resources",
-                              "Required value: resource rules must supply at least one resource"))
+            errs.append(
+                cause(
+                    "FieldValueRequired",
+                    f"{path}.resources",
+                    "Required value: resource rules must supply at least one resource",
+                )
+            )
     return errs
 
 
@@ -232,10 +264,13 @@ def validate_binding(obj: dict[str, Any], old: dict[str, Any] | None, namespaced
             if group != GROUP:
                 errs.append(cause("FieldValueNotSupported", f"{path}.apiGroup", _unsupported(group, [GROUP])))
         else:
-            errs.append(cause("FieldValueNotSupported", f"{path}.kind",
-                              _unsupported(kind, ["ServiceAccount", "User", "Group"])))
+            errs.append(
+                cause("FieldValueNotSupported", f"{path}.kind", _unsupported(kind, ["ServiceAccount", "User", "Group"]))
+            )
     if old is not None and (old.get("roleRef") or {}) != ref:
-        shown = (f'rbac.RoleRef{{APIGroup:"{ref.get("apiGroup", "")}", Kind:"{ref.get("kind", "")}", '
-                 f'Name:"{ref.get("name", "")}"}}')
+        shown = (
+            f'rbac.RoleRef{{APIGroup:"{ref.get("apiGroup", "")}", Kind:"{ref.get("kind", "")}", '
+            f'Name:"{ref.get("name", "")}"}}'
+        )
         errs.append(cause("FieldValueInvalid", "roleRef", f"Invalid value: {shown}: cannot change roleRef"))
     return errs

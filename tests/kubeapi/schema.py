@@ -132,23 +132,39 @@ def _validate(value: Any, schema: dict[str, Any], path: str, errs: list[dict[str
             return
         if schema.get("type") or schema.get("x-kubernetes-int-or-string"):
             t = schema.get("type") or "integer-or-string"
-            errs.append(cause("FieldValueTypeInvalid", where,
-                              f'Invalid value: "null": {where} in body must be of type {t}: "null"'))
+            errs.append(
+                cause(
+                    "FieldValueTypeInvalid",
+                    where,
+                    f'Invalid value: "null": {where} in body must be of type {t}: "null"',
+                )
+            )
         return
     expected = schema.get("type")
     if expected and not _type_ok(value, expected, schema):
         actual = _type_name(value)
-        errs.append(cause("FieldValueTypeInvalid", where,
-                          f'Invalid value: "{actual}": {where} in body must be of type {expected}: "{actual}"'))
+        errs.append(
+            cause(
+                "FieldValueTypeInvalid",
+                where,
+                f'Invalid value: "{actual}": {where} in body must be of type {expected}: "{actual}"',
+            )
+        )
         return
     if "enum" in schema and value not in schema["enum"]:
         supported = ", ".join(json.dumps(v) for v in schema["enum"])
-        errs.append(cause("FieldValueNotSupported", where,
-                          f"Unsupported value: {_show(value)}: supported values: {supported}"))
+        errs.append(
+            cause("FieldValueNotSupported", where, f"Unsupported value: {_show(value)}: supported values: {supported}")
+        )
     if isinstance(value, str):
         if "pattern" in schema and not _regex(schema["pattern"]).search(value):
-            errs.append(cause("FieldValueInvalid", where,
-                              f"Invalid value: {_show(value)}: {where} in body should match '{schema['pattern']}'"))
+            errs.append(
+                cause(
+                    "FieldValueInvalid",
+                    where,
+                    f"Invalid value: {_show(value)}: {where} in body should match '{schema['pattern']}'",
+                )
+            )
         if "maxLength" in schema and len(value) > schema["maxLength"]:
             errs.append(
                 cause("FieldValueTooLong", where, f"Too long: may not be more than {schema['maxLength']} bytes")
@@ -166,17 +182,30 @@ def _validate(value: Any, schema: dict[str, Any], path: str, errs: list[dict[str
         if "minimum" in schema:
             lo = schema["minimum"]
             if value < lo or (schema.get("exclusiveMinimum") and value == lo):
-                errs.append(cause("FieldValueInvalid", where,
-                                  f"Invalid value: {value}: {where} in body should be greater than or equal to {lo}"))
+                errs.append(
+                    cause(
+                        "FieldValueInvalid",
+                        where,
+                        f"Invalid value: {value}: {where} in body should be greater than or equal to {lo}",
+                    )
+                )
         if "maximum" in schema:
             hi = schema["maximum"]
             if value > hi or (schema.get("exclusiveMaximum") and value == hi):
-                errs.append(cause("FieldValueInvalid", where,
-                                  f"Invalid value: {value}: {where} in body should be less than or equal to {hi}"))
+                errs.append(
+                    cause(
+                        "FieldValueInvalid",
+                        where,
+                        f"Invalid value: {value}: {where} in body should be less than or equal to {hi}",
+                    )
+                )
     elif isinstance(value, list):
         if "maxItems" in schema and len(value) > schema["maxItems"]:
-            errs.append(cause("FieldValueTooMany", where,
-                              f"Too many: {len(value)}: must have at most {schema['maxItems']} items"))
+            errs.append(
+                cause(
+                    "FieldValueTooMany", where, f"Too many: {len(value)}: must have at most {schema['maxItems']} items"
+                )
+            )
         if "minItems" in schema and len(value) < schema["minItems"]:
             errs.append(
                 cause(

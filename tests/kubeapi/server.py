@@ -34,11 +34,25 @@ from .store import Store, dumps
 
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
-_HTTP_REASONS = {200: "OK", 201: "Created", 202: "Accepted", 400: "Bad Request", 401: "Unauthorized",
-                 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable",
-                 409: "Conflict", 410: "Gone", 415: "Unsupported Media Type", 422: "Unprocessable Entity",
-                 429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable",
-                 504: "Gateway Timeout"}
+_HTTP_REASONS = {
+    200: "OK",
+    201: "Created",
+    202: "Accepted",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
+    409: "Conflict",
+    410: "Gone",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Entity",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
 
 
 @dataclass(frozen=True)
@@ -211,9 +225,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, code: int, body: bytes, content_type: str = "application/json") -> None:
         self._account(code)
-        head = (f"HTTP/1.1 {code} {_HTTP_REASONS.get(code, 'Unknown')}\r\n"
-                f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
-                f"Cache-Control: no-cache, private\r\n")
+        head = (
+            f"HTTP/1.1 {code} {_HTTP_REASONS.get(code, 'Unknown')}\r\n"
+            f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
+            f"Cache-Control: no-cache, private\r\n"
+        )
         if self.close_connection:
             head += "Connection: close\r\n"
         self.wfile.write(head.encode() + b"\r\n" + body)
@@ -294,8 +310,18 @@ class _Handler(BaseHTTPRequestHandler):
                 field, op, value = term.partition("==") if "==" in term else term.partition("=")
                 if field.strip() == "metadata.name" and op and not field.endswith("!") and value:
                     selector_name = value if value not in (".", "..") and not any(c in value for c in "/%") else ""
-        return RequestInfo(verb=verb, group=group, version=version, resource=resource, subresource=sub,
-                           namespace=namespace, name=name, is_resource=True, selector_name=selector_name, **base)
+        return RequestInfo(
+            verb=verb,
+            group=group,
+            version=version,
+            resource=resource,
+            subresource=sub,
+            namespace=namespace,
+            name=name,
+            is_resource=True,
+            selector_name=selector_name,
+            **base,
+        )
 
     def _route(self, info: RequestInfo, params: Mapping[str, str], body: bytes) -> None:
         owner = self.server.owner
@@ -304,8 +330,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not info.is_resource:
             doc = self._non_resource(path, info)
             if doc is None:
-                raise ApiError(404, "NotFound", "the server could not find the requested resource",
-                               {})
+                raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
             self._send(200, dumps(doc))
             return
         rt = registry.lookup(info.group, info.version, info.resource)
@@ -332,8 +357,14 @@ class _Handler(BaseHTTPRequestHandler):
             limit = int(params.get("limit") or 0)
             entries, rv, token, remaining = api.list(rt, scope, labels, fields, limit, params.get("continue"))
             if want_table:
-                doc = discovery.table(rt, version, [_as_version(e.obj, rt, version) for e in entries], str(rv),
-                                      params.get("includeObject", "Metadata"), token)
+                doc = discovery.table(
+                    rt,
+                    version,
+                    [_as_version(e.obj, rt, version) for e in entries],
+                    str(rv),
+                    params.get("includeObject", "Metadata"),
+                    token,
+                )
                 self._send(200, dumps(doc), "application/json;as=Table;v=v1;g=meta.k8s.io")
                 return
             meta = {"resourceVersion": str(rv)}
@@ -356,8 +387,13 @@ class _Handler(BaseHTTPRequestHandler):
                 except ApiError as exc:
                     if exc.code != 404:
                         raise
-            head = dumps({"kind": rt.list_kind, "apiVersion": rt.api_version(version),
-                          "metadata": {"resourceVersion": str(api.store.rv)}})
+            head = dumps(
+                {
+                    "kind": rt.list_kind,
+                    "apiVersion": rt.api_version(version),
+                    "metadata": {"resourceVersion": str(api.store.rv)},
+                }
+            )
             self._send(200, head[:-1] + b',"items":[]}')
             return
         if verb == "create" and not info.name:
@@ -378,8 +414,13 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             entry = api.get(rt, ns, info.name)
             if want_table:
-                doc = discovery.table(rt, version, [_as_version(entry.obj, rt, version)],
-                                      entry.obj["metadata"]["resourceVersion"], params.get("includeObject", "Metadata"))
+                doc = discovery.table(
+                    rt,
+                    version,
+                    [_as_version(entry.obj, rt, version)],
+                    entry.obj["metadata"]["resourceVersion"],
+                    params.get("includeObject", "Metadata"),
+                )
                 self._send(200, dumps(doc), "application/json;as=Table;v=v1;g=meta.k8s.io")
                 return
             self._send(200, _raw(entry, rt, version))
@@ -397,9 +438,18 @@ class _Handler(BaseHTTPRequestHandler):
             options = _json(body) if body.strip() else {}
             entry, gone = api.delete(rt, ns, info.name, options if isinstance(options, dict) else {})
             if gone and not rt.delete_returns_object:
-                doc = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                       "details": {"name": info.name, "group": rt.group, "kind": rt.plural,
-                                   "uid": entry.obj["metadata"].get("uid")}}
+                doc = {
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "metadata": {},
+                    "status": "Success",
+                    "details": {
+                        "name": info.name,
+                        "group": rt.group,
+                        "kind": rt.plural,
+                        "uid": entry.obj["metadata"].get("uid"),
+                    },
+                }
                 if not rt.group:
                     del doc["details"]["group"]
                 self._send(200, dumps(doc))
@@ -463,8 +513,10 @@ class _Handler(BaseHTTPRequestHandler):
                 except ValueError as exc:
                     raise errors.bad_request(f'invalid resource version "{rv_param}"') from exc
         self._account(200)
-        self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                         b"Cache-Control: no-cache, private\r\nTransfer-Encoding: chunked\r\n\r\n")
+        self.wfile.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b"Cache-Control: no-cache, private\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
         self._code = 200
         owner._watch_started(self)
         try:
@@ -478,8 +530,16 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             owner._watch_ended(self)
 
-    def _stream(self, rt: ResourceType, version: str, flt: WatchFilter, cursor: int, deadline: float,
-                bookmarks: bool, epoch: int) -> None:
+    def _stream(
+        self,
+        rt: ResourceType,
+        version: str,
+        flt: WatchFilter,
+        cursor: int,
+        deadline: float,
+        bookmarks: bool,
+        epoch: int,
+    ) -> None:
         owner = self.server.owner
         store = owner.store
         interval = owner.bookmark_interval
@@ -589,14 +649,21 @@ class ApiServer:
     403 with upstream's message. ``ca_pem`` is the CA that token Secrets carry as ``ca.crt``.
     """
 
-    def __init__(self, port: int = 0, crd_dirs: Iterable[str | Path] = (), history: int = 100_000, *,
-                 host: str = "127.0.0.1", bookmark_interval: float = 1.0,
-                 default_watch_timeout: float = 1800.0,
-                 authz: Mapping[str, Any] | None = None,
-                 rbac: bool = False,
-                 namespaces: Iterable[str] = DEFAULT_NAMESPACES,
-                 node_port_range: tuple[int, int] = (30000, 32767),
-                 ca_pem: bytes | None = None) -> None:
+    def __init__(
+        self,
+        port: int = 0,
+        crd_dirs: Iterable[str | Path] = (),
+        history: int = 100_000,
+        *,
+        host: str = "127.0.0.1",
+        bookmark_interval: float = 1.0,
+        default_watch_timeout: float = 1800.0,
+        authz: Mapping[str, Any] | None = None,
+        rbac: bool = False,
+        namespaces: Iterable[str] = DEFAULT_NAMESPACES,
+        node_port_range: tuple[int, int] = (30000, 32767),
+        ca_pem: bytes | None = None,
+    ) -> None:
         self.host = host
         self.port = port
         self.bookmark_interval = bookmark_interval
@@ -618,7 +685,8 @@ class ApiServer:
             self.set_authz(authz)
         self.request_counts: collections.Counter[tuple[str, str, str]] = collections.Counter()
         self.request_log: collections.deque[tuple[str, str, str, str, str, str, int]] = collections.deque(
-            maxlen=100_000)
+            maxlen=100_000
+        )
         self.request_hook: Callable[[RequestInfo], int | ApiError | None] | None = None
         self._faults: list[Fault] = []
         self._httpd: _HTTPServer | None = None
@@ -641,8 +709,9 @@ class ApiServer:
     def _serve(self) -> None:
         self._httpd = _HTTPServer((self.host, self.port), self)
         self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
-                                        name=f"kubeapi:{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, name=f"kubeapi:{self.port}", daemon=True
+        )
         self._thread.start()
 
     @property
@@ -654,8 +723,12 @@ class ApiServer:
         network namespace, so speakers in node namespaces reach the API at their own 127.0.0.1).
         Returns the URL as seen from that namespace; closed by ``stop()``."""
         httpd = _HTTPServer(sock.getsockname()[:2], self, sock=sock)
-        thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02},
-                                  name=f"kubeapi-extra:{httpd.server_address[1]}", daemon=True)
+        thread = threading.Thread(
+            target=httpd.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name=f"kubeapi-extra:{httpd.server_address[1]}",
+            daemon=True,
+        )
         thread.start()
         self._extra.append((httpd, thread))
         host, port = httpd.server_address[:2]
@@ -758,10 +831,20 @@ class ApiServer:
         with self._watch_lock:
             return len(self._watches)
 
-    def fail(self, code: int = 500, *, verb: str | None = None, resource: str | None = None,
-             subresource: str | None = None, name: str | None = None, namespace: str | None = None,
-             group: str | None = None, token: str | None = None, times: int | None = None,
-             message: str | None = None) -> Fault:
+    def fail(
+        self,
+        code: int = 500,
+        *,
+        verb: str | None = None,
+        resource: str | None = None,
+        subresource: str | None = None,
+        name: str | None = None,
+        namespace: str | None = None,
+        group: str | None = None,
+        token: str | None = None,
+        times: int | None = None,
+        message: str | None = None,
+    ) -> Fault:
         """Fail matching resource requests with ``code`` (``times`` times, or until removed)."""
         fault = Fault(code, message, verb, resource, subresource, name, namespace, group, token, times)
         with self._log_lock:
@@ -797,17 +880,22 @@ class ApiServer:
         key = (info.verb, info.resource, info.subresource)
         with self._log_lock:
             self.request_counts[key] += 1
-            self.request_log.append((info.verb, info.group, info.resource, info.subresource, info.namespace,
-                                     info.name, code))
+            self.request_log.append(
+                (info.verb, info.group, info.resource, info.subresource, info.namespace, info.name, code)
+            )
 
     def count_requests(
         self, verb: str | None = None, resource: str | None = None, subresource: str | None = None
     ) -> int:
         """Requests seen so far matching the given verb/resource/subresource ("" = none)."""
         with self._log_lock:
-            return sum(n for (v, r, s), n in self.request_counts.items()
-                       if (verb is None or v == verb) and (resource is None or r == resource)
-                       and (subresource is None or s == subresource))
+            return sum(
+                n
+                for (v, r, s), n in self.request_counts.items()
+                if (verb is None or v == verb)
+                and (resource is None or r == resource)
+                and (subresource is None or s == subresource)
+            )
 
     def reset_counts(self) -> None:
         with self._log_lock:

@@ -93,17 +93,33 @@ class TokenIssuer:
 
     def legacy_token(self, namespace: str, account: str, account_uid: str, secret_name: str) -> str:
         """``serviceaccount.LegacyClaims``: no issue time, no id — one token per (account, Secret name)."""
-        return self.sign({"iss": LEGACY_ISSUER, "sub": f"system:serviceaccount:{namespace}:{account}",
-                          _LEGACY + "namespace": namespace, _LEGACY + "secret.name": secret_name,
-                          _LEGACY + "service-account.name": account, _LEGACY + "service-account.uid": account_uid})
+        return self.sign(
+            {
+                "iss": LEGACY_ISSUER,
+                "sub": f"system:serviceaccount:{namespace}:{account}",
+                _LEGACY + "namespace": namespace,
+                _LEGACY + "secret.name": secret_name,
+                _LEGACY + "service-account.name": account,
+                _LEGACY + "service-account.uid": account_uid,
+            }
+        )
 
-    def bound_token(self, namespace: str, account: str, account_uid: str, audiences: list[str], seconds: int,
-                    now: int) -> str:
+    def bound_token(
+        self, namespace: str, account: str, account_uid: str, audiences: list[str], seconds: int, now: int
+    ) -> str:
         """``serviceaccount.Claims`` of a TokenRequest not bound to a pod or Secret."""
-        return self.sign({"aud": audiences, "exp": now + seconds, "iat": now, "iss": ISSUER, "jti": str(uuid.uuid4()),
-                          "kubernetes.io": {"namespace": namespace,
-                                            "serviceaccount": {"name": account, "uid": account_uid}},
-                          "nbf": now, "sub": f"system:serviceaccount:{namespace}:{account}"})
+        return self.sign(
+            {
+                "aud": audiences,
+                "exp": now + seconds,
+                "iat": now,
+                "iss": ISSUER,
+                "jti": str(uuid.uuid4()),
+                "kubernetes.io": {"namespace": namespace, "serviceaccount": {"name": account, "uid": account_uid}},
+                "nbf": now,
+                "sub": f"system:serviceaccount:{namespace}:{account}",
+            }
+        )
 
 
 def _live(api: Api, key: tuple[str, str], namespace: str, name: str) -> dict[str, Any] | None:
@@ -129,6 +145,7 @@ def _b64decode(value: Any) -> bytes:
 
 
 # ------------------------------------------------------------------------------------------ token controller
+
 
 def sync_token_secret(api: Api, secret: dict[str, Any]) -> None:
     """``TokensController.syncSecret`` for one Secret (store lock held; called after every write of one)."""
@@ -168,8 +185,10 @@ def sync_token_secret(api: Api, secret: dict[str, Any]) -> None:
         token = api.tokens.legacy_token(ns, account, sa["metadata"]["uid"], name)
         new["token"] = base64.b64encode(token.encode()).decode()
     body["data"] = new
-    body["metadata"]["annotations"] = dict(body["metadata"].get("annotations") or {}, **{
-        SA_NAME_ANNOTATION: account, SA_UID_ANNOTATION: sa["metadata"]["uid"]})
+    body["metadata"]["annotations"] = dict(
+        body["metadata"].get("annotations") or {},
+        **{SA_NAME_ANNOTATION: account, SA_UID_ANNOTATION: sa["metadata"]["uid"]},
+    )
     api.update(rt, ns, name, body)
 
 
@@ -182,8 +201,11 @@ def delete_account_tokens(api: Api, sa: dict[str, Any]) -> None:
         secret = entry.obj
         annotations = secret["metadata"].get("annotations") or {}
         uid = annotations.get(SA_UID_ANNOTATION)
-        if (secret.get("type") == TOKEN_TYPE and annotations.get(SA_NAME_ANNOTATION) == meta["name"]
-                and (not uid or uid == meta.get("uid"))):
+        if (
+            secret.get("type") == TOKEN_TYPE
+            and annotations.get(SA_NAME_ANNOTATION) == meta["name"]
+            and (not uid or uid == meta.get("uid"))
+        ):
             try:
                 api.delete(rt, meta["namespace"], secret["metadata"]["name"])
             except ApiError as exc:
@@ -193,6 +215,7 @@ def delete_account_tokens(api: Api, sa: dict[str, Any]) -> None:
 
 # ------------------------------------------------------------------------------------------ TokenRequest
 
+
 def token_request(api: Api, sa: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
     """``serviceaccounts/token``: validate (``ValidateTokenRequest``), default and answer a bound token."""
     spec = dict(request.get("spec") or {})
@@ -201,26 +224,48 @@ def token_request(api: Api, sa: dict[str, Any], request: dict[str, Any]) -> dict
         spec["audiences"] = list(API_AUDIENCES)
     seconds = spec["expirationSeconds"]
     if not isinstance(seconds, int) or seconds < 600:
-        raise errors.invalid("TokenRequest", "authentication.k8s.io", "", [cause(
-            "FieldValueInvalid", "spec.expirationSeconds",
-            f"Invalid value: {seconds}: may not specify a duration less than 10 minutes")])
+        raise errors.invalid(
+            "TokenRequest",
+            "authentication.k8s.io",
+            "",
+            [
+                cause(
+                    "FieldValueInvalid",
+                    "spec.expirationSeconds",
+                    f"Invalid value: {seconds}: may not specify a duration less than 10 minutes",
+                )
+            ],
+        )
     if seconds > 1 << 32:
-        raise errors.invalid("TokenRequest", "authentication.k8s.io", "", [cause(
-            "FieldValueInvalid", "spec.expirationSeconds",
-            f"Invalid value: {seconds}: may not specify a duration larger than 2^32 seconds")])
+        raise errors.invalid(
+            "TokenRequest",
+            "authentication.k8s.io",
+            "",
+            [
+                cause(
+                    "FieldValueInvalid",
+                    "spec.expirationSeconds",
+                    f"Invalid value: {seconds}: may not specify a duration larger than 2^32 seconds",
+                )
+            ],
+        )
     meta = sa["metadata"]
     now = int(time.time())
     token = api.tokens.bound_token(meta["namespace"], meta["name"], meta["uid"], list(spec["audiences"]), seconds, now)
     return {
-        "kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenRequest",
+        "apiVersion": "authentication.k8s.io/v1",
         "metadata": {"name": meta["name"], "namespace": meta["namespace"], "creationTimestamp": None},
         "spec": spec,
-        "status": {"token": token,
-                   "expirationTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + seconds))},
+        "status": {
+            "token": token,
+            "expirationTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + seconds)),
+        },
     }
 
 
 # ------------------------------------------------------------------------------------------ authentication
+
 
 def authenticate(api: Api, token: str) -> UserInfo | None:
     """The user a service-account token stands for, or None (the request is then 401)."""

@@ -99,8 +99,9 @@ class Store:
         return sum(len(v) for v in self._objects.get(key, {}).values())
 
     # -- writes (caller holds self.lock) --
-    def commit(self, key: Key, namespace: str, name: str, type_: str,
-               obj: dict[str, Any], old: dict[str, Any] | None) -> Entry:
+    def commit(
+        self, key: Key, namespace: str, name: str, type_: str, obj: dict[str, Any], old: dict[str, Any] | None
+    ) -> Entry:
         """Assign the next resourceVersion, store (or remove) the object, log the event."""
         self.rv += 1
         obj["metadata"]["resourceVersion"] = str(self.rv)
@@ -129,7 +130,7 @@ class Store:
         """Events with resourceVersion > ``rv``; ``None`` if some were compacted away."""
         if rv < self._min_resume:
             return None
-        return self._log[max(0, rv + 1 - self._log_start):]
+        return self._log[max(0, rv + 1 - self._log_start) :]
 
     @property
     def oldest(self) -> int:

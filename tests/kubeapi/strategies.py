@@ -27,15 +27,21 @@ DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
-SUBDOMAIN_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
-                 "and must start and end with an alphanumeric character (e.g. 'example.com', regex used for "
-                 "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
-LABEL_MSG = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must "
-             "start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for "
-             "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')")
-DNS1035_MSG = ("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
-               "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', "
-               "regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')")
+SUBDOMAIN_MSG = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
+    "and must start and end with an alphanumeric character (e.g. 'example.com', regex used for "
+    "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
+LABEL_MSG = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must "
+    "start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for "
+    "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+)
+DNS1035_MSG = (
+    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
+    "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', "
+    "regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+)
 
 
 def now_rfc3339() -> str:
@@ -89,8 +95,9 @@ def _format_time(value: Any, field: str, micro: bool) -> str | None:
     except ValueError:
         parsed = None
     if parsed is None or parsed.tzinfo is None:
-        raise ApiError(400, "BadRequest",
-                       f'{field}: parsing time "{value}" as "{layout}": cannot parse as RFC 3339 with a zone')
+        raise ApiError(
+            400, "BadRequest", f'{field}: parsing time "{value}" as "{layout}": cannot parse as RFC 3339 with a zone'
+        )
     parsed = parsed.astimezone(dt.UTC)
     return parsed.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if micro else "%Y-%m-%dT%H:%M:%SZ")
 
@@ -124,13 +131,21 @@ class LeaseStrategy(TimeFieldsStrategy):
 
 
 class CoreEventStrategy(TimeFieldsStrategy):
-    time_fields = ((("eventTime",), True), (("firstTimestamp",), False), (("lastTimestamp",), False),
-                   (("series", "lastObservedTime"), True))
+    time_fields = (
+        (("eventTime",), True),
+        (("firstTimestamp",), False),
+        (("lastTimestamp",), False),
+        (("series", "lastObservedTime"), True),
+    )
 
 
 class EventsV1Strategy(TimeFieldsStrategy):
-    time_fields = ((("eventTime",), True), (("deprecatedFirstTimestamp",), False),
-                   (("deprecatedLastTimestamp",), False), (("series", "lastObservedTime"), True))
+    time_fields = (
+        (("eventTime",), True),
+        (("deprecatedFirstTimestamp",), False),
+        (("deprecatedLastTimestamp",), False),
+        (("series", "lastObservedTime"), True),
+    )
 
     def validate(self, obj: dict[str, Any], old: dict[str, Any] | None, api: Api) -> Causes:
         errs: Causes = []
@@ -138,8 +153,13 @@ class EventsV1Strategy(TimeFieldsStrategy):
             if not obj.get(f):
                 errs.append(cause("FieldValueRequired", f, "Required value"))
         if obj.get("type") not in ("Normal", "Warning"):
-            errs.append(cause("FieldValueInvalid", "type",
-                              f'Invalid value: "{obj.get("type", "")}": has invalid value: {obj.get("type", "")}'))
+            errs.append(
+                cause(
+                    "FieldValueInvalid",
+                    "type",
+                    f'Invalid value: "{obj.get("type", "")}": has invalid value: {obj.get("type", "")}',
+                )
+            )
         return errs
 
 
@@ -190,9 +210,15 @@ class SecretStrategy(Strategy):
         immutable."""
         errs: Causes = []
         if obj.get("type") == serviceaccounts.TOKEN_TYPE and not (
-                (obj["metadata"].get("annotations") or {}).get(serviceaccounts.SA_NAME_ANNOTATION)):
-            errs.append(cause("FieldValueRequired",
-                              f"metadata.annotations[{serviceaccounts.SA_NAME_ANNOTATION}]", "Required value"))
+            (obj["metadata"].get("annotations") or {}).get(serviceaccounts.SA_NAME_ANNOTATION)
+        ):
+            errs.append(
+                cause(
+                    "FieldValueRequired",
+                    f"metadata.annotations[{serviceaccounts.SA_NAME_ANNOTATION}]",
+                    "Required value",
+                )
+            )
         if old is not None and obj.get("type") != old.get("type"):
             errs.append(cause("FieldValueInvalid", "type", f'Invalid value: "{obj.get("type")}": field is immutable'))
         return errs
@@ -209,8 +235,13 @@ class EndpointSliceStrategy(Strategy):
         if not at:
             errs.append(cause("FieldValueRequired", "addressType", "Required value"))
         elif at not in ("IPv4", "IPv6", "FQDN"):
-            errs.append(cause("FieldValueNotSupported", "addressType",
-                              f'Unsupported value: "{at}": supported values: "FQDN", "IPv4", "IPv6"'))
+            errs.append(
+                cause(
+                    "FieldValueNotSupported",
+                    "addressType",
+                    f'Unsupported value: "{at}": supported values: "FQDN", "IPv4", "IPv6"',
+                )
+            )
         elif old is not None and old.get("addressType") != at:
             errs.append(cause("FieldValueInvalid", "addressType", f'Invalid value: "{at}": field is immutable'))
         for i, ep in enumerate(obj.get("endpoints") or []):
@@ -239,8 +270,14 @@ class RoleStrategy(Strategy):
 
     def validate(self, obj: dict[str, Any], old: dict[str, Any] | None, api: Api) -> Causes:
         name = obj["metadata"].get("name") or ""
-        errs = [cause("FieldValueInvalid", "metadata.name", f'Invalid value: "{name}": {msg}')
-                for msg in rbac.validate_path_segment_name(name)] if name else []
+        errs = (
+            [
+                cause("FieldValueInvalid", "metadata.name", f'Invalid value: "{name}": {msg}')
+                for msg in rbac.validate_path_segment_name(name)
+            ]
+            if name
+            else []
+        )
         return errs + rbac.validate_rules(obj.get("rules"), self.rt.namespaced)
 
 
@@ -255,8 +292,14 @@ class BindingStrategy(RoleStrategy):
 
     def validate(self, obj: dict[str, Any], old: dict[str, Any] | None, api: Api) -> Causes:
         name = obj["metadata"].get("name") or ""
-        errs = [cause("FieldValueInvalid", "metadata.name", f'Invalid value: "{name}": {msg}')
-                for msg in rbac.validate_path_segment_name(name)] if name else []
+        errs = (
+            [
+                cause("FieldValueInvalid", "metadata.name", f'Invalid value: "{name}": {msg}')
+                for msg in rbac.validate_path_segment_name(name)
+            ]
+            if name
+            else []
+        )
         return errs + rbac.validate_binding(obj, old, self.rt.namespaced)
 
 
@@ -310,10 +353,20 @@ class CRDStrategy(Strategy):
         obj["status"] = {
             "acceptedNames": copy.deepcopy(names),
             "conditions": [
-                {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
-                 "message": "no conflicts found", "lastTransitionTime": ts},
-                {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
-                 "message": "the initial names have been accepted", "lastTransitionTime": ts},
+                {
+                    "type": "NamesAccepted",
+                    "status": "True",
+                    "reason": "NoConflicts",
+                    "message": "no conflicts found",
+                    "lastTransitionTime": ts,
+                },
+                {
+                    "type": "Established",
+                    "status": "True",
+                    "reason": "InitialNamesAccepted",
+                    "message": "the initial names have been accepted",
+                    "lastTransitionTime": ts,
+                },
             ],
             "storedVersions": stored,
         }
@@ -329,14 +382,24 @@ class CRDStrategy(Strategy):
             if not names.get(f):
                 errs.append(cause("FieldValueRequired", f"spec.names.{f}", "Required value"))
         if spec.get("scope") not in ("Namespaced", "Cluster"):
-            errs.append(cause("FieldValueNotSupported", "spec.scope",
-                              f'Unsupported value: "{spec.get("scope")}": supported values: "Cluster", "Namespaced"'))
+            errs.append(
+                cause(
+                    "FieldValueNotSupported",
+                    "spec.scope",
+                    f'Unsupported value: "{spec.get("scope")}": supported values: "Cluster", "Namespaced"',
+                )
+            )
         versions = spec.get("versions") or []
         if not versions:
             errs.append(cause("FieldValueRequired", "spec.versions", "Required value"))
         elif sum(1 for v in versions if v.get("storage")) != 1:
-            errs.append(cause("FieldValueInvalid", "spec.versions",
-                              "Invalid value: must have exactly one version marked as storage version"))
+            errs.append(
+                cause(
+                    "FieldValueInvalid",
+                    "spec.versions",
+                    "Invalid value: must have exactly one version marked as storage version",
+                )
+            )
         if not errs:
             expected = f"{names['plural']}.{spec['group']}"
             if obj["metadata"]["name"] != expected:
@@ -347,8 +410,9 @@ class CRDStrategy(Strategy):
                         f'Invalid value: "{obj["metadata"]["name"]}": must be spec.names.plural+"."+spec.group',
                     )
                 )
-            if old is not None and (old["spec"].get("group") != spec["group"]
-                                    or old["spec"]["names"].get("plural") != names["plural"]):
+            if old is not None and (
+                old["spec"].get("group") != spec["group"] or old["spec"]["names"].get("plural") != names["plural"]
+            ):
                 errs.append(cause("FieldValueInvalid", "spec.group", "Invalid value: field is immutable"))
         return errs
 
@@ -362,6 +426,7 @@ class CRDStrategy(Strategy):
 # ---------------------------------------------------------------------------------------
 # Services: defaulting, cluster IP / node port allocation, status validation
 # ---------------------------------------------------------------------------------------
+
 
 class _Allocator:
     """Sequential allocation from a range with a used-set (the real one is a bitmap)."""
@@ -452,8 +517,11 @@ class ServiceStrategy(Strategy):
         policy = spec.get("ipFamilyPolicy")
         families = spec.get("ipFamilies")
         if not families:
-            given = [ip for ip in spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
-                     if ip and ip != "None"]
+            given = [
+                ip
+                for ip in spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
+                if ip and ip != "None"
+            ]
             families = []
             for ip in given:
                 with contextlib.suppress(ValueError):
@@ -474,8 +542,12 @@ class ServiceStrategy(Strategy):
         spec, ospec = new.setdefault("spec", {}), old.get("spec", {})
         spec.setdefault("type", "ClusterIP")
         # patchAllocatedValues: a PUT that omits allocated values keeps them.
-        if (_needs_cluster_ip(spec) and _needs_cluster_ip(ospec)
-                and not spec.get("clusterIP") and not spec.get("clusterIPs")):
+        if (
+            _needs_cluster_ip(spec)
+            and _needs_cluster_ip(ospec)
+            and not spec.get("clusterIP")
+            and not spec.get("clusterIPs")
+        ):
             for f in ("clusterIP", "clusterIPs"):
                 if f in ospec:
                     spec[f] = copy.deepcopy(ospec[f])
@@ -483,8 +555,11 @@ class ServiceStrategy(Strategy):
                 if f not in spec and f in ospec:
                     spec[f] = copy.deepcopy(ospec[f])
         if _needs_node_ports(spec):
-            old_ports = {(p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
-                         for p in ospec.get("ports") or [] if isinstance(p, dict)}
+            old_ports = {
+                (p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
+                for p in ospec.get("ports") or []
+                if isinstance(p, dict)
+            }
             for p in spec.get("ports") or []:
                 if isinstance(p, dict) and not p.get("nodePort"):
                     np = old_ports.get((p.get("port"), p.get("protocol", "TCP")))
@@ -509,7 +584,8 @@ class ServiceStrategy(Strategy):
                     spec.pop(f, None)
             new.setdefault("status", {})["loadBalancer"] = {}
         if spec.get("type") not in ("NodePort", "LoadBalancer") and spec.get("externalTrafficPolicy") == ospec.get(
-                "externalTrafficPolicy"):
+            "externalTrafficPolicy"
+        ):
             spec.pop("externalTrafficPolicy", None)
         self._defaults(spec)
 
@@ -524,9 +600,14 @@ class ServiceStrategy(Strategy):
         errs: Causes = []
         t = spec.get("type")
         if t not in _SVC_TYPES:
-            errs.append(cause("FieldValueNotSupported", "spec.type",
-                              f'Unsupported value: "{t}": supported values: "ClusterIP", "ExternalName", '
-                              f'"LoadBalancer", "NodePort"'))
+            errs.append(
+                cause(
+                    "FieldValueNotSupported",
+                    "spec.type",
+                    f'Unsupported value: "{t}": supported values: "ClusterIP", "ExternalName", '
+                    f'"LoadBalancer", "NodePort"',
+                )
+            )
         ports = spec.get("ports") or []
         headless = spec.get("clusterIP") == "None"
         if not ports and t != "ExternalName" and not headless:
@@ -540,11 +621,21 @@ class ServiceStrategy(Strategy):
                 continue
             port = p.get("port")
             if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
-                errs.append(cause("FieldValueInvalid", f"{at}.port",
-                                  f"Invalid value: {port!r}: must be between 1 and 65535, inclusive"))
+                errs.append(
+                    cause(
+                        "FieldValueInvalid",
+                        f"{at}.port",
+                        f"Invalid value: {port!r}: must be between 1 and 65535, inclusive",
+                    )
+                )
             if p.get("protocol") not in _PROTOCOLS:
-                errs.append(cause("FieldValueNotSupported", f"{at}.protocol",
-                                  f'Unsupported value: "{p.get("protocol")}": supported values: "SCTP", "TCP", "UDP"'))
+                errs.append(
+                    cause(
+                        "FieldValueNotSupported",
+                        f"{at}.protocol",
+                        f'Unsupported value: "{p.get("protocol")}": supported values: "SCTP", "TCP", "UDP"',
+                    )
+                )
             if len(ports) > 1 and not p.get("name"):
                 errs.append(cause("FieldValueRequired", f"{at}.name", "Required value"))
             if p.get("name"):
@@ -552,62 +643,104 @@ class ServiceStrategy(Strategy):
                     errs.append(cause("FieldValueDuplicate", f"{at}.name", f'Duplicate value: "{p["name"]}"'))
                 names.add(p["name"])
             if (port, p.get("protocol")) in seen:
-                errs.append(cause("FieldValueDuplicate", at,
-                                  f'Duplicate value: {{"protocol":"{p.get("protocol")}","port":{port}}}'))
+                errs.append(
+                    cause(
+                        "FieldValueDuplicate",
+                        at,
+                        f'Duplicate value: {{"protocol":"{p.get("protocol")}","port":{port}}}',
+                    )
+                )
             seen.add((port, p.get("protocol")))
             if p.get("nodePort") and not _needs_node_ports(spec) and t != "LoadBalancer":
-                errs.append(cause("FieldValueForbidden", f"{at}.nodePort",
-                                  "Forbidden: may not be used when `type` is 'ClusterIP'"))
+                errs.append(
+                    cause(
+                        "FieldValueForbidden", f"{at}.nodePort", "Forbidden: may not be used when `type` is 'ClusterIP'"
+                    )
+                )
         if t == "ExternalName" and not spec.get("externalName"):
             errs.append(cause("FieldValueRequired", "spec.externalName", "Required value"))
         if _needs_cluster_ip(spec):
             policy = spec.get("ipFamilyPolicy")
             fams = spec.get("ipFamilies") or []
             if policy not in _POLICIES:
-                errs.append(cause("FieldValueNotSupported", "spec.ipFamilyPolicy",
-                                  f'Unsupported value: "{policy}": supported values: "PreferDualStack", '
-                                  f'"RequireDualStack", "SingleStack"'))
+                errs.append(
+                    cause(
+                        "FieldValueNotSupported",
+                        "spec.ipFamilyPolicy",
+                        f'Unsupported value: "{policy}": supported values: "PreferDualStack", '
+                        f'"RequireDualStack", "SingleStack"',
+                    )
+                )
             for i, f in enumerate(fams):
                 if f not in ("IPv4", "IPv6"):
-                    errs.append(cause("FieldValueNotSupported", f"spec.ipFamilies[{i}]",
-                                      f'Unsupported value: "{f}": supported values: "IPv4", "IPv6"'))
+                    errs.append(
+                        cause(
+                            "FieldValueNotSupported",
+                            f"spec.ipFamilies[{i}]",
+                            f'Unsupported value: "{f}": supported values: "IPv4", "IPv6"',
+                        )
+                    )
             if len(fams) > 2 or len(set(fams)) != len(fams):
                 errs.append(cause("FieldValueInvalid", "spec.ipFamilies", "Invalid value: must not have duplicates"))
             if policy == "SingleStack" and len(fams) > 1:
-                errs.append(cause("FieldValueInvalid", "spec.ipFamilies",
-                                  "Invalid value: when spec.ipFamilyPolicy is SingleStack, only one ipFamily may be "
-                                  "specified"))
+                errs.append(
+                    cause(
+                        "FieldValueInvalid",
+                        "spec.ipFamilies",
+                        "Invalid value: when spec.ipFamilyPolicy is SingleStack, only one ipFamily may be specified",
+                    )
+                )
             ips = spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
             if spec.get("clusterIP") and ips and spec["clusterIP"] != ips[0]:
-                errs.append(cause("FieldValueInvalid", "spec.clusterIPs",
-                                  "Invalid value: first value must match `clusterIP`"))
+                errs.append(
+                    cause("FieldValueInvalid", "spec.clusterIPs", "Invalid value: first value must match `clusterIP`")
+                )
             for i, ip in enumerate(ips):
                 if ip == "None":
                     continue
                 try:
                     addr = ipaddress.ip_address(ip)
                 except ValueError:
-                    errs.append(cause("FieldValueInvalid", f"spec.clusterIPs[{i}]",
-                                      f'Invalid value: "{ip}": must be a valid IP address, (e.g. 10.9.8.7 or '
-                                      f'2001:db8::ffff)'))
+                    errs.append(
+                        cause(
+                            "FieldValueInvalid",
+                            f"spec.clusterIPs[{i}]",
+                            f'Invalid value: "{ip}": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)',
+                        )
+                    )
                     continue
                 fam = "IPv6" if addr.version == 6 else "IPv4"
                 if i < len(fams) and fams[i] != fam:
-                    errs.append(cause("FieldValueInvalid", f"spec.clusterIPs[{i}]",
-                                      f'Invalid value: "{ip}": expected an {fams[i]} value as indicated by '
-                                      f'`ipFamilies[{i}]`'))
+                    errs.append(
+                        cause(
+                            "FieldValueInvalid",
+                            f"spec.clusterIPs[{i}]",
+                            f'Invalid value: "{ip}": expected an {fams[i]} value as indicated by `ipFamilies[{i}]`',
+                        )
+                    )
             if old is not None and _needs_cluster_ip(old.get("spec") or {}):
                 oips = old["spec"].get("clusterIPs") or []
                 if oips and ips and ips[0] != oips[0]:
-                    errs.append(cause("FieldValueInvalid", "spec.clusterIPs[0]",
-                                      f'Invalid value: {ips!r}: may not change once set'))
-        for f, allowed in (("externalTrafficPolicy", ("Cluster", "Local")),
-                           ("internalTrafficPolicy", ("Cluster", "Local")),
-                           ("sessionAffinity", ("None", "ClientIP"))):
+                    errs.append(
+                        cause(
+                            "FieldValueInvalid",
+                            "spec.clusterIPs[0]",
+                            f"Invalid value: {ips!r}: may not change once set",
+                        )
+                    )
+        for f, allowed in (
+            ("externalTrafficPolicy", ("Cluster", "Local")),
+            ("internalTrafficPolicy", ("Cluster", "Local")),
+            ("sessionAffinity", ("None", "ClientIP")),
+        ):
             if f in spec and spec[f] not in allowed:
-                errs.append(cause("FieldValueNotSupported", f"spec.{f}",
-                                  f'Unsupported value: "{spec[f]}": supported values: '
-                                  + ", ".join(f'"{a}"' for a in allowed)))
+                errs.append(
+                    cause(
+                        "FieldValueNotSupported",
+                        f"spec.{f}",
+                        f'Unsupported value: "{spec[f]}": supported values: ' + ", ".join(f'"{a}"' for a in allowed),
+                    )
+                )
         errs.extend(self._validate_status(obj))
         return errs
 
@@ -624,17 +757,31 @@ class ServiceStrategy(Strategy):
                 try:
                     ipaddress.ip_address(ing["ip"])
                 except ValueError:
-                    errs.append(cause("FieldValueInvalid", f"{at}.ip",
-                                      f'Invalid value: "{ing["ip"]}": must be a valid IP address'))
+                    errs.append(
+                        cause(
+                            "FieldValueInvalid", f"{at}.ip", f'Invalid value: "{ing["ip"]}": must be a valid IP address'
+                        )
+                    )
             if ing.get("ipMode") and ing["ipMode"] not in ("VIP", "Proxy"):
-                errs.append(cause("FieldValueNotSupported", f"{at}.ipMode",
-                                  f'Unsupported value: "{ing["ipMode"]}": supported values: "Proxy", "VIP"'))
+                errs.append(
+                    cause(
+                        "FieldValueNotSupported",
+                        f"{at}.ipMode",
+                        f'Unsupported value: "{ing["ipMode"]}": supported values: "Proxy", "VIP"',
+                    )
+                )
             if ing.get("ipMode") and not ing.get("ip"):
-                errs.append(cause("FieldValueForbidden", f"{at}.ipMode",
-                                  "Forbidden: may not be specified when `ip` is not"))
+                errs.append(
+                    cause("FieldValueForbidden", f"{at}.ipMode", "Forbidden: may not be specified when `ip` is not")
+                )
             if ing.get("hostname") and ing.get("ip") is None and re.match(r"^[\d.:]+$", ing["hostname"]):
-                errs.append(cause("FieldValueInvalid", f"{at}.hostname",
-                                  f'Invalid value: "{ing["hostname"]}": must be a DNS name, not an IP address'))
+                errs.append(
+                    cause(
+                        "FieldValueInvalid",
+                        f"{at}.hostname",
+                        f'Invalid value: "{ing["hostname"]}": must be a DNS name, not an IP address',
+                    )
+                )
         return errs
 
     # -- allocation --
@@ -687,11 +834,13 @@ class ServiceStrategy(Strategy):
                     continue
                 if np:
                     if not self.ports.claim(np):
-                        fail(f"spec.ports[{i}].nodePort",
-                             f"Invalid value: {np}: provided port is already allocated"
-                             if self.ports.first <= np <= self.ports.last
-                             else f"Invalid value: {np}: provided port is not in the valid range. "
-                                  f"The range of valid ports is {self.ports.first}-{self.ports.last}")
+                        fail(
+                            f"spec.ports[{i}].nodePort",
+                            f"Invalid value: {np}: provided port is already allocated"
+                            if self.ports.first <= np <= self.ports.last
+                            else f"Invalid value: {np}: provided port is not in the valid range. "
+                            f"The range of valid ports is {self.ports.first}-{self.ports.last}",
+                        )
                 else:
                     np = self._allocate_port()
                     p["nodePort"] = np
@@ -712,8 +861,9 @@ class ServiceStrategy(Strategy):
         try:
             return self.ports.allocate()
         except ApiError as exc:
-            raise ApiError(500, "InternalError",
-                           "Internal error occurred: failed to allocate a nodePort: range is full") from exc
+            raise ApiError(
+                500, "InternalError", "Internal error occurred: failed to allocate a nodePort: range is full"
+            ) from exc
 
     def set_node_port_range(self, first: int, last: int) -> None:
         """``--service-node-port-range`` (default 30000-32767)."""

@@ -27,8 +27,11 @@ TOKEN_TYPE = "kubernetes.io/service-account-token"
 @pytest.fixture
 def rbac_api() -> Iterator[ApiServer]:
     """A cluster with RBAC on (``--authorization-mode=RBAC``) and one static admin token."""
-    with ApiServer(authz={ADMIN: [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]}, rbac=True,
-                   namespaces=("default", "kube-system", "a", "b")) as server:
+    with ApiServer(
+        authz={ADMIN: [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]},
+        rbac=True,
+        namespaces=("default", "kube-system", "a", "b"),
+    ) as server:
         yield server
 
 
@@ -41,8 +44,10 @@ def _rbac(server: ApiServer, token: str = ADMIN) -> client.RbacAuthorizationV1Ap
 
 
 def _token_secret(name: str, account: str, **annotations: str) -> dict[str, Any]:
-    return {"metadata": {"name": name, "annotations": {"kubernetes.io/service-account.name": account, **annotations}},
-            "type": TOKEN_TYPE}
+    return {
+        "metadata": {"name": name, "annotations": {"kubernetes.io/service-account.name": account, **annotations}},
+        "type": TOKEN_TYPE,
+    }
 
 
 def _account_token(server: ApiServer, ns: str, account: str) -> str:
@@ -64,8 +69,11 @@ def _role(name: str, *rules: dict[str, Any]) -> dict[str, Any]:
 
 
 def _binding(name: str, kind: str, role: str, *subjects: dict[str, Any]) -> dict[str, Any]:
-    return {"metadata": {"name": name}, "roleRef": {"apiGroup": RBAC, "kind": kind, "name": role},
-            "subjects": list(subjects)}
+    return {
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": RBAC, "kind": kind, "name": role},
+        "subjects": list(subjects),
+    }
 
 
 def _sa(name: str, namespace: str | None = None) -> dict[str, Any]:
@@ -77,6 +85,7 @@ GET_SERVICES = {"apiGroups": [""], "resources": ["services"], "verbs": ["get", "
 
 # ------------------------------------------------------------------------------------------ the RBAC kinds
 
+
 def test_rbac_kinds_are_served_and_discoverable(kube_api, kube_client):
     """rbac.authorization.k8s.io/v1 is in /apis with ClusterRole, ClusterRoleBinding (cluster-scoped), Role and
     RoleBinding (namespaced), and the official client's RbacAuthorizationV1Api works against them."""
@@ -86,8 +95,11 @@ def test_rbac_kinds_are_served_and_discoverable(kube_api, kube_client):
     with urllib.request.urlopen(f"{kube_api.url}/apis/{RBAC}/v1") as resp:
         resources = {r["name"]: r for r in json.load(resp)["resources"]}
     assert {n: (r["kind"], r["namespaced"]) for n, r in resources.items()} == {
-        "clusterroles": ("ClusterRole", False), "clusterrolebindings": ("ClusterRoleBinding", False),
-        "roles": ("Role", True), "rolebindings": ("RoleBinding", True)}
+        "clusterroles": ("ClusterRole", False),
+        "clusterrolebindings": ("ClusterRoleBinding", False),
+        "roles": ("Role", True),
+        "rolebindings": ("RoleBinding", True),
+    }
     rbac = client.RbacAuthorizationV1Api(kube_client)
     rbac.create_cluster_role(_role("system:speaker", GET_SERVICES))  # ':' is fine in RBAC names
     rbac.create_namespaced_role_binding("default", _binding("rb", "ClusterRole", "system:speaker", _sa("x")))
@@ -103,12 +115,17 @@ def test_rbac_table_columns_like_kubectl_get(kube_api, kube_client):
     with -o wide, USERS, GROUPS and SERVICEACCOUNTS (namespace/name)."""
     rbac = client.RbacAuthorizationV1Api(kube_client)
     rbac.create_cluster_role(_role("reader", GET_SERVICES))
-    rbac.create_cluster_role_binding(_binding("reader", "ClusterRole", "reader", _sa("sa", "a"),
-                                              {"kind": "Group", "name": "ops"}))
-    for plural, want in (("clusterroles", ["Name", "Created At"]),
-                         ("clusterrolebindings", ["Name", "Role", "Age", "Users", "Groups", "ServiceAccounts"])):
-        req = urllib.request.Request(f"{kube_api.url}/apis/{RBAC}/v1/{plural}",
-                                     headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"})
+    rbac.create_cluster_role_binding(
+        _binding("reader", "ClusterRole", "reader", _sa("sa", "a"), {"kind": "Group", "name": "ops"})
+    )
+    for plural, want in (
+        ("clusterroles", ["Name", "Created At"]),
+        ("clusterrolebindings", ["Name", "Role", "Age", "Users", "Groups", "ServiceAccounts"]),
+    ):
+        req = urllib.request.Request(
+            f"{kube_api.url}/apis/{RBAC}/v1/{plural}",
+            headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"},
+        )
         with urllib.request.urlopen(req) as resp:
             table = json.load(resp)
         assert [c["name"] for c in table["columnDefinitions"]] == want
@@ -126,17 +143,20 @@ def test_rbac_names_and_rules_are_validated(kube_client):
     code, body = api_error(rbac.create_cluster_role, _role("a/b", GET_SERVICES))
     assert code == 422 and body["message"] == (
         'ClusterRole.rbac.authorization.k8s.io "a/b" is invalid: metadata.name: Invalid value: "a/b": may not '
-        "contain '/'")
+        "contain '/'"
+    )
     code, body = api_error(
         rbac.create_cluster_role, _role("x", {"apiGroups": [""], "resources": ["pods"], "verbs": []})
     )
     assert code == 422 and body["message"] == (
         'ClusterRole.rbac.authorization.k8s.io "x" is invalid: rules[0].verbs: Required value: verbs must contain '
-        "at least one value")
+        "at least one value"
+    )
     code, body = api_error(rbac.create_namespaced_role, "default", _role("x", {"verbs": ["get"]}))
     assert [c["field"] for c in body["details"]["causes"]] == ["rules[0].apiGroups", "rules[0].resources"]
-    code, body = api_error(rbac.create_namespaced_role, "default",
-                           _role("x", {"verbs": ["get"], "nonResourceURLs": ["/healthz"]}))
+    code, body = api_error(
+        rbac.create_namespaced_role, "default", _role("x", {"verbs": ["get"], "nonResourceURLs": ["/healthz"]})
+    )
     assert code == 422 and "namespaced rules cannot apply to non-resource URLs" in body["message"]
 
 
@@ -152,15 +172,18 @@ def test_binding_defaults_and_immutable_role_ref(kube_client):
     code, body = api_error(rbac.replace_namespaced_role_binding, "b", "default", rb)
     assert code == 422 and body["message"] == (
         'RoleBinding.rbac.authorization.k8s.io "b" is invalid: roleRef: Invalid value: '
-        'rbac.RoleRef{APIGroup:"rbac.authorization.k8s.io", Kind:"Role", Name:"other"}: cannot change roleRef')
+        'rbac.RoleRef{APIGroup:"rbac.authorization.k8s.io", Kind:"Role", Name:"other"}: cannot change roleRef'
+    )
     code, body = api_error(rbac.create_cluster_role_binding, _binding("c", "ClusterRole", "r", _sa("x")))
     assert code == 422 and body["details"]["causes"] == [
-        {"reason": "FieldValueRequired", "message": "Required value", "field": "subjects[0].namespace"}]
+        {"reason": "FieldValueRequired", "message": "Required value", "field": "subjects[0].namespace"}
+    ]
     code, body = api_error(rbac.create_cluster_role_binding, _binding("c", "Role", "r", _sa("x", "a")))
     assert body["details"]["causes"][0]["message"] == 'Unsupported value: "Role": supported values: "ClusterRole"'
 
 
 # ------------------------------------------------------------------------------------------ token controller
+
 
 def test_token_secret_is_filled_by_the_token_controller(rbac_api):
     """tokens_controller: a Secret of type kubernetes.io/service-account-token naming an existing ServiceAccount gets
@@ -175,10 +198,13 @@ def test_token_secret_is_filled_by_the_token_controller(rbac_api):
     assert base64.b64decode(secret.data["ca.crt"]).startswith(b"-----BEGIN CERTIFICATE-----")
     token = base64.b64decode(secret.data["token"]).decode()
     assert _claims(token) == {  # serviceaccount.LegacyClaims
-        "iss": "kubernetes/serviceaccount", "sub": "system:serviceaccount:a:robot",
-        "kubernetes.io/serviceaccount/namespace": "a", "kubernetes.io/serviceaccount/secret.name": "robot-token",
+        "iss": "kubernetes/serviceaccount",
+        "sub": "system:serviceaccount:a:robot",
+        "kubernetes.io/serviceaccount/namespace": "a",
+        "kubernetes.io/serviceaccount/secret.name": "robot-token",
         "kubernetes.io/serviceaccount/service-account.name": "robot",
-        "kubernetes.io/serviceaccount/service-account.uid": sa.metadata.uid}
+        "kubernetes.io/serviceaccount/service-account.uid": sa.metadata.uid,
+    }
     # a token taken out is put back (needsToken), the same one: the claims decide it
     core.patch_namespaced_secret("robot-token", "a", [{"op": "remove", "path": "/data/token"}])
     assert base64.b64decode(core.read_namespaced_secret("robot-token", "a").data["token"]).decode() == token
@@ -189,9 +215,13 @@ def test_token_secret_needs_the_account_annotation(rbac_api):
     ValidateSecretUpdate: the type is immutable."""
     core = _core(rbac_api)
     code, body = api_error(core.create_namespaced_secret, "a", {"metadata": {"name": "t"}, "type": TOKEN_TYPE})
-    assert code == 422 and body["details"]["causes"] == [{
-        "reason": "FieldValueRequired", "message": "Required value",
-        "field": "metadata.annotations[kubernetes.io/service-account.name]"}]
+    assert code == 422 and body["details"]["causes"] == [
+        {
+            "reason": "FieldValueRequired",
+            "message": "Required value",
+            "field": "metadata.annotations[kubernetes.io/service-account.name]",
+        }
+    ]
     core.create_namespaced_secret("a", {"metadata": {"name": "o"}})
     code, body = api_error(core.patch_namespaced_secret, "o", "a", {"type": "kubernetes.io/tls"})
     assert code == 422 and body["message"].endswith('type: Invalid value: "kubernetes.io/tls": field is immutable')
@@ -205,8 +235,12 @@ def test_token_secrets_without_their_account_are_deleted(rbac_api):
     code, _ = api_error(core.read_namespaced_secret, "orphan", "a")
     assert code == 404
     token = _account_token(rbac_api, "a", "robot")
-    core.create_namespaced_secret("a", _token_secret("stale", "robot", **{
-        "kubernetes.io/service-account.uid": "00000000-0000-0000-0000-000000000000"}))
+    core.create_namespaced_secret(
+        "a",
+        _token_secret(
+            "stale", "robot", **{"kubernetes.io/service-account.uid": "00000000-0000-0000-0000-000000000000"}
+        ),
+    )
     assert api_error(core.read_namespaced_secret, "stale", "a")[0] == 404
     core.create_namespaced_secret("a", {"metadata": {"name": "plain"}})
     core.delete_namespaced_service_account("robot", "a")
@@ -216,6 +250,7 @@ def test_token_secrets_without_their_account_are_deleted(rbac_api):
 
 
 # ------------------------------------------------------------------------------------------ authentication
+
 
 def test_service_account_token_authenticates_as_the_account(rbac_api):
     """A token from a token Secret authenticates as system:serviceaccount:NS:NAME (403 names that user, not 401);
@@ -243,14 +278,17 @@ def test_token_request_tokens_authenticate_for_the_api_audience(rbac_api):
     assert code == 403 and 'User "system:serviceaccount:a:robot"' in body["message"]
     other = core.create_namespaced_service_account_token("robot", "a", {"spec": {"audiences": ["vault"]}})
     assert api_error(_core(rbac_api, other.status.token).list_namespaced_service, "a")[0] == 401
-    code, body = api_error(core.create_namespaced_service_account_token, "robot", "a",
-                           {"spec": {"expirationSeconds": 599}})
+    code, body = api_error(
+        core.create_namespaced_service_account_token, "robot", "a", {"spec": {"expirationSeconds": 599}}
+    )
     assert code == 422 and body["message"] == (
         'TokenRequest.authentication.k8s.io "" is invalid: spec.expirationSeconds: Invalid value: 599: may not '
-        "specify a duration less than 10 minutes")
+        "specify a duration less than 10 minutes"
+    )
 
 
 # ------------------------------------------------------------------------------------------ authorization
+
 
 def test_role_binding_grants_only_in_its_namespace(rbac_api):
     """A RoleBinding grants its Role's rules in the binding's namespace only: not in another namespace and not
@@ -276,16 +314,18 @@ def test_cluster_role_binding_to_a_service_account(rbac_api):
     (system:serviceaccounts:NS)."""
     token = _account_token(rbac_api, "a", "robot")
     admin, mine = _rbac(rbac_api), _core(rbac_api, token)
-    admin.create_cluster_role(_role("lister", {"apiGroups": [""], "resources": ["services", "nodes"],
-                                               "verbs": ["list"]}))
+    admin.create_cluster_role(
+        _role("lister", {"apiGroups": [""], "resources": ["services", "nodes"], "verbs": ["list"]})
+    )
     admin.create_cluster_role_binding(_binding("lister", "ClusterRole", "lister", _sa("robot", "a")))
     mine.list_service_for_all_namespaces()
     mine.list_namespaced_service("b")
     mine.list_node()
     assert api_error(mine.list_namespace)[0] == 403
     admin.create_cluster_role(_role("ns", {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list"]}))
-    admin.create_cluster_role_binding(_binding("ns", "ClusterRole", "ns",
-                                               {"kind": "Group", "name": "system:serviceaccounts:a"}))
+    admin.create_cluster_role_binding(
+        _binding("ns", "ClusterRole", "ns", {"kind": "Group", "name": "system:serviceaccounts:a"})
+    )
     mine.list_namespace()
 
 
@@ -296,16 +336,28 @@ def test_forbidden_body_is_shaped_like_the_real_server(rbac_api):
     token = _account_token(rbac_api, "a", "robot")
     _core(rbac_api).create_namespaced_service("a", lb_service("x"))
     mine = _core(rbac_api, token)
-    code, body = api_error(mine.patch_namespaced_service_status, "x", "a",
-                           {"status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.1"}]}}})
+    code, body = api_error(
+        mine.patch_namespaced_service_status,
+        "x",
+        "a",
+        {"status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.1"}]}}},
+    )
     assert code == 403 and body == {
-        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
         "message": 'services "x" is forbidden: User "system:serviceaccount:a:robot" cannot patch resource '
-                   '"services/status" in API group "" in the namespace "a"',
-        "reason": "Forbidden", "details": {"name": "x", "kind": "services"}, "code": 403}
+        '"services/status" in API group "" in the namespace "a"',
+        "reason": "Forbidden",
+        "details": {"name": "x", "kind": "services"},
+        "code": 403,
+    }
     code, body = api_error(client.CoordinationV1Api(api_client(rbac_api.url, token)).list_lease_for_all_namespaces)
-    assert body["message"] == ('leases.coordination.k8s.io is forbidden: User "system:serviceaccount:a:robot" cannot '
-                               'list resource "leases" in API group "coordination.k8s.io" at the cluster scope')
+    assert body["message"] == (
+        'leases.coordination.k8s.io is forbidden: User "system:serviceaccount:a:robot" cannot '
+        'list resource "leases" in API group "coordination.k8s.io" at the cluster scope'
+    )
     _rbac(rbac_api).create_namespaced_role_binding("a", _binding("ghost", "Role", "ghost", _sa("robot")))
     code, body = api_error(mine.read_namespaced_service, "x", "a")
     assert body["message"].endswith('in the namespace "a": RBAC: role.rbac.authorization.k8s.io "ghost" not found')
@@ -319,11 +371,15 @@ def test_rule_matching_like_upstream(rbac_api):
     for name in ("x", "y"):
         core.create_namespaced_service("a", lb_service(name))
     admin, mine = _rbac(rbac_api), _core(rbac_api, token)
-    admin.create_namespaced_role("a", _role("r",
-                                            {"apiGroups": [""], "resources": ["*/status"], "verbs": ["get"]},
-                                            {"apiGroups": [""], "resources": ["services/*"], "verbs": ["patch"]},
-                                            {"apiGroups": [""], "resources": ["services"], "verbs": ["get"],
-                                             "resourceNames": ["x"]}))
+    admin.create_namespaced_role(
+        "a",
+        _role(
+            "r",
+            {"apiGroups": [""], "resources": ["*/status"], "verbs": ["get"]},
+            {"apiGroups": [""], "resources": ["services/*"], "verbs": ["patch"]},
+            {"apiGroups": [""], "resources": ["services"], "verbs": ["get"], "resourceNames": ["x"]},
+        ),
+    )
     admin.create_namespaced_role_binding("a", _binding("r", "Role", "r", _sa("robot")))
     mine.read_namespaced_service_status("y", "a")
     mine.read_namespaced_service("x", "a")
@@ -341,8 +397,13 @@ def test_resource_names_cover_a_list_and_watch_by_exact_name(rbac_api):
     for name in ("x", "y"):
         core.create_namespaced_service("a", lb_service(name))
     admin, mine = _rbac(rbac_api), _core(rbac_api, token)
-    admin.create_namespaced_role("a", _role("r", {"apiGroups": [""], "resources": ["services"],
-                                                  "verbs": ["get", "list", "watch"], "resourceNames": ["x"]}))
+    admin.create_namespaced_role(
+        "a",
+        _role(
+            "r",
+            {"apiGroups": [""], "resources": ["services"], "verbs": ["get", "list", "watch"], "resourceNames": ["x"]},
+        ),
+    )
     admin.create_namespaced_role_binding("a", _binding("r", "Role", "r", _sa("robot")))
     assert [s.metadata.name for s in mine.list_namespaced_service("a", field_selector="metadata.name=x").items] == ["x"]
     assert [s.metadata.name for s in mine.list_namespaced_service("a", field_selector="metadata.name==x").items] == [
@@ -350,8 +411,9 @@ def test_resource_names_cover_a_list_and_watch_by_exact_name(rbac_api):
     ]
     for selector in ("metadata.name=y", "metadata.name!=y", None):
         assert api_error(mine.list_namespaced_service, "a", field_selector=selector)[0] == 403, selector
-    resp = mine.list_namespaced_service("a", field_selector="metadata.name=x", watch=True, timeout_seconds=1,
-                                        _preload_content=False)
+    resp = mine.list_namespaced_service(
+        "a", field_selector="metadata.name=x", watch=True, timeout_seconds=1, _preload_content=False
+    )
     assert resp.status == 200
     resp.release_conn()
 
@@ -359,15 +421,21 @@ def test_resource_names_cover_a_list_and_watch_by_exact_name(rbac_api):
 def test_static_tokens_and_rbac_together(rbac_api):
     """Static rules sit in front of RBAC (like --authorization-mode=ABAC,RBAC): a static user is also authorized by
     bindings naming it (User subject); an unknown opaque token is 401."""
-    rbac_api.set_authz({ADMIN: [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}],
-                        "alice-token": {"user": "alice", "rules": []}})
+    rbac_api.set_authz(
+        {
+            ADMIN: [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}],
+            "alice-token": {"user": "alice", "rules": []},
+        }
+    )
     alice = _core(rbac_api, "alice-token")
     code, body = api_error(alice.list_namespaced_config_map, "b")
     assert code == 403 and 'User "alice" cannot list resource "configmaps"' in body["message"]
     _rbac(rbac_api).create_namespaced_role(
-        "b", _role("cm", {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["list"]}))
+        "b", _role("cm", {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["list"]})
+    )
     _rbac(rbac_api).create_namespaced_role_binding(
-        "b", _binding("cm", "Role", "cm", {"kind": "User", "name": "alice", "apiGroup": RBAC}))
+        "b", _binding("cm", "Role", "cm", {"kind": "User", "name": "alice", "apiGroup": RBAC})
+    )
     alice.list_namespaced_config_map("b")
     assert api_error(_core(rbac_api, "who-knows").list_namespaced_config_map, "b")[0] == 401
 
@@ -378,8 +446,9 @@ def test_kubectl_creates_and_lists_rbac_objects(kubeconfig, kube_client):
     ``kubectl create clusterrole`` sends protobuf, which the emulator does not speak.)"""
     require_binaries("kubectl")  # a missing kubectl fails: CI installs it (scripts/install-deps)
     out = _kubectl(kubeconfig, "api-resources", f"--api-group={RBAC}", "-o", "name")
-    assert sorted(out.stdout.split()) == [f"{p}.{RBAC}" for p in
-                                          ("clusterrolebindings", "clusterroles", "rolebindings", "roles")], out.stderr
+    assert sorted(out.stdout.split()) == [
+        f"{p}.{RBAC}" for p in ("clusterrolebindings", "clusterroles", "rolebindings", "roles")
+    ], out.stderr
     manifest = kubeconfig.parent / "rbac.yaml"
     manifest.write_text(f"""
 apiVersion: {RBAC}/v1

@@ -30,9 +30,14 @@ REPO = Path(__file__).resolve().parents[2]
 def _candidate(url: str, token: str, identity: str, led: list[str], stopped: list[str]):
     lock = LeaseLock("speaker-allocator", "kube-system", identity)
     lock.api_instance = client.CoordinationV1Api(api_client(url, token))
-    config = electionconfig.Config(lock, lease_duration=3, renew_deadline=2, retry_period=1,
-                                   onstarted_leading=lambda: led.append(identity),
-                                   onstopped_leading=lambda: stopped.append(identity))
+    config = electionconfig.Config(
+        lock,
+        lease_duration=3,
+        renew_deadline=2,
+        retry_period=1,
+        onstarted_leading=lambda: led.append(identity),
+        onstopped_leading=lambda: stopped.append(identity),
+    )
     election = leaderelection.LeaderElection(config)
     thread = threading.Thread(target=election.run, daemon=True, name=identity)
     thread.start()
@@ -74,9 +79,13 @@ def test_leader_election_with_lease_lock(kube_api, kube_client):
 
 def _kubectl(kubeconfig: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, HOME=str(kubeconfig.parent))
-    return subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), "--cache-dir",
-                           str(kubeconfig.parent / "cache"), *args],
-                          capture_output=True, text=True, timeout=60, env=env)
+    return subprocess.run(
+        ["kubectl", "--kubeconfig", str(kubeconfig), "--cache-dir", str(kubeconfig.parent / "cache"), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
 
 
 def test_kubectl_discovery_get_tables_and_delete(kubeconfig, core, custom):
@@ -84,11 +93,21 @@ def test_kubectl_discovery_get_tables_and_delete(kubeconfig, core, custom):
     (built-in columns; the CRD's additionalPrinterColumns); -o yaml; delete."""
     require_binaries("kubectl")  # a missing kubectl fails: CI installs it (scripts/install-deps)
     core.create_namespaced_service("default", lb_service("web"))
-    core.patch_namespaced_service_status("web", "default",
-                                         {"status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.7"}]}}})
-    custom.create_namespaced_custom_object("metallb.io", "v1beta1", "default", "ipaddresspools", {
-        "apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool", "metadata": {"name": "lan"},
-        "spec": {"addresses": ["198.51.100.240-198.51.100.250"]}})
+    core.patch_namespaced_service_status(
+        "web", "default", {"status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.7"}]}}}
+    )
+    custom.create_namespaced_custom_object(
+        "metallb.io",
+        "v1beta1",
+        "default",
+        "ipaddresspools",
+        {
+            "apiVersion": "metallb.io/v1beta1",
+            "kind": "IPAddressPool",
+            "metadata": {"name": "lan"},
+            "spec": {"addresses": ["198.51.100.240-198.51.100.250"]},
+        },
+    )
     out = _kubectl(kubeconfig, "get", "services,ipaddresspools", "-A")
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
@@ -108,8 +127,13 @@ def test_kubectl_discovery_get_tables_and_delete(kubeconfig, core, custom):
 
 def test_subprocess_mode_prints_url_serves_and_stops_on_sigterm(tmp_path):
     """python -m tests.kubeapi 0 prints its URL once listening, serves, and exits 0 on SIGTERM."""
-    proc = subprocess.Popen([sys.executable, "-m", "tests.kubeapi", "0", "--crds", str(REPO / "speaker" / "crds")],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.kubeapi", "0", "--crds", str(REPO / "speaker" / "crds")],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         url = proc.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:")
@@ -169,11 +193,16 @@ def test_injected_failures_and_request_counts(kube_api, core):
 def test_rbac_rules_per_token():
     """authz={token: rules}: allowed verbs pass, others are 403 Forbidden with the real message shape;
     an unknown token is 401."""
-    rules = [{"apiGroups": [""], "resources": ["services"], "verbs": ["get", "list", "watch"]},
-             {"apiGroups": [""], "resources": ["services/status"], "verbs": ["patch"]}]
-    with ApiServer(authz={"admin": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}],
-                          "speaker": {"user": "system:serviceaccount:metallb-system:speaker",
-                                      "rules": rules}}) as server:
+    rules = [
+        {"apiGroups": [""], "resources": ["services"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": [""], "resources": ["services/status"], "verbs": ["patch"]},
+    ]
+    with ApiServer(
+        authz={
+            "admin": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}],
+            "speaker": {"user": "system:serviceaccount:metallb-system:speaker", "rules": rules},
+        }
+    ) as server:
         admin = client.CoreV1Api(api_client(server.url, "admin"))
         admin.create_namespaced_service("default", lb_service("s"))
         speaker = client.CoreV1Api(api_client(server.url, "speaker"))
@@ -181,11 +210,14 @@ def test_rbac_rules_per_token():
         speaker.patch_namespaced_service_status("s", "default", {"metadata": {"annotations": {"a": "b"}}})
         code, body = api_error(speaker.patch_namespaced_service, "s", "default", {"metadata": {"labels": {}}})
         assert code == 403 and body["reason"] == "Forbidden"
-        assert body["message"] == ('services "s" is forbidden: User "system:serviceaccount:metallb-system:speaker" '
-                                   'cannot patch resource "services" in API group "" in the namespace "default"')
+        assert body["message"] == (
+            'services "s" is forbidden: User "system:serviceaccount:metallb-system:speaker" '
+            'cannot patch resource "services" in API group "" in the namespace "default"'
+        )
         code, body = api_error(speaker.list_node)
-        assert code == 403 and body["message"].endswith('cannot list resource "nodes" in API group "" at the '
-                                                        'cluster scope')
+        assert code == 403 and body["message"].endswith(
+            'cannot list resource "nodes" in API group "" at the cluster scope'
+        )
         code, _ = api_error(client.CoreV1Api(api_client(server.url, "nobody")).list_namespace)
         assert code == 401
 
@@ -196,9 +228,16 @@ def test_throughput_smoke(kube_api, core):
     start = time.monotonic()
     for i in range(200):
         core.create_namespaced_service("default", lb_service(f"s{i}"))
-        core.patch_namespaced_service_status(f"s{i}", "default",
-                                             {"status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.1"}]}}})
-        events.create_namespaced_event("default", {"metadata": {"generateName": f"s{i}."}, "reason": "IPAllocated",
-                                                   "involvedObject": {"kind": "Service", "name": f"s{i}"}})
+        core.patch_namespaced_service_status(
+            f"s{i}", "default", {"status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.1"}]}}}
+        )
+        events.create_namespaced_event(
+            "default",
+            {
+                "metadata": {"generateName": f"s{i}."},
+                "reason": "IPAllocated",
+                "involvedObject": {"kind": "Service", "name": f"s{i}"},
+            },
+        )
     assert time.monotonic() - start < 6
     assert kube_api.count_requests(verb="create", resource="events") == 200

@@ -13,7 +13,8 @@ from .conftest import api_error, lb_service
 def test_create_returns_201_with_server_fields(kube_api, core):
     """POST answers 201 Created with uid, creationTimestamp and a string resourceVersion."""
     _, status, _ = core.create_namespaced_config_map_with_http_info(
-        "default", {"metadata": {"name": "a"}, "data": {"k": "v"}})
+        "default", {"metadata": {"name": "a"}, "data": {"k": "v"}}
+    )
     assert status == 201
     cm = core.read_namespaced_config_map("a", "default")
     assert cm.metadata.uid and cm.metadata.creation_timestamp
@@ -42,8 +43,9 @@ def test_get_missing_is_404_not_found(core, custom):
     """GET of a missing object is 404 NotFound; group resources are qualified in the message."""
     code, body = api_error(core.read_namespaced_service, "nope", "default")
     assert (code, body["reason"], body["message"]) == (404, "NotFound", 'services "nope" not found')
-    code, body = api_error(custom.get_namespaced_custom_object, "metallb.io", "v1beta1", "default",
-                           "ipaddresspools", "nope")
+    code, body = api_error(
+        custom.get_namespaced_custom_object, "metallb.io", "v1beta1", "default", "ipaddresspools", "nope"
+    )
     assert body["message"] == 'ipaddresspools.metallb.io "nope" not found'
     assert body["details"]["group"] == "metallb.io"
 
@@ -76,8 +78,10 @@ def test_put_with_stale_resource_version_is_409_conflict(core):
     cm.data = {"a": "3"}
     code, body = api_error(core.replace_namespaced_config_map, "c", "default", cm)
     assert code == 409 and body["reason"] == "Conflict"
-    assert body["message"] == ('Operation cannot be fulfilled on configmaps "c": the object has been modified; '
-                               "please apply your changes to the latest version and try again")
+    assert body["message"] == (
+        'Operation cannot be fulfilled on configmaps "c": the object has been modified; '
+        "please apply your changes to the latest version and try again"
+    )
 
 
 def test_put_without_resource_version(core, custom):
@@ -85,12 +89,32 @@ def test_put_without_resource_version(core, custom):
     core.create_namespaced_config_map("default", {"metadata": {"name": "u"}, "data": {"a": "1"}})
     cm = core.replace_namespaced_config_map("u", "default", {"metadata": {"name": "u"}, "data": {"a": "2"}})
     assert cm.data == {"a": "2"}
-    custom.create_namespaced_custom_object("metallb.io", "v1beta1", "default", "ipaddresspools", {
-        "apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool", "metadata": {"name": "p"},
-        "spec": {"addresses": ["198.51.100.0/28"]}})
-    code, body = api_error(custom.replace_namespaced_custom_object, "metallb.io", "v1beta1", "default",
-                           "ipaddresspools", "p", {"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
-                                                   "metadata": {"name": "p"}, "spec": {"addresses": []}})
+    custom.create_namespaced_custom_object(
+        "metallb.io",
+        "v1beta1",
+        "default",
+        "ipaddresspools",
+        {
+            "apiVersion": "metallb.io/v1beta1",
+            "kind": "IPAddressPool",
+            "metadata": {"name": "p"},
+            "spec": {"addresses": ["198.51.100.0/28"]},
+        },
+    )
+    code, body = api_error(
+        custom.replace_namespaced_custom_object,
+        "metallb.io",
+        "v1beta1",
+        "default",
+        "ipaddresspools",
+        "p",
+        {
+            "apiVersion": "metallb.io/v1beta1",
+            "kind": "IPAddressPool",
+            "metadata": {"name": "p"},
+            "spec": {"addresses": []},
+        },
+    )
     assert code == 422 and body["details"]["causes"][0]["field"] == "metadata.resourceVersion"
 
 
@@ -105,26 +129,34 @@ def test_noop_update_keeps_resource_version(core):
 
 def test_merge_json_and_strategic_patches(core):
     """PATCH: merge patch replaces lists, JSON patch applies ops, strategic merge merges ports by port."""
-    core.create_namespaced_service("default", lb_service("p", ports=[
-        {"name": "http", "port": 80}, {"name": "https", "port": 443}]))
+    core.create_namespaced_service(
+        "default", lb_service("p", ports=[{"name": "http", "port": 80}, {"name": "https", "port": 443}])
+    )
     svc = core.patch_namespaced_service("p", "default", {"spec": {"ports": [{"port": 80, "targetPort": 8080}]}})
     ports = {p.port: p for p in svc.spec.ports}
     assert set(ports) == {80, 443} and ports[80].target_port == 8080 and ports[443].target_port == 443
-    svc = core.patch_namespaced_service("p", "default", [
-        {"op": "add", "path": "/metadata/labels", "value": {"app": "web"}}])
+    svc = core.patch_namespaced_service(
+        "p", "default", [{"op": "add", "path": "/metadata/labels", "value": {"app": "web"}}]
+    )
     assert svc.metadata.labels == {"app": "web"}
-    svc = core.patch_namespaced_service("p", "default", {"metadata": {"labels": {"app": None, "x": "y"}}},
-                                        _content_type="application/merge-patch+json")
+    svc = core.patch_namespaced_service(
+        "p", "default", {"metadata": {"labels": {"app": None, "x": "y"}}}, _content_type="application/merge-patch+json"
+    )
     assert svc.metadata.labels == {"x": "y"}
-    svc = core.patch_namespaced_service("p", "default", {"spec": {"ports": [{"name": "only", "port": 8443}]}},
-                                        _content_type="application/merge-patch+json")
+    svc = core.patch_namespaced_service(
+        "p",
+        "default",
+        {"spec": {"ports": [{"name": "only", "port": 8443}]}},
+        _content_type="application/merge-patch+json",
+    )
     assert [p.port for p in svc.spec.ports] == [8443]
 
 
 def test_strategic_merge_directives(core):
     """$patch: delete removes a keyed list item; finalizers merge as a set."""
-    core.create_namespaced_service("default", lb_service("d", ports=[
-        {"name": "a", "port": 1}, {"name": "b", "port": 2}]))
+    core.create_namespaced_service(
+        "default", lb_service("d", ports=[{"name": "a", "port": 1}, {"name": "b", "port": 2}])
+    )
     svc = core.patch_namespaced_service("d", "default", {"spec": {"ports": [{"port": 1, "$patch": "delete"}]}})
     assert [p.port for p in svc.spec.ports] == [2]
     core.patch_namespaced_service("d", "default", {"metadata": {"finalizers": ["a/x"]}})
@@ -134,21 +166,38 @@ def test_strategic_merge_directives(core):
 
 def test_strategic_merge_on_custom_resource_is_415(kube_client, custom):
     """Custom resources do not accept strategic merge patch: 415 UnsupportedMediaType."""
-    custom.create_namespaced_custom_object("metallb.io", "v1beta1", "default", "l2advertisements", {
-        "apiVersion": "metallb.io/v1beta1", "kind": "L2Advertisement", "metadata": {"name": "l2"}})
-    code, body = api_error(custom.patch_namespaced_custom_object, "metallb.io", "v1beta1", "default",
-                           "l2advertisements", "l2", {"spec": {}},
-                           _content_type="application/strategic-merge-patch+json")
+    custom.create_namespaced_custom_object(
+        "metallb.io",
+        "v1beta1",
+        "default",
+        "l2advertisements",
+        {"apiVersion": "metallb.io/v1beta1", "kind": "L2Advertisement", "metadata": {"name": "l2"}},
+    )
+    code, body = api_error(
+        custom.patch_namespaced_custom_object,
+        "metallb.io",
+        "v1beta1",
+        "default",
+        "l2advertisements",
+        "l2",
+        {"spec": {}},
+        _content_type="application/strategic-merge-patch+json",
+    )
     assert code == 415 and body["reason"] == "UnsupportedMediaType"
 
 
 def test_patch_with_resource_version_is_a_precondition(core):
     """A patch that carries metadata.resourceVersion fails with 409 unless it is current."""
     cm = core.create_namespaced_config_map("default", {"metadata": {"name": "pc"}})
-    ok = core.patch_namespaced_config_map("pc", "default", {
-        "metadata": {"resourceVersion": cm.metadata.resource_version}, "data": {"a": "1"}})
-    code, body = api_error(core.patch_namespaced_config_map, "pc", "default", {
-        "metadata": {"resourceVersion": cm.metadata.resource_version}, "data": {"a": "2"}})
+    ok = core.patch_namespaced_config_map(
+        "pc", "default", {"metadata": {"resourceVersion": cm.metadata.resource_version}, "data": {"a": "1"}}
+    )
+    code, body = api_error(
+        core.patch_namespaced_config_map,
+        "pc",
+        "default",
+        {"metadata": {"resourceVersion": cm.metadata.resource_version}, "data": {"a": "2"}},
+    )
     assert code == 409 and body["reason"] == "Conflict"
     assert core.read_namespaced_config_map("pc", "default").data == ok.data == {"a": "1"}
 
@@ -157,8 +206,9 @@ def test_delete_returns_object_or_status(core):
     """DELETE: Services come back as the object, ConfigMaps as a Success Status."""
     core.create_namespaced_service("default", lb_service("del"))
     core.create_namespaced_config_map("default", {"metadata": {"name": "del"}})
-    req = urllib.request.Request(f"{core.api_client.configuration.host}/api/v1/namespaces/default/services/del",
-                                 method="DELETE")
+    req = urllib.request.Request(
+        f"{core.api_client.configuration.host}/api/v1/namespaces/default/services/del", method="DELETE"
+    )
     body = json.loads(urllib.request.urlopen(req).read())
     assert body["kind"] == "Service" and body["metadata"]["name"] == "del"
     status = core.delete_namespaced_config_map("del", "default")
@@ -171,14 +221,27 @@ def test_delete_returns_object_or_status(core):
 def test_delete_preconditions(core):
     """DeleteOptions.preconditions uid/resourceVersion mismatch is 409 Conflict."""
     cm = core.create_namespaced_config_map("default", {"metadata": {"name": "pre"}})
-    code, body = api_error(core.delete_namespaced_config_map, "pre", "default",
-                           body=client.V1DeleteOptions(preconditions=client.V1Preconditions(uid="other")))
+    code, body = api_error(
+        core.delete_namespaced_config_map,
+        "pre",
+        "default",
+        body=client.V1DeleteOptions(preconditions=client.V1Preconditions(uid="other")),
+    )
     assert code == 409 and "Precondition failed: UID in precondition" in body["message"]
-    code, _ = api_error(core.delete_namespaced_config_map, "pre", "default",
-                        body=client.V1DeleteOptions(preconditions=client.V1Preconditions(resource_version="1")))
+    code, _ = api_error(
+        core.delete_namespaced_config_map,
+        "pre",
+        "default",
+        body=client.V1DeleteOptions(preconditions=client.V1Preconditions(resource_version="1")),
+    )
     assert code == 409
-    core.delete_namespaced_config_map("pre", "default", body=client.V1DeleteOptions(
-        preconditions=client.V1Preconditions(uid=cm.metadata.uid, resource_version=cm.metadata.resource_version)))
+    core.delete_namespaced_config_map(
+        "pre",
+        "default",
+        body=client.V1DeleteOptions(
+            preconditions=client.V1Preconditions(uid=cm.metadata.uid, resource_version=cm.metadata.resource_version)
+        ),
+    )
 
 
 def test_finalizers_delay_deletion(core):
@@ -187,24 +250,33 @@ def test_finalizers_delay_deletion(core):
     core.delete_namespaced_config_map("f", "default")
     cm = core.read_namespaced_config_map("f", "default")
     assert cm.metadata.deletion_timestamp is not None
-    code, body = api_error(core.patch_namespaced_config_map, "f", "default",
-                           {"metadata": {"finalizers": ["example.com/a", "example.com/b"]}},
-                           _content_type="application/merge-patch+json")
+    code, body = api_error(
+        core.patch_namespaced_config_map,
+        "f",
+        "default",
+        {"metadata": {"finalizers": ["example.com/a", "example.com/b"]}},
+        _content_type="application/merge-patch+json",
+    )
     assert code == 422
-    core.patch_namespaced_config_map("f", "default", {"metadata": {"finalizers": None}},
-                                     _content_type="application/merge-patch+json")
+    core.patch_namespaced_config_map(
+        "f", "default", {"metadata": {"finalizers": None}}, _content_type="application/merge-patch+json"
+    )
     api_error(core.read_namespaced_config_map, "f", "default")
 
 
 def test_list_label_selectors(core):
     """labelSelector supports =, ==, !=, in, notin, exists and !key."""
-    for name, labels in {"a": {"tier": "web", "env": "prod"}, "b": {"tier": "db", "env": "dev"},
-                         "c": {"tier": "web"}}.items():
+    for name, labels in {
+        "a": {"tier": "web", "env": "prod"},
+        "b": {"tier": "db", "env": "dev"},
+        "c": {"tier": "web"},
+    }.items():
         core.create_namespaced_config_map("default", {"metadata": {"name": name, "labels": labels}})
 
     def names(selector: str) -> list[str]:
-        return sorted(i.metadata.name for i in core.list_namespaced_config_map("default",
-                                                                               label_selector=selector).items)
+        return sorted(
+            i.metadata.name for i in core.list_namespaced_config_map("default", label_selector=selector).items
+        )
 
     assert names("tier=web") == ["a", "c"]
     assert names("tier==web,env=prod") == ["a"]
@@ -259,22 +331,38 @@ def test_deleting_namespace_removes_its_objects(core):
 def test_other_builtin_groups(kube_client):
     """discovery.k8s.io EndpointSlices, events.k8s.io Events, coordination Leases, SA tokens."""
     disc = client.DiscoveryV1Api(kube_client)
-    es = disc.create_namespaced_endpoint_slice("default", {
-        "metadata": {"name": "web-1", "labels": {"kubernetes.io/service-name": "web"}},
-        "addressType": "IPv4", "endpoints": [{"addresses": ["192.0.2.10"], "nodeName": "n1"}],
-        "ports": [{"port": 80, "protocol": "TCP"}]})
+    es = disc.create_namespaced_endpoint_slice(
+        "default",
+        {
+            "metadata": {"name": "web-1", "labels": {"kubernetes.io/service-name": "web"}},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": ["192.0.2.10"], "nodeName": "n1"}],
+            "ports": [{"port": 80, "protocol": "TCP"}],
+        },
+    )
     assert es.address_type == "IPv4"
-    code, body = api_error(disc.create_namespaced_endpoint_slice, "default",
-                           {"metadata": {"name": "bad"}, "addressType": "IPX"})
+    code, body = api_error(
+        disc.create_namespaced_endpoint_slice, "default", {"metadata": {"name": "bad"}, "addressType": "IPX"}
+    )
     assert code == 422 and body["details"]["causes"][0]["field"] == "addressType"
-    ev = client.EventsV1Api(kube_client).create_namespaced_event("default", {
-        "metadata": {"generateName": "web."}, "eventTime": "2026-11-24T00:00:00.000000Z",
-        "reason": "IPAllocated", "action": "Allocate", "type": "Normal", "reportingController": "x",
-        "reportingInstance": "y", "regarding": {"kind": "Service", "name": "web", "namespace": "default"}})
+    ev = client.EventsV1Api(kube_client).create_namespaced_event(
+        "default",
+        {
+            "metadata": {"generateName": "web."},
+            "eventTime": "2026-11-24T00:00:00.000000Z",
+            "reason": "IPAllocated",
+            "action": "Allocate",
+            "type": "Normal",
+            "reportingController": "x",
+            "reportingInstance": "y",
+            "regarding": {"kind": "Service", "name": "web", "namespace": "default"},
+        },
+    )
     assert ev.metadata.name.startswith("web.")
     core = client.CoreV1Api(kube_client)
-    core.create_namespaced_event("default", {"metadata": {"name": "e1"}, "reason": "X",
-                                             "involvedObject": {"kind": "Service", "name": "web"}})
+    core.create_namespaced_event(
+        "default", {"metadata": {"name": "e1"}, "reason": "X", "involvedObject": {"kind": "Service", "name": "web"}}
+    )
     assert len(core.list_namespaced_event("default", field_selector="involvedObject.name=web").items) == 1
     core.create_namespaced_service_account("default", {"metadata": {"name": "sa"}})
     tok = core.create_namespaced_service_account_token("sa", "default", {"spec": {"audiences": ["a"]}})

@@ -6,8 +6,12 @@ from kubernetes import client
 
 from .conftest import api_error, lb_service
 
-POOL = {"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool", "metadata": {"name": "lan"},
-        "spec": {"addresses": ["198.51.100.240-198.51.100.250"]}}
+POOL = {
+    "apiVersion": "metallb.io/v1beta1",
+    "kind": "IPAddressPool",
+    "metadata": {"name": "lan"},
+    "spec": {"addresses": ["198.51.100.240-198.51.100.250"]},
+}
 
 
 def test_service_defaults_like_the_real_server(core):
@@ -48,18 +52,26 @@ def test_cluster_ip_conflicts_and_immutability(core):
 def test_service_status_ignored_on_main_resource(core):
     """PUT/PATCH to the Service ignores status changes (status is a subresource)."""
     core.create_namespaced_service("default", lb_service("s"))
-    svc = core.patch_namespaced_service("s", "default", {
-        "status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.1"}]}}, "metadata": {"labels": {"a": "b"}}})
+    svc = core.patch_namespaced_service(
+        "s",
+        "default",
+        {"status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.1"}]}}, "metadata": {"labels": {"a": "b"}}},
+    )
     assert svc.status.load_balancer.ingress is None and svc.metadata.labels == {"a": "b"}
 
 
 def test_service_status_ignores_spec_but_keeps_metadata(core):
     """serviceStatusStrategy.PrepareForUpdate only resets spec: annotations sent to /status persist."""
     created = core.create_namespaced_service("default", lb_service("s"))
-    svc = core.patch_namespaced_service_status("s", "default", {
-        "metadata": {"annotations": {"metallb.io/ip-allocated-from-pool": "lan"}},
-        "spec": {"type": "ClusterIP"},
-        "status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.1"}]}}})
+    svc = core.patch_namespaced_service_status(
+        "s",
+        "default",
+        {
+            "metadata": {"annotations": {"metallb.io/ip-allocated-from-pool": "lan"}},
+            "spec": {"type": "ClusterIP"},
+            "status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.1"}]}},
+        },
+    )
     assert svc.spec.type == "LoadBalancer" and svc.spec.cluster_ip == created.spec.cluster_ip
     assert svc.metadata.annotations == {"metallb.io/ip-allocated-from-pool": "lan"}
     ingress = svc.status.load_balancer.ingress[0]
@@ -76,8 +88,12 @@ def test_service_status_ignores_spec_but_keeps_metadata(core):
 def test_service_status_validation(core):
     """status.loadBalancer.ingress[].ip must be an IP address (ValidateServiceStatusUpdate)."""
     core.create_namespaced_service("default", lb_service("s"))
-    code, body = api_error(core.patch_namespaced_service_status, "s", "default",
-                           {"status": {"loadBalancer": {"ingress": [{"ip": "not-an-ip"}]}}})
+    code, body = api_error(
+        core.patch_namespaced_service_status,
+        "s",
+        "default",
+        {"status": {"loadBalancer": {"ingress": [{"ip": "not-an-ip"}]}}},
+    )
     assert code == 422
     assert body["details"]["causes"][0]["field"] == "status.loadBalancer.ingress[0].ip"
 
@@ -85,8 +101,9 @@ def test_service_status_validation(core):
 def test_changing_type_away_from_loadbalancer_clears_status(core):
     """dropTypeDependentFields: a Service no longer of type LoadBalancer loses its LB status and node ports."""
     core.create_namespaced_service("default", lb_service("t"))
-    core.patch_namespaced_service_status("t", "default",
-                                         {"status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.1"}]}}})
+    core.patch_namespaced_service_status(
+        "t", "default", {"status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.1"}]}}}
+    )
     svc = core.patch_namespaced_service("t", "default", {"spec": {"type": "ClusterIP"}})
     assert svc.status.load_balancer.ingress is None
     assert svc.spec.ports[0].node_port is None and svc.spec.external_traffic_policy is None
@@ -94,10 +111,21 @@ def test_changing_type_away_from_loadbalancer_clears_status(core):
 
 def test_node_status_keeps_metadata_and_ignores_spec(core):
     """Nodes: status sent on create is kept; /status resets spec only; main update ignores status."""
-    core.create_node({"metadata": {"name": "n1"}, "spec": {"podCIDR": "10.244.0.0/24"},
-                      "status": {"addresses": [{"type": "InternalIP", "address": "192.0.2.1"}]}})
-    node = core.patch_node_status("n1", {"metadata": {"labels": {"l": "v"}}, "spec": {"unschedulable": True},
-                                         "status": {"conditions": [{"type": "Ready", "status": "True"}]}})
+    core.create_node(
+        {
+            "metadata": {"name": "n1"},
+            "spec": {"podCIDR": "10.244.0.0/24"},
+            "status": {"addresses": [{"type": "InternalIP", "address": "192.0.2.1"}]},
+        }
+    )
+    node = core.patch_node_status(
+        "n1",
+        {
+            "metadata": {"labels": {"l": "v"}},
+            "spec": {"unschedulable": True},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+        },
+    )
     assert node.metadata.labels["l"] == "v" and not node.spec.unschedulable
     assert node.status.conditions[0].type == "Ready" and node.status.addresses[0].address == "192.0.2.1"
     node = core.patch_node("n1", {"status": {"conditions": [{"type": "Ready", "status": "False"}]}})
@@ -111,15 +139,29 @@ def test_custom_resource_status_subresource(custom):
     created = custom.create_namespaced_custom_object("metallb.io", "v1beta1", "default", "ipaddresspools", body)
     assert "status" not in created
     after = custom.patch_namespaced_custom_object_status(
-        "metallb.io", "v1beta1", "default", "ipaddresspools", "lan",
-        {"metadata": {"labels": {"a": "b"}, "annotations": {"x": "y"}, "finalizers": ["f/x"]},
-         "spec": {"autoAssign": False}, "status": {"assignedIPv4": 3}})
+        "metallb.io",
+        "v1beta1",
+        "default",
+        "ipaddresspools",
+        "lan",
+        {
+            "metadata": {"labels": {"a": "b"}, "annotations": {"x": "y"}, "finalizers": ["f/x"]},
+            "spec": {"autoAssign": False},
+            "status": {"assignedIPv4": 3},
+        },
+    )
     assert "labels" not in after["metadata"] and "annotations" not in after["metadata"]
     assert "finalizers" not in after["metadata"]
     assert after["spec"]["autoAssign"] is True
     assert after["status"] == {"assignedIPv4": 3}
-    main = custom.patch_namespaced_custom_object("metallb.io", "v1beta1", "default", "ipaddresspools", "lan",
-                                                 {"status": {"assignedIPv4": 9}, "spec": {"autoAssign": False}})
+    main = custom.patch_namespaced_custom_object(
+        "metallb.io",
+        "v1beta1",
+        "default",
+        "ipaddresspools",
+        "lan",
+        {"status": {"assignedIPv4": 9}, "spec": {"autoAssign": False}},
+    )
     assert main["status"] == {"assignedIPv4": 3} and main["spec"]["autoAssign"] is False
 
 
@@ -127,23 +169,30 @@ def test_generation_bumps_on_spec_change_only(custom):
     """CR metadata.generation starts at 1 and moves only when the spec changes."""
     created = custom.create_namespaced_custom_object("metallb.io", "v1beta1", "default", "ipaddresspools", POOL)
     assert created["metadata"]["generation"] == 1
-    labelled = custom.patch_namespaced_custom_object("metallb.io", "v1beta1", "default", "ipaddresspools", "lan",
-                                                     {"metadata": {"labels": {"a": "b"}}})
+    labelled = custom.patch_namespaced_custom_object(
+        "metallb.io", "v1beta1", "default", "ipaddresspools", "lan", {"metadata": {"labels": {"a": "b"}}}
+    )
     assert labelled["metadata"]["generation"] == 1
-    status = custom.patch_namespaced_custom_object_status("metallb.io", "v1beta1", "default", "ipaddresspools",
-                                                          "lan", {"status": {"assignedIPv4": 1}})
+    status = custom.patch_namespaced_custom_object_status(
+        "metallb.io", "v1beta1", "default", "ipaddresspools", "lan", {"status": {"assignedIPv4": 1}}
+    )
     assert status["metadata"]["generation"] == 1
-    changed = custom.patch_namespaced_custom_object("metallb.io", "v1beta1", "default", "ipaddresspools", "lan",
-                                                    {"spec": {"autoAssign": False}})
+    changed = custom.patch_namespaced_custom_object(
+        "metallb.io", "v1beta1", "default", "ipaddresspools", "lan", {"spec": {"autoAssign": False}}
+    )
     assert changed["metadata"]["generation"] == 2
 
 
 def test_lease_round_trip(kube_client):
     """coordination.k8s.io Leases keep MicroTime fields and honour resourceVersion on PUT."""
     api = client.CoordinationV1Api(kube_client)
-    lease = api.create_namespaced_lease("kube-node-lease", {
-        "metadata": {"name": "n1"}, "spec": {"holderIdentity": "n1", "leaseDurationSeconds": 10,
-                                             "renewTime": "2026-11-24T00:00:00.123456Z"}})
+    lease = api.create_namespaced_lease(
+        "kube-node-lease",
+        {
+            "metadata": {"name": "n1"},
+            "spec": {"holderIdentity": "n1", "leaseDurationSeconds": 10, "renewTime": "2026-11-24T00:00:00.123456Z"},
+        },
+    )
     assert lease.spec.renew_time.microsecond == 123456
     lease.spec.holder_identity = "n2"
     api.replace_namespaced_lease("n1", "kube-node-lease", lease)
@@ -155,12 +204,16 @@ def test_time_fields_are_normalised_and_zone_required(kube_client):
     """metav1.MicroTime decodes RFC 3339 with a zone and re-encodes in UTC with 6 digits;
     a time without a zone is a 400 like Go's time.Parse failure."""
     api = client.CoordinationV1Api(kube_client)
-    lease = api.create_namespaced_lease("default", {"metadata": {"name": "t"}, "spec": {
-        "renewTime": "2026-11-24T08:00:00.5+01:00"}})
+    lease = api.create_namespaced_lease(
+        "default", {"metadata": {"name": "t"}, "spec": {"renewTime": "2026-11-24T08:00:00.5+01:00"}}
+    )
     raw = api.api_client.sanitize_for_serialization(lease)
     assert raw["spec"]["renewTime"] in ("2026-11-24T07:00:00.500000Z", "2026-11-24T07:00:00.500000+00:00")
-    code, body = api_error(api.create_namespaced_lease, "default", {"metadata": {"name": "u"}, "spec": {
-        "renewTime": "2026-11-24T08:00:00.000001"}})
+    code, body = api_error(
+        api.create_namespaced_lease,
+        "default",
+        {"metadata": {"name": "u"}, "spec": {"renewTime": "2026-11-24T08:00:00.000001"}},
+    )
     assert code == 400 and body["reason"] == "BadRequest"
 
 
@@ -171,8 +224,9 @@ def test_node_port_range_exhaustion(core):
 
     with ApiServer(node_port_range=(30000, 30001)) as server:
         small = client.CoreV1Api(api_client(server.url))
-        small.create_namespaced_service("default", lb_service("a", ports=[
-            {"name": "a", "port": 1}, {"name": "b", "port": 2}]))
+        small.create_namespaced_service(
+            "default", lb_service("a", ports=[{"name": "a", "port": 1}, {"name": "b", "port": 2}])
+        )
         code, body = api_error(small.create_namespaced_service, "default", lb_service("b"))
         assert code == 500 and body["message"].endswith("failed to allocate a nodePort: range is full")
         svc = small.create_namespaced_service("default", lb_service("c", allocateLoadBalancerNodePorts=False))
@@ -183,9 +237,11 @@ def test_node_port_range_exhaustion(core):
 
 def test_headless_and_external_name_services(core):
     """clusterIP: None keeps "None" in clusterIPs; ExternalName gets no cluster IP or families."""
-    headless = core.create_namespaced_service("default", {"metadata": {"name": "h"},
-                                                          "spec": {"clusterIP": "None", "selector": {"a": "b"}}})
+    headless = core.create_namespaced_service(
+        "default", {"metadata": {"name": "h"}, "spec": {"clusterIP": "None", "selector": {"a": "b"}}}
+    )
     assert headless.spec.cluster_ips == ["None"] and headless.spec.ip_families == ["IPv4"]
-    ext = core.create_namespaced_service("default", {"metadata": {"name": "e"}, "spec": {
-        "type": "ExternalName", "externalName": "example.com"}})
+    ext = core.create_namespaced_service(
+        "default", {"metadata": {"name": "e"}, "spec": {"type": "ExternalName", "externalName": "example.com"}}
+    )
     assert ext.spec.cluster_ip is None and ext.spec.ip_families is None

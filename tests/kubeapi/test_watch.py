@@ -67,8 +67,9 @@ def test_watch_resumes_after_resource_version(core):
     core.delete_namespaced_config_map("x", "default")
     events = raw_watch(core, 3, resource_version=rv)
     assert [e["type"] for e in events] == ["ADDED", "MODIFIED", "DELETED"]
-    assert int(events[-1]["object"]["metadata"]["resourceVersion"]) > int(events[1]["object"]["metadata"][
-        "resourceVersion"])
+    assert int(events[-1]["object"]["metadata"]["resourceVersion"]) > int(
+        events[1]["object"]["metadata"]["resourceVersion"]
+    )
 
 
 def test_watch_from_compacted_version_is_410_expired(kube_api, core):
@@ -83,8 +84,7 @@ def test_watch_from_compacted_version_is_410_expired(kube_api, core):
     assert status["message"].startswith(f"too old resource version: {rv} (")
     # the official Watch surfaces it as ApiException(410) when it may not retry
     with pytest.raises(ApiException) as info:
-        list(watch.Watch().stream(core.list_namespaced_config_map, "default", resource_version=rv,
-                                  timeout_seconds=5))
+        list(watch.Watch().stream(core.list_namespaced_config_map, "default", resource_version=rv, timeout_seconds=5))
     assert info.value.status == 410
     # resuming from the current version still works after compaction
     current = core.list_namespaced_config_map("default").metadata.resource_version
@@ -127,16 +127,24 @@ def test_bookmarks_periodic_and_at_timeout():
         assert int(marks[-1]["object"]["metadata"]["resourceVersion"]) == server.store.rv
         # the official Watch remembers the bookmark's version for its retry
         w = watch.Watch()
-        got = list(w.stream(core.list_namespaced_config_map, "default", resource_version=rv,
-                            allow_watch_bookmarks=True, timeout_seconds=1))
+        got = list(
+            w.stream(
+                core.list_namespaced_config_map,
+                "default",
+                resource_version=rv,
+                allow_watch_bookmarks=True,
+                timeout_seconds=1,
+            )
+        )
         assert got and w.resource_version == str(server.store.rv)
 
 
 def test_send_initial_events_ends_with_marked_bookmark(core):
     """sendInitialEvents=true: ADDED for the current state then a bookmark annotated initial-events-end."""
     core.create_namespaced_config_map("default", cm("i"))
-    events = raw_watch(core, 2, send_initial_events=True, resource_version_match="NotOlderThan",
-                       allow_watch_bookmarks=True)
+    events = raw_watch(
+        core, 2, send_initial_events=True, resource_version_match="NotOlderThan", allow_watch_bookmarks=True
+    )
     assert events[0]["type"] == "ADDED"
     assert events[1]["type"] == "BOOKMARK"
     assert events[1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
@@ -152,7 +160,11 @@ def test_watch_label_selector_transitions(core):
     core.patch_namespaced_config_map("l", "default", {"metadata": {"labels": {"app": "x"}}})
     events = raw_watch(core, 4, resource_version=rv, label_selector="app=x")
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
-        ("ADDED", "l"), ("MODIFIED", "l"), ("DELETED", "l"), ("ADDED", "l")]
+        ("ADDED", "l"),
+        ("MODIFIED", "l"),
+        ("DELETED", "l"),
+        ("ADDED", "l"),
+    ]
 
 
 def test_single_object_watch_by_field_selector(core):
@@ -173,12 +185,23 @@ def test_watch_all_namespaces_and_custom_resources(kube_api, kube_client):
     custom = client.CustomObjectsApi(kube_client)
     rv = str(kube_api.store.rv)
     for ns in ("default", "metallb-system"):
-        custom.create_namespaced_custom_object("metallb.io", "v1beta1", ns, "l2advertisements", {
-            "apiVersion": "metallb.io/v1beta1", "kind": "L2Advertisement", "metadata": {"name": "l2"}})
+        custom.create_namespaced_custom_object(
+            "metallb.io",
+            "v1beta1",
+            ns,
+            "l2advertisements",
+            {"apiVersion": "metallb.io/v1beta1", "kind": "L2Advertisement", "metadata": {"name": "l2"}},
+        )
     got = []
     w = watch.Watch()
-    for event in w.stream(custom.list_cluster_custom_object, "metallb.io", "v1beta1", "l2advertisements",
-                          resource_version=rv, timeout_seconds=5):
+    for event in w.stream(
+        custom.list_cluster_custom_object,
+        "metallb.io",
+        "v1beta1",
+        "l2advertisements",
+        resource_version=rv,
+        timeout_seconds=5,
+    ):
         got.append(event)
         if len(got) == 2:
             w.stop()

@@ -19,27 +19,44 @@ SAMPLE = ROOT / "tests/data/metallb/samples/configsamples_bgppeer_with_bfdprofil
 
 
 def peer(profile):
-    return {"apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer",
-            "metadata": {"name": "peer", "namespace": "metallb-system"},
-            "spec": {"myASN": 64512, "peerASN": 64512, "peerAddress": "192.0.2.1", "bfdProfile": profile}}
+    return {
+        "apiVersion": "metallb.io/v1beta2",
+        "kind": "BGPPeer",
+        "metadata": {"name": "peer", "namespace": "metallb-system"},
+        "spec": {"myASN": 64512, "peerASN": 64512, "peerAddress": "192.0.2.1", "bfdProfile": profile},
+    }
 
 
 def profile(name):
-    return {"apiVersion": "metallb.io/v1beta1", "kind": "BFDProfile",
-            "metadata": {"name": name, "namespace": "metallb-system"}, "spec": {"receiveInterval": 380}}
+    return {
+        "apiVersion": "metallb.io/v1beta1",
+        "kind": "BFDProfile",
+        "metadata": {"name": name, "namespace": "metallb-system"},
+        "spec": {"receiveInterval": 380},
+    }
 
 
 # (description, profiles in the cluster, the peer's error)
 CASES = [
-    ("the profile exists", ["fast"],
-     "BGPPeer peer: spec.bfdProfile: 'fast': BFD is not supported by the native BGP speaker (BFDProfile fast exists, "
-     "but nothing here can run it)"),
-    ("the profile does not exist", ["slow"],
-     "BGPPeer peer: spec.bfdProfile: 'fast': BFD is not supported by the native BGP speaker, and no BFDProfile "
-     "'fast' exists either"),
-    ("no profile at all", [],
-     "BGPPeer peer: spec.bfdProfile: 'fast': BFD is not supported by the native BGP speaker, and no BFDProfile "
-     "'fast' exists either"),
+    (
+        "the profile exists",
+        ["fast"],
+        "BGPPeer peer: spec.bfdProfile: 'fast': BFD is not supported by the native BGP speaker "
+        "(BFDProfile fast exists, "
+        "but nothing here can run it)",
+    ),
+    (
+        "the profile does not exist",
+        ["slow"],
+        "BGPPeer peer: spec.bfdProfile: 'fast': BFD is not supported by the native BGP speaker, and no BFDProfile "
+        "'fast' exists either",
+    ),
+    (
+        "no profile at all",
+        [],
+        "BGPPeer peer: spec.bfdProfile: 'fast': BFD is not supported by the native BGP speaker, and no BFDProfile "
+        "'fast' exists either",
+    ),
 ]
 
 
@@ -87,5 +104,7 @@ def test_check_config_on_a_bfdprofile_only_file(tmp_path, capsys):
 def test_check_config_on_metallbs_bfd_sample(tmp_path, capsys):
     assert main(["check-config", str(SAMPLE)]) == 1
     err = capsys.readouterr().err
-    assert ("BGPPeer peer: spec.bfdProfile: 'testbfdprofile': BFD is not supported by the native BGP speaker "
-            "(BFDProfile testbfdprofile exists, but nothing here can run it)") in err
+    assert (
+        "BGPPeer peer: spec.bfdProfile: 'testbfdprofile': BFD is not supported by the native BGP speaker "
+        "(BFDProfile testbfdprofile exists, but nothing here can run it)"
+    ) in err

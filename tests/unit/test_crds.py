@@ -42,7 +42,7 @@ CRDS = load_crds()
 def _versions() -> Iterator[tuple[str, dict[str, Any]]]:
     for crd in CRDS:
         for version in crd["spec"]["versions"]:
-            yield f'{crd["spec"]["names"]["kind"]}/{version["name"]}', version
+            yield f"{crd['spec']['names']['kind']}/{version['name']}", version
 
 
 VERSIONS = list(_versions())
@@ -72,7 +72,7 @@ def test_file_is_one_crd_document(filename: str) -> None:
     doc = docs[0]
     assert doc["apiVersion"] == "apiextensions.k8s.io/v1"
     assert doc["kind"] == "CustomResourceDefinition"
-    assert filename == f'{GROUP}_{doc["spec"]["names"]["plural"]}.yaml'
+    assert filename == f"{GROUP}_{doc['spec']['names']['plural']}.yaml"
     # what the address_pool module compares to decide whether a cluster's copy is older (docs/upgrade.md)
     assert doc["metadata"]["annotations"]["baremetal-lb/schema-version"], filename
 
@@ -189,7 +189,10 @@ def test_metallb_defaults_and_validation() -> None:
     peer = _spec("BGPPeer")
     assert peer["required"] == ["myASN"]
     assert peer["properties"]["peerPort"] == {
-        **peer["properties"]["peerPort"], "default": 179, "minimum": 1, "maximum": 16384,
+        **peer["properties"]["peerPort"],
+        "default": 179,
+        "minimum": 1,
+        "maximum": 16384,
     }
     assert peer["properties"]["dynamicASN"]["enum"] == ["internal", "external"]
     for asn in ("myASN", "peerASN"):

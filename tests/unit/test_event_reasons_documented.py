@@ -45,12 +45,18 @@ def _reason_arg(call: ast.Call, index: int | None) -> ast.expr | None:
     return call.args[index] if index is not None and index < len(call.args) else None
 
 
-def _local_builder(call: ast.Call, parents: dict[ast.AST, ast.AST], helpers: dict[ast.FunctionDef, int | None]
-                   ) -> int | None | bool:
+def _local_builder(
+    call: ast.Call, parents: dict[ast.AST, ast.AST], helpers: dict[ast.FunctionDef, int | None]
+) -> int | None | bool:
     """The reason position of the function ``call`` calls: a helper defined in an enclosing scope (innermost
     first), else a known builder; False if it builds no Event."""
-    name = call.func.id if isinstance(call.func, ast.Name) else call.func.attr if isinstance(
-        call.func, ast.Attribute) else None
+    name = (
+        call.func.id
+        if isinstance(call.func, ast.Name)
+        else call.func.attr
+        if isinstance(call.func, ast.Attribute)
+        else None
+    )
     if name is None:
         return False
     for scope in _scopes(call, parents):
@@ -63,13 +69,14 @@ def _local_builder(call: ast.Call, parents: dict[ast.AST, ast.AST], helpers: dic
 def _assigned(name: str, scopes: list[ast.AST], modules: dict[Path, ast.Module]) -> list[ast.expr]:
     """What ``name`` is assigned in the enclosing scopes (innermost first; a module's top level only), else in
     the module it is imported from. Tuple targets give the element at the name's position."""
+
     def in_scope(scope: ast.AST, top_only: bool) -> list[ast.expr]:
         found: list[ast.expr] = []
         nodes = getattr(scope, "body", []) if top_only else ast.walk(scope)
         for node in nodes:
             if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None:
                 continue
-            for target in (node.targets if isinstance(node, ast.Assign) else [node.target]):
+            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
                 if isinstance(target, ast.Name) and target.id == name:
                     found.append(node.value)
                 elif isinstance(target, ast.Tuple):
@@ -77,6 +84,7 @@ def _assigned(name: str, scopes: list[ast.AST], modules: dict[Path, ast.Module])
                     if name in names:
                         found += _elements(node.value, names.index(name))
         return found
+
     for scope in scopes:
         if hit := in_scope(scope, top_only=isinstance(scope, ast.Module)):
             return hit
@@ -160,8 +168,15 @@ def test_every_event_reason_the_speaker_emits_is_documented_and_no_other() -> No
     emitted = emitted_reasons()
     print("\n" + "\n".join(f"{r}: {', '.join(w)}" for r, w in sorted(emitted.items())))
     # The ones the issue names, so a broken collector (finding nothing) cannot pass.
-    assert {"IgnoredField", "NoEligibleNode", "PoolExhausted", "LeaseFallback", "HeartbeatKeyMismatch",
-            "SessionDown", "nodeAssigned"} <= emitted.keys()
+    assert {
+        "IgnoredField",
+        "NoEligibleNode",
+        "PoolExhausted",
+        "LeaseFallback",
+        "HeartbeatKeyMismatch",
+        "SessionDown",
+        "nodeAssigned",
+    } <= emitted.keys()
     documented = documented_reasons()
     assert {r: emitted[r] for r in sorted(emitted.keys() - documented)} == {}, "emitted, not in docs/speaker.md"
     assert sorted(documented - emitted.keys()) == [], "in docs/speaker.md, emitted nowhere"

@@ -63,8 +63,15 @@ def allocated(name: str) -> Any:
 
 
 def recorder(made: list[EventRecorder], busy: Busy, clock: Clock, max_defer: float = 10.0) -> EventRecorder:
-    r = EventRecorder(None, component="test", host="node1", busy=busy, max_defer=max_defer,  # type: ignore[arg-type]
-                      clock=clock, wall_clock=lambda: 1_780_000_000.0)
+    r = EventRecorder(
+        None,
+        component="test",
+        host="node1",
+        busy=busy,
+        max_defer=max_defer,  # type: ignore[arg-type]
+        clock=clock,
+        wall_clock=lambda: 1_780_000_000.0,
+    )
     made.append(r)
     r.start()
     return r
@@ -97,8 +104,14 @@ def test_an_event_waits_at_most_max_defer_after_it_was_recorded(sent, recorders)
 
 def test_an_event_says_when_it_was_recorded_not_when_it_was_sent(sent, recorders) -> None:
     busy, clock = Busy(False), Clock()
-    r = EventRecorder(None, component="test", host="node1", busy=busy, clock=clock,  # type: ignore[arg-type]
-                      wall_clock=iter([1_780_000_000.0, 1_780_000_100.0]).__next__)
+    r = EventRecorder(
+        None,
+        component="test",
+        host="node1",
+        busy=busy,
+        clock=clock,  # type: ignore[arg-type]
+        wall_clock=iter([1_780_000_000.0, 1_780_000_100.0]).__next__,
+    )
     recorders.append(r)
     r.record(allocated("a"))  # recorded before the sending thread runs
     r.start()

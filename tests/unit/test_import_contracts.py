@@ -23,8 +23,14 @@ LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 def _lint_imports(tree: Path) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYTHONPATH=str(tree))
-    return subprocess.run([str(LINT_IMPORTS), "--no-cache", "--config", str(tree / ".importlinter")], cwd=tree,
-                          env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache", "--config", str(tree / ".importlinter")],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _copy_tree(tmp_path: Path) -> Path:
@@ -42,19 +48,37 @@ def test_the_tree_keeps_its_contracts(tmp_path: Path) -> None:
 
 BAD_IMPORTS = {
     "direct": ("speaker/plan/election.py", "import socket\n", "speaker.plan.election is not allowed to import socket"),
-    "indirect": ("speaker/labels.py", "import speaker.liveness.heartbeats\n",
-                 "speaker.labels is not allowed to import prometheus_client"),
-    "package init": ("speaker/bgp/__init__.py", "from speaker.bgp.speaker import BGPSpeaker as _eager\n",
-                     "speaker.bgp is not allowed to import asyncio"),
-    "upward": ("speaker/kube/lease.py", "import speaker.daemon\n",
-               "speaker.kube is not allowed to import speaker.daemon"),
-    "config": ("speaker/config/node.py", "import speaker.liveness.heartbeats\n",
-               "speaker.config.node is not allowed to import prometheus_client"),
+    "indirect": (
+        "speaker/labels.py",
+        "import speaker.liveness.heartbeats\n",
+        "speaker.labels is not allowed to import prometheus_client",
+    ),
+    "package init": (
+        "speaker/bgp/__init__.py",
+        "from speaker.bgp.speaker import BGPSpeaker as _eager\n",
+        "speaker.bgp is not allowed to import asyncio",
+    ),
+    "upward": (
+        "speaker/kube/lease.py",
+        "import speaker.daemon\n",
+        "speaker.kube is not allowed to import speaker.daemon",
+    ),
+    "config": (
+        "speaker/config/node.py",
+        "import speaker.liveness.heartbeats\n",
+        "speaker.config.node is not allowed to import prometheus_client",
+    ),
     # the packages of the layout: between them, and inside one
-    "package upward": ("speaker/ipam/pool.py", "import speaker.plan.election\n",
-                       "speaker.ipam is not allowed to import speaker.plan"),
-    "inside a package": ("speaker/liveness/wire.py", "import speaker.liveness.core\n",
-                         "speaker.liveness.wire is not allowed to import speaker.liveness.core"),
+    "package upward": (
+        "speaker/ipam/pool.py",
+        "import speaker.plan.election\n",
+        "speaker.ipam is not allowed to import speaker.plan",
+    ),
+    "inside a package": (
+        "speaker/liveness/wire.py",
+        "import speaker.liveness.core\n",
+        "speaker.liveness.wire is not allowed to import speaker.liveness.core",
+    ),
 }
 
 

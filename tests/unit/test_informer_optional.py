@@ -14,6 +14,7 @@ from speaker.kube.kinds import speaker_kinds
 def not_found(api: Any) -> Any:
     def lister(**_: Any) -> Any:
         raise ApiException(status=404, reason="Not Found")
+
     return lister
 
 
@@ -27,8 +28,14 @@ def run_once(optional: bool) -> tuple[Informer, list[str], list[float]]:
         box["inf"].stop()
         return True
 
-    inf = box["inf"] = Informer(ResourceKind("bfdprofiles", not_found, optional=optional), None,  # type: ignore[arg-type]
-                                sink=lambda *a: None, on_synced=synced.append, sleep=sleep, backoff=(0.2, 30.0))
+    inf = box["inf"] = Informer(
+        ResourceKind("bfdprofiles", not_found, optional=optional),
+        None,  # type: ignore[arg-type]
+        sink=lambda *a: None,
+        on_synced=synced.append,
+        sleep=sleep,
+        backoff=(0.2, 30.0),
+    )
     inf.run()
     return inf, synced, slept
 

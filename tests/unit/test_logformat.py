@@ -36,12 +36,24 @@ def record(msg: str, *args: object, level: int = logging.INFO, **extra: str) -> 
 
 
 def test_json_lines_have_the_stable_keys() -> None:
-    line = JsonLines("node1").format(record("layer2: announcing %s (%s) on %s", "10.1.1.240", "default/traefik",
-                                            "eth0", **log_fields(service="default/traefik", ip="10.1.1.240")))
+    line = JsonLines("node1").format(
+        record(
+            "layer2: announcing %s (%s) on %s",
+            "10.1.1.240",
+            "default/traefik",
+            "eth0",
+            **log_fields(service="default/traefik", ip="10.1.1.240"),
+        )
+    )
     assert json.loads(line) == {
-        "time": "2026-12-06T23:01:11.500Z", "level": "info", "logger": "speaker.layer2.announcer",
-        "message": "layer2: announcing 10.1.1.240 (default/traefik) on eth0", "node": "node1",
-        "service": "default/traefik", "ip": "10.1.1.240"}
+        "time": "2026-12-06T23:01:11.500Z",
+        "level": "info",
+        "logger": "speaker.layer2.announcer",
+        "message": "layer2: announcing 10.1.1.240 (default/traefik) on eth0",
+        "node": "node1",
+        "service": "default/traefik",
+        "ip": "10.1.1.240",
+    }
     assert "\n" not in line
 
 
@@ -57,6 +69,7 @@ def test_json_carries_a_traceback_on_one_line() -> None:
         raise ValueError("boom")
     except ValueError:
         import sys
+
         rec = logging.LogRecord("x", logging.ERROR, "f", 1, "failed", (), sys.exc_info())
     obj = json.loads(JsonLines("n").format(rec))
     assert (
@@ -76,18 +89,32 @@ def test_journal_handler_sends_the_fields(tmp_path: Path) -> None:
     server.bind(path)
     try:
         handler = JournalHandler("node1", path=path)
-        handler.emit(record("conflict on %s", "10.1.1.240", level=logging.WARNING,
-                            **log_fields(service="default/traefik", ip="10.1.1.240")))
+        handler.emit(
+            record(
+                "conflict on %s",
+                "10.1.1.240",
+                level=logging.WARNING,
+                **log_fields(service="default/traefik", ip="10.1.1.240"),
+            )
+        )
         data = server.recv(65536)
         handler.close()
     finally:
         server.close()
     fields = dict(line.split("=", 1) for line in data.decode().splitlines())
-    assert {k: fields[k] for k in ("MESSAGE", "PRIORITY", "SYSLOG_IDENTIFIER", "LOGGER", "NODE", "SERVICE",
-                                   "ADDRESS", "CODE_LINE")} == {
-        "MESSAGE": "conflict on 10.1.1.240", "PRIORITY": "4", "SYSLOG_IDENTIFIER": "baremetal-lb",
-        "LOGGER": "speaker.layer2.announcer", "NODE": "node1", "SERVICE": "default/traefik", "ADDRESS": "10.1.1.240",
-        "CODE_LINE": "377"}
+    assert {
+        k: fields[k]
+        for k in ("MESSAGE", "PRIORITY", "SYSLOG_IDENTIFIER", "LOGGER", "NODE", "SERVICE", "ADDRESS", "CODE_LINE")
+    } == {
+        "MESSAGE": "conflict on 10.1.1.240",
+        "PRIORITY": "4",
+        "SYSLOG_IDENTIFIER": "baremetal-lb",
+        "LOGGER": "speaker.layer2.announcer",
+        "NODE": "node1",
+        "SERVICE": "default/traefik",
+        "ADDRESS": "10.1.1.240",
+        "CODE_LINE": "377",
+    }
 
 
 def test_text_stays_the_default_and_journal_without_journald_falls_back(tmp_path: Path) -> None:
@@ -102,7 +129,8 @@ def test_text_stays_the_default_and_journal_without_journald_falls_back(tmp_path
     logging.getLogger("speaker.x").info("still here")
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("WARNING baremetal-lb: log_format journal: no journald at ") and lines[0].endswith(
-        "; logging text")
+        "; logging text"
+    )
     assert lines[1] == "INFO speaker.x: still here"
 
 

@@ -44,8 +44,15 @@ def _speaker_config(docs: list[Any]) -> ClusterConfig:
             secrets[d["metadata"]["name"]] = d
         elif d.get("kind") in by_kind:
             by_kind[d["kind"]].append(d)
-    return build_config(by_kind["IPAddressPool"], by_kind["L2Advertisement"], by_kind["BGPAdvertisement"],
-                        by_kind["BGPPeer"], by_kind["Community"], bfd_profiles=by_kind["BFDProfile"], secrets=secrets)
+    return build_config(
+        by_kind["IPAddressPool"],
+        by_kind["L2Advertisement"],
+        by_kind["BGPAdvertisement"],
+        by_kind["BGPPeer"],
+        by_kind["Community"],
+        bfd_profiles=by_kind["BFDProfile"],
+        secrets=secrets,
+    )
 
 
 def _expected(case: dict[str, Any]) -> str:
@@ -96,8 +103,10 @@ def test_every_difference_is_documented_and_counted(capsys: pytest.CaptureFixtur
         )
     assert accepted + rejected + len(different) == len(CASES)
     with capsys.disabled():
-        print(f"\nMetalLB corpus: {accepted} MetalLB manifests accepted, {rejected} MetalLB-rejected configs rejected, "
-              f"{len(different)} documented differences")
+        print(
+            f"\nMetalLB corpus: {accepted} MetalLB manifests accepted, {rejected} MetalLB-rejected configs rejected, "
+            f"{len(different)} documented differences"
+        )
 
 
 def test_sexagesimal_looking_values_stay_strings() -> None:
@@ -112,10 +121,14 @@ def test_check_config_subprocess_reads_secrets_in_the_same_file(tmp_path: Path) 
     import sys
 
     manifest = tmp_path / "m.yaml"
-    manifest.write_text((DATA / "samples/configsamples_bgppeer_withsecret.yaml").read_text() + "\n---\n"
-                        + (DATA / "extra/secret_secretname.yaml").read_text())
-    run = subprocess.run([sys.executable, "-m", "speaker", "check-config", str(manifest)], capture_output=True,
-                         text=True, timeout=60)
+    manifest.write_text(
+        (DATA / "samples/configsamples_bgppeer_withsecret.yaml").read_text()
+        + "\n---\n"
+        + (DATA / "extra/secret_secretname.yaml").read_text()
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "speaker", "check-config", str(manifest)], capture_output=True, text=True, timeout=60
+    )
     assert run.returncode == 0, run.stderr
     assert "not-a-real-password" not in run.stdout + run.stderr
 
@@ -127,6 +140,5 @@ def test_host_bits_warning_names_the_field(tmp_path: Path, capsys: pytest.Captur
     err = capsys.readouterr().err
     assert (
         "warning: IPAddressPool first-pool: spec.addresses[0]: '198.51.100.10/24' has host bits set; used as "
-        "198.51.100.0/24"
-        in err
+        "198.51.100.0/24" in err
     )

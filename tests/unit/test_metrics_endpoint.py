@@ -33,8 +33,13 @@ def test_metallb_layer2_counters_are_typed_counters_under_metallb_names() -> Non
 
 @pytest.fixture
 def endpoint() -> Iterator[MetricsEndpoint]:
-    ep = MetricsEndpoint(("127.0.0.1", 0), status=lambda: {"node": "n1"}, ready=lambda: False,
-                         bearer_token="s3cr3t", registry=CollectorRegistry())
+    ep = MetricsEndpoint(
+        ("127.0.0.1", 0),
+        status=lambda: {"node": "n1"},
+        ready=lambda: False,
+        bearer_token="s3cr3t",
+        registry=CollectorRegistry(),
+    )
     threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in ep.servers]
     for t in threads:
         t.start()
@@ -73,8 +78,14 @@ def test_a_bad_token_file_is_named(tmp_path: Path) -> None:
 
 def test_https_with_the_token(tmp_path: Path) -> None:
     cert, key = self_signed(tmp_path, ["127.0.0.1"])
-    ep = MetricsEndpoint(("127.0.0.1", 0), status=lambda: {}, ready=lambda: True, bearer_token="s3cr3t",
-                         tls=tls_context(str(cert), str(key)), registry=CollectorRegistry())
+    ep = MetricsEndpoint(
+        ("127.0.0.1", 0),
+        status=lambda: {},
+        ready=lambda: True,
+        bearer_token="s3cr3t",
+        tls=tls_context(str(cert), str(key)),
+        registry=CollectorRegistry(),
+    )
     threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in ep.servers]
     for t in threads:
         t.start()
@@ -113,14 +124,55 @@ def _client_cert(directory: Path, name: str, ca: tuple[Path, Path] | None) -> tu
     """A client certificate and key, signed by ``ca`` (cert, key) or self-signed when ``ca`` is None."""
     cert, key = directory / f"{name}.crt", directory / f"{name}.key"
     if ca is None:
-        _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
-                 str(key), "-out", str(cert), "-days", "1", "-subj", f"/CN={name}")
+        _openssl(
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            f"/CN={name}",
+        )
         return cert, key
     csr = directory / f"{name}.csr"
-    _openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
-             str(key), "-out", str(csr), "-subj", f"/CN={name}")
-    _openssl("x509", "-req", "-in", str(csr), "-CA", str(ca[0]), "-CAkey", str(ca[1]), "-CAcreateserial",
-             "-out", str(cert), "-days", "1")
+    _openssl(
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        str(key),
+        "-out",
+        str(csr),
+        "-subj",
+        f"/CN={name}",
+    )
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        str(csr),
+        "-CA",
+        str(ca[0]),
+        "-CAkey",
+        str(ca[1]),
+        "-CAcreateserial",
+        "-out",
+        str(cert),
+        "-days",
+        "1",
+    )
     return cert, key
 
 
@@ -129,11 +181,18 @@ def mtls(tmp_path: Path) -> Iterator[tuple[MetricsEndpoint, Path, dict[str, tupl
     """HTTPS /metrics wanting a client certificate from the "scrapers" CA (and the bearer token too)."""
     server_cert, server_key = self_signed(tmp_path, ["127.0.0.1"])
     ca = _client_cert(tmp_path, "scrapers-ca", None)
-    clients = {"prometheus": _client_cert(tmp_path, "prometheus", ca),
-               "rogue": _client_cert(tmp_path, "rogue", None)}  # self-signed: no CA of ours signed it
-    ep = MetricsEndpoint(("127.0.0.1", 0), status=lambda: {}, ready=lambda: True, bearer_token="s3cr3t",
-                         tls=tls_context(str(server_cert), str(server_key), client_ca_file=str(ca[0])),
-                         registry=CollectorRegistry())
+    clients = {
+        "prometheus": _client_cert(tmp_path, "prometheus", ca),
+        "rogue": _client_cert(tmp_path, "rogue", None),
+    }  # self-signed: no CA of ours signed it
+    ep = MetricsEndpoint(
+        ("127.0.0.1", 0),
+        status=lambda: {},
+        ready=lambda: True,
+        bearer_token="s3cr3t",
+        tls=tls_context(str(server_cert), str(server_key), client_ca_file=str(ca[0])),
+        registry=CollectorRegistry(),
+    )
     for s in ep.servers:
         threading.Thread(target=s.serve_forever, daemon=True).start()
     try:
@@ -169,9 +228,27 @@ def test_client_certificates_with_curl(mtls) -> None:
     ep, server_cert, clients = mtls
 
     def curl(*args: str) -> tuple[int, str]:
-        r = subprocess.run(["curl", "-sS", "--max-time", "5", "--cacert", str(server_cert), "-H",
-                            "Authorization: Bearer s3cr3t", "-o", "/dev/null", "-w", "%{http_code}", *args,
-                            f"https://127.0.0.1:{ep.port}/metrics"], capture_output=True, text=True, timeout=30)
+        r = subprocess.run(
+            [
+                "curl",
+                "-sS",
+                "--max-time",
+                "5",
+                "--cacert",
+                str(server_cert),
+                "-H",
+                "Authorization: Bearer s3cr3t",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                *args,
+                f"https://127.0.0.1:{ep.port}/metrics",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         return r.returncode, r.stdout + r.stderr
 
     cert, key = clients["prometheus"]

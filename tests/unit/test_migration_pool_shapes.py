@@ -23,19 +23,24 @@ def pool(name: str, *addresses: str, **spec: Any) -> dict[str, Any]:
 SHAPES = {
     "host bits (MetalLB's BGP docs: 198.51.100.10/24)": (
         [pool("bgp", "198.51.100.10/24")],
-        {"a/web": ("198.51.100.0", "bgp"), "a/dns": ("198.51.100.10", "bgp"), "a/last": ("198.51.100.255", "bgp")}),
+        {"a/web": ("198.51.100.0", "bgp"), "a/dns": ("198.51.100.10", "bgp"), "a/last": ("198.51.100.255", "bgp")},
+    ),
     "IPv6 host bits": (
         [pool("v6", "2001:db8:5::10/120")],
-        {"a/v6": ("2001:db8:5::", "v6"), "b/v6": ("2001:db8:5::ff", "v6")}),
+        {"a/v6": ("2001:db8:5::", "v6"), "b/v6": ("2001:db8:5::ff", "v6")},
+    ),
     "one range written as two entries": (
         [pool("split", "192.0.2.16/29", "192.0.2.24-192.0.2.31")],
-        {"a/x": ("192.0.2.23", "split"), "a/y": ("192.0.2.24", "split")}),
+        {"a/x": ("192.0.2.23", "split"), "a/y": ("192.0.2.24", "split")},
+    ),
     "two ranges merged into one CIDR": (
         [pool("merged", "192.0.2.32/28")],
-        {"a/x": ("192.0.2.39", "merged"), "a/y": ("192.0.2.40", "merged")}),
+        {"a/x": ("192.0.2.39", "merged"), "a/y": ("192.0.2.40", "merged")},
+    ),
     "host-bit CIDR next to a range": (
         [pool("mixed", "198.51.100.130/26", "198.51.100.200-198.51.100.210")],
-        {"a/p": ("198.51.100.128", "mixed"), "a/q": ("198.51.100.200", "mixed")}),
+        {"a/p": ("198.51.100.128", "mixed"), "a/q": ("198.51.100.200", "mixed")},
+    ),
 }
 
 
@@ -44,8 +49,10 @@ def test_restore_keeps_every_held_address(shape: str) -> None:
     pools, held = SHAPES[shape]
     cfg = build_config(pools)
     assert cfg.errors == ()
-    requests = [ServiceRequest(key, families=(6 if ":" in ip else 4,), current_ips=(ip,), created=f"2026-01-0{i + 1}")
-                for i, (key, (ip, _)) in enumerate(held.items())]
+    requests = [
+        ServiceRequest(key, families=(6 if ":" in ip else 4,), current_ips=(ip,), created=f"2026-01-0{i + 1}")
+        for i, (key, (ip, _)) in enumerate(held.items())
+    ]
     # Newcomers restored in the same pass must not take a held address either.
     requests += [ServiceRequest(f"z/new{i}", families=requests[0].families) for i in range(3)]
     result = Allocator(cfg.pools.values()).restore(reversed(requests))

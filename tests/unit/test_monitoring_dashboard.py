@@ -11,8 +11,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_dashboard_is_generated_by_the_script() -> None:
-    r = subprocess.run([sys.executable, str(REPO / "scripts" / "gen-dashboard"), "--check"],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "gen-dashboard"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
 
 
@@ -25,4 +29,5 @@ def test_every_target_has_its_own_ref_and_the_datasource_variable() -> None:
         assert len(set(refs)) == len(refs) and all(refs), p["title"]
         assert all(t["datasource"]["uid"] == "${datasource}" for t in p["targets"]), p["title"]
     assert {"Address pools", "Addresses and who announces them", "Speakers", "BGP", "ARP / NDP"} <= {
-        p["title"] for p in doc["panels"] if p["type"] == "row"}
+        p["title"] for p in doc["panels"] if p["type"] == "row"
+    }

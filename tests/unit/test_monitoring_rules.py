@@ -28,8 +28,12 @@ def test_promtool_check_rules() -> None:
 
 def test_promtool_test_rules() -> None:
     """The rules' own unit tests (monitoring/alerts.test.yaml): each alert fires, waits out its `for:`, resolves."""
-    r = subprocess.run([promtool(), "test", "rules", str(REPO / "monitoring" / "alerts.test.yaml")],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [promtool(), "test", "rules", str(REPO / "monitoring" / "alerts.test.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     print(r.stdout, r.stderr)
     assert r.returncode == 0, r.stdout + r.stderr
 
@@ -44,15 +48,25 @@ def test_every_alert_is_unit_tested() -> None:
 def test_metallb_chart_alert_names_kept() -> None:
     """MetalLB's chart alerts (charts/metallb/templates/prometheusrules.yaml) exist under the same names."""
     alerts = {r["alert"] for g in yaml.safe_load(RULES.read_text())["groups"] for r in g["rules"] if "alert" in r}
-    metallb = {"MetalLBStaleConfig", "MetalLBConfigNotLoaded", "MetalLBAddressPoolExhausted",
-               "MetalLBAddressPoolUsage75Percent", "MetalLBAddressPoolUsage85Percent",
-               "MetalLBAddressPoolUsage95Percent", "MetalLBBGPSessionDown"}
+    metallb = {
+        "MetalLBStaleConfig",
+        "MetalLBConfigNotLoaded",
+        "MetalLBAddressPoolExhausted",
+        "MetalLBAddressPoolUsage75Percent",
+        "MetalLBAddressPoolUsage85Percent",
+        "MetalLBAddressPoolUsage95Percent",
+        "MetalLBBGPSessionDown",
+    }
     assert metallb <= alerts
 
 
 def test_prometheusrule_is_generated_from_the_rules_file() -> None:
-    r = subprocess.run([sys.executable, str(REPO / "scripts" / "gen-prometheusrule"), "--check"],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "gen-prometheusrule"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     manifest = yaml.safe_load((REPO / "monitoring" / "prometheusrule.yaml").read_text())
     assert manifest["apiVersion"] == "monitoring.coreos.com/v1" and manifest["kind"] == "PrometheusRule"

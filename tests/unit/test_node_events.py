@@ -26,48 +26,64 @@ def _run(steps: list[tuple[float, str | None, str | None, bool]]) -> list[tuple[
 
 
 def test_the_lease_fallback_is_said_on_the_node_once_it_lasts_then_once_per_reason_and_when_it_ends() -> None:
-    said = _run([
-        (0.0, LEASES, NO_SECRET, False),
-        (5.0, LEASES, NO_SECRET, False),  # within the grace: a fresh cluster's first second looks like this
-        (FALLBACK_GRACE, LEASES, NO_SECRET, False),  # lasted: said
-        (15.0, LEASES, NO_SECRET, False),  # same reason: not again
-        (20.0, LEASES, "Secret metallb-system/memberlist: data.secretkey is not base64", False),  # new reason
-        (25.0, LEASES, "switching to heartbeats: waiting to hear from node2", True),  # key arrived: ending
-        (26.0, HEARTBEATS, None, True),
-        (30.0, HEARTBEATS, None, True),
-    ])
+    said = _run(
+        [
+            (0.0, LEASES, NO_SECRET, False),
+            (5.0, LEASES, NO_SECRET, False),  # within the grace: a fresh cluster's first second looks like this
+            (FALLBACK_GRACE, LEASES, NO_SECRET, False),  # lasted: said
+            (15.0, LEASES, NO_SECRET, False),  # same reason: not again
+            (20.0, LEASES, "Secret metallb-system/memberlist: data.secretkey is not base64", False),  # new reason
+            (25.0, LEASES, "switching to heartbeats: waiting to hear from node2", True),  # key arrived: ending
+            (26.0, HEARTBEATS, None, True),
+            (30.0, HEARTBEATS, None, True),
+        ]
+    )
     assert [(t, kind, reason) for t, kind, reason, _ in said] == [
-        (FALLBACK_GRACE, "Warning", "LeaseFallback"), (20.0, "Warning", "LeaseFallback"),
-        (26.0, "Normal", "LeaseFallbackEnded")]
+        (FALLBACK_GRACE, "Warning", "LeaseFallback"),
+        (20.0, "Warning", "LeaseFallback"),
+        (26.0, "Normal", "LeaseFallbackEnded"),
+    ]
     assert NO_SECRET in said[0][3] and "for 10s" in said[0][3]
     assert said[2][3] == "Layer 2 liveness from heartbeats again after 26s on the speakers' Leases"
 
 
 def test_no_event_for_a_short_fallback_nor_for_a_speaker_without_layer2() -> None:
-    assert _run([(0.0, LEASES, "waiting for Secret metallb-system/memberlist", False),
-                 (1.0, LEASES, "switching to heartbeats: waiting to hear from node2", True),
-                 (2.0, HEARTBEATS, None, True)]) == []
+    assert (
+        _run(
+            [
+                (0.0, LEASES, "waiting for Secret metallb-system/memberlist", False),
+                (1.0, LEASES, "switching to heartbeats: waiting to hear from node2", True),
+                (2.0, HEARTBEATS, None, True),
+            ]
+        )
+        == []
+    )
     assert _run([(0.0, None, None, False), (60.0, None, None, False)]) == []
     assert _run([(0.0, HEARTBEATS, None, True), (60.0, HEARTBEATS, None, True)]) == []
 
 
 def test_lease_fallback_event_is_about_the_node_as_the_kubelet_names_it() -> None:
-    _, events = lease_fallback_events("node1", LEASES, NO_SECRET, FallbackMemory(since=0.0), now=30.0,
-                                      key_known=False)
+    _, events = lease_fallback_events("node1", LEASES, NO_SECRET, FallbackMemory(since=0.0), now=30.0, key_known=False)
     assert [e.event.involved for e in events] == [("v1", "Node", "", "node1", "node1")]
 
 
 def test_key_mismatch_is_said_once_per_sender_while_it_lasts_and_again_after_it_recovered() -> None:
     said: frozenset[str] = frozenset()
     out = []
-    for mismatched in ({"192.0.2.12:7947": "node2"}, {"192.0.2.12:7947": "node2", "192.0.2.99:7947": None},
-                       {"192.0.2.99:7947": None}, {}, {"192.0.2.12:7947": "node2"}):
+    for mismatched in (
+        {"192.0.2.12:7947": "node2"},
+        {"192.0.2.12:7947": "node2", "192.0.2.99:7947": None},
+        {"192.0.2.99:7947": None},
+        {},
+        {"192.0.2.12:7947": "node2"},
+    ):
         said, events = key_mismatch_events("node1", mismatched, said)
         out.append([(e.event.reason, e.event.involved[1:4], e.event.message.split(" fail")[0]) for e in events])
     assert out == [
         [("HeartbeatKeyMismatch", ("Node", "", "node1"), "heartbeats from 192.0.2.12:7947 (node node2)")],
         [("HeartbeatKeyMismatch", ("Node", "", "node1"), "heartbeats from 192.0.2.99:7947")],
-        [], [],
+        [],
+        [],
         [("HeartbeatKeyMismatch", ("Node", "", "node1"), "heartbeats from 192.0.2.12:7947 (node node2)")],
     ]
 

@@ -25,7 +25,8 @@ def test_galaxy_and_speaker_share_one_version() -> None:
 
     galaxy = yaml.safe_load((REPO / "galaxy.yml").read_text())["version"]
     assert galaxy == speaker.__version__, (
-        f"galaxy.yml version {galaxy} != speaker.__version__ {speaker.__version__}: bump both together")
+        f"galaxy.yml version {galaxy} != speaker.__version__ {speaker.__version__}: bump both together"
+    )
     assert load_dist().release_version() == galaxy
 
 
@@ -46,8 +47,10 @@ def test_galaxy_metadata_points_at_the_project() -> None:
     assert galaxy["documentation"].startswith(home)
     assert galaxy["license"] == ["GPL-3.0-or-later"]
     assert {"speaker", "pyproject.toml", "tests", "dist"} <= set(galaxy["build_ignore"])
-    text = "\n".join(p.read_text() for p in [REPO / "galaxy.yml", *REPO.glob("roles/*/templates/*.j2"),
-                                              *REPO.glob("plugins/modules/*.py")])
+    text = "\n".join(
+        p.read_text()
+        for p in [REPO / "galaxy.yml", *REPO.glob("roles/*/templates/*.j2"), *REPO.glob("plugins/modules/*.py")]
+    )
     assert "example.invalid" not in text
 
 

@@ -30,9 +30,22 @@ def floor() -> str:
 def vermin(target: str, path: Path) -> subprocess.CompletedProcess[str]:
     assert VERMIN.exists(), "vermin is not installed: pip install -e '.[test]'"
     # --eval-annotations: count annotations as if evaluated (typing.get_type_hints would); union-types: X | Y
-    return subprocess.run([str(VERMIN), "--no-tips", "--violations", f"--target={target}-", "--eval-annotations",
-                           "--feature", "union-types", "--no-parse-comments", str(path)],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [
+            str(VERMIN),
+            "--no-tips",
+            "--violations",
+            f"--target={target}-",
+            "--eval-annotations",
+            "--feature",
+            "union-types",
+            "--no-parse-comments",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def version_tuple(text: str) -> tuple[int, ...]:
@@ -64,7 +77,8 @@ def test_the_role_and_the_wheelhouse_agree_with_the_floor() -> None:
 def test_every_supported_os_gets_a_python_at_the_floor() -> None:
     """docs/nodes.md's table: Debian 12, Ubuntu 22.04/24.04, EL 9 each name an interpreter and its packages."""
     pythons = yaml.safe_load((REPO / "roles" / "speaker" / "vars" / "main.yml").read_text())[
-        "__baremetal_lb_speaker_node_pythons"]
+        "__baremetal_lb_speaker_node_pythons"
+    ]
     assert {"Debian-12", "Ubuntu-22", "Ubuntu-24", "RedHat-9"} <= set(pythons)
     # the two systems whose own python3 is below the floor get the distribution's python3.11
     assert (

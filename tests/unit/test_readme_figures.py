@@ -35,7 +35,7 @@ def test_readme_names_the_commit_of_every_figure():
     rf = _script()
     lines = rf.read_results(rf.RESULTS)
     readme = rf.README.read_text()
-    block = readme[readme.index(rf.BEGIN):readme.index(rf.END)]
+    block = readme[readme.index(rf.BEGIN) : readme.index(rf.END)]
     for group in rf.GROUPS:
         line = rf.newest(lines, group)
         if line is None:  # a bench that failed in every recorded run says so instead of showing an old number
@@ -45,9 +45,24 @@ def test_readme_names_the_commit_of_every_figure():
 
 
 def _line(commit: str, cold: float) -> dict:
-    return {"commit": commit, "dirty": False, "date": "2026-12-06T20:00:00Z", "cores": 2, "load": 1.0,
-            "figures": {"allocation": {"services": 10000, "burst": 500, "cold_start_s": cold, "burst_p50_ms": 500,
-                                       "burst_p99_ms": 900, "rss_mib": 150, "restart_writes": 0}}}
+    return {
+        "commit": commit,
+        "dirty": False,
+        "date": "2026-12-06T20:00:00Z",
+        "cores": 2,
+        "load": 1.0,
+        "figures": {
+            "allocation": {
+                "services": 10000,
+                "burst": 500,
+                "cold_start_s": cold,
+                "burst_p50_ms": 500,
+                "burst_p99_ms": 900,
+                "rss_mib": 150,
+                "restart_writes": 0,
+            }
+        },
+    }
 
 
 def test_a_newer_run_replaces_the_figure_and_its_commit(tmp_path):

@@ -20,13 +20,16 @@ NS = "metallb-system"
 
 
 def meta(name, ns=NS, **extra):
-    return {"name": name, "namespace": ns, "creationTimestamp": "2026-01-01T00:00:00Z", "resourceVersion": "1",
-            **extra}
+    return {"name": name, "namespace": ns, "creationTimestamp": "2026-01-01T00:00:00Z", "resourceVersion": "1", **extra}
 
 
 def pool(name, addresses, status=None):
-    obj = {"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool", "metadata": meta(name),
-           "spec": {"addresses": addresses}}
+    obj = {
+        "apiVersion": "metallb.io/v1beta1",
+        "kind": "IPAddressPool",
+        "metadata": meta(name),
+        "spec": {"addresses": addresses},
+    }
     if status is not None:
         obj["status"] = status
     return obj
@@ -37,15 +40,26 @@ def bgp_adv(name, **spec):
 
 
 def peer(name, address):
-    return {"apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer", "metadata": meta(name),
-            "spec": {"myASN": 64500, "peerASN": 64501, "peerAddress": address}}
+    return {
+        "apiVersion": "metallb.io/v1beta2",
+        "kind": "BGPPeer",
+        "metadata": meta(name),
+        "spec": {"myASN": 64500, "peerASN": 64501, "peerAddress": address},
+    }
 
 
 def service(name, ips=(), pool_name="p", local=False):
-    svc = {"apiVersion": "v1", "kind": "Service", "metadata": meta(name, ns="default"),
-           "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local" if local else "Cluster",
-                    "ports": [{"port": 80, "protocol": "TCP"}]},
-           "status": {"loadBalancer": {"ingress": [{"ip": ip} for ip in ips]} if ips else {}}}
+    svc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": meta(name, ns="default"),
+        "spec": {
+            "type": "LoadBalancer",
+            "externalTrafficPolicy": "Local" if local else "Cluster",
+            "ports": [{"port": 80, "protocol": "TCP"}],
+        },
+        "status": {"loadBalancer": {"ingress": [{"ip": ip} for ip in ips]} if ips else {}},
+    }
     if ips:
         svc["metadata"]["annotations"] = {"metallb.io/ip-allocated-from-pool": pool_name}
     return svc
@@ -53,8 +67,12 @@ def service(name, ips=(), pool_name="p", local=False):
 
 class Cache:
     def __init__(self, objs=()):
-        self.objs = {f"{o['metadata'].get('namespace')}/{o['metadata']['name']}" if o["metadata"].get("namespace")
-                     else o["metadata"]["name"]: o for o in objs}
+        self.objs = {
+            f"{o['metadata'].get('namespace')}/{o['metadata']['name']}"
+            if o["metadata"].get("namespace")
+            else o["metadata"]["name"]: o
+            for o in objs
+        }
         self.listed = 0
 
     def get(self, key):
@@ -103,8 +121,15 @@ def controller(caches):
 
 
 def caches_with(services, pools):
-    kinds = ("ipaddresspools", "l2advertisements", "bgpadvertisements", "bgppeers", "communities", "namespaces",
-             "services")
+    kinds = (
+        "ipaddresspools",
+        "l2advertisements",
+        "bgpadvertisements",
+        "bgppeers",
+        "communities",
+        "namespaces",
+        "services",
+    )
     c = {k: Cache() for k in kinds}
     c["services"] = Cache(services)
     c["ipaddresspools"] = Cache(pools)
@@ -137,8 +162,11 @@ def _brute_force_advertised(services, routes):
     """The definition: a Service is advertised to a peer when a route to that peer covers one of its addresses."""
     out = {}
     for svc in services:
-        peers = tuple(sorted(p for p, rs in routes.items()
-                             if any(ipaddress.ip_address(ip) in r.prefix for ip in svc.ips for r in rs)))
+        peers = tuple(
+            sorted(
+                p for p, rs in routes.items() if any(ipaddress.ip_address(ip) in r.prefix for ip in svc.ips for r in rs)
+            )
+        )
         if peers:
             out[svc.key] = peers
     return out
@@ -146,14 +174,21 @@ def _brute_force_advertised(services, routes):
 
 def test_bgp_plan_and_advertised_peers_agree_with_the_definition_with_aggregates_and_memo():
     cfg = build_config(
-        [pool("p", ["198.18.0.0/24", "2001:db8::/120"])], (),
+        [pool("p", ["198.18.0.0/24", "2001:db8::/120"])],
+        (),
         [bgp_adv("host", peers=["r1"]), bgp_adv("agg", aggregationLength=28, aggregationLengthV6=124, peers=["r2"])],
-        [peer("r1", "192.0.2.1"), peer("r2", "192.0.2.2"), peer("r3", "192.0.2.3")])
+        [peer("r1", "192.0.2.1"), peer("r2", "192.0.2.2"), peer("r3", "192.0.2.3")],
+    )
     assert not cfg.errors, cfg.errors
     services = addressed_services(
-        [service("a", ["198.18.0.1"]), service("b", ["198.18.0.20", "2001:db8::20"]),
-         service("c", ["198.18.0.2"], local=True),  # no ready endpoint here: advertises nothing itself
-         service("d", ["198.18.0.200"], local=True)], None)
+        [
+            service("a", ["198.18.0.1"]),
+            service("b", ["198.18.0.20", "2001:db8::20"]),
+            service("c", ["198.18.0.2"], local=True),  # no ready endpoint here: advertises nothing itself
+            service("d", ["198.18.0.200"], local=True),
+        ],
+        None,
+    )
     peers = list(cfg.peers.values())
     plain = bgp_plan(services, cfg, "n1", {}, {}, peers)
     memo: dict = {}

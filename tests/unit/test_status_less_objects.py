@@ -24,10 +24,16 @@ from speaker.plan.announce import L2Choice
 
 def status_less(name: str, node: str, service: str, rv: str = "7") -> dict[str, Any]:
     ns, svc = service.split("/")
-    return {"apiVersion": "metallb.io/v1beta1", "kind": "ServiceL2Status",
-            "metadata": {"name": name, "namespace": "metallb-system", "resourceVersion": rv,
-                         "labels": {"metallb.io/node": node, "metallb.io/service-name": svc,
-                                    "metallb.io/service-namespace": ns}}}
+    return {
+        "apiVersion": "metallb.io/v1beta1",
+        "kind": "ServiceL2Status",
+        "metadata": {
+            "name": name,
+            "namespace": "metallb-system",
+            "resourceVersion": rv,
+            "labels": {"metallb.io/node": node, "metallb.io/service-name": svc, "metallb.io/service-namespace": ns},
+        },
+    }
 
 
 class Cache:
@@ -55,21 +61,37 @@ class RecordingApplier:
 def test_status_gc_sweeps_a_gone_nodes_object_that_has_no_status_yet():
     objs = Cache(status_less("l2-b", "node-b", "default/web"), status_less("l2-a", "node-a", "default/web"))
     applier = RecordingApplier()
-    gc = StatusCollector(caches=Caches(servicel2statuses=objs, nodes=Cache()), synced=lambda: True,
-                         is_leader=lambda: True, gone=lambda node, exists: node == "node-b",
-                         appliers={"servicel2statuses": applier})  # type: ignore[dict-item]
+    gc = StatusCollector(
+        caches=Caches(servicel2statuses=objs, nodes=Cache()),
+        synced=lambda: True,
+        is_leader=lambda: True,
+        gone=lambda node, exists: node == "node-b",
+        appliers={"servicel2statuses": applier},
+    )  # type: ignore[dict-item]
     gc.tick()
     assert applier.wishes == {"l2-b": None}
 
 
 def test_publishing_reads_owners_from_labels_not_from_a_missing_status():
-    existing = [status_less("ours-stale", "node-a", "default/old"), status_less("theirs", "node-b", "default/web"),
-                status_less(l2_status_name("node-a", "default/web"), "node-a", "default/web")]
+    existing = [
+        status_less("ours-stale", "node-a", "default/old"),
+        status_less("theirs", "node-b", "default/web"),
+        status_less(l2_status_name("node-a", "default/web"), "node-a", "default/web"),
+    ]
     applier = RecordingApplier()
-    publish_announcements(applier, existing, "node-a", {"default/web": ("eth0",)}, l2_status_name,  # type: ignore[arg-type]
-                          exclusive=True)
-    assert applier.wishes == {"ours-stale": None, "theirs": None,
-                              l2_status_name("node-a", "default/web"): ("node-a", "default/web", ("eth0",))}
+    publish_announcements(
+        applier,
+        existing,
+        "node-a",
+        {"default/web": ("eth0",)},
+        l2_status_name,  # type: ignore[arg-type]
+        exclusive=True,
+    )
+    assert applier.wishes == {
+        "ours-stale": None,
+        "theirs": None,
+        l2_status_name("node-a", "default/web"): ("node-a", "default/web", ("eth0",)),
+    }
 
 
 class NoAnnouncer:
@@ -78,10 +100,15 @@ class NoAnnouncer:
 
 
 def controller(objs: Cache) -> Layer2Controller:
-    ctl = Layer2Controller(node="node1", caches=Caches(servicel2statuses=objs), synced=lambda: True,
-                           views=ViewSource(Caches(servicel2statuses=objs), load_balancer_class=None),
-                           announcer=NoAnnouncer(), events=None,  # type: ignore[arg-type]
-                           alive=lambda: frozenset({"node1", "node2"}))
+    ctl = Layer2Controller(
+        node="node1",
+        caches=Caches(servicel2statuses=objs),
+        synced=lambda: True,
+        views=ViewSource(Caches(servicel2statuses=objs), load_balancer_class=None),
+        announcer=NoAnnouncer(),
+        events=None,  # type: ignore[arg-type]
+        alive=lambda: frozenset({"node1", "node2"}),
+    )
     ctl._plan = {"198.51.100.240": L2Choice(node="node1", services=("default/web",), interfaces=None)}
     return ctl
 
@@ -92,7 +119,10 @@ def test_a_planned_stop_does_not_count_a_takeover_whose_status_is_not_written_ye
     ctl = controller(objs)
     assert not ctl.handed_over()  # the peer created its object; it says nothing yet
     obj["status"] = {
-        "node": "node2", "serviceName": "web", "serviceNamespace": "default", "interfaces": [{"name": "eth0"}]
+        "node": "node2",
+        "serviceName": "web",
+        "serviceNamespace": "default",
+        "interfaces": [{"name": "eth0"}],
     }
     assert ctl.handed_over()
 
@@ -131,8 +161,26 @@ def fake_custom(monkeypatch: pytest.MonkeyPatch) -> type[FakeCustom]:
 def test_the_applier_writes_the_status_of_an_object_listed_without_one(fake_custom):
     name = l2_status_name("node-a", "default/web")
     live = Cache(status_less(name, "node-a", "default/web"))  # created, status not written (a failed second write)
-    applier = announcement_status_applier(None, "metallb-system", live.get, kind="ServiceL2Status",  # type: ignore[arg-type]
-                                          plural="servicel2statuses", detail="interfaces")
+    applier = announcement_status_applier(
+        None,
+        "metallb-system",
+        live.get,
+        kind="ServiceL2Status",  # type: ignore[arg-type]
+        plural="servicel2statuses",
+        detail="interfaces",
+    )
     applier._apply(name, ("node-a", "default/web", ("eth0",)))
-    assert fake_custom.calls == [("patch-status", name, {"status": {
-        "node": "node-a", "serviceName": "web", "serviceNamespace": "default", "interfaces": [{"name": "eth0"}]}})]
+    assert fake_custom.calls == [
+        (
+            "patch-status",
+            name,
+            {
+                "status": {
+                    "node": "node-a",
+                    "serviceName": "web",
+                    "serviceNamespace": "default",
+                    "interfaces": [{"name": "eth0"}],
+                }
+            },
+        )
+    ]

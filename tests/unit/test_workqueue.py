@@ -45,6 +45,7 @@ def test_close_wakes_workers():
 
 # --- the Applier: a wish the live object already shows is not handed to a worker, unless a worker holds its key ---
 
+
 def test_a_wish_the_live_object_already_shows_is_not_queued():
     live = {"default/web": "A"}
     ap = Applier("test", lambda key, want: None, workers=1, satisfied=lambda key, want: live.get(key) == want)
@@ -84,9 +85,14 @@ def test_a_satisfied_wish_for_a_key_being_written_is_looked_at_again():
 
 def test_the_service_status_applier_queues_nothing_for_a_status_the_service_shows():
     """The allocation controller wishes a Service's status again when its own write comes back."""
-    svc = {"metadata": {"name": "web", "namespace": "default",
-                        "annotations": {"metallb.io/ip-allocated-from-pool": "lan"}},
-           "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.10"}]}}}
+    svc = {
+        "metadata": {
+            "name": "web",
+            "namespace": "default",
+            "annotations": {"metallb.io/ip-allocated-from-pool": "lan"},
+        },
+        "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.10"}]}},
+    }
     ap = service_status_applier(None, {"default/web": svc}.get)  # no worker started: nothing is written
     ap.set_enabled(True)
     ap.desire("default/web", live_status(svc))

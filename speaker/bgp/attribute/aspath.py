@@ -25,7 +25,7 @@ def _pack_segments(segments: tuple[Segment, ...], four: bool) -> bytes:
         if not asns:
             continue
         for start in range(0, len(asns), 255):  # a segment holds at most 255 ASNs
-            chunk = asns[start:start + 255]
+            chunk = asns[start : start + 255]
             out += bytes((kind, len(chunk)))
             if four:
                 out += struct.pack(f"!{len(chunk)}I", *chunk)
@@ -54,8 +54,13 @@ def _unpack_segments(cls: type[Attribute], data: bytes, four: bool, flags: int, 
             )
         end = i + 2 + count * size
         if end > len(data):
-            raise attribute_error(subcode, flags, cls.TYPE, data,
-                                  f"{cls.__name__}: segment of {count} ASNs overruns the attribute (RFC 4271 §6.3)")
+            raise attribute_error(
+                subcode,
+                flags,
+                cls.TYPE,
+                data,
+                f"{cls.__name__}: segment of {count} ASNs overruns the attribute (RFC 4271 §6.3)",
+            )
         asns = struct.unpack_from(f"!{count}{'I' if four else 'H'}", data, i + 2)
         if segs and segs[-1][0] == kind and kind in (AS_SEQUENCE, AS_CONFED_SEQUENCE):
             segs[-1] = (kind, segs[-1][1] + asns)  # a long sequence split in 255-ASN segments is one sequence

@@ -32,7 +32,6 @@ OPTIONAL_TRANSITIVE = OPTIONAL | TRANSITIVE
 OPTIONAL_NON_TRANSITIVE = OPTIONAL
 
 
-
 class Attribute(Protocol):
     TYPE: ClassVar[int]
     FLAGS: ClassVar[int]
@@ -82,8 +81,13 @@ def attribute_error(subcode: int, flags: int, type_code: int, value: bytes, why:
 
 
 def length_error(cls: Any, value: bytes, flags: int, expected: str) -> Notification:
-    return attribute_error(ATTRIBUTE_LENGTH_ERROR, flags, cls.TYPE, value,
-                           f"{cls.__name__} of {len(value)} octets, expected {expected} (RFC 4271 §6.3)")
+    return attribute_error(
+        ATTRIBUTE_LENGTH_ERROR,
+        flags,
+        cls.TYPE,
+        value,
+        f"{cls.__name__} of {len(value)} octets, expected {expected} (RFC 4271 §6.3)",
+    )
 
 
 def pack_attribute(attr: Attribute | UnknownAttribute, ctx: Context) -> bytes:
@@ -103,35 +107,59 @@ def unpack_attributes(data: bytes, ctx: Context) -> dict[int, Any]:
     i, end = 0, len(data)
     while i < end:
         if i + 3 > end:
-            raise Notification(UPDATE_MESSAGE_ERROR, MALFORMED_ATTRIBUTE_LIST, b"",
-                               f"truncated attribute header at octet {i} (RFC 4271 §6.3)")
+            raise Notification(
+                UPDATE_MESSAGE_ERROR,
+                MALFORMED_ATTRIBUTE_LIST,
+                b"",
+                f"truncated attribute header at octet {i} (RFC 4271 §6.3)",
+            )
         flags, code = data[i], data[i + 1]
         if flags & EXTENDED_LENGTH:
             if i + 4 > end:
-                raise Notification(UPDATE_MESSAGE_ERROR, MALFORMED_ATTRIBUTE_LIST, b"",
-                                   f"truncated attribute header at octet {i} (RFC 4271 §6.3)")
+                raise Notification(
+                    UPDATE_MESSAGE_ERROR,
+                    MALFORMED_ATTRIBUTE_LIST,
+                    b"",
+                    f"truncated attribute header at octet {i} (RFC 4271 §6.3)",
+                )
             (length,) = struct.unpack_from("!H", data, i + 2)
             start = i + 4
         else:
             length = data[i + 2]
             start = i + 3
-        value = bytes(data[start:start + length])
+        value = bytes(data[start : start + length])
         if len(value) != length:
-            raise attribute_error(ATTRIBUTE_LENGTH_ERROR, flags, code, value,
-                                  f"attribute {code} claims {length} octets, {len(value)} left (RFC 4271 §6.3)")
+            raise attribute_error(
+                ATTRIBUTE_LENGTH_ERROR,
+                flags,
+                code,
+                value,
+                f"attribute {code} claims {length} octets, {len(value)} left (RFC 4271 §6.3)",
+            )
         i = start + length
         if code in out:
-            raise Notification(UPDATE_MESSAGE_ERROR, MALFORMED_ATTRIBUTE_LIST, b"",
-                               f"attribute {code} appears twice (RFC 4271 §6.3)")
+            raise Notification(
+                UPDATE_MESSAGE_ERROR, MALFORMED_ATTRIBUTE_LIST, b"", f"attribute {code} appears twice (RFC 4271 §6.3)"
+            )
         cls = ATTRIBUTES.get(code)
         if cls is None:
             if not flags & OPTIONAL:
-                raise attribute_error(UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE, flags, code, value,
-                                      f"unrecognized well-known attribute {code} (RFC 4271 §6.3)")
+                raise attribute_error(
+                    UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE,
+                    flags,
+                    code,
+                    value,
+                    f"unrecognized well-known attribute {code} (RFC 4271 §6.3)",
+                )
             out[code] = UnknownAttribute(code, flags & (OPTIONAL | TRANSITIVE | PARTIAL), value)
             continue
         if (flags & (OPTIONAL | TRANSITIVE)) != cls.FLAGS:
-            raise attribute_error(ATTRIBUTE_FLAGS_ERROR, flags, code, value,
-                                  f"{cls.__name__} with flags {flags:#04x}, expected {cls.FLAGS:#04x} (RFC 4271 §6.3)")
+            raise attribute_error(
+                ATTRIBUTE_FLAGS_ERROR,
+                flags,
+                code,
+                value,
+                f"{cls.__name__} with flags {flags:#04x}, expected {cls.FLAGS:#04x} (RFC 4271 §6.3)",
+            )
         out[code] = cls.unpack(value, ctx, flags)
     return out

@@ -22,8 +22,13 @@ _BITS = {AFI_IPV4: 32, AFI_IPV6: 128}
 
 def _check_family(cls: type[Attribute], afi: int, safi: int, data: bytes, flags: int, ctx: Context) -> None:
     if (afi, safi) not in ctx.families or afi not in _BITS or safi != SAFI_UNICAST:
-        raise attribute_error(OPTIONAL_ATTRIBUTE_ERROR, flags, cls.TYPE, data,
-                              f"{cls.__name__} for AFI {afi} SAFI {safi}, which was not negotiated (RFC 4760 §6-7)")
+        raise attribute_error(
+            OPTIONAL_ATTRIBUTE_ERROR,
+            flags,
+            cls.TYPE,
+            data,
+            f"{cls.__name__} for AFI {afi} SAFI {safi}, which was not negotiated (RFC 4760 §6-7)",
+        )
 
 
 @register
@@ -51,13 +56,18 @@ class MpReach:
         _check_family(cls, afi, safi, data, flags, ctx)
         allowed = (4,) if afi == AFI_IPV4 else (16, 32)
         if nhlen not in allowed or 4 + nhlen + 1 > len(data):
-            raise attribute_error(OPTIONAL_ATTRIBUTE_ERROR, flags, cls.TYPE, data,
-                                  f"MP_REACH_NLRI next hop of {nhlen} octets for AFI {afi} (RFC 4760 §3, RFC 2545 §3)")
-        raw = data[4:4 + nhlen]
+            raise attribute_error(
+                OPTIONAL_ATTRIBUTE_ERROR,
+                flags,
+                cls.TYPE,
+                data,
+                f"MP_REACH_NLRI next hop of {nhlen} octets for AFI {afi} (RFC 4760 §3, RFC 2545 §3)",
+            )
+        raw = data[4 : 4 + nhlen]
         if afi == AFI_IPV4:
             hops: tuple[IPAddress, ...] = (ipaddress.IPv4Address(raw),)
         else:
-            hops = tuple(ipaddress.IPv6Address(raw[i:i + 16]) for i in range(0, nhlen, 16))
+            hops = tuple(ipaddress.IPv6Address(raw[i : i + 16]) for i in range(0, nhlen, 16))
         nlri = unpack_prefixes(
             data[4 + nhlen + 1 :], _BITS[afi], subcode=OPTIONAL_ATTRIBUTE_ERROR, where="MP_REACH_NLRI"
         )
@@ -85,5 +95,8 @@ class MpUnreach:
             )
         afi, safi = struct.unpack_from("!HB", data)
         _check_family(cls, afi, safi, data, flags, ctx)
-        return cls(afi, safi, tuple(unpack_prefixes(data[3:], _BITS[afi], subcode=OPTIONAL_ATTRIBUTE_ERROR,
-                                                     where="MP_UNREACH_NLRI")))
+        return cls(
+            afi,
+            safi,
+            tuple(unpack_prefixes(data[3:], _BITS[afi], subcode=OPTIONAL_ATTRIBUTE_ERROR, where="MP_UNREACH_NLRI")),
+        )

@@ -28,6 +28,11 @@ class Origin:
         if len(data) != 1:
             raise length_error(cls, data, flags, "1")
         if data[0] > INCOMPLETE:
-            raise attribute_error(INVALID_ORIGIN_ATTRIBUTE, flags, cls.TYPE, data,
-                                  f"ORIGIN {data[0]} is not IGP/EGP/INCOMPLETE (RFC 4271 §6.3)")
+            raise attribute_error(
+                INVALID_ORIGIN_ATTRIBUTE,
+                flags,
+                cls.TYPE,
+                data,
+                f"ORIGIN {data[0]} is not IGP/EGP/INCOMPLETE (RFC 4271 §6.3)",
+            )
         return cls(data[0])

@@ -6,5 +6,13 @@ from speaker.bgp.capability.graceful_restart import GracefulRestart
 from speaker.bgp.capability.multiprotocol import Multiprotocol
 from speaker.bgp.capability.refresh import RouteRefreshCapability
 
-__all__ = ["CAPABILITIES", "FourOctetAs", "GracefulRestart", "Multiprotocol", "RouteRefreshCapability",
-           "UnknownCapability", "pack_capability", "unpack_capability"]
+__all__ = [
+    "CAPABILITIES",
+    "FourOctetAs",
+    "GracefulRestart",
+    "Multiprotocol",
+    "RouteRefreshCapability",
+    "UnknownCapability",
+    "pack_capability",
+    "unpack_capability",
+]

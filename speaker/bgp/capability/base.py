@@ -56,5 +56,3 @@ def unpack_capability(code: int, data: bytes) -> Any:
     if cls is None:
         return UnknownCapability(code, bytes(data))
     return cls.unpack(bytes(data))
-
-

@@ -7,5 +7,17 @@ from speaker.bgp.message.open import Open
 from speaker.bgp.message.refresh import RouteRefresh
 from speaker.bgp.message.update import Update
 
-__all__ = ["HEADER", "MARKER", "MESSAGES", "Keepalive", "NotificationMessage", "Open", "Reader", "RouteRefresh",
-           "Update", "check_header", "pack_message", "unpack_message"]
+__all__ = [
+    "HEADER",
+    "MARKER",
+    "MESSAGES",
+    "Keepalive",
+    "NotificationMessage",
+    "Open",
+    "Reader",
+    "RouteRefresh",
+    "Update",
+    "check_header",
+    "pack_message",
+    "unpack_message",
+]

@@ -63,12 +63,14 @@ def check_header(data: bytes) -> tuple[int, int]:
     """Validate a 19-octet header; return (length, type). Raises Notification 1/x (RFC 4271 §6.1)."""
     marker, length, type_ = _HDR.unpack_from(data)
     if marker != MARKER:
-        raise Notification(MESSAGE_HEADER_ERROR, CONNECTION_NOT_SYNCHRONIZED, b"",
-                           "marker is not all ones (RFC 4271 §6.1)")
+        raise Notification(
+            MESSAGE_HEADER_ERROR, CONNECTION_NOT_SYNCHRONIZED, b"", "marker is not all ones (RFC 4271 §6.1)"
+        )
     cls = MESSAGES.get(type_)
     if cls is None:
-        raise Notification(MESSAGE_HEADER_ERROR, BAD_MESSAGE_TYPE, bytes((type_,)),
-                           f"unknown message type {type_} (RFC 4271 §6.1)")
+        raise Notification(
+            MESSAGE_HEADER_ERROR, BAD_MESSAGE_TYPE, bytes((type_,)), f"unknown message type {type_} (RFC 4271 §6.1)"
+        )
     if not (max(HEADER, cls.MIN_LENGTH) <= length <= min(MAX_MESSAGE, cls.MAX_LENGTH)):
         raise Notification(
             MESSAGE_HEADER_ERROR,
@@ -84,12 +86,20 @@ def unpack_message(data: bytes, ctx: Context) -> Any:
     """Decode one whole message (header included). Raises only :class:`Notification`."""
     data = bytes(data)
     if len(data) < HEADER:
-        raise Notification(MESSAGE_HEADER_ERROR, BAD_MESSAGE_LENGTH, struct.pack("!H", len(data)),
-                           f"{len(data)} octets is shorter than a header (RFC 4271 §6.1)")
+        raise Notification(
+            MESSAGE_HEADER_ERROR,
+            BAD_MESSAGE_LENGTH,
+            struct.pack("!H", len(data)),
+            f"{len(data)} octets is shorter than a header (RFC 4271 §6.1)",
+        )
     length, type_ = check_header(data)
     if length != len(data):
-        raise Notification(MESSAGE_HEADER_ERROR, BAD_MESSAGE_LENGTH, struct.pack("!H", length),
-                           f"header says {length} octets, message has {len(data)} (RFC 4271 §6.1)")
+        raise Notification(
+            MESSAGE_HEADER_ERROR,
+            BAD_MESSAGE_LENGTH,
+            struct.pack("!H", length),
+            f"header says {length} octets, message has {len(data)} (RFC 4271 §6.1)",
+        )
     return MESSAGES[type_].unpack_body(data[HEADER:], ctx)
 
 

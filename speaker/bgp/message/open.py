@@ -80,40 +80,65 @@ class Open:
     def unpack_body(cls, data: bytes, ctx: Context) -> Open:
         version, my_as, hold, rid, plen = _FIXED.unpack_from(data)
         if version != VERSION:
-            raise Notification(OPEN_MESSAGE_ERROR, UNSUPPORTED_VERSION_NUMBER, struct.pack("!H", VERSION),
-                               f"version {version}, we speak 4 (RFC 4271 §6.2)")
+            raise Notification(
+                OPEN_MESSAGE_ERROR,
+                UNSUPPORTED_VERSION_NUMBER,
+                struct.pack("!H", VERSION),
+                f"version {version}, we speak 4 (RFC 4271 §6.2)",
+            )
         if hold in (1, 2):
-            raise Notification(OPEN_MESSAGE_ERROR, UNACCEPTABLE_HOLD_TIME, b"",
-                               f"hold time {hold}s; it must be 0 or at least 3 (RFC 4271 §6.2)")
+            raise Notification(
+                OPEN_MESSAGE_ERROR,
+                UNACCEPTABLE_HOLD_TIME,
+                b"",
+                f"hold time {hold}s; it must be 0 or at least 3 (RFC 4271 §6.2)",
+            )
         if rid == 0:
-            raise Notification(OPEN_MESSAGE_ERROR, BAD_BGP_IDENTIFIER, b"",
-                               "BGP identifier 0.0.0.0 (RFC 4271 §6.2, RFC 6286 §2.2)")
-        params = data[_FIXED.size:]
+            raise Notification(
+                OPEN_MESSAGE_ERROR, BAD_BGP_IDENTIFIER, b"", "BGP identifier 0.0.0.0 (RFC 4271 §6.2, RFC 6286 §2.2)"
+            )
+        params = data[_FIXED.size :]
         if len(params) != plen:
-            raise Notification(OPEN_MESSAGE_ERROR, 0, b"",
-                               f"optional parameters length {plen}, {len(params)} octets follow (RFC 4271 §6.2)")
+            raise Notification(
+                OPEN_MESSAGE_ERROR,
+                0,
+                b"",
+                f"optional parameters length {plen}, {len(params)} octets follow (RFC 4271 §6.2)",
+            )
         caps: list[Any] = []
         i = 0
         while i < plen:
             if i + 2 > plen:
                 raise Notification(OPEN_MESSAGE_ERROR, 0, b"", "truncated optional parameter (RFC 4271 §4.2)")
             ptype, pl = params[i], params[i + 1]
-            value = params[i + 2:i + 2 + pl]
+            value = params[i + 2 : i + 2 + pl]
             if len(value) != pl:
-                raise Notification(OPEN_MESSAGE_ERROR, 0, b"",
-                                   f"optional parameter {ptype} claims {pl} octets, {len(value)} left (RFC 4271 §4.2)")
+                raise Notification(
+                    OPEN_MESSAGE_ERROR,
+                    0,
+                    b"",
+                    f"optional parameter {ptype} claims {pl} octets, {len(value)} left (RFC 4271 §4.2)",
+                )
             if ptype != PARAM_CAPABILITIES:
-                raise Notification(OPEN_MESSAGE_ERROR, UNSUPPORTED_OPTIONAL_PARAMETER, b"",
-                                   f"optional parameter type {ptype} (RFC 4271 §6.2)")
+                raise Notification(
+                    OPEN_MESSAGE_ERROR,
+                    UNSUPPORTED_OPTIONAL_PARAMETER,
+                    b"",
+                    f"optional parameter type {ptype} (RFC 4271 §6.2)",
+                )
             j = 0
             while j < pl:
                 if j + 2 > pl:
                     raise Notification(OPEN_MESSAGE_ERROR, 0, b"", "truncated capability (RFC 5492 §4)")
                 code, cl = value[j], value[j + 1]
-                cval = value[j + 2:j + 2 + cl]
+                cval = value[j + 2 : j + 2 + cl]
                 if len(cval) != cl:
-                    raise Notification(OPEN_MESSAGE_ERROR, 0, b"",
-                                       f"capability {code} claims {cl} octets, {len(cval)} left (RFC 5492 §4)")
+                    raise Notification(
+                        OPEN_MESSAGE_ERROR,
+                        0,
+                        b"",
+                        f"capability {code} claims {cl} octets, {len(cval)} left (RFC 5492 §4)",
+                    )
                 caps.append(unpack_capability(code, cval))
                 j += 2 + cl
             i += 2 + pl

@@ -49,8 +49,12 @@ class Update:
     nlri: tuple[ipaddress.IPv4Network, ...] = ()
 
     @classmethod
-    def of(cls, withdrawn: Iterable[ipaddress.IPv4Network] = (), attributes: Iterable[Any] = (),
-           nlri: Iterable[ipaddress.IPv4Network] = ()) -> Update:
+    def of(
+        cls,
+        withdrawn: Iterable[ipaddress.IPv4Network] = (),
+        attributes: Iterable[Any] = (),
+        nlri: Iterable[ipaddress.IPv4Network] = (),
+    ) -> Update:
         attrs = sorted(attributes, key=lambda a: a.TYPE)
         codes = [a.TYPE for a in attrs]
         if len(set(codes)) != len(codes):
@@ -91,16 +95,24 @@ class Update:
     def unpack_body(cls, data: bytes, ctx: Context) -> Update:
         (wlen,) = struct.unpack_from("!H", data)
         if 2 + wlen + 2 > len(data):
-            raise Notification(UPDATE_MESSAGE_ERROR, MALFORMED_ATTRIBUTE_LIST, b"",
-                               f"withdrawn routes length {wlen} overruns the message (RFC 4271 §6.3)")
-        withdrawn = unpack_prefixes(data[2:2 + wlen], 32, where="withdrawn routes")
+            raise Notification(
+                UPDATE_MESSAGE_ERROR,
+                MALFORMED_ATTRIBUTE_LIST,
+                b"",
+                f"withdrawn routes length {wlen} overruns the message (RFC 4271 §6.3)",
+            )
+        withdrawn = unpack_prefixes(data[2 : 2 + wlen], 32, where="withdrawn routes")
         (alen,) = struct.unpack_from("!H", data, 2 + wlen)
         start = 4 + wlen
         if start + alen > len(data):
-            raise Notification(UPDATE_MESSAGE_ERROR, MALFORMED_ATTRIBUTE_LIST, b"",
-                               f"total path attribute length {alen} overruns the message (RFC 4271 §6.3)")
-        attrs = unpack_attributes(data[start:start + alen], ctx)
-        nlri = unpack_prefixes(data[start + alen:], 32)
+            raise Notification(
+                UPDATE_MESSAGE_ERROR,
+                MALFORMED_ATTRIBUTE_LIST,
+                b"",
+                f"total path attribute length {alen} overruns the message (RFC 4271 §6.3)",
+            )
+        attrs = unpack_attributes(data[start : start + alen], ctx)
+        nlri = unpack_prefixes(data[start + alen :], 32)
         as4 = attrs.pop(As4Path.TYPE, None)
         if as4 is not None and not ctx.asn4 and AsPath.TYPE in attrs:
             attrs[AsPath.TYPE] = merge_as4_path(attrs[AsPath.TYPE], as4)
@@ -112,7 +124,11 @@ class Update:
             required.append(NextHop.TYPE)
         for code in required:
             if code not in attrs:
-                raise Notification(UPDATE_MESSAGE_ERROR, MISSING_WELL_KNOWN_ATTRIBUTE, bytes((code,)),
-                                   f"missing well-known attribute {code} (RFC 4271 §6.3)")
+                raise Notification(
+                    UPDATE_MESSAGE_ERROR,
+                    MISSING_WELL_KNOWN_ATTRIBUTE,
+                    bytes((code,)),
+                    f"missing well-known attribute {code} (RFC 4271 §6.3)",
+                )
         # arg-type: unpack_prefixes(…, 32) returns IPv4 networks only, typed as either family
         return cls(tuple(withdrawn), tuple(attrs[k] for k in sorted(attrs)), tuple(nlri))  # type: ignore[arg-type]

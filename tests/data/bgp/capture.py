@@ -33,9 +33,11 @@ class BirdX(Bird):
     def write_config(self) -> None:
         super().write_config()
         conf = (self.dir / "bird.conf").read_text().replace("export none;", "export all;")
-        conf += ("protocol static s4 { ipv4; route 192.0.2.0/24 blackhole { bgp_community.add((64513,7)); "
-                 "bgp_large_community.add((64513,1,2)); }; }\n"
-                 "protocol static s6 { ipv6; route 2001:db8:200::/48 blackhole; }\n")
+        conf += (
+            "protocol static s4 { ipv4; route 192.0.2.0/24 blackhole { bgp_community.add((64513,7)); "
+            "bgp_large_community.add((64513,1,2)); }; }\n"
+            "protocol static s6 { ipv6; route 2001:db8:200::/48 blackhole; }\n"
+        )
         (self.dir / "bird.conf").write_text(conf)
 
 
@@ -64,8 +66,19 @@ def capture(kind: str, cls: type, tmp: Path) -> dict[str, bytes]:
         dump.stderr.readline()  # "listening on eth0 ..." once it captures
         d = cls(r, tmp, asn=64513, router_id=ROUTER, neighbors=[Neighbor("n1", NODE, 64512)]).start()
         if kind == "gobgp":
-            d.gobgp("global", "rib", "add", "192.0.2.0/24", "community", "64513:7", "large-community", "64513:1:2",
-                    "-a", "ipv4", check=True)
+            d.gobgp(
+                "global",
+                "rib",
+                "add",
+                "192.0.2.0/24",
+                "community",
+                "64513:7",
+                "large-community",
+                "64513:1:2",
+                "-a",
+                "ipv4",
+                check=True,
+            )
             d.gobgp("global", "rib", "add", "2001:db8:200::/48", "-a", "ipv6", check=True)
         node = Node(n)
         node.speaker.set_peers([node.peer("r", ROUTER, 64513)])
@@ -76,8 +89,11 @@ def capture(kind: str, cls: type, tmp: Path) -> dict[str, bytes]:
         time.sleep(0.5)
         dump.terminate()
         dump.wait(5)
-    stream = b"".join(bytes(p[TCP].payload) for p in rdpcap(str(pcap))
-                      if TCP in p and p[TCP].sport == 179 and (IP in p and p[IP].src == ROUTER) and len(p[TCP].payload))
+    stream = b"".join(
+        bytes(p[TCP].payload)
+        for p in rdpcap(str(pcap))
+        if TCP in p and p[TCP].sport == 179 and (IP in p and p[IP].src == ROUTER) and len(p[TCP].payload)
+    )
     reader = Reader()
     reader.feed(stream)
     found: dict[str, bytes] = {}
@@ -94,6 +110,7 @@ def capture(kind: str, cls: type, tmp: Path) -> dict[str, bytes]:
 
 def main() -> None:
     import tempfile
+
     with tempfile.TemporaryDirectory() as tmp:
         for kind, cls in (("bird", BirdX), ("frr", FrrX), ("gobgp", Gobgp)):
             found = capture(kind, cls, Path(tmp))

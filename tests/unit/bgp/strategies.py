@@ -30,18 +30,25 @@ u16 = st.integers(0, 0xFFFF)
 u32 = st.integers(0, 0xFFFFFFFF)
 asn = st.one_of(st.integers(1, 0xFFFF), st.integers(0x10000, 0xFFFFFFFF))
 
-contexts = st.builds(Context, asn4=st.booleans(),
-                     families=st.just(frozenset({IPV4_UNICAST, IPV6_UNICAST})))
+contexts = st.builds(Context, asn4=st.booleans(), families=st.just(frozenset({IPV4_UNICAST, IPV6_UNICAST})))
 
 
 def prefixes4(max_size: int = 20) -> st.SearchStrategy:
-    return st.lists(st.builds(lambda a, n: ipaddress.IPv4Network((a, n), strict=False), u32, st.integers(0, 32)),
-                    max_size=max_size, unique=True).map(tuple)
+    return st.lists(
+        st.builds(lambda a, n: ipaddress.IPv4Network((a, n), strict=False), u32, st.integers(0, 32)),
+        max_size=max_size,
+        unique=True,
+    ).map(tuple)
 
 
 def prefixes6(max_size: int = 20) -> st.SearchStrategy:
-    return st.lists(st.builds(lambda a, n: ipaddress.IPv6Network((a, n), strict=False), st.integers(0, 2**128 - 1),
-                              st.integers(0, 128)), max_size=max_size, unique=True).map(tuple)
+    return st.lists(
+        st.builds(
+            lambda a, n: ipaddress.IPv6Network((a, n), strict=False), st.integers(0, 2**128 - 1), st.integers(0, 128)
+        ),
+        max_size=max_size,
+        unique=True,
+    ).map(tuple)
 
 
 v4 = st.builds(ipaddress.IPv4Address, u32)
@@ -59,15 +66,22 @@ def as_paths(draw: st.DrawFn) -> AsPath:
     return AsPath(tuple(segs))
 
 
-common_attrs = st.fixed_dictionaries({}, optional={
-    "med": st.builds(Med, u32),
-    "lp": st.builds(LocalPref, u32),
-    "aa": st.just(AtomicAggregate()),
-    "c": st.builds(Communities, st.lists(u32, min_size=1, max_size=10).map(tuple)),
-    "lc": st.builds(LargeCommunities, st.lists(st.tuples(u32, u32, u32), min_size=1, max_size=5).map(tuple)),
-    "unknown": st.builds(UnknownAttribute, st.sampled_from([7, 16, 99, 200]), st.sampled_from([0x80, 0xC0, 0xE0]),
-                         st.binary(max_size=300)),
-}).map(lambda d: list(d.values()))
+common_attrs = st.fixed_dictionaries(
+    {},
+    optional={
+        "med": st.builds(Med, u32),
+        "lp": st.builds(LocalPref, u32),
+        "aa": st.just(AtomicAggregate()),
+        "c": st.builds(Communities, st.lists(u32, min_size=1, max_size=10).map(tuple)),
+        "lc": st.builds(LargeCommunities, st.lists(st.tuples(u32, u32, u32), min_size=1, max_size=5).map(tuple)),
+        "unknown": st.builds(
+            UnknownAttribute,
+            st.sampled_from([7, 16, 99, 200]),
+            st.sampled_from([0x80, 0xC0, 0xE0]),
+            st.binary(max_size=300),
+        ),
+    },
+).map(lambda d: list(d.values()))
 
 
 @st.composite
@@ -95,8 +109,12 @@ def updates(draw: st.DrawFn) -> Update:
 capabilities = st.one_of(
     st.builds(Multiprotocol, u16, u8),
     st.just(RouteRefreshCapability()),
-    st.builds(GracefulRestart, st.integers(0, 15), st.integers(0, 4095),
-              st.lists(st.tuples(u16, u8, u8), max_size=3).map(tuple)),
+    st.builds(
+        GracefulRestart,
+        st.integers(0, 15),
+        st.integers(0, 4095),
+        st.lists(st.tuples(u16, u8, u8), max_size=3).map(tuple),
+    ),
     st.builds(UnknownCapability, st.sampled_from([5, 6, 69, 70, 71, 73, 128]), st.binary(max_size=20)),
 )
 

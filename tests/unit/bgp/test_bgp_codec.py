@@ -50,9 +50,19 @@ def roundtrip(msg, ctx=CTX):
 
 # ---- examples ------------------------------------------------------------------------------------------
 
+
 def test_open_with_every_capability_round_trips():
-    o = Open.build(4200000001, 90, RID, (Multiprotocol(1, 1), Multiprotocol(2, 1), RouteRefreshCapability(),
-                                         GracefulRestart(0, 120, ((1, 1, 0), (2, 1, 0)))))
+    o = Open.build(
+        4200000001,
+        90,
+        RID,
+        (
+            Multiprotocol(1, 1),
+            Multiprotocol(2, 1),
+            RouteRefreshCapability(),
+            GracefulRestart(0, 120, ((1, 1, 0), (2, 1, 0))),
+        ),
+    )
     assert o.my_as == AS_TRANS and o.asn == 4200000001 and o.asn4
     assert roundtrip(o) == o
 
@@ -84,8 +94,12 @@ def test_update_ipv4_with_communities_and_local_pref():
 
 
 def test_update_ipv6_next_hop_global_and_link_local():
-    mp = MpReach(AFI_IPV6, SAFI_UNICAST, (ipaddress.IPv6Address("2001:db8::1"), ipaddress.IPv6Address("fe80::1")),
-                 (N("2001:db8:100::100/128"),))
+    mp = MpReach(
+        AFI_IPV6,
+        SAFI_UNICAST,
+        (ipaddress.IPv6Address("2001:db8::1"), ipaddress.IPv6Address("fe80::1")),
+        (N("2001:db8:100::100/128"),),
+    )
     u = Update.of(attributes=[Origin(0), AsPath.sequence(64512), mp])
     assert roundtrip(u) == u
     assert roundtrip(u).get(MpReach).next_hops[1].is_link_local
@@ -150,6 +164,7 @@ def test_reader_splits_a_stream():
 
 # ---- errors: the right code, the RFC cited ------------------------------------------------------------------
 
+
 def hdr(length, type_, marker=b"\xff" * 16):
     return marker + struct.pack("!HB", length, type_)
 
@@ -164,32 +179,43 @@ ASPATH = bytes((0x40, 2, 6, 2, 1)) + struct.pack("!I", 64512)
 NEXTHOP = bytes((0x40, 3, 4, 192, 0, 2, 1))
 
 
-@pytest.mark.parametrize("raw, code, subcode", [
-    (hdr(19, 4, b"\x00" * 16), 1, 1),                                   # marker
-    (hdr(18, 4), 1, 2),                                                 # too short
-    (hdr(20, 4) + b"\0", 1, 2),                                         # KEEPALIVE must be 19
-    (hdr(4097, 2), 1, 2),                                               # longer than 4096
-    (hdr(19, 9), 1, 3),                                                 # unknown type
-    (hdr(29, 1) + bytes((3,)) + struct.pack("!HHIB", 64512, 90, 1, 0), 2, 1),   # version 3
-    (hdr(29, 1) + bytes((4,)) + struct.pack("!HHIB", 64512, 1, 1, 0), 2, 6),    # hold 1
-    (hdr(29, 1) + bytes((4,)) + struct.pack("!HHIB", 64512, 90, 0, 0), 2, 3),   # BGP identifier 0
-    (hdr(32, 1) + bytes((4,)) + struct.pack("!HHIB", 64512, 90, 1, 3) + bytes((1, 1, 0)), 2, 4),  # auth param
-    (update_body(bytes((0x40, 1, 1, 5)) + ASPATH + NEXTHOP, bytes((24, 192, 0, 2))), 3, 6),  # ORIGIN 5
-    (update_body(ORIGIN + ORIGIN + ASPATH + NEXTHOP, bytes((24, 192, 0, 2))), 3, 1),          # duplicate
-    (update_body(ORIGIN + NEXTHOP, bytes((24, 192, 0, 2))), 3, 3),                            # no AS_PATH
-    (update_body(ORIGIN + ASPATH, bytes((24, 192, 0, 2))), 3, 3),                             # no NEXT_HOP
-    (update_body(bytes((0xC0, 1, 1, 0)) + ASPATH + NEXTHOP, bytes((24, 192, 0, 2))), 3, 4),   # ORIGIN optional
-    (update_body(ORIGIN + ASPATH + bytes((0x40, 3, 3, 1, 2, 3)), bytes((24, 192, 0, 2))), 3, 5),  # NEXT_HOP of 3
-    (update_body(ORIGIN + ASPATH + NEXTHOP, bytes((33, 192, 0, 2, 1, 0))), 3, 10),            # /33
-    (update_body(ORIGIN + ASPATH + NEXTHOP, bytes((24, 192, 0))), 3, 10),                     # truncated prefix
-    (update_body(ORIGIN + bytes((0x40, 2, 6, 9, 1)) + struct.pack("!I", 1) + NEXTHOP, bytes((24, 192, 0, 2))), 3, 11),
-    (update_body(ORIGIN + bytes((0x40, 2, 6, 2, 2)) + struct.pack("!I", 1) + NEXTHOP, bytes((24, 192, 0, 2))), 3, 11),
-    (update_body(bytes((0x40, 99, 0))), 3, 2),                                                # unknown well-known
-    (update_body(bytes((0x80, 15, 3)) + struct.pack("!HB", 2, 128)), 3, 9),                   # MP_UNREACH VPN SAFI
-    (update_body(bytes((0xC0, 8, 3, 1, 2, 3))), 3, 5),                                        # COMMUNITIES of 3
-    (update_body(withdrawn=b"\x18\xc0"), 3, 10),                                              # truncated withdrawn
-    (hdr(23, 2) + struct.pack("!HH", 10, 0), 3, 1),                                           # withdrawn overrun
-])
+@pytest.mark.parametrize(
+    "raw, code, subcode",
+    [
+        (hdr(19, 4, b"\x00" * 16), 1, 1),  # marker
+        (hdr(18, 4), 1, 2),  # too short
+        (hdr(20, 4) + b"\0", 1, 2),  # KEEPALIVE must be 19
+        (hdr(4097, 2), 1, 2),  # longer than 4096
+        (hdr(19, 9), 1, 3),  # unknown type
+        (hdr(29, 1) + bytes((3,)) + struct.pack("!HHIB", 64512, 90, 1, 0), 2, 1),  # version 3
+        (hdr(29, 1) + bytes((4,)) + struct.pack("!HHIB", 64512, 1, 1, 0), 2, 6),  # hold 1
+        (hdr(29, 1) + bytes((4,)) + struct.pack("!HHIB", 64512, 90, 0, 0), 2, 3),  # BGP identifier 0
+        (hdr(32, 1) + bytes((4,)) + struct.pack("!HHIB", 64512, 90, 1, 3) + bytes((1, 1, 0)), 2, 4),  # auth param
+        (update_body(bytes((0x40, 1, 1, 5)) + ASPATH + NEXTHOP, bytes((24, 192, 0, 2))), 3, 6),  # ORIGIN 5
+        (update_body(ORIGIN + ORIGIN + ASPATH + NEXTHOP, bytes((24, 192, 0, 2))), 3, 1),  # duplicate
+        (update_body(ORIGIN + NEXTHOP, bytes((24, 192, 0, 2))), 3, 3),  # no AS_PATH
+        (update_body(ORIGIN + ASPATH, bytes((24, 192, 0, 2))), 3, 3),  # no NEXT_HOP
+        (update_body(bytes((0xC0, 1, 1, 0)) + ASPATH + NEXTHOP, bytes((24, 192, 0, 2))), 3, 4),  # ORIGIN optional
+        (update_body(ORIGIN + ASPATH + bytes((0x40, 3, 3, 1, 2, 3)), bytes((24, 192, 0, 2))), 3, 5),  # NEXT_HOP of 3
+        (update_body(ORIGIN + ASPATH + NEXTHOP, bytes((33, 192, 0, 2, 1, 0))), 3, 10),  # /33
+        (update_body(ORIGIN + ASPATH + NEXTHOP, bytes((24, 192, 0))), 3, 10),  # truncated prefix
+        (
+            update_body(ORIGIN + bytes((0x40, 2, 6, 9, 1)) + struct.pack("!I", 1) + NEXTHOP, bytes((24, 192, 0, 2))),
+            3,
+            11,
+        ),
+        (
+            update_body(ORIGIN + bytes((0x40, 2, 6, 2, 2)) + struct.pack("!I", 1) + NEXTHOP, bytes((24, 192, 0, 2))),
+            3,
+            11,
+        ),
+        (update_body(bytes((0x40, 99, 0))), 3, 2),  # unknown well-known
+        (update_body(bytes((0x80, 15, 3)) + struct.pack("!HB", 2, 128)), 3, 9),  # MP_UNREACH VPN SAFI
+        (update_body(bytes((0xC0, 8, 3, 1, 2, 3))), 3, 5),  # COMMUNITIES of 3
+        (update_body(withdrawn=b"\x18\xc0"), 3, 10),  # truncated withdrawn
+        (hdr(23, 2) + struct.pack("!HH", 10, 0), 3, 1),  # withdrawn overrun
+    ],
+)
 def test_malformed_messages_raise_the_rfc_notification(raw, code, subcode):
     with pytest.raises(Notification) as err:
         unpack_message(raw, CTX)
@@ -220,6 +246,7 @@ def test_mp_reach_for_a_family_not_negotiated_is_an_optional_attribute_error():
 
 
 # ---- properties ---------------------------------------------------------------------------------------------
+
 
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
 @given(messages, contexts)

@@ -18,8 +18,14 @@ from speaker.bgp.message import Keepalive, NotificationMessage, Open, RouteRefre
 
 ME = ipaddress.IPv4Address("198.51.100.10")
 THEM = ipaddress.IPv4Address("198.51.100.2")
-CFG = F.SessionConfig(local_asn=64512, router_id=ME, peer_asn=64513, hold_time=9,
-                      families=frozenset({IPV4_UNICAST, IPV6_UNICAST}), retry_cap=8)
+CFG = F.SessionConfig(
+    local_asn=64512,
+    router_id=ME,
+    peer_asn=64513,
+    hold_time=9,
+    families=frozenset({IPV4_UNICAST, IPV6_UNICAST}),
+    retry_cap=8,
+)
 
 
 def peer_open(asn=64513, hold=90, rid=THEM, families=((1, 1), (2, 1))):
@@ -127,11 +133,14 @@ def test_keepalive_timer_sends_keepalive():
     assert sent(actions) == [Keepalive()] and timers(actions) == {"keepalive": 3.0}
 
 
-@pytest.mark.parametrize("open_, subcode", [
-    (peer_open(asn=64999), 2),                                  # bad peer AS
-    (peer_open(families=((1, 128),)), 7),                       # no common family
-    (Open.build(64512, 90, ME), 3),                             # iBGP... with our own identifier (peer_asn 64512 below)
-])
+@pytest.mark.parametrize(
+    "open_, subcode",
+    [
+        (peer_open(asn=64999), 2),  # bad peer AS
+        (peer_open(families=((1, 128),)), 7),  # no common family
+        (Open.build(64512, 90, ME), 3),  # iBGP... with our own identifier (peer_asn 64512 below)
+    ],
+)
 def test_open_errors(open_, subcode):
     cfg = CFG if subcode != 3 else replace(CFG, peer_asn=64512)
     f, actions = run(F.Fsm(cfg), F.ManualStart(), F.TcpConnected(), F.OpenReceived(open_))
@@ -156,8 +165,10 @@ def test_two_octet_peer_gets_a_two_octet_context():
     assert not f.negotiated.ctx.asn4 and f.negotiated.families == {IPV4_UNICAST}  # no MP capability: IPv4
 
 
-@pytest.mark.parametrize("dynamic, asn, ok", [("internal", 64512, True), ("internal", 64513, False),
-                                                ("external", 64513, True), ("external", 64512, False)])
+@pytest.mark.parametrize(
+    "dynamic, asn, ok",
+    [("internal", 64512, True), ("internal", 64513, False), ("external", 64513, True), ("external", 64512, False)],
+)
 def test_dynamic_asn(dynamic, asn, ok):
     cfg = replace(CFG, peer_asn=None, dynamic_asn=dynamic)
     f, _ = run(F.Fsm(cfg), F.ManualStart(), F.TcpConnected(), F.OpenReceived(peer_open(asn=asn)))
@@ -232,9 +243,15 @@ def test_every_pair_outside_the_table_gets_the_rfc_error_handling(state, event_t
 
 def test_the_table_covers_what_the_rfc_requires():
     # Spot checks of RFC 4271 §8.2.2 entries that must not fall into the error handler.
-    for pair in [(S.ESTABLISHED, F.UpdateReceived), (S.OPENCONFIRM, F.KeepaliveReceived),
-                 (S.OPENSENT, F.OpenReceived), (S.CONNECT, F.TcpConnected), (S.ACTIVE, F.TcpConnected),
-                 (S.ESTABLISHED, F.HoldTimerExpires), (S.OPENSENT, F.HoldTimerExpires)]:
+    for pair in [
+        (S.ESTABLISHED, F.UpdateReceived),
+        (S.OPENCONFIRM, F.KeepaliveReceived),
+        (S.OPENSENT, F.OpenReceived),
+        (S.CONNECT, F.TcpConnected),
+        (S.ACTIVE, F.TcpConnected),
+        (S.ESTABLISHED, F.HoldTimerExpires),
+        (S.OPENSENT, F.HoldTimerExpires),
+    ]:
         assert F.is_legal(*pair)
     assert not F.is_legal(S.ESTABLISHED, F.OpenReceived)
 

@@ -53,9 +53,14 @@ def announced(updates):
 
 # ---- routes_for ------------------------------------------------------------------------------------------
 
+
 def test_routes_for_uses_aggregation_length_and_communities():
-    adv = BGPAdvertisement("a", aggregation_length=24, local_pref=200,
-                           communities=(BGPCommunity((64512, 100)), BGPCommunity((64512, 1, 2))))
+    adv = BGPAdvertisement(
+        "a",
+        aggregation_length=24,
+        local_pref=200,
+        communities=(BGPCommunity((64512, 100)), BGPCommunity((64512, 1, 2))),
+    )
     (r,) = routes_for("198.51.100.100", [adv])
     assert r.prefix == N("198.51.100.0/24") and r.local_pref == 200
     assert r.communities == ((64512 << 16) | 100,) and r.large_communities == ((64512, 1, 2),)
@@ -82,6 +87,7 @@ def test_route_normalises_communities():
 
 # ---- Adj-RIB-Out ---------------------------------------------------------------------------------------------
 
+
 def test_adj_rib_out_diff():
     rib = AdjRibOut()
     r1, r2 = Route(N("192.0.2.1/32")), Route(N("192.0.2.2/32"))
@@ -95,6 +101,7 @@ def test_adj_rib_out_diff():
 
 
 # ---- batching ------------------------------------------------------------------------------------------------
+
 
 def test_ten_thousand_prefixes_fill_few_full_updates():
     routes = [Route(ipaddress.IPv4Network((0xC6336400 + i, 32))) for i in range(10000)]
@@ -112,8 +119,11 @@ def test_grouped_by_identical_attributes():
 
 
 def test_ebgp_attributes_and_next_hop():
-    (u,) = decode_all(build_updates([Route(N("198.51.100.100/32"), local_pref=300, communities=(7,),
-                                           large_communities=((1, 2, 3),))], [], EBGP))
+    (u,) = decode_all(
+        build_updates(
+            [Route(N("198.51.100.100/32"), local_pref=300, communities=(7,), large_communities=((1, 2, 3),))], [], EBGP
+        )
+    )
     assert u.get(AsPath) == AsPath.sequence(64512)
     assert u.get(NextHop).address == A("198.51.100.10")
     assert u.get(LocalPref) is None  # never to an external peer
@@ -158,12 +168,17 @@ def test_sendable_needs_family_and_next_hop():
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 2**32 - 1), st.integers(8, 32), st.integers(0, 3)), max_size=2000),
-       st.lists(st.tuples(st.integers(0, 2**128 - 1), st.integers(16, 128)), max_size=500),
-       st.booleans(), st.booleans())
+@given(
+    st.lists(st.tuples(st.integers(0, 2**32 - 1), st.integers(8, 32), st.integers(0, 3)), max_size=2000),
+    st.lists(st.tuples(st.integers(0, 2**128 - 1), st.integers(16, 128)), max_size=500),
+    st.booleans(),
+    st.booleans(),
+)
 def test_batching_never_exceeds_4096_and_loses_nothing(v4, v6, ibgp, asn4):
-    routes = by_prefix([Route(ipaddress.IPv4Network((a, n), strict=False), communities=(c,)) for a, n, c in v4] +
-                       [Route(ipaddress.IPv6Network((a, n), strict=False)) for a, n in v6])
+    routes = by_prefix(
+        [Route(ipaddress.IPv4Network((a, n), strict=False), communities=(c,)) for a, n, c in v4]
+        + [Route(ipaddress.IPv6Network((a, n), strict=False)) for a, n in v6]
+    )
     ctx = Context(asn4=asn4)
     out = Outbound(ctx, 4200000001, ibgp, HOPS)
     msgs = build_updates(routes.values(), list(routes), out)
@@ -180,12 +195,14 @@ def test_batching_never_exceeds_4096_and_loses_nothing(v4, v6, ibgp, asn4):
 
 # ---- next hops, socket options, BGPPeer mapping ------------------------------------------------------------
 
-TABLE = [IfAddr(1, ipaddress.ip_interface("127.0.0.1/8")),
-         IfAddr(2, ipaddress.ip_interface("198.51.100.10/24")),
-         IfAddr(2, ipaddress.ip_interface("2001:db8:100::10/64")),
-         IfAddr(2, ipaddress.ip_interface("fe80::10/64")),
-         IfAddr(3, ipaddress.ip_interface("192.0.2.10/24")),
-         IfAddr(3, ipaddress.ip_interface("fe80::30/64"))]
+TABLE = [
+    IfAddr(1, ipaddress.ip_interface("127.0.0.1/8")),
+    IfAddr(2, ipaddress.ip_interface("198.51.100.10/24")),
+    IfAddr(2, ipaddress.ip_interface("2001:db8:100::10/64")),
+    IfAddr(2, ipaddress.ip_interface("fe80::10/64")),
+    IfAddr(3, ipaddress.ip_interface("192.0.2.10/24")),
+    IfAddr(3, ipaddress.ip_interface("fe80::30/64")),
+]
 
 
 def test_next_hops_from_the_session_interface():
@@ -223,8 +240,17 @@ def test_ttl_policy():
 
 
 def test_session_config_from_bgppeer():
-    peer = BGPPeer("p", my_asn=64512, peer_asn=64513, address=A("198.51.100.2"), hold_time=3, keepalive_time=1,
-                   connect_time=5, enable_graceful_restart=True, password=Secret("x"))
+    peer = BGPPeer(
+        "p",
+        my_asn=64512,
+        peer_asn=64513,
+        address=A("198.51.100.2"),
+        hold_time=3,
+        keepalive_time=1,
+        connect_time=5,
+        enable_graceful_restart=True,
+        password=Secret("x"),
+    )
     cfg = session_config(peer, A("198.51.100.10"))
     assert (cfg.hold_time, cfg.keepalive_time, cfg.retry_cap, cfg.graceful_restart) == (3, 1, 5.0, True)
     assert cfg.families == {IPV4_UNICAST, IPV6_UNICAST} and cfg.router_id == A("198.51.100.10")

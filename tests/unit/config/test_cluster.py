@@ -1029,10 +1029,22 @@ def test_secret_never_prints() -> None:
     assert "hunter2" not in repr(cfg)
 
 
-@pytest.mark.parametrize(("text", "seconds"), [
-    ("90s", 90), ("1m30s", 90), ("1.5h", 5400), ("0", 0), ("500ms", 0.5), ("+3s", 3), ("1h1m1s", 3661),
-    ("2us", 2e-6), ("3µs", 3e-6), (".5s", 0.5), ("5.s", 5),
-])
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("90s", 90),
+        ("1m30s", 90),
+        ("1.5h", 5400),
+        ("0", 0),
+        ("500ms", 0.5),
+        ("+3s", 3),
+        ("1h1m1s", 3661),
+        ("2us", 2e-6),
+        ("3µs", 3e-6),
+        (".5s", 0.5),
+        ("5.s", 5),
+    ],
+)
 def test_parse_duration(text: str, seconds: float) -> None:
     assert parse_duration(text) == pytest.approx(seconds)
 
@@ -1043,9 +1055,14 @@ def test_parse_duration_refuses(text: str) -> None:
         parse_duration(text)
 
 
-@pytest.mark.parametrize(("text", "values"), [
-    ("0:0", (0, 0)), ("65535:65535", (65535, 65535)), ("large:4294967295:0:1", (4294967295, 0, 1)),
-])
+@pytest.mark.parametrize(
+    ("text", "values"),
+    [
+        ("0:0", (0, 0)),
+        ("65535:65535", (65535, 65535)),
+        ("large:4294967295:0:1", (4294967295, 0, 1)),
+    ],
+)
 def test_parse_community(text: str, values: tuple[int, ...]) -> None:
     c = parse_community(text)
     assert c.values == values and str(c) == text
@@ -1069,11 +1086,39 @@ junk = st.recursive(
 )
 
 POOL_FIELDS = ["addresses", "autoAssign", "avoidBuggyIPs", "serviceAllocation"]
-ADV_FIELDS = ["ipAddressPools", "ipAddressPoolSelectors", "nodeSelectors", "interfaces", "aggregationLength",
-              "aggregationLengthV6", "localPref", "communities", "peers"]
-PEER_FIELDS = ["myASN", "peerASN", "dynamicASN", "peerAddress", "interface", "peerPort", "sourceAddress", "routerID",
-               "holdTime", "keepaliveTime", "connectTime", "nodeSelectors", "password", "passwordSecret", "bfdProfile",
-               "enableGracefulRestart", "ebgpMultiHop", "vrf", "disableMP", "dualStackAddressFamily"]
+ADV_FIELDS = [
+    "ipAddressPools",
+    "ipAddressPoolSelectors",
+    "nodeSelectors",
+    "interfaces",
+    "aggregationLength",
+    "aggregationLengthV6",
+    "localPref",
+    "communities",
+    "peers",
+]
+PEER_FIELDS = [
+    "myASN",
+    "peerASN",
+    "dynamicASN",
+    "peerAddress",
+    "interface",
+    "peerPort",
+    "sourceAddress",
+    "routerID",
+    "holdTime",
+    "keepaliveTime",
+    "connectTime",
+    "nodeSelectors",
+    "password",
+    "passwordSecret",
+    "bfdProfile",
+    "enableGracefulRestart",
+    "ebgpMultiHop",
+    "vrf",
+    "disableMP",
+    "dualStackAddressFamily",
+]
 
 plausible = {
     "addresses": st.lists(
@@ -1129,7 +1174,7 @@ def test_build_config_never_raises(
     # Whatever was accepted never overlaps, whatever the junk.
     ranges = [(name, r) for name, p in cfg.pools.items() for r in p.ranges]
     for i, (a_name, a) in enumerate(ranges):
-        for b_name, b in ranges[i + 1:]:
+        for b_name, b in ranges[i + 1 :]:
             assert not a.overlaps(b), (a_name, b_name)
 
 

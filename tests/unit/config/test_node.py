@@ -70,21 +70,32 @@ def test_durations(text, seconds):
 
 
 def test_layer2_and_membership_sections():
-    cfg = build_speaker_config({"layer2": {"probe": False, "refresh_interval": "30s"},
-                                "membership": {"key_file": "/etc/baremetal-lb/membership.key", "interval": "100ms",
-                                               "dead_after": "400ms", "peers": {"n2": "198.51.100.12"}}})
+    cfg = build_speaker_config(
+        {
+            "layer2": {"probe": False, "refresh_interval": "30s"},
+            "membership": {
+                "key_file": "/etc/baremetal-lb/membership.key",
+                "interval": "100ms",
+                "dead_after": "400ms",
+                "peers": {"n2": "198.51.100.12"},
+            },
+        }
+    )
     assert cfg.layer2.probe is False and cfg.layer2.refresh_interval == 30
     assert cfg.membership.interval == 0.1 and cfg.membership.peers == (("n2", "198.51.100.12"),)
     assert build_speaker_config({}).membership.key_file is None
 
 
-@pytest.mark.parametrize("raw, message", [
-    ({"layer2": {"probe": "yes"}}, "layer2.probe: 'yes' must be true or false"),
-    ({"layer2": {"arp": 1}}, "layer2.arp: unknown setting"),
-    ({"membership": {"interval": "1s", "dead_after": "500ms"}}, "membership.dead_after: 0.5s must be longer"),
-    ({"membership": {"peers": {"n2": "node-two"}}}, "membership.peers.n2: 'node-two' is not an IP address"),
-    ({"membership": {"port": 70000}}, "membership.port: 70000 is not a UDP port"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ({"layer2": {"probe": "yes"}}, "layer2.probe: 'yes' must be true or false"),
+        ({"layer2": {"arp": 1}}, "layer2.arp: unknown setting"),
+        ({"membership": {"interval": "1s", "dead_after": "500ms"}}, "membership.dead_after: 0.5s must be longer"),
+        ({"membership": {"peers": {"n2": "node-two"}}}, "membership.peers.n2: 'node-two' is not an IP address"),
+        ({"membership": {"port": 70000}}, "membership.port: 70000 is not a UDP port"),
+    ],
+)
 def test_layer2_and_membership_errors(raw, message):
     with pytest.raises(ConfigError) as exc:
         build_speaker_config(raw)
@@ -94,17 +105,24 @@ def test_layer2_and_membership_errors(raw, message):
 def test_heartbeat_key_from_the_memberlist_secret_by_default():
     m = build_speaker_config({}).membership
     assert (m.key_file, m.secret_name, m.create_secret, m.key_overlap) == (None, "memberlist", True, 120.0)
-    m = build_speaker_config({"membership": {"secret_name": "metallb-memberlist", "create_secret": False,
-                                             "key_overlap": "5m"}}).membership
+    m = build_speaker_config(
+        {"membership": {"secret_name": "metallb-memberlist", "create_secret": False, "key_overlap": "5m"}}
+    ).membership
     assert (m.secret_name, m.create_secret, m.key_overlap) == ("metallb-memberlist", False, 300.0)
 
 
-@pytest.mark.parametrize("raw, message", [
-    ({"membership": {"secret_name": "Not_A_Name"}}, "membership.secret_name: 'Not_A_Name' is not a valid Secret name"),
-    ({"membership": {"create_secret": "yes"}}, "membership.create_secret: 'yes' must be true or false"),
-    ({"membership": {"key_overlap": "0s"}}, "membership.key_overlap: '0s' must be positive"),
-    ({"ignore_exclude_lb": "true"}, "ignore_exclude_lb: 'true' must be true or false"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (
+            {"membership": {"secret_name": "Not_A_Name"}},
+            "membership.secret_name: 'Not_A_Name' is not a valid Secret name",
+        ),
+        ({"membership": {"create_secret": "yes"}}, "membership.create_secret: 'yes' must be true or false"),
+        ({"membership": {"key_overlap": "0s"}}, "membership.key_overlap: '0s' must be positive"),
+        ({"ignore_exclude_lb": "true"}, "ignore_exclude_lb: 'true' must be true or false"),
+    ],
+)
 def test_new_settings_name_field_and_value(raw, message):
     with pytest.raises(ConfigError, match="^" + message.replace("(", r"\(").replace(")", r"\)")):
         build_speaker_config(raw)

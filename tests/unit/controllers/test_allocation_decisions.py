@@ -72,87 +72,217 @@ WEB = "default/web"
 def holds(key: str, *ips: str) -> Callable[[Allocator], None]:
     def check(a: Allocator) -> None:
         assert tuple(str(ip) for ip in a.ips_of(key)) == ips
+
     return check
 
 
 SCENARIOS = {
     "a new Service gets an address, then keeps it": [
-        Row("created", WEB, service("web"),
-            [("unsay", WEB, "AllocationFailed"), ("write", WEB, ("198.51.100.240",), "lan"),
-             ("say", "Normal", "IPAllocated")]),
-        Row("our write comes back: nothing new to say", WEB, service("web", "198.51.100.240", pool_name="lan"),
+        Row(
+            "created",
+            WEB,
+            service("web"),
+            [
+                ("unsay", WEB, "AllocationFailed"),
+                ("write", WEB, ("198.51.100.240",), "lan"),
+                ("say", "Normal", "IPAllocated"),
+            ],
+        ),
+        Row(
+            "our write comes back: nothing new to say",
+            WEB,
+            service("web", "198.51.100.240", pool_name="lan"),
             [("unsay", WEB, "AllocationFailed"), ("write", WEB, ("198.51.100.240",), "lan")],
-            check=holds(WEB, "198.51.100.240")),
-        Row("deleted: released, nothing left to write or remember", WEB, None,
-            [("forget", WEB), ("unsay", WEB, None)], check=holds(WEB)),
+            check=holds(WEB, "198.51.100.240"),
+        ),
+        Row(
+            "deleted: released, nothing left to write or remember",
+            WEB,
+            None,
+            [("forget", WEB), ("unsay", WEB, None)],
+            check=holds(WEB),
+        ),
     ],
     "a requested address outside every pool fails, and is retried": [
-        Row("asks for an address no pool holds", WEB, service("web", loadBalancerIP="192.0.2.9"),
-            [("count-failure",), ("say", "Warning", "AllocationFailed")], failed=True),
-        Row("the request is dropped: allocated at last", WEB, service("web"),
-            [("unsay", WEB, "AllocationFailed"), ("write", WEB, ("198.51.100.240",), "lan"),
-             ("say", "Normal", "IPAllocated")]),
+        Row(
+            "asks for an address no pool holds",
+            WEB,
+            service("web", loadBalancerIP="192.0.2.9"),
+            [("count-failure",), ("say", "Warning", "AllocationFailed")],
+            failed=True,
+        ),
+        Row(
+            "the request is dropped: allocated at last",
+            WEB,
+            service("web"),
+            [
+                ("unsay", WEB, "AllocationFailed"),
+                ("write", WEB, ("198.51.100.240",), "lan"),
+                ("say", "Normal", "IPAllocated"),
+            ],
+        ),
     ],
     "an address outside every pool is moved into one": [
-        Row("holds an address outside every pool", WEB, service("web", "192.0.2.9", pool_name="old"),
-            [("unsay", WEB, "AllocationFailed"), ("write", WEB, ("198.51.100.240",), "lan"),
-             ("say", "Normal", "IPAllocated")]),
+        Row(
+            "holds an address outside every pool",
+            WEB,
+            service("web", "192.0.2.9", pool_name="old"),
+            [
+                ("unsay", WEB, "AllocationFailed"),
+                ("write", WEB, ("198.51.100.240",), "lan"),
+                ("say", "Normal", "IPAllocated"),
+            ],
+        ),
     ],
     "a request the configuration cannot meet clears what the Service holds": [
-        Row("allocated", WEB, service("web"),
-            [("unsay", WEB, "AllocationFailed"), ("write", WEB, ("198.51.100.240",), "lan"),
-             ("say", "Normal", "IPAllocated")]),
-        Row("now asks for an address no pool holds", WEB,
+        Row(
+            "allocated",
+            WEB,
+            service("web"),
+            [
+                ("unsay", WEB, "AllocationFailed"),
+                ("write", WEB, ("198.51.100.240",), "lan"),
+                ("say", "Normal", "IPAllocated"),
+            ],
+        ),
+        Row(
+            "now asks for an address no pool holds",
+            WEB,
             service("web", "198.51.100.240", pool_name="lan", loadBalancerIP="192.0.2.9"),
-            [("count-failure",), ("say", "Warning", "AllocationFailed"), ("write", WEB, (), None),
-             ("say", "Warning", "ClearAssignment")], failed=True, check=holds(WEB)),
+            [
+                ("count-failure",),
+                ("say", "Warning", "AllocationFailed"),
+                ("write", WEB, (), None),
+                ("say", "Warning", "ClearAssignment"),
+            ],
+            failed=True,
+            check=holds(WEB),
+        ),
     ],
     "a Service that stops being a LoadBalancer gives back only what we gave it": [
-        Row("allocated", WEB, service("web"),
-            [("unsay", WEB, "AllocationFailed"), ("write", WEB, ("198.51.100.240",), "lan"),
-             ("say", "Normal", "IPAllocated")]),
-        Row("turned into ClusterIP while showing our address", WEB,
+        Row(
+            "allocated",
+            WEB,
+            service("web"),
+            [
+                ("unsay", WEB, "AllocationFailed"),
+                ("write", WEB, ("198.51.100.240",), "lan"),
+                ("say", "Normal", "IPAllocated"),
+            ],
+        ),
+        Row(
+            "turned into ClusterIP while showing our address",
+            WEB,
             service("web", "198.51.100.240", pool_name="lan", type="ClusterIP"),
-            [("write", WEB, (), None), ("say", "Normal", "ClearAssignment")], check=holds(WEB)),
-        Row("another class's Service with MetalLB's annotation for a pool we lack: not ours to clear", "default/x",
+            [("write", WEB, (), None), ("say", "Normal", "ClearAssignment")],
+            check=holds(WEB),
+        ),
+        Row(
+            "another class's Service with MetalLB's annotation for a pool we lack: not ours to clear",
+            "default/x",
             service("x", "198.51.100.241", pool_name="metallb-pool", loadBalancerClass="metallb"),
-            [("forget", "default/x")]),
+            [("forget", "default/x")],
+        ),
     ],
     "both loadBalancerIP and the annotation: refused, what it holds stays": [
-        Row("allocated", WEB, service("web"),
-            [("unsay", WEB, "AllocationFailed"), ("write", WEB, ("198.51.100.240",), "lan"),
-             ("say", "Normal", "IPAllocated")]),
-        Row("both set while holding .240", WEB, {
-            **service("web", "198.51.100.240", pool_name="lan", loadBalancerIP="198.51.100.241"),
-            "metadata": {**service("web")["metadata"], "annotations": {
-                "metallb.io/ip-allocated-from-pool": "lan", "metallb.io/loadBalancerIPs": "198.51.100.242"}}},
-            [("say", "Warning", "LoadBalancerFailed"), ("unsay", WEB, "AllocationFailed"),
-             ("write", WEB, ("198.51.100.240",), "lan")], check=holds(WEB, "198.51.100.240")),
-        Row("both set on a new Service: it waits, nothing written", "default/new", {
-            **service("new", loadBalancerIP="198.51.100.241"),
-            "metadata": {**service("new")["metadata"], "annotations": {
-                "metallb.io/loadBalancerIPs": "198.51.100.242"}}},
-            [("say", "Warning", "LoadBalancerFailed")], failed=True, check=holds("default/new")),
+        Row(
+            "allocated",
+            WEB,
+            service("web"),
+            [
+                ("unsay", WEB, "AllocationFailed"),
+                ("write", WEB, ("198.51.100.240",), "lan"),
+                ("say", "Normal", "IPAllocated"),
+            ],
+        ),
+        Row(
+            "both set while holding .240",
+            WEB,
+            {
+                **service("web", "198.51.100.240", pool_name="lan", loadBalancerIP="198.51.100.241"),
+                "metadata": {
+                    **service("web")["metadata"],
+                    "annotations": {
+                        "metallb.io/ip-allocated-from-pool": "lan",
+                        "metallb.io/loadBalancerIPs": "198.51.100.242",
+                    },
+                },
+            },
+            [
+                ("say", "Warning", "LoadBalancerFailed"),
+                ("unsay", WEB, "AllocationFailed"),
+                ("write", WEB, ("198.51.100.240",), "lan"),
+            ],
+            check=holds(WEB, "198.51.100.240"),
+        ),
+        Row(
+            "both set on a new Service: it waits, nothing written",
+            "default/new",
+            {
+                **service("new", loadBalancerIP="198.51.100.241"),
+                "metadata": {
+                    **service("new")["metadata"],
+                    "annotations": {"metallb.io/loadBalancerIPs": "198.51.100.242"},
+                },
+            },
+            [("say", "Warning", "LoadBalancerFailed")],
+            failed=True,
+            check=holds("default/new"),
+        ),
     ],
     "a deprecated annotation is honoured and warned about": [
-        Row("metallb.universe.tf/address-pool", WEB, {
-            **service("web"), "metadata": {**service("web")["metadata"],
-                                            "annotations": {"metallb.universe.tf/address-pool": "lan"}}},
-            [("say", "Warning", "DeprecatedAnnotation"), ("unsay", WEB, "AllocationFailed"),
-             ("write", WEB, ("198.51.100.240",), "lan"), ("say", "Normal", "IPAllocated")]),
+        Row(
+            "metallb.universe.tf/address-pool",
+            WEB,
+            {
+                **service("web"),
+                "metadata": {**service("web")["metadata"], "annotations": {"metallb.universe.tf/address-pool": "lan"}},
+            },
+            [
+                ("say", "Warning", "DeprecatedAnnotation"),
+                ("unsay", WEB, "AllocationFailed"),
+                ("write", WEB, ("198.51.100.240",), "lan"),
+                ("say", "Normal", "IPAllocated"),
+            ],
+        ),
     ],
     "the pool runs out": [
-        *[Row(f"s{i} allocated", f"default/s{i}", service(f"s{i}"),
-              [("unsay", f"default/s{i}", "AllocationFailed"),
-               ("write", f"default/s{i}", (f"198.51.100.24{i}",), "lan"),
-               ("say", "Normal", "IPAllocated")]) for i in range(4)],
-        Row("the fifth waits", "default/s4", service("s4"),
-            [("count-failure",), ("say", "Warning", "AllocationFailed")], failed=True),
-        Row("one is deleted: capacity freed", "default/s0", None,
-            [("forget", "default/s0"), ("unsay", "default/s0", None)]),
-        Row("the fifth, retried, gets the freed address", "default/s4", service("s4"),
-            [("unsay", "default/s4", "AllocationFailed"), ("write", "default/s4", ("198.51.100.240",), "lan"),
-             ("say", "Normal", "IPAllocated")]),
+        *[
+            Row(
+                f"s{i} allocated",
+                f"default/s{i}",
+                service(f"s{i}"),
+                [
+                    ("unsay", f"default/s{i}", "AllocationFailed"),
+                    ("write", f"default/s{i}", (f"198.51.100.24{i}",), "lan"),
+                    ("say", "Normal", "IPAllocated"),
+                ],
+            )
+            for i in range(4)
+        ],
+        Row(
+            "the fifth waits",
+            "default/s4",
+            service("s4"),
+            [("count-failure",), ("say", "Warning", "AllocationFailed")],
+            failed=True,
+        ),
+        Row(
+            "one is deleted: capacity freed",
+            "default/s0",
+            None,
+            [("forget", "default/s0"), ("unsay", "default/s0", None)],
+        ),
+        Row(
+            "the fifth, retried, gets the freed address",
+            "default/s4",
+            service("s4"),
+            [
+                ("unsay", "default/s4", "AllocationFailed"),
+                ("write", "default/s4", ("198.51.100.240",), "lan"),
+                ("say", "Normal", "IPAllocated"),
+            ],
+        ),
     ],
 }
 
@@ -171,27 +301,35 @@ def test_a_deleted_service_frees_capacity_and_a_failure_that_clears_does_too() -
 
 
 def test_config_errors_and_warnings_become_one_event_per_object_and_reason() -> None:
-    cfg = build_config([pool("lan", "198.51.100.241/30", "198.51.100.250/31"), pool("bad", "nonsense")],
-                       bgp_peers=[peer("r1", "192.0.2.1", passwordSecret={"name": "missing"})])
+    cfg = build_config(
+        [pool("lan", "198.51.100.241/30", "198.51.100.250/31"), pool("bad", "nonsense")],
+        bgp_peers=[peer("r1", "192.0.2.1", passwordSecret={"name": "missing"})],
+    )
     objects = {("BGPPeer", "r1"): {"apiVersion": "metallb.io/v1beta2", "metadata": {"name": "r1", "uid": "u-r1"}}}
-    got = [(a.subject, a.event.reason, a.event.involved) for a in
-           config_actions(cfg, NS, lambda kind, name: objects.get((kind, name)))]
+    got = [
+        (a.subject, a.event.reason, a.event.involved)
+        for a in config_actions(cfg, NS, lambda kind, name: objects.get((kind, name)))
+    ]
     assert got == [
         ("IPAddressPool:bad", "InvalidConfig", ("metallb.io/v1beta1", "IPAddressPool", NS, "bad", "")),
         ("BGPPeer:r1", "InvalidConfig", ("metallb.io/v1beta2", "BGPPeer", NS, "r1", "u-r1")),
         ("IPAddressPool:lan", "ConfigWarning", ("metallb.io/v1beta1", "IPAddressPool", NS, "lan", "")),
     ]
-    assert "198.51.100.241/30" in next(a.event.message for a in config_actions(cfg, NS, lambda k, n: None)
-                                       if a.event.reason == "ConfigWarning")
+    assert "198.51.100.241/30" in next(
+        a.event.message for a in config_actions(cfg, NS, lambda k, n: None) if a.event.reason == "ConfigWarning"
+    )
 
 
-@pytest.mark.parametrize(("stats", "expected"), [
-    ((0, 4, 0, 0), [("unsay", "IPAddressPool:p", "PoolExhausted")]),  # empty
-    ((3, 1, 0, 0), [("unsay", "IPAddressPool:p", "PoolExhausted")]),  # one left
-    ((4, 0, 0, 0), [("say", "Warning", "PoolExhausted")]),  # full; no IPv6 in the pool: not "IPv6 exhausted"
-    ((4, 0, 1, 2**64 - 1), [("say", "Warning", "PoolExhausted")]),  # IPv4 full, IPv6 has room: IPv4 Services pend
-    ((0, 0, 0, 0), [("unsay", "IPAddressPool:p", "PoolExhausted")]),  # no address at all: nothing to run out of
-])
+@pytest.mark.parametrize(
+    ("stats", "expected"),
+    [
+        ((0, 4, 0, 0), [("unsay", "IPAddressPool:p", "PoolExhausted")]),  # empty
+        ((3, 1, 0, 0), [("unsay", "IPAddressPool:p", "PoolExhausted")]),  # one left
+        ((4, 0, 0, 0), [("say", "Warning", "PoolExhausted")]),  # full; no IPv6 in the pool: not "IPv6 exhausted"
+        ((4, 0, 1, 2**64 - 1), [("say", "Warning", "PoolExhausted")]),  # IPv4 full, IPv6 has room: IPv4 Services pend
+        ((0, 0, 0, 0), [("unsay", "IPAddressPool:p", "PoolExhausted")]),  # no address at all: nothing to run out of
+    ],
+)
 def test_pool_actions_say_a_pool_is_exhausted_while_a_family_it_has_is_full(stats: Any, expected: Any) -> None:
     got = pool_actions({"p": stats}, NS, lambda kind, name: None)
     assert [brief(a) for a in got] == expected

@@ -10,31 +10,46 @@ from tests.unit.controllers.world import NS, Cache, Recorder, peer, pool, secret
 
 def leader(caches) -> tuple[AllocationController, Recorder]:
     rec = Recorder()
-    ctl = AllocationController(caches=caches, views=ViewSource(caches, load_balancer_class=None),
-                               synced=lambda: True, status=rec, pool_status=Recorder(), events=rec,  # type: ignore[arg-type]
-                               namespace=NS)
+    ctl = AllocationController(
+        caches=caches,
+        views=ViewSource(caches, load_balancer_class=None),
+        synced=lambda: True,
+        status=rec,
+        pool_status=Recorder(),
+        events=rec,  # type: ignore[arg-type]
+        namespace=NS,
+    )
     ctl.handle([(Signal.LEADER, True)])
     return ctl, rec
 
 
 def test_no_invalid_config_warning_for_a_peer_whose_password_secret_exists() -> None:
-    caches = world(ipaddresspools=Cache(pool("lan", "198.51.100.240/29")),
-                   bgppeers=Cache(peer("r1", "192.0.2.1", passwordSecret={"name": "bgp-auth"})),
-                   secrets=Cache(secret("bgp-auth", "s3cret")),
-                   services=Cache(service("web")))
+    caches = world(
+        ipaddresspools=Cache(pool("lan", "198.51.100.240/29")),
+        bgppeers=Cache(peer("r1", "192.0.2.1", passwordSecret={"name": "bgp-auth"})),
+        secrets=Cache(secret("bgp-auth", "s3cret")),
+        services=Cache(service("web")),
+    )
     ctl, rec = leader(caches)
     assert [(e.reason, e.involved[1]) for e in rec.events] == [("IPAllocated", "Service")]
     assert ctl.snapshot()["config_errors"] == []
 
 
 def test_a_peer_whose_secret_is_missing_gets_one_invalid_config_warning_naming_it() -> None:
-    caches = world(ipaddresspools=Cache(pool("lan", "198.51.100.240/29")),
-                   bgppeers=Cache(peer("r1", "192.0.2.1", passwordSecret={"name": "bgp-auth"})))
+    caches = world(
+        ipaddresspools=Cache(pool("lan", "198.51.100.240/29")),
+        bgppeers=Cache(peer("r1", "192.0.2.1", passwordSecret={"name": "bgp-auth"})),
+    )
     ctl, rec = leader(caches)
     ctl.handle([("bgppeers", f"{NS}/r1")])  # seen again: not said twice
     assert [(e.type, e.reason, e.involved[:4], e.message) for e in rec.events] == [
-        ("Warning", "InvalidConfig", ("metallb.io/v1beta2", "BGPPeer", NS, "r1"),
-         "BGPPeer r1: spec.passwordSecret.name: Secret 'bgp-auth' not found")]
+        (
+            "Warning",
+            "InvalidConfig",
+            ("metallb.io/v1beta2", "BGPPeer", NS, "r1"),
+            "BGPPeer r1: spec.passwordSecret.name: Secret 'bgp-auth' not found",
+        )
+    ]
 
 
 def test_allocation_failed_is_said_once_while_it_lasts_and_again_after_a_success() -> None:
@@ -48,8 +63,7 @@ def test_allocation_failed_is_said_once_while_it_lasts_and_again_after_a_success
     ctl.handle([("services", "default/web")])
     services.put(service("web", "198.51.100.240", pool_name="lan", loadBalancerIP="192.0.2.9"))  # broken again
     ctl.handle([("services", "default/web")])
-    assert [e.reason for e in rec.events] == ["AllocationFailed", "IPAllocated", "AllocationFailed",
-                                              "ClearAssignment"]
+    assert [e.reason for e in rec.events] == ["AllocationFailed", "IPAllocated", "AllocationFailed", "ClearAssignment"]
     assert ctl.snapshot()["unallocated"] == ["default/web"]
 
 
@@ -66,9 +80,14 @@ def test_a_pool_running_out_is_said_once_on_the_pool_and_again_after_it_had_room
     ctl.handle([("services", "default/a")])
     full = [e for e in rec.events if e.reason == "PoolExhausted"]
     assert [(e.type, e.involved[:4], e.message) for e in full] == [
-        ("Warning", ("metallb.io/v1beta1", "IPAddressPool", NS, "tiny"),
-         "IPAddressPool tiny: every IPv4 address (2 of 2) is assigned: the next Service asking for one stays pending "
-         "(add addresses to the pool, or free some)")]
+        (
+            "Warning",
+            ("metallb.io/v1beta1", "IPAddressPool", NS, "tiny"),
+            "IPAddressPool tiny: every IPv4 address (2 of 2) is assigned: the next Service asking for one "
+            "stays pending "
+            "(add addresses to the pool, or free some)",
+        )
+    ]
     services.delete("default/b")  # room again
     ctl.handle([("services", "default/b")])
     services.put(service("c"))  # full again: news again

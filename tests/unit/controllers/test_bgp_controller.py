@@ -25,11 +25,16 @@ class FakeBGP:
 
 
 def controller(**kinds: Cache) -> tuple[BGPController, FakeBGP, Recorder, ViewSource]:
-    caches = world(ipaddresspools=Cache(pool("lan", "198.51.100.240/29")), nodes=Cache(node("node1", "192.0.2.11")),
-                   bgpadvertisements=Cache({"apiVersion": "metallb.io/v1beta1", "kind": "BGPAdvertisement",
-                                            "metadata": meta("all"), "spec": {}}),
-                   services=Cache(service("web", "198.51.100.240", pool_name="lan")),
-                   endpointslices=Cache(endpoints_on("web", "node1")), **kinds)
+    caches = world(
+        ipaddresspools=Cache(pool("lan", "198.51.100.240/29")),
+        nodes=Cache(node("node1", "192.0.2.11")),
+        bgpadvertisements=Cache(
+            {"apiVersion": "metallb.io/v1beta1", "kind": "BGPAdvertisement", "metadata": meta("all"), "spec": {}}
+        ),
+        services=Cache(service("web", "198.51.100.240", pool_name="lan")),
+        endpointslices=Cache(endpoints_on("web", "node1")),
+        **kinds,
+    )
     views, bgp, status = ViewSource(caches, load_balancer_class=None), FakeBGP(), Recorder()
     ctl = BGPController(node="node1", caches=caches, views=views, synced=lambda: True, bgp=bgp, status=status)  # type: ignore[arg-type]
     return ctl, bgp, status, views
@@ -74,13 +79,25 @@ def counting(**kinds: Cache) -> tuple[BGPController, CountingBGP, Cache]:
     services = Cache(service("web", "198.51.100.240", pool_name="lan"))
     # every Service these tests create has a serving Pod (an eTP=Cluster Service without one is withdrawn)
     serving = Cache(*(endpoints_on(name, "node1") for name in ("web", "db", "s0", "s1", "s2", "s9")))
-    caches = world(ipaddresspools=Cache(pool("lan", "198.51.100.240/29")), nodes=Cache(node("node1", "192.0.2.11")),
-                   bgpadvertisements=Cache({"apiVersion": "metallb.io/v1beta1", "kind": "BGPAdvertisement",
-                                            "metadata": meta("all"), "spec": {}}), services=services,
-                   **{"endpointslices": serving, **kinds})
+    caches = world(
+        ipaddresspools=Cache(pool("lan", "198.51.100.240/29")),
+        nodes=Cache(node("node1", "192.0.2.11")),
+        bgpadvertisements=Cache(
+            {"apiVersion": "metallb.io/v1beta1", "kind": "BGPAdvertisement", "metadata": meta("all"), "spec": {}}
+        ),
+        services=services,
+        **{"endpointslices": serving, **kinds},
+    )
     bgp = CountingBGP()
-    ctl = BGPController(node="node1", caches=caches, views=ViewSource(caches, load_balancer_class=None),
-                        synced=lambda: True, bgp=bgp, status=Recorder(), events=Recorder())  # type: ignore[arg-type]
+    ctl = BGPController(
+        node="node1",
+        caches=caches,
+        views=ViewSource(caches, load_balancer_class=None),
+        synced=lambda: True,
+        bgp=bgp,
+        status=Recorder(),
+        events=Recorder(),
+    )  # type: ignore[arg-type]
     return ctl, bgp, services
 
 
@@ -136,8 +153,12 @@ def test_without_a_bgppeer_a_pass_after_services_only_changed_decides_nothing(mo
     ctl.notify("bgppeers", None, "metallb-system/r1")
     ctl.recompute()
     assert len(decided) == 2 and [p.name for p in bgp.peers] == ["r1"]
-    assert {str(r.prefix) for r in bgp.routes["r1"]} == {"198.51.100.240/32", "198.51.100.241/32",
-                                                         "198.51.100.242/32", "198.51.100.243/32"}
+    assert {str(r.prefix) for r in bgp.routes["r1"]} == {
+        "198.51.100.240/32",
+        "198.51.100.241/32",
+        "198.51.100.242/32",
+        "198.51.100.243/32",
+    }
     services.put(service("s9", "198.51.100.244", pool_name="lan"))  # with a session, Services count again
     ctl.notify("services", None, "default/s9")
     ctl.recompute()

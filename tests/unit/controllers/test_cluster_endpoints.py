@@ -26,10 +26,13 @@ WHY = f"{VIP}: no node may announce it: no serving endpoint (externalTrafficPoli
 
 def web_slice(*endpoints: tuple[str, dict[str, Any]], addresses: bool = True) -> dict[str, Any]:
     """``web``'s EndpointSlice: (node, conditions) per endpoint."""
-    return {"metadata": {"name": "web-abcde", "namespace": "default",
-                         "labels": {"kubernetes.io/service-name": "web"}},
-            "endpoints": [{"addresses": [f"10.244.0.{i + 5}"] if addresses else [], "nodeName": n, "conditions": c}
-                          for i, (n, c) in enumerate(endpoints)]}
+    return {
+        "metadata": {"name": "web-abcde", "namespace": "default", "labels": {"kubernetes.io/service-name": "web"}},
+        "endpoints": [
+            {"addresses": [f"10.244.0.{i + 5}"] if addresses else [], "nodeName": n, "conditions": c}
+            for i, (n, c) in enumerate(endpoints)
+        ],
+    }
 
 
 READY = {"ready": True, "serving": True, "terminating": False}
@@ -72,29 +75,82 @@ class Row:
 
 
 def _withdrawn() -> list[dict[str, Any]]:
-    return [{"service": "default/web", "ips": [VIP],
-             "reason": "no serving endpoint (externalTrafficPolicy: Cluster)"}]
+    return [{"service": "default/web", "ips": [VIP], "reason": "no serving endpoint (externalTrafficPolicy: Cluster)"}]
 
 
 ON = [(VIP, "node1", "default/web")]
 
 ROWS = [
-    Row("no EndpointSlice yet (a Service whose Pods do not exist): nothing announced, and the gap says why",
-        None, {}, WHY, [WHY], [], _withdrawn()),
+    Row(
+        "no EndpointSlice yet (a Service whose Pods do not exist): nothing announced, and the gap says why",
+        None,
+        {},
+        WHY,
+        [WHY],
+        [],
+        _withdrawn(),
+    ),
     Row("the same again: the Warning is not repeated", None, {}, WHY, [], [], _withdrawn()),
-    Row("an endpoint serves, on the other node: Cluster traffic is forwarded, so node1 announces (a new address: "
-        "probed first)", web_slice(("node2", READY)), {VIP: "probe"}, None, [], [f"{VIP}/32"], [], ON),
-    Row("its only endpoint stops serving: withdrawn from ARP and BGP", web_slice(("node2", STOPPED)), {}, WHY, [WHY],
-        [], _withdrawn()),
-    Row("terminating but still serving (a graceful shutdown) counts, as MetalLB's EndpointCanServe",
-        web_slice(("node2", DRAINING)), {VIP: "no probe"}, None, [], [f"{VIP}/32"], [], ON),
-    Row("an endpoint with no address does not count", web_slice(("node1", READY), addresses=False), {}, WHY, [WHY],
-        [], _withdrawn()),
-    Row("conditions unset: the API's 'unknown, assume ready'", web_slice(("node1", {})), {VIP: "no probe"}, None, [],
-        [f"{VIP}/32"], [], ON),
+    Row(
+        "an endpoint serves, on the other node: Cluster traffic is forwarded, so node1 announces (a new address: "
+        "probed first)",
+        web_slice(("node2", READY)),
+        {VIP: "probe"},
+        None,
+        [],
+        [f"{VIP}/32"],
+        [],
+        ON,
+    ),
+    Row(
+        "its only endpoint stops serving: withdrawn from ARP and BGP",
+        web_slice(("node2", STOPPED)),
+        {},
+        WHY,
+        [WHY],
+        [],
+        _withdrawn(),
+    ),
+    Row(
+        "terminating but still serving (a graceful shutdown) counts, as MetalLB's EndpointCanServe",
+        web_slice(("node2", DRAINING)),
+        {VIP: "no probe"},
+        None,
+        [],
+        [f"{VIP}/32"],
+        [],
+        ON,
+    ),
+    Row(
+        "an endpoint with no address does not count",
+        web_slice(("node1", READY), addresses=False),
+        {},
+        WHY,
+        [WHY],
+        [],
+        _withdrawn(),
+    ),
+    Row(
+        "conditions unset: the API's 'unknown, assume ready'",
+        web_slice(("node1", {})),
+        {VIP: "no probe"},
+        None,
+        [],
+        [f"{VIP}/32"],
+        [],
+        ON,
+    ),
     Row("the EndpointSlice deleted (the Deployment scaled to zero)", None, {}, WHY, [WHY], [], _withdrawn()),
-    Row("a ready endpoint again: back, not probed (it was announced before)", web_slice(("node2", READY)),
-        {VIP: "no probe"}, None, [], [f"{VIP}/32"], [], ON),
+    Row(
+        "a ready endpoint again: back, not probed (it was announced before)",
+        web_slice(("node2", READY)),
+        {VIP: "no probe"},
+        None,
+        [],
+        [f"{VIP}/32"],
+        [],
+        ON,
+    ),
 ]
 
 
@@ -106,15 +162,23 @@ def test_cluster_service_without_serving_endpoint_is_withdrawn_and_says_why() ->
         nodes=Cache(node("node1", "192.0.2.11"), node("node2", "192.0.2.12")),
         ipaddresspools=Cache(pool("lan", "198.51.100.240/29")),
         l2advertisements=Cache(l2adv("l2")),
-        bgpadvertisements=Cache({"apiVersion": "metallb.io/v1beta1", "kind": "BGPAdvertisement",
-                                 "metadata": meta("bgp"), "spec": {}}),
+        bgpadvertisements=Cache(
+            {"apiVersion": "metallb.io/v1beta1", "kind": "BGPAdvertisement", "metadata": meta("bgp"), "spec": {}}
+        ),
         bgppeers=Cache(peer("r1", "192.0.2.1")),
     )
     views = ViewSource(caches, load_balancer_class=None)
     announcer, events, bgp = Announcer(), Recorder(), BGP()
-    l2 = Layer2Controller(node="node1", caches=caches, views=views, synced=lambda: True,
-                          announcer=announcer, events=events,  # type: ignore[arg-type]
-                          alive=lambda: frozenset({"node1"}), is_leader=lambda: True)
+    l2 = Layer2Controller(
+        node="node1",
+        caches=caches,
+        views=views,
+        synced=lambda: True,
+        announcer=announcer,
+        events=events,  # type: ignore[arg-type]
+        alive=lambda: frozenset({"node1"}),
+        is_leader=lambda: True,
+    )
     bgpc = BGPController(node="node1", caches=caches, views=views, synced=lambda: True, bgp=bgp)
     l2.recompute()  # synced before web exists: its address is new to this speaker (probed before first announced)
     caches.services.put(service("web", VIP, pool_name="lan"))  # type: ignore[attr-defined]
@@ -129,8 +193,11 @@ def test_cluster_service_without_serving_endpoint_is_withdrawn_and_says_why() ->
         where = f"row {i} ({row.description})"
         assert {ip: "probe" if a.probe else "no probe" for ip, a in announcer.desired.items()} == row.answers, where
         gaps = l2.snapshot()["unannounced"]
-        assert gaps == ([{"service": "default/web", "ips": [VIP], "reason": "NoEligibleNode", "message": row.gap}]
-                        if row.gap else []), where
+        assert gaps == (
+            [{"service": "default/web", "ips": [VIP], "reason": "NoEligibleNode", "message": row.gap}]
+            if row.gap
+            else []
+        ), where
         assert [e.message for e in events.events[seen:] if e.type == "Warning"] == row.warnings, where
         assert sorted(str(r.prefix) for r in bgp.routes["r1"]) == row.routes, where
         assert bgpc.withdrawn() == row.withdrawn, where
@@ -148,8 +215,14 @@ def test_a_service_of_either_policy_with_its_endpoint_here_is_announced(policy: 
         l2advertisements=Cache(l2adv("l2")),
     )
     announcer = Announcer()
-    l2 = Layer2Controller(node="node1", caches=caches, views=ViewSource(caches, load_balancer_class=None),
-                          synced=lambda: True, announcer=announcer, events=Recorder(),  # type: ignore[arg-type]
-                          alive=lambda: frozenset({"node1"}))
+    l2 = Layer2Controller(
+        node="node1",
+        caches=caches,
+        views=ViewSource(caches, load_balancer_class=None),
+        synced=lambda: True,
+        announcer=announcer,
+        events=Recorder(),  # type: ignore[arg-type]
+        alive=lambda: frozenset({"node1"}),
+    )
     l2.recompute()
     assert set(announcer.desired) == {VIP}

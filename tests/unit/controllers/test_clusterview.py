@@ -11,9 +11,11 @@ from tests.unit.controllers.world import Cache, node, peer, pool, secret, servic
 
 
 def test_a_password_secret_peer_is_accepted_when_its_secret_exists() -> None:
-    caches = world(ipaddresspools=Cache(pool("lan", "198.51.100.240/29")),
-                   bgppeers=Cache(peer("r1", "192.0.2.1", passwordSecret={"name": "bgp-auth"})),
-                   secrets=Cache(secret("bgp-auth", "s3cret")))
+    caches = world(
+        ipaddresspools=Cache(pool("lan", "198.51.100.240/29")),
+        bgppeers=Cache(peer("r1", "192.0.2.1", passwordSecret={"name": "bgp-auth"})),
+        secrets=Cache(secret("bgp-auth", "s3cret")),
+    )
     cfg = ViewSource(caches, load_balancer_class=None).config()
     assert cfg.errors == ()
     assert cfg.peers["r1"].password.reveal() == "s3cret"  # type: ignore[union-attr]

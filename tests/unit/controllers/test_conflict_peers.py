@@ -12,20 +12,33 @@ NODE2_MAC, NODE3_MAC, ROGUE_MAC = "02:00:00:00:00:02", "02:00:00:00:00:03", "02:
 
 
 def node(name: str, *ips: str) -> dict[str, Any]:
-    return {"metadata": meta(name, ns=None),
-            "status": {"addresses": [{"type": "InternalIP", "address": ip} for ip in ips]
-                       + [{"type": "Hostname", "address": name}]}}
+    return {
+        "metadata": meta(name, ns=None),
+        "status": {
+            "addresses": [{"type": "InternalIP", "address": ip} for ip in ips] + [{"type": "Hostname", "address": name}]
+        },
+    }
 
 
-NODES = Cache(node("node1", "198.51.100.10"), node("node2", "198.51.100.11", "2001:db8:100::11"),
-              node("node3", "198.51.100.12"))
-NEIGHBOURS = [("198.51.100.11", NODE2_MAC), ("2001:db8:100::12", NODE3_MAC), ("198.51.100.30", ROGUE_MAC),
-              ("198.51.100.10", "02:00:00:00:00:01")]
+NODES = Cache(
+    node("node1", "198.51.100.10"), node("node2", "198.51.100.11", "2001:db8:100::11"), node("node3", "198.51.100.12")
+)
+NEIGHBOURS = [
+    ("198.51.100.11", NODE2_MAC),
+    ("2001:db8:100::12", NODE3_MAC),
+    ("198.51.100.30", ROGUE_MAC),
+    ("198.51.100.10", "02:00:00:00:00:01"),
+]
 
 
 def reporter(neighbours: list[tuple[str, str]] = NEIGHBOURS) -> ConflictReporter:
-    return ConflictReporter(services=Cache(), events=None, nodes=NODES, node="node1",  # type: ignore[arg-type]
-                            neighbours=lambda: neighbours)
+    return ConflictReporter(
+        services=Cache(),
+        events=None,
+        nodes=NODES,
+        node="node1",  # type: ignore[arg-type]
+        neighbours=lambda: neighbours,
+    )
 
 
 def test_a_mac_the_neighbour_table_gives_a_nodes_internal_ip_is_that_nodes_speaker() -> None:

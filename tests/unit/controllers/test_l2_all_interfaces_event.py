@@ -31,12 +31,27 @@ def test_decision_table():
     # (description, rows, said before, said after, Events)
     steps = [
         ("announced on every interface: said", [row(["eth0", "eth0.20"])], {}, {VIP: ("eth0", "eth0.20")}, 1),
-        ("the same again: nothing", [row(["eth0.20", "eth0"])], {VIP: ("eth0", "eth0.20")},
-         {VIP: ("eth0", "eth0.20")}, 0),
-        ("a new interface joins: said again", [row(["eth0", "eth0.20", "eth1"])], {VIP: ("eth0", "eth0.20")},
-         {VIP: ("eth0", "eth0.20", "eth1")}, 1),
-        ("an interface now holds the subnet: no fallback, forgotten", [row(["eth0"], fallback=False)],
-         {VIP: ("eth0", "eth0.20")}, {}, 0),
+        (
+            "the same again: nothing",
+            [row(["eth0.20", "eth0"])],
+            {VIP: ("eth0", "eth0.20")},
+            {VIP: ("eth0", "eth0.20")},
+            0,
+        ),
+        (
+            "a new interface joins: said again",
+            [row(["eth0", "eth0.20", "eth1"])],
+            {VIP: ("eth0", "eth0.20")},
+            {VIP: ("eth0", "eth0.20", "eth1")},
+            1,
+        ),
+        (
+            "an interface now holds the subnet: no fallback, forgotten",
+            [row(["eth0"], fallback=False)],
+            {VIP: ("eth0", "eth0.20")},
+            {},
+            0,
+        ),
         ("still probing: not yet", [row(["eth0"], state="probing")], {}, {}, 0),
         ("not this node's any more: forgotten", [row(["eth0"])], {VIP: ("eth0",)}, {}, 0),
     ]
@@ -47,7 +62,7 @@ def test_decision_table():
     _, (action,) = said([row(["eth0", "eth0.20"])], {})
     ev = action.event
     assert (ev.type, ev.reason) == ("Normal", ALL_INTERFACES)
-    assert ev.message.startswith(f"{VIP}: no interface of node \"n1\" has an address in its subnet")
+    assert ev.message.startswith(f'{VIP}: no interface of node "n1" has an address in its subnet')
     assert "(eth0, eth0.20)" in ev.message
 
 
@@ -87,16 +102,29 @@ class Cache:
 
 
 def test_the_controller_says_it_once_across_recomputes_and_ticks():
-    svc = {"metadata": {"namespace": "default", "name": "web", "uid": "u1"},
-           "spec": {"type": "LoadBalancer"}, "status": {"loadBalancer": {"ingress": [{"ip": VIP}]}}}
-    caches = Caches(services=Cache([svc]), nodes=Cache([{"metadata": {"name": "n1"}}]),
-                    ipaddresspools=Cache([{"metadata": {"name": "vlan"}, "spec": {"addresses": ["192.0.2.0/24"]}}]),
-                    l2advertisements=Cache([{"metadata": {"name": "vlan"}, "spec": {}}]),
-                    endpointslices=Cache([endpoints_on("web", "n1")]))  # a Cluster Service needs a serving endpoint
+    svc = {
+        "metadata": {"namespace": "default", "name": "web", "uid": "u1"},
+        "spec": {"type": "LoadBalancer"},
+        "status": {"loadBalancer": {"ingress": [{"ip": VIP}]}},
+    }
+    caches = Caches(
+        services=Cache([svc]),
+        nodes=Cache([{"metadata": {"name": "n1"}}]),
+        ipaddresspools=Cache([{"metadata": {"name": "vlan"}, "spec": {"addresses": ["192.0.2.0/24"]}}]),
+        l2advertisements=Cache([{"metadata": {"name": "vlan"}, "spec": {}}]),
+        endpointslices=Cache([endpoints_on("web", "n1")]),
+    )  # a Cluster Service needs a serving endpoint
     rec = Recorder()
-    c = Layer2Controller(node="n1", caches=caches, views=ViewSource(caches, load_balancer_class=None),
-                         synced=lambda: True, announcer=Announcer(), events=rec,  # type: ignore[arg-type]
-                         alive=lambda: frozenset({"n1"}), l2_status=Applier())  # type: ignore[arg-type]
+    c = Layer2Controller(
+        node="n1",
+        caches=caches,
+        views=ViewSource(caches, load_balancer_class=None),
+        synced=lambda: True,
+        announcer=Announcer(),
+        events=rec,  # type: ignore[arg-type]
+        alive=lambda: frozenset({"n1"}),
+        l2_status=Applier(),
+    )  # type: ignore[arg-type]
     for _ in range(3):
         c.recompute()
         c.tick()

@@ -30,10 +30,16 @@ class Cache:
 def controller(leader):
     rec = Recorder()
     svc = {"metadata": {"namespace": "default", "name": "web", "uid": "u1"}}
-    c = Layer2Controller(node="n1", caches=Caches(services=Cache({"default/web": svc})), synced=lambda: True,
-                         views=ViewSource(Caches(), load_balancer_class=None),
-                         announcer=None, events=rec, alive=frozenset,
-                         is_leader=lambda: leader["now"])
+    c = Layer2Controller(
+        node="n1",
+        caches=Caches(services=Cache({"default/web": svc})),
+        synced=lambda: True,
+        views=ViewSource(Caches(), load_balancer_class=None),
+        announcer=None,
+        events=rec,
+        alive=frozenset,
+        is_leader=lambda: leader["now"],
+    )
     return c, rec
 
 
@@ -50,7 +56,8 @@ def test_once_per_change_from_the_leader_only():
     for _ in range(3):  # every reconcile sees it again: one Event
         c._report_gaps(gap("all excluded"))
     assert [(e.type, e.reason, e.message, e.involved[3]) for e in rec.events] == [
-        ("Warning", "NoEligibleNode", "all excluded", "web")]
+        ("Warning", "NoEligibleNode", "all excluded", "web")
+    ]
     c._report_gaps(gap("all excluded, and a new node too"))  # the reason changed: one more
     assert len(rec.events) == 2
     c._report_gaps(gap("x", reason=NO_LIVE_SPEAKER))  # liveness gaps are for /status only
@@ -63,8 +70,12 @@ def test_once_per_change_from_the_leader_only():
 def _unannounced():
     from prometheus_client import REGISTRY
 
-    return {(s.labels["service"], s.labels["ip"], s.labels["protocol"], s.labels["reason"]): s.value
-            for m in REGISTRY.collect() if m.name == "baremetal_lb_address_unannounced" for s in m.samples}
+    return {
+        (s.labels["service"], s.labels["ip"], s.labels["protocol"], s.labels["reason"]): s.value
+        for m in REGISTRY.collect()
+        if m.name == "baremetal_lb_address_unannounced"
+        for s in m.samples
+    }
 
 
 def test_every_speaker_serves_the_gaps_as_a_metric_until_they_are_resolved():

@@ -45,35 +45,53 @@ class Events:
 
 
 def node(name: str, ip: str) -> dict[str, Any]:
-    return {"metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
-            "status": {"addresses": [{"type": "InternalIP", "address": ip}],
-                       "conditions": [{"type": "Ready", "status": "True"}]}}
+    return {
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+        "status": {
+            "addresses": [{"type": "InternalIP", "address": ip}],
+            "conditions": [{"type": "Ready", "status": "True"}],
+        },
+    }
 
 
 def slice_on(where: str) -> dict[str, Any]:
-    return {"metadata": {"name": "web-1", "namespace": "default", "labels": {"kubernetes.io/service-name": "web"}},
-            "endpoints": [{"addresses": ["10.244.0.5"], "nodeName": where, "conditions": {"ready": True}}]}
+    return {
+        "metadata": {"name": "web-1", "namespace": "default", "labels": {"kubernetes.io/service-name": "web"}},
+        "endpoints": [{"addresses": ["10.244.0.5"], "nodeName": where, "conditions": {"ready": True}}],
+    }
 
 
 def world() -> tuple[Layer2Controller, Announcer, dict[str, Cache]]:
-    svc = {"metadata": {"namespace": "default", "name": "web", "uid": "u1"},
-           "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local", "ports": [{"port": 80}]},
-           "status": {"loadBalancer": {"ingress": [{"ip": VIP}]}}}
+    svc = {
+        "metadata": {"namespace": "default", "name": "web", "uid": "u1"},
+        "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local", "ports": [{"port": 80}]},
+        "status": {"loadBalancer": {"ingress": [{"ip": VIP}]}},
+    }
     caches = {
         "services": Cache([]),
         "endpointslices": Cache([slice_on("node2")]),
         "nodes": Cache([node("node2", "198.51.100.12"), node("node3", "198.51.100.13")]),
-        "ipaddresspools": Cache([{"metadata": {"name": "lab", "namespace": "baremetal-lb"},
-                                  "spec": {"addresses": ["198.51.100.240-198.51.100.250"]}}]),
+        "ipaddresspools": Cache(
+            [
+                {
+                    "metadata": {"name": "lab", "namespace": "baremetal-lb"},
+                    "spec": {"addresses": ["198.51.100.240-198.51.100.250"]},
+                }
+            ]
+        ),
         "l2advertisements": Cache([{"metadata": {"name": "lab", "namespace": "baremetal-lb"}, "spec": {}}]),
         "servicel2statuses": Cache([]),
     }
     announcer = Announcer()
-    c = Layer2Controller(node="node3", caches=Caches(**caches),  # type: ignore[arg-type]
-                         views=ViewSource(Caches(**caches), load_balancer_class=None),  # type: ignore[arg-type]
-                         synced=lambda: True, announcer=announcer,  # type: ignore[arg-type]
-                         events=Events(),  # type: ignore[arg-type]
-                         alive=lambda: frozenset({"node2", "node3"}))
+    c = Layer2Controller(
+        node="node3",
+        caches=Caches(**caches),  # type: ignore[arg-type]
+        views=ViewSource(Caches(**caches), load_balancer_class=None),  # type: ignore[arg-type]
+        synced=lambda: True,
+        announcer=announcer,  # type: ignore[arg-type]
+        events=Events(),  # type: ignore[arg-type]
+        alive=lambda: frozenset({"node2", "node3"}),
+    )
     c.recompute()  # synced before the Service exists: its address is new to this speaker
     caches["services"].objs.append(svc)
     return c, announcer, caches

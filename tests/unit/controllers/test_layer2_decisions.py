@@ -56,8 +56,9 @@ def run(rows: list[Row]) -> None:
     memory = L2Memory()
     for i, row in enumerate(rows):
         plan = {ip: L2Choice(node, (SERVICE_OF[ip],), None) for ip, node in row.plan.items()}
-        got = l2_node_decision(ME, addressed(*row.services), plan, memory, fenced=row.fenced,
-                               service_obj=lambda key: None)
+        got = l2_node_decision(
+            ME, addressed(*row.services), plan, memory, fenced=row.fenced, service_obj=lambda key: None
+        )
         assert [brief(a) for a in got.actions] == row.expected, f"row {i} ({row.description})"
         assert set(got.mine) == ({ip for ip, n in row.plan.items() if n == ME} if not row.fenced else set())
         memory = got.memory
@@ -65,37 +66,51 @@ def run(rows: list[Row]) -> None:
 
 SCENARIOS = {
     "an address Services held when we started is never probed": [
-        Row("first plan: A is ours", (A,), {A: ME},
-            [("event", "nodeAssigned", "a"), ("announce", {A: "no probe"})]),
+        Row("first plan: A is ours", (A,), {A: ME}, [("event", "nodeAssigned", "a"), ("announce", {A: "no probe"})]),
         Row("the same plan again: nothing new to say", (A,), {A: ME}, [("announce", {A: "no probe"})]),
     ],
     "a new address is probed before its first announcement": [
         Row("synced with nothing", (), {}, [("announce", {})]),
-        Row("B allocated after we started, planned here", (B,), {B: ME},
-            [("event", "nodeAssigned", "b"), ("announce", {B: "probe"})]),
-        Row("still ours: no probe asked any more (it was planned before)", (B,), {B: ME},
-            [("announce", {B: "no probe"})]),
+        Row(
+            "B allocated after we started, planned here",
+            (B,),
+            {B: ME},
+            [("event", "nodeAssigned", "b"), ("announce", {B: "probe"})],
+        ),
+        Row(
+            "still ours: no probe asked any more (it was planned before)",
+            (B,),
+            {B: ME},
+            [("announce", {B: "no probe"})],
+        ),
     ],
     "a takeover is not probed and hands the old owner's connections over": [
         Row("synced with nothing", (), {}, [("announce", {})]),
         Row("C new, planned on node2", (C,), {C: "node2"}, [("announce", {})]),
-        Row("node2 died: C is ours", (C,), {C: ME},
-            [("event", "nodeAssigned", "c"), ("hand over", {C: "node2"}), ("announce", {C: "no probe"})]),
+        Row(
+            "node2 died: C is ours",
+            (C,),
+            {C: ME},
+            [("event", "nodeAssigned", "c"), ("hand over", {C: "node2"}), ("announce", {C: "no probe"})],
+        ),
     ],
     # commit 2da59c5: node3 probed after a gap, node2 (not yet withdrawn) answered, node3 stayed dark 30 s.
     "an address planned anywhere before a gap is not probed after it": [
         Row("synced with nothing", (), {}, [("announce", {})]),
         Row("C new, its only endpoint on node2", (C,), {C: "node2"}, [("announce", {})]),
         Row("the endpoint moves: for a moment no node is eligible", (C,), {}, [("announce", {})]),
-        Row("the endpoint is here now", (C,), {C: ME},
-            [("event", "nodeAssigned", "c"), ("announce", {C: "no probe"})]),
+        Row("the endpoint is here now", (C,), {C: ME}, [("event", "nodeAssigned", "c"), ("announce", {C: "no probe"})]),
     ],
     "an address we announced before is not probed when it comes back": [
         Row("synced with nothing", (), {}, [("announce", {})]),
         Row("B new, here", (B,), {B: ME}, [("event", "nodeAssigned", "b"), ("announce", {B: "probe"})]),
         Row("B moves to node2 (a rebalance)", (B,), {B: "node2"}, [("announce", {})]),
-        Row("B comes back", (B,), {B: ME},
-            [("event", "nodeAssigned", "b"), ("hand over", {B: "node2"}), ("announce", {B: "no probe"})]),
+        Row(
+            "B comes back",
+            (B,),
+            {B: ME},
+            [("event", "nodeAssigned", "b"), ("hand over", {B: "node2"}), ("announce", {B: "no probe"})],
+        ),
     ],
     "a fenced node announces nothing and says nothing": [
         Row("A ours", (A,), {A: ME}, [("event", "nodeAssigned", "a"), ("announce", {A: "no probe"})]),
@@ -130,4 +145,5 @@ def test_no_eligible_node_warnings_once_per_change_from_the_leader_only() -> Non
     for description, gaps, leader, expected in GAP_ROWS:
         warned, actions = l2_gap_actions(gaps, warned, leader=leader, service_obj=lambda key: None)
         assert [(a.event.type, a.event.reason, a.event.message) for a in actions] == [  # type: ignore[union-attr]
-            ("Warning", NO_ELIGIBLE_NODE, m) for m in expected], description
+            ("Warning", NO_ELIGIBLE_NODE, m) for m in expected
+        ], description

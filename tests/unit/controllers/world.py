@@ -47,16 +47,19 @@ def world(**kinds: Cache) -> Caches:
 
 
 def meta(name: str, ns: str | None = NS, **extra: Any) -> dict[str, Any]:
-    m = {"name": name, "uid": f"uid-{name}", "creationTimestamp": extra.pop("created", "2026-01-01T00:00:00Z"),
-         **extra}
+    m = {"name": name, "uid": f"uid-{name}", "creationTimestamp": extra.pop("created", "2026-01-01T00:00:00Z"), **extra}
     if ns is not None:
         m["namespace"] = ns
     return m
 
 
 def pool(name: str, *addresses: str) -> dict[str, Any]:
-    return {"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool", "metadata": meta(name),
-            "spec": {"addresses": list(addresses)}}
+    return {
+        "apiVersion": "metallb.io/v1beta1",
+        "kind": "IPAddressPool",
+        "metadata": meta(name),
+        "spec": {"addresses": list(addresses)},
+    }
 
 
 def l2adv(name: str, **spec: Any) -> dict[str, Any]:
@@ -64,21 +67,43 @@ def l2adv(name: str, **spec: Any) -> dict[str, Any]:
 
 
 def peer(name: str, address: str, **spec: Any) -> dict[str, Any]:
-    return {"apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer", "metadata": meta(name),
-            "spec": {"myASN": 64500, "peerASN": 64501, "peerAddress": address, **spec}}
+    return {
+        "apiVersion": "metallb.io/v1beta2",
+        "kind": "BGPPeer",
+        "metadata": meta(name),
+        "spec": {"myASN": 64500, "peerASN": 64501, "peerAddress": address, **spec},
+    }
 
 
 def secret(name: str, password: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": meta(name), "type": "kubernetes.io/basic-auth",
-            "data": {"password": base64.b64encode(password.encode()).decode()}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": meta(name),
+        "type": "kubernetes.io/basic-auth",
+        "data": {"password": base64.b64encode(password.encode()).decode()},
+    }
 
 
-def service(name: str, *ips: str, pool_name: str | None = None, ns: str = "default", local: bool = False,
-            created: str = "2026-01-01T00:00:00Z", **spec: Any) -> dict[str, Any]:
+def service(
+    name: str,
+    *ips: str,
+    pool_name: str | None = None,
+    ns: str = "default",
+    local: bool = False,
+    created: str = "2026-01-01T00:00:00Z",
+    **spec: Any,
+) -> dict[str, Any]:
     svc: dict[str, Any] = {
-        "apiVersion": "v1", "kind": "Service", "metadata": meta(name, ns=ns, created=created),
-        "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local" if local else "Cluster",
-                 "ports": [{"port": 80, "protocol": "TCP"}], **spec},
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": meta(name, ns=ns, created=created),
+        "spec": {
+            "type": "LoadBalancer",
+            "externalTrafficPolicy": "Local" if local else "Cluster",
+            "ports": [{"port": 80, "protocol": "TCP"}],
+            **spec,
+        },
         "status": {"loadBalancer": {"ingress": [{"ip": ip} for ip in ips]} if ips else {}},
     }
     if pool_name:
@@ -87,16 +112,27 @@ def service(name: str, *ips: str, pool_name: str | None = None, ns: str = "defau
 
 
 def node(name: str, ip: str, **labels: str) -> dict[str, Any]:
-    return {"metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, **labels}},
-            "status": {"addresses": [{"type": "InternalIP", "address": ip}],
-                       "conditions": [{"type": "Ready", "status": "True"}]}}
+    return {
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, **labels}},
+        "status": {
+            "addresses": [{"type": "InternalIP", "address": ip}],
+            "conditions": [{"type": "Ready", "status": "True"}],
+        },
+    }
 
 
 def endpoints_on(service_name: str, *nodes: str, ns: str = "default") -> dict[str, Any]:
-    return {"metadata": {"name": f"{service_name}-1", "namespace": ns,
-                         "labels": {"kubernetes.io/service-name": service_name}},
-            "endpoints": [{"addresses": [f"10.244.0.{i + 5}"], "nodeName": n, "conditions": {"ready": True}}
-                          for i, n in enumerate(nodes)]}
+    return {
+        "metadata": {
+            "name": f"{service_name}-1",
+            "namespace": ns,
+            "labels": {"kubernetes.io/service-name": service_name},
+        },
+        "endpoints": [
+            {"addresses": [f"10.244.0.{i + 5}"], "nodeName": n, "conditions": {"ready": True}}
+            for i, n in enumerate(nodes)
+        ],
+    }
 
 
 class Recorder:

@@ -920,9 +920,7 @@ def test_stats_match_a_brute_force_count(ops: list[tuple[str, Any]]) -> None:
 @given(ops=operations)
 def test_automatic_allocation_takes_the_lowest_free_address(ops: list[tuple[str, Any]]) -> None:
     live, _ = _replay(ops)
-    free_b = [
-        ip for ip in ipaddress.ip_network("10.0.2.0/29") if not live.holders(ip) and live.pool_for_ip(ip) == "b"
-    ]
+    free_b = [ip for ip in ipaddress.ip_network("10.0.2.0/29") if not live.holders(ip) and live.pool_for_ip(ip) == "b"]
     result = live.assign(req("other/probe", pool="b", ports=[9999]))
     if free_b:
         assert isinstance(result, Assignment) and result.ips[0] == free_b[0]
@@ -932,8 +930,11 @@ def test_automatic_allocation_takes_the_lowest_free_address(ops: list[tuple[str,
 
 def _state(a: Allocator) -> tuple[Any, ...]:
     """Everything a caller can see of an allocator, comparable."""
-    return ({k: str(v) for k, v in a.assignments().items()}, {n: tuple(a.pool_stats(n)) for n in a.pool_names},
-            a.services_per_pool())
+    return (
+        {k: str(v) for k, v in a.assignments().items()},
+        {n: tuple(a.pool_stats(n)) for n in a.pool_names},
+        a.services_per_pool(),
+    )
 
 
 @settings(max_examples=150, deadline=None)

@@ -93,11 +93,13 @@ def test_annotation_and_spec_load_balancer_ip_together_is_an_error_as_in_metallb
 
 
 def test_deprecated_spellings_are_honoured_and_reported() -> None:
-    raw = svc({
-        "metallb.universe.tf/address-pool": "old-pool",
-        "metallb.universe.tf/loadBalancerIPs": "10.1.1.244",
-        "metallb.universe.tf/allow-shared-ip": "old-key",
-    })
+    raw = svc(
+        {
+            "metallb.universe.tf/address-pool": "old-pool",
+            "metallb.universe.tf/loadBalancerIPs": "10.1.1.244",
+            "metallb.universe.tf/allow-shared-ip": "old-key",
+        }
+    )
     got = service.request_for(raw)
     assert (got.request.pool, got.request.requested_ips, got.request.sharing_key) == (
         "old-pool",

@@ -10,17 +10,29 @@ from speaker.kube.speakerlease import LAYER2_LABEL, LeaseView, lease_name, node_
 
 
 def lease(node: str, rv: int, *, holder: str | None = None, duration: int = 6, layer2: bool = True) -> dict:
-    return {"metadata": {"name": lease_name(node), "resourceVersion": str(rv),
-                         "labels": {LAYER2_LABEL: "true" if layer2 else "false"}},
-            "spec": {"holderIdentity": node if holder is None else holder, "leaseDurationSeconds": duration}}
+    return {
+        "metadata": {
+            "name": lease_name(node),
+            "resourceVersion": str(rv),
+            "labels": {LAYER2_LABEL: "true" if layer2 else "false"},
+        },
+        "spec": {"holderIdentity": node if holder is None else holder, "leaseDurationSeconds": duration},
+    }
 
 
 def test_names_round_trip_and_other_leases_are_ignored():
     assert node_of(lease_name("worker-1")) == "worker-1"
     assert node_of("baremetal-lb-allocator") is None
     v = LeaseView("a")
-    v.observe([{"metadata": {"name": "baremetal-lb-allocator", "resourceVersion": "1"},
-                "spec": {"holderIdentity": "b", "leaseDurationSeconds": 15}}], now=0)
+    v.observe(
+        [
+            {
+                "metadata": {"name": "baremetal-lb-allocator", "resourceVersion": "1"},
+                "spec": {"holderIdentity": "b", "leaseDurationSeconds": 15},
+            }
+        ],
+        now=0,
+    )
     assert v.alive(0) == {"a"}
 
 
@@ -104,8 +116,10 @@ def test_config_knobs_and_errors_name_field_and_value():
     for raw, message in [
         ({"lease_duration": "2500ms"}, "membership.lease_duration: '2500ms' must be whole seconds"),
         ({"lease_duration": "0s"}, "membership.lease_duration: '0s' must be positive"),
-        ({"lease_renew_interval": "3s"}, "membership.lease_renew_interval: 3s must be at most a third of "
-                                         "membership.lease_duration (6s)"),
+        (
+            {"lease_renew_interval": "3s"},
+            "membership.lease_renew_interval: 3s must be at most a third of membership.lease_duration (6s)",
+        ),
         ({"lease_renew_interval": "soon"}, "membership.lease_renew_interval: 'soon' is not a duration"),
         ({"lease_durations": "6s"}, "membership.lease_durations: unknown setting"),
     ]:

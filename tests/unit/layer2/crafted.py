@@ -18,13 +18,26 @@ CLIENT6 = "2001:db8:100::20"
 
 
 def make_table() -> PortTable:
-    return PortTable("eth0", mac_bytes(OUR_MAC), {ip_bytes(VIP4): VIP4}, {ip_bytes(VIP6): VIP6},
-                     elsewhere=frozenset({ip_bytes("198.51.100.241"), ip_bytes("2001:db8:100::241"),
-                                          ip_bytes(VIP4), ip_bytes(VIP6)}))
+    return PortTable(
+        "eth0",
+        mac_bytes(OUR_MAC),
+        {ip_bytes(VIP4): VIP4},
+        {ip_bytes(VIP6): VIP6},
+        elsewhere=frozenset(
+            {ip_bytes("198.51.100.241"), ip_bytes("2001:db8:100::241"), ip_bytes(VIP4), ip_bytes(VIP6)}
+        ),
+    )
 
 
-def arp_req(target: str = VIP4, *, src_mac: str = CLIENT_MAC, sender: str = CLIENT4, dst: str = "ff:ff:ff:ff:ff:ff",
-            op: int = 1, vlan: int | None = None) -> bytes:
+def arp_req(
+    target: str = VIP4,
+    *,
+    src_mac: str = CLIENT_MAC,
+    sender: str = CLIENT4,
+    dst: str = "ff:ff:ff:ff:ff:ff",
+    op: int = 1,
+    vlan: int | None = None,
+) -> bytes:
     l2 = Ether(src=src_mac, dst=dst)
     if vlan is not None:
         l2 = l2 / Dot1Q(vlan=vlan)
@@ -33,16 +46,27 @@ def arp_req(target: str = VIP4, *, src_mac: str = CLIENT_MAC, sender: str = CLIE
 
 def solicited(ip: str) -> str:
     import ipaddress
+
     raw = ipaddress.IPv6Address(ip).packed
     return str(ipaddress.IPv6Address(bytes.fromhex("ff0200000000000000000001ff") + raw[13:]))
 
 
-def ns(target: str = VIP6, *, src: str = CLIENT6, dst: str | None = None, src_mac: str = CLIENT_MAC,
-       eth_dst: str | None = None, hlim: int = 255, slla: str | None = CLIENT_MAC, code: int = 0,
-       vlan: int | None = None) -> bytes:
+def ns(
+    target: str = VIP6,
+    *,
+    src: str = CLIENT6,
+    dst: str | None = None,
+    src_mac: str = CLIENT_MAC,
+    eth_dst: str | None = None,
+    hlim: int = 255,
+    slla: str | None = CLIENT_MAC,
+    code: int = 0,
+    vlan: int | None = None,
+) -> bytes:
     dst = dst or solicited(target)
     if eth_dst is None:
         import ipaddress
+
         eth_dst = "33:33:" + ":".join(f"{b:02x}" for b in ipaddress.IPv6Address(dst).packed[12:])
     l2 = Ether(src=src_mac, dst=eth_dst)
     if vlan is not None:

@@ -40,7 +40,7 @@ def test_vip_filter_falls_back_above_the_limit():
     prog = bpf.arp_program(vips)
     assert len(prog) < 20
     assert accepts(prog, arp_req("192.0.2.1"))  # Python does the address match
-    at_limit = bpf.arp_program(vips[:bpf.VIP_FILTER_LIMIT_V4])
+    at_limit = bpf.arp_program(vips[: bpf.VIP_FILTER_LIMIT_V4])
     assert len(at_limit) <= 4096
 
 
@@ -65,6 +65,7 @@ def test_ndp_target_filter():
 def test_ndp_several_types():
     from scapy.layers.inet6 import ICMPv6ND_NA, IPv6
     from scapy.layers.l2 import Ether
+
     prog = bpf.ndp_program(types=(135, 136))
     na = bytes(Ether() / IPv6(hlim=255) / ICMPv6ND_NA(tgt=VIP6))
     assert accepts(prog, na) and accepts(prog, ns())

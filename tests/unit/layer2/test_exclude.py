@@ -17,8 +17,12 @@ NS = "metallb-system"
 
 
 def cm(text):
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "metallb-excludel2", "namespace": NS},
-            "data": {"excludel2.yaml": text}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "metallb-excludel2", "namespace": NS},
+        "data": {"excludel2.yaml": text},
+    }
 
 
 def test_metallbs_own_configmap_is_its_default_list():
@@ -59,12 +63,21 @@ def test_no_configmap_means_metallbs_shipped_list_and_no_key_means_nothing():
 
 # (description, text, what the error must say) — each one MetalLB's speaker refuses to start with.
 REFUSED = [
-    ("a pattern that does not compile", 'announcedInterfacesToExclude: ["^eth0$", "eth[0"]',
-     "data.excludel2.yaml: announcedInterfacesToExclude[1]: 'eth[0' is not a valid regular expression"),
-    ("an entry that is not a string", "announcedInterfacesToExclude: [eth0, 42]",
-     "announcedInterfacesToExclude[1]: 42 is not a string"),
-    ("not a list", "announcedInterfacesToExclude: eth0",
-     "announcedInterfacesToExclude: 'eth0' is not a list of regular expressions"),
+    (
+        "a pattern that does not compile",
+        'announcedInterfacesToExclude: ["^eth0$", "eth[0"]',
+        "data.excludel2.yaml: announcedInterfacesToExclude[1]: 'eth[0' is not a valid regular expression",
+    ),
+    (
+        "an entry that is not a string",
+        "announcedInterfacesToExclude: [eth0, 42]",
+        "announcedInterfacesToExclude[1]: 42 is not a string",
+    ),
+    (
+        "not a list",
+        "announcedInterfacesToExclude: eth0",
+        "announcedInterfacesToExclude: 'eth0' is not a list of regular expressions",
+    ),
     ("not YAML", "announcedInterfacesToExclude: [eth0", "data.excludel2.yaml: not valid YAML"),
     ("not a mapping", "- eth0", "data.excludel2.yaml: ['eth0'] is not a mapping with announcedInterfacesToExclude"),
 ]

@@ -36,14 +36,18 @@ def test_arp_reply():
     assert (a.hwtype, a.ptype, a.hwlen, a.plen, a.op) == (1, 0x0800, 6, 4, 2)
     assert (a.hwsrc, a.psrc, a.hwdst, a.pdst) == (OUR_MAC, VIP4, CLIENT_MAC, CLIENT4)
     # byte-identical to scapy's own construction
-    assert f == bytes(Ether(dst=CLIENT_MAC, src=OUR_MAC) / ARP(op=2, hwsrc=OUR_MAC, psrc=VIP4, hwdst=CLIENT_MAC,
-                                                               pdst=CLIENT4))
+    assert f == bytes(
+        Ether(dst=CLIENT_MAC, src=OUR_MAC) / ARP(op=2, hwsrc=OUR_MAC, psrc=VIP4, hwdst=CLIENT_MAC, pdst=CLIENT4)
+    )
 
 
-@pytest.mark.parametrize("builder,op,hwdst,psrc", [
-    (F.garp_request, 1, "00:00:00:00:00:00", VIP4),
-    (F.garp_reply, 2, OUR_MAC, VIP4),            # target MAC = sender MAC (LAB-NOTES)
-])
+@pytest.mark.parametrize(
+    "builder,op,hwdst,psrc",
+    [
+        (F.garp_request, 1, "00:00:00:00:00:00", VIP4),
+        (F.garp_reply, 2, OUR_MAC, VIP4),  # target MAC = sender MAC (LAB-NOTES)
+    ],
+)
 def test_gratuitous_arp(builder, op, hwdst, psrc):
     p = Ether(builder(MAC, F.ip_bytes(VIP4)))
     assert p.dst == "ff:ff:ff:ff:ff:ff" and p.src == OUR_MAC
@@ -57,8 +61,9 @@ def test_arp_probe_rfc5227():
 
 
 def test_solicited_na():
-    f = F.neighbor_advert(MAC, F.ip_bytes(VIP6), F.mac_bytes(CLIENT_MAC), F.ip_bytes(CLIENT6),
-                          F.NA_FLAG_SOLICITED | F.NA_FLAG_OVERRIDE)
+    f = F.neighbor_advert(
+        MAC, F.ip_bytes(VIP6), F.mac_bytes(CLIENT_MAC), F.ip_bytes(CLIENT6), F.NA_FLAG_SOLICITED | F.NA_FLAG_OVERRIDE
+    )
     p = Ether(f)
     assert p[IPv6].plen == 32 and p[IPv6].nh == 58 and p[IPv6].hlim == 255
     na = p[ICMPv6ND_NA]

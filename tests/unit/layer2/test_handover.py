@@ -20,10 +20,14 @@ V6 = Forward("2001:db8::240", "eth0.5", "2001:db8::11")
 def test_ruleset_remembers_new_connections_and_forwards_the_others():
     text = ruleset([V4, V6])
     assert 'type filter hook ingress device "eth0" priority -500' in text
-    assert ("ip daddr 198.51.100.240 meta l4proto tcp tcp flags & (syn | ack) == syn "
-            "update @own4 { ip saddr . tcp sport . ip daddr . tcp dport }") in text
-    assert ("ip daddr 198.51.100.240 meta l4proto tcp ip saddr . tcp sport . ip daddr . tcp dport != @own4 "
-            'counter fwd ip to 198.51.100.11 device "eth0"') in text
+    assert (
+        "ip daddr 198.51.100.240 meta l4proto tcp tcp flags & (syn | ack) == syn "
+        "update @own4 { ip saddr . tcp sport . ip daddr . tcp dport }"
+    ) in text
+    assert (
+        "ip daddr 198.51.100.240 meta l4proto tcp ip saddr . tcp sport . ip daddr . tcp dport != @own4 "
+        'counter fwd ip to 198.51.100.11 device "eth0"'
+    ) in text
     assert 'fwd ip6 to 2001:db8::11 device "eth0.5"' in text and "@own6" in text
     assert text.index("update @own4") < text.index("!= @own4")  # a SYN is remembered before the forward rule
 
@@ -99,7 +103,6 @@ def test_without_nft_it_warns_once_and_announces_anyway(caplog: pytest.LogCaptur
 # --- the controller's side: forward only on a takeover from a node that left cleanly, and before announcing
 
 
-
 class Items:
     def __init__(self, *objs: dict) -> None:
         self.objs = list(objs)
@@ -142,29 +145,50 @@ class NoEvents:
 
 def world() -> dict:
     def node(name: str, ip: str) -> dict:
-        return {"metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
-                "status": {"addresses": [{"type": "InternalIP", "address": ip}],
-                           "conditions": [{"type": "Ready", "status": "True"}]}}
-    svc = {"metadata": {"name": "web", "namespace": "default", "annotations": {IP_ALLOCATED_FROM_POOL: "lan"}},
-           "spec": {"type": "LoadBalancer"},
-           "status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.240"}]}}}
-    serving = {"metadata": {"name": "web-1", "namespace": "default", "labels": {"kubernetes.io/service-name": "web"}},
-               "endpoints": [{"addresses": ["10.244.0.5"], "conditions": {"ready": True}}]}  # eTP=Cluster needs one
-    return {"services": Items(svc), "endpointslices": Items(serving), "servicel2statuses": Items(),
-            "nodes": Items(node("node1", "198.51.100.11"), node("node2", "198.51.100.12")),
-            "ipaddresspools": Items({"metadata": {"name": "lan", "namespace": "metallb-system"},
-                                     "spec": {"addresses": ["198.51.100.240/29"]}}),
-            "l2advertisements": Items({"metadata": {"name": "lan", "namespace": "metallb-system"},
-                                       "spec": {"ipAddressPools": ["lan"]}})}
+        return {
+            "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+            "status": {
+                "addresses": [{"type": "InternalIP", "address": ip}],
+                "conditions": [{"type": "Ready", "status": "True"}],
+            },
+        }
+
+    svc = {
+        "metadata": {"name": "web", "namespace": "default", "annotations": {IP_ALLOCATED_FROM_POOL: "lan"}},
+        "spec": {"type": "LoadBalancer"},
+        "status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.240"}]}},
+    }
+    serving = {
+        "metadata": {"name": "web-1", "namespace": "default", "labels": {"kubernetes.io/service-name": "web"}},
+        "endpoints": [{"addresses": ["10.244.0.5"], "conditions": {"ready": True}}],
+    }  # eTP=Cluster needs one
+    return {
+        "services": Items(svc),
+        "endpointslices": Items(serving),
+        "servicel2statuses": Items(),
+        "nodes": Items(node("node1", "198.51.100.11"), node("node2", "198.51.100.12")),
+        "ipaddresspools": Items(
+            {"metadata": {"name": "lan", "namespace": "metallb-system"}, "spec": {"addresses": ["198.51.100.240/29"]}}
+        ),
+        "l2advertisements": Items(
+            {"metadata": {"name": "lan", "namespace": "metallb-system"}, "spec": {"ipAddressPools": ["lan"]}}
+        ),
+    }
 
 
 def controller(rec: Recorder, alive: dict, departed: dict) -> Layer2Controller:
     caches = Caches(**world())
-    return Layer2Controller(node="node1", caches=caches, views=ViewSource(caches, load_balancer_class=None),
-                            synced=lambda: True, announcer=rec,  # type: ignore[arg-type]
-                            events=NoEvents(),  # type: ignore[arg-type]
-                            alive=lambda: alive["now"], handover=rec,  # type: ignore[arg-type]
-                            departed=lambda: departed["now"])
+    return Layer2Controller(
+        node="node1",
+        caches=caches,
+        views=ViewSource(caches, load_balancer_class=None),
+        synced=lambda: True,
+        announcer=rec,  # type: ignore[arg-type]
+        events=NoEvents(),  # type: ignore[arg-type]
+        alive=lambda: alive["now"],
+        handover=rec,  # type: ignore[arg-type]
+        departed=lambda: departed["now"],
+    )
 
 
 def test_takeover_from_a_node_that_left_forwards_for_the_drain_period_before_announcing():
@@ -174,8 +198,7 @@ def test_takeover_from_a_node_that_left_forwards_for_the_drain_period_before_ann
     assert rec.log == [("announce", ())]  # node2 announces
     alive["now"], departed["now"] = frozenset({"node1"}), frozenset({"node2"})  # node2's LEAVE
     ctl.recompute()
-    assert rec.log[1:] == [("forward", {"198.51.100.240": ["198.51.100.12"]}, None),
-                           ("announce", ("198.51.100.240",))]
+    assert rec.log[1:] == [("forward", {"198.51.100.240": ["198.51.100.12"]}, None), ("announce", ("198.51.100.240",))]
     ctl.tick()
     assert rec.log[3:] == []  # nothing left to confirm
 
@@ -186,8 +209,10 @@ def test_takeover_from_a_node_declared_dead_forwards_briefly_and_longer_if_its_l
     ctl.recompute()
     alive["now"] = frozenset({"node1"})  # node2's heartbeats stalled past dead_after...
     ctl.recompute()
-    assert rec.log[1:] == [("forward", {"198.51.100.240": ["198.51.100.12"]}, CONFIRM),
-                           ("announce", ("198.51.100.240",))]
+    assert rec.log[1:] == [
+        ("forward", {"198.51.100.240": ["198.51.100.12"]}, CONFIRM),
+        ("announce", ("198.51.100.240",)),
+    ]
     ctl.tick()
     assert rec.log[3:] == []  # no LEAVE yet: nothing more
     departed["now"] = frozenset({"node2"})  # ...because it was stopping: its LEAVE arrives after our takeover

@@ -42,7 +42,8 @@ def test_speaker_announced_is_one_family_with_a_series_per_protocol():
     assert text.count("# TYPE metallb_speaker_announced gauge") == 1
     assert [line for line in text.splitlines() if line.startswith("metallb_speaker_announced{")] == [
         'metallb_speaker_announced{ip="198.51.100.241",node="node-1",protocol="bgp",service="default/api"} 1.0',
-        'metallb_speaker_announced{ip="198.51.100.240",node="node-1",protocol="layer2",service="default/web"} 1.0']
+        'metallb_speaker_announced{ip="198.51.100.240",node="node-1",protocol="layer2",service="default/web"} 1.0',
+    ]
     bgp.clear()  # read at scrape time: a withdrawn route is gone from the next scrape
     assert 'protocol="bgp"' not in generate_latest(reg).decode()
     with pytest.raises(ValueError, match="Duplicated"):  # a second collector of the family is refused

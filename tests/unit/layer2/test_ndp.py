@@ -78,6 +78,7 @@ def test_zero_length_option_is_dropped(table):
     bad = bytearray(ns())
     bad[79] = 0  # the SLLA option's length; fix the checksum so only the option is wrong
     from speaker.layer2.frames import icmp6_checksum
+
     bad[56:58] = b"\x00\x00"
     bad[56:58] = icmp6_checksum(bytes(bad[22:38]), bytes(bad[38:54]), bytes(bad[54:])).to_bytes(2, "big")
     assert ndp.handle(bytes(bad), table) is DropReason.MALFORMED

@@ -36,8 +36,12 @@ def test_our_own_frames_are_not():
 
 
 def test_na_for_the_target_is_a_conflict():
-    na = bytes(Ether(src=OTHER_MAC) / IPv6(src=VIP6, dst="ff02::1", hlim=255) / ICMPv6ND_NA(tgt=VIP6, O=1)
-               / ICMPv6NDOptDstLLAddr(lladdr="02:00:00:00:00:77"))
+    na = bytes(
+        Ether(src=OTHER_MAC)
+        / IPv6(src=VIP6, dst="ff02::1", hlim=255)
+        / ICMPv6ND_NA(tgt=VIP6, O=1)
+        / ICMPv6NDOptDstLLAddr(lladdr="02:00:00:00:00:77")
+    )
     assert conflicting_mac(na, V6, US) == mac_bytes("02:00:00:00:00:77")
     assert conflicting_mac(na, ip_bytes("2001:db8::9"), US) is None
 
@@ -49,6 +53,6 @@ def test_simultaneous_dad_is_a_conflict_but_a_normal_ns_is_not():
 
 def test_announcement_frames():
     mac = mac_bytes(OUR_MAC)
-    assert len(announcement_frames(mac, V4)) == 2   # request + reply
-    assert len(announcement_frames(mac, V6)) == 1   # unsolicited NA
+    assert len(announcement_frames(mac, V4)) == 2  # request + reply
+    assert len(announcement_frames(mac, V6)) == 1  # unsolicited NA
     assert burst_times(10.0, (0.0, 0.05)) == [10.0, 10.05]

@@ -88,8 +88,10 @@ def test_child_applies_a_transaction_then_announces_in_order(pair):
     ours, theirs = pair
     r = FakeResponder()
     child = Child(r, ours, Counters())
-    theirs.sendall(encode({"t": "apply", "ops": [port(add=[V4, V6], reset=True)]})
-                   + encode({"t": "announce", "items": [["eth0", MAC, V4]]}))
+    theirs.sendall(
+        encode({"t": "apply", "ops": [port(add=[V4, V6], reset=True)]})
+        + encode({"t": "announce", "items": [["eth0", MAC, V4]]})
+    )
     child.on_readable()
     both = frozenset({ip_bytes(V4), ip_bytes(V6)})
     assert r.calls == [
@@ -156,6 +158,7 @@ def test_child_reports_counts_then_heartbeats(pair):
 
 def child_pid() -> int:
     import os
+
     return os.getpid()
 
 
@@ -171,6 +174,7 @@ class FakeLoop:
         class T:
             def cancel(self) -> None:
                 pass
+
         return T()
 
     def add_reader(self, sock, fn):
@@ -225,8 +229,10 @@ def test_speaker_side_sends_nothing_before_ready_then_the_full_table_then_deltas
     sp.remove_port("vx0")  # never had a table: nothing to say
     sp.commit()
     sp.announce([("eth0", mac_bytes(MAC), ip_bytes(V4B), V4B)])
-    assert read_all(child) == [{"t": "apply", "ops": [port(add=[V4B])]},
-                               {"t": "announce", "items": [["eth0", MAC, V4B]]}]
+    assert read_all(child) == [
+        {"t": "apply", "ops": [port(add=[V4B])]},
+        {"t": "announce", "items": [["eth0", MAC, V4B]]},
+    ]
 
     child.sendall(encode({"t": "report", "requests": {V4: 5}, "dropped": {"from-us": 1}}))
     sp._on_readable()

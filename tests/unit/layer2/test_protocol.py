@@ -49,8 +49,11 @@ def state(index=2, mac=MAC, *ips):
 
 # --- framing --------------------------------------------------------------------------------------------------
 def test_messages_survive_any_split():
-    msgs = [{"t": "apply", "ops": [port(add=[V4, V6], reset=True)]}, {"t": "report"},
-            {"t": "announce", "items": [["eth0", MAC, V4]]}]
+    msgs = [
+        {"t": "apply", "ops": [port(add=[V4, V6], reset=True)]},
+        {"t": "report"},
+        {"t": "announce", "items": [["eth0", MAC, V4]]},
+    ]
     wire = b"".join(encode(m) for m in msgs)
     for cut in range(len(wire) + 1):
         d = Decoder()
@@ -62,12 +65,15 @@ def test_messages_survive_any_split():
     assert got == msgs
 
 
-@pytest.mark.parametrize("raw, message", [
-    ((MAX_MESSAGE + 1).to_bytes(4, "big"), "exceeds"),
-    (b"\x00\x00\x00\x03abc", "not JSON"),
-    (b"\x00\x00\x00\x02[]", "not a message object"),
-    (b"\x00\x00\x00\x08{\"x\": 1}", "not a message object"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ((MAX_MESSAGE + 1).to_bytes(4, "big"), "exceeds"),
+        (b"\x00\x00\x00\x03abc", "not JSON"),
+        (b"\x00\x00\x00\x02[]", "not a message object"),
+        (b'\x00\x00\x00\x08{"x": 1}', "not a message object"),
+    ],
+)
 def test_decoder_rejects_garbage(raw, message):
     with pytest.raises(ProtocolError, match=message):
         Decoder().feed(raw)
@@ -122,36 +128,42 @@ def test_a_port_removed_then_added_again_in_one_transaction_is_synced_not_remove
     assert changes == Changes(synced=("eth0",))
 
 
-@pytest.mark.parametrize("ops, message", [
-    ("nope", "apply.ops: 'nope' is not a list"),
-    ([["port"]], r"apply.ops\[0\]: \['port'\] is not an object"),
-    ([{"op": "flood"}], r"apply.ops\[0\].op: 'flood' is not one of port, remove, forget"),
-    ([port(name="")], r"apply.ops\[0\].name: '' is not an interface name"),
-    ([port(name="x" * 16)], r"apply.ops\[0\].name"),
-    ([port(index=0, reset=True)], r"apply.ops\[0\].index: 0 is not an interface index"),
-    ([port(index=True, reset=True)], r"apply.ops\[0\].index: True"),
-    ([port(mac="02:00:00:00:01", reset=True)], r"apply.ops\[0\].mac: '02:00:00:00:01' is not a MAC address"),
-    ([port(mac="zz:00:00:00:00:01", reset=True)], r"apply.ops\[0\].mac"),
-    ([{**port(reset=True), "reset": "yes"}], r"apply.ops\[0\].reset: 'yes' must be true or false"),
-    ([{**port(reset=True), "add": V4}], r"apply.ops\[0\]: add/del must be lists"),
-    ([port(add=[V4])], r"apply.ops\[0\]: change to eth0, which has no table \(a new port needs reset\)"),
-    ([port(add=[V4], dele=[V4], reset=True)], r"apply.ops\[0\].del: a reset has nothing to delete"),
-    ([port(add=[4], reset=True)], r"apply.ops\[0\].add\[0\]: 4 is not an address"),
-    ([port(add=[V4, V4], reset=True)], r"apply.ops\[0\].add\[1\]: 198.51.100.240 is already in eth0's table"),
-    ([{"op": "remove", "name": "eth0"}], r"apply.ops\[0\]: remove eth0, which has no table"),
-])
+@pytest.mark.parametrize(
+    "ops, message",
+    [
+        ("nope", "apply.ops: 'nope' is not a list"),
+        ([["port"]], r"apply.ops\[0\]: \['port'\] is not an object"),
+        ([{"op": "flood"}], r"apply.ops\[0\].op: 'flood' is not one of port, remove, forget"),
+        ([port(name="")], r"apply.ops\[0\].name: '' is not an interface name"),
+        ([port(name="x" * 16)], r"apply.ops\[0\].name"),
+        ([port(index=0, reset=True)], r"apply.ops\[0\].index: 0 is not an interface index"),
+        ([port(index=True, reset=True)], r"apply.ops\[0\].index: True"),
+        ([port(mac="02:00:00:00:01", reset=True)], r"apply.ops\[0\].mac: '02:00:00:00:01' is not a MAC address"),
+        ([port(mac="zz:00:00:00:00:01", reset=True)], r"apply.ops\[0\].mac"),
+        ([{**port(reset=True), "reset": "yes"}], r"apply.ops\[0\].reset: 'yes' must be true or false"),
+        ([{**port(reset=True), "add": V4}], r"apply.ops\[0\]: add/del must be lists"),
+        ([port(add=[V4])], r"apply.ops\[0\]: change to eth0, which has no table \(a new port needs reset\)"),
+        ([port(add=[V4], dele=[V4], reset=True)], r"apply.ops\[0\].del: a reset has nothing to delete"),
+        ([port(add=[4], reset=True)], r"apply.ops\[0\].add\[0\]: 4 is not an address"),
+        ([port(add=[V4, V4], reset=True)], r"apply.ops\[0\].add\[1\]: 198.51.100.240 is already in eth0's table"),
+        ([{"op": "remove", "name": "eth0"}], r"apply.ops\[0\]: remove eth0, which has no table"),
+    ],
+)
 def test_malformed_ops_name_the_op_and_field(ops, message):
     with pytest.raises(ProtocolError, match=message):
         apply_ops({}, ops)
 
 
-@pytest.mark.parametrize("op, message", [
-    (port(dele=[V4B]), r"del\[0\]: 198.51.100.241 is not in eth0's table"),
-    (port(add=[V4]), r"add\[0\]: 198.51.100.240 is already in eth0's table"),
-    (port(mac=MAC2, add=[V4B]), "eth0 changed ifindex/MAC without reset"),
-    (port(index=3, add=[V4B]), "eth0 changed ifindex/MAC without reset"),
-    ({"op": "forget", "name": "eth0"}, "forget eth0, which still has a table"),
-])
+@pytest.mark.parametrize(
+    "op, message",
+    [
+        (port(dele=[V4B]), r"del\[0\]: 198.51.100.241 is not in eth0's table"),
+        (port(add=[V4]), r"add\[0\]: 198.51.100.240 is already in eth0's table"),
+        (port(mac=MAC2, add=[V4B]), "eth0 changed ifindex/MAC without reset"),
+        (port(index=3, add=[V4B]), "eth0 changed ifindex/MAC without reset"),
+        ({"op": "forget", "name": "eth0"}, "forget eth0, which still has a table"),
+    ],
+)
 def test_ops_that_do_not_match_the_childs_table_are_errors(op, message):
     """A delta that does not fit means the two sides disagree: an error (the child exits and is restarted
     with the full table) rather than a guess."""
@@ -206,8 +218,10 @@ def test_deltas_replayed_on_the_child_reproduce_the_speakers_tables():
 # --- gratuitous orders -----------------------------------------------------------------------------------------
 def test_announce_round_trip_and_errors():
     msg = announce_msg([("eth0", mac_bytes(MAC), V4), ("eth0", mac_bytes(MAC), V6)])
-    assert parse_announce(msg) == [("eth0", mac_bytes(MAC), ip_bytes(V4), V4),
-                                   ("eth0", mac_bytes(MAC), ip_bytes(V6), V6)]
+    assert parse_announce(msg) == [
+        ("eth0", mac_bytes(MAC), ip_bytes(V4), V4),
+        ("eth0", mac_bytes(MAC), ip_bytes(V6), V6),
+    ]
     with pytest.raises(ProtocolError, match=r"announce.items\[0\]: \['eth0'\] is not \[ifname, mac, ip\]"):
         parse_announce({"t": "announce", "items": [["eth0"]]})
     with pytest.raises(ProtocolError, match=r"announce.items\[0\].ip: '1.2.3' is not an address"):
@@ -235,11 +249,14 @@ def test_counters_are_taken_in_place_and_added_up_on_the_speaker():
     assert m.dropped == {"from-us": 1}
 
 
-@pytest.mark.parametrize("report, message", [
-    ({"requests": [1]}, r"report.requests: \[1\] is not an object"),
-    ({"responses": {V4: -1}}, r"report.responses\['198.51.100.240'\]: -1 is not a count"),
-    ({"requests": {V4: 1}, "dropped": {"x": "1"}}, r"report.dropped\['x'\]: '1' is not a count"),
-])
+@pytest.mark.parametrize(
+    "report, message",
+    [
+        ({"requests": [1]}, r"report.requests: \[1\] is not an object"),
+        ({"responses": {V4: -1}}, r"report.responses\['198.51.100.240'\]: -1 is not a count"),
+        ({"requests": {V4: 1}, "dropped": {"x": "1"}}, r"report.dropped\['x'\]: '1' is not a count"),
+    ],
+)
 def test_a_bad_report_adds_nothing(report, message):
     m = Layer2Metrics()
     with pytest.raises(ProtocolError, match=message):

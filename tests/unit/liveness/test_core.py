@@ -109,7 +109,10 @@ def test_restart_with_higher_incarnation_while_alive_is_noted_without_a_view_cha
     c = core()
     recv(c, Peer("n2", incarnation=500).msg(0.0), 0.0)
     acts = recv(c, Peer("n2", incarnation=900).msg(0.05), 0.05)
-    assert views(acts) == [] and ("n2", "restarted", ) in events(acts)
+    assert views(acts) == [] and (
+        "n2",
+        "restarted",
+    ) in events(acts)
     # the old incarnation is now stale
     assert drops(recv(c, Peer("n2", incarnation=500, seq=99).msg(0.06), 0.06)) == ["replay"]
 
@@ -340,13 +343,16 @@ def test_settings_validation():
         MembershipSettings(interval=0)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("198.51.100.12", ("198.51.100.12", 7947)),
-    ("198.51.100.12:8000", ("198.51.100.12", 8000)),
-    ("2001:db8::12", ("2001:db8::12", 7947)),
-    ("[2001:db8::12]:8000", ("2001:db8::12", 8000)),
-    (("198.51.100.12", 9), ("198.51.100.12", 9)),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("198.51.100.12", ("198.51.100.12", 7947)),
+        ("198.51.100.12:8000", ("198.51.100.12", 8000)),
+        ("2001:db8::12", ("2001:db8::12", 7947)),
+        ("[2001:db8::12]:8000", ("2001:db8::12", 8000)),
+        (("198.51.100.12", 9), ("198.51.100.12", 9)),
+    ],
+)
 def test_parse_address(text, expected):
     assert parse_address(text) == expected
 

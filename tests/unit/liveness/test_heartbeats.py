@@ -23,6 +23,7 @@ def _metric(name, **labels):
 
 def test_two_members_join_leave_and_a_wrong_key_is_counted():
     changes: list[frozenset[str]] = []
+
     def on_change(alive):
         changes.append(alive)
 

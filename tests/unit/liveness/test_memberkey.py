@@ -18,11 +18,14 @@ def test_metallbs_value_is_the_key_as_text():
     assert key_from_secret(_secret(value), "Secret x") == value
 
 
-@pytest.mark.parametrize("secret, message", [
-    (_secret(None), "Secret ns/memberlist: data.secretkey is missing"),
-    ({"data": {"secretkey": "not base64!"}}, "data.secretkey is not base64"),
-    (_secret(b"short"), "data.secretkey is 5 bytes; at least 16 are needed"),
-])
+@pytest.mark.parametrize(
+    "secret, message",
+    [
+        (_secret(None), "Secret ns/memberlist: data.secretkey is missing"),
+        ({"data": {"secretkey": "not base64!"}}, "data.secretkey is not base64"),
+        (_secret(b"short"), "data.secretkey is 5 bytes; at least 16 are needed"),
+    ],
+)
 def test_unusable_secrets_are_named_without_the_value(secret, message):
     with pytest.raises(SecretKeyError, match=message) as exc:
         key_from_secret(secret, "Secret ns/memberlist")
@@ -37,8 +40,16 @@ def test_new_secret_is_in_metallbs_format_and_readable_back():
 
 
 def _src(**kw):
-    args = dict(key_known=True, no_key_reason=None, switched=False, heartbeat_alive=frozenset({"a"}),
-                lease_alive=frozenset({"a"}), lease_ready=True, since_key=0.0, catch_up=2.0)
+    args = dict(
+        key_known=True,
+        no_key_reason=None,
+        switched=False,
+        heartbeat_alive=frozenset({"a"}),
+        lease_alive=frozenset({"a"}),
+        lease_ready=True,
+        since_key=0.0,
+        catch_up=2.0,
+    )
     args.update(kw)
     return liveness_source(**args)
 

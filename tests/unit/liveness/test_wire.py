@@ -22,7 +22,8 @@ OTHER = b"o" * 32
 
 u64 = st.integers(0, 2**64 - 1)
 names = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=60).filter(
-    lambda s: len(s.encode()) <= MAX_NAME)
+    lambda s: len(s.encode()) <= MAX_NAME
+)
 messages = st.builds(Message, st.sampled_from(list(Kind)), names, u64, u64, u64, u64)
 
 

@@ -6,23 +6,40 @@ from speaker.plan.election import EXCLUDE_LABEL, NodeInfo, node_info
 
 
 def obj(kind, name, spec, ts="2026-01-01T00:00:00Z"):
-    return {"apiVersion": "metallb.io/v1beta1", "kind": kind,
-            "metadata": {"name": name, "namespace": "metallb-system", "creationTimestamp": ts}, "spec": spec}
+    return {
+        "apiVersion": "metallb.io/v1beta1",
+        "kind": kind,
+        "metadata": {"name": name, "namespace": "metallb-system", "creationTimestamp": ts},
+        "spec": spec,
+    }
 
 
 def svc(name, ips, pool="lan", local=False, ts="2026-01-02T00:00:00Z", ns="default", **spec):
-    return {"metadata": {"name": name, "namespace": ns, "creationTimestamp": ts,
-                         "annotations": {"metallb.io/ip-allocated-from-pool": pool} if pool else {}},
-            "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local" if local else "Cluster", **spec},
-            "status": {"loadBalancer": {"ingress": [{"ip": ip} for ip in ips]}}}
+    return {
+        "metadata": {
+            "name": name,
+            "namespace": ns,
+            "creationTimestamp": ts,
+            "annotations": {"metallb.io/ip-allocated-from-pool": pool} if pool else {},
+        },
+        "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local" if local else "Cluster", **spec},
+        "status": {"loadBalancer": {"ingress": [{"ip": ip} for ip in ips]}},
+    }
 
 
 CFG = build_config(
-    [obj("IPAddressPool", "lan", {"addresses": ["198.51.100.240-198.51.100.250"]}),
-     obj("IPAddressPool", "bgp-only", {"addresses": ["192.0.2.0/28"]})],
-    [obj("L2Advertisement", "lan", {"ipAddressPools": ["lan"]}),
-     obj("L2Advertisement", "lan-eth1", {"ipAddressPools": ["lan"], "interfaces": ["eth1"],
-                                        "nodeSelectors": [{"matchLabels": {"rack": "a"}}]})],
+    [
+        obj("IPAddressPool", "lan", {"addresses": ["198.51.100.240-198.51.100.250"]}),
+        obj("IPAddressPool", "bgp-only", {"addresses": ["192.0.2.0/28"]}),
+    ],
+    [
+        obj("L2Advertisement", "lan", {"ipAddressPools": ["lan"]}),
+        obj(
+            "L2Advertisement",
+            "lan-eth1",
+            {"ipAddressPools": ["lan"], "interfaces": ["eth1"], "nodeSelectors": [{"matchLabels": {"rack": "a"}}]},
+        ),
+    ],
 )
 NODES = {"n1": NodeInfo({"rack": "a"}), "n2": NodeInfo({"rack": "b"}), "n3": NodeInfo({EXCLUDE_LABEL: ""})}
 ALIVE = frozenset({"n1", "n2", "n3"})
@@ -75,16 +92,37 @@ def test_bgp_plan_nodes_peers_local_and_aggregation():
     cfg = build_config(
         [obj("IPAddressPool", "pub", {"addresses": ["192.0.2.0/28"]})],
         [],
-        [obj("BGPAdvertisement", "all", {"ipAddressPools": ["pub"], "communities": ["64512:100"]}),
-         obj("BGPAdvertisement", "agg", {"ipAddressPools": ["pub"], "aggregationLength": 28, "peers": ["edge"],
-                                         "nodeSelectors": [{"matchLabels": {"rack": "a"}}]})],
-        [obj("BGPPeer", "edge", {"myASN": 64512, "peerASN": 64513, "peerAddress": "198.51.100.1"}),
-         obj("BGPPeer", "tor-b", {"myASN": 64512, "peerASN": 64514, "peerAddress": "198.51.100.2",
-                                  "nodeSelectors": [{"matchLabels": {"rack": "b"}}]})],
+        [
+            obj("BGPAdvertisement", "all", {"ipAddressPools": ["pub"], "communities": ["64512:100"]}),
+            obj(
+                "BGPAdvertisement",
+                "agg",
+                {
+                    "ipAddressPools": ["pub"],
+                    "aggregationLength": 28,
+                    "peers": ["edge"],
+                    "nodeSelectors": [{"matchLabels": {"rack": "a"}}],
+                },
+            ),
+        ],
+        [
+            obj("BGPPeer", "edge", {"myASN": 64512, "peerASN": 64513, "peerAddress": "198.51.100.1"}),
+            obj(
+                "BGPPeer",
+                "tor-b",
+                {
+                    "myASN": 64512,
+                    "peerASN": 64514,
+                    "peerAddress": "198.51.100.2",
+                    "nodeSelectors": [{"matchLabels": {"rack": "b"}}],
+                },
+            ),
+        ],
     )
     assert not cfg.errors, cfg.errors
-    services = addressed_services([svc("web", ["192.0.2.1"], pool="pub"),
-                                   svc("db", ["192.0.2.2"], pool="pub", local=True)], None)
+    services = addressed_services(
+        [svc("web", ["192.0.2.1"], pool="pub"), svc("db", ["192.0.2.2"], pool="pub", local=True)], None
+    )
     rack_a = {"rack": "a"}
     peers = peers_for_node(cfg.peers.values(), rack_a)
     assert [p.name for p in peers] == ["edge"]  # tor-b selects rack b only
@@ -93,14 +131,27 @@ def test_bgp_plan_nodes_peers_local_and_aggregation():
     assert prefixes == ["192.0.2.0/28", "192.0.2.1/32"]  # db: no ready endpoint on n1; agg only to edge
     web = next(r for r in plan_a["edge"] if str(r.prefix) == "192.0.2.1/32")
     assert web.communities == ((64512 << 16) | 100,)
-    plan_b = bgp_plan(services, cfg, "n2", {"rack": "b"}, {"default/db": frozenset({"n2"})},
-                      peers_for_node(cfg.peers.values(), {"rack": "b"}))
+    plan_b = bgp_plan(
+        services,
+        cfg,
+        "n2",
+        {"rack": "b"},
+        {"default/db": frozenset({"n2"})},
+        peers_for_node(cfg.peers.values(), {"rack": "b"}),
+    )
     assert sorted(str(r.prefix) for r in plan_b["edge"]) == ["192.0.2.1/32", "192.0.2.2/32"]
     assert sorted(str(r.prefix) for r in plan_b["tor-b"]) == ["192.0.2.1/32", "192.0.2.2/32"]
     # an excluded node (kubeadm's label, ignore_exclude_lb off) keeps its sessions and advertises nothing
     excluded = node_info({"metadata": {"labels": {"rack": "b", EXCLUDE_LABEL: ""}}}).why_excluded
-    plan_x = bgp_plan(services, cfg, "n2", {"rack": "b"}, {"default/db": frozenset({"n2"})},
-                      peers_for_node(cfg.peers.values(), {"rack": "b"}), node_excluded=excluded)
+    plan_x = bgp_plan(
+        services,
+        cfg,
+        "n2",
+        {"rack": "b"},
+        {"default/db": frozenset({"n2"})},
+        peers_for_node(cfg.peers.values(), {"rack": "b"}),
+        node_excluded=excluded,
+    )
     assert plan_x == {"edge": frozenset(), "tor-b": frozenset()}
 
 
@@ -108,8 +159,12 @@ def test_bgp_plan_nodes_peers_local_and_aggregation():
 
 from speaker.plan.announce import NO_ELIGIBLE_NODE, NO_LIVE_SPEAKER, l2_unannounced  # noqa: E402
 
-KUBEADM = {f"cp{i}": {"metadata": {"name": f"cp{i}", "labels": {"node-role.kubernetes.io/control-plane": "",
-                                                                 EXCLUDE_LABEL: ""}}} for i in (1, 2, 3)}
+KUBEADM = {
+    f"cp{i}": {
+        "metadata": {"name": f"cp{i}", "labels": {"node-role.kubernetes.io/control-plane": "", EXCLUDE_LABEL: ""}}
+    }
+    for i in (1, 2, 3)
+}
 
 
 def gaps(services, nodes=NODES, ready=None, alive=ALIVE, cfg=CFG):
@@ -120,13 +175,13 @@ def gaps(services, nodes=NODES, ready=None, alive=ALIVE, cfg=CFG):
 
 def test_all_control_plane_homelab_has_no_eligible_node_and_says_which_label():
     nodes = {n: node_info(o) for n, o in KUBEADM.items()}
-    g = gaps([svc("traefik", ["198.51.100.240"], ts="2026-01-03T00:00:00Z")], nodes=nodes,
-             alive=frozenset(nodes))
+    g = gaps([svc("traefik", ["198.51.100.240"], ts="2026-01-03T00:00:00Z")], nodes=nodes, alive=frozenset(nodes))
     assert list(g) == ["default/traefik"]
     assert g["default/traefik"].reason == NO_ELIGIBLE_NODE
     assert g["default/traefik"].message == (
         "198.51.100.240: no node may announce it: cp1, cp2, cp3: labelled "
-        "node.kubernetes.io/exclude-from-external-load-balancers (set ignore_exclude_lb to announce from them)")
+        "node.kubernetes.io/exclude-from-external-load-balancers (set ignore_exclude_lb to announce from them)"
+    )
 
 
 def test_ignore_exclude_lb_makes_the_same_nodes_eligible():
@@ -141,15 +196,21 @@ def test_ignore_exclude_lb_makes_the_same_nodes_eligible():
 
 
 def test_each_reason_is_named_per_node():
-    nodes = {"n1": NodeInfo({"rack": "b"}, network_unavailable=True), "n2": NodeInfo({EXCLUDE_LABEL: "true"}),
-             "n3": NodeInfo({"rack": "b"})}
-    cfg = build_config([obj("IPAddressPool", "lan", {"addresses": ["198.51.100.240-198.51.100.250"]})],
-                       [obj("L2Advertisement", "a", {"ipAddressPools": ["lan"],
-                                                     "nodeSelectors": [{"matchLabels": {"rack": "a"}}]})])
+    nodes = {
+        "n1": NodeInfo({"rack": "b"}, network_unavailable=True),
+        "n2": NodeInfo({EXCLUDE_LABEL: "true"}),
+        "n3": NodeInfo({"rack": "b"}),
+    }
+    cfg = build_config(
+        [obj("IPAddressPool", "lan", {"addresses": ["198.51.100.240-198.51.100.250"]})],
+        [obj("L2Advertisement", "a", {"ipAddressPools": ["lan"], "nodeSelectors": [{"matchLabels": {"rack": "a"}}]})],
+    )
     [gap] = gaps([svc("web", ["198.51.100.241"])], nodes=nodes, cfg=cfg).values()
-    assert gap.message == ("198.51.100.241: no node may announce it: n1: NetworkUnavailable; n2: labelled "
-                           "node.kubernetes.io/exclude-from-external-load-balancers (set ignore_exclude_lb to announce "
-                           "from them); n3: not selected by the L2Advertisement nodeSelectors")
+    assert gap.message == (
+        "198.51.100.241: no node may announce it: n1: NetworkUnavailable; n2: labelled "
+        "node.kubernetes.io/exclude-from-external-load-balancers (set ignore_exclude_lb to announce "
+        "from them); n3: not selected by the L2Advertisement nodeSelectors"
+    )
 
 
 def test_local_policy_without_ready_endpoints_is_a_gap_and_one_endpoint_ends_it():
@@ -166,6 +227,8 @@ def test_eligible_but_dead_is_a_liveness_gap_not_an_eligibility_one():
 
 def test_no_gap_for_bgp_only_pools_or_an_address_shared_with_an_announced_service():
     assert gaps([svc("bgp", ["192.0.2.1"], pool="bgp-only")]) == {}
-    shared = [svc("a", ["198.51.100.242"], local=True, ts="2026-01-02T00:00:00Z"),
-              svc("b", ["198.51.100.242"], ts="2026-01-03T00:00:00Z")]
+    shared = [
+        svc("a", ["198.51.100.242"], local=True, ts="2026-01-02T00:00:00Z"),
+        svc("b", ["198.51.100.242"], ts="2026-01-03T00:00:00Z"),
+    ]
     assert gaps(shared) == {}  # b's nodes announce it (group_shared's union)

@@ -6,22 +6,38 @@ from speaker.plan.election import NodeInfo
 
 
 def obj(kind, name, spec, ts="2026-01-01T00:00:00Z"):
-    return {"apiVersion": "metallb.io/v1beta1", "kind": kind,
-            "metadata": {"name": name, "namespace": "metallb-system", "creationTimestamp": ts}, "spec": spec}
+    return {
+        "apiVersion": "metallb.io/v1beta1",
+        "kind": kind,
+        "metadata": {"name": name, "namespace": "metallb-system", "creationTimestamp": ts},
+        "spec": spec,
+    }
 
 
 def svc(name, ip, labels=None, pool="lan"):
-    return {"metadata": {"name": name, "namespace": "default", "creationTimestamp": "2026-01-02T00:00:00Z",
-                         "labels": labels or {}, "annotations": {"metallb.io/ip-allocated-from-pool": pool}},
-            "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Cluster"},
-            "status": {"loadBalancer": {"ingress": [{"ip": ip}]}}}
+    return {
+        "metadata": {
+            "name": name,
+            "namespace": "default",
+            "creationTimestamp": "2026-01-02T00:00:00Z",
+            "labels": labels or {},
+            "annotations": {"metallb.io/ip-allocated-from-pool": pool},
+        },
+        "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Cluster"},
+        "status": {"loadBalancer": {"ingress": [{"ip": ip}]}},
+    }
 
 
 POOL = obj("IPAddressPool", "lan", {"addresses": ["198.51.100.0/24"]})
-PEERS = [obj("BGPPeer", "edge", {"myASN": 64512, "peerASN": 64513, "peerAddress": "192.0.2.1"}),
-         obj("BGPPeer", "core", {"myASN": 64512, "peerASN": 64514, "peerAddress": "192.0.2.2"})]
-SERVICES = [svc("web", "198.51.100.1", {"app": "web"}), svc("db", "198.51.100.2", {"app": "db"}),
-            svc("plain", "198.51.100.3")]
+PEERS = [
+    obj("BGPPeer", "edge", {"myASN": 64512, "peerASN": 64513, "peerAddress": "192.0.2.1"}),
+    obj("BGPPeer", "core", {"myASN": 64512, "peerASN": 64514, "peerAddress": "192.0.2.2"}),
+]
+SERVICES = [
+    svc("web", "198.51.100.1", {"app": "web"}),
+    svc("db", "198.51.100.2", {"app": "db"}),
+    svc("plain", "198.51.100.3"),
+]
 NODES = {"n1": NodeInfo({}), "n2": NodeInfo({})}
 
 
@@ -35,10 +51,17 @@ def test_l2_announces_only_selected_services():
 
 
 def test_l2_two_advertisements_union_and_no_selector_means_every_service():
-    cfg = build_config([POOL], [
-        obj("L2Advertisement", "web", {"serviceSelectors": [{"matchLabels": {"app": "web"}}]}),
-        obj("L2Advertisement", "db", {"serviceSelectors": [{"matchExpressions": [
-            {"key": "app", "operator": "In", "values": ["db"]}]}]})])
+    cfg = build_config(
+        [POOL],
+        [
+            obj("L2Advertisement", "web", {"serviceSelectors": [{"matchLabels": {"app": "web"}}]}),
+            obj(
+                "L2Advertisement",
+                "db",
+                {"serviceSelectors": [{"matchExpressions": [{"key": "app", "operator": "In", "values": ["db"]}]}]},
+            ),
+        ],
+    )
     plan = l2_plan(addressed_services(SERVICES, None), cfg, NODES, {}, frozenset(NODES))
     assert set(plan) == {"198.51.100.1", "198.51.100.2"}
     everything = build_config([POOL], [obj("L2Advertisement", "all", {})])

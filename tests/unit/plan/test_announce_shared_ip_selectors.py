@@ -21,8 +21,12 @@ VIP = "198.51.100.1"
 
 
 def obj(kind, name, spec):
-    return {"apiVersion": "metallb.io/v1beta1", "kind": kind,
-            "metadata": {"name": name, "namespace": "metallb-system"}, "spec": spec}
+    return {
+        "apiVersion": "metallb.io/v1beta1",
+        "kind": kind,
+        "metadata": {"name": name, "namespace": "metallb-system"},
+        "spec": spec,
+    }
 
 
 POOL = obj("IPAddressPool", "lan", {"addresses": ["198.51.100.0/24"]})
@@ -32,11 +36,17 @@ OTHER = obj("L2Advertisement", "other", {"serviceSelectors": [{"matchLabels": {"
 
 
 def svc(annotations, name="test-svc", ip=VIP):
-    return {"metadata": {"name": name, "namespace": "default", "creationTimestamp": "2026-01-02T00:00:00Z",
-                         "labels": {"app": "nginx"},
-                         "annotations": {"metallb.io/ip-allocated-from-pool": "lan", **annotations}},
-            "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Cluster"},
-            "status": {"loadBalancer": {"ingress": [{"ip": ip}]}}}
+    return {
+        "metadata": {
+            "name": name,
+            "namespace": "default",
+            "creationTimestamp": "2026-01-02T00:00:00Z",
+            "labels": {"app": "nginx"},
+            "annotations": {"metallb.io/ip-allocated-from-pool": "lan", **annotations},
+        },
+        "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Cluster"},
+        "status": {"loadBalancer": {"ingress": [{"ip": ip}]}},
+    }
 
 
 SHARED = {"metallb.io/allow-shared-ip": "shared"}
@@ -46,8 +56,12 @@ CASES = [
     ("allow-shared-ip with serviceSelectors is denied", [NGINX], SHARED, False),
     ("allow-shared-ip without serviceSelectors is allowed", [ALL], SHARED, True),
     ("no allow-shared-ip with serviceSelectors is allowed", [NGINX], {}, True),
-    ("deprecated allow-shared-ip with serviceSelectors is denied", [NGINX],
-     {"metallb.universe.tf/allow-shared-ip": "shared"}, False),
+    (
+        "deprecated allow-shared-ip with serviceSelectors is denied",
+        [NGINX],
+        {"metallb.universe.tf/allow-shared-ip": "shared"},
+        False,
+    ),
     ("allow-shared-ip with mixed ads (one with selectors) is denied", [ALL, NGINX], SHARED, False),
     ("an empty annotation value still counts", [NGINX], {"metallb.io/allow-shared-ip": ""}, False),
     ("a selector that does not select the Service does not count", [ALL, OTHER], SHARED, True),

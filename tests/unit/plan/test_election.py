@@ -31,8 +31,9 @@ def scenarios(draw, full_eligibility: bool = False):
     nodes = draw(node_names)
     alive = frozenset(draw(st.sets(st.sampled_from(nodes))))
     n_vips = draw(st.integers(0, 40))
-    vips = [f"198.51.100.{i}" for i in range(n_vips)] + draw(st.lists(st.sampled_from(["2001:db8::1", "2001:db8::2"]),
-                                                                      unique=True))
+    vips = [f"198.51.100.{i}" for i in range(n_vips)] + draw(
+        st.lists(st.sampled_from(["2001:db8::1", "2001:db8::2"]), unique=True)
+    )
     if full_eligibility:
         eligible = {v: frozenset(nodes) for v in vips}
     else:
@@ -227,7 +228,7 @@ def test_score_golden():
     assert f"{score('node-1', '10.1.1.240'):016x}" == GOLDEN_SCORE
 
 
-GOLDEN_SCORE = '2fc799721258627a'
+GOLDEN_SCORE = "2fc799721258627a"
 
 
 def test_bad_arguments():
@@ -262,23 +263,29 @@ ZONE_A = Selector.from_dict({"matchLabels": {"zone": "a"}})
 ZONE_B = Selector.from_dict({"matchLabels": {"zone": "b"}})
 
 
-@pytest.mark.parametrize("desc, advertisements, ready, expected", [
-    ("one advertisement, no selectors: every node but the excluded ones", [()], None, {"n1", "n2"}),
-    ("no advertisement: nobody", [], None, set()),
-    ("selector zone=a", [(ZONE_A,)], None, {"n1"}),
-    ("selectors in one advertisement: any matches", [(ZONE_A, ZONE_B)], None, {"n1", "n2"}),
-    ("two advertisements: union", [(ZONE_A,), (ZONE_B,)], None, {"n1", "n2"}),
-    ("eTP=Local: only nodes with a ready endpoint", [()], {"n2", "n3"}, {"n2"}),
-    ("eTP=Local without ready endpoints: nobody", [()], set(), set()),
-])
+@pytest.mark.parametrize(
+    "desc, advertisements, ready, expected",
+    [
+        ("one advertisement, no selectors: every node but the excluded ones", [()], None, {"n1", "n2"}),
+        ("no advertisement: nobody", [], None, set()),
+        ("selector zone=a", [(ZONE_A,)], None, {"n1"}),
+        ("selectors in one advertisement: any matches", [(ZONE_A, ZONE_B)], None, {"n1", "n2"}),
+        ("two advertisements: union", [(ZONE_A,), (ZONE_B,)], None, {"n1", "n2"}),
+        ("eTP=Local: only nodes with a ready endpoint", [()], {"n2", "n3"}, {"n2"}),
+        ("eTP=Local without ready endpoints: nobody", [()], set(), set()),
+    ],
+)
 def test_eligible_nodes(desc, advertisements, ready, expected):
     assert eligible_nodes(NODES, advertisements, ready) == expected, desc
 
 
 def test_node_info_from_api_dict():
-    node = {"metadata": {"name": "n1", "labels": {EXCLUDE_LABEL: "true", "zone": "a"}},
-            "status": {"conditions": [{"type": "Ready", "status": "True"},
-                                      {"type": "NetworkUnavailable", "status": "False"}]}}
+    node = {
+        "metadata": {"name": "n1", "labels": {EXCLUDE_LABEL: "true", "zone": "a"}},
+        "status": {
+            "conditions": [{"type": "Ready", "status": "True"}, {"type": "NetworkUnavailable", "status": "False"}]
+        },
+    }
     info = node_info(node)
     assert info.labels["zone"] == "a" and info.excluded and not info.network_unavailable
     node["status"]["conditions"][1]["status"] = "True"

@@ -7,19 +7,29 @@ from speaker.plan.endpoints import ready_nodes_by_service, serving_services
 
 
 def slice_(svc, ns, *eps):
-    return {"metadata": {"namespace": ns, "name": f"{svc}-x", "labels": {"kubernetes.io/service-name": svc}},
-            "endpoints": [{"addresses": ["10.244.1.1"], "nodeName": n, "conditions": c} for n, c in eps]}
+    return {
+        "metadata": {"namespace": ns, "name": f"{svc}-x", "labels": {"kubernetes.io/service-name": svc}},
+        "endpoints": [{"addresses": ["10.244.1.1"], "nodeName": n, "conditions": c} for n, c in eps],
+    }
 
 
 def test_ready_unknown_notready_serving_terminating():
-    got = ready_nodes_by_service([
-        slice_("web", "default", ("n1", {"ready": True}), ("n2", {"ready": False}), ("n3", {})),
-        slice_("web", "default", ("n4", {"ready": False, "serving": True, "terminating": True}),
-               ("n5", {"ready": False, "serving": False, "terminating": True})),
-        slice_("db", "prod", ("n2", {"ready": True})),
-        {"metadata": {"namespace": "default", "name": "orphan"}, "endpoints": [{"addresses": ["10.244.1.2"],
-                                                                                "nodeName": "n9"}]},
-    ])
+    got = ready_nodes_by_service(
+        [
+            slice_("web", "default", ("n1", {"ready": True}), ("n2", {"ready": False}), ("n3", {})),
+            slice_(
+                "web",
+                "default",
+                ("n4", {"ready": False, "serving": True, "terminating": True}),
+                ("n5", {"ready": False, "serving": False, "terminating": True}),
+            ),
+            slice_("db", "prod", ("n2", {"ready": True})),
+            {
+                "metadata": {"namespace": "default", "name": "orphan"},
+                "endpoints": [{"addresses": ["10.244.1.2"], "nodeName": "n9"}],
+            },
+        ]
+    )
     assert got == {"default/web": frozenset({"n1", "n3", "n4"}), "prod/db": frozenset({"n2"})}
 
 

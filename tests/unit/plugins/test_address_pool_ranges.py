@@ -24,13 +24,41 @@ from ansible_collections.baremetal.lb.plugins.module_utils import metallb_pool a
 
 ENTRIES = [
     # accepted
-    "10.1.1.240-10.1.1.250", "10.1.1.240/29", "10.1.1.240/32", "10.1.1.240", " 10.1.1.240-10.1.1.250 ",
-    "10.1.1.250-10.1.1.250", "192.168.0.0/16", "0.0.0.0/0", "2001:db8::/64", "2001:db8::1-2001:db8::ff",
-    "2001:db8::5", "fd00::/8", "10.0.0.0-10.255.255.255", "::/0", "203.0.113.0/24",
+    "10.1.1.240-10.1.1.250",
+    "10.1.1.240/29",
+    "10.1.1.240/32",
+    "10.1.1.240",
+    " 10.1.1.240-10.1.1.250 ",
+    "10.1.1.250-10.1.1.250",
+    "192.168.0.0/16",
+    "0.0.0.0/0",
+    "2001:db8::/64",
+    "2001:db8::1-2001:db8::ff",
+    "2001:db8::5",
+    "fd00::/8",
+    "10.0.0.0-10.255.255.255",
+    "::/0",
+    "203.0.113.0/24",
     # refused
-    "10.1.1.250-10.1.1.240", "10.1.1.5/24", "10.1.1.0/33", "10.1.1.999", "10.1.1.1-2001:db8::1",
-    "10.1.1.1-10.1.1.2-10.1.1.3", "", "   ", "lan", "10.1.1.0/", "/24", "10.1.1.1-", "-10.1.1.1",
-    "2001:db8::1/64", "fe80::1%eth0", "10.1.1.1/24/1", "10.1.1", "2001:db8:::1", "1.2.3.4 - 1.2.3.5",
+    "10.1.1.250-10.1.1.240",
+    "10.1.1.5/24",
+    "10.1.1.0/33",
+    "10.1.1.999",
+    "10.1.1.1-2001:db8::1",
+    "10.1.1.1-10.1.1.2-10.1.1.3",
+    "",
+    "   ",
+    "lan",
+    "10.1.1.0/",
+    "/24",
+    "10.1.1.1-",
+    "-10.1.1.1",
+    "2001:db8::1/64",
+    "fe80::1%eth0",
+    "10.1.1.1/24/1",
+    "10.1.1",
+    "2001:db8:::1",
+    "1.2.3.4 - 1.2.3.5",
 ]
 
 
@@ -70,6 +98,7 @@ def test_lenient_parse_differs_only_by_widening_host_bits(text):
     else:
         assert lenient == strict
 
+
 def test_non_strings_refused_by_both():
     for value in (None, 5, ["10.1.1.1"]):
         assert _module(value)[0] == "error" and _speaker(value)[0] == "error"
@@ -78,12 +107,14 @@ def test_non_strings_refused_by_both():
 
 POOLS = [
     ["10.1.1.240-10.1.1.250"],
-    ["10.1.1.240/29", "10.1.1.248/30"],            # overlap inside the pool
+    ["10.1.1.240/29", "10.1.1.248/30"],  # overlap inside the pool
     ["10.1.1.240-10.1.1.250", "2001:db8::/120"],
-    ["127.0.0.1/32"],                              # loopback
-    ["224.0.0.0/24"],                              # multicast
-    ["0.0.0.0/0"],                                 # includes 'this network'
-    ["::1"], ["ff02::1"], ["::/0"],
+    ["127.0.0.1/32"],  # loopback
+    ["224.0.0.0/24"],  # multicast
+    ["0.0.0.0/0"],  # includes 'this network'
+    ["::1"],
+    ["ff02::1"],
+    ["::/0"],
     ["fe80::1%eth0"],
     ["10.1.1.250-10.1.1.240"],
     ["10.1.1.5/24"],
@@ -96,9 +127,17 @@ POOLS = [
 @pytest.mark.parametrize("addresses", POOLS, ids=lambda a: ",".join(a) or "empty")
 def test_pool_validation_matches_the_speaker(addresses):
     """The module refuses exactly the pools the speaker would leave out, naming the same entry."""
-    obj = {"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
-           "metadata": {"name": "p", "namespace": "metallb-system", "uid": "u1", "creationTimestamp": "2024-01-01T00:00:00Z"},
-           "spec": {"addresses": addresses}}
+    obj = {
+        "apiVersion": "metallb.io/v1beta1",
+        "kind": "IPAddressPool",
+        "metadata": {
+            "name": "p",
+            "namespace": "metallb-system",
+            "uid": "u1",
+            "creationTimestamp": "2024-01-01T00:00:00Z",
+        },
+        "spec": {"addresses": addresses},
+    }
     cfg = build_config(pools=[obj])
     errors = cfg.errors
     try:
@@ -117,5 +156,4 @@ def test_pool_validation_matches_the_speaker(addresses):
         assert module_error is not None and module_error.startswith(cfg.warnings[0].field.replace("spec.", ""))
     else:
         assert module_error is None, module_error
-        assert [r.compact() for _f, _t, r in entries] == [
-            str(speaker_ranges.parse_range(a)) for a in addresses]
+        assert [r.compact() for _f, _t, r in entries] == [str(speaker_ranges.parse_range(a)) for a in addresses]

@@ -65,8 +65,15 @@ def test_pfsense_seed_scenario_reserve_apply_alias_and_idempotence(pf):
 
 
 def test_pfsense_refusals(pf):
-    pf.leases.append({"ip": "10.1.1.241", "mac": "aa:bb:cc:00:00:01", "hostname": "laptop",
-                      "active_status": "active", "ends": "2026/11/24 10:00:00"})
+    pf.leases.append(
+        {
+            "ip": "10.1.1.241",
+            "mac": "aa:bb:cc:00:00:01",
+            "hostname": "laptop",
+            "active_status": "active",
+            "ends": "2026/11/24 10:00:00",
+        }
+    )
     for rng, text in [
         ("10.1.1.15-10.1.1.25", "10.1.1.20 in range 10.1.1.15-10.1.1.25 holds static mapping nas (00:11:22:33:44:55)"),
         ("10.1.1.1-10.1.1.9", "10.1.1.1 in range 10.1.1.1-10.1.1.9 is the router address"),
@@ -94,9 +101,18 @@ def test_pfsense_bands_given_back_out_of_order(pf):
 
 
 def test_pfsense_apply_failure_puts_the_range_back(pf):
-    pf.fail("POST", "/api/v2/services/dhcp_server/apply", 500,
-            {"code": 500, "status": "server error", "response_id": "DHCP_SERVER_APPLY_FAILED",
-             "message": "dhcpd failed to start", "data": []})
+    pf.fail(
+        "POST",
+        "/api/v2/services/dhcp_server/apply",
+        500,
+        {
+            "code": 500,
+            "status": "server error",
+            "response_id": "DHCP_SERVER_APPLY_FAILED",
+            "message": "dhcpd failed to start",
+            "data": [],
+        },
+    )
     with pytest.raises(dhcp_backend.ApplyError) as exc:
         pf_run(pf, range="10.1.1.240-10.1.1.250")
     assert "dhcpd failed to start" in str(exc.value) and "the router is as it was" in str(exc.value)
@@ -115,8 +131,16 @@ def test_pfsense_check_mode_writes_nothing(pf):
 
 
 def opn_run(opn: FakeOpnsense, kind: str = "kea", **kw: Any) -> dict[str, Any]:
-    backend = make_opnsense_backend({"api_url": opn.url, "api_key": "opn-key", "api_secret": "opn-secret",
-                                     "opnsense_dhcp": kind, "validate_certs": False, "timeout": 5})
+    backend = make_opnsense_backend(
+        {
+            "api_url": opn.url,
+            "api_key": "opn-key",
+            "api_secret": "opn-secret",
+            "opnsense_dhcp": kind,
+            "validate_certs": False,
+            "timeout": 5,
+        }
+    )
     return dhcp_backend.run(backend, kw.pop("range"), **kw)
 
 
@@ -139,26 +163,40 @@ def wrt_run(openwrt: FakeOpenwrt, **kw: Any) -> dict[str, Any]:
 def test_ipv6_ranges_are_refused_clearly_by_the_ipv4_only_backends(pf, opn, openwrt):
     # pfSense's DHCPv6 server, OPNsense's Kea DHCPv6 and OpenWrt's odhcpd are not managed (yet): say so, name the
     # field and the value, change nothing (this used to end in a TypeError from the message formatting).
-    before = (json.dumps(pf.servers, sort_keys=True), json.dumps(opn.kea["subnet4"], sort_keys=True),
-              openwrt.dhcp_file())
+    before = (
+        json.dumps(pf.servers, sort_keys=True),
+        json.dumps(opn.kea["subnet4"], sort_keys=True),
+        openwrt.dhcp_file(),
+    )
     rng = "2001:db8:1::f0-2001:db8:1::ff"
-    for name, run in (("pfsense", lambda: pf_run(pf, range=rng)), ("opnsense", lambda: opn_run(opn, range=rng)),
-                      ("openwrt", lambda: wrt_run(openwrt, range=rng))):
+    for name, run in (
+        ("pfsense", lambda: pf_run(pf, range=rng)),
+        ("opnsense", lambda: opn_run(opn, range=rng)),
+        ("openwrt", lambda: wrt_run(openwrt, range=rng)),
+    ):
         with pytest.raises(dhcp_backend.ReservationError) as exc:
             run()
         text = str(exc.value)
         assert text.startswith(f"range: {rng} is IPv6; the {name} backend manages"), text
         assert text.endswith("the router was not changed"), text
-    assert before == (json.dumps(pf.servers, sort_keys=True), json.dumps(opn.kea["subnet4"], sort_keys=True),
-                      openwrt.dhcp_file())
+    assert before == (
+        json.dumps(pf.servers, sort_keys=True),
+        json.dumps(opn.kea["subnet4"], sort_keys=True),
+        openwrt.dhcp_file(),
+    )
 
 
 # -- the module through Ansible -------------------------------------------------------------------------------------
 
 
 def test_module_secrets_never_leak_and_check_mode(opn):
-    args = {"backend": "opnsense", "api_url": opn.url, "api_key": "opn-key", "api_secret": "opn-secret",
-            "range": "10.1.1.240-10.1.1.250"}
+    args = {
+        "backend": "opnsense",
+        "api_url": opn.url,
+        "api_key": "opn-key",
+        "api_secret": "opn-secret",
+        "range": "10.1.1.240-10.1.1.250",
+    }
     rc, res = run_module("baremetal.lb.dhcp_reservation", args, check=True, diff=True)
     assert rc == 0 and res["changed"] is True, res
     assert opn.kea["subnet4"][LAN_UUID]["pools"] == "10.1.1.100-10.1.1.250"
@@ -168,14 +206,32 @@ def test_module_secrets_never_leak_and_check_mode(opn):
     assert "wrong-secret" not in json.dumps(res)
 
 
-@pytest.mark.parametrize("module, spec_from, words", [
-    ("dhcp_reservation", "dhcp_module",
-     ("backend", "accept_active_leases", "api_secret", "BAREMETAL_LB_ROUTER_API_KEY", "ranges_after")),
-    ("dhcp_scope_info", "dhcp_scope_info",
-     ("backend", "scope", "api_secret", "BAREMETAL_LB_ROUTER_API_KEY", "static_mappings", "expires_in", "reserved")),
-])
+@pytest.mark.parametrize(
+    "module, spec_from, words",
+    [
+        (
+            "dhcp_reservation",
+            "dhcp_module",
+            ("backend", "accept_active_leases", "api_secret", "BAREMETAL_LB_ROUTER_API_KEY", "ranges_after"),
+        ),
+        (
+            "dhcp_scope_info",
+            "dhcp_scope_info",
+            (
+                "backend",
+                "scope",
+                "api_secret",
+                "BAREMETAL_LB_ROUTER_API_KEY",
+                "static_mappings",
+                "expires_in",
+                "reserved",
+            ),
+        ),
+    ],
+)
 def test_module_docs_render(module, spec_from, words):
     import importlib
+
     text = ansible_doc("baremetal.lb." + module)
     for word in words:
         assert word in text

@@ -23,18 +23,34 @@ def test_defaults_and_argument_specs_have_the_same_keys():
 
 
 def inventory(url: str, **extra):
-    return {"all": {"children": {"routers": {"hosts": {"gw": {
-        "ansible_connection": "local", "ansible_python_interpreter": PYTHON,
-        "baremetal_lb_router_backend": "pfsense", "baremetal_lb_router_api_url": url,
-        "baremetal_lb_router_api_key": "pf-secret-key", **extra}}}}}}
+    return {
+        "all": {
+            "children": {
+                "routers": {
+                    "hosts": {
+                        "gw": {
+                            "ansible_connection": "local",
+                            "ansible_python_interpreter": PYTHON,
+                            "baremetal_lb_router_backend": "pfsense",
+                            "baremetal_lb_router_api_url": url,
+                            "baremetal_lb_router_api_key": "pf-secret-key",
+                            **extra,
+                        }
+                    }
+                }
+            }
+        }
+    }
 
 
 PLAYBOOK = (Path(__file__).resolve().parents[3] / "playbooks" / "router.yml").read_text()
 
 
 def test_role_reserves_the_seed_pool_on_pfsense_idempotently_and_releases():
-    pools = [{"name": "lan", "addresses": ["10.1.1.240-10.1.1.250"], "mode": "layer2", "router": {"scope": "lan"}},
-             {"name": "bgp-only", "addresses": ["192.0.2.0/28"], "mode": "bgp"}]  # no router key: untouched
+    pools = [
+        {"name": "lan", "addresses": ["10.1.1.240-10.1.1.250"], "mode": "layer2", "router": {"scope": "lan"}},
+        {"name": "bgp-only", "addresses": ["192.0.2.0/28"], "mode": "bgp"},
+    ]  # no router key: untouched
     with FakePfsense(auth_methods=("BasicAuth", "KeyAuth")) as pf:
         rc, out = run_playbook(PLAYBOOK, inventory=inventory(pf.url), extra_vars={"baremetal_lb_pools": pools})
         assert rc == 0, out
@@ -53,22 +69,32 @@ def test_role_reserves_the_seed_pool_on_pfsense_idempotently_and_releases():
 
 
 def test_role_preflight_names_what_is_missing():
-    rc, out = run_playbook(PLAYBOOK, inventory=inventory("", baremetal_lb_router_backend="fortigate"),
-                           extra_vars={"baremetal_lb_pools": []})
+    rc, out = run_playbook(
+        PLAYBOOK,
+        inventory=inventory("", baremetal_lb_router_backend="fortigate"),
+        extra_vars={"baremetal_lb_pools": []},
+    )
     assert rc != 0
     failed = [r for r in task_results(out) if r["_status"] == "failed"]
     # meta/argument_specs.yml catches it before the tasks: the message names the variable and the value
-    assert "baremetal_lb_router_backend must be one of: kea, dnsmasq, pfsense, opnsense, openwrt, got: fortigate" \
-        in failed[0]["msg"], failed
-    rc, out = run_playbook(PLAYBOOK, inventory=inventory("", baremetal_lb_router_backend="opnsense"),
-                           extra_vars={"baremetal_lb_pools": []})
+    assert (
+        "baremetal_lb_router_backend must be one of: kea, dnsmasq, pfsense, opnsense, openwrt, got: fortigate"
+        in failed[0]["msg"]
+    ), failed
+    rc, out = run_playbook(
+        PLAYBOOK, inventory=inventory("", baremetal_lb_router_backend="opnsense"), extra_vars={"baremetal_lb_pools": []}
+    )
     assert rc != 0
     failed = [r for r in task_results(out) if r["_status"] == "failed"]
-    assert "backend opnsense needs baremetal_lb_router_api_url and baremetal_lb_router_api_key and " \
-        "baremetal_lb_router_api_secret" in failed[0]["msg"], failed
-    rc, out = run_playbook(PLAYBOOK, inventory=inventory("http://127.0.0.1:9"),
-                           extra_vars={"baremetal_lb_pools": [{"name": "lan", "addresses": "10.1.1.240-10.1.1.250",
-                                                               "router": {}}]})
+    assert (
+        "backend opnsense needs baremetal_lb_router_api_url and baremetal_lb_router_api_key and "
+        "baremetal_lb_router_api_secret" in failed[0]["msg"]
+    ), failed
+    rc, out = run_playbook(
+        PLAYBOOK,
+        inventory=inventory("http://127.0.0.1:9"),
+        extra_vars={"baremetal_lb_pools": [{"name": "lan", "addresses": "10.1.1.240-10.1.1.250", "router": {}}]},
+    )
     assert rc != 0
     failed = [r for r in task_results(out) if r["_status"] == "failed"]
     assert "baremetal_lb_pools entry lan" in str(failed), failed

@@ -26,8 +26,18 @@ MARK = "# baremetal-lb: reserved {} (baremetal.lb.dhcp_reservation); was: dhcp-r
 
 def run_command(argv: list[str]) -> tuple[int, str, str]:
     if argv[:3] == ["ip", "-j", "addr"]:
-        return 0, json.dumps([{"ifname": "lan0", "addr_info": [
-            {"family": "inet", "local": "198.51.100.1", "prefixlen": 24, "scope": "global"}]}]), ""
+        return (
+            0,
+            json.dumps(
+                [
+                    {
+                        "ifname": "lan0",
+                        "addr_info": [{"family": "inet", "local": "198.51.100.1", "prefixlen": 24, "scope": "global"}],
+                    }
+                ]
+            ),
+            "",
+        )
     return 0, "", ""  # dnsmasq --test, the restart
 
 
@@ -39,25 +49,33 @@ def conf(tmp_path: Path) -> Path:
 
 
 def run(conf: Path, band: str, state: str) -> dict[str, Any]:
-    backend = backend_dnsmasq.DnsmasqBackend(str(conf), run_command, lease_file=str(conf.parent / "leases"),
-                                             restart_command=["true"])
+    backend = backend_dnsmasq.DnsmasqBackend(
+        str(conf), run_command, lease_file=str(conf.parent / "leases"), restart_command=["true"]
+    )
     return dhcp_backend.run(backend, band, state=state)
 
 
 def test_the_older_band_is_given_back_first(conf: Path) -> None:
     run(conf, "198.51.100.240-198.51.100.250", "present")
     run(conf, "198.51.100.230-198.51.100.239", "present")
-    assert conf.read_text() == ("# LAN\n"
-                                + MARK.format("198.51.100.240-198.51.100.250", "198.51.100.100,198.51.100.250,255.255.255.0,10m") + "\n"
-                                + MARK.format("198.51.100.230-198.51.100.239", "198.51.100.100,198.51.100.239,255.255.255.0,10m") + "\n"
-                                + "dhcp-range=set:lan,198.51.100.100,198.51.100.229,255.255.255.0,10m\n")
+    assert conf.read_text() == (
+        "# LAN\n"
+        + MARK.format("198.51.100.240-198.51.100.250", "198.51.100.100,198.51.100.250,255.255.255.0,10m")
+        + "\n"
+        + MARK.format("198.51.100.230-198.51.100.239", "198.51.100.100,198.51.100.239,255.255.255.0,10m")
+        + "\n"
+        + "dhcp-range=set:lan,198.51.100.100,198.51.100.229,255.255.255.0,10m\n"
+    )
 
     res = run(conf, "198.51.100.240-198.51.100.250", "absent")
     assert res["changed"] and res["ranges_after"] == ["198.51.100.100-198.51.100.229", "198.51.100.240-198.51.100.250"]
-    assert conf.read_text() == ("# LAN\n"
-                                + MARK.format("198.51.100.230-198.51.100.239", "198.51.100.100,198.51.100.250,255.255.255.0,10m") + "\n"
-                                + "dhcp-range=set:lan,198.51.100.100,198.51.100.229,255.255.255.0,10m\n"
-                                + "dhcp-range=set:lan,198.51.100.240,198.51.100.250,255.255.255.0,10m\n")
+    assert conf.read_text() == (
+        "# LAN\n"
+        + MARK.format("198.51.100.230-198.51.100.239", "198.51.100.100,198.51.100.250,255.255.255.0,10m")
+        + "\n"
+        + "dhcp-range=set:lan,198.51.100.100,198.51.100.229,255.255.255.0,10m\n"
+        + "dhcp-range=set:lan,198.51.100.240,198.51.100.250,255.255.255.0,10m\n"
+    )
     assert not run(conf, "198.51.100.240-198.51.100.250", "absent")["changed"]
 
     run(conf, "198.51.100.230-198.51.100.239", "absent")
@@ -69,8 +87,11 @@ def test_a_middle_band_of_a_split_range(conf: Path) -> None:
     for band in ("198.51.100.150-198.51.100.159", "198.51.100.200-198.51.100.209", "198.51.100.120-198.51.100.129"):
         run(conf, band, "present")
     res = run(conf, "198.51.100.150-198.51.100.159", "absent")
-    assert res["ranges_after"] == ["198.51.100.100-198.51.100.119", "198.51.100.130-198.51.100.199",
-                                   "198.51.100.210-198.51.100.250"]
+    assert res["ranges_after"] == [
+        "198.51.100.100-198.51.100.119",
+        "198.51.100.130-198.51.100.199",
+        "198.51.100.210-198.51.100.250",
+    ]
     for band in ("198.51.100.120-198.51.100.129", "198.51.100.200-198.51.100.209"):
         run(conf, band, "absent")
     assert conf.read_text() == ADMIN

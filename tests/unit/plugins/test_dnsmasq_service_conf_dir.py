@@ -21,14 +21,18 @@ from ansible_collections.baremetal.lb.plugins.module_utils import backend_dnsmas
 @pytest.fixture
 def debian_router(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A dnsmasq tree shaped like Debian 12's package: comments-only main file, drop-ins, a dpkg leftover."""
-    (tmp_path / "dnsmasq.conf").write_text("# Configuration file for dnsmasq.\n#dhcp-range=192.168.0.50,192.168.0.150,12h\n")
+    (tmp_path / "dnsmasq.conf").write_text(
+        "# Configuration file for dnsmasq.\n#dhcp-range=192.168.0.50,192.168.0.150,12h\n"
+    )
     dropins = tmp_path / "dnsmasq.d"
     dropins.mkdir()
     (dropins / "README").write_text("# files in this directory are read by dnsmasq.service\n")
     (dropins / "lan.conf").write_text("interface=lan0\ndhcp-range=192.0.2.230,192.0.2.254,10m\n")
     (dropins / "lan.conf.dpkg-old").write_text("dhcp-range=192.0.2.10,192.0.2.20,10m\n")
     defaults = tmp_path / "default-dnsmasq"
-    defaults.write_text(f"# Debian's /etc/default/dnsmasq\nENABLED=1\nCONFIG_DIR={dropins},.dpkg-dist,.dpkg-old,.dpkg-new\n")
+    defaults.write_text(
+        f"# Debian's /etc/default/dnsmasq\nENABLED=1\nCONFIG_DIR={dropins},.dpkg-dist,.dpkg-old,.dpkg-new\n"
+    )
     monkeypatch.setattr(backend_dnsmasq, "DEFAULT_CONF_FILE", str(tmp_path / "dnsmasq.conf"))
     monkeypatch.setattr(backend_dnsmasq, "DEBIAN_DEFAULTS", str(defaults))
     return tmp_path
@@ -43,10 +47,13 @@ def test_packaged_service_reads_config_dir_without_dpkg_leftovers(debian_router:
     assert _dhcp_ranges(backend) == ["dhcp-range=192.0.2.230,192.0.2.254,10m"]
 
 
-@pytest.mark.parametrize("params", [
-    {"restart_command": ["/etc/init.d/dnsmasq", "restart"]},  # not the packaged unit: its own command line
-    {"service": "dnsmasq@lan"},                                 # an instance unit with its own options
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"restart_command": ["/etc/init.d/dnsmasq", "restart"]},  # not the packaged unit: its own command line
+        {"service": "dnsmasq@lan"},  # an instance unit with its own options
+    ],
+)
 def test_other_ways_of_running_dnsmasq_read_only_what_they_are_told(debian_router: Path, params: dict) -> None:
     backend = backend_dnsmasq.DnsmasqBackend.from_params(params, run_command=None)
     assert _dhcp_ranges(backend) == []

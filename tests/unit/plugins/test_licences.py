@@ -56,8 +56,12 @@ def test_the_galaxy_artifact_is_the_collection_alone(tmp_path):
     """What `ansible-galaxy collection build` publishes: the GPL collection with COPYING, not the Apache daemon's
     source (the role installs the speaker from a wheel or a pinned requirement) and not the test tree."""
     galaxy = Path(sys.executable).with_name("ansible-galaxy")
-    proc = subprocess.run([str(galaxy), "collection", "build", "--output-path", str(tmp_path), str(REPO)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [str(galaxy), "collection", "build", "--output-path", str(tmp_path), str(REPO)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     [artifact] = tmp_path.glob("baremetal-lb-*.tar.gz")
     with tarfile.open(artifact) as tar:

@@ -34,8 +34,16 @@ def opn():
 
 
 def backend(opn: FakeOpnsense, kind: str = "kea") -> Any:
-    b = make_opnsense_backend({"api_url": opn.url, "api_key": "opn-key", "api_secret": "opn-secret",
-                               "opnsense_dhcp": kind, "validate_certs": False, "timeout": 5})
+    b = make_opnsense_backend(
+        {
+            "api_url": opn.url,
+            "api_key": "opn-key",
+            "api_secret": "opn-secret",
+            "opnsense_dhcp": kind,
+            "validate_certs": False,
+            "timeout": 5,
+        }
+    )
     b.now = lambda: NOW
     return b
 
@@ -54,8 +62,9 @@ def pools(opn: FakeOpnsense) -> str:
 
 def ranges(opn: FakeOpnsense, applied: bool = False) -> list[tuple[str, str]]:
     rows = opn.applied_dnsmasq if applied else opn.dnsmasq["dhcp_ranges"]
-    return sorted(((r["start_addr"], r["end_addr"]) for r in rows.values()),
-                  key=lambda r: tuple(int(x) for x in r[0].split(".")))
+    return sorted(
+        ((r["start_addr"], r["end_addr"]) for r in rows.values()), key=lambda r: tuple(int(x) for x in r[0].split("."))
+    )
 
 
 # -- Kea -----------------------------------------------------------------------------------------------------------
@@ -76,9 +85,14 @@ def test_kea_seed_reservation_on_the_real_subnet_shape_then_release(opn):
     assert run(opn, "10.1.1.240-10.1.1.250", state="absent")["changed"] is False
 
 
-@pytest.mark.parametrize("routers, rng, refused", [("10.1.1.1", "10.1.1.1-10.1.1.9", "10.1.1.1"),
-                                                   ("10.1.1.1,10.1.1.99", "10.1.1.50-10.1.1.99", "10.1.1.99"),
-                                                   ("", "10.1.1.1-10.1.1.9", None)])
+@pytest.mark.parametrize(
+    "routers, rng, refused",
+    [
+        ("10.1.1.1", "10.1.1.1-10.1.1.9", "10.1.1.1"),
+        ("10.1.1.1,10.1.1.99", "10.1.1.50-10.1.1.99", "10.1.1.99"),
+        ("", "10.1.1.1-10.1.1.9", None),
+    ],
+)
 def test_kea_gateways_from_the_routers_dict_are_refused(opn, routers, rng, refused):
     opn.kea["subnet4"][LAN]["option_data"]["routers"] = routers
     opn.kea["subnet4"][LAN]["pools"] = "10.1.1.1-10.1.1.250"
@@ -98,8 +112,14 @@ def test_ten_successive_reservations_in_one_kea_subnet_fit_the_255_byte_descript
         assert run(opn, rng)["changed"] is False, rng  # the second run reports no change
     desc = opn.kea["subnet4"][LAN]["description"]
     assert len(desc.encode()) <= 255, desc
-    assert pools(opn).split("\n") == ["10.1.1.100-10.1.1.109", "10.1.1.115-10.1.1.119", "10.1.1.125-10.1.1.129",
-                                      "10.1.1.135-10.1.1.139", "10.1.1.145-10.1.1.149", "10.1.1.155-10.1.1.225"]
+    assert pools(opn).split("\n") == [
+        "10.1.1.100-10.1.1.109",
+        "10.1.1.115-10.1.1.119",
+        "10.1.1.125-10.1.1.129",
+        "10.1.1.135-10.1.1.139",
+        "10.1.1.145-10.1.1.149",
+        "10.1.1.155-10.1.1.225",
+    ]
     assert opn.applied_kea[LAN]["pools"] == pools(opn)
     print(f"\n10 reservations: the subnet description is {len(desc.encode())} bytes: {desc}")
     for rng in reversed(bands):
@@ -152,23 +172,37 @@ def test_kea_disabled_is_not_a_failed_start_but_its_leases_are_unknown(opn):
 def test_kea_not_running_is_not_read_as_no_leases(opn):
     # OPNsense answers an empty lease list when Kea's socket does not answer
     opn.running["kea"] = False
-    opn.kea_leases.append({"ip-address": "10.1.1.245", "hw-address": "aa:bb:cc:00:00:01", "cltt": NOW,
-                           "valid-lft": 3600, "state": 0})
-    with pytest.raises(dhcp_backend.ReservationError, match="while Kea DHCP is stopped; make them readable or set "
-                                                            "accept_active_leases"):
+    opn.kea_leases.append(
+        {"ip-address": "10.1.1.245", "hw-address": "aa:bb:cc:00:00:01", "cltt": NOW, "valid-lft": 3600, "state": 0}
+    )
+    with pytest.raises(
+        dhcp_backend.ReservationError, match="while Kea DHCP is stopped; make them readable or set accept_active_leases"
+    ):
         run(opn, "10.1.1.240-10.1.1.250")
 
 
-@pytest.mark.parametrize("state, expire, blocks", [
-    (0, NOW + 600, True),      # default (assigned): a client holds it
-    (0, NOW - 600, False),     # expired, not yet reclaimed
-    (1, NOW + 600, False),     # declined
-    (2, NOW + 600, False),     # expired-reclaimed
-    (3, NOW + 600, False),     # released
-])
+@pytest.mark.parametrize(
+    "state, expire, blocks",
+    [
+        (0, NOW + 600, True),  # default (assigned): a client holds it
+        (0, NOW - 600, False),  # expired, not yet reclaimed
+        (1, NOW + 600, False),  # declined
+        (2, NOW + 600, False),  # expired-reclaimed
+        (3, NOW + 600, False),  # released
+    ],
+)
 def test_kea_lease_state_decides_which_leases_are_live(opn, state, expire, blocks):
-    opn.kea_leases.append({"ip-address": "10.1.1.245", "hw-address": "aa:bb:cc:00:00:01", "hostname": "laptop",
-                           "cltt": expire - 3600, "valid-lft": 3600, "state": state, "subnet-id": 1})
+    opn.kea_leases.append(
+        {
+            "ip-address": "10.1.1.245",
+            "hw-address": "aa:bb:cc:00:00:01",
+            "hostname": "laptop",
+            "cltt": expire - 3600,
+            "valid-lft": 3600,
+            "state": state,
+            "subnet-id": 1,
+        }
+    )
     if blocks:
         with pytest.raises(dhcp_backend.ReservationError, match="10.1.1.245 in range .* holds active lease laptop"):
             run(opn, "10.1.1.240-10.1.1.250")
@@ -177,8 +211,11 @@ def test_kea_lease_state_decides_which_leases_are_live(opn, state, expire, block
 
 
 def test_kea_reservation_is_found_by_its_subnet_uuid_and_refused(opn):
-    with pytest.raises(dhcp_backend.ReservationError, match=r"10.1.1.20 in range .* holds reservation nas "
-                                                            r"\(00:11:22:33:44:55\)"):
+    with pytest.raises(
+        dhcp_backend.ReservationError,
+        match=r"10.1.1.20 in range .* holds reservation nas "
+        r"\(00:11:22:33:44:55\)",
+    ):
         run(opn, "10.1.1.15-10.1.1.25")
 
 
@@ -194,8 +231,12 @@ def test_kea_check_mode_sends_only_reads(opn):
 
 
 def test_kea_refused_change_leaves_nothing_saved(opn):
-    opn.fail("POST", f"/api/kea/dhcpv4/setSubnet/{LAN}", 200,
-             {"result": "failed", "validations": {"subnet4.pools": ["Entry \"x\" is not a valid range or subnet."]}})
+    opn.fail(
+        "POST",
+        f"/api/kea/dhcpv4/setSubnet/{LAN}",
+        200,
+        {"result": "failed", "validations": {"subnet4.pools": ['Entry "x" is not a valid range or subnet.']}},
+    )
     with pytest.raises(dhcp_backend.ApplyError, match="nothing was saved"):
         run(opn, "10.1.1.240-10.1.1.250")
     assert pools(opn) == "10.1.1.100-10.1.1.250"
@@ -206,9 +247,12 @@ def test_kea_refused_change_leaves_nothing_saved(opn):
 
 def test_the_json_marker_of_0x_is_read_and_given_back(opn):
     # a dnsmasq range marked by the JSON marker of earlier releases (it worked on dnsmasq's flat search rows)
-    opn.dnsmasq["dhcp_ranges"][D001].update(end_addr="10.1.1.239", description='LAN pool [baremetal-lb:[{"range":'
-                                            '"10.1.1.240-10.1.1.250","replaced":[{"from":"10.1.1.100-10.1.1.250",'
-                                            '"to":["10.1.1.100-10.1.1.239"]}]}]]')
+    opn.dnsmasq["dhcp_ranges"][D001].update(
+        end_addr="10.1.1.239",
+        description='LAN pool [baremetal-lb:[{"range":'
+        '"10.1.1.240-10.1.1.250","replaced":[{"from":"10.1.1.100-10.1.1.250",'
+        '"to":["10.1.1.100-10.1.1.239"]}]}]]',
+    )
     assert run(opn, "10.1.1.240-10.1.1.250", "dnsmasq", state="absent")["changed"]
     assert ranges(opn) == [("10.1.1.10", "10.1.1.19"), ("10.1.1.100", "10.1.1.250")]
     assert opn.dnsmasq["dhcp_ranges"][D001]["description"] == "LAN pool"
@@ -220,12 +264,17 @@ def test_the_json_marker_of_0x_is_read_and_given_back(opn):
 def test_dnsmasq_split_adds_a_range_and_release_removes_it(opn):
     res = run(opn, "10.1.1.150-10.1.1.160", "dnsmasq")
     assert res["changed"] and res["scope"]["name"] == "lan" and res["scope"]["subnet"] == "10.1.1.0/24"
-    assert ranges(opn, applied=True) == [("10.1.1.10", "10.1.1.19"), ("10.1.1.100", "10.1.1.149"),
-                                         ("10.1.1.161", "10.1.1.250")]
+    assert ranges(opn, applied=True) == [
+        ("10.1.1.10", "10.1.1.19"),
+        ("10.1.1.100", "10.1.1.149"),
+        ("10.1.1.161", "10.1.1.250"),
+    ]
     assert run(opn, "10.1.1.150-10.1.1.160", "dnsmasq")["changed"] is False
     assert run(opn, "10.1.1.150-10.1.1.160", "dnsmasq", state="absent")["changed"] is True
     assert sorted((r["start_addr"], r["end_addr"], r["description"]) for r in opn.applied_dnsmasq.values()) == [
-        ("10.1.1.10", "10.1.1.19", "LAN pool 2"), ("10.1.1.100", "10.1.1.250", "LAN pool")]
+        ("10.1.1.10", "10.1.1.19", "LAN pool 2"),
+        ("10.1.1.100", "10.1.1.250", "LAN pool"),
+    ]
 
 
 def test_kea_bands_given_back_in_any_order(opn):
@@ -235,9 +284,14 @@ def test_kea_bands_given_back_in_any_order(opn):
     for band in ("10.1.1.240-10.1.1.250", "10.1.1.230-10.1.1.239", "10.1.1.140-10.1.1.145"):
         run(opn, band)
     assert run(opn, "10.1.1.240-10.1.1.250", state="absent")["ranges_after"] == [
-        "10.1.1.100-10.1.1.139", "10.1.1.146-10.1.1.229", "10.1.1.240-10.1.1.250"]
+        "10.1.1.100-10.1.1.139",
+        "10.1.1.146-10.1.1.229",
+        "10.1.1.240-10.1.1.250",
+    ]
     assert run(opn, "10.1.1.140-10.1.1.145", state="absent")["ranges_after"] == [
-        "10.1.1.100-10.1.1.229", "10.1.1.240-10.1.1.250"]
+        "10.1.1.100-10.1.1.229",
+        "10.1.1.240-10.1.1.250",
+    ]
     run(opn, "10.1.1.230-10.1.1.239", state="absent")
     assert pools(opn) == "10.1.1.100-10.1.1.250"
 
@@ -277,18 +331,31 @@ def test_dnsmasq_range_without_mask_takes_the_interface_network_not_a_24(opn):
 
 def test_dnsmasq_range_without_mask_and_no_interface_network_is_refused(opn):
     opn.interfaces["lan"]["ipv4"] = []
-    with pytest.raises(dhcp_backend.ReservationError, match=r"range 10.1.1.10-10.1.1.19 \(LAN pool 2\) has no "
-                                                            r"subnet_mask and no interface address"):
+    with pytest.raises(
+        dhcp_backend.ReservationError,
+        match=r"range 10.1.1.10-10.1.1.19 \(LAN pool 2\) has no "
+        r"subnet_mask and no interface address",
+    ):
         run(opn, "10.1.1.240-10.1.1.250", "dnsmasq")
     assert writes(opn) == []
 
 
 def test_dnsmasq_dns_only_host_does_not_block_but_a_dhcp_host_does(opn):
-    opn.upsert("dnsmasq", "hosts", "5a6b0c1d-0000-4000-8000-00000000e003", HOST,
-               {"host": "lb", "domain": "internal", "ip": "10.1.1.245", "descr": "the balancer's name"})
+    opn.upsert(
+        "dnsmasq",
+        "hosts",
+        "5a6b0c1d-0000-4000-8000-00000000e003",
+        HOST,
+        {"host": "lb", "domain": "internal", "ip": "10.1.1.245", "descr": "the balancer's name"},
+    )
     assert run(opn, "10.1.1.240-10.1.1.250", "dnsmasq")["changed"]
-    opn.upsert("dnsmasq", "hosts", "5a6b0c1d-0000-4000-8000-00000000e004", HOST,
-               {"host": "cam", "ip": "10.1.1.235", "client_id": "01:aa:bb:cc:dd:ee:ff"})
+    opn.upsert(
+        "dnsmasq",
+        "hosts",
+        "5a6b0c1d-0000-4000-8000-00000000e004",
+        HOST,
+        {"host": "cam", "ip": "10.1.1.235", "client_id": "01:aa:bb:cc:dd:ee:ff"},
+    )
     with pytest.raises(dhcp_backend.ReservationError, match="10.1.1.235 in range .* holds static mapping cam"):
         run(opn, "10.1.1.230-10.1.1.239", "dnsmasq")
 
@@ -296,8 +363,11 @@ def test_dnsmasq_dns_only_host_does_not_block_but_a_dhcp_host_does(opn):
 def test_missing_privileges_are_named(opn):
     # ACL.xml of Kea / Dnsmasq / Core: what a user given only the documented privileges may call
     opn.privileges = ["api/dnsmasq/*"]
-    with pytest.raises(dhcp_backend.ReservationError, match=r"HTTP 403: Forbidden \(give the API key's user the "
-                                                            r"privilege 'Services: DHCP: Kea\(v4\)'\)"):
+    with pytest.raises(
+        dhcp_backend.ReservationError,
+        match=r"HTTP 403: Forbidden \(give the API key's user the "
+        r"privilege 'Services: DHCP: Kea\(v4\)'\)",
+    ):
         run(opn, "10.1.1.240-10.1.1.250")
     # range d002 has no subnet mask: its network comes from the interface addresses
     with pytest.raises(dhcp_backend.ReservationError, match="privilege 'Status: Interfaces'"):
@@ -310,9 +380,19 @@ def test_missing_privileges_are_named(opn):
 def test_dnsmasq_set_tag_is_a_uuid_and_the_scope_is_named_by_the_tag(opn):
     tag = "5a6b0c1d-0000-4000-8000-0000000071a9"
     opn.upsert("dnsmasq", "dhcp_tags", tag, TAG, {"tag": "iot"})
-    opn.upsert("dnsmasq", "dhcp_ranges", "5a6b0c1d-0000-4000-8000-00000000d003", RANGE, {
-        "set_tag": tag, "start_addr": "10.1.1.100", "end_addr": "10.1.1.250", "subnet_mask": "255.255.255.0",
-        "description": "IoT"})  # the same addresses tagged for IoT clients: another scope
+    opn.upsert(
+        "dnsmasq",
+        "dhcp_ranges",
+        "5a6b0c1d-0000-4000-8000-00000000d003",
+        RANGE,
+        {
+            "set_tag": tag,
+            "start_addr": "10.1.1.100",
+            "end_addr": "10.1.1.250",
+            "subnet_mask": "255.255.255.0",
+            "description": "IoT",
+        },
+    )  # the same addresses tagged for IoT clients: another scope
     res = run(opn, "10.1.1.240-10.1.1.250", "dnsmasq", scope="iot")
     assert res["scope"]["name"] == "iot"
     assert opn.dnsmasq["dhcp_ranges"]["5a6b0c1d-0000-4000-8000-00000000d003"]["end_addr"] == "10.1.1.239"
@@ -330,15 +410,19 @@ def test_dnsmasq_that_does_not_come_back_is_rolled_back_with_the_same_uuids(opn)
 
 def test_dnsmasq_refuses_the_routers_own_address(opn):
     opn.dnsmasq["dhcp_ranges"][D002].update(start_addr="10.1.1.1", end_addr="10.1.1.19")
-    with pytest.raises(dhcp_backend.ReservationError, match=r"10.1.1.1 in range .* is the router address "
-                                                            r"\(interface lan\)"):
+    with pytest.raises(
+        dhcp_backend.ReservationError,
+        match=r"10.1.1.1 in range .* is the router address "
+        r"\(interface lan\)",
+    ):
         run(opn, "10.1.1.1-10.1.1.5", "dnsmasq")
 
 
 def test_dnsmasq_lease_expiry_decides_which_leases_are_live(opn):
-    opn.dnsmasq_leases += [{"expire": NOW - 60, "hwaddr": "aa:bb:cc:00:00:02", "address": "10.1.1.241",
-                            "hostname": "gone"},
-                           {"expire": 0, "hwaddr": "aa:bb:cc:00:00:03", "address": "10.1.1.242", "hostname": "fixed"}]
+    opn.dnsmasq_leases += [
+        {"expire": NOW - 60, "hwaddr": "aa:bb:cc:00:00:02", "address": "10.1.1.241", "hostname": "gone"},
+        {"expire": 0, "hwaddr": "aa:bb:cc:00:00:03", "address": "10.1.1.242", "hostname": "fixed"},
+    ]
     with pytest.raises(dhcp_backend.ReservationError, match="10.1.1.242 in range .* holds active lease fixed"):
         run(opn, "10.1.1.240-10.1.1.250", "dnsmasq")
 
@@ -350,12 +434,26 @@ def test_dry_run_of_dhcp_scope_info(opn):
     """What a user sees from baremetal.lb.dhcp_scope_info on this OPNsense after two reservations (``-s`` prints
     it); and it sends nothing but reads."""
     opn.kea_leases += [
-        {"ip-address": "10.1.1.101", "hw-address": "aa:bb:cc:00:00:03", "hostname": "phone", "cltt": NOW - 300,
-         "valid-lft": 600, "state": 0},
-        {"ip-address": "10.1.1.102", "hw-address": "aa:bb:cc:00:00:04", "hostname": "gone", "cltt": NOW - 300,
-         "valid-lft": 600, "state": 2}]
-    opn.dnsmasq_leases.append({"expire": NOW + 120, "hwaddr": "aa:bb:cc:00:00:05", "address": "10.1.1.120",
-                               "hostname": "*"})
+        {
+            "ip-address": "10.1.1.101",
+            "hw-address": "aa:bb:cc:00:00:03",
+            "hostname": "phone",
+            "cltt": NOW - 300,
+            "valid-lft": 600,
+            "state": 0,
+        },
+        {
+            "ip-address": "10.1.1.102",
+            "hw-address": "aa:bb:cc:00:00:04",
+            "hostname": "gone",
+            "cltt": NOW - 300,
+            "valid-lft": 600,
+            "state": 2,
+        },
+    ]
+    opn.dnsmasq_leases.append(
+        {"expire": NOW + 120, "hwaddr": "aa:bb:cc:00:00:05", "address": "10.1.1.120", "hostname": "*"}
+    )
     run(opn, "10.1.1.240-10.1.1.250")
     run(opn, "10.1.1.150-10.1.1.160", "dnsmasq")
     opn.log.clear()
@@ -364,18 +462,38 @@ def test_dry_run_of_dhcp_scope_info(opn):
         scopes, warnings = dhcp_scope_info.collect(backend(opn, kind), now=NOW)
         assert warnings == []
         shown[kind] = scopes
-        print(f"\n# dhcp_scope_info backend=opnsense opnsense_dhcp={kind}\n"
-              + yaml.safe_dump({"changed": False, "scopes": scopes}, sort_keys=False))
+        print(
+            f"\n# dhcp_scope_info backend=opnsense opnsense_dhcp={kind}\n"
+            + yaml.safe_dump({"changed": False, "scopes": scopes}, sort_keys=False)
+        )
     assert writes(opn) == []
     (lan,) = shown["kea"]
     assert lan == {
-        "name": "LAN", "backend": "opnsense", "subnet": "10.1.1.0/24", "interface": None, "enabled": True,
-        "gateway": "10.1.1.1", "ranges": ["10.1.1.100-10.1.1.239"], "ranges_ui": ["10.1.1.100 - 10.1.1.239"],
+        "name": "LAN",
+        "backend": "opnsense",
+        "subnet": "10.1.1.0/24",
+        "interface": None,
+        "enabled": True,
+        "gateway": "10.1.1.1",
+        "ranges": ["10.1.1.100-10.1.1.239"],
+        "ranges_ui": ["10.1.1.100 - 10.1.1.239"],
         "static_mappings": [{"address": "10.1.1.20", "mac": "00:11:22:33:44:55", "hostname": "nas"}],
-        "leases": [{"address": "10.1.1.101", "mac": "aa:bb:cc:00:00:03", "hostname": "phone",
-                    "expires": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(NOW + 300)), "expires_in": 300}],
-        "reserved": [{"range": "10.1.1.240-10.1.1.250",
-                      "replaced": [{"from": "10.1.1.100-10.1.1.250", "to": ["10.1.1.100-10.1.1.239"]}]}]}
+        "leases": [
+            {
+                "address": "10.1.1.101",
+                "mac": "aa:bb:cc:00:00:03",
+                "hostname": "phone",
+                "expires": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(NOW + 300)),
+                "expires_in": 300,
+            }
+        ],
+        "reserved": [
+            {
+                "range": "10.1.1.240-10.1.1.250",
+                "replaced": [{"from": "10.1.1.100-10.1.1.250", "to": ["10.1.1.100-10.1.1.239"]}],
+            }
+        ],
+    }
     (dns,) = shown["dnsmasq"]
     assert (dns["name"], dns["interface"], dns["subnet"]) == ("lan", "lan", "10.1.1.0/24")
     assert dns["ranges"] == ["10.1.1.10-10.1.1.19", "10.1.1.100-10.1.1.149", "10.1.1.161-10.1.1.250"]
@@ -390,8 +508,9 @@ def test_dry_run_of_dhcp_scope_info(opn):
 
 def test_isc_is_refused_with_the_reason():
     with pytest.raises(dhcp_backend.ReservationError, match="no API for the ISC DHCP"):
-        make_opnsense_backend({"api_url": "http://127.0.0.1:9", "api_key": "k", "api_secret": "s",
-                               "opnsense_dhcp": "isc"})
+        make_opnsense_backend(
+            {"api_url": "http://127.0.0.1:9", "api_key": "k", "api_secret": "s", "opnsense_dhcp": "isc"}
+        )
 
 
 def test_wrong_secret_is_the_recorded_401(opn):

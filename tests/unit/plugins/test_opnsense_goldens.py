@@ -33,8 +33,12 @@ UUID4 = re.compile(r'"uuid":"([0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f
 def send(fake: FakeOpnsense, method: str, path: str, body: Any, secret: str = "opn-secret") -> tuple[int, bytes]:
     data = json.dumps(body).encode() if body is not None else None
     token = base64.b64encode(f"opn-key:{secret}".encode()).decode()
-    req = urllib.request.Request(fake.url + path, data=data, method=method,
-                                 headers={"Authorization": "Basic " + token, "Content-Type": "application/json"})
+    req = urllib.request.Request(
+        fake.url + path,
+        data=data,
+        method=method,
+        headers={"Authorization": "Basic " + token, "Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             return resp.status, resp.read()
@@ -61,8 +65,10 @@ def test_every_recorded_request_gets_the_recorded_answer_byte_for_byte():
             want = (DATA / rec["response_file"]).read_bytes()
             if rec["name"].startswith("dnsmasq_add_range"):
                 assert UUID4.search(got.decode()), got
-                got, want = UUID4.sub('"uuid":"<uuid4>"', got.decode()).encode(), UUID4.sub(
-                    '"uuid":"<uuid4>"', want.decode()).encode()
+                got, want = (
+                    UUID4.sub('"uuid":"<uuid4>"', got.decode()).encode(),
+                    UUID4.sub('"uuid":"<uuid4>"', want.decode()).encode(),
+                )
             assert (rec["name"], status, got) == (rec["name"], rec["http_status"], want)
             compared.append(rec["name"])
             if not state.startswith("setup state + "):
@@ -76,4 +82,7 @@ def test_the_default_fake_is_the_recorded_setup_state(name):
     # the fake every other test starts from is exactly what the recording's setup requests produced
     rec = next(r for r in REQUESTS if r["name"] == name)
     with FakeOpnsense() as fake:
-        assert send(fake, rec["method"], rec["path"], rec["request"]) == (200, (DATA / rec["response_file"]).read_bytes())
+        assert send(fake, rec["method"], rec["path"], rec["request"]) == (
+            200,
+            (DATA / rec["response_file"]).read_bytes(),
+        )

@@ -44,14 +44,20 @@ def snapshot(pf: FakePfsense) -> str:
     return json.dumps([pf.servers, pf.applied, pf.aliases], sort_keys=True)
 
 
-def call(pf: FakePfsense, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
-         ) -> tuple[int, Any]:
+def call(
+    pf: FakePfsense, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+) -> tuple[int, Any]:
     """One raw request to the fake (as curl would send it)."""
     import urllib.error
     import urllib.request
+
     auth = "Basic " + b64encode(b"admin:pfsense").decode()
-    req = urllib.request.Request(pf.url + path, method=method, headers={"Authorization": auth, **(headers or {})},
-                                 data=json.dumps(body).encode() if body is not None else None)
+    req = urllib.request.Request(
+        pf.url + path,
+        method=method,
+        headers={"Authorization": auth, **(headers or {})},
+        data=json.dumps(body).encode() if body is not None else None,
+    )
     try:
         with urllib.request.urlopen(req, timeout=5) as resp:
             return resp.status, json.loads(resp.read())
@@ -72,20 +78,49 @@ def test_fake_errors_are_the_packages(pf):
     before = snapshot(pf)
     cases = [
         # (method, path, body, response id)
-        ("PATCH", "/api/v2/services/dhcp_server", {"id": "lan", "range_to": "10.1.1.255"},
-         "DHCP_SERVER_RANGE_FROM_CANNOT_BE_BROADCAST_ADDRESS"),
-        ("PATCH", "/api/v2/services/dhcp_server", {"id": "lan", "range_from": "10.1.1.10", "range_to": "10.1.1.30"},
-         "DHCP_SERVER_PRIMARY_POOL_OVERLAPS_EXISTING_OBJECT"),
-        ("PATCH", "/api/v2/services/dhcp_server", {"id": "lan", "range_from": "10.1.1.1000"},
-         "IP_ADDRESS_VALIDATOR_FAILED"),
+        (
+            "PATCH",
+            "/api/v2/services/dhcp_server",
+            {"id": "lan", "range_to": "10.1.1.255"},
+            "DHCP_SERVER_RANGE_FROM_CANNOT_BE_BROADCAST_ADDRESS",
+        ),
+        (
+            "PATCH",
+            "/api/v2/services/dhcp_server",
+            {"id": "lan", "range_from": "10.1.1.10", "range_to": "10.1.1.30"},
+            "DHCP_SERVER_PRIMARY_POOL_OVERLAPS_EXISTING_OBJECT",
+        ),
+        (
+            "PATCH",
+            "/api/v2/services/dhcp_server",
+            {"id": "lan", "range_from": "10.1.1.1000"},
+            "IP_ADDRESS_VALIDATOR_FAILED",
+        ),
         ("PATCH", "/api/v2/services/dhcp_server", {"range_from": "10.1.1.100"}, "MODEL_REQUIRES_ID"),
-        ("POST", "/api/v2/firewall/alias", {"name": "x", "type": "network", "descr": "é" * 513},
-         "LENGTH_VALIDATOR_MAXIMUM_CONSTRAINT"),  # 1026 bytes: the cap counts bytes (strlen)
-        ("POST", "/api/v2/firewall/alias", {"name": "a" * 32, "type": "network"}, "LENGTH_VALIDATOR_MAXIMUM_CONSTRAINT"),
-        ("POST", "/api/v2/firewall/alias", {"name": "x", "type": "network", "address": ["10.1.1.5"]},
-         "INVALID_NETWORK_ALIAS_ADDRESS"),
-        ("POST", "/api/v2/firewall/alias", {"name": "x", "type": "network", "address": [], "detail": ["d"]},
-         "TOO_MANY_ALIAS_DETAILS"),
+        (
+            "POST",
+            "/api/v2/firewall/alias",
+            {"name": "x", "type": "network", "descr": "é" * 513},
+            "LENGTH_VALIDATOR_MAXIMUM_CONSTRAINT",
+        ),  # 1026 bytes: the cap counts bytes (strlen)
+        (
+            "POST",
+            "/api/v2/firewall/alias",
+            {"name": "a" * 32, "type": "network"},
+            "LENGTH_VALIDATOR_MAXIMUM_CONSTRAINT",
+        ),
+        (
+            "POST",
+            "/api/v2/firewall/alias",
+            {"name": "x", "type": "network", "address": ["10.1.1.5"]},
+            "INVALID_NETWORK_ALIAS_ADDRESS",
+        ),
+        (
+            "POST",
+            "/api/v2/firewall/alias",
+            {"name": "x", "type": "network", "address": [], "detail": ["d"]},
+            "TOO_MANY_ALIAS_DETAILS",
+        ),
         ("POST", "/api/v2/firewall/alias", {"name": "x", "type": "url"}, "FIELD_INVALID_CHOICE"),
         ("POST", "/api/v2/services/dhcp_server/apply", {"async": "no"}, "ENDPOINT_ASYNC_FIELD_INVALID_TYPE"),
         ("DELETE", "/api/v2/firewall/aliases", None, "MODEL_DELETE_MANY_REQUIRES_QUERY_PARAMS"),
@@ -112,19 +147,26 @@ def test_fake_alias_ids_are_positions_that_shift_and_names_cannot_change(pf):
     status, answer = call(pf, "DELETE", "/api/v2/firewall/aliases?name=three")
     assert status == 200 and [a["name"] for a in pf.aliases] == ["two"]
     # fewer details than addresses: the package fills them in
-    call(pf, "POST", "/api/v2/firewall/alias", {"name": "four", "type": "network",
-                                                 "address": ["10.9.0.0/24", "10.9.1.0/24"], "detail": ["mine"]})
+    call(
+        pf,
+        "POST",
+        "/api/v2/firewall/alias",
+        {"name": "four", "type": "network", "address": ["10.9.0.0/24", "10.9.1.0/24"], "detail": ["mine"]},
+    )
     assert pf.aliases[-1]["detail"][0] == "mine" and pf.aliases[-1]["detail"][1].startswith("Entry added ")
 
 
 def test_fake_authentication_follows_the_settings(pf):
     assert call(pf, "GET", "/api/v2/status/services")[0] == 200  # Basic: the fresh-install default
-    status, answer = call(pf, "GET", "/api/v2/status/services", headers={"Authorization": "", "X-API-Key":
-                                                                         "pf-secret-key"})
+    status, answer = call(
+        pf, "GET", "/api/v2/status/services", headers={"Authorization": "", "X-API-Key": "pf-secret-key"}
+    )
     assert (status, answer["response_id"]) == (401, "AUTH_AUTHENTICATION_FAILED")  # Key auth not enabled
     pf.auth_methods = ["KeyAuth"]
-    assert call(pf, "GET", "/api/v2/status/services", headers={"Authorization": "", "X-API-Key":
-                                                               "pf-secret-key"})[0] == 200
+    assert (
+        call(pf, "GET", "/api/v2/status/services", headers={"Authorization": "", "X-API-Key": "pf-secret-key"})[0]
+        == 200
+    )
     pf.auth_methods = ["BasicAuth"]
     pf.users["admin"]["privileges"] = [privilege("GET", "/api/v2/interface")]
     assert call(pf, "GET", "/api/v2/interface?id=lan")[0] == 200
@@ -144,8 +186,9 @@ def test_a_fresh_install_takes_basic_auth_and_a_key_gets_told_how_to_enable_key_
         run(pf, "10.1.1.240-10.1.1.250", KEY)
     text = str(exc.value)
     assert "HTTP 401: Authentication failed." in text
-    assert "System > REST API > Settings > Authentication Methods: select 'Key' (setting auth_methods, KeyAuth)" \
-        in text, text
+    assert (
+        "System > REST API > Settings > Authentication Methods: select 'Key' (setting auth_methods, KeyAuth)" in text
+    ), text
     assert "pf-secret-key" not in text
     assert [m for m, _, _ in pf.log if m != "GET"] == []
     pf.log.clear()
@@ -159,12 +202,20 @@ def test_a_fresh_install_takes_basic_auth_and_a_key_gets_told_how_to_enable_key_
 def test_wrong_password_and_missing_privilege_say_what_to_fix(pf):
     with pytest.raises(dhcp_backend.ReservationError) as exc:
         run(pf, "10.1.1.240-10.1.1.250", {"api_username": "admin", "api_password": "wrong"})
-    assert "did not accept user 'admin'" in str(exc.value) and "'Local database' (setting auth_methods, BasicAuth)" \
-        in str(exc.value)
+    assert "did not accept user 'admin'" in str(
+        exc.value
+    ) and "'Local database' (setting auth_methods, BasicAuth)" in str(exc.value)
     assert "wrong" not in str(exc.value).replace("is wrong", "")
-    pf.users["ansible"] = {"password": "s3cret", "disabled": False,
-                           "privileges": [privilege(m, p) for p, methods in ENDPOINTS.items() for m in methods
-                                          if (m, p) != ("PATCH", "/api/v2/services/dhcp_server")]}
+    pf.users["ansible"] = {
+        "password": "s3cret",
+        "disabled": False,
+        "privileges": [
+            privilege(m, p)
+            for p, methods in ENDPOINTS.items()
+            for m in methods
+            if (m, p) != ("PATCH", "/api/v2/services/dhcp_server")
+        ],
+    }
     with pytest.raises(dhcp_backend.ReservationError) as exc:
         run(pf, "10.1.1.240-10.1.1.250", {"api_username": "ansible", "api_password": "s3cret"})
     assert "HTTP 403" in str(exc.value) and "'api-v2-services-dhcp-server-patch'" in str(exc.value), str(exc.value)
@@ -216,8 +267,11 @@ def test_a_service_that_stays_down_after_the_rollback_is_reported_not_hidden(pf)
 
 def test_a_stopped_dhcp_service_is_refused_before_any_change(pf):
     pf.dhcpd_running = False
-    with pytest.raises(dhcp_backend.ReservationError, match=r"DHCP service dhcpd \(ISC DHCP Server\) is not running "
-                                                            r"before any change"):
+    with pytest.raises(
+        dhcp_backend.ReservationError,
+        match=r"DHCP service dhcpd \(ISC DHCP Server\) is not running "
+        r"before any change",
+    ):
         run(pf, "10.1.1.240-10.1.1.250", check_mode=True)
     assert [m for m, _, _ in pf.log if m != "GET"] == []
 
@@ -236,8 +290,9 @@ def test_ten_reservations_in_one_scope_then_released_in_turn(pf):
     assert len(alias["address"]) == 20 and len(alias["detail"]) == 20
     assert all(len(d.encode()) <= 1024 for d in alias["detail"]) and len(alias["descr"].encode()) <= 1024
     # what the v1 backend would have written into descr: more than the package accepts
-    v1 = "baremetal-lb dhcp_reservation " + json.dumps(backend(pf).read(dhcp_backend.parse_range(bands[0], "r"),
-                                                                        "lan").entries, separators=(",", ":"))
+    v1 = "baremetal-lb dhcp_reservation " + json.dumps(
+        backend(pf).read(dhcp_backend.parse_range(bands[0], "r"), "lan").entries, separators=(",", ":")
+    )
     assert len(v1) > 1024
     (lan,), _ = dhcp_scope_info.collect(backend(pf), now=0)
     assert [r["range"] for r in lan["reserved"]] == bands
@@ -247,13 +302,20 @@ def test_ten_reservations_in_one_scope_then_released_in_turn(pf):
 
 
 def test_a_v1_alias_is_read_and_rewritten(pf):
-    entry = {"range": "10.1.1.240-10.1.1.250",
-             "replaced": [{"from": "10.1.1.100-10.1.1.250", "to": ["10.1.1.100-10.1.1.239"]}]}
+    entry = {
+        "range": "10.1.1.240-10.1.1.250",
+        "replaced": [{"from": "10.1.1.100-10.1.1.250", "to": ["10.1.1.100-10.1.1.239"]}],
+    }
     pf.servers["lan"]["range_to"] = pf.applied["lan"]["range_to"] = "10.1.1.239"
-    pf.aliases.append({"name": "blb_dhcp_lan", "type": "network",
-                       "descr": "baremetal-lb dhcp_reservation " + json.dumps([entry], separators=(",", ":")),
-                       "address": ["10.1.1.240/29", "10.1.1.248/31", "10.1.1.250/32"],
-                       "detail": ["load-balancer addresses (baremetal.lb.dhcp_reservation)"] * 3})
+    pf.aliases.append(
+        {
+            "name": "blb_dhcp_lan",
+            "type": "network",
+            "descr": "baremetal-lb dhcp_reservation " + json.dumps([entry], separators=(",", ":")),
+            "address": ["10.1.1.240/29", "10.1.1.248/31", "10.1.1.250/32"],
+            "detail": ["load-balancer addresses (baremetal.lb.dhcp_reservation)"] * 3,
+        }
+    )
     assert run(pf, "10.1.1.238-10.1.1.239")["changed"]
     (alias,) = pf.aliases
     assert alias["descr"] == "baremetal-lb dhcp_reservation: load-balancer addresses kept out of DHCP server lan"
@@ -264,11 +326,13 @@ def test_a_v1_alias_is_read_and_rewritten(pf):
 
 
 def test_an_alias_of_that_name_the_module_did_not_write_is_left_alone(pf):
-    pf.aliases.append({"name": "blb_dhcp_lan", "type": "host", "descr": "mine", "address": ["10.1.1.7"],
-                       "detail": ["printer"]})
+    pf.aliases.append(
+        {"name": "blb_dhcp_lan", "type": "host", "descr": "mine", "address": ["10.1.1.7"], "detail": ["printer"]}
+    )
     before = snapshot(pf)
-    with pytest.raises(dhcp_backend.ReservationError, match="firewall alias blb_dhcp_lan exists .* but was not "
-                                                            "written by this module"):
+    with pytest.raises(
+        dhcp_backend.ReservationError, match="firewall alias blb_dhcp_lan exists .* but was not written by this module"
+    ):
         run(pf, "10.1.1.240-10.1.1.250")
     assert snapshot(pf) == before
 
@@ -278,16 +342,26 @@ def test_an_alias_of_that_name_the_module_did_not_write_is_left_alone(pf):
 
 def test_an_alias_a_rule_uses_is_never_deleted(pf):
     run(pf, "10.1.1.240-10.1.1.250")
-    pf.rules.append({"type": "pass", "interface": ["lan"], "source": "any", "destination": "!blb_dhcp_lan",
-                     "descr": "LAN to anything but the balancer"})
-    pf.lists["port_forwards"].append({"source": "any", "destination": "wan:ip", "target": "blb_dhcp_lan",
-                                      "descr": "https to traefik"})
+    pf.rules.append(
+        {
+            "type": "pass",
+            "interface": ["lan"],
+            "source": "any",
+            "destination": "!blb_dhcp_lan",
+            "descr": "LAN to anything but the balancer",
+        }
+    )
+    pf.lists["port_forwards"].append(
+        {"source": "any", "destination": "wan:ip", "target": "blb_dhcp_lan", "descr": "https to traefik"}
+    )
     before = snapshot(pf)
     with pytest.raises(dhcp_backend.ReservationError) as exc:
         run(pf, "10.1.1.240-10.1.1.250", state="absent")
     text = str(exc.value)
-    assert "in use by firewall rule 0 'LAN to anything but the balancer' (destination); NAT port forward 0 " \
-           "'https to traefik' (target)" in text, text
+    assert (
+        "in use by firewall rule 0 'LAN to anything but the balancer' (destination); NAT port forward 0 "
+        "'https to traefik' (target)" in text
+    ), text
     assert text.endswith("the router was not changed") and snapshot(pf) == before
     # an address of the user's own in the alias: the module gives its band back and keeps the alias for it
     pf.aliases[0]["address"].append("10.1.1.7/32")
@@ -299,10 +373,13 @@ def test_an_alias_a_rule_uses_is_never_deleted(pf):
 
 def test_an_unreadable_reference_list_means_no_delete(pf):
     run(pf, "10.1.1.240-10.1.1.250")
-    pf.users["admin"]["privileges"] = [privilege(m, p) for p, methods in ENDPOINTS.items() for m in methods
-                                       if p != "/api/v2/routing/static_routes"]
-    with pytest.raises(dhcp_backend.ReservationError, match="reading the static routes failed .*HTTP 403.*"
-                                                            "'api-v2-routing-static-routes-get'"):
+    pf.users["admin"]["privileges"] = [
+        privilege(m, p) for p, methods in ENDPOINTS.items() for m in methods if p != "/api/v2/routing/static_routes"
+    ]
+    with pytest.raises(
+        dhcp_backend.ReservationError,
+        match="reading the static routes failed .*HTTP 403.*'api-v2-routing-static-routes-get'",
+    ):
         run(pf, "10.1.1.240-10.1.1.250", state="absent")
     assert len(pf.aliases) == 1 and pf.servers["lan"]["range_to"] == "10.1.1.239"
 
@@ -310,8 +387,7 @@ def test_an_unreadable_reference_list_means_no_delete(pf):
 def test_the_alias_is_found_by_name_when_someone_deletes_an_earlier_one(pf):
     pf.aliases.append({"name": "office", "type": "network", "descr": "", "address": ["10.1.5.0/24"], "detail": ["o"]})
     run(pf, "10.1.1.249-10.1.1.250")
-    pf.aliases.append({"name": "cameras", "type": "network", "descr": "", "address": ["10.1.9.0/24"],
-                       "detail": ["c"]})
+    pf.aliases.append({"name": "cameras", "type": "network", "descr": "", "address": ["10.1.9.0/24"], "detail": ["c"]})
     cameras = copy.deepcopy(pf.aliases[2])
     # between the module's read and its write, someone deletes "office" in the GUI: every later id moves down
     pf.before("PATCH", "/api/v2/services/dhcp_server", lambda: pf.aliases.pop(0))
@@ -325,10 +401,22 @@ def test_the_alias_is_found_by_name_when_someone_deletes_an_earlier_one(pf):
 
 
 def test_a_virtual_ip_in_the_band_is_an_occupant(pf):
-    pf.vips.append({"mode": "carp", "interface": "lan", "type": "single", "subnet": "10.1.1.245", "subnet_bits": 24,
-                    "descr": "LAN CARP", "vhid": 1})
-    with pytest.raises(dhcp_backend.ReservationError, match=r"10.1.1.245 in range 10.1.1.240-10.1.1.250 holds "
-                                                            r"virtual IP LAN CARP \(carp\)"):
+    pf.vips.append(
+        {
+            "mode": "carp",
+            "interface": "lan",
+            "type": "single",
+            "subnet": "10.1.1.245",
+            "subnet_bits": 24,
+            "descr": "LAN CARP",
+            "vhid": 1,
+        }
+    )
+    with pytest.raises(
+        dhcp_backend.ReservationError,
+        match=r"10.1.1.245 in range 10.1.1.240-10.1.1.250 holds "
+        r"virtual IP LAN CARP \(carp\)",
+    ):
         run(pf, "10.1.1.240-10.1.1.250")
     assert pf.servers["lan"]["range_to"] == "10.1.1.250"
 
@@ -337,8 +425,14 @@ def test_a_virtual_ip_in_the_band_is_an_occupant(pf):
 
 
 def test_dry_run_script_prints_the_scope_a_user_sees():
-    out = subprocess.run([sys.executable, str(REPO / "scripts" / "pfsense-scope-info-dry-run")], cwd=REPO,
-                         capture_output=True, text=True, timeout=120, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "pfsense-scope-info-dry-run")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
     print(out)
     assert "ranges_ui:\n  - 10.1.1.100 to 10.1.1.230" in out
     assert "- range: 10.1.1.249-10.1.1.250" in out and "- range: 10.1.1.231-10.1.1.232" in out

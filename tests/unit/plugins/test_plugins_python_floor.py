@@ -58,8 +58,20 @@ def unannotated(src: Path, dest: Path) -> None:
 
 def vermin(target: str, *paths: Path) -> subprocess.CompletedProcess[str]:
     assert VERMIN.exists(), "vermin is not installed: pip install -e '.[test]'"
-    return subprocess.run([str(VERMIN), "--no-tips", "--violations", f"--target={target}-", "--eval-annotations",
-                           "--no-parse-comments", *map(str, paths)], capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [
+            str(VERMIN),
+            "--no-tips",
+            "--violations",
+            f"--target={target}-",
+            "--eval-annotations",
+            "--no-parse-comments",
+            *map(str, paths),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_modules_and_module_utils_need_no_python_newer_than_the_floor(tmp_path: Path) -> None:
@@ -71,8 +83,12 @@ def test_modules_and_module_utils_need_no_python_newer_than_the_floor(tmp_path: 
 
 def test_every_module_file_defers_its_annotations() -> None:
     """``list[int]`` or ``X | None`` in an annotation is an error on 3.8 unless annotations are not evaluated."""
-    missing = [str(p.relative_to(REPO)) for d in ON_THE_HOST for p in sorted(d.rglob("*.py"))
-               if p.name != "__init__.py" and "from __future__ import annotations" not in p.read_text()]
+    missing = [
+        str(p.relative_to(REPO))
+        for d in ON_THE_HOST
+        for p in sorted(d.rglob("*.py"))
+        if p.name != "__init__.py" and "from __future__ import annotations" not in p.read_text()
+    ]
     assert missing == []
 
 
@@ -81,9 +97,11 @@ def test_the_check_can_fail(tmp_path: Path) -> None:
     same generic in an annotation or under ``if TYPE_CHECKING:`` is not."""
     src = tmp_path / "src"
     src.mkdir()
-    (src / "fine.py").write_text("from __future__ import annotations\nimport typing as t\nif t.TYPE_CHECKING:\n"
-                                 "    Table = dict[str, int]\ndef f(a: list[int] | None) -> dict[str, int]:\n"
-                                 "    x: list[int] = []\n    return {}\n")
+    (src / "fine.py").write_text(
+        "from __future__ import annotations\nimport typing as t\nif t.TYPE_CHECKING:\n"
+        "    Table = dict[str, int]\ndef f(a: list[int] | None) -> dict[str, int]:\n"
+        "    x: list[int] = []\n    return {}\n"
+    )
     unannotated(src, tmp_path / "ok")
     assert vermin(FLOOR, tmp_path / "ok").returncode == 0
     (src / "alias.py").write_text("Table = dict[str, int]\n")

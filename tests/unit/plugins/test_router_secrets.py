@@ -87,8 +87,7 @@ def assert_clean(rec: RecordingModule, secrets: dict[str, str]) -> None:
 
 @pytest.fixture
 def routers(tmp_path) -> Iterator[dict[str, Any]]:
-    with FakePfsense(auth_methods=("BasicAuth", "KeyAuth")) as pf, FakeOpnsense() as opn, \
-            FakeOpenwrt(tmp_path) as wrt:
+    with FakePfsense(auth_methods=("BasicAuth", "KeyAuth")) as pf, FakeOpnsense() as opn, FakeOpenwrt(tmp_path) as wrt:
         # the module's own user (docs/router.md): pfSense's default password "pfsense" is also the backend's name
         pf.users["baremetal-lb"] = dict(pf.users["admin"], password="pf-Password-4242")
         wrt.write_leases("0 aa:bb:cc:00:00:02 192.168.1.245 laptop *\n")  # accept_active_leases: a warning
@@ -101,24 +100,86 @@ def cases(routers: dict[str, Any]) -> list[tuple[str, dict[str, Any], dict[str, 
     pf, opn, wrt = routers["pf"], routers["opn"], routers["wrt"]
     spare = {"api_secret": "unused-Secret-9931", "api_password": "unused-Password-8812"}
     out = [
-        ("opnsense", {"backend": "opnsense", "api_url": opn.url, "api_key": opn.key, "api_secret": opn.secret,
-                      "api_password": spare["api_password"]}),
-        ("opnsense wrong secret", {"backend": "opnsense", "api_url": opn.url, "api_key": opn.key,
-                                   "api_secret": "wrong-Secret-5150", "api_password": spare["api_password"]}),
-        ("pfsense key", {"backend": "pfsense", "api_url": pf.url, "api_key": "pf-secret-key",
-                         "api_secret": spare["api_secret"]}),
-        ("pfsense basic", {"backend": "pfsense", "api_url": pf.url, "api_username": "baremetal-lb",
-                           "api_password": "pf-Password-4242", "api_secret": spare["api_secret"]}),
-        ("pfsense wrong password", {"backend": "pfsense", "api_url": pf.url, "api_username": "baremetal-lb",
-                                    "api_password": "wrong-Password-2718", "api_secret": spare["api_secret"]}),
-        ("pfsense key and basic", {"backend": "pfsense", "api_url": pf.url, "api_key": "pf-secret-key",
-                                   "api_username": "baremetal-lb", **spare}),
-        ("openwrt", {"backend": "openwrt", "range": WRT_BAND, "openwrt_transport": "rpcd", "api_url": wrt.rpcd.url,
-                     "api_username": WRT_USER, "api_password": WRT_PASSWORD, "api_key": "unused-Key-3141",
-                     "api_secret": spare["api_secret"]}),
-        ("openwrt wrong password", {"backend": "openwrt", "range": WRT_BAND, "openwrt_transport": "rpcd", "api_url": wrt.rpcd.url,
-                                    "api_username": WRT_USER, "api_password": "wrong-Password-1618",
-                                    "api_key": "unused-Key-3141", "api_secret": spare["api_secret"]}),
+        (
+            "opnsense",
+            {
+                "backend": "opnsense",
+                "api_url": opn.url,
+                "api_key": opn.key,
+                "api_secret": opn.secret,
+                "api_password": spare["api_password"],
+            },
+        ),
+        (
+            "opnsense wrong secret",
+            {
+                "backend": "opnsense",
+                "api_url": opn.url,
+                "api_key": opn.key,
+                "api_secret": "wrong-Secret-5150",
+                "api_password": spare["api_password"],
+            },
+        ),
+        (
+            "pfsense key",
+            {"backend": "pfsense", "api_url": pf.url, "api_key": "pf-secret-key", "api_secret": spare["api_secret"]},
+        ),
+        (
+            "pfsense basic",
+            {
+                "backend": "pfsense",
+                "api_url": pf.url,
+                "api_username": "baremetal-lb",
+                "api_password": "pf-Password-4242",
+                "api_secret": spare["api_secret"],
+            },
+        ),
+        (
+            "pfsense wrong password",
+            {
+                "backend": "pfsense",
+                "api_url": pf.url,
+                "api_username": "baremetal-lb",
+                "api_password": "wrong-Password-2718",
+                "api_secret": spare["api_secret"],
+            },
+        ),
+        (
+            "pfsense key and basic",
+            {
+                "backend": "pfsense",
+                "api_url": pf.url,
+                "api_key": "pf-secret-key",
+                "api_username": "baremetal-lb",
+                **spare,
+            },
+        ),
+        (
+            "openwrt",
+            {
+                "backend": "openwrt",
+                "range": WRT_BAND,
+                "openwrt_transport": "rpcd",
+                "api_url": wrt.rpcd.url,
+                "api_username": WRT_USER,
+                "api_password": WRT_PASSWORD,
+                "api_key": "unused-Key-3141",
+                "api_secret": spare["api_secret"],
+            },
+        ),
+        (
+            "openwrt wrong password",
+            {
+                "backend": "openwrt",
+                "range": WRT_BAND,
+                "openwrt_transport": "rpcd",
+                "api_url": wrt.rpcd.url,
+                "api_username": WRT_USER,
+                "api_password": "wrong-Password-1618",
+                "api_key": "unused-Key-3141",
+                "api_secret": spare["api_secret"],
+            },
+        ),
     ]
     result = []
     for label, params in out:
@@ -130,8 +191,9 @@ def cases(routers: dict[str, Any]) -> list[tuple[str, dict[str, Any], dict[str, 
 
 @pytest.mark.parametrize("module", sorted(MODULES))
 def test_every_secret_option_is_named_in_the_docs(module):
-    doc = yaml.safe_load(importlib.import_module(f"ansible_collections.baremetal.lb.plugins.modules.{module}")
-                         .DOCUMENTATION)
+    doc = yaml.safe_load(
+        importlib.import_module(f"ansible_collections.baremetal.lb.plugins.modules.{module}").DOCUMENTATION
+    )
     notes = [n for n in doc["notes"] if n.startswith("Secrets")]
     assert len(notes) == 1, doc["notes"]
     assert secret_options(MODULES[module].ARG_SPEC) == ["api_key", "api_password", "api_secret"]

@@ -16,9 +16,23 @@ POOLS = [{"name": "lan", "addresses": ["10.1.1.240-10.1.1.250"], "mode": "layer2
 
 
 def inventory(url: str, **extra: Any) -> dict[str, Any]:
-    return {"all": {"children": {"routers": {"hosts": {"gw": {
-        "ansible_connection": "local", "ansible_python_interpreter": PYTHON,
-        "baremetal_lb_router_backend": "pfsense", "baremetal_lb_router_api_url": url, **extra}}}}}}
+    return {
+        "all": {
+            "children": {
+                "routers": {
+                    "hosts": {
+                        "gw": {
+                            "ansible_connection": "local",
+                            "ansible_python_interpreter": PYTHON,
+                            "baremetal_lb_router_backend": "pfsense",
+                            "baremetal_lb_router_api_url": url,
+                            **extra,
+                        }
+                    }
+                }
+            }
+        }
+    }
 
 
 def self_signed_pem() -> bytes:
@@ -33,9 +47,16 @@ def self_signed_pem() -> bytes:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pfsense.home.arpa")])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now)
-            .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
@@ -44,28 +65,45 @@ def test_a_fresh_install_with_a_user_and_password(tmp_path):
     ca.write_bytes(self_signed_pem())
     with FakePfsense() as pf:  # Basic auth only, as the package installs
         pf.users["ansible"] = {"password": "n0t-in-the-log", "disabled": False, "privileges": ["page-all"]}
-        inv = inventory(pf.url, baremetal_lb_router_api_username="ansible",
-                        baremetal_lb_router_api_password="n0t-in-the-log", baremetal_lb_router_ca_path=str(ca))
+        inv = inventory(
+            pf.url,
+            baremetal_lb_router_api_username="ansible",
+            baremetal_lb_router_api_password="n0t-in-the-log",
+            baremetal_lb_router_ca_path=str(ca),
+        )
         rc, out = run_playbook(PLAYBOOK, inventory=inv, extra_vars={"baremetal_lb_pools": POOLS})
         assert rc == 0, out
         (res,) = task_result(out, "Reserve | keep")["results"]
         assert res["changed"] and pf.applied["lan"]["range_to"] == "10.1.1.239"
         args = res["invocation"]["module_args"]
         assert (args["api_username"], args["api_password"], args["ca_path"], args["api_key"]) == (
-            "ansible", "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER", str(ca), None)
+            "ansible",
+            "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER",
+            str(ca),
+            None,
+        )
         assert "n0t-in-the-log" not in json.dumps(out)
         assert all(h.get("authorization", "").startswith("Basic ") for _, _, h in pf.log)
 
 
 def test_preflight_wants_a_key_or_a_login_not_both_not_half():
-    for extra in ({}, {"baremetal_lb_router_api_key": "k", "baremetal_lb_router_api_username": "u",
-                       "baremetal_lb_router_api_password": "p"},
-                  {"baremetal_lb_router_api_username": "u"}):
+    for extra in (
+        {},
+        {
+            "baremetal_lb_router_api_key": "k",
+            "baremetal_lb_router_api_username": "u",
+            "baremetal_lb_router_api_password": "p",
+        },
+        {"baremetal_lb_router_api_username": "u"},
+    ):
         with FakePfsense() as pf:
-            rc, out = run_playbook(PLAYBOOK, inventory=inventory(pf.url, **extra),
-                                   extra_vars={"baremetal_lb_pools": POOLS})
+            rc, out = run_playbook(
+                PLAYBOOK, inventory=inventory(pf.url, **extra), extra_vars={"baremetal_lb_pools": POOLS}
+            )
             assert rc != 0
             (failed,) = [r for r in task_results(out) if r["_status"] == "failed"]
-            assert "backend pfsense needs either baremetal_lb_router_api_key (Key authentication) or " \
-                "baremetal_lb_router_api_username and baremetal_lb_router_api_password" in failed["msg"], failed
+            assert (
+                "backend pfsense needs either baremetal_lb_router_api_key (Key authentication) or "
+                "baremetal_lb_router_api_username and baremetal_lb_router_api_password" in failed["msg"]
+            ), failed
             assert pf.log == []

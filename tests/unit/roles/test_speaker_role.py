@@ -56,8 +56,15 @@ def test_vars_hold_only_internals() -> None:
 def test_tasks_run_in_tagged_phases() -> None:
     tasks = _yaml("tasks/main.yml")
     phases = [(t["ansible.builtin.include_tasks"]["file"], t["tags"]) for t in tasks]
-    assert [f for f, _ in phases] == ["preflight.yml", "install.yml", "identity.yml", "configure.yml",
-                                      "firewall.yml", "run.yml", "absent.yml"]
+    assert [f for f, _ in phases] == [
+        "preflight.yml",
+        "install.yml",
+        "identity.yml",
+        "configure.yml",
+        "firewall.yml",
+        "run.yml",
+        "absent.yml",
+    ]
     assert all(tags for _, tags in phases)
 
 
@@ -100,8 +107,12 @@ def render(
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    return render(tmp_path_factory.mktemp("render"), IDENTITY + """
-        baremetal_lb_speaker_extra_config: {lease: {duration: 20s}, status_writers: 8}""")
+    return render(
+        tmp_path_factory.mktemp("render"),
+        IDENTITY
+        + """
+        baremetal_lb_speaker_extra_config: {lease: {duration: 20s}, status_writers: 8}""",
+    )
 
 
 # What baremetal.lb.speaker_identity returns (the token, and the server and CA of the admin kubeconfig it used).
@@ -138,11 +149,15 @@ def test_kubeconfig_carries_the_token_and_ca(rendered: dict[str, str]) -> None:
 
 
 def test_kubeconfig_overrides_win_over_the_identity(tmp_path: Path) -> None:
-    out = render(tmp_path, IDENTITY + """
+    out = render(
+        tmp_path,
+        IDENTITY
+        + """
         baremetal_lb_namespace: lb
         baremetal_lb_speaker_api_server: https://10.1.1.11:6443
         baremetal_lb_speaker_api_ca_cert: "-----BEGIN CERTIFICATE-----\\nMINE\\n-----END CERTIFICATE-----\"""",
-                 templates="kubeconfig")
+        templates="kubeconfig",
+    )
     kc = yaml.safe_load(out["kubeconfig"])
     cluster = kc["clusters"][0]["cluster"]
     assert cluster["server"] == "https://10.1.1.11:6443"
@@ -152,10 +167,14 @@ def test_kubeconfig_overrides_win_over_the_identity(tmp_path: Path) -> None:
 
 
 def test_kubeconfig_without_the_identity_uses_the_given_token(tmp_path: Path) -> None:
-    out = render(tmp_path, """\
+    out = render(
+        tmp_path,
+        """\
         baremetal_lb_speaker_identity: false
         baremetal_lb_speaker_api_server: http://10.1.1.11:8080
-        baremetal_lb_speaker_api_token: byo-token""", templates="kubeconfig")
+        baremetal_lb_speaker_api_token: byo-token""",
+        templates="kubeconfig",
+    )
     kc = yaml.safe_load(out["kubeconfig"])
     assert kc["users"][0]["user"]["token"] == "byo-token"
     assert kc["clusters"][0]["cluster"] == {"server": "http://10.1.1.11:8080"}
@@ -174,8 +193,13 @@ def test_unit_is_notify_watched_and_confined(rendered: dict[str, str]) -> None:
     caps = {"CAP_NET_RAW", "CAP_NET_ADMIN", "CAP_NET_BIND_SERVICE"}
     assert set(svc["CapabilityBoundingSet"].split()) == caps == set(svc["AmbientCapabilities"].split())
     assert set(svc["RestrictAddressFamilies"].split()) == {"AF_INET", "AF_INET6", "AF_NETLINK", "AF_PACKET", "AF_UNIX"}
-    for key, value in {"ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes",
-                       "NoNewPrivileges": "yes", "PrivateDevices": "yes"}.items():
+    for key, value in {
+        "ProtectSystem": "strict",
+        "ProtectHome": "yes",
+        "PrivateTmp": "yes",
+        "NoNewPrivileges": "yes",
+        "PrivateDevices": "yes",
+    }.items():
         assert svc[key] == value, key
     assert re.search(r"^SystemCallFilter=@system-service$", text, re.M)
     assert parser["Install"]["WantedBy"] == "multi-user.target"
@@ -184,10 +208,14 @@ def test_unit_is_notify_watched_and_confined(rendered: dict[str, str]) -> None:
 def test_realtime_priority_opens_exactly_what_sched_fifo_needs(tmp_path) -> None:
     """With a priority the unit gets CAP_SYS_NICE, RestrictRealtime=no and sched_setscheduler back; the config
     carries layer2.realtime_priority; without one (the rendered fixture) none of that is there."""
-    out = render(tmp_path, """\
+    out = render(
+        tmp_path,
+        """\
         __baremetal_lb_speaker_token: t
         __baremetal_lb_speaker_ca: ""
-        baremetal_lb_speaker_realtime_priority: 50""", templates="speaker.yaml, baremetal-lb-speaker.service")
+        baremetal_lb_speaker_realtime_priority: 50""",
+        templates="speaker.yaml, baremetal-lb-speaker.service",
+    )
     unit = out["baremetal-lb-speaker.service"]
     caps = {"CAP_NET_RAW", "CAP_NET_ADMIN", "CAP_NET_BIND_SERVICE", "CAP_SYS_NICE"}
     assert set(re.search(r"^CapabilityBoundingSet=(.*)$", unit, re.M).group(1).split()) == caps
@@ -245,11 +273,16 @@ FIREWALL_CASES = {
         """\
         baremetal_lb_speaker_metrics_listen: 0.0.0.0:9472
         baremetal_lb_speaker_extra_config: {membership: {port: 7000}}""",
-        [{"port": 7000, "proto": "udp", "what": "heartbeats between the speakers"},
-         {"port": 9472, "proto": "tcp", "what": "Prometheus metrics"}]),
+        [
+            {"port": 7000, "proto": "udp", "what": "heartbeats between the speakers"},
+            {"port": 9472, "proto": "tcp", "what": "Prometheus metrics"},
+        ],
+    ),
     "BGP only, metrics on loopback": (
         """\
-        baremetal_lb_speaker_extra_config: {layer2: {enabled: false}}""", []),
+        baremetal_lb_speaker_extra_config: {layer2: {enabled: false}}""",
+        [],
+    ),
 }
 
 
@@ -319,22 +352,29 @@ def test_firewall_tasks_hand_those_ports_to_the_firewall_module(firewall, module
     [include] = [t for t in main if t["ansible.builtin.include_tasks"]["file"] == "firewall.yml"]
     assert "baremetal_lb_speaker_firewall != 'none'" in include["when"]
     assert _yaml("defaults/main.yml")["baremetal_lb_speaker_firewall"] == "none"
+
+
 def test_metrics_token_and_listen_reach_the_config(tmp_path: Path) -> None:
     """A token makes the config name the token file (the role writes the secret there, not into the config)."""
-    out = render(tmp_path, """\
+    out = render(
+        tmp_path,
+        """\
         __baremetal_lb_speaker_token: t
         __baremetal_lb_speaker_ca: ""
         baremetal_lb_speaker_metrics_listen: 0.0.0.0:7472
         baremetal_lb_speaker_metrics_bearer_token: scrape-s3cr3t
         baremetal_lb_speaker_metrics_tls_cert: "-----BEGIN CERTIFICATE-----\\nC\\n-----END CERTIFICATE-----"
         baremetal_lb_speaker_metrics_tls_key: "-----BEGIN PRIVATE KEY-----\\nK3Y\\n-----END PRIVATE KEY-----\"""",
-                 templates="speaker.yaml")
+        templates="speaker.yaml",
+    )
     assert "scrape-s3cr3t" not in out["speaker.yaml"] and "K3Y" not in out["speaker.yaml"]
     cfg = build_speaker_config(yaml.safe_load(out["speaker.yaml"]))
     assert cfg.metrics_listen == "0.0.0.0:7472"
     assert cfg.metrics_bearer_token_file == "/etc/baremetal-lb/metrics.token"
-    assert (cfg.metrics_tls_cert_file, cfg.metrics_tls_key_file) == ("/etc/baremetal-lb/metrics.crt",
-                                                                     "/etc/baremetal-lb/metrics.key")
+    assert (cfg.metrics_tls_cert_file, cfg.metrics_tls_key_file) == (
+        "/etc/baremetal-lb/metrics.crt",
+        "/etc/baremetal-lb/metrics.key",
+    )
 
 
 def test_without_a_metrics_token_the_config_names_none(rendered: dict[str, str]) -> None:

@@ -95,8 +95,9 @@ class FakeControlAgent:
             if not self.subnet_cmds:
                 return recorded("subnet4-update-unsupported")
             (subnet,) = args["subnet4"]
-            self.config["subnet4"] = [self._normalised_subnet(subnet) if s["id"] == subnet["id"] else s
-                                      for s in self.config["subnet4"]]
+            self.config["subnet4"] = [
+                self._normalised_subnet(subnet) if s["id"] == subnet["id"] else s for s in self.config["subnet4"]
+            ]
             return {"result": 0, "text": "IPv4 subnet updated"}  # subnet_cmds docs (Kea ARM, "subnet4-update")
         raise AssertionError("the fake has no recorded reply for %s" % command)
 
@@ -132,8 +133,15 @@ def test_reserve_splits_the_pool_marks_the_subnet_and_writes_the_file():
     assert kea.pools() == ["198.51.100.100-198.51.100.109", "198.51.100.120-198.51.100.199"]
     marker = kea.config["subnet4"][0]["user-context"]["baremetal-lb"]
     assert marker["by"] == "baremetal.lb.dhcp_reservation" and len(marker["reservations"]) == 1
-    assert kea.commands() == ["config-get", "lease4-get-all", "config-test", "list-commands", "config-set",
-                              "config-write", "config-get"]
+    assert kea.commands() == [
+        "config-get",
+        "lease4-get-all",
+        "config-test",
+        "list-commands",
+        "config-set",
+        "config-write",
+        "config-get",
+    ]
     assert kea.writes == [kea.config]  # what runs is what was written
     assert result["scope"] == {"name": "subnet 1", "subnet": "198.51.100.0/24", "backend": "kea"}
     # a second run changes nothing and sends no write
@@ -216,8 +224,7 @@ def test_refused_config_set_that_changed_nothing_is_not_rolled_back():
     assert kea.commands().count("config-set") == 1  # the live configuration was checked, not overwritten
 
 
-@pytest.mark.parametrize("mode, hook, update", [
-    ("auto", True, True), ("auto", False, False), ("never", True, False)])
+@pytest.mark.parametrize("mode, hook, update", [("auto", True, True), ("auto", False, False), ("never", True, False)])
 def test_subnet_cmds_used_only_when_offered_or_wanted(mode, hook, update):
     kea = FakeControlAgent(subnet_cmds=hook)
     dhcp_backend.run(backend(kea, subnet_cmds=mode), "198.51.100.110-198.51.100.119")

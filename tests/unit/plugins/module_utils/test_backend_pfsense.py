@@ -14,27 +14,40 @@ import pytest
 from ansible_collections.baremetal.lb.plugins.module_utils import backend_pfsense as pfs
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_backend import ReservationError
 
-ENTRY = {"range": "10.1.1.240-10.1.1.250",
-         "replaced": [{"from": "10.1.1.100-10.1.1.250", "to": ["10.1.1.100-10.1.1.239"]}]}
+ENTRY = {
+    "range": "10.1.1.240-10.1.1.250",
+    "replaced": [{"from": "10.1.1.100-10.1.1.250", "to": ["10.1.1.100-10.1.1.239"]}],
+}
 
 
-@pytest.mark.parametrize("params, mode", [
-    ({"api_key": "k"}, "key"),
-    ({"api_username": "u", "api_password": "p"}, "basic"),
-    ({"api_key": "k", "api_secret": "ignored by pfsense"}, "key"),
-])
+@pytest.mark.parametrize(
+    "params, mode",
+    [
+        ({"api_key": "k"}, "key"),
+        ({"api_username": "u", "api_password": "p"}, "basic"),
+        ({"api_key": "k", "api_secret": "ignored by pfsense"}, "key"),
+    ],
+)
 def test_the_credentials_given_choose_the_authentication(params, mode):
     assert pfs.choose_auth(params)[0] == mode
 
 
-@pytest.mark.parametrize("params, words", [
-    ({"api_key": "k", "api_username": "u", "api_password": "p"}, "set either api_key (Key authentication) or "
-                                                                 "api_username and api_password"),
-    ({"api_key": "k", "api_password": "p"}, "not both"),
-    ({"api_username": "u"}, "api_username is set but api_password is not"),
-    ({"api_password": "p"}, "api_password is set but api_username is not"),
-    ({}, "no credentials; set api_username and api_password (Basic authentication, the REST API package's default)"),
-])
+@pytest.mark.parametrize(
+    "params, words",
+    [
+        (
+            {"api_key": "k", "api_username": "u", "api_password": "p"},
+            "set either api_key (Key authentication) or api_username and api_password",
+        ),
+        ({"api_key": "k", "api_password": "p"}, "not both"),
+        ({"api_username": "u"}, "api_username is set but api_password is not"),
+        ({"api_password": "p"}, "api_password is set but api_username is not"),
+        (
+            {},
+            "no credentials; set api_username and api_password (Basic authentication, the REST API package's default)",
+        ),
+    ],
+)
 def test_ambiguous_or_missing_credentials_are_refused(params, words):
     with pytest.raises(ReservationError) as exc:
         pfs.choose_auth(params)
@@ -66,9 +79,13 @@ def test_records_live_in_the_details_and_survive_a_round_trip():
 
 
 def test_one_record_per_detail_keeps_every_field_small_however_many_reservations():
-    entries = [{"range": "10.1.1.%d" % (250 - i), "replaced": [{"from": "10.1.1.100-10.1.1.%d" % (250 - i),
-                                                                "to": ["10.1.1.100-10.1.1.%d" % (249 - i)]}]}
-               for i in range(100)]
+    entries = [
+        {
+            "range": "10.1.1.%d" % (250 - i),
+            "replaced": [{"from": "10.1.1.100-10.1.1.%d" % (250 - i), "to": ["10.1.1.100-10.1.1.%d" % (249 - i)]}],
+        }
+        for i in range(100)
+    ]
     alias = pfs.build_alias("lan", entries, [])
     assert len(alias["address"]) == 100
     assert max(len(d.encode()) for d in alias["detail"]) < 200 and len(alias["descr"]) < 200
@@ -82,8 +99,13 @@ def test_a_record_too_big_for_a_detail_is_refused_not_truncated():
 
 
 def test_a_v1_alias_is_read():
-    v1 = {"name": "blb_dhcp_lan", "type": "network", "descr": pfs.LEGACY_PREFIX + json.dumps([ENTRY]),
-          "address": ["10.1.1.240/29"], "detail": ["load-balancer addresses (baremetal.lb.dhcp_reservation)"]}
+    v1 = {
+        "name": "blb_dhcp_lan",
+        "type": "network",
+        "descr": pfs.LEGACY_PREFIX + json.dumps([ENTRY]),
+        "address": ["10.1.1.240/29"],
+        "detail": ["load-balancer addresses (baremetal.lb.dhcp_reservation)"],
+    }
     assert pfs.decode_alias(v1) == ([ENTRY], [])
 
 
@@ -95,13 +117,26 @@ def test_an_unreadable_record_is_an_error_naming_the_address():
 
 def test_references_found_in_every_shape_pfsense_uses():
     listings = [
-        ("firewall rule", ("source", "destination"), [{"id": 0, "source": "any", "destination": "lan"},
-                                                      {"id": 1, "source": "!blb_dhcp_lan", "destination": "any",
-                                                       "descr": "not the balancer"}]),
-        ("firewall alias", ("address",), [{"id": 0, "name": "blb_dhcp_lan", "address": ["10.1.1.240/29"]},
-                                          {"id": 1, "name": "nested", "address": ["blb_dhcp_lan", "10.9.0.0/16"]}]),
+        (
+            "firewall rule",
+            ("source", "destination"),
+            [
+                {"id": 0, "source": "any", "destination": "lan"},
+                {"id": 1, "source": "!blb_dhcp_lan", "destination": "any", "descr": "not the balancer"},
+            ],
+        ),
+        (
+            "firewall alias",
+            ("address",),
+            [
+                {"id": 0, "name": "blb_dhcp_lan", "address": ["10.1.1.240/29"]},
+                {"id": 1, "name": "nested", "address": ["blb_dhcp_lan", "10.9.0.0/16"]},
+            ],
+        ),
         ("OpenVPN server", ("local_network", "remote_network"), [{"id": 0, "local_network": ["10.1.1.0/24"]}]),
     ]
     assert pfs.references("blb_dhcp_lan", listings) == [
-        "firewall rule 1 'not the balancer' (source)", "firewall alias 1 'nested' (address)"]
+        "firewall rule 1 'not the balancer' (source)",
+        "firewall alias 1 'nested' (address)",
+    ]
     assert pfs.references("blb_dhcp_opt1", listings) == []

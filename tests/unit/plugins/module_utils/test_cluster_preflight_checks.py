@@ -40,8 +40,12 @@ def kube_proxy(text):
 
 
 def snapshot(nodes=None, servicelb=(), metallb=(), proxy=None):
-    return {"nodes": nodes if nodes is not None else [node("node1"), node("node2"), node("node3")],
-            "servicelb_pods": list(servicelb), "metallb_pods": list(metallb), "kube_proxy_config_map": proxy}
+    return {
+        "nodes": nodes if nodes is not None else [node("node1"), node("node2"), node("node3")],
+        "servicelb_pods": list(servicelb),
+        "metallb_pods": list(metallb),
+        "kube_proxy_config_map": proxy,
+    }
 
 
 NODES = ["node1", "node2", "node3"]
@@ -50,55 +54,138 @@ CP = {"node-role.kubernetes.io/control-plane": "", EXCLUDE: ""}
 # (description, snapshot, keyword arguments of check(), expected findings as {(check, severity)})
 SCENARIOS = [
     ("a plain kubeadm cluster in iptables mode: nothing to say", snapshot(), {}, set()),
-    ("an inventory host that is no Node", snapshot(), {"nodes": NODES + ["node4"]},
-     {("node_exists", "error")}),
-    ("k3s server with ServiceLB (the default)",
-     snapshot(nodes=[node("k1", k3s=["server"]), node("k2", k3s=["agent", "--server", "https://k1:6443"])]),
-     {"nodes": ["k1", "k2"]}, {("k3s_servicelb", "error")}),
-    ("k3s server with --disable servicelb",
-     snapshot(nodes=[node("k1", k3s=["server", "--disable", "servicelb"])]), {"nodes": ["k1"]}, set()),
-    ("k3s --disable=traefik,servicelb as k3s records it (split at '=')",
-     snapshot(nodes=[node("k1", k3s=["server", "--disable", "traefik,servicelb"])]), {"nodes": ["k1"]}, set()),
-    ("k3s --disable traefik only: ServiceLB still runs",
-     snapshot(nodes=[node("k1", k3s=["server", "--disable", "traefik"])]), {"nodes": ["k1"]},
-     {("k3s_servicelb", "error")}),
-    ("ServiceLB pods running (seen from the pods alone)",
-     snapshot(servicelb=[pod("kube-system", "svclb-traefik-abcde", {cp.SERVICELB_POD_LABEL: "traefik"})]),
-     {}, {("k3s_servicelb", "error")}),
-    ("a finished ServiceLB pod is history",
-     snapshot(servicelb=[pod("kube-system", "svclb-x", {cp.SERVICELB_POD_LABEL: "x"}, phase="Succeeded")]),
-     {}, set()),
-    ("kubeadm IPVS without strictARP, layer2 pools",
-     snapshot(proxy=kube_proxy(kubeadm_conf())), {}, {("kube_proxy_strict_arp", "error")}),
-    ("kubeadm IPVS without strictARP, BGP pools only: kube-proxy's ARP does not matter",
-     snapshot(proxy=kube_proxy(kubeadm_conf())), {"layer2": False}, set()),
-    ("kubeadm IPVS with strictARP",
-     snapshot(proxy=kube_proxy(kubeadm_conf().replace("strictARP: false", "strictARP: true"))), {}, set()),
-    ("kubeadm iptables mode (mode empty)",
-     snapshot(proxy=kube_proxy(kubeadm_conf().replace('mode: "ipvs"', 'mode: ""'))), {}, set()),
-    ("k3s kube-proxy in IPVS without strict ARP",
-     snapshot(nodes=[node("k1", k3s=["server", "--disable", "servicelb", "--kube-proxy-arg", "proxy-mode=ipvs"])]),
-     {"nodes": ["k1"]}, {("kube_proxy_strict_arp", "error")}),
-    ("k3s kube-proxy in IPVS with strict ARP",
-     snapshot(nodes=[node("k1", k3s=["server", "--disable", "servicelb", "--kube-proxy-arg", "proxy-mode=ipvs",
-                                     "--kube-proxy-arg", "ipvs-strict-arp=true"])]),
-     {"nodes": ["k1"]}, set()),
-    ("MetalLB's controller (manifests' labels) still running",
-     snapshot(metallb=[pod("metallb-system", "controller-7d5c", {"app": "metallb", "component": "controller"})]),
-     {}, {("metallb_running", "error")}),
-    ("MetalLB's speaker (Helm labels) still running",
-     snapshot(metallb=[pod("metallb", "metallb-speaker-x", {"app.kubernetes.io/name": "metallb",
-                                                            "app.kubernetes.io/component": "speaker"})]),
-     {}, {("metallb_running", "error")}),
-    ("MetalLB running beside speakers that serve their own loadBalancerClass",
-     snapshot(metallb=[pod("metallb-system", "controller-7d5c", {"app": "metallb", "component": "controller"})]),
-     {"load_balancer_class": "baremetal-lb"}, {("metallb_running", "warning")}),
-    ("every speaker node carries the exclude label (3 control-plane homelab)",
-     snapshot(nodes=[node(n, CP) for n in NODES]), {}, {("exclude_label", "warning")}),
-    ("... unless the speakers ignore it",
-     snapshot(nodes=[node(n, CP) for n in NODES]), {"ignore_exclude_lb": True}, set()),
-    ("only the control plane carries it: the workers announce",
-     snapshot(nodes=[node("node1", CP), node("node2"), node("node3")]), {}, set()),
+    ("an inventory host that is no Node", snapshot(), {"nodes": NODES + ["node4"]}, {("node_exists", "error")}),
+    (
+        "k3s server with ServiceLB (the default)",
+        snapshot(nodes=[node("k1", k3s=["server"]), node("k2", k3s=["agent", "--server", "https://k1:6443"])]),
+        {"nodes": ["k1", "k2"]},
+        {("k3s_servicelb", "error")},
+    ),
+    (
+        "k3s server with --disable servicelb",
+        snapshot(nodes=[node("k1", k3s=["server", "--disable", "servicelb"])]),
+        {"nodes": ["k1"]},
+        set(),
+    ),
+    (
+        "k3s --disable=traefik,servicelb as k3s records it (split at '=')",
+        snapshot(nodes=[node("k1", k3s=["server", "--disable", "traefik,servicelb"])]),
+        {"nodes": ["k1"]},
+        set(),
+    ),
+    (
+        "k3s --disable traefik only: ServiceLB still runs",
+        snapshot(nodes=[node("k1", k3s=["server", "--disable", "traefik"])]),
+        {"nodes": ["k1"]},
+        {("k3s_servicelb", "error")},
+    ),
+    (
+        "ServiceLB pods running (seen from the pods alone)",
+        snapshot(servicelb=[pod("kube-system", "svclb-traefik-abcde", {cp.SERVICELB_POD_LABEL: "traefik"})]),
+        {},
+        {("k3s_servicelb", "error")},
+    ),
+    (
+        "a finished ServiceLB pod is history",
+        snapshot(servicelb=[pod("kube-system", "svclb-x", {cp.SERVICELB_POD_LABEL: "x"}, phase="Succeeded")]),
+        {},
+        set(),
+    ),
+    (
+        "kubeadm IPVS without strictARP, layer2 pools",
+        snapshot(proxy=kube_proxy(kubeadm_conf())),
+        {},
+        {("kube_proxy_strict_arp", "error")},
+    ),
+    (
+        "kubeadm IPVS without strictARP, BGP pools only: kube-proxy's ARP does not matter",
+        snapshot(proxy=kube_proxy(kubeadm_conf())),
+        {"layer2": False},
+        set(),
+    ),
+    (
+        "kubeadm IPVS with strictARP",
+        snapshot(proxy=kube_proxy(kubeadm_conf().replace("strictARP: false", "strictARP: true"))),
+        {},
+        set(),
+    ),
+    (
+        "kubeadm iptables mode (mode empty)",
+        snapshot(proxy=kube_proxy(kubeadm_conf().replace('mode: "ipvs"', 'mode: ""'))),
+        {},
+        set(),
+    ),
+    (
+        "k3s kube-proxy in IPVS without strict ARP",
+        snapshot(nodes=[node("k1", k3s=["server", "--disable", "servicelb", "--kube-proxy-arg", "proxy-mode=ipvs"])]),
+        {"nodes": ["k1"]},
+        {("kube_proxy_strict_arp", "error")},
+    ),
+    (
+        "k3s kube-proxy in IPVS with strict ARP",
+        snapshot(
+            nodes=[
+                node(
+                    "k1",
+                    k3s=[
+                        "server",
+                        "--disable",
+                        "servicelb",
+                        "--kube-proxy-arg",
+                        "proxy-mode=ipvs",
+                        "--kube-proxy-arg",
+                        "ipvs-strict-arp=true",
+                    ],
+                )
+            ]
+        ),
+        {"nodes": ["k1"]},
+        set(),
+    ),
+    (
+        "MetalLB's controller (manifests' labels) still running",
+        snapshot(metallb=[pod("metallb-system", "controller-7d5c", {"app": "metallb", "component": "controller"})]),
+        {},
+        {("metallb_running", "error")},
+    ),
+    (
+        "MetalLB's speaker (Helm labels) still running",
+        snapshot(
+            metallb=[
+                pod(
+                    "metallb",
+                    "metallb-speaker-x",
+                    {"app.kubernetes.io/name": "metallb", "app.kubernetes.io/component": "speaker"},
+                )
+            ]
+        ),
+        {},
+        {("metallb_running", "error")},
+    ),
+    (
+        "MetalLB running beside speakers that serve their own loadBalancerClass",
+        snapshot(metallb=[pod("metallb-system", "controller-7d5c", {"app": "metallb", "component": "controller"})]),
+        {"load_balancer_class": "baremetal-lb"},
+        {("metallb_running", "warning")},
+    ),
+    (
+        "every speaker node carries the exclude label (3 control-plane homelab)",
+        snapshot(nodes=[node(n, CP) for n in NODES]),
+        {},
+        {("exclude_label", "warning")},
+    ),
+    (
+        "... unless the speakers ignore it",
+        snapshot(nodes=[node(n, CP) for n in NODES]),
+        {"ignore_exclude_lb": True},
+        set(),
+    ),
+    (
+        "only the control plane carries it: the workers announce",
+        snapshot(nodes=[node("node1", CP), node("node2"), node("node3")]),
+        {},
+        set(),
+    ),
 ]
 
 
@@ -113,9 +200,14 @@ def test_scenarios(description, snap, kwargs, expected):
 
 
 def test_messages_name_the_object_and_the_fix():
-    found = cp.check(snapshot(nodes=[node("k1", {EXCLUDE: ""}, k3s=["server"])],
-                              metallb=[pod("metallb-system", "speaker-abc", {"app": "metallb", "component": "speaker"})],
-                              proxy=kube_proxy(kubeadm_conf())), ["k1", "nodex"])
+    found = cp.check(
+        snapshot(
+            nodes=[node("k1", {EXCLUDE: ""}, k3s=["server"])],
+            metallb=[pod("metallb-system", "speaker-abc", {"app": "metallb", "component": "speaker"})],
+            proxy=kube_proxy(kubeadm_conf()),
+        ),
+        ["k1", "nodex"],
+    )
     text = dict((f.check, f.message) for f in found)
     assert "'nodex' is not a Node" in text["node_exists"] and "k1" in text["node_exists"]
     assert "k3s server(s) k1" in text["k3s_servicelb"] and "--disable servicelb" in text["k3s_servicelb"]
@@ -164,8 +256,9 @@ class FakeCluster:
     def pods(self, selector):
         key, value = (selector.split("=", 1) + [""])[:2]
         pods = self.snap["servicelb_pods"] + self.snap["metallb_pods"]
-        return [p for p in pods
-                if key in p["metadata"]["labels"] and (not value or p["metadata"]["labels"][key] == value)]
+        return [
+            p for p in pods if key in p["metadata"]["labels"] and (not value or p["metadata"]["labels"][key] == value)
+        ]
 
     def config_map(self, namespace, name):
         return self.snap["kube_proxy_config_map"]
@@ -175,8 +268,9 @@ class FakeCluster:
 
 
 def test_fix_is_not_written_while_another_error_stands():
-    cluster = FakeCluster(snapshot(proxy=kube_proxy(kubeadm_conf()),
-                                   metallb=[pod("metallb-system", "controller-1", {"app": "metallb"})]))
+    cluster = FakeCluster(
+        snapshot(proxy=kube_proxy(kubeadm_conf()), metallb=[pod("metallb-system", "controller-1", {"app": "metallb"})])
+    )
     result = cp.run({"nodes": NODES, "fix_strict_arp": True}, cluster)
     assert cluster.writes == [] and not result["changed"]
     assert len(result["errors"]) == 2

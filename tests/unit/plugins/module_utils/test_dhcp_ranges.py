@@ -23,42 +23,67 @@ def scope(*ranges: str, occupants=()) -> dr.Scope:
     return dr.Scope("lan", NET, tuple(R(r) for r in ranges), tuple(occupants))
 
 
-@pytest.mark.parametrize("text, first, last", [
-    ("10.1.1.240-10.1.1.250", "10.1.1.240", "10.1.1.250"),
-    ("10.1.1.240 - 10.1.1.250", "10.1.1.240", "10.1.1.250"),
-    ("10.1.1.240/29", "10.1.1.240", "10.1.1.247"),
-    ("10.1.1.245/29", "10.1.1.240", "10.1.1.247"),  # a CIDR is every address in it, host bits or not
-    ("10.1.1.7", "10.1.1.7", "10.1.1.7"),
-    ("2001:db8::10-2001:db8::1f", "2001:db8::10", "2001:db8::1f"),
-])
+@pytest.mark.parametrize(
+    "text, first, last",
+    [
+        ("10.1.1.240-10.1.1.250", "10.1.1.240", "10.1.1.250"),
+        ("10.1.1.240 - 10.1.1.250", "10.1.1.240", "10.1.1.250"),
+        ("10.1.1.240/29", "10.1.1.240", "10.1.1.247"),
+        ("10.1.1.245/29", "10.1.1.240", "10.1.1.247"),  # a CIDR is every address in it, host bits or not
+        ("10.1.1.7", "10.1.1.7", "10.1.1.7"),
+        ("2001:db8::10-2001:db8::1f", "2001:db8::10", "2001:db8::1f"),
+    ],
+)
 def test_parse(text, first, last):
     r = R(text)
     assert (str(r.first), str(r.last)) == (first, last)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("10.1.1.250-10.1.1.240", "ends before it starts"),
-    ("10.1.1.1-2001:db8::1", "mixes IPv4 and IPv6"),
-    ("10.1.1.300", "'10.1.1.300' is not an IP address"),
-    ("", "'' is not an address range"),
-    ("10.1.1.1-10.1.1.2-10.1.1.3", "more than one '-'"),
-    ("10.1.1.0/33", "not a valid CIDR"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("10.1.1.250-10.1.1.240", "ends before it starts"),
+        ("10.1.1.1-2001:db8::1", "mixes IPv4 and IPv6"),
+        ("10.1.1.300", "'10.1.1.300' is not an IP address"),
+        ("", "'' is not an address range"),
+        ("10.1.1.1-10.1.1.2-10.1.1.3", "more than one '-'"),
+        ("10.1.1.0/33", "not a valid CIDR"),
+    ],
+)
 def test_parse_errors_name_the_value(text, message):
     with pytest.raises(dr.RangeError, match=message):
         R(text)
 
 
-@pytest.mark.parametrize("ranges, request_, after, command", [
-    (["10.1.1.100-10.1.1.250"], "10.1.1.240-10.1.1.250", ["10.1.1.100-10.1.1.239"],
-     "shrink DHCP range lan 10.1.1.100-10.1.1.250 -> 10.1.1.100-10.1.1.239"),
-    (["10.1.1.100-10.1.1.250"], "10.1.1.90-10.1.1.110", ["10.1.1.111-10.1.1.250"],
-     "shrink DHCP range lan 10.1.1.100-10.1.1.250 -> 10.1.1.111-10.1.1.250"),
-    (["10.1.1.100-10.1.1.250"], "10.1.1.150-10.1.1.160", ["10.1.1.100-10.1.1.149", "10.1.1.161-10.1.1.250"],
-     "split DHCP range lan 10.1.1.100-10.1.1.250 -> 10.1.1.100-10.1.1.149, 10.1.1.161-10.1.1.250"),
-    (["10.1.1.100-10.1.1.150", "10.1.1.200-10.1.1.210"], "10.1.1.195-10.1.1.215", ["10.1.1.100-10.1.1.150"],
-     "remove DHCP range lan 10.1.1.200-10.1.1.210 (inside the reservation 10.1.1.195-10.1.1.215)"),
-])
+@pytest.mark.parametrize(
+    "ranges, request_, after, command",
+    [
+        (
+            ["10.1.1.100-10.1.1.250"],
+            "10.1.1.240-10.1.1.250",
+            ["10.1.1.100-10.1.1.239"],
+            "shrink DHCP range lan 10.1.1.100-10.1.1.250 -> 10.1.1.100-10.1.1.239",
+        ),
+        (
+            ["10.1.1.100-10.1.1.250"],
+            "10.1.1.90-10.1.1.110",
+            ["10.1.1.111-10.1.1.250"],
+            "shrink DHCP range lan 10.1.1.100-10.1.1.250 -> 10.1.1.111-10.1.1.250",
+        ),
+        (
+            ["10.1.1.100-10.1.1.250"],
+            "10.1.1.150-10.1.1.160",
+            ["10.1.1.100-10.1.1.149", "10.1.1.161-10.1.1.250"],
+            "split DHCP range lan 10.1.1.100-10.1.1.250 -> 10.1.1.100-10.1.1.149, 10.1.1.161-10.1.1.250",
+        ),
+        (
+            ["10.1.1.100-10.1.1.150", "10.1.1.200-10.1.1.210"],
+            "10.1.1.195-10.1.1.215",
+            ["10.1.1.100-10.1.1.150"],
+            "remove DHCP range lan 10.1.1.200-10.1.1.210 (inside the reservation 10.1.1.195-10.1.1.215)",
+        ),
+    ],
+)
 def test_plan_present(ranges, request_, after, command):
     plan = dr.plan_present(scope(*ranges), R(request_))
     assert [str(r) for r in plan.ranges_after] == after
@@ -77,18 +102,33 @@ def test_refuses_to_empty_the_scope_and_splits_beyond_max_ranges():
         dr.plan_present(scope("10.1.1.100-10.1.1.250"), R("10.1.1.150-10.1.1.160"), max_ranges=1)
 
 
-@pytest.mark.parametrize("request_, occupant, accept, message", [
-    ("10.1.1.0-10.1.1.5", None, False, "10.1.1.0 in range 10.1.1.0-10.1.1.5 is the network address"),
-    ("10.1.1.250-10.1.1.255", None, False, "10.1.1.255 in range 10.1.1.250-10.1.1.255 is the broadcast address"),
-    ("10.1.1.250-10.1.2.5", None, False, "10.1.2.5 (in range 10.1.1.250-10.1.2.5) is outside scope lan's subnet"),
-    ("2001:db8::1-2001:db8::5", None, False, "is IPv6 but scope lan is IPv4"),
-    ("10.1.1.240-10.1.1.250", dr.Occupant(ipaddress.ip_address("10.1.1.245"), "static mapping", "nas (aa:bb)"),
-     False, "10.1.1.245 in range 10.1.1.240-10.1.1.250 holds static mapping nas (aa:bb) in scope lan"),
-    ("10.1.1.1-10.1.1.9", dr.Occupant(ipaddress.ip_address("10.1.1.1"), "gateway", "(option routers)"),
-     False, "10.1.1.1 in range 10.1.1.1-10.1.1.9 is the gateway (option routers) in scope lan"),
-    ("10.1.1.240-10.1.1.250", dr.Occupant(ipaddress.ip_address("10.1.1.241"), "active lease", "laptop"),
-     False, "10.1.1.241 in range 10.1.1.240-10.1.1.250 holds active lease laptop in scope lan (wait for it"),
-])
+@pytest.mark.parametrize(
+    "request_, occupant, accept, message",
+    [
+        ("10.1.1.0-10.1.1.5", None, False, "10.1.1.0 in range 10.1.1.0-10.1.1.5 is the network address"),
+        ("10.1.1.250-10.1.1.255", None, False, "10.1.1.255 in range 10.1.1.250-10.1.1.255 is the broadcast address"),
+        ("10.1.1.250-10.1.2.5", None, False, "10.1.2.5 (in range 10.1.1.250-10.1.2.5) is outside scope lan's subnet"),
+        ("2001:db8::1-2001:db8::5", None, False, "is IPv6 but scope lan is IPv4"),
+        (
+            "10.1.1.240-10.1.1.250",
+            dr.Occupant(ipaddress.ip_address("10.1.1.245"), "static mapping", "nas (aa:bb)"),
+            False,
+            "10.1.1.245 in range 10.1.1.240-10.1.1.250 holds static mapping nas (aa:bb) in scope lan",
+        ),
+        (
+            "10.1.1.1-10.1.1.9",
+            dr.Occupant(ipaddress.ip_address("10.1.1.1"), "gateway", "(option routers)"),
+            False,
+            "10.1.1.1 in range 10.1.1.1-10.1.1.9 is the gateway (option routers) in scope lan",
+        ),
+        (
+            "10.1.1.240-10.1.1.250",
+            dr.Occupant(ipaddress.ip_address("10.1.1.241"), "active lease", "laptop"),
+            False,
+            "10.1.1.241 in range 10.1.1.240-10.1.1.250 holds active lease laptop in scope lan (wait for it",
+        ),
+    ],
+)
 def test_refusals_name_address_and_object(request_, occupant, accept, message):
     s = scope("10.1.1.100-10.1.1.250", occupants=[occupant] if occupant else [])
     with pytest.raises(dr.Conflict) as exc:
@@ -141,12 +181,16 @@ def test_present_then_absent_round_trips_and_never_touches_outside(pairs, a, b):
 
     def addrs(rs):
         return {int(x) for r in rs for x in range(int(r.first), int(r.last) + 1)}
+
     before, after = addrs(s.ranges), addrs(plan.ranges_after)
     req_set = set(range(int(req.first), int(req.last) + 1))
     assert after == before - req_set
     entries = dr.merge_marker([], req, plan)
-    back = dr.plan_absent(dr.Scope("lan", NET, plan.ranges_after, ()), req,
-                          dr.marker_replacements(dr.find_marker(entries, req)) if entries else [])
+    back = dr.plan_absent(
+        dr.Scope("lan", NET, plan.ranges_after, ()),
+        req,
+        dr.marker_replacements(dr.find_marker(entries, req)) if entries else [],
+    )
     assert tuple(back.ranges_after) == tuple(s.ranges)
 
 
@@ -198,8 +242,10 @@ def test_a_newer_band_changed_by_hand_is_refused_naming_both():
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(addr, st.integers(min_value=0, max_value=12)), min_size=1, max_size=6, unique=True),
-       st.randoms(use_true_random=False))
+@given(
+    st.lists(st.tuples(addr, st.integers(min_value=0, max_value=12)), min_size=1, max_size=6, unique=True),
+    st.randoms(use_true_random=False),
+)
 def test_bands_given_back_in_any_order(bands, rnd):
     """Property: reserve bands one after another, give them back in a random order: after every release the
     dynamic addresses are the admin's less the bands still reserved, and at the end the ranges are exactly the
@@ -220,11 +266,12 @@ def test_bands_given_back_in_any_order(bands, rnd):
 
     def addrs(rs):
         return {int(x) for r in rs for x in range(int(r.first), int(r.last) + 1)}
+
     order = texts[:]
     rnd.shuffle(order)
     for i, band in enumerate(order):
         s, entries = release(s, entries, band)
-        held = [R(b) for b in order[i + 1:]]
+        held = [R(b) for b in order[i + 1 :]]
         assert addrs(s.ranges) == addrs(original.ranges) - addrs(held)
-        assert sorted(e["range"] for e in entries) == sorted(order[i + 1:])
+        assert sorted(e["range"] for e in entries) == sorted(order[i + 1 :])
     assert s.ranges == original.ranges

@@ -20,11 +20,24 @@ from ansible_collections.baremetal.lb.plugins.module_utils import k8s_auth
 
 def test_auth_resolution_order_param_then_keyword_then_env():
     class M:
-        params = {"kubeconfig": None, "context": "from-param", "host": None, "api_key": None,
-                  "validate_certs": None, "ca_cert": None, "client_cert": None, "client_key": None}
+        params = {
+            "kubeconfig": None,
+            "context": "from-param",
+            "host": None,
+            "api_key": None,
+            "validate_certs": None,
+            "ca_cert": None,
+            "client_cert": None,
+            "client_key": None,
+        }
 
-    env = {"K8S_AUTH_CONTEXT": "from-env", "K8S_AUTH_HOST": "https://env:6443", "KUBECONFIG": "/a:/b",
-           "K8S_AUTH_VERIFY_SSL": "no", "K8S_AUTH_API_KEY": "tok"}
+    env = {
+        "K8S_AUTH_CONTEXT": "from-env",
+        "K8S_AUTH_HOST": "https://env:6443",
+        "KUBECONFIG": "/a:/b",
+        "K8S_AUTH_VERIFY_SSL": "no",
+        "K8S_AUTH_API_KEY": "tok",
+    }
     opts = k8s_auth.resolve_options(M(), environ=env, context="from-kw", host="https://kw:6443")
     assert opts["context"] == ("from-param", "param")
     assert opts["host"] == ("https://kw:6443", "keyword")
@@ -44,7 +57,10 @@ def test_bad_env_bool_names_the_variable():
 def test_get_client_names_the_missing_kubeconfig_and_its_source(tmp_path):
     with pytest.raises(k8s_auth.K8sAuthError) as info:
         k8s_auth.get_client(environ={"K8S_AUTH_KUBECONFIG": str(tmp_path / "nope")})
-    assert str(info.value) == f"kubeconfig (from the environment variable K8S_AUTH_KUBECONFIG): {tmp_path / 'nope'} does not exist"
+    assert (
+        str(info.value)
+        == f"kubeconfig (from the environment variable K8S_AUTH_KUBECONFIG): {tmp_path / 'nope'} does not exist"
+    )
 
 
 def test_get_client_host_and_api_key_override(tmp_path):

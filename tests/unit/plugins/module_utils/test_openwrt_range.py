@@ -23,13 +23,16 @@ def one(release: str, netifd=None, **opts: str) -> owr.Range:
 
 
 @pytest.mark.parametrize("release", owr.RELEASES)
-@pytest.mark.parametrize("opts, start, end", [
-    ({}, "192.168.1.100", "192.168.1.249"),                                # defaults start 100, limit 150
-    ({"limit": "300"}, "192.168.1.100", "192.168.1.254"),                  # clamped to broadcast - 1
-    ({"start": "10.1.1.100"}, "192.168.1.100", "192.168.1.249"),           # a dotted start, masked
-    ({"start": "0"}, "192.168.1.2", "192.168.1.151"),                      # network+1, then off the router
-    ({"netmask": "255.255.255.128"}, "192.168.1.100", "192.168.1.126"),    # the section's netmask wins
-])
+@pytest.mark.parametrize(
+    "opts, start, end",
+    [
+        ({}, "192.168.1.100", "192.168.1.249"),  # defaults start 100, limit 150
+        ({"limit": "300"}, "192.168.1.100", "192.168.1.254"),  # clamped to broadcast - 1
+        ({"start": "10.1.1.100"}, "192.168.1.100", "192.168.1.249"),  # a dotted start, masked
+        ({"start": "0"}, "192.168.1.2", "192.168.1.151"),  # network+1, then off the router
+        ({"netmask": "255.255.255.128"}, "192.168.1.100", "192.168.1.126"),  # the section's netmask wins
+    ],
+)
 def test_ranges_both_releases_agree_on(release, opts, start, end):
     r = one(release, **opts)
     assert (r.kind, r.start, r.end) == ("dynamic", start, end)
@@ -42,9 +45,16 @@ def test_router_inside_the_range_23_05_warns_24_10_writes_a_broken_line():
     assert new.kind == "broken" and new.line == "dhcp-range=set:lan,19,,255.255.255.0,12h"
 
 
-@pytest.mark.parametrize("opts, kind", [({"ignore": "1"}, "ignored"), ({"ignore": "on"}, "ignored"),
-                                        ({"dynamicdhcp": "0"}, "static"), ({"dhcpv4": "disabled"}, "disabled"),
-                                        ({"interface": ""}, "skipped")])
+@pytest.mark.parametrize(
+    "opts, kind",
+    [
+        ({"ignore": "1"}, "ignored"),
+        ({"ignore": "on"}, "ignored"),
+        ({"dynamicdhcp": "0"}, "static"),
+        ({"dhcpv4": "disabled"}, "disabled"),
+        ({"interface": ""}, "skipped"),
+    ],
+)
 def test_sections_without_a_dynamic_range(opts, kind):
     assert one("24.10", **opts).kind == kind
 
@@ -60,19 +70,23 @@ def test_a_failing_second_section_reuses_the_first_sections_range_in_24_10():
 def test_maindhcp_leaves_dnsmasq_without_ranges_and_odhcpd_computes_its_pool():
     assert one("24.10").kind == "dynamic"
     assert owr.dnsmasq_ranges("24.10", [("lan", {"interface": "lan"})], LAN, maindhcp=True)[0].kind == "skipped"
-    pool = owr.odhcpd_range("lan", {"interface": "lan", "dhcpv4": "server", "start": "100", "limit": "150"},
-                            "192.168.1.1/24")
+    pool = owr.odhcpd_range(
+        "lan", {"interface": "lan", "dhcpv4": "server", "start": "100", "limit": "150"}, "192.168.1.1/24"
+    )
     assert (pool.kind, pool.start, pool.end) == ("dynamic", "192.168.1.100", "192.168.1.249")
     default25 = owr.odhcpd_range("lan", {"dhcpv4": "server"}, "192.168.1.1/25")
     assert (default25.kind, default25.start, default25.end) == ("dynamic", "192.168.1.20", "192.168.1.119")
-    assert owr.odhcpd_range("lan", {"dhcpv4": "server", "limit": "300", "start": "100"},
-                            "192.168.1.1/24").kind == "skipped"  # pool end past the host part: no pool at all
+    assert (
+        owr.odhcpd_range("lan", {"dhcpv4": "server", "limit": "300", "start": "100"}, "192.168.1.1/24").kind
+        == "skipped"
+    )  # pool end past the host part: no pool at all
     assert owr.odhcpd_range("lan", {"start": "100"}, "192.168.1.1/24").kind == "odhcpd-off"  # dhcpv4 not server
 
 
 def test_netifd_view_of_an_interface():
-    assert owr.netifd_subnet({"proto": "static", "ipaddr": "192.168.1.1", "netmask": "255.255.255.0",
-                              "device": "br-lan"}) == ("br-lan", "static", "192.168.1.1/24")
+    assert owr.netifd_subnet(
+        {"proto": "static", "ipaddr": "192.168.1.1", "netmask": "255.255.255.0", "device": "br-lan"}
+    ) == ("br-lan", "static", "192.168.1.1/24")
     assert owr.netifd_subnet({"proto": "static", "ipaddr": ["10.1.1.1/24", "10.1.2.1/24"]})[2] == "10.1.1.1/24"
     assert owr.netifd_subnet({"proto": "static", "ipaddr": "10.1.1.1"})[2] == "10.1.1.1/32"
     assert owr.netifd_subnet({"proto": "dhcp"})[2] is None
@@ -85,8 +99,7 @@ def test_dhcp_calc():
 
 
 @settings(max_examples=300, deadline=None)
-@given(prefix=st.integers(16, 29), host=st.integers(1, 2 ** 13), start=st.integers(0, 600),
-       limit=st.integers(1, 600))
+@given(prefix=st.integers(16, 29), host=st.integers(1, 2**13), start=st.integers(0, 600), limit=st.integers(1, 600))
 def test_a_dynamic_range_is_inside_the_subnet_and_never_holds_the_router(prefix, host, start, limit):
     net = ipaddress.ip_network("10.0.0.0/%d" % prefix)
     ip = net.network_address + (host % (net.num_addresses - 2)) + 1

@@ -27,8 +27,13 @@ class Opener:
 
 
 def login_answer(sid: str = SID) -> dict[str, Any]:
-    session = {"ubus_rpc_session": sid, "timeout": 300, "expires": 300,
-               "acls": {"uci": {"dhcp": ["read", "write"]}}, "data": {"username": "blb"}}
+    session = {
+        "ubus_rpc_session": sid,
+        "timeout": 300,
+        "expires": 300,
+        "acls": {"uci": {"dhcp": ["read", "write"]}},
+        "data": {"username": "blb"},
+    }
     return {"jsonrpc": "2.0", "id": 1, "result": [0, session]}
 
 
@@ -41,8 +46,12 @@ def test_login_then_call_in_the_legacy_shape():
     c = client(opener)
     assert c.call("uci", "get", {"config": "dhcp", "section": "lan", "option": "start"}) == {"value": "100"}
     assert opener.bodies[0]["params"] == ["0" * 32, "session", "login", {"username": "blb", "password": "pw-secret"}]
-    assert opener.bodies[1] == {"jsonrpc": "2.0", "id": 2, "method": "call",
-                                "params": [SID, "uci", "get", {"config": "dhcp", "section": "lan", "option": "start"}]}
+    assert opener.bodies[1] == {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "call",
+        "params": [SID, "uci", "get", {"config": "dhcp", "section": "lan", "option": "start"}],
+    }
     assert c.granted("uci", "dhcp", "write") and not c.granted("uci", "network", "write")
 
 
@@ -60,8 +69,10 @@ def test_access_denied_twice_names_the_missing_grant_and_never_the_secrets():
     assert "pw-secret" not in str(exc.value) and SID not in str(exc.value)
 
 
-@pytest.mark.parametrize("status, missing_ok, outcome", [(4, True, None), (4, False, "NOT_FOUND"),
-                                                         (6, False, "PERMISSION_DENIED"), (8, False, "NOT_SUPPORTED")])
+@pytest.mark.parametrize(
+    "status, missing_ok, outcome",
+    [(4, True, None), (4, False, "NOT_FOUND"), (6, False, "PERMISSION_DENIED"), (8, False, "NOT_SUPPORTED")],
+)
 def test_ubus_status_codes(status, missing_ok, outcome):
     opener = Opener(login_answer(), {"jsonrpc": "2.0", "id": 2, "result": [status]})
     if outcome is None:

@@ -12,10 +12,20 @@ import ipaddress
 import pytest
 
 from ansible_collections.baremetal.lb.plugins.module_utils.backend_opnsense import (
-    DESCRIPTION_BYTES, decode_marker, description_bytes, entries_for, join_marker, split_marker,
+    DESCRIPTION_BYTES,
+    decode_marker,
+    description_bytes,
+    entries_for,
+    join_marker,
+    split_marker,
 )
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_backend import ReservationError
-from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import Scope, marker_entry, merge_marker, plan_present
+from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import (
+    Scope,
+    marker_entry,
+    merge_marker,
+    plan_present,
+)
 from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import parse_range
 
 
@@ -70,8 +80,12 @@ def test_a_pool_outside_its_subnet_still_encodes():
 
 def test_a_band_reaching_past_the_pool_stores_what_it_took_and_gives_back_only_that():
     request = parse_range("10.1.1.240-10.1.1.254")
-    scope = Scope("LAN", ipaddress.ip_network("10.1.1.0/24"),
-                  (parse_range("10.1.1.100-10.1.1.149"), parse_range("10.1.1.151-10.1.1.245")), ())
+    scope = Scope(
+        "LAN",
+        ipaddress.ip_network("10.1.1.0/24"),
+        (parse_range("10.1.1.100-10.1.1.149"), parse_range("10.1.1.151-10.1.1.245")),
+        (),
+    )
     plan = plan_present(scope, request)
     text = join_marker("LAN", [marker_entry(request, plan)], ipaddress.ip_address("10.1.1.0"))
     assert text == "LAN [baremetal-lb 10.1.1.0 240-254:240-245]"

@@ -69,6 +69,7 @@ def test_module_file_is_a_thin_shell():
     assert main.end_lineno - main.lineno <= 12
     assert [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))] == ["main"]
 
+
 # ------------------------------------------------------------------------------------------------ role interface
 
 

@@ -26,20 +26,41 @@ def run_main(module, args, capsys):
 POOL = {"name": "lan", "addresses": ["10.1.1.240-10.1.1.250"], "kubeconfig": "/nonexistent/kubeconfig"}
 
 
-@pytest.mark.parametrize("module, args, message", [
-    (address_pool, {"name": "lan"}, "state is present but all of the following are missing: addresses"),
-    (address_pool, dict(POOL, mode="ospf"), "value of mode must be one of: layer2, bgp, got: ospf"),
-    (address_pool, dict(POOL, colour="blue"), "Unsupported parameters for (basic.py) module: colour"),
-    (address_pool, dict(POOL, addresses=["10.1.1.250-10.1.1.240"]),
-     "addresses[0]: '10.1.1.250-10.1.1.240' ends before it starts"),
-    (speaker_identity, {"token_timeout": -1}, "token_timeout: -1 must be 0 or more seconds"),
-    (dhcp_reservation, {"range": "10.1.1.240-10.1.1.250"}, "missing required arguments: backend"),
-    (dhcp_reservation, {"backend": "dhcpd", "range": "10.1.1.240-10.1.1.250"},
-     "value of backend must be one of: kea, dnsmasq, pfsense, opnsense, openwrt, got: dhcpd"),
-    (dhcp_reservation, {"backend": "dnsmasq", "range": "10.1.1.250-10.1.1.240", "conf_file": "/nonexistent.conf"},
-     "range: '10.1.1.250-10.1.1.240' ends before it starts"),
-], ids=["pool-no-addresses", "pool-bad-mode", "pool-unknown-option", "pool-backwards-range", "identity-timeout",
-        "dhcp-no-backend", "dhcp-bad-backend", "dhcp-backwards-range"])
+@pytest.mark.parametrize(
+    "module, args, message",
+    [
+        (address_pool, {"name": "lan"}, "state is present but all of the following are missing: addresses"),
+        (address_pool, dict(POOL, mode="ospf"), "value of mode must be one of: layer2, bgp, got: ospf"),
+        (address_pool, dict(POOL, colour="blue"), "Unsupported parameters for (basic.py) module: colour"),
+        (
+            address_pool,
+            dict(POOL, addresses=["10.1.1.250-10.1.1.240"]),
+            "addresses[0]: '10.1.1.250-10.1.1.240' ends before it starts",
+        ),
+        (speaker_identity, {"token_timeout": -1}, "token_timeout: -1 must be 0 or more seconds"),
+        (dhcp_reservation, {"range": "10.1.1.240-10.1.1.250"}, "missing required arguments: backend"),
+        (
+            dhcp_reservation,
+            {"backend": "dhcpd", "range": "10.1.1.240-10.1.1.250"},
+            "value of backend must be one of: kea, dnsmasq, pfsense, opnsense, openwrt, got: dhcpd",
+        ),
+        (
+            dhcp_reservation,
+            {"backend": "dnsmasq", "range": "10.1.1.250-10.1.1.240", "conf_file": "/nonexistent.conf"},
+            "range: '10.1.1.250-10.1.1.240' ends before it starts",
+        ),
+    ],
+    ids=[
+        "pool-no-addresses",
+        "pool-bad-mode",
+        "pool-unknown-option",
+        "pool-backwards-range",
+        "identity-timeout",
+        "dhcp-no-backend",
+        "dhcp-bad-backend",
+        "dhcp-backwards-range",
+    ],
+)
 def test_bad_arguments_fail_with_a_message_naming_them(module, args, message, capsys):
     result = run_main(module, args, capsys)
     assert result["_rc"] == 1 and result["failed"] is True

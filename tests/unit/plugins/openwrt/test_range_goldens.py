@@ -43,8 +43,11 @@ def test_dhcp_range_lines_reproduced(rec):
     ranges = openwrt_range.dnsmasq_ranges(release, dhcp, rec["inputs"]["netifd"], maindhcp=maindhcp)
     assert [r.line for r in ranges if r.line] == rec["dhcp_range"]
     # the argv the init script passed is the one the model derives from the config
-    calls = [openwrt_range.ipcalc_argv(release, *_argv_inputs(name, opts, rec["inputs"]["netifd"]))
-             for name, opts in dhcp if _argv_inputs(name, opts, rec["inputs"]["netifd"]) and not maindhcp]
+    calls = [
+        openwrt_range.ipcalc_argv(release, *_argv_inputs(name, opts, rec["inputs"]["netifd"]))
+        for name, opts in dhcp
+        if _argv_inputs(name, opts, rec["inputs"]["netifd"]) and not maindhcp
+    ]
     assert calls == [c["argv"] for c in rec["ipcalc_calls"]]
 
 
@@ -53,7 +56,12 @@ def _argv_inputs(name: str, opts: dict[str, Any], netifd: dict[str, Any]) -> tup
     if not state or opts.get("ignore") == "1" or opts.get("dhcpv4") == "disabled" or state["proto"] != "static":
         return None
     ip, _, plen = state["subnet"].partition("/")
-    return (ip, opts.get("netmask") or plen, openwrt_range.dhcp_calc(opts.get("start", "100")), opts.get("limit", "150"))
+    return (
+        ip,
+        opts.get("netmask") or plen,
+        openwrt_range.dhcp_calc(opts.get("start", "100")),
+        opts.get("limit", "150"),
+    )
 
 
 def test_the_documented_failure_modes_are_kinds_a_caller_can_refuse():

@@ -24,9 +24,11 @@ def test_sections_hosts_leases_and_marker_read_without_writing(tmp_path):
         router.uci("set", "network.guest.proto=static")
         router.uci("set", "network.guest.ipaddr=192.168.2.1/24")
         router.uci("commit")
-        router.write_leases("0 aa:bb:cc:00:00:02 192.168.1.105 laptop *\n"
-                            f"{NOW + 60} aa:bb:cc:00:00:03 192.168.1.106 * 01:aa:bb:cc:00:00:03\n"
-                            f"{NOW - 60} aa:bb:cc:00:00:04 192.168.1.107 old *\n")
+        router.write_leases(
+            "0 aa:bb:cc:00:00:02 192.168.1.105 laptop *\n"
+            f"{NOW + 60} aa:bb:cc:00:00:03 192.168.1.106 * 01:aa:bb:cc:00:00:03\n"
+            f"{NOW - 60} aa:bb:cc:00:00:04 192.168.1.107 old *\n"
+        )
         backend = router.backend()
         backend.now = lambda: NOW
         assert dhcp_backend.run(backend, "192.168.1.240-192.168.1.250")["changed"]
@@ -39,28 +41,54 @@ def test_sections_hosts_leases_and_marker_read_without_writing(tmp_path):
         assert {c[1] for c in router.rpcd.calls} <= {"login", "get", "read"}, router.rpcd.calls
         lan, guest = scopes
         assert lan == {
-            "name": "lan", "backend": "openwrt", "subnet": "192.168.1.0/24", "interface": "lan", "enabled": True,
-            "gateway": "192.168.1.1", "ranges": ["192.168.1.100-192.168.1.239"],
+            "name": "lan",
+            "backend": "openwrt",
+            "subnet": "192.168.1.0/24",
+            "interface": "lan",
+            "enabled": True,
+            "gateway": "192.168.1.1",
+            "ranges": ["192.168.1.100-192.168.1.239"],
             "ranges_ui": ["192.168.1.100 - 192.168.1.239"],
             "static_mappings": [
                 {"address": "192.168.1.10", "mac": "00:11:22:33:44:55", "hostname": "nas"},
                 {"address": "192.168.1.20", "mac": None, "hostname": "printer"},
-                {"address": "192.168.1.30", "mac": "aa:bb:cc:dd:ee:01 aa:bb:cc:dd:ee:02", "hostname": "laptop"}],
-            "leases": [{"address": "192.168.1.105", "mac": "aa:bb:cc:00:00:02", "hostname": "laptop",
-                        "expires": None, "expires_in": None},
-                       {"address": "192.168.1.106", "mac": "aa:bb:cc:00:00:03", "hostname": None,
-                        "expires": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(NOW + 60)), "expires_in": 60}],
-            "reserved": [{"range": "192.168.1.240-192.168.1.250",
-                          "replaced": [{"from": "192.168.1.100-192.168.1.249",
-                                        "to": ["192.168.1.100-192.168.1.239"]}]}],
+                {"address": "192.168.1.30", "mac": "aa:bb:cc:dd:ee:01 aa:bb:cc:dd:ee:02", "hostname": "laptop"},
+            ],
+            "leases": [
+                {
+                    "address": "192.168.1.105",
+                    "mac": "aa:bb:cc:00:00:02",
+                    "hostname": "laptop",
+                    "expires": None,
+                    "expires_in": None,
+                },
+                {
+                    "address": "192.168.1.106",
+                    "mac": "aa:bb:cc:00:00:03",
+                    "hostname": None,
+                    "expires": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(NOW + 60)),
+                    "expires_in": 60,
+                },
+            ],
+            "reserved": [
+                {
+                    "range": "192.168.1.240-192.168.1.250",
+                    "replaced": [{"from": "192.168.1.100-192.168.1.249", "to": ["192.168.1.100-192.168.1.239"]}],
+                }
+            ],
         }
         assert guest["name"] == "guest" and guest["enabled"] is False and guest["ranges"] == []
 
 
 def test_the_modules_from_the_controller_never_show_the_password(tmp_path):
     with FakeOpenwrt(tmp_path) as router:
-        args = {"backend": "openwrt", "api_url": router.rpcd.url, "api_username": "baremetal-lb",
-                "api_password": PASSWORD, "range": "192.168.1.240-192.168.1.250"}
+        args = {
+            "backend": "openwrt",
+            "api_url": router.rpcd.url,
+            "api_username": "baremetal-lb",
+            "api_password": PASSWORD,
+            "range": "192.168.1.240-192.168.1.250",
+        }
         rc, res = run_module("baremetal.lb.dhcp_reservation", args, check=True, diff=True)
         assert rc == 0 and res["changed"] is True and res["msg"].startswith("check mode"), res
         assert "option limit '150'" in router.dhcp_file()

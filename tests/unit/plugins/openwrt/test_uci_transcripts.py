@@ -38,8 +38,10 @@ def raw_shipped_dhcp(export_text: str) -> str:
 
 def config_files(config: str, steps: list[dict[str, Any]]) -> dict[str, str]:
     if config == "static-hosts+list-ipaddr":
-        return {"dhcp": (DATA / "configs/static-hosts/dhcp").read_text(),
-                "network": (DATA / "configs/list-ipaddr/network").read_text()}
+        return {
+            "dhcp": (DATA / "configs/static-hosts/dhcp").read_text(),
+            "network": (DATA / "configs/list-ipaddr/network").read_text(),
+        }
     if config == "shipped-dhcp.conf-before-firstboot":
         export = next(s for s in steps if s["argv"] == ["uci", "export", "dhcp"])["stdout"]
         return {"dhcp": raw_shipped_dhcp(export), "network": (DATA / "configs/stock-24.10/network").read_text()}
@@ -116,8 +118,12 @@ def test_the_backends_uci_show_parser_agrees_with_the_real_uci_get():
                 shown[store] = {**shown.get(store, {}), **values}
             elif cmd[0] == "get" and cmd[1] in shown.get(store, {}):
                 value = shown[store][cmd[1]]
-                assert (" ".join(value) if isinstance(value, list) else value) == step["stdout"].rstrip("\n"), \
-                    (step["config"], step["scenario"], step["step"], cmd)
+                assert (" ".join(value) if isinstance(value, list) else value) == step["stdout"].rstrip("\n"), (
+                    step["config"],
+                    step["scenario"],
+                    step["step"],
+                    cmd,
+                )
                 compared += 1
             elif cmd[0] not in ("get", "show", "changes", "export"):
                 shown.pop(store, None)  # a write: what was shown may be stale
