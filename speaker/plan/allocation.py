@@ -102,7 +102,7 @@ CONFIG_OBJECTS = {
     "IPAddressPool": ("ipaddresspools", "metallb.io/v1beta1"),
     "L2Advertisement": ("l2advertisements", "metallb.io/v1beta1"),
     "BGPAdvertisement": ("bgpadvertisements", "metallb.io/v1beta1"),
-    "BGPPeer": ("bgppeers", "metallb.io/v1beta1"),
+    "BGPPeer": ("bgppeers", "metallb.io/v1beta2"),
     "Community": ("communities", "metallb.io/v1beta1"),
     "BFDProfile": ("bfdprofiles", "metallb.io/v1beta1"),
 }

@@ -356,23 +356,6 @@ def advertised_peers(
         if peers:
             out[svc.key] = peers
     return out
-    for svc in services:
-        addrs = [ipaddress.ip_address(ip) for ip in svc.ips]
-        peers = tuple(
-            sorted(
-                peer
-                for peer, (prefixes, lengths) in index.items()
-                if any(
-                    ipaddress.ip_network((a, length), strict=False) in prefixes
-                    for a in addrs
-                    for version, length in lengths
-                    if version == a.version
-                )
-            )
-        )
-        if peers:
-            out[svc.key] = peers
-    return out
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,9 @@ import pytest
 from speaker.config.cluster import build_config
 from speaker.ipam.allocator import Allocator
 from speaker.ipam.service import request_for
+from speaker.kube.kinds import METALLB_GROUP, METALLB_VERSIONS
 from speaker.plan.actions import CountFailure, ForgetStatus, Say, Unsay, WriteStatus
-from speaker.plan.allocation import config_actions, decide, pool_actions
+from speaker.plan.allocation import CONFIG_OBJECTS, config_actions, decide, pool_actions
 from speaker.plan.clusterview import service_view
 from tests.unit.controllers.world import NS, peer, pool, service
 
@@ -318,6 +319,17 @@ def test_config_errors_and_warnings_become_one_event_per_object_and_reason() -> 
     assert "198.51.100.241/30" in next(
         a.event.message for a in config_actions(cfg, NS, lambda k, n: None) if a.event.reason == "ConfigWarning"
     )
+
+
+def test_an_event_on_an_object_not_cached_names_the_version_the_api_serves_it_at() -> None:
+    """An Event whose involvedObject names a version the API does not serve (BGPPeer is v1beta2) is not shown by
+    ``kubectl describe bgppeer``; the plan cannot import the watch table (it is pure), so this test ties the two."""
+    cfg = build_config([pool("lan", "198.51.100.240/30")], bgp_peers=[peer("r1", "192.0.2.1", myASN="x")])
+    involved = [a.event.involved for a in config_actions(cfg, NS, lambda k, n: None) if a.subject == "BGPPeer:r1"]
+    assert involved == [("metallb.io/v1beta2", "BGPPeer", NS, "r1", "")]
+    assert {kind: api for kind, (_, api) in CONFIG_OBJECTS.items()} == {
+        kind: f"{METALLB_GROUP}/{METALLB_VERSIONS[plural]}" for kind, (plural, _) in CONFIG_OBJECTS.items()
+    }
 
 
 @pytest.mark.parametrize(
