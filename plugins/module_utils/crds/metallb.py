@@ -13,18 +13,17 @@ from __future__ import annotations
 import json
 
 SOURCE_FILES = (
-    "metallb.io_ipaddresspools.yaml",
-    "metallb.io_l2advertisements.yaml",
-    "metallb.io_bgpadvertisements.yaml",
-    "metallb.io_communities.yaml",
-    "metallb.io_bfdprofiles.yaml",
-    "metallb.io_bgppeers.yaml",
-    "metallb.io_servicel2statuses.yaml",
-    "metallb.io_servicebgpstatuses.yaml",
+    'metallb.io_ipaddresspools.yaml',
+    'metallb.io_l2advertisements.yaml',
+    'metallb.io_bgpadvertisements.yaml',
+    'metallb.io_communities.yaml',
+    'metallb.io_bfdprofiles.yaml',
+    'metallb.io_bgppeers.yaml',
+    'metallb.io_servicel2statuses.yaml',
+    'metallb.io_servicebgpstatuses.yaml',
 )
 
-CRDS = json.loads(
-    r"""[
+CRDS = json.loads(r'''[
  {
   "apiVersion": "apiextensions.k8s.io/v1",
   "kind": "CustomResourceDefinition",
@@ -95,8 +94,8 @@ CRDS = json.loads(
          ],
          "properties": {
           "addresses": {
-           "description": "Address ranges this pool owns. Each entry is a CIDR (10.1.1.240/28), an explicit first-last range (10.1.1.240-10.1.1.250"""
-    r""") or a single address.",
+           "description": "Address ranges this pool owns. Each entry is a CIDR (10.1.1.240/28), an explicit first-last range (10.1.1.240-10.1.1.250'''
+                  r''') or a single address.",
            "type": "array",
            "items": {
             "type": "string"
@@ -113,8 +112,8 @@ CRDS = json.loads(
            "default": false
           },
           "serviceAllocation": {
-           "description": "Reserve the pool for some namespaces and/or Services. Among matching pools the one with the lowest priority value is use"""
-    r"""d first; pools without serviceAllocation come last.",
+           "description": "Reserve the pool for some namespaces and/or Services. Among matching pools the one with the lowest priority value is use'''
+                  r'''d first; pools without serviceAllocation come last.",
            "type": "object",
            "properties": {
             "priority": {
@@ -569,8 +568,8 @@ CRDS = json.loads(
            "maximum": 4294967295
           },
           "communities": {
-           "description": "BGP communities to attach: standard (64512:100), large (large:64512:1:2) or the name of an alias defined in a Community """
-    r"""object.",
+           "description": "BGP communities to attach: standard (64512:100), large (large:64512:1:2) or the name of an alias defined in a Community '''
+                  r'''object.",
            "type": "array",
            "items": {
             "type": "string"
@@ -1018,8 +1017,8 @@ CRDS = json.loads(
            "maximum": 4294967295
           },
           "dynamicASN": {
-           "description": "Accept the router's AS number as announced: internal (must equal myASN) or external (must differ from myASN). Exclusive """
-    r"""with peerASN.",
+           "description": "Accept the router's AS number as announced: internal (must equal myASN) or external (must differ from myASN). Exclusive '''
+                  r'''with peerASN.",
            "type": "string",
            "enum": [
             "internal",
@@ -1120,8 +1119,8 @@ CRDS = json.loads(
            "type": "string"
           },
           "passwordSecret": {
-           "description": "Secret of type kubernetes.io/basic-auth in the speaker's namespace whose key \"password\" holds the TCP MD5 password. Ex"""
-    r"""clusive with password.",
+           "description": "Secret of type kubernetes.io/basic-auth in the speaker's namespace whose key \"password\" holds the TCP MD5 password. Ex'''
+                  r'''clusive with password.",
            "type": "object",
            "x-kubernetes-map-type": "atomic",
            "properties": {
@@ -1543,5 +1542,4 @@ CRDS = json.loads(
    ]
   }
  }
-]"""
-)
+]''')
