@@ -50,7 +50,6 @@ import typing as t
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.collections import is_sequence
-
 from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import IPRange, RangeError, parse_range
 
 
@@ -89,6 +88,6 @@ def pool_overlaps(pools: t.Any) -> list[str]:
     return found
 
 
-class FilterModule(object):
+class FilterModule:
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
         return {"pool_overlaps": pool_overlaps}

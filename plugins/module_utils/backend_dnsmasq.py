@@ -218,7 +218,7 @@ class DnsmasqBackend:
             try:
                 with open(path) as fh:
                     lines = fh.read().split("\n")
-            except (IOError, OSError) as exc:
+            except OSError as exc:
                 raise ReservationError("cannot read dnsmasq configuration %s: %s" % (path, exc))
             files.append((path, lines))
             for line in lines:
@@ -355,7 +355,7 @@ class DnsmasqBackend:
         try:
             with open(path) as fh:
                 lines = fh.read().splitlines()
-        except (IOError, OSError) as exc:
+        except OSError as exc:
             self.leases_unknown = "cannot read the dnsmasq lease file %s (%s)" % (path, exc)
             return None
         now = self.now()
@@ -523,7 +523,7 @@ class DnsmasqBackend:
             for path, old, new in candidate:
                 _atomic_write(path, new)
                 written.append((path, old))
-        except (IOError, OSError) as exc:
+        except OSError as exc:
             restored = self._put_back(written)
             raise ApplyError(
                 "could not write %s (%s); %s"
@@ -562,7 +562,7 @@ class DnsmasqBackend:
         for path, old in reversed(written):
             try:
                 _atomic_write(path, old)
-            except (IOError, OSError):
+            except OSError:
                 ok = False
         return ok
 
@@ -616,7 +616,7 @@ def _debian_conf_dir(path: str) -> str | None:
     try:
         with open(path) as fh:
             lines = fh.read().split("\n")
-    except (IOError, OSError):
+    except OSError:
         return None
     found = None
     for line in lines:

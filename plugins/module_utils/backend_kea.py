@@ -439,7 +439,7 @@ class KeaBackend:
 
 class KeaCommandError(Exception):
     def __init__(self, command: str, service: str, result: object, text: str) -> None:
-        super(KeaCommandError, self).__init__("Kea %s (%s) failed: result %s: %s" % (command, service, result, text))
+        super().__init__("Kea %s (%s) failed: result %s: %s" % (command, service, result, text))
         self.command = command
         self.result = result
         self.text = text

@@ -50,10 +50,9 @@ if t.TYPE_CHECKING:
     from ipaddress import IPv4Interface, IPv4Network
 
     from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import MarkerEntry, Plan
-    from ansible_collections.baremetal.lb.plugins.module_utils.openwrt_ubus import UbusClient
-
     from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import IPAddress
     from ansible_collections.baremetal.lb.plugins.module_utils.openwrt_range import Range
+    from ansible_collections.baremetal.lb.plugins.module_utils.openwrt_ubus import UbusClient
 
     Json = t.Dict[str, t.Any]
     Section = t.Tuple[str, t.Optional[str], t.Dict[str, t.Any]]  # (name, type, options) of a uci section
@@ -121,7 +120,7 @@ class UciCliTransport:
         try:
             with open(path) as fh:
                 return fh.read(), None
-        except (IOError, OSError) as exc:
+        except OSError as exc:
             if getattr(exc, "errno", None) == 2:
                 return None, None
             return None, "cannot read %s: %s" % (path, exc)

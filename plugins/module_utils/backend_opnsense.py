@@ -431,7 +431,7 @@ class OpnsenseKea(_Opnsense):
                 status or "in an unknown state"
             )
             return None
-        return super(OpnsenseKea, self).lease_records(subnet)
+        return super().lease_records(subnet)
 
     def general(self) -> Json:
         answer = self.call("GET", self.BASE + "/get")

@@ -55,10 +55,8 @@ from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import IPRa
 from ansible_collections.baremetal.lb.plugins.module_utils.router_api import ApiClient, ApiError
 
 if t.TYPE_CHECKING:
-    from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import MarkerEntry, Plan
+    from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import IPNetwork, MarkerEntry, Plan
     from ansible_collections.baremetal.lb.plugins.module_utils.router_api import Opener
-
-    from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import IPNetwork
 
     IPInterface = t.Union[ipaddress.IPv4Interface, ipaddress.IPv6Interface]
 

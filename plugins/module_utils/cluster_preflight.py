@@ -26,7 +26,6 @@ from ansible_collections.baremetal.lb.plugins.module_utils.k8s_auth import K8S_A
 
 if t.TYPE_CHECKING:
     from ansible.module_utils.basic import AnsibleModule
-
     from ansible_collections.baremetal.lb.plugins.module_utils.metallb_pool import Cluster
 
     Json = t.Dict[str, t.Any]

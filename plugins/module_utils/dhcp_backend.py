@@ -58,7 +58,7 @@ class ApplyError(ReservationError):
     """Applying failed; ``restored`` says whether the router was put back as it was."""
 
     def __init__(self, message: str, restored: bool) -> None:
-        super(ApplyError, self).__init__(message)
+        super().__init__(message)
         self.restored = restored
 
 

@@ -13,7 +13,6 @@ from ansible_collections.baremetal.lb.plugins.module_utils.router_api import rou
 
 if t.TYPE_CHECKING:
     from ansible.module_utils.basic import AnsibleModule
-
     from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_backend import Backend
 
 BACKENDS = ("kea", "dnsmasq", "pfsense", "opnsense", "openwrt")

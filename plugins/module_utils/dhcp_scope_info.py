@@ -30,7 +30,6 @@ from ansible_collections.baremetal.lb.plugins.module_utils.router_api import Api
 
 if t.TYPE_CHECKING:
     from ansible.module_utils.basic import AnsibleModule
-
     from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_backend import Backend, ScopeState
     from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import MarkerEntry, Occupant
 

@@ -26,8 +26,8 @@ import hashlib
 import json
 import re
 import time
-from collections import namedtuple
 import typing as t
+from collections import namedtuple
 
 from ansible_collections.baremetal.lb.plugins.module_utils.crds.metallb import CRDS
 from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import RangeError, parse_range
@@ -39,7 +39,6 @@ from ansible_collections.baremetal.lb.plugins.module_utils.k8s_auth import (
 
 if t.TYPE_CHECKING:
     from ansible.module_utils.basic import AnsibleModule
-
     from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import IPRange
 
     Json = t.Dict[str, t.Any]
@@ -124,7 +123,7 @@ class AddressPoolError(Exception):
     """
 
     def __init__(self, message: str, changed: bool = False) -> None:
-        super(AddressPoolError, self).__init__(message)
+        super().__init__(message)
         self.changed = changed
 
 

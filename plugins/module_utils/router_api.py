@@ -52,7 +52,7 @@ class ApiError(Exception):
     """An HTTP/API failure; ``status`` is the HTTP status (None when the router was not reached)."""
 
     def __init__(self, message: str, status: int | None = None, body: t.Any = None) -> None:
-        super(ApiError, self).__init__(message)
+        super().__init__(message)
         self.status = status
         self.body = body
 

@@ -124,7 +124,7 @@ class IdentityError(Exception):
     """A failure a person can act on; ``changed`` says whether something was already written."""
 
     def __init__(self, message: str, changed: bool = False) -> None:
-        super(IdentityError, self).__init__(message)
+        super().__init__(message)
         self.changed = changed
 
 

@@ -16,11 +16,10 @@ from typing import Any
 
 import pytest
 import yaml
-
-from tests.fakes.opnsense import HOST, RANGE, TAG, FakeOpnsense
-
 from ansible_collections.baremetal.lb.plugins.module_utils import dhcp_backend, dhcp_scope_info
 from ansible_collections.baremetal.lb.plugins.module_utils.backend_opnsense import make_opnsense_backend
+
+from tests.fakes.opnsense import HOST, RANGE, TAG, FakeOpnsense
 
 LAN = "5a6b0c1d-0000-4000-8000-00000000c0a1"  # the recorded Kea subnet 10.1.1.0/24
 D001, D002 = "5a6b0c1d-0000-4000-8000-00000000d001", "5a6b0c1d-0000-4000-8000-00000000d002"

@@ -21,10 +21,12 @@ from tests.collection import collection_path
 from tests.fakes.pfsense import ENDPOINTS, ERRORS, FakePfsense, plain_http, privilege
 
 sys.path.insert(0, str(collection_path()))
-from ansible_collections.baremetal.lb.plugins.module_utils import dhcp_backend  # noqa: E402
-from ansible_collections.baremetal.lb.plugins.module_utils import dhcp_scope_info  # noqa: E402
-from ansible_collections.baremetal.lb.plugins.module_utils import backend_pfsense  # noqa: E402
-from ansible_collections.baremetal.lb.plugins.module_utils.backend_pfsense import PfsenseBackend  # noqa: E402
+from ansible_collections.baremetal.lb.plugins.module_utils import (
+    backend_pfsense,
+    dhcp_backend,
+    dhcp_scope_info,
+)
+from ansible_collections.baremetal.lb.plugins.module_utils.backend_pfsense import PfsenseBackend
 
 REPO = Path(__file__).resolve().parents[3]
 KEY = {"api_key": "pf-secret-key"}

@@ -14,7 +14,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from ansible_collections.baremetal.lb.plugins.module_utils import dhcp_backend
 from ansible_collections.baremetal.lb.plugins.module_utils.backend_kea import KeaBackend
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_backend import ApplyError, ReservationError

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from ansible_collections.baremetal.lb.plugins.module_utils import backend_pfsense as pfs
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_backend import ReservationError
 

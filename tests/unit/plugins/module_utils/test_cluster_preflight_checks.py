@@ -12,7 +12,6 @@ import json
 import os
 
 import pytest
-
 from ansible_collections.baremetal.lb.plugins.module_utils import cluster_preflight as cp
 
 EXCLUDE = cp.EXCLUDE_LABEL

@@ -6,11 +6,10 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from ansible_collections.baremetal.lb.plugins.module_utils import dhcp_ranges as dr
 from ansible_collections.baremetal.lb.plugins.module_utils import ip_ranges
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 NET = ipaddress.ip_network("10.1.1.0/24")
 

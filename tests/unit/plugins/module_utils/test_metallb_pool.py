@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 
 import pytest
-
 from ansible_collections.baremetal.lb.plugins.module_utils import metallb_pool as mp
 
 

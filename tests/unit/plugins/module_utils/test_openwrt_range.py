@@ -9,10 +9,9 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
+from ansible_collections.baremetal.lb.plugins.module_utils import openwrt_range as owr
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from ansible_collections.baremetal.lb.plugins.module_utils import openwrt_range as owr
 
 LAN = {"lan": {"device": "br-lan", "proto": "static", "subnet": "192.168.1.1/24"}}
 

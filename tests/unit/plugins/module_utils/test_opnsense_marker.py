@@ -10,7 +10,6 @@ __metaclass__ = type
 import ipaddress
 
 import pytest
-
 from ansible_collections.baremetal.lb.plugins.module_utils.backend_opnsense import (
     DESCRIPTION_BYTES,
     decode_marker,

@@ -13,17 +13,16 @@ import ipaddress
 import json
 import ssl
 import threading
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 
+import ansible.module_utils.urls as ansible_urls
 import pytest
+from ansible_collections.baremetal.lb.plugins.module_utils.router_api import ApiClient, ApiError
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-
-import ansible.module_utils.urls as ansible_urls
-from ansible_collections.baremetal.lb.plugins.module_utils.router_api import ApiClient, ApiError
 
 
 def self_signed(tmp: Path) -> tuple[Path, Path]:

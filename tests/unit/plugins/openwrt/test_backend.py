@@ -12,8 +12,8 @@ import json
 from typing import Any
 
 import pytest
-
 from ansible_collections.baremetal.lb.plugins.module_utils import dhcp_backend, dhcp_scope_info
+
 from tests.fakes.openwrt_router import ACL_FILE, PASSWORD, FakeOpenwrt
 
 NOW = 1_790_000_000

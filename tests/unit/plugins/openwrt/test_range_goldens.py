@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from ansible_collections.baremetal.lb.plugins.module_utils import openwrt_range
 from ansible_collections.baremetal.lb.plugins.module_utils.backend_openwrt import parse_uci_show
+
 from tests.unit.plugins.openwrt.goldens import records
 
 IPCALC = records("ipcalc.jsonl")
