@@ -69,7 +69,7 @@ def _entries(pool: dict[str, t.Any]) -> list[tuple[int, str, IPRange]]:
 def pool_overlaps(pools: t.Any) -> list[str]:
     """``["baremetal_lb_pools: pool A addresses[i] X and pool B addresses[j] Y share Z", ...]`` (list order)."""
     if not is_sequence(pools) or isinstance(pools, str):
-        raise AnsibleFilterError("pool_overlaps: expected the list baremetal_lb_pools, got %s" % type(pools).__name__)
+        raise AnsibleFilterError(f"pool_overlaps: expected the list baremetal_lb_pools, got {type(pools).__name__}")
     present: list[tuple[str, list[tuple[int, str, IPRange]]]] = []
     for pool in pools:
         if isinstance(pool, dict) and pool.get("state", "present") != "absent":

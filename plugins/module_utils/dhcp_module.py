@@ -92,8 +92,8 @@ def main_for(module: AnsibleModule) -> None:
     except Exception as exc:  # a bug or a surprise from the router: still say what the router state is
         module.fail_json(
             msg=_scrub(
-                "unexpected error before the change was complete (%s: %s); check the router's "
-                "DHCP scope" % (type(exc).__name__, exc),
+                f"unexpected error before the change was complete ({type(exc).__name__}: {exc}); check the router's "
+                "DHCP scope",
                 params,
             )
         )

@@ -96,7 +96,7 @@ def test_kea_gateways_from_the_routers_dict_are_refused(opn, routers, rng, refus
     opn.kea["subnet4"][LAN]["option_data"]["routers"] = routers
     opn.kea["subnet4"][LAN]["pools"] = "10.1.1.1-10.1.1.250"
     if refused:
-        with pytest.raises(dhcp_backend.ReservationError, match=r"%s in range .* is the gateway" % refused):
+        with pytest.raises(dhcp_backend.ReservationError, match=rf"{refused} in range .* is the gateway"):
             run(opn, rng)
         assert writes(opn) == []
     else:  # an empty list reads {"": {"value": "", "selected": 1}}: no gateway, nothing to refuse

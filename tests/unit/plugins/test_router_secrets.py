@@ -60,7 +60,7 @@ class RecordingModule:
         raise Exited()
 
     def run_command(self, argv: list[str]) -> tuple[int, str, str]:  # pragma: no cover - API backends only
-        raise AssertionError("an API backend ran a command: %r" % (argv,))
+        raise AssertionError(f"an API backend ran a command: {argv!r}")
 
 
 def secret_options(spec: dict[str, Any]) -> list[str]:

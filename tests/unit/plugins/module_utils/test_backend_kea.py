@@ -36,7 +36,7 @@ def kea_pool_text(text: str) -> str:
     for net in ipaddress.summarize_address_range(first, last):
         if net.num_addresses == int(last) - int(first) + 1:
             return str(net)
-    return "%s-%s" % (first, last)
+    return f"{first}-{last}"
 
 
 class FakeControlAgent:
@@ -98,7 +98,7 @@ class FakeControlAgent:
                 self._normalised_subnet(subnet) if s["id"] == subnet["id"] else s for s in self.config["subnet4"]
             ]
             return {"result": 0, "text": "IPv4 subnet updated"}  # subnet_cmds docs (Kea ARM, "subnet4-update")
-        raise AssertionError("the fake has no recorded reply for %s" % command)
+        raise AssertionError(f"the fake has no recorded reply for {command}")
 
     def _normalised(self, dhcp4):
         out = copy.deepcopy(dhcp4)

@@ -291,7 +291,7 @@ class FakeApiException(Exception):
     def __init__(self, status, message):
         super().__init__(message)
         self.status, self.reason = status, "Internal Server Error"
-        self.body = '{"kind": "Status", "message": "%s"}' % message
+        self.body = f'{{"kind": "Status", "message": "{message}"}}'
 
 
 class FakeCluster:

@@ -20,7 +20,7 @@ IPCALC = records("ipcalc.jsonl")
 
 
 def _id(rec: dict[str, Any]) -> str:
-    return "%s/%s" % (rec["release"], rec["case"])
+    return "{}/{}".format(rec["release"], rec["case"])
 
 
 def test_every_case_of_both_releases_is_recorded():
