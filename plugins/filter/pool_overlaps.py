@@ -82,8 +82,8 @@ def pool_overlaps(pools: t.Any) -> list[str]:
                     shared = rng.intersection(other)
                     if shared is not None:
                         found.append(
-                            "baremetal_lb_pools: pool %s addresses[%d] %s and pool %s addresses[%d] %s share %s"
-                            % (name, index, text, other_name, other_index, other_text, shared.compact())
+                            f"baremetal_lb_pools: pool {name} addresses[{index}] {text} and pool {other_name} "
+                            f"addresses[{other_index}] {other_text} share {shared.compact()}"
                         )
     return found
 

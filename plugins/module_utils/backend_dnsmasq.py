@@ -15,7 +15,7 @@ still what the module wrote). Validation is ``dnsmasq --test`` on the whole conf
 in place (flattened into one temporary file); apply writes each file atomically (temp file + rename in the same
 directory) and restarts dnsmasq (SIGHUP does not re-read ``dhcp-range``); on any failure the old files are put
 back and dnsmasq restarted again.
-"""
+"""  # noqa: E501 - the marker line in the example above is shown whole, as the file holds it
 
 from __future__ import annotations
 
@@ -123,9 +123,9 @@ def _group_by_subnet(dynamic: list[DhcpRangeLine], ifaces: list[tuple[str, IPInt
         subnet, ifname = _subnet_of(line, ifaces)
         if subnet is None:
             raise ReservationError(
-                "cannot tell the subnet of dhcp-range=%s (%s line %d): no interface address "
-                "holds %s; add a netmask to the line or run the task on the router"
-                % (line.value, line.path, (line.index or 0) + 1, line.range.first)
+                f"cannot tell the subnet of dhcp-range={line.value} ({line.path} line {(line.index or 0) + 1}): no "
+                "interface address "
+                f"holds {line.range.first}; add a netmask to the line or run the task on the router"
             )
         group = groups.setdefault(subnet, {"lines": [], "names": set(), "iface": None})
         group["lines"].append(line)
@@ -144,7 +144,7 @@ def _subnet_of(line: DhcpRangeLine, iface_addrs: list[tuple[str, IPInterface]]) 
     if line.range.version == 4 and line.netmask:
         return ipaddress.ip_network(f"{first}/{line.netmask}", strict=False), None
     if line.range.version == 6 and line.prefixlen:
-        return ipaddress.ip_network("%s/%d" % (first, line.prefixlen), strict=False), None
+        return ipaddress.ip_network(f"{first}/{line.prefixlen}", strict=False), None
     for ifname, iface in iface_addrs:
         if first in iface.network:
             return iface.network, ifname
@@ -286,7 +286,7 @@ class DnsmasqBackend:
                                 Occupant(
                                     ipaddress.ip_address(f.strip("[]")),
                                     "static mapping",
-                                    "dhcp-host=%s (%s line %d)" % (label, path, index + 1),
+                                    f"dhcp-host={label} ({path} line {index + 1})",
                                 )
                             )
                 elif key == "dhcp-option":
@@ -344,7 +344,7 @@ class DnsmasqBackend:
         out = []
         for addr, fields, expiry, now in self._lease_records(path, subnet) or []:
             who = fields[3] if fields[3] != "*" else fields[1]
-            left = "no expiry" if expiry == 0 else "expires in %ds" % (expiry - now)
+            left = "no expiry" if expiry == 0 else f"expires in {int(expiry - now)}s"
             out.append(Occupant(addr, "active lease", f"{who} ({fields[1]}, {left})"))
         return out
 
@@ -488,7 +488,7 @@ class DnsmasqBackend:
                 rendered = _render_block(orig, [b for b in bands if b != band])
                 files[path][start:end] = ["\n".join(rendered)] + [None] * (end - start - 1)
         if not found:
-            where = ["%s line %d" % (path, index + 1) for path, index, rng, orig in state.raw["markers"] if rng == band]
+            where = [f"{path} line {index + 1}" for path, index, rng, orig in state.raw["markers"] if rng == band]
             raise ReservationError(
                 "cannot give back {}: the lines below its marker in {} are not the ones the module "
                 "wrote (changed by hand?); the router was not changed".format(request, ", ".join(where))
@@ -549,7 +549,8 @@ class DnsmasqBackend:
                     (err or out).strip(),
                     "the previous files were put back and dnsmasq restarted with them: the router is as it was"
                     if ok
-                    else f"putting the previous configuration back failed too ({(err2 or out2).strip()}): check dnsmasq by hand",
+                    else f"putting the previous configuration back failed too ({(err2 or out2).strip()}): check "
+                    "dnsmasq by hand",
                 ),
                 restored=ok,
             )
@@ -573,7 +574,8 @@ class DnsmasqBackend:
             raise ReservationError(f"reading the configuration back failed: {exc}")
         if tuple(again.scope.ranges) != tuple(plan.ranges_after):
             raise ReservationError(
-                f"the configuration read back holds {[str(r) for r in again.scope.ranges]}, expected {[str(r) for r in plan.ranges_after]}"
+                f"the configuration read back holds {[str(r) for r in again.scope.ranges]}, expected "
+                f"{[str(r) for r in plan.ranges_after]}"
             )
 
     def rollback(self, state: ScopeState) -> None:
@@ -607,7 +609,7 @@ def _range_line(value: str, path: str, index: int) -> DhcpRangeLine:
     try:
         return DhcpRangeLine(value, path, index)
     except RangeError as exc:
-        raise ReservationError("%s line %d: %s" % (path, index + 1, exc))
+        raise ReservationError(f"{path} line {index + 1}: {exc}")
 
 
 def _debian_conf_dir(path: str) -> str | None:

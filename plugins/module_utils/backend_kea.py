@@ -190,8 +190,7 @@ class KeaBackend:
             )
         if len(holding) > 1:
             raise ReservationError(
-                "%d Kea subnets contain %s (%s); set scope to the subnet id"
-                % (
+                "{} Kea subnets contain {} ({}); set scope to the subnet id".format(
                     len(holding),
                     request.first,
                     ", ".join("{} id {}".format(s["subnet"], s.get("id")) for s, dummy in holding),
@@ -205,7 +204,7 @@ class KeaBackend:
             who = lease.get("hostname") or lease.get("hw-address") or lease.get("duid") or ""
             out.append(
                 Occupant(
-                    addr, "active lease", "%s (expires in %ds)" % (who, left) if who else "(expires in %ds)" % left
+                    addr, "active lease", f"{who} (expires in {int(left)}s)" if who else f"(expires in {int(left)}s)"
                 )
             )
         return out

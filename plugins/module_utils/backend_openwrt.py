@@ -472,7 +472,8 @@ class OpenwrtBackend:
                 value = json.loads(item)
             except ValueError:
                 raise ReservationError(
-                    f"dhcp.{name}.{MARKER_OPTION} holds a marker the module cannot read ({item[:80]!r}); fix it by hand; the "
+                    f"dhcp.{name}.{MARKER_OPTION} holds a marker the module cannot read ({item[:80]!r}); fix it by "
+                    "hand; the "
                     "router was not changed"
                 )
             entries.extend(value if isinstance(value, list) else [value])  # a plain option of older versions
@@ -692,7 +693,8 @@ class OpenwrtBackend:
                 )
             server = state.raw["server"]
             raise ApplyError(
-                f"restarting {server} failed (exit {rc}: {detail}); the previous start/limit were committed back and {server} "
+                f"restarting {server} failed (exit {rc}: {detail}); the previous start/limit were committed back and "
+                f"{server} "
                 "restarted, the router is as it was",
                 restored=True,
             )

@@ -115,7 +115,7 @@ def make_opnsense_backend(params: Json, opener: Opener | None = None) -> Opnsens
 
 def _offsets(rng: IPRange, base: IPAddress) -> str:
     a, b = int(rng.first) - int(base), int(rng.last) - int(base)
-    return "%d" % a if a == b else "%d-%d" % (a, b)
+    return f"{a}" if a == b else f"{a}-{b}"
 
 
 def _from_offsets(text: str, base: IPAddress) -> IPRange:
@@ -355,7 +355,7 @@ class _Opnsense:
             if not isinstance(rows, list):
                 raise ApiError(f"answered {json.dumps(answer)[:200]}")
             if int(answer.get("total", len(rows))) > len(rows):
-                raise ApiError("listed %d of %s leases" % (len(rows), answer.get("total")))
+                raise ApiError("listed {} of {} leases".format(len(rows), answer.get("total")))
         except (ApiError, TypeError, ValueError) as exc:
             self.leases_unknown = f"OPNsense did not list the leases ({exc})"
             return None
@@ -571,9 +571,10 @@ class OpnsenseKea(_Opnsense):
         size = description_bytes(description)
         if size > DESCRIPTION_BYTES:
             raise ReservationError(
-                "scope %s: the subnet description with the reservation marker would be %d bytes, OPNsense allows %d "
-                "(%r); shorten the subnet's description or release a reservation first; the router was not changed"
-                % (state.scope.name, size, DESCRIPTION_BYTES, description)
+                f"scope {state.scope.name}: the subnet description with the reservation marker would be {size} "
+                f"bytes, OPNsense allows {DESCRIPTION_BYTES} "
+                f"({description!r}); shorten the subnet's description or release a reservation first; the router "
+                "was not changed"
             )
         return {
             "pools": "\n".join(lines.get(r) or f"{r.first}-{r.last}" for r in plan.ranges_after),
@@ -626,7 +627,8 @@ class OpnsenseKea(_Opnsense):
         got = [parse_range(x.replace(" ", "")) for x in str((subnet or {}).get("pools", "")).split("\n") if x.strip()]
         if tuple(got) != tuple(plan.ranges_after):
             raise ReservationError(
-                f"OPNsense reports pools {[str(r) for r in got]} after the change, expected {[str(r) for r in plan.ranges_after]}"
+                f"OPNsense reports pools {[str(r) for r in got]} after the change, expected "
+                f"{[str(r) for r in plan.ranges_after]}"
             )
 
 
@@ -871,7 +873,7 @@ class OpnsenseDnsmasq(_Opnsense):
                 added.append([new, None, template])
         slots = sorted(
             [(rng, uuid) for uuid, (rng, row, t) in final.items()]
-            + [(new, "+%d" % i) for i, (new, row, t) in enumerate(added)],
+            + [(new, f"+{i}") for i, (new, row, t) in enumerate(added)],
             key=lambda s: int(s[0].first),
         )
         texts = {}
@@ -888,9 +890,10 @@ class OpnsenseDnsmasq(_Opnsense):
                 shares[slot].append(pending.pop(0))
         if pending:
             raise ReservationError(
-                "scope %s: the reservation marker (%d entries) does not fit in the %d-byte descriptions of its %d "
+                f"scope {state.scope.name}: the reservation marker ({len(entries_after)} entries) does not fit in "
+                f"the {DESCRIPTION_BYTES}-byte descriptions of its {len(slots)} "
                 "dnsmasq range(s); shorten their descriptions or release a reservation first; the router was not "
-                "changed" % (state.scope.name, len(entries_after), DESCRIPTION_BYTES, len(slots))
+                "changed"
             )
         ops: list[tuple[str, str | None, Json | None]] = []
         for rng, slot in slots:
@@ -965,5 +968,6 @@ class OpnsenseDnsmasq(_Opnsense):
         got = sorted((rng for rng, row in self._groups().get(state.raw["key"], [])), key=lambda r: int(r.first))
         if tuple(got) != tuple(plan.ranges_after):
             raise ReservationError(
-                f"OPNsense reports ranges {[str(r) for r in got]} after the change, expected {[str(r) for r in plan.ranges_after]}"
+                f"OPNsense reports ranges {[str(r) for r in got]} after the change, expected "
+                f"{[str(r) for r in plan.ranges_after]}"
             )

@@ -149,7 +149,8 @@ def auth_advice(mode: str, user: str | None = None) -> str:
         return (
             "pfSense did not accept the API key: either the key is wrong or revoked (System > REST API > Keys), "
             "or Key authentication is not enabled - the REST API package allows only Basic (Local database) "
-            f"authentication after install. Enable it under {SETTINGS}: select 'Key' (setting auth_methods, KeyAuth) and "
+            f"authentication after install. Enable it under {SETTINGS}: select 'Key' (setting auth_methods, KeyAuth) "
+            "and "
             "Save; or give api_username and api_password instead"
         )
     return (
@@ -171,9 +172,10 @@ def encode_detail(entry: Json) -> str:
     text = DETAIL_PREFIX + json.dumps(entry, separators=(",", ":"), sort_keys=True).replace("|", "\\u007c")
     if len(text.encode("utf-8")) > FIELD_MAX:
         raise ReservationError(
-            "the record of reservation %s is %d bytes, more than the %d bytes pfSense keeps in an "
-            "alias detail; release it and reserve it again; the router was not changed"
-            % (entry.get("range"), len(text.encode("utf-8")), FIELD_MAX)
+            (
+                "the record of reservation {} is {} bytes, more than the {} bytes pfSense keeps in an "
+                "alias detail; release it and reserve it again; the router was not changed"
+            ).format(entry.get("range"), len(text.encode("utf-8")), FIELD_MAX)
         )
     return text
 
@@ -672,7 +674,8 @@ class PfsenseBackend:
         got += [IPRange.make(p["range_from"], p["range_to"]) for p in server.get("pool") or []]
         if tuple(got) != tuple(plan.ranges_after):
             raise ReservationError(
-                f"pfSense reports ranges {[str(r) for r in got]} after the change, expected {[str(r) for r in plan.ranges_after]}"
+                f"pfSense reports ranges {[str(r) for r in got]} after the change, expected "
+                f"{[str(r) for r in plan.ranges_after]}"
             )
         pending = self._get("/services/dhcp_server/apply") or {}
         if pending.get("applied") is False:

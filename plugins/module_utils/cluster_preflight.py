@@ -256,7 +256,8 @@ def check(
                         "kube_proxy_strict_arp",
                         ERROR,
                         f"Node {name}",
-                        f"k3s on {name} runs kube-proxy in IPVS mode without strict ARP: every node would answer ARP for "
+                        f"k3s on {name} runs kube-proxy in IPVS mode without strict ARP: every node would answer ARP "
+                        "for "
                         "every load-balancer address. Add kube-proxy-arg: [ipvs-strict-arp=true] to "
                         "/etc/rancher/k3s/config.yaml on that node and restart k3s (docs/k3s.md)",
                     )
@@ -271,7 +272,8 @@ def check(
                     "metallb_running",
                     WARNING,
                     "Pod {}".format(metallb[0].split(" ")[0]),
-                    "MetalLB is running ({}); the speakers serve only Services with loadBalancerClass {!r}, so both can "
+                    "MetalLB is running ({}); the speakers serve only Services with loadBalancerClass {!r}, so both "
+                    "can "
                     "run side by side (docs/migrating-from-metallb.md)".format(
                         ", ".join(metallb[:5]), load_balancer_class
                     ),
@@ -300,7 +302,8 @@ def check(
                     "exclude_label",
                     WARNING,
                     f"Node {excluded[0]}",
-                    f"every speaker node carries the label {EXCLUDE_LABEL} (kubeadm puts it on control-plane nodes), so no node may "
+                    f"every speaker node carries the label {EXCLUDE_LABEL} (kubeadm puts it on control-plane nodes), "
+                    "so no node may "
                     "announce any address. Remove the label from the nodes that should announce (kubectl label node "
                     f"NAME {EXCLUDE_LABEL}-), or set baremetal_lb_speaker_ignore_exclude_lb: true",
                 )

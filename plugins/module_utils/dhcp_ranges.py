@@ -110,8 +110,7 @@ def check_request(scope: Scope, request: IPRange, accept_active_leases: bool = F
     subnet = scope.subnet
     if request.version != subnet.version:
         raise Conflict(
-            "range %s is IPv%d but scope %s is IPv%d (%s)"
-            % (request, request.version, scope.name, subnet.version, subnet)
+            f"range {request} is IPv{request.version} but scope {scope.name} is IPv{subnet.version} ({subnet})"
         )
     for end in (request.first, request.last):
         if end not in subnet:
@@ -122,7 +121,8 @@ def check_request(scope: Scope, request: IPRange, accept_active_leases: bool = F
             continue
         if occ.kind == "active lease" and accept_active_leases:
             warnings.append(
-                f"{occ.address} in range {request} holds {occ.describe()} in scope {scope.name}; accepted (accept_active_leases), the client "
+                f"{occ.address} in range {request} holds {occ.describe()} in scope {scope.name}; accepted "
+                "(accept_active_leases), the client "
                 "keeps it until the lease ends"
             )
             continue
@@ -160,14 +160,15 @@ def plan_present(scope: Scope, request: IPRange, max_ranges: int | None = None) 
             commands.append(f"split DHCP range {scope.name} {rng} -> {fmt_ranges(pieces)}")
     if replacements and not after:
         raise Conflict(
-            f"reserving {request} would leave scope {scope.name} with no dynamic range (now {fmt_ranges(before)}); shrink it by hand or "
+            f"reserving {request} would leave scope {scope.name} with no dynamic range (now {fmt_ranges(before)}); "
+            "shrink it by hand or "
             "reserve less"
         )
     if max_ranges is not None and replacements and len(after) > max_ranges:
         raise Conflict(
-            "reserving %s needs scope %s's range %s split in two (%s), but this router holds at most "
-            "%d dynamic range(s) per scope; reserve a band at either end of the range instead"
-            % (request, scope.name, fmt_ranges(before), fmt_ranges(after), max_ranges)
+            f"reserving {request} needs scope {scope.name}'s range {fmt_ranges(before)} split in two "
+            f"({fmt_ranges(after)}), but this router holds at most "
+            f"{max_ranges} dynamic range(s) per scope; reserve a band at either end of the range instead"
         )
     return Plan(before, tuple(after), tuple(replacements), commands)
 
@@ -186,14 +187,17 @@ def plan_absent(scope: Scope, request: IPRange, replacements: t.Sequence[Replace
         missing = [p for p in rep.pieces if p not in current]
         if missing:
             raise Conflict(
-                f"cannot give back {request} in scope {scope.name}: range {missing[0]} (left when {request} was reserved from {rep.source}) is no longer "
-                f"a dynamic range (now {fmt_ranges(before)}); it was changed by hand or by a later reservation - release that "
+                f"cannot give back {request} in scope {scope.name}: range {missing[0]} (left when {request} was "
+                f"reserved from {rep.source}) is no longer "
+                f"a dynamic range (now {fmt_ranges(before)}); it was changed by hand or by a later reservation - "
+                "release that "
                 "first or fix the ranges by hand"
             )
         clash = [r for r in current if r not in rep.pieces and r.overlaps(rep.source)]
         if clash:
             raise Conflict(
-                f"cannot give back {request} in scope {scope.name}: restoring {rep.source} would overlap dynamic range {clash[0]}"
+                f"cannot give back {request} in scope {scope.name}: restoring {rep.source} would overlap dynamic range "
+                f"{clash[0]}"
             )
         if rep.pieces:
             index = min(current.index(p) for p in rep.pieces)
@@ -278,7 +282,8 @@ def plan_release(
             if band == request:
                 raise
             raise Conflict(
-                f"cannot give back {request} in scope {scope.name}: the reservations made after it are taken out and made "
+                f"cannot give back {request} in scope {scope.name}: the reservations made after it are taken out and "
+                "made "
                 f"again, and {exc}"
             )
     entries_after = entries[:index]
@@ -292,13 +297,15 @@ def plan_release(
     plan = plan_absent(scope, request, net)
     if sorted(plan.ranges_after, key=_order) != sorted(ranges, key=_order):  # pragma: no cover - a bug here
         raise Conflict(
-            f"internal: giving back {request} in scope {scope.name} gives {fmt_ranges(plan.ranges_after)}, expected {fmt_ranges(ranges)}"
+            f"internal: giving back {request} in scope {scope.name} gives {fmt_ranges(plan.ranges_after)}, expected "
+            f"{fmt_ranges(ranges)}"
         )
     if max_ranges is not None and len(plan.ranges_after) > max_ranges:
         raise Conflict(
-            "giving back %s needs scope %s's ranges to become %s, but this router holds at most %d dynamic "
-            "range(s) per scope; give back the reservations made after it first (%s)"
-            % (
+            (
+                "giving back {} needs scope {}'s ranges to become {}, but this router holds at most {} dynamic "
+                "range(s) per scope; give back the reservations made after it first ({})"
+            ).format(
                 request,
                 scope.name,
                 fmt_ranges(plan.ranges_after),

@@ -121,7 +121,7 @@ class IPRange(t.NamedTuple):
 
 def _from_ends(first: IPAddress, last: IPAddress, raw: str, what: str | None) -> IPRange:
     if first.version != last.version:
-        raise RangeError(_named(what, "%r mixes IPv%d and IPv%d" % (raw, first.version, last.version)))
+        raise RangeError(_named(what, f"{raw!r} mixes IPv{first.version} and IPv{last.version}"))
     if int(first) > int(last):
         raise RangeError(_named(what, f"{raw!r} ends before it starts"))
     return IPRange(first, last)

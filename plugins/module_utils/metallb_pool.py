@@ -154,7 +154,7 @@ def parse_addresses(addresses: t.Any, field: str = "addresses") -> list[tuple[st
         )
     entries: list[tuple[str, str, IPRange]] = []
     for i, text in enumerate(addresses):
-        at = "%s[%d]" % (field, i)
+        at = f"{field}[{i}]"
         if isinstance(text, str) and "%" in text:
             raise AddressPoolError(f"{at}: {text!r}: zone ids (%...) are not allowed in pool addresses")
         try:
@@ -198,23 +198,23 @@ def _check_name(field: str, value: str) -> None:
 
 def _check_int(field: str, value: int | None, lo: int, hi: int) -> None:
     if value is not None and not lo <= value <= hi:
-        _fail(field, "%r is out of range (%d to %d)" % (value, lo, hi))
+        _fail(field, f"{value!r} is out of range ({lo} to {hi})")
 
 
 def _check_strings(field: str, values: list[str] | None, what: str) -> None:
     seen: dict[str, int] = {}
     for i, item in enumerate(values or []):
         if not isinstance(item, str) or not item.strip():
-            _fail("%s[%d]" % (field, i), f"{item!r} must be a non-empty string")
+            _fail(f"{field}[{i}]", f"{item!r} must be a non-empty string")
         if item in seen:
-            _fail("%s[%d]" % (field, i), "duplicate %s %r (also at [%d])" % (what, item, seen[item]))
+            _fail(f"{field}[{i}]", f"duplicate {what} {item!r} (also at [{seen[item]}])")
         seen[item] = i
 
 
 def _check_selectors(field: str, selectors: t.Any) -> None:
     """Label selectors as Kubernetes writes them: ``{matchLabels: {...}, matchExpressions: [...]}``."""
     for i, sel in enumerate(selectors or []):
-        at = "%s[%d]" % (field, i)
+        at = f"{field}[{i}]"
         if not isinstance(sel, dict):
             _fail(at, f"{sel!r} is not a label selector (matchLabels/matchExpressions)")
         unknown = sorted(set(sel) - {"matchLabels", "matchExpressions"})
@@ -229,7 +229,7 @@ def _check_selectors(field: str, selectors: t.Any) -> None:
         if not isinstance(exprs, list):
             _fail(at + ".matchExpressions", f"{exprs!r} must be a list")
         for j, expr in enumerate(exprs):
-            where = "%s.matchExpressions[%d]" % (at, j)
+            where = f"{at}.matchExpressions[{j}]"
             if not isinstance(expr, dict) or not isinstance(expr.get("key"), str):
                 _fail(where, f"{expr!r} must be an object with key, operator and values")
             if expr.get("operator") not in _SELECTOR_OPERATORS:
@@ -261,7 +261,7 @@ def _check_community(field: str, text: str) -> None:
         return  # an alias defined in a Community object
     for part in numbers:
         if not _COMMUNITY_NUMBER.match(part) or int(part) >= 2**bits:
-            _fail(field, "%r: %r is not a %d-bit number" % (text, part, bits))
+            _fail(field, f"{text!r}: {part!r} is not a {bits}-bit number")
 
 
 def _set(spec: Json, key: str, value: t.Any) -> None:
@@ -320,7 +320,7 @@ def build_desired(params: Json) -> Desired:
         _check_strings("l2.interfaces", l2.get("interfaces"), "interface")
         for i, ifname in enumerate(l2.get("interfaces") or []):
             if len(ifname.encode()) > 15 or _IFNAME_BAD.search(ifname) or ifname in (".", ".."):
-                _fail("l2.interfaces[%d]" % i, f"{ifname!r} is not a valid Linux interface name")
+                _fail(f"l2.interfaces[{i}]", f"{ifname!r} is not a valid Linux interface name")
         _check_selectors("l2.node_selectors", l2.get("node_selectors"))
         _set(adv_spec, "interfaces", l2.get("interfaces"))
         _set(adv_spec, "nodeSelectors", l2.get("node_selectors"))
@@ -333,7 +333,7 @@ def build_desired(params: Json) -> Desired:
         _check_int("bgp.local_pref", bgp.get("local_pref"), 0, UINT32_MAX)
         _check_strings("bgp.communities", bgp.get("communities"), "community")
         for i, text in enumerate(bgp.get("communities") or []):
-            _check_community("bgp.communities[%d]" % i, text)
+            _check_community(f"bgp.communities[{i}]", text)
         _check_strings("bgp.peers", bgp.get("peers"), "peer")
         _check_selectors("bgp.node_selectors", bgp.get("node_selectors"))
         # MetalLB's validateBGPAdvPerPool: the aggregate must not reach outside any of the pool's ranges.
@@ -346,8 +346,8 @@ def build_desired(params: Json) -> Desired:
             if length < shortest:
                 _fail(
                     "bgp." + key,
-                    "%d: a /%d aggregate reaches outside %s (%s), whose largest block is a /%d"
-                    % (length, length, at, text, shortest),
+                    f"{int(length)}: a /{int(length)} aggregate reaches outside {at} ({text}), whose largest block is "
+                    f"a /{shortest}",
                 )
         _set(adv_spec, "aggregationLength", bgp.get("aggregation_length"))
         _set(adv_spec, "aggregationLengthV6", bgp.get("aggregation_length_v6"))
@@ -676,19 +676,10 @@ def find_overlap(
             for at, mine_text, mine in entries:
                 if mine.overlaps(theirs):
                     return (
-                        "%s %s of IPAddressPool %s/%s overlaps IPAddressPool %s/%s spec.addresses[%d] (%s) at %s: "
+                        f"{at} {mine_text} of IPAddressPool {namespace}/{name} overlaps IPAddressPool "
+                        f"{namespace}/{other_name} spec.addresses[{j}] ({text.strip()}) at "
+                        f"{(mine.intersection(theirs) or mine).compact()}: "
                         "two pools must not share addresses; nothing was changed"
-                        % (
-                            at,
-                            mine_text,
-                            namespace,
-                            name,
-                            namespace,
-                            other_name,
-                            j,
-                            text.strip(),
-                            (mine.intersection(theirs) or mine).compact(),
-                        )
                     )
     return None
 
@@ -773,7 +764,7 @@ class Cluster:
                 return
             if time.monotonic() > deadline:
                 raise AddressPoolError(
-                    "CustomResourceDefinition %s was created but is not Established after %ds" % (name, timeout)
+                    f"CustomResourceDefinition {name} was created but is not Established after {int(timeout)}s"
                 )
             time.sleep(0.2)
 

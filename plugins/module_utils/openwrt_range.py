@@ -380,7 +380,8 @@ def dnsmasq_ranges(
                     None,
                     shell["NETMASK"],
                     line,
-                    f"start={start_raw} limit={limit} on {ipaddr}/{prefix_or_netmask}: ipcalc.sh fails ({res.stderr.strip()}), yet dnsmasq.init writes {line!r}",
+                    f"start={start_raw} limit={limit} on {ipaddr}/{prefix_or_netmask}: ipcalc.sh fails "
+                    f"({res.stderr.strip()}), yet dnsmasq.init writes {line!r}",
                 )
             )
         elif not dynamic:

@@ -102,7 +102,8 @@ class UbusClient:
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else (raw or "")
         if status != 200:
             raise UbusError(
-                f"openwrt: POST {self.url} answered HTTP {status} (is uhttpd-mod-ubus installed? LuCI brings it): {self.scrub(text.strip()[:200])}",
+                f"openwrt: POST {self.url} answered HTTP {status} (is uhttpd-mod-ubus installed? LuCI brings it): "
+                f"{self.scrub(text.strip()[:200])}",
                 status=status,
             )
         try:
@@ -175,7 +176,8 @@ class UbusClient:
             hint = ""
             if status == ACCESS_DENIED:
                 hint = (
-                    f"; the rpcd login {self.username!r} lacks the ACL grant ubus {obj}: [{method}] (install the ACL file from "
+                    f"; the rpcd login {self.username!r} lacks the ACL grant ubus {obj}: [{method}] (install the ACL "
+                    "file from "
                     "docs/router.md 'OpenWrt: prepare your router')"
                 )
             raise UbusError(f"openwrt: {obj}.{method} refused: {data} ({status}){hint}", status=status)

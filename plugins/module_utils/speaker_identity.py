@@ -172,7 +172,8 @@ class Kube:
             raise IdentityError(f"{verb} {where.strip()}: HTTP {exc.status} {exc.reason}{_api_message(exc)}")
         except Exception as exc:  # urllib3 / socket errors: say which server
             raise IdentityError(
-                f"{verb} {where.strip()}: cannot reach the API server {self.api.configuration.host} ({type(exc).__name__})"
+                f"{verb} {where.strip()}: cannot reach the API server {self.api.configuration.host} "
+                f"({type(exc).__name__})"
             )
         data = resp.data
         return json.loads(data) if data else {}
@@ -206,7 +207,8 @@ class Kube:
             raise IdentityError(f"list {kind} in {namespace}: HTTP {exc.status} {exc.reason}{_api_message(exc)}")
         except Exception as exc:
             raise IdentityError(
-                f"list {kind} in {namespace}: cannot reach the API server {self.api.configuration.host} ({type(exc).__name__})"
+                f"list {kind} in {namespace}: cannot reach the API server {self.api.configuration.host} "
+                f"({type(exc).__name__})"
             )
         return (json.loads(resp.data) if resp.data else {}).get("items") or []
 
@@ -505,9 +507,8 @@ class SpeakerIdentity:
                 return (base64.b64decode(data["token"]).decode(), base64.b64decode(data.get("ca.crt") or "").decode())
             if time.time() >= deadline:
                 raise IdentityError(
-                    "Secret {}/{}: no token after {}s: is the token controller (kube-controller-manager) running?".format(
-                        ns, secret_name, self.p["token_timeout"]
-                    ),
+                    f"Secret {ns}/{secret_name}: no token after {self.p['token_timeout']}s: is the token controller "
+                    "(kube-controller-manager) running?",
                     changed=self.changed,
                 )
             time.sleep(0.5)

@@ -104,8 +104,8 @@ def test_kea_gateways_from_the_routers_dict_are_refused(opn, routers, rng, refus
 
 
 def test_ten_successive_reservations_in_one_kea_subnet_fit_the_255_byte_description(opn):
-    bands = ["10.1.1.%d-10.1.1.%d" % (250 - 5 * i - 4, 250 - 5 * i) for i in range(5)]  # 246-250 down to 226-230
-    bands += ["10.1.1.%d-10.1.1.%d" % (110 + 10 * i, 114 + 10 * i) for i in range(5)]  # splits: 110-114 ... 150-154
+    bands = [f"10.1.1.{250 - 5 * i - 4}-10.1.1.{250 - 5 * i}" for i in range(5)]  # 246-250 down to 226-230
+    bands += [f"10.1.1.{110 + 10 * i}-10.1.1.{114 + 10 * i}" for i in range(5)]  # splits: 110-114 ... 150-154
     for rng in bands:
         assert run(opn, rng)["changed"], rng
         assert run(opn, rng)["changed"] is False, rng  # the second run reports no change
@@ -304,8 +304,8 @@ def test_dnsmasq_a_range_taken_whole_comes_back(opn):
 
 
 def test_ten_successive_reservations_in_one_dnsmasq_scope(opn):
-    bands = ["10.1.1.%d-10.1.1.%d" % (250 - 5 * i - 4, 250 - 5 * i) for i in range(5)]
-    bands += ["10.1.1.%d-10.1.1.%d" % (110 + 10 * i, 114 + 10 * i) for i in range(5)]
+    bands = [f"10.1.1.{250 - 5 * i - 4}-10.1.1.{250 - 5 * i}" for i in range(5)]
+    bands += [f"10.1.1.{110 + 10 * i}-10.1.1.{114 + 10 * i}" for i in range(5)]
     for rng in bands:
         assert run(opn, rng, "dnsmasq")["changed"], rng
         assert run(opn, rng, "dnsmasq")["changed"] is False, rng
