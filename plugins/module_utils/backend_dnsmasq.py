@@ -219,7 +219,7 @@ class DnsmasqBackend:
                 with open(path) as fh:
                     lines = fh.read().split("\n")
             except OSError as exc:
-                raise ReservationError(f"cannot read dnsmasq configuration {path}: {exc}")
+                raise ReservationError(f"cannot read dnsmasq configuration {path}: {exc}") from exc
             files.append((path, lines))
             for line in lines:
                 key, value = _kv(line)
@@ -537,7 +537,7 @@ class DnsmasqBackend:
                     else "putting the files back failed: check the dnsmasq configuration by hand",
                 ),
                 restored=restored,
-            )
+            ) from exc
         rc, out, err = self._restart()
         if rc != 0:
             restored = self._put_back(written)
@@ -571,7 +571,7 @@ class DnsmasqBackend:
         try:
             again = self.read(plan.ranges_after[0] if plan.ranges_after else plan.ranges_before[0], state.scope.name)
         except ReservationError as exc:
-            raise ReservationError(f"reading the configuration back failed: {exc}")
+            raise ReservationError(f"reading the configuration back failed: {exc}") from exc
         if tuple(again.scope.ranges) != tuple(plan.ranges_after):
             raise ReservationError(
                 f"the configuration read back holds {[str(r) for r in again.scope.ranges]}, expected "
@@ -609,7 +609,7 @@ def _range_line(value: str, path: str, index: int) -> DhcpRangeLine:
     try:
         return DhcpRangeLine(value, path, index)
     except RangeError as exc:
-        raise ReservationError(f"{path} line {index + 1}: {exc}")
+        raise ReservationError(f"{path} line {index + 1}: {exc}") from exc
 
 
 def _debian_conf_dir(path: str) -> str | None:

@@ -94,7 +94,7 @@ class KeaBackend:
         try:
             answer = self.client.request("POST", "/", body)
         except ApiError as exc:
-            raise ReservationError(str(exc))
+            raise ReservationError(str(exc)) from exc
         if isinstance(answer, list):
             answer = answer[0] if answer else {}
         if not isinstance(answer, dict):
@@ -123,7 +123,7 @@ class KeaBackend:
             try:
                 ranges.append(parse_pool(pool["pool"]))
             except (KeyError, RangeError) as exc:
-                raise ReservationError(f"Kea {scope_name} has a pool I cannot read ({pool!r}): {exc}")
+                raise ReservationError(f"Kea {scope_name} has a pool I cannot read ({pool!r}): {exc}") from exc
         occupants = []
         for addr, res in _reservations(subnet, config, subnet_net):
             who = res.get("hostname") or res.get("hw-address") or res.get("duid") or res.get("client-id") or ""
@@ -153,7 +153,7 @@ class KeaBackend:
         try:
             return self.command(command, service, arguments)
         except KeaCommandError as exc:
-            raise ReservationError(str(exc))
+            raise ReservationError(str(exc)) from exc
 
     def _choose(
         self, located: list[tuple[Json, SubnetPath]], request: IPRange, hint: str | None, service: str
@@ -222,7 +222,7 @@ class KeaBackend:
                     "cannot be checked"
                 )
                 return None
-            raise ReservationError(str(exc))
+            raise ReservationError(str(exc)) from exc
         self.leases_unknown = None
         out: list[LeaseRecord] = []
         now = self.now()
@@ -250,7 +250,7 @@ class KeaBackend:
             except KeaCommandError as exc:
                 if "not configured" in exc.text:  # the Control Agent has no socket for this service
                     continue
-                raise ReservationError(str(exc))
+                raise ReservationError(str(exc)) from exc
             served.append(service)
             config = (answer.get("arguments") or {}).get(root_key) or {}
             for subnet, path in _subnets(config, skey):
@@ -345,7 +345,7 @@ class KeaBackend:
         except KeaCommandError as exc:
             raise ReservationError(
                 f"Kea config-test rejected the new configuration ({exc.text}); the router was not changed"
-            )
+            ) from exc
 
     def _use_subnet_cmds(self, service: str) -> bool:
         if self.subnet_cmds == "never":
@@ -381,7 +381,7 @@ class KeaBackend:
             raise ApplyError(
                 f"Kea refused to apply the new configuration ({_text(exc)}); the router was left as it was",
                 restored=True,
-            )
+            ) from exc
         try:
             self.command("config-write", service)
         except (KeaCommandError, ReservationError) as exc:
@@ -391,7 +391,7 @@ class KeaBackend:
                 f"Kea applied the change but config-write failed ({_text(exc)}); the previous configuration was "
                 f"set back, the router is as it was{_write_hint(exc, service)}",
                 restored=True,
-            )
+            ) from exc
 
     def _live_is_original(self, state: ScopeState) -> bool:
         raw = state.raw
@@ -408,7 +408,7 @@ class KeaBackend:
             raise ApplyError(
                 f"{what}, and restoring the previous configuration failed too ({_text(exc)}): check Kea by hand",
                 restored=False,
-            )
+            ) from exc
 
     def rollback(self, state: ScopeState, write: bool = True) -> None:
         """Set the configuration ``read`` saw (and write it to the file when a new one was written)."""

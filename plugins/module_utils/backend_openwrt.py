@@ -310,7 +310,7 @@ class OpenwrtBackend:
             dhcp = self.t.package("dhcp")
             network = self.t.package("network")
         except (ApiError, UciError) as exc:
-            raise ReservationError(f"{exc}; the router was not changed")
+            raise ReservationError(f"{exc}; the router was not changed") from exc
         if dhcp is None or network is None:
             raise ReservationError(
                 "the router has no UCI package %s; the router was not changed" % ("dhcp" if dhcp is None else "network")
@@ -475,7 +475,7 @@ class OpenwrtBackend:
                     f"dhcp.{name}.{MARKER_OPTION} holds a marker the module cannot read ({item[:80]!r}); fix it by "
                     "hand; the "
                     "router was not changed"
-                )
+                ) from None  # the message names the value that failed to parse; the parser's error adds nothing
             entries.extend(value if isinstance(value, list) else [value])  # a plain option of older versions
         return entries
 
@@ -650,7 +650,7 @@ class OpenwrtBackend:
                     )
             pending = self.t.changes("dhcp")
         except (ApiError, UciError) as exc:
-            raise ReservationError(f"{exc}; the router was not changed")
+            raise ReservationError(f"{exc}; the router was not changed") from exc
         if pending:
             raise ReservationError(
                 "UCI package dhcp has uncommitted changes ({}); commit or revert them first; the "
@@ -675,12 +675,14 @@ class OpenwrtBackend:
                         "back; /etc/config/dhcp was not written (the staged values stay in this rpcd "
                         "session only and expire with it); finish the LuCI apply and run again",
                         restored=True,
-                    )
+                    ) from rb
                 raise ApplyError(
                     f"{exc}; reverting the staged changes failed too ({rb}): check dhcp.{section} by hand",
                     restored=False,
-                )
-            raise ApplyError(f"{exc}; the staged changes were reverted, the router is as it was", restored=True)
+                ) from rb
+            raise ApplyError(
+                f"{exc}; the staged changes were reverted, the router is as it was", restored=True
+            ) from exc
         rc, detail = self._restart(state)
         if rc != 0:
             try:
@@ -690,7 +692,7 @@ class OpenwrtBackend:
                     "restarting {} failed ({}), and restoring the previous values failed too ({}): "
                     "check dhcp.{} by hand".format(state.raw["server"], detail, rb, section),
                     restored=False,
-                )
+                ) from rb
             server = state.raw["server"]
             raise ApplyError(
                 f"restarting {server} failed (exit {rc}: {detail}); the previous start/limit were committed back and "

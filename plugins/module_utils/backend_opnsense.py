@@ -155,7 +155,7 @@ def taken(entry: Json) -> tuple[IPRange, list[IPRange]]:
     except (RangeError, AttributeError, TypeError) as exc:
         raise ReservationError(
             f"the baremetal-lb marker entry {json.dumps(entry)} cannot be read ({exc}); fix the description by hand"
-        )
+        ) from exc
     return band, _merged(took)
 
 
@@ -201,7 +201,9 @@ def decode_marker(sep: str, body: str, where: str) -> list[t.Any]:
             out.append({"range": str(band), "taken": [str(t) for t in took]})
         return out
     except (ValueError, IndexError) as exc:
-        raise ReservationError(f"{where} holds a baremetal-lb marker the module cannot read ({exc}); fix it by hand")
+        raise ReservationError(
+            f"{where} holds a baremetal-lb marker the module cannot read ({exc}); fix it by hand"
+        ) from exc
 
 
 def entries_for(marks: list[Json], ranges: t.Sequence[IPRange]) -> list[MarkerEntry]:
@@ -285,7 +287,7 @@ class _Opnsense:
         try:
             return self.client.request(method, path, body)
         except ApiError as exc:
-            raise ReservationError(_forbidden_hint(exc, path))
+            raise ReservationError(_forbidden_hint(exc, path)) from exc
 
     def rows(self, path: str) -> list[Json]:
         answer = self.call("GET", path)
@@ -479,7 +481,7 @@ class OpnsenseKea(_Opnsense):
             try:
                 ranges.append(parse_range(line.replace(" ", ""), "OPNsense Kea subnet {} pool".format(row["subnet"])))
             except RangeError as exc:
-                raise ReservationError(str(exc))
+                raise ReservationError(str(exc)) from exc
         occupants = []
         for a in _list_values((subnet.get("option_data") or {}).get("routers")):
             try:
@@ -487,7 +489,7 @@ class OpnsenseKea(_Opnsense):
             except ValueError:
                 raise ReservationError(
                     "OPNsense Kea subnet {}: option routers holds {!r}, not an address".format(row["subnet"], a)
-                )
+                ) from None  # the message names the value that failed to parse; the parser's error adds nothing
         for res in self._reservations(row["uuid"], net):
             occupants.append(
                 Occupant(
@@ -601,7 +603,7 @@ class OpnsenseKea(_Opnsense):
         try:
             self._set(uuid, candidate)
         except ApiError as exc:
-            raise ApplyError(f"{exc}; nothing was saved, the router is as it was", restored=True)
+            raise ApplyError(f"{exc}; nothing was saved, the router is as it was", restored=True) from exc
         try:
             self.reconfigure()
         except (ApiError, ReservationError) as exc:
@@ -611,10 +613,10 @@ class OpnsenseKea(_Opnsense):
                 raise ApplyError(
                     f"{exc}, and restoring the previous subnet failed too ({rb}): check it by hand",
                     restored=False,
-                )
+                ) from rb
             raise ApplyError(
                 f"{exc}; the previous pools were saved back and applied, the router is as it was", restored=True
-            )
+            ) from exc
 
     def rollback(self, state: ScopeState) -> None:
         old = state.raw["subnet"]
@@ -686,7 +688,7 @@ class OpnsenseDnsmasq(_Opnsense):
                     "OPNsense dnsmasq range {} ({}): subnet_mask {!r} is not a netmask".format(
                         rng, row.get("uuid"), row["subnet_mask"]
                     )
-                )
+                ) from None  # the message names the value that failed to parse; the parser's error adds nothing
         try:
             nets = self._interface_networks()
         except ReservationError as exc:
@@ -694,7 +696,7 @@ class OpnsenseDnsmasq(_Opnsense):
                 f"OPNsense dnsmasq range {rng} has no subnet_mask, and the interface addresses that "
                 f"would tell its network could not be read ({exc}); give the API user the 'Status: "
                 "Interfaces' privilege or set the range's subnet mask"
-            )
+            ) from exc
         iface = row.get("interface") or ""
         for want_iface in ([iface] if iface else []) + [None]:
             for key, net in nets:
@@ -734,7 +736,7 @@ class OpnsenseDnsmasq(_Opnsense):
                     row["start_addr"], row["end_addr"], "OPNsense dnsmasq range {}".format(row.get("uuid"))
                 )
             except RangeError as exc:
-                raise ReservationError(str(exc))
+                raise ReservationError(str(exc)) from exc
             net = self._subnet(row, rng)
             key = (net, row.get("interface") or "", row.get("set_tag") or "")
             groups.setdefault(key, []).append((rng, row))
@@ -948,8 +950,10 @@ class OpnsenseDnsmasq(_Opnsense):
                 raise ApplyError(
                     f"{exc}, and restoring the previous ranges failed too ({rb}): check them by hand",
                     restored=False,
-                )
-            raise ApplyError(f"{exc}; the previous ranges were restored, the router is as it was", restored=True)
+                ) from rb
+            raise ApplyError(
+                f"{exc}; the previous ranges were restored, the router is as it was", restored=True
+            ) from exc
 
     def rollback(self, state: ScopeState) -> None:
         """Undo what ``apply`` did, newest first. A deleted range comes back under its own uuid (``set_range`` on an

@@ -192,7 +192,7 @@ def decode_alias(alias: Json) -> t.Any:
         except ValueError:
             raise ReservationError(
                 "firewall alias {} has a description the module cannot read; fix or delete it".format(alias.get("name"))
-            )
+            ) from None  # the message names the value that failed to parse; the parser's error adds nothing
         return entries, []
     entries, seen, foreign = [], set(), []
     for i, address in enumerate(addresses):
@@ -207,7 +207,7 @@ def decode_alias(alias: Json) -> t.Any:
             raise ReservationError(
                 "firewall alias {}: the detail of {} is not a record the module can read ({!r}); "
                 "fix or delete that entry".format(alias.get("name"), address, detail)
-            )
+            ) from None  # the message names the value that failed to parse; the parser's error adds nothing
         if rng not in seen:
             seen.add(rng)
             entries.append(entry)
@@ -293,7 +293,7 @@ class PfsenseBackend:
             return self.client.request(method, API + path, body)
         except ApiError as exc:
             if exc.status == 401:
-                raise ApiError(f"{exc}; {auth_advice(self.auth_mode, self.user)}", status=401, body=exc.body)
+                raise ApiError(f"{exc}; {auth_advice(self.auth_mode, self.user)}", status=401, body=exc.body) from exc
             if (
                 exc.status == 403
                 and isinstance(exc.body, dict)
@@ -308,14 +308,14 @@ class PfsenseBackend:
                     ),
                     status=403,
                     body=exc.body,
-                )
+                ) from exc
             raise
 
     def _get(self, path: str) -> t.Any:
         try:
             return _data(self._call("GET", path))
         except ApiError as exc:
-            raise ReservationError(f"{exc}; the router was not changed")
+            raise ReservationError(f"{exc}; the router was not changed") from exc
 
     def _subnet_of(self, iface_id: str) -> IPInterface:
         iface = self._get(f"/interface?id={iface_id}") or {}
@@ -326,7 +326,7 @@ class PfsenseBackend:
                 "pfSense interface {} has no static IPv4 address (ipaddr {!r}, subnet {!r})".format(
                     iface_id, iface.get("ipaddr"), iface.get("subnet")
                 )
-            )
+            ) from None  # the message names the value that failed to parse; the parser's error adds nothing
 
     # -- read ------------------------------------------------------------------------------------------------
 
@@ -543,7 +543,7 @@ class PfsenseBackend:
                     f"releasing {request} would empty firewall alias {name}, and the module deletes it only "
                     f"after checking that nothing uses it, but reading the {what}s failed ({exc}); the "
                     "router was not changed"
-                )
+                ) from exc
         used = references(name, listings)
         if used:
             raise ReservationError(
@@ -628,7 +628,9 @@ class PfsenseBackend:
         try:
             self._patch_range(scope_id, candidate["range_from"], candidate["range_to"])
         except ApiError as exc:
-            raise ApplyError(f"pfSense refused the new range ({exc}); the router was left as it was", restored=True)
+            raise ApplyError(
+                f"pfSense refused the new range ({exc}); the router was left as it was", restored=True
+            ) from exc
         try:
             alias_changed = candidate["alias"] != _comparable(state.raw["alias"])
             if alias_changed:
@@ -642,13 +644,13 @@ class PfsenseBackend:
                     f"{exc} after the range was changed, and setting the range back failed too ({rb}): check "
                     f"DHCP server {scope_id} by hand",
                     restored=False,
-                )
+                ) from rb
             raise ApplyError(
                 "{} after the range was changed; the old range {}-{} was set back, the router is as it was".format(
                     exc, server["range_from"], server["range_to"]
                 ),
                 restored=True,
-            )
+            ) from exc
 
     def rollback(self, state: ScopeState) -> None:
         server = state.raw["server"]

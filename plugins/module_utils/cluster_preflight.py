@@ -156,7 +156,7 @@ def _parse_kube_proxy_config(text: str) -> tuple[str, bool]:
     try:
         doc = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise PreflightError(f"ConfigMap kube-system/kube-proxy: config.conf is not YAML: {exc}")
+        raise PreflightError(f"ConfigMap kube-system/kube-proxy: config.conf is not YAML: {exc}") from exc
     if not isinstance(doc, dict):
         raise PreflightError("ConfigMap kube-system/kube-proxy: config.conf is not a KubeProxyConfiguration")
     ipvs = doc.get("ipvs") or {}

@@ -121,7 +121,7 @@ def run(
     try:
         request = parse_range(range_text, "range")
     except RangeError as exc:
-        raise ReservationError(str(exc))
+        raise ReservationError(str(exc)) from exc
     st = backend.read(request, scope)
     warnings: list[str] = []
     msg = ""
@@ -166,7 +166,7 @@ def run(
                     ", ".join(str(r) for r in plan.ranges_after),
                 )
     except Conflict as exc:
-        raise ReservationError(f"{exc}; the router was not changed")
+        raise ReservationError(f"{exc}; the router was not changed") from exc
 
     changed = plan.changed or entries_after != st.entries
     result: dict[str, t.Any] = {
@@ -205,6 +205,6 @@ def run(
             raise ApplyError(
                 f"{exc}; rolling back failed too ({rb_exc}): check scope {st.scope.name} by hand",
                 restored=False,
-            )
-        raise ApplyError(f"{exc}; the router was put back as it was", restored=True)
+            ) from rb_exc
+        raise ApplyError(f"{exc}; the router was put back as it was", restored=True) from exc
     return result

@@ -285,7 +285,7 @@ def plan_release(
                 f"cannot give back {request} in scope {scope.name}: the reservations made after it are taken out and "
                 "made "
                 f"again, and {exc}"
-            )
+            ) from exc
     entries_after = entries[:index]
     for entry in entries[index + 1 :]:
         band = _band(entry, scope)

@@ -39,7 +39,9 @@ def parse_ip(text: object, what: str | None = None) -> IPAddress:
     try:
         address = ipaddress.ip_address(str(text).strip())
     except ValueError:
-        raise RangeError(_named(what, f"{text!r} is not an IP address"))
+        raise RangeError(
+            _named(what, f"{text!r} is not an IP address")
+        ) from None  # the message names the value that failed to parse; the parser's error adds nothing
     if getattr(address, "scope_id", None):  # fe80::1%eth0 (Python 3.9+): a range is numbers, as in the speaker
         address = type(address)(int(address))
     return address
@@ -148,8 +150,8 @@ def parse_range(text: object, what: str | None = None, strict: bool = False) -> 
             if "has host bits set" in str(exc):
                 raise RangeError(
                     _named(what, f"{raw!r} has host bits set (did you mean {ipaddress.ip_network(raw, strict=False)}?)")
-                )
-            raise RangeError(_named(what, f"{raw!r} is not a valid CIDR"))
+                ) from exc
+            raise RangeError(_named(what, f"{raw!r} is not a valid CIDR")) from exc
         return IPRange(net.network_address, net.broadcast_address)
     if "-" in raw:
         left, dummy, right = raw.partition("-")

@@ -110,10 +110,10 @@ def get_client(module: AnsibleModule | None = None, **kw: t.Any) -> t.Any:
         from kubernetes import client as k8s_client
         from kubernetes import config as k8s_config
         from kubernetes.config.config_exception import ConfigException
-    except ImportError:
+    except ImportError as exc:
         raise K8sAuthError(
             "the Python package 'kubernetes' is required on the host that runs this module (pip install kubernetes)"
-        )
+        ) from exc
 
     kubeconfig, kc_source = opts["kubeconfig"]
     configuration = k8s_client.Configuration()
@@ -147,7 +147,7 @@ def get_client(module: AnsibleModule | None = None, **kw: t.Any) -> t.Any:
         message = str(exc)
         if value["context"] and value["context"] in message:
             where = "{} / {}".format(where, _describe("context", opts["context"][1]))
-        raise K8sAuthError(f"{where} cannot be used: {message}")
+        raise K8sAuthError(f"{where} cannot be used: {message}") from exc
 
     if value["host"]:
         configuration.host = value["host"].rstrip("/")

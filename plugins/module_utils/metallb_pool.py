@@ -160,7 +160,7 @@ def parse_addresses(addresses: t.Any, field: str = "addresses") -> list[tuple[st
         try:
             rng = parse_range(text, strict=True)
         except RangeError as exc:
-            raise AddressPoolError(f"{at}: {exc}")
+            raise AddressPoolError(f"{at}: {exc}") from exc
         shown = text.strip()
         for reserved, what in _RESERVED:
             if rng.overlaps(reserved):
@@ -728,7 +728,7 @@ class Cluster:
         except ApiException:
             raise
         except Exception as exc:  # urllib3 connection errors and the like
-            raise ApiUnreachable(f"cannot reach the API server at {self.api_client.configuration.host}: {exc}")
+            raise ApiUnreachable(f"cannot reach the API server at {self.api_client.configuration.host}: {exc}") from exc
 
     def _maybe(self, fn: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
         from kubernetes.client.exceptions import ApiException
@@ -937,7 +937,7 @@ def apply(cluster: t.Any, steps: t.Any, check_mode: t.Any) -> t.Any:
             ]
             if kept:
                 rollback += "; kept (harmless, needed by a re-run): " + ", ".join(kept)
-            raise AddressPoolError(message + rollback, changed=bool(kept) or incomplete)
+            raise AddressPoolError(message + rollback, changed=bool(kept) or incomplete) from exc
         done.append((step, result))
         if step.verb != "delete":
             results[step.obj["kind"]] = result

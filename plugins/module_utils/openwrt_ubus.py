@@ -98,7 +98,7 @@ class UbusClient:
             else:
                 status, raw = self.opener(self.url, "POST", data, headers, self.validate_certs, self.timeout)
         except Exception as exc:
-            raise UbusError(f"openwrt: POST {self.url} failed: {self.scrub(exc)}")
+            raise UbusError(f"openwrt: POST {self.url} failed: {self.scrub(exc)}") from exc
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else (raw or "")
         if status != 200:
             raise UbusError(
@@ -109,7 +109,9 @@ class UbusClient:
         try:
             return json.loads(text)
         except ValueError:
-            raise UbusError(f"openwrt: {self.url} did not answer JSON-RPC: {self.scrub(text[:200])}")
+            raise UbusError(
+                f"openwrt: {self.url} did not answer JSON-RPC: {self.scrub(text[:200])}"
+            ) from None  # the message names the value that failed to parse; the parser's error adds nothing
 
     def _raw_call(self, session: str | None, obj: str, method: str, args: dict[str, t.Any]) -> tuple[str, t.Any, t.Any]:
         self._id += 1

@@ -176,7 +176,7 @@ class ApiClient:
             else:
                 status, raw = self.opener(url, method, data, headers, self.validate_certs, self.timeout)
         except Exception as exc:
-            raise ApiError(f"{self.what}: {method} {url} failed: {self.scrub(exc)}")
+            raise ApiError(f"{self.what}: {method} {url} failed: {self.scrub(exc)}") from exc
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else (raw or "")
         try:
             payload = json.loads(text) if text.strip() else None

@@ -169,12 +169,12 @@ class Kube:
         except ApiException as exc:
             if missing_ok and exc.status == 404:
                 return None
-            raise IdentityError(f"{verb} {where.strip()}: HTTP {exc.status} {exc.reason}{_api_message(exc)}")
+            raise IdentityError(f"{verb} {where.strip()}: HTTP {exc.status} {exc.reason}{_api_message(exc)}") from exc
         except Exception as exc:  # urllib3 / socket errors: say which server
             raise IdentityError(
                 f"{verb} {where.strip()}: cannot reach the API server {self.api.configuration.host} "
                 f"({type(exc).__name__})"
-            )
+            ) from exc
         data = resp.data
         return json.loads(data) if data else {}
 
@@ -204,12 +204,14 @@ class Kube:
                 _request_timeout=REQUEST_TIMEOUT,
             )
         except ApiException as exc:
-            raise IdentityError(f"list {kind} in {namespace}: HTTP {exc.status} {exc.reason}{_api_message(exc)}")
+            raise IdentityError(
+                f"list {kind} in {namespace}: HTTP {exc.status} {exc.reason}{_api_message(exc)}"
+            ) from exc
         except Exception as exc:
             raise IdentityError(
                 f"list {kind} in {namespace}: cannot reach the API server {self.api.configuration.host} "
                 f"({type(exc).__name__})"
-            )
+            ) from exc
         return (json.loads(resp.data) if resp.data else {}).get("items") or []
 
 
@@ -324,7 +326,7 @@ class SpeakerIdentity:
             raise IdentityError(
                 "{}: {} (done before it: {})".format(command, exc, "; ".join(self.commands[:-1]) or "nothing"),
                 changed=len(self.commands) > 1,
-            )
+            ) from exc
 
     def run(self) -> t.Any:
         name, ns = self.p["name"], self.p["namespace"]
