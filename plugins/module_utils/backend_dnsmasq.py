@@ -19,6 +19,7 @@ back and dnsmasq restarted again.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import ipaddress
 import json
@@ -403,7 +404,7 @@ class DnsmasqBackend:
         active leases as records (``leases`` None when the lease file cannot be read)."""
         subnet = state.scope.subnet
         statics = []
-        for path, lines in state.raw["files"]:
+        for _path, lines in state.raw["files"]:
             for line in lines:
                 key, value = _kv(line)
                 if key != "dhcp-host":
@@ -723,7 +724,7 @@ def _render_block(orig: str, bands: list[str]) -> list[str]:
 def _entries_from_markers(markers: list[tuple[str, int, str, str]]) -> list[MarkerEntry]:
     entries: list[MarkerEntry] = []
     by_range: dict[str, MarkerEntry] = {}
-    for path, index, rng, orig in markers:
+    for _path, _index, rng, orig in markers:
         try:
             original = DhcpRangeLine(orig)
             request = IPRange.make(*_split_range(rng))
@@ -760,14 +761,10 @@ def _atomic_write(path: str, text: str) -> None:
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
         os.chmod(tmp, stat.S_IMODE(st.st_mode))
-        try:
+        with contextlib.suppress(OSError):
             os.chown(tmp, st.st_uid, st.st_gid)
-        except OSError:
-            pass
         os.rename(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise

@@ -200,7 +200,7 @@ class KeaBackend:
 
     def _leases(self, service: str, version: int, subnet: Json) -> list[Occupant]:
         out: list[Occupant] = []
-        for addr, lease, expires, left in self._lease_records(service, version, subnet) or []:
+        for addr, lease, _expires, left in self._lease_records(service, version, subnet) or []:
             who = lease.get("hostname") or lease.get("hw-address") or lease.get("duid") or ""
             out.append(
                 Occupant(
@@ -397,7 +397,7 @@ class KeaBackend:
         raw = state.raw
         try:
             live = self.command("config-get", raw["service"])["arguments"][raw["root_key"]]
-        except Exception:
+        except Exception:  # noqa: BLE001 - whatever stops the read (API, Kea, a changed reply), not provably original
             return False
         return bool(live == raw["config"])
 
@@ -483,7 +483,7 @@ def _subnet_at(config: Json, skey: str, path: SubnetPath) -> Json:
 
 
 def _pools_of(config: Json, raw: Json) -> list[str] | None:
-    for subnet, dummy in _subnets(config, raw["skey"]):
+    for subnet, _dummy in _subnets(config, raw["skey"]):
         if subnet.get("id") == raw["subnet_id"]:
             return [str(parse_pool(p["pool"])) for p in subnet.get("pools", [])]
     return None

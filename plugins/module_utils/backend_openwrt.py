@@ -340,7 +340,7 @@ class OpenwrtBackend:
                 out[name] = {"odhcpd": rng}
             return out
         per_release = dict((rel, dnsmasq_ranges(rel, sections, snap["netifd"])) for rel in RELEASES)
-        for i, (name, dummy) in enumerate(sections):
+        for i, (name, _dummy) in enumerate(sections):
             out[name] = dict((rel, per_release[rel][i]) for rel in RELEASES)
         return out
 
@@ -565,7 +565,7 @@ class OpenwrtBackend:
     def _lease_path(self, snap: Json) -> str:
         if self.lease_file:
             return self.lease_file
-        for name, kind, opts in snap["dhcp"]:
+        for _name, kind, opts in snap["dhcp"]:
             if kind == "dnsmasq" and opts.get("leasefile"):
                 return str(first_value(opts["leasefile"]))
         return DEFAULT_LEASE_FILE

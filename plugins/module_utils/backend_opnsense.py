@@ -56,6 +56,7 @@ Kea option) needs more API privileges and can be deleted apart from the scope (d
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import re
@@ -380,10 +381,8 @@ class _Opnsense:
         out = []
         for addr, row in records:
             expire = row.get("expire")
-            try:
+            with contextlib.suppress(TypeError, ValueError):  # not a time stamp: kept as OPNsense wrote it
                 expire = int(float(expire)) if expire not in (None, "", 0, "0") else None
-            except (TypeError, ValueError):
-                pass  # not a time stamp: kept as OPNsense wrote it
             hostname = row.get("hostname")
             out.append(
                 {
@@ -884,7 +883,7 @@ class OpnsenseDnsmasq(_Opnsense):
             texts[slot] = split_marker(template.get("description"), f"dnsmasq range {rng}'s description")[0]
         shares = dict((slot, []) for rng, slot in slots)
         pending = list(entries_after)
-        for rng, slot in slots:
+        for _rng, slot in slots:
             while pending:
                 trial = join_marker(texts[slot], shares[slot] + [pending[0]], base)
                 if description_bytes(trial) > DESCRIPTION_BYTES:
@@ -959,7 +958,7 @@ class OpnsenseDnsmasq(_Opnsense):
         """Undo what ``apply`` did, newest first. A deleted range comes back under its own uuid (``set_range`` on an
         unknown uuid creates the item)."""
         originals = dict((row["uuid"], row) for dummy, row in state.raw["members"])
-        for (kind, uuid, fields), answer in reversed(getattr(self, "done", [])):
+        for (kind, uuid, _fields), answer in reversed(getattr(self, "done", [])):
             if kind == "add":
                 self._do(("del", answer.get("uuid"), None))
             else:

@@ -89,7 +89,7 @@ def main_for(module: AnsibleModule) -> None:
         module.fail_json(msg=_scrub(exc, params), router_restored=exc.restored)
     except dhcp_backend.ReservationError as exc:
         module.fail_json(msg=_scrub(exc, params))
-    except Exception as exc:  # a bug or a surprise from the router: still say what the router state is
+    except Exception as exc:  # noqa: BLE001 - a bug or a surprise from the router: still say what the router state is
         module.fail_json(
             msg=_scrub(
                 f"unexpected error before the change was complete ({type(exc).__name__}: {exc}); check the router's "

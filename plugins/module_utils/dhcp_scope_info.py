@@ -149,7 +149,7 @@ def main_for(module: AnsibleModule) -> None:
         scopes, warnings = collect(backend, params.get("scope"))
     except (ReservationError, ApiError) as exc:
         module.fail_json(msg=scrub(exc, params))
-    except Exception as exc:  # a bug or a surprise from the router: reading changes nothing
+    except Exception as exc:  # noqa: BLE001 - a bug or a surprise from the router: reading changes nothing
         module.fail_json(
             msg=scrub(
                 f"unexpected error while reading the DHCP scopes ({type(exc).__name__}: {exc}); nothing was changed",

@@ -966,7 +966,7 @@ def _rollback(cluster: t.Any, done: t.Any) -> t.Any:
             else:
                 cluster.create(_clean_for_create(step.previous))
                 rolled.append(f"recreated {ref(obj)}, which this run had deleted")
-        except Exception as exc:  # report every rollback failure, keep undoing the rest
+        except Exception as exc:  # noqa: BLE001 - report every rollback failure, keep undoing the rest
             failed.append(f"could not undo '{step.command}' ({api_error_text(exc)})")
     text = "; rolled back: " + ", ".join(rolled) if rolled else ""
     if failed:

@@ -111,7 +111,7 @@ class UrlOpener:
         except HTTPError as exc:
             try:
                 body = exc.read()
-            except Exception:  # pragma: no cover - a dead socket
+            except Exception:  # noqa: BLE001 - the error body is optional (a dead socket)  # pragma: no cover
                 body = b""
             return exc.code, body
 

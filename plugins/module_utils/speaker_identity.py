@@ -218,7 +218,7 @@ class Kube:
 def _api_message(exc: Exception) -> str:
     try:
         return ": " + str(json.loads(getattr(exc, "body"))["message"])  # noqa: B009 (exc is typed Exception)
-    except Exception:
+    except Exception:  # noqa: BLE001 - a best-effort detail: whatever the body is, the caller's error is still raised
         return ""
 
 
