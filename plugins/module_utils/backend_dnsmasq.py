@@ -125,8 +125,7 @@ def _group_by_subnet(dynamic: list[DhcpRangeLine], ifaces: list[tuple[str, IPInt
         if subnet is None:
             raise ReservationError(
                 f"cannot tell the subnet of dhcp-range={line.value} ({line.path} line {(line.index or 0) + 1}): no "
-                "interface address "
-                f"holds {line.range.first}; add a netmask to the line or run the task on the router"
+                f"interface address holds {line.range.first}; add a netmask to the line or run the task on the router"
             )
         group = groups.setdefault(subnet, {"lines": [], "names": set(), "iface": None})
         group["lines"].append(line)

@@ -417,8 +417,7 @@ class OpenwrtBackend:
         if disagreement and not self._listing:
             raise ReservationError(
                 f"scope {name}: OpenWrt releases compute this section's range differently ({disagreement}); set "
-                "start/limit so that the router's address is outside the range; the router was "
-                "not changed"
+                "start/limit so that the router's address is outside the range; the router was not changed"
             )
         if eff is None:
             eff = results["24.10"]
@@ -473,8 +472,7 @@ class OpenwrtBackend:
             except ValueError:
                 raise ReservationError(
                     f"dhcp.{name}.{MARKER_OPTION} holds a marker the module cannot read ({item[:80]!r}); fix it by "
-                    "hand; the "
-                    "router was not changed"
+                    "hand; the router was not changed"
                 ) from None  # the message names the value that failed to parse; the parser's error adds nothing
             entries.extend(value if isinstance(value, list) else [value])  # a plain option of older versions
         return entries
@@ -696,8 +694,7 @@ class OpenwrtBackend:
             server = state.raw["server"]
             raise ApplyError(
                 f"restarting {server} failed (exit {rc}: {detail}); the previous start/limit were committed back and "
-                f"{server} "
-                "restarted, the router is as it was",
+                f"{server} restarted, the router is as it was",
                 restored=True,
             )
 

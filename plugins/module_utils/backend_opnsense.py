@@ -572,10 +572,9 @@ class OpnsenseKea(_Opnsense):
         size = description_bytes(description)
         if size > DESCRIPTION_BYTES:
             raise ReservationError(
-                f"scope {state.scope.name}: the subnet description with the reservation marker would be {size} "
-                f"bytes, OPNsense allows {DESCRIPTION_BYTES} "
-                f"({description!r}); shorten the subnet's description or release a reservation first; the router "
-                "was not changed"
+                f"scope {state.scope.name}: the subnet description with the reservation marker would be {size} bytes, "
+                f"OPNsense allows {DESCRIPTION_BYTES} ({description!r}); shorten the subnet's description or release a "
+                "reservation first; the router was not changed"
             )
         return {
             "pools": "\n".join(lines.get(r) or f"{r.first}-{r.last}" for r in plan.ranges_after),
@@ -891,10 +890,9 @@ class OpnsenseDnsmasq(_Opnsense):
                 shares[slot].append(pending.pop(0))
         if pending:
             raise ReservationError(
-                f"scope {state.scope.name}: the reservation marker ({len(entries_after)} entries) does not fit in "
-                f"the {DESCRIPTION_BYTES}-byte descriptions of its {len(slots)} "
-                "dnsmasq range(s); shorten their descriptions or release a reservation first; the router was not "
-                "changed"
+                f"scope {state.scope.name}: the reservation marker ({len(entries_after)} entries) does not fit in the "
+                f"{DESCRIPTION_BYTES}-byte descriptions of its {len(slots)} dnsmasq range(s); shorten their "
+                "descriptions or release a reservation first; the router was not changed"
             )
         ops: list[tuple[str, str | None, Json | None]] = []
         for rng, slot in slots:

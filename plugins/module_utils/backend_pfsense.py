@@ -147,11 +147,10 @@ def auth_advice(mode: str, user: str | None = None) -> str:
     """What to check when pfSense answers 401 to ``mode``."""
     if mode == "key":
         return (
-            "pfSense did not accept the API key: either the key is wrong or revoked (System > REST API > Keys), "
-            "or Key authentication is not enabled - the REST API package allows only Basic (Local database) "
+            "pfSense did not accept the API key: either the key is wrong or revoked (System > REST API > Keys), or "
+            "Key authentication is not enabled - the REST API package allows only Basic (Local database) "
             f"authentication after install. Enable it under {SETTINGS}: select 'Key' (setting auth_methods, KeyAuth) "
-            "and "
-            "Save; or give api_username and api_password instead"
+            "and Save; or give api_username and api_password instead"
         )
     return (
         f"pfSense did not accept user {user!r}: either the user name or password is wrong (a local user; LDAP/RADIUS "
@@ -495,9 +494,8 @@ class PfsenseBackend:
         for rep in plan.replacements:
             if len(rep.pieces) != 1 and action == "absent":
                 raise ReservationError(
-                    "giving back {} would leave pfSense DHCP server {} with the ranges {}, but its "
-                    "primary range is one range; give back the reservations made after it first; "
-                    "the router was not changed".format(
+                    "giving back {} would leave pfSense DHCP server {} with the ranges {}, but its primary range is "
+                    "one range; give back the reservations made after it first; the router was not changed".format(
                         request, state.raw["id"], ", ".join(str(r) for r in plan.ranges_after)
                     )
                 )
@@ -511,9 +509,10 @@ class PfsenseBackend:
             live = rep.source if action == "present" else rep.pieces[0]
             if live != primary:
                 raise ReservationError(
-                    "{} overlaps the additional address pool {} of pfSense DHCP server {}; this "
-                    "module only edits the primary range - change the pool by hand; the router "
-                    "was not changed".format(request, live, state.raw["id"])
+                    "{} overlaps the additional address pool {} of pfSense DHCP server {}; this module only "
+                    "edits the primary range - change the pool by hand; the router was not changed".format(
+                        request, live, state.raw["id"]
+                    )
                 )
         old = state.raw["alias"]
         if old is not None:
@@ -540,17 +539,17 @@ class PfsenseBackend:
                 listings.append((what, fields, _data(self._call("GET", path))))
             except ApiError as exc:
                 raise ReservationError(
-                    f"releasing {request} would empty firewall alias {name}, and the module deletes it only "
-                    f"after checking that nothing uses it, but reading the {what}s failed ({exc}); the "
-                    "router was not changed"
+                    f"releasing {request} would empty firewall alias {name}, and the module deletes it only after "
+                    f"checking that nothing uses it, but reading the {what}s failed ({exc}); the router was not changed"
                 ) from exc
         used = references(name, listings)
         if used:
             raise ReservationError(
-                "releasing {} would empty firewall alias {}, which is in use by {}; pfSense cannot "
-                "load rules naming a deleted alias, so the module does not delete it: remove those "
-                "references first (or add an address of your own to the alias - the module then "
-                "keeps it); the router was not changed".format(request, name, "; ".join(used))
+                "releasing {} would empty firewall alias {}, which is in use by {}; pfSense cannot load rules "
+                "naming a deleted alias, so the module does not delete it: remove those references first (or add an "
+                "address of your own to the alias - the module then keeps it); the router was not changed".format(
+                    request, name, "; ".join(used)
+                )
             )
 
     def validate(self, state: ScopeState, candidate: Json) -> None:

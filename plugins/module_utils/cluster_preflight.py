@@ -257,8 +257,7 @@ def check(
                         ERROR,
                         f"Node {name}",
                         f"k3s on {name} runs kube-proxy in IPVS mode without strict ARP: every node would answer ARP "
-                        "for "
-                        "every load-balancer address. Add kube-proxy-arg: [ipvs-strict-arp=true] to "
+                        "for every load-balancer address. Add kube-proxy-arg: [ipvs-strict-arp=true] to "
                         "/etc/rancher/k3s/config.yaml on that node and restart k3s (docs/k3s.md)",
                     )
                 )
@@ -272,9 +271,8 @@ def check(
                     "metallb_running",
                     WARNING,
                     "Pod {}".format(metallb[0].split(" ")[0]),
-                    "MetalLB is running ({}); the speakers serve only Services with loadBalancerClass {!r}, so both "
-                    "can "
-                    "run side by side (docs/migrating-from-metallb.md)".format(
+                    "MetalLB is running ({}); the speakers serve only Services with loadBalancerClass {!r}, so "
+                    "both can run side by side (docs/migrating-from-metallb.md)".format(
                         ", ".join(metallb[:5]), load_balancer_class
                     ),
                 )
@@ -303,9 +301,8 @@ def check(
                     WARNING,
                     f"Node {excluded[0]}",
                     f"every speaker node carries the label {EXCLUDE_LABEL} (kubeadm puts it on control-plane nodes), "
-                    "so no node may "
-                    "announce any address. Remove the label from the nodes that should announce (kubectl label node "
-                    f"NAME {EXCLUDE_LABEL}-), or set baremetal_lb_speaker_ignore_exclude_lb: true",
+                    "so no node may announce any address. Remove the label from the nodes that should announce "
+                    f"(kubectl label node NAME {EXCLUDE_LABEL}-), or set baremetal_lb_speaker_ignore_exclude_lb: true",
                 )
             )
     return findings
@@ -332,9 +329,8 @@ def strict_arp_fix(config_map: Json) -> Json | None:
     matches = _STRICT_ARP_FALSE.findall(text)
     if len(matches) != 1:
         raise PreflightError(
-            f"ConfigMap kube-system/kube-proxy: config.conf has {len(matches)} 'strictARP: false' line(s) under "
-            "ipvs; set ipvs.strictARP: true by hand (kubectl -n kube-system edit configmap "
-            "kube-proxy)"
+            f"ConfigMap kube-system/kube-proxy: config.conf has {len(matches)} 'strictARP: false' line(s) under ipvs; "
+            "set ipvs.strictARP: true by hand (kubectl -n kube-system edit configmap kube-proxy)"
         )
     new_text = _STRICT_ARP_FALSE.sub(lambda m: m.group("indent") + "strictARP: true", text, count=1)
     if _parse_kube_proxy_config(new_text) != ("ipvs", True):

@@ -122,8 +122,7 @@ def check_request(scope: Scope, request: IPRange, accept_active_leases: bool = F
         if occ.kind == "active lease" and accept_active_leases:
             warnings.append(
                 f"{occ.address} in range {request} holds {occ.describe()} in scope {scope.name}; accepted "
-                "(accept_active_leases), the client "
-                "keeps it until the lease ends"
+                "(accept_active_leases), the client keeps it until the lease ends"
             )
             continue
         if occ.kind in _IS_KINDS:
@@ -161,8 +160,7 @@ def plan_present(scope: Scope, request: IPRange, max_ranges: int | None = None) 
     if replacements and not after:
         raise Conflict(
             f"reserving {request} would leave scope {scope.name} with no dynamic range (now {fmt_ranges(before)}); "
-            "shrink it by hand or "
-            "reserve less"
+            "shrink it by hand or reserve less"
         )
     if max_ranges is not None and replacements and len(after) > max_ranges:
         raise Conflict(
@@ -188,10 +186,8 @@ def plan_absent(scope: Scope, request: IPRange, replacements: t.Sequence[Replace
         if missing:
             raise Conflict(
                 f"cannot give back {request} in scope {scope.name}: range {missing[0]} (left when {request} was "
-                f"reserved from {rep.source}) is no longer "
-                f"a dynamic range (now {fmt_ranges(before)}); it was changed by hand or by a later reservation - "
-                "release that "
-                "first or fix the ranges by hand"
+                f"reserved from {rep.source}) is no longer a dynamic range (now {fmt_ranges(before)}); it was changed "
+                "by hand or by a later reservation - release that first or fix the ranges by hand"
             )
         clash = [r for r in current if r not in rep.pieces and r.overlaps(rep.source)]
         if clash:
@@ -283,8 +279,7 @@ def plan_release(
                 raise
             raise Conflict(
                 f"cannot give back {request} in scope {scope.name}: the reservations made after it are taken out and "
-                "made "
-                f"again, and {exc}"
+                f"made again, and {exc}"
             ) from exc
     entries_after = entries[:index]
     for entry in entries[index + 1 :]:

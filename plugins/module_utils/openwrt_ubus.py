@@ -179,8 +179,7 @@ class UbusClient:
             if status == ACCESS_DENIED:
                 hint = (
                     f"; the rpcd login {self.username!r} lacks the ACL grant ubus {obj}: [{method}] (install the ACL "
-                    "file from "
-                    "docs/router.md 'OpenWrt: prepare your router')"
+                    "file from docs/router.md 'OpenWrt: prepare your router')"
                 )
             raise UbusError(f"openwrt: {obj}.{method} refused: {data} ({status}){hint}", status=status)
         if status == 4 and missing_ok:
