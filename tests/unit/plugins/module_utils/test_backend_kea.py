@@ -177,6 +177,16 @@ def test_an_active_lease_in_the_band_refuses_unless_accepted():
     assert result["changed"] and kea.pools() == ["198.51.100.110-198.51.100.199"]
 
 
+def test_a_lease_says_its_time_left_in_whole_seconds_on_a_real_clock():
+    # time.time() has a fraction; the message said "%ds" (truncated) before the f-string rewrite and still must.
+    kea = FakeControlAgent()
+    kea.add_lease()
+    b = backend(kea)
+    b.now = lambda: NOW + 0.75
+    with pytest.raises(ReservationError, match=r"laptop \(expires in 539s\)"):
+        dhcp_backend.run(b, "198.51.100.100-198.51.100.109")
+
+
 def test_an_expired_lease_does_not_count():
     kea = FakeControlAgent()
     kea.add_lease()
