@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 
-class ModuleDocFragment(object):
+class ModuleDocFragment:
     # The backend options that read a router (dhcp_reservation and dhcp_scope_info); the write-side ones
     # (service, restart_command, dnsmasq_binary, subnet_cmds) stay in dhcp_reservation.
     DOCUMENTATION = r"""

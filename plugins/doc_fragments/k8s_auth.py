@@ -7,7 +7,7 @@ baremetal.lb.k8s_auth``. tests/unit/plugins/module_utils/test_k8s_auth.py keeps 
 from __future__ import annotations
 
 
-class ModuleDocFragment(object):
+class ModuleDocFragment:
     DOCUMENTATION = r"""
 options:
   kubeconfig:

@@ -50,7 +50,6 @@ import typing as t
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.collections import is_sequence
-
 from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import IPRange, RangeError, parse_range
 
 
@@ -70,7 +69,7 @@ def _entries(pool: dict[str, t.Any]) -> list[tuple[int, str, IPRange]]:
 def pool_overlaps(pools: t.Any) -> list[str]:
     """``["baremetal_lb_pools: pool A addresses[i] X and pool B addresses[j] Y share Z", ...]`` (list order)."""
     if not is_sequence(pools) or isinstance(pools, str):
-        raise AnsibleFilterError("pool_overlaps: expected the list baremetal_lb_pools, got %s" % type(pools).__name__)
+        raise AnsibleFilterError(f"pool_overlaps: expected the list baremetal_lb_pools, got {type(pools).__name__}")
     present: list[tuple[str, list[tuple[int, str, IPRange]]]] = []
     for pool in pools:
         if isinstance(pool, dict) and pool.get("state", "present") != "absent":
@@ -83,12 +82,12 @@ def pool_overlaps(pools: t.Any) -> list[str]:
                     shared = rng.intersection(other)
                     if shared is not None:
                         found.append(
-                            "baremetal_lb_pools: pool %s addresses[%d] %s and pool %s addresses[%d] %s share %s"
-                            % (name, index, text, other_name, other_index, other_text, shared.compact())
+                            f"baremetal_lb_pools: pool {name} addresses[{index}] {text} and pool {other_name} "
+                            f"addresses[{other_index}] {other_text} share {shared.compact()}"
                         )
     return found
 
 
-class FilterModule(object):
+class FilterModule:
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
         return {"pool_overlaps": pool_overlaps}

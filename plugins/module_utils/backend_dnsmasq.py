@@ -15,10 +15,11 @@ still what the module wrote). Validation is ``dnsmasq --test`` on the whole conf
 in place (flattened into one temporary file); apply writes each file atomically (temp file + rename in the same
 directory) and restarts dnsmasq (SIGHUP does not re-read ``dhcp-range``); on any failure the old files are put
 back and dnsmasq restarted again.
-"""
+"""  # noqa: E501 - the marker line in the example above is shown whole, as the file holds it
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import ipaddress
 import json
@@ -85,7 +86,7 @@ class DhcpRangeLine:
             self.prefix.append(fields[i])
             i += 1
         if i >= len(fields):
-            raise RangeError("dhcp-range=%s: no start address" % value)
+            raise RangeError(f"dhcp-range={value}: no start address")
         start = fields[i]
         i += 1
         if i < len(fields) and _is_ip(fields[i]):
@@ -94,7 +95,7 @@ class DhcpRangeLine:
         else:
             end = start
         self.suffix = fields[i:]
-        self.range = IPRange.make(start, end, "dhcp-range=%s" % value)
+        self.range = IPRange.make(start, end, f"dhcp-range={value}")
         self.tags = [p.split(":", 1)[1] for p in self.prefix if p.startswith(("set:", "net:"))]
         self.interface = None
         self.netmask = None
@@ -123,9 +124,8 @@ def _group_by_subnet(dynamic: list[DhcpRangeLine], ifaces: list[tuple[str, IPInt
         subnet, ifname = _subnet_of(line, ifaces)
         if subnet is None:
             raise ReservationError(
-                "cannot tell the subnet of dhcp-range=%s (%s line %d): no interface address "
-                "holds %s; add a netmask to the line or run the task on the router"
-                % (line.value, line.path, (line.index or 0) + 1, line.range.first)
+                f"cannot tell the subnet of dhcp-range={line.value} ({line.path} line {(line.index or 0) + 1}): no "
+                f"interface address holds {line.range.first}; add a netmask to the line or run the task on the router"
             )
         group = groups.setdefault(subnet, {"lines": [], "names": set(), "iface": None})
         group["lines"].append(line)
@@ -142,14 +142,14 @@ def _subnet_of(line: DhcpRangeLine, iface_addrs: list[tuple[str, IPInterface]]) 
     """The subnet of a dhcp-range line: its netmask/prefix-len, else the interface address that holds it."""
     first = line.range.first
     if line.range.version == 4 and line.netmask:
-        return ipaddress.ip_network("%s/%s" % (first, line.netmask), strict=False), None
+        return ipaddress.ip_network(f"{first}/{line.netmask}", strict=False), None
     if line.range.version == 6 and line.prefixlen:
-        return ipaddress.ip_network("%s/%d" % (first, line.prefixlen), strict=False), None
+        return ipaddress.ip_network(f"{first}/{line.prefixlen}", strict=False), None
     for ifname, iface in iface_addrs:
         if first in iface.network:
             return iface.network, ifname
     if line.range.version == 6:
-        return ipaddress.ip_network("%s/64" % first, strict=False), None
+        return ipaddress.ip_network(f"{first}/64", strict=False), None
     return None, None
 
 
@@ -218,8 +218,8 @@ class DnsmasqBackend:
             try:
                 with open(path) as fh:
                     lines = fh.read().split("\n")
-            except (IOError, OSError) as exc:
-                raise ReservationError("cannot read dnsmasq configuration %s: %s" % (path, exc))
+            except OSError as exc:
+                raise ReservationError(f"cannot read dnsmasq configuration {path}: {exc}") from exc
             files.append((path, lines))
             for line in lines:
                 key, value = _kv(line)
@@ -229,7 +229,7 @@ class DnsmasqBackend:
                     dirs.append(value)
 
         if not os.path.exists(self.conf_file):
-            raise ReservationError("dnsmasq configuration %s does not exist (set conf_file)" % self.conf_file)
+            raise ReservationError(f"dnsmasq configuration {self.conf_file} does not exist (set conf_file)")
         read(self.conf_file)
         if self.config_dir:
             dirs.append(self.config_dir + ",*.conf")
@@ -254,7 +254,7 @@ class DnsmasqBackend:
                 if a.get("family") in ("inet", "inet6") and a.get("scope") != "host":
                     try:
                         found.append(
-                            (link.get("ifname"), ipaddress.ip_interface("%s/%s" % (a["local"], a["prefixlen"])))
+                            (link.get("ifname"), ipaddress.ip_interface("{}/{}".format(a["local"], a["prefixlen"])))
                         )
                     except (KeyError, ValueError):
                         continue
@@ -286,7 +286,7 @@ class DnsmasqBackend:
                                 Occupant(
                                     ipaddress.ip_address(f.strip("[]")),
                                     "static mapping",
-                                    "dhcp-host=%s (%s line %d)" % (label, path, index + 1),
+                                    f"dhcp-host={label} ({path} line {index + 1})",
                                 )
                             )
                 elif key == "dhcp-option":
@@ -295,7 +295,7 @@ class DnsmasqBackend:
                     if names and names[-1] in ("3", "option:router"):
                         for f in fields:
                             if _is_ip(f):
-                                routers.append(Occupant(ipaddress.ip_address(f), "gateway", "(dhcp-option=%s)" % value))
+                                routers.append(Occupant(ipaddress.ip_address(f), "gateway", f"(dhcp-option={value})"))
                 elif key in ("dhcp-leasefile", "dhcp-lease-file") and not self.lease_file:
                     lease_file = value
         groups = _group_by_subnet([r for r in ranges if r.dynamic], ifaces)
@@ -305,7 +305,7 @@ class DnsmasqBackend:
         occupants = [o for o in statics + routers if o.address in subnet]
         for ifname, iface in ifaces:
             if iface.ip in subnet:
-                occupants.append(Occupant(iface.ip, "router address", "(dnsmasq's own address on %s)" % ifname))
+                occupants.append(Occupant(iface.ip, "router address", f"(dnsmasq's own address on {ifname})"))
         occupants += self._leases(lease_file or DEFAULT_LEASE_FILE, subnet)
         entries = _entries_from_markers(markers)
         scope = Scope(name, subnet, tuple(line.range for line in group["lines"]), tuple(occupants))
@@ -320,21 +320,23 @@ class DnsmasqBackend:
 
     def _choose(self, groups: dict[IPNetwork, Group], request: IPRange, hint: str | None) -> IPNetwork:
         if not groups:
-            raise ReservationError("dnsmasq configuration %s has no dynamic dhcp-range" % self.conf_file)
-        described = ", ".join("%s (%s)" % (s, "/".join(sorted(g["names"])) or "-") for s, g in groups.items())
+            raise ReservationError(f"dnsmasq configuration {self.conf_file} has no dynamic dhcp-range")
+        described = ", ".join("{} ({})".format(s, "/".join(sorted(g["names"])) or "-") for s, g in groups.items())
         if hint:
             picked = [s for s, g in groups.items() if hint in g["names"] or hint == str(s)]
             if len(picked) != 1:
                 raise ReservationError(
-                    "scope %r: %s dnsmasq scope matches (by tag, interface or subnet); scopes: %s"
-                    % (hint, "no" if not picked else "more than one", described)
+                    "scope {!r}: {} dnsmasq scope matches (by tag, interface or subnet); scopes: {}".format(
+                        hint, "no" if not picked else "more than one", described
+                    )
                 )
             return picked[0]
         holding = [s for s in groups if request.first in s]
         if len(holding) != 1:
             raise ReservationError(
-                "%s dnsmasq scope holds %s (scopes: %s); set scope"
-                % ("no" if not holding else "more than one", request.first, described)
+                "{} dnsmasq scope holds {} (scopes: {}); set scope".format(
+                    "no" if not holding else "more than one", request.first, described
+                )
             )
         return holding[0]
 
@@ -342,8 +344,8 @@ class DnsmasqBackend:
         out = []
         for addr, fields, expiry, now in self._lease_records(path, subnet) or []:
             who = fields[3] if fields[3] != "*" else fields[1]
-            left = "no expiry" if expiry == 0 else "expires in %ds" % (expiry - now)
-            out.append(Occupant(addr, "active lease", "%s (%s, %s)" % (who, fields[1], left)))
+            left = "no expiry" if expiry == 0 else f"expires in {int(expiry - now)}s"
+            out.append(Occupant(addr, "active lease", f"{who} ({fields[1]}, {left})"))
         return out
 
     def _lease_records(self, path: str, subnet: IPNetwork) -> list[tuple[IPAddress, list[str], int, float]] | None:
@@ -355,8 +357,8 @@ class DnsmasqBackend:
         try:
             with open(path) as fh:
                 lines = fh.read().splitlines()
-        except (IOError, OSError) as exc:
-            self.leases_unknown = "cannot read the dnsmasq lease file %s (%s)" % (path, exc)
+        except OSError as exc:
+            self.leases_unknown = f"cannot read the dnsmasq lease file {path} ({exc})"
             return None
         now = self.now()
         out = []
@@ -401,7 +403,7 @@ class DnsmasqBackend:
         active leases as records (``leases`` None when the lease file cannot be read)."""
         subnet = state.scope.subnet
         statics = []
-        for path, lines in state.raw["files"]:
+        for _path, lines in state.raw["files"]:
             for line in lines:
                 key, value = _kv(line)
                 if key != "dhcp-host":
@@ -455,7 +457,7 @@ class DnsmasqBackend:
             for rep in plan.replacements:
                 line = _line_for(state.raw["lines"], rep.source)
                 new = [_marker_line(request, line.value)]
-                new += ["dhcp-range=%s" % line.with_range(p) for p in rep.pieces]
+                new += [f"dhcp-range={line.with_range(p)}" for p in rep.pieces]
                 files[line.path][line.index] = "\n".join(new)
         else:
             self._release(state, files, request)
@@ -486,10 +488,10 @@ class DnsmasqBackend:
                 rendered = _render_block(orig, [b for b in bands if b != band])
                 files[path][start:end] = ["\n".join(rendered)] + [None] * (end - start - 1)
         if not found:
-            where = ["%s line %d" % (path, index + 1) for path, index, rng, orig in state.raw["markers"] if rng == band]
+            where = [f"{path} line {index + 1}" for path, index, rng, orig in state.raw["markers"] if rng == band]
             raise ReservationError(
-                "cannot give back %s: the lines below its marker in %s are not the ones the module "
-                "wrote (changed by hand?); the router was not changed" % (request, ", ".join(where))
+                "cannot give back {}: the lines below its marker in {} are not the ones the module "
+                "wrote (changed by hand?); the router was not changed".format(request, ", ".join(where))
             )
 
     def validate(self, state: ScopeState, candidate: list[tuple[str, str, str]]) -> None:
@@ -497,7 +499,7 @@ class DnsmasqBackend:
         flat = []
         for path, lines in state.raw["files"]:
             text = changed.get(path, "\n".join(lines))
-            flat.append("# from %s" % path)
+            flat.append(f"# from {path}")
             for line in text.split("\n"):
                 key, dummy = _kv(line)
                 if key in ("conf-file", "conf-dir"):
@@ -508,13 +510,14 @@ class DnsmasqBackend:
             test_file = os.path.join(tmpdir, "dnsmasq-candidate.conf")
             with open(test_file, "w") as fh:
                 fh.write("\n".join(flat) + "\n")
-            rc, out, err = self.run_command([self.dnsmasq_binary, "--test", "--conf-file=%s" % test_file])
+            rc, out, err = self.run_command([self.dnsmasq_binary, "--test", f"--conf-file={test_file}"])
         finally:
             shutil.rmtree(tmpdir, ignore_errors=True)
         if rc != 0:
             raise ReservationError(
-                "dnsmasq --test rejected the new configuration: %s; the router was not changed"
-                % (err or out).strip().replace(test_file, "<candidate>")
+                "dnsmasq --test rejected the new configuration: {}; the router was not changed".format(
+                    (err or out).strip().replace(test_file, "<candidate>")
+                )
             )
 
     def apply(self, state: ScopeState, candidate: list[tuple[str, str, str]]) -> None:
@@ -523,11 +526,10 @@ class DnsmasqBackend:
             for path, old, new in candidate:
                 _atomic_write(path, new)
                 written.append((path, old))
-        except (IOError, OSError) as exc:
+        except OSError as exc:
             restored = self._put_back(written)
             raise ApplyError(
-                "could not write %s (%s); %s"
-                % (
+                "could not write {} ({}); {}".format(
                     exc.filename or "the dnsmasq configuration",
                     exc.strerror or exc,
                     "nothing was changed, the router is as it was"
@@ -535,21 +537,20 @@ class DnsmasqBackend:
                     else "putting the files back failed: check the dnsmasq configuration by hand",
                 ),
                 restored=restored,
-            )
+            ) from exc
         rc, out, err = self._restart()
         if rc != 0:
             restored = self._put_back(written)
             rc2, out2, err2 = self._restart()
             ok = restored and rc2 == 0
             raise ApplyError(
-                "restarting dnsmasq with the new configuration failed (%s: %s); %s"
-                % (
+                "restarting dnsmasq with the new configuration failed ({}: {}); {}".format(
                     " ".join(self.restart_command),
                     (err or out).strip(),
                     "the previous files were put back and dnsmasq restarted with them: the router is as it was"
                     if ok
-                    else "putting the previous configuration back failed too (%s): check dnsmasq by hand"
-                    % (err2 or out2).strip(),
+                    else f"putting the previous configuration back failed too ({(err2 or out2).strip()}): check "
+                    "dnsmasq by hand",
                 ),
                 restored=ok,
             )
@@ -562,7 +563,7 @@ class DnsmasqBackend:
         for path, old in reversed(written):
             try:
                 _atomic_write(path, old)
-            except (IOError, OSError):
+            except OSError:
                 ok = False
         return ok
 
@@ -570,11 +571,11 @@ class DnsmasqBackend:
         try:
             again = self.read(plan.ranges_after[0] if plan.ranges_after else plan.ranges_before[0], state.scope.name)
         except ReservationError as exc:
-            raise ReservationError("reading the configuration back failed: %s" % exc)
+            raise ReservationError(f"reading the configuration back failed: {exc}") from exc
         if tuple(again.scope.ranges) != tuple(plan.ranges_after):
             raise ReservationError(
-                "the configuration read back holds %s, expected %s"
-                % ([str(r) for r in again.scope.ranges], [str(r) for r in plan.ranges_after])
+                f"the configuration read back holds {[str(r) for r in again.scope.ranges]}, expected "
+                f"{[str(r) for r in plan.ranges_after]}"
             )
 
     def rollback(self, state: ScopeState) -> None:
@@ -583,10 +584,10 @@ class DnsmasqBackend:
             raise ReservationError("could not write the previous configuration back")
         rc, out, err = self._restart()
         if rc != 0:
-            raise ReservationError("restarting dnsmasq failed: %s" % (err or out).strip())
+            raise ReservationError(f"restarting dnsmasq failed: {(err or out).strip()}")
 
     def ui_range(self, rng: IPRange) -> str:
-        return "dhcp-range=%s,%s" % (rng.first, rng.last)
+        return f"dhcp-range={rng.first},{rng.last}"
 
 
 def _kv(line: str) -> tuple[str | None, str]:
@@ -608,7 +609,7 @@ def _range_line(value: str, path: str, index: int) -> DhcpRangeLine:
     try:
         return DhcpRangeLine(value, path, index)
     except RangeError as exc:
-        raise ReservationError("%s line %d: %s" % (path, index + 1, exc))
+        raise ReservationError(f"{path} line {index + 1}: {exc}") from exc
 
 
 def _debian_conf_dir(path: str) -> str | None:
@@ -616,7 +617,7 @@ def _debian_conf_dir(path: str) -> str | None:
     try:
         with open(path) as fh:
             lines = fh.read().split("\n")
-    except (IOError, OSError):
+    except OSError:
         return None
     found = None
     for line in lines:
@@ -652,7 +653,7 @@ def _conf_dir_files(spec: str) -> list[str]:
 
 
 def _marker_line(band: object, value: str) -> str:
-    return "# baremetal-lb: reserved %s (baremetal.lb.dhcp_reservation); was: dhcp-range=%s" % (band, value)
+    return f"# baremetal-lb: reserved {band} (baremetal.lb.dhcp_reservation); was: dhcp-range={value}"
 
 
 def _marker_blocks(lines: list[str]) -> list[tuple[int, int, list[str]]]:
@@ -684,11 +685,11 @@ def _parse_block(lines: list[str], start: int) -> tuple[int, list[str]] | None:
     bands = [m.group("range")]
     pos = start + 1
     for piece in orig.range.subtract(band):
-        expected = _norm_line("dhcp-range=%s" % orig.with_range(piece))
+        expected = _norm_line(f"dhcp-range={orig.with_range(piece)}")
         if pos >= len(lines):
             return None
         sub = MARKER_RE.match(lines[pos].strip())
-        if sub and _norm_line("dhcp-range=%s" % sub.group("orig")) == expected:
+        if sub and _norm_line("dhcp-range={}".format(sub.group("orig"))) == expected:
             found = _parse_block(lines, pos)
             if found is None:
                 return None
@@ -703,7 +704,7 @@ def _parse_block(lines: list[str], start: int) -> tuple[int, list[str]] | None:
 
 def _render_block(orig: str, bands: list[str]) -> list[str]:
     """The lines for the person's ``dhcp-range=orig`` cut by ``bands`` in order, as ``prepare`` writes them."""
-    lines = ["dhcp-range=%s" % orig]
+    lines = [f"dhcp-range={orig}"]
     for band in bands:
         rng = IPRange.make(*_split_range(band))
         out = []
@@ -712,7 +713,7 @@ def _render_block(orig: str, bands: list[str]) -> list[str]:
             if key == "dhcp-range" and DhcpRangeLine(value).range.overlaps(rng):
                 current = DhcpRangeLine(value)
                 out.append(_marker_line(band, value))
-                out += ["dhcp-range=%s" % current.with_range(p) for p in current.range.subtract(rng)]
+                out += [f"dhcp-range={current.with_range(p)}" for p in current.range.subtract(rng)]
             else:
                 out.append(line)
         lines = out
@@ -722,7 +723,7 @@ def _render_block(orig: str, bands: list[str]) -> list[str]:
 def _entries_from_markers(markers: list[tuple[str, int, str, str]]) -> list[MarkerEntry]:
     entries: list[MarkerEntry] = []
     by_range: dict[str, MarkerEntry] = {}
-    for path, index, rng, orig in markers:
+    for _path, _index, rng, orig in markers:
         try:
             original = DhcpRangeLine(orig)
             request = IPRange.make(*_split_range(rng))
@@ -748,7 +749,7 @@ def _line_for(lines: list[DhcpRangeLine], rng: IPRange) -> DhcpRangeLine:
     for line in lines:
         if line.range == rng:
             return line
-    raise ReservationError("internal: no dhcp-range line holds %s" % (rng,))
+    raise ReservationError(f"internal: no dhcp-range line holds {rng}")
 
 
 def _atomic_write(path: str, text: str) -> None:
@@ -759,14 +760,10 @@ def _atomic_write(path: str, text: str) -> None:
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
         os.chmod(tmp, stat.S_IMODE(st.st_mode))
-        try:
+        with contextlib.suppress(OSError):
             os.chown(tmp, st.st_uid, st.st_gid)
-        except OSError:
-            pass
         os.rename(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise

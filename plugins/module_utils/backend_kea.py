@@ -52,7 +52,7 @@ def parse_pool(text: object) -> IPRange:
 
 
 def format_pool(rng: IPRange) -> str:
-    return "%s - %s" % (rng.first, rng.last)
+    return f"{rng.first} - {rng.last}"
 
 
 class KeaBackend:
@@ -94,11 +94,11 @@ class KeaBackend:
         try:
             answer = self.client.request("POST", "/", body)
         except ApiError as exc:
-            raise ReservationError(str(exc))
+            raise ReservationError(str(exc)) from exc
         if isinstance(answer, list):
             answer = answer[0] if answer else {}
         if not isinstance(answer, dict):
-            raise ReservationError("Kea %s (%s): unexpected answer %r" % (command, service, answer))
+            raise ReservationError(f"Kea {command} ({service}): unexpected answer {answer!r}")
         if answer.get("result") not in allowed:
             raise KeaCommandError(command, service, answer.get("result"), answer.get("text", ""))
         return answer
@@ -113,17 +113,17 @@ class KeaBackend:
         args = answer.get("arguments") or {}
         config = copy.deepcopy(args.get(root_key))
         if not isinstance(config, dict):
-            raise ReservationError("Kea config-get (%s) returned no %s configuration" % (service, root_key))
+            raise ReservationError(f"Kea config-get ({service}) returned no {root_key} configuration")
         located = list(_subnets(config, skey))
         subnet, path = self._choose(located, request, scope_hint, service)
         subnet_net = ipaddress.ip_network(subnet["subnet"], strict=False)
-        scope_name = "subnet %s" % subnet.get("id", subnet["subnet"])
+        scope_name = "subnet {}".format(subnet.get("id", subnet["subnet"]))
         ranges = []
         for pool in subnet.get("pools", []):
             try:
                 ranges.append(parse_pool(pool["pool"]))
             except (KeyError, RangeError) as exc:
-                raise ReservationError("Kea %s has a pool I cannot read (%r): %s" % (scope_name, pool, exc))
+                raise ReservationError(f"Kea {scope_name} has a pool I cannot read ({pool!r}): {exc}") from exc
         occupants = []
         for addr, res in _reservations(subnet, config, subnet_net):
             who = res.get("hostname") or res.get("hw-address") or res.get("duid") or res.get("client-id") or ""
@@ -153,13 +153,13 @@ class KeaBackend:
         try:
             return self.command(command, service, arguments)
         except KeaCommandError as exc:
-            raise ReservationError(str(exc))
+            raise ReservationError(str(exc)) from exc
 
     def _choose(
         self, located: list[tuple[Json, SubnetPath]], request: IPRange, hint: str | None, service: str
     ) -> tuple[Json, SubnetPath]:
         if not located:
-            raise ReservationError("Kea (%s) has no subnets configured" % service)
+            raise ReservationError(f"Kea ({service}) has no subnets configured")
         if hint:
             hint = str(hint).strip()
             try:
@@ -174,38 +174,37 @@ class KeaBackend:
             ]
             if len(picked) != 1:
                 raise ReservationError(
-                    "scope %r: %s Kea subnet matches (by id, prefix or interface); subnets: %s"
-                    % (
+                    "scope {!r}: {} Kea subnet matches (by id, prefix or interface); subnets: {}".format(
                         hint,
                         "no" if not picked else "more than one",
-                        ", ".join("%s (id %s)" % (s["subnet"], s.get("id")) for s, dummy in located),
+                        ", ".join("{} (id {})".format(s["subnet"], s.get("id")) for s, dummy in located),
                     )
                 )
             return picked[0]
         holding = [(s, p) for s, p in located if request.first in ipaddress.ip_network(s["subnet"], strict=False)]
         if not holding:
             raise ReservationError(
-                "no Kea subnet contains %s (subnets: %s); set scope"
-                % (request.first, ", ".join(s["subnet"] for s, dummy in located))
+                "no Kea subnet contains {} (subnets: {}); set scope".format(
+                    request.first, ", ".join(s["subnet"] for s, dummy in located)
+                )
             )
         if len(holding) > 1:
             raise ReservationError(
-                "%d Kea subnets contain %s (%s); set scope to the subnet id"
-                % (
+                "{} Kea subnets contain {} ({}); set scope to the subnet id".format(
                     len(holding),
                     request.first,
-                    ", ".join("%s id %s" % (s["subnet"], s.get("id")) for s, dummy in holding),
+                    ", ".join("{} id {}".format(s["subnet"], s.get("id")) for s, dummy in holding),
                 )
             )
         return holding[0]
 
     def _leases(self, service: str, version: int, subnet: Json) -> list[Occupant]:
         out: list[Occupant] = []
-        for addr, lease, expires, left in self._lease_records(service, version, subnet) or []:
+        for addr, lease, _expires, left in self._lease_records(service, version, subnet) or []:
             who = lease.get("hostname") or lease.get("hw-address") or lease.get("duid") or ""
             out.append(
                 Occupant(
-                    addr, "active lease", "%s (expires in %ds)" % (who, left) if who else "(expires in %ds)" % left
+                    addr, "active lease", f"{who} (expires in {int(left)}s)" if who else f"(expires in {int(left)}s)"
                 )
             )
         return out
@@ -219,11 +218,11 @@ class KeaBackend:
         except KeaCommandError as exc:
             if exc.result == UNSUPPORTED:
                 self.leases_unknown = (
-                    "Kea has no lease_cmds hook loaded (%s is not supported), so active leases "
-                    "cannot be checked" % command
+                    f"Kea has no lease_cmds hook loaded ({command} is not supported), so active leases "
+                    "cannot be checked"
                 )
                 return None
-            raise ReservationError(str(exc))
+            raise ReservationError(str(exc)) from exc
         self.leases_unknown = None
         out: list[LeaseRecord] = []
         now = self.now()
@@ -251,14 +250,16 @@ class KeaBackend:
             except KeaCommandError as exc:
                 if "not configured" in exc.text:  # the Control Agent has no socket for this service
                     continue
-                raise ReservationError(str(exc))
+                raise ReservationError(str(exc)) from exc
             served.append(service)
             config = (answer.get("arguments") or {}).get(root_key) or {}
             for subnet, path in _subnets(config, skey):
                 net = ipaddress.ip_network(subnet["subnet"], strict=False)
                 shared = config["shared-networks"][path[0]] if path[0] is not None else {}
                 iface = subnet.get("interface") or shared.get("interface")
-                names = [str(subnet.get("id")), "subnet %s" % subnet.get("id"), str(net)] + ([iface] if iface else [])
+                names = [str(subnet.get("id")), "subnet {}".format(subnet.get("id")), str(net)] + (
+                    [iface] if iface else []
+                )
                 found.append(
                     {
                         "request": IPRange(net.network_address, net.network_address),
@@ -343,8 +344,8 @@ class KeaBackend:
             self.command("config-test", state.raw["service"], {state.raw["root_key"]: candidate})
         except KeaCommandError as exc:
             raise ReservationError(
-                "Kea config-test rejected the new configuration (%s); the router was not changed" % exc.text
-            )
+                f"Kea config-test rejected the new configuration ({exc.text}); the router was not changed"
+            ) from exc
 
     def _use_subnet_cmds(self, service: str) -> bool:
         if self.subnet_cmds == "never":
@@ -357,8 +358,8 @@ class KeaBackend:
             available = False
         if self.subnet_cmds == "always" and not available:
             raise ReservationError(
-                "subnet_cmds=always but Kea (%s) does not offer %s (the subnet_cmds hook is not "
-                "loaded); the router was not changed" % (service, wanted)
+                f"subnet_cmds=always but Kea ({service}) does not offer {wanted} (the subnet_cmds hook is not "
+                "loaded); the router was not changed"
             )
         return available
 
@@ -376,31 +377,27 @@ class KeaBackend:
             # config-set / subnet-update are all-or-nothing in Kea: a refusal leaves the running configuration as it
             # was. Check that rather than trust it; set the old one back only if it did change.
             if not self._live_is_original(state):
-                self._restore_or_raise(
-                    state, "Kea refused to apply the new configuration (%s)" % _text(exc), write=False
-                )
+                self._restore_or_raise(state, f"Kea refused to apply the new configuration ({_text(exc)})", write=False)
             raise ApplyError(
-                "Kea refused to apply the new configuration (%s); the router was left as it was" % _text(exc),
+                f"Kea refused to apply the new configuration ({_text(exc)}); the router was left as it was",
                 restored=True,
-            )
+            ) from exc
         try:
             self.command("config-write", service)
         except (KeaCommandError, ReservationError) as exc:
             # The file was not replaced; only the running configuration must go back.
-            self._restore_or_raise(
-                state, "Kea applied the change but config-write failed (%s)" % _text(exc), write=False
-            )
+            self._restore_or_raise(state, f"Kea applied the change but config-write failed ({_text(exc)})", write=False)
             raise ApplyError(
-                "Kea applied the change but config-write failed (%s); the previous configuration was "
-                "set back, the router is as it was%s" % (_text(exc), _write_hint(exc, service)),
+                f"Kea applied the change but config-write failed ({_text(exc)}); the previous configuration was "
+                f"set back, the router is as it was{_write_hint(exc, service)}",
                 restored=True,
-            )
+            ) from exc
 
     def _live_is_original(self, state: ScopeState) -> bool:
         raw = state.raw
         try:
             live = self.command("config-get", raw["service"])["arguments"][raw["root_key"]]
-        except Exception:
+        except Exception:  # noqa: BLE001 - whatever stops the read (API, Kea, a changed reply), not provably original
             return False
         return bool(live == raw["config"])
 
@@ -409,9 +406,9 @@ class KeaBackend:
             self.rollback(state, write=write)
         except Exception as exc:
             raise ApplyError(
-                "%s, and restoring the previous configuration failed too (%s): check Kea by hand" % (what, _text(exc)),
+                f"{what}, and restoring the previous configuration failed too ({_text(exc)}): check Kea by hand",
                 restored=False,
-            )
+            ) from exc
 
     def rollback(self, state: ScopeState, write: bool = True) -> None:
         """Set the configuration ``read`` saw (and write it to the file when a new one was written)."""
@@ -419,8 +416,9 @@ class KeaBackend:
         self.command("config-set", raw["service"], {raw["root_key"]: raw["config"]})
         if not self._live_is_original(state):
             raise ReservationError(
-                "after config-set of the previous configuration Kea reports pools %s"
-                % _pools_of(self.command("config-get", raw["service"])["arguments"][raw["root_key"]], raw)
+                "after config-set of the previous configuration Kea reports pools {}".format(
+                    _pools_of(self.command("config-get", raw["service"])["arguments"][raw["root_key"]], raw)
+                )
             )
         if write:
             self.command("config-write", raw["service"])
@@ -431,7 +429,7 @@ class KeaBackend:
         got = _pools_of(live, raw)
         want = [str(r) for r in plan.ranges_after]
         if got != want:
-            raise ReservationError("Kea reports pools %s after the change, expected %s" % (got, want))
+            raise ReservationError(f"Kea reports pools {got} after the change, expected {want}")
 
     def ui_range(self, rng: IPRange) -> str:
         return format_pool(rng)
@@ -439,7 +437,7 @@ class KeaBackend:
 
 class KeaCommandError(Exception):
     def __init__(self, command: str, service: str, result: object, text: str) -> None:
-        super(KeaCommandError, self).__init__("Kea %s (%s) failed: result %s: %s" % (command, service, result, text))
+        super().__init__(f"Kea {command} ({service}) failed: result {result}: {text}")
         self.command = command
         self.result = result
         self.text = text
@@ -451,10 +449,9 @@ def _write_hint(exc: Exception, service: str) -> str:
         return ""
     daemon = "kea-" + service
     return (
-        ". Kea's %s cannot write its own configuration file, so a change would not survive a restart. Debian "
-        "and Ubuntu run %s as user _kea and ship /etc/kea/%s.conf owned by root: let the service write "
-        "it (chgrp _kea /etc/kea/%s.conf; chmod g+w /etc/kea/%s.conf; see docs/router.md)"
-        % (daemon, daemon, daemon, daemon, daemon)
+        f". Kea's {daemon} cannot write its own configuration file, so a change would not survive a restart. Debian "
+        f"and Ubuntu run {daemon} as user _kea and ship /etc/kea/{daemon}.conf owned by root: let the service write "
+        f"it (chgrp _kea /etc/kea/{daemon}.conf; chmod g+w /etc/kea/{daemon}.conf; see docs/router.md)"
     )
 
 
@@ -486,7 +483,7 @@ def _subnet_at(config: Json, skey: str, path: SubnetPath) -> Json:
 
 
 def _pools_of(config: Json, raw: Json) -> list[str] | None:
-    for subnet, dummy in _subnets(config, raw["skey"]):
+    for subnet, _dummy in _subnets(config, raw["skey"]):
         if subnet.get("id") == raw["subnet_id"]:
             return [str(parse_pool(p["pool"])) for p in subnet.get("pools", [])]
     return None

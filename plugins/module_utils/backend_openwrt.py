@@ -50,10 +50,9 @@ if t.TYPE_CHECKING:
     from ipaddress import IPv4Interface, IPv4Network
 
     from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import MarkerEntry, Plan
-    from ansible_collections.baremetal.lb.plugins.module_utils.openwrt_ubus import UbusClient
-
     from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import IPAddress
     from ansible_collections.baremetal.lb.plugins.module_utils.openwrt_range import Range
+    from ansible_collections.baremetal.lb.plugins.module_utils.openwrt_ubus import UbusClient
 
     Json = t.Dict[str, t.Any]
     Section = t.Tuple[str, t.Optional[str], t.Dict[str, t.Any]]  # (name, type, options) of a uci section
@@ -84,7 +83,7 @@ class UciCliTransport:
     def _uci(self, *args: t.Any, **kw: t.Any) -> tuple[int, str]:
         rc, out, err = self.run_command([self.uci_bin] + list(args))
         if rc != 0 and not kw.get("allow_fail"):
-            raise UciError("uci %s failed: %s" % (" ".join(args), (err or out).strip()))
+            raise UciError("uci {} failed: {}".format(" ".join(args), (err or out).strip()))
         return rc, out
 
     def package(self, config: str) -> list[Section] | None:
@@ -100,15 +99,15 @@ class UciCliTransport:
 
     def stage(self, config: str, section: str, values: Json) -> None:
         for key, value in values.items():
-            target = "%s.%s.%s" % (config, section, key)
+            target = f"{config}.{section}.{key}"
             if value is None:
                 self._uci("-q", "delete", target, allow_fail=True)
             elif isinstance(value, list):
                 self._uci("-q", "delete", target, allow_fail=True)
                 for item in value:
-                    self._uci("add_list", "%s=%s" % (target, item))
+                    self._uci("add_list", f"{target}={item}")
             else:
-                self._uci("set", "%s=%s" % (target, value))
+                self._uci("set", f"{target}={value}")
 
     def commit(self, config: str) -> None:
         self._uci("commit", config)
@@ -121,20 +120,20 @@ class UciCliTransport:
         try:
             with open(path) as fh:
                 return fh.read(), None
-        except (IOError, OSError) as exc:
+        except OSError as exc:
             if getattr(exc, "errno", None) == 2:
                 return None, None
-            return None, "cannot read %s: %s" % (path, exc)
+            return None, f"cannot read {path}: {exc}"
 
     def restart(self, service: str) -> tuple[int, str]:
-        cmd = list(self.restart_command or ["/etc/init.d/%s" % service, "restart"])
+        cmd = list(self.restart_command or [f"/etc/init.d/{service}", "restart"])
         rc, out, err = self.run_command(cmd)
         return rc, (err or out or "").strip()
 
     def odhcpd_leases(self) -> tuple[t.Any, ...]:
         rc, out, err = self.run_command(["ubus", "call", "dhcp", "ipv4leases"])
         if rc != 0:
-            return None, "ubus call dhcp ipv4leases failed: %s" % (err or out).strip()
+            return None, f"ubus call dhcp ipv4leases failed: {(err or out).strip()}"
         try:
             return json.loads(out), None
         except ValueError:
@@ -159,7 +158,7 @@ class RpcdTransport:
 
     def changes(self, config: str) -> list[t.Any]:
         data = self.client.call("uci", "changes", {"config": config})
-        return ["%s" % (item,) for item in data.get("changes") or []]
+        return [f"{item}" for item in data.get("changes") or []]
 
     def stage(self, config: str, section: str, values: Json) -> None:
         drop = [k for k, v in values.items() if v is None]
@@ -183,14 +182,14 @@ class RpcdTransport:
             data = self.client.call("file", "read", {"path": path}, missing_ok=True)
         except ApiError as exc:
             if getattr(exc, "status", None) == 8:
-                return None, "rpcd does not read %s: it is 256 KiB or larger (rpcd file.c RPC_FILE_MAX_SIZE)" % path
+                return None, f"rpcd does not read {path}: it is 256 KiB or larger (rpcd file.c RPC_FILE_MAX_SIZE)"
             return None, str(exc)
         if data is None:
             return None, None
         return data.get("data", ""), None
 
     def restart(self, service: str) -> tuple[int, str]:
-        data = self.client.call("file", "exec", {"command": "/etc/init.d/%s" % service, "params": ["restart"]})
+        data = self.client.call("file", "exec", {"command": f"/etc/init.d/{service}", "params": ["restart"]})
         return int(data.get("code", 0)), (data.get("stderr") or data.get("stdout") or "").strip()
 
     def missing_grants(self, server: str, lease_path: str) -> t.Any:
@@ -207,11 +206,11 @@ class RpcdTransport:
         else:
             need += [("ubus", "file", "read"), ("file", lease_path, "read")]
         missing = [(scope, obj, func) for scope, obj, func in need if not self.client.granted(scope, obj, func)]
-        restart = "/etc/init.d/%s" % server
+        restart = f"/etc/init.d/{server}"
         command = restart + " restart"
         if not (self.client.granted("file", restart, "exec") or self.client.granted("file", command, "exec")):
             missing.append(("file", restart + " restart", "exec"))
-        return ["%s %s: %s" % m for m in missing]
+        return ["{} {}: {}".format(*m) for m in missing]
 
     def odhcpd_leases(self) -> tuple[t.Any, ...]:
         try:
@@ -298,7 +297,7 @@ class OpenwrtBackend:
             return cls(RpcdTransport(client), lease_file=params.get("lease_file"))
         restart = params.get("restart_command")
         if not restart and params.get("service"):
-            restart = ["/etc/init.d/%s" % params["service"], "restart"]
+            restart = ["/etc/init.d/{}".format(params["service"]), "restart"]
         return cls(
             UciCliTransport(run_command, uci=params.get("uci_command") or "uci", restart_command=restart),
             lease_file=params.get("lease_file"),
@@ -311,7 +310,7 @@ class OpenwrtBackend:
             dhcp = self.t.package("dhcp")
             network = self.t.package("network")
         except (ApiError, UciError) as exc:
-            raise ReservationError("%s; the router was not changed" % exc)
+            raise ReservationError(f"{exc}; the router was not changed") from exc
         if dhcp is None or network is None:
             raise ReservationError(
                 "the router has no UCI package %s; the router was not changed" % ("dhcp" if dhcp is None else "network")
@@ -341,7 +340,7 @@ class OpenwrtBackend:
                 out[name] = {"odhcpd": rng}
             return out
         per_release = dict((rel, dnsmasq_ranges(rel, sections, snap["netifd"])) for rel in RELEASES)
-        for i, (name, dummy) in enumerate(sections):
+        for i, (name, _dummy) in enumerate(sections):
             out[name] = dict((rel, per_release[rel][i]) for rel in RELEASES)
         return out
 
@@ -357,7 +356,7 @@ class OpenwrtBackend:
                 first.end,
                 first.netmask,
             ):
-                return None, "; ".join("OpenWrt %s: %s" % (rel, _describe(r)) for rel, r in sorted(results.items()))
+                return None, "; ".join(f"OpenWrt {rel}: {_describe(r)}" for rel, r in sorted(results.items()))
         return first, None
 
     def _section_subnet(self, snap: Json, name: str, opts: Json, netmask: str | None) -> t.Any:
@@ -367,13 +366,13 @@ class OpenwrtBackend:
             return None, None
         addr = state["subnet"].split("/")[0]
         mask = netmask or first_value(opts.get("netmask")) or state["subnet"].split("/")[1]
-        return ipaddress.ip_interface("%s/%s" % (addr, mask)), state
+        return ipaddress.ip_interface(f"{addr}/{mask}"), state
 
     def read(self, request: IPRange, scope_hint: str | None) -> ScopeState:
         if request.version != 4:
             raise ReservationError(
-                "range: %s is IPv6; the openwrt backend manages the IPv4 range (start/limit) only "
-                "(odhcpd's DHCPv6 is not supported yet); the router was not changed" % (request,)
+                f"range: {request} is IPv6; the openwrt backend manages the IPv4 range (start/limit) only "
+                "(odhcpd's DHCPv6 is not supported yet); the router was not changed"
             )
         snap = self._snapshot()
         computed = self._computed(snap)
@@ -387,17 +386,17 @@ class OpenwrtBackend:
         if scope_hint:
             if scope_hint not in subnets:
                 raise ReservationError(
-                    "scope: no dhcp section %r in /etc/config/dhcp (dhcp sections: %s); the router "
-                    "was not changed" % (scope_hint, ", ".join(sorted(subnets)) or "none")
+                    "scope: no dhcp section {!r} in /etc/config/dhcp (dhcp sections: {}); the router "
+                    "was not changed".format(scope_hint, ", ".join(sorted(subnets)) or "none")
                 )
             name = scope_hint
         else:
             holding = [n for n, net in subnets.items() if net is not None and request.first in net.network]
             if len(holding) != 1:
                 raise ReservationError(
-                    "%s dhcp section's interface holds %s (sections: %s); set scope; the router was "
-                    "not changed"
-                    % ("no" if not holding else "more than one", request.first, ", ".join(sorted(subnets)))
+                    "{} dhcp section's interface holds {} (sections: {}); set scope; the router was not changed".format(
+                        "no" if not holding else "more than one", request.first, ", ".join(sorted(subnets))
+                    )
                 )
             name = holding[0]
         opts = dict(dhcp_sections)[name]
@@ -408,36 +407,35 @@ class OpenwrtBackend:
         if subnet is None:
             iface = first_value(opts.get("interface"))
             why = (
-                "has no 'interface' option, so %s serves no DHCP for it" % server
+                f"has no 'interface' option, so {server} serves no DHCP for it"
                 if not iface
-                else "uses interface %r, which has no static IPv4 address in /etc/config/network" % iface
+                else f"uses interface {iface!r}, which has no static IPv4 address in /etc/config/network"
             )
             raise ReservationError(
-                "scope %s: dhcp.%s %s; nothing to reserve there; the router was not changed" % (name, name, why)
+                f"scope {name}: dhcp.{name} {why}; nothing to reserve there; the router was not changed"
             )
         if disagreement and not self._listing:
             raise ReservationError(
-                "scope %s: OpenWrt releases compute this section's range differently (%s); set "
-                "start/limit so that the router's address is outside the range; the router was "
-                "not changed" % (name, disagreement)
+                f"scope {name}: OpenWrt releases compute this section's range differently ({disagreement}); set "
+                "start/limit so that the router's address is outside the range; the router was not changed"
             )
         if eff is None:
             eff = results["24.10"]
         if eff.kind == "broken" and not self._listing:
-            raise ReservationError(
-                "scope %s: %s; fix start/limit first; the router was not changed" % (name, eff.detail)
-            )
+            raise ReservationError(f"scope {name}: {eff.detail}; fix start/limit first; the router was not changed")
         ranges = (IPRange(eff.first, eff.last),) if eff.kind == "dynamic" else ()
         occupants = []
         for addr in self._router_addresses(snap, opts, subnet):
-            occupants.append(Occupant(addr, "router address", "(network.%s.ipaddr)" % first_value(opts["interface"])))
+            occupants.append(
+                Occupant(addr, "router address", "(network.{}.ipaddr)".format(first_value(opts["interface"])))
+            )
         occupants += [
-            Occupant(addr, "static mapping", "%s (%s, dhcp.%s)" % (host.get("name", ""), host.get("mac", ""), sec))
+            Occupant(addr, "static mapping", "{} ({}, dhcp.{})".format(host.get("name", ""), host.get("mac", ""), sec))
             for addr, sec, host in self._host_records(snap, subnet.network)
         ]
         leases = self._lease_records(snap, subnet.network)
         occupants += [
-            Occupant(rec["address"], "active lease", "%s (%s)" % (rec["hostname"] or "*", rec["mac"]))
+            Occupant(rec["address"], "active lease", "{} ({})".format(rec["hostname"] or "*", rec["mac"]))
             for rec in leases or []
         ]
         marker_raw = opts.get(MARKER_OPTION)
@@ -473,9 +471,9 @@ class OpenwrtBackend:
                 value = json.loads(item)
             except ValueError:
                 raise ReservationError(
-                    "dhcp.%s.%s holds a marker the module cannot read (%r); fix it by hand; the "
-                    "router was not changed" % (name, MARKER_OPTION, item[:80])
-                )
+                    f"dhcp.{name}.{MARKER_OPTION} holds a marker the module cannot read ({item[:80]!r}); fix it by "
+                    "hand; the router was not changed"
+                ) from None  # the message names the value that failed to parse; the parser's error adds nothing
             entries.extend(value if isinstance(value, list) else [value])  # a plain option of older versions
         return entries
 
@@ -516,7 +514,7 @@ class OpenwrtBackend:
         if snap["maindhcp"]:
             data, reason = self.t.odhcpd_leases()
             if data is None:
-                self.leases_unknown = "the active leases of odhcpd could not be read (%s)" % reason
+                self.leases_unknown = f"the active leases of odhcpd could not be read ({reason})"
                 return None
             out = []
             for dev in (data.get("device") or {}).values():
@@ -540,7 +538,7 @@ class OpenwrtBackend:
         path = self._lease_path(snap)
         text, reason = self.t.read_file(path)
         if reason:
-            self.leases_unknown = "the active leases could not be read (%s)" % reason
+            self.leases_unknown = f"the active leases could not be read ({reason})"
             return None
         out = []
         for line in (text or "").splitlines():
@@ -565,7 +563,7 @@ class OpenwrtBackend:
     def _lease_path(self, snap: Json) -> str:
         if self.lease_file:
             return self.lease_file
-        for name, kind, opts in snap["dhcp"]:
+        for _name, kind, opts in snap["dhcp"]:
             if kind == "dnsmasq" and opts.get("leasefile"):
                 return str(first_value(opts["leasefile"]))
         return DEFAULT_LEASE_FILE
@@ -630,9 +628,9 @@ class OpenwrtBackend:
         for rel, res in sorted(results.items()):
             if res.kind != "dynamic" or (res.first, res.last) != (rng.first, rng.last):
                 raise ReservationError(
-                    "scope %s: start=%s limit=%s would give %s on %s, not %s; the router was not "
-                    "changed"
-                    % (raw["section"], start, limit, _describe(res), "OpenWrt " + rel if rel in RELEASES else rel, rng)
+                    "scope {}: start={} limit={} would give {} on {}, not {}; the router was not changed".format(
+                        raw["section"], start, limit, _describe(res), "OpenWrt " + rel if rel in RELEASES else rel, rng
+                    )
                 )
         marker = [json.dumps(e, separators=(",", ":"), sort_keys=True) for e in entries_after] or None
         return {"start": str(start), "limit": str(limit), MARKER_OPTION: marker}
@@ -643,17 +641,18 @@ class OpenwrtBackend:
                 missing = self.t.missing_grants(state.raw["server"], state.raw["lease_path"])
                 if missing:
                     raise ReservationError(
-                        "the rpcd login %r lacks these ACL grants: %s; install the ACL file of "
-                        "docs/router.md 'OpenWrt: prepare your router'; the router was not changed"
-                        % (self.t.client.username, "; ".join(missing))
+                        "the rpcd login {!r} lacks these ACL grants: {}; install the ACL file of "
+                        "docs/router.md 'OpenWrt: prepare your router'; the router was not changed".format(
+                            self.t.client.username, "; ".join(missing)
+                        )
                     )
             pending = self.t.changes("dhcp")
         except (ApiError, UciError) as exc:
-            raise ReservationError("%s; the router was not changed" % exc)
+            raise ReservationError(f"{exc}; the router was not changed") from exc
         if pending:
             raise ReservationError(
-                "UCI package dhcp has uncommitted changes (%s); commit or revert them first; the "
-                "router was not changed" % "; ".join(pending)
+                "UCI package dhcp has uncommitted changes ({}); commit or revert them first; the "
+                "router was not changed".format("; ".join(pending))
             )
 
     def apply(self, state: ScopeState, candidate: Json) -> None:
@@ -670,30 +669,32 @@ class OpenwrtBackend:
                     # /etc/config/dhcp was not written; the staged values live only in this login's session
                     # directory, which rpcd deletes with the session (uci.c 1730-1740).
                     raise ApplyError(
-                        "%s: rpcd refuses commits while a LuCI change is waiting to be applied or rolled "
+                        f"{exc}: rpcd refuses commits while a LuCI change is waiting to be applied or rolled "
                         "back; /etc/config/dhcp was not written (the staged values stay in this rpcd "
-                        "session only and expire with it); finish the LuCI apply and run again" % exc,
+                        "session only and expire with it); finish the LuCI apply and run again",
                         restored=True,
-                    )
+                    ) from rb
                 raise ApplyError(
-                    "%s; reverting the staged changes failed too (%s): check dhcp.%s by hand" % (exc, rb, section),
+                    f"{exc}; reverting the staged changes failed too ({rb}): check dhcp.{section} by hand",
                     restored=False,
-                )
-            raise ApplyError("%s; the staged changes were reverted, the router is as it was" % exc, restored=True)
+                ) from rb
+            raise ApplyError(
+                f"{exc}; the staged changes were reverted, the router is as it was", restored=True
+            ) from exc
         rc, detail = self._restart(state)
         if rc != 0:
             try:
                 self.rollback(state)
             except Exception as rb:
                 raise ApplyError(
-                    "restarting %s failed (%s), and restoring the previous values failed too (%s): "
-                    "check dhcp.%s by hand" % (state.raw["server"], detail, rb, section),
+                    "restarting {} failed ({}), and restoring the previous values failed too ({}): "
+                    "check dhcp.{} by hand".format(state.raw["server"], detail, rb, section),
                     restored=False,
-                )
+                ) from rb
             server = state.raw["server"]
             raise ApplyError(
-                "restarting %s failed (exit %s: %s); the previous start/limit were committed back and %s "
-                "restarted, the router is as it was" % (server, rc, detail, server),
+                f"restarting {server} failed (exit {rc}: {detail}); the previous start/limit were committed back and "
+                f"{server} restarted, the router is as it was",
                 restored=True,
             )
 
@@ -711,29 +712,27 @@ class OpenwrtBackend:
         self.t.commit("dhcp")
         rc, detail = self._restart(state)
         if rc != 0:
-            raise ReservationError("restarting %s failed: %s" % (raw["server"], detail))
+            raise ReservationError("restarting {} failed: {}".format(raw["server"], detail))
 
     def verify(self, state: ScopeState, plan: Plan) -> None:
         section = state.raw["section"]
         computed = self._computed(self._snapshot())
         if section not in computed:
-            raise ReservationError("dhcp.%s is gone after the commit" % section)
+            raise ReservationError(f"dhcp.{section} is gone after the commit")
         eff, disagreement = self._effective(computed[section])
         want = plan.ranges_after[0] if plan.ranges_after else None
         got = (eff.first, eff.last) if eff is not None and eff.kind == "dynamic" else None
         if disagreement or want is None or got != (want.first, want.last):
-            raise ReservationError(
-                "dhcp.%s reads back as %s, expected %s" % (section, disagreement or _describe(eff), want)
-            )
+            raise ReservationError(f"dhcp.{section} reads back as {disagreement or _describe(eff)}, expected {want}")
 
     def ui_range(self, rng: IPRange) -> str:
-        return "%s - %s" % (rng.first, rng.last)
+        return f"{rng.first} - {rng.last}"
 
 
 def _describe(rng: Range) -> str:
     if rng.kind == "dynamic":
-        return "%s-%s" % (rng.start, rng.end)
-    return "%s (%s)" % (rng.kind, rng.detail)
+        return f"{rng.start}-{rng.end}"
+    return f"{rng.kind} ({rng.detail})"
 
 
 def _mac(text: str) -> str:

@@ -56,6 +56,7 @@ Kea option) needs more API privileges and can be deleted apart from the scope (d
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import re
@@ -115,17 +116,17 @@ def make_opnsense_backend(params: Json, opener: Opener | None = None) -> Opnsens
 
 def _offsets(rng: IPRange, base: IPAddress) -> str:
     a, b = int(rng.first) - int(base), int(rng.last) - int(base)
-    return "%d" % a if a == b else "%d-%d" % (a, b)
+    return f"{a}" if a == b else f"{a}-{b}"
 
 
 def _from_offsets(text: str, base: IPAddress) -> IPRange:
     first, dummy, last = text.partition("-")
     if not first.isdigit() or not (last or first).isdigit():
-        raise ValueError("%r is not an offset or a pair of offsets" % text)
+        raise ValueError(f"{text!r} is not an offset or a pair of offsets")
     cls = type(base)
     rng = IPRange(cls(int(base) + int(first)), cls(int(base) + int(last or first)))
     if int(rng.last) < int(rng.first):
-        raise ValueError("%r ends before it starts" % text)
+        raise ValueError(f"{text!r} ends before it starts")
     return rng
 
 
@@ -154,9 +155,8 @@ def taken(entry: Json) -> tuple[IPRange, list[IPRange]]:
                 took.append(inside)
     except (RangeError, AttributeError, TypeError) as exc:
         raise ReservationError(
-            "the baremetal-lb marker entry %s cannot be read (%s); fix the description by hand"
-            % (json.dumps(entry), exc)
-        )
+            f"the baremetal-lb marker entry {json.dumps(entry)} cannot be read ({exc}); fix the description by hand"
+        ) from exc
     return band, _merged(took)
 
 
@@ -180,7 +180,7 @@ def encode_marker(entries: list[t.Any], base: IPAddress) -> str:
         if took != [band]:
             word += ":" + ",".join(_offsets(t, base) for t in took)
         words.append(word)
-    return "[baremetal-lb %s %s]" % (base, " ".join(words))
+    return "[baremetal-lb {} {}]".format(base, " ".join(words))
 
 
 def decode_marker(sep: str, body: str, where: str) -> list[t.Any]:
@@ -203,8 +203,8 @@ def decode_marker(sep: str, body: str, where: str) -> list[t.Any]:
         return out
     except (ValueError, IndexError) as exc:
         raise ReservationError(
-            "%s holds a baremetal-lb marker the module cannot read (%s); fix it by hand" % (where, exc)
-        )
+            f"{where} holds a baremetal-lb marker the module cannot read ({exc}); fix it by hand"
+        ) from exc
 
 
 def entries_for(marks: list[Json], ranges: t.Sequence[IPRange]) -> list[MarkerEntry]:
@@ -232,14 +232,14 @@ def split_marker(description: str | None, where: str = "the description") -> tup
     m = MARKER_RE.search(description)
     if not m:
         return description, []
-    return description[: m.start()], decode_marker(m.group("sep"), m.group("body"), "%s %r" % (where, description))
+    return description[: m.start()], decode_marker(m.group("sep"), m.group("body"), f"{where} {description!r}")
 
 
 def join_marker(text: str, entries: list[t.Any], base: IPAddress) -> str:
     marker = encode_marker(entries, base)
     if not marker:
         return text
-    return "%s %s" % (text, marker) if text else marker
+    return f"{text} {marker}" if text else marker
 
 
 def description_bytes(text: str) -> int:
@@ -268,7 +268,7 @@ def _forbidden_hint(exc: ApiError, path: str) -> str:
     if getattr(exc, "status", None) == 403:
         for prefix, privilege in PRIVILEGES:
             if path.startswith(prefix):
-                return "%s (give the API key's user the privilege '%s')" % (exc, privilege)
+                return f"{exc} (give the API key's user the privilege '{privilege}')"
     return str(exc)
 
 
@@ -288,39 +288,37 @@ class _Opnsense:
         try:
             return self.client.request(method, path, body)
         except ApiError as exc:
-            raise ReservationError(_forbidden_hint(exc, path))
+            raise ReservationError(_forbidden_hint(exc, path)) from exc
 
     def rows(self, path: str) -> list[Json]:
         answer = self.call("GET", path)
         if not isinstance(answer, dict) or not isinstance(answer.get("rows"), list):
-            raise ReservationError("OPNsense %s answered %s, not a list of rows" % (path, json.dumps(answer)[:200]))
+            raise ReservationError(f"OPNsense {path} answered {json.dumps(answer)[:200]}, not a list of rows")
         rows: list[Json] = answer["rows"]
         return rows
 
     def saved(self, answer: Json, what: str) -> Json:
         if not isinstance(answer, dict) or answer.get("result") not in ("saved", "deleted"):
             detail = answer.get("validations") or answer if isinstance(answer, dict) else answer
-            raise ApiError("OPNsense refused %s: %s" % (what, json.dumps(detail, sort_keys=True)))
+            raise ApiError(f"OPNsense refused {what}: {json.dumps(detail, sort_keys=True)}")
         return answer
 
     def service_status(self) -> str | None:
-        answer = self.client.request("GET", "/api/%s/service/status" % self.SERVICE)
+        answer = self.client.request("GET", f"/api/{self.SERVICE}/service/status")
         status = answer.get("status") if isinstance(answer, dict) else None
         return None if status is None else str(status)
 
     def reconfigure(self) -> None:
         """``service/reconfigure``, then ``service/status``: reconfigure says ok whatever happened."""
-        path = "/api/%s/service/reconfigure" % self.SERVICE
+        path = f"/api/{self.SERVICE}/service/reconfigure"
         answer = self.client.request("POST", path, {})
         if not isinstance(answer, dict) or str(answer.get("status", "")).lower() != "ok":
-            raise ApiError("OPNsense %s answered %s" % (path, json.dumps(answer)))
+            raise ApiError(f"OPNsense {path} answered {json.dumps(answer)}")
         if self.service_enabled():
             status = self.service_status()
             if status != "running":
                 raise ApiError(
-                    "OPNsense reconfigured %s but the service is %s, not running (see Services > %s > "
-                    "Log File)"
-                    % (
+                    "OPNsense reconfigured {} but the service is {}, not running (see Services > {} > Log File)".format(
                         self.SERVICE,
                         status or "in an unknown state",
                         "Kea DHCP" if self.SERVICE == "kea" else "Dnsmasq DNS & DHCP",
@@ -335,8 +333,9 @@ class _Opnsense:
             Occupant(
                 addr,
                 "active lease",
-                "%s (%s)"
-                % (row.get("hostname") if row.get("hostname") not in (None, "*") else "", row.get("hwaddr", "")),
+                "{} ({})".format(
+                    row.get("hostname") if row.get("hostname") not in (None, "*") else "", row.get("hwaddr", "")
+                ),
             )
             for addr, row in self.lease_records(subnet) or []
         ]
@@ -357,11 +356,11 @@ class _Opnsense:
             answer = self.client.request("GET", self.LEASES) or {}
             rows = answer.get("rows")
             if not isinstance(rows, list):
-                raise ApiError("answered %s" % json.dumps(answer)[:200])
+                raise ApiError(f"answered {json.dumps(answer)[:200]}")
             if int(answer.get("total", len(rows))) > len(rows):
-                raise ApiError("listed %d of %s leases" % (len(rows), answer.get("total")))
+                raise ApiError("listed {} of {} leases".format(len(rows), answer.get("total")))
         except (ApiError, TypeError, ValueError) as exc:
-            self.leases_unknown = "OPNsense did not list the leases (%s)" % exc
+            self.leases_unknown = f"OPNsense did not list the leases ({exc})"
             return None
         out = []
         now = self.now()
@@ -382,10 +381,8 @@ class _Opnsense:
         out = []
         for addr, row in records:
             expire = row.get("expire")
-            try:
+            with contextlib.suppress(TypeError, ValueError):  # not a time stamp: kept as OPNsense wrote it
                 expire = int(float(expire)) if expire not in (None, "", 0, "0") else None
-            except (TypeError, ValueError):
-                pass  # not a time stamp: kept as OPNsense wrote it
             hostname = row.get("hostname")
             out.append(
                 {
@@ -398,7 +395,7 @@ class _Opnsense:
         return out
 
     def ui_range(self, rng: IPRange) -> str:
-        return "%s - %s" % (rng.first, rng.last)
+        return f"{rng.first} - {rng.last}"
 
 
 class OpnsenseKea(_Opnsense):
@@ -425,20 +422,20 @@ class OpnsenseKea(_Opnsense):
         try:
             status = self.service_status()
         except ApiError as exc:
-            status = "unknown (%s)" % exc
+            status = f"unknown ({exc})"
         if status != "running":
             self.leases_unknown = "OPNsense cannot list Kea's leases while Kea DHCP is %s" % (
                 status or "in an unknown state"
             )
             return None
-        return super(OpnsenseKea, self).lease_records(subnet)
+        return super().lease_records(subnet)
 
     def general(self) -> Json:
         answer = self.call("GET", self.BASE + "/get")
         general = ((answer or {}).get("dhcpv4") or {}).get("general") if isinstance(answer, dict) else None
         if not isinstance(general, dict):
             raise ReservationError(
-                "OPNsense %s/get answered %s, not the Kea DHCPv4 settings" % (self.BASE, json.dumps(answer)[:200])
+                f"OPNsense {self.BASE}/get answered {json.dumps(answer)[:200]}, not the Kea DHCPv4 settings"
             )
         return general
 
@@ -448,14 +445,14 @@ class OpnsenseKea(_Opnsense):
     def read(self, request: IPRange, scope_hint: str | None) -> ScopeState:
         if request.version != 4:
             raise ReservationError(
-                "range: %s is IPv6; the opnsense backend manages Kea DHCPv4 subnets only (DHCPv6 is "
-                "not supported yet); the router was not changed" % (request,)
+                f"range: {request} is IPv6; the opnsense backend manages Kea DHCPv4 subnets only (DHCPv6 is "
+                "not supported yet); the router was not changed"
             )
         rows = self.rows(self.BASE + "/searchSubnet")
         picked = []
         for row in rows:
             net = ipaddress.ip_network(row["subnet"], strict=False)
-            desc, dummy = split_marker(row.get("description"), "Kea subnet %s's description" % row["subnet"])
+            desc, dummy = split_marker(row.get("description"), "Kea subnet {}'s description".format(row["subnet"]))
             if scope_hint:
                 if scope_hint in (row["uuid"], row["subnet"], desc.strip()) or scope_hint == str(net):
                     picked.append((row, net))
@@ -463,8 +460,7 @@ class OpnsenseKea(_Opnsense):
                 picked.append((row, net))
         if len(picked) != 1:
             raise ReservationError(
-                "%s OPNsense Kea subnet matches %s (subnets: %s)%s"
-                % (
+                "{} OPNsense Kea subnet matches {} (subnets: {}){}".format(
                     "no" if not picked else "more than one",
                     scope_hint or request.first,
                     ", ".join(r["subnet"] for r in rows) or "(none)",
@@ -472,41 +468,40 @@ class OpnsenseKea(_Opnsense):
                 )
             )
         row, net = picked[0]
-        subnet = self.call("GET", "%s/getSubnet/%s" % (self.BASE, row["uuid"]))
+        subnet = self.call("GET", "{}/getSubnet/{}".format(self.BASE, row["uuid"]))
         subnet = subnet.get("subnet4") if isinstance(subnet, dict) else None
         if not isinstance(subnet, dict):  # [] for an unknown uuid: deleted between the two calls
             raise ReservationError(
-                "OPNsense Kea subnet %s (%s) vanished while reading it; run again" % (row["subnet"], row["uuid"])
+                "OPNsense Kea subnet {} ({}) vanished while reading it; run again".format(row["subnet"], row["uuid"])
             )
         lines = [line for line in str(subnet.get("pools", "")).split("\n") if line.strip()]
         ranges = []
         for line in lines:
             try:
-                ranges.append(parse_range(line.replace(" ", ""), "OPNsense Kea subnet %s pool" % row["subnet"]))
+                ranges.append(parse_range(line.replace(" ", ""), "OPNsense Kea subnet {} pool".format(row["subnet"])))
             except RangeError as exc:
-                raise ReservationError(str(exc))
+                raise ReservationError(str(exc)) from exc
         occupants = []
         for a in _list_values((subnet.get("option_data") or {}).get("routers")):
             try:
                 occupants.append(Occupant(ipaddress.ip_address(a), "gateway", "(option routers)"))
             except ValueError:
                 raise ReservationError(
-                    "OPNsense Kea subnet %s: option routers holds %r, not an address" % (row["subnet"], a)
-                )
+                    "OPNsense Kea subnet {}: option routers holds {!r}, not an address".format(row["subnet"], a)
+                ) from None  # the message names the value that failed to parse; the parser's error adds nothing
         for res in self._reservations(row["uuid"], net):
             occupants.append(
                 Occupant(
                     ipaddress.ip_address(res["ip_address"]),
                     "reservation",
-                    "%s (%s)"
-                    % (
+                    "{} ({})".format(
                         res.get("hostname") or res.get("description") or "",
                         res.get("hw_address") or res.get("client_id") or "",
                     ),
                 )
             )
         occupants += self.leases(net)
-        desc, marks = split_marker(subnet.get("description"), "Kea subnet %s's description" % row["subnet"])
+        desc, marks = split_marker(subnet.get("description"), "Kea subnet {}'s description".format(row["subnet"]))
         entries = entries_for(marks, ranges)
         name = desc.strip() or row["subnet"]
         scope = Scope(name, net, tuple(ranges), tuple(occupants))
@@ -541,7 +536,7 @@ class OpnsenseKea(_Opnsense):
         found = []
         for row in self.rows(self.BASE + "/searchSubnet"):
             net = ipaddress.ip_network(row["subnet"], strict=False)
-            desc, dummy = split_marker(row.get("description"), "Kea subnet %s's description" % row["subnet"])
+            desc, dummy = split_marker(row.get("description"), "Kea subnet {}'s description".format(row["subnet"]))
             found.append(
                 {
                     "request": IPRange(net.network_address, net.network_address),
@@ -577,12 +572,12 @@ class OpnsenseKea(_Opnsense):
         size = description_bytes(description)
         if size > DESCRIPTION_BYTES:
             raise ReservationError(
-                "scope %s: the subnet description with the reservation marker would be %d bytes, OPNsense allows %d "
-                "(%r); shorten the subnet's description or release a reservation first; the router was not changed"
-                % (state.scope.name, size, DESCRIPTION_BYTES, description)
+                f"scope {state.scope.name}: the subnet description with the reservation marker would be {size} bytes, "
+                f"OPNsense allows {DESCRIPTION_BYTES} ({description!r}); shorten the subnet's description or release a "
+                "reservation first; the router was not changed"
             )
         return {
-            "pools": "\n".join(lines.get(r) or "%s-%s" % (r.first, r.last) for r in plan.ranges_after),
+            "pools": "\n".join(lines.get(r) or f"{r.first}-{r.last}" for r in plan.ranges_after),
             "description": description,
         }
 
@@ -598,7 +593,7 @@ class OpnsenseKea(_Opnsense):
 
     def _set(self, uuid: str, values: Json) -> None:
         self.saved(
-            self.client.request("POST", "%s/setSubnet/%s" % (self.BASE, uuid), {"subnet4": values}), "the subnet change"
+            self.client.request("POST", f"{self.BASE}/setSubnet/{uuid}", {"subnet4": values}), "the subnet change"
         )
 
     def apply(self, state: ScopeState, candidate: Json) -> None:
@@ -606,7 +601,7 @@ class OpnsenseKea(_Opnsense):
         try:
             self._set(uuid, candidate)
         except ApiError as exc:
-            raise ApplyError("%s; nothing was saved, the router is as it was" % exc, restored=True)
+            raise ApplyError(f"{exc}; nothing was saved, the router is as it was", restored=True) from exc
         try:
             self.reconfigure()
         except (ApiError, ReservationError) as exc:
@@ -614,12 +609,12 @@ class OpnsenseKea(_Opnsense):
                 self.rollback(state)
             except Exception as rb:
                 raise ApplyError(
-                    "%s, and restoring the previous subnet failed too (%s): check it by hand" % (exc, rb),
+                    f"{exc}, and restoring the previous subnet failed too ({rb}): check it by hand",
                     restored=False,
-                )
+                ) from rb
             raise ApplyError(
-                "%s; the previous pools were saved back and applied, the router is as it was" % exc, restored=True
-            )
+                f"{exc}; the previous pools were saved back and applied, the router is as it was", restored=True
+            ) from exc
 
     def rollback(self, state: ScopeState) -> None:
         old = state.raw["subnet"]
@@ -627,13 +622,13 @@ class OpnsenseKea(_Opnsense):
         self.reconfigure()
 
     def verify(self, state: ScopeState, plan: Plan) -> None:
-        subnet = self.call("GET", "%s/getSubnet/%s" % (self.BASE, state.raw["uuid"]))
+        subnet = self.call("GET", "{}/getSubnet/{}".format(self.BASE, state.raw["uuid"]))
         subnet = subnet.get("subnet4") if isinstance(subnet, dict) else {}
         got = [parse_range(x.replace(" ", "")) for x in str((subnet or {}).get("pools", "")).split("\n") if x.strip()]
         if tuple(got) != tuple(plan.ranges_after):
             raise ReservationError(
-                "OPNsense reports pools %s after the change, expected %s"
-                % ([str(r) for r in got], [str(r) for r in plan.ranges_after])
+                f"OPNsense reports pools {[str(r) for r in got]} after the change, expected "
+                f"{[str(r) for r in plan.ranges_after]}"
             )
 
 
@@ -647,7 +642,7 @@ class OpnsenseDnsmasq(_Opnsense):
         settings = (answer or {}).get("dnsmasq") if isinstance(answer, dict) else None
         if not isinstance(settings, dict):
             raise ReservationError(
-                "OPNsense %s/get answered %s, not the Dnsmasq settings" % (self.BASE, json.dumps(answer)[:200])
+                f"OPNsense {self.BASE}/get answered {json.dumps(answer)[:200]}, not the Dnsmasq settings"
             )
         return str(settings.get("enable", "0")) == "1"
 
@@ -675,30 +670,31 @@ class OpnsenseDnsmasq(_Opnsense):
             found = self._interface_addresses()
         except ReservationError:
             return []
-        return [Occupant(addr.ip, "router address", "(interface %s)" % key) for key, addr in found if addr.ip in net]
+        return [Occupant(addr.ip, "router address", f"(interface {key})") for key, addr in found if addr.ip in net]
 
     def _subnet(self, row: Json, rng: IPRange) -> IPNetwork:
         """The range's network as dnsmasq works it out: ``subnet_mask`` if set (IPv4), ``prefix_len`` (IPv6,
         default 64 as OPNsense's template writes it), else the mask of the interface address whose network holds the
         range's start or end (dnsmasq ``complete_context()``), the range's own interface first."""
         if rng.version == 6:
-            return ipaddress.ip_network("%s/%s" % (rng.first, row.get("prefix_len") or 64), strict=False)
+            return ipaddress.ip_network("{}/{}".format(rng.first, row.get("prefix_len") or 64), strict=False)
         if row.get("subnet_mask"):
             try:
-                return ipaddress.ip_network("%s/%s" % (rng.first, row["subnet_mask"]), strict=False)
+                return ipaddress.ip_network("{}/{}".format(rng.first, row["subnet_mask"]), strict=False)
             except ValueError:
                 raise ReservationError(
-                    "OPNsense dnsmasq range %s (%s): subnet_mask %r is not a netmask"
-                    % (rng, row.get("uuid"), row["subnet_mask"])
-                )
+                    "OPNsense dnsmasq range {} ({}): subnet_mask {!r} is not a netmask".format(
+                        rng, row.get("uuid"), row["subnet_mask"]
+                    )
+                ) from None  # the message names the value that failed to parse; the parser's error adds nothing
         try:
             nets = self._interface_networks()
         except ReservationError as exc:
             raise ReservationError(
-                "OPNsense dnsmasq range %s has no subnet_mask, and the interface addresses that "
-                "would tell its network could not be read (%s); give the API user the 'Status: "
-                "Interfaces' privilege or set the range's subnet mask" % (rng, exc)
-            )
+                f"OPNsense dnsmasq range {rng} has no subnet_mask, and the interface addresses that "
+                f"would tell its network could not be read ({exc}); give the API user the 'Status: "
+                "Interfaces' privilege or set the range's subnet mask"
+            ) from exc
         iface = row.get("interface") or ""
         for want_iface in ([iface] if iface else []) + [None]:
             for key, net in nets:
@@ -709,9 +705,10 @@ class OpnsenseDnsmasq(_Opnsense):
                 ):
                     return t.cast("IPNetwork", net)
         raise ReservationError(
-            "OPNsense dnsmasq range %s (%s) has no subnet_mask and no interface address is on its "
-            "network, so dnsmasq would have to guess the mask; set the range's subnet mask"
-            % (rng, row.get("description") or row.get("uuid"))
+            "OPNsense dnsmasq range {} ({}) has no subnet_mask and no interface address is on its "
+            "network, so dnsmasq would have to guess the mask; set the range's subnet mask".format(
+                rng, row.get("description") or row.get("uuid")
+            )
         )
 
     def _tags(self) -> Json:
@@ -733,9 +730,11 @@ class OpnsenseDnsmasq(_Opnsense):
             if not row.get("start_addr") or not row.get("end_addr") or row.get("constructor") or "static" in modes:
                 continue
             try:
-                rng = IPRange.make(row["start_addr"], row["end_addr"], "OPNsense dnsmasq range %s" % row.get("uuid"))
+                rng = IPRange.make(
+                    row["start_addr"], row["end_addr"], "OPNsense dnsmasq range {}".format(row.get("uuid"))
+                )
             except RangeError as exc:
-                raise ReservationError(str(exc))
+                raise ReservationError(str(exc)) from exc
             net = self._subnet(row, rng)
             key = (net, row.get("interface") or "", row.get("set_tag") or "")
             groups.setdefault(key, []).append((rng, row))
@@ -757,8 +756,7 @@ class OpnsenseDnsmasq(_Opnsense):
                 picked.append(key)
         if len(picked) != 1:
             raise ReservationError(
-                "%s OPNsense dnsmasq scope matches %s (scopes: %s)"
-                % (
+                "{} OPNsense dnsmasq scope matches {} (scopes: {})".format(
                     "no" if not picked else "more than one",
                     scope_hint or request.first,
                     ", ".join("/".join(self._names(k)) for k in groups) or "(none)",
@@ -773,15 +771,16 @@ class OpnsenseDnsmasq(_Opnsense):
                 Occupant(
                     addr,
                     "static mapping",
-                    "%s (%s)"
-                    % (host.get("host") or host.get("descr") or "", host.get("hwaddr") or host.get("client_id") or ""),
+                    "{} ({})".format(
+                        host.get("host") or host.get("descr") or "", host.get("hwaddr") or host.get("client_id") or ""
+                    ),
                 )
             )
         occupants += self._router_addresses(net)
         occupants += self.leases(net)
         marks = []
         for rng, row in members:
-            for mark in split_marker(row.get("description"), "dnsmasq range %s's description" % (rng,))[1]:
+            for mark in split_marker(row.get("description"), f"dnsmasq range {rng}'s description")[1]:
                 if mark not in marks:
                     marks.append(mark)
         entries = entries_for(marks, [r for r, dummy in members])
@@ -818,8 +817,9 @@ class OpnsenseDnsmasq(_Opnsense):
             hint = next((n for n in names if len([k for k in groups if n in self._names(k)]) == 1), None)
             if hint is None:
                 raise ReservationError(
-                    "OPNsense dnsmasq scopes %s cannot be told apart by interface, tag or subnet"
-                    % ", ".join("/".join(self._names(k)) for k in groups)
+                    "OPNsense dnsmasq scopes {} cannot be told apart by interface, tag or subnet".format(
+                        ", ".join("/".join(self._names(k)) for k in groups)
+                    )
                 )
             found.append({"request": IPRange(net.network_address, net.network_address), "hint": hint, "names": names})
         return found
@@ -873,16 +873,16 @@ class OpnsenseDnsmasq(_Opnsense):
                 added.append([new, None, template])
         slots = sorted(
             [(rng, uuid) for uuid, (rng, row, t) in final.items()]
-            + [(new, "+%d" % i) for i, (new, row, t) in enumerate(added)],
+            + [(new, f"+{i}") for i, (new, row, t) in enumerate(added)],
             key=lambda s: int(s[0].first),
         )
         texts = {}
         for rng, slot in slots:
             template = final[slot][2] if slot in final else added[int(slot[1:])][2]
-            texts[slot] = split_marker(template.get("description"), "dnsmasq range %s's description" % (rng,))[0]
+            texts[slot] = split_marker(template.get("description"), f"dnsmasq range {rng}'s description")[0]
         shares = dict((slot, []) for rng, slot in slots)
         pending = list(entries_after)
-        for rng, slot in slots:
+        for _rng, slot in slots:
             while pending:
                 trial = join_marker(texts[slot], shares[slot] + [pending[0]], base)
                 if description_bytes(trial) > DESCRIPTION_BYTES:
@@ -890,9 +890,9 @@ class OpnsenseDnsmasq(_Opnsense):
                 shares[slot].append(pending.pop(0))
         if pending:
             raise ReservationError(
-                "scope %s: the reservation marker (%d entries) does not fit in the %d-byte descriptions of its %d "
-                "dnsmasq range(s); shorten their descriptions or release a reservation first; the router was not "
-                "changed" % (state.scope.name, len(entries_after), DESCRIPTION_BYTES, len(slots))
+                f"scope {state.scope.name}: the reservation marker ({len(entries_after)} entries) does not fit in the "
+                f"{DESCRIPTION_BYTES}-byte descriptions of its {len(slots)} dnsmasq range(s); shorten their "
+                "descriptions or release a reservation first; the router was not changed"
             )
         ops: list[tuple[str, str | None, Json | None]] = []
         for rng, slot in slots:
@@ -926,12 +926,12 @@ class OpnsenseDnsmasq(_Opnsense):
         kind, uuid, fields = op
         if kind == "set":
             return self.saved(
-                self.client.request("POST", "%s/set_range/%s" % (self.BASE, uuid), {"range": fields}),
+                self.client.request("POST", f"{self.BASE}/set_range/{uuid}", {"range": fields}),
                 "the range change",
             )
         if kind == "add":
             return self.saved(self.client.request("POST", self.BASE + "/add_range", {"range": fields}), "the new range")
-        return self.saved(self.client.request("POST", "%s/del_range/%s" % (self.BASE, uuid), {}), "deleting the range")
+        return self.saved(self.client.request("POST", f"{self.BASE}/del_range/{uuid}", {}), "deleting the range")
 
     def apply(self, state: ScopeState, candidate: list[t.Any]) -> None:
         self.done = []
@@ -945,16 +945,18 @@ class OpnsenseDnsmasq(_Opnsense):
                 self.rollback(state)
             except Exception as rb:
                 raise ApplyError(
-                    "%s, and restoring the previous ranges failed too (%s): check them by hand" % (exc, rb),
+                    f"{exc}, and restoring the previous ranges failed too ({rb}): check them by hand",
                     restored=False,
-                )
-            raise ApplyError("%s; the previous ranges were restored, the router is as it was" % exc, restored=True)
+                ) from rb
+            raise ApplyError(
+                f"{exc}; the previous ranges were restored, the router is as it was", restored=True
+            ) from exc
 
     def rollback(self, state: ScopeState) -> None:
         """Undo what ``apply`` did, newest first. A deleted range comes back under its own uuid (``set_range`` on an
         unknown uuid creates the item)."""
         originals = dict((row["uuid"], row) for dummy, row in state.raw["members"])
-        for (kind, uuid, fields), answer in reversed(getattr(self, "done", [])):
+        for (kind, uuid, _fields), answer in reversed(getattr(self, "done", [])):
             if kind == "add":
                 self._do(("del", answer.get("uuid"), None))
             else:
@@ -967,6 +969,6 @@ class OpnsenseDnsmasq(_Opnsense):
         got = sorted((rng for rng, row in self._groups().get(state.raw["key"], [])), key=lambda r: int(r.first))
         if tuple(got) != tuple(plan.ranges_after):
             raise ReservationError(
-                "OPNsense reports ranges %s after the change, expected %s"
-                % ([str(r) for r in got], [str(r) for r in plan.ranges_after])
+                f"OPNsense reports ranges {[str(r) for r in got]} after the change, expected "
+                f"{[str(r) for r in plan.ranges_after]}"
             )

@@ -55,10 +55,8 @@ from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import IPRa
 from ansible_collections.baremetal.lb.plugins.module_utils.router_api import ApiClient, ApiError
 
 if t.TYPE_CHECKING:
-    from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import MarkerEntry, Plan
+    from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import IPNetwork, MarkerEntry, Plan
     from ansible_collections.baremetal.lb.plugins.module_utils.router_api import Opener
-
-    from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import IPNetwork
 
     IPInterface = t.Union[ipaddress.IPv4Interface, ipaddress.IPv6Interface]
 
@@ -141,7 +139,7 @@ def choose_auth(params: Json) -> tuple[str, tuple[str, str, str]]:
         )
     raise ReservationError(
         "pfsense: no credentials; set api_username and api_password (Basic authentication, the "
-        "REST API package's default) or api_key (Key authentication, once enabled under %s)" % SETTINGS
+        f"REST API package's default) or api_key (Key authentication, once enabled under {SETTINGS})"
     )
 
 
@@ -149,16 +147,16 @@ def auth_advice(mode: str, user: str | None = None) -> str:
     """What to check when pfSense answers 401 to ``mode``."""
     if mode == "key":
         return (
-            "pfSense did not accept the API key: either the key is wrong or revoked (System > REST API > Keys), "
-            "or Key authentication is not enabled - the REST API package allows only Basic (Local database) "
-            "authentication after install. Enable it under %s: select 'Key' (setting auth_methods, KeyAuth) and "
-            "Save; or give api_username and api_password instead" % SETTINGS
+            "pfSense did not accept the API key: either the key is wrong or revoked (System > REST API > Keys), or "
+            "Key authentication is not enabled - the REST API package allows only Basic (Local database) "
+            f"authentication after install. Enable it under {SETTINGS}: select 'Key' (setting auth_methods, KeyAuth) "
+            "and Save; or give api_username and api_password instead"
         )
     return (
-        "pfSense did not accept user %r: either the user name or password is wrong (a local user; LDAP/RADIUS "
+        f"pfSense did not accept user {user!r}: either the user name or password is wrong (a local user; LDAP/RADIUS "
         "users cannot use the REST API), the user is disabled, or Basic authentication was turned off - "
-        "enable it under %s: select 'Local database' (setting auth_methods, BasicAuth) and Save. Repeated "
-        "failures get this address blocked by pfSense's login protection" % (user, SETTINGS)
+        f"enable it under {SETTINGS}: select 'Local database' (setting auth_methods, BasicAuth) and Save. Repeated "
+        "failures get this address blocked by pfSense's login protection"
     )
 
 
@@ -173,9 +171,10 @@ def encode_detail(entry: Json) -> str:
     text = DETAIL_PREFIX + json.dumps(entry, separators=(",", ":"), sort_keys=True).replace("|", "\\u007c")
     if len(text.encode("utf-8")) > FIELD_MAX:
         raise ReservationError(
-            "the record of reservation %s is %d bytes, more than the %d bytes pfSense keeps in an "
-            "alias detail; release it and reserve it again; the router was not changed"
-            % (entry.get("range"), len(text.encode("utf-8")), FIELD_MAX)
+            (
+                "the record of reservation {} is {} bytes, more than the {} bytes pfSense keeps in an "
+                "alias detail; release it and reserve it again; the router was not changed"
+            ).format(entry.get("range"), len(text.encode("utf-8")), FIELD_MAX)
         )
     return text
 
@@ -191,8 +190,8 @@ def decode_alias(alias: Json) -> t.Any:
             entries = json.loads(descr[len(LEGACY_PREFIX) :])
         except ValueError:
             raise ReservationError(
-                "firewall alias %s has a description the module cannot read; fix or delete it" % alias.get("name")
-            )
+                "firewall alias {} has a description the module cannot read; fix or delete it".format(alias.get("name"))
+            ) from None  # the message names the value that failed to parse; the parser's error adds nothing
         return entries, []
     entries, seen, foreign = [], set(), []
     for i, address in enumerate(addresses):
@@ -205,9 +204,9 @@ def decode_alias(alias: Json) -> t.Any:
             rng = entry["range"]
         except (ValueError, KeyError, TypeError):
             raise ReservationError(
-                "firewall alias %s: the detail of %s is not a record the module can read (%r); "
-                "fix or delete that entry" % (alias.get("name"), address, detail)
-            )
+                "firewall alias {}: the detail of {} is not a record the module can read ({!r}); "
+                "fix or delete that entry".format(alias.get("name"), address, detail)
+            ) from None  # the message names the value that failed to parse; the parser's error adds nothing
         if rng not in seen:
             seen.add(rng)
             entries.append(entry)
@@ -247,7 +246,7 @@ def references(name: str, listings: list[t.Any]) -> t.Any:
                 values = value if isinstance(value, list) else [value]
                 if any(isinstance(v, str) and v.lstrip("!") == name for v in values):
                     label = obj.get("descr") or obj.get("name") or ""
-                    found.append("%s %s%s (%s)" % (what, obj.get("id", "?"), " %r" % label if label else "", field))
+                    found.append("{} {}{} ({})".format(what, obj.get("id", "?"), f" {label!r}" if label else "", field))
                     break
     return found
 
@@ -293,48 +292,48 @@ class PfsenseBackend:
             return self.client.request(method, API + path, body)
         except ApiError as exc:
             if exc.status == 401:
-                raise ApiError("%s; %s" % (exc, auth_advice(self.auth_mode, self.user)), status=401, body=exc.body)
+                raise ApiError(f"{exc}; {auth_advice(self.auth_mode, self.user)}", status=401, body=exc.body) from exc
             if (
                 exc.status == 403
                 and isinstance(exc.body, dict)
                 and exc.body.get("response_id") == "AUTH_AUTHORIZATION_FAILED"
             ):
                 raise ApiError(
-                    "%s; the pfSense user%s needs the privilege 'WebCfg - All pages' (page-all) or %r "
-                    "(System > User Manager > the user > Effective Privileges)"
-                    % (
+                    "{}; the pfSense user{} needs the privilege 'WebCfg - All pages' (page-all) or {!r} "
+                    "(System > User Manager > the user > Effective Privileges)".format(
                         exc,
-                        " behind the API key" if self.auth_mode == "key" else " %r" % self.user,
+                        " behind the API key" if self.auth_mode == "key" else f" {self.user!r}",
                         privilege(method, path),
                     ),
                     status=403,
                     body=exc.body,
-                )
+                ) from exc
             raise
 
     def _get(self, path: str) -> t.Any:
         try:
             return _data(self._call("GET", path))
         except ApiError as exc:
-            raise ReservationError("%s; the router was not changed" % exc)
+            raise ReservationError(f"{exc}; the router was not changed") from exc
 
     def _subnet_of(self, iface_id: str) -> IPInterface:
-        iface = self._get("/interface?id=%s" % iface_id) or {}
+        iface = self._get(f"/interface?id={iface_id}") or {}
         try:
-            return ipaddress.ip_interface("%s/%s" % (iface["ipaddr"], iface["subnet"]))
+            return ipaddress.ip_interface("{}/{}".format(iface["ipaddr"], iface["subnet"]))
         except (KeyError, ValueError):
             raise ReservationError(
-                "pfSense interface %s has no static IPv4 address (ipaddr %r, subnet %r)"
-                % (iface_id, iface.get("ipaddr"), iface.get("subnet"))
-            )
+                "pfSense interface {} has no static IPv4 address (ipaddr {!r}, subnet {!r})".format(
+                    iface_id, iface.get("ipaddr"), iface.get("subnet")
+                )
+            ) from None  # the message names the value that failed to parse; the parser's error adds nothing
 
     # -- read ------------------------------------------------------------------------------------------------
 
     def read(self, request: IPRange, scope_hint: str | None) -> ScopeState:
         if request.version != 4:
             raise ReservationError(
-                "range: %s is IPv6; the pfsense backend manages the IPv4 DHCP server only (its DHCPv6 "
-                "server is not supported yet); the router was not changed" % (request,)
+                f"range: {request} is IPv6; the pfsense backend manages the IPv4 DHCP server only (its DHCPv6 "
+                "server is not supported yet); the router was not changed"
             )
         scope_id = scope_hint
         if not scope_id:
@@ -348,24 +347,23 @@ class PfsenseBackend:
                     continue
             if len(holding) != 1:
                 raise ReservationError(
-                    "%s pfSense DHCP server's interface subnet holds %s (servers: %s); set scope"
-                    % (
+                    "{} pfSense DHCP server's interface subnet holds {} (servers: {}); set scope".format(
                         "no" if not holding else "more than one",
                         request.first,
                         ", ".join(s.get("id", "?") for s in servers),
                     )
                 )
             scope_id = holding[0]
-        server = self._get("/services/dhcp_server?id=%s" % scope_id)
+        server = self._get(f"/services/dhcp_server?id={scope_id}")
         if not server:
-            raise ReservationError("pfSense has no DHCP server %r" % scope_id)
+            raise ReservationError(f"pfSense has no DHCP server {scope_id!r}")
         iface = self._subnet_of(scope_id)
         ranges = []
         if server.get("range_from") and server.get("range_to"):
-            ranges.append(IPRange.make(server["range_from"], server["range_to"], "pfSense %s range" % scope_id))
+            ranges.append(IPRange.make(server["range_from"], server["range_to"], f"pfSense {scope_id} range"))
         for pool in server.get("pool") or []:
-            ranges.append(IPRange.make(pool["range_from"], pool["range_to"], "pfSense %s pool" % scope_id))
-        occupants = [Occupant(iface.ip, "router address", "(pfSense interface %s)" % scope_id)]
+            ranges.append(IPRange.make(pool["range_from"], pool["range_to"], f"pfSense {scope_id} pool"))
+        occupants = [Occupant(iface.ip, "router address", f"(pfSense interface {scope_id})")]
         if server.get("gateway") and server["gateway"] != "none":
             occupants.append(Occupant(ipaddress.ip_address(server["gateway"]), "gateway", "(DHCP server gateway)"))
         for sm in server.get("staticmap") or []:
@@ -374,7 +372,7 @@ class PfsenseBackend:
                     Occupant(
                         ipaddress.ip_address(sm["ipaddr"]),
                         "static mapping",
-                        "%s (%s)" % (sm.get("hostname") or sm.get("descr") or "", sm.get("mac", "")),
+                        "{} ({})".format(sm.get("hostname") or sm.get("descr") or "", sm.get("mac", "")),
                     )
                 )
         occupants += self._virtual_ips(iface.network)
@@ -383,7 +381,9 @@ class PfsenseBackend:
                 Occupant(
                     addr,
                     "active lease",
-                    "%s (%s, ends %s)" % (lease.get("hostname") or "", lease.get("mac", ""), lease.get("ends", "?")),
+                    "{} ({}, ends {})".format(
+                        lease.get("hostname") or "", lease.get("mac", ""), lease.get("ends", "?")
+                    ),
                 )
             )
         alias = self._alias(scope_id)
@@ -397,7 +397,7 @@ class PfsenseBackend:
         for vip in self._get("/firewall/virtual_ips") or []:
             try:
                 bits = vip.get("subnet_bits") if vip.get("type") == "network" else 32
-                block = ipaddress.ip_network("%s/%s" % (vip["subnet"], bits), strict=False)
+                block = ipaddress.ip_network("{}/{}".format(vip["subnet"], bits), strict=False)
             except (KeyError, ValueError, TypeError):
                 continue
             if block.version != 4 or not block.overlaps(network):
@@ -407,7 +407,9 @@ class PfsenseBackend:
             addrs: list[t.Any] = [block.network_address] if vip.get("type") != "network" else list(inner)
             for addr in addrs:
                 if addr in network and addr in block:
-                    out.append(Occupant(addr, "virtual IP", "%s (%s)" % (vip.get("descr") or "", vip.get("mode", "?"))))
+                    out.append(
+                        Occupant(addr, "virtual IP", "{} ({})".format(vip.get("descr") or "", vip.get("mode", "?")))
+                    )
         return out
 
     def _lease_records(self, network: IPNetwork) -> t.Any:
@@ -416,7 +418,7 @@ class PfsenseBackend:
         try:
             leases = _data(self._call("GET", "/status/dhcp_server/leases")) or []
         except ApiError as exc:
-            self.leases_unknown = "pfSense did not list the DHCP leases (%s)" % exc
+            self.leases_unknown = f"pfSense did not list the DHCP leases ({exc})"
             return None
         out = []
         for lease in leases:
@@ -451,7 +453,7 @@ class PfsenseBackend:
         """What ``read`` does not keep apart, for dhcp_scope_info: the interface, the static mappings and the
         active leases as records (``leases`` None when pfSense did not list them)."""
         server = state.raw["server"]
-        iface = self._get("/interface?id=%s" % state.raw["id"]) or {}
+        iface = self._get("/interface?id={}".format(state.raw["id"])) or {}
         statics = [
             {"address": sm["ipaddr"], "mac": sm.get("mac") or None, "hostname": sm.get("hostname") or None}
             for sm in server.get("staticmap") or []
@@ -479,7 +481,7 @@ class PfsenseBackend:
     def _alias(self, scope_id: str) -> Json | None:
         """The module's alias for ``scope_id``, found by name (never by a remembered id), or None."""
         name = alias_name(scope_id)
-        found = [a for a in self._get("/firewall/aliases?name=%s" % name) or [] if a.get("name") == name]
+        found = [a for a in self._get(f"/firewall/aliases?name={name}") or [] if a.get("name") == name]
         return found[0] if found else None
 
     # -- change ----------------------------------------------------------------------------------------------
@@ -492,32 +494,35 @@ class PfsenseBackend:
         for rep in plan.replacements:
             if len(rep.pieces) != 1 and action == "absent":
                 raise ReservationError(
-                    "giving back %s would leave pfSense DHCP server %s with the ranges %s, but its "
-                    "primary range is one range; give back the reservations made after it first; "
-                    "the router was not changed"
-                    % (request, state.raw["id"], ", ".join(str(r) for r in plan.ranges_after))
+                    "giving back {} would leave pfSense DHCP server {} with the ranges {}, but its primary range is "
+                    "one range; give back the reservations made after it first; the router was not changed".format(
+                        request, state.raw["id"], ", ".join(str(r) for r in plan.ranges_after)
+                    )
                 )
             if len(rep.pieces) != 1:
                 raise ReservationError(
-                    "reserving %s would %s the primary range %s of pfSense DHCP server %s, which "
-                    "holds one range; reserve a band at either end; the router was not changed"
-                    % (request, "split" if rep.pieces else "remove all of", rep.source, state.raw["id"])
+                    "reserving {} would {} the primary range {} of pfSense DHCP server {}, which "
+                    "holds one range; reserve a band at either end; the router was not changed".format(
+                        request, "split" if rep.pieces else "remove all of", rep.source, state.raw["id"]
+                    )
                 )
             live = rep.source if action == "present" else rep.pieces[0]
             if live != primary:
                 raise ReservationError(
-                    "%s overlaps the additional address pool %s of pfSense DHCP server %s; this "
-                    "module only edits the primary range - change the pool by hand; the router "
-                    "was not changed" % (request, live, state.raw["id"])
+                    "{} overlaps the additional address pool {} of pfSense DHCP server {}; this module only "
+                    "edits the primary range - change the pool by hand; the router was not changed".format(
+                        request, live, state.raw["id"]
+                    )
                 )
         old = state.raw["alias"]
         if old is not None:
             mine = bool(state.entries) or str(old.get("descr") or "") == ALIAS_DESCR % state.raw["id"]
             if old.get("type") != "network" or not mine:
                 raise ReservationError(
-                    "firewall alias %s exists (type %s, description %r) but was not written by this "
-                    "module; rename or delete it; the router was not changed"
-                    % (old.get("name"), old.get("type"), old.get("descr"))
+                    "firewall alias {} exists (type {}, description {!r}) but was not written by this "
+                    "module; rename or delete it; the router was not changed".format(
+                        old.get("name"), old.get("type"), old.get("descr")
+                    )
                 )
         new_primary = plan.ranges_after[0]  # the primary range comes first, pools after it
         alias = build_alias(state.raw["id"], entries_after, state.raw["foreign"])
@@ -534,17 +539,17 @@ class PfsenseBackend:
                 listings.append((what, fields, _data(self._call("GET", path))))
             except ApiError as exc:
                 raise ReservationError(
-                    "releasing %s would empty firewall alias %s, and the module deletes it only "
-                    "after checking that nothing uses it, but reading the %ss failed (%s); the "
-                    "router was not changed" % (request, name, what, exc)
-                )
+                    f"releasing {request} would empty firewall alias {name}, and the module deletes it only after "
+                    f"checking that nothing uses it, but reading the {what}s failed ({exc}); the router was not changed"
+                ) from exc
         used = references(name, listings)
         if used:
             raise ReservationError(
-                "releasing %s would empty firewall alias %s, which is in use by %s; pfSense cannot "
-                "load rules naming a deleted alias, so the module does not delete it: remove those "
-                "references first (or add an address of your own to the alias - the module then "
-                "keeps it); the router was not changed" % (request, name, "; ".join(used))
+                "releasing {} would empty firewall alias {}, which is in use by {}; pfSense cannot load rules "
+                "naming a deleted alias, so the module does not delete it: remove those references first (or add an "
+                "address of your own to the alias - the module then keeps it); the router was not changed".format(
+                    request, name, "; ".join(used)
+                )
             )
 
     def validate(self, state: ScopeState, candidate: Json) -> None:
@@ -555,10 +560,11 @@ class PfsenseBackend:
             service = self._dhcp_service()
             if not service.get("status"):
                 raise ReservationError(
-                    "pfSense's DHCP service %s (%s) is not running before any change (Status > "
+                    "pfSense's DHCP service {} ({}) is not running before any change (Status > "
                     "Services); start it or fix its configuration first - the module checks that "
-                    "it runs after the change; the router was not changed"
-                    % (service.get("name"), service.get("description"))
+                    "it runs after the change; the router was not changed".format(
+                        service.get("name"), service.get("description")
+                    )
                 )
 
     @staticmethod
@@ -571,8 +577,10 @@ class PfsenseBackend:
         found = [s for s in services if s.get("name") in DHCP_SERVICES]
         if not found:
             raise ReservationError(
-                "pfSense lists no DHCPv4 service (%s) although the DHCP server is enabled; the "
-                "module cannot tell whether a change works; the router was not changed" % " or ".join(DHCP_SERVICES)
+                "pfSense lists no DHCPv4 service ({}) although the DHCP server is enabled; the "
+                "module cannot tell whether a change works; the router was not changed".format(
+                    " or ".join(DHCP_SERVICES)
+                )
             )
         service: Json = found[0]
         return service
@@ -592,7 +600,7 @@ class PfsenseBackend:
         self._call("PATCH", "/services/dhcp_server", {"id": scope_id, "range_from": first, "range_to": last})
 
     def _alias_id(self, name: str) -> int | None:
-        found = [a for a in _data(self._call("GET", "/firewall/aliases?name=%s" % name)) or [] if a.get("name") == name]
+        found = [a for a in _data(self._call("GET", f"/firewall/aliases?name={name}")) or [] if a.get("name") == name]
         return found[0]["id"] if found else None
 
     def _put_alias(self, want: Json | None, name: str) -> None:
@@ -600,7 +608,7 @@ class PfsenseBackend:
         current = self._alias_id(name)
         if want is None:
             if current is not None:
-                self._call("DELETE", "/firewall/aliases?name=%s" % name)
+                self._call("DELETE", f"/firewall/aliases?name={name}")
         elif current is None:
             self._call("POST", "/firewall/alias", want)
         else:
@@ -619,7 +627,9 @@ class PfsenseBackend:
         try:
             self._patch_range(scope_id, candidate["range_from"], candidate["range_to"])
         except ApiError as exc:
-            raise ApplyError("pfSense refused the new range (%s); the router was left as it was" % exc, restored=True)
+            raise ApplyError(
+                f"pfSense refused the new range ({exc}); the router was left as it was", restored=True
+            ) from exc
         try:
             alias_changed = candidate["alias"] != _comparable(state.raw["alias"])
             if alias_changed:
@@ -630,15 +640,16 @@ class PfsenseBackend:
                 self.rollback(state)
             except Exception as rb:
                 raise ApplyError(
-                    "%s after the range was changed, and setting the range back failed too (%s): check "
-                    "DHCP server %s by hand" % (exc, rb, scope_id),
+                    f"{exc} after the range was changed, and setting the range back failed too ({rb}): check "
+                    f"DHCP server {scope_id} by hand",
                     restored=False,
-                )
+                ) from rb
             raise ApplyError(
-                "%s after the range was changed; the old range %s-%s was set back, the router is as it "
-                "was" % (exc, server["range_from"], server["range_to"]),
+                "{} after the range was changed; the old range {}-{} was set back, the router is as it was".format(
+                    exc, server["range_from"], server["range_to"]
+                ),
                 restored=True,
-            )
+            ) from exc
 
     def rollback(self, state: ScopeState) -> None:
         server = state.raw["server"]
@@ -654,18 +665,18 @@ class PfsenseBackend:
             service = self._wait_running()
             if not service.get("status"):
                 raise ReservationError(
-                    "the old range is set back but pfSense's DHCP service %s is still not running "
-                    "(Status > Services, Status > System Logs > DHCP)" % service.get("name")
+                    "the old range is set back but pfSense's DHCP service {} is still not running "
+                    "(Status > Services, Status > System Logs > DHCP)".format(service.get("name"))
                 )
 
     def verify(self, state: ScopeState, plan: Plan) -> None:
-        server = self._get("/services/dhcp_server?id=%s" % state.raw["id"])
+        server = self._get("/services/dhcp_server?id={}".format(state.raw["id"]))
         got = [IPRange.make(server["range_from"], server["range_to"])]
         got += [IPRange.make(p["range_from"], p["range_to"]) for p in server.get("pool") or []]
         if tuple(got) != tuple(plan.ranges_after):
             raise ReservationError(
-                "pfSense reports ranges %s after the change, expected %s"
-                % ([str(r) for r in got], [str(r) for r in plan.ranges_after])
+                f"pfSense reports ranges {[str(r) for r in got]} after the change, expected "
+                f"{[str(r) for r in plan.ranges_after]}"
             )
         pending = self._get("/services/dhcp_server/apply") or {}
         if pending.get("applied") is False:
@@ -674,12 +685,12 @@ class PfsenseBackend:
             service = self._wait_running()
             if not service.get("status"):
                 raise ReservationError(
-                    "pfSense's DHCP service %s is not running after the change (it did not start "
-                    "with the new range; see Status > System Logs > DHCP)" % service.get("name")
+                    "pfSense's DHCP service {} is not running after the change (it did not start "
+                    "with the new range; see Status > System Logs > DHCP)".format(service.get("name"))
                 )
 
     def ui_range(self, rng: IPRange) -> str:
-        return "%s to %s" % (rng.first, rng.last)
+        return f"{rng.first} to {rng.last}"
 
 
 def _comparable(alias: Json | None) -> Json | None:

@@ -26,7 +26,6 @@ from ansible_collections.baremetal.lb.plugins.module_utils.k8s_auth import K8S_A
 
 if t.TYPE_CHECKING:
     from ansible.module_utils.basic import AnsibleModule
-
     from ansible_collections.baremetal.lb.plugins.module_utils.metallb_pool import Cluster
 
     Json = t.Dict[str, t.Any]
@@ -76,7 +75,7 @@ class Finding:
         return {"check": self.check, "severity": self.severity, "object": self.object, "message": self.message}
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
-        return "Finding(%r, %r, %r)" % (self.check, self.severity, self.message)
+        return f"Finding({self.check!r}, {self.severity!r}, {self.message!r})"
 
 
 class PreflightError(Exception):
@@ -94,7 +93,7 @@ def _meta(obj: Json) -> Json:
 def _name(obj: Json) -> str:
     meta = _meta(obj)
     if meta.get("namespace"):
-        return "%s/%s" % (meta["namespace"], meta.get("name"))
+        return "{}/{}".format(meta["namespace"], meta.get("name"))
     return meta.get("name") or "?"
 
 
@@ -157,7 +156,7 @@ def _parse_kube_proxy_config(text: str) -> tuple[str, bool]:
     try:
         doc = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise PreflightError("ConfigMap kube-system/kube-proxy: config.conf is not YAML: %s" % exc)
+        raise PreflightError(f"ConfigMap kube-system/kube-proxy: config.conf is not YAML: {exc}") from exc
     if not isinstance(doc, dict):
         raise PreflightError("ConfigMap kube-system/kube-proxy: config.conf is not a KubeProxyConfiguration")
     ipvs = doc.get("ipvs") or {}
@@ -200,10 +199,10 @@ def check(
                 Finding(
                     "node_exists",
                     ERROR,
-                    "Node %s" % name,
-                    "inventory host's node name %r is not a Node of this cluster (Nodes: %s); set "
+                    f"Node {name}",
+                    "inventory host's node name {!r} is not a Node of this cluster (Nodes: {}); set "
                     "baremetal_lb_speaker_node_name for that host to its Node's name, or remove it from the speakers' "
-                    "group" % (name, ", ".join(sorted(nodes)) or "none"),
+                    "group".format(name, ", ".join(sorted(nodes)) or "none"),
                 )
             )
 
@@ -213,17 +212,17 @@ def check(
     if svclb or servers:
         evidence = []
         if servers:
-            evidence.append("k3s server(s) %s run without --disable servicelb" % ", ".join(servers))
+            evidence.append("k3s server(s) {} run without --disable servicelb".format(", ".join(servers)))
         if svclb:
-            evidence.append("ServiceLB pods running: %s" % ", ".join(sorted(_name(p) for p in svclb)[:5]))
+            evidence.append("ServiceLB pods running: {}".format(", ".join(sorted(_name(p) for p in svclb)[:5])))
         findings.append(
             Finding(
                 "k3s_servicelb",
                 ERROR,
                 "Node %s" % (servers[0] if servers else _name(svclb[0])),
-                "k3s's own ServiceLB is enabled (%s): it would answer for the same LoadBalancer Services. On every k3s "
+                "k3s's own ServiceLB is enabled ({}): it would answer for the same LoadBalancer Services. On every k3s "
                 "server add 'disable: [servicelb]' to /etc/rancher/k3s/config.yaml (or start it with --disable "
-                "servicelb) and restart k3s (docs/k3s.md)" % "; ".join(evidence),
+                "servicelb) and restart k3s (docs/k3s.md)".format("; ".join(evidence)),
             )
         )
 
@@ -256,10 +255,10 @@ def check(
                     Finding(
                         "kube_proxy_strict_arp",
                         ERROR,
-                        "Node %s" % name,
-                        "k3s on %s runs kube-proxy in IPVS mode without strict ARP: every node would answer ARP for "
-                        "every load-balancer address. Add kube-proxy-arg: [ipvs-strict-arp=true] to "
-                        "/etc/rancher/k3s/config.yaml on that node and restart k3s (docs/k3s.md)" % name,
+                        f"Node {name}",
+                        f"k3s on {name} runs kube-proxy in IPVS mode without strict ARP: every node would answer ARP "
+                        "for every load-balancer address. Add kube-proxy-arg: [ipvs-strict-arp=true] to "
+                        "/etc/rancher/k3s/config.yaml on that node and restart k3s (docs/k3s.md)",
                     )
                 )
 
@@ -271,9 +270,11 @@ def check(
                 Finding(
                     "metallb_running",
                     WARNING,
-                    "Pod %s" % metallb[0].split(" ")[0],
-                    "MetalLB is running (%s); the speakers serve only Services with loadBalancerClass %r, so both can "
-                    "run side by side (docs/migrating-from-metallb.md)" % (", ".join(metallb[:5]), load_balancer_class),
+                    "Pod {}".format(metallb[0].split(" ")[0]),
+                    "MetalLB is running ({}); the speakers serve only Services with loadBalancerClass {!r}, so "
+                    "both can run side by side (docs/migrating-from-metallb.md)".format(
+                        ", ".join(metallb[:5]), load_balancer_class
+                    ),
                 )
             )
         else:
@@ -281,11 +282,11 @@ def check(
                 Finding(
                     "metallb_running",
                     ERROR,
-                    "Pod %s" % metallb[0].split(" ")[0],
-                    "MetalLB is still running (%s): two allocators would hand out the same addresses. Stop MetalLB's "
+                    "Pod {}".format(metallb[0].split(" ")[0]),
+                    "MetalLB is still running ({}): two allocators would hand out the same addresses. Stop MetalLB's "
                     "controller, speaker and webhook first (keep its CRDs and objects), or give the speakers a "
                     "loadBalancerClass (baremetal_lb_speaker_load_balancer_class) to run side by side; see "
-                    "docs/migrating-from-metallb.md" % ", ".join(metallb[:5]),
+                    "docs/migrating-from-metallb.md".format(", ".join(metallb[:5])),
                 )
             )
 
@@ -298,10 +299,10 @@ def check(
                 Finding(
                     "exclude_label",
                     WARNING,
-                    "Node %s" % excluded[0],
-                    "every speaker node carries the label %s (kubeadm puts it on control-plane nodes), so no node may "
-                    "announce any address. Remove the label from the nodes that should announce (kubectl label node "
-                    "NAME %s-), or set baremetal_lb_speaker_ignore_exclude_lb: true" % (EXCLUDE_LABEL, EXCLUDE_LABEL),
+                    f"Node {excluded[0]}",
+                    f"every speaker node carries the label {EXCLUDE_LABEL} (kubeadm puts it on control-plane nodes), "
+                    "so no node may announce any address. Remove the label from the nodes that should announce "
+                    f"(kubectl label node NAME {EXCLUDE_LABEL}-), or set baremetal_lb_speaker_ignore_exclude_lb: true",
                 )
             )
     return findings
@@ -328,9 +329,8 @@ def strict_arp_fix(config_map: Json) -> Json | None:
     matches = _STRICT_ARP_FALSE.findall(text)
     if len(matches) != 1:
         raise PreflightError(
-            "ConfigMap kube-system/kube-proxy: config.conf has %s 'strictARP: false' line(s) under "
-            "ipvs; set ipvs.strictARP: true by hand (kubectl -n kube-system edit configmap "
-            "kube-proxy)" % len(matches)
+            f"ConfigMap kube-system/kube-proxy: config.conf has {len(matches)} 'strictARP: false' line(s) under ipvs; "
+            "set ipvs.strictARP: true by hand (kubectl -n kube-system edit configmap kube-proxy)"
         )
     new_text = _STRICT_ARP_FALSE.sub(lambda m: m.group("indent") + "strictARP: true", text, count=1)
     if _parse_kube_proxy_config(new_text) != ("ipvs", True):
@@ -421,16 +421,16 @@ def run_module(module: AnsibleModule) -> None:
     try:
         result = run(module.params, Cluster(api_client), check_mode=module.check_mode)
     except PreflightError as exc:
-        module.fail_json(msg="%s; nothing was changed" % exc, changed=False)
+        module.fail_json(msg=f"{exc}; nothing was changed", changed=False)
     except ApiUnreachable as exc:
-        module.fail_json(msg="%s; nothing was changed" % exc, changed=False)
+        module.fail_json(msg=f"{exc}; nothing was changed", changed=False)
     except ApiException as exc:
-        module.fail_json(msg="reading the cluster failed: %s; nothing was changed" % api_error_text(exc), changed=False)
+        module.fail_json(msg=f"reading the cluster failed: {api_error_text(exc)}; nothing was changed", changed=False)
     finally:
         api_client.close()
     for warning in result.pop("warnings"):
         module.warn(warning)
     errors = result.pop("errors")
     if errors:
-        module.fail_json(msg="cluster preflight: %s; nothing was changed" % "; ".join(errors), **result)
+        module.fail_json(msg="cluster preflight: {}; nothing was changed".format("; ".join(errors)), **result)
     module.exit_json(**result)

@@ -58,7 +58,7 @@ class ApplyError(ReservationError):
     """Applying failed; ``restored`` says whether the router was put back as it was."""
 
     def __init__(self, message: str, restored: bool) -> None:
-        super(ApplyError, self).__init__(message)
+        super().__init__(message)
         self.restored = restored
 
 
@@ -100,9 +100,9 @@ class Backend(t.Protocol):
 
 def _ui(backend: Backend, state: ScopeState, ranges: t.Sequence[IPRange]) -> str:
     scope = state.scope
-    lines = ["scope %s (%s)" % (scope.name, scope.subnet)]
+    lines = [f"scope {scope.name} ({scope.subnet})"]
     for rng in ranges:
-        lines.append("  dynamic range: %s" % backend.ui_range(rng))
+        lines.append(f"  dynamic range: {backend.ui_range(rng)}")
     if not ranges:
         lines.append("  dynamic range: (none)")
     return "\n".join(lines) + "\n"
@@ -121,7 +121,7 @@ def run(
     try:
         request = parse_range(range_text, "range")
     except RangeError as exc:
-        raise ReservationError(str(exc))
+        raise ReservationError(str(exc)) from exc
     st = backend.read(request, scope)
     warnings: list[str] = []
     msg = ""
@@ -131,25 +131,25 @@ def run(
             unknown = getattr(backend, "leases_unknown", None)
             if unknown and not accept_active_leases:
                 raise ReservationError(
-                    "%s; make them readable or set accept_active_leases: true; the router was not changed" % unknown
+                    f"{unknown}; make them readable or set accept_active_leases: true; the router was not changed"
                 )
             warnings = check_request(st.scope, request, accept_active_leases)
             plan = plan_present(st.scope, request, getattr(backend, "max_ranges", None))
             if plan.changed:
                 entries_after = merge_marker(st.entries, request, plan)
-                msg = "reserved %s: scope %s now hands out %s" % (
+                msg = "reserved {}: scope {} now hands out {}".format(
                     request,
                     st.scope.name,
                     ", ".join(str(r) for r in plan.ranges_after),
                 )
             else:
-                msg = "%s is already outside every dynamic range of scope %s" % (request, st.scope.name)
+                msg = f"{request} is already outside every dynamic range of scope {st.scope.name}"
         else:
             entry = find_marker(st.entries, request)
             if entry is None:
                 plan = Plan(tuple(st.scope.ranges), tuple(st.scope.ranges), (), [])
                 overlapping = [r for r in st.scope.ranges if r.overlaps(request)]
-                msg = "%s was not reserved by this module in scope %s; nothing to give back" % (request, st.scope.name)
+                msg = f"{request} was not reserved by this module in scope {st.scope.name}; nothing to give back"
                 if not overlapping:
                     msg += " (the addresses are outside the dynamic ranges; not widening what a person configured)"
             else:
@@ -160,13 +160,13 @@ def run(
                     getattr(backend, "max_ranges", None),
                     by_rejoin=getattr(backend, "marker_keeps_taken_only", False),
                 )
-                msg = "gave back %s: scope %s now hands out %s" % (
+                msg = "gave back {}: scope {} now hands out {}".format(
                     request,
                     st.scope.name,
                     ", ".join(str(r) for r in plan.ranges_after),
                 )
     except Conflict as exc:
-        raise ReservationError("%s; the router was not changed" % exc)
+        raise ReservationError(f"{exc}; the router was not changed") from exc
 
     changed = plan.changed or entries_after != st.entries
     result: dict[str, t.Any] = {
@@ -179,9 +179,10 @@ def run(
         "diff": {
             "before": _ui(backend, st, plan.ranges_before),
             "after": _ui(backend, st, plan.ranges_after),
-            "before_header": "%s scope %s (live)" % (backend.name, st.scope.name),
-            "after_header": "%s scope %s (%s %s)"
-            % (backend.name, st.scope.name, "reserve" if state == "present" else "release", request),
+            "before_header": f"{backend.name} scope {st.scope.name} (live)",
+            "after_header": "{} scope {} ({} {})".format(
+                backend.name, st.scope.name, "reserve" if state == "present" else "release", request
+            ),
         },
         "warnings": warnings,
     }
@@ -202,8 +203,8 @@ def run(
             backend.rollback(st)
         except Exception as rb_exc:  # report both; the router state is unknown
             raise ApplyError(
-                "%s; rolling back failed too (%s): check scope %s by hand" % (exc, rb_exc, st.scope.name),
+                f"{exc}; rolling back failed too ({rb_exc}): check scope {st.scope.name} by hand",
                 restored=False,
-            )
-        raise ApplyError("%s; the router was put back as it was" % exc, restored=True)
+            ) from rb_exc
+        raise ApplyError(f"{exc}; the router was put back as it was", restored=True) from exc
     return result

@@ -13,7 +13,6 @@ from ansible_collections.baremetal.lb.plugins.module_utils.router_api import rou
 
 if t.TYPE_CHECKING:
     from ansible.module_utils.basic import AnsibleModule
-
     from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_backend import Backend
 
 BACKENDS = ("kea", "dnsmasq", "pfsense", "opnsense", "openwrt")
@@ -90,11 +89,11 @@ def main_for(module: AnsibleModule) -> None:
         module.fail_json(msg=_scrub(exc, params), router_restored=exc.restored)
     except dhcp_backend.ReservationError as exc:
         module.fail_json(msg=_scrub(exc, params))
-    except Exception as exc:  # a bug or a surprise from the router: still say what the router state is
+    except Exception as exc:  # noqa: BLE001 - a bug or a surprise from the router: still say what the router state is
         module.fail_json(
             msg=_scrub(
-                "unexpected error before the change was complete (%s: %s); check the router's "
-                "DHCP scope" % (type(exc).__name__, exc),
+                f"unexpected error before the change was complete ({type(exc).__name__}: {exc}); check the router's "
+                "DHCP scope",
                 params,
             )
         )

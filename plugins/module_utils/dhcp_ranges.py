@@ -50,7 +50,7 @@ class Occupant(t.NamedTuple):
     label: str
 
     def describe(self) -> str:
-        return "%s %s" % (self.kind, self.label) if self.label else self.kind
+        return f"{self.kind} {self.label}" if self.label else self.kind
 
 
 class Scope(t.NamedTuple):
@@ -90,10 +90,10 @@ def _special_addresses(subnet: IPNetwork) -> list[Occupant]:
     out: list[Occupant] = []
     if subnet.version == 4:
         if subnet.prefixlen <= 30:
-            out.append(Occupant(subnet.network_address, "network address", "of %s" % subnet))
-            out.append(Occupant(subnet.broadcast_address, "broadcast address", "of %s" % subnet))
+            out.append(Occupant(subnet.network_address, "network address", f"of {subnet}"))
+            out.append(Occupant(subnet.broadcast_address, "broadcast address", f"of {subnet}"))
     elif subnet.prefixlen <= 126:
-        out.append(Occupant(subnet.network_address, "subnet-router anycast address", "of %s" % subnet))
+        out.append(Occupant(subnet.network_address, "subnet-router anycast address", f"of {subnet}"))
     return out
 
 
@@ -110,30 +110,27 @@ def check_request(scope: Scope, request: IPRange, accept_active_leases: bool = F
     subnet = scope.subnet
     if request.version != subnet.version:
         raise Conflict(
-            "range %s is IPv%d but scope %s is IPv%d (%s)"
-            % (request, request.version, scope.name, subnet.version, subnet)
+            f"range {request} is IPv{request.version} but scope {scope.name} is IPv{subnet.version} ({subnet})"
         )
     for end in (request.first, request.last):
         if end not in subnet:
-            raise Conflict("%s (in range %s) is outside scope %s's subnet %s" % (end, request, scope.name, subnet))
+            raise Conflict(f"{end} (in range {request}) is outside scope {scope.name}'s subnet {subnet}")
     warnings = []
     for occ in _special_addresses(subnet) + list(scope.occupants):
         if not request.contains(occ.address):
             continue
         if occ.kind == "active lease" and accept_active_leases:
             warnings.append(
-                "%s in range %s holds %s in scope %s; accepted (accept_active_leases), the client "
-                "keeps it until the lease ends" % (occ.address, request, occ.describe(), scope.name)
+                f"{occ.address} in range {request} holds {occ.describe()} in scope {scope.name}; accepted "
+                "(accept_active_leases), the client keeps it until the lease ends"
             )
             continue
         if occ.kind in _IS_KINDS:
-            raise Conflict("%s in range %s is the %s in scope %s" % (occ.address, request, occ.describe(), scope.name))
+            raise Conflict(f"{occ.address} in range {request} is the {occ.describe()} in scope {scope.name}")
         hint = ""
         if occ.kind == "active lease":
             hint = " (wait for it to end, release it, or set accept_active_leases: true)"
-        raise Conflict(
-            "%s in range %s holds %s in scope %s%s" % (occ.address, request, occ.describe(), scope.name, hint)
-        )
+        raise Conflict(f"{occ.address} in range {request} holds {occ.describe()} in scope {scope.name}{hint}")
     return warnings
 
 
@@ -155,21 +152,21 @@ def plan_present(scope: Scope, request: IPRange, max_ranges: int | None = None) 
         after.extend(pieces)
         replacements.append(Replacement(rng, tuple(pieces)))
         if not pieces:
-            commands.append("remove DHCP range %s %s (inside the reservation %s)" % (scope.name, rng, request))
+            commands.append(f"remove DHCP range {scope.name} {rng} (inside the reservation {request})")
         elif len(pieces) == 1:
-            commands.append("shrink DHCP range %s %s -> %s" % (scope.name, rng, pieces[0]))
+            commands.append(f"shrink DHCP range {scope.name} {rng} -> {pieces[0]}")
         else:
-            commands.append("split DHCP range %s %s -> %s" % (scope.name, rng, fmt_ranges(pieces)))
+            commands.append(f"split DHCP range {scope.name} {rng} -> {fmt_ranges(pieces)}")
     if replacements and not after:
         raise Conflict(
-            "reserving %s would leave scope %s with no dynamic range (now %s); shrink it by hand or "
-            "reserve less" % (request, scope.name, fmt_ranges(before))
+            f"reserving {request} would leave scope {scope.name} with no dynamic range (now {fmt_ranges(before)}); "
+            "shrink it by hand or reserve less"
         )
     if max_ranges is not None and replacements and len(after) > max_ranges:
         raise Conflict(
-            "reserving %s needs scope %s's range %s split in two (%s), but this router holds at most "
-            "%d dynamic range(s) per scope; reserve a band at either end of the range instead"
-            % (request, scope.name, fmt_ranges(before), fmt_ranges(after), max_ranges)
+            f"reserving {request} needs scope {scope.name}'s range {fmt_ranges(before)} split in two "
+            f"({fmt_ranges(after)}), but this router holds at most "
+            f"{max_ranges} dynamic range(s) per scope; reserve a band at either end of the range instead"
         )
     return Plan(before, tuple(after), tuple(replacements), commands)
 
@@ -188,16 +185,15 @@ def plan_absent(scope: Scope, request: IPRange, replacements: t.Sequence[Replace
         missing = [p for p in rep.pieces if p not in current]
         if missing:
             raise Conflict(
-                "cannot give back %s in scope %s: range %s (left when %s was reserved from %s) is no longer "
-                "a dynamic range (now %s); it was changed by hand or by a later reservation - release that "
-                "first or fix the ranges by hand"
-                % (request, scope.name, missing[0], request, rep.source, fmt_ranges(before))
+                f"cannot give back {request} in scope {scope.name}: range {missing[0]} (left when {request} was "
+                f"reserved from {rep.source}) is no longer a dynamic range (now {fmt_ranges(before)}); it was changed "
+                "by hand or by a later reservation - release that first or fix the ranges by hand"
             )
         clash = [r for r in current if r not in rep.pieces and r.overlaps(rep.source)]
         if clash:
             raise Conflict(
-                "cannot give back %s in scope %s: restoring %s would overlap dynamic range %s"
-                % (request, scope.name, rep.source, clash[0])
+                f"cannot give back {request} in scope {scope.name}: restoring {rep.source} would overlap dynamic range "
+                f"{clash[0]}"
             )
         if rep.pieces:
             index = min(current.index(p) for p in rep.pieces)
@@ -212,8 +208,7 @@ def plan_absent(scope: Scope, request: IPRange, replacements: t.Sequence[Replace
         current.insert(min(index, len(current)), rep.source)
         done.append(rep)
         commands.append(
-            "restore DHCP range %s %s -> %s (reservation %s released)"
-            % (scope.name, fmt_ranges(rep.pieces), rep.source, request)
+            f"restore DHCP range {scope.name} {fmt_ranges(rep.pieces)} -> {rep.source} (reservation {request} released)"
         )
     return Plan(before, tuple(current), tuple(done), commands)
 
@@ -283,9 +278,9 @@ def plan_release(
             if band == request:
                 raise
             raise Conflict(
-                "cannot give back %s in scope %s: the reservations made after it are taken out and made "
-                "again, and %s" % (request, scope.name, exc)
-            )
+                f"cannot give back {request} in scope {scope.name}: the reservations made after it are taken out and "
+                f"made again, and {exc}"
+            ) from exc
     entries_after = entries[:index]
     for entry in entries[index + 1 :]:
         band = _band(entry, scope)
@@ -297,14 +292,15 @@ def plan_release(
     plan = plan_absent(scope, request, net)
     if sorted(plan.ranges_after, key=_order) != sorted(ranges, key=_order):  # pragma: no cover - a bug here
         raise Conflict(
-            "internal: giving back %s in scope %s gives %s, expected %s"
-            % (request, scope.name, fmt_ranges(plan.ranges_after), fmt_ranges(ranges))
+            f"internal: giving back {request} in scope {scope.name} gives {fmt_ranges(plan.ranges_after)}, expected "
+            f"{fmt_ranges(ranges)}"
         )
     if max_ranges is not None and len(plan.ranges_after) > max_ranges:
         raise Conflict(
-            "giving back %s needs scope %s's ranges to become %s, but this router holds at most %d dynamic "
-            "range(s) per scope; give back the reservations made after it first (%s)"
-            % (
+            (
+                "giving back {} needs scope {}'s ranges to become {}, but this router holds at most {} dynamic "
+                "range(s) per scope; give back the reservations made after it first ({})"
+            ).format(
                 request,
                 scope.name,
                 fmt_ranges(plan.ranges_after),
@@ -329,9 +325,7 @@ def _marker_range(entry: MarkerEntry) -> IPRange | None:
 def _band(entry: MarkerEntry, scope: Scope) -> IPRange:
     band = _marker_range(entry)
     if band is None:
-        raise Conflict(
-            "scope %s holds a marker entry the module cannot read (%r); fix it by hand" % (scope.name, entry)
-        )
+        raise Conflict(f"scope {scope.name} holds a marker entry the module cannot read ({entry!r}); fix it by hand")
     return band
 
 

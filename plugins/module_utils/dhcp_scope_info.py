@@ -30,7 +30,6 @@ from ansible_collections.baremetal.lb.plugins.module_utils.router_api import Api
 
 if t.TYPE_CHECKING:
     from ansible.module_utils.basic import AnsibleModule
-
     from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_backend import Backend, ScopeState
     from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_ranges import MarkerEntry, Occupant
 
@@ -122,8 +121,9 @@ def collect(backend: Backend, scope: str | None = None, now: float | None = None
         picked = [item for item in listed if scope in item["names"]]
         if not picked:
             raise ReservationError(
-                "scope %r: no %s scope has that name; scopes: %s"
-                % (scope, backend.name, "; ".join("/".join(item["names"]) for item in listed) or "(none)")
+                "scope {!r}: no {} scope has that name; scopes: {}".format(
+                    scope, backend.name, "; ".join("/".join(item["names"]) for item in listed) or "(none)"
+                )
             )
     scopes: list[Record] = []
     warnings: list[str] = []
@@ -133,8 +133,7 @@ def collect(backend: Backend, scope: str | None = None, now: float | None = None
         scopes.append(describe(backend, state, details, time.time() if now is None else now))
         if details.get("leases") is None:
             warnings.append(
-                "scope %s: %s; its leases are not listed (leases: null)"
-                % (
+                "scope {}: {}; its leases are not listed (leases: null)".format(
                     state.scope.name,
                     getattr(backend, "leases_unknown", None) or "the router did not list the active leases",
                 )
@@ -150,11 +149,10 @@ def main_for(module: AnsibleModule) -> None:
         scopes, warnings = collect(backend, params.get("scope"))
     except (ReservationError, ApiError) as exc:
         module.fail_json(msg=scrub(exc, params))
-    except Exception as exc:  # a bug or a surprise from the router: reading changes nothing
+    except Exception as exc:  # noqa: BLE001 - a bug or a surprise from the router: reading changes nothing
         module.fail_json(
             msg=scrub(
-                "unexpected error while reading the DHCP scopes (%s: %s); nothing was changed"
-                % (type(exc).__name__, exc),
+                f"unexpected error while reading the DHCP scopes ({type(exc).__name__}: {exc}); nothing was changed",
                 params,
             )
         )

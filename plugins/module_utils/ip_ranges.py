@@ -29,7 +29,7 @@ class RangeError(ValueError):
 
 
 def _named(what: str | None, message: str) -> str:
-    return "%s: %s" % (what, message) if what else message
+    return f"{what}: {message}" if what else message
 
 
 def parse_ip(text: object, what: str | None = None) -> IPAddress:
@@ -39,7 +39,9 @@ def parse_ip(text: object, what: str | None = None) -> IPAddress:
     try:
         address = ipaddress.ip_address(str(text).strip())
     except ValueError:
-        raise RangeError(_named(what, "%r is not an IP address" % (text,)))
+        raise RangeError(
+            _named(what, f"{text!r} is not an IP address")
+        ) from None  # the message names the value that failed to parse; the parser's error adds nothing
     if getattr(address, "scope_id", None):  # fe80::1%eth0 (Python 3.9+): a range is numbers, as in the speaker
         address = type(address)(int(address))
     return address
@@ -59,7 +61,7 @@ class IPRange(t.NamedTuple):
     @classmethod
     def make(cls, first: object, last: object, what: str | None = None) -> IPRange:
         """A checked range from two ends (text or ``ipaddress`` objects); :class:`RangeError` if invalid."""
-        return _from_ends(parse_ip(first, what), parse_ip(last, what), "%s-%s" % (first, last), what)
+        return _from_ends(parse_ip(first, what), parse_ip(last, what), f"{first}-{last}", what)
 
     @property
     def version(self) -> int:
@@ -111,19 +113,19 @@ class IPRange(t.NamedTuple):
         nets = list(self.networks())
         if len(nets) == 1:
             return str(nets[0])
-        return "%s-%s" % (self.first, self.last)
+        return f"{self.first}-{self.last}"
 
     def __str__(self) -> str:
         if self.first == self.last:
             return str(self.first)
-        return "%s-%s" % (self.first, self.last)
+        return f"{self.first}-{self.last}"
 
 
 def _from_ends(first: IPAddress, last: IPAddress, raw: str, what: str | None) -> IPRange:
     if first.version != last.version:
-        raise RangeError(_named(what, "%r mixes IPv%d and IPv%d" % (raw, first.version, last.version)))
+        raise RangeError(_named(what, f"{raw!r} mixes IPv{first.version} and IPv{last.version}"))
     if int(first) > int(last):
-        raise RangeError(_named(what, "%r ends before it starts" % (raw,)))
+        raise RangeError(_named(what, f"{raw!r} ends before it starts"))
     return IPRange(first, last)
 
 
@@ -139,7 +141,7 @@ def parse_range(text: object, what: str | None = None, strict: bool = False) -> 
     if isinstance(text, IPRange):
         return text
     if not isinstance(text, str) or not text.strip():
-        raise RangeError(_named(what, "%r is not an address range (expected CIDR or first-last)" % (text,)))
+        raise RangeError(_named(what, f"{text!r} is not an address range (expected CIDR or first-last)"))
     raw = text.strip()
     if "/" in raw:
         try:
@@ -147,16 +149,14 @@ def parse_range(text: object, what: str | None = None, strict: bool = False) -> 
         except ValueError as exc:
             if "has host bits set" in str(exc):
                 raise RangeError(
-                    _named(
-                        what, "%r has host bits set (did you mean %s?)" % (raw, ipaddress.ip_network(raw, strict=False))
-                    )
-                )
-            raise RangeError(_named(what, "%r is not a valid CIDR" % (raw,)))
+                    _named(what, f"{raw!r} has host bits set (did you mean {ipaddress.ip_network(raw, strict=False)}?)")
+                ) from exc
+            raise RangeError(_named(what, f"{raw!r} is not a valid CIDR")) from exc
         return IPRange(net.network_address, net.broadcast_address)
     if "-" in raw:
         left, dummy, right = raw.partition("-")
         if "-" in right:
-            raise RangeError(_named(what, "%r is not a valid range (more than one '-')" % (raw,)))
+            raise RangeError(_named(what, f"{raw!r} is not a valid range (more than one '-')"))
         return _from_ends(parse_ip(left, what), parse_ip(right, what), raw, what)
     address = parse_ip(raw, what)
     return IPRange(address, address)

@@ -56,7 +56,7 @@ def _env_bool(name: str, text: str) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise K8sAuthError("environment variable %s=%r is not a boolean (use true or false)" % (name, text))
+    raise K8sAuthError(f"environment variable {name}={text!r} is not a boolean (use true or false)")
 
 
 def resolve_options(
@@ -80,7 +80,7 @@ def resolve_options(
                 text = environ.get(name)
                 if text:
                     value = _env_bool(name, text) if option == "validate_certs" else text
-                    source = "env:%s" % name
+                    source = f"env:{name}"
                     break
         if value is None:
             source = None
@@ -92,7 +92,7 @@ def resolve_options(
 
 def _describe(option: str, source: str | None) -> str:
     if source and source.startswith("env:"):
-        return "%s (from the environment variable %s)" % (option, source[4:])
+        return f"{option} (from the environment variable {source[4:]})"
     return option
 
 
@@ -110,10 +110,10 @@ def get_client(module: AnsibleModule | None = None, **kw: t.Any) -> t.Any:
         from kubernetes import client as k8s_client
         from kubernetes import config as k8s_config
         from kubernetes.config.config_exception import ConfigException
-    except ImportError:
+    except ImportError as exc:
         raise K8sAuthError(
             "the Python package 'kubernetes' is required on the host that runs this module (pip install kubernetes)"
-        )
+        ) from exc
 
     kubeconfig, kc_source = opts["kubeconfig"]
     configuration = k8s_client.Configuration()
@@ -123,7 +123,7 @@ def get_client(module: AnsibleModule | None = None, **kw: t.Any) -> t.Any:
             paths = [p for p in kubeconfig.split(os.pathsep) if p] if kc_source == "env:KUBECONFIG" else [kubeconfig]
             missing = [p for p in paths if not os.path.exists(p)]
             if missing and len(missing) == len(paths):
-                raise K8sAuthError("%s: %s does not exist" % (_describe("kubeconfig", kc_source), missing[0]))
+                raise K8sAuthError("{}: {} does not exist".format(_describe("kubeconfig", kc_source), missing[0]))
             k8s_config.load_kube_config(
                 config_file=kubeconfig,
                 context=value["context"],
@@ -146,8 +146,8 @@ def get_client(module: AnsibleModule | None = None, **kw: t.Any) -> t.Any:
         where = _describe("kubeconfig", kc_source) if kubeconfig else "the default kubeconfig"
         message = str(exc)
         if value["context"] and value["context"] in message:
-            where = "%s / %s" % (where, _describe("context", opts["context"][1]))
-        raise K8sAuthError("%s cannot be used: %s" % (where, message))
+            where = "{} / {}".format(where, _describe("context", opts["context"][1]))
+        raise K8sAuthError(f"{where} cannot be used: {message}") from exc
 
     if value["host"]:
         configuration.host = value["host"].rstrip("/")
@@ -172,5 +172,5 @@ def get_client(module: AnsibleModule | None = None, **kw: t.Any) -> t.Any:
     for option in ("ca_cert", "client_cert", "client_key"):
         path = value[option]
         if path and not os.path.exists(path):
-            raise K8sAuthError("%s: %s does not exist" % (_describe(option, opts[option][1]), path))
+            raise K8sAuthError(f"{_describe(option, opts[option][1])}: {path} does not exist")
     return k8s_client.ApiClient(configuration)

@@ -26,8 +26,8 @@ import hashlib
 import json
 import re
 import time
-from collections import namedtuple
 import typing as t
+from collections import namedtuple
 
 from ansible_collections.baremetal.lb.plugins.module_utils.crds.metallb import CRDS
 from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import RangeError, parse_range
@@ -39,7 +39,6 @@ from ansible_collections.baremetal.lb.plugins.module_utils.k8s_auth import (
 
 if t.TYPE_CHECKING:
     from ansible.module_utils.basic import AnsibleModule
-
     from ansible_collections.baremetal.lb.plugins.module_utils.ip_ranges import IPRange
 
     Json = t.Dict[str, t.Any]
@@ -124,7 +123,7 @@ class AddressPoolError(Exception):
     """
 
     def __init__(self, message: str, changed: bool = False) -> None:
-        super(AddressPoolError, self).__init__(message)
+        super().__init__(message)
         self.changed = changed
 
 
@@ -151,29 +150,27 @@ def parse_addresses(addresses: t.Any, field: str = "addresses") -> list[tuple[st
     """Validate a pool's address list: ``[(field, text, IPRange), ...]`` or :class:`AddressPoolError`."""
     if not addresses:
         raise AddressPoolError(
-            "%s: empty; a pool needs at least one address range (e.g. 10.1.1.240-10.1.1.250 or 10.1.1.240/29)" % field
+            f"{field}: empty; a pool needs at least one address range (e.g. 10.1.1.240-10.1.1.250 or 10.1.1.240/29)"
         )
     entries: list[tuple[str, str, IPRange]] = []
     for i, text in enumerate(addresses):
-        at = "%s[%d]" % (field, i)
+        at = f"{field}[{i}]"
         if isinstance(text, str) and "%" in text:
-            raise AddressPoolError("%s: %r: zone ids (%%...) are not allowed in pool addresses" % (at, text))
+            raise AddressPoolError(f"{at}: {text!r}: zone ids (%...) are not allowed in pool addresses")
         try:
             rng = parse_range(text, strict=True)
         except RangeError as exc:
-            raise AddressPoolError("%s: %s" % (at, exc))
+            raise AddressPoolError(f"{at}: {exc}") from exc
         shown = text.strip()
         for reserved, what in _RESERVED:
             if rng.overlaps(reserved):
                 raise AddressPoolError(
-                    "%s: %s includes %s addresses (%s), which no Service can use"
-                    % (at, shown, what, reserved.compact())
+                    f"{at}: {shown} includes {what} addresses ({reserved.compact()}), which no Service can use"
                 )
         for prev_at, prev_text, prev in entries:
             if rng.overlaps(prev):
                 raise AddressPoolError(
-                    "%s: %s overlaps %s (%s) at %s"
-                    % (at, shown, prev_at, prev_text, (rng.intersection(prev) or rng).compact())
+                    f"{at}: {shown} overlaps {prev_at} ({prev_text}) at {(rng.intersection(prev) or rng).compact()}"
                 )
         entries.append((at, shown, rng))
     return entries
@@ -191,61 +188,62 @@ UINT32_MAX = 2**32 - 1
 
 
 def _fail(field: str, message: str) -> t.Any:
-    raise AddressPoolError("%s: %s" % (field, message))
+    raise AddressPoolError(f"{field}: {message}")
 
 
 def _check_name(field: str, value: str) -> None:
     if not value or len(value) > 253 or not _DNS1123.match(value):
-        _fail(field, "%r is not a valid Kubernetes object name (lowercase letters, digits, '-' and '.')" % (value,))
+        _fail(field, f"{value!r} is not a valid Kubernetes object name (lowercase letters, digits, '-' and '.')")
 
 
 def _check_int(field: str, value: int | None, lo: int, hi: int) -> None:
     if value is not None and not lo <= value <= hi:
-        _fail(field, "%r is out of range (%d to %d)" % (value, lo, hi))
+        _fail(field, f"{value!r} is out of range ({lo} to {hi})")
 
 
 def _check_strings(field: str, values: list[str] | None, what: str) -> None:
     seen: dict[str, int] = {}
     for i, item in enumerate(values or []):
         if not isinstance(item, str) or not item.strip():
-            _fail("%s[%d]" % (field, i), "%r must be a non-empty string" % (item,))
+            _fail(f"{field}[{i}]", f"{item!r} must be a non-empty string")
         if item in seen:
-            _fail("%s[%d]" % (field, i), "duplicate %s %r (also at [%d])" % (what, item, seen[item]))
+            _fail(f"{field}[{i}]", f"duplicate {what} {item!r} (also at [{seen[item]}])")
         seen[item] = i
 
 
 def _check_selectors(field: str, selectors: t.Any) -> None:
     """Label selectors as Kubernetes writes them: ``{matchLabels: {...}, matchExpressions: [...]}``."""
     for i, sel in enumerate(selectors or []):
-        at = "%s[%d]" % (field, i)
+        at = f"{field}[{i}]"
         if not isinstance(sel, dict):
-            _fail(at, "%r is not a label selector (matchLabels/matchExpressions)" % (sel,))
+            _fail(at, f"{sel!r} is not a label selector (matchLabels/matchExpressions)")
         unknown = sorted(set(sel) - {"matchLabels", "matchExpressions"})
         if unknown:
-            _fail(at, "unknown key %r (a label selector has matchLabels and matchExpressions)" % unknown[0])
+            _fail(at, f"unknown key {unknown[0]!r} (a label selector has matchLabels and matchExpressions)")
         labels = sel.get("matchLabels") or {}
         if not isinstance(labels, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
         ):
-            _fail(at + ".matchLabels", "%r must be a map of strings" % (labels,))
+            _fail(at + ".matchLabels", f"{labels!r} must be a map of strings")
         exprs = sel.get("matchExpressions") or []
         if not isinstance(exprs, list):
-            _fail(at + ".matchExpressions", "%r must be a list" % (exprs,))
+            _fail(at + ".matchExpressions", f"{exprs!r} must be a list")
         for j, expr in enumerate(exprs):
-            where = "%s.matchExpressions[%d]" % (at, j)
+            where = f"{at}.matchExpressions[{j}]"
             if not isinstance(expr, dict) or not isinstance(expr.get("key"), str):
-                _fail(where, "%r must be an object with key, operator and values" % (expr,))
+                _fail(where, f"{expr!r} must be an object with key, operator and values")
             if expr.get("operator") not in _SELECTOR_OPERATORS:
                 _fail(
-                    where + ".operator", "%r is not one of %s" % (expr.get("operator"), ", ".join(_SELECTOR_OPERATORS))
+                    where + ".operator",
+                    "{!r} is not one of {}".format(expr.get("operator"), ", ".join(_SELECTOR_OPERATORS)),
                 )
             values = expr.get("values") or []
             if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-                _fail(where + ".values", "%r must be a list of strings" % (values,))
+                _fail(where + ".values", f"{values!r} must be a list of strings")
             if expr["operator"] in ("In", "NotIn") and not values:
-                _fail(where + ".values", "must not be empty for operator %s" % expr["operator"])
+                _fail(where + ".values", "must not be empty for operator {}".format(expr["operator"]))
             if expr["operator"] in ("Exists", "DoesNotExist") and values:
-                _fail(where + ".values", "must be empty for operator %s" % expr["operator"])
+                _fail(where + ".values", "must be empty for operator {}".format(expr["operator"]))
 
 
 def _check_community(field: str, text: str) -> None:
@@ -255,15 +253,15 @@ def _check_community(field: str, text: str) -> None:
         bits, numbers = 16, parts
     elif len(parts) == 4:
         if parts[0] != "large":
-            _fail(field, "%r: a large community is written large:A:B:C" % text)
+            _fail(field, f"{text!r}: a large community is written large:A:B:C")
         bits, numbers = 32, parts[1:]
     else:
         if ":" in text or not text.strip() or any(c.isspace() for c in text):
-            _fail(field, "%r is neither a community (AA:NN or large:A:B:C) nor a Community alias name" % text)
+            _fail(field, f"{text!r} is neither a community (AA:NN or large:A:B:C) nor a Community alias name")
         return  # an alias defined in a Community object
     for part in numbers:
         if not _COMMUNITY_NUMBER.match(part) or int(part) >= 2**bits:
-            _fail(field, "%r: %r is not a %d-bit number" % (text, part, bits))
+            _fail(field, f"{text!r}: {part!r} is not a {bits}-bit number")
 
 
 def _set(spec: Json, key: str, value: t.Any) -> None:
@@ -317,25 +315,25 @@ def build_desired(params: Json) -> Desired:
     adv_spec = {"ipAddressPools": [name]}
     if mode == "layer2":
         if bgp:
-            _fail("bgp", "%r is set but mode is layer2 (set mode: bgp, or remove bgp)" % (bgp,))
+            _fail("bgp", f"{bgp!r} is set but mode is layer2 (set mode: bgp, or remove bgp)")
         l2 = l2 or {}
         _check_strings("l2.interfaces", l2.get("interfaces"), "interface")
         for i, ifname in enumerate(l2.get("interfaces") or []):
             if len(ifname.encode()) > 15 or _IFNAME_BAD.search(ifname) or ifname in (".", ".."):
-                _fail("l2.interfaces[%d]" % i, "%r is not a valid Linux interface name" % ifname)
+                _fail(f"l2.interfaces[{i}]", f"{ifname!r} is not a valid Linux interface name")
         _check_selectors("l2.node_selectors", l2.get("node_selectors"))
         _set(adv_spec, "interfaces", l2.get("interfaces"))
         _set(adv_spec, "nodeSelectors", l2.get("node_selectors"))
     else:
         if l2:
-            _fail("l2", "%r is set but mode is bgp (set mode: layer2, or remove l2)" % (l2,))
+            _fail("l2", f"{l2!r} is set but mode is bgp (set mode: layer2, or remove l2)")
         bgp = bgp or {}
         _check_int("bgp.aggregation_length", bgp.get("aggregation_length"), 1, 32)
         _check_int("bgp.aggregation_length_v6", bgp.get("aggregation_length_v6"), 1, 128)
         _check_int("bgp.local_pref", bgp.get("local_pref"), 0, UINT32_MAX)
         _check_strings("bgp.communities", bgp.get("communities"), "community")
         for i, text in enumerate(bgp.get("communities") or []):
-            _check_community("bgp.communities[%d]" % i, text)
+            _check_community(f"bgp.communities[{i}]", text)
         _check_strings("bgp.peers", bgp.get("peers"), "peer")
         _check_selectors("bgp.node_selectors", bgp.get("node_selectors"))
         # MetalLB's validateBGPAdvPerPool: the aggregate must not reach outside any of the pool's ranges.
@@ -348,8 +346,8 @@ def build_desired(params: Json) -> Desired:
             if length < shortest:
                 _fail(
                     "bgp." + key,
-                    "%d: a /%d aggregate reaches outside %s (%s), whose largest block is a /%d"
-                    % (length, length, at, text, shortest),
+                    f"{int(length)}: a /{int(length)} aggregate reaches outside {at} ({text}), whose largest block is "
+                    f"a /{shortest}",
                 )
         _set(adv_spec, "aggregationLength", bgp.get("aggregation_length"))
         _set(adv_spec, "aggregationLengthV6", bgp.get("aggregation_length_v6"))
@@ -428,7 +426,7 @@ def display(obj: Json | None) -> Json | None:
 
 
 def ref(obj: Json) -> str:
-    return "%s %s/%s" % (obj["kind"], obj["metadata"]["namespace"], obj["metadata"]["name"])
+    return "{} {}/{}".format(obj["kind"], obj["metadata"]["namespace"], obj["metadata"]["name"])
 
 
 def _short(value: t.Any) -> str:
@@ -461,7 +459,7 @@ def _summary(obj: Json) -> str:
 def _changes(current: Json, desired: Json) -> list[str]:
     before, after = managed_view(current) or {}, managed_view(desired) or {}
     return [
-        "%s %s -> %s" % (k, _short(before.get(k)), _short(after.get(k)))
+        f"{k} {_short(before.get(k))} -> {_short(after.get(k))}"
         for k in MANAGED_FIELDS[desired["kind"]]
         if before.get(k) != after.get(k)
     ]
@@ -537,8 +535,8 @@ def crd_upgrade(shipped: t.Any, live: t.Any) -> t.Any:
         return (
             "newer",
             None,
-            "CustomResourceDefinition %s has schema %s, newer than this collection's %s: left as it "
-            "is (upgrade the collection)" % (name, theirs, ours),
+            f"CustomResourceDefinition {name} has schema {theirs}, newer than this collection's {ours}: left as it "
+            "is (upgrade the collection)",
         )
     if (
         theirs is not None
@@ -556,7 +554,7 @@ def crd_upgrade(shipped: t.Any, live: t.Any) -> t.Any:
     return (
         "update",
         obj,
-        "update CustomResourceDefinition %s: schema %s -> %s" % (name, theirs or "unversioned", ours),
+        "update CustomResourceDefinition {}: schema {} -> {}".format(name, theirs or "unversioned", ours),
     )
 
 
@@ -608,36 +606,39 @@ def plan(desired: Desired, live: Json, name: str, namespace: str, state: str) ->
             if not adv:
                 continue
             if _selects_only(adv, name):
-                steps.append(Step("delete", adv, adv, "delete %s" % ref(adv)))
+                steps.append(Step("delete", adv, adv, f"delete {ref(adv)}"))
             else:
-                warnings.append("%s is left in place: it also selects pools other than %s" % (ref(adv), name))
+                warnings.append(f"{ref(adv)} is left in place: it also selects pools other than {name}")
                 after[ref(adv)] = display(adv)
         if live.get(POOL):
-            steps.append(Step("delete", live[POOL], live[POOL], "delete %s" % ref(live[POOL])))
+            steps.append(Step("delete", live[POOL], live[POOL], f"delete {ref(live[POOL])}"))
         return steps, {"before": before, "after": after}, warnings
 
     for crd in live.get("missing_crds") or ():
         steps.append(
-            Step("install-crd", shipped_crd(crd), None, "install CustomResourceDefinition %s" % crd["metadata"]["name"])
+            Step(
+                "install-crd",
+                shipped_crd(crd),
+                None,
+                "install CustomResourceDefinition {}".format(crd["metadata"]["name"]),
+            )
         )
     for obj, previous, command in live.get("outdated_crds") or ():
         steps.append(Step("update-crd", obj, previous, command))
     if not live.get("namespace_exists"):
-        steps.append(
-            Step("create-namespace", {"metadata": {"name": namespace}}, None, "create Namespace %s" % namespace)
-        )
+        steps.append(Step("create-namespace", {"metadata": {"name": namespace}}, None, f"create Namespace {namespace}"))
     for obj in (desired.pool, desired.advertisement):
         current = live.get(obj["kind"])
         after[ref(obj)] = display(obj)
         if current is None:
-            steps.append(Step("create", obj, None, "create %s %s" % (ref(obj), _summary(obj))))
+            steps.append(Step("create", obj, None, f"create {ref(obj)} {_summary(obj)}"))
         elif managed_view(current) != managed_view(obj):
             steps.append(
                 Step(
                     "update",
                     _merged_update(current, obj),
                     current,
-                    "update %s: %s" % (ref(obj), "; ".join(_changes(current, obj))),
+                    "update {}: {}".format(ref(obj), "; ".join(_changes(current, obj))),
                 )
             )
     other = BGPADV if desired.advertisement["kind"] == L2ADV else L2ADV
@@ -649,7 +650,9 @@ def plan(desired: Desired, live: Json, name: str, namespace: str, state: str) ->
                     "delete",
                     stale,
                     stale,
-                    "delete %s (pool %s is now announced by %s)" % (ref(stale), name, desired.advertisement["kind"]),
+                    "delete {} (pool {} is now announced by {})".format(
+                        ref(stale), name, desired.advertisement["kind"]
+                    ),
                 )
             )
         else:
@@ -673,19 +676,10 @@ def find_overlap(
             for at, mine_text, mine in entries:
                 if mine.overlaps(theirs):
                     return (
-                        "%s %s of IPAddressPool %s/%s overlaps IPAddressPool %s/%s spec.addresses[%d] (%s) at %s: "
+                        f"{at} {mine_text} of IPAddressPool {namespace}/{name} overlaps IPAddressPool "
+                        f"{namespace}/{other_name} spec.addresses[{j}] ({text.strip()}) at "
+                        f"{(mine.intersection(theirs) or mine).compact()}: "
                         "two pools must not share addresses; nothing was changed"
-                        % (
-                            at,
-                            mine_text,
-                            namespace,
-                            name,
-                            namespace,
-                            other_name,
-                            j,
-                            text.strip(),
-                            (mine.intersection(theirs) or mine).compact(),
-                        )
                     )
     return None
 
@@ -706,8 +700,8 @@ def api_error_text(exc: Exception) -> str:
         except (ValueError, TypeError, AttributeError):
             message = None
     if status:
-        return "%s %s%s" % (status, getattr(exc, "reason", "") or "", (": " + message) if message else "")
-    return "%s: %s" % (type(exc).__name__, exc)
+        return "{} {}{}".format(status, getattr(exc, "reason", "") or "", (": " + message) if message else "")
+    return f"{type(exc).__name__}: {exc}"
 
 
 class Cluster:
@@ -734,7 +728,7 @@ class Cluster:
         except ApiException:
             raise
         except Exception as exc:  # urllib3 connection errors and the like
-            raise ApiUnreachable("cannot reach the API server at %s: %s" % (self.api_client.configuration.host, exc))
+            raise ApiUnreachable(f"cannot reach the API server at {self.api_client.configuration.host}: {exc}") from exc
 
     def _maybe(self, fn: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
         from kubernetes.client.exceptions import ApiException
@@ -770,7 +764,7 @@ class Cluster:
                 return
             if time.monotonic() > deadline:
                 raise AddressPoolError(
-                    "CustomResourceDefinition %s was created but is not Established after %ds" % (name, timeout)
+                    f"CustomResourceDefinition {name} was created but is not Established after {int(timeout)}s"
                 )
             time.sleep(0.2)
 
@@ -881,9 +875,10 @@ def read_live(cluster: t.Any, name: t.Any, namespace: t.Any, install_crds: t.Any
     missing_names = set(crd["spec"]["names"]["kind"] for crd in missing)
     if missing and state == "present" and not install_crds:
         raise AddressPoolError(
-            "the metallb.io CRDs %s are not installed and install_crds is false: install them "
-            "(set install_crds: true, or apply MetalLB's manifests) and run again"
-            % ", ".join(crd["metadata"]["name"] for crd in missing)
+            "the metallb.io CRDs {} are not installed and install_crds is false: install them "
+            "(set install_crds: true, or apply MetalLB's manifests) and run again".format(
+                ", ".join(crd["metadata"]["name"] for crd in missing)
+            )
         )
     live = {
         "missing_crds": missing,
@@ -933,7 +928,7 @@ def apply(cluster: t.Any, steps: t.Any, check_mode: t.Any) -> t.Any:
                 result = cluster.delete(step.obj)
         except (ApiException, ApiUnreachable, AddressPoolError) as exc:
             reason = api_error_text(exc) if isinstance(exc, ApiException) else str(exc)
-            message = "%s failed: %s" % (step.command, reason)
+            message = f"{step.command} failed: {reason}"
             rollback, incomplete = _rollback(cluster, done)
             kept = [
                 s.command
@@ -942,7 +937,7 @@ def apply(cluster: t.Any, steps: t.Any, check_mode: t.Any) -> t.Any:
             ]
             if kept:
                 rollback += "; kept (harmless, needed by a re-run): " + ", ".join(kept)
-            raise AddressPoolError(message + rollback, changed=bool(kept) or incomplete)
+            raise AddressPoolError(message + rollback, changed=bool(kept) or incomplete) from exc
         done.append((step, result))
         if step.verb != "delete":
             results[step.obj["kind"]] = result
@@ -959,7 +954,7 @@ def _rollback(cluster: t.Any, done: t.Any) -> t.Any:
         try:
             if step.verb == "create":
                 cluster.delete(obj)
-                rolled.append("deleted %s, which this run had created" % ref(obj))
+                rolled.append(f"deleted {ref(obj)}, which this run had created")
             elif step.verb == "update":
                 restore = _clean_for_create(step.previous)
                 restore["metadata"] = copy.deepcopy(result["metadata"])
@@ -967,12 +962,12 @@ def _rollback(cluster: t.Any, done: t.Any) -> t.Any:
                 if restore["metadata"]["labels"] is None:
                     restore["metadata"].pop("labels")
                 cluster.replace(restore)
-                rolled.append("restored the previous spec of %s" % ref(obj))
+                rolled.append(f"restored the previous spec of {ref(obj)}")
             else:
                 cluster.create(_clean_for_create(step.previous))
-                rolled.append("recreated %s, which this run had deleted" % ref(obj))
-        except Exception as exc:  # report every rollback failure, keep undoing the rest
-            failed.append("could not undo '%s' (%s)" % (step.command, api_error_text(exc)))
+                rolled.append(f"recreated {ref(obj)}, which this run had deleted")
+        except Exception as exc:  # noqa: BLE001 - report every rollback failure, keep undoing the rest
+            failed.append(f"could not undo '{step.command}' ({api_error_text(exc)})")
     text = "; rolled back: " + ", ".join(rolled) if rolled else ""
     if failed:
         text += "; ROLLBACK INCOMPLETE: " + "; ".join(failed) + " -- fix the cluster by hand or run again"
@@ -1037,9 +1032,9 @@ def run_module(module: AnsibleModule) -> t.Any:
     except AddressPoolError as exc:
         module.fail_json(msg=str(exc), changed=exc.changed)
     except ApiUnreachable as exc:
-        module.fail_json(msg="%s; nothing was changed" % exc, changed=False)
+        module.fail_json(msg=f"{exc}; nothing was changed", changed=False)
     except ApiException as exc:  # apply() handles its own errors: this is a read
-        module.fail_json(msg="reading the cluster failed: %s; nothing was changed" % api_error_text(exc), changed=False)
+        module.fail_json(msg=f"reading the cluster failed: {api_error_text(exc)}; nothing was changed", changed=False)
     finally:
         api_client.close()
     for warning in result.pop("warnings"):

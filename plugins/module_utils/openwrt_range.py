@@ -57,7 +57,7 @@ class IpcalcResult(t.NamedTuple):
 
     @property
     def stdout(self) -> str:
-        return "".join("%s=%s\n" % (k, self.values[k]) for k in _STDOUT_ORDER[self.release] if k in self.values)
+        return "".join(f"{k}={self.values[k]}\n" for k in _STDOUT_ORDER[self.release] if k in self.values)
 
 
 class Range(t.NamedTuple):
@@ -124,7 +124,7 @@ def dhcp_calc(start: object) -> int:
     res = 0
     for part in text.split("."):
         if not part.isdigit():
-            raise ValueError("start %r is not a number or a dotted address" % (text,))
+            raise ValueError(f"start {text!r} is not a number or a dotted address")
         res = res * 256 + int(part)
     return res
 
@@ -145,7 +145,7 @@ def _mask_from(prefix_or_netmask: object) -> tuple[int, int]:
     else:
         prefix = int(text)
         if prefix > 32 or prefix < 0:
-            raise ValueError("prefix out of range (%s)" % text)
+            raise ValueError(f"prefix out of range ({text})")
         mask = (UINT32_MAX << (32 - prefix)) & UINT32_MAX
     return mask, prefix
 
@@ -175,7 +175,7 @@ def ipcalc_2410(ip: str, prefix_or_netmask: object, start: object, limit: object
     lower = network + 1 if prefix <= 30 else network
     offset = _uint32(start)
     if offset is None:
-        return IpcalcResult(1, values, "Not a decimal integer (%s)\n" % start, "24.10")
+        return IpcalcResult(1, values, f"Not a decimal integer ({start})\n", "24.10")
     first = network | (offset & hostmask)
     if first < lower:
         first = lower
@@ -189,19 +189,19 @@ def ipcalc_2410(ip: str, prefix_or_netmask: object, start: object, limit: object
         upper = network
     count = _uint32(limit)
     if count is None:
-        return IpcalcResult(1, values, "Not a decimal integer (%s)\n" % limit, "24.10")
+        return IpcalcResult(1, values, f"Not a decimal integer ({limit})\n", "24.10")
     last = first + count - 1
     if last > upper:
         last = upper
     if last == ipaddr:
         last -= 1
     if first > last:
-        return IpcalcResult(1, values, "network (%s/%s) too small\n" % (values["NETWORK"], prefix), "24.10")
+        return IpcalcResult(1, values, "network ({}/{}) too small\n".format(values["NETWORK"], prefix), "24.10")
     if first <= ipaddr <= last:
         return IpcalcResult(
             1,
             values,
-            "error: address %s inside range %s..%s\n" % (values["IP"], _int2ip(first), _int2ip(last)),
+            "error: address {} inside range {}..{}\n".format(values["IP"], _int2ip(first), _int2ip(last)),
             "24.10",
         )
     values.update(START=_int2ip(first), END=_int2ip(last))
@@ -232,7 +232,7 @@ def ipcalc_2305(ip: str, prefix_or_netmask: object, start: object, count_minus_o
     if last == ipaddr:
         last = ipaddr - 1
     if first > last:
-        return IpcalcResult(1, values, "network (%s/%s) too small\n" % (values["NETWORK"], prefix), "23.05")
+        return IpcalcResult(1, values, "network ({}/{}) too small\n".format(values["NETWORK"], prefix), "23.05")
     stderr = ""
     if first < ipaddr < last:
         stderr = "warning: ipaddr inside range - this might not be supported in future releases of Openwrt\n"
@@ -245,7 +245,7 @@ def ipcalc_argv(release: str, ipaddr: str, prefix_or_netmask: object, start: obj
     if release == "23.05":
         count = int(str(limit))
         return ["ipcalc.sh", ipaddr, str(prefix_or_netmask), str(start), str(count - 1 if count > 0 else count)]
-    return ["ipcalc.sh", "%s/%s" % (ipaddr, prefix_or_netmask), str(start), str(limit)]
+    return ["ipcalc.sh", f"{ipaddr}/{prefix_or_netmask}", str(start), str(limit)]
 
 
 def run_ipcalc(argv: t.Sequence[str]) -> IpcalcResult:
@@ -275,7 +275,7 @@ def netifd_subnet(interface: UciOptions) -> tuple[str | None, str | None, str | 
         addr = first
         mask = first_value(interface.get("netmask"))
         plen = str(_mask_from(mask)[1]) if mask else "32"
-    return device, proto, "%s/%s" % (addr, plen)
+    return device, proto, f"{addr}/{plen}"
 
 
 def dnsmasq_ranges(
@@ -291,7 +291,7 @@ def dnsmasq_ranges(
     the previous section's values (24.10: ``guest_limit0_after_lan``) or ``START=19`` and an empty END.
     """
     if release not in RELEASES:
-        raise ValueError("release must be one of %s" % ", ".join(RELEASES))
+        raise ValueError("release must be one of {}".format(", ".join(RELEASES)))
     out: list[Range] = []
     shell = {"START": BOOT_ORDER_START, "END": "", "NETMASK": ""}
     for name, opts in sections:
@@ -305,19 +305,25 @@ def dnsmasq_ranges(
             continue
         state = netifd.get(net)
         if not state or not state.get("device"):
-            out.append(Range(name, "skipped", None, None, None, None, "interface %s is not up" % net))
+            out.append(Range(name, "skipped", None, None, None, None, f"interface {net} is not up"))
             continue
         if get_bool(get("ignore"), False):
             out.append(
                 Range(
-                    name, "ignored", None, None, None, None, "ignore=1: dnsmasq answers no DHCP on %s" % state["device"]
+                    name,
+                    "ignored",
+                    None,
+                    None,
+                    None,
+                    None,
+                    "ignore=1: dnsmasq answers no DHCP on {}".format(state["device"]),
                 )
             )
             continue
         subnet = state.get("subnet")
         if not subnet or state.get("proto") != "static":
             out.append(
-                Range(name, "skipped", None, None, None, None, "interface %s is not static with an IPv4 address" % net)
+                Range(name, "skipped", None, None, None, None, f"interface {net} is not static with an IPv4 address")
             )
             continue
         ipaddr, dummy, plen = subnet.partition("/")
@@ -344,7 +350,7 @@ def dnsmasq_ranges(
                     None,
                     None,
                     None,
-                    "start=%r limit=%r: the init script fails (%s)" % (start_raw, limit, exc),
+                    f"start={start_raw!r} limit={limit!r}: the init script fails ({exc})",
                 )
             )
             continue
@@ -353,10 +359,10 @@ def dnsmasq_ranges(
         shell.update(dict((k, v) for k, v in res.values.items() if k in ("START", "END", "NETMASK")))
         tag = opts.get("tag")
         tag_list = tag if isinstance(tag, list) else ([tag] if tag else [])
-        tags = "".join("tag:%s," % item for item in tag_list)
+        tags = "".join(f"tag:{item}," for item in tag_list)
         nettag = "set:%s," % (get("networkid") or net)
         end = "static" if not dynamic else shell["END"]
-        line = "dhcp-range=%s%s%s,%s,%s,%s%s" % (
+        line = "dhcp-range={}{}{},{},{},{}{}".format(
             tags,
             nettag,
             shell["START"],
@@ -374,8 +380,8 @@ def dnsmasq_ranges(
                     None,
                     shell["NETMASK"],
                     line,
-                    "start=%s limit=%s on %s/%s: ipcalc.sh fails (%s), yet dnsmasq.init writes %r"
-                    % (start_raw, limit, ipaddr, prefix_or_netmask, res.stderr.strip(), line),
+                    f"start={start_raw} limit={limit} on {ipaddr}/{prefix_or_netmask}: ipcalc.sh fails "
+                    f"({res.stderr.strip()}), yet dnsmasq.init writes {line!r}",
                 )
             )
         elif not dynamic:
@@ -440,8 +446,9 @@ def odhcpd_range(section: str, options: UciOptions, interface_subnet: str | None
             None,
             str(iface.netmask),
             None,
-            "start=%s limit=%s do not fit %s: odhcpd finds no suitable network and hands out nothing"
-            % (get("start"), get("limit"), iface.network),
+            "start={} limit={} do not fit {}: odhcpd finds no suitable network and hands out nothing".format(
+                get("start"), get("limit"), iface.network
+            ),
         )
     if not start or not end:
         start, end = {28: (3, 12), 27: (10, 29), 26: (10, 59), 25: (20, 119)}.get(iface.network.prefixlen, (100, 249))

@@ -98,33 +98,35 @@ class UbusClient:
             else:
                 status, raw = self.opener(self.url, "POST", data, headers, self.validate_certs, self.timeout)
         except Exception as exc:
-            raise UbusError("openwrt: POST %s failed: %s" % (self.url, self.scrub(exc)))
+            raise UbusError(f"openwrt: POST {self.url} failed: {self.scrub(exc)}") from exc
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else (raw or "")
         if status != 200:
             raise UbusError(
-                "openwrt: POST %s answered HTTP %s (is uhttpd-mod-ubus installed? LuCI brings it): %s"
-                % (self.url, status, self.scrub(text.strip()[:200])),
+                f"openwrt: POST {self.url} answered HTTP {status} (is uhttpd-mod-ubus installed? LuCI brings it): "
+                f"{self.scrub(text.strip()[:200])}",
                 status=status,
             )
         try:
             return json.loads(text)
         except ValueError:
-            raise UbusError("openwrt: %s did not answer JSON-RPC: %s" % (self.url, self.scrub(text[:200])))
+            raise UbusError(
+                f"openwrt: {self.url} did not answer JSON-RPC: {self.scrub(text[:200])}"
+            ) from None  # the message names the value that failed to parse; the parser's error adds nothing
 
     def _raw_call(self, session: str | None, obj: str, method: str, args: dict[str, t.Any]) -> tuple[str, t.Any, t.Any]:
         self._id += 1
-        self.calls.append("%s.%s" % (obj, method))
+        self.calls.append(f"{obj}.{method}")
         answer = self._post(
             {"jsonrpc": "2.0", "id": self._id, "method": "call", "params": [session, obj, method, args]}
         )
         if not isinstance(answer, dict):
-            raise UbusError("openwrt: %s.%s: unexpected answer %s" % (obj, method, self.scrub(answer)))
+            raise UbusError(f"openwrt: {obj}.{method}: unexpected answer {self.scrub(answer)}")
         if "error" in answer:
             err = answer["error"] if isinstance(answer["error"], dict) else {}
             return ("error", err.get("code"), err.get("message"))
         result = answer.get("result")
         if not isinstance(result, list) or not result or not isinstance(result[0], int):
-            raise UbusError("openwrt: %s.%s: unexpected answer %s" % (obj, method, self.scrub(answer)))
+            raise UbusError(f"openwrt: {obj}.{method}: unexpected answer {self.scrub(answer)}")
         return ("result", result[0], result[1] if len(result) > 1 else None)
 
     def login(self) -> dict[str, t.Any]:
@@ -133,17 +135,17 @@ class UbusClient:
         )
         if kind == "error":
             raise UbusError(
-                "openwrt: session login refused by uhttpd (%s %s); is rpcd running?" % (status, data), status=status
+                f"openwrt: session login refused by uhttpd ({status} {data}); is rpcd running?", status=status
             )
         if status == 6:
             raise UbusError(
-                "openwrt: rpcd refused the login of %r (wrong api_username/api_password, or no "
-                "'config login' section for it in /etc/config/rpcd)" % self.username,
+                f"openwrt: rpcd refused the login of {self.username!r} (wrong api_username/api_password, or no "
+                "'config login' section for it in /etc/config/rpcd)",
                 status=status,
             )
         if status != 0 or not isinstance(data, dict) or not data.get("ubus_rpc_session"):
             raise UbusError(
-                "openwrt: session login failed (ubus status %s)" % UBUS_STATUS.get(status, status), status=status
+                f"openwrt: session login failed (ubus status {UBUS_STATUS.get(status, status)})", status=status
             )
         self.session = str(data["ubus_rpc_session"])
         acls = data.get("acls")
@@ -176,20 +178,19 @@ class UbusClient:
             hint = ""
             if status == ACCESS_DENIED:
                 hint = (
-                    "; the rpcd login %r lacks the ACL grant ubus %s: [%s] (install the ACL file from "
-                    "docs/router.md 'OpenWrt: prepare your router')" % (self.username, obj, method)
+                    f"; the rpcd login {self.username!r} lacks the ACL grant ubus {obj}: [{method}] (install the ACL "
+                    "file from docs/router.md 'OpenWrt: prepare your router')"
                 )
-            raise UbusError("openwrt: %s.%s refused: %s (%s)%s" % (obj, method, data, status, hint), status=status)
+            raise UbusError(f"openwrt: {obj}.{method} refused: {data} ({status}){hint}", status=status)
         if status == 4 and missing_ok:
             return None
         if status != 0:
             what = UBUS_STATUS.get(status, str(status))
             hint = ""
             if status == 6:
-                hint = " (the rpcd login %r lacks an ACL grant for this; see docs/router.md)" % self.username
+                hint = f" (the rpcd login {self.username!r} lacks an ACL grant for this; see docs/router.md)"
             raise UbusError(
-                "openwrt: %s.%s %s answered %s%s"
-                % (obj, method, self.scrub(json.dumps(args, sort_keys=True)), what, hint),
+                f"openwrt: {obj}.{method} {self.scrub(json.dumps(args, sort_keys=True))} answered {what}{hint}",
                 status=status,
             )
         return data if isinstance(data, dict) else {}

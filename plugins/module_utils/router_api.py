@@ -52,7 +52,7 @@ class ApiError(Exception):
     """An HTTP/API failure; ``status`` is the HTTP status (None when the router was not reached)."""
 
     def __init__(self, message: str, status: int | None = None, body: t.Any = None) -> None:
-        super(ApiError, self).__init__(message)
+        super().__init__(message)
         self.status = status
         self.body = body
 
@@ -111,7 +111,7 @@ class UrlOpener:
         except HTTPError as exc:
             try:
                 body = exc.read()
-            except Exception:  # pragma: no cover - a dead socket
+            except Exception:  # noqa: BLE001 - the error body is optional (a dead socket)  # pragma: no cover
                 body = b""
             return exc.code, body
 
@@ -135,7 +135,7 @@ class ApiClient:
         ca_path: str | None = None,
     ) -> None:
         if not base_url:
-            raise ApiError("%s: api_url is required (or set %sAPI_URL)" % (what, ENV_PREFIX))
+            raise ApiError(f"{what}: api_url is required (or set {ENV_PREFIX}API_URL)")
         self.base_url = base_url.rstrip("/")
         self.what = what
         self.headers = {"Accept": "application/json"}
@@ -144,7 +144,7 @@ class ApiClient:
             self.headers[auth[1]] = auth[2]
             self._secrets.append(auth[2])
         elif auth and auth[0] == "basic":
-            token = base64.b64encode(("%s:%s" % (auth[1], auth[2])).encode("utf-8")).decode("ascii")
+            token = base64.b64encode((f"{auth[1]}:{auth[2]}").encode()).decode("ascii")
             self.headers["Authorization"] = "Basic " + token
             self._secrets += [auth[1], auth[2], token]
         self.validate_certs = validate_certs
@@ -167,7 +167,7 @@ class ApiClient:
         if body is not None:
             data = json.dumps(body).encode("utf-8")
             headers["Content-Type"] = "application/json"
-        self.calls.append("%s %s" % (method, path))
+        self.calls.append(f"{method} {path}")
         try:
             if self.ca_path:
                 status, raw = self.opener(
@@ -176,7 +176,7 @@ class ApiClient:
             else:
                 status, raw = self.opener(url, method, data, headers, self.validate_certs, self.timeout)
         except Exception as exc:
-            raise ApiError("%s: %s %s failed: %s" % (self.what, method, url, self.scrub(exc)))
+            raise ApiError(f"{self.what}: {method} {url} failed: {self.scrub(exc)}") from exc
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else (raw or "")
         try:
             payload = json.loads(text) if text.strip() else None
@@ -185,14 +185,12 @@ class ApiClient:
         if status not in ok:
             detail = _error_detail(payload) or text.strip()[:300]
             raise ApiError(
-                "%s: %s %s answered HTTP %s: %s" % (self.what, method, path, status, self.scrub(detail)),
+                f"{self.what}: {method} {path} answered HTTP {status}: {self.scrub(detail)}",
                 status=status,
                 body=payload,
             )
         if payload is None and text.strip():
-            raise ApiError(
-                "%s: %s %s did not answer JSON: %s" % (self.what, method, path, self.scrub(text[:200])), status=status
-            )
+            raise ApiError(f"{self.what}: {method} {path} did not answer JSON: {self.scrub(text[:200])}", status=status)
         return payload
 
 
@@ -200,9 +198,9 @@ def _error_detail(payload: t.Any) -> str | None:
     if isinstance(payload, dict):
         for key in ("message", "msg", "error", "errorMessage", "text"):
             if payload.get(key):
-                return "%s" % payload[key]
+                return f"{payload[key]}"
         if payload.get("validations"):
-            return "validation failed: %s" % json.dumps(payload["validations"], sort_keys=True)
+            return "validation failed: {}".format(json.dumps(payload["validations"], sort_keys=True))
     if isinstance(payload, list) and payload and isinstance(payload[0], dict) and payload[0].get("text"):
         return str(payload[0]["text"])
     return None

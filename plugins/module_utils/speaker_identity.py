@@ -124,7 +124,7 @@ class IdentityError(Exception):
     """A failure a person can act on; ``changed`` says whether something was already written."""
 
     def __init__(self, message: str, changed: bool = False) -> None:
-        super(IdentityError, self).__init__(message)
+        super().__init__(message)
         self.changed = changed
 
 
@@ -159,24 +159,22 @@ class Kube:
         from kubernetes.client.exceptions import ApiException
 
         cls, suffix, namespaced = self._METHODS[kind]
-        fn = getattr(getattr(client, cls)(self.api), "%s_%s" % (verb, suffix))
+        fn = getattr(getattr(client, cls)(self.api), f"{verb}_{suffix}")
         args: list[t.Any] = ([name] if name is not None else []) + ([namespace] if namespaced else [])
         if body is not None:
             args.append(body)
-        where = "%s %s" % (kind, "/".join(x for x in ((namespace if namespaced else None), name) if x))
+        where = "{} {}".format(kind, "/".join(x for x in ((namespace if namespaced else None), name) if x))
         try:
             resp = fn(*args, _preload_content=False, _request_timeout=REQUEST_TIMEOUT)
         except ApiException as exc:
             if missing_ok and exc.status == 404:
                 return None
-            raise IdentityError(
-                "%s %s: HTTP %s %s%s" % (verb, where.strip(), exc.status, exc.reason, _api_message(exc))
-            )
+            raise IdentityError(f"{verb} {where.strip()}: HTTP {exc.status} {exc.reason}{_api_message(exc)}") from exc
         except Exception as exc:  # urllib3 / socket errors: say which server
             raise IdentityError(
-                "%s %s: cannot reach the API server %s (%s)"
-                % (verb, where.strip(), self.api.configuration.host, type(exc).__name__)
-            )
+                f"{verb} {where.strip()}: cannot reach the API server {self.api.configuration.host} "
+                f"({type(exc).__name__})"
+            ) from exc
         data = resp.data
         return json.loads(data) if data else {}
 
@@ -197,7 +195,7 @@ class Kube:
         from kubernetes.client.exceptions import ApiException
 
         cls, suffix, namespaced = self._METHODS[kind]
-        fn = getattr(getattr(client, cls)(self.api), "list_%s" % suffix)
+        fn = getattr(getattr(client, cls)(self.api), f"list_{suffix}")
         try:
             resp = fn(
                 *([namespace] if namespaced else []),
@@ -207,20 +205,20 @@ class Kube:
             )
         except ApiException as exc:
             raise IdentityError(
-                "list %s in %s: HTTP %s %s%s" % (kind, namespace, exc.status, exc.reason, _api_message(exc))
-            )
+                f"list {kind} in {namespace}: HTTP {exc.status} {exc.reason}{_api_message(exc)}"
+            ) from exc
         except Exception as exc:
             raise IdentityError(
-                "list %s in %s: cannot reach the API server %s (%s)"
-                % (kind, namespace, self.api.configuration.host, type(exc).__name__)
-            )
+                f"list {kind} in {namespace}: cannot reach the API server {self.api.configuration.host} "
+                f"({type(exc).__name__})"
+            ) from exc
         return (json.loads(resp.data) if resp.data else {}).get("items") or []
 
 
 def _api_message(exc: Exception) -> str:
     try:
         return ": " + str(json.loads(getattr(exc, "body"))["message"])  # noqa: B009 (exc is typed Exception)
-    except Exception:
+    except Exception:  # noqa: BLE001 - a best-effort detail: whatever the body is, the caller's error is still raised
         return ""
 
 
@@ -301,7 +299,9 @@ def managed_view(kind: str, obj: Json | None) -> Json | None:
 
 def _ref(kind: str, obj: Json) -> str:
     meta = obj["metadata"]
-    return "%s %s" % (kind, "%s/%s" % (meta["namespace"], meta["name"]) if meta.get("namespace") else meta["name"])
+    return "{} {}".format(
+        kind, "{}/{}".format(meta["namespace"], meta["name"]) if meta.get("namespace") else meta["name"]
+    )
 
 
 class SpeakerIdentity:
@@ -324,9 +324,9 @@ class SpeakerIdentity:
             return getattr(self.kube, verb)(*args)
         except IdentityError as exc:
             raise IdentityError(
-                "%s: %s (done before it: %s)" % (command, exc, "; ".join(self.commands[:-1]) or "nothing"),
+                "{}: {} (done before it: {})".format(command, exc, "; ".join(self.commands[:-1]) or "nothing"),
                 changed=len(self.commands) > 1,
-            )
+            ) from exc
 
     def run(self) -> t.Any:
         name, ns = self.p["name"], self.p["namespace"]
@@ -334,9 +334,9 @@ class SpeakerIdentity:
             return self._absent(name, ns)
         if self.kube.get("Namespace", None, ns) is None:
             if not self.p["create_namespace"]:
-                raise IdentityError("namespace %s does not exist (create it, or set create_namespace: true)" % ns)
+                raise IdentityError(f"namespace {ns} does not exist (create it, or set create_namespace: true)")
             self._do(
-                "create Namespace %s" % ns,
+                f"create Namespace {ns}",
                 "create",
                 "Namespace",
                 None,
@@ -349,7 +349,7 @@ class SpeakerIdentity:
             changed=self.changed,
             commands=self.commands,
             diff=dict(before=self.before, after=self.after),
-            service_account="system:serviceaccount:%s:%s" % (ns, name),
+            service_account=f"system:serviceaccount:{ns}:{name}",
             secret=secret,
             token=token,
             ca_cert=ca,
@@ -371,8 +371,9 @@ class SpeakerIdentity:
         if kind.endswith("Binding") and live.get("roleRef") != want["roleRef"]:
             # roleRef is immutable: replace the binding
             self._do(
-                "delete %s (roleRef %s/%s cannot change)"
-                % (key, live["roleRef"].get("kind"), live["roleRef"].get("name")),
+                "delete {} (roleRef {}/{} cannot change)".format(
+                    key, live["roleRef"].get("kind"), live["roleRef"].get("name")
+                ),
                 "delete",
                 kind,
                 ns,
@@ -387,15 +388,15 @@ class SpeakerIdentity:
                 body[field] = want[field]
         before, after = self.before[key] or {}, self.after[key] or {}
         what = [f for f in ("labels", "rules", "subjects") if before.get(f) != after.get(f)]
-        self._do("update %s (%s)" % (key, ", ".join(what)), "replace", kind, ns, name, body)
+        self._do("update {} ({})".format(key, ", ".join(what)), "replace", kind, ns, name, body)
 
     def _token_secrets(self, name: str, ns: str) -> list[Json]:
         """This module's token Secrets for ServiceAccount ``name`` (``NAME-token``, ``NAME-token-xxxxx`` after a
         rotation), newest first."""
-        base = "%s-token" % name
+        base = f"{name}-token"
         found = [
             sec
-            for sec in self.kube.list("Secret", ns, ",".join("%s=%s" % kv for kv in sorted(LABELS.items())))
+            for sec in self.kube.list("Secret", ns, ",".join("{}={}".format(*kv) for kv in sorted(LABELS.items())))
             if sec["metadata"]["name"] == base or sec["metadata"]["name"].startswith(base + "-")
         ]
         named = self.kube.get("Secret", ns, base)
@@ -415,7 +416,7 @@ class SpeakerIdentity:
         Secret under a new name (``generateName``), waits for its token, and only then deletes the old ones, so
         there is no moment without a valid token for the play to write.
         """
-        base = "%s-token" % name
+        base = f"{name}-token"
         want: Json = {
             "apiVersion": "v1",
             "kind": "Secret",
@@ -438,7 +439,7 @@ class SpeakerIdentity:
             if current.get("type") != TOKEN_TYPE or managed_view("Secret", current) != managed_view(
                 "Secret", dict(want, metadata=dict(want["metadata"], name=current["metadata"]["name"]))
             ):
-                reason = "it is not a token Secret for ServiceAccount %s" % name
+                reason = f"it is not a token Secret for ServiceAccount {name}"
             elif sa is not None and bound_uid and bound_uid != sa["metadata"].get("uid"):
                 reason = "its ServiceAccount was re-created, so the token is no longer valid"
             elif self.p["rotate_token"]:
@@ -448,7 +449,7 @@ class SpeakerIdentity:
                 self.after[_ref("Secret", sec)] = managed_view("Secret", sec) if sec is current else None
             for old in secrets[1:]:  # left over from a rotation that stopped half-way
                 self._do(
-                    "delete %s (an older token; %s is in use)" % (_ref("Secret", old), current["metadata"]["name"]),
+                    "delete {} (an older token; {} is in use)".format(_ref("Secret", old), current["metadata"]["name"]),
                     "delete",
                     "Secret",
                     ns,
@@ -461,8 +462,7 @@ class SpeakerIdentity:
             del new["metadata"]["name"]
             new["metadata"]["generateName"] = base + "-"
             created = self._do(
-                "create Secret %s/%s-xxxxx (a new token for ServiceAccount %s; rotate_token was set)"
-                % (ns, base, name),
+                f"create Secret {ns}/{base}-xxxxx (a new token for ServiceAccount {name}; rotate_token was set)",
                 "create",
                 "Secret",
                 ns,
@@ -476,7 +476,7 @@ class SpeakerIdentity:
             for old in secrets:
                 self.after[_ref("Secret", old)] = None
                 self._do(
-                    "delete %s (replaced by %s)" % (_ref("Secret", old), new_name),
+                    "delete {} (replaced by {})".format(_ref("Secret", old), new_name),
                     "delete",
                     "Secret",
                     ns,
@@ -485,10 +485,12 @@ class SpeakerIdentity:
             return (new_name,) + token
         for old in secrets:  # none, or all invalid: replace them with NAME-token
             self.after[_ref("Secret", old)] = None
-            self._do("delete %s (%s)" % (_ref("Secret", old), reason), "delete", "Secret", ns, old["metadata"]["name"])
+            self._do(
+                "delete {} ({})".format(_ref("Secret", old), reason), "delete", "Secret", ns, old["metadata"]["name"]
+            )
         self.after[_ref("Secret", want)] = managed_view("Secret", want)
         self._do(
-            "create %s (a long-lived token for ServiceAccount %s)" % (_ref("Secret", want), name),
+            "create {} (a long-lived token for ServiceAccount {})".format(_ref("Secret", want), name),
             "create",
             "Secret",
             ns,
@@ -507,8 +509,8 @@ class SpeakerIdentity:
                 return (base64.b64decode(data["token"]).decode(), base64.b64decode(data.get("ca.crt") or "").decode())
             if time.time() >= deadline:
                 raise IdentityError(
-                    "Secret %s/%s: no token after %ss: is the token controller (kube-controller-manager) running?"
-                    % (ns, secret_name, self.p["token_timeout"]),
+                    f"Secret {ns}/{secret_name}: no token after {self.p['token_timeout']}s: is the token controller "
+                    "(kube-controller-manager) running?",
                     changed=self.changed,
                 )
             time.sleep(0.5)
@@ -527,7 +529,7 @@ class SpeakerIdentity:
         ]
         for kind, namespace, obj_name in order:
             live = self.kube.get(kind, namespace, obj_name)
-            key = "%s %s" % (kind, "%s/%s" % (namespace, obj_name) if namespace else obj_name)
+            key = "{} {}".format(kind, f"{namespace}/{obj_name}" if namespace else obj_name)
             self.before[key] = managed_view(kind, live)
             self.after[key] = None
             if live is not None:
@@ -557,7 +559,7 @@ def cluster_endpoint(configuration: t.Any) -> t.Any:
 def run_module(module: AnsibleModule) -> None:
     p = module.params
     if p["token_timeout"] < 0:
-        module.fail_json(msg="token_timeout: %r must be 0 or more seconds" % p["token_timeout"])
+        module.fail_json(msg="token_timeout: {!r} must be 0 or more seconds".format(p["token_timeout"]))
     try:
         api = get_client(module)
     except K8sAuthError as exc:

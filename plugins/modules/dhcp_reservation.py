@@ -207,7 +207,6 @@ router_restored:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_module import ARG_SPEC, main_for
 
 

@@ -200,7 +200,6 @@ scopes:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_scope_info import ARG_SPEC, main_for
 
 

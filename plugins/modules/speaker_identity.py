@@ -105,7 +105,9 @@ commands:
   type: list
   elements: str
   returned: always
-  sample: ["create ServiceAccount metallb-system/baremetal-lb-speaker", "update ClusterRole baremetal-lb-speaker (rules)"]
+  sample:
+    - create ServiceAccount metallb-system/baremetal-lb-speaker
+    - update ClusterRole baremetal-lb-speaker (rules)
 service_account:
   description: The user name the speakers act as.
   type: str

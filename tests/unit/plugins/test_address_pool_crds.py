@@ -29,7 +29,7 @@ def test_generated_file_is_up_to_date():
 
 def test_generated_data_equals_speaker_crds():
     generated = _load(GENERATED)
-    assert generated.CRDS == load_crds()
+    assert load_crds() == generated.CRDS
     assert generated.SOURCE_FILES == CRD_FILES
 
 

@@ -19,8 +19,8 @@ from speaker.ipam import ranges as speaker_ranges
 from tests.collection import collection_path
 
 sys.path.insert(0, str(collection_path()))
-from ansible_collections.baremetal.lb.plugins.module_utils import ip_ranges  # noqa: E402
-from ansible_collections.baremetal.lb.plugins.module_utils import metallb_pool as mp  # noqa: E402
+from ansible_collections.baremetal.lb.plugins.module_utils import ip_ranges
+from ansible_collections.baremetal.lb.plugins.module_utils import metallb_pool as mp
 
 ENTRIES = [
     # accepted

@@ -9,8 +9,8 @@ from __future__ import annotations
 import copy
 
 import pytest
-
 from ansible_collections.baremetal.lb.plugins.module_utils import metallb_pool as mp
+
 from speaker.config.cluster import build_config
 
 

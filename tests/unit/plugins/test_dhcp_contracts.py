@@ -15,14 +15,14 @@ from typing import Any
 import pytest
 
 from tests.collection import ansible_doc, collection_path, run_module
+from tests.fakes.openwrt_router import FakeOpenwrt
 from tests.fakes.opnsense import FakeOpnsense
 from tests.fakes.pfsense import FakePfsense
-from tests.fakes.openwrt_router import FakeOpenwrt
 
 sys.path.insert(0, str(collection_path()))
-from ansible_collections.baremetal.lb.plugins.module_utils import dhcp_backend  # noqa: E402
-from ansible_collections.baremetal.lb.plugins.module_utils.backend_opnsense import make_opnsense_backend  # noqa: E402
-from ansible_collections.baremetal.lb.plugins.module_utils.backend_pfsense import PfsenseBackend  # noqa: E402
+from ansible_collections.baremetal.lb.plugins.module_utils import dhcp_backend
+from ansible_collections.baremetal.lb.plugins.module_utils.backend_opnsense import make_opnsense_backend
+from ansible_collections.baremetal.lb.plugins.module_utils.backend_pfsense import PfsenseBackend
 
 LAN_UUID = "5a6b0c1d-0000-4000-8000-00000000c0a1"  # the recorded Kea subnet (tests/data/opnsense)
 

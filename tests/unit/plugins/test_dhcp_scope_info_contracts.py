@@ -19,10 +19,12 @@ from tests.collection import collection_path, run_module
 from tests.fakes.pfsense import FakePfsense
 
 sys.path.insert(0, str(collection_path()))
-from ansible_collections.baremetal.lb.plugins.module_utils import dhcp_backend  # noqa: E402
-from ansible_collections.baremetal.lb.plugins.module_utils import dhcp_module  # noqa: E402
-from ansible_collections.baremetal.lb.plugins.module_utils import dhcp_scope_info  # noqa: E402
-from ansible_collections.baremetal.lb.plugins.module_utils.backend_pfsense import PfsenseBackend  # noqa: E402
+from ansible_collections.baremetal.lb.plugins.module_utils import (
+    dhcp_backend,
+    dhcp_module,
+    dhcp_scope_info,
+)
+from ansible_collections.baremetal.lb.plugins.module_utils.backend_pfsense import PfsenseBackend
 
 NOW = 1_790_000_000  # a fixed "now" for expires_in
 

@@ -18,7 +18,7 @@ import pytest
 from tests.collection import collection_path
 
 sys.path.insert(0, str(collection_path()))
-from ansible_collections.baremetal.lb.plugins.module_utils import backend_dnsmasq, dhcp_backend  # noqa: E402
+from ansible_collections.baremetal.lb.plugins.module_utils import backend_dnsmasq, dhcp_backend
 
 ADMIN = "# LAN\ndhcp-range=set:lan,198.51.100.100,198.51.100.250,255.255.255.0,10m\n"
 MARK = "# baremetal-lb: reserved {} (baremetal.lb.dhcp_reservation); was: dhcp-range=set:lan,{}"

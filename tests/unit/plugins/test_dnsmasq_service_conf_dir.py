@@ -15,7 +15,7 @@ import pytest
 from tests.collection import collection_path
 
 sys.path.insert(0, str(collection_path()))
-from ansible_collections.baremetal.lb.plugins.module_utils import backend_dnsmasq  # noqa: E402
+from ansible_collections.baremetal.lb.plugins.module_utils import backend_dnsmasq
 
 
 @pytest.fixture

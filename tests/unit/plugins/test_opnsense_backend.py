@@ -16,11 +16,10 @@ from typing import Any
 
 import pytest
 import yaml
-
-from tests.fakes.opnsense import HOST, RANGE, TAG, FakeOpnsense
-
 from ansible_collections.baremetal.lb.plugins.module_utils import dhcp_backend, dhcp_scope_info
 from ansible_collections.baremetal.lb.plugins.module_utils.backend_opnsense import make_opnsense_backend
+
+from tests.fakes.opnsense import HOST, RANGE, TAG, FakeOpnsense
 
 LAN = "5a6b0c1d-0000-4000-8000-00000000c0a1"  # the recorded Kea subnet 10.1.1.0/24
 D001, D002 = "5a6b0c1d-0000-4000-8000-00000000d001", "5a6b0c1d-0000-4000-8000-00000000d002"
@@ -97,7 +96,7 @@ def test_kea_gateways_from_the_routers_dict_are_refused(opn, routers, rng, refus
     opn.kea["subnet4"][LAN]["option_data"]["routers"] = routers
     opn.kea["subnet4"][LAN]["pools"] = "10.1.1.1-10.1.1.250"
     if refused:
-        with pytest.raises(dhcp_backend.ReservationError, match=r"%s in range .* is the gateway" % refused):
+        with pytest.raises(dhcp_backend.ReservationError, match=rf"{refused} in range .* is the gateway"):
             run(opn, rng)
         assert writes(opn) == []
     else:  # an empty list reads {"": {"value": "", "selected": 1}}: no gateway, nothing to refuse
@@ -105,8 +104,8 @@ def test_kea_gateways_from_the_routers_dict_are_refused(opn, routers, rng, refus
 
 
 def test_ten_successive_reservations_in_one_kea_subnet_fit_the_255_byte_description(opn):
-    bands = ["10.1.1.%d-10.1.1.%d" % (250 - 5 * i - 4, 250 - 5 * i) for i in range(5)]  # 246-250 down to 226-230
-    bands += ["10.1.1.%d-10.1.1.%d" % (110 + 10 * i, 114 + 10 * i) for i in range(5)]  # splits: 110-114 ... 150-154
+    bands = [f"10.1.1.{250 - 5 * i - 4}-10.1.1.{250 - 5 * i}" for i in range(5)]  # 246-250 down to 226-230
+    bands += [f"10.1.1.{110 + 10 * i}-10.1.1.{114 + 10 * i}" for i in range(5)]  # splits: 110-114 ... 150-154
     for rng in bands:
         assert run(opn, rng)["changed"], rng
         assert run(opn, rng)["changed"] is False, rng  # the second run reports no change
@@ -305,8 +304,8 @@ def test_dnsmasq_a_range_taken_whole_comes_back(opn):
 
 
 def test_ten_successive_reservations_in_one_dnsmasq_scope(opn):
-    bands = ["10.1.1.%d-10.1.1.%d" % (250 - 5 * i - 4, 250 - 5 * i) for i in range(5)]
-    bands += ["10.1.1.%d-10.1.1.%d" % (110 + 10 * i, 114 + 10 * i) for i in range(5)]
+    bands = [f"10.1.1.{250 - 5 * i - 4}-10.1.1.{250 - 5 * i}" for i in range(5)]
+    bands += [f"10.1.1.{110 + 10 * i}-10.1.1.{114 + 10 * i}" for i in range(5)]
     for rng in bands:
         assert run(opn, rng, "dnsmasq")["changed"], rng
         assert run(opn, rng, "dnsmasq")["changed"] is False, rng

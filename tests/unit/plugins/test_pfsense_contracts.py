@@ -21,10 +21,12 @@ from tests.collection import collection_path
 from tests.fakes.pfsense import ENDPOINTS, ERRORS, FakePfsense, plain_http, privilege
 
 sys.path.insert(0, str(collection_path()))
-from ansible_collections.baremetal.lb.plugins.module_utils import dhcp_backend  # noqa: E402
-from ansible_collections.baremetal.lb.plugins.module_utils import dhcp_scope_info  # noqa: E402
-from ansible_collections.baremetal.lb.plugins.module_utils import backend_pfsense  # noqa: E402
-from ansible_collections.baremetal.lb.plugins.module_utils.backend_pfsense import PfsenseBackend  # noqa: E402
+from ansible_collections.baremetal.lb.plugins.module_utils import (
+    backend_pfsense,
+    dhcp_backend,
+    dhcp_scope_info,
+)
+from ansible_collections.baremetal.lb.plugins.module_utils.backend_pfsense import PfsenseBackend
 
 REPO = Path(__file__).resolve().parents[3]
 KEY = {"api_key": "pf-secret-key"}
@@ -280,11 +282,11 @@ def test_a_stopped_dhcp_service_is_refused_before_any_change(pf):
 
 
 def test_ten_reservations_in_one_scope_then_released_in_turn(pf):
-    bands = ["10.1.1.%d-10.1.1.%d" % (249 - 2 * i, 250 - 2 * i) for i in range(10)]  # 249-250, 247-248, ...
+    bands = [f"10.1.1.{249 - 2 * i}-10.1.1.{250 - 2 * i}" for i in range(10)]  # 249-250, 247-248, ...
     for i, band in enumerate(bands):
         res = run(pf, band)
         assert res["changed"], band
-        assert pf.servers["lan"]["range_to"] == "10.1.1.%d" % (248 - 2 * i)
+        assert pf.servers["lan"]["range_to"] == f"10.1.1.{248 - 2 * i}"
     assert [run(pf, band)["changed"] for band in bands] == [False] * 10  # second run: no change
     (alias,) = pf.aliases
     assert len(alias["address"]) == 20 and len(alias["detail"]) == 20

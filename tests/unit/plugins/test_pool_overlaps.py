@@ -10,9 +10,8 @@ import pytest
 from tests.collection import VENV_BIN, ansible_env, collection_path
 
 sys.path.insert(0, str(collection_path()))
-from ansible.errors import AnsibleFilterError  # noqa: E402
-
-from ansible_collections.baremetal.lb.plugins.filter.pool_overlaps import FilterModule, pool_overlaps  # noqa: E402
+from ansible.errors import AnsibleFilterError
+from ansible_collections.baremetal.lb.plugins.filter.pool_overlaps import FilterModule, pool_overlaps
 
 
 def test_names_both_pools_both_entries_and_the_shared_addresses():

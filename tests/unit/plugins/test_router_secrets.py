@@ -13,21 +13,21 @@ import base64
 import importlib
 import json
 import sys
-from typing import Any
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import yaml
 
 from tests.collection import collection_path
-from tests.fakes.opnsense import FakeOpnsense
 from tests.fakes.openwrt_router import PASSWORD as WRT_PASSWORD
 from tests.fakes.openwrt_router import USER as WRT_USER
 from tests.fakes.openwrt_router import FakeOpenwrt
+from tests.fakes.opnsense import FakeOpnsense
 from tests.fakes.pfsense import FakePfsense
 
 sys.path.insert(0, str(collection_path()))
-from ansible_collections.baremetal.lb.plugins.module_utils import dhcp_module, dhcp_scope_info  # noqa: E402
+from ansible_collections.baremetal.lb.plugins.module_utils import dhcp_module, dhcp_scope_info
 
 BAND = "10.1.1.240-10.1.1.250"  # in the pfSense and OPNsense fakes' LAN
 WRT_BAND = "192.168.1.240-192.168.1.249"  # in OpenWrt's default LAN (192.168.1.100-249)
@@ -60,7 +60,7 @@ class RecordingModule:
         raise Exited()
 
     def run_command(self, argv: list[str]) -> tuple[int, str, str]:  # pragma: no cover - API backends only
-        raise AssertionError("an API backend ran a command: %r" % (argv,))
+        raise AssertionError(f"an API backend ran a command: {argv!r}")
 
 
 def secret_options(spec: dict[str, Any]) -> list[str]:

@@ -14,7 +14,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from ansible_collections.baremetal.lb.plugins.module_utils import dhcp_backend
 from ansible_collections.baremetal.lb.plugins.module_utils.backend_kea import KeaBackend
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_backend import ApplyError, ReservationError
@@ -37,7 +36,7 @@ def kea_pool_text(text: str) -> str:
     for net in ipaddress.summarize_address_range(first, last):
         if net.num_addresses == int(last) - int(first) + 1:
             return str(net)
-    return "%s-%s" % (first, last)
+    return f"{first}-{last}"
 
 
 class FakeControlAgent:
@@ -99,7 +98,7 @@ class FakeControlAgent:
                 self._normalised_subnet(subnet) if s["id"] == subnet["id"] else s for s in self.config["subnet4"]
             ]
             return {"result": 0, "text": "IPv4 subnet updated"}  # subnet_cmds docs (Kea ARM, "subnet4-update")
-        raise AssertionError("the fake has no recorded reply for %s" % command)
+        raise AssertionError(f"the fake has no recorded reply for {command}")
 
     def _normalised(self, dhcp4):
         out = copy.deepcopy(dhcp4)
@@ -176,6 +175,16 @@ def test_an_active_lease_in_the_band_refuses_unless_accepted():
     assert kea.config == before and "config-set" not in kea.commands()
     result = dhcp_backend.run(backend(kea), "198.51.100.100-198.51.100.109", accept_active_leases=True)
     assert result["changed"] and kea.pools() == ["198.51.100.110-198.51.100.199"]
+
+
+def test_a_lease_says_its_time_left_in_whole_seconds_on_a_real_clock():
+    # time.time() has a fraction; the message said "%ds" (truncated) before the f-string rewrite and still must.
+    kea = FakeControlAgent()
+    kea.add_lease()
+    b = backend(kea)
+    b.now = lambda: NOW + 0.75
+    with pytest.raises(ReservationError, match=r"laptop \(expires in 539s\)"):
+        dhcp_backend.run(b, "198.51.100.100-198.51.100.109")
 
 
 def test_an_expired_lease_does_not_count():

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from ansible_collections.baremetal.lb.plugins.module_utils import backend_pfsense as pfs
 from ansible_collections.baremetal.lb.plugins.module_utils.dhcp_backend import ReservationError
 
@@ -81,8 +80,8 @@ def test_records_live_in_the_details_and_survive_a_round_trip():
 def test_one_record_per_detail_keeps_every_field_small_however_many_reservations():
     entries = [
         {
-            "range": "10.1.1.%d" % (250 - i),
-            "replaced": [{"from": "10.1.1.100-10.1.1.%d" % (250 - i), "to": ["10.1.1.100-10.1.1.%d" % (249 - i)]}],
+            "range": f"10.1.1.{250 - i}",
+            "replaced": [{"from": f"10.1.1.100-10.1.1.{250 - i}", "to": [f"10.1.1.100-10.1.1.{249 - i}"]}],
         }
         for i in range(100)
     ]

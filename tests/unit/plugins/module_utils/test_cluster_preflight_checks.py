@@ -12,7 +12,6 @@ import json
 import os
 
 import pytest
-
 from ansible_collections.baremetal.lb.plugins.module_utils import cluster_preflight as cp
 
 EXCLUDE = cp.EXCLUDE_LABEL
@@ -220,7 +219,7 @@ def test_strict_arp_fix_changes_one_line_and_keeps_the_rest():
     config_map = kube_proxy(kubeadm_conf())
     fixed = cp.strict_arp_fix(config_map)
     old, new = config_map["data"]["config.conf"].splitlines(), fixed["data"]["config.conf"].splitlines()
-    changed = [(a, b) for a, b in zip(old, new) if a != b]
+    changed = [(a, b) for a, b in zip(old, new, strict=False) if a != b]  # lengths: asserted below
     assert changed == [("  strictARP: false", "  strictARP: true")]
     assert len(old) == len(new)
     assert config_map["data"]["config.conf"] == kubeadm_conf()  # input not mutated

@@ -6,21 +6,20 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from ansible_collections.baremetal.lb.plugins.module_utils import dhcp_ranges as dr
 from ansible_collections.baremetal.lb.plugins.module_utils import ip_ranges
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 NET = ipaddress.ip_network("10.1.1.0/24")
 
 
-def R(text: str) -> ip_ranges.IPRange:
+def span(text: str) -> ip_ranges.IPRange:
     return dr.parse_range(text)
 
 
 def scope(*ranges: str, occupants=()) -> dr.Scope:
-    return dr.Scope("lan", NET, tuple(R(r) for r in ranges), tuple(occupants))
+    return dr.Scope("lan", NET, tuple(span(r) for r in ranges), tuple(occupants))
 
 
 @pytest.mark.parametrize(
@@ -35,7 +34,7 @@ def scope(*ranges: str, occupants=()) -> dr.Scope:
     ],
 )
 def test_parse(text, first, last):
-    r = R(text)
+    r = span(text)
     assert (str(r.first), str(r.last)) == (first, last)
 
 
@@ -52,7 +51,7 @@ def test_parse(text, first, last):
 )
 def test_parse_errors_name_the_value(text, message):
     with pytest.raises(dr.RangeError, match=message):
-        R(text)
+        span(text)
 
 
 @pytest.mark.parametrize(
@@ -85,21 +84,21 @@ def test_parse_errors_name_the_value(text, message):
     ],
 )
 def test_plan_present(ranges, request_, after, command):
-    plan = dr.plan_present(scope(*ranges), R(request_))
+    plan = dr.plan_present(scope(*ranges), span(request_))
     assert [str(r) for r in plan.ranges_after] == after
     assert command in plan.commands
 
 
 def test_already_outside_is_no_change():
-    plan = dr.plan_present(scope("10.1.1.100-10.1.1.239"), R("10.1.1.240-10.1.1.250"))
+    plan = dr.plan_present(scope("10.1.1.100-10.1.1.239"), span("10.1.1.240-10.1.1.250"))
     assert not plan.changed and plan.commands == []
 
 
 def test_refuses_to_empty_the_scope_and_splits_beyond_max_ranges():
     with pytest.raises(dr.Conflict, match="no dynamic range"):
-        dr.plan_present(scope("10.1.1.240-10.1.1.245"), R("10.1.1.240-10.1.1.250"))
+        dr.plan_present(scope("10.1.1.240-10.1.1.245"), span("10.1.1.240-10.1.1.250"))
     with pytest.raises(dr.Conflict, match="at most 1 dynamic range"):
-        dr.plan_present(scope("10.1.1.100-10.1.1.250"), R("10.1.1.150-10.1.1.160"), max_ranges=1)
+        dr.plan_present(scope("10.1.1.100-10.1.1.250"), span("10.1.1.150-10.1.1.160"), max_ranges=1)
 
 
 @pytest.mark.parametrize(
@@ -132,25 +131,25 @@ def test_refuses_to_empty_the_scope_and_splits_beyond_max_ranges():
 def test_refusals_name_address_and_object(request_, occupant, accept, message):
     s = scope("10.1.1.100-10.1.1.250", occupants=[occupant] if occupant else [])
     with pytest.raises(dr.Conflict) as exc:
-        dr.check_request(s, R(request_), accept)
+        dr.check_request(s, span(request_), accept)
     assert message in str(exc.value)
 
 
 def test_active_lease_accepted_on_request_warns():
     lease = dr.Occupant(ipaddress.ip_address("10.1.1.241"), "active lease", "laptop")
-    warnings = dr.check_request(scope("10.1.1.100-10.1.1.250", occupants=[lease]), R("10.1.1.240-10.1.1.250"), True)
+    warnings = dr.check_request(scope("10.1.1.100-10.1.1.250", occupants=[lease]), span("10.1.1.240-10.1.1.250"), True)
     assert len(warnings) == 1 and "10.1.1.241" in warnings[0]
 
 
 def test_absent_reverses_exactly_the_marker_and_refuses_when_changed_by_hand():
     s = scope("10.1.1.100-10.1.1.250")
-    req = R("10.1.1.150-10.1.1.160")
+    req = span("10.1.1.150-10.1.1.160")
     plan = dr.plan_present(s, req)
     entries = dr.merge_marker([], req, plan)
     after = dr.Scope("lan", NET, plan.ranges_after, ())
     back = dr.plan_absent(after, req, dr.marker_replacements(dr.find_marker(entries, req)))
     assert back.ranges_after == s.ranges
-    hand = dr.Scope("lan", NET, (R("10.1.1.100-10.1.1.140"), R("10.1.1.161-10.1.1.250")), ())
+    hand = dr.Scope("lan", NET, (span("10.1.1.100-10.1.1.140"), span("10.1.1.161-10.1.1.250")), ())
     with pytest.raises(dr.Conflict, match="10.1.1.100-10.1.1.149 .* is no longer a dynamic range"):
         dr.plan_absent(hand, req, dr.marker_replacements(entries[0]))
 
@@ -172,7 +171,7 @@ def test_present_then_absent_round_trips_and_never_touches_outside(pairs, a, b):
         ranges.append(f"10.1.1.{lo}-10.1.1.{hi}")
     ranges.sort(key=lambda t: int(t.split("-")[0].rsplit(".", 1)[1]))
     s = scope(*ranges)
-    req = R(f"10.1.1.{min(a, b)}-10.1.1.{max(a, b)}")
+    req = span(f"10.1.1.{min(a, b)}-10.1.1.{max(a, b)}")
     try:
         plan = dr.plan_present(s, req)
     except dr.Conflict:
@@ -197,15 +196,15 @@ def test_present_then_absent_round_trips_and_never_touches_outside(pairs, a, b):
 def reserve_all(s: dr.Scope, bands: list[str]) -> tuple[dr.Scope, list[dict]]:
     entries: list[dict] = []
     for band in bands:
-        plan = dr.plan_present(s, R(band))
+        plan = dr.plan_present(s, span(band))
         if plan.changed:
-            entries = dr.merge_marker(entries, R(band), plan)
+            entries = dr.merge_marker(entries, span(band), plan)
         s = s._replace(ranges=plan.ranges_after)
     return s, entries
 
 
 def release(s: dr.Scope, entries: list[dict], band: str, max_ranges: int | None = None) -> tuple[dr.Scope, list]:
-    plan, entries = dr.plan_release(s, R(band), entries, max_ranges)
+    plan, entries = dr.plan_release(s, span(band), entries, max_ranges)
     return s._replace(ranges=plan.ranges_after), entries
 
 
@@ -231,14 +230,14 @@ def test_a_release_the_router_cannot_hold_is_refused_naming_the_newer_band():
     """OpenWrt holds one range: giving back the end band while a newer one is cut below it would need two."""
     s, entries = reserve_all(scope("10.1.1.100-10.1.1.250"), ["10.1.1.240-10.1.1.250", "10.1.1.230-10.1.1.239"])
     with pytest.raises(dr.Conflict, match=r"at most 1 dynamic range.*made after it first \(10.1.1.230-10.1.1.239\)"):
-        dr.plan_release(s, R("10.1.1.240-10.1.1.250"), entries, 1)
+        dr.plan_release(s, span("10.1.1.240-10.1.1.250"), entries, 1)
 
 
 def test_a_newer_band_changed_by_hand_is_refused_naming_both():
     s, entries = reserve_all(scope("10.1.1.100-10.1.1.250"), ["10.1.1.240-10.1.1.250", "10.1.1.230-10.1.1.239"])
-    hand = s._replace(ranges=(R("10.1.1.100-10.1.1.199"),))
+    hand = s._replace(ranges=(span("10.1.1.100-10.1.1.199"),))
     with pytest.raises(dr.Conflict, match="cannot give back 10.1.1.240-10.1.1.250 .* cannot give back 10.1.1.230"):
-        dr.plan_release(hand, R("10.1.1.240-10.1.1.250"), entries)
+        dr.plan_release(hand, span("10.1.1.240-10.1.1.250"), entries)
 
 
 @settings(max_examples=200, deadline=None)
@@ -256,12 +255,12 @@ def test_bands_given_back_in_any_order(bands, rnd):
     for lo, width in bands:
         band = f"10.1.1.{lo}-10.1.1.{min(lo + width, 254)}"
         try:
-            plan = dr.plan_present(s, R(band))
+            plan = dr.plan_present(s, span(band))
         except dr.Conflict:
             continue
         if plan.changed:
-            entries = dr.merge_marker(entries, R(band), plan)
-            texts.append(str(R(band)))
+            entries = dr.merge_marker(entries, span(band), plan)
+            texts.append(str(span(band)))
         s = s._replace(ranges=plan.ranges_after)
 
     def addrs(rs):
@@ -271,7 +270,7 @@ def test_bands_given_back_in_any_order(bands, rnd):
     rnd.shuffle(order)
     for i, band in enumerate(order):
         s, entries = release(s, entries, band)
-        held = [R(b) for b in order[i + 1 :]]
+        held = [span(b) for b in order[i + 1 :]]
         assert addrs(s.ranges) == addrs(original.ranges) - addrs(held)
         assert sorted(e["range"] for e in entries) == sorted(order[i + 1 :])
     assert s.ranges == original.ranges

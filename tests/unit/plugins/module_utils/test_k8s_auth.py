@@ -10,10 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from ansible_collections.baremetal.lb.plugins.doc_fragments.k8s_auth import ModuleDocFragment
 from ansible_collections.baremetal.lb.plugins.module_utils import k8s_auth
-
 
 # ------------------------------------------------------------------------------------------------ auth options
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 
 import pytest
-
 from ansible_collections.baremetal.lb.plugins.module_utils import metallb_pool as mp
 
 
@@ -292,7 +291,7 @@ class FakeApiException(Exception):
     def __init__(self, status, message):
         super().__init__(message)
         self.status, self.reason = status, "Internal Server Error"
-        self.body = '{"kind": "Status", "message": "%s"}' % message
+        self.body = f'{{"kind": "Status", "message": "{message}"}}'
 
 
 class FakeCluster:

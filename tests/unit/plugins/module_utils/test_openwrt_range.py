@@ -9,10 +9,9 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
+from ansible_collections.baremetal.lb.plugins.module_utils import openwrt_range as owr
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from ansible_collections.baremetal.lb.plugins.module_utils import openwrt_range as owr
 
 LAN = {"lan": {"device": "br-lan", "proto": "static", "subnet": "192.168.1.1/24"}}
 
@@ -101,9 +100,9 @@ def test_dhcp_calc():
 @settings(max_examples=300, deadline=None)
 @given(prefix=st.integers(16, 29), host=st.integers(1, 2**13), start=st.integers(0, 600), limit=st.integers(1, 600))
 def test_a_dynamic_range_is_inside_the_subnet_and_never_holds_the_router(prefix, host, start, limit):
-    net = ipaddress.ip_network("10.0.0.0/%d" % prefix)
+    net = ipaddress.ip_network(f"10.0.0.0/{prefix}")
     ip = net.network_address + (host % (net.num_addresses - 2)) + 1
-    netifd = {"lan": {"device": "br-lan", "proto": "static", "subnet": "%s/%d" % (ip, prefix)}}
+    netifd = {"lan": {"device": "br-lan", "proto": "static", "subnet": f"{ip}/{prefix}"}}
     for release in owr.RELEASES:
         r = one(release, netifd, start=str(start), limit=str(limit))
         if r.kind != "dynamic":

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import pytest
-
 from ansible_collections.baremetal.lb.plugins.module_utils.openwrt_ubus import UbusClient, UbusError
 
 SID = "a" * 32

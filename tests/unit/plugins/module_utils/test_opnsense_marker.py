@@ -10,7 +10,6 @@ __metaclass__ = type
 import ipaddress
 
 import pytest
-
 from ansible_collections.baremetal.lb.plugins.module_utils.backend_opnsense import (
     DESCRIPTION_BYTES,
     decode_marker,
@@ -48,7 +47,7 @@ def read_back(text, ranges):
 
 
 def test_ten_bands_in_a_24_fit_with_room_for_a_description():
-    bands = ["10.1.1.%d-10.1.1.%d" % (250 - 5 * i - 4, 250 - 5 * i) for i in range(10)]
+    bands = [f"10.1.1.{250 - 5 * i - 4}-10.1.1.{250 - 5 * i}" for i in range(10)]
     entries, ranges = reserve_many("10.1.1.0/24", "10.1.1.100-10.1.1.250", bands)
     text = join_marker("LAN", entries, ipaddress.ip_address("10.1.1.0"))
     assert description_bytes(text) <= DESCRIPTION_BYTES - 120, text  # room for 120 more bytes of description
@@ -60,7 +59,7 @@ def test_ten_bands_in_a_24_fit_with_room_for_a_description():
 
 
 def test_ten_bands_in_a_16_fit():
-    bands = ["10.1.%d.1-10.1.%d.20" % (200 + i, 200 + i) for i in range(10)]
+    bands = [f"10.1.{200 + i}.1-10.1.{200 + i}.20" for i in range(10)]
     entries, ranges = reserve_many("10.1.0.0/16", "10.1.100.1-10.1.250.254", bands)
     text = join_marker("Servers and lab machines", entries, ipaddress.ip_address("10.1.0.0"))
     assert description_bytes(text) <= DESCRIPTION_BYTES, (description_bytes(text), text)

@@ -13,17 +13,16 @@ import ipaddress
 import json
 import ssl
 import threading
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 
+import ansible.module_utils.urls as ansible_urls
 import pytest
+from ansible_collections.baremetal.lb.plugins.module_utils.router_api import ApiClient, ApiError
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-
-import ansible.module_utils.urls as ansible_urls
-from ansible_collections.baremetal.lb.plugins.module_utils.router_api import ApiClient, ApiError
 
 
 def self_signed(tmp: Path) -> tuple[Path, Path]:
@@ -73,7 +72,7 @@ def https_router(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield "https://127.0.0.1:%d" % server.server_address[1], cert
+        yield f"https://127.0.0.1:{server.server_address[1]}", cert
     finally:
         server.shutdown()
         server.server_close()
@@ -96,7 +95,7 @@ def test_one_tls_context_for_all_requests_of_a_client(https_router, contexts_mad
     url, cert = https_router
     client = ApiClient(url, "router", ca_path=str(cert))
     for i in range(5):
-        assert client.request("GET", "/api/%d" % i) == {"path": "/api/%d" % i}
+        assert client.request("GET", f"/api/{i}") == {"path": f"/api/{i}"}
     assert len(contexts_made) == 1 and contexts_made[0]["cafile"] == str(cert)
 
 

@@ -11,7 +11,6 @@ import ast
 from pathlib import Path
 
 import yaml
-
 from ansible_collections.baremetal.lb.plugins.doc_fragments.k8s_auth import ModuleDocFragment
 from ansible_collections.baremetal.lb.plugins.module_utils import k8s_auth
 from ansible_collections.baremetal.lb.plugins.module_utils import metallb_pool as mp

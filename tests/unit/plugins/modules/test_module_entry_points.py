@@ -10,7 +10,6 @@ import json
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.baremetal.lb.plugins.modules import address_pool, dhcp_reservation, speaker_identity
 
 

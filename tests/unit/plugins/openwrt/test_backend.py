@@ -12,8 +12,8 @@ import json
 from typing import Any
 
 import pytest
-
 from ansible_collections.baremetal.lb.plugins.module_utils import dhcp_backend, dhcp_scope_info
+
 from tests.fakes.openwrt_router import ACL_FILE, PASSWORD, FakeOpenwrt
 
 NOW = 1_790_000_000
@@ -75,7 +75,7 @@ def test_bands_given_back_out_of_order_while_one_range_can_hold_them(router):
 @BOTH
 def test_ten_reservations_in_one_scope_each_idempotent_and_no_field_grows(router, transport):
     for last in range(249, 239, -1):
-        addr = "192.168.1.%d" % last
+        addr = f"192.168.1.{last}"
         assert run(router, addr, transport)["changed"] is True, addr
         assert run(router, addr, transport)["changed"] is False, addr
     assert "dhcp.lan.limit='140'\n" in lan(router)
@@ -83,7 +83,7 @@ def test_ten_reservations_in_one_scope_each_idempotent_and_no_field_grows(router
     assert len(items) == 10
     assert max(len(line) for line in items) < 200  # one entry per item: no value grows with the count
     for last in range(240, 250):
-        assert run(router, "192.168.1.%d" % last, transport, state="absent")["changed"] is True
+        assert run(router, f"192.168.1.{last}", transport, state="absent")["changed"] is True
     assert "dhcp.lan.limit='150'\n" in lan(router) and "baremetal_lb" not in router.dhcp_file()
 
 

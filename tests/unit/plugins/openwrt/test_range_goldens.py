@@ -11,16 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from ansible_collections.baremetal.lb.plugins.module_utils import openwrt_range
 from ansible_collections.baremetal.lb.plugins.module_utils.backend_openwrt import parse_uci_show
+
 from tests.unit.plugins.openwrt.goldens import records
 
 IPCALC = records("ipcalc.jsonl")
 
 
 def _id(rec: dict[str, Any]) -> str:
-    return "%s/%s" % (rec["release"], rec["case"])
+    return "{}/{}".format(rec["release"], rec["case"])
 
 
 def test_every_case_of_both_releases_is_recorded():

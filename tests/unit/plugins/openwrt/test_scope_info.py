@@ -9,6 +9,7 @@ import json
 import time
 
 from ansible_collections.baremetal.lb.plugins.module_utils import dhcp_backend, dhcp_scope_info
+
 from tests.collection import run_module
 from tests.fakes.openwrt_router import PASSWORD, FakeOpenwrt
 

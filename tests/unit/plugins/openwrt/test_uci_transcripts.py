@@ -30,7 +30,7 @@ def raw_shipped_dhcp(export_text: str) -> str:
     for line in export_text.splitlines()[1:]:
         m = re.match(r"^\t(option|list) (\S+) '([^']*)'$", line)
         if m and re.fullmatch(r"[\w./:-]+", m.group(3)):
-            out.append("\t%s\t%s\t%s\t# unquoted\n" % (m.group(1), m.group(2), m.group(3)))
+            out.append(f"\t{m.group(1)}\t{m.group(2)}\t{m.group(3)}\t# unquoted\n")
         else:
             out.append(line + "\n")
     return "".join(out)
@@ -56,7 +56,7 @@ def test_all_recorded_steps_are_replayed():
     assert sum(len(g) for _, g in GROUPS) == len(STEPS) == 440
 
 
-@pytest.mark.parametrize("key, steps", GROUPS, ids=["%s/%s" % k for k, _ in GROUPS])
+@pytest.mark.parametrize("key, steps", GROUPS, ids=["{}/{}".format(*k) for k, _ in GROUPS])
 def test_transcript(tmp_path, key, steps):
     config, scenario = key
     root = tmp_path / "root"
@@ -67,7 +67,7 @@ def test_transcript(tmp_path, key, steps):
     for step in steps:
         before = snapshot(root)
         rc, out, err = uci.run(str(root), step["argv"][1:], step.get("stdin", ""))
-        where = "%s/%s/%s %s" % (config, scenario, step["step"], step["argv"])
+        where = "{}/{}/{} {}".format(config, scenario, step["step"], step["argv"])
         assert (rc, out, err) == (step["rc"], step["stdout"], step["stderr"]), where
         after = snapshot(root)
         changed_conf = {k: v for k, v in after.items() if k.startswith("/etc/config/") and before.get(k) != v}
@@ -113,8 +113,8 @@ def test_the_backends_uci_show_parser_agrees_with_the_real_uci_get():
                     for line in step["stdout"].splitlines()[:1]:
                         package = package or line.split(".")[0]
                     if kind is not None:
-                        values["%s.%s" % (package, name)] = kind
-                    values.update({"%s.%s.%s" % (package, name, k): v for k, v in opts.items()})
+                        values[f"{package}.{name}"] = kind
+                    values.update({f"{package}.{name}.{k}": v for k, v in opts.items()})
                 shown[store] = {**shown.get(store, {}), **values}
             elif cmd[0] == "get" and cmd[1] in shown.get(store, {}):
                 value = shown[store][cmd[1]]
