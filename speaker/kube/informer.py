@@ -226,14 +226,7 @@ class Informer:
 
     # --- layer 2: list, then watch until the stream ends ---------------------------------------------
     def _list_then_watch(self) -> None:
-        resp = self._list(_preload_content=False, _request_timeout=REQUEST_TIMEOUT)
-        try:
-            listing = decode(resp.data)
-        finally:
-            resp.release_conn()
-        self._replace(listing.get("items") or [], listing.get("kind", ""))
-        rv = (listing.get("metadata") or {}).get("resourceVersion")
-        self.resource_version = rv
+        self.resource_version = self._relist()
         self.healthy = True
         self.last_error = None
         if not self.synced:
@@ -256,6 +249,22 @@ class Informer:
                     continue
                 self._apply(Change(etype), obj)
                 self.resource_version = rv or self.resource_version
+
+    def _relist(self) -> str | None:
+        """List, make the cache equal to the listing, and return its resourceVersion.
+
+        A method of its own so that the listing (its response body and its ``items``) is gone when the watch
+        starts: held as locals of the watch loop, they kept every listed object alive after the watch replaced
+        it, a second copy of each Service updated since the list (all 10,000 after a cold start: ~20 MiB).
+        """
+        resp = self._list(_preload_content=False, _request_timeout=REQUEST_TIMEOUT)
+        try:
+            listing = decode(resp.data)
+        finally:
+            resp.release_conn()
+        self._replace(listing.get("items") or [], listing.get("kind", ""))
+        rv: str | None = (listing.get("metadata") or {}).get("resourceVersion")
+        return rv
 
     def _replace(self, items: list[dict[str, Any]], list_kind: str) -> None:
         """Make the cache equal to a fresh listing, announcing only what differs."""
