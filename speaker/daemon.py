@@ -7,6 +7,7 @@ then stop watching).
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -41,6 +42,11 @@ log = logging.getLogger(__name__)
 COMPONENT = "baremetal-lb-controller"
 #: After a key arrives, how long the Leases stay in force at most while the heartbeats find the other speakers.
 HEARTBEAT_CATCH_UP = 2.0
+#: The cyclic collector's thresholds for the running speaker (CPython's default is (700, 10, 10)). Its heap is mostly
+#: the caches' API objects, long-lived and without cycles; with the default, a full collection walks all of them
+#: every few thousand new objects, and in a burst of new Services those walks were the slowest answers (p99 330 ms
+#: against 65 ms with this setting, 10,000 Services; design record 0023). Cycles are still collected, less often.
+GC_THRESHOLDS = (700, 10, 1000)
 
 
 class Speaker:
@@ -508,6 +514,7 @@ class Speaker:
 
     # --- lifecycle -----------------------------------------------------------------------------------
     def start(self) -> None:
+        gc.set_threshold(*GC_THRESHOLDS)
         self.status_applier.start()
         self.pool_status_applier.start()
         self.events.start()
