@@ -6,7 +6,9 @@ runs on (``kubectl describe node NODE``, ``kubectl get events -A --field-selecto
 - ``LeaseFallback`` (Warning): Layer 2 tells who is alive from the speakers' Leases, not heartbeats, because there
   is no heartbeat key — failover takes seconds instead of 0.2 s and a node cut off from the API is never fenced.
   Said once the fallback has lasted ``FALLBACK_GRACE`` (a fresh cluster spends about a second on Leases while the
-  allocator leader creates the key's Secret: not worth an Event), and again when the reason changes;
+  allocator leader creates the key's Secret: not worth an Event), and again when a new reason has lasted as long
+  (after an outage, a speaker that lists Secrets before the leader has written the key says "does not exist yet"
+  for a moment: that passing reason is not a second Warning);
   ``LeaseFallbackEnded`` (Normal) when heartbeats take over after a Warning was said.
 - ``HeartbeatKeyMismatch`` (Warning): heartbeats from a sender fail authentication and none of its verify
   (``speaker.liveness.core.KeyMismatchTracker``): that speaker has another key, and the two nodes each think
@@ -41,6 +43,8 @@ def node_event(node: str, type: str, reason: str, message: str) -> Event:
 class FallbackMemory:
     since: float | None = None  # when Layer 2 went on Leases (the caller's clock); None: on heartbeats
     said: str | None = None  # the reason of the last LeaseFallback Warning
+    reason: str | None = None  # the reason seen last, and since when it has held
+    reason_since: float | None = None
 
 
 def lease_fallback_events(
@@ -64,9 +68,13 @@ def lease_fallback_events(
         )
     since = memory.since if memory.since is not None else now
     why = reason or "no heartbeat key"
+    held = memory.reason_since if memory.reason == why and memory.reason_since is not None else now
+    waiting = FallbackMemory(since, memory.said, why, held)
     if key_known or now - since < FALLBACK_GRACE or why == memory.said:
-        return FallbackMemory(since, memory.said), ()
-    return FallbackMemory(since, why), (
+        return waiting, ()
+    if memory.said is not None and now - held < FALLBACK_GRACE:
+        return waiting, ()  # a new reason after a Warning: said once it has lasted, as the first one was
+    return FallbackMemory(since, why, why, held), (
         Emit(
             node_event(
                 node,
