@@ -72,3 +72,8 @@ def test_the_galaxy_artifact_is_the_collection_alone(tmp_path):
     assert not top & {"speaker", "tests", ".venv", "bench", "lab", "pyproject.toml"}, sorted(top)
     assert "plugins/modules/dhcp_reservation.py" in names and "roles/speaker/tasks/main.yml" in names
     assert manifest["collection_info"]["license"] == ["GPL-3.0-or-later"]
+    # Built from a working tree, so whatever a developer's tools left there (mypy/ruff/import-linter caches after
+    # `make lint`, `make coverage`'s output) must not ship: only what git tracks, plus galaxy's own two files.
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    shipped_untracked = top - {n.split("/", 1)[0] for n in tracked.splitlines()} - {"MANIFEST.json", "FILES.json"}
+    assert not shipped_untracked, sorted(shipped_untracked)
